@@ -1,0 +1,31 @@
+"""The project's error types. Every failure a user can cause surfaces as one of these."""
+
+from __future__ import annotations
+
+
+class FpcodecError(Exception):
+    """Base class: the CLI prints these as one line and exits non-zero."""
+
+
+class FormatError(FpcodecError, ValueError):
+    """The stream is not a valid fpcodec stream."""
+
+
+class TruncatedStreamError(FormatError):
+    """The stream ends before its end marker."""
+
+
+class ChecksumError(FormatError):
+    """A chunk or a reconstructed frame does not match its CRC32."""
+
+
+class UnsupportedVersionError(FormatError):
+    """The stream's format version is not one this build can read."""
+
+
+class ModelMismatchError(FormatError):
+    """The stream names a predictor or weights this installation does not have."""
+
+
+class InputError(FpcodecError, ValueError):
+    """The input to encode is unusable: not a video, no frames, absurd dimensions."""

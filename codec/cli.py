@@ -1,0 +1,196 @@
+"""The ``fpcodec`` command line: encode, decode, info, train, bench.
+
+``main(argv) -> int`` is importable and testable in-process; torch is only imported by the commands
+and models that need it. Every FpcodecError becomes one ``fpcodec: error: ...`` line and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+from ..bitstream.errors import FpcodecError, InputError
+
+PROG = "fpcodec"
+
+
+def _progress(total: int | None, desc: str, quiet: bool):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="frame", disable=quiet or not sys.stderr.isatty(),
+                leave=False)
+
+
+def _device(arg: str) -> str:
+    if arg != "auto":
+        return arg
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from .io import VideoReader, atomic_output
+    from .pipeline import Encoder
+    reader = VideoReader(args.input)
+    info = reader.info
+    out = Path(args.output) if args.output else Path(args.input).with_suffix(".fpc")
+    started = time.perf_counter()
+    with atomic_output(out, args.force) as tmp, open(tmp, "wb") as fh:
+        enc = Encoder(fh, width=info.width, height=info.height, channels=info.channels,
+                      model=args.model, time_base=info.time_base, loop=info.loop,
+                      frame_count=info.frame_count, device=_device(args.device),
+                      max_pixels=args.max_pixels)
+        with _progress(info.frame_count, "encode", args.quiet) as bar:
+            for frame, duration in reader.frames():
+                enc.write(frame, duration)
+                bar.update()
+        enc.close()
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        size = out.stat().st_size
+        pixels = info.width * info.height * enc.frames_written
+        print(f"{out}: {enc.frames_written} frames {info.width}x{info.height}"
+              f"{' RGBA' if info.channels == 4 else ''}, {size} bytes, "
+              f"{8 * size / pixels:.3f} bits/pixel, model {enc.predictor.name}, "
+              f"{enc.frames_written / elapsed:.1f} frames/s")
+    return 0
+
+
+def _open_decoder(path: str, args: argparse.Namespace, load_model: bool = True):
+    from .pipeline import Decoder
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no such file: {p}")
+    return Decoder(io.BytesIO(p.read_bytes()), device=_device(getattr(args, "device", "cpu")),
+                   max_pixels=args.max_pixels, load_model=load_model)
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from .io import write_frames
+    dec = _open_decoder(args.input, args)
+    h = dec.header
+    out = args.output or str(Path(args.input).with_suffix(".apng"))
+    if os.path.exists(out) and not args.force:
+        raise FpcodecError(f"{out} exists (use -y/--force to overwrite)")
+    frames, durations = [], []
+    started = time.perf_counter()
+    with _progress(h.frame_count, "decode", args.quiet) as bar:
+        for f in dec:
+            frames.append(f.pixels)
+            durations.append(f.duration)
+            bar.update()
+    elapsed = time.perf_counter() - started
+    warnings = write_frames(out, frames, durations, h.time_base, h.loop, force=args.force,
+                            allow_lossy=args.lossy)
+    for w in warnings:
+        print(f"{PROG}: warning: {w}", file=sys.stderr)
+    if not args.quiet:
+        print(f"{out}: {len(frames)} frames {h.width}x{h.height}, "
+              f"{len(frames) / elapsed:.1f} frames/s decoded")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    dec = _open_decoder(args.input, args, load_model=False)
+    h = dec.header
+    records = list(dec.records())
+    total_bytes = Path(args.input).stat().st_size
+    pixels = h.width * h.height * len(records)
+    durations = [r.duration for r in records]
+    seconds = float(sum(durations) * h.time_base)
+    loop = "none (play once)" if h.loop is None else ("forever" if h.loop == 0 else str(h.loop))
+    print(f"file:        {args.input} ({total_bytes} bytes)")
+    print(f"frames:      {len(records)} x {h.width}x{h.height} {'RGBA' if h.has_alpha else 'RGB'}")
+    print(f"timing:      time base {h.time_base}, {seconds:.3f} s total, loop {loop}")
+    print(f"predictor:   {dec.model_name} (id {h.model_id}), weights sha256 {h.weights_hash.hex()}")
+    print(f"coder:       {h.coder}")
+    print(f"bits/pixel:  {8 * total_bytes / pixels:.3f} "
+          f"({8 * total_bytes / (pixels * h.channels):.3f} per subpixel)")
+    if not args.quiet:
+        print("frame  mode   duration  bytes  bits/pixel")
+        modes = {0: "intra", 1: "inter"}
+        for r in records:
+            print(f"{r.index:5d}  {modes.get(r.mode, r.mode):5}  {r.duration:8d}  {len(r.payload):5d}  "
+                  f"{8 * len(r.payload) / (h.width * h.height):.3f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..models import registry
+    parser = argparse.ArgumentParser(prog=PROG, description="Lossless learned video codec.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+        p.add_argument("--max-pixels", type=int, default=None,
+                       help="largest frame (width*height) accepted; default 16777216")
+
+    p = sub.add_parser("encode", help="encode a GIF or video to an .fpc stream")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", help="output stream (default: INPUT with .fpc)")
+    p.add_argument("-m", "--model", default=registry.DEFAULT_MODEL, choices=registry.available())
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("-y", "--force", action="store_true", help="overwrite the output")
+    common(p)
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("decode", help="decode an .fpc stream to frames")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", help=".gif .apng .png .webp .y4m .mp4 or frames_%%04d.png")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("-y", "--force", action="store_true", help="overwrite the output")
+    p.add_argument("--lossy", action="store_true",
+                   help="allow targets that cannot hold the frames exactly (GIF > 256 colours, MP4, Y4M)")
+    common(p)
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("info", help="describe an .fpc stream")
+    p.add_argument("input")
+    common(p)
+    p.set_defaults(func=cmd_info)
+
+    try:
+        from ..models import train as train_mod
+    except ImportError:
+        train_mod = None
+    if train_mod is not None and hasattr(train_mod, "add_arguments"):
+        p = sub.add_parser("train", help="train a predictor's weights")
+        train_mod.add_arguments(p)
+        p.set_defaults(func=train_mod.run)
+
+    try:
+        from ..bench import cli as bench_cli
+    except ImportError:
+        bench_cli = None
+    if bench_cli is not None:
+        p = sub.add_parser("bench", help="benchmark fpcodec against other codecs")
+        bench_cli.add_arguments(p)
+        p.set_defaults(func=bench_cli.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``fpcodec`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except FpcodecError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

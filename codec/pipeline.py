@@ -1,0 +1,252 @@
+"""Encoder and decoder pipelines: frames -> predictor -> frame coding -> container, and back.
+
+Both sides keep only the last HISTORY decoded frames, so memory is flat in the video's length, and
+the encoder predicts from exactly what the decoder will have (closed loop; lossless means the decoded
+frame equals the input frame, and a CRC per frame proves it on the decoder side).
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import BinaryIO, Iterable, Iterator
+
+import numpy as np
+
+from ..bitstream import container
+from ..bitstream.container import FrameRecord, StreamHeader
+from ..bitstream.errors import (ChecksumError, FormatError, InputError, ModelMismatchError,
+                                TruncatedStreamError)
+from ..models import registry
+from ..models.base import HISTORY, Predictor
+from . import frame_coding
+from .frame_coding import CodedFrame
+
+#: Default cap on pixels per frame (lift with max_pixels / --max-pixels).
+MAX_PIXELS = 4096 * 4096
+#: Hard ceiling even when lifted: dimensions are u32 and a frame must fit in memory.
+MAX_DIMENSION = 1 << 16
+
+
+def coder_tag() -> str:
+    """Versions that determine the bits, recorded in every stream header."""
+    import constriction  # noqa: F401  (version lookup)
+    from importlib.metadata import version
+    return f"constriction={version('constriction')}"
+
+
+def check_dimensions(width: int, height: int, max_pixels: int | None) -> None:
+    """Refuse empty or absurd frame sizes before allocating anything."""
+    if width <= 0 or height <= 0:
+        raise InputError(f"invalid frame size {width}x{height}")
+    if width > MAX_DIMENSION or height > MAX_DIMENSION:
+        raise InputError(f"frame size {width}x{height} exceeds the {MAX_DIMENSION} px limit per side")
+    cap = MAX_PIXELS if max_pixels is None else max_pixels
+    if width * height > cap:
+        raise InputError(f"frame size {width}x{height} = {width * height} pixels exceeds the limit of "
+                         f"{cap} (use --max-pixels to raise it)")
+
+
+def frame_crc(frame: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(frame, dtype=np.uint8).data)
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """A decoded frame: (H, W, C) uint8 pixels and its duration in the stream's time base."""
+
+    index: int
+    pixels: np.ndarray
+    duration: int
+    mode: int
+    coded_bytes: int
+
+
+@dataclass
+class Video:
+    """A whole decoded video in memory (the non-streaming API)."""
+
+    frames: list[np.ndarray]
+    durations: list[int]
+    time_base: Fraction
+    loop: int | None
+    model: str
+    header: StreamHeader
+
+
+class Encoder:
+    """Streaming encoder: write_header on construction, one chunk per ``write`` call, end on close.
+
+    >>> with Encoder(f, width=96, height=96, channels=3) as enc:
+    ...     for frame in frames: enc.write(frame, duration=4)
+    """
+
+    def __init__(self, out: BinaryIO, *, width: int, height: int, channels: int,
+                 model: str | Predictor = registry.DEFAULT_MODEL, time_base: Fraction = Fraction(1, 100),
+                 loop: int | None = None, frame_count: int | None = None, device: str = "cpu",
+                 max_pixels: int | None = None) -> None:
+        check_dimensions(width, height, max_pixels)
+        if channels not in (3, 4):
+            raise InputError(f"frames must have 3 (RGB) or 4 (RGBA) channels, got {channels}")
+        self.predictor = model if isinstance(model, Predictor) else _get_model(model, device)
+        self.header = StreamHeader(width=width, height=height, channels=channels,
+                                   frame_count=frame_count, time_base=Fraction(time_base), loop=loop,
+                                   model_id=self.predictor.model_id,
+                                   weights_hash=self.predictor.weights_hash, coder=coder_tag())
+        self._out = out
+        self._history: deque[np.ndarray] = deque(maxlen=HISTORY)
+        self.frames_written = 0
+        self.frame_sizes: list[int] = []
+        container.write_preamble(out)
+        container.write_chunk(out, container.CHUNK_HEAD, container.encode_header(self.header))
+
+    def write(self, frame: np.ndarray, duration: int = 0) -> CodedFrame:
+        """Code one (H, W, C) uint8 frame; returns what was written."""
+        h = self.header
+        if frame.shape != (h.height, h.width, h.channels) or frame.dtype != np.uint8:
+            raise InputError(f"frame {self.frames_written} has shape {frame.shape} {frame.dtype}, "
+                             f"expected ({h.height}, {h.width}, {h.channels}) uint8")
+        if h.frame_count is not None and self.frames_written >= h.frame_count:
+            raise InputError(f"more frames than the {h.frame_count} announced in the header")
+        pred = self.predictor.predict(list(self._history)) if self._history else None
+        coded = frame_coding.encode_frame(frame, pred)
+        record = FrameRecord(index=self.frames_written, duration=int(duration), mode=coded.mode,
+                             scale_shift=coded.scale_shift, pixels_crc=frame_crc(frame),
+                             payload=coded.payload)
+        container.write_chunk(self._out, container.CHUNK_FRAME, container.encode_frame(record))
+        self._history.append(np.ascontiguousarray(frame))
+        self.frames_written += 1
+        self.frame_sizes.append(len(coded.payload))
+        return coded
+
+    def close(self) -> None:
+        """Write the end chunk; the stream is invalid without it."""
+        if self.frames_written == 0:
+            raise InputError("no frames to encode")
+        h = self.header
+        if h.frame_count is not None and self.frames_written != h.frame_count:
+            raise InputError(f"wrote {self.frames_written} frames, header announced {h.frame_count}")
+        container.write_chunk(self._out, container.CHUNK_END, container.encode_end(self.frames_written))
+
+    def __enter__(self) -> "Encoder":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+
+
+class Decoder:
+    """Streaming decoder: reads the header on construction, yields DecodedFrame one at a time.
+
+    Every frame's reconstruction is checked against its CRC before it is yielded, and a stream that
+    ends before its end chunk raises TruncatedStreamError; nothing unverified is ever returned.
+    """
+
+    def __init__(self, inp: BinaryIO, *, device: str = "cpu", max_pixels: int | None = None,
+                 load_model: bool = True) -> None:
+        self._inp = inp
+        container.read_preamble(inp)
+        self._chunks = container.read_chunks(inp)
+        kind, body = next(self._chunks)
+        if kind != container.CHUNK_HEAD:
+            raise FormatError(f"first chunk is {kind!r}, expected {container.CHUNK_HEAD!r}")
+        self.header = container.decode_header(body)
+        try:
+            check_dimensions(self.header.width, self.header.height, max_pixels)
+        except InputError as exc:
+            raise FormatError(str(exc)) from None
+        name = registry.name_for_id(self.header.model_id)
+        if name is None:
+            raise ModelMismatchError(f"stream uses predictor id {self.header.model_id}, which this "
+                                     f"installation does not have (known: {registry.available()})")
+        self.model_name = name
+        self.predictor = _get_model(name, device) if load_model else None
+        if self.predictor is not None and self.predictor.weights_hash != self.header.weights_hash:
+            raise ModelMismatchError(
+                f"stream was made with {name} weights {self.header.weights_hash.hex()[:16]}..., "
+                f"installed weights are {self.predictor.weights_hash.hex()[:16]}...")
+
+    def records(self) -> Iterator[FrameRecord]:
+        """Frame chunks without decoding pixels (for ``info``); checks the end chunk and counts."""
+        count = 0
+        for kind, body in self._chunks:
+            if kind == container.CHUNK_FRAME:
+                rec = container.decode_frame(body)
+                if rec.index != count:
+                    raise FormatError(f"frame chunk {count} carries index {rec.index}")
+                count += 1
+                if self.header.frame_count is not None and count > self.header.frame_count:
+                    raise FormatError(f"more frames than the {self.header.frame_count} in the header")
+                yield rec
+            elif kind == container.CHUNK_END:
+                declared = container.decode_end(body)
+                if declared != count or (self.header.frame_count not in (None, count)):
+                    raise FormatError(f"end chunk says {declared} frames, stream has {count}")
+                if count == 0:
+                    raise FormatError("stream holds no frames")
+                return
+            elif kind == container.CHUNK_HEAD:
+                raise FormatError("second header chunk")
+            elif kind[:1].isupper():
+                raise FormatError(f"unknown critical chunk {kind!r}")
+            # Ancillary (lower-case first letter) chunks are skipped, as in PNG.
+        raise TruncatedStreamError("stream ends without an end chunk")
+
+    def __iter__(self) -> Iterator[DecodedFrame]:
+        if self.predictor is None:
+            raise RuntimeError("decoder was opened with load_model=False")
+        h = self.header
+        history: deque[np.ndarray] = deque(maxlen=HISTORY)
+        for rec in self.records():
+            pred = self.predictor.predict(list(history)) if history else None
+            coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload)
+            pixels = frame_coding.decode_frame(coded, pred, h.height, h.width, h.channels)
+            if frame_crc(pixels) != rec.pixels_crc:
+                raise ChecksumError(f"frame {rec.index} does not match its checksum: the decoder's "
+                                    f"prediction differs from the encoder's")
+            history.append(pixels)
+            yield DecodedFrame(rec.index, pixels, rec.duration, rec.mode, len(rec.payload))
+
+
+def _get_model(name: str, device: str) -> Predictor:
+    try:
+        return registry.get(name, device=device)
+    except KeyError:
+        raise InputError(f"unknown model {name!r} (choose from {', '.join(registry.available())})") from None
+
+
+def encode(frames: Iterable[np.ndarray], *, durations: Iterable[int] | None = None,
+           model: str | Predictor = registry.DEFAULT_MODEL, time_base: Fraction = Fraction(1, 100),
+           loop: int | None = None, device: str = "cpu", max_pixels: int | None = None) -> bytes:
+    """Encode a sequence of (H, W, C) uint8 frames (C = 3 or 4) to an fpcodec stream."""
+    frames = list(frames)
+    if not frames:
+        raise InputError("no frames to encode")
+    durs = list(durations) if durations is not None else [0] * len(frames)
+    if len(durs) != len(frames):
+        raise InputError(f"{len(durs)} durations for {len(frames)} frames")
+    first = np.asarray(frames[0])
+    if first.ndim != 3:
+        raise InputError(f"frames must be (H, W, C) arrays, got shape {first.shape}")
+    buf = io.BytesIO()
+    with Encoder(buf, width=first.shape[1], height=first.shape[0], channels=first.shape[2],
+                 model=model, time_base=time_base, loop=loop, frame_count=len(frames),
+                 device=device, max_pixels=max_pixels) as enc:
+        for f, d in zip(frames, durs):
+            enc.write(np.asarray(f), d)
+    return buf.getvalue()
+
+
+def decode(data: bytes, *, device: str = "cpu", max_pixels: int | None = None) -> Video:
+    """Decode a whole stream held in memory."""
+    dec = Decoder(io.BytesIO(data), device=device, max_pixels=max_pixels)
+    frames, durations = [], []
+    for f in dec:
+        frames.append(f.pixels)
+        durations.append(f.duration)
+    h = dec.header
+    return Video(frames, durations, h.time_base, h.loop, dec.model_name, h)

@@ -1,0 +1,75 @@
+"""The predictor interface every model implements.
+
+A predictor looks at the last few *decoded* frames and says, for every pixel and channel of the next
+frame, where the value probably is (``mean``) and how sure it is (``scale`` of a Laplace distribution).
+The codec turns that into code lengths with constriction; the predictor never sees the entropy coder.
+
+Colour conditioning (PixelCNN++ style, parallel over pixels): once channel R of the frame is decoded,
+G's mean moves by ``coupling[0] * (x_R - mean_R)``; once G is decoded, B's mean moves by
+``coupling[1] * (x_R - mean_R) + coupling[2] * (x_G - mean_G')`` where ``mean_G'`` is G's conditioned
+mean. ``apply_coupling`` below is the single implementation of that rule; encoder, decoder and the
+training loss all use it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+#: How many decoded frames a predictor may look at.
+HISTORY = 5
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Distribution parameters for one frame, channel-first.
+
+    mean:     float32 (C, H, W), in pixel units (0..255 scale).
+    scale:    float32 (C, H, W), Laplace scale ``b`` > 0, in pixel units.
+    coupling: float32 (3, H, W) colour-conditioning coefficients (G<-R, B<-R, B<-G), or None.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coupling: np.ndarray | None = None
+
+
+def apply_coupling(mean: np.ndarray, coupling: np.ndarray | None, channel: int,
+                   decoded: np.ndarray) -> np.ndarray:
+    """Mean of ``channel`` given the channels before it (``decoded``, (C, H, W) or (C, N)).
+
+    Only channels 1 (G) and 2 (B) are conditioned; alpha and R are returned unchanged.
+    Works on any trailing shape so the coder can apply it to a subset of pixels.
+    """
+    m = mean[channel]
+    if coupling is None or channel not in (1, 2):
+        return m
+    r_res = decoded[0].astype(np.float32) - mean[0]
+    if channel == 1:
+        return m + coupling[0] * r_res
+    g_mean = mean[1] + coupling[0] * r_res
+    g_res = decoded[1].astype(np.float32) - g_mean
+    return m + coupling[1] * r_res + coupling[2] * g_res
+
+
+class Predictor(ABC):
+    """Base class: subclasses set ``name``, ``model_id`` (stable, hand-written, stored in streams)."""
+
+    name: str = ""
+    model_id: int = -1
+
+    @property
+    def weights_hash(self) -> bytes:
+        """SHA-256 of the shipped weights (32 zero bytes for models without weights)."""
+        return bytes(32)
+
+    @abstractmethod
+    def predict(self, history: list[np.ndarray]) -> Prediction:
+        """Predict the next frame from ``history`` (1..HISTORY uint8 frames, (H, W, C), oldest first).
+
+        Must be deterministic: the encoder and the decoder call it on identical inputs and must get
+        identical outputs. Channels C may be 3 (RGB) or 4 (RGBA); the alpha plane may be handled by
+        ``last_frame_params`` regardless of the model.
+        """
