@@ -8,6 +8,8 @@ inputs are identical; the stream's per-frame reconstruction CRC catches any rema
 
 from __future__ import annotations
 
+import functools
+
 import constriction
 import numpy as np
 
@@ -86,6 +88,38 @@ def laplace_bits(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray)
     p = _laplace_cdf(upper, mu, b) - _laplace_cdf(lower, mu, b)
     # The coder never gives a symbol less than about 2**-24; mirror that floor.
     return -np.log2(np.maximum(p, 2.0 ** -24))
+
+
+@functools.lru_cache(maxsize=1)
+def _interior_bits_table() -> np.ndarray:
+    """bits[i, d]: cost of a symbol d/16 levels from the mean under SCALE_TABLE[i], tails ignored."""
+    d = np.arange(SYMBOL_MAX * MEAN_STEPS + 1, dtype=np.float64) / MEAN_STEPS
+    b = SCALE_TABLE[:, None]
+    p = _laplace_cdf(d + 0.5, 0.0, b) - _laplace_cdf(d - 0.5, 0.0, b)
+    return -np.log2(np.maximum(p, 2.0 ** -24))
+
+
+def bits_by_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,
+                  shifts: np.ndarray) -> np.ndarray:
+    """Approximate total code length for each scale shift, from one histogram of the data.
+
+    Symbols at 0 and 255 are costed as interior symbols (a slight overestimate); this is for the
+    encoder's choice of shift, not for exact accounting (see ``laplace_bits``).
+    """
+    n_scales = len(SCALE_TABLE)
+    dist = np.abs(np.asarray(symbols, np.int32).ravel() * MEAN_STEPS - mean_q.ravel())
+    width = SYMBOL_MAX * MEAN_STEPS + 1
+    hist = np.bincount(scale_idx.ravel() * width + dist, minlength=n_scales * width)
+    hist = hist.reshape(n_scales, width)
+    used = np.flatnonzero(hist.any(axis=1))
+    table = _interior_bits_table()
+    cols = np.flatnonzero(hist[used].any(axis=0))
+    h = hist[np.ix_(used, cols)].astype(np.float64)
+    out = np.empty(len(shifts))
+    for k, shift in enumerate(shifts):
+        rows = np.clip(used + shift, 0, n_scales - 1)
+        out[k] = float((h * table[np.ix_(rows, cols)]).sum())
+    return out
 
 
 def _laplace_cdf(x: np.ndarray, mu: np.ndarray, b: np.ndarray) -> np.ndarray:

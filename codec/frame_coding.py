@@ -34,20 +34,13 @@ def _shifted(scale_idx: np.ndarray, shift: int) -> np.ndarray:
 
 
 def _best_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> tuple[int, float]:
-    """Hill-climb the scale shift that minimises the ideal code length (cost is unimodal in it)."""
-    cache: dict[int, float] = {}
+    """The scale shift with the smallest (approximate) code length, and that length in bits."""
+    costs = entropy.bits_by_shift(symbols, mean_q, scale_idx, _SHIFTS)
+    k = int(np.argmin(costs))
+    return int(_SHIFTS[k]), float(costs[k])
 
-    def cost(s: int) -> float:
-        if s not in cache:
-            cache[s] = float(entropy.laplace_bits(symbols, mean_q, _shifted(scale_idx, s)).sum())
-        return cache[s]
 
-    best = 0
-    for step in (8, 4, 2, 1):
-        for cand in (best - step, best + step):
-            if SHIFT_MIN <= cand <= SHIFT_MAX and cost(cand) < cost(best):
-                best = cand
-    return best, cost(best)
+_SHIFTS = np.arange(SHIFT_MIN, SHIFT_MAX + 1)
 
 
 # ----------------------------------------------------------------------------------------- inter

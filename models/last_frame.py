@@ -1,6 +1,6 @@
 """``last-frame``: the reference predictor every gain is measured against.
 
-Mean: the previous decoded frame. Scale: a causal activity rule, the local (5x5) mean of the absolute
+Mean: the previous decoded frame. Scale: a causal activity rule, the local (7x7) mean of the absolute
 change between the last two decoded frames, plus a small floor, so a region that did not move costs
 almost nothing and a region that moved is coded with a wide distribution. With only one decoded frame
 the activity is the local spatial gradient instead. The codec additionally picks a per-frame scale
@@ -14,9 +14,9 @@ import numpy as np
 from .base import Prediction, Predictor
 
 #: Floor and gain of the activity rule, tuned on the training corpus.
-SCALE_FLOOR = 0.25
+SCALE_FLOOR = 0.4
 SCALE_GAIN = 1.0
-_BOX = 5
+_BOX = 7
 
 
 def box_mean(a: np.ndarray, k: int = _BOX) -> np.ndarray:
