@@ -9,6 +9,8 @@ multiplier by measured cost, which calibrates this rule for every predictor.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from .base import Prediction, Predictor
@@ -17,6 +19,8 @@ from .base import Prediction, Predictor
 SCALE_FLOOR = 0.4
 SCALE_GAIN = 1.0
 _BOX = 7
+#: A channel's activity is at least this fraction of the strongest channel's.
+CROSS_CHANNEL = 0.5
 
 
 def box_mean(a: np.ndarray, k: int = _BOX) -> np.ndarray:
@@ -46,8 +50,14 @@ def last_frame_params(history: list[np.ndarray]) -> Prediction:
     mean = np.moveaxis(history[-1], -1, 0).astype(np.float32)
     act = activity(history)
     # Motion in one channel is motion in all: use the strongest channel's activity everywhere.
-    act = np.maximum(act, act.max(axis=0, keepdims=True) * 0.5)
+    act = np.maximum(act, act.max(axis=0, keepdims=True) * CROSS_CHANNEL)
     return Prediction(mean=mean, scale=SCALE_FLOOR + SCALE_GAIN * act)
+
+
+#: The rule's constants play the role of weights: streams record their hash, so a changed rule is
+#: reported as a model mismatch instead of decoding to garbage.
+RULE_HASH = hashlib.sha256(
+    f"last-frame rule v1 floor={SCALE_FLOOR} gain={SCALE_GAIN} box={_BOX} cross={CROSS_CHANNEL}".encode()).digest()
 
 
 class LastFramePredictor(Predictor):
@@ -55,6 +65,10 @@ class LastFramePredictor(Predictor):
 
     name = "last-frame"
     model_id = 1
+
+    @property
+    def weights_hash(self) -> bytes:
+        return RULE_HASH
 
     def predict(self, history: list[np.ndarray]) -> Prediction:
         return last_frame_params(history)
