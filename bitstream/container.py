@@ -14,8 +14,9 @@ from typing import BinaryIO, Iterator
 from .errors import ChecksumError, FormatError, TruncatedStreamError, UnsupportedVersionError
 
 MAGIC = b"\x89FPC\r\n\x1a\n"
-VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+VERSION = 2
+#: Version 1 is version 2 without palette frames (no PLTE chunk, no mix byte in FRAM).
+SUPPORTED_VERSIONS = (1, 2)
 UNKNOWN_COUNT = 0xFFFFFFFF
 NO_LOOP = -1
 #: Refuse chunk lengths beyond this before allocating anything (a frame of 2**28 pixels at ~9 bpp).
@@ -24,12 +25,14 @@ MAX_CHUNK = 1 << 30
 CHUNK_HEAD = b"HEAD"
 CHUNK_FRAME = b"FRAM"
 CHUNK_END = b"FEND"
+CHUNK_PALETTE = b"PLTE"
 
 _PREAMBLE = struct.Struct("<8sHH")
 _CHUNK_PREFIX = struct.Struct("<I4s")
 _CRC = struct.Struct("<I")
 _HEAD_FIXED = struct.Struct("<IIBIIIiH32sB")
-_FRAME_FIXED = struct.Struct("<IIBbI")
+_FRAME_FIXED_V1 = struct.Struct("<IIBbI")
+_FRAME_FIXED = struct.Struct("<IIBbIB")
 _END = struct.Struct("<I")
 
 
@@ -62,6 +65,7 @@ class FrameRecord:
     scale_shift: int
     pixels_crc: int
     payload: bytes = field(repr=False)
+    mix: int = 0
 
 
 def write_preamble(out: BinaryIO) -> None:
@@ -111,17 +115,18 @@ def decode_header(body: bytes) -> StreamHeader:
 
 
 def encode_frame(f: FrameRecord) -> bytes:
-    return _FRAME_FIXED.pack(f.index, f.duration, f.mode, f.scale_shift, f.pixels_crc) + f.payload
+    return _FRAME_FIXED.pack(f.index, f.duration, f.mode, f.scale_shift, f.pixels_crc, f.mix) + f.payload
 
 
-def decode_frame(body: bytes) -> FrameRecord:
-    if len(body) < _FRAME_FIXED.size:
-        raise FormatError(f"frame chunk is {len(body)} bytes, expected at least {_FRAME_FIXED.size}")
-    index, duration, mode, shift, crc = _FRAME_FIXED.unpack_from(body)
-    payload = body[_FRAME_FIXED.size:]
+def decode_frame(body: bytes, version: int = VERSION) -> FrameRecord:
+    fixed = _FRAME_FIXED if version >= 2 else _FRAME_FIXED_V1
+    if len(body) < fixed.size:
+        raise FormatError(f"frame chunk is {len(body)} bytes, expected at least {fixed.size}")
+    index, duration, mode, shift, crc, *mix = fixed.unpack_from(body)
+    payload = body[fixed.size:]
     if len(payload) % 4:
         raise FormatError(f"frame {index} payload is {len(payload)} bytes, not whole 32-bit words")
-    return FrameRecord(index, duration, mode, shift, crc, payload)
+    return FrameRecord(index, duration, mode, shift, crc, payload, mix[0] if mix else 0)
 
 
 def encode_end(frame_count: int) -> bytes:

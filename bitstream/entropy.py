@@ -23,6 +23,9 @@ _LOG_SCALE_TABLE = np.log(SCALE_TABLE)
 _LOG_STEP = _LOG_SCALE_TABLE[1] - _LOG_SCALE_TABLE[0]
 
 _MODEL = constriction.stream.model.QuantizedLaplace(SYMBOL_MIN, SYMBOL_MAX)
+#: Palette indices: per-pixel probability rows given at coding time. perfect=False is the fast,
+#: platform-independent construction (every index keeps a nonzero probability).
+_CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
 
 
 def quantize_mean(mean: np.ndarray) -> np.ndarray:
@@ -55,6 +58,16 @@ class FrameEncoder:
         means, scales = _params(mean_q, scale_idx)
         self._coder.encode(np.ascontiguousarray(symbols.ravel(), dtype=np.int32), _MODEL, means, scales)
 
+    def encode_categorical(self, symbols: np.ndarray, probabilities: np.ndarray) -> None:
+        """Encode indices under per-symbol probability rows ((N, K) float64, rows need not sum to 1).
+
+        With K = 1 the index is certain and nothing is coded (constriction needs K >= 2).
+        """
+        if probabilities.shape[1] == 1:
+            return
+        self._coder.encode(np.ascontiguousarray(symbols.ravel(), dtype=np.int32), _CATEGORICAL,
+                           np.ascontiguousarray(probabilities, dtype=np.float64))
+
     def finish(self) -> bytes:
         """The compressed frame as little-endian 32-bit words."""
         return self._coder.get_compressed().astype("<u4").tobytes()
@@ -72,6 +85,13 @@ class FrameDecoder:
         means, scales = _params(mean_q, scale_idx)
         out = self._coder.decode(_MODEL, means, scales)
         return out.astype(np.uint8).reshape(mean_q.shape)
+
+    def decode_categorical(self, probabilities: np.ndarray) -> np.ndarray:
+        """Decode one index per probability row; returns int32 (N,)."""
+        if probabilities.shape[1] == 1:
+            return np.zeros(probabilities.shape[0], np.int32)
+        out = self._coder.decode(_CATEGORICAL, np.ascontiguousarray(probabilities, dtype=np.float64))
+        return out.astype(np.int32)
 
 
 def laplace_bits(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
@@ -91,12 +111,12 @@ def laplace_bits(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray)
 
 
 @functools.lru_cache(maxsize=1)
-def _interior_bits_table() -> np.ndarray:
+def interior_bits_table() -> np.ndarray:
     """bits[i, d]: cost of a symbol d/16 levels from the mean under SCALE_TABLE[i], tails ignored."""
     d = np.arange(SYMBOL_MAX * MEAN_STEPS + 1, dtype=np.float64) / MEAN_STEPS
     b = SCALE_TABLE[:, None]
     p = _laplace_cdf(d + 0.5, 0.0, b) - _laplace_cdf(d - 0.5, 0.0, b)
-    return -np.log2(np.maximum(p, 2.0 ** -24))
+    return (-np.log2(np.maximum(p, 2.0 ** -24))).astype(np.float32)
 
 
 def bits_by_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,
@@ -112,7 +132,7 @@ def bits_by_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray
     hist = np.bincount(scale_idx.ravel() * width + dist, minlength=n_scales * width)
     hist = hist.reshape(n_scales, width)
     used = np.flatnonzero(hist.any(axis=1))
-    table = _interior_bits_table()
+    table = interior_bits_table()
     cols = np.flatnonzero(hist[used].any(axis=0))
     h = hist[np.ix_(used, cols)].astype(np.float64)
     out = np.empty(len(shifts))

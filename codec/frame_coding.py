@@ -1,9 +1,13 @@
-"""Code one frame given a prediction (inter) or none (intra), mirrored exactly by the decoder.
+"""Code one frame in the cheapest of four modes, mirrored exactly by the decoder.
 
-Inter: channels in order R, G, B, (A); each channel is one vectorized constriction call whose means
-may depend on the channels already decoded (colour coupling). Intra: the coarse-to-fine passes of
-``models.intra``. Both share a per-frame scale shift, chosen by the encoder by measured cost and
-stored in the chunk, which calibrates any predictor's scales to the frame at hand.
+- RGB inter: channels in order R, G, B, (A); each channel is one vectorized constriction call whose
+  means may depend on the channels already decoded (colour coupling).
+- RGB intra: the coarse-to-fine passes of ``models.intra``, for frames with no useful history.
+- Palette inter / palette intra: the same two predictions, turned into categorical distributions
+  over the frame's palette (see ``palette_coding``), for frames of at most 256 colours.
+All share a per-frame scale shift chosen by the encoder by measured cost and stored in the chunk,
+which calibrates any predictor's scales to the frame at hand. The encoder estimates every mode's
+cost from the ideal code lengths and codes the frame once, in the cheapest.
 """
 
 from __future__ import annotations
@@ -14,19 +18,30 @@ import numpy as np
 
 from ..bitstream import entropy
 from ..bitstream.errors import FormatError
+from ..bitstream.palette import encode_palette
 from ..models import intra
 from ..models.base import Prediction, apply_coupling
+from . import palette_coding as pc
 
 MODE_INTRA = 0
 MODE_INTER = 1
+MODE_PALETTE_INTRA = 2
+MODE_PALETTE_INTER = 3
+MODE_NAMES = {MODE_INTRA: "intra", MODE_INTER: "inter", MODE_PALETTE_INTRA: "p-intra",
+              MODE_PALETTE_INTER: "p-inter"}
 SHIFT_MIN, SHIFT_MAX = -24, 24
+_SHIFTS = np.arange(SHIFT_MIN, SHIFT_MAX + 1)
 
 
 @dataclass(frozen=True)
 class CodedFrame:
+    """A coded frame; ``palette`` is the palette a palette-mode frame indexes into."""
+
     mode: int
     scale_shift: int
     payload: bytes
+    mix: int = 0
+    palette: np.ndarray | None = None
 
 
 def _shifted(scale_idx: np.ndarray, shift: int) -> np.ndarray:
@@ -40,10 +55,7 @@ def _best_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) 
     return int(_SHIFTS[k]), float(costs[k])
 
 
-_SHIFTS = np.arange(SHIFT_MIN, SHIFT_MAX + 1)
-
-
-# ----------------------------------------------------------------------------------------- inter
+# ------------------------------------------------------------------------------------- RGB inter
 def _inter_channel_params(pred: Prediction, channel: int, decoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = apply_coupling(pred.mean, pred.coupling, channel, decoded)
     return entropy.quantize_mean(mean), entropy.quantize_scale(pred.scale[channel])
@@ -63,16 +75,15 @@ def _encode_inter(frame_chw: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarr
 
 
 def _decode_inter(payload: bytes, pred: Prediction, shift: int, shape: tuple[int, int, int]) -> np.ndarray:
-    c_count, h, w = shape
     dec = entropy.FrameDecoder(payload)
     out = np.zeros(shape, np.uint8)
-    for c in range(c_count):
+    for c in range(shape[0]):
         mean_q, scale_idx = _inter_channel_params(pred, c, out)
         out[c] = dec.decode(mean_q, _shifted(scale_idx, shift))
     return out
 
 
-# ----------------------------------------------------------------------------------------- intra
+# ------------------------------------------------------------------------------------- RGB intra
 def _intra_params(frame_flat: np.ndarray, ps: tuple[intra.Pass, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every pass's snapped params computed from the full frame (encoder side)."""
     canvas = frame_flat.astype(np.float32)
@@ -98,34 +109,167 @@ def _decode_intra(payload: bytes, shift: int, shape: tuple[int, int, int]) -> np
     return canvas.astype(np.uint8).reshape(shape)
 
 
+# ------------------------------------------------------------------------------------ palette modes
+def _palette_blocks(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
+                    palette: np.ndarray, prev_idx: np.ndarray | None, mix: float):
+    """Yield (slice, probabilities) over blocks of pixels; the decoder walks the same blocks."""
+    n = mean.shape[1]
+    step = pc.block_size(len(palette))
+    for start in range(0, n, step):
+        sl = slice(start, min(n, start + step))
+        bits = pc.colour_bits(mean[:, sl], None if coupling is None else coupling[:, sl],
+                              scale_idx[:, sl], palette)
+        yield sl, pc.probabilities(bits, None if prev_idx is None else prev_idx[sl], mix)
+
+
+def _palette_true_p(mean, coupling, scale_idx, palette, idx) -> np.ndarray:
+    out = np.empty(idx.size)
+    for sl, p in _palette_blocks(mean, coupling, scale_idx, palette, None, 0.0):
+        out[sl] = p[np.arange(p.shape[0]), idx[sl]]
+    return out
+
+
+def _palette_inter_inputs(pred: Prediction, shift: int, n: int):
+    c = pred.mean.shape[0]
+    mean = pred.mean.reshape(c, n)
+    coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
+    scale_idx = _shifted(entropy.quantize_scale(pred.scale.reshape(c, n)), shift)
+    return mean, coupling, scale_idx
+
+
+def _encode_palette_inter(pred, shift, palette, idx, prev_idx, mix) -> bytes:
+    enc = entropy.FrameEncoder()
+    mean, coupling, scale_idx = _palette_inter_inputs(pred, shift, idx.size)
+    for sl, p in _palette_blocks(mean, coupling, scale_idx, palette, prev_idx, pc.MIX_TABLE[mix]):
+        enc.encode_categorical(idx[sl], p)
+    return enc.finish()
+
+
+def _decode_palette_inter(payload, pred, shift, palette, prev_idx, mix, n) -> np.ndarray:
+    dec = entropy.FrameDecoder(payload)
+    mean, coupling, scale_idx = _palette_inter_inputs(pred, shift, n)
+    idx = np.empty(n, np.int32)
+    for sl, p in _palette_blocks(mean, coupling, scale_idx, palette, prev_idx, pc.MIX_TABLE[mix]):
+        idx[sl] = dec.decode_categorical(p)
+    return idx
+
+
+def _intra_pass_inputs(canvas: np.ndarray, p: intra.Pass, shift: int):
+    mean, scale = intra.pass_params(canvas, p)
+    return mean, _shifted(entropy.quantize_scale(scale), shift)
+
+
+def _encode_palette_intra(flat, ps, shift, palette, idx, prev_idx, mix) -> bytes:
+    enc = entropy.FrameEncoder()
+    canvas = flat.astype(np.float32)
+    w = pc.MIX_TABLE[mix]
+    for p in ps:
+        mean, sidx = _intra_pass_inputs(canvas, p, shift)
+        prev = None if prev_idx is None else prev_idx[p.targets]
+        for sl, probs in _palette_blocks(mean, None, sidx, palette, prev, w):
+            enc.encode_categorical(idx[p.targets][sl], probs)
+    return enc.finish()
+
+
+def _decode_palette_intra(payload, shift, palette, prev_idx, mix, shape) -> np.ndarray:
+    c_count, h, w_ = shape
+    dec = entropy.FrameDecoder(payload)
+    canvas = np.zeros((c_count, h * w_), np.float32)
+    idx = np.zeros(h * w_, np.int32)
+    w = pc.MIX_TABLE[mix]
+    for p in intra.passes(h, w_):
+        mean, sidx = _intra_pass_inputs(canvas, p, shift)
+        prev = None if prev_idx is None else prev_idx[p.targets]
+        got = np.empty(p.targets.size, np.int32)
+        for sl, probs in _palette_blocks(mean, None, sidx, palette, prev, w):
+            got[sl] = dec.decode_categorical(probs)
+        idx[p.targets] = got
+        canvas[:, p.targets] = palette[got].T
+    return idx
+
+
 # ------------------------------------------------------------------------------------- public API
-def encode_frame(frame: np.ndarray, pred: Prediction | None) -> CodedFrame:
-    """Code ``frame`` ((H, W, C) uint8) in whichever mode measures cheaper."""
+def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarray | None = None,
+                 sent_palette: np.ndarray | None = None, use_palette: bool = True) -> CodedFrame:
+    """Code ``frame`` ((H, W, C) uint8) in whichever mode measures cheapest.
+
+    ``previous`` is the last decoded frame (for palette modes' previous-colour event) and
+    ``sent_palette`` the palette last transmitted (a palette frame reusing it sends no palette).
+    """
     h, w, c = frame.shape
     chw = np.ascontiguousarray(np.moveaxis(frame, -1, 0))
     flat = chw.reshape(c, h * w)
     ps = intra.passes(h, w)
     intra_params = _intra_params(flat, ps)
-    i_sym = np.concatenate([flat[:, p.targets] for p in ps], axis=1)
+    order = np.concatenate([p.targets for p in ps])
     i_mean = np.concatenate([m for m, _ in intra_params], axis=1)
     i_scale = np.concatenate([s for _, s in intra_params], axis=1)
-    i_shift, i_cost = _best_shift(i_sym, i_mean, i_scale)
+    i_shift, i_cost = _best_shift(flat[:, order], i_mean, i_scale)
+    # (estimated bits, mode, shift, extra)
+    candidates: list[tuple[float, int, int, object]] = [(i_cost, MODE_INTRA, i_shift, None)]
     if pred is not None:
         mean_q, scale_idx = _inter_params(chw, pred)
         shift, cost = _best_shift(chw, mean_q, scale_idx)
-        if cost <= i_cost:
-            return CodedFrame(MODE_INTER, shift, _encode_inter(chw, mean_q, scale_idx, shift))
-    return CodedFrame(MODE_INTRA, i_shift, _encode_intra(flat, ps, intra_params, i_shift))
+        candidates.append((cost, MODE_INTER, shift, (mean_q, scale_idx)))
+    extracted = pc.extract_palette(frame) if use_palette else None
+    if extracted is not None:
+        palette, idx = extracted
+        same = sent_palette is not None and np.array_equal(sent_palette, palette)
+        palette_bits = 0 if same else 8 * (12 + len(encode_palette(palette, sent_palette)))
+        prev_idx = pc.previous_indices(previous, palette)
+        canvas = flat.astype(np.float32)
+        true_p = np.concatenate([_intra_true_p(canvas, p, i_shift, palette, idx) for p in ps])
+        mix, cost = pc.choose_mix(true_p, None if prev_idx is None else prev_idx[order], idx[order])
+        candidates.append((cost + palette_bits, MODE_PALETTE_INTRA, i_shift, (palette, idx, prev_idx, mix)))
+        if pred is not None:
+            p_shift = next(s for _, m, s, _ in candidates if m == MODE_INTER)
+            mean, coupling, sidx = _palette_inter_inputs(pred, p_shift, h * w)
+            true_p = _palette_true_p(mean, coupling, sidx, palette, idx)
+            mix, cost = pc.choose_mix(true_p, prev_idx, idx)
+            candidates.append((cost + palette_bits, MODE_PALETTE_INTER, p_shift,
+                               (palette, idx, prev_idx, mix)))
+    _, mode, shift, extra = min(candidates, key=lambda t: t[0])
+    if mode == MODE_INTER:
+        return CodedFrame(mode, shift, _encode_inter(chw, *extra, shift))
+    if mode == MODE_INTRA:
+        return CodedFrame(mode, shift, _encode_intra(flat, ps, intra_params, shift))
+    palette, idx, prev_idx, mix = extra
+    if mode == MODE_PALETTE_INTER:
+        payload = _encode_palette_inter(pred, shift, palette, idx, prev_idx, mix)
+    else:
+        payload = _encode_palette_intra(flat, ps, shift, palette, idx, prev_idx, mix)
+    return CodedFrame(mode, shift, payload, mix, palette)
+
+
+def _intra_true_p(canvas: np.ndarray, p: intra.Pass, shift: int, palette: np.ndarray,
+                  idx: np.ndarray) -> np.ndarray:
+    mean, sidx = _intra_pass_inputs(canvas, p, shift)
+    return _palette_true_p(mean, None, sidx, palette, idx[p.targets])
 
 
 def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width: int,
-                 channels: int) -> np.ndarray:
-    """Inverse of ``encode_frame``; returns (H, W, C) uint8."""
+                 channels: int, previous: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of ``encode_frame``; returns (H, W, C) uint8. Palette modes need ``coded.palette``."""
     shape = (channels, height, width)
     try:
+        if coded.mode in (MODE_INTER, MODE_PALETTE_INTER) and pred is None:
+            raise FormatError("inter frame with no previous frame to predict from")
+        if coded.mode in (MODE_PALETTE_INTRA, MODE_PALETTE_INTER):
+            if coded.palette is None:
+                raise FormatError("palette frame before any palette chunk")
+            if coded.palette.shape[1] != channels:
+                raise FormatError(f"palette has {coded.palette.shape[1]} channels, stream has {channels}")
+            if not 0 <= coded.mix < len(pc.MIX_TABLE):
+                raise FormatError(f"palette mix index {coded.mix} out of range")
+            prev_idx = pc.previous_indices(previous, coded.palette)
+            if coded.mode == MODE_PALETTE_INTER:
+                idx = _decode_palette_inter(coded.payload, pred, coded.scale_shift, coded.palette,
+                                            prev_idx, coded.mix, height * width)
+            else:
+                idx = _decode_palette_intra(coded.payload, coded.scale_shift, coded.palette, prev_idx,
+                                            coded.mix, shape)
+            return coded.palette[idx].reshape(height, width, channels)
         if coded.mode == MODE_INTER:
-            if pred is None:
-                raise FormatError("inter frame with no previous frame to predict from")
             chw = _decode_inter(coded.payload, pred, coded.scale_shift, shape)
         elif coded.mode == MODE_INTRA:
             chw = _decode_intra(coded.payload, coded.scale_shift, shape)

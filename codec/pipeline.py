@@ -20,6 +20,7 @@ from ..bitstream import container
 from ..bitstream.container import FrameRecord, StreamHeader
 from ..bitstream.errors import (ChecksumError, FormatError, InputError, ModelMismatchError,
                                 TruncatedStreamError)
+from ..bitstream.palette import decode_palette, encode_palette
 from ..models import registry
 from ..models.base import HISTORY, Predictor
 from . import frame_coding
@@ -98,6 +99,8 @@ class Encoder:
                                    weights_hash=self.predictor.weights_hash, coder=coder_tag())
         self._out = out
         self._history: deque[np.ndarray] = deque(maxlen=HISTORY)
+        self._palette: np.ndarray | None = None
+        self.use_palette = True
         self.frames_written = 0
         self.frame_sizes: list[int] = []
         container.write_preamble(out)
@@ -112,14 +115,21 @@ class Encoder:
         if h.frame_count is not None and self.frames_written >= h.frame_count:
             raise InputError(f"more frames than the {h.frame_count} announced in the header")
         pred = self.predictor.predict(list(self._history)) if self._history else None
-        coded = frame_coding.encode_frame(frame, pred)
+        previous = self._history[-1] if self._history else None
+        coded = frame_coding.encode_frame(frame, pred, previous, self._palette, self.use_palette)
+        size = len(coded.payload)
+        if coded.palette is not None and not np.array_equal(coded.palette, self._palette):
+            body = encode_palette(coded.palette, self._palette)
+            container.write_chunk(self._out, container.CHUNK_PALETTE, body)
+            self._palette = coded.palette
+            size += len(body)
         record = FrameRecord(index=self.frames_written, duration=int(duration), mode=coded.mode,
                              scale_shift=coded.scale_shift, pixels_crc=frame_crc(frame),
-                             payload=coded.payload)
+                             payload=coded.payload, mix=coded.mix)
         container.write_chunk(self._out, container.CHUNK_FRAME, container.encode_frame(record))
         self._history.append(np.ascontiguousarray(frame))
         self.frames_written += 1
-        self.frame_sizes.append(len(coded.payload))
+        self.frame_sizes.append(size)
         return coded
 
     def close(self) -> None:
@@ -149,7 +159,7 @@ class Decoder:
     def __init__(self, inp: BinaryIO, *, device: str = "cpu", max_pixels: int | None = None,
                  load_model: bool = True) -> None:
         self._inp = inp
-        container.read_preamble(inp)
+        self.version = container.read_preamble(inp)
         self._chunks = container.read_chunks(inp)
         kind, body = next(self._chunks)
         if kind != container.CHUNK_HEAD:
@@ -172,16 +182,27 @@ class Decoder:
 
     def records(self) -> Iterator[FrameRecord]:
         """Frame chunks without decoding pixels (for ``info``); checks the end chunk and counts."""
+        for rec, _palette, _palette_bytes in self._frame_chunks():
+            yield rec
+
+    def _frame_chunks(self) -> Iterator[tuple[FrameRecord, np.ndarray | None, int]]:
+        """(record, palette in force, bytes of the palette chunk sent with this frame)."""
         count = 0
+        palette: np.ndarray | None = None
+        palette_bytes = 0
         for kind, body in self._chunks:
-            if kind == container.CHUNK_FRAME:
-                rec = container.decode_frame(body)
+            if kind == container.CHUNK_PALETTE and self.version >= 2:
+                palette = decode_palette(body, palette, self.header.channels)
+                palette_bytes = len(body)
+            elif kind == container.CHUNK_FRAME:
+                rec = container.decode_frame(body, self.version)
                 if rec.index != count:
                     raise FormatError(f"frame chunk {count} carries index {rec.index}")
                 count += 1
                 if self.header.frame_count is not None and count > self.header.frame_count:
                     raise FormatError(f"more frames than the {self.header.frame_count} in the header")
-                yield rec
+                yield rec, palette, palette_bytes
+                palette_bytes = 0
             elif kind == container.CHUNK_END:
                 declared = container.decode_end(body)
                 if declared != count or (self.header.frame_count not in (None, count)):
@@ -201,10 +222,11 @@ class Decoder:
             raise RuntimeError("decoder was opened with load_model=False")
         h = self.header
         history: deque[np.ndarray] = deque(maxlen=HISTORY)
-        for rec in self.records():
+        for rec, palette, _ in self._frame_chunks():
             pred = self.predictor.predict(list(history)) if history else None
-            coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload)
-            pixels = frame_coding.decode_frame(coded, pred, h.height, h.width, h.channels)
+            coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
+            pixels = frame_coding.decode_frame(coded, pred, h.height, h.width, h.channels,
+                                               history[-1] if history else None)
             if frame_crc(pixels) != rec.pixels_crc:
                 raise ChecksumError(f"frame {rec.index} does not match its checksum: the decoder's "
                                     f"prediction differs from the encoder's")

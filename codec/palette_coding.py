@@ -1,0 +1,117 @@
+"""Palette mode: code each pixel as an index into the frame's palette (at most 256 colours).
+
+The predictor's continuous prediction (per-channel Laplace means and scales, colour coupling
+included) induces a categorical distribution over the palette: colour k gets probability
+proportional to the product over channels of its discretized Laplace mass. That is mixed with the
+"same colour as in the previous decoded frame" event, which GIFs make very likely, with a weight the
+encoder picks per frame. Everything is vectorized over (pixels x colours), in blocks of pixels so
+memory stays bounded on large frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..bitstream import entropy
+from ..bitstream.palette import MAX_COLOURS, pack_colours
+from ..models.base import apply_coupling
+
+#: Weight of the "same colour as the previous frame" event; the frame stores an index into this.
+MIX_TABLE = np.array([0.0, 0.3, 0.5, 0.7, 0.85, 0.93, 0.97, 0.99])
+#: Pixels per block in the (pixels x colours) computations.
+BLOCK = 8192
+
+
+def extract_palette(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Canonical palette ((K, C) uint8, sorted by packed value) and flat indices, or None if K > 256."""
+    flat = frame.reshape(-1, frame.shape[-1])
+    keys = pack_colours(flat)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    if len(uniq) > MAX_COLOURS:
+        return None
+    channels = frame.shape[-1]
+    shifts = 8 * np.arange(channels - 1, -1, -1)
+    palette = ((uniq[:, None] >> shifts) & 0xFF).astype(np.uint8)
+    return palette, inverse.astype(np.int32).ravel()
+
+
+def previous_indices(previous: np.ndarray | None, palette: np.ndarray) -> np.ndarray | None:
+    """Index of each pixel's previous colour in ``palette`` (-1 where that colour is not in it)."""
+    if previous is None:
+        return None
+    keys = pack_colours(previous.reshape(-1, previous.shape[-1]))
+    pal_keys = pack_colours(palette)
+    pos = np.clip(np.searchsorted(pal_keys, keys), 0, len(pal_keys) - 1)
+    return np.where(pal_keys[pos] == keys, pos, -1).astype(np.int32)
+
+
+def colour_bits(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
+                palette: np.ndarray) -> np.ndarray:
+    """(N, K) cost in bits of each palette colour at each pixel, up to a per-pixel constant.
+
+    mean (C, N) float, coupling (3, N) or None, scale_idx (C, N) int (shift already applied).
+    A value at distance d >= 0.5 from a Laplace(mu, b) mean has discretized mass
+    exp(-d/b) sinh(1/(2b)), so its cost is linear in d: log2(e) d / b + const(b). Only the one value
+    within 0.5 of mu needs the exact form 1 - exp(-1/(2b)) cosh(d/b). Per-pixel constants cancel
+    when the row is normalized, which keeps this a few multiply-adds per entry.
+    """
+    b = entropy.SCALE_TABLE.astype(np.float32)[scale_idx]  # (C, N)
+    slope = np.float32(np.log2(np.e)) / b
+    const = -np.log2(np.sinh(0.5 / b.astype(np.float64))).astype(np.float32)
+    pal = palette.T.astype(np.float32)[:, None, :]  # (C, 1, K)
+    coup = coupling[:, :, None] if coupling is not None else None
+    bits = np.zeros((mean.shape[1], palette.shape[0]), np.float32)
+    for c in range(palette.shape[1]):
+        mu = apply_coupling(mean[:, :, None], coup, c, pal)  # (N, 1), or (N, K) when coupled
+        mu = entropy.quantize_mean(mu).astype(np.float32) / entropy.MEAN_STEPS
+        d = np.abs(pal[c] - mu)
+        bits += slope[c][:, None] * d
+        if mu.shape[1] == 1:
+            # One value per pixel is within 0.5 of the mean: correct the colours that have it.
+            near_value = np.rint(mu)
+            corr = _centre_correction(np.abs(near_value - mu)[:, 0], b[c], slope[c], const[c])
+            bits += np.where(pal[c] == near_value, corr[:, None], np.float32(0))
+        else:
+            near = np.nonzero(d < 0.5)
+            if near[0].size:
+                rows = near[0]
+                bits[near] += _centre_correction(d[near], b[c][rows], slope[c][rows], const[c][rows])
+    return bits
+
+
+def _centre_correction(d: np.ndarray, b: np.ndarray, slope: np.ndarray, const: np.ndarray) -> np.ndarray:
+    """Exact cost minus the linear rule for values less than 0.5 from the mean."""
+    d64, b64 = d.astype(np.float64), b.astype(np.float64)
+    exact = -np.log2(np.maximum(1.0 - np.exp(-0.5 / b64) * np.cosh(d64 / b64), 1e-30))
+    return (exact - const - slope * d64).astype(np.float32)
+
+
+def probabilities(bits: np.ndarray, prev_idx: np.ndarray | None, mix: float) -> np.ndarray:
+    """Normalized (N, K) float64 probabilities from colour costs, mixed with the previous colour."""
+    p = np.exp2(bits.min(axis=1, keepdims=True) - bits).astype(np.float64)
+    p /= p.sum(axis=1, keepdims=True)
+    if prev_idx is not None and mix > 0:
+        has = prev_idx >= 0
+        p[has] *= 1.0 - mix
+        p[np.flatnonzero(has), prev_idx[has]] += mix
+    return p
+
+
+def block_size(k: int) -> int:
+    """Pixels per block so that a block's (pixels x colours) arrays stay around BLOCK * 64 entries."""
+    return max(1, BLOCK * 64 // max(k, 64))
+
+
+def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray) -> tuple[int, float]:
+    """The MIX_TABLE index minimising the code length, and that length in bits.
+
+    ``true_p``: each pixel's unmixed model probability of its true colour.
+    """
+    if prev_idx is None:
+        return 0, float(-np.log2(np.maximum(true_p, 2.0 ** -24)).sum())
+    has = prev_idx >= 0
+    match = (prev_idx == true_idx).astype(np.float64)
+    costs = [float(-np.log2(np.maximum(np.where(has, (1 - w) * true_p + w * match, true_p),
+                                       2.0 ** -24)).sum()) for w in MIX_TABLE]
+    k = int(np.argmin(costs))
+    return k, costs[k]
