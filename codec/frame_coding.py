@@ -125,7 +125,7 @@ def _palette_blocks(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np
 def _palette_true_p(mean, coupling, scale_idx, palette, idx) -> np.ndarray:
     out = np.empty(idx.size)
     for sl, p in _palette_blocks(mean, coupling, scale_idx, palette, None, 0.0):
-        out[sl] = p[np.arange(p.shape[0]), idx[sl]]
+        out[sl] = p[np.arange(p.shape[0]), idx[sl]] / p.sum(axis=1, dtype=np.float64)
     return out
 
 

@@ -53,30 +53,55 @@ def colour_bits(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.nda
     A value at distance d >= 0.5 from a Laplace(mu, b) mean has discretized mass
     exp(-d/b) sinh(1/(2b)), so its cost is linear in d: log2(e) d / b + const(b). Only the one value
     within 0.5 of mu needs the exact form 1 - exp(-1/(2b)) cosh(d/b). Per-pixel constants cancel
-    when the row is normalized, which keeps this a few multiply-adds per entry.
+    when the row is normalized, which keeps this a few in-place passes per channel.
     """
+    n, k = mean.shape[1], palette.shape[0]
     b = entropy.SCALE_TABLE.astype(np.float32)[scale_idx]  # (C, N)
     slope = np.float32(np.log2(np.e)) / b
     const = -np.log2(np.sinh(0.5 / b.astype(np.float64))).astype(np.float32)
-    pal = palette.T.astype(np.float32)[:, None, :]  # (C, 1, K)
-    coup = coupling[:, :, None] if coupling is not None else None
-    bits = np.zeros((mean.shape[1], palette.shape[0]), np.float32)
+    pal = palette.T.astype(np.float32)  # (C, K)
+    bits = np.zeros((n, k), np.float32)
+    buf = np.empty((n, k), np.float32)
     for c in range(palette.shape[1]):
-        mu = apply_coupling(mean[:, :, None], coup, c, pal)  # (N, 1), or (N, K) when coupled
-        mu = entropy.quantize_mean(mu).astype(np.float32) / entropy.MEAN_STEPS
-        d = np.abs(pal[c] - mu)
-        bits += slope[c][:, None] * d
-        if mu.shape[1] == 1:
-            # One value per pixel is within 0.5 of the mean: correct the colours that have it.
-            near_value = np.rint(mu)
-            corr = _centre_correction(np.abs(near_value - mu)[:, 0], b[c], slope[c], const[c])
-            bits += np.where(pal[c] == near_value, corr[:, None], np.float32(0))
+        if coupling is None or c not in (1, 2):
+            mu = entropy.quantize_mean(mean[c]).astype(np.float32) / entropy.MEAN_STEPS  # (N,)
+            np.subtract(pal[c][None, :], mu[:, None], out=buf)
+            np.abs(buf, out=buf)
+            buf *= slope[c][:, None]
+            bits += buf
+            near = np.rint(mu)
+            corr = _centre_correction(np.abs(near - mu), b[c], slope[c], const[c])
+            rows, cols, counts = _colours_with_value(palette[:, c], near.astype(np.int64))
+            bits[rows, cols] += np.repeat(corr, counts)
         else:
+            mu = apply_coupling(mean[:, :, None], coupling[:, :, None], c, pal[:, None, :])  # (N, K)
+            mu = entropy.quantize_mean(mu).astype(np.float32) / entropy.MEAN_STEPS
+            d = np.abs(pal[c][None, :] - mu)
             near = np.nonzero(d < 0.5)
+            d *= slope[c][:, None]
+            bits += d
             if near[0].size:
-                rows = near[0]
-                bits[near] += _centre_correction(d[near], b[c][rows], slope[c][rows], const[c][rows])
+                r = near[0]
+                dn = np.abs(pal[c][near[1]] - mu[near])
+                bits[near] += _centre_correction(dn, b[c][r], slope[c][r], const[c][r])
     return bits
+
+
+def _colours_with_value(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each pixel n, the palette entries whose channel value equals wanted[n].
+
+    Returns (rows, cols, counts): pairs (pixel, colour) and the number of pairs per pixel. O(N + pairs),
+    which replaces a full (N, K) comparison.
+    """
+    order = np.argsort(values, kind="stable")
+    sorted_vals = values[order].astype(np.int64)
+    lo = np.searchsorted(sorted_vals, wanted, "left")
+    hi = np.searchsorted(sorted_vals, wanted, "right")
+    counts = hi - lo
+    total = int(counts.sum())
+    starts = np.cumsum(counts) - counts
+    pos = np.arange(total) - np.repeat(starts, counts) + np.repeat(lo, counts)
+    return np.repeat(np.arange(wanted.size), counts), order[pos], counts
 
 
 def _centre_correction(d: np.ndarray, b: np.ndarray, slope: np.ndarray, const: np.ndarray) -> np.ndarray:
@@ -87,13 +112,15 @@ def _centre_correction(d: np.ndarray, b: np.ndarray, slope: np.ndarray, const: n
 
 
 def probabilities(bits: np.ndarray, prev_idx: np.ndarray | None, mix: float) -> np.ndarray:
-    """Normalized (N, K) float64 probabilities from colour costs, mixed with the previous colour."""
-    p = np.exp2(bits.min(axis=1, keepdims=True) - bits).astype(np.float64)
-    p /= p.sum(axis=1, keepdims=True)
+    """(N, K) float32 probability rows (unnormalized; constriction normalizes them), built in place
+    in ``bits``, mixed with the previous colour: (1 - w) p / sum(p) + w [k = previous]."""
+    p = bits
+    np.subtract(p.min(axis=1, keepdims=True), p, out=p)
+    np.exp2(p, out=p)
     if prev_idx is not None and mix > 0:
-        has = prev_idx >= 0
-        p[has] *= 1.0 - mix
-        p[np.flatnonzero(has), prev_idx[has]] += mix
+        rows = np.flatnonzero(prev_idx >= 0)
+        total = p[rows].sum(axis=1, dtype=np.float64)
+        p[rows, prev_idx[rows]] += (mix / (1.0 - mix) * total).astype(np.float32)
     return p
 
 
