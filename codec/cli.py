@@ -45,7 +45,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         enc = Encoder(fh, width=info.width, height=info.height, channels=info.channels,
                       model=args.model, time_base=info.time_base, loop=info.loop,
                       frame_count=info.frame_count, device=_device(args.device),
-                      max_pixels=args.max_pixels)
+                      max_pixels=args.max_pixels, use_palette=not args.no_palette)
         with _progress(info.frame_count, "encode", args.quiet) as bar:
             for frame, duration in reader.frames():
                 enc.write(frame, duration)
@@ -99,7 +99,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     dec = _open_decoder(args.input, args, load_model=False)
     h = dec.header
-    records = list(dec.records())
+    entries = list(dec.frame_records())
+    records = [rec for rec, _, _ in entries]
     total_bytes = Path(args.input).stat().st_size
     pixels = h.width * h.height * len(records)
     durations = [r.duration for r in records]
@@ -113,11 +114,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"bits/pixel:  {8 * total_bytes / pixels:.3f} "
           f"({8 * total_bytes / (pixels * h.channels):.3f} per subpixel)")
     if not args.quiet:
-        print("frame  mode   duration  bytes  bits/pixel")
-        modes = {0: "intra", 1: "inter"}
-        for r in records:
-            print(f"{r.index:5d}  {modes.get(r.mode, r.mode):5}  {r.duration:8d}  {len(r.payload):5d}  "
-                  f"{8 * len(r.payload) / (h.width * h.height):.3f}")
+        print("frame  mode     duration  bytes  palette  bits/pixel")
+        from .frame_coding import MODE_NAMES as modes
+        for r, _, palette_bytes in entries:
+            size = len(r.payload) + palette_bytes
+            print(f"{r.index:5d}  {modes.get(r.mode, r.mode):7}  {r.duration:8d}  {len(r.payload):5d}  "
+                  f"{palette_bytes:7d}  {8 * size / (h.width * h.height):.3f}")
     return 0
 
 
@@ -136,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output stream (default: INPUT with .fpc)")
     p.add_argument("-m", "--model", default=registry.DEFAULT_MODEL, choices=registry.available())
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--no-palette", action="store_true",
+                   help="code every frame in RGB, never as palette indices (for comparisons)")
     p.add_argument("-y", "--force", action="store_true", help="overwrite the output")
     common(p)
     p.set_defaults(func=cmd_encode)

@@ -88,7 +88,7 @@ class Encoder:
     def __init__(self, out: BinaryIO, *, width: int, height: int, channels: int,
                  model: str | Predictor = registry.DEFAULT_MODEL, time_base: Fraction = Fraction(1, 100),
                  loop: int | None = None, frame_count: int | None = None, device: str = "cpu",
-                 max_pixels: int | None = None) -> None:
+                 max_pixels: int | None = None, use_palette: bool = True) -> None:
         check_dimensions(width, height, max_pixels)
         if channels not in (3, 4):
             raise InputError(f"frames must have 3 (RGB) or 4 (RGBA) channels, got {channels}")
@@ -100,7 +100,7 @@ class Encoder:
         self._out = out
         self._history: deque[np.ndarray] = deque(maxlen=HISTORY)
         self._palette: np.ndarray | None = None
-        self.use_palette = True
+        self.use_palette = use_palette
         self.frames_written = 0
         self.frame_sizes: list[int] = []
         container.write_preamble(out)
@@ -182,10 +182,10 @@ class Decoder:
 
     def records(self) -> Iterator[FrameRecord]:
         """Frame chunks without decoding pixels (for ``info``); checks the end chunk and counts."""
-        for rec, _palette, _palette_bytes in self._frame_chunks():
+        for rec, _palette, _palette_bytes in self.frame_records():
             yield rec
 
-    def _frame_chunks(self) -> Iterator[tuple[FrameRecord, np.ndarray | None, int]]:
+    def frame_records(self) -> Iterator[tuple[FrameRecord, np.ndarray | None, int]]:
         """(record, palette in force, bytes of the palette chunk sent with this frame)."""
         count = 0
         palette: np.ndarray | None = None
@@ -222,7 +222,7 @@ class Decoder:
             raise RuntimeError("decoder was opened with load_model=False")
         h = self.header
         history: deque[np.ndarray] = deque(maxlen=HISTORY)
-        for rec, palette, _ in self._frame_chunks():
+        for rec, palette, _ in self.frame_records():
             pred = self.predictor.predict(list(history)) if history else None
             coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
             pixels = frame_coding.decode_frame(coded, pred, h.height, h.width, h.channels,
@@ -243,8 +243,12 @@ def _get_model(name: str, device: str) -> Predictor:
 
 def encode(frames: Iterable[np.ndarray], *, durations: Iterable[int] | None = None,
            model: str | Predictor = registry.DEFAULT_MODEL, time_base: Fraction = Fraction(1, 100),
-           loop: int | None = None, device: str = "cpu", max_pixels: int | None = None) -> bytes:
-    """Encode a sequence of (H, W, C) uint8 frames (C = 3 or 4) to an fpcodec stream."""
+           loop: int | None = None, device: str = "cpu", max_pixels: int | None = None,
+           use_palette: bool = True) -> bytes:
+    """Encode a sequence of (H, W, C) uint8 frames (C = 3 or 4) to an fpcodec stream.
+
+    ``use_palette=False`` restricts the encoder to the RGB modes (for comparisons).
+    """
     frames = list(frames)
     if not frames:
         raise InputError("no frames to encode")
@@ -257,7 +261,7 @@ def encode(frames: Iterable[np.ndarray], *, durations: Iterable[int] | None = No
     buf = io.BytesIO()
     with Encoder(buf, width=first.shape[1], height=first.shape[0], channels=first.shape[2],
                  model=model, time_base=time_base, loop=loop, frame_count=len(frames),
-                 device=device, max_pixels=max_pixels) as enc:
+                 device=device, max_pixels=max_pixels, use_palette=use_palette) as enc:
         for f, d in zip(frames, durs):
             enc.write(np.asarray(f), d)
     return buf.getvalue()
