@@ -1,0 +1,159 @@
+"""Palette mode (format v2): exact round trips, the encoder's mode choice, and version-1 streams."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fpcodec.bitstream import container
+from fpcodec.bitstream.errors import FormatError
+from fpcodec.bitstream.palette import decode_palette, encode_palette
+from fpcodec.codec import Decoder, Encoder, decode, encode
+from fpcodec.codec import frame_coding as fc
+from fpcodec.codec import palette_coding as pc
+from fpcodec.models.last_frame import LastFramePredictor
+
+DATA = Path(__file__).parent / "data"
+PALETTE_MODES = (fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER)
+
+
+def _palette_video(rng: np.random.Generator, colours: int, frames: int = 4, size=(24, 20),
+                   channels: int = 3, new_palette_each_frame: bool = True) -> list[np.ndarray]:
+    out = []
+    pal = np.unique(rng.integers(0, 256, (colours * 2, channels), dtype=np.uint8), axis=0)[:colours]
+    assert len(pal) == colours
+    idx = rng.integers(0, colours, size)
+    idx.flat[:colours] = np.arange(colours)  # every colour used
+    for _ in range(frames):
+        if new_palette_each_frame:
+            pal = pal.copy()
+            pal[rng.integers(0, colours, max(1, colours // 4))] ^= np.uint8(1)
+            pal = np.unique(pal, axis=0)
+            if len(pal) < colours:  # keep the count exact
+                extra = rng.integers(0, 256, (colours - len(pal), channels), dtype=np.uint8)
+                pal = np.unique(np.concatenate([pal, extra]), axis=0)
+        moved = idx.copy()
+        change = rng.random(size) < 0.2
+        moved[change] = rng.integers(0, len(pal), int(change.sum()))
+        moved.flat[: len(pal)] = np.arange(len(pal))
+        idx = moved
+        out.append(pal[np.minimum(idx, len(pal) - 1)])
+    return out
+
+
+def _modes(stream: bytes) -> list[int]:
+    return [r.mode for r in Decoder(io.BytesIO(stream), load_model=False).records()]
+
+
+@pytest.mark.parametrize("colours", [1, 2, 255, 256])
+def test_palette_frames_round_trip_and_use_palette_mode(colours: int) -> None:
+    rng = np.random.default_rng(colours)
+    frames = _palette_video(rng, colours, size=(20, 20))
+    stream = encode(frames)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, decode(stream).frames))
+    if colours > 1:
+        assert any(m in PALETTE_MODES for m in _modes(stream))
+
+
+def test_257_colours_cannot_use_palette_mode_and_still_round_trips() -> None:
+    rng = np.random.default_rng(7)
+    frames = _palette_video(rng, 257, frames=2, size=(20, 20))
+    assert all(len(np.unique(f.reshape(-1, 3), axis=0)) == 257 for f in frames)
+    stream = encode(frames)
+    assert not any(m in PALETTE_MODES for m in _modes(stream))
+    assert all(np.array_equal(a, b) for a, b in zip(frames, decode(stream).frames))
+
+
+def test_palette_changing_every_frame_with_transparency_round_trips() -> None:
+    rng = np.random.default_rng(3)
+    frames = _palette_video(rng, 40, frames=6, channels=4)
+    for f in frames:
+        f[:3, :, 3] = 0  # a transparent band
+    stream = encode(frames)
+    chunks = _chunk_kinds(stream)
+    assert chunks.count(container.CHUNK_PALETTE) >= 2
+    assert all(np.array_equal(a, b) for a, b in zip(frames, decode(stream).frames))
+
+
+def _chunk_kinds(stream: bytes) -> list[bytes]:
+    inp = io.BytesIO(stream)
+    container.read_preamble(inp)
+    return [kind for kind, _ in container.read_chunks(inp)]
+
+
+def test_real_gif_clip_palette_mode_beats_rgb_only() -> None:
+    from fpcodec.codec.io import VideoReader
+    frames = [f for f, _ in VideoReader(DATA / "carphone_000.gif").frames()][:6]
+    with_palette = encode(frames)
+    rgb_only = encode(frames, use_palette=False)
+    assert not any(m in PALETTE_MODES for m in _modes(rgb_only))
+    assert len(with_palette) < len(rgb_only)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, decode(with_palette).frames))
+
+
+def test_encoder_never_picks_a_palette_mode_costlier_than_rgb() -> None:
+    """Per frame, the chosen mode's bytes (palette chunk included) do not exceed RGB mode's."""
+    from fpcodec.codec.io import VideoReader
+    frames = [f for f, _ in VideoReader(DATA / "carphone_000.gif").frames()][:5]
+    predictor = LastFramePredictor()
+    sent = None
+    for i, frame in enumerate(frames):
+        history = frames[max(0, i - 5):i]
+        pred = predictor.predict(history) if history else None
+        prev = frames[i - 1] if i else None
+        chosen = fc.encode_frame(frame, pred, prev, sent)
+        rgb = fc.encode_frame(frame, pred, prev, sent, use_palette=False)
+        cost = len(chosen.payload)
+        if chosen.palette is not None and not np.array_equal(chosen.palette, sent):
+            cost += 12 + len(encode_palette(chosen.palette, sent))
+            sent = chosen.palette
+        # Choices are made on ideal code lengths; allow the coder's word granularity.
+        assert cost <= len(rgb.payload) + 8, (i, fc.MODE_NAMES[chosen.mode], cost, len(rgb.payload))
+
+
+def test_palette_serialisation_round_trip_and_errors() -> None:
+    rng = np.random.default_rng(1)
+    prev = np.unique(rng.integers(0, 256, (50, 3), dtype=np.uint8), axis=0)
+    cur = np.unique(np.concatenate([prev[::2], rng.integers(0, 256, (30, 3), dtype=np.uint8)]), axis=0)
+    body = encode_palette(cur, prev)
+    assert np.array_equal(decode_palette(body, prev, 3), cur)
+    with pytest.raises(FormatError):
+        decode_palette(body, None, 3)  # refers to a previous palette the decoder does not have
+    with pytest.raises(FormatError):
+        decode_palette(body[:-3], prev, 3)
+
+
+def test_extract_palette_is_canonical() -> None:
+    frame = np.array([[[5, 0, 0], [1, 2, 3]], [[5, 0, 0], [0, 0, 9]]], np.uint8)
+    palette, idx = pc.extract_palette(frame)
+    assert palette.tolist() == [[0, 0, 9], [1, 2, 3], [5, 0, 0]]
+    assert np.array_equal(palette[idx].reshape(frame.shape), frame)
+
+
+def test_version_1_stream_still_decodes() -> None:
+    """tests/data/v1_stream.fpc was written by the version-1 encoder (commit 84f9a2b)."""
+    data = (DATA / "v1_stream.fpc").read_bytes()
+    assert data[8:10] == (1).to_bytes(2, "little")
+    video = decode(data)
+    expected = np.load(DATA / "v1_stream_frames.npy")
+    assert len(video.frames) == len(expected)
+    assert all(np.array_equal(a, b) for a, b in zip(video.frames, expected))
+    assert video.durations == [5, 5, 10, 20]
+
+
+def test_streaming_encoder_sends_palette_only_when_it_changes() -> None:
+    rng = np.random.default_rng(5)
+    pal = np.unique(rng.integers(0, 256, (30, 3), dtype=np.uint8), axis=0)
+    frames = [pal[rng.integers(0, len(pal), (16, 16))] for _ in range(4)]
+    for f in frames:
+        f.reshape(-1, 3)[: len(pal)] = pal  # same palette in every frame
+    buf = io.BytesIO()
+    with Encoder(buf, width=16, height=16, channels=3) as enc:
+        for f in frames:
+            enc.write(f, 10)
+    kinds = _chunk_kinds(buf.getvalue())
+    assert kinds.count(container.CHUNK_PALETTE) == 1
+    assert all(np.array_equal(a, b) for a, b in zip(frames, decode(buf.getvalue()).frames))
