@@ -9,8 +9,6 @@ accepts the loss.
 from __future__ import annotations
 
 import os
-import re
-import struct
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..bitstream.errors import FpcodecError, InputError
+from . import gif_blocks
 
 #: Frame timing used when a container gives none (25 fps).
 DEFAULT_TIME_BASE = Fraction(1, 100)
@@ -47,6 +46,12 @@ class VideoReader:
         with open(self.path, "rb") as fh:
             magic = fh.read(6)
         self._is_gif = magic in (b"GIF87a", b"GIF89a")
+        if self._is_gif:
+            structure = gif_blocks.walk(self.path.read_bytes())
+            if structure.truncated and structure.images > 0:
+                # A file cut inside its image data: decoders would invent the missing pixels.
+                raise InputError(f"{self.path} is a truncated or damaged GIF "
+                                 f"(its blocks end before the GIF trailer)")
         self._backend = "av"
         try:
             info = self._probe_av()
@@ -155,14 +160,9 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-_NETSCAPE = re.compile(rb"\x21\xff\x0bNETSCAPE2\.0\x03\x01(..)\x00", re.DOTALL)
-
-
 def gif_loop_count(path: str | os.PathLike) -> int | None:
     """The GIF's NETSCAPE2.0 loop count (0 = forever), or None when it has none (play once)."""
-    data = Path(path).read_bytes()
-    m = _NETSCAPE.search(data)
-    return struct.unpack("<H", m.group(1))[0] if m else None
+    return gif_blocks.walk(Path(path).read_bytes()).loop
 
 
 # -------------------------------------------------------------------------------------- writing
@@ -224,20 +224,23 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], duration
                                    ".webp, .gif or a PNG sequence, or pass --lossy to accept it")
         warnings.append(f"{ext} output is not pixel-exact (YUV conversion)")
     if ext == ".gif":
-        over = [i for i, f in enumerate(frames) if _colour_count(f) > 256]
-        if over and not allow_lossy:
-            raise LossyOutputError(f"frame {over[0]} has more than 256 colours, which a GIF cannot hold; "
-                                   "use .apng/.webp or pass --lossy to quantize")
-        if over:
-            warnings.append(f"{len(over)} frames quantized to 256 colours")
+        warnings += _check_gif(frames, allow_lossy)
+    repeats = sum(np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
+    if repeats and ext in (".gif", ".webp"):
+        warnings.append(f"{repeats} repeated frames merged into the frame before them (durations added): "
+                        f"the {ext} writer keeps the timeline but not the frame count")
     ms, exact = durations_ms(durs, time_base)
-    if ext in (".gif",) and any(m % 10 for m in ms):
+    if ext == ".gif" and any(m % 10 for m in ms):
         exact = False
+    if ext in (".apng", ".png"):
+        exact = all(d > 0 for d in durs)  # written in the stream's own time base; 0 becomes 1 tick
     if not exact:
         warnings.append(f"frame durations rounded to what {ext} can store")
     with atomic_output(path, force) as tmp:
-        if ext in (".gif", ".apng", ".png", ".webp"):
+        if ext in (".gif", ".webp"):
             _write_pillow(tmp, ext, frames, ms, loop)
+        elif ext in (".apng", ".png"):
+            _write_apng(tmp, frames, durs, time_base, loop)
         else:
             _write_av(tmp, ext, frames, durs, time_base)
     return warnings
@@ -245,51 +248,112 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], duration
 
 def _colour_count(frame: np.ndarray) -> int:
     flat = frame.reshape(-1, frame.shape[-1])
+    if flat.size == 0:
+        return 0
     packed = flat.astype(np.uint32) @ (256 ** np.arange(flat.shape[1], dtype=np.uint32))[:, None]
     return int(np.unique(packed).size)
 
 
-def _to_palette(frame: np.ndarray):
-    """Exact P-mode image (plus transparency index) for a frame of at most 256 colours."""
+def _check_gif(frames: list[np.ndarray], allow_lossy: bool) -> list[str]:
+    """What a GIF cannot hold: > 256 colours (255 with transparency) and partial alpha are refused
+    unless lossy output is allowed; different hidden colours under fully transparent pixels (a GIF
+    has one transparent entry) only give a warning, since what is shown does not change."""
+    problems, invisible = [], 0
+    for i, f in enumerate(frames):
+        if f.shape[2] == 4:
+            alpha = f[..., 3]
+            if ((alpha != 0) & (alpha != 255)).any():
+                problems.append(f"frame {i} has partial transparency")
+            clear = f[alpha == 0]
+            if len(clear) and len(np.unique(clear, axis=0)) > 1:
+                invisible += 1
+            colours = _colour_count(f[alpha != 0][None, :, :3]) + (1 if len(clear) else 0)
+        else:
+            colours = _colour_count(f)
+        if colours > 256:
+            problems.append(f"frame {i} has more than 256 colours ({colours}, transparency counting as one)")
+    if problems and not allow_lossy:
+        raise LossyOutputError(f"a GIF cannot hold these frames exactly ({problems[0]}); use .apng, "
+                               ".webp or a PNG sequence, or pass --lossy")
+    notes = [f"GIF output is not exact: {p}" for p in problems[:3]]
+    if invisible:
+        notes.append(f"{invisible} frames have several colours under fully transparent pixels; a GIF "
+                     "keeps one (the pixels look the same, their hidden RGB values change)")
+    return notes
+
+
+def _to_palette(frame: np.ndarray, reserve_transparent: bool):
+    """Exact P-mode image for a frame of at most 256 colours. With ``reserve_transparent``, palette
+    entry 0 is the transparent colour in every frame (GIF has one transparency index per file in
+    Pillow's writer), holding the colour of this frame's transparent pixels if it has any."""
     from PIL import Image
     h, w, c = frame.shape
     flat = frame.reshape(-1, c)
-    if c == 4:
-        flat = flat.copy()
-        flat[flat[:, 3] == 0] = 0  # all fully transparent pixels share one palette entry
-    colours, index = np.unique(flat, axis=0, return_inverse=True)
+    if reserve_transparent:
+        clear = flat[:, 3] == 0
+        opaque_colours, opaque_index = np.unique(flat[~clear][:, :3], axis=0, return_inverse=True)
+        index = np.zeros(h * w, np.int64)
+        index[~clear] = opaque_index.ravel() + 1
+        first = flat[clear][0, :3] if clear.any() else np.zeros(3, np.uint8)
+        colours = np.concatenate([first[None, :], opaque_colours])
+    else:
+        colours, index = np.unique(flat[:, :3], axis=0, return_inverse=True)
     if len(colours) > 256:
-        return Image.fromarray(frame).convert("P", palette=Image.Palette.ADAPTIVE), None
+        return Image.fromarray(frame[..., :3]).convert("P", palette=Image.Palette.ADAPTIVE)
     im = Image.fromarray(index.reshape(h, w).astype(np.uint8), mode="L").convert("P")
     pal = np.zeros((256, 3), np.uint8)
-    pal[: len(colours)] = colours[:, :3]
+    pal[: len(colours)] = colours
     im.putpalette(pal.ravel().tolist())
-    transparent = None
-    if c == 4:
-        t = np.flatnonzero(colours[:, 3] == 0)
-        transparent = int(t[0]) if t.size else None
-    return im, transparent
+    return im
 
 
 def _write_pillow(tmp: Path, ext: str, frames: list[np.ndarray], ms: list[int], loop: int | None) -> None:
     from PIL import Image
     if ext == ".gif":
-        ims, infos = zip(*(_to_palette(f) for f in frames))
-        kw = dict(save_all=True, append_images=list(ims[1:]), duration=list(ms), optimize=False,
-                  disposal=2 if frames[0].shape[2] == 4 else 1)
-        if any(t is not None for t in infos):
-            kw["transparency"] = next(t for t in infos if t is not None)
+        alpha = frames[0].shape[2] == 4 and any((f[..., 3] == 0).any() for f in frames)
+        ims = [_to_palette(f, alpha) for f in frames]
+        kw = dict(save_all=True, append_images=ims[1:], duration=list(ms), optimize=False,
+                  disposal=2 if alpha else 1)
+        if alpha:
+            kw["transparency"] = 0
         if loop is not None:
             kw["loop"] = loop
         ims[0].save(tmp, format="GIF", **kw)
         return
     ims = [Image.fromarray(f) for f in frames]
+    # Animated WebP/PNG count plays, 0 = forever; a video without loop information plays once.
+    plays = 1 if loop is None else loop
     kw = dict(save_all=True, append_images=ims[1:], duration=list(ms) if len(ms) > 1 else ms[0],
-              loop=loop or 0)
+              loop=plays)
     if ext == ".webp":
         ims[0].save(tmp, format="WEBP", lossless=True, quality=100, method=4, exact=True, **kw)
     else:
         ims[0].save(tmp, format="PNG", **kw)
+
+
+def _write_apng(tmp: Path, frames: list[np.ndarray], durs: list[int], time_base: Fraction,
+                loop: int | None) -> None:
+    """APNG through FFmpeg, which keeps every frame (Pillow merges repeated ones)."""
+    import av
+    fmt = "rgba" if frames[0].shape[2] == 4 else "rgb24"
+    plays = 1 if loop is None else loop
+    final = Fraction(max(int(durs[-1]), 1)) * time_base  # the muxer's own guess is the previous delay
+    options = {"plays": str(plays), "final_delay": f"{float(final):.6f}"}
+    with av.open(str(tmp), "w", format="apng", options=options) as cont:
+        stream = cont.add_stream("apng", rate=25)
+        stream.pix_fmt = fmt
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.codec_context.time_base = time_base
+        stream.time_base = time_base
+        pts = 0
+        for f, d in zip(frames, durs):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format=fmt)
+            vf.pts, vf.time_base = pts, time_base
+            pts += max(int(d), 1)
+            for pkt in stream.encode(vf):
+                cont.mux(pkt)
+        for pkt in stream.encode():
+            cont.mux(pkt)
 
 
 def _write_png_sequence(pattern: str, frames: list[np.ndarray], force: bool) -> list[str]:

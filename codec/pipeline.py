@@ -51,6 +51,21 @@ def check_dimensions(width: int, height: int, max_pixels: int | None) -> None:
                          f"{cap} (use --max-pixels to raise it)")
 
 
+_U32 = 1 << 32
+
+
+def check_timing(time_base: object, loop: int | None) -> Fraction:
+    """The time base as a Fraction that the header can store; refuse what it cannot."""
+    if isinstance(time_base, float) or not isinstance(time_base, (int, Fraction)):
+        raise InputError(f"time base must be an int or Fraction, got {time_base!r}")
+    tb = Fraction(time_base)
+    if tb <= 0 or tb.numerator >= _U32 or tb.denominator >= _U32:
+        raise InputError(f"time base {tb} cannot be stored (positive, numerator and denominator < 2**32)")
+    if loop is not None and not (isinstance(loop, int) and 0 <= loop < (1 << 31)):
+        raise InputError(f"loop count {loop!r} cannot be stored (None or 0 <= loop < 2**31)")
+    return tb
+
+
 def frame_crc(frame: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(frame, dtype=np.uint8).data)
 
@@ -93,8 +108,9 @@ class Encoder:
         if channels not in (3, 4):
             raise InputError(f"frames must have 3 (RGB) or 4 (RGBA) channels, got {channels}")
         self.predictor = model if isinstance(model, Predictor) else _get_model(model, device)
+        tb = check_timing(time_base, loop)
         self.header = StreamHeader(width=width, height=height, channels=channels,
-                                   frame_count=frame_count, time_base=Fraction(time_base), loop=loop,
+                                   frame_count=frame_count, time_base=tb, loop=loop,
                                    model_id=self.predictor.model_id,
                                    weights_hash=self.predictor.weights_hash, coder=coder_tag())
         self._out = out
@@ -112,6 +128,9 @@ class Encoder:
         if frame.shape != (h.height, h.width, h.channels) or frame.dtype != np.uint8:
             raise InputError(f"frame {self.frames_written} has shape {frame.shape} {frame.dtype}, "
                              f"expected ({h.height}, {h.width}, {h.channels}) uint8")
+        if not (isinstance(duration, (int, np.integer)) and 0 <= duration < _U32):
+            raise InputError(f"frame {self.frames_written} duration {duration!r} cannot be stored "
+                             f"(an integer 0 <= d < 2**32 in time-base units)")
         if h.frame_count is not None and self.frames_written >= h.frame_count:
             raise InputError(f"more frames than the {h.frame_count} announced in the header")
         pred = self.predictor.predict(list(self._history)) if self._history else None
