@@ -26,6 +26,8 @@ _MODEL = constriction.stream.model.QuantizedLaplace(SYMBOL_MIN, SYMBOL_MAX)
 #: Palette indices: per-pixel probability rows given at coding time. perfect=False is the fast,
 #: platform-independent construction (every index keeps a nonzero probability).
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
+#: Signed side information (palette residuals): zero-mean Laplace over -255..255.
+_SIGNED = constriction.stream.model.QuantizedLaplace(-255, 255)
 
 
 def quantize_mean(mean: np.ndarray) -> np.ndarray:
@@ -68,6 +70,12 @@ class FrameEncoder:
         self._coder.encode(np.ascontiguousarray(symbols.ravel(), dtype=np.int32), _CATEGORICAL,
                            np.ascontiguousarray(probabilities, dtype=np.float64))
 
+    def encode_signed(self, values: np.ndarray, scale: float) -> None:
+        """Encode integers in -255..255 under a zero-mean Laplace of the given scale."""
+        v = np.ascontiguousarray(np.asarray(values).ravel(), dtype=np.int32)
+        if v.size:
+            self._coder.encode(v, _SIGNED, np.zeros(v.size), np.full(v.size, float(scale)))
+
     def finish(self) -> bytes:
         """The compressed frame as little-endian 32-bit words."""
         return self._coder.get_compressed().astype("<u4").tobytes()
@@ -85,6 +93,12 @@ class FrameDecoder:
         means, scales = _params(mean_q, scale_idx)
         out = self._coder.decode(_MODEL, means, scales)
         return out.astype(np.uint8).reshape(mean_q.shape)
+
+    def decode_signed(self, count: int, scale: float) -> np.ndarray:
+        """Mirror of ``FrameEncoder.encode_signed``."""
+        if count == 0:
+            return np.zeros(0, np.int32)
+        return self._coder.decode(_SIGNED, np.zeros(count), np.full(count, float(scale))).astype(np.int32)
 
     def decode_categorical(self, probabilities: np.ndarray) -> np.ndarray:
         """Decode one index per probability row; returns int32 (N,)."""

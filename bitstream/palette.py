@@ -1,17 +1,18 @@
 """Serialising a frame palette relative to the previous one (the body of a ``PLTE`` chunk).
 
 Palettes are canonical: their colours sorted by packed value (R, G, B[, A] as a big-endian integer),
-no duplicates. Consecutive GIF frames usually share most colours, so a palette is sent as a bitmap
-of which previous colours it keeps plus the new colours, delta-coded in packed order and deflated.
+no duplicates. Consecutive GIF frames usually share most colours or move them slightly, so a
+palette is sent as a bitmap of the previous colours it keeps plus its new colours, each coded as a
+reference to a previous colour and a small residual.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 
 import numpy as np
 
+from . import entropy
 from .errors import FormatError
 
 _HEAD = struct.Struct("<HH")  # colour count, previous palette size the bitmap refers to
@@ -30,38 +31,86 @@ def unpack_colours(keys: np.ndarray, channels: int) -> np.ndarray:
     return ((keys[:, None] >> shifts) & 0xFF).astype(np.uint8)
 
 
+def _scale_code(values: np.ndarray) -> int:
+    """A Laplace scale for ``values`` in units of 1/8, as one byte (1..255)."""
+    mean_abs = float(np.abs(values).mean()) if values.size else 0.5
+    return int(np.clip(round(max(mean_abs, 0.25) * 8), 1, 255))
+
+
+def _nearest(colours: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Index of the L1-nearest reference colour for each colour (lowest index on ties)."""
+    d = np.abs(colours[:, None, :].astype(np.int32) - reference[None, :, :].astype(np.int32)).sum(-1)
+    return d.argmin(axis=1)
+
+
 def encode_palette(palette: np.ndarray, previous: np.ndarray | None) -> bytes:
-    """Body of a PLTE chunk for ``palette`` ((K, C) uint8, canonical) given the previous palette."""
+    """Body of a PLTE chunk for ``palette`` ((K, C) uint8, canonical) given the previous palette.
+
+    Colours of the previous palette are kept by a bitmap; each new colour (in canonical order) is
+    coded as its L1-nearest previous colour (index difference from the last new colour's reference)
+    plus a small per-channel residual, all entropy-coded under Laplace models whose scales are sent.
+    Without a previous palette, each new colour is coded as its difference from the one before.
+    """
+    channels = palette.shape[1]
     keys = pack_colours(palette)
-    prev_keys = pack_colours(previous) if previous is not None else np.zeros(0, np.int64)
-    kept = np.isin(prev_keys, keys)
-    new = np.setdiff1d(keys, prev_keys[kept], assume_unique=True)
-    deltas = np.diff(new, prepend=0).astype(">u4").tobytes()
-    body = np.packbits(kept).tobytes() + deltas
-    return _HEAD.pack(len(keys), len(prev_keys)) + zlib.compress(body, 9)
+    prev = previous if previous is not None else np.zeros((0, channels), np.uint8)
+    kept = np.isin(pack_colours(prev), keys)
+    new = palette[~np.isin(keys, pack_colours(prev)[kept])]
+    enc = entropy.FrameEncoder()
+    if len(prev):
+        ref = _nearest(new, prev) if len(new) else np.zeros(0, np.int64)
+        steps = np.diff(ref, prepend=0)
+        residual = new.astype(np.int32) - prev[ref].astype(np.int32)
+    else:
+        steps = np.zeros(0, np.int64)
+        residual = np.diff(new.astype(np.int32), axis=0, prepend=0)
+    scales = [_scale_code(steps) if len(prev) else 0] + [_scale_code(residual[:, c]) for c in range(channels)]
+    enc.encode_signed(steps, scales[0] / 8)
+    for c in range(channels):
+        enc.encode_signed(residual[:, c], scales[c + 1] / 8)
+    return (_HEAD.pack(len(keys), len(prev)) + bytes(scales) + np.packbits(kept).tobytes()
+            + enc.finish())
 
 
 def decode_palette(body: bytes, previous: np.ndarray | None, channels: int) -> np.ndarray:
     """Inverse of ``encode_palette``; raises FormatError on anything inconsistent."""
-    if len(body) < _HEAD.size:
-        raise FormatError(f"palette chunk is {len(body)} bytes, expected at least {_HEAD.size}")
+    if len(body) < _HEAD.size + channels + 1:
+        raise FormatError(f"palette chunk is {len(body)} bytes, too short")
     count, prev_count = _HEAD.unpack_from(body)
-    prev_keys = pack_colours(previous) if previous is not None else np.zeros(0, np.int64)
+    prev = previous if previous is not None else np.zeros((0, channels), np.uint8)
     if not 1 <= count <= MAX_COLOURS:
         raise FormatError(f"palette has {count} colours, expected 1..{MAX_COLOURS}")
-    if prev_count != len(prev_keys):
+    if prev_count != len(prev):
         raise FormatError(f"palette refers to a previous palette of {prev_count} colours, "
-                          f"the stream has {len(prev_keys)}")
+                          f"the stream has {len(prev)}")
+    pos = _HEAD.size
+    scales = body[pos:pos + channels + 1]
+    pos += channels + 1
+    nbytes = (prev_count + 7) // 8
+    bitmap = body[pos:pos + nbytes]
+    words = body[pos + nbytes:]
+    if len(bitmap) != nbytes or len(words) % 4 or 0 in scales[1:] or (prev_count and not scales[0]):
+        raise FormatError("palette chunk is malformed")
+    kept = np.unpackbits(np.frombuffer(bitmap, np.uint8))[:prev_count].astype(bool)
+    n_new = count - int(kept.sum())
+    if n_new < 0:
+        raise FormatError(f"palette keeps {int(kept.sum())} colours but has only {count}")
     try:
-        raw = zlib.decompress(body[_HEAD.size:])
-    except zlib.error as exc:
-        raise FormatError(f"palette data is corrupt ({exc})") from None
-    nbits = (prev_count + 7) // 8
-    if len(raw) < nbits or (len(raw) - nbits) % 4:
-        raise FormatError(f"palette data has {len(raw)} bytes, inconsistent with {prev_count} old colours")
-    kept = np.unpackbits(np.frombuffer(raw[:nbits], np.uint8))[:prev_count].astype(bool)
-    new = np.cumsum(np.frombuffer(raw[nbits:], ">u4").astype(np.int64))
-    keys = np.union1d(prev_keys[kept], new)
-    if len(keys) != count or (len(new) and new.max() >= 256 ** channels):
+        dec = entropy.FrameDecoder(words)
+        steps = dec.decode_signed(n_new if prev_count else 0, scales[0] / 8)
+        residual = np.stack([dec.decode_signed(n_new, scales[c + 1] / 8) for c in range(channels)], 1)
+    except Exception as exc:
+        raise FormatError(f"palette data could not be decoded ({exc})") from None
+    if prev_count:
+        ref = np.cumsum(steps)
+        if n_new and (ref.min() < 0 or ref.max() >= prev_count):
+            raise FormatError("palette refers to colours outside the previous palette")
+        new = prev[ref].astype(np.int32) + residual
+    else:
+        new = np.cumsum(residual, axis=0)
+    if new.size and (new.min() < 0 or new.max() > 255):
+        raise FormatError("palette colour out of range")
+    keys = np.union1d(pack_colours(prev[kept]), pack_colours(new.astype(np.uint8)))
+    if len(keys) != count:
         raise FormatError(f"palette decodes to {len(keys)} colours, header says {count}")
     return unpack_colours(keys, channels)
