@@ -159,31 +159,40 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_info)
 
-    try:
-        from ..models import train as train_mod
-    except ImportError:
-        train_mod = None
-    if train_mod is not None and hasattr(train_mod, "add_arguments"):
-        p = sub.add_parser("train", help="train a predictor's weights")
-        train_mod.add_arguments(p)
-        p.set_defaults(func=train_mod.run)
-
-    try:
-        from ..bench import cli as bench_cli
-    except ImportError:
-        bench_cli = None
-    if bench_cli is not None:
-        p = sub.add_parser("bench", help="benchmark fpcodec against other codecs")
-        bench_cli.add_arguments(p)
-        p.set_defaults(func=bench_cli.run)
+    for name, (help_text, module) in _LAZY.items():
+        _lazy_subcommand(sub, name, help_text, module)
     return parser
+
+
+#: Subcommands whose modules (and their torch import) load only when the command runs. Each module
+#: provides ``add_arguments(parser)`` and ``run(args) -> int``.
+_LAZY = {
+    "train": ("train a predictor's weights", "fpcodec.models.train"),
+    "bench": ("benchmark fpcodec against other codecs", "fpcodec.bench.cli"),
+}
+
+
+def _lazy_subcommand(sub, name: str, help_text: str, module: str) -> None:
+    """List ``name`` in the top-level help; ``main`` dispatches it before parsing."""
+    sub.add_parser(name, help=help_text, add_help=False)
+
+
+def _run_lazy(name: str, argv: list[str]) -> int:
+    import importlib
+    help_text, module = _LAZY[name]
+    mod = importlib.import_module(module)
+    parser = argparse.ArgumentParser(prog=f"{PROG} {name}", description=help_text)
+    mod.add_arguments(parser)
+    return mod.run(parser.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fpcodec`` command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv and argv[0] in _LAZY:
+            return _run_lazy(argv[0], argv[1:])
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except FpcodecError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
