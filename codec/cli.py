@@ -37,7 +37,7 @@ def _device(arg: str) -> str:
 def cmd_encode(args: argparse.Namespace) -> int:
     from .io import VideoReader, atomic_output
     from .pipeline import Encoder
-    reader = VideoReader(args.input)
+    reader = VideoReader(args.input, max_pixels=args.max_pixels)
     info = reader.info
     out = Path(args.output) if args.output else Path(args.input).with_suffix(".fpc")
     started = time.perf_counter()

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..bitstream.errors import FpcodecError, InputError
 from . import gif_blocks
+from .pipeline import check_dimensions
 
 #: Frame timing used when a container gives none (25 fps).
 DEFAULT_TIME_BASE = Fraction(1, 100)
@@ -39,8 +40,9 @@ class VideoInfo:
 class VideoReader:
     """Opens a video file; ``info`` first, then ``frames()`` streams (pixels, duration) pairs."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, max_pixels: int | None = None) -> None:
         self.path = Path(path)
+        self._max_pixels = max_pixels
         if not self.path.is_file():
             raise InputError(f"no such file: {self.path}")
         with open(self.path, "rb") as fh:
@@ -76,6 +78,9 @@ class VideoReader:
             if not cont.streams.video:
                 raise InputError(f"{self.path} has no video stream")
             stream = cont.streams.video[0]
+            if stream.codec_context.width and stream.codec_context.height:
+                # Refuse absurd sizes from the header, before decoding a single frame.
+                check_dimensions(stream.codec_context.width, stream.codec_context.height, self._max_pixels)
             fmt = stream.codec_context.pix_fmt or ""
             tb = stream.time_base or DEFAULT_TIME_BASE
             count = stream.frames or None
@@ -95,6 +100,7 @@ class VideoReader:
                 raise InputError(f"{self.path} could not be decoded ({_short(exc)})") from None
             if n == 0:
                 raise InputError(f"{self.path} has no frames")
+            check_dimensions(width, height, self._max_pixels)
         loop = gif_loop_count(self.path) if self._is_gif else None
         return VideoInfo(width, height, 4 if alpha_used else 3, Fraction(tb), loop, n)
 
@@ -124,16 +130,20 @@ class VideoReader:
         try:
             with Image.open(self.path) as im:
                 width, height = im.size
+                check_dimensions(width, height, self._max_pixels)
                 alpha, n = False, 0
                 for fr in ImageSequence.Iterator(im):
                     n += 1
                     if not alpha and fr.convert("RGBA").getextrema()[3][0] < 255:
                         alpha = True
                 loop = im.info.get("loop")
+        except FpcodecError:
+            raise
         except Exception as exc:  # Pillow raises many types for broken files
             raise InputError(f"{self.path} is not a readable GIF ({_short(exc)})") from None
         if n == 0 or width == 0 or height == 0:
             raise InputError(f"{self.path} has no frames")
+        check_dimensions(width, height, self._max_pixels)
         return VideoInfo(width, height, 4 if alpha else 3, Fraction(1, 1000), loop, n)
 
     def _frames_pillow(self) -> Iterator[tuple[np.ndarray, int]]:
