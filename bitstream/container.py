@@ -178,8 +178,8 @@ def read_chunks(inp: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
         actual = zlib.crc32(body, zlib.crc32(kind))
         if crc != actual:
             raise ChecksumError(f"chunk {kind!r} is corrupted (CRC 0x{actual:08x}, expected 0x{crc:08x})")
+        if kind == CHUNK_END and inp.read(1):
+            raise FormatError("trailing bytes after the end chunk")
         yield kind, body
         if kind == CHUNK_END:
-            if inp.read(1):
-                raise FormatError("trailing bytes after the end chunk")
             return

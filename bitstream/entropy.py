@@ -149,11 +149,10 @@ def bits_by_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray
     table = interior_bits_table()
     cols = np.flatnonzero(hist[used].any(axis=0))
     h = hist[np.ix_(used, cols)].astype(np.float64)
-    out = np.empty(len(shifts))
-    for k, shift in enumerate(shifts):
-        rows = np.clip(used + shift, 0, n_scales - 1)
-        out[k] = float((h * table[np.ix_(rows, cols)]).sum())
-    return out
+    # cost[i, j]: bits of the symbols coded with scale index used[i] if coded with index j instead.
+    cost = h @ table[:, cols].T.astype(np.float64)
+    rows = np.clip(used[None, :] + np.asarray(shifts)[:, None], 0, n_scales - 1)
+    return cost[np.arange(len(used))[None, :], rows].sum(axis=1)
 
 
 def _laplace_cdf(x: np.ndarray, mu: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -24,16 +24,6 @@ def _progress(total: int | None, desc: str, quiet: bool):
                 leave=False)
 
 
-def _device(arg: str) -> str:
-    if arg != "auto":
-        return arg
-    try:
-        import torch
-    except ImportError:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def cmd_encode(args: argparse.Namespace) -> int:
     from .io import VideoReader, atomic_output
     from .pipeline import Encoder
@@ -44,7 +34,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     with atomic_output(out, args.force) as tmp, open(tmp, "wb") as fh:
         enc = Encoder(fh, width=info.width, height=info.height, channels=info.channels,
                       model=args.model, time_base=info.time_base, loop=info.loop,
-                      frame_count=info.frame_count, device=_device(args.device),
+                      frame_count=info.frame_count, device=args.device,
                       max_pixels=args.max_pixels, use_palette=not args.no_palette)
         with _progress(info.frame_count, "encode", args.quiet) as bar:
             for frame, duration in reader.frames():
@@ -67,7 +57,7 @@ def _open_decoder(path: str, args: argparse.Namespace, load_model: bool = True):
     p = Path(path)
     if not p.is_file():
         raise InputError(f"no such file: {p}")
-    return Decoder(io.BytesIO(p.read_bytes()), device=_device(getattr(args, "device", "cpu")),
+    return Decoder(io.BytesIO(p.read_bytes()), device=getattr(args, "device", "auto"),
                    max_pixels=args.max_pixels, load_model=load_model)
 
 

@@ -151,6 +151,8 @@ class VideoReader:
         mode = "RGBA" if self.info.channels == 4 else "RGB"
         with Image.open(self.path) as im:
             for fr in ImageSequence.Iterator(im):
+                if fr.size != (self.info.width, self.info.height):
+                    raise InputError(f"{self.path}: frame size changes mid-stream ({fr.size[0]}x{fr.size[1]})")
                 yield np.asarray(fr.convert(mode)), int(fr.info.get("duration", 0) or 0)
 
     def frames(self) -> Iterator[tuple[np.ndarray, int]]:
@@ -235,6 +237,10 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], duration
         warnings.append(f"{ext} output is not pixel-exact (YUV conversion)")
     if ext == ".gif":
         warnings += _check_gif(frames, allow_lossy)
+    if ext == ".webp" and len(frames) > 1 and frames[0].shape[2] == 4 and any(
+            len(np.unique(f[f[..., 3] == 0], axis=0)) > 1 for f in frames):
+        warnings.append("animated WebP does not keep the colours under fully transparent pixels "
+                        "(what is shown does not change)")
     repeats = sum(np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
     if repeats and ext in (".gif", ".webp"):
         warnings.append(f"{repeats} repeated frames merged into the frame before them (durations added): "
@@ -314,6 +320,8 @@ def _to_palette(frame: np.ndarray, reserve_transparent: bool):
     pal = np.zeros((256, 3), np.uint8)
     pal[: len(colours)] = colours
     im.putpalette(pal.ravel().tolist())
+    if reserve_transparent:
+        im.info["transparency"] = 0  # per frame, so Pillow compares frames with transparency applied
     return im
 
 
@@ -348,7 +356,7 @@ def _write_apng(tmp: Path, frames: list[np.ndarray], durs: list[int], time_base:
     fmt = "rgba" if frames[0].shape[2] == 4 else "rgb24"
     plays = 1 if loop is None else loop
     final = Fraction(max(int(durs[-1]), 1)) * time_base  # the muxer's own guess is the previous delay
-    options = {"plays": str(plays), "final_delay": f"{float(final):.6f}"}
+    options = {"plays": str(plays), "final_delay": repr(float(final))}
     with av.open(str(tmp), "w", format="apng", options=options) as cont:
         stream = cont.add_stream("apng", rate=25)
         stream.pix_fmt = fmt

@@ -14,7 +14,15 @@ from .base import Predictor
 _REGISTRY: dict[str, tuple[int, str]] = {
     "last-frame": (1, "last_frame:LastFramePredictor"),
     # Learned models (models/learned.py); IDs fixed here once and for all.
-    # "conv2d": (2, ...), "conv3d-hybrid": (3, ...), "convlstm-hybrid": (4, ...), "convlstm-unet": (5, ...)
+    "conv2d": (2, "learned:Conv2DPredictor"),
+    "conv3d-hybrid": (3, "learned:Conv3DHybridPredictor"),
+    "convlstm-hybrid": (4, "learned:ConvLSTMHybridPredictor"),
+    "convlstm-unet": (5, "learned:ConvLSTMUNetPredictor"),
+    # Integer-exact versions (models/integer.py, models/INTEGER.md).
+    "conv2d-int": (12, "integer:Conv2DIntPredictor"),
+    "conv3d-hybrid-int": (13, "integer:Conv3DHybridIntPredictor"),
+    "convlstm-hybrid-int": (14, "integer:ConvLSTMHybridIntPredictor"),
+    "convlstm-unet-int": (15, "integer:ConvLSTMUNetIntPredictor"),
 }
 
 DEFAULT_MODEL = "last-frame"
@@ -39,7 +47,13 @@ def get(name: str, device: str = "cpu") -> Predictor:
     module_name, cls_name = target.split(":")
     module = importlib.import_module(f"{__package__}.{module_name}")
     cls = getattr(module, cls_name)
-    predictor = cls(device=device) if getattr(cls, "takes_device", False) else cls()
+    if getattr(cls, "takes_device", False):
+        if device == "auto":  # resolved here so that models without torch never import it
+            import torch
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        predictor = cls(device=device)
+    else:
+        predictor = cls()
     if predictor.model_id != model_id:
         raise RuntimeError(f"registry id {model_id} != {cls_name}.model_id {predictor.model_id}")
     return predictor

@@ -1,0 +1,173 @@
+"""Shared fixtures and helpers for the fpcodec test suite.
+
+Everything a test reads lives under tests/data/ (see tests/data/ATTRIBUTION.md); no test reads the
+shared corpus or the network.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data"
+ODD = DATA / "odd"
+CARPHONE = DATA / "carphone_000.gif"          # 96x96, 34 frames, 4 cs each, loops forever
+CARPHONE_WIDE = DATA / "carphonew_000_5f.gif"  # 200x164, first 5 frames of a giphy200 clip
+
+#: Pillow's deliberately broken GIFs: VideoReader must refuse them with InputError.
+BROKEN_GIFS = ("decompression_bomb.gif", "zero_width.gif")
+#: Every other odd GIF must read and round-trip.
+ODD_GIFS = sorted(p.name for p in ODD.glob("*.gif") if p.name not in BROKEN_GIFS)
+#: The odd GIFs whose composited frames have pixels that are not opaque.
+ODD_RGBA = frozenset({
+    "different_transparency.gif", "dispose_bgnd_rgba.gif", "dispose_bgnd_transparency.gif",
+    "dispose_none_load_end.gif", "dispose_prev_first_frame.gif", "first_frame_transparency.gif",
+    "missing_background.gif", "transparent.gif", "transparent_dispose.gif",
+})
+
+
+# ------------------------------------------------------------------------------------ videos
+def read_video(path) -> tuple[list[np.ndarray], list[int], object]:
+    """(frames, durations, info) of a file, through the codec's own reader."""
+    from fpcodec.codec.io import VideoReader
+    reader = VideoReader(path)
+    pairs = list(reader.frames())
+    return [f for f, _ in pairs], [d for _, d in pairs], reader.info
+
+
+def assert_frames_equal(actual, expected, what: str = "frame") -> None:
+    """Same number of frames, and each the same shape, dtype and every byte."""
+    actual, expected = list(actual), list(expected)
+    assert len(actual) == len(expected), f"{len(actual)} {what}s, expected {len(expected)}"
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        a, e = np.asarray(a), np.asarray(e)
+        assert a.shape == e.shape, f"{what} {i}: shape {a.shape}, expected {e.shape}"
+        assert a.dtype == e.dtype == np.uint8, f"{what} {i}: dtype {a.dtype}/{e.dtype}"
+        if not np.array_equal(a, e):
+            bad = np.argwhere((a != e).any(axis=-1))
+            y, x = bad[0]
+            raise AssertionError(f"{what} {i}: {len(bad)} pixels differ, first at (y={y}, x={x}): "
+                                 f"{a[y, x].tolist()} != {e[y, x].tolist()}")
+
+
+def clear_transparent(frame: np.ndarray) -> np.ndarray:
+    """RGBA frame with the colour of fully transparent pixels set to 0 (formats that cannot keep it)."""
+    frame = np.array(frame, copy=True)
+    if frame.shape[-1] == 4:
+        frame[frame[..., 3] == 0] = 0
+    return frame
+
+
+def moving_video(n: int = 4, h: int = 24, w: int = 32, c: int = 3, seed: int = 0) -> list[np.ndarray]:
+    """A smooth gradient with a block moving over it: compressible, inter-coded, changes every frame."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([(xx * 255 // max(w - 1, 1)), (yy * 255 // max(h - 1, 1)),
+                     ((xx + yy) * 7) % 256] + ([np.full((h, w), 255)] if c == 4 else []), -1)
+    base = base.astype(np.uint8)
+    frames = []
+    for i in range(n):
+        f = base.copy()
+        f[2 + i: 8 + i, 3 + 2 * i: 9 + 2 * i, :3] = rng.integers(0, 256, 3, dtype=np.uint8)
+        if c == 4:
+            f[0, : i + 1, 3] = 0          # a few transparent pixels, more each frame
+            f[1, 0, 3] = 128              # and one half-transparent one
+        frames.append(f)
+    return frames
+
+
+# ------------------------------------------------------------------------------------ streams
+def encode_frames(frames, **kw) -> bytes:
+    from fpcodec.codec import encode
+    return encode(frames, **kw)
+
+
+@pytest.fixture(scope="session")
+def small_frames() -> list[np.ndarray]:
+    """Three 8x8 RGB frames: the first random, then small changes (one intra, two inter frames)."""
+    rng = np.random.default_rng(7)
+    f0 = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    f1 = f0.copy()
+    f1[2:4, 3:6] = rng.integers(0, 256, (2, 3, 3), dtype=np.uint8)
+    f2 = f1.copy()
+    f2[5, 5] = [0, 255, 0]
+    return [f0, f1, f2]
+
+
+@pytest.fixture(scope="session")
+def small_stream(small_frames) -> bytes:
+    return encode_frames(small_frames, durations=[3, 4, 5], time_base=Fraction(1, 100), loop=2)
+
+
+# Container layout (FORMAT.md / bitstream/container.py), spelled out independently of the code so
+# that tests can patch bytes without going through the writer under test.
+PREAMBLE_SIZE = 12          # magic(8) version(2) flags(2)
+VERSION_OFFSET = 8
+HEAD_BODY = PREAMBLE_SIZE + 8   # after the HEAD chunk's length(4) and type(4)
+HEAD_FIELDS = {  # offset in the HEAD body, struct format
+    "width": (0, "<I"), "height": (4, "<I"), "channels": (8, "<B"), "frame_count": (9, "<I"),
+    "tb_num": (13, "<I"), "tb_den": (17, "<I"), "loop": (21, "<i"), "model_id": (25, "<H"),
+    "weights_hash": (27, "32s"),
+}
+
+
+def split_chunks(data: bytes) -> list[tuple[int, bytes, bytes]]:
+    """(offset, type, body) of every chunk after the preamble, parsed by hand (no CRC check)."""
+    out, pos = [], PREAMBLE_SIZE
+    while pos < len(data):
+        length, kind = struct.unpack_from("<I4s", data, pos)
+        out.append((pos, kind, data[pos + 8: pos + 8 + length]))
+        pos += 12 + length
+    assert pos == len(data), "stream does not end on a chunk boundary"
+    return out
+
+
+def patch_header(data: bytes, field: str, value) -> bytes:
+    """Overwrite one HEAD field and recompute the HEAD chunk's CRC, so only the field is wrong."""
+    (pos, kind, body) = split_chunks(data)[0]
+    assert kind == b"HEAD"
+    off, fmt = HEAD_FIELDS[field]
+    body = bytearray(body)
+    struct.pack_into(fmt, body, off, value)
+    body = bytes(body)
+    crc = struct.pack("<I", zlib.crc32(body, zlib.crc32(kind)))
+    end = pos + 8 + len(body)
+    return data[:pos + 8] + body + crc + data[end + 4:]
+
+
+# ------------------------------------------------------------------------------------ CLI
+def fpcodec_command() -> list[str]:
+    script = Path(sys.executable).parent / "fpcodec"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "fpcodec.codec.cli"]
+
+
+def run_cli(*args, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("PYTHONWARNINGS", None)
+    return subprocess.run(fpcodec_command() + [str(a) for a in args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess) -> str:
+    """Non-zero exit, exactly one stderr line ``fpcodec: error: ...``, no traceback."""
+    assert proc.returncode != 0, f"exit code 0; stdout={proc.stdout!r} stderr={proc.stderr!r}"
+    lines = proc.stderr.splitlines()
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 1, f"expected one stderr line, got {len(lines)}: {proc.stderr!r}"
+    assert lines[0].startswith("fpcodec: error: "), lines[0]
+    return lines[0]
+
+
+def dir_listing(path: Path) -> set[str]:
+    """Every name in a directory, hidden ones (temp files) included."""
+    return {p.name for p in Path(path).iterdir()}

@@ -1,0 +1,361 @@
+"""Damaged streams: every truncation and every flipped byte is refused with a FormatError subclass.
+
+Nothing unverified is ever returned: ``decode`` raises instead of returning frames, and the streaming
+Decoder may yield frames that passed their CRC but must then raise, never end silently.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import zlib
+from fractions import Fraction
+
+import pytest
+
+from fpcodec.bitstream.errors import (ChecksumError, FormatError, ModelMismatchError,
+                                      TruncatedStreamError, UnsupportedVersionError)
+from fpcodec.codec import Decoder, decode, encode
+
+from conftest import (PREAMBLE_SIZE, VERSION_OFFSET, assert_frames_equal, moving_video,
+                      patch_header, split_chunks)
+
+
+def rebuild(data: bytes, chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """The preamble of ``data`` followed by ``chunks`` with correct lengths and CRCs."""
+    out = bytearray(data[:PREAMBLE_SIZE])
+    for kind, body in chunks:
+        out += struct.pack("<I4s", len(body), kind) + body
+        out += struct.pack("<I", zlib.crc32(body, zlib.crc32(kind)))
+    return bytes(out)
+
+
+def chunk_list(data: bytes) -> list[tuple[bytes, bytes]]:
+    return [(kind, body) for _, kind, body in split_chunks(data)]
+
+
+def decode_must_fail(data: bytes, exc=FormatError):
+    with pytest.raises(exc):
+        video = decode(data)
+        pytest.fail(f"decode returned {len(video.frames)} frames from a damaged stream")
+
+
+def decode_fails_or_is_exact(data: bytes, frames) -> bool:
+    """A damaged but CRC-consistent stream either raises FormatError or decodes to the exact frames."""
+    try:
+        video = decode(data)
+    except FormatError:
+        return True
+    assert_frames_equal(video.frames, frames)
+    return False
+
+
+@pytest.fixture(scope="module")
+def rgba_frames():
+    return moving_video(3, 6, 7, c=4)
+
+
+@pytest.fixture(scope="module")
+def rgba_stream(rgba_frames):
+    return encode(rgba_frames, durations=[1, 2, 3])
+
+
+def test_fixture_stream_decodes(small_stream, small_frames, rgba_stream, rgba_frames):
+    video = decode(small_stream)
+    assert_frames_equal(video.frames, small_frames)
+    assert video.durations == [3, 4, 5] and video.loop == 2
+    assert_frames_equal(decode(rgba_stream).frames, rgba_frames)
+    assert [k for k, _ in chunk_list(small_stream)][0] == b"HEAD"
+    assert [k for k, _ in chunk_list(small_stream)][-1] == b"FEND"
+
+
+# ------------------------------------------------------------------------------------ truncation
+def test_truncation_at_every_offset(small_stream):
+    for n in range(len(small_stream)):
+        with pytest.raises(FormatError):
+            decode(small_stream[:n])
+            pytest.fail(f"decode accepted the stream cut at {n} of {len(small_stream)} bytes")
+
+
+def test_truncation_after_the_preamble_is_reported_as_truncation(small_stream):
+    for n in range(PREAMBLE_SIZE, len(small_stream)):
+        with pytest.raises(TruncatedStreamError):
+            decode(small_stream[:n])
+
+
+def test_streaming_decoder_on_truncated_stream_yields_only_verified_frames(small_stream, small_frames):
+    ends = [pos for pos, kind, body in split_chunks(small_stream)]
+    seen_partial = 0
+    for n in range(len(small_stream)):
+        got = []
+        with pytest.raises(FormatError):
+            dec = Decoder(io.BytesIO(small_stream[:n]))
+            for frame in dec:
+                got.append(frame.pixels)
+            pytest.fail(f"the decoder ended silently on a stream cut at {n} bytes")
+        assert_frames_equal(got, small_frames[: len(got)])
+        seen_partial = max(seen_partial, len(got))
+    # The last frame chunk is complete when only FEND is missing: all three frames came out first.
+    assert seen_partial == len(small_frames), ends
+
+
+def test_trailing_garbage_read_chunks_level(small_stream):
+    from fpcodec.bitstream import container
+    inp = io.BytesIO(small_stream + b"\x00")
+    container.read_preamble(inp)
+    with pytest.raises(FormatError, match="trailing"):
+        list(container.read_chunks(inp))
+
+
+def test_trailing_garbage(small_stream):
+    for extra in (b"\x00", b"FEND", small_stream[-16:]):
+        decode_must_fail(small_stream + extra)
+
+
+def test_empty_and_tiny_inputs():
+    for data in (b"", b"\x89", b"\x89FPC\r\n\x1a\n", b"GIF89a" + bytes(20), bytes(100)):
+        decode_must_fail(data)
+
+
+# ------------------------------------------------------------------------------------ flipped bytes
+@pytest.mark.parametrize("stream", ["small_stream", "rgba_stream"])
+def test_every_byte_inverted(stream, request):
+    data = request.getfixturevalue(stream)
+    for pos in range(len(data)):
+        bad = bytearray(data)
+        bad[pos] ^= 0xFF
+        with pytest.raises(FormatError):
+            decode(bytes(bad))
+            pytest.fail(f"decode accepted the stream with byte {pos} inverted")
+
+
+@pytest.mark.parametrize("stream", ["small_stream", "rgba_stream"])
+def test_a_random_bit_of_every_byte(stream, request):
+    data = request.getfixturevalue(stream)
+    rng = random.Random(1234)
+    for pos in range(len(data)):
+        bad = bytearray(data)
+        bit = rng.randrange(8)
+        bad[pos] ^= 1 << bit
+        with pytest.raises(FormatError):
+            decode(bytes(bad))
+            pytest.fail(f"decode accepted the stream with bit {bit} of byte {pos} flipped")
+
+
+def test_streaming_decoder_on_corrupted_stream(small_stream, small_frames):
+    """A flip in a later chunk: earlier verified frames may come out, then an error."""
+    last_frame_pos = [pos for pos, kind, _ in split_chunks(small_stream) if kind == b"FRAM"][-1]
+    for pos in range(last_frame_pos, len(small_stream)):
+        bad = bytearray(small_stream)
+        bad[pos] ^= 0x10
+        got = []
+        with pytest.raises(FormatError):
+            for frame in Decoder(io.BytesIO(bytes(bad))):
+                got.append(frame.pixels)
+        assert_frames_equal(got, small_frames[: len(got)])
+
+
+# ------------------------------------------------------------------------------------ preamble
+def test_wrong_magic(small_stream):
+    for i in range(8):
+        bad = bytearray(small_stream)
+        bad[i] = (bad[i] + 1) % 256
+        decode_must_fail(bytes(bad))
+    decode_must_fail(b"\x89PNG\r\n\x1a\n" + small_stream[8:])
+
+
+@pytest.mark.parametrize("version", [0, 3, 99, 0xFFFF])
+def test_unsupported_version(small_stream, version):
+    from fpcodec.bitstream.container import SUPPORTED_VERSIONS
+    assert version not in SUPPORTED_VERSIONS
+    bad = bytearray(small_stream)
+    struct.pack_into("<H", bad, VERSION_OFFSET, version)
+    with pytest.raises(UnsupportedVersionError, match=str(version)):
+        decode(bytes(bad))
+    with pytest.raises(UnsupportedVersionError):
+        Decoder(io.BytesIO(bytes(bad)), load_model=False)
+
+
+def test_stream_relabelled_as_another_supported_version(small_stream, rgba_stream):
+    """Claiming an older (supported) version changes how chunks parse: must fail, not misdecode."""
+    from fpcodec.bitstream.container import SUPPORTED_VERSIONS, VERSION
+    for data in (small_stream, rgba_stream):
+        for version in SUPPORTED_VERSIONS:
+            if version == VERSION:
+                continue
+            bad = bytearray(data)
+            struct.pack_into("<H", bad, VERSION_OFFSET, version)
+            decode_must_fail(bytes(bad))
+
+
+def test_reserved_flags(small_stream):
+    bad = bytearray(small_stream)
+    bad[10] = 1
+    decode_must_fail(bytes(bad))
+
+
+# ------------------------------------------------------------------------------------ header
+def test_patch_header_helper_keeps_stream_valid(small_stream, small_frames):
+    # Rewriting a field with its own value must give back the identical, decodable stream.
+    assert patch_header(small_stream, "model_id", 1) == small_stream
+    video = decode(patch_header(small_stream, "loop", 5))
+    assert_frames_equal(video.frames, small_frames)
+    assert video.loop == 5
+
+
+@pytest.mark.parametrize("model_id", [0, 6, 99, 0xFFFF])
+def test_unknown_model_id(small_stream, model_id):
+    bad = patch_header(small_stream, "model_id", model_id)
+    with pytest.raises(ModelMismatchError, match=str(model_id)):
+        decode(bad)
+    with pytest.raises(ModelMismatchError):
+        Decoder(io.BytesIO(bad), load_model=False)
+
+
+@pytest.mark.parametrize("weights_hash", [b"\x01" + bytes(31), bytes(31) + b"\x80", b"\xff" * 32])
+def test_wrong_weights_hash(small_stream, weights_hash):
+    with pytest.raises(ModelMismatchError, match="weights"):
+        decode(patch_header(small_stream, "weights_hash", weights_hash))
+
+
+def test_stream_claiming_another_known_model(small_stream):
+    """Relabelled as a learned model: refused (other weights), never misdecoded."""
+    for model_id in (2, 3, 4, 5):
+        with pytest.raises(ModelMismatchError):
+            decode(patch_header(small_stream, "model_id", model_id))
+
+
+@pytest.mark.parametrize("field,value", [
+    ("width", 9), ("width", 7), ("height", 16), ("height", 1), ("channels", 4),
+    ("width", 0), ("height", 0), ("channels", 2), ("tb_den", 0), ("tb_num", 0),
+    ("frame_count", 2), ("frame_count", 4), ("frame_count", 0),
+    ("width", 0xFFFFFFFF), ("height", 64),
+])
+def test_inconsistent_header_fields(small_stream, field, value):
+    decode_must_fail(patch_header(small_stream, field, value))
+
+
+def test_header_size_over_max_pixels_is_refused_before_decoding(small_stream):
+    from fpcodec.codec.pipeline import MAX_PIXELS
+    bad = patch_header(patch_header(small_stream, "width", 4096), "height", 4097)
+    assert 4096 * 4097 > MAX_PIXELS
+    with pytest.raises(FormatError, match="pixels"):
+        Decoder(io.BytesIO(bad))
+
+
+def test_timing_fields_are_data_not_errors(small_stream, small_frames):
+    video = decode(patch_header(patch_header(small_stream, "tb_num", 3), "loop", -1))
+    assert_frames_equal(video.frames, small_frames)
+    assert video.time_base == Fraction(3, 100) and video.loop is None
+
+
+# ------------------------------------------------------------------------------------ chunk structure
+def test_frame_index_out_of_order(small_stream):
+    chunks = chunk_list(small_stream)
+    frames = [i for i, (k, _) in enumerate(chunks) if k == b"FRAM"]
+    for i in frames:
+        body = bytearray(chunks[i][1])
+        struct.pack_into("<I", body, 0, struct.unpack_from("<I", body)[0] + 1)
+        bad = list(chunks)
+        bad[i] = (b"FRAM", bytes(body))
+        decode_must_fail(rebuild(small_stream, bad))
+    swapped = list(chunks)
+    swapped[frames[1]], swapped[frames[2]] = swapped[frames[2]], swapped[frames[1]]
+    decode_must_fail(rebuild(small_stream, swapped))
+
+
+def test_frame_chunk_removed_or_duplicated(small_stream):
+    chunks = chunk_list(small_stream)
+    frames = [i for i, (k, _) in enumerate(chunks) if k == b"FRAM"]
+    for i in frames:
+        decode_must_fail(rebuild(small_stream, chunks[:i] + chunks[i + 1:]))
+        decode_must_fail(rebuild(small_stream, chunks[: i + 1] + chunks[i:]))
+
+
+def test_end_chunk_count_mismatch(small_stream):
+    chunks = chunk_list(small_stream)
+    for count in (0, 2, 4, 0xFFFFFFFF):
+        decode_must_fail(rebuild(small_stream, chunks[:-1] + [(b"FEND", struct.pack("<I", count))]))
+
+
+def test_missing_head_or_second_head(small_stream):
+    chunks = chunk_list(small_stream)
+    decode_must_fail(rebuild(small_stream, chunks[1:]))
+    decode_must_fail(rebuild(small_stream, chunks[:2] + [chunks[0]] + chunks[2:]))
+    decode_must_fail(rebuild(small_stream, [chunks[0], chunks[-1]]))   # no frames at all
+
+
+def test_unknown_critical_chunk_is_refused(small_stream):
+    chunks = chunk_list(small_stream)
+    decode_must_fail(rebuild(small_stream, chunks[:2] + [(b"XTRA", b"hello")] + chunks[2:]))
+
+
+def test_ancillary_chunks_are_skipped(small_stream, small_frames):
+    chunks = chunk_list(small_stream)
+    extra = [(b"teXt", b"comment"), (b"zzzz", b"")]
+    data = rebuild(small_stream, chunks[:1] + extra + chunks[1:-1] + extra + chunks[-1:])
+    video = decode(data)
+    assert_frames_equal(video.frames, small_frames)
+    assert video.durations == [3, 4, 5]
+
+
+def test_chunk_length_field_damage(small_stream):
+    for pos, kind, body in split_chunks(small_stream):
+        for length in (len(body) - 1, len(body) + 1, len(body) + 4, 0x7FFFFFFF, 0xFFFFFFFF):
+            if length < 0:
+                continue
+            bad = bytearray(small_stream)
+            struct.pack_into("<I", bad, pos, length)
+            decode_must_fail(bytes(bad))
+
+
+def test_frame_pixel_crc_mismatch(small_stream):
+    """A frame whose pixel CRC is wrong (chunk CRC recomputed) is refused with ChecksumError."""
+    chunks = chunk_list(small_stream)
+    for i, (kind, body) in enumerate(chunks):
+        if kind != b"FRAM":
+            continue
+        body = bytearray(body)
+        body[10] ^= 0x01                   # pixels_crc field
+        bad = list(chunks)
+        bad[i] = (kind, bytes(body))
+        with pytest.raises(ChecksumError):
+            decode(rebuild(small_stream, bad))
+
+
+def test_frame_mode_field(small_stream):
+    chunks = chunk_list(small_stream)
+    first = next(i for i, (k, _) in enumerate(chunks) if k == b"FRAM")
+    for mode in range(256):
+        body = bytearray(chunks[first][1])
+        if body[8] == mode:
+            continue
+        body[8] = mode
+        bad = list(chunks)
+        bad[first] = (b"FRAM", bytes(body))
+        # The first frame has no history: any other mode is either invalid or decodes to
+        # something whose CRC does not match.
+        decode_must_fail(rebuild(small_stream, bad))
+
+
+@pytest.mark.parametrize("stream,frames", [("small_stream", "small_frames"),
+                                           ("rgba_stream", "rgba_frames")])
+def test_every_body_byte_damaged_with_valid_chunk_crc(stream, frames, request):
+    """Bypass the chunk CRC: damage inside frame and palette bodies must still never yield wrong
+    pixels (the per-frame pixel CRC), and must never escape as anything but FormatError."""
+    data = request.getfixturevalue(stream)
+    frames = request.getfixturevalue(frames)
+    chunks = chunk_list(data)
+    failures = 0
+    for i, (kind, body) in enumerate(chunks):
+        if kind not in (b"FRAM", b"PLTE"):
+            continue
+        for pos in range(len(body)):
+            for flip in (0x01, 0xFF):
+                bad_body = bytearray(body)
+                bad_body[pos] ^= flip
+                bad = list(chunks)
+                bad[i] = (kind, bytes(bad_body))
+                failures += decode_fails_or_is_exact(rebuild(data, bad), frames)
+    assert failures > 0
