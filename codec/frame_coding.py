@@ -13,6 +13,7 @@ cost from the ideal code lengths and codes the frame once, in the cheapest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -111,20 +112,23 @@ def _decode_intra(payload: bytes, shift: int, shape: tuple[int, int, int]) -> np
 
 # ------------------------------------------------------------------------------------ palette modes
 def _palette_blocks(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
-                    palette: np.ndarray, prev_idx: np.ndarray | None, mix: float):
+                    palette: np.ndarray, prev_idx: np.ndarray | None, mix: int,
+                    nbr_idx: np.ndarray | None = None):
     """Yield (slice, probabilities) over blocks of pixels; the decoder walks the same blocks."""
     n = mean.shape[1]
     step = pc.block_size(len(palette))
+    w_prev, w_nbr = pc.mix_weights(mix)
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
         bits = pc.colour_bits(mean[:, sl], None if coupling is None else coupling[:, sl],
                               scale_idx[:, sl], palette)
-        yield sl, pc.probabilities(bits, None if prev_idx is None else prev_idx[sl], mix)
+        yield sl, pc.probabilities(bits, None if prev_idx is None else prev_idx[sl], w_prev,
+                                   None if nbr_idx is None else nbr_idx[:, sl], w_nbr)
 
 
 def _palette_true_p(mean, coupling, scale_idx, palette, idx) -> np.ndarray:
     out = np.empty(idx.size)
-    for sl, p in _palette_blocks(mean, coupling, scale_idx, palette, None, 0.0):
+    for sl, p in _palette_blocks(mean, coupling, scale_idx, palette, None, 0):
         out[sl] = p[np.arange(p.shape[0]), idx[sl]] / p.sum(axis=1, dtype=np.float64)
     return out
 
@@ -137,21 +141,64 @@ def _palette_inter_inputs(pred: Prediction, shift: int, n: int):
     return mean, coupling, scale_idx
 
 
-def _encode_palette_inter(pred, shift, palette, idx, prev_idx, mix) -> bytes:
+@lru_cache(maxsize=16)
+def checkerboard(height: int, width: int) -> tuple[intra.Pass, intra.Pass]:
+    """Palette-inter pixel order: the (y + x) even half first, then the odd half, whose four
+    axis neighbours (all in the first half) vote for their colours."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    even = ((ys + xs) % 2 == 0).ravel()
+    first = np.flatnonzero(even)
+    second = np.flatnonzero(~even)
+    ty, tx = second // width, second % width
+    nbr = []
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ny, nx = ty + dy, tx + dx
+        ok = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
+        nbr.append(np.where(ok, ny * width + nx, -1))
+    return (intra.Pass(first, np.zeros((0, first.size), np.int64)),
+            intra.Pass(second, np.stack(nbr) if second.size else np.zeros((4, 0), np.int64)))
+
+
+def _subset(arr: np.ndarray | None, targets: np.ndarray) -> np.ndarray | None:
+    return None if arr is None else arr[..., targets]
+
+
+def _encode_palette_inter(pred, shift, palette, idx, prev_idx, mix, height, width) -> bytes:
     enc = entropy.FrameEncoder()
     mean, coupling, scale_idx = _palette_inter_inputs(pred, shift, idx.size)
-    for sl, p in _palette_blocks(mean, coupling, scale_idx, palette, prev_idx, pc.MIX_TABLE[mix]):
-        enc.encode_categorical(idx[sl], p)
+    for p in checkerboard(height, width):
+        t = p.targets
+        nbr = _neighbour_colours(idx, p) if p.neighbours.shape[0] else None
+        for sl, probs in _palette_blocks(mean[:, t], _subset(coupling, t), scale_idx[:, t], palette,
+                                         _subset(prev_idx, t), mix, nbr):
+            enc.encode_categorical(idx[t][sl], probs)
     return enc.finish()
 
 
-def _decode_palette_inter(payload, pred, shift, palette, prev_idx, mix, n) -> np.ndarray:
+def _decode_palette_inter(payload, pred, shift, palette, prev_idx, mix, height, width) -> np.ndarray:
     dec = entropy.FrameDecoder(payload)
-    mean, coupling, scale_idx = _palette_inter_inputs(pred, shift, n)
-    idx = np.empty(n, np.int32)
-    for sl, p in _palette_blocks(mean, coupling, scale_idx, palette, prev_idx, pc.MIX_TABLE[mix]):
-        idx[sl] = dec.decode_categorical(p)
+    mean, coupling, scale_idx = _palette_inter_inputs(pred, shift, height * width)
+    idx = np.zeros(height * width, np.int32)
+    for p in checkerboard(height, width):
+        t = p.targets
+        nbr = _neighbour_colours(idx, p) if p.neighbours.shape[0] else None
+        got = np.empty(t.size, np.int32)
+        for sl, probs in _palette_blocks(mean[:, t], _subset(coupling, t), scale_idx[:, t], palette,
+                                         _subset(prev_idx, t), mix, nbr):
+            got[sl] = dec.decode_categorical(probs)
+        idx[t] = got
     return idx
+
+
+def _palette_inter_choice(pred, shift, palette, idx, prev_idx, height, width) -> tuple[int, float]:
+    """(mix byte, estimated bits) of palette-inter for this frame."""
+    mean, coupling, sidx = _palette_inter_inputs(pred, shift, idx.size)
+    true_p = _palette_true_p(mean, coupling, sidx, palette, idx)
+    order = np.concatenate([p.targets for p in checkerboard(height, width)])
+    nbr = np.concatenate([_neighbour_colours(idx, p) if p.neighbours.shape[0] else
+                          np.full((4, p.targets.size), -1, np.int32)
+                          for p in checkerboard(height, width)], axis=1)
+    return pc.choose_mix(true_p[order], None if prev_idx is None else prev_idx[order], idx[order], nbr)
 
 
 def _intra_pass_inputs(canvas: np.ndarray, p: intra.Pass, shift: int):
@@ -159,14 +206,19 @@ def _intra_pass_inputs(canvas: np.ndarray, p: intra.Pass, shift: int):
     return mean, _shifted(entropy.quantize_scale(scale), shift)
 
 
+def _neighbour_colours(idx_canvas: np.ndarray, p: intra.Pass) -> np.ndarray:
+    """(J, N) palette indices of a pass's neighbours (-1 where outside the frame)."""
+    return np.where(p.neighbours >= 0, idx_canvas[np.maximum(p.neighbours, 0)], -1).astype(np.int32)
+
+
 def _encode_palette_intra(flat, ps, shift, palette, idx, prev_idx, mix) -> bytes:
     enc = entropy.FrameEncoder()
     canvas = flat.astype(np.float32)
-    w = pc.MIX_TABLE[mix]
     for p in ps:
         mean, sidx = _intra_pass_inputs(canvas, p, shift)
         prev = None if prev_idx is None else prev_idx[p.targets]
-        for sl, probs in _palette_blocks(mean, None, sidx, palette, prev, w):
+        nbr = _neighbour_colours(idx, p)
+        for sl, probs in _palette_blocks(mean, None, sidx, palette, prev, mix, nbr):
             enc.encode_categorical(idx[p.targets][sl], probs)
     return enc.finish()
 
@@ -176,12 +228,12 @@ def _decode_palette_intra(payload, shift, palette, prev_idx, mix, shape) -> np.n
     dec = entropy.FrameDecoder(payload)
     canvas = np.zeros((c_count, h * w_), np.float32)
     idx = np.zeros(h * w_, np.int32)
-    w = pc.MIX_TABLE[mix]
     for p in intra.passes(h, w_):
         mean, sidx = _intra_pass_inputs(canvas, p, shift)
         prev = None if prev_idx is None else prev_idx[p.targets]
+        nbr = _neighbour_colours(idx, p)
         got = np.empty(p.targets.size, np.int32)
-        for sl, probs in _palette_blocks(mean, None, sidx, palette, prev, w):
+        for sl, probs in _palette_blocks(mean, None, sidx, palette, prev, mix, nbr):
             got[sl] = dec.decode_categorical(probs)
         idx[p.targets] = got
         canvas[:, p.targets] = palette[got].T
@@ -219,13 +271,13 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
         prev_idx = pc.previous_indices(previous, palette)
         canvas = flat.astype(np.float32)
         true_p = np.concatenate([_intra_true_p(canvas, p, i_shift, palette, idx) for p in ps])
-        mix, cost = pc.choose_mix(true_p, None if prev_idx is None else prev_idx[order], idx[order])
+        nbr = np.concatenate([_neighbour_colours(idx, p) if p.neighbours.shape[0] else
+                              np.full((4, p.targets.size), -1, np.int32) for p in ps], axis=1)
+        mix, cost = pc.choose_mix(true_p, None if prev_idx is None else prev_idx[order], idx[order], nbr)
         candidates.append((cost + palette_bits, MODE_PALETTE_INTRA, i_shift, (palette, idx, prev_idx, mix)))
         if pred is not None:
             p_shift = next(s for _, m, s, _ in candidates if m == MODE_INTER)
-            mean, coupling, sidx = _palette_inter_inputs(pred, p_shift, h * w)
-            true_p = _palette_true_p(mean, coupling, sidx, palette, idx)
-            mix, cost = pc.choose_mix(true_p, prev_idx, idx)
+            mix, cost = _palette_inter_choice(pred, p_shift, palette, idx, prev_idx, h, w)
             candidates.append((cost + palette_bits, MODE_PALETTE_INTER, p_shift,
                                (palette, idx, prev_idx, mix)))
     _, mode, shift, extra = min(candidates, key=lambda t: t[0])
@@ -235,7 +287,7 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
         return CodedFrame(mode, shift, _encode_intra(flat, ps, intra_params, shift))
     palette, idx, prev_idx, mix = extra
     if mode == MODE_PALETTE_INTER:
-        payload = _encode_palette_inter(pred, shift, palette, idx, prev_idx, mix)
+        payload = _encode_palette_inter(pred, shift, palette, idx, prev_idx, mix, h, w)
     else:
         payload = _encode_palette_intra(flat, ps, shift, palette, idx, prev_idx, mix)
     return CodedFrame(mode, shift, payload, mix, palette)
@@ -259,12 +311,12 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
                 raise FormatError("palette frame before any palette chunk")
             if coded.palette.shape[1] != channels:
                 raise FormatError(f"palette has {coded.palette.shape[1]} channels, stream has {channels}")
-            if not 0 <= coded.mix < len(pc.MIX_TABLE):
-                raise FormatError(f"palette mix index {coded.mix} out of range")
+            if not pc.valid_mix(coded.mix):
+                raise FormatError(f"palette mix byte 0x{coded.mix:02x} out of range")
             prev_idx = pc.previous_indices(previous, coded.palette)
             if coded.mode == MODE_PALETTE_INTER:
                 idx = _decode_palette_inter(coded.payload, pred, coded.scale_shift, coded.palette,
-                                            prev_idx, coded.mix, height * width)
+                                            prev_idx, coded.mix, height, width)
             else:
                 idx = _decode_palette_intra(coded.payload, coded.scale_shift, coded.palette, prev_idx,
                                             coded.mix, shape)

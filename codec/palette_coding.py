@@ -111,16 +111,37 @@ def _centre_correction(d: np.ndarray, b: np.ndarray, slope: np.ndarray, const: n
     return (exact - const - slope * d64).astype(np.float32)
 
 
-def probabilities(bits: np.ndarray, prev_idx: np.ndarray | None, mix: float) -> np.ndarray:
-    """(N, K) float32 probability rows (unnormalized; constriction normalizes them), built in place
-    in ``bits``, mixed with the previous colour: (1 - w) p / sum(p) + w [k = previous]."""
+def probabilities(bits: np.ndarray, prev_idx: np.ndarray | None, w_prev: float,
+                  nbr_idx: np.ndarray | None = None, w_nbr: float = 0.0) -> np.ndarray:
+    """(N, K) float32 probability rows, built in place in ``bits``.
+
+    The model's distribution p is mixed first with the previous frame's colour j and then with the
+    colours of the already-decoded neighbours (``nbr_idx`` (J, N), -1 where absent), each voting
+    1/count:  ((1 - w_prev) p + w_prev [k = j]) (1 - w_nbr) + w_nbr votes(k).  A pixel without a
+    previous colour or without neighbours skips that mixing step.
+    """
     p = bits
     np.subtract(p.min(axis=1, keepdims=True), p, out=p)
     np.exp2(p, out=p)
-    if prev_idx is not None and mix > 0:
-        rows = np.flatnonzero(prev_idx >= 0)
-        total = p[rows].sum(axis=1, dtype=np.float64)
-        p[rows, prev_idx[rows]] += (mix / (1.0 - mix) * total).astype(np.float32)
+    n = p.shape[0]
+    has_prev = prev_idx >= 0 if prev_idx is not None and w_prev > 0 else np.zeros(n, bool)
+    if nbr_idx is not None and w_nbr > 0:
+        valid = nbr_idx >= 0
+        count = valid.sum(axis=0)
+    else:
+        valid, count = None, np.zeros(n, np.int64)
+    has_nbr = count > 0
+    if not (has_prev.any() or has_nbr.any()):
+        return p
+    keep_nbr = np.where(has_nbr, 1.0 - w_nbr, 1.0)
+    scale = np.where(has_prev, 1.0 - w_prev, 1.0) * keep_nbr / p.sum(axis=1, dtype=np.float64)
+    p *= scale.astype(np.float32)[:, None]
+    if has_prev.any():
+        rows = np.flatnonzero(has_prev)
+        p[rows, prev_idx[rows]] += (w_prev * keep_nbr[rows]).astype(np.float32)
+    if valid is not None:
+        j, r = np.nonzero(valid)
+        np.add.at(p, (r, nbr_idx[j, r]), (w_nbr / count[r]).astype(np.float32))
     return p
 
 
@@ -129,16 +150,40 @@ def block_size(k: int) -> int:
     return max(1, BLOCK * 64 // max(k, 64))
 
 
-def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray) -> tuple[int, float]:
-    """The MIX_TABLE index minimising the code length, and that length in bits.
+#: Weight of the "same colour as a decoded neighbour" votes; the high nibble of the mix byte.
+NBR_TABLE = np.array([0.0, 0.3, 0.6, 0.85])
 
-    ``true_p``: each pixel's unmixed model probability of its true colour.
+
+def mix_weights(mix: int) -> tuple[float, float]:
+    """(w_prev, w_nbr) of a frame's mix byte: low nibble into MIX_TABLE, high into NBR_TABLE."""
+    return float(MIX_TABLE[mix & 0x0F]), float(NBR_TABLE[mix >> 4])
+
+
+def valid_mix(mix: int) -> bool:
+    return (mix & 0x0F) < len(MIX_TABLE) and (mix >> 4) < len(NBR_TABLE)
+
+
+def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray,
+               nbr_idx: np.ndarray | None = None) -> tuple[int, float]:
+    """The mix byte minimising the code length, and that length in bits.
+
+    ``true_p``: each pixel's unmixed, normalized model probability of its true colour;
+    ``prev_idx``/``nbr_idx`` as in ``probabilities``.
     """
-    if prev_idx is None:
-        return 0, float(-np.log2(np.maximum(true_p, 2.0 ** -24)).sum())
-    has = prev_idx >= 0
-    match = (prev_idx == true_idx).astype(np.float64)
-    costs = [float(-np.log2(np.maximum(np.where(has, (1 - w) * true_p + w * match, true_p),
-                                       2.0 ** -24)).sum()) for w in MIX_TABLE]
-    k = int(np.argmin(costs))
-    return k, costs[k]
+    has_prev = (prev_idx >= 0) if prev_idx is not None else np.zeros(true_p.size, bool)
+    match = (prev_idx == true_idx) if prev_idx is not None else np.zeros(true_p.size, bool)
+    if nbr_idx is not None and nbr_idx.shape[0]:
+        count = (nbr_idx >= 0).sum(axis=0)
+        votes = (nbr_idx == true_idx[None, :]).sum(axis=0) / np.maximum(count, 1)
+        has_nbr = count > 0
+    else:
+        votes, has_nbr = np.zeros(true_p.size), np.zeros(true_p.size, bool)
+    best = (0, np.inf)
+    for a, wp in enumerate(MIX_TABLE if has_prev.any() else MIX_TABLE[:1]):
+        p1 = np.where(has_prev, (1 - wp) * true_p + wp * match, true_p)
+        for b, wn in enumerate(NBR_TABLE if has_nbr.any() else NBR_TABLE[:1]):
+            p2 = np.where(has_nbr, (1 - wn) * p1 + wn * votes, p1)
+            cost = float(-np.log2(np.maximum(p2, 2.0 ** -24)).sum())
+            if cost < best[1]:
+                best = (a | (b << 4), cost)
+    return best
