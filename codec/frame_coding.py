@@ -111,34 +111,74 @@ def _decode_intra(payload: bytes, shift: int, shape: tuple[int, int, int]) -> np
 
 
 # ------------------------------------------------------------------------------------ palette modes
-def _palette_blocks(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
-                    palette: np.ndarray, prev_idx: np.ndarray | None, mix: int,
-                    nbr_idx: np.ndarray | None = None):
-    """Yield (slice, probabilities) over blocks of pixels; the decoder walks the same blocks."""
-    n = mean.shape[1]
+# A palette frame is coded in passes (intra: the coarse-to-fine passes; inter: a checkerboard). Each
+# pass has its pixels' continuous prediction (mean, coupling, scale indices), their previous-frame
+# colours and their already-decoded neighbours' colours; the model rows come from the prediction,
+# the votes are mixed in, and the indices are coded in blocks.
+
+#: The encoder keeps a candidate's model rows for the final coding pass when they fit in this many
+#: entries (else it recomputes them, so memory stays bounded on large frames).
+_CACHE_ENTRIES = 6_000_000
+
+
+@dataclass
+class _PassInputs:
+    targets: np.ndarray
+    mean: np.ndarray
+    coupling: np.ndarray | None
+    scale_idx: np.ndarray
+    neighbours: np.ndarray  # (J, N) flat positions, -1 outside; J = 0 for none
+
+
+def _model_blocks(inp: _PassInputs, palette: np.ndarray):
+    """(slice, unmixed model rows) over blocks of the pass's pixels."""
+    n = inp.targets.size
     step = pc.block_size(len(palette))
-    w_prev, w_nbr = pc.mix_weights(mix)
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
-        bits = pc.colour_bits(mean[:, sl], None if coupling is None else coupling[:, sl],
-                              scale_idx[:, sl], palette)
-        yield sl, pc.probabilities(bits, None if prev_idx is None else prev_idx[sl], w_prev,
-                                   None if nbr_idx is None else nbr_idx[:, sl], w_nbr)
+        bits = pc.colour_bits(inp.mean[:, sl], None if inp.coupling is None else inp.coupling[:, sl],
+                              inp.scale_idx[:, sl], palette)
+        yield sl, pc.model_rows(bits)
 
 
-def _palette_true_p(mean, coupling, scale_idx, palette, idx) -> np.ndarray:
-    out = np.empty(idx.size)
-    for sl, p in _palette_blocks(mean, coupling, scale_idx, palette, None, 0):
-        out[sl] = p[np.arange(p.shape[0]), idx[sl]] / p.sum(axis=1, dtype=np.float64)
-    return out
+def _neighbour_colours(idx_canvas: np.ndarray, neighbours: np.ndarray) -> np.ndarray | None:
+    """(J, N) palette indices of the neighbours (-1 where outside the frame), None without any."""
+    if neighbours.shape[0] == 0:
+        return None
+    return np.where(neighbours >= 0, idx_canvas[np.maximum(neighbours, 0)], -1).astype(np.int32)
 
 
-def _palette_inter_inputs(pred: Prediction, shift: int, n: int):
-    c = pred.mean.shape[0]
-    mean = pred.mean.reshape(c, n)
-    coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
-    scale_idx = _shifted(entropy.quantize_scale(pred.scale.reshape(c, n)), shift)
-    return mean, coupling, scale_idx
+def _code_palette_passes(passes, palette: np.ndarray, prev_idx: np.ndarray | None, mix: int,
+                         idx: np.ndarray, coder, cached=None) -> None:
+    """Encode (``coder`` a FrameEncoder, ``idx`` the true indices) or decode (a FrameDecoder, ``idx``
+    filled in) a palette frame. ``passes`` yields _PassInputs and may look at ``idx`` as it goes."""
+    w_prev, w_nbr = pc.mix_weights(mix)
+    decoding = isinstance(coder, entropy.FrameDecoder)
+    for k, inp in enumerate(passes):
+        t = inp.targets
+        prev = None if prev_idx is None else prev_idx[t]
+        nbr = _neighbour_colours(idx, inp.neighbours)
+        blocks = cached[k] if cached is not None else _model_blocks(inp, palette)
+        for sl, rows in blocks:
+            rows = pc.mix_rows(rows, None if prev is None else prev[sl], w_prev,
+                               None if nbr is None else nbr[:, sl], w_nbr)
+            if decoding:
+                idx[t[sl]] = coder.decode_categorical(rows)
+            else:
+                coder.encode_categorical(idx[t[sl]], rows)
+
+
+def _intra_pass_inputs(canvas: np.ndarray, p: intra.Pass, shift: int) -> _PassInputs:
+    mean, scale = intra.pass_params(canvas, p)
+    return _PassInputs(p.targets, mean, None, _shifted(entropy.quantize_scale(scale), shift), p.neighbours)
+
+
+def _intra_palette_passes(canvas: np.ndarray, palette: np.ndarray, idx: np.ndarray, shift: int,
+                          height: int, width: int, decoding: bool):
+    for p in intra.passes(height, width):
+        yield _intra_pass_inputs(canvas, p, shift)
+        if decoding:  # the next pass predicts from the colours just decoded
+            canvas[:, p.targets] = palette[idx[p.targets]].T
 
 
 @lru_cache(maxsize=16)
@@ -159,85 +199,36 @@ def checkerboard(height: int, width: int) -> tuple[intra.Pass, intra.Pass]:
             intra.Pass(second, np.stack(nbr) if second.size else np.zeros((4, 0), np.int64)))
 
 
-def _subset(arr: np.ndarray | None, targets: np.ndarray) -> np.ndarray | None:
-    return None if arr is None else arr[..., targets]
+def _inter_palette_passes(pred: Prediction, shift: int, height: int, width: int) -> list[_PassInputs]:
+    c, n = pred.mean.shape[0], height * width
+    mean = pred.mean.reshape(c, n)
+    coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
+    scale_idx = _shifted(entropy.quantize_scale(pred.scale.reshape(c, n)), shift)
+    return [_PassInputs(p.targets, mean[:, p.targets],
+                        None if coupling is None else coupling[:, p.targets],
+                        scale_idx[:, p.targets], p.neighbours) for p in checkerboard(height, width)]
 
 
-def _encode_palette_inter(pred, shift, palette, idx, prev_idx, mix, height, width) -> bytes:
-    enc = entropy.FrameEncoder()
-    mean, coupling, scale_idx = _palette_inter_inputs(pred, shift, idx.size)
-    for p in checkerboard(height, width):
-        t = p.targets
-        nbr = _neighbour_colours(idx, p) if p.neighbours.shape[0] else None
-        for sl, probs in _palette_blocks(mean[:, t], _subset(coupling, t), scale_idx[:, t], palette,
-                                         _subset(prev_idx, t), mix, nbr):
-            enc.encode_categorical(idx[t][sl], probs)
-    return enc.finish()
-
-
-def _decode_palette_inter(payload, pred, shift, palette, prev_idx, mix, height, width) -> np.ndarray:
-    dec = entropy.FrameDecoder(payload)
-    mean, coupling, scale_idx = _palette_inter_inputs(pred, shift, height * width)
-    idx = np.zeros(height * width, np.int32)
-    for p in checkerboard(height, width):
-        t = p.targets
-        nbr = _neighbour_colours(idx, p) if p.neighbours.shape[0] else None
-        got = np.empty(t.size, np.int32)
-        for sl, probs in _palette_blocks(mean[:, t], _subset(coupling, t), scale_idx[:, t], palette,
-                                         _subset(prev_idx, t), mix, nbr):
-            got[sl] = dec.decode_categorical(probs)
-        idx[t] = got
-    return idx
-
-
-def _palette_inter_choice(pred, shift, palette, idx, prev_idx, height, width) -> tuple[int, float]:
-    """(mix byte, estimated bits) of palette-inter for this frame."""
-    mean, coupling, sidx = _palette_inter_inputs(pred, shift, idx.size)
-    true_p = _palette_true_p(mean, coupling, sidx, palette, idx)
-    order = np.concatenate([p.targets for p in checkerboard(height, width)])
-    nbr = np.concatenate([_neighbour_colours(idx, p) if p.neighbours.shape[0] else
-                          np.full((4, p.targets.size), -1, np.int32)
-                          for p in checkerboard(height, width)], axis=1)
-    return pc.choose_mix(true_p[order], None if prev_idx is None else prev_idx[order], idx[order], nbr)
-
-
-def _intra_pass_inputs(canvas: np.ndarray, p: intra.Pass, shift: int):
-    mean, scale = intra.pass_params(canvas, p)
-    return mean, _shifted(entropy.quantize_scale(scale), shift)
-
-
-def _neighbour_colours(idx_canvas: np.ndarray, p: intra.Pass) -> np.ndarray:
-    """(J, N) palette indices of a pass's neighbours (-1 where outside the frame)."""
-    return np.where(p.neighbours >= 0, idx_canvas[np.maximum(p.neighbours, 0)], -1).astype(np.int32)
-
-
-def _encode_palette_intra(flat, ps, shift, palette, idx, prev_idx, mix) -> bytes:
-    enc = entropy.FrameEncoder()
-    canvas = flat.astype(np.float32)
-    for p in ps:
-        mean, sidx = _intra_pass_inputs(canvas, p, shift)
-        prev = None if prev_idx is None else prev_idx[p.targets]
-        nbr = _neighbour_colours(idx, p)
-        for sl, probs in _palette_blocks(mean, None, sidx, palette, prev, mix, nbr):
-            enc.encode_categorical(idx[p.targets][sl], probs)
-    return enc.finish()
-
-
-def _decode_palette_intra(payload, shift, palette, prev_idx, mix, shape) -> np.ndarray:
-    c_count, h, w_ = shape
-    dec = entropy.FrameDecoder(payload)
-    canvas = np.zeros((c_count, h * w_), np.float32)
-    idx = np.zeros(h * w_, np.int32)
-    for p in intra.passes(h, w_):
-        mean, sidx = _intra_pass_inputs(canvas, p, shift)
-        prev = None if prev_idx is None else prev_idx[p.targets]
-        nbr = _neighbour_colours(idx, p)
-        got = np.empty(p.targets.size, np.int32)
-        for sl, probs in _palette_blocks(mean, None, sidx, palette, prev, mix, nbr):
-            got[sl] = dec.decode_categorical(probs)
-        idx[p.targets] = got
-        canvas[:, p.targets] = palette[got].T
-    return idx
+def _estimate_palette(passes: list[_PassInputs], palette: np.ndarray, idx: np.ndarray,
+                      prev_idx: np.ndarray | None):
+    """(mix byte, estimated bits, cached model rows or None) of coding ``idx`` in these passes."""
+    keep = idx.size * len(palette) <= _CACHE_ENTRIES
+    cached, true_p, nbrs, order = [], [], [], []
+    for inp in passes:
+        blocks = []
+        for sl, rows in _model_blocks(inp, palette):
+            truth = idx[inp.targets[sl]]
+            true_p.append(rows[np.arange(rows.shape[0]), truth] / rows.sum(axis=1, dtype=np.float64))
+            if keep:
+                blocks.append((sl, rows))
+        cached.append(blocks)
+        nbr = _neighbour_colours(idx, inp.neighbours)
+        nbrs.append(nbr if nbr is not None else np.full((4, inp.targets.size), -1, np.int32))
+        order.append(inp.targets)
+    order = np.concatenate(order)
+    mix, cost = pc.choose_mix(np.concatenate(true_p), None if prev_idx is None else prev_idx[order],
+                              idx[order], np.concatenate(nbrs, axis=1))
+    return mix, cost, cached if keep else None
 
 
 # ------------------------------------------------------------------------------------- public API
@@ -270,33 +261,25 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
         palette_bits = 0 if same else 8 * (12 + len(encode_palette(palette, sent_palette)))
         prev_idx = pc.previous_indices(previous, palette)
         canvas = flat.astype(np.float32)
-        true_p = np.concatenate([_intra_true_p(canvas, p, i_shift, palette, idx) for p in ps])
-        nbr = np.concatenate([_neighbour_colours(idx, p) if p.neighbours.shape[0] else
-                              np.full((4, p.targets.size), -1, np.int32) for p in ps], axis=1)
-        mix, cost = pc.choose_mix(true_p, None if prev_idx is None else prev_idx[order], idx[order], nbr)
-        candidates.append((cost + palette_bits, MODE_PALETTE_INTRA, i_shift, (palette, idx, prev_idx, mix)))
+        passes = list(_intra_palette_passes(canvas, palette, idx, i_shift, h, w, decoding=False))
+        mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx)
+        candidates.append((cost + palette_bits, MODE_PALETTE_INTRA, i_shift,
+                           (palette, idx, prev_idx, mix, passes, cached)))
         if pred is not None:
             p_shift = next(s for _, m, s, _ in candidates if m == MODE_INTER)
-            mix, cost = _palette_inter_choice(pred, p_shift, palette, idx, prev_idx, h, w)
+            passes = _inter_palette_passes(pred, p_shift, h, w)
+            mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx)
             candidates.append((cost + palette_bits, MODE_PALETTE_INTER, p_shift,
-                               (palette, idx, prev_idx, mix)))
+                               (palette, idx, prev_idx, mix, passes, cached)))
     _, mode, shift, extra = min(candidates, key=lambda t: t[0])
     if mode == MODE_INTER:
         return CodedFrame(mode, shift, _encode_inter(chw, *extra, shift))
     if mode == MODE_INTRA:
         return CodedFrame(mode, shift, _encode_intra(flat, ps, intra_params, shift))
-    palette, idx, prev_idx, mix = extra
-    if mode == MODE_PALETTE_INTER:
-        payload = _encode_palette_inter(pred, shift, palette, idx, prev_idx, mix, h, w)
-    else:
-        payload = _encode_palette_intra(flat, ps, shift, palette, idx, prev_idx, mix)
-    return CodedFrame(mode, shift, payload, mix, palette)
-
-
-def _intra_true_p(canvas: np.ndarray, p: intra.Pass, shift: int, palette: np.ndarray,
-                  idx: np.ndarray) -> np.ndarray:
-    mean, sidx = _intra_pass_inputs(canvas, p, shift)
-    return _palette_true_p(mean, None, sidx, palette, idx[p.targets])
+    palette, idx, prev_idx, mix, passes, cached = extra
+    enc = entropy.FrameEncoder()
+    _code_palette_passes(passes, palette, prev_idx, mix, idx, enc, cached)
+    return CodedFrame(mode, shift, enc.finish(), mix, palette)
 
 
 def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width: int,
@@ -314,12 +297,15 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
             if not pc.valid_mix(coded.mix):
                 raise FormatError(f"palette mix byte 0x{coded.mix:02x} out of range")
             prev_idx = pc.previous_indices(previous, coded.palette)
+            idx = np.zeros(height * width, np.int32)
             if coded.mode == MODE_PALETTE_INTER:
-                idx = _decode_palette_inter(coded.payload, pred, coded.scale_shift, coded.palette,
-                                            prev_idx, coded.mix, height, width)
+                passes = _inter_palette_passes(pred, coded.scale_shift, height, width)
             else:
-                idx = _decode_palette_intra(coded.payload, coded.scale_shift, coded.palette, prev_idx,
-                                            coded.mix, shape)
+                canvas = np.zeros((channels, height * width), np.float32)
+                passes = _intra_palette_passes(canvas, coded.palette, idx, coded.scale_shift,
+                                               height, width, decoding=True)
+            _code_palette_passes(passes, coded.palette, prev_idx, coded.mix, idx,
+                                 entropy.FrameDecoder(coded.payload))
             return coded.palette[idx].reshape(height, width, channels)
         if coded.mode == MODE_INTER:
             chw = _decode_inter(coded.payload, pred, coded.scale_shift, shape)

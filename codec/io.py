@@ -83,7 +83,6 @@ class VideoReader:
                 check_dimensions(stream.codec_context.width, stream.codec_context.height, self._max_pixels)
             fmt = stream.codec_context.pix_fmt or ""
             tb = stream.time_base or DEFAULT_TIME_BASE
-            count = stream.frames or None
             has_alpha = fmt in _ALPHA_FORMATS or fmt.startswith("yuva")
             width = height = 0
             alpha_used = False

@@ -111,18 +111,23 @@ def _centre_correction(d: np.ndarray, b: np.ndarray, slope: np.ndarray, const: n
     return (exact - const - slope * d64).astype(np.float32)
 
 
-def probabilities(bits: np.ndarray, prev_idx: np.ndarray | None, w_prev: float,
-                  nbr_idx: np.ndarray | None = None, w_nbr: float = 0.0) -> np.ndarray:
-    """(N, K) float32 probability rows, built in place in ``bits``.
+def model_rows(bits: np.ndarray) -> np.ndarray:
+    """Unnormalized (N, K) float32 probabilities 2^(min - cost) from colour costs, in place."""
+    np.subtract(bits.min(axis=1, keepdims=True), bits, out=bits)
+    np.exp2(bits, out=bits)
+    return bits
+
+
+def mix_rows(p: np.ndarray, prev_idx: np.ndarray | None, w_prev: float,
+             nbr_idx: np.ndarray | None = None, w_nbr: float = 0.0) -> np.ndarray:
+    """Mix model rows (from ``model_rows``) with the votes, in place; returns rows for constriction.
 
     The model's distribution p is mixed first with the previous frame's colour j and then with the
     colours of the already-decoded neighbours (``nbr_idx`` (J, N), -1 where absent), each voting
     1/count:  ((1 - w_prev) p + w_prev [k = j]) (1 - w_nbr) + w_nbr votes(k).  A pixel without a
-    previous colour or without neighbours skips that mixing step.
+    previous colour or without neighbours skips that mixing step. Unmixed rows are returned as they
+    are: constriction normalizes every row itself.
     """
-    p = bits
-    np.subtract(p.min(axis=1, keepdims=True), p, out=p)
-    np.exp2(p, out=p)
     n = p.shape[0]
     has_prev = prev_idx >= 0 if prev_idx is not None and w_prev > 0 else np.zeros(n, bool)
     if nbr_idx is not None and w_nbr > 0:

@@ -34,7 +34,6 @@ MAX_DIMENSION = 1 << 16
 
 def coder_tag() -> str:
     """Versions that determine the bits, recorded in every stream header."""
-    import constriction  # noqa: F401  (version lookup)
     from importlib.metadata import version
     return f"constriction={version('constriction')}"
 
