@@ -15,7 +15,7 @@ from .errors import ChecksumError, FormatError, TruncatedStreamError, Unsupporte
 
 MAGIC = b"\x89FPC\r\n\x1a\n"
 VERSION = 2
-#: Version 1 is version 2 without palette frames (no PLTE chunk, no mix byte in FRAM).
+#: Version 1 is version 2 without palette frames (no PLTE chunk, no mix field in FRAM).
 SUPPORTED_VERSIONS = (1, 2)
 UNKNOWN_COUNT = 0xFFFFFFFF
 NO_LOOP = -1
@@ -32,7 +32,7 @@ _CHUNK_PREFIX = struct.Struct("<I4s")
 _CRC = struct.Struct("<I")
 _HEAD_FIXED = struct.Struct("<IIBIIIiH32sB")
 _FRAME_FIXED_V1 = struct.Struct("<IIBbI")
-_FRAME_FIXED = struct.Struct("<IIBbIB")
+_FRAME_FIXED = struct.Struct("<IIBbIH")
 _END = struct.Struct("<I")
 
 

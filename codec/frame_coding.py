@@ -152,7 +152,7 @@ def _code_palette_passes(passes, palette: np.ndarray, prev_idx: np.ndarray | Non
                          idx: np.ndarray, coder, cached=None) -> None:
     """Encode (``coder`` a FrameEncoder, ``idx`` the true indices) or decode (a FrameDecoder, ``idx``
     filled in) a palette frame. ``passes`` yields _PassInputs and may look at ``idx`` as it goes."""
-    w_prev, w_nbr = pc.mix_weights(mix)
+    w_prev, w_levels = pc.mix_weights(mix)
     decoding = isinstance(coder, entropy.FrameDecoder)
     for k, inp in enumerate(passes):
         t = inp.targets
@@ -161,7 +161,7 @@ def _code_palette_passes(passes, palette: np.ndarray, prev_idx: np.ndarray | Non
         blocks = cached[k] if cached is not None else _model_blocks(inp, palette)
         for sl, rows in blocks:
             rows = pc.mix_rows(rows, None if prev is None else prev[sl], w_prev,
-                               None if nbr is None else nbr[:, sl], w_nbr)
+                               None if nbr is None else nbr[:, sl], w_levels)
             if decoding:
                 idx[t[sl]] = coder.decode_categorical(rows)
             else:
@@ -295,7 +295,7 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
             if coded.palette.shape[1] != channels:
                 raise FormatError(f"palette has {coded.palette.shape[1]} channels, stream has {channels}")
             if not pc.valid_mix(coded.mix):
-                raise FormatError(f"palette mix byte 0x{coded.mix:02x} out of range")
+                raise FormatError(f"palette mix field 0x{coded.mix:04x} out of range")
             prev_idx = pc.previous_indices(previous, coded.palette)
             idx = np.zeros(height * width, np.int32)
             if coded.mode == MODE_PALETTE_INTER:

@@ -118,35 +118,46 @@ def model_rows(bits: np.ndarray) -> np.ndarray:
     return bits
 
 
+def agreement(nbr_idx: np.ndarray) -> np.ndarray:
+    """Per pixel, how many valid neighbours share the most common colour (0 without neighbours)."""
+    valid = nbr_idx >= 0
+    same = (nbr_idx[:, None, :] == nbr_idx[None, :, :]) & valid[:, None, :] & valid[None, :, :]
+    return same.sum(axis=1).max(axis=0)
+
+
 def mix_rows(p: np.ndarray, prev_idx: np.ndarray | None, w_prev: float,
-             nbr_idx: np.ndarray | None = None, w_nbr: float = 0.0) -> np.ndarray:
+             nbr_idx: np.ndarray | None = None, w_levels: np.ndarray | None = None) -> np.ndarray:
     """Mix model rows (from ``model_rows``) with the votes, in place; returns rows for constriction.
 
     The model's distribution p is mixed first with the previous frame's colour j and then with the
     colours of the already-decoded neighbours (``nbr_idx`` (J, N), -1 where absent), each voting
-    1/count:  ((1 - w_prev) p + w_prev [k = j]) (1 - w_nbr) + w_nbr votes(k).  A pixel without a
-    previous colour or without neighbours skips that mixing step. Unmixed rows are returned as they
-    are: constriction normalizes every row itself.
+    1/count:  ((1 - w_prev) p + w_prev [k = j]) (1 - w) + w votes(k),  where the weight w depends on
+    how many neighbours agree (``w_levels[agreement - 1]``): unanimous neighbours are trusted more.
+    A pixel without a previous colour or without neighbours skips that step. Unmixed rows are
+    returned as they are: constriction normalizes every row itself.
     """
     n = p.shape[0]
     has_prev = prev_idx >= 0 if prev_idx is not None and w_prev > 0 else np.zeros(n, bool)
-    if nbr_idx is not None and w_nbr > 0:
+    w_nbr = np.zeros(n)
+    if nbr_idx is not None and w_levels is not None and np.any(w_levels > 0):
         valid = nbr_idx >= 0
         count = valid.sum(axis=0)
+        level = agreement(nbr_idx)
+        w_nbr = np.where(level > 0, np.asarray(w_levels)[np.maximum(level, 1) - 1], 0.0)
     else:
         valid, count = None, np.zeros(n, np.int64)
-    has_nbr = count > 0
+    has_nbr = w_nbr > 0
     if not (has_prev.any() or has_nbr.any()):
         return p
-    keep_nbr = np.where(has_nbr, 1.0 - w_nbr, 1.0)
+    keep_nbr = 1.0 - w_nbr
     scale = np.where(has_prev, 1.0 - w_prev, 1.0) * keep_nbr / p.sum(axis=1, dtype=np.float64)
     p *= scale.astype(np.float32)[:, None]
     if has_prev.any():
         rows = np.flatnonzero(has_prev)
         p[rows, prev_idx[rows]] += (w_prev * keep_nbr[rows]).astype(np.float32)
-    if valid is not None:
-        j, r = np.nonzero(valid)
-        np.add.at(p, (r, nbr_idx[j, r]), (w_nbr / count[r]).astype(np.float32))
+    if has_nbr.any():
+        j, r = np.nonzero(valid & has_nbr[None, :])
+        np.add.at(p, (r, nbr_idx[j, r]), (w_nbr[r] / count[r]).astype(np.float32))
     return p
 
 
@@ -155,40 +166,52 @@ def block_size(k: int) -> int:
     return max(1, BLOCK * 64 // max(k, 64))
 
 
-#: Weight of the "same colour as a decoded neighbour" votes; the high nibble of the mix byte.
+#: Weights of the "same colour as a decoded neighbour" votes, one 2-bit index per agreement level.
 NBR_TABLE = np.array([0.0, 0.3, 0.6, 0.85])
+_LEVELS = 4
 
 
-def mix_weights(mix: int) -> tuple[float, float]:
-    """(w_prev, w_nbr) of a frame's mix byte: low nibble into MIX_TABLE, high into NBR_TABLE."""
-    return float(MIX_TABLE[mix & 0x0F]), float(NBR_TABLE[mix >> 4])
+def mix_weights(mix: int) -> tuple[float, np.ndarray]:
+    """(w_prev, w_levels) of a frame's 16-bit mix field: bits 0-3 index MIX_TABLE, then a 2-bit
+    NBR_TABLE index for each neighbour agreement level 1..4."""
+    w_levels = np.array([NBR_TABLE[(mix >> (4 + 2 * i)) & 3] for i in range(_LEVELS)])
+    return float(MIX_TABLE[mix & 0x0F]), w_levels
 
 
 def valid_mix(mix: int) -> bool:
-    return (mix & 0x0F) < len(MIX_TABLE) and (mix >> 4) < len(NBR_TABLE)
+    return (mix & 0x0F) < len(MIX_TABLE) and mix >> (4 + 2 * _LEVELS) == 0
 
 
 def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray,
                nbr_idx: np.ndarray | None = None) -> tuple[int, float]:
-    """The mix byte minimising the code length, and that length in bits.
+    """The mix field minimising the code length, and that length in bits.
 
     ``true_p``: each pixel's unmixed, normalized model probability of its true colour;
-    ``prev_idx``/``nbr_idx`` as in ``probabilities``.
+    ``prev_idx``/``nbr_idx`` as in ``mix_rows``. The agreement levels are disjoint sets of pixels,
+    so each level's weight is chosen on its own.
     """
-    has_prev = (prev_idx >= 0) if prev_idx is not None else np.zeros(true_p.size, bool)
-    match = (prev_idx == true_idx) if prev_idx is not None else np.zeros(true_p.size, bool)
+    n = true_p.size
+    has_prev = (prev_idx >= 0) if prev_idx is not None else np.zeros(n, bool)
+    match = (prev_idx == true_idx) if prev_idx is not None else np.zeros(n, bool)
     if nbr_idx is not None and nbr_idx.shape[0]:
         count = (nbr_idx >= 0).sum(axis=0)
         votes = (nbr_idx == true_idx[None, :]).sum(axis=0) / np.maximum(count, 1)
-        has_nbr = count > 0
+        level = agreement(nbr_idx)
     else:
-        votes, has_nbr = np.zeros(true_p.size), np.zeros(true_p.size, bool)
+        votes, level = np.zeros(n), np.zeros(n, np.int64)
     best = (0, np.inf)
     for a, wp in enumerate(MIX_TABLE if has_prev.any() else MIX_TABLE[:1]):
         p1 = np.where(has_prev, (1 - wp) * true_p + wp * match, true_p)
-        for b, wn in enumerate(NBR_TABLE if has_nbr.any() else NBR_TABLE[:1]):
-            p2 = np.where(has_nbr, (1 - wn) * p1 + wn * votes, p1)
-            cost = float(-np.log2(np.maximum(p2, 2.0 ** -24)).sum())
-            if cost < best[1]:
-                best = (a | (b << 4), cost)
+        mix, total = a, float(-np.log2(np.maximum(p1[level == 0], 2.0 ** -24)).sum())
+        for lv in range(1, _LEVELS + 1):
+            sel = level == lv
+            if not sel.any():
+                continue
+            costs = [float(-np.log2(np.maximum((1 - wn) * p1[sel] + wn * votes[sel], 2.0 ** -24)).sum())
+                     for wn in NBR_TABLE]
+            b = int(np.argmin(costs))
+            mix |= b << (4 + 2 * (lv - 1))
+            total += costs[b]
+        if total < best[1]:
+            best = (mix, total)
     return best
