@@ -35,14 +35,30 @@ def extract_palette(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return palette, inverse.astype(np.int32).ravel()
 
 
+#: A previous colour votes for the nearest palette colour within this L1 distance (palettes are
+#: re-quantized per frame, so a pixel that did not change often comes back slightly shifted).
+NEAREST_L1 = 6
+_MAX_UNIQUE = 4096
+
+
 def previous_indices(previous: np.ndarray | None, palette: np.ndarray) -> np.ndarray | None:
-    """Index of each pixel's previous colour in ``palette`` (-1 where that colour is not in it)."""
+    """Per pixel, the palette entry nearest (L1, lowest index on ties) to its previous colour, or -1
+    when none is within NEAREST_L1 (or the previous frame has too many colours to match)."""
     if previous is None:
         return None
-    keys = pack_colours(previous.reshape(-1, previous.shape[-1]))
-    pal_keys = pack_colours(palette)
-    pos = np.clip(np.searchsorted(pal_keys, keys), 0, len(pal_keys) - 1)
-    return np.where(pal_keys[pos] == keys, pos, -1).astype(np.int32)
+    flat = previous.reshape(-1, previous.shape[-1])
+    keys = pack_colours(flat)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    if len(uniq) > _MAX_UNIQUE:
+        pal_keys = pack_colours(palette)
+        pos = np.clip(np.searchsorted(pal_keys, keys), 0, len(pal_keys) - 1)
+        return np.where(pal_keys[pos] == keys, pos, -1).astype(np.int32)
+    shifts = 8 * np.arange(flat.shape[1] - 1, -1, -1)
+    colours = ((uniq[:, None] >> shifts) & 0xFF).astype(np.int32)
+    dist = np.abs(colours[:, None, :] - palette[None, :, :].astype(np.int32)).sum(axis=2)
+    best = dist.argmin(axis=1)
+    near = np.where(dist[np.arange(len(uniq)), best] <= NEAREST_L1, best, -1)
+    return near[inverse.ravel()].astype(np.int32)
 
 
 def colour_bits(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
