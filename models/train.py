@@ -374,11 +374,12 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m fpcodec.models.train`` (reused by ``fpcodec train``)."""
-    parser.add_argument("--data", nargs="+", required=True, help="training folders (or files)")
+    parser.add_argument("data_dirs", nargs="*", metavar="DATA_DIR", help="training folders (or files)")
+    parser.add_argument("--data", nargs="+", default=[], help="more training folders (or files)")
     parser.add_argument("--val", nargs="*", default=[], help="held-out folders for validation")
     parser.add_argument("--model", required=True, choices=sorted(NETS))
-    parser.add_argument("--out", default=None,
-                        help="weights path (default models/weights/<model>.safetensors)")
+    parser.add_argument("-o", "--out", required=True, help="weights file to write (.safetensors)")
+    parser.add_argument("-y", "--force", action="store_true", help="overwrite an existing weights file")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--steps-per-epoch", type=int, default=250)
@@ -395,12 +396,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .learned import weights_path
+    from ..bitstream.errors import FpcodecError
 
-    out = args.out or str(weights_path(args.model))
+    data = list(args.data_dirs) + list(args.data)
+    if not data:
+        raise FpcodecError("no training data given (fpcodec train DATA_DIR... --model NAME -o FILE)")
+    out = args.out
+    if Path(out).exists() and not (args.force or args.resume):
+        raise FpcodecError(f"{out} exists (use -y/--force to overwrite, or --resume)")
     if args.epochs is None and args.steps is None and args.time_budget is None:
         args.epochs = 20
-    summary = train(args.data, args.model, out, val_dirs=args.val, epochs=args.epochs,
+    summary = train(data, args.model, out, val_dirs=args.val, epochs=args.epochs,
                     steps=args.steps, steps_per_epoch=args.steps_per_epoch,
                     time_budget_s=args.time_budget, crop=args.crop, batch=args.batch, lr=args.lr,
                     seed=args.seed, device=args.device, noise_std=args.noise_std,
