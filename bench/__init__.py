@@ -1,0 +1,6 @@
+"""Compression benchmark: fpcodec against the lossless codecs people use.
+
+``fpcodec bench PATH... -o REPORT_DIR`` (or ``python -m fpcodec.bench``); modules: ``codecs``
+(external codec adapters), ``metrics``, ``run`` (harness), ``report`` (markdown/json), ``plots``,
+``cli``, and ``corpus`` (rebuild the public corpus: ``python -m fpcodec.bench.corpus DIR``).
+"""

@@ -25,7 +25,7 @@ _REGISTRY: dict[str, tuple[int, str]] = {
     "convlstm-unet-int": (15, "integer:ConvLSTMUNetIntPredictor"),
 }
 
-DEFAULT_MODEL = "last-frame"
+DEFAULT_MODEL = "convlstm-hybrid-int"
 
 
 def available() -> list[str]:

@@ -86,7 +86,9 @@ def moving_video(n: int = 4, h: int = 24, w: int = 32, c: int = 3, seed: int = 0
 
 # ------------------------------------------------------------------------------------ streams
 def encode_frames(frames, **kw) -> bytes:
+    """Encode with last-frame unless told otherwise: container tests need the fast, weightless model."""
     from fpcodec.codec import encode
+    kw.setdefault("model", "last-frame")
     return encode(frames, **kw)
 
 

@@ -81,7 +81,8 @@ def test_info(encoded):
     out = proc.stdout
     assert "5 x 100x100 RGB" in out
     assert "time base 1/100" in out and "4.100 s total" in out and "loop forever" in out
-    assert "last-frame (id 1)" in out
+    from fpcodec.models import registry
+    assert f"{registry.DEFAULT_MODEL} (id " in out
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("frame  mode"))
     table = lines[header + 1:]

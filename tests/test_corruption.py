@@ -58,7 +58,7 @@ def rgba_frames():
 
 @pytest.fixture(scope="module")
 def rgba_stream(rgba_frames):
-    return encode(rgba_frames, durations=[1, 2, 3])
+    return encode(rgba_frames, durations=[1, 2, 3], model="last-frame")
 
 
 def test_fixture_stream_decodes(small_stream, small_frames, rgba_stream, rgba_frames):

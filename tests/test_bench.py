@@ -1,0 +1,298 @@
+"""Tests for fpcodec.bench: harness, exactness flagging, reports, CLI, metrics and corpus helpers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fpcodec.bench import corpus, metrics
+from fpcodec.bench.codecs import Decoded, FunctionCodec, get_adapters
+from fpcodec.bench.plots import write_plots
+from fpcodec.bench.report import write_json, write_markdown
+from fpcodec.bench.run import discover, fpcodec_key, run_bench
+
+
+def _write_gif(path: Path, frames: list[np.ndarray], transparency: int | None = None) -> Path:
+    """Exact GIF from frames that use at most 256 colours (palette built from the frames)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    colours = np.unique(np.concatenate([f.reshape(-1, 3) for f in frames]), axis=0)
+    assert len(colours) <= 256
+    pal = np.zeros((256, 3), np.uint8)
+    pal[: len(colours)] = colours
+    ims = []
+    for f in frames:
+        idx = np.zeros(f.shape[:2], np.uint8)
+        flat = f.reshape(-1, 3)
+        for i, c in enumerate(colours):
+            idx.reshape(-1)[(flat == c).all(axis=1)] = i
+        im = Image.fromarray(idx, mode="L").convert("P")
+        im.putpalette(pal.ravel().tolist())
+        ims.append(im)
+    kw = {"transparency": transparency, "disposal": 2} if transparency is not None else {"disposal": 1}
+    ims[0].save(path, save_all=True, append_images=ims[1:], duration=40, loop=0, optimize=False, **kw)
+    return path
+
+
+def _clip(seed: int, n: int = 4, size: int = 16) -> list[np.ndarray]:
+    """A small moving pattern with few colours (so the GIF is exact)."""
+    rng = np.random.default_rng(seed)
+    base = (rng.integers(0, 4, (size, size, 3)) * 80).astype(np.uint8)
+    return [np.roll(base, k, axis=1) for k in range(n)]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("clips") / "corpus"
+    _write_gif(root / "a" / "one.gif", _clip(1))
+    _write_gif(root / "b" / "two.gif", _clip(2, n=5))
+    return root
+
+
+def _need(*names: str) -> None:
+    for a in get_adapters(names):
+        ok, why = a.availability()
+        if not ok:
+            pytest.skip(f"{a.name} unavailable: {why}")
+
+
+@pytest.fixture(scope="module")
+def result(clips):
+    _need("ffv1", "apng")
+    return run_bench([clips], codecs=["ffv1", "apng"], models=["last-frame"], repeats=2,
+                     progress=False, command="test")
+
+
+def test_discover_labels(clips):
+    found = discover([clips])
+    assert [p.name for p, _ in found] == ["one.gif", "two.gif"]
+    assert found[0][1] == ["corpus", "corpus/a"]
+
+
+def test_harness_numbers_are_sane(result):
+    assert len(result.files) == 2
+    for f in result.files:
+        assert f.error is None
+        assert f.channels == 3 and f.width == 16 and f.height == 16
+        assert f.pixels == 16 * 16 * f.frames and f.raw_bytes == 3 * f.pixels
+        for key in ("gif", fpcodec_key("last-frame"), "ffv1", "apng"):
+            r = f.codecs[key]
+            assert r.counted, (key, r.status, r.detail)
+            assert r.bytes > 0 and r.bits_per_pixel > 0
+        assert f.codecs["gif"].status == "source"
+        for key in (fpcodec_key("last-frame"), "ffv1", "apng"):
+            r = f.codecs[key]
+            assert r.status == "exact"
+            assert len(r.encode_seconds) == 2 and r.encode_fps > 0 and r.decode_fps > 0
+            assert r.encode_peak_bytes is not None
+        fb = f.codecs[fpcodec_key("last-frame")].frame_bytes
+        assert len(fb) == f.frames and all(b > 0 for b in fb)
+        q = f.prediction["last-frame"]["mean"]
+        assert q["frames"] == f.frames - 1
+        assert q["perceptual_distance"] > 0 and 0 < q["psnr"] < 100 and -1 <= q["ssim"] <= 1
+    top = result.folders[0]
+    assert top["folder"] == "corpus" and top["files"] == 2
+    assert [f["folder"] for f in result.folders] == ["corpus", "corpus/a", "corpus/b"]
+    e = top["codecs"]["ffv1"]
+    assert e["files_counted"] == 2
+    total = sum(f.codecs["ffv1"].bytes for f in result.files)
+    assert e["bits_per_pixel"] == pytest.approx(8 * total / sum(f.pixels for f in result.files))
+    assert top["codecs"]["gif"]["size_vs_gif"] == pytest.approx(1.0)
+    # last-frame is the reference; the learned models were not asked for.
+    assert top["gain_over_last_frame"] == {"last-frame": pytest.approx(0.0)}
+
+
+def test_reports_written(result, tmp_path):
+    plots = write_plots(result, tmp_path)
+    write_json(result, tmp_path / "report.json")
+    md = write_markdown(result, tmp_path / "report.md", plots).read_text()
+    assert set(plots) == {"bits_per_pixel", "frame_bits", "predictions"}
+    for name in plots.values():
+        p = tmp_path / name
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size < 300_000
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["files"][0]["codecs"]["ffv1"]["status"] == "exact"
+    assert data["folders"][0]["codecs"]["apng"]["bits_per_pixel"] > 0
+    assert data["environment"]["cpu_count"] >= 1
+    assert "## Headline" in md and "ffv1" in md and "fpcodec last-frame" in md and "NOT EXACT ×" not in md
+
+
+def _perturb_decoder(adapter):
+    def decode(data: bytes) -> Decoded:
+        out = adapter.decode(data)
+        frames = [f.copy() for f in out.frames]
+        frames[-1][0, 0, 0] ^= 1  # one sample off by one
+        return Decoded(frames, out.durations)
+    return decode
+
+
+def test_not_exact_is_flagged_and_not_counted(clips, tmp_path):
+    _need("apng")
+    apng = get_adapters(["apng"])[0]
+    liar = FunctionCodec(name="liar", encode_fn=apng.encode, decode_fn=_perturb_decoder(apng),
+                         label="APNG with a wrong pixel")
+    gone = FunctionCodec(name="gone", encode_fn=apng.encode, decode_fn=apng.decode,
+                         available=(False, "not built here"))
+    res = run_bench([clips], adapters=[apng, liar, gone], models=["last-frame"], repeats=1,
+                    memory=False, progress=False)
+    for f in res.files:
+        assert f.codecs["liar"].status == "not-exact"
+        assert "1 pixels differ" in f.codecs["liar"].detail
+        assert f.codecs["apng"].status == "exact"
+        assert "gone" not in f.codecs
+    top = res.folders[0]
+    assert top["codecs"]["liar"]["files_counted"] == 0
+    assert "bits_per_pixel" not in top["codecs"]["liar"]
+    assert len(top["codecs"]["liar"]["not_exact"]) == 2
+    assert res.skipped == {"gone": "not built here"}
+    md = write_markdown(res, tmp_path / "r.md").read_text()
+    assert "NOT EXACT" in md and "not built here" in md
+
+
+def test_lossy_codec_is_flagged(clips):
+    from fpcodec.bench.codecs import PyAVCodec
+    lossy = PyAVCodec("mpeg4", "MPEG-4 part 2 (lossy)", "mpeg4", "yuv420p", {"qscale": "10"})
+    ok, why = lossy.availability()
+    if not ok:
+        pytest.skip(why)
+    res = run_bench([clips], adapters=[lossy], models=["last-frame"], repeats=1, memory=False,
+                    progress=False)
+    assert all(f.codecs["mpeg4"].status == "not-exact" for f in res.files)
+
+
+def test_alpha_clip(tmp_path):
+    _need("ffv1", "x264")
+    frames = _clip(3)
+    for f in frames:
+        f[:4, :4] = 0  # colour 0 becomes transparent
+    path = _write_gif(tmp_path / "alpha" / "t.gif", frames, transparency=0)
+    res = run_bench([path], codecs=["ffv1", "x264"], models=["last-frame"], repeats=1, memory=False,
+                    progress=False)
+    f = res.files[0]
+    assert f.channels == 4 and f.raw_bytes == 4 * f.pixels
+    assert f.codecs["ffv1"].status == "exact", f.codecs["ffv1"].detail
+    assert f.codecs["x264"].status == "skipped"
+    assert f.codecs[fpcodec_key("last-frame")].status == "exact"
+
+
+def test_unreadable_file_is_reported(tmp_path):
+    (tmp_path / "bad.gif").write_bytes(b"GIF89a broken")
+    res = run_bench([tmp_path], codecs=[], models=["last-frame"], repeats=1, memory=False, progress=False)
+    assert res.files[0].error
+    assert res.folders[0]["unreadable"] == 1
+
+
+def test_cli_in_process(clips, tmp_path):
+    from fpcodec.codec.cli import main
+    _need("apng")
+    out = tmp_path / "rep"
+    rc = main(["bench", str(clips), "--codecs", "apng", "--models", "last-frame", "--repeats", "1",
+               "--no-memory", "-q", "-o", str(out)])
+    assert rc == 0
+    assert (out / "report.md").is_file() and (out / "report.json").is_file()
+    assert (out / "bits_per_pixel.png").is_file()
+    assert main(["bench", str(clips), "--codecs", "nope", "-q", "-o", str(out)]) == 1
+
+
+def test_python_m_help():
+    proc = subprocess.run([sys.executable, "-m", "fpcodec.bench", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and "--codecs" in proc.stdout
+
+
+# ------------------------------------------------------------------------------------- metrics
+def test_redmean_distance():
+    a = np.zeros((2, 2, 3), np.uint8)
+    b = a.copy()
+    assert metrics.redmean_distance(a, b) == 0
+    b[..., 1] = 10  # dG = 10 everywhere: sqrt(4 * 100) = 20
+    assert metrics.redmean_distance(a, b) == pytest.approx(20.0)
+    c = a.copy()
+    c[0, 0] = (100, 0, 0)  # r̄ = 50: sqrt((2 + 50/256) * 100²) on one of four pixels
+    assert metrics.redmean_distance(a, c) == pytest.approx(np.sqrt((2 + 50 / 256) * 1e4) / 4)
+
+
+def test_prediction_to_uint8_and_quality():
+    mean = np.full((3, 8, 8), 254.6, np.float32)
+    mean[0, 0, 0] = -3.0
+    img = metrics.prediction_to_uint8(mean)
+    assert img.shape == (8, 8, 3) and img.dtype == np.uint8
+    assert img[0, 0, 0] == 0 and img[1, 1, 1] == 255
+    q = metrics.prediction_quality(img, img)
+    assert q["psnr"] == float("inf") and q["perceptual_distance"] == 0 and q["ssim"] == pytest.approx(1.0)
+    assert metrics.residual_image(img, img)[0, 0, 0] == 128
+
+
+def test_compare_and_expand():
+    f = [np.full((2, 2, 3), i, np.uint8) for i in range(3)]
+    assert metrics.compare_frames(f, [x.copy() for x in f]).exact
+    assert not metrics.compare_frames(f, f[:2]).exact
+    merged = [f[0], f[1]]  # f[1] shown for two periods
+    assert metrics.compare_frames(f[:1] + [f[1], f[1]],
+                                  metrics.expand_by_duration(merged, [0.04, 0.08], 0.04)).exact
+    assert metrics.gain_percent(90, 100) == pytest.approx(10.0)
+
+
+# -------------------------------------------------------------------------------------- corpus
+def test_manifest_copy_matches_shared():
+    specs = corpus.load_manifest()
+    assert len(specs) >= 1
+    shared = Path("/work/shared/corpus/manifest.json")
+    if shared.is_file():
+        assert json.loads(shared.read_text()) == json.loads(corpus.MANIFEST.read_text())
+    modes = {s.mode for s in specs}
+    assert modes <= {"catz96", "giphy200", "native"}
+
+
+def test_cut_clip():
+    frames = [np.full((1, 1, 3), i, np.uint8) for i in range(20)]
+    clip = corpus.cut_clip(frames, 3, 4, 2)
+    assert [int(c[0, 0, 0]) for c in clip] == [3, 5, 7, 9]
+    assert corpus.clip_indices(0, 3, 1) == [0, 1, 2]
+    with pytest.raises(ValueError):
+        corpus.cut_clip(frames, 15, 4, 2)
+
+
+def test_crop_box_and_make_clip():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        l, t, r, b = corpus.crop_box(176, 144, rng)
+        side = r - l
+        assert side == b - t and 0.45 * 144 - 1 <= side <= 144
+        assert 0 <= l and r <= 176 and 0 <= t and b <= 144
+    src = [np.random.default_rng(i).integers(0, 255, (36, 44, 3), dtype=np.uint8) for i in range(10)]
+    spec = corpus.ClipSpec("val", "val/catz96/x_000.gif", "carphone", 1, 3, 2, True, (96, 96))
+    out = corpus.make_clip_frames(src, spec)
+    assert len(out) == 3 and out[0].shape == (96, 96, 3)
+    assert corpus.make_clip_frames(src, spec)[0].tobytes() == out[0].tobytes()  # deterministic
+    wide = corpus.ClipSpec("val", "val/giphy200/x_000.gif", "carphonew", 0, 2, 1, False, (200, 164))
+    assert corpus.make_clip_frames(src, wide)[0].shape == (164, 200, 3)
+
+
+def test_palettize_and_save(tmp_path):
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    for dither in (False, True):
+        im = corpus.palettize(frame, dither)
+        assert im.mode == "P" and len(im.getcolors(1 << 16)) <= 256
+    p = corpus.save_gif(tmp_path / "c.gif", [frame, frame[::-1]], True, stride=2)
+    with Image.open(p) as im:
+        assert im.n_frames == 2 and im.info["duration"] == 80 and im.info["loop"] == 0
+
+
+def test_merged_duplicate_frames_are_still_exact():
+    """APNG/WebP writers merge identical consecutive frames; the check expands them by duration."""
+    from fpcodec.bench.run import _run_external
+    rng = np.random.default_rng(5)
+    a, b = (rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for _ in range(2))
+    frames = [a, b, b, a, a, a]
+    for adapter in get_adapters(["apng", "webp"]):
+        if not adapter.availability()[0]:
+            continue
+        res = _run_external(adapter, frames, 40, 1, False, 8 * 8 * len(frames))
+        assert res.status == "exact", (adapter.name, res.detail)
