@@ -7,10 +7,10 @@ and models that need it. Every FpcodecError becomes one ``fpcodec: error: ...`` 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..bitstream.errors import FpcodecError, InputError
@@ -52,25 +52,28 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
 def _open_decoder(path: str, args: argparse.Namespace, load_model: bool = True):
+    """A Decoder reading ``path`` as it goes (the stream is never held in memory whole)."""
     from .pipeline import Decoder
     p = Path(path)
     if not p.is_file():
         raise InputError(f"no such file: {p}")
-    return Decoder(io.BytesIO(p.read_bytes()), device=getattr(args, "device", "auto"),
-                   max_pixels=args.max_pixels, load_model=load_model)
+    with open(p, "rb") as fh:
+        yield Decoder(fh, device=getattr(args, "device", "auto"), max_pixels=args.max_pixels,
+                      load_model=load_model)
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
     from .io import write_frames
-    dec = _open_decoder(args.input, args)
-    h = dec.header
     out = args.output or str(Path(args.input).with_suffix(".apng"))
     if os.path.exists(out) and not args.force:
         raise FpcodecError(f"{out} exists (use -y/--force to overwrite)")
     frames, durations = [], []
     started = time.perf_counter()
-    with _progress(h.frame_count, "decode", args.quiet) as bar:
+    with _open_decoder(args.input, args) as dec, _progress(dec.header.frame_count, "decode",
+                                                             args.quiet) as bar:
+        h = dec.header
         for f in dec:
             frames.append(f.pixels)
             durations.append(f.duration)
@@ -87,9 +90,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    dec = _open_decoder(args.input, args, load_model=False)
-    h = dec.header
-    entries = list(dec.frame_records())
+    with _open_decoder(args.input, args, load_model=False) as dec:
+        h = dec.header
+        entries = list(dec.frame_records())
     records = [rec for rec, _, _ in entries]
     total_bytes = Path(args.input).stat().st_size
     pixels = h.width * h.height * len(records)
