@@ -60,16 +60,17 @@ def _cell(result: BenchResult, folder: dict[str, Any], key: str) -> str:
     if e is None:
         return "skipped"
     bpp = _num(e.get("bits_per_pixel")) if e.get("files_counted") else "–"
-    marks = []
-    if e["not_exact"]:
-        marks.append(f"NOT EXACT ×{len(e['not_exact'])}")
-    if e["errors"]:
-        marks.append(f"error ×{len(e['errors'])}")
-    if e["skipped"]:
-        marks.append(f"skipped ×{len(e['skipped'])}")
+    marks = _problems(e, "{label} ×{n}")
     if e["files_counted"] < folder["files"] and not marks:
         marks.append(f"{e['files_counted']}/{folder['files']} files")
     return bpp + (f" ({', '.join(marks)})" if marks else "")
+
+
+def _problems(e: dict, template: str) -> list[str]:
+    """Counts of files a codec got wrong, failed on or skipped, worded by ``template``."""
+    return [template.format(label=label, n=len(e[key]))
+            for key, label in (("not_exact", "NOT EXACT"), ("errors", "error"), ("skipped", "skipped"))
+            if e[key]]
 
 
 def _run_keys(result: BenchResult) -> list[str]:
@@ -108,13 +109,7 @@ def folder_detail(result: BenchResult, folder: dict[str, Any]) -> str:
         e = folder["codecs"].get(key)
         if e is None:
             continue
-        status = []
-        if e["not_exact"]:
-            status.append(f"NOT EXACT on {len(e['not_exact'])}")
-        if e["errors"]:
-            status.append(f"error on {len(e['errors'])}")
-        if e["skipped"]:
-            status.append(f"skipped on {len(e['skipped'])}")
+        status = _problems(e, "{label} on {n}")
         kind = result.codec_info[key]["kind"]
         if not status:
             status.append("source" if kind == "source" else "exact")
