@@ -1,4 +1,4 @@
-"""The fpcodec container, version 1 (see FORMAT.md): magic, version, then CRC'd chunks.
+"""The fpcodec container, version 3 (see FORMAT.md): magic, version, then CRC'd chunks.
 
 Pure struct/zlib; knows nothing about predictors or entropy coding, only framing and integrity.
 """
@@ -14,9 +14,12 @@ from typing import BinaryIO, Iterator
 from .errors import ChecksumError, FormatError, TruncatedStreamError, UnsupportedVersionError
 
 MAGIC = b"\x89FPC\r\n\x1a\n"
-VERSION = 2
-#: Version 1 is version 2 without palette frames (no PLTE chunk, no mix field in FRAM).
-SUPPORTED_VERSIONS = (1, 2)
+VERSION = 3
+#: Version 2 is version 3 without context counts (mix bits 12-15 zero); version 1 is version 2
+#: without palette frames (no PLTE chunk, no mix field in FRAM).
+SUPPORTED_VERSIONS = (1, 2, 3)
+#: Mix-field bits that a version-2 frame must leave zero.
+_V2_MIX_MASK = 0x0FFF
 UNKNOWN_COUNT = 0xFFFFFFFF
 NO_LOOP = -1
 #: Refuse chunk lengths beyond this before allocating anything (a frame of 2**28 pixels at ~9 bpp).
@@ -126,7 +129,10 @@ def decode_frame(body: bytes, version: int = VERSION) -> FrameRecord:
     payload = body[fixed.size:]
     if len(payload) % 4:
         raise FormatError(f"frame {index} payload is {len(payload)} bytes, not whole 32-bit words")
-    return FrameRecord(index, duration, mode, shift, crc, payload, mix[0] if mix else 0)
+    mix_field = mix[0] if mix else 0
+    if version == 2 and mix_field & ~_V2_MIX_MASK:
+        raise FormatError(f"frame {index} mix field 0x{mix_field:04x} sets bits 12-15, reserved in version 2")
+    return FrameRecord(index, duration, mode, shift, crc, payload, mix_field)
 
 
 def encode_end(frame_count: int) -> bytes:

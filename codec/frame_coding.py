@@ -23,6 +23,7 @@ from ..bitstream.palette import encode_palette
 from ..models import intra
 from ..models.base import Prediction, apply_coupling
 from . import palette_coding as pc
+from . import palette_context as ctx
 
 MODE_INTRA = 0
 MODE_INTER = 1
@@ -148,24 +149,47 @@ def _neighbour_colours(idx_canvas: np.ndarray, neighbours: np.ndarray) -> np.nda
     return np.where(neighbours >= 0, idx_canvas[np.maximum(neighbours, 0)], -1).astype(np.int32)
 
 
+def _pretrained_counts(geometry: tuple[intra.Pass, ...], previous: np.ndarray | None,
+                       palette: np.ndarray) -> ctx.ContextCounts:
+    """Context counts seeded with the previous decoded frame read in this frame's pass geometry,
+    its colours mapped to this palette (colours the palette lacks count as one 'other' class)."""
+    counts = ctx.ContextCounts()
+    if previous is None:
+        return counts
+    prev_canvas = pc.exact_indices(previous, palette)
+    for p in geometry:
+        counts.add(ctx.context_keys(prev_canvas, p.neighbours), prev_canvas[p.targets])
+    return counts
+
+
 def _code_palette_passes(passes, palette: np.ndarray, prev_idx: np.ndarray | None, mix: int,
-                         idx: np.ndarray, coder, cached=None) -> None:
+                         idx: np.ndarray, coder, counts: ctx.ContextCounts, cached=None) -> None:
     """Encode (``coder`` a FrameEncoder, ``idx`` the true indices) or decode (a FrameDecoder, ``idx``
-    filled in) a palette frame. ``passes`` yields _PassInputs and may look at ``idx`` as it goes."""
+    filled in) a palette frame. ``passes`` yields _PassInputs and may look at ``idx`` as it goes;
+    ``counts`` (from ``_pretrained_counts``) learns from each pass once it is coded."""
     w_prev, w_levels = pc.mix_weights(mix)
+    betas = ctx.betas(mix)
+    use_context = any(b > 0 for b in betas)
     decoding = isinstance(coder, entropy.FrameDecoder)
     for k, inp in enumerate(passes):
         t = inp.targets
         prev = None if prev_idx is None else prev_idx[t]
         nbr = _neighbour_colours(idx, inp.neighbours)
+        keys = ctx.context_keys(idx, inp.neighbours) if use_context else None
         blocks = cached[k] if cached is not None else _model_blocks(inp, palette)
         for sl, rows in blocks:
             rows = pc.mix_rows(rows, None if prev is None else prev[sl], w_prev,
                                None if nbr is None else nbr[:, sl], w_levels)
+            if keys is not None:
+                rows = ctx.blend(rows / rows.sum(axis=1, keepdims=True, dtype=np.float64),
+                                 [counts.rows(o, keys[o][sl], len(palette)) for o in range(ctx.ORDERS)],
+                                 betas)
             if decoding:
                 idx[t[sl]] = coder.decode_categorical(rows)
             else:
                 coder.encode_categorical(idx[t[sl]], rows)
+        if keys is not None:
+            counts.add(keys, idx[t])
 
 
 def _intra_pass_inputs(canvas: np.ndarray, p: intra.Pass, shift: int) -> _PassInputs:
@@ -210,10 +234,16 @@ def _inter_palette_passes(pred: Prediction, shift: int, height: int, width: int)
 
 
 def _estimate_palette(passes: list[_PassInputs], palette: np.ndarray, idx: np.ndarray,
-                      prev_idx: np.ndarray | None):
-    """(mix byte, estimated bits, cached model rows or None) of coding ``idx`` in these passes."""
+                      prev_idx: np.ndarray | None, counts: ctx.ContextCounts):
+    """(mix field, estimated bits, cached model rows or None) of coding ``idx`` in these passes.
+
+    The vote weights are chosen first, on the model rows alone; then the context betas, on the
+    mixed probabilities of the true colours (``counts`` is consumed).
+    """
     keep = idx.size * len(palette) <= _CACHE_ENTRIES
     cached, true_p, nbrs, order = [], [], [], []
+    own: list[list[np.ndarray]] = [[] for _ in range(ctx.ORDERS)]
+    total: list[list[np.ndarray]] = [[] for _ in range(ctx.ORDERS)]
     for inp in passes:
         blocks = []
         for sl, rows in _model_blocks(inp, palette):
@@ -225,10 +255,34 @@ def _estimate_palette(passes: list[_PassInputs], palette: np.ndarray, idx: np.nd
         nbr = _neighbour_colours(idx, inp.neighbours)
         nbrs.append(nbr if nbr is not None else np.full((4, inp.targets.size), -1, np.int32))
         order.append(inp.targets)
+        keys = ctx.context_keys(idx, inp.neighbours)
+        truth = idx[inp.targets]
+        for o in range(ctx.ORDERS):
+            if keys is None:  # no context: the counts leave the row as it is
+                own[o].append(np.zeros(truth.size))
+                total[o].append(np.zeros(truth.size))
+            else:
+                n, tot = counts.true_counts(o, keys[o], truth)
+                own[o].append(n)
+                total[o].append(tot)
+        counts.add(keys, truth)
     order = np.concatenate(order)
-    mix, cost = pc.choose_mix(np.concatenate(true_p), None if prev_idx is None else prev_idx[order],
-                              idx[order], np.concatenate(nbrs, axis=1))
-    return mix, cost, cached if keep else None
+    prev = None if prev_idx is None else prev_idx[order]
+    nbr_all = np.concatenate(nbrs, axis=1)
+    true_p = np.concatenate(true_p)
+    mix, _ = pc.choose_mix(true_p, prev, idx[order], nbr_all)
+    p_true = pc.mixed_true_p(true_p, prev, idx[order], nbr_all, mix)
+    own_all = [np.concatenate(x) for x in own]
+    total_all = [np.concatenate(x) for x in total]
+    best = (np.inf, 0)
+    for b1 in range(len(ctx.BETA_TABLE)):
+        for b2 in range(len(ctx.BETA_TABLE)):
+            beta = (ctx.BETA_TABLE[b1], ctx.BETA_TABLE[b2])
+            p = ctx.blend_true(p_true, own_all, total_all, beta)
+            cost = float(-np.log2(np.maximum(p, 2.0 ** -24)).sum())
+            if cost < best[0]:
+                best = (cost, ctx.mix_bits((b1, b2)))
+    return mix | best[1], best[0], cached if keep else None
 
 
 # ------------------------------------------------------------------------------------- public API
@@ -262,23 +316,28 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
         prev_idx = pc.previous_indices(previous, palette)
         canvas = flat.astype(np.float32)
         passes = list(_intra_palette_passes(canvas, palette, idx, i_shift, h, w, decoding=False))
-        mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx)
+        geometry = intra.passes(h, w)
+        mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx,
+                                              _pretrained_counts(geometry, previous, palette))
         candidates.append((cost + palette_bits, MODE_PALETTE_INTRA, i_shift,
-                           (palette, idx, prev_idx, mix, passes, cached)))
+                           (palette, idx, prev_idx, mix, passes, cached, geometry)))
         if pred is not None:
             p_shift = next(s for _, m, s, _ in candidates if m == MODE_INTER)
             passes = _inter_palette_passes(pred, p_shift, h, w)
-            mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx)
+            geometry = checkerboard(h, w)
+            mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx,
+                                                  _pretrained_counts(geometry, previous, palette))
             candidates.append((cost + palette_bits, MODE_PALETTE_INTER, p_shift,
-                               (palette, idx, prev_idx, mix, passes, cached)))
+                               (palette, idx, prev_idx, mix, passes, cached, geometry)))
     _, mode, shift, extra = min(candidates, key=lambda t: t[0])
     if mode == MODE_INTER:
         return CodedFrame(mode, shift, _encode_inter(chw, *extra, shift))
     if mode == MODE_INTRA:
         return CodedFrame(mode, shift, _encode_intra(flat, ps, intra_params, shift))
-    palette, idx, prev_idx, mix, passes, cached = extra
+    palette, idx, prev_idx, mix, passes, cached, geometry = extra
     enc = entropy.FrameEncoder()
-    _code_palette_passes(passes, palette, prev_idx, mix, idx, enc, cached)
+    _code_palette_passes(passes, palette, prev_idx, mix, idx, enc,
+                         _pretrained_counts(geometry, previous, palette), cached)
     return CodedFrame(mode, shift, enc.finish(), mix, palette)
 
 
@@ -300,12 +359,15 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
             idx = np.zeros(height * width, np.int32)
             if coded.mode == MODE_PALETTE_INTER:
                 passes = _inter_palette_passes(pred, coded.scale_shift, height, width)
+                geometry = checkerboard(height, width)
             else:
                 canvas = np.zeros((channels, height * width), np.float32)
                 passes = _intra_palette_passes(canvas, coded.palette, idx, coded.scale_shift,
                                                height, width, decoding=True)
+                geometry = intra.passes(height, width)
             _code_palette_passes(passes, coded.palette, prev_idx, coded.mix, idx,
-                                 entropy.FrameDecoder(coded.payload))
+                                 entropy.FrameDecoder(coded.payload),
+                                 _pretrained_counts(geometry, previous, coded.palette))
             return coded.palette[idx].reshape(height, width, channels)
         if coded.mode == MODE_INTER:
             chw = _decode_inter(coded.payload, pred, coded.scale_shift, shape)

@@ -50,15 +50,24 @@ def previous_indices(previous: np.ndarray | None, palette: np.ndarray) -> np.nda
     keys = pack_colours(flat)
     uniq, inverse = np.unique(keys, return_inverse=True)
     if len(uniq) > _MAX_UNIQUE:
-        pal_keys = pack_colours(palette)
-        pos = np.clip(np.searchsorted(pal_keys, keys), 0, len(pal_keys) - 1)
-        return np.where(pal_keys[pos] == keys, pos, -1).astype(np.int32)
+        return _exact(keys, palette)
     shifts = 8 * np.arange(flat.shape[1] - 1, -1, -1)
     colours = ((uniq[:, None] >> shifts) & 0xFF).astype(np.int32)
     dist = np.abs(colours[:, None, :] - palette[None, :, :].astype(np.int32)).sum(axis=2)
     best = dist.argmin(axis=1)
     near = np.where(dist[np.arange(len(uniq)), best] <= NEAREST_L1, best, -1)
     return near[inverse.ravel()].astype(np.int32)
+
+
+def exact_indices(frame: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Per pixel of ``frame``, the index of its exact colour in ``palette``, or -1 if absent."""
+    return _exact(pack_colours(frame.reshape(-1, frame.shape[-1])), palette)
+
+
+def _exact(keys: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    pal_keys = pack_colours(palette)
+    pos = np.clip(np.searchsorted(pal_keys, keys), 0, len(pal_keys) - 1)
+    return np.where(pal_keys[pos] == keys, pos, -1).astype(np.int32)
 
 
 def colour_bits(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
@@ -195,7 +204,23 @@ def mix_weights(mix: int) -> tuple[float, np.ndarray]:
 
 
 def valid_mix(mix: int) -> bool:
-    return (mix & 0x0F) < len(MIX_TABLE) and mix >> (4 + 2 * _LEVELS) == 0
+    """Bits 0-3 index MIX_TABLE; bits 12-15 (the context betas, see ``palette_context``) are all valid."""
+    return (mix & 0x0F) < len(MIX_TABLE) and 0 <= mix < (1 << 16)
+
+
+def _vote_stats(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray,
+                nbr_idx: np.ndarray | None):
+    """(has_prev, match, votes, level) per pixel: what the mix formula needs at the true colour."""
+    n = true_p.size
+    has_prev = (prev_idx >= 0) if prev_idx is not None else np.zeros(n, bool)
+    match = (prev_idx == true_idx) if prev_idx is not None else np.zeros(n, bool)
+    if nbr_idx is not None and nbr_idx.shape[0]:
+        count = (nbr_idx >= 0).sum(axis=0)
+        votes = (nbr_idx == true_idx[None, :]).sum(axis=0) / np.maximum(count, 1)
+        level = agreement(nbr_idx)
+    else:
+        votes, level = np.zeros(n), np.zeros(n, np.int64)
+    return has_prev, match, votes, level
 
 
 def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray,
@@ -206,15 +231,7 @@ def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.nda
     ``prev_idx``/``nbr_idx`` as in ``mix_rows``. The agreement levels are disjoint sets of pixels,
     so each level's weight is chosen on its own.
     """
-    n = true_p.size
-    has_prev = (prev_idx >= 0) if prev_idx is not None else np.zeros(n, bool)
-    match = (prev_idx == true_idx) if prev_idx is not None else np.zeros(n, bool)
-    if nbr_idx is not None and nbr_idx.shape[0]:
-        count = (nbr_idx >= 0).sum(axis=0)
-        votes = (nbr_idx == true_idx[None, :]).sum(axis=0) / np.maximum(count, 1)
-        level = agreement(nbr_idx)
-    else:
-        votes, level = np.zeros(n), np.zeros(n, np.int64)
+    has_prev, match, votes, level = _vote_stats(true_p, prev_idx, true_idx, nbr_idx)
     best = (0, np.inf)
     for a, wp in enumerate(MIX_TABLE if has_prev.any() else MIX_TABLE[:1]):
         p1 = np.where(has_prev, (1 - wp) * true_p + wp * match, true_p)
@@ -231,3 +248,13 @@ def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.nda
         if total < best[1]:
             best = (mix, total)
     return best
+
+
+def mixed_true_p(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray,
+                 nbr_idx: np.ndarray | None, mix: int) -> np.ndarray:
+    """``mix_rows``'s normalized probability of each pixel's true colour, without building rows."""
+    has_prev, match, votes, level = _vote_stats(true_p, prev_idx, true_idx, nbr_idx)
+    w_prev, w_levels = mix_weights(mix)
+    p1 = np.where(has_prev, (1 - w_prev) * true_p + w_prev * match, true_p)
+    w = np.where(level > 0, w_levels[np.clip(level, 1, _LEVELS) - 1], 0.0)
+    return (1 - w) * p1 + w * votes

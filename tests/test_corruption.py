@@ -165,7 +165,7 @@ def test_wrong_magic(small_stream):
     decode_must_fail(b"\x89PNG\r\n\x1a\n" + small_stream[8:])
 
 
-@pytest.mark.parametrize("version", [0, 3, 99, 0xFFFF])
+@pytest.mark.parametrize("version", [0, 4, 99, 0xFFFF])
 def test_unsupported_version(small_stream, version):
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS
     assert version not in SUPPORTED_VERSIONS
@@ -177,16 +177,25 @@ def test_unsupported_version(small_stream, version):
         Decoder(io.BytesIO(bytes(bad)), load_model=False)
 
 
-def test_stream_relabelled_as_another_supported_version(small_stream, rgba_stream):
-    """Claiming an older (supported) version changes how chunks parse: must fail, not misdecode."""
+def test_stream_relabelled_as_another_supported_version(small_stream, small_frames, rgba_stream,
+                                                        rgba_frames):
+    """Claiming an older (supported) version must fail or decode exactly, never misdecode.
+
+    Version 1 parses frame chunks differently (no mix field), so it must fail. Version 2 is version 3
+    with the context bits zero: a stream that never sets them is a valid version-2 stream, and one
+    that does is refused.
+    """
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS, VERSION
-    for data in (small_stream, rgba_stream):
+    for data, frames in ((small_stream, small_frames), (rgba_stream, rgba_frames)):
         for version in SUPPORTED_VERSIONS:
             if version == VERSION:
                 continue
             bad = bytearray(data)
             struct.pack_into("<H", bad, VERSION_OFFSET, version)
-            decode_must_fail(bytes(bad))
+            if version == 1:
+                decode_must_fail(bytes(bad))
+            else:
+                decode_fails_or_is_exact(bytes(bad), frames)
 
 
 def test_reserved_flags(small_stream):

@@ -1,0 +1,141 @@
+"""Adaptive context statistics for palette indices: what colour followed these neighbours so far.
+
+A GIF's LZW wins on dithered and text-like frames because it learns repeated index patterns, which a
+continuous prediction cannot express (in an ordered dither a pixel systematically differs from its
+neighbours). This module adds that knowledge to the palette modes without a sequential loop: pixels
+are coded in passes, and each pass's probability rows are blended with counts of the colours seen in
+the same neighbour context in
+
+- the previous decoded frame, read with the same pass geometry (so a static or slowly changing
+  pattern is known before the frame starts), and
+- the earlier passes of the current frame.
+
+Counts are updated once per pass (a vectorized ``np.unique`` over the history), so the decoder, which
+knows the same history, rebuilds exactly the same rows. Two context orders are chained, as in PPM or
+a Dirichlet prior whose base measure is the model:
+
+    p1(k) = (n1(k) + beta1 p(k)) / (N1 + beta1)      context: the first neighbour's colour
+    p2(k) = (n2(k) + beta2 p1(k)) / (N2 + beta2)     context: the first and second (third, if present)
+
+where p is the mixed model row (normalized), n(k) the count of colour k after that context and N the
+total. A context never seen leaves the row unchanged; beta = 0 switches an order off. The encoder
+picks both betas per frame from BETA_TABLE (2 bits each, in the frame's mix field).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Dirichlet strength of the model row against the counts; index 0 = the order is off.
+BETA_TABLE = (0.0, 32.0, 128.0, 512.0)
+#: Bit positions of the two orders' 2-bit BETA_TABLE indices in the frame's mix field.
+MIX_SHIFTS = (12, 14)
+ORDERS = 2
+_KEY_RADIX = 512  # neighbour classes are 0..257
+_SYMBOL_BITS = 8
+
+
+def betas(mix: int) -> tuple[float, float]:
+    """(beta1, beta2) of a frame's mix field."""
+    return tuple(BETA_TABLE[(mix >> s) & 3] for s in MIX_SHIFTS)  # type: ignore[return-value]
+
+
+def mix_bits(beta_idx: tuple[int, int]) -> int:
+    """The mix-field bits selecting BETA_TABLE entries ``beta_idx`` for orders 1 and 2."""
+    return sum(int(i) << s for i, s in zip(beta_idx, MIX_SHIFTS))
+
+
+def context_keys(index_canvas: np.ndarray, neighbours: np.ndarray) -> list[np.ndarray] | None:
+    """Per order, the (N,) int64 context key of each pixel of a pass; None for a pass without
+    neighbours. ``index_canvas``: palette index per flat pixel (-1: a colour not in the palette);
+    ``neighbours``: (J, N) flat positions, -1 outside the frame."""
+    if neighbours.shape[0] == 0:
+        return None
+    j = neighbours.shape[0]
+    first = _index_at(index_canvas, neighbours[0])
+    second = _index_at(index_canvas, neighbours[2 if j > 2 else j - 1])
+    return [first, first * _KEY_RADIX + second]
+
+
+def _index_at(index_canvas: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Neighbour class: 0 outside the frame, 1 a colour not in the palette, 2 + palette index."""
+    return np.where(pos >= 0, index_canvas[np.maximum(pos, 0)].astype(np.int64) + 2, 0)
+
+
+class ContextCounts:
+    """(context, palette index) counts per order, growing pass by pass."""
+
+    def __init__(self) -> None:
+        self._pending: list[list[np.ndarray]] = [[] for _ in range(ORDERS)]
+        self._tables: list[tuple[np.ndarray, np.ndarray] | None] = [None] * ORDERS
+
+    def add(self, keys: list[np.ndarray] | None, symbols: np.ndarray) -> None:
+        """Record that ``symbols`` (palette indices, -1 = not in the palette: skipped) followed ``keys``."""
+        if keys is None:
+            return
+        ok = symbols >= 0
+        for o in range(ORDERS):
+            self._pending[o].append((keys[o][ok] << _SYMBOL_BITS) | symbols[ok].astype(np.int64))
+
+    def _table(self, order: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted unique (context << 8 | symbol) codes and their counts, merged with what was added."""
+        if self._pending[order]:
+            parts = self._pending[order]
+            old = self._tables[order]
+            if old is not None:
+                codes = np.concatenate([np.repeat(old[0], old[1])] + parts)
+            else:
+                codes = np.concatenate(parts)
+            self._tables[order] = np.unique(codes, return_counts=True)
+            self._pending[order] = []
+        if self._tables[order] is None:
+            self._tables[order] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return self._tables[order]
+
+    def _ranges(self, order: int, keys: np.ndarray):
+        codes, counts = self._table(order)
+        ctx = codes >> _SYMBOL_BITS
+        lo = np.searchsorted(ctx, keys, "left")
+        hi = np.searchsorted(ctx, keys, "right")
+        return codes, counts, lo, hi
+
+    def rows(self, order: int, keys: np.ndarray, k: int) -> np.ndarray:
+        """(N, K) float64 counts of each palette index after each pixel's context."""
+        codes, counts, lo, hi = self._ranges(order, keys)
+        out = np.zeros((keys.size, k), np.float64)
+        m = hi - lo
+        total = int(m.sum())
+        if total:
+            pos = np.arange(total) - np.repeat(np.cumsum(m) - m, m) + np.repeat(lo, m)
+            sym = codes[pos] & ((1 << _SYMBOL_BITS) - 1)
+            out[np.repeat(np.arange(keys.size), m), sym] = counts[pos]
+        return out
+
+    def true_counts(self, order: int, keys: np.ndarray, symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(count of each pixel's own symbol after its context, total count of the context)."""
+        codes, counts, lo, hi = self._ranges(order, keys)
+        csum = np.concatenate([[0], np.cumsum(counts)])
+        total = csum[hi] - csum[lo]
+        want = (keys << _SYMBOL_BITS) | symbols.astype(np.int64)
+        at = np.searchsorted(codes, want)
+        found = at < codes.size
+        found[found] = codes[at[found]] == want[found]
+        own = np.where(found, counts[np.minimum(at, max(codes.size - 1, 0))] if codes.size else 0, 0)
+        return own.astype(np.float64), total.astype(np.float64)
+
+
+def blend(p: np.ndarray, count_rows: list[np.ndarray], beta: tuple[float, float]) -> np.ndarray:
+    """Chain the normalized rows ``p`` (N, K) through the orders' counts (see the module docstring)."""
+    for rows, b in zip(count_rows, beta):
+        if b > 0:
+            p = (rows + b * p) / (rows.sum(axis=1, keepdims=True) + b)
+    return p
+
+
+def blend_true(p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndarray],
+               beta: tuple[float, float]) -> np.ndarray:
+    """``blend`` evaluated at each pixel's own symbol only (the encoder's cost estimate)."""
+    for n, t, b in zip(own, total, beta):
+        if b > 0:
+            p_true = (n + b * p_true) / (t + b)
+    return p_true
