@@ -2,25 +2,99 @@
 
 The network side hands over float means and scales; this module snaps them onto fixed grids (means
 to 1/16 of a level, scales to a 64-entry log-spaced table) so that what reaches constriction is a
-function of small integers. Snapping is what keeps encoder and decoder in step when their float
-inputs are identical; the stream's per-frame reconstruction CRC catches any remaining disagreement.
+function of small integers.
+
+Format version 3 makes the coding tables themselves portable. Every probability that reaches
+constriction is an integer (held exactly in float64) read from ``cdf_table()``, an integer
+cumulative table of the 64 discretized Laplace distributions. The table is built at import from
+literal constants using IEEE-754 multiplication and rounding only (no exp/log, whose last bit
+depends on the maths library), and its SHA-256 is checked against ``CDF_SHA256``: a machine that
+built a different table refuses to code rather than write or read different bits. constriction's
+``Categorical(perfect=False)`` turns those integers into its fixed-point model with basic float
+operations in a fixed order (Rust does not reassociate or contract them), so the same integers
+give the same words everywhere; the constriction version is recorded in every stream header.
+Streams of versions 1 and 2 were coded with constriction's ``QuantizedLaplace``, whose tables use
+float exp/ln inside the library; they decode through that ``legacy`` path unchanged.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 
 import constriction
 import numpy as np
+
+from .errors import TableMismatchError
 
 #: Symbols are pixel values.
 SYMBOL_MIN, SYMBOL_MAX = 0, 255
 #: Means are snapped to multiples of 1/MEAN_STEPS.
 MEAN_STEPS = 16
-#: Laplace scales, log-spaced; index i is SCALE_TABLE[i].
-SCALE_TABLE = np.exp(np.linspace(np.log(0.04), np.log(160.0), 64))
-_LOG_SCALE_TABLE = np.log(SCALE_TABLE)
-_LOG_STEP = _LOG_SCALE_TABLE[1] - _LOG_SCALE_TABLE[0]
+#: Laplace scales, log-spaced from 0.04 to 160 (exp(linspace(log 0.04, log 160, 64)), written out
+#: so that no platform's exp is involved); index i is SCALE_TABLE[i].
+SCALE_TABLE = np.array([
+    0.04000000000000001, 0.04562843221497473, 0.05204884565991356, 0.05937268065152618,
+    0.06772705836323759, 0.07725698729116554, 0.08812788019370275, 0.1005284251916945,
+    0.11467386086343469, 0.1308097121809168, 0.14921605213268288, 0.17021236300305634,
+    0.19416308168589064, 0.22148392528388153, 0.2526491067880528, 0.2881995660813144,
+    0.3287523591331595, 0.37501136835550986, 0.4277795200213572, 0.487972720806223,
+    0.5566357553515883, 0.6349604207872797, 0.7243062129771054, 0.8262239235427725,
+    0.9424825572440458, 1.0751000369251495, 1.2263782289789, 1.3989428972721123,
+    1.5957892790200223, 1.8203340736787117, 2.0764747472364475, 2.3686571812596253,
+    2.7019528408904465, 3.0821468012157016, 3.5158381598967967, 4.010554578941809,
+    4.574882943742569, 5.218618407250047, 5.952934406275701, 6.790576600923537,
+    7.74608410339583, 8.836041836082243, 10.07936839915898, 11.4976444442696,
+    13.1154872539309, 14.960978028308768, 17.066149295860328, 19.46754090792003,
+    22.206834267731903, 25.331575802359584, 28.896002234911442, 32.96198198148538,
+    37.60008901283558, 42.890827819979584, 48.926030745702285, 55.810451935701145,
+    63.66358557588108, 72.62173997528328, 82.8404034948933, 94.4969433881973,
+    107.79368439776674, 122.96142054364668, 140.26342105831975, 159.99999999999994,
+])
+_LOG_STEP = float(np.log(SCALE_TABLE[1] / SCALE_TABLE[0]))  # for the training code only
+#: quantize_scale's rounding boundaries: the geometric midpoints sqrt(b_i b_i+1), written out.
+SCALE_BOUNDS = np.array([
+    0.042721625537881745, 0.04873301987421924, 0.0555902823490457, 0.06341243574936845,
+    0.07233525065441243, 0.08251360203095155, 0.09412415742706684, 0.1073684434238132,
+    0.1224763435697702, 0.13971008851278036, 0.15936880758633792, 0.18179372085336418,
+    0.20737406172664408, 0.23655383296595406, 0.26983951331698713, 0.3078088485576479,
+    0.35112087953955134, 0.400527381283318, 0.45688591167818016, 0.5211746962746193,
+    0.5945096075281624, 0.6781635332062494, 0.7735884701392279, 0.8824407268008436,
+    1.0066096721641329, 1.1482505298319765, 1.3098217866561788, 1.494127865153463,
+    1.7043678003914915, 1.9441907662387186, 2.2177594147575785, 2.529822128134704,
+    2.8857954372384347, 3.2918580373579314, 3.755058032972652, 4.283435273019722,
+    4.8861609000553035, 5.573696535490832, 6.35797586391207, 7.252611768273931,
+    8.273132611255374, 9.437251763954063, 10.765175060180713, 12.279951512894803,
+    14.007873380232414, 15.978932525147089, 18.22734098978322, 20.792124820288837,
+    23.717801449196067, 27.0551523928218, 30.862104675542014, 35.20473627998558,
+    40.15842307493457, 45.80914712837321, 52.25498911431954, 59.607830717424264,
+    67.99529658429199, 77.56296952833671, 88.47691743789649, 100.92657574762443,
+    115.12803550474976, 131.32779410179188, 149.80703377789428,
+])
+#: exp(-1 / (16 b_i)): the Laplace(0, b_i) tail shrinks by this factor per 1/16 level.
+_TAIL_RATIO = np.array([
+    0.20961138715109787, 0.2541679598435299, 0.3009548208037199, 0.3490037195162071,
+    0.3973961198407336, 0.44530835002089375, 0.4920393040273437, 0.5370228130950702,
+    0.5798278993774615, 0.6201503880402552, 0.6577990822365621, 0.6926791532907998,
+    0.7247747549057986, 0.7541322550159593, 0.7808449550251597, 0.8050397564442333,
+    0.826865937445098, 0.8464860017074003, 0.8640684393904833, 0.8797821753035423,
+    0.8937924549804582, 0.9062579213757523, 0.9173286526900307, 0.9271449578350103,
+    0.9358367551386081, 0.9435233888172969, 0.9503137646074881, 0.9563067097869242,
+    0.9615914832823084, 0.9662483786824271, 0.9703493770048475, 0.9739588173531253,
+    0.9771340625401761, 0.9799261437249329, 0.9823803734659865, 0.9845369206483194,
+    0.9864313437533557, 0.988095081140614, 0.9895558985737789, 0.9908382953025775,
+    0.9919638707223073, 0.9929516540682699, 0.993818399835378, 0.9945788517000592,
+    0.9952459777053398, 0.9958311793832879, 0.9963444773563034, 0.996794675798194,
+    0.9971895079607711, 0.9975357647913276, 0.9978394084874416, 0.9981056726625822,
+    0.9983391506318718, 0.9985438731738284, 0.9987233769818455, 0.9988807648888657,
+    0.9990187588300103, 0.9991397464004544, 0.9992458217689562, 0.9993388216204903,
+    0.999420356723622, 0.9994918396488306, 0.9995545091022016, 0.9996094512840121,
+])
+#: Integer tables: C_i(k) = round(CDF_TOTAL * F_i(k / 16)), |k| <= CDF_HALF, F_i the Laplace(0, b_i)
+#: CDF. CDF_HALF covers 16 (255 + 1/2), the farthest a bin edge can lie from a mean in 0..255.
+CDF_TOTAL = 1 << 20
+CDF_HALF = SYMBOL_MAX * MEAN_STEPS + MEAN_STEPS // 2
+CDF_SHA256 = "61a3db250ab3f85b125b740d60b7c5ed7dac8b9a4c8224731e1f5d716fa9a29c"
 
 _MODEL = constriction.stream.model.QuantizedLaplace(SYMBOL_MIN, SYMBOL_MAX)
 #: Palette indices: per-pixel probability rows given at coding time. perfect=False is the fast,
@@ -37,10 +111,101 @@ def quantize_mean(mean: np.ndarray) -> np.ndarray:
 
 
 def quantize_scale(scale: np.ndarray) -> np.ndarray:
-    """Index into SCALE_TABLE nearest (in log space) to ``scale``."""
-    s = np.maximum(np.asarray(scale, dtype=np.float64), 1e-12)
-    idx = np.rint((np.log(s) - _LOG_SCALE_TABLE[0]) / _LOG_STEP)
-    return np.clip(idx, 0, len(SCALE_TABLE) - 1).astype(np.int32)
+    """Index into SCALE_TABLE nearest (in log space) to ``scale``: a comparison against the literal
+    boundaries, so it is exact on every machine."""
+    return np.searchsorted(SCALE_BOUNDS, np.asarray(scale, dtype=np.float64)).astype(np.int32)
+
+
+@functools.lru_cache(maxsize=1)
+def cdf_table() -> np.ndarray:
+    """int64 (64, 2 CDF_HALF + 1) cumulative counts; column CDF_HALF + k holds C_i(k).
+
+    r^k comes from a running product (each step one correctly rounded multiplication, the same
+    sequence on every machine; flushing subnormals to zero changes nothing, they round to 0 counts),
+    and C_i(-k) = floor(CDF_TOTAL / 2 * r^k + 1/2), C_i(k) = CDF_TOTAL - C_i(-k).
+    """
+    ratios = np.broadcast_to(_TAIL_RATIO[:, None], (len(SCALE_TABLE), CDF_HALF))
+    with np.errstate(under="ignore"):
+        tails = np.multiply.accumulate(ratios, axis=1)
+    low = np.floor(tails * (CDF_TOTAL / 2) + 0.5).astype(np.int64)  # C(-1) .. C(-CDF_HALF)
+    centre = np.full((len(SCALE_TABLE), 1), CDF_TOTAL // 2, np.int64)
+    table = np.ascontiguousarray(np.concatenate([low[:, ::-1], centre, CDF_TOTAL - low], axis=1))
+    digest = hashlib.sha256(table.astype("<i8").tobytes()).hexdigest()
+    if digest != CDF_SHA256:
+        raise TableMismatchError(f"coding tables built on this machine have SHA-256 {digest}, "
+                                 f"expected {CDF_SHA256}")
+    table.setflags(write=False)
+    return table
+
+
+#: Largest |16 v - mean_q| for a value v and a mean in the symbol range (also for the signed
+#: residuals, whose mean is 0): the interior bins' offsets.
+_BIN_SPAN = SYMBOL_MAX * MEAN_STEPS
+
+
+@functools.lru_cache(maxsize=1)
+def _bin_table() -> np.ndarray:
+    """int64 (64, 2 _BIN_SPAN + 1): the frequency C(j + 8) - C(j - 8) + 1 of a value 16 v - mean_q = j
+    sixteenths from the mean, column _BIN_SPAN + j (interior values; the end values add their tails)."""
+    c = cdf_table()
+    j = np.arange(-_BIN_SPAN, _BIN_SPAN + 1) + CDF_HALF
+    half = MEAN_STEPS // 2
+    out = np.ascontiguousarray(c[:, j + half] - c[:, j - half] + 1)
+    out.setflags(write=False)
+    return out
+
+
+def _cdf_at(scale_idx: np.ndarray, offset16: np.ndarray) -> np.ndarray:
+    table = cdf_table()
+    return table.ravel().take(scale_idx * table.shape[1] + CDF_HALF + offset16)
+
+
+def value_counts(values: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,
+                 lo: int = SYMBOL_MIN, hi: int = SYMBOL_MAX) -> np.ndarray:
+    """Integer frequency (int64) of each value under the discretized Laplace(mean_q/16, b_i) on
+    lo..hi: the table counts between its bin edges, lo and hi taking the tails beyond them, plus 1
+    so nothing is impossible. The frequencies of all values lo..hi sum to CDF_TOTAL + hi - lo + 1.
+    Arrays of ints broadcast together; ``count_rows`` is the fast form for a row of values."""
+    v16 = np.asarray(values, np.int64) * MEAN_STEPS - mean_q
+    half = MEAN_STEPS // 2
+    upper = np.where(values >= hi, CDF_TOTAL, _cdf_at(scale_idx, np.clip(v16 + half, -CDF_HALF, CDF_HALF)))
+    lower = np.where(values <= lo, 0, _cdf_at(scale_idx, np.clip(v16 - half, -CDF_HALF, CDF_HALF)))
+    return upper - lower + 1
+
+
+def count_rows(values: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,
+               lo: int = SYMBOL_MIN, hi: int = SYMBOL_MAX) -> np.ndarray:
+    """``value_counts`` of the (K,) ``values`` (each in lo..hi) at N pixels: (N, K) int64.
+
+    ``mean_q`` is (N, 1) or (N, K) (per value, for coupled means), ``scale_idx`` (N, 1). One table
+    gather per entry; only the columns of lo and hi read their tails separately.
+    """
+    values = np.asarray(values, np.int64)
+    bins = _bin_table()
+    base = scale_idx.astype(np.int64) * bins.shape[1] + _BIN_SPAN - mean_q
+    out = bins.ravel().take(base + values * MEAN_STEPS)
+    half = MEAN_STEPS // 2
+    for col in np.flatnonzero(values == lo):
+        m = mean_q[:, col if mean_q.shape[1] > 1 else 0]
+        out[:, col] = _cdf_at(scale_idx[:, 0], lo * MEAN_STEPS + half - m) + 1
+    for col in np.flatnonzero(values == hi):
+        m = mean_q[:, col if mean_q.shape[1] > 1 else 0]
+        out[:, col] = CDF_TOTAL - _cdf_at(scale_idx[:, 0], hi * MEAN_STEPS - half - m) + 1
+    return out
+
+
+def table_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: int = SYMBOL_MIN,
+               hi: int = SYMBOL_MAX) -> np.ndarray:
+    """(N, hi - lo + 1) float64 rows of ``value_counts`` for every value: exact integers."""
+    return count_rows(np.arange(lo, hi + 1), np.asarray(mean_q, np.int64).reshape(-1, 1),
+                      np.asarray(scale_idx, np.int64).reshape(-1, 1), lo, hi).astype(np.float64)
+
+
+def table_bits(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
+    """Code length in bits of each symbol under the integer tables (what version 3 spends)."""
+    counts = value_counts(np.asarray(symbols, np.int64), np.asarray(mean_q, np.int64),
+                          np.asarray(scale_idx, np.int64))
+    return np.log2(CDF_TOTAL + SYMBOL_MAX - SYMBOL_MIN + 1) - np.log2(counts)
 
 
 def _params(mean_q: np.ndarray, scale_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,16 +214,33 @@ def _params(mean_q: np.ndarray, scale_idx: np.ndarray) -> tuple[np.ndarray, np.n
     return means, scales
 
 
-class FrameEncoder:
-    """Collects one frame's symbols in decoding order and returns its compressed words."""
+#: Symbols per constriction call when coding through the integer tables (bounds the rows' memory).
+TABLE_BLOCK = 8192
+_SIGNED_MIN, _SIGNED_MAX = -255, 255
 
-    def __init__(self) -> None:
+
+class FrameEncoder:
+    """Collects one frame's symbols in decoding order and returns its compressed words.
+
+    ``legacy=True`` codes as format versions 1-2 did (constriction's QuantizedLaplace); the default
+    codes through the integer tables.
+    """
+
+    def __init__(self, legacy: bool = False) -> None:
         self._coder = constriction.stream.queue.RangeEncoder()
+        self.legacy = legacy
 
     def encode(self, symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> None:
         """Encode a batch of pixel values under snapped Laplace parameters (all arrays same size)."""
-        means, scales = _params(mean_q, scale_idx)
-        self._coder.encode(np.ascontiguousarray(symbols.ravel(), dtype=np.int32), _MODEL, means, scales)
+        sym = np.ascontiguousarray(symbols.ravel(), dtype=np.int32)
+        if self.legacy:
+            means, scales = _params(mean_q, scale_idx)
+            self._coder.encode(sym, _MODEL, means, scales)
+            return
+        m, s = mean_q.ravel(), scale_idx.ravel()
+        for start in range(0, sym.size, TABLE_BLOCK):
+            sl = slice(start, start + TABLE_BLOCK)
+            self._coder.encode(sym[sl], _CATEGORICAL, table_rows(m[sl], s[sl]))
 
     def encode_categorical(self, symbols: np.ndarray, probabilities: np.ndarray) -> None:
         """Encode indices under per-symbol probability rows ((N, K) float64, rows need not sum to 1).
@@ -71,34 +253,53 @@ class FrameEncoder:
                            np.ascontiguousarray(probabilities, dtype=np.float64))
 
     def encode_signed(self, values: np.ndarray, scale: float) -> None:
-        """Encode integers in -255..255 under a zero-mean Laplace of the given scale."""
+        """Encode integers in -255..255 under a zero-mean Laplace of the given scale (snapped to
+        the nearest SCALE_TABLE entry outside legacy mode)."""
         v = np.ascontiguousarray(np.asarray(values).ravel(), dtype=np.int32)
-        if v.size:
+        if not v.size:
+            return
+        if self.legacy:
             self._coder.encode(v, _SIGNED, np.zeros(v.size), np.full(v.size, float(scale)))
+        else:
+            self._coder.encode(v - _SIGNED_MIN, _CATEGORICAL, _signed_rows(v.size, scale))
 
     def finish(self) -> bytes:
         """The compressed frame as little-endian 32-bit words."""
         return self._coder.get_compressed().astype("<u4").tobytes()
 
 
+def _signed_rows(count: int, scale: float) -> np.ndarray:
+    idx = np.full(count, quantize_scale(np.float64(scale)), np.int64)
+    return table_rows(np.zeros(count, np.int64), idx, _SIGNED_MIN, _SIGNED_MAX)
+
+
 class FrameDecoder:
     """Mirror of FrameEncoder over one frame's compressed words."""
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes, legacy: bool = False) -> None:
         words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
         self._coder = constriction.stream.queue.RangeDecoder(words)
+        self.legacy = legacy
 
     def decode(self, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
         """Decode as many pixel values as there are parameters; returns uint8 of the same shape."""
-        means, scales = _params(mean_q, scale_idx)
-        out = self._coder.decode(_MODEL, means, scales)
+        if self.legacy:
+            means, scales = _params(mean_q, scale_idx)
+            out = self._coder.decode(_MODEL, means, scales)
+        else:
+            m, s = mean_q.ravel(), scale_idx.ravel()
+            out = np.concatenate([self._coder.decode(_CATEGORICAL, table_rows(m[i:i + TABLE_BLOCK],
+                                                                              s[i:i + TABLE_BLOCK]))
+                                  for i in range(0, m.size, TABLE_BLOCK)] or [np.zeros(0, np.int32)])
         return out.astype(np.uint8).reshape(mean_q.shape)
 
     def decode_signed(self, count: int, scale: float) -> np.ndarray:
         """Mirror of ``FrameEncoder.encode_signed``."""
         if count == 0:
             return np.zeros(0, np.int32)
-        return self._coder.decode(_SIGNED, np.zeros(count), np.full(count, float(scale))).astype(np.int32)
+        if self.legacy:
+            return self._coder.decode(_SIGNED, np.zeros(count), np.full(count, float(scale))).astype(np.int32)
+        return self._coder.decode(_CATEGORICAL, _signed_rows(count, scale)).astype(np.int32) + _SIGNED_MIN
 
     def decode_categorical(self, probabilities: np.ndarray) -> np.ndarray:
         """Decode one index per probability row; returns int32 (N,)."""

@@ -29,3 +29,7 @@ class ModelMismatchError(FormatError):
 
 class InputError(FpcodecError, ValueError):
     """The input to encode is unusable: not a video, no frames, absurd dimensions."""
+
+
+class TableMismatchError(FpcodecError, RuntimeError):
+    """This machine built coding tables that differ from the reference: it must not code streams."""

@@ -72,8 +72,10 @@ def encode_palette(palette: np.ndarray, previous: np.ndarray | None) -> bytes:
             + enc.finish())
 
 
-def decode_palette(body: bytes, previous: np.ndarray | None, channels: int) -> np.ndarray:
-    """Inverse of ``encode_palette``; raises FormatError on anything inconsistent."""
+def decode_palette(body: bytes, previous: np.ndarray | None, channels: int,
+                   legacy: bool = False) -> np.ndarray:
+    """Inverse of ``encode_palette``; raises FormatError on anything inconsistent. ``legacy``:
+    a version-2 chunk (its residuals coded with constriction's QuantizedLaplace)."""
     if len(body) < _HEAD.size + channels + 1:
         raise FormatError(f"palette chunk is {len(body)} bytes, too short")
     count, prev_count = _HEAD.unpack_from(body)
@@ -96,7 +98,7 @@ def decode_palette(body: bytes, previous: np.ndarray | None, channels: int) -> n
     if n_new < 0:
         raise FormatError(f"palette keeps {int(kept.sum())} colours but has only {count}")
     try:
-        dec = entropy.FrameDecoder(words)
+        dec = entropy.FrameDecoder(words, legacy=legacy)
         steps = dec.decode_signed(n_new if prev_count else 0, scales[0] / 8)
         residual = np.stack([dec.decode_signed(n_new, scales[c + 1] / 8) for c in range(channels)], 1)
     except Exception as exc:

@@ -76,8 +76,9 @@ def _encode_inter(frame_chw: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarr
     return enc.finish()
 
 
-def _decode_inter(payload: bytes, pred: Prediction, shift: int, shape: tuple[int, int, int]) -> np.ndarray:
-    dec = entropy.FrameDecoder(payload)
+def _decode_inter(payload: bytes, pred: Prediction, shift: int, shape: tuple[int, int, int],
+                  legacy: bool) -> np.ndarray:
+    dec = entropy.FrameDecoder(payload, legacy)
     out = np.zeros(shape, np.uint8)
     for c in range(shape[0]):
         mean_q, scale_idx = _inter_channel_params(pred, c, out)
@@ -100,9 +101,9 @@ def _encode_intra(frame_flat: np.ndarray, ps: tuple[intra.Pass, ...], params: li
     return enc.finish()
 
 
-def _decode_intra(payload: bytes, shift: int, shape: tuple[int, int, int]) -> np.ndarray:
+def _decode_intra(payload: bytes, shift: int, shape: tuple[int, int, int], legacy: bool) -> np.ndarray:
     c_count, h, w = shape
-    dec = entropy.FrameDecoder(payload)
+    dec = entropy.FrameDecoder(payload, legacy)
     canvas = np.zeros((c_count, h * w), np.float32)
     for p in intra.passes(h, w):
         mean, scale = intra.pass_params(canvas, p)
@@ -131,15 +132,16 @@ class _PassInputs:
     neighbours: np.ndarray  # (J, N) flat positions, -1 outside; J = 0 for none
 
 
-def _model_blocks(inp: _PassInputs, palette: np.ndarray):
-    """(slice, unmixed model rows) over blocks of the pass's pixels."""
+def _model_blocks(inp: _PassInputs, palette: np.ndarray, legacy: bool = False):
+    """(slice, unmixed model rows) over blocks of the pass's pixels: integer weights (float64), or
+    version 2's float32 rows when ``legacy``."""
     n = inp.targets.size
     step = pc.block_size(len(palette))
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
-        bits = pc.colour_bits(inp.mean[:, sl], None if inp.coupling is None else inp.coupling[:, sl],
-                              inp.scale_idx[:, sl], palette)
-        yield sl, pc.model_rows(bits)
+        args = (inp.mean[:, sl], None if inp.coupling is None else inp.coupling[:, sl], inp.scale_idx[:, sl],
+                palette)
+        yield sl, pc.model_rows(pc.colour_bits(*args)) if legacy else pc.colour_weights(*args)
 
 
 def _neighbour_colours(idx_canvas: np.ndarray, neighbours: np.ndarray) -> np.ndarray | None:
@@ -166,8 +168,10 @@ def _code_palette_passes(passes, palette: np.ndarray, prev_idx: np.ndarray | Non
                          idx: np.ndarray, coder, counts: ctx.ContextCounts, cached=None) -> None:
     """Encode (``coder`` a FrameEncoder, ``idx`` the true indices) or decode (a FrameDecoder, ``idx``
     filled in) a palette frame. ``passes`` yields _PassInputs and may look at ``idx`` as it goes;
-    ``counts`` (from ``_pretrained_counts``) learns from each pass once it is coded."""
+    ``counts`` (from ``_pretrained_counts``) learns from each pass once it is coded. A legacy
+    coder (version 2) gets version 2's rows."""
     w_prev, w_levels = pc.mix_weights(mix)
+    legacy = coder.legacy
     betas = ctx.betas(mix)
     use_context = any(b > 0 for b in betas)
     decoding = isinstance(coder, entropy.FrameDecoder)
@@ -176,14 +180,12 @@ def _code_palette_passes(passes, palette: np.ndarray, prev_idx: np.ndarray | Non
         prev = None if prev_idx is None else prev_idx[t]
         nbr = _neighbour_colours(idx, inp.neighbours)
         keys = ctx.context_keys(idx, inp.neighbours) if use_context else None
-        blocks = cached[k] if cached is not None else _model_blocks(inp, palette)
+        blocks = cached[k] if cached is not None else _model_blocks(inp, palette, legacy)
         for sl, rows in blocks:
             rows = pc.mix_rows(rows, None if prev is None else prev[sl], w_prev,
-                               None if nbr is None else nbr[:, sl], w_levels)
+                               None if nbr is None else nbr[:, sl], w_levels, normalize=not legacy)
             if keys is not None:
-                rows = ctx.blend(rows / rows.sum(axis=1, keepdims=True, dtype=np.float64),
-                                 [counts.rows(o, keys[o][sl], len(palette)) for o in range(ctx.ORDERS)],
-                                 betas)
+                rows = ctx.blend_sparse(rows, counts, [key[sl] for key in keys], betas)
             if decoding:
                 idx[t[sl]] = coder.decode_categorical(rows)
             else:
@@ -342,8 +344,9 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
 
 
 def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width: int,
-                 channels: int, previous: np.ndarray | None = None) -> np.ndarray:
-    """Inverse of ``encode_frame``; returns (H, W, C) uint8. Palette modes need ``coded.palette``."""
+                 channels: int, previous: np.ndarray | None = None, legacy: bool = False) -> np.ndarray:
+    """Inverse of ``encode_frame``; returns (H, W, C) uint8. Palette modes need ``coded.palette``.
+    ``legacy``: a frame of format version 1 or 2 (constriction's QuantizedLaplace, float palette rows)."""
     shape = (channels, height, width)
     try:
         if coded.mode in (MODE_INTER, MODE_PALETTE_INTER) and pred is None:
@@ -366,13 +369,13 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
                                                height, width, decoding=True)
                 geometry = intra.passes(height, width)
             _code_palette_passes(passes, coded.palette, prev_idx, coded.mix, idx,
-                                 entropy.FrameDecoder(coded.payload),
+                                 entropy.FrameDecoder(coded.payload, legacy),
                                  _pretrained_counts(geometry, previous, coded.palette))
             return coded.palette[idx].reshape(height, width, channels)
         if coded.mode == MODE_INTER:
-            chw = _decode_inter(coded.payload, pred, coded.scale_shift, shape)
+            chw = _decode_inter(coded.payload, pred, coded.scale_shift, shape, legacy)
         elif coded.mode == MODE_INTRA:
-            chw = _decode_intra(coded.payload, coded.scale_shift, shape)
+            chw = _decode_intra(coded.payload, coded.scale_shift, shape, legacy)
         else:
             raise FormatError(f"unknown frame coding mode {coded.mode}")
     except FormatError:

@@ -72,7 +72,8 @@ def _exact(keys: np.ndarray, palette: np.ndarray) -> np.ndarray:
 
 def colour_bits(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
                 palette: np.ndarray) -> np.ndarray:
-    """(N, K) cost in bits of each palette colour at each pixel, up to a per-pixel constant.
+    """(N, K) cost in bits of each palette colour at each pixel, up to a per-pixel constant: the
+    rows of format versions 2 (with ``model_rows``); version 3 uses ``colour_weights``.
 
     mean (C, N) float, coupling (3, N) or None, scale_idx (C, N) int (shift already applied).
     A value at distance d >= 0.5 from a Laplace(mu, b) mean has discretized mass
@@ -110,6 +111,35 @@ def colour_bits(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.nda
                 dn = np.abs(pal[c][near[1]] - mu[near])
                 bits[near] += _centre_correction(dn, b[c][r], slope[c][r], const[c][r])
     return bits
+
+
+#: After each further channel, the running product of integer frequencies is shifted right by this
+#: many bits (log2 of entropy.CDF_TOTAL), which keeps it below 2^21 whatever the channel count.
+WEIGHT_SHIFT = 20
+
+
+def colour_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
+                   palette: np.ndarray) -> np.ndarray:
+    """(N, K) integer weight of each palette colour at each pixel, as exact float64 (format v3).
+
+    Per channel, the colour's value gets its integer frequency under the pixel's snapped Laplace
+    (``entropy.value_counts``, the same tables the RGB modes code with; G and B means coupled to the
+    colour's own R and G); the weights are the product over channels, shifted right by WEIGHT_SHIFT
+    after each multiplication, plus 1. Integer arithmetic only, so every machine gets the same rows;
+    row sums (< 2^29) are exact in float64 in any summation order.
+    """
+    pal = palette.T.astype(np.int64)  # (C, K)
+    pal_f = palette.T.astype(np.float32)
+    weights = None
+    for c in range(palette.shape[1]):
+        if coupling is None or c not in (1, 2):
+            mean_q = entropy.quantize_mean(mean[c])[:, None]  # (N, 1)
+        else:
+            mu = apply_coupling(mean[:, :, None], coupling[:, :, None], c, pal_f[:, None, :])  # (N, K)
+            mean_q = entropy.quantize_mean(mu)
+        counts = entropy.count_rows(pal[c], mean_q.astype(np.int64), scale_idx[c].astype(np.int64)[:, None])
+        weights = counts if weights is None else (weights * counts) >> WEIGHT_SHIFT
+    return (weights + 1).astype(np.float64)
 
 
 def _colours_with_value(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,7 +181,8 @@ def agreement(nbr_idx: np.ndarray) -> np.ndarray:
 
 
 def mix_rows(p: np.ndarray, prev_idx: np.ndarray | None, w_prev: float,
-             nbr_idx: np.ndarray | None = None, w_levels: np.ndarray | None = None) -> np.ndarray:
+             nbr_idx: np.ndarray | None = None, w_levels: np.ndarray | None = None,
+             normalize: bool = False) -> np.ndarray:
     """Mix model rows (from ``model_rows``) with the votes, in place; returns rows for constriction.
 
     The model's distribution p is mixed first with the previous frame's colour j and then with the
@@ -159,7 +190,9 @@ def mix_rows(p: np.ndarray, prev_idx: np.ndarray | None, w_prev: float,
     1/count:  ((1 - w_prev) p + w_prev [k = j]) (1 - w) + w votes(k),  where the weight w depends on
     how many neighbours agree (``w_levels[agreement - 1]``): unanimous neighbours are trusted more.
     A pixel without a previous colour or without neighbours skips that step. Unmixed rows are
-    returned as they are: constriction normalizes every row itself.
+    returned as they are (constriction normalizes every row itself) unless ``normalize``: format v3
+    passes integer rows from ``colour_weights``, whose sums are exact, and gets every row divided
+    by its sum, so no later step needs a float reduction (whose rounding depends on summation order).
     """
     n = p.shape[0]
     has_prev = prev_idx >= 0 if prev_idx is not None and w_prev > 0 else np.zeros(n, bool)
@@ -173,16 +206,18 @@ def mix_rows(p: np.ndarray, prev_idx: np.ndarray | None, w_prev: float,
         valid, count = None, np.zeros(n, np.int64)
     has_nbr = w_nbr > 0
     if not (has_prev.any() or has_nbr.any()):
+        if normalize:  # the mixed formula below with both weights 0
+            p *= (1.0 / p.sum(axis=1))[:, None]
         return p
     keep_nbr = 1.0 - w_nbr
     scale = np.where(has_prev, 1.0 - w_prev, 1.0) * keep_nbr / p.sum(axis=1, dtype=np.float64)
-    p *= scale.astype(np.float32)[:, None]
+    p *= scale.astype(p.dtype)[:, None]
     if has_prev.any():
         rows = np.flatnonzero(has_prev)
-        p[rows, prev_idx[rows]] += (w_prev * keep_nbr[rows]).astype(np.float32)
+        p[rows, prev_idx[rows]] += (w_prev * keep_nbr[rows]).astype(p.dtype)
     if has_nbr.any():
         j, r = np.nonzero(valid & has_nbr[None, :])
-        np.add.at(p, (r, nbr_idx[j, r]), (w_nbr[r] / count[r]).astype(np.float32))
+        np.add.at(p, (r, nbr_idx[j, r]), (w_nbr[r] / count[r]).astype(p.dtype))
     return p
 
 

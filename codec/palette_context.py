@@ -99,16 +99,23 @@ class ContextCounts:
         hi = np.searchsorted(ctx, keys, "right")
         return codes, counts, lo, hi
 
-    def rows(self, order: int, keys: np.ndarray, k: int) -> np.ndarray:
-        """(N, K) float64 counts of each palette index after each pixel's context."""
+    def entries(self, order: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Sparse counts after each pixel's context: (pixel, palette index, count) triples, no
+        (pixel, index) pair twice, and each pixel's total (all int64)."""
         codes, counts, lo, hi = self._ranges(order, keys)
-        out = np.zeros((keys.size, k), np.float64)
         m = hi - lo
         total = int(m.sum())
-        if total:
-            pos = np.arange(total) - np.repeat(np.cumsum(m) - m, m) + np.repeat(lo, m)
-            sym = codes[pos] & ((1 << _SYMBOL_BITS) - 1)
-            out[np.repeat(np.arange(keys.size), m), sym] = counts[pos]
+        pos = np.arange(total) - np.repeat(np.cumsum(m) - m, m) + np.repeat(lo, m)
+        pixel = np.repeat(np.arange(keys.size), m)
+        csum = np.concatenate([[0], np.cumsum(counts)])
+        return pixel, codes[pos] & ((1 << _SYMBOL_BITS) - 1), counts[pos], csum[hi] - csum[lo]
+
+    def rows(self, order: int, keys: np.ndarray, k: int) -> np.ndarray:
+        """(N, K) float64 counts of each palette index after each pixel's context (dense form of
+        ``entries``, for tests and small cases)."""
+        pixel, sym, cnt, _ = self.entries(order, keys)
+        out = np.zeros((keys.size, k), np.float64)
+        out[pixel, sym] = cnt
         return out
 
     def true_counts(self, order: int, keys: np.ndarray, symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,10 +132,37 @@ class ContextCounts:
 
 
 def blend(p: np.ndarray, count_rows: list[np.ndarray], beta: tuple[float, float]) -> np.ndarray:
-    """Chain the normalized rows ``p`` (N, K) through the orders' counts (see the module docstring)."""
+    """Chain the normalized rows ``p`` (N, K) through the orders' dense counts (the module
+    docstring's formula, as written; the codec uses ``blend_sparse``)."""
     for rows, b in zip(count_rows, beta):
         if b > 0:
             p = (rows + b * p) / (rows.sum(axis=1, keepdims=True) + b)
+    return p
+
+
+def blend_sparse(p: np.ndarray, counts: ContextCounts, keys: list[np.ndarray],
+                 beta: tuple[float, float]) -> np.ndarray:
+    """``blend`` in place, from sparse counts: expanded, the chain is p2 = a p + c1 n1 + c2 n2 with
+    per-pixel a = prod(beta_o / (N_o + beta_o)) and c_o = 1 / (N_o + beta_o) times the beta / (N + beta)
+    of every later order. Computed in float64 in this order: the coefficients; p *= a; then for
+    order 1 and then order 2, p[pixel, k] += c_o n_o(k) at every pixel and colour with a count."""
+    a = np.ones(p.shape[0])
+    coeff: list[np.ndarray] = []
+    found = []
+    for o, b in enumerate(beta):
+        if b <= 0:
+            continue
+        pixel, sym, cnt, total = counts.entries(o, keys[o])
+        denom = total + b
+        shrink = b / denom
+        a = a * shrink
+        coeff = [c * shrink for c in coeff] + [1.0 / denom]
+        found.append((pixel, sym, cnt))
+    p = np.ascontiguousarray(p)
+    p *= a[:, None]
+    flat = p.reshape(-1)  # a view, p being C-contiguous
+    for c, (pixel, sym, cnt) in zip(coeff, found):
+        flat[pixel * p.shape[1] + sym] += c[pixel] * cnt
     return p
 
 

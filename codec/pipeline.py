@@ -210,7 +210,7 @@ class Decoder:
         palette_bytes = 0
         for kind, body in self._chunks:
             if kind == container.CHUNK_PALETTE and self.version >= 2:
-                palette = decode_palette(body, palette, self.header.channels)
+                palette = decode_palette(body, palette, self.header.channels, legacy=self.version < 3)
                 palette_bytes = len(body)
             elif kind == container.CHUNK_FRAME:
                 rec = container.decode_frame(body, self.version)
@@ -244,7 +244,7 @@ class Decoder:
             pred = self.predictor.predict(list(history)) if history else None
             coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
             pixels = frame_coding.decode_frame(coded, pred, h.height, h.width, h.channels,
-                                               history[-1] if history else None)
+                                               history[-1] if history else None, legacy=self.version < 3)
             if frame_crc(pixels) != rec.pixels_crc:
                 raise ChecksumError(f"frame {rec.index} does not match its checksum: the decoder's "
                                     f"prediction differs from the encoder's")

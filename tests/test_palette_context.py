@@ -144,3 +144,17 @@ def test_version_2_frame_with_context_bits_is_refused() -> None:
     assert container.decode_frame(body, 3).mix == 0x1000
     with pytest.raises(container.FormatError, match="0x1000"):
         container.decode_frame(body, 2)
+
+
+def test_sparse_blend_equals_the_dense_chain() -> None:
+    rng = np.random.default_rng(2)
+    counts = ctx.ContextCounts()
+    keys = rng.integers(0, 5, 300).astype(np.int64)
+    counts.add([keys, keys * 7 + 1], rng.integers(0, 6, 300))
+    query = rng.integers(0, 7, 80).astype(np.int64)
+    qkeys = [query, query * 7 + 1]
+    p = rng.random((80, 6))
+    p /= p.sum(axis=1, keepdims=True)
+    for beta in ((32.0, 128.0), (0.0, 512.0), (128.0, 0.0), (0.0, 0.0)):
+        dense = ctx.blend(p, [counts.rows(o, qkeys[o], 6) for o in range(ctx.ORDERS)], beta)
+        np.testing.assert_allclose(ctx.blend_sparse(p.copy(), counts, qkeys, beta), dense, rtol=1e-12)
