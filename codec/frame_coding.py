@@ -5,6 +5,8 @@
 - RGB intra: the coarse-to-fine passes of ``models.intra``, for frames with no useful history.
 - Palette inter / palette intra: the same two predictions, turned into categorical distributions
   over the frame's palette (see ``palette_coding``), for frames of at most 256 colours.
+- Palette update: for frames of more than 256 colours whose changed pixels have at most 255, the
+  palette inter coding over those colours plus one "keep the previous colour" symbol.
 All share a per-frame scale shift chosen by the encoder by measured cost and stored in the chunk,
 which calibrates any predictor's scales to the frame at hand. The encoder estimates every mode's
 cost from the ideal code lengths and codes the frame once, in the cheapest.
@@ -29,8 +31,11 @@ MODE_INTRA = 0
 MODE_INTER = 1
 MODE_PALETTE_INTRA = 2
 MODE_PALETTE_INTER = 3
+MODE_PALETTE_UPDATE = 4
 MODE_NAMES = {MODE_INTRA: "intra", MODE_INTER: "inter", MODE_PALETTE_INTRA: "p-intra",
-              MODE_PALETTE_INTER: "p-inter"}
+              MODE_PALETTE_INTER: "p-inter", MODE_PALETTE_UPDATE: "p-update"}
+#: Palette-update frames index at most this many colours (the keep symbol is index K).
+MAX_UPDATE_COLOURS = 255
 SHIFT_MIN, SHIFT_MAX = -63, 63
 _SHIFTS = np.arange(SHIFT_MIN, SHIFT_MAX + 1)
 
@@ -130,18 +135,25 @@ class _PassInputs:
     coupling: np.ndarray | None
     scale_idx: np.ndarray
     neighbours: np.ndarray  # (J, N) flat positions, -1 outside; J = 0 for none
+    keep: np.ndarray | None = None  # (C, N) previous colours: the keep symbol's colour (p-update)
 
 
 def _model_blocks(inp: _PassInputs, palette: np.ndarray, legacy: bool = False):
     """(slice, unmixed model rows) over blocks of the pass's pixels: integer weights (float64), or
     version 2's float32 rows when ``legacy``."""
     n = inp.targets.size
-    step = pc.block_size(len(palette))
+    step = pc.block_size(len(palette) + (inp.keep is not None))
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
-        args = (inp.mean[:, sl], None if inp.coupling is None else inp.coupling[:, sl], inp.scale_idx[:, sl],
-                palette)
-        yield sl, pc.model_rows(pc.colour_bits(*args)) if legacy else pc.colour_weights(*args)
+        args = (inp.mean[:, sl], None if inp.coupling is None else inp.coupling[:, sl], inp.scale_idx[:, sl])
+        if legacy:
+            yield sl, pc.model_rows(pc.colour_bits(*args, palette))
+        elif inp.keep is None:
+            yield sl, pc.colour_weights(*args, palette)
+        else:
+            rows = np.concatenate([pc.colour_weights(*args, palette),
+                                   pc.keep_weights(*args, inp.keep[:, sl])[:, None]], axis=1)
+            yield sl, rows
 
 
 def _neighbour_colours(idx_canvas: np.ndarray, neighbours: np.ndarray) -> np.ndarray | None:
@@ -225,14 +237,36 @@ def checkerboard(height: int, width: int) -> tuple[intra.Pass, intra.Pass]:
             intra.Pass(second, np.stack(nbr) if second.size else np.zeros((4, 0), np.int64)))
 
 
-def _inter_palette_passes(pred: Prediction, shift: int, height: int, width: int) -> list[_PassInputs]:
+def _inter_palette_passes(pred: Prediction, shift: int, height: int, width: int,
+                          previous: np.ndarray | None = None) -> list[_PassInputs]:
+    """The checkerboard passes of palette inter; with ``previous`` ((H, W, C)), of palette update,
+    whose rows get the keep symbol's column."""
     c, n = pred.mean.shape[0], height * width
     mean = pred.mean.reshape(c, n)
     coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
     scale_idx = _shifted(entropy.quantize_scale(pred.scale.reshape(c, n)), shift)
+    keep = None if previous is None else previous.reshape(n, c).T
     return [_PassInputs(p.targets, mean[:, p.targets],
                         None if coupling is None else coupling[:, p.targets],
-                        scale_idx[:, p.targets], p.neighbours) for p in checkerboard(height, width)]
+                        scale_idx[:, p.targets], p.neighbours,
+                        None if keep is None else keep[:, p.targets]) for p in checkerboard(height, width)]
+
+
+def update_palette(frame: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Palette of the pixels that differ from ``previous`` and the per-pixel symbols (an index into
+    it, or K = keep the previous colour); None when nothing changed or more than
+    MAX_UPDATE_COLOURS colours did."""
+    c = frame.shape[-1]
+    changed = (frame != previous).any(axis=-1).ravel()
+    if not changed.any():
+        return None
+    extracted = pc.extract_palette(frame.reshape(-1, c)[changed][None])
+    if extracted is None or len(extracted[0]) > MAX_UPDATE_COLOURS:
+        return None
+    palette, changed_idx = extracted
+    idx = np.full(changed.size, len(palette), np.int32)
+    idx[changed] = changed_idx
+    return palette, idx
 
 
 def _estimate_palette(passes: list[_PassInputs], palette: np.ndarray, idx: np.ndarray,
@@ -331,6 +365,18 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
                                                   _pretrained_counts(geometry, previous, palette))
             candidates.append((cost + palette_bits, MODE_PALETTE_INTER, p_shift,
                                (palette, idx, prev_idx, mix, passes, cached, geometry)))
+    elif use_palette and pred is not None and previous is not None:
+        update = update_palette(frame, previous)
+        if update is not None:
+            palette, idx = update
+            same = sent_palette is not None and np.array_equal(sent_palette, palette)
+            palette_bits = 0 if same else 8 * (12 + len(encode_palette(palette, sent_palette)))
+            p_shift = next(s for _, m, s, _ in candidates if m == MODE_INTER)
+            passes = _inter_palette_passes(pred, p_shift, h, w, previous)
+            prev_idx = np.full(h * w, len(palette), np.int32)
+            mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx, ctx.ContextCounts())
+            candidates.append((cost + palette_bits, MODE_PALETTE_UPDATE, p_shift,
+                               (palette, idx, prev_idx, mix, passes, cached, None)))
     _, mode, shift, extra = min(candidates, key=lambda t: t[0])
     if mode == MODE_INTER:
         return CodedFrame(mode, shift, _encode_inter(chw, *extra, shift))
@@ -338,9 +384,31 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
         return CodedFrame(mode, shift, _encode_intra(flat, ps, intra_params, shift))
     palette, idx, prev_idx, mix, passes, cached, geometry = extra
     enc = entropy.FrameEncoder()
-    _code_palette_passes(passes, palette, prev_idx, mix, idx, enc,
-                         _pretrained_counts(geometry, previous, palette), cached)
+    counts = ctx.ContextCounts() if geometry is None else _pretrained_counts(geometry, previous, palette)
+    _code_palette_passes(passes, palette, prev_idx, mix, idx, enc, counts, cached)
     return CodedFrame(mode, shift, enc.finish(), mix, palette)
+
+
+def _decode_update(coded: CodedFrame, pred: Prediction, height: int, width: int, channels: int,
+                   previous: np.ndarray) -> np.ndarray:
+    """Palette-update frame: symbols over the palette plus keep; keep takes the previous colour."""
+    palette = coded.palette
+    if palette is None:
+        raise FormatError("palette-update frame before any palette chunk")
+    if palette.shape[1] != channels or len(palette) > MAX_UPDATE_COLOURS:
+        raise FormatError(f"palette-update frame with a palette of {len(palette)} colours x "
+                          f"{palette.shape[1]} channels (at most {MAX_UPDATE_COLOURS} x {channels})")
+    if not pc.valid_mix(coded.mix):
+        raise FormatError(f"palette mix field 0x{coded.mix:04x} out of range")
+    n = height * width
+    idx = np.zeros(n, np.int32)
+    passes = _inter_palette_passes(pred, coded.scale_shift, height, width, previous)
+    _code_palette_passes(passes, palette, np.full(n, len(palette), np.int32), coded.mix, idx,
+                         entropy.FrameDecoder(coded.payload), ctx.ContextCounts())
+    keep = idx == len(palette)
+    out = palette[np.minimum(idx, len(palette) - 1)]
+    out[keep] = previous.reshape(n, channels)[keep]
+    return out.reshape(height, width, channels)
 
 
 def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width: int,
@@ -349,8 +417,12 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
     ``legacy``: a frame of format version 1 or 2 (constriction's QuantizedLaplace, float palette rows)."""
     shape = (channels, height, width)
     try:
-        if coded.mode in (MODE_INTER, MODE_PALETTE_INTER) and pred is None:
+        if coded.mode in (MODE_INTER, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE) and pred is None:
             raise FormatError("inter frame with no previous frame to predict from")
+        if coded.mode == MODE_PALETTE_UPDATE:
+            if legacy:
+                raise FormatError("palette-update frame (mode 4) in a version 1-2 stream")
+            return _decode_update(coded, pred, height, width, channels, previous)
         if coded.mode in (MODE_PALETTE_INTRA, MODE_PALETTE_INTER):
             if coded.palette is None:
                 raise FormatError("palette frame before any palette chunk")

@@ -142,6 +142,22 @@ def colour_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.
     return (weights + 1).astype(np.float64)
 
 
+def keep_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
+                 colours: np.ndarray) -> np.ndarray:
+    """(N,) weight, by ``colour_weights``'s rule, of each pixel's own colour ``colours`` ((C, N)):
+    the palette-update mode's "keep the previous colour" symbol."""
+    values = colours.astype(np.int64)
+    weights = None
+    for c in range(colours.shape[0]):
+        if coupling is None or c not in (1, 2):
+            mean_q = entropy.quantize_mean(mean[c])
+        else:
+            mean_q = entropy.quantize_mean(apply_coupling(mean, coupling, c, colours.astype(np.float32)))
+        counts = entropy.value_counts(values[c], mean_q.astype(np.int64), scale_idx[c].astype(np.int64))
+        weights = counts if weights is None else (weights * counts) >> WEIGHT_SHIFT
+    return (weights + 1).astype(np.float64)
+
+
 def _colours_with_value(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each pixel n, the palette entries whose channel value equals wanted[n].
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fpcodec.bitstream import container
-from fpcodec.codec import Decoder, decode, encode
+from fpcodec.codec import Decoder, Encoder, decode, encode
 from fpcodec.codec import frame_coding as fc
 from fpcodec.codec import palette_context as ctx
 
@@ -158,3 +158,62 @@ def test_sparse_blend_equals_the_dense_chain() -> None:
     for beta in ((32.0, 128.0), (0.0, 512.0), (128.0, 0.0), (0.0, 0.0)):
         dense = ctx.blend(p, [counts.rows(o, qkeys[o], 6) for o in range(ctx.ORDERS)], beta)
         np.testing.assert_allclose(ctx.blend_sparse(p.copy(), counts, qkeys, beta), dense, rtol=1e-12)
+
+
+def _busy_video(channels: int = 3, frames: int = 4) -> list[np.ndarray]:
+    """More than 256 colours per frame (a fixed noise background), a small moving sprite of 20
+    colours: the frames cannot use palette mode, but their changes can."""
+    rng = np.random.default_rng(7)
+    background = rng.integers(0, 256, (40, 36, channels), dtype=np.uint8)
+    if channels == 4:
+        background[..., 3] = rng.choice(np.array([0, 255], np.uint8), (40, 36))
+    sprite_colours = rng.integers(0, 256, (20, channels), dtype=np.uint8)
+    sprite = sprite_colours[rng.integers(0, 20, (8, 8))]
+    out = []
+    for t in range(frames):
+        f = background.copy()
+        f[4 + 3 * t:12 + 3 * t, 5 + 2 * t:13 + 2 * t] = sprite
+        out.append(f)
+    return out
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_frames_over_256_colours_use_palette_update_and_round_trip(channels: int) -> None:
+    frames = _busy_video(channels)
+    assert all(fc.pc.extract_palette(f) is None for f in frames)
+    data = encode(frames, model="last-frame")
+    assert all(np.array_equal(a, b) for a, b in zip(decode(data).frames, frames))
+    modes = [rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()]
+    assert modes[1:] == [fc.MODE_PALETTE_UPDATE] * (len(frames) - 1), modes
+    sizes = {}
+    for use_palette in (True, False):
+        with Encoder(io.BytesIO(), width=36, height=40, channels=channels, model="last-frame",
+                     use_palette=use_palette) as enc:
+            for f in frames:
+                enc.write(f, 1)
+        sizes[use_palette] = sum(enc.frame_sizes[1:])  # payload + palette chunk bytes per frame
+    assert sizes[True] < 0.6 * sizes[False], sizes
+
+
+def test_update_palette_symbols() -> None:
+    frames = _busy_video()
+    palette, idx = fc.update_palette(frames[1], frames[0])
+    changed = (frames[1] != frames[0]).any(axis=-1).ravel()
+    assert (idx[~changed] == len(palette)).all()
+    assert np.array_equal(palette[idx[changed]], frames[1].reshape(-1, 3)[changed])
+    assert fc.update_palette(frames[0], frames[0]) is None
+
+
+def test_palette_update_frame_errors() -> None:
+    frames = _busy_video()
+    pred = fc.Prediction(mean=np.moveaxis(frames[0], -1, 0).astype(np.float32),
+                         scale=np.ones((3, 40, 36), np.float32))
+    coded = fc.encode_frame(frames[1], pred, frames[0])
+    assert coded.mode == fc.MODE_PALETTE_UPDATE
+    assert np.array_equal(fc.decode_frame(coded, pred, 40, 36, 3, frames[0]), frames[1])
+    with pytest.raises(fc.FormatError, match="version 1-2"):
+        fc.decode_frame(coded, pred, 40, 36, 3, frames[0], legacy=True)
+    big = fc.CodedFrame(coded.mode, 0, coded.payload, coded.mix,
+                        np.arange(256 * 3, dtype=np.int64).reshape(256, 3).astype(np.uint8))
+    with pytest.raises(fc.FormatError, match="at most 255"):
+        fc.decode_frame(big, pred, 40, 36, 3, frames[0])
