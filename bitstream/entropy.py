@@ -6,7 +6,7 @@ function of small integers.
 
 Format version 3 makes the coding tables themselves portable. Every probability that reaches
 constriction is an integer (held exactly in float64) read from ``cdf_table()``, an integer
-cumulative table of the 64 discretized Laplace distributions. The table is built at import from
+cumulative table of the 64 discretized Laplace distributions. The table is built on first use from
 literal constants using IEEE-754 multiplication and rounding only (no exp/log, whose last bit
 depends on the maths library), and its SHA-256 is checked against ``CDF_SHA256``: a machine that
 built a different table refuses to code rather than write or read different bits. constriction's

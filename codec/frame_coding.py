@@ -276,7 +276,7 @@ def _estimate_palette(passes: list[_PassInputs], palette: np.ndarray, idx: np.nd
     The vote weights are chosen first, on the model rows alone; then the context betas, on the
     mixed probabilities of the true colours (``counts`` is consumed).
     """
-    keep = idx.size * len(palette) <= _CACHE_ENTRIES
+    cache = idx.size * len(palette) <= _CACHE_ENTRIES
     cached, true_p, nbrs, order = [], [], [], []
     own: list[list[np.ndarray]] = [[] for _ in range(ctx.ORDERS)]
     total: list[list[np.ndarray]] = [[] for _ in range(ctx.ORDERS)]
@@ -285,7 +285,7 @@ def _estimate_palette(passes: list[_PassInputs], palette: np.ndarray, idx: np.nd
         for sl, rows in _model_blocks(inp, palette):
             truth = idx[inp.targets[sl]]
             true_p.append(rows[np.arange(rows.shape[0]), truth] / rows.sum(axis=1, dtype=np.float64))
-            if keep:
+            if cache:
                 blocks.append((sl, rows))
         cached.append(blocks)
         nbr = _neighbour_colours(idx, inp.neighbours)
@@ -318,7 +318,7 @@ def _estimate_palette(passes: list[_PassInputs], palette: np.ndarray, idx: np.nd
             cost = float(-np.log2(np.maximum(p, 2.0 ** -24)).sum())
             if cost < best[0]:
                 best = (cost, ctx.mix_bits((b1, b2)))
-    return mix | best[1], best[0], cached if keep else None
+    return mix | best[1], best[0], cached if cache else None
 
 
 # ------------------------------------------------------------------------------------- public API

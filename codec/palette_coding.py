@@ -123,7 +123,7 @@ def colour_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.
     """(N, K) integer weight of each palette colour at each pixel, as exact float64 (format v3).
 
     Per channel, the colour's value gets its integer frequency under the pixel's snapped Laplace
-    (``entropy.value_counts``, the same tables the RGB modes code with; G and B means coupled to the
+    (``entropy.count_rows``, the same tables the RGB modes code with; G and B means coupled to the
     colour's own R and G); the weights are the product over channels, shifted right by WEIGHT_SHIFT
     after each multiplication, plus 1. Integer arithmetic only, so every machine gets the same rows;
     row sums (< 2^29) are exact in float64 in any summation order.
