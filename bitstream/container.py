@@ -15,8 +15,9 @@ from .errors import ChecksumError, FormatError, TruncatedStreamError, Unsupporte
 
 MAGIC = b"\x89FPC\r\n\x1a\n"
 VERSION = 3
-#: Version 2 is version 3 without context counts (mix bits 12-15 zero); version 1 is version 2
-#: without palette frames (no PLTE chunk, no mix field in FRAM).
+#: Version 2 is version 3 without context counts (mix bits 12-15 zero), without mode 4 and with
+#: constriction's QuantizedLaplace instead of the integer tables (the framing is the same); version
+#: 1 is version 2 without palette frames (no PLTE chunk, no mix field in FRAM).
 SUPPORTED_VERSIONS = (1, 2, 3)
 #: Mix-field bits that a version-2 frame must leave zero.
 _V2_MIX_MASK = 0x0FFF
