@@ -90,8 +90,7 @@ import torch.nn.functional as F
 from ..bitstream import entropy
 from . import learned
 from .base import HISTORY, Prediction, Predictor
-from .last_frame import last_frame_params
-from .learned import MEAN_GAIN, WEIGHTS_DIR, WeightsMissingError, window_from_history
+from .learned import MEAN_GAIN, WEIGHTS_DIR, window_from_history
 
 FORMAT = "fpcodec-int-v1"
 #: Every accumulator (bias + any partial sum of products) must stay below this: float32 is exact.
@@ -586,15 +585,12 @@ def load_int_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     from safetensors import safe_open
     from safetensors.torch import load
 
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsMissingError(
-            f"integer weights not found: {path} (make them with "
-            f"`python -m fpcodec.models.integer convert`)")
-    data = path.read_bytes()
+    data, digest = learned.read_weights_file(
+        path, f"integer weights not found: {path} (make them with "
+              f"`python -m fpcodec.models.integer convert`)")
     with safe_open(str(path), framework="pt") as fh:
         meta = dict(fh.metadata() or {})
-    return load(data), meta, hashlib.sha256(data).digest()
+    return load(data), meta, digest
 
 
 class IntegerPredictor(Predictor):
@@ -633,12 +629,7 @@ class IntegerPredictor(Predictor):
         mean = m.astype(np.float32) * np.float32(1.0 / MEAN_STEPS)       # exact: m < 2^12
         scale = _SCALE_F32[s]
         coupling = c.astype(np.float32) * np.float32(1.0 / COUPLING_ONE)  # exact: |c| <= 512
-        if np.asarray(history[-1]).shape[-1] == 4:
-            alpha = last_frame_params(history)
-            mean = np.concatenate([mean, alpha.mean[3:4]], axis=0)
-            scale = np.concatenate([scale, alpha.scale[3:4].astype(np.float32)], axis=0)
-        return Prediction(mean=np.ascontiguousarray(mean), scale=np.ascontiguousarray(scale),
-                          coupling=np.ascontiguousarray(coupling))
+        return learned.rgb_prediction(mean, scale, coupling, history)
 
 
 class Conv2DIntPredictor(IntegerPredictor):

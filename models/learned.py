@@ -275,18 +275,37 @@ def weights_path(name: str) -> Path:
     return WEIGHTS_DIR / f"{name}.safetensors"
 
 
+def read_weights_file(path: str | Path, missing: str) -> tuple[bytes, bytes]:
+    """The bytes of a weights file and their SHA-256 (what streams record); ``missing`` is the
+    error message when the file is not there."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsMissingError(missing)
+    data = path.read_bytes()
+    return data, hashlib.sha256(data).digest()
+
+
 def load_weights(net: nn.Module, path: Path) -> bytes:
     """Load safetensors weights into ``net``; returns the SHA-256 of the file bytes."""
     from safetensors.torch import load
 
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsMissingError(
-            f"weights file for model {getattr(net, 'name', type(net).__name__)!r} not found: {path} "
-            f"(train it with `python -m fpcodec.models.train` or reinstall the package)")
-    data = path.read_bytes()
+    data, digest = read_weights_file(
+        path, f"weights file for model {getattr(net, 'name', type(net).__name__)!r} not found: {path} "
+              f"(train it with `python -m fpcodec.models.train` or reinstall the package)")
     net.load_state_dict(load(data), strict=True)
-    return hashlib.sha256(data).digest()
+    return digest
+
+
+def rgb_prediction(mean: np.ndarray, scale: np.ndarray, coupling: np.ndarray,
+                   history: list[np.ndarray]) -> Prediction:
+    """A learned model's (3, H, W) planes as a Prediction; RGBA input gets its alpha plane from
+    ``last_frame_params`` (the networks do not model alpha)."""
+    if np.asarray(history[-1]).shape[-1] == 4:
+        alpha = last_frame_params(history)
+        mean = np.concatenate([mean, alpha.mean[3:4]], axis=0)
+        scale = np.concatenate([scale, alpha.scale[3:4].astype(np.float32)], axis=0)
+    return Prediction(mean=np.ascontiguousarray(mean), scale=np.ascontiguousarray(scale),
+                      coupling=np.ascontiguousarray(coupling))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -316,14 +335,8 @@ class LearnedPredictor(Predictor):
                                                    valid.to(self.device))
         mean = mean[0].cpu().numpy().astype(np.float32)
         scale = scale[0].cpu().numpy().astype(np.float32)
-        coupling = np.ascontiguousarray(coupling[0].cpu().numpy(), dtype=np.float32)
-        channels = np.asarray(history[-1]).shape[-1]
-        if channels == 4:
-            alpha = last_frame_params(history)
-            mean = np.concatenate([mean, alpha.mean[3:4]], axis=0)
-            scale = np.concatenate([scale, alpha.scale[3:4].astype(np.float32)], axis=0)
-        return Prediction(mean=np.ascontiguousarray(mean), scale=np.ascontiguousarray(scale),
-                          coupling=coupling)
+        coupling = coupling[0].cpu().numpy().astype(np.float32)
+        return rgb_prediction(mean, scale, coupling, history)
 
 
 class Conv2DPredictor(LearnedPredictor):
