@@ -352,19 +352,17 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
         prev_idx = pc.previous_indices(previous, palette)
         canvas = flat.astype(np.float32)
         passes = list(_intra_palette_passes(canvas, palette, idx, i_shift, h, w, decoding=False))
-        geometry = intra.passes(h, w)
-        mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx,
-                                              _pretrained_counts(geometry, previous, palette))
+        counts = _pretrained_counts(intra.passes(h, w), previous, palette)
+        mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx, counts.copy())
         candidates.append((cost + palette_bits, MODE_PALETTE_INTRA, i_shift,
-                           (palette, idx, prev_idx, mix, passes, cached, geometry)))
+                           (palette, idx, prev_idx, mix, passes, cached, counts)))
         if pred is not None:
             p_shift = next(s for _, m, s, _ in candidates if m == MODE_INTER)
             passes = _inter_palette_passes(pred, p_shift, h, w)
-            geometry = checkerboard(h, w)
-            mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx,
-                                                  _pretrained_counts(geometry, previous, palette))
+            counts = _pretrained_counts(checkerboard(h, w), previous, palette)
+            mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx, counts.copy())
             candidates.append((cost + palette_bits, MODE_PALETTE_INTER, p_shift,
-                               (palette, idx, prev_idx, mix, passes, cached, geometry)))
+                               (palette, idx, prev_idx, mix, passes, cached, counts)))
     elif use_palette and pred is not None and previous is not None:
         update = update_palette(frame, previous)
         if update is not None:
@@ -376,15 +374,14 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
             prev_idx = np.full(h * w, len(palette), np.int32)
             mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx, ctx.ContextCounts())
             candidates.append((cost + palette_bits, MODE_PALETTE_UPDATE, p_shift,
-                               (palette, idx, prev_idx, mix, passes, cached, None)))
+                               (palette, idx, prev_idx, mix, passes, cached, ctx.ContextCounts())))
     _, mode, shift, extra = min(candidates, key=lambda t: t[0])
     if mode == MODE_INTER:
         return CodedFrame(mode, shift, _encode_inter(chw, *extra, shift))
     if mode == MODE_INTRA:
         return CodedFrame(mode, shift, _encode_intra(flat, ps, intra_params, shift))
-    palette, idx, prev_idx, mix, passes, cached, geometry = extra
+    palette, idx, prev_idx, mix, passes, cached, counts = extra
     enc = entropy.FrameEncoder()
-    counts = ctx.ContextCounts() if geometry is None else _pretrained_counts(geometry, previous, palette)
     _code_palette_passes(passes, palette, prev_idx, mix, idx, enc, counts, cached)
     return CodedFrame(mode, shift, enc.finish(), mix, palette)
 

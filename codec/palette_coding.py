@@ -129,17 +129,9 @@ def colour_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.
     row sums (< 2^29) are exact in float64 in any summation order.
     """
     pal = palette.T.astype(np.int64)  # (C, K)
-    pal_f = palette.T.astype(np.float32)
-    weights = None
-    for c in range(palette.shape[1]):
-        if coupling is None or c not in (1, 2):
-            mean_q = entropy.quantize_mean(mean[c])[:, None]  # (N, 1)
-        else:
-            mu = apply_coupling(mean[:, :, None], coupling[:, :, None], c, pal_f[:, None, :])  # (N, K)
-            mean_q = entropy.quantize_mean(mu)
-        counts = entropy.count_rows(pal[c], mean_q.astype(np.int64), scale_idx[c].astype(np.int64)[:, None])
-        weights = counts if weights is None else (weights * counts) >> WEIGHT_SHIFT
-    return (weights + 1).astype(np.float64)
+    return _weights(mean[:, :, None], None if coupling is None else coupling[:, :, None],
+                    palette.T.astype(np.float32)[:, None, :],
+                    lambda c, mean_q: entropy.count_rows(pal[c], mean_q, scale_idx[c].astype(np.int64)[:, None]))
 
 
 def keep_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
@@ -147,14 +139,18 @@ def keep_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.nd
     """(N,) weight, by ``colour_weights``'s rule, of each pixel's own colour ``colours`` ((C, N)):
     the palette-update mode's "keep the previous colour" symbol."""
     values = colours.astype(np.int64)
+    return _weights(mean, coupling, colours.astype(np.float32),
+                    lambda c, mean_q: entropy.value_counts(values[c], mean_q, scale_idx[c].astype(np.int64)))
+
+
+def _weights(mean: np.ndarray, coupling: np.ndarray | None, decoded: np.ndarray, counts) -> np.ndarray:
+    """The channel product of ``colour_weights``. ``mean``/``coupling``/``decoded`` broadcast to the
+    output's shape per channel; ``counts(c, mean_q)`` gives channel c's integer frequencies."""
     weights = None
-    for c in range(colours.shape[0]):
-        if coupling is None or c not in (1, 2):
-            mean_q = entropy.quantize_mean(mean[c])
-        else:
-            mean_q = entropy.quantize_mean(apply_coupling(mean, coupling, c, colours.astype(np.float32)))
-        counts = entropy.value_counts(values[c], mean_q.astype(np.int64), scale_idx[c].astype(np.int64))
-        weights = counts if weights is None else (weights * counts) >> WEIGHT_SHIFT
+    for c in range(decoded.shape[0]):
+        mu = mean[c] if coupling is None or c not in (1, 2) else apply_coupling(mean, coupling, c, decoded)
+        cnt = counts(c, entropy.quantize_mean(mu).astype(np.int64))
+        weights = cnt if weights is None else (weights * cnt) >> WEIGHT_SHIFT
     return (weights + 1).astype(np.float64)
 
 

@@ -69,6 +69,13 @@ class ContextCounts:
         self._pending: list[list[np.ndarray]] = [[] for _ in range(ORDERS)]
         self._tables: list[tuple[np.ndarray, np.ndarray] | None] = [None] * ORDERS
 
+    def copy(self) -> "ContextCounts":
+        """An independent copy (the count arrays themselves are never changed in place)."""
+        other = ContextCounts()
+        other._pending = [list(p) for p in self._pending]
+        other._tables = list(self._tables)
+        return other
+
     def add(self, keys: list[np.ndarray] | None, symbols: np.ndarray) -> None:
         """Record that ``symbols`` (palette indices, -1 = not in the palette: skipped) followed ``keys``."""
         if keys is None:
