@@ -110,6 +110,48 @@ def quantize_mean(mean: np.ndarray) -> np.ndarray:
     return np.clip(q, SYMBOL_MIN * MEAN_STEPS, SYMBOL_MAX * MEAN_STEPS).astype(np.int32)
 
 
+#: Colour coupling coefficients (G<-R, B<-R, B<-G) are snapped to multiples of 1/COUPLING_ONE,
+#: with |coefficient| <= COUPLING_MAX / COUPLING_ONE (= 2) (format version 4).
+COUPLING_SHIFT = 8
+COUPLING_ONE = 1 << COUPLING_SHIFT
+COUPLING_MAX = 512
+_MEAN_Q_MAX = SYMBOL_MAX * MEAN_STEPS
+
+
+def quantize_coupling(coupling: np.ndarray) -> np.ndarray:
+    """Coupling coefficients as int32 multiples of 1/COUPLING_ONE, clamped to +-COUPLING_MAX."""
+    q = np.rint(np.asarray(coupling, dtype=np.float64) * COUPLING_ONE)
+    return np.clip(q, -COUPLING_MAX, COUPLING_MAX).astype(np.int32)
+
+
+def coupled_mean_q(mean_q: np.ndarray, coupling_q: np.ndarray | None, channel: int,
+                   values: np.ndarray) -> np.ndarray:
+    """Snapped mean of ``channel`` given the values of the channels before it (format version 4).
+
+    Integer arithmetic only (int32, every intermediate below 2^23), so every machine gets the same
+    means. ``mean_q`` (C, ...) are quantize_mean's means in 1/16, ``coupling_q`` (3, ...) the
+    quantize_coupling coefficients k, ``values`` (>= channel, ...) the pixel values; all broadcast.
+    With r = 16 R - mean_R (the R residual in 1/16):
+
+        mean_G' = clamp(floor((256 mean_G + k_0 r + 128) / 256), 0, 4080)
+        mean_B' = clamp(floor((256 mean_B + k_1 r + k_2 g + 128) / 256), 0, 4080),  g = 16 G - mean_G'
+
+    i.e. mean + coefficient x residual rounded half up to 1/16. R and alpha are not coupled.
+    """
+    m = np.asarray(mean_q[channel], np.int32)
+    if coupling_q is None or channel not in (1, 2):
+        return m
+    k = np.asarray(coupling_q, np.int32)
+    r16 = np.asarray(values[0], np.int32) * MEAN_STEPS - np.asarray(mean_q[0], np.int32)
+    g = np.clip((np.asarray(mean_q[1], np.int32) * COUPLING_ONE + k[0] * r16 + COUPLING_ONE // 2)
+                >> COUPLING_SHIFT, 0, _MEAN_Q_MAX)
+    if channel == 1:
+        return g
+    g16 = np.asarray(values[1], np.int32) * MEAN_STEPS - g
+    b = (m * COUPLING_ONE + k[1] * r16 + k[2] * g16 + COUPLING_ONE // 2) >> COUPLING_SHIFT
+    return np.clip(b, 0, _MEAN_Q_MAX)
+
+
 def quantize_scale(scale: np.ndarray) -> np.ndarray:
     """Index into SCALE_TABLE nearest (in log space) to ``scale``: a comparison against the literal
     boundaries, so it is exact on every machine."""

@@ -63,9 +63,16 @@ def _best_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) 
 
 
 # ------------------------------------------------------------------------------------- RGB inter
-def _inter_channel_params(pred: Prediction, channel: int, decoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = apply_coupling(pred.mean, pred.coupling, channel, decoded)
-    return entropy.quantize_mean(mean), entropy.quantize_scale(pred.scale[channel])
+def _inter_channel_params(pred: Prediction, channel: int, decoded: np.ndarray,
+                          exact: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Snapped mean and scale index of ``channel`` given the channels decoded before it: the
+    integer coupling of format version 4 when ``exact``, else version 3's float32 coupling."""
+    if exact:
+        coupling_q = None if pred.coupling is None else entropy.quantize_coupling(pred.coupling)
+        mean_q = entropy.coupled_mean_q(entropy.quantize_mean(pred.mean), coupling_q, channel, decoded)
+    else:
+        mean_q = entropy.quantize_mean(apply_coupling(pred.mean, pred.coupling, channel, decoded))
+    return mean_q, entropy.quantize_scale(pred.scale[channel])
 
 
 def _inter_params(frame_chw: np.ndarray, pred: Prediction) -> tuple[np.ndarray, np.ndarray]:
@@ -82,11 +89,11 @@ def _encode_inter(frame_chw: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarr
 
 
 def _decode_inter(payload: bytes, pred: Prediction, shift: int, shape: tuple[int, int, int],
-                  legacy: bool) -> np.ndarray:
+                  legacy: bool, exact: bool) -> np.ndarray:
     dec = entropy.FrameDecoder(payload, legacy)
     out = np.zeros(shape, np.uint8)
     for c in range(shape[0]):
-        mean_q, scale_idx = _inter_channel_params(pred, c, out)
+        mean_q, scale_idx = _inter_channel_params(pred, c, out, exact)
         out[c] = dec.decode(mean_q, _shifted(scale_idx, shift))
     return out
 
@@ -136,6 +143,7 @@ class _PassInputs:
     scale_idx: np.ndarray
     neighbours: np.ndarray  # (J, N) flat positions, -1 outside; J = 0 for none
     keep: np.ndarray | None = None  # (C, N) previous colours: the keep symbol's colour (p-update)
+    exact: bool = True  # integer colour coupling (version 4); False: version 3's float32 coupling
 
 
 def _model_blocks(inp: _PassInputs, palette: np.ndarray, legacy: bool = False):
@@ -149,10 +157,11 @@ def _model_blocks(inp: _PassInputs, palette: np.ndarray, legacy: bool = False):
         if legacy:
             yield sl, pc.model_rows(pc.colour_bits(*args, palette))
         elif inp.keep is None:
-            yield sl, pc.colour_weights(*args, palette)
+            yield sl, pc.colour_weights(*args, palette, exact=inp.exact)
         else:
-            rows = np.concatenate([pc.colour_weights(*args, palette),
-                                   pc.keep_weights(*args, inp.keep[:, sl])[:, None]], axis=1)
+            rows = np.concatenate([pc.colour_weights(*args, palette, exact=inp.exact),
+                                   pc.keep_weights(*args, inp.keep[:, sl], exact=inp.exact)[:, None]],
+                                  axis=1)
             yield sl, rows
 
 
@@ -238,9 +247,9 @@ def checkerboard(height: int, width: int) -> tuple[intra.Pass, intra.Pass]:
 
 
 def _inter_palette_passes(pred: Prediction, shift: int, height: int, width: int,
-                          previous: np.ndarray | None = None) -> list[_PassInputs]:
+                          previous: np.ndarray | None = None, exact: bool = True) -> list[_PassInputs]:
     """The checkerboard passes of palette inter; with ``previous`` ((H, W, C)), of palette update,
-    whose rows get the keep symbol's column."""
+    whose rows get the keep symbol's column. ``exact``: version 4's integer coupling."""
     c, n = pred.mean.shape[0], height * width
     mean = pred.mean.reshape(c, n)
     coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
@@ -249,7 +258,8 @@ def _inter_palette_passes(pred: Prediction, shift: int, height: int, width: int,
     return [_PassInputs(p.targets, mean[:, p.targets],
                         None if coupling is None else coupling[:, p.targets],
                         scale_idx[:, p.targets], p.neighbours,
-                        None if keep is None else keep[:, p.targets]) for p in checkerboard(height, width)]
+                        None if keep is None else keep[:, p.targets], exact)
+            for p in checkerboard(height, width)]
 
 
 def update_palette(frame: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -387,7 +397,7 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
 
 
 def _decode_update(coded: CodedFrame, pred: Prediction, height: int, width: int, channels: int,
-                   previous: np.ndarray) -> np.ndarray:
+                   previous: np.ndarray, exact: bool) -> np.ndarray:
     """Palette-update frame: symbols over the palette plus keep; keep takes the previous colour."""
     palette = coded.palette
     if palette is None:
@@ -399,7 +409,7 @@ def _decode_update(coded: CodedFrame, pred: Prediction, height: int, width: int,
         raise FormatError(f"palette mix field 0x{coded.mix:04x} out of range")
     n = height * width
     idx = np.zeros(n, np.int32)
-    passes = _inter_palette_passes(pred, coded.scale_shift, height, width, previous)
+    passes = _inter_palette_passes(pred, coded.scale_shift, height, width, previous, exact)
     _code_palette_passes(passes, palette, np.full(n, len(palette), np.int32), coded.mix, idx,
                          entropy.FrameDecoder(coded.payload), ctx.ContextCounts())
     keep = idx == len(palette)
@@ -409,9 +419,11 @@ def _decode_update(coded: CodedFrame, pred: Prediction, height: int, width: int,
 
 
 def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width: int,
-                 channels: int, previous: np.ndarray | None = None, legacy: bool = False) -> np.ndarray:
+                 channels: int, previous: np.ndarray | None = None, legacy: bool = False,
+                 exact: bool = True) -> np.ndarray:
     """Inverse of ``encode_frame``; returns (H, W, C) uint8. Palette modes need ``coded.palette``.
-    ``legacy``: a frame of format version 1 or 2 (constriction's QuantizedLaplace, float palette rows)."""
+    ``legacy``: a frame of format version 1 or 2 (constriction's QuantizedLaplace, float palette rows);
+    ``exact``: integer colour coupling (version 4; versions 1-3 couple in float32)."""
     shape = (channels, height, width)
     try:
         if coded.mode in (MODE_INTER, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE) and pred is None:
@@ -419,7 +431,7 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
         if coded.mode == MODE_PALETTE_UPDATE:
             if legacy:
                 raise FormatError("palette-update frame (mode 4) in a version 1-2 stream")
-            return _decode_update(coded, pred, height, width, channels, previous)
+            return _decode_update(coded, pred, height, width, channels, previous, exact)
         if coded.mode in (MODE_PALETTE_INTRA, MODE_PALETTE_INTER):
             if coded.palette is None:
                 raise FormatError("palette frame before any palette chunk")
@@ -430,7 +442,7 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
             prev_idx = pc.previous_indices(previous, coded.palette)
             idx = np.zeros(height * width, np.int32)
             if coded.mode == MODE_PALETTE_INTER:
-                passes = _inter_palette_passes(pred, coded.scale_shift, height, width)
+                passes = _inter_palette_passes(pred, coded.scale_shift, height, width, exact=exact)
                 geometry = checkerboard(height, width)
             else:
                 canvas = np.zeros((channels, height * width), np.float32)
@@ -442,7 +454,7 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
                                  _pretrained_counts(geometry, previous, coded.palette))
             return coded.palette[idx].reshape(height, width, channels)
         if coded.mode == MODE_INTER:
-            chw = _decode_inter(coded.payload, pred, coded.scale_shift, shape, legacy)
+            chw = _decode_inter(coded.payload, pred, coded.scale_shift, shape, legacy, exact)
         elif coded.mode == MODE_INTRA:
             chw = _decode_intra(coded.payload, coded.scale_shift, shape, legacy)
         else:

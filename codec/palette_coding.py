@@ -119,33 +119,70 @@ WEIGHT_SHIFT = 20
 
 
 def colour_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
-                   palette: np.ndarray) -> np.ndarray:
-    """(N, K) integer weight of each palette colour at each pixel, as exact float64 (format v3).
+                   palette: np.ndarray, exact: bool = True) -> np.ndarray:
+    """(N, K) integer weight of each palette colour at each pixel, as exact float64.
 
     Per channel, the colour's value gets its integer frequency under the pixel's snapped Laplace
     (``entropy.count_rows``, the same tables the RGB modes code with; G and B means coupled to the
     colour's own R and G); the weights are the product over channels, shifted right by WEIGHT_SHIFT
     after each multiplication, plus 1. Integer arithmetic only, so every machine gets the same rows;
-    row sums (< 2^29) are exact in float64 in any summation order.
+    row sums (< 2^29) are exact in float64 in any summation order. ``exact`` (format version 4):
+    the coupled means too are integers (``entropy.coupled_mean_q``), computed by the compiled
+    ``weight_kernel``; otherwise (version 3) they are ``apply_coupling``'s float32 means.
     """
+    if exact:
+        from . import weight_kernel  # numba: loaded on first use
+
+        return weight_kernel.colour_weights(*_snapped(mean, coupling), scale_idx, palette, WEIGHT_SHIFT)
     pal = palette.T.astype(np.int64)  # (C, K)
-    return _weights(mean[:, :, None], None if coupling is None else coupling[:, :, None],
-                    palette.T.astype(np.float32)[:, None, :],
-                    lambda c, mean_q: entropy.count_rows(pal[c], mean_q, scale_idx[c].astype(np.int64)[:, None]))
+    return _float_coupled_weights(
+        mean[:, :, None], None if coupling is None else coupling[:, :, None],
+        palette.T.astype(np.float32)[:, None, :],
+        lambda c, mean_q: entropy.count_rows(pal[c], mean_q, scale_idx[c].astype(np.int64)[:, None]))
+
+
+def colour_weights_reference(mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.ndarray,
+                             palette: np.ndarray) -> np.ndarray:
+    """``colour_weights(exact=True)`` in numpy from the snapped integers (for testing the kernel)."""
+    pal = palette.T.astype(np.int32)[:, None, :]  # (C, 1, K)
+    sidx = scale_idx.astype(np.int64)[:, :, None]
+    return _integer_weights(mean_q[:, :, None], coupling_q[:, :, None], pal,
+                            lambda c, m: entropy.count_rows(pal[c, 0], m, sidx[c]))
 
 
 def keep_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
-                 colours: np.ndarray) -> np.ndarray:
+                 colours: np.ndarray, exact: bool = True) -> np.ndarray:
     """(N,) weight, by ``colour_weights``'s rule, of each pixel's own colour ``colours`` ((C, N)):
     the palette-update mode's "keep the previous colour" symbol."""
     values = colours.astype(np.int64)
-    return _weights(mean, coupling, colours.astype(np.float32),
-                    lambda c, mean_q: entropy.value_counts(values[c], mean_q, scale_idx[c].astype(np.int64)))
+
+    def counts(c, mean_q):
+        return entropy.value_counts(values[c], mean_q, scale_idx[c].astype(np.int64))
+
+    if exact:
+        return _integer_weights(*_snapped(mean, coupling), colours, counts)
+    return _float_coupled_weights(mean, coupling, colours.astype(np.float32), counts)
 
 
-def _weights(mean: np.ndarray, coupling: np.ndarray | None, decoded: np.ndarray, counts) -> np.ndarray:
-    """The channel product of ``colour_weights``. ``mean``/``coupling``/``decoded`` broadcast to the
-    output's shape per channel; ``counts(c, mean_q)`` gives channel c's integer frequencies."""
+def _snapped(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Means in 1/16 and coupling in 1/256 as integers (zero coupling: none)."""
+    coupling_q = (np.zeros((3,) + mean.shape[1:], np.int32) if coupling is None
+                  else entropy.quantize_coupling(coupling))
+    return entropy.quantize_mean(mean), coupling_q
+
+
+def _integer_weights(mean_q: np.ndarray, coupling_q: np.ndarray, values: np.ndarray, counts) -> np.ndarray:
+    """The channel product of ``colour_weights`` with integer coupled means (version 4)."""
+    weights = None
+    for c in range(values.shape[0]):
+        cnt = counts(c, entropy.coupled_mean_q(mean_q, coupling_q, c, values).astype(np.int64))
+        weights = cnt if weights is None else (weights * cnt) >> WEIGHT_SHIFT
+    return (weights + 1).astype(np.float64)
+
+
+def _float_coupled_weights(mean: np.ndarray, coupling: np.ndarray | None, decoded: np.ndarray,
+                           counts) -> np.ndarray:
+    """The channel product of ``colour_weights`` with version 3's float32 coupled means."""
     weights = None
     for c in range(decoded.shape[0]):
         mu = mean[c] if coupling is None or c not in (1, 2) else apply_coupling(mean, coupling, c, decoded)

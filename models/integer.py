@@ -123,9 +123,9 @@ MEAN_STEPS = entropy.MEAN_STEPS
 MEAN_Q_MAX = 255 * MEAN_STEPS
 LOG_STEP = float(entropy._LOG_STEP)
 LOG_FRAC = 16
-COUPLING_ONE = 256
+COUPLING_ONE = entropy.COUPLING_ONE
 #: |coupling| <= COUPLING_MAX / COUPLING_ONE = 2 (trained models exceed 1; see the bound above).
-COUPLING_MAX = 512
+COUPLING_MAX = entropy.COUPLING_MAX
 #: Largest |log-scale correction| kept (in LOG_STEP/LOG_FRAC units, i.e. 4096/16 table steps).
 LOG_Q_MAX = 4096
 #: The baseline table is indexed by A/2 where A = 100 * activity is an even integer in 0..25500.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -175,33 +176,39 @@ _SCRIPT = textwrap.dedent("""
     import io
     action, path, model = sys.argv[2], sys.argv[3], sys.argv[4]
     frames = [f for f, _ in VideoReader(sys.argv[5]).frames()][:6]
+    palette = path.endswith("p.fpc")
     if action == "encode":
-        open(path, "wb").write(encode(frames, model=model, use_palette=False))
+        open(path, "wb").write(encode(frames, model=model, use_palette=palette))
     else:
+        import numba
         out = list(Decoder(io.BytesIO(open(path, "rb").read())))  # raises on a CRC mismatch
         ok = len(out) == len(frames) and all(np.array_equal(d.pixels, f) for d, f in zip(out, frames))
         print(json.dumps({"ok": bool(ok), "modes": [d.mode for d in out],
-                          "threads": torch.get_num_threads()}))
+                          "threads": [torch.get_num_threads(), numba.get_num_threads()]}))
 """)
 
 
 def _run(threads: int, action: str, path, model: str = MAIN) -> str:
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}  # the palette weight kernel's threads
     res = subprocess.run([sys.executable, "-c", _SCRIPT, str(threads), action, str(path), model,
-                          str(CARPHONE)], capture_output=True, text=True, timeout=300)
+                          str(CARPHONE)], capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout
 
 
 @needs_main
-def test_encode_and_decode_with_different_thread_counts(tmp_path):
-    s1, s2 = tmp_path / "t1.fpc", tmp_path / "t2.fpc"
+@pytest.mark.parametrize("kind, mode", [("rgb", 1), ("p", 3)])
+def test_encode_and_decode_with_different_thread_counts(tmp_path, kind, mode):
+    """RGB streams (mode 1: inter) and palette streams (mode 3: palette inter, whose rows come
+    from the compiled weight kernel): torch and numba thread counts change nothing."""
+    s1, s2 = tmp_path / f"t1{kind}.fpc", tmp_path / f"t2{kind}.fpc"
     _run(1, "encode", s1)
     _run(2, "encode", s2)
     assert s1.read_bytes() == s2.read_bytes()
     for threads, path in ((2, s1), (1, s2)):
         info = json.loads(_run(threads, "decode", path).strip().splitlines()[-1])
-        assert info["ok"] and info["threads"] == threads
-        assert 1 in info["modes"]  # RGB inter frames: the predictions were used
+        assert info["ok"] and info["threads"] == [threads, threads]
+        assert mode in info["modes"]  # inter frames: the predictions were used
 
 
 # --------------------------------------------------------------------------- (4) GPU vs CPU

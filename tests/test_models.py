@@ -10,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fpcodec.bitstream.entropy import (MEAN_STEPS, SCALE_TABLE, laplace_bits, quantize_mean,  # noqa: E402
-                                       quantize_scale)
+from fpcodec.bitstream.entropy import (MEAN_STEPS, SCALE_TABLE, coupled_mean_q, laplace_bits,  # noqa: E402
+                                       quantize_coupling, quantize_mean, quantize_scale)
 from fpcodec.models import registry  # noqa: E402
 from fpcodec.models.base import HISTORY, apply_coupling  # noqa: E402
 
@@ -240,7 +240,7 @@ def test_payload_matches_code_length(name, predictors):
             pred = pred_model.predict(list(frames[max(0, t - HISTORY):t]))
             x = np.moveaxis(frame, -1, 0)
             for c in range(3):
-                m = quantize_mean(apply_coupling(pred.mean, pred.coupling, c, x))
+                m = coupled_mean_q(quantize_mean(pred.mean), quantize_coupling(pred.coupling), c, x)
                 s = np.clip(quantize_scale(pred.scale[c]) + coded.scale_shift, 0, len(SCALE_TABLE) - 1)
                 ideal_bits += laplace_bits(x[c], m, s).sum()
             payload_bits += 8 * len(coded.payload)

@@ -1,0 +1,139 @@
+"""Format version 4: integer colour coupling (``entropy.coupled_mean_q``), the compiled palette
+weight kernel that applies it, and version-3 streams (float32 coupling) still decoding."""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fpcodec.bitstream import entropy
+from fpcodec.codec import Decoder, decode
+from fpcodec.codec import frame_coding as fc
+from fpcodec.codec import palette_coding as pc
+from fpcodec.codec import weight_kernel
+
+DATA = Path(__file__).parent / "data"
+
+
+def _round_half_up_16(x: Fraction) -> int:
+    """x (pixels) to the nearest 1/16, halves up, clamped to 0..4080."""
+    q = (x * 16 + Fraction(1, 2)).__floor__()
+    return min(max(q, 0), 4080)
+
+
+def _extreme_params(rng: np.random.Generator, channels: int, n: int):
+    mean_q = rng.integers(0, 4081, (channels, n)).astype(np.int32)
+    coupling_q = rng.integers(-512, 513, (3, n)).astype(np.int32)
+    values = rng.integers(0, 256, (channels, n)).astype(np.uint8)
+    e = n // 2  # the second half at the extremes of every range
+    mean_q[:, e:] = rng.choice([0, 1, 4079, 4080], (channels, n - e))
+    coupling_q[:, e:] = rng.choice([-512, -511, 511, 512], (3, n - e))
+    values[:, e:] = rng.choice([0, 1, 254, 255], (channels, n - e))
+    return mean_q, coupling_q, values
+
+
+def test_coupled_means_are_the_exact_rational_rounded() -> None:
+    """The integer rule is mean + coefficient x residual, computed in exact rationals and rounded
+    half up to 1/16: G on R's residual, B on R's and on G's residual from G's coupled mean."""
+    rng = np.random.default_rng(0)
+    mean_q, coupling_q, values = _extreme_params(rng, 3, 3000)
+    g = entropy.coupled_mean_q(mean_q, coupling_q, 1, values)
+    b = entropy.coupled_mean_q(mean_q, coupling_q, 2, values)
+    assert g.dtype == b.dtype == np.int32
+    assert np.array_equal(entropy.coupled_mean_q(mean_q, coupling_q, 0, values), mean_q[0])
+    for i in range(values.shape[1]):
+        m = [Fraction(int(v), 16) for v in mean_q[:, i]]
+        k = [Fraction(int(v), 256) for v in coupling_q[:, i]]
+        r = int(values[0, i]) - m[0]
+        g_exact = _round_half_up_16(m[1] + k[0] * r)
+        assert g[i] == g_exact
+        b_exact = _round_half_up_16(m[2] + k[1] * r + k[2] * (int(values[1, i]) - Fraction(g_exact, 16)))
+        assert b[i] == b_exact
+
+
+def test_uncoupled_and_alpha_means_pass_through() -> None:
+    rng = np.random.default_rng(1)
+    mean_q, coupling_q, values = _extreme_params(rng, 4, 200)
+    for c in range(4):
+        assert np.array_equal(entropy.coupled_mean_q(mean_q, None, c, values), mean_q[c])
+    assert np.array_equal(entropy.coupled_mean_q(mean_q, coupling_q, 3, values), mean_q[3])
+    zero = np.zeros_like(coupling_q)
+    for c in range(3):  # zero coefficients give the plain means
+        assert np.array_equal(entropy.coupled_mean_q(mean_q, zero, c, values), mean_q[c])
+
+
+def test_quantize_coupling_grid_and_clamp() -> None:
+    c = np.array([0.0, 1 / 256, -1 / 256, 0.4 / 256, 2.0, -2.0, 3.7, -9.0, 1.25], np.float32)
+    assert entropy.quantize_coupling(c).tolist() == [0, 1, -1, 0, 512, -512, 512, -512, 320]
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("k", [1, 2, 37, 256])
+def test_kernel_equals_the_numpy_rule(channels: int, k: int) -> None:
+    rng = np.random.default_rng(k * channels)
+    n = 700
+    mean_q, coupling_q, _ = _extreme_params(rng, channels, n)
+    scale_idx = rng.integers(0, len(entropy.SCALE_TABLE), (channels, n)).astype(np.int32)
+    scale_idx[:, :50] = rng.choice([0, len(entropy.SCALE_TABLE) - 1], (channels, 50))
+    palette = rng.integers(0, 256, (k, channels)).astype(np.uint8)
+    corners = np.array([[0] * channels, [255] * channels, [0, 255, 0, 255][:channels]])
+    palette[: min(k, 3)] = corners[: min(k, 3)]
+    got = weight_kernel.colour_weights(mean_q, coupling_q, scale_idx, palette, pc.WEIGHT_SHIFT)
+    want = pc.colour_weights_reference(mean_q, coupling_q, scale_idx, palette)
+    assert got.shape == (n, k) and got.dtype == np.float64
+    assert np.array_equal(got, want)
+    assert got.min() >= 1 and got.max() < 2.0 ** 21  # every colour possible; row sums exact
+
+
+def test_kernel_on_no_pixels() -> None:
+    z = np.zeros((3, 0), np.int32)
+    out = weight_kernel.colour_weights(z, z, z, np.zeros((5, 3), np.uint8), pc.WEIGHT_SHIFT)
+    assert out.shape == (0, 5)
+
+
+def test_keep_weights_are_the_colour_weights_of_the_own_colour() -> None:
+    rng = np.random.default_rng(3)
+    n, k = 300, 40
+    mean = (rng.integers(0, 4081, (3, n)) / 16).astype(np.float32)
+    coupling = (rng.integers(-600, 601, (3, n)) / 256).astype(np.float32)  # some beyond the clamp
+    scale_idx = rng.integers(0, 64, (3, n)).astype(np.int32)
+    palette = rng.integers(0, 256, (k, 3)).astype(np.uint8)
+    own = rng.integers(0, k, n)
+    rows = pc.colour_weights(mean, coupling, scale_idx, palette)
+    keep = pc.keep_weights(mean, coupling, scale_idx, palette[own].T)
+    assert np.array_equal(keep, rows[np.arange(n), own])
+    legacy_rows = pc.colour_weights(mean, coupling, scale_idx, palette, exact=False)
+    assert not np.array_equal(legacy_rows, rows)  # version 3's float coupling is another rule
+    assert np.array_equal(pc.colour_weights(mean, None, scale_idx, palette),
+                          pc.colour_weights(mean, None, scale_idx, palette, exact=False))
+
+
+def test_version_3_stream_still_decodes() -> None:
+    """tests/data/v3_stream.fpc was written by the version-3 encoder (commit 636aec5) with
+    convlstm-hybrid-int, whose colour coupling was float32 then: a 32x32 crop of carphone_000's
+    first frames (the last four with +-2 noise, so more than 256 colours), covering palette intra,
+    palette inter, RGB inter and palette update."""
+    data = (DATA / "v3_stream.fpc").read_bytes()
+    assert data[8:10] == (3).to_bytes(2, "little")
+    expected = np.load(DATA / "v3_stream_frames.npy")
+    video = decode(data)
+    assert len(video.frames) == len(expected)
+    assert all(np.array_equal(a, b) for a, b in zip(video.frames, expected))
+    modes = [rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()]
+    assert modes == [fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER, fc.MODE_PALETTE_INTER,
+                     fc.MODE_INTER, fc.MODE_INTER, fc.MODE_INTER, fc.MODE_PALETTE_UPDATE]
+
+
+def test_version_3_rule_read_as_version_4_fails_its_checksum() -> None:
+    """The fixture's coupled frames need the version-3 rule: relabelled as version 4 (the framing is
+    the same), a frame decodes differently and the per-frame CRC refuses it."""
+    from fpcodec.bitstream.errors import ChecksumError
+
+    data = bytearray((DATA / "v3_stream.fpc").read_bytes())
+    data[8:10] = (4).to_bytes(2, "little")
+    with pytest.raises(ChecksumError, match=r"frame \d+ does not match its checksum"):
+        decode(bytes(data))
