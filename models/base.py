@@ -7,8 +7,9 @@ The codec turns that into code lengths with constriction; the predictor never se
 Colour conditioning (PixelCNN++ style, parallel over pixels): once channel R of the frame is decoded,
 G's mean moves by ``coupling[0] * (x_R - mean_R)``; once G is decoded, B's mean moves by
 ``coupling[1] * (x_R - mean_R) + coupling[2] * (x_G - mean_G')`` where ``mean_G'`` is G's conditioned
-mean. ``apply_coupling`` below is the single implementation of that rule; encoder, decoder and the
-training loss all use it.
+mean. ``apply_coupling`` below is that rule in float32, as the training loss and format version 3
+streams use it; from version 4 the coder applies it to the snapped integers instead
+(``entropy.coupled_mean_q``: means in 1/16, couplings in 1/256, integer arithmetic).
 """
 
 from __future__ import annotations

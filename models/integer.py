@@ -53,19 +53,13 @@ sums stay below 2^24 (bounds in the comments). Table lookups are integer indexin
 What reaches the coder. ``Prediction`` carries floats that are exact functions of those integers:
 mean ``m/16`` (float32 exact), scale ``float32(SCALE_TABLE[idx])`` (``quantize_scale`` recovers
 ``idx``: the value sits at a table point, half a table step from either rounding boundary) and
-coupling ``k/256`` with ``|k| <= 512``. ``apply_coupling`` (float32, ``models/base.py``) then
-computes G's conditioned mean exactly: the R residual r is a multiple of 1/16 in [-255, 255],
-``c0 r`` a multiple of 2^-12 below 510 (< 2^21 units), ``m_G + c0 r`` a multiple of 2^-12 in
-[-510, 765] (< 2^22 units): every intermediate fits float32's 24-bit significand. For B, ``c1 r``,
-``m_B + c1 r`` and the G residual ``g = x_G - (m_G + c0 r)`` (|g| <= 765, < 2^22 units of 2^-12)
-are exact too; only the last two operations, ``c2 * g`` (up to 31 significant bits) and the final
-addition, may round. Each is a single IEEE-754 binary32 multiplication or addition of exactly known
-operands, which every conforming machine rounds identically (numpy runs them as separate
-element-wise ufuncs: no reduction, no reordering, no FMA contraction); the rounding error is below
-2 * 1530 * 2^-24 < 2^-12, far below the 1/16 mean grid. So B's mean is deterministic but not
-always the exact rational. Full exactness of B would need (1 + C)^2 2^(p0 + p2) < 4112 for coupling
-steps 2^-p and |c| <= C, e.g. 1/16 steps, which costs 18 % more bits on chi.gif (a flat-colour
-clip with tiny scales: the coupled G mean must be right to 1/16 of a level); 1/256 costs nothing.
+coupling ``k/256`` with ``|k| <= 512``. The coder snaps them back to those integers and, from
+format version 4, computes the coupled G and B means in integer arithmetic
+(``entropy.coupled_mean_q``: the exact rational mean + k x residual, rounded half up to 1/16), so
+nothing between the decoded frames and constriction's rows depends on float rounding. (Version 3
+streams coupled in float32 with ``apply_coupling``: G exact, B deterministic but not always the
+exact rational; see INTEGER.md.) Coupling steps of 1/256 because coarser ones cost bits on flat
+content: 1/16 steps cost 18 % more on chi.gif, where the coupled G mean must be right to 1/16.
 
 Command line (run from anywhere; the -int weights land next to the float ones)::
 
