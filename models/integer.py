@@ -75,6 +75,7 @@ import hashlib
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -297,7 +298,7 @@ def _calibration_windows(dirs, n_clips: int, per_clip: int, crop: int, seed: int
     """A few (frames (1,T,3,H,W), valid (1,T)) windows from the training clips (deterministic).
 
     Clips are drawn from every sub-folder alike (the corpus mixes very different sources), then
-    ``per_clip`` windows each: a full history, a one-frame history and random ones.
+    ``clip_windows`` takes ``per_clip`` windows of each.
     """
     from .train import load_clips  # local: train imports the optimizer stack
 
@@ -314,12 +315,18 @@ def _calibration_windows(dirs, n_clips: int, per_clip: int, crop: int, seed: int
     for k, files in enumerate(groups):
         share = n_clips // len(groups) + (k < n_clips % len(groups))
         pick += [files[i] for i in sorted(rng.choice(len(files), min(share, len(files)), replace=False))]
-    for clip in load_clips(pick):
+    yield from calibration_windows(load_clips(pick), per_clip, crop, rng)
+
+
+def calibration_windows(clips, per_clip: int, crop: int, rng: np.random.Generator):
+    """``per_clip`` windows of each uint8 (N, H, W, 3) clip: a full history, a one-frame history
+    (as at the start of every stream) and random ones, cropped to ``crop``."""
+    for clip in clips:
         n, h, w = clip.shape[:3]
         for j in range(per_clip):
             t = int(rng.integers(1, n)) if j else min(n - 1, HISTORY)
             if j == 1:
-                t = 1  # a one-frame history, as at the start of every stream
+                t = 1
             y0 = int(rng.integers(0, max(1, h - crop + 1)))
             x0 = int(rng.integers(0, max(1, w - crop + 1)))
             hist = list(clip[max(0, t - HISTORY):t, y0:y0 + crop, x0:x0 + crop])
@@ -346,6 +353,54 @@ def calibrate(name: str, net, windows) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in stats.items()}
 
 
+@dataclass(frozen=True)
+class Requant:
+    """How a layer's integer output relates to the float model's conv output y, per output
+    channel: ``y_int = clamp(round(y * mult + offset), lo, hi)`` (what ``QConv`` computes exactly,
+    halves rounding up); ``in_scale`` is the real value of one integer unit of each input channel."""
+
+    mult: np.ndarray
+    offset: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    in_scale: np.ndarray
+
+
+def quantize_layers(name: str, net, stats: dict[str, np.ndarray], headroom: float = HEADROOM):
+    """Yield (layer name, conv module, integer tensors, Requant) for every conv of ``name``'s
+    architecture, in order, given the calibrated ReLU maxima ``stats`` (``calibrate``). The
+    integer tensors are ``quantize_conv``'s; ``convert`` stores them, QAT simulates them."""
+    relu_scale = {}
+    for ln, kind, srcs in _arch(name, net):
+        conv = net.get_submodule(ln)
+        parts = [_source_scales(s, relu_scale) for s in srcs]
+        in_scale = np.concatenate([p[0] for p in parts])
+        in_max = np.concatenate([p[1] for p in parts])
+        o = conv.out_channels
+        if kind == "relu":
+            mx = stats[ln]
+            mx = headroom * np.where(mx > 0, mx, max(float(mx.max()), 1e-6) * 1e-3)
+            offset, lo, hi = np.zeros(o), np.zeros(o), np.full(o, ACT_MAX)
+            q, mult = quantize_conv(conv.weight, conv.bias, in_scale, in_max, ACT_MAX / mx, 0, 0,
+                                    ACT_MAX, ln, free_out=True)
+            relu_scale[ln] = 1.0 / mult
+        elif kind == "lstm":
+            hid = o // 4
+            mult = np.array([GATE_ONE / 6.0] * (3 * hid) + [float(GATE_ONE)] * hid)
+            offset = np.array([GATE_ONE // 2] * (3 * hid) + [0] * hid)
+            lo, hi = np.array([0] * (3 * hid) + [-GATE_ONE] * hid), np.full(o, GATE_ONE)
+            q, _ = quantize_conv(conv.weight, conv.bias, in_scale, in_max, mult, offset, lo, hi, ln)
+        else:  # "out": mean correction (MEAN_GAIN pixels per unit), log-scale correction, coupling
+            if o != 9:
+                raise ValueError(f"{ln}: head has {o} outputs, expected 9")
+            mult = np.array([MEAN_GAIN * MEAN_STEPS] * 3 + [LOG_FRAC / LOG_STEP] * 3 + [COUPLING_ONE] * 3)
+            hi = np.array([MEAN_Q_MAX] * 3 + [LOG_Q_MAX] * 3 + [COUPLING_MAX] * 3)
+            offset, lo = np.zeros(o), -hi
+            q, _ = quantize_conv(conv.weight, conv.bias, in_scale, in_max, mult, 0, lo, hi, ln)
+        yield ln, conv, q, Requant(np.asarray(mult, np.float64), offset.astype(np.float64),
+                                   np.asarray(lo, np.float64), np.asarray(hi, np.float64), in_scale)
+
+
 def convert(name: str, *, weights: str | Path | None = None, out: str | Path | None = None,
             calib_dirs=(TRAIN_DIR,), n_clips: int = 12, per_clip: int = 3, crop: int = 96,
             seed: int = 0, headroom: float = HEADROOM) -> Path:
@@ -357,30 +412,8 @@ def convert(name: str, *, weights: str | Path | None = None, out: str | Path | N
     float_hash = learned.load_weights(net, wfile)
     net.eval()
     stats = calibrate(name, net, _calibration_windows(calib_dirs, n_clips, per_clip, crop, seed))
-    relu_scale, tensors, geometry = {}, {}, {}
-    for ln, kind, srcs in _arch(name, net):
-        conv = net.get_submodule(ln)
-        parts = [_source_scales(s, relu_scale) for s in srcs]
-        in_scale = np.concatenate([p[0] for p in parts])
-        in_max = np.concatenate([p[1] for p in parts])
-        o = conv.out_channels
-        if kind == "relu":
-            mx = stats[ln]
-            mx = headroom * np.where(mx > 0, mx, max(float(mx.max()), 1e-6) * 1e-3)
-            q, mult = quantize_conv(conv.weight, conv.bias, in_scale, in_max, ACT_MAX / mx, 0, 0,
-                                    ACT_MAX, ln, free_out=True)
-            relu_scale[ln] = 1.0 / mult
-        elif kind == "lstm":
-            hid = o // 4
-            mult = np.array([GATE_ONE / 6.0] * (3 * hid) + [float(GATE_ONE)] * hid)
-            offset = np.array([GATE_ONE // 2] * (3 * hid) + [0] * hid)
-            lo = np.array([0] * (3 * hid) + [-GATE_ONE] * hid)
-            q, _ = quantize_conv(conv.weight, conv.bias, in_scale, in_max, mult, offset, lo, GATE_ONE, ln)
-        else:  # "out": mean correction (MEAN_GAIN pixels per unit), log-scale correction, coupling
-            assert o == 9
-            mult = np.array([MEAN_GAIN * MEAN_STEPS] * 3 + [LOG_FRAC / LOG_STEP] * 3 + [COUPLING_ONE] * 3)
-            lim = np.array([MEAN_Q_MAX] * 3 + [LOG_Q_MAX] * 3 + [COUPLING_MAX] * 3)
-            q, _ = quantize_conv(conv.weight, conv.bias, in_scale, in_max, mult, 0, -lim, lim, ln)
+    tensors, geometry = {}, {}
+    for ln, conv, q, _ in quantize_layers(name, net, stats, headroom):
         for key, val in q.items():
             tensors[f"{ln}.{key}"] = val.contiguous()
         geometry[ln] = {"stride": list(conv.stride), "padding": list(conv.padding)}
@@ -664,11 +697,13 @@ def _val_clips(dirs) -> list[tuple[str, list[np.ndarray]]]:
     return [(p.name, [f for f, _ in VideoReader(p).frames()]) for p in files]
 
 
-def compare(names, val_dirs, palette_modes=(False, True), check_decode: bool = False) -> None:
+def compare(names, val_dirs, palette_modes=(False, True), check_decode: bool = False,
+            weights: str | Path | None = None, int_weights: str | Path | None = None) -> None:
     """Stream size (bits per subpixel) of each float model and its integer version on the clips.
 
     Both predictors are loaded once, and the integer file must have been made from the float
-    weights loaded (the float weights may be replaced by training while this runs).
+    weights loaded (the float weights may be replaced by training while this runs). ``weights`` /
+    ``int_weights`` replace the shipped files (one model only), e.g. to measure a QAT run.
     """
     from ..codec import decode, encode
     from .registry import get
@@ -676,8 +711,14 @@ def compare(names, val_dirs, palette_modes=(False, True), check_decode: bool = F
     clips = _val_clips(val_dirs)
     subpixels = sum(len(fr) * fr[0].shape[0] * fr[0].shape[1] * 3 for _, fr in clips)
     print(f"{len(clips)} clips, {subpixels} RGB subpixels", flush=True)
+    if (weights is not None or int_weights is not None) and len(names) != 1:
+        raise SystemExit("--weights / --int-weights need exactly one model")
     for name in names:
         preds = {name: get(name), f"{name}-int": get(f"{name}-int")}
+        if weights is not None:
+            preds[name] = type(preds[name])(weights=weights)
+        if int_weights is not None:
+            preds[f"{name}-int"] = type(preds[f"{name}-int"])(weights=int_weights)
         _, meta, _ = load_int_weights(preds[f"{name}-int"].weights_file)
         fhash = preds[name].weights_hash.hex()
         print(f"{name}: float weights sha256 {fhash[:16]}..., integer weights sha256 "
@@ -737,16 +778,21 @@ def main(argv=None) -> int:
     parser.add_argument("--palette", choices=["off", "on", "both"], default="both")
     parser.add_argument("--check-decode", action="store_true",
                         help="decode every integer stream (RGB mode) and compare with the input")
+    parser.add_argument("--weights", help="float weights file instead of the shipped one (one model)")
+    parser.add_argument("--int-weights", help="compare: integer weights file instead of the shipped one")
+    parser.add_argument("--out", help="convert: write here instead of next to the shipped weights")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if (args.weights or args.out) and len(args.models) != 1:
+        parser.error("--weights and --out need exactly one model")
     if args.command == "convert":
         for name in args.models:
-            path = convert(name, calib_dirs=args.train)
+            path = convert(name, weights=args.weights, out=args.out, calib_dirs=args.train)
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             print(f"{name}: wrote {path} ({path.stat().st_size} bytes, sha256 {digest[:16]}...)")
     elif args.command == "compare":
         modes = {"off": (False,), "on": (True,), "both": (False, True)}[args.palette]
-        compare(args.models, args.val, modes, args.check_decode)
+        compare(args.models, args.val, modes, args.check_decode, args.weights, args.int_weights)
     else:
         speed(args.models)
     return 0

@@ -30,7 +30,7 @@ import torch
 
 from .base import HISTORY
 from .last_frame import last_frame_params
-from .learned import NETS, base_log_scale, build_net, head_params, step_inputs
+from .learned import NETS, base_log_scale, build_net, head_params, load_weights, step_inputs
 from .loss import code_length
 
 VIDEO_EXTS = {".gif", ".mp4", ".webm", ".mkv", ".avi", ".mov", ".apng", ".png"}
@@ -244,12 +244,29 @@ def _device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def _fake_quant(model_name: str, net, data_dirs, clips, seed: int):
+    """QAT's fake quantization, its ReLU ranges calibrated as ``integer.convert`` calibrates them:
+    on windows drawn alike from every sub-folder of the training folders (or of the preloaded
+    clips, when there are no folders)."""
+    from . import integer
+    from .qat import FakeQuant
+
+    net.eval()
+    if data_dirs:
+        windows = integer._calibration_windows(data_dirs, 12, 3, 96, seed)
+    else:
+        windows = integer.calibration_windows(clips, 3, 96, np.random.default_rng(seed))
+    fake_quant = FakeQuant.from_windows(model_name, net, windows)
+    net.train()
+    return fake_quant
+
+
 def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | None = None,
           steps: int | None = None, steps_per_epoch: int = 250, time_budget_s: float | None = None,
           crop: int = 64, batch: int = 16, lr: float = 2e-3, min_lr_frac: float = 0.05,
           seed: int = 0, device: str = "auto", noise_std: float = 0.0, resume=None,
           progress: bool = True, threads: int | None = None, clips=None, val_clips=None,
-          log=print) -> dict:
+          init=None, qat: bool = False, log=print) -> dict:
     """Train ``model_name`` and write its best-validation weights to ``out_path``.
 
     Stops after ``steps`` optimizer steps, ``epochs`` epochs of ``steps_per_epoch`` steps, or
@@ -257,6 +274,8 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
     follows a cosine from ``lr`` down to ``min_lr_frac * lr`` over that horizon. ``noise_std``
     (pixel levels) adds Gaussian noise to the network's view of the history frames during training.
     ``clips`` / ``val_clips`` may pass preloaded uint8 (N, H, W, 3) arrays instead of folders.
+    ``init`` starts from a weights file (fine-tuning); ``qat`` trains with the integer model's
+    rounding simulated (``qat.FakeQuant``), for ``integer.convert`` to quantize afterwards.
     Returns a summary dict (val bits per subpixel, last-frame reference, steps, seconds).
     """
     if model_name not in NETS:
@@ -281,6 +300,8 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
 
     net = build_net(model_name).to(dev)
     n_params = sum(p.numel() for p in net.parameters())
+    if init is not None:
+        load_weights(net, Path(init))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     info = {"step": 0, "epoch": 0, "elapsed_s": 0.0, "best_val": None, "history": []}
     if resume is not None:
@@ -289,8 +310,14 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
             rng.bit_generator.state = info["rng_state"]
         log(f"resumed from {resume} at step {info['step']}")
     sampler = WindowSampler(train_clips, crop, rng)
+    fake_quant = _fake_quant(model_name, net, data_dirs, train_clips, seed) if qat else None
+
+    def refresh() -> None:  # QAT: the integer weights follow the float ones
+        if fake_quant is not None:
+            fake_quant.refresh()
 
     lf_val = evaluate_last_frame(vclips) if vclips else None
+    refresh()
     init_val = evaluate(net, vclips, dev) if vclips else None
     if lf_val is not None:
         log(f"last-frame val: {lf_val:.4f} bits/subpixel; model {model_name}: {n_params} parameters, "
@@ -328,6 +355,7 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
                 g["lr"] = cur_lr
             frames, valid, target = sampler.batch(batch)
             frames, valid, target = frames.to(dev), valid.to(dev), target.to(dev)
+            refresh()
             loss = batch_bits(net, frames, valid, target, noise_std).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -342,6 +370,7 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
         info["epoch"] += 1
         info["step"] = step
         info["elapsed_s"] = time.perf_counter() - start
+        refresh()
         val = evaluate(net, vclips, dev) if vclips else None
         entry = {"epoch": info["epoch"], "step": step, "elapsed_s": round(info["elapsed_s"], 1),
                  "train_bits": running, "val_bits": val}
@@ -357,11 +386,13 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
         if info["best_val"] is None or score < info["best_val"]:
             info["best_val"] = score
             save_weights(net, out_path, {"model": model_name, "val_bits": f"{score:.5f}",
-                                         "step": str(step)})
+                                         "step": str(step), "qat": str(int(qat))})
         info["rng_state"] = rng.bit_generator.state
         save_checkpoint(net, opt, out_path, info)
     if bar is not None:
         bar.close()
+    if fake_quant is not None:
+        fake_quant.remove()
     return {"model": model_name, "best_val_bits": info["best_val"], "last_frame_val_bits": lf_val,
             "initial_val_bits": init_val,
             "steps": step, "epochs": info["epoch"], "seconds": info["elapsed_s"],
@@ -391,6 +422,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--noise-std", type=float, default=0.0, help="pixel levels (0..255)")
     parser.add_argument("--resume", default=None, help="checkpoint (.ckpt.json) to continue")
+    parser.add_argument("--init", default=None, help="weights file to start from (fine-tuning)")
+    parser.add_argument("--qat", action="store_true",
+                        help="quantization-aware: simulate the integer model's rounding (models/qat.py)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-progress", action="store_true")
 
@@ -410,7 +444,8 @@ def run(args: argparse.Namespace) -> int:
                     steps=args.steps, steps_per_epoch=args.steps_per_epoch,
                     time_budget_s=args.time_budget, crop=args.crop, batch=args.batch, lr=args.lr,
                     seed=args.seed, device=args.device, noise_std=args.noise_std,
-                    resume=args.resume, progress=not args.no_progress, threads=args.threads)
+                    resume=args.resume, progress=not args.no_progress, threads=args.threads,
+                    init=args.init, qat=args.qat)
     summary.pop("history", None)
     print(json.dumps(summary))
     return 0
