@@ -322,6 +322,11 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
     if lf_val is not None:
         log(f"last-frame val: {lf_val:.4f} bits/subpixel; model {model_name}: {n_params} parameters, "
             f"val before training {init_val:.4f}")
+    if init is not None and resume is None and init_val is not None:
+        # Fine-tuning: the starting weights are the score to beat, and the output until beaten.
+        info["best_val"] = init_val
+        save_weights(net, out_path, {"model": model_name, "val_bits": f"{init_val:.5f}", "step": "0",
+                                     "qat": str(int(qat))})
 
     total_steps = steps
     if epochs is not None:
