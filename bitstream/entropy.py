@@ -14,8 +14,9 @@ built a different table refuses to code rather than write or read different bits
 operations in a fixed order (Rust does not reassociate or contract them), so the same integers
 give the same words everywhere; the constriction version is recorded in every stream header.
 Version 4 snaps the colour couplings to integers as well and computes the coupled means in integer
-arithmetic (``coupled_mean_q``). Streams of versions 1 and 2 were coded with constriction's ``QuantizedLaplace``, whose tables use
-float exp/ln inside the library; they decode through that ``legacy`` path unchanged.
+arithmetic (``coupled_mean_q``). Streams of versions 1 and 2 were coded with constriction's
+``QuantizedLaplace``, whose tables use float exp/ln inside the library; they decode through that
+``legacy`` path unchanged.
 """
 
 from __future__ import annotations

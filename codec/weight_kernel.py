@@ -58,7 +58,8 @@ def _weights(mean_q, coupling_q, scale_idx, values16, tables, shift, coupling_sh
             w = (w * _count(s_b, v_b - m_b, v_b, tables)) >> shift
             if channels == 4:  # alpha: not coupled
                 v_a = np.int64(values16[3, k])
-                w = (w * _count(np.int64(scale_idx[3, i]), v_a - np.int64(mean_q[3, i]), v_a, tables)) >> shift
+                s_a, m_a = np.int64(scale_idx[3, i]), np.int64(mean_q[3, i])
+                w = (w * _count(s_a, v_a - m_a, v_a, tables)) >> shift
             out[i, k] = w + 1
     return out
 

@@ -130,6 +130,8 @@ N_SCALES = len(entropy.SCALE_TABLE)
 _SCALE_F32 = entropy.SCALE_TABLE.astype(np.float32)
 
 TRAIN_DIR = Path("/work/shared/corpus/train")
+#: Calibration of the ReLU ranges: windows of this many clips, this many per clip, cropped to this.
+CALIB_CLIPS, CALIB_PER_CLIP, CALIB_CROP = 12, 3, 96
 
 
 # --------------------------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ def softplus_lut() -> tuple[np.ndarray, int]:
     return idx, lo
 
 
-def _calibration_windows(dirs, n_clips: int, per_clip: int, crop: int, seed: int):
+def corpus_calibration_windows(dirs, n_clips: int, per_clip: int, crop: int, seed: int):
     """A few (frames (1,T,3,H,W), valid (1,T)) windows from the training clips (deterministic).
 
     Clips are drawn from every sub-folder alike (the corpus mixes very different sources), then
@@ -403,8 +405,8 @@ def quantize_layers(name: str, net, stats: dict[str, np.ndarray], headroom: floa
 
 
 def convert(name: str, *, weights: str | Path | None = None, out: str | Path | None = None,
-            calib_dirs=(TRAIN_DIR,), n_clips: int = 12, per_clip: int = 3, crop: int = 96,
-            seed: int = 0, headroom: float = HEADROOM) -> Path:
+            calib_dirs=(TRAIN_DIR,), n_clips: int = CALIB_CLIPS, per_clip: int = CALIB_PER_CLIP,
+            crop: int = CALIB_CROP, seed: int = 0, headroom: float = HEADROOM) -> Path:
     """Quantize the float model ``name`` (with its shipped weights) into ``<name>-int.safetensors``."""
     from safetensors.torch import save
 
@@ -412,7 +414,7 @@ def convert(name: str, *, weights: str | Path | None = None, out: str | Path | N
     wfile = Path(weights) if weights is not None else learned.weights_path(name)
     float_hash = learned.load_weights(net, wfile)
     net.eval()
-    stats = calibrate(name, net, _calibration_windows(calib_dirs, n_clips, per_clip, crop, seed))
+    stats = calibrate(name, net, corpus_calibration_windows(calib_dirs, n_clips, per_clip, crop, seed))
     tensors, geometry = {}, {}
     for ln, conv, q, _ in quantize_layers(name, net, stats, headroom):
         for key, val in q.items():

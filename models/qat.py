@@ -79,7 +79,9 @@ class FakeQuant:
             in_scale = torch.as_tensor(rq.in_scale, dtype=torch.float64).view(1, -1, *([1] * dims))
             w = q["weight"].to(torch.float64) * s_w.view(-1, 1, *([1] * dims)) / in_scale
             offset = torch.as_tensor(rq.offset)
-            b0 = q["bias"].to(torch.float64) - offset * torch.pow(2.0, shift) - torch.floor(torch.pow(2.0, shift - 1))
+            # the integer bias less the folded offset and rounding constant: round(b / s_w)
+            b0 = q["bias"].to(torch.float64) - offset * torch.pow(2.0, shift) - torch.floor(
+                torch.pow(2.0, shift - 1))
             view = (1, -1) + (1,) * dims
 
             def vec(a):

@@ -253,9 +253,11 @@ def _fake_quant(model_name: str, net, data_dirs, clips, seed: int):
 
     net.eval()
     if data_dirs:
-        windows = integer._calibration_windows(data_dirs, 12, 3, 96, seed)
+        windows = integer.corpus_calibration_windows(data_dirs, integer.CALIB_CLIPS, integer.CALIB_PER_CLIP,
+                                                      integer.CALIB_CROP, seed)
     else:
-        windows = integer.calibration_windows(clips, 3, 96, np.random.default_rng(seed))
+        windows = integer.calibration_windows(clips, integer.CALIB_PER_CLIP, integer.CALIB_CROP,
+                                               np.random.default_rng(seed))
     fake_quant = FakeQuant.from_windows(model_name, net, windows)
     net.train()
     return fake_quant

@@ -52,7 +52,7 @@ def test_fake_quantized_net_computes_the_integer_nets_outputs(calib_dir, tmp_pat
     int_model = integer.ConvLSTMHybridIntPredictor(weights=path)
     net = _shipped_net()
     plain = _shipped_net()
-    windows = integer._calibration_windows([calib_dir], 1, 3, 96, 0)
+    windows = integer.corpus_calibration_windows([calib_dir], 1, 3, 96, 0)
     fake = qat.FakeQuant.from_windows(NAME, net, windows)
     clip = load_clips([calib_dir / "carphone_000.gif"])[0]
     agree = {"fake": np.zeros(3), "plain": np.zeros(3)}
@@ -73,7 +73,7 @@ def test_fake_quantized_net_computes_the_integer_nets_outputs(calib_dir, tmp_pat
 
 def test_gradients_pass_through_the_rounding(calib_dir):
     net = _shipped_net()
-    windows = list(integer._calibration_windows([calib_dir], 1, 2, 32, 0))
+    windows = list(integer.corpus_calibration_windows([calib_dir], 1, 2, 32, 0))
     fake = qat.FakeQuant.from_windows(NAME, net, windows)
     frames, valid = windows[0]
     mean, scale, coupling = learned.forward_params(net, frames, valid)
