@@ -99,7 +99,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     durations = [r.duration for r in records]
     seconds = float(sum(durations) * h.time_base)
     loop = "none (play once)" if h.loop is None else ("forever" if h.loop == 0 else str(h.loop))
-    print(f"file:        {args.input} ({total_bytes} bytes)")
+    print(f"file:        {args.input} ({total_bytes} bytes), format version {dec.version}")
     print(f"frames:      {len(records)} x {h.width}x{h.height} {'RGBA' if h.has_alpha else 'RGB'}")
     print(f"timing:      time base {h.time_base}, {seconds:.3f} s total, loop {loop}")
     print(f"predictor:   {dec.model_name} (id {h.model_id}), weights sha256 {h.weights_hash.hex()}")

@@ -96,6 +96,15 @@ def test_info_in_process(encoded, capsys):
     assert code == 0 and err == "" and "5 x 100x100 RGB" in out and "frame  mode" not in out
     code, out, err = run_main(capsys, "info", encoded["rgba"][2])
     assert code == 0 and "5 x 100x100 RGBA" in out and "frame  mode" in out
+    assert "format version 4" in out
+
+
+def test_info_names_an_older_format_version(capsys):
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "data" / "v3_stream.fpc"
+    code, out, err = run_main(capsys, "info", "-q", str(fixture))
+    assert code == 0 and err == "" and "format version 3" in out and "7 x 32x32 RGB" in out
 
 
 @pytest.mark.parametrize("key", ["rgb", "rgba"])
