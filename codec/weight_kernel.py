@@ -5,7 +5,7 @@ colour's value under the pixel's snapped Laplace (the coupled means of ``entropy
 multiplied over the channels with a right shift by 20 after each product, plus 1. In numpy that is a
 dozen passes over (N, K) arrays and most of a palette frame's decoding time; this loop does it in one
 pass with the same integer arithmetic (numba compiles it once and caches it next to this file), so
-its result is the same integers. ``tests/test_weight_kernel.py`` checks it against the numpy rule.
+its result is the same integers. ``tests/test_integer_coupling.py`` checks it against the numpy rule.
 Imported on first use: numba takes a moment to load.
 """
 

@@ -301,7 +301,7 @@ def corpus_calibration_windows(dirs, n_clips: int, per_clip: int, crop: int, see
     """A few (frames (1,T,3,H,W), valid (1,T)) windows from the training clips (deterministic).
 
     Clips are drawn from every sub-folder alike (the corpus mixes very different sources), then
-    ``clip_windows`` takes ``per_clip`` windows of each.
+    ``calibration_windows`` takes ``per_clip`` windows of each.
     """
     from .train import load_clips  # local: train imports the optimizer stack
 
@@ -384,8 +384,8 @@ def quantize_layers(name: str, net, stats: dict[str, np.ndarray], headroom: floa
             mx = stats[ln]
             mx = headroom * np.where(mx > 0, mx, max(float(mx.max()), 1e-6) * 1e-3)
             offset, lo, hi = np.zeros(o), np.zeros(o), np.full(o, ACT_MAX)
-            q, mult = quantize_conv(conv.weight, conv.bias, in_scale, in_max, ACT_MAX / mx, 0, 0,
-                                    ACT_MAX, ln, free_out=True)
+            q, mult = quantize_conv(conv.weight, conv.bias, in_scale, in_max, ACT_MAX / mx, offset, lo,
+                                    hi, ln, free_out=True)
             relu_scale[ln] = 1.0 / mult
         elif kind == "lstm":
             hid = o // 4
