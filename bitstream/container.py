@@ -1,4 +1,4 @@
-"""The fpcodec container, version 4 (see FORMAT.md): magic, version, then CRC'd chunks.
+"""The fpcodec container, version 5 (see FORMAT.md): magic, version, then CRC'd chunks.
 
 Pure struct/zlib; knows nothing about predictors or entropy coding, only framing and integrity.
 """
@@ -14,12 +14,13 @@ from typing import BinaryIO, Iterator
 from .errors import ChecksumError, FormatError, TruncatedStreamError, UnsupportedVersionError
 
 MAGIC = b"\x89FPC\r\n\x1a\n"
-VERSION = 4
-#: Version 3 is version 4 with float32 instead of integer colour coupling (the framing is the same).
+VERSION = 5
+#: Version 4 is version 5 with palette inter/update pixels in checkerboard order, version 3 is
+#: version 4 with float32 instead of integer colour coupling (the framing is the same for both).
 #: Version 2 is version 3 without context counts (mix bits 12-15 zero), without mode 4 and with
 #: constriction's QuantizedLaplace instead of the integer tables (the framing is the same); version
 #: 1 is version 2 without palette frames (no PLTE chunk, no mix field in FRAM).
-SUPPORTED_VERSIONS = (1, 2, 3, 4)
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
 #: Mix-field bits that a version-2 frame must leave zero.
 _V2_MIX_MASK = 0x0FFF
 UNKNOWN_COUNT = 0xFFFFFFFF

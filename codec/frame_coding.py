@@ -125,7 +125,7 @@ def _decode_intra(payload: bytes, shift: int, shape: tuple[int, int, int], legac
 
 
 # ------------------------------------------------------------------------------------ palette modes
-# A palette frame is coded in passes (intra: the coarse-to-fine passes; inter: a checkerboard). Each
+# A palette frame is coded in passes (the coarse-to-fine passes; inter before version 5: a checkerboard). Each
 # pass has its pixels' continuous prediction (mean, coupling, scale indices), their previous-frame
 # colours and their already-decoded neighbours' colours; the model rows come from the prediction,
 # the votes are mixed in, and the indices are coded in blocks.
@@ -230,8 +230,8 @@ def _intra_palette_passes(canvas: np.ndarray, palette: np.ndarray, idx: np.ndarr
 
 @lru_cache(maxsize=16)
 def checkerboard(height: int, width: int) -> tuple[intra.Pass, intra.Pass]:
-    """Palette-inter pixel order: the (y + x) even half first, then the odd half, whose four
-    axis neighbours (all in the first half) vote for their colours."""
+    """Palette-inter pixel order of format versions 1-4: the (y + x) even half first, then the odd
+    half, whose four axis neighbours (all in the first half) vote for their colours."""
     ys, xs = np.mgrid[0:height, 0:width]
     even = ((ys + xs) % 2 == 0).ravel()
     first = np.flatnonzero(even)
@@ -246,10 +246,19 @@ def checkerboard(height: int, width: int) -> tuple[intra.Pass, intra.Pass]:
             intra.Pass(second, np.stack(nbr) if second.size else np.zeros((4, 0), np.int64)))
 
 
+def inter_geometry(height: int, width: int, interlaced: bool = True) -> tuple[intra.Pass, ...]:
+    """Pixel order of palette inter and update frames: from format version 5 the coarse-to-fine
+    passes of intra coding, so that all but the first grid's pixels (1 in 256) have decoded
+    neighbours voting beside the temporal prediction; before, the two-pass ``checkerboard``."""
+    return intra.passes(height, width) if interlaced else checkerboard(height, width)
+
+
 def _inter_palette_passes(pred: Prediction, shift: int, height: int, width: int,
-                          previous: np.ndarray | None = None, exact: bool = True) -> list[_PassInputs]:
-    """The checkerboard passes of palette inter; with ``previous`` ((H, W, C)), of palette update,
-    whose rows get the keep symbol's column. ``exact``: version 4's integer coupling."""
+                          previous: np.ndarray | None = None, exact: bool = True,
+                          interlaced: bool = True) -> list[_PassInputs]:
+    """The passes of palette inter (in ``inter_geometry``); with ``previous`` ((H, W, C)), of
+    palette update, whose rows get the keep symbol's column. ``exact``: version 4's integer
+    coupling; ``interlaced``: version 5's pixel order."""
     c, n = pred.mean.shape[0], height * width
     mean = pred.mean.reshape(c, n)
     coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
@@ -259,7 +268,7 @@ def _inter_palette_passes(pred: Prediction, shift: int, height: int, width: int,
                         None if coupling is None else coupling[:, p.targets],
                         scale_idx[:, p.targets], p.neighbours,
                         None if keep is None else keep[:, p.targets], exact)
-            for p in checkerboard(height, width)]
+            for p in inter_geometry(height, width, interlaced)]
 
 
 def update_palette(frame: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -369,7 +378,7 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
         if pred is not None:
             p_shift = next(s for _, m, s, _ in candidates if m == MODE_INTER)
             passes = _inter_palette_passes(pred, p_shift, h, w)
-            counts = _pretrained_counts(checkerboard(h, w), previous, palette)
+            counts = _pretrained_counts(inter_geometry(h, w), previous, palette)
             mix, cost, cached = _estimate_palette(passes, palette, idx, prev_idx, counts.copy())
             candidates.append((cost + palette_bits, MODE_PALETTE_INTER, p_shift,
                                (palette, idx, prev_idx, mix, passes, cached, counts)))
@@ -397,7 +406,7 @@ def encode_frame(frame: np.ndarray, pred: Prediction | None, previous: np.ndarra
 
 
 def _decode_update(coded: CodedFrame, pred: Prediction, height: int, width: int, channels: int,
-                   previous: np.ndarray, exact: bool) -> np.ndarray:
+                   previous: np.ndarray, exact: bool, interlaced: bool) -> np.ndarray:
     """Palette-update frame: symbols over the palette plus keep; keep takes the previous colour."""
     palette = coded.palette
     if palette is None:
@@ -409,7 +418,7 @@ def _decode_update(coded: CodedFrame, pred: Prediction, height: int, width: int,
         raise FormatError(f"palette mix field 0x{coded.mix:04x} out of range")
     n = height * width
     idx = np.zeros(n, np.int32)
-    passes = _inter_palette_passes(pred, coded.scale_shift, height, width, previous, exact)
+    passes = _inter_palette_passes(pred, coded.scale_shift, height, width, previous, exact, interlaced)
     _code_palette_passes(passes, palette, np.full(n, len(palette), np.int32), coded.mix, idx,
                          entropy.FrameDecoder(coded.payload), ctx.ContextCounts())
     keep = idx == len(palette)
@@ -420,10 +429,11 @@ def _decode_update(coded: CodedFrame, pred: Prediction, height: int, width: int,
 
 def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width: int,
                  channels: int, previous: np.ndarray | None = None, legacy: bool = False,
-                 exact: bool = True) -> np.ndarray:
+                 exact: bool = True, interlaced: bool = True) -> np.ndarray:
     """Inverse of ``encode_frame``; returns (H, W, C) uint8. Palette modes need ``coded.palette``.
     ``legacy``: a frame of format version 1 or 2 (constriction's QuantizedLaplace, float palette rows);
-    ``exact``: integer colour coupling (version 4; versions 1-3 couple in float32)."""
+    ``exact``: integer colour coupling (version 4; versions 1-3 couple in float32);
+    ``interlaced``: palette inter/update in coarse-to-fine order (version 5; before, checkerboard)."""
     shape = (channels, height, width)
     try:
         if coded.mode in (MODE_INTER, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE) and pred is None:
@@ -431,7 +441,7 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
         if coded.mode == MODE_PALETTE_UPDATE:
             if legacy:
                 raise FormatError("palette-update frame (mode 4) in a version 1-2 stream")
-            return _decode_update(coded, pred, height, width, channels, previous, exact)
+            return _decode_update(coded, pred, height, width, channels, previous, exact, interlaced)
         if coded.mode in (MODE_PALETTE_INTRA, MODE_PALETTE_INTER):
             if coded.palette is None:
                 raise FormatError("palette frame before any palette chunk")
@@ -442,8 +452,9 @@ def decode_frame(coded: CodedFrame, pred: Prediction | None, height: int, width:
             prev_idx = pc.previous_indices(previous, coded.palette)
             idx = np.zeros(height * width, np.int32)
             if coded.mode == MODE_PALETTE_INTER:
-                passes = _inter_palette_passes(pred, coded.scale_shift, height, width, exact=exact)
-                geometry = checkerboard(height, width)
+                passes = _inter_palette_passes(pred, coded.scale_shift, height, width, exact=exact,
+                                               interlaced=interlaced)
+                geometry = inter_geometry(height, width, interlaced)
             else:
                 canvas = np.zeros((channels, height * width), np.float32)
                 passes = _intra_palette_passes(canvas, coded.palette, idx, coded.scale_shift,

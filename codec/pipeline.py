@@ -245,7 +245,8 @@ class Decoder:
             coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
             pixels = frame_coding.decode_frame(coded, pred, h.height, h.width, h.channels,
                                                history[-1] if history else None,
-                                               legacy=self.version < 3, exact=self.version >= 4)
+                                               legacy=self.version < 3, exact=self.version >= 4,
+                                               interlaced=self.version >= 5)
             if frame_crc(pixels) != rec.pixels_crc:
                 raise ChecksumError(f"frame {rec.index} does not match its checksum: the decoder's "
                                     f"prediction differs from the encoder's")

@@ -165,7 +165,7 @@ def test_wrong_magic(small_stream):
     decode_must_fail(b"\x89PNG\r\n\x1a\n" + small_stream[8:])
 
 
-@pytest.mark.parametrize("version", [0, 5, 99, 0xFFFF])
+@pytest.mark.parametrize("version", [0, 6, 99, 0xFFFF])
 def test_unsupported_version(small_stream, version):
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS
     assert version not in SUPPORTED_VERSIONS

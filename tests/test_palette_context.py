@@ -111,14 +111,14 @@ def test_contexts_make_dithered_frames_cheaper() -> None:
     passes = fc._inter_palette_passes(fc.Prediction(
         mean=np.moveaxis(frames[0], -1, 0).astype(np.float32), scale=np.ones((3, h, w), np.float32)), 0, h, w)
     prev_idx = fc.pc.previous_indices(frames[0], palette)
-    counts = fc._pretrained_counts(fc.checkerboard(h, w), frames[0], palette)
+    counts = fc._pretrained_counts(fc.inter_geometry(h, w), frames[0], palette)
     mix, estimate, _ = fc._estimate_palette(passes, palette, idx, prev_idx, counts)
     assert ctx.betas(mix) != (0.0, 0.0)
     sizes = []
     for m in (mix, mix & 0x0FFF):
         enc = fc.entropy.FrameEncoder()
         fc._code_palette_passes(passes, palette, prev_idx, m, idx, enc,
-                                fc._pretrained_counts(fc.checkerboard(h, w), frames[0], palette))
+                                fc._pretrained_counts(fc.inter_geometry(h, w), frames[0], palette))
         sizes.append(len(enc.finish()))
     assert abs(8 * sizes[0] - estimate) < 0.02 * estimate + 64
     assert sizes[0] < 0.7 * sizes[1]
