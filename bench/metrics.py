@@ -156,17 +156,23 @@ def ssim(true: np.ndarray, pred: np.ndarray) -> float | None:
     return float(structural_similarity(t, p, channel_axis=-1, data_range=255, win_size=win))
 
 
-def prediction_quality(true: np.ndarray, pred: np.ndarray) -> dict[str, float | None]:
-    """The tutorial's three numbers for one predicted frame."""
-    return {"perceptual_distance": redmean_distance(true, pred), "psnr": psnr(true, pred),
-            "ssim": ssim(true, pred)}
+def prediction_quality(true: np.ndarray, pred: np.ndarray,
+                       last: np.ndarray | None = None) -> dict[str, float | None]:
+    """The tutorial's three numbers for one predicted frame and, given the ``last`` frame the
+    prediction was made after, the share of RGB subpixels where the prediction is not simply that
+    frame (otherwise a model's image metrics are last-frame's, however its scales differ)."""
+    out = {"perceptual_distance": redmean_distance(true, pred), "psnr": psnr(true, pred),
+           "ssim": ssim(true, pred)}
+    if last is not None:
+        out["off_last_frame"] = float(np.mean(np.asarray(pred)[..., :3] != np.asarray(last)[..., :3]))
+    return out
 
 
 def mean_quality(rows: Sequence[dict[str, float | None]]) -> dict[str, float | None]:
     """Average per-frame quality rows; PSNR is averaged over finite values (identical frames are
     counted separately as ``identical_frames``)."""
     out: dict[str, float | None] = {"frames": len(rows)}
-    for key in ("perceptual_distance", "ssim"):
+    for key in ("perceptual_distance", "ssim", "off_last_frame"):
         vals = [r[key] for r in rows if r.get(key) is not None]
         out[key] = float(np.mean(vals)) if vals else None
     finite = [r["psnr"] for r in rows if r.get("psnr") is not None and np.isfinite(r["psnr"])]

@@ -25,6 +25,11 @@ def _pct(x: float | None) -> str:
     return f"{x:+.1f} %"
 
 
+def _share(x: float | None) -> str:
+    """A share of subpixels in percent, with enough digits that a few pixels are not shown as 0."""
+    return "–" if x is None else f"{100 * x:.3g} %"
+
+
 def _mib(x: int | None) -> str:
     if x is None:
         return "–"
@@ -126,10 +131,13 @@ def folder_detail(result: BenchResult, folder: dict[str, Any]) -> str:
             _table(header, rows)]
     if folder["prediction"]:
         header = ["predictor", "frames with history", "perceptual distance ↓", "PSNR dB ↑", "SSIM ↑",
-                  "frames predicted exactly"]
+                  "frames predicted exactly", "mean ≠ last frame"]
         rows = [[m, str(q["frames"]), _num(q["perceptual_distance"], 2), _num(q["psnr"], 2),
-                 _num(q["ssim"], 4), str(q["identical_frames"])] for m, q in folder["prediction"].items()]
-        text += ["", "Prediction quality (the tutorial's view: rounded predicted mean vs the true frame):",
+                 _num(q["ssim"], 4), str(q["identical_frames"]), _share(q.get("off_last_frame"))]
+                for m, q in folder["prediction"].items()]
+        text += ["", ("Prediction quality (the tutorial's view: rounded predicted mean vs the true frame; "
+                     "the last column is the share of subpixels where that mean is not the last frame's "
+                     "value):"),
                  "", _table(header, rows)]
     return "\n".join(text)
 

@@ -421,7 +421,7 @@ def bench_file(path: Path, folders: list[str], root_rel: str, *, models: dict[st
         if means:
             rows = []
             for k, pred in enumerate(means):
-                q = metrics.prediction_quality(frames[k + 1], pred)
+                q = metrics.prediction_quality(frames[k + 1], pred, frames[k])
                 rows.append({"frame": k + 1, **q})
             fr.prediction[name] = {"mean": metrics.mean_quality(rows), "per_frame": rows}
             if samples is not None and len(frames) >= 2:

@@ -95,6 +95,7 @@ def test_harness_numbers_are_sane(result):
         q = f.prediction["last-frame"]["mean"]
         assert q["frames"] == f.frames - 1
         assert q["perceptual_distance"] > 0 and 0 < q["psnr"] < 100 and -1 <= q["ssim"] <= 1
+        assert q["off_last_frame"] == 0.0  # last-frame predicts the last frame, by definition
     top = result.folders[0]
     assert top["folder"] == "corpus" and top["files"] == 2
     assert [f["folder"] for f in result.folders] == ["corpus", "corpus/a", "corpus/b"]
@@ -112,6 +113,7 @@ def test_reports_written(result, tmp_path):
     write_json(result, tmp_path / "report.json")
     md = write_markdown(result, tmp_path / "report.md", plots).read_text()
     assert set(plots) == {"bits_per_pixel", "frame_bits", "predictions"}
+    assert "| mean ≠ last frame |" in md and "| 0 % |" in md
     for name in plots.values():
         p = tmp_path / name
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size < 300_000
@@ -226,6 +228,13 @@ def test_prediction_to_uint8_and_quality():
     q = metrics.prediction_quality(img, img)
     assert q["psnr"] == float("inf") and q["perceptual_distance"] == 0 and q["ssim"] == pytest.approx(1.0)
     assert metrics.residual_image(img, img)[0, 0, 0] == 128
+    assert "off_last_frame" not in q
+    last = img.copy()
+    last[2, 3, 1] += 1  # one of 8 * 8 * 3 subpixels differs from the prediction
+    moved = metrics.prediction_quality(img, img, last)["off_last_frame"]
+    assert moved == pytest.approx(1 / 192)
+    assert metrics.mean_quality([{"off_last_frame": moved}, {"off_last_frame": 0.0}])["off_last_frame"] \
+        == pytest.approx(1 / 384)
 
 
 def test_compare_and_expand():
