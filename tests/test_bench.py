@@ -305,3 +305,38 @@ def test_merged_duplicate_frames_are_still_exact():
             continue
         res = _run_external(adapter, frames, 40, 1, False, 8 * 8 * len(frames))
         assert res.status == "exact", (adapter.name, res.detail)
+
+
+def test_row_share_reports_rgb_and_palette_costs(tmp_path, capsys):
+    """The per-mode predictor diagnostic on a real 5-frame GIF: its palette-inter estimate equals
+    what the encoder writes when it picks palette inter for the frame (within the coder's overhead), and flat
+    rows (no temporal prediction in them) cost more than last-frame's on this moving clip."""
+    from conftest import CARPHONE_WIDE
+
+    from fpcodec.bench import row_share
+    from fpcodec.codec import frame_coding as fc
+    from fpcodec.codec.io import VideoReader
+    from fpcodec.models.last_frame import last_frame_params
+
+    frames = [f for f, _ in VideoReader(CARPHONE_WIDE).frames()]
+    pred = last_frame_params(frames[:1])
+    rgb, pal = row_share.frame_bits(frames[1], frames[0], pred)
+    _, flat = row_share.frame_bits(frames[1], frames[0], pred, flat=True)
+    assert pal is not None and flat > 1.1 * pal and rgb > pal
+    moved = row_share.frame_bits(frames[1], frames[0], pred, mean_gain=0.5)[1]
+    widened = row_share.frame_bits(frames[1], frames[0], pred, scale_gain=1.0)[1]
+    assert moved != pal and widened != pal and abs(moved - pal) < 0.2 * pal
+    coded = fc.encode_frame(frames[1], pred, frames[0], use_palette=True)
+    assert coded.mode == fc.MODE_PALETTE_INTER
+    assert abs(8 * len(coded.payload) - pal) < 0.01 * pal + 64
+
+    clip = tmp_path / "clips" / "wide.gif"
+    clip.parent.mkdir()
+    clip.write_bytes(CARPHONE_WIDE.read_bytes())
+    assert row_share.main([str(clip.parent), "--model", "last-frame", "--neighbour-mean", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "1 clips, 131200 predicted pixels, 131200 of them" in out
+    lines = {line[:24].strip(): line.split() for line in out.splitlines()[2:]}
+    assert set(lines) == {row_share.FLAT, "last-frame", "last-frame, mean 0.5"}
+    assert lines["last-frame"][-2:] == ["+0.0", "%"]
+    assert float(lines[row_share.FLAT][-3]) > float(lines["last-frame"][-3])
