@@ -230,7 +230,7 @@ def test_prediction_to_uint8_and_quality():
     assert metrics.residual_image(img, img)[0, 0, 0] == 128
     assert "off_last_frame" not in q
     last = img.copy()
-    last[2, 3, 1] += 1  # one of 8 * 8 * 3 subpixels differs from the prediction
+    last[2, 3, 1] = 7  # one of 8 * 8 * 3 subpixels differs from the prediction (255 there)
     moved = metrics.prediction_quality(img, img, last)["off_last_frame"]
     assert moved == pytest.approx(1 / 192)
     assert metrics.mean_quality([{"off_last_frame": moved}, {"off_last_frame": 0.0}])["off_last_frame"] \
