@@ -173,3 +173,23 @@ def assert_clean_error(proc: subprocess.CompletedProcess) -> str:
 def dir_listing(path: Path) -> set[str]:
     """Every name in a directory, hidden ones (temp files) included."""
     return {p.name for p in Path(path).iterdir()}
+
+
+def assert_old_stream_decodes(name: str, version: int) -> None:
+    """A stream written by an earlier encoder (tests/data/``name``) still decodes to the frames of
+    tests/data/v3_stream_frames.npy, in the fixtures' modes: palette intra, palette inter twice,
+    RGB inter three times, palette update."""
+    import io
+
+    from fpcodec.codec import Decoder, decode
+    from fpcodec.codec import frame_coding as fc
+
+    data = (DATA / name).read_bytes()
+    assert data[8:10] == version.to_bytes(2, "little")
+    expected = np.load(DATA / "v3_stream_frames.npy")
+    video = decode(data)
+    assert len(video.frames) == len(expected)
+    assert all(np.array_equal(a, b) for a, b in zip(video.frames, expected))
+    modes = [rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()]
+    assert modes == [fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER, fc.MODE_PALETTE_INTER,
+                     fc.MODE_INTER, fc.MODE_INTER, fc.MODE_INTER, fc.MODE_PALETTE_UPDATE]

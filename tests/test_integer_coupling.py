@@ -3,7 +3,6 @@ weight kernel that applies it, and version-3 streams (float32 coupling) still de
 
 from __future__ import annotations
 
-import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,10 +10,11 @@ import numpy as np
 import pytest
 
 from fpcodec.bitstream import entropy
-from fpcodec.codec import Decoder, decode
-from fpcodec.codec import frame_coding as fc
+from fpcodec.codec import decode
 from fpcodec.codec import palette_coding as pc
 from fpcodec.codec import weight_kernel
+
+from conftest import assert_old_stream_decodes
 
 DATA = Path(__file__).parent / "data"
 
@@ -117,15 +117,7 @@ def test_version_3_stream_still_decodes() -> None:
     convlstm-hybrid-int, whose colour coupling was float32 then: a 32x32 crop of carphone_000's
     first frames (the last four with +-2 noise, so more than 256 colours), covering palette intra,
     palette inter, RGB inter and palette update."""
-    data = (DATA / "v3_stream.fpc").read_bytes()
-    assert data[8:10] == (3).to_bytes(2, "little")
-    expected = np.load(DATA / "v3_stream_frames.npy")
-    video = decode(data)
-    assert len(video.frames) == len(expected)
-    assert all(np.array_equal(a, b) for a, b in zip(video.frames, expected))
-    modes = [rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()]
-    assert modes == [fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER, fc.MODE_PALETTE_INTER,
-                     fc.MODE_INTER, fc.MODE_INTER, fc.MODE_INTER, fc.MODE_PALETTE_UPDATE]
+    assert_old_stream_decodes("v3_stream.fpc", 3)
 
 
 def test_version_3_rule_read_as_version_4_fails_its_checksum() -> None:

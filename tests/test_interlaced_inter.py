@@ -17,6 +17,8 @@ from fpcodec.bitstream.errors import ChecksumError
 from fpcodec.codec import Decoder, decode, encode
 from fpcodec.codec import frame_coding as fc
 
+from conftest import assert_old_stream_decodes
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -38,15 +40,7 @@ def test_version_4_stream_still_decodes() -> None:
     """tests/data/v4_stream.fpc was written by the version-4 encoder (commit c273a33) with
     convlstm-hybrid-int from the frames of tests/data/v3_stream_frames.npy; like the v3 fixture it
     covers palette intra, palette inter (checkerboard), RGB inter and palette update."""
-    data = (DATA / "v4_stream.fpc").read_bytes()
-    assert data[8:10] == (4).to_bytes(2, "little")
-    expected = np.load(DATA / "v3_stream_frames.npy")
-    video = decode(data)
-    assert len(video.frames) == len(expected)
-    assert all(np.array_equal(a, b) for a, b in zip(video.frames, expected))
-    modes = [rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()]
-    assert modes == [fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER, fc.MODE_PALETTE_INTER,
-                     fc.MODE_INTER, fc.MODE_INTER, fc.MODE_INTER, fc.MODE_PALETTE_UPDATE]
+    assert_old_stream_decodes("v4_stream.fpc", 4)
 
 
 def test_version_4_order_read_as_version_5_fails_its_checksum() -> None:
