@@ -125,10 +125,10 @@ def _decode_intra(payload: bytes, shift: int, shape: tuple[int, int, int], legac
 
 
 # ------------------------------------------------------------------------------------ palette modes
-# A palette frame is coded in passes (the coarse-to-fine passes; inter before version 5: a checkerboard). Each
-# pass has its pixels' continuous prediction (mean, coupling, scale indices), their previous-frame
-# colours and their already-decoded neighbours' colours; the model rows come from the prediction,
-# the votes are mixed in, and the indices are coded in blocks.
+# A palette frame is coded in passes (the coarse-to-fine passes; inter before version 5: a
+# checkerboard). Each pass has its pixels' continuous prediction (mean, coupling, scale indices),
+# their previous-frame colours and their already-decoded neighbours' colours; the model rows come
+# from the prediction, the votes are mixed in, and the indices are coded in blocks.
 
 #: The encoder keeps a candidate's model rows for the final coding pass when they fit in this many
 #: entries (else it recomputes them, so memory stays bounded on large frames).
