@@ -179,6 +179,16 @@ def _run_lazy(name: str, argv: list[str]) -> int:
     return mod.run(parser.parse_args(argv))
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush of what the closed pipe did
+    not take cannot print a second error (the recipe of Python's signal module documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. under pytest)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fpcodec`` command."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -193,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `fpcodec info x.fpc | head`: the reader has all it wanted
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as a shell reports a process the pipe killed
     except OSError as exc:
         print(f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1

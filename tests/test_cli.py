@@ -12,7 +12,7 @@ from fpcodec.bitstream.container import VERSION
 from fpcodec.codec import decode
 
 from conftest import (BROKEN_GIFS, CARPHONE, ODD, assert_clean_error, assert_frames_equal,
-                      clear_transparent, dir_listing, read_video, run_cli)
+                      clear_transparent, dir_listing, fpcodec_command, read_video, run_cli)
 
 RGB_INPUT = ODD / "dispose_prev.gif"        # 100x100, 5 frames, 10/100/100/100/100 cs, loops
 RGBA_INPUT = ODD / "dispose_bgnd_rgba.gif"  # 100x100, 5 frames with transparency
@@ -90,6 +90,18 @@ def test_info(encoded):
     assert len(table) == 5
     assert [int(line.split()[2]) for line in table] == durations
 
+
+
+def test_info_into_a_closed_pipe_is_quiet(encoded):
+    """`fpcodec info x.fpc | head -1`: a reader that stops early is not an error to report; the
+    exit status is the shell's for a process killed by SIGPIPE."""
+    import subprocess
+
+    proc = subprocess.Popen(fpcodec_command() + ["info", str(encoded["rgb"][2])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command has imported anything, let alone written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == "", err
 
 
 def test_info_in_process(encoded, capsys):
