@@ -129,7 +129,6 @@ BASE_LUT_SIZE = 12751
 N_SCALES = len(entropy.SCALE_TABLE)
 _SCALE_F32 = entropy.SCALE_TABLE.astype(np.float32)
 
-TRAIN_DIR = Path("/work/shared/corpus/train")
 #: Calibration of the ReLU ranges: windows of this many clips, this many per clip, cropped to this.
 CALIB_CLIPS, CALIB_PER_CLIP, CALIB_CROP = 12, 3, 96
 
@@ -404,10 +403,11 @@ def quantize_layers(name: str, net, stats: dict[str, np.ndarray], headroom: floa
                                    np.asarray(lo, np.float64), np.asarray(hi, np.float64), in_scale)
 
 
-def convert(name: str, *, weights: str | Path | None = None, out: str | Path | None = None,
-            calib_dirs=(TRAIN_DIR,), n_clips: int = CALIB_CLIPS, per_clip: int = CALIB_PER_CLIP,
+def convert(name: str, *, calib_dirs, weights: str | Path | None = None, out: str | Path | None = None,
+            n_clips: int = CALIB_CLIPS, per_clip: int = CALIB_PER_CLIP,
             crop: int = CALIB_CROP, seed: int = 0, headroom: float = HEADROOM) -> Path:
-    """Quantize the float model ``name`` (with its shipped weights) into ``<name>-int.safetensors``."""
+    """Quantize the float model ``name`` (with its shipped weights) into ``<name>-int.safetensors``,
+    calibrating its ReLU ranges on clips from the folders ``calib_dirs`` (the training data)."""
     from safetensors.torch import save
 
     net = learned.build_net(name)
@@ -775,8 +775,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["convert", "compare", "speed"])
     parser.add_argument("--models", nargs="+", default=["conv2d", "convlstm-hybrid"])
-    parser.add_argument("--val", nargs="+", default=["/work/shared/corpus/val"])
-    parser.add_argument("--train", nargs="+", default=[str(TRAIN_DIR)])
+    parser.add_argument("--val", nargs="+", help="compare: folders of clips to measure on")
+    parser.add_argument("--train", nargs="+", help="convert: training folders to calibrate on")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--palette", choices=["off", "on", "both"], default="both")
     parser.add_argument("--check-decode", action="store_true",
@@ -788,6 +788,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     if (args.weights or args.out) and len(args.models) != 1:
         parser.error("--weights and --out need exactly one model")
+    if args.command == "convert" and not args.train:
+        parser.error("convert needs --train DIR... (the clips to calibrate on)")
+    if args.command == "compare" and not args.val:
+        parser.error("compare needs --val DIR... (the clips to measure on)")
     if args.command == "convert":
         for name in args.models:
             path = convert(name, weights=args.weights, out=args.out, calib_dirs=args.train)

@@ -248,12 +248,9 @@ def test_compare_and_expand():
 
 
 # -------------------------------------------------------------------------------------- corpus
-def test_manifest_copy_matches_shared():
+def test_shipped_manifest_loads():
     specs = corpus.load_manifest()
     assert len(specs) >= 1
-    shared = Path("/work/shared/corpus/manifest.json")
-    if shared.is_file():
-        assert json.loads(shared.read_text()) == json.loads(corpus.MANIFEST.read_text())
     modes = {s.mode for s in specs}
     assert modes <= {"catz96", "giphy200", "native"}
 

@@ -227,3 +227,13 @@ def test_encode_on_gpu_decode_on_cpu(clip):
     assert data == encode(clip, model=MAIN, use_palette=False, device="cpu")
     video = decode(data, device="cpu")
     assert all(np.array_equal(a, b) for a, b in zip(video.frames, clip))
+
+
+@pytest.mark.parametrize("command, needed", [("convert", "--train"), ("compare", "--val")])
+def test_integer_cli_names_its_data_folders(command, needed, capsys) -> None:
+    """No corpus path is built in: convert and compare refuse to run without their folders."""
+    from fpcodec.models import integer
+
+    with pytest.raises(SystemExit) as exc:
+        integer.main([command, "--models", "conv2d"])
+    assert exc.value.code == 2 and needed in capsys.readouterr().err
