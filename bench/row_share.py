@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             history = frames[max(0, t - HISTORY):t]
             n = frames[t].shape[0] * frames[t].shape[1]
             pixels += n
-            costs = {name: frame_bits(frames[t], frames[t - 1], model.predict(history))
-                     for name, model in models.items()}
+            preds = {name: model.predict(history) for name, model in models.items()}
+            costs = {name: frame_bits(frames[t], frames[t - 1], pred) for name, pred in preds.items()}
             for name, (r, _) in costs.items():
                 rgb[name] += r
             if costs["last-frame"][1] is None:
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             palette_pixels += n
             for name, (_, p) in costs.items():
                 pal[name] += p
-            reference = models["last-frame"].predict(history)
+            reference = preds["last-frame"]
             pal[FLAT] += frame_bits(frames[t], frames[t - 1], reference, flat=True)[1]
             for label, (a, g) in refined.items():
                 pal[label] += frame_bits(frames[t], frames[t - 1], reference, mean_gain=a, scale_gain=g)[1]
