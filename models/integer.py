@@ -227,8 +227,8 @@ def quantize_conv(weight: torch.Tensor, bias: torch.Tensor, in_scale, in_max, ou
     multiplier lands in (target/2, target]). Per-output-channel shifts are lowered (coarser
     weights) where needed so that ``accumulator_bound < ACC_LIMIT``.
     """
-    w = weight.detach().to(torch.float64)
-    b = bias.detach().to(torch.float64)
+    w = weight.detach().to("cpu", torch.float64)  # quantized on the CPU whatever the net's device
+    b = bias.detach().to("cpu", torch.float64)
     k = (1,) * (w.dim() - 2)
     wp = w * torch.as_tensor(np.asarray(in_scale, np.float64)).view(1, -1, *k)
     wabs = wp.abs().flatten(1)
@@ -340,6 +340,7 @@ def calibrate(name: str, net, windows) -> dict[str, np.ndarray]:
     layers = [ln for ln, kind, _ in _arch(name, net) if kind == "relu"]
     stats = {ln: None for ln in layers}
     hooks = []
+    device = next(net.parameters()).device
     for ln in layers:
         def hook(_m, _inp, out, ln=ln):
             mx = out.detach().clamp(min=0).transpose(0, 1).flatten(1).amax(1).double()
@@ -348,11 +349,11 @@ def calibrate(name: str, net, windows) -> dict[str, np.ndarray]:
     try:
         with torch.no_grad():
             for frames, valid in windows:
-                learned.forward_params(net, frames, valid)
+                learned.forward_params(net, frames.to(device), valid.to(device))
     finally:
         for h in hooks:
             h.remove()
-    return {k: v.numpy() for k, v in stats.items()}
+    return {k: v.cpu().numpy() for k, v in stats.items()}
 
 
 @dataclass(frozen=True)
