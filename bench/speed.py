@@ -1,6 +1,6 @@
 """Encode and decode frames per second of fpcodec models on given clips, in one process.
 
-    python -m fpcodec.bench.speed CLIP... [--model NAME ...] [--repeats 3]
+    python -m fpcodec.bench.speed CLIP... [--model NAME ...] [--repeats 3] [--device cpu]
 
 Each model encodes and decodes each clip ``--repeats`` times; the median is reported. Running the
 models side by side in one process keeps their ratios comparable on a noisy machine.
@@ -24,8 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("clips", nargs="+")
     parser.add_argument("--model", nargs="+", default=["last-frame", registry.DEFAULT_MODEL])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu", help="where the models run: cpu (default), cuda or auto")
     args = parser.parse_args(argv)
-    models = {name: registry.get(name) for name in args.model}
+    models = {name: registry.get(name, device=args.device) for name in args.model}
     for path in args.clips:
         reader = VideoReader(path)
         frames = [f for f, _ in reader.frames()]
