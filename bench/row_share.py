@@ -17,6 +17,13 @@ already-decoded neighbours (what a learned second pass would condition on): each
 the neighbours' mean residual, each scale widened to sqrt(b^2 + (G x their mean |residual|)^2).
 The gap between the flat rows and last-frame's is what any temporal predictor can act on in
 palette coding; a learned model's gain over last-frame is measured against the same coding.
+
+``--oracle-motion B R`` adds bounds that no decoder could reach, to size what a better predictor
+could win at all: the mean moved by block motion compensation of the last frame (B x B blocks,
+displacements up to R pixels), each block's displacement picked with the true frame (least absolute
+difference; the side information it would cost is left out), with (1) last-frame's scale, (2) an
+oracle scale, the 7x7 local mean of the true absolute residual, and (3) last-frame's mean with that
+oracle scale (knowing *where* the frame changes, not *what* to).
 Both use the scale shift the encoder would pick (the RGB-inter one). Mode choice is left out.
 """
 
@@ -39,6 +46,43 @@ from ..models.base import HISTORY, Prediction
 
 #: The pseudo-model whose palette rows are flat (scale index at the top of the table).
 FLAT = "flat rows"
+
+
+def motion_compensated(previous: np.ndarray, frame: np.ndarray, block: int, reach: int) -> np.ndarray:
+    """(H, W, C) float32: ``previous`` moved block by block by the displacement (|dy|, |dx| <=
+    ``reach``) that best matches ``frame`` (sum of absolute differences; ties keep the smaller
+    displacement). An oracle: it looks at the frame being predicted."""
+    h, w, c = frame.shape
+    padded = np.pad(previous.astype(np.int32), ((reach, reach), (reach, reach), (0, 0)), mode="edge")
+    shifts = sorted(((dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)),
+                    key=lambda d: (abs(d[0]) + abs(d[1]), d))
+    candidates = np.stack([padded[reach + dy:reach + dy + h, reach + dx:reach + dx + w]
+                           for dy, dx in shifts])  # (S, H, W, C)
+    sad = np.abs(candidates - frame.astype(np.int32)[None]).sum(axis=-1)  # (S, H, W)
+    bh, bw = -(-h // block), -(-w // block)
+    sad = np.pad(sad, ((0, 0), (0, bh * block - h), (0, bw * block - w)))
+    per_block = sad.reshape(len(shifts), bh, block, bw, block).sum(axis=(2, 4))  # (S, bh, bw)
+    best = per_block.argmin(axis=0).repeat(block, 0).repeat(block, 1)[:h, :w]  # first minimum
+    return np.take_along_axis(candidates, best[None, :, :, None], axis=0)[0].astype(np.float32)
+
+
+def oracle_labels(block: int, reach: int) -> list[str]:
+    """Row labels of ``--oracle-motion``, in the order ``oracle_predictions`` returns them."""
+    return [f"oracle motion {block}/{reach}", f"oracle motion {block}/{reach} + scale", "oracle scale"]
+
+
+def oracle_predictions(history: list[np.ndarray], frame: np.ndarray, block: int,
+                       reach: int) -> dict[str, Prediction]:
+    """The three oracle rows of ``--oracle-motion`` (see the module's docstring)."""
+    from ..models.last_frame import box_mean, last_frame_params
+    reference = last_frame_params(history)
+    mc = np.moveaxis(motion_compensated(history[-1], frame, block, reach), -1, 0)
+    truth = np.moveaxis(frame, -1, 0).astype(np.float32)
+    def oracle_scale(mean):
+        return 0.4 + box_mean(np.abs(truth - mean)).max(axis=0, keepdims=True).repeat(len(truth), 0)
+    rows = (Prediction(mc, reference.scale), Prediction(mc, oracle_scale(mc)),
+            Prediction(reference.mean, oracle_scale(reference.mean)))
+    return dict(zip(oracle_labels(block, reach), rows))
 
 
 def _refine_by_neighbours(passes, geometry, frame: np.ndarray, pred: Prediction, shift: int,
@@ -91,12 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", nargs="+", default=["last-frame", registry.DEFAULT_MODEL])
     parser.add_argument("--neighbour-mean", type=float, nargs="*", default=[], metavar="A")
     parser.add_argument("--neighbour-scale", type=float, nargs="*", default=[], metavar="G")
+    parser.add_argument("--oracle-motion", type=int, nargs=2, metavar=("B", "R"))
     args = parser.parse_args(argv)
     names = list(dict.fromkeys(["last-frame"] + args.model))
     models = {name: registry.get(name) for name in names}
     refined = {**{f"last-frame, mean {a:g}": (a, 0.0) for a in args.neighbour_mean},
                **{f"last-frame, scale {g:g}": (0.0, g) for g in args.neighbour_scale}}
     paths = sorted(Path(args.folder).rglob("*.gif"))
+    names += oracle_labels(*args.oracle_motion) if args.oracle_motion else []
     rgb = dict.fromkeys(names, 0.0)
     pal = dict.fromkeys(names + [FLAT] + list(refined), 0.0)
     pixels = palette_pixels = 0
@@ -111,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             n = frames[t].shape[0] * frames[t].shape[1]
             pixels += n
             preds = {name: model.predict(history) for name, model in models.items()}
+            if args.oracle_motion:
+                preds.update(oracle_predictions(history, frames[t], *args.oracle_motion))
             costs = {name: frame_bits(frames[t], frames[t - 1], pred) for name, pred in preds.items()}
             for name, (r, _) in costs.items():
                 rgb[name] += r
@@ -125,15 +173,17 @@ def main(argv: list[str] | None = None) -> int:
                 pal[label] += frame_bits(frames[t], frames[t - 1], reference, mean_gain=a, scale_gain=g)[1]
     print(f"{len(paths)} clips, {pixels} predicted pixels, {palette_pixels} of them in frames of "
           f"at most 256 colours")
-    print(f"{'rows':<24} {'RGB inter bpp':>14} {'vs last-frame':>14} {'palette inter bpp':>18} "
+    labels = [FLAT] + names + list(refined)
+    width = max(24, *map(len, labels))
+    print(f"{'rows':<{width}} {'RGB inter bpp':>14} {'vs last-frame':>14} {'palette inter bpp':>18} "
           f"{'vs last-frame':>14}")
-    for name in [FLAT] + names + list(refined):
+    for name in labels:
         cells = ["", ""]
         if name in rgb:
             cells = [f"{rgb[name] / pixels:.4f}", f"{100 * (rgb[name] / rgb['last-frame'] - 1):+.1f} %"]
         p = pal[name] / max(palette_pixels, 1)
         gain = 100 * (pal[name] / pal["last-frame"] - 1) if pal["last-frame"] else float("nan")
-        print(f"{name:<24} {cells[0]:>14} {cells[1]:>14} {p:>18.4f} {gain:>+13.1f} %")
+        print(f"{name:<{width}} {cells[0]:>14} {cells[1]:>14} {p:>18.4f} {gain:>+13.1f} %")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -337,3 +338,45 @@ def test_row_share_reports_rgb_and_palette_costs(tmp_path, capsys):
     assert set(lines) == {row_share.FLAT, "last-frame", "last-frame, mean 0.5"}
     assert lines["last-frame"][-2:] == ["+0.0", "%"]
     assert float(lines[row_share.FLAT][-3]) > float(lines["last-frame"][-3])
+
+
+def test_oracle_motion_finds_the_displacement_of_each_block():
+    """Block motion compensation, the oracle behind ``--oracle-motion``: a frame made of two blocks
+    moved by different known amounts is rebuilt exactly from the previous frame, and a block that
+    did not move keeps displacement zero even where other displacements tie."""
+    from fpcodec.bench import row_share
+
+    rng = np.random.default_rng(0)
+    previous = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    frame = previous.copy()
+    frame[:8, :8] = previous[1:9, 2:10]      # block (0, 0) moved by (+1, +2)
+    frame[8:, 16:] = previous[5:13, 13:21]   # block (1, 2) moved by (-3, -3)
+    mc = row_share.motion_compensated(previous, frame, block=8, reach=3)
+    assert mc.dtype == np.float32 and np.array_equal(mc, frame)
+    # Every displacement ties (each pixel is 1 off whatever is moved in): zero is kept.
+    stripe = np.zeros((8, 8, 3), np.uint8)
+    stripe[:, 7] = 2
+    ones = np.ones((8, 8, 3), np.uint8)
+    assert np.array_equal(row_share.motion_compensated(stripe, ones, 8, 3), stripe)
+    # A frame of a size that is not a multiple of the block.
+    odd = previous[:13, :21]
+    assert np.array_equal(row_share.motion_compensated(odd, odd, 8, 2), odd)
+
+
+def test_row_share_oracle_rows_beat_last_frame(tmp_path, capsys):
+    """``--oracle-motion`` adds its three bounds to the report; on a moving clip the
+    motion-compensated rows (an oracle: displacements picked with the true frame) cost less than
+    last-frame's in both codings."""
+    from conftest import CARPHONE_WIDE
+
+    from fpcodec.bench import row_share
+
+    clip = tmp_path / "clips" / "wide.gif"
+    clip.parent.mkdir()
+    clip.write_bytes(CARPHONE_WIDE.read_bytes())
+    assert row_share.main([str(clip.parent), "--model", "last-frame", "--oracle-motion", "8", "3"]) == 0
+    lines = {re.split(r"\s{2,}", line)[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(lines) == {row_share.FLAT, "last-frame", *row_share.oracle_labels(8, 3)}
+    motion = lines["oracle motion 8/3"]
+    assert float(motion[-3]) < float(lines["last-frame"][-3])  # palette inter
+    assert float(motion[-6]) < float(lines["last-frame"][-6])  # RGB inter
