@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -380,3 +381,49 @@ def test_row_share_oracle_rows_beat_last_frame(tmp_path, capsys):
     motion = lines["oracle motion 8/3"]
     assert float(motion[-3]) < float(lines["last-frame"][-3])  # palette inter
     assert float(motion[-6]) < float(lines["last-frame"][-6])  # RGB inter
+
+
+def test_cross_device_encode_then_verify(tmp_path, capsys):
+    """The cross-device check on one machine: the streams it writes verify (same bytes, decode to
+    the source); a stream changed in the archive, or a source that is not the file the streams were
+    made from, makes verify fail."""
+    import tarfile
+
+    from conftest import DATA
+
+    from fpcodec.bench import cross_device
+
+    source = (DATA / "odd" / "dispose_bgnd.gif").read_bytes()  # 5 frames, 100x100, disposal
+
+    clip = tmp_path / "clips" / "clip.gif"
+    clip.parent.mkdir()
+    clip.write_bytes(source)
+    archive = tmp_path / "streams.tar"
+    assert cross_device.main(["encode", str(clip.parent), "-o", str(archive), "--device", "cpu",
+                              "--models", "last-frame", "convlstm-hybrid-int", "--rgb"]) == 0
+    assert cross_device.main(["encode", str(clip), "-o", str(archive)]) == 2  # exists: not overwritten
+    assert "exists" in capsys.readouterr().err
+    assert cross_device.main(["verify", str(archive)]) == 0
+    assert "4 streams identical and decoding to their sources, 0 not" in capsys.readouterr().out
+
+    with tarfile.open(archive) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    manifest = json.loads(members[cross_device.MANIFEST])
+    assert [(e["model"], e["palette"]) for e in manifest["streams"]] == [
+        ("last-frame", True), ("last-frame", False), ("convlstm-hybrid-int", True), ("convlstm-hybrid-int", False)]
+    tampered = bytearray(members["0002.fpc"])
+    tampered[-10] ^= 0x40
+    members["0002.fpc"] = bytes(tampered)
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    assert cross_device.main(["verify", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("BYTES DIFFER") == 1 and "3 streams identical and decoding to their sources, 1 not" in out
+
+    clip.write_bytes(source + b"\0")  # another file under the same name
+    assert cross_device.main(["verify", str(archive)]) == 1
+    assert "not the file the streams were made from" in capsys.readouterr().out
