@@ -17,14 +17,15 @@ already-decoded neighbours (what a learned second pass would condition on): each
 the neighbours' mean residual, each scale widened to sqrt(b^2 + (G x their mean |residual|)^2).
 The gap between the flat rows and last-frame's is what any temporal predictor can act on in
 palette coding; a learned model's gain over last-frame is measured against the same coding.
+Both use the scale shift the encoder would pick (the RGB-inter one). Mode choice is left out.
 
 ``--oracle-motion B R`` adds bounds that no decoder could reach, to size what a better predictor
 could win at all: the mean moved by block motion compensation of the last frame (B x B blocks,
 displacements up to R pixels), each block's displacement picked with the true frame (least absolute
 difference; the side information it would cost is left out), with (1) last-frame's scale, (2) an
-oracle scale, the 7x7 local mean of the true absolute residual, and (3) last-frame's mean with that
+oracle scale, last-frame's floor plus the 7x7 local mean of the true absolute residual
+(strongest channel), and (3) last-frame's mean with that
 oracle scale (knowing *where* the frame changes, not *what* to).
-Both use the scale shift the encoder would pick (the RGB-inter one). Mode choice is left out.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from ..codec import palette_coding as pc
 from ..codec.io import VideoReader
 from ..models import registry
 from ..models.base import HISTORY, Prediction
+from ..models.last_frame import SCALE_FLOOR, box_mean, last_frame_params
 
 #: The pseudo-model whose palette rows are flat (scale index at the top of the table).
 FLAT = "flat rows"
@@ -74,12 +76,12 @@ def oracle_labels(block: int, reach: int) -> list[str]:
 def oracle_predictions(history: list[np.ndarray], frame: np.ndarray, block: int,
                        reach: int) -> dict[str, Prediction]:
     """The three oracle rows of ``--oracle-motion`` (see the module's docstring)."""
-    from ..models.last_frame import box_mean, last_frame_params
     reference = last_frame_params(history)
     mc = np.moveaxis(motion_compensated(history[-1], frame, block, reach), -1, 0)
     truth = np.moveaxis(frame, -1, 0).astype(np.float32)
-    def oracle_scale(mean):
-        return 0.4 + box_mean(np.abs(truth - mean)).max(axis=0, keepdims=True).repeat(len(truth), 0)
+
+    def oracle_scale(mean):  # last-frame's floor, plus the true residual's local mean, all channels
+        return SCALE_FLOOR + box_mean(np.abs(truth - mean)).max(axis=0, keepdims=True).repeat(len(truth), 0)
     rows = (Prediction(mc, reference.scale), Prediction(mc, oracle_scale(mc)),
             Prediction(reference.mean, oracle_scale(reference.mean)))
     return dict(zip(oracle_labels(block, reach), rows))
