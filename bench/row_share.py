@@ -23,9 +23,9 @@ Both use the scale shift the encoder would pick (the RGB-inter one). Mode choice
 could win at all: the mean moved by block motion compensation of the last frame (B x B blocks,
 displacements up to R pixels), each block's displacement picked with the true frame (least absolute
 difference; the side information it would cost is left out), with (1) last-frame's scale, (2) an
-oracle scale, last-frame's floor plus the 7x7 local mean of the true absolute residual
-(strongest channel), and (3) last-frame's mean with that
-oracle scale (knowing *where* the frame changes, not *what* to).
+oracle scale, last-frame's floor plus the 7x7 local mean of the true absolute residual (strongest
+channel), and (3) last-frame's mean with that oracle scale (knowing *where* the frame changes, not
+*what* to).
 """
 
 from __future__ import annotations
