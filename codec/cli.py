@@ -69,23 +69,30 @@ def cmd_decode(args: argparse.Namespace) -> int:
     out = args.output or str(Path(args.input).with_suffix(".apng"))
     if os.path.exists(out) and not args.force:
         raise FpcodecError(f"{out} exists (use -y/--force to overwrite)")
-    frames, durations = [], []
+    # A first pass over the chunks (no pixels decoded) checks the stream's structure and gives the
+    # durations, which the APNG writer needs up front; the frames then go to the writer one at a time.
+    with _open_decoder(args.input, args, load_model=False) as scan:
+        durations = [rec.duration for rec in scan.records()]
+    count = 0
     started = time.perf_counter()
-    with _open_decoder(args.input, args) as dec, _progress(dec.header.frame_count, "decode",
-                                                             args.quiet) as bar:
+    with _open_decoder(args.input, args) as dec, _progress(len(durations), "decode", args.quiet) as bar:
         h = dec.header
-        for f in dec:
-            frames.append(f.pixels)
-            durations.append(f.duration)
-            bar.update()
+
+        def frames():
+            nonlocal count
+            for f in dec:
+                count += 1
+                bar.update()
+                yield f.pixels
+
+        warnings = write_frames(out, frames(), durations, h.time_base, h.loop, force=args.force,
+                                allow_lossy=args.lossy)
     elapsed = time.perf_counter() - started
-    warnings = write_frames(out, frames, durations, h.time_base, h.loop, force=args.force,
-                            allow_lossy=args.lossy)
     for w in warnings:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
     if not args.quiet:
-        print(f"{out}: {len(frames)} frames {h.width}x{h.height}, "
-              f"{len(frames) / elapsed:.1f} frames/s decoded")
+        print(f"{out}: {count} frames {h.width}x{h.height}, {count / elapsed:.1f} frames/s "
+              f"decoded and written")
     return 0
 
 

@@ -8,13 +8,14 @@ accepts the loss.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -210,55 +211,85 @@ def durations_ms(durations: list[int], time_base: Fraction) -> tuple[list[int], 
     return [int(round(m)) for m in ms], all(m.denominator == 1 for m in ms)
 
 
-def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], durations: list[int] | None,
+def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], durations: Sequence[int] | None,
                  time_base: Fraction, loop: int | None, *, force: bool = False,
                  allow_lossy: bool = False) -> list[str]:
     """Write frames to ``path`` by its extension; returns warnings (timing or data not kept).
 
     ``frames_%04d.png``-style paths write a PNG sequence. Raises LossyOutputError when the target
-    would change pixels and ``allow_lossy`` is false.
+    would change pixels and ``allow_lossy`` is false. APNG, PNG sequences, Y4M and MP4 take the
+    frames one at a time, so a generator keeps memory flat however long the video; GIF and WebP
+    (Pillow's writers, and the checks before them) hold them all. If ``frames`` raises, no output
+    file is left behind (a PNG sequence keeps the frames written so far).
     """
     path = Path(path)
     name = str(path)
     ext = path.suffix.lower()
-    frames = list(frames)
-    durs = durations or [0] * len(frames)
-    warnings: list[str] = []
-    if "%" in path.name:
-        return _write_png_sequence(name, frames, force)
-    if ext not in OUTPUT_FORMATS:
+    if "%" not in path.name and ext not in OUTPUT_FORMATS:
         raise FpcodecError(f"unsupported output format {ext or path.name!r} "
                            f"(choose from {', '.join(OUTPUT_FORMATS)} or a frames_%04d.png pattern)")
+    if ext in (".y4m", ".mp4") and "%" not in path.name and not allow_lossy:
+        raise LossyOutputError(f"{ext} stores frames in YUV and would change pixels; use .apng, "
+                               ".webp, .gif or a PNG sequence, or pass --lossy to accept it")
+    if durations is None or ext in (".gif", ".webp"):
+        frames = list(frames)
+        durations = list(durations) if durations is not None else [0] * len(frames)
+    if "%" in path.name:
+        return _write_png_sequence(name, frames, len(durations), force)
+    first, frames = _peek(frames)
+    warnings: list[str] = []
     if ext in (".y4m", ".mp4"):
-        if not allow_lossy:
-            raise LossyOutputError(f"{ext} stores frames in YUV and would change pixels; use .apng, "
-                                   ".webp, .gif or a PNG sequence, or pass --lossy to accept it")
         warnings.append(f"{ext} output is not pixel-exact (YUV conversion)")
     if ext == ".gif":
         warnings += _check_gif(frames, allow_lossy)
-    if ext == ".webp" and len(frames) > 1 and frames[0].shape[2] == 4 and any(
+    if ext == ".webp" and len(frames) > 1 and first.shape[2] == 4 and any(
             len(np.unique(f[f[..., 3] == 0], axis=0)) > 1 for f in frames):
         warnings.append("animated WebP does not keep the colours under fully transparent pixels "
                         "(what is shown does not change)")
-    repeats = sum(np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
-    if repeats and ext in (".gif", ".webp"):
-        warnings.append(f"{repeats} repeated frames merged into the frame before them (durations added): "
-                        f"the {ext} writer keeps the timeline but not the frame count")
-    ms, exact = durations_ms(durs, time_base)
+    if ext in (".gif", ".webp"):
+        repeats = sum(np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
+        if repeats:
+            warnings.append(f"{repeats} repeated frames merged into the frame before them (durations "
+                            f"added): the {ext} writer keeps the timeline but not the frame count")
+    ms, exact = durations_ms(list(durations), time_base)
     if ext == ".gif" and any(m % 10 for m in ms):
         exact = False
     if ext in (".apng", ".png"):
-        exact = all(d > 0 for d in durs)  # written in the stream's own time base; 0 becomes 1 tick
+        exact = all(d > 0 for d in durations)  # written in the stream's own time base; 0 becomes 1 tick
     if not exact:
         warnings.append(f"frame durations rounded to what {ext} can store")
+    written = 0
+
+    def counted():
+        nonlocal written
+        for f in frames:
+            written += 1
+            yield f
+
     with atomic_output(path, force) as tmp:
         if ext in (".gif", ".webp"):
+            written = len(frames)
             _write_pillow(tmp, ext, frames, ms, loop)
         elif ext in (".apng", ".png"):
-            _write_apng(tmp, frames, durs, time_base, loop)
+            _write_apng(tmp, first, counted(), durations, time_base, loop)
         else:
-            _write_av(tmp, ext, frames, durs, time_base)
+            _write_av(tmp, ext, first, counted())
+        if written != len(durations):
+            raise FpcodecError(f"{written} frames for {len(durations)} durations")
     return warnings
+
+
+def _peek(frames: Iterable[np.ndarray]) -> tuple[np.ndarray, Iterable[np.ndarray]]:
+    """The first frame, and all the frames again (a list stays a list)."""
+    if isinstance(frames, list):
+        if not frames:
+            raise FpcodecError("no frames to write")
+        return frames[0], frames
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise FpcodecError("no frames to write")
+    return first, itertools.chain([first], it)
 
 
 def _colour_count(frame: np.ndarray) -> int:
@@ -348,18 +379,18 @@ def _write_pillow(tmp: Path, ext: str, frames: list[np.ndarray], ms: list[int], 
         ims[0].save(tmp, format="PNG", **kw)
 
 
-def _write_apng(tmp: Path, frames: list[np.ndarray], durs: list[int], time_base: Fraction,
-                loop: int | None) -> None:
+def _write_apng(tmp: Path, first: np.ndarray, frames: Iterable[np.ndarray], durs: Sequence[int],
+                time_base: Fraction, loop: int | None) -> None:
     """APNG through FFmpeg, which keeps every frame (Pillow merges repeated ones)."""
     import av
-    fmt = "rgba" if frames[0].shape[2] == 4 else "rgb24"
+    fmt = "rgba" if first.shape[2] == 4 else "rgb24"
     plays = 1 if loop is None else loop
     final = Fraction(max(int(durs[-1]), 1)) * time_base  # the muxer's own guess is the previous delay
     options = {"plays": str(plays), "final_delay": repr(float(final))}
     with av.open(str(tmp), "w", format="apng", options=options) as cont:
         stream = cont.add_stream("apng", rate=25)
         stream.pix_fmt = fmt
-        stream.height, stream.width = frames[0].shape[:2]
+        stream.height, stream.width = first.shape[:2]
         stream.codec_context.time_base = time_base
         stream.time_base = time_base
         pts = 0
@@ -373,26 +404,30 @@ def _write_apng(tmp: Path, frames: list[np.ndarray], durs: list[int], time_base:
             cont.mux(pkt)
 
 
-def _write_png_sequence(pattern: str, frames: list[np.ndarray], force: bool) -> list[str]:
+def _write_png_sequence(pattern: str, frames: Iterable[np.ndarray], count: int, force: bool) -> list[str]:
     from PIL import Image
     try:
-        paths = [pattern % i for i in range(len(frames))]
+        paths = [pattern % i for i in range(count)]
     except (TypeError, ValueError):
         raise FpcodecError(f"bad frame pattern {pattern!r} (expected e.g. frames_%04d.png)") from None
     for p in paths:
         if os.path.exists(p) and not force:
             raise FpcodecError(f"{p} exists (use -y/--force to overwrite)")
+    written = 0
     for p, f in zip(paths, frames):
         with atomic_output(p, True) as tmp:
             Image.fromarray(f).save(tmp, format="PNG")
+        written += 1
+    if written != count:
+        raise FpcodecError(f"{written} frames for {count} durations")
     return ["a PNG sequence does not store frame timing or loop count"]
 
 
-def _write_av(tmp: Path, ext: str, frames: list[np.ndarray], durs: list[int], time_base: Fraction) -> None:
+def _write_av(tmp: Path, ext: str, first: np.ndarray, frames: Iterable[np.ndarray]) -> None:
     import av
     fmt = "yuv4mpegpipe" if ext == ".y4m" else "mp4"
     with av.open(str(tmp), "w", format=fmt) as cont:
-        h, w = frames[0].shape[:2]
+        h, w = first.shape[:2]
         if ext == ".y4m":
             stream = cont.add_stream("rawvideo", rate=25)
             stream.pix_fmt = "yuv444p"

@@ -358,3 +358,42 @@ def test_main_in_process_encode_failure_leaves_no_file(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err
     assert err.startswith("fpcodec: ") and err.count("\n") == 1
     assert dir_listing(tmp_path) == {"in.gif"}
+
+
+@pytest.mark.parametrize("target", ["out.apng", "frames_%02d.png", "out.y4m"])
+def test_decode_streams_frames_to_the_writer(tmp_path, capsys, monkeypatch, target):
+    """Memory stays flat on long videos: ``fpcodec decode`` hands the writer one frame at a time, and
+    a frame is gone by the time a later one is decoded (the decoder keeps only its 5-frame
+    history), for APNG, PNG sequences and Y4M. The output is still the whole video."""
+    import weakref
+
+    from fpcodec.codec import encode, io
+    from fpcodec.models.base import HISTORY
+
+    frames = read_video(CARPHONE)[0][:12]
+    stream = tmp_path / "v.fpc"
+    stream.write_bytes(encode(frames, model="last-frame"))
+    alive: list[int] = []
+    write_frames = io.write_frames
+
+    def watching(path, frames, *args, **kwargs):
+        refs = []
+
+        def watched():
+            for f in frames:
+                refs.append(weakref.ref(f))
+                alive.append(sum(r() is not None for r in refs))
+                yield f
+        return write_frames(path, watched(), *args, **kwargs)
+
+    monkeypatch.setattr(io, "write_frames", watching)
+    out = tmp_path / target
+    code, stdout, _ = run_main(capsys, "decode", stream, "-o", out, "--lossy")
+    assert code == 0 and "12 frames 96x96" in stdout
+    assert len(alive) == 12 and max(alive) <= HISTORY + 1
+    if target.endswith(".apng"):
+        assert_frames_equal(read_video(out)[0], frames)
+    elif "%" in target:
+        assert_frames_equal([np.array(Image.open(tmp_path / f"frames_{i:02d}.png")) for i in range(12)], frames)
+    else:
+        assert len(read_video(out)[0]) == 12

@@ -535,3 +535,24 @@ def test_write_webp_warns_that_colour_under_transparency_is_lost(tmp_path):
     assert any("fully transparent" in w for w in warnings)
     assert_frames_equal([clear_transparent(g) for g in pillow_frames(out, "RGBA")[0]],
                         [clear_transparent(f) for f in frames])
+
+
+@pytest.mark.parametrize("name", ["v.apng", "v.y4m", "v.gif"])
+def test_write_frames_from_a_generator(tmp_path, name):
+    """Frames may come from a generator (the decoder's): the file holds them all; a generator that
+    fails half-way, or yields no frame, or fewer frames than durations, leaves no file."""
+    frames = few_colour_video(n=5)
+
+    def failing():
+        yield from frames[:2]
+        raise FpcodecError("frame 2 does not match its checksum")
+
+    out = tmp_path / name
+    write_frames(out, iter(frames), [4] * 5, Fraction(1, 100), 0, allow_lossy=True)
+    assert len([f for f, _ in VideoReader(out).frames()]) == 5
+    for bad, message in ((failing(), "checksum"), (iter([]), "no frames"), (iter(frames[:3]), "3 frames for 5")):
+        target = tmp_path / f"bad_{name}"
+        with pytest.raises(FpcodecError, match=message):
+            write_frames(target, bad, [4] * 5, Fraction(1, 100), 0, allow_lossy=True)
+        assert not target.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
