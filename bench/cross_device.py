@@ -29,17 +29,9 @@ from ..bitstream.errors import FpcodecError
 from ..codec import decode, encode
 from ..codec.io import VideoReader, atomic_output
 from ..models import registry
+from .run import discover
 
 MANIFEST = "manifest.json"
-_SUFFIXES = {".gif", ".mp4", ".webm", ".mkv", ".avi", ".mov", ".apng", ".webp", ".y4m"}
-
-
-def sources(paths: list[str]) -> list[Path]:
-    """The files named, and the video files under the folders named, sorted per argument."""
-    found: list[Path] = []
-    for p in map(Path, paths):
-        found += sorted(f for f in p.rglob("*") if f.suffix.lower() in _SUFFIXES) if p.is_dir() else [p]
-    return found
 
 
 def _frames(path: Path) -> list[np.ndarray]:
@@ -53,7 +45,7 @@ def _same(frames: list[np.ndarray], decoded: list[np.ndarray]) -> bool:
 def encode_all(paths: list[str], models: list[str], device: str, out: str, rgb: bool = False,
                force: bool = False, log=print) -> int:
     """Write the tar of ``encode``; returns the number of streams whose same-device decode failed."""
-    files = sources(paths)
+    files = [f for f, _ in discover(paths)]
     if not files:
         raise FpcodecError(f"no video files under {' '.join(paths)}")
     device = _resolve(device)
