@@ -44,7 +44,7 @@ from ..codec import palette_coding as pc
 from ..codec.io import VideoReader
 from ..models import registry
 from ..models.base import HISTORY, Prediction
-from ..models.last_frame import SCALE_FLOOR, box_mean, last_frame_params
+from ..models.last_frame import SCALE_FLOOR, box_mean
 
 #: The pseudo-model whose palette rows are flat (scale index at the top of the table).
 FLAT = "flat rows"
@@ -73,11 +73,11 @@ def oracle_labels(block: int, reach: int) -> list[str]:
     return [f"oracle motion {block}/{reach}", f"oracle motion {block}/{reach} + scale", "oracle scale"]
 
 
-def oracle_predictions(history: list[np.ndarray], frame: np.ndarray, block: int,
+def oracle_predictions(reference: Prediction, previous: np.ndarray, frame: np.ndarray, block: int,
                        reach: int) -> dict[str, Prediction]:
-    """The three oracle rows of ``--oracle-motion`` (see the module's docstring)."""
-    reference = last_frame_params(history)
-    mc = np.moveaxis(motion_compensated(history[-1], frame, block, reach), -1, 0)
+    """The three oracle rows of ``--oracle-motion`` (see the module's docstring), from last-frame's
+    prediction ``reference`` made after ``previous``."""
+    mc = np.moveaxis(motion_compensated(previous, frame, block, reach), -1, 0)
     truth = np.moveaxis(frame, -1, 0).astype(np.float32)
 
     def oracle_scale(mean):  # last-frame's floor, plus the true residual's local mean, all channels
@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             pixels += n
             preds = {name: model.predict(history) for name, model in models.items()}
             if args.oracle_motion:
-                preds.update(oracle_predictions(history, frames[t], *args.oracle_motion))
+                preds.update(oracle_predictions(preds["last-frame"], frames[t - 1], frames[t],
+                                                *args.oracle_motion))
             costs = {name: frame_bits(frames[t], frames[t - 1], pred) for name, pred in preds.items()}
             for name, (r, _) in costs.items():
                 rgb[name] += r
