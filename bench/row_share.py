@@ -39,9 +39,11 @@ from tqdm import tqdm
 
 from ..bitstream import entropy
 from ..bitstream.errors import FpcodecError
-from ..codec import frame_coding as fc
 from ..codec import palette_coding as pc
 from ..codec.io import VideoReader
+from ..codec.modes import palette as pm
+from ..codec.modes import rgb_inter
+from ..codec.modes.base import FrameToCode, shifted
 from ..models import registry
 from ..models.base import HISTORY, Prediction
 from ..models.last_frame import SCALE_FLOOR, box_mean
@@ -104,29 +106,28 @@ def _refine_by_neighbours(passes, geometry, frame: np.ndarray, pred: Prediction,
             inp.mean = np.clip(inp.mean + mean_gain * r.sum(axis=1) / count, 0, 255).astype(np.float32)
         if scale_gain:
             wide = np.hypot(scale[:, p.targets], scale_gain * np.abs(r).sum(axis=1) / count)
-            inp.scale_idx = fc._shifted(entropy.quantize_scale(wide), shift)
+            inp.scale_idx = shifted(entropy.quantize_scale(wide), shift)
 
 
 def frame_bits(frame: np.ndarray, previous: np.ndarray, pred: Prediction, flat: bool = False,
                mean_gain: float = 0.0, scale_gain: float = 0.0) -> tuple[float, float | None]:
     """(RGB inter bits, palette inter bits or None without a palette) for one frame, as the encoder
-    estimates them (``frame_coding``'s own estimators, so the figures are the encoder's)."""
+    estimates them (the mode modules' own estimators, so the figures are the encoder's)."""
     h, w, c = frame.shape
-    chw = np.ascontiguousarray(np.moveaxis(frame, -1, 0))
-    mean_q, scale_idx = fc._inter_params(chw, pred)
-    shift, rgb_bits = fc._best_shift(chw, mean_q, scale_idx)
+    inter = rgb_inter.estimate(FrameToCode.of(frame), pred)
+    shift, rgb_bits = inter.scale_shift, inter.bits
     extracted = pc.extract_palette(frame)
     if extracted is None:
         return rgb_bits, None
     palette, idx = extracted
-    passes = fc._inter_palette_passes(pred, shift, h, w)
+    passes = pm.inter_passes(pred, shift, h, w)
     if flat:
         for inp in passes:
             inp.scale_idx = np.full_like(inp.scale_idx, len(entropy.SCALE_TABLE) - 1)
     if mean_gain or scale_gain:
-        _refine_by_neighbours(passes, fc.inter_geometry(h, w), frame, pred, shift, mean_gain, scale_gain)
-    counts = fc._pretrained_counts(fc.inter_geometry(h, w), previous, palette)
-    _, bits, _ = fc._estimate_palette(passes, palette, idx, pc.previous_indices(previous, palette), counts)
+        _refine_by_neighbours(passes, pm.inter_geometry(h, w), frame, pred, shift, mean_gain, scale_gain)
+    counts = pm.pretrained_counts(pm.inter_geometry(h, w), previous, palette)
+    _, bits, _ = pm.estimate_passes(passes, palette, idx, pc.previous_indices(previous, palette), counts)
     return rgb_bits, bits
 
 

@@ -1,4 +1,4 @@
-"""The fpcodec container, version 5 (see FORMAT.md): magic, version, then CRC'd chunks.
+"""The fpcodec container (see FORMAT.md): magic, version, then CRC'd chunks.
 
 Pure struct/zlib; knows nothing about predictors or entropy coding, only framing and integrity.
 """
@@ -11,18 +11,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import BinaryIO, Iterator
 
-from .errors import ChecksumError, FormatError, TruncatedStreamError, UnsupportedVersionError
+from .errors import ChecksumError, FormatError, TruncatedStreamError
+from .profile import CURRENT, LATEST, FormatProfile
+from .profile import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS  # re-exported: the versions read
 
 MAGIC = b"\x89FPC\r\n\x1a\n"
-VERSION = 5
-#: Version 4 is version 5 with palette inter/update pixels in checkerboard order, version 3 is
-#: version 4 with float32 instead of integer colour coupling (the framing is the same for both).
-#: Version 2 is version 3 without context counts (mix bits 12-15 zero), without mode 4 and with
-#: constriction's QuantizedLaplace instead of the integer tables (the framing is the same); version
-#: 1 is version 2 without palette frames (no PLTE chunk, no mix field in FRAM).
-SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
-#: Mix-field bits that a version-2 frame must leave zero.
-_V2_MIX_MASK = 0x0FFF
+#: The version written; the versions differ in coding rules (``profile.FormatProfile``), and in
+#: framing only in that version 1 has no PLTE chunk and no mix field in FRAM.
+VERSION = LATEST
+#: Mix-field bits that a frame without context counts (version 2) must leave zero.
+_NO_CONTEXT_MIX_MASK = 0x0FFF
 UNKNOWN_COUNT = 0xFFFFFFFF
 NO_LOOP = -1
 #: Refuse chunk lengths beyond this before allocating anything (a frame of 2**28 pixels at ~9 bpp).
@@ -40,6 +38,8 @@ _HEAD_FIXED = struct.Struct("<IIBIIIiH32sB")
 _FRAME_FIXED_V1 = struct.Struct("<IIBbI")
 _FRAME_FIXED = struct.Struct("<IIBbIH")
 _END = struct.Struct("<I")
+#: Bytes a chunk adds around its body: length and type before it, CRC after it.
+CHUNK_OVERHEAD = _CHUNK_PREFIX.size + _CRC.size
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,9 @@ def encode_frame(f: FrameRecord) -> bytes:
     return _FRAME_FIXED.pack(f.index, f.duration, f.mode, f.scale_shift, f.pixels_crc, f.mix) + f.payload
 
 
-def decode_frame(body: bytes, version: int = VERSION) -> FrameRecord:
-    fixed = _FRAME_FIXED if version >= 2 else _FRAME_FIXED_V1
+def decode_frame(body: bytes, profile: FormatProfile = CURRENT) -> FrameRecord:
+    """A FRAM body read by ``profile``'s rules (version 1: no mix field)."""
+    fixed = _FRAME_FIXED if profile.palette_frames else _FRAME_FIXED_V1
     if len(body) < fixed.size:
         raise FormatError(f"frame chunk is {len(body)} bytes, expected at least {fixed.size}")
     index, duration, mode, shift, crc, *mix = fixed.unpack_from(body)
@@ -133,8 +134,9 @@ def decode_frame(body: bytes, version: int = VERSION) -> FrameRecord:
     if len(payload) % 4:
         raise FormatError(f"frame {index} payload is {len(payload)} bytes, not whole 32-bit words")
     mix_field = mix[0] if mix else 0
-    if version == 2 and mix_field & ~_V2_MIX_MASK:
-        raise FormatError(f"frame {index} mix field 0x{mix_field:04x} sets bits 12-15, reserved in version 2")
+    if profile.palette_frames and not profile.context_counts and mix_field & ~_NO_CONTEXT_MIX_MASK:
+        raise FormatError(f"frame {index} mix field 0x{mix_field:04x} sets bits 12-15, "
+                          f"reserved in version {profile.version}")
     return FrameRecord(index, duration, mode, shift, crc, payload, mix_field)
 
 
@@ -155,20 +157,18 @@ def _read_exact(inp: BinaryIO, n: int, what: str) -> bytes:
     return data
 
 
-def read_preamble(inp: BinaryIO) -> int:
-    """Check magic and version; returns the version."""
+def read_preamble(inp: BinaryIO) -> FormatProfile:
+    """Check magic and version; returns the version's profile."""
     head = inp.read(_PREAMBLE.size)
     if len(head) < len(MAGIC) or head[:len(MAGIC)] != MAGIC:
         raise FormatError(f"not an fpcodec stream (magic {head[:len(MAGIC)]!r})")
     if len(head) < _PREAMBLE.size:
         raise TruncatedStreamError("stream truncated in preamble")
     _, version, flags = _PREAMBLE.unpack(head)
-    if version not in SUPPORTED_VERSIONS:
-        raise UnsupportedVersionError(
-            f"stream format version {version} is not supported (this build reads {SUPPORTED_VERSIONS})")
+    profile = FormatProfile.for_version(version)
     if flags != 0:
         raise FormatError(f"unknown preamble flags 0x{flags:04x}")
-    return version
+    return profile
 
 
 def read_chunks(inp: BinaryIO) -> Iterator[tuple[bytes, bytes]]:

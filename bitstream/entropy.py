@@ -15,8 +15,8 @@ operations in a fixed order (Rust does not reassociate or contract them), so the
 give the same words everywhere; the constriction version is recorded in every stream header.
 Version 4 snaps the colour couplings to integers as well and computes the coupled means in integer
 arithmetic (``coupled_mean_q``). Streams of versions 1 and 2 were coded with constriction's
-``QuantizedLaplace``, whose tables use float exp/ln inside the library; they decode through that
-``legacy`` path unchanged.
+``QuantizedLaplace``, whose tables use float exp/ln inside the library; a coder made with their
+``FormatProfile`` (``integer_tables`` false) codes through that model unchanged.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import constriction
 import numpy as np
 
 from .errors import TableMismatchError
+from .profile import CURRENT, FormatProfile
 
 #: Symbols are pixel values.
 SYMBOL_MIN, SYMBOL_MAX = 0, 255
@@ -184,16 +185,16 @@ def cdf_table() -> np.ndarray:
 
 #: Largest |16 v - mean_q| for a value v and a mean in the symbol range (also for the signed
 #: residuals, whose mean is 0): the interior bins' offsets.
-_BIN_SPAN = SYMBOL_MAX * MEAN_STEPS
+BIN_SPAN = SYMBOL_MAX * MEAN_STEPS
 
 
 @functools.lru_cache(maxsize=1)
-def _bin_table() -> np.ndarray:
-    """int32 (64, 2 _BIN_SPAN + 1): the frequency C(j + 8) - C(j - 8) + 1 of a value 16 v - mean_q = j
-    sixteenths from the mean, column _BIN_SPAN + j (interior values; the end values add their tails).
+def bin_table() -> np.ndarray:
+    """int32 (64, 2 BIN_SPAN + 1): the frequency C(j + 8) - C(j - 8) + 1 of a value 16 v - mean_q = j
+    sixteenths from the mean, column BIN_SPAN + j (interior values; the end values add their tails).
     int32 (frequencies are at most 2^20 + 1) halves the table, which the row gathers hit at random."""
     c = cdf_table()
-    j = np.arange(-_BIN_SPAN, _BIN_SPAN + 1) + CDF_HALF
+    j = np.arange(-BIN_SPAN, BIN_SPAN + 1) + CDF_HALF
     half = MEAN_STEPS // 2
     out = np.ascontiguousarray(c[:, j + half] - c[:, j - half] + 1).astype(np.int32)
     out.setflags(write=False)
@@ -226,9 +227,9 @@ def count_rows(values: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,
     gather per entry; only the columns of lo and hi read their tails separately.
     """
     values = np.asarray(values, np.int64)
-    bins = _bin_table()
+    bins = bin_table()
     # int32 positions (the table has fewer than 2^31 entries): less memory traffic than int64
-    base = (scale_idx * bins.shape[1] + _BIN_SPAN - mean_q).astype(np.int32)
+    base = (scale_idx * bins.shape[1] + BIN_SPAN - mean_q).astype(np.int32)
     out = bins.ravel().take(base + (values * MEAN_STEPS).astype(np.int32)).astype(np.int64)
     half = MEAN_STEPS // 2
     for col in np.flatnonzero(values == lo):
@@ -262,24 +263,28 @@ def _params(mean_q: np.ndarray, scale_idx: np.ndarray) -> tuple[np.ndarray, np.n
 
 #: Symbols per constriction call when coding through the integer tables (bounds the rows' memory).
 TABLE_BLOCK = 8192
+#: The smallest probability the cost estimates give a symbol: constriction's 24-bit precision never
+#: codes one in fewer than about 2**-24 (a floor for log2 of probabilities that may underflow).
+MIN_PROBABILITY = 2.0 ** -24
 _SIGNED_MIN, _SIGNED_MAX = -255, 255
 
 
 class FrameEncoder:
     """Collects one frame's symbols in decoding order and returns its compressed words.
 
-    ``legacy=True`` codes as format versions 1-2 did (constriction's QuantizedLaplace); the default
-    codes through the integer tables.
+    Codes by ``profile``'s rules: through the integer tables, or, without ``integer_tables``
+    (format versions 1-2), under constriction's QuantizedLaplace.
     """
 
-    def __init__(self, legacy: bool = False) -> None:
+    def __init__(self, profile: FormatProfile = CURRENT) -> None:
         self._coder = constriction.stream.queue.RangeEncoder()
-        self.legacy = legacy
+        self.profile = profile
+        self._quantized_laplace = not profile.integer_tables
 
     def encode(self, symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> None:
         """Encode a batch of pixel values under snapped Laplace parameters (all arrays same size)."""
         sym = np.ascontiguousarray(symbols.ravel(), dtype=np.int32)
-        if self.legacy:
+        if self._quantized_laplace:
             means, scales = _params(mean_q, scale_idx)
             self._coder.encode(sym, _MODEL, means, scales)
             return
@@ -300,11 +305,11 @@ class FrameEncoder:
 
     def encode_signed(self, values: np.ndarray, scale: float) -> None:
         """Encode integers in -255..255 under a zero-mean Laplace of the given scale (snapped to
-        the nearest SCALE_TABLE entry outside legacy mode)."""
+        the nearest SCALE_TABLE entry with integer tables)."""
         v = np.ascontiguousarray(np.asarray(values).ravel(), dtype=np.int32)
         if not v.size:
             return
-        if self.legacy:
+        if self._quantized_laplace:
             self._coder.encode(v, _SIGNED, np.zeros(v.size), np.full(v.size, float(scale)))
         else:
             self._coder.encode(v - _SIGNED_MIN, _CATEGORICAL, _signed_rows(v.size, scale))
@@ -322,14 +327,15 @@ def _signed_rows(count: int, scale: float) -> np.ndarray:
 class FrameDecoder:
     """Mirror of FrameEncoder over one frame's compressed words."""
 
-    def __init__(self, payload: bytes, legacy: bool = False) -> None:
+    def __init__(self, payload: bytes, profile: FormatProfile = CURRENT) -> None:
         words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
         self._coder = constriction.stream.queue.RangeDecoder(words)
-        self.legacy = legacy
+        self.profile = profile
+        self._quantized_laplace = not profile.integer_tables
 
     def decode(self, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
         """Decode as many pixel values as there are parameters; returns uint8 of the same shape."""
-        if self.legacy:
+        if self._quantized_laplace:
             means, scales = _params(mean_q, scale_idx)
             out = self._coder.decode(_MODEL, means, scales)
         else:
@@ -343,7 +349,7 @@ class FrameDecoder:
         """Mirror of ``FrameEncoder.encode_signed``."""
         if count == 0:
             return np.zeros(0, np.int32)
-        if self.legacy:
+        if self._quantized_laplace:
             return self._coder.decode(_SIGNED, np.zeros(count), np.full(count, float(scale))).astype(np.int32)
         return self._coder.decode(_CATEGORICAL, _signed_rows(count, scale)).astype(np.int32) + _SIGNED_MIN
 
@@ -367,8 +373,7 @@ def laplace_bits(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray)
     upper = np.where(x >= SYMBOL_MAX, np.inf, x + 0.5)
     lower = np.where(x <= SYMBOL_MIN, -np.inf, x - 0.5)
     p = _laplace_cdf(upper, mu, b) - _laplace_cdf(lower, mu, b)
-    # The coder never gives a symbol less than about 2**-24; mirror that floor.
-    return -np.log2(np.maximum(p, 2.0 ** -24))
+    return -np.log2(np.maximum(p, MIN_PROBABILITY))
 
 
 @functools.lru_cache(maxsize=1)
@@ -377,7 +382,7 @@ def interior_bits_table() -> np.ndarray:
     d = np.arange(SYMBOL_MAX * MEAN_STEPS + 1, dtype=np.float64) / MEAN_STEPS
     b = SCALE_TABLE[:, None]
     p = _laplace_cdf(d + 0.5, 0.0, b) - _laplace_cdf(d - 0.5, 0.0, b)
-    return (-np.log2(np.maximum(p, 2.0 ** -24))).astype(np.float32)
+    return (-np.log2(np.maximum(p, MIN_PROBABILITY))).astype(np.float32)
 
 
 def bits_by_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import entropy
 from .errors import FormatError
+from .profile import CURRENT, FormatProfile
 
 _HEAD = struct.Struct("<HH")  # colour count, previous palette size the bitmap refers to
 MAX_COLOURS = 256
@@ -27,6 +28,7 @@ def pack_colours(colours: np.ndarray) -> np.ndarray:
 
 
 def unpack_colours(keys: np.ndarray, channels: int) -> np.ndarray:
+    """Inverse of ``pack_colours``: (N,) keys to (N, channels) uint8 colours."""
     shifts = 8 * np.arange(channels - 1, -1, -1)
     return ((keys[:, None] >> shifts) & 0xFF).astype(np.uint8)
 
@@ -73,9 +75,9 @@ def encode_palette(palette: np.ndarray, previous: np.ndarray | None) -> bytes:
 
 
 def decode_palette(body: bytes, previous: np.ndarray | None, channels: int,
-                   legacy: bool = False) -> np.ndarray:
-    """Inverse of ``encode_palette``; raises FormatError on anything inconsistent. ``legacy``:
-    a version-2 chunk (its residuals coded with constriction's QuantizedLaplace)."""
+                   profile: FormatProfile = CURRENT) -> np.ndarray:
+    """Inverse of ``encode_palette`` for a chunk of ``profile``'s version (version 2 codes the
+    residuals with constriction's QuantizedLaplace); raises FormatError on anything inconsistent."""
     if len(body) < _HEAD.size + channels + 1:
         raise FormatError(f"palette chunk is {len(body)} bytes, too short")
     count, prev_count = _HEAD.unpack_from(body)
@@ -98,7 +100,7 @@ def decode_palette(body: bytes, previous: np.ndarray | None, channels: int,
     if n_new < 0:
         raise FormatError(f"palette keeps {int(kept.sum())} colours but has only {count}")
     try:
-        dec = entropy.FrameDecoder(words, legacy=legacy)
+        dec = entropy.FrameDecoder(words, profile)
         steps = dec.decode_signed(n_new if prev_count else 0, scales[0] / 8)
         residual = np.stack([dec.decode_signed(n_new, scales[c + 1] / 8) for c in range(channels)], 1)
     except Exception as exc:

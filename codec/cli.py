@@ -69,8 +69,10 @@ def cmd_decode(args: argparse.Namespace) -> int:
     out = args.output or str(Path(args.input).with_suffix(".apng"))
     if os.path.exists(out) and not args.force:
         raise FpcodecError(f"{out} exists (use -y/--force to overwrite)")
-    # A first pass over the chunks (no pixels decoded) checks the stream's structure and gives the
-    # durations, which the APNG writer needs up front; the frames then go to the writer one at a time.
+    # A first pass over the chunks (no pixels or palettes decoded: reading and CRC-checking the bytes,
+    # a few ms against seconds of decoding) checks the stream's structure and gives the durations,
+    # which the writers need up front (APNG's final delay, the PNG sequence's file names, the frame
+    # count every writer checks); the frames then go to the writer one at a time.
     with _open_decoder(args.input, args, load_model=False) as scan:
         durations = [rec.duration for rec in scan.records()]
     count = 0

@@ -13,13 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..bitstream import entropy
-from ..bitstream.palette import MAX_COLOURS, pack_colours
+from ..bitstream.palette import MAX_COLOURS, pack_colours, unpack_colours
+from ..bitstream.profile import CURRENT, FormatProfile
 from ..models.base import apply_coupling
 
 #: Weight of the "same colour as the previous frame" event; the frame stores an index into this.
 MIX_TABLE = np.array([0.0, 0.3, 0.5, 0.7, 0.85, 0.93, 0.97, 0.99])
-#: Pixels per block in the (pixels x colours) computations.
-BLOCK = 8192
+#: Pixels per block in the (pixels x colours) computations, for 64 colours or fewer (the RGB
+#: modes' batch size; ``block_size`` scales it to the palette).
+BLOCK = entropy.TABLE_BLOCK
 
 
 def extract_palette(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -29,10 +31,7 @@ def extract_palette(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     uniq, inverse = np.unique(keys, return_inverse=True)
     if len(uniq) > MAX_COLOURS:
         return None
-    channels = frame.shape[-1]
-    shifts = 8 * np.arange(channels - 1, -1, -1)
-    palette = ((uniq[:, None] >> shifts) & 0xFF).astype(np.uint8)
-    return palette, inverse.astype(np.int32).ravel()
+    return unpack_colours(uniq, frame.shape[-1]), inverse.astype(np.int32).ravel()
 
 
 #: A previous colour votes for the nearest palette colour within this L1 distance (palettes are
@@ -51,8 +50,7 @@ def previous_indices(previous: np.ndarray | None, palette: np.ndarray) -> np.nda
     uniq, inverse = np.unique(keys, return_inverse=True)
     if len(uniq) > _MAX_UNIQUE:
         return _exact(keys, palette)
-    shifts = 8 * np.arange(flat.shape[1] - 1, -1, -1)
-    colours = ((uniq[:, None] >> shifts) & 0xFF).astype(np.int32)
+    colours = unpack_colours(uniq, flat.shape[1]).astype(np.int32)
     dist = np.abs(colours[:, None, :] - palette[None, :, :].astype(np.int32)).sum(axis=2)
     best = dist.argmin(axis=1)
     near = np.where(dist[np.arange(len(uniq)), best] <= NEAREST_L1, best, -1)
@@ -119,18 +117,19 @@ WEIGHT_SHIFT = 20
 
 
 def colour_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
-                   palette: np.ndarray, exact: bool = True) -> np.ndarray:
+                   palette: np.ndarray, profile: FormatProfile = CURRENT) -> np.ndarray:
     """(N, K) integer weight of each palette colour at each pixel, as exact float64.
 
     Per channel, the colour's value gets its integer frequency under the pixel's snapped Laplace
     (``entropy.count_rows``, the same tables the RGB modes code with; G and B means coupled to the
     colour's own R and G); the weights are the product over channels, shifted right by WEIGHT_SHIFT
     after each multiplication, plus 1. Integer arithmetic only, so every machine gets the same rows;
-    row sums (< 2^29) are exact in float64 in any summation order. ``exact`` (format version 4):
-    the coupled means too are integers (``entropy.coupled_mean_q``), computed by the compiled
-    ``weight_kernel``; otherwise (version 3) they are ``apply_coupling``'s float32 means.
+    row sums (< 2^29) are exact in float64 in any summation order. With
+    ``profile.integer_coupling`` (format version 4 on) the coupled means too are integers
+    (``entropy.coupled_mean_q``), computed by the compiled ``weight_kernel``; otherwise (version 3)
+    they are ``apply_coupling``'s float32 means.
     """
-    if exact:
+    if profile.integer_coupling:
         from . import weight_kernel  # numba: loaded on first use
 
         return weight_kernel.colour_weights(*_snapped(mean, coupling), scale_idx, palette, WEIGHT_SHIFT)
@@ -143,7 +142,8 @@ def colour_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.
 
 def colour_weights_reference(mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.ndarray,
                              palette: np.ndarray) -> np.ndarray:
-    """``colour_weights(exact=True)`` in numpy from the snapped integers (for testing the kernel)."""
+    """``colour_weights`` with integer coupling, in numpy from the snapped integers (for testing the
+    kernel)."""
     pal = palette.T.astype(np.int32)[:, None, :]  # (C, 1, K)
     sidx = scale_idx.astype(np.int64)[:, :, None]
     return _integer_weights(mean_q[:, :, None], coupling_q[:, :, None], pal,
@@ -151,7 +151,7 @@ def colour_weights_reference(mean_q: np.ndarray, coupling_q: np.ndarray, scale_i
 
 
 def keep_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
-                 colours: np.ndarray, exact: bool = True) -> np.ndarray:
+                 colours: np.ndarray, profile: FormatProfile = CURRENT) -> np.ndarray:
     """(N,) weight, by ``colour_weights``'s rule, of each pixel's own colour ``colours`` ((C, N)):
     the palette-update mode's "keep the previous colour" symbol."""
     values = colours.astype(np.int64)
@@ -159,7 +159,7 @@ def keep_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.nd
     def counts(c, mean_q):
         return entropy.value_counts(values[c], mean_q, scale_idx[c].astype(np.int64))
 
-    if exact:
+    if profile.integer_coupling:
         return _integer_weights(*_snapped(mean, coupling), colours, counts)
     return _float_coupled_weights(mean, coupling, colours.astype(np.float32), counts)
 
@@ -319,12 +319,12 @@ def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.nda
     best = (0, np.inf)
     for a, wp in enumerate(MIX_TABLE if has_prev.any() else MIX_TABLE[:1]):
         p1 = np.where(has_prev, (1 - wp) * true_p + wp * match, true_p)
-        mix, total = a, float(-np.log2(np.maximum(p1[level == 0], 2.0 ** -24)).sum())
+        mix, total = a, float(-np.log2(np.maximum(p1[level == 0], entropy.MIN_PROBABILITY)).sum())
         for lv in range(1, _LEVELS + 1):
             sel = level == lv
             if not sel.any():
                 continue
-            costs = [float(-np.log2(np.maximum((1 - wn) * p1[sel] + wn * votes[sel], 2.0 ** -24)).sum())
+            costs = [float(-np.log2(np.maximum((1 - wn) * p1[sel] + wn * votes[sel], entropy.MIN_PROBABILITY)).sum())
                      for wn in NBR_TABLE]
             b = int(np.argmin(costs))
             mix |= b << (4 + 2 * (lv - 1))

@@ -177,7 +177,8 @@ class Decoder:
     def __init__(self, inp: BinaryIO, *, device: str = "cpu", max_pixels: int | None = None,
                  load_model: bool = True) -> None:
         self._inp = inp
-        self.version = container.read_preamble(inp)
+        self.profile = container.read_preamble(inp)
+        self.version = self.profile.version
         self._chunks = container.read_chunks(inp)
         kind, body = next(self._chunks)
         if kind != container.CHUNK_HEAD:
@@ -199,21 +200,24 @@ class Decoder:
                 f"installed weights are {self.predictor.weights_hash.hex()[:16]}...")
 
     def records(self) -> Iterator[FrameRecord]:
-        """Frame chunks without decoding pixels (for ``info``); checks the end chunk and counts."""
-        for rec, _palette, _palette_bytes in self.frame_records():
+        """Frame chunks without decoding pixels or palettes (a cheap scan, e.g. for the durations);
+        checks the chunk framing and CRCs, the end chunk and counts."""
+        for rec, _palette, _palette_bytes in self.frame_records(palettes=False):
             yield rec
 
-    def frame_records(self) -> Iterator[tuple[FrameRecord, np.ndarray | None, int]]:
-        """(record, palette in force, bytes of the palette chunk sent with this frame)."""
+    def frame_records(self, palettes: bool = True) -> Iterator[tuple[FrameRecord, np.ndarray | None, int]]:
+        """(record, palette in force, bytes of the palette chunk sent with this frame); the palette
+        is None throughout unless ``palettes``, which decodes (and checks) every palette chunk."""
         count = 0
         palette: np.ndarray | None = None
         palette_bytes = 0
         for kind, body in self._chunks:
-            if kind == container.CHUNK_PALETTE and self.version >= 2:
-                palette = decode_palette(body, palette, self.header.channels, legacy=self.version < 3)
+            if kind == container.CHUNK_PALETTE and self.profile.palette_frames:
+                if palettes:
+                    palette = decode_palette(body, palette, self.header.channels, self.profile)
                 palette_bytes = len(body)
             elif kind == container.CHUNK_FRAME:
-                rec = container.decode_frame(body, self.version)
+                rec = container.decode_frame(body, self.profile)
                 if rec.index != count:
                     raise FormatError(f"frame chunk {count} carries index {rec.index}")
                 count += 1
@@ -244,9 +248,7 @@ class Decoder:
             pred = self.predictor.predict(list(history)) if history else None
             coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
             pixels = frame_coding.decode_frame(coded, pred, h.height, h.width, h.channels,
-                                               history[-1] if history else None,
-                                               legacy=self.version < 3, exact=self.version >= 4,
-                                               interlaced=self.version >= 5)
+                                               history[-1] if history else None, self.profile)
             if frame_crc(pixels) != rec.pixels_crc:
                 raise ChecksumError(f"frame {rec.index} does not match its checksum: the decoder's "
                                     f"prediction differs from the encoder's")

@@ -70,8 +70,8 @@ def colour_weights(mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.nda
     ``mean_q`` (C, N) means in 1/16, ``coupling_q`` (3, N) coupling in 1/256 (zeros: none),
     ``scale_idx`` (C, N) indices into the scale table; ``shift`` is the right shift after each
     channel's product."""
-    bins, cdf = entropy._bin_table(), entropy.cdf_table()
-    tables = (bins.ravel(), cdf.ravel(), bins.shape[1], entropy._BIN_SPAN, cdf.shape[1], entropy.CDF_HALF,
+    bins, cdf = entropy.bin_table(), entropy.cdf_table()
+    tables = (bins.ravel(), cdf.ravel(), bins.shape[1], entropy.BIN_SPAN, cdf.shape[1], entropy.CDF_HALF,
               entropy.CDF_TOTAL)
     out = np.empty((mean_q.shape[1], len(palette)), np.float64)
     values16 = np.ascontiguousarray(palette.T, np.int32) * entropy.MEAN_STEPS

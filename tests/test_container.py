@@ -75,7 +75,7 @@ def test_preamble_layout():
     C.write_preamble(buf)
     assert buf.getvalue() == b"\x89FPC\r\n\x1a\n" + struct.pack("<HH", C.VERSION, 0)
     buf.seek(0)
-    assert C.read_preamble(buf) == C.VERSION
+    assert C.read_preamble(buf).version == C.VERSION
     assert C.VERSION in C.SUPPORTED_VERSIONS and 1 in C.SUPPORTED_VERSIONS
 
 
@@ -220,7 +220,7 @@ def test_chunk_layout_and_crc():
 def test_read_chunks_round_trip():
     data = minimal_stream()
     inp = io.BytesIO(data)
-    assert C.read_preamble(inp) == C.VERSION
+    assert C.read_preamble(inp).version == C.VERSION
     chunks = list(C.read_chunks(inp))
     assert [k for k, _ in chunks] == [C.CHUNK_HEAD, C.CHUNK_FRAME, C.CHUNK_END]
     assert C.decode_header(chunks[0][1]) == header(frame_count=1)

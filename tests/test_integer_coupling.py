@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fpcodec.bitstream import entropy
+from fpcodec.bitstream.profile import FormatProfile
 from fpcodec.codec import decode
 from fpcodec.codec import palette_coding as pc
 from fpcodec.codec import weight_kernel
@@ -106,10 +107,11 @@ def test_keep_weights_are_the_colour_weights_of_the_own_colour() -> None:
     rows = pc.colour_weights(mean, coupling, scale_idx, palette)
     keep = pc.keep_weights(mean, coupling, scale_idx, palette[own].T)
     assert np.array_equal(keep, rows[np.arange(n), own])
-    legacy_rows = pc.colour_weights(mean, coupling, scale_idx, palette, exact=False)
+    v3 = FormatProfile.for_version(3)
+    legacy_rows = pc.colour_weights(mean, coupling, scale_idx, palette, v3)
     assert not np.array_equal(legacy_rows, rows)  # version 3's float coupling is another rule
     assert np.array_equal(pc.colour_weights(mean, None, scale_idx, palette),
-                          pc.colour_weights(mean, None, scale_idx, palette, exact=False))
+                          pc.colour_weights(mean, None, scale_idx, palette, v3))
 
 
 def test_version_3_stream_still_decodes() -> None:

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 from fpcodec.bitstream.errors import ChecksumError
+from fpcodec.bitstream.profile import FormatProfile
 from fpcodec.codec import Decoder, decode, encode
 from fpcodec.codec import frame_coding as fc
+from fpcodec.codec.modes import palette
 
 from conftest import assert_old_stream_decodes
 
@@ -28,7 +30,8 @@ def test_inter_geometry_codes_every_pixel_once_after_its_neighbours(size, interl
     """The decoder can mirror a pass only if every neighbour it reads was coded in an earlier one."""
     h, w = size
     order = np.full(h * w, -1)
-    for k, p in enumerate(fc.inter_geometry(h, w, interlaced)):
+    profile = FormatProfile.for_version(5 if interlaced else 4)
+    for k, p in enumerate(palette.inter_geometry(h, w, profile)):
         assert (order[p.targets] == -1).all()
         order[p.targets] = k
         nbr = p.neighbours[p.neighbours >= 0]

@@ -8,10 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fpcodec.bitstream import container
+from fpcodec.bitstream import container, entropy
+from fpcodec.bitstream.profile import FormatProfile
 from fpcodec.codec import Decoder, Encoder, decode, encode
 from fpcodec.codec import frame_coding as fc
+from fpcodec.codec import palette_coding as pc
 from fpcodec.codec import palette_context as ctx
+from fpcodec.codec.modes import palette, palette_update
+from fpcodec.models.base import Prediction
 
 DATA = Path(__file__).parent / "data"
 
@@ -104,21 +108,21 @@ def test_dithered_video_round_trips_with_contexts_switched_on() -> None:
 def test_contexts_make_dithered_frames_cheaper() -> None:
     """Coded bytes of one frame with the encoder's chosen betas against both orders forced off."""
     frames = _dithered_video(frames=2)
-    palette_idx = fc.pc.extract_palette(frames[1])
+    palette_idx = pc.extract_palette(frames[1])
     assert palette_idx is not None
-    palette, idx = palette_idx
+    colours, idx = palette_idx
     h, w, _ = frames[1].shape
-    passes = fc._inter_palette_passes(fc.Prediction(
+    passes = palette.inter_passes(Prediction(
         mean=np.moveaxis(frames[0], -1, 0).astype(np.float32), scale=np.ones((3, h, w), np.float32)), 0, h, w)
-    prev_idx = fc.pc.previous_indices(frames[0], palette)
-    counts = fc._pretrained_counts(fc.inter_geometry(h, w), frames[0], palette)
-    mix, estimate, _ = fc._estimate_palette(passes, palette, idx, prev_idx, counts)
+    prev_idx = pc.previous_indices(frames[0], colours)
+    counts = palette.pretrained_counts(palette.inter_geometry(h, w), frames[0], colours)
+    mix, estimate, _ = palette.estimate_passes(passes, colours, idx, prev_idx, counts)
     assert ctx.betas(mix) != (0.0, 0.0)
     sizes = []
     for m in (mix, mix & 0x0FFF):
-        enc = fc.entropy.FrameEncoder()
-        fc._code_palette_passes(passes, palette, prev_idx, m, idx, enc,
-                                fc._pretrained_counts(fc.inter_geometry(h, w), frames[0], palette))
+        enc = entropy.FrameEncoder()
+        palette.code_passes(passes, colours, prev_idx, m, idx, enc,
+                            palette.pretrained_counts(palette.inter_geometry(h, w), frames[0], colours))
         sizes.append(len(enc.finish()))
     assert abs(8 * sizes[0] - estimate) < 0.02 * estimate + 64
     assert sizes[0] < 0.7 * sizes[1]
@@ -141,9 +145,9 @@ def test_version_2_stream_still_decodes() -> None:
 def test_version_2_frame_with_context_bits_is_refused() -> None:
     rec = container.FrameRecord(0, 1, fc.MODE_PALETTE_INTER, 0, 0, b"", mix=0x1000)
     body = container.encode_frame(rec)
-    assert container.decode_frame(body, 3).mix == 0x1000
+    assert container.decode_frame(body, FormatProfile.for_version(3)).mix == 0x1000
     with pytest.raises(container.FormatError, match="0x1000"):
-        container.decode_frame(body, 2)
+        container.decode_frame(body, FormatProfile.for_version(2))
 
 
 def test_sparse_blend_equals_the_dense_chain() -> None:
@@ -180,7 +184,7 @@ def _busy_video(channels: int = 3, frames: int = 4) -> list[np.ndarray]:
 @pytest.mark.parametrize("channels", [3, 4])
 def test_frames_over_256_colours_use_palette_update_and_round_trip(channels: int) -> None:
     frames = _busy_video(channels)
-    assert all(fc.pc.extract_palette(f) is None for f in frames)
+    assert all(pc.extract_palette(f) is None for f in frames)
     data = encode(frames, model="last-frame")
     assert all(np.array_equal(a, b) for a, b in zip(decode(data).frames, frames))
     modes = [rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()]
@@ -197,22 +201,22 @@ def test_frames_over_256_colours_use_palette_update_and_round_trip(channels: int
 
 def test_update_palette_symbols() -> None:
     frames = _busy_video()
-    palette, idx = fc.update_palette(frames[1], frames[0])
+    colours, idx = palette_update.update_palette(frames[1], frames[0])
     changed = (frames[1] != frames[0]).any(axis=-1).ravel()
-    assert (idx[~changed] == len(palette)).all()
-    assert np.array_equal(palette[idx[changed]], frames[1].reshape(-1, 3)[changed])
-    assert fc.update_palette(frames[0], frames[0]) is None
+    assert (idx[~changed] == len(colours)).all()
+    assert np.array_equal(colours[idx[changed]], frames[1].reshape(-1, 3)[changed])
+    assert palette_update.update_palette(frames[0], frames[0]) is None
 
 
 def test_palette_update_frame_errors() -> None:
     frames = _busy_video()
-    pred = fc.Prediction(mean=np.moveaxis(frames[0], -1, 0).astype(np.float32),
+    pred = Prediction(mean=np.moveaxis(frames[0], -1, 0).astype(np.float32),
                          scale=np.ones((3, 40, 36), np.float32))
     coded = fc.encode_frame(frames[1], pred, frames[0])
     assert coded.mode == fc.MODE_PALETTE_UPDATE
     assert np.array_equal(fc.decode_frame(coded, pred, 40, 36, 3, frames[0]), frames[1])
-    with pytest.raises(fc.FormatError, match="version 1-2"):
-        fc.decode_frame(coded, pred, 40, 36, 3, frames[0], legacy=True)
+    with pytest.raises(fc.FormatError, match="mode 4.*version-2 stream"):
+        fc.decode_frame(coded, pred, 40, 36, 3, frames[0], FormatProfile.for_version(2))
     big = fc.CodedFrame(coded.mode, 0, coded.payload, coded.mix,
                         np.arange(256 * 3, dtype=np.int64).reshape(256, 3).astype(np.uint8))
     with pytest.raises(fc.FormatError, match="at most 255"):

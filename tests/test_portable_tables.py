@@ -8,6 +8,8 @@ import pytest
 from fpcodec.bitstream import entropy
 from fpcodec.codec import decode, encode
 from fpcodec.codec import frame_coding as fc
+from fpcodec.codec.modes import rgb_inter
+from fpcodec.codec.modes.base import shifted
 from fpcodec.models.base import Prediction
 
 
@@ -63,8 +65,8 @@ def test_rgb_payload_is_the_table_code_length() -> None:
     pred = Prediction(mean=mean, scale=np.full(truth.shape, 3.0, np.float32))
     coded = fc.encode_frame(np.moveaxis(truth, 0, -1), pred, use_palette=False)
     assert coded.mode == fc.MODE_INTER
-    mean_q, scale_idx = fc._inter_params(truth, pred)
-    ideal = entropy.table_bits(truth, mean_q, fc._shifted(scale_idx, coded.scale_shift)).sum()
+    mean_q, scale_idx = rgb_inter.params(truth, pred)
+    ideal = entropy.table_bits(truth, mean_q, shifted(scale_idx, coded.scale_shift)).sum()
     assert ideal <= 8 * len(coded.payload) <= 1.01 * ideal + 64
     back = fc.decode_frame(coded, pred, h, w, 3)
     assert np.array_equal(back, np.moveaxis(truth, 0, -1))

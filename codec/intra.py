@@ -1,4 +1,8 @@
-"""Intra prediction for frames with no usable history: coarse-to-fine interpolation.
+"""The format's intra rule for frames with no usable history: coarse-to-fine interpolation.
+
+A fixed coding rule of the stream format (FORMAT.md, "Intra frames"), not a learned predictor, so it
+lives with the coding code: RGB intra and palette intra code in these passes, and from format
+version 5 palette inter and update frames use the same pass geometry.
 
 Pixels are coded in passes, every pass a vectorized batch (no loop over pixels): first a sparse grid
 every GRID pixels, then, halving the step s each level, the centres of the known 2s-squares (from

@@ -1,0 +1,59 @@
+"""What a stream's format version means for coding: one frozen profile instead of yes/no flags.
+
+Every layer that codes or decodes a frame asks the profile (``profile.integer_tables``, ...) rather
+than comparing version numbers, so a new format version is one entry in ``_INTRODUCED`` (plus a
+field if it brings a new rule) and ``LATEST``; nothing else compares versions. The encoder always
+writes ``LATEST``; the decoder reads any version from ``SUPPORTED_VERSIONS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from .errors import UnsupportedVersionError
+
+#: The version this build writes.
+LATEST = 5
+
+#: The first version with each rule; a profile's field is true from that version on.
+_INTRODUCED = {
+    "palette_frames": 2,  # PLTE chunks, palette modes 2 and 3, the FRAM mix field
+    "integer_tables": 3,  # integer Laplace tables and integer palette rows (before: QuantizedLaplace)
+    "context_counts": 3,  # mix bits 12-15: palette rows blended with context counts
+    "palette_update": 3,  # mode 4
+    "integer_coupling": 4,  # colour coupling in integers (before: float32)
+    "interlaced_palette_inter": 5,  # modes 3 and 4 in intra's pass order (before: checkerboard)
+}
+
+
+@dataclass(frozen=True)
+class FormatProfile:
+    """The coding rules of one format version (see FORMAT.md, a section per older version)."""
+
+    version: int
+    palette_frames: bool
+    integer_tables: bool
+    context_counts: bool
+    palette_update: bool
+    integer_coupling: bool
+    interlaced_palette_inter: bool
+
+    @staticmethod
+    def for_version(version: int) -> FormatProfile:
+        """The profile of ``version``; UnsupportedVersionError for one this build cannot read."""
+        if version not in SUPPORTED_VERSIONS:
+            raise UnsupportedVersionError(
+                f"stream format version {version} is not supported (this build reads {SUPPORTED_VERSIONS})"
+            )
+        return _PROFILES[version]
+
+
+def _build(version: int) -> FormatProfile:
+    rules = {f.name: version >= _INTRODUCED[f.name] for f in fields(FormatProfile) if f.name != "version"}
+    return FormatProfile(version=version, **rules)
+
+
+SUPPORTED_VERSIONS = tuple(range(1, LATEST + 1))
+_PROFILES = {v: _build(v) for v in SUPPORTED_VERSIONS}
+#: The profile the encoder writes.
+CURRENT = _PROFILES[LATEST]

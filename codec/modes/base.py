@@ -1,0 +1,110 @@
+"""The contract the coding modes share: mode ids, the coded frame, candidates, decoding context.
+
+Mode ids are the format's hand-written numbers (FORMAT.md, FRAM ``mode``). Every mode module
+provides
+
+- ``estimate(...) -> Candidate`` (or ``None`` where the mode does not apply): the estimated cost in
+  bits and everything ``encode`` needs, so the frame is coded once, in the cheapest mode;
+- ``encode(candidate) -> bytes``: the frame's payload;
+- ``decode(coded, context) -> np.ndarray``: the (H, W, C) uint8 pixels back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...bitstream import entropy
+from ...bitstream.profile import CURRENT, FormatProfile
+from ...models.base import Prediction
+
+MODE_INTRA = 0
+MODE_INTER = 1
+MODE_PALETTE_INTRA = 2
+MODE_PALETTE_INTER = 3
+MODE_PALETTE_UPDATE = 4
+MODE_NAMES = {
+    MODE_INTRA: "intra",
+    MODE_INTER: "inter",
+    MODE_PALETTE_INTRA: "p-intra",
+    MODE_PALETTE_INTER: "p-inter",
+    MODE_PALETTE_UPDATE: "p-update",
+}
+
+#: The per-frame scale shift (FRAM ``scale shift``, an i8) the encoder chooses from.
+SHIFT_MIN, SHIFT_MAX = -63, 63
+SHIFTS = np.arange(SHIFT_MIN, SHIFT_MAX + 1)
+
+
+@dataclass(frozen=True)
+class CodedFrame:
+    """A coded frame; ``palette`` is the palette a palette-mode frame indexes into."""
+
+    mode: int
+    scale_shift: int
+    payload: bytes
+    mix: int = 0
+    palette: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """One mode's offer for a frame: its estimated cost in bits and its scale shift; each mode
+    subclasses it with what its ``encode`` needs."""
+
+    mode: int
+    bits: float
+    scale_shift: int
+
+
+@dataclass(frozen=True)
+class FrameToCode:
+    """The encoder's frame in the layouts the modes read: (H, W, C), (C, H, W) and (C, H*W)."""
+
+    pixels: np.ndarray
+    chw: np.ndarray
+    flat: np.ndarray
+
+    @staticmethod
+    def of(frame: np.ndarray) -> FrameToCode:
+        h, w, c = frame.shape
+        chw = np.ascontiguousarray(np.moveaxis(frame, -1, 0))
+        return FrameToCode(frame, chw, chw.reshape(c, h * w))
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.pixels.shape[1]
+
+
+@dataclass(frozen=True)
+class DecodeContext:
+    """What the decoder has for a frame: the prediction (None for the first frame), the previous
+    decoded frame, the size, and the stream's format profile."""
+
+    pred: Prediction | None
+    previous: np.ndarray | None
+    height: int
+    width: int
+    channels: int
+    profile: FormatProfile = CURRENT
+
+    @property
+    def shape_chw(self) -> tuple[int, int, int]:
+        return self.channels, self.height, self.width
+
+
+def shifted(scale_idx: np.ndarray, shift: int) -> np.ndarray:
+    """Scale indices with the frame's scale shift added, clamped to the table."""
+    return np.clip(scale_idx + shift, 0, len(entropy.SCALE_TABLE) - 1)
+
+
+def best_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> tuple[int, float]:
+    """The scale shift with the smallest (approximate) code length, and that length in bits."""
+    costs = entropy.bits_by_shift(symbols, mean_q, scale_idx, SHIFTS)
+    k = int(np.argmin(costs))
+    return int(SHIFTS[k]), float(costs[k])

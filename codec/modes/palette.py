@@ -1,0 +1,374 @@
+"""Modes 2 and 3, palette intra and palette inter, and the pass coder they share with mode 4.
+
+A palette frame codes each pixel's index into the frame's palette (``codec.palette_coding`` turns a
+continuous prediction into rows over the palette). The pixels are coded in passes: palette intra in
+the intra passes (``codec.intra``), predicted from the colours decoded in earlier passes; palette
+inter and update in ``inter_geometry`` (the intra passes from format version 5, a checkerboard
+before), with the temporal prediction. Each pass has its pixels' prediction (mean, coupling, scale
+indices), previous-frame colours and already-decoded neighbours' colours; the model rows come from
+the prediction, the votes are mixed in, the rows are blended with context counts and the indices
+are coded in blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ...bitstream import entropy
+from ...bitstream.container import CHUNK_OVERHEAD
+from ...bitstream.errors import FormatError
+from ...bitstream.palette import encode_palette
+from ...bitstream.profile import CURRENT, FormatProfile
+from ...models.base import Prediction
+from .. import intra
+from .. import palette_coding as pc
+from .. import palette_context as ctx
+from .base import (
+    MODE_PALETTE_INTER,
+    MODE_PALETTE_INTRA,
+    Candidate,
+    CodedFrame,
+    DecodeContext,
+    FrameToCode,
+    shifted,
+)
+
+#: The encoder keeps a candidate's model rows for the final coding pass when they fit in this many
+#: entries (else it recomputes them, so memory stays bounded on large frames).
+CACHE_ENTRIES = 6_000_000
+
+
+@dataclass
+class PassInputs:
+    """One pass of a palette frame: its pixels and their prediction (benchmarks may refine it)."""
+
+    targets: np.ndarray
+    mean: np.ndarray
+    coupling: np.ndarray | None
+    scale_idx: np.ndarray
+    neighbours: np.ndarray  # (J, N) flat positions, -1 outside; J = 0 for none
+    keep: np.ndarray | None = None  # (C, N) previous colours: the keep symbol's colour (p-update)
+
+
+@dataclass(frozen=True, eq=False)
+class PaletteCandidate(Candidate):
+    """A palette-mode offer (modes 2, 3 and 4): the symbols and everything their coding needs."""
+
+    palette: np.ndarray
+    idx: np.ndarray  # (H*W,) the true symbols
+    prev_idx: np.ndarray | None
+    mix: int
+    passes: list[PassInputs]
+    cached: list | None  # per pass, the (slice, model rows) blocks when they fitted in CACHE_ENTRIES
+    counts: ctx.ContextCounts  # the context counts before the first pass
+
+
+def model_blocks(inp: PassInputs, palette: np.ndarray, profile: FormatProfile = CURRENT):
+    """(slice, unmixed model rows) over blocks of the pass's pixels: integer weights (float64), or
+    version 2's float32 rows without ``profile.integer_tables``."""
+    n = inp.targets.size
+    step = pc.block_size(len(palette) + (inp.keep is not None))
+    for start in range(0, n, step):
+        sl = slice(start, min(n, start + step))
+        args = (inp.mean[:, sl], None if inp.coupling is None else inp.coupling[:, sl], inp.scale_idx[:, sl])
+        if not profile.integer_tables:
+            yield sl, pc.model_rows(pc.colour_bits(*args, palette))
+        elif inp.keep is None:
+            yield sl, pc.colour_weights(*args, palette, profile)
+        else:
+            rows = np.concatenate(
+                [
+                    pc.colour_weights(*args, palette, profile),
+                    pc.keep_weights(*args, inp.keep[:, sl], profile)[:, None],
+                ],
+                axis=1,
+            )
+            yield sl, rows
+
+
+def neighbour_colours(idx_canvas: np.ndarray, neighbours: np.ndarray) -> np.ndarray | None:
+    """(J, N) palette indices of the neighbours (-1 where outside the frame), None without any."""
+    if neighbours.shape[0] == 0:
+        return None
+    return np.where(neighbours >= 0, idx_canvas[np.maximum(neighbours, 0)], -1).astype(np.int32)
+
+
+def pretrained_counts(
+    geometry: tuple[intra.Pass, ...], previous: np.ndarray | None, palette: np.ndarray
+) -> ctx.ContextCounts:
+    """Context counts seeded with the previous decoded frame read in this frame's pass geometry,
+    its colours mapped to this palette (colours the palette lacks count as one 'other' class)."""
+    counts = ctx.ContextCounts()
+    if previous is None:
+        return counts
+    prev_canvas = pc.exact_indices(previous, palette)
+    for p in geometry:
+        counts.add(ctx.context_keys(prev_canvas, p.neighbours), prev_canvas[p.targets])
+    return counts
+
+
+def code_passes(
+    passes: Iterable[PassInputs],
+    palette: np.ndarray,
+    prev_idx: np.ndarray | None,
+    mix: int,
+    idx: np.ndarray,
+    coder: entropy.FrameEncoder | entropy.FrameDecoder,
+    counts: ctx.ContextCounts,
+    cached: list | None = None,
+) -> None:
+    """Encode (``coder`` a FrameEncoder, ``idx`` the true indices) or decode (a FrameDecoder, ``idx``
+    filled in) a palette frame. ``passes`` yields PassInputs and may look at ``idx`` as it goes;
+    ``counts`` (from ``pretrained_counts``) learns from each pass once it is coded. The coder's
+    profile decides the rows (version 2's float rows, unnormalized, without integer tables)."""
+    w_prev, w_levels = pc.mix_weights(mix)
+    profile = coder.profile
+    betas = ctx.betas(mix)
+    use_context = any(b > 0 for b in betas)
+    decoding = isinstance(coder, entropy.FrameDecoder)
+    for k, inp in enumerate(passes):
+        t = inp.targets
+        prev = None if prev_idx is None else prev_idx[t]
+        nbr = neighbour_colours(idx, inp.neighbours)
+        keys = ctx.context_keys(idx, inp.neighbours) if use_context else None
+        blocks = cached[k] if cached is not None else model_blocks(inp, palette, profile)
+        for sl, rows in blocks:
+            rows = pc.mix_rows(
+                rows,
+                None if prev is None else prev[sl],
+                w_prev,
+                None if nbr is None else nbr[:, sl],
+                w_levels,
+                normalize=profile.integer_tables,
+            )
+            if keys is not None:
+                rows = ctx.blend_sparse(rows, counts, [key[sl] for key in keys], betas)
+            if decoding:
+                idx[t[sl]] = coder.decode_categorical(rows)
+            else:
+                coder.encode_categorical(idx[t[sl]], rows)
+        if keys is not None:
+            counts.add(keys, idx[t])
+
+
+def intra_passes(
+    canvas: np.ndarray,
+    palette: np.ndarray,
+    idx: np.ndarray,
+    shift: int,
+    height: int,
+    width: int,
+    decoding: bool,
+) -> Iterator[PassInputs]:
+    """The passes of palette intra; when ``decoding``, each pass predicts from the colours just
+    decoded into ``idx`` (``canvas`` (C, H*W) float32 is filled as it goes)."""
+    for p in intra.passes(height, width):
+        mean, scale = intra.pass_params(canvas, p)
+        yield PassInputs(p.targets, mean, None, shifted(entropy.quantize_scale(scale), shift), p.neighbours)
+        if decoding:  # the next pass predicts from the colours just decoded
+            canvas[:, p.targets] = palette[idx[p.targets]].T
+
+
+@lru_cache(maxsize=16)
+def checkerboard(height: int, width: int) -> tuple[intra.Pass, intra.Pass]:
+    """Palette-inter pixel order of format versions 1-4: the (y + x) even half first, then the odd
+    half, whose four axis neighbours (all in the first half) vote for their colours."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    even = ((ys + xs) % 2 == 0).ravel()
+    first = np.flatnonzero(even)
+    second = np.flatnonzero(~even)
+    ty, tx = second // width, second % width
+    nbr = []
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ny, nx = ty + dy, tx + dx
+        ok = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
+        nbr.append(np.where(ok, ny * width + nx, -1))
+    return (
+        intra.Pass(first, np.zeros((0, first.size), np.int64)),
+        intra.Pass(second, np.stack(nbr) if second.size else np.zeros((4, 0), np.int64)),
+    )
+
+
+def inter_geometry(height: int, width: int, profile: FormatProfile = CURRENT) -> tuple[intra.Pass, ...]:
+    """Pixel order of palette inter and update frames: with ``profile.interlaced_palette_inter``
+    (version 5) the coarse-to-fine passes of intra coding, so that all but the first grid's pixels
+    (1 in 256) have decoded neighbours voting beside the temporal prediction; before, the two-pass
+    ``checkerboard``."""
+    return intra.passes(height, width) if profile.interlaced_palette_inter else checkerboard(height, width)
+
+
+def inter_passes(
+    pred: Prediction,
+    shift: int,
+    height: int,
+    width: int,
+    previous: np.ndarray | None = None,
+    profile: FormatProfile = CURRENT,
+) -> list[PassInputs]:
+    """The passes of palette inter (in ``inter_geometry``); with ``previous`` ((H, W, C)), of
+    palette update, whose rows get the keep symbol's column."""
+    c, n = pred.mean.shape[0], height * width
+    mean = pred.mean.reshape(c, n)
+    coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
+    scale_idx = shifted(entropy.quantize_scale(pred.scale.reshape(c, n)), shift)
+    keep = None if previous is None else previous.reshape(n, c).T
+    return [
+        PassInputs(
+            p.targets,
+            mean[:, p.targets],
+            None if coupling is None else coupling[:, p.targets],
+            scale_idx[:, p.targets],
+            p.neighbours,
+            None if keep is None else keep[:, p.targets],
+        )
+        for p in inter_geometry(height, width, profile)
+    ]
+
+
+def estimate_passes(
+    passes: list[PassInputs],
+    palette: np.ndarray,
+    idx: np.ndarray,
+    prev_idx: np.ndarray | None,
+    counts: ctx.ContextCounts,
+) -> tuple[int, float, list | None]:
+    """(mix field, estimated bits, cached model rows or None) of coding ``idx`` in these passes.
+
+    The vote weights are chosen first, on the model rows alone; then the context betas, on the
+    mixed probabilities of the true colours (``counts`` is consumed).
+    """
+    cache = idx.size * len(palette) <= CACHE_ENTRIES
+    cached, true_p, nbrs, order = [], [], [], []
+    own: list[list[np.ndarray]] = [[] for _ in range(ctx.ORDERS)]
+    total: list[list[np.ndarray]] = [[] for _ in range(ctx.ORDERS)]
+    for inp in passes:
+        blocks = []
+        for sl, rows in model_blocks(inp, palette):
+            truth = idx[inp.targets[sl]]
+            true_p.append(rows[np.arange(rows.shape[0]), truth] / rows.sum(axis=1, dtype=np.float64))
+            if cache:
+                blocks.append((sl, rows))
+        cached.append(blocks)
+        nbr = neighbour_colours(idx, inp.neighbours)
+        nbrs.append(nbr if nbr is not None else np.full((4, inp.targets.size), -1, np.int32))
+        order.append(inp.targets)
+        keys = ctx.context_keys(idx, inp.neighbours)
+        truth = idx[inp.targets]
+        for o in range(ctx.ORDERS):
+            if keys is None:  # no context: the counts leave the row as it is
+                own[o].append(np.zeros(truth.size))
+                total[o].append(np.zeros(truth.size))
+            else:
+                n, tot = counts.true_counts(o, keys[o], truth)
+                own[o].append(n)
+                total[o].append(tot)
+        counts.add(keys, truth)
+    order = np.concatenate(order)
+    prev = None if prev_idx is None else prev_idx[order]
+    nbr_all = np.concatenate(nbrs, axis=1)
+    true_p = np.concatenate(true_p)
+    mix, _ = pc.choose_mix(true_p, prev, idx[order], nbr_all)
+    p_true = pc.mixed_true_p(true_p, prev, idx[order], nbr_all, mix)
+    own_all = [np.concatenate(x) for x in own]
+    total_all = [np.concatenate(x) for x in total]
+    best = (np.inf, 0)
+    for b1 in range(len(ctx.BETA_TABLE)):
+        for b2 in range(len(ctx.BETA_TABLE)):
+            beta = (ctx.BETA_TABLE[b1], ctx.BETA_TABLE[b2])
+            p = ctx.blend_true(p_true, own_all, total_all, beta)
+            cost = float(-np.log2(np.maximum(p, entropy.MIN_PROBABILITY)).sum())
+            if cost < best[0]:
+                best = (cost, ctx.mix_bits((b1, b2)))
+    return mix | best[1], best[0], cached if cache else None
+
+
+def palette_bits(palette: np.ndarray, sent_palette: np.ndarray | None) -> int:
+    """Bits of the PLTE chunk a frame with ``palette`` needs (none when it is the one in force)."""
+    if sent_palette is not None and np.array_equal(sent_palette, palette):
+        return 0
+    return 8 * (CHUNK_OVERHEAD + len(encode_palette(palette, sent_palette)))
+
+
+def candidate(
+    mode: int,
+    shift: int,
+    passes: list[PassInputs],
+    palette: np.ndarray,
+    idx: np.ndarray,
+    prev_idx: np.ndarray | None,
+    counts: ctx.ContextCounts,
+    extra_bits: int,
+) -> PaletteCandidate:
+    """The candidate of coding ``idx`` in ``passes`` (``counts`` is kept for ``encode``)."""
+    mix, bits, cached = estimate_passes(passes, palette, idx, prev_idx, counts.copy())
+    return PaletteCandidate(
+        mode, bits + extra_bits, shift, palette, idx, prev_idx, mix, passes, cached, counts
+    )
+
+
+def estimate(
+    frame: FrameToCode,
+    extracted: tuple[np.ndarray, np.ndarray],
+    pred: Prediction | None,
+    previous: np.ndarray | None,
+    sent_palette: np.ndarray | None,
+    intra_shift: int,
+    inter_shift: int | None,
+) -> list[PaletteCandidate]:
+    """Palette intra (with RGB intra's scale shift) and, with a prediction, palette inter (with RGB
+    inter's), for a frame of at most 256 colours: ``extracted`` = (palette, indices)."""
+    palette, idx = extracted
+    h, w = frame.height, frame.width
+    extra = palette_bits(palette, sent_palette)
+    prev_idx = pc.previous_indices(previous, palette)
+    canvas = frame.flat.astype(np.float32)
+    passes = list(intra_passes(canvas, palette, idx, intra_shift, h, w, decoding=False))
+    counts = pretrained_counts(intra.passes(h, w), previous, palette)
+    out = [candidate(MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, extra)]
+    if pred is not None and inter_shift is not None:
+        passes = inter_passes(pred, inter_shift, h, w)
+        counts = pretrained_counts(inter_geometry(h, w), previous, palette)
+        out.append(candidate(MODE_PALETTE_INTER, inter_shift, passes, palette, idx, prev_idx, counts, extra))
+    return out
+
+
+def encode(c: PaletteCandidate) -> bytes:
+    """The payload of any palette mode (2, 3 or 4)."""
+    enc = entropy.FrameEncoder()
+    code_passes(c.passes, c.palette, c.prev_idx, c.mix, c.idx, enc, c.counts, c.cached)
+    return enc.finish()
+
+
+def check_mix(mix: int) -> None:
+    """FormatError for a mix field no palette mode can use."""
+    if not pc.valid_mix(mix):
+        raise FormatError(f"palette mix field 0x{mix:04x} out of range")
+
+
+def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
+    """Palette intra or inter (``coded.mode``) back to (H, W, C) pixels."""
+    palette = coded.palette
+    if palette is None:
+        raise FormatError("palette frame before any palette chunk")
+    if palette.shape[1] != dc.channels:
+        raise FormatError(f"palette has {palette.shape[1]} channels, stream has {dc.channels}")
+    check_mix(coded.mix)
+    h, w = dc.height, dc.width
+    prev_idx = pc.previous_indices(dc.previous, palette)
+    idx = np.zeros(h * w, np.int32)
+    if coded.mode == MODE_PALETTE_INTER:
+        passes: Iterable[PassInputs] = inter_passes(dc.pred, coded.scale_shift, h, w, profile=dc.profile)
+        geometry = inter_geometry(h, w, dc.profile)
+    else:
+        canvas = np.zeros((dc.channels, h * w), np.float32)
+        passes = intra_passes(canvas, palette, idx, coded.scale_shift, h, w, decoding=True)
+        geometry = intra.passes(h, w)
+    coder = entropy.FrameDecoder(coded.payload, dc.profile)
+    code_passes(
+        passes, palette, prev_idx, coded.mix, idx, coder, pretrained_counts(geometry, dc.previous, palette)
+    )
+    return palette[idx].reshape(h, w, dc.channels)

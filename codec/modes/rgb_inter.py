@@ -1,0 +1,64 @@
+"""Mode 1, RGB inter: channels in order R, G, B, (A), each one batch of discretized Laplace values
+around the predictor's means, whose G and B means may depend on the channels decoded before them
+(colour coupling: integer from format version 4, float32 before)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...bitstream import entropy
+from ...bitstream.profile import CURRENT, FormatProfile
+from ...models.base import Prediction, apply_coupling
+from .base import MODE_INTER, Candidate, CodedFrame, DecodeContext, FrameToCode, best_shift, shifted
+
+MODE = MODE_INTER
+
+
+@dataclass(frozen=True, eq=False)
+class InterCandidate(Candidate):
+    chw: np.ndarray  # (C, H, W) the frame
+    mean_q: np.ndarray
+    scale_idx: np.ndarray
+
+
+def channel_params(
+    pred: Prediction, channel: int, decoded: np.ndarray, profile: FormatProfile = CURRENT
+) -> tuple[np.ndarray, np.ndarray]:
+    """Snapped mean and scale index of ``channel`` given the channels decoded before it."""
+    if profile.integer_coupling:
+        coupling_q = None if pred.coupling is None else entropy.quantize_coupling(pred.coupling)
+        mean_q = entropy.coupled_mean_q(entropy.quantize_mean(pred.mean), coupling_q, channel, decoded)
+    else:
+        mean_q = entropy.quantize_mean(apply_coupling(pred.mean, pred.coupling, channel, decoded))
+    return mean_q, entropy.quantize_scale(pred.scale[channel])
+
+
+def params(chw: np.ndarray, pred: Prediction) -> tuple[np.ndarray, np.ndarray]:
+    """All channels' snapped means and scale indices at once (the encoder knows every channel)."""
+    ps = [channel_params(pred, c, chw) for c in range(chw.shape[0])]
+    return np.stack([p[0] for p in ps]), np.stack([p[1] for p in ps])
+
+
+def estimate(frame: FrameToCode, pred: Prediction) -> InterCandidate:
+    """Applies whenever there is a prediction; its scale shift is also the palette inter modes'."""
+    mean_q, scale_idx = params(frame.chw, pred)
+    shift, bits = best_shift(frame.chw, mean_q, scale_idx)
+    return InterCandidate(MODE, bits, shift, frame.chw, mean_q, scale_idx)
+
+
+def encode(c: InterCandidate) -> bytes:
+    enc = entropy.FrameEncoder()
+    for ch in range(c.chw.shape[0]):
+        enc.encode(c.chw[ch], c.mean_q[ch], shifted(c.scale_idx[ch], c.scale_shift))
+    return enc.finish()
+
+
+def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
+    dec = entropy.FrameDecoder(coded.payload, ctx.profile)
+    out = np.zeros(ctx.shape_chw, np.uint8)
+    for c in range(ctx.channels):
+        mean_q, scale_idx = channel_params(ctx.pred, c, out, ctx.profile)
+        out[c] = dec.decode(mean_q, shifted(scale_idx, coded.scale_shift))
+    return np.ascontiguousarray(np.moveaxis(out, 0, -1))

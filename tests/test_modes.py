@@ -1,0 +1,123 @@
+"""The coding modes' shared contract, the frame coder's choice among their candidates, and the
+format profile that replaces per-version flags."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from fpcodec.bitstream import container
+from fpcodec.bitstream.errors import UnsupportedVersionError
+from fpcodec.bitstream.profile import CURRENT, SUPPORTED_VERSIONS, FormatProfile
+from fpcodec.codec import frame_coding as fc
+from fpcodec.codec import palette_coding as pc
+from fpcodec.codec import pipeline
+from fpcodec.codec.modes import palette, palette_update, rgb_inter, rgb_intra
+from fpcodec.codec.modes.base import CodedFrame, DecodeContext, FrameToCode
+from fpcodec.models.base import Prediction
+
+
+def test_profiles_follow_the_format_versions() -> None:
+    rules = {v: FormatProfile.for_version(v) for v in SUPPORTED_VERSIONS}
+    assert SUPPORTED_VERSIONS == container.SUPPORTED_VERSIONS == (1, 2, 3, 4, 5)
+    assert CURRENT is rules[container.VERSION]
+    assert [p.palette_frames for p in rules.values()] == [False, True, True, True, True]
+    assert [p.integer_tables for p in rules.values()] == [False, False, True, True, True]
+    assert [p.context_counts for p in rules.values()] == [False, False, True, True, True]
+    assert [p.palette_update for p in rules.values()] == [False, False, True, True, True]
+    assert [p.integer_coupling for p in rules.values()] == [False, False, False, True, True]
+    assert [p.interlaced_palette_inter for p in rules.values()] == [False, False, False, False, True]
+    for bad in (0, max(SUPPORTED_VERSIONS) + 1):
+        with pytest.raises(UnsupportedVersionError, match=f"version {bad} "):
+            FormatProfile.for_version(bad)
+
+
+def _frames(colours: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two 24x20 RGB frames of ``colours`` colours, the second a few pixels changed."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(0, 256, (colours, 3)).astype(np.uint8)
+    first = table[rng.integers(0, colours, (24, 20))]
+    second = first.copy()
+    second[5:9, 3:11] = table[rng.integers(0, colours, (4, 8))]
+    return first, second
+
+
+def _prediction(previous: np.ndarray) -> Prediction:
+    mean = np.moveaxis(previous, -1, 0).astype(np.float32)
+    return Prediction(mean=mean, scale=np.full(mean.shape, 2.0, np.float32))
+
+
+def _round_trip(cand, frame: np.ndarray, pred, previous, encode, decode) -> None:
+    """The contract: the candidate's payload decodes to the frame, at about its estimated cost."""
+    coded = CodedFrame(
+        cand.mode, cand.scale_shift, encode(cand), getattr(cand, "mix", 0), getattr(cand, "palette", None)
+    )
+    h, w, c = frame.shape
+    back = decode(coded, DecodeContext(pred, previous, h, w, c))
+    assert back.shape == frame.shape and np.array_equal(back, frame)
+    assert 8 * len(coded.payload) <= 1.1 * cand.bits + 96
+
+
+def test_every_mode_keeps_the_contract() -> None:
+    first, second = _frames(40)
+    pred = _prediction(first)
+    fr = FrameToCode.of(second)
+    intra = rgb_intra.estimate(fr)
+    inter = rgb_inter.estimate(fr, pred)
+    assert (intra.mode, inter.mode) == (fc.MODE_INTRA, fc.MODE_INTER)
+    _round_trip(intra, second, None, None, rgb_intra.encode, rgb_intra.decode)
+    _round_trip(inter, second, pred, first, rgb_inter.encode, rgb_inter.decode)
+    cands = palette.estimate(
+        fr, pc.extract_palette(second), pred, first, None, intra.scale_shift, inter.scale_shift
+    )
+    assert [c.mode for c in cands] == [fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER]
+    for cand in cands:
+        _round_trip(
+            cand,
+            second,
+            pred if cand.mode == fc.MODE_PALETTE_INTER else None,
+            first,
+            palette.encode,
+            palette.decode,
+        )
+    busy_first, busy_second = _frames(400, seed=1)
+    busy_pred = _prediction(busy_first)
+    update = palette_update.estimate(
+        FrameToCode.of(busy_second),
+        busy_pred,
+        busy_first,
+        None,
+        rgb_inter.estimate(FrameToCode.of(busy_second), busy_pred).scale_shift,
+    )
+    assert update is not None and update.mode == fc.MODE_PALETTE_UPDATE
+    _round_trip(update, busy_second, busy_pred, busy_first, palette_update.encode, palette_update.decode)
+
+
+@pytest.mark.parametrize("colours", [40, 400])
+def test_the_frame_coder_takes_the_cheapest_candidate(colours) -> None:
+    first, second = _frames(colours, seed=2)
+    pred = _prediction(first)
+    cands = fc.candidates(second, pred, first)
+    modes = [c.mode for c in cands]
+    assert modes == sorted(modes) and len(modes) == (4 if colours <= 256 else 3)
+    coded = fc.encode_frame(second, pred, first)
+    assert coded.mode == min(cands, key=lambda c: c.bits).mode
+    assert np.array_equal(fc.decode_frame(coded, pred, 24, 20, 3, first), second)
+
+
+def test_the_duration_scan_does_not_decode_palettes(monkeypatch) -> None:
+    """``records`` (the CLI's duration scan) reads the chunks only; ``frame_records`` decodes
+    the palettes."""
+    first, second = _frames(40)
+    data = pipeline.encode([first, second], durations=[3, 4], model="last-frame")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("palette decoded")
+
+    monkeypatch.setattr(pipeline, "decode_palette", refuse)
+    dec = pipeline.Decoder(io.BytesIO(data), load_model=False)
+    assert [r.duration for r in dec.records()] == [3, 4]
+    with pytest.raises(AssertionError, match="palette decoded"):
+        list(pipeline.Decoder(io.BytesIO(data), load_model=False).frame_records())
