@@ -24,7 +24,7 @@ from ...bitstream.errors import FormatError
 from ...bitstream.palette import encode_palette
 from ...bitstream.profile import CURRENT, FormatProfile
 from ...models.base import Prediction
-from .. import intra
+from .. import intra, legacy_rows
 from .. import palette_coding as pc
 from .. import palette_context as ctx
 from .base import (
@@ -76,7 +76,7 @@ def model_blocks(inp: PassInputs, palette: np.ndarray, profile: FormatProfile = 
         sl = slice(start, min(n, start + step))
         args = (inp.mean[:, sl], None if inp.coupling is None else inp.coupling[:, sl], inp.scale_idx[:, sl])
         if not profile.integer_tables:
-            yield sl, pc.model_rows(pc.colour_bits(*args, palette))
+            yield sl, legacy_rows.model_rows(legacy_rows.colour_bits(*args, palette))
         elif inp.keep is None:
             yield sl, pc.colour_weights(*args, palette, profile)
         else:
