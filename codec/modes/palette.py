@@ -273,17 +273,24 @@ def estimate_passes(
     true_p = np.concatenate(true_p)
     mix, _ = pc.choose_mix(true_p, prev, idx[order], nbr_all)
     p_true = pc.mixed_true_p(true_p, prev, idx[order], nbr_all, mix)
-    own_all = [np.concatenate(x) for x in own]
-    total_all = [np.concatenate(x) for x in total]
+    bits, beta_bits = _choose_betas(
+        p_true, [np.concatenate(x) for x in own], [np.concatenate(x) for x in total]
+    )
+    return mix | beta_bits, bits, cached if cache else None
+
+
+def _choose_betas(p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndarray]) -> tuple[float, int]:
+    """(bits, mix-field bits) of the context betas that code the true symbols cheapest, given
+    their mixed probabilities and, per order, their own and their context's total counts."""
     best = (np.inf, 0)
     for b1 in range(len(ctx.BETA_TABLE)):
         for b2 in range(len(ctx.BETA_TABLE)):
             beta = (ctx.BETA_TABLE[b1], ctx.BETA_TABLE[b2])
-            p = ctx.blend_true(p_true, own_all, total_all, beta)
+            p = ctx.blend_true(p_true, own, total, beta)
             cost = float(-np.log2(np.maximum(p, entropy.MIN_PROBABILITY)).sum())
             if cost < best[0]:
                 best = (cost, ctx.mix_bits((b1, b2)))
-    return mix | best[1], best[0], cached if cache else None
+    return best
 
 
 def palette_bits(palette: np.ndarray, sent_palette: np.ndarray | None) -> int:
