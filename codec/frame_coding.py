@@ -61,7 +61,11 @@ _DECODERS: dict[int, Callable[[CodedFrame, DecodeContext], np.ndarray]] = {
 #: Modes that predict from the previous frames.
 _NEEDS_HISTORY = (MODE_INTER, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE)
 #: Modes that a format version may lack: the profile rule that brings them.
-_MODE_RULE = {MODE_PALETTE_UPDATE: "palette_update"}
+_MODE_RULE = {
+    MODE_PALETTE_INTRA: "palette_frames",
+    MODE_PALETTE_INTER: "palette_frames",
+    MODE_PALETTE_UPDATE: "palette_update",
+}
 
 
 def candidates(

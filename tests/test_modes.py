@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fpcodec.bitstream import container
-from fpcodec.bitstream.errors import UnsupportedVersionError
+from fpcodec.bitstream.errors import FormatError, UnsupportedVersionError
 from fpcodec.bitstream.profile import CURRENT, SUPPORTED_VERSIONS, FormatProfile
 from fpcodec.codec import frame_coding as fc
 from fpcodec.codec import palette_coding as pc
@@ -121,3 +121,11 @@ def test_the_duration_scan_does_not_decode_palettes(monkeypatch) -> None:
     assert [r.duration for r in dec.records()] == [3, 4]
     with pytest.raises(AssertionError, match="palette decoded"):
         list(pipeline.Decoder(io.BytesIO(data), load_model=False).frame_records())
+
+
+@pytest.mark.parametrize(("mode", "version"), [(2, 1), (3, 1), (4, 1), (4, 2)])
+def test_a_mode_the_version_lacks_is_refused(mode, version) -> None:
+    first, second = _frames(40)
+    coded = CodedFrame(mode, 0, b"", 0, pc.extract_palette(second)[0])
+    with pytest.raises(FormatError, match=f"mode {mode}\\) in a version-{version} stream"):
+        fc.decode_frame(coded, _prediction(first), 24, 20, 3, first, FormatProfile.for_version(version))
