@@ -4,8 +4,9 @@ Method: integer networks in the sense of J. Ballé, N. Johnston, D. Minnen, "Int
 data compression with latent-variable models", ICLR 2019: every quantity the decoder computes from
 the decoded frames to the entropy-coder parameters is an integer, obtained by rules whose result
 cannot depend on summation order, kernel choice, thread count or device. Here the weights come from
-the float models of ``learned.py`` by post-training quantization (PTQ; ``qat.py`` can fine-tune the
-float weights for it first, which found nothing to win for the shipped ones):
+the float models of ``learned.py`` by post-training quantization (PTQ, ``training/ptq.py``;
+``training/qat.py`` can fine-tune the float weights for it first, which found nothing to win for the
+shipped ones):
 
 * weights: int8 to int12 (|w| <= 127 .. 2047: per layer, the widest whose accumulator bound
   below fits), one scale per output channel; the scale of every input channel

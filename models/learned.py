@@ -11,7 +11,8 @@ outputs 9 raw planes per pixel that ``head_params`` turns into
 
 Per-step inputs are the centred frame ``x/255 - 0.5``, its difference to the previous frame (zero
 at the first real frame) and the valid flag: 7 planes. Only integer-friendly activations (ReLU,
-hardsigmoid, hardtanh) and no normalisation layers are used inside the networks.
+hardsigmoid, hardtanh) and no normalisation layers are used inside the networks, which are built
+from their descriptions in ``arch.py`` (shared with the integer nets of ``integer.py``).
 The alpha plane of RGBA input is not learned: it comes from ``last_frame_params``.
 """
 
@@ -37,6 +38,7 @@ _LOG_SCALE_MIN = math.log(SCALE_MIN)
 _LOG_SCALE_MAX = math.log(SCALE_MAX)
 #: Mean corrections are produced in units of MEAN_GAIN pixel levels.
 MEAN_GAIN = 8.0
+
 
 # --------------------------------------------------------------------------------------------------
 # Inputs and outputs
