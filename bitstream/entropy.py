@@ -54,7 +54,8 @@ SCALE_TABLE = np.array([
     63.66358557588108, 72.62173997528328, 82.8404034948933, 94.4969433881973,
     107.79368439776674, 122.96142054364668, 140.26342105831975, 159.99999999999994,
 ])
-_LOG_STEP = float(np.log(SCALE_TABLE[1] / SCALE_TABLE[0]))  # for the training code only
+#: Log spacing of SCALE_TABLE (the integer models' log-scale unit; the decoder never computes with it).
+LOG_STEP = float(np.log(SCALE_TABLE[1] / SCALE_TABLE[0]))
 #: quantize_scale's rounding boundaries: the geometric midpoints sqrt(b_i b_i+1), written out.
 SCALE_BOUNDS = np.array([
     0.042721625537881745, 0.04873301987421924, 0.0555902823490457, 0.06341243574936845,

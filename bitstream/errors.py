@@ -33,3 +33,11 @@ class InputError(FpcodecError, ValueError):
 
 class TableMismatchError(FpcodecError, RuntimeError):
     """This machine built coding tables that differ from the reference: it must not code streams."""
+
+
+class WeightsError(FpcodecError, ValueError):
+    """A weights file is unusable: not a safetensors file, another model's weights, or damaged."""
+
+
+class WeightsMissingError(WeightsError):
+    """A learned model's weights file is not there."""

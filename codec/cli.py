@@ -35,7 +35,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
         enc = Encoder(fh, width=info.width, height=info.height, channels=info.channels,
                       model=args.model, time_base=info.time_base, loop=info.loop,
                       frame_count=info.frame_count, device=args.device,
-                      max_pixels=args.max_pixels, use_palette=not args.no_palette)
+                      max_pixels=args.max_pixels, use_palette=not args.no_palette,
+                      weights=args.weights)
         with _progress(info.frame_count, "encode", args.quiet) as bar:
             for frame, duration in reader.frames():
                 enc.write(frame, duration)
@@ -61,7 +62,7 @@ def _open_decoder(path: str, args: argparse.Namespace, load_model: bool = True):
         raise InputError(f"no such file: {p}")
     with open(p, "rb") as fh:
         yield Decoder(fh, device=getattr(args, "device", "auto"), max_pixels=args.max_pixels,
-                      load_model=load_model)
+                      load_model=load_model, weights=getattr(args, "weights", None))
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -139,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("-o", "--output", help="output stream (default: INPUT with .fpc)")
     p.add_argument("-m", "--model", default=registry.DEFAULT_MODEL, choices=registry.available())
+    p.add_argument("--weights", metavar="FILE",
+                   help="weights file for the model instead of the shipped one (e.g. from fpcodec train); "
+                        "decoding the stream then needs the same file")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--no-palette", action="store_true",
                    help="code every frame in RGB, never as palette indices (for comparisons)")
@@ -149,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decode", help="decode an .fpc stream to frames")
     p.add_argument("input")
     p.add_argument("-o", "--output", help=".gif .apng .png .webp .y4m .mp4 or frames_%%04d.png")
+    p.add_argument("--weights", metavar="FILE",
+                   help="the weights file the stream was encoded with (encode --weights)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("-y", "--force", action="store_true", help="overwrite the output")
     p.add_argument("--lossy", action="store_true",
@@ -169,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: Subcommands whose modules (and their torch import) load only when the command runs. Each module
 #: provides ``add_arguments(parser)`` and ``run(args) -> int``.
 _LAZY = {
-    "train": ("train a predictor's weights", "fpcodec.models.train"),
+    "train": ("train a predictor's weights", "fpcodec.models.training.train"),
     "bench": ("benchmark fpcodec against other codecs", "fpcodec.bench.cli"),
 }
 

@@ -8,6 +8,7 @@ frame equals the input frame, and a CRC per frame proves it on the decoder side)
 from __future__ import annotations
 
 import io
+import os
 import zlib
 from collections import deque
 from dataclasses import dataclass
@@ -102,11 +103,14 @@ class Encoder:
     def __init__(self, out: BinaryIO, *, width: int, height: int, channels: int,
                  model: str | Predictor = registry.DEFAULT_MODEL, time_base: Fraction = Fraction(1, 100),
                  loop: int | None = None, frame_count: int | None = None, device: str = "cpu",
-                 max_pixels: int | None = None, use_palette: bool = True) -> None:
+                 max_pixels: int | None = None, use_palette: bool = True,
+                 weights: str | os.PathLike | None = None) -> None:
         check_dimensions(width, height, max_pixels)
         if channels not in (3, 4):
             raise InputError(f"frames must have 3 (RGB) or 4 (RGBA) channels, got {channels}")
-        self.predictor = model if isinstance(model, Predictor) else _get_model(model, device)
+        if isinstance(model, Predictor) and weights is not None:
+            raise InputError("weights= goes with a model name, not with a Predictor instance")
+        self.predictor = model if isinstance(model, Predictor) else _get_model(model, device, weights)
         tb = check_timing(time_base, loop)
         self.header = StreamHeader(width=width, height=height, channels=channels,
                                    frame_count=frame_count, time_base=tb, loop=loop,
@@ -175,7 +179,7 @@ class Decoder:
     """
 
     def __init__(self, inp: BinaryIO, *, device: str = "cpu", max_pixels: int | None = None,
-                 load_model: bool = True) -> None:
+                 load_model: bool = True, weights: str | os.PathLike | None = None) -> None:
         self._inp = inp
         self.profile = container.read_preamble(inp)
         self.version = self.profile.version
@@ -193,11 +197,13 @@ class Decoder:
             raise ModelMismatchError(f"stream uses predictor id {self.header.model_id}, which this "
                                      f"installation does not have (known: {registry.available()})")
         self.model_name = name
-        self.predictor = _get_model(name, device) if load_model else None
+        self.predictor = _get_model(name, device, weights) if load_model else None
         if self.predictor is not None and self.predictor.weights_hash != self.header.weights_hash:
+            which = f"{weights} holds" if weights is not None else "installed weights are"
             raise ModelMismatchError(
                 f"stream was made with {name} weights {self.header.weights_hash.hex()[:16]}..., "
-                f"installed weights are {self.predictor.weights_hash.hex()[:16]}...")
+                f"{which} {self.predictor.weights_hash.hex()[:16]}... (give the weights file it was "
+                f"encoded with: --weights FILE)")
 
     def records(self) -> Iterator[FrameRecord]:
         """Frame chunks without decoding pixels or palettes (a cheap scan, e.g. for the durations);
@@ -256,9 +262,9 @@ class Decoder:
             yield DecodedFrame(rec.index, pixels, rec.duration, rec.mode, len(rec.payload))
 
 
-def _get_model(name: str, device: str) -> Predictor:
+def _get_model(name: str, device: str, weights: str | os.PathLike | None = None) -> Predictor:
     try:
-        return registry.get(name, device=device)
+        return registry.get(name, device=device, weights=weights)
     except KeyError:
         raise InputError(f"unknown model {name!r} (choose from {', '.join(registry.available())})") from None
 
@@ -266,10 +272,11 @@ def _get_model(name: str, device: str) -> Predictor:
 def encode(frames: Iterable[np.ndarray], *, durations: Iterable[int] | None = None,
            model: str | Predictor = registry.DEFAULT_MODEL, time_base: Fraction = Fraction(1, 100),
            loop: int | None = None, device: str = "cpu", max_pixels: int | None = None,
-           use_palette: bool = True) -> bytes:
+           use_palette: bool = True, weights: str | os.PathLike | None = None) -> bytes:
     """Encode a sequence of (H, W, C) uint8 frames (C = 3 or 4) to an fpcodec stream.
 
-    ``use_palette=False`` restricts the encoder to the RGB modes (for comparisons).
+    ``use_palette=False`` restricts the encoder to the RGB modes (for comparisons). ``weights`` is a
+    weights file for ``model`` instead of the shipped one (its hash goes into the stream).
     """
     frames = list(frames)
     if not frames:
@@ -283,15 +290,17 @@ def encode(frames: Iterable[np.ndarray], *, durations: Iterable[int] | None = No
     buf = io.BytesIO()
     with Encoder(buf, width=first.shape[1], height=first.shape[0], channels=first.shape[2],
                  model=model, time_base=time_base, loop=loop, frame_count=len(frames),
-                 device=device, max_pixels=max_pixels, use_palette=use_palette) as enc:
+                 device=device, max_pixels=max_pixels, use_palette=use_palette, weights=weights) as enc:
         for f, d in zip(frames, durs):
             enc.write(np.asarray(f), d)
     return buf.getvalue()
 
 
-def decode(data: bytes, *, device: str = "cpu", max_pixels: int | None = None) -> Video:
-    """Decode a whole stream held in memory."""
-    dec = Decoder(io.BytesIO(data), device=device, max_pixels=max_pixels)
+def decode(data: bytes, *, device: str = "cpu", max_pixels: int | None = None,
+           weights: str | os.PathLike | None = None) -> Video:
+    """Decode a whole stream held in memory (``weights``: the file it was encoded with, if not the
+    shipped one)."""
+    dec = Decoder(io.BytesIO(data), device=device, max_pixels=max_pixels, weights=weights)
     frames, durations = [], []
     for f in dec:
         frames.append(f.pixels)

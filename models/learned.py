@@ -11,13 +11,13 @@ outputs 9 raw planes per pixel that ``head_params`` turns into
 
 Per-step inputs are the centred frame ``x/255 - 0.5``, its difference to the previous frame (zero
 at the first real frame) and the valid flag: 7 planes. Only integer-friendly activations (ReLU,
-hardsigmoid, hardtanh) and no normalisation layers are used inside the networks.
+hardsigmoid, hardtanh) and no normalisation layers are used inside the networks, which are built
+from their descriptions in ``arch.py`` (shared with the integer nets of ``integer.py``).
 The alpha plane of RGBA input is not learned: it comes from ``last_frame_params``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 
@@ -26,15 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..bitstream.errors import WeightsError
+from .arch import ARCHS, Arch
 from .base import HISTORY, Prediction, Predictor
 from .last_frame import last_frame_params
-
-try:  # the project's error hierarchy, once it exists
-    from fpcodec.bitstream.errors import FpcodecError as _BaseError  # type: ignore
-except Exception:  # pragma: no cover - depends on what else is installed
-    _BaseError = RuntimeError
-
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+from .weights import describe_mismatch, read_weights, shipped_path
 
 SCALE_MIN = 0.04
 SCALE_MAX = 160.0
@@ -42,14 +38,6 @@ _LOG_SCALE_MIN = math.log(SCALE_MIN)
 _LOG_SCALE_MAX = math.log(SCALE_MAX)
 #: Mean corrections are produced in units of MEAN_GAIN pixel levels.
 MEAN_GAIN = 8.0
-#: Planes per time step fed to the networks (frame, difference, valid flag).
-STEP_CH = 7
-#: Raw output planes: 3 mean corrections, 3 log-scales, 3 couplings.
-OUT_CH = 9
-
-
-class WeightsMissingError(_BaseError):
-    """A learned model's weights file is not installed."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -158,111 +146,51 @@ class ConvLSTMCell(nn.Module):
         return h, (h, c)
 
 
-class Conv2DNet(nn.Module):
-    """One Conv2D over the stacked window (5 steps x 7 planes), then a small 1x1 head."""
+class Net(nn.Module):
+    """The float network of one architecture (``arch.py``): its convs, ReLUs and ConvLSTM cells.
 
-    def __init__(self, width: int = 32, kernel: int = 5) -> None:
+    Modules are registered in the spec's order under the spec's names, which fixes the state-dict
+    keys of the weights files and the order in which a seeded initialisation draws.
+    """
+
+    def __init__(self, arch: Arch) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(HISTORY * STEP_CH, width, kernel, padding=kernel // 2)
-        self.mid = nn.Conv2d(width, width, 1)
-        self.out = nn.Conv2d(width, OUT_CH, 1)
-        _init_head(self.out)
+        self.arch = arch
+        inputs = arch.in_channels()
+        for spec in arch.convs:
+            if spec.kind == "lstm":
+                module = ConvLSTMCell(inputs[spec.name] - spec.out, spec.out, spec.kernel)
+            else:
+                conv = nn.Conv2d if spec.dims == 2 else nn.Conv3d
+                module = conv(inputs[spec.name], spec.out_channels, spec.kernel, stride=spec.stride,
+                              padding=spec.padding)
+                if spec.kind == "out":
+                    _init_head(module)
+            self.add_module(spec.module, module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, c, h, w = x.shape
-        y = F.relu(self.conv(x.reshape(b, t * c, h, w)))
-        y = F.relu(self.mid(y))
-        return self.out(y)
+        return self.arch.forward(_FloatOps(self), x)
 
 
-class Conv3DHybridNet(nn.Module):
-    """Last frame plus a Conv3D correction over the five frames (time collapsed by valid convs)."""
+class _FloatOps:
+    """``arch.Ops`` of a float net (apart from the net: its modules may be called ``conv``/``cell``).
+    Modules are called, not their weights used, so that hooks and QAT's patches see every call."""
 
-    def __init__(self, width: int = 16) -> None:
-        super().__init__()
-        self.c1 = nn.Conv3d(STEP_CH, width, (3, 3, 3), padding=(0, 1, 1))   # T 5 -> 3
-        self.c2 = nn.Conv3d(width, width, (3, 3, 3), padding=(0, 1, 1))     # T 3 -> 1
-        self.mid = nn.Conv2d(width + STEP_CH, width, 3, padding=1)
-        self.out = nn.Conv2d(width, OUT_CH, 1)
-        _init_head(self.out)
+    def __init__(self, net: Net) -> None:
+        self.net = net
+        self.relu = {spec.name: spec.kind == "relu" for spec in net.arch.convs}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        v = x.transpose(1, 2)  # (B, C, T, H, W)
-        y = F.relu(self.c1(v))
-        y = F.relu(self.c2(y))[:, :, 0]
-        y = F.relu(self.mid(torch.cat([y, x[:, -1]], dim=1)))
-        return self.out(y)
+    def conv(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        y = self.net.get_submodule(name)(x)
+        return F.relu(y) if self.relu[name] else y
+
+    def cell(self, name: str, x: torch.Tensor, state):
+        return self.net.get_submodule(name)(x, state)
 
 
-class ConvLSTMHybridNet(nn.Module):
-    """Last frame plus a ConvLSTM over the five frames (at half resolution) and a Conv2D head."""
-
-    def __init__(self, enc: int = 16, hidden: int = 16, width: int = 24) -> None:
-        super().__init__()
-        self.enc = nn.Conv2d(STEP_CH, enc, 3, stride=2, padding=1)
-        self.cell = ConvLSTMCell(enc, hidden)
-        # Full-resolution detail: last two steps stacked (frame, difference, flag).
-        self.full = nn.Conv2d(2 * STEP_CH, width, 3, padding=1)
-        self.mid = nn.Conv2d(width + hidden, width, 3, padding=1)
-        self.out = nn.Conv2d(width, OUT_CH, 1)
-        _init_head(self.out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, c, h, w = x.shape
-        e = F.relu(self.enc(x.reshape(b * t, c, h, w)))
-        e = e.reshape(b, t, *e.shape[1:])
-        state = None
-        for k in range(t):
-            hk, state = self.cell(e[:, k], state)
-        up = F.interpolate(hk, size=(h, w), mode="nearest")
-        full = F.relu(self.full(x[:, -2:].reshape(b, 2 * c, h, w)))
-        y = F.relu(self.mid(torch.cat([full, up], dim=1)))
-        return self.out(y)
-
-
-class ConvLSTMUNet(nn.Module):
-    """ConvLSTM encoder-decoder: pool to 1/2 and 1/4 resolution, ConvLSTMs there, upsample back,
-    concatenate with the last frame's full-resolution features and mix by a 1x1 conv."""
-
-    def __init__(self, c1: int = 16, h1: int = 16, h2: int = 24, width: int = 24) -> None:
-        super().__init__()
-        self.enc1 = nn.Conv2d(STEP_CH, c1, 3, padding=1)
-        self.cell1 = ConvLSTMCell(c1, h1)            # 1/2 resolution
-        self.cell2 = ConvLSTMCell(h1, h2)            # 1/4 resolution
-        self.dec2 = nn.Conv2d(h2 + h1, h1, 3, padding=1)
-        self.full = nn.Conv2d(2 * STEP_CH, width, 3, padding=1)
-        self.mix = nn.Conv2d(width + h1, width, 1)
-        self.out = nn.Conv2d(width, OUT_CH, 1)
-        _init_head(self.out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, c, h, w = x.shape
-        e = F.relu(self.enc1(x.reshape(b * t, c, h, w)))
-        e = F.max_pool2d(e, 2, ceil_mode=True)
-        e = e.reshape(b, t, *e.shape[1:])
-        s1 = s2 = None
-        for k in range(t):
-            h1, s1 = self.cell1(e[:, k], s1)
-            h2, s2 = self.cell2(F.max_pool2d(h1, 2, ceil_mode=True), s2)
-        u2 = F.interpolate(h2, size=h1.shape[-2:], mode="nearest")
-        d1 = F.relu(self.dec2(torch.cat([u2, h1], dim=1)))
-        u1 = F.interpolate(d1, size=(h, w), mode="nearest")
-        full = F.relu(self.full(x[:, -2:].reshape(b, 2 * c, h, w)))
-        y = F.relu(self.mix(torch.cat([full, u1], dim=1)))
-        return self.out(y)
-
-
-NETS = {
-    "conv2d": Conv2DNet,
-    "conv3d-hybrid": Conv3DHybridNet,
-    "convlstm-hybrid": ConvLSTMHybridNet,
-    "convlstm-unet": ConvLSTMUNet,
-}
-
-
-def build_net(name: str) -> nn.Module:
-    """A freshly initialised network for registry name ``name``."""
-    return NETS[name]()
+def build_net(name: str) -> Net:
+    """A freshly initialised float network for registry name ``name`` (KeyError if unknown)."""
+    return Net(ARCHS[name])
 
 
 def forward_params(net: nn.Module, frames: torch.Tensor, valid: torch.Tensor):
@@ -271,29 +199,25 @@ def forward_params(net: nn.Module, frames: torch.Tensor, valid: torch.Tensor):
     return head_params(raw, frames[:, -1], base_log_scale(frames, valid))
 
 
-def weights_path(name: str) -> Path:
-    return WEIGHTS_DIR / f"{name}.safetensors"
+def load_weights(net: Net, path: str | Path) -> bytes:
+    """Load a float weights file into ``net``; returns the SHA-256 of the file's bytes.
 
-
-def read_weights_file(path: str | Path, missing: str) -> tuple[bytes, bytes]:
-    """The bytes of a weights file and their SHA-256 (what streams record); ``missing`` is the
-    error message when the file is not there."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsMissingError(missing)
-    data = path.read_bytes()
-    return data, hashlib.sha256(data).digest()
-
-
-def load_weights(net: nn.Module, path: Path) -> bytes:
-    """Load safetensors weights into ``net``; returns the SHA-256 of the file bytes."""
-    from safetensors.torch import load
-
-    data, digest = read_weights_file(
-        path, f"weights file for model {getattr(net, 'name', type(net).__name__)!r} not found: {path} "
-              f"(train it with `python -m fpcodec.models.train` or reinstall the package)")
-    net.load_state_dict(load(data), strict=True)
-    return digest
+    A missing, foreign or damaged file raises a WeightsError that says which it is.
+    """
+    name = net.arch.name
+    wf = read_weights(path, "train weights with `fpcodec train`, or reinstall the package")
+    model = wf.metadata.get("model")
+    if "format" in wf.metadata:  # the integer files' marker (integer.FORMAT)
+        raise WeightsError(f"{path} holds integer {model}-int weights, not float {name} weights "
+                           f"(use -m {model}-int)")
+    if model is not None and model != name:
+        raise WeightsError(f"{path} holds {model} weights, not {name} weights (use -m {model})")
+    expected = net.state_dict()
+    mismatch = describe_mismatch(expected, wf.tensors)
+    if mismatch:
+        raise WeightsError(f"{path} does not hold {name} weights ({mismatch})")
+    net.load_state_dict(wf.tensors, strict=True)
+    return wf.sha256
 
 
 def rgb_prediction(mean: np.ndarray, scale: np.ndarray, coupling: np.ndarray,
@@ -320,7 +244,7 @@ class LearnedPredictor(Predictor):
     def __init__(self, device: str = "cpu", weights: str | Path | None = None) -> None:
         self.device = torch.device("cpu" if device in (None, "auto") else device)
         self.net = build_net(self.name)
-        self.weights_file = Path(weights) if weights is not None else weights_path(self.name)
+        self.weights_file = Path(weights) if weights is not None else shipped_path(self.name)
         self._hash = load_weights(self.net, self.weights_file)
         self.net.to(self.device).eval()
 

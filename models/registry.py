@@ -7,13 +7,15 @@ Learned models are imported lazily so that using ``last-frame`` never imports to
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
+from ..bitstream.errors import WeightsError
 from .base import Predictor
 
 # name -> (model_id, "module:Class")
 _REGISTRY: dict[str, tuple[int, str]] = {
     "last-frame": (1, "last_frame:LastFramePredictor"),
-    # Learned models (models/learned.py); IDs fixed here once and for all.
+    # Learned models (models/learned.py, architectures in models/arch.py); IDs fixed once and for all.
     "conv2d": (2, "learned:Conv2DPredictor"),
     "conv3d-hybrid": (3, "learned:Conv3DHybridPredictor"),
     "convlstm-hybrid": (4, "learned:ConvLSTMHybridPredictor"),
@@ -41,8 +43,9 @@ def name_for_id(model_id: int) -> str | None:
     return None
 
 
-def get(name: str, device: str = "cpu") -> Predictor:
-    """Instantiate the predictor ``name`` (KeyError if unknown)."""
+def get(name: str, device: str = "cpu", weights: str | Path | None = None) -> Predictor:
+    """Instantiate the predictor ``name`` (KeyError if unknown), with its shipped weights or the
+    weights file ``weights`` (WeightsError if it is missing, foreign or damaged)."""
     model_id, target = _REGISTRY[name]
     module_name, cls_name = target.split(":")
     module = importlib.import_module(f"{__package__}.{module_name}")
@@ -51,7 +54,9 @@ def get(name: str, device: str = "cpu") -> Predictor:
         if device == "auto":  # resolved here so that models without torch never import it
             import torch
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        predictor = cls(device=device)
+        predictor = cls(device=device, weights=weights)
+    elif weights is not None:
+        raise WeightsError(f"model {name!r} has no weights: the weights file {weights} does not apply to it")
     else:
         predictor = cls()
     if predictor.model_id != model_id:

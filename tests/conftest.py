@@ -189,7 +189,7 @@ def assert_old_stream_decodes(name: str, version: int) -> None:
     expected = np.load(DATA / "v3_stream_frames.npy")
     video = decode(data)
     assert len(video.frames) == len(expected)
-    assert all(np.array_equal(a, b) for a, b in zip(video.frames, expected))
+    assert_frames_equal(video.frames, expected)
     modes = [rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()]
     assert modes == [fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER, fc.MODE_PALETTE_INTER,
                      fc.MODE_INTER, fc.MODE_INTER, fc.MODE_INTER, fc.MODE_PALETTE_UPDATE]

@@ -18,11 +18,13 @@ torch = pytest.importorskip("torch")
 from fpcodec.bitstream import entropy  # noqa: E402
 from fpcodec.models import integer, registry  # noqa: E402
 from fpcodec.models.base import apply_coupling  # noqa: E402
+from fpcodec.models.training import ptq  # noqa: E402
+from fpcodec.models.weights import shipped_path  # noqa: E402
 
-from conftest import CARPHONE, read_video  # noqa: E402
+from conftest import CARPHONE, assert_frames_equal, read_video  # noqa: E402
 
 INT_MODELS = [n for n in ("conv2d-int", "conv3d-hybrid-int", "convlstm-hybrid-int", "convlstm-unet-int")
-              if integer.int_weights_path(n[:-4]).is_file()]
+              if shipped_path(n).is_file()]
 MAIN = "convlstm-hybrid-int"
 needs_main = pytest.mark.skipif(MAIN not in INT_MODELS, reason=f"{MAIN} weights not installed")
 
@@ -90,7 +92,7 @@ def test_bound_check_rejects_a_layer_that_could_round():
     with pytest.raises(ValueError, match="integers"):
         integer.check_bound(w + 0.5, b, in_max)
     # The quantizer widens weight scales instead of producing such a layer.
-    q, _ = integer.quantize_conv(torch.ones(4, 35, 5, 5), torch.zeros(4), np.full(35, 1.0),
+    q, _ = ptq.quantize_conv(torch.ones(4, 35, 5, 5), torch.zeros(4), np.full(35, 1.0),
                                  in_max, np.full(4, 1.0), 0, -100, 100)
     assert integer.check_bound(q["weight"], q["bias"], in_max) < integer.ACC_LIMIT
 
@@ -99,7 +101,7 @@ def test_bound_check_rejects_a_layer_that_could_round():
 def test_loading_refuses_a_file_over_the_bound(tmp_path):
     from safetensors.torch import save_file
 
-    tensors, meta, _ = integer.load_int_weights(integer.int_weights_path("convlstm-hybrid"))
+    tensors, meta, _ = integer.load_int_weights(shipped_path("convlstm-hybrid-int"))
     tensors["mid.bias"] = tensors["mid.bias"].clone()
     tensors["mid.bias"][0] = integer.ACC_LIMIT
     bad = tmp_path / "bad-int.safetensors"
@@ -226,14 +228,14 @@ def test_encode_on_gpu_decode_on_cpu(clip):
     data = encode(clip, model=MAIN, use_palette=False, device="cuda")
     assert data == encode(clip, model=MAIN, use_palette=False, device="cpu")
     video = decode(data, device="cpu")
-    assert all(np.array_equal(a, b) for a, b in zip(video.frames, clip))
+    assert_frames_equal(video.frames, clip)
 
 
 @pytest.mark.parametrize("command, needed", [("convert", "--train"), ("compare", "--val")])
 def test_integer_cli_names_its_data_folders(command, needed, capsys) -> None:
     """No corpus path is built in: convert and compare refuse to run without their folders."""
-    from fpcodec.models import integer
+    from fpcodec.models.training import integer as integer_cli
 
     with pytest.raises(SystemExit) as exc:
-        integer.main([command, "--models", "conv2d"])
+        integer_cli.main([command, "--models", "conv2d"])
     assert exc.value.code == 2 and needed in capsys.readouterr().err

@@ -19,7 +19,7 @@ from fpcodec.codec import Decoder, decode, encode
 from fpcodec.codec import frame_coding as fc
 from fpcodec.codec.modes import palette
 
-from conftest import assert_old_stream_decodes
+from conftest import assert_frames_equal, assert_old_stream_decodes
 
 DATA = Path(__file__).parent / "data"
 
@@ -62,4 +62,4 @@ def test_version_5_palette_inter_and_update_round_trip() -> None:
     assert data[8:10] == (5).to_bytes(2, "little")
     modes = {rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()}
     assert {fc.MODE_PALETTE_INTER, fc.MODE_PALETTE_UPDATE} <= modes
-    assert all(np.array_equal(a, b) for a, b in zip(decode(data).frames, frames))
+    assert_frames_equal(decode(data).frames, frames)

@@ -93,7 +93,7 @@ def test_static_video_is_nearly_free(predictors, name):
 
 
 def test_loss_matches_codec_code_length():
-    from fpcodec.models.loss import code_length
+    from fpcodec.models.training.loss import code_length
 
     rng = np.random.default_rng(0)
     shape = (2, 3, 16, 16)
@@ -129,7 +129,7 @@ def test_loss_matches_codec_code_length():
 
 
 def test_loss_gradients_finite_everywhere():
-    from fpcodec.models.loss import laplace_bits_torch
+    from fpcodec.models.training.loss import laplace_bits_torch
 
     x = torch.tensor([0.0, 255.0, 0.0, 255.0, 100.0, 100.0, 3.0])
     mean = torch.tensor([255.0, 0.0, 0.0, 255.0, 100.2, 0.0, 200.0], requires_grad=True)
@@ -142,7 +142,7 @@ def test_loss_gradients_finite_everywhere():
 
 @pytest.mark.parametrize("name", ["conv2d", "convlstm-hybrid"])
 def test_training_lowers_loss(tmp_path, name):
-    from fpcodec.models.train import train
+    from fpcodec.models.training.train import train
 
     clips = [_moving_clip(n=10, h=24, w=24, seed=s) for s in range(3)]
     out = tmp_path / "w.safetensors"
@@ -180,12 +180,15 @@ def test_weights_hash_follows_file(tmp_path, predictors):
 
 
 def test_missing_weights_is_a_clear_error(tmp_path):
-    from fpcodec.models.learned import Conv2DPredictor, WeightsMissingError
+    from fpcodec.bitstream.errors import WeightsMissingError
+    from fpcodec.models.learned import Conv2DPredictor
 
     missing = tmp_path / "nope.safetensors"
     with pytest.raises(WeightsMissingError, match="nope.safetensors"):
         Conv2DPredictor(weights=missing)
-    assert issubclass(WeightsMissingError, Exception)
+    from fpcodec.bitstream.errors import FpcodecError
+
+    assert issubclass(WeightsMissingError, FpcodecError)
 
 
 # ------------------------------------------------------------------------------ through the codec
@@ -193,7 +196,7 @@ CARPHONE = DATA / "carphone_000.gif"  # 96x96, 34 frames (see tests/data/ATTRIBU
 
 
 def _carphone(n):
-    from fpcodec.models.train import read_clip
+    from fpcodec.models.training.data import read_clip
 
     return read_clip(CARPHONE)[:n]
 

@@ -16,6 +16,8 @@ from fpcodec.codec import frame_coding as fc
 from fpcodec.codec import palette_coding as pc
 from fpcodec.models.last_frame import LastFramePredictor
 
+from conftest import assert_frames_equal
+
 DATA = Path(__file__).parent / "data"
 PALETTE_MODES = (fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER)
 
@@ -53,7 +55,7 @@ def test_palette_frames_round_trip_and_use_palette_mode(colours: int) -> None:
     rng = np.random.default_rng(colours)
     frames = _palette_video(rng, colours, size=(20, 20))
     stream = encode(frames)
-    assert all(np.array_equal(a, b) for a, b in zip(frames, decode(stream).frames))
+    assert_frames_equal(decode(stream).frames, frames)
     if colours > 1:
         assert any(m in PALETTE_MODES for m in _modes(stream))
 
@@ -64,7 +66,7 @@ def test_257_colours_cannot_use_palette_mode_and_still_round_trips() -> None:
     assert all(len(np.unique(f.reshape(-1, 3), axis=0)) == 257 for f in frames)
     stream = encode(frames)
     assert not any(m in PALETTE_MODES for m in _modes(stream))
-    assert all(np.array_equal(a, b) for a, b in zip(frames, decode(stream).frames))
+    assert_frames_equal(decode(stream).frames, frames)
 
 
 def test_palette_changing_every_frame_with_transparency_round_trips() -> None:
@@ -75,7 +77,7 @@ def test_palette_changing_every_frame_with_transparency_round_trips() -> None:
     stream = encode(frames)
     chunks = _chunk_kinds(stream)
     assert chunks.count(container.CHUNK_PALETTE) >= 2
-    assert all(np.array_equal(a, b) for a, b in zip(frames, decode(stream).frames))
+    assert_frames_equal(decode(stream).frames, frames)
 
 
 def _chunk_kinds(stream: bytes) -> list[bytes]:
@@ -91,7 +93,7 @@ def test_real_gif_clip_palette_mode_beats_rgb_only() -> None:
     rgb_only = encode(frames, use_palette=False)
     assert not any(m in PALETTE_MODES for m in _modes(rgb_only))
     assert len(with_palette) < len(rgb_only)
-    assert all(np.array_equal(a, b) for a, b in zip(frames, decode(with_palette).frames))
+    assert_frames_equal(decode(with_palette).frames, frames)
 
 
 def test_encoder_never_picks_a_palette_mode_costlier_than_rgb() -> None:
@@ -140,7 +142,7 @@ def test_version_1_stream_still_decodes() -> None:
     video = decode(data)
     expected = np.load(DATA / "v1_stream_frames.npy")
     assert len(video.frames) == len(expected)
-    assert all(np.array_equal(a, b) for a, b in zip(video.frames, expected))
+    assert_frames_equal(video.frames, expected)
     assert video.durations == [5, 5, 10, 20]
 
 
@@ -156,4 +158,4 @@ def test_streaming_encoder_sends_palette_only_when_it_changes() -> None:
             enc.write(f, 10)
     kinds = _chunk_kinds(buf.getvalue())
     assert kinds.count(container.CHUNK_PALETTE) == 1
-    assert all(np.array_equal(a, b) for a, b in zip(frames, decode(buf.getvalue()).frames))
+    assert_frames_equal(decode(buf.getvalue()).frames, frames)

@@ -17,6 +17,8 @@ from fpcodec.codec import palette_context as ctx
 from fpcodec.codec.modes import palette, palette_update
 from fpcodec.models.base import Prediction
 
+from conftest import assert_frames_equal
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -99,7 +101,7 @@ def _dithered_video(frames: int = 4, size: int = 48) -> list[np.ndarray]:
 def test_dithered_video_round_trips_with_contexts_switched_on() -> None:
     frames = _dithered_video()
     data = encode(frames, model="last-frame")
-    assert all(np.array_equal(a, b) for a, b in zip(decode(data).frames, frames))
+    assert_frames_equal(decode(data).frames, frames)
     dec = Decoder(io.BytesIO(data), load_model=False)
     mixes = [rec.mix for rec in dec.records()]
     assert any(ctx.betas(m) != (0.0, 0.0) for m in mixes), [hex(m) for m in mixes]
@@ -136,7 +138,7 @@ def test_version_2_stream_still_decodes() -> None:
     video = decode(data)
     expected = np.load(DATA / "v2_stream_frames.npy")
     assert len(video.frames) == len(expected)
-    assert all(np.array_equal(a, b) for a, b in zip(video.frames, expected))
+    assert_frames_equal(video.frames, expected)
     assert video.durations == [4, 4, 4, 8, 8, 12]
     modes = [rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()]
     assert set(modes) == {fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER}
@@ -186,7 +188,7 @@ def test_frames_over_256_colours_use_palette_update_and_round_trip(channels: int
     frames = _busy_video(channels)
     assert all(pc.extract_palette(f) is None for f in frames)
     data = encode(frames, model="last-frame")
-    assert all(np.array_equal(a, b) for a, b in zip(decode(data).frames, frames))
+    assert_frames_equal(decode(data).frames, frames)
     modes = [rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()]
     assert modes[1:] == [fc.MODE_PALETTE_UPDATE] * (len(frames) - 1), modes
     sizes = {}

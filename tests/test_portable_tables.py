@@ -12,6 +12,8 @@ from fpcodec.codec.modes import rgb_inter
 from fpcodec.codec.modes.base import shifted
 from fpcodec.models.base import Prediction
 
+from conftest import assert_frames_equal
+
 
 def test_cdf_table_is_the_rounded_laplace_cdf_and_has_the_recorded_hash() -> None:
     table = entropy.cdf_table()  # raises TableMismatchError if the SHA-256 differs
@@ -101,4 +103,4 @@ def test_decoding_calls_no_transcendental_numpy_function(monkeypatch: pytest.Mon
     for name in _TRANSCENDENTAL:
         monkeypatch.setattr(np, name, trap)
     for data, frames in streams:
-        assert all(np.array_equal(a, b) for a, b in zip(decode(data).frames, frames))
+        assert_frames_equal(decode(data).frames, frames)

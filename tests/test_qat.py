@@ -1,6 +1,6 @@
 """Quantization-aware fine-tuning (models/qat.py): the fake-quantized float network computes what
 the converted integer network computes, gradients still reach the float weights, and training with
-``qat=True`` writes a plain float weights file that ``integer.convert`` takes."""
+``qat=True`` writes a plain float weights file that ``ptq.convert`` takes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from fpcodec.bitstream import entropy  # noqa: E402
-from fpcodec.models import integer, learned, qat  # noqa: E402
-from fpcodec.models.train import load_clips, train  # noqa: E402
+from fpcodec.models import integer, learned  # noqa: E402
+from fpcodec.models.training import ptq, qat  # noqa: E402
+from fpcodec.models.training.data import load_clips  # noqa: E402
+from fpcodec.models.training.train import train  # noqa: E402
+from fpcodec.models.weights import shipped_path  # noqa: E402
 
 from conftest import CARPHONE  # noqa: E402
 
@@ -29,7 +32,7 @@ def calib_dir(tmp_path_factory):
 
 def _shipped_net():
     net = learned.build_net(NAME)
-    learned.load_weights(net, learned.weights_path(NAME))
+    learned.load_weights(net, shipped_path(NAME))
     return net.eval()
 
 
@@ -47,12 +50,12 @@ def test_fake_quantized_net_computes_the_integer_nets_outputs(calib_dir, tmp_pat
     agree on nearly every mean (1/16), coupling (1/256) and scale index; the plain float net
     agrees less. What remains is the ConvLSTM's floor-for-round and the head's lookup tables."""
     torch.set_num_threads(1)
-    path = integer.convert(NAME, out=tmp_path / "int.safetensors", calib_dirs=[calib_dir],
+    path = ptq.convert(NAME, out=tmp_path / "int.safetensors", calib_dirs=[calib_dir],
                            n_clips=1, per_clip=3, crop=96)
     int_model = integer.ConvLSTMHybridIntPredictor(weights=path)
     net = _shipped_net()
     plain = _shipped_net()
-    windows = integer.corpus_calibration_windows([calib_dir], 1, 3, 96, 0)
+    windows = ptq.corpus_calibration_windows([calib_dir], 1, 3, 96, 0)
     fake = qat.FakeQuant.from_windows(NAME, net, windows)
     clip = load_clips([calib_dir / "carphone_000.gif"])[0]
     agree = {"fake": np.zeros(3), "plain": np.zeros(3)}
@@ -73,12 +76,12 @@ def test_fake_quantized_net_computes_the_integer_nets_outputs(calib_dir, tmp_pat
 
 def test_gradients_pass_through_the_rounding(calib_dir):
     net = _shipped_net()
-    windows = list(integer.corpus_calibration_windows([calib_dir], 1, 2, 32, 0))
+    windows = list(ptq.corpus_calibration_windows([calib_dir], 1, 2, 32, 0))
     fake = qat.FakeQuant.from_windows(NAME, net, windows)
     frames, valid = windows[0]
     mean, scale, coupling = learned.forward_params(net, frames, valid)
     (mean.sum() + scale.log().sum() + coupling.sum()).backward()
-    for ln, _, _ in integer._arch(NAME, net):
+    for ln, _, _ in ptq.layers(NAME):
         grad = net.get_submodule(ln).weight.grad
         assert grad is not None and grad.abs().sum() > 0, ln
     fake.remove()
@@ -88,7 +91,7 @@ def test_qat_training_writes_plain_float_weights(calib_dir, tmp_path):
     clip = load_clips([calib_dir / "carphone_000.gif"])[0][:8, :32, :32]
     out = tmp_path / "qat.safetensors"
     summary = train([], NAME, out, steps=3, steps_per_epoch=3, crop=32, batch=2, lr=1e-3,
-                    clips=[clip], val_clips=[clip], init=learned.weights_path(NAME), qat=True,
+                    clips=[clip], val_clips=[clip], init=shipped_path(NAME), qat=True,
                     progress=False, threads=1, log=lambda *_: None)
     assert summary["steps"] == 3
     from safetensors import safe_open
@@ -104,5 +107,5 @@ def test_qat_training_writes_plain_float_weights(calib_dir, tmp_path):
     # Fine-tuning: the starting weights are the score to beat and stay the output until beaten.
     assert summary["best_val_bits"] <= summary["initial_val_bits"]
     assert changed == (summary["best_val_bits"] < summary["initial_val_bits"])
-    integer.convert(NAME, weights=out, out=tmp_path / "qat-int.safetensors", calib_dirs=[calib_dir],
+    ptq.convert(NAME, weights=out, out=tmp_path / "qat-int.safetensors", calib_dirs=[calib_dir],
                     n_clips=1, per_clip=2, crop=32)

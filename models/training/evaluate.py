@@ -1,6 +1,6 @@
 """Compare predictors on held-out clips: bits per subpixel and forward time.
 
-``python -m fpcodec.models.evaluate --val DIR [DIR ...] [--models NAME ...]`` prints, per model,
+``python -m fpcodec.models.training.evaluate --val DIR [DIR ...] [--models NAME ...]`` prints, per model,
 
 * ``bits``: the exact code length (``laplace_bits`` on snapped means/scales, colour coupling on the
   true values) of every RGB subpixel of every frame but the first, no scale shift;
@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from ..bitstream import entropy
-from .base import HISTORY, apply_coupling
-from .registry import available, get
-from .train import load_clips
+from ...bitstream import entropy
+from ..base import HISTORY, apply_coupling
+from ..registry import available, get
+from .data import load_clips
 
 SHIFTS = np.arange(-24, 25)
 
@@ -51,7 +51,7 @@ def forward_ms(predictor, h: int, w: int, repeats: int = 20) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fpcodec.models.evaluate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m fpcodec.models.training.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--val", nargs="+", required=True)
     parser.add_argument("--models", nargs="*", default=None)

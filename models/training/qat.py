@@ -1,10 +1,10 @@
 """Quantization-aware fine-tuning (issue 5): train a float model while its layers compute what its
-integer version (``integer.py``) will compute, so that ``integer.convert`` loses as little as
+integer version (``models/integer.py``) will compute, so that ``ptq.convert`` loses as little as
 possible.
 
 Fake quantization with straight-through gradients, the usual way to train integer networks
 (Jacob et al., CVPR 2018; Ballé et al., ICLR 2019): before every step, ``FakeQuant.refresh`` runs
-the converter's own ``integer.quantize_layers`` on the current weights (the ReLU ranges calibrated
+the converter's own ``ptq.quantize_layers`` on the current weights (the ReLU ranges calibrated
 once, at the start), and every conv of the network then
 
 * convolves with the weights and bias that the integer layer will hold, back in float units
@@ -20,8 +20,8 @@ floor-for-round details of the ConvLSTM update.
 
     fpcodec train DATA... --model convlstm-hybrid --init models/weights/convlstm-hybrid.safetensors \\
         --qat --lr 2e-4 --steps 2000 -o qat.safetensors
-    python -m fpcodec.models.integer convert --models convlstm-hybrid --weights qat.safetensors \\
-        --out qat-int.safetensors
+    python -m fpcodec.models.training.integer convert --models convlstm-hybrid --weights qat.safetensors \\
+        --train DATA... --out qat-int.safetensors
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import integer
-from .learned import ConvLSTMCell
+from .. import integer
+from ..learned import ConvLSTMCell
+from . import ptq
 
 
 def _ste(x: torch.Tensor, quantized: torch.Tensor) -> torch.Tensor:
@@ -44,17 +45,17 @@ def _ste(x: torch.Tensor, quantized: torch.Tensor) -> torch.Tensor:
 class FakeQuant:
     """Installs fake quantization on ``net`` (the float network of ``name``) until ``remove``.
 
-    ``stats`` are the calibrated ReLU maxima (``integer.calibrate``); ``from_windows`` computes
+    ``stats`` are the calibrated ReLU maxima (``ptq.calibrate``); ``from_windows`` computes
     them. The weights file the network saves is still a plain float file.
     """
 
     def __init__(self, name: str, net: nn.Module, stats: dict[str, np.ndarray],
-                 headroom: float = integer.HEADROOM) -> None:
+                 headroom: float = ptq.HEADROOM) -> None:
         self.name, self.net, self.stats, self.headroom = name, net, stats, headroom
         self._layers: dict[str, tuple[torch.Tensor, ...]] = {}
         self._patched: list[nn.Module] = []
         self.refresh()
-        for ln, _, _ in integer._arch(name, net):
+        for ln, _, _ in ptq.layers(name):
             conv = net.get_submodule(ln)
             conv.forward = functools.partial(self._conv_forward, ln, conv)
             self._patched.append(conv)
@@ -67,12 +68,12 @@ class FakeQuant:
     def from_windows(cls, name: str, net: nn.Module, windows, **kw) -> "FakeQuant":
         """Calibrate the ReLU ranges of the float ``net`` on ``windows`` (as ``convert`` does), then
         install."""
-        return cls(name, net, integer.calibrate(name, net, windows), **kw)
+        return cls(name, net, ptq.calibrate(name, net, windows), **kw)
 
     @torch.no_grad()
     def refresh(self) -> None:
         """Recompute every layer's integer weights from the current float weights."""
-        for ln, conv, q, rq in integer.quantize_layers(self.name, self.net, self.stats, self.headroom):
+        for ln, conv, q, rq in ptq.quantize_layers(self.name, self.net, self.stats, self.headroom):
             dev, dims = conv.weight.device, conv.weight.dim() - 2
             shift = q["shift"].to(torch.float64)
             s_w = torch.pow(2.0, -shift) / torch.as_tensor(rq.mult)  # weight scale per output channel
@@ -84,7 +85,7 @@ class FakeQuant:
                 torch.pow(2.0, shift - 1))
             view = (1, -1) + (1,) * dims
 
-            def vec(a):
+            def vec(a, view=view, dev=dev):
                 return torch.as_tensor(np.asarray(a, np.float64)).view(view).to(dev, torch.float32)
 
             self._layers[ln] = (w.to(dev, torch.float32), (b0 * s_w).to(dev, torch.float32),

@@ -1,11 +1,12 @@
 """Train a learned predictor on the codec's exact code length (bits per subpixel).
 
 Core entry: ``train(data_dirs, model_name, out_path, ...)``; command line:
-``python -m fpcodec.models.train --data DIR [DIR ...] --val DIR [...] --model convlstm-hybrid --out W``
+``fpcodec train DIR [DIR ...] --val DIR [...] --model convlstm-hybrid -o W`` (or
+``python -m fpcodec.models.training.train``)
 (``add_arguments`` / ``run`` let the ``fpcodec train`` CLI reuse the same options).
 
-Data: every GIF / video under the given folders is decoded once with PyAV into uint8 RGB frames and
-kept in memory. A training example is a target frame with its history (up to 5 previous frames,
+Data: every GIF / video under the given folders is decoded once with the codec's ``VideoReader``
+(``data.py``) into uint8 RGB frames and kept in memory. A training example is a target frame with its history (up to 5 previous frames,
 sometimes deliberately shorter so start-of-video frames are learned too), a random crop, random
 horizontal/vertical flips and random time reversal. Validation runs on full frames of the held-out
 folders after every epoch (every frame but the first of each clip, all histories as the codec sees
@@ -28,45 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import HISTORY
-from .last_frame import last_frame_params
-from .learned import NETS, base_log_scale, build_net, head_params, load_weights, step_inputs
+from ..arch import ARCHS
+from ..base import HISTORY
+from ..last_frame import last_frame_params
+from ..learned import base_log_scale, build_net, head_params, load_weights, step_inputs
+from .data import load_clips
 from .loss import code_length
-
-VIDEO_EXTS = {".gif", ".mp4", ".webm", ".mkv", ".avi", ".mov", ".apng", ".png"}
-
-
-# --------------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------------
-
-def read_clip(path: str | Path) -> np.ndarray:
-    """All frames of a video/GIF as uint8 (N, H, W, 3)."""
-    import av
-
-    with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(container.streams.video[0])]
-    if not frames:
-        return np.zeros((0, 1, 1, 3), np.uint8)
-    return np.stack(frames, 0)
-
-
-def load_clips(dirs, min_frames: int = 2) -> list[np.ndarray]:
-    """Decode every clip (recursively, sorted for reproducibility) under ``dirs``."""
-    clips = []
-    for d in dirs:
-        d = Path(d)
-        files = [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix.lower() in VIDEO_EXTS)
-        for p in files:
-            try:
-                clip = read_clip(p)
-            except Exception as exc:  # a broken file must not stop training
-                print(f"skipping {p}: {exc}")
-                continue
-            if len(clip) >= min_frames and min(clip.shape[1:3]) >= 8:
-                clips.append(clip)
-    return clips
-
 
 class WindowSampler:
     """Random (history, target) crops from in-memory clips."""
@@ -245,19 +213,19 @@ def _device(device: str) -> torch.device:
 
 
 def _fake_quant(model_name: str, net, data_dirs, clips, seed: int):
-    """QAT's fake quantization, its ReLU ranges calibrated as ``integer.convert`` calibrates them:
+    """QAT's fake quantization, its ReLU ranges calibrated as ``ptq.convert`` calibrates them:
     on windows drawn alike from every sub-folder of the training folders (or of the preloaded
     clips, when there are no folders)."""
-    from . import integer
+    from . import ptq
     from .qat import FakeQuant
 
     net.eval()
     if data_dirs:
-        windows = integer.corpus_calibration_windows(data_dirs, integer.CALIB_CLIPS, integer.CALIB_PER_CLIP,
-                                                      integer.CALIB_CROP, seed)
+        windows = ptq.corpus_calibration_windows(data_dirs, ptq.CALIB_CLIPS, ptq.CALIB_PER_CLIP,
+                                                 ptq.CALIB_CROP, seed)
     else:
-        windows = integer.calibration_windows(clips, integer.CALIB_PER_CLIP, integer.CALIB_CROP,
-                                               np.random.default_rng(seed))
+        windows = ptq.calibration_windows(clips, ptq.CALIB_PER_CLIP, ptq.CALIB_CROP,
+                                          np.random.default_rng(seed))
     fake_quant = FakeQuant.from_windows(model_name, net, windows)
     net.train()
     return fake_quant
@@ -277,11 +245,11 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
     (pixel levels) adds Gaussian noise to the network's view of the history frames during training.
     ``clips`` / ``val_clips`` may pass preloaded uint8 (N, H, W, 3) arrays instead of folders.
     ``init`` starts from a weights file (fine-tuning); ``qat`` trains with the integer model's
-    rounding simulated (``qat.FakeQuant``), for ``integer.convert`` to quantize afterwards.
+    rounding simulated (``qat.FakeQuant``), for ``ptq.convert`` to quantize afterwards.
     Returns a summary dict (val bits per subpixel, last-frame reference, steps, seconds).
     """
-    if model_name not in NETS:
-        raise KeyError(f"unknown learned model {model_name!r}; choose from {sorted(NETS)}")
+    if model_name not in ARCHS:
+        raise KeyError(f"unknown learned model {model_name!r}; choose from {sorted(ARCHS)}")
     if epochs is None and steps is None and time_budget_s is None:
         raise ValueError("give epochs, steps or time_budget_s")
     if threads:
@@ -411,11 +379,11 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
 # --------------------------------------------------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m fpcodec.models.train`` (reused by ``fpcodec train``)."""
+    """Options of ``fpcodec train`` (and ``python -m fpcodec.models.training.train``)."""
     parser.add_argument("data_dirs", nargs="*", metavar="DATA_DIR", help="training folders (or files)")
     parser.add_argument("--data", nargs="+", default=[], help="more training folders (or files)")
     parser.add_argument("--val", nargs="*", default=[], help="held-out folders for validation")
-    parser.add_argument("--model", required=True, choices=sorted(NETS))
+    parser.add_argument("--model", required=True, choices=sorted(ARCHS))
     parser.add_argument("-o", "--out", required=True, help="weights file to write (.safetensors)")
     parser.add_argument("-y", "--force", action="store_true", help="overwrite an existing weights file")
     parser.add_argument("--epochs", type=int, default=None)
@@ -431,13 +399,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", default=None, help="checkpoint (.ckpt.json) to continue")
     parser.add_argument("--init", default=None, help="weights file to start from (fine-tuning)")
     parser.add_argument("--qat", action="store_true",
-                        help="quantization-aware: simulate the integer model's rounding (models/qat.py)")
+                        help="quantization-aware: simulate the integer model's rounding (training/qat.py)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bitstream.errors import FpcodecError
+    from ...bitstream.errors import FpcodecError
 
     data = list(args.data_dirs) + list(args.data)
     if not data:
@@ -459,7 +427,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fpcodec.models.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m fpcodec.models.training.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     return run(parser.parse_args(argv))
