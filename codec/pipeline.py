@@ -175,7 +175,7 @@ class Decoder:
     """
 
     def __init__(self, inp: BinaryIO, *, device: str = "cpu", max_pixels: int | None = None,
-                 load_model: bool = True) -> None:
+                 load_model: bool = True, predictor: Predictor | None = None) -> None:
         self._inp = inp
         self.version = container.read_preamble(inp)
         self._chunks = container.read_chunks(inp)
@@ -192,7 +192,7 @@ class Decoder:
             raise ModelMismatchError(f"stream uses predictor id {self.header.model_id}, which this "
                                      f"installation does not have (known: {registry.available()})")
         self.model_name = name
-        self.predictor = _get_model(name, device) if load_model else None
+        self.predictor = predictor or (_get_model(name, device) if load_model else None)  # given: no reload
         if self.predictor is not None and self.predictor.weights_hash != self.header.weights_hash:
             raise ModelMismatchError(
                 f"stream was made with {name} weights {self.header.weights_hash.hex()[:16]}..., "
