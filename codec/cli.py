@@ -120,7 +120,7 @@ def _open_decoder(path: str, args: argparse.Namespace, load_model: bool = True):
         head = fh.read(64)
         if not head.startswith(MAGIC):
             kind = sniff.describe(head)
-            if kind is not None and kind != "empty":
+            if kind is not None:
                 hint = " (an input for fpcodec encode)" if kind.endswith(("image", "video")) else ""
                 raise FormatError(f"{path} is {kind}{hint}, not an fpcodec stream")
         fh.seek(0)
