@@ -59,6 +59,9 @@ MEDIA_EXTENSIONS = frozenset(
 def check_output(path: str, *, force: bool) -> None:
     """Refuse an output path that cannot be written, before any work; errors name ``path`` as typed."""
     if path == STDIO:
+        isatty = getattr(binary_stdout(), "isatty", None)
+        if isatty is not None and isatty():
+            raise FpcodecError("stdout is a terminal: redirect it to a file or a pipe for -o -")
         return
     if not path:
         raise FpcodecError("empty output file name")

@@ -187,6 +187,15 @@ def test_stdin_and_stdout_in_process(stream, tmp_path, capsys, monkeypatch):
     assert "5 x 100x100 RGB" in out.buffer.getvalue().decode()
 
 
+def test_binary_output_to_a_terminal_is_refused(capsys, monkeypatch, stream):
+    monkeypatch.setattr(sys, "stdout", _Pipe())
+    monkeypatch.setattr(sys.stdout.buffer, "isatty", lambda: True)  # what a terminal says
+    for args in (["encode", GIF, "-o", "-"], ["decode", stream[1], "-o", "-", "--format", "gif"]):
+        code, _, err = run_main(capsys, *args)
+        assert code == 1 and "stdout is a terminal" in one_error_line(err)
+    assert sys.stdout.buffer.getvalue() == b""
+
+
 def test_stdin_without_output_is_a_usage_error(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", _Pipe(b""))
     for cmd in ("encode", "decode"):
