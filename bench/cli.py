@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="GIF/video files or folders (searched recursively)")
     parser.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
                         help="folder for report.md, report.json and the PNG plots (created)")
+    parser.add_argument("-y", "--force", action="store_true",
+                        help="replace the report already in REPORT_DIR")
     parser.add_argument("--codecs", nargs="+", default=None, metavar="CODEC",
                         help=f"external codecs to compare (default: all of {', '.join(ALL_CODECS)}; "
                              "'none' for fpcodec only); the input GIF is always listed")
@@ -37,7 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-files", type=int, default=None, metavar="N",
                         help="measure peak memory on the first N files only (default: all)")
     parser.add_argument("--no-memory", action="store_true",
-                        help="skip the extra tracemalloc run that measures peak memory")
+                        help="skip the child processes that measure peak memory (RSS)")
+    parser.add_argument("--no-gain-sources", action="store_true",
+                        help="skip the extra encodes that split each learned model's gain into scales, "
+                             "means and coupling")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     parser.add_argument("--device", default="cpu", help="device for learned predictors (cpu, cuda)")
     parser.add_argument("--torch-threads", type=int, default=1,
@@ -50,6 +55,25 @@ def _command_line() -> str:
     if argv0 == "__main__.py":
         argv0 = "python -m fpcodec.bench"
     return " ".join([argv0] + [shlex.quote(a) for a in sys.argv[1:]])
+
+
+#: What a report folder holds; a folder with any of these is a report that -y must allow to replace.
+REPORT_FILES = ("report.md", "report.json", "bits_per_pixel.png", "frame_bits.png", "predictions.png")
+
+
+def check_report_dir(out: Path, *, force: bool) -> None:
+    """Refuse, before any work, a report folder that cannot be written or holds a report (without -y)."""
+    from fpcodec.bitstream.errors import FpcodecError
+    if out.exists() and not out.is_dir():
+        raise FpcodecError(f"{out} exists and is not a folder")
+    if out.is_dir() and not force:
+        there = [n for n in REPORT_FILES if (out / n).exists()]
+        if there:
+            raise FpcodecError(f"{out} already holds a report ({', '.join(there)}); use -y/--force to "
+                               "replace it")
+    anchor = next((p for p in [out, *out.parents] if p.exists()), Path("."))
+    if not anchor.is_dir() or not os.access(anchor, os.W_OK | os.X_OK):
+        raise FpcodecError(f"cannot write a report in {out}: {anchor} is not a writable folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,12 +98,20 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.exists(p):
             raise FpcodecError(f"no such file or folder: {p}")
     out = Path(args.output)
+    check_report_dir(out, force=args.force)
+    if codecs is None or codecs:
+        from .codecs import get_adapters
+        for adapter in get_adapters(codecs):
+            ok, why = adapter.availability()
+            if not ok:  # said before the work, on stderr, whatever -q says; the report says it too
+                print(f"fpcodec bench: warning: {adapter.name} is not run: {why}"
+                      + (" (pip install 'fpcodec[bench]')" if "imagecodecs" in why else ""), file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     result = run_bench(args.paths, codecs=codecs, models=models, repeats=args.repeats,
                        memory=not args.no_memory, device=args.device, progress=not args.quiet,
                        command=getattr(args, "command_line", None) or _command_line(),
                        torch_threads=args.torch_threads or None, model_repeats=args.model_repeats,
-                       memory_files=args.memory_files)
+                       memory_files=args.memory_files, gain_sources=not args.no_gain_sources)
     plots = {} if args.no_plots else write_plots(result, out)
     write_json(result, out / "report.json")
     md = write_markdown(result, out / "report.md", plots)

@@ -1,6 +1,6 @@
-"""Numbers the benchmark computes: sizes, exactness, timing, memory, and the tutorial's image metrics.
+"""Numbers the benchmark computes: sizes, exactness, timing, and the tutorial's image metrics.
 
-Everything here is a pure function of its arguments (timing and memory helpers aside), so the harness
+Everything here is a pure function of its arguments (the timing helper aside), so the harness
 and the tests share one definition of each number.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import statistics
 import time
-import tracemalloc
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -75,32 +74,12 @@ def compare_frames(original: Sequence[np.ndarray], decoded: Sequence[np.ndarray]
     return Exactness(True, "")
 
 
-# --------------------------------------------------------------------------------- timing, memory
+# ----------------------------------------------------------------------------------------- timing
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     """(result, wall seconds) of one call."""
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
-
-
-def traced_peak(fn: Callable[[], Any]) -> tuple[Any, int]:
-    """(result, tracemalloc peak bytes) of one call.
-
-    tracemalloc sees Python objects and numpy buffers; memory allocated inside native libraries
-    (FFmpeg, x264, libjxl, torch's CPU allocator) is not traced.
-    """
-    already = tracemalloc.is_tracing()
-    if not already:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    base, _ = tracemalloc.get_traced_memory()
-    try:
-        out = fn()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        if not already:
-            tracemalloc.stop()
-    return out, max(0, peak - base)
 
 
 def median(values: Sequence[float]) -> float | None:

@@ -1,4 +1,4 @@
-"""PNG plots (matplotlib, Agg backend) from a BenchResult; small files (low dpi, few panels)."""
+"""PNG plots (matplotlib, Agg backend) from a BenchResult: readable at 150 dpi, few panels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from . import metrics
 from .run import FPCODEC_PREFIX, REFERENCE_MODEL, BenchResult, fpcodec_key
 
-DPI = 80
+DPI = 150
 
 
 def _plt():
@@ -45,17 +45,18 @@ def plot_bits_per_pixel(result: BenchResult, path: Path) -> Path | None:
     vals = [folder["codecs"][k]["bits_per_pixel"] for k in keys]
     colours = ["#d62728" if k.startswith(FPCODEC_PREFIX) else "#7f7f7f" if result.codec_info[k]["kind"] == "source"
                else "#1f77b4" for k in keys]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.8 * len(keys) + 1.5), 3.6))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(keys) + 1.5), 4.0))
     bars = ax.bar(range(len(keys)), vals, color=colours)
     for b, v, k in zip(bars, vals, keys):
         e = folder["codecs"][k]
         txt = f"{v:.2f}" + ("*" if e["files_counted"] < folder["files"] else "")
-        ax.text(b.get_x() + b.get_width() / 2, b.get_height(), txt, ha="center", va="bottom", fontsize=7)
+        ax.text(b.get_x() + b.get_width() / 2, b.get_height(), txt, ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(keys)))
-    ax.set_xticklabels([_label(k) for k in keys], fontsize=7, rotation=0)
-    ax.set_ylabel("bits per pixel (lower is better)")
+    ax.set_xticklabels([_label(k) for k in keys], fontsize=8, rotation=0)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("bits per pixel (lower is better)", fontsize=9)
     ax.set_title(f"{folder['folder']}: {folder['files']} files, {folder['frames']} frames "
-                 f"(exact results only; * = not all files)", fontsize=8)
+                 f"(exact results only; * = not all files)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
@@ -84,7 +85,8 @@ def plot_frame_bits(result: BenchResult, path: Path, max_clips: int = 4) -> Path
     plt = _plt()
     cols = min(2, len(chosen))
     rows = (len(chosen) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
+    from matplotlib.ticker import MaxNLocator
+    fig, axes = plt.subplots(rows, cols, figsize=(5.0 * cols, 3.4 * rows), squeeze=False)
     for ax, f in zip(axes.ravel(), chosen):
         px = f.width * f.height
         for key, r in f.codecs.items():
@@ -93,12 +95,14 @@ def plot_frame_bits(result: BenchResult, path: Path, max_clips: int = 4) -> Path
             y = 8.0 * np.asarray(r.frame_bytes) / px
             style = dict(color="black", lw=1.6) if key == ref else dict(lw=1.0)
             ax.plot(np.arange(len(y)), y, label=key[len(FPCODEC_PREFIX):], **style)
-        ax.set_title(f.rel, fontsize=7)
-        ax.set_xlabel("frame", fontsize=7)
-        ax.set_ylabel("bits/pixel", fontsize=7)
-        ax.tick_params(labelsize=6)
+        ax.set_title(f.rel, fontsize=9)
+        ax.set_xlabel("frame", fontsize=8)
+        ax.set_ylabel("bits per pixel of the frame", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(bottom=0)
+        ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=7)
     for ax in axes.ravel()[len(chosen):]:
         ax.axis("off")
     fig.tight_layout()
@@ -114,13 +118,13 @@ def plot_predictions(result: BenchResult, path: Path, gain: float = 4.0) -> Path
     models = list(dict.fromkeys(m for s in samples for m in s["predictions"]))
     plt = _plt()
     ncols = 1 + 2 * len(models)
-    fig, axes = plt.subplots(len(samples), ncols, figsize=(1.5 * ncols, 1.75 * len(samples) + 0.3),
+    fig, axes = plt.subplots(len(samples), ncols, figsize=(1.9 * ncols, 2.1 * len(samples) + 0.3),
                              squeeze=False)
     for row, s in zip(axes, samples):
         true = s["true"][..., :3]
         row[0].imshow(true, interpolation="nearest")
-        row[0].set_title(f"true #{s['frame']}", fontsize=6)
-        row[0].set_ylabel(s["file"].split("/")[-1], fontsize=6)
+        row[0].set_title(f"true #{s['frame']}", fontsize=7)
+        row[0].set_ylabel(s["file"].split("/")[-1], fontsize=7)
         for j, m in enumerate(models):
             pred = s["predictions"].get(m)
             ax_p, ax_r = row[1 + 2 * j], row[2 + 2 * j]
@@ -130,9 +134,9 @@ def plot_predictions(result: BenchResult, path: Path, gain: float = 4.0) -> Path
                 continue
             ax_p.imshow(pred[..., :3], interpolation="nearest")
             d = metrics.redmean_distance(true, pred)
-            ax_p.set_title(f"{m} (d {d:.1f})", fontsize=5.5)
+            ax_p.set_title(f"{m} (d {d:.1f})", fontsize=6.5)
             ax_r.imshow(metrics.residual_image(true, pred, gain), interpolation="nearest")
-            ax_r.set_title(f"residual ×{gain:g}", fontsize=6)
+            ax_r.set_title(f"residual ×{gain:g}", fontsize=7)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])

@@ -93,6 +93,9 @@ def headline(result: BenchResult) -> str:
             for f in result.folders]
     out = ["Bits per pixel (bytes summed over pixels summed; lower is better; only pixel-exact "
            "results are counted):", "", _table(header, rows)]
+    if result.skipped:
+        out += ["", "**Not run** (asked for or default, but unavailable here): "
+                + "; ".join(f"{_col(result, k)}: {why}" for k, why in result.skipped.items()) + "."]
     models = [m for m in _models_run(result) if m != REFERENCE_MODEL]
     if models:
         header = ["folder"] + [f"{m} vs last-frame" for m in models]
@@ -108,7 +111,7 @@ def headline(result: BenchResult) -> str:
 
 def folder_detail(result: BenchResult, folder: dict[str, Any]) -> str:
     header = ["codec", "bits/pixel", "× smaller than raw", "size vs GIF", "encode fps", "decode fps",
-              "enc peak MiB", "dec peak MiB", "files counted", "status"]
+              "enc peak RSS MiB", "dec peak RSS MiB", "files counted", "status"]
     rows = []
     for key in _run_keys(result):
         e = folder["codecs"].get(key)
@@ -140,6 +143,44 @@ def folder_detail(result: BenchResult, folder: dict[str, Any]) -> str:
                      "value):"),
                  "", _table(header, rows)]
     return "\n".join(text)
+
+
+def gain_sources_section(result: BenchResult) -> str | None:
+    """Table: bytes from last-frame to each learned model, one predictor part at a time."""
+    from .gain_sources import STEP_LABELS
+    rows = []
+    for folder in result.folders:
+        for model, g in folder.get("gain_sources", {}).items():
+            if not g:
+                continue
+            row = [folder["folder"], model, str(g["files"]), str(g["last_frame_bytes"])]
+            for key in ("scales", "scales+means", "model"):
+                st = g["steps"][key]
+                row.append(f"{st['bytes']} ({_signed_pct(st['change_percent_of_last_frame'])})")
+            row.append(_pct(g["gain_percent"]))
+            rows.append(row)
+    if not rows:
+        return None
+    header = ["folder", "model", "files", "last-frame bytes"] + [STEP_LABELS[k] for k in
+                                                                  ("scales", "scales+means", "model")] + ["gain"]
+    off = {m: q.get("off_last_frame") for f in result.folders[:1] for m, q in f["prediction"].items()}
+    same = [m for m, share in off.items() if m != REFERENCE_MODEL and share == 0]
+    text = ["Each learned model's prediction is brought in one part at a time: the clip is encoded with "
+            "last-frame's prediction, then with the model's scales and last-frame's means and coupling, "
+            "then with the model's scales and means, then as the model itself (adding its colour "
+            "coupling; last-frame has none). Bytes of each step, and in brackets its change in percent "
+            "of last-frame's bytes (negative = fewer bits). The palette modes' mixing with "
+            "\"same colour as before / as the neighbours\" is the coder's and the same for every "
+            "predictor.", "", _table(header, rows)]
+    if same:
+        text += ["", f"The rounded means of {', '.join(same)} equal last-frame's on every subpixel (the "
+                 "\"mean ≠ last frame\" column is 0): their gain is the scales and coupling columns, "
+                 "which a picture of the predicted colours cannot show."]
+    return "\n".join(text)
+
+
+def _signed_pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:+.2f} %"
 
 
 def file_tables(result: BenchResult) -> str:
@@ -178,7 +219,7 @@ def file_tables(result: BenchResult) -> str:
                 row.append(_pct(100 * (1 - r.bytes / f.codecs[ref].bytes)) if r and r.counted else "–")
             rows.append(row)
         out += ["", "Gain over last-frame per file:", "", _table(header, rows)]
-    header = ["file", "codec", "encode fps", "decode fps", "enc peak MiB", "dec peak MiB"]
+    header = ["file", "codec", "encode fps", "decode fps", "enc peak RSS MiB", "dec peak RSS MiB"]
     rows = []
     for f in result.files:
         for k in keys:
@@ -234,10 +275,23 @@ def environment_section(result: BenchResult) -> str:
              f"imagecodecs {env.get('imagecodecs')} ({env.get('libjxl')}); scikit-image {env.get('scikit-image')}; "
              f"matplotlib {env.get('matplotlib')}",
              f"- timing: {result.config['timing_method']}",
-             f"- memory: {result.config['memory_method'] if result.config['memory'] else 'not measured'}",
+             f"- memory: {result.config['memory_method'] if result.config['memory'] else 'not measured'}"
+             + (f"; a child that only loads the frames of {result.config['memory_baseline_file']} peaks at "
+                f"{_mib(result.config['memory_baseline_bytes'])} MiB"
+                if result.config.get("memory_baseline_bytes") else ""),
              f"- device for fpcodec predictors: {result.config['device']}; torch threads: "
              f"{result.config.get('torch_threads') or 'torch not loaded'}"]
     return "\n".join(lines)
+
+
+def _same_panels(result: BenchResult) -> list[str]:
+    """Models whose pictured predictions equal last-frame's in every sample."""
+    import numpy as np
+    models = {m for smp in result.samples for m in smp["predictions"]} - {REFERENCE_MODEL}
+    return sorted(m for m in models if all(
+        REFERENCE_MODEL in smp["predictions"] and m in smp["predictions"]
+        and np.array_equal(smp["predictions"][m], smp["predictions"][REFERENCE_MODEL])
+        for smp in result.samples if m in smp["predictions"]))
 
 
 def write_markdown(result: BenchResult, path: str | Path, plots: dict[str, str] | None = None) -> Path:
@@ -254,14 +308,24 @@ def write_markdown(result: BenchResult, path: str | Path, plots: dict[str, str] 
     parts += ["## Per folder", ""]
     for folder in result.folders:
         parts += [folder_detail(result, folder), ""]
+    sources = gain_sources_section(result)
+    if sources:
+        parts += ["## Where the learned models' gain comes from", "", sources, ""]
     if "frame_bits" in plots:
         parts += ["## Bits per frame over time", "",
-                  "Payload bytes of each frame (fpcodec's per-frame records) for a few clips; frame 0 "
-                  "is coded without history (intra).", "", f"![bits per frame]({plots['frame_bits']})", ""]
+                  "Bits per pixel of each frame (8 × the frame record's payload bytes / pixels per frame, "
+                  "palette chunks not included) for each fpcodec predictor, on a few clips; frame 0 is "
+                  "coded without history (intra).", "", f"![bits per pixel of each frame]({plots['frame_bits']})", ""]
     if "predictions" in plots:
+        same = _same_panels(result)
         parts += ["## Predictions", "",
                   "True frame, each predictor's rounded mean, and the residual (true − prediction, ×4, "
-                  "centred at grey 128) for a few frames.", "", f"![predictions]({plots['predictions']})", ""]
+                  "centred at grey 128) for a few frames."
+                  + (f" The panels of {', '.join(same)} are identical to last-frame's: in these frames "
+                     "their rounded means are the last frame's colours, and what they change there "
+                     "(scales, coupling) is not a colour; see *Where the learned models' gain comes "
+                     "from*." if same else ""),
+                  "", f"![predictions]({plots['predictions']})", ""]
     parts += ["## Per file", "", file_tables(result), "",
               "## Skipped, errors and NOT EXACT", "", issues(result), "",
               "## Codec settings", "", settings_section(result), "",

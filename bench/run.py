@@ -14,9 +14,10 @@
 
 Run 1 of ``repeats`` is also the exactness check: decoded frames are compared with the input pixel
 for pixel, and a codec that differs is marked NOT EXACT and never counted in totals. Encode and
-decode speeds are medians over the ``repeats`` runs. Peak memory is measured in one extra, untimed
-run under tracemalloc (Python objects and numpy buffers; allocations inside FFmpeg, the codec
-libraries and torch are not seen).
+decode speeds are medians over the ``repeats`` runs. Peak memory is the peak RSS of child processes
+that encode and decode once (``bench.memory``; whole processes, native libraries included). For
+each learned predictor, ``bench.gain_sources`` encodes the clip twice more with predictions mixed
+from the model and last-frame, to say whether its gain comes from means, scales or coupling.
 """
 
 from __future__ import annotations
@@ -29,17 +30,22 @@ import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from fpcodec.codec.io import VIDEO_EXTENSIONS
+
+from . import gain_sources as gain_sources_mod
 from . import metrics
 from .codecs import CodecAdapter, get_adapters
 
-#: Extensions the harness picks up under a folder (GIFs and the common video containers).
-VIDEO_EXTENSIONS = {".gif", ".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".y4m", ".mpg", ".mpeg",
-                    ".ogv", ".flv", ".apng", ".ts"}
 REFERENCE_MODEL = "last-frame"
+#: What the "peak" memory numbers are, in the report's words.
+MEMORY_METHOD = ("peak resident set size (RSS) of a fresh child process that loads the frames from a "
+                 ".npy file and encodes them once, and of another that decodes the stream once "
+                 "(python -m fpcodec.bench.memory); it includes the interpreter, numpy, the codec's "
+                 "libraries (torch for learned fpcodec predictors) and, when encoding, the frames")
 FPCODEC_PREFIX = "fpcodec:"
 
 
@@ -61,7 +67,7 @@ class CodecResult:
     decode_seconds: list[float] = field(default_factory=list)
     encode_fps: float | None = None      # median over repeats
     decode_fps: float | None = None
-    encode_peak_bytes: int | None = None  # tracemalloc peak
+    encode_peak_bytes: int | None = None  # peak RSS of a child process encoding once (bench.memory)
     decode_peak_bytes: int | None = None
     frame_bytes: list[int] | None = None  # fpcodec: payload bytes per frame
     detail: str = ""
@@ -89,6 +95,8 @@ class FileResult:
     codecs: dict[str, CodecResult] = field(default_factory=dict)
     #: model -> {"mean": {...}, "per_frame": [{frame, perceptual_distance, psnr, ssim}, ...]}
     prediction: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: model -> bytes of the steps from last-frame to the model (``bench.gain_sources``)
+    gain_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -284,51 +292,68 @@ def _decode_with(stream: bytes, predictor, device: str) -> list[np.ndarray]:
 
     ``fpcodec.codec.decode`` would load the model's weights from disk again; when someone retrains
     while the benchmark runs, those differ from the ones the encoder used (ModelMismatchError).
-    The weights hash in the stream is still checked against the predictor's.
+    The Decoder still checks the weights hash in the stream against the predictor's.
     """
-    from fpcodec.bitstream.errors import ModelMismatchError
     from fpcodec.codec import Decoder
-    dec = Decoder(io.BytesIO(stream), device=device, load_model=False)
-    if dec.header.weights_hash != predictor.weights_hash:
-        raise ModelMismatchError(f"stream weights {dec.header.weights_hash.hex()[:16]}... differ from the "
-                                 f"predictor's {predictor.weights_hash.hex()[:16]}...")
-    dec.predictor = predictor
-    return [f.pixels for f in dec]
+    return [f.pixels for f in Decoder(io.BytesIO(stream), device=device, predictor=predictor)]
 
 
-def _run_fpcodec(name: str, predictor, frames, durations, time_base, repeats: int, memory: bool,
-                 device: str, pixels: int) -> tuple[CodecResult, list[np.ndarray]]:
-    from fpcodec.codec import encode
-    decode = lambda stream, device: _decode_with(stream, predictor, device)  # noqa: E731
-    res = CodecResult(fpcodec_key(name), "fpcodec", "error")
-    recorder = _RecordingPredictor(predictor)
-    means: list[np.ndarray] = []
+def _measure(res: CodecResult, frames: Sequence[np.ndarray], pixels: int, repeats: int,
+             encode: Callable[[int], bytes], decode: Callable[[bytes], Sequence[np.ndarray]]) -> bytes | None:
+    """The loop every codec goes through: ``repeats`` timed encode+decode runs (``encode`` gets the
+    run number), the first one also checked pixel for pixel against ``frames``. Fills ``res``
+    (an exception becomes status "error"); returns the first run's stream."""
+    first = None
     try:
         for r in range(repeats):
-            model = recorder if r == 0 else predictor
-            stream, t_enc = metrics.timed(lambda: encode(frames, durations=durations, model=model,
-                                                         time_base=time_base, device=device))
-            video, t_dec = metrics.timed(lambda: decode(stream, device=device))
+            data, t_enc = metrics.timed(lambda r=r: encode(r))
+            out, t_dec = metrics.timed(lambda data=data: decode(data))
             res.encode_seconds.append(t_enc)
             res.decode_seconds.append(t_dec)
             if r == 0:
-                means = recorder.means
-                res.bytes = len(stream)
-                res.bits_per_pixel = metrics.bits_per_pixel(len(stream), pixels)
-                res.frame_bytes = _fpcodec_frame_bytes(stream)
-                check = metrics.compare_frames(frames, video)
+                first = data
+                res.bytes = len(data)
+                res.bits_per_pixel = metrics.bits_per_pixel(len(data), pixels)
+                check = metrics.compare_frames(frames, out)
                 res.status = "exact" if check.exact else "not-exact"
                 res.detail = check.detail
-        if memory:
-            stream, res.encode_peak_bytes = metrics.traced_peak(
-                lambda: encode(frames, durations=durations, model=predictor, time_base=time_base,
-                               device=device))
-            _, res.decode_peak_bytes = metrics.traced_peak(lambda: decode(stream, device=device))
     except Exception as exc:
         res.status = "error"
-        res.detail = f"{type(exc).__name__}: {exc}"
+        res.detail = f"{type(exc).__name__}: {str(exc)[:300]}"
     _finish_speeds(res, len(frames))
-    return res, means
+    return first
+
+
+def _measure_memory(res: CodecResult, frames, durations, time_base, frame_ms: int, device: str) -> None:
+    """Peak RSS of child processes encoding and decoding once (``bench.memory``); a failure there
+    is noted in ``res.detail`` but does not change the codec's status."""
+    from . import memory
+    if res.status != "exact":
+        return
+    if not memory.measurable(res.codec):
+        res.detail = "; ".join(filter(None, [res.detail, "peak memory not measured (codec has no name "
+                                                         "a child process can load)"]))
+        return
+    try:
+        res.encode_peak_bytes, res.decode_peak_bytes = memory.peak_rss(res.codec, frames, durations,
+                                                                       time_base, frame_ms, device)
+    except Exception as exc:
+        res.detail = "; ".join(filter(None, [res.detail, f"peak memory not measured: {exc}"[:300]]))
+
+
+def _run_fpcodec(name: str, predictor, frames, durations, time_base, repeats: int,
+                 device: str, pixels: int) -> tuple[CodecResult, list[np.ndarray], bytes | None]:
+    """(result, each prediction's rounded mean from the first run, the first run's stream)."""
+    from fpcodec.codec import encode
+    res = CodecResult(fpcodec_key(name), "fpcodec", "error")
+    recorder = _RecordingPredictor(predictor)
+    stream = _measure(res, frames, pixels, repeats,
+                      lambda r: encode(frames, durations=durations, model=recorder if r == 0 else predictor,
+                                       time_base=time_base, device=device),
+                      lambda data: _decode_with(data, predictor, device))
+    if stream is not None:
+        res.frame_bytes = _fpcodec_frame_bytes(stream)
+    return res, recorder.means, stream
 
 
 def _finish_speeds(res: CodecResult, n: int) -> None:
@@ -337,8 +362,7 @@ def _finish_speeds(res: CodecResult, n: int) -> None:
 
 
 # ----------------------------------------------------------------------------------------- external
-def _run_external(adapter: CodecAdapter, frames, frame_ms: int, repeats: int, memory: bool,
-                  pixels: int) -> CodecResult:
+def _run_external(adapter: CodecAdapter, frames, frame_ms: int, repeats: int, pixels: int) -> CodecResult:
     res = CodecResult(adapter.name, "external", "error")
     if frames[0].shape[-1] == 4 and not adapter.supports_alpha:
         res.status = "skipped"
@@ -346,28 +370,15 @@ def _run_external(adapter: CodecAdapter, frames, frame_ms: int, repeats: int, me
         return res
     fps = Fraction(1000, frame_ms)
     durs = [frame_ms] * len(frames)
-    try:
-        for r in range(repeats):
-            data, t_enc = metrics.timed(lambda: adapter.encode(frames, durs, fps))
-            decoded, t_dec = metrics.timed(lambda: adapter.decode(data))
-            res.encode_seconds.append(t_enc)
-            res.decode_seconds.append(t_dec)
-            if r == 0:
-                res.bytes = len(data)
-                res.bits_per_pixel = metrics.bits_per_pixel(len(data), pixels)
-                out = decoded.frames
-                if len(out) != len(frames) and decoded.durations:
-                    out = metrics.expand_by_duration(out, decoded.durations, frame_ms / 1000.0)
-                check = metrics.compare_frames(frames, out)
-                res.status = "exact" if check.exact else "not-exact"
-                res.detail = check.detail
-        if memory:
-            data, res.encode_peak_bytes = metrics.traced_peak(lambda: adapter.encode(frames, durs, fps))
-            _, res.decode_peak_bytes = metrics.traced_peak(lambda: adapter.decode(data))
-    except Exception as exc:
-        res.status = "error"
-        res.detail = f"{type(exc).__name__}: {str(exc)[:300]}"
-    _finish_speeds(res, len(frames))
+
+    def decode(data: bytes) -> list[np.ndarray]:
+        decoded = adapter.decode(data)
+        out = decoded.frames
+        if len(out) != len(frames) and decoded.durations:  # merged repeated frames: expand them
+            out = metrics.expand_by_duration(out, decoded.durations, frame_ms / 1000.0)
+        return out
+
+    _measure(res, frames, pixels, repeats, lambda r: adapter.encode(frames, durs, fps), decode)
     return res
 
 
@@ -387,7 +398,7 @@ def _read(path: Path):
 def bench_file(path: Path, folders: list[str], root_rel: str, *, models: dict[str, Any],
                adapters: Sequence[CodecAdapter], repeats: int, memory: bool, device: str,
                samples: list | None = None, max_samples: int = 3,
-               model_repeats: int | None = None) -> FileResult:
+               model_repeats: int | None = None, gain_sources: bool = True) -> FileResult:
     fr = FileResult(str(path), root_rel, folders)
     fr.source_bytes = path.stat().st_size
     fr.is_gif = _is_gif(path)
@@ -414,10 +425,11 @@ def bench_file(path: Path, folders: list[str], root_rel: str, *, models: dict[st
     fr.codecs[src.codec] = src
 
     for name, predictor in models.items():
-        res, means = _run_fpcodec(name, predictor, frames, durations, info.time_base,
-                                  model_repeats or repeats,
-                                  memory, device, fr.pixels)
+        res, means, _ = _run_fpcodec(name, predictor, frames, durations, info.time_base,
+                                     model_repeats or repeats, device, fr.pixels)
         fr.codecs[res.codec] = res
+        if memory:
+            _measure_memory(res, frames, durations, info.time_base, frame_ms, device)
         if means:
             rows = []
             for k, pred in enumerate(means):
@@ -426,9 +438,22 @@ def bench_file(path: Path, folders: list[str], root_rel: str, *, models: dict[st
             fr.prediction[name] = {"mean": metrics.mean_quality(rows), "per_frame": rows}
             if samples is not None and len(frames) >= 2:
                 _add_sample(samples, fr.rel, frames, name, means, max_samples)
+    ref = fr.codecs.get(fpcodec_key(REFERENCE_MODEL))
+    for name, predictor in models.items() if gain_sources and ref is not None and ref.counted else ():
+        res = fr.codecs[fpcodec_key(name)]
+        if name == REFERENCE_MODEL or not res.counted:
+            continue
+        try:
+            fr.gain_sources[name] = gain_sources_mod.measure(
+                frames, durations, info.time_base, predictor, models[REFERENCE_MODEL],
+                reference_bytes=ref.bytes, model_bytes=res.bytes, device=device)
+        except Exception as exc:
+            fr.gain_sources[name] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
     for adapter in adapters:
-        fr.codecs[adapter.name] = _run_external(adapter, frames, frame_ms, repeats, memory, fr.pixels)
+        res = fr.codecs[adapter.name] = _run_external(adapter, frames, frame_ms, repeats, fr.pixels)
+        if memory:
+            _measure_memory(res, frames, durations, info.time_base, frame_ms, device)
     return fr
 
 
@@ -489,6 +514,10 @@ def aggregate(files: Sequence[FileResult], label: str, codec_keys: Sequence[str]
         if pairs:
             agg["gain_over_last_frame"][key[len(FPCODEC_PREFIX):]] = metrics.gain_percent(
                 sum(a.bytes for a, _ in pairs), sum(b.bytes for _, b in pairs))
+    agg["gain_sources"] = {}
+    for m in sorted({m for f in ok for m in f.gain_sources}):
+        rows = [f.gain_sources[m] for f in ok if "error" not in f.gain_sources.get(m, {"error": 1})]
+        agg["gain_sources"][m] = gain_sources_mod.summarise(rows)
     models = {m for f in ok for m in f.prediction}
     for m in sorted(models):
         rows = [row for f in ok if m in f.prediction for row in f.prediction[m]["per_frame"]]
@@ -515,7 +544,7 @@ def run_bench(paths: Sequence[str | os.PathLike], *, codecs: Sequence[str] | Non
               device: str = "cpu", progress: bool = True, adapters: Sequence[CodecAdapter] | None = None,
               command: str | None = None, max_samples: int = 3,
               torch_threads: int | None = 1, model_repeats: int | None = None,
-              memory_files: int | None = None) -> BenchResult:
+              memory_files: int | None = None, gain_sources: bool = True) -> BenchResult:
     """Benchmark every GIF/video under ``paths``; see the module docstring for what is measured.
 
     ``codecs``: external codec names (default: all of ``codecs.ALL_CODECS``); ``adapters`` replaces
@@ -524,6 +553,8 @@ def run_bench(paths: Sequence[str | os.PathLike], *, codecs: Sequence[str] | Non
     learned predictors (default 1; None leaves torch's default). ``model_repeats``: timed runs for
     fpcodec predictors (default ``repeats``; the learned ones are slow on a CPU).
     ``memory_files``: measure peak memory only on the first N files (default all).
+    ``gain_sources``: also encode each clip with predictions mixed from each learned model and
+    last-frame (``bench.gain_sources``), to say where the model's gain comes from.
     """
     from tqdm import tqdm
     if repeats < 1:
@@ -574,7 +605,7 @@ def run_bench(paths: Sequence[str | os.PathLike], *, codecs: Sequence[str] | Non
         mem = memory and (memory_files is None or i < memory_files)
         files.append(bench_file(path, labels, rel, models=loaded, adapters=runnable, repeats=repeats,
                                 memory=mem, device=device, samples=samples, max_samples=max_samples,
-                                model_repeats=model_repeats))
+                                model_repeats=model_repeats, gain_sources=gain_sources))
     bar.close()
 
     keys = [k for k in codec_info if k not in skipped]
@@ -587,13 +618,20 @@ def run_bench(paths: Sequence[str | os.PathLike], *, codecs: Sequence[str] | Non
               "models_requested": list(models) if models is not None else None,
               "models_run": list(loaded), "repeats": repeats, "model_repeats": model_repeats or repeats,
               "memory_files": memory_files, "torch_threads": threads, "memory": memory, "device": device,
-              "memory_method": "tracemalloc peak in one extra untimed run (Python objects and numpy "
-                               "buffers; native allocations in FFmpeg/codec libraries/torch not seen)",
+              "memory_method": MEMORY_METHOD, "gain_sources": gain_sources,
               "timing_method": f"wall clock, median of {repeats} runs per external codec and "
-                               f"{model_repeats or repeats} per fpcodec predictor; fpcodec decode includes "
-                               "loading the predictor (fpcodec.codec.decode)"}
+                               f"{model_repeats or repeats} per fpcodec predictor; fpcodec decode uses "
+                               "the predictor object that encoded (no model loading timed)"}
     if memory and memory_files is not None:
         config["memory_method"] += f"; measured on the first {memory_files} file(s) only"
+    if memory and files and any(f.error is None for f in files):
+        from . import memory as memory_mod
+        first = next(f for f in files if f.error is None)
+        try:
+            config["memory_baseline_bytes"] = memory_mod.baseline_rss(_read(Path(first.path))[1])
+            config["memory_baseline_file"] = first.rel
+        except Exception as exc:
+            config["memory_baseline_error"] = str(exc)[:300]
     return BenchResult(command=command or " ".join(sys.argv), started=started_wall,
                        elapsed_seconds=time.perf_counter() - t0, environment=environment(),
                        config=config, codec_info=codec_info, skipped=skipped, files=files,

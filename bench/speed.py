@@ -43,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                 enc.close()
                 enc_s.append(time.perf_counter() - started)
                 started = time.perf_counter()
-                dec = Decoder(io.BytesIO(buf.getvalue()), load_model=False)
-                dec.predictor = model  # the same object: no reload between runs
+                dec = Decoder(io.BytesIO(buf.getvalue()), predictor=model)  # the same object: no reload
                 count = sum(1 for _ in dec)
                 dec_s.append(time.perf_counter() - started)
             bpp = 8 * len(buf.getvalue()) / (count * info.width * info.height)

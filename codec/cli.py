@@ -1,21 +1,35 @@
 """The ``fpcodec`` command line: encode, decode, info, train, bench.
 
 ``main(argv) -> int`` is importable and testable in-process; torch is only imported by the commands
-and models that need it. Every FpcodecError becomes one ``fpcodec: error: ...`` line and exit 1.
+and models that need it. Every FpcodecError becomes one ``fpcodec: error: ...`` line and exit 1; a
+wrong command line (argparse's errors, UsageError) is the same one line with exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..bitstream.errors import FpcodecError, InputError
+from ..bitstream.errors import FormatError, FpcodecError, InputError
+from . import sniff
 
 PROG = "fpcodec"
+
+
+class UsageError(FpcodecError):
+    """The command line itself is wrong (missing argument, unknown option): exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line errors: ``fpcodec: error: ...``, exit status 2."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {self.prog} -h)")
 
 
 def _progress(total: int | None, desc: str, quiet: bool):
@@ -24,146 +38,262 @@ def _progress(total: int | None, desc: str, quiet: bool):
                 leave=False)
 
 
+@contextmanager
+def _naming(tmp: str, name: str):
+    """Errors about the temporary copy of stdin name what the user typed instead."""
+    try:
+        yield
+    except FpcodecError as exc:
+        if tmp == name or tmp not in str(exc):
+            raise
+        raise type(exc)(str(exc).replace(tmp, name)) from None
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
+    from . import outputs
     from .io import VideoReader, atomic_output
     from .pipeline import Encoder
-    reader = VideoReader(args.input, max_pixels=args.max_pixels)
-    info = reader.info
-    out = Path(args.output) if args.output else Path(args.input).with_suffix(".fpc")
-    started = time.perf_counter()
-    with atomic_output(out, args.force) as tmp, open(tmp, "wb") as fh:
-        enc = Encoder(fh, width=info.width, height=info.height, channels=info.channels,
-                      model=args.model, time_base=info.time_base, loop=info.loop,
-                      frame_count=info.frame_count, device=args.device,
-                      max_pixels=args.max_pixels, use_palette=not args.no_palette,
-                      weights=args.weights)
-        with _progress(info.frame_count, "encode", args.quiet) as bar:
-            for frame, duration in reader.frames():
-                enc.write(frame, duration)
-                bar.update()
-        enc.close()
+    if args.input != outputs.STDIO:
+        problem = sniff.input_kind(args.input)
+        if problem:
+            hint = " (fpcodec bench takes folders)" if os.path.isdir(args.input) else ""
+            raise InputError(f"{args.input} {problem}{hint}")
+    elif not args.output:
+        raise UsageError("reading from stdin (-) needs -o/--output (a file, or - for stdout)")
+    out_name = args.output or str(Path(args.input).with_suffix(".fpc"))
+    outputs.check_output(out_name, force=args.force)
+    outputs.check_stream_name(out_name, force=args.force)
+    to_stdout = out_name == outputs.STDIO
+    with outputs.readable_path(args.input) as src, _naming(src, outputs.display_name(args.input)):
+        reader = VideoReader(src, max_pixels=args.max_pixels)
+        info = reader.info
+        started = time.perf_counter()
+        with (contextlib.nullcontext(None) if to_stdout else atomic_output(out_name, args.force)) as tmp:
+            with (contextlib.nullcontext(outputs.binary_stdout()) if to_stdout else open(tmp, "wb")) as raw:
+                fh = _Counting(raw)
+                enc = Encoder(fh, width=info.width, height=info.height, channels=info.channels,
+                              model=args.model, time_base=info.time_base, loop=info.loop,
+                              frame_count=info.frame_count, device=args.device,
+                              max_pixels=args.max_pixels, use_palette=not args.no_palette,
+                              weights=args.weights)
+                with _progress(info.frame_count, "encode", args.quiet) as bar:
+                    for frame, duration in reader.frames():
+                        enc.write(frame, duration)
+                        bar.update()
+                enc.close()
+                raw.flush()
     elapsed = time.perf_counter() - started
     if not args.quiet:
-        size = out.stat().st_size
         pixels = info.width * info.height * enc.frames_written
-        print(f"{out}: {enc.frames_written} frames {info.width}x{info.height}"
-              f"{' RGBA' if info.channels == 4 else ''}, {size} bytes, "
-              f"{8 * size / pixels:.3f} bits/pixel, model {enc.predictor.name}, "
-              f"{enc.frames_written / elapsed:.1f} frames/s")
+        print(f"{outputs.display_name(out_name, 'stdout')}: {_count(enc.frames_written)} "
+              f"{info.width}x{info.height}{' RGBA' if info.channels == 4 else ''}, {fh.bytes} bytes, "
+              f"{8 * fh.bytes / pixels:.3f} bits/pixel, model {enc.predictor.name}, "
+              f"{enc.frames_written / elapsed:.1f} frames/s",
+              file=sys.stderr if to_stdout else sys.stdout)
     return 0
+
+
+class _Counting:
+    """A write-only file that counts the bytes passing through (stdout cannot tell its size)."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.bytes = 0
+
+    def write(self, data: bytes) -> int:
+        self.bytes += len(data)
+        return self.raw.write(data)
+
+
+def _count(n: int, what: str = "frame") -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 @contextmanager
 def _open_decoder(path: str, args: argparse.Namespace, load_model: bool = True):
     """A Decoder reading ``path`` as it goes (the stream is never held in memory whole)."""
+    from ..bitstream.container import MAGIC
     from .pipeline import Decoder
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"no such file: {p}")
-    with open(p, "rb") as fh:
+    problem = sniff.input_kind(path)
+    if problem:
+        raise InputError(f"{path} {problem}")
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+        if not head.startswith(MAGIC):
+            kind = sniff.describe(head)
+            if kind is not None:
+                hint = " (an input for fpcodec encode)" if kind.endswith(("image", "video")) else ""
+                raise FormatError(f"{path} is {kind}{hint}, not an fpcodec stream")
+        fh.seek(0)
         yield Decoder(fh, device=getattr(args, "device", "auto"), max_pixels=args.max_pixels,
                       load_model=load_model, weights=getattr(args, "weights", None))
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    from . import outputs
     from .io import write_frames
+    if args.input == outputs.STDIO and not args.output:
+        raise UsageError("reading from stdin (-) needs -o/--output (a file, or - with --format)")
     out = args.output or str(Path(args.input).with_suffix(".apng"))
-    if os.path.exists(out) and not args.force:
-        raise FpcodecError(f"{out} exists (use -y/--force to overwrite)")
-    # A first pass over the chunks (no pixels or palettes decoded: reading and CRC-checking the bytes,
-    # a few ms against seconds of decoding) checks the stream's structure and gives the durations,
-    # which the writers need up front (APNG's final delay, the PNG sequence's file names, the frame
-    # count every writer checks); the frames then go to the writer one at a time.
-    with _open_decoder(args.input, args, load_model=False) as scan:
-        durations = [rec.duration for rec in scan.records()]
-    count = 0
-    started = time.perf_counter()
-    with _open_decoder(args.input, args) as dec, _progress(len(durations), "decode", args.quiet) as bar:
-        h = dec.header
+    fmt = outputs.check_frames_output(out, args.format, force=args.force, lossy=args.lossy)
+    to_stdout = out == outputs.STDIO
+    if to_stdout and fmt == "pattern":
+        raise FpcodecError("a PNG sequence cannot go to stdout")
+    with outputs.readable_path(args.input) as src, _naming(src, outputs.display_name(args.input)):
+        # A first pass over the chunks (no pixels decoded) checks the stream's structure and gives the
+        # durations, which the APNG writer needs up front; the frames then go to the writer one at a time.
+        with _open_decoder(src, args, load_model=False) as scan:
+            durations = [rec.duration for rec in scan.records()]
+        count = 0
+        started = time.perf_counter()
+        with _open_decoder(src, args) as dec, _progress(len(durations), "decode", args.quiet) as bar, \
+                (outputs.stdout_via_file(fmt) if to_stdout else contextlib.nullcontext(out)) as target:
+            h = dec.header
 
-        def frames():
-            nonlocal count
-            for f in dec:
-                count += 1
-                bar.update()
-                yield f.pixels
+            def frames():
+                nonlocal count
+                for f in dec:
+                    count += 1
+                    bar.update()
+                    yield f.pixels
 
-        warnings = write_frames(out, frames(), durations, h.time_base, h.loop, force=args.force,
-                                allow_lossy=args.lossy)
+            with _naming(str(target), outputs.display_name(out, "stdout")):
+                warnings = write_frames(target, frames(), durations, h.time_base, h.loop,
+                                        force=args.force or to_stdout, allow_lossy=args.lossy)
     elapsed = time.perf_counter() - started
     for w in warnings:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
     if not args.quiet:
-        print(f"{out}: {count} frames {h.width}x{h.height}, {count / elapsed:.1f} frames/s "
-              f"decoded and written")
+        print(f"{outputs.display_name(out, 'stdout')}: {_count(count)} {h.width}x{h.height}, "
+              f"{count / elapsed:.1f} frames/s decoded and written",
+              file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    with _open_decoder(args.input, args, load_model=False) as dec:
-        h = dec.header
-        entries = list(dec.frame_records())
+    from fractions import Fraction
+
+    from . import outputs
+    with outputs.readable_path(args.input) as src, _naming(src, outputs.display_name(args.input)):
+        with _open_decoder(src, args, load_model=False) as dec:
+            h = dec.header
+            entries = list(dec.frame_records())
+        total_bytes = Path(src).stat().st_size
     records = [rec for rec, _, _ in entries]
-    total_bytes = Path(args.input).stat().st_size
     pixels = h.width * h.height * len(records)
     durations = [r.duration for r in records]
     seconds = float(sum(durations) * h.time_base)
     loop = "none (play once)" if h.loop is None else ("forever" if h.loop == 0 else str(h.loop))
-    print(f"file:        {args.input} ({total_bytes} bytes), format version {dec.version}")
+    from ..models.last_frame import RULE_HASH
+    weights = (f"weights sha256 {h.weights_hash.hex()}" if h.weights_hash != RULE_HASH
+               else f"no weights (a fixed rule; sha256 of its constants {RULE_HASH.hex()[:16]}...)")
+    tick_ms = Fraction(h.time_base) * 1000
+    print(f"file:        {outputs.display_name(args.input)} ({total_bytes} bytes), format version {dec.version}")
     print(f"frames:      {len(records)} x {h.width}x{h.height} {'RGBA' if h.has_alpha else 'RGB'}")
-    print(f"timing:      time base {h.time_base}, {seconds:.3f} s total, loop {loop}")
-    print(f"predictor:   {dec.model_name} (id {h.model_id}), weights sha256 {h.weights_hash.hex()}")
+    print(f"timing:      time base {h.time_base} s ({float(tick_ms):g} ms per tick), {seconds:.3f} s total, "
+          f"loop {loop}")
+    print(f"predictor:   {dec.model_name} (id {h.model_id}), {weights}")
     print(f"coder:       {h.coder}")
     print(f"bits/pixel:  {8 * total_bytes / pixels:.3f} "
           f"({8 * total_bytes / (pixels * h.channels):.3f} per subpixel)")
     if not args.quiet:
-        print("frame  mode     duration  bytes  palette  bits/pixel")
+        print("frame  mode     duration ms  bytes  palette  bits/pixel")
         from .frame_coding import MODE_NAMES as modes
         for r, _, palette_bytes in entries:
             size = len(r.payload) + palette_bytes
-            print(f"{r.index:5d}  {modes.get(r.mode, r.mode):7}  {r.duration:8d}  {len(r.payload):5d}  "
-                  f"{palette_bytes:7d}  {8 * size / (h.width * h.height):.3f}")
+            print(f"{r.index:5d}  {modes.get(r.mode, r.mode):7}  {float(r.duration * tick_ms):11g}  "
+                  f"{len(r.payload):5d}  {palette_bytes:7d}  {8 * size / (h.width * h.height):.3f}")
     return 0
+
+
+#: One line per predictor for ``encode -h`` (the ``-int`` variants are described from their float model).
+_MODEL_HELP = {
+    "last-frame": "the previous frame, scales from local motion; no torch, fastest",
+    "conv2d": "one Conv2D over the five stacked history frames",
+    "conv3d-hybrid": "last frame + a Conv3D correction over the history",
+    "convlstm-hybrid": "last frame + a ConvLSTM correction (half resolution)",
+    "convlstm-unet": "a ConvLSTM encoder-decoder at 1/2 and 1/4 resolution",
+}
+
+
+def _model_list(names: list[str], default: str) -> str:
+    """The predictors, one a line, default first (the epilog of ``encode -h``)."""
+    width = max(len(n) for n in names)
+    lines = ["predictors (-m/--model):"]
+    for name in sorted(names, key=lambda n: n != default):
+        base = name.removesuffix("-int")
+        text = _MODEL_HELP.get(base, "")
+        if name != base:
+            text = f"{base} in integer arithmetic: decodes identically on any machine"
+        lines.append(f"  {name:{width}}  {'(default) ' if name == default else ''}{text}")
+    return "\n".join(lines)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..bitstream.container import VERSION
+    try:
+        own = version("fpcodec")
+    except PackageNotFoundError:  # run from a source tree without installing
+        own = "(not installed)"
+    return f"{PROG} {own} (writes stream format version {VERSION})"
 
 
 def build_parser() -> argparse.ArgumentParser:
     from ..models import registry
-    parser = argparse.ArgumentParser(prog=PROG, description="Lossless learned video codec.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog=PROG, description="Lossless learned video codec.",
+                     epilog="Errors are one line, 'fpcodec: error: ...': exit status 2 for a wrong "
+                            "command line, 1 for everything else. '-' is stdin or stdout.")
+    parser.add_argument("--version", action="version", version=_version(),
+                        help="print the version and the stream format version it writes")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
         p.add_argument("--max-pixels", type=int, default=None,
                        help="largest frame (width*height) accepted; default 16777216")
 
-    p = sub.add_parser("encode", help="encode a GIF or video to an .fpc stream")
-    p.add_argument("input")
-    p.add_argument("-o", "--output", help="output stream (default: INPUT with .fpc)")
-    p.add_argument("-m", "--model", default=registry.DEFAULT_MODEL, choices=registry.available())
+    p = sub.add_parser("encode", help="encode a GIF or video to an .fpc stream",
+                       description="Encode a GIF or video (anything FFmpeg reads) to an fpcodec stream.",
+                       epilog=_model_list(registry.available(), registry.DEFAULT_MODEL),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", help="GIF or video file, or - for stdin")
+    p.add_argument("-o", "--output",
+                   help="output stream, or - for stdout (default: INPUT with its extension replaced by .fpc)")
+    p.add_argument("-m", "--model", default=registry.DEFAULT_MODEL, choices=registry.available(),
+                   metavar="MODEL", help="predictor (default: %(default)s; all listed below)")
     p.add_argument("--weights", metavar="FILE",
                    help="weights file for the model instead of the shipped one (e.g. from fpcodec train); "
                         "decoding the stream then needs the same file")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (learned predictors)")
     p.add_argument("--no-palette", action="store_true",
                    help="code every frame in RGB, never as palette indices (for comparisons)")
-    p.add_argument("-y", "--force", action="store_true", help="overwrite the output")
+    p.add_argument("-y", "--force", action="store_true",
+                   help="overwrite the output; also allows a stream name with an image extension")
     common(p)
     p.set_defaults(func=cmd_encode)
 
-    p = sub.add_parser("decode", help="decode an .fpc stream to frames")
-    p.add_argument("input")
-    p.add_argument("-o", "--output", help=".gif .apng .png .webp .y4m .mp4 or frames_%%04d.png")
+    p = sub.add_parser("decode", help="decode an .fpc stream to frames",
+                       description="Decode an fpcodec stream to an image or video file, pixel for pixel.")
+    p.add_argument("input", help=".fpc stream, or - for stdin")
+    p.add_argument("-o", "--output",
+                   help="OUT.gif, .apng, .png (APNG), .webp, .y4m, .mp4, a frames_%%04d.png pattern, or - "
+                        "for stdout (with --format); default: INPUT with its extension replaced by .apng")
+    p.add_argument("--format", choices=("gif", "apng", "png", "webp", "y4m", "mp4"), default=None,
+                   help="output format; needed with -o -, otherwise it must agree with the extension")
     p.add_argument("--weights", metavar="FILE",
                    help="the weights file the stream was encoded with (encode --weights)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (learned predictors)")
     p.add_argument("-y", "--force", action="store_true", help="overwrite the output")
     p.add_argument("--lossy", action="store_true",
                    help="allow targets that cannot hold the frames exactly (GIF > 256 colours, MP4, Y4M)")
     common(p)
     p.set_defaults(func=cmd_decode)
 
-    p = sub.add_parser("info", help="describe an .fpc stream")
-    p.add_argument("input")
+    p = sub.add_parser("info", help="describe an .fpc stream",
+                       description="Size, timing, predictor and per-frame bits of an fpcodec stream.")
+    p.add_argument("input", help=".fpc stream, or - for stdin")
     common(p)
     p.set_defaults(func=cmd_info)
 
@@ -189,9 +319,24 @@ def _run_lazy(name: str, argv: list[str]) -> int:
     import importlib
     help_text, module = _LAZY[name]
     mod = importlib.import_module(module)
-    parser = argparse.ArgumentParser(prog=f"{PROG} {name}", description=help_text)
+    parser = _Parser(prog=f"{PROG} {name}", description=help_text)
     mod.add_arguments(parser)
-    return mod.run(parser.parse_args(argv))
+    return mod.run(_parse(parser, argv))
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parse_args``, with ``-h``/``--version`` (argparse's SystemExit) as a _Done carrying the code."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        raise _Done(exc.code if isinstance(exc.code, int) else 0) from None
+
+
+class _Done(Exception):
+    """Help or version printed: return this exit status."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
 
 
 def _silence_stdout() -> None:
@@ -210,8 +355,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in _LAZY:
             return _run_lazy(argv[0], argv[1:])
-        args = build_parser().parse_args(argv)
+        args = _parse(build_parser(), argv)
         return args.func(args)
+    except _Done as done:
+        return done.code
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
     except FpcodecError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1

@@ -20,9 +20,13 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from ..bitstream.errors import FpcodecError, InputError
-from . import gif_blocks
+from . import gif_blocks, sniff
 from .pipeline import check_dimensions
 
+#: Extensions of the files ``fpcodec bench`` and ``fpcodec train`` pick up in a folder: GIFs and the
+#: common video containers (a bare .png is left out: in a report folder it is a plot, not a clip).
+VIDEO_EXTENSIONS = frozenset({".gif", ".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".y4m", ".mpg",
+                              ".mpeg", ".ogv", ".flv", ".apng", ".ts"})
 #: Frame timing used when a container gives none (25 fps).
 DEFAULT_TIME_BASE = Fraction(1, 100)
 _ALPHA_FORMATS = {"rgba", "bgra", "argb", "abgr", "yuva420p", "yuva444p", "ya8", "pal8", "gbrap"}
@@ -44,8 +48,10 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike, max_pixels: int | None = None) -> None:
         self.path = Path(path)
         self._max_pixels = max_pixels
-        if not self.path.is_file():
-            raise InputError(f"no such file: {self.path}")
+        problem = sniff.input_kind(self.path)
+        if problem:
+            raise InputError(f"{self.path} {problem}" + (" (fpcodec bench takes folders)"
+                                                         if self.path.is_dir() else ""))
         with open(self.path, "rb") as fh:
             magic = fh.read(6)
         self._is_gif = magic in (b"GIF87a", b"GIF89a")
@@ -71,6 +77,10 @@ class VideoReader:
         try:
             return av.open(str(self.path), metadata_errors="ignore")
         except av.FFmpegError as exc:
+            kind = sniff.describe_file(self.path)
+            if kind in ("empty", "a text file", "an fpcodec stream", "a zip archive"):
+                hint = " (decode it with fpcodec decode)" if kind == "an fpcodec stream" else ""
+                raise InputError(f"{self.path} is {kind}, not a GIF or video{hint}") from None
             raise InputError(f"{self.path} is not a video FFmpeg can read ({_short(exc)})") from None
 
     def _probe_av(self) -> VideoInfo:

@@ -179,7 +179,8 @@ class Decoder:
     """
 
     def __init__(self, inp: BinaryIO, *, device: str = "cpu", max_pixels: int | None = None,
-                 load_model: bool = True, weights: str | os.PathLike | None = None) -> None:
+                 load_model: bool = True, weights: str | os.PathLike | None = None,
+                 predictor: Predictor | None = None) -> None:
         self._inp = inp
         self.profile = container.read_preamble(inp)
         self.version = self.profile.version
@@ -197,7 +198,9 @@ class Decoder:
             raise ModelMismatchError(f"stream uses predictor id {self.header.model_id}, which this "
                                      f"installation does not have (known: {registry.available()})")
         self.model_name = name
-        self.predictor = _get_model(name, device, weights) if load_model else None
+        if predictor is None and load_model:
+            predictor = _get_model(name, device, weights)
+        self.predictor = predictor  # a given predictor (bench, batch) is used as it is, not reloaded
         if self.predictor is not None and self.predictor.weights_hash != self.header.weights_hash:
             which = f"{weights} holds" if weights is not None else "installed weights are"
             raise ModelMismatchError(

@@ -67,7 +67,7 @@ def _need(*names: str) -> None:
 def result(clips):
     _need("ffv1", "apng")
     return run_bench([clips], codecs=["ffv1", "apng"], models=["last-frame"], repeats=2,
-                     progress=False, command="test")
+                     progress=False, command="test", memory_files=1)
 
 
 def test_discover_labels(clips):
@@ -91,7 +91,10 @@ def test_harness_numbers_are_sane(result):
             r = f.codecs[key]
             assert r.status == "exact"
             assert len(r.encode_seconds) == 2 and r.encode_fps > 0 and r.decode_fps > 0
-            assert r.encode_peak_bytes is not None
+            measured = f is result.files[0]  # memory_files=1
+            assert (r.encode_peak_bytes is not None) == measured == (r.decode_peak_bytes is not None)
+            if measured:  # a whole child process: more than the baseline that only loads the frames
+                assert r.encode_peak_bytes > result.config["memory_baseline_bytes"] > 10 * 2**20
         fb = f.codecs[fpcodec_key("last-frame")].frame_bytes
         assert len(fb) == f.frames and all(b > 0 for b in fb)
         q = f.prediction["last-frame"]["mean"]
@@ -203,6 +206,111 @@ def test_cli_in_process(clips, tmp_path):
     assert main(["bench", str(clips), "--codecs", "nope", "-q", "-o", str(out)]) == 1
 
 
+def test_cli_refuses_to_replace_a_report_without_force(clips, tmp_path, capsys, monkeypatch):
+    from fpcodec.bench import run as bench_run
+    from fpcodec.codec.cli import main
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "report.md").write_text("an earlier report")
+    monkeypatch.setattr(bench_run, "run_bench", lambda *a, **k: pytest.fail("benchmarked before the check"))
+    args = ["bench", str(clips), "--codecs", "none", "--models", "last-frame", "--repeats", "1", "--no-memory",
+            "--no-gain-sources", "-q", "-o", str(out)]
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fpcodec: error: ") and "already holds a report" in err and "-y" in err
+    assert (out / "report.md").read_text() == "an earlier report"
+    monkeypatch.undo()
+    assert main(args + ["-y"]) == 0
+    assert "# fpcodec compression benchmark" in (out / "report.md").read_text()
+
+
+def test_unavailable_codec_is_said_on_stderr_and_in_the_report(clips, tmp_path, capsys, monkeypatch):
+    """``--codecs webp jxl`` without imagecodecs: jxl is not silently dropped."""
+    from fpcodec.bench.codecs import JpegXLCodec
+    from fpcodec.codec.cli import main
+    monkeypatch.setattr(JpegXLCodec, "availability",
+                        lambda self: (False, "imagecodecs is not installed (pip install imagecodecs)"))
+    out = tmp_path / "rep"
+    capsys.readouterr()
+    assert main(["bench", str(clips), "--codecs", "apng", "jxl", "--models", "last-frame", "--repeats", "1",
+                 "--no-memory", "-q", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: jxl is not run: imagecodecs is not installed" in err and "fpcodec[bench]" in err
+    md = (out / "report.md").read_text()
+    headline = md.split("## Headline", 1)[1].split("## Per folder", 1)[0]
+    assert "**Not run**" in headline and "jxl: imagecodecs is not installed" in headline
+
+
+def test_memory_is_the_peak_rss_of_a_child_process(clips):
+    """Whole processes, native libraries included: far more than tracemalloc's Python heap."""
+    from fractions import Fraction
+
+    from fpcodec.bench import memory
+    frames = [np.zeros((64, 64, 3), np.uint8)] * 3
+    base = memory.baseline_rss(frames)
+    enc, dec = memory.peak_rss("fpcodec:last-frame", frames, [4, 4, 4], Fraction(1, 100), 40)
+    assert 5 * 2**20 < base < enc and 5 * 2**20 < dec
+    assert memory.measurable("apng") and memory.measurable("fpcodec:conv2d") and not memory.measurable("liar")
+
+
+def test_gain_sources_split_a_models_gain_into_its_parts(tmp_path):
+    """A "model" that differs from last-frame only in its scales gets all its gain in the scales
+    step; one that differs only in its means gets it in the means step."""
+    from fractions import Fraction
+
+    from fpcodec.bench import gain_sources
+    from fpcodec.codec import encode
+    from fpcodec.models import registry
+    from fpcodec.models.base import Prediction, Predictor
+
+    ref = registry.get("last-frame")
+
+    def variant(scale_factor: float, mean_shift: float):
+        class Variant(Predictor):
+            name, model_id = "variant", ref.model_id
+
+            def predict(self, history):
+                p = ref.predict(history)
+                return Prediction(np.clip(p.mean + mean_shift, 0, 255).astype(np.float32),
+                                  (p.scale * scale_factor).astype(np.float32), p.coupling)
+        return Variant()
+
+    frames = _clip(7, n=4, size=24)
+    durations = [4] * len(frames)
+    ref_bytes = len(encode(frames, durations=durations, model=ref))
+    for model, changed in ((variant(3.0, 0.0), "scales"), (variant(1.0, 9.0), "scales+means")):
+        model_bytes = len(encode(frames, durations=durations, model=model))
+        assert model_bytes != ref_bytes
+        row = gain_sources.measure(frames, durations, Fraction(1, 100), model, ref,
+                                   reference_bytes=ref_bytes, model_bytes=model_bytes)
+        assert row["last-frame"] == ref_bytes and row["model"] == model_bytes
+        summary = gain_sources.summarise([row, row])
+        assert summary["last_frame_bytes"] == 2 * ref_bytes and summary["files"] == 2
+        steps = summary["steps"]
+        assert sum(s["change_bytes"] for s in steps.values()) == 2 * (model_bytes - ref_bytes)
+        for key, step in steps.items():
+            assert (step["change_bytes"] != 0) == (key == changed), (changed, steps)
+
+
+def test_report_explains_identical_prediction_panels(clips, tmp_path):
+    """A learned model whose rounded means are last-frame's: the report's gain-sources table and the
+    caption under the predictions say where its gain comes from."""
+    res = run_bench([clips], codecs=[], models=["last-frame", "conv2d-int"], repeats=1, memory=False,
+                    progress=False)
+    top = res.folders[0]
+    g = top["gain_sources"]["conv2d-int"]
+    assert g["files"] == 2 and set(g["steps"]) == {"scales", "scales+means", "model"}
+    assert g["model_bytes"] == top["codecs"][fpcodec_key("conv2d-int")]["bytes"]
+    plots = write_plots(res, tmp_path)
+    md = write_markdown(res, tmp_path / "report.md", plots).read_text()
+    assert "## Where the learned models' gain comes from" in md and "+ model scales" in md
+    if top["prediction"]["conv2d-int"]["off_last_frame"] == 0:
+        assert "equal last-frame's on every subpixel" in md
+    with Image.open(tmp_path / plots["frame_bits"]) as im:
+        assert im.size[0] >= 700  # readable (was 336 px wide at 80 dpi)
+
+
 def test_python_m_help():
     proc = subprocess.run([sys.executable, "-m", "fpcodec.bench", "--help"], capture_output=True, text=True,
                           timeout=60)
@@ -302,7 +410,7 @@ def test_merged_duplicate_frames_are_still_exact():
     for adapter in get_adapters(["apng", "webp"]):
         if not adapter.availability()[0]:
             continue
-        res = _run_external(adapter, frames, 40, 1, False, 8 * 8 * len(frames))
+        res = _run_external(adapter, frames, 40, 1, 8 * 8 * len(frames))
         assert res.status == "exact", (adapter.name, res.detail)
 
 

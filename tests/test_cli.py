@@ -88,7 +88,8 @@ def test_info(encoded):
     header = next(i for i, line in enumerate(lines) if line.startswith("frame  mode"))
     table = lines[header + 1:]
     assert len(table) == 5
-    assert [int(line.split()[2]) for line in table] == durations
+    assert [float(line.split()[2]) for line in table] == [float(d * info.time_base * 1000) for d in durations]
+    assert "duration ms" in lines[header] and "(10 ms per tick)" in out
 
 
 
@@ -303,15 +304,18 @@ def test_output_in_missing_directory(tmp_path, capsys):
     assert dir_listing(tmp_path) == set()
 
 
-def test_usage_errors_exit_2(tmp_path, capsys):
-    from fpcodec.codec.cli import main
+def test_usage_errors_are_one_line_with_exit_2(tmp_path, capsys):
+    """The documented rule: a wrong command line is one ``fpcodec: error:`` line and exit status 2
+    (other errors exit 1); main() returns the status instead of raising SystemExit."""
     proc = run_cli("encode")
-    assert proc.returncode == 2 and "usage:" in proc.stderr and "Traceback" not in proc.stderr
-    for args in ([], ["frobnicate", "x"], ["encode", "x.gif", "-m", "no-such-model"]):
-        with pytest.raises(SystemExit) as info:
-            main(args)
-        assert info.value.code == 2, args
-        assert "usage:" in capsys.readouterr().err
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("fpcodec: error: ") and "input" in proc.stderr
+    for args in ([], ["frobnicate", "x"], ["encode", "x.gif", "-m", "no-such-model"],
+                 ["decode", "x.fpc", "--format", "tiff"], ["bench", "-o", "r"], ["train", "d"]):
+        code, out, err = run_main(capsys, *args)
+        assert code == 2 and out == "", args
+        assert err.startswith("fpcodec: error: ") and err.count("\n") == 1, (args, err)
+        assert "-h" in err, err
 
 
 # ------------------------------------------------------------------------------------ in-process

@@ -1,4 +1,4 @@
-"""Quantization-aware fine-tuning (models/qat.py): the fake-quantized float network computes what
+"""Quantization-aware fine-tuning (models/training/qat.py): the fake-quantized float network computes what
 the converted integer network computes, gradients still reach the float weights, and training with
 ``qat=True`` writes a plain float weights file that ``ptq.convert`` takes."""
 

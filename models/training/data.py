@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ...bitstream.errors import FpcodecError
-from ...codec.io import VideoReader
-
-VIDEO_EXTS = {".gif", ".mp4", ".webm", ".mkv", ".avi", ".mov", ".apng", ".png"}
+from ...codec.io import VIDEO_EXTENSIONS, VideoReader
 
 
 def read_clip(path: str | Path) -> np.ndarray:
@@ -31,7 +29,7 @@ def clip_files(dirs) -> list[Path]:
     files = []
     for d in dirs:
         d = Path(d)
-        files += [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix.lower() in VIDEO_EXTS)
+        files += [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
     return files
 
 

@@ -383,25 +383,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data_dirs", nargs="*", metavar="DATA_DIR", help="training folders (or files)")
     parser.add_argument("--data", nargs="+", default=[], help="more training folders (or files)")
     parser.add_argument("--val", nargs="*", default=[], help="held-out folders for validation")
-    parser.add_argument("--model", required=True, choices=sorted(ARCHS))
-    parser.add_argument("-o", "--out", required=True, help="weights file to write (.safetensors)")
+    parser.add_argument("--model", required=True, choices=sorted(ARCHS), help="architecture to train")
+    out = parser.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--output", dest="out", help="weights file to write (.safetensors)")
+    out.add_argument("--out", dest="out", help=argparse.SUPPRESS)  # the old spelling
     parser.add_argument("-y", "--force", action="store_true", help="overwrite an existing weights file")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--steps-per-epoch", type=int, default=250)
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds")
-    parser.add_argument("--crop", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--noise-std", type=float, default=0.0, help="pixel levels (0..255)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="passes of --steps-per-epoch steps (default 20 when no other limit is given)")
+    parser.add_argument("--steps", type=int, default=None, help="stop after this many optimizer steps")
+    parser.add_argument("--steps-per-epoch", type=int, default=250,
+                        help="optimizer steps between validations and checkpoints (default 250)")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                        help="stop after this many seconds of training")
+    parser.add_argument("--crop", type=int, default=64, help="side of the random training crops (default 64)")
+    parser.add_argument("--batch", type=int, default=16, help="crops per optimizer step (default 16)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for crops and initial weights")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--noise-std", type=float, default=0.0,
+                        help="Gaussian noise added to the history frames, in pixel levels (0..255)")
     parser.add_argument("--resume", default=None, help="checkpoint (.ckpt.json) to continue")
     parser.add_argument("--init", default=None, help="weights file to start from (fine-tuning)")
     parser.add_argument("--qat", action="store_true",
                         help="quantization-aware: simulate the integer model's rounding (training/qat.py)")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("-q", "--quiet", dest="no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", dest="no_progress", action="store_true", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -413,6 +420,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out
     if Path(out).exists() and not (args.force or args.resume):
         raise FpcodecError(f"{out} exists (use -y/--force to overwrite, or --resume)")
+    from ..codec.outputs import check_output
+    check_output(out, force=True)  # its folder, before any training
     if args.epochs is None and args.steps is None and args.time_budget is None:
         args.epochs = 20
     summary = train(data, args.model, out, val_dirs=args.val, epochs=args.epochs,
