@@ -86,7 +86,7 @@ def test_decode_help_says_what_happens_without_output(capsys):
 def test_train_takes_output_and_quiet_and_the_old_spellings(capsys, tmp_path, monkeypatch):
     import argparse
 
-    from fpcodec.models import train
+    from fpcodec.models.training import train
 
     parser = argparse.ArgumentParser()
     train.add_arguments(parser)
