@@ -157,7 +157,9 @@ def test_help_does_not_import_ray():
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[test,batch]')")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False
+    )
     yield ray
     ray.shutdown()
 
@@ -296,3 +298,13 @@ def test_batch_decode_gives_back_the_sources(ray_cluster, encoded, library, tmp_
     for src in _good_sources(library):
         decoded = out / "out" / "lib" / src.relative_to(library)
         assert_frames_equal(read_video(decoded)[0], read_video(src)[0])
+
+
+def test_batch_refuses_workers_the_cluster_cannot_place(ray_cluster, library, tmp_path, capsys):
+    src = str(library / "clip00.gif")
+    assert main(["batch", "encode", str(library), "-o", str(tmp_path), "--workers", "3"]) == 1
+    assert "3 workers need 3 CPUs; the cluster has 2" in capsys.readouterr().err
+    assert main(["batch", "encode", src, "-o", str(tmp_path), "--gpus-per-worker", "1"]) == 1
+    assert "GPUs; the cluster has 0" in capsys.readouterr().err
+    assert main(["batch", "encode", src, "-o", str(tmp_path), "--workers", "0"]) == 1
+    assert "--workers must be at least 1" in capsys.readouterr().err

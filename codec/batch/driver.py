@@ -45,7 +45,9 @@ def cluster(address: str | None, num_cpus: int | None = None) -> Iterator[Any]:
     if address:
         kwargs["address"] = address
     else:
-        kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
+        # "local": a new cluster of our own, never one found through RAY_ADDRESS or an earlier
+        # `ray start` on this machine (that is what --address is for).
+        kwargs.update(address="local", num_cpus=num_cpus or os.cpu_count() or 1)
     try:
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -98,6 +100,15 @@ def run(
     verify. It is consumed lazily, at most ``in_flight`` (default two per worker) ahead.
     """
     cap = max(1, in_flight or 2 * workers)
+    # Actors that can never be placed would leave their files waiting for ever: refuse up front.
+    have = ray.cluster_resources()
+    if workers > have.get("CPU", 0):
+        raise FpcodecError(f"{workers} workers need {workers} CPUs; the cluster has {have.get('CPU', 0):g}")
+    if gpus_per_worker and workers * gpus_per_worker > have.get("GPU", 0):
+        raise FpcodecError(
+            f"{workers} workers with {gpus_per_worker:g} GPU each need "
+            f"{workers * gpus_per_worker:g} GPUs; the cluster has {have.get('GPU', 0):g}"
+        )
     remote = ray.remote(Worker).options(
         num_cpus=1, num_gpus=gpus_per_worker, max_restarts=-1, max_task_retries=0
     )
