@@ -228,7 +228,9 @@ def test_batch_exit_status_zero_when_all_good(ray_cluster, library, tmp_path, ca
     assert rc == 0
     recs = _encode_records(tmp_path)
     assert set(recs) == {"clip07.gif.fpc", "clip08.gif.fpc"}
-    assert all(r["status"] == "ok" and r["verified"] is False for r in recs.values())
+    assert all(
+        r["status"] == "ok" and r["verified"] is False and r["format_version"] >= 5 for r in recs.values()
+    )
     assert capsys.readouterr().out == ""
 
 

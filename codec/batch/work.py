@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from ...bitstream import container
 from ...bitstream.errors import FpcodecError, InputError, ModelMismatchError
 from .discovery import Job
 
@@ -166,7 +165,7 @@ class Worker:
 
     def _encode(self, job: Job, out: Path, rec: dict[str, Any]) -> None:
         from ..io import atomic_output
-        from ..pipeline import Encoder
+        from ..pipeline import Decoder, Encoder
 
         opts = self.options
         t0 = time.perf_counter()
@@ -199,7 +198,7 @@ class Worker:
                 rec["seconds"]["verify"] = time.perf_counter() - t1
             else:
                 with open(tmp, "rb") as fh:
-                    rec["format_version"] = container.read_preamble(fh)
+                    rec["format_version"] = Decoder(fh, load_model=False).version
             rec["verified"] = opts.verify
             rec["stream_sha256"] = sha256_file(tmp)
         pixels = info.width * info.height * len(digests)
