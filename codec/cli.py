@@ -1,4 +1,4 @@
-"""The ``fpcodec`` command line: encode, decode, info, train, bench.
+"""The ``fpcodec`` command line: encode, decode, info, train, bench, batch.
 
 ``main(argv) -> int`` is importable and testable in-process; torch is only imported by the commands
 and models that need it. Every FpcodecError becomes one ``fpcodec: error: ...`` line and exit 1; a
@@ -307,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
 _LAZY = {
     "train": ("train a predictor's weights", "fpcodec.models.training.train"),
     "bench": ("benchmark fpcodec against other codecs", "fpcodec.bench.cli"),
+    "batch": ("encode, decode or verify many files on a Ray cluster", "fpcodec.codec.batch.cli"),
 }
 
 

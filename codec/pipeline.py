@@ -13,7 +13,7 @@ import zlib
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -180,7 +180,9 @@ class Decoder:
 
     def __init__(self, inp: BinaryIO, *, device: str = "cpu", max_pixels: int | None = None,
                  load_model: bool = True, weights: str | os.PathLike | None = None,
-                 predictor: Predictor | None = None) -> None:
+                 predictor: Predictor | Callable[[str], Predictor] | None = None) -> None:
+        """``predictor``: a loaded predictor to use instead of loading one (bench, batch), or a
+        function from the stream's model name to one; its weights are checked like a loaded one's."""
         self._inp = inp
         self.profile = container.read_preamble(inp)
         self.version = self.profile.version
@@ -198,7 +200,9 @@ class Decoder:
             raise ModelMismatchError(f"stream uses predictor id {self.header.model_id}, which this "
                                      f"installation does not have (known: {registry.available()})")
         self.model_name = name
-        if predictor is None and load_model:
+        if predictor is not None and not isinstance(predictor, Predictor):
+            predictor = predictor(name)
+        elif predictor is None and load_model:
             predictor = _get_model(name, device, weights)
         self.predictor = predictor  # a given predictor (bench, batch) is used as it is, not reloaded
         if self.predictor is not None and self.predictor.weights_hash != self.header.weights_hash:

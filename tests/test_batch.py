@@ -1,0 +1,312 @@
+"""``fpcodec batch``: discovery, the manifest, the worker, and whole runs on a local 2-CPU Ray cluster.
+
+The clips are cut from tests/data/carphone_000.gif (48x48 crops, 3 frames each) inside tmp_path,
+with a truncated GIF and a text file named like a video among them. Tests that need Ray are skipped
+only when it is not installed (``pip install -e '.[test,batch]'`` installs it, as .ci/run does).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CARPHONE, assert_frames_equal, read_video
+
+from fpcodec.bitstream.errors import FpcodecError, InputError
+from fpcodec.codec.batch import discovery
+from fpcodec.codec.batch.manifest import MANIFEST_NAME, ManifestWriter, latest, read_records
+from fpcodec.codec.batch.work import Options, Worker, decode_output_name
+from fpcodec.codec.cli import main
+
+GOOD = 10  # good clips in the library; plus one truncated GIF and one text file
+
+
+def _write_gif(path: Path, frames: list[np.ndarray]) -> None:
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=40, loop=0)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    """lib/ with 10 short GIFs in two levels of folders, a truncated GIF and a text 'video'."""
+    root = tmp_path_factory.mktemp("batch") / "lib"
+    (root / "a" / "b").mkdir(parents=True)
+    frames, _, _ = read_video(CARPHONE)
+    for i in range(GOOD):
+        y, x = 8 * (i % 4), 6 * (i // 4)
+        clip = [f[y : y + 48, x : x + 48] for f in frames[3 * i : 3 * i + 3]]
+        folder = root if i < 3 else root / "a" if i < 7 else root / "a" / "b"
+        _write_gif(folder / f"clip{i:02d}.gif", clip)
+    data = (root / "clip00.gif").read_bytes()
+    (root / "a" / "broken.gif").write_bytes(data[: len(data) // 2])
+    (root / "a" / "b" / "notes.mp4").write_text("this is not a video\n")
+    return root
+
+
+def _good_sources(library: Path) -> list[Path]:
+    return sorted(p for p in library.rglob("clip*.gif"))
+
+
+# ------------------------------------------------------------------------------ without Ray
+def test_discovery_mirrors_the_tree(library, tmp_path, monkeypatch):
+    jobs = discovery.find_jobs([str(library)], suffix=".fpc")
+    rels = {j.rel for j in jobs}
+    assert len(jobs) == GOOD + 2
+    assert (
+        "lib/a/b/clip07.gif.fpc" in rels
+        and "lib/a/broken.gif.fpc" in rels
+        and "lib/a/b/notes.mp4.fpc" in rels
+    )
+    assert all(os.path.isabs(j.source) for j in jobs)
+    # A list file: relative entries keep their path, a missing one becomes a job (it fails alone).
+    monkeypatch.chdir(library.parent)
+    listing = tmp_path / "files.txt"
+    listing.write_text("# two files\nlib/a/clip03.gif\n\nlib/missing.gif\n")
+    jobs = discovery.find_jobs([f"@{listing}"], suffix=".fpc")
+    assert [j.rel for j in jobs] == ["lib/a/clip03.gif.fpc", "lib/missing.gif.fpc"]
+    # The same file twice is one job; two files that would land on one output are refused.
+    assert len(discovery.find_jobs(["lib/a/clip03.gif", str(library / "a" / "clip03.gif")])) == 1
+    (tmp_path / "clip03.gif").write_bytes(b"x")
+    with pytest.raises(InputError, match="would both be written"):
+        discovery.find_jobs([str(library / "a" / "clip03.gif"), str(tmp_path / "clip03.gif")])
+    with pytest.raises(InputError, match="no such file or folder"):
+        discovery.find_jobs(["lib/nothing_here"])
+
+
+def test_decode_output_names():
+    assert decode_output_name("lib/a.gif.fpc", None) == "lib/a.gif"
+    assert decode_output_name("lib/a.mp4.fpc", None) == "lib/a.mp4.apng"
+    assert decode_output_name("lib/a.gif.fpc", ".webp") == "lib/a.gif.webp"
+    assert decode_output_name("lib/a.fpc", ".gif") == "lib/a.gif"
+
+
+def test_manifest_round_trips_and_survives_a_torn_line(tmp_path):
+    path = tmp_path / MANIFEST_NAME
+    records = [
+        {"output": "x/ä.gif.fpc", "status": "ok", "bits_per_pixel": 2.5, "seconds": {"code": 0.125}},
+        {"output": "y.gif.fpc", "status": "error", "error": 'bad "file"\nsecond line'},
+        {"output": "x/ä.gif.fpc", "status": "ok", "bits_per_pixel": 2.25},
+    ]
+    with ManifestWriter(path) as w:
+        for rec in records:
+            w.append(rec)
+    assert read_records(path) == records
+    assert latest(records)["x/ä.gif.fpc"]["bits_per_pixel"] == 2.25
+    # A kill during a write leaves a torn last line: it is ignored, then cut off by the next writer.
+    with open(path, "ab") as fh:
+        fh.write(b'{"output": "z.gif.fpc", "sta')
+    assert read_records(path) == records
+    with ManifestWriter(path) as w:
+        w.append({"output": "z.gif.fpc", "status": "ok"})
+    assert read_records(path) == records + [{"output": "z.gif.fpc", "status": "ok"}]
+    assert all(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    # Damage anywhere but at the end is not something a kill does: refused, not skipped.
+    path.write_text('{"output": "a"}\nnot json\n{"output": "b"}\n')
+    with pytest.raises(FpcodecError, match="line 2"):
+        read_records(path)
+
+
+def test_worker_reports_bad_files_and_verifies(library, tmp_path):
+    worker = Worker(Options(model="last-frame", threads=None))
+    ok = worker.encode(discovery.Job(str(library / "clip00.gif"), "c.gif.fpc"), str(tmp_path))
+    assert ok["status"] == "ok" and ok["verified"] and ok["frames"] == 3, ok
+    bad = worker.encode(discovery.Job(str(library / "a" / "broken.gif"), "b.gif.fpc"), str(tmp_path))
+    assert bad["status"] == "error" and "truncated" in bad["error"]
+    assert not (tmp_path / "b.gif.fpc").exists()
+    assert (
+        worker.encode(discovery.Job(str(tmp_path / "gone.gif"), "g.fpc"), str(tmp_path))["status"] == "error"
+    )
+    # An existing stream is never overwritten: it is kept if it decodes to the source, else refused.
+    again = worker.encode(discovery.Job(str(library / "clip00.gif"), "c.gif.fpc"), str(tmp_path))
+    assert again["status"] == "ok" and again.get("adopted")
+    other = worker.encode(discovery.Job(str(library / "clip01.gif"), "c.gif.fpc"), str(tmp_path))
+    assert other["status"] == "error" and "-y/--force" in other["error"]
+    verified = worker.verify(ok, str(tmp_path))
+    assert verified["status"] == "ok", verified
+
+
+def test_missing_ray_is_a_clean_error(library, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    rc = main(["batch", "encode", str(library / "clip00.gif"), "-o", str(tmp_path / "out")])
+    assert rc == 1
+    assert "fpcodec[batch]" in capsys.readouterr().err
+
+
+def test_help_does_not_import_ray():
+    code = (
+        "import sys\nfrom fpcodec.codec.cli import main\n"
+        "for argv in (['-h'], ['batch', '-h'], ['batch', 'encode', '-h']):\n"
+        "    try:\n        main(argv)\n    except SystemExit as e:\n        assert e.code == 0\n"
+        "print('ray' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "batch" in out.stdout and out.stdout.strip().endswith("False")
+
+
+# ---------------------------------------------------------------------------------- on Ray
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[test,batch]')")
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False
+    )
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def encoded(ray_cluster, library, tmp_path_factory) -> tuple[Path, int, str]:
+    """One batch encode of the whole library: (output folder, exit status, stdout)."""
+    out = tmp_path_factory.mktemp("encoded") / "out"
+    import io
+    from contextlib import redirect_stdout
+
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = main(["batch", "encode", str(library), "-o", str(out), "-m", "last-frame"])
+    return out, rc, buf.getvalue()
+
+
+def _encode_records(out: Path) -> dict[str, dict]:
+    return latest(read_records(out / MANIFEST_NAME))
+
+
+def test_batch_encode_codes_good_files_and_reports_bad_ones(encoded, library):
+    out, rc, stdout = encoded
+    assert rc == 1  # two files failed
+    recs = _encode_records(out)
+    assert len(recs) == GOOD + 2
+    errors = {rel: r for rel, r in recs.items() if r["status"] == "error"}
+    assert set(errors) == {"lib/a/broken.gif.fpc", "lib/a/b/notes.mp4.fpc"}
+    assert "truncated" in errors["lib/a/broken.gif.fpc"]["error"]
+    assert "not a video" in errors["lib/a/b/notes.mp4.fpc"]["error"]
+    from fpcodec.codec import decode
+
+    for src in _good_sources(library):
+        rel = "lib/" + src.relative_to(library).as_posix() + ".fpc"
+        rec = recs[rel]
+        assert rec["status"] == "ok" and rec["verified"] and rec["frames"] == 3, rec
+        assert rec["source_size"] == src.stat().st_size and rec["stream_size"] == (out / rel).stat().st_size
+        assert rec["model"] == "last-frame" and rec["format_version"] >= 5 and 0 < rec["bits_per_pixel"] < 24
+        frames, durations, _ = read_video(src)
+        video = decode((out / rel).read_bytes())
+        assert_frames_equal(video.frames, frames)
+        assert video.durations == durations
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temp files left
+    assert not (out / "lib" / "a" / "broken.gif.fpc").exists()
+    assert f"{GOOD + 2} files: {GOOD} encoded, 0 already done, 2 failed" in stdout
+
+
+def test_batch_exit_status_zero_when_all_good(ray_cluster, library, tmp_path, capsys):
+    src = library / "a" / "b"  # clip07..clip09 and the text file
+    rc = main(
+        [
+            "batch",
+            "encode",
+            str(src / "clip07.gif"),
+            str(src / "clip08.gif"),
+            "-o",
+            str(tmp_path),
+            "-m",
+            "last-frame",
+            "--workers",
+            "2",
+            "--no-verify",
+            "-q",
+        ]
+    )
+    assert rc == 0
+    recs = _encode_records(tmp_path)
+    assert set(recs) == {"clip07.gif.fpc", "clip08.gif.fpc"}
+    assert all(
+        r["status"] == "ok" and r["verified"] is False and r["format_version"] >= 5 for r in recs.values()
+    )
+    assert capsys.readouterr().out == ""
+
+
+def test_batch_resume_after_an_interrupted_run(ray_cluster, library, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    argv = ["batch", "encode", str(library), "-o", str(out), "-m", "last-frame", "--in-flight", "2"]
+    # Interrupt the driver as a kill would: after 4 records are in the manifest, the fifth write
+    # never happens (that file's stream may already be on disk), and a torn line is left behind.
+    original = ManifestWriter.append
+    calls = []
+
+    def append(self, record):
+        if len(calls) == 4:
+            with open(self.path, "ab") as fh:
+                fh.write(b'{"output": "lib/clip0')
+            raise KeyboardInterrupt
+        calls.append(record["output"])
+        original(self, record)
+
+    monkeypatch.setattr(ManifestWriter, "append", append)
+    assert main(argv) == 130
+    monkeypatch.setattr(ManifestWriter, "append", original)
+    first = read_records(out / MANIFEST_NAME)
+    assert [r["output"] for r in first] == calls
+    done_first = {r["output"] for r in first if r["status"] == "ok"}
+    mtimes = {rel: (out / rel).stat().st_mtime_ns for rel in done_first}
+    capsys.readouterr()
+
+    # The rerun finishes the rest, re-codes none of the files done before, and fails the bad ones again.
+    assert main(argv) == 1
+    records = read_records(out / MANIFEST_NAME)
+    second = records[len(first) :]
+    assert not {r["output"] for r in second} & done_first
+    recs = latest(records)
+    assert sum(r["status"] == "ok" for r in recs.values()) == GOOD
+    assert {rel: (out / rel).stat().st_mtime_ns for rel in done_first} == mtimes
+    # A stream written before the kill but missing from the manifest is checked and kept, not re-coded.
+    for r in second:
+        if r.get("adopted"):
+            assert "code" not in r["seconds"] and r["verified"]
+    assert f"{GOOD - len(done_first)} encoded, {len(done_first)} already done" in capsys.readouterr().out
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # temp files of the kill removed
+
+
+def test_batch_verify_catches_an_altered_stream(ray_cluster, encoded, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(encoded[0], out)
+    assert main(["batch", "verify", str(out)]) == 0
+    assert f"{GOOD} files: {GOOD} verified" in capsys.readouterr().out
+    victim = out / "lib" / "a" / "clip04.gif.fpc"
+    data = bytearray(victim.read_bytes())
+    data[-20] ^= 0x40
+    victim.write_bytes(bytes(data))
+    (out / "lib" / "clip01.gif.fpc").unlink()
+    assert main(["batch", "verify", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "clip04.gif.fpc changed since it was written" in captured.err
+    assert "clip01.gif.fpc is missing" in captured.err
+    assert f"{GOOD - 2} verified" in captured.out and "2 failed" in captured.out
+
+
+def test_batch_decode_gives_back_the_sources(ray_cluster, encoded, library, tmp_path):
+    out = tmp_path / "decoded"
+    assert main(["batch", "decode", str(encoded[0]), "-o", str(out), "-q"]) == 0
+    recs = latest(read_records(out / MANIFEST_NAME))
+    assert len(recs) == GOOD and all(r["status"] == "ok" and r["verified"] for r in recs.values())
+    for src in _good_sources(library):
+        decoded = out / "out" / "lib" / src.relative_to(library)
+        assert_frames_equal(read_video(decoded)[0], read_video(src)[0])
+
+
+def test_batch_refuses_workers_the_cluster_cannot_place(ray_cluster, library, tmp_path, capsys):
+    src = str(library / "clip00.gif")
+    assert main(["batch", "encode", str(library), "-o", str(tmp_path), "--workers", "3"]) == 1
+    assert "3 workers need 3 CPUs; the cluster has 2" in capsys.readouterr().err
+    assert main(["batch", "encode", src, "-o", str(tmp_path), "--gpus-per-worker", "1"]) == 1
+    assert "GPUs; the cluster has 0" in capsys.readouterr().err
+    assert main(["batch", "encode", src, "-o", str(tmp_path), "--workers", "0"]) == 1
+    assert "--workers must be at least 1" in capsys.readouterr().err
