@@ -33,3 +33,11 @@ class InputError(FpcodecError, ValueError):
 
 class TableMismatchError(FpcodecError, RuntimeError):
     """This machine built coding tables that differ from the reference: it must not code streams."""
+
+
+class FpcodecWarning(UserWarning):
+    """Base class of the warnings the CLI prints as one ``fpcodec: warning: ...`` line."""
+
+
+class LargeFrameWarning(FpcodecWarning):
+    """A frame is above the warning size (Pillow's DecompressionBombWarning convention)."""
