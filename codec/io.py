@@ -51,7 +51,11 @@ class VideoReader:
             magic = fh.read(6)
         self._is_gif = magic in (b"GIF87a", b"GIF89a")
         if self._is_gif:
-            structure = gif_blocks.walk(self.path.read_bytes())
+            data = self.path.read_bytes()
+            screen = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+            if all(screen):  # the logical screen, before FFmpeg or Pillow allocates anything
+                check_dimensions(*screen, self._max_pixels)
+            structure = gif_blocks.walk(data)
             if structure.truncated and structure.images > 0:
                 # A file cut inside its image data: decoders would invent the missing pixels.
                 raise InputError(f"{self.path} is a truncated or damaged GIF "
