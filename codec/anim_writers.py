@@ -69,23 +69,29 @@ class _GifChecks:
         if colours > 256:
             problems.append(f"frame {i} has more than 256 colours ({colours}, transparency counting as one)")
         if problems and not self.allow_lossy:
-            raise LossyOutputError(f"a GIF cannot hold these frames exactly ({problems[0]}); use .apng, "
-                                   ".webp or a PNG sequence, or pass --lossy")
+            raise LossyOutputError(
+                f"a GIF cannot hold these frames exactly ({problems[0]}); use .apng, "
+                ".webp or a PNG sequence, or pass --lossy"
+            )
         self.problems += problems
 
     def notes(self) -> list[str]:
         notes = [f"GIF output is not exact: {p}" for p in self.problems[:3]]
         if self.invisible:
-            notes.append(f"{self.invisible} frames have several colours under fully transparent pixels; "
-                         "a GIF keeps one (the pixels look the same, their hidden RGB values change)")
+            notes.append(
+                f"{self.invisible} frames have several colours under fully transparent pixels; "
+                "a GIF keeps one (the pixels look the same, their hidden RGB values change)"
+            )
         return notes
 
 
 def _merged_note(repeats: int, ext: str) -> list[str]:
     if not repeats:
         return []
-    return [f"{repeats} repeated frames merged into the frame before them (durations added): the "
-            f"{ext} writer keeps the timeline but not the frame count"]
+    return [
+        f"{repeats} repeated frames merged into the frame before them (durations added): the "
+        f"{ext} writer keeps the timeline but not the frame count"
+    ]
 
 
 def _counted(frames: Iterable[np.ndarray], count: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -111,6 +117,7 @@ def _palette_image(region: np.ndarray, reserve: bool):
     ``reserve`` (holding the colour of the region's first fully transparent pixel, if any); beyond
     that (lossy output only) Pillow's adaptive palette of the opaque colours."""
     from PIL import Image
+
     h, w, c = region.shape
     flat = region.reshape(-1, c)
     clear = flat[:, 3] == 0 if reserve and c == 4 else np.zeros(h * w, bool)
@@ -119,7 +126,8 @@ def _palette_image(region: np.ndarray, reserve: bool):
     limit = 255 if reserve else 256
     if len(colours) > limit:
         quantized = Image.fromarray(np.ascontiguousarray(region[..., :3])).convert(
-            "P", palette=Image.Palette.ADAPTIVE, colors=limit)
+            "P", palette=Image.Palette.ADAPTIVE, colors=limit
+        )
         colours = np.asarray(quantized.getpalette()[: 3 * limit], np.uint8).reshape(-1, 3)
         index = np.asarray(quantized).ravel()[~clear]
     full = np.zeros(h * w, np.uint8)
@@ -141,7 +149,7 @@ def _image_block(im) -> tuple[bytes, int, bytes]:
     pos = 13
     table = b""
     if flags & 0x80:
-        table = data[pos:pos + (3 << ((flags & 7) + 1))]
+        table = data[pos : pos + (3 << ((flags & 7) + 1))]
         pos += len(table)
     while data[pos] == 0x21:  # extensions Pillow may add: skip label, then sub-blocks
         pos += 2
@@ -153,7 +161,7 @@ def _image_block(im) -> tuple[bytes, int, bytes]:
     local = data[pos + 9]
     pos += 10
     if local & 0x80:
-        table = data[pos:pos + (3 << ((local & 7) + 1))]
+        table = data[pos : pos + (3 << ((local & 7) + 1))]
         pos += len(table)
     if data[-1:] != b";":
         raise RuntimeError("Pillow's GIF does not end in a trailer")
@@ -168,8 +176,9 @@ def _table_bits(table: bytes) -> int:
 class _Pending:
     """The last distinct frame, held back until the next one settles its duration and disposal."""
 
-    def __init__(self, index: int, frame: np.ndarray, transparent: bool, box: tuple[int, int, int, int],
-                 ms: int) -> None:
+    def __init__(
+        self, index: int, frame: np.ndarray, transparent: bool, box: tuple[int, int, int, int], ms: int
+    ) -> None:
         self.index, self.frame, self.transparent, self.box, self.ms = index, frame, transparent, box, ms
 
 
@@ -182,8 +191,9 @@ class GifWriter:
     drawn cropped to the pixels that changed).
     """
 
-    def __init__(self, out: BinaryIO, width: int, height: int, loop: int | None,
-                 allow_lossy: bool = False) -> None:
+    def __init__(
+        self, out: BinaryIO, width: int, height: int, loop: int | None, allow_lossy: bool = False
+    ) -> None:
         self._out = out
         self._allow_lossy = allow_lossy
         self._count = 0
@@ -236,11 +246,15 @@ class GifWriter:
         if next_transparent and not p.transparent:
             box = (0, 0, *self._size)  # so that disposing of it clears everything it showed
             if colour_count(p.frame[..., :3]) > 255:
-                problem = (f"frame {p.index} has 256 colours and is followed by transparent pixels (a "
-                           f"GIF frame disposed to the background needs a transparent entry)")
+                problem = (
+                    f"frame {p.index} has 256 colours and is followed by transparent pixels (a "
+                    f"GIF frame disposed to the background needs a transparent entry)"
+                )
                 if not self._allow_lossy:
-                    raise LossyOutputError(f"a GIF cannot hold these frames exactly ({problem}); use "
-                                           ".apng, .webp or a PNG sequence, or pass --lossy")
+                    raise LossyOutputError(
+                        f"a GIF cannot hold these frames exactly ({problem}); use "
+                        ".apng, .webp or a PNG sequence, or pass --lossy"
+                    )
                 self.problems.append(problem)
         left, top, right, bottom = box
         table, interlace, lzw = _image_block(_palette_image(p.frame[top:bottom, left:right], reserve))
@@ -267,8 +281,9 @@ class GifWriter:
         self._pending = None
 
 
-def write_gif(out: BinaryIO, frames: Iterable[np.ndarray], ms: Sequence[int], loop: int | None,
-              allow_lossy: bool) -> tuple[list[str], int]:
+def write_gif(
+    out: BinaryIO, frames: Iterable[np.ndarray], ms: Sequence[int], loop: int | None, allow_lossy: bool
+) -> tuple[list[str], int]:
     """Stream ``frames`` (durations ``ms``) into a GIF; returns (notes, frames written).
 
     Raises LossyOutputError at the first frame a GIF cannot hold exactly unless ``allow_lossy``.
@@ -288,8 +303,9 @@ def write_gif(out: BinaryIO, frames: Iterable[np.ndarray], ms: Sequence[int], lo
     checks.problems += writer.problems
     notes = checks.notes()
     if writer.long_delays:
-        notes.append(f"{writer.long_delays} frame durations above 655.35 s stored as 655.35 s, the most "
-                     "a GIF holds")
+        notes.append(
+            f"{writer.long_delays} frame durations above 655.35 s stored as 655.35 s, the most a GIF holds"
+        )
     if loop is not None and loop > _MAX_LOOP:
         notes.append(f"loop count {loop} stored as {_MAX_LOOP}, the most a GIF holds")
     return notes + _merged_note(writer.repeats, ".gif"), count
@@ -326,9 +342,12 @@ def _lazy_frames(frames: Iterator[np.ndarray], count: int):
     return LazyFrames()
 
 
-def write_webp(path, frames: Iterable[np.ndarray], ms: Sequence[int], loop: int | None) -> tuple[list[str], int]:
+def write_webp(
+    path, frames: Iterable[np.ndarray], ms: Sequence[int], loop: int | None
+) -> tuple[list[str], int]:
     """Lossless (animated) WebP through Pillow, one frame at a time; returns (notes, frames written)."""
     from PIL import Image
+
     state = {"count": 0, "repeats": 0, "hidden": False, "previous": None}
 
     def inspected() -> Iterator[np.ndarray]:
@@ -357,6 +376,8 @@ def write_webp(path, frames: Iterable[np.ndarray], ms: Sequence[int], loop: int 
         raise FpcodecError(f"more frames than the {len(ms)} durations")
     notes = []
     if state["count"] > 1 and first.shape[2] == 4 and state["hidden"]:
-        notes.append("animated WebP does not keep the colours under fully transparent pixels "
-                     "(what is shown does not change)")
+        notes.append(
+            "animated WebP does not keep the colours under fully transparent pixels "
+            "(what is shown does not change)"
+        )
     return notes + _merged_note(state["repeats"], ".webp"), state["count"]

@@ -17,6 +17,7 @@ from fpcodec.codec.pipeline import MAX_PIXELS, WARN_PIXELS, check_dimensions
 
 def test_limits_follow_pillow():
     from PIL import Image
+
     assert WARN_PIXELS == 89_478_485 == Image.MAX_IMAGE_PIXELS
     assert MAX_PIXELS == 2 * WARN_PIXELS
 
@@ -26,7 +27,7 @@ def test_a_real_large_gif_frame_passes_without_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_dimensions(4304, 5157, None)
-        check_dimensions(9459, 9459, None)          # 89,472,681: just under the warning
+        check_dimensions(9459, 9459, None)  # 89,472,681: just under the warning
 
 
 def test_above_the_warning_size_warns_and_passes():
@@ -34,16 +35,19 @@ def test_above_the_warning_size_warns_and_passes():
         check_dimensions(10000, 9000, None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        check_dimensions(10000, 9000, 10**8)        # an explicit cap is consent: no warning
+        check_dimensions(10000, 9000, 10**8)  # an explicit cap is consent: no warning
 
 
 def test_above_twice_the_warning_size_is_refused_naming_the_flag():
-    with pytest.raises(InputError, match=r"14000x13000 = 182000000 pixels exceeds the limit of "
-                                         r"178956970 \(use --max-pixels to raise it\)"):
+    with pytest.raises(
+        InputError,
+        match=r"14000x13000 = 182000000 pixels exceeds the limit of "
+        r"178956970 \(use --max-pixels to raise it\)",
+    ):
         check_dimensions(14000, 13000, None)
-    check_dimensions(14000, 13000, 2 * 10**8)       # the flag lifts it
+    check_dimensions(14000, 13000, 2 * 10**8)  # the flag lifts it
     with pytest.raises(InputError, match="--max-pixels"):
-        check_dimensions(100, 100, 9999)            # and lowers it
+        check_dimensions(100, 100, 9999)  # and lowers it
 
 
 def test_stream_declaring_a_huge_frame_is_refused_before_decoding(small_stream):
@@ -56,6 +60,7 @@ def test_stream_declaring_a_huge_frame_is_refused_before_decoding(small_stream):
 def test_stream_declaring_a_large_frame_warns(small_stream, tmp_path, capsys):
     """The warning comes from the header alone (no pixel decoded) and the CLI prints it as one line."""
     from fpcodec.codec.cli import main
+
     big = patch_header(patch_header(small_stream, "width", 10000), "height", 9000)
     with pytest.warns(LargeFrameWarning):
         Decoder(io.BytesIO(big), load_model=False)
@@ -64,19 +69,24 @@ def test_stream_declaring_a_large_frame_warns(small_stream, tmp_path, capsys):
     capsys.readouterr()
     assert main(["info", str(fpc), "-q"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err == ["fpcodec: warning: frame size 10000x9000 = 90000000 pixels is above 89478485 and needs "
-                   "a lot of memory (--max-pixels sets the limit and silences this)"], err
+    assert err == [
+        "fpcodec: warning: frame size 10000x9000 = 90000000 pixels is above 89478485 and needs "
+        "a lot of memory (--max-pixels sets the limit and silences this)"
+    ], err
 
 
 def test_decompression_bomb_gifs_get_a_clean_error(tmp_path, capsys):
     """Pillow's decompression-bomb GIF (a 32x32 screen whose image claims 65535 columns) as shipped
     (cut short) and completed with its terminator and trailer: one error line, no output file."""
     from fpcodec.codec.cli import main
+
     data = (ODD / "decompression_bomb.gif").read_bytes()
     for name, body in (("bomb.gif", data), ("bomb_complete.gif", data + b"\x00;")):
         (tmp_path / name).write_bytes(body)
         capsys.readouterr()
-        assert main(["encode", str(tmp_path / name), "-o", str(tmp_path / "out.fpc"), "-m", "last-frame"]) == 1
+        assert (
+            main(["encode", str(tmp_path / name), "-o", str(tmp_path / "out.fpc"), "-m", "last-frame"]) == 1
+        )
         err = capsys.readouterr().err.splitlines()
         assert len(err) == 1 and err[0].startswith("fpcodec: error: "), err
     assert dir_listing(tmp_path) == {"bomb.gif", "bomb_complete.gif"}
@@ -85,6 +95,7 @@ def test_decompression_bomb_gifs_get_a_clean_error(tmp_path, capsys):
 def test_gif_screen_over_the_limit_is_refused_before_decoding(tmp_path, capsys):
     """A GIF whose logical screen declares 20000x10000 is refused from its header, naming the flag."""
     from fpcodec.codec.cli import main
+
     data = bytearray((ODD / "hopper.gif").read_bytes())
     data[6:10] = (20000).to_bytes(2, "little") + (10000).to_bytes(2, "little")
     src = tmp_path / "wide.gif"
