@@ -16,8 +16,36 @@ TEST_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 FUZZ_MAX_PIXELS = 1 << 16
 
 
-class InputTimeout(Exception):
-    """One input ran past the per-input time bound (a hang, for the harness)."""
+class InputTimeout(BaseException):
+    """One input ran past the per-input time bound (a hang, for the harness). A BaseException, so
+    that the decoder's ``except Exception`` around constriction cannot turn it into a FormatError."""
+
+
+#: Exceptions that are bugs in Python code even when a catch-all turned them into an allowed error
+#: (frame_coding.decode_frame wraps whatever constriction raises, AssertionError and ValueError
+#: included, in a FormatError ``from`` it): an explicit cause of one of these types is a finding.
+MASKED_BUGS = (
+    MemoryError,
+    RecursionError,
+    IndexError,
+    KeyError,
+    AttributeError,
+    TypeError,
+    NameError,
+    ZeroDivisionError,
+    OverflowError,
+)
+
+
+def _masked_bug(exc: BaseException) -> BaseException | None:
+    seen = set()
+    cause = exc.__cause__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, MASKED_BUGS):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return None
 
 
 def _on_alarm(signum, frame) -> None:
@@ -34,8 +62,10 @@ def bounded(check: Callable[[bytes], None], allowed: tuple[type[BaseException], 
         signal.setitimer(signal.ITIMER_PROF, seconds)
         try:
             check(data)
-        except allowed:
-            pass
+        except allowed as exc:
+            bug = _masked_bug(exc)
+            if bug is not None:
+                raise bug from exc  # the traceback shows where it happened
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
 
