@@ -1,4 +1,4 @@
-"""What the atheris harnesses share: seed corpora, per-input time and memory bounds, the run itself."""
+"""What the atheris harnesses share: the corpus folder, per-input time and memory bounds, the run."""
 
 from __future__ import annotations
 
@@ -9,63 +9,27 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-#: The repository's test data (seeds come from here, never from /work/shared).
-TEST_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
-#: Largest frame a fuzzed input may declare: the limit (max_pixels) is the protection against huge
-#: frames, so the harness sets it low and keeps every execution small.
-FUZZ_MAX_PIXELS = 1 << 16
-
 
 class InputTimeout(BaseException):
     """One input ran past the per-input time bound (a hang, for the harness). A BaseException, so
     that the decoder's ``except Exception`` around constriction cannot turn it into a FormatError."""
 
 
-#: Exceptions that are bugs in Python code even when a catch-all turned them into an allowed error
-#: (frame_coding.decode_frame wraps whatever constriction raises, AssertionError and ValueError
-#: included, in a FormatError ``from`` it): an explicit cause of one of these types is a finding.
-MASKED_BUGS = (
-    MemoryError,
-    RecursionError,
-    IndexError,
-    KeyError,
-    AttributeError,
-    TypeError,
-    NameError,
-    ZeroDivisionError,
-    OverflowError,
-)
-
-
-def _masked_bug(exc: BaseException) -> BaseException | None:
-    seen = set()
-    cause = exc.__cause__
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, MASKED_BUGS):
-            return cause
-        seen.add(id(cause))
-        cause = cause.__cause__
-    return None
-
-
 def _on_alarm(signum, frame) -> None:
     raise InputTimeout("input took longer than the per-input CPU-time bound")
 
 
-def bounded(check: Callable[[bytes], None], allowed: tuple[type[BaseException], ...], seconds: float):
-    """``check`` wrapped for atheris: allowed exceptions are swallowed, a Python-level hang past
-    ``seconds`` of CPU time raises InputTimeout (SIGPROF: libFuzzer's own ``-timeout=``, wall
-    clock on SIGALRM, catches hangs in native code)."""
+def bounded(target: str, seconds: float) -> Callable[[bytes], None]:
+    """``targets.replay`` of ``target`` for atheris, with a bound of ``seconds`` of CPU time per input
+    (SIGPROF; libFuzzer's own ``-timeout=``, wall clock on SIGALRM, catches hangs in native code)."""
+    from . import targets
+
     signal.signal(signal.SIGPROF, _on_alarm)
 
     def test_one_input(data: bytes) -> None:
         signal.setitimer(signal.ITIMER_PROF, seconds)
         try:
-            check(data)
-        except allowed as exc:
-            bug = _masked_bug(exc)
-            if bug is not None:
-                raise bug from exc  # the traceback shows where it happened
+            targets.replay(target, data)
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
 
@@ -84,35 +48,37 @@ def cap_address_space(extra_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
-def seed_dir(target: str, write_seeds: Callable[[Path], None], corpus: Path | None = None) -> Path:
+def seed_dir(target: str, corpus: Path | None = None) -> Path:
     """The target's corpus folder (default ``$FPCODEC_FUZZ_DIR/<target>``, ``.fuzz/<target>``
     without the variable), filled with the seeds when it is missing or empty."""
+    from . import targets
+
     if corpus is None:
         corpus = Path(os.environ.get("FPCODEC_FUZZ_DIR", ".fuzz")) / target
     if not corpus.is_dir() or not any(corpus.iterdir()):
         corpus.mkdir(parents=True, exist_ok=True)
-        write_seeds(corpus)
+        targets.TARGETS[target][2](corpus)
     return corpus
 
 
-def run(
-    target: str,
-    test_one_input: Callable[[bytes], None],
-    write_seeds: Callable[[Path], None],
-    warm_up: Callable[[], None],
-    memory_mb: int = 1024,
-) -> None:
-    """Parse the libFuzzer arguments, add the seed corpus when none is given, warm up (imports,
-    compiled kernels, model weights) before the address-space cap, then fuzz."""
+def run(target: str, seconds: float = 20, memory_mb: int = 2048) -> None:
+    """Parse the libFuzzer arguments, add the seed corpus when none is given, warm up on the seeds
+    (imports, compiled kernels, model weights) before the address-space cap, then fuzz."""
     import atheris
+
+    from . import targets
 
     argv = list(sys.argv)
     corpora = [a for a in argv[1:] if not a.startswith("-")]
     if not corpora:
-        argv.append(str(seed_dir(target, write_seeds)))
-    for corpus in corpora[:1]:  # libFuzzer adds what it finds to the first one
-        seed_dir(target, write_seeds, Path(corpus))
-    warm_up()
+        corpora = [str(seed_dir(target))]
+        argv.append(corpora[0])
+    corpus = seed_dir(target, Path(corpora[0]))  # libFuzzer adds what it finds to the first one
+    for path in sorted(corpus.iterdir()):
+        try:
+            targets.replay(target, path.read_bytes())
+        except Exception:  # a seed that is already a finding shows up again in the run itself
+            pass
     cap_address_space(memory_mb)
-    atheris.Setup(argv, test_one_input)
+    atheris.Setup(argv, bounded(target, seconds))
     atheris.Fuzz()
