@@ -3,7 +3,8 @@ long clip of the same content: memory must be flat in the video's length (issue 
 
 The clips are tests/data/carphone_000.gif's 34 frames, subsampled to SIZE x SIZE and cycled to each
 length (written as GIFs with fpcodec's own streaming GIF writer). Each command runs in a child
-process; its peak RSS is the ``ru_maxrss`` that ``os.wait4`` reports for that child alone. The
+process (the decodes of one stream side by side, to save time on a busy machine); its peak RSS is
+the ``ru_maxrss`` that ``os.wait4`` reports for that child alone. The
 table gives the median of REPEATS runs, the ratio long/short (target <= 1.2) and the growth per
 extra frame::
 
@@ -48,51 +49,54 @@ def make_clip(path: Path, length: int, size: int) -> None:
         raise RuntimeError(f"the clip is not what it should be: {notes}")
 
 
-def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
-    """(peak RSS in MB, seconds) of one child process; raises if it fails."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err.strip()}")
-    return usage.ru_maxrss / 1024, seconds  # ru_maxrss is in KiB on Linux
+def peak_rss_mb(cmds: list[list[str]]) -> list[float]:
+    """Peak RSS in MB of each command, run as concurrent child processes (each one's own
+    ``ru_maxrss`` from ``os.wait4``, so running them side by side does not mix their figures)."""
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for cmd in cmds]
+    peaks = []
+    for cmd, proc in zip(cmds, procs, strict=True):
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err.strip()}")
+        peaks.append(usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    return peaks
 
 
 def measure(lengths: list[int], size: int, repeats: int, work: Path, fpcodec: list[str]) -> list[dict]:
+    """Encode each clip, then decode it to every output format (the decodes side by side)."""
     rows = []
     for n in lengths:
         clip = work / f"clip{n}.gif"
         make_clip(clip, n, size)
         stream = work / f"clip{n}.fpc"
-        jobs = [
-            ("encode", fpcodec + ["encode", str(clip), "-o", str(stream), "-m", "last-frame", "-y", "-q"])
-        ]
+        encode = fpcodec + ["encode", str(clip), "-o", str(stream), "-m", "last-frame", "-y", "-q"]
+        decodes = []
         for label, name, extra in OUTPUTS:
             out = work / f"n{n}" / name
             out.parent.mkdir(parents=True, exist_ok=True)
-            jobs.append(
+            decodes.append(
                 (f"decode {label}", fpcodec + ["decode", str(stream), "-o", str(out), "-y", "-q"] + extra)
             )
-        for what, cmd in jobs:
-            runs = [peak_rss_mb(cmd) for _ in range(repeats)]
-            rss = statistics.median(r[0] for r in runs)
-            secs = statistics.median(r[1] for r in runs)
+        runs: dict[str, list[float]] = {"encode": [], **{what: [] for what, _ in decodes}}
+        for _ in range(repeats):
+            start = time.perf_counter()
+            runs["encode"] += peak_rss_mb([encode])
+            runs_decode = peak_rss_mb([cmd for _, cmd in decodes])
+            for (what, _), peak in zip(decodes, runs_decode, strict=True):
+                runs[what].append(peak)
+            print(
+                f"{n} frames: one round in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True
+            )
+        for what, peaks in runs.items():
+            rss = statistics.median(peaks)
             rows.append(
-                {
-                    "what": what,
-                    "frames": n,
-                    "rss_mb": rss,
-                    "seconds": secs,
-                    "all_rss_mb": [round(r[0], 1) for r in runs],
-                }
+                {"what": what, "frames": n, "rss_mb": rss, "all_rss_mb": [round(p, 1) for p in peaks]}
             )
             print(
-                f"{what:20s} {n:5d} frames: {rss:7.1f} MB peak RSS, {secs:6.1f} s "
-                f"(runs: {', '.join(f'{r[0]:.1f}' for r in runs)})",
+                f"{what:20s} {n:5d} frames: {rss:7.1f} MB peak RSS (runs: {', '.join(f'{p:.1f}' for p in peaks)})",
                 file=sys.stderr,
                 flush=True,
             )
@@ -102,7 +106,7 @@ def measure(lengths: list[int], size: int, repeats: int, work: Path, fpcodec: li
 def table(rows: list[dict], lengths: list[int], size: int, repeats: int) -> str:
     short, long = lengths[0], lengths[-1]
     lines = [
-        f"Peak RSS (MB, median of {repeats} runs) of fpcodec on carphone_000 cropped to {size}x{size}, "
+        f"Peak RSS (MB, median of {repeats} runs) of fpcodec on carphone_000 subsampled to {size}x{size}, "
         f"cycled to {short} and {long} frames (-m last-frame)",
         "",
         f"| command | {short} frames | {long} frames | ratio {long}/{short} | growth per extra frame |",
