@@ -7,9 +7,11 @@ Allowed outcomes: success or the project's FpcodecError family (the GIF block wa
 
 from __future__ import annotations
 
+import atexit
 import io
 import itertools
 import os
+import shutil
 import struct
 import tempfile
 import zlib
@@ -156,6 +158,7 @@ def check_input(data: bytes) -> None:
     global _WORK
     if _WORK is None:
         _WORK = Path(tempfile.mkdtemp(prefix="fpcodec-fuzz-input-"))
+        atexit.register(shutil.rmtree, _WORK, ignore_errors=True)
     path = _WORK / "input"
     path.write_bytes(data)
     reader = fio.VideoReader(path, max_pixels=FUZZ_MAX_PIXELS)
