@@ -41,3 +41,11 @@ class WeightsError(FpcodecError, ValueError):
 
 class WeightsMissingError(WeightsError):
     """A learned model's weights file is not there."""
+
+
+class FpcodecWarning(UserWarning):
+    """Base class of the warnings the CLI prints as one ``fpcodec: warning: ...`` line."""
+
+
+class LargeFrameWarning(FpcodecWarning):
+    """A frame is above the warning size (Pillow's DecompressionBombWarning convention)."""

@@ -12,10 +12,11 @@ import contextlib
 import os
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..bitstream.errors import FormatError, FpcodecError, InputError
+from ..bitstream.errors import FormatError, FpcodecError, FpcodecWarning, InputError
 from . import sniff
 
 PROG = "fpcodec"
@@ -252,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
         p.add_argument("--max-pixels", type=int, default=None,
-                       help="largest frame (width*height) accepted; default 16777216")
+                       help="largest frame (width*height) accepted; default 178956970, with a warning "
+                            "above 89478485 (Pillow's limits)")
 
     p = sub.add_parser("encode", help="encode a GIF or video to an .fpc stream",
                        description="Encode a GIF or video (anything FFmpeg reads) to an fpcodec stream.",
@@ -352,6 +354,21 @@ def _silence_stdout() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fpcodec`` command."""
+    with warnings.catch_warnings():
+        python_way = warnings.showwarning
+
+        def show(message, category, *rest) -> None:  # the project's warnings as one line
+            if issubclass(category, FpcodecWarning):
+                print(f"{PROG}: warning: {message}", file=sys.stderr)
+            else:
+                python_way(message, category, *rest)
+
+        warnings.simplefilter("once", FpcodecWarning)  # once per message, however often checked
+        warnings.showwarning = show
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         if argv and argv[0] in _LAZY:

@@ -20,7 +20,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from ..bitstream.errors import FpcodecError, InputError
-from . import gif_blocks, sniff
+from . import anim_writers, gif_blocks, sniff
+from .anim_writers import LossyOutputError
 from .pipeline import check_dimensions
 
 #: Extensions of the files ``fpcodec bench`` and ``fpcodec train`` pick up in a folder: GIFs and the
@@ -56,7 +57,11 @@ class VideoReader:
             magic = fh.read(6)
         self._is_gif = magic in (b"GIF87a", b"GIF89a")
         if self._is_gif:
-            structure = gif_blocks.walk(self.path.read_bytes())
+            data = self.path.read_bytes()
+            screen = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+            if all(screen):  # the logical screen, before FFmpeg or Pillow allocates anything
+                check_dimensions(*screen, self._max_pixels)
+            structure = gif_blocks.walk(data)
             if structure.truncated and structure.images > 0:
                 # A file cut inside its image data: decoders would invent the missing pixels.
                 raise InputError(f"{self.path} is a truncated or damaged GIF "
@@ -188,10 +193,6 @@ def gif_loop_count(path: str | os.PathLike) -> int | None:
 
 
 # -------------------------------------------------------------------------------------- writing
-class LossyOutputError(FpcodecError):
-    """The chosen output format cannot hold the frames exactly."""
-
-
 OUTPUT_FORMATS = (".gif", ".apng", ".png", ".webp", ".y4m", ".mp4")
 
 
@@ -227,10 +228,10 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], duration
     """Write frames to ``path`` by its extension; returns warnings (timing or data not kept).
 
     ``frames_%04d.png``-style paths write a PNG sequence. Raises LossyOutputError when the target
-    would change pixels and ``allow_lossy`` is false. APNG, PNG sequences, Y4M and MP4 take the
-    frames one at a time, so a generator keeps memory flat however long the video; GIF and WebP
-    (Pillow's writers, and the checks before them) hold them all. If ``frames`` raises, no output
-    file is left behind (a PNG sequence keeps the frames written so far).
+    would change pixels and ``allow_lossy`` is false (GIF: at the first frame it cannot hold). Every
+    writer takes the frames one at a time, so a generator keeps memory flat however long the video
+    (``anim_writers`` for GIF and WebP). If ``frames`` raises, no output file is left behind (a PNG
+    sequence keeps the frames written so far).
     """
     path = Path(path)
     name = str(path)
@@ -241,33 +242,20 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], duration
     if ext in (".y4m", ".mp4") and "%" not in path.name and not allow_lossy:
         raise LossyOutputError(f"{ext} stores frames in YUV and would change pixels; use .apng, "
                                ".webp, .gif or a PNG sequence, or pass --lossy to accept it")
-    if durations is None or ext in (".gif", ".webp"):
+    if durations is None:
         frames = list(frames)
-        durations = list(durations) if durations is not None else [0] * len(frames)
+        durations = [0] * len(frames)
     if "%" in path.name:
         return _write_png_sequence(name, frames, len(durations), force)
     first, frames = _peek(frames)
     warnings: list[str] = []
     if ext in (".y4m", ".mp4"):
         warnings.append(f"{ext} output is not pixel-exact (YUV conversion)")
-    if ext == ".gif":
-        warnings += _check_gif(frames, allow_lossy)
-    if ext == ".webp" and len(frames) > 1 and first.shape[2] == 4 and any(
-            len(np.unique(f[f[..., 3] == 0], axis=0)) > 1 for f in frames):
-        warnings.append("animated WebP does not keep the colours under fully transparent pixels "
-                        "(what is shown does not change)")
-    if ext in (".gif", ".webp"):
-        repeats = sum(np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
-        if repeats:
-            warnings.append(f"{repeats} repeated frames merged into the frame before them (durations "
-                            f"added): the {ext} writer keeps the timeline but not the frame count")
     ms, exact = durations_ms(list(durations), time_base)
     if ext == ".gif" and any(m % 10 for m in ms):
         exact = False
     if ext in (".apng", ".png"):
         exact = all(d > 0 for d in durations)  # written in the stream's own time base; 0 becomes 1 tick
-    if not exact:
-        warnings.append(f"frame durations rounded to what {ext} can store")
     written = 0
 
     def counted():
@@ -277,15 +265,21 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], duration
             yield f
 
     with atomic_output(path, force) as tmp:
-        if ext in (".gif", ".webp"):
-            written = len(frames)
-            _write_pillow(tmp, ext, frames, ms, loop)
+        if ext == ".gif":
+            with open(tmp, "wb") as fh:
+                notes, written = anim_writers.write_gif(fh, frames, ms, loop, allow_lossy)
+            warnings += notes
+        elif ext == ".webp":
+            notes, written = anim_writers.write_webp(tmp, frames, ms, loop)
+            warnings += notes
         elif ext in (".apng", ".png"):
             _write_apng(tmp, first, counted(), durations, time_base, loop)
         else:
             _write_av(tmp, ext, first, counted())
         if written != len(durations):
             raise FpcodecError(f"{written} frames for {len(durations)} durations")
+    if not exact:
+        warnings.append(f"frame durations rounded to what {ext} can store")
     return warnings
 
 
@@ -300,93 +294,6 @@ def _peek(frames: Iterable[np.ndarray]) -> tuple[np.ndarray, Iterable[np.ndarray
     if first is None:
         raise FpcodecError("no frames to write")
     return first, itertools.chain([first], it)
-
-
-def _colour_count(frame: np.ndarray) -> int:
-    flat = frame.reshape(-1, frame.shape[-1])
-    if flat.size == 0:
-        return 0
-    packed = flat.astype(np.uint32) @ (256 ** np.arange(flat.shape[1], dtype=np.uint32))[:, None]
-    return int(np.unique(packed).size)
-
-
-def _check_gif(frames: list[np.ndarray], allow_lossy: bool) -> list[str]:
-    """What a GIF cannot hold: > 256 colours (255 with transparency) and partial alpha are refused
-    unless lossy output is allowed; different hidden colours under fully transparent pixels (a GIF
-    has one transparent entry) only give a warning, since what is shown does not change."""
-    problems, invisible = [], 0
-    for i, f in enumerate(frames):
-        if f.shape[2] == 4:
-            alpha = f[..., 3]
-            if ((alpha != 0) & (alpha != 255)).any():
-                problems.append(f"frame {i} has partial transparency")
-            clear = f[alpha == 0]
-            if len(clear) and len(np.unique(clear, axis=0)) > 1:
-                invisible += 1
-            colours = _colour_count(f[alpha != 0][None, :, :3]) + (1 if len(clear) else 0)
-        else:
-            colours = _colour_count(f)
-        if colours > 256:
-            problems.append(f"frame {i} has more than 256 colours ({colours}, transparency counting as one)")
-    if problems and not allow_lossy:
-        raise LossyOutputError(f"a GIF cannot hold these frames exactly ({problems[0]}); use .apng, "
-                               ".webp or a PNG sequence, or pass --lossy")
-    notes = [f"GIF output is not exact: {p}" for p in problems[:3]]
-    if invisible:
-        notes.append(f"{invisible} frames have several colours under fully transparent pixels; a GIF "
-                     "keeps one (the pixels look the same, their hidden RGB values change)")
-    return notes
-
-
-def _to_palette(frame: np.ndarray, reserve_transparent: bool):
-    """Exact P-mode image for a frame of at most 256 colours. With ``reserve_transparent``, palette
-    entry 0 is the transparent colour in every frame (GIF has one transparency index per file in
-    Pillow's writer), holding the colour of this frame's transparent pixels if it has any."""
-    from PIL import Image
-    h, w, c = frame.shape
-    flat = frame.reshape(-1, c)
-    if reserve_transparent:
-        clear = flat[:, 3] == 0
-        opaque_colours, opaque_index = np.unique(flat[~clear][:, :3], axis=0, return_inverse=True)
-        index = np.zeros(h * w, np.int64)
-        index[~clear] = opaque_index.ravel() + 1
-        first = flat[clear][0, :3] if clear.any() else np.zeros(3, np.uint8)
-        colours = np.concatenate([first[None, :], opaque_colours])
-    else:
-        colours, index = np.unique(flat[:, :3], axis=0, return_inverse=True)
-    if len(colours) > 256:
-        return Image.fromarray(frame[..., :3]).convert("P", palette=Image.Palette.ADAPTIVE)
-    im = Image.fromarray(index.reshape(h, w).astype(np.uint8), mode="L").convert("P")
-    pal = np.zeros((256, 3), np.uint8)
-    pal[: len(colours)] = colours
-    im.putpalette(pal.ravel().tolist())
-    if reserve_transparent:
-        im.info["transparency"] = 0  # per frame, so Pillow compares frames with transparency applied
-    return im
-
-
-def _write_pillow(tmp: Path, ext: str, frames: list[np.ndarray], ms: list[int], loop: int | None) -> None:
-    from PIL import Image
-    if ext == ".gif":
-        alpha = frames[0].shape[2] == 4 and any((f[..., 3] == 0).any() for f in frames)
-        ims = [_to_palette(f, alpha) for f in frames]
-        kw = dict(save_all=True, append_images=ims[1:], duration=list(ms), optimize=False,
-                  disposal=2 if alpha else 1)
-        if alpha:
-            kw["transparency"] = 0
-        if loop is not None:
-            kw["loop"] = loop
-        ims[0].save(tmp, format="GIF", **kw)
-        return
-    ims = [Image.fromarray(f) for f in frames]
-    # Animated WebP/PNG count plays, 0 = forever; a video without loop information plays once.
-    plays = 1 if loop is None else loop
-    kw = dict(save_all=True, append_images=ims[1:], duration=list(ms) if len(ms) > 1 else ms[0],
-              loop=plays)
-    if ext == ".webp":
-        ims[0].save(tmp, format="WEBP", lossless=True, quality=100, method=4, exact=True, **kw)
-    else:
-        ims[0].save(tmp, format="PNG", **kw)
 
 
 def _write_apng(tmp: Path, first: np.ndarray, frames: Iterable[np.ndarray], durs: Sequence[int],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 import zlib
 from collections import deque
 from dataclasses import dataclass
@@ -19,16 +20,19 @@ import numpy as np
 
 from ..bitstream import container
 from ..bitstream.container import FrameRecord, StreamHeader
-from ..bitstream.errors import (ChecksumError, FormatError, InputError, ModelMismatchError,
-                                TruncatedStreamError)
+from ..bitstream.errors import (ChecksumError, FormatError, InputError, LargeFrameWarning,
+                                ModelMismatchError, TruncatedStreamError)
 from ..bitstream.palette import decode_palette, encode_palette
 from ..models import registry
 from ..models.base import HISTORY, Predictor
 from . import frame_coding
 from .frame_coding import CodedFrame
 
-#: Default cap on pixels per frame (lift with max_pixels / --max-pixels).
-MAX_PIXELS = 4096 * 4096
+#: Pillow's convention (``Image.MAX_IMAGE_PIXELS``): frames above this many pixels get a warning
+#: (a decompression bomb, or a frame that needs a lot of memory) ...
+WARN_PIXELS = 89_478_485
+#: ... and frames above twice that are refused unless max_pixels / --max-pixels raises the cap.
+MAX_PIXELS = 2 * WARN_PIXELS
 #: Hard ceiling even when lifted: dimensions are u32 and a frame must fit in memory.
 MAX_DIMENSION = 1 << 16
 
@@ -40,7 +44,11 @@ def coder_tag() -> str:
 
 
 def check_dimensions(width: int, height: int, max_pixels: int | None) -> None:
-    """Refuse empty or absurd frame sizes before allocating anything."""
+    """Refuse empty or absurd frame sizes before allocating anything.
+
+    With the default cap (``max_pixels`` None) a frame above WARN_PIXELS gives a LargeFrameWarning
+    and one above MAX_PIXELS is refused; an explicit ``max_pixels`` is the cap, without warning.
+    """
     if width <= 0 or height <= 0:
         raise InputError(f"invalid frame size {width}x{height}")
     if width > MAX_DIMENSION or height > MAX_DIMENSION:
@@ -49,6 +57,10 @@ def check_dimensions(width: int, height: int, max_pixels: int | None) -> None:
     if width * height > cap:
         raise InputError(f"frame size {width}x{height} = {width * height} pixels exceeds the limit of "
                          f"{cap} (use --max-pixels to raise it)")
+    if max_pixels is None and width * height > WARN_PIXELS:
+        warnings.warn(f"frame size {width}x{height} = {width * height} pixels is above "
+                      f"{WARN_PIXELS} and needs a lot of memory (--max-pixels sets the limit "
+                      f"and silences this)", LargeFrameWarning, stacklevel=2)
 
 
 _U32 = 1 << 32

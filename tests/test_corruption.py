@@ -251,8 +251,8 @@ def test_inconsistent_header_fields(small_stream, field, value):
 
 def test_header_size_over_max_pixels_is_refused_before_decoding(small_stream):
     from fpcodec.codec.pipeline import MAX_PIXELS
-    bad = patch_header(patch_header(small_stream, "width", 4096), "height", 4097)
-    assert 4096 * 4097 > MAX_PIXELS
+    bad = patch_header(patch_header(small_stream, "width", 16384), "height", 16384)
+    assert 16384 * 16384 > MAX_PIXELS
     with pytest.raises(FormatError, match="pixels"):
         Decoder(io.BytesIO(bad))
 

@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "--max-pixels",
             type=int,
             default=None,
-            help="largest frame (width*height) accepted; default 16777216",
+            help="largest frame (width*height) accepted; default 178956970, with a warning above 89478485",
         )
         p.add_argument(
             "--max-bytes",

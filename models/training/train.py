@@ -420,7 +420,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out
     if Path(out).exists() and not (args.force or args.resume):
         raise FpcodecError(f"{out} exists (use -y/--force to overwrite, or --resume)")
-    from ..codec.outputs import check_output
+    from ...codec.outputs import check_output
     check_output(out, force=True)  # its folder, before any training
     if args.epochs is None and args.steps is None and args.time_budget is None:
         args.epochs = 20

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run every fuzz target for SECONDS each and append libFuzzer's final statistics to a log.
+#
+#   bench/fuzz/run_all.sh SECONDS [TARGET...]        (targets: stream gif_blocks input; default all)
+#
+# Environment: FPCODEC_FUZZ_DIR (corpora and findings, default .fuzz), FUZZ_LOG (default
+# bench/results/fuzz.log), FUZZ_TIMEOUT (wall-clock seconds per input, default 60), FUZZ_RSS_MB (default 3072),
+# FUZZ_NICE (default 15). Run from the repository root with the venv active
+# (pip install -e '.[fuzz]'). A finding stops that target: its input is saved as
+# $FPCODEC_FUZZ_DIR/<target>-crash-* (or -timeout-*, -oom-*) and the run goes on to the next target.
+# The per-input bound that matters is the harness' own (CPU time, 20 s for stream/input, 5 s for
+# gif_blocks); libFuzzer's -timeout is wall clock, so raise FUZZ_TIMEOUT on a crowded machine.
+# Extra libFuzzer flags go in FUZZ_ARGS (e.g. FUZZ_ARGS=-max_len=4096 to favour small, fast inputs).
+set -u
+seconds=${1:?usage: bench/fuzz/run_all.sh SECONDS [TARGET...]}
+shift
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(stream gif_blocks input)
+dir=${FPCODEC_FUZZ_DIR:-.fuzz}
+log=${FUZZ_LOG:-bench/results/fuzz.log}
+export FPCODEC_FUZZ_DIR=$dir
+mkdir -p "$dir" "$(dirname "$log")"
+status=0
+for t in "${targets[@]}"; do
+    out="$dir/$t.out"
+    nice -n "${FUZZ_NICE:-15}" python -m "fpcodec.bench.fuzz.$t" \
+        -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb="${FUZZ_RSS_MB:-3072}" \
+        -print_final_stats=1 -artifact_prefix="$dir/$t-" ${FUZZ_ARGS:-} "$dir/$t" >"$out" 2>&1
+    rc=$?
+    [ $rc -ne 0 ] && status=1
+    {
+        echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) target=$t seconds=$seconds exit=$rc" \
+             "commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+        # The last status line (#execs, cov:, ft:, corp:) and libFuzzer's final stats.
+        grep -E '^#[0-9]+' "$out" | tail -n 1
+        grep -E '^stat::' "$out"
+        grep -E 'ERROR: libFuzzer|^=== Uncaught|Test unit written to' "$out" | head -n 5
+    } | tee -a "$log"
+done
+exit $status

@@ -1,0 +1,221 @@
+"""The fuzz targets' checks and seeds, without atheris: the harnesses (``stream``, ``gif_blocks``,
+``input``) run them under libFuzzer, and tests/test_fuzz_regressions.py replays the saved inputs
+through ``replay`` without it.
+
+Allowed outcomes: success or the project's FpcodecError family (the GIF block walker: success only).
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import itertools
+import os
+import shutil
+import struct
+import tempfile
+import zlib
+from functools import lru_cache
+from pathlib import Path
+
+from fpcodec.bitstream import container
+from fpcodec.bitstream.errors import FpcodecError, InputError
+from fpcodec.codec import gif_blocks, pipeline
+from fpcodec.codec import io as fio
+from fpcodec.models import registry
+
+#: The repository's test data (seeds come from here, never from /work/shared).
+TEST_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+#: Largest frame a fuzzed input may declare: the limit (max_pixels) is the protection against huge
+#: frames, so the harness sets it low and keeps every execution small.
+FUZZ_MAX_PIXELS = 1 << 16
+#: Exceptions that are bugs in Python code even when a catch-all turned them into an allowed error
+#: (frame_coding.decode_frame wraps whatever constriction raises, AssertionError and ValueError
+#: included, in a FormatError ``from`` it): an explicit cause of one of these types is a finding.
+MASKED_BUGS = (
+    MemoryError,
+    RecursionError,
+    IndexError,
+    KeyError,
+    AttributeError,
+    TypeError,
+    NameError,
+    ZeroDivisionError,
+    OverflowError,
+)
+
+
+def masked_bug(exc: BaseException) -> BaseException | None:
+    """The first exception of a MASKED_BUGS type in ``exc``'s chain of explicit causes, if any."""
+    seen = set()
+    cause = exc.__cause__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, MASKED_BUGS):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return None
+
+
+# ---------------------------------------------------------------------------------------- stream
+_PREFIX = struct.Struct("<I4s")
+
+
+def fix_crcs(data: bytes) -> bytes:
+    """The stream with each chunk's CRC recomputed, as far as its chunks can be framed."""
+    out = bytearray(data)
+    pos = container._PREAMBLE.size
+    while pos + _PREFIX.size <= len(out):
+        length, kind = _PREFIX.unpack_from(out, pos)
+        body_end = pos + _PREFIX.size + length
+        if body_end + 4 > len(out):
+            break
+        out[body_end : body_end + 4] = struct.pack("<I", zlib.crc32(out[pos + 4 : body_end]))
+        pos = body_end + 4
+    return bytes(out)
+
+
+@lru_cache(maxsize=None)
+def _cached_model(name: str, device: str):
+    return registry.get(name, device=device)
+
+
+def cached_get_model(name: str, device: str):
+    """pipeline._get_model, but each predictor is built once (they are stateless)."""
+    try:
+        return _cached_model(name, device)
+    except KeyError:
+        raise InputError(f"unknown model {name!r}") from None
+
+
+def check_stream(data: bytes) -> None:
+    """Decode the stream (chunk CRCs recomputed first unless its length is odd)."""
+    if len(data) % 2 == 0:
+        data = fix_crcs(data)
+    pipeline.decode(data, max_pixels=FUZZ_MAX_PIXELS)
+
+
+def _small_clips():
+    """(name, frames) of a few frames cropped small from the test GIFs, RGB and RGBA."""
+    for name, size, count in (
+        ("carphone_000.gif", 32, 4),
+        ("carphonew_000_5f.gif", 40, 3),
+        ("odd/transparent_dispose.gif", 64, 3),
+        ("odd/dispose_prev.gif", 48, 4),
+        ("odd/test.colors.gif", 48, 2),
+        ("odd/hopper.gif", 24, 2),
+    ):
+        frames = []
+        for pixels, _ in fio.VideoReader(TEST_DATA / name).frames():
+            frames.append(pixels[:size, :size].copy())
+            if len(frames) == count:
+                break
+        yield Path(name).stem, frames
+
+
+def write_stream_seeds(corpus: Path) -> None:
+    """tests/data/v*_stream.fpc, and streams of small clips: last-frame, last-frame in RGB modes only
+    (--no-palette), conv2d-int."""
+    for path in sorted(TEST_DATA.glob("v*_stream.fpc")):
+        (corpus / path.name).write_bytes(path.read_bytes())
+    for stem, frames in _small_clips():
+        durs = [4] * len(frames)
+        (corpus / f"{stem}_last.fpc").write_bytes(pipeline.encode(frames, durations=durs, model="last-frame"))
+        (corpus / f"{stem}_rgb.fpc").write_bytes(
+            pipeline.encode(frames, durations=durs, model="last-frame", use_palette=False)
+        )
+        if stem in ("carphone_000", "transparent_dispose"):
+            small = [f[:16, :16] for f in frames[:3]]
+            (corpus / f"{stem}_conv2d.fpc").write_bytes(pipeline.encode(small, model="conv2d-int"))
+            (corpus / f"{stem}_conv2d_rgb.fpc").write_bytes(
+                pipeline.encode(small, model="conv2d-int", use_palette=False)
+            )
+
+
+# ------------------------------------------------------------------------------------ gif_blocks
+def check_gif_blocks(data: bytes) -> None:
+    """walk() promises never to raise on any bytes."""
+    result = gif_blocks.walk(data)
+    if not isinstance(result, gif_blocks.GifStructure) or result.images < 0:
+        raise RuntimeError(f"walk returned {result!r}")
+
+
+def write_gif_seeds(corpus: Path) -> None:
+    for path in sorted(TEST_DATA.rglob("*.gif")):
+        (corpus / path.name).write_bytes(path.read_bytes())
+
+
+# ----------------------------------------------------------------------------------------- input
+#: Frames encoded per input, and the largest side encoded (the reader still walks, probes and
+#: decodes every frame whole; the crop only keeps the encoder's share of an execution small).
+ENCODED_FRAMES = 2
+ENCODED_SIDE = 48
+_WORK: Path | None = None
+
+
+def check_input(data: bytes) -> None:
+    """Write the bytes to a file, open it with VideoReader and encode its first frames with last-frame."""
+    global _WORK
+    if _WORK is None:
+        _WORK = Path(tempfile.mkdtemp(prefix="fpcodec-fuzz-input-"))
+        atexit.register(shutil.rmtree, _WORK, ignore_errors=True)
+    path = _WORK / "input"
+    path.write_bytes(data)
+    reader = fio.VideoReader(path, max_pixels=FUZZ_MAX_PIXELS)
+    info = reader.info
+    out = io.BytesIO()
+    width, height = min(info.width, ENCODED_SIDE), min(info.height, ENCODED_SIDE)
+    with pipeline.Encoder(
+        out,
+        width=width,
+        height=height,
+        channels=info.channels,
+        model="last-frame",
+        time_base=info.time_base,
+        loop=info.loop,
+        max_pixels=FUZZ_MAX_PIXELS,
+    ) as enc:
+        for pixels, duration in itertools.islice(reader.frames(), ENCODED_FRAMES):
+            enc.write(pixels[:height, :width], duration)
+
+
+def write_input_seeds(corpus: Path) -> None:
+    """The GIFs in tests/data up to 30 kB, and APNG and WebP clips made from a few small frames of
+    them (FFmpeg reads still WebP only: an animated WebP input is refused cleanly)."""
+    from PIL import Image
+
+    for path in sorted(TEST_DATA.rglob("*.gif")):
+        if path.stat().st_size <= 30_000:
+            (corpus / path.name).write_bytes(path.read_bytes())
+    for name, size in (("carphone_000.gif", 24), ("odd/transparent_dispose.gif", 32)):
+        frames = [
+            Image.fromarray(p[:size, :size].copy())
+            for p, _ in itertools.islice(fio.VideoReader(TEST_DATA / name).frames(), 3)
+        ]
+        stem = Path(name).stem
+        for ext, kw in ((".png", {}), (".webp", {"lossless": True})):
+            frames[0].save(
+                corpus / f"{stem}{ext}", save_all=True, append_images=frames[1:], duration=40, loop=0, **kw
+            )
+        os.rename(corpus / f"{stem}.png", corpus / f"{stem}.apng")
+        frames[0].save(corpus / f"{stem}_still.webp", lossless=True)
+
+
+# ------------------------------------------------------------------------------------------------
+#: target -> (check, exceptions allowed, seed writer)
+TARGETS = {
+    "stream": (check_stream, (FpcodecError,), write_stream_seeds),
+    "gif_blocks": (check_gif_blocks, (), write_gif_seeds),
+    "input": (check_input, (FpcodecError,), write_input_seeds),
+}
+
+
+def replay(target: str, data: bytes) -> None:
+    """Run one input as the harness does; raises whatever the harness would report as a finding."""
+    check, allowed, _ = TARGETS[target]
+    try:
+        check(data)
+    except allowed as exc:
+        bug = masked_bug(exc)
+        if bug is not None:
+            raise bug from exc
