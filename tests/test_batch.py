@@ -189,7 +189,7 @@ def test_batch_encode_codes_good_files_and_reports_bad_ones(encoded, library):
     errors = {rel: r for rel, r in recs.items() if r["status"] == "error"}
     assert set(errors) == {"lib/a/broken.gif.fpc", "lib/a/b/notes.mp4.fpc"}
     assert "truncated" in errors["lib/a/broken.gif.fpc"]["error"]
-    assert "not a video" in errors["lib/a/b/notes.mp4.fpc"]["error"]
+    assert "is a text file, not a GIF or video" in errors["lib/a/b/notes.mp4.fpc"]["error"]
     from fpcodec.codec import decode
 
     for src in _good_sources(library):
