@@ -94,6 +94,8 @@ class VideoReader:
             if not cont.streams.video:
                 raise InputError(f"{self.path} has no video stream")
             stream = cont.streams.video[0]
+            if stream.codec_context is None:  # FFmpeg knows the container, not the stream's codec
+                raise InputError(f"{self.path} has a video stream in a codec FFmpeg cannot decode")
             if stream.codec_context.width and stream.codec_context.height:
                 # Refuse absurd sizes from the header, before decoding a single frame.
                 check_dimensions(stream.codec_context.width, stream.codec_context.height, self._max_pixels)

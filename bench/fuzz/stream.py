@@ -18,7 +18,8 @@ with atheris.instrument_imports(
 ):
     from fpcodec.bitstream import entropy, palette  # noqa: F401 (instrumented for coverage)
     from fpcodec.codec import frame_coding, palette_coding, palette_context, pipeline  # noqa: F401
-    from fpcodec.models import intra, last_frame, registry  # noqa: F401
+    from fpcodec.codec import intra  # noqa: F401
+    from fpcodec.models import last_frame, registry  # noqa: F401
 
     from . import targets
 
