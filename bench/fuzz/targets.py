@@ -80,8 +80,10 @@ def _cached_model(name: str, device: str):
     return registry.get(name, device=device)
 
 
-def cached_get_model(name: str, device: str):
-    """pipeline._get_model, but each predictor is built once (they are stateless)."""
+def cached_get_model(name: str, device: str, weights=None):
+    """pipeline._get_model, but each shipped predictor is built once (they are stateless)."""
+    if weights is not None:  # not cached: the harness decodes with the shipped weights only
+        return registry.get(name, device=device, weights=weights)
     try:
         return _cached_model(name, device)
     except KeyError:
