@@ -170,7 +170,11 @@ class VideoReader:
             for fr in ImageSequence.Iterator(im):
                 if fr.size != (self.info.width, self.info.height):
                     raise InputError(f"{self.path}: frame size changes mid-stream ({fr.size[0]}x{fr.size[1]})")
-                yield np.asarray(fr.convert(mode)), int(fr.info.get("duration", 0) or 0)
+                try:
+                    pixels = np.asarray(fr.convert(mode))
+                except Exception as exc:  # as in the probe: Pillow raises many types for broken files
+                    raise InputError(f"{self.path} is not a readable GIF ({_short(exc)})") from None
+                yield pixels, int(fr.info.get("duration", 0) or 0)
 
     def frames(self) -> Iterator[tuple[np.ndarray, int]]:
         """(H, W, C) uint8 frames with their durations in ``info.time_base`` units."""
