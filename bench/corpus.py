@@ -299,7 +299,7 @@ def build(out_dir: str | Path, *, splits: Sequence[str] | None = None, downloads
         for s in specs:
             if s.source in SOURCES:
                 by_video.setdefault(s.source.rstrip("w"), []).append(s)
-        for video, clips in by_video.items():
+        for clips in by_video.values():
             path = source_video(archives, clips[0].source, tmp)
             wanted = {i for c in clips for i in clip_indices(c.start, c.frames, c.stride)}
             log(f"{path.name}: decoding up to frame {max(wanted)} for {len(clips)} clips")

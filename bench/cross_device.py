@@ -39,7 +39,7 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 
 def _same(frames: list[np.ndarray], decoded: list[np.ndarray]) -> bool:
-    return len(frames) == len(decoded) and all(np.array_equal(a, b) for a, b in zip(frames, decoded))
+    return len(frames) == len(decoded) and all(np.array_equal(a, b) for a, b in zip(frames, decoded, strict=True))
 
 
 def encode_all(paths: list[str], models: list[str], device: str, out: str, rgb: bool = False,

@@ -43,7 +43,7 @@ def expand_by_duration(frames: Sequence[np.ndarray], durations: Sequence[float |
     typically the last frame) counts as one period.
     """
     out: list[np.ndarray] = []
-    for f, d in zip(frames, durations):
+    for f, d in zip(frames, durations, strict=True):
         k = 1 if d is None or frame_duration <= 0 else max(1, int(round(d / frame_duration)))
         out.extend([f] * k)
     return out
@@ -56,7 +56,7 @@ def compare_frames(original: Sequence[np.ndarray], decoded: Sequence[np.ndarray]
     bad_frames = 0
     first = ""
     worst = 0
-    for i, (a, b) in enumerate(zip(original, decoded)):
+    for i, (a, b) in enumerate(zip(original, decoded, strict=True)):
         b = np.asarray(b)
         if b.shape != a.shape:
             return Exactness(False, f"frame {i}: decoded shape {b.shape}, expected {a.shape}")

@@ -47,7 +47,7 @@ def plot_bits_per_pixel(result: BenchResult, path: Path) -> Path | None:
                else "#1f77b4" for k in keys]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(keys) + 1.5), 4.0))
     bars = ax.bar(range(len(keys)), vals, color=colours)
-    for b, v, k in zip(bars, vals, keys):
+    for b, v, k in zip(bars, vals, keys, strict=True):
         e = folder["codecs"][k]
         txt = f"{v:.2f}" + ("*" if e["files_counted"] < folder["files"] else "")
         ax.text(b.get_x() + b.get_width() / 2, b.get_height(), txt, ha="center", va="bottom", fontsize=8)
@@ -87,7 +87,7 @@ def plot_frame_bits(result: BenchResult, path: Path, max_clips: int = 4) -> Path
     rows = (len(chosen) + cols - 1) // cols
     from matplotlib.ticker import MaxNLocator
     fig, axes = plt.subplots(rows, cols, figsize=(5.0 * cols, 3.4 * rows), squeeze=False)
-    for ax, f in zip(axes.ravel(), chosen):
+    for ax, f in zip(axes.ravel(), chosen, strict=False):
         px = f.width * f.height
         for key, r in f.codecs.items():
             if not key.startswith(FPCODEC_PREFIX) or not r.frame_bytes:
@@ -120,7 +120,7 @@ def plot_predictions(result: BenchResult, path: Path, gain: float = 4.0) -> Path
     ncols = 1 + 2 * len(models)
     fig, axes = plt.subplots(len(samples), ncols, figsize=(1.9 * ncols, 2.1 * len(samples) + 0.3),
                              squeeze=False)
-    for row, s in zip(axes, samples):
+    for row, s in zip(axes, samples, strict=True):
         true = s["true"][..., :3]
         row[0].imshow(true, interpolation="nearest")
         row[0].set_title(f"true #{s['frame']}", fontsize=7)

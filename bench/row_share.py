@@ -86,7 +86,7 @@ def oracle_predictions(reference: Prediction, previous: np.ndarray, frame: np.nd
         return SCALE_FLOOR + box_mean(np.abs(truth - mean)).max(axis=0, keepdims=True).repeat(len(truth), 0)
     rows = (Prediction(mc, reference.scale), Prediction(mc, oracle_scale(mc)),
             Prediction(reference.mean, oracle_scale(reference.mean)))
-    return dict(zip(oracle_labels(block, reach), rows))
+    return dict(zip(oracle_labels(block, reach), rows, strict=True))
 
 
 def _refine_by_neighbours(passes, geometry, frame: np.ndarray, pred: Prediction, shift: int,
@@ -96,7 +96,7 @@ def _refine_by_neighbours(passes, geometry, frame: np.ndarray, pred: Prediction,
     c = frame.shape[-1]
     residual = np.moveaxis(frame, -1, 0).reshape(c, -1).astype(np.float32) - pred.mean.reshape(c, -1)
     scale = pred.scale.reshape(c, -1)
-    for inp, p in zip(passes, geometry):
+    for inp, p in zip(passes, geometry, strict=True):
         if p.neighbours.shape[0] == 0:
             continue
         valid = p.neighbours >= 0

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in tqdm(paths, desc="clips", disable=not sys.stderr.isatty()):
         try:
             reader = VideoReader(path)
-            frames, durations = zip(*reader.frames())
+            frames, durations = zip(*reader.frames(), strict=True)
         except FpcodecError as exc:
             print(f"{path.relative_to(args.folder)}: skipped ({exc})", flush=True)
             continue

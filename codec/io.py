@@ -317,7 +317,7 @@ def _write_apng(tmp: Path, first: np.ndarray, frames: Iterable[np.ndarray], durs
         stream.codec_context.time_base = time_base
         stream.time_base = time_base
         pts = 0
-        for f, d in zip(frames, durs):
+        for f, d in zip(frames, durs, strict=False):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format=fmt)
             vf.pts, vf.time_base = pts, time_base
             pts += max(int(d), 1)
@@ -337,7 +337,7 @@ def _write_png_sequence(pattern: str, frames: Iterable[np.ndarray], count: int, 
         if os.path.exists(p) and not force:
             raise FpcodecError(f"{p} exists (use -y/--force to overwrite)")
     written = 0
-    for p, f in zip(paths, frames):
+    for p, f in zip(paths, frames, strict=False):
         with atomic_output(p, True) as tmp:
             Image.fromarray(f).save(tmp, format="PNG")
         written += 1

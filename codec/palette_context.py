@@ -42,7 +42,7 @@ def betas(mix: int) -> tuple[float, float]:
 
 def mix_bits(beta_idx: tuple[int, int]) -> int:
     """The mix-field bits selecting BETA_TABLE entries ``beta_idx`` for orders 1 and 2."""
-    return sum(int(i) << s for i, s in zip(beta_idx, MIX_SHIFTS))
+    return sum(int(i) << s for i, s in zip(beta_idx, MIX_SHIFTS, strict=True))
 
 
 def context_keys(index_canvas: np.ndarray, neighbours: np.ndarray) -> list[np.ndarray] | None:
@@ -141,7 +141,7 @@ class ContextCounts:
 def blend(p: np.ndarray, count_rows: list[np.ndarray], beta: tuple[float, float]) -> np.ndarray:
     """Chain the normalized rows ``p`` (N, K) through the orders' dense counts (the module
     docstring's formula, as written; the codec uses ``blend_sparse``)."""
-    for rows, b in zip(count_rows, beta):
+    for rows, b in zip(count_rows, beta, strict=True):
         if b > 0:
             p = (rows + b * p) / (rows.sum(axis=1, keepdims=True) + b)
     return p
@@ -168,7 +168,7 @@ def blend_sparse(p: np.ndarray, counts: ContextCounts, keys: list[np.ndarray],
     p = np.ascontiguousarray(p)
     p *= a[:, None]
     flat = p.reshape(-1)  # a view, p being C-contiguous
-    for c, (pixel, sym, cnt) in zip(coeff, found):
+    for c, (pixel, sym, cnt) in zip(coeff, found, strict=True):
         flat[pixel * p.shape[1] + sym] += c[pixel] * cnt
     return p
 
@@ -176,7 +176,7 @@ def blend_sparse(p: np.ndarray, counts: ContextCounts, keys: list[np.ndarray],
 def blend_true(p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndarray],
                beta: tuple[float, float]) -> np.ndarray:
     """``blend`` evaluated at each pixel's own symbol only (the encoder's cost estimate)."""
-    for n, t, b in zip(own, total, beta):
+    for n, t, b in zip(own, total, beta, strict=True):
         if b > 0:
             p_true = (n + b * p_true) / (t + b)
     return p_true

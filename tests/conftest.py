@@ -47,7 +47,7 @@ def assert_frames_equal(actual, expected, what: str = "frame") -> None:
     """Same number of frames, and each the same shape, dtype and every byte."""
     actual, expected = list(actual), list(expected)
     assert len(actual) == len(expected), f"{len(actual)} {what}s, expected {len(expected)}"
-    for i, (a, e) in enumerate(zip(actual, expected)):
+    for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
         a, e = np.asarray(a), np.asarray(e)
         assert a.shape == e.shape, f"{what} {i}: shape {a.shape}, expected {e.shape}"
         assert a.dtype == e.dtype == np.uint8, f"{what} {i}: dtype {a.dtype}/{e.dtype}"

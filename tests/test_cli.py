@@ -67,7 +67,7 @@ def encoded(tmp_path_factory):
 
 
 def test_encoded_stream_is_lossless(encoded):
-    for work, inp, fpc, frames, durations, info in encoded.values():
+    for _work, _inp, fpc, frames, durations, info in encoded.values():
         video = decode(fpc.read_bytes())
         assert_frames_equal(video.frames, frames)
         assert video.durations == durations and video.loop == info.loop == 0

@@ -140,7 +140,7 @@ def test_float64_path_gives_the_same_integers(predictors, clip, name):
     net64 = integer.IntegerNet(tensors, meta, torch.device("cpu"), dtype=torch.float64)
     for n in (1, 5):
         frames, valid = integer.window_from_history(clip[:n])
-        for a, b in zip(p.net.forward(frames, valid), net64.forward(frames, valid)):
+        for a, b in zip(p.net.forward(frames, valid), net64.forward(frames, valid), strict=True):
             assert torch.equal(a.double(), b.double())
 
 
@@ -223,7 +223,7 @@ def test_encode_on_gpu_decode_on_cpu(clip):
     cpu = registry.get(MAIN, device="cpu")
     assert gpu.net.device.type == "cuda"
     for n in (1, 2, 5):
-        for a, b in zip(gpu.predict_ints(clip[:n]), cpu.predict_ints(clip[:n])):
+        for a, b in zip(gpu.predict_ints(clip[:n]), cpu.predict_ints(clip[:n]), strict=True):
             assert np.array_equal(a, b)
     data = encode(clip, model=MAIN, use_palette=False, device="cuda")
     assert data == encode(clip, model=MAIN, use_palette=False, device="cpu")

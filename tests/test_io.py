@@ -362,7 +362,7 @@ def test_atomic_output_relative_path(tmp_path, monkeypatch):
 def merge_repeats(frames, durations):
     """Consecutive identical frames merged into one, durations added (what a viewer sees)."""
     out_f, out_d = [], []
-    for f, d in zip(frames, durations):
+    for f, d in zip(frames, durations, strict=True):
         if out_f and np.array_equal(out_f[-1], f):
             out_d[-1] += d
         else:

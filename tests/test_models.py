@@ -215,7 +215,7 @@ def test_codec_round_trip(name):
         video = codec.decode(data)
         assert video.model == name
         assert len(video.frames) == len(frames)
-        for a, b in zip(frames, video.frames):
+        for a, b in zip(frames, video.frames, strict=True):
             assert np.array_equal(a, b)
 
 

@@ -65,13 +65,13 @@ def test_fake_quantized_net_computes_the_integer_nets_outputs(calib_dir, tmp_pat
         want = int_model.predict_ints(hist)
         total += want[0].size
         for key, model in (("fake", net), ("plain", plain)):
-            agree[key] += [(a == b).sum() for a, b in zip(_ints(model, hist), want)]
+            agree[key] += [(a == b).sum() for a, b in zip(_ints(model, hist), want, strict=True)]
     fake_share, plain_share = agree["fake"] / total, agree["plain"] / total
     assert fake_share[0] >= 0.999 and fake_share[1] >= 0.97 and fake_share[2] >= 0.95, fake_share
     assert fake_share[0] > plain_share[0] and fake_share[2] > plain_share[2], (fake_share, plain_share)
     fake.remove()
     hist = list(clip[:5, :48, :64])
-    assert all(np.array_equal(a, b) for a, b in zip(_ints(net, hist), _ints(plain, hist)))
+    assert all(np.array_equal(a, b) for a, b in zip(_ints(net, hist), _ints(plain, hist), strict=True))
 
 
 def test_gradients_pass_through_the_rounding(calib_dir):

@@ -275,7 +275,7 @@ def test_streaming_unknown_frame_count(channels):
     enc = Encoder(buf, width=18, height=14, channels=channels, time_base=Fraction(1, 50), loop=0,
                   frame_count=None)
     assert enc.header.frame_count is None
-    for i, (f, d) in enumerate(zip(frames, durations)):
+    for i, (f, d) in enumerate(zip(frames, durations, strict=True)):
         enc.write(f, d)
         assert enc.frames_written == i + 1
         # Everything written so far is a valid stream prefix: its frames decode, then it is
@@ -291,7 +291,7 @@ def test_streaming_unknown_frame_count(channels):
     assert dec.header.frame_count is None
     assert dec.header.time_base == Fraction(1, 50) and dec.header.loop == 0
     it = iter(dec)
-    for i, (f, d) in enumerate(zip(frames, durations)):
+    for i, (f, d) in enumerate(zip(frames, durations, strict=True)):
         frame = next(it)
         assert frame.index == i and frame.duration == d
         assert_frames_equal([frame.pixels], [f])
