@@ -192,7 +192,7 @@ def decode_index(body: bytes) -> list[IndexEntry]:
     if len(body) % _INDEX_ENTRY.size:
         raise FormatError(f"index chunk is {len(body)} bytes, not whole {_INDEX_ENTRY.size}-byte entries")
     entries = [IndexEntry(*e) for e in _INDEX_ENTRY.iter_unpack(body)]
-    for a, b in zip(entries, entries[1:]):
+    for a, b in zip(entries, entries[1:], strict=False):
         if not (b.frame > a.frame and b.pts >= a.pts and b.offset > a.offset):
             raise FormatError(f"index entries out of order (frame {a.frame} then {b.frame})")
     return entries

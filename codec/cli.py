@@ -156,15 +156,13 @@ def _frame_selection(args: argparse.Namespace, durations: list[int], time_base) 
             raise UsageError(f"--start {args.start!r}: expected seconds, e.g. 2.5") from None
         if t < 0:
             raise UsageError(f"--start {args.start}: a time in seconds >= 0")
-        ticks, first = 0, None
+        ticks = 0
         for i, d in enumerate(durations):
-            if ticks * time_base <= t:
-                first = i
+            if (ticks + d) * time_base > t:  # frame i shows from ticks to ticks + d
+                return range(i, n)
             ticks += d
-        total = ticks * time_base
-        if t >= total and total > 0:
-            raise FpcodecError(f"--start {args.start} is past the end of the stream ({float(total):.3f} s)")
-        return range(first or 0, n)
+        raise FpcodecError(f"--start {args.start} is past the end of the stream "
+                           f"({float(ticks * time_base):.3f} s)")
     return range(n)
 
 
@@ -308,13 +306,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"bits/pixel:  {8 * total_bytes / pixels:.3f} "
           f"({8 * total_bytes / (pixels * h.channels):.3f} per subpixel)")
     if not args.quiet:
-        print("frame  key  mode     duration ms  bytes  palette  bits/pixel")
+        print("frame  mode     duration ms  bytes  palette  bits/pixel" + ("  key" if keys else ""))
         from .frame_coding import MODE_NAMES as modes
         for r, _, palette_bytes in entries:
             size = len(r.payload) + palette_bytes
-            print(f"{r.index:5d}  {'K' if r.key else ' ':3}  {modes.get(r.mode, r.mode):7}  "
-                  f"{float(r.duration * tick_ms):11g}  "
-                  f"{len(r.payload):5d}  {palette_bytes:7d}  {8 * size / (h.width * h.height):.3f}")
+            print(f"{r.index:5d}  {modes.get(r.mode, r.mode):7}  {float(r.duration * tick_ms):11g}  "
+                  f"{len(r.payload):5d}  {palette_bytes:7d}  {8 * size / (h.width * h.height):10.3f}"
+                  + ("    K" if r.key else ""))
     return 0
 
 
@@ -404,8 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lossy", action="store_true",
                    help="allow targets that cannot hold the frames exactly (GIF > 256 colours, MP4, Y4M)")
     p.add_argument("--frames", metavar="A:B",
-                   help="only frames A to B-1 (Python slice semantics: 10:20, -5:, ::2), decoded from the "
-                        "key frame before A")
+                   help="only frames A to B-1 (Python slice semantics: 10:20, ::2, --frames=-5: for the last "
+                        "five), decoded from the key frame before A")
     p.add_argument("--start", metavar="T",
                    help="start at the frame showing at T seconds, decoded from the key frame before it")
     p.add_argument("--salvage", action="store_true",

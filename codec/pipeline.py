@@ -326,9 +326,9 @@ class Decoder:
                     raise FormatError("palette chunk without a frame after it")
                 self.index = container.decode_index(body)
                 if start.frame == 0 and self.index != keys or not set(keys) <= set(self.index):
-                    raise FormatError(f"the index lists key frames {[e.frame for e in self.index]} "
-                                      f"that do not match the stream's {[e.frame for e in keys]}"
-                                      f"{'' if start.frame == 0 else ' (from frame %d on)' % start.frame}")
+                    raise FormatError(f"the index ({_entries(self.index)}) does not match the stream's "
+                                      f"key frames ({_entries(keys)}"
+                                      f"{')' if start.frame == 0 else ', from frame %d on)' % start.frame}")
                 index_at = offset
             elif kind == container.CHUNK_END:
                 declared, declared_index = container.decode_end(body, self.profile)
@@ -373,6 +373,11 @@ class Decoder:
                                 f"prediction differs from the encoder's")
         history.append(pixels)
         return DecodedFrame(rec.index, pixels, rec.duration, rec.mode, len(rec.payload))
+
+
+def _entries(entries: list[container.IndexEntry]) -> str:
+    """Index entries for a message: frame@byte offset, time in ticks."""
+    return ", ".join(f"frame {e.frame} at byte {e.offset}, t={e.pts}" for e in entries) or "none"
 
 
 def _get_model(name: str, device: str, weights: str | os.PathLike | None = None) -> Predictor:

@@ -35,8 +35,10 @@ def encode(c: StoredCandidate) -> bytes:
 def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
     want = ctx.height * ctx.width * ctx.channels
     if len(coded.payload) != want:
-        raise FormatError(f"stored frame holds {len(coded.payload)} bytes, expected {want} "
-                          f"({ctx.height}x{ctx.width}x{ctx.channels})")
+        raise FormatError(
+            f"stored frame holds {len(coded.payload)} bytes, expected {want} "
+            f"({ctx.height}x{ctx.width}x{ctx.channels})"
+        )
     if coded.scale_shift != 0:
         raise FormatError(f"stored frame has scale shift {coded.scale_shift}, must be 0")
     return np.frombuffer(coded.payload, np.uint8).reshape(ctx.height, ctx.width, ctx.channels).copy()
