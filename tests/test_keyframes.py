@@ -355,3 +355,15 @@ def test_info_shows_key_frames_and_stored_frames(keyed_file, tmp_path, capsys):
     assert "stored:      2 frames kept raw" in out
     assert [line.split()[1] for line in out.splitlines()[-2:]] == ["stored", "stored"]
     assert out.splitlines()[-2].endswith("K") and out.splitlines()[-3].endswith("key")
+
+
+def test_cli_encode_keyint(tmp_path, capsys):
+    from conftest import CARPHONE_WIDE
+
+    out = tmp_path / "w.fpc"
+    assert (
+        main(["encode", str(CARPHONE_WIDE), "-o", str(out), "-m", "last-frame", "-q", "--keyint", "2"]) == 0
+    )
+    assert [r.index for r in _records(out.read_bytes()) if r.key] == [0, 2, 4]
+    assert main(["encode", str(CARPHONE_WIDE), "-o", str(out), "-y", "-q", "--keyint", "-3"]) == 1
+    assert "key-frame interval -3" in capsys.readouterr().err
