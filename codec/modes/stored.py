@@ -39,6 +39,8 @@ def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
             f"stored frame holds {len(coded.payload)} bytes, expected {want} "
             f"({ctx.height}x{ctx.width}x{ctx.channels})"
         )
-    if coded.scale_shift != 0:
-        raise FormatError(f"stored frame has scale shift {coded.scale_shift}, must be 0")
+    if coded.scale_shift != 0 or coded.mix != 0:
+        raise FormatError(
+            f"stored frame has scale shift {coded.scale_shift} and mix {coded.mix}, both must be 0"
+        )
     return np.frombuffer(coded.payload, np.uint8).reshape(ctx.height, ctx.width, ctx.channels).copy()
