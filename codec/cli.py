@@ -196,6 +196,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if to_stdout and fmt == "pattern":
         raise FpcodecError("a PNG sequence cannot go to stdout")
     report = None
+    started = time.perf_counter()
     with outputs.readable_path(args.input) as src, _naming(src, outputs.display_name(args.input)):
         if args.salvage:
             frame_source = _salvaged(src, args)
@@ -210,7 +211,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
                 chosen = _frame_selection(args, all_durations, scan.header.time_base)
             durations = [all_durations[i] for i in chosen]
         count = 0
-        started = time.perf_counter()
+        if not args.salvage:
+            started = time.perf_counter()
         with _open_decoder(src, args, load_model=not args.salvage) as dec, \
                 _progress(len(durations), "decode", args.quiet) as bar, \
                 (outputs.stdout_via_file(fmt) if to_stdout else contextlib.nullcontext(out)) as target:
