@@ -13,11 +13,13 @@ from typing import BinaryIO, Iterator
 
 from .errors import ChecksumError, FormatError, TruncatedStreamError
 from .profile import CURRENT, LATEST, FormatProfile
+from .profile import MODE_STORED
 from .profile import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS  # re-exported: the versions read
 
 MAGIC = b"\x89FPC\r\n\x1a\n"
 #: The version written; the versions differ in coding rules (``profile.FormatProfile``), and in
-#: framing only in that version 1 has no PLTE chunk and no mix field in FRAM.
+#: framing in that version 1 has no PLTE chunk and no mix field in FRAM, and version 6 adds the FRAM
+#: flags byte, the INDX chunk and the index offset in FEND (``profile.key_frames``).
 VERSION = LATEST
 #: Mix-field bits that a frame without context counts (version 2) must leave zero.
 _NO_CONTEXT_MIX_MASK = 0x0FFF
@@ -30,16 +32,28 @@ CHUNK_HEAD = b"HEAD"
 CHUNK_FRAME = b"FRAM"
 CHUNK_END = b"FEND"
 CHUNK_PALETTE = b"PLTE"
+CHUNK_INDEX = b"INDX"
+#: FRAM flags (version 6): bit 0 marks a key frame; the other bits are reserved and must be zero.
+FLAG_KEY = 0x01
 
 _PREAMBLE = struct.Struct("<8sHH")
+#: Bytes before the first chunk.
+PREAMBLE_SIZE = _PREAMBLE.size
 _CHUNK_PREFIX = struct.Struct("<I4s")
 _CRC = struct.Struct("<I")
 _HEAD_FIXED = struct.Struct("<IIBIIIiH32sB")
 _FRAME_FIXED_V1 = struct.Struct("<IIBbI")
-_FRAME_FIXED = struct.Struct("<IIBbIH")
-_END = struct.Struct("<I")
+_FRAME_FIXED_V2 = struct.Struct("<IIBbIH")
+_FRAME_FIXED = struct.Struct("<IIBbIHB")
+_END_V1 = struct.Struct("<I")
+_END = struct.Struct("<IQ")
+_INDEX_ENTRY = struct.Struct("<IQQ")
 #: Bytes a chunk adds around its body: length and type before it, CRC after it.
 CHUNK_OVERHEAD = _CHUNK_PREFIX.size + _CRC.size
+#: Bytes of a FRAM body before its payload (the current version).
+FRAME_FIXED_SIZE = _FRAME_FIXED.size
+#: Size of the whole FEND chunk of the current version: the last bytes of a complete file.
+END_CHUNK_SIZE = CHUNK_OVERHEAD + _END.size
 
 
 @dataclass(frozen=True)
@@ -72,17 +86,36 @@ class FrameRecord:
     pixels_crc: int
     payload: bytes = field(repr=False)
     mix: int = 0
+    flags: int = 0
+
+    @property
+    def key(self) -> bool:
+        """A key frame: coded without history or palette state, so decoding can start here."""
+        return bool(self.flags & FLAG_KEY)
 
 
-def write_preamble(out: BinaryIO) -> None:
+@dataclass(frozen=True)
+class IndexEntry:
+    """One key frame in the INDX chunk: its index, presentation time (time-base units, the sum of
+    the durations before it) and the byte offset of its first chunk (its PLTE if any, else FRAM)."""
+
+    frame: int
+    pts: int
+    offset: int
+
+
+def write_preamble(out: BinaryIO) -> int:
+    """The preamble; returns the bytes written."""
     out.write(_PREAMBLE.pack(MAGIC, VERSION, 0))
+    return _PREAMBLE.size
 
 
-def write_chunk(out: BinaryIO, kind: bytes, body: bytes) -> None:
-    """Length, type, body, CRC32 of type+body (PNG-style)."""
+def write_chunk(out: BinaryIO, kind: bytes, body: bytes) -> int:
+    """Length, type, body, CRC32 of type+body (PNG-style); returns the bytes written."""
     out.write(_CHUNK_PREFIX.pack(len(body), kind))
     out.write(body)
     out.write(_CRC.pack(zlib.crc32(body, zlib.crc32(kind))))
+    return CHUNK_OVERHEAD + len(body)
 
 
 def encode_header(h: StreamHeader) -> bytes:
@@ -121,33 +154,100 @@ def decode_header(body: bytes) -> StreamHeader:
 
 
 def encode_frame(f: FrameRecord) -> bytes:
-    return _FRAME_FIXED.pack(f.index, f.duration, f.mode, f.scale_shift, f.pixels_crc, f.mix) + f.payload
+    return _FRAME_FIXED.pack(f.index, f.duration, f.mode, f.scale_shift, f.pixels_crc, f.mix,
+                             f.flags) + f.payload
+
+
+def _frame_fixed(profile: FormatProfile) -> struct.Struct:
+    if profile.key_frames:
+        return _FRAME_FIXED
+    return _FRAME_FIXED_V2 if profile.palette_frames else _FRAME_FIXED_V1
 
 
 def decode_frame(body: bytes, profile: FormatProfile = CURRENT) -> FrameRecord:
-    """A FRAM body read by ``profile``'s rules (version 1: no mix field)."""
-    fixed = _FRAME_FIXED if profile.palette_frames else _FRAME_FIXED_V1
+    """A FRAM body read by ``profile``'s rules (version 1: no mix field; before 6: no flags)."""
+    fixed = _frame_fixed(profile)
     if len(body) < fixed.size:
         raise FormatError(f"frame chunk is {len(body)} bytes, expected at least {fixed.size}")
-    index, duration, mode, shift, crc, *mix = fixed.unpack_from(body)
+    index, duration, mode, shift, crc, *rest = fixed.unpack_from(body)
     payload = body[fixed.size:]
-    if len(payload) % 4:
+    mix_field = rest[0] if rest else 0
+    flags = rest[1] if len(rest) > 1 else 0
+    if flags & ~FLAG_KEY:
+        raise FormatError(f"frame {index} flags 0x{flags:02x} set reserved bits")
+    if len(payload) % 4 and not (profile.stored_mode and mode == MODE_STORED):
         raise FormatError(f"frame {index} payload is {len(payload)} bytes, not whole 32-bit words")
-    mix_field = mix[0] if mix else 0
     if profile.palette_frames and not profile.context_counts and mix_field & ~_NO_CONTEXT_MIX_MASK:
         raise FormatError(f"frame {index} mix field 0x{mix_field:04x} sets bits 12-15, "
                           f"reserved in version {profile.version}")
-    return FrameRecord(index, duration, mode, shift, crc, payload, mix_field)
+    return FrameRecord(index, duration, mode, shift, crc, payload, mix_field, flags)
 
 
-def encode_end(frame_count: int) -> bytes:
-    return _END.pack(frame_count)
+def encode_index(entries: list[IndexEntry]) -> bytes:
+    return b"".join(_INDEX_ENTRY.pack(e.frame, e.pts, e.offset) for e in entries)
 
 
-def decode_end(body: bytes) -> int:
-    if len(body) != _END.size:
-        raise FormatError(f"end chunk is {len(body)} bytes, expected {_END.size}")
-    return _END.unpack(body)[0]
+def decode_index(body: bytes) -> list[IndexEntry]:
+    """The INDX entries; refuses a ragged body and entries out of order."""
+    if len(body) % _INDEX_ENTRY.size:
+        raise FormatError(f"index chunk is {len(body)} bytes, not whole {_INDEX_ENTRY.size}-byte entries")
+    entries = [IndexEntry(*e) for e in _INDEX_ENTRY.iter_unpack(body)]
+    for a, b in zip(entries, entries[1:], strict=False):
+        if not (b.frame > a.frame and b.pts >= a.pts and b.offset > a.offset):
+            raise FormatError(f"index entries out of order (frame {a.frame} then {b.frame})")
+    return entries
+
+
+def encode_end(frame_count: int, index_offset: int = 0) -> bytes:
+    return _END.pack(frame_count, index_offset)
+
+
+def decode_end(body: bytes, profile: FormatProfile = CURRENT) -> tuple[int, int | None]:
+    """(frame count, byte offset of the INDX chunk; None before version 6)."""
+    fixed = _END if profile.key_frames else _END_V1
+    if len(body) != fixed.size:
+        raise FormatError(f"end chunk is {len(body)} bytes, expected {fixed.size}")
+    count, *offset = fixed.unpack(body)
+    return count, (offset[0] if offset else None)
+
+
+def parse_chunk(data: bytes, pos: int) -> tuple[bytes, bytes, int] | None:
+    """(type, body, end) of an intact chunk starting at ``data[pos]``, or None: the salvage scanner's
+    test of a candidate chunk boundary (length in range, whole, CRC correct)."""
+    if pos < 0 or pos + _CHUNK_PREFIX.size > len(data):
+        return None
+    length, kind = _CHUNK_PREFIX.unpack_from(data, pos)
+    end = pos + _CHUNK_PREFIX.size + length + _CRC.size
+    if length > MAX_CHUNK or end > len(data):
+        return None
+    body = bytes(data[pos + _CHUNK_PREFIX.size:end - _CRC.size])
+    if _CRC.unpack_from(data, end - _CRC.size)[0] != zlib.crc32(body, zlib.crc32(kind)):
+        return None
+    return kind, body, end
+
+
+def read_index(inp: BinaryIO, profile: FormatProfile) -> list[IndexEntry] | None:
+    """The key-frame index of a seekable version-6 file, found from its last bytes (FEND holds the
+    INDX offset); None for older versions. The file position is left undefined."""
+    if not profile.key_frames:
+        return None
+    inp.seek(0, 2)
+    size = inp.tell()
+    if size < _PREAMBLE.size + END_CHUNK_SIZE:
+        raise TruncatedStreamError("stream too short to hold an end chunk")
+    inp.seek(size - END_CHUNK_SIZE)
+    tail = inp.read(END_CHUNK_SIZE)
+    found = parse_chunk(tail, 0)
+    if found is None or found[0] != CHUNK_END:
+        raise FormatError("the stream's last bytes are not an intact end chunk (truncated or damaged)")
+    _, index_offset = decode_end(found[1], profile)
+    if not _PREAMBLE.size <= index_offset < size - END_CHUNK_SIZE:
+        raise FormatError(f"end chunk puts the index at byte {index_offset}, outside the stream")
+    inp.seek(index_offset)
+    kind, body = next(read_chunks(inp, stop=CHUNK_INDEX))
+    if kind != CHUNK_INDEX:
+        raise FormatError(f"end chunk points at a {kind!r} chunk, not the index")
+    return decode_index(body)
 
 
 def _read_exact(inp: BinaryIO, n: int, what: str) -> bytes:
@@ -171,8 +271,17 @@ def read_preamble(inp: BinaryIO) -> FormatProfile:
     return profile
 
 
-def read_chunks(inp: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
-    """Yield (type, body) of each chunk after the preamble, CRC-checked, up to and including FEND."""
+def read_chunks(inp: BinaryIO, stop: bytes = CHUNK_END) -> Iterator[tuple[bytes, bytes]]:
+    """Yield (type, body) of each chunk after the preamble, CRC-checked, up to and including FEND
+    (or ``stop``: the index reader stops after INDX)."""
+    for _, kind, body in read_chunks_at(inp, 0, stop):
+        yield kind, body
+
+
+def read_chunks_at(inp: BinaryIO, offset: int,
+                   stop: bytes = CHUNK_END) -> Iterator[tuple[int, bytes, bytes]]:
+    """Like ``read_chunks``, with each chunk's byte offset, counted from ``offset`` (where ``inp``
+    stands now)."""
     while True:
         prefix = inp.read(_CHUNK_PREFIX.size)
         if not prefix:
@@ -189,6 +298,7 @@ def read_chunks(inp: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
             raise ChecksumError(f"chunk {kind!r} is corrupted (CRC 0x{actual:08x}, expected 0x{crc:08x})")
         if kind == CHUNK_END and inp.read(1):
             raise FormatError("trailing bytes after the end chunk")
-        yield kind, body
-        if kind == CHUNK_END:
+        yield offset, kind, body
+        offset += _CHUNK_PREFIX.size + length + _CRC.size
+        if kind in (CHUNK_END, stop):
             return

@@ -13,7 +13,10 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 5
+LATEST = 6
+
+#: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
+MODE_STORED = 5
 
 #: The first version with each rule; a profile's field is true from that version on.
 _INTRODUCED = {
@@ -23,6 +26,8 @@ _INTRODUCED = {
     "palette_update": 3,  # mode 4
     "integer_coupling": 4,  # colour coupling in integers (before: float32)
     "interlaced_palette_inter": 5,  # modes 3 and 4 in intra's pass order (before: checkerboard)
+    "stored_mode": 6,  # mode 5: the frame's raw pixels
+    "key_frames": 6,  # FRAM flags byte (bit 0: key frame), INDX chunk, FEND with the index offset
 }
 
 
@@ -37,6 +42,8 @@ class FormatProfile:
     palette_update: bool
     integer_coupling: bool
     interlaced_palette_inter: bool
+    stored_mode: bool
+    key_frames: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

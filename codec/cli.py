@@ -76,7 +76,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
                               model=args.model, time_base=info.time_base, loop=info.loop,
                               frame_count=info.frame_count, device=args.device,
                               max_pixels=args.max_pixels, use_palette=not args.no_palette,
-                              weights=args.weights)
+                              weights=args.weights, keyint=args.keyint)
                 with _progress(info.frame_count, "encode", args.quiet) as bar:
                     for frame, duration in reader.frames():
                         enc.write(frame, duration)
@@ -130,33 +130,106 @@ def _open_decoder(path: str, args: argparse.Namespace, load_model: bool = True):
                       load_model=load_model, weights=getattr(args, "weights", None))
 
 
+def _frame_selection(args: argparse.Namespace, durations: list[int], time_base) -> range:
+    """The frame numbers ``--frames A:B[:S]`` (Python slice semantics) or ``--start T`` (seconds:
+    the frame showing at T and all after it) pick; every frame without either."""
+    n = len(durations)
+    if args.frames is not None:
+        parts = args.frames.split(":")
+        try:
+            if len(parts) not in (2, 3):
+                raise ValueError
+            bounds = [int(p) if p.strip() else None for p in parts]
+            chosen = range(n)[slice(*bounds)]
+        except ValueError:
+            raise UsageError(f"--frames {args.frames!r}: expected A:B or A:B:STEP with integers "
+                             f"(Python slice semantics, e.g. 10:20, -5:, ::2)") from None
+        if not chosen:
+            raise FpcodecError(f"--frames {args.frames} selects no frame of the {_count(n)} in the stream")
+        if chosen.step < 0:
+            raise FpcodecError(f"--frames {args.frames}: frames are written forwards, use a positive step")
+        return chosen
+    if args.start is not None:
+        from fractions import Fraction
+        try:
+            t = Fraction(args.start)
+        except (ValueError, ZeroDivisionError):
+            raise UsageError(f"--start {args.start!r}: expected seconds, e.g. 2.5") from None
+        if t < 0:
+            raise UsageError(f"--start {args.start}: a time in seconds >= 0")
+        ticks = 0
+        for i, d in enumerate(durations):
+            if (ticks + d) * time_base > t:  # frame i shows from ticks to ticks + d
+                return range(i, n)
+            ticks += d
+        raise FpcodecError(f"--start {args.start} is past the end of the stream "
+                           f"({float(ticks * time_base):.3f} s)")
+    return range(n)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[3, 4, 5, 9]`` as ``3-5, 9``."""
+    out: list[str] = []
+    for k in numbers:
+        if out and out[-1][1] == k - 1:
+            out[-1][1] = k
+        else:
+            out.append([k, k])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in out)
+
+
+#: Exit status of ``decode --salvage`` when frames were lost (the recovered ones are written).
+EXIT_SALVAGED = 3
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from . import outputs
     from .io import write_frames
     if args.input == outputs.STDIO and not args.output:
         raise UsageError("reading from stdin (-) needs -o/--output (a file, or - with --format)")
+    if args.salvage and (args.frames is not None or args.start is not None):
+        raise UsageError("--salvage decodes the whole stream; it does not go with --frames or --start")
+    if args.frames is not None and args.start is not None:
+        raise UsageError("give --frames or --start, not both")
     out = args.output or str(Path(args.input).with_suffix(".apng"))
     fmt = outputs.check_frames_output(out, args.format, force=args.force, lossy=args.lossy)
     to_stdout = out == outputs.STDIO
     if to_stdout and fmt == "pattern":
         raise FpcodecError("a PNG sequence cannot go to stdout")
+    report = None
+    started = time.perf_counter()
     with outputs.readable_path(args.input) as src, _naming(src, outputs.display_name(args.input)):
-        # A first pass over the chunks (no pixels decoded) checks the stream's structure and gives the
-        # durations, which the APNG writer needs up front; the frames then go to the writer one at a time.
-        with _open_decoder(src, args, load_model=False) as scan:
-            durations = [rec.duration for rec in scan.records()]
+        if args.salvage:
+            frame_source = _salvaged(src, args)
+            report, durations = next(frame_source)
+            chosen = None
+        else:
+            # A first pass over the chunks (no pixels decoded) checks the stream's structure and gives
+            # the durations, which the APNG writer needs up front; the frames then go to the writer one
+            # at a time. --frames/--start decode from the key frame before the first one wanted.
+            with _open_decoder(src, args, load_model=False) as scan:
+                all_durations = [rec.duration for rec in scan.records()]
+                chosen = _frame_selection(args, all_durations, scan.header.time_base)
+            durations = [all_durations[i] for i in chosen]
         count = 0
-        started = time.perf_counter()
-        with _open_decoder(src, args) as dec, _progress(len(durations), "decode", args.quiet) as bar, \
+        if not args.salvage:
+            started = time.perf_counter()
+        with _open_decoder(src, args, load_model=not args.salvage) as dec, \
+                _progress(len(durations), "decode", args.quiet) as bar, \
                 (outputs.stdout_via_file(fmt) if to_stdout else contextlib.nullcontext(out)) as target:
             h = dec.header
 
             def frames():
                 nonlocal count
-                for f in dec:
+                if report is not None:
+                    source = frame_source
+                else:
+                    source = (f.pixels for f in dec.frames(chosen.start, chosen.stop)
+                              if (f.index - chosen.start) % chosen.step == 0)
+                for pixels in source:
                     count += 1
                     bar.update()
-                    yield f.pixels
+                    yield pixels
 
             with _naming(str(target), outputs.display_name(out, "stdout")):
                 warnings = write_frames(target, frames(), durations, h.time_base, h.loop,
@@ -164,11 +237,43 @@ def cmd_decode(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     for w in warnings:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
+    if report is not None and report.lost:
+        print(f"{PROG}: warning: {_count(len(report.lost))} of {report.total} lost to damage and not "
+              f"written (their time dropped): {_ranges(report.lost)}; {_count(count)} recovered",
+              file=sys.stderr)
     if not args.quiet:
         print(f"{outputs.display_name(out, 'stdout')}: {_count(count)} {h.width}x{h.height}, "
               f"{count / elapsed:.1f} frames/s decoded and written",
               file=sys.stderr if to_stdout else sys.stdout)
-    return 0
+    return EXIT_SALVAGED if report is not None and report.lost else 0
+
+
+def _salvaged(src: str, args: argparse.Namespace):
+    """``decode --salvage``: first yields (report, durations of the recovered frames), then the
+    recovered frames' pixels. The frames are decoded up front into a temporary file (the writers
+    want the durations first, and memory stays flat) and read back one at a time."""
+    import tempfile
+
+    import numpy as np
+
+    from .salvage import SalvageReport, salvage
+    report = SalvageReport()
+    durations: list[int] = []
+    with tempfile.TemporaryFile(prefix="fpcodec-salvage-") as spill, \
+            _open_decoder(src, args) as dec, open(src, "rb") as raw:
+        h = dec.header
+        with _progress(h.frame_count, "salvage", args.quiet) as bar:
+            for f in salvage(dec, raw, report):
+                spill.write(f.pixels.tobytes())
+                durations.append(f.duration)
+                bar.update()
+        if not durations:
+            raise FpcodecError(f"no frame could be recovered (frames lost: {_ranges(report.lost)})")
+        yield report, durations
+        spill.seek(0)
+        size = h.height * h.width * h.channels
+        for _ in durations:
+            yield np.frombuffer(spill.read(size), np.uint8).reshape(h.height, h.width, h.channels)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -195,15 +300,22 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"loop {loop}")
     print(f"predictor:   {dec.model_name} (id {h.model_id}), {weights}")
     print(f"coder:       {h.coder}")
+    keys = [r.index for r in records if r.key]
+    if dec.profile.key_frames:
+        print(f"key frames:  {len(keys)} ({_ranges(keys)}), indexed")
+    stored = sum(r.mode == 5 for r in records)
+    if stored:
+        print(f"stored:      {_count(stored)} kept raw (mode 5: no coding mode was smaller)")
     print(f"bits/pixel:  {8 * total_bytes / pixels:.3f} "
           f"({8 * total_bytes / (pixels * h.channels):.3f} per subpixel)")
     if not args.quiet:
-        print("frame  mode     duration ms  bytes  palette  bits/pixel")
+        print("frame  mode     duration ms  bytes  palette  bits/pixel" + ("  key" if keys else ""))
         from .frame_coding import MODE_NAMES as modes
         for r, _, palette_bytes in entries:
             size = len(r.payload) + palette_bytes
             print(f"{r.index:5d}  {modes.get(r.mode, r.mode):7}  {float(r.duration * tick_ms):11g}  "
-                  f"{len(r.payload):5d}  {palette_bytes:7d}  {8 * size / (h.width * h.height):.3f}")
+                  f"{len(r.payload):5d}  {palette_bytes:7d}  {8 * size / (h.width * h.height):10.3f}"
+                  + ("    K" if r.key else ""))
     return 0
 
 
@@ -271,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (learned predictors)")
     p.add_argument("--no-palette", action="store_true",
                    help="code every frame in RGB, never as palette indices (for comparisons)")
+    p.add_argument("--keyint", type=int, default=None, metavar="N",
+                   help="a key frame (decodable on its own: seeking, salvage) every N frames; 0: only "
+                        "frame 0; default: every 250 frames or 10 s of video, whichever comes first")
     p.add_argument("-y", "--force", action="store_true",
                    help="overwrite the output; also allows a stream name with an image extension")
     common(p)
@@ -290,6 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-y", "--force", action="store_true", help="overwrite the output")
     p.add_argument("--lossy", action="store_true",
                    help="allow targets that cannot hold the frames exactly (GIF > 256 colours, MP4, Y4M)")
+    p.add_argument("--frames", metavar="A:B",
+                   help="only frames A to B-1 (Python slice semantics: 10:20, ::2, --frames=-5: for the last "
+                        "five), decoded from the key frame before A")
+    p.add_argument("--start", metavar="T",
+                   help="start at the frame showing at T seconds, decoded from the key frame before it")
+    p.add_argument("--salvage", action="store_true",
+                   help="on a damaged stream, skip to the next key frame, write what was recovered, "
+                        "list the lost frames (their time is dropped) and exit with status 3")
     common(p)
     p.set_defaults(func=cmd_decode)
 

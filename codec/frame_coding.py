@@ -1,7 +1,7 @@
-"""Code one frame in the cheapest of five modes, mirrored exactly by the decoder.
+"""Code one frame in the cheapest of six modes, mirrored exactly by the decoder.
 
 Each mode is one module of ``codec.modes`` (RGB intra, RGB inter, palette intra and inter, palette
-update) with the same contract: ``estimate`` gives a typed candidate with the mode's estimated cost
+update, stored) with the same contract: ``estimate`` gives a typed candidate with the mode's estimated cost
 (the ideal code lengths), ``encode`` its payload, ``decode`` the pixels back. This module only
 decides which modes apply, picks the cheapest candidate and codes the frame once, in that mode.
 All modes share a per-frame scale shift chosen by the encoder by measured cost and stored in the
@@ -18,7 +18,7 @@ from ..bitstream.errors import FormatError
 from ..bitstream.profile import CURRENT, FormatProfile
 from ..models.base import Prediction
 from . import palette_coding as pc
-from .modes import palette, palette_update, rgb_inter, rgb_intra
+from .modes import palette, palette_update, rgb_inter, rgb_intra, stored
 from .modes.base import (
     MODE_INTER,
     MODE_INTRA,
@@ -26,6 +26,7 @@ from .modes.base import (
     MODE_PALETTE_INTER,
     MODE_PALETTE_INTRA,
     MODE_PALETTE_UPDATE,
+    MODE_STORED,
     Candidate,
     CodedFrame,
     DecodeContext,
@@ -39,6 +40,7 @@ __all__ = [
     "MODE_PALETTE_INTER",
     "MODE_PALETTE_INTRA",
     "MODE_PALETTE_UPDATE",
+    "MODE_STORED",
     "CodedFrame",
     "decode_frame",
     "encode_frame",
@@ -50,6 +52,7 @@ _ENCODERS: dict[int, Callable] = {
     MODE_PALETTE_INTRA: palette.encode,
     MODE_PALETTE_INTER: palette.encode,
     MODE_PALETTE_UPDATE: palette_update.encode,
+    MODE_STORED: stored.encode,
 }
 _DECODERS: dict[int, Callable[[CodedFrame, DecodeContext], np.ndarray]] = {
     MODE_INTRA: rgb_intra.decode,
@@ -57,6 +60,7 @@ _DECODERS: dict[int, Callable[[CodedFrame, DecodeContext], np.ndarray]] = {
     MODE_PALETTE_INTRA: palette.decode,
     MODE_PALETTE_INTER: palette.decode,
     MODE_PALETTE_UPDATE: palette_update.decode,
+    MODE_STORED: stored.decode,
 }
 #: Modes that predict from the previous frames.
 _NEEDS_HISTORY = (MODE_INTER, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE)
@@ -65,6 +69,7 @@ _MODE_RULE = {
     MODE_PALETTE_INTRA: "palette_frames",
     MODE_PALETTE_INTER: "palette_frames",
     MODE_PALETTE_UPDATE: "palette_update",
+    MODE_STORED: "stored_mode",
 }
 
 
@@ -75,15 +80,32 @@ def candidates(
     sent_palette: np.ndarray | None = None,
     use_palette: bool = True,
 ) -> list[Candidate]:
-    """Every applicable mode's candidate for ``frame``, in mode order (ties go to the first)."""
+    """Every applicable mode's candidate for ``frame``, in mode order (ties go to the first, so the
+    stored mode, last, wins only where every other mode is larger)."""
     fr = FrameToCode.of(frame)
     intra = rgb_intra.estimate(fr)
     out: list[Candidate] = [intra]
+    _add_predicted_modes(out, fr, intra, pred, previous, sent_palette, use_palette)
+    out.append(stored.estimate(fr))
+    return out
+
+
+def _add_predicted_modes(
+    out: list[Candidate],
+    fr: FrameToCode,
+    intra: Candidate,
+    pred: Prediction | None,
+    previous: np.ndarray | None,
+    sent_palette: np.ndarray | None,
+    use_palette: bool,
+) -> None:
+    """Append the candidates of RGB inter and the palette modes that apply."""
+    frame = fr.pixels
     inter = rgb_inter.estimate(fr, pred) if pred is not None else None
     if inter is not None:
         out.append(inter)
     if not use_palette:
-        return out
+        return
     extracted = pc.extract_palette(frame)
     inter_shift = None if inter is None else inter.scale_shift
     if extracted is not None:
@@ -92,7 +114,6 @@ def candidates(
         update = palette_update.estimate(fr, pred, previous, sent_palette, inter_shift)
         if update is not None:
             out.append(update)
-    return out
 
 
 def encode_frame(
@@ -107,8 +128,17 @@ def encode_frame(
     ``previous`` is the last decoded frame (for palette modes' previous-colour event) and
     ``sent_palette`` the palette last transmitted (a palette frame reusing it sends no palette).
     """
-    best = min(candidates(frame, pred, previous, sent_palette, use_palette), key=lambda c: c.bits)
+    options = candidates(frame, pred, previous, sent_palette, use_palette)
+    best = min(options, key=lambda c: c.bits)
     payload = _ENCODERS[best.mode](best)
+    # The estimates are ideal code lengths; should the real payload (and palette chunk) come out
+    # larger than the raw pixels, store the frame, which keeps the bound of the stored mode exact.
+    extra = 0
+    if isinstance(best, palette.PaletteCandidate) and not np.array_equal(best.palette, sent_palette):
+        extra = palette.palette_bits(best.palette, sent_palette) // 8
+    if best.mode != MODE_STORED and len(payload) + extra > frame.size:
+        best = options[-1]
+        payload = _ENCODERS[best.mode](best)
     if isinstance(best, palette.PaletteCandidate):
         return CodedFrame(best.mode, best.scale_shift, payload, best.mix, best.palette)
     return CodedFrame(best.mode, best.scale_shift, payload)

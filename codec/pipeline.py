@@ -35,6 +35,10 @@ WARN_PIXELS = 89_478_485
 MAX_PIXELS = 2 * WARN_PIXELS
 #: Hard ceiling even when lifted: dimensions are u32 and a frame must fit in memory.
 MAX_DIMENSION = 1 << 16
+#: Default key-frame interval in frames (x264's default); with a time base the encoder also starts a
+#: key frame once KEY_SECONDS of video have passed since the last one, whichever comes first.
+DEFAULT_KEYINT = 250
+KEY_SECONDS = 10
 
 
 def coder_tag() -> str:
@@ -116,8 +120,12 @@ class Encoder:
                  model: str | Predictor = registry.DEFAULT_MODEL, time_base: Fraction = Fraction(1, 100),
                  loop: int | None = None, frame_count: int | None = None, device: str = "cpu",
                  max_pixels: int | None = None, use_palette: bool = True,
-                 weights: str | os.PathLike | None = None) -> None:
+                 weights: str | os.PathLike | None = None, keyint: int | None = None) -> None:
+        """``keyint``: a key frame every ``keyint`` frames (0: frame 0 only); None, the default:
+        every DEFAULT_KEYINT frames or KEY_SECONDS of video, whichever comes first."""
         check_dimensions(width, height, max_pixels)
+        if keyint is not None and not (isinstance(keyint, (int, np.integer)) and 0 <= keyint < _U32):
+            raise InputError(f"key-frame interval {keyint!r} must be an integer >= 0 (0: only frame 0)")
         if channels not in (3, 4):
             raise InputError(f"frames must have 3 (RGB) or 4 (RGBA) channels, got {channels}")
         if isinstance(model, Predictor) and weights is not None:
@@ -132,10 +140,25 @@ class Encoder:
         self._history: deque[np.ndarray] = deque(maxlen=HISTORY)
         self._palette: np.ndarray | None = None
         self.use_palette = use_palette
+        self.keyint = keyint
+        self._key_ticks = None if keyint is not None else KEY_SECONDS / tb  # ticks between key frames
         self.frames_written = 0
         self.frame_sizes: list[int] = []
-        container.write_preamble(out)
-        container.write_chunk(out, container.CHUNK_HEAD, container.encode_header(self.header))
+        self.index: list[container.IndexEntry] = []
+        self._pts = 0
+        self._pos = container.write_preamble(out)
+        self._pos += container.write_chunk(out, container.CHUNK_HEAD, container.encode_header(self.header))
+
+    def _is_key(self) -> bool:
+        """Frame 0, and then every keyint frames (by default also after KEY_SECONDS of video)."""
+        n = self.frames_written
+        if n == 0:
+            return True
+        last = self.index[-1]
+        interval = DEFAULT_KEYINT if self.keyint is None else self.keyint
+        if interval and n - last.frame >= interval:
+            return True
+        return self._key_ticks is not None and self._pts - last.pts >= self._key_ticks
 
     def write(self, frame: np.ndarray, duration: int = 0) -> CodedFrame:
         """Code one (H, W, C) uint8 frame; returns what was written."""
@@ -148,21 +171,27 @@ class Encoder:
                              f"(an integer 0 <= d < 2**32 in time-base units)")
         if h.frame_count is not None and self.frames_written >= h.frame_count:
             raise InputError(f"more frames than the {h.frame_count} announced in the header")
+        key = self._is_key()
+        if key:  # decodable on its own: no history, no palette state (nor context counts from them)
+            self._history.clear()
+            self._palette = None
+            self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
         pred = self.predictor.predict(list(self._history)) if self._history else None
         previous = self._history[-1] if self._history else None
         coded = frame_coding.encode_frame(frame, pred, previous, self._palette, self.use_palette)
         size = len(coded.payload)
         if coded.palette is not None and not np.array_equal(coded.palette, self._palette):
             body = encode_palette(coded.palette, self._palette)
-            container.write_chunk(self._out, container.CHUNK_PALETTE, body)
+            self._pos += container.write_chunk(self._out, container.CHUNK_PALETTE, body)
             self._palette = coded.palette
             size += len(body)
         record = FrameRecord(index=self.frames_written, duration=int(duration), mode=coded.mode,
                              scale_shift=coded.scale_shift, pixels_crc=frame_crc(frame),
-                             payload=coded.payload, mix=coded.mix)
-        container.write_chunk(self._out, container.CHUNK_FRAME, container.encode_frame(record))
+                             payload=coded.payload, mix=coded.mix, flags=container.FLAG_KEY if key else 0)
+        self._pos += container.write_chunk(self._out, container.CHUNK_FRAME, container.encode_frame(record))
         self._history.append(np.ascontiguousarray(frame))
         self.frames_written += 1
+        self._pts += int(duration)
         self.frame_sizes.append(size)
         return coded
 
@@ -173,7 +202,10 @@ class Encoder:
         h = self.header
         if h.frame_count is not None and self.frames_written != h.frame_count:
             raise InputError(f"wrote {self.frames_written} frames, header announced {h.frame_count}")
-        container.write_chunk(self._out, container.CHUNK_END, container.encode_end(self.frames_written))
+        index_at = self._pos
+        self._pos += container.write_chunk(self._out, container.CHUNK_INDEX, container.encode_index(self.index))
+        self._pos += container.write_chunk(self._out, container.CHUNK_END,
+                                           container.encode_end(self.frames_written, index_at))
 
     def __enter__(self) -> "Encoder":
         return self
@@ -198,8 +230,8 @@ class Decoder:
         self._inp = inp
         self.profile = container.read_preamble(inp)
         self.version = self.profile.version
-        self._chunks = container.read_chunks(inp)
-        kind, body = next(self._chunks)
+        self._chunks = container.read_chunks_at(inp, container.PREAMBLE_SIZE)
+        _, kind, body = next(self._chunks)
         if kind != container.CHUNK_HEAD:
             raise FormatError(f"first chunk is {kind!r}, expected {container.CHUNK_HEAD!r}")
         self.header = container.decode_header(body)
@@ -223,6 +255,33 @@ class Decoder:
                 f"stream was made with {name} weights {self.header.weights_hash.hex()[:16]}..., "
                 f"{which} {self.predictor.weights_hash.hex()[:16]}... (give the weights file it was "
                 f"encoded with: --weights FILE)")
+        self._start = container.IndexEntry(0, 0, container.PREAMBLE_SIZE)  # where reading starts
+        self.index: list[container.IndexEntry] | None = None  # the INDX chunk, once read
+
+    def seek(self, frame: int) -> int:
+        """Start reading at the last key frame at or before ``frame``, found in the index of a
+        version-6 stream (the input must be seekable); returns that key frame's number. Streams
+        without an index (version 5 and older) start at frame 0. Call before reading any frame."""
+        if not self.profile.key_frames or frame <= 0:
+            return 0
+        entries = container.read_index(self._inp, self.profile)
+        if not entries or entries[0].frame != 0 or entries[0].offset <= container.PREAMBLE_SIZE:
+            raise FormatError("the stream's index does not start with key frame 0")
+        entry = [e for e in entries if e.frame <= frame][-1]
+        self._inp.seek(entry.offset)
+        self._chunks = container.read_chunks_at(self._inp, entry.offset)
+        self._start = entry
+        return entry.frame
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[DecodedFrame]:
+        """The decoded frames ``start`` to ``stop - 1`` (None: to the end), decoding from the last key
+        frame at or before ``start`` where the stream has an index; stops reading after ``stop``."""
+        self.seek(start)
+        for f in self:
+            if stop is not None and f.index >= stop:
+                return
+            if f.index >= start:
+                yield f
 
     def records(self) -> Iterator[FrameRecord]:
         """Frame chunks without decoding pixels or palettes (a cheap scan, e.g. for the durations);
@@ -232,30 +291,73 @@ class Decoder:
 
     def frame_records(self, palettes: bool = True) -> Iterator[tuple[FrameRecord, np.ndarray | None, int]]:
         """(record, palette in force, bytes of the palette chunk sent with this frame); the palette
-        is None throughout unless ``palettes``, which decodes (and checks) every palette chunk."""
-        count = 0
+        is None throughout unless ``palettes``, which decodes (and checks) every palette chunk.
+
+        From version 6 a key frame resets the palette state (its PLTE is coded against the empty
+        palette), so a PLTE is decoded once its FRAM says whether it is a key frame; the key frames
+        read are checked against the INDX chunk, and INDX's offset against FEND."""
+        start = self._start
+        count, pts = start.frame, start.pts
         palette: np.ndarray | None = None
         palette_bytes = 0
-        for kind, body in self._chunks:
+        pending: tuple[int, bytes] | None = None  # a version-6 PLTE waiting for its frame
+        keys: list[container.IndexEntry] = []
+        index_at: int | None = None
+        for offset, kind, body in self._chunks:
+            if index_at is not None and kind != container.CHUNK_END:
+                raise FormatError(f"{kind!r} chunk after the index (only the end chunk may follow it)")
             if kind == container.CHUNK_PALETTE and self.profile.palette_frames:
-                if palettes:
+                if self.profile.key_frames:
+                    if pending is not None:
+                        raise FormatError("two palette chunks in a row")
+                    pending = offset, body
+                elif palettes:
                     palette = decode_palette(body, palette, self.header.channels, self.profile)
                 palette_bytes = len(body)
             elif kind == container.CHUNK_FRAME:
                 rec = container.decode_frame(body, self.profile)
                 if rec.index != count:
                     raise FormatError(f"frame chunk {count} carries index {rec.index}")
+                if self.profile.key_frames:
+                    if rec.index == start.frame and not rec.key:
+                        raise FormatError(f"frame {rec.index} is not a key frame"
+                                          + (" (the first frame must be one)" if count == 0 else
+                                             " but the index says it is"))
+                    if rec.key:
+                        keys.append(container.IndexEntry(rec.index, pts, offset if pending is None
+                                                         else pending[0]))
+                        palette = None
+                    if pending is not None:
+                        if palettes:
+                            palette = decode_palette(pending[1], palette, self.header.channels, self.profile)
+                        pending = None
                 count += 1
+                pts += rec.duration
                 if self.header.frame_count is not None and count > self.header.frame_count:
                     raise FormatError(f"more frames than the {self.header.frame_count} in the header")
                 yield rec, palette, palette_bytes
                 palette_bytes = 0
+            elif kind == container.CHUNK_INDEX and self.profile.key_frames:
+                if pending is not None:
+                    raise FormatError("palette chunk without a frame after it")
+                self.index = container.decode_index(body)
+                if start.frame == 0 and self.index != keys or not set(keys) <= set(self.index):
+                    raise FormatError(f"the index ({_entries(self.index)}) does not match the stream's "
+                                      f"key frames ({_entries(keys)}"
+                                      f"{')' if start.frame == 0 else ', from frame %d on)' % start.frame}")
+                index_at = offset
             elif kind == container.CHUNK_END:
-                declared = container.decode_end(body)
+                declared, declared_index = container.decode_end(body, self.profile)
                 if declared != count or (self.header.frame_count not in (None, count)):
                     raise FormatError(f"end chunk says {declared} frames, stream has {count}")
                 if count == 0:
                     raise FormatError("stream holds no frames")
+                if self.profile.key_frames:
+                    if index_at is None:
+                        raise FormatError("version-6 stream without an index chunk before its end")
+                    if declared_index != index_at:
+                        raise FormatError(f"end chunk puts the index at byte {declared_index}, "
+                                          f"it is at {index_at}")
                 return
             elif kind == container.CHUNK_HEAD:
                 raise FormatError("second header chunk")
@@ -267,18 +369,31 @@ class Decoder:
     def __iter__(self) -> Iterator[DecodedFrame]:
         if self.predictor is None:
             raise RuntimeError("decoder was opened with load_model=False")
-        h = self.header
         history: deque[np.ndarray] = deque(maxlen=HISTORY)
         for rec, palette, _ in self.frame_records():
-            pred = self.predictor.predict(list(history)) if history else None
-            coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
-            pixels = frame_coding.decode_frame(coded, pred, h.height, h.width, h.channels,
-                                               history[-1] if history else None, self.profile)
-            if frame_crc(pixels) != rec.pixels_crc:
-                raise ChecksumError(f"frame {rec.index} does not match its checksum: the decoder's "
-                                    f"prediction differs from the encoder's")
-            history.append(pixels)
-            yield DecodedFrame(rec.index, pixels, rec.duration, rec.mode, len(rec.payload))
+            yield self.decode_record(rec, palette, history)
+
+    def decode_record(self, rec: FrameRecord, palette: np.ndarray | None,
+                      history: deque[np.ndarray]) -> DecodedFrame:
+        """Decode one frame from the decoded frames before it (``history``, cleared here at a key
+        frame and given the frame after), checked against the frame's CRC."""
+        h = self.header
+        if rec.key:
+            history.clear()
+        pred = self.predictor.predict(list(history)) if history else None
+        coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
+        pixels = frame_coding.decode_frame(coded, pred, h.height, h.width, h.channels,
+                                           history[-1] if history else None, self.profile)
+        if frame_crc(pixels) != rec.pixels_crc:
+            raise ChecksumError(f"frame {rec.index} does not match its checksum: the decoder's "
+                                f"prediction differs from the encoder's")
+        history.append(pixels)
+        return DecodedFrame(rec.index, pixels, rec.duration, rec.mode, len(rec.payload))
+
+
+def _entries(entries: list[container.IndexEntry]) -> str:
+    """Index entries for a message: frame@byte offset, time in ticks."""
+    return ", ".join(f"frame {e.frame} at byte {e.offset}, t={e.pts}" for e in entries) or "none"
 
 
 def _get_model(name: str, device: str, weights: str | os.PathLike | None = None) -> Predictor:
@@ -291,11 +406,13 @@ def _get_model(name: str, device: str, weights: str | os.PathLike | None = None)
 def encode(frames: Iterable[np.ndarray], *, durations: Iterable[int] | None = None,
            model: str | Predictor = registry.DEFAULT_MODEL, time_base: Fraction = Fraction(1, 100),
            loop: int | None = None, device: str = "cpu", max_pixels: int | None = None,
-           use_palette: bool = True, weights: str | os.PathLike | None = None) -> bytes:
+           use_palette: bool = True, weights: str | os.PathLike | None = None,
+           keyint: int | None = None) -> bytes:
     """Encode a sequence of (H, W, C) uint8 frames (C = 3 or 4) to an fpcodec stream.
 
     ``use_palette=False`` restricts the encoder to the RGB modes (for comparisons). ``weights`` is a
     weights file for ``model`` instead of the shipped one (its hash goes into the stream).
+    ``keyint``: the key-frame interval (see ``Encoder``).
     """
     frames = list(frames)
     if not frames:
@@ -309,7 +426,8 @@ def encode(frames: Iterable[np.ndarray], *, durations: Iterable[int] | None = No
     buf = io.BytesIO()
     with Encoder(buf, width=first.shape[1], height=first.shape[0], channels=first.shape[2],
                  model=model, time_base=time_base, loop=loop, frame_count=len(frames),
-                 device=device, max_pixels=max_pixels, use_palette=use_palette, weights=weights) as enc:
+                 device=device, max_pixels=max_pixels, use_palette=use_palette, weights=weights,
+                 keyint=keyint) as enc:
         for f, d in zip(frames, durs):
             enc.write(np.asarray(f), d)
     return buf.getvalue()

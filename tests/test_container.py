@@ -15,6 +15,7 @@ from fractions import Fraction
 import pytest
 
 from fpcodec.bitstream import container as C
+from fpcodec.bitstream.profile import FormatProfile
 from fpcodec.bitstream.errors import (ChecksumError, FormatError, FpcodecError, InputError,
                                       ModelMismatchError, TruncatedStreamError,
                                       UnsupportedVersionError)
@@ -203,10 +204,14 @@ def test_frame_record_errors():
 
 
 def test_end_chunk():
-    assert C.decode_end(C.encode_end(42)) == 42
-    for bad in (b"", b"\x00" * 3, b"\x00" * 5):
+    assert C.decode_end(C.encode_end(42, 1234)) == (42, 1234)
+    v5 = FormatProfile.for_version(5)
+    assert C.decode_end(struct.pack("<I", 42), v5) == (42, None)
+    for bad in (b"", b"\x00" * 3, b"\x00" * 5, b"\x00" * 11, b"\x00" * 13):
         with pytest.raises(FormatError):
             C.decode_end(bad)
+    with pytest.raises(FormatError):
+        C.decode_end(C.encode_end(42, 1234), v5)
 
 
 # ------------------------------------------------------------------------------------ chunks
@@ -225,7 +230,7 @@ def test_read_chunks_round_trip():
     assert [k for k, _ in chunks] == [C.CHUNK_HEAD, C.CHUNK_FRAME, C.CHUNK_END]
     assert C.decode_header(chunks[0][1]) == header(frame_count=1)
     assert C.decode_frame(chunks[1][1]).pixels_crc == 0xDEADBEEF
-    assert C.decode_end(chunks[2][1]) == 1
+    assert C.decode_end(chunks[2][1])[0] == 1
 
 
 def test_read_chunks_stops_at_end_chunk_even_without_head():
@@ -295,3 +300,92 @@ def test_read_chunks_length_pointing_past_the_end():
     data = struct.pack("<I4s", 1000, b"FRAM") + b"\x00" * 10
     with pytest.raises(TruncatedStreamError):
         list(C.read_chunks(io.BytesIO(data)))
+
+
+# ------------------------------------------------------------------- version 6: flags, index, end
+def test_frame_flags_round_trip_and_reserved_bits():
+    rec = C.FrameRecord(3, 4, 1, 0, 7, b"\x00" * 4, mix=0, flags=C.FLAG_KEY)
+    body = C.encode_frame(rec)
+    assert len(body) == C.FRAME_FIXED_SIZE + 4 and body[16] == C.FLAG_KEY
+    assert C.decode_frame(body) == rec and C.decode_frame(body).key
+    assert not C.decode_frame(C.encode_frame(C.FrameRecord(3, 4, 1, 0, 7, b""))).key
+    for bit in range(1, 8):
+        bad = bytearray(body)
+        bad[16] = C.FLAG_KEY | (1 << bit)
+        with pytest.raises(FormatError, match="reserved bits"):
+            C.decode_frame(bytes(bad))
+
+
+def test_version_5_frame_has_no_flags_byte():
+    """The same bytes read as version 5: the flags byte is the payload's first byte."""
+    body = C.encode_frame(C.FrameRecord(0, 1, 1, 0, 0, b"", flags=C.FLAG_KEY)) + b"\x00" * 3
+    rec = C.decode_frame(body, FormatProfile.for_version(5))
+    assert not rec.key and rec.payload == b"\x01\x00\x00\x00"
+
+
+def test_stored_payload_need_not_be_whole_words():
+    body = C.encode_frame(C.FrameRecord(0, 1, 5, 0, 0, b"\x01\x02\x03"))
+    assert C.decode_frame(body).payload == b"\x01\x02\x03"
+    with pytest.raises(FormatError, match="32-bit"):
+        C.decode_frame(C.encode_frame(C.FrameRecord(0, 1, 1, 0, 0, b"\x01\x02\x03")))
+
+
+def test_index_round_trip_and_errors():
+    entries = [C.IndexEntry(0, 0, 100), C.IndexEntry(250, 1000, 90000), C.IndexEntry(500, 2000, 1 << 33)]
+    body = C.encode_index(entries)
+    assert len(body) == 20 * 3 and C.decode_index(body) == entries
+    assert C.decode_index(b"") == []
+    with pytest.raises(FormatError, match="20-byte entries"):
+        C.decode_index(body[:-1])
+    with pytest.raises(FormatError, match="out of order"):
+        C.decode_index(C.encode_index(entries[::-1]))
+
+
+def _v6_stream(frames: int = 3) -> tuple[bytes, list]:
+    """A version-6 file by hand: HEAD, key FRAMs with stored payloads, INDX, FEND."""
+    out = io.BytesIO()
+    pos = C.write_preamble(out)
+    pos += C.write_chunk(out, C.CHUNK_HEAD, C.encode_header(header(frame_count=frames)))
+    entries = []
+    for i in range(frames):
+        entries.append(C.IndexEntry(i, 4 * i, pos))
+        pos += C.write_chunk(out, C.CHUNK_FRAME, C.encode_frame(C.FrameRecord(i, 4, 5, 0, 0, b"x",
+                                                                                flags=C.FLAG_KEY)))
+    at = pos
+    pos += C.write_chunk(out, C.CHUNK_INDEX, C.encode_index(entries))
+    C.write_chunk(out, C.CHUNK_END, C.encode_end(frames, at))
+    return out.getvalue(), entries
+
+
+def test_read_index_from_the_end_and_offsets():
+    data, entries = _v6_stream()
+    inp = io.BytesIO(data)
+    profile = C.read_preamble(inp)
+    assert C.read_index(inp, profile) == entries
+    assert C.read_index(io.BytesIO(data), FormatProfile.for_version(5)) is None
+    inp = io.BytesIO(data)
+    C.read_preamble(inp)
+    offsets = [(off, kind) for off, kind, _ in C.read_chunks_at(inp, C.PREAMBLE_SIZE)]
+    assert [o for o, k in offsets if k == C.CHUNK_FRAME] == [e.offset for e in entries]
+    assert len(data) - offsets[-1][0] == C.END_CHUNK_SIZE
+
+
+def test_read_index_refuses_damaged_tail_and_bad_offsets():
+    data, _ = _v6_stream()
+    profile = FormatProfile.for_version(6)
+    with pytest.raises(FormatError, match="intact end chunk"):
+        C.read_index(io.BytesIO(data[:-1]), profile)
+    for offset in (0, len(data), 13):
+        bad = data[:-C.END_CHUNK_SIZE] + chunk(C.CHUNK_END, C.encode_end(3, offset))
+        with pytest.raises(FormatError):
+            C.read_index(io.BytesIO(bad), profile)
+
+
+def test_parse_chunk_checks_length_and_crc():
+    data = b"junk" + chunk(b"FRAM", b"hello") + b"more"
+    assert C.parse_chunk(data, 4) == (b"FRAM", b"hello", 4 + 17)
+    assert C.parse_chunk(data, 3) is None and C.parse_chunk(data, 5) is None
+    assert C.parse_chunk(data[:-5], 4) is None
+    bad = bytearray(data)
+    bad[13] ^= 1
+    assert C.parse_chunk(bytes(bad), 4) is None

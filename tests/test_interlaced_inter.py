@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fpcodec.bitstream.errors import ChecksumError
-from fpcodec.bitstream.profile import FormatProfile
+from fpcodec.bitstream.profile import LATEST, FormatProfile
 from fpcodec.codec import Decoder, decode, encode
 from fpcodec.codec import frame_coding as fc
 from fpcodec.codec.modes import palette
@@ -59,7 +59,16 @@ def test_version_5_palette_inter_and_update_round_trip() -> None:
     """The same frames coded now: the modes are chosen afresh, and every frame comes back exactly."""
     frames = list(np.load(DATA / "v3_stream_frames.npy"))
     data = encode(frames, model="convlstm-hybrid-int")
-    assert data[8:10] == (5).to_bytes(2, "little")
+    assert data[8:10] == (LATEST).to_bytes(2, "little")
     modes = {rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()}
     assert {fc.MODE_PALETTE_INTER, fc.MODE_PALETTE_UPDATE} <= modes
     assert_frames_equal(decode(data).frames, frames)
+
+
+def test_version_5_stream_still_decodes() -> None:
+    """tests/data/v5_stream.fpc was written by the version-5 encoder (commit 76bb7cd) with
+    convlstm-hybrid-int from the frames of tests/data/v3_stream_frames.npy (copied as
+    v5_stream_frames.npy); it covers palette intra, palette inter (intra's pass order), RGB inter and
+    palette update in version 5's framing (no FRAM flags, no index)."""
+    assert np.array_equal(np.load(DATA / "v5_stream_frames.npy"), np.load(DATA / "v3_stream_frames.npy"))
+    assert_old_stream_decodes("v5_stream.fpc", 5)

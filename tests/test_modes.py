@@ -21,14 +21,16 @@ from fpcodec.models.base import Prediction
 
 def test_profiles_follow_the_format_versions() -> None:
     rules = {v: FormatProfile.for_version(v) for v in SUPPORTED_VERSIONS}
-    assert SUPPORTED_VERSIONS == container.SUPPORTED_VERSIONS == (1, 2, 3, 4, 5)
+    assert SUPPORTED_VERSIONS == container.SUPPORTED_VERSIONS == (1, 2, 3, 4, 5, 6)
     assert CURRENT is rules[container.VERSION]
-    assert [p.palette_frames for p in rules.values()] == [False, True, True, True, True]
-    assert [p.integer_tables for p in rules.values()] == [False, False, True, True, True]
-    assert [p.context_counts for p in rules.values()] == [False, False, True, True, True]
-    assert [p.palette_update for p in rules.values()] == [False, False, True, True, True]
-    assert [p.integer_coupling for p in rules.values()] == [False, False, False, True, True]
-    assert [p.interlaced_palette_inter for p in rules.values()] == [False, False, False, False, True]
+    assert [p.palette_frames for p in rules.values()] == [False, True, True, True, True, True]
+    assert [p.integer_tables for p in rules.values()] == [False, False, True, True, True, True]
+    assert [p.context_counts for p in rules.values()] == [False, False, True, True, True, True]
+    assert [p.palette_update for p in rules.values()] == [False, False, True, True, True, True]
+    assert [p.integer_coupling for p in rules.values()] == [False, False, False, True, True, True]
+    assert [p.interlaced_palette_inter for p in rules.values()] == [False, False, False, False, True, True]
+    assert [p.stored_mode for p in rules.values()] == [False] * 5 + [True]
+    assert [p.key_frames for p in rules.values()] == [False] * 5 + [True]
     for bad in (0, max(SUPPORTED_VERSIONS) + 1):
         with pytest.raises(UnsupportedVersionError, match=f"version {bad} "):
             FormatProfile.for_version(bad)
@@ -101,7 +103,8 @@ def test_the_frame_coder_takes_the_cheapest_candidate(colours) -> None:
     pred = _prediction(first)
     cands = fc.candidates(second, pred, first)
     modes = [c.mode for c in cands]
-    assert modes == sorted(modes) and len(modes) == (4 if colours <= 256 else 3)
+    assert modes == sorted(modes) and len(modes) == (5 if colours <= 256 else 4)
+    assert modes[-1] == fc.MODE_STORED
     coded = fc.encode_frame(second, pred, first)
     assert coded.mode == min(cands, key=lambda c: c.bits).mode
     assert np.array_equal(fc.decode_frame(coded, pred, 24, 20, 3, first), second)

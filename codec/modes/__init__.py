@@ -1,7 +1,7 @@
 """One module per frame coding mode, all with the same contract (see ``base``).
 
 ``rgb_intra`` (mode 0), ``rgb_inter`` (1), ``palette`` (2 and 3, which share its pass coder) and
-``palette_update`` (4) each provide ``estimate`` (the mode's cost in bits and whatever ``encode``
+``palette_update`` (4) and ``stored`` (5) each provide ``estimate`` (the mode's cost in bits and whatever ``encode``
 needs, as a typed candidate), ``encode`` (candidate -> payload) and ``decode`` (coded frame ->
 pixels). ``codec.frame_coding`` only chooses among the candidates.
 """

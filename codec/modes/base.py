@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...bitstream import entropy
-from ...bitstream.profile import CURRENT, FormatProfile
+from ...bitstream.profile import CURRENT, MODE_STORED, FormatProfile
 from ...models.base import Prediction
 
 MODE_INTRA = 0
@@ -24,12 +24,14 @@ MODE_INTER = 1
 MODE_PALETTE_INTRA = 2
 MODE_PALETTE_INTER = 3
 MODE_PALETTE_UPDATE = 4
+MODE_STORED = MODE_STORED  # 5, defined beside the profile (the container needs it)
 MODE_NAMES = {
     MODE_INTRA: "intra",
     MODE_INTER: "inter",
     MODE_PALETTE_INTRA: "p-intra",
     MODE_PALETTE_INTER: "p-inter",
     MODE_PALETTE_UPDATE: "p-update",
+    MODE_STORED: "stored",
 }
 
 #: The per-frame scale shift (FRAM ``scale shift``, an i8) the encoder chooses from.

@@ -1,0 +1,130 @@
+"""Decode what can be decoded from a damaged stream (``fpcodec decode --salvage``).
+
+A frame that cannot be decoded (a chunk whose CRC or length is damaged, a payload that does not
+decode, a reconstruction that fails its pixel CRC) loses every frame up to the next key frame, which
+needs nothing from before it. The scanner resynchronises on the next intact chunk: it looks for the
+next chunk type tag whose length fits and whose CRC checks, and resumes decoding at the next key
+frame (its PLTE, if it has one, then its FRAM). Every frame returned is pixel-exact (its CRC
+checked); the lost frames are reported, not guessed.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections import deque
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator
+
+from ..bitstream import container
+from ..bitstream.errors import FormatError
+from ..bitstream.palette import decode_palette
+from ..models.base import HISTORY
+from .pipeline import DecodedFrame, Decoder
+
+_TAGS = (container.CHUNK_PALETTE, container.CHUNK_FRAME, container.CHUNK_INDEX, container.CHUNK_END)
+#: Bytes from a chunk's start to its type tag.
+_TAG_AT = 4
+
+
+@dataclass
+class SalvageReport:
+    """What a salvage pass found: the frames lost, and the frame count it believes in."""
+
+    lost: list[int] = field(default_factory=list)
+    total: int | None = None
+    damaged_at: list[int] = field(default_factory=list)  # byte offsets where decoding failed
+
+
+def _next_chunk(data: mmap.mmap, pos: int) -> int | None:
+    """Offset of the next intact chunk starting after ``pos`` (by its type tag and CRC), or None."""
+    while True:
+        hits = [q for q in (data.find(t, pos + _TAG_AT) for t in _TAGS) if q >= 0]
+        if not hits:
+            return None
+        start = min(hits) - _TAG_AT
+        if container.parse_chunk(data, start) is not None:
+            return start
+        pos = start + 1
+
+
+def salvage(dec: Decoder, inp: BinaryIO, report: SalvageReport) -> Iterator[DecodedFrame]:
+    """The frames of ``dec``'s stream that can be decoded, in order; ``report`` collects the rest.
+
+    ``inp`` is the stream's file (seekable, opened for reading); ``dec`` has read its header.
+    """
+    profile = dec.profile
+    data = mmap.mmap(inp.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        pos = container.PREAMBLE_SIZE
+        head = container.parse_chunk(data, pos)
+        if head is None or head[0] != container.CHUNK_HEAD:
+            raise FormatError("the stream header is damaged: nothing can be salvaged without it")
+        pos = head[2]
+        history: deque = deque(maxlen=HISTORY)
+        palette = None
+        pending: bytes | None = None
+        expected = 0  # the next frame index in sequence
+        synced = True  # the frames before decoded; False until the next key frame after damage
+        decoded: set[int] = set()
+        highest = -1
+        while True:
+            chunk = container.parse_chunk(data, pos)
+            if chunk is None:
+                report.damaged_at.append(pos)
+                synced, pending = False, None
+                nxt = _next_chunk(data, pos)
+                if nxt is None:
+                    break
+                pos = nxt
+                continue
+            kind, body, end = chunk
+            pos = end
+            if kind == container.CHUNK_PALETTE and profile.palette_frames:
+                if profile.key_frames:
+                    pending = body
+                elif synced:
+                    try:
+                        palette = decode_palette(body, palette, dec.header.channels, profile)
+                    except FormatError:
+                        report.damaged_at.append(pos)
+                        synced = False
+            elif kind == container.CHUNK_FRAME:
+                try:
+                    rec = container.decode_frame(body, profile)
+                except FormatError:
+                    report.damaged_at.append(pos)
+                    synced, pending = False, None
+                    continue
+                highest = max(highest, rec.index)
+                usable = rec.key or (synced and rec.index == expected)
+                if usable:
+                    try:
+                        if rec.key:
+                            palette = None
+                        if pending is not None:
+                            palette = decode_palette(pending, palette, dec.header.channels, profile)
+                        frame = dec.decode_record(rec, palette, history)
+                    except FormatError:
+                        usable = False
+                        report.damaged_at.append(pos)
+                if usable:
+                    synced = True
+                    decoded.add(rec.index)
+                    expected = rec.index + 1
+                    yield frame
+                else:
+                    synced = False
+                    history.clear()
+                pending = None
+            elif kind == container.CHUNK_END:
+                try:
+                    report.total, _ = container.decode_end(body, profile)
+                except FormatError:
+                    pass
+                break
+            # INDX and anything else: nothing to decode
+        if report.total is None:
+            report.total = dec.header.frame_count if dec.header.frame_count is not None else highest + 1
+        report.lost = [i for i in range(report.total) if i not in decoded]
+    finally:
+        data.close()

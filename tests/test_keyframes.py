@@ -1,0 +1,369 @@
+"""Format version 6: the stored mode, key frames, the index, seeking and salvage (issues 17 and 18)."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fpcodec.bitstream import container as C
+from fpcodec.bitstream.errors import ChecksumError, FormatError
+from fpcodec.codec import Decoder, decode
+from fpcodec.codec import frame_coding as fc
+from fpcodec.codec.cli import main
+from fpcodec.codec.pipeline import DEFAULT_KEYINT
+from fpcodec.codec.salvage import SalvageReport, salvage
+
+from conftest import DATA, assert_frames_equal, encode_frames, moving_video, read_video, split_chunks
+
+#: Bytes a frame adds around its pixels in the stored mode: chunk framing and FRAM's fixed fields.
+PER_FRAME = C.CHUNK_OVERHEAD + C.FRAME_FIXED_SIZE
+
+
+def _records(data: bytes) -> list[C.FrameRecord]:
+    return list(Decoder(io.BytesIO(data), load_model=False).records())
+
+
+def _overhead(data: bytes, frames: int) -> int:
+    """What a stream spends beyond the frames' chunks: preamble, HEAD, INDX and FEND."""
+    chunks = split_chunks(data)
+    head = [c for c in chunks if c[1] == C.CHUNK_HEAD][0]
+    return (
+        C.PREAMBLE_SIZE + C.CHUNK_OVERHEAD + len(head[2]) + C.CHUNK_OVERHEAD + 20 * frames + C.END_CHUNK_SIZE
+    )
+
+
+# ----------------------------------------------------------------------------------- stored mode
+@pytest.mark.parametrize("shape", [(32, 48, 3), (32, 48, 4), (1, 1, 3), (1, 1, 4)])
+def test_random_frames_cost_at_most_raw_plus_a_constant(shape):
+    """Issue 18 item 2: noise cost 26.9 bits/pixel against 24 raw; with the stored mode a stream is
+    never more than the raw frames plus framing per frame plus the header (every frame a key frame
+    here, the worst case for the index)."""
+    rng = np.random.default_rng(sum(shape))
+    frames = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(2)]
+    data = encode_frames(frames, keyint=1)
+    raw = sum(f.size for f in frames)
+    assert len(data) <= raw + PER_FRAME * len(frames) + _overhead(data, len(frames))
+    if shape[0] > 1:
+        assert {r.mode for r in _records(data)} == {fc.MODE_STORED}
+    assert_frames_equal(decode(data).frames, frames)
+
+
+def test_stored_mode_not_chosen_where_coding_wins():
+    frames = moving_video(4)
+    assert fc.MODE_STORED not in {r.mode for r in _records(encode_frames(frames))}
+
+
+def test_stored_frame_of_wrong_size_is_refused():
+    frames = [np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8)]
+    data = bytearray(encode_frames(frames))
+    pos, kind, body = [c for c in split_chunks(bytes(data)) if c[1] == C.CHUNK_FRAME][0]
+    assert C.decode_frame(body).mode == fc.MODE_STORED
+    short = body[:-1]
+    bad = (
+        data[:pos]
+        + struct.pack("<I4s", len(short), kind)
+        + short
+        + struct.pack("<I", zlib.crc32(short, zlib.crc32(kind)))
+        + data[pos + 12 + len(body) :]
+    )
+    with pytest.raises(FormatError, match="stored frame holds 191 bytes, expected 192"):
+        decode(bytes(bad))
+
+
+# ------------------------------------------------------------------------------------ key frames
+V3_FRAMES = DATA / "v3_stream_frames.npy"
+
+
+@pytest.fixture(scope="module")
+def keyed() -> tuple[list[np.ndarray], bytes]:
+    """Seven 32x32 frames (palette intra/inter, RGB inter, palette update), key frames 0, 3, 6."""
+    frames = list(np.load(V3_FRAMES))
+    data = encode_frames(frames, keyint=3, durations=[4, 5, 6, 7, 8, 9, 10])
+    return frames, data
+
+
+def test_key_frames_every_keyint_and_round_trip(keyed):
+    frames, data = keyed
+    recs = _records(data)
+    assert [r.index for r in recs if r.key] == [0, 3, 6]
+    assert all(r.mode in (fc.MODE_INTRA, fc.MODE_PALETTE_INTRA, fc.MODE_STORED) for r in recs if r.key)
+    assert_frames_equal(decode(data).frames, frames)
+
+
+def test_key_frame_is_coded_as_a_first_frame(keyed):
+    """A key frame's chunks (its PLTE against the empty palette, its FRAM without history) are the
+    same bytes as the first frame of a stream that starts there."""
+    frames, data = keyed
+    alone = encode_frames(frames[3:], keyint=3, durations=[7, 8, 9, 10])
+
+    def chunks_of(stream: bytes, index: int) -> list[bytes]:
+        pending: list[bytes] = []
+        for _, kind, body in split_chunks(stream):
+            if kind == C.CHUNK_PALETTE:
+                pending = [body]
+            elif kind == C.CHUNK_FRAME:
+                if C.decode_frame(body).index == index:
+                    return pending + [body[4:]]  # without the frame index
+                pending = []
+        raise AssertionError(index)
+
+    assert chunks_of(data, 3) == chunks_of(alone, 0)
+
+
+def test_keyint_zero_is_frame_zero_only_and_default():
+    frames = moving_video(5, 12, 16)
+    assert [r.key for r in _records(encode_frames(frames, keyint=0))] == [True] + [False] * 4
+    assert [r.key for r in _records(encode_frames(frames))] == [True] + [False] * 4
+    assert DEFAULT_KEYINT == 250
+
+
+def test_default_keyint_also_counts_seconds():
+    """Without --keyint a key frame also starts after 10 s of video (time base 1/100: 1000 ticks)."""
+    frames = moving_video(5, 12, 16)
+    data = encode_frames(frames, durations=[400] * 5, time_base=Fraction(1, 100))
+    assert [r.index for r in _records(data) if r.key] == [0, 3]
+
+
+def test_bad_keyint_is_refused():
+    from fpcodec.bitstream.errors import InputError
+
+    with pytest.raises(InputError, match="key-frame interval -1"):
+        encode_frames(moving_video(2), keyint=-1)
+
+
+def test_first_frame_must_be_a_key_frame():
+    frames = moving_video(2, 8, 8)
+    data = bytearray(encode_frames(frames))
+    pos, kind, body = [c for c in split_chunks(bytes(data)) if c[1] == C.CHUNK_FRAME][0]
+    body = bytearray(body)
+    body[16] = 0
+    data[pos + 8 : pos + 8 + len(body)] = body
+    data[pos + 8 + len(body) : pos + 12 + len(body)] = struct.pack(
+        "<I", zlib.crc32(bytes(body), zlib.crc32(kind))
+    )
+    with pytest.raises(FormatError, match="frame 0 is not a key frame"):
+        decode(bytes(data))
+
+
+# ----------------------------------------------------------------------------------------- index
+def test_index_lists_key_frames_with_times_and_offsets(keyed):
+    frames, data = keyed
+    chunks = split_chunks(data)
+    assert [k for _, k, _ in chunks[-2:]] == [C.CHUNK_INDEX, C.CHUNK_END]
+    entries = C.decode_index(chunks[-2][2])
+    assert [(e.frame, e.pts) for e in entries] == [(0, 0), (3, 15), (6, 39)]
+    for e in entries:  # each points at the key frame's first chunk: a PLTE before it, or the FRAM
+        kind = data[e.offset + 4 : e.offset + 8]
+        assert kind in (C.CHUNK_PALETTE, C.CHUNK_FRAME)
+    assert C.decode_end(chunks[-1][2]) == (7, chunks[-2][0])
+
+
+def _replace_chunk(data: bytes, kind: bytes, body: bytes) -> bytes:
+    """``data`` with its (only) ``kind`` chunk's body replaced, CRC fixed, FEND's offset kept right."""
+    out, parts, index_at = bytearray(data[: C.PREAMBLE_SIZE]), split_chunks(data), 0
+    for _, k, b in parts:
+        if k == kind:
+            b = body
+        if k == C.CHUNK_END:
+            b = C.encode_end(C.decode_end(b)[0], index_at)
+        if k == C.CHUNK_INDEX:
+            index_at = len(out)
+        out += struct.pack("<I4s", len(b), k) + b + struct.pack("<I", zlib.crc32(b, zlib.crc32(k)))
+    return bytes(out)
+
+
+def test_decoder_verifies_the_index(keyed):
+    _, data = keyed
+    entries = C.decode_index(split_chunks(data)[-2][2])
+    wrong = [entries[0], C.IndexEntry(3, 16, entries[1].offset), entries[2]]
+    with pytest.raises(FormatError, match="does not match the stream.s key frames"):
+        list(Decoder(io.BytesIO(_replace_chunk(data, C.CHUNK_INDEX, C.encode_index(wrong)))).records())
+    with pytest.raises(FormatError, match="does not match the stream.s key frames"):
+        list(Decoder(io.BytesIO(_replace_chunk(data, C.CHUNK_INDEX, C.encode_index(entries[:2])))).records())
+    end = C.encode_end(7, split_chunks(data)[-2][0] + 1)
+    bad = (
+        data[: -C.END_CHUNK_SIZE]
+        + struct.pack("<I4s", 12, C.CHUNK_END)
+        + end
+        + struct.pack("<I", zlib.crc32(end, zlib.crc32(C.CHUNK_END)))
+    )
+    with pytest.raises(FormatError, match="end chunk puts the index at byte"):
+        list(Decoder(io.BytesIO(bad)).records())
+
+
+def test_version_5_stream_has_no_index_and_seeks_from_the_start():
+    data = (DATA / "v5_stream.fpc").read_bytes()
+    expected = list(np.load(DATA / "v5_stream_frames.npy"))
+    dec = Decoder(io.BytesIO(data))
+    assert dec.seek(5) == 0
+    got = list(Decoder(io.BytesIO(data)).frames(4, 6))
+    assert [f.index for f in got] == [4, 5]
+    assert_frames_equal([f.pixels for f in got], expected[4:6])
+
+
+# --------------------------------------------------------------------------------------- seeking
+@pytest.mark.parametrize("start,stop", [(0, 7), (1, 3), (3, 4), (4, 7), (5, None), (6, 7), (2, 6)])
+def test_seeking_gives_the_frames_a_full_decode_gives(keyed, start, stop):
+    frames, data = keyed
+    dec = Decoder(io.BytesIO(data))
+    got = list(dec.frames(start, stop))
+    assert [f.index for f in got] == list(range(7))[start:stop]
+    assert_frames_equal([f.pixels for f in got], frames[start:stop])
+    assert [f.duration for f in got] == [4, 5, 6, 7, 8, 9, 10][start:stop]
+    assert dec._start.frame == (start // 3) * 3  # decoding began at the key frame before ``start``
+
+
+@pytest.fixture(scope="module")
+def keyed_file(tmp_path_factory, keyed) -> Path:
+    path = tmp_path_factory.mktemp("keyed") / "k.fpc"
+    path.write_bytes(keyed[1])
+    return path
+
+
+@pytest.mark.parametrize(
+    "args,want",
+    [
+        (["--frames", "2:5"], [2, 3, 4]),
+        (["--frames=-2:"], [5, 6]),
+        (["--frames", "::3"], [0, 3, 6]),
+        (["--frames", "4:6"], [4, 5]),
+        (["--start", "0.15"], [3, 4, 5, 6]),  # frame 3 shows from 0.15 s
+        (["--start", "0.16"], [3, 4, 5, 6]),
+        (["--start", "0"], [0, 1, 2, 3, 4, 5, 6]),
+    ],
+)
+def test_cli_frames_and_start(keyed, keyed_file, tmp_path, args, want):
+    frames, _ = keyed
+    out = tmp_path / "o.apng"
+    assert main(["decode", str(keyed_file), "-o", str(out), "-q", *args]) == 0
+    got, durations, info = read_video(out)
+    assert_frames_equal(got, [frames[i] for i in want])
+    assert [d * info.time_base for d in durations] == [Fraction([4, 5, 6, 7, 8, 9, 10][i], 100) for i in want]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--frames", "7:"], "selects no frame"),
+        (["--frames", "x"], "expected A:B"),
+        (["--start", "1"], "past the end"),
+        (["--start", "abc"], "expected seconds"),
+        (["--frames", "1:2", "--start", "0"], "not both"),
+        (["--salvage", "--frames", "1:2"], "does not go with"),
+    ],
+)
+def test_cli_selection_errors(keyed_file, tmp_path, capsys, args, message):
+    assert main(["decode", str(keyed_file), "-o", str(tmp_path / "o.apng"), "-q", *args]) in (1, 2)
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------------------- salvage
+def _damage_frame(data: bytes, index: int, where: str) -> bytes:
+    """``data`` with frame ``index``'s chunk damaged: a payload byte, its length field, or a byte of
+    its pixels (CRC fixed, so only the frame's pixel checksum can tell)."""
+    for pos, kind, body in split_chunks(data):
+        if kind == C.CHUNK_FRAME and C.decode_frame(body).index == index:
+            bad = bytearray(data)
+            if where == "payload":
+                bad[pos + 8 + len(body) - 2] ^= 0x55
+            elif where == "length":
+                bad[pos + 1] ^= 0x10
+            else:
+                fixed = C.FRAME_FIXED_SIZE
+                b2 = bytearray(body)
+                b2[fixed + 1] ^= 0x01
+                bad[pos + 8 : pos + 8 + len(body)] = b2
+                bad[pos + 8 + len(body) : pos + 12 + len(body)] = struct.pack(
+                    "<I", zlib.crc32(bytes(b2), zlib.crc32(kind))
+                )
+            return bytes(bad)
+    raise AssertionError(index)
+
+
+@pytest.mark.parametrize("where", ["payload", "length", "pixels"])
+@pytest.mark.parametrize("damaged", [1, 4])
+def test_salvage_recovers_every_frame_outside_the_damaged_interval(keyed, tmp_path, where, damaged):
+    frames, data = keyed
+    bad = _damage_frame(data, damaged, where)
+    with pytest.raises((FormatError, ChecksumError)):
+        decode(bad)
+    path = tmp_path / "bad.fpc"
+    path.write_bytes(bad)
+    report = SalvageReport()
+    with open(path, "rb") as fh, open(path, "rb") as raw:
+        got = list(salvage(Decoder(fh), raw, report))
+    key = damaged // 3 * 3
+    lost = list(range(damaged, key + 3))
+    assert report.lost == lost and report.total == 7
+    want = [i for i in range(7) if i not in lost]
+    assert [f.index for f in got] == want
+    assert_frames_equal([f.pixels for f in got], [frames[i] for i in want])
+
+
+def test_cli_salvage_writes_what_it_recovered_and_exits_3(keyed, tmp_path, capsys):
+    frames, data = keyed
+    path = tmp_path / "bad.fpc"
+    path.write_bytes(_damage_frame(data, 4, "payload"))
+    out = tmp_path / "o.apng"
+    assert main(["decode", str(path), "-o", str(out), "-q"]) == 1
+    assert not out.exists()
+    capsys.readouterr()
+    assert main(["decode", str(path), "-o", str(out), "-q", "--salvage"]) == 3
+    err = capsys.readouterr().err
+    assert "2 frames of 7 lost" in err and ": 4-5;" in err and "5 frames recovered" in err
+    got, durations, info = read_video(out)
+    assert_frames_equal(got, [frames[i] for i in (0, 1, 2, 3, 6)])
+    # the lost frames' time is dropped
+    assert [d * info.time_base for d in durations] == [Fraction(d, 100) for d in (4, 5, 6, 7, 10)]
+
+
+def test_cli_salvage_of_an_intact_stream_is_a_normal_decode(keyed, keyed_file, tmp_path):
+    out = tmp_path / "o.apng"
+    assert main(["decode", str(keyed_file), "-o", str(out), "-q", "--salvage"]) == 0
+    assert_frames_equal(read_video(out)[0], keyed[0])
+
+
+def test_salvage_without_an_intact_end_reports_up_to_the_header_count(keyed, tmp_path):
+    frames, data = keyed
+    path = tmp_path / "cut.fpc"
+    cut = _damage_frame(data, 5, "payload")
+    path.write_bytes(cut[: len(cut) - 40])
+    report = SalvageReport()
+    with open(path, "rb") as fh, open(path, "rb") as raw:
+        got = list(salvage(Decoder(fh), raw, report))
+    assert [f.index for f in got] == [0, 1, 2, 3, 4, 6]
+    assert report.lost == [5] and report.total == 7
+
+
+# ------------------------------------------------------------------------------------------ info
+def test_info_shows_key_frames_and_stored_frames(keyed_file, tmp_path, capsys):
+    assert main(["info", str(keyed_file)]) == 0
+    out = capsys.readouterr().out
+    assert "key frames:  3 (0, 3, 6), indexed" in out and "format version 6" in out
+    noise = np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    path = tmp_path / "n.fpc"
+    path.write_bytes(encode_frames([noise, noise[::-1]]))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "stored:      2 frames kept raw" in out
+    assert [line.split()[1] for line in out.splitlines()[-2:]] == ["stored", "stored"]
+    assert out.splitlines()[-2].endswith("K") and out.splitlines()[-3].endswith("key")
+
+
+def test_cli_encode_keyint(tmp_path, capsys):
+    from conftest import CARPHONE_WIDE
+
+    out = tmp_path / "w.fpc"
+    assert (
+        main(["encode", str(CARPHONE_WIDE), "-o", str(out), "-m", "last-frame", "-q", "--keyint", "2"]) == 0
+    )
+    assert [r.index for r in _records(out.read_bytes()) if r.key] == [0, 2, 4]
+    assert main(["encode", str(CARPHONE_WIDE), "-o", str(out), "-y", "-q", "--keyint", "-3"]) == 1
+    assert "key-frame interval -3" in capsys.readouterr().err
