@@ -3,8 +3,8 @@
     python -m fpcodec.bench.keyint CLIP_OR_FOLDER... [--model last-frame] [--keyint 0 default 60 30 10]
                                    [--concat]
 
-Each clip is encoded once per interval (``default`` is the encoder's own: 250 frames or 10 s,
-whichever comes first; ``0`` is frame 0 only, the baseline). Sizes are deterministic (no timing),
+Each clip is encoded once per interval (``default`` is the encoder's own rule, see
+``codec.pipeline.DEFAULT_KEYINT``; ``0`` is frame 0 only, the baseline). Sizes are deterministic (no timing),
 so one run suffices. Prints one row per clip and the totals, with the cost in percent of the
 baseline. ``--concat`` joins the clips of each frame size (in name order) into one longer video,
 for intervals that short clips never reach.

@@ -385,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="code every frame in RGB, never as palette indices (for comparisons)")
     p.add_argument("--keyint", type=int, default=None, metavar="N",
                    help="a key frame (decodable on its own: seeking, salvage) every N frames; 0: only "
-                        "frame 0; default: every 250 frames or 10 s of video, whichever comes first")
+                        "frame 0; default: due every 250 frames or 10 s of video, started once the frames "
+                        "since the last one cost 100 times it (at most ~1 %%), and after 2500 frames regardless")
     p.add_argument("-y", "--force", action="store_true",
                    help="overwrite the output; also allows a stream name with an image extension")
     common(p)

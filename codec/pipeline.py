@@ -35,10 +35,16 @@ WARN_PIXELS = 89_478_485
 MAX_PIXELS = 2 * WARN_PIXELS
 #: Hard ceiling even when lifted: dimensions are u32 and a frame must fit in memory.
 MAX_DIMENSION = 1 << 16
-#: Default key-frame interval in frames (x264's default); with a time base the encoder also starts a
-#: key frame once KEY_SECONDS of video have passed since the last one, whichever comes first.
+#: The default key-frame rule (no --keyint): a key frame is due DEFAULT_KEYINT frames (x264's default)
+#: or KEY_SECONDS of video after the last one, whichever comes first, and starts once the bytes coded
+#: since the last one reach KEY_OVERHEAD times that key frame's own size, so key frames cost at most
+#: about 1/KEY_OVERHEAD of the stream (a near-still clip, whose frames cost a few hundred bytes against
+#: a key frame's kilobytes, would pay far more for a fixed interval); after MAX_KEYINT frames one starts
+#: regardless, so that seeking stays bounded.
 DEFAULT_KEYINT = 250
 KEY_SECONDS = 10
+KEY_OVERHEAD = 100
+MAX_KEYINT = 2500
 
 
 def coder_tag() -> str:
@@ -121,8 +127,8 @@ class Encoder:
                  loop: int | None = None, frame_count: int | None = None, device: str = "cpu",
                  max_pixels: int | None = None, use_palette: bool = True,
                  weights: str | os.PathLike | None = None, keyint: int | None = None) -> None:
-        """``keyint``: a key frame every ``keyint`` frames (0: frame 0 only); None, the default:
-        every DEFAULT_KEYINT frames or KEY_SECONDS of video, whichever comes first."""
+        """``keyint``: a key frame every ``keyint`` frames (0: frame 0 only); None, the default: the
+        rule of DEFAULT_KEYINT, KEY_SECONDS, KEY_OVERHEAD and MAX_KEYINT."""
         check_dimensions(width, height, max_pixels)
         if keyint is not None and not (isinstance(keyint, (int, np.integer)) and 0 <= keyint < _U32):
             raise InputError(f"key-frame interval {keyint!r} must be an integer >= 0 (0: only frame 0)")
@@ -145,20 +151,23 @@ class Encoder:
         self.frames_written = 0
         self.frame_sizes: list[int] = []
         self.index: list[container.IndexEntry] = []
+        self._key_bytes = 0  # bytes of the last key frame (its PLTE and FRAM chunks)
         self._pts = 0
         self._pos = container.write_preamble(out)
         self._pos += container.write_chunk(out, container.CHUNK_HEAD, container.encode_header(self.header))
 
     def _is_key(self) -> bool:
-        """Frame 0, and then every keyint frames (by default also after KEY_SECONDS of video)."""
+        """Frame 0, then every keyint frames, or by the default rule (see DEFAULT_KEYINT)."""
         n = self.frames_written
         if n == 0:
             return True
         last = self.index[-1]
-        interval = DEFAULT_KEYINT if self.keyint is None else self.keyint
-        if interval and n - last.frame >= interval:
-            return True
-        return self._key_ticks is not None and self._pts - last.pts >= self._key_ticks
+        since = n - last.frame
+        if self.keyint is not None:
+            return bool(self.keyint) and since >= self.keyint
+        due = since >= DEFAULT_KEYINT or self._pts - last.pts >= self._key_ticks
+        paid_for = self._pos - last.offset >= KEY_OVERHEAD * self._key_bytes
+        return (due and paid_for) or since >= MAX_KEYINT
 
     def write(self, frame: np.ndarray, duration: int = 0) -> CodedFrame:
         """Code one (H, W, C) uint8 frame; returns what was written."""
@@ -189,6 +198,8 @@ class Encoder:
                              scale_shift=coded.scale_shift, pixels_crc=frame_crc(frame),
                              payload=coded.payload, mix=coded.mix, flags=container.FLAG_KEY if key else 0)
         self._pos += container.write_chunk(self._out, container.CHUNK_FRAME, container.encode_frame(record))
+        if key:
+            self._key_bytes = self._pos - self.index[-1].offset
         self._history.append(np.ascontiguousarray(frame))
         self.frames_written += 1
         self._pts += int(duration)

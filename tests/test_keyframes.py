@@ -16,6 +16,7 @@ from fpcodec.bitstream.errors import ChecksumError, FormatError
 from fpcodec.codec import Decoder, decode
 from fpcodec.codec import frame_coding as fc
 from fpcodec.codec.cli import main
+from fpcodec.codec import pipeline
 from fpcodec.codec.pipeline import DEFAULT_KEYINT
 from fpcodec.codec.salvage import SalvageReport, salvage
 
@@ -123,11 +124,26 @@ def test_keyint_zero_is_frame_zero_only_and_default():
     assert DEFAULT_KEYINT == 250
 
 
-def test_default_keyint_also_counts_seconds():
-    """Without --keyint a key frame also starts after 10 s of video (time base 1/100: 1000 ticks)."""
+def test_default_keyint_also_counts_seconds(monkeypatch):
+    """Without --keyint a key frame is also due after 10 s of video (time base 1/100: 1000 ticks);
+    it starts once the bytes since the last one pay for it (KEY_OVERHEAD, lowered here to 1)."""
+    monkeypatch.setattr(pipeline, "KEY_OVERHEAD", 1)
     frames = moving_video(5, 12, 16)
     data = encode_frames(frames, durations=[400] * 5, time_base=Fraction(1, 100))
     assert [r.index for r in _records(data) if r.key] == [0, 3]
+
+
+def test_default_keyint_waits_until_the_key_frame_is_paid_for(monkeypatch):
+    """A due key frame waits while the frames since the last one cost less than KEY_OVERHEAD times
+    that key frame (a near-still clip would otherwise pay more for key frames than for its frames),
+    but never past MAX_KEYINT frames."""
+    frames = moving_video(9, 12, 16)
+    durations, tb = [400] * 9, Fraction(1, 100)
+    assert [r.index for r in _records(encode_frames(frames, durations=durations, time_base=tb)) if r.key] == [0]
+    monkeypatch.setattr(pipeline, "MAX_KEYINT", 4)
+    data = encode_frames(frames, durations=durations, time_base=tb)
+    assert [r.index for r in _records(data) if r.key] == [0, 4, 8]
+    assert_frames_equal(decode(data).frames, frames)
 
 
 def test_bad_keyint_is_refused():
