@@ -439,7 +439,7 @@ def encode(frames: Iterable[np.ndarray], *, durations: Iterable[int] | None = No
                  model=model, time_base=time_base, loop=loop, frame_count=len(frames),
                  device=device, max_pixels=max_pixels, use_palette=use_palette, weights=weights,
                  keyint=keyint) as enc:
-        for f, d in zip(frames, durs):
+        for f, d in zip(frames, durs, strict=True):
             enc.write(np.asarray(f), d)
     return buf.getvalue()
 

@@ -332,7 +332,7 @@ def test_ancillary_chunks_are_skipped(small_stream, small_frames):
 
 
 def test_chunk_length_field_damage(small_stream):
-    for pos, kind, body in split_chunks(small_stream):
+    for pos, _kind, body in split_chunks(small_stream):
         for length in (len(body) - 1, len(body) + 1, len(body) + 4, 0x7FFFFFFF, 0xFFFFFFFF):
             if length < 0:
                 continue

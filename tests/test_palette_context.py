@@ -26,7 +26,7 @@ DATA = Path(__file__).parent / "data"
 def _brute_counts(hist_keys: np.ndarray, hist_syms: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
     out = np.zeros((keys.size, k))
     for i, key in enumerate(keys):
-        for hk, hs in zip(hist_keys, hist_syms):
+        for hk, hs in zip(hist_keys, hist_syms, strict=True):
             if hk == key and hs >= 0:
                 out[i, hs] += 1
     return out
