@@ -20,33 +20,66 @@ def _names(value: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="GIF/video files or folders (searched recursively)")
-    parser.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
-                        help="folder for report.md, report.json and the PNG plots (created)")
-    parser.add_argument("-y", "--force", action="store_true",
-                        help="replace the report already in REPORT_DIR")
-    parser.add_argument("--codecs", nargs="+", default=None, metavar="CODEC",
-                        help=f"external codecs to compare (default: all of {', '.join(ALL_CODECS)}; "
-                             "'none' for fpcodec only); the input GIF is always listed")
-    parser.add_argument("--models", nargs="+", default=None, metavar="MODEL",
-                        help="fpcodec predictors (default: every name in the model registry); "
-                             "last-frame is always included as the reference")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed runs per codec and file; speeds are medians (default 3)")
-    parser.add_argument("--model-repeats", type=int, default=None, metavar="N",
-                        help="timed runs per fpcodec predictor (default: --repeats)")
-    parser.add_argument("--memory-files", type=int, default=None, metavar="N",
-                        help="measure peak memory on the first N files only (default: all)")
-    parser.add_argument("--no-memory", action="store_true",
-                        help="skip the child processes that measure peak memory (RSS)")
-    parser.add_argument("--no-gain-sources", action="store_true",
-                        help="skip the extra encodes that split each learned model's gain into scales, "
-                             "means and coupling")
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="GIF/video files or folders (searched recursively)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="REPORT_DIR",
+        help="folder for report.md, report.json and the PNG plots (created)",
+    )
+    parser.add_argument("-y", "--force", action="store_true", help="replace the report already in REPORT_DIR")
+    parser.add_argument(
+        "--codecs",
+        nargs="+",
+        default=None,
+        metavar="CODEC",
+        help=f"external codecs to compare (default: all of {', '.join(ALL_CODECS)}; "
+        "'none' for fpcodec only); the input GIF is always listed",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        metavar="MODEL",
+        help="fpcodec predictors (default: every name in the model registry); "
+        "last-frame is always included as the reference",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs per codec and file; speeds are medians (default 3)"
+    )
+    parser.add_argument(
+        "--model-repeats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="timed runs per fpcodec predictor (default: --repeats)",
+    )
+    parser.add_argument(
+        "--memory-files",
+        type=int,
+        default=None,
+        metavar="N",
+        help="measure peak memory on the first N files only (default: all)",
+    )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the child processes that measure peak memory (RSS)"
+    )
+    parser.add_argument(
+        "--no-gain-sources",
+        action="store_true",
+        help="skip the extra encodes that split each learned model's gain into scales, means and coupling",
+    )
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     parser.add_argument("--device", default="cpu", help="device for learned predictors (cpu, cuda)")
-    parser.add_argument("--torch-threads", type=int, default=1,
-                        help="torch threads for learned predictors (default 1; 0 = torch's default)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch threads for learned predictors (default 1; 0 = torch's default)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -64,13 +97,15 @@ REPORT_FILES = ("report.md", "report.json", "bits_per_pixel.png", "frame_bits.pn
 def check_report_dir(out: Path, *, force: bool) -> None:
     """Refuse, before any work, a report folder that cannot be written or holds a report (without -y)."""
     from fpcodec.bitstream.errors import FpcodecError
+
     if out.exists() and not out.is_dir():
         raise FpcodecError(f"{out} exists and is not a folder")
     if out.is_dir() and not force:
         there = [n for n in REPORT_FILES if (out / n).exists()]
         if there:
-            raise FpcodecError(f"{out} already holds a report ({', '.join(there)}); use -y/--force to "
-                               "replace it")
+            raise FpcodecError(
+                f"{out} already holds a report ({', '.join(there)}); use -y/--force to replace it"
+            )
     anchor = next((p for p in [out, *out.parents] if p.exists()), Path("."))
     if not anchor.is_dir() or not os.access(anchor, os.W_OK | os.X_OK):
         raise FpcodecError(f"cannot write a report in {out}: {anchor} is not a writable folder")
@@ -101,17 +136,30 @@ def run(args: argparse.Namespace) -> int:
     check_report_dir(out, force=args.force)
     if codecs is None or codecs:
         from .codecs import get_adapters
+
         for adapter in get_adapters(codecs):
             ok, why = adapter.availability()
             if not ok:  # said before the work, on stderr, whatever -q says; the report says it too
-                print(f"fpcodec bench: warning: {adapter.name} is not run: {why}"
-                      + (" (pip install 'fpcodec[bench]')" if "imagecodecs" in why else ""), file=sys.stderr)
+                print(
+                    f"fpcodec bench: warning: {adapter.name} is not run: {why}"
+                    + (" (pip install 'fpcodec[bench]')" if "imagecodecs" in why else ""),
+                    file=sys.stderr,
+                )
     out.mkdir(parents=True, exist_ok=True)
-    result = run_bench(args.paths, codecs=codecs, models=models, repeats=args.repeats,
-                       memory=not args.no_memory, device=args.device, progress=not args.quiet,
-                       command=getattr(args, "command_line", None) or _command_line(),
-                       torch_threads=args.torch_threads or None, model_repeats=args.model_repeats,
-                       memory_files=args.memory_files, gain_sources=not args.no_gain_sources)
+    result = run_bench(
+        args.paths,
+        codecs=codecs,
+        models=models,
+        repeats=args.repeats,
+        memory=not args.no_memory,
+        device=args.device,
+        progress=not args.quiet,
+        command=getattr(args, "command_line", None) or _command_line(),
+        torch_threads=args.torch_threads or None,
+        model_repeats=args.model_repeats,
+        memory_files=args.memory_files,
+        gain_sources=not args.no_gain_sources,
+    )
     plots = {} if args.no_plots else write_plots(result, out)
     write_json(result, out / "report.json")
     md = write_markdown(result, out / "report.md", plots)
@@ -129,8 +177,10 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry (``python -m fpcodec.bench``), same errors and exit codes as ``fpcodec``."""
     from fpcodec.bitstream.errors import FpcodecError
-    parser = argparse.ArgumentParser(prog="python -m fpcodec.bench",
-                                     description="Benchmark fpcodec against other lossless codecs.")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fpcodec.bench", description="Benchmark fpcodec against other lossless codecs."
+    )
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

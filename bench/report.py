@@ -52,7 +52,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence
 
 
 def _short(key: str) -> str:
-    return key[len(FPCODEC_PREFIX):] if key.startswith(FPCODEC_PREFIX) else key
+    return key[len(FPCODEC_PREFIX) :] if key.startswith(FPCODEC_PREFIX) else key
 
 
 def _col(result: BenchResult, key: str) -> str:
@@ -73,9 +73,11 @@ def _cell(result: BenchResult, folder: dict[str, Any], key: str) -> str:
 
 def _problems(e: dict, template: str) -> list[str]:
     """Counts of files a codec got wrong, failed on or skipped, worded by ``template``."""
-    return [template.format(label=label, n=len(e[key]))
-            for key, label in (("not_exact", "NOT EXACT"), ("errors", "error"), ("skipped", "skipped"))
-            if e[key]]
+    return [
+        template.format(label=label, n=len(e[key]))
+        for key, label in (("not_exact", "NOT EXACT"), ("errors", "error"), ("skipped", "skipped"))
+        if e[key]
+    ]
 
 
 def _run_keys(result: BenchResult) -> list[str]:
@@ -89,29 +91,57 @@ def _models_run(result: BenchResult) -> list[str]:
 def headline(result: BenchResult) -> str:
     keys = [k for k in _run_keys(result) if any(k in f["codecs"] for f in result.folders)]
     header = ["folder", "files", "frames"] + [_col(result, k) for k in keys]
-    rows = [[f["folder"], str(f["files"]), str(f["frames"])] + [_cell(result, f, k) for k in keys]
-            for f in result.folders]
-    out = ["Bits per pixel (bytes summed over pixels summed; lower is better; only pixel-exact "
-           "results are counted):", "", _table(header, rows)]
+    rows = [
+        [f["folder"], str(f["files"]), str(f["frames"])] + [_cell(result, f, k) for k in keys]
+        for f in result.folders
+    ]
+    out = [
+        "Bits per pixel (bytes summed over pixels summed; lower is better; only pixel-exact "
+        "results are counted):",
+        "",
+        _table(header, rows),
+    ]
     if result.skipped:
-        out += ["", "**Not run** (asked for or default, but unavailable here): "
-                + "; ".join(f"{_col(result, k)}: {why}" for k, why in result.skipped.items()) + "."]
+        out += [
+            "",
+            "**Not run** (asked for or default, but unavailable here): "
+            + "; ".join(f"{_col(result, k)}: {why}" for k, why in result.skipped.items())
+            + ".",
+        ]
     models = [m for m in _models_run(result) if m != REFERENCE_MODEL]
     if models:
         header = ["folder"] + [f"{m} vs last-frame" for m in models]
-        rows = [[f["folder"]] + [_pct(f["gain_over_last_frame"].get(m)) for m in models]
-                for f in result.folders]
-        out += ["", "Gain of each fpcodec predictor over last-frame (percent fewer bits; "
-                "positive = better):", "", _table(header, rows)]
+        rows = [
+            [f["folder"]] + [_pct(f["gain_over_last_frame"].get(m)) for m in models] for f in result.folders
+        ]
+        out += [
+            "",
+            "Gain of each fpcodec predictor over last-frame (percent fewer bits; positive = better):",
+            "",
+            _table(header, rows),
+        ]
     else:
-        out += ["", "Only the last-frame predictor ran, so there is no learned-model gain to report "
-                "(see *Skipped* below)."]
+        out += [
+            "",
+            "Only the last-frame predictor ran, so there is no learned-model gain to report "
+            "(see *Skipped* below).",
+        ]
     return "\n".join(out)
 
 
 def folder_detail(result: BenchResult, folder: dict[str, Any]) -> str:
-    header = ["codec", "bits/pixel", "× smaller than raw", "size vs GIF", "encode fps", "decode fps",
-              "enc peak RSS MiB", "dec peak RSS MiB", "files counted", "status"]
+    header = [
+        "codec",
+        "bits/pixel",
+        "× smaller than raw",
+        "size vs GIF",
+        "encode fps",
+        "decode fps",
+        "enc peak RSS MiB",
+        "dec peak RSS MiB",
+        "files counted",
+        "status",
+    ]
     rows = []
     for key in _run_keys(result):
         e = folder["codecs"].get(key)
@@ -122,32 +152,68 @@ def folder_detail(result: BenchResult, folder: dict[str, Any]) -> str:
         if not status:
             status.append("source" if kind == "source" else "exact")
         gif = e.get("size_vs_gif")
-        rows.append([_col(result, key), _num(e.get("bits_per_pixel")), _num(e.get("ratio_to_raw"), 2),
-                     "–" if gif is None else f"{100 * gif:.0f} %",
-                     _fps(e.get("encode_fps")) if kind != "source" else "–", _fps(e.get("decode_fps")),
-                     _mib(e.get("encode_peak_bytes")), _mib(e.get("decode_peak_bytes")),
-                     f"{e['files_counted']}/{folder['files']}", "; ".join(status)])
-    text = [f"### {folder['folder']}", "",
-            f"{folder['files']} files, {folder['frames']} frames, {folder['pixels']} pixels "
-            f"(raw RGB(A) {folder['raw_bytes']} bytes)"
-            + (f"; {folder['unreadable']} unreadable" if folder["unreadable"] else ""), "",
-            _table(header, rows)]
+        rows.append(
+            [
+                _col(result, key),
+                _num(e.get("bits_per_pixel")),
+                _num(e.get("ratio_to_raw"), 2),
+                "–" if gif is None else f"{100 * gif:.0f} %",
+                _fps(e.get("encode_fps")) if kind != "source" else "–",
+                _fps(e.get("decode_fps")),
+                _mib(e.get("encode_peak_bytes")),
+                _mib(e.get("decode_peak_bytes")),
+                f"{e['files_counted']}/{folder['files']}",
+                "; ".join(status),
+            ]
+        )
+    text = [
+        f"### {folder['folder']}",
+        "",
+        f"{folder['files']} files, {folder['frames']} frames, {folder['pixels']} pixels "
+        f"(raw RGB(A) {folder['raw_bytes']} bytes)"
+        + (f"; {folder['unreadable']} unreadable" if folder["unreadable"] else ""),
+        "",
+        _table(header, rows),
+    ]
     if folder["prediction"]:
-        header = ["predictor", "frames with history", "perceptual distance ↓", "PSNR dB ↑", "SSIM ↑",
-                  "frames predicted exactly", "mean ≠ last frame"]
-        rows = [[m, str(q["frames"]), _num(q["perceptual_distance"], 2), _num(q["psnr"], 2),
-                 _num(q["ssim"], 4), str(q["identical_frames"]), _share(q.get("off_last_frame"))]
-                for m, q in folder["prediction"].items()]
-        text += ["", ("Prediction quality (the tutorial's view: rounded predicted mean vs the true frame; "
-                     "the last column is the share of subpixels where that mean is not the last frame's "
-                     "value):"),
-                 "", _table(header, rows)]
+        header = [
+            "predictor",
+            "frames with history",
+            "perceptual distance ↓",
+            "PSNR dB ↑",
+            "SSIM ↑",
+            "frames predicted exactly",
+            "mean ≠ last frame",
+        ]
+        rows = [
+            [
+                m,
+                str(q["frames"]),
+                _num(q["perceptual_distance"], 2),
+                _num(q["psnr"], 2),
+                _num(q["ssim"], 4),
+                str(q["identical_frames"]),
+                _share(q.get("off_last_frame")),
+            ]
+            for m, q in folder["prediction"].items()
+        ]
+        text += [
+            "",
+            (
+                "Prediction quality (the tutorial's view: rounded predicted mean vs the true frame; "
+                "the last column is the share of subpixels where that mean is not the last frame's "
+                "value):"
+            ),
+            "",
+            _table(header, rows),
+        ]
     return "\n".join(text)
 
 
 def gain_sources_section(result: BenchResult) -> str | None:
     """Table: bytes from last-frame to each learned model, one predictor part at a time."""
     from .gain_sources import STEP_LABELS
+
     rows = []
     for folder in result.folders:
         for model, g in folder.get("gain_sources", {}).items():
@@ -161,21 +227,31 @@ def gain_sources_section(result: BenchResult) -> str | None:
             rows.append(row)
     if not rows:
         return None
-    header = ["folder", "model", "files", "last-frame bytes"] + [STEP_LABELS[k] for k in
-                                                                  ("scales", "scales+means", "model")] + ["gain"]
+    header = (
+        ["folder", "model", "files", "last-frame bytes"]
+        + [STEP_LABELS[k] for k in ("scales", "scales+means", "model")]
+        + ["gain"]
+    )
     off = {m: q.get("off_last_frame") for f in result.folders[:1] for m, q in f["prediction"].items()}
     same = [m for m, share in off.items() if m != REFERENCE_MODEL and share == 0]
-    text = ["Each learned model's prediction is brought in one part at a time: the clip is encoded with "
-            "last-frame's prediction, then with the model's scales and last-frame's means and coupling, "
-            "then with the model's scales and means, then as the model itself (adding its colour "
-            "coupling; last-frame has none). Bytes of each step, and in brackets its change in percent "
-            "of last-frame's bytes (negative = fewer bits). The palette modes' mixing with "
-            "\"same colour as before / as the neighbours\" is the coder's and the same for every "
-            "predictor.", "", _table(header, rows)]
+    text = [
+        "Each learned model's prediction is brought in one part at a time: the clip is encoded with "
+        "last-frame's prediction, then with the model's scales and last-frame's means and coupling, "
+        "then with the model's scales and means, then as the model itself (adding its colour "
+        "coupling; last-frame has none). Bytes of each step, and in brackets its change in percent "
+        "of last-frame's bytes (negative = fewer bits). The palette modes' mixing with "
+        '"same colour as before / as the neighbours" is the coder\'s and the same for every '
+        "predictor.",
+        "",
+        _table(header, rows),
+    ]
     if same:
-        text += ["", f"The rounded means of {', '.join(same)} equal last-frame's on every subpixel (the "
-                 "\"mean ≠ last frame\" column is 0): their gain is the scales and coupling columns, "
-                 "which a picture of the predicted colours cannot show."]
+        text += [
+            "",
+            f"The rounded means of {', '.join(same)} equal last-frame's on every subpixel (the "
+            '"mean ≠ last frame" column is 0): their gain is the scales and coupling columns, '
+            "which a picture of the predicted colours cannot show.",
+        ]
     return "\n".join(text)
 
 
@@ -203,8 +279,11 @@ def file_tables(result: BenchResult) -> str:
             else:
                 cells.append(r.status)
         rows.append([f.rel, f"{f.width}x{f.height}", str(f.frames), str(f.channels)] + cells)
-    out = ["Bits per pixel per file (NOT EXACT results are shown in brackets and never counted):", "",
-           _table(header, rows)]
+    out = [
+        "Bits per pixel per file (NOT EXACT results are shown in brackets and never counted):",
+        "",
+        _table(header, rows),
+    ]
     models = [m for m in _models_run(result) if m != REFERENCE_MODEL]
     if models:
         ref = fpcodec_key(REFERENCE_MODEL)
@@ -226,10 +305,24 @@ def file_tables(result: BenchResult) -> str:
             r = f.codecs.get(k)
             if r is None or r.status == "skipped":
                 continue
-            rows.append([f.rel, _col(result, k), _fps(r.encode_fps) if r.kind != "source" else "–",
-                         _fps(r.decode_fps), _mib(r.encode_peak_bytes), _mib(r.decode_peak_bytes)])
-    out += ["", "<details><summary>Speed and memory per file and codec</summary>", "",
-            _table(header, rows), "", "</details>"]
+            rows.append(
+                [
+                    f.rel,
+                    _col(result, k),
+                    _fps(r.encode_fps) if r.kind != "source" else "–",
+                    _fps(r.decode_fps),
+                    _mib(r.encode_peak_bytes),
+                    _mib(r.decode_peak_bytes),
+                ]
+            )
+    out += [
+        "",
+        "<details><summary>Speed and memory per file and codec</summary>",
+        "",
+        _table(header, rows),
+        "",
+        "</details>",
+    ]
     return "\n".join(out)
 
 
@@ -245,11 +338,20 @@ def issues(result: BenchResult) -> str:
             rows.append([f.rel, "(reading)", "unreadable", f.error])
         for k, r in f.codecs.items():
             if r.status in ("not-exact", "error", "skipped"):
-                rows.append([f.rel, _col(result, k), "NOT EXACT" if r.status == "not-exact" else r.status,
-                             r.detail.replace("|", "\\|").replace("\n", " ")])
+                rows.append(
+                    [
+                        f.rel,
+                        _col(result, k),
+                        "NOT EXACT" if r.status == "not-exact" else r.status,
+                        r.detail.replace("|", "\\|").replace("\n", " "),
+                    ]
+                )
     if rows:
-        out += ["Per-file problems:", "", _table(["file", "codec", "status", "detail"], rows,
-                                                   ["l", "l", "l", "l"])]
+        out += [
+            "Per-file problems:",
+            "",
+            _table(["file", "codec", "status", "detail"], rows, ["l", "l", "l", "l"]),
+        ]
     else:
         out.append("Every codec that ran decoded every file back pixel-exactly.")
     return "\n".join(out)
@@ -258,51 +360,77 @@ def issues(result: BenchResult) -> str:
 def settings_section(result: BenchResult) -> str:
     rows = []
     for key, info in result.codec_info.items():
-        rows.append([_col(result, key), info.get("label", ""), info.get("settings", "").replace("|", "\\|"),
-                     info.get("notes", "").replace("|", "\\|")])
+        rows.append(
+            [
+                _col(result, key),
+                info.get("label", ""),
+                info.get("settings", "").replace("|", "\\|"),
+                info.get("notes", "").replace("|", "\\|"),
+            ]
+        )
     return _table(["codec", "name", "settings", "notes"], rows, ["l", "l", "l", "l"])
 
 
 def environment_section(result: BenchResult) -> str:
     env = result.environment
-    lines = [f"- command: `{result.command}`",
-             f"- started {result.started}, took {result.elapsed_seconds:.1f} s",
-             f"- machine: {env.get('platform')}, {env.get('cpu_model', env.get('processor') or env.get('machine'))}, "
-             f"{env.get('cpu_count')} CPUs ({env.get('cpus_usable')} usable by this process)",
-             f"- Python {env.get('python')}; fpcodec {env.get('fpcodec')}; torch {env.get('torch')}; "
-             f"av {env.get('av')} (FFmpeg {env.get('ffmpeg')}); constriction {env.get('constriction')}; "
-             f"numpy {env.get('numpy')}; Pillow {env.get('pillow')} (libwebp {env.get('libwebp')}); "
-             f"imagecodecs {env.get('imagecodecs')} ({env.get('libjxl')}); scikit-image {env.get('scikit-image')}; "
-             f"matplotlib {env.get('matplotlib')}",
-             f"- timing: {result.config['timing_method']}",
-             f"- memory: {result.config['memory_method'] if result.config['memory'] else 'not measured'}"
-             + (f"; a child that only loads the frames of {result.config['memory_baseline_file']} peaks at "
-                f"{_mib(result.config['memory_baseline_bytes'])} MiB"
-                if result.config.get("memory_baseline_bytes") else ""),
-             f"- device for fpcodec predictors: {result.config['device']}; torch threads: "
-             f"{result.config.get('torch_threads') or 'torch not loaded'}"]
+    lines = [
+        f"- command: `{result.command}`",
+        f"- started {result.started}, took {result.elapsed_seconds:.1f} s",
+        f"- machine: {env.get('platform')}, {env.get('cpu_model', env.get('processor') or env.get('machine'))}, "
+        f"{env.get('cpu_count')} CPUs ({env.get('cpus_usable')} usable by this process)",
+        f"- Python {env.get('python')}; fpcodec {env.get('fpcodec')}; torch {env.get('torch')}; "
+        f"av {env.get('av')} (FFmpeg {env.get('ffmpeg')}); constriction {env.get('constriction')}; "
+        f"numpy {env.get('numpy')}; Pillow {env.get('pillow')} (libwebp {env.get('libwebp')}); "
+        f"imagecodecs {env.get('imagecodecs')} ({env.get('libjxl')}); scikit-image {env.get('scikit-image')}; "
+        f"matplotlib {env.get('matplotlib')}",
+        f"- timing: {result.config['timing_method']}",
+        f"- memory: {result.config['memory_method'] if result.config['memory'] else 'not measured'}"
+        + (
+            f"; a child that only loads the frames of {result.config['memory_baseline_file']} peaks at "
+            f"{_mib(result.config['memory_baseline_bytes'])} MiB"
+            if result.config.get("memory_baseline_bytes")
+            else ""
+        ),
+        f"- device for fpcodec predictors: {result.config['device']}; torch threads: "
+        f"{result.config.get('torch_threads') or 'torch not loaded'}",
+    ]
     return "\n".join(lines)
 
 
 def _same_panels(result: BenchResult) -> list[str]:
     """Models whose pictured predictions equal last-frame's in every sample."""
     import numpy as np
+
     models = {m for smp in result.samples for m in smp["predictions"]} - {REFERENCE_MODEL}
-    return sorted(m for m in models if all(
-        REFERENCE_MODEL in smp["predictions"] and m in smp["predictions"]
-        and np.array_equal(smp["predictions"][m], smp["predictions"][REFERENCE_MODEL])
-        for smp in result.samples if m in smp["predictions"]))
+    return sorted(
+        m
+        for m in models
+        if all(
+            REFERENCE_MODEL in smp["predictions"]
+            and m in smp["predictions"]
+            and np.array_equal(smp["predictions"][m], smp["predictions"][REFERENCE_MODEL])
+            for smp in result.samples
+            if m in smp["predictions"]
+        )
+    )
 
 
 def write_markdown(result: BenchResult, path: str | Path, plots: dict[str, str] | None = None) -> Path:
     path = Path(path)
     plots = plots or {}
-    parts = ["# fpcodec compression benchmark", "",
-             "Every clip is decoded once to RGB(A) frames; each codec encodes them to memory, its output "
-             "is decoded back and compared pixel for pixel with the input. Sizes are whole files "
-             "(container included); raw is 24 bits/pixel for RGB and 32 for RGBA. A result that does not "
-             "decode to the input exactly is marked NOT EXACT and left out of every total.", "",
-             "## Headline", "", headline(result), ""]
+    parts = [
+        "# fpcodec compression benchmark",
+        "",
+        "Every clip is decoded once to RGB(A) frames; each codec encodes them to memory, its output "
+        "is decoded back and compared pixel for pixel with the input. Sizes are whole files "
+        "(container included); raw is 24 bits/pixel for RGB and 32 for RGBA. A result that does not "
+        "decode to the input exactly is marked NOT EXACT and left out of every total.",
+        "",
+        "## Headline",
+        "",
+        headline(result),
+        "",
+    ]
     if "bits_per_pixel" in plots:
         parts += [f"![bits per pixel by codec]({plots['bits_per_pixel']})", ""]
     parts += ["## Per folder", ""]
@@ -312,24 +440,53 @@ def write_markdown(result: BenchResult, path: str | Path, plots: dict[str, str] 
     if sources:
         parts += ["## Where the learned models' gain comes from", "", sources, ""]
     if "frame_bits" in plots:
-        parts += ["## Bits per frame over time", "",
-                  "Bits per pixel of each frame (8 × the frame record's payload bytes / pixels per frame, "
-                  "palette chunks not included) for each fpcodec predictor, on a few clips; frame 0 is "
-                  "coded without history (intra).", "", f"![bits per pixel of each frame]({plots['frame_bits']})", ""]
+        parts += [
+            "## Bits per frame over time",
+            "",
+            "Bits per pixel of each frame (8 × the frame record's payload bytes / pixels per frame, "
+            "palette chunks not included) for each fpcodec predictor, on a few clips; frame 0 is "
+            "coded without history (intra).",
+            "",
+            f"![bits per pixel of each frame]({plots['frame_bits']})",
+            "",
+        ]
     if "predictions" in plots:
         same = _same_panels(result)
-        parts += ["## Predictions", "",
-                  "True frame, each predictor's rounded mean, and the residual (true − prediction, ×4, "
-                  "centred at grey 128) for a few frames."
-                  + (f" The panels of {', '.join(same)} are identical to last-frame's: in these frames "
-                     "their rounded means are the last frame's colours, and what they change there "
-                     "(scales, coupling) is not a colour; see *Where the learned models' gain comes "
-                     "from*." if same else ""),
-                  "", f"![predictions]({plots['predictions']})", ""]
-    parts += ["## Per file", "", file_tables(result), "",
-              "## Skipped, errors and NOT EXACT", "", issues(result), "",
-              "## Codec settings", "", settings_section(result), "",
-              "## Environment", "", environment_section(result), ""]
+        parts += [
+            "## Predictions",
+            "",
+            "True frame, each predictor's rounded mean, and the residual (true − prediction, ×4, "
+            "centred at grey 128) for a few frames."
+            + (
+                f" The panels of {', '.join(same)} are identical to last-frame's: in these frames "
+                "their rounded means are the last frame's colours, and what they change there "
+                "(scales, coupling) is not a colour; see *Where the learned models' gain comes "
+                "from*."
+                if same
+                else ""
+            ),
+            "",
+            f"![predictions]({plots['predictions']})",
+            "",
+        ]
+    parts += [
+        "## Per file",
+        "",
+        file_tables(result),
+        "",
+        "## Skipped, errors and NOT EXACT",
+        "",
+        issues(result),
+        "",
+        "## Codec settings",
+        "",
+        settings_section(result),
+        "",
+        "## Environment",
+        "",
+        environment_section(result),
+        "",
+    ]
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
 

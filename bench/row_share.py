@@ -58,10 +58,13 @@ def motion_compensated(previous: np.ndarray, frame: np.ndarray, block: int, reac
     displacement). An oracle: it looks at the frame being predicted."""
     h, w, c = frame.shape
     padded = np.pad(previous.astype(np.int32), ((reach, reach), (reach, reach), (0, 0)), mode="edge")
-    shifts = sorted(((dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)),
-                    key=lambda d: (abs(d[0]) + abs(d[1]), d))
-    candidates = np.stack([padded[reach + dy:reach + dy + h, reach + dx:reach + dx + w]
-                           for dy, dx in shifts])  # (S, H, W, C)
+    shifts = sorted(
+        ((dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)),
+        key=lambda d: (abs(d[0]) + abs(d[1]), d),
+    )
+    candidates = np.stack(
+        [padded[reach + dy : reach + dy + h, reach + dx : reach + dx + w] for dy, dx in shifts]
+    )  # (S, H, W, C)
     sad = np.abs(candidates - frame.astype(np.int32)[None]).sum(axis=-1)  # (S, H, W)
     bh, bw = -(-h // block), -(-w // block)
     sad = np.pad(sad, ((0, 0), (0, bh * block - h), (0, bw * block - w)))
@@ -75,8 +78,9 @@ def oracle_labels(block: int, reach: int) -> list[str]:
     return [f"oracle motion {block}/{reach}", f"oracle motion {block}/{reach} + scale", "oracle scale"]
 
 
-def oracle_predictions(reference: Prediction, previous: np.ndarray, frame: np.ndarray, block: int,
-                       reach: int) -> dict[str, Prediction]:
+def oracle_predictions(
+    reference: Prediction, previous: np.ndarray, frame: np.ndarray, block: int, reach: int
+) -> dict[str, Prediction]:
     """The three oracle rows of ``--oracle-motion`` (see the module's docstring), from last-frame's
     prediction ``reference`` made after ``previous``."""
     mc = np.moveaxis(motion_compensated(previous, frame, block, reach), -1, 0)
@@ -84,13 +88,18 @@ def oracle_predictions(reference: Prediction, previous: np.ndarray, frame: np.nd
 
     def oracle_scale(mean):  # last-frame's floor, plus the true residual's local mean, all channels
         return SCALE_FLOOR + box_mean(np.abs(truth - mean)).max(axis=0, keepdims=True).repeat(len(truth), 0)
-    rows = (Prediction(mc, reference.scale), Prediction(mc, oracle_scale(mc)),
-            Prediction(reference.mean, oracle_scale(reference.mean)))
+
+    rows = (
+        Prediction(mc, reference.scale),
+        Prediction(mc, oracle_scale(mc)),
+        Prediction(reference.mean, oracle_scale(reference.mean)),
+    )
     return dict(zip(oracle_labels(block, reach), rows, strict=True))
 
 
-def _refine_by_neighbours(passes, geometry, frame: np.ndarray, pred: Prediction, shift: int,
-                          mean_gain: float, scale_gain: float) -> None:
+def _refine_by_neighbours(
+    passes, geometry, frame: np.ndarray, pred: Prediction, shift: int, mean_gain: float, scale_gain: float
+) -> None:
     """Move each pass's means by ``mean_gain`` x, and widen its scales by ``scale_gain`` x, the mean
     (absolute) residual of the pixel's decoded neighbours (the decoder knows those pixels)."""
     c = frame.shape[-1]
@@ -109,8 +118,14 @@ def _refine_by_neighbours(passes, geometry, frame: np.ndarray, pred: Prediction,
             inp.scale_idx = shifted(entropy.quantize_scale(wide), shift)
 
 
-def frame_bits(frame: np.ndarray, previous: np.ndarray, pred: Prediction, flat: bool = False,
-               mean_gain: float = 0.0, scale_gain: float = 0.0) -> tuple[float, float | None]:
+def frame_bits(
+    frame: np.ndarray,
+    previous: np.ndarray,
+    pred: Prediction,
+    flat: bool = False,
+    mean_gain: float = 0.0,
+    scale_gain: float = 0.0,
+) -> tuple[float, float | None]:
     """(RGB inter bits, palette inter bits or None without a palette) for one frame, as the encoder
     estimates them (the mode modules' own estimators, so the figures are the encoder's)."""
     h, w, c = frame.shape
@@ -132,8 +147,11 @@ def frame_bits(frame: np.ndarray, previous: np.ndarray, pred: Prediction, flat: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fpcodec.bench.row_share", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fpcodec.bench.row_share",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("folder")
     parser.add_argument("--model", nargs="+", default=["last-frame", registry.DEFAULT_MODEL])
     parser.add_argument("--neighbour-mean", type=float, nargs="*", default=[], metavar="A")
@@ -142,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = list(dict.fromkeys(["last-frame"] + args.model))
     models = {name: registry.get(name) for name in names}
-    refined = {**{f"last-frame, mean {a:g}": (a, 0.0) for a in args.neighbour_mean},
-               **{f"last-frame, scale {g:g}": (0.0, g) for g in args.neighbour_scale}}
+    refined = {
+        **{f"last-frame, mean {a:g}": (a, 0.0) for a in args.neighbour_mean},
+        **{f"last-frame, scale {g:g}": (0.0, g) for g in args.neighbour_scale},
+    }
     paths = sorted(Path(args.folder).rglob("*.gif"))
     names += oracle_labels(*args.oracle_motion) if args.oracle_motion else []
     rgb = dict.fromkeys(names, 0.0)
@@ -156,13 +176,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: skipped ({exc})", flush=True)
             continue
         for t in range(1, len(frames)):
-            history = frames[max(0, t - HISTORY):t]
+            history = frames[max(0, t - HISTORY) : t]
             n = frames[t].shape[0] * frames[t].shape[1]
             pixels += n
             preds = {name: model.predict(history) for name, model in models.items()}
             if args.oracle_motion:
-                preds.update(oracle_predictions(preds["last-frame"], frames[t - 1], frames[t],
-                                                *args.oracle_motion))
+                preds.update(
+                    oracle_predictions(preds["last-frame"], frames[t - 1], frames[t], *args.oracle_motion)
+                )
             costs = {name: frame_bits(frames[t], frames[t - 1], pred) for name, pred in preds.items()}
             for name, (r, _) in costs.items():
                 rgb[name] += r
@@ -175,12 +196,16 @@ def main(argv: list[str] | None = None) -> int:
             pal[FLAT] += frame_bits(frames[t], frames[t - 1], reference, flat=True)[1]
             for label, (a, g) in refined.items():
                 pal[label] += frame_bits(frames[t], frames[t - 1], reference, mean_gain=a, scale_gain=g)[1]
-    print(f"{len(paths)} clips, {pixels} predicted pixels, {palette_pixels} of them in frames of "
-          f"at most 256 colours")
+    print(
+        f"{len(paths)} clips, {pixels} predicted pixels, {palette_pixels} of them in frames of "
+        f"at most 256 colours"
+    )
     labels = [FLAT] + names + list(refined)
     width = max(24, *map(len, labels))
-    print(f"{'rows':<{width}} {'RGB inter bpp':>14} {'vs last-frame':>14} {'palette inter bpp':>18} "
-          f"{'vs last-frame':>14}")
+    print(
+        f"{'rows':<{width}} {'RGB inter bpp':>14} {'vs last-frame':>14} {'palette inter bpp':>18} "
+        f"{'vs last-frame':>14}"
+    )
     for name in labels:
         cells = ["", ""]
         if name in rgb:

@@ -42,10 +42,12 @@ from .codecs import CodecAdapter, get_adapters
 
 REFERENCE_MODEL = "last-frame"
 #: What the "peak" memory numbers are, in the report's words.
-MEMORY_METHOD = ("peak resident set size (RSS) of a fresh child process that loads the frames from a "
-                 ".npy file and encodes them once, and of another that decodes the stream once "
-                 "(python -m fpcodec.bench.memory); it includes the interpreter, numpy, the codec's "
-                 "libraries (torch for learned fpcodec predictors) and, when encoding, the frames")
+MEMORY_METHOD = (
+    "peak resident set size (RSS) of a fresh child process that loads the frames from a "
+    ".npy file and encodes them once, and of another that decodes the stream once "
+    "(python -m fpcodec.bench.memory); it includes the interpreter, numpy, the codec's "
+    "libraries (torch for learned fpcodec predictors) and, when encoding, the frames"
+)
 FPCODEC_PREFIX = "fpcodec:"
 
 
@@ -59,13 +61,13 @@ class CodecResult:
     """One codec on one file."""
 
     codec: str
-    kind: str                      # "fpcodec" | "external" | "source"
-    status: str                    # "exact" | "source" | "not-exact" | "error" | "skipped"
+    kind: str  # "fpcodec" | "external" | "source"
+    status: str  # "exact" | "source" | "not-exact" | "error" | "skipped"
     bytes: int | None = None
     bits_per_pixel: float | None = None
     encode_seconds: list[float] = field(default_factory=list)
     decode_seconds: list[float] = field(default_factory=list)
-    encode_fps: float | None = None      # median over repeats
+    encode_fps: float | None = None  # median over repeats
     decode_fps: float | None = None
     encode_peak_bytes: int | None = None  # peak RSS of a child process encoding once (bench.memory)
     decode_peak_bytes: int | None = None
@@ -108,7 +110,7 @@ class BenchResult:
     environment: dict[str, Any]
     config: dict[str, Any]
     codec_info: dict[str, dict[str, Any]]
-    skipped: dict[str, str]                  # codec key -> reason (unavailable everywhere)
+    skipped: dict[str, str]  # codec key -> reason (unavailable everywhere)
     files: list[FileResult]
     folders: list[dict[str, Any]]
     #: A few frames for the picture (true, predictions); not written to JSON.
@@ -130,10 +132,16 @@ class BenchResult:
             if isinstance(x, Fraction):
                 return str(x)
             return x
+
         data = {
-            "command": self.command, "started": self.started, "elapsed_seconds": self.elapsed_seconds,
-            "environment": self.environment, "config": self.config, "codecs": self.codec_info,
-            "skipped": self.skipped, "folders": self.folders,
+            "command": self.command,
+            "started": self.started,
+            "elapsed_seconds": self.elapsed_seconds,
+            "environment": self.environment,
+            "config": self.config,
+            "codecs": self.codec_info,
+            "skipped": self.skipped,
+            "folders": self.folders,
             "files": [asdict(f) for f in self.files],
         }
         return clean(data)
@@ -175,6 +183,7 @@ def _is_gif(path: Path) -> bool:
 # ------------------------------------------------------------------------------------ environment
 def _version(dist: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(dist)
     except PackageNotFoundError:
@@ -198,21 +207,33 @@ def environment() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    for dist in ("fpcodec", "torch", "av", "constriction", "numpy", "pillow", "imagecodecs",
-                 "scikit-image", "matplotlib"):
+    for dist in (
+        "fpcodec",
+        "torch",
+        "av",
+        "constriction",
+        "numpy",
+        "pillow",
+        "imagecodecs",
+        "scikit-image",
+        "matplotlib",
+    ):
         env[dist] = _version(dist)
     try:
         import av
+
         env["ffmpeg"] = getattr(av, "ffmpeg_version_info", None)
     except Exception:
         pass
     try:
         import imagecodecs
+
         env["libjxl"] = imagecodecs.jpegxl_version()
     except Exception:
         pass
     try:
         from PIL import features
+
         env["libwebp"] = features.version("webp")
     except Exception:
         pass
@@ -265,6 +286,7 @@ def load_models(names: Sequence[str] | None, device: str = "cpu") -> tuple[dict[
     ``last-frame`` is always included (first), as the reference every gain is measured against.
     """
     from fpcodec.models import registry
+
     wanted = list(names) if names is not None else list(registry.available())
     if REFERENCE_MODEL in wanted:
         wanted.remove(REFERENCE_MODEL)
@@ -284,6 +306,7 @@ def load_models(names: Sequence[str] | None, device: str = "cpu") -> tuple[dict[
 
 def _fpcodec_frame_bytes(stream: bytes) -> list[int]:
     from fpcodec.codec import Decoder
+
     return [len(r.payload) for r in Decoder(io.BytesIO(stream), load_model=False).records()]
 
 
@@ -295,11 +318,18 @@ def _decode_with(stream: bytes, predictor, device: str) -> list[np.ndarray]:
     The Decoder still checks the weights hash in the stream against the predictor's.
     """
     from fpcodec.codec import Decoder
+
     return [f.pixels for f in Decoder(io.BytesIO(stream), device=device, predictor=predictor)]
 
 
-def _measure(res: CodecResult, frames: Sequence[np.ndarray], pixels: int, repeats: int,
-             encode: Callable[[int], bytes], decode: Callable[[bytes], Sequence[np.ndarray]]) -> bytes | None:
+def _measure(
+    res: CodecResult,
+    frames: Sequence[np.ndarray],
+    pixels: int,
+    repeats: int,
+    encode: Callable[[int], bytes],
+    decode: Callable[[bytes], Sequence[np.ndarray]],
+) -> bytes | None:
     """The loop every codec goes through: ``repeats`` timed encode+decode runs (``encode`` gets the
     run number), the first one also checked pixel for pixel against ``frames``. Fills ``res``
     (an exception becomes status "error"); returns the first run's stream."""
@@ -328,29 +358,46 @@ def _measure_memory(res: CodecResult, frames, durations, time_base, frame_ms: in
     """Peak RSS of child processes encoding and decoding once (``bench.memory``); a failure there
     is noted in ``res.detail`` but does not change the codec's status."""
     from . import memory
+
     if res.status != "exact":
         return
     if not memory.measurable(res.codec):
-        res.detail = "; ".join(filter(None, [res.detail, "peak memory not measured (codec has no name "
-                                                         "a child process can load)"]))
+        res.detail = "; ".join(
+            filter(
+                None, [res.detail, "peak memory not measured (codec has no name a child process can load)"]
+            )
+        )
         return
     try:
-        res.encode_peak_bytes, res.decode_peak_bytes = memory.peak_rss(res.codec, frames, durations,
-                                                                       time_base, frame_ms, device)
+        res.encode_peak_bytes, res.decode_peak_bytes = memory.peak_rss(
+            res.codec, frames, durations, time_base, frame_ms, device
+        )
     except Exception as exc:
         res.detail = "; ".join(filter(None, [res.detail, f"peak memory not measured: {exc}"[:300]]))
 
 
-def _run_fpcodec(name: str, predictor, frames, durations, time_base, repeats: int,
-                 device: str, pixels: int) -> tuple[CodecResult, list[np.ndarray], bytes | None]:
+def _run_fpcodec(
+    name: str, predictor, frames, durations, time_base, repeats: int, device: str, pixels: int
+) -> tuple[CodecResult, list[np.ndarray], bytes | None]:
     """(result, each prediction's rounded mean from the first run, the first run's stream)."""
     from fpcodec.codec import encode
+
     res = CodecResult(fpcodec_key(name), "fpcodec", "error")
     recorder = _RecordingPredictor(predictor)
-    stream = _measure(res, frames, pixels, repeats,
-                      lambda r: encode(frames, durations=durations, model=recorder if r == 0 else predictor,
-                                       time_base=time_base, device=device),
-                      lambda data: _decode_with(data, predictor, device))
+    stream = _measure(
+        res,
+        frames,
+        pixels,
+        repeats,
+        lambda r: encode(
+            frames,
+            durations=durations,
+            model=recorder if r == 0 else predictor,
+            time_base=time_base,
+            device=device,
+        ),
+        lambda data: _decode_with(data, predictor, device),
+    )
     if stream is not None:
         res.frame_bytes = _fpcodec_frame_bytes(stream)
     return res, recorder.means, stream
@@ -386,6 +433,7 @@ def _run_external(adapter: CodecAdapter, frames, frame_ms: int, repeats: int, pi
 def _read(path: Path):
     """(info, frames, durations, seconds spent decoding the frames after the probe)."""
     from fpcodec.codec.io import VideoReader
+
     reader = VideoReader(path)
     frames, durations = [], []
     t0 = time.perf_counter()
@@ -395,10 +443,21 @@ def _read(path: Path):
     return reader.info, frames, durations, time.perf_counter() - t0
 
 
-def bench_file(path: Path, folders: list[str], root_rel: str, *, models: dict[str, Any],
-               adapters: Sequence[CodecAdapter], repeats: int, memory: bool, device: str,
-               samples: list | None = None, max_samples: int = 3,
-               model_repeats: int | None = None, gain_sources: bool = True) -> FileResult:
+def bench_file(
+    path: Path,
+    folders: list[str],
+    root_rel: str,
+    *,
+    models: dict[str, Any],
+    adapters: Sequence[CodecAdapter],
+    repeats: int,
+    memory: bool,
+    device: str,
+    samples: list | None = None,
+    max_samples: int = 3,
+    model_repeats: int | None = None,
+    gain_sources: bool = True,
+) -> FileResult:
     fr = FileResult(str(path), root_rel, folders)
     fr.source_bytes = path.stat().st_size
     fr.is_gif = _is_gif(path)
@@ -418,15 +477,22 @@ def bench_file(path: Path, folders: list[str], root_rel: str, *, models: dict[st
     fr.frame_ms = float(sum(ms) / len(ms)) if ms else 40.0
     frame_ms = max(1, int(round(fr.frame_ms)))
 
-    src = CodecResult("gif" if fr.is_gif else "source", "source", "source", bytes=fr.source_bytes,
-                      bits_per_pixel=metrics.bits_per_pixel(fr.source_bytes, fr.pixels),
-                      decode_seconds=[t_read], detail="the input file itself; decode speed = one VideoReader pass")
+    src = CodecResult(
+        "gif" if fr.is_gif else "source",
+        "source",
+        "source",
+        bytes=fr.source_bytes,
+        bits_per_pixel=metrics.bits_per_pixel(fr.source_bytes, fr.pixels),
+        decode_seconds=[t_read],
+        detail="the input file itself; decode speed = one VideoReader pass",
+    )
     _finish_speeds(src, len(frames))
     fr.codecs[src.codec] = src
 
     for name, predictor in models.items():
-        res, means, _ = _run_fpcodec(name, predictor, frames, durations, info.time_base,
-                                     model_repeats or repeats, device, fr.pixels)
+        res, means, _ = _run_fpcodec(
+            name, predictor, frames, durations, info.time_base, model_repeats or repeats, device, fr.pixels
+        )
         fr.codecs[res.codec] = res
         if memory:
             _measure_memory(res, frames, durations, info.time_base, frame_ms, device)
@@ -445,8 +511,15 @@ def bench_file(path: Path, folders: list[str], root_rel: str, *, models: dict[st
             continue
         try:
             fr.gain_sources[name] = gain_sources_mod.measure(
-                frames, durations, info.time_base, predictor, models[REFERENCE_MODEL],
-                reference_bytes=ref.bytes, model_bytes=res.bytes, device=device)
+                frames,
+                durations,
+                info.time_base,
+                predictor,
+                models[REFERENCE_MODEL],
+                reference_bytes=ref.bytes,
+                model_bytes=res.bytes,
+                device=device,
+            )
         except Exception as exc:
             fr.gain_sources[name] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
@@ -457,8 +530,9 @@ def bench_file(path: Path, folders: list[str], root_rel: str, *, models: dict[st
     return fr
 
 
-def _add_sample(samples: list, rel: str, frames: list[np.ndarray], model: str,
-                means: list[np.ndarray], max_samples: int) -> None:
+def _add_sample(
+    samples: list, rel: str, frames: list[np.ndarray], model: str, means: list[np.ndarray], max_samples: int
+) -> None:
     k = max(1, len(frames) // 2)
     entry = next((s for s in samples if s["file"] == rel), None)
     if entry is None:
@@ -474,15 +548,23 @@ def _add_sample(samples: list, rel: str, frames: list[np.ndarray], model: str,
 def aggregate(files: Sequence[FileResult], label: str, codec_keys: Sequence[str]) -> dict[str, Any]:
     """Folder totals: bytes summed over pixels summed, per codec, over the files where it is exact."""
     ok = [f for f in files if f.error is None]
-    agg: dict[str, Any] = {"folder": label, "files": len(ok), "unreadable": len(files) - len(ok),
-                           "frames": sum(f.frames for f in ok), "pixels": sum(f.pixels for f in ok),
-                           "raw_bytes": sum(f.raw_bytes for f in ok), "codecs": {}, "gain_over_last_frame": {},
-                           "prediction": {}}
+    agg: dict[str, Any] = {
+        "folder": label,
+        "files": len(ok),
+        "unreadable": len(files) - len(ok),
+        "frames": sum(f.frames for f in ok),
+        "pixels": sum(f.pixels for f in ok),
+        "raw_bytes": sum(f.raw_bytes for f in ok),
+        "codecs": {},
+        "gain_over_last_frame": {},
+        "prediction": {},
+    }
     for key in codec_keys:
         rows = [(f, f.codecs[key]) for f in ok if key in f.codecs]
         counted = [(f, r) for f, r in rows if r.counted]
         entry: dict[str, Any] = {
-            "files_counted": len(counted), "files_run": len(rows),
+            "files_counted": len(counted),
+            "files_run": len(rows),
             "not_exact": [f.rel for f, r in rows if r.status == "not-exact"],
             "errors": [f.rel for f, r in rows if r.status == "error"],
             "skipped": [f.rel for f, r in rows if r.status == "skipped"],
@@ -492,14 +574,27 @@ def aggregate(files: Sequence[FileResult], label: str, codec_keys: Sequence[str]
             pixels = sum(f.pixels for f, _ in counted)
             raw = sum(f.raw_bytes for f, _ in counted)
             gif_pairs = [(f, r) for f, r in counted if f.is_gif]
-            entry.update(bytes=nbytes, pixels=pixels, bits_per_pixel=metrics.bits_per_pixel(nbytes, pixels),
-                         ratio_to_raw=raw / nbytes if nbytes else None,
-                         size_vs_gif=(sum(r.bytes for _, r in gif_pairs) / sum(f.source_bytes for f, _ in gif_pairs))
-                         if gif_pairs else None)
+            entry.update(
+                bytes=nbytes,
+                pixels=pixels,
+                bits_per_pixel=metrics.bits_per_pixel(nbytes, pixels),
+                ratio_to_raw=raw / nbytes if nbytes else None,
+                size_vs_gif=(sum(r.bytes for _, r in gif_pairs) / sum(f.source_bytes for f, _ in gif_pairs))
+                if gif_pairs
+                else None,
+            )
             enc = [(f.frames, metrics.median(r.encode_seconds)) for f, r in counted if r.encode_seconds]
             dec = [(f.frames, metrics.median(r.decode_seconds)) for f, r in counted if r.decode_seconds]
-            entry["encode_fps"] = (sum(n for n, _ in enc) / sum(t for _, t in enc)) if enc and sum(t for _, t in enc) > 0 else None
-            entry["decode_fps"] = (sum(n for n, _ in dec) / sum(t for _, t in dec)) if dec and sum(t for _, t in dec) > 0 else None
+            entry["encode_fps"] = (
+                (sum(n for n, _ in enc) / sum(t for _, t in enc))
+                if enc and sum(t for _, t in enc) > 0
+                else None
+            )
+            entry["decode_fps"] = (
+                (sum(n for n, _ in dec) / sum(t for _, t in dec))
+                if dec and sum(t for _, t in dec) > 0
+                else None
+            )
             peaks_e = [r.encode_peak_bytes for _, r in counted if r.encode_peak_bytes is not None]
             peaks_d = [r.decode_peak_bytes for _, r in counted if r.decode_peak_bytes is not None]
             entry["encode_peak_bytes"] = max(peaks_e) if peaks_e else None
@@ -509,11 +604,15 @@ def aggregate(files: Sequence[FileResult], label: str, codec_keys: Sequence[str]
     for key in codec_keys:
         if not key.startswith(FPCODEC_PREFIX):
             continue
-        pairs = [(f.codecs[key], f.codecs[ref]) for f in ok
-                 if key in f.codecs and ref in f.codecs and f.codecs[key].counted and f.codecs[ref].counted]
+        pairs = [
+            (f.codecs[key], f.codecs[ref])
+            for f in ok
+            if key in f.codecs and ref in f.codecs and f.codecs[key].counted and f.codecs[ref].counted
+        ]
         if pairs:
-            agg["gain_over_last_frame"][key[len(FPCODEC_PREFIX):]] = metrics.gain_percent(
-                sum(a.bytes for a, _ in pairs), sum(b.bytes for _, b in pairs))
+            agg["gain_over_last_frame"][key[len(FPCODEC_PREFIX) :]] = metrics.gain_percent(
+                sum(a.bytes for a, _ in pairs), sum(b.bytes for _, b in pairs)
+            )
     agg["gain_sources"] = {}
     for m in sorted({m for f in ok for m in f.gain_sources}):
         rows = [f.gain_sources[m] for f in ok if "error" not in f.gain_sources.get(m, {"error": 1})]
@@ -539,12 +638,23 @@ def folder_labels(files: Sequence[FileResult]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- entry
-def run_bench(paths: Sequence[str | os.PathLike], *, codecs: Sequence[str] | None = None,
-              models: Sequence[str] | None = None, repeats: int = 3, memory: bool = True,
-              device: str = "cpu", progress: bool = True, adapters: Sequence[CodecAdapter] | None = None,
-              command: str | None = None, max_samples: int = 3,
-              torch_threads: int | None = 1, model_repeats: int | None = None,
-              memory_files: int | None = None, gain_sources: bool = True) -> BenchResult:
+def run_bench(
+    paths: Sequence[str | os.PathLike],
+    *,
+    codecs: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    repeats: int = 3,
+    memory: bool = True,
+    device: str = "cpu",
+    progress: bool = True,
+    adapters: Sequence[CodecAdapter] | None = None,
+    command: str | None = None,
+    max_samples: int = 3,
+    torch_threads: int | None = 1,
+    model_repeats: int | None = None,
+    memory_files: int | None = None,
+    gain_sources: bool = True,
+) -> BenchResult:
     """Benchmark every GIF/video under ``paths``; see the module docstring for what is measured.
 
     ``codecs``: external codec names (default: all of ``codecs.ALL_CODECS``); ``adapters`` replaces
@@ -557,6 +667,7 @@ def run_bench(paths: Sequence[str | os.PathLike], *, codecs: Sequence[str] | Non
     last-frame (``bench.gain_sources``), to say where the model's gain comes from.
     """
     from tqdm import tqdm
+
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
     started_wall = time.strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -567,21 +678,36 @@ def run_bench(paths: Sequence[str | os.PathLike], *, codecs: Sequence[str] | Non
     codec_info: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
 
-    codec_info["gif"] = {"kind": "source", "label": "GIF (the input file)",
-                         "settings": "size on disk of the input", "notes": "the source; exact by definition"}
+    codec_info["gif"] = {
+        "kind": "source",
+        "label": "GIF (the input file)",
+        "settings": "size on disk of the input",
+        "notes": "the source; exact by definition",
+    }
     if any(not _is_gif(p) for p, _ in entries):
-        codec_info["source"] = {"kind": "source", "label": "source file (non-GIF input)",
-                                "settings": "size on disk of the input", "notes": "the source, often lossy"}
+        codec_info["source"] = {
+            "kind": "source",
+            "label": "source file (non-GIF input)",
+            "settings": "size on disk of the input",
+            "notes": "the source, often lossy",
+        }
     for name in list(loaded) + list(failed_models):
         p = loaded.get(name)
         wh = p.weights_hash.hex() if p is not None else None
         codec_info[fpcodec_key(name)] = {
-            "kind": "fpcodec", "label": f"fpcodec {name}",
+            "kind": "fpcodec",
+            "label": f"fpcodec {name}",
             "settings": f"fpcodec.codec.encode(model={name!r}); decoded by fpcodec.codec.Decoder with "
-                        f"the same predictor object",
-            "notes": ("not run" if p is None else
-                      f"weights sha256 {wh[:16]}..." if any(wh.strip("0")) else "no weights"),
-            "weights_sha256": wh}
+            f"the same predictor object",
+            "notes": (
+                "not run"
+                if p is None
+                else f"weights sha256 {wh[:16]}..."
+                if any(wh.strip("0"))
+                else "no weights"
+            ),
+            "weights_sha256": wh,
+        }
     for name, reason in failed_models.items():
         skipped[fpcodec_key(name)] = reason
 
@@ -589,8 +715,13 @@ def run_bench(paths: Sequence[str | os.PathLike], *, codecs: Sequence[str] | Non
     runnable: list[CodecAdapter] = []
     for a in chosen:
         ok, reason = a.availability()
-        codec_info[a.name] = {"kind": "external", "label": a.label or a.name, "settings": a.settings,
-                              "notes": a.notes, "extension": getattr(a, "extension", "")}
+        codec_info[a.name] = {
+            "kind": "external",
+            "label": a.label or a.name,
+            "settings": a.settings,
+            "notes": a.notes,
+            "extension": getattr(a, "extension", ""),
+        }
         if ok:
             runnable.append(a)
         else:
@@ -603,36 +734,68 @@ def run_bench(paths: Sequence[str | os.PathLike], *, codecs: Sequence[str] | Non
         bar.set_postfix_str(path.name[-30:])
         rel = "/".join([labels[-1], path.name]) if len(labels) > 0 else path.name
         mem = memory and (memory_files is None or i < memory_files)
-        files.append(bench_file(path, labels, rel, models=loaded, adapters=runnable, repeats=repeats,
-                                memory=mem, device=device, samples=samples, max_samples=max_samples,
-                                model_repeats=model_repeats, gain_sources=gain_sources))
+        files.append(
+            bench_file(
+                path,
+                labels,
+                rel,
+                models=loaded,
+                adapters=runnable,
+                repeats=repeats,
+                memory=mem,
+                device=device,
+                samples=samples,
+                max_samples=max_samples,
+                model_repeats=model_repeats,
+                gain_sources=gain_sources,
+            )
+        )
     bar.close()
 
     keys = [k for k in codec_info if k not in skipped]
-    folders = [aggregate([f for f in files if label in f.folders], label, keys)
-               for label in folder_labels(files)]
+    folders = [
+        aggregate([f for f in files if label in f.folders], label, keys) for label in folder_labels(files)
+    ]
     if len([label for label in folder_labels(files) if "/" not in label]) > 1:
         folders.append(aggregate(files, "ALL", keys))
 
-    config = {"paths": [str(p) for p in paths], "codecs": [a.name for a in chosen],
-              "models_requested": list(models) if models is not None else None,
-              "models_run": list(loaded), "repeats": repeats, "model_repeats": model_repeats or repeats,
-              "memory_files": memory_files, "torch_threads": threads, "memory": memory, "device": device,
-              "memory_method": MEMORY_METHOD, "gain_sources": gain_sources,
-              "timing_method": f"wall clock, median of {repeats} runs per external codec and "
-                               f"{model_repeats or repeats} per fpcodec predictor; fpcodec decode uses "
-                               "the predictor object that encoded (no model loading timed)"}
+    config = {
+        "paths": [str(p) for p in paths],
+        "codecs": [a.name for a in chosen],
+        "models_requested": list(models) if models is not None else None,
+        "models_run": list(loaded),
+        "repeats": repeats,
+        "model_repeats": model_repeats or repeats,
+        "memory_files": memory_files,
+        "torch_threads": threads,
+        "memory": memory,
+        "device": device,
+        "memory_method": MEMORY_METHOD,
+        "gain_sources": gain_sources,
+        "timing_method": f"wall clock, median of {repeats} runs per external codec and "
+        f"{model_repeats or repeats} per fpcodec predictor; fpcodec decode uses "
+        "the predictor object that encoded (no model loading timed)",
+    }
     if memory and memory_files is not None:
         config["memory_method"] += f"; measured on the first {memory_files} file(s) only"
     if memory and files and any(f.error is None for f in files):
         from . import memory as memory_mod
+
         first = next(f for f in files if f.error is None)
         try:
             config["memory_baseline_bytes"] = memory_mod.baseline_rss(_read(Path(first.path))[1])
             config["memory_baseline_file"] = first.rel
         except Exception as exc:
             config["memory_baseline_error"] = str(exc)[:300]
-    return BenchResult(command=command or " ".join(sys.argv), started=started_wall,
-                       elapsed_seconds=time.perf_counter() - t0, environment=environment(),
-                       config=config, codec_info=codec_info, skipped=skipped, files=files,
-                       folders=folders, samples=samples)
+    return BenchResult(
+        command=command or " ".join(sys.argv),
+        started=started_wall,
+        elapsed_seconds=time.perf_counter() - t0,
+        environment=environment(),
+        config=config,
+        codec_info=codec_info,
+        skipped=skipped,
+        files=files,
+        folders=folders,
+        samples=samples,
+    )

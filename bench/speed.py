@@ -19,8 +19,11 @@ from ..models import registry
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fpcodec.bench.speed", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fpcodec.bench.speed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("clips", nargs="+")
     parser.add_argument("--model", nargs="+", default=["last-frame", registry.DEFAULT_MODEL])
     parser.add_argument("--repeats", type=int, default=3)
@@ -36,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.repeats):
                 buf = io.BytesIO()
                 started = time.perf_counter()
-                enc = Encoder(buf, width=info.width, height=info.height, channels=info.channels,
-                              model=model)
+                enc = Encoder(buf, width=info.width, height=info.height, channels=info.channels, model=model)
                 for f in frames:
                     enc.write(f, 1)
                 enc.close()
@@ -47,10 +49,13 @@ def main(argv: list[str] | None = None) -> int:
                 count = sum(1 for _ in dec)
                 dec_s.append(time.perf_counter() - started)
             bpp = 8 * len(buf.getvalue()) / (count * info.width * info.height)
-            print(f"{path} {info.width}x{info.height} {name}: {bpp:.3f} bits/pixel, "
-                  f"encode {count / statistics.median(enc_s):.1f} frames/s, "
-                  f"decode {count / statistics.median(dec_s):.1f} frames/s "
-                  f"(median of {args.repeats}, {count} frames)", flush=True)
+            print(
+                f"{path} {info.width}x{info.height} {name}: {bpp:.3f} bits/pixel, "
+                f"encode {count / statistics.median(enc_s):.1f} frames/s, "
+                f"decode {count / statistics.median(dec_s):.1f} frames/s "
+                f"(median of {args.repeats}, {count} frames)",
+                flush=True,
+            )
     return 0
 
 

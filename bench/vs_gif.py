@@ -22,8 +22,11 @@ from ..models import registry
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fpcodec.bench.vs_gif", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fpcodec.bench.vs_gif",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("folder")
     parser.add_argument("--model", nargs="+", default=[registry.DEFAULT_MODEL])
     args = parser.parse_args(argv)
@@ -42,18 +45,30 @@ def main(argv: list[str] | None = None) -> int:
         name = path.relative_to(args.folder)
         for model in args.model:
             started = time.perf_counter()
-            size = len(encode(frames, durations=durations, model=model, loop=reader.info.loop,
-                              time_base=reader.info.time_base))
+            size = len(
+                encode(
+                    frames,
+                    durations=durations,
+                    model=model,
+                    loop=reader.info.loop,
+                    time_base=reader.info.time_base,
+                )
+            )
             fps = len(frames) / (time.perf_counter() - started)
             t = totals[model]
             t[0], t[1], t[2] = t[0] + size, t[1] + gif, t[2] + pixels
             if size >= gif:
                 larger[model].append(str(name))
-            print(f"{name} {model}: {len(frames)} frames, fpcodec {8 * size / pixels:.3f} bpp, "
-                  f"GIF {8 * gif / pixels:.3f} bpp, encode {fps:.1f} fps", flush=True)
+            print(
+                f"{name} {model}: {len(frames)} frames, fpcodec {8 * size / pixels:.3f} bpp, "
+                f"GIF {8 * gif / pixels:.3f} bpp, encode {fps:.1f} fps",
+                flush=True,
+            )
     for model, (size, gif, pixels) in totals.items():
-        print(f"TOTAL {model}: fpcodec {8 * size / pixels:.3f} bpp, GIF {8 * gif / pixels:.3f} bpp, "
-              f"{len(paths)} clips, not smaller than the GIF: {', '.join(larger[model]) or 'none'}")
+        print(
+            f"TOTAL {model}: fpcodec {8 * size / pixels:.3f} bpp, GIF {8 * gif / pixels:.3f} bpp, "
+            f"{len(paths)} clips, not smaller than the GIF: {', '.join(larger[model]) or 'none'}"
+        )
     return 0
 
 

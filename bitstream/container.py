@@ -127,15 +127,29 @@ def encode_header(h: StreamHeader) -> bytes:
     count = UNKNOWN_COUNT if h.frame_count is None else h.frame_count
     loop = NO_LOOP if h.loop is None else h.loop
     tb = Fraction(h.time_base)
-    return _HEAD_FIXED.pack(h.width, h.height, h.channels, count, tb.numerator, tb.denominator,
-                            loop, h.model_id, h.weights_hash, len(coder)) + coder
+    return (
+        _HEAD_FIXED.pack(
+            h.width,
+            h.height,
+            h.channels,
+            count,
+            tb.numerator,
+            tb.denominator,
+            loop,
+            h.model_id,
+            h.weights_hash,
+            len(coder),
+        )
+        + coder
+    )
 
 
 def decode_header(body: bytes) -> StreamHeader:
     if len(body) < _HEAD_FIXED.size:
         raise FormatError(f"header chunk is {len(body)} bytes, expected at least {_HEAD_FIXED.size}")
-    (width, height, channels, count, tb_num, tb_den, loop, model_id, whash,
-     coder_len) = _HEAD_FIXED.unpack_from(body)
+    (width, height, channels, count, tb_num, tb_den, loop, model_id, whash, coder_len) = (
+        _HEAD_FIXED.unpack_from(body)
+    )
     if len(body) != _HEAD_FIXED.size + coder_len:
         raise FormatError(f"header chunk length {len(body)} does not match its coder string")
     if channels not in (3, 4):
@@ -145,17 +159,23 @@ def decode_header(body: bytes) -> StreamHeader:
     if tb_num == 0 or tb_den == 0:
         raise FormatError(f"invalid time base {tb_num}/{tb_den}")
     return StreamHeader(
-        width=width, height=height, channels=channels,
+        width=width,
+        height=height,
+        channels=channels,
         frame_count=None if count == UNKNOWN_COUNT else count,
-        time_base=Fraction(tb_num, tb_den), loop=None if loop == NO_LOOP else loop,
-        model_id=model_id, weights_hash=whash,
-        coder=body[_HEAD_FIXED.size:].decode("ascii", errors="replace"),
+        time_base=Fraction(tb_num, tb_den),
+        loop=None if loop == NO_LOOP else loop,
+        model_id=model_id,
+        weights_hash=whash,
+        coder=body[_HEAD_FIXED.size :].decode("ascii", errors="replace"),
     )
 
 
 def encode_frame(f: FrameRecord) -> bytes:
-    return _FRAME_FIXED.pack(f.index, f.duration, f.mode, f.scale_shift, f.pixels_crc, f.mix,
-                             f.flags) + f.payload
+    return (
+        _FRAME_FIXED.pack(f.index, f.duration, f.mode, f.scale_shift, f.pixels_crc, f.mix, f.flags)
+        + f.payload
+    )
 
 
 def _frame_fixed(profile: FormatProfile) -> struct.Struct:
@@ -170,7 +190,7 @@ def decode_frame(body: bytes, profile: FormatProfile = CURRENT) -> FrameRecord:
     if len(body) < fixed.size:
         raise FormatError(f"frame chunk is {len(body)} bytes, expected at least {fixed.size}")
     index, duration, mode, shift, crc, *rest = fixed.unpack_from(body)
-    payload = body[fixed.size:]
+    payload = body[fixed.size :]
     mix_field = rest[0] if rest else 0
     flags = rest[1] if len(rest) > 1 else 0
     if flags & ~FLAG_KEY:
@@ -178,8 +198,10 @@ def decode_frame(body: bytes, profile: FormatProfile = CURRENT) -> FrameRecord:
     if len(payload) % 4 and not (profile.stored_mode and mode == MODE_STORED):
         raise FormatError(f"frame {index} payload is {len(payload)} bytes, not whole 32-bit words")
     if profile.palette_frames and not profile.context_counts and mix_field & ~_NO_CONTEXT_MIX_MASK:
-        raise FormatError(f"frame {index} mix field 0x{mix_field:04x} sets bits 12-15, "
-                          f"reserved in version {profile.version}")
+        raise FormatError(
+            f"frame {index} mix field 0x{mix_field:04x} sets bits 12-15, "
+            f"reserved in version {profile.version}"
+        )
     return FrameRecord(index, duration, mode, shift, crc, payload, mix_field, flags)
 
 
@@ -220,7 +242,7 @@ def parse_chunk(data: bytes, pos: int) -> tuple[bytes, bytes, int] | None:
     end = pos + _CHUNK_PREFIX.size + length + _CRC.size
     if length > MAX_CHUNK or end > len(data):
         return None
-    body = bytes(data[pos + _CHUNK_PREFIX.size:end - _CRC.size])
+    body = bytes(data[pos + _CHUNK_PREFIX.size : end - _CRC.size])
     if _CRC.unpack_from(data, end - _CRC.size)[0] != zlib.crc32(body, zlib.crc32(kind)):
         return None
     return kind, body, end
@@ -260,8 +282,8 @@ def _read_exact(inp: BinaryIO, n: int, what: str) -> bytes:
 def read_preamble(inp: BinaryIO) -> FormatProfile:
     """Check magic and version; returns the version's profile."""
     head = inp.read(_PREAMBLE.size)
-    if len(head) < len(MAGIC) or head[:len(MAGIC)] != MAGIC:
-        raise FormatError(f"not an fpcodec stream (magic {head[:len(MAGIC)]!r})")
+    if len(head) < len(MAGIC) or head[: len(MAGIC)] != MAGIC:
+        raise FormatError(f"not an fpcodec stream (magic {head[: len(MAGIC)]!r})")
     if len(head) < _PREAMBLE.size:
         raise TruncatedStreamError("stream truncated in preamble")
     _, version, flags = _PREAMBLE.unpack(head)
@@ -278,8 +300,7 @@ def read_chunks(inp: BinaryIO, stop: bytes = CHUNK_END) -> Iterator[tuple[bytes,
         yield kind, body
 
 
-def read_chunks_at(inp: BinaryIO, offset: int,
-                   stop: bytes = CHUNK_END) -> Iterator[tuple[int, bytes, bytes]]:
+def read_chunks_at(inp: BinaryIO, offset: int, stop: bytes = CHUNK_END) -> Iterator[tuple[int, bytes, bytes]]:
     """Like ``read_chunks``, with each chunk's byte offset, counted from ``offset`` (where ``inp``
     stands now)."""
     while True:

@@ -36,64 +36,213 @@ SYMBOL_MIN, SYMBOL_MAX = 0, 255
 MEAN_STEPS = 16
 #: Laplace scales, log-spaced from 0.04 to 160 (exp(linspace(log 0.04, log 160, 64)), written out
 #: so that no platform's exp is involved); index i is SCALE_TABLE[i].
-SCALE_TABLE = np.array([
-    0.04000000000000001, 0.04562843221497473, 0.05204884565991356, 0.05937268065152618,
-    0.06772705836323759, 0.07725698729116554, 0.08812788019370275, 0.1005284251916945,
-    0.11467386086343469, 0.1308097121809168, 0.14921605213268288, 0.17021236300305634,
-    0.19416308168589064, 0.22148392528388153, 0.2526491067880528, 0.2881995660813144,
-    0.3287523591331595, 0.37501136835550986, 0.4277795200213572, 0.487972720806223,
-    0.5566357553515883, 0.6349604207872797, 0.7243062129771054, 0.8262239235427725,
-    0.9424825572440458, 1.0751000369251495, 1.2263782289789, 1.3989428972721123,
-    1.5957892790200223, 1.8203340736787117, 2.0764747472364475, 2.3686571812596253,
-    2.7019528408904465, 3.0821468012157016, 3.5158381598967967, 4.010554578941809,
-    4.574882943742569, 5.218618407250047, 5.952934406275701, 6.790576600923537,
-    7.74608410339583, 8.836041836082243, 10.07936839915898, 11.4976444442696,
-    13.1154872539309, 14.960978028308768, 17.066149295860328, 19.46754090792003,
-    22.206834267731903, 25.331575802359584, 28.896002234911442, 32.96198198148538,
-    37.60008901283558, 42.890827819979584, 48.926030745702285, 55.810451935701145,
-    63.66358557588108, 72.62173997528328, 82.8404034948933, 94.4969433881973,
-    107.79368439776674, 122.96142054364668, 140.26342105831975, 159.99999999999994,
-])
+SCALE_TABLE = np.array(
+    [
+        0.04000000000000001,
+        0.04562843221497473,
+        0.05204884565991356,
+        0.05937268065152618,
+        0.06772705836323759,
+        0.07725698729116554,
+        0.08812788019370275,
+        0.1005284251916945,
+        0.11467386086343469,
+        0.1308097121809168,
+        0.14921605213268288,
+        0.17021236300305634,
+        0.19416308168589064,
+        0.22148392528388153,
+        0.2526491067880528,
+        0.2881995660813144,
+        0.3287523591331595,
+        0.37501136835550986,
+        0.4277795200213572,
+        0.487972720806223,
+        0.5566357553515883,
+        0.6349604207872797,
+        0.7243062129771054,
+        0.8262239235427725,
+        0.9424825572440458,
+        1.0751000369251495,
+        1.2263782289789,
+        1.3989428972721123,
+        1.5957892790200223,
+        1.8203340736787117,
+        2.0764747472364475,
+        2.3686571812596253,
+        2.7019528408904465,
+        3.0821468012157016,
+        3.5158381598967967,
+        4.010554578941809,
+        4.574882943742569,
+        5.218618407250047,
+        5.952934406275701,
+        6.790576600923537,
+        7.74608410339583,
+        8.836041836082243,
+        10.07936839915898,
+        11.4976444442696,
+        13.1154872539309,
+        14.960978028308768,
+        17.066149295860328,
+        19.46754090792003,
+        22.206834267731903,
+        25.331575802359584,
+        28.896002234911442,
+        32.96198198148538,
+        37.60008901283558,
+        42.890827819979584,
+        48.926030745702285,
+        55.810451935701145,
+        63.66358557588108,
+        72.62173997528328,
+        82.8404034948933,
+        94.4969433881973,
+        107.79368439776674,
+        122.96142054364668,
+        140.26342105831975,
+        159.99999999999994,
+    ]
+)
 #: Log spacing of SCALE_TABLE (the integer models' log-scale unit; the decoder never computes with it).
 LOG_STEP = float(np.log(SCALE_TABLE[1] / SCALE_TABLE[0]))
 #: quantize_scale's rounding boundaries: the geometric midpoints sqrt(b_i b_i+1), written out.
-SCALE_BOUNDS = np.array([
-    0.042721625537881745, 0.04873301987421924, 0.0555902823490457, 0.06341243574936845,
-    0.07233525065441243, 0.08251360203095155, 0.09412415742706684, 0.1073684434238132,
-    0.1224763435697702, 0.13971008851278036, 0.15936880758633792, 0.18179372085336418,
-    0.20737406172664408, 0.23655383296595406, 0.26983951331698713, 0.3078088485576479,
-    0.35112087953955134, 0.400527381283318, 0.45688591167818016, 0.5211746962746193,
-    0.5945096075281624, 0.6781635332062494, 0.7735884701392279, 0.8824407268008436,
-    1.0066096721641329, 1.1482505298319765, 1.3098217866561788, 1.494127865153463,
-    1.7043678003914915, 1.9441907662387186, 2.2177594147575785, 2.529822128134704,
-    2.8857954372384347, 3.2918580373579314, 3.755058032972652, 4.283435273019722,
-    4.8861609000553035, 5.573696535490832, 6.35797586391207, 7.252611768273931,
-    8.273132611255374, 9.437251763954063, 10.765175060180713, 12.279951512894803,
-    14.007873380232414, 15.978932525147089, 18.22734098978322, 20.792124820288837,
-    23.717801449196067, 27.0551523928218, 30.862104675542014, 35.20473627998558,
-    40.15842307493457, 45.80914712837321, 52.25498911431954, 59.607830717424264,
-    67.99529658429199, 77.56296952833671, 88.47691743789649, 100.92657574762443,
-    115.12803550474976, 131.32779410179188, 149.80703377789428,
-])
+SCALE_BOUNDS = np.array(
+    [
+        0.042721625537881745,
+        0.04873301987421924,
+        0.0555902823490457,
+        0.06341243574936845,
+        0.07233525065441243,
+        0.08251360203095155,
+        0.09412415742706684,
+        0.1073684434238132,
+        0.1224763435697702,
+        0.13971008851278036,
+        0.15936880758633792,
+        0.18179372085336418,
+        0.20737406172664408,
+        0.23655383296595406,
+        0.26983951331698713,
+        0.3078088485576479,
+        0.35112087953955134,
+        0.400527381283318,
+        0.45688591167818016,
+        0.5211746962746193,
+        0.5945096075281624,
+        0.6781635332062494,
+        0.7735884701392279,
+        0.8824407268008436,
+        1.0066096721641329,
+        1.1482505298319765,
+        1.3098217866561788,
+        1.494127865153463,
+        1.7043678003914915,
+        1.9441907662387186,
+        2.2177594147575785,
+        2.529822128134704,
+        2.8857954372384347,
+        3.2918580373579314,
+        3.755058032972652,
+        4.283435273019722,
+        4.8861609000553035,
+        5.573696535490832,
+        6.35797586391207,
+        7.252611768273931,
+        8.273132611255374,
+        9.437251763954063,
+        10.765175060180713,
+        12.279951512894803,
+        14.007873380232414,
+        15.978932525147089,
+        18.22734098978322,
+        20.792124820288837,
+        23.717801449196067,
+        27.0551523928218,
+        30.862104675542014,
+        35.20473627998558,
+        40.15842307493457,
+        45.80914712837321,
+        52.25498911431954,
+        59.607830717424264,
+        67.99529658429199,
+        77.56296952833671,
+        88.47691743789649,
+        100.92657574762443,
+        115.12803550474976,
+        131.32779410179188,
+        149.80703377789428,
+    ]
+)
 #: exp(-1 / (16 b_i)): the Laplace(0, b_i) tail shrinks by this factor per 1/16 level.
-_TAIL_RATIO = np.array([
-    0.20961138715109787, 0.2541679598435299, 0.3009548208037199, 0.3490037195162071,
-    0.3973961198407336, 0.44530835002089375, 0.4920393040273437, 0.5370228130950702,
-    0.5798278993774615, 0.6201503880402552, 0.6577990822365621, 0.6926791532907998,
-    0.7247747549057986, 0.7541322550159593, 0.7808449550251597, 0.8050397564442333,
-    0.826865937445098, 0.8464860017074003, 0.8640684393904833, 0.8797821753035423,
-    0.8937924549804582, 0.9062579213757523, 0.9173286526900307, 0.9271449578350103,
-    0.9358367551386081, 0.9435233888172969, 0.9503137646074881, 0.9563067097869242,
-    0.9615914832823084, 0.9662483786824271, 0.9703493770048475, 0.9739588173531253,
-    0.9771340625401761, 0.9799261437249329, 0.9823803734659865, 0.9845369206483194,
-    0.9864313437533557, 0.988095081140614, 0.9895558985737789, 0.9908382953025775,
-    0.9919638707223073, 0.9929516540682699, 0.993818399835378, 0.9945788517000592,
-    0.9952459777053398, 0.9958311793832879, 0.9963444773563034, 0.996794675798194,
-    0.9971895079607711, 0.9975357647913276, 0.9978394084874416, 0.9981056726625822,
-    0.9983391506318718, 0.9985438731738284, 0.9987233769818455, 0.9988807648888657,
-    0.9990187588300103, 0.9991397464004544, 0.9992458217689562, 0.9993388216204903,
-    0.999420356723622, 0.9994918396488306, 0.9995545091022016, 0.9996094512840121,
-])
+_TAIL_RATIO = np.array(
+    [
+        0.20961138715109787,
+        0.2541679598435299,
+        0.3009548208037199,
+        0.3490037195162071,
+        0.3973961198407336,
+        0.44530835002089375,
+        0.4920393040273437,
+        0.5370228130950702,
+        0.5798278993774615,
+        0.6201503880402552,
+        0.6577990822365621,
+        0.6926791532907998,
+        0.7247747549057986,
+        0.7541322550159593,
+        0.7808449550251597,
+        0.8050397564442333,
+        0.826865937445098,
+        0.8464860017074003,
+        0.8640684393904833,
+        0.8797821753035423,
+        0.8937924549804582,
+        0.9062579213757523,
+        0.9173286526900307,
+        0.9271449578350103,
+        0.9358367551386081,
+        0.9435233888172969,
+        0.9503137646074881,
+        0.9563067097869242,
+        0.9615914832823084,
+        0.9662483786824271,
+        0.9703493770048475,
+        0.9739588173531253,
+        0.9771340625401761,
+        0.9799261437249329,
+        0.9823803734659865,
+        0.9845369206483194,
+        0.9864313437533557,
+        0.988095081140614,
+        0.9895558985737789,
+        0.9908382953025775,
+        0.9919638707223073,
+        0.9929516540682699,
+        0.993818399835378,
+        0.9945788517000592,
+        0.9952459777053398,
+        0.9958311793832879,
+        0.9963444773563034,
+        0.996794675798194,
+        0.9971895079607711,
+        0.9975357647913276,
+        0.9978394084874416,
+        0.9981056726625822,
+        0.9983391506318718,
+        0.9985438731738284,
+        0.9987233769818455,
+        0.9988807648888657,
+        0.9990187588300103,
+        0.9991397464004544,
+        0.9992458217689562,
+        0.9993388216204903,
+        0.999420356723622,
+        0.9994918396488306,
+        0.9995545091022016,
+        0.9996094512840121,
+    ]
+)
 #: Integer tables: C_i(k) = round(CDF_TOTAL * F_i(k / 16)), |k| <= CDF_HALF, F_i the Laplace(0, b_i)
 #: CDF. CDF_HALF covers 16 (255 + 1/2), the farthest a bin edge can lie from a mean in 0..255.
 CDF_TOTAL = 1 << 20
@@ -128,8 +277,9 @@ def quantize_coupling(coupling: np.ndarray) -> np.ndarray:
     return np.clip(q, -COUPLING_MAX, COUPLING_MAX).astype(np.int32)
 
 
-def coupled_mean_q(mean_q: np.ndarray, coupling_q: np.ndarray | None, channel: int,
-                   values: np.ndarray) -> np.ndarray:
+def coupled_mean_q(
+    mean_q: np.ndarray, coupling_q: np.ndarray | None, channel: int, values: np.ndarray
+) -> np.ndarray:
     """Snapped mean of ``channel`` given the values of the channels before it (format version 4).
 
     Integer arithmetic only (int32, every intermediate below 2^23), so every machine gets the same
@@ -147,8 +297,11 @@ def coupled_mean_q(mean_q: np.ndarray, coupling_q: np.ndarray | None, channel: i
         return m
     k = np.asarray(coupling_q, np.int32)
     r16 = np.asarray(values[0], np.int32) * MEAN_STEPS - np.asarray(mean_q[0], np.int32)
-    g = np.clip((np.asarray(mean_q[1], np.int32) * COUPLING_ONE + k[0] * r16 + COUPLING_ONE // 2)
-                >> COUPLING_SHIFT, 0, _MEAN_Q_MAX)
+    g = np.clip(
+        (np.asarray(mean_q[1], np.int32) * COUPLING_ONE + k[0] * r16 + COUPLING_ONE // 2) >> COUPLING_SHIFT,
+        0,
+        _MEAN_Q_MAX,
+    )
     if channel == 1:
         return g
     g16 = np.asarray(values[1], np.int32) * MEAN_STEPS - g
@@ -178,8 +331,9 @@ def cdf_table() -> np.ndarray:
     table = np.ascontiguousarray(np.concatenate([low[:, ::-1], centre, CDF_TOTAL - low], axis=1))
     digest = hashlib.sha256(table.astype("<i8").tobytes()).hexdigest()
     if digest != CDF_SHA256:
-        raise TableMismatchError(f"coding tables built on this machine have SHA-256 {digest}, "
-                                 f"expected {CDF_SHA256}")
+        raise TableMismatchError(
+            f"coding tables built on this machine have SHA-256 {digest}, expected {CDF_SHA256}"
+        )
     table.setflags(write=False)
     return table
 
@@ -207,8 +361,9 @@ def _cdf_at(scale_idx: np.ndarray, offset16: np.ndarray) -> np.ndarray:
     return table.ravel().take(scale_idx * table.shape[1] + CDF_HALF + offset16)
 
 
-def value_counts(values: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,
-                 lo: int = SYMBOL_MIN, hi: int = SYMBOL_MAX) -> np.ndarray:
+def value_counts(
+    values: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray, lo: int = SYMBOL_MIN, hi: int = SYMBOL_MAX
+) -> np.ndarray:
     """Integer frequency (int64) of each value under the discretized Laplace(mean_q/16, b_i) on
     lo..hi: the table counts between its bin edges, lo and hi taking the tails beyond them, plus 1
     so nothing is impossible. The frequencies of all values lo..hi sum to CDF_TOTAL + hi - lo + 1.
@@ -220,8 +375,9 @@ def value_counts(values: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,
     return upper - lower + 1
 
 
-def count_rows(values: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,
-               lo: int = SYMBOL_MIN, hi: int = SYMBOL_MAX) -> np.ndarray:
+def count_rows(
+    values: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray, lo: int = SYMBOL_MIN, hi: int = SYMBOL_MAX
+) -> np.ndarray:
     """``value_counts`` of the (K,) ``values`` (each in lo..hi) at N pixels: (N, K) int64.
 
     ``mean_q`` is (N, 1) or (N, K) (per value, for coupled means), ``scale_idx`` (N, 1). One table
@@ -242,17 +398,24 @@ def count_rows(values: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,
     return out
 
 
-def table_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: int = SYMBOL_MIN,
-               hi: int = SYMBOL_MAX) -> np.ndarray:
+def table_rows(
+    mean_q: np.ndarray, scale_idx: np.ndarray, lo: int = SYMBOL_MIN, hi: int = SYMBOL_MAX
+) -> np.ndarray:
     """(N, hi - lo + 1) float64 rows of ``value_counts`` for every value: exact integers."""
-    return count_rows(np.arange(lo, hi + 1), np.asarray(mean_q, np.int64).reshape(-1, 1),
-                      np.asarray(scale_idx, np.int64).reshape(-1, 1), lo, hi).astype(np.float64)
+    return count_rows(
+        np.arange(lo, hi + 1),
+        np.asarray(mean_q, np.int64).reshape(-1, 1),
+        np.asarray(scale_idx, np.int64).reshape(-1, 1),
+        lo,
+        hi,
+    ).astype(np.float64)
 
 
 def table_bits(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
     """Code length in bits of each symbol under the integer tables (what version 3 spends)."""
-    counts = value_counts(np.asarray(symbols, np.int64), np.asarray(mean_q, np.int64),
-                          np.asarray(scale_idx, np.int64))
+    counts = value_counts(
+        np.asarray(symbols, np.int64), np.asarray(mean_q, np.int64), np.asarray(scale_idx, np.int64)
+    )
     return np.log2(CDF_TOTAL + SYMBOL_MAX - SYMBOL_MIN + 1) - np.log2(counts)
 
 
@@ -266,7 +429,7 @@ def _params(mean_q: np.ndarray, scale_idx: np.ndarray) -> tuple[np.ndarray, np.n
 TABLE_BLOCK = 8192
 #: The smallest probability the cost estimates give a symbol: constriction's 24-bit precision never
 #: codes one in fewer than about 2**-24 (a floor for log2 of probabilities that may underflow).
-MIN_PROBABILITY = 2.0 ** -24
+MIN_PROBABILITY = 2.0**-24
 _SIGNED_MIN, _SIGNED_MAX = -255, 255
 
 
@@ -301,8 +464,11 @@ class FrameEncoder:
         """
         if probabilities.shape[1] == 1:
             return
-        self._coder.encode(np.ascontiguousarray(symbols.ravel(), dtype=np.int32), _CATEGORICAL,
-                           np.ascontiguousarray(probabilities, dtype=np.float64))
+        self._coder.encode(
+            np.ascontiguousarray(symbols.ravel(), dtype=np.int32),
+            _CATEGORICAL,
+            np.ascontiguousarray(probabilities, dtype=np.float64),
+        )
 
     def encode_signed(self, values: np.ndarray, scale: float) -> None:
         """Encode integers in -255..255 under a zero-mean Laplace of the given scale (snapped to
@@ -341,9 +507,15 @@ class FrameDecoder:
             out = self._coder.decode(_MODEL, means, scales)
         else:
             m, s = mean_q.ravel(), scale_idx.ravel()
-            out = np.concatenate([self._coder.decode(_CATEGORICAL, table_rows(m[i:i + TABLE_BLOCK],
-                                                                              s[i:i + TABLE_BLOCK]))
-                                  for i in range(0, m.size, TABLE_BLOCK)] or [np.zeros(0, np.int32)])
+            out = np.concatenate(
+                [
+                    self._coder.decode(
+                        _CATEGORICAL, table_rows(m[i : i + TABLE_BLOCK], s[i : i + TABLE_BLOCK])
+                    )
+                    for i in range(0, m.size, TABLE_BLOCK)
+                ]
+                or [np.zeros(0, np.int32)]
+            )
         return out.astype(np.uint8).reshape(mean_q.shape)
 
     def decode_signed(self, count: int, scale: float) -> np.ndarray:
@@ -386,8 +558,9 @@ def interior_bits_table() -> np.ndarray:
     return (-np.log2(np.maximum(p, MIN_PROBABILITY))).astype(np.float32)
 
 
-def bits_by_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray,
-                  shifts: np.ndarray) -> np.ndarray:
+def bits_by_shift(
+    symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray, shifts: np.ndarray
+) -> np.ndarray:
     """Approximate total code length for each scale shift, from one histogram of the data.
 
     Symbols at 0 and 255 are costed as interior symbols (a slight overestimate); this is for the

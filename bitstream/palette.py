@@ -70,12 +70,12 @@ def encode_palette(palette: np.ndarray, previous: np.ndarray | None) -> bytes:
     enc.encode_signed(steps, scales[0] / 8)
     for c in range(channels):
         enc.encode_signed(residual[:, c], scales[c + 1] / 8)
-    return (_HEAD.pack(len(keys), len(prev)) + bytes(scales) + np.packbits(kept).tobytes()
-            + enc.finish())
+    return _HEAD.pack(len(keys), len(prev)) + bytes(scales) + np.packbits(kept).tobytes() + enc.finish()
 
 
-def decode_palette(body: bytes, previous: np.ndarray | None, channels: int,
-                   profile: FormatProfile = CURRENT) -> np.ndarray:
+def decode_palette(
+    body: bytes, previous: np.ndarray | None, channels: int, profile: FormatProfile = CURRENT
+) -> np.ndarray:
     """Inverse of ``encode_palette`` for a chunk of ``profile``'s version (version 2 codes the
     residuals with constriction's QuantizedLaplace); raises FormatError on anything inconsistent."""
     if len(body) < _HEAD.size + channels + 1:
@@ -85,14 +85,15 @@ def decode_palette(body: bytes, previous: np.ndarray | None, channels: int,
     if not 1 <= count <= MAX_COLOURS:
         raise FormatError(f"palette has {count} colours, expected 1..{MAX_COLOURS}")
     if prev_count != len(prev):
-        raise FormatError(f"palette refers to a previous palette of {prev_count} colours, "
-                          f"the stream has {len(prev)}")
+        raise FormatError(
+            f"palette refers to a previous palette of {prev_count} colours, the stream has {len(prev)}"
+        )
     pos = _HEAD.size
-    scales = body[pos:pos + channels + 1]
+    scales = body[pos : pos + channels + 1]
     pos += channels + 1
     nbytes = (prev_count + 7) // 8
-    bitmap = body[pos:pos + nbytes]
-    words = body[pos + nbytes:]
+    bitmap = body[pos : pos + nbytes]
+    words = body[pos + nbytes :]
     if len(bitmap) != nbytes or len(words) % 4 or 0 in scales[1:] or (prev_count and not scales[0]):
         raise FormatError("palette chunk is malformed")
     kept = np.unpackbits(np.frombuffer(bitmap, np.uint8))[:prev_count].astype(bool)

@@ -35,8 +35,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _progress(total: int | None, desc: str, quiet: bool):
     from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="frame", disable=quiet or not sys.stderr.isatty(),
-                leave=False)
+
+    return tqdm(total=total, desc=desc, unit="frame", disable=quiet or not sys.stderr.isatty(), leave=False)
 
 
 @contextmanager
@@ -54,6 +54,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from . import outputs
     from .io import VideoReader, atomic_output
     from .pipeline import Encoder
+
     if args.input != outputs.STDIO:
         problem = sniff.input_kind(args.input)
         if problem:
@@ -69,14 +70,24 @@ def cmd_encode(args: argparse.Namespace) -> int:
         reader = VideoReader(src, max_pixels=args.max_pixels)
         info = reader.info
         started = time.perf_counter()
-        with (contextlib.nullcontext(None) if to_stdout else atomic_output(out_name, args.force)) as tmp:
-            with (contextlib.nullcontext(outputs.binary_stdout()) if to_stdout else open(tmp, "wb")) as raw:
+        with contextlib.nullcontext(None) if to_stdout else atomic_output(out_name, args.force) as tmp:
+            with contextlib.nullcontext(outputs.binary_stdout()) if to_stdout else open(tmp, "wb") as raw:
                 fh = _Counting(raw)
-                enc = Encoder(fh, width=info.width, height=info.height, channels=info.channels,
-                              model=args.model, time_base=info.time_base, loop=info.loop,
-                              frame_count=info.frame_count, device=args.device,
-                              max_pixels=args.max_pixels, use_palette=not args.no_palette,
-                              weights=args.weights, keyint=args.keyint)
+                enc = Encoder(
+                    fh,
+                    width=info.width,
+                    height=info.height,
+                    channels=info.channels,
+                    model=args.model,
+                    time_base=info.time_base,
+                    loop=info.loop,
+                    frame_count=info.frame_count,
+                    device=args.device,
+                    max_pixels=args.max_pixels,
+                    use_palette=not args.no_palette,
+                    weights=args.weights,
+                    keyint=args.keyint,
+                )
                 with _progress(info.frame_count, "encode", args.quiet) as bar:
                     for frame, duration in reader.frames():
                         enc.write(frame, duration)
@@ -86,11 +97,13 @@ def cmd_encode(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     if not args.quiet:
         pixels = info.width * info.height * enc.frames_written
-        print(f"{outputs.display_name(out_name, 'stdout')}: {_count(enc.frames_written)} "
-              f"{info.width}x{info.height}{' RGBA' if info.channels == 4 else ''}, {fh.bytes} bytes, "
-              f"{8 * fh.bytes / pixels:.3f} bits/pixel, model {enc.predictor.name}, "
-              f"{enc.frames_written / elapsed:.1f} frames/s",
-              file=sys.stderr if to_stdout else sys.stdout)
+        print(
+            f"{outputs.display_name(out_name, 'stdout')}: {_count(enc.frames_written)} "
+            f"{info.width}x{info.height}{' RGBA' if info.channels == 4 else ''}, {fh.bytes} bytes, "
+            f"{8 * fh.bytes / pixels:.3f} bits/pixel, model {enc.predictor.name}, "
+            f"{enc.frames_written / elapsed:.1f} frames/s",
+            file=sys.stderr if to_stdout else sys.stdout,
+        )
     return 0
 
 
@@ -115,6 +128,7 @@ def _open_decoder(path: str, args: argparse.Namespace, load_model: bool = True):
     """A Decoder reading ``path`` as it goes (the stream is never held in memory whole)."""
     from ..bitstream.container import MAGIC
     from .pipeline import Decoder
+
     problem = sniff.input_kind(path)
     if problem:
         raise InputError(f"{path} {problem}")
@@ -126,8 +140,13 @@ def _open_decoder(path: str, args: argparse.Namespace, load_model: bool = True):
                 hint = " (an input for fpcodec encode)" if kind.endswith(("image", "video")) else ""
                 raise FormatError(f"{path} is {kind}{hint}, not an fpcodec stream")
         fh.seek(0)
-        yield Decoder(fh, device=getattr(args, "device", "auto"), max_pixels=args.max_pixels,
-                      load_model=load_model, weights=getattr(args, "weights", None))
+        yield Decoder(
+            fh,
+            device=getattr(args, "device", "auto"),
+            max_pixels=args.max_pixels,
+            load_model=load_model,
+            weights=getattr(args, "weights", None),
+        )
 
 
 def _frame_selection(args: argparse.Namespace, durations: list[int], time_base) -> range:
@@ -142,8 +161,10 @@ def _frame_selection(args: argparse.Namespace, durations: list[int], time_base) 
             bounds = [int(p) if p.strip() else None for p in parts]
             chosen = range(n)[slice(*bounds)]
         except ValueError:
-            raise UsageError(f"--frames {args.frames!r}: expected A:B or A:B:STEP with integers "
-                             f"(Python slice semantics, e.g. 10:20, -5:, ::2)") from None
+            raise UsageError(
+                f"--frames {args.frames!r}: expected A:B or A:B:STEP with integers "
+                f"(Python slice semantics, e.g. 10:20, -5:, ::2)"
+            ) from None
         if not chosen:
             raise FpcodecError(f"--frames {args.frames} selects no frame of the {_count(n)} in the stream")
         if chosen.step < 0:
@@ -151,6 +172,7 @@ def _frame_selection(args: argparse.Namespace, durations: list[int], time_base) 
         return chosen
     if args.start is not None:
         from fractions import Fraction
+
         try:
             t = Fraction(args.start)
         except (ValueError, ZeroDivisionError):
@@ -162,8 +184,9 @@ def _frame_selection(args: argparse.Namespace, durations: list[int], time_base) 
             if (ticks + d) * time_base > t:  # frame i shows from ticks to ticks + d
                 return range(i, n)
             ticks += d
-        raise FpcodecError(f"--start {args.start} is past the end of the stream "
-                           f"({float(ticks * time_base):.3f} s)")
+        raise FpcodecError(
+            f"--start {args.start} is past the end of the stream ({float(ticks * time_base):.3f} s)"
+        )
     return range(n)
 
 
@@ -185,6 +208,7 @@ EXIT_SALVAGED = 3
 def cmd_decode(args: argparse.Namespace) -> int:
     from . import outputs
     from .io import write_frames
+
     if args.input == outputs.STDIO and not args.output:
         raise UsageError("reading from stdin (-) needs -o/--output (a file, or - with --format)")
     if args.salvage and (args.frames is not None or args.start is not None):
@@ -214,9 +238,11 @@ def cmd_decode(args: argparse.Namespace) -> int:
         count = 0
         if not args.salvage:
             started = time.perf_counter()
-        with _open_decoder(src, args, load_model=not args.salvage) as dec, \
-                _progress(len(durations), "decode", args.quiet) as bar, \
-                (outputs.stdout_via_file(fmt) if to_stdout else contextlib.nullcontext(out)) as target:
+        with (
+            _open_decoder(src, args, load_model=not args.salvage) as dec,
+            _progress(len(durations), "decode", args.quiet) as bar,
+            outputs.stdout_via_file(fmt) if to_stdout else contextlib.nullcontext(out) as target,
+        ):
             h = dec.header
 
             def frames():
@@ -224,27 +250,41 @@ def cmd_decode(args: argparse.Namespace) -> int:
                 if report is not None:
                     source = frame_source
                 else:
-                    source = (f.pixels for f in dec.frames(chosen.start, chosen.stop)
-                              if (f.index - chosen.start) % chosen.step == 0)
+                    source = (
+                        f.pixels
+                        for f in dec.frames(chosen.start, chosen.stop)
+                        if (f.index - chosen.start) % chosen.step == 0
+                    )
                 for pixels in source:
                     count += 1
                     bar.update()
                     yield pixels
 
             with _naming(str(target), outputs.display_name(out, "stdout")):
-                warnings = write_frames(target, frames(), durations, h.time_base, h.loop,
-                                        force=args.force or to_stdout, allow_lossy=args.lossy)
+                warnings = write_frames(
+                    target,
+                    frames(),
+                    durations,
+                    h.time_base,
+                    h.loop,
+                    force=args.force or to_stdout,
+                    allow_lossy=args.lossy,
+                )
     elapsed = time.perf_counter() - started
     for w in warnings:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
     if report is not None and report.lost:
-        print(f"{PROG}: warning: {_count(len(report.lost))} of {report.total} lost to damage and not "
-              f"written (their time dropped): {_ranges(report.lost)}; {_count(count)} recovered",
-              file=sys.stderr)
+        print(
+            f"{PROG}: warning: {_count(len(report.lost))} of {report.total} lost to damage and not "
+            f"written (their time dropped): {_ranges(report.lost)}; {_count(count)} recovered",
+            file=sys.stderr,
+        )
     if not args.quiet:
-        print(f"{outputs.display_name(out, 'stdout')}: {_count(count)} {h.width}x{h.height}, "
-              f"{count / elapsed:.1f} frames/s decoded and written",
-              file=sys.stderr if to_stdout else sys.stdout)
+        print(
+            f"{outputs.display_name(out, 'stdout')}: {_count(count)} {h.width}x{h.height}, "
+            f"{count / elapsed:.1f} frames/s decoded and written",
+            file=sys.stderr if to_stdout else sys.stdout,
+        )
     return EXIT_SALVAGED if report is not None and report.lost else 0
 
 
@@ -257,10 +297,14 @@ def _salvaged(src: str, args: argparse.Namespace):
     import numpy as np
 
     from .salvage import SalvageReport, salvage
+
     report = SalvageReport()
     durations: list[int] = []
-    with tempfile.TemporaryFile(prefix="fpcodec-salvage-") as spill, \
-            _open_decoder(src, args) as dec, open(src, "rb") as raw:
+    with (
+        tempfile.TemporaryFile(prefix="fpcodec-salvage-") as spill,
+        _open_decoder(src, args) as dec,
+        open(src, "rb") as raw,
+    ):
         h = dec.header
         with _progress(h.frame_count, "salvage", args.quiet) as bar:
             for f in salvage(dec, raw, report):
@@ -280,6 +324,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from fractions import Fraction
 
     from . import outputs
+
     with outputs.readable_path(args.input) as src, _naming(src, outputs.display_name(args.input)):
         with _open_decoder(src, args, load_model=False) as dec:
             h = dec.header
@@ -291,13 +336,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     seconds = float(sum(durations) * h.time_base)
     loop = "none (play once)" if h.loop is None else ("forever" if h.loop == 0 else str(h.loop))
     from ..models.last_frame import RULE_HASH
-    weights = (f"weights sha256 {h.weights_hash.hex()}" if h.weights_hash != RULE_HASH
-               else f"no weights (a fixed rule; sha256 of its constants {RULE_HASH.hex()[:16]}...)")
+
+    weights = (
+        f"weights sha256 {h.weights_hash.hex()}"
+        if h.weights_hash != RULE_HASH
+        else f"no weights (a fixed rule; sha256 of its constants {RULE_HASH.hex()[:16]}...)"
+    )
     tick_ms = Fraction(h.time_base) * 1000
-    print(f"file:        {outputs.display_name(args.input)} ({total_bytes} bytes), format version {dec.version}")
+    print(
+        f"file:        {outputs.display_name(args.input)} ({total_bytes} bytes), format version {dec.version}"
+    )
     print(f"frames:      {len(records)} x {h.width}x{h.height} {'RGBA' if h.has_alpha else 'RGB'}")
-    print(f"timing:      time base {h.time_base} s ({float(tick_ms):g} ms per tick), {seconds:.3f} s total, "
-          f"loop {loop}")
+    print(
+        f"timing:      time base {h.time_base} s ({float(tick_ms):g} ms per tick), {seconds:.3f} s total, "
+        f"loop {loop}"
+    )
     print(f"predictor:   {dec.model_name} (id {h.model_id}), {weights}")
     print(f"coder:       {h.coder}")
     keys = [r.index for r in records if r.key]
@@ -306,16 +359,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     stored = sum(r.mode == 5 for r in records)
     if stored:
         print(f"stored:      {_count(stored)} kept raw (mode 5: no coding mode was smaller)")
-    print(f"bits/pixel:  {8 * total_bytes / pixels:.3f} "
-          f"({8 * total_bytes / (pixels * h.channels):.3f} per subpixel)")
+    print(
+        f"bits/pixel:  {8 * total_bytes / pixels:.3f} "
+        f"({8 * total_bytes / (pixels * h.channels):.3f} per subpixel)"
+    )
     if not args.quiet:
         print("frame  mode     duration ms  bytes  palette  bits/pixel" + ("  key" if keys else ""))
         from .frame_coding import MODE_NAMES as modes
+
         for r, _, palette_bytes in entries:
             size = len(r.payload) + palette_bytes
-            print(f"{r.index:5d}  {modes.get(r.mode, r.mode):7}  {float(r.duration * tick_ms):11g}  "
-                  f"{len(r.payload):5d}  {palette_bytes:7d}  {8 * size / (h.width * h.height):10.3f}"
-                  + ("    K" if r.key else ""))
+            print(
+                f"{r.index:5d}  {modes.get(r.mode, r.mode):7}  {float(r.duration * tick_ms):11g}  "
+                f"{len(r.payload):5d}  {palette_bytes:7d}  {8 * size / (h.width * h.height):10.3f}"
+                + ("    K" if r.key else "")
+            )
     return 0
 
 
@@ -346,6 +404,7 @@ def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     from ..bitstream.container import VERSION
+
     try:
         own = version("fpcodec")
     except PackageNotFoundError:  # run from a source tree without installing
@@ -355,70 +414,135 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from ..models import registry
-    parser = _Parser(prog=PROG, description="Lossless learned video codec.",
-                     epilog="Errors are one line, 'fpcodec: error: ...': exit status 2 for a wrong "
-                            "command line, 1 for everything else. '-' is stdin or stdout.")
-    parser.add_argument("--version", action="version", version=_version(),
-                        help="print the version and the stream format version it writes")
+
+    parser = _Parser(
+        prog=PROG,
+        description="Lossless learned video codec.",
+        epilog="Errors are one line, 'fpcodec: error: ...': exit status 2 for a wrong "
+        "command line, 1 for everything else. '-' is stdin or stdout.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=_version(),
+        help="print the version and the stream format version it writes",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-        p.add_argument("--max-pixels", type=int, default=None,
-                       help="largest frame (width*height) accepted; default 178956970, with a warning "
-                            "above 89478485 (Pillow's limits)")
+        p.add_argument(
+            "--max-pixels",
+            type=int,
+            default=None,
+            help="largest frame (width*height) accepted; default 178956970, with a warning "
+            "above 89478485 (Pillow's limits)",
+        )
 
-    p = sub.add_parser("encode", help="encode a GIF or video to an .fpc stream",
-                       description="Encode a GIF or video (anything FFmpeg reads) to an fpcodec stream.",
-                       epilog=_model_list(registry.available(), registry.DEFAULT_MODEL),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "encode",
+        help="encode a GIF or video to an .fpc stream",
+        description="Encode a GIF or video (anything FFmpeg reads) to an fpcodec stream.",
+        epilog=_model_list(registry.available(), registry.DEFAULT_MODEL),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("input", help="GIF or video file, or - for stdin")
-    p.add_argument("-o", "--output",
-                   help="output stream, or - for stdout (default: INPUT with its extension replaced by .fpc)")
-    p.add_argument("-m", "--model", default=registry.DEFAULT_MODEL, choices=registry.available(),
-                   metavar="MODEL", help="predictor (default: %(default)s; all listed below)")
-    p.add_argument("--weights", metavar="FILE",
-                   help="weights file for the model instead of the shipped one (e.g. from fpcodec train); "
-                        "decoding the stream then needs the same file")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="output stream, or - for stdout (default: INPUT with its extension replaced by .fpc)",
+    )
+    p.add_argument(
+        "-m",
+        "--model",
+        default=registry.DEFAULT_MODEL,
+        choices=registry.available(),
+        metavar="MODEL",
+        help="predictor (default: %(default)s; all listed below)",
+    )
+    p.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="weights file for the model instead of the shipped one (e.g. from fpcodec train); "
+        "decoding the stream then needs the same file",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (learned predictors)")
-    p.add_argument("--no-palette", action="store_true",
-                   help="code every frame in RGB, never as palette indices (for comparisons)")
-    p.add_argument("--keyint", type=int, default=None, metavar="N",
-                   help="a key frame (decodable on its own: seeking, salvage) every N frames; 0: only "
-                        "frame 0; default: due every 250 frames or 10 s of video, started once the frames "
-                        "since the last one cost 100 times it (at most ~1 %%), and after 2500 frames regardless")
-    p.add_argument("-y", "--force", action="store_true",
-                   help="overwrite the output; also allows a stream name with an image extension")
+    p.add_argument(
+        "--no-palette",
+        action="store_true",
+        help="code every frame in RGB, never as palette indices (for comparisons)",
+    )
+    p.add_argument(
+        "--keyint",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a key frame (decodable on its own: seeking, salvage) every N frames; 0: only "
+        "frame 0; default: due every 250 frames or 10 s of video, started once the frames "
+        "since the last one cost 100 times it (at most ~1 %%), and after 2500 frames regardless",
+    )
+    p.add_argument(
+        "-y",
+        "--force",
+        action="store_true",
+        help="overwrite the output; also allows a stream name with an image extension",
+    )
     common(p)
     p.set_defaults(func=cmd_encode)
 
-    p = sub.add_parser("decode", help="decode an .fpc stream to frames",
-                       description="Decode an fpcodec stream to an image or video file, pixel for pixel.")
+    p = sub.add_parser(
+        "decode",
+        help="decode an .fpc stream to frames",
+        description="Decode an fpcodec stream to an image or video file, pixel for pixel.",
+    )
     p.add_argument("input", help=".fpc stream, or - for stdin")
-    p.add_argument("-o", "--output",
-                   help="OUT.gif, .apng, .png (APNG), .webp, .y4m, .mp4, a frames_%%04d.png pattern, or - "
-                        "for stdout (with --format); default: INPUT with its extension replaced by .apng")
-    p.add_argument("--format", choices=("gif", "apng", "png", "webp", "y4m", "mp4"), default=None,
-                   help="output format; needed with -o -, otherwise it must agree with the extension")
-    p.add_argument("--weights", metavar="FILE",
-                   help="the weights file the stream was encoded with (encode --weights)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="OUT.gif, .apng, .png (APNG), .webp, .y4m, .mp4, a frames_%%04d.png pattern, or - "
+        "for stdout (with --format); default: INPUT with its extension replaced by .apng",
+    )
+    p.add_argument(
+        "--format",
+        choices=("gif", "apng", "png", "webp", "y4m", "mp4"),
+        default=None,
+        help="output format; needed with -o -, otherwise it must agree with the extension",
+    )
+    p.add_argument(
+        "--weights", metavar="FILE", help="the weights file the stream was encoded with (encode --weights)"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (learned predictors)")
     p.add_argument("-y", "--force", action="store_true", help="overwrite the output")
-    p.add_argument("--lossy", action="store_true",
-                   help="allow targets that cannot hold the frames exactly (GIF > 256 colours, MP4, Y4M)")
-    p.add_argument("--frames", metavar="A:B",
-                   help="only frames A to B-1 (Python slice semantics: 10:20, ::2, --frames=-5: for the last "
-                        "five), decoded from the key frame before A")
-    p.add_argument("--start", metavar="T",
-                   help="start at the frame showing at T seconds, decoded from the key frame before it")
-    p.add_argument("--salvage", action="store_true",
-                   help="on a damaged stream, skip to the next key frame, write what was recovered, "
-                        "list the lost frames (their time is dropped) and exit with status 3")
+    p.add_argument(
+        "--lossy",
+        action="store_true",
+        help="allow targets that cannot hold the frames exactly (GIF > 256 colours, MP4, Y4M)",
+    )
+    p.add_argument(
+        "--frames",
+        metavar="A:B",
+        help="only frames A to B-1 (Python slice semantics: 10:20, ::2, --frames=-5: for the last "
+        "five), decoded from the key frame before A",
+    )
+    p.add_argument(
+        "--start",
+        metavar="T",
+        help="start at the frame showing at T seconds, decoded from the key frame before it",
+    )
+    p.add_argument(
+        "--salvage",
+        action="store_true",
+        help="on a damaged stream, skip to the next key frame, write what was recovered, "
+        "list the lost frames (their time is dropped) and exit with status 3",
+    )
     common(p)
     p.set_defaults(func=cmd_decode)
 
-    p = sub.add_parser("info", help="describe an .fpc stream",
-                       description="Size, timing, predictor and per-frame bits of an fpcodec stream.")
+    p = sub.add_parser(
+        "info",
+        help="describe an .fpc stream",
+        description="Size, timing, predictor and per-frame bits of an fpcodec stream.",
+    )
     p.add_argument("input", help=".fpc stream, or - for stdin")
     common(p)
     p.set_defaults(func=cmd_info)
@@ -444,6 +568,7 @@ def _lazy_subcommand(sub, name: str, help_text: str, module: str) -> None:
 
 def _run_lazy(name: str, argv: list[str]) -> int:
     import importlib
+
     help_text, module = _LAZY[name]
     mod = importlib.import_module(module)
     parser = _Parser(prog=f"{PROG} {name}", description=help_text)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class GifStructure:
-    loop: int | None      # NETSCAPE2.0 loop count (0 = forever), None if the file has none
-    images: int           # image descriptors seen
-    complete: bool        # the walk reached the trailer (0x3B) with every block intact
-    truncated: bool       # the data ends inside a block or before any trailer
+    loop: int | None  # NETSCAPE2.0 loop count (0 = forever), None if the file has none
+    images: int  # image descriptors seen
+    complete: bool  # the walk reached the trailer (0x3B) with every block intact
+    truncated: bool  # the data ends inside a block or before any trailer
 
 
 def _skip_sub_blocks(data: bytes, pos: int) -> int | None:
@@ -51,7 +51,7 @@ def walk(data: bytes) -> GifStructure:
                 return GifStructure(loop, images, False, True)
             label = data[pos + 1]
             start = pos + 2
-            if label == 0xFF and data[start:start + 12] == b"\x0bNETSCAPE2.0" and loop is None:
+            if label == 0xFF and data[start : start + 12] == b"\x0bNETSCAPE2.0" and loop is None:
                 sub = start + 12
                 if sub + 4 <= n and data[sub] == 3 and data[sub + 1] == 1:
                     loop = data[sub + 2] | (data[sub + 3] << 8)

@@ -46,8 +46,10 @@ def passes(height: int, width: int) -> tuple[Pass, ...]:
         two = 2 * s
         centre = (ys % two == s) & (xs % two == s)
         edges = ((ys % two == 0) & (xs % two == s)) | ((ys % two == s) & (xs % two == 0))
-        for mask, offsets in ((centre, ((-s, -s), (-s, s), (s, -s), (s, s))),
-                              (edges, ((-s, 0), (s, 0), (0, -s), (0, s)))):
+        for mask, offsets in (
+            (centre, ((-s, -s), (-s, s), (s, -s), (s, s))),
+            (edges, ((-s, 0), (s, 0), (0, -s), (0, s))),
+        ):
             ty, tx = np.nonzero(mask)
             if ty.size == 0:
                 continue

@@ -26,8 +26,24 @@ from .pipeline import check_dimensions
 
 #: Extensions of the files ``fpcodec bench`` and ``fpcodec train`` pick up in a folder: GIFs and the
 #: common video containers (a bare .png is left out: in a report folder it is a plot, not a clip).
-VIDEO_EXTENSIONS = frozenset({".gif", ".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".y4m", ".mpg",
-                              ".mpeg", ".ogv", ".flv", ".apng", ".ts"})
+VIDEO_EXTENSIONS = frozenset(
+    {
+        ".gif",
+        ".mp4",
+        ".m4v",
+        ".mkv",
+        ".webm",
+        ".mov",
+        ".avi",
+        ".y4m",
+        ".mpg",
+        ".mpeg",
+        ".ogv",
+        ".flv",
+        ".apng",
+        ".ts",
+    }
+)
 #: Frame timing used when a container gives none (25 fps).
 DEFAULT_TIME_BASE = Fraction(1, 100)
 _ALPHA_FORMATS = {"rgba", "bgra", "argb", "abgr", "yuva420p", "yuva444p", "ya8", "pal8", "gbrap"}
@@ -51,8 +67,9 @@ class VideoReader:
         self._max_pixels = max_pixels
         problem = sniff.input_kind(self.path)
         if problem:
-            raise InputError(f"{self.path} {problem}" + (" (fpcodec bench takes folders)"
-                                                         if self.path.is_dir() else ""))
+            raise InputError(
+                f"{self.path} {problem}" + (" (fpcodec bench takes folders)" if self.path.is_dir() else "")
+            )
         with open(self.path, "rb") as fh:
             magic = fh.read(6)
         self._is_gif = magic in (b"GIF87a", b"GIF89a")
@@ -64,8 +81,9 @@ class VideoReader:
             structure = gif_blocks.walk(data)
             if structure.truncated and structure.images > 0:
                 # A file cut inside its image data: decoders would invent the missing pixels.
-                raise InputError(f"{self.path} is a truncated or damaged GIF "
-                                 f"(its blocks end before the GIF trailer)")
+                raise InputError(
+                    f"{self.path} is a truncated or damaged GIF (its blocks end before the GIF trailer)"
+                )
         self._backend = "av"
         try:
             info = self._probe_av()
@@ -79,6 +97,7 @@ class VideoReader:
     # --------------------------------------------------------------------------------- PyAV
     def _open_av(self):
         import av
+
         try:
             return av.open(str(self.path), metadata_errors="ignore")
         except av.FFmpegError as exc:
@@ -90,6 +109,7 @@ class VideoReader:
 
     def _probe_av(self) -> VideoInfo:
         import av
+
         with self._open_av() as cont:
             if not cont.streams.video:
                 raise InputError(f"{self.path} has no video stream")
@@ -123,6 +143,7 @@ class VideoReader:
 
     def _frames_av(self) -> Iterator[tuple[np.ndarray, int]]:
         import av
+
         fmt = "rgba" if self.info.channels == 4 else "rgb24"
         with self._open_av() as cont:
             stream = cont.streams.video[0]
@@ -130,8 +151,9 @@ class VideoReader:
             try:
                 for frame in cont.decode(stream):
                     if (frame.width, frame.height) != (self.info.width, self.info.height):
-                        raise InputError(f"{self.path}: frame size changes mid-stream "
-                                         f"({frame.width}x{frame.height})")
+                        raise InputError(
+                            f"{self.path}: frame size changes mid-stream ({frame.width}x{frame.height})"
+                        )
                     cur = (frame.to_ndarray(format=fmt), frame.pts, frame.duration)
                     if prev is not None:
                         yield prev[0], _duration(prev, cur[1])
@@ -144,6 +166,7 @@ class VideoReader:
     # ------------------------------------------------------------------------------- Pillow
     def _probe_pillow(self) -> VideoInfo:
         from PIL import Image, ImageSequence
+
         try:
             with Image.open(self.path) as im:
                 width, height = im.size
@@ -165,11 +188,14 @@ class VideoReader:
 
     def _frames_pillow(self) -> Iterator[tuple[np.ndarray, int]]:
         from PIL import Image, ImageSequence
+
         mode = "RGBA" if self.info.channels == 4 else "RGB"
         with Image.open(self.path) as im:
             for fr in ImageSequence.Iterator(im):
                 if fr.size != (self.info.width, self.info.height):
-                    raise InputError(f"{self.path}: frame size changes mid-stream ({fr.size[0]}x{fr.size[1]})")
+                    raise InputError(
+                        f"{self.path}: frame size changes mid-stream ({fr.size[0]}x{fr.size[1]})"
+                    )
                 try:
                     pixels = np.asarray(fr.convert(mode))
                 except Exception as exc:  # as in the probe: Pillow raises many types for broken files
@@ -208,8 +234,9 @@ def atomic_output(path: str | os.PathLike, force: bool):
     path = Path(path)
     if path.exists() and not force:
         raise FpcodecError(f"{path} exists (use -y/--force to overwrite)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp",
-                               dir=path.parent if str(path.parent) else ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent if str(path.parent) else "."
+    )
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -228,9 +255,16 @@ def durations_ms(durations: list[int], time_base: Fraction) -> tuple[list[int], 
     return [int(round(m)) for m in ms], all(m.denominator == 1 for m in ms)
 
 
-def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], durations: Sequence[int] | None,
-                 time_base: Fraction, loop: int | None, *, force: bool = False,
-                 allow_lossy: bool = False) -> list[str]:
+def write_frames(
+    path: str | os.PathLike,
+    frames: Iterable[np.ndarray],
+    durations: Sequence[int] | None,
+    time_base: Fraction,
+    loop: int | None,
+    *,
+    force: bool = False,
+    allow_lossy: bool = False,
+) -> list[str]:
     """Write frames to ``path`` by its extension; returns warnings (timing or data not kept).
 
     ``frames_%04d.png``-style paths write a PNG sequence. Raises LossyOutputError when the target
@@ -243,11 +277,15 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], duration
     name = str(path)
     ext = path.suffix.lower()
     if "%" not in path.name and ext not in OUTPUT_FORMATS:
-        raise FpcodecError(f"unsupported output format {ext or path.name!r} "
-                           f"(choose from {', '.join(OUTPUT_FORMATS)} or a frames_%04d.png pattern)")
+        raise FpcodecError(
+            f"unsupported output format {ext or path.name!r} "
+            f"(choose from {', '.join(OUTPUT_FORMATS)} or a frames_%04d.png pattern)"
+        )
     if ext in (".y4m", ".mp4") and "%" not in path.name and not allow_lossy:
-        raise LossyOutputError(f"{ext} stores frames in YUV and would change pixels; use .apng, "
-                               ".webp, .gif or a PNG sequence, or pass --lossy to accept it")
+        raise LossyOutputError(
+            f"{ext} stores frames in YUV and would change pixels; use .apng, "
+            ".webp, .gif or a PNG sequence, or pass --lossy to accept it"
+        )
     if durations is None:
         frames = list(frames)
         durations = [0] * len(frames)
@@ -302,10 +340,17 @@ def _peek(frames: Iterable[np.ndarray]) -> tuple[np.ndarray, Iterable[np.ndarray
     return first, itertools.chain([first], it)
 
 
-def _write_apng(tmp: Path, first: np.ndarray, frames: Iterable[np.ndarray], durs: Sequence[int],
-                time_base: Fraction, loop: int | None) -> None:
+def _write_apng(
+    tmp: Path,
+    first: np.ndarray,
+    frames: Iterable[np.ndarray],
+    durs: Sequence[int],
+    time_base: Fraction,
+    loop: int | None,
+) -> None:
     """APNG through FFmpeg, which keeps every frame (Pillow merges repeated ones)."""
     import av
+
     fmt = "rgba" if first.shape[2] == 4 else "rgb24"
     plays = 1 if loop is None else loop
     final = Fraction(max(int(durs[-1]), 1)) * time_base  # the muxer's own guess is the previous delay
@@ -329,6 +374,7 @@ def _write_apng(tmp: Path, first: np.ndarray, frames: Iterable[np.ndarray], durs
 
 def _write_png_sequence(pattern: str, frames: Iterable[np.ndarray], count: int, force: bool) -> list[str]:
     from PIL import Image
+
     try:
         paths = [pattern % i for i in range(count)]
     except (TypeError, ValueError):
@@ -348,6 +394,7 @@ def _write_png_sequence(pattern: str, frames: Iterable[np.ndarray], count: int, 
 
 def _write_av(tmp: Path, ext: str, first: np.ndarray, frames: Iterable[np.ndarray]) -> None:
     import av
+
     fmt = "yuv4mpegpipe" if ext == ".y4m" else "mp4"
     with av.open(str(tmp), "w", format=fmt) as cont:
         h, w = first.shape[:2]

@@ -73,8 +73,13 @@ def _exact(keys: np.ndarray, palette: np.ndarray) -> np.ndarray:
 WEIGHT_SHIFT = 20
 
 
-def colour_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
-                   palette: np.ndarray, profile: FormatProfile = CURRENT) -> np.ndarray:
+def colour_weights(
+    mean: np.ndarray,
+    coupling: np.ndarray | None,
+    scale_idx: np.ndarray,
+    palette: np.ndarray,
+    profile: FormatProfile = CURRENT,
+) -> np.ndarray:
     """(N, K) integer weight of each palette colour at each pixel, as exact float64.
 
     Per channel, the colour's value gets its integer frequency under the pixel's snapped Laplace
@@ -92,23 +97,35 @@ def colour_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.
         return weight_kernel.colour_weights(*_snapped(mean, coupling), scale_idx, palette, WEIGHT_SHIFT)
     pal = palette.T.astype(np.int64)  # (C, K)
     return _float_coupled_weights(
-        mean[:, :, None], None if coupling is None else coupling[:, :, None],
+        mean[:, :, None],
+        None if coupling is None else coupling[:, :, None],
         palette.T.astype(np.float32)[:, None, :],
-        lambda c, mean_q: entropy.count_rows(pal[c], mean_q, scale_idx[c].astype(np.int64)[:, None]))
+        lambda c, mean_q: entropy.count_rows(pal[c], mean_q, scale_idx[c].astype(np.int64)[:, None]),
+    )
 
 
-def colour_weights_reference(mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.ndarray,
-                             palette: np.ndarray) -> np.ndarray:
+def colour_weights_reference(
+    mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.ndarray, palette: np.ndarray
+) -> np.ndarray:
     """``colour_weights`` with integer coupling, in numpy from the snapped integers (for testing the
     kernel)."""
     pal = palette.T.astype(np.int32)[:, None, :]  # (C, 1, K)
     sidx = scale_idx.astype(np.int64)[:, :, None]
-    return _integer_weights(mean_q[:, :, None], coupling_q[:, :, None], pal,
-                            lambda c, m: entropy.count_rows(pal[c, 0], m, sidx[c]))
+    return _integer_weights(
+        mean_q[:, :, None],
+        coupling_q[:, :, None],
+        pal,
+        lambda c, m: entropy.count_rows(pal[c, 0], m, sidx[c]),
+    )
 
 
-def keep_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.ndarray,
-                 colours: np.ndarray, profile: FormatProfile = CURRENT) -> np.ndarray:
+def keep_weights(
+    mean: np.ndarray,
+    coupling: np.ndarray | None,
+    scale_idx: np.ndarray,
+    colours: np.ndarray,
+    profile: FormatProfile = CURRENT,
+) -> np.ndarray:
     """(N,) weight, by ``colour_weights``'s rule, of each pixel's own colour ``colours`` ((C, N)):
     the palette-update mode's "keep the previous colour" symbol."""
     values = colours.astype(np.int64)
@@ -123,8 +140,9 @@ def keep_weights(mean: np.ndarray, coupling: np.ndarray | None, scale_idx: np.nd
 
 def _snapped(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Means in 1/16 and coupling in 1/256 as integers (zero coupling: none)."""
-    coupling_q = (np.zeros((3,) + mean.shape[1:], np.int32) if coupling is None
-                  else entropy.quantize_coupling(coupling))
+    coupling_q = (
+        np.zeros((3,) + mean.shape[1:], np.int32) if coupling is None else entropy.quantize_coupling(coupling)
+    )
     return entropy.quantize_mean(mean), coupling_q
 
 
@@ -137,8 +155,9 @@ def _integer_weights(mean_q: np.ndarray, coupling_q: np.ndarray, values: np.ndar
     return (weights + 1).astype(np.float64)
 
 
-def _float_coupled_weights(mean: np.ndarray, coupling: np.ndarray | None, decoded: np.ndarray,
-                           counts) -> np.ndarray:
+def _float_coupled_weights(
+    mean: np.ndarray, coupling: np.ndarray | None, decoded: np.ndarray, counts
+) -> np.ndarray:
     """The channel product of ``colour_weights`` with version 3's float32 coupled means."""
     weights = None
     for c in range(decoded.shape[0]):
@@ -155,9 +174,14 @@ def agreement(nbr_idx: np.ndarray) -> np.ndarray:
     return same.sum(axis=1).max(axis=0)
 
 
-def mix_rows(p: np.ndarray, prev_idx: np.ndarray | None, w_prev: float,
-             nbr_idx: np.ndarray | None = None, w_levels: np.ndarray | None = None,
-             normalize: bool = False) -> np.ndarray:
+def mix_rows(
+    p: np.ndarray,
+    prev_idx: np.ndarray | None,
+    w_prev: float,
+    nbr_idx: np.ndarray | None = None,
+    w_levels: np.ndarray | None = None,
+    normalize: bool = False,
+) -> np.ndarray:
     """Mix model rows (``colour_weights``, or version 2's ``legacy_rows``) with the votes, in place;
     returns rows for constriction.
 
@@ -219,8 +243,9 @@ def valid_mix(mix: int) -> bool:
     return (mix & 0x0F) < len(MIX_TABLE) and 0 <= mix < (1 << 16)
 
 
-def _vote_stats(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray,
-                nbr_idx: np.ndarray | None):
+def _vote_stats(
+    true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray, nbr_idx: np.ndarray | None
+):
     """(has_prev, match, votes, level) per pixel: what the mix formula needs at the true colour."""
     n = true_p.size
     has_prev = (prev_idx >= 0) if prev_idx is not None else np.zeros(n, bool)
@@ -234,8 +259,9 @@ def _vote_stats(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.nd
     return has_prev, match, votes, level
 
 
-def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray,
-               nbr_idx: np.ndarray | None = None) -> tuple[int, float]:
+def choose_mix(
+    true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray, nbr_idx: np.ndarray | None = None
+) -> tuple[int, float]:
     """The mix field minimising the code length, and that length in bits.
 
     ``true_p``: each pixel's unmixed, normalized model probability of its true colour;
@@ -251,8 +277,12 @@ def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.nda
             sel = level == lv
             if not sel.any():
                 continue
-            costs = [float(-np.log2(np.maximum((1 - wn) * p1[sel] + wn * votes[sel], entropy.MIN_PROBABILITY)).sum())
-                     for wn in NBR_TABLE]
+            costs = [
+                float(
+                    -np.log2(np.maximum((1 - wn) * p1[sel] + wn * votes[sel], entropy.MIN_PROBABILITY)).sum()
+                )
+                for wn in NBR_TABLE
+            ]
             b = int(np.argmin(costs))
             mix |= b << (4 + 2 * (lv - 1))
             total += costs[b]
@@ -261,8 +291,13 @@ def choose_mix(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.nda
     return best
 
 
-def mixed_true_p(true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray,
-                 nbr_idx: np.ndarray | None, mix: int) -> np.ndarray:
+def mixed_true_p(
+    true_p: np.ndarray,
+    prev_idx: np.ndarray | None,
+    true_idx: np.ndarray,
+    nbr_idx: np.ndarray | None,
+    mix: int,
+) -> np.ndarray:
     """``mix_rows``'s normalized probability of each pixel's true colour, without building rows."""
     has_prev, match, votes, level = _vote_stats(true_p, prev_idx, true_idx, nbr_idx)
     w_prev, w_levels = mix_weights(mix)

@@ -147,8 +147,9 @@ def blend(p: np.ndarray, count_rows: list[np.ndarray], beta: tuple[float, float]
     return p
 
 
-def blend_sparse(p: np.ndarray, counts: ContextCounts, keys: list[np.ndarray],
-                 beta: tuple[float, float]) -> np.ndarray:
+def blend_sparse(
+    p: np.ndarray, counts: ContextCounts, keys: list[np.ndarray], beta: tuple[float, float]
+) -> np.ndarray:
     """``blend`` in place, from sparse counts: expanded, the chain is p2 = a p + c1 n1 + c2 n2 with
     per-pixel a = prod(beta_o / (N_o + beta_o)) and c_o = 1 / (N_o + beta_o) times the beta / (N + beta)
     of every later order. Computed in float64 in this order: the coefficients; p *= a; then for
@@ -173,8 +174,9 @@ def blend_sparse(p: np.ndarray, counts: ContextCounts, keys: list[np.ndarray],
     return p
 
 
-def blend_true(p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndarray],
-               beta: tuple[float, float]) -> np.ndarray:
+def blend_true(
+    p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndarray], beta: tuple[float, float]
+) -> np.ndarray:
     """``blend`` evaluated at each pixel's own symbol only (the encoder's cost estimate)."""
     for n, t, b in zip(own, total, beta, strict=True):
         if b > 0:

@@ -20,8 +20,14 @@ import numpy as np
 
 from ..bitstream import container
 from ..bitstream.container import FrameRecord, StreamHeader
-from ..bitstream.errors import (ChecksumError, FormatError, InputError, LargeFrameWarning,
-                                ModelMismatchError, TruncatedStreamError)
+from ..bitstream.errors import (
+    ChecksumError,
+    FormatError,
+    InputError,
+    LargeFrameWarning,
+    ModelMismatchError,
+    TruncatedStreamError,
+)
 from ..bitstream.palette import decode_palette, encode_palette
 from ..models import registry
 from ..models.base import HISTORY, Predictor
@@ -50,6 +56,7 @@ MAX_KEYINT = 2500
 def coder_tag() -> str:
     """Versions that determine the bits, recorded in every stream header."""
     from importlib.metadata import version
+
     return f"constriction={version('constriction')}"
 
 
@@ -65,12 +72,18 @@ def check_dimensions(width: int, height: int, max_pixels: int | None) -> None:
         raise InputError(f"frame size {width}x{height} exceeds the {MAX_DIMENSION} px limit per side")
     cap = MAX_PIXELS if max_pixels is None else max_pixels
     if width * height > cap:
-        raise InputError(f"frame size {width}x{height} = {width * height} pixels exceeds the limit of "
-                         f"{cap} (use --max-pixels to raise it)")
+        raise InputError(
+            f"frame size {width}x{height} = {width * height} pixels exceeds the limit of "
+            f"{cap} (use --max-pixels to raise it)"
+        )
     if max_pixels is None and width * height > WARN_PIXELS:
-        warnings.warn(f"frame size {width}x{height} = {width * height} pixels is above "
-                      f"{WARN_PIXELS} and needs a lot of memory (--max-pixels sets the limit "
-                      f"and silences this)", LargeFrameWarning, stacklevel=2)
+        warnings.warn(
+            f"frame size {width}x{height} = {width * height} pixels is above "
+            f"{WARN_PIXELS} and needs a lot of memory (--max-pixels sets the limit "
+            f"and silences this)",
+            LargeFrameWarning,
+            stacklevel=2,
+        )
 
 
 _U32 = 1 << 32
@@ -122,11 +135,23 @@ class Encoder:
     ...     for frame in frames: enc.write(frame, duration=4)
     """
 
-    def __init__(self, out: BinaryIO, *, width: int, height: int, channels: int,
-                 model: str | Predictor = registry.DEFAULT_MODEL, time_base: Fraction = Fraction(1, 100),
-                 loop: int | None = None, frame_count: int | None = None, device: str = "cpu",
-                 max_pixels: int | None = None, use_palette: bool = True,
-                 weights: str | os.PathLike | None = None, keyint: int | None = None) -> None:
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        width: int,
+        height: int,
+        channels: int,
+        model: str | Predictor = registry.DEFAULT_MODEL,
+        time_base: Fraction = Fraction(1, 100),
+        loop: int | None = None,
+        frame_count: int | None = None,
+        device: str = "cpu",
+        max_pixels: int | None = None,
+        use_palette: bool = True,
+        weights: str | os.PathLike | None = None,
+        keyint: int | None = None,
+    ) -> None:
         """``keyint``: a key frame every ``keyint`` frames (0: frame 0 only); None, the default: the
         rule of DEFAULT_KEYINT, KEY_SECONDS, KEY_OVERHEAD and MAX_KEYINT."""
         check_dimensions(width, height, max_pixels)
@@ -138,10 +163,17 @@ class Encoder:
             raise InputError("weights= goes with a model name, not with a Predictor instance")
         self.predictor = model if isinstance(model, Predictor) else _get_model(model, device, weights)
         tb = check_timing(time_base, loop)
-        self.header = StreamHeader(width=width, height=height, channels=channels,
-                                   frame_count=frame_count, time_base=tb, loop=loop,
-                                   model_id=self.predictor.model_id,
-                                   weights_hash=self.predictor.weights_hash, coder=coder_tag())
+        self.header = StreamHeader(
+            width=width,
+            height=height,
+            channels=channels,
+            frame_count=frame_count,
+            time_base=tb,
+            loop=loop,
+            model_id=self.predictor.model_id,
+            weights_hash=self.predictor.weights_hash,
+            coder=coder_tag(),
+        )
         self._out = out
         self._history: deque[np.ndarray] = deque(maxlen=HISTORY)
         self._palette: np.ndarray | None = None
@@ -173,11 +205,15 @@ class Encoder:
         """Code one (H, W, C) uint8 frame; returns what was written."""
         h = self.header
         if frame.shape != (h.height, h.width, h.channels) or frame.dtype != np.uint8:
-            raise InputError(f"frame {self.frames_written} has shape {frame.shape} {frame.dtype}, "
-                             f"expected ({h.height}, {h.width}, {h.channels}) uint8")
+            raise InputError(
+                f"frame {self.frames_written} has shape {frame.shape} {frame.dtype}, "
+                f"expected ({h.height}, {h.width}, {h.channels}) uint8"
+            )
         if not (isinstance(duration, (int, np.integer)) and 0 <= duration < _U32):
-            raise InputError(f"frame {self.frames_written} duration {duration!r} cannot be stored "
-                             f"(an integer 0 <= d < 2**32 in time-base units)")
+            raise InputError(
+                f"frame {self.frames_written} duration {duration!r} cannot be stored "
+                f"(an integer 0 <= d < 2**32 in time-base units)"
+            )
         if h.frame_count is not None and self.frames_written >= h.frame_count:
             raise InputError(f"more frames than the {h.frame_count} announced in the header")
         key = self._is_key()
@@ -194,9 +230,16 @@ class Encoder:
             self._pos += container.write_chunk(self._out, container.CHUNK_PALETTE, body)
             self._palette = coded.palette
             size += len(body)
-        record = FrameRecord(index=self.frames_written, duration=int(duration), mode=coded.mode,
-                             scale_shift=coded.scale_shift, pixels_crc=frame_crc(frame),
-                             payload=coded.payload, mix=coded.mix, flags=container.FLAG_KEY if key else 0)
+        record = FrameRecord(
+            index=self.frames_written,
+            duration=int(duration),
+            mode=coded.mode,
+            scale_shift=coded.scale_shift,
+            pixels_crc=frame_crc(frame),
+            payload=coded.payload,
+            mix=coded.mix,
+            flags=container.FLAG_KEY if key else 0,
+        )
         self._pos += container.write_chunk(self._out, container.CHUNK_FRAME, container.encode_frame(record))
         if key:
             self._key_bytes = self._pos - self.index[-1].offset
@@ -214,9 +257,12 @@ class Encoder:
         if h.frame_count is not None and self.frames_written != h.frame_count:
             raise InputError(f"wrote {self.frames_written} frames, header announced {h.frame_count}")
         index_at = self._pos
-        self._pos += container.write_chunk(self._out, container.CHUNK_INDEX, container.encode_index(self.index))
-        self._pos += container.write_chunk(self._out, container.CHUNK_END,
-                                           container.encode_end(self.frames_written, index_at))
+        self._pos += container.write_chunk(
+            self._out, container.CHUNK_INDEX, container.encode_index(self.index)
+        )
+        self._pos += container.write_chunk(
+            self._out, container.CHUNK_END, container.encode_end(self.frames_written, index_at)
+        )
 
     def __enter__(self) -> "Encoder":
         return self
@@ -233,9 +279,16 @@ class Decoder:
     ends before its end chunk raises TruncatedStreamError; nothing unverified is ever returned.
     """
 
-    def __init__(self, inp: BinaryIO, *, device: str = "cpu", max_pixels: int | None = None,
-                 load_model: bool = True, weights: str | os.PathLike | None = None,
-                 predictor: Predictor | Callable[[str], Predictor] | None = None) -> None:
+    def __init__(
+        self,
+        inp: BinaryIO,
+        *,
+        device: str = "cpu",
+        max_pixels: int | None = None,
+        load_model: bool = True,
+        weights: str | os.PathLike | None = None,
+        predictor: Predictor | Callable[[str], Predictor] | None = None,
+    ) -> None:
         """``predictor``: a loaded predictor to use instead of loading one (bench, batch), or a
         function from the stream's model name to one; its weights are checked like a loaded one's."""
         self._inp = inp
@@ -252,8 +305,10 @@ class Decoder:
             raise FormatError(str(exc)) from None
         name = registry.name_for_id(self.header.model_id)
         if name is None:
-            raise ModelMismatchError(f"stream uses predictor id {self.header.model_id}, which this "
-                                     f"installation does not have (known: {registry.available()})")
+            raise ModelMismatchError(
+                f"stream uses predictor id {self.header.model_id}, which this "
+                f"installation does not have (known: {registry.available()})"
+            )
         self.model_name = name
         if predictor is not None and not isinstance(predictor, Predictor):
             predictor = predictor(name)
@@ -265,7 +320,8 @@ class Decoder:
             raise ModelMismatchError(
                 f"stream was made with {name} weights {self.header.weights_hash.hex()[:16]}..., "
                 f"{which} {self.predictor.weights_hash.hex()[:16]}... (give the weights file it was "
-                f"encoded with: --weights FILE)")
+                f"encoded with: --weights FILE)"
+            )
         self._start = container.IndexEntry(0, 0, container.PREAMBLE_SIZE)  # where reading starts
         self.index: list[container.IndexEntry] | None = None  # the INDX chunk, once read
 
@@ -331,12 +387,18 @@ class Decoder:
                     raise FormatError(f"frame chunk {count} carries index {rec.index}")
                 if self.profile.key_frames:
                     if rec.index == start.frame and not rec.key:
-                        raise FormatError(f"frame {rec.index} is not a key frame"
-                                          + (" (the first frame must be one)" if count == 0 else
-                                             " but the index says it is"))
+                        raise FormatError(
+                            f"frame {rec.index} is not a key frame"
+                            + (
+                                " (the first frame must be one)"
+                                if count == 0
+                                else " but the index says it is"
+                            )
+                        )
                     if rec.key:
-                        keys.append(container.IndexEntry(rec.index, pts, offset if pending is None
-                                                         else pending[0]))
+                        keys.append(
+                            container.IndexEntry(rec.index, pts, offset if pending is None else pending[0])
+                        )
                         palette = None
                     if pending is not None:
                         if palettes:
@@ -353,9 +415,11 @@ class Decoder:
                     raise FormatError("palette chunk without a frame after it")
                 self.index = container.decode_index(body)
                 if start.frame == 0 and self.index != keys or not set(keys) <= set(self.index):
-                    raise FormatError(f"the index ({_entries(self.index)}) does not match the stream's "
-                                      f"key frames ({_entries(keys)}"
-                                      f"{')' if start.frame == 0 else ', from frame %d on)' % start.frame}")
+                    raise FormatError(
+                        f"the index ({_entries(self.index)}) does not match the stream's "
+                        f"key frames ({_entries(keys)}"
+                        f"{')' if start.frame == 0 else ', from frame %d on)' % start.frame}"
+                    )
                 index_at = offset
             elif kind == container.CHUNK_END:
                 declared, declared_index = container.decode_end(body, self.profile)
@@ -367,8 +431,9 @@ class Decoder:
                     if index_at is None:
                         raise FormatError("version-6 stream without an index chunk before its end")
                     if declared_index != index_at:
-                        raise FormatError(f"end chunk puts the index at byte {declared_index}, "
-                                          f"it is at {index_at}")
+                        raise FormatError(
+                            f"end chunk puts the index at byte {declared_index}, it is at {index_at}"
+                        )
                 return
             elif kind == container.CHUNK_HEAD:
                 raise FormatError("second header chunk")
@@ -384,8 +449,9 @@ class Decoder:
         for rec, palette, _ in self.frame_records():
             yield self.decode_record(rec, palette, history)
 
-    def decode_record(self, rec: FrameRecord, palette: np.ndarray | None,
-                      history: deque[np.ndarray]) -> DecodedFrame:
+    def decode_record(
+        self, rec: FrameRecord, palette: np.ndarray | None, history: deque[np.ndarray]
+    ) -> DecodedFrame:
         """Decode one frame from the decoded frames before it (``history``, cleared here at a key
         frame and given the frame after), checked against the frame's CRC."""
         h = self.header
@@ -393,11 +459,14 @@ class Decoder:
             history.clear()
         pred = self.predictor.predict(list(history)) if history else None
         coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
-        pixels = frame_coding.decode_frame(coded, pred, h.height, h.width, h.channels,
-                                           history[-1] if history else None, self.profile)
+        pixels = frame_coding.decode_frame(
+            coded, pred, h.height, h.width, h.channels, history[-1] if history else None, self.profile
+        )
         if frame_crc(pixels) != rec.pixels_crc:
-            raise ChecksumError(f"frame {rec.index} does not match its checksum: the decoder's "
-                                f"prediction differs from the encoder's")
+            raise ChecksumError(
+                f"frame {rec.index} does not match its checksum: the decoder's "
+                f"prediction differs from the encoder's"
+            )
         history.append(pixels)
         return DecodedFrame(rec.index, pixels, rec.duration, rec.mode, len(rec.payload))
 
@@ -414,11 +483,19 @@ def _get_model(name: str, device: str, weights: str | os.PathLike | None = None)
         raise InputError(f"unknown model {name!r} (choose from {', '.join(registry.available())})") from None
 
 
-def encode(frames: Iterable[np.ndarray], *, durations: Iterable[int] | None = None,
-           model: str | Predictor = registry.DEFAULT_MODEL, time_base: Fraction = Fraction(1, 100),
-           loop: int | None = None, device: str = "cpu", max_pixels: int | None = None,
-           use_palette: bool = True, weights: str | os.PathLike | None = None,
-           keyint: int | None = None) -> bytes:
+def encode(
+    frames: Iterable[np.ndarray],
+    *,
+    durations: Iterable[int] | None = None,
+    model: str | Predictor = registry.DEFAULT_MODEL,
+    time_base: Fraction = Fraction(1, 100),
+    loop: int | None = None,
+    device: str = "cpu",
+    max_pixels: int | None = None,
+    use_palette: bool = True,
+    weights: str | os.PathLike | None = None,
+    keyint: int | None = None,
+) -> bytes:
     """Encode a sequence of (H, W, C) uint8 frames (C = 3 or 4) to an fpcodec stream.
 
     ``use_palette=False`` restricts the encoder to the RGB modes (for comparisons). ``weights`` is a
@@ -435,17 +512,33 @@ def encode(frames: Iterable[np.ndarray], *, durations: Iterable[int] | None = No
     if first.ndim != 3:
         raise InputError(f"frames must be (H, W, C) arrays, got shape {first.shape}")
     buf = io.BytesIO()
-    with Encoder(buf, width=first.shape[1], height=first.shape[0], channels=first.shape[2],
-                 model=model, time_base=time_base, loop=loop, frame_count=len(frames),
-                 device=device, max_pixels=max_pixels, use_palette=use_palette, weights=weights,
-                 keyint=keyint) as enc:
+    with Encoder(
+        buf,
+        width=first.shape[1],
+        height=first.shape[0],
+        channels=first.shape[2],
+        model=model,
+        time_base=time_base,
+        loop=loop,
+        frame_count=len(frames),
+        device=device,
+        max_pixels=max_pixels,
+        use_palette=use_palette,
+        weights=weights,
+        keyint=keyint,
+    ) as enc:
         for f, d in zip(frames, durs, strict=True):
             enc.write(np.asarray(f), d)
     return buf.getvalue()
 
 
-def decode(data: bytes, *, device: str = "cpu", max_pixels: int | None = None,
-           weights: str | os.PathLike | None = None) -> Video:
+def decode(
+    data: bytes,
+    *,
+    device: str = "cpu",
+    max_pixels: int | None = None,
+    weights: str | os.PathLike | None = None,
+) -> Video:
     """Decode a whole stream held in memory (``weights``: the file it was encoded with, if not the
     shipped one)."""
     dec = Decoder(io.BytesIO(data), device=device, max_pixels=max_pixels, weights=weights)

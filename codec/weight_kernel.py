@@ -35,8 +35,9 @@ def _count(s, j, v16, tables):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _weights(mean_q, coupling_q, scale_idx, values16, tables, shift, coupling_shift, mean_max,
-             out):  # pragma: no cover - compiled
+def _weights(
+    mean_q, coupling_q, scale_idx, values16, tables, shift, coupling_shift, mean_max, out
+):  # pragma: no cover - compiled
     channels, n = mean_q.shape
     k_count = values16.shape[1]
     one = np.int64(1) << coupling_shift
@@ -64,17 +65,33 @@ def _weights(mean_q, coupling_q, scale_idx, values16, tables, shift, coupling_sh
     return out
 
 
-def colour_weights(mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.ndarray,
-                   palette: np.ndarray, shift: int) -> np.ndarray:
+def colour_weights(
+    mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.ndarray, palette: np.ndarray, shift: int
+) -> np.ndarray:
     """(N, K) float64 weights of the K ``palette`` colours ((K, C) uint8, C = 3 or 4) at N pixels:
     ``mean_q`` (C, N) means in 1/16, ``coupling_q`` (3, N) coupling in 1/256 (zeros: none),
     ``scale_idx`` (C, N) indices into the scale table; ``shift`` is the right shift after each
     channel's product."""
     bins, cdf = entropy.bin_table(), entropy.cdf_table()
-    tables = (bins.ravel(), cdf.ravel(), bins.shape[1], entropy.BIN_SPAN, cdf.shape[1], entropy.CDF_HALF,
-              entropy.CDF_TOTAL)
+    tables = (
+        bins.ravel(),
+        cdf.ravel(),
+        bins.shape[1],
+        entropy.BIN_SPAN,
+        cdf.shape[1],
+        entropy.CDF_HALF,
+        entropy.CDF_TOTAL,
+    )
     out = np.empty((mean_q.shape[1], len(palette)), np.float64)
     values16 = np.ascontiguousarray(palette.T, np.int32) * entropy.MEAN_STEPS
-    return _weights(np.ascontiguousarray(mean_q, np.int32), np.ascontiguousarray(coupling_q, np.int32),
-                    np.ascontiguousarray(scale_idx, np.int32), values16, tables, shift,
-                    entropy.COUPLING_SHIFT, _TOP, out)
+    return _weights(
+        np.ascontiguousarray(mean_q, np.int32),
+        np.ascontiguousarray(coupling_q, np.int32),
+        np.ascontiguousarray(scale_idx, np.int32),
+        values16,
+        tables,
+        shift,
+        entropy.COUPLING_SHIFT,
+        _TOP,
+        out,
+    )

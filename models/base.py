@@ -37,8 +37,9 @@ class Prediction:
     coupling: np.ndarray | None = None
 
 
-def apply_coupling(mean: np.ndarray, coupling: np.ndarray | None, channel: int,
-                   decoded: np.ndarray) -> np.ndarray:
+def apply_coupling(
+    mean: np.ndarray, coupling: np.ndarray | None, channel: int, decoded: np.ndarray
+) -> np.ndarray:
     """Mean of ``channel`` given the channels before it (``decoded``, (C, H, W) or (C, N)).
 
     Only channels 1 (G) and 2 (B) are conditioned; alpha and R are returned unchanged.

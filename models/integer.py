@@ -113,6 +113,7 @@ LAYER_TENSORS = ("weight", "bias", "shift", "lo", "hi", "in_max")
 # Bound check (the exactness guarantee)
 # --------------------------------------------------------------------------------------------------
 
+
 def accumulator_bound(weight: torch.Tensor, bias: torch.Tensor, in_max) -> torch.Tensor:
     """Per output channel, the largest |bias + any partial sum of w * x| over inputs |x_c| <= in_max[c].
 
@@ -125,8 +126,9 @@ def accumulator_bound(weight: torch.Tensor, bias: torch.Tensor, in_max) -> torch
     return bias.detach().to(torch.float64).abs() + (w * m).flatten(1).sum(1)
 
 
-def check_bound(weight: torch.Tensor, bias: torch.Tensor, in_max, name: str = "layer",
-                limit: int = ACC_LIMIT) -> int:
+def check_bound(
+    weight: torch.Tensor, bias: torch.Tensor, in_max, name: str = "layer", limit: int = ACC_LIMIT
+) -> int:
     """Raise WeightsError unless every accumulator of the layer stays below ``limit`` (2^24).
 
     Also checks that |weights| <= W_MAX and the given tensors are integral. Returns the bound.
@@ -147,6 +149,7 @@ def check_bound(weight: torch.Tensor, bias: torch.Tensor, in_max, name: str = "l
 # Integer inference
 # --------------------------------------------------------------------------------------------------
 
+
 class QConv:
     """One integer conv + requantization; ``__call__`` maps integer-valued tensors to integers.
 
@@ -155,8 +158,14 @@ class QConv:
     are exact, so this is integer arithmetic. Returns integer-valued tensors of ``dtype``.
     """
 
-    def __init__(self, t: dict[str, torch.Tensor], geometry: dict, device: torch.device,
-                 dtype: torch.dtype, name: str = "layer") -> None:
+    def __init__(
+        self,
+        t: dict[str, torch.Tensor],
+        geometry: dict,
+        device: torch.device,
+        dtype: torch.dtype,
+        name: str = "layer",
+    ) -> None:
         w, b = t["weight"], t["bias"]
         self.name = name
         self.in_max = t["in_max"].to(torch.float64).numpy()
@@ -212,8 +221,13 @@ class IntegerNet:
     """The integer forward pass of one architecture (``arch.py``), from a ``-int`` weights file's
     tensors; ``conv`` and ``cell`` are the integer ``arch.Ops``."""
 
-    def __init__(self, tensors: dict[str, torch.Tensor], meta: dict[str, str],
-                 device: torch.device, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, str],
+        device: torch.device,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         if meta.get("format") != FORMAT:
             raise WeightsError(f"not an {FORMAT} weights file")
         if meta.get("model") not in ARCHS:
@@ -231,8 +245,9 @@ class IntegerNet:
                 raise WeightsError(f"layer {spec.name}: tensors missing")
             want = (spec.out_channels, inputs[spec.name])
             if t["weight"].dim() != spec.dims + 2 or tuple(t["weight"].shape[:2]) != want:
-                raise WeightsError(f"layer {spec.name}: weight shape {tuple(t['weight'].shape)}, "
-                                   f"expected {want} x kernel")
+                raise WeightsError(
+                    f"layer {spec.name}: weight shape {tuple(t['weight'].shape)}, expected {want} x kernel"
+                )
             self.layers[spec.name] = QConv(t, geometry[spec.name], device, self.dtype, spec.name)
         luts = tensors.get("lut.base"), tensors.get("lut.softplus")
         if luts[0] is None or luts[1] is None or len(luts[0]) != BASE_LUT_SIZE:
@@ -276,7 +291,7 @@ class IntegerNet:
         mean_q = torch.clamp(MEAN_STEPS * last + raw[:, 0:3], 0, MEAN_Q_MAX)
         if two:  # A = 100 x activity = 4 x (5x5 sum of |last - previous|)
             a = 4.0 * box_sum5((last - frames[:, -2]).abs())
-        else:    # one frame: 100 x box mean of half the gradient magnitudes (zero past the edge)
+        else:  # one frame: 100 x box mean of half the gradient magnitudes (zero past the edge)
             gy = F.pad((last[..., 1:, :] - last[..., :-1, :]).abs(), (0, 0, 0, 1))
             gx = F.pad((last[..., :, 1:] - last[..., :, :-1]).abs(), (0, 1, 0, 0))
             a = 2.0 * box_sum5(gx + gy)
@@ -298,21 +313,27 @@ def _geometry(meta: dict[str, str], arch: Arch) -> dict[str, dict]:
     """Each layer's stride and padding from the file, checked against the architecture."""
     try:
         geometry = json.loads(meta["geometry"])
-        got = {s.name: (tuple(geometry[s.name]["stride"]), tuple(geometry[s.name]["padding"]))
-               for s in arch.convs}
+        got = {
+            s.name: (tuple(geometry[s.name]["stride"]), tuple(geometry[s.name]["padding"]))
+            for s in arch.convs
+        }
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"geometry metadata missing or damaged ({exc!r})") from None
     for spec in arch.convs:
         if got[spec.name] != spec.geometry():
-            raise WeightsError(f"layer {spec.name}: stride/padding {got[spec.name]}, "
-                               f"expected {spec.geometry()}")
+            raise WeightsError(
+                f"layer {spec.name}: stride/padding {got[spec.name]}, expected {spec.geometry()}"
+            )
     return geometry
 
 
 def load_int_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str], bytes]:
     """Tensors, metadata and SHA-256 of a ``-int`` weights file."""
-    wf = read_weights(path, "make integer weights with `python -m fpcodec.models.training.integer "
-                            "convert`, or reinstall the package")
+    wf = read_weights(
+        path,
+        "make integer weights with `python -m fpcodec.models.training.integer "
+        "convert`, or reinstall the package",
+    )
     return wf.tensors, wf.metadata, wf.sha256
 
 
@@ -335,12 +356,19 @@ class IntegerPredictor(Predictor):
         tensors, meta, self._hash = load_int_weights(path)
         model = meta.get("model")
         if meta.get("format") != FORMAT:
-            hint = (f": it holds float {model} weights (use -m {model}, or convert them with "
-                    f"`python -m fpcodec.models.training.integer convert`)") if model in ARCHS else ""
+            hint = (
+                (
+                    f": it holds float {model} weights (use -m {model}, or convert them with "
+                    f"`python -m fpcodec.models.training.integer convert`)"
+                )
+                if model in ARCHS
+                else ""
+            )
             raise WeightsError(f"{path} is not an integer ({FORMAT}) weights file{hint}")
         if model != self.float_name:
-            raise WeightsError(f"{path} holds {model}-int weights, not {self.name} weights "
-                               f"(use -m {model}-int)")
+            raise WeightsError(
+                f"{path} holds {model}-int weights, not {self.name} weights (use -m {model}-int)"
+            )
         try:
             self.net = IntegerNet(tensors, meta, self.device)
         except WeightsError as exc:
@@ -360,7 +388,7 @@ class IntegerPredictor(Predictor):
 
     def predict(self, history: list[np.ndarray]) -> Prediction:
         m, s, c = self.predict_ints(history)
-        mean = m.astype(np.float32) * np.float32(1.0 / MEAN_STEPS)       # exact: m < 2^12
+        mean = m.astype(np.float32) * np.float32(1.0 / MEAN_STEPS)  # exact: m < 2^12
         scale = _SCALE_F32[s]
         coupling = c.astype(np.float32) * np.float32(1.0 / COUPLING_ONE)  # exact: |c| <= 512
         return rgb_prediction(mean, scale, coupling, history)

@@ -57,7 +57,8 @@ def last_frame_params(history: list[np.ndarray]) -> Prediction:
 #: The rule's constants play the role of weights: streams record their hash, so a changed rule is
 #: reported as a model mismatch instead of decoding to garbage.
 RULE_HASH = hashlib.sha256(
-    f"last-frame rule v1 floor={SCALE_FLOOR} gain={SCALE_GAIN} box={_BOX} cross={CROSS_CHANNEL}".encode()).digest()
+    f"last-frame rule v1 floor={SCALE_FLOOR} gain={SCALE_GAIN} box={_BOX} cross={CROSS_CHANNEL}".encode()
+).digest()
 
 
 class LastFramePredictor(Predictor):

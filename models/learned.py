@@ -44,6 +44,7 @@ MEAN_GAIN = 8.0
 # Inputs and outputs
 # --------------------------------------------------------------------------------------------------
 
+
 def window_from_history(history: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """(1, T, 3, H, W) uint8-valued float frames and (1, T) valid flags from 1..HISTORY frames."""
     if not 1 <= len(history) <= HISTORY:
@@ -116,6 +117,7 @@ def _init_head(conv: nn.Conv2d, scale_bias: float = 0.0) -> None:
 # Networks
 # --------------------------------------------------------------------------------------------------
 
+
 class ConvLSTMCell(nn.Module):
     """Convolutional LSTM cell: input, forget, output gates and a cell state, all from one conv.
 
@@ -127,7 +129,7 @@ class ConvLSTMCell(nn.Module):
         self.hidden = hidden
         self.conv = nn.Conv2d(in_ch + hidden, 4 * hidden, kernel, padding=kernel // 2)
         with torch.no_grad():
-            self.conv.bias[hidden:2 * hidden] += 1.0  # forget gate starts open
+            self.conv.bias[hidden : 2 * hidden] += 1.0  # forget gate starts open
 
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None):
         if state is None:
@@ -162,8 +164,13 @@ class Net(nn.Module):
                 module = ConvLSTMCell(inputs[spec.name] - spec.out, spec.out, spec.kernel)
             else:
                 conv = nn.Conv2d if spec.dims == 2 else nn.Conv3d
-                module = conv(inputs[spec.name], spec.out_channels, spec.kernel, stride=spec.stride,
-                              padding=spec.padding)
+                module = conv(
+                    inputs[spec.name],
+                    spec.out_channels,
+                    spec.kernel,
+                    stride=spec.stride,
+                    padding=spec.padding,
+                )
                 if spec.kind == "out":
                     _init_head(module)
             self.add_module(spec.module, module)
@@ -208,8 +215,9 @@ def load_weights(net: Net, path: str | Path) -> bytes:
     wf = read_weights(path, "train weights with `fpcodec train`, or reinstall the package")
     model = wf.metadata.get("model")
     if "format" in wf.metadata:  # the integer files' marker (integer.FORMAT)
-        raise WeightsError(f"{path} holds integer {model}-int weights, not float {name} weights "
-                           f"(use -m {model}-int)")
+        raise WeightsError(
+            f"{path} holds integer {model}-int weights, not float {name} weights (use -m {model}-int)"
+        )
     if model is not None and model != name:
         raise WeightsError(f"{path} holds {model} weights, not {name} weights (use -m {model})")
     expected = net.state_dict()
@@ -220,21 +228,26 @@ def load_weights(net: Net, path: str | Path) -> bytes:
     return wf.sha256
 
 
-def rgb_prediction(mean: np.ndarray, scale: np.ndarray, coupling: np.ndarray,
-                   history: list[np.ndarray]) -> Prediction:
+def rgb_prediction(
+    mean: np.ndarray, scale: np.ndarray, coupling: np.ndarray, history: list[np.ndarray]
+) -> Prediction:
     """A learned model's (3, H, W) planes as a Prediction; RGBA input gets its alpha plane from
     ``last_frame_params`` (the networks do not model alpha)."""
     if np.asarray(history[-1]).shape[-1] == 4:
         alpha = last_frame_params(history)
         mean = np.concatenate([mean, alpha.mean[3:4]], axis=0)
         scale = np.concatenate([scale, alpha.scale[3:4].astype(np.float32)], axis=0)
-    return Prediction(mean=np.ascontiguousarray(mean), scale=np.ascontiguousarray(scale),
-                      coupling=np.ascontiguousarray(coupling))
+    return Prediction(
+        mean=np.ascontiguousarray(mean),
+        scale=np.ascontiguousarray(scale),
+        coupling=np.ascontiguousarray(coupling),
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # Predictors
 # --------------------------------------------------------------------------------------------------
+
 
 class LearnedPredictor(Predictor):
     """Common predict() for the torch models; subclasses set ``name`` and ``model_id``."""
@@ -255,8 +268,7 @@ class LearnedPredictor(Predictor):
     def predict(self, history: list[np.ndarray]) -> Prediction:
         frames, valid = window_from_history(history)
         with torch.no_grad():
-            mean, scale, coupling = forward_params(self.net, frames.to(self.device),
-                                                   valid.to(self.device))
+            mean, scale, coupling = forward_params(self.net, frames.to(self.device), valid.to(self.device))
         mean = mean[0].cpu().numpy().astype(np.float32)
         scale = scale[0].cpu().numpy().astype(np.float32)
         coupling = coupling[0].cpu().numpy().astype(np.float32)

@@ -53,6 +53,7 @@ def get(name: str, device: str = "cpu", weights: str | Path | None = None) -> Pr
     if getattr(cls, "takes_device", False):
         if device == "auto":  # resolved here so that models without torch never import it
             import torch
+
             device = "cuda" if torch.cuda.is_available() else "cpu"
         predictor = cls(device=device, weights=weights)
     elif weights is not None:

@@ -19,7 +19,7 @@ import pytest
 
 DATA = Path(__file__).resolve().parent / "data"
 ODD = DATA / "odd"
-CARPHONE = DATA / "carphone_000.gif"          # 96x96, 34 frames, 4 cs each, loops forever
+CARPHONE = DATA / "carphone_000.gif"  # 96x96, 34 frames, 4 cs each, loops forever
 CARPHONE_WIDE = DATA / "carphonew_000_5f.gif"  # 200x164, first 5 frames of a giphy200 clip
 
 #: Pillow's deliberately broken GIFs: VideoReader must refuse them with InputError.
@@ -27,17 +27,26 @@ BROKEN_GIFS = ("decompression_bomb.gif", "zero_width.gif")
 #: Every other odd GIF must read and round-trip.
 ODD_GIFS = sorted(p.name for p in ODD.glob("*.gif") if p.name not in BROKEN_GIFS)
 #: The odd GIFs whose composited frames have pixels that are not opaque.
-ODD_RGBA = frozenset({
-    "different_transparency.gif", "dispose_bgnd_rgba.gif", "dispose_bgnd_transparency.gif",
-    "dispose_none_load_end.gif", "dispose_prev_first_frame.gif", "first_frame_transparency.gif",
-    "missing_background.gif", "transparent.gif", "transparent_dispose.gif",
-})
+ODD_RGBA = frozenset(
+    {
+        "different_transparency.gif",
+        "dispose_bgnd_rgba.gif",
+        "dispose_bgnd_transparency.gif",
+        "dispose_none_load_end.gif",
+        "dispose_prev_first_frame.gif",
+        "first_frame_transparency.gif",
+        "missing_background.gif",
+        "transparent.gif",
+        "transparent_dispose.gif",
+    }
+)
 
 
 # ------------------------------------------------------------------------------------ videos
 def read_video(path) -> tuple[list[np.ndarray], list[int], object]:
     """(frames, durations, info) of a file, through the codec's own reader."""
     from fpcodec.codec.io import VideoReader
+
     reader = VideoReader(path)
     pairs = list(reader.frames())
     return [f for f, _ in pairs], [d for _, d in pairs], reader.info
@@ -54,8 +63,10 @@ def assert_frames_equal(actual, expected, what: str = "frame") -> None:
         if not np.array_equal(a, e):
             bad = np.argwhere((a != e).any(axis=-1))
             y, x = bad[0]
-            raise AssertionError(f"{what} {i}: {len(bad)} pixels differ, first at (y={y}, x={x}): "
-                                 f"{a[y, x].tolist()} != {e[y, x].tolist()}")
+            raise AssertionError(
+                f"{what} {i}: {len(bad)} pixels differ, first at (y={y}, x={x}): "
+                f"{a[y, x].tolist()} != {e[y, x].tolist()}"
+            )
 
 
 def clear_transparent(frame: np.ndarray) -> np.ndarray:
@@ -70,16 +81,19 @@ def moving_video(n: int = 4, h: int = 24, w: int = 32, c: int = 3, seed: int = 0
     """A smooth gradient with a block moving over it: compressible, inter-coded, changes every frame."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w]
-    base = np.stack([(xx * 255 // max(w - 1, 1)), (yy * 255 // max(h - 1, 1)),
-                     ((xx + yy) * 7) % 256] + ([np.full((h, w), 255)] if c == 4 else []), -1)
+    base = np.stack(
+        [(xx * 255 // max(w - 1, 1)), (yy * 255 // max(h - 1, 1)), ((xx + yy) * 7) % 256]
+        + ([np.full((h, w), 255)] if c == 4 else []),
+        -1,
+    )
     base = base.astype(np.uint8)
     frames = []
     for i in range(n):
         f = base.copy()
-        f[2 + i: 8 + i, 3 + 2 * i: 9 + 2 * i, :3] = rng.integers(0, 256, 3, dtype=np.uint8)
+        f[2 + i : 8 + i, 3 + 2 * i : 9 + 2 * i, :3] = rng.integers(0, 256, 3, dtype=np.uint8)
         if c == 4:
-            f[0, : i + 1, 3] = 0          # a few transparent pixels, more each frame
-            f[1, 0, 3] = 128              # and one half-transparent one
+            f[0, : i + 1, 3] = 0  # a few transparent pixels, more each frame
+            f[1, 0, 3] = 128  # and one half-transparent one
         frames.append(f)
     return frames
 
@@ -88,6 +102,7 @@ def moving_video(n: int = 4, h: int = 24, w: int = 32, c: int = 3, seed: int = 0
 def encode_frames(frames, **kw) -> bytes:
     """Encode with last-frame unless told otherwise: container tests need the fast, weightless model."""
     from fpcodec.codec import encode
+
     kw.setdefault("model", "last-frame")
     return encode(frames, **kw)
 
@@ -111,12 +126,18 @@ def small_stream(small_frames) -> bytes:
 
 # Container layout (FORMAT.md / bitstream/container.py), spelled out independently of the code so
 # that tests can patch bytes without going through the writer under test.
-PREAMBLE_SIZE = 12          # magic(8) version(2) flags(2)
+PREAMBLE_SIZE = 12  # magic(8) version(2) flags(2)
 VERSION_OFFSET = 8
-HEAD_BODY = PREAMBLE_SIZE + 8   # after the HEAD chunk's length(4) and type(4)
+HEAD_BODY = PREAMBLE_SIZE + 8  # after the HEAD chunk's length(4) and type(4)
 HEAD_FIELDS = {  # offset in the HEAD body, struct format
-    "width": (0, "<I"), "height": (4, "<I"), "channels": (8, "<B"), "frame_count": (9, "<I"),
-    "tb_num": (13, "<I"), "tb_den": (17, "<I"), "loop": (21, "<i"), "model_id": (25, "<H"),
+    "width": (0, "<I"),
+    "height": (4, "<I"),
+    "channels": (8, "<B"),
+    "frame_count": (9, "<I"),
+    "tb_num": (13, "<I"),
+    "tb_den": (17, "<I"),
+    "loop": (21, "<i"),
+    "model_id": (25, "<H"),
     "weights_hash": (27, "32s"),
 }
 
@@ -126,7 +147,7 @@ def split_chunks(data: bytes) -> list[tuple[int, bytes, bytes]]:
     out, pos = [], PREAMBLE_SIZE
     while pos < len(data):
         length, kind = struct.unpack_from("<I4s", data, pos)
-        out.append((pos, kind, data[pos + 8: pos + 8 + length]))
+        out.append((pos, kind, data[pos + 8 : pos + 8 + length]))
         pos += 12 + length
     assert pos == len(data), "stream does not end on a chunk boundary"
     return out
@@ -142,7 +163,7 @@ def patch_header(data: bytes, field: str, value) -> bytes:
     body = bytes(body)
     crc = struct.pack("<I", zlib.crc32(body, zlib.crc32(kind)))
     end = pos + 8 + len(body)
-    return data[:pos + 8] + body + crc + data[end + 4:]
+    return data[: pos + 8] + body + crc + data[end + 4 :]
 
 
 # ------------------------------------------------------------------------------------ CLI
@@ -156,8 +177,14 @@ def fpcodec_command() -> list[str]:
 def run_cli(*args, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("PYTHONWARNINGS", None)
-    return subprocess.run(fpcodec_command() + [str(a) for a in args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        fpcodec_command() + [str(a) for a in args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess) -> str:
@@ -191,5 +218,12 @@ def assert_old_stream_decodes(name: str, version: int) -> None:
     assert len(video.frames) == len(expected)
     assert_frames_equal(video.frames, expected)
     modes = [rec.mode for rec in Decoder(io.BytesIO(data), load_model=False).records()]
-    assert modes == [fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER, fc.MODE_PALETTE_INTER,
-                     fc.MODE_INTER, fc.MODE_INTER, fc.MODE_INTER, fc.MODE_PALETTE_UPDATE]
+    assert modes == [
+        fc.MODE_PALETTE_INTRA,
+        fc.MODE_PALETTE_INTER,
+        fc.MODE_PALETTE_INTER,
+        fc.MODE_INTER,
+        fc.MODE_INTER,
+        fc.MODE_INTER,
+        fc.MODE_PALETTE_UPDATE,
+    ]

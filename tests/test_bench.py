@@ -66,8 +66,15 @@ def _need(*names: str) -> None:
 @pytest.fixture(scope="module")
 def result(clips):
     _need("ffv1", "apng")
-    return run_bench([clips], codecs=["ffv1", "apng"], models=["last-frame"], repeats=2,
-                     progress=False, command="test", memory_files=1)
+    return run_bench(
+        [clips],
+        codecs=["ffv1", "apng"],
+        models=["last-frame"],
+        repeats=2,
+        progress=False,
+        command="test",
+        memory_files=1,
+    )
 
 
 def test_discover_labels(clips):
@@ -135,18 +142,22 @@ def _perturb_decoder(adapter):
         frames = [f.copy() for f in out.frames]
         frames[-1][0, 0, 0] ^= 1  # one sample off by one
         return Decoded(frames, out.durations)
+
     return decode
 
 
 def test_not_exact_is_flagged_and_not_counted(clips, tmp_path):
     _need("apng")
     apng = get_adapters(["apng"])[0]
-    liar = FunctionCodec(name="liar", encode_fn=apng.encode, decode_fn=_perturb_decoder(apng),
-                         label="APNG with a wrong pixel")
-    gone = FunctionCodec(name="gone", encode_fn=apng.encode, decode_fn=apng.decode,
-                         available=(False, "not built here"))
-    res = run_bench([clips], adapters=[apng, liar, gone], models=["last-frame"], repeats=1,
-                    memory=False, progress=False)
+    liar = FunctionCodec(
+        name="liar", encode_fn=apng.encode, decode_fn=_perturb_decoder(apng), label="APNG with a wrong pixel"
+    )
+    gone = FunctionCodec(
+        name="gone", encode_fn=apng.encode, decode_fn=apng.decode, available=(False, "not built here")
+    )
+    res = run_bench(
+        [clips], adapters=[apng, liar, gone], models=["last-frame"], repeats=1, memory=False, progress=False
+    )
     for f in res.files:
         assert f.codecs["liar"].status == "not-exact"
         assert "1 pixels differ" in f.codecs["liar"].detail
@@ -163,12 +174,12 @@ def test_not_exact_is_flagged_and_not_counted(clips, tmp_path):
 
 def test_lossy_codec_is_flagged(clips):
     from fpcodec.bench.codecs import PyAVCodec
+
     lossy = PyAVCodec("mpeg4", "MPEG-4 part 2 (lossy)", "mpeg4", "yuv420p", {"qscale": "10"})
     ok, why = lossy.availability()
     if not ok:
         pytest.skip(why)
-    res = run_bench([clips], adapters=[lossy], models=["last-frame"], repeats=1, memory=False,
-                    progress=False)
+    res = run_bench([clips], adapters=[lossy], models=["last-frame"], repeats=1, memory=False, progress=False)
     assert all(f.codecs["mpeg4"].status == "not-exact" for f in res.files)
 
 
@@ -178,8 +189,9 @@ def test_alpha_clip(tmp_path):
     for f in frames:
         f[:4, :4] = 0  # colour 0 becomes transparent
     path = _write_gif(tmp_path / "alpha" / "t.gif", frames, transparency=0)
-    res = run_bench([path], codecs=["ffv1", "x264"], models=["last-frame"], repeats=1, memory=False,
-                    progress=False)
+    res = run_bench(
+        [path], codecs=["ffv1", "x264"], models=["last-frame"], repeats=1, memory=False, progress=False
+    )
     f = res.files[0]
     assert f.channels == 4 and f.raw_bytes == 4 * f.pixels
     assert f.codecs["ffv1"].status == "exact", f.codecs["ffv1"].detail
@@ -196,10 +208,25 @@ def test_unreadable_file_is_reported(tmp_path):
 
 def test_cli_in_process(clips, tmp_path):
     from fpcodec.codec.cli import main
+
     _need("apng")
     out = tmp_path / "rep"
-    rc = main(["bench", str(clips), "--codecs", "apng", "--models", "last-frame", "--repeats", "1",
-               "--no-memory", "-q", "-o", str(out)])
+    rc = main(
+        [
+            "bench",
+            str(clips),
+            "--codecs",
+            "apng",
+            "--models",
+            "last-frame",
+            "--repeats",
+            "1",
+            "--no-memory",
+            "-q",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     assert (out / "report.md").is_file() and (out / "report.json").is_file()
     assert (out / "bits_per_pixel.png").is_file()
@@ -209,12 +236,26 @@ def test_cli_in_process(clips, tmp_path):
 def test_cli_refuses_to_replace_a_report_without_force(clips, tmp_path, capsys, monkeypatch):
     from fpcodec.bench import run as bench_run
     from fpcodec.codec.cli import main
+
     out = tmp_path / "rep"
     out.mkdir()
     (out / "report.md").write_text("an earlier report")
     monkeypatch.setattr(bench_run, "run_bench", lambda *a, **k: pytest.fail("benchmarked before the check"))
-    args = ["bench", str(clips), "--codecs", "none", "--models", "last-frame", "--repeats", "1", "--no-memory",
-            "--no-gain-sources", "-q", "-o", str(out)]
+    args = [
+        "bench",
+        str(clips),
+        "--codecs",
+        "none",
+        "--models",
+        "last-frame",
+        "--repeats",
+        "1",
+        "--no-memory",
+        "--no-gain-sources",
+        "-q",
+        "-o",
+        str(out),
+    ]
     capsys.readouterr()
     assert main(args) == 1
     err = capsys.readouterr().err
@@ -229,12 +270,34 @@ def test_unavailable_codec_is_said_on_stderr_and_in_the_report(clips, tmp_path, 
     """``--codecs webp jxl`` without imagecodecs: jxl is not silently dropped."""
     from fpcodec.bench.codecs import JpegXLCodec
     from fpcodec.codec.cli import main
-    monkeypatch.setattr(JpegXLCodec, "availability",
-                        lambda self: (False, "imagecodecs is not installed (pip install imagecodecs)"))
+
+    monkeypatch.setattr(
+        JpegXLCodec,
+        "availability",
+        lambda self: (False, "imagecodecs is not installed (pip install imagecodecs)"),
+    )
     out = tmp_path / "rep"
     capsys.readouterr()
-    assert main(["bench", str(clips), "--codecs", "apng", "jxl", "--models", "last-frame", "--repeats", "1",
-                 "--no-memory", "-q", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                str(clips),
+                "--codecs",
+                "apng",
+                "jxl",
+                "--models",
+                "last-frame",
+                "--repeats",
+                "1",
+                "--no-memory",
+                "-q",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "warning: jxl is not run: imagecodecs is not installed" in err and "fpcodec[bench]" in err
     md = (out / "report.md").read_text()
@@ -247,6 +310,7 @@ def test_memory_is_the_peak_rss_of_a_child_process(clips):
     from fractions import Fraction
 
     from fpcodec.bench import memory
+
     frames = [np.zeros((64, 64, 3), np.uint8)] * 3
     base = memory.baseline_rss(frames)
     enc, dec = memory.peak_rss("fpcodec:last-frame", frames, [4, 4, 4], Fraction(1, 100), 40)
@@ -272,8 +336,12 @@ def test_gain_sources_split_a_models_gain_into_its_parts(tmp_path):
 
             def predict(self, history):
                 p = ref.predict(history)
-                return Prediction(np.clip(p.mean + mean_shift, 0, 255).astype(np.float32),
-                                  (p.scale * scale_factor).astype(np.float32), p.coupling)
+                return Prediction(
+                    np.clip(p.mean + mean_shift, 0, 255).astype(np.float32),
+                    (p.scale * scale_factor).astype(np.float32),
+                    p.coupling,
+                )
+
         return Variant()
 
     frames = _clip(7, n=4, size=24)
@@ -282,8 +350,15 @@ def test_gain_sources_split_a_models_gain_into_its_parts(tmp_path):
     for model, changed in ((variant(3.0, 0.0), "scales"), (variant(1.0, 9.0), "scales+means")):
         model_bytes = len(encode(frames, durations=durations, model=model))
         assert model_bytes != ref_bytes
-        row = gain_sources.measure(frames, durations, Fraction(1, 100), model, ref,
-                                   reference_bytes=ref_bytes, model_bytes=model_bytes)
+        row = gain_sources.measure(
+            frames,
+            durations,
+            Fraction(1, 100),
+            model,
+            ref,
+            reference_bytes=ref_bytes,
+            model_bytes=model_bytes,
+        )
         assert row["last-frame"] == ref_bytes and row["model"] == model_bytes
         summary = gain_sources.summarise([row, row])
         assert summary["last_frame_bytes"] == 2 * ref_bytes and summary["files"] == 2
@@ -296,8 +371,9 @@ def test_gain_sources_split_a_models_gain_into_its_parts(tmp_path):
 def test_report_explains_identical_prediction_panels(clips, tmp_path):
     """A learned model whose rounded means are last-frame's: the report's gain-sources table and the
     caption under the predictions say where its gain comes from."""
-    res = run_bench([clips], codecs=[], models=["last-frame", "conv2d-int"], repeats=1, memory=False,
-                    progress=False)
+    res = run_bench(
+        [clips], codecs=[], models=["last-frame", "conv2d-int"], repeats=1, memory=False, progress=False
+    )
     top = res.folders[0]
     g = top["gain_sources"]["conv2d-int"]
     assert g["files"] == 2 and set(g["steps"]) == {"scales", "scales+means", "model"}
@@ -312,8 +388,9 @@ def test_report_explains_identical_prediction_panels(clips, tmp_path):
 
 
 def test_python_m_help():
-    proc = subprocess.run([sys.executable, "-m", "fpcodec.bench", "--help"], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fpcodec.bench", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and "--codecs" in proc.stdout
 
 
@@ -343,8 +420,9 @@ def test_prediction_to_uint8_and_quality():
     last[2, 3, 1] = 7  # one of 8 * 8 * 3 subpixels differs from the prediction (255 there)
     moved = metrics.prediction_quality(img, img, last)["off_last_frame"]
     assert moved == pytest.approx(1 / 192)
-    assert metrics.mean_quality([{"off_last_frame": moved}, {"off_last_frame": 0.0}])["off_last_frame"] \
-        == pytest.approx(1 / 384)
+    assert metrics.mean_quality([{"off_last_frame": moved}, {"off_last_frame": 0.0}])[
+        "off_last_frame"
+    ] == pytest.approx(1 / 384)
 
 
 def test_compare_and_expand():
@@ -352,8 +430,9 @@ def test_compare_and_expand():
     assert metrics.compare_frames(f, [x.copy() for x in f]).exact
     assert not metrics.compare_frames(f, f[:2]).exact
     merged = [f[0], f[1]]  # f[1] shown for two periods
-    assert metrics.compare_frames(f[:1] + [f[1], f[1]],
-                                  metrics.expand_by_duration(merged, [0.04, 0.08], 0.04)).exact
+    assert metrics.compare_frames(
+        f[:1] + [f[1], f[1]], metrics.expand_by_duration(merged, [0.04, 0.08], 0.04)
+    ).exact
     assert metrics.gain_percent(90, 100) == pytest.approx(10.0)
 
 
@@ -404,6 +483,7 @@ def test_palettize_and_save(tmp_path):
 def test_merged_duplicate_frames_are_still_exact():
     """APNG/WebP writers merge identical consecutive frames; the check expands them by duration."""
     from fpcodec.bench.run import _run_external
+
     rng = np.random.default_rng(5)
     a, b = (rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for _ in range(2))
     frames = [a, b, b, a, a, a]
@@ -458,8 +538,8 @@ def test_oracle_motion_finds_the_displacement_of_each_block():
     rng = np.random.default_rng(0)
     previous = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
     frame = previous.copy()
-    frame[:8, :8] = previous[1:9, 2:10]      # block (0, 0) moved by (+1, +2)
-    frame[8:, 16:] = previous[5:13, 13:21]   # block (1, 2) moved by (-3, -3)
+    frame[:8, :8] = previous[1:9, 2:10]  # block (0, 0) moved by (+1, +2)
+    frame[8:, 16:] = previous[5:13, 13:21]  # block (1, 2) moved by (-3, -3)
     mc = row_share.motion_compensated(previous, frame, block=8, reach=3)
     assert mc.dtype == np.float32 and np.array_equal(mc, frame)
     # Every displacement ties (each pixel is 1 off whatever is moved in): zero is kept.
@@ -507,8 +587,23 @@ def test_cross_device_encode_then_verify(tmp_path, capsys):
     clip.parent.mkdir()
     clip.write_bytes(source)
     archive = tmp_path / "streams.tar"
-    assert cross_device.main(["encode", str(clip.parent), "-o", str(archive), "--device", "cpu",
-                              "--models", "last-frame", "convlstm-hybrid-int", "--rgb"]) == 0
+    assert (
+        cross_device.main(
+            [
+                "encode",
+                str(clip.parent),
+                "-o",
+                str(archive),
+                "--device",
+                "cpu",
+                "--models",
+                "last-frame",
+                "convlstm-hybrid-int",
+                "--rgb",
+            ]
+        )
+        == 0
+    )
     assert cross_device.main(["encode", str(clip), "-o", str(archive)]) == 2  # exists: not overwritten
     assert "exists" in capsys.readouterr().err
     assert cross_device.main(["verify", str(archive)]) == 0
@@ -518,7 +613,11 @@ def test_cross_device_encode_then_verify(tmp_path, capsys):
         members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
     manifest = json.loads(members[cross_device.MANIFEST])
     assert [(e["model"], e["palette"]) for e in manifest["streams"]] == [
-        ("last-frame", True), ("last-frame", False), ("convlstm-hybrid-int", True), ("convlstm-hybrid-int", False)]
+        ("last-frame", True),
+        ("last-frame", False),
+        ("convlstm-hybrid-int", True),
+        ("convlstm-hybrid-int", False),
+    ]
     tampered = bytearray(members["0002.fpc"])
     tampered[-10] ^= 0x40
     members["0002.fpc"] = bytes(tampered)
@@ -530,7 +629,9 @@ def test_cross_device_encode_then_verify(tmp_path, capsys):
             tar.addfile(info, io.BytesIO(data))
     assert cross_device.main(["verify", str(bad)]) == 1
     out = capsys.readouterr().out
-    assert out.count("BYTES DIFFER") == 1 and "3 streams identical and decoding to their sources, 1 not" in out
+    assert (
+        out.count("BYTES DIFFER") == 1 and "3 streams identical and decoding to their sources, 1 not" in out
+    )
 
     clip.write_bytes(source + b"\0")  # another file under the same name
     assert cross_device.main(["verify", str(archive)]) == 1

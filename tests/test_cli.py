@@ -11,16 +11,27 @@ from PIL import Image, ImageSequence
 from fpcodec.bitstream.container import VERSION
 from fpcodec.codec import decode
 
-from conftest import (BROKEN_GIFS, CARPHONE, ODD, assert_clean_error, assert_frames_equal,
-                      clear_transparent, dir_listing, fpcodec_command, read_video, run_cli)
+from conftest import (
+    BROKEN_GIFS,
+    CARPHONE,
+    ODD,
+    assert_clean_error,
+    assert_frames_equal,
+    clear_transparent,
+    dir_listing,
+    fpcodec_command,
+    read_video,
+    run_cli,
+)
 
-RGB_INPUT = ODD / "dispose_prev.gif"        # 100x100, 5 frames, 10/100/100/100/100 cs, loops
+RGB_INPUT = ODD / "dispose_prev.gif"  # 100x100, 5 frames, 10/100/100/100/100 cs, loops
 RGBA_INPUT = ODD / "dispose_bgnd_rgba.gif"  # 100x100, 5 frames with transparency
 
 
 def run_main(capsys, *args) -> tuple[int, str, str]:
     """``fpcodec.codec.cli.main`` in-process (far cheaper than a subprocess): (exit code, out, err)."""
     from fpcodec.codec.cli import main
+
     capsys.readouterr()
     code = main([str(a) for a in args])
     captured = capsys.readouterr()
@@ -49,6 +60,7 @@ def encoded(tmp_path_factory):
     one imports torch).
     """
     from fpcodec.codec.cli import main
+
     out = {}
     for key, src in (("rgb", RGB_INPUT), ("rgba", RGBA_INPUT)):
         work = tmp_path_factory.mktemp(f"cli_{key}")
@@ -83,14 +95,14 @@ def test_info(encoded):
     assert "5 x 100x100 RGB" in out
     assert "time base 1/100" in out and "4.100 s total" in out and "loop forever" in out
     from fpcodec.models import registry
+
     assert f"{registry.DEFAULT_MODEL} (id " in out
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("frame  mode"))
-    table = lines[header + 1:]
+    table = lines[header + 1 :]
     assert len(table) == 5
     assert [float(line.split()[2]) for line in table] == [float(d * info.time_base * 1000) for d in durations]
     assert "duration ms" in lines[header] and "(10 ms per tick)" in out
-
 
 
 def test_info_into_a_closed_pipe_is_quiet(encoded):
@@ -98,8 +110,9 @@ def test_info_into_a_closed_pipe_is_quiet(encoded):
     exit status is the shell's for a process killed by SIGPIPE."""
     import subprocess
 
-    proc = subprocess.Popen(fpcodec_command() + ["info", str(encoded["rgb"][2])],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        fpcodec_command() + ["info", str(encoded["rgb"][2])], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     proc.stdout.close()  # before the command has imported anything, let alone written
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and err == "", err
@@ -138,13 +151,13 @@ def test_decode_targets_are_exact(encoded, key, target, capsys):
     rgba = frames[0].shape[2] == 4
     mode = "RGBA" if rgba else "RGB"
     if target.endswith(".png"):
-        assert stderr.startswith("fpcodec: warning:")    # a sequence has no timing
+        assert stderr.startswith("fpcodec: warning:")  # a sequence has no timing
         names = sorted(dir_listing(out_dir))
         assert names == [f"frames_{i:04d}.png" for i in range(5)]
         got = [np.array(Image.open(out_dir / n)) for n in names]
         assert_frames_equal(got, frames)
         return
-    assert stderr == ""                                  # exact targets: no warnings
+    assert stderr == ""  # exact targets: no warnings
     assert dir_listing(out_dir) == {target}
     path = out_dir / target
     if target.endswith(".gif"):
@@ -154,7 +167,7 @@ def test_decode_targets_are_exact(encoded, key, target, capsys):
     else:
         got, ms = pillow_frames(path, mode)
         assert [int(m) for m in ms] == [int(d * info.time_base * 1000) for d in durations]
-    if rgba and not target.endswith(".apng"):            # colour under alpha 0 is not kept
+    if rgba and not target.endswith(".apng"):  # colour under alpha 0 is not kept
         got, frames = [clear_transparent(g) for g in got], [clear_transparent(f) for f in frames]
     assert_frames_equal(got, frames)
 
@@ -198,8 +211,9 @@ def test_encode_refuses_to_overwrite_without_force(tmp_path, capsys):
     out.write_bytes(b"precious")
     assert "exists" in assert_main_error(capsys, "encode", ODD / "transparent_dispose.gif", "-o", out)
     assert out.read_bytes() == b"precious"
-    code, stdout, err = run_main(capsys, "encode", ODD / "transparent_dispose.gif", "-o", out,
-                                 "--force", "-q", "--device", "cpu")
+    code, stdout, err = run_main(
+        capsys, "encode", ODD / "transparent_dispose.gif", "-o", out, "--force", "-q", "--device", "cpu"
+    )
     assert code == 0 and stdout == "", err
     assert_frames_equal(decode(out.read_bytes()).frames, read_video(ODD / "transparent_dispose.gif")[0])
 
@@ -229,13 +243,16 @@ def test_encode_text_file(tmp_path, capsys):
     text.write_text("not a video\n")
     before = dir_listing(tmp_path)
     assert_main_error(capsys, "encode", text, "-o", tmp_path / "notes.fpc")
-    assert_clean_error(run_cli("encode", text))          # default output name
+    assert_clean_error(run_cli("encode", text))  # default output name
     assert dir_listing(tmp_path) == before
 
 
 def test_missing_files(tmp_path, capsys):
-    for args in (("encode", tmp_path / "nope.gif"), ("decode", tmp_path / "nope.fpc"),
-                 ("info", tmp_path / "nope.fpc")):
+    for args in (
+        ("encode", tmp_path / "nope.gif"),
+        ("decode", tmp_path / "nope.fpc"),
+        ("info", tmp_path / "nope.fpc"),
+    ):
         assert "nope" in assert_main_error(capsys, *args)
     assert dir_listing(tmp_path) == set()
 
@@ -254,7 +271,7 @@ def test_encode_broken_gifs(tmp_path, name, capsys):
 def test_encode_gif_with_frame_outside_the_screen(tmp_path, capsys):
     """Whatever the reader makes of it, the encoder refuses inconsistent frames cleanly."""
     data = bytearray((ODD / "transparent_dispose.gif").read_bytes())
-    data[81] = 16                                         # third frame moved to y=16
+    data[81] = 16  # third frame moved to y=16
     src = tmp_path / "outside.gif"
     src.write_bytes(bytes(data))
     assert_main_error(capsys, "encode", src, "-o", tmp_path / "o.fpc")
@@ -286,21 +303,23 @@ def test_absurd_max_pixels_on_encode(tmp_path):
     shutil.copyfile(CARPHONE, src)
     line = assert_clean_error(run_cli("encode", src, "-o", tmp_path / "c.fpc", "--max-pixels", "10"))
     assert "96x96" in line and "--max-pixels" in line
-    assert dir_listing(tmp_path) == {"carphone.gif"}       # no output, no temp file
+    assert dir_listing(tmp_path) == {"carphone.gif"}  # no output, no temp file
 
 
 def test_max_pixels_on_decode(encoded, tmp_path, capsys):
     fpc = encoded["rgb"][2]
-    assert "10000" in assert_main_error(capsys, "decode", fpc, "-o", tmp_path / "x.apng",
-                                        "--max-pixels", "9999")
+    assert "10000" in assert_main_error(
+        capsys, "decode", fpc, "-o", tmp_path / "x.apng", "--max-pixels", "9999"
+    )
     assert dir_listing(tmp_path) == set()
     code, _, err = run_main(capsys, "decode", fpc, "-o", tmp_path / "x.apng", "--max-pixels", "10000")
     assert code == 0, err
 
 
 def test_output_in_missing_directory(tmp_path, capsys):
-    assert_main_error(capsys, "encode", ODD / "transparent_dispose.gif",
-                      "-o", tmp_path / "no" / "dir" / "x.fpc")
+    assert_main_error(
+        capsys, "encode", ODD / "transparent_dispose.gif", "-o", tmp_path / "no" / "dir" / "x.fpc"
+    )
     assert dir_listing(tmp_path) == set()
 
 
@@ -310,8 +329,14 @@ def test_usage_errors_are_one_line_with_exit_2(tmp_path, capsys):
     proc = run_cli("encode")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("fpcodec: error: ") and "input" in proc.stderr
-    for args in ([], ["frobnicate", "x"], ["encode", "x.gif", "-m", "no-such-model"],
-                 ["decode", "x.fpc", "--format", "tiff"], ["bench", "-o", "r"], ["train", "d"]):
+    for args in (
+        [],
+        ["frobnicate", "x"],
+        ["encode", "x.gif", "-m", "no-such-model"],
+        ["decode", "x.fpc", "--format", "tiff"],
+        ["bench", "-o", "r"],
+        ["train", "d"],
+    ):
         code, out, err = run_main(capsys, *args)
         assert code == 2 and out == "", args
         assert err.startswith("fpcodec: error: ") and err.count("\n") == 1, (args, err)
@@ -321,6 +346,7 @@ def test_usage_errors_are_one_line_with_exit_2(tmp_path, capsys):
 # ------------------------------------------------------------------------------------ in-process
 def test_main_in_process_info_and_decode(encoded, tmp_path, capsys):
     from fpcodec.codec.cli import main
+
     fpc = encoded["rgb"][2]
     assert main(["info", "-q", str(fpc)]) == 0
     assert "5 x 100x100 RGB" in capsys.readouterr().out
@@ -328,15 +354,16 @@ def test_main_in_process_info_and_decode(encoded, tmp_path, capsys):
     assert main(["decode", "-q", str(fpc), "-o", str(out), "--device", "cpu"]) == 0
     assert_frames_equal(pillow_frames(out, "RGB")[0], encoded["rgb"][3])
     capsys.readouterr()
-    assert main(["decode", "-q", str(fpc), "-o", str(out)]) == 1      # exists
+    assert main(["decode", "-q", str(fpc), "-o", str(out)]) == 1  # exists
     err = capsys.readouterr().err
     assert err.startswith("fpcodec: error:") and err.count("\n") == 1
 
 
 def test_main_in_process_bad_stream(tmp_path, capsys):
     from fpcodec.codec.cli import main
+
     bad = tmp_path / "bad.fpc"
-    bad.write_bytes(b"\x89FPC\r\n\x1a\n\x63\x00\x00\x00")                # version 99
+    bad.write_bytes(b"\x89FPC\r\n\x1a\n\x63\x00\x00\x00")  # version 99
     assert main(["info", str(bad)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("fpcodec: error:") and "version 99" in err and err.count("\n") == 1
@@ -348,6 +375,7 @@ def test_main_in_process_encode_failure_leaves_no_file(tmp_path, capsys, monkeyp
     from fpcodec.bitstream.errors import InputError
     from fpcodec.codec import pipeline
     from fpcodec.codec.cli import main
+
     real_write = pipeline.Encoder.write
 
     def failing_write(self, frame, duration=0):
@@ -388,6 +416,7 @@ def test_decode_streams_frames_to_the_writer(tmp_path, capsys, monkeypatch, targ
                 refs.append(weakref.ref(f))
                 alive.append(sum(r() is not None for r in refs))
                 yield f
+
         return write_frames(path, watched(), *args, **kwargs)
 
     monkeypatch.setattr(io, "write_frames", watching)
@@ -400,6 +429,8 @@ def test_decode_streams_frames_to_the_writer(tmp_path, capsys, monkeypatch, targ
     elif target.endswith(".webp"):  # FFmpeg does not read animated WebP
         assert_frames_equal(pillow_frames(out, "RGB")[0], frames)
     elif "%" in target:
-        assert_frames_equal([np.array(Image.open(tmp_path / f"frames_{i:02d}.png")) for i in range(12)], frames)
+        assert_frames_equal(
+            [np.array(Image.open(tmp_path / f"frames_{i:02d}.png")) for i in range(12)], frames
+        )
     else:
         assert len(read_video(out)[0]) == 12

@@ -16,16 +16,31 @@ import pytest
 
 from fpcodec.bitstream import container as C
 from fpcodec.bitstream.profile import FormatProfile
-from fpcodec.bitstream.errors import (ChecksumError, FormatError, FpcodecError, InputError,
-                                      ModelMismatchError, TruncatedStreamError,
-                                      UnsupportedVersionError)
+from fpcodec.bitstream.errors import (
+    ChecksumError,
+    FormatError,
+    FpcodecError,
+    InputError,
+    ModelMismatchError,
+    TruncatedStreamError,
+    UnsupportedVersionError,
+)
 
 HASH = bytes(range(32))
 
 
 def header(**kw) -> C.StreamHeader:
-    base = dict(width=96, height=64, channels=3, frame_count=7, time_base=Fraction(1, 100), loop=0,
-                model_id=1, weights_hash=HASH, coder="constriction=0.5.0")
+    base = dict(
+        width=96,
+        height=64,
+        channels=3,
+        frame_count=7,
+        time_base=Fraction(1, 100),
+        loop=0,
+        model_id=1,
+        weights_hash=HASH,
+        coder="constriction=0.5.0",
+    )
     base.update(kw)
     return C.StreamHeader(**base)
 
@@ -47,11 +62,14 @@ def stream(*chunks: bytes, preamble: bool = True) -> io.BytesIO:
 
 
 def minimal_stream() -> bytes:
-    rec = C.FrameRecord(index=0, duration=4, mode=0, scale_shift=-3, pixels_crc=0xDEADBEEF,
-                        payload=b"\x01\x02\x03\x04")
-    return stream(chunk(C.CHUNK_HEAD, C.encode_header(header(frame_count=1))),
-                  chunk(C.CHUNK_FRAME, C.encode_frame(rec)),
-                  chunk(C.CHUNK_END, C.encode_end(1))).getvalue()
+    rec = C.FrameRecord(
+        index=0, duration=4, mode=0, scale_shift=-3, pixels_crc=0xDEADBEEF, payload=b"\x01\x02\x03\x04"
+    )
+    return stream(
+        chunk(C.CHUNK_HEAD, C.encode_header(header(frame_count=1))),
+        chunk(C.CHUNK_FRAME, C.encode_frame(rec)),
+        chunk(C.CHUNK_END, C.encode_end(1)),
+    ).getvalue()
 
 
 # ------------------------------------------------------------------------------------ errors
@@ -63,9 +81,11 @@ def test_error_hierarchy():
 
 
 def test_importing_bitstream_pulls_in_neither_torch_nor_the_codec():
-    code = ("import sys, fpcodec.bitstream.container, fpcodec.bitstream.errors;"
-            "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('fpcodec.codec', "
-            "'fpcodec.models'))]; print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, fpcodec.bitstream.container, fpcodec.bitstream.errors;"
+        "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('fpcodec.codec', "
+        "'fpcodec.models'))]; print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -80,8 +100,9 @@ def test_preamble_layout():
     assert C.VERSION in C.SUPPORTED_VERSIONS and 1 in C.SUPPORTED_VERSIONS
 
 
-@pytest.mark.parametrize("data", [b"", b"\x89FPC", b"GIF89a\x00\x00\x00\x00\x00\x00",
-                                  b"\x89PNG\r\n\x1a\n\x01\x00\x00\x00"])
+@pytest.mark.parametrize(
+    "data", [b"", b"\x89FPC", b"GIF89a\x00\x00\x00\x00\x00\x00", b"\x89PNG\r\n\x1a\n\x01\x00\x00\x00"]
+)
 def test_preamble_wrong_magic(data):
     with pytest.raises(FormatError, match="not an fpcodec stream"):
         C.read_preamble(io.BytesIO(data))
@@ -105,19 +126,22 @@ def test_preamble_reserved_flags():
 
 
 # ------------------------------------------------------------------------------------ header
-@pytest.mark.parametrize("h", [
-    header(),
-    header(frame_count=None),
-    header(loop=None),
-    header(loop=65535),
-    header(channels=4),
-    header(frame_count=None, loop=None, channels=4),
-    header(width=1, height=1, frame_count=1),
-    header(width=65536, height=3),
-    header(time_base=Fraction(1001, 30000)),
-    header(time_base=Fraction(1, 1000), coder=""),
-    header(model_id=5, weights_hash=b"\xff" * 32, coder="x" * 255),
-])
+@pytest.mark.parametrize(
+    "h",
+    [
+        header(),
+        header(frame_count=None),
+        header(loop=None),
+        header(loop=65535),
+        header(channels=4),
+        header(frame_count=None, loop=None, channels=4),
+        header(width=1, height=1, frame_count=1),
+        header(width=65536, height=3),
+        header(time_base=Fraction(1001, 30000)),
+        header(time_base=Fraction(1, 1000), coder=""),
+        header(model_id=5, weights_hash=b"\xff" * 32, coder="x" * 255),
+    ],
+)
 def test_header_round_trip(h):
     body = C.encode_header(h)
     assert len(body) == 60 + len(h.coder)
@@ -127,15 +151,22 @@ def test_header_round_trip(h):
 
 
 def test_header_field_offsets_match_format_md():
-    h = header(width=0x01020304, height=0x0A0B0C0D, channels=4, frame_count=None,
-               time_base=Fraction(3, 7), loop=None, model_id=0x1234)
+    h = header(
+        width=0x01020304,
+        height=0x0A0B0C0D,
+        channels=4,
+        frame_count=None,
+        time_base=Fraction(3, 7),
+        loop=None,
+        model_id=0x1234,
+    )
     body = C.encode_header(h)
     assert body[0:4] == struct.pack("<I", 0x01020304)
     assert body[4:8] == struct.pack("<I", 0x0A0B0C0D)
     assert body[8] == 4
-    assert body[9:13] == b"\xff\xff\xff\xff"          # unknown frame count
+    assert body[9:13] == b"\xff\xff\xff\xff"  # unknown frame count
     assert body[13:21] == struct.pack("<II", 3, 7)
-    assert body[21:25] == struct.pack("<i", -1)       # no loop information
+    assert body[21:25] == struct.pack("<i", -1)  # no loop information
     assert body[25:27] == struct.pack("<H", 0x1234)
     assert body[27:59] == HASH
     assert body[59] == len(h.coder) and body[60:] == h.coder.encode()
@@ -146,14 +177,26 @@ def test_header_time_base_is_stored_reduced():
     assert struct.unpack_from("<II", body, 13) == (1, 100)
 
 
-@pytest.mark.parametrize("field,value,match", [
-    ("channels", 2, "channel"), ("channels", 5, "channel"), ("channels", 0, "channel"),
-    ("width", 0, "size"), ("height", 0, "size"),
-    ("tb_num", 0, "time base"), ("tb_den", 0, "time base"),
-])
+@pytest.mark.parametrize(
+    "field,value,match",
+    [
+        ("channels", 2, "channel"),
+        ("channels", 5, "channel"),
+        ("channels", 0, "channel"),
+        ("width", 0, "size"),
+        ("height", 0, "size"),
+        ("tb_num", 0, "time base"),
+        ("tb_den", 0, "time base"),
+    ],
+)
 def test_header_invalid_fields(field, value, match):
-    offsets = {"channels": (8, "<B"), "width": (0, "<I"), "height": (4, "<I"),
-               "tb_num": (13, "<I"), "tb_den": (17, "<I")}
+    offsets = {
+        "channels": (8, "<B"),
+        "width": (0, "<I"),
+        "height": (4, "<I"),
+        "tb_num": (13, "<I"),
+        "tb_den": (17, "<I"),
+    }
     body = bytearray(C.encode_header(header()))
     off, fmt = offsets[field]
     struct.pack_into(fmt, body, off, value)
@@ -164,11 +207,11 @@ def test_header_invalid_fields(field, value, match):
 def test_header_wrong_lengths():
     body = C.encode_header(header(coder="abc"))
     with pytest.raises(FormatError):
-        C.decode_header(body[:-1])       # coder string shorter than its length byte says
+        C.decode_header(body[:-1])  # coder string shorter than its length byte says
     with pytest.raises(FormatError):
-        C.decode_header(body + b"x")     # longer
+        C.decode_header(body + b"x")  # longer
     with pytest.raises(FormatError):
-        C.decode_header(body[:59])       # not even the fixed part
+        C.decode_header(body[:59])  # not even the fixed part
     with pytest.raises(FormatError):
         C.decode_header(b"")
 
@@ -181,16 +224,24 @@ def test_header_encode_rejects_bad_values():
 
 
 # ------------------------------------------------------------------------------------ frames/end
-@pytest.mark.parametrize("rec", [
-    C.FrameRecord(0, 0, 0, 0, 0, b""),
-    C.FrameRecord(3, 4, 1, -24, 0xFFFFFFFF, bytes(range(8))),
-    C.FrameRecord(0xFFFFFFFE, 0xFFFFFFFF, 1, 24, 12345, b"\x00" * 400),
-])
+@pytest.mark.parametrize(
+    "rec",
+    [
+        C.FrameRecord(0, 0, 0, 0, 0, b""),
+        C.FrameRecord(3, 4, 1, -24, 0xFFFFFFFF, bytes(range(8))),
+        C.FrameRecord(0xFFFFFFFE, 0xFFFFFFFF, 1, 24, 12345, b"\x00" * 400),
+    ],
+)
 def test_frame_record_round_trip(rec):
     body = C.encode_frame(rec)
     assert body.endswith(rec.payload) and len(body) >= 14 + len(rec.payload)
-    assert struct.unpack_from("<IIBbI", body) == (rec.index, rec.duration, rec.mode, rec.scale_shift,
-                                                  rec.pixels_crc)
+    assert struct.unpack_from("<IIBbI", body) == (
+        rec.index,
+        rec.duration,
+        rec.mode,
+        rec.scale_shift,
+        rec.pixels_crc,
+    )
     assert C.decode_frame(body) == rec
     assert C.decode_frame(body).payload == rec.payload
 
@@ -235,8 +286,9 @@ def test_read_chunks_round_trip():
 
 def test_read_chunks_stops_at_end_chunk_even_without_head():
     # The framing layer yields chunks up to FEND; semantic order is the decoder's business.
-    chunks = list(C.read_chunks(stream(chunk(b"abcd", b"x"), chunk(C.CHUNK_END, C.encode_end(0)),
-                                       preamble=False)))
+    chunks = list(
+        C.read_chunks(stream(chunk(b"abcd", b"x"), chunk(C.CHUNK_END, C.encode_end(0)), preamble=False))
+    )
     assert chunks == [(b"abcd", b"x"), (C.CHUNK_END, C.encode_end(0))]
 
 
@@ -244,7 +296,7 @@ def test_every_single_bit_flip_in_a_chunk_is_detected():
     good = chunk(C.CHUNK_FRAME, C.encode_frame(C.FrameRecord(0, 4, 1, 2, 99, bytes(range(16)))))
     good += chunk(C.CHUNK_END, C.encode_end(1))
     first_len = len(good) - 16
-    for pos in range(first_len):          # every byte of the first chunk: length, type, body, CRC
+    for pos in range(first_len):  # every byte of the first chunk: length, type, body, CRC
         for bit in range(8):
             bad = bytearray(good)
             bad[pos] ^= 1 << bit
@@ -254,11 +306,11 @@ def test_every_single_bit_flip_in_a_chunk_is_detected():
 
 def test_crc_error_type_and_message():
     data = bytearray(chunk(C.CHUNK_END, C.encode_end(1)))
-    data[9] ^= 0x01                      # body byte
+    data[9] ^= 0x01  # body byte
     with pytest.raises(ChecksumError, match="FEND"):
         list(C.read_chunks(io.BytesIO(bytes(data))))
     data = bytearray(chunk(C.CHUNK_END, C.encode_end(1)))
-    data[-1] ^= 0x80                     # the CRC itself
+    data[-1] ^= 0x80  # the CRC itself
     with pytest.raises(ChecksumError):
         list(C.read_chunks(io.BytesIO(bytes(data))))
 
@@ -349,8 +401,9 @@ def _v6_stream(frames: int = 3) -> tuple[bytes, list]:
     entries = []
     for i in range(frames):
         entries.append(C.IndexEntry(i, 4 * i, pos))
-        pos += C.write_chunk(out, C.CHUNK_FRAME, C.encode_frame(C.FrameRecord(i, 4, 5, 0, 0, b"x",
-                                                                                flags=C.FLAG_KEY)))
+        pos += C.write_chunk(
+            out, C.CHUNK_FRAME, C.encode_frame(C.FrameRecord(i, 4, 5, 0, 0, b"x", flags=C.FLAG_KEY))
+        )
     at = pos
     pos += C.write_chunk(out, C.CHUNK_INDEX, C.encode_index(entries))
     C.write_chunk(out, C.CHUNK_END, C.encode_end(frames, at))
@@ -376,7 +429,7 @@ def test_read_index_refuses_damaged_tail_and_bad_offsets():
     with pytest.raises(FormatError, match="intact end chunk"):
         C.read_index(io.BytesIO(data[:-1]), profile)
     for offset in (0, len(data), 13):
-        bad = data[:-C.END_CHUNK_SIZE] + chunk(C.CHUNK_END, C.encode_end(3, offset))
+        bad = data[: -C.END_CHUNK_SIZE] + chunk(C.CHUNK_END, C.encode_end(3, offset))
         with pytest.raises(FormatError):
             C.read_index(io.BytesIO(bad), profile)
 

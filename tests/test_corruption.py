@@ -14,12 +14,23 @@ from fractions import Fraction
 
 import pytest
 
-from fpcodec.bitstream.errors import (ChecksumError, FormatError, ModelMismatchError,
-                                      TruncatedStreamError, UnsupportedVersionError)
+from fpcodec.bitstream.errors import (
+    ChecksumError,
+    FormatError,
+    ModelMismatchError,
+    TruncatedStreamError,
+    UnsupportedVersionError,
+)
 from fpcodec.codec import Decoder, decode, encode
 
-from conftest import (PREAMBLE_SIZE, VERSION_OFFSET, assert_frames_equal, moving_video,
-                      patch_header, split_chunks)
+from conftest import (
+    PREAMBLE_SIZE,
+    VERSION_OFFSET,
+    assert_frames_equal,
+    moving_video,
+    patch_header,
+    split_chunks,
+)
 
 
 def rebuild(data: bytes, chunks: list[tuple[bytes, bytes]], reindex: bool = True) -> bytes:
@@ -27,6 +38,7 @@ def rebuild(data: bytes, chunks: list[tuple[bytes, bytes]], reindex: bool = True
     ``reindex``, a version-6 stream's FEND points at its INDX and INDX's offsets follow the chunks
     (so that a test of another rule is not refused for a stale index)."""
     from fpcodec.bitstream import container as C
+
     out = bytearray(data[:PREAMBLE_SIZE])
     v6 = struct.unpack_from("<H", data, VERSION_OFFSET)[0] >= 6
     offsets, index_at = [], None
@@ -45,6 +57,7 @@ def rebuild(data: bytes, chunks: list[tuple[bytes, bytes]], reindex: bool = True
 def _index_of(chunks, offsets):
     """The INDX entries the chunks before the index call for (key frames, their times, offsets)."""
     from fpcodec.bitstream import container as C
+
     entries, pts = [], 0
     for i, ((kind, body), offset) in enumerate(zip(chunks, offsets, strict=False)):
         if kind != C.CHUNK_FRAME or len(body) < C.FRAME_FIXED_SIZE:
@@ -68,8 +81,15 @@ def decode_must_fail(data: bytes, exc=FormatError):
 
 
 #: Fixed fields of a frame chunk's body (FORMAT.md), by byte range; the payload follows.
-FRAME_FIELDS = ((0, 4, "index"), (4, 8, "duration"), (8, 9, "mode"), (9, 10, "scale shift"),
-                (10, 14, "pixels crc"), (14, 16, "mix"), (16, 17, "flags"))
+FRAME_FIELDS = (
+    (0, 4, "index"),
+    (4, 8, "duration"),
+    (8, 9, "mode"),
+    (9, 10, "scale shift"),
+    (10, 14, "pixels crc"),
+    (14, 16, "mix"),
+    (16, 17, "flags"),
+)
 #: Modes 0 (RGB intra) and 1 (RGB inter) do not read the mix field (FORMAT.md: 0 for RGB modes).
 RGB_MODES = (0, 1)
 
@@ -129,6 +149,7 @@ def test_streaming_decoder_on_truncated_stream_yields_only_verified_frames(small
 
 def test_trailing_garbage_read_chunks_level(small_stream):
     from fpcodec.bitstream import container
+
     inp = io.BytesIO(small_stream + b"\x00")
     container.read_preamble(inp)
     with pytest.raises(FormatError, match="trailing"):
@@ -195,6 +216,7 @@ def test_wrong_magic(small_stream):
 @pytest.mark.parametrize("version", [0, 7, 99, 0xFFFF])
 def test_unsupported_version(small_stream, version):
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS
+
     assert version not in SUPPORTED_VERSIONS
     bad = bytearray(small_stream)
     struct.pack_into("<H", bad, VERSION_OFFSET, version)
@@ -204,12 +226,12 @@ def test_unsupported_version(small_stream, version):
         Decoder(io.BytesIO(bytes(bad)), load_model=False)
 
 
-def test_stream_relabelled_as_another_supported_version(small_stream, small_frames, rgba_stream,
-                                                        rgba_frames):
+def test_stream_relabelled_as_another_supported_version(small_stream, small_frames, rgba_stream, rgba_frames):
     """Claiming an older (supported) version must fail, never misdecode: version 6 added a flags
     byte to FRAM and the index offset to FEND, which older versions' framing does not read (a
     payload that is not whole words, an end chunk of the wrong size); FORMAT.md, *Version 5*."""
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS, VERSION
+
     for data in (small_stream, rgba_stream):
         for version in SUPPORTED_VERSIONS:
             if version == VERSION:
@@ -256,18 +278,33 @@ def test_stream_claiming_another_known_model(small_stream):
             decode(patch_header(small_stream, "model_id", model_id))
 
 
-@pytest.mark.parametrize("field,value", [
-    ("width", 9), ("width", 7), ("height", 16), ("height", 1), ("channels", 4),
-    ("width", 0), ("height", 0), ("channels", 2), ("tb_den", 0), ("tb_num", 0),
-    ("frame_count", 2), ("frame_count", 4), ("frame_count", 0),
-    ("width", 0xFFFFFFFF), ("height", 64),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("width", 9),
+        ("width", 7),
+        ("height", 16),
+        ("height", 1),
+        ("channels", 4),
+        ("width", 0),
+        ("height", 0),
+        ("channels", 2),
+        ("tb_den", 0),
+        ("tb_num", 0),
+        ("frame_count", 2),
+        ("frame_count", 4),
+        ("frame_count", 0),
+        ("width", 0xFFFFFFFF),
+        ("height", 64),
+    ],
+)
 def test_inconsistent_header_fields(small_stream, field, value):
     decode_must_fail(patch_header(small_stream, field, value))
 
 
 def test_header_size_over_max_pixels_is_refused_before_decoding(small_stream):
     from fpcodec.codec.pipeline import MAX_PIXELS
+
     bad = patch_header(patch_header(small_stream, "width", 16384), "height", 16384)
     assert 16384 * 16384 > MAX_PIXELS
     with pytest.raises(FormatError, match="pixels"):
@@ -299,7 +336,7 @@ def test_frame_chunk_removed_or_duplicated(small_stream):
     chunks = chunk_list(small_stream)
     frames = [i for i, (k, _) in enumerate(chunks) if k == b"FRAM"]
     for i in frames:
-        decode_must_fail(rebuild(small_stream, chunks[:i] + chunks[i + 1:]))
+        decode_must_fail(rebuild(small_stream, chunks[:i] + chunks[i + 1 :]))
         decode_must_fail(rebuild(small_stream, chunks[: i + 1] + chunks[i:]))
 
 
@@ -313,7 +350,7 @@ def test_missing_head_or_second_head(small_stream):
     chunks = chunk_list(small_stream)
     decode_must_fail(rebuild(small_stream, chunks[1:]))
     decode_must_fail(rebuild(small_stream, chunks[:2] + [chunks[0]] + chunks[2:]))
-    decode_must_fail(rebuild(small_stream, [chunks[0], chunks[-1]]))   # no frames at all
+    decode_must_fail(rebuild(small_stream, [chunks[0], chunks[-1]]))  # no frames at all
 
 
 def test_unknown_critical_chunk_is_refused(small_stream):
@@ -348,7 +385,7 @@ def test_frame_pixel_crc_mismatch(small_stream):
         if kind != b"FRAM":
             continue
         body = bytearray(body)
-        body[10] ^= 0x01                   # pixels_crc field
+        body[10] ^= 0x01  # pixels_crc field
         bad = list(chunks)
         bad[i] = (kind, bytes(body))
         with pytest.raises(ChecksumError):
@@ -370,8 +407,7 @@ def test_frame_mode_field(small_stream):
         decode_must_fail(rebuild(small_stream, bad))
 
 
-@pytest.mark.parametrize("stream,frames", [("small_stream", "small_frames"),
-                                           ("rgba_stream", "rgba_frames")])
+@pytest.mark.parametrize("stream,frames", [("small_stream", "small_frames"), ("rgba_stream", "rgba_frames")])
 def test_every_body_byte_damaged_with_valid_chunk_crc(stream, frames, request):
     """Bypass the chunk CRC: damage inside frame and palette bodies must still never yield wrong
     pixels (the per-frame pixel CRC), and must never escape as anything but FormatError.

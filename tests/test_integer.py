@@ -23,8 +23,11 @@ from fpcodec.models.weights import shipped_path  # noqa: E402
 
 from conftest import CARPHONE, assert_frames_equal, read_video  # noqa: E402
 
-INT_MODELS = [n for n in ("conv2d-int", "conv3d-hybrid-int", "convlstm-hybrid-int", "convlstm-unet-int")
-              if shipped_path(n).is_file()]
+INT_MODELS = [
+    n
+    for n in ("conv2d-int", "conv3d-hybrid-int", "convlstm-hybrid-int", "convlstm-unet-int")
+    if shipped_path(n).is_file()
+]
 MAIN = "convlstm-hybrid-int"
 needs_main = pytest.mark.skipif(MAIN not in INT_MODELS, reason=f"{MAIN} weights not installed")
 
@@ -66,11 +69,11 @@ def test_accumulators_stay_below_2_24(predictors, name):
         for o in torch.topk(bound, min(3, layer.out_ch)).indices.tolist():
             for sign in (1.0, -1.0):
                 x = _worst_patch(layer, o, sign)
-                exact = float(conv(x, layer.weight[o:o + 1].double(), layer.bias[o:o + 1].double()))
+                exact = float(conv(x, layer.weight[o : o + 1].double(), layer.bias[o : o + 1].double()))
                 assert abs(exact) <= float(bound[o]) < integer.ACC_LIMIT
                 # The worst case is attained (up to the bias sign), so the bound is not loose.
                 assert abs(exact) >= float(bound[o]) - 2 * abs(float(layer.bias[o]))
-                got = conv(x.float(), layer.weight[o:o + 1].float(), layer.bias[o:o + 1].float())
+                got = conv(x.float(), layer.weight[o : o + 1].float(), layer.bias[o : o + 1].float())
                 assert float(got) == exact, (ln, o)
         # Whole layer on random maximal-magnitude inputs: float32 kernel == float64 reference.
         g = torch.Generator().manual_seed(0)
@@ -83,17 +86,18 @@ def test_accumulators_stay_below_2_24(predictors, name):
 
 
 def test_bound_check_rejects_a_layer_that_could_round():
-    w = torch.full((4, 35, 5, 5), 127.0)          # conv2d's input layer, all weights at int8 max
+    w = torch.full((4, 35, 5, 5), 127.0)  # conv2d's input layer, all weights at int8 max
     b = torch.zeros(4)
     in_max = np.full(35, 510.0)
     with pytest.raises(ValueError, match="accumulator bound"):
-        integer.check_bound(w, b, in_max)         # 875 * 127 * 510 > 2^24
+        integer.check_bound(w, b, in_max)  # 875 * 127 * 510 > 2^24
     assert integer.check_bound(w[:, :1], b, in_max[:1]) < integer.ACC_LIMIT
     with pytest.raises(ValueError, match="integers"):
         integer.check_bound(w + 0.5, b, in_max)
     # The quantizer widens weight scales instead of producing such a layer.
-    q, _ = ptq.quantize_conv(torch.ones(4, 35, 5, 5), torch.zeros(4), np.full(35, 1.0),
-                                 in_max, np.full(4, 1.0), 0, -100, 100)
+    q, _ = ptq.quantize_conv(
+        torch.ones(4, 35, 5, 5), torch.zeros(4), np.full(35, 1.0), in_max, np.full(4, 1.0), 0, -100, 100
+    )
     assert integer.check_bound(q["weight"], q["bias"], in_max) < integer.ACC_LIMIT
 
 
@@ -165,7 +169,7 @@ def test_apply_coupling_on_the_fixed_point_grid():
     b = apply_coupling(mean, coupling, 2, decoded)
     assert g.dtype == b.dtype == np.float32
     assert np.array_equal(g.astype(np.float64), g_mean)
-    assert np.abs(b.astype(np.float64) - b_mean).max() < 2.0 ** -12
+    assert np.abs(b.astype(np.float64) - b_mean).max() < 2.0**-12
 
 
 # --------------------------------------------------------------- (2) determinism across threads
@@ -192,8 +196,13 @@ _SCRIPT = textwrap.dedent("""
 
 def _run(threads: int, action: str, path, model: str = MAIN) -> str:
     env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}  # the palette weight kernel's threads
-    res = subprocess.run([sys.executable, "-c", _SCRIPT, str(threads), action, str(path), model,
-                          str(CARPHONE)], capture_output=True, text=True, timeout=300, env=env)
+    res = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(threads), action, str(path), model, str(CARPHONE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout
 

@@ -87,7 +87,7 @@ def test_kernel_equals_the_numpy_rule(channels: int, k: int) -> None:
     want = pc.colour_weights_reference(mean_q, coupling_q, scale_idx, palette)
     assert got.shape == (n, k) and got.dtype == np.float64
     assert np.array_equal(got, want)
-    assert got.min() >= 1 and got.max() < 2.0 ** 21  # every colour possible; row sums exact
+    assert got.min() >= 1 and got.max() < 2.0**21  # every colour possible; row sums exact
 
 
 def test_kernel_on_no_pixels() -> None:
@@ -110,8 +110,10 @@ def test_keep_weights_are_the_colour_weights_of_the_own_colour() -> None:
     v3 = FormatProfile.for_version(3)
     legacy_rows = pc.colour_weights(mean, coupling, scale_idx, palette, v3)
     assert not np.array_equal(legacy_rows, rows)  # version 3's float coupling is another rule
-    assert np.array_equal(pc.colour_weights(mean, None, scale_idx, palette),
-                          pc.colour_weights(mean, None, scale_idx, palette, v3))
+    assert np.array_equal(
+        pc.colour_weights(mean, None, scale_idx, palette),
+        pc.colour_weights(mean, None, scale_idx, palette, v3),
+    )
 
 
 def test_version_3_stream_still_decodes() -> None:

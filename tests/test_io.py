@@ -12,11 +12,28 @@ import pytest
 from PIL import Image, ImageSequence
 
 from fpcodec.bitstream.errors import FpcodecError, InputError
-from fpcodec.codec.io import (LossyOutputError, VideoReader, atomic_output, durations_ms,
-                              gif_loop_count, write_frames)
+from fpcodec.codec.io import (
+    LossyOutputError,
+    VideoReader,
+    atomic_output,
+    durations_ms,
+    gif_loop_count,
+    write_frames,
+)
 
-from conftest import (BROKEN_GIFS, CARPHONE, CARPHONE_WIDE, ODD, ODD_GIFS, ODD_RGBA,
-                      assert_frames_equal, clear_transparent, dir_listing, moving_video, read_video)
+from conftest import (
+    BROKEN_GIFS,
+    CARPHONE,
+    CARPHONE_WIDE,
+    ODD,
+    ODD_GIFS,
+    ODD_RGBA,
+    assert_frames_equal,
+    clear_transparent,
+    dir_listing,
+    moving_video,
+    read_video,
+)
 
 
 def pillow_frames(path, mode):
@@ -33,11 +50,11 @@ def few_colour_video(n=4, h=9, w=11, c=3, colours=20, seed=0):
     if c == 4:
         pal[:, 3] = 255
         pal[0] = [0, 0, 0, 0]
-        pal[1, 3] = 0                      # a second transparent colour (same as the first to GIF)
+        pal[1, 3] = 0  # a second transparent colour (same as the first to GIF)
     frames = []
     for i in range(n):
         idx = rng.integers(0, colours, (h, w))
-        idx[0, 0] = i % colours            # frames differ
+        idx[0, 0] = i % colours  # frames differ
         frames.append(pal[idx])
     for i in range(1, n):
         if np.array_equal(frames[i], frames[i - 1]):
@@ -76,9 +93,14 @@ def test_reader_frames_can_be_read_twice():
 
 # Where FFmpeg's GIF compositing (what VideoReader uses) and Pillow's agree exactly; the others
 # differ in how "restore to background" and frames outside the logical screen are handled.
-PILLOW_DISAGREES = {"dispose_bgnd.gif", "dispose_bgnd_rgba.gif", "test_extents.gif",
-                    "test_extents_transparency.gif", "no_palette_with_background.gif",
-                    "decompression_bomb_extents.gif"}
+PILLOW_DISAGREES = {
+    "dispose_bgnd.gif",
+    "dispose_bgnd_rgba.gif",
+    "test_extents.gif",
+    "test_extents_transparency.gif",
+    "no_palette_with_background.gif",
+    "decompression_bomb_extents.gif",
+}
 
 
 @pytest.mark.parametrize("name", [n for n in ODD_GIFS if n not in PILLOW_DISAGREES])
@@ -92,16 +114,19 @@ def test_reader_odd_gifs_match_pillow(name):
     assert_frames_equal([clear_transparent(f) for f in frames], [clear_transparent(r) for r in ref])
 
 
-@pytest.mark.parametrize("name,size,count,channels,loop", [
-    ("dispose_bgnd.gif", (100, 100), 5, 3, 0),
-    ("dispose_bgnd_transparency.gif", (38, 32), 10, 4, 0),
-    ("duplicate_number_of_loops.gif", (1, 1), 2, 3, 2),
-    ("comment_after_last_frame.gif", (1, 1), 2, 3, 1),
-    ("transparent_dispose.gif", (3, 1), 3, 4, None),
-    ("no_palette.gif", (1, 1), 2, 3, None),
-    ("hopper.gif", (128, 128), 1, 3, None),
-    ("test.colors.gif", (807, 606), 1, 3, None),
-])
+@pytest.mark.parametrize(
+    "name,size,count,channels,loop",
+    [
+        ("dispose_bgnd.gif", (100, 100), 5, 3, 0),
+        ("dispose_bgnd_transparency.gif", (38, 32), 10, 4, 0),
+        ("duplicate_number_of_loops.gif", (1, 1), 2, 3, 2),
+        ("comment_after_last_frame.gif", (1, 1), 2, 3, 1),
+        ("transparent_dispose.gif", (3, 1), 3, 4, None),
+        ("no_palette.gif", (1, 1), 2, 3, None),
+        ("hopper.gif", (128, 128), 1, 3, None),
+        ("test.colors.gif", (807, 606), 1, 3, None),
+    ],
+)
 def test_reader_odd_gif_info(name, size, count, channels, loop):
     frames, durations, info = read_video(ODD / name)
     assert (info.width, info.height) == size
@@ -114,7 +139,7 @@ def test_reader_durations_in_time_base():
     _, durations, info = read_video(ODD / "dispose_bgnd_transparency.gif")
     ms = [d * info.time_base * 1000 for d in durations]
     assert ms == [2000, 200, 200, 500, 100, 500, 100, 500, 100, 200]
-    _, durations, info = read_video(ODD / "no_palette_after_rgb.gif")   # read with Pillow
+    _, durations, info = read_video(ODD / "no_palette_after_rgb.gif")  # read with Pillow
     assert [d * info.time_base * 1000 for d in durations] == [5000] * 3
 
 
@@ -156,10 +181,15 @@ def test_gif_loop_count(tmp_path):
 def test_gif_loop_count_ignores_lookalike_bytes(tmp_path):
     ims = [Image.fromarray(np.full((4, 4, 3), v, np.uint8)) for v in (0, 200)]
     out = tmp_path / "comment.gif"
-    ims[0].save(out, save_all=True, append_images=ims[1:], duration=100,
-                comment=b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x05\x00\x00")
+    ims[0].save(
+        out,
+        save_all=True,
+        append_images=ims[1:],
+        duration=100,
+        comment=b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x05\x00\x00",
+    )
     with Image.open(out) as im:
-        assert "loop" not in im.info           # Pillow: the file has no loop extension
+        assert "loop" not in im.info  # Pillow: the file has no loop extension
     assert gif_loop_count(out) is None
     assert VideoReader(out).info.loop is None
 
@@ -178,7 +208,7 @@ def test_write_animated_formats_exact(tmp_path, ext, channels):
         assert warnings == []
     mode = "RGBA" if channels == 4 else "RGB"
     got, ms, loop = pillow_frames(out, mode)
-    if ext in (".gif", ".webp"):   # colour under alpha 0 is not kept (warned above)
+    if ext in (".gif", ".webp"):  # colour under alpha 0 is not kept (warned above)
         assert_frames_equal([clear_transparent(g) for g in got], [clear_transparent(f) for f in frames])
     else:
         assert_frames_equal(got, frames)
@@ -248,7 +278,7 @@ def test_write_png_sequence_refuses_to_overwrite(tmp_path):
     (tmp_path / "f_1.png").write_bytes(b"keep me")
     with pytest.raises(FpcodecError, match="exists"):
         write_frames(tmp_path / "f_%d.png", frames, None, Fraction(1, 100), None)
-    assert dir_listing(tmp_path) == {"f_1.png"}              # nothing written, not even f_0
+    assert dir_listing(tmp_path) == {"f_1.png"}  # nothing written, not even f_0
     assert (tmp_path / "f_1.png").read_bytes() == b"keep me"
     write_frames(tmp_path / "f_%d.png", frames, None, Fraction(1, 100), None, force=True)
     assert_frames_equal([np.array(Image.open(tmp_path / f"f_{i}.png")) for i in range(3)], frames)
@@ -288,8 +318,7 @@ def test_gif_duration_rounding_warns(tmp_path):
     warnings = write_frames(tmp_path / "b.gif", frames, [15, 20], Fraction(1, 1000), None)
     assert any("rounded" in w for w in warnings)
     # APNG stores the stream's own time base: exact, except that a 0 duration cannot be stored.
-    assert write_frames(tmp_path / "c.apng", frames + frames[:1], [1, 2, 3], Fraction(1, 3000),
-                        None) == []
+    assert write_frames(tmp_path / "c.apng", frames + frames[:1], [1, 2, 3], Fraction(1, 3000), None) == []
     with Image.open(tmp_path / "c.apng") as im:
         ms = [f.info["duration"] for f in ImageSequence.Iterator(im)]
     assert ms[:2] == pytest.approx([1 / 3, 2 / 3], rel=1e-12)
@@ -428,10 +457,10 @@ def test_write_gif_rgba_frame_without_transparency(tmp_path):
     a = np.zeros((4, 5, 4), np.uint8)
     a[..., :3] = np.arange(20).reshape(4, 5, 1) * 10
     a[..., 3] = 255
-    a[0, 0] = 0                                        # frame 0: one transparent pixel
+    a[0, 0] = 0  # frame 0: one transparent pixel
     c = a.copy()
-    c[..., 3] = 255                                    # frame 1: fully opaque, black at (0, 0)
-    c[1, 1] = [0, 0, 0, 255]                           # and at (1, 1)
+    c[..., 3] = 255  # frame 1: fully opaque, black at (0, 0)
+    c[1, 1] = [0, 0, 0, 255]  # and at (1, 1)
     out = tmp_path / "alpha.gif"
     assert write_frames(out, [a, c, a], [10, 10, 10], Fraction(1, 100), 0) == []
     got, _, _ = pillow_frames(out, "RGBA")
@@ -445,9 +474,9 @@ def test_write_gif_transparent_pixel_turning_opaque(tmp_path):
     a = np.zeros((4, 5, 4), np.uint8)
     a[..., :3] = np.arange(20).reshape(4, 5, 1) * 10
     a[..., 3] = 255
-    a[0, 0] = 0                                        # frame 0: transparent at (0, 0)
+    a[0, 0] = 0  # frame 0: transparent at (0, 0)
     b = a.copy()
-    b[0, 0] = [0, 0, 0, 255]                           # frame 1: opaque black there instead
+    b[0, 0] = [0, 0, 0, 255]  # frame 1: opaque black there instead
     out = tmp_path / "alpha.gif"
     assert write_frames(out, [a, b], [10, 10], Fraction(1, 100), 0) == []
     got, _, _ = read_video(out)
@@ -455,7 +484,7 @@ def test_write_gif_transparent_pixel_turning_opaque(tmp_path):
 
 
 def test_gif_refuses_partial_alpha(tmp_path):
-    frames = moving_video(2, 6, 6, c=4)               # has a half-transparent pixel
+    frames = moving_video(2, 6, 6, c=4)  # has a half-transparent pixel
     out = tmp_path / "half.gif"
     with pytest.raises(LossyOutputError, match="partial transparency"):
         write_frames(out, frames, [1, 1], Fraction(1, 100), None)
@@ -466,13 +495,15 @@ def test_gif_refuses_partial_alpha(tmp_path):
 
 def test_gif_colour_limit_counts_transparency(tmp_path):
     """256 palette entries: 255 opaque colours plus the transparent one fit, 256 plus it do not."""
+
     def frame(opaque: int) -> np.ndarray:
         f = np.zeros((16, 17, 4), np.uint8)
         flat = f.reshape(-1, 4)
         flat[:opaque, 0] = np.arange(opaque) % 256
         flat[:opaque, 1] = np.arange(opaque) // 256 + 1
         flat[:opaque, 3] = 255
-        return f                                       # the remaining pixels are transparent
+        return f  # the remaining pixels are transparent
+
     fits = frame(255)
     out = tmp_path / "fits.gif"
     assert write_frames(out, [fits, fits[::-1].copy()], [1, 1], Fraction(1, 100), None) == []
@@ -497,7 +528,7 @@ def frame_outside_the_screen(tmp_path) -> Path:
     """transparent_dispose.gif (3x1) with its third frame moved down to y=16: FFmpeg refuses the
     file, and Pillow (VideoReader's fallback) returns that frame with another size."""
     data = bytearray((ODD / "transparent_dispose.gif").read_bytes())
-    assert data[79] == 0x2C and data[82:84] == b"\x00\x00"   # third image descriptor, top = 0
+    assert data[79] == 0x2C and data[82:84] == b"\x00\x00"  # third image descriptor, top = 0
     data[82] = 16
     path = tmp_path / "outside.gif"
     path.write_bytes(bytes(data))
@@ -514,8 +545,9 @@ def test_reader_pillow_fallback_frames_match_info(tmp_path):
     assert all(f.shape == (info.height, info.width, info.channels) for f in frames)
 
 
-@pytest.mark.parametrize("time_base,durations", [(Fraction(1, 3000), [1, 2]),
-                                                 (Fraction(1001, 30000), [1, 1])])
+@pytest.mark.parametrize(
+    "time_base,durations", [(Fraction(1, 3000), [1, 2]), (Fraction(1001, 30000), [1, 1])]
+)
 def test_write_apng_last_frame_duration_exact(tmp_path, time_base, durations):
     frames = few_colour_video(n=2)
     out = tmp_path / "last.apng"
@@ -533,8 +565,9 @@ def test_write_webp_warns_that_colour_under_transparency_is_lost(tmp_path):
     out = tmp_path / "noise.webp"
     warnings = write_frames(out, frames, [1, 1], Fraction(1, 1000), 0)
     assert any("fully transparent" in w for w in warnings)
-    assert_frames_equal([clear_transparent(g) for g in pillow_frames(out, "RGBA")[0]],
-                        [clear_transparent(f) for f in frames])
+    assert_frames_equal(
+        [clear_transparent(g) for g in pillow_frames(out, "RGBA")[0]], [clear_transparent(f) for f in frames]
+    )
 
 
 @pytest.mark.parametrize("name", ["v.apng", "v.y4m", "v.gif"])
@@ -550,7 +583,11 @@ def test_write_frames_from_a_generator(tmp_path, name):
     out = tmp_path / name
     write_frames(out, iter(frames), [4] * 5, Fraction(1, 100), 0, allow_lossy=True)
     assert len([f for f, _ in VideoReader(out).frames()]) == 5
-    for bad, message in ((failing(), "checksum"), (iter([]), "no frames"), (iter(frames[:3]), "3 frames for 5")):
+    for bad, message in (
+        (failing(), "checksum"),
+        (iter([]), "no frames"),
+        (iter(frames[:3]), "3 frames for 5"),
+    ):
         target = tmp_path / f"bad_{name}"
         with pytest.raises(FpcodecError, match=message):
             write_frames(target, bad, [4] * 5, Fraction(1, 100), 0, allow_lossy=True)

@@ -139,7 +139,9 @@ def test_default_keyint_waits_until_the_key_frame_is_paid_for(monkeypatch):
     but never past MAX_KEYINT frames."""
     frames = moving_video(9, 12, 16)
     durations, tb = [400] * 9, Fraction(1, 100)
-    assert [r.index for r in _records(encode_frames(frames, durations=durations, time_base=tb)) if r.key] == [0]
+    assert [r.index for r in _records(encode_frames(frames, durations=durations, time_base=tb)) if r.key] == [
+        0
+    ]
     monkeypatch.setattr(pipeline, "MAX_KEYINT", 4)
     data = encode_frames(frames, durations=durations, time_base=tb)
     assert [r.index for r in _records(data) if r.key] == [0, 4, 8]

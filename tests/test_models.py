@@ -10,8 +10,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fpcodec.bitstream.entropy import (MEAN_STEPS, SCALE_TABLE, coupled_mean_q, laplace_bits,  # noqa: E402
-                                       quantize_coupling, quantize_mean, quantize_scale)
+from fpcodec.bitstream.entropy import (
+    MEAN_STEPS,
+    SCALE_TABLE,
+    coupled_mean_q,
+    laplace_bits,  # noqa: E402
+    quantize_coupling,
+    quantize_mean,
+    quantize_scale,
+)
 from fpcodec.models import registry  # noqa: E402
 from fpcodec.models.base import HISTORY, apply_coupling  # noqa: E402
 
@@ -29,7 +36,7 @@ def _moving_clip(n=8, h=20, w=24, channels=3, seed=0):
     for t in range(n):
         f = bg.copy()
         y, x = 2 + t % (h - 8), 1 + (2 * t) % (w - 8)
-        f[y:y + 6, x:x + 6] = sq
+        f[y : y + 6, x : x + 6] = sq
         frames.append(f)
     return np.stack(frames)
 
@@ -49,9 +56,11 @@ def test_last_frame_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from fpcodec.models import registry; p = registry.get('last-frame'); "
-            "import numpy as np; p.predict([np.zeros((4, 4, 3), np.uint8)]); "
-            "assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys; from fpcodec.models import registry; p = registry.get('last-frame'); "
+        "import numpy as np; p.predict([np.zeros((4, 4, 3), np.uint8)]); "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -110,9 +119,17 @@ def test_loss_matches_codec_code_length():
         for c in range(3):
             m = apply_coupling(mean[b].astype(np.float32), coupling[b].astype(np.float32), c, x[b])
             ref += laplace_bits(x[b, c], quantize_mean(m), quantize_scale(scale[b, c])).sum()
-    got = code_length(torch.tensor(x, dtype=torch.float32), torch.tensor(mean, dtype=torch.float32),
-                      torch.tensor(scale, dtype=torch.float32),
-                      torch.tensor(coupling, dtype=torch.float32)).double().sum().item()
+    got = (
+        code_length(
+            torch.tensor(x, dtype=torch.float32),
+            torch.tensor(mean, dtype=torch.float32),
+            torch.tensor(scale, dtype=torch.float32),
+            torch.tensor(coupling, dtype=torch.float32),
+        )
+        .double()
+        .sum()
+        .item()
+    )
     assert abs(got - ref) <= 1e-3 * ref
 
     # Element-wise, without coupling, over the whole grid range including both clipped tails.
@@ -121,10 +138,17 @@ def test_loss_matches_codec_code_length():
     mq = rng.integers(0, 255 * MEAN_STEPS + 1, 4096)
     si = rng.integers(0, len(SCALE_TABLE), 4096)
     ref1 = laplace_bits(x1, mq, si)
-    got1 = code_length(torch.tensor(x1, dtype=torch.float32).reshape(1, 1, 64, 64),
-                       torch.tensor(mq / MEAN_STEPS, dtype=torch.float32).reshape(1, 1, 64, 64),
-                       torch.tensor(SCALE_TABLE[si], dtype=torch.float32).reshape(1, 1, 64, 64),
-                       None).double().numpy().ravel()
+    got1 = (
+        code_length(
+            torch.tensor(x1, dtype=torch.float32).reshape(1, 1, 64, 64),
+            torch.tensor(mq / MEAN_STEPS, dtype=torch.float32).reshape(1, 1, 64, 64),
+            torch.tensor(SCALE_TABLE[si], dtype=torch.float32).reshape(1, 1, 64, 64),
+            None,
+        )
+        .double()
+        .numpy()
+        .ravel()
+    )
     assert np.allclose(got1, ref1, rtol=1e-3, atol=1e-4)
 
 
@@ -146,8 +170,21 @@ def test_training_lowers_loss(tmp_path, name):
 
     clips = [_moving_clip(n=10, h=24, w=24, seed=s) for s in range(3)]
     out = tmp_path / "w.safetensors"
-    summary = train([], name, out, clips=clips, val_clips=clips[:1], steps=30, steps_per_epoch=15,
-                    crop=16, batch=4, lr=5e-3, seed=0, progress=False, log=lambda *a: None)
+    summary = train(
+        [],
+        name,
+        out,
+        clips=clips,
+        val_clips=clips[:1],
+        steps=30,
+        steps_per_epoch=15,
+        crop=16,
+        batch=4,
+        lr=5e-3,
+        seed=0,
+        progress=False,
+        log=lambda *a: None,
+    )
     assert out.is_file()
     assert summary["steps"] == 30
     assert summary["best_val_bits"] < summary["initial_val_bits"]
@@ -156,9 +193,20 @@ def test_training_lowers_loss(tmp_path, name):
     other = type(pred)(weights=out)
     assert other.weights_hash == hashlib.sha256(out.read_bytes()).digest()
     # Resume continues from the checkpoint.
-    summary2 = train([], name, out, clips=clips, steps=35, steps_per_epoch=5, crop=16, batch=4,
-                     seed=0, progress=False, log=lambda *a: None,
-                     resume=out.with_name("w.ckpt.json"))
+    summary2 = train(
+        [],
+        name,
+        out,
+        clips=clips,
+        steps=35,
+        steps_per_epoch=5,
+        crop=16,
+        batch=4,
+        seed=0,
+        progress=False,
+        log=lambda *a: None,
+        resume=out.with_name("w.ckpt.json"),
+    )
     assert summary2["steps"] == 35
 
 
@@ -240,7 +288,7 @@ def test_payload_matches_code_length(name, predictors):
             if coded.mode != MODE_INTER:
                 continue
             inter += 1
-            pred = pred_model.predict(list(frames[max(0, t - HISTORY):t]))
+            pred = pred_model.predict(list(frames[max(0, t - HISTORY) : t]))
             x = np.moveaxis(frame, -1, 0)
             for c in range(3):
                 m = coupled_mean_q(quantize_mean(pred.mean), quantize_coupling(pred.coupling), c, x)

@@ -22,8 +22,14 @@ DATA = Path(__file__).parent / "data"
 PALETTE_MODES = (fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER)
 
 
-def _palette_video(rng: np.random.Generator, colours: int, frames: int = 4, size=(24, 20),
-                   channels: int = 3, new_palette_each_frame: bool = True) -> list[np.ndarray]:
+def _palette_video(
+    rng: np.random.Generator,
+    colours: int,
+    frames: int = 4,
+    size=(24, 20),
+    channels: int = 3,
+    new_palette_each_frame: bool = True,
+) -> list[np.ndarray]:
     out = []
     pal = np.unique(rng.integers(0, 256, (colours * 2, channels), dtype=np.uint8), axis=0)[:colours]
     assert len(pal) == colours
@@ -88,6 +94,7 @@ def _chunk_kinds(stream: bytes) -> list[bytes]:
 
 def test_real_gif_clip_palette_mode_beats_rgb_only() -> None:
     from fpcodec.codec.io import VideoReader
+
     frames = [f for f, _ in VideoReader(DATA / "carphone_000.gif").frames()][:6]
     with_palette = encode(frames)
     rgb_only = encode(frames, use_palette=False)
@@ -99,11 +106,12 @@ def test_real_gif_clip_palette_mode_beats_rgb_only() -> None:
 def test_encoder_never_picks_a_palette_mode_costlier_than_rgb() -> None:
     """Per frame, the chosen mode's bytes (palette chunk included) do not exceed RGB mode's."""
     from fpcodec.codec.io import VideoReader
+
     frames = [f for f, _ in VideoReader(DATA / "carphone_000.gif").frames()][:5]
     predictor = LastFramePredictor()
     sent = None
     for i, frame in enumerate(frames):
-        history = frames[max(0, i - 5):i]
+        history = frames[max(0, i - 5) : i]
         pred = predictor.predict(history) if history else None
         prev = frames[i - 1] if i else None
         chosen = fc.encode_frame(frame, pred, prev, sent)

@@ -72,7 +72,9 @@ def test_blend_true_is_blend_at_the_true_symbol() -> None:
     for beta in ((0.0, 32.0), (128.0, 0.0), (32.0, 512.0)):
         full = ctx.blend(p, rows, beta)
         np.testing.assert_allclose(full.sum(axis=1), 1.0)
-        quick = ctx.blend_true(p[ar, truth], [r[ar, truth] for r in rows], [r.sum(axis=1) for r in rows], beta)
+        quick = ctx.blend_true(
+            p[ar, truth], [r[ar, truth] for r in rows], [r.sum(axis=1) for r in rows], beta
+        )
         np.testing.assert_allclose(quick, full[ar, truth])
 
 
@@ -80,7 +82,7 @@ def test_context_keys_classes() -> None:
     canvas = np.array([5, -1, 0, 7], np.int32)
     nbr = np.array([[0, -1], [1, 2], [3, 1]])
     first, second = ctx.context_keys(canvas, nbr)
-    np.testing.assert_array_equal(first, [7, 0])            # 2 + index 5; outside -> 0
+    np.testing.assert_array_equal(first, [7, 0])  # 2 + index 5; outside -> 0
     np.testing.assert_array_equal(second, [7 * 512 + 9, 0 * 512 + 1])  # third neighbour; -1 -> class 1
     assert ctx.context_keys(canvas, np.zeros((0, 2), np.int64)) is None
 
@@ -115,8 +117,14 @@ def test_contexts_make_dithered_frames_cheaper() -> None:
     assert palette_idx is not None
     colours, idx = palette_idx
     h, w, _ = frames[1].shape
-    passes = palette.inter_passes(Prediction(
-        mean=np.moveaxis(frames[0], -1, 0).astype(np.float32), scale=np.ones((3, h, w), np.float32)), 0, h, w)
+    passes = palette.inter_passes(
+        Prediction(
+            mean=np.moveaxis(frames[0], -1, 0).astype(np.float32), scale=np.ones((3, h, w), np.float32)
+        ),
+        0,
+        h,
+        w,
+    )
     prev_idx = pc.previous_indices(frames[0], colours)
     counts = palette.pretrained_counts(palette.inter_geometry(h, w), frames[0], colours)
     mix, estimate, _ = palette.estimate_passes(passes, colours, idx, prev_idx, counts)
@@ -124,8 +132,15 @@ def test_contexts_make_dithered_frames_cheaper() -> None:
     sizes = []
     for m in (mix, mix & 0x0FFF):
         enc = entropy.FrameEncoder()
-        palette.code_passes(passes, colours, prev_idx, m, idx, enc,
-                            palette.pretrained_counts(palette.inter_geometry(h, w), frames[0], colours))
+        palette.code_passes(
+            passes,
+            colours,
+            prev_idx,
+            m,
+            idx,
+            enc,
+            palette.pretrained_counts(palette.inter_geometry(h, w), frames[0], colours),
+        )
         sizes.append(len(enc.finish()))
     assert abs(8 * sizes[0] - estimate) < 0.02 * estimate + 64
     assert sizes[0] < 0.7 * sizes[1]
@@ -194,7 +209,7 @@ def _busy_video(channels: int = 3, frames: int = 4) -> list[np.ndarray]:
     out = []
     for t in range(frames):
         f = background.copy()
-        f[4 + 3 * t:12 + 3 * t, 5 + 2 * t:13 + 2 * t] = sprite
+        f[4 + 3 * t : 12 + 3 * t, 5 + 2 * t : 13 + 2 * t] = sprite
         out.append(f)
     return out
 
@@ -209,8 +224,9 @@ def test_frames_over_256_colours_use_palette_update_and_round_trip(channels: int
     assert modes[1:] == [fc.MODE_PALETTE_UPDATE] * (len(frames) - 1), modes
     sizes = {}
     for use_palette in (True, False):
-        with Encoder(io.BytesIO(), width=36, height=40, channels=channels, model="last-frame",
-                     use_palette=use_palette) as enc:
+        with Encoder(
+            io.BytesIO(), width=36, height=40, channels=channels, model="last-frame", use_palette=use_palette
+        ) as enc:
             for f in frames:
                 enc.write(f, 1)
         sizes[use_palette] = sum(enc.frame_sizes[1:])  # payload + palette chunk bytes per frame
@@ -228,14 +244,20 @@ def test_update_palette_symbols() -> None:
 
 def test_palette_update_frame_errors() -> None:
     frames = _busy_video()
-    pred = Prediction(mean=np.moveaxis(frames[0], -1, 0).astype(np.float32),
-                         scale=np.ones((3, 40, 36), np.float32))
+    pred = Prediction(
+        mean=np.moveaxis(frames[0], -1, 0).astype(np.float32), scale=np.ones((3, 40, 36), np.float32)
+    )
     coded = fc.encode_frame(frames[1], pred, frames[0])
     assert coded.mode == fc.MODE_PALETTE_UPDATE
     assert np.array_equal(fc.decode_frame(coded, pred, 40, 36, 3, frames[0]), frames[1])
     with pytest.raises(fc.FormatError, match="mode 4.*version-2 stream"):
         fc.decode_frame(coded, pred, 40, 36, 3, frames[0], FormatProfile.for_version(2))
-    big = fc.CodedFrame(coded.mode, 0, coded.payload, coded.mix,
-                        np.arange(256 * 3, dtype=np.int64).reshape(256, 3).astype(np.uint8))
+    big = fc.CodedFrame(
+        coded.mode,
+        0,
+        coded.payload,
+        coded.mix,
+        np.arange(256 * 3, dtype=np.int64).reshape(256, 3).astype(np.uint8),
+    )
     with pytest.raises(fc.FormatError, match="at most 255"):
         fc.decode_frame(big, pred, 40, 36, 3, frames[0])

@@ -55,8 +55,11 @@ def test_table_bits_track_the_continuous_laplace() -> None:
     x = rng.integers(0, 256, 5000)
     mean_q = np.clip(x * 16 + rng.integers(-200, 200, 5000), 0, 4080)
     scale_idx = rng.integers(35, 64, 5000)  # b >= 4: where the 2^-20 resolution does not bind
-    np.testing.assert_allclose(entropy.table_bits(x, mean_q, scale_idx).sum(),
-                               entropy.laplace_bits(x, mean_q, scale_idx).sum(), rtol=2e-3)
+    np.testing.assert_allclose(
+        entropy.table_bits(x, mean_q, scale_idx).sum(),
+        entropy.laplace_bits(x, mean_q, scale_idx).sum(),
+        rtol=2e-3,
+    )
 
 
 def test_rgb_payload_is_the_table_code_length() -> None:
@@ -74,8 +77,21 @@ def test_rgb_payload_is_the_table_code_length() -> None:
     assert np.array_equal(back, np.moveaxis(truth, 0, -1))
 
 
-_TRANSCENDENTAL = ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "cosh", "sinh", "tanh",
-                   "logaddexp", "logaddexp2", "float_power")
+_TRANSCENDENTAL = (
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "cosh",
+    "sinh",
+    "tanh",
+    "logaddexp",
+    "logaddexp2",
+    "float_power",
+)
 
 
 def _videos() -> list[list[np.ndarray]]:
@@ -100,6 +116,7 @@ def test_decoding_calls_no_transcendental_numpy_function(monkeypatch: pytest.Mon
 
     def trap(*args, **kwargs):
         raise AssertionError("a transcendental numpy function ran on the decode path")
+
     for name in _TRANSCENDENTAL:
         monkeypatch.setattr(np, name, trap)
     for data, frames in streams:

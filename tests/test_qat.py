@@ -40,9 +40,11 @@ def _ints(net, hist):
     frames, valid = learned.window_from_history(hist)
     with torch.no_grad():
         mean, scale, coupling = learned.forward_params(net, frames, valid)
-    return (np.rint(mean[0].numpy() * 16).astype(np.int64),
-            entropy.quantize_scale(scale[0].numpy()),
-            entropy.quantize_coupling(coupling[0].numpy()))
+    return (
+        np.rint(mean[0].numpy() * 16).astype(np.int64),
+        entropy.quantize_scale(scale[0].numpy()),
+        entropy.quantize_coupling(coupling[0].numpy()),
+    )
 
 
 def test_fake_quantized_net_computes_the_integer_nets_outputs(calib_dir, tmp_path):
@@ -50,8 +52,9 @@ def test_fake_quantized_net_computes_the_integer_nets_outputs(calib_dir, tmp_pat
     agree on nearly every mean (1/16), coupling (1/256) and scale index; the plain float net
     agrees less. What remains is the ConvLSTM's floor-for-round and the head's lookup tables."""
     torch.set_num_threads(1)
-    path = ptq.convert(NAME, out=tmp_path / "int.safetensors", calib_dirs=[calib_dir],
-                           n_clips=1, per_clip=3, crop=96)
+    path = ptq.convert(
+        NAME, out=tmp_path / "int.safetensors", calib_dirs=[calib_dir], n_clips=1, per_clip=3, crop=96
+    )
     int_model = integer.ConvLSTMHybridIntPredictor(weights=path)
     net = _shipped_net()
     plain = _shipped_net()
@@ -61,7 +64,7 @@ def test_fake_quantized_net_computes_the_integer_nets_outputs(calib_dir, tmp_pat
     agree = {"fake": np.zeros(3), "plain": np.zeros(3)}
     total = 0
     for t in (1, 2, 5, 13, 29):
-        hist = list(clip[max(0, t - 5):t, :48, :64])
+        hist = list(clip[max(0, t - 5) : t, :48, :64])
         want = int_model.predict_ints(hist)
         total += want[0].size
         for key, model in (("fake", net), ("plain", plain)):
@@ -90,9 +93,23 @@ def test_gradients_pass_through_the_rounding(calib_dir):
 def test_qat_training_writes_plain_float_weights(calib_dir, tmp_path):
     clip = load_clips([calib_dir / "carphone_000.gif"])[0][:8, :32, :32]
     out = tmp_path / "qat.safetensors"
-    summary = train([], NAME, out, steps=3, steps_per_epoch=3, crop=32, batch=2, lr=1e-3,
-                    clips=[clip], val_clips=[clip], init=shipped_path(NAME), qat=True,
-                    progress=False, threads=1, log=lambda *_: None)
+    summary = train(
+        [],
+        NAME,
+        out,
+        steps=3,
+        steps_per_epoch=3,
+        crop=32,
+        batch=2,
+        lr=1e-3,
+        clips=[clip],
+        val_clips=[clip],
+        init=shipped_path(NAME),
+        qat=True,
+        progress=False,
+        threads=1,
+        log=lambda *_: None,
+    )
     assert summary["steps"] == 3
     from safetensors import safe_open
 
@@ -107,5 +124,12 @@ def test_qat_training_writes_plain_float_weights(calib_dir, tmp_path):
     # Fine-tuning: the starting weights are the score to beat and stay the output until beaten.
     assert summary["best_val_bits"] <= summary["initial_val_bits"]
     assert changed == (summary["best_val_bits"] < summary["initial_val_bits"])
-    ptq.convert(NAME, weights=out, out=tmp_path / "qat-int.safetensors", calib_dirs=[calib_dir],
-                    n_clips=1, per_clip=2, crop=32)
+    ptq.convert(
+        NAME,
+        weights=out,
+        out=tmp_path / "qat-int.safetensors",
+        calib_dirs=[calib_dir],
+        n_clips=1,
+        per_clip=2,
+        crop=32,
+    )

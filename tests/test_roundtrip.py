@@ -16,8 +16,16 @@ from hypothesis import strategies as st
 from fpcodec.bitstream.errors import FormatError, InputError, TruncatedStreamError
 from fpcodec.codec import Decoder, Encoder, decode, encode
 
-from conftest import (CARPHONE, CARPHONE_WIDE, ODD, ODD_GIFS, ODD_RGBA, assert_frames_equal,
-                      moving_video, read_video)
+from conftest import (
+    CARPHONE,
+    CARPHONE_WIDE,
+    ODD,
+    ODD_GIFS,
+    ODD_RGBA,
+    assert_frames_equal,
+    moving_video,
+    read_video,
+)
 
 
 def round_trip(frames, durations=None, time_base=Fraction(1, 100), loop=None, **kw):
@@ -29,7 +37,10 @@ def round_trip(frames, durations=None, time_base=Fraction(1, 100), loop=None, **
     assert video.loop == loop
     assert video.header.frame_count == len(frames)
     assert (video.header.width, video.header.height, video.header.channels) == (
-        frames[0].shape[1], frames[0].shape[0], frames[0].shape[2])
+        frames[0].shape[1],
+        frames[0].shape[0],
+        frames[0].shape[2],
+    )
     return data, video
 
 
@@ -68,7 +79,7 @@ def test_palette_changes_every_frame():
     """Same index image, a different 256-colour palette on every frame: every pixel changes colour."""
     rng = np.random.default_rng(3)
     index = rng.integers(0, 256, (20, 24))
-    index.ravel()[:256] = np.arange(256)           # every palette entry is used
+    index.ravel()[:256] = np.arange(256)  # every palette entry is used
     frames = []
     for _ in range(6):
         palette = rng.permutation(np.unique(rng.integers(0, 1 << 24, 4096)))[:256]
@@ -84,7 +95,7 @@ def test_palette_changes_every_frame_rgba():
     frames = []
     for i in range(5):
         colours = rng.integers(0, 256, (40, 4)).astype(np.uint8)
-        colours[i % 40, 3] = 0                        # one transparent colour, moving around
+        colours[i % 40, 3] = 0  # one transparent colour, moving around
         frames.append(colours[index])
     round_trip(frames, [5] * 5, loop=3)
 
@@ -96,8 +107,9 @@ def test_more_than_256_colours_then_fewer():
     round_trip([few, many, few, few.copy(), many, many // 2])
 
 
-@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 1, 4), (1, 17, 3), (17, 1, 4), (2, 3, 3),
-                                   (16, 16, 3), (17, 33, 4), (33, 17, 3)])
+@pytest.mark.parametrize(
+    "shape", [(1, 1, 3), (1, 1, 4), (1, 17, 3), (17, 1, 4), (2, 3, 3), (16, 16, 3), (17, 33, 4), (33, 17, 3)]
+)
 def test_small_and_odd_sizes(shape):
     rng = np.random.default_rng(sum(shape))
     frames = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(3)]
@@ -120,10 +132,17 @@ def test_extreme_alternation():
     round_trip([zero, full, zero, checker, 255 - checker, full])
 
 
-@pytest.mark.parametrize("time_base,loop", [
-    (Fraction(1, 100), None), (Fraction(1, 100), 0), (Fraction(1, 1000), 1), (Fraction(1001, 30000), 7),
-    (Fraction(1, 90000), 65535), (Fraction(3, 1), None),
-])
+@pytest.mark.parametrize(
+    "time_base,loop",
+    [
+        (Fraction(1, 100), None),
+        (Fraction(1, 100), 0),
+        (Fraction(1, 1000), 1),
+        (Fraction(1001, 30000), 7),
+        (Fraction(1, 90000), 65535),
+        (Fraction(3, 1), None),
+    ],
+)
 def test_timing_metadata(time_base, loop):
     round_trip(moving_video(3, 10, 12), [0, 1, 1234567], time_base=time_base, loop=loop)
 
@@ -187,18 +206,21 @@ def test_encoding_is_deterministic():
 
 
 # ------------------------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("frames,match", [
-    ([], "no frames"),
-    ([np.zeros((4, 4), np.uint8)], "shape"),
-    ([np.zeros((4, 4, 2), np.uint8)], "channels"),
-    ([np.zeros((4, 4, 5), np.uint8)], "channels"),
-    ([np.zeros((0, 4, 3), np.uint8)], "size"),
-    ([np.zeros((4, 0, 3), np.uint8)], "size"),
-    ([np.zeros((4, 4, 3), np.uint16)], "uint8"),
-    ([np.zeros((4, 4, 3), np.float32)], "uint8"),
-    ([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8)], "shape"),
-    ([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 4), np.uint8)], "shape"),
-])
+@pytest.mark.parametrize(
+    "frames,match",
+    [
+        ([], "no frames"),
+        ([np.zeros((4, 4), np.uint8)], "shape"),
+        ([np.zeros((4, 4, 2), np.uint8)], "channels"),
+        ([np.zeros((4, 4, 5), np.uint8)], "channels"),
+        ([np.zeros((0, 4, 3), np.uint8)], "size"),
+        ([np.zeros((4, 0, 3), np.uint8)], "size"),
+        ([np.zeros((4, 4, 3), np.uint16)], "uint8"),
+        ([np.zeros((4, 4, 3), np.float32)], "uint8"),
+        ([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8)], "shape"),
+        ([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 4), np.uint8)], "shape"),
+    ],
+)
 def test_encode_rejects_bad_frames(frames, match):
     with pytest.raises(InputError, match=match):
         encode(frames)
@@ -209,26 +231,44 @@ def test_encode_rejects_duration_count_mismatch():
         encode(moving_video(3, 4, 4), durations=[1, 2])
 
 
-@pytest.mark.parametrize("kw", [
-    dict(time_base=Fraction(0)), dict(time_base=Fraction(-1, 100)), dict(time_base=Fraction(1, 2**32)),
-    dict(time_base=Fraction(2**32, 3)), dict(time_base=0.04), dict(time_base="1/100"),
-    dict(durations=[-1]), dict(durations=[2**32]), dict(durations=[1.5]), dict(loop=2**31),
-    dict(loop=-2),
-], ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(time_base=Fraction(0)),
+        dict(time_base=Fraction(-1, 100)),
+        dict(time_base=Fraction(1, 2**32)),
+        dict(time_base=Fraction(2**32, 3)),
+        dict(time_base=0.04),
+        dict(time_base="1/100"),
+        dict(durations=[-1]),
+        dict(durations=[2**32]),
+        dict(durations=[1.5]),
+        dict(loop=2**31),
+        dict(loop=-2),
+    ],
+    ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()),
+)
 def test_encode_rejects_unstorable_timing(kw):
     """Values the header cannot hold are refused up front (time base 0 once produced a stream
     that its own decoder rejected; others escaped as struct.error)."""
     with pytest.raises(InputError):
         encode(moving_video(1, 4, 4), **kw)
     with pytest.raises(InputError):
-        enc = Encoder(io.BytesIO(), width=4, height=4, channels=3,
-                      time_base=kw.get("time_base", Fraction(1, 100)), loop=kw.get("loop"))
+        enc = Encoder(
+            io.BytesIO(),
+            width=4,
+            height=4,
+            channels=3,
+            time_base=kw.get("time_base", Fraction(1, 100)),
+            loop=kw.get("loop"),
+        )
         enc.write(moving_video(1, 4, 4)[0], kw.get("durations", [0])[0])
 
 
 def test_timing_extremes_that_fit_round_trip():
-    round_trip(moving_video(2, 4, 4), [0, 2**32 - 1], time_base=Fraction(2**32 - 1, 2**32 - 2),
-               loop=2**31 - 1)
+    round_trip(
+        moving_video(2, 4, 4), [0, 2**32 - 1], time_base=Fraction(2**32 - 1, 2**32 - 2), loop=2**31 - 1
+    )
     round_trip(moving_video(2, 4, 4), [np.uint32(7), np.int64(9)], time_base=1, loop=0)
 
 
@@ -272,8 +312,9 @@ def test_streaming_unknown_frame_count(channels):
     frames = moving_video(7, 14, 18, c=channels)
     durations = [3, 0, 5, 9, 1, 1, 2]
     buf = io.BytesIO()
-    enc = Encoder(buf, width=18, height=14, channels=channels, time_base=Fraction(1, 50), loop=0,
-                  frame_count=None)
+    enc = Encoder(
+        buf, width=18, height=14, channels=channels, time_base=Fraction(1, 50), loop=0, frame_count=None
+    )
     assert enc.header.frame_count is None
     for i, (f, d) in enumerate(zip(frames, durations, strict=True)):
         enc.write(f, d)
@@ -374,9 +415,8 @@ def videos(draw):
         colours = rng.integers(0, 256, (draw(st.integers(1, 6)), c), dtype=np.uint8)
         frames = [colours[rng.integers(0, len(colours), (h, w))] for _ in range(n)]
     elif kind == "ramp":
-        base = (np.add.outer(np.arange(h), np.arange(w)) * draw(st.integers(1, 9)) % 256)
-        frames = [np.repeat(((base + i * 3) % 256).astype(np.uint8)[..., None], c, -1)
-                  for i in range(n)]
+        base = np.add.outer(np.arange(h), np.arange(w)) * draw(st.integers(1, 9)) % 256
+        frames = [np.repeat(((base + i * 3) % 256).astype(np.uint8)[..., None], c, -1) for i in range(n)]
     else:  # mostly static: copy the previous frame, change a few pixels
         frames = [rng.integers(0, 256, shape, dtype=np.uint8)]
         for _ in range(n - 1):
@@ -386,16 +426,20 @@ def videos(draw):
             f[ys, xs] = rng.choice(np.array([0, 255], np.uint8), (k, c))
             frames.append(f)
     if c == 4 and draw(st.booleans()):
-        for f in frames:                  # binary alpha, GIF-like
+        for f in frames:  # binary alpha, GIF-like
             f[..., 3] = np.where(f[..., 3] < 128, 0, 255)
     durations = draw(st.lists(st.integers(0, 2**32 - 1), min_size=n, max_size=n))
     return frames, durations
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.data_too_large])
-@given(videos(), st.sampled_from([None, 0, 5]),
-       st.sampled_from([Fraction(1, 100), Fraction(1, 1000), Fraction(1001, 24000)]))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(
+    videos(),
+    st.sampled_from([None, 0, 5]),
+    st.sampled_from([Fraction(1, 100), Fraction(1, 1000), Fraction(1001, 24000)]),
+)
 def test_property_round_trip(video, loop, time_base):
     frames, durations = video
     round_trip(frames, durations, time_base=time_base, loop=loop)

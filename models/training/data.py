@@ -29,7 +29,9 @@ def clip_files(dirs) -> list[Path]:
     files = []
     for d in dirs:
         d = Path(d)
-        files += [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
+        files += (
+            [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
+        )
     return files
 
 

@@ -29,10 +29,11 @@ def clip_bits(predictor, clip: np.ndarray) -> tuple[float, float, int]:
     plain = shifted = 0.0
     count = 0
     for t in range(1, len(clip)):
-        pred = predictor.predict(list(clip[max(0, t - HISTORY):t]))
+        pred = predictor.predict(list(clip[max(0, t - HISTORY) : t]))
         x = np.moveaxis(clip[t], -1, 0)
-        mq = np.stack([entropy.quantize_mean(apply_coupling(pred.mean, pred.coupling, c, x))
-                       for c in range(3)])
+        mq = np.stack(
+            [entropy.quantize_mean(apply_coupling(pred.mean, pred.coupling, c, x)) for c in range(3)]
+        )
         si = entropy.quantize_scale(pred.scale[:3])
         plain += float(entropy.laplace_bits(x[:3], mq, si).sum())
         shifted += float(entropy.bits_by_shift(x[:3], mq, si, SHIFTS).min())
@@ -51,8 +52,11 @@ def forward_ms(predictor, h: int, w: int, repeats: int = 20) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fpcodec.models.training.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fpcodec.models.training.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--val", nargs="+", required=True)
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument("--threads", type=int, default=None)
@@ -64,8 +68,10 @@ def main(argv=None) -> int:
     clips = load_clips(args.val)
     names = args.models or available()
     base = None
-    print(f"{'model':16s} {'bits':>7s} {'vs LF':>7s} {'bits+shift':>10s} {'vs LF':>7s} "
-          f"{'ms 96x96':>9s} {'ms 200x150':>10s}")
+    print(
+        f"{'model':16s} {'bits':>7s} {'vs LF':>7s} {'bits+shift':>10s} {'vs LF':>7s} "
+        f"{'ms 96x96':>9s} {'ms 200x150':>10s}"
+    )
     for name in names:
         p = get(name)
         tot = np.zeros(3)
@@ -74,10 +80,16 @@ def main(argv=None) -> int:
         plain, shifted = tot[0] / tot[2], tot[1] / tot[2]
         if base is None and name == "last-frame":
             base = (plain, shifted)
-        rel = (f"{100 * (plain / base[0] - 1):+6.1f}%", f"{100 * (shifted / base[1] - 1):+6.1f}%") \
-            if base else ("", "")
-        print(f"{name:16s} {plain:7.4f} {rel[0]:>7s} {shifted:10.4f} {rel[1]:>7s} "
-              f"{forward_ms(p, 96, 96):9.1f} {forward_ms(p, 150, 200):10.1f}", flush=True)
+        rel = (
+            (f"{100 * (plain / base[0] - 1):+6.1f}%", f"{100 * (shifted / base[1] - 1):+6.1f}%")
+            if base
+            else ("", "")
+        )
+        print(
+            f"{name:16s} {plain:7.4f} {rel[0]:>7s} {shifted:10.4f} {rel[1]:>7s} "
+            f"{forward_ms(p, 96, 96):9.1f} {forward_ms(p, 150, 200):10.1f}",
+            flush=True,
+        )
     return 0
 
 

@@ -60,7 +60,8 @@ def coupled_means(x: torch.Tensor, mean: torch.Tensor, coupling: torch.Tensor | 
     return torch.stack([mean[:, 0], g_mean, b_mean], dim=1)
 
 
-def code_length(x: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor,
-                coupling: torch.Tensor | None) -> torch.Tensor:
+def code_length(
+    x: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, coupling: torch.Tensor | None
+) -> torch.Tensor:
     """Bits of every subpixel (``(B, 3, H, W)``); ``x`` holds the true pixel values as floats."""
     return laplace_bits_torch(x, coupled_means(x, mean, coupling), scale)

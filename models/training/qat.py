@@ -49,8 +49,9 @@ class FakeQuant:
     them. The weights file the network saves is still a plain float file.
     """
 
-    def __init__(self, name: str, net: nn.Module, stats: dict[str, np.ndarray],
-                 headroom: float = ptq.HEADROOM) -> None:
+    def __init__(
+        self, name: str, net: nn.Module, stats: dict[str, np.ndarray], headroom: float = ptq.HEADROOM
+    ) -> None:
         self.name, self.net, self.stats, self.headroom = name, net, stats, headroom
         self._layers: dict[str, tuple[torch.Tensor, ...]] = {}
         self._patched: list[nn.Module] = []
@@ -81,15 +82,24 @@ class FakeQuant:
             w = q["weight"].to(torch.float64) * s_w.view(-1, 1, *([1] * dims)) / in_scale
             offset = torch.as_tensor(rq.offset)
             # the integer bias less the folded offset and rounding constant: round(b / s_w)
-            b0 = q["bias"].to(torch.float64) - offset * torch.pow(2.0, shift) - torch.floor(
-                torch.pow(2.0, shift - 1))
+            b0 = (
+                q["bias"].to(torch.float64)
+                - offset * torch.pow(2.0, shift)
+                - torch.floor(torch.pow(2.0, shift - 1))
+            )
             view = (1, -1) + (1,) * dims
 
             def vec(a, view=view, dev=dev):
                 return torch.as_tensor(np.asarray(a, np.float64)).view(view).to(dev, torch.float32)
 
-            self._layers[ln] = (w.to(dev, torch.float32), (b0 * s_w).to(dev, torch.float32),
-                                vec(rq.mult), vec(rq.offset), vec(rq.lo), vec(rq.hi))
+            self._layers[ln] = (
+                w.to(dev, torch.float32),
+                (b0 * s_w).to(dev, torch.float32),
+                vec(rq.mult),
+                vec(rq.offset),
+                vec(rq.lo),
+                vec(rq.hi),
+            )
 
     def _conv_forward(self, ln: str, conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
         w_eff, b_eff, mult, offset, lo, hi = self._layers[ln]

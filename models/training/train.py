@@ -36,11 +36,13 @@ from ..learned import base_log_scale, build_net, head_params, load_weights, step
 from .data import load_clips
 from .loss import code_length
 
+
 class WindowSampler:
     """Random (history, target) crops from in-memory clips."""
 
-    def __init__(self, clips: list[np.ndarray], crop: int, rng: np.random.Generator,
-                 short_prob: float = 0.15) -> None:
+    def __init__(
+        self, clips: list[np.ndarray], crop: int, rng: np.random.Generator, short_prob: float = 0.15
+    ) -> None:
         self.clips = clips
         self.crop = crop
         self.rng = rng
@@ -69,13 +71,13 @@ class WindowSampler:
             idx = [idx[0]] * (HISTORY - length) + idx + [t]
             y0 = int(rng.integers(0, clip.shape[1] - ch + 1))
             x0 = int(rng.integers(0, clip.shape[2] - cw + 1))
-            win = clip[idx, y0:y0 + ch, x0:x0 + cw]
+            win = clip[idx, y0 : y0 + ch, x0 : x0 + cw]
             if rng.random() < 0.5:
                 win = win[:, :, ::-1]
             if rng.random() < 0.5:
                 win = win[:, ::-1]
             frames[b] = win
-            valid[b, HISTORY - length:] = 1.0
+            valid[b, HISTORY - length :] = 1.0
         x = torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float()  # (B, T+1, 3, H, W)
         return x[:, :HISTORY].contiguous(), torch.from_numpy(valid), x[:, HISTORY].contiguous()
 
@@ -88,13 +90,14 @@ def clip_windows(clip: np.ndarray):
         idx = list(range(t - length, t))
         idx = [idx[0]] * (HISTORY - length) + idx
         valid = np.zeros(HISTORY, np.float32)
-        valid[HISTORY - length:] = 1.0
+        valid[HISTORY - length :] = 1.0
         yield idx, valid, t
 
 
 # --------------------------------------------------------------------------------------------------
 # Loss and evaluation
 # --------------------------------------------------------------------------------------------------
+
 
 def batch_bits(net, frames, valid, target, noise_std: float = 0.0) -> torch.Tensor:
     """Per-subpixel code length (B, 3, H, W) of ``target`` given history ``frames`` (0..255)."""
@@ -116,7 +119,7 @@ def evaluate(net, clips: list[np.ndarray], device, chunk: int = 8) -> float:
         xs = torch.from_numpy(np.ascontiguousarray(clip.transpose(0, 3, 1, 2))).float()
         wins = list(clip_windows(clip))
         for s in range(0, len(wins), chunk):
-            part = wins[s:s + chunk]
+            part = wins[s : s + chunk]
             frames = torch.stack([xs[idx] for idx, _, _ in part]).to(device)
             valid = torch.from_numpy(np.stack([v for _, v, _ in part])).to(device)
             target = torch.stack([xs[t] for _, _, t in part]).to(device)
@@ -132,11 +135,15 @@ def evaluate_last_frame(clips: list[np.ndarray]) -> float:
     total, count = 0.0, 0
     for clip in clips:
         for t in range(1, len(clip)):
-            hist = list(clip[max(0, t - HISTORY):t])
+            hist = list(clip[max(0, t - HISTORY) : t])
             pred = last_frame_params(hist)
             x = torch.from_numpy(clip[t].transpose(2, 0, 1)[None].astype(np.float32))
-            bits = code_length(x, torch.from_numpy(pred.mean[None, :3]),
-                               torch.from_numpy(pred.scale[None, :3].astype(np.float32)), None)
+            bits = code_length(
+                x,
+                torch.from_numpy(pred.mean[None, :3]),
+                torch.from_numpy(pred.scale[None, :3].astype(np.float32)),
+                None,
+            )
             total += float(bits.double().sum())
             count += bits.numel()
     return total / max(count, 1)
@@ -145,6 +152,7 @@ def evaluate_last_frame(clips: list[np.ndarray]) -> float:
 # --------------------------------------------------------------------------------------------------
 # Checkpoints
 # --------------------------------------------------------------------------------------------------
+
 
 def save_weights(net, path: Path, metadata: dict[str, str]) -> None:
     from safetensors.torch import save_file
@@ -188,8 +196,11 @@ def load_checkpoint(net, opt, resume: str | Path, device) -> dict:
         jpath = resume
         wpath = resume.with_name(resume.name.removesuffix(".json") + ".safetensors")
     else:
-        wpath, jpath = _ckpt_paths(resume) if not resume.name.endswith(".ckpt.safetensors") else (
-            resume, resume.with_name(resume.name.removesuffix(".safetensors") + ".json"))
+        wpath, jpath = (
+            _ckpt_paths(resume)
+            if not resume.name.endswith(".ckpt.safetensors")
+            else (resume, resume.with_name(resume.name.removesuffix(".safetensors") + ".json"))
+        )
     tensors = load_file(str(wpath))
     net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     for i, p in enumerate(net.parameters()):
@@ -206,6 +217,7 @@ def load_checkpoint(net, opt, resume: str | Path, device) -> dict:
 # Training loop
 # --------------------------------------------------------------------------------------------------
 
+
 def _device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -221,22 +233,44 @@ def _fake_quant(model_name: str, net, data_dirs, clips, seed: int):
 
     net.eval()
     if data_dirs:
-        windows = ptq.corpus_calibration_windows(data_dirs, ptq.CALIB_CLIPS, ptq.CALIB_PER_CLIP,
-                                                 ptq.CALIB_CROP, seed)
+        windows = ptq.corpus_calibration_windows(
+            data_dirs, ptq.CALIB_CLIPS, ptq.CALIB_PER_CLIP, ptq.CALIB_CROP, seed
+        )
     else:
-        windows = ptq.calibration_windows(clips, ptq.CALIB_PER_CLIP, ptq.CALIB_CROP,
-                                          np.random.default_rng(seed))
+        windows = ptq.calibration_windows(
+            clips, ptq.CALIB_PER_CLIP, ptq.CALIB_CROP, np.random.default_rng(seed)
+        )
     fake_quant = FakeQuant.from_windows(model_name, net, windows)
     net.train()
     return fake_quant
 
 
-def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | None = None,
-          steps: int | None = None, steps_per_epoch: int = 250, time_budget_s: float | None = None,
-          crop: int = 64, batch: int = 16, lr: float = 2e-3, min_lr_frac: float = 0.05,
-          seed: int = 0, device: str = "auto", noise_std: float = 0.0, resume=None,
-          progress: bool = True, threads: int | None = None, clips=None, val_clips=None,
-          init=None, qat: bool = False, log=print) -> dict:
+def train(
+    data_dirs,
+    model_name: str,
+    out_path,
+    *,
+    val_dirs=(),
+    epochs: int | None = None,
+    steps: int | None = None,
+    steps_per_epoch: int = 250,
+    time_budget_s: float | None = None,
+    crop: int = 64,
+    batch: int = 16,
+    lr: float = 2e-3,
+    min_lr_frac: float = 0.05,
+    seed: int = 0,
+    device: str = "auto",
+    noise_std: float = 0.0,
+    resume=None,
+    progress: bool = True,
+    threads: int | None = None,
+    clips=None,
+    val_clips=None,
+    init=None,
+    qat: bool = False,
+    log=print,
+) -> dict:
     """Train ``model_name`` and write its best-validation weights to ``out_path``.
 
     Stops after ``steps`` optimizer steps, ``epochs`` epochs of ``steps_per_epoch`` steps, or
@@ -265,8 +299,10 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
     if not train_clips:
         raise ValueError(f"no training clips found under {list(data_dirs)}")
     n_frames = sum(len(c) for c in train_clips)
-    log(f"loaded {len(train_clips)} training clips ({n_frames} frames), {len(vclips)} val clips "
-        f"in {time.perf_counter() - t_load:.1f}s; device {dev}")
+    log(
+        f"loaded {len(train_clips)} training clips ({n_frames} frames), {len(vclips)} val clips "
+        f"in {time.perf_counter() - t_load:.1f}s; device {dev}"
+    )
 
     net = build_net(model_name).to(dev)
     n_params = sum(p.numel() for p in net.parameters())
@@ -290,17 +326,22 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
     refresh()
     init_val = evaluate(net, vclips, dev) if vclips else None
     if lf_val is not None:
-        log(f"last-frame val: {lf_val:.4f} bits/subpixel; model {model_name}: {n_params} parameters, "
-            f"val before training {init_val:.4f}")
+        log(
+            f"last-frame val: {lf_val:.4f} bits/subpixel; model {model_name}: {n_params} parameters, "
+            f"val before training {init_val:.4f}"
+        )
     if init is not None and resume is None and init_val is not None:
         # Fine-tuning: the starting weights are the score to beat, and the output until beaten.
         info["best_val"] = init_val
-        save_weights(net, out_path, {"model": model_name, "val_bits": f"{init_val:.5f}", "step": "0",
-                                     "qat": str(int(qat))})
+        save_weights(
+            net,
+            out_path,
+            {"model": model_name, "val_bits": f"{init_val:.5f}", "step": "0", "qat": str(int(qat))},
+        )
 
     total_steps = steps
     if epochs is not None:
-        total_steps = min(total_steps or 10 ** 12, epochs * steps_per_epoch)
+        total_steps = min(total_steps or 10**12, epochs * steps_per_epoch)
 
     def frac_done(step: int, elapsed: float) -> float:
         f = 0.0
@@ -313,8 +354,8 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=total_steps, initial=info["step"], unit="step", dynamic_ncols=True,
-                   mininterval=2.0)
+
+        bar = tqdm(total=total_steps, initial=info["step"], unit="step", dynamic_ncols=True, mininterval=2.0)
     start = time.perf_counter() - info["elapsed_s"]
     step = info["step"]
     running = None
@@ -347,8 +388,13 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
         info["elapsed_s"] = time.perf_counter() - start
         refresh()
         val = evaluate(net, vclips, dev) if vclips else None
-        entry = {"epoch": info["epoch"], "step": step, "elapsed_s": round(info["elapsed_s"], 1),
-                 "train_bits": running, "val_bits": val}
+        entry = {
+            "epoch": info["epoch"],
+            "step": step,
+            "elapsed_s": round(info["elapsed_s"], 1),
+            "train_bits": running,
+            "val_bits": val,
+        }
         info["history"].append(entry)
         msg = f"epoch {info['epoch']} step {step} train {running:.4f}"
         if val is not None:
@@ -360,23 +406,34 @@ def train(data_dirs, model_name: str, out_path, *, val_dirs=(), epochs: int | No
         score = val if val is not None else running
         if info["best_val"] is None or score < info["best_val"]:
             info["best_val"] = score
-            save_weights(net, out_path, {"model": model_name, "val_bits": f"{score:.5f}",
-                                         "step": str(step), "qat": str(int(qat))})
+            save_weights(
+                net,
+                out_path,
+                {"model": model_name, "val_bits": f"{score:.5f}", "step": str(step), "qat": str(int(qat))},
+            )
         info["rng_state"] = rng.bit_generator.state
         save_checkpoint(net, opt, out_path, info)
     if bar is not None:
         bar.close()
     if fake_quant is not None:
         fake_quant.remove()
-    return {"model": model_name, "best_val_bits": info["best_val"], "last_frame_val_bits": lf_val,
-            "initial_val_bits": init_val,
-            "steps": step, "epochs": info["epoch"], "seconds": info["elapsed_s"],
-            "params": n_params, "history": info["history"]}
+    return {
+        "model": model_name,
+        "best_val_bits": info["best_val"],
+        "last_frame_val_bits": lf_val,
+        "initial_val_bits": init_val,
+        "steps": step,
+        "epochs": info["epoch"],
+        "seconds": info["elapsed_s"],
+        "params": n_params,
+        "history": info["history"],
+    }
 
 
 # --------------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------------
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``fpcodec train`` (and ``python -m fpcodec.models.training.train``)."""
@@ -388,24 +445,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("-o", "--output", dest="out", help="weights file to write (.safetensors)")
     out.add_argument("--out", dest="out", help=argparse.SUPPRESS)  # the old spelling
     parser.add_argument("-y", "--force", action="store_true", help="overwrite an existing weights file")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="passes of --steps-per-epoch steps (default 20 when no other limit is given)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="passes of --steps-per-epoch steps (default 20 when no other limit is given)",
+    )
     parser.add_argument("--steps", type=int, default=None, help="stop after this many optimizer steps")
-    parser.add_argument("--steps-per-epoch", type=int, default=250,
-                        help="optimizer steps between validations and checkpoints (default 250)")
-    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                        help="stop after this many seconds of training")
+    parser.add_argument(
+        "--steps-per-epoch",
+        type=int,
+        default=250,
+        help="optimizer steps between validations and checkpoints (default 250)",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this many seconds of training",
+    )
     parser.add_argument("--crop", type=int, default=64, help="side of the random training crops (default 64)")
     parser.add_argument("--batch", type=int, default=16, help="crops per optimizer step (default 16)")
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for crops and initial weights")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--noise-std", type=float, default=0.0,
-                        help="Gaussian noise added to the history frames, in pixel levels (0..255)")
+    parser.add_argument(
+        "--noise-std",
+        type=float,
+        default=0.0,
+        help="Gaussian noise added to the history frames, in pixel levels (0..255)",
+    )
     parser.add_argument("--resume", default=None, help="checkpoint (.ckpt.json) to continue")
     parser.add_argument("--init", default=None, help="weights file to start from (fine-tuning)")
-    parser.add_argument("--qat", action="store_true",
-                        help="quantization-aware: simulate the integer model's rounding (training/qat.py)")
+    parser.add_argument(
+        "--qat",
+        action="store_true",
+        help="quantization-aware: simulate the integer model's rounding (training/qat.py)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("-q", "--quiet", dest="no_progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-progress", dest="no_progress", action="store_true", help=argparse.SUPPRESS)
@@ -421,23 +498,42 @@ def run(args: argparse.Namespace) -> int:
     if Path(out).exists() and not (args.force or args.resume):
         raise FpcodecError(f"{out} exists (use -y/--force to overwrite, or --resume)")
     from ...codec.outputs import check_output
+
     check_output(out, force=True)  # its folder, before any training
     if args.epochs is None and args.steps is None and args.time_budget is None:
         args.epochs = 20
-    summary = train(data, args.model, out, val_dirs=args.val, epochs=args.epochs,
-                    steps=args.steps, steps_per_epoch=args.steps_per_epoch,
-                    time_budget_s=args.time_budget, crop=args.crop, batch=args.batch, lr=args.lr,
-                    seed=args.seed, device=args.device, noise_std=args.noise_std,
-                    resume=args.resume, progress=not args.no_progress, threads=args.threads,
-                    init=args.init, qat=args.qat)
+    summary = train(
+        data,
+        args.model,
+        out,
+        val_dirs=args.val,
+        epochs=args.epochs,
+        steps=args.steps,
+        steps_per_epoch=args.steps_per_epoch,
+        time_budget_s=args.time_budget,
+        crop=args.crop,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        noise_std=args.noise_std,
+        resume=args.resume,
+        progress=not args.no_progress,
+        threads=args.threads,
+        init=args.init,
+        qat=args.qat,
+    )
     summary.pop("history", None)
     print(json.dumps(summary))
     return 0
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fpcodec.models.training.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fpcodec.models.training.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 
