@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..bitstream.errors import FpcodecError
+from .io import VIDEO_EXTENSIONS
 
 #: What the user types for stdin or stdout.
 STDIO = "-"
@@ -27,33 +28,17 @@ FRAME_FORMATS = ("gif", "apng", "png", "webp", "y4m", "mp4")
 LOSSY_FORMATS = ("y4m", "mp4")
 #: Extensions of images and videos: an fpcodec stream given one of these names would be mistaken
 #: for one (cwebp refuses such names the same way).
-MEDIA_EXTENSIONS = frozenset(
-    {
-        ".gif",
-        ".png",
-        ".apng",
-        ".webp",
-        ".jpg",
-        ".jpeg",
-        ".jxl",
-        ".avif",
-        ".bmp",
-        ".tif",
-        ".tiff",
-        ".mp4",
-        ".m4v",
-        ".mkv",
-        ".webm",
-        ".mov",
-        ".avi",
-        ".y4m",
-        ".mpg",
-        ".mpeg",
-        ".ogv",
-        ".flv",
-        ".ts",
-    }
-)
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | {
+    ".png",
+    ".webp",
+    ".jpg",
+    ".jpeg",
+    ".jxl",
+    ".avif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+}
 
 
 def check_output(path: str, *, force: bool) -> None:
