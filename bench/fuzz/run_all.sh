@@ -23,13 +23,16 @@ mkdir -p "$dir" "$(dirname "$log")"
 status=0
 for t in "${targets[@]}"; do
     out="$dir/$t.out"
-    nice -n "${FUZZ_NICE:-15}" python -m "fpcodec.bench.fuzz.$t" \
+    # libFuzzer's -max_total_time is wall clock; the CPU seconds the target really got go in the log.
+    TIMEFORMAT='%U %S'
+    { time nice -n "${FUZZ_NICE:-15}" python -m "fpcodec.bench.fuzz.$t" \
         -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb="${FUZZ_RSS_MB:-3072}" \
-        -print_final_stats=1 -artifact_prefix="$dir/$t-" ${FUZZ_ARGS:-} "$dir/$t" >"$out" 2>&1
+        -print_final_stats=1 -artifact_prefix="$dir/$t-" ${FUZZ_ARGS:-} "$dir/$t" >"$out" 2>&1; } 2>"$dir/$t.time"
     rc=$?
+    cpu=$(awk '{printf "%.0f", $1 + $2}' "$dir/$t.time")
     [ $rc -ne 0 ] && status=1
     {
-        echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) target=$t seconds=$seconds exit=$rc" \
+        echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) target=$t seconds=$seconds cpu_seconds=$cpu exit=$rc" \
              "commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
         # The last status line (#execs, cov:, ft:, corp:) and libFuzzer's final stats.
         grep -E '^#[0-9]+' "$out" | tail -n 1
