@@ -42,8 +42,9 @@ info with the load average at start and end), ``speed_cli.md`` (the table) and `
 whole process).
 
 Profiling (see ``bench/SPEED.md`` for the exact commands): ``py-spy record -r 200 -f speedscope -o
-prof.json -- fpcodec decode X.fpc -o X.gif -y``; ``-f raw`` and the one-liner there give inclusive
-percentages. Threads: numba's parallel kernel (``codec/weight_kernel.py``) and torch use every core;
+prof.json -- fpcodec decode X.fpc -o X.gif -y -q`` (view it at speedscope.app); ``py-spy record -r 200
+-f raw -o prof.txt -- fpcodec decode ...`` and the one-liner in SPEED.md give inclusive percentages
+per function. Threads: numba's parallel kernel (``codec/weight_kernel.py``) and torch use every core;
 on a busy machine ``NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1`` can be faster. The variables are passed to
 the children and recorded in the JSON.
 """
