@@ -421,13 +421,13 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     for ci, clip in enumerate(report["clips"]):
         mk = markers[ci % len(markers)]
         short = Path(clip["clip"]).stem
-        for r in clip["results"]:
+        for i, r in enumerate(clip["results"]):
             y = r["bits_per_pixel"]
             x = r["decode_fps_in_process"]
             ax.scatter([x], [y], marker=mk, color=colours[r["codec"]], s=40, zorder=3)
-            ax.annotate(
-                f"{r['codec']} ({short})", (x, y), fontsize=6, xytext=(4, 3), textcoords="offset points"
-            )
+            label = r["codec"] + (f" ({short})" if len(report["clips"]) > 1 else "")
+            # alternate above / below so neighbours (WebP and JXL often are) stay readable
+            ax.annotate(label, (x, y), fontsize=6, xytext=(4, 4 if i % 2 else -9), textcoords="offset points")
             if r["kind"] == "fpcodec" and r.get("decode_fps_process"):
                 xp = r["decode_fps_process"]
                 ax.scatter(
@@ -440,10 +440,10 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     ax.set_xscale("log")
     ax.set_xlabel("decode frames/s (log; filled: in-process, open: fpcodec as a whole process)")
     ax.set_ylabel("bits/pixel (lower is better)")
-    ax.set_title(
-        f"Size against decode speed ({report['machine']['cpu_count']} CPUs, load {report['machine']['load_start'][0] if report['machine']['load_start'] else '?'})",
-        fontsize=9,
-    )
+    m = report["machine"]
+    names = ", ".join(Path(c["clip"]).stem for c in report["clips"])
+    load = m["load_start"][0] if m["load_start"] else "?"
+    ax.set_title(f"Size against decode speed: {names} ({m['cpu_count']} CPUs, load {load})", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.margins(x=0.15, y=0.08)
     fig.tight_layout()
