@@ -2,5 +2,6 @@
 
 ``fpcodec bench PATH... -o REPORT_DIR`` (or ``python -m fpcodec.bench``); modules: ``codecs``
 (external codec adapters), ``metrics``, ``run`` (harness), ``report`` (markdown/json), ``plots``,
-``cli``, and ``corpus`` (rebuild the public corpus: ``python -m fpcodec.bench.corpus DIR``).
+``cli``, ``speed_cli`` (the CLI timed as processes against WebP and JPEG XL decoding, see
+SPEED.md), and ``corpus`` (rebuild the public corpus: ``python -m fpcodec.bench.corpus DIR``).
 """
