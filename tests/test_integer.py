@@ -41,7 +41,9 @@ def clip():
 @pytest.fixture(scope="module")
 def predictors():
     torch.set_num_threads(1)
-    return {n: registry.get(n) for n in INT_MODELS}
+    # The torch backend: these tests look into its torch layers (the numpy backend, the CPU
+    # default, gives the same integers: tests/test_integer_numpy.py).
+    return {n: type(registry.get(n))(backend="torch") for n in INT_MODELS}
 
 
 def test_registry_ids_and_hash(predictors):
