@@ -197,7 +197,8 @@ _SCRIPT = textwrap.dedent("""
 
 
 def _run(threads: int, action: str, path, model: str = MAIN) -> str:
-    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}  # the palette weight kernel's threads
+    # numba: the palette weight kernel's threads; OpenBLAS: the numpy backend's GEMMs (CPU default)
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
     res = subprocess.run(
         [sys.executable, "-c", _SCRIPT, str(threads), action, str(path), model, str(CARPHONE)],
         capture_output=True,
