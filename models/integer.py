@@ -35,8 +35,9 @@ shipped ones):
   table is a second lookup table. Both tables are integers stored in the weights file: no float
   exp/log runs on the decode path (the tables are computed once, by ``convert``).
 
-What guarantees exactness. A convolution is evaluated with a float kernel (torch conv in float32
-on CPU, float64 on other devices) fed only integers. Every product ``w * x`` is an integer below
+What guarantees exactness. A convolution is evaluated with a float kernel (float32 on CPU: numpy
+im2col + GEMM by default, or a torch conv; a torch conv in float64 on other devices) fed only
+integers. Every product ``w * x`` is an integer below
 2^11 * 2^11 and, for every output channel o, ``|b_o| + sum_{c,k} |w_{o,c,k}| * max|x_c|``
 is checked (``accumulator_bound`` / ``check_bound``, at conversion and again at load time) to be
 below 2^24. Every partial sum of any subset of the terms, in any order and any grouping (blocked
