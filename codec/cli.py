@@ -466,7 +466,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="weights file for the model instead of the shipped one (e.g. from fpcodec train); "
         "decoding the stream then needs the same file",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (learned predictors)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto, cpu or cuda (learned predictors; auto runs the -int models on the CPU, without torch)",
+    )
     p.add_argument(
         "--no-palette",
         action="store_true",
@@ -511,7 +515,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--weights", metavar="FILE", help="the weights file the stream was encoded with (encode --weights)"
     )
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (learned predictors)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto, cpu or cuda (learned predictors; auto runs the -int models on the CPU, without torch)",
+    )
     p.add_argument("-y", "--force", action="store_true", help="overwrite the output")
     p.add_argument(
         "--lossy",

@@ -1,11 +1,14 @@
 """The learned predictors' architectures, each described once.
 
 An ``Arch`` lists a network's convolutions (``ConvSpec``: name, activation kind, input sources, sizes)
-and its forward graph, written once against a two-operation interface (``Ops``): ``conv(name, x)`` (a
-convolution and its activation) and ``cell(name, x, state)`` (one ConvLSTM step). Two nets are built
-from the same ``Arch``: the float net of ``learned.py`` (torch convs, ReLU, ``ConvLSTMCell``) and the
-integer net of ``integer.py`` (requantized integer convs, fixed-point ConvLSTM). The post-training
-quantizer (``training/ptq.py``) reads the sources to fold each input's scale into the weights.
+and its forward graph, written once against a small interface (``Ops``): ``conv(name, x)`` (a
+convolution and its activation), ``cell(name, x, state)`` (one ConvLSTM step) and the array
+operations ``cat``, ``upsample_nearest`` and ``max_pool2``; slicing, ``reshape``, ``shape`` and
+``swapaxes`` are the methods that torch tensors and numpy arrays share. Three nets are built from the
+same ``Arch``: the float net of ``learned.py`` (torch convs, ReLU, ``ConvLSTMCell``) and the integer
+nets of ``integer.py`` (requantized integer convs, fixed-point ConvLSTM), one on torch tensors and one
+on numpy arrays (``integer_numpy.py``, no torch). The post-training quantizer (``training/ptq.py``)
+reads the sources to fold each input's scale into the weights. This module does not import torch.
 
 Names are state-dict prefixes of the float net (``"cell.conv"`` is the gate convolution of the
 ConvLSTM cell ``"cell"``) and layer names of the integer weights files, so they are part of the
@@ -20,9 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import torch
-import torch.nn.functional as F
 
 from .base import HISTORY
 
@@ -74,12 +74,29 @@ def source_channels(source: str, channels: dict[str, int]) -> int:
     return channels[source]
 
 
+#: A torch tensor or a numpy array (the forward graphs use only what both offer).
+Array = Any
+
+
 class Ops(Protocol):
     """What a forward graph calls: the float and the integer nets each implement it."""
 
-    def conv(self, name: str, x: torch.Tensor) -> torch.Tensor: ...
+    def conv(self, name: str, x: Array) -> Array: ...
 
-    def cell(self, name: str, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]: ...
+    def cell(self, name: str, x: Array, state: Any) -> tuple[Array, Any]: ...
+
+    def cat(self, xs: list[Array], dim: int) -> Array:
+        """Concatenation along ``dim``."""
+        ...
+
+    def upsample_nearest(self, x: Array, size: tuple[int, int]) -> Array:
+        """(B, C, h, w) -> (B, C, H, W) nearest-neighbour upsampling (torch's ``"nearest"``:
+        source index ``floor(i * h / H)``)."""
+        ...
+
+    def max_pool2(self, x: Array) -> Array:
+        """2x2 max pooling, stride 2, a partial last row/column pooled alone (``ceil_mode``)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -91,7 +108,7 @@ class Arch:
 
     name: str
     convs: tuple[ConvSpec, ...]
-    forward: Callable[[Ops, torch.Tensor], torch.Tensor]
+    forward: Callable[[Ops, Array], Array]
 
     def in_channels(self) -> dict[str, int]:
         """Input channels of every conv (for an ``"lstm"`` conv: its input plus its hidden state)."""
@@ -108,7 +125,7 @@ class Arch:
 # --------------------------------------------------------------------------------------------------
 
 
-def _conv2d(ops: Ops, x: torch.Tensor) -> torch.Tensor:
+def _conv2d(ops: Ops, x: Array) -> Array:
     """One Conv2D over the stacked window (5 steps x 7 planes), then a small 1x1 head."""
     b, t, c, h, w = x.shape
     y = ops.conv("conv", x.reshape(b, t * c, h, w))
@@ -116,15 +133,15 @@ def _conv2d(ops: Ops, x: torch.Tensor) -> torch.Tensor:
     return ops.conv("out", y)
 
 
-def _conv3d_hybrid(ops: Ops, x: torch.Tensor) -> torch.Tensor:
+def _conv3d_hybrid(ops: Ops, x: Array) -> Array:
     """Last frame plus a Conv3D correction over the five frames (time collapsed by valid convs)."""
-    y = ops.conv("c1", x.transpose(1, 2))  # (B, C, T, H, W), T 5 -> 3
+    y = ops.conv("c1", x.swapaxes(1, 2))  # (B, C, T, H, W), T 5 -> 3
     y = ops.conv("c2", y)[:, :, 0]  # T 3 -> 1
-    y = ops.conv("mid", torch.cat([y, x[:, -1]], dim=1))
+    y = ops.conv("mid", ops.cat([y, x[:, -1]], dim=1))
     return ops.conv("out", y)
 
 
-def _convlstm_hybrid(ops: Ops, x: torch.Tensor) -> torch.Tensor:
+def _convlstm_hybrid(ops: Ops, x: Array) -> Array:
     """Last frame plus a ConvLSTM over the five frames (at half resolution) and a Conv2D head;
     full-resolution detail from the last two steps stacked."""
     b, t, c, h, w = x.shape
@@ -133,28 +150,28 @@ def _convlstm_hybrid(ops: Ops, x: torch.Tensor) -> torch.Tensor:
     state = None
     for k in range(t):
         hk, state = ops.cell("cell", e[:, k], state)
-    up = F.interpolate(hk, size=(h, w), mode="nearest")
+    up = ops.upsample_nearest(hk, (h, w))
     full = ops.conv("full", x[:, -2:].reshape(b, 2 * c, h, w))
-    y = ops.conv("mid", torch.cat([full, up], dim=1))
+    y = ops.conv("mid", ops.cat([full, up], dim=1))
     return ops.conv("out", y)
 
 
-def _convlstm_unet(ops: Ops, x: torch.Tensor) -> torch.Tensor:
+def _convlstm_unet(ops: Ops, x: Array) -> Array:
     """ConvLSTM encoder-decoder: pool to 1/2 and 1/4 resolution, ConvLSTMs there, upsample back,
     concatenate with the last frame's full-resolution features and mix by a 1x1 conv."""
     b, t, c, h, w = x.shape
     e = ops.conv("enc1", x.reshape(b * t, c, h, w))
-    e = F.max_pool2d(e, 2, ceil_mode=True)
+    e = ops.max_pool2(e)
     e = e.reshape(b, t, *e.shape[1:])
     s1 = s2 = None
     for k in range(t):
         h1, s1 = ops.cell("cell1", e[:, k], s1)
-        h2, s2 = ops.cell("cell2", F.max_pool2d(h1, 2, ceil_mode=True), s2)
-    u2 = F.interpolate(h2, size=h1.shape[-2:], mode="nearest")
-    d1 = ops.conv("dec2", torch.cat([u2, h1], dim=1))
-    u1 = F.interpolate(d1, size=(h, w), mode="nearest")
+        h2, s2 = ops.cell("cell2", ops.max_pool2(h1), s2)
+    u2 = ops.upsample_nearest(h2, tuple(h1.shape[-2:]))
+    d1 = ops.conv("dec2", ops.cat([u2, h1], dim=1))
+    u1 = ops.upsample_nearest(d1, (h, w))
     full = ops.conv("full", x[:, -2:].reshape(b, 2 * c, h, w))
-    y = ops.conv("mix", torch.cat([full, u1], dim=1))
+    y = ops.conv("mix", ops.cat([full, u1], dim=1))
     return ops.conv("out", y)
 
 

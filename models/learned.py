@@ -27,10 +27,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..bitstream.errors import WeightsError
+from . import window
 from .arch import ARCHS, Arch
-from .base import HISTORY, Prediction, Predictor
-from .last_frame import last_frame_params
+from .base import Prediction, Predictor
 from .weights import describe_mismatch, read_weights, shipped_path
+from .window import rgb_prediction
 
 SCALE_MIN = 0.04
 SCALE_MAX = 160.0
@@ -46,18 +47,10 @@ MEAN_GAIN = 8.0
 
 
 def window_from_history(history: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(1, T, 3, H, W) uint8-valued float frames and (1, T) valid flags from 1..HISTORY frames."""
-    if not 1 <= len(history) <= HISTORY:
-        raise ValueError(f"history must hold 1..{HISTORY} frames, got {len(history)}")
-    frames = [np.asarray(h)[..., :3] for h in history]
-    n = len(frames)
-    pad = HISTORY - n
-    frames = [frames[0]] * pad + frames
-    arr = np.stack(frames, 0)  # (T, H, W, 3)
-    x = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2))).float().unsqueeze(0)
-    valid = torch.zeros(1, HISTORY)
-    valid[0, pad:] = 1.0
-    return x, valid
+    """(1, T, 3, H, W) uint8-valued float frames and (1, T) valid flags from 1..HISTORY frames
+    (``window.window_from_history`` as torch tensors)."""
+    frames, valid = window.window_from_history(history)
+    return torch.from_numpy(frames), torch.from_numpy(valid)
 
 
 def step_inputs(frames: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -179,7 +172,23 @@ class Net(nn.Module):
         return self.arch.forward(_FloatOps(self), x)
 
 
-class _FloatOps:
+class TorchArrayOps:
+    """The array operations of ``arch.Ops`` on torch tensors (shared with ``integer_torch.py``)."""
+
+    @staticmethod
+    def cat(xs: list[torch.Tensor], dim: int) -> torch.Tensor:
+        return torch.cat(xs, dim=dim)
+
+    @staticmethod
+    def upsample_nearest(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return F.interpolate(x, size=size, mode="nearest")
+
+    @staticmethod
+    def max_pool2(x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(x, 2, ceil_mode=True)
+
+
+class _FloatOps(TorchArrayOps):
     """``arch.Ops`` of a float net (apart from the net: its modules may be called ``conv``/``cell``).
     Modules are called, not their weights used, so that hooks and QAT's patches see every call."""
 
@@ -226,22 +235,6 @@ def load_weights(net: Net, path: str | Path) -> bytes:
         raise WeightsError(f"{path} does not hold {name} weights ({mismatch})")
     net.load_state_dict(wf.tensors, strict=True)
     return wf.sha256
-
-
-def rgb_prediction(
-    mean: np.ndarray, scale: np.ndarray, coupling: np.ndarray, history: list[np.ndarray]
-) -> Prediction:
-    """A learned model's (3, H, W) planes as a Prediction; RGBA input gets its alpha plane from
-    ``last_frame_params`` (the networks do not model alpha)."""
-    if np.asarray(history[-1]).shape[-1] == 4:
-        alpha = last_frame_params(history)
-        mean = np.concatenate([mean, alpha.mean[3:4]], axis=0)
-        scale = np.concatenate([scale, alpha.scale[3:4].astype(np.float32)], axis=0)
-    return Prediction(
-        mean=np.ascontiguousarray(mean),
-        scale=np.ascontiguousarray(scale),
-        coupling=np.ascontiguousarray(coupling),
-    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """Predictor names and stable stream IDs.
 
 IDs are written into streams, so they are hand-assigned here and never derived from ordering.
-Learned models are imported lazily so that using ``last-frame`` never imports torch.
+Learned models are imported lazily so that using ``last-frame`` never imports torch; the integer
+models (``-int``, the default) run on numpy on CPU and do not import torch either (see ``get``).
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
 from ..bitstream.errors import WeightsError
@@ -45,16 +47,26 @@ def name_for_id(model_id: int) -> str | None:
 
 def get(name: str, device: str = "cpu", weights: str | Path | None = None) -> Predictor:
     """Instantiate the predictor ``name`` (KeyError if unknown), with its shipped weights or the
-    weights file ``weights`` (WeightsError if it is missing, foreign or damaged)."""
+    weights file ``weights`` (WeightsError if it is missing, foreign or damaged).
+
+    ``device="auto"``: the float models (torch anyway) use CUDA when it is available. The integer
+    models give the same integers on any device, so for them a GPU is only a matter of speed, and
+    looking for one would cost the ~2 s import of torch that their numpy CPU backend avoids:
+    "auto" picks CUDA only when torch is already imported (by the program using fpcodec) and
+    CUDA is available, else the CPU (numpy). Ask for a GPU with ``device="cuda"``
+    (``--device cuda``).
+    """
     model_id, target = _REGISTRY[name]
     module_name, cls_name = target.split(":")
     module = importlib.import_module(f"{__package__}.{module_name}")
     cls = getattr(module, cls_name)
     if getattr(cls, "takes_device", False):
         if device == "auto":  # resolved here so that models without torch never import it
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+            if getattr(cls, "auto_device_needs_torch", True):
+                import torch
+            else:
+                torch = sys.modules.get("torch")
+            device = "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
         predictor = cls(device=device, weights=weights)
     elif weights is not None:
         raise WeightsError(f"model {name!r} has no weights: the weights file {weights} does not apply to it")

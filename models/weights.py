@@ -1,5 +1,6 @@
 """Weights files: where the shipped ones live, and reading one into tensors, metadata and the SHA-256
-that streams record. Every failure is a ``WeightsError`` naming the file, so the CLI prints one line."""
+that streams record. Every failure is a ``WeightsError`` naming the file, so the CLI prints one line.
+Tensors come as torch tensors or, without importing torch, as numpy arrays (``framework="numpy"``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def shipped_path(name: str) -> Path:
 
 @dataclass(frozen=True)
 class WeightsFile:
-    """A safetensors file's tensors (torch, CPU), its ``__metadata__`` strings and its SHA-256."""
+    """A safetensors file's tensors (torch, CPU, or numpy arrays), its ``__metadata__`` strings and its SHA-256."""
 
     path: Path
     tensors: dict[str, Any]
@@ -30,12 +31,18 @@ class WeightsFile:
     sha256: bytes
 
 
-def read_weights(path: str | Path, missing_hint: str = "") -> WeightsFile:
+def read_weights(path: str | Path, missing_hint: str = "", framework: str = "torch") -> WeightsFile:
     """Read and parse ``path`` once (the hash and the tensors come from the same bytes).
 
     ``missing_hint`` is appended to the message when the file is not there (how to get it).
+    ``framework``: ``"torch"`` (tensors) or ``"numpy"`` (arrays; torch is not imported).
     """
-    from safetensors.torch import load
+    if framework == "numpy":
+        from safetensors.numpy import load
+    elif framework == "torch":
+        from safetensors.torch import load
+    else:
+        raise ValueError(f"framework must be 'torch' or 'numpy', not {framework!r}")
 
     path = Path(path)
     if not path.is_file():

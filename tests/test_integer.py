@@ -41,7 +41,9 @@ def clip():
 @pytest.fixture(scope="module")
 def predictors():
     torch.set_num_threads(1)
-    return {n: registry.get(n) for n in INT_MODELS}
+    # The torch backend: these tests look into its torch layers (the numpy backend, the CPU
+    # default, gives the same integers: tests/test_integer_numpy.py).
+    return {n: type(registry.get(n))(backend="torch") for n in INT_MODELS}
 
 
 def test_registry_ids_and_hash(predictors):
@@ -195,7 +197,8 @@ _SCRIPT = textwrap.dedent("""
 
 
 def _run(threads: int, action: str, path, model: str = MAIN) -> str:
-    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}  # the palette weight kernel's threads
+    # numba: the palette weight kernel's threads; OpenBLAS: the numpy backend's GEMMs (CPU default)
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
     res = subprocess.run(
         [sys.executable, "-c", _SCRIPT, str(threads), action, str(path), model, str(CARPHONE)],
         capture_output=True,

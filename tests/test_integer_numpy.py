@@ -1,0 +1,167 @@
+"""The numpy backend of the integer predictors (models/integer_numpy.py, issue 15): the same integers
+as the torch backend for every architecture, size and history length, and a CLI that encodes and
+decodes with the default model without importing torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fpcodec.models import integer, registry  # noqa: E402
+from fpcodec.models.integer_numpy import NumpyIntegerNet  # noqa: E402
+from fpcodec.models.integer_torch import IntegerNet  # noqa: E402
+from fpcodec.models.weights import shipped_path  # noqa: E402
+
+INT_MODELS = [
+    n
+    for n in ("conv2d-int", "conv3d-hybrid-int", "convlstm-hybrid-int", "convlstm-unet-int")
+    if shipped_path(n).is_file()
+]
+MAIN = registry.DEFAULT_MODEL
+
+
+@pytest.fixture(scope="module")
+def backends():
+    """name -> (numpy predictor, torch predictor)."""
+    torch.set_num_threads(1)
+    out = {}
+    for name in INT_MODELS:
+        p = registry.get(name)
+        out[name] = (p, type(p)(backend="torch"))
+    return out
+
+
+def _history(rng, h: int, w: int, n: int, channels: int = 3) -> list[np.ndarray]:
+    """n frames: noise around a random base (large, small and zero differences between frames)."""
+    base = rng.integers(0, 256, (h, w, channels))
+    frames = [base]
+    for k in range(1, n):
+        step = (0, 3, 40)[k % 3]
+        frames.append(np.clip(frames[-1] + rng.integers(-step, step + 1, base.shape), 0, 255))
+    return [f.astype(np.uint8) for f in frames]
+
+
+def _assert_same(pn, pt, hist) -> None:
+    a, b = pn.predict_ints(hist), pt.predict_ints(hist)
+    for x, y, what in zip(a, b, ("mean_q", "scale_idx", "coupling_q"), strict=True):
+        assert x.dtype == y.dtype == np.int32 and x.shape == y.shape == (3, *hist[0].shape[:2])
+        assert np.array_equal(x, y), (what, int((x != y).sum()))
+
+
+@pytest.mark.parametrize("name", INT_MODELS)
+def test_numpy_and_torch_backends_give_the_same_integers(backends, name):
+    pn, pt = backends[name]
+    assert isinstance(pn.net, NumpyIntegerNet) and isinstance(pt.net, IntegerNet)
+    assert pn.backend == "numpy" and pt.backend == "torch"
+    rng = np.random.default_rng(list(backends).index(name))
+    for h, w in ((1, 1), (1, 9), (9, 1), (7, 5), (33, 17)):
+        for n in range(1, 6):
+            _assert_same(pn, pt, _history(rng, h, w, n))
+    for h, w in ((96, 96), (113, 200)):  # 200x113 (W x H)
+        for n in (1, 5):
+            _assert_same(pn, pt, _history(rng, h, w, n))
+    # RGBA history: the networks see RGB; the predictions (alpha from the last-frame rule) agree.
+    for h, w, n in ((7, 5, 3), (33, 17, 5)):
+        hist = _history(rng, h, w, n, channels=4)
+        _assert_same(pn, pt, hist)
+        a, b = pn.predict(hist), pt.predict(hist)
+        assert a.mean.shape[0] == 4
+        for f in ("mean", "scale", "coupling"):
+            assert np.array_equal(getattr(a, f), getattr(b, f)), f
+
+
+def test_numpy_ops_match_torch():
+    """The array operations of arch.Ops (odd sizes: ceil-mode pooling, non-doubling upsampling)."""
+    from fpcodec.models.learned import TorchArrayOps
+
+    rng = np.random.default_rng(0)
+    for h, w in ((1, 1), (1, 7), (5, 3), (8, 6), (17, 33)):
+        x = rng.integers(-256, 257, (2, 3, h, w)).astype(np.float32)
+        pooled = NumpyIntegerNet.max_pool2(x)
+        assert np.array_equal(pooled, TorchArrayOps.max_pool2(torch.from_numpy(x)).numpy())
+        for size in ((2 * h, 2 * w), (2 * h - 1, 2 * w - 1), (4 * h - 3, 2 * w + 1)):
+            size = (max(size[0], 1), max(size[1], 1))
+            got = NumpyIntegerNet.upsample_nearest(x, size)
+            ref = TorchArrayOps.upsample_nearest(torch.from_numpy(x), size).numpy()
+            assert np.array_equal(got, ref), (h, w, size)
+
+
+def test_backend_choice():
+    cls = type(registry.get(MAIN, device="auto"))
+    assert registry.get(MAIN, device="auto").backend == "numpy"
+    assert cls(device="cpu").backend == "numpy" and cls(device=None).backend == "numpy"
+    with pytest.raises(ValueError, match="backend"):
+        cls(backend="jax")
+    if torch.cuda.is_available():
+        assert cls(device="cuda").backend == "torch"
+        with pytest.raises(ValueError, match="CPU only"):
+            cls(device="cuda", backend="numpy")
+    else:  # no GPU: cuda falls back to the CPU, where the default backend is numpy
+        assert cls(device="cuda").backend == "numpy"
+
+
+def test_numpy_backend_checks_the_bound_at_load_time(tmp_path):
+    from safetensors.numpy import save_file
+
+    tensors, meta, _ = integer.load_int_weights(shipped_path(MAIN), framework="numpy")
+    tensors = dict(tensors)
+    tensors["mid.bias"] = tensors["mid.bias"].copy()
+    tensors["mid.bias"][0] = integer.ACC_LIMIT
+    bad = tmp_path / "bad-int.safetensors"
+    save_file(tensors, str(bad), metadata=meta)
+    with pytest.raises(ValueError, match="accumulator bound"):
+        type(registry.get(MAIN))(weights=bad)
+
+
+_NO_TORCH = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from PIL import Image
+    from fpcodec.codec.cli import main
+
+    src, out, back = sys.argv[1:4]
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (12, 16, 3))
+    frames = [np.clip(base + rng.integers(-d, d + 1, base.shape), 0, 255).astype(np.uint8)
+              for d in (0, 4, 9, 2)]
+    ims = [Image.fromarray(f) for f in frames]
+    ims[0].save(src, save_all=True, append_images=ims[1:], duration=40, loop=0)
+    assert main(["encode", "-q", "--no-palette", src, "-o", out]) == 0
+    assert main(["decode", "-q", out, "-o", back]) == 0
+    assert "torch" not in sys.modules, "torch imported"
+    print("ok")
+""")
+
+
+def test_cli_encodes_and_decodes_without_torch(tmp_path, monkeypatch):
+    """`fpcodec encode`/`decode` with the default model and device never import torch, and the
+    stream is byte for byte the one the torch backend writes."""
+    src, out, back = tmp_path / "in.gif", tmp_path / "np.fpc", tmp_path / "np.gif"
+    res = subprocess.run(
+        [sys.executable, "-c", _NO_TORCH, str(src), str(out), str(back)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-3000:]
+    # The same commands in this process with the integer models on the torch backend.
+    from fpcodec.codec.cli import main
+
+    get = registry.get
+
+    def get_torch(name, device="cpu", weights=None):
+        p = get(name, device, weights)
+        return type(p)(weights=weights, backend="torch") if isinstance(p, integer.IntegerPredictor) else p
+
+    monkeypatch.setattr(registry, "get", get_torch)
+    out_t, back_t = tmp_path / "torch.fpc", tmp_path / "torch.gif"
+    assert main(["encode", "-q", "--no-palette", str(src), "-o", str(out_t)]) == 0
+    assert out_t.read_bytes() == out.read_bytes()
+    assert main(["decode", "-q", str(out), "-o", str(back_t)]) == 0
+    assert back_t.read_bytes() == back.read_bytes()
