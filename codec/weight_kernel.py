@@ -11,6 +11,10 @@ Imported on first use: numba takes a moment to load.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from typing import Iterator
+
 import numba
 import numpy as np
 
@@ -84,14 +88,32 @@ def colour_weights(
     )
     out = np.empty((mean_q.shape[1], len(palette)), np.float64)
     values16 = np.ascontiguousarray(palette.T, np.int32) * entropy.MEAN_STEPS
-    return _weights(
-        np.ascontiguousarray(mean_q, np.int32),
-        np.ascontiguousarray(coupling_q, np.int32),
-        np.ascontiguousarray(scale_idx, np.int32),
-        values16,
-        tables,
-        shift,
-        entropy.COUPLING_SHIFT,
-        _TOP,
-        out,
-    )
+    with _first_call():
+        return _weights(
+            np.ascontiguousarray(mean_q, np.int32),
+            np.ascontiguousarray(coupling_q, np.int32),
+            np.ascontiguousarray(scale_idx, np.int32),
+            values16,
+            tables,
+            shift,
+            entropy.COUPLING_SHIFT,
+            _TOP,
+            out,
+        )
+
+
+@contextlib.contextmanager
+def _first_call() -> Iterator[None]:
+    """Around the first call, which loads the compiled kernel from numba's cache: numba then loads
+    its type registries, and one of them imports scipy.linalg (a quarter of a second) only to learn
+    whether jitted ``np.dot`` can use BLAS. These kernels use no BLAS, so scipy.linalg is hidden for
+    that moment (when nothing has imported it yet) and numba records "no BLAS"; scipy.linalg
+    imports normally afterwards."""
+    hide = not _weights.signatures and "scipy.linalg" not in sys.modules
+    if hide:
+        sys.modules["scipy.linalg"] = None  # an import of it raises ImportError
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get("scipy.linalg", 0) is None:
+            del sys.modules["scipy.linalg"]

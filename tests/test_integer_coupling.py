@@ -133,3 +133,27 @@ def test_version_3_rule_read_as_version_4_fails_its_checksum() -> None:
     data[8:10] = (4).to_bytes(2, "little")
     with pytest.raises(ChecksumError, match=r"frame \d+ does not match its checksum"):
         decode(bytes(data))
+
+
+_FIRST_CALL = """
+import sys
+import numpy as np
+from fpcodec.codec import weight_kernel
+z = np.zeros((3, 4), np.int32)
+out = weight_kernel.colour_weights(z, z, z, np.zeros((5, 3), np.uint8), 20)
+assert out.shape == (4, 5)
+assert "scipy.linalg" not in sys.modules, "scipy.linalg imported by the kernel's first call"
+import scipy.linalg  # still importable afterwards
+assert scipy.linalg.cython_blas is not None
+print("ok")
+"""
+
+
+def test_first_kernel_call_leaves_scipy_linalg_unimported() -> None:
+    """Loading the compiled kernel does not pay for scipy.linalg (numba imports it only to look for
+    BLAS, which the kernel does not use), and scipy.linalg imports normally afterwards."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _FIRST_CALL], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
