@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Run every fuzz target for SECONDS each and append libFuzzer's final statistics to a log.
+# Run every fuzz target for SECONDS of CPU time each and append libFuzzer's final statistics to a log.
 #
 #   bench/fuzz/run_all.sh SECONDS [TARGET...]        (targets: stream gif_blocks input; default all)
+#
+# The budget is CPU time (user + system), not wall clock: on a shared machine a target given 1800
+# wall-clock seconds may get a fraction of that; each part runs at most FUZZ_CHUNK wall-clock seconds
+# and parts follow each other until the target has had SECONDS of CPU.
 #
 # Environment: FPCODEC_FUZZ_DIR (corpora and findings, default .fuzz), FUZZ_LOG (default
 # bench/results/fuzz.log), FUZZ_TIMEOUT (wall-clock seconds per input, default 60), FUZZ_RSS_MB (default 3072),
@@ -28,12 +32,12 @@ export FPCODEC_FUZZ_DIR=$dir
 mkdir -p "$dir" "$(dirname "$log")"
 status=0
 for t in "${targets[@]}"; do
-    left=$seconds
     total_cpu=0
     total_execs=0
     part=0
-    while [ "$left" -gt 0 ]; do
+    while [ "$total_cpu" -lt "$seconds" ]; do
         part=$((part + 1))
+        left=$((seconds - total_cpu))
         this=$(( left < chunk ? left : chunk ))
         out="$dir/$t.out"
         # libFuzzer's -max_total_time is wall clock; the CPU seconds the target really got go in the log.
@@ -59,7 +63,6 @@ for t in "${targets[@]}"; do
             status=1
             break
         fi
-        left=$((left - this))
     done
     echo "== target=$t total: parts=$part cpu_seconds=$total_cpu executions=$total_execs" | tee -a "$log"
 done
