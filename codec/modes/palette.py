@@ -108,7 +108,7 @@ def pretrained_counts(
     prev_canvas = pc.exact_indices(previous, palette)
     for p in geometry:
         counts.add(ctx.context_keys(prev_canvas, p.neighbours), prev_canvas[p.targets])
-    return counts
+    return counts.compact()
 
 
 def code_passes(
