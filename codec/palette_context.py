@@ -145,7 +145,9 @@ class ContextCounts:
         return own.astype(np.float64), total.astype(np.float64)
 
 
-def _merge(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _merge(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """Two (sorted unique codes, counts) tables as one: the counts of codes in both are added."""
     codes, inverse = np.unique(np.concatenate([a[0], b[0]]), return_inverse=True)
     counts = np.zeros(codes.size, np.int64)
