@@ -76,7 +76,8 @@ def passes(height: int, width: int) -> tuple[Pass, ...]:
 
 
 def pass_params(canvas: np.ndarray, p: Pass) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale (C, N) for the pixels of pass ``p`` from ``canvas`` ((C, H*W) float32).
+    """Mean and scale (C, N) for the pixels of pass ``p`` from ``canvas`` ((C, H*W) float32, or the
+    encoder's uint8 frame: the same values).
 
     Only the neighbours listed in ``p`` are read, so pixels not yet decoded may hold anything.
     Computed in blocks of PARAMS_BLOCK pixels (every value depends on its own pixel only).
@@ -95,7 +96,7 @@ def pass_params(canvas: np.ndarray, p: Pass) -> tuple[np.ndarray, np.ndarray]:
 
 def _block_params(canvas: np.ndarray, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     valid = neighbours >= 0
-    vals = canvas[:, np.where(valid, neighbours, 0)]  # (C, K, N)
+    vals = canvas[:, np.where(valid, neighbours, 0)].astype(np.float32, copy=False)  # (C, K, N)
     count = valid.sum(axis=0)
     mean = np.where(valid, vals, 0.0).sum(axis=1) / count
     hi = np.where(valid, vals, -np.inf).max(axis=1)

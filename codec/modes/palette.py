@@ -287,8 +287,12 @@ def estimate_passes(
         for o in range(ctx.ORDERS):
             if keys is None:  # no context: the counts leave the row as it is
                 row[f"own{o}"] = row[f"total{o}"] = 0
-            else:
-                row[f"own{o}"], row[f"total{o}"] = counts.true_counts(o, keys[o], truth)
+            else:  # in blocks: true_counts' temporaries are several int64 per pixel
+                own, total = np.empty(t.size, count_dtype), np.empty(t.size, count_dtype)
+                for start in range(0, t.size, _COUNTS_BLOCK):
+                    sl = slice(start, start + _COUNTS_BLOCK)
+                    own[sl], total[sl] = counts.true_counts(o, keys[o][sl], truth[sl])
+                row[f"own{o}"], row[f"total{o}"] = own, total
         cols.put(t.size, **row)
         del row, true_p, hits, valid, level, prev
         counts.add(keys, truth)
@@ -304,6 +308,9 @@ def estimate_passes(
     del cols
     bits, beta_bits = _choose_betas(p_true, own, total)
     return mix | beta_bits, bits, cached if cache else None
+
+
+_COUNTS_BLOCK = 1 << 16
 
 
 class _Columns:
@@ -387,7 +394,7 @@ def estimate(
     prev_idx = pc.previous_indices(previous, palette)
 
     def passes():
-        return intra_passes(frame.flat.astype(np.float32), palette, idx, intra_shift, h, w, decoding=False)
+        return intra_passes(frame.flat, palette, idx, intra_shift, h, w, decoding=False)
 
     counts = pretrained_counts(intra.passes(h, w), previous, palette)
     out = [candidate(MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, extra)]

@@ -24,15 +24,13 @@ class IntraCandidate(Candidate):
 def estimate(frame: FrameToCode) -> IntraCandidate:
     """Always applies; its scale shift is also palette intra's."""
     passes = intra.passes(frame.height, frame.width)
-    canvas = frame.flat.astype(np.float32)
     hist = None
     params = []  # kept in the smallest types that hold them (means <= 4080, indices < 64)
     for p in passes:  # one pass at a time: the shift's histogram needs no concatenated arrays
-        mean, scale = intra.pass_params(canvas, p)
+        mean, scale = intra.pass_params(frame.flat, p)
         mean_q, scale_idx = entropy.quantize_mean(mean), entropy.quantize_scale(scale)
         hist = entropy.shift_histogram(frame.flat[:, p.targets], mean_q, scale_idx, hist)
         params.append((mean_q.astype(np.int16), scale_idx.astype(np.uint8)))
-    del canvas
     shift, bits = best_shift_of(hist)
     return IntraCandidate(MODE, bits, shift, frame.flat, passes, params)
 
