@@ -148,11 +148,16 @@ class ContextCounts:
 def _merge(
     a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Two (sorted unique codes, counts) tables as one: the counts of codes in both are added."""
-    codes, inverse = np.unique(np.concatenate([a[0], b[0]]), return_inverse=True)
-    counts = np.zeros(codes.size, np.int64)
-    np.add.at(counts, inverse.ravel(), np.concatenate([a[1], b[1]]))
-    return codes, counts
+    """Two (sorted unique codes, counts) tables as one: the counts of codes in both are added, the
+    others inserted in order (what ``np.unique`` of both gives, without sorting them again)."""
+    (codes, counts), (new, more) = a, b
+    at = np.searchsorted(codes, new)
+    found = at < codes.size
+    found[found] = codes[at[found]] == new[found]
+    counts = counts.copy()
+    counts[at[found]] += more[found]
+    missing = ~found
+    return np.insert(codes, at[missing], new[missing]), np.insert(counts, at[missing], more[missing])
 
 
 def blend(p: np.ndarray, count_rows: list[np.ndarray], beta: tuple[float, float]) -> np.ndarray:
