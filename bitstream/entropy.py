@@ -566,10 +566,35 @@ def bits_by_shift(
     Symbols at 0 and 255 are costed as interior symbols (a slight overestimate); this is for the
     encoder's choice of shift, not for exact accounting (see ``laplace_bits``).
     """
-    n_scales = len(SCALE_TABLE)
-    dist = np.abs(np.asarray(symbols, np.int32).ravel() * MEAN_STEPS - mean_q.ravel())
+    return bits_from_histogram(shift_histogram(symbols, mean_q, scale_idx), shifts)
+
+
+#: Symbols per block in ``shift_histogram`` (its temporaries are a few times this many integers).
+HIST_BLOCK = 1 << 18
+
+
+def shift_histogram(
+    symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray, hist: np.ndarray | None = None
+) -> np.ndarray:
+    """``bits_by_shift``'s histogram of (scale index, distance from the mean in 1/16), int64
+    (64 * 4081,), counted in blocks of HIST_BLOCK symbols and added to ``hist`` when given (counts:
+    the same whatever the blocks and their order)."""
     width = SYMBOL_MAX * MEAN_STEPS + 1
-    hist = np.bincount(scale_idx.ravel() * width + dist, minlength=n_scales * width)
+    size = len(SCALE_TABLE) * width
+    if hist is None:
+        hist = np.zeros(size, np.int64)
+    sym, mean, scale = np.ravel(symbols), np.ravel(mean_q), np.ravel(scale_idx)
+    for start in range(0, sym.size, HIST_BLOCK):
+        sl = slice(start, start + HIST_BLOCK)
+        dist = np.abs(np.asarray(sym[sl], np.int32) * MEAN_STEPS - mean[sl])
+        hist += np.bincount(scale[sl] * width + dist, minlength=size)
+    return hist
+
+
+def bits_from_histogram(hist: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """``bits_by_shift`` from ``shift_histogram``'s counts."""
+    n_scales = len(SCALE_TABLE)
+    width = SYMBOL_MAX * MEAN_STEPS + 1
     hist = hist.reshape(n_scales, width)
     used = np.flatnonzero(hist.any(axis=1))
     table = interior_bits_table()

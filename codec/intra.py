@@ -31,16 +31,28 @@ class Pass:
     """Flat pixel indices coded in one pass and, per neighbour, their flat index (-1 if outside)."""
 
     targets: np.ndarray
-    neighbours: np.ndarray  # (K, N) int64, -1 where out of bounds; empty (0, N) for the first grid
+    neighbours: np.ndarray  # (K, N), -1 where out of bounds; empty (0, N) for the first grid
+
+
+#: Pixels per block in ``pass_params``, whose (C, K, N) temporaries would otherwise be several
+#: times the frame.
+PARAMS_BLOCK = 1 << 16
+
+
+def index_dtype(pixels: int) -> type:
+    """Flat pixel indices as int32 when they fit (half the memory of the cached schedules), else int64."""
+    return np.int32 if pixels < (1 << 31) else np.int64
 
 
 @lru_cache(maxsize=16)
 def passes(height: int, width: int) -> tuple[Pass, ...]:
-    """The pass schedule for a frame size (cached: it only depends on the size)."""
+    """The pass schedule for a frame size (cached: it only depends on the size). Indices are
+    ``index_dtype`` integers: the cache holds 5 of them per pixel."""
+    dt = index_dtype(height * width)
     ys, xs = np.mgrid[0:height, 0:width]
     out = []
     first = (ys % GRID == 0) & (xs % GRID == 0)
-    out.append(Pass(np.flatnonzero(first), np.zeros((0, int(first.sum())), dtype=np.int64)))
+    out.append(Pass(np.flatnonzero(first).astype(dt), np.zeros((0, int(first.sum())), dtype=dt)))
     s = GRID // 2
     while s >= 1:
         two = 2 * s
@@ -57,23 +69,34 @@ def passes(height: int, width: int) -> tuple[Pass, ...]:
             for dy, dx in offsets:
                 ny, nx = ty + dy, tx + dx
                 ok = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
-                nbr.append(np.where(ok, ny * width + nx, -1))
-            out.append(Pass(ty * width + tx, np.stack(nbr)))
+                nbr.append(np.where(ok, ny * width + nx, -1).astype(dt))
+            out.append(Pass((ty * width + tx).astype(dt), np.stack(nbr)))
         s //= 2
     return tuple(out)
 
 
 def pass_params(canvas: np.ndarray, p: Pass) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale (C, N) for the pixels of pass ``p`` from ``canvas`` ((C, H*W) float32).
+    """Mean and scale (C, N) for the pixels of pass ``p`` from ``canvas`` ((C, H*W) float32, or the
+    encoder's uint8 frame: the same values).
 
     Only the neighbours listed in ``p`` are read, so pixels not yet decoded may hold anything.
+    Computed in blocks of PARAMS_BLOCK pixels (every value depends on its own pixel only).
     """
     c = canvas.shape[0]
     n = p.targets.size
     if p.neighbours.shape[0] == 0:
         return np.full((c, n), 128.0, np.float32), np.full((c, n), FIRST_SCALE, np.float32)
-    valid = p.neighbours >= 0
-    vals = canvas[:, np.where(valid, p.neighbours, 0)]  # (C, K, N)
+    mean = np.empty((c, n), np.float32)
+    scale = np.empty((c, n), np.float32)
+    for start in range(0, n, PARAMS_BLOCK):
+        sl = slice(start, min(n, start + PARAMS_BLOCK))
+        mean[:, sl], scale[:, sl] = _block_params(canvas, p.neighbours[:, sl])
+    return mean, scale
+
+
+def _block_params(canvas: np.ndarray, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    valid = neighbours >= 0
+    vals = canvas[:, np.where(valid, neighbours, 0)].astype(np.float32, copy=False)  # (C, K, N)
     count = valid.sum(axis=0)
     mean = np.where(valid, vals, 0.0).sum(axis=1) / count
     hi = np.where(valid, vals, -np.inf).max(axis=1)

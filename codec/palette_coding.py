@@ -168,10 +168,18 @@ def _float_coupled_weights(
 
 
 def agreement(nbr_idx: np.ndarray) -> np.ndarray:
-    """Per pixel, how many valid neighbours share the most common colour (0 without neighbours)."""
+    """Per pixel, how many valid neighbours share the most common colour (0 without neighbours);
+    uint8, one neighbour pair at a time (no (J, J, N) temporaries)."""
     valid = nbr_idx >= 0
-    same = (nbr_idx[:, None, :] == nbr_idx[None, :, :]) & valid[:, None, :] & valid[None, :, :]
-    return same.sum(axis=1).max(axis=0)
+    best = np.zeros(nbr_idx.shape[1], np.uint8)
+    same = np.empty_like(best)
+    for a in range(nbr_idx.shape[0]):
+        same[:] = 0
+        for b in range(nbr_idx.shape[0]):
+            same += (nbr_idx[a] == nbr_idx[b]) & valid[b]
+        same *= valid[a]
+        np.maximum(best, same, out=best)
+    return best
 
 
 def mix_rows(
@@ -250,13 +258,30 @@ def _vote_stats(
     n = true_p.size
     has_prev = (prev_idx >= 0) if prev_idx is not None else np.zeros(n, bool)
     match = (prev_idx == true_idx) if prev_idx is not None else np.zeros(n, bool)
-    if nbr_idx is not None and nbr_idx.shape[0]:
-        count = (nbr_idx >= 0).sum(axis=0)
-        votes = (nbr_idx == true_idx[None, :]).sum(axis=0) / np.maximum(count, 1)
-        level = agreement(nbr_idx)
-    else:
-        votes, level = np.zeros(n), np.zeros(n, np.int64)
-    return has_prev, match, votes, level
+    hits, count, level = vote_counts(nbr_idx, true_idx)
+    return has_prev, match, votes_of(hits, count), level
+
+
+def vote_counts(
+    nbr_idx: np.ndarray | None, true_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(neighbours of the true colour, valid neighbours, agreement level) per pixel, as uint8 (all 0
+    without neighbours): ``_vote_stats``'s votes and levels in a compact form."""
+    n = true_idx.size
+    if nbr_idx is None or not nbr_idx.shape[0]:
+        zero = np.zeros(n, np.uint8)
+        return zero, zero, zero
+    count = np.zeros(n, np.uint8)
+    hits = np.zeros(n, np.uint8)
+    for j in range(nbr_idx.shape[0]):
+        count += nbr_idx[j] >= 0
+        hits += nbr_idx[j] == true_idx
+    return hits, count, agreement(nbr_idx)
+
+
+def votes_of(hits: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The neighbours' vote for the true colour, hits / count (0 without neighbours), float64."""
+    return hits.astype(np.float64) / np.maximum(count, 1).astype(np.float64)
 
 
 def choose_mix(
@@ -268,7 +293,13 @@ def choose_mix(
     ``prev_idx``/``nbr_idx`` as in ``mix_rows``. The agreement levels are disjoint sets of pixels,
     so each level's weight is chosen on its own.
     """
-    has_prev, match, votes, level = _vote_stats(true_p, prev_idx, true_idx, nbr_idx)
+    return choose_mix_stats(true_p, *_vote_stats(true_p, prev_idx, true_idx, nbr_idx))
+
+
+def choose_mix_stats(
+    true_p: np.ndarray, has_prev: np.ndarray, match: np.ndarray, votes: np.ndarray, level: np.ndarray
+) -> tuple[int, float]:
+    """``choose_mix`` from ``_vote_stats``'s per-pixel statistics."""
     best = (0, np.inf)
     for a, wp in enumerate(MIX_TABLE if has_prev.any() else MIX_TABLE[:1]):
         p1 = np.where(has_prev, (1 - wp) * true_p + wp * match, true_p)
@@ -299,7 +330,18 @@ def mixed_true_p(
     mix: int,
 ) -> np.ndarray:
     """``mix_rows``'s normalized probability of each pixel's true colour, without building rows."""
-    has_prev, match, votes, level = _vote_stats(true_p, prev_idx, true_idx, nbr_idx)
+    return mixed_true_p_stats(true_p, *_vote_stats(true_p, prev_idx, true_idx, nbr_idx), mix)
+
+
+def mixed_true_p_stats(
+    true_p: np.ndarray,
+    has_prev: np.ndarray,
+    match: np.ndarray,
+    votes: np.ndarray,
+    level: np.ndarray,
+    mix: int,
+) -> np.ndarray:
+    """``mixed_true_p`` from ``_vote_stats``'s per-pixel statistics."""
     w_prev, w_levels = mix_weights(mix)
     p1 = np.where(has_prev, (1 - w_prev) * true_p + w_prev * match, true_p)
     w = np.where(level > 0, w_levels[np.clip(level, 1, _LEVELS) - 1], 0.0)

@@ -88,16 +88,23 @@ class ContextCounts:
         """Sorted unique (context << 8 | symbol) codes and their counts, merged with what was added."""
         if self._pending[order]:
             parts = self._pending[order]
-            old = self._tables[order]
-            if old is not None:
-                codes = np.concatenate([np.repeat(old[0], old[1])] + parts)
-            else:
-                codes = np.concatenate(parts)
-            self._tables[order] = np.unique(codes, return_counts=True)
             self._pending[order] = []
+            table = np.unique(parts[0] if len(parts) == 1 else np.concatenate(parts), return_counts=True)
+            del parts
+            old = self._tables[order]
+            if old is not None and old[0].size:
+                table = _merge(old, table)
+            self._tables[order] = table
         if self._tables[order] is None:
             self._tables[order] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         return self._tables[order]
+
+    def compact(self) -> "ContextCounts":
+        """Merge what was added into the tables now (the same counts; the pending codes, one per
+        pixel, take far more memory than the tables of distinct codes); returns self."""
+        for o in range(ORDERS):
+            self._table(o)
+        return self
 
     def _ranges(self, order: int, keys: np.ndarray):
         codes, counts = self._table(order)
@@ -136,6 +143,21 @@ class ContextCounts:
         found[found] = codes[at[found]] == want[found]
         own = np.where(found, counts[np.minimum(at, max(codes.size - 1, 0))] if codes.size else 0, 0)
         return own.astype(np.float64), total.astype(np.float64)
+
+
+def _merge(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two (sorted unique codes, counts) tables as one: the counts of codes in both are added, the
+    others inserted in order (what ``np.unique`` of both gives, without sorting them again)."""
+    (codes, counts), (new, more) = a, b
+    at = np.searchsorted(codes, new)
+    found = at < codes.size
+    found[found] = codes[at[found]] == new[found]
+    counts = counts.copy()
+    counts[at[found]] += more[found]
+    missing = ~found
+    return np.insert(codes, at[missing], new[missing]), np.insert(counts, at[missing], more[missing])
 
 
 def blend(p: np.ndarray, count_rows: list[np.ndarray], beta: tuple[float, float]) -> np.ndarray:

@@ -107,6 +107,11 @@ def shifted(scale_idx: np.ndarray, shift: int) -> np.ndarray:
 
 def best_shift(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> tuple[int, float]:
     """The scale shift with the smallest (approximate) code length, and that length in bits."""
-    costs = entropy.bits_by_shift(symbols, mean_q, scale_idx, SHIFTS)
+    return best_shift_of(entropy.shift_histogram(symbols, mean_q, scale_idx))
+
+
+def best_shift_of(hist: np.ndarray) -> tuple[int, float]:
+    """``best_shift`` from an ``entropy.shift_histogram`` of the symbols."""
+    costs = entropy.bits_from_histogram(hist, SHIFTS)
     k = int(np.argmin(costs))
     return int(SHIFTS[k]), float(costs[k])

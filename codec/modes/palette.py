@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class PaletteCandidate(Candidate):
     idx: np.ndarray  # (H*W,) the true symbols
     prev_idx: np.ndarray | None
     mix: int
-    passes: list[PassInputs]
+    passes: Callable[[], Iterable[PassInputs]]  # makes the passes again (they are not kept)
     cached: list | None  # per pass, the (slice, model rows) blocks when they fitted in CACHE_ENTRIES
     counts: ctx.ContextCounts  # the context counts before the first pass
 
@@ -108,7 +108,7 @@ def pretrained_counts(
     prev_canvas = pc.exact_indices(previous, palette)
     for p in geometry:
         counts.add(ctx.context_keys(prev_canvas, p.neighbours), prev_canvas[p.targets])
-    return counts
+    return counts.compact()
 
 
 def code_passes(
@@ -210,27 +210,38 @@ def inter_passes(
     profile: FormatProfile = CURRENT,
 ) -> list[PassInputs]:
     """The passes of palette inter (in ``inter_geometry``); with ``previous`` ((H, W, C)), of
-    palette update, whose rows get the keep symbol's column."""
+    palette update, whose rows get the keep symbol's column. The codec reads them once, as
+    ``iter_inter_passes`` makes them, and never holds them all."""
+    return list(iter_inter_passes(pred, shift, height, width, previous, profile))
+
+
+def iter_inter_passes(
+    pred: Prediction,
+    shift: int,
+    height: int,
+    width: int,
+    previous: np.ndarray | None = None,
+    profile: FormatProfile = CURRENT,
+) -> Iterator[PassInputs]:
+    """``inter_passes`` one at a time, each made when it is read."""
     c, n = pred.mean.shape[0], height * width
     mean = pred.mean.reshape(c, n)
     coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
-    scale_idx = shifted(entropy.quantize_scale(pred.scale.reshape(c, n)), shift)
     keep = None if previous is None else previous.reshape(n, c).T
-    return [
-        PassInputs(
+    scale = pred.scale.reshape(c, n)
+    for p in inter_geometry(height, width, profile):  # one pass at a time: none is kept
+        yield PassInputs(
             p.targets,
             mean[:, p.targets],
             None if coupling is None else coupling[:, p.targets],
-            scale_idx[:, p.targets],
+            shifted(entropy.quantize_scale(scale[:, p.targets]), shift),
             p.neighbours,
             None if keep is None else keep[:, p.targets],
         )
-        for p in inter_geometry(height, width, profile)
-    ]
 
 
 def estimate_passes(
-    passes: list[PassInputs],
+    passes: Iterable[PassInputs],
     palette: np.ndarray,
     idx: np.ndarray,
     prev_idx: np.ndarray | None,
@@ -239,44 +250,92 @@ def estimate_passes(
     """(mix field, estimated bits, cached model rows or None) of coding ``idx`` in these passes.
 
     The vote weights are chosen first, on the model rows alone; then the context betas, on the
-    mixed probabilities of the true colours (``counts`` is consumed).
+    mixed probabilities of the true colours (``counts`` is consumed). Each pass is reduced to a few
+    numbers per pixel as it goes (its true colour's model probability, vote counts, context counts),
+    so no pass's inputs are needed afterwards and ``passes`` may generate them one at a time.
     """
     cache = idx.size * len(palette) <= CACHE_ENTRIES
-    cached, true_p, nbrs, order = [], [], [], []
-    own: list[list[np.ndarray]] = [[] for _ in range(ctx.ORDERS)]
-    total: list[list[np.ndarray]] = [[] for _ in range(ctx.ORDERS)]
+    cached = []
+    count_dtype = np.int32 if idx.size < (1 << 30) else np.int64  # context counts: < 2 frames of pixels
+    cols = _Columns(
+        idx.size,
+        true_p=np.float64,
+        has_prev=bool,
+        match=bool,
+        hits=np.uint8,
+        valid=np.uint8,
+        level=np.uint8,
+        **{f"own{o}": count_dtype for o in range(ctx.ORDERS)},
+        **{f"total{o}": count_dtype for o in range(ctx.ORDERS)},
+    )
     for inp in passes:
+        t = inp.targets
+        truth = idx[t]
+        true_p = np.empty(t.size)
         blocks = []
         for sl, rows in model_blocks(inp, palette):
-            truth = idx[inp.targets[sl]]
-            true_p.append(rows[np.arange(rows.shape[0]), truth] / rows.sum(axis=1, dtype=np.float64))
+            true_p[sl] = rows[np.arange(rows.shape[0]), truth[sl]] / rows.sum(axis=1, dtype=np.float64)
             if cache:
                 blocks.append((sl, rows))
         cached.append(blocks)
-        nbr = neighbour_colours(idx, inp.neighbours)
-        nbrs.append(nbr if nbr is not None else np.full((4, inp.targets.size), -1, np.int32))
-        order.append(inp.targets)
+        hits, valid, level = pc.vote_counts(neighbour_colours(idx, inp.neighbours), truth)
+        prev = None if prev_idx is None else prev_idx[t]
+        row = {"true_p": true_p, "hits": hits, "valid": valid, "level": level}
+        row["has_prev"] = False if prev is None else prev >= 0
+        row["match"] = False if prev is None else prev == truth
         keys = ctx.context_keys(idx, inp.neighbours)
-        truth = idx[inp.targets]
         for o in range(ctx.ORDERS):
             if keys is None:  # no context: the counts leave the row as it is
-                own[o].append(np.zeros(truth.size))
-                total[o].append(np.zeros(truth.size))
-            else:
-                n, tot = counts.true_counts(o, keys[o], truth)
-                own[o].append(n)
-                total[o].append(tot)
+                row[f"own{o}"] = row[f"total{o}"] = 0
+            else:  # in blocks: true_counts' temporaries are several int64 per pixel
+                own, total = np.empty(t.size, count_dtype), np.empty(t.size, count_dtype)
+                for start in range(0, t.size, _COUNTS_BLOCK):
+                    sl = slice(start, start + _COUNTS_BLOCK)
+                    own[sl], total[sl] = counts.true_counts(o, keys[o][sl], truth[sl])
+                row[f"own{o}"], row[f"total{o}"] = own, total
+        cols.put(t.size, **row)
+        del row, true_p, hits, valid, level, prev
         counts.add(keys, truth)
-    order = np.concatenate(order)
-    prev = None if prev_idx is None else prev_idx[order]
-    nbr_all = np.concatenate(nbrs, axis=1)
-    true_p = np.concatenate(true_p)
-    mix, _ = pc.choose_mix(true_p, prev, idx[order], nbr_all)
-    p_true = pc.mixed_true_p(true_p, prev, idx[order], nbr_all, mix)
-    bits, beta_bits = _choose_betas(
-        p_true, [np.concatenate(x) for x in own], [np.concatenate(x) for x in total]
-    )
+        del keys, truth
+    true_p, level = cols.get("true_p"), cols.get("level")
+    has_prev, match = cols.get("has_prev"), cols.get("match")
+    votes = pc.votes_of(cols.pop("hits"), cols.pop("valid"))
+    mix, _ = pc.choose_mix_stats(true_p, has_prev, match, votes, level)
+    p_true = pc.mixed_true_p_stats(true_p, has_prev, match, votes, level, mix)
+    del true_p, has_prev, match, votes, level
+    own = [cols.pop(f"own{o}") for o in range(ctx.ORDERS)]
+    total = [cols.pop(f"total{o}") for o in range(ctx.ORDERS)]
+    del cols
+    bits, beta_bits = _choose_betas(p_true, own, total)
     return mix | beta_bits, bits, cached if cache else None
+
+
+_COUNTS_BLOCK = 1 << 16
+
+
+class _Columns:
+    """Per-pixel columns filled pass by pass into arrays allocated once (no lists of parts to
+    concatenate, which would hold every column twice)."""
+
+    def __init__(self, size: int, **dtypes) -> None:
+        self._arrays = {name: np.empty(size, dt) for name, dt in dtypes.items()}
+        self._end = 0
+
+    def put(self, n: int, **values) -> None:
+        end = self._end + n
+        for name, arr in self._arrays.items():
+            if end > arr.size:  # passes covering more than the frame's pixels: grow
+                arr = self._arrays[name] = np.concatenate(
+                    [arr, np.empty(max(end, 2 * arr.size) - arr.size, arr.dtype)]
+                )
+            arr[self._end : end] = values[name]
+        self._end = end
+
+    def get(self, name: str) -> np.ndarray:
+        return self._arrays[name][: self._end]
+
+    def pop(self, name: str) -> np.ndarray:
+        return self._arrays.pop(name)[: self._end]
 
 
 def _choose_betas(p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndarray]) -> tuple[float, int]:
@@ -303,15 +362,16 @@ def palette_bits(palette: np.ndarray, sent_palette: np.ndarray | None) -> int:
 def candidate(
     mode: int,
     shift: int,
-    passes: list[PassInputs],
+    passes: Callable[[], Iterable[PassInputs]],
     palette: np.ndarray,
     idx: np.ndarray,
     prev_idx: np.ndarray | None,
     counts: ctx.ContextCounts,
     extra_bits: int,
 ) -> PaletteCandidate:
-    """The candidate of coding ``idx`` in ``passes`` (``counts`` is kept for ``encode``)."""
-    mix, bits, cached = estimate_passes(passes, palette, idx, prev_idx, counts.copy())
+    """The candidate of coding ``idx`` in the passes that ``passes()`` makes (called again by
+    ``encode``, so that no pass is held meanwhile; ``counts`` is kept for ``encode``)."""
+    mix, bits, cached = estimate_passes(passes(), palette, idx, prev_idx, counts.copy())
     return PaletteCandidate(
         mode, bits + extra_bits, shift, palette, idx, prev_idx, mix, passes, cached, counts
     )
@@ -332,12 +392,17 @@ def estimate(
     h, w = frame.height, frame.width
     extra = palette_bits(palette, sent_palette)
     prev_idx = pc.previous_indices(previous, palette)
-    canvas = frame.flat.astype(np.float32)
-    passes = list(intra_passes(canvas, palette, idx, intra_shift, h, w, decoding=False))
+
+    def passes():
+        return intra_passes(frame.flat, palette, idx, intra_shift, h, w, decoding=False)
+
     counts = pretrained_counts(intra.passes(h, w), previous, palette)
     out = [candidate(MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, extra)]
     if pred is not None and inter_shift is not None:
-        passes = inter_passes(pred, inter_shift, h, w)
+
+        def passes():
+            return iter_inter_passes(pred, inter_shift, h, w)
+
         counts = pretrained_counts(inter_geometry(h, w), previous, palette)
         out.append(candidate(MODE_PALETTE_INTER, inter_shift, passes, palette, idx, prev_idx, counts, extra))
     return out
@@ -346,7 +411,7 @@ def estimate(
 def encode(c: PaletteCandidate) -> bytes:
     """The payload of any palette mode (2, 3 or 4)."""
     enc = entropy.FrameEncoder()
-    code_passes(c.passes, c.palette, c.prev_idx, c.mix, c.idx, enc, c.counts, c.cached)
+    code_passes(c.passes(), c.palette, c.prev_idx, c.mix, c.idx, enc, c.counts, c.cached)
     return enc.finish()
 
 
@@ -368,7 +433,7 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
     prev_idx = pc.previous_indices(dc.previous, palette)
     idx = np.zeros(h * w, np.int32)
     if coded.mode == MODE_PALETTE_INTER:
-        passes: Iterable[PassInputs] = inter_passes(dc.pred, coded.scale_shift, h, w, profile=dc.profile)
+        passes: Iterable[PassInputs] = iter_inter_passes(dc.pred, coded.scale_shift, h, w, profile=dc.profile)
         geometry = inter_geometry(h, w, dc.profile)
     else:
         canvas = np.zeros((dc.channels, h * w), np.float32)

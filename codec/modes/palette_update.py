@@ -52,7 +52,10 @@ def estimate(
         return None
     colours, idx = update
     h, w = frame.height, frame.width
-    passes = palette.inter_passes(pred, inter_shift, h, w, previous)
+
+    def passes():
+        return palette.iter_inter_passes(pred, inter_shift, h, w, previous)
+
     prev_idx = np.full(h * w, len(colours), np.int32)  # the previous-colour event is the keep symbol
     extra = palette.palette_bits(colours, sent_palette)
     return palette.candidate(MODE, inter_shift, passes, colours, idx, prev_idx, ctx.ContextCounts(), extra)
@@ -71,7 +74,9 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
     palette.check_mix(coded.mix)
     n = dc.height * dc.width
     idx = np.zeros(n, np.int32)
-    passes = palette.inter_passes(dc.pred, coded.scale_shift, dc.height, dc.width, dc.previous, dc.profile)
+    passes = palette.iter_inter_passes(
+        dc.pred, coded.scale_shift, dc.height, dc.width, dc.previous, dc.profile
+    )
     coder = entropy.FrameDecoder(coded.payload, dc.profile)
     keep_symbol = np.full(n, len(colours), np.int32)
     palette.code_passes(passes, colours, keep_symbol, coded.mix, idx, coder, ctx.ContextCounts())

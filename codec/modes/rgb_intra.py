@@ -9,7 +9,7 @@ import numpy as np
 
 from ...bitstream import entropy
 from .. import intra
-from .base import MODE_INTRA, Candidate, CodedFrame, DecodeContext, FrameToCode, best_shift, shifted
+from .base import MODE_INTRA, Candidate, CodedFrame, DecodeContext, FrameToCode, best_shift_of, shifted
 
 MODE = MODE_INTRA
 
@@ -18,32 +18,27 @@ MODE = MODE_INTRA
 class IntraCandidate(Candidate):
     flat: np.ndarray  # (C, H*W) the frame
     passes: tuple[intra.Pass, ...]
-    params: list[tuple[np.ndarray, np.ndarray]]  # per pass: snapped means and scale indices
-
-
-def pass_params(flat: np.ndarray, passes: tuple[intra.Pass, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every pass's snapped params computed from the full frame (the encoder knows every pixel)."""
-    canvas = flat.astype(np.float32)
-    return [
-        (entropy.quantize_mean(m), entropy.quantize_scale(s))
-        for m, s in (intra.pass_params(canvas, p) for p in passes)
-    ]
+    params: list[tuple[np.ndarray, np.ndarray]]  # per pass: snapped means (int16), scale indices (uint8)
 
 
 def estimate(frame: FrameToCode) -> IntraCandidate:
     """Always applies; its scale shift is also palette intra's."""
     passes = intra.passes(frame.height, frame.width)
-    params = pass_params(frame.flat, passes)
-    order = np.concatenate([p.targets for p in passes])
-    mean_q = np.concatenate([m for m, _ in params], axis=1)
-    scale_idx = np.concatenate([s for _, s in params], axis=1)
-    shift, bits = best_shift(frame.flat[:, order], mean_q, scale_idx)
+    hist = None
+    params = []  # kept in the smallest types that hold them (means <= 4080, indices < 64)
+    for p in passes:  # one pass at a time: the shift's histogram needs no concatenated arrays
+        mean, scale = intra.pass_params(frame.flat, p)
+        mean_q, scale_idx = entropy.quantize_mean(mean), entropy.quantize_scale(scale)
+        hist = entropy.shift_histogram(frame.flat[:, p.targets], mean_q, scale_idx, hist)
+        params.append((mean_q.astype(np.int16), scale_idx.astype(np.uint8)))
+    shift, bits = best_shift_of(hist)
     return IntraCandidate(MODE, bits, shift, frame.flat, passes, params)
 
 
 def encode(c: IntraCandidate) -> bytes:
     enc = entropy.FrameEncoder()
     for p, (mean_q, scale_idx) in zip(c.passes, c.params, strict=True):
+        mean_q, scale_idx = mean_q.astype(np.int32), scale_idx.astype(np.int32)
         enc.encode(c.flat[:, p.targets], mean_q, shifted(scale_idx, c.scale_shift))
     return enc.finish()
 

@@ -1,0 +1,59 @@
+"""Peak memory of coding a frame, per pixel (issue 15): the encoder's and decoder's working set must
+stay a small multiple of the frame, whatever its size.
+
+tracemalloc sees numpy's buffers, so its peak over an encode and a decode of a 256x256 frame of 128
+random colours (too many (pixels x colours) entries for the palette modes' row cache, so the bound
+holds the same on larger frames), minus what a warm-up of a tiny frame allocated once (coding tables,
+compiled kernels), bounds the bytes per pixel. The pass schedule's cache is cleared first, so it
+counts. Random colours are a worst case (every neighbour context is new, so the context count
+tables hold about one code per pixel): measured at about 330 B/px (485 before issue 15, whose
+whole-frame (N, passes) and (N, K) temporaries this bound would catch).
+"""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+import numpy as np
+
+from fpcodec.codec import Decoder, Encoder
+from fpcodec.codec import intra
+
+SIZE = 256
+BOUND_BYTES_PER_PIXEL = 420
+
+
+def _clip(size: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    palette = rng.integers(0, 256, (128, 3), dtype=np.uint8)
+    first = palette[rng.integers(0, 128, (size, size))]
+    second = first.copy()
+    second[size // 4 : size // 2, size // 4 : size // 2] = palette[
+        rng.integers(0, 128, (size // 4, size // 4))
+    ]
+    return [first, second]
+
+
+def _code(frames: list[np.ndarray]) -> None:
+    buf = io.BytesIO()
+    h, w, c = frames[0].shape
+    with Encoder(buf, width=w, height=h, channels=c, model="last-frame") as enc:
+        for f in frames:
+            enc.write(f, 1)
+    decoded = [d.pixels for d in Decoder(io.BytesIO(buf.getvalue()))]
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, frames, strict=True))
+
+
+def test_peak_memory_per_pixel() -> None:
+    _code(_clip(16, 1))  # tables and kernels: allocated once per process
+    frames = _clip(SIZE, 2)
+    intra.passes.cache_clear()
+    tracemalloc.start()
+    try:
+        _code(frames)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    per_pixel = peak / (SIZE * SIZE)
+    assert per_pixel < BOUND_BYTES_PER_PIXEL, f"peak {peak} bytes = {per_pixel:.0f} bytes/pixel"
