@@ -134,13 +134,13 @@ def encode_frame(
     # The estimates are ideal code lengths; should the real payload (and palette chunk) come out
     # larger than the raw pixels, store the frame, which keeps the bound of the stored mode exact.
     extra = 0
-    if isinstance(best, palette.PaletteCandidate) and not np.array_equal(best.palette, sent_palette):
-        extra = palette.palette_bits(best.palette, sent_palette) // 8
+    if isinstance(best, palette.PaletteCandidate):
+        extra = palette.body_bits(best.palette_body) // 8
     if best.mode != MODE_STORED and len(payload) + extra > frame.size:
         best = options[-1]
         payload = _ENCODERS[best.mode](best)
     if isinstance(best, palette.PaletteCandidate):
-        return CodedFrame(best.mode, best.scale_shift, payload, best.mix, best.palette)
+        return CodedFrame(best.mode, best.scale_shift, payload, best.mix, best.palette, best.palette_body)
     return CodedFrame(best.mode, best.scale_shift, payload)
 
 

@@ -226,7 +226,9 @@ class Encoder:
         coded = frame_coding.encode_frame(frame, pred, previous, self._palette, self.use_palette)
         size = len(coded.payload)
         if coded.palette is not None and not np.array_equal(coded.palette, self._palette):
-            body = encode_palette(coded.palette, self._palette)
+            body = coded.palette_body
+            if body is None:  # a CodedFrame from elsewhere than encode_frame
+                body = encode_palette(coded.palette, self._palette)
             self._pos += container.write_chunk(self._out, container.CHUNK_PALETTE, body)
             self._palette = coded.palette
             size += len(body)

@@ -65,6 +65,7 @@ class PaletteCandidate(Candidate):
     passes: list[PassInputs]
     cached: list | None  # per pass, the (slice, model rows) blocks when they fitted in CACHE_ENTRIES
     counts: ctx.ContextCounts  # the context counts before the first pass
+    palette_body: bytes | None = None  # the PLTE chunk's body; None when the palette in force is reused
 
 
 def model_blocks(inp: PassInputs, palette: np.ndarray, profile: FormatProfile = CURRENT):
@@ -293,11 +294,21 @@ def _choose_betas(p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndar
     return best
 
 
+def palette_body(palette: np.ndarray, sent_palette: np.ndarray | None) -> bytes | None:
+    """Body of the PLTE chunk a frame with ``palette`` needs, None when it is the one in force."""
+    if sent_palette is not None and np.array_equal(sent_palette, palette):
+        return None
+    return encode_palette(palette, sent_palette)
+
+
+def body_bits(body: bytes | None) -> int:
+    """Bits of the PLTE chunk of this ``palette_body`` (none for None)."""
+    return 0 if body is None else 8 * (CHUNK_OVERHEAD + len(body))
+
+
 def palette_bits(palette: np.ndarray, sent_palette: np.ndarray | None) -> int:
     """Bits of the PLTE chunk a frame with ``palette`` needs (none when it is the one in force)."""
-    if sent_palette is not None and np.array_equal(sent_palette, palette):
-        return 0
-    return 8 * (CHUNK_OVERHEAD + len(encode_palette(palette, sent_palette)))
+    return body_bits(palette_body(palette, sent_palette))
 
 
 def candidate(
@@ -308,12 +319,13 @@ def candidate(
     idx: np.ndarray,
     prev_idx: np.ndarray | None,
     counts: ctx.ContextCounts,
-    extra_bits: int,
+    body: bytes | None,
 ) -> PaletteCandidate:
-    """The candidate of coding ``idx`` in ``passes`` (``counts`` is kept for ``encode``)."""
+    """The candidate of coding ``idx`` in ``passes`` (``counts`` is kept for ``encode``) with the
+    palette chunk ``body`` (``palette_body``), whose bits its estimate includes."""
     mix, bits, cached = estimate_passes(passes, palette, idx, prev_idx, counts.copy())
     return PaletteCandidate(
-        mode, bits + extra_bits, shift, palette, idx, prev_idx, mix, passes, cached, counts
+        mode, bits + body_bits(body), shift, palette, idx, prev_idx, mix, passes, cached, counts, body
     )
 
 
@@ -330,16 +342,16 @@ def estimate(
     inter's), for a frame of at most 256 colours: ``extracted`` = (palette, indices)."""
     palette, idx = extracted
     h, w = frame.height, frame.width
-    extra = palette_bits(palette, sent_palette)
+    body = palette_body(palette, sent_palette)  # the same for both candidates
     prev_idx = pc.previous_indices(previous, palette)
     canvas = frame.flat.astype(np.float32)
     passes = list(intra_passes(canvas, palette, idx, intra_shift, h, w, decoding=False))
     counts = pretrained_counts(intra.passes(h, w), previous, palette)
-    out = [candidate(MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, extra)]
+    out = [candidate(MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, body)]
     if pred is not None and inter_shift is not None:
         passes = inter_passes(pred, inter_shift, h, w)
         counts = pretrained_counts(inter_geometry(h, w), previous, palette)
-        out.append(candidate(MODE_PALETTE_INTER, inter_shift, passes, palette, idx, prev_idx, counts, extra))
+        out.append(candidate(MODE_PALETTE_INTER, inter_shift, passes, palette, idx, prev_idx, counts, body))
     return out
 
 
