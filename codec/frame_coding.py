@@ -79,13 +79,15 @@ def candidates(
     previous: np.ndarray | None = None,
     sent_palette: np.ndarray | None = None,
     use_palette: bool = True,
+    probe: palette.IntraProbe | None = None,
 ) -> list[Candidate]:
     """Every applicable mode's candidate for ``frame``, in mode order (ties go to the first, so the
-    stored mode, last, wins only where every other mode is larger)."""
+    stored mode, last, wins only where every other mode is larger). With the stream's ``probe``,
+    palette intra is left out of predicted frames where the probe judges it will not win."""
     fr = FrameToCode.of(frame)
     intra = rgb_intra.estimate(fr)
     out: list[Candidate] = [intra]
-    _add_predicted_modes(out, fr, intra, pred, previous, sent_palette, use_palette)
+    _add_predicted_modes(out, fr, intra, pred, previous, sent_palette, use_palette, probe)
     out.append(stored.estimate(fr))
     return out
 
@@ -98,6 +100,7 @@ def _add_predicted_modes(
     previous: np.ndarray | None,
     sent_palette: np.ndarray | None,
     use_palette: bool,
+    probe: palette.IntraProbe | None,
 ) -> None:
     """Append the candidates of RGB inter and the palette modes that apply."""
     frame = fr.pixels
@@ -109,7 +112,9 @@ def _add_predicted_modes(
     extracted = pc.extract_palette(frame)
     inter_shift = None if inter is None else inter.scale_shift
     if extracted is not None:
-        out += palette.estimate(fr, extracted, pred, previous, sent_palette, intra.scale_shift, inter_shift)
+        out += palette.estimate(
+            fr, extracted, pred, previous, sent_palette, intra.scale_shift, inter_shift, intra.bits, probe
+        )
     elif pred is not None and previous is not None:
         update = palette_update.estimate(fr, pred, previous, sent_palette, inter_shift)
         if update is not None:
@@ -122,25 +127,27 @@ def encode_frame(
     previous: np.ndarray | None = None,
     sent_palette: np.ndarray | None = None,
     use_palette: bool = True,
+    probe: palette.IntraProbe | None = None,
 ) -> CodedFrame:
     """Code ``frame`` ((H, W, C) uint8) in whichever mode measures cheapest.
 
     ``previous`` is the last decoded frame (for palette modes' previous-colour event) and
     ``sent_palette`` the palette last transmitted (a palette frame reusing it sends no palette).
+    ``probe``: the stream's ``palette.IntraProbe`` (None: every mode is estimated).
     """
-    options = candidates(frame, pred, previous, sent_palette, use_palette)
+    options = candidates(frame, pred, previous, sent_palette, use_palette, probe)
     best = min(options, key=lambda c: c.bits)
     payload = _ENCODERS[best.mode](best)
     # The estimates are ideal code lengths; should the real payload (and palette chunk) come out
     # larger than the raw pixels, store the frame, which keeps the bound of the stored mode exact.
     extra = 0
-    if isinstance(best, palette.PaletteCandidate) and not np.array_equal(best.palette, sent_palette):
-        extra = palette.palette_bits(best.palette, sent_palette) // 8
+    if isinstance(best, palette.PaletteCandidate):
+        extra = palette.body_bits(best.palette_body) // 8
     if best.mode != MODE_STORED and len(payload) + extra > frame.size:
         best = options[-1]
         payload = _ENCODERS[best.mode](best)
     if isinstance(best, palette.PaletteCandidate):
-        return CodedFrame(best.mode, best.scale_shift, payload, best.mix, best.palette)
+        return CodedFrame(best.mode, best.scale_shift, payload, best.mix, best.palette, best.palette_body)
     return CodedFrame(best.mode, best.scale_shift, payload)
 
 

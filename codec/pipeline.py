@@ -33,6 +33,7 @@ from ..models import registry
 from ..models.base import HISTORY, Predictor
 from . import frame_coding
 from .frame_coding import CodedFrame
+from .modes.palette import IntraProbe
 
 #: Pillow's convention (``Image.MAX_IMAGE_PIXELS``): frames above this many pixels get a warning
 #: (a decompression bomb, or a frame that needs a lot of memory) ...
@@ -177,6 +178,7 @@ class Encoder:
         self._out = out
         self._history: deque[np.ndarray] = deque(maxlen=HISTORY)
         self._palette: np.ndarray | None = None
+        self._probe = IntraProbe()  # which palette-intra estimates are worth making (encoder only)
         self.use_palette = use_palette
         self.keyint = keyint
         self._key_ticks = None if keyint is not None else KEY_SECONDS / tb  # ticks between key frames
@@ -220,13 +222,16 @@ class Encoder:
         if key:  # decodable on its own: no history, no palette state (nor context counts from them)
             self._history.clear()
             self._palette = None
+            self._probe = IntraProbe()
             self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
         pred = self.predictor.predict(list(self._history)) if self._history else None
         previous = self._history[-1] if self._history else None
-        coded = frame_coding.encode_frame(frame, pred, previous, self._palette, self.use_palette)
+        coded = frame_coding.encode_frame(frame, pred, previous, self._palette, self.use_palette, self._probe)
         size = len(coded.payload)
         if coded.palette is not None and not np.array_equal(coded.palette, self._palette):
-            body = encode_palette(coded.palette, self._palette)
+            body = coded.palette_body
+            if body is None:  # a CodedFrame from elsewhere than encode_frame
+                body = encode_palette(coded.palette, self._palette)
             self._pos += container.write_chunk(self._out, container.CHUNK_PALETTE, body)
             self._palette = coded.palette
             size += len(body)

@@ -110,6 +110,32 @@ def test_the_frame_coder_takes_the_cheapest_candidate(colours) -> None:
     assert np.array_equal(fc.decode_frame(coded, pred, 24, 20, 3, first), second)
 
 
+def test_the_intra_probe_estimates_palette_intra_where_it_may_win() -> None:
+    """``IntraProbe``: palette intra is estimated on the first predicted frame, again while it came
+    close to palette inter, when palette inter grows dearer (a scene cut), and every INTRA_PROBE
+    predicted frames; the frame coder's choice is the cheapest of what was estimated."""
+    probe = palette.IntraProbe()
+    assert probe.worth(100.0, 1000.0)
+    probe.update(200.0, 100.0, 1000.0)  # palette inter won by far
+    assert not probe.worth(100.0, 1000.0)
+    assert probe.worth(palette.INTRA_JUMP * 100.0 + 1, 1000.0)  # palette inter grew dearer
+    for _ in range(palette.INTRA_PROBE - 1):
+        probe.update(None, 100.0, 1000.0)
+    assert probe.worth(100.0, 1000.0)
+    probe.update(105.0, 100.0, 1000.0)  # palette intra came close
+    assert probe.worth(100.0, 1000.0)
+
+    first, second = _frames(40, seed=2)
+    pred = _prediction(first)
+    probe = palette.IntraProbe(ratio=2.0, inter_share=1.0)  # as if palette inter had won by far
+    cands = fc.candidates(second, pred, first, probe=probe)
+    assert fc.MODE_PALETTE_INTRA not in [c.mode for c in cands] and probe.skipped == 1
+    coded = fc.encode_frame(second, pred, first, probe=palette.IntraProbe(ratio=2.0, inter_share=1.0))
+    assert coded.mode == min(cands, key=lambda c: c.bits).mode
+    assert np.array_equal(fc.decode_frame(coded, pred, 24, 20, 3, first), second)
+    assert fc.MODE_PALETTE_INTRA in [c.mode for c in fc.candidates(second, pred, first)]  # no probe
+
+
 def test_the_duration_scan_does_not_decode_palettes(monkeypatch) -> None:
     """``records`` (the CLI's duration scan) reads the chunks only; ``frame_records`` decodes
     the palettes."""

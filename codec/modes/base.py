@@ -41,13 +41,16 @@ SHIFTS = np.arange(SHIFT_MIN, SHIFT_MAX + 1)
 
 @dataclass(frozen=True)
 class CodedFrame:
-    """A coded frame; ``palette`` is the palette a palette-mode frame indexes into."""
+    """A coded frame; ``palette`` is the palette a palette-mode frame indexes into. The encoder
+    also hands over ``palette_body``, the PLTE body it coded ``palette`` into given the palette in
+    force (None when that one is reused), so the writer need not code it again."""
 
     mode: int
     scale_shift: int
     payload: bytes
     mix: int = 0
     palette: np.ndarray | None = None
+    palette_body: bytes | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -57,8 +57,8 @@ def estimate(
         return palette.iter_inter_passes(pred, inter_shift, h, w, previous)
 
     prev_idx = np.full(h * w, len(colours), np.int32)  # the previous-colour event is the keep symbol
-    extra = palette.palette_bits(colours, sent_palette)
-    return palette.candidate(MODE, inter_shift, passes, colours, idx, prev_idx, ctx.ContextCounts(), extra)
+    body = palette.palette_body(colours, sent_palette)
+    return palette.candidate(MODE, inter_shift, passes, colours, idx, prev_idx, ctx.ContextCounts(), body)
 
 
 def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
