@@ -17,7 +17,7 @@
 # Extra libFuzzer flags go in FUZZ_ARGS (e.g. FUZZ_ARGS=-max_len=4096 to favour small, fast inputs).
 #
 # Each target runs as a series of fresh processes of FUZZ_CHUNK seconds on the same corpus folder:
-# an atheris process grows by some 25 kB per execution (its instrumentation, not the codec: replaying
+# an atheris process grows over many executions (stream: 420 MB to 2.4 GB RSS in 87,000; not the codec: replaying
 # 6,000 mutated streams in a plain loop stays at a flat RSS), and after some 90,000 executions an
 # allocation fails under the harness' address-space cap although no single input is to blame.
 set -u
