@@ -1,0 +1,427 @@
+"""Videos in their own planar pixel format: reading planes, writing Y4M and FFV1/Matroska.
+
+``codec.io`` turns every input into RGB24, which is lossy for natural video (YUV, 4:2:0 chroma, more
+than 8 bits). Here the planes come out of FFmpeg exactly as decoded, one numpy array per plane, and
+go back into Y4M or FFV1 the same way, so a lossless pipeline can keep every sample. Formats outside
+``PIXEL_FORMATS`` (rgb24, pal8, bgra, nv12, ...) give ``pixel_format`` None: the caller falls back to
+the RGB path of ``codec.io``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ..bitstream.errors import FormatError, InputError
+from . import sniff
+from .io import DEFAULT_TIME_BASE, _duration, _short, atomic_output
+from .pipeline import check_dimensions
+
+# FFmpeg's enum values (libavutil/pixfmt.h), as stored in streams and Matroska.
+COLOR_RANGE_UNSPECIFIED, COLOR_RANGE_MPEG, COLOR_RANGE_JPEG = 0, 1, 2  # AVColorRange
+UNSPECIFIED = 2  # AVCOL_SPC / AVCOL_PRI / AVCOL_TRC _UNSPECIFIED
+CHROMA_LOC_UNSPECIFIED, CHROMA_LOC_LEFT, CHROMA_LOC_CENTER, CHROMA_LOC_TOPLEFT = 0, 1, 2, 3
+_CHROMA_LOC_MAX = 6  # AVCHROMA_LOC_BOTTOM; AVCHROMA_LOC_NB is 7
+
+
+@dataclass(frozen=True)
+class PixelFormat:
+    """A planar format fpcodec codes natively: FFmpeg's name, the stream's id, the plane layout."""
+
+    name: str
+    format_id: int
+    planes: int
+    log2_chroma_w: int
+    log2_chroma_h: int
+    depth: int
+
+    @property
+    def dtype(self) -> type[np.unsignedinteger]:
+        """uint8 up to 8 bits, uint16 above (FFmpeg's ``le`` formats use 2 bytes per sample)."""
+        return np.uint8 if self.depth <= 8 else np.uint16
+
+    def plane_shapes(self, width: int, height: int) -> list[tuple[int, int]]:
+        """(height, width) of each plane; chroma sizes round up for odd sizes, as FFmpeg does."""
+        if self.planes == 1:
+            return [(height, width)]
+        ch = -(-height >> self.log2_chroma_h)
+        cw = -(-width >> self.log2_chroma_w)
+        return [(height, width), (ch, cw), (ch, cw)]
+
+
+_FORMATS = (
+    # Hand-written ids: they are stored in streams, so never renumber or derive them from order.
+    PixelFormat("gray", 1, 1, 0, 0, 8),
+    PixelFormat("yuv420p", 2, 3, 1, 1, 8),
+    PixelFormat("yuv422p", 3, 3, 1, 0, 8),
+    PixelFormat("yuv444p", 4, 3, 0, 0, 8),
+    PixelFormat("gray10le", 5, 1, 0, 0, 10),
+    PixelFormat("yuv420p10le", 6, 3, 1, 1, 10),
+    PixelFormat("yuv422p10le", 7, 3, 1, 0, 10),
+    PixelFormat("yuv444p10le", 8, 3, 0, 0, 10),
+    PixelFormat("yuv420p12le", 9, 3, 1, 1, 12),
+    PixelFormat("yuv422p12le", 10, 3, 1, 0, 12),
+    PixelFormat("yuv444p12le", 11, 3, 0, 0, 12),
+    PixelFormat("gray12le", 12, 1, 0, 0, 12),
+)
+#: The supported formats by their stream id.
+PIXEL_FORMATS: dict[int, PixelFormat] = {f.format_id: f for f in _FORMATS}
+_BY_NAME: dict[str, PixelFormat] = {f.name: f for f in _FORMATS}
+#: FFmpeg's deprecated JPEG-range names: the plain format with colour range "full".
+FULL_RANGE_ALIASES = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}
+
+# Y4M colour-space tags as libavformat/yuv4mpegenc.c writes them (with mjpegtools' XYSCSS twin).
+_Y4M_TAGS = {
+    "gray": "Cmono",
+    "gray10le": "Cmono10",
+    "gray12le": "Cmono12",
+    "yuv422p": "C422 XYSCSS=422",
+    "yuv444p": "C444 XYSCSS=444",
+    "yuv420p10le": "C420p10 XYSCSS=420P10",
+    "yuv422p10le": "C422p10 XYSCSS=422P10",
+    "yuv444p10le": "C444p10 XYSCSS=444P10",
+    "yuv420p12le": "C420p12 XYSCSS=420P12",
+    "yuv422p12le": "C422p12 XYSCSS=422P12",
+    "yuv444p12le": "C444p12 XYSCSS=444P12",
+}
+_Y4M_420 = {
+    CHROMA_LOC_LEFT: "C420mpeg2 XYSCSS=420MPEG2",
+    CHROMA_LOC_TOPLEFT: "C420paldv XYSCSS=420PALDV",
+}
+_Y4M_420_DEFAULT = "C420jpeg XYSCSS=420JPEG"  # centre sited: also FFmpeg's tag when it is unknown
+# The chroma siting FFmpeg's Y4M demuxer reads from the C tag (libavformat/yuv4mpegdec.c).
+_Y4M_CHROMA = {"420jpeg": CHROMA_LOC_CENTER, "420mpeg2": CHROMA_LOC_LEFT, "420paldv": CHROMA_LOC_TOPLEFT}
+_Y4M_HEADER_MAX = 128  # FFmpeg's demuxer refuses longer stream headers
+
+
+def pixel_format_by_name(name: str) -> PixelFormat | None:
+    """The format for FFmpeg's pix_fmt ``name`` (yuvj* give the plain format), or None if unsupported."""
+    return _BY_NAME.get(FULL_RANGE_ALIASES.get(name, name))
+
+
+def pixel_format_by_id(format_id: int) -> PixelFormat:
+    """The format a stream names by id; a FormatError for ids this build does not know."""
+    try:
+        return PIXEL_FORMATS[format_id]
+    except KeyError:
+        raise FormatError(f"unknown pixel format id {format_id!r}") from None
+
+
+@dataclass(frozen=True)
+class ColourInfo:
+    """How to interpret the samples, with FFmpeg's numbering (libavutil/pixfmt.h).
+
+    color_range: 0 unspecified, 1 mpeg/limited, 2 jpeg/full. colorspace, color_primaries, color_trc:
+    AVColorSpace, AVColorPrimaries, AVColorTransferCharacteristic (2 = unspecified). chroma_location:
+    AVChromaLocation (0 unspecified, 1 left, 2 center, 3 topleft, 4 top, 5 bottomleft, 6 bottom).
+    """
+
+    color_range: int = COLOR_RANGE_UNSPECIFIED
+    colorspace: int = UNSPECIFIED
+    color_primaries: int = UNSPECIFIED
+    color_trc: int = UNSPECIFIED
+    chroma_location: int = CHROMA_LOC_UNSPECIFIED
+
+    def __post_init__(self) -> None:
+        # Values may come from a stream being decoded: refuse what no FFmpeg enum (or u8) holds.
+        limits = {"color_range": 2, "chroma_location": _CHROMA_LOC_MAX}
+        for field in ("color_range", "colorspace", "color_primaries", "color_trc", "chroma_location"):
+            value = getattr(self, field)
+            if not isinstance(value, (int, np.integer)) or not 0 <= value <= limits.get(field, 255):
+                raise InputError(f"invalid {field} {value!r}")
+
+
+def colour_info(frame, codec_context=None, chroma_location: int = CHROMA_LOC_UNSPECIFIED) -> ColourInfo:
+    """A decoded frame's colour tags, else its codec context's; FFmpeg's yuvj* formats mean full range.
+
+    PyAV (checked with 18.1) exposes no chroma location on frames or codec contexts, so it is
+    passed in: NativeReader takes it from a Y4M header (which names it in its C tag), and any other
+    source reads as unspecified.
+    """
+
+    def pick(name: str, unspecified: int) -> int:
+        for source in (frame, codec_context):
+            value = getattr(source, name, None)
+            if value is not None and int(value) != unspecified:
+                return int(value)
+        return unspecified
+
+    colour_range = pick("color_range", COLOR_RANGE_UNSPECIFIED)
+    if frame.format.name in FULL_RANGE_ALIASES:
+        colour_range = COLOR_RANGE_JPEG
+    return ColourInfo(
+        color_range=colour_range,
+        colorspace=pick("colorspace", UNSPECIFIED),
+        color_primaries=pick("color_primaries", UNSPECIFIED),
+        color_trc=pick("color_trc", UNSPECIFIED),
+        chroma_location=chroma_location,
+    )
+
+
+class NativeReader:
+    """Opens a video with PyAV; ``frames()`` streams its planes in the source's own pixel format."""
+
+    def __init__(self, path: str | os.PathLike, max_pixels: int | None = None) -> None:
+        import av
+
+        self.path = Path(path)
+        problem = sniff.input_kind(self.path)
+        if problem:
+            raise InputError(f"{self.path} {problem}")
+        with self._open() as cont:
+            if not cont.streams.video:
+                raise InputError(f"{self.path} has no video stream")
+            stream = cont.streams.video[0]
+            cc = stream.codec_context
+            if cc is None:  # FFmpeg knows the container, not the stream's codec
+                raise InputError(f"{self.path} has a video stream in a codec FFmpeg cannot decode")
+            if cc.width and cc.height:
+                check_dimensions(cc.width, cc.height, max_pixels)  # before decoding a single frame
+            self.time_base = Fraction(stream.time_base or DEFAULT_TIME_BASE)
+            rate = stream.average_rate or stream.guessed_rate
+            #: The container's frame rate, for writers that need one (None when it gives none).
+            self.frame_rate: Fraction | None = Fraction(rate) if rate else None
+            try:
+                first = next(cont.decode(stream), None)
+            except av.FFmpegError as exc:
+                raise InputError(f"{self.path} could not be decoded ({_short(exc)})") from None
+            if first is None:
+                raise InputError(f"{self.path} has no frames")
+            check_dimensions(first.width, first.height, max_pixels)
+            self.width, self.height = first.width, first.height
+            #: FFmpeg's name for the decoded frames' format (yuvj420p, rgb24, ...).
+            self.source_pix_fmt: str = first.format.name
+            self.pixel_format: PixelFormat | None = pixel_format_by_name(self.source_pix_fmt)
+            self.colour = colour_info(first, cc, _y4m_chroma_location(self.path))
+
+    def _open(self):
+        import av
+
+        try:
+            return av.open(str(self.path), metadata_errors="ignore")
+        except av.FFmpegError as exc:
+            kind = sniff.describe_file(self.path)
+            if kind in ("empty", "a text file", "an fpcodec stream", "a zip archive"):
+                hint = " (decode it with fpcodec decode)" if kind == "an fpcodec stream" else ""
+                raise InputError(f"{self.path} is {kind}, not a GIF or video{hint}") from None
+            raise InputError(f"{self.path} is not a video FFmpeg can read ({_short(exc)})") from None
+
+    def frames(self) -> Iterator[tuple[list[np.ndarray], int]]:
+        """Each frame's planes (C-contiguous, ``pixel_format.dtype``) and duration in ``time_base``
+        units. Raises InputError when the format is not supported natively or changes mid-stream."""
+        import av
+
+        fmt = self.pixel_format
+        if fmt is None:
+            raise InputError(f"{self.path}: pixel format {self.source_pix_fmt!r} is not supported natively")
+        shapes = fmt.plane_shapes(self.width, self.height)
+        with self._open() as cont:
+            stream = cont.streams.video[0]
+            prev = None
+            try:
+                for frame in cont.decode(stream):
+                    if (frame.width, frame.height) != (self.width, self.height):
+                        raise InputError(
+                            f"{self.path}: frame size changes mid-stream ({frame.width}x{frame.height})"
+                        )
+                    if frame.format.name != self.source_pix_fmt:
+                        raise InputError(
+                            f"{self.path}: pixel format changes mid-stream "
+                            f"({self.source_pix_fmt!r} to {frame.format.name!r})"
+                        )
+                    cur = (_frame_planes(frame, fmt, shapes, self.path), frame.pts, frame.duration)
+                    if prev is not None:
+                        yield prev[0], _duration(prev, cur[1])
+                    prev = cur
+            except av.FFmpegError as exc:
+                raise InputError(f"{self.path} could not be decoded ({_short(exc)})") from None
+            if prev is not None:
+                yield prev[0], _duration(prev, None)
+
+
+def _plane_view(plane, dtype, rows: int) -> np.ndarray:
+    """A (rows, line_size // itemsize) view of a PyAV plane's buffer, padding included."""
+    stride = plane.line_size // np.dtype(dtype).itemsize
+    return np.frombuffer(plane, dtype)[: rows * stride].reshape(rows, stride)
+
+
+def _frame_planes(frame, fmt: PixelFormat, shapes: list[tuple[int, int]], path: Path) -> list[np.ndarray]:
+    out = []
+    for plane, (h, w) in zip(frame.planes, shapes, strict=True):
+        if (plane.height, plane.width) != (h, w):  # would mean our table disagrees with FFmpeg's
+            raise InputError(f"{path}: plane of {plane.width}x{plane.height}, expected {w}x{h}")
+        view = _plane_view(plane, np.dtype(fmt.dtype).newbyteorder("<"), h)[:, :w]
+        out.append(np.array(view, dtype=fmt.dtype, order="C"))  # a native-order copy
+    return out
+
+
+def _y4m_chroma_location(path: Path) -> int:
+    """The chroma siting a Y4M stream header names (as FFmpeg's demuxer reads it), else unspecified."""
+    try:
+        with open(path, "rb") as fh:
+            line = fh.read(_Y4M_HEADER_MAX).split(b"\n", 1)[0]
+    except OSError:
+        return CHROMA_LOC_UNSPECIFIED
+    tokens = line.split(b" ")
+    if tokens[0] != b"YUV4MPEG2":
+        return CHROMA_LOC_UNSPECIFIED
+    for tok in tokens[1:]:
+        if tok.startswith(b"C"):
+            tag = tok[1:].decode("ascii", "replace")
+            for prefix, loc in _Y4M_CHROMA.items():  # prefixes, matched as FFmpeg matches them
+                if tag.startswith(prefix):
+                    return loc
+            return CHROMA_LOC_CENTER if tag == "420" else CHROMA_LOC_UNSPECIFIED
+    return CHROMA_LOC_UNSPECIFIED  # no C tag: FFmpeg reads 4:2:0 but leaves the siting unset
+
+
+# -------------------------------------------------------------------------------------- writing
+def _checked_frames(
+    fmt: PixelFormat, width: int, height: int, frames: Iterable[list[np.ndarray]]
+) -> Iterator[list[np.ndarray]]:
+    """The frames, each checked against the format: a wrong plane would otherwise be written as is."""
+    shapes = fmt.plane_shapes(width, height)
+    limit = 1 << fmt.depth
+    for i, planes in enumerate(frames):
+        if len(planes) != len(shapes):
+            raise InputError(f"frame {i} has {len(planes)} planes, {fmt.name} has {len(shapes)}")
+        for k, (p, shape) in enumerate(zip(planes, shapes, strict=True)):
+            p = np.asarray(p)
+            if p.shape != shape or p.dtype != fmt.dtype:
+                raise InputError(
+                    f"frame {i} plane {k} is {p.dtype}{list(p.shape)}, "
+                    f"expected {np.dtype(fmt.dtype)}{list(shape)} for {fmt.name}"
+                )
+            if fmt.depth < 8 * p.itemsize and p.size and int(p.max()) >= limit:
+                # FFV1 would drop the high bits: the output would not hold the samples.
+                raise InputError(
+                    f"frame {i} plane {k} has sample {int(p.max())}, above {fmt.name}'s {fmt.depth} bits"
+                )
+        yield planes
+
+
+def _peek(frames: Iterator[list[np.ndarray]]) -> Iterator[list[np.ndarray]]:
+    """The frames again, after checking there is at least one."""
+    first = next(frames, None)
+    if first is None:
+        raise InputError("no frames to write")
+    return itertools.chain([first], frames)
+
+
+def _check_size(width: int, height: int, fps: Fraction) -> Fraction:
+    if width <= 0 or height <= 0:
+        raise InputError(f"invalid frame size {width}x{height}")
+    fps = Fraction(fps)
+    if fps <= 0 or fps.numerator >= 2**31 or fps.denominator >= 2**31:
+        raise InputError(f"invalid frame rate {fps}")
+    return fps
+
+
+def y4m_header(fmt: PixelFormat, colour: ColourInfo, width: int, height: int, fps: Fraction) -> bytes:
+    """The YUV4MPEG2 stream header line, with FFmpeg's tags for formats beyond the Y4M spec."""
+    fps = _check_size(width, height, fps)
+    if fmt.name == "yuv420p":
+        tag = _Y4M_420.get(colour.chroma_location, _Y4M_420_DEFAULT)
+    else:
+        tag = _Y4M_TAGS[fmt.name]
+    rng = {COLOR_RANGE_MPEG: " XCOLORRANGE=LIMITED", COLOR_RANGE_JPEG: " XCOLORRANGE=FULL"}
+    # A0:0: the sample aspect ratio is not carried, so it is written as unknown.
+    line = (
+        f"YUV4MPEG2 W{width} H{height} F{fps.numerator}:{fps.denominator} Ip A0:0 {tag}"
+        f"{rng.get(colour.color_range, '')}\n"
+    ).encode("ascii")
+    if len(line) >= _Y4M_HEADER_MAX:  # only absurd sizes get here
+        raise InputError(f"Y4M header for {width}x{height} at {fps} fps is too long for FFmpeg")
+    return line
+
+
+def write_y4m(
+    path: str | os.PathLike,
+    fmt: PixelFormat,
+    colour: ColourInfo,
+    width: int,
+    height: int,
+    fps: Fraction,
+    frames: Iterable[list[np.ndarray]],
+    force: bool = False,
+) -> int:
+    """Write the planes as YUV4MPEG2 (>8-bit samples little-endian, as FFmpeg writes and reads them);
+    returns the number of frames. Atomic: a failure leaves no file, and an existing one is kept
+    unless ``force``. Y4M keeps the colour range and 4:2:0 chroma siting, not matrix/primaries/trc."""
+    header = y4m_header(fmt, colour, width, height, fps)
+    little = np.dtype(fmt.dtype).newbyteorder("<")
+    n = 0
+    with atomic_output(path, force) as tmp, open(tmp, "wb") as fh:
+        fh.write(header)
+        for planes in _peek(_checked_frames(fmt, width, height, frames)):
+            fh.write(b"FRAME\n")
+            for p in planes:
+                fh.write(np.ascontiguousarray(p, dtype=little).data)
+            n += 1
+    return n
+
+
+def write_ffv1_mkv(
+    path: str | os.PathLike,
+    fmt: PixelFormat,
+    colour: ColourInfo,
+    width: int,
+    height: int,
+    fps: Fraction,
+    frames: Iterable[list[np.ndarray]],
+    force: bool = False,
+) -> int:
+    """Write the planes losslessly as FFV1 (level 3, slice CRCs) in Matroska, in the same pix_fmt and
+    with the colour tags on the stream; returns the number of frames. This first version writes a
+    constant frame rate ``fps`` (Matroska's millisecond timestamps round rates such as 30000/1001).
+    Atomic: a failure leaves no file, and an existing one is kept unless ``force``."""
+    import av
+
+    fps = _check_size(width, height, fps)
+    shapes = fmt.plane_shapes(width, height)
+    little = np.dtype(fmt.dtype).newbyteorder("<")
+    options = {"level": "3", "slicecrc": "1"}
+    if colour.chroma_location != CHROMA_LOC_UNSPECIFIED:
+        # PyAV has no property for it; the AVCodecContext option reaches the Matroska muxer.
+        options["chroma_sample_location"] = str(colour.chroma_location)
+    n = 0
+    with atomic_output(path, force) as tmp:
+        frames = _peek(_checked_frames(fmt, width, height, frames))
+        with av.open(str(tmp), "w", format="matroska") as cont:
+            stream = cont.add_stream("ffv1", rate=fps, options=options)
+            stream.width, stream.height, stream.pix_fmt = width, height, fmt.name
+            cc = stream.codec_context
+            cc.color_range = colour.color_range
+            cc.colorspace = colour.colorspace
+            cc.color_primaries = colour.color_primaries
+            cc.color_trc = colour.color_trc
+            for planes in frames:
+                vf = av.VideoFrame(width, height, fmt.name)
+                for plane, p, (h, w) in zip(vf.planes, planes, shapes, strict=True):
+                    _plane_view(plane, little, h)[:, :w] = p
+                vf.color_range = colour.color_range
+                vf.colorspace = colour.colorspace
+                vf.color_primaries = colour.color_primaries
+                vf.color_trc = colour.color_trc
+                vf.pts = n
+                vf.time_base = 1 / fps
+                for pkt in stream.encode(vf):
+                    cont.mux(pkt)
+                n += 1
+            for pkt in stream.encode():
+                cont.mux(pkt)
+    return n
+
+
+def read_planes(path: str | os.PathLike) -> tuple[PixelFormat, list[list[np.ndarray]]]:
+    """Every frame of a (small) file in its native format, for tests and benchmarks."""
+    reader = NativeReader(path)
+    if reader.pixel_format is None:
+        raise InputError(f"{path}: pixel format {reader.source_pix_fmt!r} is not supported natively")
+    return reader.pixel_format, [planes for planes, _ in reader.frames()]
