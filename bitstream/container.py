@@ -33,6 +33,7 @@ CHUNK_FRAME = b"FRAM"
 CHUNK_END = b"FEND"
 CHUNK_PALETTE = b"PLTE"
 CHUNK_INDEX = b"INDX"
+CHUNK_PIXEL_FORMAT = b"PFMT"
 #: FRAM flags (version 6): bit 0 marks a key frame; the other bits are reserved and must be zero.
 FLAG_KEY = 0x01
 
@@ -47,6 +48,7 @@ _FRAME_FIXED_V2 = struct.Struct("<IIBbIH")
 _FRAME_FIXED = struct.Struct("<IIBbIHB")
 _END_V1 = struct.Struct("<I")
 _END = struct.Struct("<IQ")
+_PIXEL_FORMAT = struct.Struct("<8B")
 _INDEX_ENTRY = struct.Struct("<IQQ")
 #: Bytes a chunk adds around its body: length and type before it, CRC after it.
 CHUNK_OVERHEAD = _CHUNK_PREFIX.size + _CRC.size
@@ -104,6 +106,38 @@ class IndexEntry:
     offset: int
 
 
+@dataclass(frozen=True)
+class PixelFormatRecord:
+    """The PFMT chunk (version 7): the source's pixel format by its format id (FORMAT.md lists
+    them), its bits per sample, and FFmpeg's numbers for colour range, matrix, primaries, transfer
+    and chroma siting, kept so the decoder can hand the frames back tagged as they came."""
+
+    format_id: int
+    depth: int
+    color_range: int = 0
+    colorspace: int = 2
+    color_primaries: int = 2
+    color_trc: int = 2
+    chroma_location: int = 0
+
+
+def encode_pixel_format(p: PixelFormatRecord) -> bytes:
+    return _PIXEL_FORMAT.pack(
+        p.format_id, p.depth, p.color_range, p.colorspace, p.color_primaries, p.color_trc, p.chroma_location, 0
+    )
+
+
+def decode_pixel_format(body: bytes) -> PixelFormatRecord:
+    """A PFMT body; refuses a wrong length and a non-zero reserved byte (the id is checked by the
+    codec, which knows the formats)."""
+    if len(body) != _PIXEL_FORMAT.size:
+        raise FormatError(f"pixel format chunk is {len(body)} bytes, expected {_PIXEL_FORMAT.size}")
+    *fields_, reserved = _PIXEL_FORMAT.unpack(body)
+    if reserved:
+        raise FormatError(f"pixel format chunk's reserved byte is {reserved}, must be 0")
+    return PixelFormatRecord(*fields_)
+
+
 def write_preamble(out: BinaryIO) -> int:
     """The preamble; returns the bytes written."""
     out.write(_PREAMBLE.pack(MAGIC, VERSION, 0))
@@ -144,7 +178,8 @@ def encode_header(h: StreamHeader) -> bytes:
     )
 
 
-def decode_header(body: bytes) -> StreamHeader:
+def decode_header(body: bytes, profile: FormatProfile = CURRENT) -> StreamHeader:
+    """A HEAD body; from version 7 the channel count may also be 1 or 3 planes (with a PFMT)."""
     if len(body) < _HEAD_FIXED.size:
         raise FormatError(f"header chunk is {len(body)} bytes, expected at least {_HEAD_FIXED.size}")
     (width, height, channels, count, tb_num, tb_den, loop, model_id, whash, coder_len) = (
@@ -152,7 +187,7 @@ def decode_header(body: bytes) -> StreamHeader:
     )
     if len(body) != _HEAD_FIXED.size + coder_len:
         raise FormatError(f"header chunk length {len(body)} does not match its coder string")
-    if channels not in (3, 4):
+    if channels not in ((1, 3, 4) if profile.planar_frames else (3, 4)):
         raise FormatError(f"unsupported channel count {channels}")
     if width == 0 or height == 0:
         raise FormatError(f"invalid frame size {width}x{height}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 6
+LATEST = 7
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -28,6 +28,7 @@ _INTRODUCED = {
     "interlaced_palette_inter": 5,  # modes 3 and 4 in intra's pass order (before: checkerboard)
     "stored_mode": 6,  # mode 5: the frame's raw pixels
     "key_frames": 6,  # FRAM flags byte (bit 0: key frame), INDX chunk, FEND with the index offset
+    "planar_frames": 7,  # PFMT chunk: frames in the source's pixel format, mode 6 (planar)
 }
 
 
@@ -44,6 +45,7 @@ class FormatProfile:
     interlaced_palette_inter: bool
     stored_mode: bool
     key_frames: bool
+    planar_frames: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

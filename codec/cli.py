@@ -14,6 +14,7 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 from ..bitstream.errors import FormatError, FpcodecError, FpcodecWarning, InputError
@@ -67,6 +68,13 @@ def cmd_encode(args: argparse.Namespace) -> int:
     outputs.check_stream_name(out_name, force=args.force)
     to_stdout = out_name == outputs.STDIO
     with outputs.readable_path(args.input) as src, _naming(src, outputs.display_name(args.input)):
+        native = None if args.rgb else _native_reader(src, args)
+        if native is not None:
+            return _encode_planar(native, out_name, args)
+        from ..models import registry
+
+        if args.model is None:
+            args.model = registry.DEFAULT_MODEL
         reader = VideoReader(src, max_pixels=args.max_pixels)
         info = reader.info
         started = time.perf_counter()
@@ -101,6 +109,78 @@ def cmd_encode(args: argparse.Namespace) -> int:
             f"{outputs.display_name(out_name, 'stdout')}: {_count(enc.frames_written)} "
             f"{info.width}x{info.height}{' RGBA' if info.channels == 4 else ''}, {fh.bytes} bytes, "
             f"{8 * fh.bytes / pixels:.3f} bits/pixel, model {enc.predictor.name}, "
+            f"{enc.frames_written / elapsed:.1f} frames/s",
+            file=sys.stderr if to_stdout else sys.stdout,
+        )
+    return 0
+
+
+def _native_reader(src: str, args: argparse.Namespace):
+    """A reader of the input's planes when it is a video in a pixel format coded natively (8-bit
+    YUV or gray); None for GIFs, RGB and palette sources, which are coded as RGB."""
+    from ..models import registry
+    from .planar_io import NativeReader
+
+    with open(src, "rb") as fh:
+        if fh.read(6) in (b"GIF87a", b"GIF89a"):
+            return None
+    reader = NativeReader(src, max_pixels=args.max_pixels)
+    fmt = reader.pixel_format
+    if fmt is None:
+        return None
+    if fmt.depth != 8:
+        print(
+            f"{PROG}: note: {reader.source_pix_fmt} ({fmt.depth}-bit) is coded as RGB, a conversion: "
+            "this version codes 8-bit planar formats natively",
+            file=sys.stderr,
+        )
+        return None
+    if args.model not in (None, registry.PLANAR_MODEL):
+        raise UsageError(
+            f"{reader.source_pix_fmt} video is coded in its own pixel format by the planar rule, "
+            f"without a learned predictor; give --rgb to code it as RGB with {args.model}"
+        )
+    return reader
+
+
+def _encode_planar(reader, out_name: str, args: argparse.Namespace) -> int:
+    """``encode`` of a YUV or gray video: a planar (version 7) stream of its own samples."""
+    from ..models import registry
+    from . import outputs
+    from .io import atomic_output
+    from .pipeline import Encoder
+
+    fmt = reader.pixel_format
+    to_stdout = out_name == outputs.STDIO
+    started = time.perf_counter()
+    with contextlib.nullcontext(None) if to_stdout else atomic_output(out_name, args.force) as tmp:
+        with contextlib.nullcontext(outputs.binary_stdout()) if to_stdout else open(tmp, "wb") as raw:
+            fh = _Counting(raw)
+            enc = Encoder(
+                fh,
+                width=reader.width,
+                height=reader.height,
+                channels=fmt.planes,
+                model=registry.PLANAR_MODEL,
+                time_base=reader.time_base,
+                max_pixels=args.max_pixels,
+                keyint=args.keyint,
+                pixel_format=fmt,
+                colour=reader.colour,
+            )
+            with _progress(None, "encode", args.quiet) as bar:
+                for planes, duration in reader.frames():
+                    enc.write_planes(planes, duration)
+                    bar.update()
+            enc.close()
+            raw.flush()
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        pixels = reader.width * reader.height * enc.frames_written
+        print(
+            f"{outputs.display_name(out_name, 'stdout')}: {_count(enc.frames_written)} "
+            f"{reader.width}x{reader.height} {fmt.name}, {fh.bytes} bytes, "
+            f"{8 * fh.bytes / pixels:.3f} bits/pixel, planar (own pixel format), "
             f"{enc.frames_written / elapsed:.1f} frames/s",
             file=sys.stderr if to_stdout else sys.stdout,
         )
@@ -171,8 +251,6 @@ def _frame_selection(args: argparse.Namespace, durations: list[int], time_base) 
             raise FpcodecError(f"--frames {args.frames}: frames are written forwards, use a positive step")
         return chosen
     if args.start is not None:
-        from fractions import Fraction
-
         try:
             t = Fraction(args.start)
         except (ValueError, ZeroDivisionError):
@@ -216,13 +294,21 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if args.frames is not None and args.start is not None:
         raise UsageError("give --frames or --start, not both")
     out = args.output or str(Path(args.input).with_suffix(".apng"))
-    fmt = outputs.check_frames_output(out, args.format, force=args.force, lossy=args.lossy)
     to_stdout = out == outputs.STDIO
-    if to_stdout and fmt == "pattern":
-        raise FpcodecError("a PNG sequence cannot go to stdout")
     report = None
     started = time.perf_counter()
+    # The output is checked before any work; what only a planar stream may write (.y4m and .mkv
+    # without --lossy) is checked once the stream's header says what it holds.
+    fmt = outputs.check_frames_output(out, args.format, force=args.force, lossy=args.lossy, planar=True)
+    if to_stdout and fmt == "pattern":
+        raise FpcodecError("a PNG sequence cannot go to stdout")
     with outputs.readable_path(args.input) as src, _naming(src, outputs.display_name(args.input)):
+        with _open_decoder(src, args, load_model=False) as peek:
+            planar = peek.pixel_format is not None
+        if not planar:
+            outputs.check_frames_output(out, args.format, force=args.force, lossy=args.lossy, planar=False)
+        if planar and args.salvage:
+            raise UsageError("--salvage is not implemented for planar (version 7 YUV) streams yet")
         if args.salvage:
             frame_source = _salvaged(src, args)
             report, durations = next(frame_source)
@@ -251,7 +337,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
                     source = frame_source
                 else:
                     source = (
-                        f.pixels
+                        f.planes if planar else f.pixels
                         for f in dec.frames(chosen.start, chosen.stop)
                         if (f.index - chosen.start) % chosen.step == 0
                     )
@@ -261,15 +347,18 @@ def cmd_decode(args: argparse.Namespace) -> int:
                     yield pixels
 
             with _naming(str(target), outputs.display_name(out, "stdout")):
-                warnings = write_frames(
-                    target,
-                    frames(),
-                    durations,
-                    h.time_base,
-                    h.loop,
-                    force=args.force or to_stdout,
-                    allow_lossy=args.lossy,
-                )
+                if planar:
+                    warnings = _write_planar(dec, fmt, target, frames(), durations, args.force or to_stdout)
+                else:
+                    warnings = write_frames(
+                        target,
+                        frames(),
+                        durations,
+                        h.time_base,
+                        h.loop,
+                        force=args.force or to_stdout,
+                        allow_lossy=args.lossy,
+                    )
     elapsed = time.perf_counter() - started
     for w in warnings:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
@@ -286,6 +375,56 @@ def cmd_decode(args: argparse.Namespace) -> int:
             file=sys.stderr if to_stdout else sys.stdout,
         )
     return EXIT_SALVAGED if report is not None and report.lost else 0
+
+
+def _write_planar(dec, fmt: str, target, planes_seq, durations: list[int], force: bool) -> list[str]:
+    """A planar stream's frames to ``target``: .y4m and .mkv (FFV1) in the stream's own pixel
+    format, sample for sample; anything else converted to RGB, with a warning saying so."""
+    from .io import write_frames
+    from .planar_convert import to_rgb
+    from .planar_io import write_ffv1_mkv, write_y4m
+
+    h, pf, colour = dec.header, dec.pixel_format, dec.colour
+    warnings: list[str] = []
+    if fmt in ("y4m", "mkv"):
+        fps, constant = _frame_rate(durations, Fraction(h.time_base))
+        if not constant:
+            warnings.append(
+                f".{fmt} output has a constant frame rate ({fps} fps): the frames' varying "
+                "durations are not kept"
+            )
+        writer = write_y4m if fmt == "y4m" else write_ffv1_mkv
+        writer(target, pf, colour, h.width, h.height, fps, planes_seq, force=force)
+        return warnings
+    warnings.append(
+        f"the stream holds {pf.name} samples; .{fmt if fmt != 'pattern' else 'png'} output is their "
+        "conversion to RGB (write .y4m or .mkv for the exact samples)"
+    )
+    rgb = to_rgb(planes_seq, pf, colour, h.width, h.height)
+    return warnings + write_frames(target, rgb, durations, h.time_base, h.loop, force=force, allow_lossy=True)
+
+
+#: Frame rates a rounded time base hides (the durations of 30000/1001 fps in milliseconds are 33
+#: and 34): a mean duration within 0.1 % of one of these is that rate.
+_STANDARD_RATES = tuple(Fraction(n, 1001) for n in (24000, 30000, 60000)) + tuple(
+    Fraction(n) for n in (24, 25, 30, 48, 50, 60, 100, 120)
+)
+
+
+def _frame_rate(durations: list[int], time_base: Fraction) -> tuple[Fraction, bool]:
+    """(frames per second, whether the durations are one constant rate up to the time base's
+    rounding) for outputs that store a frame rate only (.y4m, .mkv)."""
+    ticks = [d for d in durations if d > 0]
+    if not ticks:
+        return Fraction(25), len(durations) <= 1
+    rate = len(ticks) / (sum(ticks) * time_base)
+    for standard in _STANDARD_RATES:
+        if abs(rate - standard) <= standard / 1000:
+            rate = standard
+            break
+    else:
+        rate = rate.limit_denominator(1001)
+    return rate, max(ticks) - min(ticks) <= 1 and len(ticks) == len(durations)
 
 
 def _salvaged(src: str, args: argparse.Namespace):
@@ -321,14 +460,13 @@ def _salvaged(src: str, args: argparse.Namespace):
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from fractions import Fraction
-
     from . import outputs
 
     with outputs.readable_path(args.input) as src, _naming(src, outputs.display_name(args.input)):
         with _open_decoder(src, args, load_model=False) as dec:
             h = dec.header
             entries = list(dec.frame_records())
+            pf, colour = dec.pixel_format, dec.colour
         total_bytes = Path(src).stat().st_size
     records = [rec for rec, _, _ in entries]
     pixels = h.width * h.height * len(records)
@@ -346,7 +484,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(
         f"file:        {outputs.display_name(args.input)} ({total_bytes} bytes), format version {dec.version}"
     )
-    print(f"frames:      {len(records)} x {h.width}x{h.height} {'RGBA' if h.has_alpha else 'RGB'}")
+    layout = "RGBA" if h.has_alpha else "RGB"
+    samples = h.channels
+    if pf is not None:
+        layout = f"{pf.name} (the source's own samples; {_colour_text(colour)})"
+        samples = sum(ph * pw for ph, pw in pf.plane_shapes(h.width, h.height)) / (h.width * h.height)
+    print(f"frames:      {len(records)} x {h.width}x{h.height} {layout}")
     print(
         f"timing:      time base {h.time_base} s ({float(tick_ms):g} ms per tick), {seconds:.3f} s total, "
         f"loop {loop}"
@@ -361,7 +504,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"stored:      {_count(stored)} kept raw (mode 5: no coding mode was smaller)")
     print(
         f"bits/pixel:  {8 * total_bytes / pixels:.3f} "
-        f"({8 * total_bytes / (pixels * h.channels):.3f} per subpixel)"
+        f"({8 * total_bytes / (pixels * samples):.3f} per {'sample' if pf else 'subpixel'})"
     )
     if not args.quiet:
         print("frame  mode     duration ms  bytes  palette  bits/pixel" + ("  key" if keys else ""))
@@ -375,6 +518,24 @@ def cmd_info(args: argparse.Namespace) -> int:
                 + ("    K" if r.key else "")
             )
     return 0
+
+
+def _colour_text(colour) -> str:
+    """A PFMT chunk's colour tags in words (FFmpeg's numbering, ``codec.planar_io.ColourInfo``)."""
+    ranges = {0: "range unspecified", 1: "limited range", 2: "full range"}
+    sitings = {
+        0: "siting unspecified",
+        1: "left",
+        2: "center",
+        3: "top-left",
+        4: "top",
+        5: "bottom-left",
+        6: "bottom",
+    }
+    return (
+        f"{ranges[colour.color_range]}, matrix {colour.colorspace}, primaries {colour.color_primaries}, "
+        f"transfer {colour.color_trc}, chroma {sitings[colour.chroma_location]}"
+    )
 
 
 #: One line per predictor for ``encode -h`` (the ``-int`` variants are described from their float model).
@@ -455,10 +616,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-m",
         "--model",
-        default=registry.DEFAULT_MODEL,
+        default=None,
         choices=registry.available(),
         metavar="MODEL",
-        help="predictor (default: %(default)s; all listed below)",
+        help=f"predictor (default: {registry.DEFAULT_MODEL}; all listed below); YUV and gray video "
+        "is coded in its own pixel format by the planar rule instead (see --rgb)",
+    )
+    p.add_argument(
+        "--rgb",
+        action="store_true",
+        help="code a YUV or gray video as RGB (a conversion: not its own samples) with the "
+        "predictor of -m, as format version 6 did; default: 8-bit YUV and gray are coded natively",
     )
     p.add_argument(
         "--weights",
@@ -508,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--format",
-        choices=("gif", "apng", "png", "webp", "y4m", "mp4"),
+        choices=("gif", "apng", "png", "webp", "y4m", "mp4", "mkv"),
         default=None,
         help="output format; needed with -o -, otherwise it must agree with the extension",
     )

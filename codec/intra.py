@@ -32,6 +32,7 @@ class Pass:
 
     targets: np.ndarray
     neighbours: np.ndarray  # (K, N), -1 where out of bounds; empty (0, N) for the first grid
+    diagonal: bool = False  # neighbours (-s,-s), (-s,s), (s,-s), (s,s); else (-s,0), (s,0), (0,-s), (0,s)
 
 
 #: Pixels per block in ``pass_params``, whose (C, K, N) temporaries would otherwise be several
@@ -58,9 +59,9 @@ def passes(height: int, width: int) -> tuple[Pass, ...]:
         two = 2 * s
         centre = (ys % two == s) & (xs % two == s)
         edges = ((ys % two == 0) & (xs % two == s)) | ((ys % two == s) & (xs % two == 0))
-        for mask, offsets in (
-            (centre, ((-s, -s), (-s, s), (s, -s), (s, s))),
-            (edges, ((-s, 0), (s, 0), (0, -s), (0, s))),
+        for mask, offsets, diagonal in (
+            (centre, ((-s, -s), (-s, s), (s, -s), (s, s)), True),
+            (edges, ((-s, 0), (s, 0), (0, -s), (0, s)), False),
         ):
             ty, tx = np.nonzero(mask)
             if ty.size == 0:
@@ -70,7 +71,7 @@ def passes(height: int, width: int) -> tuple[Pass, ...]:
                 ny, nx = ty + dy, tx + dx
                 ok = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
                 nbr.append(np.where(ok, ny * width + nx, -1).astype(dt))
-            out.append(Pass((ty * width + tx).astype(dt), np.stack(nbr)))
+            out.append(Pass((ty * width + tx).astype(dt), np.stack(nbr), diagonal))
         s //= 2
     return tuple(out)
 

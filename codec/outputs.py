@@ -23,7 +23,9 @@ from .io import VIDEO_EXTENSIONS
 #: What the user types for stdin or stdout.
 STDIO = "-"
 #: Formats ``fpcodec decode`` writes, by extension (also the choices of ``--format``).
-FRAME_FORMATS = ("gif", "apng", "png", "webp", "y4m", "mp4")
+FRAME_FORMATS = ("gif", "apng", "png", "webp", "y4m", "mp4", "mkv")
+#: Formats a planar stream (version 7) is written to in its own pixel format, sample for sample.
+PLANAR_FORMATS = ("y4m", "mkv")
 #: Formats that store YUV and so change pixels (they need ``--lossy``).
 LOSSY_FORMATS = ("y4m", "mp4")
 #: Extensions of images and videos: an fpcodec stream given one of these names would be mistaken
@@ -106,12 +108,18 @@ def frame_format(path: str, fmt: str | None) -> str:
     return found
 
 
-def check_frames_output(path: str, fmt: str | None, *, force: bool, lossy: bool) -> str:
-    """Everything ``decode`` can check about its output before decoding; returns the format."""
+def check_frames_output(path: str, fmt: str | None, *, force: bool, lossy: bool, planar: bool = False) -> str:
+    """Everything ``decode`` can check about its output before decoding; returns the format.
+    ``planar``: the stream is planar, which .y4m and .mkv hold exactly."""
     if path != STDIO and Path(path).is_dir():
         raise FpcodecError(f"{path} is a folder; give a file name inside it")
     found = frame_format(path, fmt)
-    if found in LOSSY_FORMATS and not lossy:
+    if found == "mkv" and not planar:
+        raise FpcodecError(
+            f"{path}: .mkv output (FFV1) is for streams coded in the source's pixel format; "
+            "this stream is RGB: use .apng, .webp, .gif or a PNG sequence"
+        )
+    if found in LOSSY_FORMATS and not lossy and not (planar and found in PLANAR_FORMATS):
         raise FpcodecError(
             f"{path}: .{found} stores frames in YUV and would change pixels; use .apng, "
             ".webp, .gif or a PNG sequence, or pass --lossy to accept it"

@@ -8,13 +8,14 @@ frame equals the input frame, and a CRC per frame proves it on the decoder side)
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import warnings
 import zlib
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -31,9 +32,12 @@ from ..bitstream.errors import (
 from ..bitstream.palette import decode_palette, encode_palette
 from ..models import registry
 from ..models.base import HISTORY, Predictor
-from . import frame_coding
+from . import frame_coding, planar_coding
 from .frame_coding import CodedFrame
 from .modes.palette import IntraProbe
+
+if TYPE_CHECKING:
+    from .planar_io import ColourInfo, PixelFormat
 
 #: Pillow's convention (``Image.MAX_IMAGE_PIXELS``): frames above this many pixels get a warning
 #: (a decompression bomb, or a frame that needs a lot of memory) ...
@@ -108,13 +112,16 @@ def frame_crc(frame: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class DecodedFrame:
-    """A decoded frame: (H, W, C) uint8 pixels and its duration in the stream's time base."""
+    """A decoded frame: (H, W, C) uint8 pixels and its duration in the stream's time base; a
+    planar stream's frame has its ``planes`` in the source's pixel format instead (``pixels`` is
+    None: RGB would be a conversion, ``codec.planar_io.to_rgb``)."""
 
     index: int
-    pixels: np.ndarray
+    pixels: np.ndarray | None
     duration: int
     mode: int
     coded_bytes: int
+    planes: list[np.ndarray] | None = None
 
 
 @dataclass
@@ -152,13 +159,36 @@ class Encoder:
         use_palette: bool = True,
         weights: str | os.PathLike | None = None,
         keyint: int | None = None,
+        pixel_format: PixelFormat | None = None,
+        colour: ColourInfo | None = None,
     ) -> None:
         """``keyint``: a key frame every ``keyint`` frames (0: frame 0 only); None, the default: the
-        rule of DEFAULT_KEYINT, KEY_SECONDS, KEY_OVERHEAD and MAX_KEYINT."""
+        rule of DEFAULT_KEYINT, KEY_SECONDS, KEY_OVERHEAD and MAX_KEYINT.
+
+        ``pixel_format``: a planar stream (format version 7) of frames in that format, given to
+        ``write_planes``; ``channels`` must then be its plane count, and the frames are coded by
+        the planar rule (mode 6), so the stream records the ``last-frame`` predictor."""
         check_dimensions(width, height, max_pixels)
+        self.pixel_format = pixel_format
+        if pixel_format is not None:
+            if pixel_format.depth != 8:
+                raise InputError(
+                    f"pixel format {pixel_format.name} has {pixel_format.depth}-bit samples; "
+                    f"planar coding takes 8-bit formats only"
+                )
+            if channels != pixel_format.planes:
+                raise InputError(
+                    f"{pixel_format.name} has {pixel_format.planes} planes, not {channels} channels"
+                )
+            if not isinstance(model, str) or model != registry.PLANAR_MODEL:
+                raise InputError(
+                    f"planar streams code with their own rule and record {registry.PLANAR_MODEL!r}, "
+                    f"not {getattr(model, 'name', model)!r}"
+                )
+            self._geometry = planar_coding.geometry(pixel_format, width, height)
         if keyint is not None and not (isinstance(keyint, (int, np.integer)) and 0 <= keyint < _U32):
             raise InputError(f"key-frame interval {keyint!r} must be an integer >= 0 (0: only frame 0)")
-        if channels not in (3, 4):
+        if pixel_format is None and channels not in (3, 4):
             raise InputError(f"frames must have 3 (RGB) or 4 (RGBA) channels, got {channels}")
         if isinstance(model, Predictor) and weights is not None:
             raise InputError("weights= goes with a model name, not with a Predictor instance")
@@ -189,6 +219,22 @@ class Encoder:
         self._pts = 0
         self._pos = container.write_preamble(out)
         self._pos += container.write_chunk(out, container.CHUNK_HEAD, container.encode_header(self.header))
+        if pixel_format is not None:
+            from .planar_io import ColourInfo  # planar_io imports this module
+
+            c = colour or ColourInfo()
+            record = container.PixelFormatRecord(
+                pixel_format.format_id,
+                pixel_format.depth,
+                c.color_range,
+                c.colorspace,
+                c.color_primaries,
+                c.color_trc,
+                c.chroma_location,
+            )
+            self._pos += container.write_chunk(
+                out, container.CHUNK_PIXEL_FORMAT, container.encode_pixel_format(record)
+            )
 
     def _is_key(self) -> bool:
         """Frame 0, then every keyint frames, or by the default rule (see DEFAULT_KEYINT)."""
@@ -206,18 +252,14 @@ class Encoder:
     def write(self, frame: np.ndarray, duration: int = 0) -> CodedFrame:
         """Code one (H, W, C) uint8 frame; returns what was written."""
         h = self.header
+        if self.pixel_format is not None:
+            raise InputError("a planar stream takes frames as planes (write_planes)")
         if frame.shape != (h.height, h.width, h.channels) or frame.dtype != np.uint8:
             raise InputError(
                 f"frame {self.frames_written} has shape {frame.shape} {frame.dtype}, "
                 f"expected ({h.height}, {h.width}, {h.channels}) uint8"
             )
-        if not (isinstance(duration, (int, np.integer)) and 0 <= duration < _U32):
-            raise InputError(
-                f"frame {self.frames_written} duration {duration!r} cannot be stored "
-                f"(an integer 0 <= d < 2**32 in time-base units)"
-            )
-        if h.frame_count is not None and self.frames_written >= h.frame_count:
-            raise InputError(f"more frames than the {h.frame_count} announced in the header")
+        self._check_frame(duration)
         key = self._is_key()
         if key:  # decodable on its own: no history, no palette state (nor context counts from them)
             self._history.clear()
@@ -253,6 +295,56 @@ class Encoder:
         self._pts += int(duration)
         self.frame_sizes.append(size)
         return coded
+
+    def _check_frame(self, duration: int) -> None:
+        h = self.header
+        if not (isinstance(duration, (int, np.integer)) and 0 <= duration < _U32):
+            raise InputError(
+                f"frame {self.frames_written} duration {duration!r} cannot be stored "
+                f"(an integer 0 <= d < 2**32 in time-base units)"
+            )
+        if h.frame_count is not None and self.frames_written >= h.frame_count:
+            raise InputError(f"more frames than the {h.frame_count} announced in the header")
+
+    def write_planes(self, planes: list[np.ndarray], duration: int = 0) -> int:
+        """Code one frame of a planar stream (its planes in the stream's pixel format); returns the
+        payload's size in bytes."""
+        if self.pixel_format is None:
+            raise InputError("write_planes needs an Encoder opened with a pixel_format")
+        shapes = [(g.height, g.width) for g in self._geometry]
+        got = [(np.shape(p), np.asarray(p).dtype) for p in planes]
+        if len(planes) != len(shapes) or any(
+            s != want or d != np.uint8 for (s, d), want in zip(got, shapes, strict=False)
+        ):
+            raise InputError(
+                f"frame {self.frames_written} has planes {[(s, str(d)) for s, d in got]}, "
+                f"expected uint8 planes of {shapes} ({self.pixel_format.name})"
+            )
+        self._check_frame(duration)
+        key = self._is_key()
+        if key:
+            self._history.clear()
+            self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
+        planes = [np.ascontiguousarray(p) for p in planes]
+        references = list(self._history)[::-1][: planar_coding.REFERENCES]
+        mode, payload = planar_coding.encode_frame(planes, references, self._geometry)
+        record = FrameRecord(
+            index=self.frames_written,
+            duration=int(duration),
+            mode=mode,
+            scale_shift=0,
+            pixels_crc=planar_coding.planes_crc(planes),
+            payload=payload,
+            flags=container.FLAG_KEY if key else 0,
+        )
+        self._pos += container.write_chunk(self._out, container.CHUNK_FRAME, container.encode_frame(record))
+        if key:
+            self._key_bytes = self._pos - self.index[-1].offset
+        self._history.append(planes)
+        self.frames_written += 1
+        self._pts += int(duration)
+        self.frame_sizes.append(len(payload))
+        return len(payload)
 
     def close(self) -> None:
         """Write the end chunk; the stream is invalid without it."""
@@ -303,7 +395,10 @@ class Decoder:
         _, kind, body = next(self._chunks)
         if kind != container.CHUNK_HEAD:
             raise FormatError(f"first chunk is {kind!r}, expected {container.CHUNK_HEAD!r}")
-        self.header = container.decode_header(body)
+        self.header = container.decode_header(body, self.profile)
+        self.pixel_format: PixelFormat | None = None
+        self.colour: ColourInfo | None = None
+        self._read_pixel_format()
         try:
             check_dimensions(self.header.width, self.header.height, max_pixels)
         except InputError as exc:
@@ -329,6 +424,48 @@ class Decoder:
             )
         self._start = container.IndexEntry(0, 0, container.PREAMBLE_SIZE)  # where reading starts
         self.index: list[container.IndexEntry] | None = None  # the INDX chunk, once read
+
+    def _read_pixel_format(self) -> None:
+        """A version-7 planar stream's PFMT chunk, right after the header (any other chunk there
+        is put back); a 1-plane header without it is refused."""
+        if not self.profile.planar_frames:
+            return
+        try:
+            first = next(self._chunks)
+        except StopIteration:
+            return
+        offset, kind, body = first
+        if kind != container.CHUNK_PIXEL_FORMAT:
+            self._chunks = itertools.chain([first], self._chunks)
+            if self.header.channels not in (3, 4):
+                raise FormatError(f"{self.header.channels}-plane header without a pixel format chunk")
+            return
+        from .planar_io import ColourInfo, pixel_format_by_id  # planar_io imports this module
+
+        record = container.decode_pixel_format(body)
+        fmt = pixel_format_by_id(record.format_id)
+        if record.depth != fmt.depth or fmt.depth != 8:
+            raise FormatError(
+                f"pixel format {fmt.name} with depth {record.depth} (this build codes 8-bit planes)"
+            )
+        if self.header.channels != fmt.planes:
+            raise FormatError(
+                f"header says {self.header.channels} planes, pixel format {fmt.name} has {fmt.planes}"
+            )
+        if self.header.model_id != registry.id_for_name(registry.PLANAR_MODEL):
+            raise FormatError(f"planar stream names predictor id {self.header.model_id}, planar frames use 1")
+        try:
+            self.colour = ColourInfo(
+                record.color_range,
+                record.colorspace,
+                record.color_primaries,
+                record.color_trc,
+                record.chroma_location,
+            )
+        except InputError as exc:
+            raise FormatError(f"pixel format chunk: {exc}") from None
+        self.pixel_format = fmt
+        self._geometry = planar_coding.geometry(fmt, self.header.width, self.header.height)
 
     def seek(self, frame: int) -> int:
         """Start reading at the last key frame at or before ``frame``, found in the index of a
@@ -442,6 +579,8 @@ class Decoder:
                 return
             elif kind == container.CHUNK_HEAD:
                 raise FormatError("second header chunk")
+            elif kind == container.CHUNK_PIXEL_FORMAT and self.profile.planar_frames:
+                raise FormatError("pixel format chunk not right after the header")
             elif kind[:1].isupper():
                 raise FormatError(f"unknown critical chunk {kind!r}")
             # Ancillary (lower-case first letter) chunks are skipped, as in PNG.
@@ -462,6 +601,8 @@ class Decoder:
         h = self.header
         if rec.key:
             history.clear()
+        if self.pixel_format is not None:
+            return self._decode_planar(rec, history)
         pred = self.predictor.predict(list(history)) if history else None
         coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
         pixels = frame_coding.decode_frame(
@@ -474,6 +615,14 @@ class Decoder:
             )
         history.append(pixels)
         return DecodedFrame(rec.index, pixels, rec.duration, rec.mode, len(rec.payload))
+
+    def _decode_planar(self, rec: FrameRecord, history: deque) -> DecodedFrame:
+        references = list(history)[::-1][: planar_coding.REFERENCES]
+        planes = planar_coding.decode_frame(rec.mode, rec.payload, references, self._geometry)
+        if planar_coding.planes_crc(planes) != rec.pixels_crc:
+            raise ChecksumError(f"frame {rec.index} does not match its checksum")
+        history.append(planes)
+        return DecodedFrame(rec.index, None, rec.duration, rec.mode, len(rec.payload), planes)
 
 
 def _entries(entries: list[container.IndexEntry]) -> str:

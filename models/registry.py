@@ -30,6 +30,9 @@ _REGISTRY: dict[str, tuple[int, str]] = {
 }
 
 DEFAULT_MODEL = "convlstm-hybrid-int"
+#: What a planar stream (frames in the source's pixel format) records: its frames are coded by the
+#: planar rule (codec/planar_rule.py), which uses no learned predictor yet.
+PLANAR_MODEL = "last-frame"
 
 
 def available() -> list[str]:
@@ -43,6 +46,11 @@ def name_for_id(model_id: int) -> str | None:
         if mid == model_id:
             return name
     return None
+
+
+def id_for_name(name: str) -> int:
+    """The stream ID of a registry name (KeyError if unknown)."""
+    return _REGISTRY[name][0]
 
 
 def get(name: str, device: str = "cpu", weights: str | Path | None = None) -> Predictor:

@@ -42,6 +42,17 @@ ODD_RGBA = frozenset(
 )
 
 
+# ------------------------------------------------------------------------------------ the CLI
+def run_main(capsys, *args) -> tuple[int, str, str]:
+    """``fpcodec.codec.cli.main`` in-process (far cheaper than a subprocess): (exit code, out, err)."""
+    from fpcodec.codec.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 # ------------------------------------------------------------------------------------ videos
 def read_video(path) -> tuple[list[np.ndarray], list[int], object]:
     """(frames, durations, info) of a file, through the codec's own reader."""

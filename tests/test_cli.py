@@ -12,6 +12,7 @@ from fpcodec.bitstream.container import VERSION
 from fpcodec.codec import decode
 
 from conftest import (
+    run_main,
     BROKEN_GIFS,
     CARPHONE,
     ODD,
@@ -26,16 +27,6 @@ from conftest import (
 
 RGB_INPUT = ODD / "dispose_prev.gif"  # 100x100, 5 frames, 10/100/100/100/100 cs, loops
 RGBA_INPUT = ODD / "dispose_bgnd_rgba.gif"  # 100x100, 5 frames with transparency
-
-
-def run_main(capsys, *args) -> tuple[int, str, str]:
-    """``fpcodec.codec.cli.main`` in-process (far cheaper than a subprocess): (exit code, out, err)."""
-    from fpcodec.codec.cli import main
-
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_main_error(capsys, *args) -> str:

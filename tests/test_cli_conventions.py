@@ -12,18 +12,9 @@ import pytest
 
 from fpcodec.codec import decode, encode
 
-from conftest import CARPHONE, ODD, assert_frames_equal, dir_listing, fpcodec_command, read_video
+from conftest import CARPHONE, ODD, assert_frames_equal, dir_listing, fpcodec_command, read_video, run_main
 
 GIF = ODD / "dispose_prev.gif"  # 100x100, 5 frames
-
-
-def run_main(capsys, *args) -> tuple[int, str, str]:
-    from fpcodec.codec.cli import main
-
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_error_line(err: str) -> str:

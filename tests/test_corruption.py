@@ -12,6 +12,7 @@ import struct
 import zlib
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from fpcodec.bitstream.errors import (
@@ -213,7 +214,7 @@ def test_wrong_magic(small_stream):
     decode_must_fail(b"\x89PNG\r\n\x1a\n" + small_stream[8:])
 
 
-@pytest.mark.parametrize("version", [0, 7, 99, 0xFFFF])
+@pytest.mark.parametrize("version", [0, 8, 99, 0xFFFF])
 def test_unsupported_version(small_stream, version):
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS
 
@@ -229,12 +230,21 @@ def test_unsupported_version(small_stream, version):
 def test_stream_relabelled_as_another_supported_version(small_stream, small_frames, rgba_stream, rgba_frames):
     """Claiming an older (supported) version must fail, never misdecode: version 6 added a flags
     byte to FRAM and the index offset to FEND, which older versions' framing does not read (a
-    payload that is not whole words, an end chunk of the wrong size); FORMAT.md, *Version 5*."""
+    payload that is not whole words, an end chunk of the wrong size); FORMAT.md, *Version 5*.
+    Version 7 only added planar streams: an RGB stream is laid out as in version 6 (and decodes
+    as the same frames under that label); a planar one relabelled 6 fails (test_planar.py)."""
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS, VERSION
 
-    for data in (small_stream, rgba_stream):
+    for data, frames in ((small_stream, small_frames), (rgba_stream, rgba_frames)):
         for version in SUPPORTED_VERSIONS:
             if version == VERSION:
+                continue
+            if version == 6:
+                bad = bytearray(data)
+                struct.pack_into("<H", bad, VERSION_OFFSET, version)
+                assert all(
+                    np.array_equal(a, b) for a, b in zip(decode(bytes(bad)).frames, frames, strict=True)
+                )
                 continue
             bad = bytearray(data)
             struct.pack_into("<H", bad, VERSION_OFFSET, version)

@@ -72,3 +72,10 @@ def test_version_5_stream_still_decodes() -> None:
     palette update in version 5's framing (no FRAM flags, no index)."""
     assert np.array_equal(np.load(DATA / "v5_stream_frames.npy"), np.load(DATA / "v3_stream_frames.npy"))
     assert_old_stream_decodes("v5_stream.fpc", 5)
+
+
+def test_version_6_stream_still_decodes() -> None:
+    """tests/data/v6_stream.fpc was written by the version-6 encoder (commit a594b6a) with
+    convlstm-hybrid-int from the frames of tests/data/v3_stream_frames.npy; version 7 only added
+    planar streams, so an RGB stream of version 6 decodes by the same rules."""
+    assert_old_stream_decodes("v6_stream.fpc", 6)

@@ -21,16 +21,27 @@ from fpcodec.models.base import Prediction
 
 def test_profiles_follow_the_format_versions() -> None:
     rules = {v: FormatProfile.for_version(v) for v in SUPPORTED_VERSIONS}
-    assert SUPPORTED_VERSIONS == container.SUPPORTED_VERSIONS == (1, 2, 3, 4, 5, 6)
+    assert SUPPORTED_VERSIONS == container.SUPPORTED_VERSIONS == (1, 2, 3, 4, 5, 6, 7)
     assert CURRENT is rules[container.VERSION]
-    assert [p.palette_frames for p in rules.values()] == [False, True, True, True, True, True]
-    assert [p.integer_tables for p in rules.values()] == [False, False, True, True, True, True]
-    assert [p.context_counts for p in rules.values()] == [False, False, True, True, True, True]
-    assert [p.palette_update for p in rules.values()] == [False, False, True, True, True, True]
-    assert [p.integer_coupling for p in rules.values()] == [False, False, False, True, True, True]
-    assert [p.interlaced_palette_inter for p in rules.values()] == [False, False, False, False, True, True]
-    assert [p.stored_mode for p in rules.values()] == [False] * 5 + [True]
-    assert [p.key_frames for p in rules.values()] == [False] * 5 + [True]
+    assert [p.palette_frames for p in rules.values()][:6] == [False, True, True, True, True, True]
+    assert [p.integer_tables for p in rules.values()][:6] == [False, False, True, True, True, True]
+    assert [p.context_counts for p in rules.values()][:6] == [False, False, True, True, True, True]
+    assert [p.palette_update for p in rules.values()][:6] == [False, False, True, True, True, True]
+    assert [p.integer_coupling for p in rules.values()][:6] == [False, False, False, True, True, True]
+    assert [p.interlaced_palette_inter for p in rules.values()][:6] == [
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert [p.stored_mode for p in rules.values()] == [False] * 5 + [True] * 2
+    assert [p.key_frames for p in rules.values()] == [False] * 5 + [True] * 2
+    assert [p.planar_frames for p in rules.values()] == [False] * 6 + [True]
+    for field in ("palette_frames", "integer_tables", "context_counts", "palette_update", "integer_coupling"):
+        assert getattr(rules[7], field)
+    assert rules[7].interlaced_palette_inter
     for bad in (0, max(SUPPORTED_VERSIONS) + 1):
         with pytest.raises(UnsupportedVersionError, match=f"version {bad} "):
             FormatProfile.for_version(bad)

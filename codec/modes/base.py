@@ -25,6 +25,7 @@ MODE_PALETTE_INTRA = 2
 MODE_PALETTE_INTER = 3
 MODE_PALETTE_UPDATE = 4
 MODE_STORED = MODE_STORED  # 5, defined beside the profile (the container needs it)
+MODE_PLANAR = 6  # format version 7: a frame in its source's pixel format (codec.planar_coding)
 MODE_NAMES = {
     MODE_INTRA: "intra",
     MODE_INTER: "inter",
@@ -32,6 +33,7 @@ MODE_NAMES = {
     MODE_PALETTE_INTER: "p-inter",
     MODE_PALETTE_UPDATE: "p-update",
     MODE_STORED: "stored",
+    MODE_PLANAR: "planar",
 }
 
 #: The per-frame scale shift (FRAM ``scale shift``, an i8) the encoder chooses from.

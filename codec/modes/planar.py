@@ -1,0 +1,234 @@
+"""Mode 6, planar frames (format version 7): a frame in its source's own pixel format, plane by plane.
+
+The payload is a kind word (u32: 0 intra, 1 inter) and the range coder's words. The planes
+coded are, in order: for an inter frame the luma motion field (``codec.motion``) as two planes
+of one sample per block (vertical, then horizontal component, + FIELD_OFFSET), coded as intra
+planes; then the frame's planes. The words hold every coded plane's table of Laplace scale
+indices, one per context of ``codec.planar_rule``, then every coded plane's samples in the
+coarse-to-fine passes, under the rule's means and the table's scales. The encoder estimates intra and inter and codes the cheaper one.
+
+8-bit planes only in this version (the Laplace tables code 0..255).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...bitstream import entropy
+from ...bitstream.errors import FormatError
+from .. import intra, motion, planar_rule
+from .base import SHIFTS
+
+
+KIND_INTRA = 0
+KIND_INTER = 1
+#: Field samples are vector components + FIELD_OFFSET (0..255, like pixel values).
+FIELD_OFFSET = 128
+#: The context table: entry k is coded with mean = entry k - 1 (the first: TABLE_START), at this scale.
+TABLE_START = 32
+TABLE_SCALE_IDX = int(entropy.quantize_scale(np.float64(0.6)))
+MAX_VALUE = 255
+
+
+@dataclass(frozen=True)
+class PlaneGeometry:
+    """A plane's size and its subsampling relative to luma (log2), which scales the motion field."""
+
+    height: int
+    width: int
+    log2_h: int = 0
+    log2_w: int = 0
+
+    @property
+    def block(self) -> tuple[int, int]:
+        return motion.BLOCK >> self.log2_h, motion.BLOCK >> self.log2_w
+
+
+@dataclass(frozen=True, eq=False)
+class PlanarCandidate:
+    """One kind's offer: its estimated bits and what ``encode`` needs."""
+
+    kind: int
+    bits: float
+    coded: list[np.ndarray]  # flat int64 planes in coding order: the field's two (inter), the frame's
+    sizes: list[tuple[int, int]]
+    params: list[list[tuple[np.ndarray, np.ndarray]]]  # per plane, per pass: means, contexts
+    tables: list[np.ndarray]  # per plane: scale index per context
+
+
+def estimate(
+    planes: list[np.ndarray], references: list[list[np.ndarray]], geometry: list[PlaneGeometry]
+) -> PlanarCandidate:
+    """The cheaper of intra and (with earlier frames: ``references``, the last decoded frame first,
+    at most motion.REFERENCES) inter coding of ``planes``."""
+    flat = [p.astype(np.int64).ravel() for p in planes]
+    sizes = [(g.height, g.width) for g in geometry]
+    best = _plan(KIND_INTRA, flat, [None] * len(planes), sizes)
+    if references:
+        halves = [motion.half_sample_plane(ref[0], MAX_VALUE) for ref in references]
+        found = [motion.search(planes[0], ref[0], half) for ref, half in zip(references, halves, strict=True)]
+        cost = np.stack([c + motion.REFERENCE_PENALTY * r for r, (_, _, c) in enumerate(found)])
+        pick = np.argmin(cost, axis=0)
+        vy = np.choose(pick, [f[0] for f in found])
+        vx = np.choose(pick, [f[1] for f in found])
+        field = _field_planes(vy, vx, pick, len(references))
+        mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
+        inter = _plan(KIND_INTER, field + flat, [None] * len(field) + mcs, [vy.shape] * len(field) + sizes)
+        if inter.bits < best.bits:
+            best = inter
+    return best
+
+
+def _field_planes(vy: np.ndarray, vx: np.ndarray, ref: np.ndarray, references: int) -> list[np.ndarray]:
+    """The field as coded planes: vertical and horizontal components + FIELD_OFFSET, and the
+    reference index where there is a choice."""
+    out = [v.astype(np.int64).ravel() + FIELD_OFFSET for v in (vy, vx)]
+    return out + ([ref.astype(np.int64).ravel()] if references > 1 else [])
+
+
+def _mc_planes(
+    references: list[list[np.ndarray]],
+    vy: np.ndarray,
+    vx: np.ndarray,
+    pick: np.ndarray,
+    geometry: list[PlaneGeometry],
+    luma_halves: list[np.ndarray] | None = None,
+):
+    """The motion-compensated planes (flat int64): each block from its reference frame, luma at
+    quarter samples, the other planes by the chroma rule (also the planes of 4:4:4)."""
+    for k, g in enumerate(geometry):
+        mc = np.zeros((g.height, g.width), np.int64)
+        for r in np.unique(pick):
+            ref = references[r][k]
+            if k == 0:
+                half = luma_halves[r] if luma_halves is not None else motion.half_sample_plane(ref, MAX_VALUE)
+                one = motion.compensate(half, vy, vx)
+            else:
+                one = motion.compensate_chroma(ref, vy, vx, g.log2_h, g.log2_w, *g.block)
+            here = motion.per_sample(pick == r, *g.block, g.height, g.width)
+            mc[here] = one[here]
+        yield mc.ravel()
+
+
+def _plan(kind: int, coded: list[np.ndarray], mcs: list, sizes: list[tuple[int, int]]) -> PlanarCandidate:
+    """Means, contexts and fitted tables of every plane in coding order, and the estimated bits."""
+    params, tables = [], []
+    bits = 0.0
+    for flat, mc, (h, w) in zip(coded, mcs, sizes, strict=True):
+        plane_params = [planar_rule.pass_params(flat, mc, p, MAX_VALUE) for p in intra.passes(h, w)]
+        table, plane_bits = _fit_table(flat, plane_params, h, w)
+        params.append(plane_params)
+        tables.append(table)
+        bits += plane_bits + _table_bits(table)
+    return PlanarCandidate(kind, bits, coded, sizes, params, tables)
+
+
+def _fit_table(flat: np.ndarray, params, height: int, width: int) -> tuple[np.ndarray, float]:
+    """The best scale index per context (an unused one repeats the one before it: cheapest to
+    code), and the plane's estimated bits under it."""
+    hists = [None] * planar_rule.CONTEXTS
+    for p, (mean, ctx) in zip(intra.passes(height, width), params, strict=True):
+        values = flat[p.targets]
+        order = np.argsort(ctx, kind="stable")
+        bounds = np.searchsorted(ctx[order], np.arange(planar_rule.CONTEXTS + 1))
+        for k in np.flatnonzero(np.diff(bounds)):
+            sel = order[bounds[k] : bounds[k + 1]]
+            hists[k] = entropy.shift_histogram(values[sel], mean[sel], np.zeros(sel.size, np.int64), hists[k])
+    table = np.zeros(planar_rule.CONTEXTS, np.int64)
+    bits = 0.0
+    previous = TABLE_START
+    absolute = SHIFTS[SHIFTS >= 0]
+    for k, hist in enumerate(hists):
+        if hist is None:
+            table[k] = previous
+            continue
+        costs = entropy.bits_from_histogram(hist, absolute)
+        idx = int(np.argmin(costs))
+        table[k] = previous = int(absolute[idx])
+        bits += float(costs[idx])
+    return table, bits
+
+
+def _table_means(table: np.ndarray) -> np.ndarray:
+    """Each entry is coded with the entry before it as its mean (the first: TABLE_START), in 1/16."""
+    return 16 * np.concatenate([[TABLE_START], table[:-1]]).astype(np.int64)
+
+
+def _table_bits(table: np.ndarray) -> float:
+    idx = np.full(table.size, TABLE_SCALE_IDX, np.int64)
+    return float(entropy.laplace_bits(table, _table_means(table), idx).sum())
+
+
+def encode(c: PlanarCandidate) -> bytes:
+    """The payload: kind word, then the range coder's words: every plane's table (in coding
+    order), then every plane's samples."""
+    enc = entropy.FrameEncoder()
+    for table in c.tables:
+        _encode_table(enc, table)
+    for flat, plane_params, table, (h, w) in zip(c.coded, c.params, c.tables, c.sizes, strict=True):
+        for p, (mean, ctx) in zip(intra.passes(h, w), plane_params, strict=True):
+            enc.encode(flat[p.targets], mean, table[ctx])
+    return struct.pack("<I", c.kind) + enc.finish()
+
+
+def _encode_table(enc: entropy.FrameEncoder, table: np.ndarray) -> None:
+    for value, mean in zip(table, _table_means(table), strict=True):
+        enc.encode(np.array([value]), np.array([mean]), np.array([TABLE_SCALE_IDX]))
+
+
+def _decode_table(dec: entropy.FrameDecoder) -> np.ndarray:
+    table = np.zeros(planar_rule.CONTEXTS, np.int64)
+    previous = TABLE_START
+    for k in range(planar_rule.CONTEXTS):
+        value = int(dec.decode(np.array([16 * previous]), np.array([TABLE_SCALE_IDX]))[0])
+        if value >= len(entropy.SCALE_TABLE):
+            raise FormatError(f"planar frame: scale index {value} in a context table (max 63)")
+        table[k] = previous = value
+    return table
+
+
+def _decode_plane(
+    dec: entropy.FrameDecoder, table: np.ndarray, mc: np.ndarray | None, h: int, w: int
+) -> np.ndarray:
+    flat = np.zeros(h * w, np.int64)
+    for p in intra.passes(h, w):
+        mean, ctx = planar_rule.pass_params(flat, mc, p, MAX_VALUE)
+        flat[p.targets] = dec.decode(mean, table[ctx])
+    return flat
+
+
+def decode(
+    payload: bytes, references: list[list[np.ndarray]], geometry: list[PlaneGeometry]
+) -> list[np.ndarray]:
+    """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
+    the last first, at most motion.REFERENCES since the last key frame)."""
+    if len(payload) < 4 or len(payload) % 4:
+        raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
+    (kind,) = struct.unpack_from("<I", payload)
+    if kind not in (KIND_INTRA, KIND_INTER):
+        raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter)")
+    if kind == KIND_INTER and not references:
+        raise FormatError("inter planar frame without a previous frame")
+    field_count = 0 if kind == KIND_INTRA else (3 if len(references) > 1 else 2)
+    dec = entropy.FrameDecoder(payload[4:])
+    tables = [_decode_table(dec) for _ in range(field_count + len(geometry))]
+    mcs: list[np.ndarray | None] = [None] * len(geometry)
+    if kind == KIND_INTER:
+        bh, bw = motion.field_shape(geometry[0].height, geometry[0].width)
+        field = [_decode_plane(dec, t, None, bh, bw).reshape(bh, bw) for t in tables[:field_count]]
+        tables = tables[field_count:]
+        vy, vx = field[0] - FIELD_OFFSET, field[1] - FIELD_OFFSET
+        pick = field[2] if field_count == 3 else np.zeros((bh, bw), np.int64)
+        worst = max(int(np.abs(vy).max()), int(np.abs(vx).max()))
+        if worst > motion.LIMIT:
+            raise FormatError(f"planar frame: motion vector component {worst} beyond {motion.LIMIT}")
+        if int(pick.max()) >= len(references):
+            raise FormatError(f"planar frame: reference {int(pick.max())} of {len(references)} frames")
+        mcs = list(_mc_planes(references, vy, vx, pick, geometry))
+    return [
+        _decode_plane(dec, table, mc, g.height, g.width).astype(np.uint8).reshape(g.height, g.width)
+        for g, mc, table in zip(geometry, mcs, tables, strict=True)
+    ]

@@ -1,0 +1,218 @@
+"""Block motion for planar (mode 6) frames: half-sample reference planes, the encoder's search and
+the motion-compensated plane the decoder rebuilds from the coded vectors.
+
+Natural video that was once MPEG-coded is made of blocks copied from the previous frame at
+half- and quarter-sample offsets; a co-located previous sample misses all of it. The encoder picks
+one vector per BLOCK x BLOCK luma block (in quarter samples, within about +-2 SEARCH samples) and
+one of the last REFERENCES frames, and codes the field; both sides then read the reference through the same integer interpolation, so the
+prediction is exact integer arithmetic on every machine. The half-sample filter is H.264's 6-tap
+(1, -5, 20, 20, -5, 1) / 32, rounded and clipped the same way, with the centre position filtered
+from the unrounded horizontal sums (FORMAT.md, "Planar frames").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Luma block size and search range (whole samples, on the coarse level) of the coded field.
+BLOCK = 8
+SEARCH = 16
+#: Frames a block may copy from: the last one, or up to two before it (H.264 P frames of a
+#: stream with B frames reference the frame two back).
+REFERENCES = 3
+#: Search cost of each reference further back, per block (favours the nearest on ties).
+REFERENCE_PENALTY = 16
+#: Vector components are quarter samples in -LIMIT..LIMIT (what the format allows).
+LIMIT = 80
+#: Cost of a vector in the search per quarter sample away from its neighbours' median, in
+#: units of absolute difference.
+_LAMBDA = 2
+
+_TAPS = (1, -5, 20, 20, -5, 1)
+
+
+def half_sample_plane(ref: np.ndarray, max_value: int) -> np.ndarray:
+    """The (2H, 2W) int32 plane of ``ref`` at half-sample positions: [2y, 2x] is ref[y, x],
+    [2y, 2x+1] and [2y+1, 2x] the 6-tap horizontal and vertical half samples, [2y+1, 2x+1] the
+    centre; samples outside the plane repeat its edge."""
+    r = ref.astype(np.int64)
+    h, w = r.shape
+    p = np.pad(r, 3, mode="edge")
+    horiz = _filter(p[3 : 3 + h], axis=1, length=w)  # unrounded, between x and x+1
+    vert = _filter(p[:, 3 : 3 + w], axis=0, length=h)
+    centre = _filter(np.pad(horiz, ((3, 3), (0, 0)), mode="edge"), axis=0, length=h)
+    out = np.empty((2 * h, 2 * w), np.int32)
+    out[0::2, 0::2] = r
+    out[0::2, 1::2] = np.clip((horiz + 16) >> 5, 0, max_value)
+    out[1::2, 0::2] = np.clip((vert + 16) >> 5, 0, max_value)
+    out[1::2, 1::2] = np.clip((centre + 512) >> 10, 0, max_value)
+    return out
+
+
+def _filter(padded: np.ndarray, axis: int, length: int) -> np.ndarray:
+    """The 6-tap sums along ``axis`` at the half positions after each of ``length`` samples
+    (``padded`` has 3 extra samples on each side along ``axis``)."""
+    total = np.zeros(
+        (length, padded.shape[1]) if axis == 0 else (padded.shape[0], length),
+        np.int64,
+    )
+    for k, tap in enumerate(_TAPS):
+        sl = slice(k + 1, k + 1 + length)
+        total += tap * (padded[sl] if axis == 0 else padded[:, sl])
+    return total
+
+
+def field_shape(height: int, width: int) -> tuple[int, int]:
+    """Blocks of the motion field covering a luma plane."""
+    return -(-height // BLOCK), -(-width // BLOCK)
+
+
+def per_sample(v: np.ndarray, block_h: int, block_w: int, h: int, w: int) -> np.ndarray:
+    """A per-block array expanded to the (h, w) samples its blocks cover."""
+    return np.repeat(np.repeat(v, block_h, axis=0), block_w, axis=1)[:h, :w]
+
+
+def compensate(
+    half: np.ndarray, vy: np.ndarray, vx: np.ndarray, block_h: int = BLOCK, block_w: int = BLOCK
+) -> np.ndarray:
+    """The motion-compensated (H, W) luma plane for the field (vy, vx) in quarter samples, as
+    H.264 forms it: whole and half samples read from ``half`` (``half_sample_plane``), a quarter
+    sample is the rounded-up mean of the two nearest whole or half samples (on the diagonal for
+    the four positions between half samples). Positions are clamped to the half-sample plane."""
+    h2, w2 = half.shape
+    h, w = h2 // 2, w2 // 2
+    qy = 4 * np.arange(h)[:, None] + per_sample(vy, block_h, block_w, h, w)
+    qx = 4 * np.arange(w)[None, :] + per_sample(vx, block_h, block_w, h, w)
+    y0, x0 = qy >> 1, qx >> 1  # the half-sample position at or before
+    odd_y, odd_x = qy & 1, qx & 1
+
+    def at(y, x):
+        return half[np.clip(y, 0, h2 - 1), np.clip(x, 0, w2 - 1)]
+
+    first = at(y0, x0)
+    both = (odd_y & odd_x).astype(bool)
+    anti = both & ((((qy >> 1) + (qx >> 1)) & 1) == 0)
+    # The second sample: right (odd x), below (odd y), diagonal (both): main or anti-diagonal.
+    sy = y0 + odd_y
+    sx = x0 + odd_x
+    first = np.where(anti, at(y0, x0 + 1), first)
+    second = np.where(anti, at(y0 + 1, x0), at(sy, sx))
+    return np.where(odd_y | odd_x, (first + second + 1) >> 1, first)
+
+
+def compensate_chroma(
+    ref: np.ndarray, vy: np.ndarray, vx: np.ndarray, log2_h: int, log2_w: int, block_h: int, block_w: int
+) -> np.ndarray:
+    """A chroma plane compensated by the luma field (quarter luma samples): bilinear at eighths
+    of a chroma sample, H.264's chroma rule ((8-fx)(8-fy)A + fx(8-fy)B + (8-fx)fy C + fx fy D + 32) >> 6,
+    the vector being ``v * 2 >> log2`` eighths (for 4:2:0 the luma vector itself, as in H.264)."""
+    h, w = ref.shape
+    r = ref.astype(np.int64)
+    ey = 8 * np.arange(h)[:, None] + per_sample((vy * 2) >> log2_h, block_h, block_w, h, w)
+    ex = 8 * np.arange(w)[None, :] + per_sample((vx * 2) >> log2_w, block_h, block_w, h, w)
+    y0, x0 = ey >> 3, ex >> 3
+    fy, fx = ey & 7, ex & 7
+
+    def at(y, x):
+        return r[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
+
+    total = (
+        (8 - fx) * (8 - fy) * at(y0, x0)
+        + fx * (8 - fy) * at(y0, x0 + 1)
+        + (8 - fx) * fy * at(y0 + 1, x0)
+        + fx * fy * at(y0 + 1, x0 + 1)
+    )
+    return (total + 32) >> 6
+
+
+def search(
+    cur: np.ndarray, ref: np.ndarray, ref_half: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The encoder's luma field (vy, vx) in quarter samples and each block's cost, found coarse to fine as x264 does: a full
+    search within +-SEARCH samples on planes halved in size, then the whole-sample vectors around
+    twice that one, then the eight half-sample neighbours of the best. Every step costs a
+    vector by its sum of absolute differences plus LAMBDA per half sample of distance from the
+    median of its neighbours' vectors (what makes the field cheap to code and keeps noise in
+    flat areas from choosing vectors). Vectorized over blocks: one pass over the plane per
+    candidate."""
+    h, w = cur.shape
+    bh, bw = field_shape(h, w)
+    c = cur.astype(np.int32)
+    # Whole-sample vectors on the planes halved by 2x2 means, blocks of BLOCK / 2.
+    small_cur, small_ref = _halve(c, bh, bw), _halve(ref.astype(np.int32), bh, bw)
+    pad = SEARCH // 2 + 1
+    padded = np.pad(small_ref, pad, mode="edge")
+    sh, sw = small_cur.shape
+    best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
+    vy = np.zeros((bh, bw), np.int32)
+    vx = np.zeros((bh, bw), np.int32)
+    half_block = BLOCK // 2
+    for dy, dx in _candidates(range(-pad + 1, pad)):
+        shifted = padded[pad + dy : pad + dy + sh, pad + dx : pad + dx + sw]
+        cost = (
+            np.abs(small_cur - shifted)
+            .reshape(bh, half_block, bw, half_block)
+            .sum(axis=(1, 3))
+            .astype(np.int64)
+        )
+        cost += (_LAMBDA // 4) * (abs(dy) + abs(dx))
+        better = cost < best
+        best[better] = cost[better]
+        vy[better] = 8 * dy
+        vx[better] = 8 * dx
+    # Whole samples around twice the coarse vector, then half, then quarter samples, against the median.
+    for steps in (range(-4, 8, 4), range(-2, 4, 2), range(-1, 2)):
+        median_y, median_x = _neighbour_median(vy), _neighbour_median(vx)
+        best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
+        base_y, base_x = vy.copy(), vx.copy()
+        for dy, dx in _candidates(steps):
+            _consider(c, ref_half, base_y + dy, base_x + dx, median_y, median_x, best, vy, vx)
+        _consider(c, ref_half, median_y, median_x, median_y, median_x, best, vy, vx)
+    return vy, vx, best
+
+
+def _halve(plane: np.ndarray, bh: int, bw: int) -> np.ndarray:
+    """The plane padded (edge) to whole blocks and reduced by 2x2 sums."""
+    h, w = plane.shape
+    full = np.pad(plane, ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
+    return full.reshape(bh * BLOCK // 2, 2, bw * BLOCK // 2, 2).sum(axis=(1, 3))
+
+
+def _neighbour_median(v: np.ndarray) -> np.ndarray:
+    """Per block, the median of its own and its four neighbours' components (edges repeated)."""
+    p = np.pad(v, 1, mode="edge")
+    stack = np.stack([p[1:-1, 1:-1], p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]])
+    return np.sort(stack, axis=0)[2].astype(np.int32)
+
+
+def _candidates(steps: range) -> list[tuple[int, int]]:
+    """Candidate offsets, the zero vector first (ties keep the earlier, shorter one)."""
+    out = [(dy, dx) for dy in steps for dx in steps]
+    return sorted(out, key=lambda v: abs(v[0]) + abs(v[1]))
+
+
+def _consider(
+    cur: np.ndarray,
+    half: np.ndarray,
+    cand_y: np.ndarray,
+    cand_x: np.ndarray,
+    median_y: np.ndarray,
+    median_x: np.ndarray,
+    best: np.ndarray,
+    vy: np.ndarray,
+    vx: np.ndarray,
+) -> None:
+    """Keep, per block, the candidate whose cost beats the best so far."""
+    cand_y = np.clip(cand_y, -LIMIT, LIMIT)
+    cand_x = np.clip(cand_x, -LIMIT, LIMIT)
+    h, w = cur.shape
+    bh, bw = best.shape
+    shifted = compensate(half, cand_y, cand_x)
+    diff = np.zeros((bh * BLOCK, bw * BLOCK), np.int64)
+    diff[:h, :w] = np.abs(cur - shifted)
+    cost = diff.reshape(bh, BLOCK, bw, BLOCK).sum(axis=(1, 3))
+    cost += _LAMBDA * (np.abs(cand_y - median_y) + np.abs(cand_x - median_x))
+    better = cost < best
+    best[better] = cost[better]
+    vy[better] = cand_y[better]
+    vx[better] = cand_x[better]

@@ -1,0 +1,84 @@
+"""Planar frames (format version 7): each frame in its source's own pixel format, coded in mode 6
+or stored (mode 5), the planar counterpart of ``frame_coding``.
+
+A planar stream's frame is a list of planes (luma, then the two chroma planes; one plane for
+gray) of 8-bit samples. Its CRC and its stored form are the planes' bytes one after the other.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..bitstream.errors import FormatError
+from . import motion
+from .modes import planar
+
+from .modes.base import MODE_PLANAR, MODE_STORED
+
+if TYPE_CHECKING:
+    from .planar_io import PixelFormat
+
+#: The decoded frames an inter frame may copy from (the pipeline keeps this many).
+REFERENCES = motion.REFERENCES
+
+
+def geometry(fmt: PixelFormat, width: int, height: int) -> list[planar.PlaneGeometry]:
+    """Every plane's size and subsampling for a frame of ``fmt``."""
+    shapes = fmt.plane_shapes(width, height)
+    return [
+        planar.PlaneGeometry(h, w, *((fmt.log2_chroma_h, fmt.log2_chroma_w) if k else (0, 0)))
+        for k, (h, w) in enumerate(shapes)
+    ]
+
+
+def planes_bytes(planes: list[np.ndarray]) -> bytes:
+    """The frame as the format stores and checksums it: the planes' samples, row-major, in order."""
+    return b"".join(np.ascontiguousarray(p).tobytes() for p in planes)
+
+
+def planes_crc(planes: list[np.ndarray]) -> int:
+    crc = 0
+    for p in planes:
+        crc = zlib.crc32(np.ascontiguousarray(p).data, crc)
+    return crc
+
+
+def encode_frame(
+    planes: list[np.ndarray], references: list[list[np.ndarray]], geom: list[planar.PlaneGeometry]
+) -> tuple[int, bytes]:
+    """(mode, payload): mode 6, or the raw planes (mode 5) when coding would not make them smaller.
+    ``references``: the decoded frames since the last key frame, the last first (at most REFERENCES)."""
+    raw = sum(g.height * g.width for g in geom)
+    candidate = planar.estimate(planes, references, geom)
+    if candidate.bits / 8 < raw:
+        payload = planar.encode(candidate)
+        if len(payload) < raw:
+            return MODE_PLANAR, payload
+    return MODE_STORED, planes_bytes(planes)
+
+
+def decode_frame(
+    mode: int, payload: bytes, references: list[list[np.ndarray]], geom: list[planar.PlaneGeometry]
+) -> list[np.ndarray]:
+    """The planes of a coded planar frame; FormatError for a mode planar streams do not have."""
+    if mode == MODE_PLANAR:
+        try:
+            return planar.decode(payload, references, geom)
+        except FormatError:
+            raise
+        except Exception as exc:  # constriction rejects malformed payloads with assorted exceptions
+            raise FormatError(f"planar frame payload could not be decoded ({exc})") from exc
+    if mode == MODE_STORED:
+        raw = sum(g.height * g.width for g in geom)
+        if len(payload) != raw:
+            raise FormatError(f"stored planar frame holds {len(payload)} bytes, expected {raw}")
+        data = np.frombuffer(payload, np.uint8)
+        out, at = [], 0
+        for g in geom:
+            out.append(data[at : at + g.height * g.width].reshape(g.height, g.width).copy())
+            at += g.height * g.width
+        return out
+    raise FormatError(f"mode {mode} in a planar stream (planar streams use modes 5 and 6)")

@@ -1,0 +1,33 @@
+"""RGB views of planar frames, for outputs that hold RGB only (PNG, APNG, GIF, WebP).
+
+A conversion, not the stream's samples: FFmpeg's swscale turns the planes into RGB24 by the
+stream's colour range and matrix (BT.601 where the source left them unspecified), as any player
+would. ``fpcodec decode`` says so whenever it writes one.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .planar_io import COLOR_RANGE_JPEG, ColourInfo, PixelFormat
+
+
+def to_rgb(
+    planes_seq: Iterable[list[np.ndarray]], fmt: PixelFormat, colour: ColourInfo, width: int, height: int
+) -> Iterator[np.ndarray]:
+    """(H, W, 3) uint8 RGB frames of the planar frames ``planes_seq``, one at a time."""
+    import av
+
+    full = colour.color_range == COLOR_RANGE_JPEG
+    for planes in planes_seq:
+        frame = av.VideoFrame(width, height, fmt.name)
+        for plane, samples in zip(frame.planes, planes, strict=True):
+            stride = plane.line_size // samples.itemsize
+            padded = np.zeros((samples.shape[0], stride), samples.dtype)
+            padded[:, : samples.shape[1]] = samples
+            plane.update(padded.astype(samples.dtype.newbyteorder("<"), copy=False).tobytes())
+        if full:
+            frame.color_range = 2
+        yield frame.reformat(format="rgb24").to_ndarray()

@@ -1,0 +1,117 @@
+"""The prediction rule of planar (mode 6) frames: a mean and a context for every sample of a pass.
+
+A plane is coded in the coarse-to-fine passes of ``codec.intra`` (each pass one vectorized
+batch). An intra plane predicts a sample by the mean of its already-decoded neighbours. An inter
+plane also has the motion-compensated previous plane ``mc`` and blends three candidates, each
+weighted by how well it explains the neighbours (the weight is 2^50 / (error + 1/2)^2, errors in
+1/144 of a sample):
+
+- ``mc`` itself, trusted as far as the neighbours equal their own ``mc`` samples;
+- ``mc`` plus the neighbours' mean change from ``mc`` (a brightness or sub-block shift), trusted
+  as far as that change is the same at every neighbour;
+- the neighbours' mean (motion failed: occlusion, new content), trusted as far as the plain mean
+  would have predicted ``mc`` from its own neighbours, i.e. as far as the content is smooth there.
+
+Where every neighbour equals its ``mc`` sample (a block copied unchanged, common in video that was
+once MPEG-coded) the mean is ``mc`` exactly. The context of a sample is that agreement (none, some
+or all neighbours exact) and the blend's confidence, the sum of the weights, in QUALITY levels;
+each (plane, context) gets a Laplace scale from the frame's table, which the encoder fits.
+
+All arithmetic is on integers (int64), so encoder and decoder agree on every machine; FORMAT.md
+("Planar frames") spells it out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import intra
+
+_ONE = 1 << 50
+_HALF = 72  # 1/2 sample in 1/144
+#: Confidence levels: the sum of weights W is compared with thresholds a factor sqrt(2) apart,
+#: from 2^-15 to 2^1.5 times the weight of a single candidate with error 0 (2^50 // 72^2); W
+#: above the j-th threshold means an error about 2^(-j/4) times that of the lowest. Ascending,
+#: so level = the number of thresholds <= W.
+_UNIT = _ONE // (_HALF * _HALF)
+THRESHOLDS = np.array(
+    [((_UNIT << 2) >> (17 - j // 2)) * (128 if j % 2 == 0 else 181) // 128 for j in range(34)],
+    np.int64,
+)
+QUALITY = len(THRESHOLDS) + 1
+#: Agreement groups: no neighbour, some, or all neighbours equal to their motion-compensated sample.
+GROUPS = 3
+#: Context of the first grid's samples (no neighbours).
+FIRST = GROUPS * QUALITY
+CONTEXTS = FIRST + 1
+
+
+def _weight(error: np.ndarray) -> np.ndarray:
+    return _ONE // (error + _HALF) ** 2
+
+
+def _level(total_weight: np.ndarray) -> np.ndarray:
+    return np.searchsorted(THRESHOLDS, total_weight, side="right")
+
+
+def pass_params(
+    plane: np.ndarray, mc: np.ndarray | None, p: intra.Pass, max_value: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Snapped means (int64, 1/16 of a sample, 0..16 * max_value) and contexts (int64,
+    0..CONTEXTS-1) of the samples of pass ``p``. ``plane`` and ``mc`` are flat int64 planes; only
+    the neighbours ``p`` lists are read from ``plane``."""
+    n = p.targets.size
+    if p.neighbours.shape[0] == 0:
+        first = mc[p.targets] * 16 if mc is not None else np.full(n, 8 * (max_value + 1), np.int64)
+        return first, np.full(n, FIRST, np.int64)
+    ok = p.neighbours >= 0
+    nbr = np.where(ok, p.neighbours, 0)
+    count = ok.sum(axis=0)
+    unit = 12 // count  # 12 / count is exact for 1..4 neighbours: means in 1/12 of a sample
+    cur = np.where(ok, plane[nbr], 0)
+    top = np.where(ok, cur, -1).max(axis=0)
+    bottom = np.where(ok, cur, max_value + 1).min(axis=0)
+    spread = 3 * (top - bottom) * 12  # a quarter of the range, in 1/144
+    mean12, w_dir = _directional(cur, ok, unit, p.diagonal)
+    w_dir = np.where(w_dir > 0, w_dir, _weight(spread))
+    if mc is None:
+        return _snap((4 * mean12 + 1) // 3, max_value), _level(w_dir)
+    ref = np.where(ok, mc[nbr], 0)
+    diff = cur - ref
+    change12 = diff.sum(axis=0) * unit
+    here12 = 12 * mc[p.targets]
+    err_copy = np.abs(diff).sum(axis=0) * unit * 12
+    err_shift = np.where(ok, np.abs(12 * diff - change12), 0).sum(axis=0) * unit
+    err_smooth = np.abs(here12 - ref.sum(axis=0) * unit) * 12 + spread
+    w_copy, w_shift, w_smooth = _weight(err_copy), _weight(err_shift), _weight(err_smooth)
+    total = w_copy + w_shift + w_smooth
+    num = w_copy * here12 + w_shift * (here12 + change12) + w_smooth * mean12
+    mean = (4 * num + (3 * total) // 2) // (3 * total)
+    exact = (ok & (diff == 0)).sum(axis=0)
+    every = exact == count
+    mean = np.where(every, 16 * mc[p.targets], mean)
+    group = np.where(every, 2, np.where(exact > 0, 1, 0))
+    return _snap(mean, max_value), group * QUALITY + _level(total)
+
+
+def _directional(
+    cur: np.ndarray, ok: np.ndarray, unit: np.ndarray, diagonal: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edge-directed interpolation (1/12 of a sample) and its confidence: the means of the two
+    opposite pairs of neighbours (rows 0, 3 and 1, 2 of a diagonal pass; 0, 1 and 2, 3 of an axis
+    pass, as ``intra.passes`` lists them), each weighted by how much its two samples agree; the
+    plain mean of the available neighbours where no pair is complete."""
+    weights, sums = [], []
+    for a, b in ((0, 3), (1, 2)) if diagonal else ((0, 1), (2, 3)):
+        both = ok[a] & ok[b]
+        w = np.where(both, _weight(np.abs(cur[a] - cur[b]) * 72), 0)
+        weights.append(w)
+        sums.append(w * (cur[a] + cur[b]) * 6)
+    total = weights[0] + weights[1]
+    plain = cur.sum(axis=0) * unit
+    mean = np.where(total > 0, (sums[0] + sums[1] + total // 2) // np.maximum(total, 1), plain)
+    return mean, total
+
+
+def _snap(mean16: np.ndarray, max_value: int) -> np.ndarray:
+    return np.clip(mean16, 0, 16 * max_value)

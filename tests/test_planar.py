@@ -1,0 +1,388 @@
+"""Planar streams (format version 7): video coded in its own pixel format, sample for sample.
+
+Round trips in every 8-bit format (odd sizes included), the motion tools against the rules they
+follow, the CLI from a real (once H.264-coded) clip to .y4m and .mkv compared sample for sample,
+and damaged or inconsistent planar streams refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from conftest import DATA, run_main
+
+from fpcodec.bitstream import container
+from fpcodec.bitstream.errors import ChecksumError, FormatError, InputError
+from fpcodec.codec import motion, planar_coding
+from fpcodec.codec.modes import planar
+from fpcodec.codec.modes.base import MODE_PLANAR, MODE_STORED
+from fpcodec.codec.pipeline import Decoder, Encoder
+from fpcodec.codec.planar_io import (
+    ColourInfo,
+    NativeReader,
+    pixel_format_by_name,
+    read_planes,
+)
+
+CLIP = DATA / "carphone_yuv420p_64x48.mkv"  # 12 frames 64x48 yuv420p, once H.264-coded
+
+
+def _texture(h: int, w: int, seed: int) -> np.ndarray:
+    """A smooth random texture (int) with some edges, so that motion is findable."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (h // 4 + 3, w // 4 + 3)).astype(np.float64)
+    up = np.kron(base, np.ones((4, 4)))[: h + 8, : w + 8]
+    k = np.ones(3) / 3
+    for axis in (0, 1):
+        up = np.apply_along_axis(lambda r: np.convolve(r, k, mode="same"), axis, up)
+    return up
+
+
+def _moving_planes(
+    fmt_name: str, width: int, height: int, frames: int, seed: int = 0
+) -> list[list[np.ndarray]]:
+    """Frames of ``fmt_name`` whose planes pan across a texture, with a little noise."""
+    fmt = pixel_format_by_name(fmt_name)
+    rng = np.random.default_rng(seed + 1)
+    shapes = fmt.plane_shapes(width, height)
+    textures = [_texture(h + 16, w + 16, seed + k) for k, (h, w) in enumerate(shapes)]
+    out = []
+    for t in range(frames):
+        planes = []
+        for (h, w), tex in zip(shapes, textures, strict=True):
+            window = tex[t : t + h, 2 * t : 2 * t + w] + rng.normal(0, 1.0, (h, w))
+            planes.append(np.clip(np.round(window), 0, 255).astype(np.uint8))
+        out.append(planes)
+    return out
+
+
+def _encode(frames, fmt_name: str, width: int, height: int, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    enc = Encoder(
+        buf,
+        width=width,
+        height=height,
+        channels=pixel_format_by_name(fmt_name).planes,
+        model="last-frame",
+        pixel_format=pixel_format_by_name(fmt_name),
+        colour=kwargs.pop("colour", None),
+        **kwargs,
+    )
+    for planes in frames:
+        enc.write_planes(planes, 4)
+    enc.close()
+    return buf.getvalue()
+
+
+def _decode(data: bytes) -> tuple[Decoder, list]:
+    dec = Decoder(io.BytesIO(data))
+    return dec, list(dec)
+
+
+def _assert_planes_equal(got, want) -> None:
+    assert len(got) == len(want)
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert len(a) == len(b), f"frame {i}"
+        for k, (pa, pb) in enumerate(zip(a, b, strict=True)):
+            assert pa.dtype == pb.dtype and pa.shape == pb.shape, (i, k, pa.shape, pb.shape)
+            assert np.array_equal(pa, pb), f"frame {i} plane {k}"
+
+
+# ---------------------------------------------------------------------------------- round trips
+@pytest.mark.parametrize(
+    "fmt_name, width, height",
+    [("yuv420p", 17, 13), ("yuv420p", 40, 32), ("yuv422p", 21, 10), ("yuv444p", 16, 12), ("gray", 19, 7)],
+)
+def test_round_trip_every_format(fmt_name, width, height) -> None:
+    frames = _moving_planes(fmt_name, width, height, 5)
+    data = _encode(frames, fmt_name, width, height, colour=ColourInfo(color_range=1, chroma_location=1))
+    assert data[8:10] == (7).to_bytes(2, "little")
+    dec, decoded = _decode(data)
+    assert dec.pixel_format.name == fmt_name and dec.colour == ColourInfo(color_range=1, chroma_location=1)
+    assert all(f.pixels is None for f in decoded)
+    _assert_planes_equal([f.planes for f in decoded], frames)
+    modes = [f.mode for f in decoded]
+    assert set(modes) <= {MODE_PLANAR, MODE_STORED}
+
+
+def test_inter_frames_use_motion_and_beat_intra() -> None:
+    """A panning texture: frames after the first are coded inter (kind 1) and much smaller."""
+    frames = _moving_planes("yuv420p", 48, 32, 4)
+    data = _encode(frames, "yuv420p", 48, 32)
+    dec, decoded = _decode(data)
+    _assert_planes_equal([f.planes for f in decoded], frames)
+    recs = list(Decoder(io.BytesIO(data), load_model=False).records())
+    kinds = [struct.unpack_from("<I", r.payload)[0] for r in recs if r.mode == MODE_PLANAR]
+    assert kinds[0] == planar.KIND_INTRA and set(kinds[1:]) == {planar.KIND_INTER}
+    assert max(len(r.payload) for r in recs[1:]) < 0.8 * len(recs[0].payload)
+
+
+def test_single_frame_and_1x1() -> None:
+    for fmt_name, w, h in (("yuv420p", 1, 1), ("gray", 1, 1), ("yuv444p", 3, 2)):
+        frames = _moving_planes(fmt_name, w, h, 1)
+        _, decoded = _decode(_encode(frames, fmt_name, w, h))
+        _assert_planes_equal([f.planes for f in decoded], frames)
+
+
+def test_noise_is_stored_raw() -> None:
+    rng = np.random.default_rng(3)
+    frames = [[rng.integers(0, 256, s, dtype=np.uint8) for s in ((16, 16), (8, 8), (8, 8))] for _ in range(2)]
+    data = _encode(frames, "yuv420p", 16, 16)
+    dec, decoded = _decode(data)
+    assert [f.mode for f in decoded] == [MODE_STORED, MODE_STORED]
+    _assert_planes_equal([f.planes for f in decoded], frames)
+
+
+def test_key_frames_and_seeking() -> None:
+    frames = _moving_planes("yuv420p", 24, 16, 7)
+    data = _encode(frames, "yuv420p", 24, 16, keyint=3)
+    got = list(Decoder(io.BytesIO(data)).frames(4, 6))
+    assert [f.index for f in got] == [4, 5]
+    _assert_planes_equal([f.planes for f in got], frames[4:6])
+    dec = Decoder(io.BytesIO(data), load_model=False)
+    assert [r.index for r in dec.records() if r.key] == [0, 3, 6]
+    assert [e.frame for e in dec.index] == [0, 3, 6]
+
+
+def test_estimate_within_two_percent_of_the_coded_bytes() -> None:
+    fmt, clip = read_planes(CLIP)
+    geom = planar_coding.geometry(fmt, 64, 48)
+    refs: list = []
+    for planes in clip[:4]:
+        cand = planar.estimate(planes, refs, geom)
+        coded = len(planar.encode(cand))
+        assert abs(cand.bits / 8 - coded) <= 0.02 * coded + 8, (cand.bits / 8, coded)
+        refs = [planes, *refs][: motion.REFERENCES]
+
+
+# ---------------------------------------------------------------------------------- motion tools
+def _h264_quarter(half: np.ndarray, y4: int, x4: int) -> int:
+    """H.264's luma sample at quarter position (y4, x4), from the half-sample plane, written out
+    case by case as the standard lists them (8.4.2.2.1), positions clamped to the plane."""
+    h2, w2 = half.shape
+
+    def u(y: int, x: int) -> int:
+        return int(half[min(max(y, 0), h2 - 1), min(max(x, 0), w2 - 1)])
+
+    y, x = y4 // 4, x4 // 4
+    fy, fx = y4 % 4, x4 % 4
+    g = u(2 * y, 2 * x)
+    b, hh, j = u(2 * y, 2 * x + 1), u(2 * y + 1, 2 * x), u(2 * y + 1, 2 * x + 1)
+    s, m = u(2 * y + 2, 2 * x + 1), u(2 * y + 1, 2 * x + 2)
+    big_h, big_m = u(2 * y, 2 * x + 2), u(2 * y + 2, 2 * x)
+    table = {
+        (0, 0): g,
+        (0, 2): b,
+        (2, 0): hh,
+        (2, 2): j,
+        (0, 1): (g + b + 1) >> 1,
+        (0, 3): (b + big_h + 1) >> 1,
+        (1, 0): (g + hh + 1) >> 1,
+        (3, 0): (hh + big_m + 1) >> 1,
+        (1, 2): (b + j + 1) >> 1,
+        (3, 2): (j + s + 1) >> 1,
+        (2, 1): (hh + j + 1) >> 1,
+        (2, 3): (j + m + 1) >> 1,
+        (1, 1): (b + hh + 1) >> 1,
+        (1, 3): (b + m + 1) >> 1,
+        (3, 1): (hh + s + 1) >> 1,
+        (3, 3): (m + s + 1) >> 1,
+    }
+    return table[(fy, fx)]
+
+
+def test_quarter_sample_compensation_follows_h264() -> None:
+    rng = np.random.default_rng(5)
+    ref = rng.integers(0, 256, (16, 16), dtype=np.uint8)
+    half = motion.half_sample_plane(ref, 255)
+    # The 6-tap half samples, one of each kind, by hand.
+    r = ref.astype(int)
+    taps = np.array([1, -5, 20, 20, -5, 1])
+    row = np.clip(r[5, 3:9] @ taps, None, None)
+    assert half[10, 11] == np.clip((row + 16) >> 5, 0, 255)  # between (5, 5) and (5, 6)
+    col = r[3:9, 5] @ taps
+    assert half[11, 10] == np.clip((col + 16) >> 5, 0, 255)
+    centre = sum(t * (r[5 + k - 2, 3:9] @ taps) for k, t in enumerate(taps))
+    assert half[11, 11] == np.clip((centre + 512) >> 10, 0, 255)
+    for vy in range(-5, 6):
+        for vx in range(-5, 6):
+            field = np.full((2, 2), vy), np.full((2, 2), vx)
+            mc = motion.compensate(half, *field)
+            for y, x in ((4, 4), (7, 9), (0, 0), (15, 15)):
+                assert mc[y, x] == _h264_quarter(half, 4 * y + vy, 4 * x + vx), (vy, vx, y, x)
+
+
+def test_chroma_compensation_is_h264_bilinear() -> None:
+    rng = np.random.default_rng(6)
+    ref = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+    r = ref.astype(int)
+    for vy, vx in ((0, 0), (3, 5), (-7, 2), (8, -9)):
+        mc = motion.compensate_chroma(ref, np.full((2, 2), vy), np.full((2, 2), vx), 1, 1, 4, 4)
+        y, x = 3, 4
+        ey, ex = 8 * y + vy, 8 * x + vx
+        y0, x0, fy, fx = ey // 8, ex // 8, ey % 8, ex % 8
+
+        def at(a, b):
+            return r[min(max(a, 0), 7), min(max(b, 0), 7)]
+
+        want = (
+            (8 - fx) * (8 - fy) * at(y0, x0)
+            + fx * (8 - fy) * at(y0, x0 + 1)
+            + (8 - fx) * fy * at(y0 + 1, x0)
+            + fx * fy * at(y0 + 1, x0 + 1)
+            + 32
+        ) >> 6
+        assert mc[y, x] == want, (vy, vx)
+
+
+def test_search_finds_a_known_shift() -> None:
+    tex = np.clip(np.round(_texture(80, 96, 9)), 0, 255).astype(np.uint8)
+    ref = tex[8:72, 8:88]
+    cur = tex[5:69, 11:91]  # content moved by (+3, -3): cur[y, x] = ref[y - 3, x + 3]
+    vy, vx, _ = motion.search(cur, ref, motion.half_sample_plane(ref, 255))
+    inner = (slice(1, -1), slice(1, -1))
+    assert np.mean(vy[inner] == -12) > 0.9 and np.mean(vx[inner] == 12) > 0.9
+
+
+# ---------------------------------------------------------------------------------- the CLI
+def test_cli_codes_a_real_clip_natively_and_gives_back_its_samples(tmp_path, capsys) -> None:
+    fmt, clip = read_planes(CLIP)
+    assert fmt.name == "yuv420p" and len(clip) == 12
+    fpc = tmp_path / "c.fpc"
+    code, out, err = run_main(capsys, "encode", CLIP, "-o", fpc)
+    assert code == 0, err
+    assert "yuv420p" in out and "planar" in out
+    assert fpc.stat().st_size < 0.6 * sum(p.size for f in clip for p in f)
+    for ext in ("y4m", "mkv"):
+        target = tmp_path / f"back.{ext}"
+        code, _, err = run_main(capsys, "decode", fpc, "-o", target, "-q")
+        assert code == 0 and err == "", err
+        back_fmt, back = read_planes(target)
+        assert back_fmt == fmt
+        _assert_planes_equal(back, clip)
+    assert NativeReader(tmp_path / "back.mkv").colour.color_range == 1
+    code, out, _ = run_main(capsys, "info", fpc, "-q")
+    assert code == 0 and "yuv420p (the source's own samples; limited range" in out
+
+
+def test_cli_rgb_output_of_a_planar_stream_says_it_converts(tmp_path, capsys) -> None:
+    fpc = tmp_path / "c.fpc"
+    assert run_main(capsys, "encode", CLIP, "-o", fpc, "-q")[0] == 0
+    code, _, err = run_main(capsys, "decode", fpc, "-o", tmp_path / "c.png", "-q")
+    assert code == 0
+    assert "yuv420p" in err and "conversion to RGB" in err
+    from fpcodec.codec.io import VideoReader
+
+    frames = [f for f, _ in VideoReader(tmp_path / "c.png").frames()]
+    assert len(frames) == 12 and frames[0].shape == (48, 64, 3)
+
+
+def test_cli_rgb_flag_and_learned_model_on_yuv(tmp_path, capsys) -> None:
+    code, _, err = run_main(capsys, "encode", CLIP, "-o", tmp_path / "a.fpc", "-m", "conv2d-int")
+    assert code == 2 and "--rgb" in err
+    code, out, err = run_main(capsys, "encode", CLIP, "-o", tmp_path / "b.fpc", "--rgb", "-m", "last-frame")
+    assert code == 0, err
+    dec = Decoder(io.BytesIO((tmp_path / "b.fpc").read_bytes()), load_model=False)
+    assert dec.pixel_format is None and dec.header.channels == 3
+
+
+def test_mkv_output_needs_a_planar_stream(tmp_path, capsys) -> None:
+    from conftest import CARPHONE
+
+    fpc = tmp_path / "g.fpc"
+    assert run_main(capsys, "encode", CARPHONE, "-o", fpc, "-m", "last-frame", "-q")[0] == 0
+    code, _, err = run_main(capsys, "decode", fpc, "-o", tmp_path / "g.mkv")
+    assert code != 0 and ".mkv" in err and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------------- bad streams
+def _chunks(data: bytes) -> list[tuple[int, bytes, bytes]]:
+    out, pos = [], container.PREAMBLE_SIZE
+    while pos < len(data):
+        kind, body, end = container.parse_chunk(data, pos)
+        out.append((pos, kind, body))
+        pos = end
+    return out
+
+
+def _rewrite(data: bytes, index: int, body: bytes) -> bytes:
+    """``data`` with chunk ``index``'s body replaced (length and CRC recomputed)."""
+    chunks = _chunks(data)
+    pos, kind, old = chunks[index]
+    end = pos + container.CHUNK_OVERHEAD + len(old)
+    new = struct.pack("<I4s", len(body), kind) + body + struct.pack("<I", zlib.crc32(body, zlib.crc32(kind)))
+    return data[:pos] + new + data[end:]
+
+
+@pytest.fixture(scope="module")
+def planar_stream() -> tuple[bytes, list]:
+    frames = _moving_planes("yuv420p", 24, 16, 3)
+    return _encode(frames, "yuv420p", 24, 16), frames
+
+
+def test_pixel_format_chunk_is_checked(planar_stream) -> None:
+    data, _ = planar_stream
+    assert _chunks(data)[1][1] == container.CHUNK_PIXEL_FORMAT
+    record = container.decode_pixel_format(_chunks(data)[1][2])
+    assert record == container.PixelFormatRecord(2, 8, 0, 2, 2, 2, 0)
+    for body, words in (
+        (container.encode_pixel_format(dataclasses.replace(record, format_id=99)), "pixel format id 99"),
+        (container.encode_pixel_format(dataclasses.replace(record, depth=10)), "depth 10"),
+        (container.encode_pixel_format(dataclasses.replace(record, format_id=1)), "planes"),
+        (container.encode_pixel_format(dataclasses.replace(record, color_range=7)), "color_range"),
+        (container.encode_pixel_format(record)[:-1] + b"\x01", "reserved"),
+        (container.encode_pixel_format(record) + b"\x00", "expected 8"),
+    ):
+        with pytest.raises(FormatError, match=words):
+            list(Decoder(io.BytesIO(_rewrite(data, 1, body))))
+
+
+def test_planar_stream_relabelled_as_version_6_fails(planar_stream) -> None:
+    data, _ = planar_stream
+    bad = bytearray(data)
+    struct.pack_into("<H", bad, 8, 6)
+    with pytest.raises(FormatError):
+        list(Decoder(io.BytesIO(bytes(bad))))
+
+
+def test_damaged_planar_payload_is_refused(planar_stream) -> None:
+    """Every byte of an inter frame's payload changed in turn (CRCs made to match): the decoder
+    refuses the frame or its checksum does; it never hands out other samples."""
+    data, frames = planar_stream
+    index = 3  # HEAD, PFMT, FRAM 0, FRAM 1
+    pos, kind, body = _chunks(data)[index]
+    assert kind == container.CHUNK_FRAME
+    fixed = container.FRAME_FIXED_SIZE
+    for at in range(fixed, len(body), max(1, (len(body) - fixed) // 40)):
+        bad = bytearray(body)
+        bad[at] ^= 0x5A
+        try:
+            decoded = list(Decoder(io.BytesIO(_rewrite(data, index, bytes(bad)))))
+        except (ChecksumError, FormatError):
+            continue
+        _assert_planes_equal([f.planes for f in decoded], frames)  # a change the coder ignores
+
+
+def test_encoder_refuses_wrong_planes() -> None:
+    fmt = pixel_format_by_name("yuv420p")
+    enc = Encoder(io.BytesIO(), width=8, height=8, channels=3, model="last-frame", pixel_format=fmt)
+    with pytest.raises(InputError, match="expected uint8 planes"):
+        enc.write_planes([np.zeros((8, 8), np.uint8)] * 3)
+    with pytest.raises(InputError, match="write_planes"):
+        enc.write(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(InputError, match="8-bit"):
+        Encoder(
+            io.BytesIO(),
+            width=8,
+            height=8,
+            channels=3,
+            model="last-frame",
+            pixel_format=pixel_format_by_name("yuv420p10le"),
+        )
+    with pytest.raises(InputError, match="own rule"):
+        Encoder(io.BytesIO(), width=8, height=8, channels=3, model="conv2d-int", pixel_format=fmt)
