@@ -3,7 +3,7 @@ the motion-compensated plane the decoder rebuilds from the coded vectors.
 
 Natural video that was once MPEG-coded is made of blocks copied from the previous frame at
 half- and quarter-sample offsets; a co-located previous sample misses all of it. The encoder picks
-one vector per BLOCK x BLOCK luma block (in quarter samples, within about +-2 SEARCH samples) and
+one vector per BLOCK x BLOCK luma block (in quarter samples, up to about 32 samples long) and
 one of the last REFERENCES frames, and codes the field; both sides then read the reference through the same integer interpolation, so the
 prediction is exact integer arithmetic on every machine. The half-sample filter is H.264's 6-tap
 (1, -5, 20, 20, -5, 1) / 32, rounded and clipped the same way, with the centre position filtered
@@ -16,17 +16,22 @@ import numpy as np
 
 #: Luma block size and search range (whole samples, on the coarse level) of the coded field.
 BLOCK = 8
-SEARCH = 16
+#: Range of the full search on the 4x4-reduced planes (in their samples: 4 luma samples each).
+COARSE_RANGE = 7
+#: Range of the full search around zero on the 2x2-reduced planes (small motion that the coarse
+#: level blurs away).
+NEAR_RANGE = 3
 #: Frames a block may copy from: the last one, or up to two before it (H.264 P frames of a
 #: stream with B frames reference the frame two back).
 REFERENCES = 3
 #: Search cost of each reference further back, per block (favours the nearest on ties).
 REFERENCE_PENALTY = 16
-#: Vector components are quarter samples in -LIMIT..LIMIT (what the format allows).
-LIMIT = 80
+#: Vector components are quarter samples in -LIMIT..LIMIT (what the format allows; the search
+#: reaches 4 (2 (2 COARSE_RANGE + 1) + 1) + 3 = 127).
+LIMIT = 127
 #: Cost of a vector in the search per quarter sample away from its neighbours' median, in
 #: units of absolute difference.
-_LAMBDA = 2
+_LAMBDA = 1
 
 _TAPS = (1, -5, 20, 20, -5, 1)
 
@@ -128,39 +133,46 @@ def compensate_chroma(
 def search(
     cur: np.ndarray, ref: np.ndarray, ref_half: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The encoder's luma field (vy, vx) in quarter samples and each block's cost, found coarse to fine as x264 does: a full
-    search within +-SEARCH samples on planes halved in size, then the whole-sample vectors around
-    twice that one, then the eight half-sample neighbours of the best. Every step costs a
-    vector by its sum of absolute differences plus LAMBDA per half sample of distance from the
-    median of its neighbours' vectors (what makes the field cheap to code and keeps noise in
-    flat areas from choosing vectors). Vectorized over blocks: one pass over the plane per
-    candidate."""
+    """The encoder's luma field (vy, vx) in quarter samples and each block's cost, found coarse
+    to fine as x264's hierarchical search does: a full search within +-COARSE_RANGE on planes
+    reduced 4x4 (so +-4 COARSE_RANGE samples), then the nine vectors around twice the best on
+    planes reduced 2x2, then around twice that at whole, half and quarter samples. Every step
+    but the first also weighs the median of the neighbours' vectors, and costs a vector by its
+    sum of absolute differences plus _LAMBDA per quarter sample away from that median (what
+    makes the field cheap to code and keeps noise in flat areas from choosing vectors).
+    Vectorized over blocks: one pass over the (reduced) plane per candidate."""
     h, w = cur.shape
     bh, bw = field_shape(h, w)
     c = cur.astype(np.int32)
-    # Whole-sample vectors on the planes halved by 2x2 means, blocks of BLOCK / 2.
-    small_cur, small_ref = _halve(c, bh, bw), _halve(ref.astype(np.int32), bh, bw)
-    pad = SEARCH // 2 + 1
-    padded = np.pad(small_ref, pad, mode="edge")
-    sh, sw = small_cur.shape
-    best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
+    full = np.pad(c, ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
+    ref_full = np.pad(ref.astype(np.int32), ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
+    cur_pyramid, ref_pyramid = [full], [ref_full]
+    for _ in range(2):
+        cur_pyramid.append(_halve(cur_pyramid[-1]))
+        ref_pyramid.append(_halve(ref_pyramid[-1]))
+    # Level 2 (4x4 reduced, blocks of BLOCK / 4): every vector within the range.
     vy = np.zeros((bh, bw), np.int32)
     vx = np.zeros((bh, bw), np.int32)
-    half_block = BLOCK // 2
-    for dy, dx in _candidates(range(-pad + 1, pad)):
-        shifted = padded[pad + dy : pad + dy + sh, pad + dx : pad + dx + sw]
-        cost = (
-            np.abs(small_cur - shifted)
-            .reshape(bh, half_block, bw, half_block)
-            .sum(axis=(1, 3))
-            .astype(np.int64)
-        )
-        cost += (_LAMBDA // 4) * (abs(dy) + abs(dx))
-        better = cost < best
-        best[better] = cost[better]
-        vy[better] = 8 * dy
-        vx[better] = 8 * dx
-    # Whole samples around twice the coarse vector, then half, then quarter samples, against the median.
+    best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
+    for dy, dx in _candidates(range(-COARSE_RANGE, COARSE_RANGE + 1)):
+        cand = np.full((bh, bw), dy, np.int32), np.full((bh, bw), dx, np.int32)
+        cost = _block_sad(cur_pyramid[2], ref_pyramid[2], *cand, BLOCK // 4) + abs(dy) + abs(dx)
+        _keep(cost, cand, best, vy, vx)
+    # Level 1 (2x2 reduced): around twice the level-2 vector, and the neighbours' median.
+    base_y, base_x = 2 * vy, 2 * vx
+    best[:] = np.iinfo(np.int64).max
+    median_y, median_x = _neighbour_median(base_y), _neighbour_median(base_x)
+    offsets = [(base_y + dy, base_x + dx) for dy, dx in _candidates(range(-1, 2))]
+    near = [
+        (np.full_like(vy, dy), np.full_like(vx, dx))
+        for dy, dx in _candidates(range(-NEAR_RANGE, NEAR_RANGE + 1))
+    ]
+    for cand in [*near, *offsets, (median_y, median_x)]:
+        cost = _block_sad(cur_pyramid[1], ref_pyramid[1], *cand, BLOCK // 2)
+        cost += (np.abs(cand[0] - median_y) + np.abs(cand[1] - median_x)) * (2 * _LAMBDA)
+        _keep(cost, cand, best, vy, vx)
+    # Full resolution, in quarter samples: whole, half and quarter steps around the last best.
+    vy, vx = 8 * vy, 8 * vx
     for steps in (range(-4, 8, 4), range(-2, 4, 2), range(-1, 2)):
         median_y, median_x = _neighbour_median(vy), _neighbour_median(vx)
         best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
@@ -171,11 +183,27 @@ def search(
     return vy, vx, best
 
 
-def _halve(plane: np.ndarray, bh: int, bw: int) -> np.ndarray:
-    """The plane padded (edge) to whole blocks and reduced by 2x2 sums."""
+def _halve(plane: np.ndarray) -> np.ndarray:
+    """A plane (of even size) reduced by 2x2 sums."""
     h, w = plane.shape
-    full = np.pad(plane, ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
-    return full.reshape(bh * BLOCK // 2, 2, bw * BLOCK // 2, 2).sum(axis=(1, 3))
+    return plane.reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3))
+
+
+def _block_sad(cur: np.ndarray, ref: np.ndarray, vy: np.ndarray, vx: np.ndarray, block: int) -> np.ndarray:
+    """Per block (int64), the sum of absolute differences between ``cur`` and ``ref`` moved by
+    the block's whole-sample vector (positions clamped to the plane)."""
+    h, w = cur.shape
+    ys = np.clip(np.arange(h)[:, None] + per_sample(vy, block, block, h, w), 0, h - 1)
+    xs = np.clip(np.arange(w)[None, :] + per_sample(vx, block, block, h, w), 0, w - 1)
+    diff = np.abs(cur - ref[ys, xs]).astype(np.int64)
+    return diff.reshape(h // block, block, w // block, block).sum(axis=(1, 3))
+
+
+def _keep(cost: np.ndarray, cand: tuple[np.ndarray, np.ndarray], best, vy, vx) -> None:
+    better = cost < best
+    best[better] = cost[better]
+    vy[better] = cand[0][better]
+    vx[better] = cand[1][better]
 
 
 def _neighbour_median(v: np.ndarray) -> np.ndarray:
