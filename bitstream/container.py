@@ -123,7 +123,14 @@ class PixelFormatRecord:
 
 def encode_pixel_format(p: PixelFormatRecord) -> bytes:
     return _PIXEL_FORMAT.pack(
-        p.format_id, p.depth, p.color_range, p.colorspace, p.color_primaries, p.color_trc, p.chroma_location, 0
+        p.format_id,
+        p.depth,
+        p.color_range,
+        p.colorspace,
+        p.color_primaries,
+        p.color_trc,
+        p.chroma_location,
+        0,
     )
 
 

@@ -612,3 +612,25 @@ def _laplace_cdf(x: np.ndarray, mu: np.ndarray, b: np.ndarray) -> np.ndarray:
         left = 0.5 * np.exp(np.minimum(z, 0.0))
         right = 1.0 - 0.5 * np.exp(-np.maximum(z, 0.0))
         return np.where(z < 0, left, right)
+
+
+def low_bits_rows(
+    coarse: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray, extra_bits: int
+) -> np.ndarray:
+    """(N, 2^extra_bits) float64 rows (exact integers) for the low ``extra_bits`` (1..4) of
+    samples deeper than 8 bits, whose top 8 bits ``coarse`` (0..255) were coded under
+    Laplace(mean_q / 16, b_i) in units of those 8 bits: the table counts between the edges of
+    the 2^extra_bits equal parts of the coarse value's bin (16 / 2^extra_bits table steps each),
+    the outer parts of the end values 0 and 255 taking the tails, plus 1 (FORMAT.md, "Deeper
+    samples")."""
+    if not 1 <= extra_bits <= 4:
+        raise ValueError(f"extra_bits {extra_bits} outside 1..4")
+    parts = 1 << extra_bits
+    step = MEAN_STEPS // parts
+    coarse = np.asarray(coarse, np.int64).reshape(-1, 1)
+    start = coarse * MEAN_STEPS - MEAN_STEPS // 2 - np.asarray(mean_q, np.int64).reshape(-1, 1)
+    edges = np.clip(start + step * np.arange(parts + 1), -CDF_HALF, CDF_HALF)
+    cdf = _cdf_at(np.asarray(scale_idx, np.int64).reshape(-1, 1), edges)
+    cdf[:, 0] = np.where(coarse[:, 0] == SYMBOL_MIN, 0, cdf[:, 0])
+    cdf[:, -1] = np.where(coarse[:, 0] == SYMBOL_MAX, CDF_TOTAL, cdf[:, -1])
+    return (np.diff(cdf, axis=1) + 1).astype(np.float64)

@@ -116,8 +116,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _native_reader(src: str, args: argparse.Namespace):
-    """A reader of the input's planes when it is a video in a pixel format coded natively (8-bit
-    YUV or gray); None for GIFs, RGB and palette sources, which are coded as RGB."""
+    """A reader of the input's planes when it is a video in a pixel format coded natively (YUV or
+    gray, 8 to 12 bits); None for GIFs, RGB and palette sources, which are coded as RGB."""
     from ..models import registry
     from .planar_io import NativeReader
 
@@ -127,13 +127,6 @@ def _native_reader(src: str, args: argparse.Namespace):
     reader = NativeReader(src, max_pixels=args.max_pixels)
     fmt = reader.pixel_format
     if fmt is None:
-        return None
-    if fmt.depth != 8:
-        print(
-            f"{PROG}: note: {reader.source_pix_fmt} ({fmt.depth}-bit) is coded as RGB, a conversion: "
-            "this version codes 8-bit planar formats natively",
-            file=sys.stderr,
-        )
         return None
     if args.model not in (None, registry.PLANAR_MODEL):
         raise UsageError(
@@ -626,7 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rgb",
         action="store_true",
         help="code a YUV or gray video as RGB (a conversion: not its own samples) with the "
-        "predictor of -m, as format version 6 did; default: 8-bit YUV and gray are coded natively",
+        "predictor of -m, as format version 6 did; default: YUV and gray are coded natively",
     )
     p.add_argument(
         "--weights",

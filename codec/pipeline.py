@@ -171,11 +171,6 @@ class Encoder:
         check_dimensions(width, height, max_pixels)
         self.pixel_format = pixel_format
         if pixel_format is not None:
-            if pixel_format.depth != 8:
-                raise InputError(
-                    f"pixel format {pixel_format.name} has {pixel_format.depth}-bit samples; "
-                    f"planar coding takes 8-bit formats only"
-                )
             if channels != pixel_format.planes:
                 raise InputError(
                     f"{pixel_format.name} has {pixel_format.planes} planes, not {channels} channels"
@@ -313,12 +308,19 @@ class Encoder:
             raise InputError("write_planes needs an Encoder opened with a pixel_format")
         shapes = [(g.height, g.width) for g in self._geometry]
         got = [(np.shape(p), np.asarray(p).dtype) for p in planes]
+        dtype = np.dtype(self.pixel_format.dtype)
         if len(planes) != len(shapes) or any(
-            s != want or d != np.uint8 for (s, d), want in zip(got, shapes, strict=False)
+            s != want or d != dtype for (s, d), want in zip(got, shapes, strict=False)
         ):
             raise InputError(
                 f"frame {self.frames_written} has planes {[(s, str(d)) for s, d in got]}, "
-                f"expected uint8 planes of {shapes} ({self.pixel_format.name})"
+                f"expected {dtype} planes of {shapes} ({self.pixel_format.name})"
+            )
+        top = max(int(np.max(p, initial=0)) for p in planes)
+        if top >> self.pixel_format.depth:
+            raise InputError(
+                f"frame {self.frames_written} has a sample {top}, above {self.pixel_format.depth} bits "
+                f"({self.pixel_format.name})"
             )
         self._check_frame(duration)
         key = self._is_key()
@@ -444,10 +446,8 @@ class Decoder:
 
         record = container.decode_pixel_format(body)
         fmt = pixel_format_by_id(record.format_id)
-        if record.depth != fmt.depth or fmt.depth != 8:
-            raise FormatError(
-                f"pixel format {fmt.name} with depth {record.depth} (this build codes 8-bit planes)"
-            )
+        if record.depth != fmt.depth:
+            raise FormatError(f"pixel format {fmt.name} with depth {record.depth} (it has {fmt.depth} bits)")
         if self.header.channels != fmt.planes:
             raise FormatError(
                 f"header says {self.header.channels} planes, pixel format {fmt.name} has {fmt.planes}"

@@ -2,7 +2,8 @@
 or stored (mode 5), the planar counterpart of ``frame_coding``.
 
 A planar stream's frame is a list of planes (luma, then the two chroma planes; one plane for
-gray) of 8-bit samples. Its CRC and its stored form are the planes' bytes one after the other.
+gray) of 8-bit (uint8) or 9-12-bit (uint16) samples. Its CRC and its stored form are the planes'
+samples one after the other, one byte each, or two (little-endian) above 8 bits.
 """
 
 from __future__ import annotations
@@ -29,29 +30,35 @@ def geometry(fmt: PixelFormat, width: int, height: int) -> list[planar.PlaneGeom
     """Every plane's size and subsampling for a frame of ``fmt``."""
     shapes = fmt.plane_shapes(width, height)
     return [
-        planar.PlaneGeometry(h, w, *((fmt.log2_chroma_h, fmt.log2_chroma_w) if k else (0, 0)))
+        planar.PlaneGeometry(h, w, *((fmt.log2_chroma_h, fmt.log2_chroma_w) if k else (0, 0)), fmt.depth)
         for k, (h, w) in enumerate(shapes)
     ]
 
 
+def _stored(plane: np.ndarray) -> np.ndarray:
+    """A plane as the format stores it: one byte per 8-bit sample, two little-endian above."""
+    return np.ascontiguousarray(plane, dtype=np.uint8 if plane.dtype == np.uint8 else "<u2")
+
+
 def planes_bytes(planes: list[np.ndarray]) -> bytes:
     """The frame as the format stores and checksums it: the planes' samples, row-major, in order."""
-    return b"".join(np.ascontiguousarray(p).tobytes() for p in planes)
+    return b"".join(_stored(p).tobytes() for p in planes)
 
 
 def planes_crc(planes: list[np.ndarray]) -> int:
     crc = 0
     for p in planes:
-        crc = zlib.crc32(np.ascontiguousarray(p).data, crc)
+        crc = zlib.crc32(_stored(p).data, crc)
     return crc
 
 
 def encode_frame(
     planes: list[np.ndarray], references: list[list[np.ndarray]], geom: list[planar.PlaneGeometry]
 ) -> tuple[int, bytes]:
-    """(mode, payload): mode 6, or the raw planes (mode 5) when coding would not make them smaller.
-    ``references``: the decoded frames since the last key frame, the last first (at most REFERENCES)."""
-    raw = sum(g.height * g.width for g in geom)
+    """(mode, payload): mode 6, or the raw planes (mode 5) when coding would not make them
+    smaller. ``references``: the decoded frames since the last key frame, the last first (at
+    most REFERENCES)."""
+    raw = sum(g.height * g.width * (1 if g.depth == 8 else 2) for g in geom)
     candidate = planar.estimate(planes, references, geom)
     if candidate.bits / 8 < raw:
         payload = planar.encode(candidate)
@@ -72,13 +79,16 @@ def decode_frame(
         except Exception as exc:  # constriction rejects malformed payloads with assorted exceptions
             raise FormatError(f"planar frame payload could not be decoded ({exc})") from exc
     if mode == MODE_STORED:
-        raw = sum(g.height * g.width for g in geom)
-        if len(payload) != raw:
-            raise FormatError(f"stored planar frame holds {len(payload)} bytes, expected {raw}")
-        data = np.frombuffer(payload, np.uint8)
+        sizes = [g.height * g.width * (1 if g.depth == 8 else 2) for g in geom]
+        if len(payload) != sum(sizes):
+            raise FormatError(f"stored planar frame holds {len(payload)} bytes, expected {sum(sizes)}")
         out, at = [], 0
-        for g in geom:
-            out.append(data[at : at + g.height * g.width].reshape(g.height, g.width).copy())
-            at += g.height * g.width
+        for g, size in zip(geom, sizes, strict=True):
+            dtype = np.uint8 if g.depth == 8 else np.dtype("<u2")
+            plane = np.frombuffer(payload, dtype, g.height * g.width, at).reshape(g.height, g.width)
+            if g.depth > 8 and int(plane.max(initial=0)) > g.max_value:
+                raise FormatError(f"stored planar frame has a sample above {g.max_value} ({g.depth} bits)")
+            out.append(plane.astype(np.uint8 if g.depth == 8 else np.uint16))
+            at += size
         return out
     raise FormatError(f"mode {mode} in a planar stream (planar streams use modes 5 and 6)")

@@ -1,6 +1,6 @@
 """Planar streams (format version 7): video coded in its own pixel format, sample for sample.
 
-Round trips in every 8-bit format (odd sizes included), the motion tools against the rules they
+Round trips in every pixel format, 8 to 12 bits (odd sizes included), the motion tools against the rules they
 follow, the CLI from a real (once H.264-coded) clip to .y4m and .mkv compared sample for sample,
 and damaged or inconsistent planar streams refused.
 """
@@ -11,6 +11,7 @@ import dataclasses
 import io
 import struct
 import zlib
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -55,8 +56,10 @@ def _moving_planes(
     for t in range(frames):
         planes = []
         for (h, w), tex in zip(shapes, textures, strict=True):
-            window = tex[t : t + h, 2 * t : 2 * t + w] + rng.normal(0, 1.0, (h, w))
-            planes.append(np.clip(np.round(window), 0, 255).astype(np.uint8))
+            scale = 1 << (fmt.depth - 8)
+            window = (tex[t : t + h, 2 * t : 2 * t + w] + rng.normal(0, 1.0, (h, w))) * scale
+            top = (1 << fmt.depth) - 1
+            planes.append(np.clip(np.round(window), 0, top).astype(fmt.dtype))
         out.append(planes)
     return out
 
@@ -96,7 +99,18 @@ def _assert_planes_equal(got, want) -> None:
 # ---------------------------------------------------------------------------------- round trips
 @pytest.mark.parametrize(
     "fmt_name, width, height",
-    [("yuv420p", 17, 13), ("yuv420p", 40, 32), ("yuv422p", 21, 10), ("yuv444p", 16, 12), ("gray", 19, 7)],
+    [
+        ("yuv420p", 17, 13),
+        ("yuv420p", 40, 32),
+        ("yuv422p", 21, 10),
+        ("yuv444p", 16, 12),
+        ("gray", 19, 7),
+        ("yuv420p10le", 17, 13),
+        ("yuv422p10le", 12, 9),
+        ("yuv444p12le", 9, 8),
+        ("gray10le", 10, 6),
+        ("gray12le", 7, 5),
+    ],
 )
 def test_round_trip_every_format(fmt_name, width, height) -> None:
     frames = _moving_planes(fmt_name, width, height, 5)
@@ -291,6 +305,44 @@ def test_cli_rgb_flag_and_learned_model_on_yuv(tmp_path, capsys) -> None:
     assert dec.pixel_format is None and dec.header.channels == 3
 
 
+def test_cli_codes_10_bit_video_natively(tmp_path, capsys) -> None:
+    """A 10-bit clip (yuv420p10le, odd size) through encode and back to .y4m and .mkv."""
+    from fpcodec.codec.planar_io import write_ffv1_mkv
+
+    fmt = pixel_format_by_name("yuv420p10le")
+    frames = _moving_planes("yuv420p10le", 23, 15, 4)
+    src = tmp_path / "deep.mkv"
+    write_ffv1_mkv(src, fmt, ColourInfo(), 23, 15, Fraction(25), frames)
+    fpc = tmp_path / "deep.fpc"
+    code, out, err = run_main(capsys, "encode", src, "-o", fpc)
+    assert code == 0 and "yuv420p10le" in out, err
+    raw = sum(p.nbytes for f in frames for p in f)
+    assert fpc.stat().st_size < raw
+    for ext in ("y4m", "mkv"):
+        code, _, err = run_main(capsys, "decode", fpc, "-o", tmp_path / f"back.{ext}", "-q")
+        assert code == 0 and err == "", err
+        back_fmt, back = read_planes(tmp_path / f"back.{ext}")
+        assert back_fmt == fmt
+        _assert_planes_equal(back, frames)
+
+
+def test_deep_samples_stored_raw_are_little_endian_and_checked() -> None:
+    rng = np.random.default_rng(8)
+    fmt = pixel_format_by_name("gray12le")
+    frames = [[rng.integers(0, 4096, (6, 6)).astype(np.uint16)]]
+    data = _encode(frames, "gray12le", 6, 6)
+    dec, decoded = _decode(data)
+    assert decoded[0].mode == MODE_STORED
+    _assert_planes_equal([f.planes for f in decoded], frames)
+    assert frames[0][0].astype("<u2").tobytes() in data
+    pos, kind, body = _chunks(data)[2]
+    bad = bytearray(body)
+    bad[container.FRAME_FIXED_SIZE + 1] |= 0xF0  # a sample above 12 bits
+    with pytest.raises(FormatError, match="above 4095"):
+        list(Decoder(io.BytesIO(_rewrite(data, 2, bytes(bad)))))
+    assert fmt.depth == 12
+
+
 def test_mkv_output_needs_a_planar_stream(tmp_path, capsys) -> None:
     from conftest import CARPHONE
 
@@ -375,14 +427,21 @@ def test_encoder_refuses_wrong_planes() -> None:
         enc.write_planes([np.zeros((8, 8), np.uint8)] * 3)
     with pytest.raises(InputError, match="write_planes"):
         enc.write(np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(InputError, match="8-bit"):
-        Encoder(
-            io.BytesIO(),
-            width=8,
-            height=8,
-            channels=3,
-            model="last-frame",
-            pixel_format=pixel_format_by_name("yuv420p10le"),
+    deep = Encoder(
+        io.BytesIO(),
+        width=8,
+        height=8,
+        channels=3,
+        model="last-frame",
+        pixel_format=pixel_format_by_name("yuv420p10le"),
+    )
+    with pytest.raises(InputError, match="expected uint16 planes"):
+        deep.write_planes(
+            [np.zeros((8, 8), np.uint8), np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8)]
         )
+    planes = [np.zeros((8, 8), np.uint16), np.zeros((4, 4), np.uint16), np.zeros((4, 4), np.uint16)]
+    planes[1][2, 3] = 1024
+    with pytest.raises(InputError, match="sample 1024, above 10 bits"):
+        deep.write_planes(planes)
     with pytest.raises(InputError, match="own rule"):
         Encoder(io.BytesIO(), width=8, height=8, channels=3, model="conv2d-int", pixel_format=fmt)

@@ -1,13 +1,16 @@
 """Mode 6, planar frames (format version 7): a frame in its source's own pixel format, plane by plane.
 
 The payload is a kind word (u32: 0 intra, 1 inter) and the range coder's words. The planes
-coded are, in order: for an inter frame the luma motion field (``codec.motion``) as two planes
-of one sample per block (vertical, then horizontal component, + FIELD_OFFSET), coded as intra
-planes; then the frame's planes. The words hold every coded plane's table of Laplace scale
+coded are, in order: for an inter frame the luma motion field (``codec.motion``) as planes of
+one sample per block (vertical, then horizontal component, + FIELD_OFFSET, then the reference
+index when there is a choice), coded as intra planes (predicting them from the last frame's
+field cost more on the dev clips); then the frame's planes. The words hold every coded plane's table of Laplace scale
 indices, one per context of ``codec.planar_rule``, then every coded plane's samples in the
 coarse-to-fine passes, under the rule's means and the table's scales. The encoder estimates intra and inter and codes the cheaper one.
 
-8-bit planes only in this version (the Laplace tables code 0..255).
+Samples of 8 bits are coded under the Laplace rows of 0..255; deeper ones (9-12 bits) as their
+top 8 bits under the same rows and then their low bits under the rows of
+``entropy.low_bits_rows`` (the same Laplace at finer steps).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ FIELD_OFFSET = 128
 #: The context table: entry k is coded with mean = entry k - 1 (the first: TABLE_START), at this scale.
 TABLE_START = 32
 TABLE_SCALE_IDX = int(entropy.quantize_scale(np.float64(0.6)))
-MAX_VALUE = 255
+#: Field planes are 8-bit samples whatever the frame's depth.
+FIELD_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,11 @@ class PlaneGeometry:
     width: int
     log2_h: int = 0
     log2_w: int = 0
+    depth: int = 8  # bits per sample, 8..12
+
+    @property
+    def max_value(self) -> int:
+        return (1 << self.depth) - 1
 
     @property
     def block(self) -> tuple[int, int]:
@@ -54,7 +63,7 @@ class PlanarCandidate:
     kind: int
     bits: float
     coded: list[np.ndarray]  # flat int64 planes in coding order: the field's two (inter), the frame's
-    sizes: list[tuple[int, int]]
+    sizes: list[tuple[int, int, int]]  # per coded plane: height, width, bits per sample
     params: list[list[tuple[np.ndarray, np.ndarray]]]  # per plane, per pass: means, contexts
     tables: list[np.ndarray]  # per plane: scale index per context
 
@@ -65,10 +74,10 @@ def estimate(
     """The cheaper of intra and (with earlier frames: ``references``, the last decoded frame first,
     at most motion.REFERENCES) inter coding of ``planes``."""
     flat = [p.astype(np.int64).ravel() for p in planes]
-    sizes = [(g.height, g.width) for g in geometry]
+    sizes = [(g.height, g.width, g.depth) for g in geometry]
     best = _plan(KIND_INTRA, flat, [None] * len(planes), sizes)
     if references:
-        halves = [motion.half_sample_plane(ref[0], MAX_VALUE) for ref in references]
+        halves = [motion.half_sample_plane(ref[0], geometry[0].max_value) for ref in references]
         found = [motion.search(planes[0], ref[0], half) for ref, half in zip(references, halves, strict=True)]
         cost = np.stack([c + motion.REFERENCE_PENALTY * r for r, (_, _, c) in enumerate(found)])
         pick = np.argmin(cost, axis=0)
@@ -76,7 +85,8 @@ def estimate(
         vx = np.choose(pick, [f[1] for f in found])
         field = _field_planes(vy, vx, pick, len(references))
         mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
-        inter = _plan(KIND_INTER, field + flat, [None] * len(field) + mcs, [vy.shape] * len(field) + sizes)
+        field_sizes = [(*vy.shape, FIELD_DEPTH)] * len(field)
+        inter = _plan(KIND_INTER, field + flat, [None] * len(field) + mcs, field_sizes + sizes)
         if inter.bits < best.bits:
             best = inter
     return best
@@ -104,7 +114,9 @@ def _mc_planes(
         for r in np.unique(pick):
             ref = references[r][k]
             if k == 0:
-                half = luma_halves[r] if luma_halves is not None else motion.half_sample_plane(ref, MAX_VALUE)
+                half = (
+                    luma_halves[r] if luma_halves is not None else motion.half_sample_plane(ref, g.max_value)
+                )
                 one = motion.compensate(half, vy, vx)
             else:
                 one = motion.compensate_chroma(ref, vy, vx, g.log2_h, g.log2_w, *g.block)
@@ -113,25 +125,39 @@ def _mc_planes(
         yield mc.ravel()
 
 
-def _plan(kind: int, coded: list[np.ndarray], mcs: list, sizes: list[tuple[int, int]]) -> PlanarCandidate:
+def _plan(
+    kind: int, coded: list[np.ndarray], mcs: list, sizes: list[tuple[int, int, int]]
+) -> PlanarCandidate:
     """Means, contexts and fitted tables of every plane in coding order, and the estimated bits."""
     params, tables = [], []
     bits = 0.0
-    for flat, mc, (h, w) in zip(coded, mcs, sizes, strict=True):
-        plane_params = [planar_rule.pass_params(flat, mc, p, MAX_VALUE) for p in intra.passes(h, w)]
-        table, plane_bits = _fit_table(flat, plane_params, h, w)
+    for flat, mc, (h, w, depth) in zip(coded, mcs, sizes, strict=True):
+        plane_params = [planar_rule.pass_params(flat, mc, p, (1 << depth) - 1) for p in intra.passes(h, w)]
+        table, plane_bits = _fit_table(flat, plane_params, h, w, depth)
         params.append(plane_params)
         tables.append(table)
         bits += plane_bits + _table_bits(table)
     return PlanarCandidate(kind, bits, coded, sizes, params, tables)
 
 
-def _fit_table(flat: np.ndarray, params, height: int, width: int) -> tuple[np.ndarray, float]:
+def _split(values: np.ndarray, mean: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sample deeper than 8 bits as coded: its top 8 bits, their mean (1/16 of their unit, the
+    rule's mean shifted down, at most 4080) and its low bits (FORMAT.md, "Deeper samples")."""
+    extra = depth - 8
+    coarse_mean = np.minimum(mean >> extra, 16 * 255)
+    return values >> extra, coarse_mean, values & ((1 << extra) - 1)
+
+
+def _fit_table(flat: np.ndarray, params, height: int, width: int, depth: int) -> tuple[np.ndarray, float]:
     """The best scale index per context (an unused one repeats the one before it: cheapest to
-    code), and the plane's estimated bits under it."""
+    code), and the plane's estimated bits under it (the top 8 bits of deeper samples choose the
+    scale; their low bits are costed under it)."""
     hists = [None] * planar_rule.CONTEXTS
-    for p, (mean, ctx) in zip(intra.passes(height, width), params, strict=True):
+    passes = intra.passes(height, width)
+    for p, (mean, ctx) in zip(passes, params, strict=True):
         values = flat[p.targets]
+        if depth > 8:
+            values, mean, _ = _split(values, mean, depth)
         order = np.argsort(ctx, kind="stable")
         bounds = np.searchsorted(ctx[order], np.arange(planar_rule.CONTEXTS + 1))
         for k in np.flatnonzero(np.diff(bounds)):
@@ -149,6 +175,12 @@ def _fit_table(flat: np.ndarray, params, height: int, width: int) -> tuple[np.nd
         idx = int(np.argmin(costs))
         table[k] = previous = int(absolute[idx])
         bits += float(costs[idx])
+    if depth > 8:
+        for p, (mean, ctx) in zip(passes, params, strict=True):
+            coarse, coarse_mean, low = _split(flat[p.targets], mean, depth)
+            rows = entropy.low_bits_rows(coarse, coarse_mean, table[ctx], depth - 8)
+            picked = np.take_along_axis(rows, low[:, None], axis=1)[:, 0]
+            bits += float(np.sum(np.log2(rows.sum(axis=1)) - np.log2(picked)))
     return table, bits
 
 
@@ -168,9 +200,14 @@ def encode(c: PlanarCandidate) -> bytes:
     enc = entropy.FrameEncoder()
     for table in c.tables:
         _encode_table(enc, table)
-    for flat, plane_params, table, (h, w) in zip(c.coded, c.params, c.tables, c.sizes, strict=True):
+    for flat, plane_params, table, (h, w, depth) in zip(c.coded, c.params, c.tables, c.sizes, strict=True):
         for p, (mean, ctx) in zip(intra.passes(h, w), plane_params, strict=True):
-            enc.encode(flat[p.targets], mean, table[ctx])
+            if depth == 8:
+                enc.encode(flat[p.targets], mean, table[ctx])
+                continue
+            coarse, coarse_mean, low = _split(flat[p.targets], mean, depth)
+            enc.encode(coarse, coarse_mean, table[ctx])
+            enc.encode_categorical(low, entropy.low_bits_rows(coarse, coarse_mean, table[ctx], depth - 8))
     return struct.pack("<I", c.kind) + enc.finish()
 
 
@@ -191,12 +228,19 @@ def _decode_table(dec: entropy.FrameDecoder) -> np.ndarray:
 
 
 def _decode_plane(
-    dec: entropy.FrameDecoder, table: np.ndarray, mc: np.ndarray | None, h: int, w: int
+    dec: entropy.FrameDecoder, table: np.ndarray, mc: np.ndarray | None, h: int, w: int, depth: int = 8
 ) -> np.ndarray:
     flat = np.zeros(h * w, np.int64)
     for p in intra.passes(h, w):
-        mean, ctx = planar_rule.pass_params(flat, mc, p, MAX_VALUE)
-        flat[p.targets] = dec.decode(mean, table[ctx])
+        mean, ctx = planar_rule.pass_params(flat, mc, p, (1 << depth) - 1)
+        if depth == 8:
+            flat[p.targets] = dec.decode(mean, table[ctx])
+            continue
+        extra = depth - 8
+        coarse_mean = np.minimum(mean >> extra, 16 * 255)
+        coarse = dec.decode(coarse_mean, table[ctx]).astype(np.int64)
+        low = dec.decode_categorical(entropy.low_bits_rows(coarse, coarse_mean, table[ctx], extra))
+        flat[p.targets] = (coarse << extra) | low
     return flat
 
 
@@ -228,7 +272,10 @@ def decode(
         if int(pick.max()) >= len(references):
             raise FormatError(f"planar frame: reference {int(pick.max())} of {len(references)} frames")
         mcs = list(_mc_planes(references, vy, vx, pick, geometry))
-    return [
-        _decode_plane(dec, table, mc, g.height, g.width).astype(np.uint8).reshape(g.height, g.width)
+    planes = [
+        _decode_plane(dec, table, mc, g.height, g.width, g.depth)
+        .astype(np.uint8 if g.depth == 8 else np.uint16)
+        .reshape(g.height, g.width)
         for g, mc, table in zip(geometry, mcs, tables, strict=True)
     ]
+    return planes
