@@ -46,6 +46,23 @@ FIRST = GROUPS * QUALITY
 CONTEXTS = FIRST + 1
 
 
+#: A chroma sample's copy error grows by this much (1/144 of a sample, i.e. half a sample) per
+#: step of the co-located luma's motion-compensation error: where luma was not copied exactly,
+#: chroma rarely was (blocks of MPEG-coded video carry both).
+LUMA_WEIGHT = 72
+
+
+def chroma_hint(luma: np.ndarray, luma_mc: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Per sample of a (height, width) chroma plane (flat int64): the largest |luma - luma_mc|
+    over the luma samples it covers (luma given as (H, W) planes; the subsampling is the ratio of
+    the sizes, rounded up, the last row and column repeated)."""
+    h, w = luma.shape
+    sy, sx = -(-h // height), -(-w // width)
+    error = np.abs(luma.astype(np.int64) - luma_mc.astype(np.int64))
+    padded = np.pad(error, ((0, height * sy - h), (0, width * sx - w)), mode="edge")
+    return padded.reshape(height, sy, width, sx).max(axis=(1, 3)).ravel()
+
+
 def _weight(error: np.ndarray) -> np.ndarray:
     return _ONE // (error + _HALF) ** 2
 
@@ -55,11 +72,16 @@ def _level(total_weight: np.ndarray) -> np.ndarray:
 
 
 def pass_params(
-    plane: np.ndarray, mc: np.ndarray | None, p: intra.Pass, max_value: int
+    plane: np.ndarray,
+    mc: np.ndarray | None,
+    p: intra.Pass,
+    max_value: int,
+    luma_error: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Snapped means (int64, 1/16 of a sample, 0..16 * max_value) and contexts (int64,
     0..CONTEXTS-1) of the samples of pass ``p``. ``plane`` and ``mc`` are flat int64 planes; only
-    the neighbours ``p`` lists are read from ``plane``."""
+    the neighbours ``p`` lists are read from ``plane``. ``luma_error`` (chroma planes of an inter
+    frame; flat, per sample): ``chroma_hint`` of the decoded luma plane."""
     n = p.targets.size
     if p.neighbours.shape[0] == 0:
         first = mc[p.targets] * 16 if mc is not None else np.full(n, 8 * (max_value + 1), np.int64)
@@ -81,6 +103,8 @@ def pass_params(
     change12 = diff.sum(axis=0) * unit
     here12 = 12 * mc[p.targets]
     err_copy = np.abs(diff).sum(axis=0) * unit * 12
+    if luma_error is not None:
+        err_copy = err_copy + LUMA_WEIGHT * luma_error[p.targets]
     err_shift = np.where(ok, np.abs(12 * diff - change12), 0).sum(axis=0) * unit
     err_smooth = np.abs(here12 - ref.sum(axis=0) * unit) * 12 + spread
     w_copy, w_shift, w_smooth = _weight(err_copy), _weight(err_shift), _weight(err_smooth)

@@ -131,13 +131,30 @@ def _plan(
     """Means, contexts and fitted tables of every plane in coding order, and the estimated bits."""
     params, tables = [], []
     bits = 0.0
-    for flat, mc, (h, w, depth) in zip(coded, mcs, sizes, strict=True):
-        plane_params = [planar_rule.pass_params(flat, mc, p, (1 << depth) - 1) for p in intra.passes(h, w)]
+    for flat, mc, hint, (h, w, depth) in zip(coded, mcs, _hints(coded, mcs, sizes), sizes, strict=True):
+        plane_params = [
+            planar_rule.pass_params(flat, mc, p, (1 << depth) - 1, hint) for p in intra.passes(h, w)
+        ]
         table, plane_bits = _fit_table(flat, plane_params, h, w, depth)
         params.append(plane_params)
         tables.append(table)
         bits += plane_bits + _table_bits(table)
     return PlanarCandidate(kind, bits, coded, sizes, params, tables)
+
+
+def _hints(coded: list[np.ndarray], mcs: list, sizes: list[tuple[int, int, int]]) -> list:
+    """Per coded plane, its ``luma_error`` for the rule: for the frame planes after the first
+    motion-compensated one (the luma) of an inter frame, planar_rule.chroma_hint of that luma;
+    None for the rest (field planes, luma, intra planes)."""
+    out: list = [None] * len(coded)
+    first = next((k for k, mc in enumerate(mcs) if mc is not None), None)
+    if first is None:
+        return out
+    lh, lw, _ = sizes[first]
+    luma, luma_mc = coded[first].reshape(lh, lw), mcs[first].reshape(lh, lw)
+    for k in range(first + 1, len(coded)):
+        out[k] = planar_rule.chroma_hint(luma, luma_mc, *sizes[k][:2])
+    return out
 
 
 def _split(values: np.ndarray, mean: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -228,11 +245,17 @@ def _decode_table(dec: entropy.FrameDecoder) -> np.ndarray:
 
 
 def _decode_plane(
-    dec: entropy.FrameDecoder, table: np.ndarray, mc: np.ndarray | None, h: int, w: int, depth: int = 8
+    dec: entropy.FrameDecoder,
+    table: np.ndarray,
+    mc: np.ndarray | None,
+    h: int,
+    w: int,
+    depth: int = 8,
+    hint: np.ndarray | None = None,
 ) -> np.ndarray:
     flat = np.zeros(h * w, np.int64)
     for p in intra.passes(h, w):
-        mean, ctx = planar_rule.pass_params(flat, mc, p, (1 << depth) - 1)
+        mean, ctx = planar_rule.pass_params(flat, mc, p, (1 << depth) - 1, hint)
         if depth == 8:
             flat[p.targets] = dec.decode(mean, table[ctx])
             continue
@@ -272,10 +295,12 @@ def decode(
         if int(pick.max()) >= len(references):
             raise FormatError(f"planar frame: reference {int(pick.max())} of {len(references)} frames")
         mcs = list(_mc_planes(references, vy, vx, pick, geometry))
-    planes = [
-        _decode_plane(dec, table, mc, g.height, g.width, g.depth)
-        .astype(np.uint8 if g.depth == 8 else np.uint16)
-        .reshape(g.height, g.width)
-        for g, mc, table in zip(geometry, mcs, tables, strict=True)
-    ]
+    planes: list[np.ndarray] = []
+    for k, (g, mc, table) in enumerate(zip(geometry, mcs, tables, strict=True)):
+        hint = None
+        if k > 0 and mc is not None:
+            luma = planes[0].astype(np.int64)
+            hint = planar_rule.chroma_hint(luma, mcs[0].reshape(luma.shape), g.height, g.width)
+        flat = _decode_plane(dec, table, mc, g.height, g.width, g.depth, hint)
+        planes.append(flat.astype(np.uint8 if g.depth == 8 else np.uint16).reshape(g.height, g.width))
     return planes
