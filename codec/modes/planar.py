@@ -30,9 +30,12 @@ KIND_INTRA = 0
 KIND_INTER = 1
 #: Field samples are vector components + FIELD_OFFSET (0..255, like pixel values).
 FIELD_OFFSET = 128
-#: The context table: entry k is coded with mean = entry k - 1 (the first: TABLE_START), at this scale.
+#: The context tables: entry k - entry k-1 (the first: minus TABLE_START) + TABLE_OFFSET, coded
+#: as values 0..255 around TABLE_OFFSET at scale index TABLE_SCALE_IDX, all in one batch.
 TABLE_START = 32
+TABLE_OFFSET = 128
 TABLE_SCALE_IDX = int(entropy.quantize_scale(np.float64(0.6)))
+_TABLE_SCALES = np.full(planar_rule.CONTEXTS, TABLE_SCALE_IDX, np.int64)
 #: Field planes are 8-bit samples whatever the frame's depth.
 FIELD_DEPTH = 8
 
@@ -201,14 +204,15 @@ def _fit_table(flat: np.ndarray, params, height: int, width: int, depth: int) ->
     return table, bits
 
 
-def _table_means(table: np.ndarray) -> np.ndarray:
-    """Each entry is coded with the entry before it as its mean (the first: TABLE_START), in 1/16."""
-    return 16 * np.concatenate([[TABLE_START], table[:-1]]).astype(np.int64)
+def _table_steps(table: np.ndarray) -> np.ndarray:
+    """A table as coded: each entry minus the one before it (the first minus TABLE_START), plus
+    TABLE_OFFSET: one batch of symbols whose model does not depend on the others."""
+    return np.diff(table, prepend=TABLE_START) + TABLE_OFFSET
 
 
 def _table_bits(table: np.ndarray) -> float:
-    idx = np.full(table.size, TABLE_SCALE_IDX, np.int64)
-    return float(entropy.laplace_bits(table, _table_means(table), idx).sum())
+    steps = _table_steps(table)
+    return float(entropy.laplace_bits(steps, np.full(steps.size, 16 * TABLE_OFFSET), _TABLE_SCALES).sum())
 
 
 def encode(c: PlanarCandidate) -> bytes:
@@ -220,27 +224,24 @@ def encode(c: PlanarCandidate) -> bytes:
     for flat, plane_params, table, (h, w, depth) in zip(c.coded, c.params, c.tables, c.sizes, strict=True):
         for p, (mean, ctx) in zip(intra.passes(h, w), plane_params, strict=True):
             if depth == 8:
-                enc.encode(flat[p.targets], mean, table[ctx])
+                entropy.encode_windowed(enc, flat[p.targets], mean, table[ctx])
                 continue
             coarse, coarse_mean, low = _split(flat[p.targets], mean, depth)
-            enc.encode(coarse, coarse_mean, table[ctx])
+            entropy.encode_windowed(enc, coarse, coarse_mean, table[ctx])
             enc.encode_categorical(low, entropy.low_bits_rows(coarse, coarse_mean, table[ctx], depth - 8))
     return struct.pack("<I", c.kind) + enc.finish()
 
 
 def _encode_table(enc: entropy.FrameEncoder, table: np.ndarray) -> None:
-    for value, mean in zip(table, _table_means(table), strict=True):
-        enc.encode(np.array([value]), np.array([mean]), np.array([TABLE_SCALE_IDX]))
+    enc.encode(_table_steps(table), np.full(table.size, 16 * TABLE_OFFSET), _TABLE_SCALES)
 
 
 def _decode_table(dec: entropy.FrameDecoder) -> np.ndarray:
-    table = np.zeros(planar_rule.CONTEXTS, np.int64)
-    previous = TABLE_START
-    for k in range(planar_rule.CONTEXTS):
-        value = int(dec.decode(np.array([16 * previous]), np.array([TABLE_SCALE_IDX]))[0])
-        if value >= len(entropy.SCALE_TABLE):
-            raise FormatError(f"planar frame: scale index {value} in a context table (max 63)")
-        table[k] = previous = value
+    steps = dec.decode(np.full(planar_rule.CONTEXTS, 16 * TABLE_OFFSET), _TABLE_SCALES).astype(np.int64)
+    table = TABLE_START + np.cumsum(steps - TABLE_OFFSET)
+    bad = (table < 0) | (table >= len(entropy.SCALE_TABLE))
+    if bad.any():
+        raise FormatError(f"planar frame: scale index {int(table[bad][0])} in a context table (0..63)")
     return table
 
 
@@ -257,11 +258,11 @@ def _decode_plane(
     for p in intra.passes(h, w):
         mean, ctx = planar_rule.pass_params(flat, mc, p, (1 << depth) - 1, hint)
         if depth == 8:
-            flat[p.targets] = dec.decode(mean, table[ctx])
+            flat[p.targets] = entropy.decode_windowed(dec, mean, table[ctx])
             continue
         extra = depth - 8
         coarse_mean = np.minimum(mean >> extra, 16 * 255)
-        coarse = dec.decode(coarse_mean, table[ctx]).astype(np.int64)
+        coarse = entropy.decode_windowed(dec, coarse_mean, table[ctx])
         low = dec.decode_categorical(entropy.low_bits_rows(coarse, coarse_mean, table[ctx], extra))
         flat[p.targets] = (coarse << extra) | low
     return flat
