@@ -23,7 +23,6 @@ import numpy as np
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
 from .. import intra, motion, planar_rule
-from .base import SHIFTS
 
 
 KIND_INTRA = 0
@@ -171,30 +170,30 @@ def _split(values: np.ndarray, mean: np.ndarray, depth: int) -> tuple[np.ndarray
 def _fit_table(flat: np.ndarray, params, height: int, width: int, depth: int) -> tuple[np.ndarray, float]:
     """The best scale index per context (an unused one repeats the one before it: cheapest to
     code), and the plane's estimated bits under it (the top 8 bits of deeper samples choose the
-    scale; their low bits are costed under it)."""
-    hists = [None] * planar_rule.CONTEXTS
+    scale; their low bits are costed under it). One histogram of (context, distance from the
+    mean in 1/16) for the whole plane, costed for every scale index at once."""
+    span = 255 * entropy.MEAN_STEPS + 1
     passes = intra.passes(height, width)
+    keys = []
     for p, (mean, ctx) in zip(passes, params, strict=True):
         values = flat[p.targets]
         if depth > 8:
             values, mean, _ = _split(values, mean, depth)
-        order = np.argsort(ctx, kind="stable")
-        bounds = np.searchsorted(ctx[order], np.arange(planar_rule.CONTEXTS + 1))
-        for k in np.flatnonzero(np.diff(bounds)):
-            sel = order[bounds[k] : bounds[k + 1]]
-            hists[k] = entropy.shift_histogram(values[sel], mean[sel], np.zeros(sel.size, np.int64), hists[k])
+        keys.append(ctx * span + np.abs(values * entropy.MEAN_STEPS - mean))
+    size = planar_rule.CONTEXTS * span
+    hist = np.bincount(np.concatenate(keys), minlength=size).reshape(planar_rule.CONTEXTS, span)
+    used = np.flatnonzero(hist.any(axis=1))
+    cols = np.flatnonzero(hist.any(axis=0))
+    costs = hist[np.ix_(used, cols)].astype(np.float64) @ entropy.interior_bits_table()[:, cols].T.astype(
+        np.float64
+    )
+    best = np.argmin(costs, axis=1)
     table = np.zeros(planar_rule.CONTEXTS, np.int64)
-    bits = 0.0
-    previous = TABLE_START
-    absolute = SHIFTS[SHIFTS >= 0]
-    for k, hist in enumerate(hists):
-        if hist is None:
-            table[k] = previous
-            continue
-        costs = entropy.bits_from_histogram(hist, absolute)
-        idx = int(np.argmin(costs))
-        table[k] = previous = int(absolute[idx])
-        bits += float(costs[idx])
+    table[used] = best
+    # An unused context repeats the entry before it (the first: TABLE_START).
+    filled = np.maximum.accumulate(np.where(hist.any(axis=1), np.arange(planar_rule.CONTEXTS), -1))
+    table = np.where(filled >= 0, table[np.maximum(filled, 0)], TABLE_START)
+    bits = float(costs[np.arange(used.size), best].sum())
     if depth > 8:
         for p, (mean, ctx) in zip(passes, params, strict=True):
             coarse, coarse_mean, low = _split(flat[p.targets], mean, depth)
