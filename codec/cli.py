@@ -300,8 +300,6 @@ def cmd_decode(args: argparse.Namespace) -> int:
             planar = peek.pixel_format is not None
         if not planar:
             outputs.check_frames_output(out, args.format, force=args.force, lossy=args.lossy, planar=False)
-        if planar and args.salvage:
-            raise UsageError("--salvage is not implemented for planar (version 7 YUV) streams yet")
         if args.salvage:
             frame_source = _salvaged(src, args)
             report, durations = next(frame_source)
@@ -422,12 +420,15 @@ def _frame_rate(durations: list[int], time_base: Fraction) -> tuple[Fraction, bo
 
 def _salvaged(src: str, args: argparse.Namespace):
     """``decode --salvage``: first yields (report, durations of the recovered frames), then the
-    recovered frames' pixels. The frames are decoded up front into a temporary file (the writers
-    want the durations first, and memory stays flat) and read back one at a time."""
+    recovered frames' pixels (a planar stream's: planes). The frames are decoded up front into a
+    temporary file (the writers want the durations first, and memory stays flat) and read back
+    one at a time."""
     import tempfile
 
     import numpy as np
 
+    from . import planar_coding
+    from .modes.base import MODE_STORED
     from .salvage import SalvageReport, salvage
 
     report = SalvageReport()
@@ -440,13 +441,19 @@ def _salvaged(src: str, args: argparse.Namespace):
         h = dec.header
         with _progress(h.frame_count, "salvage", args.quiet) as bar:
             for f in salvage(dec, raw, report):
-                spill.write(f.pixels.tobytes())
+                spill.write(f.pixels.tobytes() if f.planes is None else planar_coding.planes_bytes(f.planes))
                 durations.append(f.duration)
                 bar.update()
         if not durations:
             raise FpcodecError(f"no frame could be recovered (frames lost: {_ranges(report.lost)})")
         yield report, durations
         spill.seek(0)
+        if dec.pixel_format is not None:  # planes, as a stored planar frame holds them
+            geometry = planar_coding.geometry(dec.pixel_format, h.width, h.height)
+            size = sum(g.height * g.width * (1 if g.depth == 8 else 2) for g in geometry)
+            for _ in durations:
+                yield planar_coding.decode_frame(MODE_STORED, spill.read(size), [], geometry)
+            return
         size = h.height * h.width * h.channels
         for _ in durations:
             yield np.frombuffer(spill.read(size), np.uint8).reshape(h.height, h.width, h.channels)

@@ -445,3 +445,23 @@ def test_encoder_refuses_wrong_planes() -> None:
         deep.write_planes(planes)
     with pytest.raises(InputError, match="own rule"):
         Encoder(io.BytesIO(), width=8, height=8, channels=3, model="conv2d-int", pixel_format=fmt)
+
+
+def test_salvage_recovers_a_damaged_planar_stream(tmp_path, capsys) -> None:
+    """Frame 4 of 7 damaged (key frames every 3): --salvage writes frames 0-3 and 6 exactly to
+    .y4m, names the lost ones and exits 3."""
+    frames = _moving_planes("yuv420p", 24, 16, 7)
+    data = _encode(frames, "yuv420p", 24, 16, keyint=3)
+    index = 2 + 4  # HEAD, PFMT, FRAM 0..3, then FRAM 4
+    pos, kind, body = _chunks(data)[index]
+    assert kind == container.CHUNK_FRAME
+    bad = bytearray(data)
+    bad[pos + 8 + container.FRAME_FIXED_SIZE + 3] ^= 0xFF  # payload byte, chunk CRC now wrong
+    src = tmp_path / "damaged.fpc"
+    src.write_bytes(bytes(bad))
+    out = tmp_path / "saved.y4m"
+    code, _, err = run_main(capsys, "decode", src, "-o", out, "--salvage", "-q")
+    assert code == 3, err
+    assert "4-5" in err or "4, 5" in err, err
+    _, back = read_planes(out)
+    _assert_planes_equal(back, [frames[i] for i in (0, 1, 2, 3, 6)])
