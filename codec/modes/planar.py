@@ -22,11 +22,12 @@ import numpy as np
 
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
-from .. import intra, motion, planar_rule
+from .. import intra, motion, planar_rule, raster_rule
 
 
 KIND_INTRA = 0
 KIND_INTER = 1
+KIND_RASTER = 2
 #: Field samples are vector components + FIELD_OFFSET (0..255, like pixel values).
 FIELD_OFFSET = 128
 #: The context tables: entry k - entry k-1 (the first: minus TABLE_START) + TABLE_OFFSET, coded
@@ -34,7 +35,6 @@ FIELD_OFFSET = 128
 TABLE_START = 32
 TABLE_OFFSET = 128
 TABLE_SCALE_IDX = int(entropy.quantize_scale(np.float64(0.6)))
-_TABLE_SCALES = np.full(planar_rule.CONTEXTS, TABLE_SCALE_IDX, np.int64)
 #: Field planes are 8-bit samples whatever the frame's depth.
 FIELD_DEPTH = 8
 
@@ -66,7 +66,9 @@ class PlanarCandidate:
     bits: float
     coded: list[np.ndarray]  # flat int64 planes in coding order: the field's two (inter), the frame's
     sizes: list[tuple[int, int, int]]  # per coded plane: height, width, bits per sample
-    params: list[list[tuple[np.ndarray, np.ndarray]]]  # per plane, per pass: means, contexts
+    params: list[
+        list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    ]  # per plane, per batch: targets, means, contexts
     tables: list[np.ndarray]  # per plane: scale index per context
 
 
@@ -78,6 +80,9 @@ def estimate(
     flat = [p.astype(np.int64).ravel() for p in planes]
     sizes = [(g.height, g.width, g.depth) for g in geometry]
     best = _plan(KIND_INTRA, flat, [None] * len(planes), sizes)
+    raster = _plan_raster(flat, sizes)
+    if raster.bits < best.bits:
+        best = raster
     if references:
         halves = [motion.half_sample_plane(ref[0], geometry[0].max_value) for ref in references]
         found = [motion.search(planes[0], ref[0], half) for ref, half in zip(references, halves, strict=True)]
@@ -130,18 +135,34 @@ def _mc_planes(
 def _plan(
     kind: int, coded: list[np.ndarray], mcs: list, sizes: list[tuple[int, int, int]]
 ) -> PlanarCandidate:
-    """Means, contexts and fitted tables of every plane in coding order, and the estimated bits."""
+    """Means, contexts and fitted tables of every plane in coding order (in the passes of
+    ``intra``, by ``planar_rule``), and the estimated bits."""
     params, tables = [], []
     bits = 0.0
     for flat, mc, hint, (h, w, depth) in zip(coded, mcs, _hints(coded, mcs, sizes), sizes, strict=True):
         plane_params = [
-            planar_rule.pass_params(flat, mc, p, (1 << depth) - 1, hint) for p in intra.passes(h, w)
+            (p.targets, *planar_rule.pass_params(flat, mc, p, (1 << depth) - 1, hint))
+            for p in intra.passes(h, w)
         ]
-        table, plane_bits = _fit_table(flat, plane_params, h, w, depth)
+        table, plane_bits = _fit_table(flat, plane_params, depth, planar_rule.CONTEXTS)
         params.append(plane_params)
         tables.append(table)
         bits += plane_bits + _table_bits(table)
     return PlanarCandidate(kind, bits, coded, sizes, params, tables)
+
+
+def _plan_raster(coded: list[np.ndarray], sizes: list[tuple[int, int, int]]) -> PlanarCandidate:
+    """``_plan`` for raster intra (kind 2): every plane in the wavefronts of ``raster_rule``."""
+    params, tables = [], []
+    bits = 0.0
+    for flat, (h, w, depth) in zip(coded, sizes, strict=True):
+        mean, ctx = raster_rule.plane_params(flat, h, w, depth)
+        plane_params = [(t, mean[t], ctx[t]) for t in raster_rule.wavefronts(h, w).targets]
+        table, plane_bits = _fit_table(flat, [(np.arange(flat.size), mean, ctx)], depth, raster_rule.CONTEXTS)
+        params.append(plane_params)
+        tables.append(table)
+        bits += plane_bits + _table_bits(table)
+    return PlanarCandidate(KIND_RASTER, bits, coded, sizes, params, tables)
 
 
 def _hints(coded: list[np.ndarray], mcs: list, sizes: list[tuple[int, int, int]]) -> list:
@@ -167,36 +188,34 @@ def _split(values: np.ndarray, mean: np.ndarray, depth: int) -> tuple[np.ndarray
     return values >> extra, coarse_mean, values & ((1 << extra) - 1)
 
 
-def _fit_table(flat: np.ndarray, params, height: int, width: int, depth: int) -> tuple[np.ndarray, float]:
+def _fit_table(flat: np.ndarray, params, depth: int, contexts: int) -> tuple[np.ndarray, float]:
     """The best scale index per context (an unused one repeats the one before it: cheapest to
     code), and the plane's estimated bits under it (the top 8 bits of deeper samples choose the
-    scale; their low bits are costed under it). One histogram of (context, distance from the
-    mean in 1/16) for the whole plane, costed for every scale index at once."""
+    scale; their low bits are costed under it). ``params``: (targets, means, contexts) batches.
+    One histogram of (context, distance from the mean in 1/16) for the whole plane, costed for
+    every scale index at once."""
     span = 255 * entropy.MEAN_STEPS + 1
-    passes = intra.passes(height, width)
     keys = []
-    for p, (mean, ctx) in zip(passes, params, strict=True):
-        values = flat[p.targets]
+    for targets, mean, ctx in params:
+        values = flat[targets]
         if depth > 8:
             values, mean, _ = _split(values, mean, depth)
         keys.append(ctx * span + np.abs(values * entropy.MEAN_STEPS - mean))
-    size = planar_rule.CONTEXTS * span
-    hist = np.bincount(np.concatenate(keys), minlength=size).reshape(planar_rule.CONTEXTS, span)
+    hist = np.bincount(np.concatenate(keys), minlength=contexts * span).reshape(contexts, span)
     used = np.flatnonzero(hist.any(axis=1))
     cols = np.flatnonzero(hist.any(axis=0))
-    costs = hist[np.ix_(used, cols)].astype(np.float64) @ entropy.interior_bits_table()[:, cols].T.astype(
-        np.float64
-    )
+    bits_table = entropy.interior_bits_table()[:, cols].T.astype(np.float64)
+    costs = hist[np.ix_(used, cols)].astype(np.float64) @ bits_table
     best = np.argmin(costs, axis=1)
-    table = np.zeros(planar_rule.CONTEXTS, np.int64)
+    table = np.zeros(contexts, np.int64)
     table[used] = best
     # An unused context repeats the entry before it (the first: TABLE_START).
-    filled = np.maximum.accumulate(np.where(hist.any(axis=1), np.arange(planar_rule.CONTEXTS), -1))
+    filled = np.maximum.accumulate(np.where(hist.any(axis=1), np.arange(contexts), -1))
     table = np.where(filled >= 0, table[np.maximum(filled, 0)], TABLE_START)
     bits = float(costs[np.arange(used.size), best].sum())
     if depth > 8:
-        for p, (mean, ctx) in zip(passes, params, strict=True):
-            coarse, coarse_mean, low = _split(flat[p.targets], mean, depth)
+        for targets, mean, ctx in params:
+            coarse, coarse_mean, low = _split(flat[targets], mean, depth)
             rows = entropy.low_bits_rows(coarse, coarse_mean, table[ctx], depth - 8)
             picked = np.take_along_axis(rows, low[:, None], axis=1)[:, 0]
             bits += float(np.sum(np.log2(rows.sum(axis=1)) - np.log2(picked)))
@@ -211,7 +230,8 @@ def _table_steps(table: np.ndarray) -> np.ndarray:
 
 def _table_bits(table: np.ndarray) -> float:
     steps = _table_steps(table)
-    return float(entropy.laplace_bits(steps, np.full(steps.size, 16 * TABLE_OFFSET), _TABLE_SCALES).sum())
+    scales = np.full(steps.size, TABLE_SCALE_IDX, np.int64)
+    return float(entropy.laplace_bits(steps, np.full(steps.size, 16 * TABLE_OFFSET), scales).sum())
 
 
 def encode(c: PlanarCandidate) -> bytes:
@@ -220,23 +240,44 @@ def encode(c: PlanarCandidate) -> bytes:
     enc = entropy.FrameEncoder()
     for table in c.tables:
         _encode_table(enc, table)
-    for flat, plane_params, table, (h, w, depth) in zip(c.coded, c.params, c.tables, c.sizes, strict=True):
-        for p, (mean, ctx) in zip(intra.passes(h, w), plane_params, strict=True):
-            if depth == 8:
-                entropy.encode_windowed(enc, flat[p.targets], mean, table[ctx])
-                continue
-            coarse, coarse_mean, low = _split(flat[p.targets], mean, depth)
-            entropy.encode_windowed(enc, coarse, coarse_mean, table[ctx])
-            enc.encode_categorical(low, entropy.low_bits_rows(coarse, coarse_mean, table[ctx], depth - 8))
+    for flat, plane_params, table, (_, _, depth) in zip(c.coded, c.params, c.tables, c.sizes, strict=True):
+        for targets, mean, ctx in plane_params:
+            _encode_batch(enc, flat[targets], mean, table[ctx], depth)
     return struct.pack("<I", c.kind) + enc.finish()
 
 
+def _encode_batch(
+    enc: entropy.FrameEncoder, values: np.ndarray, mean: np.ndarray, scale: np.ndarray, depth: int
+) -> None:
+    """One batch of samples (a pass or a wavefront): 8-bit values in windowed rows; deeper ones
+    as their top 8 bits so, then their low bits."""
+    if depth == 8:
+        entropy.encode_windowed(enc, values, mean, scale)
+        return
+    coarse, coarse_mean, low = _split(values, mean, depth)
+    entropy.encode_windowed(enc, coarse, coarse_mean, scale)
+    enc.encode_categorical(low, entropy.low_bits_rows(coarse, coarse_mean, scale, depth - 8))
+
+
+def _decode_batch(dec: entropy.FrameDecoder, mean: np.ndarray, scale: np.ndarray, depth: int) -> np.ndarray:
+    """Mirror of ``_encode_batch``."""
+    if depth == 8:
+        return entropy.decode_windowed(dec, mean, scale)
+    extra = depth - 8
+    coarse_mean = np.minimum(mean >> extra, 16 * 255)
+    coarse = entropy.decode_windowed(dec, coarse_mean, scale)
+    low = dec.decode_categorical(entropy.low_bits_rows(coarse, coarse_mean, scale, extra))
+    return (coarse << extra) | low
+
+
 def _encode_table(enc: entropy.FrameEncoder, table: np.ndarray) -> None:
-    enc.encode(_table_steps(table), np.full(table.size, 16 * TABLE_OFFSET), _TABLE_SCALES)
+    scales = np.full(table.size, TABLE_SCALE_IDX, np.int64)
+    enc.encode(_table_steps(table), np.full(table.size, 16 * TABLE_OFFSET), scales)
 
 
-def _decode_table(dec: entropy.FrameDecoder) -> np.ndarray:
-    steps = dec.decode(np.full(planar_rule.CONTEXTS, 16 * TABLE_OFFSET), _TABLE_SCALES).astype(np.int64)
+def _decode_table(dec: entropy.FrameDecoder, contexts: int = planar_rule.CONTEXTS) -> np.ndarray:
+    scales = np.full(contexts, TABLE_SCALE_IDX, np.int64)
+    steps = dec.decode(np.full(contexts, 16 * TABLE_OFFSET), scales).astype(np.int64)
     table = TABLE_START + np.cumsum(steps - TABLE_OFFSET)
     bad = (table < 0) | (table >= len(entropy.SCALE_TABLE))
     if bad.any():
@@ -256,14 +297,18 @@ def _decode_plane(
     flat = np.zeros(h * w, np.int64)
     for p in intra.passes(h, w):
         mean, ctx = planar_rule.pass_params(flat, mc, p, (1 << depth) - 1, hint)
-        if depth == 8:
-            flat[p.targets] = entropy.decode_windowed(dec, mean, table[ctx])
-            continue
-        extra = depth - 8
-        coarse_mean = np.minimum(mean >> extra, 16 * 255)
-        coarse = entropy.decode_windowed(dec, coarse_mean, table[ctx])
-        low = dec.decode_categorical(entropy.low_bits_rows(coarse, coarse_mean, table[ctx], extra))
-        flat[p.targets] = (coarse << extra) | low
+        flat[p.targets] = _decode_batch(dec, mean, table[ctx], depth)
+    return flat
+
+
+def _decode_raster_plane(
+    dec: entropy.FrameDecoder, table: np.ndarray, h: int, w: int, depth: int
+) -> np.ndarray:
+    flat = np.zeros(h * w, np.int64)
+    fronts = raster_rule.wavefronts(h, w)
+    for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
+        mean, ctx = raster_rule.params(flat, neighbours, depth)
+        flat[targets] = _decode_batch(dec, mean, table[ctx], depth)
     return flat
 
 
@@ -275,12 +320,20 @@ def decode(
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (kind,) = struct.unpack_from("<I", payload)
-    if kind not in (KIND_INTRA, KIND_INTER):
-        raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter)")
+    if kind not in (KIND_INTRA, KIND_INTER, KIND_RASTER):
+        raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra)")
     if kind == KIND_INTER and not references:
         raise FormatError("inter planar frame without a previous frame")
-    field_count = 0 if kind == KIND_INTRA else (3 if len(references) > 1 else 2)
     dec = entropy.FrameDecoder(payload[4:])
+    if kind == KIND_RASTER:
+        tables = [_decode_table(dec, raster_rule.CONTEXTS) for _ in geometry]
+        return [
+            _decode_raster_plane(dec, table, g.height, g.width, g.depth)
+            .astype(np.uint8 if g.depth == 8 else np.uint16)
+            .reshape(g.height, g.width)
+            for g, table in zip(geometry, tables, strict=True)
+        ]
+    field_count = 0 if kind == KIND_INTRA else (3 if len(references) > 1 else 2)
     tables = [_decode_table(dec) for _ in range(field_count + len(geometry))]
     mcs: list[np.ndarray | None] = [None] * len(geometry)
     if kind == KIND_INTER:
