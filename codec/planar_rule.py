@@ -99,21 +99,42 @@ def pass_params(
     if mc is None:
         return _snap((4 * mean12 + 1) // 3, max_value), _level(w_dir)
     ref = np.where(ok, mc[nbr], 0)
+    here = mc[p.targets]
+    err_smooth = np.abs(12 * here - ref.sum(axis=0) * unit) * 12 + spread
+    hint = luma_error[p.targets] if luma_error is not None else None
+    return blend(cur, ref, ok, count, here, mean12, err_smooth, hint, max_value)
+
+
+def blend(
+    cur: np.ndarray,
+    ref: np.ndarray,
+    ok: np.ndarray,
+    count: np.ndarray,
+    here: np.ndarray,
+    mean12: np.ndarray,
+    err_smooth: np.ndarray,
+    luma_error: np.ndarray | None,
+    max_value: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The inter blend of samples with ``count`` (1..4) neighbours: decoded ``cur`` and their
+    motion-compensated ``ref`` ((K, N), 0 where not ``ok``), the sample's own ``mc`` value
+    ``here``, the spatial prediction ``mean12`` (1/12 of a sample) and its error ``err_smooth``
+    (1/144), and for chroma the co-located luma's error: (snapped means, contexts)."""
+    unit = 12 // count
     diff = cur - ref
     change12 = diff.sum(axis=0) * unit
-    here12 = 12 * mc[p.targets]
+    here12 = 12 * here
     err_copy = np.abs(diff).sum(axis=0) * unit * 12
     if luma_error is not None:
-        err_copy = err_copy + LUMA_WEIGHT * luma_error[p.targets]
+        err_copy = err_copy + LUMA_WEIGHT * luma_error
     err_shift = np.where(ok, np.abs(12 * diff - change12), 0).sum(axis=0) * unit
-    err_smooth = np.abs(here12 - ref.sum(axis=0) * unit) * 12 + spread
     w_copy, w_shift, w_smooth = _weight(err_copy), _weight(err_shift), _weight(err_smooth)
     total = w_copy + w_shift + w_smooth
     num = w_copy * here12 + w_shift * (here12 + change12) + w_smooth * mean12
     mean = (4 * num + (3 * total) // 2) // (3 * total)
     exact = (ok & (diff == 0)).sum(axis=0)
     every = exact == count
-    mean = np.where(every, 16 * mc[p.targets], mean)
+    mean = np.where(every, 16 * here, mean)
     group = np.where(every, 2, np.where(exact > 0, 1, 0))
     return _snap(mean, max_value), group * QUALITY + _level(total)
 

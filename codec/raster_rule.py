@@ -6,11 +6,14 @@ neighbours of a raster scan predict better: JPEG-LS's and FFV1's median edge det
 the left (a), upper (b) and upper-left (c) samples, with a context from the local activity
 ``|d - b| + |b - c| + |c - a|`` (d: upper right). A raster scan decodes one sample at a time; the
 samples of one **wavefront** ``x + 2 y = k`` only need samples of earlier wavefronts (a: k - 1,
-c: k - 3, b: k - 2, d: k - 1), so each wavefront is one vectorized batch (W + 2 H - 2 of them).
+c: k - 3, b: k - 2, d: k - 1), so each wavefront is one vectorized batch. The plane is cut into
+tiles (TILE_H x TILE_W), each with its own edges, and one wavefront covers every tile: at most
+TILE_W + 2 TILE_H - 2 batches per plane, each one sample wide per tile (the edges cost some bits,
+the batches many times fewer Python steps).
 
-At the edges: the first sample predicts half the range; the rest of the first row predicts from
-its left neighbour (a = b = c = d = left); the first column has a = b = c = up and d = upper right;
-the last column has d = up. Everything is integer arithmetic.
+At a tile's edges: its first sample predicts half the range; the rest of its first row predicts
+from the left neighbour (a = b = c = d = left); its first column has a = b = c = up and d = upper
+right; its last column has d = up. Everything is integer arithmetic.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import planar_rule
+
 #: Activity levels: the activity of a sample of ``depth`` bits, shifted right by depth - 8, is
 #: compared with these thresholds (level = how many are <= it).
 THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 15, 20, 27, 36, 48, 64, 90, 128], np.int64)
@@ -27,6 +32,15 @@ CONTEXTS = len(THRESHOLDS) + 1
 
 #: Neighbour index meaning "no sample": the value is half the range.
 _MID = -1
+#: The plane is cut into tiles of TILE_H rows by TILE_W columns, each coded as if it were the
+#: whole plane (its own edges), all of them in one wavefront at a time: TILE_W + 2 TILE_H - 2
+#: batches per plane however large it is, each as wide as there are tiles.
+TILE_H, TILE_W = 32, 64
+#: No tiles: a tile as large as any plane (raster intra, kind 2, whose frames are rare: key
+#: frames and scene cuts, where the tiles' edges would cost most).
+WHOLE = (1 << 31, 1 << 31)
+#: Tiles of raster inter (kind 3), coded every frame.
+TILED = (TILE_H, TILE_W)
 
 
 @dataclass(frozen=True)
@@ -43,34 +57,33 @@ class Wavefronts:
         return np.concatenate(self.targets)
 
 
-def _neighbour_maps(height: int, width: int) -> np.ndarray:
-    """(4, H*W) flat indices of a, b, c, d of every sample, with the edge rules above."""
+def _neighbour_maps(height: int, width: int, tile: tuple[int, int]) -> np.ndarray:
+    """(4, H*W) flat indices of a, b, c, d of every sample, with the edge rules above applied at
+    the edges of every ``tile`` (rows, columns)."""
+    tile_h, tile_w = tile
     idx = np.arange(height * width, dtype=np.int64).reshape(height, width)
-    a = np.full((height, width), _MID, np.int64)
-    b = a.copy()
-    c = a.copy()
-    d = a.copy()
-    # Interior rows (y >= 1).
-    if height > 1:
-        a[1:, 1:] = idx[1:, :-1]
-        b[1:, :] = idx[:-1, :]
-        c[1:, 1:] = idx[:-1, :-1]
-        d[1:, :-1] = idx[:-1, 1:]
-        a[1:, 0] = idx[:-1, 0]  # first column: a = c = up
-        c[1:, 0] = idx[:-1, 0]
-        d[1:, -1] = idx[:-1, -1]  # last column: d = up
-    # First row: everything is the left neighbour (the first sample: half the range).
-    a[0, 1:] = idx[0, :-1]
-    b[0, 1:] = c[0, 1:] = d[0, 1:] = a[0, 1:]
+    ys, xs = np.divmod(idx, width)
+    ty, tx = ys % tile_h, xs % tile_w  # position in the tile
+    last = (tx == tile_w - 1) | (xs == width - 1)
+    up = idx - width
+    a = np.where(tx > 0, idx - 1, np.where(ty > 0, up, _MID))
+    b = np.where(ty > 0, up, a)
+    c = np.where((ty > 0) & (tx > 0), up - 1, b)
+    d = np.where((ty > 0) & ~last, up + 1, b)
     return np.stack([a.ravel(), b.ravel(), c.ravel(), d.ravel()])
 
 
-@lru_cache(maxsize=8)
-def wavefronts(height: int, width: int) -> Wavefronts:
-    """The wavefront schedule of a plane size (cached: it only depends on the size)."""
-    maps = _neighbour_maps(height, width)
+def _wavefront_keys(height: int, width: int, tile: tuple[int, int]) -> np.ndarray:
+    """Each sample's wavefront: x + 2 y within its tile."""
     ys, xs = np.divmod(np.arange(height * width, dtype=np.int64), width)
-    key = xs + 2 * ys
+    return xs % tile[1] + 2 * (ys % tile[0])
+
+
+@lru_cache(maxsize=8)
+def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> Wavefronts:
+    """The wavefront schedule of a plane size and tiling (cached: it depends on nothing else)."""
+    maps = _neighbour_maps(height, width, tile)
+    key = _wavefront_keys(height, width, tile)
     order = np.argsort(key, kind="stable")  # within a wavefront: increasing flat index
     bounds = np.searchsorted(key[order], np.arange(key.max() + 2))
     targets, neighbours = [], []
@@ -88,12 +101,62 @@ def params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.nd
     mid = 1 << (depth - 1)
     ok = neighbours != _MID
     a, b, c, d = np.where(ok, plane[np.where(ok, neighbours, 0)], mid)
-    low, high = np.minimum(a, b), np.maximum(a, b)
-    pred = np.where(c >= high, low, np.where(c <= low, high, a + b - c))
+    pred = _median(a, b, c)
     activity = (np.abs(d - b) + np.abs(b - c) + np.abs(c - a)) >> (depth - 8)
     return 16 * pred, np.searchsorted(THRESHOLDS, activity, side="right")
 
 
-def plane_params(plane: np.ndarray, height: int, width: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """``params`` of every sample of a whole known plane at once, in flat order (the encoder)."""
-    return params(plane, _neighbour_maps(height, width), depth)
+def plane_params(
+    plane: np.ndarray,
+    height: int,
+    width: int,
+    depth: int,
+    mc: np.ndarray | None = None,
+    luma_error: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``params`` (or, with ``mc``, ``inter_params``) of every sample of a whole known plane at
+    once, in flat order (the encoder); untiled for intra, in TILED tiles for inter."""
+    maps = _neighbour_maps(height, width, WHOLE if mc is None else TILED)
+    if mc is None:
+        return params(plane, maps, depth)
+    return inter_params(plane, mc, maps, np.arange(plane.size), depth, luma_error)
+
+
+def inter_params(
+    plane: np.ndarray,
+    mc: np.ndarray,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    depth: int,
+    luma_error: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raster inter (kind 3): ``planar_rule.blend`` of the motion-compensated plane ``mc`` with
+    the causal neighbours a, b, c, d of the samples ``targets``: the spatial prediction is the
+    median predictor, its error how far the median of ``mc``'s own neighbours is from ``mc``
+    plus a quarter of the activity (contexts: ``planar_rule``'s). The first sample, which has
+    no neighbour, takes ``mc`` in the first-grid context."""
+    max_value = (1 << depth) - 1
+    ok = neighbours != _MID
+    count = ok.sum(axis=0)
+    idx = np.where(ok, neighbours, 0)
+    cur = np.where(ok, plane[idx], 0)
+    ref = np.where(ok, mc[idx], 0)
+    mid = 1 << (depth - 1)
+    here = mc[targets]
+    pred = _median(*np.where(ok, cur, mid))
+    ref_pred = _median(*np.where(ok, ref, mid))
+    a, b, c, d = np.where(ok, cur, mid)
+    spread = 36 * (np.abs(d - b) + np.abs(b - c) + np.abs(c - a))
+    err_smooth = np.abs(here - ref_pred) * 144 + spread
+    hint = luma_error[targets] if luma_error is not None else None
+    alone = count == 0
+    mean, ctx = planar_rule.blend(
+        cur, ref, ok, np.maximum(count, 1), here, 12 * pred, err_smooth, hint, max_value
+    )
+    return np.where(alone, 16 * here, mean), np.where(alone, planar_rule.FIRST, ctx)
+
+
+def _median(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray | None = None) -> np.ndarray:
+    """MED: min(a, b) if c >= max(a, b), max(a, b) if c <= min(a, b), else a + b - c."""
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    return np.where(c >= high, low, np.where(c <= low, high, a + b - c))

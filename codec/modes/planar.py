@@ -28,6 +28,7 @@ from .. import intra, motion, planar_rule, raster_rule
 KIND_INTRA = 0
 KIND_INTER = 1
 KIND_RASTER = 2
+KIND_RASTER_INTER = 3
 #: Field samples are vector components + FIELD_OFFSET (0..255, like pixel values).
 FIELD_OFFSET = 128
 #: The context tables: entry k - entry k-1 (the first: minus TABLE_START) + TABLE_OFFSET, coded
@@ -94,8 +95,10 @@ def estimate(
         mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
         field_sizes = [(*vy.shape, FIELD_DEPTH)] * len(field)
         inter = _plan(KIND_INTER, field + flat, [None] * len(field) + mcs, field_sizes + sizes)
-        if inter.bits < best.bits:
-            best = inter
+        raster_inter = _plan_raster(
+            flat, sizes, mcs, _plan(KIND_INTER, field, [None] * len(field), field_sizes)
+        )
+        best = min((best, inter, raster_inter), key=lambda c: c.bits)
     return best
 
 
@@ -151,18 +154,38 @@ def _plan(
     return PlanarCandidate(kind, bits, coded, sizes, params, tables)
 
 
-def _plan_raster(coded: list[np.ndarray], sizes: list[tuple[int, int, int]]) -> PlanarCandidate:
-    """``_plan`` for raster intra (kind 2): every plane in the wavefronts of ``raster_rule``."""
+def _plan_raster(
+    coded: list[np.ndarray],
+    sizes: list[tuple[int, int, int]],
+    mcs: list | None = None,
+    field: PlanarCandidate | None = None,
+) -> PlanarCandidate:
+    """``_plan`` for the raster kinds: every frame plane in the wavefronts of ``raster_rule``,
+    intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan, inter (kind 3)."""
     params, tables = [], []
     bits = 0.0
-    for flat, (h, w, depth) in zip(coded, sizes, strict=True):
-        mean, ctx = raster_rule.plane_params(flat, h, w, depth)
-        plane_params = [(t, mean[t], ctx[t]) for t in raster_rule.wavefronts(h, w).targets]
-        table, plane_bits = _fit_table(flat, [(np.arange(flat.size), mean, ctx)], depth, raster_rule.CONTEXTS)
+    inter = mcs is not None
+    hints = _hints(coded, mcs, sizes) if inter else [None] * len(coded)
+    for k, (flat, (h, w, depth)) in enumerate(zip(coded, sizes, strict=True)):
+        mc = mcs[k] if inter else None
+        mean, ctx = raster_rule.plane_params(flat, h, w, depth, mc, hints[k])
+        tiles = raster_rule.TILED if inter else raster_rule.WHOLE
+        plane_params = [(t, mean[t], ctx[t]) for t in raster_rule.wavefronts(h, w, tiles).targets]
+        contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
+        table, plane_bits = _fit_table(flat, [(np.arange(flat.size), mean, ctx)], depth, contexts)
         params.append(plane_params)
         tables.append(table)
         bits += plane_bits + _table_bits(table)
-    return PlanarCandidate(KIND_RASTER, bits, coded, sizes, params, tables)
+    if not inter:
+        return PlanarCandidate(KIND_RASTER, bits, coded, sizes, params, tables)
+    return PlanarCandidate(
+        KIND_RASTER_INTER,
+        bits + field.bits,
+        field.coded + coded,
+        field.sizes + sizes,
+        field.params + params,
+        field.tables + tables,
+    )
 
 
 def _hints(coded: list[np.ndarray], mcs: list, sizes: list[tuple[int, int, int]]) -> list:
@@ -302,12 +325,21 @@ def _decode_plane(
 
 
 def _decode_raster_plane(
-    dec: entropy.FrameDecoder, table: np.ndarray, h: int, w: int, depth: int
+    dec: entropy.FrameDecoder,
+    table: np.ndarray,
+    h: int,
+    w: int,
+    depth: int,
+    mc: np.ndarray | None = None,
+    hint: np.ndarray | None = None,
 ) -> np.ndarray:
     flat = np.zeros(h * w, np.int64)
-    fronts = raster_rule.wavefronts(h, w)
+    fronts = raster_rule.wavefronts(h, w, raster_rule.WHOLE if mc is None else raster_rule.TILED)
     for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
-        mean, ctx = raster_rule.params(flat, neighbours, depth)
+        if mc is None:
+            mean, ctx = raster_rule.params(flat, neighbours, depth)
+        else:
+            mean, ctx = raster_rule.inter_params(flat, mc, neighbours, targets, depth, hint)
         flat[targets] = _decode_batch(dec, mean, table[ctx], depth)
     return flat
 
@@ -320,9 +352,9 @@ def decode(
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (kind,) = struct.unpack_from("<I", payload)
-    if kind not in (KIND_INTRA, KIND_INTER, KIND_RASTER):
-        raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra)")
-    if kind == KIND_INTER and not references:
+    if kind not in (KIND_INTRA, KIND_INTER, KIND_RASTER, KIND_RASTER_INTER):
+        raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra, 3 raster inter)")
+    if kind in (KIND_INTER, KIND_RASTER_INTER) and not references:
         raise FormatError("inter planar frame without a previous frame")
     dec = entropy.FrameDecoder(payload[4:])
     if kind == KIND_RASTER:
@@ -334,9 +366,10 @@ def decode(
             for g, table in zip(geometry, tables, strict=True)
         ]
     field_count = 0 if kind == KIND_INTRA else (3 if len(references) > 1 else 2)
+    inter = kind != KIND_INTRA
     tables = [_decode_table(dec) for _ in range(field_count + len(geometry))]
     mcs: list[np.ndarray | None] = [None] * len(geometry)
-    if kind == KIND_INTER:
+    if inter:
         bh, bw = motion.field_shape(geometry[0].height, geometry[0].width)
         field = [_decode_plane(dec, t, None, bh, bw).reshape(bh, bw) for t in tables[:field_count]]
         tables = tables[field_count:]
@@ -354,6 +387,9 @@ def decode(
         if k > 0 and mc is not None:
             luma = planes[0].astype(np.int64)
             hint = planar_rule.chroma_hint(luma, mcs[0].reshape(luma.shape), g.height, g.width)
-        flat = _decode_plane(dec, table, mc, g.height, g.width, g.depth, hint)
+        if kind == KIND_RASTER_INTER:
+            flat = _decode_raster_plane(dec, table, g.height, g.width, g.depth, mc, hint)
+        else:
+            flat = _decode_plane(dec, table, mc, g.height, g.width, g.depth, hint)
         planes.append(flat.astype(np.uint8 if g.depth == 8 else np.uint16).reshape(g.height, g.width))
     return planes
