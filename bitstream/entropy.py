@@ -649,19 +649,35 @@ _FULL_MASS = CDF_TOTAL + SYMBOL_MAX - SYMBOL_MIN + 1
 def _window_rows(mean_q: np.ndarray, scale_idx: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """(first value of each window, (N, 2 radius + 2) float64 rows): the values lo..lo + 2 radius
     around the rounded mean (the window moved inside 0..255), then an escape symbol holding the
-    mass of every other value. Integer frequencies as ``value_counts`` gives them."""
-    centre = np.clip((mean_q + MEAN_STEPS // 2) >> 4, SYMBOL_MIN, SYMBOL_MAX)
-    lo = np.clip(centre - radius, SYMBOL_MIN, SYMBOL_MAX - 2 * radius)
-    values = lo[:, None] + np.arange(2 * radius + 1)
-    counts = value_counts(values, mean_q[:, None], scale_idx[:, None])
-    escape = _FULL_MASS - counts.sum(axis=1, keepdims=True)
-    return lo, np.concatenate([counts, escape], axis=1).astype(np.float64)
+    mass of every other value. The integer frequencies ``value_counts`` gives, from one gather of
+    the table at the window's 2 radius + 2 bin edges (the end values taking their tails)."""
+    width = 2 * radius + 1
+    centre = (mean_q + MEAN_STEPS // 2) >> 4
+    lo = np.minimum(np.maximum(centre - radius, SYMBOL_MIN), SYMBOL_MAX - 2 * radius)
+    first_edge = lo * MEAN_STEPS - MEAN_STEPS // 2 - mean_q
+    edges = first_edge[:, None] + MEAN_STEPS * np.arange(width + 1)
+    cdf = _cdf_at(scale_idx[:, None], np.minimum(np.maximum(edges, -CDF_HALF), CDF_HALF))
+    cdf[:, 0] = np.where(lo == SYMBOL_MIN, 0, cdf[:, 0])
+    cdf[:, -1] = np.where(lo + 2 * radius == SYMBOL_MAX, CDF_TOTAL, cdf[:, -1])
+    rows = np.empty((lo.size, width + 1), np.float64)
+    rows[:, :width] = np.diff(cdf, axis=1) + 1
+    rows[:, width] = _FULL_MASS - rows[:, :width].sum(axis=1)
+    return lo, rows
 
 
-def _windows(scale_idx: np.ndarray) -> dict[int, np.ndarray]:
-    """Sample positions per window radius (0: whole rows), in increasing radius, then position."""
+def _windows(scale_idx: np.ndarray, single: bool = False) -> dict[int, np.ndarray]:
+    """Sample positions per window radius (0: whole rows), in increasing radius, then position;
+    ``single``: every sample takes the widest any of them needs (one batch, for small ones)."""
     radius = WINDOW_OF_SCALE[scale_idx]
-    return {int(r): np.flatnonzero(radius == r) for r in (*WINDOW_RADII, 0) if np.any(radius == r)}
+    if single and radius.size:
+        widest = 0 if np.any(radius == 0) else int(radius.max())
+        return {widest: np.arange(radius.size)}
+    key = np.where(radius == 0, 1 << 10, radius)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], ordered.size]
+    return {int(radius[order[i]]): order[i:j] for i, j in zip(starts, ends, strict=True)}
 
 
 def _escape_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: np.ndarray, width: np.ndarray) -> np.ndarray:
@@ -676,18 +692,18 @@ def _escape_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: np.ndarray, widt
 
 
 def encode_windowed(
-    enc: FrameEncoder, symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray
+    enc: FrameEncoder, symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray, single: bool = False
 ) -> None:
     """Code values 0..255 under the integer Laplace rows, narrowed to a window around the mean
     where the scale allows (FORMAT.md, "Windowed rows"): the same model as ``FrameEncoder.encode``
-    at a fraction of its cost in rows."""
+    at a fraction of its cost in rows. ``single``: one window for the whole batch (``_windows``)."""
     symbols = np.asarray(symbols, np.int64).ravel()
     mean_q = np.asarray(mean_q, np.int64).ravel()
     scale_idx = np.asarray(scale_idx, np.int64).ravel()
     lo_all = np.zeros(symbols.size, np.int64)
     width_all = np.zeros(symbols.size, np.int64)
     escaped = []
-    for radius, where in _windows(scale_idx).items():
+    for radius, where in _windows(scale_idx, single).items():
         if radius == 0:
             escaped.append(where)
             continue
@@ -707,7 +723,9 @@ def encode_windowed(
         )
 
 
-def decode_windowed(dec: FrameDecoder, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
+def decode_windowed(
+    dec: FrameDecoder, mean_q: np.ndarray, scale_idx: np.ndarray, single: bool = False
+) -> np.ndarray:
     """Mirror of ``encode_windowed``: the values (int64) in the order of the parameters."""
     mean_q = np.asarray(mean_q, np.int64).ravel()
     scale_idx = np.asarray(scale_idx, np.int64).ravel()
@@ -715,7 +733,7 @@ def decode_windowed(dec: FrameDecoder, mean_q: np.ndarray, scale_idx: np.ndarray
     lo_all = np.zeros(mean_q.size, np.int64)
     width_all = np.zeros(mean_q.size, np.int64)
     escaped = []
-    for radius, where in _windows(scale_idx).items():
+    for radius, where in _windows(scale_idx, single).items():
         if radius == 0:
             escaped.append(where)
             continue

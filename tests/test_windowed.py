@@ -68,3 +68,19 @@ def test_low_bits_rows_split_each_value_into_finer_laplace_bins(extra: int) -> N
     assert np.array_equal(rows.sum(axis=1) - (1 << extra), whole - 1)
     with pytest.raises(ValueError):
         entropy.low_bits_rows(coarse, mean_q, scale_idx, 5)
+
+
+def test_single_window_for_a_small_batch() -> None:
+    """``single``: one window for the whole batch (the widest), or whole rows if any sample
+    needs them; decodes back and costs about what separate windows cost."""
+    values, mean_q, scale_idx = _cases(3000, 3)
+    for scales in (np.minimum(scale_idx, 40), scale_idx):
+        one, many = entropy.FrameEncoder(), entropy.FrameEncoder()
+        entropy.encode_windowed(one, values, mean_q, scales, single=True)
+        entropy.encode_windowed(many, values, mean_q, scales)
+        a, b = one.finish(), many.finish()
+        assert abs(len(a) - len(b)) <= 0.01 * len(b) + 8
+        back = entropy.decode_windowed(entropy.FrameDecoder(a), mean_q, scales, single=True)
+        assert np.array_equal(back, values)
+    assert list(entropy._windows(np.array([0, 30]), single=True)) == [31]
+    assert list(entropy._windows(np.array([0, 50]), single=True)) == [0]

@@ -71,6 +71,7 @@ class PlanarCandidate:
         list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     ]  # per plane, per batch: targets, means, contexts
     tables: list[np.ndarray]  # per plane: scale index per context
+    wavefront_planes: int = 0  # how many of the last coded planes are coded in wavefronts
 
 
 def estimate(
@@ -177,7 +178,7 @@ def _plan_raster(
         tables.append(table)
         bits += plane_bits + _table_bits(table)
     if not inter:
-        return PlanarCandidate(KIND_RASTER, bits, coded, sizes, params, tables)
+        return PlanarCandidate(KIND_RASTER, bits, coded, sizes, params, tables, len(coded))
     return PlanarCandidate(
         KIND_RASTER_INTER,
         bits + field.bits,
@@ -185,6 +186,7 @@ def _plan_raster(
         field.sizes + sizes,
         field.params + params,
         field.tables + tables,
+        len(coded),
     )
 
 
@@ -263,32 +265,42 @@ def encode(c: PlanarCandidate) -> bytes:
     enc = entropy.FrameEncoder()
     for table in c.tables:
         _encode_table(enc, table)
-    for flat, plane_params, table, (_, _, depth) in zip(c.coded, c.params, c.tables, c.sizes, strict=True):
+    raster_from = len(c.coded) - c.wavefront_planes
+    for k, (flat, plane_params, table, (_, _, depth)) in enumerate(
+        zip(c.coded, c.params, c.tables, c.sizes, strict=True)
+    ):
         for targets, mean, ctx in plane_params:
-            _encode_batch(enc, flat[targets], mean, table[ctx], depth)
+            _encode_batch(enc, flat[targets], mean, table[ctx], depth, k >= raster_from)
     return struct.pack("<I", c.kind) + enc.finish()
 
 
 def _encode_batch(
-    enc: entropy.FrameEncoder, values: np.ndarray, mean: np.ndarray, scale: np.ndarray, depth: int
+    enc: entropy.FrameEncoder,
+    values: np.ndarray,
+    mean: np.ndarray,
+    scale: np.ndarray,
+    depth: int,
+    single: bool = False,
 ) -> None:
-    """One batch of samples (a pass or a wavefront): 8-bit values in windowed rows; deeper ones
-    as their top 8 bits so, then their low bits."""
+    """One batch of samples (a pass, or a wavefront: ``single`` window): 8-bit values in windowed
+    rows; deeper ones as their top 8 bits so, then their low bits."""
     if depth == 8:
-        entropy.encode_windowed(enc, values, mean, scale)
+        entropy.encode_windowed(enc, values, mean, scale, single)
         return
     coarse, coarse_mean, low = _split(values, mean, depth)
-    entropy.encode_windowed(enc, coarse, coarse_mean, scale)
+    entropy.encode_windowed(enc, coarse, coarse_mean, scale, single)
     enc.encode_categorical(low, entropy.low_bits_rows(coarse, coarse_mean, scale, depth - 8))
 
 
-def _decode_batch(dec: entropy.FrameDecoder, mean: np.ndarray, scale: np.ndarray, depth: int) -> np.ndarray:
+def _decode_batch(
+    dec: entropy.FrameDecoder, mean: np.ndarray, scale: np.ndarray, depth: int, single: bool = False
+) -> np.ndarray:
     """Mirror of ``_encode_batch``."""
     if depth == 8:
-        return entropy.decode_windowed(dec, mean, scale)
+        return entropy.decode_windowed(dec, mean, scale, single)
     extra = depth - 8
     coarse_mean = np.minimum(mean >> extra, 16 * 255)
-    coarse = entropy.decode_windowed(dec, coarse_mean, scale)
+    coarse = entropy.decode_windowed(dec, coarse_mean, scale, single)
     low = dec.decode_categorical(entropy.low_bits_rows(coarse, coarse_mean, scale, extra))
     return (coarse << extra) | low
 
@@ -340,7 +352,7 @@ def _decode_raster_plane(
             mean, ctx = raster_rule.params(flat, neighbours, depth)
         else:
             mean, ctx = raster_rule.inter_params(flat, mc, neighbours, targets, depth, hint)
-        flat[targets] = _decode_batch(dec, mean, table[ctx], depth)
+        flat[targets] = _decode_batch(dec, mean, table[ctx], depth, single=True)
     return flat
 
 
