@@ -672,6 +672,8 @@ def _windows(scale_idx: np.ndarray, single: bool = False) -> dict[int, np.ndarra
     if single and radius.size:
         widest = 0 if np.any(radius == 0) else int(radius.max())
         return {widest: np.arange(radius.size)}
+    if not radius.size:
+        return {}
     key = np.where(radius == 0, 1 << 10, radius)
     order = np.argsort(key, kind="stable")
     ordered = key[order]

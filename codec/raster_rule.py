@@ -89,6 +89,8 @@ def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> Wavefr
     targets, neighbours = [], []
     for k in range(len(bounds) - 1):
         sel = order[bounds[k] : bounds[k + 1]]
+        if not sel.size:  # a plane one sample wide has only every other wavefront
+            continue
         targets.append(sel)
         neighbours.append(maps[:, sel])
     return Wavefronts(tuple(targets), tuple(neighbours))

@@ -82,5 +82,6 @@ def test_single_window_for_a_small_batch() -> None:
         assert abs(len(a) - len(b)) <= 0.01 * len(b) + 8
         back = entropy.decode_windowed(entropy.FrameDecoder(a), mean_q, scales, single=True)
         assert np.array_equal(back, values)
-    assert list(entropy._windows(np.array([0, 30]), single=True)) == [31]
+    assert list(entropy._windows(np.array([0, 30]), single=True)) == [int(entropy.WINDOW_OF_SCALE[30])]
     assert list(entropy._windows(np.array([0, 50]), single=True)) == [0]
+    assert entropy._windows(np.zeros(0, np.int64), single=True) == {}
