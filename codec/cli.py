@@ -53,7 +53,7 @@ def _naming(tmp: str, name: str):
 
 def cmd_encode(args: argparse.Namespace) -> int:
     from . import outputs
-    from .io import VideoReader, atomic_output
+    from .io import VideoReader
     from .pipeline import Encoder
 
     if args.input != outputs.STDIO:
@@ -66,7 +66,6 @@ def cmd_encode(args: argparse.Namespace) -> int:
     out_name = args.output or str(Path(args.input).with_suffix(".fpc"))
     outputs.check_output(out_name, force=args.force)
     outputs.check_stream_name(out_name, force=args.force)
-    to_stdout = out_name == outputs.STDIO
     with outputs.readable_path(args.input) as src, _naming(src, outputs.display_name(args.input)):
         native = None if args.rgb else _native_reader(src, args)
         if native is not None:
@@ -77,39 +76,60 @@ def cmd_encode(args: argparse.Namespace) -> int:
             args.model = registry.DEFAULT_MODEL
         reader = VideoReader(src, max_pixels=args.max_pixels)
         info = reader.info
-        started = time.perf_counter()
-        with contextlib.nullcontext(None) if to_stdout else atomic_output(out_name, args.force) as tmp:
-            with contextlib.nullcontext(outputs.binary_stdout()) if to_stdout else open(tmp, "wb") as raw:
-                fh = _Counting(raw)
-                enc = Encoder(
-                    fh,
-                    width=info.width,
-                    height=info.height,
-                    channels=info.channels,
-                    model=args.model,
-                    time_base=info.time_base,
-                    loop=info.loop,
-                    frame_count=info.frame_count,
-                    device=args.device,
-                    max_pixels=args.max_pixels,
-                    use_palette=not args.no_palette,
-                    weights=args.weights,
-                    keyint=args.keyint,
-                )
-                with _progress(info.frame_count, "encode", args.quiet) as bar:
-                    for frame, duration in reader.frames():
-                        enc.write(frame, duration)
-                        bar.update()
-                enc.close()
-                raw.flush()
+
+        def open_encoder(fh):
+            return Encoder(
+                fh,
+                width=info.width,
+                height=info.height,
+                channels=info.channels,
+                model=args.model,
+                time_base=info.time_base,
+                loop=info.loop,
+                frame_count=info.frame_count,
+                device=args.device,
+                max_pixels=args.max_pixels,
+                use_palette=not args.no_palette,
+                weights=args.weights,
+                keyint=args.keyint,
+            )
+
+        layout = f"{info.width}x{info.height}{' RGBA' if info.channels == 4 else ''}"
+        return _write_stream(
+            out_name, args, open_encoder, reader.frames(), "write", info.frame_count, layout, "model {model}"
+        )
+
+
+def _write_stream(
+    out_name: str, args, open_encoder, frames, method: str, total, layout: str, coded: str
+) -> int:
+    """Code ``frames`` ((frame or planes, duration) pairs) into ``out_name`` (atomically; ``-``:
+    stdout) through ``open_encoder(file)``'s ``method``, with a progress bar and, unless quiet,
+    the one-line summary (``coded`` may name ``{model}``, the encoder's predictor)."""
+    from . import outputs
+    from .io import atomic_output
+
+    to_stdout = out_name == outputs.STDIO
+    started = time.perf_counter()
+    with contextlib.nullcontext(None) if to_stdout else atomic_output(out_name, args.force) as tmp:
+        with contextlib.nullcontext(outputs.binary_stdout()) if to_stdout else open(tmp, "wb") as raw:
+            fh = _Counting(raw)
+            enc = open_encoder(fh)
+            write = getattr(enc, method)
+            with _progress(total, "encode", args.quiet) as bar:
+                for frame, duration in frames:
+                    write(frame, duration)
+                    bar.update()
+            enc.close()
+            raw.flush()
     elapsed = time.perf_counter() - started
     if not args.quiet:
-        pixels = info.width * info.height * enc.frames_written
+        h = enc.header
+        pixels = h.width * h.height * enc.frames_written
         print(
-            f"{outputs.display_name(out_name, 'stdout')}: {_count(enc.frames_written)} "
-            f"{info.width}x{info.height}{' RGBA' if info.channels == 4 else ''}, {fh.bytes} bytes, "
-            f"{8 * fh.bytes / pixels:.3f} bits/pixel, model {enc.predictor.name}, "
-            f"{enc.frames_written / elapsed:.1f} frames/s",
+            f"{outputs.display_name(out_name, 'stdout')}: {_count(enc.frames_written)} {layout}, "
+            f"{fh.bytes} bytes, {8 * fh.bytes / pixels:.3f} bits/pixel, "
+            f"{coded.format(model=enc.predictor.name)}, {enc.frames_written / elapsed:.1f} frames/s",
             file=sys.stderr if to_stdout else sys.stdout,
         )
     return 0
@@ -139,45 +159,35 @@ def _native_reader(src: str, args: argparse.Namespace):
 def _encode_planar(reader, out_name: str, args: argparse.Namespace) -> int:
     """``encode`` of a YUV or gray video: a planar (version 7) stream of its own samples."""
     from ..models import registry
-    from . import outputs
-    from .io import atomic_output
     from .pipeline import Encoder
 
     fmt = reader.pixel_format
-    to_stdout = out_name == outputs.STDIO
-    started = time.perf_counter()
-    with contextlib.nullcontext(None) if to_stdout else atomic_output(out_name, args.force) as tmp:
-        with contextlib.nullcontext(outputs.binary_stdout()) if to_stdout else open(tmp, "wb") as raw:
-            fh = _Counting(raw)
-            enc = Encoder(
-                fh,
-                width=reader.width,
-                height=reader.height,
-                channels=fmt.planes,
-                model=registry.PLANAR_MODEL,
-                time_base=reader.time_base,
-                max_pixels=args.max_pixels,
-                keyint=args.keyint,
-                pixel_format=fmt,
-                colour=reader.colour,
-            )
-            with _progress(None, "encode", args.quiet) as bar:
-                for planes, duration in reader.frames():
-                    enc.write_planes(planes, duration)
-                    bar.update()
-            enc.close()
-            raw.flush()
-    elapsed = time.perf_counter() - started
-    if not args.quiet:
-        pixels = reader.width * reader.height * enc.frames_written
-        print(
-            f"{outputs.display_name(out_name, 'stdout')}: {_count(enc.frames_written)} "
-            f"{reader.width}x{reader.height} {fmt.name}, {fh.bytes} bytes, "
-            f"{8 * fh.bytes / pixels:.3f} bits/pixel, planar (own pixel format), "
-            f"{enc.frames_written / elapsed:.1f} frames/s",
-            file=sys.stderr if to_stdout else sys.stdout,
+
+    def open_encoder(fh):
+        return Encoder(
+            fh,
+            width=reader.width,
+            height=reader.height,
+            channels=fmt.planes,
+            model=registry.PLANAR_MODEL,
+            time_base=reader.time_base,
+            max_pixels=args.max_pixels,
+            keyint=args.keyint,
+            pixel_format=fmt,
+            colour=reader.colour,
         )
-    return 0
+
+    layout = f"{reader.width}x{reader.height} {fmt.name}"
+    return _write_stream(
+        out_name,
+        args,
+        open_encoder,
+        reader.frames(),
+        "write_planes",
+        None,
+        layout,
+        "planar (own pixel format)",
+    )
 
 
 class _Counting:

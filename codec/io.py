@@ -96,16 +96,7 @@ class VideoReader:
 
     # --------------------------------------------------------------------------------- PyAV
     def _open_av(self):
-        import av
-
-        try:
-            return av.open(str(self.path), metadata_errors="ignore")
-        except av.FFmpegError as exc:
-            kind = sniff.describe_file(self.path)
-            if kind in ("empty", "a text file", "an fpcodec stream", "a zip archive"):
-                hint = " (decode it with fpcodec decode)" if kind == "an fpcodec stream" else ""
-                raise InputError(f"{self.path} is {kind}, not a GIF or video{hint}") from None
-            raise InputError(f"{self.path} is not a video FFmpeg can read ({_short(exc)})") from None
+        return open_av(self.path)
 
     def _probe_av(self) -> VideoInfo:
         import av
@@ -205,6 +196,20 @@ class VideoReader:
     def frames(self) -> Iterator[tuple[np.ndarray, int]]:
         """(H, W, C) uint8 frames with their durations in ``info.time_base`` units."""
         return self._frames_av() if self._backend == "av" else self._frames_pillow()
+
+
+def open_av(path: Path):
+    """``av.open`` of an input, its failure as one line that says what the file is instead."""
+    import av
+
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        kind = sniff.describe_file(path)
+        if kind in ("empty", "a text file", "an fpcodec stream", "a zip archive"):
+            hint = " (decode it with fpcodec decode)" if kind == "an fpcodec stream" else ""
+            raise InputError(f"{path} is {kind}, not a GIF or video{hint}") from None
+        raise InputError(f"{path} is not a video FFmpeg can read ({_short(exc)})") from None
 
 
 def _duration(prev: tuple, next_pts: int | None) -> int:

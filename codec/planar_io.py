@@ -20,7 +20,7 @@ import numpy as np
 
 from ..bitstream.errors import FormatError, InputError
 from . import sniff
-from .io import DEFAULT_TIME_BASE, _duration, _short, atomic_output
+from .io import DEFAULT_TIME_BASE, _duration, _short, atomic_output, open_av
 from .pipeline import check_dimensions
 
 # FFmpeg's enum values (libavutil/pixfmt.h), as stored in streams and Matroska.
@@ -201,16 +201,7 @@ class NativeReader:
             self.colour = colour_info(first, cc, _y4m_chroma_location(self.path))
 
     def _open(self):
-        import av
-
-        try:
-            return av.open(str(self.path), metadata_errors="ignore")
-        except av.FFmpegError as exc:
-            kind = sniff.describe_file(self.path)
-            if kind in ("empty", "a text file", "an fpcodec stream", "a zip archive"):
-                hint = " (decode it with fpcodec decode)" if kind == "an fpcodec stream" else ""
-                raise InputError(f"{self.path} is {kind}, not a GIF or video{hint}") from None
-            raise InputError(f"{self.path} is not a video FFmpeg can read ({_short(exc)})") from None
+        return open_av(self.path)
 
     def frames(self) -> Iterator[tuple[list[np.ndarray], int]]:
         """Each frame's planes (C-contiguous, ``pixel_format.dtype``) and duration in ``time_base``
