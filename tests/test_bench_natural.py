@@ -173,21 +173,18 @@ def test_totals_are_total_bits_over_total_pixels_and_report_renders(tmp_path):
         }
         for r in res.values():
             r.update(label=r.get("label", "?"), bits_per_pixel=8 * r["bytes"] / px if r["bytes"] else None)
-        best = 8 * ffv1 / px
-        return {
-            "name": name,
-            "split": "test",
-            "pix_fmt": "yuv420p",
-            "width": px,
-            "height": 1,
-            "frames": 1,
-            "pixels": px,
-            "codecs": res,
-            "best_classical": "ffv1",
-            "best_classical_bpp": best,
-            "ratio_vs_best": 8 * fp / px / best,
-            "ratio_vs_x264": None,
-        }
+        return natural.clip_ratios(
+            {
+                "name": name,
+                "split": "test",
+                "pix_fmt": "yuv420p",
+                "width": px,
+                "height": 1,
+                "frames": 1,
+                "pixels": px,
+                "codecs": res,
+            }
+        )
 
     clips = [clip("a", 100, 100, 200, 50), clip("b", 300, 600, 300, 50)]
     tot = natural.split_totals(clips, ["fpcodec", "ffv1", "x264", "vp9"])
@@ -196,6 +193,9 @@ def test_totals_are_total_bits_over_total_pixels_and_report_renders(tmp_path):
     assert tot["ratio_vs_best"] == pytest.approx(700 / 500)
     assert tot["codecs"]["x264"]["clips_exact"] == 0 and tot["ratio_vs_x264"] is None
     assert tot["fpcodec_below_best_clips"] == 1
+    assert clips[0]["best_classical"] == clips[0]["best_native"] == "ffv1"  # x264 inexact, VP9 n/a
+    assert clips[0]["ratio_vs_best"] == pytest.approx(0.5) and clips[0]["ratio_vs_x264"] is None
+    assert tot["ratio_vs_best_native"] == pytest.approx(700 / 500)
     report = {
         "commands": ["python -m fpcodec.bench.natural CORPUS -o OUT"],
         "environment": {},
