@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import planar_rule
+from . import intra, planar_rule
 
 #: Activity levels: the activity of a sample of ``depth`` bits, shifted right by depth - 8, is
 #: compared with these thresholds (level = how many are <= it).
@@ -84,6 +84,7 @@ def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> Wavefr
     """The wavefront schedule of a plane size and tiling (cached: it depends on nothing else)."""
     maps = _neighbour_maps(height, width, tile)
     key = _wavefront_keys(height, width, tile)
+    dtype = intra.index_dtype(height * width)  # the cache holds five indices per sample
     order = np.argsort(key, kind="stable")  # within a wavefront: increasing flat index
     bounds = np.searchsorted(key[order], np.arange(key.max() + 2))
     targets, neighbours = [], []
@@ -91,8 +92,8 @@ def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> Wavefr
         sel = order[bounds[k] : bounds[k + 1]]
         if not sel.size:  # a plane one sample wide has only every other wavefront
             continue
-        targets.append(sel)
-        neighbours.append(maps[:, sel])
+        targets.append(sel.astype(dtype))
+        neighbours.append(maps[:, sel].astype(dtype))
     return Wavefronts(tuple(targets), tuple(neighbours))
 
 
