@@ -126,7 +126,8 @@ class DecodedFrame:
 
 @dataclass
 class Video:
-    """A whole decoded video in memory (the non-streaming API)."""
+    """A whole decoded video in memory (the non-streaming API): ``frames`` are (H, W, C) arrays,
+    or for a planar stream (``header`` with a pixel format) each frame's list of planes."""
 
     frames: list[np.ndarray]
     durations: list[int]
@@ -698,7 +699,7 @@ def decode(
     dec = Decoder(io.BytesIO(data), device=device, max_pixels=max_pixels, weights=weights)
     frames, durations = [], []
     for f in dec:
-        frames.append(f.pixels)
+        frames.append(f.pixels if f.planes is None else f.planes)
         durations.append(f.duration)
     h = dec.header
     return Video(frames, durations, h.time_base, h.loop, dec.model_name, h)

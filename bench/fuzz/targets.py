@@ -115,11 +115,39 @@ def _small_clips():
         yield Path(name).stem, frames
 
 
+def _planar_seeds():
+    """(name, stream) of small planar (version 7) streams: the yuv420p test clip cropped, in every
+    kind of frame the encoder picks there, and 10-bit and gray versions of it."""
+    from fpcodec.codec.planar_io import pixel_format_by_name, read_planes
+
+    _, clip = read_planes(TEST_DATA / "carphone_yuv420p_64x48.mkv")
+    for name, fmt_name, size in (
+        ("yuv420p", "yuv420p", 24),
+        ("yuv420p10le", "yuv420p10le", 16),
+        ("gray", "gray", 20),
+    ):
+        fmt = pixel_format_by_name(fmt_name)
+        buf = io.BytesIO()
+        enc = pipeline.Encoder(
+            buf, width=size, height=size, channels=fmt.planes, model="last-frame", pixel_format=fmt, keyint=3
+        )
+        for planes in clip[:5]:
+            cropped = [planes[0][:size, :size]] + [p[: size // 2, : size // 2] for p in planes[1:]]
+            cropped = cropped[: fmt.planes]
+            if fmt.depth > 8:
+                cropped = [p.astype("uint16") << 2 for p in cropped]
+            enc.write_planes(cropped, 4)
+        enc.close()
+        yield f"planar_{name}", buf.getvalue()
+
+
 def write_stream_seeds(corpus: Path) -> None:
     """tests/data/v*_stream.fpc, and streams of small clips: last-frame, last-frame in RGB modes only
-    (--no-palette), conv2d-int."""
+    (--no-palette), conv2d-int, and planar streams."""
     for path in sorted(TEST_DATA.glob("v*_stream.fpc")):
         (corpus / path.name).write_bytes(path.read_bytes())
+    for name, data in _planar_seeds():
+        (corpus / f"{name}.fpc").write_bytes(data)
     for stem, frames in _small_clips():
         durs = [4] * len(frames)
         (corpus / f"{stem}_last.fpc").write_bytes(pipeline.encode(frames, durations=durs, model="last-frame"))
