@@ -80,6 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="torch threads for learned predictors (default 1; 0 = torch's default)",
     )
+    parser.add_argument(
+        "--native",
+        action="store_true",
+        help="compare video in its own pixel format (YUV/gray: planar streams) against FFV1, x264, "
+        "x265 and VP9 lossless in that format and JPEG XL on RGB (bench/natural.py): PATHs are "
+        "video files or one folder built by natural_corpus; writes NATURAL.md, natural.json, natural.png",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -91,7 +98,16 @@ def _command_line() -> str:
 
 
 #: What a report folder holds; a folder with any of these is a report that -y must allow to replace.
-REPORT_FILES = ("report.md", "report.json", "bits_per_pixel.png", "frame_bits.png", "predictions.png")
+REPORT_FILES = (
+    "report.md",
+    "report.json",
+    "bits_per_pixel.png",
+    "frame_bits.png",
+    "predictions.png",
+    "NATURAL.md",
+    "natural.json",
+    "natural.png",
+)
 
 
 def check_report_dir(out: Path, *, force: bool) -> None:
@@ -109,6 +125,36 @@ def check_report_dir(out: Path, *, force: bool) -> None:
     anchor = next((p for p in [out, *out.parents] if p.exists()), Path("."))
     if not anchor.is_dir() or not os.access(anchor, os.W_OK | os.X_OK):
         raise FpcodecError(f"cannot write a report in {out}: {anchor} is not a writable folder")
+
+
+def _run_native(args: argparse.Namespace) -> int:
+    """``fpcodec bench --native``: the natural-video comparison in each clip's own pixel format."""
+    from fpcodec.bitstream.errors import FpcodecError
+
+    from . import natural
+
+    check_report_dir(Path(args.output), force=args.force)
+    files = [Path(p) for p in args.paths if not os.path.isdir(p)]
+    if len(files) < len(args.paths) and (
+        len(args.paths) > 1 or not Path(args.paths[0], "natural_corpus.json").is_file()
+    ):
+        raise FpcodecError(
+            "--native takes video files or one folder built by python -m fpcodec.bench.natural_corpus"
+        )
+    problem = natural._not_planar(files)
+    if problem:
+        raise FpcodecError(problem)
+    argv = [*map(str, args.paths), "-o", str(args.output)] + (["-q"] if args.quiet else [])
+    if args.codecs is not None:
+        names = [n for v in args.codecs for n in _names(v)]
+        unknown = [n for n in names if n not in natural.CODECS and n != "none"]
+        if unknown:
+            raise FpcodecError(f"--native compares {', '.join(natural.CODECS)}, not {', '.join(unknown)}")
+        argv += ["--codecs", "fpcodec", *[n for n in names if n not in ("none", "fpcodec")]]
+    code = natural.main(argv)
+    if code:
+        raise FpcodecError("the native comparison failed (see above)")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
     for p in args.paths:
         if not os.path.exists(p):
             raise FpcodecError(f"no such file or folder: {p}")
+    if args.native:
+        return _run_native(args)
     out = Path(args.output)
     check_report_dir(out, force=args.force)
     if codecs is None or codecs:

@@ -1,6 +1,7 @@
 """fpcodec against the classical lossless video codecs on natural video, in each clip's own pixel format.
 
-``python -m fpcodec.bench.natural CORPUS_DIR -o bench/results/natural/``
+``python -m fpcodec.bench.natural CORPUS_DIR -o bench/results/natural/``, or on video files:
+``python -m fpcodec.bench.natural a.mp4 b.y4m -o report/`` (also ``fpcodec bench --native ...``)
 
 CORPUS_DIR is what ``python -m fpcodec.bench.natural_corpus build`` wrote (the clips as FFV1 in
 Matroska, ``natural_corpus.json`` naming each clip's split). Every clip is coded with
@@ -43,6 +44,15 @@ import numpy as np
 PROG = "natural"
 CODECS = ("fpcodec", "ffv1", "x264", "x265", "vp9", "jxl")
 CLASSICAL = ("ffv1", "x264", "x265")  # the "best of" set
+#: Splits in report order: the corpus' held-out and tuning clips, and video files given directly.
+SPLITS = ("test", "dev", "files")
+_VERDICT_NAMES = {"test": "Held-out (test)", "dev": "Dev", "files": "Given files"}
+_TITLES = {
+    "test": "Test split (held out, never used for tuning)",
+    "dev": "Dev split (tuned on)",
+    "files": "Given files",
+}
+_PLOT_NAMES = {"test": "test (held out)", "dev": "dev (tuned on)", "files": "given files"}
 NATIVE = ("ffv1", "x264", "x265", "vp9")  # every classical codec on the native samples
 LABELS = {
     "fpcodec": "fpcodec",
@@ -529,9 +539,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     codecs = report["codecs"]
     lines = ["# fpcodec on natural video (own pixel format)", ""]
     lines += ["Commands:", "", "```"] + report["commands"] + ["```", ""]
-    for split in ("test", "dev"):
+    for split in SPLITS:
         if split in report["totals"]:
-            lines.append(_verdict(report["totals"][split], "Held-out (test)" if split == "test" else "Dev"))
+            lines.append(_verdict(report["totals"][split], _VERDICT_NAMES[split]))
             lines.append("")
     env = report["environment"]
     lines += [
@@ -553,12 +563,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         "lossy-converted signal), so it is shown for orientation only and not in 'best'.",
         "",
     ]
-    for split in ("test", "dev"):
+    for split in SPLITS:
         clips = [c for c in report["clips"] if c["split"] == split]
         if not clips:
             continue
         tot = report["totals"][split]
-        title = "Test split (held out, never used for tuning)" if split == "test" else "Dev split (tuned on)"
+        title = _TITLES[split]
         lines += [f"## {title}", ""]
         header = (
             ["source", "pix_fmt", "size x frames"]
@@ -648,7 +658,7 @@ def plot(report: dict[str, Any], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     codecs = report["codecs"]
-    splits = [s for s in ("test", "dev") if any(c["split"] == s for c in report["clips"])]
+    splits = [s for s in SPLITS if any(c["split"] == s for c in report["clips"])]
     if not splits:
         return None
     counts = [sum(1 for c in report["clips"] if c["split"] == s) for s in splits]
@@ -689,7 +699,7 @@ def plot(report: dict[str, Any], path: Path) -> Path | None:
         ax.set_xticklabels([c["name"] for c in clips], rotation=60, ha="right", fontsize=7)
         tot = report["totals"][split]
         r = tot.get("ratio_vs_best")
-        name = "test (held out)" if split == "test" else "dev (tuned on)"
+        name = _PLOT_NAMES[split]
         ax.set_title(
             f"{name}: {len(clips)} clips\nfpcodec / best(FFV1, x264, x265)\n= {_fmt(r)} in total", fontsize=9
         )
@@ -752,7 +762,7 @@ def _warm_up() -> None:
 
 
 def run(
-    corpus: Path,
+    corpus: Path | Sequence[Path],
     out_dir: Path,
     codecs: Sequence[str] = CODECS,
     only: Sequence[str] | None = None,
@@ -762,8 +772,15 @@ def run(
 ) -> dict[str, Any]:
     from tqdm import tqdm
 
-    manifest = json.loads((corpus / "natural_corpus.json").read_text())
-    entries = [c for c in manifest["clips"] if not only or c["name"] in only]
+    if isinstance(corpus, Path) and corpus.is_dir():
+        manifest = json.loads((corpus / "natural_corpus.json").read_text())
+        entries = [c for c in manifest["clips"] if not only or c["name"] in only]
+        base = corpus
+    else:  # video files given directly
+        files = [Path(p) for p in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
+        entries = [{"name": p.stem, "file": str(p), "split": "files"} for p in files]
+        base = Path(".")
+        corpus = Path(files[0]).parent
     entries.sort(key=lambda c: (c["split"] != "test", 0))  # test first, manifest order within
     commands = []
     build = corpus / "build.json"
@@ -792,7 +809,7 @@ def run(
     bar = tqdm(entries, desc="clips", disable=not progress)
     for entry in bar:
         bar.set_postfix_str(entry["name"])
-        res = code_clip(corpus / entry["file"], codecs, max_frames, entry["name"], entry["split"])
+        res = code_clip(base / entry["file"], codecs, max_frames, entry["name"], entry["split"])
         res["file"] = entry["file"]
         report["clips"].append(res)
         _finish(report, out_dir, final=False)
@@ -800,7 +817,7 @@ def run(
 
 
 def _finish(report: dict[str, Any], out_dir: Path, final: bool) -> dict[str, Any]:
-    for split in ("test", "dev"):
+    for split in SPLITS:
         clips = [c for c in report["clips"] if c["split"] == split]
         if clips:
             report["totals"][split] = split_totals(clips, report["codecs"])
@@ -811,11 +828,34 @@ def _finish(report: dict[str, Any], out_dir: Path, final: bool) -> dict[str, Any
     return report
 
 
+def _not_planar(paths: Sequence[Path]) -> str | None:
+    """Why one of the video files cannot be compared in its own pixel format (None: all can)."""
+    from ..bitstream.errors import FpcodecError
+    from ..codec.planar_io import NativeReader
+
+    for path in paths:
+        try:
+            reader = NativeReader(path)
+        except FpcodecError as exc:
+            return str(exc)
+        if reader.pixel_format is None:
+            return (
+                f"{path}: pixel format {reader.source_pix_fmt} is not one fpcodec codes natively "
+                "(YUV or gray); compare it with fpcodec bench without --native"
+            )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=f"python -m fpcodec.bench.{PROG}", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("corpus", type=Path, help="folder written by natural_corpus build")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        help="a folder written by natural_corpus build, or video files (YUV/gray in any container)",
+    )
     parser.add_argument("-o", "--output", type=Path, default=Path("bench/results/natural"))
     parser.add_argument("--codecs", nargs="+", default=list(CODECS), choices=CODECS)
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these clips")
@@ -825,18 +865,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv_list)
     if "fpcodec" not in args.codecs:
         parser.error("--codecs must include fpcodec")
-    if not (args.corpus / "natural_corpus.json").is_file():
+    folders = [p for p in args.inputs if p.is_dir()]
+    if folders and (len(args.inputs) > 1 or not (folders[0] / "natural_corpus.json").is_file()):
         print(
-            f"{PROG}: error: {args.corpus} has no natural_corpus.json (build the corpus first)",
+            f"{PROG}: error: give one corpus folder (with natural_corpus.json, from natural_corpus "
+            f"build) or video files, not {', '.join(map(str, args.inputs))}",
             file=sys.stderr,
         )
         return 1
+    missing = [p for p in args.inputs if not p.exists()]
+    if missing:
+        print(f"{PROG}: error: {missing[0]} does not exist", file=sys.stderr)
+        return 1
+    if not folders:
+        problem = _not_planar(args.inputs)
+        if problem:
+            print(f"{PROG}: error: {problem}", file=sys.stderr)
+            return 1
     command = " ".join(["python", "-m", f"fpcodec.bench.{PROG}", *map(shlex.quote, argv_list)])
     if os.environ.get("PYTHONPATH"):  # e.g. a checkout of another commit: part of what was run
         command = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} {command}"
-    report = run(args.corpus, args.output, args.codecs, args.only, args.max_frames, command, not args.quiet)
+    source = folders[0] if folders else list(args.inputs)
+    report = run(source, args.output, args.codecs, args.only, args.max_frames, command, not args.quiet)
     if not args.quiet:
-        for split in ("test", "dev"):
+        for split in SPLITS:
             if split in report["totals"]:
                 print(_verdict(report["totals"][split], split).replace("**", ""))
         print(f"wrote {args.output / 'NATURAL.md'}, natural.json, natural.png")

@@ -209,3 +209,27 @@ def test_totals_are_total_bits_over_total_pixels_and_report_renders(tmp_path):
     assert "fpcodec is ABOVE the best of FFV1/x264/x265" in md
     assert "NOT EXACT" in md and "n/a" in md and "frame 0 plane 1 differs" in md
     assert natural.plot(report, tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_fpcodec_bench_native_on_a_file(tmp_path, capsys) -> None:
+    """``fpcodec bench --native FILE``: the comparison on a video file given directly (split
+    "files"), exact for every codec asked for; a second run needs -y; a GIF is refused in one
+    line before any work."""
+    from conftest import DATA, run_main
+
+    out = tmp_path / "report"
+    clip = DATA / "carphone_yuv420p_64x48.mkv"
+    code, _, err = run_main(capsys, "bench", "--native", clip, "-o", out, "-q", "--codecs", "ffv1")
+    assert code == 0, err
+    report = json.loads((out / "natural.json").read_text())
+    (entry,) = report["clips"]
+    assert (
+        entry["split"] == "files" and entry["codecs"]["fpcodec"]["exact"] and entry["codecs"]["ffv1"]["exact"]
+    )
+    assert "## Given files" in (out / "NATURAL.md").read_text()
+    code, _, err = run_main(capsys, "bench", "--native", clip, "-o", out, "-q")
+    assert code == 1 and "-y/--force" in err
+    code, _, err = run_main(
+        capsys, "bench", "--native", DATA / "carphone_000.gif", "-o", tmp_path / "g", "-q"
+    )
+    assert code == 1 and "not one fpcodec codes natively" in err and len(err.strip().splitlines()) == 1
