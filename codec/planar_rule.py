@@ -1,7 +1,8 @@
 """The prediction rule of planar (mode 6) frames: a mean and a context for every sample of a pass.
 
 A plane is coded in the coarse-to-fine passes of ``codec.intra`` (each pass one vectorized
-batch). An intra plane predicts a sample by the mean of its already-decoded neighbours. An inter
+batch). An intra plane predicts a sample by edge-directed interpolation of its already-decoded
+neighbours (the mean of the opposite pair that agrees best). An inter
 plane also has the motion-compensated previous plane ``mc`` and blends three candidates, each
 weighted by how well it explains the neighbours (the weight is 2^50 / (error + 1/2)^2, errors in
 1/144 of a sample):

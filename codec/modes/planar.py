@@ -1,12 +1,14 @@
 """Mode 6, planar frames (format version 7): a frame in its source's own pixel format, plane by plane.
 
-The payload is a kind word (u32: 0 intra, 1 inter) and the range coder's words. The planes
-coded are, in order: for an inter frame the luma motion field (``codec.motion``) as planes of
-one sample per block (vertical, then horizontal component, + FIELD_OFFSET, then the reference
-index when there is a choice), coded as intra planes (predicting them from the last frame's
-field cost more on the dev clips); then the frame's planes. The words hold every coded plane's table of Laplace scale
-indices, one per context of ``codec.planar_rule``, then every coded plane's samples in the
-coarse-to-fine passes, under the rule's means and the table's scales. The encoder estimates intra and inter and codes the cheaper one.
+The payload is a kind word (u32) and the range coder's words. Kinds: 0 intra (coarse-to-fine
+passes, ``codec.planar_rule``), 1 inter (the same passes against motion-compensated references,
+``codec.motion``), 2 raster intra and 3 raster inter (wavefronts, ``codec.raster_rule``); the
+encoder estimates each and codes the cheapest. An inter frame first codes its luma motion field
+as planes of one sample per block (vertical, then horizontal component + FIELD_OFFSET, then the
+reference index when there is a choice), coded as intra planes (predicting them from the last
+frame's field cost more on the dev clips); then the frame's planes. The words hold every coded
+plane's table of Laplace scale indices (one per context of the plane's rule), then every coded
+plane's samples, batch by batch (a pass or a wavefront), in ``entropy``'s windowed rows.
 
 Samples of 8 bits are coded under the Laplace rows of 0..255; deeper ones (9-12 bits) as their
 top 8 bits under the same rows and then their low bits under the rows of
