@@ -517,17 +517,31 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"({8 * total_bytes / (pixels * samples):.3f} per {'sample' if pf else 'subpixel'})"
     )
     if not args.quiet:
-        print("frame  mode     duration ms  bytes  palette  bits/pixel" + ("  key" if keys else ""))
+        print("frame  mode       duration ms  bytes  palette  bits/pixel" + ("  key" if keys else ""))
         from .frame_coding import MODE_NAMES as modes
 
         for r, _, palette_bytes in entries:
             size = len(r.payload) + palette_bytes
             print(
-                f"{r.index:5d}  {modes.get(r.mode, r.mode):7}  {float(r.duration * tick_ms):11g}  "
+                f"{r.index:5d}  {_mode_name(r, modes):9}  {float(r.duration * tick_ms):11g}  "
                 f"{len(r.payload):5d}  {palette_bytes:7d}  {8 * size / (h.width * h.height):10.3f}"
                 + ("    K" if r.key else "")
             )
     return 0
+
+
+#: Short names of the kinds of planar frames (mode 6), after "planar/" in ``info``'s table.
+_PLANAR_KINDS = {0: "i", 1: "p", 2: "ri", 3: "rp"}
+
+
+def _mode_name(rec, modes: dict[int, str]) -> str:
+    """A frame's mode for ``info``: its name; a planar frame's with its kind (i intra, p inter,
+    ri raster intra, rp raster inter)."""
+    name = modes.get(rec.mode, str(rec.mode))
+    if name == "planar" and len(rec.payload) >= 4:
+        kind = int.from_bytes(rec.payload[:4], "little")
+        return f"planar/{_PLANAR_KINDS.get(kind, kind)}"
+    return name
 
 
 def _colour_text(colour) -> str:

@@ -333,6 +333,10 @@ def test_cli_codes_a_real_clip_natively_and_gives_back_its_samples(tmp_path, cap
     assert NativeReader(tmp_path / "back.mkv").colour.color_range == 1
     code, out, _ = run_main(capsys, "info", fpc, "-q")
     assert code == 0 and "yuv420p (the source's own samples; limited range" in out
+    code, out, _ = run_main(capsys, "info", fpc)
+    table = [line.split() for line in out.splitlines() if line[:5].strip().isdigit()]
+    assert len(table) == 12 and table[0][1] in ("planar/i", "planar/ri")
+    assert {row[1] for row in table[1:]} <= {"planar/p", "planar/rp", "planar/i", "planar/ri", "stored"}
 
 
 def test_cli_rgb_output_of_a_planar_stream_says_it_converts(tmp_path, capsys) -> None:
