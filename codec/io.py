@@ -133,26 +133,15 @@ class VideoReader:
         return VideoInfo(width, height, 4 if alpha_used else 3, Fraction(tb), loop, n)
 
     def _frames_av(self) -> Iterator[tuple[np.ndarray, int]]:
-        import av
-
         fmt = "rgba" if self.info.channels == 4 else "rgb24"
+
+        def convert(frame) -> np.ndarray:
+            if (frame.width, frame.height) != (self.info.width, self.info.height):
+                raise InputError(f"{self.path}: frame size changes mid-stream ({frame.width}x{frame.height})")
+            return frame.to_ndarray(format=fmt)
+
         with self._open_av() as cont:
-            stream = cont.streams.video[0]
-            prev = None
-            try:
-                for frame in cont.decode(stream):
-                    if (frame.width, frame.height) != (self.info.width, self.info.height):
-                        raise InputError(
-                            f"{self.path}: frame size changes mid-stream ({frame.width}x{frame.height})"
-                        )
-                    cur = (frame.to_ndarray(format=fmt), frame.pts, frame.duration)
-                    if prev is not None:
-                        yield prev[0], _duration(prev, cur[1])
-                    prev = cur
-            except av.FFmpegError as exc:
-                raise InputError(f"{self.path} could not be decoded ({_short(exc)})") from None
-            if prev is not None:
-                yield prev[0], _duration(prev, None)
+            yield from timed_frames(self.path, cont, convert)
 
     # ------------------------------------------------------------------------------- Pillow
     def _probe_pillow(self) -> VideoInfo:
@@ -210,6 +199,25 @@ def open_av(path: Path):
             hint = " (decode it with fpcodec decode)" if kind == "an fpcodec stream" else ""
             raise InputError(f"{path} is {kind}, not a GIF or video{hint}") from None
         raise InputError(f"{path} is not a video FFmpeg can read ({_short(exc)})") from None
+
+
+def timed_frames(path: Path, cont, convert) -> Iterator[tuple[object, int]]:
+    """The first video stream's frames of an open PyAV container, each as ``convert(frame)`` (which
+    raises InputError for a frame it refuses), with its duration in the stream's time base (up to
+    the next frame's pts; the last one its own); FFmpeg's decoding errors as one InputError line."""
+    import av
+
+    prev = None
+    try:
+        for frame in cont.decode(cont.streams.video[0]):
+            cur = (convert(frame), frame.pts, frame.duration)
+            if prev is not None:
+                yield prev[0], _duration(prev, cur[1])
+            prev = cur
+    except av.FFmpegError as exc:
+        raise InputError(f"{path} could not be decoded ({_short(exc)})") from None
+    if prev is not None:
+        yield prev[0], _duration(prev, None)
 
 
 def _duration(prev: tuple, next_pts: int | None) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..bitstream.errors import FormatError, InputError
 from . import sniff
-from .io import DEFAULT_TIME_BASE, _duration, _short, atomic_output, open_av
+from .io import DEFAULT_TIME_BASE, _short, atomic_output, open_av, timed_frames
 from .pipeline import check_dimensions
 
 # FFmpeg's enum values (libavutil/pixfmt.h), as stored in streams and Matroska.
@@ -206,34 +206,23 @@ class NativeReader:
     def frames(self) -> Iterator[tuple[list[np.ndarray], int]]:
         """Each frame's planes (C-contiguous, ``pixel_format.dtype``) and duration in ``time_base``
         units. Raises InputError when the format is not supported natively or changes mid-stream."""
-        import av
-
         fmt = self.pixel_format
         if fmt is None:
             raise InputError(f"{self.path}: pixel format {self.source_pix_fmt!r} is not supported natively")
         shapes = fmt.plane_shapes(self.width, self.height)
+
+        def convert(frame) -> list[np.ndarray]:
+            if (frame.width, frame.height) != (self.width, self.height):
+                raise InputError(f"{self.path}: frame size changes mid-stream ({frame.width}x{frame.height})")
+            if frame.format.name != self.source_pix_fmt:
+                raise InputError(
+                    f"{self.path}: pixel format changes mid-stream "
+                    f"({self.source_pix_fmt!r} to {frame.format.name!r})"
+                )
+            return _frame_planes(frame, fmt, shapes, self.path)
+
         with self._open() as cont:
-            stream = cont.streams.video[0]
-            prev = None
-            try:
-                for frame in cont.decode(stream):
-                    if (frame.width, frame.height) != (self.width, self.height):
-                        raise InputError(
-                            f"{self.path}: frame size changes mid-stream ({frame.width}x{frame.height})"
-                        )
-                    if frame.format.name != self.source_pix_fmt:
-                        raise InputError(
-                            f"{self.path}: pixel format changes mid-stream "
-                            f"({self.source_pix_fmt!r} to {frame.format.name!r})"
-                        )
-                    cur = (_frame_planes(frame, fmt, shapes, self.path), frame.pts, frame.duration)
-                    if prev is not None:
-                        yield prev[0], _duration(prev, cur[1])
-                    prev = cur
-            except av.FFmpegError as exc:
-                raise InputError(f"{self.path} could not be decoded ({_short(exc)})") from None
-            if prev is not None:
-                yield prev[0], _duration(prev, None)
+            yield from timed_frames(self.path, cont, convert)
 
 
 def _plane_view(plane, dtype, rows: int) -> np.ndarray:
