@@ -97,10 +97,9 @@ def estimate(
         field = _field_planes(vy, vx, pick, len(references))
         mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
         field_sizes = [(*vy.shape, FIELD_DEPTH)] * len(field)
-        inter = _plan(KIND_INTER, field + flat, [None] * len(field) + mcs, field_sizes + sizes)
-        raster_inter = _plan_raster(
-            flat, sizes, mcs, _plan(KIND_INTER, field, [None] * len(field), field_sizes)
-        )
+        field_plan = _plan(KIND_INTER, field, [None] * len(field), field_sizes)  # once, for both kinds
+        inter = _joined(field_plan, _plan(KIND_INTER, flat, mcs, sizes))
+        raster_inter = _plan_raster(flat, sizes, mcs, field_plan)
         best = min((best, inter, raster_inter), key=lambda c: c.bits)
     return best
 
@@ -181,14 +180,19 @@ def _plan_raster(
         bits += plane_bits + _table_bits(table)
     if not inter:
         return PlanarCandidate(KIND_RASTER, bits, coded, sizes, params, tables, len(coded))
+    return _joined(field, PlanarCandidate(KIND_RASTER_INTER, bits, coded, sizes, params, tables, len(coded)))
+
+
+def _joined(field: PlanarCandidate, frame: PlanarCandidate) -> PlanarCandidate:
+    """An inter candidate: the motion ``field``'s planes, then the ``frame``'s, of its kind."""
     return PlanarCandidate(
-        KIND_RASTER_INTER,
-        bits + field.bits,
-        field.coded + coded,
-        field.sizes + sizes,
-        field.params + params,
-        field.tables + tables,
-        len(coded),
+        frame.kind,
+        field.bits + frame.bits,
+        field.coded + frame.coded,
+        field.sizes + frame.sizes,
+        field.params + frame.params,
+        field.tables + frame.tables,
+        frame.wavefront_planes,
     )
 
 
