@@ -98,23 +98,23 @@ def oracle_predictions(
 
 
 def _refine_by_neighbours(
-    passes, geometry, frame: np.ndarray, pred: Prediction, shift: int, mean_gain: float, scale_gain: float
+    passes, frame: np.ndarray, pred: Prediction, shift: int, mean_gain: float, scale_gain: float
 ) -> None:
     """Move each pass's means by ``mean_gain`` x, and widen its scales by ``scale_gain`` x, the mean
     (absolute) residual of the pixel's decoded neighbours (the decoder knows those pixels)."""
     c = frame.shape[-1]
     residual = np.moveaxis(frame, -1, 0).reshape(c, -1).astype(np.float32) - pred.mean.reshape(c, -1)
     scale = pred.scale.reshape(c, -1)
-    for inp, p in zip(passes, geometry, strict=True):
-        if p.neighbours.shape[0] == 0:
+    for inp in passes:  # each pass (or part of one) lists its own pixels and neighbours
+        if inp.neighbours.shape[0] == 0:
             continue
-        valid = p.neighbours >= 0
+        valid = inp.neighbours >= 0
         count = np.maximum(valid.sum(axis=0), 1)
-        r = residual[:, np.maximum(p.neighbours, 0)] * valid  # (C, J, N)
+        r = residual[:, np.maximum(inp.neighbours, 0)] * valid  # (C, J, N)
         if mean_gain:
             inp.mean = np.clip(inp.mean + mean_gain * r.sum(axis=1) / count, 0, 255).astype(np.float32)
         if scale_gain:
-            wide = np.hypot(scale[:, p.targets], scale_gain * np.abs(r).sum(axis=1) / count)
+            wide = np.hypot(scale[:, inp.targets], scale_gain * np.abs(r).sum(axis=1) / count)
             inp.scale_idx = shifted(entropy.quantize_scale(wide), shift)
 
 
@@ -140,7 +140,7 @@ def frame_bits(
         for inp in passes:
             inp.scale_idx = np.full_like(inp.scale_idx, len(entropy.SCALE_TABLE) - 1)
     if mean_gain or scale_gain:
-        _refine_by_neighbours(passes, pm.inter_geometry(h, w), frame, pred, shift, mean_gain, scale_gain)
+        _refine_by_neighbours(passes, frame, pred, shift, mean_gain, scale_gain)
     counts = pm.pretrained_counts(pm.inter_geometry(h, w), previous, palette)
     _, bits, _ = pm.estimate_passes(passes, palette, idx, pc.previous_indices(previous, palette), counts)
     return rgb_bits, bits

@@ -18,8 +18,9 @@ from .profile import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS  # re-exported: th
 
 MAGIC = b"\x89FPC\r\n\x1a\n"
 #: The version written; the versions differ in coding rules (``profile.FormatProfile``), and in
-#: framing in that version 1 has no PLTE chunk and no mix field in FRAM, and version 6 adds the FRAM
-#: flags byte, the INDX chunk and the index offset in FEND (``profile.key_frames``).
+#: framing in that version 1 has no PLTE chunk and no mix field in FRAM, version 6 adds the FRAM
+#: flags byte, the INDX chunk and the index offset in FEND (``profile.key_frames``), and version 8
+#: widens the mix field to 32 bits (``profile.repeat_context``).
 VERSION = LATEST
 #: Mix-field bits that a frame without context counts (version 2) must leave zero.
 _NO_CONTEXT_MIX_MASK = 0x0FFF
@@ -45,7 +46,8 @@ _CRC = struct.Struct("<I")
 _HEAD_FIXED = struct.Struct("<IIBIIIiH32sB")
 _FRAME_FIXED_V1 = struct.Struct("<IIBbI")
 _FRAME_FIXED_V2 = struct.Struct("<IIBbIH")
-_FRAME_FIXED = struct.Struct("<IIBbIHB")
+_FRAME_FIXED_V6 = struct.Struct("<IIBbIHB")
+_FRAME_FIXED = struct.Struct("<IIBbIIB")
 _END_V1 = struct.Struct("<I")
 _END = struct.Struct("<IQ")
 _PIXEL_FORMAT = struct.Struct("<8B")
@@ -221,8 +223,10 @@ def encode_frame(f: FrameRecord) -> bytes:
 
 
 def _frame_fixed(profile: FormatProfile) -> struct.Struct:
-    if profile.key_frames:
+    if profile.repeat_context:
         return _FRAME_FIXED
+    if profile.key_frames:
+        return _FRAME_FIXED_V6
     return _FRAME_FIXED_V2 if profile.palette_frames else _FRAME_FIXED_V1
 
 

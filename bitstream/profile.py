@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 7
+LATEST = 8
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -29,6 +29,7 @@ _INTRODUCED = {
     "stored_mode": 6,  # mode 5: the frame's raw pixels
     "key_frames": 6,  # FRAM flags byte (bit 0: key frame), INDX chunk, FEND with the index offset
     "planar_frames": 7,  # PFMT chunk: frames in the source's pixel format, mode 6 (planar)
+    "repeat_context": 8,  # 32-bit FRAM mix field; palette modes' repeat context (mix bits 16-17)
 }
 
 
@@ -46,6 +47,7 @@ class FormatProfile:
     stored_mode: bool
     key_frames: bool
     planar_frames: bool
+    repeat_context: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

@@ -33,6 +33,20 @@ class Pass:
     targets: np.ndarray
     neighbours: np.ndarray  # (K, N), -1 where out of bounds; empty (0, N) for the first grid
     diagonal: bool = False  # neighbours (-s,-s), (-s,s), (s,-s), (s,s); else (-s,0), (s,0), (0,-s), (0,s)
+    step: int = 0  # s; 0 for the first grid
+
+
+#: The ring around a pass's pixel (``ring``), (dy, dx) in units of the pass's step s: with the
+#: four listed neighbours, the 16 positions nearest to the pixel among those decoded in earlier
+#: passes (all within 3s in each direction).
+RING_DIAGONAL = (
+    *((-3, -1), (-3, 1), (-1, -3), (-1, 3), (1, -3), (1, 3), (3, -1), (3, 1)),
+    *((-3, -3), (-3, 3), (3, -3), (3, 3)),
+)
+RING_AXIS = (
+    *((-2, -1), (-2, 1), (-1, -2), (-1, 2), (1, -2), (1, 2), (2, -1), (2, 1)),
+    *((-3, 0), (3, 0), (0, -3), (0, 3)),
+)
 
 
 #: Pixels per block in ``pass_params``, whose (C, K, N) temporaries would otherwise be several
@@ -71,9 +85,27 @@ def passes(height: int, width: int) -> tuple[Pass, ...]:
                 ny, nx = ty + dy, tx + dx
                 ok = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
                 nbr.append(np.where(ok, ny * width + nx, -1).astype(dt))
-            out.append(Pass((ty * width + tx).astype(dt), np.stack(nbr), diagonal))
+            out.append(Pass((ty * width + tx).astype(dt), np.stack(nbr), diagonal, s))
         s //= 2
     return tuple(out)
+
+
+def ring(p: Pass, height: int, width: int) -> np.ndarray:
+    """(12, N) flat positions of the ring around the pixels of ``p`` (-1 outside the frame; (0, N)
+    for the first grid): with the four listed neighbours, the template of the palette modes'
+    repeat context (format version 8). Made when asked, not cached: the schedule already holds 5
+    integers per pixel."""
+    n = p.targets.size
+    if p.step == 0:
+        return np.zeros((0, n), p.targets.dtype)
+    ty, tx = np.divmod(p.targets, width)
+    rd = RING_DIAGONAL if p.diagonal else RING_AXIS
+    out = np.empty((len(rd), n), p.targets.dtype)
+    for r, (dy, dx) in enumerate(rd):
+        ny, nx = ty + dy * p.step, tx + dx * p.step
+        ok = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
+        out[r] = np.where(ok, ny * width + nx, -1)
+    return out
 
 
 def pass_params(canvas: np.ndarray, p: Pass) -> tuple[np.ndarray, np.ndarray]:

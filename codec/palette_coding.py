@@ -247,8 +247,9 @@ def mix_weights(mix: int) -> tuple[float, np.ndarray]:
 
 
 def valid_mix(mix: int) -> bool:
-    """Bits 0-3 index MIX_TABLE; bits 12-15 (the context betas, see ``palette_context``) are all valid."""
-    return (mix & 0x0F) < len(MIX_TABLE) and 0 <= mix < (1 << 16)
+    """Bits 0-3 index MIX_TABLE; bits 12-17 (the context betas, see ``palette_context``) are all
+    valid; bits 18-31 (version 8's wider field) are reserved."""
+    return (mix & 0x0F) < len(MIX_TABLE) and 0 <= mix < (1 << 18)
 
 
 def _vote_stats(

@@ -8,53 +8,99 @@ the same neighbour context in
 
 - the previous decoded frame, read with the same pass geometry (so a static or slowly changing
   pattern is known before the frame starts), and
-- the earlier passes of the current frame.
+- the earlier passes (from version 8, parts of passes) of the current frame.
 
-Counts are updated once per pass (a vectorized ``np.unique`` over the history), so the decoder, which
-knows the same history, rebuilds exactly the same rows. Two context orders are chained, as in PPM or
-a Dirichlet prior whose base measure is the model:
+Counts are updated once per pass or part (a vectorized ``np.unique`` over the history), so the
+decoder, which knows the same history, rebuilds exactly the same rows. The context orders are
+chained, as in PPM or a Dirichlet prior whose base measure is the model:
 
     p1(k) = (n1(k) + beta1 p(k)) / (N1 + beta1)      context: the first neighbour's colour
     p2(k) = (n2(k) + beta2 p1(k)) / (N2 + beta2)     context: the first and second (third, if present)
+    p3(k) = (n3(k) + beta3 p2(k)) / (N3 + beta3)     the repeat context (version 8)
 
 where p is the mixed model row (normalized), n(k) the count of colour k after that context and N the
 total. A context never seen leaves the row unchanged; beta = 0 switches an order off. The encoder
-picks both betas per frame from BETA_TABLE (2 bits each, in the frame's mix field).
+picks the betas per frame (2 bits each, in the frame's mix field).
+
+The repeat context is what LZW and WebP's backward references find in text, glyphs, icons and
+dither: a whole pattern seen before. Its key hashes the colours of the 16 decoded positions nearest
+to the pixel (``intra.ring``), so a pixel whose surroundings repeat something coded earlier, in this
+frame or at the same pass in the last, gets that colour's count; its betas are small
+(BETA_REPEAT) because one exact repeat already says much.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: Dirichlet strength of the model row against the counts; index 0 = the order is off.
+from ..bitstream.profile import FormatProfile
+
+#: Dirichlet strength of the model row against the counts of orders 1 and 2; index 0 = off.
 BETA_TABLE = (0.0, 32.0, 128.0, 512.0)
-#: Bit positions of the two orders' 2-bit BETA_TABLE indices in the frame's mix field.
-MIX_SHIFTS = (12, 14)
+#: The same for the repeat context (order 3, version 8): a pattern seen once already says much.
+BETA_REPEAT = (0.0, 0.5, 2.0, 8.0)
+#: Bit positions of the orders' 2-bit table indices in the frame's mix field.
+MIX_SHIFTS = (12, 14, 16)
+#: Orders before version 8, and with the repeat context.
 ORDERS = 2
+MAX_ORDERS = 3
 _KEY_RADIX = 512  # neighbour classes are 0..257
 _SYMBOL_BITS = 8
 
 
-def betas(mix: int) -> tuple[float, float]:
-    """(beta1, beta2) of a frame's mix field."""
-    return tuple(BETA_TABLE[(mix >> s) & 3] for s in MIX_SHIFTS)  # type: ignore[return-value]
+def orders(profile: FormatProfile) -> int:
+    """Context orders of a stream's palette frames: 2, and the repeat context from version 8."""
+    return MAX_ORDERS if profile.repeat_context else ORDERS
 
 
-def mix_bits(beta_idx: tuple[int, int]) -> int:
-    """The mix-field bits selecting BETA_TABLE entries ``beta_idx`` for orders 1 and 2."""
-    return sum(int(i) << s for i, s in zip(beta_idx, MIX_SHIFTS, strict=True))
+def table(order: int) -> tuple[float, ...]:
+    """The beta table of context order ``order`` (0-based)."""
+    return BETA_TABLE if order < ORDERS else BETA_REPEAT
 
 
-def context_keys(index_canvas: np.ndarray, neighbours: np.ndarray) -> list[np.ndarray] | None:
+def betas(mix: int, orders: int = ORDERS) -> tuple[float, ...]:
+    """(beta1, beta2[, beta3]) of a frame's mix field, for the first ``orders`` orders."""
+    return tuple(table(o)[(mix >> MIX_SHIFTS[o]) & 3] for o in range(orders))
+
+
+def mix_bits(beta_idx: tuple[int, ...]) -> int:
+    """The mix-field bits selecting BETA_TABLE entries ``beta_idx`` for orders 1, 2, ..."""
+    return sum(int(i) << s for i, s in zip(beta_idx, MIX_SHIFTS[: len(beta_idx)], strict=True))
+
+
+#: The repeat context's hash: h = h * _HASH_MUL + class + 1 (mod 2^64) over the template, then
+#: h >> _HASH_SHIFT, so that key << 8 | symbol stays a non-negative int64.
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_HASH_SHIFT = np.uint64(10)
+
+
+def repeat_key(classes: list[np.ndarray]) -> np.ndarray:
+    """(N,) int64 key of the repeat context: a 54-bit hash of the template's neighbour classes,
+    in order. Hashed, not packed: 16 classes of 9 bits do not fit in a key; two templates that
+    collide share their counts, on both sides alike."""
+    h = np.zeros(classes[0].shape, np.uint64)
+    for c in classes:
+        h = h * _HASH_MUL + (c.astype(np.uint64) + np.uint64(1))
+    return (h >> _HASH_SHIFT).astype(np.int64)
+
+
+def context_keys(
+    index_canvas: np.ndarray, neighbours: np.ndarray, ring: np.ndarray | None = None
+) -> list[np.ndarray] | None:
     """Per order, the (N,) int64 context key of each pixel of a pass; None for a pass without
     neighbours. ``index_canvas``: palette index per flat pixel (-1: a colour not in the palette);
-    ``neighbours``: (J, N) flat positions, -1 outside the frame."""
+    ``neighbours``: (J, N) flat positions, -1 outside the frame; with ``ring`` ((R, N), from
+    ``intra.ring``) a third key, the repeat context of the neighbours and the ring together."""
     if neighbours.shape[0] == 0:
         return None
     j = neighbours.shape[0]
     first = _index_at(index_canvas, neighbours[0])
     second = _index_at(index_canvas, neighbours[2 if j > 2 else j - 1])
-    return [first, first * _KEY_RADIX + second]
+    keys = [first, first * _KEY_RADIX + second]
+    if ring is not None:
+        template = [_index_at(index_canvas, pos) for pos in (*neighbours, *ring)]
+        keys.append(repeat_key(template))
+    return keys
 
 
 def _index_at(index_canvas: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -66,8 +112,8 @@ class ContextCounts:
     """(context, palette index) counts per order, growing pass by pass."""
 
     def __init__(self) -> None:
-        self._pending: list[list[np.ndarray]] = [[] for _ in range(ORDERS)]
-        self._tables: list[tuple[np.ndarray, np.ndarray] | None] = [None] * ORDERS
+        self._pending: list[list[np.ndarray]] = [[] for _ in range(MAX_ORDERS)]
+        self._tables: list[tuple[np.ndarray, np.ndarray] | None] = [None] * MAX_ORDERS
 
     def copy(self) -> "ContextCounts":
         """An independent copy (the count arrays themselves are never changed in place)."""
@@ -81,7 +127,7 @@ class ContextCounts:
         if keys is None:
             return
         ok = symbols >= 0
-        for o in range(ORDERS):
+        for o in range(len(keys)):
             self._pending[o].append((keys[o][ok] << _SYMBOL_BITS) | symbols[ok].astype(np.int64))
 
     def _table(self, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +148,7 @@ class ContextCounts:
     def compact(self) -> "ContextCounts":
         """Merge what was added into the tables now (the same counts; the pending codes, one per
         pixel, take far more memory than the tables of distinct codes); returns self."""
-        for o in range(ORDERS):
+        for o in range(MAX_ORDERS):
             self._table(o)
         return self
 

@@ -358,21 +358,33 @@ def test_read_chunks_length_pointing_past_the_end():
 def test_frame_flags_round_trip_and_reserved_bits():
     rec = C.FrameRecord(3, 4, 1, 0, 7, b"\x00" * 4, mix=0, flags=C.FLAG_KEY)
     body = C.encode_frame(rec)
-    assert len(body) == C.FRAME_FIXED_SIZE + 4 and body[16] == C.FLAG_KEY
+    assert len(body) == C.FRAME_FIXED_SIZE + 4 and body[18] == C.FLAG_KEY
     assert C.decode_frame(body) == rec and C.decode_frame(body).key
     assert not C.decode_frame(C.encode_frame(C.FrameRecord(3, 4, 1, 0, 7, b""))).key
     for bit in range(1, 8):
         bad = bytearray(body)
-        bad[16] = C.FLAG_KEY | (1 << bit)
+        bad[18] = C.FLAG_KEY | (1 << bit)
         with pytest.raises(FormatError, match="reserved bits"):
             C.decode_frame(bytes(bad))
 
 
 def test_version_5_frame_has_no_flags_byte():
-    """The same bytes read as version 5: the flags byte is the payload's first byte."""
-    body = C.encode_frame(C.FrameRecord(0, 1, 1, 0, 0, b"", flags=C.FLAG_KEY)) + b"\x00" * 3
+    """Version 6's framing read as version 5: the flags byte is the payload's first byte."""
+    body = struct.pack("<IIBbIHB", 0, 1, 1, 0, 0, 0, C.FLAG_KEY) + b"\x00" * 3
     rec = C.decode_frame(body, FormatProfile.for_version(5))
     assert not rec.key and rec.payload == b"\x01\x00\x00\x00"
+
+
+def test_version_8_mix_field_is_32_bits():
+    """Version 8 widens the mix field to 32 bits (the repeat context's beta is in bits 16-17);
+    versions 6-7 read 16 bits, then the flags byte."""
+    rec = C.FrameRecord(0, 1, 3, 0, 0, b"", mix=0x2_1234, flags=C.FLAG_KEY)
+    body = C.encode_frame(rec)
+    assert body[14:18] == (0x2_1234).to_bytes(4, "little") and body[18] == C.FLAG_KEY
+    assert C.decode_frame(body) == rec
+    old = struct.pack("<IIBbIHB", 0, 1, 3, 0, 0, 0x1234, C.FLAG_KEY)
+    got = C.decode_frame(old, FormatProfile.for_version(7))
+    assert got.mix == 0x1234 and got.key and got.payload == b""
 
 
 def test_stored_payload_need_not_be_whole_words():

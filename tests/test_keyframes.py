@@ -160,7 +160,7 @@ def test_first_frame_must_be_a_key_frame():
     data = bytearray(encode_frames(frames))
     pos, kind, body = [c for c in split_chunks(bytes(data)) if c[1] == C.CHUNK_FRAME][0]
     body = bytearray(body)
-    body[16] = 0
+    body[18] = 0  # the flags byte (version 8)
     data[pos + 8 : pos + 8 + len(body)] = body
     data[pos + 8 + len(body) : pos + 12 + len(body)] = struct.pack(
         "<I", zlib.crc32(bytes(body), zlib.crc32(kind))
@@ -364,7 +364,7 @@ def test_salvage_without_an_intact_end_reports_up_to_the_header_count(keyed, tmp
 def test_info_shows_key_frames_and_stored_frames(keyed_file, tmp_path, capsys):
     assert main(["info", str(keyed_file)]) == 0
     out = capsys.readouterr().out
-    assert "key frames:  3 (0, 3, 6), indexed" in out and "format version 7" in out
+    assert "key frames:  3 (0, 3, 6), indexed" in out and "format version 8" in out
     noise = np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     path = tmp_path / "n.fpc"
     path.write_bytes(encode_frames([noise, noise[::-1]]))

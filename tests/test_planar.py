@@ -18,6 +18,7 @@ import pytest
 from conftest import DATA, run_main
 
 from fpcodec.bitstream import container
+from fpcodec.bitstream.profile import LATEST
 from fpcodec.bitstream.errors import ChecksumError, FormatError, InputError
 from fpcodec.codec import motion, planar_coding
 from fpcodec.codec.modes import planar
@@ -115,7 +116,7 @@ def _assert_planes_equal(got, want) -> None:
 def test_round_trip_every_format(fmt_name, width, height) -> None:
     frames = _moving_planes(fmt_name, width, height, 5)
     data = _encode(frames, fmt_name, width, height, colour=ColourInfo(color_range=1, chroma_location=1))
-    assert data[8:10] == (7).to_bytes(2, "little")
+    assert data[8:10] == (LATEST).to_bytes(2, "little")
     dec, decoded = _decode(data)
     assert dec.pixel_format.name == fmt_name and dec.colour == ColourInfo(color_range=1, chroma_location=1)
     assert all(f.pixels is None for f in decoded)

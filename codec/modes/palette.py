@@ -56,6 +56,7 @@ class PassInputs:
     scale_idx: np.ndarray
     neighbours: np.ndarray  # (J, N) flat positions, -1 outside; J = 0 for none
     keep: np.ndarray | None = None  # (C, N) previous colours: the keep symbol's colour (p-update)
+    ring: np.ndarray | None = None  # (8, N) flat positions of the second ring (repeat context)
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,8 +103,53 @@ def neighbour_colours(idx_canvas: np.ndarray, neighbours: np.ndarray) -> np.ndar
     return np.where(neighbours >= 0, idx_canvas[np.maximum(neighbours, 0)], -1).astype(np.int32)
 
 
+#: Version 8 codes a palette pass in parts, the context counts learning after each: PART_FIRST
+#: pixels, PART_FIRST again, then parts as long as all before them (so a pass of n pixels has about
+#: log2(n / PART_FIRST) + 2 parts), so that a pattern repeated within the frame is known the next
+#: time it comes even in the finest passes.
+PART_FIRST = 1024
+
+
+def pass_parts(n: int, profile: FormatProfile = CURRENT) -> list[slice]:
+    """The parts of a pass of ``n`` pixels (one part before version 8)."""
+    if not profile.repeat_context or n <= PART_FIRST:
+        return [slice(0, n)]
+    out, start = [], 0
+    while start < n:
+        end = min(n, start + max(PART_FIRST, start))
+        out.append(slice(start, end))
+        start = end
+    return out
+
+
+def split(inp: PassInputs, profile: FormatProfile) -> Iterator[PassInputs]:
+    """``inp`` in its parts (``pass_parts``), each coded, and counted, before the next."""
+    parts = pass_parts(inp.targets.size, profile)
+    if len(parts) == 1:
+        yield inp
+        return
+    for sl in parts:
+        yield PassInputs(
+            inp.targets[sl],
+            inp.mean[:, sl],
+            None if inp.coupling is None else inp.coupling[:, sl],
+            inp.scale_idx[:, sl],
+            inp.neighbours[:, sl],
+            None if inp.keep is None else inp.keep[:, sl],
+            None if inp.ring is None else inp.ring[:, sl],
+        )
+
+
+def pass_ring(p: intra.Pass, height: int, width: int, profile: FormatProfile) -> np.ndarray | None:
+    """The second ring of a pass's pixels where the profile keys a repeat context on it, else None."""
+    return intra.ring(p, height, width) if profile.repeat_context and p.step else None
+
+
 def pretrained_counts(
-    geometry: tuple[intra.Pass, ...], previous: np.ndarray | None, palette: np.ndarray
+    geometry: tuple[intra.Pass, ...],
+    previous: np.ndarray | None,
+    palette: np.ndarray,
+    profile: FormatProfile = CURRENT,
 ) -> ctx.ContextCounts:
     """Context counts seeded with the previous decoded frame read in this frame's pass geometry,
     its colours mapped to this palette (colours the palette lacks count as one 'other' class)."""
@@ -111,8 +157,10 @@ def pretrained_counts(
     if previous is None:
         return counts
     prev_canvas = pc.exact_indices(previous, palette)
+    h, w = previous.shape[:2]
     for p in geometry:
-        counts.add(ctx.context_keys(prev_canvas, p.neighbours), prev_canvas[p.targets])
+        ring = pass_ring(p, h, w, profile)
+        counts.add(ctx.context_keys(prev_canvas, p.neighbours, ring), prev_canvas[p.targets])
     return counts.compact()
 
 
@@ -132,14 +180,14 @@ def code_passes(
     profile decides the rows (version 2's float rows, unnormalized, without integer tables)."""
     w_prev, w_levels = pc.mix_weights(mix)
     profile = coder.profile
-    betas = ctx.betas(mix)
+    betas = ctx.betas(mix, ctx.orders(profile))
     use_context = any(b > 0 for b in betas)
     decoding = isinstance(coder, entropy.FrameDecoder)
     for k, inp in enumerate(passes):
         t = inp.targets
         prev = None if prev_idx is None else prev_idx[t]
         nbr = neighbour_colours(idx, inp.neighbours)
-        keys = ctx.context_keys(idx, inp.neighbours) if use_context else None
+        keys = ctx.context_keys(idx, inp.neighbours, inp.ring) if use_context else None
         blocks = cached[k] if cached is not None else model_blocks(inp, palette, profile)
         for sl, rows in blocks:
             rows = pc.mix_rows(
@@ -168,12 +216,15 @@ def intra_passes(
     height: int,
     width: int,
     decoding: bool,
+    profile: FormatProfile = CURRENT,
 ) -> Iterator[PassInputs]:
     """The passes of palette intra; when ``decoding``, each pass predicts from the colours just
     decoded into ``idx`` (``canvas`` (C, H*W) float32 is filled as it goes)."""
     for p in intra.passes(height, width):
         mean, scale = intra.pass_params(canvas, p)
-        yield PassInputs(p.targets, mean, None, shifted(entropy.quantize_scale(scale), shift), p.neighbours)
+        scale_idx = shifted(entropy.quantize_scale(scale), shift)
+        ring = pass_ring(p, height, width, profile)
+        yield from split(PassInputs(p.targets, mean, None, scale_idx, p.neighbours, ring=ring), profile)
         if decoding:  # the next pass predicts from the colours just decoded
             canvas[:, p.targets] = palette[idx[p.targets]].T
 
@@ -235,13 +286,17 @@ def iter_inter_passes(
     keep = None if previous is None else previous.reshape(n, c).T
     scale = pred.scale.reshape(c, n)
     for p in inter_geometry(height, width, profile):  # one pass at a time: none is kept
-        yield PassInputs(
-            p.targets,
-            mean[:, p.targets],
-            None if coupling is None else coupling[:, p.targets],
-            shifted(entropy.quantize_scale(scale[:, p.targets]), shift),
-            p.neighbours,
-            None if keep is None else keep[:, p.targets],
+        yield from split(
+            PassInputs(
+                p.targets,
+                mean[:, p.targets],
+                None if coupling is None else coupling[:, p.targets],
+                shifted(entropy.quantize_scale(scale[:, p.targets]), shift),
+                p.neighbours,
+                None if keep is None else keep[:, p.targets],
+                pass_ring(p, height, width, profile),
+            ),
+            profile,
         )
 
 
@@ -261,6 +316,7 @@ def estimate_passes(
     """
     cache = idx.size * len(palette) <= CACHE_ENTRIES
     cached = []
+    orders = ctx.orders(CURRENT)
     count_dtype = np.int32 if idx.size < (1 << 30) else np.int64  # context counts: < 2 frames of pixels
     cols = _Columns(
         idx.size,
@@ -270,8 +326,8 @@ def estimate_passes(
         hits=np.uint8,
         valid=np.uint8,
         level=np.uint8,
-        **{f"own{o}": count_dtype for o in range(ctx.ORDERS)},
-        **{f"total{o}": count_dtype for o in range(ctx.ORDERS)},
+        **{f"own{o}": count_dtype for o in range(orders)},
+        **{f"total{o}": count_dtype for o in range(orders)},
     )
     for inp in passes:
         t = inp.targets
@@ -288,8 +344,8 @@ def estimate_passes(
         row = {"true_p": true_p, "hits": hits, "valid": valid, "level": level}
         row["has_prev"] = False if prev is None else prev >= 0
         row["match"] = False if prev is None else prev == truth
-        keys = ctx.context_keys(idx, inp.neighbours)
-        for o in range(ctx.ORDERS):
+        keys = ctx.context_keys(idx, inp.neighbours, inp.ring)
+        for o in range(orders):
             if keys is None:  # no context: the counts leave the row as it is
                 row[f"own{o}"] = row[f"total{o}"] = 0
             else:  # in blocks: true_counts' temporaries are several int64 per pixel
@@ -308,8 +364,8 @@ def estimate_passes(
     mix, _ = pc.choose_mix_stats(true_p, has_prev, match, votes, level)
     p_true = pc.mixed_true_p_stats(true_p, has_prev, match, votes, level, mix)
     del true_p, has_prev, match, votes, level
-    own = [cols.pop(f"own{o}") for o in range(ctx.ORDERS)]
-    total = [cols.pop(f"total{o}") for o in range(ctx.ORDERS)]
+    own = [cols.pop(f"own{o}") for o in range(orders)]
+    total = [cols.pop(f"total{o}") for o in range(orders)]
     del cols
     bits, beta_bits = _choose_betas(p_true, own, total)
     return mix | beta_bits, bits, cached if cache else None
@@ -346,15 +402,19 @@ class _Columns:
 def _choose_betas(p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndarray]) -> tuple[float, int]:
     """(bits, mix-field bits) of the context betas that code the true symbols cheapest, given
     their mixed probabilities and, per order, their own and their context's total counts."""
-    best = (np.inf, 0)
-    for b1 in range(len(ctx.BETA_TABLE)):
-        for b2 in range(len(ctx.BETA_TABLE)):
-            beta = (ctx.BETA_TABLE[b1], ctx.BETA_TABLE[b2])
-            p = ctx.blend_true(p_true, own, total, beta)
-            cost = float(-np.log2(np.maximum(p, entropy.MIN_PROBABILITY)).sum())
-            if cost < best[0]:
-                best = (cost, ctx.mix_bits((b1, b2)))
-    return best
+
+    def cost(choice: tuple[int, ...]) -> float:
+        beta = tuple(ctx.table(o)[i] for o, i in enumerate(choice))
+        p = ctx.blend_true(p_true, own[: len(beta)], total[: len(beta)], beta)
+        return float(-np.log2(np.maximum(p, entropy.MIN_PROBABILITY)).sum())
+
+    # orders 1 and 2 jointly, then each higher order given the ones before (the encoder's search;
+    # any choice decodes)
+    options = range(len(ctx.BETA_TABLE))
+    best = min((cost((b1, b2)), (b1, b2)) for b1 in options for b2 in options)
+    for o in range(2, len(own)):
+        best = min((cost(best[1] + (b,)), best[1] + (b,)) for b in range(len(ctx.table(o))))
+    return best[0], ctx.mix_bits(best[1])
 
 
 def palette_body(palette: np.ndarray, sent_palette: np.ndarray | None) -> bytes | None:
@@ -505,10 +565,18 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
         geometry = inter_geometry(h, w, dc.profile)
     else:
         canvas = np.zeros((dc.channels, h * w), np.float32)
-        passes = intra_passes(canvas, palette, idx, coded.scale_shift, h, w, decoding=True)
+        passes = intra_passes(
+            canvas, palette, idx, coded.scale_shift, h, w, decoding=True, profile=dc.profile
+        )
         geometry = intra.passes(h, w)
     coder = entropy.FrameDecoder(coded.payload, dc.profile)
     code_passes(
-        passes, palette, prev_idx, coded.mix, idx, coder, pretrained_counts(geometry, dc.previous, palette)
+        passes,
+        palette,
+        prev_idx,
+        coded.mix,
+        idx,
+        coder,
+        pretrained_counts(geometry, dc.previous, palette, dc.profile),
     )
     return palette[idx].reshape(h, w, dc.channels)
