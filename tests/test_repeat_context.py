@@ -140,3 +140,14 @@ def test_version_7_planar_stream_still_decodes() -> None:
     for frame, planes in zip(got, clip, strict=True):
         for a, b in zip(frame.planes, planes, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_version_7_stream_relabelled_as_version_8_is_refused() -> None:
+    """Version 8's FRAM is two bytes longer: a v7 stream read by v8's rules must fail (a flags
+    byte with reserved bits, a payload that is not whole words, or its checksums), never decode."""
+    from fpcodec.bitstream.errors import FormatError
+
+    data = bytearray((DATA / "v7_stream.fpc").read_bytes())
+    data[8:10] = (8).to_bytes(2, "little")
+    with pytest.raises(FormatError):
+        decode(bytes(data))
