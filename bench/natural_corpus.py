@@ -61,7 +61,7 @@ import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -126,11 +126,17 @@ class CorpusError(Exception):
 def load_manifest(path: str | os.PathLike = MANIFEST) -> dict[str, Any]:
     """The manifest, checked: every clip has the required fields, a crop inside the source with
     its corner on multiples of 16 (even for the hand-fixed dev clips), and no reserved package."""
+    return read_manifest(path, check_entry)
+
+
+def read_manifest(path: str | os.PathLike, check: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """A corpus manifest (this one or ``screen_corpus``'s), each clip checked by ``check`` and no
+    clip name twice."""
     with open(path) as fh:
         manifest = json.load(fh)
     names = set()
     for clip in manifest["clips"]:
-        check_entry(clip)
+        check(clip)
         if clip["name"] in names:
             raise CorpusError(f"clip {clip['name']!r} is listed twice")
         names.add(clip["name"])
@@ -354,8 +360,17 @@ def _candidates(clip: dict[str, Any], directory: Path) -> Iterable[Path]:
 
 
 def _find(clip: dict[str, Any], source_dirs: Sequence[Path]) -> Path | None:
+    return find_source(clip, source_dirs, _candidates)
+
+
+def find_source(
+    clip: dict[str, Any],
+    source_dirs: Sequence[Path],
+    candidates: Callable[[dict[str, Any], Path], Iterable[Path]],
+) -> Path | None:
+    """The first of ``candidates(clip, folder)`` that is a file, over the folders in order."""
     for d in source_dirs:
-        for path in _candidates(clip, Path(d)):
+        for path in candidates(clip, Path(d)):
             if path.is_file():
                 return path
     return None
@@ -392,13 +407,9 @@ def fetch(clips: Sequence[dict[str, Any]], cache: Path) -> None:
         done.add(pkg["name"])
         target = cache / pkg["name"]
         if pkg["registry"] == "debian":
-            _run(["apt-get", "download", f"{pkg['name']}={pkg['version']}"], cwd=downloads)
-            debs = sorted(downloads.glob(f"{pkg['name']}_*.deb"))
-            if not debs:
-                raise CorpusError(f"apt-get download {pkg['name']} left no .deb in {downloads}")
-            _run(["dpkg", "-x", str(debs[-1]), str(target)])
+            fetch_deb(pkg["name"], pkg["version"], downloads, target)
         else:
-            _run(
+            run(
                 [
                     sys.executable,
                     "-m",
@@ -419,7 +430,20 @@ def fetch(clips: Sequence[dict[str, Any]], cache: Path) -> None:
                 zf.extractall(target)
 
 
-def _run(cmd: list[str], cwd: Path | None = None) -> None:
+def fetch_deb(package: str, version: str, downloads: Path, target: Path) -> None:
+    """``apt-get download PACKAGE=VERSION`` into ``downloads``, unpacked into ``target``."""
+    if package in RESERVED_PACKAGES:
+        raise CorpusError(f"{package} is reserved for independent evaluation")
+    run(["apt-get", "download", f"{package}={version}"], cwd=downloads)
+    quoted = version.replace(":", "%3a")
+    debs = sorted(downloads.glob(f"{package}_{quoted}_*.deb"))
+    if not debs:
+        raise CorpusError(f"apt-get download {package}={version} left no .deb in {downloads}")
+    run(["dpkg", "-x", str(debs[-1]), str(target)])
+
+
+def run(cmd: list[str], cwd: Path | None = None) -> None:
+    """Run a command, echoed on stderr; CorpusError (one line) if it cannot start or fails."""
     print("+ " + " ".join(cmd), file=sys.stderr)
     try:
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
@@ -427,7 +451,8 @@ def _run(cmd: list[str], cwd: Path | None = None) -> None:
         raise CorpusError(f"{cmd[0]}: {exc}") from None
     if proc.returncode:
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        raise CorpusError(f"{' '.join(cmd)} failed ({last})")
+        hint = " (apt-get update first if apt has no lists)" if cmd[0] == "apt-get" else ""
+        raise CorpusError(f"{' '.join(cmd)} failed ({last}){hint}")
 
 
 # ------------------------------------------------------------------------------------- building

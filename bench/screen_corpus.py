@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .natural_corpus import CorpusError, sha256_file
+from .natural_corpus import CorpusError, fetch_deb, find_source, read_manifest, sha256_file
 
 PROG = "screen_corpus"
 MANIFEST = Path(__file__).resolve().parent / "screen_corpus.json"
@@ -132,15 +132,7 @@ def gif_info(path: str | os.PathLike) -> tuple[int, int, int]:
 def load_manifest(path: str | os.PathLike = MANIFEST) -> dict[str, Any]:
     """The manifest, checked: every clip has the required fields, a consistent cut, and no
     reserved package."""
-    with open(path) as fh:
-        manifest = json.load(fh)
-    names = set()
-    for clip in manifest["clips"]:
-        check_entry(clip)
-        if clip["name"] in names:
-            raise CorpusError(f"clip {clip['name']!r} is listed twice")
-        names.add(clip["name"])
-    return manifest
+    return read_manifest(path, check_entry)
 
 
 def check_entry(clip: dict[str, Any]) -> None:
@@ -270,11 +262,7 @@ def _candidates(clip: dict[str, Any], directory: Path) -> Iterable[Path]:
 
 
 def _find(clip: dict[str, Any], source_dirs: Sequence[Path]) -> Path | None:
-    for d in source_dirs:
-        for path in _candidates(clip, Path(d)):
-            if path.is_file():
-                return path
-    return None
+    return find_source(clip, source_dirs, _candidates)
 
 
 def source_paths(clips: Sequence[dict[str, Any]], source_dirs: Sequence[Path]) -> list[Path]:
@@ -313,24 +301,7 @@ def fetch(clips: Sequence[dict[str, Any]], cache: Path) -> None:
         if pkg["name"] in done or _find(clip, [cache]) is not None:
             continue
         done.add(pkg["name"])
-        _run(["apt-get", "download", f"{pkg['name']}={pkg['version']}"], cwd=downloads)
-        quoted = pkg["version"].replace(":", "%3a")
-        debs = sorted(downloads.glob(f"{pkg['name']}_{quoted}_*.deb"))
-        if not debs:
-            raise CorpusError(f"apt-get download {pkg['name']}={pkg['version']} left no .deb in {downloads}")
-        _run(["dpkg", "-x", str(debs[-1]), str(cache / pkg["name"])])
-
-
-def _run(cmd: list[str], cwd: Path | None = None) -> None:
-    print("+ " + " ".join(cmd), file=sys.stderr)
-    try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    except OSError as exc:
-        raise CorpusError(f"{cmd[0]}: {exc}") from None
-    if proc.returncode:
-        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        hint = " (apt-get update first if apt has no lists)" if cmd[0] == "apt-get" else ""
-        raise CorpusError(f"{' '.join(cmd)} failed ({last}){hint}")
+        fetch_deb(pkg["name"], pkg["version"], downloads, cache / pkg["name"])
 
 
 # ------------------------------------------------------------------------------------- gifsicle
