@@ -56,7 +56,7 @@ class PassInputs:
     scale_idx: np.ndarray
     neighbours: np.ndarray  # (J, N) flat positions, -1 outside; J = 0 for none
     keep: np.ndarray | None = None  # (C, N) previous colours: the keep symbol's colour (p-update)
-    ring: np.ndarray | None = None  # (8, N) flat positions of the second ring (repeat context)
+    ring: np.ndarray | None = None  # (12, N) flat positions of the ring (repeat context, version 8)
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +141,8 @@ def split(inp: PassInputs, profile: FormatProfile) -> Iterator[PassInputs]:
 
 
 def pass_ring(p: intra.Pass, height: int, width: int, profile: FormatProfile) -> np.ndarray | None:
-    """The second ring of a pass's pixels where the profile keys a repeat context on it, else None."""
+    """The ring of a pass's pixels (``intra.ring``) where the profile keys a repeat context on
+    it, else None."""
     return intra.ring(p, height, width) if profile.repeat_context and p.step else None
 
 
