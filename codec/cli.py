@@ -157,7 +157,7 @@ def _native_reader(src: str, args: argparse.Namespace):
 
 
 def _encode_planar(reader, out_name: str, args: argparse.Namespace) -> int:
-    """``encode`` of a YUV or gray video: a planar (version 7) stream of its own samples."""
+    """``encode`` of a YUV or gray video: a planar stream (format version 7 and later) of its own samples."""
     from ..models import registry
     from .pipeline import Encoder
 
