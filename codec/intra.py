@@ -90,32 +90,11 @@ def passes(height: int, width: int) -> tuple[Pass, ...]:
     return tuple(out)
 
 
-#: Frames up to this many pixels keep their rings in a cache (12 integers per pixel, 48 MB at
-#: the limit): each palette frame reads every ring two or three times (the counts seeded from the
-#: previous frame, the passes, and the encoder's final coding). Larger frames compute them when asked.
-RING_CACHE_PIXELS = 1 << 20
-
-
 def ring(p: Pass, height: int, width: int) -> np.ndarray:
     """(12, N) flat positions of the ring around the pixels of ``p`` (-1 outside the frame; (0, N)
     for the first grid): with the four listed neighbours, the template of the palette modes'
-    repeat context (format version 8). Read-only when it comes from the cache."""
-    if p.step and height * width <= RING_CACHE_PIXELS:
-        schedule = passes(height, width)
-        k = next((k for k, q in enumerate(schedule) if q.targets is p.targets), None)
-        if k is not None:
-            return _cached_ring(height, width, k)
-    return _ring(p, height, width)
-
-
-@lru_cache(maxsize=64)
-def _cached_ring(height: int, width: int, k: int) -> np.ndarray:
-    out = _ring(passes(height, width)[k], height, width)
-    out.flags.writeable = False
-    return out
-
-
-def _ring(p: Pass, height: int, width: int) -> np.ndarray:
+    repeat context (format version 8). Made when asked, not cached: the schedule already holds 5
+    integers per pixel."""
     n = p.targets.size
     if p.step == 0:
         return np.zeros((0, n), p.targets.dtype)
