@@ -33,6 +33,7 @@ from ..bitstream.palette import decode_palette, encode_palette
 from ..models import registry
 from ..models.base import HISTORY, Predictor
 from . import frame_coding, planar_coding
+from .threads import one_blas_thread
 from .frame_coding import CodedFrame
 from .modes.palette import IntraProbe
 
@@ -245,6 +246,7 @@ class Encoder:
         paid_for = self._pos - last.offset >= KEY_OVERHEAD * self._key_bytes
         return (due and paid_for) or since >= MAX_KEYINT
 
+    @one_blas_thread
     def write(self, frame: np.ndarray, duration: int = 0) -> CodedFrame:
         """Code one (H, W, C) uint8 frame; returns what was written."""
         h = self.header
@@ -302,6 +304,7 @@ class Encoder:
         if h.frame_count is not None and self.frames_written >= h.frame_count:
             raise InputError(f"more frames than the {h.frame_count} announced in the header")
 
+    @one_blas_thread
     def write_planes(self, planes: list[np.ndarray], duration: int = 0) -> int:
         """Code one frame of a planar stream (its planes in the stream's pixel format); returns the
         payload's size in bytes."""
@@ -594,6 +597,7 @@ class Decoder:
         for rec, palette, _ in self.frame_records():
             yield self.decode_record(rec, palette, history)
 
+    @one_blas_thread
     def decode_record(
         self, rec: FrameRecord, palette: np.ndarray | None, history: deque[np.ndarray]
     ) -> DecodedFrame:

@@ -1,0 +1,40 @@
+"""codec.threads: BLAS is held at one thread while a frame is coded, and given back afterwards."""
+
+import numpy as np
+import threadpoolctl
+
+from fpcodec.codec import threads
+from fpcodec.codec.pipeline import decode, encode
+
+
+def _blas_threads() -> list[int]:
+    return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_one_blas_thread_inside_and_restored_after():
+    np.ones((64, 64)) @ np.ones((64, 64))  # numpy's BLAS is loaded
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        assert before and all(n == 2 for n in before)
+        seen = threads.one_blas_thread(_blas_threads)()
+        assert seen == [1] * len(before)
+        assert _blas_threads() == before
+
+
+def test_coding_a_frame_runs_with_one_blas_thread(monkeypatch):
+    seen = []
+    real = np.matmul
+
+    def spy(*args, **kwargs):
+        seen.append(_blas_threads())
+        return real(*args, **kwargs)
+
+    from fpcodec.models import integer_numpy
+
+    monkeypatch.setattr(integer_numpy.np, "matmul", spy)
+    frames = np.random.default_rng(0).integers(0, 4, (3, 8, 8, 3), dtype=np.uint8) * 60
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        video = decode(encode(list(frames), model="convlstm-hybrid-int"))
+        assert all(n == 2 for n in _blas_threads())
+    assert seen and all(s and set(s) == {1} for s in seen)  # the network's GEMMs, encoder and decoder
+    assert np.array_equal(np.stack(video.frames), frames)
