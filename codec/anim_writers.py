@@ -19,6 +19,7 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..bitstream.errors import FpcodecError
+from ..bitstream.palette import pack_colours, unpack_colours
 
 #: GIF stores delays in 1/100 s and loop counts in 16 bits.
 _MAX_LOOP = 0xFFFF
@@ -121,8 +122,9 @@ def _palette_image(region: np.ndarray, reserve: bool):
     h, w, c = region.shape
     flat = region.reshape(-1, c)
     clear = flat[:, 3] == 0 if reserve and c == 4 else np.zeros(h * w, bool)
-    colours, index = np.unique(flat[~clear][:, :3], axis=0, return_inverse=True)
-    index = index.ravel()
+    # packed keys sort like the colours: np.unique(..., axis=0)'s result, without its slow row sort
+    keys, index = np.unique(pack_colours(flat[~clear][:, :3]), return_inverse=True)
+    colours, index = unpack_colours(keys, 3), index.ravel()
     limit = 255 if reserve else 256
     if len(colours) > limit:
         quantized = Image.fromarray(np.ascontiguousarray(region[..., :3])).convert(
