@@ -14,6 +14,10 @@ float32 operations on integers (exact); pooling, upsampling and lookups are inte
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
+import os
+
 import numpy as np
 
 from .integer_spec import (
@@ -94,17 +98,26 @@ class NumpyConv:
         size = ho * wq
         k_all = kh * kw * c
         chunk = min(size, max(512, _CHUNK_FLOATS // k_all))
-        patches = np.empty((k_all, chunk), F32)
+        workers = _pool_size()
+        if workers > 1 and n * size < workers * chunk:  # at least one run per thread
+            chunk = max(256, -(-n * size // workers))
         acc = np.empty((n, self.out_ch, size), F32)
-        for k in range(n):
-            for s0 in range(0, size, chunk):
-                e = min(size, s0 + chunk)
-                p = patches if e - s0 == chunk else np.empty((k_all, e - s0), F32)
-                # im2col of a run of output positions: row block (dy, dx) = the shifted run
-                for j, (dy, dx) in enumerate(self.offsets):
-                    off = (dy // s) * wq + dx // s
-                    p[j * c : (j + 1) * c] = phases[dy % s, dx % s][k, :, off + s0 : off + e]
-                np.matmul(self.wmat, p, out=acc[k, :, s0:e])
+
+        def run(k: int, s0: int) -> None:
+            e = min(size, s0 + chunk)
+            p = np.empty((k_all, e - s0), F32)
+            # im2col of a run of output positions: row block (dy, dx) = the shifted run
+            for j, (dy, dx) in enumerate(self.offsets):
+                off = (dy // s) * wq + dx // s
+                p[j * c : (j + 1) * c] = phases[dy % s, dx % s][k, :, off + s0 : off + e]
+            np.matmul(self.wmat, p, out=acc[k, :, s0:e])
+
+        runs = [(k, s0) for k in range(n) for s0 in range(0, size, chunk)]
+        if workers > 1 and len(runs) > 1:
+            list(_pool().map(lambda ks: run(*ks), runs))
+        else:
+            for ks in runs:
+                run(*ks)
         acc += self.bias
         # y = clamp(floor(acc * 2^-n), lo, hi): exact (acc is an integer, 2^-n a power of two)
         np.multiply(acc, self.inv, out=acc)
@@ -112,6 +125,19 @@ class NumpyConv:
         for c0, c1, lo, hi in self.segments:
             np.clip(acc[:, c0:c1], lo, hi, out=acc[:, c0:c1])
         return acc.reshape(n, self.out_ch, ho, wq)[..., :wo]
+
+
+def _pool_size() -> int:
+    """Threads for the convolutions' GEMMs: the cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@functools.cache
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that run a convolution's runs of output positions, each a one-thread GEMM
+    (numpy releases the GIL in it). Not BLAS's own threads: those spin after every call and starve
+    the palette kernels (``codec/threads.py``); these sleep."""
+    return concurrent.futures.ThreadPoolExecutor(_pool_size(), thread_name_prefix="fpcodec-conv")
 
 
 def _phase_span(a: int, s: int, p: int, n: int, limit: int) -> tuple[int, int, int]:

@@ -1,6 +1,7 @@
 """codec.threads: BLAS is held at one thread while a frame is coded, and given back afterwards."""
 
 import numpy as np
+import pytest
 import threadpoolctl
 
 from fpcodec.codec import threads
@@ -38,3 +39,20 @@ def test_coding_a_frame_runs_with_one_blas_thread(monkeypatch):
         assert all(n == 2 for n in _blas_threads())
     assert seen and all(s and set(s) == {1} for s in seen)  # the network's GEMMs, encoder and decoder
     assert np.array_equal(np.stack(video.frames), frames)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (9, 7), (96, 96), (113, 200)])
+def test_convolution_threads_do_not_change_the_integers(monkeypatch, size):
+    """The GEMMs split over threads (runs of output positions) give the integers of one thread."""
+    from fpcodec.models import integer_numpy, registry
+
+    pred = registry.get("convlstm-hybrid-int")
+    rng = np.random.default_rng(size[0])
+    hist = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(5)]
+    got = {}
+    for workers in (1, 2, 5):
+        monkeypatch.setattr(integer_numpy, "_pool_size", lambda w=workers: w)
+        got[workers] = pred.predict_ints(hist)
+    for workers in (2, 5):
+        for a, b in zip(got[1], got[workers], strict=True):
+            assert np.array_equal(a, b)
