@@ -218,6 +218,21 @@ def blend(p: np.ndarray, count_rows: list[np.ndarray], beta: tuple[float, float]
 def blend_sparse(
     p: np.ndarray, counts: ContextCounts, keys: list[np.ndarray], beta: tuple[float, float]
 ) -> np.ndarray:
+    """``blend_sparse_reference``'s rows, by the compiled ``blend_kernel`` for float64 rows (every
+    version with integer tables); version 2's float32 rows take the reference."""
+    if p.dtype != np.float64 or not any(b > 0 for b in beta):
+        return blend_sparse_reference(p, counts, keys, beta)
+    from . import blend_kernel  # numba: loaded on first use
+
+    n = p.shape[0]
+    keys = [keys[o] if b > 0 else np.zeros(n, np.int64) for o, b in enumerate(beta)]
+    tables = [counts._table(o) for o in range(len(beta))]
+    return blend_kernel.blend(np.ascontiguousarray(p), keys, beta, tables)
+
+
+def blend_sparse_reference(
+    p: np.ndarray, counts: ContextCounts, keys: list[np.ndarray], beta: tuple[float, float]
+) -> np.ndarray:
     """``blend`` in place, from sparse counts: expanded, the chain is p2 = a p + c1 n1 + c2 n2 with
     per-pixel a = prod(beta_o / (N_o + beta_o)) and c_o = 1 / (N_o + beta_o) times the beta / (N + beta)
     of every later order. Computed in float64 in this order: the coefficients; p *= a; then for

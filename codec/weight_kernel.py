@@ -88,7 +88,7 @@ def colour_weights(
     )
     out = np.empty((mean_q.shape[1], len(palette)), np.float64)
     values16 = np.ascontiguousarray(palette.T, np.int32) * entropy.MEAN_STEPS
-    with _first_call():
+    with first_call(_weights):
         return _weights(
             np.ascontiguousarray(mean_q, np.int32),
             np.ascontiguousarray(coupling_q, np.int32),
@@ -103,13 +103,13 @@ def colour_weights(
 
 
 @contextlib.contextmanager
-def _first_call() -> Iterator[None]:
+def first_call(kernel) -> Iterator[None]:
     """Around the first call, which loads the compiled kernel from numba's cache: numba then loads
     its type registries, and one of them imports scipy.linalg (a quarter of a second) only to learn
     whether jitted ``np.dot`` can use BLAS. These kernels use no BLAS, so scipy.linalg is hidden for
     that moment (when nothing has imported it yet) and numba records "no BLAS"; scipy.linalg
     imports normally afterwards."""
-    hide = not _weights.signatures and "scipy.linalg" not in sys.modules
+    hide = not kernel.signatures and "scipy.linalg" not in sys.modules
     if hide:
         sys.modules["scipy.linalg"] = None  # an import of it raises ImportError
     try:

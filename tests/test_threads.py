@@ -1,5 +1,11 @@
 """codec.threads: BLAS is held at one thread while a frame is coded, and given back afterwards."""
 
+import functools
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import threadpoolctl
@@ -8,8 +14,22 @@ from fpcodec.codec import threads
 from fpcodec.codec.pipeline import decode, encode
 
 
+@functools.cache
+def _numpy_blas() -> frozenset[str]:
+    """The BLAS libraries numpy itself loads (a fresh interpreter that imports only numpy): the
+    suite loads others later (torch, scipy), which the codec does not call."""
+    code = (
+        "import json, numpy, threadpoolctl; "
+        "print(json.dumps([p['filepath'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas']))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return frozenset(os.path.realpath(p) for p in json.loads(out))
+
+
 def _blas_threads() -> list[int]:
-    return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    """numpy's BLAS libraries' thread counts."""
+    info = threadpoolctl.threadpool_info()
+    return [p["num_threads"] for p in info if os.path.realpath(p["filepath"]) in _numpy_blas()]
 
 
 def test_one_blas_thread_inside_and_restored_after():
