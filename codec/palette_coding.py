@@ -190,6 +190,23 @@ def mix_rows(
     w_levels: np.ndarray | None = None,
     normalize: bool = False,
 ) -> np.ndarray:
+    """``mix_rows_reference``'s rows; normalized float64 rows (integer weights, version 3 on) by
+    the compiled ``rows_kernel``, bit for bit the same."""
+    if not normalize or p.dtype != np.float64:
+        return mix_rows_reference(p, prev_idx, w_prev, nbr_idx, w_levels, normalize)
+    from . import rows_kernel  # numba: loaded on first use
+
+    return rows_kernel.mix(np.ascontiguousarray(p), prev_idx, w_prev, nbr_idx, w_levels)
+
+
+def mix_rows_reference(
+    p: np.ndarray,
+    prev_idx: np.ndarray | None,
+    w_prev: float,
+    nbr_idx: np.ndarray | None = None,
+    w_levels: np.ndarray | None = None,
+    normalize: bool = False,
+) -> np.ndarray:
     """Mix model rows (``colour_weights``, or version 2's ``legacy_rows``) with the votes, in place;
     returns rows for constriction.
 

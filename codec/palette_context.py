@@ -93,6 +93,17 @@ def context_keys(
     ``intra.ring``) a third key, the repeat context of the neighbours and the ring together."""
     if neighbours.shape[0] == 0:
         return None
+    from . import rows_kernel  # numba: loaded on first use
+
+    return list(rows_kernel.context_keys(index_canvas, neighbours, ring, _KEY_RADIX, int(_HASH_SHIFT)))
+
+
+def context_keys_reference(
+    index_canvas: np.ndarray, neighbours: np.ndarray, ring: np.ndarray | None = None
+) -> list[np.ndarray] | None:
+    """``context_keys`` in numpy (for testing the kernel)."""
+    if neighbours.shape[0] == 0:
+        return None
     j = neighbours.shape[0]
     first = _index_at(index_canvas, neighbours[0])
     second = _index_at(index_canvas, neighbours[2 if j > 2 else j - 1])
@@ -218,16 +229,16 @@ def blend(p: np.ndarray, count_rows: list[np.ndarray], beta: tuple[float, float]
 def blend_sparse(
     p: np.ndarray, counts: ContextCounts, keys: list[np.ndarray], beta: tuple[float, float]
 ) -> np.ndarray:
-    """``blend_sparse_reference``'s rows, by the compiled ``blend_kernel`` for float64 rows (every
+    """``blend_sparse_reference``'s rows, by the compiled ``rows_kernel`` for float64 rows (every
     version with integer tables); version 2's float32 rows take the reference."""
     if p.dtype != np.float64 or not any(b > 0 for b in beta):
         return blend_sparse_reference(p, counts, keys, beta)
-    from . import blend_kernel  # numba: loaded on first use
+    from . import rows_kernel  # numba: loaded on first use
 
     n = p.shape[0]
     keys = [keys[o] if b > 0 else np.zeros(n, np.int64) for o, b in enumerate(beta)]
     tables = [counts._table(o) for o in range(len(beta))]
-    return blend_kernel.blend(np.ascontiguousarray(p), keys, beta, tables)
+    return rows_kernel.blend(np.ascontiguousarray(p), keys, beta, tables)
 
 
 def blend_sparse_reference(

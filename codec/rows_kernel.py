@@ -1,0 +1,183 @@
+"""Compiled kernels for a palette part's rows after the model weights: the votes' mix and the
+context counts' blend, each one pass over the rows.
+
+In numpy the mix is a handful of passes over the (pixels x colours) rows and the blend two binary
+searches per pixel and order, the expansion of every (pixel, colour, count) triple into arrays and
+scattered adds: together more of a palette part's time than the weights. These loops do each
+pixel's row at once, with the same float64 operations in the same order as the numpy references
+(``palette_coding.mix_rows_reference``, ``palette_context.blend_sparse_reference``) and no
+fast-math (no reassociation, no fused multiply-adds), hence the same rows, bit for bit
+(``tests/test_rows_kernel.py``). Imported on first use, like ``weight_kernel``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .weight_kernel import first_call
+
+_SYMBOL_BITS = 8
+_SYMBOL_MASK = (1 << _SYMBOL_BITS) - 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _first_at_least(codes, value):  # pragma: no cover - compiled
+    """Index of the first code >= value in the sorted ``codes`` (``np.searchsorted(..., 'left')``)."""
+    lo, hi = 0, codes.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if codes[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _blend(p, keys, betas, codes, counts):  # pragma: no cover - compiled
+    """``p`` (N, K) float64 in place; per active order o (``betas[o]`` > 0): ``keys[o]`` the pixels'
+    context keys and the order's table, ``codes[o]`` (sorted, context << 8 | symbol) and
+    ``counts[o]``."""
+    n, k_count = p.shape
+    n_orders = betas.size
+    for i in numba.prange(n):
+        lo = np.zeros(n_orders, np.int64)
+        hi = np.zeros(n_orders, np.int64)
+        coeff = np.zeros(n_orders)
+        a = 1.0
+        for o in range(n_orders):
+            b = betas[o]
+            if b <= 0:
+                continue
+            table = codes[o]
+            key = keys[o, i]
+            lo[o] = _first_at_least(table, key << _SYMBOL_BITS)
+            hi[o] = _first_at_least(table, (key + 1) << _SYMBOL_BITS)
+            total = np.int64(0)
+            for q in range(lo[o], hi[o]):
+                total += counts[o][q]
+            denom = np.float64(total) + b
+            shrink = b / denom
+            a = a * shrink
+            for q in range(o):
+                coeff[q] = coeff[q] * shrink
+            coeff[o] = 1.0 / denom
+        for k in range(k_count):
+            p[i, k] *= a
+        for o in range(n_orders):
+            c = coeff[o]
+            for q in range(lo[o], hi[o]):
+                p[i, codes[o][q] & _SYMBOL_MASK] += c * np.float64(counts[o][q])
+    return p
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _mix(p, prev_idx, w_prev, nbr_idx, w_levels):  # pragma: no cover - compiled
+    """``p`` (N, K) float64 integer weights in place: normalized, mixed with the previous colour
+    (``prev_idx`` (N,), -1: none; weight ``w_prev``) and the neighbours' votes (``nbr_idx`` (J, N),
+    -1: absent; weight ``w_levels[agreement - 1]``)."""
+    n, k_count = p.shape
+    j_count = nbr_idx.shape[0]
+    for i in numba.prange(n):
+        count = 0
+        level = 0
+        for a in range(j_count):
+            if nbr_idx[a, i] < 0:
+                continue
+            count += 1
+            same = 0
+            for b in range(j_count):
+                if nbr_idx[b, i] >= 0 and nbr_idx[b, i] == nbr_idx[a, i]:
+                    same += 1
+            level = max(level, same)
+        w_nbr = w_levels[level - 1] if level > 0 else 0.0
+        has_prev = w_prev > 0 and prev_idx[i] >= 0
+        total = 0.0  # an integer below 2^29: exact in any order
+        for k in range(k_count):
+            total += p[i, k]
+        keep_nbr = 1.0 - w_nbr
+        scale = ((1.0 - w_prev) if has_prev else 1.0) * keep_nbr / total
+        for k in range(k_count):
+            p[i, k] *= scale
+        if has_prev:
+            p[i, prev_idx[i]] += w_prev * keep_nbr
+        if w_nbr > 0:
+            vote = w_nbr / np.float64(count)
+            for a in range(j_count):
+                if nbr_idx[a, i] >= 0:
+                    p[i, nbr_idx[a, i]] += vote
+    return p
+
+
+def mix(
+    p: np.ndarray, prev_idx: np.ndarray | None, w_prev: float, nbr_idx: np.ndarray | None, w_levels
+) -> np.ndarray:
+    """``palette_coding.mix_rows`` with ``normalize`` on float64 integer weights, in place."""
+    n = p.shape[0]
+    with first_call(_mix):
+        return _mix(
+            p,
+            np.full(n, -1, np.int64) if prev_idx is None else np.asarray(prev_idx, np.int64),
+            float(w_prev),
+            np.zeros((0, n), np.int64) if nbr_idx is None else np.ascontiguousarray(nbr_idx, np.int64),
+            np.zeros(4) if w_levels is None else np.asarray(w_levels, np.float64),
+        )
+
+
+def blend(
+    p: np.ndarray,
+    keys: list[np.ndarray],
+    betas: tuple[float, ...],
+    tables: list[tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """Blend float64 rows ``p`` (N, K) in place with the counts of ``tables`` (per order: sorted
+    codes and their counts, int64) after the pixels' context ``keys``."""
+    with first_call(_blend):
+        return _blend(
+            p,
+            np.stack([np.asarray(k, np.int64) for k in keys]),
+            np.asarray(betas, np.float64),
+            tuple(np.ascontiguousarray(t[0], np.int64) for t in tables),
+            tuple(np.ascontiguousarray(t[1], np.int64) for t in tables),
+        )
+
+
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _keys(index_canvas, template, n_first, radix, hash_shift, out):  # pragma: no cover - compiled
+    """``palette_context.context_keys``'s keys into ``out`` (2 or 3, N): ``template`` (J + R, N)
+    flat positions (-1 outside), the first ``n_first`` the neighbours; a third row hashes them all."""
+    t_count, n = template.shape
+    second = 2 if n_first > 2 else n_first - 1
+    one = np.uint64(1)
+    for i in numba.prange(n):
+        h = np.uint64(0)
+        first = np.int64(0)
+        for t in range(t_count):
+            pos = template[t, i]
+            c = np.int64(0) if pos < 0 else np.int64(index_canvas[pos]) + 2
+            if t == 0:
+                first = c
+                out[0, i] = c
+            if t == second:
+                out[1, i] = first * radix + c
+            h = h * _HASH_MUL + (np.uint64(c) + one)
+        if out.shape[0] > 2:
+            out[2, i] = np.int64(h >> np.uint64(hash_shift))
+    return out
+
+
+def context_keys(
+    index_canvas: np.ndarray, neighbours: np.ndarray, ring: np.ndarray | None, radix: int, hash_shift: int
+) -> np.ndarray:
+    """(2 or 3, N) int64 keys of ``palette_context.context_keys`` (neighbours (J, N), J >= 1)."""
+    n = neighbours.shape[1]
+    template = neighbours if ring is None else np.concatenate([neighbours, ring.astype(neighbours.dtype)])
+    out = np.empty((2 if ring is None else 3, n), np.int64)
+    with first_call(_keys):
+        return _keys(
+            index_canvas, np.ascontiguousarray(template), neighbours.shape[0], radix, hash_shift, out
+        )

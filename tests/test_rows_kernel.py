@@ -1,0 +1,109 @@
+"""codec/rows_kernel.py: the compiled mix and blend give the rows of their numpy references
+(palette_coding.mix_rows_reference, palette_context.blend_sparse_reference) bit for bit: the coded
+bytes of every format version with integer rows depend on them."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from fpcodec.codec import palette_coding as pc
+from fpcodec.codec import palette_context as ctx
+
+
+def _counts(rng, n_contexts: int, k: int, adds: int) -> ctx.ContextCounts:
+    counts = ctx.ContextCounts()
+    for _ in range(adds):  # several parts: merged tables
+        size = int(rng.integers(1, 400))
+        keys = [rng.integers(0, n_contexts, size) * m for m in (1, 7, 1 << 40)]
+        symbols = rng.integers(-1, k, size)  # -1: a colour not in the palette, not counted
+        counts.add(keys, symbols)
+    return counts
+
+
+@pytest.mark.parametrize("k", [2, 17, 256])
+def test_kernel_matches_the_reference_bit_for_bit(k):
+    rng = np.random.default_rng(k)
+    counts = _counts(rng, 30, k, 4)
+    n = 500
+    keys = [rng.integers(0, 40, n) * m for m in (1, 7, 1 << 40)]  # unseen contexts too
+    p = rng.random((n, k)) * rng.integers(1, 1 << 29, (n, 1))
+    tables = [ctx.BETA_TABLE, ctx.BETA_TABLE, ctx.BETA_REPEAT]
+    for beta in itertools.product(*tables):
+        if not any(beta):
+            continue
+        want = ctx.blend_sparse_reference(p.copy(), counts, keys, beta)
+        got = ctx.blend_sparse(p.copy(), counts, keys, beta)
+        assert got.dtype == np.float64
+        assert np.array_equal(got.view(np.int64), want.view(np.int64)), beta
+    for beta in [(32.0, 0.0), (0.0, 512.0)]:  # two orders (before version 8)
+        want = ctx.blend_sparse_reference(p.copy(), counts, keys[:2], beta)
+        assert np.array_equal(ctx.blend_sparse(p.copy(), counts, keys[:2], beta), want)
+
+
+def test_empty_tables_and_rows():
+    counts = ctx.ContextCounts()
+    p = np.ones((3, 4))
+    keys = [np.arange(3)] * 3
+    assert np.array_equal(ctx.blend_sparse(p.copy(), counts, keys, (32.0, 128.0, 2.0)), p)
+    empty = np.ones((0, 4))
+    assert ctx.blend_sparse(empty, counts, [np.zeros(0, np.int64)] * 3, (32.0, 0.0, 0.5)).shape == (0, 4)
+
+
+def test_float32_rows_take_the_reference():
+    rng = np.random.default_rng(1)
+    counts = _counts(rng, 10, 8, 2)
+    keys = [rng.integers(0, 10, 50) * m for m in (1, 7, 1 << 40)]
+    p = rng.random((50, 8)).astype(np.float32)
+    got = ctx.blend_sparse(p.copy(), counts, keys, (32.0, 128.0, 0.0))
+    assert got.dtype == np.float32
+    assert np.array_equal(got, ctx.blend_sparse_reference(p.copy(), counts, keys, (32.0, 128.0, 0.0)))
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype == np.float64 and np.array_equal(a.view(np.int64), b.view(np.int64))
+
+
+@pytest.mark.parametrize("k", [2, 9, 256])
+def test_mix_matches_the_reference_bit_for_bit(k):
+    rng = np.random.default_rng(k)
+    n = 400
+    rows = rng.integers(1, 1 << 21, (n, k)).astype(np.float64)  # integer weights, as colour_weights
+    prev = np.where(rng.random(n) < 0.8, rng.integers(0, k, n), -1)
+    nbr = np.where(rng.random((4, n)) < 0.8, rng.integers(0, min(k, 3), (4, n)), -1)  # agreeing often
+    levels = [pc.NBR_TABLE[list(c)] for c in itertools.product(range(4), repeat=4)][::17]
+    for w_prev in pc.MIX_TABLE:
+        for w_levels in levels:
+            for args in ((prev, nbr), (None, nbr), (prev, None), (None, None), (prev, nbr[:1])):
+                want = pc.mix_rows_reference(rows.copy(), args[0], w_prev, args[1], w_levels, normalize=True)
+                got = pc.mix_rows(rows.copy(), args[0], w_prev, args[1], w_levels, normalize=True)
+                assert _same_bits(got, want), (w_prev, w_levels)
+    none = np.full(n, -1)
+    want = pc.mix_rows_reference(rows.copy(), none, 0.5, np.full((4, n), -1), levels[3], normalize=True)
+    assert _same_bits(
+        pc.mix_rows(rows.copy(), none, 0.5, np.full((4, n), -1), levels[3], normalize=True), want
+    )
+
+
+def test_mix_without_normalizing_takes_the_reference():
+    rows = np.random.default_rng(0).random((20, 5)).astype(np.float32)  # version 2's float rows
+    got = pc.mix_rows(rows.copy(), np.zeros(20, np.int64), 0.5, None, None, normalize=False)
+    assert got.dtype == np.float32
+    assert np.array_equal(got, pc.mix_rows_reference(rows.copy(), np.zeros(20, np.int64), 0.5, None, None))
+
+
+@pytest.mark.parametrize("j, ring", [(1, False), (2, False), (4, False), (4, True), (3, True)])
+def test_context_keys_match_the_reference(j, ring):
+    rng = np.random.default_rng(j)
+    n, size = 300, 1000
+    canvas = rng.integers(-1, 256, size).astype(np.int32)  # -1: a colour not in the palette
+    neighbours = np.where(rng.random((j, n)) < 0.9, rng.integers(0, size, (j, n)), -1).astype(np.int32)
+    ring_pos = np.where(rng.random((12, n)) < 0.9, rng.integers(0, size, (12, n)), -1) if ring else None
+    want = ctx.context_keys_reference(canvas, neighbours, ring_pos)
+    got = ctx.context_keys(canvas, neighbours, ring_pos)
+    assert len(got) == len(want) == (3 if ring else 2)
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == b.dtype == np.int64 and np.array_equal(a, b)
+    assert ctx.context_keys(canvas, np.zeros((0, n), np.int32), None) is None
