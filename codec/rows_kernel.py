@@ -181,3 +181,34 @@ def context_keys(
         return _keys(
             index_canvas, np.ascontiguousarray(template), neighbours.shape[0], radix, hash_shift, out
         )
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge(codes, counts, new, more, out_codes, out_counts):  # pragma: no cover - compiled
+    """Merge two sorted unique code tables, adding the counts of codes in both; returns the size."""
+    i = j = m = 0
+    while i < codes.size or j < new.size:
+        if j == new.size or (i < codes.size and codes[i] < new[j]):
+            out_codes[m], out_counts[m] = codes[i], counts[i]
+            i += 1
+        elif i == codes.size or new[j] < codes[i]:
+            out_codes[m], out_counts[m] = new[j], more[j]
+            j += 1
+        else:
+            out_codes[m], out_counts[m] = codes[i], counts[i] + more[j]
+            i += 1
+            j += 1
+        m += 1
+    return m
+
+
+def merge_counts(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``palette_context._merge``: two (sorted unique int64 codes, counts) tables as one."""
+    (codes, counts), (new, more) = a, b
+    size = codes.size + new.size
+    out_codes, out_counts = np.empty(size, np.int64), np.empty(size, np.int64)
+    with first_call(_merge):
+        m = _merge(codes, counts, new, more, out_codes, out_counts)
+    return out_codes[:m].copy(), out_counts[:m].copy()

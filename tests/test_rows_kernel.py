@@ -107,3 +107,19 @@ def test_context_keys_match_the_reference(j, ring):
     for a, b in zip(got, want, strict=True):
         assert a.dtype == b.dtype == np.int64 and np.array_equal(a, b)
     assert ctx.context_keys(canvas, np.zeros((0, n), np.int32), None) is None
+
+
+def test_merge_counts_matches_the_reference():
+    from fpcodec.codec import rows_kernel
+
+    rng = np.random.default_rng(3)
+    for size_a, size_b in ((0, 0), (0, 5), (5, 0), (100, 30), (30, 100), (1000, 1000)):
+        a = np.unique(rng.integers(0, 300, size_a), return_counts=True)
+        b = np.unique(rng.integers(0, 300, size_b), return_counts=True)
+        a = (a[0].astype(np.int64), a[1].astype(np.int64))
+        b = (b[0].astype(np.int64), b[1].astype(np.int64))
+        want = ctx.merge_reference(a, b)
+        got = rows_kernel.merge_counts(a, b)
+        both = np.unique(np.concatenate([np.repeat(*a), np.repeat(*b)]), return_counts=True)
+        for g, w, u in zip(got, want, both, strict=True):
+            assert np.array_equal(g, w) and np.array_equal(g, u)
