@@ -319,17 +319,15 @@ def choose_mix_stats(
 ) -> tuple[int, float]:
     """``choose_mix`` from ``_vote_stats``'s per-pixel statistics."""
     best = (0, np.inf)
+    alone = level == 0
+    levels = [(lv, sel, votes[sel]) for lv in range(1, _LEVELS + 1) if (sel := level == lv).any()]
     for a, wp in enumerate(MIX_TABLE if has_prev.any() else MIX_TABLE[:1]):
         p1 = np.where(has_prev, (1 - wp) * true_p + wp * match, true_p)
-        mix, total = a, float(-np.log2(np.maximum(p1[level == 0], entropy.MIN_PROBABILITY)).sum())
-        for lv in range(1, _LEVELS + 1):
-            sel = level == lv
-            if not sel.any():
-                continue
+        mix, total = a, float(-np.log2(np.maximum(p1[alone], entropy.MIN_PROBABILITY)).sum())
+        for lv, sel, lv_votes in levels:
+            lv_p1 = p1[sel]
             costs = [
-                float(
-                    -np.log2(np.maximum((1 - wn) * p1[sel] + wn * votes[sel], entropy.MIN_PROBABILITY)).sum()
-                )
+                float(-np.log2(np.maximum((1 - wn) * lv_p1 + wn * lv_votes, entropy.MIN_PROBABILITY)).sum())
                 for wn in NBR_TABLE
             ]
             b = int(np.argmin(costs))
