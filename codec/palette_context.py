@@ -192,7 +192,16 @@ class ContextCounts:
         return out
 
     def true_counts(self, order: int, keys: np.ndarray, symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(count of each pixel's own symbol after its context, total count of the context)."""
+        """(count of each pixel's own symbol after its context, total count of the context), float64
+        (``true_counts_reference``'s, by the compiled ``rows_kernel``)."""
+        from . import rows_kernel  # numba: loaded on first use
+
+        return rows_kernel.true_counts(*self._table(order), keys, symbols)
+
+    def true_counts_reference(
+        self, order: int, keys: np.ndarray, symbols: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``true_counts`` in numpy (for testing the kernel)."""
         codes, counts, lo, hi = self._ranges(order, keys)
         csum = np.concatenate([[0], np.cumsum(counts)])
         total = csum[hi] - csum[lo]

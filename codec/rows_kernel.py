@@ -212,3 +212,29 @@ def merge_counts(
     with first_call(_merge):
         m = _merge(codes, counts, new, more, out_codes, out_counts)
     return out_codes[:m].copy(), out_counts[:m].copy()
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _true_counts(codes, counts, keys, symbols, own, total):  # pragma: no cover - compiled
+    for i in numba.prange(keys.size):
+        key = keys[i]
+        lo = _first_at_least(codes, key << _SYMBOL_BITS)
+        hi = _first_at_least(codes, (key + 1) << _SYMBOL_BITS)
+        t = np.int64(0)
+        for q in range(lo, hi):
+            t += counts[q]
+        want = (key << _SYMBOL_BITS) | symbols[i]
+        at = lo + _first_at_least(codes[lo:hi], want)
+        own[i] = np.float64(counts[at]) if at < hi and codes[at] == want else 0.0
+        total[i] = np.float64(t)
+
+
+def true_counts(
+    codes: np.ndarray, counts: np.ndarray, keys: np.ndarray, symbols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``palette_context.ContextCounts.true_counts`` from an order's table: (count of each pixel's
+    own symbol after its context, the context's total), float64."""
+    own, total = np.empty(keys.size), np.empty(keys.size)
+    with first_call(_true_counts):
+        _true_counts(codes, counts, np.asarray(keys, np.int64), np.asarray(symbols, np.int64), own, total)
+    return own, total

@@ -123,3 +123,18 @@ def test_merge_counts_matches_the_reference():
         both = np.unique(np.concatenate([np.repeat(*a), np.repeat(*b)]), return_counts=True)
         for g, w, u in zip(got, want, both, strict=True):
             assert np.array_equal(g, w) and np.array_equal(g, u)
+
+
+def test_true_counts_match_the_reference():
+    rng = np.random.default_rng(5)
+    counts = _counts(rng, 30, 40, 3)
+    keys = [rng.integers(0, 40, 700) * m for m in (1, 7, 1 << 40)]  # unseen contexts too
+    symbols = rng.integers(-1, 40, 700)  # -1: a colour not in the palette
+    for o in range(3):
+        got = counts.true_counts(o, keys[o], symbols)
+        want = counts.true_counts_reference(o, keys[o], symbols)
+        for g, w in zip(got, want, strict=True):
+            assert _same_bits(g, w)
+    empty = ctx.ContextCounts()
+    own, total = empty.true_counts(0, keys[0], symbols)
+    assert not own.any() and not total.any()
