@@ -128,8 +128,11 @@ class NumpyConv:
 
 
 def _pool_size() -> int:
-    """Threads for the convolutions' GEMMs: the cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """Threads for the convolutions' GEMMs: the cores this process may use, at most
+    ``NUMBA_NUM_THREADS`` when set (the one variable that sets fpcodec's threads, bench/SPEED.md)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = os.environ.get("NUMBA_NUM_THREADS", "")
+    return max(1, min(cores, int(limit))) if limit.isdigit() else cores
 
 
 @functools.cache
