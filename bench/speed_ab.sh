@@ -1,0 +1,42 @@
+#!/bin/bash
+# Whole-process A/B timing of two fpcodec trees on the same clips, runs alternating so that a busy
+# machine slows both alike; prints one "label seconds" line per run (take medians).
+#
+#   git worktree add /tmp/wt_old <commit>
+#   mkdir -p /tmp/fpold/fpcodec && for d in codec models bitstream bench; do
+#       ln -sfn /tmp/wt_old/$d /tmp/fpold/fpcodec/$d; done
+#   bench/speed_ab.sh /tmp/fpold CLIP... > ab.txt
+#
+# "new" is the installed tree; "new1" is it on one core (taskset -c 0, NUMBA_NUM_THREADS=1).
+# The streams of both trees are compared byte for byte first.
+set -u
+OLD=$1; shift
+PY=${PYTHON:-python}
+ROUNDS=${ROUNDS:-3}
+run() {
+  local label=$1; shift
+  local s=$(date +%s.%N)
+  "$@" >/dev/null 2>&1 || echo "FAIL $label"
+  echo "$label $(echo "$(date +%s.%N) - $s" | bc)"
+}
+old() { PYTHONPATH=$OLD $PY -m fpcodec.codec.cli "$@"; }
+new() { $PY -m fpcodec.codec.cli "$@"; }
+one() { taskset -c 0 env NUMBA_NUM_THREADS=1 $PY -m fpcodec.codec.cli "$@"; }
+tmp=$(mktemp -d)
+for clip in "$@"; do  # warm numba's caches; the same bytes from both trees
+  name=$(basename "$clip")
+  old encode "$clip" -o "$tmp/old_$name.fpc" -q -y && new encode "$clip" -o "$tmp/new_$name.fpc" -q -y
+  cmp -s "$tmp/old_$name.fpc" "$tmp/new_$name.fpc" && echo "$name: streams identical" || echo "$name: streams DIFFER"
+  old decode "$tmp/old_$name.fpc" -o "$tmp/o.gif" -y -q; new decode "$tmp/new_$name.fpc" -o "$tmp/n.gif" -y -q
+done
+for r in $(seq "$ROUNDS"); do
+  for clip in "$@"; do
+    name=$(basename "$clip")
+    run "old enc $name" old encode "$clip" -o "$tmp/o.fpc" -q -y
+    run "new enc $name" new encode "$clip" -o "$tmp/n.fpc" -q -y
+    run "old dec $name" old decode "$tmp/old_$name.fpc" -o "$tmp/o.gif" -y -q
+    run "new dec $name" new decode "$tmp/new_$name.fpc" -o "$tmp/n.gif" -y -q
+    run "new1 dec $name" one decode "$tmp/new_$name.fpc" -o "$tmp/n1.gif" -y -q
+  done
+done
+rm -rf "$tmp"
