@@ -59,6 +59,9 @@ def _weights(
             m_g = min(max((g_base + k0 * r16) >> coupling_shift, 0), mean_max)
             g16 = v_g - m_g
             w = (w * _count(s_g, g16, v_g, tables)) >> shift
+            if w == 0:  # a colour far from the mean: every later product is 0 too
+                out[i, k] = 1
+                continue
             m_b = min(max((b_base + k1 * r16 + k2 * g16) >> coupling_shift, 0), mean_max)
             w = (w * _count(s_b, v_b - m_b, v_b, tables)) >> shift
             if channels == 4:  # alpha: not coupled
