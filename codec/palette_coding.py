@@ -104,6 +104,23 @@ def colour_weights(
     )
 
 
+def true_probabilities(
+    mean: np.ndarray,
+    coupling: np.ndarray | None,
+    scale_idx: np.ndarray,
+    palette: np.ndarray,
+    truth: np.ndarray,
+) -> np.ndarray:
+    """Each pixel's normalized ``colour_weights`` probability of its colour ``truth`` (float64, the
+    row's own value over its exact sum), with integer coupling (version 4 on), without the rows."""
+    from . import weight_kernel  # numba: loaded on first use
+
+    own, total = weight_kernel.true_weights(
+        *_snapped(mean, coupling), scale_idx, palette, WEIGHT_SHIFT, truth
+    )
+    return own.astype(np.float64) / total.astype(np.float64)
+
+
 def colour_weights_reference(
     mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.ndarray, palette: np.ndarray
 ) -> np.ndarray:

@@ -88,6 +88,10 @@ def test_kernel_equals_the_numpy_rule(channels: int, k: int) -> None:
     assert got.shape == (n, k) and got.dtype == np.float64
     assert np.array_equal(got, want)
     assert got.min() >= 1 and got.max() < 2.0**21  # every colour possible; row sums exact
+    # the encoder's estimate: the true colour's weight and the row sum, without the rows
+    truth = rng.integers(0, k, n)
+    own, total = weight_kernel.true_weights(mean_q, coupling_q, scale_idx, palette, pc.WEIGHT_SHIFT, truth)
+    assert np.array_equal(own, want[np.arange(n), truth]) and np.array_equal(total, want.sum(axis=1))
 
 
 def test_kernel_on_no_pixels() -> None:

@@ -335,10 +335,18 @@ def estimate_passes(
         truth = idx[t]
         true_p = np.empty(t.size)
         blocks = []
-        for sl, rows in model_blocks(inp, palette):
-            true_p[sl] = rows[np.arange(rows.shape[0]), truth[sl]] / rows.sum(axis=1, dtype=np.float64)
-            if cache:
-                blocks.append((sl, rows))
+        if cache or inp.keep is not None or not CURRENT.integer_coupling:
+            for sl, rows in model_blocks(inp, palette):
+                true_p[sl] = rows[np.arange(rows.shape[0]), truth[sl]] / rows.sum(axis=1, dtype=np.float64)
+                if cache:
+                    blocks.append((sl, rows))
+        else:  # the rows are made again when the frame is coded: only their true colours here
+            for start in range(0, t.size, _COUNTS_BLOCK):
+                sl = slice(start, start + _COUNTS_BLOCK)
+                coupling = None if inp.coupling is None else inp.coupling[:, sl]
+                true_p[sl] = pc.true_probabilities(
+                    inp.mean[:, sl], coupling, inp.scale_idx[:, sl], palette, truth[sl]
+                )
         cached.append(blocks)
         hits, valid, level = pc.vote_counts(neighbour_colours(idx, inp.neighbours), truth)
         prev = None if prev_idx is None else prev_idx[t]
