@@ -64,6 +64,15 @@ _DECODERS: dict[int, Callable[[CodedFrame, DecodeContext], np.ndarray]] = {
 }
 #: Modes that predict from the previous frames.
 _NEEDS_HISTORY = (MODE_INTER, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE)
+
+
+def uses_prediction(mode: int) -> bool:
+    """Whether a frame of this mode is decoded from the predictor's output. The others (intra,
+    palette intra, stored) are not, and the predictor is a function of the decoded frames alone,
+    so the decoder skips it for them."""
+    return mode in _NEEDS_HISTORY
+
+
 #: Modes that a format version may lack: the profile rule that brings them.
 _MODE_RULE = {
     MODE_PALETTE_INTRA: "palette_frames",

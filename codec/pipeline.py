@@ -608,7 +608,8 @@ class Decoder:
             history.clear()
         if self.pixel_format is not None:
             return self._decode_planar(rec, history)
-        pred = self.predictor.predict(list(history)) if history else None
+        predicted = history and frame_coding.uses_prediction(rec.mode)
+        pred = self.predictor.predict(list(history)) if predicted else None
         coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
         pixels = frame_coding.decode_frame(
             coded, pred, h.height, h.width, h.channels, history[-1] if history else None, self.profile
