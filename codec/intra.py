@@ -49,11 +49,6 @@ RING_AXIS = (
 )
 
 
-#: Pixels per block in ``pass_params``, whose (C, K, N) temporaries would otherwise be several
-#: times the frame.
-PARAMS_BLOCK = 1 << 16
-
-
 def index_dtype(pixels: int) -> type:
     """Flat pixel indices as int32 when they fit (half the memory of the cached schedules), else int64."""
     return np.int32 if pixels < (1 << 31) else np.int64
@@ -113,21 +108,19 @@ def pass_params(canvas: np.ndarray, p: Pass) -> tuple[np.ndarray, np.ndarray]:
     encoder's uint8 frame: the same values).
 
     Only the neighbours listed in ``p`` are read, so pixels not yet decoded may hold anything.
-    Computed in blocks of PARAMS_BLOCK pixels (every value depends on its own pixel only).
     """
     c = canvas.shape[0]
     n = p.targets.size
     if p.neighbours.shape[0] == 0:
         return np.full((c, n), 128.0, np.float32), np.full((c, n), FIRST_SCALE, np.float32)
-    mean = np.empty((c, n), np.float32)
-    scale = np.empty((c, n), np.float32)
-    for start in range(0, n, PARAMS_BLOCK):
-        sl = slice(start, min(n, start + PARAMS_BLOCK))
-        mean[:, sl], scale[:, sl] = _block_params(canvas, p.neighbours[:, sl])
-    return mean, scale
+    from . import params_kernel  # numba: loaded on first use
+
+    return params_kernel.block_params(canvas, p.neighbours, FLOOR, GAIN)
 
 
-def _block_params(canvas: np.ndarray, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def block_params_reference(canvas: np.ndarray, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pass_params`` of the pixels with these neighbours, in numpy (the compiled
+    ``params_kernel`` computes the same floats; for testing it)."""
     valid = neighbours >= 0
     vals = canvas[:, np.where(valid, neighbours, 0)].astype(np.float32, copy=False)  # (C, K, N)
     count = valid.sum(axis=0)

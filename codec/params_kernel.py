@@ -1,0 +1,50 @@
+"""Compiled kernel for ``intra.pass_params``: a pass's mean and scale from its decoded neighbours.
+
+In numpy the rule builds three (channels, neighbours, pixels) float32 arrays per block (the values,
+then with 0, -inf and +inf where a neighbour is absent); this loop reads each neighbour once. The
+operations are those of ``intra.block_params_reference``: the neighbours' float32 sum in their
+order, divided by their count in float64 and rounded to float32; the scale FLOOR + GAIN x (max -
+min) in float32. So the results are the same bit for bit (``tests/test_params_kernel.py``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .weight_kernel import first_call
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _params(canvas, neighbours, floor, gain, mean, scale):  # pragma: no cover - compiled
+    channels = canvas.shape[0]
+    j_count, n = neighbours.shape
+    for i in numba.prange(n):
+        count = 0
+        for j in range(j_count):
+            if neighbours[j, i] >= 0:
+                count += 1
+        for c in range(channels):
+            total = np.float32(0.0)
+            hi = np.float32(-np.inf)
+            lo = np.float32(np.inf)
+            for j in range(j_count):
+                pos = neighbours[j, i]
+                if pos >= 0:
+                    v = np.float32(canvas[c, pos])
+                    total += v
+                    hi = max(hi, v)
+                    lo = min(lo, v)
+            mean[c, i] = np.float32(np.float64(total) / np.float64(count))
+            scale[c, i] = floor + gain * (hi - lo)
+    return mean, scale
+
+
+def block_params(canvas: np.ndarray, neighbours: np.ndarray, floor: float, gain: float):
+    """``intra.block_params_reference``'s (mean, scale), both (C, N) float32."""
+    c, n = canvas.shape[0], neighbours.shape[1]
+    mean, scale = np.empty((c, n), np.float32), np.empty((c, n), np.float32)
+    with first_call(_params):
+        return _params(
+            canvas, np.ascontiguousarray(neighbours), np.float32(floor), np.float32(gain), mean, scale
+        )
