@@ -93,6 +93,16 @@ def ring(p: Pass, height: int, width: int) -> np.ndarray:
     n = p.targets.size
     if p.step == 0:
         return np.zeros((0, n), p.targets.dtype)
+    from . import intra_kernel  # numba: loaded on first use
+
+    return intra_kernel.ring(p.targets, RING_DIAGONAL if p.diagonal else RING_AXIS, p.step, height, width)
+
+
+def ring_reference(p: Pass, height: int, width: int) -> np.ndarray:
+    """``ring`` in numpy (for testing the kernel)."""
+    n = p.targets.size
+    if p.step == 0:
+        return np.zeros((0, n), p.targets.dtype)
     ty, tx = np.divmod(p.targets, width)
     rd = RING_DIAGONAL if p.diagonal else RING_AXIS
     out = np.empty((len(rd), n), p.targets.dtype)
@@ -113,14 +123,14 @@ def pass_params(canvas: np.ndarray, p: Pass) -> tuple[np.ndarray, np.ndarray]:
     n = p.targets.size
     if p.neighbours.shape[0] == 0:
         return np.full((c, n), 128.0, np.float32), np.full((c, n), FIRST_SCALE, np.float32)
-    from . import params_kernel  # numba: loaded on first use
+    from . import intra_kernel  # numba: loaded on first use
 
-    return params_kernel.block_params(canvas, p.neighbours, FLOOR, GAIN)
+    return intra_kernel.block_params(canvas, p.neighbours, FLOOR, GAIN)
 
 
 def block_params_reference(canvas: np.ndarray, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``pass_params`` of the pixels with these neighbours, in numpy (the compiled
-    ``params_kernel`` computes the same floats; for testing it)."""
+    ``intra_kernel`` computes the same floats; for testing it)."""
     valid = neighbours >= 0
     vals = canvas[:, np.where(valid, neighbours, 0)].astype(np.float32, copy=False)  # (C, K, N)
     count = valid.sum(axis=0)

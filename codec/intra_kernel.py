@@ -1,10 +1,12 @@
-"""Compiled kernel for ``intra.pass_params``: a pass's mean and scale from its decoded neighbours.
+"""Compiled kernels of the coarse-to-fine passes: ``intra.pass_params`` (a pass's mean and scale from
+its decoded neighbours) and ``intra.ring`` (the positions of the repeat context's ring).
 
 In numpy the rule builds three (channels, neighbours, pixels) float32 arrays per block (the values,
 then with 0, -inf and +inf where a neighbour is absent); this loop reads each neighbour once. The
 operations are those of ``intra.block_params_reference``: the neighbours' float32 sum in their
 order, divided by their count in float64 and rounded to float32; the scale FLOOR + GAIN x (max -
-min) in float32. So the results are the same bit for bit (``tests/test_params_kernel.py``).
+min) in float32. So the results are the same bit for bit (``tests/test_intra_kernel.py``). The ring
+is integer arithmetic, in one pass over the pixels instead of a dozen.
 """
 
 from __future__ import annotations
@@ -47,4 +49,24 @@ def block_params(canvas: np.ndarray, neighbours: np.ndarray, floor: float, gain:
     with first_call(_params):
         return _params(
             canvas, np.ascontiguousarray(neighbours), np.float32(floor), np.float32(gain), mean, scale
+        )
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _ring(targets, offsets, step, height, width, out):  # pragma: no cover - compiled
+    for i in numba.prange(targets.size):
+        ty, tx = divmod(np.int64(targets[i]), width)
+        for r in range(offsets.shape[0]):
+            ny, nx = ty + offsets[r, 0] * step, tx + offsets[r, 1] * step
+            out[r, i] = ny * width + nx if 0 <= ny < height and 0 <= nx < width else -1
+    return out
+
+
+def ring(targets: np.ndarray, offsets: np.ndarray, step: int, height: int, width: int) -> np.ndarray:
+    """(R, N) flat positions targets + step x offsets ((R, 2) (dy, dx)), -1 outside the frame, in
+    the targets' dtype."""
+    out = np.empty((len(offsets), targets.size), targets.dtype)
+    with first_call(_ring):
+        return _ring(
+            targets, np.asarray(offsets, np.int64), np.int64(step), np.int64(height), np.int64(width), out
         )
