@@ -76,3 +76,20 @@ def test_convolution_threads_do_not_change_the_integers(monkeypatch, size):
     for workers in (2, 5):
         for a, b in zip(got[1], got[workers], strict=True):
             assert np.array_equal(a, b)
+
+
+def test_streams_and_frames_do_not_depend_on_the_thread_count(tmp_path):
+    """``fpcodec encode`` and ``decode`` of a real clip as processes with one thread and with the
+    default (one per core): the same stream bytes and the same decoded frames."""
+    clip = os.path.join(os.path.dirname(__file__), "data", "carphonew_000_5f.gif")
+    out = {}
+    for name, count in (("one", "1"), ("all", None)):
+        env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+        if count:
+            env["NUMBA_NUM_THREADS"] = count
+        stream, frames = tmp_path / f"{name}.fpc", tmp_path / f"{name}.apng"
+        cli = [sys.executable, "-m", "fpcodec.codec.cli"]
+        subprocess.run([*cli, "encode", clip, "-o", str(stream), "-q"], env=env, check=True)
+        subprocess.run([*cli, "decode", str(stream), "-o", str(frames), "-q"], env=env, check=True)
+        out[name] = stream.read_bytes(), frames.read_bytes()
+    assert out["one"] == out["all"]
