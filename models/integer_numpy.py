@@ -143,6 +143,10 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(_pool_size(), thread_name_prefix="fpcodec-conv")
 
 
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads: a new pool
+    os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def _phase_span(a: int, s: int, p: int, n: int, limit: int) -> tuple[int, int, int]:
     """For phase ``a`` of stride ``s`` over an axis of ``n`` samples padded by ``p``: the first
     phase index holding a sample, that sample's index and how many samples (at most ``limit``)."""

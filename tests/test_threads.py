@@ -93,3 +93,34 @@ def test_streams_and_frames_do_not_depend_on_the_thread_count(tmp_path):
         subprocess.run([*cli, "decode", str(stream), "-o", str(frames), "-q"], env=env, check=True)
         out[name] = stream.read_bytes(), frames.read_bytes()
     assert out["one"] == out["all"]
+
+
+def _predict_in_child(queue) -> None:
+    from fpcodec.models import registry
+
+    hist = [np.full((40, 40, 3), 9, np.uint8)] * 3
+    queue.put([a.tolist() for a in registry.get("convlstm-hybrid-int").predict_ints(hist)])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_predicts_after_the_parent_used_the_pool():
+    """The convolution pool's threads do not survive fork: the child makes its own."""
+    import multiprocessing
+
+    from fpcodec.models import integer_numpy, registry
+
+    hist = [np.full((40, 40, 3), 9, np.uint8)] * 3
+    want = [a.tolist() for a in registry.get("convlstm-hybrid-int").predict_ints(hist)]
+    if integer_numpy._pool_size() < 2:
+        pytest.skip("one core: the pool is not used")
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_predict_in_child, args=(queue,))
+    child.start()
+    try:
+        got = queue.get(timeout=60)  # a child stuck on the parent's dead pool threads never answers
+        child.join(timeout=60)
+    finally:
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0 and got == want
