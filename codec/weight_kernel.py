@@ -1,11 +1,15 @@
-"""Compiled kernel for the (pixels x colours) palette weights of format version 4.
+"""Compiled kernels for the (pixels x colours) palette weights of format version 4: the rows
+(``colour_weights``), and each pixel's true-colour weight with its row sum (``true_weights``, the
+encoder's estimate, which needs no rows).
 
 The weights are ``palette_coding.colour_weights``'s rule: per channel the integer frequency of the
 colour's value under the pixel's snapped Laplace (the coupled means of ``entropy.coupled_mean_q``),
 multiplied over the channels with a right shift by 20 after each product, plus 1. In numpy that is a
 dozen passes over (N, K) arrays and most of a palette frame's decoding time; this loop does it in one
 pass with the same integer arithmetic (numba compiles it once and caches it next to this file), so
-its result is the same integers. ``tests/test_integer_coupling.py`` checks it against the numpy rule.
+its result is the same integers (a colour whose running product is 0 after two channels stops there:
+its weight is 1 whatever follows). ``tests/test_integer_coupling.py`` checks both against the numpy
+rule.
 Imported on first use: numba takes a moment to load.
 """
 
@@ -155,7 +159,7 @@ def true_weights(
     """(weight of colour ``truth[i]``, sum of the row) per pixel, int64, without building the
     (N, K) rows of ``colour_weights``: what the encoder's estimate needs of them."""
     n = mean_q.shape[1]
-    own, total = np.empty(n, np.int64), np.empty(n, np.int64)
+    own, total = np.zeros(n, np.int64), np.empty(n, np.int64)  # own stays 0 for a truth outside the palette
     with first_call(_true_weights):
         _true_weights(
             *_arguments(mean_q, coupling_q, scale_idx, palette, shift),
