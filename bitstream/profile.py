@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 8
+LATEST = 9
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -30,6 +30,7 @@ _INTRODUCED = {
     "key_frames": 6,  # FRAM flags byte (bit 0: key frame), INDX chunk, FEND with the index offset
     "planar_frames": 7,  # PFMT chunk: frames in the source's pixel format, mode 6 (planar)
     "repeat_context": 8,  # 32-bit FRAM mix field; palette modes' repeat context (mix bits 16-17)
+    "copied_blocks": 9,  # palette modes' blocks copied from the previous frame (mix bits 18-19)
 }
 
 
@@ -48,6 +49,7 @@ class FormatProfile:
     key_frames: bool
     planar_frames: bool
     repeat_context: bool
+    copied_blocks: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

@@ -17,6 +17,7 @@ import numpy as np
 from ..bitstream.errors import FormatError
 from ..bitstream.profile import CURRENT, FormatProfile
 from ..models.base import Prediction
+from . import copied_blocks
 from . import palette_coding as pc
 from .modes import palette, palette_update, rgb_inter, rgb_intra, stored
 from .modes.base import (
@@ -120,12 +121,15 @@ def _add_predicted_modes(
         return
     extracted = pc.extract_palette(frame)
     inter_shift = None if inter is None else inter.scale_shift
+    copied = None
+    if previous is not None and CURRENT.copied_blocks:
+        copied = copied_blocks.choose(frame, previous)
     if extracted is not None:
         out += palette.estimate(
-            fr, extracted, pred, previous, sent_palette, intra.scale_shift, inter_shift, intra.bits, probe
+            fr, extracted, pred, previous, sent_palette, intra.scale_shift, inter_shift, intra.bits, probe, copied
         )
     elif pred is not None and previous is not None:
-        update = palette_update.estimate(fr, pred, previous, sent_palette, inter_shift)
+        update = palette_update.estimate(fr, pred, previous, sent_palette, inter_shift, copied)
         if update is not None:
             out.append(update)
 

@@ -24,12 +24,13 @@ from ...bitstream.errors import FormatError
 from ...bitstream.palette import encode_palette
 from ...bitstream.profile import CURRENT, FormatProfile
 from ...models.base import Prediction
-from .. import intra, legacy_rows
+from .. import copied_blocks, intra, legacy_rows
 from .. import palette_coding as pc
 from .. import palette_context as ctx
 from .base import (
     MODE_PALETTE_INTER,
     MODE_PALETTE_INTRA,
+    MODE_PALETTE_UPDATE,
     Candidate,
     CodedFrame,
     DecodeContext,
@@ -71,6 +72,7 @@ class PaletteCandidate(Candidate):
     cached: list | None  # per pass, the (slice, model rows) blocks when they fitted in CACHE_ENTRIES
     counts: ctx.ContextCounts  # the context counts before the first pass
     palette_body: bytes | None = None  # the PLTE chunk's body; None when the palette in force is reused
+    copied: copied_blocks.CopiedBlocks | None = None  # blocks copied from the previous frame (version 9)
 
 
 def model_blocks(inp: PassInputs, palette: np.ndarray, profile: FormatProfile = CURRENT):
@@ -120,6 +122,22 @@ def pass_parts(n: int, profile: FormatProfile = CURRENT) -> list[slice]:
         out.append(slice(start, end))
         start = end
     return out
+
+
+def restrict(inp: PassInputs, keep: np.ndarray | None) -> PassInputs:
+    """The pass's pixels where ``keep`` (bool, one per pixel) holds: the ones a frame with copied
+    blocks codes (None: all of them)."""
+    if keep is None or keep.all():
+        return inp
+    return PassInputs(
+        inp.targets[keep],
+        inp.mean[:, keep],
+        None if inp.coupling is None else inp.coupling[:, keep],
+        inp.scale_idx[:, keep],
+        inp.neighbours[:, keep],
+        None if inp.keep is None else inp.keep[:, keep],
+        None if inp.ring is None else inp.ring[:, keep],
+    )
 
 
 def split(inp: PassInputs, profile: FormatProfile) -> Iterator[PassInputs]:
@@ -218,14 +236,21 @@ def intra_passes(
     width: int,
     decoding: bool,
     profile: FormatProfile = CURRENT,
+    coded: np.ndarray | None = None,
 ) -> Iterator[PassInputs]:
     """The passes of palette intra; when ``decoding``, each pass predicts from the colours just
-    decoded into ``idx`` (``canvas`` (C, H*W) float32 is filled as it goes)."""
+    decoded into ``idx`` (``canvas`` (C, H*W) float32 is filled as it goes). With ``coded`` ((H*W,)
+    bool, copied blocks), only those pixels; the others' ``idx`` must be set beforehand."""
     for p in intra.passes(height, width):
         mean, scale = intra.pass_params(canvas, p)
         scale_idx = shifted(entropy.quantize_scale(scale), shift)
         ring = pass_ring(p, height, width, profile)
-        yield from split(PassInputs(p.targets, mean, None, scale_idx, p.neighbours, ring=ring), profile)
+        inp = restrict(
+            PassInputs(p.targets, mean, None, scale_idx, p.neighbours, ring=ring),
+            None if coded is None else coded[p.targets],
+        )
+        if coded is None or inp.targets.size:
+            yield from split(inp, profile)
         if decoding:  # the next pass predicts from the colours just decoded
             canvas[:, p.targets] = palette[idx[p.targets]].T
 
@@ -265,11 +290,13 @@ def inter_passes(
     width: int,
     previous: np.ndarray | None = None,
     profile: FormatProfile = CURRENT,
+    coded: np.ndarray | None = None,
 ) -> list[PassInputs]:
     """The passes of palette inter (in ``inter_geometry``); with ``previous`` ((H, W, C)), of
-    palette update, whose rows get the keep symbol's column. The codec reads them once, as
-    ``iter_inter_passes`` makes them, and never holds them all."""
-    return list(iter_inter_passes(pred, shift, height, width, previous, profile))
+    palette update, whose rows get the keep symbol's column; with ``coded`` ((H*W,) bool, copied
+    blocks), only those pixels. The codec reads them once, as ``iter_inter_passes`` makes them,
+    and never holds them all."""
+    return list(iter_inter_passes(pred, shift, height, width, previous, profile, coded))
 
 
 def iter_inter_passes(
@@ -279,6 +306,7 @@ def iter_inter_passes(
     width: int,
     previous: np.ndarray | None = None,
     profile: FormatProfile = CURRENT,
+    coded: np.ndarray | None = None,
 ) -> Iterator[PassInputs]:
     """``inter_passes`` one at a time, each made when it is read."""
     c, n = pred.mean.shape[0], height * width
@@ -287,18 +315,29 @@ def iter_inter_passes(
     keep = None if previous is None else previous.reshape(n, c).T
     scale = pred.scale.reshape(c, n)
     for p in inter_geometry(height, width, profile):  # one pass at a time: none is kept
+        t = p.targets if coded is None else p.targets[coded[p.targets]]
+        if t.size == 0:
+            continue
+        sub = t is not p.targets  # gather only the coded pixels' prediction
         yield from split(
             PassInputs(
-                p.targets,
-                mean[:, p.targets],
-                None if coupling is None else coupling[:, p.targets],
-                shifted(entropy.quantize_scale(scale[:, p.targets]), shift),
-                p.neighbours,
-                None if keep is None else keep[:, p.targets],
-                pass_ring(p, height, width, profile),
+                t,
+                mean[:, t],
+                None if coupling is None else coupling[:, t],
+                shifted(entropy.quantize_scale(scale[:, t]), shift),
+                p.neighbours[:, coded[p.targets]] if sub else p.neighbours,
+                None if keep is None else keep[:, t],
+                _ring_of(p, height, width, profile, coded[p.targets] if sub else None),
             ),
             profile,
         )
+
+
+def _ring_of(
+    p: intra.Pass, height: int, width: int, profile: FormatProfile, keep: np.ndarray | None
+) -> np.ndarray | None:
+    ring = pass_ring(p, height, width, profile)
+    return ring if ring is None or keep is None else ring[:, keep]
 
 
 def estimate_passes(
@@ -447,13 +486,17 @@ def candidate(
     prev_idx: np.ndarray | None,
     counts: ctx.ContextCounts,
     body: bytes | None,
+    copied: copied_blocks.CopiedBlocks | None = None,
 ) -> PaletteCandidate:
     """The candidate of coding ``idx`` in the passes that ``passes()`` makes (called again by
     ``encode``, so that no pass is held meanwhile; ``counts`` is kept for ``encode``) with the
-    palette chunk ``body`` (``palette_body``), whose bits its estimate includes."""
+    palette chunk ``body`` (``palette_body``), whose bits its estimate includes, and the
+    ``copied`` blocks' flags (``passes()`` must leave their pixels out)."""
     mix, bits, cached = estimate_passes(passes(), palette, idx, prev_idx, counts.copy())
+    if copied is not None:
+        mix, bits = mix | copied.mix_bits, bits + copied.bits
     return PaletteCandidate(
-        mode, bits + body_bits(body), shift, palette, idx, prev_idx, mix, passes, cached, counts, body
+        mode, bits + body_bits(body), shift, palette, idx, prev_idx, mix, passes, cached, counts, body, copied
     )
 
 
@@ -509,36 +552,44 @@ def estimate(
     inter_shift: int | None,
     rgb_intra_bits: float = 0.0,
     probe: IntraProbe | None = None,
+    copied: copied_blocks.CopiedBlocks | None = None,
 ) -> list[PaletteCandidate]:
     """Palette intra (with RGB intra's scale shift) and, with a prediction, palette inter (with RGB
     inter's), for a frame of at most 256 colours: ``extracted`` = (palette, indices). Given the
     stream's ``probe`` (and RGB intra's estimate), a predicted frame leaves palette intra out
-    where the probe says it is not worth estimating, and the probe learns from the frame."""
+    where the probe says it is not worth estimating, and the probe learns from the frame. With
+    ``copied`` (blocks equal to ``previous``), both code only the other blocks' pixels."""
     palette, idx = extracted
     h, w = frame.height, frame.width
+    coded = None if copied is None else copied.coded
     body = palette_body(palette, sent_palette)  # the same for both candidates
     prev_idx = pc.previous_indices(previous, palette)
     out = []
     if pred is not None and inter_shift is not None:
 
         def inter_passes_now() -> Iterable[PassInputs]:
-            return iter_inter_passes(pred, inter_shift, h, w)
+            return iter_inter_passes(pred, inter_shift, h, w, coded=coded)
 
         counts = pretrained_counts(inter_geometry(h, w), previous, palette)
         out.append(
-            candidate(MODE_PALETTE_INTER, inter_shift, inter_passes_now, palette, idx, prev_idx, counts, body)
+            candidate(
+                MODE_PALETTE_INTER, inter_shift, inter_passes_now, palette, idx, prev_idx, counts, body, copied
+            )
         )
         if probe is not None and not probe.worth(out[0].bits, rgb_intra_bits):
             probe.update(None, out[0].bits, rgb_intra_bits)
             return out
 
     def intra_passes_now() -> Iterable[PassInputs]:
-        return intra_passes(frame.flat, palette, idx, intra_shift, h, w, decoding=False)
+        return intra_passes(frame.flat, palette, idx, intra_shift, h, w, decoding=False, coded=coded)
 
     counts = pretrained_counts(intra.passes(h, w), previous, palette)
     # mode order: on equal estimates the frame coder takes the first, palette intra
     out.insert(
-        0, candidate(MODE_PALETTE_INTRA, intra_shift, intra_passes_now, palette, idx, prev_idx, counts, body)
+        0,
+        candidate(
+            MODE_PALETTE_INTRA, intra_shift, intra_passes_now, palette, idx, prev_idx, counts, body, copied
+        ),
     )
     if probe is not None and len(out) == 2:
         probe.update(out[0].bits, out[1].bits, rgb_intra_bits)
@@ -548,14 +599,47 @@ def estimate(
 def encode(c: PaletteCandidate) -> bytes:
     """The payload of any palette mode (2, 3 or 4)."""
     enc = entropy.FrameEncoder()
+    if c.copied is not None:
+        copied_blocks.encode_map(c.copied.blocks, enc)
     code_passes(c.passes(), c.palette, c.prev_idx, c.mix, c.idx, enc, c.counts, c.cached)
     return enc.finish()
 
 
-def check_mix(mix: int) -> None:
-    """FormatError for a mix field no palette mode can use."""
-    if not pc.valid_mix(mix):
-        raise FormatError(f"palette mix field 0x{mix:04x} out of range")
+def check_mix(mix: int, profile: FormatProfile = CURRENT) -> None:
+    """FormatError for a mix field no palette mode of ``profile``'s version can use."""
+    if not pc.valid_mix(mix, profile):
+        raise FormatError(f"palette mix field 0x{mix:04x} out of range for format version {profile.version}")
+
+
+def read_copied(
+    coded: CodedFrame, dc: DecodeContext, coder: entropy.FrameDecoder, symbols: np.ndarray
+) -> np.ndarray | None:
+    """Read a palette frame's copied-block flags (version 9) from the start of its payload; the
+    copied pixels' ``symbols`` come from ``dc.previous``. Returns the coded pixels' mask, None
+    without copied blocks."""
+    side = copied_blocks.side_of(coded.mix) if dc.profile.copied_blocks else 0
+    if side == 0:
+        return None
+    if dc.previous is None:
+        raise FormatError("a frame with copied blocks (mix bits 18-19) has no previous frame to copy from")
+    h, w = dc.height, dc.width
+    blocks = copied_blocks.decode_map(coder, *copied_blocks.grid(h, w, side))
+    coded_mask = copied_blocks.coded_pixels(blocks, side, h, w)
+    copied = ~coded_mask
+    n_copied = int(copied.sum())
+    if n_copied:
+        flat = dc.previous.reshape(h * w, dc.channels)[copied]
+        if coded.mode == MODE_PALETTE_UPDATE:
+            symbols[copied] = len(coded.palette)  # keep
+        else:
+            found = pc.exact_indices(flat, coded.palette)
+            missing = int((found < 0).sum())
+            if missing:
+                raise FormatError(
+                    f"{missing} copied pixels have a colour that is not in the frame's palette"
+                )
+            symbols[copied] = found
+    return coded_mask
 
 
 def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
@@ -565,20 +649,23 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
         raise FormatError("palette frame before any palette chunk")
     if palette.shape[1] != dc.channels:
         raise FormatError(f"palette has {palette.shape[1]} channels, stream has {dc.channels}")
-    check_mix(coded.mix)
+    check_mix(coded.mix, dc.profile)
     h, w = dc.height, dc.width
     prev_idx = pc.previous_indices(dc.previous, palette)
     idx = np.zeros(h * w, np.int32)
+    coder = entropy.FrameDecoder(coded.payload, dc.profile)
+    coded_mask = read_copied(coded, dc, coder, idx)
     if coded.mode == MODE_PALETTE_INTER:
-        passes: Iterable[PassInputs] = iter_inter_passes(dc.pred, coded.scale_shift, h, w, profile=dc.profile)
+        passes: Iterable[PassInputs] = iter_inter_passes(
+            dc.pred, coded.scale_shift, h, w, profile=dc.profile, coded=coded_mask
+        )
         geometry = inter_geometry(h, w, dc.profile)
     else:
         canvas = np.zeros((dc.channels, h * w), np.float32)
         passes = intra_passes(
-            canvas, palette, idx, coded.scale_shift, h, w, decoding=True, profile=dc.profile
+            canvas, palette, idx, coded.scale_shift, h, w, decoding=True, profile=dc.profile, coded=coded_mask
         )
         geometry = intra.passes(h, w)
-    coder = entropy.FrameDecoder(coded.payload, dc.profile)
     code_passes(
         passes,
         palette,

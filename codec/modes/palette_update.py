@@ -10,6 +10,7 @@ import numpy as np
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
 from ...models.base import Prediction
+from .. import copied_blocks
 from .. import palette_coding as pc
 from .. import palette_context as ctx
 from . import palette
@@ -45,8 +46,10 @@ def estimate(
     previous: np.ndarray,
     sent_palette: np.ndarray | None,
     inter_shift: int,
+    copied: copied_blocks.CopiedBlocks | None = None,
 ) -> palette.PaletteCandidate | None:
-    """The update candidate (with RGB inter's scale shift), None when ``update_palette`` is."""
+    """The update candidate (with RGB inter's scale shift), None when ``update_palette`` is; with
+    ``copied``, the copied blocks' pixels are left out of the passes."""
     update = update_palette(frame.pixels, previous)
     if update is None:
         return None
@@ -54,11 +57,14 @@ def estimate(
     h, w = frame.height, frame.width
 
     def passes():
-        return palette.iter_inter_passes(pred, inter_shift, h, w, previous)
+        return palette.iter_inter_passes(pred, inter_shift, h, w, previous, coded=coded)
 
+    coded = None if copied is None else copied.coded
     prev_idx = np.full(h * w, len(colours), np.int32)  # the previous-colour event is the keep symbol
     body = palette.palette_body(colours, sent_palette)
-    return palette.candidate(MODE, inter_shift, passes, colours, idx, prev_idx, ctx.ContextCounts(), body)
+    return palette.candidate(
+        MODE, inter_shift, passes, colours, idx, prev_idx, ctx.ContextCounts(), body, copied
+    )
 
 
 def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
@@ -71,13 +77,14 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
             f"palette-update frame with a palette of {len(colours)} colours x {colours.shape[1]} "
             f"channels (at most {MAX_UPDATE_COLOURS} x {dc.channels})"
         )
-    palette.check_mix(coded.mix)
+    palette.check_mix(coded.mix, dc.profile)
     n = dc.height * dc.width
     idx = np.zeros(n, np.int32)
-    passes = palette.iter_inter_passes(
-        dc.pred, coded.scale_shift, dc.height, dc.width, dc.previous, dc.profile
-    )
     coder = entropy.FrameDecoder(coded.payload, dc.profile)
+    coded_mask = palette.read_copied(coded, dc, coder, idx)
+    passes = palette.iter_inter_passes(
+        dc.pred, coded.scale_shift, dc.height, dc.width, dc.previous, dc.profile, coded_mask
+    )
     keep_symbol = np.full(n, len(colours), np.int32)
     palette.code_passes(passes, colours, keep_symbol, coded.mix, idx, coder, ctx.ContextCounts())
     keep = idx == len(colours)

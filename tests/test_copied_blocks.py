@@ -1,0 +1,187 @@
+"""Copied blocks (format version 9): palette frames copy unchanged blocks from the previous frame."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fpcodec.bitstream import entropy
+from fpcodec.bitstream.errors import FormatError
+from fpcodec.bitstream.profile import CURRENT, FormatProfile
+from fpcodec.codec import Decoder, copied_blocks, decode, encode
+from fpcodec.codec import frame_coding as fc
+from fpcodec.codec.io import VideoReader
+from fpcodec.codec.modes import palette, palette_update
+from fpcodec.codec.modes.base import FrameToCode
+from fpcodec.models.last_frame import last_frame_params
+
+from conftest import assert_frames_equal, assert_old_stream_decodes
+
+DATA = Path(__file__).parent / "data"
+
+
+def _screen_clip(frames: int = 6, h: int = 70, w: int = 90, colours: int = 12, seed: int = 0) -> list[np.ndarray]:
+    """A still, textured background (random palette noise) with a small sprite that moves, and a
+    'digit' that changes in one corner: most blocks of each frame equal the frame before."""
+    rng = np.random.default_rng(seed)
+    pal = rng.integers(0, 256, (colours, 3), dtype=np.uint8)
+    background = pal[rng.integers(0, colours, (h, w))]
+    out = []
+    for t in range(frames):
+        f = background.copy()
+        y, x = 10 + 3 * t, 5 + 7 * t
+        f[y : y + 6, x : x + 5] = pal[t % colours]
+        f[h - 8 : h - 2, w - 6 : w - 1] = pal[rng.integers(0, colours, (6, 5))]
+        out.append(f)
+    return out
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 1), (5, 13), (24, 31)])
+def test_flags_round_trip_and_their_estimate_is_their_code_length(shape) -> None:
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    for density in (0.0, 0.05, 0.5, 1.0):
+        blocks = rng.random(shape) < density
+        enc = entropy.FrameEncoder()
+        copied_blocks.encode_map(blocks, enc)
+        payload = enc.finish()
+        back = copied_blocks.decode_map(entropy.FrameDecoder(payload), *shape)
+        np.testing.assert_array_equal(back, blocks)
+        assert 8 * len(payload) <= copied_blocks.map_bits(blocks) + 64
+
+
+def test_flags_contexts_learn_row_by_row() -> None:
+    """An all-copied map costs far less than a flag per block: each context's counts learn."""
+    blocks = np.zeros((40, 60), bool)
+    assert copied_blocks.map_bits(blocks) < 0.1 * blocks.size
+
+
+def test_block_geometry_is_cut_by_the_frame_edge() -> None:
+    changed = np.zeros((10, 13), bool)
+    changed[9, 12] = True
+    blocks = copied_blocks.changed_blocks(changed, 4)
+    assert blocks.shape == copied_blocks.grid(10, 13, 4) == (3, 4)
+    assert np.flatnonzero(blocks.ravel()).tolist() == [11]
+    coded = copied_blocks.coded_pixels(blocks, 4, 10, 13).reshape(10, 13)
+    assert coded.sum() == 2 * 1 and coded[8:, 12].all()
+
+
+def test_choose_copies_unchanged_blocks_and_not_a_changed_frame() -> None:
+    frames = _screen_clip()
+    choice = copied_blocks.choose(frames[1], frames[0])
+    assert choice is not None and choice.side in copied_blocks.COPY_SIDES[1:]
+    changed = (frames[1] != frames[0]).any(-1).ravel()
+    assert choice.coded[changed].all()  # every changed pixel is coded
+    assert choice.coded.mean() < 0.5
+    still = copied_blocks.choose(frames[0], frames[0])
+    assert still is not None and not still.blocks.any()
+    noise = np.random.default_rng(1).integers(0, 256, frames[0].shape, dtype=np.uint8)
+    assert copied_blocks.choose(noise, noise ^ 1) is None
+
+
+def _decode_candidate(c: palette.PaletteCandidate, pred, previous: np.ndarray) -> tuple[np.ndarray, bytes]:
+    """(decoded frame, payload) of a candidate (coded once: coding consumes its counts)."""
+    payload = fc._ENCODERS[c.mode](c)
+    h, w, ch = previous.shape
+    coded = fc.CodedFrame(c.mode, c.scale_shift, payload, c.mix, c.palette)
+    return fc.decode_frame(coded, pred, h, w, ch, previous), payload
+
+
+def test_palette_intra_and_inter_with_copied_blocks_round_trip() -> None:
+    frames = _screen_clip()
+    previous, frame = frames[2], frames[3]
+    pred = last_frame_params(frames[:3])
+    copied = copied_blocks.choose(frame, previous)
+    assert copied is not None
+    extracted = palette.pc.extract_palette(frame)
+    cands = palette.estimate(FrameToCode.of(frame), extracted, pred, previous, None, 0, 0, copied=copied)
+    assert sorted(c.mode for c in cands) == [fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER]
+    for c in cands:
+        assert copied_blocks.side_of(c.mix) == copied.side
+        back, payload = _decode_candidate(c, pred, previous)
+        np.testing.assert_array_equal(back, frame)
+        coded_bits = 8 * len(payload) + palette.body_bits(c.palette_body)
+        assert abs(coded_bits - c.bits) <= 0.02 * c.bits + 64, (coded_bits, c.bits)
+
+
+def test_palette_update_with_copied_blocks_round_trips() -> None:
+    """Mode 4: a frame of more than 256 colours whose changed pixels have few."""
+    rng = np.random.default_rng(5)
+    previous = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    frame = previous.copy()
+    frame[30:36, 40:47] = (255, 0, 0)
+    frame[2:4, 2:9] = (0, 0, 255)
+    pred = last_frame_params([previous])
+    copied = copied_blocks.choose(frame, previous)
+    assert copied is not None and copied.coded.mean() < 0.3
+    c = palette_update.estimate(FrameToCode.of(frame), pred, previous, None, 0, copied)
+    assert c is not None and copied_blocks.side_of(c.mix) == copied.side
+    np.testing.assert_array_equal(_decode_candidate(c, pred, previous)[0], frame)
+
+
+def test_stream_with_copied_blocks_round_trips_and_is_smaller() -> None:
+    frames = _screen_clip(frames=8)
+    for model in ("last-frame", "convlstm-hybrid-int"):
+        data = encode(frames, model=model)
+        assert_frames_equal(decode(data).frames, frames)
+        records = list(Decoder(io.BytesIO(data), load_model=False).records())
+        assert copied_blocks.side_of(records[0].mix) == 0  # the key frame copies nothing
+        assert all(copied_blocks.side_of(r.mix) > 0 for r in records[1:]), [hex(r.mix) for r in records]
+
+    def later_payloads(data: bytes) -> int:  # frame 0 (the still background, intra) is the same
+        return sum(len(r.payload) for r in list(Decoder(io.BytesIO(data), load_model=False).records())[1:])
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(copied_blocks, "choose", lambda frame, previous: None)
+        without = later_payloads(encode(frames, model="last-frame"))
+    with_copies = later_payloads(encode(frames, model="last-frame"))
+    assert with_copies < 0.85 * without, (with_copies, without)
+
+
+def _coded_inter_frame():
+    frames = _screen_clip()
+    previous, frame = frames[1], frames[2]
+    pred = last_frame_params(frames[:2])
+    copied = copied_blocks.choose(frame, previous)
+    extracted = palette.pc.extract_palette(frame)
+    cands = palette.estimate(FrameToCode.of(frame), extracted, pred, previous, None, 0, 0, copied=copied)
+    c = next(c for c in cands if c.mode == fc.MODE_PALETTE_INTER)
+    coded = fc.CodedFrame(c.mode, c.scale_shift, fc._ENCODERS[c.mode](c), c.mix, c.palette)
+    return coded, pred, previous, copied
+
+
+def test_copied_blocks_are_refused_without_a_previous_frame_or_before_version_9() -> None:
+    coded, pred, previous, _ = _coded_inter_frame()
+    h, w, ch = previous.shape
+    intra_like = fc.CodedFrame(fc.MODE_PALETTE_INTRA, coded.scale_shift, coded.payload, coded.mix, coded.palette)
+    with pytest.raises(FormatError, match="no previous frame"):
+        fc.decode_frame(intra_like, None, h, w, ch, None)
+    with pytest.raises(FormatError, match="out of range for format version 8"):
+        fc.decode_frame(coded, pred, h, w, ch, previous, FormatProfile.for_version(8))
+    reserved = fc.CodedFrame(coded.mode, coded.scale_shift, coded.payload, coded.mix | (1 << 20), coded.palette)
+    with pytest.raises(FormatError, match="out of range"):
+        fc.decode_frame(reserved, pred, h, w, ch, previous)
+
+
+def test_a_copied_colour_missing_from_the_palette_is_refused() -> None:
+    coded, pred, previous, copied = _coded_inter_frame()
+    h, w, ch = previous.shape
+    other = previous.copy()
+    y, x = np.unravel_index(np.flatnonzero(~copied.coded)[0], (h, w))
+    other[y, x] = (1, 2, 3) if not (coded.palette == (1, 2, 3)).all(axis=1).any() else (3, 2, 1)
+    with pytest.raises(FormatError, match="not in the frame's palette"):
+        fc.decode_frame(coded, pred, h, w, ch, other)
+
+
+def test_version_8_streams_still_decode() -> None:
+    """tests/data/v8_stream.fpc: the version-8 encoder (commit cf82603), convlstm-hybrid-int, the
+    frames of v3_stream_frames.npy; v8_text_like.fpc: last-frame on text_like.gif, whose first
+    frame uses the repeat context."""
+    assert_old_stream_decodes("v8_stream.fpc", 8)
+    data = (DATA / "v8_text_like.fpc").read_bytes()
+    assert data[8:10] == (8).to_bytes(2, "little")
+    frames = [f for f, _ in VideoReader(DATA / "text_like.gif").frames()]
+    assert_frames_equal(decode(data).frames, frames)
+    assert CURRENT.version == 9
