@@ -13,7 +13,7 @@ from typing import BinaryIO, Iterator
 
 from .errors import ChecksumError, FormatError, TruncatedStreamError
 from .profile import CURRENT, LATEST, FormatProfile
-from .profile import MODE_STORED
+from .profile import MODE_REPEAT, MODE_STORED
 from .profile import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS  # re-exported: the versions read
 
 MAGIC = b"\x89FPC\r\n\x1a\n"
@@ -35,6 +35,9 @@ CHUNK_END = b"FEND"
 CHUNK_PALETTE = b"PLTE"
 CHUNK_INDEX = b"INDX"
 CHUNK_PIXEL_FORMAT = b"PFMT"
+CHUNK_REPEAT = b"REPT"
+#: A REPT chunk holds at most this many frames (the encoder starts another after it).
+MAX_REPEATS = 1 << 16
 #: FRAM flags (version 6): bit 0 marks a key frame; the other bits are reserved and must be zero.
 FLAG_KEY = 0x01
 
@@ -241,6 +244,8 @@ def decode_frame(body: bytes, profile: FormatProfile = CURRENT) -> FrameRecord:
     flags = rest[1] if len(rest) > 1 else 0
     if flags & ~FLAG_KEY:
         raise FormatError(f"frame {index} flags 0x{flags:02x} set reserved bits")
+    if mode == MODE_REPEAT:
+        raise FormatError(f"frame {index} has mode {mode} (repeat), which only a repeat chunk gives")
     if len(payload) % 4 and not (profile.stored_mode and mode == MODE_STORED):
         raise FormatError(f"frame {index} payload is {len(payload)} bytes, not whole 32-bit words")
     if profile.palette_frames and not profile.context_counts and mix_field & ~_NO_CONTEXT_MIX_MASK:
@@ -249,6 +254,24 @@ def decode_frame(body: bytes, profile: FormatProfile = CURRENT) -> FrameRecord:
             f"reserved in version {profile.version}"
         )
     return FrameRecord(index, duration, mode, shift, crc, payload, mix_field, flags)
+
+
+def encode_repeats(first: int, durations: list[int]) -> bytes:
+    """A REPT body (version 9): frames ``first``, ``first + 1``, ... each equal to the frame before
+    it, with these durations."""
+    return struct.pack(f"<I{len(durations)}I", first, *durations)
+
+
+def decode_repeats(body: bytes) -> list[FrameRecord]:
+    """The frames of a REPT body, as records of MODE_REPEAT (no payload, no checksum of their own:
+    their pixels are the checked frame before them)."""
+    n = len(body) // 4 - 1
+    if len(body) % 4 or not 1 <= n <= MAX_REPEATS:
+        raise FormatError(
+            f"repeat chunk is {len(body)} bytes, expected 4 + 4 per frame for 1 to {MAX_REPEATS} frames"
+        )
+    first, *durations = struct.unpack(f"<I{n}I", body)
+    return [FrameRecord(first + i, d, MODE_REPEAT, 0, 0, b"") for i, d in enumerate(durations)]
 
 
 def encode_index(entries: list[IndexEntry]) -> bytes:

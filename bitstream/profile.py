@@ -17,6 +17,9 @@ LATEST = 9
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
+#: The mode of a frame read from a REPT chunk (version 9): the frame before it, again. It never
+#: appears in a FRAM (a reader refuses it there).
+MODE_REPEAT = 7
 
 #: The first version with each rule; a profile's field is true from that version on.
 _INTRODUCED = {
@@ -31,6 +34,7 @@ _INTRODUCED = {
     "planar_frames": 7,  # PFMT chunk: frames in the source's pixel format, mode 6 (planar)
     "repeat_context": 8,  # 32-bit FRAM mix field; palette modes' repeat context (mix bits 16-17)
     "copied_blocks": 9,  # palette modes' blocks copied from the previous frame (mix bits 18-19)
+    "repeat_frames": 9,  # REPT chunk: a run of frames equal to the frame before them
 }
 
 
@@ -50,6 +54,7 @@ class FormatProfile:
     planar_frames: bool
     repeat_context: bool
     copied_blocks: bool
+    repeat_frames: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

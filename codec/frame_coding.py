@@ -126,7 +126,16 @@ def _add_predicted_modes(
         copied = copied_blocks.choose(frame, previous)
     if extracted is not None:
         out += palette.estimate(
-            fr, extracted, pred, previous, sent_palette, intra.scale_shift, inter_shift, intra.bits, probe, copied
+            fr,
+            extracted,
+            pred,
+            previous,
+            sent_palette,
+            intra.scale_shift,
+            inter_shift,
+            intra.bits,
+            probe,
+            copied,
         )
     elif pred is not None and previous is not None:
         update = palette_update.estimate(fr, pred, previous, sent_palette, inter_shift, copied)

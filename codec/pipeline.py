@@ -30,6 +30,7 @@ from ..bitstream.errors import (
     TruncatedStreamError,
 )
 from ..bitstream.palette import decode_palette, encode_palette
+from ..bitstream.profile import MODE_REPEAT
 from ..models import registry
 from ..models.base import HISTORY, Predictor
 from . import frame_coding, planar_coding
@@ -214,6 +215,7 @@ class Encoder:
         self.index: list[container.IndexEntry] = []
         self._key_bytes = 0  # bytes of the last key frame (its PLTE and FRAM chunks)
         self._pts = 0
+        self._repeats: list[int] = []  # durations of the frames equal to the last one, not yet written
         self._pos = container.write_preamble(out)
         self._pos += container.write_chunk(out, container.CHUNK_HEAD, container.encode_header(self.header))
         if pixel_format is not None:
@@ -259,6 +261,9 @@ class Encoder:
             )
         self._check_frame(duration)
         key = self._is_key()
+        if not key and self._repeat(frame, duration):
+            return CodedFrame(MODE_REPEAT, 0, b"")
+        self._write_repeats()
         if key:  # decodable on its own: no history, no palette state (nor context counts from them)
             self._history.clear()
             self._palette = None
@@ -294,6 +299,35 @@ class Encoder:
         self.frame_sizes.append(size)
         return coded
 
+    def _repeat(self, frame: np.ndarray | list[np.ndarray], duration: int) -> bool:
+        """Hold ``frame`` back as a repeat of the last one (a REPT chunk, version 9) if it equals
+        it, and say so; a full run is written first."""
+        last = self._history[-1] if self._history else None
+        same = last is not None and (
+            all(np.array_equal(a, b) for a, b in zip(frame, last, strict=True))
+            if isinstance(frame, list)
+            else np.array_equal(frame, last)
+        )
+        if same and len(self._repeats) < container.MAX_REPEATS:
+            self._repeats.append(int(duration))
+            self._history.append(last)  # the decoder's history holds the repeat too
+            self.frames_written += 1
+            self._pts += int(duration)
+            self.frame_sizes.append(4)
+            return True
+        if same:  # a full chunk: write it and start the next run with this frame
+            self._write_repeats()
+            return self._repeat(frame, duration)
+        return False
+
+    def _write_repeats(self) -> None:
+        """Write the repeats held back (before anything of the next frame, or the index)."""
+        if self._repeats:
+            first = self.frames_written - len(self._repeats)
+            body = container.encode_repeats(first, self._repeats)
+            self._pos += container.write_chunk(self._out, container.CHUNK_REPEAT, body)
+            self._repeats = []
+
     def _check_frame(self, duration: int) -> None:
         h = self.header
         if not (isinstance(duration, (int, np.integer)) and 0 <= duration < _U32):
@@ -328,10 +362,13 @@ class Encoder:
             )
         self._check_frame(duration)
         key = self._is_key()
+        planes = [np.ascontiguousarray(p) for p in planes]
+        if not key and self._repeat(planes, duration):
+            return 0
+        self._write_repeats()
         if key:
             self._history.clear()
             self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
-        planes = [np.ascontiguousarray(p) for p in planes]
         references = list(self._history)[::-1][: planar_coding.REFERENCES]
         mode, payload = planar_coding.encode_frame(planes, references, self._geometry)
         record = FrameRecord(
@@ -359,6 +396,7 @@ class Encoder:
         h = self.header
         if h.frame_count is not None and self.frames_written != h.frame_count:
             raise InputError(f"wrote {self.frames_written} frames, header announced {h.frame_count}")
+        self._write_repeats()
         index_at = self._pos
         self._pos += container.write_chunk(
             self._out, container.CHUNK_INDEX, container.encode_index(self.index)
@@ -556,6 +594,20 @@ class Decoder:
                     raise FormatError(f"more frames than the {self.header.frame_count} in the header")
                 yield rec, palette, palette_bytes
                 palette_bytes = 0
+            elif kind == container.CHUNK_REPEAT and self.profile.repeat_frames:
+                if pending is not None:
+                    raise FormatError("palette chunk before a repeat chunk")
+                for rec in container.decode_repeats(body):
+                    if rec.index != count or count == start.frame:
+                        raise FormatError(
+                            f"repeat chunk holds frame {rec.index} where "
+                            + (f"frame {count} is due" if rec.index != count else "a key frame must be")
+                        )
+                    count += 1
+                    pts += rec.duration
+                    if self.header.frame_count is not None and count > self.header.frame_count:
+                        raise FormatError(f"more frames than the {self.header.frame_count} in the header")
+                    yield rec, palette, 0
             elif kind == container.CHUNK_INDEX and self.profile.key_frames:
                 if pending is not None:
                     raise FormatError("palette chunk without a frame after it")
@@ -606,6 +658,14 @@ class Decoder:
         h = self.header
         if rec.key:
             history.clear()
+        if rec.mode == MODE_REPEAT:
+            if not history:
+                raise FormatError(f"frame {rec.index} repeats a frame that was not decoded")
+            last = history[-1]
+            history.append(last)
+            if self.pixel_format is not None:
+                return DecodedFrame(rec.index, None, rec.duration, rec.mode, 0, last)
+            return DecodedFrame(rec.index, last, rec.duration, rec.mode, 0)
         if self.pixel_format is not None:
             return self._decode_planar(rec, history)
         predicted = history and frame_coding.uses_prediction(rec.mode)

@@ -21,7 +21,13 @@ from ..bitstream.palette import decode_palette
 from ..models.base import HISTORY
 from .pipeline import DecodedFrame, Decoder
 
-_TAGS = (container.CHUNK_PALETTE, container.CHUNK_FRAME, container.CHUNK_INDEX, container.CHUNK_END)
+_TAGS = (
+    container.CHUNK_PALETTE,
+    container.CHUNK_FRAME,
+    container.CHUNK_REPEAT,
+    container.CHUNK_INDEX,
+    container.CHUNK_END,
+)
 #: Bytes from a chunk's start to its type tag.
 _TAG_AT = 4
 
@@ -116,6 +122,24 @@ def salvage(dec: Decoder, inp: BinaryIO, report: SalvageReport) -> Iterator[Deco
                     synced = False
                     history.clear()
                 pending = None
+            elif kind == container.CHUNK_REPEAT and profile.repeat_frames:
+                pending = None
+                try:
+                    repeats = container.decode_repeats(body)
+                except FormatError:
+                    report.damaged_at.append(pos)
+                    synced = False
+                    continue
+                for rec in repeats:  # copies of the frame before: usable only right after it
+                    highest = max(highest, rec.index)
+                    if synced and history and rec.index == expected:
+                        frame = dec.decode_record(rec, palette, history)
+                        decoded.add(rec.index)
+                        expected = rec.index + 1
+                        yield frame
+                    else:
+                        synced = False
+                        history.clear()
             elif kind == container.CHUNK_END:
                 try:
                     report.total, _ = container.decode_end(body, profile)

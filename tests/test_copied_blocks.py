@@ -23,7 +23,9 @@ from conftest import assert_frames_equal, assert_old_stream_decodes
 DATA = Path(__file__).parent / "data"
 
 
-def _screen_clip(frames: int = 6, h: int = 70, w: int = 90, colours: int = 12, seed: int = 0) -> list[np.ndarray]:
+def _screen_clip(
+    frames: int = 6, h: int = 70, w: int = 90, colours: int = 12, seed: int = 0
+) -> list[np.ndarray]:
     """A still, textured background (random palette noise) with a small sprite that moves, and a
     'digit' that changes in one corner: most blocks of each frame equal the frame before."""
     rng = np.random.default_rng(seed)
@@ -155,12 +157,16 @@ def _coded_inter_frame():
 def test_copied_blocks_are_refused_without_a_previous_frame_or_before_version_9() -> None:
     coded, pred, previous, _ = _coded_inter_frame()
     h, w, ch = previous.shape
-    intra_like = fc.CodedFrame(fc.MODE_PALETTE_INTRA, coded.scale_shift, coded.payload, coded.mix, coded.palette)
+    intra_like = fc.CodedFrame(
+        fc.MODE_PALETTE_INTRA, coded.scale_shift, coded.payload, coded.mix, coded.palette
+    )
     with pytest.raises(FormatError, match="no previous frame"):
         fc.decode_frame(intra_like, None, h, w, ch, None)
     with pytest.raises(FormatError, match="out of range for format version 8"):
         fc.decode_frame(coded, pred, h, w, ch, previous, FormatProfile.for_version(8))
-    reserved = fc.CodedFrame(coded.mode, coded.scale_shift, coded.payload, coded.mix | (1 << 20), coded.palette)
+    reserved = fc.CodedFrame(
+        coded.mode, coded.scale_shift, coded.payload, coded.mix | (1 << 20), coded.palette
+    )
     with pytest.raises(FormatError, match="out of range"):
         fc.decode_frame(reserved, pred, h, w, ch, previous)
 

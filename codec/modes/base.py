@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...bitstream import entropy
-from ...bitstream.profile import CURRENT, MODE_STORED, FormatProfile
+from ...bitstream.profile import CURRENT, MODE_REPEAT, MODE_STORED, FormatProfile
 from ...models.base import Prediction
 
 MODE_INTRA = 0
@@ -26,6 +26,7 @@ MODE_PALETTE_INTER = 3
 MODE_PALETTE_UPDATE = 4
 MODE_STORED = MODE_STORED  # 5, defined beside the profile (the container needs it)
 MODE_PLANAR = 6  # format version 7: a frame in its source's pixel format (codec.planar_coding)
+MODE_REPEAT = MODE_REPEAT  # 7, version 9: a frame of a REPT chunk, equal to the frame before it
 MODE_NAMES = {
     MODE_INTRA: "intra",
     MODE_INTER: "inter",
@@ -34,6 +35,7 @@ MODE_NAMES = {
     MODE_PALETTE_UPDATE: "p-update",
     MODE_STORED: "stored",
     MODE_PLANAR: "planar",
+    MODE_REPEAT: "repeat",
 }
 
 #: The per-frame scale shift (FRAM ``scale shift``, an i8) the encoder chooses from.

@@ -573,7 +573,15 @@ def estimate(
         counts = pretrained_counts(inter_geometry(h, w), previous, palette)
         out.append(
             candidate(
-                MODE_PALETTE_INTER, inter_shift, inter_passes_now, palette, idx, prev_idx, counts, body, copied
+                MODE_PALETTE_INTER,
+                inter_shift,
+                inter_passes_now,
+                palette,
+                idx,
+                prev_idx,
+                counts,
+                body,
+                copied,
             )
         )
         if probe is not None and not probe.worth(out[0].bits, rgb_intra_bits):
@@ -635,9 +643,7 @@ def read_copied(
             found = pc.exact_indices(flat, coded.palette)
             missing = int((found < 0).sum())
             if missing:
-                raise FormatError(
-                    f"{missing} copied pixels have a colour that is not in the frame's palette"
-                )
+                raise FormatError(f"{missing} copied pixels have a colour that is not in the frame's palette")
             symbols[copied] = found
     return coded_mask
 
