@@ -1,18 +1,20 @@
 """Copied blocks (format version 9): a palette frame's blocks that equal the previous frame.
 
 Screen recordings, UI demos and line-art animations change a few small regions a frame (a clock's
-digits, a progress bar, a cursor); a GIF codes only the changed rectangle. Coded pixel by pixel,
-each unchanged pixel still costs a little (1-60 % of such frames' bytes on the screen corpus, the
-rest of the frame being a handful of changed glyphs). So a palette frame (modes 2, 3, 4) that has a
-previous frame may split itself into square blocks of side ``COPY_SIDES[code]`` and send, before its
-passes, one flag per block: 1 = its pixels are coded, 0 = they are the previous frame's, copied.
-The passes then code only the pixels of flagged blocks; copied pixels are known from the start,
-vote and key contexts like decoded ones, and add no counts.
+digits, a progress bar, a cursor), or scroll (a terminal, a text crawl); a GIF codes only the
+changed rectangle. Coded pixel by pixel, each unchanged pixel still costs a little (1-60 % of such
+frames' bytes on the screen corpus, the rest of the frame being a handful of changed glyphs). So a
+palette frame (modes 2, 3, 4) that has a previous frame may split itself into square blocks of
+side ``COPY_SIDES[code]`` and send, before its passes, one symbol per block: COPIED (its pixels
+are the previous frame's), CODED, or, when the frame has a shift (dy, dx), SHIFTED (pixel (y, x)
+is the previous frame's (y + dy, x + dx): scrolled content). The passes then code only the pixels
+of CODED blocks; copied pixels are known from the start, vote and key contexts like decoded ones,
+and add no counts.
 
-The flags are coded row of blocks by row of blocks, each row in one constriction call: a block's
-context is the flags of the three blocks above it (above-left, above, above-right; 0 outside the
-map; a ninth context for the first row), and each context's counts (starting at 1 and 1) learn
-after every row. See FORMAT.md, "Copied blocks".
+The symbols are coded row of blocks by row of blocks, each row in one constriction call: a
+block's context is the symbols of the three blocks above it (above-left, above, above-right;
+COPIED outside the map; one more context for the first row), and each context's counts (starting
+at 1 each) learn after every row. See FORMAT.md, "Copied blocks".
 """
 
 from __future__ import annotations
@@ -26,11 +28,22 @@ from ..bitstream import entropy
 #: Mix bits 18-19 (version 9): the block side; 0 = no map, every pixel is coded.
 COPY_SIDES = (0, 4, 8, 16)
 MIX_SHIFT = 18
-_FIRST_ROW = 8  # the context of the first row of blocks (contexts 0-7: the three flags above)
-_CONTEXTS = 9
-#: The encoder's guess of what an unchanged pixel costs when it is coded anyway (bits), which
-#: decides the block side (``choose``). Streams are unaffected: any choice decodes.
-UNCHANGED_BITS = 0.02
+#: Mix bit 20 (version 9): the frame has a shift, and its blocks may be SHIFTED copies.
+SHIFTED_BIT = 1 << 20
+#: Block symbols.
+COPIED, CODED, SHIFTED = 0, 1, 2
+#: A shift's components are coded in -MAX_SHIFT..MAX_SHIFT (uniformly), before the map.
+MAX_SHIFT = 255
+#: How far (in pixels, along one axis) the encoder looks for a shift, and on what share of rows
+#: and columns (every SEARCH_STEP-th).
+SEARCH_RANGE = 64
+SEARCH_STEP = 4
+#: The encoder's guesses of what a coded pixel costs (bits) when it equals the previous frame's,
+#: and when it does not; they decide the block side and the shift (``choose``). Streams are
+#: unaffected: any choice decodes. UNCHANGED_BITS was chosen on the screen corpus's dev split
+#: (0.002, 0.005, 0.02, 0.05: 0.005 the smallest total).
+UNCHANGED_BITS = 0.005
+CHANGED_BITS = 1.0
 
 
 def side_of(mix: int) -> int:
@@ -43,67 +56,100 @@ def grid(height: int, width: int, side: int) -> tuple[int, int]:
     return -(-height // side), -(-width // side)
 
 
-def changed_blocks(changed: np.ndarray, side: int) -> np.ndarray:
-    """(rows, cols) bool: which blocks hold a pixel of the (H, W) ``changed`` mask."""
-    h, w = changed.shape
+def block_all(same: np.ndarray, side: int) -> np.ndarray:
+    """(rows, cols) bool: the blocks whose pixels (those inside the frame) all hold in ``same``."""
+    h, w = same.shape
     rows, cols = grid(h, w, side)
-    padded = np.zeros((rows * side, cols * side), bool)
-    padded[:h, :w] = changed
-    return padded.reshape(rows, side, cols, side).any(axis=(1, 3))
+    padded = np.ones((rows * side, cols * side), bool)
+    padded[:h, :w] = same
+    return padded.reshape(rows, side, cols, side).all(axis=(1, 3))
 
 
-def coded_pixels(blocks: np.ndarray, side: int, height: int, width: int) -> np.ndarray:
-    """(H*W,) bool: the pixels of the flagged blocks, row-major."""
-    full = np.repeat(np.repeat(blocks, side, axis=0), side, axis=1)
+def pixel_symbols(blocks: np.ndarray, side: int, height: int, width: int) -> np.ndarray:
+    """(H*W,) int8: each pixel's block symbol, row-major."""
+    full = np.repeat(np.repeat(blocks.astype(np.int8), side, axis=0), side, axis=1)
     return np.ascontiguousarray(full[:height, :width]).ravel()
 
 
-def _contexts(above: np.ndarray | None, cols: int) -> np.ndarray:
+def sources(
+    symbols: np.ndarray, shift: tuple[int, int] | None, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(copied pixels, the previous frame's pixels they copy), flat positions. ValueError (with
+    the offending values) if a SHIFTED pixel's source lies outside the frame."""
+    dest = np.flatnonzero(symbols != CODED)
+    src = dest.copy()
+    moved = symbols[dest] == SHIFTED
+    if moved.any():
+        dy, dx = shift if shift is not None else (0, 0)
+        y, x = np.divmod(dest[moved], width)
+        y, x = y + dy, x + dx
+        outside = (y < 0) | (y >= height) | (x < 0) | (x >= width)
+        if outside.any():
+            raise ValueError(
+                f"{int(outside.sum())} shifted pixels copy from outside the frame (shift {dy}, {dx})"
+            )
+        src[moved] = y * width + x
+    return dest, src
+
+
+def _contexts(above: np.ndarray | None, cols: int, k: int) -> np.ndarray:
     if above is None:
-        return np.full(cols, _FIRST_ROW, np.int64)
+        return np.full(cols, k**3, np.int64)
     a = above.astype(np.int64)
-    left = np.concatenate([[0], a[:-1]])
-    right = np.concatenate([a[1:], [0]])
-    return 4 * left + 2 * a + right
+    left = np.concatenate([[COPIED], a[:-1]])
+    right = np.concatenate([a[1:], [COPIED]])
+    return k * k * left + k * a + right
 
 
-def _rows(blocks_shape: tuple[int, int], flags_of):
-    """Walk the map row by row: yields (row, contexts, probability rows) and learns each row's
-    flags from ``flags_of(row, rows)`` (the true flags, or the decoded ones)."""
-    counts = np.ones((_CONTEXTS, 2), np.int64)
+def _rows(blocks_shape: tuple[int, int], k: int, symbols_of) -> None:
+    """Walk the map row by row over ``k`` symbols: ``symbols_of(row, probability rows)`` gives
+    each row's symbols (the true ones, or the decoded ones), which the counts learn."""
+    counts = np.ones((k**3 + 1, k), np.int64)
     above = None
     for r in range(blocks_shape[0]):
-        ctx = _contexts(above, blocks_shape[1])
-        flags = flags_of(r, counts[ctx].astype(np.float64))
-        np.add.at(counts, (ctx, flags.astype(np.int64)), 1)
-        above = flags
+        ctx = _contexts(above, blocks_shape[1], k)
+        symbols = symbols_of(r, counts[ctx].astype(np.float64))
+        np.add.at(counts, (ctx, symbols.astype(np.int64)), 1)
+        above = symbols
 
 
-def encode_map(blocks: np.ndarray, coder: entropy.FrameEncoder) -> None:
-    """Code the flags (before the frame's passes)."""
+def _uniform_rows(n: int) -> np.ndarray:
+    return np.ones((n, 2 * MAX_SHIFT + 1))
+
+
+def encode_map(blocks: np.ndarray, shift: tuple[int, int] | None, coder: entropy.FrameEncoder) -> None:
+    """Code the shift (if any) and the block symbols (before the frame's passes)."""
+    if shift is not None:
+        coder.encode_categorical(np.array(shift) + MAX_SHIFT, _uniform_rows(2))
 
     def put(r: int, rows: np.ndarray) -> np.ndarray:
         coder.encode_categorical(blocks[r].astype(np.int32), rows)
         return blocks[r]
 
-    _rows(blocks.shape, put)
+    _rows(blocks.shape, 2 + (shift is not None), put)
 
 
-def decode_map(coder: entropy.FrameDecoder, rows: int, cols: int) -> np.ndarray:
-    """The flags ``encode_map`` coded, (rows, cols) bool."""
-    out = np.zeros((rows, cols), bool)
+def decode_map(
+    coder: entropy.FrameDecoder, rows: int, cols: int, shifted: bool
+) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """The symbols and shift ``encode_map`` coded: ((rows, cols) int8, (dy, dx) or None)."""
+    shift = None
+    if shifted:
+        dy, dx = (int(v) - MAX_SHIFT for v in coder.decode_categorical(_uniform_rows(2)))
+        shift = (dy, dx)
+    out = np.zeros((rows, cols), np.int8)
 
     def get(r: int, probs: np.ndarray) -> np.ndarray:
-        out[r] = coder.decode_categorical(probs) == 1
+        out[r] = coder.decode_categorical(probs)
         return out[r]
 
-    _rows(out.shape, get)
-    return out
+    _rows(out.shape, 2 + shifted, get)
+    return out, shift
 
 
-def map_bits(blocks: np.ndarray) -> float:
-    """Ideal code length of the flags in bits (the encoder's estimate)."""
-    total = 0.0
+def map_bits(blocks: np.ndarray, shifted: bool = False) -> float:
+    """Ideal code length of the symbols (and the shift) in bits (the encoder's estimate)."""
+    total = 2 * np.log2(2 * MAX_SHIFT + 1) if shifted else 0.0
 
     def cost(r: int, rows: np.ndarray) -> np.ndarray:
         nonlocal total
@@ -111,18 +157,20 @@ def map_bits(blocks: np.ndarray) -> float:
         total += float(-np.log2(rows[np.arange(f.size), f] / rows.sum(axis=1)).sum())
         return blocks[r]
 
-    _rows(blocks.shape, cost)
+    _rows(blocks.shape, 2 + shifted, cost)
     return total
 
 
 @dataclass(frozen=True, eq=False)
 class CopiedBlocks:
-    """The encoder's choice for one frame: the side's code, the flags and the coded pixels."""
+    """The encoder's choice for one frame: the side's code, the block symbols, the shift, the
+    coded pixels and the map's estimated bits."""
 
     code: int
-    blocks: np.ndarray  # (rows, cols) bool, True = coded
+    blocks: np.ndarray  # (rows, cols) int8: COPIED, CODED or SHIFTED
+    shift: tuple[int, int] | None
     coded: np.ndarray  # (H*W,) bool
-    bits: float  # the flags' ideal code length
+    bits: float
 
     @property
     def side(self) -> int:
@@ -130,24 +178,84 @@ class CopiedBlocks:
 
     @property
     def mix_bits(self) -> int:
-        return self.code << MIX_SHIFT
+        return (self.code << MIX_SHIFT) | (SHIFTED_BIT if self.shift is not None else 0)
+
+
+def _packed(frame: np.ndarray) -> np.ndarray:
+    """(H, W) int64: one integer per pixel colour, so that comparing pixels is one comparison."""
+    out = np.zeros(frame.shape[:2], np.int64)
+    for c in range(frame.shape[2]):
+        out = (out << 8) | frame[..., c]
+    return out
+
+
+def _shifted_same(cur: np.ndarray, prev: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """(H, W) bool: cur[y, x] == prev[y + dy, x + dx], False where that lies outside."""
+    h, w = cur.shape
+    out = np.zeros((h, w), bool)
+    y0, y1 = max(0, -dy), min(h, h - dy)
+    x0, x1 = max(0, -dx), min(w, w - dx)
+    if y0 < y1 and x0 < x1:
+        out[y0:y1, x0:x1] = cur[y0:y1, x0:x1] == prev[y0 + dy : y1 + dy, x0 + dx : x1 + dx]
+    return out
+
+
+def find_shift(cur: np.ndarray, prev: np.ndarray, same: np.ndarray) -> tuple[int, int] | None:
+    """The vertical or horizontal scroll (dy, 0) or (0, dx), |d| <= SEARCH_RANGE, under which the
+    most pixels that differ in place equal the previous frame's, counted on every SEARCH_STEP-th
+    row and column; None when no shift explains at least 1 % of the sampled pixels."""
+    h, w = cur.shape
+    step = SEARCH_STEP
+    c, p, s = cur[::step, ::step], prev, same[::step, ::step]
+    best, best_gain = None, max(1, c.size // 100)
+    for axis, limit in ((0, min(SEARCH_RANGE, h - 1)), (1, min(SEARCH_RANGE, w - 1))):
+        for d in range(-limit, limit + 1):
+            if d == 0:
+                continue
+            dy, dx = (d, 0) if axis == 0 else (0, d)
+            # sampled rows/columns whose source lies inside the frame
+            ys = np.arange(0, h, step)
+            xs = np.arange(0, w, step)
+            ry = (ys + dy >= 0) & (ys + dy < h)
+            rx = (xs + dx >= 0) & (xs + dx < w)
+            if not ry.any() or not rx.any():
+                continue
+            src = p[np.ix_(ys[ry] + dy, xs[rx] + dx)]
+            gain = int(((c[np.ix_(ry, rx)] == src) & ~s[np.ix_(ry, rx)]).sum())
+            if gain > best_gain:
+                best, best_gain = (dy, dx), gain
+    return best
 
 
 def choose(frame: np.ndarray, previous: np.ndarray) -> CopiedBlocks | None:
-    """The block side for ``frame`` ((H, W, C)) after ``previous``, or None for none: each side is
-    costed as its flags' bits plus UNCHANGED_BITS for every unchanged pixel it still codes."""
-    changed = (frame != previous).any(axis=-1)
-    unchanged = changed.size - int(changed.sum())
-    if unchanged == 0:
+    """The block side and shift for ``frame`` ((H, W, C)) after ``previous``, or None for no
+    copies: each option is costed as its map's bits plus UNCHANGED_BITS for every coded pixel
+    that equals its previous colour and CHANGED_BITS for every other coded pixel."""
+    cur, prev = _packed(frame), _packed(previous)
+    same = cur == prev
+    n_same = int(same.sum())
+    shift = find_shift(cur, prev, same)
+    if n_same == 0 and shift is None:
         return None
-    h, w = changed.shape
-    best: tuple[float, CopiedBlocks | None] = (UNCHANGED_BITS * unchanged, None)
+    h, w = same.shape
+    best: tuple[float, CopiedBlocks | None] = (
+        UNCHANGED_BITS * n_same + CHANGED_BITS * (same.size - n_same),
+        None,
+    )
+    moved = None if shift is None else _shifted_same(cur, prev, *shift)
     for code in range(1, len(COPY_SIDES)):
         side = COPY_SIDES[code]
-        blocks = changed_blocks(changed, side)
-        coded = coded_pixels(blocks, side, h, w)
-        bits = map_bits(blocks)
-        cost = bits + UNCHANGED_BITS * (int(coded.sum()) - int(changed.sum()))
-        if cost < best[0]:
-            best = (cost, CopiedBlocks(code, blocks, coded, bits))
+        in_place = block_all(same, side)
+        for use in (None,) if shift is None else (None, shift):
+            blocks = np.where(in_place, COPIED, CODED).astype(np.int8)
+            if use is not None:
+                blocks[~in_place & block_all(moved, side)] = SHIFTED
+                if not (blocks == SHIFTED).any():
+                    continue
+            coded = pixel_symbols(blocks, side, h, w) == CODED
+            coded_same = int(same.ravel()[coded].sum())
+            bits = map_bits(blocks, use is not None)
+            cost = bits + UNCHANGED_BITS * coded_same + CHANGED_BITS * (int(coded.sum()) - coded_same)
+            if cost < best[0]:
+                best = (cost, CopiedBlocks(code, blocks, use, coded, bits))
     return best[1]

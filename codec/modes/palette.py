@@ -608,7 +608,7 @@ def encode(c: PaletteCandidate) -> bytes:
     """The payload of any palette mode (2, 3 or 4)."""
     enc = entropy.FrameEncoder()
     if c.copied is not None:
-        copied_blocks.encode_map(c.copied.blocks, enc)
+        copied_blocks.encode_map(c.copied.blocks, c.copied.shift, enc)
     code_passes(c.passes(), c.palette, c.prev_idx, c.mix, c.idx, enc, c.counts, c.cached)
     return enc.finish()
 
@@ -622,30 +622,37 @@ def check_mix(mix: int, profile: FormatProfile = CURRENT) -> None:
 def read_copied(
     coded: CodedFrame, dc: DecodeContext, coder: entropy.FrameDecoder, symbols: np.ndarray
 ) -> np.ndarray | None:
-    """Read a palette frame's copied-block flags (version 9) from the start of its payload; the
-    copied pixels' ``symbols`` come from ``dc.previous``. Returns the coded pixels' mask, None
-    without copied blocks."""
+    """Read a palette frame's copied blocks (version 9) from the start of its payload and set the
+    copied pixels' ``symbols`` from ``dc.previous``. Returns the coded pixels' mask, None without
+    copied blocks."""
     side = copied_blocks.side_of(coded.mix) if dc.profile.copied_blocks else 0
+    shifted = bool(coded.mix & copied_blocks.SHIFTED_BIT) if dc.profile.copied_blocks else False
     if side == 0:
+        if shifted:
+            raise FormatError(f"palette mix field 0x{coded.mix:x} has a shift (bit 20) but no block side")
         return None
     if dc.previous is None:
-        raise FormatError("a frame with copied blocks (mix bits 18-19) has no previous frame to copy from")
+        raise FormatError("a frame with copied blocks (mix bits 18-20) has no previous frame to copy from")
     h, w = dc.height, dc.width
-    blocks = copied_blocks.decode_map(coder, *copied_blocks.grid(h, w, side))
-    coded_mask = copied_blocks.coded_pixels(blocks, side, h, w)
-    copied = ~coded_mask
-    n_copied = int(copied.sum())
-    if n_copied:
-        flat = dc.previous.reshape(h * w, dc.channels)[copied]
-        if coded.mode == MODE_PALETTE_UPDATE:
-            symbols[copied] = len(coded.palette)  # keep
-        else:
-            found = pc.exact_indices(flat, coded.palette)
-            missing = int((found < 0).sum())
-            if missing:
-                raise FormatError(f"{missing} copied pixels have a colour that is not in the frame's palette")
-            symbols[copied] = found
-    return coded_mask
+    blocks, shift = copied_blocks.decode_map(coder, *copied_blocks.grid(h, w, side), shifted)
+    if not shifted and (blocks == copied_blocks.SHIFTED).any():
+        raise FormatError("shifted blocks in a frame without a shift")
+    pixel_symbols = copied_blocks.pixel_symbols(blocks, side, h, w)
+    try:
+        dest, src = copied_blocks.sources(pixel_symbols, shift, h, w)
+    except ValueError as exc:
+        raise FormatError(str(exc)) from None
+    if dest.size:
+        flat = dc.previous.reshape(h * w, dc.channels)
+        colours = flat[src]
+        found = pc.exact_indices(colours, coded.palette)
+        if coded.mode == MODE_PALETTE_UPDATE:  # the keep symbol where the colour is unchanged in place
+            found[(colours == flat[dest]).all(axis=1)] = len(coded.palette)
+        missing = int((found < 0).sum())
+        if missing:
+            raise FormatError(f"{missing} copied pixels have a colour that is not in the frame's palette")
+        symbols[dest] = found
+    return pixel_symbols == copied_blocks.CODED
 
 
 def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
