@@ -94,52 +94,38 @@ def salvage(dec: Decoder, inp: BinaryIO, report: SalvageReport) -> Iterator[Deco
                     except FormatError:
                         report.damaged_at.append(pos)
                         synced = False
-            elif kind == container.CHUNK_FRAME:
+            elif kind == container.CHUNK_FRAME or (kind == container.CHUNK_REPEAT and profile.repeat_frames):
                 try:
-                    rec = container.decode_frame(body, profile)
+                    if kind == container.CHUNK_FRAME:
+                        records = [container.decode_frame(body, profile)]
+                    else:  # copies of the frame before: usable only right after it
+                        records, pending = container.decode_repeats(body), None
                 except FormatError:
                     report.damaged_at.append(pos)
                     synced, pending = False, None
                     continue
-                highest = max(highest, rec.index)
-                usable = rec.key or (synced and rec.index == expected)
-                if usable:
-                    try:
-                        if rec.key:
-                            palette = None
-                        if pending is not None:
-                            palette = decode_palette(pending, palette, dec.header.channels, profile)
-                        frame = dec.decode_record(rec, palette, history)
-                    except FormatError:
-                        usable = False
-                        report.damaged_at.append(pos)
-                if usable:
-                    synced = True
-                    decoded.add(rec.index)
-                    expected = rec.index + 1
-                    yield frame
-                else:
-                    synced = False
-                    history.clear()
-                pending = None
-            elif kind == container.CHUNK_REPEAT and profile.repeat_frames:
-                pending = None
-                try:
-                    repeats = container.decode_repeats(body)
-                except FormatError:
-                    report.damaged_at.append(pos)
-                    synced = False
-                    continue
-                for rec in repeats:  # copies of the frame before: usable only right after it
+                for rec in records:
                     highest = max(highest, rec.index)
-                    if synced and history and rec.index == expected:
-                        frame = dec.decode_record(rec, palette, history)
+                    usable = rec.key or (synced and rec.index == expected)
+                    if usable:
+                        try:
+                            if rec.key:
+                                palette = None
+                            if pending is not None:
+                                palette = decode_palette(pending, palette, dec.header.channels, profile)
+                            frame = dec.decode_record(rec, palette, history)
+                        except FormatError:
+                            usable = False
+                            report.damaged_at.append(pos)
+                    if usable:
+                        synced = True
                         decoded.add(rec.index)
                         expected = rec.index + 1
                         yield frame
                     else:
                         synced = False
                         history.clear()
+                    pending = None
             elif kind == container.CHUNK_END:
                 try:
                     report.total, _ = container.decode_end(body, profile)

@@ -59,6 +59,18 @@ class PassInputs:
     keep: np.ndarray | None = None  # (C, N) previous colours: the keep symbol's colour (p-update)
     ring: np.ndarray | None = None  # (12, N) flat positions of the ring (repeat context, version 8)
 
+    def select(self, which: slice | np.ndarray) -> PassInputs:
+        """The same pass for the pixels ``which`` picks (a slice, or a mask or positions)."""
+        return PassInputs(
+            self.targets[which],
+            self.mean[:, which],
+            None if self.coupling is None else self.coupling[:, which],
+            self.scale_idx[:, which],
+            self.neighbours[:, which],
+            None if self.keep is None else self.keep[:, which],
+            None if self.ring is None else self.ring[:, which],
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class PaletteCandidate(Candidate):
@@ -127,17 +139,7 @@ def pass_parts(n: int, profile: FormatProfile = CURRENT) -> list[slice]:
 def restrict(inp: PassInputs, keep: np.ndarray | None) -> PassInputs:
     """The pass's pixels where ``keep`` (bool, one per pixel) holds: the ones a frame with copied
     blocks codes (None: all of them)."""
-    if keep is None or keep.all():
-        return inp
-    return PassInputs(
-        inp.targets[keep],
-        inp.mean[:, keep],
-        None if inp.coupling is None else inp.coupling[:, keep],
-        inp.scale_idx[:, keep],
-        inp.neighbours[:, keep],
-        None if inp.keep is None else inp.keep[:, keep],
-        None if inp.ring is None else inp.ring[:, keep],
-    )
+    return inp if keep is None or keep.all() else inp.select(keep)
 
 
 def split(inp: PassInputs, profile: FormatProfile) -> Iterator[PassInputs]:
@@ -147,15 +149,7 @@ def split(inp: PassInputs, profile: FormatProfile) -> Iterator[PassInputs]:
         yield inp
         return
     for sl in parts:
-        yield PassInputs(
-            inp.targets[sl],
-            inp.mean[:, sl],
-            None if inp.coupling is None else inp.coupling[:, sl],
-            inp.scale_idx[:, sl],
-            inp.neighbours[:, sl],
-            None if inp.keep is None else inp.keep[:, sl],
-            None if inp.ring is None else inp.ring[:, sl],
-        )
+        yield inp.select(sl)
 
 
 def pass_ring(p: intra.Pass, height: int, width: int, profile: FormatProfile) -> np.ndarray | None:
