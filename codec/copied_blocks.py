@@ -200,30 +200,35 @@ def _shifted_same(cur: np.ndarray, prev: np.ndarray, dy: int, dx: int) -> np.nda
     return out
 
 
+def _sampled(n: int, d: int, step: int) -> tuple[slice, slice] | None:
+    """Along one axis of length n: (the sampled positions 0, step, 2 step, ... whose position + d
+    lies inside, as a slice of the sampled axis; their sources, as a slice of the full axis)."""
+    first = -(-max(0, -d) // step)  # the first sampled index whose source is >= 0
+    last = -(-(n - max(0, d)) // step)  # one past the last whose source is < n
+    if first >= last:
+        return None
+    return slice(first, last), slice(first * step + d, (last - 1) * step + d + 1, step)
+
+
 def find_shift(cur: np.ndarray, prev: np.ndarray, same: np.ndarray) -> tuple[int, int] | None:
     """The vertical or horizontal scroll (dy, 0) or (0, dx), |d| <= SEARCH_RANGE, under which the
     most pixels that differ in place equal the previous frame's, counted on every SEARCH_STEP-th
     row and column; None when no shift explains at least 1 % of the sampled pixels."""
     h, w = cur.shape
     step = SEARCH_STEP
-    c, p, s = cur[::step, ::step], prev, same[::step, ::step]
+    c, moved = cur[::step, ::step], ~same[::step, ::step]
+    full_rows, full_cols = _sampled(h, 0, step), _sampled(w, 0, step)
     best, best_gain = None, max(1, c.size // 100)
     for axis, limit in ((0, min(SEARCH_RANGE, h - 1)), (1, min(SEARCH_RANGE, w - 1))):
         for d in range(-limit, limit + 1):
-            if d == 0:
+            along = _sampled(h if axis == 0 else w, d, step)
+            if d == 0 or along is None:
                 continue
-            dy, dx = (d, 0) if axis == 0 else (0, d)
-            # sampled rows/columns whose source lies inside the frame
-            ys = np.arange(0, h, step)
-            xs = np.arange(0, w, step)
-            ry = (ys + dy >= 0) & (ys + dy < h)
-            rx = (xs + dx >= 0) & (xs + dx < w)
-            if not ry.any() or not rx.any():
-                continue
-            src = p[np.ix_(ys[ry] + dy, xs[rx] + dx)]
-            gain = int(((c[np.ix_(ry, rx)] == src) & ~s[np.ix_(ry, rx)]).sum())
+            rows, cols = (along, full_cols) if axis == 0 else (full_rows, along)
+            src = prev[rows[1], cols[1]]
+            gain = int(((c[rows[0], cols[0]] == src) & moved[rows[0], cols[0]]).sum())
             if gain > best_gain:
-                best, best_gain = (dy, dx), gain
+                best, best_gain = ((d, 0) if axis == 0 else (0, d)), gain
     return best
 
 

@@ -121,10 +121,8 @@ def _add_predicted_modes(
         return
     extracted = pc.extract_palette(frame)
     inter_shift = None if inter is None else inter.scale_shift
-    copied = None
-    if previous is not None and CURRENT.copied_blocks:
-        copied = copied_blocks.choose(frame, previous)
     if extracted is not None:
+        copied = _copies(frame, previous)
         out += palette.estimate(
             fr,
             extracted,
@@ -138,9 +136,18 @@ def _add_predicted_modes(
             copied,
         )
     elif pred is not None and previous is not None:
-        update = palette_update.estimate(fr, pred, previous, sent_palette, inter_shift, copied)
+        update = palette_update.update_palette(frame, previous)
         if update is not None:
-            out.append(update)
+            copied = _copies(frame, previous)
+            out.append(palette_update.estimate(fr, update, pred, previous, sent_palette, inter_shift, copied))
+
+
+def _copies(frame: np.ndarray, previous: np.ndarray | None) -> copied_blocks.CopiedBlocks | None:
+    """The copied blocks of a palette-mode frame (version 9), chosen only where a palette mode
+    will be estimated."""
+    if previous is None or not CURRENT.copied_blocks:
+        return None
+    return copied_blocks.choose(frame, previous)
 
 
 def encode_frame(

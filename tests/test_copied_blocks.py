@@ -163,8 +163,10 @@ def test_palette_update_with_copied_blocks_round_trips() -> None:
     pred = last_frame_params([previous])
     copied = copied_blocks.choose(frame, previous)
     assert copied is not None and copied.coded.mean() < 0.3
-    c = palette_update.estimate(FrameToCode.of(frame), pred, previous, None, 0, copied)
-    assert c is not None and copied_blocks.side_of(c.mix) == copied.side
+    update = palette_update.update_palette(frame, previous)
+    assert update is not None
+    c = palette_update.estimate(FrameToCode.of(frame), update, pred, previous, None, 0, copied)
+    assert copied_blocks.side_of(c.mix) == copied.side
     np.testing.assert_array_equal(_decode_candidate(c, pred, previous)[0], frame)
 
 
@@ -257,6 +259,7 @@ def test_palette_update_with_shifted_blocks_round_trips() -> None:
     copied = copied_blocks.choose(frame, previous)
     assert copied is not None and copied.shift == (4, 0)
     assert (copied.blocks == copied_blocks.SHIFTED).any()
-    c = palette_update.estimate(FrameToCode.of(frame), pred, previous, None, 0, copied)
-    assert c is not None
+    update = palette_update.update_palette(frame, previous)
+    assert update is not None
+    c = palette_update.estimate(FrameToCode.of(frame), update, pred, previous, None, 0, copied)
     np.testing.assert_array_equal(_decode_candidate(c, pred, previous)[0], frame)

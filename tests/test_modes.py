@@ -101,6 +101,7 @@ def test_every_mode_keeps_the_contract() -> None:
     busy_pred = _prediction(busy_first)
     update = palette_update.estimate(
         FrameToCode.of(busy_second),
+        palette_update.update_palette(busy_second, busy_first),
         busy_pred,
         busy_first,
         None,

@@ -42,17 +42,15 @@ def update_palette(frame: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray,
 
 def estimate(
     frame: FrameToCode,
+    update: tuple[np.ndarray, np.ndarray],
     pred: Prediction,
     previous: np.ndarray,
     sent_palette: np.ndarray | None,
     inter_shift: int,
     copied: copied_blocks.CopiedBlocks | None = None,
-) -> palette.PaletteCandidate | None:
-    """The update candidate (with RGB inter's scale shift), None when ``update_palette`` is; with
-    ``copied``, the copied blocks' pixels are left out of the passes."""
-    update = update_palette(frame.pixels, previous)
-    if update is None:
-        return None
+) -> palette.PaletteCandidate:
+    """The update candidate (with RGB inter's scale shift) of ``update`` (``update_palette``'s
+    palette and symbols); with ``copied``, the copied blocks' pixels are left out of the passes."""
     colours, idx = update
     h, w = frame.height, frame.width
 
