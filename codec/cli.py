@@ -136,17 +136,13 @@ def _write_stream(
 
 
 def _native_reader(src: str, args: argparse.Namespace):
-    """A reader of the input's planes when it is a video in a pixel format coded natively (YUV or
-    gray, 8 to 12 bits); None for GIFs, RGB and palette sources, which are coded as RGB."""
+    """``planar_io.native_reader``'s reader of the input's planes (None: coded as RGB frames), and
+    a learned predictor named with ``-m`` refused for a video it would not be used on."""
     from ..models import registry
-    from .planar_io import NativeReader
+    from .planar_io import native_reader
 
-    with open(src, "rb") as fh:
-        if fh.read(6) in (b"GIF87a", b"GIF89a"):
-            return None
-    reader = NativeReader(src, max_pixels=args.max_pixels)
-    fmt = reader.pixel_format
-    if fmt is None:
+    reader = native_reader(src, max_pixels=args.max_pixels)
+    if reader is None:
         return None
     if args.model not in (None, registry.PLANAR_MODEL):
         raise UsageError(
@@ -349,7 +345,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
             with _naming(str(target), outputs.display_name(out, "stdout")):
                 if planar:
-                    warnings = _write_planar(dec, fmt, target, frames(), durations, args.force or to_stdout)
+                    warnings = write_planar(dec, fmt, target, frames(), durations, args.force or to_stdout)
                 else:
                     warnings = write_frames(
                         target,
@@ -378,7 +374,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return EXIT_SALVAGED if report is not None and report.lost else 0
 
 
-def _write_planar(dec, fmt: str, target, planes_seq, durations: list[int], force: bool) -> list[str]:
+def write_planar(dec, fmt: str, target, planes_seq, durations: list[int], force: bool) -> list[str]:
     """A planar stream's frames to ``target``: .y4m and .mkv (FFV1) in the stream's own pixel
     format, sample for sample; anything else converted to RGB, with a warning saying so."""
     from .io import write_frames

@@ -225,6 +225,17 @@ class NativeReader:
             yield from timed_frames(self.path, cont, convert)
 
 
+def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> NativeReader | None:
+    """A reader of the input's planes when it is coded in its own pixel format (a YUV or gray video,
+    8 to 12 bits); None for GIFs, RGB and palette sources, which are coded as RGB frames. The one
+    rule ``fpcodec encode`` and ``fpcodec batch encode`` share, so both code a file the same way."""
+    with open(path, "rb") as fh:
+        if fh.read(6) in (b"GIF87a", b"GIF89a"):
+            return None
+    reader = NativeReader(path, max_pixels=max_pixels)
+    return reader if reader.pixel_format is not None else None
+
+
 def _plane_view(plane, dtype, rows: int) -> np.ndarray:
     """A (rows, line_size // itemsize) view of a PyAV plane's buffer, padding included."""
     stride = plane.line_size // np.dtype(dtype).itemsize

@@ -1,8 +1,9 @@
 """``fpcodec batch``: discovery, the manifest, the worker, and whole runs on a local 2-CPU Ray cluster.
 
 The clips are cut from tests/data/carphone_000.gif (48x48 crops, 3 frames each) inside tmp_path,
-with a truncated GIF and a text file named like a video among them. Tests that need Ray are skipped
-only when it is not installed (``pip install -e '.[test,batch]'`` installs it, as .ci/run does).
+with a truncated GIF and a text file named like a video among them; the YUV video is
+tests/data/carphone_yuv420p_64x48.mkv (and FFV1 copies of its first frames). Tests that need Ray are
+skipped only when it is not installed (``pip install -e '.[test,batch]'`` installs it, as .ci/run does).
 """
 
 from __future__ import annotations
@@ -13,19 +14,23 @@ import os
 import shutil
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CARPHONE, assert_frames_equal, read_video
+from conftest import CARPHONE, DATA, assert_frames_equal, read_video
 
 from fpcodec.bitstream.errors import FpcodecError, InputError
 from fpcodec.codec.batch import discovery
 from fpcodec.codec.batch.manifest import MANIFEST_NAME, ManifestWriter, latest, read_records
-from fpcodec.codec.batch.work import Options, Worker, decode_output_name
+from fpcodec.codec.batch.work import Options, Worker, decode_output_for, decode_output_name
 from fpcodec.codec.cli import main
+from fpcodec.codec.pipeline import Decoder
+from fpcodec.codec.planar_io import NativeReader, read_planes, write_ffv1_mkv
 
 GOOD = 10  # good clips in the library; plus one truncated GIF and one text file
+YUV = DATA / "carphone_yuv420p_64x48.mkv"  # 64x48 yuv420p, 12 frames
 
 
 def _write_gif(path: Path, frames: list[np.ndarray]) -> None:
@@ -132,6 +137,115 @@ def test_worker_reports_bad_files_and_verifies(library, tmp_path):
     assert other["status"] == "error" and "-y/--force" in other["error"]
     verified = worker.verify(ok, str(tmp_path))
     assert verified["status"] == "ok", verified
+
+
+# ------------------------------------------------------------------- YUV video, without Ray
+def _stream_planes(path: Path):
+    """(pixel format, every frame's planes) of a planar stream."""
+    with open(path, "rb") as fh:
+        dec = Decoder(fh)
+        frames = [f.planes for f in dec]
+    assert all(f is not None for f in frames)
+    return dec.pixel_format, frames
+
+
+def _assert_same_planes(got: list[list[np.ndarray]], expected: list[list[np.ndarray]]) -> None:
+    assert len(got) == len(expected)
+    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        assert len(g) == len(e), i
+        for a, b in zip(g, e, strict=True):
+            assert a.dtype == b.dtype and np.array_equal(a, b), i
+
+
+def test_worker_codes_a_yuv_video_in_its_own_pixel_format(tmp_path):
+    # The batch's default -m (a learned predictor) names the predictor of RGB-coded files only.
+    rec = Worker(Options(threads=None)).encode(discovery.Job(str(YUV), "v.mkv.fpc"), str(tmp_path))
+    assert rec["status"] == "ok" and rec["verified"], rec
+    assert rec["pixel_format"] == "yuv420p" and rec["model"] == "last-frame" and rec["format_version"] >= 7
+    assert (rec["frames"], rec["width"], rec["height"], rec["channels"]) == (12, 64, 48, 3)
+    assert rec["stream_size"] == (tmp_path / "v.mkv.fpc").stat().st_size
+    fmt, planes = read_planes(YUV)
+    got_fmt, got = _stream_planes(tmp_path / "v.mkv.fpc")
+    assert got_fmt == fmt and got_fmt.name == "yuv420p"
+    _assert_same_planes(got, planes)
+    # rgb=True (--rgb): RGB frames with -m's predictor, as batches did before.
+    rgb = Worker(Options(model="last-frame", threads=None, rgb=True))
+    rec = rgb.encode(discovery.Job(str(YUV), "r.mkv.fpc"), str(tmp_path))
+    assert rec["status"] == "ok" and rec["verified"] and "pixel_format" not in rec and rec["channels"] == 3
+    with open(tmp_path / "r.mkv.fpc", "rb") as fh:
+        assert Decoder(fh, load_model=False).pixel_format is None
+
+
+def test_worker_checks_and_adopts_planar_streams(tmp_path):
+    fmt, planes = read_planes(YUV)
+    colour = NativeReader(YUV).colour
+    lib, out = tmp_path / "lib", tmp_path / "out"
+    lib.mkdir()
+    frames = planes[:4]
+    changed = [[p.copy() for p in f] for f in frames]
+    changed[3][2][5, 7] ^= 1  # one V sample of the last frame
+    for name, video in (("v.mkv", frames), ("w.mkv", changed)):
+        write_ffv1_mkv(lib / name, fmt, colour, 64, 48, Fraction(25), iter(video))
+    v, w = str(lib / "v.mkv"), str(lib / "w.mkv")
+    worker = Worker(Options(threads=None))
+    rec = worker.encode(discovery.Job(v, "v.mkv.fpc"), str(out))
+    assert rec["status"] == "ok" and rec["pixel_format"] == "yuv420p" and rec["frames"] == 4, rec
+    assert worker.verify(rec, str(out))["status"] == "ok"
+    # A planar stream on disk that the manifest does not list is kept if it gives back the planes...
+    again = worker.encode(discovery.Job(v, "v.mkv.fpc"), str(out))
+    assert again["status"] == "ok" and again["adopted"] and again["verified"], again
+    assert again["pixel_format"] == "yuv420p" and again["model"] == "last-frame"
+    assert again["stream_sha256"] == rec["stream_sha256"]
+    # ... and refused when one sample differs.
+    other = worker.encode(discovery.Job(w, "v.mkv.fpc"), str(out))
+    assert (
+        other["status"] == "error" and "frame 3 differs" in other["error"] and "-y/--force" in other["error"]
+    )
+    # An altered stream fails verification: by its SHA-256, and by its planes when it still decodes.
+    assert worker.encode(discovery.Job(w, "w.mkv.fpc"), str(out))["status"] == "ok"
+    shutil.copy(out / "w.mkv.fpc", out / "v.mkv.fpc")
+    assert "changed since it was written" in worker.verify(rec, str(out))["error"]
+    unsigned = {k: val for k, val in rec.items() if k != "stream_sha256"}
+    res = worker.verify(unsigned, str(out))
+    assert res["status"] == "error" and "frame 3 differs" in res["error"], res
+    # An RGB stream of a YUV video (--rgb, or a batch before planar streams) is kept as what it is.
+    Worker(Options(model="last-frame", threads=None, rgb=True)).encode(discovery.Job(v, "r.fpc"), str(out))
+    kept = worker.encode(discovery.Job(v, "r.fpc"), str(out))
+    assert kept["status"] == "ok" and kept["adopted"] and "pixel_format" not in kept, kept
+
+
+def test_worker_decodes_planar_streams_only_to_outputs_that_hold_them(library, tmp_path):
+    enc = Worker(Options(model="last-frame", threads=None))
+    assert enc.encode(discovery.Job(str(YUV), "v.mp4.fpc"), str(tmp_path))["status"] == "ok"
+    assert (
+        enc.encode(discovery.Job(str(library / "clip00.gif"), "c.mp4.fpc"), str(tmp_path))["status"] == "ok"
+    )
+    stream, rgb_stream = str(tmp_path / "v.mp4.fpc"), str(tmp_path / "c.mp4.fpc")
+    # Without --to, a planar stream goes to FFV1 unless its inner name is .mkv or .y4m already.
+    assert decode_output_for(discovery.Job(stream, "lib/v.mp4.fpc"), None) == "lib/v.mp4.mkv"
+    assert decode_output_for(discovery.Job(stream, "lib/v.mp4.fpc"), ".y4m") == "lib/v.mp4.y4m"
+    assert decode_output_for(discovery.Job(rgb_stream, "lib/c.mp4.fpc"), None) == "lib/c.mp4.apng"
+    assert decode_output_name("lib/v.y4m.fpc", None, planar=True) == "lib/v.y4m"
+    assert decode_output_name("lib/v.mkv.fpc", None, planar=True) == "lib/v.mkv"
+    _, planes = read_planes(YUV)
+    back = tmp_path / "back"
+    for rel, to in (("v.mp4.mkv", None), ("v.mp4.y4m", ".y4m")):
+        worker = Worker(Options(threads=None, to=to))
+        rec = worker.decode(discovery.Job(stream, rel), str(back))
+        assert rec["status"] == "ok" and rec["verified"] and rec["pixel_format"] == "yuv420p", rec
+        assert rec["frames"] == 12 and rec["output_sha256"]
+        fmt, got = read_planes(back / rel)
+        assert fmt.name == "yuv420p"
+        _assert_same_planes(got, planes)
+        assert worker.verify(rec, str(back))["status"] == "ok"
+        again = worker.decode(discovery.Job(stream, rel), str(back))
+        assert again["status"] == "ok" and again["adopted"] and again["pixel_format"] == "yuv420p"
+    # Outputs that cannot hold the samples (or an RGB stream's frames) are refused, nothing written.
+    rec = Worker(Options(threads=None, to=".apng")).decode(discovery.Job(stream, "v.mp4.apng"), str(back))
+    assert rec["status"] == "error" and "holds yuv420p samples" in rec["error"] and "--to mkv" in rec["error"]
+    rec = Worker(Options(threads=None, to=".mkv")).decode(discovery.Job(rgb_stream, "c.mp4.mkv"), str(back))
+    assert rec["status"] == "error" and "holds RGB frames" in rec["error"], rec
+    assert sorted(p.name for p in back.iterdir()) == ["v.mp4.mkv", "v.mp4.y4m"]
 
 
 def test_missing_ray_is_a_clean_error(library, tmp_path, monkeypatch, capsys):
@@ -300,6 +414,22 @@ def test_batch_decode_gives_back_the_sources(ray_cluster, encoded, library, tmp_
     for src in _good_sources(library):
         decoded = out / "out" / "lib" / src.relative_to(library)
         assert_frames_equal(read_video(decoded)[0], read_video(src)[0])
+
+
+def test_batch_codes_yuv_video_natively_beside_gifs(ray_cluster, library, tmp_path):
+    lib = tmp_path / "mixed"
+    lib.mkdir()
+    shutil.copy(YUV, lib / "v.mkv")
+    shutil.copy(library / "clip00.gif", lib / "c.gif")
+    out, back = tmp_path / "out", tmp_path / "back"
+    assert main(["batch", "encode", str(lib), "-o", str(out), "-m", "last-frame", "-q"]) == 0
+    recs = _encode_records(out)
+    assert recs["mixed/v.mkv.fpc"]["pixel_format"] == "yuv420p" and recs["mixed/v.mkv.fpc"]["verified"]
+    assert "pixel_format" not in recs["mixed/c.gif.fpc"] and recs["mixed/c.gif.fpc"]["verified"]
+    assert main(["batch", "verify", str(out), "-q"]) == 0
+    assert main(["batch", "decode", str(out), "-o", str(back), "-q"]) == 0
+    _assert_same_planes(read_planes(back / "out" / "mixed" / "v.mkv")[1], read_planes(YUV)[1])
+    assert_frames_equal(read_video(back / "out" / "mixed" / "c.gif")[0], read_video(lib / "c.gif")[0])
 
 
 def test_batch_refuses_workers_the_cluster_cannot_place(ray_cluster, library, tmp_path, capsys):

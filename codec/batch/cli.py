@@ -15,7 +15,7 @@ from typing import Any
 from ...bitstream.errors import FpcodecError
 from . import discovery
 from .manifest import MANIFEST_NAME, ManifestWriter, latest, read_records
-from .work import DECODE_FORMATS, Options, decode_output_name
+from .work import DECODE_FORMATS, PLANAR_DECODE_FORMATS, Options, decode_output_for
 
 PROG = "fpcodec"
 
@@ -91,15 +91,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         engine(p)
 
     p = sub.add_parser("encode", help="encode every video under SRC to OUT_DIR/<path>.fpc")
-    p.add_argument("-m", "--model", default=registry.DEFAULT_MODEL, choices=registry.available())
+    p.add_argument(
+        "-m",
+        "--model",
+        default=registry.DEFAULT_MODEL,
+        choices=registry.available(),
+        help="predictor of the files coded as RGB frames (GIF, RGB, palette video; default "
+        f"{registry.DEFAULT_MODEL}); a YUV or gray video is coded in its own pixel format by the planar rule",
+    )
+    p.add_argument(
+        "--rgb",
+        action="store_true",
+        help="code YUV and gray videos as RGB frames too (a conversion: not their own samples), "
+        "with -m's predictor",
+    )
     coding(p)
 
     p = sub.add_parser("decode", help="decode every .fpc stream under SRC to OUT_DIR")
     p.add_argument(
         "--to",
-        choices=[f[1:] for f in DECODE_FORMATS],
+        choices=[f[1:] for f in DECODE_FORMATS + PLANAR_DECODE_FORMATS],
         default=None,
-        help="output format (default: the name inside the stream's, a.gif.fpc -> a.gif; else apng)",
+        help="output format (default: the name inside the stream's, a.gif.fpc -> a.gif; else apng, "
+        "or mkv (FFV1) for a stream of a YUV or gray video, which only mkv and y4m hold exactly)",
     )
     coding(p)
 
@@ -191,13 +205,13 @@ def run(args: argparse.Namespace) -> int:
         device=getattr(args, "device", "cpu"),
     )
     if args.op == "encode":
-        options = dataclasses.replace(options, model=args.model)
+        options = dataclasses.replace(options, model=args.model, rgb=args.rgb)
         jobs = discovery.find_jobs(args.sources, suffix=".fpc")
     elif args.op == "decode":
         to = f".{args.to}" if args.to else None
         options = dataclasses.replace(options, to=to)
         jobs = [
-            dataclasses.replace(j, rel=decode_output_name(j.rel, to))
+            dataclasses.replace(j, rel=decode_output_for(j, to))
             for j in discovery.find_jobs(args.sources, walk=discovery.walk_streams)
         ]
     else:

@@ -5,9 +5,13 @@ process, so a learned model is loaded once and reused for every file), the bench
 class in one process, and the tests call it directly too. Every method returns a manifest record
 and never raises for a bad file: the error goes into the record and the batch goes on.
 
-Checking compares SHA-256 digests of every frame (32 bytes a frame, so memory stays flat however
-long the video): the frames read from the source against the frames decoded from the stream, and
-for decoding, the stream's frames against what the written file reads back as.
+A source is coded as ``fpcodec encode`` codes it (``planar_io.native_reader`` decides): a YUV or
+gray video as a planar stream of its own samples, anything else (GIF, RGB, palette) as RGB(A)
+frames. Checking compares SHA-256 digests of every frame (32 bytes a frame, so memory stays flat
+however long the video): the frames read from the source against the frames decoded from the
+stream, and for decoding, the stream's frames against what the written file reads back as. A
+planar stream's frames are its planes in their own format, so they are compared with the source's
+planes (never with an RGB conversion), and decoded only to outputs that hold them (.mkv, .y4m).
 """
 
 from __future__ import annotations
@@ -21,16 +25,23 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
 from ...bitstream.errors import FpcodecError, InputError
 from .discovery import Job
 
-#: Outputs ``batch decode`` can write and read back exactly (the writers of ``codec.io``).
+if TYPE_CHECKING:
+    from ..planar_io import ColourInfo, PixelFormat
+
+#: Outputs ``batch decode`` can write and read back exactly from an RGB stream (``codec.io``'s writers).
 DECODE_FORMATS = (".apng", ".gif", ".webp")
+#: ... and from a planar stream, in its own pixel format (``codec.planar_io``'s writers); the first
+#: (FFV1, compressed, with the colour tags) is the default.
+PLANAR_DECODE_FORMATS = (".mkv", ".y4m")
 
 
 class VerificationError(FpcodecError):
@@ -48,7 +59,29 @@ class Options:
     max_pixels: int | None = None
     max_bytes: int = 1 << 30
     threads: int | None = 1
-    to: str | None = None  # decode: output format (.apng, .gif, .webp); None keeps the source's
+    to: str | None = None  # decode: output format (.apng, .gif, .webp, .mkv, .y4m); None keeps the source's
+    rgb: bool = False  # encode: YUV and gray videos as RGB frames too (by default: their own samples)
+
+
+@dataclass(frozen=True)
+class Digests:
+    """A video as checking compares it: one SHA-256 a frame, the durations, and what a stream of it
+    records. ``pixel_format`` None: RGB(A) frames; else planes in that format, with ``colour``."""
+
+    frames: list[bytes]
+    durations: list[int]
+    width: int
+    height: int
+    channels: int
+    time_base: Fraction
+    loop: int | None
+    pixel_format: PixelFormat | None = None
+    colour: ColourInfo | None = None
+
+    @property
+    def kind(self) -> str:
+        """How the frames are held, for messages: ``RGB`` or the pixel format's name."""
+        return "RGB" if self.pixel_format is None else self.pixel_format.name
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -59,8 +92,16 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _digest(frame: np.ndarray) -> bytes:
-    return hashlib.sha256(np.ascontiguousarray(frame).data).digest()
+def _digest(frame: np.ndarray | list[np.ndarray]) -> bytes:
+    """An RGB(A) frame's digest, or a planar frame's: each plane's sample size, shape and samples
+    (little-endian), so the same bytes as 8- or 16-bit samples, or split otherwise, differ."""
+    if isinstance(frame, np.ndarray):
+        return hashlib.sha256(np.ascontiguousarray(frame).data).digest()
+    h = hashlib.sha256()
+    for plane in frame:
+        h.update(f"{plane.dtype.kind}{plane.dtype.itemsize}{plane.shape}".encode("ascii"))
+        h.update(np.ascontiguousarray(plane, dtype=plane.dtype.newbyteorder("<")).data)
+    return h.digest()
 
 
 def _collapse(digests: list[bytes]) -> list[bytes]:
@@ -76,13 +117,44 @@ def _compare(what: str, expected: list[bytes], got: list[bytes]) -> None:
             raise VerificationError(f"{what}: frame {i} differs")
 
 
-def decode_output_name(rel: str, to: str | None) -> str:
-    """``a/b.gif.fpc`` -> ``a/b.gif``; a stream whose inner name is no decodable format gets .apng."""
+def _compare_output(stream: Digests, output: Digests) -> None:
+    """A decoded file against its stream; the GIF and WebP writers merge repeated RGB frames."""
+    if stream.pixel_format is None:
+        _compare("output", _collapse(stream.frames), _collapse(output.frames))
+    else:
+        _compare("output", stream.frames, output.frames)
+
+
+def decode_output_name(rel: str, to: str | None, planar: bool = False) -> str:
+    """``a/b.gif.fpc`` -> ``a/b.gif``; a stream whose inner name is no format that holds it exactly
+    gets .apng, or for a ``planar`` stream .mkv (FFV1): ``a/b.mp4.fpc`` -> ``a/b.mp4.mkv``."""
     stem = rel[: -len(".fpc")] if rel.lower().endswith(".fpc") else rel
     inner = os.path.splitext(stem)[1].lower()
+    if to is None and planar:
+        return stem if inner in PLANAR_DECODE_FORMATS else stem + PLANAR_DECODE_FORMATS[0]
     if to is None:
         return stem if inner in DECODE_FORMATS else stem + ".apng"
     return stem if inner == to else stem + to
+
+
+def decode_output_for(job: Job, to: str | None) -> str:
+    """``decode_output_name`` of the stream ``job.source``, whose header is read only when the name
+    depends on it (no ``to``, and not a GIF's stream: GIFs are always coded as RGB frames)."""
+    stem = job.rel[: -len(".fpc")] if job.rel.lower().endswith(".fpc") else job.rel
+    planar = to is None and not stem.lower().endswith(".gif") and is_planar_stream(job.source)
+    return decode_output_name(job.rel, to, planar)
+
+
+def is_planar_stream(path: str | os.PathLike) -> bool:
+    """Whether the stream at ``path`` holds planes (its header says so). A file that is no readable
+    stream counts as not: decoding it then reports what is wrong with it."""
+    from ..pipeline import Decoder
+
+    try:
+        with open(path, "rb") as fh:
+            return Decoder(fh, load_model=False).pixel_format is not None
+    except (FpcodecError, OSError):
+        return False
 
 
 class Worker:
@@ -116,122 +188,158 @@ class Worker:
 
         return Decoder(fh, max_pixels=self.options.max_pixels, predictor=self.predictor)
 
-    def stream_frames(self, path: str | os.PathLike, sink: Callable[[Any], None] | None = None):
-        """(digests, durations, header, format version) of a stream, decoding it frame by frame."""
+    def stream_frames(
+        self, path: str | os.PathLike, sink: Callable[[Any], None] | None = None
+    ) -> tuple[Digests, Any, int]:
+        """(digests, header, format version) of a stream, decoding it frame by frame; ``sink`` gets
+        each frame's pixels, or a planar stream's planes."""
         digests, durations = [], []
         with open(path, "rb") as fh:
             dec = self._decoder(fh)
             for f in dec:
-                digests.append(_digest(f.pixels))
+                frame = f.pixels if f.planes is None else f.planes
+                digests.append(_digest(frame))
                 durations.append(f.duration)
                 if sink is not None:
-                    sink(f.pixels)
-            return digests, durations, dec.header, dec.version
+                    sink(frame)
+        h = dec.header
+        got = Digests(
+            digests,
+            durations,
+            h.width,
+            h.height,
+            h.channels,
+            h.time_base,
+            h.loop,
+            dec.pixel_format,
+            dec.colour,
+        )
+        return got, h, dec.version
 
-    def _reader(self, path: str | os.PathLike):
+    def _reader(self, path: str | os.PathLike, planar: bool | None = None):
+        """The reader a file is coded or checked from: its planes (``NativeReader``) or its RGB(A)
+        frames (``VideoReader``). ``planar`` None decides as ``fpcodec encode`` does (with ``rgb``:
+        always RGB); True or False reads the file as a stream of that kind holds it."""
         from ..io import VideoReader
+        from ..planar_io import NativeReader, native_reader
 
         size = os.stat(path).st_size
         if size > self.options.max_bytes:
             raise InputError(
                 f"{path} is {size} bytes, more than the limit of {self.options.max_bytes} (--max-bytes)"
             )
-        return VideoReader(path, max_pixels=self.options.max_pixels)
+        max_pixels = self.options.max_pixels
+        if planar is None and not self.options.rgb:
+            native = native_reader(path, max_pixels=max_pixels)
+            if native is not None:
+                return native
+        elif planar:
+            return NativeReader(path, max_pixels=max_pixels)  # its frames() refuses a non-native format
+        return VideoReader(path, max_pixels=max_pixels)
 
-    def video_digests(self, path: str | os.PathLike) -> tuple[list[bytes], list[int], Any]:
-        reader = self._reader(path)
+    def video_digests(self, path: str | os.PathLike, planar: bool | None = None) -> Digests:
+        """A source's (or a written file's) frames as checking compares them; ``planar``: see ``_reader``."""
+        reader = self._reader(path, planar)
         digests, durations = [], []
         for frame, duration in reader.frames():
             digests.append(_digest(frame))
             durations.append(duration)
-        return digests, durations, reader.info
+        return _digests(reader, digests, durations)
 
     # ------------------------------------------------------------------------------------ encode
-    def _check_stream(self, stream: str | os.PathLike, src_digests, src_durations, info) -> tuple[Any, int]:
+    def _check_stream(self, stream: str | os.PathLike, source: Digests) -> tuple[Any, int]:
         """Decode ``stream`` and compare it with the source's frames; (header, format version)."""
-        digests, durations, header, version = self.stream_frames(stream)
-        _compare("stream", src_digests, digests)
-        if durations != src_durations or header.loop != info.loop or header.time_base != info.time_base:
+        got, header, version = self.stream_frames(stream)
+        if got.pixel_format != source.pixel_format:
+            raise VerificationError(f"stream: {got.kind} frames, the source's are {source.kind}")
+        _compare("stream", source.frames, got.frames)
+        if got.durations != source.durations or got.loop != source.loop or got.time_base != source.time_base:
             raise VerificationError("stream: timing or loop count differs from the source")
+        if got.colour != source.colour:
+            raise VerificationError("stream: colour tags differ from the source")
         return header, version
 
+    def _encoder(self, fh, reader) -> tuple[Any, Callable[[Any, int], Any]]:
+        """An Encoder for what ``reader`` gives, and its method that takes a frame: a planar stream
+        of the source's own samples (the planar rule), or RGB(A) frames (``model``'s predictor)."""
+        from ...models import registry
+        from ..pipeline import Encoder
+
+        opts = self.options
+        fmt = getattr(reader, "pixel_format", None)
+        if fmt is not None:
+            enc = Encoder(
+                fh,
+                width=reader.width,
+                height=reader.height,
+                channels=fmt.planes,
+                model=registry.PLANAR_MODEL,
+                time_base=reader.time_base,
+                max_pixels=opts.max_pixels,
+                pixel_format=fmt,
+                colour=reader.colour,
+            )
+            return enc, enc.write_planes
+        info = reader.info
+        enc = Encoder(
+            fh,
+            width=info.width,
+            height=info.height,
+            channels=info.channels,
+            model=self.predictor(opts.model),
+            time_base=info.time_base,
+            loop=info.loop,
+            frame_count=info.frame_count,
+            max_pixels=opts.max_pixels,
+        )
+        return enc, enc.write
+
     def _encode(self, job: Job, out: Path, rec: dict[str, Any]) -> None:
+        from ...models import registry
         from ..io import atomic_output
-        from ..pipeline import Decoder, Encoder
+        from ..pipeline import Decoder
 
         opts = self.options
         t0 = time.perf_counter()
         reader = self._reader(job.source)
-        info = reader.info
         digests, durations = [], []
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(out, force=True) as tmp:
             with open(tmp, "wb") as fh:
-                enc = Encoder(
-                    fh,
-                    width=info.width,
-                    height=info.height,
-                    channels=info.channels,
-                    model=self.predictor(opts.model),
-                    time_base=info.time_base,
-                    loop=info.loop,
-                    frame_count=info.frame_count,
-                    max_pixels=opts.max_pixels,
-                )
+                enc, write = self._encoder(fh, reader)
                 for frame, duration in reader.frames():
-                    enc.write(frame, duration)
+                    write(frame, duration)
                     digests.append(_digest(frame))
                     durations.append(duration)
                 enc.close()
+            source = _digests(reader, digests, durations)
             rec["seconds"]["code"] = time.perf_counter() - t0
             t1 = time.perf_counter()
             if opts.verify:
-                rec["format_version"] = self._check_stream(tmp, digests, durations, info)[1]
+                rec["format_version"] = self._check_stream(tmp, source)[1]
                 rec["seconds"]["verify"] = time.perf_counter() - t1
             else:
                 with open(tmp, "rb") as fh:
                     rec["format_version"] = Decoder(fh, load_model=False).version
             rec["verified"] = opts.verify
             rec["stream_sha256"] = sha256_file(tmp)
-        pixels = info.width * info.height * len(digests)
-        size = out.stat().st_size
-        rec.update(
-            frames=len(digests),
-            width=info.width,
-            height=info.height,
-            channels=info.channels,
-            model=opts.model,
-            stream_size=size,
-            bits_per_pixel=8 * size / pixels,
-            source_bits_per_pixel=8 * rec["source_size"] / pixels,
-        )
+        model = opts.model if source.pixel_format is None else registry.PLANAR_MODEL
+        _stream_fields(rec, source, out, model)
 
     def _adopt_stream(self, job: Job, out: Path, rec: dict[str, Any]) -> None:
-        """A stream already at ``out`` that the manifest does not vouch for: keep it if exact."""
+        """A stream already at ``out`` that the manifest does not vouch for: keep it if exact, as the
+        stream holds the source (a planar stream its planes, an RGB one its RGB frames)."""
         t1 = time.perf_counter()
-        digests, durations, info = self.video_digests(job.source)
+        source = self.video_digests(job.source, planar=is_planar_stream(out))
         try:
-            header, rec["format_version"] = self._check_stream(out, digests, durations, info)
+            header, rec["format_version"] = self._check_stream(out, source)
         except FpcodecError as exc:
             raise FpcodecError(
                 f"{out} exists and does not decode to this source ({exc}); use -y/--force to overwrite it"
             ) from None
-        pixels = info.width * info.height * len(digests)
-        size = out.stat().st_size
         rec["seconds"]["verify"] = time.perf_counter() - t1
-        rec.update(
-            frames=len(digests),
-            width=info.width,
-            height=info.height,
-            channels=info.channels,
-            model=_model_name(header),
-            stream_size=size,
-            bits_per_pixel=8 * size / pixels,
-            source_bits_per_pixel=8 * rec["source_size"] / pixels,
-            verified=True,
-            stream_sha256=sha256_file(out),
-            adopted=True,
-        )
+        _stream_fields(rec, source, out, _model_name(header))
+        rec.update(verified=True, stream_sha256=sha256_file(out), adopted=True)
 
     def encode(self, job: Job, out_dir: str, expected_sha: str | None = None) -> dict[str, Any]:
         """Encode ``job`` to ``out_dir/job.rel``; ``expected_sha``: the manifest's hash of its source."""
@@ -239,15 +347,16 @@ class Worker:
 
     # ------------------------------------------------------------------------------------ decode
     def _decode(self, job: Job, out: Path, rec: dict[str, Any]) -> None:
+        from ..cli import write_planar
         from ..io import write_frames
+        from ..pipeline import Decoder
 
         opts = self.options
         t0 = time.perf_counter()
         with open(job.source, "rb") as fh:
-            from ..pipeline import Decoder
-
             scan = Decoder(fh, max_pixels=opts.max_pixels, load_model=False)
             durations = [r.duration for r in scan.records()]
+        _check_output_kind(job.source, scan.pixel_format, out.suffix.lower())
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
         os.close(fd)
@@ -257,19 +366,25 @@ class Worker:
                 dec = self._decoder(fh)
                 h = dec.header
 
-                def frames() -> Iterator[np.ndarray]:
+                def frames() -> Iterator[np.ndarray | list[np.ndarray]]:
                     for f in dec:
-                        digests.append(_digest(f.pixels))
-                        yield f.pixels
+                        frame = f.pixels if f.planes is None else f.planes
+                        digests.append(_digest(frame))
+                        yield frame
 
                 # No lossy targets: a batch only writes outputs that hold the frames exactly.
-                warnings = write_frames(tmp, frames(), durations, h.time_base, h.loop, force=True)
+                if dec.pixel_format is None:
+                    warnings = write_frames(tmp, frames(), durations, h.time_base, h.loop, force=True)
+                else:
+                    warnings = write_planar(dec, out.suffix.lower()[1:], tmp, frames(), durations, True)
                 version = dec.version
+            stream = Digests(
+                digests, durations, h.width, h.height, h.channels, h.time_base, h.loop, dec.pixel_format
+            )
             rec["seconds"]["code"] = time.perf_counter() - t0
             t1 = time.perf_counter()
             if opts.verify:
-                got, _, _ = self.video_digests(tmp)
-                _compare("output", _collapse(digests), _collapse(got))
+                _compare_output(stream, self.video_digests(tmp, planar=stream.pixel_format is not None))
                 rec["seconds"]["verify"] = time.perf_counter() - t1
             rec["verified"] = opts.verify
             os.chmod(tmp, 0o644)
@@ -289,20 +404,25 @@ class Worker:
             bits_per_pixel=8 * rec["source_size"] / pixels,
             warnings=list(warnings),
         )
+        if stream.pixel_format is not None:
+            rec["pixel_format"] = stream.pixel_format.name
 
     def _adopt_output(self, job: Job, out: Path, rec: dict[str, Any]) -> None:
+        from ..pipeline import Decoder
+
         t1 = time.perf_counter()
+        with open(job.source, "rb") as fh:
+            _check_output_kind(job.source, Decoder(fh, load_model=False).pixel_format, out.suffix.lower())
         try:
-            digests, _, header, version = self.stream_frames(job.source)
-            got, _, _ = self.video_digests(out)
-            _compare("output", _collapse(digests), _collapse(got))
+            stream, header, version = self.stream_frames(job.source)
+            _compare_output(stream, self.video_digests(out, planar=stream.pixel_format is not None))
         except FpcodecError as exc:
             raise FpcodecError(
                 f"{out} exists and is not this stream's frames ({exc}); use -y/--force to overwrite it"
             ) from None
         rec["seconds"]["verify"] = time.perf_counter() - t1
         rec.update(
-            frames=len(digests),
+            frames=len(stream.frames),
             width=header.width,
             height=header.height,
             format_version=version,
@@ -310,6 +430,8 @@ class Worker:
             verified=True,
             adopted=True,
         )
+        if stream.pixel_format is not None:
+            rec["pixel_format"] = stream.pixel_format.name
 
     def decode(self, job: Job, out_dir: str, expected_sha: str | None = None) -> dict[str, Any]:
         """Decode the stream ``job.source`` to ``out_dir/job.rel``."""
@@ -338,12 +460,10 @@ class Worker:
             if sha256_file(record["source"]) != record["source_sha256"]:
                 raise VerificationError(f"{record['source']} changed since it was coded (SHA-256 differs)")
             if op == "encode":
-                digests, durations, info = self.video_digests(record["source"])
-                self._check_stream(out, digests, durations, info)
+                self._check_stream(out, self.video_digests(record["source"], planar=is_planar_stream(out)))
             else:
-                digests, _, _, _ = self.stream_frames(record["source"])
-                got, _, _ = self.video_digests(out)
-                _compare("output", _collapse(digests), _collapse(got))
+                stream, _, _ = self.stream_frames(record["source"])
+                _compare_output(stream, self.video_digests(out, planar=stream.pixel_format is not None))
             res["status"] = "ok"
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the batch
             res.update(status="error", error=_message(exc))
@@ -386,6 +506,57 @@ class Worker:
             rec["seconds"]["cpu"] = time.process_time() - cpu  # this process's CPU time on the file
             rec["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return rec
+
+
+def _digests(reader, digests: list[bytes], durations: list[int]) -> Digests:
+    """``Digests`` of the frames ``reader`` gave: a NativeReader's planes or a VideoReader's pixels."""
+    fmt = getattr(reader, "pixel_format", None)
+    if fmt is not None:
+        return Digests(
+            digests,
+            durations,
+            reader.width,
+            reader.height,
+            fmt.planes,
+            reader.time_base,
+            None,
+            fmt,
+            reader.colour,
+        )
+    info = reader.info
+    return Digests(digests, durations, info.width, info.height, info.channels, info.time_base, info.loop)
+
+
+def _stream_fields(rec: dict[str, Any], source: Digests, out: Path, model: str) -> None:
+    """An encode record's description of the source and its stream at ``out``."""
+    pixels = source.width * source.height * len(source.frames)
+    size = out.stat().st_size
+    rec.update(
+        frames=len(source.frames),
+        width=source.width,
+        height=source.height,
+        channels=source.channels,
+        model=model,
+        stream_size=size,
+        bits_per_pixel=8 * size / pixels,
+        source_bits_per_pixel=8 * rec["source_size"] / pixels,
+    )
+    if source.pixel_format is not None:
+        rec["pixel_format"] = source.pixel_format.name
+
+
+def _check_output_kind(stream: str, fmt: PixelFormat | None, ext: str) -> None:
+    """Refuse, before decoding, an output that cannot hold the stream's frames exactly."""
+    if fmt is not None and ext not in PLANAR_DECODE_FORMATS:
+        raise FpcodecError(
+            f"{stream} holds {fmt.name} samples, which {ext!r} cannot hold exactly: "
+            "decode it to .mkv (FFV1) or .y4m (--to mkv, --to y4m)"
+        )
+    if fmt is None and ext not in DECODE_FORMATS:
+        raise FpcodecError(
+            f"{stream} holds RGB frames, which {ext!r} cannot hold exactly (.mkv and .y4m are for "
+            "streams of a video's own pixel format): decode it to .apng, .gif or .webp"
+        )
 
 
 def _remove_stale_temps(out: Path) -> None:
