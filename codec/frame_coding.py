@@ -122,7 +122,6 @@ def _add_predicted_modes(
     extracted = pc.extract_palette(frame)
     inter_shift = None if inter is None else inter.scale_shift
     if extracted is not None:
-        extracted = palette.frame_palette(frame, extracted, sent_palette)
         copied = _copies(frame, previous)
         out += palette.estimate(
             fr,

@@ -21,7 +21,7 @@ import numpy as np
 from ...bitstream import entropy
 from ...bitstream.container import CHUNK_OVERHEAD
 from ...bitstream.errors import FormatError
-from ...bitstream.palette import MAX_COLOURS, encode_palette, pack_colours, unpack_colours
+from ...bitstream.palette import encode_palette
 from ...bitstream.profile import CURRENT, FormatProfile
 from ...models.base import Prediction
 from .. import copied_blocks, intra, legacy_rows
@@ -457,34 +457,6 @@ def _choose_betas(p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndar
     for o in range(2, len(own)):
         best = min((cost(best[1] + (b,)), best[1] + (b,)) for b in range(len(ctx.table(o))))
     return best[0], ctx.mix_bits(best[1])
-
-
-#: How large the palette in force may grow when a frame's colours are added to it (``frame_palette``):
-#: at most UNION_SLACK times the frame's own colours plus UNION_EXTRA (and 256).
-UNION_SLACK = 2.0
-UNION_EXTRA = 16
-
-
-def frame_palette(
-    frame: np.ndarray, extracted: tuple[np.ndarray, np.ndarray], sent_palette: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The palette a palette-mode frame is coded over, and its pixels' indices: the palette in
-    force with the frame's new colours added (a PLTE that sends only those), or, when that union
-    would be too large (``UNION_SLACK``, ``UNION_EXTRA``), the frame's own colours (``extracted``).
-
-    Why: animations come back to colours they showed a few frames before (a highlight that moves,
-    two palettes that alternate), and each exact palette costs a PLTE chunk of 20-40 bytes against
-    payloads of 10-150 bytes on such clips. A palette may hold colours the frame does not use; the
-    model and the context counts give them little probability. An encoder's choice: any palette
-    that holds the frame's colours decodes."""
-    own, _ = extracted
-    if sent_palette is None or sent_palette.shape[1] != own.shape[1]:
-        return extracted
-    keys = np.union1d(pack_colours(sent_palette), pack_colours(own))
-    if len(keys) > min(MAX_COLOURS, int(UNION_SLACK * len(own)) + UNION_EXTRA):
-        return extracted
-    union = unpack_colours(keys, own.shape[1])
-    return union, pc.exact_indices(frame, union)
 
 
 def palette_body(palette: np.ndarray, sent_palette: np.ndarray | None) -> bytes | None:
