@@ -154,24 +154,12 @@ def _native_reader(src: str, args: argparse.Namespace):
 
 def _encode_planar(reader, out_name: str, args: argparse.Namespace) -> int:
     """``encode`` of a YUV or gray video: a planar stream (format version 7 and later) of its own samples."""
-    from ..models import registry
-    from .pipeline import Encoder
+    from .planar_io import planar_encoder
 
     fmt = reader.pixel_format
 
     def open_encoder(fh):
-        return Encoder(
-            fh,
-            width=reader.width,
-            height=reader.height,
-            channels=fmt.planes,
-            model=registry.PLANAR_MODEL,
-            time_base=reader.time_base,
-            max_pixels=args.max_pixels,
-            keyint=args.keyint,
-            pixel_format=fmt,
-            colour=reader.colour,
-        )
+        return planar_encoder(fh, reader, max_pixels=args.max_pixels, keyint=args.keyint)
 
     layout = f"{reader.width}x{reader.height} {fmt.name}"
     return _write_stream(

@@ -236,6 +236,28 @@ def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> Nat
     return reader if reader.pixel_format is not None else None
 
 
+def planar_encoder(out, reader: NativeReader, max_pixels: int | None = None, keyint: int | None = None):
+    """The ``pipeline.Encoder`` of a planar stream of ``reader``'s video (its size, pixel format,
+    time base and colour tags; the planar rule): what ``fpcodec encode`` and ``batch encode``
+    open for a YUV or gray source. Its ``write_planes`` takes ``reader.frames()``'s planes."""
+    from ..models import registry
+    from .pipeline import Encoder
+
+    fmt = reader.pixel_format
+    return Encoder(
+        out,
+        width=reader.width,
+        height=reader.height,
+        channels=fmt.planes,
+        model=registry.PLANAR_MODEL,
+        time_base=reader.time_base,
+        max_pixels=max_pixels,
+        keyint=keyint,
+        pixel_format=fmt,
+        colour=reader.colour,
+    )
+
+
 def _plane_view(plane, dtype, rows: int) -> np.ndarray:
     """A (rows, line_size // itemsize) view of a PyAV plane's buffer, padding included."""
     stride = plane.line_size // np.dtype(dtype).itemsize

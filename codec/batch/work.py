@@ -262,23 +262,12 @@ class Worker:
     def _encoder(self, fh, reader) -> tuple[Any, Callable[[Any, int], Any]]:
         """An Encoder for what ``reader`` gives, and its method that takes a frame: a planar stream
         of the source's own samples (the planar rule), or RGB(A) frames (``model``'s predictor)."""
-        from ...models import registry
         from ..pipeline import Encoder
+        from ..planar_io import planar_encoder
 
         opts = self.options
-        fmt = getattr(reader, "pixel_format", None)
-        if fmt is not None:
-            enc = Encoder(
-                fh,
-                width=reader.width,
-                height=reader.height,
-                channels=fmt.planes,
-                model=registry.PLANAR_MODEL,
-                time_base=reader.time_base,
-                max_pixels=opts.max_pixels,
-                pixel_format=fmt,
-                colour=reader.colour,
-            )
+        if getattr(reader, "pixel_format", None) is not None:
+            enc = planar_encoder(fh, reader, max_pixels=opts.max_pixels)
             return enc, enc.write_planes
         info = reader.info
         enc = Encoder(
