@@ -141,11 +141,23 @@ def _planar_seeds():
         yield f"planar_{name}", buf.getvalue()
 
 
+def _screen_frames() -> list:
+    """A small screen-like clip for version 9's tools: text that scrolls (shifted copies), a frame
+    repeated (a REPT run), and a small change (in-place copies)."""
+    page, _ = next(fio.VideoReader(TEST_DATA / "text_like.gif").frames())
+    a = page[:40, :48].copy()
+    b = page[3:43, :48].copy()
+    c = b.copy()
+    c[30:34, 40:46] = a[0, 0]
+    return [a, b, b, c, c, c]
+
+
 def write_stream_seeds(corpus: Path) -> None:
     """tests/data/v*_stream.fpc, and streams of small clips: last-frame, last-frame in RGB modes only
-    (--no-palette), conv2d-int, and planar streams."""
+    (--no-palette), conv2d-int, planar streams, and a screen-like clip (copied blocks, repeats)."""
     for path in sorted(TEST_DATA.glob("v*_stream.fpc")):
         (corpus / path.name).write_bytes(path.read_bytes())
+    (corpus / "screen_v9.fpc").write_bytes(pipeline.encode(_screen_frames(), model="last-frame"))
     for name, data in _planar_seeds():
         (corpus / f"{name}.fpc").write_bytes(data)
     for stem, frames in _small_clips():
