@@ -310,7 +310,7 @@ def iter_inter_passes(
     scale = pred.scale.reshape(c, n)
     for p in inter_geometry(height, width, profile):  # one pass at a time: none is kept
         t = p.targets if coded is None else p.targets[coded[p.targets]]
-        if t.size == 0:
+        if coded is not None and t.size == 0:  # every pixel of the pass is copied
             continue
         sub = t is not p.targets  # gather only the coded pixels' prediction
         yield from split(
@@ -330,6 +330,7 @@ def iter_inter_passes(
 def _ring_of(
     p: intra.Pass, height: int, width: int, profile: FormatProfile, keep: np.ndarray | None
 ) -> np.ndarray | None:
+    """``pass_ring`` of the pass's pixels where ``keep`` holds (None: all)."""
     ring = pass_ring(p, height, width, profile)
     return ring if ring is None or keep is None else ring[:, keep]
 
@@ -629,8 +630,6 @@ def read_copied(
         raise FormatError("a frame with copied blocks (mix bits 18-20) has no previous frame to copy from")
     h, w = dc.height, dc.width
     blocks, shift = copied_blocks.decode_map(coder, *copied_blocks.grid(h, w, side), shifted)
-    if not shifted and (blocks == copied_blocks.SHIFTED).any():
-        raise FormatError("shifted blocks in a frame without a shift")
     pixel_symbols = copied_blocks.pixel_symbols(blocks, side, h, w)
     try:
         dest, src = copied_blocks.sources(pixel_symbols, shift, h, w)
