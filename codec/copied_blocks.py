@@ -2,7 +2,7 @@
 
 Screen recordings, UI demos and line-art animations change a few small regions a frame (a clock's
 digits, a progress bar, a cursor), or scroll (a terminal, a text crawl); a GIF codes only the
-changed rectangle. Coded pixel by pixel, each unchanged pixel still costs a little (1-60 % of such
+changed rectangle. Coded pixel by pixel, each unchanged pixel still costs a little (17-60 % of such
 frames' bytes on the screen corpus, the rest of the frame being a handful of changed glyphs). So a
 palette frame (modes 2, 3, 4) that has a previous frame may split itself into square blocks of
 side ``COPY_SIDES[code]`` and send, before its passes, one symbol per block: COPIED (its pixels
