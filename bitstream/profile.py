@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 9
+LATEST = 10
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -35,6 +35,7 @@ _INTRODUCED = {
     "repeat_context": 8,  # 32-bit FRAM mix field; palette modes' repeat context (mix bits 16-17)
     "copied_blocks": 9,  # palette modes' blocks copied from the previous frame (mix bits 18-19)
     "repeat_frames": 9,  # REPT chunk: a run of frames equal to the frame before them
+    "row_schedule": 10,  # palette frames in the row-first pass schedule (mix bit 21)
 }
 
 
@@ -55,6 +56,7 @@ class FormatProfile:
     repeat_context: bool
     copied_blocks: bool
     repeat_frames: bool
+    row_schedule: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

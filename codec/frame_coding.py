@@ -139,7 +139,10 @@ def _add_predicted_modes(
         update = palette_update.update_palette(frame, previous)
         if update is not None:
             copied = _copies(frame, previous)
-            out.append(palette_update.estimate(fr, update, pred, previous, sent_palette, inter_shift, copied))
+            memory = None if probe is None else probe.schedules
+            out.append(
+                palette_update.estimate(fr, update, pred, previous, sent_palette, inter_shift, copied, memory)
+            )
 
 
 def _copies(frame: np.ndarray, previous: np.ndarray | None) -> copied_blocks.CopiedBlocks | None:

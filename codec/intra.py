@@ -34,6 +34,9 @@ class Pass:
     neighbours: np.ndarray  # (K, N), -1 where out of bounds; empty (0, N) for the first grid
     diagonal: bool = False  # neighbours (-s,-s), (-s,s), (s,-s), (s,s); else (-s,0), (s,0), (0,-s), (0,s)
     step: int = 0  # s; 0 for the first grid
+    #: (dy, dx) of the neighbours and then the ring, in pixels, for a pass of another schedule
+    #: (``codec.row_schedule``, version 10); empty for these passes (their ring is RING_*).
+    template: tuple[tuple[int, int], ...] = ()
 
 
 #: The ring around a pass's pixel (``ring``), (dy, dx) in units of the pass's step s: with the
@@ -93,6 +96,10 @@ def ring(p: Pass, height: int, width: int) -> np.ndarray:
     n = p.targets.size
     if p.step == 0:
         return np.zeros((0, n), p.targets.dtype)
+    if p.template:
+        from . import row_schedule
+
+        return row_schedule.ring(p, height, width)
     from . import intra_kernel  # numba: loaded on first use
 
     return intra_kernel.ring(p.targets, RING_DIAGONAL if p.diagonal else RING_AXIS, p.step, height, width)

@@ -282,9 +282,10 @@ def mix_weights(mix: int) -> tuple[float, np.ndarray]:
 
 def valid_mix(mix: int, profile: FormatProfile = CURRENT) -> bool:
     """Bits 0-3 index MIX_TABLE; bits 12-17 (the context betas, see ``palette_context``) are all
-    valid; bits 18-20 (the copied blocks' side and shift, ``copied_blocks``) from version 9; the
-    rest of version 8's wider field is reserved."""
-    top = 21 if profile.copied_blocks else 18
+    valid; bits 18-20 (the copied blocks' side and shift, ``copied_blocks``) from version 9, bit 21
+    (the row schedule, ``row_schedule``) from version 10; the rest of version 8's wider field is
+    reserved."""
+    top = 22 if profile.row_schedule else 21 if profile.copied_blocks else 18
     return (mix & 0x0F) < len(MIX_TABLE) and 0 <= mix < (1 << top)
 
 

@@ -85,29 +85,36 @@ def repeat_key(classes: list[np.ndarray]) -> np.ndarray:
 
 
 def context_keys(
-    index_canvas: np.ndarray, neighbours: np.ndarray, ring: np.ndarray | None = None
+    index_canvas: np.ndarray, neighbours: np.ndarray, ring: np.ndarray | None = None, wide: bool = False
 ) -> list[np.ndarray] | None:
     """Per order, the (N,) int64 context key of each pixel of a pass; None for a pass without
     neighbours. ``index_canvas``: palette index per flat pixel (-1: a colour not in the palette);
     ``neighbours``: (J, N) flat positions, -1 outside the frame; with ``ring`` ((R, N), from
-    ``intra.ring``) a third key, the repeat context of the neighbours and the ring together."""
+    ``intra.ring``) a third key, the repeat context of the neighbours and the ring together.
+    ``wide`` (the row schedule of version 10, J = 4): orders 1 and 2 key on the first two and on
+    all four neighbours, since there a pixel's nearest neighbours are its whole surroundings."""
     if neighbours.shape[0] == 0:
         return None
     from . import rows_kernel  # numba: loaded on first use
 
-    return list(rows_kernel.context_keys(index_canvas, neighbours, ring, _KEY_RADIX, int(_HASH_SHIFT)))
+    return list(rows_kernel.context_keys(index_canvas, neighbours, ring, _KEY_RADIX, int(_HASH_SHIFT), wide))
 
 
 def context_keys_reference(
-    index_canvas: np.ndarray, neighbours: np.ndarray, ring: np.ndarray | None = None
+    index_canvas: np.ndarray, neighbours: np.ndarray, ring: np.ndarray | None = None, wide: bool = False
 ) -> list[np.ndarray] | None:
     """``context_keys`` in numpy (for testing the kernel)."""
     if neighbours.shape[0] == 0:
         return None
     j = neighbours.shape[0]
-    first = _index_at(index_canvas, neighbours[0])
-    second = _index_at(index_canvas, neighbours[2 if j > 2 else j - 1])
-    keys = [first, first * _KEY_RADIX + second]
+    if wide:
+        c = [_index_at(index_canvas, neighbours[k]) for k in range(4)]
+        pair = c[0] * _KEY_RADIX + c[1]
+        keys = [pair, (pair * _KEY_RADIX + c[2]) * _KEY_RADIX + c[3]]
+    else:
+        first = _index_at(index_canvas, neighbours[0])
+        second = _index_at(index_canvas, neighbours[2 if j > 2 else j - 1])
+        keys = [first, first * _KEY_RADIX + second]
     if ring is not None:
         template = [_index_at(index_canvas, pos) for pos in (*neighbours, *ring)]
         keys.append(repeat_key(template))

@@ -147,9 +147,11 @@ _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _keys(index_canvas, template, n_first, radix, hash_shift, out):  # pragma: no cover - compiled
+def _keys(index_canvas, template, n_first, radix, hash_shift, wide, out):  # pragma: no cover - compiled
     """``palette_context.context_keys``'s keys into ``out`` (2 or 3, N): ``template`` (J + R, N)
-    flat positions (-1 outside), the first ``n_first`` the neighbours; a third row hashes them all."""
+    flat positions (-1 outside), the first ``n_first`` the neighbours; a third row hashes them all.
+    Narrow keys: the first neighbour, then it and the third (the second when J = 2); ``wide`` keys
+    (J = 4): the first two neighbours, then all four."""
     t_count, n = template.shape
     second = 2 if n_first > 2 else n_first - 1
     one = np.uint64(1)
@@ -159,11 +161,19 @@ def _keys(index_canvas, template, n_first, radix, hash_shift, out):  # pragma: n
         for t in range(t_count):
             pos = template[t, i]
             c = np.int64(0) if pos < 0 else np.int64(index_canvas[pos]) + 2
-            if t == 0:
-                first = c
-                out[0, i] = c
-            if t == second:
-                out[1, i] = first * radix + c
+            if wide:
+                if t < 4:
+                    first = first * radix + c
+                if t == 1:
+                    out[0, i] = first
+                elif t == 3:
+                    out[1, i] = first
+            else:
+                if t == 0:
+                    first = c
+                    out[0, i] = c
+                if t == second:
+                    out[1, i] = first * radix + c
             h = h * _HASH_MUL + (np.uint64(c) + one)
         if out.shape[0] > 2:
             out[2, i] = np.int64(h >> np.uint64(hash_shift))
@@ -171,15 +181,21 @@ def _keys(index_canvas, template, n_first, radix, hash_shift, out):  # pragma: n
 
 
 def context_keys(
-    index_canvas: np.ndarray, neighbours: np.ndarray, ring: np.ndarray | None, radix: int, hash_shift: int
+    index_canvas: np.ndarray,
+    neighbours: np.ndarray,
+    ring: np.ndarray | None,
+    radix: int,
+    hash_shift: int,
+    wide: bool = False,
 ) -> np.ndarray:
-    """(2 or 3, N) int64 keys of ``palette_context.context_keys`` (neighbours (J, N), J >= 1)."""
+    """(2 or 3, N) int64 keys of ``palette_context.context_keys`` (neighbours (J, N), J >= 1; J = 4
+    when ``wide``)."""
     n = neighbours.shape[1]
     template = neighbours if ring is None else np.concatenate([neighbours, ring.astype(neighbours.dtype)])
     out = np.empty((2 if ring is None else 3, n), np.int64)
     with first_call(_keys):
         return _keys(
-            index_canvas, np.ascontiguousarray(template), neighbours.shape[0], radix, hash_shift, out
+            index_canvas, np.ascontiguousarray(template), neighbours.shape[0], radix, hash_shift, wide, out
         )
 
 

@@ -12,7 +12,7 @@ are coded in blocks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable, Iterator
 
@@ -24,7 +24,7 @@ from ...bitstream.errors import FormatError
 from ...bitstream.palette import encode_palette
 from ...bitstream.profile import CURRENT, FormatProfile
 from ...models.base import Prediction
-from .. import copied_blocks, intra, legacy_rows
+from .. import copied_blocks, intra, legacy_rows, row_schedule
 from .. import palette_coding as pc
 from .. import palette_context as ctx
 from .base import (
@@ -45,6 +45,10 @@ CACHE_ENTRIES = 6_000_000
 INTRA_MARGIN = 0.1
 INTRA_JUMP = 1.2
 INTRA_PROBE = 4
+#: The encoder estimates a palette mode in both pass schedules (version 10) on the mode's first
+#: frame of a stream (or since a key frame) and then every SCHEDULE_PROBE frames of that mode; in
+#: between, only in the schedule that won the last time (see ``ScheduleMemory``).
+SCHEDULE_PROBE = 8
 
 
 @dataclass
@@ -58,6 +62,7 @@ class PassInputs:
     neighbours: np.ndarray  # (J, N) flat positions, -1 outside; J = 0 for none
     keep: np.ndarray | None = None  # (C, N) previous colours: the keep symbol's colour (p-update)
     ring: np.ndarray | None = None  # (12, N) flat positions of the ring (repeat context, version 8)
+    wide: bool = False  # the row schedule's context keys (version 10, ``palette_context.context_keys``)
 
     def select(self, which: slice | np.ndarray) -> PassInputs:
         """The same pass for the pixels ``which`` picks (a slice, or a mask or positions)."""
@@ -69,6 +74,7 @@ class PassInputs:
             self.neighbours[:, which],
             None if self.keep is None else self.keep[:, which],
             None if self.ring is None else self.ring[:, which],
+            self.wide,
         )
 
 
@@ -173,7 +179,8 @@ def pretrained_counts(
     h, w = previous.shape[:2]
     for p in geometry:
         ring = pass_ring(p, h, w, profile)
-        counts.add(ctx.context_keys(prev_canvas, p.neighbours, ring), prev_canvas[p.targets])
+        keys = ctx.context_keys(prev_canvas, p.neighbours, ring, bool(p.template))
+        counts.add(keys, prev_canvas[p.targets])
     return counts.compact()
 
 
@@ -200,7 +207,7 @@ def code_passes(
         t = inp.targets
         prev = None if prev_idx is None else prev_idx[t]
         nbr = neighbour_colours(idx, inp.neighbours)
-        keys = ctx.context_keys(idx, inp.neighbours, inp.ring) if use_context else None
+        keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide) if use_context else None
         blocks = cached[k] if cached is not None else model_blocks(inp, palette, profile)
         for sl, rows in blocks:
             rows = pc.mix_rows(
@@ -231,16 +238,18 @@ def intra_passes(
     decoding: bool,
     profile: FormatProfile = CURRENT,
     coded: np.ndarray | None = None,
+    rows: bool = False,
 ) -> Iterator[PassInputs]:
     """The passes of palette intra; when ``decoding``, each pass predicts from the colours just
     decoded into ``idx`` (``canvas`` (C, H*W) float32 is filled as it goes). With ``coded`` ((H*W,)
-    bool, copied blocks), only those pixels; the others' ``idx`` must be set beforehand."""
-    for p in intra.passes(height, width):
+    bool, copied blocks), only those pixels; the others' ``idx`` must be set beforehand. ``rows``:
+    in the row schedule (version 10) instead of the coarse-to-fine passes."""
+    for p in intra_geometry(height, width, rows):
         mean, scale = intra.pass_params(canvas, p)
         scale_idx = shifted(entropy.quantize_scale(scale), shift)
         ring = pass_ring(p, height, width, profile)
         inp = restrict(
-            PassInputs(p.targets, mean, None, scale_idx, p.neighbours, ring=ring),
+            PassInputs(p.targets, mean, None, scale_idx, p.neighbours, ring=ring, wide=rows),
             None if coded is None else coded[p.targets],
         )
         if coded is None or inp.targets.size:
@@ -269,12 +278,22 @@ def checkerboard(height: int, width: int) -> tuple[intra.Pass, intra.Pass]:
     )
 
 
-def inter_geometry(height: int, width: int, profile: FormatProfile = CURRENT) -> tuple[intra.Pass, ...]:
+def intra_geometry(height: int, width: int, rows: bool = False) -> tuple[intra.Pass, ...]:
+    """Pixel order of palette intra: the coarse-to-fine passes, or with ``rows`` (mix bit 21,
+    version 10) the row schedule."""
+    return row_schedule.passes(height, width) if rows else intra.passes(height, width)
+
+
+def inter_geometry(
+    height: int, width: int, profile: FormatProfile = CURRENT, rows: bool = False
+) -> tuple[intra.Pass, ...]:
     """Pixel order of palette inter and update frames: with ``profile.interlaced_palette_inter``
-    (version 5) the coarse-to-fine passes of intra coding, so that all but the first grid's pixels
-    (1 in 256) have decoded neighbours voting beside the temporal prediction; before, the two-pass
-    ``checkerboard``."""
-    return intra.passes(height, width) if profile.interlaced_palette_inter else checkerboard(height, width)
+    (version 5) the passes of intra coding (``intra_geometry``), so that all but the first pass's
+    pixels (1 in 256) have decoded neighbours voting beside the temporal prediction; before, the
+    two-pass ``checkerboard``."""
+    if profile.interlaced_palette_inter:
+        return intra_geometry(height, width, rows)
+    return checkerboard(height, width)
 
 
 def inter_passes(
@@ -285,12 +304,13 @@ def inter_passes(
     previous: np.ndarray | None = None,
     profile: FormatProfile = CURRENT,
     coded: np.ndarray | None = None,
+    rows: bool = False,
 ) -> list[PassInputs]:
     """The passes of palette inter (in ``inter_geometry``); with ``previous`` ((H, W, C)), of
     palette update, whose rows get the keep symbol's column; with ``coded`` ((H*W,) bool, copied
     blocks), only those pixels. The codec reads them once, as ``iter_inter_passes`` makes them,
     and never holds them all."""
-    return list(iter_inter_passes(pred, shift, height, width, previous, profile, coded))
+    return list(iter_inter_passes(pred, shift, height, width, previous, profile, coded, rows))
 
 
 def iter_inter_passes(
@@ -301,14 +321,15 @@ def iter_inter_passes(
     previous: np.ndarray | None = None,
     profile: FormatProfile = CURRENT,
     coded: np.ndarray | None = None,
+    rows: bool = False,
 ) -> Iterator[PassInputs]:
-    """``inter_passes`` one at a time, each made when it is read."""
+    """``inter_passes`` one at a time, each made when it is read (``rows``: in the row schedule)."""
     c, n = pred.mean.shape[0], height * width
     mean = pred.mean.reshape(c, n)
     coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
     keep = None if previous is None else previous.reshape(n, c).T
     scale = pred.scale.reshape(c, n)
-    for p in inter_geometry(height, width, profile):  # one pass at a time: none is kept
+    for p in inter_geometry(height, width, profile, rows):  # one pass at a time: none is kept
         t = p.targets if coded is None else p.targets[coded[p.targets]]
         if coded is not None and t.size == 0:  # every pixel of the pass is copied
             continue
@@ -322,6 +343,7 @@ def iter_inter_passes(
                 p.neighbours[:, coded[p.targets]] if sub else p.neighbours,
                 None if keep is None else keep[:, t],
                 _ring_of(p, height, width, profile, coded[p.targets] if sub else None),
+                rows,
             ),
             profile,
         )
@@ -387,7 +409,7 @@ def estimate_passes(
         row = {"true_p": true_p, "hits": hits, "valid": valid, "level": level}
         row["has_prev"] = False if prev is None else prev >= 0
         row["match"] = False if prev is None else prev == truth
-        keys = ctx.context_keys(idx, inp.neighbours, inp.ring)
+        keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide)
         for o in range(orders):
             if keys is None:  # no context: the counts leave the row as it is
                 row[f"own{o}"] = row[f"total{o}"] = 0
@@ -482,17 +504,47 @@ def candidate(
     counts: ctx.ContextCounts,
     body: bytes | None,
     copied: copied_blocks.CopiedBlocks | None = None,
+    rows: bool = False,
 ) -> PaletteCandidate:
     """The candidate of coding ``idx`` in the passes that ``passes()`` makes (called again by
     ``encode``, so that no pass is held meanwhile; ``counts`` is kept for ``encode``) with the
     palette chunk ``body`` (``palette_body``), whose bits its estimate includes, and the
-    ``copied`` blocks' flags (``passes()`` must leave their pixels out)."""
+    ``copied`` blocks' flags (``passes()`` must leave their pixels out); ``rows``: the passes are
+    the row schedule's."""
     mix, bits, cached = estimate_passes(passes(), palette, idx, prev_idx, counts.copy())
+    if rows:
+        mix |= row_schedule.ROWS_BIT
     if copied is not None:
         mix, bits = mix | copied.mix_bits, bits + copied.bits
     return PaletteCandidate(
         mode, bits + body_bits(body), shift, palette, idx, prev_idx, mix, passes, cached, counts, body, copied
     )
+
+
+@dataclass
+class ScheduleMemory:
+    """Which pass schedule won, per palette mode, the last time the encoder estimated both.
+
+    Why a memory: estimating a frame in both schedules doubles the palette modes' encoding time,
+    and the winner follows the kind of picture (screenshots, text and line art: the row schedule;
+    video-like frames: mostly coarse-to-fine), which a stream keeps for many frames. So both are
+    estimated on a mode's first frame and every SCHEDULE_PROBE frames of it, and in between the
+    last winner alone.
+    """
+
+    winner: dict[int, bool] = field(default_factory=dict)
+    since: dict[int, int] = field(default_factory=dict)
+
+    def schedules(self, mode: int) -> tuple[bool, ...]:
+        if len(SCHEDULES) == 1 or mode not in self.winner or self.since[mode] + 1 >= SCHEDULE_PROBE:
+            return SCHEDULES
+        return (self.winner[mode],)
+
+    def update(self, mode: int, compared: bool, rows: bool) -> None:
+        if compared:
+            self.winner[mode], self.since[mode] = rows, 0
+        elif mode in self.since:
+            self.since[mode] += 1
 
 
 @dataclass
@@ -521,6 +573,7 @@ class IntraProbe:
     ratio: float | None = None  # palette intra's estimate / palette inter's, then
     inter_share: float = 0.0  # palette inter's estimate / RGB intra's, then
     skipped: int = 0  # predicted frames since, where palette intra was not estimated
+    schedules: ScheduleMemory = field(default_factory=ScheduleMemory)  # the pass schedules' winners
 
     def worth(self, inter_bits: float, rgb_intra_bits: float) -> bool:
         if self.ratio is None or self.ratio < 1 + INTRA_MARGIN or self.skipped + 1 >= INTRA_PROBE:
@@ -558,45 +611,61 @@ def estimate(
     h, w = frame.height, frame.width
     coded = None if copied is None else copied.coded
     body = palette_body(palette, sent_palette)  # the same for both candidates
+    memory = None if probe is None else probe.schedules
     prev_idx = pc.previous_indices(previous, palette)
     out = []
     if pred is not None and inter_shift is not None:
 
-        def inter_passes_now() -> Iterable[PassInputs]:
-            return iter_inter_passes(pred, inter_shift, h, w, coded=coded)
+        def inter_in(rows: bool) -> PaletteCandidate:
+            def passes() -> Iterable[PassInputs]:
+                return iter_inter_passes(pred, inter_shift, h, w, coded=coded, rows=rows)
 
-        counts = pretrained_counts(inter_geometry(h, w), previous, palette)
-        out.append(
-            candidate(
-                MODE_PALETTE_INTER,
-                inter_shift,
-                inter_passes_now,
-                palette,
-                idx,
-                prev_idx,
-                counts,
-                body,
-                copied,
+            counts = pretrained_counts(inter_geometry(h, w, rows=rows), previous, palette)
+            return candidate(
+                MODE_PALETTE_INTER, inter_shift, passes, palette, idx, prev_idx, counts, body, copied, rows
             )
-        )
+
+        out.append(cheaper(inter_in, MODE_PALETTE_INTER, memory))
         if probe is not None and not probe.worth(out[0].bits, rgb_intra_bits):
             probe.update(None, out[0].bits, rgb_intra_bits)
             return out
 
-    def intra_passes_now() -> Iterable[PassInputs]:
-        return intra_passes(frame.flat, palette, idx, intra_shift, h, w, decoding=False, coded=coded)
+    def intra_in(rows: bool) -> PaletteCandidate:
+        def passes() -> Iterable[PassInputs]:
+            return intra_passes(
+                frame.flat, palette, idx, intra_shift, h, w, decoding=False, coded=coded, rows=rows
+            )
 
-    counts = pretrained_counts(intra.passes(h, w), previous, palette)
+        counts = pretrained_counts(intra_geometry(h, w, rows), previous, palette)
+        return candidate(
+            MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, body, copied, rows
+        )
+
     # mode order: on equal estimates the frame coder takes the first, palette intra
-    out.insert(
-        0,
-        candidate(
-            MODE_PALETTE_INTRA, intra_shift, intra_passes_now, palette, idx, prev_idx, counts, body, copied
-        ),
-    )
+    out.insert(0, cheaper(intra_in, MODE_PALETTE_INTRA, memory))
     if probe is not None and len(out) == 2:
         probe.update(out[0].bits, out[1].bits, rgb_intra_bits)
     return out
+
+
+#: The pass schedules (row schedule off, on) a palette mode can be coded in; the first wins ties.
+SCHEDULES = (False, True) if CURRENT.row_schedule else (False,)
+
+
+def cheaper(
+    make: Callable[[bool], PaletteCandidate], mode: int, memory: ScheduleMemory | None = None
+) -> PaletteCandidate:
+    """The candidate ``make(rows)`` with the fewest estimated bits over the schedules that
+    ``memory`` says are worth estimating for ``mode`` (None: all of them); ``memory`` learns."""
+    tried = SCHEDULES if memory is None else memory.schedules(mode)
+    best = None
+    for rows in tried:
+        c = make(rows)
+        if best is None or c.bits < best.bits:
+            best = c
+    if memory is not None:
+        memory.update(mode, len(tried) > 1, bool(best.mix & row_schedule.ROWS_BIT))
+    return best
 
 
 def encode(c: PaletteCandidate) -> bytes:
@@ -661,17 +730,27 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
     idx = np.zeros(h * w, np.int32)
     coder = entropy.FrameDecoder(coded.payload, dc.profile)
     coded_mask = read_copied(coded, dc, coder, idx)
+    rows = row_schedule.used(coded.mix, dc.profile.row_schedule)
     if coded.mode == MODE_PALETTE_INTER:
         passes: Iterable[PassInputs] = iter_inter_passes(
-            dc.pred, coded.scale_shift, h, w, profile=dc.profile, coded=coded_mask
+            dc.pred, coded.scale_shift, h, w, profile=dc.profile, coded=coded_mask, rows=rows
         )
-        geometry = inter_geometry(h, w, dc.profile)
+        geometry = inter_geometry(h, w, dc.profile, rows)
     else:
         canvas = np.zeros((dc.channels, h * w), np.float32)
         passes = intra_passes(
-            canvas, palette, idx, coded.scale_shift, h, w, decoding=True, profile=dc.profile, coded=coded_mask
+            canvas,
+            palette,
+            idx,
+            coded.scale_shift,
+            h,
+            w,
+            decoding=True,
+            profile=dc.profile,
+            coded=coded_mask,
+            rows=rows,
         )
-        geometry = intra.passes(h, w)
+        geometry = intra_geometry(h, w, rows)
     code_passes(
         passes,
         palette,

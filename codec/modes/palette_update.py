@@ -10,7 +10,7 @@ import numpy as np
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
 from ...models.base import Prediction
-from .. import copied_blocks
+from .. import copied_blocks, row_schedule
 from .. import palette_coding as pc
 from .. import palette_context as ctx
 from . import palette
@@ -48,21 +48,27 @@ def estimate(
     sent_palette: np.ndarray | None,
     inter_shift: int,
     copied: copied_blocks.CopiedBlocks | None = None,
+    memory: palette.ScheduleMemory | None = None,
 ) -> palette.PaletteCandidate:
     """The update candidate (with RGB inter's scale shift) of ``update`` (``update_palette``'s
-    palette and symbols); with ``copied``, the copied blocks' pixels are left out of the passes."""
+    palette and symbols); with ``copied``, the copied blocks' pixels are left out of the passes;
+    ``memory``: the stream's pass-schedule winners (None: both schedules are estimated)."""
     colours, idx = update
     h, w = frame.height, frame.width
-
-    def passes():
-        return palette.iter_inter_passes(pred, inter_shift, h, w, previous, coded=coded)
 
     coded = None if copied is None else copied.coded
     prev_idx = np.full(h * w, len(colours), np.int32)  # the previous-colour event is the keep symbol
     body = palette.palette_body(colours, sent_palette)
-    return palette.candidate(
-        MODE, inter_shift, passes, colours, idx, prev_idx, ctx.ContextCounts(), body, copied
-    )
+
+    def make(rows: bool) -> palette.PaletteCandidate:
+        def passes():
+            return palette.iter_inter_passes(pred, inter_shift, h, w, previous, coded=coded, rows=rows)
+
+        return palette.candidate(
+            MODE, inter_shift, passes, colours, idx, prev_idx, ctx.ContextCounts(), body, copied, rows
+        )
+
+    return palette.cheaper(make, MODE, memory)
 
 
 def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
@@ -80,8 +86,9 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
     idx = np.zeros(n, np.int32)
     coder = entropy.FrameDecoder(coded.payload, dc.profile)
     coded_mask = palette.read_copied(coded, dc, coder, idx)
+    rows = row_schedule.used(coded.mix, dc.profile.row_schedule)
     passes = palette.iter_inter_passes(
-        dc.pred, coded.scale_shift, dc.height, dc.width, dc.previous, dc.profile, coded_mask
+        dc.pred, coded.scale_shift, dc.height, dc.width, dc.previous, dc.profile, coded_mask, rows
     )
     keep_symbol = np.full(n, len(colours), np.int32)
     palette.code_passes(passes, colours, keep_symbol, coded.mix, idx, coder, ctx.ContextCounts())

@@ -1,0 +1,118 @@
+"""The row-first pass schedule of palette frames (format version 10, mix bit 21).
+
+The coarse-to-fine passes (``codec.intra``) predict a quarter of the pixels of each level from the
+grid of the level before, 2s apart: thin lines, text and UI edges are aliased on that grid, and
+those pixels cost most (0.65 bits against 0.13 for the rest of the last level on a 4-colour dialog
+screenshot). This schedule refines rows first and columns within each row level: rows that are
+multiples of 16, then for s = 8, 4, 2, 1 the rows equal to s modulo 2s; within each such row
+level the columns in the same order (multiples of 16, then s modulo 2s). So every row is coded at
+full horizontal resolution from the whole rows s above and below it, and the pixels coded last see
+both their horizontal neighbours and the two whole rows around them. A pass is one (row level,
+column level) pair: 25 passes, each still one batch with no pixel depending on another.
+
+Each pass's template is the 16 positions nearest to its pixels among those decoded in earlier
+passes (``offsets``): the first four are its neighbours (the prediction's mean and scale, the
+votes, the context keys of orders 1 and 2), the other twelve its ring (the repeat context).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .intra import Pass, index_dtype
+
+#: Levels of rows (and of columns within a row level): multiples of 16, then s modulo 2s.
+LEVELS = (16, 8, 4, 2, 1)
+#: Template positions per pass: 4 neighbours and a ring of 12.
+TEMPLATE = 16
+NEIGHBOURS = 4
+#: Template positions are looked for within this many pixels of the pixel, in each direction.
+REACH = 32
+
+
+def level_of(i: np.ndarray) -> np.ndarray:
+    """Level (0..4, an index into LEVELS) of row or column ``i``."""
+    out = np.zeros(i.shape, np.int64)
+    for k, s in enumerate(LEVELS[1:], start=1):
+        out[i % (2 * s) == s] = k
+    return out
+
+
+def _state(d: int, level: int) -> int:
+    """Where a row (or column) ``d`` away from one of ``level`` stands: -1 a coarser level, 0 the
+    same level, 1 a finer one (the same for every row of the level)."""
+    if level == 0:
+        return 0 if d % 16 == 0 else 1
+    s = LEVELS[level]
+    if d % (2 * s) == s:
+        return -1
+    return 0 if d % (2 * s) == 0 else 1
+
+
+@lru_cache(maxsize=None)
+def offsets(row_level: int, col_level: int) -> tuple[tuple[int, int], ...]:
+    """The template of pass (row level, column level) as (dy, dx): the TEMPLATE positions within
+    REACH decoded before it (rows of a coarser level; or rows of the same level, in columns of a
+    coarser level), nearest first, ties by |dy|, then dy, then dx. Empty for the first pass."""
+    found = []
+    for dy in range(-REACH, REACH + 1):
+        row = _state(dy, row_level)
+        if row == 1:
+            continue
+        for dx in range(-REACH, REACH + 1):
+            if (dy, dx) == (0, 0):
+                continue
+            if row == -1 or (col_level > 0 and _state(dx, col_level) == -1):
+                found.append((dy * dy + dx * dx, abs(dy), dy, dx))
+    found.sort()
+    return tuple((dy, dx) for _, _, dy, dx in found[:TEMPLATE])
+
+
+@lru_cache(maxsize=16)
+def passes(height: int, width: int) -> tuple[Pass, ...]:
+    """The schedule for a frame size (cached, like ``intra.passes``): each Pass holds its pixels,
+    its four neighbours and its ring offsets; the ring's positions are made when asked (``ring``)."""
+    dt = index_dtype(height * width)
+    row_levels, col_levels = level_of(np.arange(height)), level_of(np.arange(width))
+    out = []
+    for r in range(len(LEVELS)):
+        ys = np.flatnonzero(row_levels == r)
+        for c in range(len(LEVELS)):
+            xs = np.flatnonzero(col_levels == c)
+            if ys.size == 0 or xs.size == 0:
+                continue
+            ty, tx = np.repeat(ys, xs.size), np.tile(xs, ys.size)
+            template = offsets(r, c)
+            nbr = positions(ty, tx, template[:NEIGHBOURS], height, width).astype(dt)
+            out.append(Pass((ty * width + tx).astype(dt), nbr, step=1 if template else 0, template=template))
+    return tuple(out)
+
+
+def positions(ty: np.ndarray, tx: np.ndarray, offs, height: int, width: int) -> np.ndarray:
+    """(len(offs), N) flat positions of (ty + dy, tx + dx), -1 outside the frame."""
+    out = np.empty((len(offs), ty.size), np.int64)
+    for j, (dy, dx) in enumerate(offs):
+        ny, nx = ty + dy, tx + dx
+        ok = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
+        out[j] = np.where(ok, ny * width + nx, -1)
+    return out
+
+
+def ring(p: Pass, height: int, width: int) -> np.ndarray:
+    """(12, N) flat positions of the ring of a pass of this schedule (-1 outside the frame)."""
+    if not p.template:
+        return np.zeros((0, p.targets.size), p.targets.dtype)
+    ty, tx = np.divmod(p.targets, width)
+    return positions(ty, tx, p.template[NEIGHBOURS:], height, width).astype(p.targets.dtype)
+
+
+#: Mix-field bit of a palette frame coded in this schedule (version 10).
+ROWS_BIT = 1 << 21
+
+
+def used(mix: int, row_schedule: bool) -> bool:
+    """Whether a palette frame with this mix field is in the row schedule (``row_schedule``: the
+    stream's profile has it)."""
+    return row_schedule and bool(mix & ROWS_BIT)
