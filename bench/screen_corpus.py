@@ -32,9 +32,10 @@ first n = max(2, min(frames, 6e6 // (width x height))) frames with ``gifsicle --
 another gifsicle may write other bytes for the same frames, which ``build`` refuses unless
 ``--allow-mismatch``). Fields: ``frames`` is the source's frame count, ``frames_taken`` the clip's.
 
-Splits, by package. ``dev``: every file of racket-common, luma.oled-doc and libhalide14-doc (the
-repeat context of format version 8 was tuned on these packages). ``test``: every other package,
-never used for tuning. GIFs from the Debian packages libjxl-testdata, opencv-doc and
+Splits, by package. ``dev``: every collected file of racket-common, luma.oled-doc and
+libhalide14-doc (the repeat context of format version 8 was tuned on these packages) and of
+jmeter-help and libfox-1.6-doc (the GIFs of their screenshots/ folders, added for version 10's row
+schedule, which was tuned on all five). ``test``: every other package, never used for tuning. GIFs from the Debian packages libjxl-testdata, opencv-doc and
 python-kivy-examples are reserved for an independent evaluation: the manifest may not name them,
 and this module refuses to build from them.
 """
@@ -69,8 +70,12 @@ from .natural_corpus import (
 
 PROG = "screen_corpus"
 MANIFEST = Path(__file__).resolve().parent / "screen_corpus.json"
-#: The packages whose files form the dev split (everything else is test).
-DEV_PACKAGES = frozenset({"racket-common", "luma.oled-doc", "libhalide14-doc"})
+#: The packages whose files form the dev split (everything else is test): the repeat context of
+#: version 8 was tuned on the first three, version 10's row schedule on all five (jmeter-help's and
+#: libfox-1.6-doc's screenshots/ folders: single-frame dialog and application screenshots).
+DEV_PACKAGES = frozenset(
+    {"racket-common", "luma.oled-doc", "libhalide14-doc", "jmeter-help", "libfox-1.6-doc"}
+)
 #: Sources of at most this many pixels (width x height x frames) are taken whole.
 WHOLE_PIXELS = 8_000_000
 #: Larger ones are cut to the first frames that fit this many pixels (at least 2).
@@ -95,8 +100,8 @@ REQUIRED = (
     "clip_sha256",
 )
 SPLITS = {
-    "dev": "the repeat context of format version 8 was tuned on these packages "
-    f"({', '.join(sorted(DEV_PACKAGES))})",
+    "dev": "format versions 8 (the repeat context) and 10 (the row schedule) were tuned on these "
+    f"packages ({', '.join(sorted(DEV_PACKAGES))})",
     "test": "never used for tuning (held out): every other package",
 }
 
@@ -241,7 +246,7 @@ def make_manifest(source_dirs: Sequence[Path], gifsicle: str = "gifsicle") -> di
             f"a source of at most {WHOLE_PIXELS / 1e6:g}e6 pixels (width*height*frames) is copied "
             f"whole, unchanged; a larger one is cut to its first n = max({MIN_CUT_FRAMES}, min(frames, "
             f"int({CUT_PIXELS / 1e6:g}e6 // (width*height)))) frames with gifsicle --no-warnings SOURCE "
-            "'#0-(n-1)' -o CLIP (gifsicle from Debian bookworm); split by package: dev = every file of "
+            "'#0-(n-1)' -o CLIP (gifsicle from Debian bookworm); split by package: dev = every collected GIF of "
             f"{', '.join(sorted(DEV_PACKAGES))}, test = every other package"
         ),
         "gifsicle": version,

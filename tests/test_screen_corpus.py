@@ -85,15 +85,16 @@ def test_selection_rule():
 def test_real_manifest_is_valid():
     manifest = screen_corpus.load_manifest()
     clips = manifest["clips"]
-    assert len(clips) == 30
+    assert len(clips) == 50
     assert manifest["reserved_packages"] == ["libjxl-testdata", "opencv-doc", "python-kivy-examples"]
-    assert "repeat context of format version 8 was tuned" in manifest["splits"]["dev"]
+    assert "(the repeat context) and 10 (the row schedule) were tuned" in manifest["splits"]["dev"]
     assert "never used for tuning" in manifest["splits"]["test"]
     assert manifest["gifsicle"].startswith("LCDF Gifsicle")
     dev = {c["package"]["name"] for c in clips if c["split"] == "dev"}
     test = {c["package"]["name"] for c in clips if c["split"] == "test"}
-    assert dev == {"racket-common", "luma.oled-doc", "libhalide14-doc"} and not dev & test
-    assert sum(c["split"] == "dev" for c in clips) == 7
+    assert dev == {"racket-common", "luma.oled-doc", "libhalide14-doc", "jmeter-help", "libfox-1.6-doc"}
+    assert not dev & test and len(test) == 19
+    assert sum(c["split"] == "dev" for c in clips) == 27
     for c in clips:
         for field in screen_corpus.REQUIRED:
             assert field in c, (c["name"], field)
@@ -207,7 +208,7 @@ def test_missing_sources_and_gifsicle_are_one_line(tmp_path, capsys, monkeypatch
     empty.mkdir()
     rc = screen_corpus.main(["build", "--sources", str(empty), "--out", str(tmp_path / "o")])
     err = _one_line(capsys)
-    assert rc == 1 and "30 of 30 sources not found" in err and "--fetch" in err
+    assert rc == 1 and "50 of 50 sources not found" in err and "--fetch" in err
     monkeypatch.setenv("PATH", str(empty))
     rc = screen_corpus.main(["build", "--sources", str(empty), "--out", str(tmp_path / "o")])
     err = _one_line(capsys)
