@@ -152,12 +152,24 @@ def _screen_frames() -> list:
     return [a, b, b, c, c, c]
 
 
+def _dialog_frames() -> list:
+    """A small dialog screenshot for version 10's row schedule: a crop of jmeter_url_rewrite.gif,
+    then the same crop with a few pixels changed (palette intra and inter, both in rows)."""
+    page, _ = next(fio.VideoReader(TEST_DATA / "jmeter_url_rewrite.gif").frames())
+    a = page[8:56, :120].copy()
+    b = a.copy()
+    b[20:26, 60:90] = a[0, 0]
+    return [a, b]
+
+
 def write_stream_seeds(corpus: Path) -> None:
     """tests/data/v*_stream.fpc, and streams of small clips: last-frame, last-frame in RGB modes only
-    (--no-palette), conv2d-int, planar streams, and a screen-like clip (copied blocks, repeats)."""
+    (--no-palette), conv2d-int, planar streams, a screen-like clip (copied blocks, repeats) and a
+    dialog screenshot (the row schedule)."""
     for path in sorted(TEST_DATA.glob("v*_stream.fpc")):
         (corpus / path.name).write_bytes(path.read_bytes())
     (corpus / "screen_v9.fpc").write_bytes(pipeline.encode(_screen_frames(), model="last-frame"))
+    (corpus / "rows_v10.fpc").write_bytes(pipeline.encode(_dialog_frames(), model="last-frame"))
     for name, data in _planar_seeds():
         (corpus / f"{name}.fpc").write_bytes(data)
     for stem, frames in _small_clips():
