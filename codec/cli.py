@@ -501,7 +501,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"({8 * total_bytes / (pixels * samples):.3f} per {'sample' if pf else 'subpixel'})"
     )
     if not args.quiet:
-        print("frame  mode       duration ms  bytes  palette  bits/pixel" + ("  key" if keys else ""))
+        print(
+            "frame  mode       duration ms  bytes  palette  bits/pixel"
+            + ("  key" if keys else "")
+            + "  tools"
+        )
         from .frame_coding import MODE_NAMES as modes
 
         for r, _, palette_bytes in entries:
@@ -509,9 +513,27 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(
                 f"{r.index:5d}  {_mode_name(r, modes):9}  {float(r.duration * tick_ms):11g}  "
                 f"{len(r.payload):5d}  {palette_bytes:7d}  {8 * size / (h.width * h.height):10.3f}"
-                + ("    K" if r.key else "")
+                + (("    K" if r.key else "     ") if keys else "")
+                + f"  {_tools(r, dec.profile)}".rstrip()
             )
     return 0
+
+
+def _tools(rec, profile) -> str:
+    """The optional coding tools a palette frame uses, for ``info``: ``rows`` (the row schedule,
+    version 10), ``copyN`` (blocks of N pixels copied from the previous frame, version 9;
+    ``+shift`` when scrolled)."""
+    from .copied_blocks import SHIFTED_BIT, side_of
+    from .modes.base import MODE_PALETTE_INTER, MODE_PALETTE_INTRA, MODE_PALETTE_UPDATE
+    from .row_schedule import used
+
+    if rec.mode not in (MODE_PALETTE_INTRA, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE):
+        return ""
+    tools = ["rows"] if used(rec.mix, profile.row_schedule) else []
+    side = side_of(rec.mix) if profile.copied_blocks else 0
+    if side:
+        tools.append(f"copy{side}" + ("+shift" if rec.mix & SHIFTED_BIT else ""))
+    return " ".join(tools)
 
 
 #: Short names of the kinds of planar frames (mode 6), after "planar/" in ``info``'s table.

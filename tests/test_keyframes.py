@@ -372,7 +372,7 @@ def test_info_shows_key_frames_and_stored_frames(keyed_file, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "stored:      2 frames kept raw" in out
     assert [line.split()[1] for line in out.splitlines()[-2:]] == ["stored", "stored"]
-    assert out.splitlines()[-2].endswith("K") and out.splitlines()[-3].endswith("key")
+    assert out.splitlines()[-2].endswith("K") and out.splitlines()[-3].endswith("key  tools")
 
 
 def test_cli_encode_keyint(tmp_path, capsys):

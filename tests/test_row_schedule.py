@@ -194,3 +194,21 @@ def test_version_9_streams_still_decode() -> None:
     c[30:34, 40:46] = a[0, 0]
     assert_frames_equal(decode(data).frames, [a, b, b, c, c, c])
     assert CURRENT.version == 10
+
+
+def test_info_lists_each_palette_frames_tools(tmp_path, capsys) -> None:
+    from fpcodec.codec.cli import main
+
+    page, _ = next(VideoReader(DATA / "jmeter_url_rewrite.gif").frames())
+    a = page[8:56, :120].copy()
+    b = a.copy()
+    b[20:26, 60:90] = a[0, 0]
+    path = tmp_path / "d.fpc"
+    path.write_bytes(encode([a, b], model="last-frame"))
+    assert main(["info", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("frame  mode"))
+    assert lines[header].endswith("key  tools")
+    first, second = lines[header + 1 :]
+    assert first.endswith("K  rows") and "copy" not in first
+    assert second.split()[-2:] == ["rows", "copy16"]
