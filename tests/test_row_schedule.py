@@ -212,3 +212,11 @@ def test_info_lists_each_palette_frames_tools(tmp_path, capsys) -> None:
     first, second = lines[header + 1 :]
     assert first.endswith("K  rows") and "copy" not in first
     assert second.split()[-2:] == ["rows", "copy16"]
+
+
+def test_the_estimate_of_a_frame_in_rows_is_within_2_percent_of_its_bytes() -> None:
+    page, _ = next(VideoReader(DATA / "jmeter_url_rewrite.gif").frames())
+    c = next(c for c in fc.candidates(page, None) if c.mode == fc.MODE_PALETTE_INTRA)
+    assert c.mix & row_schedule.ROWS_BIT
+    coded_bits = 8 * len(fc._ENCODERS[c.mode](c)) + palette.body_bits(c.palette_body)
+    assert abs(coded_bits - c.bits) < 0.02 * c.bits + 64, (coded_bits, c.bits)
