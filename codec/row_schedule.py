@@ -104,8 +104,9 @@ def ring(p: Pass, height: int, width: int) -> np.ndarray:
     """(12, N) flat positions of the ring of a pass of this schedule (-1 outside the frame)."""
     if not p.template:
         return np.zeros((0, p.targets.size), p.targets.dtype)
-    ty, tx = np.divmod(p.targets, width)
-    return positions(ty, tx, p.template[NEIGHBOURS:], height, width).astype(p.targets.dtype)
+    from . import intra_kernel  # numba: loaded on first use
+
+    return intra_kernel.ring(p.targets, p.template[NEIGHBOURS:], 1, height, width)
 
 
 #: Mix-field bit of a palette frame coded in this schedule (version 10).

@@ -220,3 +220,12 @@ def test_the_estimate_of_a_frame_in_rows_is_within_2_percent_of_its_bytes() -> N
     assert c.mix & row_schedule.ROWS_BIT
     coded_bits = 8 * len(fc._ENCODERS[c.mode](c)) + palette.body_bits(c.palette_body)
     assert abs(coded_bits - c.bits) < 0.02 * c.bits + 64, (coded_bits, c.bits)
+
+
+def test_the_ring_kernel_matches_the_offsets() -> None:
+    h, w = 41, 58
+    for p in row_schedule.passes(h, w):
+        ty, tx = np.divmod(p.targets, w)
+        want = row_schedule.positions(ty, tx, p.template[row_schedule.NEIGHBOURS :], h, w)
+        got = row_schedule.ring(p, h, w)
+        assert got.dtype == p.targets.dtype and np.array_equal(got, want)
