@@ -5,9 +5,9 @@ grid of the level before, 2s apart: thin lines, text and UI edges are aliased on
 those pixels cost most (0.65 bits against 0.13 for the rest of the last level on a 4-colour dialog
 screenshot). This schedule refines rows first and columns within each row level: rows that are
 multiples of 16, then for s = 8, 4, 2, 1 the rows equal to s modulo 2s; within each such row
-level the columns in the same order (multiples of 16, then s modulo 2s). So every row is coded at
-full horizontal resolution from the whole rows s above and below it, and the pixels coded last see
-both their horizontal neighbours and the two whole rows around them. A pass is one (row level,
+level the columns in the same order (multiples of 16, then s modulo 2s). So every row after the
+first level is coded from the whole rows s above and below it, and the pixels coded last see both
+their horizontal neighbours and the two whole rows around them. A pass is one (row level,
 column level) pair: 25 passes, each still one batch with no pixel depending on another.
 
 Each pass's template is the 16 positions nearest to its pixels among those decoded in earlier
