@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bitstream import entropy
+from ..bitstream.palette import pack_colours
 
 #: Mix bits 18-19 (version 9): the block side; 0 = no map, every pixel is coded.
 COPY_SIDES = (0, 4, 8, 16)
@@ -181,14 +182,6 @@ class CopiedBlocks:
         return (self.code << MIX_SHIFT) | (SHIFTED_BIT if self.shift is not None else 0)
 
 
-def _packed(frame: np.ndarray) -> np.ndarray:
-    """(H, W) int64: one integer per pixel colour, so that comparing pixels is one comparison."""
-    out = np.zeros(frame.shape[:2], np.int64)
-    for c in range(frame.shape[2]):
-        out = (out << 8) | frame[..., c]
-    return out
-
-
 def _shifted_same(cur: np.ndarray, prev: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """(H, W) bool: cur[y, x] == prev[y + dy, x + dx], False where that lies outside."""
     h, w = cur.shape
@@ -236,7 +229,7 @@ def choose(frame: np.ndarray, previous: np.ndarray) -> CopiedBlocks | None:
     """The block side and shift for ``frame`` ((H, W, C)) after ``previous``, or None for no
     copies: each option is costed as its map's bits plus UNCHANGED_BITS for every coded pixel
     that equals its previous colour and CHANGED_BITS for every other coded pixel."""
-    cur, prev = _packed(frame), _packed(previous)
+    cur, prev = pack_colours(frame), pack_colours(previous)  # one integer per pixel colour
     same = cur == prev
     n_same = int(same.sum())
     shift = find_shift(cur, prev, same)
