@@ -63,6 +63,7 @@ class NumpyConv:
         self.bias = layer.bias.astype(F32)[:, None]
         self.inv = np.power(2.0, -layer.shift).astype(F32)[:, None]  # exact powers of two
         self.segments = layer.segments()
+        self._parts: dict[tuple[int, int], np.ndarray] = {}
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.dim == 3:
@@ -75,6 +76,13 @@ class NumpyConv:
         return self._conv2d(x)
 
     def _conv2d(self, x: np.ndarray) -> np.ndarray:
+        return self.requantize(*self.products(x))
+
+    def products(self, x: np.ndarray, first: int = 0) -> tuple[np.ndarray, int, int]:
+        """The sums of products without the bias, (N, O, H_out, Wq) on the padded grid (the
+        output is its first W_out columns), of ``x`` as the conv's input channels ``first``,
+        ``first + 1``, ...: the full conv is the sum of its inputs' products (each partial sum is
+        below the bound, so every sum is exact in float32); then its W_out."""
         n, c, h, w = x.shape
         s = self.stride
         kh, kw = self.kernel
@@ -97,11 +105,11 @@ class NumpyConv:
                 phases[a, b] = buf.reshape(n, c, hq * wq)
         size = ho * wq
         k_all = kh * kw * c
-        chunk = min(size, max(512, _CHUNK_FLOATS // k_all))
+        wmat = self._columns(first, c)
         workers = _pool_size()
-        if workers > 1 and n * size < workers * chunk:  # at least one run per thread
-            chunk = max(256, -(-n * size // workers))
-        acc = np.empty((n, self.out_ch, size), F32)
+        chunk = _run_length(n, size, k_all, workers)
+        acc = np.empty((n, self.out_ch, ho, wq), F32)
+        flat = acc.reshape(n, self.out_ch, size)
 
         def run(k: int, s0: int) -> None:
             e = min(size, s0 + chunk)
@@ -110,7 +118,7 @@ class NumpyConv:
             for j, (dy, dx) in enumerate(self.offsets):
                 off = (dy // s) * wq + dx // s
                 p[j * c : (j + 1) * c] = phases[dy % s, dx % s][k, :, off + s0 : off + e]
-            np.matmul(self.wmat, p, out=acc[k, :, s0:e])
+            np.matmul(wmat, p, out=flat[k, :, s0:e])
 
         runs = [(k, s0) for k in range(n) for s0 in range(0, size, chunk)]
         if workers > 1 and len(runs) > 1:
@@ -118,13 +126,40 @@ class NumpyConv:
         else:
             for ks in runs:
                 run(*ks)
-        acc += self.bias
-        # y = clamp(floor(acc * 2^-n), lo, hi): exact (acc is an integer, 2^-n a power of two)
-        np.multiply(acc, self.inv, out=acc)
-        np.floor(acc, out=acc)
+        return acc, wo
+
+    def requantize(self, acc: np.ndarray, wo: int) -> np.ndarray:
+        """The layer's output from ``products``'s sums (changed in place): plus the bias, then
+        clamp(floor(acc * 2^-n), lo, hi), exact (acc is an integer, 2^-n a power of two)."""
+        n, o, ho, wq = acc.shape
+        flat = acc.reshape(n, o, ho * wq)
+        flat += self.bias
+        np.multiply(flat, self.inv, out=flat)
+        np.floor(flat, out=flat)
         for c0, c1, lo, hi in self.segments:
-            np.clip(acc[:, c0:c1], lo, hi, out=acc[:, c0:c1])
-        return acc.reshape(n, self.out_ch, ho, wq)[..., :wo]
+            np.clip(flat[:, c0:c1], lo, hi, out=flat[:, c0:c1])
+        return acc[..., :wo]
+
+    def _columns(self, first: int, count: int) -> np.ndarray:
+        """The weight matrix's columns of input channels first .. first + count - 1."""
+        taps = len(self.offsets)
+        if first == 0 and count * taps == self.wmat.shape[1]:
+            return self.wmat
+        key = (first, count)
+        if key not in self._parts:
+            cols = self.wmat.reshape(self.out_ch, taps, -1)[:, :, first : first + count]
+            self._parts[key] = np.ascontiguousarray(cols.reshape(self.out_ch, taps * count))
+        return self._parts[key]
+
+
+def _run_length(samples: int, size: int, k_all: int, workers: int) -> int:
+    """Output positions per run (one GEMM) of a conv over ``samples`` planes of ``size``
+    positions: cache-sized, and as many runs in all as a multiple of the threads, so that they
+    share them evenly (3 equal runs on 2 threads take as long as 4)."""
+    per_sample = -(-size // max(512, _CHUNK_FLOATS // k_all))
+    while (samples * per_sample) % workers and per_sample < size:
+        per_sample += 1
+    return max(256, -(-size // per_sample))
 
 
 def _pool_size() -> int:
@@ -189,6 +224,74 @@ def box_sum5(a: np.ndarray) -> np.ndarray:
     )
 
 
+#: Bytes that ``StepMemo`` may hold: the default model's five steps take 630 bytes per pixel of
+#: a frame (their step planes, encoder outputs and shares of the gates), 21 MB at 200x164, 81 MB
+#: at 480x270; beyond, the memo keeps what fits (the encoder outputs first).
+MEMO_BYTES = 64 << 20
+
+
+class StepMemo:
+    """Per-step results of the last forward pass (a step's encoder conv, its share of the
+    ConvLSTM's gates), for the next: a window of five frames slides by one, so four of its steps
+    were computed for the previous frame. Found by content (a sample of the values, then the
+    whole input compared), so a result is reused only for exactly the same input, and the
+    integers do not depend on it. Holds at most ``budget`` bytes, and only what the current and
+    the previous pass used. Nothing writes to an entry's arrays once it is kept."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._old: dict = {}
+        self._new: dict = {}
+        self._bytes = 0
+        self.hits = 0  # results reused, for tests and benchmarks
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes held for the next pass."""
+        return self._bytes
+
+    def next_pass(self) -> None:
+        """Forget what the pass before the last one used."""
+        self._old, self._new, self._bytes = self._new, {}, 0
+
+    def get(self, tag: str, x: np.ndarray):
+        key = _key(tag, x)
+        for store in (self._new, self._old):
+            entry = store.get(key)
+            if entry is not None and np.array_equal(entry[0], x):
+                self._keep(key, entry)
+                self.hits += 1
+                return entry[1]
+        return None
+
+    def put(self, tag: str, x: np.ndarray, result) -> None:
+        """Remember ``result`` for input ``x``; views are copied, so that an entry holds only its
+        own memory (not the whole window's array)."""
+        if isinstance(result, tuple):
+            result = tuple(_own(a) for a in result)
+        self._keep(_key(tag, x), (_own(x), _own(result)))
+
+    def _keep(self, key, entry) -> None:
+        if key in self._new:
+            return
+        results = entry[1] if isinstance(entry[1], tuple) else (entry[1],)
+        size = sum(a.nbytes for a in (entry[0], *results) if isinstance(a, np.ndarray))
+        if self._bytes + size <= self.budget:
+            self._new[key] = entry
+            self._bytes += size
+
+
+def _own(a):
+    """``a``, or a copy of it where it is a view of another array."""
+    return a.copy() if isinstance(a, np.ndarray) and a.base is not None else a
+
+
+def _key(tag: str, x: np.ndarray) -> tuple:
+    """A step input's key: its shape and 64 of its values, evenly spread."""
+    flat = x.reshape(-1)
+    return tag, x.shape, flat[:: max(1, flat.size // 64)].tobytes()
+
+
 class NumpyIntegerNet:
     """The integer forward pass of one architecture on numpy arrays, from a ``-int`` file's checked
     contents (``integer.parse_int_weights``); ``conv``, ``cell`` and the array operations are the
@@ -197,27 +300,60 @@ class NumpyIntegerNet:
     device = "cpu"
     dtype = F32
 
-    def __init__(self, checked: IntWeights) -> None:
+    def __init__(self, checked: IntWeights, memo_bytes: int = MEMO_BYTES) -> None:
         self.arch = checked.arch
         self.layers = {n: NumpyConv(layer) for n, layer in checked.layers.items()}
         self.lut_base = checked.lut_base.astype(F32)
         self.lut_softplus = checked.lut_softplus
         self.u_lo = checked.u_lo
         self.u_hi = self.u_lo + len(self.lut_softplus) - 1
+        # The convs that read one step at a time, and the cells whose input is such a conv's
+        # output: their per-step work is what the next window repeats.
+        per_step = {c.name for c in checked.arch.convs if c.sources == ("step",) and c.dims == 2}
+        self._step_convs = per_step
+        self._step_cells = {
+            c.module for c in checked.arch.convs if c.kind == "lstm" and c.sources[0] in per_step
+        }
+        self.memo = StepMemo(memo_bytes)
 
     # --------------------------------------------------------------------------- arch.Ops
     def conv(self, name: str, x: np.ndarray) -> np.ndarray:
-        return self.layers[name](x)
+        layer = self.layers[name]
+        if name not in self._step_convs or x.ndim != 4:
+            return layer(x)
+        found = [self.memo.get(name, x[k]) for k in range(x.shape[0])]
+        todo = [k for k, y in enumerate(found) if y is None]
+        if todo:
+            fresh = layer(x[todo])
+            for j, k in enumerate(todo):
+                found[k] = fresh[j]
+                self.memo.put(name, x[k], fresh[j])
+            if len(todo) == len(found):
+                return fresh
+        return np.stack(found)
 
     def cell(self, name: str, x: np.ndarray, state):
-        """ConvLSTM step in fixed point (``integer_torch.IntegerNet.cell``, same operations)."""
+        """ConvLSTM step in fixed point (``integer_torch.IntegerNet.cell``, same operations). The
+        gates' conv is the sum of its input's and its hidden state's products: the first is
+        remembered for the next window (a step's input repeats), the second is 0 in the first step."""
         conv = self.layers[name + ".conv"]
         hid = conv.out_ch // 4
+        b, cx, h, w = x.shape
+        remembered = name in self._step_cells
+        from_x = self.memo.get(name, x) if remembered else None
+        if from_x is None:
+            from_x = conv.products(x)
+            if remembered:
+                self.memo.put(name, x, from_x)
+        acc, wo = from_x
         if state is None:
-            b, _, h, w = x.shape
-            state = (np.zeros((b, hid, h, w), F32), np.zeros((b, hid, h, w), F32))
-        h_prev, c_prev = state
-        z = conv(np.concatenate([x, h_prev], axis=1))
+            c_prev = np.zeros((b, hid, h, w), F32)
+            if remembered:  # requantize works in place: not on the memo's array
+                acc = acc.copy()
+        else:  # the hidden state's products (0 in the first step: skipped there)
+            h_prev, c_prev = state
+            acc = acc + conv.products(h_prev, first=cx)[0]
+        z = conv.requantize(acc, wo)
         i, f, o, g = z[:, :hid], z[:, hid : 2 * hid], z[:, 2 * hid : 3 * hid], z[:, 3 * hid :]
         c = f * c_prev
         c += F32(GATE_ONE // 2)
@@ -275,6 +411,7 @@ class NumpyIntegerNet:
 
     def forward(self, frames: np.ndarray, valid: np.ndarray):
         """Integer (mean_q, scale_idx, coupling_q) from (B, T, 3, H, W) uint8-valued frames."""
+        self.memo.next_pass()
         frames = np.asarray(frames, F32)
         valid = np.asarray(valid, F32)
         raw = self.body(step_ints(frames, valid))

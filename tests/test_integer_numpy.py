@@ -165,3 +165,55 @@ def test_cli_encodes_and_decodes_without_torch(tmp_path, monkeypatch):
     assert out_t.read_bytes() == out.read_bytes()
     assert main(["decode", "-q", str(out), "-o", str(back_t)]) == 0
     assert back_t.read_bytes() == back.read_bytes()
+
+
+def _clip(rng, h: int, w: int, n: int) -> list[np.ndarray]:
+    """A clip: moving noise, a repeated frame and a still run."""
+    base = rng.integers(0, 256, (h + n, w + n, 3))
+    frames = [base[k : k + h, k : k + w] for k in range(n)]
+    frames[3] = frames[2]  # a repeated frame: its step equals the one before
+    frames[-3:] = [frames[-3]] * 3
+    return [f.astype(np.uint8) for f in frames]
+
+
+@pytest.mark.parametrize("name", [n for n in INT_MODELS if "lstm" in n])
+def test_step_memo_reuses_steps_and_changes_no_integer(backends, name):
+    """The numpy net remembers per-step work (encoder conv, the gates' share of the step input)
+    for the next window: the same integers as the torch backend and as a net without the memo,
+    over a clip with a restart (a key frame: the history starts again) and repeated frames; most
+    steps after the first windows are found; the memo keeps to its budget."""
+    _, pt = backends[name]
+    memo = type(pt)()  # numpy backend, a fresh memo
+    plain = type(pt)()
+    plain.net.memo.budget = 0
+    rng = np.random.default_rng(7)
+    frames = _clip(rng, 37, 53, 12)
+    hits = []
+    for restart in (0, 6):
+        history: list[np.ndarray] = []
+        for f in frames[restart:]:
+            history = (history + [f])[-5:]
+            before = memo.net.memo.hits
+            a, b, c = memo.predict_ints(history), plain.predict_ints(history), pt.predict_ints(history)
+            for x, y, z in zip(a, b, c, strict=True):
+                assert np.array_equal(x, y) and np.array_equal(x, z)
+            hits.append(memo.net.memo.hits - before)
+            assert memo.net.memo.held_bytes <= memo.net.memo.budget
+    assert plain.net.memo.hits == 0 and plain.net.memo.held_bytes == 0
+    cells = len(memo.net._step_cells)
+    # A full window slides by one: its four older steps (encoder and gates) are found again.
+    assert max(hits) >= 4 * (1 + cells) and sum(h >= 4 for h in hits) >= len(hits) // 2, hits
+
+
+def test_step_memo_budget():
+    """A memo too small for a step holds nothing and reuses nothing; the integers are the same."""
+    p, q = registry.get(MAIN), registry.get(MAIN)
+    q.net.memo.budget = 1000
+    rng = np.random.default_rng(3)
+    frames = _clip(rng, 21, 18, 8)
+    history: list[np.ndarray] = []
+    for f in frames:
+        history = (history + [f])[-5:]
+        for x, y in zip(p.predict_ints(history), q.predict_ints(history), strict=True):
+            assert np.array_equal(x, y)
+    assert q.net.memo.hits == 0 and q.net.memo.held_bytes == 0 and p.net.memo.hits > 0

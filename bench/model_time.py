@@ -1,0 +1,68 @@
+"""The learned predictor's time per frame, alone, as the codec calls it.
+
+    python -m fpcodec.bench.model_time CLIP... [--model NAME] [--frames 16] [--repeats 2]
+
+Each clip's first ``--frames`` frames go through the predictor one by one with the window of the
+last five (the history the encoder and the decoder keep), BLAS at one thread as while coding
+(``codec/threads.py``); the first pass over the clip warms up and is not counted. Prints the median
+milliseconds per frame and a digest of every predicted integer, so that two source trees can be
+compared (``PYTHONPATH=/tmp/fpold python -m fpcodec.bench.model_time ...``, runs alternating): the
+same digest means the same predictions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..codec.io import VideoReader
+from ..codec.threads import one_blas_thread
+from ..models import registry
+from ..models.base import HISTORY
+
+
+@one_blas_thread
+def time_model(frames: list[np.ndarray], name: str, repeats: int) -> tuple[float, str]:
+    """(median seconds per frame over the timed passes, sha256 prefix of the predicted integers)."""
+    model = registry.get(name)
+    digest = hashlib.sha256()
+    times: list[float] = []
+    for rep in range(repeats + 1):
+        history: list[np.ndarray] = []
+        for frame in frames:
+            history = (history + [frame])[-HISTORY:]
+            started = time.perf_counter()
+            ints = model.predict_ints(history)
+            if rep:
+                times.append(time.perf_counter() - started)
+            else:
+                for a in ints:
+                    digest.update(np.ascontiguousarray(a).tobytes())
+    return statistics.median(times), digest.hexdigest()[:16]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m fpcodec.bench.model_time", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("clips", nargs="+", type=Path)
+    ap.add_argument("--model", default=registry.DEFAULT_MODEL)
+    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args(argv)
+    for clip in args.clips:
+        frames = [f for f, _ in itertools.islice(VideoReader(clip).frames(), args.frames)]
+        seconds, digest = time_model(frames, args.model, args.repeats)
+        h, w = frames[0].shape[:2]
+        print(f"{clip.name} {w}x{h} {args.model}: {1000 * seconds:.1f} ms/frame, digest {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
