@@ -636,3 +636,23 @@ def test_cross_device_encode_then_verify(tmp_path, capsys):
     clip.write_bytes(source + b"\0")  # another file under the same name
     assert cross_device.main(["verify", str(archive)]) == 1
     assert "not the file the streams were made from" in capsys.readouterr().out
+
+
+def test_model_time_reports_time_and_the_predictions_digest(capsys):
+    """bench/model_time.py: one line per clip; the digest is that of the predicted integers (the
+    same for the same frames, another for other frames)."""
+    from conftest import DATA
+
+    from fpcodec.bench import model_time
+    from fpcodec.codec.io import VideoReader
+
+    clip = DATA / "carphone_000.gif"
+    assert model_time.main([str(clip), "--frames", "4", "--repeats", "1"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert re.fullmatch(
+        r"carphone_000\.gif 96x96 convlstm-hybrid-int: [\d.]+ ms/frame, digest [0-9a-f]{16}", line
+    ), line
+    frames = [f for f, _ in VideoReader(clip).frames()][:4]
+    seconds, digest = model_time.time_model(frames, "convlstm-hybrid-int", 1)
+    assert seconds > 0 and line.endswith(digest)
+    assert model_time.time_model(frames[::-1], "convlstm-hybrid-int", 1)[1] != digest
