@@ -241,29 +241,16 @@ def environment() -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------- fpcodec
-class _RecordingPredictor:
-    """Wraps a Predictor, keeping each prediction's mean (as uint8 HWC) for the image metrics."""
+def _prediction_means(predictor, frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Each frame's (from the second) predicted mean, as uint8 HWC, from the frames before it (at
+    most HISTORY): what the encoder predicts where it predicts (it leaves out frames where the
+    predicted modes keep losing, repeated frames and key frames), for the image metrics."""
+    from fpcodec.models.base import HISTORY
 
-    def __new__(cls, inner):
-        from fpcodec.models.base import Predictor
-
-        class Recording(Predictor):
-            name = inner.name
-            model_id = inner.model_id
-
-            def __init__(self) -> None:
-                self.means: list[np.ndarray] = []
-
-            @property
-            def weights_hash(self) -> bytes:
-                return inner.weights_hash
-
-            def predict(self, history):
-                pred = inner.predict(history)
-                self.means.append(metrics.prediction_to_uint8(pred.mean))
-                return pred
-
-        return Recording()
+    return [
+        metrics.prediction_to_uint8(predictor.predict(frames[max(0, k - HISTORY) : k]).mean)
+        for k in range(1, len(frames))
+    ]
 
 
 def set_torch_threads(threads: int | None) -> int | None:
@@ -379,20 +366,19 @@ def _measure_memory(res: CodecResult, frames, durations, time_base, frame_ms: in
 def _run_fpcodec(
     name: str, predictor, frames, durations, time_base, repeats: int, device: str, pixels: int
 ) -> tuple[CodecResult, list[np.ndarray], bytes | None]:
-    """(result, each prediction's rounded mean from the first run, the first run's stream)."""
+    """(result, each frame's (from the second) rounded predicted mean, the first run's stream)."""
     from fpcodec.codec import encode
 
     res = CodecResult(fpcodec_key(name), "fpcodec", "error")
-    recorder = _RecordingPredictor(predictor)
     stream = _measure(
         res,
         frames,
         pixels,
         repeats,
-        lambda r: encode(
+        lambda _run: encode(
             frames,
             durations=durations,
-            model=recorder if r == 0 else predictor,
+            model=predictor,
             time_base=time_base,
             device=device,
         ),
@@ -400,7 +386,7 @@ def _run_fpcodec(
     )
     if stream is not None:
         res.frame_bytes = _fpcodec_frame_bytes(stream)
-    return res, recorder.means, stream
+    return res, (_prediction_means(predictor, list(frames)) if stream is not None else []), stream
 
 
 def _finish_speeds(res: CodecResult, n: int) -> None:

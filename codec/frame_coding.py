@@ -18,6 +18,7 @@ from ..bitstream.errors import FormatError
 from ..bitstream.profile import CURRENT, FormatProfile
 from ..models.base import Prediction
 from . import copied_blocks
+from .inter_probe import InterProbe
 from . import palette_coding as pc
 from .modes import palette, palette_update, rgb_inter, rgb_intra, stored
 from .modes.base import (
@@ -83,22 +84,35 @@ _MODE_RULE = {
 }
 
 
+#: A prediction, or a function that makes it: called only if the predicted modes are estimated.
+PredictionSource = Prediction | Callable[[], Prediction] | None
+
+
 def candidates(
     frame: np.ndarray,
-    pred: Prediction | None,
+    pred: PredictionSource,
     previous: np.ndarray | None = None,
     sent_palette: np.ndarray | None = None,
     use_palette: bool = True,
     probe: palette.IntraProbe | None = None,
+    inter: InterProbe | None = None,
 ) -> list[Candidate]:
     """Every applicable mode's candidate for ``frame``, in mode order (ties go to the first, so the
     stored mode, last, wins only where every other mode is larger). With the stream's ``probe``,
-    palette intra is left out of predicted frames where the probe judges it will not win."""
+    palette intra is left out of predicted frames where the probe judges it will not win; with its
+    ``inter`` probe, the predicted modes (and the prediction, when ``pred`` is a function) where
+    that one judges they will not."""
     fr = FrameToCode.of(frame)
     intra = rgb_intra.estimate(fr)
     out: list[Candidate] = [intra]
+    if callable(pred):
+        pred = pred() if inter is None or inter.worth(intra.bits) else None
+    elif inter is not None and not inter.worth(intra.bits):
+        pred = None
     _add_predicted_modes(out, fr, intra, pred, previous, sent_palette, use_palette, probe)
     out.append(stored.estimate(fr))
+    if inter is not None:
+        inter.update(out, intra.bits)
     return out
 
 
@@ -155,19 +169,22 @@ def _copies(frame: np.ndarray, previous: np.ndarray | None) -> copied_blocks.Cop
 
 def encode_frame(
     frame: np.ndarray,
-    pred: Prediction | None,
+    pred: PredictionSource,
     previous: np.ndarray | None = None,
     sent_palette: np.ndarray | None = None,
     use_palette: bool = True,
     probe: palette.IntraProbe | None = None,
+    inter: InterProbe | None = None,
 ) -> CodedFrame:
     """Code ``frame`` ((H, W, C) uint8) in whichever mode measures cheapest.
 
-    ``previous`` is the last decoded frame (for palette modes' previous-colour event) and
+    ``pred``: the prediction, or a function that makes it (called only where a predicted mode is
+    estimated). ``previous`` is the last decoded frame (for palette modes' previous-colour event) and
     ``sent_palette`` the palette last transmitted (a palette frame reusing it sends no palette).
-    ``probe``: the stream's ``palette.IntraProbe`` (None: every mode is estimated).
+    ``probe`` and ``inter``: the stream's ``palette.IntraProbe`` and ``InterProbe`` (None: every
+    mode is estimated).
     """
-    options = candidates(frame, pred, previous, sent_palette, use_palette, probe)
+    options = candidates(frame, pred, previous, sent_palette, use_palette, probe, inter)
     best = min(options, key=lambda c: c.bits)
     payload = _ENCODERS[best.mode](best)
     # The estimates are ideal code lengths; should the real payload (and palette chunk) come out

@@ -36,6 +36,7 @@ from ..models.base import HISTORY, Predictor
 from . import frame_coding, planar_coding
 from .threads import one_blas_thread
 from .frame_coding import CodedFrame
+from .inter_probe import InterProbe
 from .modes.palette import IntraProbe
 
 if TYPE_CHECKING:
@@ -207,6 +208,7 @@ class Encoder:
         self._history: deque[np.ndarray] = deque(maxlen=HISTORY)
         self._palette: np.ndarray | None = None
         self._probe = IntraProbe()  # which palette-intra estimates are worth making (encoder only)
+        self._inter = InterProbe()  # which frames' predicted modes (and prediction) are worth it
         self.use_palette = use_palette
         self.keyint = keyint
         self._key_ticks = None if keyint is not None else KEY_SECONDS / tb  # ticks between key frames
@@ -268,10 +270,14 @@ class Encoder:
             self._history.clear()
             self._palette = None
             self._probe = IntraProbe()
+            self._inter = InterProbe()
             self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
-        pred = self.predictor.predict(list(self._history)) if self._history else None
-        previous = self._history[-1] if self._history else None
-        coded = frame_coding.encode_frame(frame, pred, previous, self._palette, self.use_palette, self._probe)
+        history = list(self._history)
+        predict = (lambda: self.predictor.predict(history)) if history else None
+        previous = history[-1] if history else None
+        coded = frame_coding.encode_frame(
+            frame, predict, previous, self._palette, self.use_palette, self._probe, self._inter
+        )
         size = len(coded.payload)
         if coded.palette is not None and not np.array_equal(coded.palette, self._palette):
             body = coded.palette_body

@@ -656,3 +656,28 @@ def test_model_time_reports_time_and_the_predictions_digest(capsys):
     seconds, digest = model_time.time_model(frames, "convlstm-hybrid-int", 1)
     assert seconds > 0 and line.endswith(digest)
     assert model_time.time_model(frames[::-1], "convlstm-hybrid-int", 1)[1] != digest
+
+
+def test_inter_probe_log_and_replay(tmp_path):
+    """bench/inter_probe.py: ``log`` writes every mode's estimate per frame (the predicted modes
+    from the second frame on); ``replay`` charges a left-out frame the best mode without
+    prediction and leaves frames out only after the losses in a row."""
+    from conftest import DATA
+
+    from fpcodec.bench import inter_probe
+
+    out = tmp_path / "est.jsonl"
+    assert inter_probe.main(["log", str(DATA / "carphone_000.gif"), "-o", str(out), "--frames", "3"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["frame"] for r in rows] == [0, 1, 2] and {r["clip"] for r in rows} == {"carphone_000.gif"}
+    assert "3" not in rows[0]["bits"] and {"0", "2", "3"} <= set(rows[1]["bits"])
+    # Predicted modes lose by 50 % on frames 1-3, then would win on frames 4-6.
+    frames = [{"bits": {"0": 100.0, "2": 10.0}}]
+    frames += [{"bits": {"0": 100.0, "2": 10.0, "3": 15.0}} for _ in range(3)]
+    frames += [{"bits": {"0": 100.0, "2": 10.0, "3": 5.0}} for _ in range(3)]
+    best, rule, count, left_out = inter_probe.replay(frames, losses=3, margin=0.1, probe=4)
+    assert (best, count) == (10 + 3 * 10 + 3 * 5, 6)
+    assert left_out == 3 and rule == 10 + 3 * 10 + 3 * 10  # frames 4-6 left out at 10 bits each
+    assert inter_probe.replay(frames, losses=4, margin=0.1, probe=4)[1:] == (best, 6, 0)
+    lines = inter_probe.simulate([out])
+    assert lines[0].startswith("| losses |") and len(lines) == 2 + 27

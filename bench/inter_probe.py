@@ -1,0 +1,126 @@
+"""How the encoder's InterProbe (codec/inter_probe.py) was chosen, rerunnable.
+
+    python -m fpcodec.bench.inter_probe log CLIP... -o estimates.jsonl [--frames 60]
+    python -m fpcodec.bench.inter_probe simulate estimates.jsonl [estimates2.jsonl ...]
+
+``log`` encodes each clip's first ``--frames`` frames with every mode estimated on every frame (no
+probe leaves anything out) and writes one JSON line per frame: the clip, the frame's index and each
+mode's estimated bits. ``simulate`` replays a rule on those estimates, for a grid of its
+parameters (losses in a row, margin, frames left out at most; INTER_JUMP as shipped): the bits it
+adds over taking the best mode of every frame (the frames it leaves out get the best of the modes
+that need no prediction), in total and on the worst clip, and how many predicted frames it leaves
+out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..codec import frame_coding
+from ..codec.inter_probe import INTER_JUMP, PREDICTED_MODES
+from ..codec.io import VideoReader
+
+
+def log(clips: list[Path], out: Path, frames: int) -> None:
+    """Encode the clips with every mode estimated, writing each frame's estimates to ``out``."""
+    from ..codec import encode
+
+    current = {"clip": "", "frame": 0}
+    real = frame_coding.candidates
+
+    def every_mode(frame, pred, previous=None, sent_palette=None, use_palette=True, probe=None, inter=None):
+        options = real(frame, pred, previous, sent_palette, use_palette)  # no probes
+        bits = {str(c.mode): c.bits for c in options}
+        f.write(json.dumps({**current, "bits": bits}) + "\n")
+        current["frame"] += 1
+        return options
+
+    frame_coding.candidates = every_mode
+    try:
+        with out.open("w") as f:
+            for clip in tqdm(clips, desc="clips", unit="clip"):
+                current.update(clip=clip.name, frame=0)
+                encode([px for px, _ in itertools.islice(VideoReader(clip).frames(), frames)])
+    finally:
+        frame_coding.candidates = real
+
+
+def replay(frames: list[dict], losses: int, margin: float, probe: int, jump: float = INTER_JUMP):
+    """(bits of the best mode per frame, bits under the rule, predicted frames, left out) of one clip."""
+    predicted = {str(m) for m in PREDICTED_MODES}
+    best_total = rule_total = 0.0
+    count = left_out = lost = since = 0
+    ref = 0.0
+    for r in frames:
+        bits = r["bits"]
+        other = min(v for k, v in bits.items() if k not in predicted)
+        pred = min((v for k, v in bits.items() if k in predicted), default=None)
+        best = other if pred is None else min(other, pred)
+        best_total += best
+        if pred is None:  # no history: a key frame
+            rule_total += best
+            lost = since = 0
+            continue
+        count += 1
+        rgb = bits["0"]
+        if lost >= losses and since + 1 < probe and ref / jump <= rgb <= ref * jump:
+            left_out += 1
+            since += 1
+            rule_total += other
+            continue
+        rule_total += best
+        lost = lost + 1 if pred >= (1 + margin) * other else 0
+        since, ref = 0, rgb
+    return best_total, rule_total, count, left_out
+
+
+def simulate(paths: list[Path]) -> list[str]:
+    clips: dict[str, list[dict]] = defaultdict(list)
+    for path in paths:
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            clips[r["clip"]].append(r)
+    lines = [
+        "| losses | margin | left out at most | bits added | worst clip | predicted frames left out |",
+        "|---:|---:|---:|---:|---|---:|",
+    ]
+    for losses, margin, probe in itertools.product((2, 4, 6), (0.05, 0.1, 0.2), (4, 8, 16)):
+        per = {name: replay(frames, losses, margin, probe) for name, frames in clips.items()}
+        best = sum(p[0] for p in per.values())
+        rule = sum(p[1] for p in per.values())
+        worst = max(per, key=lambda n: per[n][1] / per[n][0])
+        w = per[worst]
+        lines.append(
+            f"| {losses} | {margin} | {probe} | {100 * (rule / best - 1):+.3f} % | {worst} {100 * (w[1] / w[0] - 1):+.2f} % "
+            f"| {sum(p[3] for p in per.values())} of {sum(p[2] for p in per.values())} |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m fpcodec.bench.inter_probe", description=__doc__.split("\n")[0]
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+    lg = sub.add_parser("log", help="encode clips, logging every mode's estimate per frame")
+    lg.add_argument("clips", nargs="+", type=Path)
+    lg.add_argument("-o", "--out", type=Path, required=True)
+    lg.add_argument("--frames", type=int, default=60)
+    sm = sub.add_parser("simulate", help="replay the rule on logged estimates")
+    sm.add_argument("logs", nargs="+", type=Path)
+    args = ap.parse_args(argv)
+    if args.command == "log":
+        log(args.clips, args.out, args.frames)
+    else:
+        print("\n".join(simulate(args.logs)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Whether a frame's predicted modes are worth estimating: the encoder's memory across a stream.
+
+The predicted modes (RGB inter, palette inter, palette update) need the predictor's output, and on
+screen recordings and still-camera GIFs the learned model runs for nothing: palette intra with
+copied blocks wins frame after frame, and the model's run and the inter estimates are most of the
+encoding time (chi.gif: 2.3 s of 5.9). ``InterProbe`` remembers how the predicted modes fared on
+the frames where they were estimated and leaves them out, prediction included, while they keep
+losing. Streams stay decodable the same way: the decoder never knows which modes the encoder
+estimated (nor runs the model for a frame that is not predicted).
+
+The predicted modes are estimated on every frame unless they lost on the last LOSSES frames where
+they were estimated, each time by at least INTER_MARGIN (their best estimate at least 1 +
+INTER_MARGIN times the best of the other modes). LOSSES is HISTORY + 1: after a key frame or a
+scene cut the predictor's window holds frames of the old scene, and the predicted modes lose until
+it holds the new scene only; they lose on after that only where they lose for good. Then they are
+left out for at most INTER_PROBE - 1 frames, and no longer once RGB intra's estimate, a measure of
+the content, moves by a factor of INTER_JUMP from that of the last frame where they were estimated.
+
+Chosen on estimates logged with every mode estimated on every frame (dev clips of the screen corpus
+with several frames, the corpus's val split, train/giphy200, every 5th train/catz96 clip and
+train/native: 1,316 predicted frames, `bench/results/inter_probe.txt`, `bench/inter_probe.py`): the rule leaves out 54 of
+them for +0.000 % bits in total (chi.gif 14 of 21 for +0.05 %, racket's balls 30 of 59, a
+bigbuckbunny clip 10 of 31, for nothing). Bolder rules cost natural clips after scene cuts, where
+the predicted modes lose a few frames and then win again: two losses, margin 0.05 and 8 frames
+leave out 259 frames but add 8.4 % to a bigbuckbunny clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..models.base import HISTORY
+from .modes.base import MODE_INTER, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE, Candidate
+
+#: The modes that need the predictor's output.
+PREDICTED_MODES = (MODE_INTER, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE)
+INTER_MARGIN = 0.1
+INTER_PROBE = 16
+INTER_JUMP = 1.25
+#: Frames in a row on which the predicted modes must have lost before they are left out.
+LOSSES = HISTORY + 1
+
+
+@dataclass
+class InterProbe:
+    """One stream's memory (reset at key frames) of the predicted modes' estimates."""
+
+    losses: int = 0  # frames in a row, among those where they were estimated, that they lost by the margin
+    rgb_intra_bits: float = 0.0  # RGB intra's estimate on the last of them
+    skipped: int = 0  # frames since, where they were not estimated
+
+    def worth(self, rgb_intra_bits: float) -> bool:
+        """Whether to estimate the predicted modes of a frame whose RGB intra estimate is this."""
+        if self.losses < LOSSES or self.skipped + 1 >= INTER_PROBE:
+            return True
+        ref = self.rgb_intra_bits
+        return not ref / INTER_JUMP <= rgb_intra_bits <= ref * INTER_JUMP
+
+    def update(self, options: list[Candidate], rgb_intra_bits: float) -> None:
+        """Learn from a frame's candidates (without predicted ones: they were left out)."""
+        predicted = [c.bits for c in options if c.mode in PREDICTED_MODES]
+        if not predicted:
+            self.skipped += 1
+            return
+        others = min(c.bits for c in options if c.mode not in PREDICTED_MODES)
+        lost = min(predicted) >= (1 + INTER_MARGIN) * others
+        self.losses = self.losses + 1 if lost else 0
+        self.rgb_intra_bits = rgb_intra_bits
+        self.skipped = 0
