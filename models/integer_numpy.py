@@ -227,58 +227,59 @@ def box_sum5(a: np.ndarray) -> np.ndarray:
 #: Bytes that ``StepMemo`` may hold: the default model's five steps take 630 bytes per pixel of
 #: a frame (their step planes, encoder outputs and shares of the gates), 21 MB at 200x164, 81 MB
 #: at 480x270; beyond, the memo keeps what fits (the encoder outputs first).
-MEMO_BYTES = 64 << 20
+MEMO_BYTES = 32 << 20
 
 
 class StepMemo:
     """Per-step results of the last forward pass (a step's encoder conv, its share of the
-    ConvLSTM's gates), for the next: a window of five frames slides by one, so four of its steps
-    were computed for the previous frame. Found by content (a sample of the values, then the
+    ConvLSTM's gates), for the next: a window of five frames slides by one, so three of its steps
+    were computed for the previous frame (the oldest step has no frame difference, so it is new;
+    while a window fills, its padded steps repeat too). Found by content (a sample of the values, then the
     whole input compared), so a result is reused only for exactly the same input, and the
-    integers do not depend on it. Holds at most ``budget`` bytes, and only what the current and
-    the previous pass used. Nothing writes to an entry's arrays once it is kept."""
+    integers do not depend on it. Holds at most ``budget`` bytes in all, and only what the current
+    and the previous pass used. Nothing writes to an entry's arrays once it is kept."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
-        self._old: dict = {}
-        self._new: dict = {}
-        self._bytes = 0
+        self._old: dict = {}  # key -> (input, result, bytes): the last pass's entries
+        self._new: dict = {}  # the same, used or made by this pass
+        self._bytes = 0  # of both
         self.hits = 0  # results reused, for tests and benchmarks
 
     @property
     def held_bytes(self) -> int:
-        """Bytes held for the next pass."""
+        """Bytes held (the arrays of every entry)."""
         return self._bytes
 
     def next_pass(self) -> None:
-        """Forget what the pass before the last one used."""
-        self._old, self._new, self._bytes = self._new, {}, 0
+        """Forget what the last pass did not use."""
+        self._bytes -= sum(e[2] for e in self._old.values())
+        self._old, self._new = self._new, {}
 
     def get(self, tag: str, x: np.ndarray):
         key = _key(tag, x)
-        for store in (self._new, self._old):
-            entry = store.get(key)
-            if entry is not None and np.array_equal(entry[0], x):
-                self._keep(key, entry)
-                self.hits += 1
-                return entry[1]
-        return None
+        entry = self._new.get(key)
+        if entry is None and key in self._old and np.array_equal(self._old[key][0], x):
+            entry = self._new[key] = self._old.pop(key)  # used again: kept for the next pass
+        if entry is None or not np.array_equal(entry[0], x):
+            return None
+        self.hits += 1
+        return entry[1]
 
     def put(self, tag: str, x: np.ndarray, result) -> None:
-        """Remember ``result`` for input ``x``; views are copied, so that an entry holds only its
-        own memory (not the whole window's array)."""
+        """Remember ``result`` for input ``x`` if the budget allows; views are copied, so that an
+        entry holds only its own memory (not the whole window's array)."""
+        key = _key(tag, x)
+        if key in self._new or key in self._old:
+            return
+        results = result if isinstance(result, tuple) else (result,)
+        size = x.nbytes + sum(a.nbytes for a in results if isinstance(a, np.ndarray))
+        if self._bytes + size > self.budget:
+            return
         if isinstance(result, tuple):
             result = tuple(_own(a) for a in result)
-        self._keep(_key(tag, x), (_own(x), _own(result)))
-
-    def _keep(self, key, entry) -> None:
-        if key in self._new:
-            return
-        results = entry[1] if isinstance(entry[1], tuple) else (entry[1],)
-        size = sum(a.nbytes for a in (entry[0], *results) if isinstance(a, np.ndarray))
-        if self._bytes + size <= self.budget:
-            self._new[key] = entry
-            self._bytes += size
+        self._new[key] = (_own(x), _own(result), size)
+        self._bytes += size
 
 
 def _own(a):

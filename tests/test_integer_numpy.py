@@ -188,21 +188,24 @@ def test_step_memo_reuses_steps_and_changes_no_integer(backends, name):
     plain.net.memo.budget = 0
     rng = np.random.default_rng(7)
     frames = _clip(rng, 37, 53, 12)
-    hits = []
+    hits = []  # (frames seen since the restart, steps found)
     for restart in (0, 6):
         history: list[np.ndarray] = []
-        for f in frames[restart:]:
+        for seen, f in enumerate(frames[restart:]):
             history = (history + [f])[-5:]
             before = memo.net.memo.hits
             a, b, c = memo.predict_ints(history), plain.predict_ints(history), pt.predict_ints(history)
             for x, y, z in zip(a, b, c, strict=True):
                 assert np.array_equal(x, y) and np.array_equal(x, z)
-            hits.append(memo.net.memo.hits - before)
+            hits.append((seen, memo.net.memo.hits - before))
             assert memo.net.memo.held_bytes <= memo.net.memo.budget
     assert plain.net.memo.hits == 0 and plain.net.memo.held_bytes == 0
     cells = len(memo.net._step_cells)
-    # A full window slides by one: its four older steps (encoder and gates) are found again.
-    assert max(hits) >= 4 * (1 + cells) and sum(h >= 4 for h in hits) >= len(hits) // 2, hits
+    # A full window slides by one: three of its steps (encoder and gates) are found again (the
+    # oldest has no frame difference: new); a repeated frame or a filling window gives more.
+    steady = [h for seen, h in hits if seen >= 5]  # full windows
+    assert len(steady) >= 6 and min(steady) >= 3 * (1 + cells), hits
+    assert max(h for _, h in hits) >= 4 * (1 + cells), hits
 
 
 def test_step_memo_budget():
