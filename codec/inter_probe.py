@@ -18,8 +18,8 @@ the content, moves by a factor of INTER_JUMP from that of the last frame where t
 
 Chosen on estimates logged with every mode estimated on every frame (dev clips of the screen corpus
 with several frames, the corpus's val split, train/giphy200, every 5th train/catz96 clip and
-train/native: 1,316 predicted frames, `bench/results/inter_probe.txt`, `bench/inter_probe.py`): the rule leaves out 54 of
-them for +0.000 % bits in total (chi.gif 14 of 21 for +0.05 %, racket's balls 30 of 59, a
+train/native: 1,316 predicted frames; `bench/inter_probe.py`, `bench/results/inter_probe.txt`):
+the rule leaves out 54 of them for +0.000 % bits in total (chi.gif 14 of 21 for +0.05 %, racket's balls 30 of 59, a
 bigbuckbunny clip 10 of 31, for nothing). Bolder rules cost natural clips after scene cuts, where
 the predicted modes lose a few frames and then win again: two losses, margin 0.05 and 8 frames
 leave out 259 frames but add 8.4 % to a bigbuckbunny clip.

@@ -78,7 +78,7 @@ class NumpyConv:
     def _conv2d(self, x: np.ndarray) -> np.ndarray:
         return self.requantize(*self.products(x))
 
-    def products(self, x: np.ndarray, first: int = 0) -> tuple[np.ndarray, int, int]:
+    def products(self, x: np.ndarray, first: int = 0) -> tuple[np.ndarray, int]:
         """The sums of products without the bias, (N, O, H_out, Wq) on the padded grid (the
         output is its first W_out columns), of ``x`` as the conv's input channels ``first``,
         ``first + 1``, ...: the full conv is the sum of its inputs' products (each partial sum is
@@ -234,10 +234,10 @@ class StepMemo:
     """Per-step results of the last forward pass (a step's encoder conv, its share of the
     ConvLSTM's gates), for the next: a window of five frames slides by one, so three of its steps
     were computed for the previous frame (the oldest step has no frame difference, so it is new;
-    while a window fills, its padded steps repeat too). Found by content (a sample of the values, then the
-    whole input compared), so a result is reused only for exactly the same input, and the
-    integers do not depend on it. Holds at most ``budget`` bytes in all, and only what the current
-    and the previous pass used. Nothing writes to an entry's arrays once it is kept."""
+    while a window fills, its padded steps repeat too). Found by content (a sample of the values,
+    then the whole input compared), so a result is reused only for exactly the same input, and
+    the integers do not depend on it. Holds at most ``budget`` bytes in all, and only what the
+    current and the previous pass used. Nothing writes to an entry's arrays once it is kept."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -258,13 +258,14 @@ class StepMemo:
 
     def get(self, tag: str, x: np.ndarray):
         key = _key(tag, x)
-        entry = self._new.get(key)
-        if entry is None and key in self._old and np.array_equal(self._old[key][0], x):
-            entry = self._new[key] = self._old.pop(key)  # used again: kept for the next pass
-        if entry is None or not np.array_equal(entry[0], x):
-            return None
-        self.hits += 1
-        return entry[1]
+        for store in (self._new, self._old):
+            entry = store.get(key)
+            if entry is not None and np.array_equal(entry[0], x):
+                if store is self._old:  # used again: kept for the next pass
+                    self._new[key] = self._old.pop(key)
+                self.hits += 1
+                return entry[1]
+        return None
 
     def put(self, tag: str, x: np.ndarray, result) -> None:
         """Remember ``result`` for input ``x`` if the budget allows; views are copied, so that an
