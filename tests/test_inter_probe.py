@@ -34,7 +34,7 @@ def test_the_rule():
     probe = InterProbe()
     assert probe.worth(1000.0)
     lose = 100 * (1 + INTER_MARGIN)
-    for _ in range(LOSSES - 1):  # one losing frame is not enough (a key frame's first prediction)
+    for _ in range(LOSSES - 1):  # fewer losses are not enough (the window may still hold an old scene)
         probe.update(_options(100.0, lose), 1000.0)
         assert probe.worth(1000.0)
     probe.update(_options(100.0, lose), 1000.0)
@@ -81,7 +81,7 @@ def test_the_model_is_left_out_where_the_predicted_modes_keep_losing():
     decoded = list(Decoder(io.BytesIO(data), predictor=predictor))
     assert all(np.array_equal(d.pixels, f) for d, f in zip(decoded, frames, strict=True))
     assert not any(frame_coding.uses_prediction(d.mode) for d in decoded), [d.mode for d in decoded]
-    # Estimated on frames 1 and 2 (two losses), then once every INTER_PROBE frames (or on a jump).
+    # Estimated on frames 1 to LOSSES, then once every INTER_PROBE frames (or on a jump).
     assert len(calls) < len(frames) - 1
     assert LOSSES + (len(frames) - 1 - LOSSES) // INTER_PROBE <= len(calls), calls
 
