@@ -105,10 +105,10 @@ def candidates(
     fr = FrameToCode.of(frame)
     intra = rgb_intra.estimate(fr)
     out: list[Candidate] = [intra]
-    if callable(pred):
-        pred = pred() if inter is None or inter.worth(intra.bits) else None
-    elif inter is not None and not inter.worth(intra.bits):
+    if inter is not None and not inter.worth(intra.bits):
         pred = None
+    elif callable(pred):
+        pred = pred()
     _add_predicted_modes(out, fr, intra, pred, previous, sent_palette, use_palette, probe)
     out.append(stored.estimate(fr))
     if inter is not None:
