@@ -19,6 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..bitstream import entropy
+
 GRID = 16
 #: Scale rule: FLOOR + GAIN * (max - min of the neighbours); first-grid pixels get FIRST_SCALE.
 FLOOR = 0.6
@@ -88,25 +90,49 @@ def passes(height: int, width: int) -> tuple[Pass, ...]:
     return tuple(out)
 
 
-def ring(p: Pass, height: int, width: int) -> np.ndarray:
-    """(12, N) flat positions of the ring around the pixels of ``p`` (-1 outside the frame; (0, N)
-    for the first grid): with the four listed neighbours, the template of the palette modes'
-    repeat context (format version 8). Made when asked, not cached: the schedule already holds 5
-    integers per pixel."""
-    n = p.targets.size
+@dataclass(frozen=True, eq=False)
+class Ring:
+    """The repeat context's ring around the pixels of a pass, as offsets from each pixel: its
+    positions are computed where the context keys read them (``rows_kernel.context_keys``), so the
+    twelve per pixel are never stored, and any part or subset of the pass's pixels has the same
+    ring."""
+
+    offsets: np.ndarray  # (R, 2) int64 (dy, dx) in pixels
+    height: int
+    width: int
+
+    def positions(self, targets: np.ndarray) -> np.ndarray:
+        """(R, N) flat positions around ``targets`` (-1 outside the frame), in their dtype."""
+        from . import intra_kernel  # numba: loaded on first use
+
+        return intra_kernel.ring(targets, self.offsets, 1, self.height, self.width)
+
+    def positions_reference(self, targets: np.ndarray) -> np.ndarray:
+        """``positions`` in numpy (for testing the kernels)."""
+        ty, tx = np.divmod(targets.astype(np.int64), self.width)
+        out = np.empty((len(self.offsets), targets.size), targets.dtype)
+        for r, (dy, dx) in enumerate(self.offsets):
+            ny, nx = ty + dy, tx + dx
+            ok = (ny >= 0) & (ny < self.height) & (nx >= 0) & (nx < self.width)
+            out[r] = np.where(ok, ny * self.width + nx, -1)
+        return out
+
+
+def ring(p: Pass, height: int, width: int) -> Ring:
+    """The ring around the pixels of ``p`` (none for the first grid): with the four listed
+    neighbours, the template of the palette modes' repeat context (format version 8)."""
     if p.step == 0:
-        return np.zeros((0, n), p.targets.dtype)
+        return Ring(np.zeros((0, 2), np.int64), height, width)
     if p.template:
         from . import row_schedule
 
         return row_schedule.ring(p, height, width)
-    from . import intra_kernel  # numba: loaded on first use
-
-    return intra_kernel.ring(p.targets, RING_DIAGONAL if p.diagonal else RING_AXIS, p.step, height, width)
+    offsets = np.array(RING_DIAGONAL if p.diagonal else RING_AXIS, np.int64) * p.step
+    return Ring(offsets, height, width)
 
 
 def ring_reference(p: Pass, height: int, width: int) -> np.ndarray:
-    """``ring`` in numpy (for testing the kernel)."""
+    """(12, N) flat positions of ``ring``, from RING_* and the step, in numpy (for testing)."""
     n = p.targets.size
     if p.step == 0:
         return np.zeros((0, n), p.targets.dtype)
@@ -121,23 +147,26 @@ def ring_reference(p: Pass, height: int, width: int) -> np.ndarray:
 
 
 def pass_params(canvas: np.ndarray, p: Pass) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale (C, N) for the pixels of pass ``p`` from ``canvas`` ((C, H*W) float32, or the
-    encoder's uint8 frame: the same values).
+    """Mean (C, N) float32 and scale index (C, N) int32 (``entropy.quantize_scale`` of the rule's
+    scale) for the pixels of pass ``p`` from ``canvas`` ((C, H*W) float32, or the encoder's uint8
+    frame: the same values).
 
     Only the neighbours listed in ``p`` are read, so pixels not yet decoded may hold anything.
     """
     c = canvas.shape[0]
     n = p.targets.size
     if p.neighbours.shape[0] == 0:
-        return np.full((c, n), 128.0, np.float32), np.full((c, n), FIRST_SCALE, np.float32)
+        first = entropy.quantize_scale(np.float64(FIRST_SCALE))
+        return np.full((c, n), 128.0, np.float32), np.full((c, n), first, np.int32)
     from . import intra_kernel  # numba: loaded on first use
 
     return intra_kernel.block_params(canvas, p.neighbours, FLOOR, GAIN)
 
 
 def block_params_reference(canvas: np.ndarray, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``pass_params`` of the pixels with these neighbours, in numpy (the compiled
-    ``intra_kernel`` computes the same floats; for testing it)."""
+    """The float (mean, scale) of the pixels with these neighbours, in numpy (the compiled
+    ``intra_kernel`` computes the same mean and ``entropy.quantize_scale`` of the scale; for
+    testing it)."""
     valid = neighbours >= 0
     vals = canvas[:, np.where(valid, neighbours, 0)].astype(np.float32, copy=False)  # (C, K, N)
     count = valid.sum(axis=0)

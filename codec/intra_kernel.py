@@ -1,11 +1,13 @@
-"""Compiled kernels of the coarse-to-fine passes: ``intra.pass_params`` (a pass's mean and scale from
-its decoded neighbours) and ``intra.ring`` (the positions of the repeat context's ring).
+"""Compiled kernels of the coarse-to-fine passes: ``intra.pass_params`` (a pass's mean and scale index
+from its decoded neighbours) and ``intra.Ring.positions`` (the positions of the repeat context's ring).
 
 In numpy the rule builds three (channels, neighbours, pixels) float32 arrays per block (the values,
 then with 0, -inf and +inf where a neighbour is absent); this loop reads each neighbour once. The
 operations are those of ``intra.block_params_reference``: the neighbours' float32 sum in their
 order, divided by their count in float64 and rounded to float32; the scale FLOOR + GAIN x (max -
-min) in float32. So the results are the same bit for bit (``tests/test_intra_kernel.py``). The ring
+min) in float32, then its index in the scale table by the comparisons of ``entropy.quantize_scale``
+(a binary search of SCALE_BOUNDS in float64). So the results are the same bit for bit
+(``tests/test_intra_kernel.py``), and the float scales, three per pixel, are never stored. The ring
 is integer arithmetic, in one pass over the pixels instead of a dozen.
 """
 
@@ -14,11 +16,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..bitstream import entropy
 from .weight_kernel import first_call
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _params(canvas, neighbours, floor, gain, mean, scale):  # pragma: no cover - compiled
+def _params(canvas, neighbours, floor, gain, bounds, mean, scale_idx):  # pragma: no cover - compiled
     channels = canvas.shape[0]
     j_count, n = neighbours.shape
     for i in numba.prange(n):
@@ -38,17 +41,33 @@ def _params(canvas, neighbours, floor, gain, mean, scale):  # pragma: no cover -
                     hi = max(hi, v)
                     lo = min(lo, v)
             mean[c, i] = np.float32(np.float64(total) / np.float64(count))
-            scale[c, i] = floor + gain * (hi - lo)
-    return mean, scale
+            scale = np.float64(floor + gain * (hi - lo))
+            # np.searchsorted(bounds, scale, "left"): the first bound >= scale
+            a, b = 0, bounds.size
+            while a < b:
+                mid = (a + b) // 2
+                if bounds[mid] < scale:
+                    a = mid + 1
+                else:
+                    b = mid
+            scale_idx[c, i] = a
+    return mean, scale_idx
 
 
 def block_params(canvas: np.ndarray, neighbours: np.ndarray, floor: float, gain: float):
-    """``intra.block_params_reference``'s (mean, scale), both (C, N) float32."""
+    """(mean (C, N) float32, scale index (C, N) int32): ``intra.block_params_reference``'s mean,
+    and ``entropy.quantize_scale`` of its scale."""
     c, n = canvas.shape[0], neighbours.shape[1]
-    mean, scale = np.empty((c, n), np.float32), np.empty((c, n), np.float32)
+    mean, scale_idx = np.empty((c, n), np.float32), np.empty((c, n), np.int32)
     with first_call(_params):
         return _params(
-            canvas, np.ascontiguousarray(neighbours), np.float32(floor), np.float32(gain), mean, scale
+            canvas,
+            np.ascontiguousarray(neighbours),
+            np.float32(floor),
+            np.float32(gain),
+            entropy.SCALE_BOUNDS,
+            mean,
+            scale_idx,
         )
 
 

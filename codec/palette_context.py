@@ -31,9 +31,14 @@ frame or at the same pass in the last, gets that colour's count; its betas are s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..bitstream.profile import FormatProfile
+
+if TYPE_CHECKING:
+    from .intra import Ring
 
 #: Dirichlet strength of the model row against the counts of orders 1 and 2; index 0 = off.
 BETA_TABLE = (0.0, 32.0, 128.0, 512.0)
@@ -85,23 +90,34 @@ def repeat_key(classes: list[np.ndarray]) -> np.ndarray:
 
 
 def context_keys(
-    index_canvas: np.ndarray, neighbours: np.ndarray, ring: np.ndarray | None = None, wide: bool = False
+    index_canvas: np.ndarray,
+    neighbours: np.ndarray,
+    ring: Ring | None = None,
+    wide: bool = False,
+    targets: np.ndarray | None = None,
 ) -> list[np.ndarray] | None:
     """Per order, the (N,) int64 context key of each pixel of a pass; None for a pass without
     neighbours. ``index_canvas``: palette index per flat pixel (-1: a colour not in the palette);
-    ``neighbours``: (J, N) flat positions, -1 outside the frame; with ``ring`` ((R, N), from
-    ``intra.ring``) a third key, the repeat context of the neighbours and the ring together.
-    ``wide`` (the row schedule of version 10, J = 4): orders 1 and 2 key on the first two and on
-    all four neighbours, since there a pixel's nearest neighbours are its whole surroundings."""
+    ``neighbours``: (J, N) flat positions, -1 outside the frame; with ``ring`` (``intra.ring``,
+    around the pass's pixels ``targets``) a third key, the repeat context of the neighbours and the
+    ring together. ``wide`` (the row schedule of version 10, J = 4): orders 1 and 2 key on the first
+    two and on all four neighbours, since there a pixel's nearest neighbours are its whole
+    surroundings."""
     if neighbours.shape[0] == 0:
         return None
     from . import rows_kernel  # numba: loaded on first use
 
-    return list(rows_kernel.context_keys(index_canvas, neighbours, ring, _KEY_RADIX, int(_HASH_SHIFT), wide))
+    return list(
+        rows_kernel.context_keys(index_canvas, neighbours, ring, _KEY_RADIX, int(_HASH_SHIFT), wide, targets)
+    )
 
 
 def context_keys_reference(
-    index_canvas: np.ndarray, neighbours: np.ndarray, ring: np.ndarray | None = None, wide: bool = False
+    index_canvas: np.ndarray,
+    neighbours: np.ndarray,
+    ring: Ring | None = None,
+    wide: bool = False,
+    targets: np.ndarray | None = None,
 ) -> list[np.ndarray] | None:
     """``context_keys`` in numpy (for testing the kernel)."""
     if neighbours.shape[0] == 0:
@@ -116,7 +132,8 @@ def context_keys_reference(
         second = _index_at(index_canvas, neighbours[2 if j > 2 else j - 1])
         keys = [first, first * _KEY_RADIX + second]
     if ring is not None:
-        template = [_index_at(index_canvas, pos) for pos in (*neighbours, *ring)]
+        positions = ring.positions_reference(targets)
+        template = [_index_at(index_canvas, pos) for pos in (*neighbours, *positions)]
         keys.append(repeat_key(template))
     return keys
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .intra import Pass, index_dtype
+from .intra import Pass, Ring, index_dtype
 
 #: Levels of rows (and of columns within a row level): multiples of 16, then s modulo 2s.
 LEVELS = (16, 8, 4, 2, 1)
@@ -100,13 +100,9 @@ def positions(ty: np.ndarray, tx: np.ndarray, offs, height: int, width: int) -> 
     return out
 
 
-def ring(p: Pass, height: int, width: int) -> np.ndarray:
-    """(12, N) flat positions of the ring of a pass of this schedule (-1 outside the frame)."""
-    if not p.template:
-        return np.zeros((0, p.targets.size), p.targets.dtype)
-    from . import intra_kernel  # numba: loaded on first use
-
-    return intra_kernel.ring(p.targets, p.template[NEIGHBOURS:], 1, height, width)
+def ring(p: Pass, height: int, width: int) -> Ring:
+    """The ring of a pass of this schedule: its template's positions after the neighbours."""
+    return Ring(np.array(p.template[NEIGHBOURS:], np.int64).reshape(-1, 2), height, width)
 
 
 #: Mix-field bit of a palette frame coded in this schedule (version 10).

@@ -147,19 +147,30 @@ _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _keys(index_canvas, template, n_first, radix, hash_shift, wide, out):  # pragma: no cover - compiled
-    """``palette_context.context_keys``'s keys into ``out`` (2 or 3, N): ``template`` (J + R, N)
-    flat positions (-1 outside), the first ``n_first`` the neighbours; a third row hashes them all.
-    Narrow keys: the first neighbour, then it and the third (the second when J = 2); ``wide`` keys
-    (J = 4): the first two neighbours, then all four."""
-    t_count, n = template.shape
+def _keys(
+    index_canvas, neighbours, targets, ring, height, width, radix, hash_shift, wide, out
+):  # pragma: no cover - compiled
+    """``palette_context.context_keys``'s keys into ``out`` (2 or 3, N): ``neighbours`` (J, N) flat
+    positions (-1 outside), then the ring's positions, ``targets`` + ``ring`` ((R, 2) (dy, dx)) in
+    the height x width frame, computed here; a third row hashes all J + R classes. Narrow keys:
+    the first neighbour, then it and the third (the second when J = 2); ``wide`` keys (J = 4): the
+    first two neighbours, then all four."""
+    n_first, n = neighbours.shape
+    t_count = n_first + ring.shape[0]
     second = 2 if n_first > 2 else n_first - 1
     one = np.uint64(1)
     for i in numba.prange(n):
         h = np.uint64(0)
         first = np.int64(0)
+        ty, tx = np.int64(0), np.int64(0)
+        if ring.shape[0] > 0:
+            ty, tx = divmod(np.int64(targets[i]), width)
         for t in range(t_count):
-            pos = template[t, i]
+            if t < n_first:
+                pos = np.int64(neighbours[t, i])
+            else:
+                ny, nx = ty + ring[t - n_first, 0], tx + ring[t - n_first, 1]
+                pos = ny * width + nx if 0 <= ny < height and 0 <= nx < width else np.int64(-1)
             c = np.int64(0) if pos < 0 else np.int64(index_canvas[pos]) + 2
             if wide:
                 if t < 4:
@@ -180,22 +191,42 @@ def _keys(index_canvas, template, n_first, radix, hash_shift, wide, out):  # pra
     return out
 
 
+_NO_RING = np.zeros((0, 2), np.int64)
+
+
 def context_keys(
     index_canvas: np.ndarray,
     neighbours: np.ndarray,
-    ring: np.ndarray | None,
+    ring,
     radix: int,
     hash_shift: int,
     wide: bool = False,
+    targets: np.ndarray | None = None,
 ) -> np.ndarray:
     """(2 or 3, N) int64 keys of ``palette_context.context_keys`` (neighbours (J, N), J >= 1; J = 4
-    when ``wide``)."""
+    when ``wide``; ``ring``: an ``intra.Ring`` around ``targets``, or None)."""
     n = neighbours.shape[1]
-    template = neighbours if ring is None else np.concatenate([neighbours, ring.astype(neighbours.dtype)])
     out = np.empty((2 if ring is None else 3, n), np.int64)
+    if ring is None:
+        offsets, height, width, targets = _NO_RING, 0, 1, neighbours[0]
+    else:
+        if targets is None or targets.size != n:
+            raise ValueError(
+                f"a ring needs the pass's {n} targets, got {None if targets is None else targets.size}"
+            )
+        offsets, height, width = np.ascontiguousarray(ring.offsets, np.int64), ring.height, ring.width
     with first_call(_keys):
         return _keys(
-            index_canvas, np.ascontiguousarray(template), neighbours.shape[0], radix, hash_shift, wide, out
+            index_canvas,
+            np.ascontiguousarray(neighbours),
+            np.ascontiguousarray(targets),
+            offsets,
+            np.int64(height),
+            np.int64(width),
+            radix,
+            hash_shift,
+            wide,
+            out,
         )
 
 

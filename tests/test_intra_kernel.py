@@ -1,16 +1,26 @@
-"""codec/intra_kernel.py: the compiled pass parameters are intra.block_params_reference's floats,
-bit for bit (every RGB-intra and palette-intra frame's coding depends on them)."""
+"""codec/intra_kernel.py: the compiled pass parameters are intra.block_params_reference's mean, bit
+for bit, and the scale index that entropy.quantize_scale gives its scale (every RGB-intra and
+palette-intra frame's coding depends on them)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from fpcodec.bitstream import entropy
 from fpcodec.codec import intra, intra_kernel
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.dtype == b.dtype == np.float32 and np.array_equal(a.view(np.int32), b.view(np.int32))
+def _same(got: tuple[np.ndarray, np.ndarray], want: tuple[np.ndarray, np.ndarray]) -> bool:
+    (mean, scale_idx), (want_mean, want_scale) = got, want
+    same_mean = mean.dtype == want_mean.dtype == np.float32 and np.array_equal(
+        mean.view(np.int32), want_mean.view(np.int32)
+    )
+    return (
+        same_mean
+        and scale_idx.dtype == np.int32
+        and np.array_equal(scale_idx, entropy.quantize_scale(want_scale))
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
@@ -26,7 +36,20 @@ def test_kernel_matches_the_reference(dtype, channels, j):
     neighbours[0, :] = np.maximum(neighbours[0], 0)  # at least one neighbour, as in every pass
     got = intra_kernel.block_params(canvas, neighbours, intra.FLOOR, intra.GAIN)
     want = intra.block_params_reference(canvas, neighbours)
-    assert _same(got[0], want[0]) and _same(got[1], want[1])
+    assert _same(got, want)
+
+
+def test_scale_indices_at_the_table_bounds():
+    """Spreads whose scale lands on or next to a bound of the scale table: the kernel's binary
+    search must round as ``quantize_scale`` does (a bound rounds down)."""
+    spreads = np.arange(256, dtype=np.float32)
+    canvas = np.stack([np.zeros(256, np.float32), spreads])[None]  # (1, 2 * 256): 0, then the spread
+    canvas = canvas.reshape(1, 512)
+    neighbours = np.stack([np.arange(256), 256 + np.arange(256)]).astype(np.int32)
+    got = intra_kernel.block_params(canvas, neighbours, intra.FLOOR, intra.GAIN)
+    want = intra.block_params_reference(canvas, neighbours)
+    assert _same(got, want)
+    assert len(np.unique(got[1])) > 30  # the spreads reach across the table
 
 
 def test_a_transposed_canvas_view():
@@ -37,7 +60,7 @@ def test_a_transposed_canvas_view():
     neighbours = rng.integers(0, 600, (4, 100)).astype(np.int64)
     got = intra_kernel.block_params(canvas, neighbours, intra.FLOOR, intra.GAIN)
     want = intra.block_params_reference(canvas, neighbours)
-    assert _same(got[0], want[0]) and _same(got[1], want[1])
+    assert _same(got, want)
 
 
 @pytest.mark.parametrize("height, width", [(1, 1), (3, 7), (31, 17), (96, 96)])
@@ -45,5 +68,5 @@ def test_ring_matches_the_reference(height, width):
     from fpcodec.codec.modes import palette
 
     for p in (*intra.passes(height, width), *palette.inter_geometry(height, width)):
-        got, want = intra.ring(p, height, width), intra.ring_reference(p, height, width)
+        got, want = intra.ring(p, height, width).positions(p.targets), intra.ring_reference(p, height, width)
         assert got.dtype == want.dtype and np.array_equal(got, want)

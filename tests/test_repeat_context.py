@@ -31,7 +31,7 @@ def test_ring_reads_only_pixels_of_earlier_passes(size) -> None:
     order = np.full(h * w, -1)
     for k, p in enumerate(intra.passes(h, w)):
         order[p.targets] = k
-        ring = intra.ring(p, h, w)
+        ring = intra.ring(p, h, w).positions(p.targets)
         assert ring.shape == ((12 if p.step else 0), p.targets.size)
         inside = ring[ring >= 0]
         assert (order[inside] >= 0).all() and (order[inside] < k).all()
@@ -49,7 +49,7 @@ def test_template_is_the_16_nearest_decoded_positions() -> None:
             continue
         i = int(np.argmin(np.abs(p.targets // w - 48) + np.abs(p.targets % w - 48)))
         y, x = divmod(int(p.targets[i]), w)
-        template = np.concatenate([p.neighbours[:, i], intra.ring(p, h, w)[:, i]])
+        template = np.concatenate([p.neighbours[:, i], intra.ring(p, h, w).positions(p.targets)[:, i]])
         ys, xs = np.mgrid[0:h, 0:w]
         earlier = (order >= 0) & (order < k)
         d2 = ((ys - y) ** 2 + (xs - x) ** 2).ravel()
@@ -73,10 +73,10 @@ def test_repeat_key_is_the_specified_hash() -> None:
 
 
 def test_context_keys_add_the_repeat_key_with_a_ring() -> None:
-    canvas = np.array([5, -1, 0, 7], np.int32)
+    canvas = np.array([5, -1, 0, 7], np.int32)  # a 2x2 frame
     nbr = np.array([[0, -1], [1, 2], [3, 1], [2, 2]])
-    ring = np.array([[3, -1]] * 12)
-    keys = ctx.context_keys(canvas, nbr, ring)
+    ring = intra.Ring(np.array([[1, 1]] * 12), 2, 2)  # below right: position 3, then outside
+    keys = ctx.context_keys(canvas, nbr, ring, targets=np.array([0, 1]))
     assert len(keys) == 3
     assert all(np.array_equal(a, b) for a, b in zip(keys[:2], ctx.context_keys(canvas, nbr), strict=True))
     classes = [np.array([7, 0]), np.array([1, 2]), np.array([9, 1]), np.array([2, 2])] + [

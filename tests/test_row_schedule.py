@@ -10,7 +10,7 @@ import pytest
 
 from fpcodec.bitstream.errors import FormatError
 from fpcodec.bitstream.profile import CURRENT, FormatProfile
-from fpcodec.codec import Decoder, decode, encode, row_schedule
+from fpcodec.codec import Decoder, decode, encode, intra, row_schedule
 from fpcodec.codec import frame_coding as fc
 from fpcodec.codec import palette_context as ctx
 from fpcodec.codec.io import VideoReader
@@ -41,7 +41,7 @@ def test_every_pixel_is_in_exactly_one_pass_and_reads_only_earlier_ones(h: int, 
     ids = _pass_ids(h, w)
     assert (ids >= 0).all()
     for k, p in enumerate(row_schedule.passes(h, w)):
-        template = np.concatenate([p.neighbours, row_schedule.ring(p, h, w)])
+        template = np.concatenate([p.neighbours, row_schedule.ring(p, h, w).positions(p.targets)])
         inside = template >= 0
         assert (ids.ravel()[template[inside]] < k).all()
         ty, tx = np.divmod(p.targets, w)
@@ -80,12 +80,13 @@ def test_wide_context_keys_match_the_reference() -> None:
     rng = np.random.default_rng(5)
     canvas = rng.integers(-1, 256, 2000).astype(np.int32)
     nbr = np.where(rng.random((4, 500)) < 0.9, rng.integers(0, 2000, (4, 500)), -1).astype(np.int32)
-    ring = np.where(rng.random((12, 500)) < 0.9, rng.integers(0, 2000, (12, 500)), -1).astype(np.int32)
-    want = ctx.context_keys_reference(canvas, nbr, ring, wide=True)
-    got = ctx.context_keys(canvas, nbr, ring, wide=True)
+    targets = rng.integers(0, 2000, 500).astype(np.int32)
+    ring = intra.Ring(rng.integers(-5, 6, (12, 2)), 40, 50)
+    want = ctx.context_keys_reference(canvas, nbr, ring, wide=True, targets=targets)
+    got = ctx.context_keys(canvas, nbr, ring, wide=True, targets=targets)
     for a, b in zip(got, want, strict=True):
         assert np.array_equal(a, b)
-    narrow = ctx.context_keys(canvas, nbr, ring)
+    narrow = ctx.context_keys(canvas, nbr, ring, targets=targets)
     assert not np.array_equal(got[1], narrow[1]) and np.array_equal(got[2], narrow[2])
     c = [np.where(n >= 0, canvas[np.maximum(n, 0)].astype(np.int64) + 2, 0) for n in nbr]
     assert np.array_equal(got[0], c[0] * 512 + c[1])
@@ -227,5 +228,5 @@ def test_the_ring_kernel_matches_the_offsets() -> None:
     for p in row_schedule.passes(h, w):
         ty, tx = np.divmod(p.targets, w)
         want = row_schedule.positions(ty, tx, p.template[row_schedule.NEIGHBOURS :], h, w)
-        got = row_schedule.ring(p, h, w)
+        got = row_schedule.ring(p, h, w).positions(p.targets)
         assert got.dtype == p.targets.dtype and np.array_equal(got, want)

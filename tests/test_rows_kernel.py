@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
+from fpcodec.codec import intra
 from fpcodec.codec import palette_coding as pc
 from fpcodec.codec import palette_context as ctx
 
@@ -94,19 +95,37 @@ def test_mix_without_normalizing_takes_the_reference():
     assert np.array_equal(got, pc.mix_rows_reference(rows.copy(), np.zeros(20, np.int64), 0.5, None, None))
 
 
-@pytest.mark.parametrize("j, ring", [(1, False), (2, False), (4, False), (4, True), (3, True)])
-def test_context_keys_match_the_reference(j, ring):
+@pytest.mark.parametrize(
+    "j, ring, dtype",
+    [
+        (1, False, np.int32),
+        (2, False, np.int32),
+        (4, False, np.int32),
+        (4, True, np.int32),
+        (3, True, np.int64),
+    ],
+)
+def test_context_keys_match_the_reference(j, ring, dtype):
+    """The kernel computes the ring's positions from the targets and the offsets (-1 outside the
+    25x40 frame, which many offsets reach) and keys them as the reference keys the stored ones."""
     rng = np.random.default_rng(j)
-    n, size = 300, 1000
+    n, (h, w) = 300, (25, 40)
+    size = h * w
     canvas = rng.integers(-1, 256, size).astype(np.int32)  # -1: a colour not in the palette
-    neighbours = np.where(rng.random((j, n)) < 0.9, rng.integers(0, size, (j, n)), -1).astype(np.int32)
-    ring_pos = np.where(rng.random((12, n)) < 0.9, rng.integers(0, size, (12, n)), -1) if ring else None
-    want = ctx.context_keys_reference(canvas, neighbours, ring_pos)
-    got = ctx.context_keys(canvas, neighbours, ring_pos)
+    neighbours = np.where(rng.random((j, n)) < 0.9, rng.integers(0, size, (j, n)), -1).astype(dtype)
+    targets = rng.integers(0, size, n).astype(dtype)
+    ring_of = intra.Ring(rng.integers(-6, 7, (12, 2)), h, w) if ring else None
+    want = ctx.context_keys_reference(canvas, neighbours, ring_of, targets=targets)
+    got = ctx.context_keys(canvas, neighbours, ring_of, targets=targets)
     assert len(got) == len(want) == (3 if ring else 2)
     for a, b in zip(got, want, strict=True):
         assert a.dtype == b.dtype == np.int64 and np.array_equal(a, b)
     assert ctx.context_keys(canvas, np.zeros((0, n), np.int32), None) is None
+    if ring:
+        positions = ring_of.positions(targets)
+        assert (positions < 0).any() and (positions >= 0).any()
+        with pytest.raises(ValueError, match="targets"):
+            ctx.context_keys(canvas, neighbours, ring_of)
 
 
 def test_merge_counts_matches_the_reference():

@@ -61,7 +61,7 @@ class PassInputs:
     scale_idx: np.ndarray
     neighbours: np.ndarray  # (J, N) flat positions, -1 outside; J = 0 for none
     keep: np.ndarray | None = None  # (C, N) previous colours: the keep symbol's colour (p-update)
-    ring: np.ndarray | None = None  # (12, N) flat positions of the ring (repeat context, version 8)
+    ring: intra.Ring | None = None  # the ring around the pixels (repeat context, version 8)
     wide: bool = False  # the row schedule's context keys (version 10, ``palette_context.context_keys``)
 
     def select(self, which: slice | np.ndarray) -> PassInputs:
@@ -73,7 +73,7 @@ class PassInputs:
             self.scale_idx[:, which],
             self.neighbours[:, which],
             None if self.keep is None else self.keep[:, which],
-            None if self.ring is None else self.ring[:, which],
+            self.ring,  # offsets: the same for any of the pass's pixels
             self.wide,
         )
 
@@ -158,7 +158,7 @@ def split(inp: PassInputs, profile: FormatProfile) -> Iterator[PassInputs]:
         yield inp.select(sl)
 
 
-def pass_ring(p: intra.Pass, height: int, width: int, profile: FormatProfile) -> np.ndarray | None:
+def pass_ring(p: intra.Pass, height: int, width: int, profile: FormatProfile) -> intra.Ring | None:
     """The ring of a pass's pixels (``intra.ring``) where the profile keys a repeat context on
     it, else None."""
     return intra.ring(p, height, width) if profile.repeat_context and p.step else None
@@ -179,7 +179,7 @@ def pretrained_counts(
     h, w = previous.shape[:2]
     for p in geometry:
         ring = pass_ring(p, h, w, profile)
-        keys = ctx.context_keys(prev_canvas, p.neighbours, ring, bool(p.template))
+        keys = ctx.context_keys(prev_canvas, p.neighbours, ring, bool(p.template), p.targets)
         counts.add(keys, prev_canvas[p.targets])
     return counts.compact()
 
@@ -207,7 +207,7 @@ def code_passes(
         t = inp.targets
         prev = None if prev_idx is None else prev_idx[t]
         nbr = neighbour_colours(idx, inp.neighbours)
-        keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide) if use_context else None
+        keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide, t) if use_context else None
         blocks = cached[k] if cached is not None else model_blocks(inp, palette, profile)
         for sl, rows in blocks:
             rows = pc.mix_rows(
@@ -245,8 +245,8 @@ def intra_passes(
     bool, copied blocks), only those pixels; the others' ``idx`` must be set beforehand. ``rows``:
     in the row schedule (version 10) instead of the coarse-to-fine passes."""
     for p in intra_geometry(height, width, rows):
-        mean, scale = intra.pass_params(canvas, p)
-        scale_idx = shifted(entropy.quantize_scale(scale), shift)
+        mean, scale_idx = intra.pass_params(canvas, p)
+        scale_idx = shifted(scale_idx, shift)
         ring = pass_ring(p, height, width, profile)
         inp = restrict(
             PassInputs(p.targets, mean, None, scale_idx, p.neighbours, ring=ring, wide=rows),
@@ -342,19 +342,11 @@ def iter_inter_passes(
                 shifted(entropy.quantize_scale(scale[:, t]), shift),
                 p.neighbours[:, coded[p.targets]] if sub else p.neighbours,
                 None if keep is None else keep[:, t],
-                _ring_of(p, height, width, profile, coded[p.targets] if sub else None),
+                pass_ring(p, height, width, profile),
                 rows,
             ),
             profile,
         )
-
-
-def _ring_of(
-    p: intra.Pass, height: int, width: int, profile: FormatProfile, keep: np.ndarray | None
-) -> np.ndarray | None:
-    """``pass_ring`` of the pass's pixels where ``keep`` holds (None: all)."""
-    ring = pass_ring(p, height, width, profile)
-    return ring if ring is None or keep is None else ring[:, keep]
 
 
 def estimate_passes(
@@ -409,7 +401,7 @@ def estimate_passes(
         row = {"true_p": true_p, "hits": hits, "valid": valid, "level": level}
         row["has_prev"] = False if prev is None else prev >= 0
         row["match"] = False if prev is None else prev == truth
-        keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide)
+        keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide, t)
         for o in range(orders):
             if keys is None:  # no context: the counts leave the row as it is
                 row[f"own{o}"] = row[f"total{o}"] = 0

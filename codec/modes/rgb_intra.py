@@ -27,8 +27,8 @@ def estimate(frame: FrameToCode) -> IntraCandidate:
     hist = None
     params = []  # kept in the smallest types that hold them (means <= 4080, indices < 64)
     for p in passes:  # one pass at a time: the shift's histogram needs no concatenated arrays
-        mean, scale = intra.pass_params(frame.flat, p)
-        mean_q, scale_idx = entropy.quantize_mean(mean), entropy.quantize_scale(scale)
+        mean, scale_idx = intra.pass_params(frame.flat, p)
+        mean_q = entropy.quantize_mean(mean)
         hist = entropy.shift_histogram(frame.flat[:, p.targets], mean_q, scale_idx, hist)
         params.append((mean_q.astype(np.int16), scale_idx.astype(np.uint8)))
     shift, bits = best_shift_of(hist)
@@ -47,8 +47,8 @@ def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
     dec = entropy.FrameDecoder(coded.payload, ctx.profile)
     canvas = np.zeros((ctx.channels, ctx.height * ctx.width), np.float32)
     for p in intra.passes(ctx.height, ctx.width):
-        mean, scale = intra.pass_params(canvas, p)
-        scale_idx = shifted(entropy.quantize_scale(scale), coded.scale_shift)
+        mean, scale_idx = intra.pass_params(canvas, p)
+        scale_idx = shifted(scale_idx, coded.scale_shift)
         canvas[:, p.targets] = dec.decode(entropy.quantize_mean(mean), scale_idx)
     chw = canvas.astype(np.uint8).reshape(ctx.shape_chw)
     return np.ascontiguousarray(np.moveaxis(chw, 0, -1))
