@@ -62,7 +62,32 @@ def index_dtype(pixels: int) -> type:
 @lru_cache(maxsize=16)
 def passes(height: int, width: int) -> tuple[Pass, ...]:
     """The pass schedule for a frame size (cached: it only depends on the size). Indices are
-    ``index_dtype`` integers: the cache holds 5 of them per pixel."""
+    ``index_dtype`` integers: the cache holds 5 of them per pixel. Each pass's pixels are row by
+    row a step of columns (``intra_kernel.grid``); ``passes_reference`` is the rule in numpy."""
+    from . import intra_kernel  # numba: loaded on first use
+
+    dt = index_dtype(height * width)
+    first_rows = np.arange(0, height, GRID)
+    targets, _ = intra_kernel.grid(first_rows, np.zeros_like(first_rows), GRID, (), height, width, dt)
+    out = [Pass(targets, np.zeros((0, targets.size), dtype=dt))]
+    s = GRID // 2
+    while s >= 1:
+        two = 2 * s
+        centre = np.arange(s, height, two)  # rows s mod 2s, columns s mod 2s
+        edges = np.arange(0, height, s)  # rows 0 mod 2s: columns s mod 2s; rows s mod 2s: columns 0 mod 2s
+        for rows, x0, offsets, diagonal in (
+            (centre, np.full(centre.size, s), ((-s, -s), (-s, s), (s, -s), (s, s)), True),
+            (edges, np.where(edges % two == 0, s, 0), ((-s, 0), (s, 0), (0, -s), (0, s)), False),
+        ):
+            targets, nbr = intra_kernel.grid(rows, x0, two, offsets, height, width, dt)
+            if targets.size:
+                out.append(Pass(targets, nbr, diagonal, s))
+        s //= 2
+    return tuple(out)
+
+
+def passes_reference(height: int, width: int) -> tuple[Pass, ...]:
+    """``passes`` from masks of the whole frame, in numpy (for testing it)."""
     dt = index_dtype(height * width)
     ys, xs = np.mgrid[0:height, 0:width]
     out = []

@@ -89,3 +89,44 @@ def ring(targets: np.ndarray, offsets: np.ndarray, step: int, height: int, width
         return _ring(
             targets, np.asarray(offsets, np.int64), np.int64(step), np.int64(height), np.int64(width), out
         )
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _grid(row_y, row_x0, row_start, xstep, offsets, height, width, targets, neighbours):  # pragma: no cover
+    for r in numba.prange(row_y.size):
+        y = np.int64(row_y[r])
+        i = row_start[r]
+        for x in range(row_x0[r], width, xstep):
+            targets[i] = y * width + x
+            for j in range(offsets.shape[0]):
+                ny, nx = y + offsets[j, 0], x + offsets[j, 1]
+                neighbours[j, i] = ny * width + nx if 0 <= ny < height and 0 <= nx < width else -1
+            i += 1
+    return targets, neighbours
+
+
+def grid(
+    row_y: np.ndarray, row_x0: np.ndarray, xstep: int, offsets, height: int, width: int, dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """(targets (N,), neighbours (K, N)) of a pass whose pixels are, row by row in ``row_y``'s
+    order, the columns ``row_x0[r]``, + ``xstep``, ... < width; neighbours at the (K, 2) (dy, dx)
+    ``offsets`` (-1 outside the frame), all in ``dtype``: the schedules' geometry in one pass
+    over the pixels, without the numpy version's int64 temporaries."""
+    row_y, row_x0 = np.asarray(row_y, np.int64), np.asarray(row_x0, np.int64)
+    counts = np.maximum(0, (width - row_x0 + xstep - 1) // xstep)
+    row_start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    n = int(counts.sum())
+    offsets = np.asarray(offsets, np.int64).reshape(-1, 2)
+    targets, neighbours = np.empty(n, dtype), np.empty((len(offsets), n), dtype)
+    with first_call(_grid):
+        return _grid(
+            row_y,
+            row_x0,
+            row_start,
+            np.int64(xstep),
+            offsets,
+            np.int64(height),
+            np.int64(width),
+            targets,
+            neighbours,
+        )

@@ -70,10 +70,38 @@ def offsets(row_level: int, col_level: int) -> tuple[tuple[int, int], ...]:
     return tuple((dy, dx) for _, _, dy, dx in found[:TEMPLATE])
 
 
+def _progression(level: int) -> tuple[int, int]:
+    """(first, step) of the rows (or columns) of a level: multiples of 16, then s modulo 2s."""
+    s = LEVELS[level]
+    return (0, 16) if level == 0 else (s, 2 * s)
+
+
 @lru_cache(maxsize=16)
 def passes(height: int, width: int) -> tuple[Pass, ...]:
     """The schedule for a frame size (cached, like ``intra.passes``): each Pass holds its pixels,
-    its four neighbours and its ring offsets; the ring's positions are made when asked (``ring``)."""
+    its four neighbours and its template; the ring's positions are computed where they are read
+    (``ring``). ``passes_reference`` is the rule in numpy."""
+    from . import intra_kernel  # numba: loaded on first use
+
+    dt = index_dtype(height * width)
+    out = []
+    for r in range(len(LEVELS)):
+        y0, ystep = _progression(r)
+        ys = np.arange(y0, height, ystep)
+        for c in range(len(LEVELS)):
+            x0, xstep = _progression(c)
+            if ys.size == 0 or x0 >= width:
+                continue
+            template = offsets(r, c)
+            targets, nbr = intra_kernel.grid(
+                ys, np.full(ys.size, x0), xstep, template[:NEIGHBOURS], height, width, dt
+            )
+            out.append(Pass(targets, nbr, step=1 if template else 0, template=template))
+    return tuple(out)
+
+
+def passes_reference(height: int, width: int) -> tuple[Pass, ...]:
+    """``passes`` from each row's and column's level, in numpy (for testing it)."""
     dt = index_dtype(height * width)
     row_levels, col_levels = level_of(np.arange(height)), level_of(np.arange(width))
     out = []

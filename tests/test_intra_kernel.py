@@ -70,3 +70,26 @@ def test_ring_matches_the_reference(height, width):
     for p in (*intra.passes(height, width), *palette.inter_geometry(height, width)):
         got, want = intra.ring(p, height, width).positions(p.targets), intra.ring_reference(p, height, width)
         assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def _same_passes(got, want) -> bool:
+    return len(got) == len(want) and all(
+        a.targets.dtype == b.targets.dtype
+        and a.neighbours.dtype == b.neighbours.dtype
+        and np.array_equal(a.targets, b.targets)
+        and np.array_equal(a.neighbours, b.neighbours)
+        and (a.diagonal, a.step, a.template) == (b.diagonal, b.step, b.template)
+        for a, b in zip(got, want, strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    "height, width", [(1, 1), (1, 40), (37, 1), (2, 9), (17, 33), (31, 17), (96, 96), (70, 45)]
+)
+def test_schedules_match_their_numpy_rules(height, width):
+    """Both pass schedules, built row by row in the kernel, are the masks' rule of the numpy
+    reference: the same pixels in the same order, the same neighbours, in the same dtype."""
+    from fpcodec.codec import row_schedule
+
+    assert _same_passes(intra.passes(height, width), intra.passes_reference(height, width))
+    assert _same_passes(row_schedule.passes(height, width), row_schedule.passes_reference(height, width))
