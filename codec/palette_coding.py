@@ -337,7 +337,31 @@ def choose_mix(
 def choose_mix_stats(
     true_p: np.ndarray, has_prev: np.ndarray, match: np.ndarray, votes: np.ndarray, level: np.ndarray
 ) -> tuple[int, float]:
-    """``choose_mix`` from ``_vote_stats``'s per-pixel statistics."""
+    """``choose_mix`` from ``_vote_stats``'s per-pixel statistics: every weight's bits summed in
+    one compiled pass (``search_kernel.mix_costs``), each agreement level's weight chosen on its
+    own, the first of equal totals kept (as ``choose_mix_stats_reference``)."""
+    from . import search_kernel  # numba: loaded on first use
+
+    costs = search_kernel.mix_costs(true_p, has_prev, match, votes, level, MIX_TABLE, NBR_TABLE, _LEVELS)
+    present = np.flatnonzero(np.bincount(level, minlength=_LEVELS + 1)[1 : _LEVELS + 1]) + 1
+    best = (0, np.inf)
+    w = len(NBR_TABLE)
+    for a in range(len(MIX_TABLE) if has_prev.any() else 1):
+        mix, total = a, float(costs[a, 0])
+        for lv in present:
+            lv_costs = costs[a, 1 + (lv - 1) * w : 1 + lv * w]
+            b = int(np.argmin(lv_costs))
+            mix |= b << (4 + 2 * (int(lv) - 1))
+            total += float(lv_costs[b])
+        if total < best[1]:
+            best = (mix, total)
+    return best
+
+
+def choose_mix_stats_reference(
+    true_p: np.ndarray, has_prev: np.ndarray, match: np.ndarray, votes: np.ndarray, level: np.ndarray
+) -> tuple[int, float]:
+    """``choose_mix_stats`` in numpy, one pass over the pixels per weight (for testing it)."""
     best = (0, np.inf)
     alone = level == 0
     levels = [(lv, sel, votes[sel]) for lv in range(1, _LEVELS + 1) if (sel := level == lv).any()]

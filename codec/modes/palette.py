@@ -458,7 +458,27 @@ class _Columns:
 
 def _choose_betas(p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndarray]) -> tuple[float, int]:
     """(bits, mix-field bits) of the context betas that code the true symbols cheapest, given
-    their mixed probabilities and, per order, their own and their context's total counts."""
+    their mixed probabilities and, per order, their own and their context's total counts: orders
+    1 and 2 jointly, then each higher order given the ones before (the encoder's search; any choice
+    decodes), every choice's bits summed in one compiled pass per step (``search_kernel``); the
+    first of equal totals is kept, as in ``_choose_betas_reference``."""
+    from .. import search_kernel  # numba: loaded on first use
+
+    pair_bits = search_kernel.beta_costs(p_true, own, total, (), ctx.BETA_TABLE, pairs=True)
+    b1, b2 = np.unravel_index(int(np.argmin(pair_bits)), pair_bits.shape)
+    best = (float(pair_bits[b1, b2]), (int(b1), int(b2)))
+    for o in range(2, len(own)):
+        fixed = tuple(ctx.table(k)[i] for k, i in enumerate(best[1]))
+        bits = search_kernel.beta_costs(p_true, own, total, fixed, ctx.table(o), pairs=False)
+        b = int(np.argmin(bits))
+        best = (float(bits[b]), best[1] + (b,))
+    return best[0], ctx.mix_bits(best[1])
+
+
+def _choose_betas_reference(
+    p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndarray]
+) -> tuple[float, int]:
+    """``_choose_betas`` in numpy, one pass over the pixels per choice (for testing it)."""
 
     def cost(choice: tuple[int, ...]) -> float:
         beta = tuple(ctx.table(o)[i] for o, i in enumerate(choice))

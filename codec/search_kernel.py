@@ -1,0 +1,146 @@
+"""Compiled sums of the encoder's parameter searches for a palette frame: the mix field's weights
+(``palette_coding.choose_mix_stats``) and the context betas (``modes.palette.choose_betas``).
+
+Each search tries a small grid of parameters (8 previous-colour weights times 4 neighbour weights
+per agreement level; 16 pairs of betas, then 4 for the repeat context) and keeps the one whose
+ideal code length, the sum over the frame's pixels of -log2 of the true colour's probability, is
+smallest. In numpy every grid point is a pass over the pixels with several temporaries; here one
+pass computes every grid point's sum. The pixels are summed in fixed chunks of CHUNK, in order
+within a chunk, and the chunks' sums in order: the same totals for any number of threads. They
+may differ from numpy's pairwise sums in the last bits, so a search can break an exact tie the
+other way; any choice decodes (the encoder's choice, written in the frame's mix field).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..bitstream import entropy
+from .weight_kernel import first_call
+
+#: Pixels per partial sum.
+CHUNK = 1 << 14
+
+
+def _chunks(n: int) -> int:
+    return max(1, -(-n // CHUNK))
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _mix_costs(true_p, has_prev, match, votes, level, mix_table, nbr_table, floor, out):  # pragma: no cover
+    n = true_p.size
+    n_mix, n_nbr = mix_table.size, nbr_table.size
+    levels = (out.shape[2] - 1) // n_nbr
+    for k in numba.prange(out.shape[0]):
+        for i in range(k * CHUNK, min(n, (k + 1) * CHUNK)):
+            lv = np.int64(level[i])
+            if lv > levels:
+                continue
+            p = true_p[i]
+            m = 1.0 if match[i] else 0.0
+            for a in range(n_mix):
+                wp = mix_table[a]
+                p1 = (1 - wp) * p + wp * m if has_prev[i] else p
+                if lv == 0:
+                    out[k, a, 0] -= np.log2(max(p1, floor))
+                else:
+                    v = votes[i]
+                    col = 1 + (lv - 1) * n_nbr
+                    for w in range(n_nbr):
+                        wn = nbr_table[w]
+                        out[k, a, col + w] -= np.log2(max((1 - wn) * p1 + wn * v, floor))
+    return out
+
+
+def mix_costs(
+    true_p: np.ndarray,
+    has_prev: np.ndarray,
+    match: np.ndarray,
+    votes: np.ndarray,
+    level: np.ndarray,
+    mix_table: np.ndarray,
+    nbr_table: np.ndarray,
+    levels: int,
+) -> np.ndarray:
+    """(len(mix_table), 1 + levels * len(nbr_table)) bits: per previous-colour weight, column 0
+    the pixels without agreeing neighbours (level 0), then per level 1..``levels`` and neighbour
+    weight the pixels of that level (pixels above ``levels`` count nowhere)."""
+    n = true_p.size
+    out = np.zeros((_chunks(n), len(mix_table), 1 + levels * len(nbr_table)), np.float64)
+    with first_call(_mix_costs):
+        _mix_costs(
+            np.ascontiguousarray(true_p, np.float64),
+            np.ascontiguousarray(has_prev, np.bool_),
+            np.ascontiguousarray(match, np.bool_),
+            np.ascontiguousarray(votes, np.float64),
+            np.ascontiguousarray(level),
+            np.asarray(mix_table, np.float64),
+            np.asarray(nbr_table, np.float64),
+            float(entropy.MIN_PROBABILITY),
+            out,
+        )
+    return out.sum(axis=0)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _beta_costs(p_true, own, total, fixed, table, pairs, floor, out):  # pragma: no cover
+    """Orders 0..len(fixed)-1 blended with the betas ``fixed``, then the next order with each of
+    ``table`` (``out[k, b]``), or with ``pairs`` the next two orders with every pair
+    (``out[k, b1 * len(table) + b2]``)."""
+    n = p_true.size
+    n_b = table.size
+    first = len(fixed)
+    for k in numba.prange(out.shape[0]):
+        for i in range(k * CHUNK, min(n, (k + 1) * CHUNK)):
+            p = p_true[i]
+            for o in range(first):
+                b = fixed[o]
+                if b > 0:
+                    p = (np.float64(own[o][i]) + b * p) / (np.float64(total[o][i]) + b)
+            for b1 in range(n_b):
+                beta = table[b1]
+                p1 = p
+                if beta > 0:
+                    p1 = (np.float64(own[first][i]) + beta * p) / (np.float64(total[first][i]) + beta)
+                if not pairs:
+                    out[k, b1] -= np.log2(max(p1, floor))
+                    continue
+                for b2 in range(n_b):
+                    beta2 = table[b2]
+                    p2 = p1
+                    if beta2 > 0:
+                        p2 = (np.float64(own[first + 1][i]) + beta2 * p1) / (
+                            np.float64(total[first + 1][i]) + beta2
+                        )
+                    out[k, b1 * n_b + b2] -= np.log2(max(p2, floor))
+    return out
+
+
+def beta_costs(
+    p_true: np.ndarray,
+    own: list[np.ndarray],
+    total: list[np.ndarray],
+    fixed: tuple[float, ...],
+    table: tuple[float, ...],
+    pairs: bool,
+) -> np.ndarray:
+    """Bits of ``palette_context.blend_true`` with the orders before ``len(fixed)`` at the betas
+    ``fixed`` and: with ``pairs``, the next two orders at every (b1, b2) of ``table``
+    ((len(table), len(table)) array); else the next order at every beta of ``table``."""
+    n, n_b = p_true.size, len(table)
+    used = len(fixed) + (2 if pairs else 1)
+    out = np.zeros((_chunks(n), n_b * n_b if pairs else n_b), np.float64)
+    with first_call(_beta_costs):
+        _beta_costs(
+            np.ascontiguousarray(p_true, np.float64),
+            tuple(np.ascontiguousarray(a) for a in own[:used]),
+            tuple(np.ascontiguousarray(a) for a in total[:used]),
+            np.asarray(fixed, np.float64),
+            np.asarray(table, np.float64),
+            bool(pairs),
+            float(entropy.MIN_PROBABILITY),
+            out,
+        )
+    sums = out.sum(axis=0)
+    return sums.reshape(n_b, n_b) if pairs else sums

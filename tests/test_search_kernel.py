@@ -1,0 +1,85 @@
+"""codec/search_kernel.py: the encoder's compiled parameter searches choose what their numpy
+references choose, for the same bits up to the summation order, for any thread count."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from fpcodec.codec import palette_coding as pc
+from fpcodec.codec import palette_context as ctx
+from fpcodec.codec.modes import palette
+
+
+def _stats(n: int, seed: int, prev: bool = True):
+    rng = np.random.default_rng(seed)
+    true_p = rng.beta(0.6, 0.4, n)  # many pixels near 0 and 1, as in real frames
+    true_p[rng.random(n) < 0.01] = 0.0  # a colour the model gives nothing: the floor
+    has_prev = rng.random(n) < 0.8 if prev else np.zeros(n, bool)
+    match = has_prev & (rng.random(n) < 0.7)
+    hits = rng.integers(0, 5, n).astype(np.uint8)
+    valid = np.maximum(hits, rng.integers(0, 5, n)).astype(np.uint8)
+    level = np.where(valid > 0, np.maximum(hits, 1), 0).astype(np.uint8)
+    return true_p, has_prev, match, pc.votes_of(hits, valid), level
+
+
+@pytest.mark.parametrize("n, prev", [(1, True), (1000, True), (50_000, True), (50_000, False)])
+def test_mix_search_matches_the_reference(n, prev):
+    stats = _stats(n, n, prev)
+    mix, bits = pc.choose_mix_stats(*stats)
+    want_mix, want_bits = pc.choose_mix_stats_reference(*stats)
+    assert mix == want_mix
+    assert bits == pytest.approx(want_bits, rel=1e-12, abs=1e-9)
+
+
+def test_mix_search_without_some_levels():
+    """A level no pixel has keeps its weight bits 0, as the reference leaves them."""
+    true_p, has_prev, match, votes, level = _stats(5000, 7)
+    level[level == 2] = 0
+    got = pc.choose_mix_stats(true_p, has_prev, match, votes, level)
+    assert got[0] == pc.choose_mix_stats_reference(true_p, has_prev, match, votes, level)[0]
+    assert (got[0] >> 6) & 3 == 0
+
+
+def _counts(n: int, seed: int, orders: int = 3):
+    rng = np.random.default_rng(seed)
+    p_true = rng.beta(0.5, 0.5, n)
+    total = [rng.integers(0, 40, n).astype(np.int32) for _ in range(orders)]
+    own = [np.minimum(t, rng.integers(0, 40, n)).astype(np.int32) for t in total]
+    return p_true, own, total
+
+
+@pytest.mark.parametrize("n, seed", [(1, 0), (3000, 1), (70_000, 2)])
+def test_beta_search_matches_the_reference(n, seed):
+    p_true, own, total = _counts(n, seed)
+    bits, mix = palette._choose_betas(p_true, own, total)
+    want_bits, want_mix = palette._choose_betas_reference(p_true, own, total)
+    assert mix == want_mix
+    assert bits == pytest.approx(want_bits, rel=1e-12, abs=1e-9)
+
+
+def test_searches_add_the_same_for_any_thread_count():
+    """The partial sums are per fixed chunk: one thread and all threads give equal floats."""
+    stats = _stats(100_000, 3)
+    p_true, own, total = _counts(100_000, 4)
+    both = pc.choose_mix_stats(*stats), palette._choose_betas(p_true, own, total)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one = pc.choose_mix_stats(*stats), palette._choose_betas(p_true, own, total)
+    finally:
+        numba.set_num_threads(threads)
+    assert one == both
+
+
+def test_a_context_blend_the_search_prefers():
+    """Counts that always name the true colour: the search picks the smallest betas above 0
+    (the counts count most), whose bits are those of ``blend_true`` at them."""
+    n = 4000
+    p_true = np.full(n, 0.25)
+    own = total = [np.full(n, 30, np.int32)] * 3
+    bits, mix = palette._choose_betas(p_true, own, total)
+    assert mix == ctx.mix_bits((1, 1, 1))
+    beta = (ctx.BETA_TABLE[1], ctx.BETA_TABLE[1], ctx.BETA_REPEAT[1])
+    assert bits == pytest.approx(-np.log2(ctx.blend_true(p_true, own, total, beta)).sum())
