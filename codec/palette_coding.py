@@ -292,12 +292,13 @@ def valid_mix(mix: int, profile: FormatProfile = CURRENT) -> bool:
 def _vote_stats(
     true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray, nbr_idx: np.ndarray | None
 ):
-    """(has_prev, match, votes, level) per pixel: what the mix formula needs at the true colour."""
+    """(has_prev, match, hits, valid, level) per pixel: what the mix formula needs at the true
+    colour (the neighbours' vote for it is hits / valid, ``votes_of``)."""
     n = true_p.size
     has_prev = (prev_idx >= 0) if prev_idx is not None else np.zeros(n, bool)
     match = (prev_idx == true_idx) if prev_idx is not None else np.zeros(n, bool)
     hits, count, level = vote_counts(nbr_idx, true_idx)
-    return has_prev, match, votes_of(hits, count), level
+    return has_prev, match, hits, count, level
 
 
 def vote_counts(
@@ -335,14 +336,21 @@ def choose_mix(
 
 
 def choose_mix_stats(
-    true_p: np.ndarray, has_prev: np.ndarray, match: np.ndarray, votes: np.ndarray, level: np.ndarray
+    true_p: np.ndarray,
+    has_prev: np.ndarray,
+    match: np.ndarray,
+    hits: np.ndarray,
+    valid: np.ndarray,
+    level: np.ndarray,
 ) -> tuple[int, float]:
     """``choose_mix`` from ``_vote_stats``'s per-pixel statistics: every weight's bits summed in
     one compiled pass (``search_kernel.mix_costs``), each agreement level's weight chosen on its
     own, the first of equal totals kept (as ``choose_mix_stats_reference``)."""
     from . import search_kernel  # numba: loaded on first use
 
-    costs = search_kernel.mix_costs(true_p, has_prev, match, votes, level, MIX_TABLE, NBR_TABLE, _LEVELS)
+    costs = search_kernel.mix_costs(
+        true_p, has_prev, match, hits, valid, level, MIX_TABLE, NBR_TABLE, _LEVELS
+    )
     present = np.flatnonzero(np.bincount(level, minlength=_LEVELS + 1)[1 : _LEVELS + 1]) + 1
     best = (0, np.inf)
     w = len(NBR_TABLE)
@@ -359,9 +367,15 @@ def choose_mix_stats(
 
 
 def choose_mix_stats_reference(
-    true_p: np.ndarray, has_prev: np.ndarray, match: np.ndarray, votes: np.ndarray, level: np.ndarray
+    true_p: np.ndarray,
+    has_prev: np.ndarray,
+    match: np.ndarray,
+    hits: np.ndarray,
+    valid: np.ndarray,
+    level: np.ndarray,
 ) -> tuple[int, float]:
     """``choose_mix_stats`` in numpy, one pass over the pixels per weight (for testing it)."""
+    votes = votes_of(hits, valid)
     best = (0, np.inf)
     alone = level == 0
     levels = [(lv, sel, votes[sel]) for lv in range(1, _LEVELS + 1) if (sel := level == lv).any()]
@@ -397,12 +411,30 @@ def mixed_true_p_stats(
     true_p: np.ndarray,
     has_prev: np.ndarray,
     match: np.ndarray,
-    votes: np.ndarray,
+    hits: np.ndarray,
+    valid: np.ndarray,
     level: np.ndarray,
     mix: int,
 ) -> np.ndarray:
-    """``mixed_true_p`` from ``_vote_stats``'s per-pixel statistics."""
+    """``mixed_true_p`` from ``_vote_stats``'s per-pixel statistics, in one compiled pass with
+    one output array (``mixed_true_p_stats_reference``'s floats, bit for bit)."""
+    from . import search_kernel  # numba: loaded on first use
+
+    w_prev, w_levels = mix_weights(mix)
+    return search_kernel.mixed_p(true_p, has_prev, match, hits, valid, level, w_prev, w_levels)
+
+
+def mixed_true_p_stats_reference(
+    true_p: np.ndarray,
+    has_prev: np.ndarray,
+    match: np.ndarray,
+    hits: np.ndarray,
+    valid: np.ndarray,
+    level: np.ndarray,
+    mix: int,
+) -> np.ndarray:
+    """``mixed_true_p_stats`` in numpy (for testing it)."""
     w_prev, w_levels = mix_weights(mix)
     p1 = np.where(has_prev, (1 - w_prev) * true_p + w_prev * match, true_p)
     w = np.where(level > 0, w_levels[np.clip(level, 1, _LEVELS) - 1], 0.0)
-    return (1 - w) * p1 + w * votes
+    return (1 - w) * p1 + w * votes_of(hits, valid)

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .intra import Pass, Ring, index_dtype
+from .intra import CACHED_PIXELS, Pass, Ring, index_dtype
 
 #: Levels of rows (and of columns within a row level): multiples of 16, then s modulo 2s.
 LEVELS = (16, 8, 4, 2, 1)
@@ -76,11 +76,16 @@ def _progression(level: int) -> tuple[int, int]:
     return (0, 16) if level == 0 else (s, 2 * s)
 
 
-@lru_cache(maxsize=16)
 def passes(height: int, width: int) -> tuple[Pass, ...]:
-    """The schedule for a frame size (cached, like ``intra.passes``): each Pass holds its pixels,
-    its four neighbours and its template; the ring's positions are computed where they are read
-    (``ring``). ``passes_reference`` is the rule in numpy."""
+    """The schedule for a frame size (cached up to ``intra.CACHED_PIXELS``, like ``intra.passes``):
+    each Pass holds its pixels, its four neighbours and its template; the ring's positions are
+    computed where they are read (``ring``). ``passes_reference`` is the rule in numpy."""
+    if height * width <= CACHED_PIXELS:
+        return cached_passes(height, width)
+    return _passes(height, width)
+
+
+def _passes(height: int, width: int) -> tuple[Pass, ...]:
     from . import intra_kernel  # numba: loaded on first use
 
     dt = index_dtype(height * width)
@@ -98,6 +103,9 @@ def passes(height: int, width: int) -> tuple[Pass, ...]:
             )
             out.append(Pass(targets, nbr, step=1 if template else 0, template=template))
     return tuple(out)
+
+
+cached_passes = lru_cache(maxsize=8)(_passes)
 
 
 def passes_reference(height: int, width: int) -> tuple[Pass, ...]:

@@ -1,5 +1,6 @@
 """Compiled sums of the encoder's parameter searches for a palette frame: the mix field's weights
-(``palette_coding.choose_mix_stats``) and the context betas (``modes.palette.choose_betas``).
+(``palette_coding.choose_mix_stats``) and the context betas (``modes.palette.choose_betas``), and
+the mixed probabilities between them (``palette_coding.mixed_true_p_stats``, exact).
 
 Each search tries a small grid of parameters (8 previous-colour weights times 4 neighbour weights
 per agreement level; 16 pairs of betas, then 4 for the repeat context) and keeps the one whose
@@ -28,7 +29,9 @@ def _chunks(n: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _mix_costs(true_p, has_prev, match, votes, level, mix_table, nbr_table, floor, out):  # pragma: no cover
+def _mix_costs(
+    true_p, has_prev, match, hits, valid, level, mix_table, nbr_table, floor, out
+):  # pragma: no cover
     n = true_p.size
     n_mix, n_nbr = mix_table.size, nbr_table.size
     levels = (out.shape[2] - 1) // n_nbr
@@ -45,7 +48,7 @@ def _mix_costs(true_p, has_prev, match, votes, level, mix_table, nbr_table, floo
                 if lv == 0:
                     out[k, a, 0] -= np.log2(max(p1, floor))
                 else:
-                    v = votes[i]
+                    v = np.float64(hits[i]) / np.float64(max(valid[i], 1))  # palette_coding.votes_of
                     col = 1 + (lv - 1) * n_nbr
                     for w in range(n_nbr):
                         wn = nbr_table[w]
@@ -57,7 +60,8 @@ def mix_costs(
     true_p: np.ndarray,
     has_prev: np.ndarray,
     match: np.ndarray,
-    votes: np.ndarray,
+    hits: np.ndarray,
+    valid: np.ndarray,
     level: np.ndarray,
     mix_table: np.ndarray,
     nbr_table: np.ndarray,
@@ -65,7 +69,8 @@ def mix_costs(
 ) -> np.ndarray:
     """(len(mix_table), 1 + levels * len(nbr_table)) bits: per previous-colour weight, column 0
     the pixels without agreeing neighbours (level 0), then per level 1..``levels`` and neighbour
-    weight the pixels of that level (pixels above ``levels`` count nowhere)."""
+    weight the pixels of that level (pixels above ``levels`` count nowhere). ``hits`` and ``valid``:
+    ``palette_coding.vote_counts``'s, the votes made from them as ``votes_of`` makes them."""
     n = true_p.size
     out = np.zeros((_chunks(n), len(mix_table), 1 + levels * len(nbr_table)), np.float64)
     with first_call(_mix_costs):
@@ -73,7 +78,8 @@ def mix_costs(
             np.ascontiguousarray(true_p, np.float64),
             np.ascontiguousarray(has_prev, np.bool_),
             np.ascontiguousarray(match, np.bool_),
-            np.ascontiguousarray(votes, np.float64),
+            np.ascontiguousarray(hits),
+            np.ascontiguousarray(valid),
             np.ascontiguousarray(level),
             np.asarray(mix_table, np.float64),
             np.asarray(nbr_table, np.float64),
@@ -81,6 +87,44 @@ def mix_costs(
             out,
         )
     return out.sum(axis=0)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _mixed_p(true_p, has_prev, match, hits, valid, level, w_prev, w_levels, out):  # pragma: no cover
+    levels = w_levels.size
+    for i in numba.prange(true_p.size):
+        p1 = (1 - w_prev) * true_p[i] + w_prev * (1.0 if match[i] else 0.0) if has_prev[i] else true_p[i]
+        lv = np.int64(level[i])
+        w = w_levels[min(max(lv, 1), levels) - 1] if lv > 0 else 0.0
+        out[i] = (1 - w) * p1 + w * (np.float64(hits[i]) / np.float64(max(valid[i], 1)))
+    return out
+
+
+def mixed_p(
+    true_p: np.ndarray,
+    has_prev: np.ndarray,
+    match: np.ndarray,
+    hits: np.ndarray,
+    valid: np.ndarray,
+    level: np.ndarray,
+    w_prev: float,
+    w_levels: np.ndarray,
+) -> np.ndarray:
+    """``palette_coding.mixed_true_p_stats``: each pixel's mixed probability of its true colour,
+    in one pass and one output array (float64)."""
+    out = np.empty(true_p.size, np.float64)
+    with first_call(_mixed_p):
+        return _mixed_p(
+            np.ascontiguousarray(true_p, np.float64),
+            np.ascontiguousarray(has_prev, np.bool_),
+            np.ascontiguousarray(match, np.bool_),
+            np.ascontiguousarray(hits),
+            np.ascontiguousarray(valid),
+            np.ascontiguousarray(level),
+            float(w_prev),
+            np.asarray(w_levels, np.float64),
+            out,
+        )
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)

@@ -93,3 +93,14 @@ def test_schedules_match_their_numpy_rules(height, width):
 
     assert _same_passes(intra.passes(height, width), intra.passes_reference(height, width))
     assert _same_passes(row_schedule.passes(height, width), row_schedule.passes_reference(height, width))
+
+
+def test_large_schedules_are_built_each_time_small_ones_cached(monkeypatch):
+    from fpcodec.codec import row_schedule
+
+    monkeypatch.setattr(intra, "CACHED_PIXELS", 100)
+    monkeypatch.setattr(row_schedule, "CACHED_PIXELS", 100)
+    for module in (intra, row_schedule):
+        assert module.passes(10, 10) is module.passes(10, 10)
+        big = module.passes(10, 11)
+        assert big is not module.passes(10, 11) and _same_passes(big, module.passes(10, 11))

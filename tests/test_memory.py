@@ -4,8 +4,8 @@ stay a small multiple of the frame, whatever its size.
 tracemalloc sees numpy's buffers, so its peak over an encode and a decode of a 256x256 frame of 128
 random colours (too many (pixels x colours) entries for the palette modes' row cache, so the bound
 holds the same on larger frames), minus what a warm-up of a tiny frame allocated once (coding tables,
-compiled kernels), bounds the bytes per pixel. The pass schedule's cache is cleared first, so it
-counts. Random colours are a worst case (every neighbour context is new, so the context count
+compiled kernels), bounds the bytes per pixel. The pass schedules' caches are cleared first, so
+they count. Random colours are a worst case (every neighbour context is new, so the context count
 tables hold about one code per pixel): measured at about 330 B/px (485 before issue 15, whose
 whole-frame (N, passes) and (N, K) temporaries this bound would catch).
 """
@@ -18,7 +18,7 @@ import tracemalloc
 import numpy as np
 
 from fpcodec.codec import Decoder, Encoder
-from fpcodec.codec import intra
+from fpcodec.codec import intra, row_schedule
 
 SIZE = 256
 BOUND_BYTES_PER_PIXEL = 420
@@ -48,7 +48,8 @@ def _code(frames: list[np.ndarray]) -> None:
 def test_peak_memory_per_pixel() -> None:
     _code(_clip(16, 1))  # tables and kernels: allocated once per process
     frames = _clip(SIZE, 2)
-    intra.passes.cache_clear()
+    intra.cached_passes.cache_clear()
+    row_schedule.cached_passes.cache_clear()
     tracemalloc.start()
     try:
         _code(frames)

@@ -21,7 +21,7 @@ def _stats(n: int, seed: int, prev: bool = True):
     hits = rng.integers(0, 5, n).astype(np.uint8)
     valid = np.maximum(hits, rng.integers(0, 5, n)).astype(np.uint8)
     level = np.where(valid > 0, np.maximum(hits, 1), 0).astype(np.uint8)
-    return true_p, has_prev, match, pc.votes_of(hits, valid), level
+    return true_p, has_prev, match, hits, valid, level
 
 
 @pytest.mark.parametrize("n, prev", [(1, True), (1000, True), (50_000, True), (50_000, False)])
@@ -35,11 +35,20 @@ def test_mix_search_matches_the_reference(n, prev):
 
 def test_mix_search_without_some_levels():
     """A level no pixel has keeps its weight bits 0, as the reference leaves them."""
-    true_p, has_prev, match, votes, level = _stats(5000, 7)
+    true_p, has_prev, match, hits, valid, level = _stats(5000, 7)
     level[level == 2] = 0
-    got = pc.choose_mix_stats(true_p, has_prev, match, votes, level)
-    assert got[0] == pc.choose_mix_stats_reference(true_p, has_prev, match, votes, level)[0]
+    got = pc.choose_mix_stats(true_p, has_prev, match, hits, valid, level)
+    assert got[0] == pc.choose_mix_stats_reference(true_p, has_prev, match, hits, valid, level)[0]
     assert (got[0] >> 6) & 3 == 0
+
+
+@pytest.mark.parametrize("mix", [0, 0x1, 0x7, 0x5 | (1 << 4) | (2 << 6) | (3 << 8) | (3 << 10), 0xFF7])
+def test_mixed_probabilities_are_the_reference_floats(mix):
+    stats = _stats(20_000, mix)
+    stats[-1][:50] = 6  # levels above the table's: clipped to its last weight, as numpy clips
+    got = pc.mixed_true_p_stats(*stats, mix)
+    want = pc.mixed_true_p_stats_reference(*stats, mix)
+    assert got.dtype == want.dtype == np.float64 and np.array_equal(got.view(np.int64), want.view(np.int64))
 
 
 def _counts(n: int, seed: int, orders: int = 3):

@@ -239,12 +239,14 @@ def intra_passes(
     profile: FormatProfile = CURRENT,
     coded: np.ndarray | None = None,
     rows: bool = False,
+    geometry: tuple[intra.Pass, ...] | None = None,
 ) -> Iterator[PassInputs]:
     """The passes of palette intra; when ``decoding``, each pass predicts from the colours just
     decoded into ``idx`` (``canvas`` (C, H*W) float32 is filled as it goes). With ``coded`` ((H*W,)
     bool, copied blocks), only those pixels; the others' ``idx`` must be set beforehand. ``rows``:
-    in the row schedule (version 10) instead of the coarse-to-fine passes."""
-    for p in intra_geometry(height, width, rows):
+    in the row schedule (version 10) instead of the coarse-to-fine passes; ``geometry``: that
+    schedule, when the caller has it already (large frames' schedules are not cached)."""
+    for p in geometry or intra_geometry(height, width, rows):
         mean, scale_idx = intra.pass_params(canvas, p)
         scale_idx = shifted(scale_idx, shift)
         ring = pass_ring(p, height, width, profile)
@@ -322,14 +324,16 @@ def iter_inter_passes(
     profile: FormatProfile = CURRENT,
     coded: np.ndarray | None = None,
     rows: bool = False,
+    geometry: tuple[intra.Pass, ...] | None = None,
 ) -> Iterator[PassInputs]:
-    """``inter_passes`` one at a time, each made when it is read (``rows``: in the row schedule)."""
+    """``inter_passes`` one at a time, each made when it is read (``rows``: in the row schedule;
+    ``geometry``: ``inter_geometry``'s, when the caller has it already)."""
     c, n = pred.mean.shape[0], height * width
     mean = pred.mean.reshape(c, n)
     coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
     keep = None if previous is None else previous.reshape(n, c).T
     scale = pred.scale.reshape(c, n)
-    for p in inter_geometry(height, width, profile, rows):  # one pass at a time: none is kept
+    for p in geometry or inter_geometry(height, width, profile, rows):  # one pass at a time: none is kept
         t = p.targets if coded is None else p.targets[coded[p.targets]]
         if coded is not None and t.size == 0:  # every pixel of the pass is copied
             continue
@@ -417,10 +421,10 @@ def estimate_passes(
         del keys, truth
     true_p, level = cols.get("true_p"), cols.get("level")
     has_prev, match = cols.get("has_prev"), cols.get("match")
-    votes = pc.votes_of(cols.pop("hits"), cols.pop("valid"))
-    mix, _ = pc.choose_mix_stats(true_p, has_prev, match, votes, level)
-    p_true = pc.mixed_true_p_stats(true_p, has_prev, match, votes, level, mix)
-    del true_p, has_prev, match, votes, level
+    hits, valid = cols.pop("hits"), cols.pop("valid")
+    mix, _ = pc.choose_mix_stats(true_p, has_prev, match, hits, valid, level)
+    p_true = pc.mixed_true_p_stats(true_p, has_prev, match, hits, valid, level, mix)
+    del true_p, has_prev, match, hits, valid, level
     own = [cols.pop(f"own{o}") for o in range(orders)]
     total = [cols.pop(f"total{o}") for o in range(orders)]
     del cols
@@ -744,11 +748,19 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
     coded_mask = read_copied(coded, dc, coder, idx)
     rows = row_schedule.used(coded.mix, dc.profile.row_schedule)
     if coded.mode == MODE_PALETTE_INTER:
-        passes: Iterable[PassInputs] = iter_inter_passes(
-            dc.pred, coded.scale_shift, h, w, profile=dc.profile, coded=coded_mask, rows=rows
-        )
         geometry = inter_geometry(h, w, dc.profile, rows)
+        passes: Iterable[PassInputs] = iter_inter_passes(
+            dc.pred,
+            coded.scale_shift,
+            h,
+            w,
+            profile=dc.profile,
+            coded=coded_mask,
+            rows=rows,
+            geometry=geometry,
+        )
     else:
+        geometry = intra_geometry(h, w, rows)
         canvas = np.zeros((dc.channels, h * w), np.float32)
         passes = intra_passes(
             canvas,
@@ -761,8 +773,8 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
             profile=dc.profile,
             coded=coded_mask,
             rows=rows,
+            geometry=geometry,
         )
-        geometry = intra_geometry(h, w, rows)
     code_passes(
         passes,
         palette,
