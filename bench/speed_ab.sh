@@ -8,16 +8,22 @@
 #   bench/speed_ab.sh /tmp/fpold CLIP... > ab.txt
 #
 # "new" is the installed tree; "new1" is it on one core (taskset -c 0, NUMBA_NUM_THREADS=1).
-# The streams of both trees are compared byte for byte first.
+# The streams of both trees are compared byte for byte first. Where /usr/bin/time (GNU) is
+# installed, each line also gives the run's peak RSS in KB (then "label seconds kb").
 set -u
 OLD=$1; shift
 PY=${PYTHON:-python}
 ROUNDS=${ROUNDS:-3}
 run() {
   local label=$1; shift
-  local s=$(date +%s.%N)
-  "$@" >/dev/null 2>&1 || echo "FAIL $label"
-  echo "$label $(echo "$(date +%s.%N) - $s" | bc)"
+  local s=$(date +%s.%N) rss=""
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f "%M" -o "$tmp/rss" "$@" >/dev/null 2>&1 || echo "FAIL $label"
+    rss=" $(tail -n 1 "$tmp/rss")"
+  else
+    "$@" >/dev/null 2>&1 || echo "FAIL $label"
+  fi
+  echo "$label $(echo "$(date +%s.%N) - $s" | bc)$rss"
 }
 old() { PYTHONPATH=$OLD $PY -m fpcodec.codec.cli "$@"; }
 new() { $PY -m fpcodec.codec.cli "$@"; }

@@ -186,21 +186,22 @@ def ring_reference(p: Pass, height: int, width: int) -> np.ndarray:
     return out
 
 
-def pass_params(canvas: np.ndarray, p: Pass) -> tuple[np.ndarray, np.ndarray]:
+def pass_params(canvas: np.ndarray, p: Pass, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Mean (C, N) float32 and scale index (C, N) int32 (``entropy.quantize_scale`` of the rule's
-    scale) for the pixels of pass ``p`` from ``canvas`` ((C, H*W) float32, or the encoder's uint8
-    frame: the same values).
+    scale, plus the frame's scale ``shift``, clamped to the table) for the pixels of pass ``p``
+    from ``canvas`` ((C, H*W) float32, or the encoder's uint8 frame: the same values).
 
     Only the neighbours listed in ``p`` are read, so pixels not yet decoded may hold anything.
     """
     c = canvas.shape[0]
     n = p.targets.size
     if p.neighbours.shape[0] == 0:
-        first = entropy.quantize_scale(np.float64(FIRST_SCALE))
+        first = int(entropy.quantize_scale(np.float64(FIRST_SCALE))) + shift
+        first = min(max(first, 0), len(entropy.SCALE_TABLE) - 1)
         return np.full((c, n), 128.0, np.float32), np.full((c, n), first, np.int32)
     from . import intra_kernel  # numba: loaded on first use
 
-    return intra_kernel.block_params(canvas, p.neighbours, FLOOR, GAIN)
+    return intra_kernel.block_params(canvas, p.neighbours, FLOOR, GAIN, shift)
 
 
 def block_params_reference(canvas: np.ndarray, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

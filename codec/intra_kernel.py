@@ -21,7 +21,7 @@ from .weight_kernel import first_call
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _params(canvas, neighbours, floor, gain, bounds, mean, scale_idx):  # pragma: no cover - compiled
+def _params(canvas, neighbours, floor, gain, bounds, shift, mean, scale_idx):  # pragma: no cover - compiled
     channels = canvas.shape[0]
     j_count, n = neighbours.shape
     for i in numba.prange(n):
@@ -50,13 +50,16 @@ def _params(canvas, neighbours, floor, gain, bounds, mean, scale_idx):  # pragma
                     a = mid + 1
                 else:
                     b = mid
-            scale_idx[c, i] = a
+            scale_idx[c, i] = min(
+                max(a + shift, 0), bounds.size
+            )  # modes.base.shifted: 0..len(SCALE_TABLE) - 1
     return mean, scale_idx
 
 
-def block_params(canvas: np.ndarray, neighbours: np.ndarray, floor: float, gain: float):
+def block_params(canvas: np.ndarray, neighbours: np.ndarray, floor: float, gain: float, shift: int = 0):
     """(mean (C, N) float32, scale index (C, N) int32): ``intra.block_params_reference``'s mean,
-    and ``entropy.quantize_scale`` of its scale."""
+    and ``entropy.quantize_scale`` of its scale, plus ``shift`` and clamped to the table (the
+    frame's scale shift, ``modes.base.shifted``)."""
     c, n = canvas.shape[0], neighbours.shape[1]
     mean, scale_idx = np.empty((c, n), np.float32), np.empty((c, n), np.int32)
     with first_call(_params):
@@ -66,6 +69,7 @@ def block_params(canvas: np.ndarray, neighbours: np.ndarray, floor: float, gain:
             np.float32(floor),
             np.float32(gain),
             entropy.SCALE_BOUNDS,
+            np.int64(shift),
             mean,
             scale_idx,
         )

@@ -681,3 +681,25 @@ def test_inter_probe_log_and_replay(tmp_path):
     assert inter_probe.replay(frames, losses=4, margin=0.1, probe=4)[1:] == (best, 6, 0)
     lines = inter_probe.simulate([out])
     assert lines[0].startswith("| losses |") and len(lines) == 2 + 27
+
+
+def test_ab_medians_reads_times_and_peak_memory(tmp_path, capsys):
+    """speed_ab.sh's lines, with and without the peak RSS column: medians and ratios per clip."""
+    from fpcodec.bench import ab_medians
+
+    lines = [
+        "a.gif: streams identical",
+        "old enc a.gif 4.0 204800",
+        "new enc a.gif 2.0 102400",
+        "old enc a.gif 6.0 307200",
+        "new enc a.gif 3.0 102400",
+        "old dec a.gif 1.0",
+        "new dec a.gif 0.5",
+        "new1 dec a.gif 0.75",
+    ]
+    path = tmp_path / "ab.txt"
+    path.write_text("\n".join(lines) + "\n")
+    ab_medians.main(str(path))
+    out = capsys.readouterr().out
+    assert "| a.gif | enc | 5.00 | 2.50 | 0.50 | – | – | 250 / 100 |" in out
+    assert "| a.gif | dec | 1.00 | 0.50 | 0.50 | 0.75 | 1.50 | – |" in out

@@ -104,3 +104,18 @@ def test_large_schedules_are_built_each_time_small_ones_cached(monkeypatch):
         assert module.passes(10, 10) is module.passes(10, 10)
         big = module.passes(10, 11)
         assert big is not module.passes(10, 11) and _same_passes(big, module.passes(10, 11))
+
+
+@pytest.mark.parametrize("shift", [-70, -3, 0, 5, 70])
+def test_the_frame_scale_shift_is_added_and_clamped(shift):
+    """``pass_params(..., shift)`` is ``modes.base.shifted`` of the unshifted indices, for every
+    pass, the first grid's included."""
+    from fpcodec.codec.modes.base import shifted
+
+    rng = np.random.default_rng(shift + 100)
+    canvas = rng.integers(0, 256, (3, 40 * 30)).astype(np.float32)
+    for p in intra.passes(40, 30):
+        mean, idx = intra.pass_params(canvas, p, shift)
+        want_mean, want_idx = intra.pass_params(canvas, p)
+        assert np.array_equal(mean, want_mean) and idx.dtype == np.int32
+        assert np.array_equal(idx, shifted(want_idx, shift))

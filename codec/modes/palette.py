@@ -247,8 +247,7 @@ def intra_passes(
     in the row schedule (version 10) instead of the coarse-to-fine passes; ``geometry``: that
     schedule, when the caller has it already (large frames' schedules are not cached)."""
     for p in geometry or intra_geometry(height, width, rows):
-        mean, scale_idx = intra.pass_params(canvas, p)
-        scale_idx = shifted(scale_idx, shift)
+        mean, scale_idx = intra.pass_params(canvas, p, shift)
         ring = pass_ring(p, height, width, profile)
         inp = restrict(
             PassInputs(p.targets, mean, None, scale_idx, p.neighbours, ring=ring, wide=rows),

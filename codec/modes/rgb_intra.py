@@ -17,7 +17,8 @@ MODE = MODE_INTRA
 @dataclass(frozen=True, eq=False)
 class IntraCandidate(Candidate):
     flat: np.ndarray  # (C, H*W) the frame
-    passes: tuple[intra.Pass, ...]
+    height: int
+    width: int
     params: list[tuple[np.ndarray, np.ndarray]]  # per pass: snapped means (int16), scale indices (uint8)
 
 
@@ -32,12 +33,13 @@ def estimate(frame: FrameToCode) -> IntraCandidate:
         hist = entropy.shift_histogram(frame.flat[:, p.targets], mean_q, scale_idx, hist)
         params.append((mean_q.astype(np.int16), scale_idx.astype(np.uint8)))
     shift, bits = best_shift_of(hist)
-    return IntraCandidate(MODE, bits, shift, frame.flat, passes, params)
+    return IntraCandidate(MODE, bits, shift, frame.flat, frame.height, frame.width, params)
 
 
 def encode(c: IntraCandidate) -> bytes:
     enc = entropy.FrameEncoder()
-    for p, (mean_q, scale_idx) in zip(c.passes, c.params, strict=True):
+    # the schedule again (not kept in the candidate: cached, or 20 bytes a pixel of a large frame)
+    for p, (mean_q, scale_idx) in zip(intra.passes(c.height, c.width), c.params, strict=True):
         mean_q, scale_idx = mean_q.astype(np.int32), scale_idx.astype(np.int32)
         enc.encode(c.flat[:, p.targets], mean_q, shifted(scale_idx, c.scale_shift))
     return enc.finish()
@@ -47,8 +49,7 @@ def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
     dec = entropy.FrameDecoder(coded.payload, ctx.profile)
     canvas = np.zeros((ctx.channels, ctx.height * ctx.width), np.float32)
     for p in intra.passes(ctx.height, ctx.width):
-        mean, scale_idx = intra.pass_params(canvas, p)
-        scale_idx = shifted(scale_idx, coded.scale_shift)
+        mean, scale_idx = intra.pass_params(canvas, p, coded.scale_shift)
         canvas[:, p.targets] = dec.decode(entropy.quantize_mean(mean), scale_idx)
     chw = canvas.astype(np.uint8).reshape(ctx.shape_chw)
     return np.ascontiguousarray(np.moveaxis(chw, 0, -1))
