@@ -25,9 +25,12 @@ run() {
   fi
   echo "$label $(echo "$(date +%s.%N) - $s" | bc)$rss"
 }
-old() { PYTHONPATH=$OLD $PY -m fpcodec.codec.cli "$@"; }
-new() { $PY -m fpcodec.codec.cli "$@"; }
-one() { taskset -c 0 env NUMBA_NUM_THREADS=1 $PY -m fpcodec.codec.cli "$@"; }
+# commands, not shell functions: /usr/bin/time runs them
+OLD_CLI=(env "PYTHONPATH=$OLD" "$PY" -m fpcodec.codec.cli)
+NEW_CLI=("$PY" -m fpcodec.codec.cli)
+ONE_CLI=(taskset -c 0 env NUMBA_NUM_THREADS=1 "$PY" -m fpcodec.codec.cli)
+old() { "${OLD_CLI[@]}" "$@"; }
+new() { "${NEW_CLI[@]}" "$@"; }
 tmp=$(mktemp -d)
 for clip in "$@"; do  # warm numba's caches; the same bytes from both trees
   name=$(basename "$clip")
@@ -38,11 +41,11 @@ done
 for r in $(seq "$ROUNDS"); do
   for clip in "$@"; do
     name=$(basename "$clip")
-    run "old enc $name" old encode "$clip" -o "$tmp/o.fpc" -q -y
-    run "new enc $name" new encode "$clip" -o "$tmp/n.fpc" -q -y
-    run "old dec $name" old decode "$tmp/old_$name.fpc" -o "$tmp/o.gif" -y -q
-    run "new dec $name" new decode "$tmp/new_$name.fpc" -o "$tmp/n.gif" -y -q
-    run "new1 dec $name" one decode "$tmp/new_$name.fpc" -o "$tmp/n1.gif" -y -q
+    run "old enc $name" "${OLD_CLI[@]}" encode "$clip" -o "$tmp/o.fpc" -q -y
+    run "new enc $name" "${NEW_CLI[@]}" encode "$clip" -o "$tmp/n.fpc" -q -y
+    run "old dec $name" "${OLD_CLI[@]}" decode "$tmp/old_$name.fpc" -o "$tmp/o.gif" -y -q
+    run "new dec $name" "${NEW_CLI[@]}" decode "$tmp/new_$name.fpc" -o "$tmp/n.gif" -y -q
+    run "new1 dec $name" "${ONE_CLI[@]}" decode "$tmp/new_$name.fpc" -o "$tmp/n1.gif" -y -q
   done
 done
 rm -rf "$tmp"

@@ -6,8 +6,9 @@ random colours (too many (pixels x colours) entries for the palette modes' row c
 holds the same on larger frames), minus what a warm-up of a tiny frame allocated once (coding tables,
 compiled kernels), bounds the bytes per pixel. The pass schedules' caches are cleared first, so
 they count. Random colours are a worst case (every neighbour context is new, so the context count
-tables hold about one code per pixel): measured at about 330 B/px (485 before issue 15, whose
-whole-frame (N, passes) and (N, K) temporaries this bound would catch).
+tables hold about one code per pixel): measured at about 305 B/px (330 before the repeat context's
+ring was computed where it is read and the encoder's searches were compiled; 485 before issue 15,
+whose whole-frame (N, passes) and (N, K) temporaries this bound would catch).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from fpcodec.codec import Decoder, Encoder
 from fpcodec.codec import intra, row_schedule
 
 SIZE = 256
-BOUND_BYTES_PER_PIXEL = 420
+BOUND_BYTES_PER_PIXEL = 380
 
 
 def _clip(size: int, seed: int) -> list[np.ndarray]:
