@@ -134,3 +134,19 @@ def grid(
             targets,
             neighbours,
         )
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _paint(canvas, palette, idx, targets):  # pragma: no cover - compiled
+    for i in numba.prange(targets.size):
+        t = targets[i]
+        colour = idx[t]
+        for c in range(canvas.shape[0]):
+            canvas[c, t] = palette[colour, c]
+
+
+def paint(canvas: np.ndarray, palette: np.ndarray, idx: np.ndarray, targets: np.ndarray) -> None:
+    """``canvas[:, targets] = palette[idx[targets]].T`` in place, in one pass (the palette intra
+    decoder's canvas after each pass)."""
+    with first_call(_paint):
+        _paint(canvas, np.ascontiguousarray(palette), idx, np.ascontiguousarray(targets))

@@ -288,3 +288,21 @@ def true_counts(
     with first_call(_true_counts):
         _true_counts(codes, counts, np.asarray(keys, np.int64), np.asarray(symbols, np.int64), own, total)
     return own, total
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _neighbour_colours(index_canvas, neighbours, out):  # pragma: no cover - compiled
+    j_count, n = neighbours.shape
+    for i in numba.prange(n):
+        for j in range(j_count):
+            pos = neighbours[j, i]
+            out[j, i] = index_canvas[pos] if pos >= 0 else -1
+    return out
+
+
+def neighbour_colours(index_canvas: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """(J, N) int32 palette indices at the neighbours' flat positions, -1 where outside the frame
+    (``modes.palette.neighbour_colours``; one pass, no temporaries)."""
+    out = np.empty(neighbours.shape, np.int32)
+    with first_call(_neighbour_colours):
+        return _neighbour_colours(index_canvas, np.ascontiguousarray(neighbours), out)

@@ -119,3 +119,15 @@ def test_the_frame_scale_shift_is_added_and_clamped(shift):
         want_mean, want_idx = intra.pass_params(canvas, p)
         assert np.array_equal(mean, want_mean) and idx.dtype == np.int32
         assert np.array_equal(idx, shifted(want_idx, shift))
+
+
+def test_paint_writes_the_palette_colours_of_the_targets():
+    rng = np.random.default_rng(9)
+    palette = rng.integers(0, 256, (17, 3)).astype(np.uint8)
+    idx = rng.integers(0, 17, 500).astype(np.int32)
+    targets = rng.permutation(500)[:200].astype(np.int32)
+    canvas = rng.random((3, 500)).astype(np.float32)
+    want = canvas.copy()
+    want[:, targets] = palette[idx[targets]].T
+    intra_kernel.paint(canvas, palette, idx, targets)
+    assert np.array_equal(canvas, want)

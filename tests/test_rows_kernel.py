@@ -157,3 +157,18 @@ def test_true_counts_match_the_reference():
     empty = ctx.ContextCounts()
     own, total = empty.true_counts(0, keys[0], symbols)
     assert not own.any() and not total.any()
+
+
+@pytest.mark.parametrize("canvas_dtype", [np.int32, np.int64])
+def test_neighbour_colours_match_the_reference(canvas_dtype):
+    """Index canvases are signed (extract_palette's int32; -1 a colour not in the palette)."""
+    from fpcodec.codec.modes import palette
+
+    rng = np.random.default_rng(3)
+    canvas = rng.integers(0, 200, 1000).astype(canvas_dtype)
+    canvas[::7] = -1
+    neighbours = np.where(rng.random((4, 600)) < 0.8, rng.integers(0, 1000, (4, 600)), -1).astype(np.int32)
+    got = palette.neighbour_colours(canvas, neighbours)
+    want = palette.neighbour_colours_reference(canvas, neighbours)
+    assert got.dtype == want.dtype == np.int32 and np.array_equal(got, want)
+    assert palette.neighbour_colours(canvas, np.zeros((0, 600), np.int32)) is None

@@ -117,7 +117,17 @@ def model_blocks(inp: PassInputs, palette: np.ndarray, profile: FormatProfile = 
 
 
 def neighbour_colours(idx_canvas: np.ndarray, neighbours: np.ndarray) -> np.ndarray | None:
-    """(J, N) palette indices of the neighbours (-1 where outside the frame), None without any."""
+    """(J, N) palette indices of the neighbours (-1 where outside the frame), int32, None without
+    any (compiled: ``rows_kernel.neighbour_colours``)."""
+    if neighbours.shape[0] == 0:
+        return None
+    from .. import rows_kernel  # numba: loaded on first use
+
+    return rows_kernel.neighbour_colours(idx_canvas, neighbours)
+
+
+def neighbour_colours_reference(idx_canvas: np.ndarray, neighbours: np.ndarray) -> np.ndarray | None:
+    """``neighbour_colours`` in numpy (for testing it)."""
     if neighbours.shape[0] == 0:
         return None
     return np.where(neighbours >= 0, idx_canvas[np.maximum(neighbours, 0)], -1).astype(np.int32)
@@ -256,7 +266,9 @@ def intra_passes(
         if coded is None or inp.targets.size:
             yield from split(inp, profile)
         if decoding:  # the next pass predicts from the colours just decoded
-            canvas[:, p.targets] = palette[idx[p.targets]].T
+            from .. import intra_kernel  # numba: loaded on first use
+
+            intra_kernel.paint(canvas, palette, idx, p.targets)
 
 
 @lru_cache(maxsize=16)
