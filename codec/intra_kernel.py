@@ -50,9 +50,8 @@ def _params(canvas, neighbours, floor, gain, bounds, shift, mean, scale_idx):  #
                     a = mid + 1
                 else:
                     b = mid
-            scale_idx[c, i] = min(
-                max(a + shift, 0), bounds.size
-            )  # modes.base.shifted: 0..len(SCALE_TABLE) - 1
+            # plus the frame's shift, clamped to 0..len(SCALE_TABLE) - 1 (modes.base.shifted)
+            scale_idx[c, i] = min(max(a + shift, 0), bounds.size)
     return mean, scale_idx
 
 

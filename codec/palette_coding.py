@@ -10,6 +10,8 @@ memory stays bounded on large frames.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..bitstream import entropy
@@ -289,16 +291,28 @@ def valid_mix(mix: int, profile: FormatProfile = CURRENT) -> bool:
     return (mix & 0x0F) < len(MIX_TABLE) and 0 <= mix < (1 << top)
 
 
+class TrueColourStats(NamedTuple):
+    """Per pixel, what the mix formula needs at its true colour: the model's normalized
+    probability of it, whether the pixel has a previous colour and it is the true one, how many
+    valid neighbours there are and how many have the true colour (the vote is hits / valid,
+    ``votes_of``), and their agreement level (``agreement``)."""
+
+    true_p: np.ndarray  # float64
+    has_prev: np.ndarray  # bool
+    match: np.ndarray  # bool
+    hits: np.ndarray  # uint8
+    valid: np.ndarray  # uint8
+    level: np.ndarray  # uint8
+
+
 def _vote_stats(
     true_p: np.ndarray, prev_idx: np.ndarray | None, true_idx: np.ndarray, nbr_idx: np.ndarray | None
-):
-    """(has_prev, match, hits, valid, level) per pixel: what the mix formula needs at the true
-    colour (the neighbours' vote for it is hits / valid, ``votes_of``)."""
+) -> TrueColourStats:
     n = true_p.size
     has_prev = (prev_idx >= 0) if prev_idx is not None else np.zeros(n, bool)
     match = (prev_idx == true_idx) if prev_idx is not None else np.zeros(n, bool)
     hits, count, level = vote_counts(nbr_idx, true_idx)
-    return has_prev, match, hits, count, level
+    return TrueColourStats(true_p, has_prev, match, hits, count, level)
 
 
 def vote_counts(
@@ -332,29 +346,20 @@ def choose_mix(
     ``prev_idx``/``nbr_idx`` as in ``mix_rows``. The agreement levels are disjoint sets of pixels,
     so each level's weight is chosen on its own.
     """
-    return choose_mix_stats(true_p, *_vote_stats(true_p, prev_idx, true_idx, nbr_idx))
+    return choose_mix_stats(_vote_stats(true_p, prev_idx, true_idx, nbr_idx))
 
 
-def choose_mix_stats(
-    true_p: np.ndarray,
-    has_prev: np.ndarray,
-    match: np.ndarray,
-    hits: np.ndarray,
-    valid: np.ndarray,
-    level: np.ndarray,
-) -> tuple[int, float]:
-    """``choose_mix`` from ``_vote_stats``'s per-pixel statistics: every weight's bits summed in
+def choose_mix_stats(stats: TrueColourStats) -> tuple[int, float]:
+    """``choose_mix`` from the per-pixel statistics: every weight's bits summed in
     one compiled pass (``search_kernel.mix_costs``), each agreement level's weight chosen on its
     own, the first of equal totals kept (as ``choose_mix_stats_reference``)."""
     from . import search_kernel  # numba: loaded on first use
 
-    costs = search_kernel.mix_costs(
-        true_p, has_prev, match, hits, valid, level, MIX_TABLE, NBR_TABLE, _LEVELS
-    )
-    present = np.flatnonzero(np.bincount(level, minlength=_LEVELS + 1)[1 : _LEVELS + 1]) + 1
+    costs = search_kernel.mix_costs(stats, MIX_TABLE, NBR_TABLE, _LEVELS)
+    present = np.flatnonzero(np.bincount(stats.level, minlength=_LEVELS + 1)[1 : _LEVELS + 1]) + 1
     best = (0, np.inf)
     w = len(NBR_TABLE)
-    for a in range(len(MIX_TABLE) if has_prev.any() else 1):
+    for a in range(len(MIX_TABLE) if stats.has_prev.any() else 1):
         mix, total = a, float(costs[a, 0])
         for lv in present:
             lv_costs = costs[a, 1 + (lv - 1) * w : 1 + lv * w]
@@ -366,15 +371,9 @@ def choose_mix_stats(
     return best
 
 
-def choose_mix_stats_reference(
-    true_p: np.ndarray,
-    has_prev: np.ndarray,
-    match: np.ndarray,
-    hits: np.ndarray,
-    valid: np.ndarray,
-    level: np.ndarray,
-) -> tuple[int, float]:
+def choose_mix_stats_reference(stats: TrueColourStats) -> tuple[int, float]:
     """``choose_mix_stats`` in numpy, one pass over the pixels per weight (for testing it)."""
+    true_p, has_prev, match, hits, valid, level = stats
     votes = votes_of(hits, valid)
     best = (0, np.inf)
     alone = level == 0
@@ -404,36 +403,21 @@ def mixed_true_p(
     mix: int,
 ) -> np.ndarray:
     """``mix_rows``'s normalized probability of each pixel's true colour, without building rows."""
-    return mixed_true_p_stats(true_p, *_vote_stats(true_p, prev_idx, true_idx, nbr_idx), mix)
+    return mixed_true_p_stats(_vote_stats(true_p, prev_idx, true_idx, nbr_idx), mix)
 
 
-def mixed_true_p_stats(
-    true_p: np.ndarray,
-    has_prev: np.ndarray,
-    match: np.ndarray,
-    hits: np.ndarray,
-    valid: np.ndarray,
-    level: np.ndarray,
-    mix: int,
-) -> np.ndarray:
-    """``mixed_true_p`` from ``_vote_stats``'s per-pixel statistics, in one compiled pass with
+def mixed_true_p_stats(stats: TrueColourStats, mix: int) -> np.ndarray:
+    """``mixed_true_p`` from the per-pixel statistics, in one compiled pass with
     one output array (``mixed_true_p_stats_reference``'s floats, bit for bit)."""
     from . import search_kernel  # numba: loaded on first use
 
     w_prev, w_levels = mix_weights(mix)
-    return search_kernel.mixed_p(true_p, has_prev, match, hits, valid, level, w_prev, w_levels)
+    return search_kernel.mixed_p(stats, w_prev, w_levels)
 
 
-def mixed_true_p_stats_reference(
-    true_p: np.ndarray,
-    has_prev: np.ndarray,
-    match: np.ndarray,
-    hits: np.ndarray,
-    valid: np.ndarray,
-    level: np.ndarray,
-    mix: int,
-) -> np.ndarray:
+def mixed_true_p_stats_reference(stats: TrueColourStats, mix: int) -> np.ndarray:
     """``mixed_true_p_stats`` in numpy (for testing it)."""
+    true_p, has_prev, match, hits, valid, level = stats
     w_prev, w_levels = mix_weights(mix)
     p1 = np.where(has_prev, (1 - w_prev) * true_p + w_prev * match, true_p)
     w = np.where(level > 0, w_levels[np.clip(level, 1, _LEVELS) - 1], 0.0)

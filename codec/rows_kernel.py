@@ -12,10 +12,15 @@ fast-math (no reassociation, no fused multiply-adds), hence the same rows, bit f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 
 from .weight_kernel import first_call
+
+if TYPE_CHECKING:
+    from .intra import Ring
 
 _SYMBOL_BITS = 8
 _SYMBOL_MASK = (1 << _SYMBOL_BITS) - 1
@@ -197,7 +202,7 @@ _NO_RING = np.zeros((0, 2), np.int64)
 def context_keys(
     index_canvas: np.ndarray,
     neighbours: np.ndarray,
-    ring,
+    ring: Ring | None,
     radix: int,
     hash_shift: int,
     wide: bool = False,

@@ -1,5 +1,5 @@
 """Compiled sums of the encoder's parameter searches for a palette frame: the mix field's weights
-(``palette_coding.choose_mix_stats``) and the context betas (``modes.palette.choose_betas``), and
+(``palette_coding.choose_mix_stats``) and the context betas (``modes.palette._choose_betas``), and
 the mixed probabilities between them (``palette_coding.mixed_true_p_stats``, exact).
 
 Each search tries a small grid of parameters (8 previous-colour weights times 4 neighbour weights
@@ -17,8 +17,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from ..bitstream import entropy
 from .weight_kernel import first_call
+
+if TYPE_CHECKING:
+    from .palette_coding import TrueColourStats
 
 #: Pixels per partial sum.
 CHUNK = 1 << 14
@@ -26,6 +31,19 @@ CHUNK = 1 << 14
 
 def _chunks(n: int) -> int:
     return max(1, -(-n // CHUNK))
+
+
+def _columns(stats: TrueColourStats) -> tuple[np.ndarray, ...]:
+    """The statistics as the kernels take them: contiguous, probabilities float64, flags bool."""
+    true_p, has_prev, match, hits, valid, level = stats
+    return (
+        np.ascontiguousarray(true_p, np.float64),
+        np.ascontiguousarray(has_prev, np.bool_),
+        np.ascontiguousarray(match, np.bool_),
+        np.ascontiguousarray(hits),
+        np.ascontiguousarray(valid),
+        np.ascontiguousarray(level),
+    )
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -57,30 +75,20 @@ def _mix_costs(
 
 
 def mix_costs(
-    true_p: np.ndarray,
-    has_prev: np.ndarray,
-    match: np.ndarray,
-    hits: np.ndarray,
-    valid: np.ndarray,
-    level: np.ndarray,
+    stats: TrueColourStats,
     mix_table: np.ndarray,
     nbr_table: np.ndarray,
     levels: int,
 ) -> np.ndarray:
     """(len(mix_table), 1 + levels * len(nbr_table)) bits: per previous-colour weight, column 0
     the pixels without agreeing neighbours (level 0), then per level 1..``levels`` and neighbour
-    weight the pixels of that level (pixels above ``levels`` count nowhere). ``hits`` and ``valid``:
-    ``palette_coding.vote_counts``'s, the votes made from them as ``votes_of`` makes them."""
-    n = true_p.size
+    weight the pixels of that level (pixels above ``levels`` count nowhere); the votes made from
+    the hits and valid neighbours as ``palette_coding.votes_of`` makes them."""
+    n = stats.true_p.size
     out = np.zeros((_chunks(n), len(mix_table), 1 + levels * len(nbr_table)), np.float64)
     with first_call(_mix_costs):
         _mix_costs(
-            np.ascontiguousarray(true_p, np.float64),
-            np.ascontiguousarray(has_prev, np.bool_),
-            np.ascontiguousarray(match, np.bool_),
-            np.ascontiguousarray(hits),
-            np.ascontiguousarray(valid),
-            np.ascontiguousarray(level),
+            *_columns(stats),
             np.asarray(mix_table, np.float64),
             np.asarray(nbr_table, np.float64),
             float(entropy.MIN_PROBABILITY),
@@ -100,27 +108,13 @@ def _mixed_p(true_p, has_prev, match, hits, valid, level, w_prev, w_levels, out)
     return out
 
 
-def mixed_p(
-    true_p: np.ndarray,
-    has_prev: np.ndarray,
-    match: np.ndarray,
-    hits: np.ndarray,
-    valid: np.ndarray,
-    level: np.ndarray,
-    w_prev: float,
-    w_levels: np.ndarray,
-) -> np.ndarray:
+def mixed_p(stats: TrueColourStats, w_prev: float, w_levels: np.ndarray) -> np.ndarray:
     """``palette_coding.mixed_true_p_stats``: each pixel's mixed probability of its true colour,
     in one pass and one output array (float64)."""
-    out = np.empty(true_p.size, np.float64)
+    out = np.empty(stats.true_p.size, np.float64)
     with first_call(_mixed_p):
         return _mixed_p(
-            np.ascontiguousarray(true_p, np.float64),
-            np.ascontiguousarray(has_prev, np.bool_),
-            np.ascontiguousarray(match, np.bool_),
-            np.ascontiguousarray(hits),
-            np.ascontiguousarray(valid),
-            np.ascontiguousarray(level),
+            *_columns(stats),
             float(w_prev),
             np.asarray(w_levels, np.float64),
             out,

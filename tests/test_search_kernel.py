@@ -21,33 +21,33 @@ def _stats(n: int, seed: int, prev: bool = True):
     hits = rng.integers(0, 5, n).astype(np.uint8)
     valid = np.maximum(hits, rng.integers(0, 5, n)).astype(np.uint8)
     level = np.where(valid > 0, np.maximum(hits, 1), 0).astype(np.uint8)
-    return true_p, has_prev, match, hits, valid, level
+    return pc.TrueColourStats(true_p, has_prev, match, hits, valid, level)
 
 
 @pytest.mark.parametrize("n, prev", [(1, True), (1000, True), (50_000, True), (50_000, False)])
 def test_mix_search_matches_the_reference(n, prev):
     stats = _stats(n, n, prev)
-    mix, bits = pc.choose_mix_stats(*stats)
-    want_mix, want_bits = pc.choose_mix_stats_reference(*stats)
+    mix, bits = pc.choose_mix_stats(stats)
+    want_mix, want_bits = pc.choose_mix_stats_reference(stats)
     assert mix == want_mix
     assert bits == pytest.approx(want_bits, rel=1e-12, abs=1e-9)
 
 
 def test_mix_search_without_some_levels():
     """A level no pixel has keeps its weight bits 0, as the reference leaves them."""
-    true_p, has_prev, match, hits, valid, level = _stats(5000, 7)
-    level[level == 2] = 0
-    got = pc.choose_mix_stats(true_p, has_prev, match, hits, valid, level)
-    assert got[0] == pc.choose_mix_stats_reference(true_p, has_prev, match, hits, valid, level)[0]
+    stats = _stats(5000, 7)
+    stats.level[stats.level == 2] = 0
+    got = pc.choose_mix_stats(stats)
+    assert got[0] == pc.choose_mix_stats_reference(stats)[0]
     assert (got[0] >> 6) & 3 == 0
 
 
 @pytest.mark.parametrize("mix", [0, 0x1, 0x7, 0x5 | (1 << 4) | (2 << 6) | (3 << 8) | (3 << 10), 0xFF7])
 def test_mixed_probabilities_are_the_reference_floats(mix):
     stats = _stats(20_000, mix)
-    stats[-1][:50] = 6  # levels above the table's: clipped to its last weight, as numpy clips
-    got = pc.mixed_true_p_stats(*stats, mix)
-    want = pc.mixed_true_p_stats_reference(*stats, mix)
+    stats.level[:50] = 6  # levels above the table's: clipped to its last weight, as numpy clips
+    got = pc.mixed_true_p_stats(stats, mix)
+    want = pc.mixed_true_p_stats_reference(stats, mix)
     assert got.dtype == want.dtype == np.float64 and np.array_equal(got.view(np.int64), want.view(np.int64))
 
 
@@ -72,11 +72,11 @@ def test_searches_add_the_same_for_any_thread_count():
     """The partial sums are per fixed chunk: one thread and all threads give equal floats."""
     stats = _stats(100_000, 3)
     p_true, own, total = _counts(100_000, 4)
-    both = pc.choose_mix_stats(*stats), palette._choose_betas(p_true, own, total)
+    both = pc.choose_mix_stats(stats), palette._choose_betas(p_true, own, total)
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        one = pc.choose_mix_stats(*stats), palette._choose_betas(p_true, own, total)
+        one = pc.choose_mix_stats(stats), palette._choose_betas(p_true, own, total)
     finally:
         numba.set_num_threads(threads)
     assert one == both

@@ -256,6 +256,8 @@ def intra_passes(
     bool, copied blocks), only those pixels; the others' ``idx`` must be set beforehand. ``rows``:
     in the row schedule (version 10) instead of the coarse-to-fine passes; ``geometry``: that
     schedule, when the caller has it already (large frames' schedules are not cached)."""
+    from .. import intra_kernel  # numba: loaded on first use
+
     for p in geometry or intra_geometry(height, width, rows):
         mean, scale_idx = intra.pass_params(canvas, p, shift)
         ring = pass_ring(p, height, width, profile)
@@ -266,8 +268,6 @@ def intra_passes(
         if coded is None or inp.targets.size:
             yield from split(inp, profile)
         if decoding:  # the next pass predicts from the colours just decoded
-            from .. import intra_kernel  # numba: loaded on first use
-
             intra_kernel.paint(canvas, palette, idx, p.targets)
 
 
@@ -432,10 +432,10 @@ def estimate_passes(
         del keys, truth
     true_p, level = cols.get("true_p"), cols.get("level")
     has_prev, match = cols.get("has_prev"), cols.get("match")
-    hits, valid = cols.pop("hits"), cols.pop("valid")
-    mix, _ = pc.choose_mix_stats(true_p, has_prev, match, hits, valid, level)
-    p_true = pc.mixed_true_p_stats(true_p, has_prev, match, hits, valid, level, mix)
-    del true_p, has_prev, match, hits, valid, level
+    stats = pc.TrueColourStats(true_p, has_prev, match, cols.pop("hits"), cols.pop("valid"), level)
+    mix, _ = pc.choose_mix_stats(stats)
+    p_true = pc.mixed_true_p_stats(stats, mix)
+    del stats, true_p, has_prev, match, level
     own = [cols.pop(f"own{o}") for o in range(orders)]
     total = [cols.pop(f"total{o}") for o in range(orders)]
     del cols
