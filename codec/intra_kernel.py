@@ -145,7 +145,7 @@ def _paint(canvas, palette, idx, targets):  # pragma: no cover - compiled
 
 
 def paint(canvas: np.ndarray, palette: np.ndarray, idx: np.ndarray, targets: np.ndarray) -> None:
-    """``canvas[:, targets] = palette[idx[targets]].T`` in place, in one pass (the palette intra
-    decoder's canvas after each pass)."""
+    """``canvas[:, targets] = palette[idx[targets]].T`` in place, in one pass: the palette intra
+    decoder's canvas (uint8, or float32) after each pass."""
     with first_call(_paint):
         _paint(canvas, np.ascontiguousarray(palette), idx, np.ascontiguousarray(targets))

@@ -121,12 +121,13 @@ def test_the_frame_scale_shift_is_added_and_clamped(shift):
         assert np.array_equal(idx, shifted(want_idx, shift))
 
 
-def test_paint_writes_the_palette_colours_of_the_targets():
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_paint_writes_the_palette_colours_of_the_targets(dtype):
     rng = np.random.default_rng(9)
     palette = rng.integers(0, 256, (17, 3)).astype(np.uint8)
     idx = rng.integers(0, 17, 500).astype(np.int32)
     targets = rng.permutation(500)[:200].astype(np.int32)
-    canvas = rng.random((3, 500)).astype(np.float32)
+    canvas = (rng.random((3, 500)) * 255).astype(dtype)
     want = canvas.copy()
     want[:, targets] = palette[idx[targets]].T
     intra_kernel.paint(canvas, palette, idx, targets)

@@ -252,7 +252,7 @@ def intra_passes(
     geometry: tuple[intra.Pass, ...] | None = None,
 ) -> Iterator[PassInputs]:
     """The passes of palette intra; when ``decoding``, each pass predicts from the colours just
-    decoded into ``idx`` (``canvas`` (C, H*W) float32 is filled as it goes). With ``coded`` ((H*W,)
+    decoded into ``idx`` (``canvas`` (C, H*W) uint8 (or float32) is filled as it goes). With ``coded`` ((H*W,)
     bool, copied blocks), only those pixels; the others' ``idx`` must be set beforehand. ``rows``:
     in the row schedule (version 10) instead of the coarse-to-fine passes; ``geometry``: that
     schedule, when the caller has it already (large frames' schedules are not cached)."""
@@ -772,7 +772,7 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
         )
     else:
         geometry = intra_geometry(h, w, rows)
-        canvas = np.zeros((dc.channels, h * w), np.float32)
+        canvas = np.zeros((dc.channels, h * w), np.uint8)  # colours: the rule reads them as float32
         passes = intra_passes(
             canvas,
             palette,
