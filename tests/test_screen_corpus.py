@@ -206,6 +206,11 @@ def test_build_from_package_layout_and_wrong_sha256(tmp_path, capsys):
 def test_missing_sources_and_gifsicle_are_one_line(tmp_path, capsys, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()
+    fake = tmp_path / "bin"  # a gifsicle that only tells its version, whether or not one is installed
+    fake.mkdir()
+    (fake / "gifsicle").write_text("#!/bin/sh\necho 'LCDF Gifsicle 1.93'\n")
+    (fake / "gifsicle").chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))
     rc = screen_corpus.main(["build", "--sources", str(empty), "--out", str(tmp_path / "o")])
     err = _one_line(capsys)
     assert rc == 1 and "50 of 50 sources not found" in err and "--fetch" in err
