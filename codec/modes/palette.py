@@ -12,7 +12,7 @@ are coded in blocks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Callable, Iterable, Iterator
 
@@ -152,12 +152,6 @@ def pass_parts(n: int, profile: FormatProfile = CURRENT) -> list[slice]:
     return out
 
 
-def restrict(inp: PassInputs, keep: np.ndarray | None) -> PassInputs:
-    """The pass's pixels where ``keep`` (bool, one per pixel) holds: the ones a frame with copied
-    blocks codes (None: all of them)."""
-    return inp if keep is None or keep.all() else inp.select(keep)
-
-
 def split(inp: PassInputs, profile: FormatProfile) -> Iterator[PassInputs]:
     """``inp`` in its parts (``pass_parts``), each coded, and counted, before the next."""
     parts = pass_parts(inp.targets.size, profile)
@@ -259,16 +253,22 @@ def intra_passes(
     from .. import intra_kernel  # numba: loaded on first use
 
     for p in geometry or intra_geometry(height, width, rows):
-        mean, scale_idx = intra.pass_params(canvas, p, shift)
-        ring = pass_ring(p, height, width, profile)
-        inp = restrict(
-            PassInputs(p.targets, mean, None, scale_idx, p.neighbours, ring=ring, wide=rows),
-            None if coded is None else coded[p.targets],
-        )
-        if coded is None or inp.targets.size:
+        part = p if coded is None else _coded_part(p, coded)
+        if part.targets.size:  # the rule reads only the coded pixels' neighbours
+            mean, scale_idx = intra.pass_params(canvas, part, shift)
+            ring = pass_ring(p, height, width, profile)
+            inp = PassInputs(part.targets, mean, None, scale_idx, part.neighbours, ring=ring, wide=rows)
             yield from split(inp, profile)
         if decoding:  # the next pass predicts from the colours just decoded
             intra_kernel.paint(canvas, palette, idx, p.targets)
+
+
+def _coded_part(p: intra.Pass, coded: np.ndarray) -> intra.Pass:
+    """The pixels of pass ``p`` that ``coded`` ((H*W,) bool) marks, with their neighbours."""
+    keep = coded[p.targets]
+    if keep.all():
+        return p
+    return replace(p, targets=p.targets[keep], neighbours=p.neighbours[:, keep])
 
 
 @lru_cache(maxsize=16)
@@ -345,17 +345,17 @@ def iter_inter_passes(
     keep = None if previous is None else previous.reshape(n, c).T
     scale = pred.scale.reshape(c, n)
     for p in geometry or inter_geometry(height, width, profile, rows):  # one pass at a time: none is kept
-        t = p.targets if coded is None else p.targets[coded[p.targets]]
-        if coded is not None and t.size == 0:  # every pixel of the pass is copied
+        part = p if coded is None else _coded_part(p, coded)  # only the coded pixels' prediction
+        if coded is not None and part.targets.size == 0:  # every pixel of the pass is copied
             continue
-        sub = t is not p.targets  # gather only the coded pixels' prediction
+        t = part.targets
         yield from split(
             PassInputs(
                 t,
                 mean[:, t],
                 None if coupling is None else coupling[:, t],
                 shifted(entropy.quantize_scale(scale[:, t]), shift),
-                p.neighbours[:, coded[p.targets]] if sub else p.neighbours,
+                part.neighbours,
                 None if keep is None else keep[:, t],
                 pass_ring(p, height, width, profile),
                 rows,
