@@ -96,3 +96,16 @@ def test_frames_with_copied_blocks_choose_without_bands(small_samples) -> None:
     assert small_samples == [(True,)]  # the first frame's only
     records = list(Decoder(io.BytesIO(data), load_model=False).records())
     assert records[1].mode == fc.MODE_PALETTE_INTRA and copied_blocks.side_of(records[1].mix)
+
+
+def test_the_bench_reports_the_same_bytes_and_the_bands_decision(tmp_path, capsys) -> None:
+    from PIL import Image
+
+    from fpcodec.bench import schedule_sample
+
+    clip = tmp_path / "stacked.gif"
+    Image.fromarray(_stacked("jmeter_url_rewrite.gif")).save(clip)
+    assert schedule_sample.main([str(clip), "--from", str(1 << 14), "--pixels", str(1 << 14)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| stacked.gif"))
+    _, _, whole, banded, change, decided, _ = (cell.strip() for cell in row.split("|"))
+    assert whole == banded and change == "+0.000%" and decided == "rows"
