@@ -30,9 +30,8 @@ def sample_rows(height: int, width: int) -> np.ndarray | None:
     to leave at least as many rows out as they take)."""
     if height * width < SAMPLE_FROM:
         return None
-    bands = max(
-        2, -(-SAMPLE_PIXELS // (BAND * width))
-    )  # two at least: the top band alone is often a title bar
+    # two bands at least: the top one alone is often a title bar
+    bands = max(2, -(-SAMPLE_PIXELS // (BAND * width)))
     if 2 * bands * BAND > height:
         return None
     # first rows evenly spaced from the top band to the bottom one, on multiples of 16; spaced at
