@@ -14,10 +14,10 @@ other way; any choice decodes (the encoder's choice, written in the frame's mix 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
-
-from typing import TYPE_CHECKING
 
 from ..bitstream import entropy
 from .weight_kernel import first_call
