@@ -15,6 +15,7 @@ the spirit of FLIF's interlaced mode.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -59,29 +60,43 @@ def index_dtype(pixels: int) -> type:
     return np.int32 if pixels < (1 << 31) else np.int64
 
 
-#: Pass schedules (of either kind) of frames up to this many pixels are cached, 8 sizes at most;
-#: larger ones are built each time they are asked for (0.19 s for 7.3 Mpixels, a hundredth of
-#: the frame's coding), so that a large frame's coding never holds both kinds at 20 bytes a pixel
-#: each, nor keeps them after.
+#: Pass schedules (of either kind) of frames up to this many pixels are cached, 8 sizes at most.
+#: Larger ones are a ``Schedule``: made pass by pass each time they are read (0.19 s for
+#: 7.3 Mpixels, a hundredth of the frame's coding), so that a large frame's coding holds at most
+#: two of its passes' positions, never the whole schedule at 20 bytes a pixel.
 CACHED_PIXELS = 1 << 21
 
 
-def passes(height: int, width: int) -> tuple[Pass, ...]:
-    """The pass schedule for a frame size (it only depends on the size: cached up to
-    CACHED_PIXELS). Indices are ``index_dtype`` integers, 5 per pixel. Each pass's pixels are row
-    by row a step of columns (``intra_kernel.grid``); ``passes_reference`` is the rule in numpy."""
+class Schedule:
+    """The passes of a frame too large to cache its schedule, made one at a time by ``make``
+    (height, width) each time they are iterated: the same passes as the cached tuple's."""
+
+    def __init__(self, make: Callable[[int, int], Iterator[Pass]], height: int, width: int) -> None:
+        self._make, self.height, self.width = make, height, width
+
+    def __iter__(self) -> Iterator[Pass]:
+        return self._make(self.height, self.width)
+
+
+def passes(height: int, width: int) -> tuple[Pass, ...] | Schedule:
+    """The pass schedule for a frame size (it only depends on the size): a cached tuple up to
+    CACHED_PIXELS, a ``Schedule`` above. Indices are ``index_dtype`` integers, 5 per pixel. Each
+    pass's pixels are row by row a step of columns (``intra_kernel.grid``); ``passes_reference``
+    is the rule in numpy."""
     if height * width <= CACHED_PIXELS:
         return cached_passes(height, width)
-    return _passes(height, width)
+    return Schedule(iter_passes, height, width)
 
 
-def _passes(height: int, width: int) -> tuple[Pass, ...]:
+def iter_passes(height: int, width: int) -> Iterator[Pass]:
+    """``passes``, each pass made as it is read."""
     from . import intra_kernel  # numba: loaded on first use
 
     dt = index_dtype(height * width)
     first_rows = np.arange(0, height, GRID)
     targets, _ = intra_kernel.grid(first_rows, np.zeros_like(first_rows), GRID, (), height, width, dt)
-    out = [Pass(targets, np.zeros((0, targets.size), dtype=dt))]
+    yield Pass(targets, np.zeros((0, targets.size), dtype=dt))
+    del targets
     s = GRID // 2
     while s >= 1:
         two = 2 * s
@@ -93,12 +108,15 @@ def _passes(height: int, width: int) -> tuple[Pass, ...]:
         ):
             targets, nbr = intra_kernel.grid(rows, x0, two, offsets, height, width, dt)
             if targets.size:
-                out.append(Pass(targets, nbr, diagonal, s))
+                yield Pass(targets, nbr, diagonal, s)
+            del targets, nbr  # not held while the next pass is made
         s //= 2
-    return tuple(out)
 
 
-cached_passes = lru_cache(maxsize=8)(_passes)
+@lru_cache(maxsize=8)
+def cached_passes(height: int, width: int) -> tuple[Pass, ...]:
+    """``iter_passes`` as a tuple, kept for the next frame of the size."""
+    return tuple(iter_passes(height, width))
 
 
 def passes_reference(height: int, width: int) -> tuple[Pass, ...]:

@@ -17,11 +17,12 @@ votes, the context keys of orders 1 and 2), the other twelve its ring (the repea
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
 
-from .intra import CACHED_PIXELS, Pass, Ring, index_dtype
+from .intra import CACHED_PIXELS, Pass, Ring, Schedule, index_dtype
 
 #: Levels of rows (and of columns within a row level): multiples of 16, then s modulo 2s.
 LEVELS = (16, 8, 4, 2, 1)
@@ -76,20 +77,21 @@ def _progression(level: int) -> tuple[int, int]:
     return (0, 16) if level == 0 else (s, 2 * s)
 
 
-def passes(height: int, width: int) -> tuple[Pass, ...]:
-    """The schedule for a frame size (cached up to ``intra.CACHED_PIXELS``, like ``intra.passes``):
-    each Pass holds its pixels, its four neighbours and its template; the ring's positions are
-    computed where they are read (``ring``). ``passes_reference`` is the rule in numpy."""
+def passes(height: int, width: int) -> tuple[Pass, ...] | Schedule:
+    """The schedule for a frame size (a cached tuple up to ``intra.CACHED_PIXELS``, a
+    ``Schedule`` made pass by pass above, like ``intra.passes``): each Pass holds its pixels, its
+    four neighbours and its template; the ring's positions are computed where they are read
+    (``ring``). ``passes_reference`` is the rule in numpy."""
     if height * width <= CACHED_PIXELS:
         return cached_passes(height, width)
-    return _passes(height, width)
+    return Schedule(iter_passes, height, width)
 
 
-def _passes(height: int, width: int) -> tuple[Pass, ...]:
+def iter_passes(height: int, width: int) -> Iterator[Pass]:
+    """``passes``, each pass made as it is read."""
     from . import intra_kernel  # numba: loaded on first use
 
     dt = index_dtype(height * width)
-    out = []
     for r in range(len(LEVELS)):
         y0, ystep = _progression(r)
         ys = np.arange(y0, height, ystep)
@@ -101,11 +103,14 @@ def _passes(height: int, width: int) -> tuple[Pass, ...]:
             targets, nbr = intra_kernel.grid(
                 ys, np.full(ys.size, x0), xstep, template[:NEIGHBOURS], height, width, dt
             )
-            out.append(Pass(targets, nbr, step=1 if template else 0, template=template))
-    return tuple(out)
+            yield Pass(targets, nbr, step=1 if template else 0, template=template)
+            del targets, nbr  # not held while the next pass is made
 
 
-cached_passes = lru_cache(maxsize=8)(_passes)
+@lru_cache(maxsize=8)
+def cached_passes(height: int, width: int) -> tuple[Pass, ...]:
+    """``iter_passes`` as a tuple, kept for the next frame of the size."""
+    return tuple(iter_passes(height, width))
 
 
 def passes_reference(height: int, width: int) -> tuple[Pass, ...]:

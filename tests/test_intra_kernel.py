@@ -95,7 +95,7 @@ def test_schedules_match_their_numpy_rules(height, width):
     assert _same_passes(row_schedule.passes(height, width), row_schedule.passes_reference(height, width))
 
 
-def test_large_schedules_are_built_each_time_small_ones_cached(monkeypatch):
+def test_large_schedules_are_made_pass_by_pass_small_ones_cached(monkeypatch):
     from fpcodec.codec import row_schedule
 
     monkeypatch.setattr(intra, "CACHED_PIXELS", 100)
@@ -103,7 +103,10 @@ def test_large_schedules_are_built_each_time_small_ones_cached(monkeypatch):
     for module in (intra, row_schedule):
         assert module.passes(10, 10) is module.passes(10, 10)
         big = module.passes(10, 11)
-        assert big is not module.passes(10, 11) and _same_passes(big, module.passes(10, 11))
+        assert isinstance(big, intra.Schedule)  # made pass by pass, each time it is read
+        first, again = tuple(big), tuple(big)
+        assert first[0] is not again[0] and _same_passes(first, again)
+        assert _same_passes(first, module.cached_passes(10, 11))
 
 
 @pytest.mark.parametrize("shift", [-70, -3, 0, 5, 70])

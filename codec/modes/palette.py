@@ -169,7 +169,7 @@ def pass_ring(p: intra.Pass, height: int, width: int, profile: FormatProfile) ->
 
 
 def pretrained_counts(
-    geometry: tuple[intra.Pass, ...],
+    geometry: Iterable[intra.Pass],
     previous: np.ndarray | None,
     palette: np.ndarray,
     profile: FormatProfile = CURRENT,
@@ -243,7 +243,7 @@ def intra_passes(
     profile: FormatProfile = CURRENT,
     coded: np.ndarray | None = None,
     rows: bool = False,
-    geometry: tuple[intra.Pass, ...] | None = None,
+    geometry: Iterable[intra.Pass] | None = None,
 ) -> Iterator[PassInputs]:
     """The passes of palette intra; when ``decoding``, each pass predicts from the colours just
     decoded into ``idx`` (``canvas`` (C, H*W) uint8 (or float32) is filled as it goes). With ``coded`` ((H*W,)
@@ -291,7 +291,7 @@ def checkerboard(height: int, width: int) -> tuple[intra.Pass, intra.Pass]:
     )
 
 
-def intra_geometry(height: int, width: int, rows: bool = False) -> tuple[intra.Pass, ...]:
+def intra_geometry(height: int, width: int, rows: bool = False) -> Iterable[intra.Pass]:
     """Pixel order of palette intra: the coarse-to-fine passes, or with ``rows`` (mix bit 21,
     version 10) the row schedule."""
     return row_schedule.passes(height, width) if rows else intra.passes(height, width)
@@ -299,7 +299,7 @@ def intra_geometry(height: int, width: int, rows: bool = False) -> tuple[intra.P
 
 def inter_geometry(
     height: int, width: int, profile: FormatProfile = CURRENT, rows: bool = False
-) -> tuple[intra.Pass, ...]:
+) -> Iterable[intra.Pass]:
     """Pixel order of palette inter and update frames: with ``profile.interlaced_palette_inter``
     (version 5) the passes of intra coding (``intra_geometry``), so that all but the first pass's
     pixels (1 in 256) have decoded neighbours voting beside the temporal prediction; before, the
@@ -335,7 +335,7 @@ def iter_inter_passes(
     profile: FormatProfile = CURRENT,
     coded: np.ndarray | None = None,
     rows: bool = False,
-    geometry: tuple[intra.Pass, ...] | None = None,
+    geometry: Iterable[intra.Pass] | None = None,
 ) -> Iterator[PassInputs]:
     """``inter_passes`` one at a time, each made when it is read (``rows``: in the row schedule;
     ``geometry``: ``inter_geometry``'s, when the caller has it already)."""
