@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,27 +20,43 @@ class IntraCandidate(Candidate):
     flat: np.ndarray  # (C, H*W) the frame
     height: int
     width: int
-    params: list[tuple[np.ndarray, np.ndarray]]  # per pass: snapped means (int16), scale indices (uint8)
+    #: per pass: snapped means (int16), scale indices (uint8); None for a frame above
+    #: ``intra.CACHED_PIXELS``, whose ``encode`` makes them again (rarely: such a frame is most
+    #: often coded in another mode, and they take 9 bytes a pixel meanwhile)
+    params: list[tuple[np.ndarray, np.ndarray]] | None
 
 
 def estimate(frame: FrameToCode) -> IntraCandidate:
     """Always applies; its scale shift is also palette intra's."""
-    passes = intra.passes(frame.height, frame.width)
+    keep = frame.height * frame.width <= intra.CACHED_PIXELS
     hist = None
     params = []  # kept in the smallest types that hold them (means <= 4080, indices < 64)
-    for p in passes:  # one pass at a time: the shift's histogram needs no concatenated arrays
-        mean, scale_idx = intra.pass_params(frame.flat, p)
-        mean_q = entropy.quantize_mean(mean)
+    for p, mean_q, scale_idx in _pass_params(frame.flat, frame.height, frame.width):
+        # one pass at a time: the shift's histogram needs no concatenated arrays
         hist = entropy.shift_histogram(frame.flat[:, p.targets], mean_q, scale_idx, hist)
-        params.append((mean_q.astype(np.int16), scale_idx.astype(np.uint8)))
+        if keep:
+            params.append((mean_q.astype(np.int16), scale_idx.astype(np.uint8)))
     shift, bits = best_shift_of(hist)
-    return IntraCandidate(MODE, bits, shift, frame.flat, frame.height, frame.width, params)
+    return IntraCandidate(MODE, bits, shift, frame.flat, frame.height, frame.width, params if keep else None)
+
+
+def _pass_params(
+    flat: np.ndarray, height: int, width: int
+) -> Iterator[tuple[intra.Pass, np.ndarray, np.ndarray]]:
+    """Per pass of the schedule: the pass, the rule's snapped means and its scale indices (without
+    the frame's shift) on ``flat``, made as they are read."""
+    for p in intra.passes(height, width):
+        mean, scale_idx = intra.pass_params(flat, p)
+        yield p, entropy.quantize_mean(mean), scale_idx
 
 
 def encode(c: IntraCandidate) -> bytes:
     enc = entropy.FrameEncoder()
-    # the schedule again (not kept in the candidate: cached, or 20 bytes a pixel of a large frame)
-    for p, (mean_q, scale_idx) in zip(intra.passes(c.height, c.width), c.params, strict=True):
+    if c.params is None:
+        params = _pass_params(c.flat, c.height, c.width)
+    else:  # the schedule again (not kept in the candidate: cached, or 20 bytes a pixel of a large frame)
+        params = ((p, *kept) for p, kept in zip(intra.passes(c.height, c.width), c.params, strict=True))
+    for p, mean_q, scale_idx in params:
         mean_q, scale_idx = mean_q.astype(np.int32), scale_idx.astype(np.int32)
         enc.encode(c.flat[:, p.targets], mean_q, shifted(scale_idx, c.scale_shift))
     return enc.finish()
