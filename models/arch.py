@@ -109,6 +109,10 @@ class Arch:
     name: str
     convs: tuple[ConvSpec, ...]
     forward: Callable[[Ops, Array], Array]
+    #: Rows (and columns) of input either side of a pixel that its outputs can depend on, the
+    #: head's included: a bound worked out from the graph, which ``tiling`` relies on (a tile's
+    #: outputs farther than this from its cut edges are the whole frame's).
+    reach: int
 
     def in_channels(self) -> dict[str, int]:
         """Input channels of every conv (for an ``"lstm"`` conv: its input plus its hidden state)."""
@@ -184,6 +188,7 @@ def conv2d(width: int = 32, kernel: int = 5) -> Arch:
             ConvSpec("out", "out", ("mid",), OUT_CH),
         ),
         _conv2d,
+        reach=max(kernel // 2, 3),  # the conv's half width; the head's gradient box: 1 + 2
     )
 
 
@@ -197,6 +202,7 @@ def conv3d_hybrid(width: int = 16) -> Arch:
             ConvSpec("out", "out", ("mid",), OUT_CH),
         ),
         _conv3d_hybrid,
+        reach=3,  # c1, c2 and mid: 1 each; the head's gradient box: 1 + 2
     )
 
 
@@ -211,6 +217,9 @@ def convlstm_hybrid(enc: int = 16, hidden: int = 16, width: int = 24) -> Arch:
             ConvSpec("out", "out", ("mid",), OUT_CH),
         ),
         _convlstm_hybrid,
+        # enc (stride 2) then 5 cell steps of 3x3 at half resolution: rows 2j - 11 .. 2j + 11 for
+        # the half-resolution row j that full rows 2j, 2j + 1 read; mid 1 more
+        reach=13,
     )
 
 
@@ -227,6 +236,9 @@ def convlstm_unet(c1: int = 16, h1: int = 16, h2: int = 24, width: int = 24) -> 
             ConvSpec("out", "out", ("mix",), OUT_CH),
         ),
         _convlstm_unet,
+        # enc1 and a pooling, 5 cell1 steps at 1/2 and 5 cell2 steps at 1/4 resolution, dec2 at
+        # 1/2 and the upsamplings: at most 36 rows, bounded here by 40
+        reach=40,
     )
 
 

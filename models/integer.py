@@ -113,6 +113,7 @@ from .integer_spec import (  # noqa: F401 - re-exported: the converter and the t
     parse_int_weights,
     to_numpy,
 )
+from . import tiling
 from .weights import shipped_path
 from .window import rgb_prediction, window_from_history  # noqa: F401 - window_from_history: re-exported
 
@@ -202,11 +203,22 @@ class IntegerPredictor(Predictor):
     def weights_hash(self) -> bytes:
         return self._hash
 
-    def predict_ints(self, history: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """int32 (3, H, W) mean in 1/16, scale-table index, coupling in 1/256."""
-        frames, valid = window_from_history(history)
-        m, s, c = self.net.forward(frames, valid)
-        return tuple(to_numpy(t[0]).astype(np.int32) for t in (m, s, c))
+    def predict_ints(
+        self, history: list[np.ndarray], tile: int = tiling.TILE
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """int32 (3, H, W) mean in 1/16, scale-table index, coupling in 1/256; a frame above
+        ``tiling.TILED_FROM`` pixels in ``tile`` x ``tile`` tiles (the same integers)."""
+        h, w = np.asarray(history[-1]).shape[:2]
+        if h * w <= tiling.TILED_FROM:
+            frames, valid = window_from_history(history)
+            m, s, c = self.net.forward(frames, valid)
+            return tuple(to_numpy(t[0]).astype(np.int32) for t in (m, s, c))
+        out = np.empty((3, 3, h, w), np.int32)
+        for t in tiling.tiles(h, w, self.net.arch.reach, tile):
+            frames, valid = window_from_history([np.asarray(f)[t.window] for f in history])
+            for plane, result in zip(out, self.net.forward(frames, valid), strict=True):
+                plane[(slice(None), *t.frame)] = to_numpy(result[0])[(slice(None), *t.inside)]
+        return out[0], out[1], out[2]
 
     def predict(self, history: list[np.ndarray]) -> Prediction:
         m, s, c = self.predict_ints(history)

@@ -1,0 +1,58 @@
+"""Large frames predicted tile by tile, so that the network's memory does not grow with the frame.
+
+The integer networks hold about 1 KB of activations per pixel during a forward pass (five steps of
+encoder outputs, LSTM gates and states), 2 GB for a 1600x1400 frame. Every output pixel depends
+only on the input within ``Arch.reach`` rows and columns of it, so a frame above TILED_FROM pixels
+is predicted in TILE x TILE tiles, each run on its window grown by a halo of at least that reach
+(clipped to the frame) and cut back to the tile: the same integers as the whole frame's forward pass
+(``tests/test_tiling.py``), for about TILE + 2 x halo squared pixels of activations at a time.
+
+The halo and the tiles' corners are multiples of 4, so every tile's window starts on the grids of
+the networks' stride-2 convolution and their two 2x2 poolings (whose ceil mode and nearest
+upsampling then map each row as in the whole frame: row i reads half-resolution row i // 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+#: Frames above this many pixels (a 1024x512 frame's) are predicted in tiles; smaller ones whole,
+#: as before (their activations stay under about half a gigabyte).
+TILED_FROM = 1 << 19
+#: A tile's side in pixels (a multiple of 4).
+TILE = 512
+#: The grid that a tile's window must start on: the 1/4-resolution level of ``convlstm-unet``.
+ALIGN = 4
+
+
+class Tile(NamedTuple):
+    """One tile: its window in the frame (rows, columns), and the tile within the window and
+    within the frame."""
+
+    window: tuple[slice, slice]
+    inside: tuple[slice, slice]
+    frame: tuple[slice, slice]
+
+
+def halo(reach: int) -> int:
+    """The halo for a network of this reach: rounded up to the alignment grid."""
+    return -(-reach // ALIGN) * ALIGN
+
+
+def tiles(height: int, width: int, reach: int, tile: int = TILE) -> Iterator[Tile]:
+    """The tiles covering a frame, row by row; each window is the tile grown by ``halo(reach)``."""
+    if tile <= 0 or tile % ALIGN:
+        raise ValueError(f"tile side {tile} is not a positive multiple of {ALIGN}")
+    pad = halo(reach)
+    for y0 in range(0, height, tile):
+        y1 = min(height, y0 + tile)
+        ya, yb = max(0, y0 - pad), min(height, y1 + pad)
+        for x0 in range(0, width, tile):
+            x1 = min(width, x0 + tile)
+            xa, xb = max(0, x0 - pad), min(width, x1 + pad)
+            yield Tile(
+                (slice(ya, yb), slice(xa, xb)),
+                (slice(y0 - ya, y1 - ya), slice(x0 - xa, x1 - xa)),
+                (slice(y0, y1), slice(x0, x1)),
+            )

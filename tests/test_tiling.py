@@ -1,0 +1,71 @@
+"""Large frames are predicted tile by tile (``models/tiling.py``): the tiles cover the frame once,
+their windows start on the networks' grids, and every shipped integer model gives the whole
+frame's integers tile by tile, also with tiles far smaller than the shipped ones."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fpcodec.models import integer, tiling
+
+MODELS = [
+    integer.Conv2DIntPredictor,
+    integer.Conv3DHybridIntPredictor,
+    integer.ConvLSTMHybridIntPredictor,
+    integer.ConvLSTMUNetIntPredictor,
+]
+
+
+@pytest.mark.parametrize("height, width, reach, tile", [(1, 1, 13, 4), (203, 117, 13, 32), (64, 64, 40, 64)])
+def test_tiles_cover_the_frame_once_on_the_grid(height, width, reach, tile):
+    seen = np.zeros((height, width), np.int32)
+    pad = tiling.halo(reach)
+    assert pad >= reach and pad % tiling.ALIGN == 0
+    for t in tiling.tiles(height, width, reach, tile):
+        seen[t.frame] += 1
+        (wy, wx), (iy, ix), (fy, fx) = t.window, t.inside, t.frame
+        assert wy.start % tiling.ALIGN == 0 and wx.start % tiling.ALIGN == 0
+        assert (wy.start + iy.start, wy.start + iy.stop) == (fy.start, fy.stop)
+        assert (wx.start + ix.start, wx.start + ix.stop) == (fx.start, fx.stop)
+        # the halo is there on every side that is not the frame's edge
+        assert fy.start - wy.start == min(pad, fy.start) and wy.stop - fy.stop == min(pad, height - fy.stop)
+        assert fx.start - wx.start == min(pad, fx.start) and wx.stop - fx.stop == min(pad, width - fx.stop)
+    assert (seen == 1).all()
+
+
+def test_a_tile_off_the_grid_is_refused():
+    with pytest.raises(ValueError, match="multiple of 4"):
+        list(tiling.tiles(10, 10, 3, tile=6))
+
+
+def _history(height: int, width: int, frames: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (height, width, 3))
+    return [np.clip(base + rng.integers(-24, 25, base.shape), 0, 255).astype(np.uint8) for _ in range(frames)]
+
+
+def _whole_and_tiled(predictor, history, tile, monkeypatch):
+    monkeypatch.setattr(tiling, "TILED_FROM", 1 << 40)
+    whole = predictor.predict_ints(history)
+    monkeypatch.setattr(tiling, "TILED_FROM", 0)
+    return whole, predictor.predict_ints(history, tile=tile)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
+@pytest.mark.parametrize("height, width, frames, tile", [(203, 117, 5, 32), (41, 37, 1, 8)])
+def test_tiles_give_the_whole_frames_integers(model, height, width, frames, tile, monkeypatch):
+    whole, tiled = _whole_and_tiled(model(), _history(height, width, frames, height), tile, monkeypatch)
+    for a, b in zip(whole, tiled, strict=True):
+        assert a.dtype == b.dtype == np.int32 and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("model", [integer.ConvLSTMHybridIntPredictor, integer.Conv2DIntPredictor])
+def test_a_halo_below_the_reach_would_change_them(model, monkeypatch):
+    """The comparison above can fail: with too small a reach the tiles' edges show."""
+    predictor = model()
+    predictor.net.arch = dataclasses.replace(predictor.net.arch, reach=predictor.net.arch.reach // 2 - 4)
+    whole, tiled = _whole_and_tiled(predictor, _history(203, 117, 5, 7), 32, monkeypatch)
+    assert not all(np.array_equal(a, b) for a, b in zip(whole, tiled, strict=True))
