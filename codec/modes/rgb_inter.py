@@ -19,8 +19,8 @@ MODE = MODE_INTER
 @dataclass(frozen=True, eq=False)
 class InterCandidate(Candidate):
     chw: np.ndarray  # (C, H, W) the frame
-    mean_q: np.ndarray
-    scale_idx: np.ndarray
+    mean_q: np.ndarray  # int16 (means <= 4080): 9 bytes a pixel with the indices, not 24
+    scale_idx: np.ndarray  # uint8 (indices < 64)
 
 
 def channel_params(
@@ -45,13 +45,14 @@ def estimate(frame: FrameToCode, pred: Prediction) -> InterCandidate:
     """Applies whenever there is a prediction; its scale shift is also the palette inter modes'."""
     mean_q, scale_idx = params(frame.chw, pred)
     shift, bits = best_shift(frame.chw, mean_q, scale_idx)
-    return InterCandidate(MODE, bits, shift, frame.chw, mean_q, scale_idx)
+    return InterCandidate(MODE, bits, shift, frame.chw, mean_q.astype(np.int16), scale_idx.astype(np.uint8))
 
 
 def encode(c: InterCandidate) -> bytes:
     enc = entropy.FrameEncoder()
     for ch in range(c.chw.shape[0]):
-        enc.encode(c.chw[ch], c.mean_q[ch], shifted(c.scale_idx[ch], c.scale_shift))
+        mean_q, scale_idx = c.mean_q[ch].astype(np.int32), c.scale_idx[ch].astype(np.int32)
+        enc.encode(c.chw[ch], mean_q, shifted(scale_idx, c.scale_shift))
     return enc.finish()
 
 
