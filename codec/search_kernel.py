@@ -60,14 +60,26 @@ def _mix_costs(
                 continue
             p = true_p[i]
             m = 1.0 if match[i] else 0.0
+            v = np.float64(hits[i]) / np.float64(max(valid[i], 1))  # palette_coding.votes_of
+            col = 1 + (lv - 1) * n_nbr
+            if not has_prev[i]:  # p1 = p for every previous-colour weight: its bits once, added to each
+                if lv == 0:
+                    bits = np.log2(max(p, floor))
+                    for a in range(n_mix):
+                        out[k, a, 0] -= bits
+                else:
+                    for w in range(n_nbr):
+                        wn = nbr_table[w]
+                        bits = np.log2(max((1 - wn) * p + wn * v, floor))
+                        for a in range(n_mix):
+                            out[k, a, col + w] -= bits
+                continue
             for a in range(n_mix):
                 wp = mix_table[a]
-                p1 = (1 - wp) * p + wp * m if has_prev[i] else p
+                p1 = (1 - wp) * p + wp * m
                 if lv == 0:
                     out[k, a, 0] -= np.log2(max(p1, floor))
                 else:
-                    v = np.float64(hits[i]) / np.float64(max(valid[i], 1))  # palette_coding.votes_of
-                    col = 1 + (lv - 1) * n_nbr
                     for w in range(n_nbr):
                         wn = nbr_table[w]
                         out[k, a, col + w] -= np.log2(max((1 - wn) * p1 + wn * v, floor))

@@ -9,6 +9,7 @@ import pytest
 
 from fpcodec.codec import palette_coding as pc
 from fpcodec.codec import palette_context as ctx
+from fpcodec.codec import search_kernel
 from fpcodec.codec.modes import palette
 
 
@@ -31,6 +32,20 @@ def test_mix_search_matches_the_reference(n, prev):
     want_mix, want_bits = pc.choose_mix_stats_reference(stats)
     assert mix == want_mix
     assert bits == pytest.approx(want_bits, rel=1e-12, abs=1e-9)
+
+
+def test_pixels_without_a_previous_colour_add_the_same_bits_to_every_previous_weight():
+    """Their bits are computed once and added to every previous-colour weight's sums (the kernel's
+    shortcut): each weight's sums are then the same floats, and those of the weight-by-weight
+    reference."""
+    stats = _stats(50_000, 11, prev=False)
+    costs = search_kernel.mix_costs(stats, pc.MIX_TABLE, pc.NBR_TABLE, pc._LEVELS)
+    assert all(np.array_equal(costs[a], costs[0]) for a in range(len(pc.MIX_TABLE)))
+    mix, bits = pc.choose_mix_stats_reference(stats)
+    assert costs[0, 0] + sum(
+        costs[0, 1 + (lv - 1) * len(pc.NBR_TABLE) + ((mix >> (4 + 2 * (lv - 1))) & 3)]
+        for lv in range(1, pc._LEVELS + 1)
+    ) == pytest.approx(bits, rel=1e-12)
 
 
 def test_mix_search_without_some_levels():
