@@ -112,6 +112,28 @@ def test_every_mode_keeps_the_contract() -> None:
     _round_trip(update, busy_second, busy_pred, busy_first, palette_update.encode, palette_update.decode)
 
 
+def test_palette_inter_and_intra_count_the_previous_frame_once_per_schedule(monkeypatch) -> None:
+    """Both start from the previous frame's context counts in the same passes (version 5 on): they
+    are counted once per schedule, and each candidate gets its own copy, so that coding one (which
+    adds its pixels' counts) leaves the other's as the decoder will start them."""
+    first, second = _frames(40, seed=3)
+    pred = _prediction(first)
+    calls = []
+    counted = palette.pretrained_counts
+    monkeypatch.setattr(palette, "pretrained_counts", lambda *a: calls.append(a) or counted(*a))
+    cands = palette.estimate(FrameToCode.of(second), pc.extract_palette(second), pred, first, None, 0, 0)
+    assert len(calls) == len(palette.SCHEDULES) and cands[0].counts is not cands[1].counts
+    for cand in cands:  # coded one after the other, each from its own counts
+        _round_trip(
+            cand,
+            second,
+            pred if cand.mode == fc.MODE_PALETTE_INTER else None,
+            first,
+            palette.encode,
+            palette.decode,
+        )
+
+
 @pytest.mark.parametrize("colours", [40, 400])
 def test_the_frame_coder_takes_the_cheapest_candidate(colours) -> None:
     first, second = _frames(colours, seed=2)

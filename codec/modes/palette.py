@@ -677,6 +677,17 @@ def estimate(
     # a large frame's palette intra schedule is chosen on bands of it (``sampled_schedules``; not
     # with copied blocks, whose flags are the frame's)
     sample_rows = None if copied is not None else frame_sample.sample_rows(h, w)
+    counted: dict[tuple[bool, bool], ctx.ContextCounts] = {}
+
+    def counts_in(rows: bool, inter: bool) -> ctx.ContextCounts:
+        """The previous frame's context counts in a schedule, counted once per frame: palette
+        inter reads the intra passes (version 5 on), so both modes start from the same counts."""
+        key = (rows, inter and not CURRENT.interlaced_palette_inter)
+        if key not in counted:
+            geometry = inter_geometry(h, w, rows=rows) if inter else intra_geometry(h, w, rows)
+            counted[key] = pretrained_counts(geometry, previous, palette)
+        return counted[key].copy()
+
     out = []
     if pred is not None and inter_shift is not None:
 
@@ -684,7 +695,7 @@ def estimate(
             def passes() -> Iterable[PassInputs]:
                 return iter_inter_passes(pred, inter_shift, h, w, coded=coded, rows=rows)
 
-            counts = pretrained_counts(inter_geometry(h, w, rows=rows), previous, palette)
+            counts = counts_in(rows, inter=True)
             return candidate(
                 MODE_PALETTE_INTER, inter_shift, passes, palette, idx, prev_idx, counts, body, copied, rows
             )
@@ -700,7 +711,7 @@ def estimate(
                 frame.flat, palette, idx, intra_shift, h, w, decoding=False, coded=coded, rows=rows
             )
 
-        counts = pretrained_counts(intra_geometry(h, w, rows), previous, palette)
+        counts = counts_in(rows, inter=False)
         return candidate(
             MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, body, copied, rows
         )
