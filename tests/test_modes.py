@@ -76,6 +76,13 @@ def _round_trip(cand, frame: np.ndarray, pred, previous, encode, decode) -> None
     assert 8 * len(coded.payload) <= 1.1 * cand.bits + 96
 
 
+def _round_trip_palette(cands, frame: np.ndarray, pred: Prediction, previous: np.ndarray) -> None:
+    """Code and decode each palette candidate in turn (inter ones with ``pred``)."""
+    for cand in cands:
+        inter = cand.mode == fc.MODE_PALETTE_INTER
+        _round_trip(cand, frame, pred if inter else None, previous, palette.encode, palette.decode)
+
+
 def test_every_mode_keeps_the_contract() -> None:
     first, second = _frames(40)
     pred = _prediction(first)
@@ -89,15 +96,7 @@ def test_every_mode_keeps_the_contract() -> None:
         fr, pc.extract_palette(second), pred, first, None, intra.scale_shift, inter.scale_shift
     )
     assert [c.mode for c in cands] == [fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER]
-    for cand in cands:
-        _round_trip(
-            cand,
-            second,
-            pred if cand.mode == fc.MODE_PALETTE_INTER else None,
-            first,
-            palette.encode,
-            palette.decode,
-        )
+    _round_trip_palette(cands, second, pred, first)
     busy_first, busy_second = _frames(400, seed=1)
     busy_pred = _prediction(busy_first)
     update = palette_update.estimate(
@@ -123,15 +122,7 @@ def test_palette_inter_and_intra_count_the_previous_frame_once_per_schedule(monk
     monkeypatch.setattr(palette, "pretrained_counts", lambda *a: calls.append(a) or counted(*a))
     cands = palette.estimate(FrameToCode.of(second), pc.extract_palette(second), pred, first, None, 0, 0)
     assert len(calls) == len(palette.SCHEDULES) and cands[0].counts is not cands[1].counts
-    for cand in cands:  # coded one after the other, each from its own counts
-        _round_trip(
-            cand,
-            second,
-            pred if cand.mode == fc.MODE_PALETTE_INTER else None,
-            first,
-            palette.encode,
-            palette.decode,
-        )
+    _round_trip_palette(cands, second, pred, first)  # one after the other, each from its own counts
 
 
 @pytest.mark.parametrize("colours", [40, 400])
