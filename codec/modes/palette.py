@@ -249,7 +249,8 @@ def intra_passes(
     decoded into ``idx`` (``canvas`` (C, H*W) uint8 (or float32) is filled as it goes). With ``coded`` ((H*W,)
     bool, copied blocks), only those pixels; the others' ``idx`` must be set beforehand. ``rows``:
     in the row schedule (version 10) instead of the coarse-to-fine passes; ``geometry``: that
-    schedule, when the caller has it already (large frames' schedules are not cached)."""
+    schedule, when the caller has it already (a large frame's is an ``intra.Schedule``, which
+    makes its passes again each time it is read)."""
     from .. import intra_kernel  # numba: loaded on first use
 
     for p in geometry or intra_geometry(height, width, rows):

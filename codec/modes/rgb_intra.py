@@ -55,7 +55,7 @@ def encode(c: IntraCandidate) -> bytes:
     enc = entropy.FrameEncoder()
     if c.params is None:
         params = _pass_params(c.flat, c.height, c.width)
-    else:  # the schedule again (not kept in the candidate: cached, or 20 bytes a pixel of a large frame)
+    else:  # the schedule again: cached at these sizes, so not kept in the candidate
         params = ((p, *kept) for p, kept in zip(intra.passes(c.height, c.width), c.params, strict=True))
     for p, mean_q, scale_idx in params:
         mean_q, scale_idx = mean_q.astype(np.int32), scale_idx.astype(np.int32)
