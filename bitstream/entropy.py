@@ -401,7 +401,17 @@ def count_rows(
 def table_rows(
     mean_q: np.ndarray, scale_idx: np.ndarray, lo: int = SYMBOL_MIN, hi: int = SYMBOL_MAX
 ) -> np.ndarray:
-    """(N, hi - lo + 1) float64 rows of ``value_counts`` for every value: exact integers."""
+    """(N, hi - lo + 1) float64 rows of ``value_counts`` for every value: exact integers, built by
+    the compiled ``table_kernel`` (``table_rows_reference``'s, bit for bit)."""
+    from . import table_kernel  # numba: loaded on first use
+
+    return table_kernel.table_rows(mean_q, scale_idx, lo, hi)
+
+
+def table_rows_reference(
+    mean_q: np.ndarray, scale_idx: np.ndarray, lo: int = SYMBOL_MIN, hi: int = SYMBOL_MAX
+) -> np.ndarray:
+    """``table_rows`` in numpy (for testing the kernel)."""
     return count_rows(
         np.arange(lo, hi + 1),
         np.asarray(mean_q, np.int64).reshape(-1, 1),
@@ -643,13 +653,24 @@ WINDOW_RADII = (3, 7, 15, 31, 63)
 WINDOW_OF_SCALE = np.array(
     [next((r for r in WINDOW_RADII if r >= 6 * b + 1), 0) for b in SCALE_TABLE.tolist()], np.int64
 )
-_FULL_MASS = CDF_TOTAL + SYMBOL_MAX - SYMBOL_MIN + 1
+#: The sum of a whole row of ``value_counts`` over 0..255.
+FULL_MASS = CDF_TOTAL + SYMBOL_MAX - SYMBOL_MIN + 1
 
 
-def _window_rows(mean_q: np.ndarray, scale_idx: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+def window_rows(mean_q: np.ndarray, scale_idx: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """(first value of each window, (N, 2 radius + 2) float64 rows): the values lo..lo + 2 radius
     around the rounded mean (the window moved inside 0..255), then an escape symbol holding the
-    mass of every other value. The integer frequencies ``value_counts`` gives, from one gather of
+    mass of every other value; built by the compiled ``table_kernel`` (``window_rows_reference``'s
+    integers)."""
+    from . import table_kernel  # numba: loaded on first use
+
+    return table_kernel.window_rows(mean_q, scale_idx, radius)
+
+
+def window_rows_reference(
+    mean_q: np.ndarray, scale_idx: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``window_rows`` in numpy: the integer frequencies ``value_counts`` gives, from one gather of
     the table at the window's 2 radius + 2 bin edges (the end values taking their tails)."""
     width = 2 * radius + 1
     centre = (mean_q + MEAN_STEPS // 2) >> 4
@@ -661,7 +682,7 @@ def _window_rows(mean_q: np.ndarray, scale_idx: np.ndarray, radius: int) -> tupl
     cdf[:, -1] = np.where(lo + 2 * radius == SYMBOL_MAX, CDF_TOTAL, cdf[:, -1])
     rows = np.empty((lo.size, width + 1), np.float64)
     rows[:, :width] = np.diff(cdf, axis=1) + 1
-    rows[:, width] = _FULL_MASS - rows[:, :width].sum(axis=1)
+    rows[:, width] = FULL_MASS - rows[:, :width].sum(axis=1)
     return lo, rows
 
 
@@ -711,7 +732,7 @@ def encode_windowed(
             continue
         for start in range(0, where.size, TABLE_BLOCK):
             sel = where[start : start + TABLE_BLOCK]
-            lo, rows = _window_rows(mean_q[sel], scale_idx[sel], radius)
+            lo, rows = window_rows(mean_q[sel], scale_idx[sel], radius)
             offset = symbols[sel] - lo
             outside = (offset < 0) | (offset > 2 * radius)
             enc.encode_categorical(np.where(outside, 2 * radius + 1, offset), rows)
@@ -741,7 +762,7 @@ def decode_windowed(
             continue
         for start in range(0, where.size, TABLE_BLOCK):
             sel = where[start : start + TABLE_BLOCK]
-            lo, rows = _window_rows(mean_q[sel], scale_idx[sel], radius)
+            lo, rows = window_rows(mean_q[sel], scale_idx[sel], radius)
             offset = dec.decode_categorical(rows).astype(np.int64)
             out[sel] = lo + offset
             lo_all[sel], width_all[sel] = lo, 2 * radius + 1

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from ..bitstream import entropy
-from .weight_kernel import first_call
+from ..bitstream.table_kernel import first_call
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")

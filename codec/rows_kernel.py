@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
-from .weight_kernel import first_call
+from ..bitstream.table_kernel import first_call
 
 if TYPE_CHECKING:
     from .intra import Ring

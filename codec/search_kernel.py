@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from ..bitstream import entropy
-from .weight_kernel import first_call
+from ..bitstream.table_kernel import first_call
 
 if TYPE_CHECKING:
     from .palette_coding import TrueColourStats

@@ -15,14 +15,11 @@ Imported on first use: numba takes a moment to load.
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from typing import Iterator
-
 import numba
 import numpy as np
 
 from ..bitstream import entropy
+from ..bitstream.table_kernel import first_call
 
 #: A value's bin reaches half a level (in 1/16) either side of it; the top value in 1/16.
 _HALF = entropy.MEAN_STEPS // 2
@@ -191,30 +188,3 @@ def _arguments(mean_q, coupling_q, scale_idx, palette, shift) -> tuple:
         entropy.COUPLING_SHIFT,
         _TOP,
     )
-
-
-#: The kernels that have been called once (``first_call``): asking numba for a dispatcher's
-#: ``signatures`` costs some 16 us (it hashes every type), and the kernels are called tens of
-#: thousands of times per clip.
-_CALLED: set[int] = set()
-
-
-@contextlib.contextmanager
-def first_call(kernel) -> Iterator[None]:
-    """Around the first call, which loads the compiled kernel from numba's cache: numba then loads
-    its type registries, and one of them imports scipy.linalg (a quarter of a second) only to learn
-    whether jitted ``np.dot`` can use BLAS. These kernels use no BLAS, so scipy.linalg is hidden for
-    that moment (when nothing has imported it yet) and numba records "no BLAS"; scipy.linalg
-    imports normally afterwards. Later calls only pass through."""
-    if id(kernel) in _CALLED:
-        yield
-        return
-    hide = not kernel.signatures and "scipy.linalg" not in sys.modules
-    if hide:
-        sys.modules["scipy.linalg"] = None  # an import of it raises ImportError
-    try:
-        yield
-    finally:
-        if hide and sys.modules.get("scipy.linalg", 0) is None:
-            del sys.modules["scipy.linalg"]
-        _CALLED.add(id(kernel))

@@ -1,0 +1,147 @@
+"""Compiled rows of the integer Laplace tables: ``entropy.table_rows`` (every value of the range)
+and ``entropy.window_rows`` (a window of values around the mean and an escape symbol).
+
+Why: these rows are what the RGB modes and the planar frames hand constriction, 256 or up to 128
+entries a sample, and in numpy each is several passes over (samples x values) arrays (a gather,
+a difference, a sum, the tails' columns): the largest part of decoding a planar frame. These loops
+build each sample's row at once from the same integer tables (``entropy.cdf_table`` and
+``entropy.bin_table``), so the rows are the same integers (``tests/test_table_kernel.py`` checks
+them against the numpy references). Imported on first use: numba takes a moment to load, and the
+container's own code never needs it.
+
+``first_call`` is shared by every compiled kernel of the package (``codec``'s too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Iterator
+
+import numba
+import numpy as np
+
+from . import entropy
+
+#: The tables' constants, as the kernels read them (numba freezes module globals).
+_STEPS = entropy.MEAN_STEPS
+_HALF = entropy.MEAN_STEPS // 2  # a value's bin reaches half a level (in 1/16) either side of it
+_BIN_SPAN = entropy.BIN_SPAN
+_CDF_HALF = entropy.CDF_HALF
+_SYMBOL_MIN, _SYMBOL_MAX = entropy.SYMBOL_MIN, entropy.SYMBOL_MAX
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _table_rows(
+    mean_q, scale_idx, lo, hi, bins, bin_width, cdf, cdf_width, total, out
+):  # pragma: no cover - compiled
+    """``entropy.count_rows`` of every value lo..hi: interior values from the bins, the two end
+    values with their tails from the cumulative counts."""
+    for i in numba.prange(mean_q.size):
+        m = mean_q[i]
+        s = scale_idx[i]
+        b = s * bin_width + _BIN_SPAN - m
+        c = s * cdf_width + _CDF_HALF - m
+        out[i, 0] = cdf[c + lo * _STEPS + _HALF] + 1
+        for k in range(1, hi - lo):
+            out[i, k] = bins[b + (lo + k) * _STEPS]
+        out[i, hi - lo] = total - cdf[c + hi * _STEPS - _HALF] + 1
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _window_rows(
+    mean_q, scale_idx, radius, cdf, cdf_width, total, full, out_lo, out
+):  # pragma: no cover - compiled
+    """``entropy.window_rows_reference``: per sample the window's first value and its row (the
+    counts between consecutive bin edges, clipped to the table, plus 1; the ends of the range
+    take their tails), then the escape's mass, what the window leaves of the whole row's."""
+    width = 2 * radius + 1
+    top = _SYMBOL_MAX - 2 * radius
+    for i in numba.prange(mean_q.size):
+        m = mean_q[i]
+        base = scale_idx[i] * cdf_width + _CDF_HALF
+        lo = min(max(((m + _HALF) >> 4) - radius, _SYMBOL_MIN), top)
+        out_lo[i] = lo
+        edge = lo * _STEPS - _HALF - m
+        below = 0 if lo == _SYMBOL_MIN else cdf[base + min(max(edge, -_CDF_HALF), _CDF_HALF)]
+        mass = 0
+        for k in range(width):
+            edge += _STEPS
+            if k == width - 1 and lo == top:
+                above = total
+            else:
+                above = cdf[base + min(max(edge, -_CDF_HALF), _CDF_HALF)]
+            count = above - below + 1
+            out[i, k] = count
+            mass += count
+            below = above
+        out[i, width] = full - mass
+
+
+def table_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """(N, hi - lo + 1) float64 rows: ``entropy.table_rows_reference``'s integers."""
+    mean_q = np.ascontiguousarray(mean_q, np.int64).ravel()
+    bins, cdf = entropy.bin_table(), entropy.cdf_table()
+    out = np.empty((mean_q.size, hi - lo + 1), np.float64)
+    with first_call(_table_rows):
+        _table_rows(
+            mean_q,
+            np.ascontiguousarray(scale_idx, np.int64).ravel(),
+            lo,
+            hi,
+            bins.ravel(),
+            bins.shape[1],
+            cdf.ravel(),
+            cdf.shape[1],
+            entropy.CDF_TOTAL,
+            out,
+        )
+    return out
+
+
+def window_rows(mean_q: np.ndarray, scale_idx: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first value of each window, (N, 2 radius + 2) float64 rows): ``entropy.window_rows_reference``'s."""
+    mean_q = np.ascontiguousarray(mean_q, np.int64).ravel()
+    cdf = entropy.cdf_table()
+    lo = np.empty(mean_q.size, np.int64)
+    out = np.empty((mean_q.size, 2 * radius + 2), np.float64)
+    with first_call(_window_rows):
+        _window_rows(
+            mean_q,
+            np.ascontiguousarray(scale_idx, np.int64).ravel(),
+            radius,
+            cdf.ravel(),
+            cdf.shape[1],
+            entropy.CDF_TOTAL,
+            entropy.FULL_MASS,
+            lo,
+            out,
+        )
+    return lo, out
+
+
+#: The kernels that have been called once (``first_call``): asking numba for a dispatcher's
+#: ``signatures`` costs some 16 us (it hashes every type), and the kernels are called tens of
+#: thousands of times per clip.
+_CALLED: set[int] = set()
+
+
+@contextlib.contextmanager
+def first_call(kernel) -> Iterator[None]:
+    """Around the first call, which loads the compiled kernel from numba's cache: numba then loads
+    its type registries, and one of them imports scipy.linalg (a quarter of a second) only to learn
+    whether jitted ``np.dot`` can use BLAS. These kernels use no BLAS, so scipy.linalg is hidden for
+    that moment (when nothing has imported it yet) and numba records "no BLAS"; scipy.linalg
+    imports normally afterwards. Later calls only pass through."""
+    if id(kernel) in _CALLED:
+        yield
+        return
+    hide = not kernel.signatures and "scipy.linalg" not in sys.modules
+    if hide:
+        sys.modules["scipy.linalg"] = None  # an import of it raises ImportError
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get("scipy.linalg", 0) is None:
+            del sys.modules["scipy.linalg"]
+        _CALLED.add(id(kernel))
