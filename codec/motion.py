@@ -83,7 +83,17 @@ def compensate(
     """The motion-compensated (H, W) luma plane for the field (vy, vx) in quarter samples, as
     H.264 forms it: whole and half samples read from ``half`` (``half_sample_plane``), a quarter
     sample is the rounded-up mean of the two nearest whole or half samples (on the diagonal for
-    the four positions between half samples). Positions are clamped to the half-sample plane."""
+    the four positions between half samples). Positions are clamped to the half-sample plane.
+    Computed by the compiled ``motion_kernel``; ``compensate_reference`` is the same in numpy."""
+    from . import motion_kernel  # numba: loaded on first use
+
+    return motion_kernel.compensate(half, vy, vx, block_h, block_w)
+
+
+def compensate_reference(
+    half: np.ndarray, vy: np.ndarray, vx: np.ndarray, block_h: int = BLOCK, block_w: int = BLOCK
+) -> np.ndarray:
+    """``compensate`` in numpy (for testing the kernel)."""
     h2, w2 = half.shape
     h, w = h2 // 2, w2 // 2
     qy = 4 * np.arange(h)[:, None] + per_sample(vy, block_h, block_w, h, w)
@@ -191,7 +201,17 @@ def _halve(plane: np.ndarray) -> np.ndarray:
 
 def _block_sad(cur: np.ndarray, ref: np.ndarray, vy: np.ndarray, vx: np.ndarray, block: int) -> np.ndarray:
     """Per block (int64), the sum of absolute differences between ``cur`` and ``ref`` moved by
-    the block's whole-sample vector (positions clamped to the plane)."""
+    the block's whole-sample vector (positions clamped to the plane); compiled
+    (``motion_kernel.whole_sample_costs``), ``block_sad_reference`` in numpy."""
+    from . import motion_kernel  # numba: loaded on first use
+
+    return motion_kernel.whole_sample_costs(cur, ref, vy, vx, block)
+
+
+def block_sad_reference(
+    cur: np.ndarray, ref: np.ndarray, vy: np.ndarray, vx: np.ndarray, block: int
+) -> np.ndarray:
+    """``_block_sad`` in numpy (for testing the kernel)."""
     h, w = cur.shape
     ys = np.clip(np.arange(h)[:, None] + per_sample(vy, block, block, h, w), 0, h - 1)
     xs = np.clip(np.arange(w)[None, :] + per_sample(vx, block, block, h, w), 0, w - 1)
@@ -233,12 +253,9 @@ def _consider(
     """Keep, per block, the candidate whose cost beats the best so far."""
     cand_y = np.clip(cand_y, -LIMIT, LIMIT)
     cand_x = np.clip(cand_x, -LIMIT, LIMIT)
-    h, w = cur.shape
-    bh, bw = best.shape
-    shifted = compensate(half, cand_y, cand_x)
-    diff = np.zeros((bh * BLOCK, bw * BLOCK), np.int64)
-    diff[:h, :w] = np.abs(cur - shifted)
-    cost = diff.reshape(bh, BLOCK, bw, BLOCK).sum(axis=(1, 3))
+    from . import motion_kernel  # numba: loaded on first use
+
+    cost = motion_kernel.compensated_costs(cur, half, cand_y, cand_x, BLOCK)
     cost += _LAMBDA * (np.abs(cand_y - median_y) + np.abs(cand_x - median_x))
     better = cost < best
     best[better] = cost[better]

@@ -1,0 +1,55 @@
+"""The compiled block motion (codec/motion_kernel.py) against motion.py's numpy rules: the same
+compensated planes and block costs for vectors reaching past every edge, odd plane sizes and
+quarter-sample positions of every parity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fpcodec.codec import motion, motion_kernel
+
+
+def _field(rng: np.random.Generator, h: int, w: int, dtype=np.int32) -> tuple[np.ndarray, np.ndarray]:
+    bh, bw = motion.field_shape(h, w)
+    vy = rng.integers(-motion.LIMIT, motion.LIMIT + 1, (bh, bw)).astype(dtype)
+    vx = rng.integers(-motion.LIMIT, motion.LIMIT + 1, (bh, bw)).astype(dtype)
+    vy[0, 0], vx[0, 0] = -motion.LIMIT, -motion.LIMIT  # far outside, clamped
+    return vy, vx
+
+
+@pytest.mark.parametrize(("h", "w"), [(37, 53), (16, 16), (1, 9)])
+def test_compensate_is_the_numpy_rule(h: int, w: int) -> None:
+    rng = np.random.default_rng(h * w)
+    half = motion.half_sample_plane(rng.integers(0, 256, (h, w)), 255)
+    for dtype in (np.int32, np.int64):  # the search's candidates and the decoded field
+        vy, vx = _field(rng, h, w, dtype)
+        vy[-1, -1], vx[-1, -1] = 3, 1  # a quarter sample between half samples
+        got = motion.compensate(half, vy, vx)
+        assert got.dtype == half.dtype
+        assert np.array_equal(got, motion.compensate_reference(half, vy, vx))
+
+
+def test_compensated_costs_are_the_numpy_sums() -> None:
+    rng = np.random.default_rng(5)
+    h, w = 29, 43  # blocks past the plane's edge
+    cur = rng.integers(0, 1024, (h, w)).astype(np.int32)
+    half = motion.half_sample_plane(rng.integers(0, 1024, (h, w)), 1023)
+    vy, vx = _field(rng, h, w)
+    bh, bw = vy.shape
+    diff = np.zeros((bh * motion.BLOCK, bw * motion.BLOCK), np.int64)
+    diff[:h, :w] = np.abs(cur - motion.compensate_reference(half, vy, vx))
+    expected = diff.reshape(bh, motion.BLOCK, bw, motion.BLOCK).sum(axis=(1, 3))
+    assert np.array_equal(motion_kernel.compensated_costs(cur, half, vy, vx, motion.BLOCK), expected)
+
+
+@pytest.mark.parametrize("block", [2, 4, 8])
+def test_whole_sample_costs_are_the_numpy_sums(block: int) -> None:
+    rng = np.random.default_rng(block)
+    cur = rng.integers(0, 4 * 255, (6 * block, 9 * block)).astype(np.int32)
+    ref = rng.integers(0, 4 * 255, cur.shape).astype(np.int32)
+    vy = rng.integers(-20, 21, (6, 9)).astype(np.int32)
+    vx = rng.integers(-20, 21, (6, 9)).astype(np.int32)
+    assert np.array_equal(
+        motion._block_sad(cur, ref, vy, vx, block), motion.block_sad_reference(cur, ref, vy, vx, block)
+    )
