@@ -137,7 +137,22 @@ def inter_params(
     the causal neighbours a, b, c, d of the samples ``targets``: the spatial prediction is the
     median predictor, its error how far the median of ``mc``'s own neighbours is from ``mc``
     plus a quarter of the activity (contexts: ``planar_rule``'s). The first sample, which has
-    no neighbour, takes ``mc`` in the first-grid context."""
+    no neighbour, takes ``mc`` in the first-grid context. Computed by the compiled
+    ``raster_kernel``; ``inter_params_reference`` is the rule in numpy."""
+    from . import raster_kernel  # numba: loaded on first use
+
+    return raster_kernel.inter_params(plane, mc, neighbours, targets, depth, luma_error)
+
+
+def inter_params_reference(
+    plane: np.ndarray,
+    mc: np.ndarray,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    depth: int,
+    luma_error: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``inter_params`` in numpy (for testing the kernel)."""
     max_value = (1 << depth) - 1
     ok = neighbours != _MID
     count = ok.sum(axis=0)

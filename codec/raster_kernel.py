@@ -1,0 +1,125 @@
+"""Compiled raster inter rule of planar frames (``raster_rule.inter_params``, kind 3): each
+sample's mean and context from its causal neighbours and the motion-compensated plane.
+
+Why: raster inter codes a plane in about 126 wavefronts, and in numpy each wavefront's rule is
+some fifty small array operations (gathers, medians, the blend's three weights, a search of the
+thresholds), most of a planar frame's decoding time after the rows. This loop does a sample at a
+time with the same integer arithmetic (floor divisions included), so the means and contexts are
+the same integers (``tests/test_raster_kernel.py`` checks them against the numpy rule). Imported
+on first use: numba takes a moment to load.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..bitstream.table_kernel import first_call
+from . import planar_rule
+
+#: planar_rule's constants, as the loop reads them (numba freezes module globals).
+_ONE = planar_rule._ONE
+_HALF = planar_rule._HALF
+_QUALITY = planar_rule.QUALITY
+_FIRST = planar_rule.FIRST
+_LUMA_WEIGHT = planar_rule.LUMA_WEIGHT
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _median(a, b, c):  # pragma: no cover - compiled
+    low, high = min(a, b), max(a, b)
+    if c >= high:
+        return low
+    if c <= low:
+        return high
+    return a + b - c
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _weight(error):  # pragma: no cover - compiled
+    return _ONE // ((error + _HALF) * (error + _HALF))
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _inter_params(
+    plane, mc, neighbours, targets, depth, luma_error, has_luma, thresholds, mean_out, ctx_out
+):  # pragma: no cover - compiled
+    max_value = (np.int64(1) << depth) - 1
+    mid = np.int64(1) << (depth - 1)
+    for i in numba.prange(targets.size):
+        here = np.int64(mc[targets[i]])
+        cur = np.empty(4, np.int64)  # decoded neighbours (mid where absent), a b c d
+        ref = np.empty(4, np.int64)  # their compensated samples (mid where absent)
+        count = 0
+        change = np.int64(0)  # sums over the present neighbours of cur - ref, |cur - ref|, exact
+        copy = np.int64(0)
+        exact = 0
+        for k in range(4):
+            j = neighbours[k, i]
+            if j < 0:
+                cur[k], ref[k] = mid, mid
+                continue
+            cur[k], ref[k] = plane[j], mc[j]
+            diff = cur[k] - ref[k]
+            count += 1
+            change += diff
+            copy += abs(diff)
+            if diff == 0:
+                exact += 1
+        if count == 0:  # the first sample: mc in the first-grid context
+            mean_out[i], ctx_out[i] = 16 * here, _FIRST
+            continue
+        a, b, c, d = cur[0], cur[1], cur[2], cur[3]
+        spread = 36 * (abs(d - b) + abs(b - c) + abs(c - a))
+        err_smooth = abs(here - _median(ref[0], ref[1], ref[2])) * 144 + spread
+        mean12 = 12 * _median(a, b, c)
+        unit = 12 // count
+        change12 = change * unit
+        here12 = 12 * here
+        err_copy = copy * unit * 12
+        if has_luma:
+            err_copy += _LUMA_WEIGHT * np.int64(luma_error[targets[i]])
+        shift = np.int64(0)
+        for k in range(4):
+            if neighbours[k, i] >= 0:
+                shift += abs(12 * (cur[k] - ref[k]) - change12)
+        err_shift = shift * unit
+        w_copy, w_shift, w_smooth = _weight(err_copy), _weight(err_shift), _weight(err_smooth)
+        total = w_copy + w_shift + w_smooth
+        num = w_copy * here12 + w_shift * (here12 + change12) + w_smooth * mean12
+        if exact == count:
+            mean, group = 16 * here, 2
+        else:
+            mean, group = (4 * num + (3 * total) // 2) // (3 * total), 1 if exact > 0 else 0
+        level = 0
+        while level < thresholds.size and thresholds[level] <= total:
+            level += 1
+        mean_out[i] = min(max(mean, 0), 16 * max_value)
+        ctx_out[i] = group * _QUALITY + level
+
+
+def inter_params(
+    plane: np.ndarray,
+    mc: np.ndarray,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    depth: int,
+    luma_error: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``raster_rule.inter_params_reference``'s (means, contexts), int64."""
+    n = targets.size
+    mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
+    with first_call(_inter_params):
+        _inter_params(
+            plane,
+            mc,
+            np.ascontiguousarray(neighbours),
+            targets,
+            depth,
+            np.zeros(1, np.int64) if luma_error is None else luma_error,
+            luma_error is not None,
+            planar_rule.THRESHOLDS,
+            mean,
+            ctx,
+        )
+    return mean, ctx

@@ -1,0 +1,40 @@
+"""The compiled raster inter rule (codec/raster_kernel.py) against raster_rule's numpy rule: the
+same means and contexts, wavefront by wavefront and for a whole plane, at 8 and 10 bits, with and
+without the chroma planes' luma error, where motion compensation is exact, close and wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fpcodec.codec import raster_rule
+
+
+def _planes(h: int, w: int, depth: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth plane and its compensation: exact in one band, off by a little in another, noise
+    in the rest (so every agreement group and many confidence levels occur)."""
+    rng = np.random.default_rng(seed)
+    top = (1 << depth) - 1
+    ys, xs = np.mgrid[0:h, 0:w]
+    plane = ((ys * 7 + xs * 3) % (top + 1)).astype(np.int64)
+    mc = plane.copy()
+    mc[h // 3 : 2 * h // 3] += rng.integers(-2, 3, (2 * h // 3 - h // 3, w))
+    mc[2 * h // 3 :] = rng.integers(0, top + 1, (h - 2 * h // 3, w))
+    return plane.ravel(), np.clip(mc, 0, top).ravel()
+
+
+@pytest.mark.parametrize(("depth", "with_luma"), [(8, False), (8, True), (10, False)])
+def test_inter_params_are_the_numpy_rule(depth: int, with_luma: bool) -> None:
+    h, w = 45, 70  # two tiles across, a partial one below
+    plane, mc = _planes(h, w, depth, depth)
+    luma = np.random.default_rng(3).integers(0, 40, h * w) if with_luma else None
+    fronts = raster_rule.wavefronts(h, w, raster_rule.TILED)
+    for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
+        got = raster_rule.inter_params(plane, mc, neighbours, targets, depth, luma)
+        ref = raster_rule.inter_params_reference(plane, mc, neighbours, targets, depth, luma)
+        assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+    mean, ctx = raster_rule.plane_params(plane, h, w, depth, mc, luma)
+    assert len(set(ctx.tolist())) > 10  # the cases above reach many contexts
+    maps = raster_rule._neighbour_maps(h, w, raster_rule.TILED)
+    ref = raster_rule.inter_params_reference(plane, mc, maps, np.arange(h * w), depth, luma)
+    assert np.array_equal(mean, ref[0]) and np.array_equal(ctx, ref[1])
