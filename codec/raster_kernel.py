@@ -40,6 +40,19 @@ def _weight(error):  # pragma: no cover - compiled
     return _ONE // ((error + _HALF) * (error + _HALF))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _neighbour(plane, mc, j, mid):  # pragma: no cover - compiled
+    """(decoded, compensated) samples of neighbour j, (mid, mid) where there is none (j < 0)."""
+    if j < 0:
+        return mid, mid
+    return np.int64(plane[j]), np.int64(mc[j])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _shift_error(j, diff, change12):  # pragma: no cover - compiled
+    return abs(12 * diff - change12) if j >= 0 else 0
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _inter_params(
     plane, mc, neighbours, targets, depth, luma_error, has_luma, thresholds, mean_out, ctx_out
@@ -48,41 +61,33 @@ def _inter_params(
     mid = np.int64(1) << (depth - 1)
     for i in numba.prange(targets.size):
         here = np.int64(mc[targets[i]])
-        cur = np.empty(4, np.int64)  # decoded neighbours (mid where absent), a b c d
-        ref = np.empty(4, np.int64)  # their compensated samples (mid where absent)
-        count = 0
-        change = np.int64(0)  # sums over the present neighbours of cur - ref, |cur - ref|, exact
-        copy = np.int64(0)
-        exact = 0
-        for k in range(4):
-            j = neighbours[k, i]
-            if j < 0:
-                cur[k], ref[k] = mid, mid
-                continue
-            cur[k], ref[k] = plane[j], mc[j]
-            diff = cur[k] - ref[k]
-            count += 1
-            change += diff
-            copy += abs(diff)
-            if diff == 0:
-                exact += 1
+        ja, jb, jc, jd = neighbours[0, i], neighbours[1, i], neighbours[2, i], neighbours[3, i]
+        a, ra = _neighbour(plane, mc, ja, mid)  # mid where absent: the median and the activity's rule
+        b, rb = _neighbour(plane, mc, jb, mid)
+        c, rc = _neighbour(plane, mc, jc, mid)
+        d, rd = _neighbour(plane, mc, jd, mid)
+        count = (ja >= 0) + (jb >= 0) + (jc >= 0) + (jd >= 0)
         if count == 0:  # the first sample: mc in the first-grid context
             mean_out[i], ctx_out[i] = 16 * here, _FIRST
             continue
-        a, b, c, d = cur[0], cur[1], cur[2], cur[3]
+        # the blend's differences: an absent neighbour's is 0 (its samples are mid on both sides)
+        da, db, dc, dd = a - ra, b - rb, c - rc, d - rd
+        exact = (ja >= 0 and da == 0) + (jb >= 0 and db == 0) + (jc >= 0 and dc == 0) + (jd >= 0 and dd == 0)
         spread = 36 * (abs(d - b) + abs(b - c) + abs(c - a))
-        err_smooth = abs(here - _median(ref[0], ref[1], ref[2])) * 144 + spread
+        err_smooth = abs(here - _median(ra, rb, rc)) * 144 + spread
         mean12 = 12 * _median(a, b, c)
         unit = 12 // count
-        change12 = change * unit
+        change12 = (da + db + dc + dd) * unit
         here12 = 12 * here
-        err_copy = copy * unit * 12
+        err_copy = (abs(da) + abs(db) + abs(dc) + abs(dd)) * unit * 12
         if has_luma:
             err_copy += _LUMA_WEIGHT * np.int64(luma_error[targets[i]])
-        shift = np.int64(0)
-        for k in range(4):
-            if neighbours[k, i] >= 0:
-                shift += abs(12 * (cur[k] - ref[k]) - change12)
+        shift = (
+            _shift_error(ja, da, change12)
+            + _shift_error(jb, db, change12)
+            + _shift_error(jc, dc, change12)
+            + _shift_error(jd, dd, change12)
+        )
         err_shift = shift * unit
         w_copy, w_shift, w_smooth = _weight(err_copy), _weight(err_shift), _weight(err_smooth)
         total = w_copy + w_shift + w_smooth
