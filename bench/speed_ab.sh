@@ -8,12 +8,16 @@
 #   bench/speed_ab.sh /tmp/fpold CLIP... > ab.txt
 #
 # "new" is the installed tree; "new1" is it on one core (taskset -c 0, NUMBA_NUM_THREADS=1).
-# The streams of both trees are compared byte for byte first. Where /usr/bin/time (GNU) is
+# The streams of both trees, and their decoded outputs, are compared byte for byte first.
+# OUT_EXT: the decoded output's format (default gif; y4m for a planar stream's samples);
+# ENCODE_ARGS: more arguments of every encode (e.g. --rgb). Where /usr/bin/time (GNU) is
 # installed, each line also gives the run's peak RSS in KB (then "label seconds kb").
 set -u
 OLD=$1; shift
 PY=${PYTHON:-python}
 ROUNDS=${ROUNDS:-3}
+EXT=${OUT_EXT:-gif}
+read -ra ENC_ARGS <<< "${ENCODE_ARGS:-}"
 run() {
   local label=$1; shift
   local s=$(date +%s.%N) rss=""
@@ -34,18 +38,20 @@ new() { "${NEW_CLI[@]}" "$@"; }
 tmp=$(mktemp -d)
 for clip in "$@"; do  # warm numba's caches; the same bytes from both trees
   name=$(basename "$clip")
-  old encode "$clip" -o "$tmp/old_$name.fpc" -q -y && new encode "$clip" -o "$tmp/new_$name.fpc" -q -y
+  old encode "$clip" "${ENC_ARGS[@]}" -o "$tmp/old_$name.fpc" -q -y
+  new encode "$clip" "${ENC_ARGS[@]}" -o "$tmp/new_$name.fpc" -q -y
   cmp -s "$tmp/old_$name.fpc" "$tmp/new_$name.fpc" && echo "$name: streams identical" || echo "$name: streams DIFFER"
-  old decode "$tmp/old_$name.fpc" -o "$tmp/o.gif" -y -q; new decode "$tmp/new_$name.fpc" -o "$tmp/n.gif" -y -q
+  old decode "$tmp/old_$name.fpc" -o "$tmp/o.$EXT" -y -q; new decode "$tmp/new_$name.fpc" -o "$tmp/n.$EXT" -y -q
+  cmp -s "$tmp/o.$EXT" "$tmp/n.$EXT" && echo "$name: outputs identical" || echo "$name: outputs DIFFER"
 done
 for r in $(seq "$ROUNDS"); do
   for clip in "$@"; do
     name=$(basename "$clip")
-    run "old enc $name" "${OLD_CLI[@]}" encode "$clip" -o "$tmp/o.fpc" -q -y
-    run "new enc $name" "${NEW_CLI[@]}" encode "$clip" -o "$tmp/n.fpc" -q -y
-    run "old dec $name" "${OLD_CLI[@]}" decode "$tmp/old_$name.fpc" -o "$tmp/o.gif" -y -q
-    run "new dec $name" "${NEW_CLI[@]}" decode "$tmp/new_$name.fpc" -o "$tmp/n.gif" -y -q
-    run "new1 dec $name" "${ONE_CLI[@]}" decode "$tmp/new_$name.fpc" -o "$tmp/n1.gif" -y -q
+    run "old enc $name" "${OLD_CLI[@]}" encode "$clip" "${ENC_ARGS[@]}" -o "$tmp/o.fpc" -q -y
+    run "new enc $name" "${NEW_CLI[@]}" encode "$clip" "${ENC_ARGS[@]}" -o "$tmp/n.fpc" -q -y
+    run "old dec $name" "${OLD_CLI[@]}" decode "$tmp/old_$name.fpc" -o "$tmp/o.$EXT" -y -q
+    run "new dec $name" "${NEW_CLI[@]}" decode "$tmp/new_$name.fpc" -o "$tmp/n.$EXT" -y -q
+    run "new1 dec $name" "${ONE_CLI[@]}" decode "$tmp/new_$name.fpc" -o "$tmp/n1.$EXT" -y -q
   done
 done
 rm -rf "$tmp"

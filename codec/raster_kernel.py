@@ -1,12 +1,13 @@
-"""Compiled raster inter rule of planar frames (``raster_rule.inter_params``, kind 3): each
-sample's mean and context from its causal neighbours and the motion-compensated plane.
+"""Compiled raster rules of planar frames (``raster_rule.params``, kind 2, and
+``raster_rule.inter_params``, kind 3): each sample's mean and context from its causal neighbours
+(and, inter, the motion-compensated plane).
 
-Why: raster inter codes a plane in about 126 wavefronts, and in numpy each wavefront's rule is
-some fifty small array operations (gathers, medians, the blend's three weights, a search of the
-thresholds), most of a planar frame's decoding time after the rows. This loop does a sample at a
-time with the same integer arithmetic (floor divisions included), so the means and contexts are
-the same integers (``tests/test_raster_kernel.py`` checks them against the numpy rule). Imported
-on first use: numba takes a moment to load.
+Why: raster inter codes a plane in about 126 wavefronts and raster intra in 2 H + W of them, and
+in numpy each wavefront's rule is up to fifty small array operations (gathers, medians, the
+blend's three weights, a search of the thresholds), most of a planar frame's decoding time after
+the rows. These loops do a sample at a time with the same integer arithmetic (floor divisions
+included), so the means and contexts are the same integers (``tests/test_raster_kernel.py``
+checks them against the numpy rules). Imported on first use: numba takes a moment to load.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numba
 import numpy as np
 
 from ..bitstream.table_kernel import first_call
-from . import planar_rule
+from . import planar_rule, raster_rule
 
 #: planar_rule's constants, as the loop reads them (numba freezes module globals).
 _ONE = planar_rule._ONE
@@ -101,6 +102,30 @@ def _inter_params(
             level += 1
         mean_out[i] = min(max(mean, 0), 16 * max_value)
         ctx_out[i] = group * _QUALITY + level
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _intra_params(plane, neighbours, depth, thresholds, mean_out, ctx_out):  # pragma: no cover - compiled
+    mid = np.int64(1) << (depth - 1)
+    for i in numba.prange(mean_out.size):
+        a, _ = _neighbour(plane, plane, neighbours[0, i], mid)
+        b, _ = _neighbour(plane, plane, neighbours[1, i], mid)
+        c, _ = _neighbour(plane, plane, neighbours[2, i], mid)
+        d, _ = _neighbour(plane, plane, neighbours[3, i], mid)
+        activity = (abs(d - b) + abs(b - c) + abs(c - a)) >> (depth - 8)
+        level = 0
+        while level < thresholds.size and thresholds[level] <= activity:
+            level += 1
+        mean_out[i], ctx_out[i] = 16 * _median(a, b, c), level
+
+
+def intra_params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """``raster_rule.params_reference``'s (means, contexts), int64."""
+    n = neighbours.shape[1]
+    mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
+    with first_call(_intra_params):
+        _intra_params(plane, np.ascontiguousarray(neighbours), depth, raster_rule.THRESHOLDS, mean, ctx)
+    return mean, ctx
 
 
 def inter_params(

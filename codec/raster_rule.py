@@ -100,7 +100,15 @@ def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> Wavefr
 def params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """Means (int64, 1/16 of a sample) and contexts (0..CONTEXTS-1) of the samples whose
     neighbour indices are ``neighbours`` ((4, N): a, b, c, d), read from the flat int64 ``plane``
-    (only those samples are read)."""
+    (only those samples are read). Computed by the compiled ``raster_kernel``;
+    ``params_reference`` is the rule in numpy."""
+    from . import raster_kernel  # numba: loaded on first use
+
+    return raster_kernel.intra_params(plane, neighbours, depth)
+
+
+def params_reference(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """``params`` in numpy (for testing the kernel)."""
     mid = 1 << (depth - 1)
     ok = neighbours != _MID
     a, b, c, d = np.where(ok, plane[np.where(ok, neighbours, 0)], mid)

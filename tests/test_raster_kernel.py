@@ -1,5 +1,5 @@
-"""The compiled raster inter rule (codec/raster_kernel.py) against raster_rule's numpy rule: the
-same means and contexts, wavefront by wavefront and for a whole plane, at 8 and 10 bits, with and
+"""The compiled raster rules (codec/raster_kernel.py) against raster_rule's numpy rules: the same
+means and contexts, wavefront by wavefront and for a whole plane, at 8 and 10 bits; inter with and
 without the chroma planes' luma error, where motion compensation is exact, close and wrong."""
 
 from __future__ import annotations
@@ -37,4 +37,20 @@ def test_inter_params_are_the_numpy_rule(depth: int, with_luma: bool) -> None:
     assert len(set(ctx.tolist())) > 10  # the cases above reach many contexts
     maps = raster_rule._neighbour_maps(h, w, raster_rule.TILED)
     ref = raster_rule.inter_params_reference(plane, mc, maps, np.arange(h * w), depth, luma)
+    assert np.array_equal(mean, ref[0]) and np.array_equal(ctx, ref[1])
+
+
+@pytest.mark.parametrize("depth", [8, 10])
+def test_intra_params_are_the_numpy_rule(depth: int) -> None:
+    h, w = 23, 31
+    plane, noise = _planes(h, w, depth, depth + 1)
+    plane = np.where(np.arange(h * w) % 3 == 0, noise, plane)  # edges of every activity level
+    fronts = raster_rule.wavefronts(h, w)
+    for neighbours in fronts.neighbours:
+        got = raster_rule.params(plane, neighbours, depth)
+        ref = raster_rule.params_reference(plane, neighbours, depth)
+        assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+    mean, ctx = raster_rule.plane_params(plane, h, w, depth)
+    assert len(set(ctx.tolist())) > 8
+    ref = raster_rule.params_reference(plane, raster_rule._neighbour_maps(h, w, raster_rule.WHOLE), depth)
     assert np.array_equal(mean, ref[0]) and np.array_equal(ctx, ref[1])
