@@ -82,11 +82,32 @@ def pass_params(
     """Snapped means (int64, 1/16 of a sample, 0..16 * max_value) and contexts (int64,
     0..CONTEXTS-1) of the samples of pass ``p``. ``plane`` and ``mc`` are flat int64 planes; only
     the neighbours ``p`` lists are read from ``plane``. ``luma_error`` (chroma planes of an inter
-    frame; flat, per sample): ``chroma_hint`` of the decoded luma plane."""
-    n = p.targets.size
+    frame; flat, per sample): ``chroma_hint`` of the decoded luma plane. Passes with neighbours
+    are computed by the compiled ``planar_kernel``; ``pass_params_reference`` is the rule in numpy."""
     if p.neighbours.shape[0] == 0:
-        first = mc[p.targets] * 16 if mc is not None else np.full(n, 8 * (max_value + 1), np.int64)
-        return first, np.full(n, FIRST, np.int64)
+        return _first_grid(mc, p, max_value)
+    from . import planar_kernel  # numba: loaded on first use
+
+    return planar_kernel.pass_params(plane, mc, p.neighbours, p.targets, p.diagonal, max_value, luma_error)
+
+
+def _first_grid(mc: np.ndarray | None, p: intra.Pass, max_value: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first grid's samples, which have no neighbours: ``mc``, or half the range."""
+    n = p.targets.size
+    first = mc[p.targets] * 16 if mc is not None else np.full(n, 8 * (max_value + 1), np.int64)
+    return first, np.full(n, FIRST, np.int64)
+
+
+def pass_params_reference(
+    plane: np.ndarray,
+    mc: np.ndarray | None,
+    p: intra.Pass,
+    max_value: int,
+    luma_error: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``pass_params`` in numpy (for testing the kernel)."""
+    if p.neighbours.shape[0] == 0:
+        return _first_grid(mc, p, max_value)
     ok = p.neighbours >= 0
     nbr = np.where(ok, p.neighbours, 0)
     count = ok.sum(axis=0)

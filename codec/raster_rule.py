@@ -100,11 +100,11 @@ def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> Wavefr
 def params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """Means (int64, 1/16 of a sample) and contexts (0..CONTEXTS-1) of the samples whose
     neighbour indices are ``neighbours`` ((4, N): a, b, c, d), read from the flat int64 ``plane``
-    (only those samples are read). Computed by the compiled ``raster_kernel``;
+    (only those samples are read). Computed by the compiled ``planar_kernel``;
     ``params_reference`` is the rule in numpy."""
-    from . import raster_kernel  # numba: loaded on first use
+    from . import planar_kernel  # numba: loaded on first use
 
-    return raster_kernel.intra_params(plane, neighbours, depth)
+    return planar_kernel.intra_params(plane, neighbours, depth)
 
 
 def params_reference(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,10 +146,10 @@ def inter_params(
     median predictor, its error how far the median of ``mc``'s own neighbours is from ``mc``
     plus a quarter of the activity (contexts: ``planar_rule``'s). The first sample, which has
     no neighbour, takes ``mc`` in the first-grid context. Computed by the compiled
-    ``raster_kernel``; ``inter_params_reference`` is the rule in numpy."""
-    from . import raster_kernel  # numba: loaded on first use
+    ``planar_kernel``; ``inter_params_reference`` is the rule in numpy."""
+    from . import planar_kernel  # numba: loaded on first use
 
-    return raster_kernel.inter_params(plane, mc, neighbours, targets, depth, luma_error)
+    return planar_kernel.inter_params(plane, mc, neighbours, targets, depth, luma_error)
 
 
 def inter_params_reference(

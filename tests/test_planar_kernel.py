@@ -1,13 +1,14 @@
-"""The compiled raster rules (codec/raster_kernel.py) against raster_rule's numpy rules: the same
-means and contexts, wavefront by wavefront and for a whole plane, at 8 and 10 bits; inter with and
-without the chroma planes' luma error, where motion compensation is exact, close and wrong."""
+"""The compiled planar rules (codec/planar_kernel.py) against the numpy rules of raster_rule and
+planar_rule: the same means and contexts, wavefront by wavefront, pass by pass and for a whole
+plane, at 8 and 10 bits; inter with and without the chroma planes' luma error, where motion
+compensation is exact, close and wrong."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fpcodec.codec import raster_rule
+from fpcodec.codec import intra, planar_rule, raster_rule
 
 
 def _planes(h: int, w: int, depth: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,3 +55,21 @@ def test_intra_params_are_the_numpy_rule(depth: int) -> None:
     assert len(set(ctx.tolist())) > 8
     ref = raster_rule.params_reference(plane, raster_rule._neighbour_maps(h, w, raster_rule.WHOLE), depth)
     assert np.array_equal(mean, ref[0]) and np.array_equal(ctx, ref[1])
+
+
+@pytest.mark.parametrize(
+    ("depth", "inter", "with_luma"), [(8, False, False), (8, True, False), (8, True, True), (10, True, False)]
+)
+def test_pass_params_are_the_numpy_rule(depth: int, inter: bool, with_luma: bool) -> None:
+    h, w = 37, 50  # odd sizes: passes with neighbours outside the plane
+    plane, mc = _planes(h, w, depth, 7 * depth)
+    noise = np.random.default_rng(9).integers(0, 1 << depth, h * w)
+    plane = np.where(np.arange(h * w) % 5 == 0, noise, plane)  # edges and flat parts
+    luma = np.random.default_rng(4).integers(0, 40, h * w) if with_luma else None
+    contexts = set()
+    for p in intra.passes(h, w):
+        args = (plane, mc if inter else None, p, (1 << depth) - 1, luma)
+        got, ref = planar_rule.pass_params(*args), planar_rule.pass_params_reference(*args)
+        assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+        contexts |= set(got[1].tolist())
+    assert len(contexts) > 8

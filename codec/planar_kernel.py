@@ -1,0 +1,265 @@
+"""Compiled prediction rules of planar frames: the raster kinds' (``raster_rule.params``, kind 2,
+and ``raster_rule.inter_params``, kind 3) and the coarse-to-fine passes' (``planar_rule.pass_params``,
+kinds 0 and 1): each sample's mean and context from its decoded neighbours (and, inter, the
+motion-compensated plane), the inter blend shared by both.
+
+Why: raster inter codes a plane in about 126 wavefronts and raster intra in 2 H + W of them, and
+in numpy each wavefront's rule is up to fifty small array operations (gathers, medians, the
+blend's three weights, a search of the thresholds), most of a planar frame's decoding time after
+the rows; the encoder estimates the coarse-to-fine passes of every frame as well. These loops do
+a sample at a time with the same integer arithmetic (floor divisions included), so the means and
+contexts are the same integers (``tests/test_planar_kernel.py`` checks them against the numpy
+rules). Imported on first use: numba takes a moment to load.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..bitstream.table_kernel import first_call
+from . import planar_rule, raster_rule
+
+#: planar_rule's constants, as the loop reads them (numba freezes module globals).
+_ONE = planar_rule._ONE
+_HALF = planar_rule._HALF
+_QUALITY = planar_rule.QUALITY
+_FIRST = planar_rule.FIRST
+_LUMA_WEIGHT = planar_rule.LUMA_WEIGHT
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _median(a, b, c):  # pragma: no cover - compiled
+    low, high = min(a, b), max(a, b)
+    if c >= high:
+        return low
+    if c <= low:
+        return high
+    return a + b - c
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _weight(error):  # pragma: no cover - compiled
+    return _ONE // ((error + _HALF) * (error + _HALF))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _neighbour(plane, mc, j, mid):  # pragma: no cover - compiled
+    """(decoded, compensated) samples of neighbour j, (mid, mid) where there is none (j < 0)."""
+    if j < 0:
+        return mid, mid
+    return np.int64(plane[j]), np.int64(mc[j])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _level(total, thresholds):  # pragma: no cover - compiled
+    """How many of the ascending ``thresholds`` are <= total (``np.searchsorted(..., 'right')``)."""
+    level = 0
+    while level < thresholds.size and thresholds[level] <= total:
+        level += 1
+    return level
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _blend(
+    diffs, present, count, here, mean12, err_smooth, err_luma, max_value, thresholds
+):  # pragma: no cover - compiled
+    """``planar_rule.blend`` of one sample with ``count`` (1..4) neighbours: ``diffs`` their
+    decoded minus compensated samples (0 where absent), ``present`` which exist, ``here`` its own
+    compensated sample, ``mean12`` the spatial prediction (1/12), ``err_smooth`` its error and
+    ``err_luma`` the chroma's luma term (1/144): (snapped mean, context)."""
+    unit = 12 // count
+    change, copy, exact = np.int64(0), np.int64(0), 0
+    for k in range(4):
+        if present[k]:
+            change += diffs[k]
+            copy += abs(diffs[k])
+            if diffs[k] == 0:
+                exact += 1
+    change12 = change * unit
+    here12 = 12 * here
+    err_copy = copy * unit * 12 + err_luma
+    shift = np.int64(0)
+    for k in range(4):
+        if present[k]:
+            shift += abs(12 * diffs[k] - change12)
+    w_copy, w_shift, w_smooth = _weight(err_copy), _weight(shift * unit), _weight(err_smooth)
+    total = w_copy + w_shift + w_smooth
+    if exact == count:
+        mean, group = 16 * here, 2
+    else:
+        num = w_copy * here12 + w_shift * (here12 + change12) + w_smooth * mean12
+        mean, group = (4 * num + (3 * total) // 2) // (3 * total), 1 if exact > 0 else 0
+    return min(max(mean, 0), 16 * max_value), group * _QUALITY + _level(total, thresholds)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _inter_params(
+    plane, mc, neighbours, targets, depth, luma_error, has_luma, thresholds, mean_out, ctx_out
+):  # pragma: no cover - compiled
+    max_value = (np.int64(1) << depth) - 1
+    mid = np.int64(1) << (depth - 1)
+    for i in numba.prange(targets.size):
+        here = np.int64(mc[targets[i]])
+        ja, jb, jc, jd = neighbours[0, i], neighbours[1, i], neighbours[2, i], neighbours[3, i]
+        a, ra = _neighbour(plane, mc, ja, mid)  # mid where absent: the median and the activity's rule
+        b, rb = _neighbour(plane, mc, jb, mid)
+        c, rc = _neighbour(plane, mc, jc, mid)
+        d, rd = _neighbour(plane, mc, jd, mid)
+        present = (ja >= 0, jb >= 0, jc >= 0, jd >= 0)
+        count = present[0] + present[1] + present[2] + present[3]
+        if count == 0:  # the first sample: mc in the first-grid context
+            mean_out[i], ctx_out[i] = 16 * here, _FIRST
+            continue
+        spread = 36 * (abs(d - b) + abs(b - c) + abs(c - a))
+        err_smooth = abs(here - _median(ra, rb, rc)) * 144 + spread
+        err_luma = _LUMA_WEIGHT * np.int64(luma_error[targets[i]]) if has_luma else np.int64(0)
+        mean_out[i], ctx_out[i] = _blend(
+            (a - ra, b - rb, c - rc, d - rd), present, count, here, 12 * _median(a, b, c),
+            err_smooth, err_luma, max_value, thresholds,
+        )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _pass_params(
+    plane,
+    mc,
+    has_mc,
+    neighbours,
+    targets,
+    diagonal,
+    max_value,
+    luma_error,
+    has_luma,
+    thresholds,
+    mean_out,
+    ctx_out,
+):  # pragma: no cover - compiled
+    """``planar_rule.pass_params`` of a pass with four neighbours per sample."""
+    for i in numba.prange(targets.size):
+        j = (neighbours[0, i], neighbours[1, i], neighbours[2, i], neighbours[3, i])
+        present = (j[0] >= 0, j[1] >= 0, j[2] >= 0, j[3] >= 0)
+        cur = (
+            np.int64(plane[j[0]]) if present[0] else np.int64(0),
+            np.int64(plane[j[1]]) if present[1] else np.int64(0),
+            np.int64(plane[j[2]]) if present[2] else np.int64(0),
+            np.int64(plane[j[3]]) if present[3] else np.int64(0),
+        )
+        count = present[0] + present[1] + present[2] + present[3]
+        unit = 12 // count
+        top, bottom, total_cur = np.int64(-1), max_value + 1, np.int64(0)
+        for k in range(4):
+            if present[k]:
+                top, bottom = max(top, cur[k]), min(bottom, cur[k])
+            total_cur += cur[k]
+        spread = 3 * (top - bottom) * 12
+        # edge-directed interpolation: the opposite pairs (0, 3) and (1, 2) of a diagonal pass,
+        # (0, 1) and (2, 3) of an axis pass, each weighted by how much its two samples agree
+        a0, b0 = 0, (3 if diagonal else 1)
+        a1, b1 = (1, 2) if diagonal else (2, 3)
+        w0 = _weight(abs(cur[a0] - cur[b0]) * 72) if present[a0] and present[b0] else np.int64(0)
+        w1 = _weight(abs(cur[a1] - cur[b1]) * 72) if present[a1] and present[b1] else np.int64(0)
+        w_dir = w0 + w1
+        if w_dir > 0:
+            sums = w0 * (cur[a0] + cur[b0]) * 6 + w1 * (cur[a1] + cur[b1]) * 6
+            mean12 = (sums + w_dir // 2) // w_dir
+        else:
+            mean12 = total_cur * unit
+            w_dir = _weight(spread)
+        if not has_mc:
+            mean_out[i] = min(max((4 * mean12 + 1) // 3, 0), 16 * max_value)
+            ctx_out[i] = _level(w_dir, thresholds)
+            continue
+        ref = (
+            np.int64(mc[j[0]]) if present[0] else np.int64(0),
+            np.int64(mc[j[1]]) if present[1] else np.int64(0),
+            np.int64(mc[j[2]]) if present[2] else np.int64(0),
+            np.int64(mc[j[3]]) if present[3] else np.int64(0),
+        )
+        ref_total = ref[0] + ref[1] + ref[2] + ref[3]
+        diffs = (cur[0] - ref[0], cur[1] - ref[1], cur[2] - ref[2], cur[3] - ref[3])
+        here = np.int64(mc[targets[i]])
+        err_smooth = abs(12 * here - ref_total * unit) * 12 + spread
+        err_luma = _LUMA_WEIGHT * np.int64(luma_error[targets[i]]) if has_luma else np.int64(0)
+        mean_out[i], ctx_out[i] = _blend(
+            diffs, present, count, here, mean12, err_smooth, err_luma, max_value, thresholds
+        )
+
+
+def pass_params(
+    plane: np.ndarray,
+    mc: np.ndarray | None,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    diagonal: bool,
+    max_value: int,
+    luma_error: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``planar_rule.pass_params_reference``'s (means, contexts), int64, of a pass with four
+    neighbours per sample."""
+    n = targets.size
+    mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
+    with first_call(_pass_params):
+        _pass_params(
+            plane,
+            plane if mc is None else mc,
+            mc is not None,
+            np.ascontiguousarray(neighbours),
+            targets,
+            bool(diagonal),
+            np.int64(max_value),
+            np.zeros(1, np.int64) if luma_error is None else luma_error,
+            luma_error is not None,
+            planar_rule.THRESHOLDS,
+            mean,
+            ctx,
+        )
+    return mean, ctx
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _intra_params(plane, neighbours, depth, thresholds, mean_out, ctx_out):  # pragma: no cover - compiled
+    mid = np.int64(1) << (depth - 1)
+    for i in numba.prange(mean_out.size):
+        a, _ = _neighbour(plane, plane, neighbours[0, i], mid)
+        b, _ = _neighbour(plane, plane, neighbours[1, i], mid)
+        c, _ = _neighbour(plane, plane, neighbours[2, i], mid)
+        d, _ = _neighbour(plane, plane, neighbours[3, i], mid)
+        activity = (abs(d - b) + abs(b - c) + abs(c - a)) >> (depth - 8)
+        mean_out[i], ctx_out[i] = 16 * _median(a, b, c), _level(activity, thresholds)
+
+
+def intra_params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """``raster_rule.params_reference``'s (means, contexts), int64."""
+    n = neighbours.shape[1]
+    mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
+    with first_call(_intra_params):
+        _intra_params(plane, np.ascontiguousarray(neighbours), depth, raster_rule.THRESHOLDS, mean, ctx)
+    return mean, ctx
+
+
+def inter_params(
+    plane: np.ndarray,
+    mc: np.ndarray,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    depth: int,
+    luma_error: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``raster_rule.inter_params_reference``'s (means, contexts), int64."""
+    n = targets.size
+    mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
+    with first_call(_inter_params):
+        _inter_params(
+            plane,
+            mc,
+            np.ascontiguousarray(neighbours),
+            targets,
+            depth,
+            np.zeros(1, np.int64) if luma_error is None else luma_error,
+            luma_error is not None,
+            planar_rule.THRESHOLDS,
+            mean,
+            ctx,
+        )
+    return mean, ctx
