@@ -39,7 +39,15 @@ _TAPS = (1, -5, 20, 20, -5, 1)
 def half_sample_plane(ref: np.ndarray, max_value: int) -> np.ndarray:
     """The (2H, 2W) int32 plane of ``ref`` at half-sample positions: [2y, 2x] is ref[y, x],
     [2y, 2x+1] and [2y+1, 2x] the 6-tap horizontal and vertical half samples, [2y+1, 2x+1] the
-    centre; samples outside the plane repeat its edge."""
+    centre; samples outside the plane repeat its edge. Computed by the compiled
+    ``motion_kernel``; ``half_sample_plane_reference`` is the same in numpy."""
+    from . import motion_kernel  # numba: loaded on first use
+
+    return motion_kernel.half_sample_plane(ref, max_value)
+
+
+def half_sample_plane_reference(ref: np.ndarray, max_value: int) -> np.ndarray:
+    """``half_sample_plane`` in numpy (for testing the kernel)."""
     r = ref.astype(np.int64)
     h, w = r.shape
     p = np.pad(r, 3, mode="edge")
@@ -120,7 +128,17 @@ def compensate_chroma(
 ) -> np.ndarray:
     """A chroma plane compensated by the luma field (quarter luma samples): bilinear at eighths
     of a chroma sample, H.264's chroma rule ((8-fx)(8-fy)A + fx(8-fy)B + (8-fx)fy C + fx fy D + 32) >> 6,
-    the vector being ``v * 2 >> log2`` eighths (for 4:2:0 the luma vector itself, as in H.264)."""
+    the vector being ``v * 2 >> log2`` eighths (for 4:2:0 the luma vector itself, as in H.264).
+    Computed by the compiled ``motion_kernel``; ``compensate_chroma_reference`` in numpy."""
+    from . import motion_kernel  # numba: loaded on first use
+
+    return motion_kernel.compensate_chroma(ref, vy, vx, log2_h, log2_w, block_h, block_w)
+
+
+def compensate_chroma_reference(
+    ref: np.ndarray, vy: np.ndarray, vx: np.ndarray, log2_h: int, log2_w: int, block_h: int, block_w: int
+) -> np.ndarray:
+    """``compensate_chroma`` in numpy (for testing the kernel)."""
     h, w = ref.shape
     r = ref.astype(np.int64)
     ey = 8 * np.arange(h)[:, None] + per_sample((vy * 2) >> log2_h, block_h, block_w, h, w)

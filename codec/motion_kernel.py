@@ -1,5 +1,6 @@
-"""Compiled loops of the planar frames' block motion (``codec.motion``): the motion-compensated
-luma plane, and the per-block costs the encoder's search compares.
+"""Compiled loops of the planar frames' block motion (``codec.motion``): the half-sample planes,
+the motion-compensated luma and chroma planes, and the per-block costs the encoder's search
+compares.
 
 Why: in numpy a compensated plane is a dozen whole-plane passes (positions, parities, four
 clamped gathers, three selections), and the search forms one for each of its 30 candidates per
@@ -82,6 +83,90 @@ def _whole_sample_costs(cur, ref, vy, vx, block, out):  # pragma: no cover - com
                     rx = min(max(x + v_x, 0), w - 1)
                     total += abs(np.int64(cur[y, x]) - np.int64(ref[ry, rx]))
             out[by, bx] = total
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _taps(a, b, c, d, e, f):  # pragma: no cover - compiled
+    """H.264's 6-tap sum (1, -5, 20, 20, -5, 1), unrounded."""
+    return a - 5 * b + 20 * c + 20 * d - 5 * e + f
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _horizontal(ref, out):  # pragma: no cover - compiled
+    """The unrounded horizontal half samples between x and x + 1 (columns clamped to the plane)."""
+    h, w = ref.shape
+    for y in numba.prange(h):
+        for x in range(w):
+            col = (min(max(x - 2, 0), w - 1), min(max(x - 1, 0), w - 1), x, min(x + 1, w - 1),
+                   min(x + 2, w - 1), min(x + 3, w - 1))  # fmt: skip
+            out[y, x] = _taps(
+                np.int64(ref[y, col[0]]), np.int64(ref[y, col[1]]), np.int64(ref[y, col[2]]),
+                np.int64(ref[y, col[3]]), np.int64(ref[y, col[4]]), np.int64(ref[y, col[5]]),
+            )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _half_plane(ref, horiz, max_value, out):  # pragma: no cover - compiled
+    h, w = ref.shape
+    for y in numba.prange(h):
+        rows = (max(y - 2, 0), max(y - 1, 0), y, min(y + 1, h - 1), min(y + 2, h - 1), min(y + 3, h - 1))
+        for x in range(w):
+            vert = _taps(
+                np.int64(ref[rows[0], x]), np.int64(ref[rows[1], x]), np.int64(ref[rows[2], x]),
+                np.int64(ref[rows[3], x]), np.int64(ref[rows[4], x]), np.int64(ref[rows[5], x]),
+            )  # fmt: skip
+            centre = _taps(
+                horiz[rows[0], x], horiz[rows[1], x], horiz[rows[2], x],
+                horiz[rows[3], x], horiz[rows[4], x], horiz[rows[5], x],
+            )  # fmt: skip
+            out[2 * y, 2 * x] = ref[y, x]
+            out[2 * y, 2 * x + 1] = min(max((horiz[y, x] + 16) >> 5, 0), max_value)
+            out[2 * y + 1, 2 * x] = min(max((vert + 16) >> 5, 0), max_value)
+            out[2 * y + 1, 2 * x + 1] = min(max((centre + 512) >> 10, 0), max_value)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _compensate_chroma(ref, vy, vx, log2_h, log2_w, block_h, block_w, out):  # pragma: no cover - compiled
+    h, w = ref.shape
+    for y in numba.prange(h):
+        by = y // block_h
+        for x in range(w):
+            bx = x // block_w
+            ey = 8 * y + ((np.int64(vy[by, bx]) * 2) >> log2_h)
+            ex = 8 * x + ((np.int64(vx[by, bx]) * 2) >> log2_w)
+            y0, x0, fy, fx = ey >> 3, ex >> 3, ey & 7, ex & 7
+            ya, yb = min(max(y0, 0), h - 1), min(max(y0 + 1, 0), h - 1)
+            xa, xb = min(max(x0, 0), w - 1), min(max(x0 + 1, 0), w - 1)
+            total = (
+                (8 - fx) * (8 - fy) * np.int64(ref[ya, xa])
+                + fx * (8 - fy) * np.int64(ref[ya, xb])
+                + (8 - fx) * fy * np.int64(ref[yb, xa])
+                + fx * fy * np.int64(ref[yb, xb])
+            )
+            out[y, x] = (total + 32) >> 6
+
+
+def half_sample_plane(ref: np.ndarray, max_value: int) -> np.ndarray:
+    """``motion.half_sample_plane_reference``'s (2H, 2W) int32 plane."""
+    ref = np.ascontiguousarray(ref)
+    h, w = ref.shape
+    horiz = np.empty((h, w), np.int64)
+    out = np.empty((2 * h, 2 * w), np.int32)
+    with first_call(_horizontal):
+        _horizontal(ref, horiz)
+    with first_call(_half_plane):
+        _half_plane(ref, horiz, max_value, out)
+    return out
+
+
+def compensate_chroma(
+    ref: np.ndarray, vy: np.ndarray, vx: np.ndarray, log2_h: int, log2_w: int, block_h: int, block_w: int
+) -> np.ndarray:
+    """``motion.compensate_chroma_reference``'s (H, W) int64 plane."""
+    out = np.empty(ref.shape, np.int64)
+    with first_call(_compensate_chroma):
+        _compensate_chroma(np.ascontiguousarray(ref), vy, vx, log2_h, log2_w, block_h, block_w, out)
+    return out
 
 
 def compensate(half: np.ndarray, vy: np.ndarray, vx: np.ndarray, block_h: int, block_w: int) -> np.ndarray:

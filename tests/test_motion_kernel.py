@@ -53,3 +53,27 @@ def test_whole_sample_costs_are_the_numpy_sums(block: int) -> None:
     assert np.array_equal(
         motion._block_sad(cur, ref, vy, vx, block), motion.block_sad_reference(cur, ref, vy, vx, block)
     )
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "dtype", "top"), [(37, 53, np.uint8, 255), (1, 1, np.uint8, 255), (5, 9, np.uint16, 1023)]
+)
+def test_half_sample_plane_is_the_numpy_rule(h: int, w: int, dtype, top: int) -> None:
+    ref = np.random.default_rng(h + w).integers(0, top + 1, (h, w)).astype(dtype)
+    ref[0, :] = top  # filters that overshoot and are clipped at both ends
+    ref[-1, :] = 0
+    got = motion.half_sample_plane(ref, top)
+    assert got.dtype == np.int32 and got.shape == (2 * h, 2 * w)
+    assert np.array_equal(got, motion.half_sample_plane_reference(ref, top))
+
+
+@pytest.mark.parametrize(("log2_h", "log2_w"), [(1, 1), (0, 1), (0, 0)])
+def test_compensate_chroma_is_the_numpy_rule(log2_h: int, log2_w: int) -> None:
+    rng = np.random.default_rng(log2_h * 2 + log2_w)
+    h, w = 37, 53  # luma size; chroma subsampled by 2^log2
+    ch, cw = -(-h // (1 << log2_h)), -(-w // (1 << log2_w))
+    ref = rng.integers(0, 256, (ch, cw)).astype(np.uint8)
+    vy, vx = _field(rng, h, w, np.int64)
+    block_h, block_w = motion.BLOCK >> log2_h, motion.BLOCK >> log2_w
+    args = (ref, vy, vx, log2_h, log2_w, block_h, block_w)
+    assert np.array_equal(motion.compensate_chroma(*args), motion.compensate_chroma_reference(*args))
