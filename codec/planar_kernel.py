@@ -52,6 +52,17 @@ def _neighbour(plane, mc, j, mid):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _samples(values, j, present):  # pragma: no cover - compiled
+    """The four neighbours' samples (flat positions ``j``), 0 where ``present`` says there is none."""
+    return (
+        np.int64(values[j[0]]) if present[0] else np.int64(0),
+        np.int64(values[j[1]]) if present[1] else np.int64(0),
+        np.int64(values[j[2]]) if present[2] else np.int64(0),
+        np.int64(values[j[3]]) if present[3] else np.int64(0),
+    )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _level(total, thresholds):  # pragma: no cover - compiled
     """How many of the ascending ``thresholds`` are <= total (``np.searchsorted(..., 'right')``)."""
     level = 0
@@ -139,12 +150,7 @@ def _pass_params(
     for i in numba.prange(targets.size):
         j = (neighbours[0, i], neighbours[1, i], neighbours[2, i], neighbours[3, i])
         present = (j[0] >= 0, j[1] >= 0, j[2] >= 0, j[3] >= 0)
-        cur = (
-            np.int64(plane[j[0]]) if present[0] else np.int64(0),
-            np.int64(plane[j[1]]) if present[1] else np.int64(0),
-            np.int64(plane[j[2]]) if present[2] else np.int64(0),
-            np.int64(plane[j[3]]) if present[3] else np.int64(0),
-        )
+        cur = _samples(plane, j, present)
         count = present[0] + present[1] + present[2] + present[3]
         unit = 12 // count
         top, bottom, total_cur = np.int64(-1), max_value + 1, np.int64(0)
@@ -170,12 +176,7 @@ def _pass_params(
             mean_out[i] = min(max((4 * mean12 + 1) // 3, 0), 16 * max_value)
             ctx_out[i] = _level(w_dir, thresholds)
             continue
-        ref = (
-            np.int64(mc[j[0]]) if present[0] else np.int64(0),
-            np.int64(mc[j[1]]) if present[1] else np.int64(0),
-            np.int64(mc[j[2]]) if present[2] else np.int64(0),
-            np.int64(mc[j[3]]) if present[3] else np.int64(0),
-        )
+        ref = _samples(mc, j, present)
         ref_total = ref[0] + ref[1] + ref[2] + ref[3]
         diffs = (cur[0] - ref[0], cur[1] - ref[1], cur[2] - ref[2], cur[3] - ref[3])
         here = np.int64(mc[targets[i]])
