@@ -187,6 +187,11 @@ def _pass_params(
         )
 
 
+def _luma_term(luma_error: np.ndarray | None) -> tuple[np.ndarray, bool]:
+    """The kernels' (luma error, whether there is one): chroma planes of inter frames have it."""
+    return (np.zeros(1, np.int64), False) if luma_error is None else (luma_error, True)
+
+
 def pass_params(
     plane: np.ndarray,
     mc: np.ndarray | None,
@@ -209,8 +214,7 @@ def pass_params(
             targets,
             bool(diagonal),
             np.int64(max_value),
-            np.zeros(1, np.int64) if luma_error is None else luma_error,
-            luma_error is not None,
+            *_luma_term(luma_error),
             planar_rule.THRESHOLDS,
             mean,
             ctx,
@@ -257,8 +261,7 @@ def inter_params(
             np.ascontiguousarray(neighbours),
             targets,
             depth,
-            np.zeros(1, np.int64) if luma_error is None else luma_error,
-            luma_error is not None,
+            *_luma_term(luma_error),
             planar_rule.THRESHOLDS,
             mean,
             ctx,
