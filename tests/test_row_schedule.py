@@ -194,6 +194,48 @@ def test_version_9_streams_still_decode() -> None:
     c = b.copy()
     c[30:34, 40:46] = a[0, 0]
     assert_frames_equal(decode(data).frames, [a, b, b, c, c, c])
+
+
+def _screen_clip() -> list[np.ndarray]:
+    page = _text_page()
+    a, b = page[:40, :48], page[3:43, :48]
+    c = b.copy()
+    c[30:34, 40:46] = a[0, 0]
+    return [a, b, b, c, c, c]
+
+
+def test_version_10_streams_still_decode() -> None:
+    """The version-10 encoder's fixtures (commit d718bba; tests/data/ATTRIBUTION.md) decode to
+    their frames, seek through their index and keep their timing: v10_stream.fpc
+    (convlstm-hybrid-int, the frames of v3_stream_frames.npy), v10_screen.fpc (last-frame, the
+    screen-like clip above in rows with copied blocks, a repeated frame, key frames 0, 2 and 4)
+    and v10_planar.fpc (yuv420p, key frames 0 and 3)."""
+    from fpcodec.codec.planar_io import read_planes
+
+    assert_old_stream_decodes("v10_stream.fpc", 10)
+    data = (DATA / "v10_screen.fpc").read_bytes()
+    assert data[8:10] == (10).to_bytes(2, "little")
+    frames = _screen_clip()
+    video = decode(data)
+    assert_frames_equal(video.frames, frames)
+    assert video.durations == [3, 5, 5, 7, 7, 9]
+    dec = Decoder(io.BytesIO(data))
+    assert [f.index for f in dec.frames(start=3)] == [3, 4, 5]
+    assert [e.frame for e in dec.index] == [0, 2, 4]
+    records = list(Decoder(io.BytesIO(data), load_model=False).records())
+    intra, inter = fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER
+    assert [r.mode for r in records] == [intra, inter, intra, intra, intra, 7]  # 7: the REPT frame
+    planar = (DATA / "v10_planar.fpc").read_bytes()
+    assert planar[8:10] == (10).to_bytes(2, "little")
+    _, clip = read_planes(DATA / "carphone_yuv420p_64x48.mkv")
+    got = list(Decoder(io.BytesIO(planar)).frames())
+    assert len(got) == 5
+    for frame, planes in zip(got, clip[:5], strict=True):
+        want = [planes[0][:24, :24]] + [p[:12, :12] for p in planes[1:]]
+        for a, b in zip(frame.planes, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    seek = Decoder(io.BytesIO(planar))
+    assert [f.index for f in seek.frames(start=4)] == [4]
     assert CURRENT.version == 10
 
 
