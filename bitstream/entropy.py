@@ -489,7 +489,7 @@ class FrameEncoder:
         if self._quantized_laplace:
             self._coder.encode(v, _SIGNED, np.zeros(v.size), np.full(v.size, float(scale)))
         else:
-            self._coder.encode(v - _SIGNED_MIN, _CATEGORICAL, _signed_rows(v.size, scale))
+            self._coder.encode(v - _SIGNED_MIN, _signed_model(scale))
 
     def finish(self) -> bytes:
         """The compressed frame as little-endian 32-bit words."""
@@ -499,6 +499,19 @@ class FrameEncoder:
 def _signed_rows(count: int, scale: float) -> np.ndarray:
     idx = np.full(count, quantize_scale(np.float64(scale)), np.int64)
     return table_rows(np.zeros(count, np.int64), idx, _SIGNED_MIN, _SIGNED_MAX)
+
+
+def _signed_model(scale: float) -> constriction.stream.model.Categorical:
+    """The one model of every value ``encode_signed`` codes at ``scale``: the same row as
+    ``_signed_rows``'s, fixed once (constriction quantizes it as it does each row of the
+    parametrized ``_CATEGORICAL``, so the words are the same) instead of a row per value."""
+    return _signed_model_at(int(quantize_scale(np.float64(scale))))
+
+
+@functools.cache
+def _signed_model_at(scale_idx: int) -> constriction.stream.model.Categorical:
+    row = table_rows(np.zeros(1, np.int64), np.full(1, scale_idx, np.int64), _SIGNED_MIN, _SIGNED_MAX)[0]
+    return constriction.stream.model.Categorical(row, perfect=False)
 
 
 class FrameDecoder:
@@ -534,7 +547,7 @@ class FrameDecoder:
             return np.zeros(0, np.int32)
         if self._quantized_laplace:
             return self._coder.decode(_SIGNED, np.zeros(count), np.full(count, float(scale))).astype(np.int32)
-        return self._coder.decode(_CATEGORICAL, _signed_rows(count, scale)).astype(np.int32) + _SIGNED_MIN
+        return self._coder.decode(_signed_model(scale), count).astype(np.int32) + _SIGNED_MIN
 
     def decode_categorical(self, probabilities: np.ndarray) -> np.ndarray:
         """Decode one index per probability row; returns int32 (N,)."""

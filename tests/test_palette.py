@@ -167,3 +167,27 @@ def test_streaming_encoder_sends_palette_only_when_it_changes() -> None:
     kinds = _chunk_kinds(buf.getvalue())
     assert kinds.count(container.CHUNK_PALETTE) == 1
     assert_frames_equal(decode(buf.getvalue()).frames, frames)
+
+
+def test_signed_values_one_model_per_scale_gives_the_rows_words() -> None:
+    """PLTE residuals are coded with one fixed Categorical per scale (``entropy._signed_model``);
+    the words must be the ones of a ``_signed_rows`` row per value under the parametrized model
+    (what versions 3 to 10 were written with), at every scale in the table, and decode back."""
+    import constriction
+
+    from fpcodec.bitstream import entropy
+
+    rng = np.random.default_rng(7)
+    for scale_idx in range(len(entropy.SCALE_TABLE)):
+        scale = float(entropy.SCALE_TABLE[scale_idx])
+        values = np.clip(np.round(rng.laplace(0, scale + 0.5, 300)), -255, 255).astype(np.int32)
+        values[:2] = (-255, 255)  # both ends of the range
+        rows = constriction.stream.queue.RangeEncoder()
+        rows.encode(
+            values - entropy._SIGNED_MIN, entropy._CATEGORICAL, entropy._signed_rows(values.size, scale)
+        )
+        enc = entropy.FrameEncoder()
+        enc.encode_signed(values, scale)
+        words = enc.finish()
+        assert words == rows.get_compressed().astype("<u4").tobytes(), scale_idx
+        assert np.array_equal(entropy.FrameDecoder(words).decode_signed(values.size, scale), values)
