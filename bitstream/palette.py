@@ -13,6 +13,7 @@ import struct
 import numpy as np
 
 from . import entropy
+from .container import read_uvarint, uvarint
 from .errors import FormatError
 from .profile import CURRENT, FormatProfile
 
@@ -48,7 +49,29 @@ def _nearest(colours: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return d.argmin(axis=1)
 
 
-def encode_palette(palette: np.ndarray, previous: np.ndarray | None) -> bytes:
+def _counts(count: int, prev_count: int, profile: FormatProfile) -> bytes:
+    """The body's first field: colour count and the previous palette's size (version 11: the count
+    less one in a byte, then the previous size as a varint)."""
+    if profile.compact_framing:
+        return bytes([count - 1]) + uvarint(prev_count)
+    return _HEAD.pack(count, prev_count)
+
+
+def _read_counts(body: bytes, profile: FormatProfile) -> tuple[int, int, int]:
+    """(colour count, previous palette size, where the scales start)."""
+    if profile.compact_framing:
+        if not body:
+            raise FormatError("palette chunk is empty")
+        prev_count, pos = read_uvarint(body, 1, "palette's previous colour count", MAX_COLOURS)
+        return body[0] + 1, prev_count, pos
+    if len(body) < _HEAD.size:
+        raise FormatError(f"palette chunk is {len(body)} bytes, too short")
+    return (*_HEAD.unpack_from(body), _HEAD.size)
+
+
+def encode_palette(
+    palette: np.ndarray, previous: np.ndarray | None, profile: FormatProfile = CURRENT
+) -> bytes:
     """Body of a PLTE chunk for ``palette`` ((K, C) uint8, canonical) given the previous palette.
 
     Colours of the previous palette are kept by a bitmap; each new colour (in canonical order) is
@@ -73,7 +96,8 @@ def encode_palette(palette: np.ndarray, previous: np.ndarray | None) -> bytes:
     enc.encode_signed(steps, scales[0] / 8)
     for c in range(channels):
         enc.encode_signed(residual[:, c], scales[c + 1] / 8)
-    return _HEAD.pack(len(keys), len(prev)) + bytes(scales) + np.packbits(kept).tobytes() + enc.finish()
+    head = _counts(len(keys), len(prev), profile)
+    return head + bytes(scales) + np.packbits(kept).tobytes() + enc.finish()
 
 
 def decode_palette(
@@ -81,9 +105,9 @@ def decode_palette(
 ) -> np.ndarray:
     """Inverse of ``encode_palette`` for a chunk of ``profile``'s version (version 2 codes the
     residuals with constriction's QuantizedLaplace); raises FormatError on anything inconsistent."""
-    if len(body) < _HEAD.size + channels + 1:
+    count, prev_count, pos = _read_counts(body, profile)
+    if len(body) < pos + channels + 1:
         raise FormatError(f"palette chunk is {len(body)} bytes, too short")
-    count, prev_count = _HEAD.unpack_from(body)
     prev = previous if previous is not None else np.zeros((0, channels), np.uint8)
     if not 1 <= count <= MAX_COLOURS:
         raise FormatError(f"palette has {count} colours, expected 1..{MAX_COLOURS}")
@@ -91,7 +115,6 @@ def decode_palette(
         raise FormatError(
             f"palette refers to a previous palette of {prev_count} colours, the stream has {len(prev)}"
         )
-    pos = _HEAD.size
     scales = body[pos : pos + channels + 1]
     pos += channels + 1
     nbytes = (prev_count + 7) // 8

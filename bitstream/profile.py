@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 10
+LATEST = 11
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -36,6 +36,7 @@ _INTRODUCED = {
     "copied_blocks": 9,  # palette modes' blocks copied from the previous frame (mix bits 18-19)
     "repeat_frames": 9,  # REPT chunk: a run of frames equal to the frame before them
     "row_schedule": 10,  # palette frames in the row-first pass schedule (mix bit 21)
+    "compact_framing": 11,  # one-letter chunk types, varint lengths and fields (small streams)
 }
 
 
@@ -57,6 +58,7 @@ class FormatProfile:
     copied_blocks: bool
     repeat_frames: bool
     row_schedule: bool
+    compact_framing: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

@@ -441,7 +441,7 @@ class Decoder:
         self._inp = inp
         self.profile = container.read_preamble(inp)
         self.version = self.profile.version
-        self._chunks = container.read_chunks_at(inp, container.PREAMBLE_SIZE)
+        self._chunks = container.read_chunks_at(inp, container.PREAMBLE_SIZE, profile=self.profile)
         _, kind, body = next(self._chunks)
         if kind != container.CHUNK_HEAD:
             raise FormatError(f"first chunk is {kind!r}, expected {container.CHUNK_HEAD!r}")
@@ -526,7 +526,7 @@ class Decoder:
             raise FormatError("the stream's index does not start with key frame 0")
         entry = [e for e in entries if e.frame <= frame][-1]
         self._inp.seek(entry.offset)
-        self._chunks = container.read_chunks_at(self._inp, entry.offset)
+        self._chunks = container.read_chunks_at(self._inp, entry.offset, profile=self.profile)
         self._start = entry
         return entry.frame
 
@@ -603,7 +603,7 @@ class Decoder:
             elif kind == container.CHUNK_REPEAT and self.profile.repeat_frames:
                 if pending is not None:
                     raise FormatError("palette chunk before a repeat chunk")
-                for rec in container.decode_repeats(body):
+                for rec in container.decode_repeats(body, self.profile):
                     if rec.index != count or count == start.frame:
                         raise FormatError(
                             f"repeat chunk holds frame {rec.index} where "
@@ -617,7 +617,7 @@ class Decoder:
             elif kind == container.CHUNK_INDEX and self.profile.key_frames:
                 if pending is not None:
                     raise FormatError("palette chunk without a frame after it")
-                self.index = container.decode_index(body)
+                self.index = container.decode_index(body, self.profile)
                 if start.frame == 0 and self.index != keys or not set(keys) <= set(self.index):
                     raise FormatError(
                         f"the index ({_entries(self.index)}) does not match the stream's "

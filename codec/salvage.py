@@ -18,18 +18,9 @@ from typing import BinaryIO, Iterator
 from ..bitstream import container
 from ..bitstream.errors import FormatError
 from ..bitstream.palette import decode_palette
+from ..bitstream.profile import FormatProfile
 from ..models.base import HISTORY
 from .pipeline import DecodedFrame, Decoder
-
-_TAGS = (
-    container.CHUNK_PALETTE,
-    container.CHUNK_FRAME,
-    container.CHUNK_REPEAT,
-    container.CHUNK_INDEX,
-    container.CHUNK_END,
-)
-#: Bytes from a chunk's start to its type tag.
-_TAG_AT = 4
 
 
 @dataclass
@@ -41,16 +32,55 @@ class SalvageReport:
     damaged_at: list[int] = field(default_factory=list)  # byte offsets where decoding failed
 
 
-def _next_chunk(data: mmap.mmap, pos: int) -> int | None:
-    """Offset of the next intact chunk starting after ``pos`` (by its type tag and CRC), or None."""
+def _length_limits(dec: Decoder, profile: FormatProfile) -> dict[bytes, int]:
+    """The longest body each chunk type can have in ``dec``'s stream: a FRAM at most its raw pixels
+    (two bytes a sample covers deep planar formats) plus its fields, since the encoder stores a frame
+    whose coded payload would be larger. Candidates longer than this are not checked, which keeps
+    the scan over damaged bytes linear: in version 11 a one-letter type occurs every ~50 bytes of
+    coded data, and a CRC over every length a random varint can claim would be quadratic."""
+    h = dec.header
+    frames = h.frame_count if h.frame_count is not None else container.MAX_CHUNK
+    return {
+        container.CHUNK_FRAME: 2 * h.width * h.height * h.channels + 64,
+        container.CHUNK_PALETTE: 64 + 8 * 256 * 4,
+        container.CHUNK_REPEAT: 10 * (container.MAX_REPEATS + 1),
+        container.CHUNK_INDEX: 32 * (frames + 1),
+        container.CHUNK_END: container.end_body_size(profile),
+    }
+
+
+def _next_chunk(data: mmap.mmap, pos: int, profile: FormatProfile, limits: dict[bytes, int]) -> int | None:
+    """Offset of the next intact chunk starting after ``pos`` (by its type tag, a plausible
+    length, a type tag right after it, and its CRC), or None."""
+    tags, tag_at = container.chunk_tags(profile).values(), container.tag_offset(profile)
+    found = {tag: data.find(tag, pos + 1 + tag_at) for tag in tags}  # each tag's next place
     while True:
-        hits = [q for q in (data.find(t, pos + _TAG_AT) for t in _TAGS) if q >= 0]
+        hits = [q for q in found.values() if q >= 0]
         if not hits:
             return None
-        start = min(hits) - _TAG_AT
-        if container.parse_chunk(data, start) is not None:
-            return start
-        pos = start + 1
+        at = min(hits)
+        if _plausible(data, at - tag_at, profile, limits, tag_at):
+            return at - tag_at
+        for tag, q in found.items():
+            if q == at:
+                found[tag] = data.find(tag, at + 1)
+
+
+def _plausible(
+    data: mmap.mmap, start: int, profile: FormatProfile, limits: dict[bytes, int], tag_at: int
+) -> bool:
+    """Whether an intact chunk starts at ``start``: cheap tests first, the CRC last."""
+    prefix = container.chunk_prefix(data, start, profile)
+    if prefix is None:
+        return False
+    kind, length, body_at = prefix
+    limit = limits.get(kind, -1)
+    if length > limit or (kind == container.CHUNK_END and length != limit):
+        return False
+    after = body_at + length + 4 + tag_at  # the next chunk's type, unless the stream ends here
+    if after < len(data) and not data[after : after + 1].isalpha():
+        return False
+    return container.parse_chunk(data, start, profile) is not None
 
 
 def salvage(dec: Decoder, inp: BinaryIO, report: SalvageReport) -> Iterator[DecodedFrame]:
@@ -62,10 +92,11 @@ def salvage(dec: Decoder, inp: BinaryIO, report: SalvageReport) -> Iterator[Deco
     data = mmap.mmap(inp.fileno(), 0, access=mmap.ACCESS_READ)
     try:
         pos = container.PREAMBLE_SIZE
-        head = container.parse_chunk(data, pos)
+        head = container.parse_chunk(data, pos, profile)
         if head is None or head[0] != container.CHUNK_HEAD:
             raise FormatError("the stream header is damaged: nothing can be salvaged without it")
         pos = head[2]
+        limits = _length_limits(dec, profile)
         history: deque = deque(maxlen=HISTORY)
         palette = None
         pending: bytes | None = None
@@ -74,11 +105,11 @@ def salvage(dec: Decoder, inp: BinaryIO, report: SalvageReport) -> Iterator[Deco
         decoded: set[int] = set()
         highest = -1
         while True:
-            chunk = container.parse_chunk(data, pos)
+            chunk = container.parse_chunk(data, pos, profile)
             if chunk is None:
                 report.damaged_at.append(pos)
                 synced, pending = False, None
-                nxt = _next_chunk(data, pos)
+                nxt = _next_chunk(data, pos, profile, limits)
                 if nxt is None:
                     break
                 pos = nxt
@@ -99,7 +130,7 @@ def salvage(dec: Decoder, inp: BinaryIO, report: SalvageReport) -> Iterator[Deco
                     if kind == container.CHUNK_FRAME:
                         records = [container.decode_frame(body, profile)]
                     else:  # copies of the frame before: usable only right after it
-                        records, pending = container.decode_repeats(body), None
+                        records, pending = container.decode_repeats(body, profile), None
                 except FormatError:
                     report.damaged_at.append(pos)
                     synced, pending = False, None

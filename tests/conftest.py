@@ -10,7 +10,6 @@ import os
 import struct
 import subprocess
 import sys
-import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -139,42 +138,121 @@ def small_stream(small_frames) -> bytes:
 # that tests can patch bytes without going through the writer under test.
 PREAMBLE_SIZE = 12  # magic(8) version(2) flags(2)
 VERSION_OFFSET = 8
-HEAD_BODY = PREAMBLE_SIZE + 8  # after the HEAD chunk's length(4) and type(4)
-HEAD_FIELDS = {  # offset in the HEAD body, struct format
-    "width": (0, "<I"),
-    "height": (4, "<I"),
-    "channels": (8, "<B"),
-    "frame_count": (9, "<I"),
-    "tb_num": (13, "<I"),
-    "tb_den": (17, "<I"),
-    "loop": (21, "<i"),
-    "model_id": (25, "<H"),
-    "weights_hash": (27, "32s"),
-}
+HEAD_FIELDS = (  # the HEAD fields in order (version 10: the struct formats at their offsets)
+    ("width", "<I"),
+    ("height", "<I"),
+    ("channels", "<B"),
+    ("frame_count", "<I"),
+    ("tb_num", "<I"),
+    ("tb_den", "<I"),
+    ("loop", "<i"),
+    ("model_id", "<H"),
+    ("weights_hash", "32s"),
+)
+
+
+def stream_profile(data: bytes):
+    """The format profile of a stream's bytes (its preamble's version)."""
+    from fpcodec.bitstream.profile import FormatProfile
+
+    return FormatProfile.for_version(int.from_bytes(data[VERSION_OFFSET : VERSION_OFFSET + 2], "little"))
 
 
 def split_chunks(data: bytes) -> list[tuple[int, bytes, bytes]]:
-    """(offset, type, body) of every chunk after the preamble, parsed by hand (no CRC check)."""
+    """(offset, type, body) of every chunk after the preamble, parsed by hand (no CRC check); the
+    type is the four-letter name in every version (version 11 writes one letter)."""
+    from fpcodec.bitstream import container as C
+
+    compact = stream_profile(data).compact_framing
     out, pos = [], PREAMBLE_SIZE
     while pos < len(data):
-        length, kind = struct.unpack_from("<I4s", data, pos)
-        out.append((pos, kind, data[pos + 8 : pos + 8 + length]))
-        pos += 12 + length
+        if compact:
+            length, start = C.read_uvarint(data, pos + 1, "chunk length")
+            kind = C._KINDS.get(data[pos : pos + 1], data[pos : pos + 1])
+        else:
+            (length, kind), start = struct.unpack_from("<I4s", data, pos), pos + 8
+        out.append((pos, kind, data[start : start + length]))
+        pos = start + length + 4
     assert pos == len(data), "stream does not end on a chunk boundary"
     return out
 
 
+def chunk_bytes(kind: bytes, body: bytes, profile=None) -> bytes:
+    """A whole chunk (framing and CRC) as ``profile`` (default: the current version) writes it."""
+    import io
+
+    from fpcodec.bitstream import container as C
+
+    out = io.BytesIO()
+    C.write_chunk(out, kind, body, *(() if profile is None else (profile,)))
+    return out.getvalue()
+
+
+def chunk_end(data: bytes, pos: int) -> int:
+    """Offset just after the chunk that starts at ``pos``."""
+    chunk = [c for c in split_chunks(data) if c[0] == pos][0]
+    return body_start(data, pos) + len(chunk[2]) + 4
+
+
+def body_start(data: bytes, pos: int) -> int:
+    """Offset of the body of the chunk that starts at ``pos``."""
+    from fpcodec.bitstream import container as C
+
+    if stream_profile(data).compact_framing:
+        return C.read_uvarint(data, pos + 1, "chunk length")[1]
+    return pos + 8
+
+
+def replace_chunk(data: bytes, pos: int, body: bytes) -> bytes:
+    """``data`` with the chunk at ``pos`` given a new body (framed again, CRC correct)."""
+    kind = [c for c in split_chunks(data) if c[0] == pos][0][1]
+    return (
+        bytes(data[:pos])
+        + chunk_bytes(kind, body, stream_profile(data))
+        + bytes(data[chunk_end(data, pos) :])
+    )
+
+
 def patch_header(data: bytes, field: str, value) -> bytes:
     """Overwrite one HEAD field and recompute the HEAD chunk's CRC, so only the field is wrong."""
+    from fpcodec.bitstream import container as C
+
     (pos, kind, body) = split_chunks(data)[0]
     assert kind == b"HEAD"
-    off, fmt = HEAD_FIELDS[field]
-    body = bytearray(body)
-    struct.pack_into(fmt, body, off, value)
-    body = bytes(body)
-    crc = struct.pack("<I", zlib.crc32(body, zlib.crc32(kind)))
-    end = pos + 8 + len(body)
-    return data[: pos + 8] + body + crc + data[end + 4 :]
+    names = [name for name, _ in HEAD_FIELDS]
+    if not stream_profile(data).compact_framing:
+        off = struct.calcsize("<" + "".join(f.lstrip("<") for _, f in HEAD_FIELDS[: names.index(field)]))
+        body = bytearray(body)
+        struct.pack_into(HEAD_FIELDS[names.index(field)][1], body, off, value)
+        return replace_chunk(data, pos, bytes(body))
+    values, coder_at = C._compact_header(body)
+    values = list(values)
+    values[names.index(field)] = value
+    width, height, channels, count, tb_num, tb_den, loop, model_id, whash, coder_len = values
+    numbers = (width, height, channels, (count + 1) & 0xFFFFFFFF, tb_num, tb_den, loop + 1, model_id)
+    new = b"".join(C.uvarint(v) for v in numbers) + whash + bytes([coder_len]) + body[coder_at:]
+    return _shift_index(replace_chunk(data, pos, new), len(new) - len(body))
+
+
+def _shift_index(data: bytes, delta: int) -> bytes:
+    """``data`` whose chunks after the HEAD moved by ``delta`` bytes (a version-11 field grew or
+    shrank), with the INDX offsets and FEND's pointer moved too, so only the patched field is wrong."""
+    from fpcodec.bitstream import container as C
+
+    profile = stream_profile(data)
+    chunks = split_chunks(data)
+    if not delta or not profile.key_frames or chunks[-1][1] != C.CHUNK_END or chunks[-2][1] != C.CHUNK_INDEX:
+        return data
+    (index_pos, _, index_body), (end_pos, _, end_body) = chunks[-2:]
+    from dataclasses import replace
+
+    entries = [replace(e, offset=e.offset + delta) for e in C.decode_index(index_body, profile)]
+    count, _ = C.decode_end(end_body, profile)
+    return (
+        bytes(data[:index_pos])
+        + chunk_bytes(C.CHUNK_INDEX, C.encode_index(entries, profile), profile)
+        + chunk_bytes(C.CHUNK_END, C.encode_end(count, index_pos), profile)
+    )
 
 
 # ------------------------------------------------------------------------------------ CLI

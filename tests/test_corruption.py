@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import random
 import struct
-import zlib
 from fractions import Fraction
 
 import pytest
@@ -24,49 +23,61 @@ from fpcodec.bitstream.errors import (
 from fpcodec.codec import Decoder, decode, encode
 
 from conftest import (
+    DATA,
     PREAMBLE_SIZE,
     VERSION_OFFSET,
     assert_frames_equal,
+    body_start,
+    chunk_bytes,
     moving_video,
     patch_header,
     split_chunks,
+    stream_profile,
 )
 
 
 def rebuild(data: bytes, chunks: list[tuple[bytes, bytes]], reindex: bool = True) -> bytes:
-    """The preamble of ``data`` followed by ``chunks`` with correct lengths and CRCs; with
-    ``reindex``, a version-6 stream's FEND points at its INDX and INDX's offsets follow the chunks
-    (so that a test of another rule is not refused for a stale index)."""
+    """The preamble of ``data`` followed by ``chunks`` framed as its version frames them (correct
+    lengths and CRCs); with ``reindex``, a version-6 stream's FEND points at its INDX and INDX's
+    offsets follow the chunks (so that a test of another rule is not refused for a stale index)."""
     from fpcodec.bitstream import container as C
 
+    profile = stream_profile(data)
     out = bytearray(data[:PREAMBLE_SIZE])
-    v6 = struct.unpack_from("<H", data, VERSION_OFFSET)[0] >= 6
     offsets, index_at = [], None
     for kind, body in chunks:
-        if reindex and v6 and kind == C.CHUNK_INDEX:
+        if reindex and profile.key_frames and kind == C.CHUNK_INDEX:
             index_at = len(out)
-            body = C.encode_index(_index_of(chunks, offsets))
-        if reindex and v6 and kind == C.CHUNK_END and len(body) == 12 and index_at is not None:
+            body = C.encode_index(_index_of(chunks, offsets, profile), profile)
+        if (
+            reindex
+            and profile.key_frames
+            and kind == C.CHUNK_END
+            and len(body) == 12
+            and index_at is not None
+        ):
             body = body[:4] + struct.pack("<Q", index_at)
         offsets.append(len(out))
-        out += struct.pack("<I4s", len(body), kind) + body
-        out += struct.pack("<I", zlib.crc32(body, zlib.crc32(kind)))
+        out += chunk_bytes(kind, body, profile)
     return bytes(out)
 
 
-def _index_of(chunks, offsets):
+def _index_of(chunks, offsets, profile):
     """The INDX entries the chunks before the index call for (key frames, their times, offsets)."""
     from fpcodec.bitstream import container as C
 
     entries, pts = [], 0
     for i, ((kind, body), offset) in enumerate(zip(chunks, offsets, strict=False)):
-        if kind != C.CHUNK_FRAME or len(body) < C.FRAME_FIXED_SIZE:
+        if kind != C.CHUNK_FRAME:
             continue
-        index, duration = struct.unpack_from("<II", body)
-        if body[FLAGS_AT] & C.FLAG_KEY:
+        try:
+            frame = frame_info(body, profile)
+        except (IndexError, struct.error):
+            continue  # a body too damaged to read: the decoder refuses it anyway
+        if frame["key"]:
             first = offsets[i - 1] if i and chunks[i - 1][0] == C.CHUNK_PALETTE else offset
-            entries.append(C.IndexEntry(index, pts, first))
-        pts += duration
+            entries.append(C.IndexEntry(frame["index"], pts, first))
+        pts += frame["duration"]
     return entries
 
 
@@ -80,7 +91,7 @@ def decode_must_fail(data: bytes, exc=FormatError):
         pytest.fail(f"decode returned {len(video.frames)} frames from a damaged stream")
 
 
-#: Fixed fields of a frame chunk's body (FORMAT.md), by byte range; the payload follows.
+#: Fixed fields of a version-10 frame chunk's body (FORMAT.md), by byte range; the payload follows.
 FRAME_FIELDS = (
     (0, 4, "index"),
     (4, 8, "duration"),
@@ -90,13 +101,54 @@ FRAME_FIELDS = (
     (14, 18, "mix"),
     (18, 19, "flags"),
 )
-FLAGS_AT = 18
 #: Modes 0 (RGB intra) and 1 (RGB inter) do not read the mix field (FORMAT.md: 0 for RGB modes).
 RGB_MODES = (0, 1)
 
 
-def frame_field(pos: int) -> str:
-    return next((name for lo, hi, name in FRAME_FIELDS if lo <= pos < hi), "payload")
+def _varint(body: bytes, pos: int) -> tuple[int, int]:
+    """(value, end) of the LEB128 varint at ``body[pos]`` (FORMAT.md, version 11), read by hand."""
+    value = shift = 0
+    while True:
+        byte = body[pos]
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        pos += 1
+        if not byte & 0x80:
+            return value, pos
+
+
+def frame_fields(body: bytes, profile) -> tuple[tuple[int, int, str], ...]:
+    """Byte ranges of a FRAM body's fields before its payload: version 10's fixed offsets, or
+    version 11's (varint index and duration, mode-and-key byte, scale shift, pixel CRC, varint mix)."""
+    if not profile.compact_framing:
+        return FRAME_FIELDS
+    duration_at = _varint(body, 0)[1]
+    mode_at = _varint(body, duration_at)[1]
+    mix_at = mode_at + 6
+    return (
+        (0, duration_at, "index"),
+        (duration_at, mode_at, "duration"),
+        (mode_at, mode_at + 1, "mode"),
+        (mode_at + 1, mode_at + 2, "scale shift"),
+        (mode_at + 2, mix_at, "pixels crc"),
+        (mix_at, _varint(body, mix_at)[1], "mix"),
+    )
+
+
+def frame_info(body: bytes, profile) -> dict:
+    """A FRAM body's index, duration, mode, key flag and field ranges, read by hand."""
+    fields = {name: (lo, hi) for lo, hi, name in frame_fields(body, profile)}
+    if not profile.compact_framing:
+        index, duration = struct.unpack_from("<II", body)
+        return dict(index=index, duration=duration, mode=body[8], key=bool(body[18] & 1), fields=fields)
+    mode_byte = body[fields["mode"][0]]
+    return dict(
+        index=_varint(body, 0)[0],
+        duration=_varint(body, fields["duration"][0])[0],
+        mode=mode_byte & 0x0F,
+        key=bool(mode_byte & 0x10),
+        fields=fields,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -214,10 +266,11 @@ def test_wrong_magic(small_stream):
     decode_must_fail(b"\x89PNG\r\n\x1a\n" + small_stream[8:])
 
 
-@pytest.mark.parametrize("version", [0, 11, 99, 0xFFFF])
+@pytest.mark.parametrize("version", [0, "next", 99, 0xFFFF])
 def test_unsupported_version(small_stream, version):
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS
 
+    version = max(SUPPORTED_VERSIONS) + 1 if version == "next" else version
     assert version not in SUPPORTED_VERSIONS
     bad = bytearray(small_stream)
     struct.pack_into("<H", bad, VERSION_OFFSET, version)
@@ -253,6 +306,18 @@ def test_stream_relabelled_as_another_supported_version(small_stream, small_fram
                 assert_frames_equal(video.frames, frames)
                 continue
             decode_must_fail(bytes(bad))
+
+
+def test_older_framing_relabelled_as_the_current_version_is_refused():
+    """Version 11 changed the framing (FORMAT.md, *Version 11*): version-10 bytes read by its
+    rules, or the other way round, are refused rather than misread."""
+    from fpcodec.bitstream.container import VERSION
+
+    old = (DATA / "v10_screen.fpc").read_bytes()
+    assert stream_profile(old).version == 10 and VERSION == 11
+    bad = bytearray(old)
+    struct.pack_into("<H", bad, VERSION_OFFSET, VERSION)
+    decode_must_fail(bytes(bad))
 
 
 def test_reserved_flags(small_stream):
@@ -335,11 +400,18 @@ def test_timing_fields_are_data_not_errors(small_stream, small_frames):
 def test_frame_index_out_of_order(small_stream):
     chunks = chunk_list(small_stream)
     frames = [i for i, (k, _) in enumerate(chunks) if k == b"FRAM"]
+    profile = stream_profile(small_stream)
     for i in frames:
-        body = bytearray(chunks[i][1])
-        struct.pack_into("<I", body, 0, struct.unpack_from("<I", body)[0] + 1)
+        body = chunks[i][1]
+        frame = frame_info(body, profile)
+        index_end = frame["fields"]["index"][1]
+        if profile.compact_framing:
+            body = _uvarint(frame["index"] + 1) + body[index_end:]
+        else:
+            body = struct.pack("<I", frame["index"] + 1) + body[index_end:]
+        assert frame_info(body, profile)["index"] == frame["index"] + 1
         bad = list(chunks)
-        bad[i] = (b"FRAM", bytes(body))
+        bad[i] = (b"FRAM", body)
         decode_must_fail(rebuild(small_stream, bad))
     swapped = list(chunks)
     swapped[frames[1]], swapped[frames[2]] = swapped[frames[2]], swapped[frames[1]]
@@ -356,8 +428,10 @@ def test_frame_chunk_removed_or_duplicated(small_stream):
 
 def test_end_chunk_count_mismatch(small_stream):
     chunks = chunk_list(small_stream)
+    assert rebuild(small_stream, chunks) == small_stream
     for count in (0, 2, 4, 0xFFFFFFFF):
-        decode_must_fail(rebuild(small_stream, chunks[:-1] + [(b"FEND", struct.pack("<I", count))]))
+        # the index offset is put right by rebuild, so only the count is wrong
+        decode_must_fail(rebuild(small_stream, chunks[:-1] + [(b"FEND", struct.pack("<IQ", count, 0))]))
 
 
 def test_missing_head_or_second_head(small_stream):
@@ -369,12 +443,17 @@ def test_missing_head_or_second_head(small_stream):
 
 def test_unknown_critical_chunk_is_refused(small_stream):
     chunks = chunk_list(small_stream)
-    decode_must_fail(rebuild(small_stream, chunks[:2] + [(b"XTRA", b"hello")] + chunks[2:]))
+    kind = b"X" if stream_profile(small_stream).compact_framing else b"XTRA"
+    decode_must_fail(rebuild(small_stream, chunks[:2] + [(kind, b"hello")] + chunks[2:]))
 
 
 def test_ancillary_chunks_are_skipped(small_stream, small_frames):
+    """Chunk types in lower case (version 11: one lower-case letter) are ancillary, as in PNG."""
     chunks = chunk_list(small_stream)
-    extra = [(b"teXt", b"comment"), (b"zzzz", b"")]
+    if stream_profile(small_stream).compact_framing:
+        extra = [(b"t", b"comment"), (b"z", b"")]
+    else:
+        extra = [(b"teXt", b"comment"), (b"zzzz", b"")]
     # Anywhere but between INDX and FEND (version 6: FEND follows INDX); the offsets are rebuilt.
     data = rebuild(small_stream, chunks[:1] + extra + chunks[1:-2] + extra + chunks[-2:])
     video = decode(data)
@@ -387,8 +466,12 @@ def test_chunk_length_field_damage(small_stream):
         for length in (len(body) - 1, len(body) + 1, len(body) + 4, 0x7FFFFFFF, 0xFFFFFFFF):
             if length < 0:
                 continue
-            bad = bytearray(small_stream)
-            struct.pack_into("<I", bad, pos, length)
+            if stream_profile(small_stream).compact_framing:  # type letter, varint length
+                start = body_start(small_stream, pos)
+                bad = small_stream[: pos + 1] + _uvarint(length) + small_stream[start:]
+            else:
+                bad = bytearray(small_stream)
+                struct.pack_into("<I", bad, pos, length)
             decode_must_fail(bytes(bad))
 
 
@@ -398,8 +481,9 @@ def test_frame_pixel_crc_mismatch(small_stream):
     for i, (kind, body) in enumerate(chunks):
         if kind != b"FRAM":
             continue
+        crc_at = frame_info(body, stream_profile(small_stream))["fields"]["pixels crc"][0]
         body = bytearray(body)
-        body[10] ^= 0x01  # pixels_crc field
+        body[crc_at] ^= 0x01
         bad = list(chunks)
         bad[i] = (kind, bytes(body))
         with pytest.raises(ChecksumError):
@@ -409,11 +493,12 @@ def test_frame_pixel_crc_mismatch(small_stream):
 def test_frame_mode_field(small_stream):
     chunks = chunk_list(small_stream)
     first = next(i for i, (k, _) in enumerate(chunks) if k == b"FRAM")
-    for mode in range(256):
+    mode_at = frame_info(chunks[first][1], stream_profile(small_stream))["fields"]["mode"][0]
+    for mode in range(256):  # version 11: the key flag is bit 4 of this byte, and frame 0 needs it
         body = bytearray(chunks[first][1])
-        if body[8] == mode:
+        if body[mode_at] == mode:
             continue
-        body[8] = mode
+        body[mode_at] = mode
         bad = list(chunks)
         bad[first] = (b"FRAM", bytes(body))
         # The first frame has no history: any other mode is either invalid or decodes to
@@ -431,19 +516,25 @@ def test_every_body_byte_damaged_with_valid_chunk_crc(stream, frames, request):
     frames decode exactly (with the damaged duration). Damaged coded bits (scale shift, payload,
     palette) are refused by the pixel CRC unless they decode to the same pixels anyway (the entropy
     decoder can read the same symbols from a slightly different state or scale), which must be rare.
+    Version 11's varint fields: damage that lengthens or shortens a varint moves every field after
+    it, so such a frame is refused or, rarely, decodes to its own pixels.
     """
     data = request.getfixturevalue(stream)
     frames = request.getfixturevalue(frames)
+    profile = stream_profile(data)
     chunks = chunk_list(data)
     durations = decode(data).durations
-    coded = coded_exact = 0
+    coded = coded_exact = moved = 0
     frame_no = -1
     for i, (kind, body) in enumerate(chunks):
         if kind not in (b"FRAM", b"PLTE"):
             continue
         frame_no += kind == b"FRAM"
+        layout = frame_fields(body, profile) if kind == b"FRAM" else ()
         for pos in range(len(body)):
-            field = frame_field(pos) if kind == b"FRAM" else "palette"
+            field = next(
+                (name for lo, hi, name in layout if lo <= pos < hi), "payload" if layout else "palette"
+            )
             for flip in (0x01, 0xFF):
                 bad_body = bytearray(body)
                 bad_body[pos] ^= flip
@@ -455,7 +546,7 @@ def test_every_body_byte_damaged_with_valid_chunk_crc(stream, frames, request):
                 elif field == "flags":
                     # reserved bits are refused; a toggled key flag (index rebuilt to match) must
                     # fail or, for a frame that uses no history or palette state, decode exactly
-                    if bad_body[FLAGS_AT] & 0xFE:
+                    if bad_body[18] & 0xFE:
                         decode_must_fail(damaged)
                         continue
                     try:
@@ -463,11 +554,20 @@ def test_every_body_byte_damaged_with_valid_chunk_crc(stream, frames, request):
                     except FormatError:
                         continue
                     assert_frames_equal(video.frames, frames)
-                elif field == "duration" or (field == "mix" and body[8] in RGB_MODES):
+                elif field in ("duration", "mix") and _fields_moved(bad_body, layout, profile):
+                    moved += 1
+                    try:
+                        video = decode(damaged)
+                    except FormatError:
+                        continue
+                    assert_frames_equal(video.frames, frames)
+                elif field == "duration" or (
+                    field == "mix" and frame_info(body, profile)["mode"] in RGB_MODES
+                ):
                     video = decode(damaged)
                     assert_frames_equal(video.frames, frames)
                     expected = list(durations)
-                    expected[frame_no] = struct.unpack_from("<I", bad_body, 4)[0]
+                    expected[frame_no] = frame_info(bytes(bad_body), profile)["duration"]
                     assert video.durations == expected
                 else:
                     coded += 1
@@ -478,3 +578,21 @@ def test_every_body_byte_damaged_with_valid_chunk_crc(stream, frames, request):
                     assert_frames_equal(video.frames, frames)
                     coded_exact += 1
     assert coded > 0 and coded_exact <= coded // 50, f"{coded_exact} of {coded} damaged coded bits decode"
+    assert (moved > 0) == profile.compact_framing
+
+
+def _fields_moved(bad_body: bytearray, layout, profile) -> bool:
+    """Whether damage changed where a version-11 frame's fields lie (a varint's length changed)."""
+    try:
+        return frame_fields(bytes(bad_body), profile) != layout
+    except IndexError:
+        return True
+
+
+def _uvarint(value: int) -> bytes:
+    """``value`` as a LEB128 varint (FORMAT.md, version 11), written by hand."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes(out + bytes([value]))

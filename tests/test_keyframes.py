@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,23 +19,32 @@ from fpcodec.codec import pipeline
 from fpcodec.codec.pipeline import DEFAULT_KEYINT
 from fpcodec.codec.salvage import SalvageReport, salvage
 
-from conftest import DATA, assert_frames_equal, encode_frames, moving_video, read_video, split_chunks
+from conftest import (
+    DATA,
+    assert_frames_equal,
+    body_start,
+    chunk_bytes,
+    encode_frames,
+    moving_video,
+    read_video,
+    replace_chunk,
+    split_chunks,
+)
 
-#: Bytes a frame adds around its pixels in the stored mode: chunk framing and FRAM's fixed fields.
-PER_FRAME = C.CHUNK_OVERHEAD + C.FRAME_FIXED_SIZE
+#: Bytes a frame adds around its pixels in the stored mode at most: chunk framing (version 11: 6-10
+#: bytes) and FRAM's fields before the payload (9-21 bytes; FORMAT.md).
+PER_FRAME = 31
 
 
 def _records(data: bytes) -> list[C.FrameRecord]:
     return list(Decoder(io.BytesIO(data), load_model=False).records())
 
 
-def _overhead(data: bytes, frames: int) -> int:
+def _overhead(data: bytes) -> int:
     """What a stream spends beyond the frames' chunks: preamble, HEAD, INDX and FEND."""
-    chunks = split_chunks(data)
-    head = [c for c in chunks if c[1] == C.CHUNK_HEAD][0]
-    return (
-        C.PREAMBLE_SIZE + C.CHUNK_OVERHEAD + len(head[2]) + C.CHUNK_OVERHEAD + 20 * frames + C.END_CHUNK_SIZE
-    )
+    sizes = {kind: C.chunk_size(len(body)) for _, kind, body in split_chunks(data)}
+    assert sizes[C.CHUNK_END] == C.END_CHUNK_SIZE == 18
+    return C.PREAMBLE_SIZE + sizes[C.CHUNK_HEAD] + sizes[C.CHUNK_INDEX] + sizes[C.CHUNK_END]
 
 
 # ----------------------------------------------------------------------------------- stored mode
@@ -49,7 +57,7 @@ def test_random_frames_cost_at_most_raw_plus_a_constant(shape):
     frames = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(2)]
     data = encode_frames(frames, keyint=1)
     raw = sum(f.size for f in frames)
-    assert len(data) <= raw + PER_FRAME * len(frames) + _overhead(data, len(frames))
+    assert len(data) <= raw + PER_FRAME * len(frames) + _overhead(data)
     if shape[0] > 1:
         assert {r.mode for r in _records(data)} == {fc.MODE_STORED}
     assert_frames_equal(decode(data).frames, frames)
@@ -65,14 +73,7 @@ def test_stored_frame_of_wrong_size_is_refused():
     data = bytearray(encode_frames(frames))
     pos, kind, body = [c for c in split_chunks(bytes(data)) if c[1] == C.CHUNK_FRAME][0]
     assert C.decode_frame(body).mode == fc.MODE_STORED
-    short = body[:-1]
-    bad = (
-        data[:pos]
-        + struct.pack("<I4s", len(short), kind)
-        + short
-        + struct.pack("<I", zlib.crc32(short, zlib.crc32(kind)))
-        + data[pos + 12 + len(body) :]
-    )
+    bad = replace_chunk(bytes(data), pos, body[:-1])
     with pytest.raises(FormatError, match="stored frame holds 191 bytes, expected 192"):
         decode(bytes(bad))
 
@@ -159,14 +160,11 @@ def test_first_frame_must_be_a_key_frame():
     frames = moving_video(2, 8, 8)
     data = bytearray(encode_frames(frames))
     pos, kind, body = [c for c in split_chunks(bytes(data)) if c[1] == C.CHUNK_FRAME][0]
-    body = bytearray(body)
-    body[18] = 0  # the flags byte (version 8)
-    data[pos + 8 : pos + 8 + len(body)] = body
-    data[pos + 8 + len(body) : pos + 12 + len(body)] = struct.pack(
-        "<I", zlib.crc32(bytes(body), zlib.crc32(kind))
-    )
+    rec = C.decode_frame(body)
+    assert rec.key
+    bad = replace_chunk(bytes(data), pos, C.encode_frame(replace(rec, flags=0)))
     with pytest.raises(FormatError, match="frame 0 is not a key frame"):
-        decode(bytes(data))
+        decode(bad)
 
 
 # ----------------------------------------------------------------------------------------- index
@@ -176,9 +174,9 @@ def test_index_lists_key_frames_with_times_and_offsets(keyed):
     assert [k for _, k, _ in chunks[-2:]] == [C.CHUNK_INDEX, C.CHUNK_END]
     entries = C.decode_index(chunks[-2][2])
     assert [(e.frame, e.pts) for e in entries] == [(0, 0), (3, 15), (6, 39)]
+    starts = {pos: kind for pos, kind, _ in chunks}
     for e in entries:  # each points at the key frame's first chunk: a PLTE before it, or the FRAM
-        kind = data[e.offset + 4 : e.offset + 8]
-        assert kind in (C.CHUNK_PALETTE, C.CHUNK_FRAME)
+        assert starts[e.offset] in (C.CHUNK_PALETTE, C.CHUNK_FRAME)
     assert C.decode_end(chunks[-1][2]) == (7, chunks[-2][0])
 
 
@@ -192,7 +190,7 @@ def _replace_chunk(data: bytes, kind: bytes, body: bytes) -> bytes:
             b = C.encode_end(C.decode_end(b)[0], index_at)
         if k == C.CHUNK_INDEX:
             index_at = len(out)
-        out += struct.pack("<I4s", len(b), k) + b + struct.pack("<I", zlib.crc32(b, zlib.crc32(k)))
+        out += chunk_bytes(k, b)
     return bytes(out)
 
 
@@ -205,12 +203,7 @@ def test_decoder_verifies_the_index(keyed):
     with pytest.raises(FormatError, match="does not match the stream.s key frames"):
         list(Decoder(io.BytesIO(_replace_chunk(data, C.CHUNK_INDEX, C.encode_index(entries[:2])))).records())
     end = C.encode_end(7, split_chunks(data)[-2][0] + 1)
-    bad = (
-        data[: -C.END_CHUNK_SIZE]
-        + struct.pack("<I4s", 12, C.CHUNK_END)
-        + end
-        + struct.pack("<I", zlib.crc32(end, zlib.crc32(C.CHUNK_END)))
-    )
+    bad = data[: -C.END_CHUNK_SIZE] + chunk_bytes(C.CHUNK_END, end)
     with pytest.raises(FormatError, match="end chunk puts the index at byte"):
         list(Decoder(io.BytesIO(bad)).records())
 
@@ -290,17 +283,13 @@ def _damage_frame(data: bytes, index: int, where: str) -> bytes:
         if kind == C.CHUNK_FRAME and C.decode_frame(body).index == index:
             bad = bytearray(data)
             if where == "payload":
-                bad[pos + 8 + len(body) - 2] ^= 0x55
+                bad[body_start(data, pos) + len(body) - 2] ^= 0x55
             elif where == "length":
-                bad[pos + 1] ^= 0x10
+                bad[pos + 1] ^= 0x10  # version 11: the varint length's first byte
             else:
-                fixed = C.FRAME_FIXED_SIZE
                 b2 = bytearray(body)
-                b2[fixed + 1] ^= 0x01
-                bad[pos + 8 : pos + 8 + len(body)] = b2
-                bad[pos + 8 + len(body) : pos + 12 + len(body)] = struct.pack(
-                    "<I", zlib.crc32(bytes(b2), zlib.crc32(kind))
-                )
+                b2[C.frame_fields_size(C.decode_frame(body)) + 1] ^= 0x01
+                return replace_chunk(data, pos, bytes(b2))
             return bytes(bad)
     raise AssertionError(index)
 
@@ -323,6 +312,26 @@ def test_salvage_recovers_every_frame_outside_the_damaged_interval(keyed, tmp_pa
     want = [i for i in range(7) if i not in lost]
     assert [f.index for f in got] == want
     assert_frames_equal([f.pixels for f in got], [frames[i] for i in want])
+
+
+def test_salvage_resyncs_after_garbage_full_of_chunk_letters(keyed, tmp_path):
+    """Frames 1-2 overwritten with bytes that are all chunk-type letters and long lengths (the
+    worst case of version 11's one-letter types): every candidate is refused, by its length, the
+    byte after it or its CRC, and decoding resumes at key frame 3."""
+    frames, data = keyed
+    chunks = split_chunks(data)
+    at = {C.decode_frame(body).index: i for i, (_, kind, body) in enumerate(chunks) if kind == C.CHUNK_FRAME}
+    start = chunks[at[1]][0]
+    key3 = chunks[at[3] - 1 if chunks[at[3] - 1][1] == C.CHUNK_PALETTE else at[3]][0]  # its first chunk
+    rng = np.random.default_rng(5)
+    garbage = rng.choice(np.frombuffer(b"PFRIE\x80\xff\x05", np.uint8), key3 - start).tobytes()
+    path = tmp_path / "g.fpc"
+    path.write_bytes(data[:start] + garbage + data[key3:])
+    report = SalvageReport()
+    with open(path, "rb") as fh, open(path, "rb") as raw:
+        got = list(salvage(Decoder(fh), raw, report))
+    assert report.lost == [1, 2] and [f.index for f in got] == [0, 3, 4, 5, 6]
+    assert_frames_equal([f.pixels for f in got], [frames[i] for i in (0, 3, 4, 5, 6)])
 
 
 def test_cli_salvage_writes_what_it_recovered_and_exits_3(keyed, tmp_path, capsys):
@@ -352,7 +361,8 @@ def test_salvage_without_an_intact_end_reports_up_to_the_header_count(keyed, tmp
     frames, data = keyed
     path = tmp_path / "cut.fpc"
     cut = _damage_frame(data, 5, "payload")
-    path.write_bytes(cut[: len(cut) - 40])
+    index_at = [pos for pos, kind, _ in split_chunks(data) if kind == C.CHUNK_INDEX][0]
+    path.write_bytes(cut[: index_at + 3])  # in the index: no intact end chunk
     report = SalvageReport()
     with open(path, "rb") as fh, open(path, "rb") as raw:
         got = list(salvage(Decoder(fh), raw, report))

@@ -177,7 +177,7 @@ def test_version_2_stream_decodes_exactly_or_fails_its_checksum() -> None:
 
 def test_version_2_frame_with_context_bits_is_refused() -> None:
     rec = container.FrameRecord(0, 1, fc.MODE_PALETTE_INTER, 0, 0, b"", mix=0x1000)
-    body = container.encode_frame(rec)[:16]  # version 2-5 framing: no flags byte (version 6)
+    body = container.encode_frame(rec, FormatProfile.for_version(10))[:16]  # versions 2-5: no flags byte
     assert container.decode_frame(body, FormatProfile.for_version(3)).mix == 0x1000
     with pytest.raises(container.FormatError, match="0x1000"):
         container.decode_frame(body, FormatProfile.for_version(2))

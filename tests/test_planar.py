@@ -10,12 +10,11 @@ from __future__ import annotations
 import dataclasses
 import io
 import struct
-import zlib
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import DATA, run_main
+from conftest import DATA, body_start, replace_chunk, run_main
 
 from fpcodec.bitstream import container
 from fpcodec.bitstream.profile import LATEST
@@ -393,7 +392,7 @@ def test_deep_samples_stored_raw_are_little_endian_and_checked() -> None:
     assert frames[0][0].astype("<u2").tobytes() in data
     pos, kind, body = _chunks(data)[2]
     bad = bytearray(body)
-    bad[container.FRAME_FIXED_SIZE + 1] |= 0xF0  # a sample above 12 bits
+    bad[container.frame_fields_size(container.decode_frame(body)) + 1] |= 0xF0  # a sample above 12 bits
     with pytest.raises(FormatError, match="above 4095"):
         list(Decoder(io.BytesIO(_rewrite(data, 2, bytes(bad)))))
     assert fmt.depth == 12
@@ -420,11 +419,7 @@ def _chunks(data: bytes) -> list[tuple[int, bytes, bytes]]:
 
 def _rewrite(data: bytes, index: int, body: bytes) -> bytes:
     """``data`` with chunk ``index``'s body replaced (length and CRC recomputed)."""
-    chunks = _chunks(data)
-    pos, kind, old = chunks[index]
-    end = pos + container.CHUNK_OVERHEAD + len(old)
-    new = struct.pack("<I4s", len(body), kind) + body + struct.pack("<I", zlib.crc32(body, zlib.crc32(kind)))
-    return data[:pos] + new + data[end:]
+    return replace_chunk(data, _chunks(data)[index][0], body)
 
 
 @pytest.fixture(scope="module")
@@ -465,7 +460,7 @@ def test_damaged_planar_payload_is_refused(planar_stream) -> None:
     index = 3  # HEAD, PFMT, FRAM 0, FRAM 1
     pos, kind, body = _chunks(data)[index]
     assert kind == container.CHUNK_FRAME
-    fixed = container.FRAME_FIXED_SIZE
+    fixed = container.frame_fields_size(container.decode_frame(body))
     for at in range(fixed, len(body), max(1, (len(body) - fixed) // 40)):
         bad = bytearray(body)
         bad[at] ^= 0x5A
@@ -512,7 +507,8 @@ def test_salvage_recovers_a_damaged_planar_stream(tmp_path, capsys) -> None:
     pos, kind, body = _chunks(data)[index]
     assert kind == container.CHUNK_FRAME
     bad = bytearray(data)
-    bad[pos + 8 + container.FRAME_FIXED_SIZE + 3] ^= 0xFF  # payload byte, chunk CRC now wrong
+    payload = body_start(data, pos) + container.frame_fields_size(container.decode_frame(body))
+    bad[payload + 3] ^= 0xFF  # a payload byte; the chunk CRC is now wrong
     src = tmp_path / "damaged.fpc"
     src.write_bytes(bytes(bad))
     out = tmp_path / "saved.y4m"

@@ -1,10 +1,10 @@
-"""REPT chunks (format version 9): runs of frames equal to the frame before them, 4 bytes a frame."""
+"""REPT chunks (format version 9): runs of frames equal to the frame before them, 4 bytes a frame
+(version 11: the duration as a varint, one byte below 128 ticks)."""
 
 from __future__ import annotations
 
 import io
-import struct
-import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,7 +17,7 @@ from fpcodec.codec.pipeline import Encoder
 from fpcodec.codec.planar_io import pixel_format_by_name
 from fpcodec.codec.salvage import SalvageReport, salvage
 
-from conftest import assert_frames_equal, moving_video, split_chunks
+from conftest import assert_frames_equal, body_start, chunk_bytes, moving_video, replace_chunk, split_chunks
 
 #: Which frames of the base clip each frame shows: runs of 3, 1 and 2 repeats.
 _ORDER = [0, 1, 1, 1, 1, 2, 3, 3, 4, 4, 4]
@@ -30,14 +30,9 @@ def _clip() -> tuple[list[np.ndarray], list[int]]:
 
 def _with_chunk(data: bytes, kind: bytes, body: bytes) -> bytes:
     """``data`` with its first chunk of ``kind`` given ``body`` (framing and CRC recomputed)."""
-    for pos, k, old in split_chunks(data):
+    for pos, k, _ in split_chunks(data):
         if k == kind:
-            chunk = (
-                struct.pack("<I4s", len(body), kind)
-                + body
-                + struct.pack("<I", zlib.crc32(body, zlib.crc32(kind)))
-            )
-            return data[:pos] + chunk + data[pos + 12 + len(old) :]
+            return replace_chunk(data, pos, body)
     raise AssertionError(kind)
 
 
@@ -54,10 +49,10 @@ def test_repeated_frames_round_trip_with_their_durations(model: str) -> None:
     assert sum(k == C.CHUNK_REPEAT for _, k, _ in split_chunks(data)) == 3
 
 
-def test_a_repeated_frame_costs_four_bytes(monkeypatch) -> None:
+def test_a_repeated_frame_costs_one_byte(monkeypatch) -> None:
     """Against the same frames coded with a FRAM each (the same history, so the same other
-    frames): the runs save every repeated frame's 31 bytes of framing and its payload, for 4
-    bytes a frame and 16 a run."""
+    frames): the runs save every repeated frame's framing (version 11: 15 bytes) and its payload,
+    for its duration (a varint: 1 byte) and 7 bytes a run (type, length, first index, CRC)."""
     frames, durations = _clip()
     with_runs = encode(frames, durations=durations, model="last-frame")
     monkeypatch.setattr(Encoder, "_repeat", lambda self, frame, duration: False)
@@ -68,9 +63,12 @@ def test_a_repeated_frame_costs_four_bytes(monkeypatch) -> None:
         for _, k, b in split_chunks(without)
         if k == C.CHUNK_FRAME and C.decode_frame(b).index in (2, 3, 4, 7, 9, 10)
     ]
-    saved = sum(12 + len(b) for b in repeated) - (6 * 4 + 3 * 16)
+    runs = [b for _, k, b in split_chunks(with_runs) if k == C.CHUNK_REPEAT]
+    assert [len(b) for b in runs] == [1 + 3, 1 + 1, 1 + 2]  # first index, one byte per duration
+    saved = sum(C.chunk_size(len(b)) for b in repeated) - (6 * 1 + 3 * 7)
     assert len(without) - len(with_runs) == saved, (len(without), len(with_runs), saved)
-    assert saved >= 6 * (12 + C.FRAME_FIXED_SIZE) - (6 * 4 + 3 * 16)  # the framing alone
+    framing = C.chunk_size(0) + C.frame_fields_size(C.FrameRecord(9, 19, 3, 0, 0xFFFFFFFF, b""))
+    assert framing == 15 and saved >= 6 * framing - (6 * 1 + 3 * 7)  # the framing alone
 
 
 def test_a_frame_due_to_be_a_key_frame_is_coded_not_repeated() -> None:
@@ -108,12 +106,12 @@ def test_damaged_or_misplaced_repeat_chunks_are_refused() -> None:
     frames, durations = _clip()
     data = encode(frames, durations=durations, model="last-frame")
     first_run = next(body for _, k, body in split_chunks(data) if k == C.CHUNK_REPEAT)
-    assert struct.unpack_from("<I", first_run)[0] == 2
+    assert first_run == bytes([2, 12, 13, 14])  # frames 2-4: first index, durations (varints)
     bad_bodies = {
-        "not whole": first_run + b"\x00",
-        "no frame": first_run[:4],
-        "wrong index": struct.pack("<I", 3) + first_run[4:],
-        "too many": struct.pack("<I", 2) + bytes(4 * (C.MAX_REPEATS + 1)),
+        "cut off": first_run + b"\x80",
+        "no frame": first_run[:1],
+        "wrong index": b"\x03" + first_run[1:],
+        "too many": b"\x02" + b"\x01" * (C.MAX_REPEATS + 1),
     }
     for why, body in bad_bodies.items():
         with pytest.raises(FormatError):
@@ -122,11 +120,10 @@ def test_damaged_or_misplaced_repeat_chunks_are_refused() -> None:
     # a FRAM may not claim the repeat mode
     fram = next(body for _, k, body in split_chunks(data) if k == C.CHUNK_FRAME)
     with pytest.raises(FormatError, match="repeat"):
-        C.decode_frame(fram[:8] + bytes([MODE_REPEAT]) + fram[9:])
+        C.decode_frame(C.encode_frame(replace(C.decode_frame(fram), mode=MODE_REPEAT)))
     # a run where decoding starts (frame 0)
-    head_end = C.PREAMBLE_SIZE + 12 + len(split_chunks(data)[0][2])
-    rept = struct.pack("<I4s", 8, C.CHUNK_REPEAT) + struct.pack("<II", 0, 5)
-    rept += struct.pack("<I", zlib.crc32(rept[8:], zlib.crc32(C.CHUNK_REPEAT)))
+    head_end = split_chunks(data)[1][0]
+    rept = chunk_bytes(C.CHUNK_REPEAT, C.encode_repeats(0, [5]))
     with pytest.raises(FormatError, match="key frame"):
         decode(data[:head_end] + rept + data[head_end:])
     # a version-8 reader does not know the chunk
@@ -151,7 +148,7 @@ def test_salvage_keeps_repeats_after_intact_frames(tmp_path) -> None:
         (p, k, b) for p, k, b in split_chunks(data) if k == C.CHUNK_FRAME and C.decode_frame(b).index == 1
     )
     bad = bytearray(data)
-    bad[pos + 8 + len(body) - 2] ^= 0x55
+    bad[body_start(data, pos) + len(body) - 2] ^= 0x55
     path.write_bytes(bytes(bad))
     report = SalvageReport()
     with open(path, "rb") as fh, open(path, "rb") as raw:

@@ -236,7 +236,13 @@ def test_version_10_streams_still_decode() -> None:
             np.testing.assert_array_equal(a, b)
     seek = Decoder(io.BytesIO(planar))
     assert [f.index for f in seek.frames(start=4)] == [4]
-    assert CURRENT.version == 10
+    # The same clip coded now: version 11's framing, the same frame coding (FORMAT.md, Version 11).
+    now = encode(frames, durations=[3, 5, 5, 7, 7, 9], model="last-frame", keyint=2)
+    assert CURRENT.version == 11 and now[8:10] == (11).to_bytes(2, "little")
+    assert_frames_equal(decode(now).frames, frames)
+    old_payloads = [r.payload for r in records]
+    assert [r.payload for r in Decoder(io.BytesIO(now), load_model=False).records()] == old_payloads
+    assert len(now) < len(data) - 100, (len(now), len(data))
 
 
 def test_info_lists_each_palette_frames_tools(tmp_path, capsys) -> None:

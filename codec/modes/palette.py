@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from ...bitstream import entropy
-from ...bitstream.container import CHUNK_OVERHEAD
+from ...bitstream.container import chunk_size
 from ...bitstream.errors import FormatError
 from ...bitstream.palette import encode_palette
 from ...bitstream.profile import CURRENT, FormatProfile
@@ -519,7 +519,7 @@ def palette_body(palette: np.ndarray, sent_palette: np.ndarray | None) -> bytes 
 
 def body_bits(body: bytes | None) -> int:
     """Bits of the PLTE chunk of this ``palette_body`` (none for None)."""
-    return 0 if body is None else 8 * (CHUNK_OVERHEAD + len(body))
+    return 0 if body is None else 8 * chunk_size(len(body))
 
 
 def candidate(
