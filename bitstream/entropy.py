@@ -610,7 +610,7 @@ def shift_histogram(
     for start in range(0, sym.size, HIST_BLOCK):
         sl = slice(start, start + HIST_BLOCK)
         dist = np.abs(np.asarray(sym[sl], np.int32) * MEAN_STEPS - mean[sl])
-        hist += np.bincount(scale[sl] * width + dist, minlength=size)
+        hist += np.bincount(np.asarray(scale[sl], np.int64) * width + dist, minlength=size)
     return hist
 
 

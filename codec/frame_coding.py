@@ -137,6 +137,8 @@ def _add_predicted_modes(
     inter_shift = None if inter is None else inter.scale_shift
     if extracted is not None:
         copied = _copies(frame, previous)
+        if inter is not None and previous is not None:
+            inter_shift = palette.inter_scale_shift(inter, frame, previous, copied)
         out += palette.estimate(
             fr,
             extracted,

@@ -320,7 +320,8 @@ def test_memory_is_the_peak_rss_of_a_child_process(clips):
 
 def test_gain_sources_split_a_models_gain_into_its_parts(tmp_path):
     """A "model" that differs from last-frame only in its scales gets all its gain in the scales
-    step; one that differs only in its means gets it in the means step."""
+    step; one that differs only in its means gets it in the means step. (The scales change on
+    every other row: a change by one factor everywhere the frame's scale shift takes back.)"""
     from fractions import Fraction
 
     from fpcodec.bench import gain_sources
@@ -336,9 +337,11 @@ def test_gain_sources_split_a_models_gain_into_its_parts(tmp_path):
 
             def predict(self, history):
                 p = ref.predict(history)
+                factor = np.ones_like(p.scale)
+                factor[..., ::2, :] = scale_factor
                 return Prediction(
                     np.clip(p.mean + mean_shift, 0, 255).astype(np.float32),
-                    (p.scale * scale_factor).astype(np.float32),
+                    (p.scale * factor).astype(np.float32),
                     p.coupling,
                 )
 

@@ -42,7 +42,8 @@ def params(chw: np.ndarray, pred: Prediction) -> tuple[np.ndarray, np.ndarray]:
 
 
 def estimate(frame: FrameToCode, pred: Prediction) -> InterCandidate:
-    """Applies whenever there is a prediction; its scale shift is also the palette inter modes'."""
+    """Applies whenever there is a prediction; its scale shift is also palette update's, and palette
+    inter's is fitted on its arrays (``palette.inter_scale_shift``)."""
     mean_q, scale_idx = params(frame.chw, pred)
     shift, bits = best_shift(frame.chw, mean_q, scale_idx)
     return InterCandidate(MODE, bits, shift, frame.chw, mean_q.astype(np.int16), scale_idx.astype(np.uint8))
