@@ -151,6 +151,29 @@ HEAD_FIELDS = (  # the HEAD fields in order (version 10: the struct formats at t
 )
 
 
+#: The weights hash in the container tests' hand-made headers.
+TEST_HASH = bytes(range(32))
+
+
+def stream_header(**kw):
+    """A HEAD record for the container tests (a 96x64 RGB stream of 7 frames), ``kw`` replaced."""
+    from fpcodec.bitstream.container import StreamHeader
+
+    base = dict(
+        width=96,
+        height=64,
+        channels=3,
+        frame_count=7,
+        time_base=Fraction(1, 100),
+        loop=0,
+        model_id=1,
+        weights_hash=TEST_HASH,
+        coder="constriction=0.5.0",
+    )
+    base.update(kw)
+    return StreamHeader(**base)
+
+
 def stream_profile(data: bytes):
     """The format profile of a stream's bytes (its preamble's version)."""
     from fpcodec.bitstream.profile import FormatProfile

@@ -20,25 +20,11 @@ from fpcodec.bitstream.errors import ChecksumError, FormatError, TruncatedStream
 from fpcodec.bitstream.palette import decode_palette, encode_palette
 from fpcodec.bitstream.profile import CURRENT, FormatProfile
 
+from conftest import TEST_HASH as HASH
+from conftest import stream_header as header
+
 V10 = FormatProfile.for_version(10)
 V11 = FormatProfile.for_version(11)
-HASH = bytes(range(32))
-
-
-def header(**kw) -> C.StreamHeader:
-    base = dict(
-        width=96,
-        height=64,
-        channels=3,
-        frame_count=7,
-        time_base=Fraction(1, 100),
-        loop=0,
-        model_id=1,
-        weights_hash=HASH,
-        coder="constriction=0.5.0",
-    )
-    base.update(kw)
-    return C.StreamHeader(**base)
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:
@@ -124,16 +110,20 @@ def test_read_chunks_refuses_a_type_that_is_not_a_letter_and_skips_unknown_lette
     assert got[0] == (b"z", b"x")
 
 
-def test_every_single_bit_flip_in_a_chunk_is_detected():
-    good = chunk(C.CHUNK_FRAME, C.encode_frame(C.FrameRecord(0, 4, 1, 2, 99, bytes(range(16))), V11))
-    first_len = len(good)
-    good += chunk(C.CHUNK_END, C.encode_end(1))
-    for pos in range(first_len):  # every byte of the first chunk: type, length, body, CRC
+@pytest.mark.parametrize("profile", [V10, V11], ids=["v10", "v11"])
+def test_every_single_bit_flip_in_a_chunk_is_detected(profile):
+    """In both framings (version 10: length, type, body, CRC; version 11: type, length, body, CRC)."""
+    rec = C.FrameRecord(0, 4, 1, 2, 99, bytes(range(16)))
+    out = io.BytesIO()
+    first_len = C.write_chunk(out, C.CHUNK_FRAME, C.encode_frame(rec, profile), profile)
+    C.write_chunk(out, C.CHUNK_END, C.encode_end(1), profile)
+    good = out.getvalue()
+    for pos in range(first_len):  # every byte of the first chunk
         for bit in range(8):
             bad = bytearray(good)
             bad[pos] ^= 1 << bit
             with pytest.raises(FormatError):
-                list(C.read_chunks(io.BytesIO(bytes(bad)), profile=V11))
+                list(C.read_chunks(io.BytesIO(bytes(bad)), profile=profile))
 
 
 def test_crc_error_names_the_chunk():
