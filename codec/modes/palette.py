@@ -685,7 +685,8 @@ def estimate(
     copied: copied_blocks.CopiedBlocks | None = None,
 ) -> list[PaletteCandidate]:
     """Palette intra (with RGB intra's scale shift) and, with a prediction, palette inter (with
-    ``inter_shift``: ``inter_scale_shift``'s), for a frame of at most 256 colours: ``extracted`` = (palette, indices). Given the
+    ``inter_shift``: ``inter_scale_shift``'s), for a frame of at most 256 colours: ``extracted`` =
+    (palette, indices). Given the
     stream's ``probe`` (and RGB intra's estimate), a predicted frame leaves palette intra out
     where the probe says it is not worth estimating, and the probe learns from the frame. With
     ``copied`` (blocks equal to ``previous``), both code only the other blocks' pixels."""
