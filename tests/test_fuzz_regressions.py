@@ -43,3 +43,30 @@ def test_replay_reports_a_bug_behind_a_catch_all(monkeypatch):
 
     monkeypatch.setitem(targets.TARGETS, "stream", (refuse, (FormatError,), None))
     targets.replay("stream", b"")
+
+
+@pytest.mark.parametrize("name", ["v10_screen.fpc", "current"])
+def test_fix_crcs_repairs_every_chunk_crc_in_both_framings(name):
+    """The stream target recomputes chunk CRCs (so a mutation reaches the parsers behind them): for
+    version 10's framing and for version 11's one-letter types and varint lengths."""
+    import io
+
+    from fpcodec.bitstream import container
+    from fpcodec.codec import encode
+
+    from conftest import body_start, moving_video, split_chunks
+
+    data = (
+        (DATA / name).read_bytes() if name != "current" else encode(moving_video(3, 8, 8), model="last-frame")
+    )
+    assert targets.fix_crcs(data) == data
+    bad = bytearray(data)
+    for pos, _, body in split_chunks(data):
+        if body:
+            bad[body_start(data, pos)] ^= 0x5A  # every chunk's first body byte: every CRC now wrong
+    fixed = targets.fix_crcs(bytes(bad))
+    inp = io.BytesIO(fixed)
+    profile = container.read_preamble(inp)
+    assert [kind for kind, _ in container.read_chunks(inp, profile=profile)] == [
+        k for _, k, _ in split_chunks(data)
+    ]

@@ -62,15 +62,30 @@ _PREFIX = struct.Struct("<I4s")
 
 
 def fix_crcs(data: bytes) -> bytes:
-    """The stream with each chunk's CRC recomputed, as far as its chunks can be framed."""
+    """The stream with each chunk's CRC recomputed, as far as its chunks can be framed (in its
+    preamble's version's framing: version 11's one-letter types and varint lengths, or before)."""
+    try:
+        profile = container.read_preamble(io.BytesIO(data))
+    except FpcodecError:
+        return data
     out = bytearray(data)
-    pos = container._PREAMBLE.size
-    while pos + _PREFIX.size <= len(out):
-        length, kind = _PREFIX.unpack_from(out, pos)
-        body_end = pos + _PREFIX.size + length
+    pos = container.PREAMBLE_SIZE
+    while pos < len(out):
+        if profile.compact_framing:
+            try:
+                length, start = container.read_uvarint(out, pos + 1, "chunk length", container.MAX_CHUNK)
+            except FpcodecError:
+                break
+            tag = bytes(out[pos : pos + 1])
+        elif pos + _PREFIX.size <= len(out):
+            length, tag = _PREFIX.unpack_from(out, pos)
+            start = pos + _PREFIX.size
+        else:
+            break
+        body_end = start + length
         if body_end + 4 > len(out):
             break
-        out[body_end : body_end + 4] = struct.pack("<I", zlib.crc32(out[pos + 4 : body_end]))
+        out[body_end : body_end + 4] = struct.pack("<I", zlib.crc32(out[start:body_end], zlib.crc32(tag)))
         pos = body_end + 4
     return bytes(out)
 
