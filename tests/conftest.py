@@ -260,15 +260,15 @@ def patch_header(data: bytes, field: str, value) -> bytes:
 def _shift_index(data: bytes, delta: int) -> bytes:
     """``data`` whose chunks after the HEAD moved by ``delta`` bytes (a version-11 field grew or
     shrank), with the INDX offsets and FEND's pointer moved too, so only the patched field is wrong."""
+    from dataclasses import replace
+
     from fpcodec.bitstream import container as C
 
     profile = stream_profile(data)
     chunks = split_chunks(data)
     if not delta or not profile.key_frames or chunks[-1][1] != C.CHUNK_END or chunks[-2][1] != C.CHUNK_INDEX:
         return data
-    (index_pos, _, index_body), (end_pos, _, end_body) = chunks[-2:]
-    from dataclasses import replace
-
+    (index_pos, _, index_body), (_, _, end_body) = chunks[-2:]
     entries = [replace(e, offset=e.offset + delta) for e in C.decode_index(index_body, profile)]
     count, _ = C.decode_end(end_body, profile)
     return (
