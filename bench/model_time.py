@@ -43,7 +43,7 @@ def time_model(frames: list[np.ndarray], name: str, repeats: int) -> tuple[float
                 times.append(time.perf_counter() - started)
             else:
                 for a in ints:
-                    digest.update(np.ascontiguousarray(a).tobytes())
+                    digest.update(np.ascontiguousarray(a, np.int32).tobytes())  # any tree's types
     return statistics.median(times), digest.hexdigest()[:16]
 
 

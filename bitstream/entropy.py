@@ -311,8 +311,21 @@ def coupled_mean_q(
 
 def quantize_scale(scale: np.ndarray) -> np.ndarray:
     """Index into SCALE_TABLE nearest (in log space) to ``scale``: a comparison against the literal
-    boundaries, so it is exact on every machine."""
-    return np.searchsorted(SCALE_BOUNDS, np.asarray(scale, dtype=np.float64)).astype(np.int32)
+    boundaries, so it is exact on every machine. Large arrays go in blocks, so that the float64
+    copy and int64 indices searchsorted needs stay small (a whole frame's would take 16 bytes a
+    value beside the int32 result)."""
+    a = np.asarray(scale)
+    if a.size <= _QUANTIZE_BLOCK:
+        return np.searchsorted(SCALE_BOUNDS, np.asarray(a, dtype=np.float64)).astype(np.int32)
+    out = np.empty(a.shape, np.int32)
+    flat, dest = a.reshape(-1), out.reshape(-1)
+    for start in range(0, flat.size, _QUANTIZE_BLOCK):
+        block = np.asarray(flat[start : start + _QUANTIZE_BLOCK], dtype=np.float64)
+        dest[start : start + _QUANTIZE_BLOCK] = np.searchsorted(SCALE_BOUNDS, block)
+    return out
+
+
+_QUANTIZE_BLOCK = 1 << 16
 
 
 @functools.lru_cache(maxsize=1)

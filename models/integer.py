@@ -79,6 +79,8 @@ torch backend) are loaded from ``integer_torch.py`` on first use.
 
 from __future__ import annotations
 
+import contextlib
+
 import importlib
 from pathlib import Path
 from typing import Any
@@ -130,6 +132,10 @@ def __getattr__(name: str) -> Any:
 # --------------------------------------------------------------------------------------------------
 # Predictors
 # --------------------------------------------------------------------------------------------------
+
+
+#: ``predict_ints``'s types of the mean, scale-index and coupling planes.
+PLANE_TYPES = (np.int16, np.uint8, np.int16)
 
 
 class IntegerPredictor(Predictor):
@@ -206,19 +212,23 @@ class IntegerPredictor(Predictor):
     def predict_ints(
         self, history: list[np.ndarray], tile: int = tiling.TILE
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """int32 (3, H, W) mean in 1/16, scale-table index, coupling in 1/256; a frame above
-        ``tiling.TILED_FROM`` pixels in ``tile`` x ``tile`` tiles (the same integers)."""
+        """(3, H, W) mean in 1/16 (int16: at most 255 x 16), scale-table index (uint8: < 64),
+        coupling in 1/256 (int16: |c| <= 512), in the smallest types that hold them (a 1600x1400
+        frame's planes take 34 MB, not 81 as int32); a frame above ``tiling.TILED_FROM`` pixels in
+        ``tile`` x ``tile`` tiles (the same integers)."""
         h, w = np.asarray(history[-1]).shape[:2]
         if h * w <= tiling.TILED_FROM:
             frames, valid = window_from_history(history)
-            m, s, c = self.net.forward(frames, valid)
-            return tuple(to_numpy(t[0]).astype(np.int32) for t in (m, s, c))
-        out = np.empty((3, 3, h, w), np.int32)
-        for t in tiling.tiles(h, w, self.net.arch.reach, tile):
-            frames, valid = window_from_history([np.asarray(f)[t.window] for f in history])
-            for plane, result in zip(out, self.net.forward(frames, valid), strict=True):
-                plane[(slice(None), *t.frame)] = to_numpy(result[0])[(slice(None), *t.inside)]
-        return out[0], out[1], out[2]
+            result = self.net.forward(frames, valid)
+            return tuple(to_numpy(t[0]).astype(dt) for t, dt in zip(result, PLANE_TYPES, strict=True))
+        out = tuple(np.empty((3, h, w), dt) for dt in PLANE_TYPES)
+        memo = getattr(self.net, "memo", None)  # the numpy backend's: it cannot hit across tiles
+        with memo.paused() if memo is not None else contextlib.nullcontext():
+            for t in tiling.tiles(h, w, self.net.arch.reach, tile):
+                frames, valid = window_from_history([np.asarray(f)[t.window] for f in history])
+                for plane, result in zip(out, self.net.forward(frames, valid), strict=True):
+                    plane[(slice(None), *t.frame)] = to_numpy(result[0])[(slice(None), *t.inside)]
+        return out
 
     def predict(self, history: list[np.ndarray]) -> Prediction:
         m, s, c = self.predict_ints(history)

@@ -15,8 +15,10 @@ float32 operations on integers (exact); pooling, upsampling and lookups are inte
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import os
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -250,6 +252,18 @@ class StepMemo:
     def held_bytes(self) -> int:
         """Bytes held (the arrays of every entry)."""
         return self._bytes
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Nothing kept or found while inside: for a frame predicted in tiles, where the next
+        pass is another tile (a step of this tile is met again only one frame later, after every
+        other tile's); what was held is dropped."""
+        budget, self.budget = self.budget, 0
+        self._old, self._new, self._bytes = {}, {}, 0
+        try:
+            yield
+        finally:
+            self.budget = budget
 
     def next_pass(self) -> None:
         """Forget what the last pass did not use."""

@@ -37,6 +37,8 @@ SHIFT_MAX = 24
 MEAN_STEPS = entropy.MEAN_STEPS
 MEAN_Q_MAX = 255 * MEAN_STEPS
 COUPLING_ONE = entropy.COUPLING_ONE
+#: The output layer's clamps stay within this, so that its planes fit int16 (``predict_ints``).
+OUT_LIMIT = (1 << 15) - 1
 #: The baseline table is indexed by A/2 where A = 100 * activity is an even integer in 0..25500.
 BASE_LUT_SIZE = 12751
 N_SCALES = len(entropy.SCALE_TABLE)
@@ -185,6 +187,12 @@ def parse_int_weights(tensors: dict[str, Any], meta: dict[str, str]) -> IntWeigh
             bound,
             tuple(geometry[spec.name]["stride"]),
             tuple(geometry[spec.name]["padding"]),
+        )
+    last = layers[arch.convs[-1].name]
+    if min(last.lo) < -OUT_LIMIT or max(last.hi) > OUT_LIMIT:
+        raise WeightsError(
+            f"{last.name}: output clamp {min(last.lo)}..{max(last.hi)} is outside +-{OUT_LIMIT}"
+            " (the coupling planes are int16)"
         )
     luts = tensors.get("lut.base"), tensors.get("lut.softplus")
     if luts[0] is None or luts[1] is None or len(luts[0]) != BASE_LUT_SIZE:

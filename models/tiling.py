@@ -21,7 +21,7 @@ from typing import NamedTuple
 #: as before (their activations stay under about half a gigabyte).
 TILED_FROM = 1 << 19
 #: A tile's side in pixels (a multiple of 4).
-TILE = 512
+TILE = 256
 #: The grid that a tile's window must start on: the 1/4-resolution level of ``convlstm-unet``.
 ALIGN = 4
 

@@ -116,6 +116,21 @@ def test_loading_refuses_a_file_over_the_bound(tmp_path):
         registry.get(MAIN).__class__(weights=bad)
 
 
+@needs_main
+def test_loading_refuses_an_output_clamp_beyond_int16(tmp_path):
+    """predict_ints gives the coupling planes as int16: an output layer that could clamp beyond it
+    is refused when loaded, not wrapped around when predicting."""
+    from safetensors.torch import save_file
+
+    tensors, meta, _ = integer.load_int_weights(shipped_path("convlstm-hybrid-int"))
+    tensors["out.hi"] = tensors["out.hi"].clone()
+    tensors["out.hi"][8] = 1 << 15
+    bad = tmp_path / "wide-int.safetensors"
+    save_file(tensors, str(bad), metadata=meta)
+    with pytest.raises(ValueError, match=r"output clamp -4096\.\.32768 is outside \+-32767"):
+        registry.get(MAIN).__class__(weights=bad)
+
+
 # ------------------------------------------------------------------------------- (3) exact grids
 @pytest.mark.parametrize("name", INT_MODELS)
 def test_outputs_on_the_coder_grids(predictors, clip, name):

@@ -50,7 +50,7 @@ def _history(rng, h: int, w: int, n: int, channels: int = 3) -> list[np.ndarray]
 def _assert_same(pn, pt, hist) -> None:
     a, b = pn.predict_ints(hist), pt.predict_ints(hist)
     for x, y, what in zip(a, b, ("mean_q", "scale_idx", "coupling_q"), strict=True):
-        assert x.dtype == y.dtype == np.int32 and x.shape == y.shape == (3, *hist[0].shape[:2])
+        assert x.dtype == y.dtype and x.shape == y.shape == (3, *hist[0].shape[:2])
         assert np.array_equal(x, y), (what, int((x != y).sum()))
 
 

@@ -38,6 +38,20 @@ def test_scale_literals_are_the_documented_values() -> None:
     assert entropy.quantize_scale(np.array([0.0, 1e-9, 1e9])).tolist() == [0, 0, 63]
 
 
+def test_quantize_scale_in_blocks_is_searchsorted_on_the_whole_array(monkeypatch) -> None:
+    """Arrays above its block go in blocks (no whole-frame float64 copy): the same indices, the
+    same shape, from float32 and float64, contiguous or not, the bounds and their neighbours too."""
+    monkeypatch.setattr(entropy, "_QUANTIZE_BLOCK", 7)
+    rng = np.random.default_rng(5)
+    bounds = entropy.SCALE_BOUNDS
+    values = np.concatenate([bounds, np.nextafter(bounds, np.inf), np.exp(rng.uniform(-4, 6, 300))])
+    for x in (values, values.astype(np.float32), values.reshape(3, -1), values.reshape(3, -1)[:, ::2]):
+        got = entropy.quantize_scale(x)
+        want = np.searchsorted(bounds, np.asarray(x, np.float64))
+        assert got.dtype == np.int32 and got.shape == x.shape and np.array_equal(got, want)
+    assert entropy.quantize_scale(np.float64(0.6)).ndim == 0
+
+
 @pytest.mark.parametrize("lo,hi", [(0, 255), (-255, 255)])
 def test_count_rows_sum_to_the_fixed_total_and_agree_with_value_counts(lo: int, hi: int) -> None:
     rng = np.random.default_rng(3)
