@@ -210,12 +210,13 @@ class IntegerPredictor(Predictor):
         return self._hash
 
     def predict_ints(
-        self, history: list[np.ndarray], tile: int = tiling.TILE
+        self, history: list[np.ndarray], tile: int | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(3, H, W) mean in 1/16 (int16: at most 255 x 16), scale-table index (uint8: < 64),
         coupling in 1/256 (int16: |c| <= 512), in the smallest types that hold them (a 1600x1400
         frame's planes take 34 MB, not 81 as int32); a frame above ``tiling.TILED_FROM`` pixels in
-        ``tile`` x ``tile`` tiles (the same integers)."""
+        ``tile`` x ``tile`` tiles (default ``tiling.tile_side``'s for the network; the same
+        integers)."""
         h, w = np.asarray(history[-1]).shape[:2]
         if h * w <= tiling.TILED_FROM:
             frames, valid = window_from_history(history)
@@ -224,7 +225,8 @@ class IntegerPredictor(Predictor):
         out = tuple(np.empty((3, h, w), dt) for dt in PLANE_TYPES)
         memo = getattr(self.net, "memo", None)  # the numpy backend's: it cannot hit across tiles
         with memo.paused() if memo is not None else contextlib.nullcontext():
-            for t in tiling.tiles(h, w, self.net.arch.reach, tile):
+            reach = self.net.arch.reach
+            for t in tiling.tiles(h, w, reach, tile or tiling.tile_side(reach)):
                 frames, valid = window_from_history([np.asarray(f)[t.window] for f in history])
                 for plane, result in zip(out, self.net.forward(frames, valid), strict=True):
                     plane[(slice(None), *t.frame)] = to_numpy(result[0])[(slice(None), *t.inside)]

@@ -20,8 +20,13 @@ from typing import NamedTuple
 #: Frames above this many pixels (a 1024x512 frame's) are predicted in tiles; smaller ones whole,
 #: as before (their activations stay under about half a gigabyte).
 TILED_FROM = 1 << 19
-#: A tile's side in pixels (a multiple of 4).
+#: A tile's smallest side in pixels (a multiple of 4): 256 + 2 x 16 for ``convlstm-hybrid``, whose
+#: activations then peak near 100 MB, and whose halo adds 27 % of pixels (512: 483 MB, 13 %;
+#: the default model took the same time either way).
 TILE = 256
+#: Tiles grow with the halo so that it adds at most about half of a tile's pixels:
+#: (side + 2 halo)^2 <= 1.5 side^2 for sides of at least 9 halos.
+HALO_SIDES = 9
 #: The grid that a tile's window must start on: the 1/4-resolution level of ``convlstm-unet``.
 ALIGN = 4
 
@@ -38,6 +43,12 @@ class Tile(NamedTuple):
 def halo(reach: int) -> int:
     """The halo for a network of this reach: rounded up to the alignment grid."""
     return -(-reach // ALIGN) * ALIGN
+
+
+def tile_side(reach: int) -> int:
+    """The tile side for a network of this reach: TILE, or for a far-reaching one (the 40 pixels of
+    ``convlstm-unet``: 384) the multiple of 128 that keeps its halo's share of the work small."""
+    return max(TILE, -(-HALO_SIDES * halo(reach) // 128) * 128)
 
 
 def tiles(height: int, width: int, reach: int, tile: int = TILE) -> Iterator[Tile]:

@@ -36,6 +36,14 @@ def test_tiles_cover_the_frame_once_on_the_grid(height, width, reach, tile):
     assert (seen == 1).all()
 
 
+@pytest.mark.parametrize("reach", [0, 3, 13, 40, 100])
+def test_tile_sides_keep_the_halos_share_small(reach):
+    side, pad = tiling.tile_side(reach), tiling.halo(reach)
+    assert side >= tiling.TILE and side % tiling.ALIGN == 0
+    assert (side + 2 * pad) ** 2 <= 1.5 * side**2
+    assert tiling.tile_side(13) == 256 and tiling.tile_side(40) == 384  # the shipped models' reaches
+
+
 def test_a_tile_off_the_grid_is_refused():
     with pytest.raises(ValueError, match="multiple of 4"):
         list(tiling.tiles(10, 10, 3, tile=6))
