@@ -3,9 +3,9 @@
 The integer networks hold about 1 KB of activations per pixel during a forward pass (five steps of
 encoder outputs, LSTM gates and states), 2 GB for a 1600x1400 frame. Every output pixel depends
 only on the input within ``Arch.reach`` rows and columns of it, so a frame above TILED_FROM pixels
-is predicted in TILE x TILE tiles, each run on its window grown by a halo of at least that reach
+is predicted in tiles (``tile_side``), each run on its window grown by a halo of at least that reach
 (clipped to the frame) and cut back to the tile: the same integers as the whole frame's forward pass
-(``tests/test_tiling.py``), for about TILE + 2 x halo squared pixels of activations at a time.
+(``tests/test_tiling.py``), for about (side + 2 x halo)^2 pixels of activations at a time.
 
 The halo and the tiles' corners are multiples of 4, so every tile's window starts on the grids of
 the networks' stride-2 convolution and their two 2x2 poolings (whose ceil mode and nearest
