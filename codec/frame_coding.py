@@ -136,21 +136,30 @@ def _add_predicted_modes(
     extracted = pc.extract_palette(frame)
     inter_shift = None if inter is None else inter.scale_shift
     if extracted is not None:
-        copied = _copies(frame, previous)
-        if inter is not None and previous is not None:
-            inter_shift = palette.inter_scale_shift(inter, frame, previous, copied)
-        out += palette.estimate(
-            fr,
-            extracted,
-            pred,
-            previous,
-            sent_palette,
-            intra.scale_shift,
-            inter_shift,
-            intra.bits,
-            probe,
-            copied,
-        )
+        cheapest: dict[int, Candidate] = {}  # per palette mode, over the copy choices
+        only = None  # after the first choice: the modes and schedules that won with it
+        for copied in _copy_choices(frame, previous):
+            shift = inter_shift
+            if inter is not None and previous is not None:
+                shift = palette.inter_scale_shift(inter, frame, previous, copied)
+            found = palette.estimate(
+                fr,
+                extracted,
+                pred,
+                previous,
+                sent_palette,
+                intra.scale_shift,
+                shift,
+                intra.bits,
+                probe if only is None else None,  # the probe learns from the frame once
+                copied,
+                only,
+            )
+            only = palette.schedules_of(found) if only is None else only
+            for c in found:
+                if c.mode not in cheapest or c.bits < cheapest[c.mode].bits:
+                    cheapest[c.mode] = c
+        out += sorted(cheapest.values(), key=lambda c: c.mode)
     elif pred is not None and previous is not None:
         update = palette_update.update_palette(frame, previous)
         if update is not None:
@@ -159,6 +168,14 @@ def _add_predicted_modes(
             out.append(
                 palette_update.estimate(fr, update, pred, previous, sent_palette, inter_shift, copied, memory)
             )
+
+
+def _copy_choices(frame: np.ndarray, previous: np.ndarray | None) -> list[copied_blocks.CopiedBlocks | None]:
+    """The copied blocks a palette frame is estimated with: ``copied_blocks.choices``, two where
+    the guess of an unchanged pixel's cost decides between them."""
+    if previous is None or not CURRENT.copied_blocks:
+        return [None]
+    return copied_blocks.choices(frame, previous)
 
 
 def _copies(frame: np.ndarray, previous: np.ndarray | None) -> copied_blocks.CopiedBlocks | None:

@@ -683,13 +683,16 @@ def estimate(
     rgb_intra_bits: float = 0.0,
     probe: IntraProbe | None = None,
     copied: copied_blocks.CopiedBlocks | None = None,
+    only: dict[int, bool] | None = None,
 ) -> list[PaletteCandidate]:
     """Palette intra (with RGB intra's scale shift) and, with a prediction, palette inter (with
     ``inter_shift``: ``inter_scale_shift``'s), for a frame of at most 256 colours: ``extracted`` =
     (palette, indices). Given the
     stream's ``probe`` (and RGB intra's estimate), a predicted frame leaves palette intra out
     where the probe says it is not worth estimating, and the probe learns from the frame. With
-    ``copied`` (blocks equal to ``previous``), both code only the other blocks' pixels."""
+    ``copied`` (blocks equal to ``previous``), both code only the other blocks' pixels. With
+    ``only`` (mode -> row schedule on), just those modes, each in that schedule (for a second
+    choice of copied blocks: the modes and schedules that won with the first)."""
     palette, idx = extracted
     h, w = frame.height, frame.width
     coded = None if copied is None else copied.coded
@@ -711,7 +714,9 @@ def estimate(
         return counted[key].copy()
 
     out = []
-    if pred is not None and inter_shift is not None:
+    if only is not None:
+        memory = None
+    if pred is not None and inter_shift is not None and (only is None or MODE_PALETTE_INTER in only):
 
         def inter_in(rows: bool) -> PaletteCandidate:
             def passes() -> Iterable[PassInputs]:
@@ -722,7 +727,8 @@ def estimate(
                 MODE_PALETTE_INTER, inter_shift, passes, palette, idx, prev_idx, counts, body, copied, rows
             )
 
-        out.append(cheaper(inter_in, MODE_PALETTE_INTER, memory))
+        schedule = None if only is None else (only[MODE_PALETTE_INTER],)
+        out.append(cheaper(inter_in, MODE_PALETTE_INTER, memory, schedule))
         if probe is not None and not probe.worth(out[0].bits, rgb_intra_bits):
             probe.update(None, out[0].bits, rgb_intra_bits)
             return out
@@ -738,10 +744,13 @@ def estimate(
             MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, body, copied, rows
         )
 
+    if only is not None and MODE_PALETTE_INTRA not in only:
+        return out
     # mode order: on equal estimates the frame coder takes the first, palette intra
-    decided = None
+    decided = None if only is None else (only[MODE_PALETTE_INTRA],)
     if (
-        sample_rows is not None
+        decided is None
+        and sample_rows is not None
         and len(SCHEDULES if memory is None else memory.schedules(MODE_PALETTE_INTRA)) > 1
     ):
         decided = sampled_schedules(frame, palette, idx, prev_idx, previous, intra_shift, sample_rows)
@@ -749,6 +758,11 @@ def estimate(
     if probe is not None and len(out) == 2:
         probe.update(out[0].bits, out[1].bits, rgb_intra_bits)
     return out
+
+
+def schedules_of(candidates: Iterable[PaletteCandidate]) -> dict[int, bool]:
+    """Each candidate's mode and whether it is in the row schedule: ``estimate``'s ``only``."""
+    return {c.mode: bool(c.mix & row_schedule.ROWS_BIT) for c in candidates}
 
 
 #: A large frame's palette intra is estimated whole in one schedule only where that schedule's
