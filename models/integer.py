@@ -80,7 +80,6 @@ torch backend) are loaded from ``integer_torch.py`` on first use.
 from __future__ import annotations
 
 import contextlib
-
 import importlib
 from pathlib import Path
 from typing import Any

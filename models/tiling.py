@@ -21,8 +21,8 @@ from typing import NamedTuple
 #: as before (their activations stay under about half a gigabyte).
 TILED_FROM = 1 << 19
 #: A tile's smallest side in pixels (a multiple of 4): 256 + 2 x 16 for ``convlstm-hybrid``, whose
-#: activations then peak near 100 MB, and whose halo adds 27 % of pixels (512: 483 MB, 13 %;
-#: the default model took the same time either way).
+#: prediction of a 1600x1400 frame then peaks at 213 MB in all (483 MB in 512-pixel tiles), in
+#: the same time: its halo adds 27 % of pixels instead of 13 %.
 TILE = 256
 #: Tiles grow with the halo so that it adds at most about half of a tile's pixels:
 #: (side + 2 halo)^2 <= 1.5 side^2 for sides of at least 9 halos.
