@@ -163,11 +163,15 @@ def _add_predicted_modes(
     elif pred is not None and previous is not None:
         update = palette_update.update_palette(frame, previous)
         if update is not None:
-            copied = _copies(frame, previous)
             memory = None if probe is None else probe.schedules
-            out.append(
-                palette_update.estimate(fr, update, pred, previous, sent_palette, inter_shift, copied, memory)
-            )
+            best = None  # over the copy choices; the second only in the schedule that won the first
+            for copied in _copy_choices(frame, previous):
+                rows = None if best is None else palette.schedules_of([best])[MODE_PALETTE_UPDATE]
+                c = palette_update.estimate(
+                    fr, update, pred, previous, sent_palette, inter_shift, copied, memory, rows
+                )
+                best = c if best is None or c.bits < best.bits else best
+            out.append(best)
 
 
 def _copy_choices(frame: np.ndarray, previous: np.ndarray | None) -> list[copied_blocks.CopiedBlocks | None]:
@@ -176,14 +180,6 @@ def _copy_choices(frame: np.ndarray, previous: np.ndarray | None) -> list[copied
     if previous is None or not CURRENT.copied_blocks:
         return [None]
     return copied_blocks.choices(frame, previous)
-
-
-def _copies(frame: np.ndarray, previous: np.ndarray | None) -> copied_blocks.CopiedBlocks | None:
-    """The copied blocks of a palette-mode frame (version 9), chosen only where a palette mode
-    will be estimated."""
-    if previous is None or not CURRENT.copied_blocks:
-        return None
-    return copied_blocks.choose(frame, previous)
 
 
 def encode_frame(

@@ -184,7 +184,6 @@ def test_stream_with_copied_blocks_round_trips_and_is_smaller() -> None:
         return sum(len(r.payload) for r in list(Decoder(io.BytesIO(data), load_model=False).records())[1:])
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(copied_blocks, "choose", lambda frame, previous: None)
         mp.setattr(copied_blocks, "choices", lambda frame, previous: [None])
         without = later_payloads(encode(frames, model="last-frame"))
     with_copies = later_payloads(encode(frames, model="last-frame"))

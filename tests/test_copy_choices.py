@@ -1,14 +1,17 @@
 """Where the guess of what an unchanged coded pixel costs decides whether a palette frame copies
 its unchanged blocks, the encoder estimates both choices (``copied_blocks.choices``) and keeps the
-cheaper, instead of trusting the guess."""
+cheaper, instead of trusting the guess: in palette intra and inter, and in palette update."""
 
 from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 
 from fpcodec.codec import Decoder, copied_blocks, decode, encode
+from fpcodec.codec import frame_coding as fc
+from fpcodec.models.last_frame import last_frame_params
 
 from conftest import ODD, assert_frames_equal, read_video
 
@@ -64,3 +67,33 @@ def _same(a: copied_blocks.CopiedBlocks | None, b: copied_blocks.CopiedBlocks | 
     if a is None or b is None:
         return a is b
     return a.code == b.code and a.shift == b.shift and (a.blocks == b.blocks).all()
+
+
+def _update_frame():
+    """A frame of more than 256 colours (palette update) after its previous frame (4x4 squares of
+    300 colours): a 24x24 square of new noise, which only the higher guess copies around."""
+    rng = np.random.default_rng(5)
+    colours = rng.integers(0, 256, (300, 3)).astype(np.uint8)
+    previous = np.repeat(np.repeat(colours[rng.integers(0, 300, (16, 16))], 4, 0), 4, 1)
+    frame = previous.copy()
+    frame[16:40, 20:44] = colours[rng.integers(0, 300, (24, 24))]
+    return previous, frame
+
+
+def test_palette_update_keeps_the_cheaper_choice_too(monkeypatch) -> None:
+    previous, frame = _update_frame()
+    got = copied_blocks.choices(frame, previous)
+    assert got[0] is None and got[1].side == 16
+    pred = last_frame_params([previous])
+
+    def update_candidate():
+        found = fc.candidates(frame, pred, previous)
+        return next(c for c in found if c.mode == fc.MODE_PALETTE_UPDATE)
+
+    both = update_candidate()
+    monkeypatch.setattr(copied_blocks, "choices", lambda frame, previous: [None])
+    first_only = update_candidate()
+    assert both.copied is not None and first_only.copied is None
+    assert both.bits < first_only.bits, (both.bits, first_only.bits)
+    coded = fc.CodedFrame(both.mode, both.scale_shift, fc._ENCODERS[both.mode](both), both.mix, both.palette)
+    assert_frames_equal([fc.decode_frame(coded, pred, 64, 64, 3, previous)], [frame])

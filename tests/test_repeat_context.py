@@ -114,7 +114,7 @@ def test_text_like_clip_is_smaller_than_its_gif_only_with_the_repeat_context(mon
 
     default = coded()
     assert_frames_equal(decode(default).frames, frames)
-    monkeypatch.setattr(copied_blocks, "choose", lambda frame, previous: None)
+    monkeypatch.setattr(copied_blocks, "choices", lambda frame, previous: [None])
     data = coded()
     assert len(default) <= len(data)
     monkeypatch.setattr(palette, "SCHEDULES", (False,))

@@ -49,10 +49,12 @@ def estimate(
     inter_shift: int,
     copied: copied_blocks.CopiedBlocks | None = None,
     memory: palette.ScheduleMemory | None = None,
+    rows: bool | None = None,
 ) -> palette.PaletteCandidate:
     """The update candidate (with RGB inter's scale shift) of ``update`` (``update_palette``'s
     palette and symbols); with ``copied``, the copied blocks' pixels are left out of the passes;
-    ``memory``: the stream's pass-schedule winners (None: both schedules are estimated)."""
+    ``memory``: the stream's pass-schedule winners (None: both schedules are estimated); ``rows``:
+    only that schedule (for a second choice of copied blocks: the one that won with the first)."""
     colours, idx = update
     h, w = frame.height, frame.width
 
@@ -60,14 +62,16 @@ def estimate(
     prev_idx = np.full(h * w, len(colours), np.int32)  # the previous-colour event is the keep symbol
     body = palette.palette_body(colours, sent_palette)
 
-    def make(rows: bool) -> palette.PaletteCandidate:
+    def make(in_rows: bool) -> palette.PaletteCandidate:
         def passes():
-            return palette.iter_inter_passes(pred, inter_shift, h, w, previous, coded=coded, rows=rows)
+            return palette.iter_inter_passes(pred, inter_shift, h, w, previous, coded=coded, rows=in_rows)
 
         return palette.candidate(
-            MODE, inter_shift, passes, colours, idx, prev_idx, ctx.ContextCounts(), body, copied, rows
+            MODE, inter_shift, passes, colours, idx, prev_idx, ctx.ContextCounts(), body, copied, in_rows
         )
 
+    if rows is not None:
+        return palette.cheaper(make, MODE, None, (rows,))
     return palette.cheaper(make, MODE, memory)
 
 
