@@ -44,30 +44,54 @@ _MAX_UNIQUE = 4096
 
 def previous_indices(previous: np.ndarray | None, palette: np.ndarray) -> np.ndarray | None:
     """Per pixel, the palette entry nearest (L1, lowest index on ties) to its previous colour, or -1
-    when none is within NEAREST_L1 (or the previous frame has too many colours to match)."""
+    when none is within NEAREST_L1 (or the previous frame has too many colours to match).
+
+    In blocks of pixels: a whole frame's ``np.unique`` with its inverse took 48 bytes a pixel."""
     if previous is None:
         return None
     flat = previous.reshape(-1, previous.shape[-1])
-    keys = pack_colours(flat)
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    if len(uniq) > _MAX_UNIQUE:
-        return _exact(keys, palette)
+    uniq = _distinct_keys(flat, _MAX_UNIQUE)
+    if uniq is None:
+        return _exact(flat, palette)
     colours = unpack_colours(uniq, flat.shape[1]).astype(np.int32)
     dist = np.abs(colours[:, None, :] - palette[None, :, :].astype(np.int32)).sum(axis=2)
     best = dist.argmin(axis=1)
-    near = np.where(dist[np.arange(len(uniq)), best] <= NEAREST_L1, best, -1)
-    return near[inverse.ravel()].astype(np.int32)
+    near = np.where(dist[np.arange(len(uniq)), best] <= NEAREST_L1, best, -1).astype(np.int32)
+    out = np.empty(len(flat), np.int32)
+    for start in range(0, len(flat), _INDEX_BLOCK):
+        part = slice(start, start + _INDEX_BLOCK)
+        out[part] = near[np.searchsorted(uniq, pack_colours(flat[part]))]
+    return out
 
 
 def exact_indices(frame: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """Per pixel of ``frame``, the index of its exact colour in ``palette``, or -1 if absent."""
-    return _exact(pack_colours(frame.reshape(-1, frame.shape[-1])), palette)
+    return _exact(frame.reshape(-1, frame.shape[-1]), palette)
 
 
-def _exact(keys: np.ndarray, palette: np.ndarray) -> np.ndarray:
+_INDEX_BLOCK = 1 << 16
+
+
+def _distinct_keys(flat: np.ndarray, limit: int) -> np.ndarray | None:
+    """Sorted distinct ``pack_colours`` keys of the (N, C) colours, or None once there are more
+    than ``limit`` (then the rest is not read)."""
+    seen = np.zeros(0, np.int64)
+    for start in range(0, len(flat), _INDEX_BLOCK):
+        seen = np.union1d(seen, pack_colours(flat[start : start + _INDEX_BLOCK]))
+        if seen.size > limit:
+            return None
+    return seen
+
+
+def _exact(flat: np.ndarray, palette: np.ndarray) -> np.ndarray:
     pal_keys = pack_colours(palette)
-    pos = np.clip(np.searchsorted(pal_keys, keys), 0, len(pal_keys) - 1)
-    return np.where(pal_keys[pos] == keys, pos, -1).astype(np.int32)
+    out = np.empty(len(flat), np.int32)
+    for start in range(0, len(flat), _INDEX_BLOCK):
+        part = slice(start, start + _INDEX_BLOCK)
+        keys = pack_colours(flat[part])
+        pos = np.clip(np.searchsorted(pal_keys, keys), 0, len(pal_keys) - 1)
+        out[part] = np.where(pal_keys[pos] == keys, pos, -1)
+    return out
 
 
 #: After each further channel, the running product of integer frequencies is shifted right by this

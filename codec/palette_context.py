@@ -143,6 +143,12 @@ def _index_at(index_canvas: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return np.where(pos >= 0, index_canvas[np.maximum(pos, 0)].astype(np.int64) + 2, 0)
 
 
+#: Pending codes of one order are merged into its table once they pass this many (8 MB): a whole
+#: frame's (``palette.pretrained_counts`` adds every pass before the first lookup) took 19 bytes
+#: a pixel over three orders.
+_PENDING_LIMIT = 1 << 20
+
+
 class ContextCounts:
     """(context, palette index) counts per order, growing pass by pass."""
 
@@ -164,6 +170,8 @@ class ContextCounts:
         ok = symbols >= 0
         for o in range(len(keys)):
             self._pending[o].append((keys[o][ok] << _SYMBOL_BITS) | symbols[ok].astype(np.int64))
+            if sum(part.size for part in self._pending[o]) > _PENDING_LIMIT:
+                self._table(o)  # the same counts, merged now: pending codes take 8 bytes a pixel
 
     def _table(self, order: int) -> tuple[np.ndarray, np.ndarray]:
         """Sorted unique (context << 8 | symbol) codes and their counts, merged with what was added."""

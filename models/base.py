@@ -36,6 +36,25 @@ class Prediction:
     scale: np.ndarray
     coupling: np.ndarray | None = None
 
+    def pixels(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """float32 mean (C, N), coupling (3, N) or None and int32 scale-table index (C, N) of the
+        flat pixels ``targets``: what one palette pass reads, gathered per pass, so that a subclass
+        holding smaller planes (``integer.IntegerPrediction``) never makes whole-frame copies."""
+        from ..bitstream import entropy
+
+        c = self.mean.shape[0]
+        coupling = None if self.coupling is None else self.coupling.reshape(3, -1)[:, targets]
+        scale_idx = entropy.quantize_scale(self.scale.reshape(c, -1)[:, targets])
+        return self.mean.reshape(c, -1)[:, targets], coupling, scale_idx
+
+    def snapped(self, channel: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """int32 means in 1/16 (C, H, W), couplings in 1/256 (3, H, W) or None, and the scale-table
+        index of ``channel`` (H, W): what RGB inter codes with from format version 4."""
+        from ..bitstream import entropy
+
+        coupling = None if self.coupling is None else entropy.quantize_coupling(self.coupling)
+        return entropy.quantize_mean(self.mean), coupling, entropy.quantize_scale(self.scale[channel])
+
 
 def apply_coupling(
     mean: np.ndarray, coupling: np.ndarray | None, channel: int, decoded: np.ndarray

@@ -232,11 +232,47 @@ class IntegerPredictor(Predictor):
         return out
 
     def predict(self, history: list[np.ndarray]) -> Prediction:
-        m, s, c = self.predict_ints(history)
-        mean = m.astype(np.float32) * np.float32(1.0 / MEAN_STEPS)  # exact: m < 2^12
-        scale = SCALE_F32[s]
-        coupling = c.astype(np.float32) * np.float32(1.0 / COUPLING_ONE)  # exact: |c| <= 512
-        return rgb_prediction(mean, scale, coupling, history)
+        planes = self.predict_ints(history)
+        if np.asarray(history[-1]).shape[-1] == 3:
+            return IntegerPrediction(*planes)
+        return rgb_prediction(*_float_planes(*planes), history)  # RGBA: alpha from last-frame
+
+
+def _float_planes(m: np.ndarray, s: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float32 mean, scale and coupling that are exact functions of the network's integers."""
+    mean = m.astype(np.float32) * np.float32(1.0 / MEAN_STEPS)  # exact: m < 2^12
+    coupling = c.astype(np.float32) * np.float32(1.0 / COUPLING_ONE)  # exact: |c| <= 512
+    return mean, SCALE_F32[s], coupling
+
+
+class IntegerPrediction(Prediction):
+    """A ``Prediction`` that holds the network's integer planes (int16 mean in 1/16, uint8 scale
+    index, int16 coupling in 1/256: 15 bytes a pixel, not float32's 36) and makes floats only of
+    the pixels a pass reads (``pixels``); ``mean``, ``scale`` and ``coupling`` are whole-frame
+    float32 copies made on each access, for readers outside the coder's hot path."""
+
+    def __init__(self, mean_q: np.ndarray, scale_idx: np.ndarray, coupling_q: np.ndarray) -> None:
+        for name, plane in (("mean_q", mean_q), ("scale_idx", scale_idx), ("coupling_q", coupling_q)):
+            object.__setattr__(self, name, plane)  # the dataclass is frozen
+
+    mean = property(lambda self: _float_planes(self.mean_q, self.scale_idx, self.coupling_q)[0])
+    scale = property(lambda self: SCALE_F32[self.scale_idx])
+    coupling = property(lambda self: _float_planes(self.mean_q, self.scale_idx, self.coupling_q)[2])
+
+    def pixels(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        m, s, c = (
+            plane.reshape(3, -1)[:, targets] for plane in (self.mean_q, self.scale_idx, self.coupling_q)
+        )
+        mean = m.astype(np.float32) * np.float32(1.0 / MEAN_STEPS)  # exact, as in _float_planes
+        coupling = c.astype(np.float32) * np.float32(1.0 / COUPLING_ONE)
+        return mean, coupling, s.astype(np.int32)
+
+    def snapped(self, channel: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        return (
+            self.mean_q.astype(np.int32),
+            self.coupling_q.astype(np.int32),
+            self.scale_idx[channel].astype(np.int32),
+        )
 
 
 class Conv2DIntPredictor(IntegerPredictor):

@@ -185,9 +185,16 @@ def pretrained_counts(
     h, w = previous.shape[:2]
     for p in geometry:
         ring = pass_ring(p, h, w, profile)
-        keys = ctx.context_keys(prev_canvas, p.neighbours, ring, bool(p.template), p.targets)
-        counts.add(keys, prev_canvas[p.targets])
+        for start in range(0, p.targets.size, _PRETRAIN_CHUNK):  # keys take 24 bytes a pixel
+            part = slice(start, start + _PRETRAIN_CHUNK)
+            keys = ctx.context_keys(
+                prev_canvas, p.neighbours[:, part], ring, bool(p.template), p.targets[part]
+            )
+            counts.add(keys, prev_canvas[p.targets[part]])
     return counts.compact()
+
+
+_PRETRAIN_CHUNK = 1 << 18
 
 
 def code_passes(
@@ -342,29 +349,27 @@ def iter_inter_passes(
 ) -> Iterator[PassInputs]:
     """``inter_passes`` one at a time, each made when it is read (``rows``: in the row schedule;
     ``geometry``: ``inter_geometry``'s, when the caller has it already)."""
-    c, n = pred.mean.shape[0], height * width
-    mean = pred.mean.reshape(c, n)
-    coupling = None if pred.coupling is None else pred.coupling.reshape(3, n)
-    keep = None if previous is None else previous.reshape(n, c).T
-    scale = pred.scale.reshape(c, n)
+    n = height * width
+    keep = None if previous is None else previous.reshape(n, -1).T
     for p in geometry or inter_geometry(height, width, profile, rows):  # one pass at a time: none is kept
         part = p if coded is None else _coded_part(p, coded)  # only the coded pixels' prediction
         if coded is not None and part.targets.size == 0:  # every pixel of the pass is copied
             continue
         t = part.targets
-        yield from split(
-            PassInputs(
-                t,
-                mean[:, t],
-                None if coupling is None else coupling[:, t],
-                shifted(entropy.quantize_scale(scale[:, t]), shift),
-                part.neighbours,
-                None if keep is None else keep[:, t],
-                pass_ring(p, height, width, profile),
-                rows,
-            ),
-            profile,
+        mean, coupling, scale_idx = pred.pixels(t)
+        inputs = PassInputs(
+            t,
+            mean,
+            coupling,
+            shifted(scale_idx, shift),
+            part.neighbours,
+            None if keep is None else keep[:, t],
+            pass_ring(p, height, width, profile),
+            rows,
         )
+        del mean, coupling, scale_idx, part  # held by ``inputs`` or not needed: no second copy
+        yield from split(inputs, profile)
+        del inputs
 
 
 def estimate_passes(

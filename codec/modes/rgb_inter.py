@@ -28,10 +28,9 @@ def channel_params(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Snapped mean and scale index of ``channel`` given the channels decoded before it."""
     if profile.integer_coupling:
-        coupling_q = None if pred.coupling is None else entropy.quantize_coupling(pred.coupling)
-        mean_q = entropy.coupled_mean_q(entropy.quantize_mean(pred.mean), coupling_q, channel, decoded)
-    else:
-        mean_q = entropy.quantize_mean(apply_coupling(pred.mean, pred.coupling, channel, decoded))
+        mean_q, coupling_q, scale_idx = pred.snapped(channel)
+        return entropy.coupled_mean_q(mean_q, coupling_q, channel, decoded), scale_idx
+    mean_q = entropy.quantize_mean(apply_coupling(pred.mean, pred.coupling, channel, decoded))
     return mean_q, entropy.quantize_scale(pred.scale[channel])
 
 

@@ -1,0 +1,150 @@
+"""The decoder's and encoder's per-frame arrays in less memory, with the same results (issue 15):
+the integer model's prediction kept as its integer planes (15 bytes a pixel, not 36 of float32),
+palette indices of the previous frame found in blocks (a whole frame's ``np.unique`` took 48 bytes
+a pixel), and context counts merged before their pending codes pile up."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from fpcodec.bitstream.palette import pack_colours, unpack_colours
+from fpcodec.codec import Decoder, encode
+from fpcodec.codec import palette_coding as pc
+from fpcodec.codec import palette_context as ctx
+from fpcodec.codec.modes import palette
+from fpcodec.models import integer, registry
+from fpcodec.models.base import Prediction, Predictor
+
+from conftest import CARPHONE, assert_frames_equal, read_video
+
+
+def _planes(shape=(3, 9, 11), seed=0):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.integers(0, integer.MEAN_Q_MAX + 1, shape).astype(np.int16),
+        rng.integers(0, integer.N_SCALES, shape).astype(np.uint8),
+        rng.integers(-512, 513, shape).astype(np.int16),
+    )
+
+
+def test_integer_prediction_reads_as_the_float_prediction_of_its_planes() -> None:
+    planes = _planes()
+    ints, floats = integer.IntegerPrediction(*planes), Prediction(*integer._float_planes(*planes))
+    for a, b in zip(
+        (ints.mean, ints.scale, ints.coupling), (floats.mean, floats.scale, floats.coupling), strict=True
+    ):
+        assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b)
+    targets = np.array([0, 98, 5, 5, 42])
+    for a, b in zip(ints.pixels(targets), floats.pixels(targets), strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    for channel in range(3):
+        for a, b in zip(ints.snapped(channel), floats.snapped(channel), strict=True):
+            assert a.dtype == b.dtype == np.int32 and np.array_equal(a, b)
+
+
+def test_the_integer_model_predicts_integer_planes_for_rgb_and_floats_for_rgba() -> None:
+    frames, _, _ = read_video(CARPHONE)
+    model = registry.get("convlstm-hybrid-int")
+    pred = model.predict(frames[:5])
+    assert isinstance(pred, integer.IntegerPrediction) and pred.mean_q.dtype == np.int16
+    rgba = [np.concatenate([f, np.full(f.shape[:2] + (1,), 255, np.uint8)], -1) for f in frames[:5]]
+    pred4 = model.predict(rgba)
+    assert type(pred4) is Prediction and pred4.mean.shape == (4, 96, 96)
+    assert np.array_equal(pred4.mean[:3], pred.mean) and np.array_equal(pred4.coupling, pred.coupling)
+
+
+class _FloatPlanes(Predictor):
+    """The default model with its prediction turned into float32 planes, as before issue 15's
+    integer planes: the streams must not change."""
+
+    def __init__(self) -> None:
+        self.inner = registry.get("convlstm-hybrid-int")
+        self.name, self.model_id = self.inner.name, self.inner.model_id
+
+    @property
+    def weights_hash(self) -> bytes:
+        return self.inner.weights_hash
+
+    def predict(self, history: list[np.ndarray]) -> Prediction:
+        return Prediction(*integer._float_planes(*self.inner.predict_ints(history)))
+
+
+@pytest.mark.parametrize("use_palette", [True, False], ids=["palette", "rgb"])
+def test_streams_are_those_of_float_planes(use_palette: bool) -> None:
+    frames = read_video(CARPHONE)[0][:6]
+    data = encode(frames, model="convlstm-hybrid-int", use_palette=use_palette)
+    assert data == encode(frames, model=_FloatPlanes(), use_palette=use_palette)
+    assert_frames_equal([f.pixels for f in Decoder(io.BytesIO(data))], frames)
+
+
+def _previous_indices_whole(previous: np.ndarray, palette_: np.ndarray) -> np.ndarray:
+    """``pc.previous_indices`` as it was, on the whole frame at once."""
+    flat = previous.reshape(-1, previous.shape[-1])
+    keys = pack_colours(flat)
+    pal_keys = pack_colours(palette_)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    if len(uniq) > pc._MAX_UNIQUE:
+        pos = np.clip(np.searchsorted(pal_keys, keys), 0, len(pal_keys) - 1)
+        return np.where(pal_keys[pos] == keys, pos, -1).astype(np.int32)
+    colours = unpack_colours(uniq, flat.shape[1]).astype(np.int32)
+    dist = np.abs(colours[:, None, :] - palette_[None, :, :].astype(np.int32)).sum(axis=2)
+    best = dist.argmin(axis=1)
+    near = np.where(dist[np.arange(len(uniq)), best] <= pc.NEAREST_L1, best, -1)
+    return near[inverse.ravel()].astype(np.int32)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("distinct", [7, 900, 5000], ids=["few", "many", "over-the-limit"])
+def test_previous_indices_in_blocks_equal_the_whole_frame(monkeypatch, channels: int, distinct: int) -> None:
+    monkeypatch.setattr(pc, "_INDEX_BLOCK", 1000)  # many blocks on a small frame
+    rng = np.random.default_rng(distinct + channels)
+    colours = rng.integers(0, 256, (distinct, channels), dtype=np.uint8)
+    previous = colours[rng.integers(0, distinct, (97, 103))]
+    previous[:40] = colours[rng.integers(0, 5, (40, 103))]  # the first blocks see few colours
+    kept = colours[: max(2, distinct // 2)].astype(np.int16)
+    near = (kept + rng.integers(-3, 4, kept.shape)).clip(0, 255)
+    near[::2] = kept[::2]  # some exact: over the limit only those match
+    palette_ = unpack_colours(np.unique(pack_colours(near.astype(np.uint8))), channels)
+    got = pc.previous_indices(previous, palette_)
+    expected = _previous_indices_whole(previous, palette_)
+    assert got.dtype == np.int32 and np.array_equal(got, expected)
+    assert (expected >= 0).any() and (expected < 0).any()
+    exact = pc.exact_indices(previous, palette_)
+    keys, pal_keys = pack_colours(previous.reshape(-1, channels)), pack_colours(palette_)
+    assert np.array_equal(
+        exact, [int(np.flatnonzero(pal_keys == k)[0]) if k in pal_keys else -1 for k in keys]
+    )
+
+
+def _tables(counts: ctx.ContextCounts) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [tuple(a.copy() for a in counts._table(o)) for o in range(ctx.MAX_ORDERS)]
+
+
+def test_counts_merged_early_are_the_same_counts(monkeypatch) -> None:
+    rng = np.random.default_rng(3)
+    adds = [(rng.integers(0, 50, (3, n)).astype(np.int64), rng.integers(-1, 9, n)) for n in (30, 200, 7, 500)]
+    whole = ctx.ContextCounts()
+    for keys, symbols in adds:
+        whole.add(list(keys), symbols)
+    monkeypatch.setattr(ctx, "_PENDING_LIMIT", 64)
+    early = ctx.ContextCounts()
+    for keys, symbols in adds:
+        early.add(list(keys), symbols)
+        assert all(sum(p.size for p in pending) <= 64 for pending in early._pending)
+    for (a, b), (c, d) in zip(_tables(whole), _tables(early), strict=True):
+        assert np.array_equal(a, c) and np.array_equal(b, d)
+
+
+def test_pretrained_counts_in_chunks_are_the_same_counts(monkeypatch) -> None:
+    frames = read_video(CARPHONE)[0][:2]
+    extracted = pc.extract_palette(frames[0])  # every pixel of frames[0] counts
+    assert extracted is not None
+    geometry = palette.inter_geometry(96, 96)
+    whole = palette.pretrained_counts(geometry, frames[0], extracted[0])
+    monkeypatch.setattr(palette, "_PRETRAIN_CHUNK", 300)
+    chunked = palette.pretrained_counts(geometry, frames[0], extracted[0])
+    for (a, b), (c, d) in zip(_tables(whole), _tables(chunked), strict=True):
+        assert b.sum() > 5000 and np.array_equal(a, c) and np.array_equal(b, d)
