@@ -60,11 +60,13 @@ def index_dtype(pixels: int) -> type:
     return np.int32 if pixels < (1 << 31) else np.int64
 
 
-#: Pass schedules (of either kind) of frames up to this many pixels are cached, 8 sizes at most.
-#: Larger ones are a ``Schedule``: made pass by pass each time they are read (0.19 s for
-#: 7.3 Mpixels, a hundredth of the frame's coding), so that a large frame's coding holds at most
-#: two of its passes' positions, never the whole schedule at 20 bytes a pixel.
-CACHED_PIXELS = 1 << 21
+#: Pass schedules (of either kind) of frames up to this many pixels (640x480 and 800x600 are
+#: cached, 1280x720 is not) are cached, 8 sizes at most. Larger ones are a ``Schedule``: made pass
+#: by pass each time they are read (19 ms for 1280x720, 0.19 s for 7.3 Mpixels, a hundredth of
+#: the frame's coding), so that a large frame's coding holds at most two of its passes'
+#: positions, never the whole schedule at 20 bytes a pixel (2 Mpixels until issue 15's memory
+#: target of 64 bytes a pixel met 1280x720 palette frames).
+CACHED_PIXELS = 1 << 19
 
 
 class Schedule:

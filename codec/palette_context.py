@@ -149,18 +149,25 @@ def _index_at(index_canvas: np.ndarray, pos: np.ndarray) -> np.ndarray:
 _PENDING_LIMIT = 1 << 20
 
 
+def _count_dtype(bound: int) -> type:
+    """The counts' type when none can exceed ``bound``."""
+    return np.int32 if bound < (1 << 31) else np.int64
+
+
 class ContextCounts:
     """(context, palette index) counts per order, growing pass by pass."""
 
     def __init__(self) -> None:
         self._pending: list[list[np.ndarray]] = [[] for _ in range(MAX_ORDERS)]
         self._tables: list[tuple[np.ndarray, np.ndarray] | None] = [None] * MAX_ORDERS
+        self._counted = [0] * MAX_ORDERS  # codes in each table: its counts' bound
 
     def copy(self) -> "ContextCounts":
         """An independent copy (the count arrays themselves are never changed in place)."""
         other = ContextCounts()
         other._pending = [list(p) for p in self._pending]
         other._tables = list(self._tables)
+        other._counted = list(self._counted)
         return other
 
     def add(self, keys: list[np.ndarray] | None, symbols: np.ndarray) -> None:
@@ -178,8 +185,14 @@ class ContextCounts:
         if self._pending[order]:
             parts = self._pending[order]
             self._pending[order] = []
-            table = np.unique(parts[0] if len(parts) == 1 else np.concatenate(parts), return_counts=True)
+            codes, counts = np.unique(
+                parts[0] if len(parts) == 1 else np.concatenate(parts), return_counts=True
+            )
+            self._counted[order] += sum(part.size for part in parts)
             del parts
+            # int32 counts while they fit (they always do below 2^30-pixel frames): a table entry
+            # takes 12 bytes, not 16, and a frame's tables hold about one entry per pixel and order
+            table = codes, counts.astype(_count_dtype(self._counted[order]))
             old = self._tables[order]
             if old is not None and old[0].size:
                 from . import rows_kernel  # numba: loaded on first use
@@ -187,7 +200,7 @@ class ContextCounts:
                 table = rows_kernel.merge_counts(old, table)
             self._tables[order] = table
         if self._tables[order] is None:
-            self._tables[order] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+            self._tables[order] = (np.zeros(0, np.int64), np.zeros(0, np.int32))
         return self._tables[order]
 
     def compact(self) -> "ContextCounts":
@@ -206,7 +219,7 @@ class ContextCounts:
 
     def entries(self, order: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Sparse counts after each pixel's context: (pixel, palette index, count) triples, no
-        (pixel, index) pair twice, and each pixel's total (all int64)."""
+        (pixel, index) pair twice, and each pixel's total (int64; the counts in the table's int32)."""
         codes, counts, lo, hi = self._ranges(order, keys)
         m = hi - lo
         total = int(m.sum())

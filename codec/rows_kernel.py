@@ -137,14 +137,15 @@ def blend(
     tables: list[tuple[np.ndarray, np.ndarray]],
 ) -> np.ndarray:
     """Blend float64 rows ``p`` (N, K) in place with the counts of ``tables`` (per order: sorted
-    codes and their counts, int64) after the pixels' context ``keys``."""
+    codes, int64, and their counts, int32) after the pixels' context ``keys``."""
+    count_type = np.result_type(np.int32, *(t[1].dtype for t in tables))  # one type: no copies
     with first_call(_blend):
         return _blend(
             p,
             np.stack([np.asarray(k, np.int64) for k in keys]),
             np.asarray(betas, np.float64),
             tuple(np.ascontiguousarray(t[0], np.int64) for t in tables),
-            tuple(np.ascontiguousarray(t[1], np.int64) for t in tables),
+            tuple(np.ascontiguousarray(t[1], count_type) for t in tables),
         )
 
 
@@ -263,7 +264,10 @@ def merge_counts(
     merging at 480x270)."""
     (codes, counts), (new, more) = a, b
     size = codes.size + new.size
-    out_codes, out_counts = np.empty(size, np.int64), np.empty(size, np.int64)
+    out_codes, out_counts = (
+        np.empty(size, np.int64),
+        np.empty(size, np.promote_types(counts.dtype, more.dtype)),
+    )
     with first_call(_merge):
         m = _merge(codes, counts, new, more, out_codes, out_counts)
     return out_codes[:m], out_counts[:m]

@@ -14,6 +14,7 @@ from fpcodec.bitstream.palette import pack_colours, unpack_colours
 from fpcodec.codec import Decoder, encode
 from fpcodec.codec import palette_coding as pc
 from fpcodec.codec import palette_context as ctx
+from fpcodec.codec import rows_kernel
 from fpcodec.codec.modes import palette
 from fpcodec.models import integer, registry
 from fpcodec.models.base import Prediction, Predictor
@@ -148,3 +149,15 @@ def test_pretrained_counts_in_chunks_are_the_same_counts(monkeypatch) -> None:
     chunked = palette.pretrained_counts(geometry, frames[0], extracted[0])
     for (a, b), (c, d) in zip(_tables(whole), _tables(chunked), strict=True):
         assert b.sum() > 5000 and np.array_equal(a, c) and np.array_equal(b, d)
+
+
+def test_counts_are_int32_until_they_could_overflow() -> None:
+    counts = ctx.ContextCounts()
+    counts.add([np.array([1, 1, 2], np.int64)] * 3, np.array([0, 0, 5]))
+    counts.add([np.array([1, 3], np.int64)] * 3, np.array([0, 1]))
+    codes, n = counts._table(2)
+    assert n.dtype == np.int32 and n.tolist() == [3, 1, 1] and codes.tolist() == [256, 517, 769]
+    assert ctx._count_dtype((1 << 31) - 1) is np.int32 and ctx._count_dtype(1 << 31) is np.int64
+    wide = (np.array([256, 300], np.int64), np.array([1 << 40, 2], np.int64))
+    merged = rows_kernel.merge_counts((codes, n), wide)
+    assert merged[1].dtype == np.int64 and merged[1].tolist() == [3 + (1 << 40), 2, 1, 1]
