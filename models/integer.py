@@ -53,7 +53,9 @@ magnitudes). Requantization multiplies the exact accumulator by 2^-n (exact: a p
 no underflow) and takes ``floor`` (exact), so it is integer arithmetic. ConvLSTM products and box
 sums stay below 2^24 (bounds in the comments). Table lookups are integer indexing.
 
-What reaches the coder. ``Prediction`` carries floats that are exact functions of those integers:
+What reaches the coder. For RGB frames, ``IntegerPrediction`` holds the integers themselves
+(15 bytes a pixel; the palette modes convert a pass's pixels at a time, RGB inter reads them as
+they are); as floats (``Prediction``, and RGBA frames) they are exact functions of the integers:
 mean ``m/16`` (float32 exact), scale ``float32(SCALE_TABLE[idx])`` (``quantize_scale`` recovers
 ``idx``: the value sits at a table point, half a table step from either rounding boundary) and
 coupling ``k/256`` with ``|k| <= 512``. The coder snaps them back to those integers and, from
@@ -240,9 +242,15 @@ class IntegerPredictor(Predictor):
 
 def _float_planes(m: np.ndarray, s: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """float32 mean, scale and coupling that are exact functions of the network's integers."""
-    mean = m.astype(np.float32) * np.float32(1.0 / MEAN_STEPS)  # exact: m < 2^12
-    coupling = c.astype(np.float32) * np.float32(1.0 / COUPLING_ONE)  # exact: |c| <= 512
-    return mean, SCALE_F32[s], coupling
+    return _float_mean(m), SCALE_F32[s], _float_coupling(c)
+
+
+def _float_mean(m: np.ndarray) -> np.ndarray:
+    return m.astype(np.float32) * np.float32(1.0 / MEAN_STEPS)  # exact: m < 2^12
+
+
+def _float_coupling(c: np.ndarray) -> np.ndarray:
+    return c.astype(np.float32) * np.float32(1.0 / COUPLING_ONE)  # exact: |c| <= 512
 
 
 class IntegerPrediction(Prediction):
@@ -255,17 +263,15 @@ class IntegerPrediction(Prediction):
         for name, plane in (("mean_q", mean_q), ("scale_idx", scale_idx), ("coupling_q", coupling_q)):
             object.__setattr__(self, name, plane)  # the dataclass is frozen
 
-    mean = property(lambda self: _float_planes(self.mean_q, self.scale_idx, self.coupling_q)[0])
+    mean = property(lambda self: _float_mean(self.mean_q))
     scale = property(lambda self: SCALE_F32[self.scale_idx])
-    coupling = property(lambda self: _float_planes(self.mean_q, self.scale_idx, self.coupling_q)[2])
+    coupling = property(lambda self: _float_coupling(self.coupling_q))
 
     def pixels(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         m, s, c = (
             plane.reshape(3, -1)[:, targets] for plane in (self.mean_q, self.scale_idx, self.coupling_q)
         )
-        mean = m.astype(np.float32) * np.float32(1.0 / MEAN_STEPS)  # exact, as in _float_planes
-        coupling = c.astype(np.float32) * np.float32(1.0 / COUPLING_ONE)
-        return mean, coupling, s.astype(np.int32)
+        return _float_mean(m), _float_coupling(c), s.astype(np.int32)
 
     def snapped(self, channel: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         return (
