@@ -122,6 +122,7 @@ def colour_weights(
 
         return weight_kernel.colour_weights(*_snapped(mean, coupling), scale_idx, palette, WEIGHT_SHIFT)
     pal = palette.T.astype(np.int64)  # (C, K)
+    mean, coupling = float_pass_planes(mean, coupling)
     return _float_coupled_weights(
         mean[:, :, None],
         None if coupling is None else coupling[:, :, None],
@@ -178,15 +179,44 @@ def keep_weights(
 
     if profile.integer_coupling:
         return _integer_weights(*_snapped(mean, coupling), colours, counts)
+    mean, coupling = float_pass_planes(mean, coupling)
     return _float_coupled_weights(mean, coupling, colours.astype(np.float32), counts)
 
 
 def _snapped(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Means in 1/16 and coupling in 1/256 as integers (zero coupling: none)."""
-    coupling_q = (
-        np.zeros((3,) + mean.shape[1:], np.int32) if coupling is None else entropy.quantize_coupling(coupling)
-    )
+    """Means in 1/16 and coupling in 1/256 as integers (zero coupling: none). Integer arrays (a
+    pass of an integer prediction, ``Prediction.pixels``) are those already and are only clamped,
+    as ``quantize_mean`` and ``quantize_coupling`` clamp their float values."""
+    if coupling is None:
+        coupling_q = np.zeros((3,) + mean.shape[1:], np.int32)
+    elif _is_snapped(coupling):
+        coupling_q = np.clip(coupling, -entropy.COUPLING_MAX, entropy.COUPLING_MAX)
+    else:
+        coupling_q = entropy.quantize_coupling(coupling)
+    if _is_snapped(mean):
+        return np.clip(mean, _MEAN_Q_MIN, _MEAN_Q_MAX), coupling_q
     return entropy.quantize_mean(mean), coupling_q
+
+
+_MEAN_Q_MIN, _MEAN_Q_MAX = entropy.SYMBOL_MIN * entropy.MEAN_STEPS, entropy.SYMBOL_MAX * entropy.MEAN_STEPS
+
+
+def _is_snapped(plane: np.ndarray) -> bool:
+    """Whether a pass's mean or coupling is in integer steps (1/16, 1/256) rather than float32."""
+    return plane.dtype.kind in "iu"
+
+
+def float_pass_planes(
+    mean: np.ndarray, coupling: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A pass's mean and coupling as float32 in pixel units, for the rules of format versions 2
+    and 3, which read floats: integer steps become the floats they stand for (exact, as
+    ``models.integer``'s float planes), floats are returned as they are."""
+    if _is_snapped(mean):
+        mean = mean.astype(np.float32) * np.float32(1.0 / entropy.MEAN_STEPS)
+    if coupling is not None and _is_snapped(coupling):
+        coupling = coupling.astype(np.float32) * np.float32(1.0 / entropy.COUPLING_ONE)
+    return mean, coupling
 
 
 def _integer_weights(mean_q: np.ndarray, coupling_q: np.ndarray, values: np.ndarray, counts) -> np.ndarray:

@@ -37,9 +37,11 @@ class Prediction:
     coupling: np.ndarray | None = None
 
     def pixels(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """float32 mean (C, N), coupling (3, N) or None and int32 scale-table index (C, N) of the
-        flat pixels ``targets``: what one palette pass reads, gathered per pass, so that a subclass
-        holding smaller planes (``integer.IntegerPrediction``) never makes whole-frame copies."""
+        """Mean (C, N), coupling (3, N) or None and integer scale-table index (C, N) of the flat
+        pixels ``targets``: what one palette pass reads, gathered per pass, so that a subclass
+        holding smaller planes (``integer.IntegerPrediction``) never makes whole-frame copies. Mean
+        and coupling are float32 here; a subclass may give integers in their snapped steps (1/16,
+        1/256) instead, which the palette coder takes as they are."""
         from ..bitstream import entropy
 
         c = self.mean.shape[0]

@@ -54,8 +54,8 @@ no underflow) and takes ``floor`` (exact), so it is integer arithmetic. ConvLSTM
 sums stay below 2^24 (bounds in the comments). Table lookups are integer indexing.
 
 What reaches the coder. For RGB frames, ``IntegerPrediction`` holds the integers themselves
-(15 bytes a pixel; the palette modes convert a pass's pixels at a time, RGB inter reads them as
-they are); as floats (``Prediction``, and RGBA frames) they are exact functions of the integers:
+(15 bytes a pixel; a palette pass gathers its pixels' integers, RGB inter reads the planes, and
+both code with them as they are); as floats (``Prediction``, and RGBA frames) they are exact functions of the integers:
 mean ``m/16`` (float32 exact), scale ``float32(SCALE_TABLE[idx])`` (``quantize_scale`` recovers
 ``idx``: the value sits at a table point, half a table step from either rounding boundary) and
 coupling ``k/256`` with ``|k| <= 512``. The coder snaps them back to those integers and, from
@@ -255,9 +255,10 @@ def _float_coupling(c: np.ndarray) -> np.ndarray:
 
 class IntegerPrediction(Prediction):
     """A ``Prediction`` that holds the network's integer planes (int16 mean in 1/16, uint8 scale
-    index, int16 coupling in 1/256: 15 bytes a pixel, not float32's 36) and makes floats only of
-    the pixels a pass reads (``pixels``); ``mean``, ``scale`` and ``coupling`` are whole-frame
-    float32 copies made on each access, for readers outside the coder's hot path."""
+    index, int16 coupling in 1/256: 15 bytes a pixel, not float32's 36) and gives a palette pass
+    its pixels' integers (``pixels``) and RGB inter the planes (``snapped``): the coder snaps
+    floats to these integers anyway. ``mean``, ``scale`` and ``coupling`` are whole-frame float32
+    copies made on each access, for readers outside the coder's hot path."""
 
     def __init__(self, mean_q: np.ndarray, scale_idx: np.ndarray, coupling_q: np.ndarray) -> None:
         for name, plane in (("mean_q", mean_q), ("scale_idx", scale_idx), ("coupling_q", coupling_q)):
@@ -268,10 +269,13 @@ class IntegerPrediction(Prediction):
     coupling = property(lambda self: _float_coupling(self.coupling_q))
 
     def pixels(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """The pass's int16 mean (1/16) and coupling (1/256) as they are, which the coder snaps to
+        themselves (no float32 planes: 18 bytes a pixel of the pass instead of 36), and its scale
+        indices as int16 (room for the frame's scale shift)."""
         m, s, c = (
             plane.reshape(3, -1)[:, targets] for plane in (self.mean_q, self.scale_idx, self.coupling_q)
         )
-        return _float_mean(m), _float_coupling(c), s.astype(np.int32)
+        return m, c, s.astype(np.int16)
 
     def snapped(self, channel: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         return (

@@ -39,11 +39,28 @@ def test_integer_prediction_reads_as_the_float_prediction_of_its_planes() -> Non
     ):
         assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b)
     targets = np.array([0, 98, 5, 5, 42])
-    for a, b in zip(ints.pixels(targets), floats.pixels(targets), strict=True):
-        assert a.dtype == b.dtype and np.array_equal(a, b)
+    (m, c, s), (fm, fc, fs) = ints.pixels(targets), floats.pixels(targets)
+    # a pass of the integer prediction holds the integers the coder snaps the floats to
+    assert m.dtype == c.dtype == np.int16 and s.dtype.kind == "i"
+    for a, b in zip(pc._snapped(m, c), pc._snapped(fm, fc), strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(s, fs)
+    for a, b in zip(pc.float_pass_planes(m, c), (fm, fc), strict=True):  # versions 2 and 3 read floats
+        assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b)
     for channel in range(3):
         for a, b in zip(ints.snapped(channel), floats.snapped(channel), strict=True):
             assert a.dtype == b.dtype == np.int32 and np.array_equal(a, b)
+
+
+def test_snapping_integer_steps_clamps_them_as_it_clamps_floats() -> None:
+    mean_q = np.array([[-3, 0, 4080, 4095], [1, 2, 3, 4], [5, 6, 7, 8]], np.int16)
+    coupling_q = np.array([[-600, -512, 512, 700], [0, 1, -1, 2], [3, 4, 5, 6]], np.int16)
+    floats = pc.float_pass_planes(mean_q, coupling_q)
+    assert floats[0][0, 3] == 4095 / 16
+    for a, b in zip(pc._snapped(mean_q, coupling_q), pc._snapped(*floats), strict=True):
+        assert np.array_equal(a, b)
+    assert pc._snapped(mean_q, coupling_q)[0][0].tolist() == [0, 0, 4080, 4080]
+    assert pc._snapped(mean_q, coupling_q)[1][0].tolist() == [-512, -512, 512, 512]
 
 
 def test_the_integer_model_predicts_integer_planes_for_rgb_and_floats_for_rgba() -> None:

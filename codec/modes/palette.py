@@ -55,7 +55,9 @@ SCHEDULE_PROBE = 8
 
 @dataclass
 class PassInputs:
-    """One pass of a palette frame: its pixels and their prediction (benchmarks may refine it)."""
+    """One pass of a palette frame: its pixels and their prediction (benchmarks may refine it).
+    ``mean`` and ``coupling`` are float32 in pixel units, or integers in their snapped steps (an
+    integer prediction's: ``Prediction.pixels``); the coder takes either."""
 
     targets: np.ndarray
     mean: np.ndarray
@@ -104,7 +106,8 @@ def model_blocks(inp: PassInputs, palette: np.ndarray, profile: FormatProfile = 
         sl = slice(start, min(n, start + step))
         args = (inp.mean[:, sl], None if inp.coupling is None else inp.coupling[:, sl], inp.scale_idx[:, sl])
         if not profile.integer_tables:
-            yield sl, legacy_rows.model_rows(legacy_rows.colour_bits(*args, palette))
+            floats = pc.float_pass_planes(args[0], args[1])
+            yield sl, legacy_rows.model_rows(legacy_rows.colour_bits(*floats, args[2], palette))
         elif inp.keep is None:
             yield sl, pc.colour_weights(*args, palette, profile)
         else:
