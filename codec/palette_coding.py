@@ -206,9 +206,7 @@ def _is_snapped(plane: np.ndarray) -> bool:
     return plane.dtype.kind in "iu"
 
 
-def float_pass_planes(
-    mean: np.ndarray, coupling: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None]:
+def float_pass_planes(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
     """A pass's mean and coupling as float32 in pixel units, for the rules of format versions 2
     and 3, which read floats: integer steps become the floats they stand for (exact, as
     ``models.integer``'s float planes), floats are returned as they are."""
