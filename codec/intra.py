@@ -97,8 +97,9 @@ def iter_passes(height: int, width: int) -> Iterator[Pass]:
     dt = index_dtype(height * width)
     first_rows = np.arange(0, height, GRID)
     targets, _ = intra_kernel.grid(first_rows, np.zeros_like(first_rows), GRID, (), height, width, dt)
-    yield Pass(targets, np.zeros((0, targets.size), dtype=dt))
+    made = [Pass(targets, np.zeros((0, targets.size), dtype=dt))]
     del targets
+    yield made.pop()  # held by the reader only (below too): it may drop the pass while it reads on
     s = GRID // 2
     while s >= 1:
         two = 2 * s
@@ -109,9 +110,10 @@ def iter_passes(height: int, width: int) -> Iterator[Pass]:
             (edges, np.where(edges % two == 0, s, 0), ((-s, 0), (s, 0), (0, -s), (0, s)), False),
         ):
             targets, nbr = intra_kernel.grid(rows, x0, two, offsets, height, width, dt)
-            if targets.size:
-                yield Pass(targets, nbr, diagonal, s)
-            del targets, nbr  # not held while the next pass is made
+            made = [Pass(targets, nbr, diagonal, s)] if targets.size else []
+            del targets, nbr
+            if made:
+                yield made.pop()
         s //= 2
 
 

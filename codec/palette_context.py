@@ -143,10 +143,11 @@ def _index_at(index_canvas: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return np.where(pos >= 0, index_canvas[np.maximum(pos, 0)].astype(np.int64) + 2, 0)
 
 
-#: Pending codes of one order are merged into its table once they pass this many (8 MB): a whole
+#: Pending codes of one order are merged into its table once they pass this many (2 MB): a whole
 #: frame's (``palette.pretrained_counts`` adds every pass before the first lookup) took 19 bytes
-#: a pixel over three orders.
-_PENDING_LIMIT = 1 << 20
+#: a pixel over three orders, and 2^20 codes an order (25 MB with np.unique's sort) made the
+#: decoder's peak on a 1600x1400 frame; seeding that frame's counts takes 0.25 s either way.
+_PENDING_LIMIT = 1 << 18
 
 
 def _count_dtype(bound: int) -> type:

@@ -103,8 +103,9 @@ def iter_passes(height: int, width: int) -> Iterator[Pass]:
             targets, nbr = intra_kernel.grid(
                 ys, np.full(ys.size, x0), xstep, template[:NEIGHBOURS], height, width, dt
             )
-            yield Pass(targets, nbr, step=1 if template else 0, template=template)
-            del targets, nbr  # not held while the next pass is made
+            made = [Pass(targets, nbr, step=1 if template else 0, template=template)]
+            del targets, nbr
+            yield made.pop()  # held by the reader only: it may drop the pass while it reads on
 
 
 @lru_cache(maxsize=8)

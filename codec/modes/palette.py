@@ -356,6 +356,8 @@ def iter_inter_passes(
     keep = None if previous is None else previous.reshape(n, -1).T
     for p in geometry or inter_geometry(height, width, profile, rows):  # one pass at a time: none is kept
         part = p if coded is None else _coded_part(p, coded)  # only the coded pixels' prediction
+        ring = pass_ring(p, height, width, profile)
+        del p  # a large frame's pass is made for this read: with copied blocks only ``part`` is needed
         if coded is not None and part.targets.size == 0:  # every pixel of the pass is copied
             continue
         t = part.targets
@@ -367,7 +369,7 @@ def iter_inter_passes(
             shifted(scale_idx, shift),
             part.neighbours,
             None if keep is None else keep[:, t],
-            pass_ring(p, height, width, profile),
+            ring,
             rows,
         )
         del mean, coupling, scale_idx, part  # held by ``inputs`` or not needed: no second copy
