@@ -19,7 +19,8 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..bitstream.errors import FpcodecError
-from ..bitstream.palette import pack_colours, unpack_colours
+from ..bitstream.palette import unpack_colours
+from .palette_coding import indexed_colours
 
 #: GIF stores delays in 1/100 s and loop counts in 16 bits.
 _MAX_LOOP = 0xFFFF
@@ -122,11 +123,13 @@ def _palette_image(region: np.ndarray, reserve: bool):
     h, w, c = region.shape
     flat = region.reshape(-1, c)
     clear = flat[:, 3] == 0 if reserve and c == 4 else np.zeros(h * w, bool)
-    # packed keys sort like the colours: np.unique(..., axis=0)'s result, without its slow row sort
-    keys, index = np.unique(pack_colours(flat[~clear][:, :3]), return_inverse=True)
-    colours, index = unpack_colours(keys, 3), index.ravel()
     limit = 255 if reserve else 256
-    if len(colours) > limit:
+    # packed keys sort like the colours: np.unique(..., axis=0)'s result, without its slow row
+    # sort, in blocks of pixels
+    found = indexed_colours(flat[~clear][:, :3] if clear.any() else flat[:, :3], limit)
+    if found is not None:
+        colours, index = unpack_colours(found[0], 3), found[1]
+    else:
         quantized = Image.fromarray(np.ascontiguousarray(region[..., :3])).convert(
             "P", palette=Image.Palette.ADAPTIVE, colors=limit
         )

@@ -72,6 +72,20 @@ def exact_indices(frame: np.ndarray, palette: np.ndarray) -> np.ndarray:
 _INDEX_BLOCK = 1 << 16
 
 
+def indexed_colours(flat: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Sorted distinct ``pack_colours`` keys of the (N, C) colours and each pixel's index among
+    them (uint8 up to 256 keys, else int32), or None for more than ``limit`` keys: ``np.unique``
+    with its inverse, in blocks of pixels (a whole frame's took 48 bytes a pixel)."""
+    keys = _distinct_keys(flat, limit)
+    if keys is None:
+        return None
+    index = np.empty(len(flat), np.uint8 if keys.size <= 256 else np.int32)
+    for start in range(0, len(flat), _INDEX_BLOCK):
+        part = slice(start, start + _INDEX_BLOCK)
+        index[part] = np.searchsorted(keys, pack_colours(flat[part]))
+    return keys, index
+
+
 def _distinct_keys(flat: np.ndarray, limit: int) -> np.ndarray | None:
     """Sorted distinct ``pack_colours`` keys of the (N, C) colours, or None once there are more
     than ``limit`` (then the rest is not read)."""

@@ -137,6 +137,38 @@ def test_previous_indices_in_blocks_equal_the_whole_frame(monkeypatch, channels:
     )
 
 
+@pytest.mark.parametrize("distinct", [1, 200, 256, 300, 2000])
+def test_indexed_colours_in_blocks_equal_np_unique(monkeypatch, distinct: int) -> None:
+    monkeypatch.setattr(pc, "_INDEX_BLOCK", 1000)
+    rng = np.random.default_rng(distinct)
+    colours = rng.integers(0, 256, (distinct, 3), dtype=np.uint8)
+    flat = colours[rng.integers(0, distinct, 97 * 103)]
+    keys, inverse = np.unique(pack_colours(flat), return_inverse=True)
+    got = pc.indexed_colours(flat, 1024)
+    if len(keys) > 1024:
+        assert got is None
+        return
+    assert np.array_equal(got[0], keys) and np.array_equal(got[1], inverse.ravel())
+    assert got[1].dtype == (np.uint8 if len(keys) <= 256 else np.int32)
+
+
+@pytest.mark.parametrize("schedule", ["coarse-to-fine", "rows"])
+def test_a_large_frames_pass_is_held_by_its_reader_only(schedule: str) -> None:
+    """The pass generators of large frames keep nothing of a pass they handed out, so that a
+    reader that keeps only part of it (the coded pixels) frees the rest."""
+    import weakref
+
+    from fpcodec.codec import intra, row_schedule
+
+    make = intra.iter_passes if schedule == "coarse-to-fine" else row_schedule.iter_passes
+    passes = make(64, 80)
+    for _ in range(4):
+        p = next(passes)
+        alive = weakref.ref(p.targets), weakref.ref(p.neighbours)
+        del p
+        assert alive[0]() is None and alive[1]() is None
+
+
 def _tables(counts: ctx.ContextCounts) -> list[tuple[np.ndarray, np.ndarray]]:
     return [tuple(a.copy() for a in counts._table(o)) for o in range(ctx.MAX_ORDERS)]
 
