@@ -98,6 +98,26 @@ def test_streams_are_those_of_float_planes(use_palette: bool) -> None:
     assert_frames_equal([f.pixels for f in Decoder(io.BytesIO(data))], frames)
 
 
+def test_rgb_inter_makes_its_parameters_again_above_the_cache_size(monkeypatch) -> None:
+    """Above ``intra.CACHED_PIXELS`` RGB inter's candidate holds no parameters (9 bytes a pixel
+    while the palette modes are estimated) and makes them again: the same stream."""
+    from fpcodec.codec import intra
+    from fpcodec.codec.modes import rgb_inter
+
+    frames = read_video(CARPHONE)[0][:4]
+    kept = encode(frames, model="last-frame", use_palette=False)
+    made = []
+    original = rgb_inter.InterCandidate.params
+    monkeypatch.setattr(intra, "CACHED_PIXELS", 64)
+    monkeypatch.setattr(
+        rgb_inter.InterCandidate, "params", lambda c: made.append(c.kept is None) or original(c)
+    )
+    assert encode(frames, model="last-frame", use_palette=False) == kept
+    assert made and all(made)  # RGB inter was coded, from parameters made again
+    modes = [r.mode for r, _, _ in Decoder(io.BytesIO(kept)).frame_records()]
+    assert rgb_inter.MODE in modes
+
+
 def _previous_indices_whole(previous: np.ndarray, palette_: np.ndarray) -> np.ndarray:
     """``pc.previous_indices`` as it was, on the whole frame at once."""
     flat = previous.reshape(-1, previous.shape[-1])

@@ -537,7 +537,8 @@ def inter_scale_shift(
         changed &= copied.coded.reshape(changed.shape)
     if not changed.any():
         return inter.scale_shift
-    return best_shift(inter.chw[:, changed], inter.mean_q[:, changed], inter.scale_idx[:, changed])[0]
+    mean_q, scale_idx = inter.params()
+    return best_shift(inter.chw[:, changed], mean_q[:, changed], scale_idx[:, changed])[0]
 
 
 def palette_body(palette: np.ndarray, sent_palette: np.ndarray | None) -> bytes | None:

@@ -11,6 +11,7 @@ import numpy as np
 from ...bitstream import entropy
 from ...bitstream.profile import CURRENT, FormatProfile
 from ...models.base import Prediction, apply_coupling
+from .. import intra
 from .base import MODE_INTER, Candidate, CodedFrame, DecodeContext, FrameToCode, best_shift, shifted
 
 MODE = MODE_INTER
@@ -19,8 +20,19 @@ MODE = MODE_INTER
 @dataclass(frozen=True, eq=False)
 class InterCandidate(Candidate):
     chw: np.ndarray  # (C, H, W) the frame
-    mean_q: np.ndarray  # int16 (means <= 4080): 9 bytes a pixel with the indices, not 24
-    scale_idx: np.ndarray  # uint8 (indices < 64)
+    pred: Prediction  # the prediction its parameters are made from
+    #: int16 snapped means (<= 4080) and uint8 scale indices (< 64) of every channel: 9 bytes a
+    #: pixel, not 24; None above ``intra.CACHED_PIXELS``, whose ``params`` makes them again rather
+    #: than hold them while the palette modes are estimated (as RGB intra's candidate does)
+    kept: tuple[np.ndarray, np.ndarray] | None
+
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        """(C, H, W) snapped means and scale indices (without the frame's shift)."""
+        return self.kept if self.kept is not None else _small(*params(self.chw, self.pred))
+
+
+def _small(mean_q: np.ndarray, scale_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return mean_q.astype(np.int16), scale_idx.astype(np.uint8)
 
 
 def channel_params(
@@ -45,13 +57,15 @@ def estimate(frame: FrameToCode, pred: Prediction) -> InterCandidate:
     inter's is fitted on its arrays (``palette.inter_scale_shift``)."""
     mean_q, scale_idx = params(frame.chw, pred)
     shift, bits = best_shift(frame.chw, mean_q, scale_idx)
-    return InterCandidate(MODE, bits, shift, frame.chw, mean_q.astype(np.int16), scale_idx.astype(np.uint8))
+    keep = frame.height * frame.width <= intra.CACHED_PIXELS
+    return InterCandidate(MODE, bits, shift, frame.chw, pred, _small(mean_q, scale_idx) if keep else None)
 
 
 def encode(c: InterCandidate) -> bytes:
     enc = entropy.FrameEncoder()
+    all_mean_q, all_scale_idx = c.params()
     for ch in range(c.chw.shape[0]):
-        mean_q, scale_idx = c.mean_q[ch].astype(np.int32), c.scale_idx[ch].astype(np.int32)
+        mean_q, scale_idx = all_mean_q[ch].astype(np.int32), all_scale_idx[ch].astype(np.int32)
         enc.encode(c.chw[ch], mean_q, shifted(scale_idx, c.scale_shift))
     return enc.finish()
 
