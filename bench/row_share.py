@@ -112,7 +112,8 @@ def _refine_by_neighbours(
         count = np.maximum(valid.sum(axis=0), 1)
         r = residual[:, np.maximum(inp.neighbours, 0)] * valid  # (C, J, N)
         if mean_gain:
-            inp.mean = np.clip(inp.mean + mean_gain * r.sum(axis=1) / count, 0, 255).astype(np.float32)
+            mean = pc.float_pass_planes(inp.mean, None)[0]  # an integer prediction's are in 1/16
+            inp.mean = np.clip(mean + mean_gain * r.sum(axis=1) / count, 0, 255).astype(np.float32)
         if scale_gain:
             wide = np.hypot(scale[:, inp.targets], scale_gain * np.abs(r).sum(axis=1) / count)
             inp.scale_idx = shifted(entropy.quantize_scale(wide), shift)

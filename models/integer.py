@@ -53,12 +53,12 @@ magnitudes). Requantization multiplies the exact accumulator by 2^-n (exact: a p
 no underflow) and takes ``floor`` (exact), so it is integer arithmetic. ConvLSTM products and box
 sums stay below 2^24 (bounds in the comments). Table lookups are integer indexing.
 
-What reaches the coder. For RGB frames, ``IntegerPrediction`` holds the integers themselves
-(15 bytes a pixel; a palette pass gathers its pixels' integers, RGB inter reads the planes, and
-both code with them as they are); as floats (``Prediction``, and RGBA frames) they are exact functions of the integers:
-mean ``m/16`` (float32 exact), scale ``float32(SCALE_TABLE[idx])`` (``quantize_scale`` recovers
-``idx``: the value sits at a table point, half a table step from either rounding boundary) and
-coupling ``k/256`` with ``|k| <= 512``. The coder snaps them back to those integers and, from
+What reaches the coder. For RGB frames, ``IntegerPrediction`` holds the integers themselves (15
+bytes a pixel; a palette pass gathers its pixels' integers, RGB inter reads the planes, and both
+code with them as they are); as floats (``Prediction``, and RGBA frames) they are exact functions of
+the integers: mean ``m/16`` (float32 exact), scale ``float32(SCALE_TABLE[idx])`` (``quantize_scale``
+recovers ``idx``: the value sits at a table point, half a table step from either rounding boundary)
+and coupling ``k/256`` with ``|k| <= 512``. The coder snaps them back to those integers and, from
 format version 4, computes the coupled G and B means in integer arithmetic
 (``entropy.coupled_mean_q``: the exact rational mean + k x residual, rounded half up to 1/16), so
 nothing between the decoded frames and constriction's rows depends on float rounding. (Version 3
