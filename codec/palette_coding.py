@@ -46,22 +46,20 @@ def previous_indices(previous: np.ndarray | None, palette: np.ndarray) -> np.nda
     """Per pixel, the palette entry nearest (L1, lowest index on ties) to its previous colour, or -1
     when none is within NEAREST_L1 (or the previous frame has too many colours to match).
 
-    In blocks of pixels: a whole frame's ``np.unique`` with its inverse took 48 bytes a pixel."""
+    The colours are looked up once each (``indexed_colours``: in blocks of pixels on large
+    frames, where a whole frame's ``np.unique`` with its inverse took 48 bytes a pixel)."""
     if previous is None:
         return None
     flat = previous.reshape(-1, previous.shape[-1])
-    uniq = _distinct_keys(flat, _MAX_UNIQUE)
-    if uniq is None:
+    found = indexed_colours(flat, _MAX_UNIQUE)
+    if found is None:
         return _exact(flat, palette)
+    uniq, index = found
     colours = unpack_colours(uniq, flat.shape[1]).astype(np.int32)
     dist = np.abs(colours[:, None, :] - palette[None, :, :].astype(np.int32)).sum(axis=2)
     best = dist.argmin(axis=1)
     near = np.where(dist[np.arange(len(uniq)), best] <= NEAREST_L1, best, -1).astype(np.int32)
-    out = np.empty(len(flat), np.int32)
-    for start in range(0, len(flat), _INDEX_BLOCK):
-        part = slice(start, start + _INDEX_BLOCK)
-        out[part] = near[np.searchsorted(uniq, pack_colours(flat[part]))]
-    return out
+    return near[index]
 
 
 def exact_indices(frame: np.ndarray, palette: np.ndarray) -> np.ndarray:
