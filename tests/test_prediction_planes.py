@@ -107,10 +107,10 @@ def test_rgb_inter_makes_its_parameters_again_above_the_cache_size(monkeypatch) 
     frames = read_video(CARPHONE)[0][:4]
     kept = encode(frames, model="last-frame", use_palette=False)
     made = []
-    original = rgb_inter.InterCandidate.params
+    original = rgb_inter.InterCandidate.parameters
     monkeypatch.setattr(intra, "CACHED_PIXELS", 64)
     monkeypatch.setattr(
-        rgb_inter.InterCandidate, "params", lambda c: made.append(c.kept is None) or original(c)
+        rgb_inter.InterCandidate, "parameters", lambda c: made.append(c.kept is None) or original(c)
     )
     assert encode(frames, model="last-frame", use_palette=False) == kept
     assert made and all(made)  # RGB inter was coded, from parameters made again

@@ -537,7 +537,7 @@ def inter_scale_shift(
         changed &= copied.coded.reshape(changed.shape)
     if not changed.any():
         return inter.scale_shift
-    mean_q, scale_idx = inter.params()
+    mean_q, scale_idx = inter.parameters()
     return best_shift(inter.chw[:, changed], mean_q[:, changed], scale_idx[:, changed])[0]
 
 

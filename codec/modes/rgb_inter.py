@@ -22,11 +22,11 @@ class InterCandidate(Candidate):
     chw: np.ndarray  # (C, H, W) the frame
     pred: Prediction  # the prediction its parameters are made from
     #: int16 snapped means (<= 4080) and uint8 scale indices (< 64) of every channel: 9 bytes a
-    #: pixel, not 24; None above ``intra.CACHED_PIXELS``, whose ``params`` makes them again rather
-    #: than hold them while the palette modes are estimated (as RGB intra's candidate does)
+    #: pixel, not 24; None above ``intra.CACHED_PIXELS``, where ``parameters`` makes them again
+    #: rather than hold them while the palette modes are estimated (as RGB intra's candidate does)
     kept: tuple[np.ndarray, np.ndarray] | None
 
-    def params(self) -> tuple[np.ndarray, np.ndarray]:
+    def parameters(self) -> tuple[np.ndarray, np.ndarray]:
         """(C, H, W) snapped means and scale indices (without the frame's shift)."""
         return self.kept if self.kept is not None else _small(*params(self.chw, self.pred))
 
@@ -63,7 +63,7 @@ def estimate(frame: FrameToCode, pred: Prediction) -> InterCandidate:
 
 def encode(c: InterCandidate) -> bytes:
     enc = entropy.FrameEncoder()
-    all_mean_q, all_scale_idx = c.params()
+    all_mean_q, all_scale_idx = c.parameters()
     for ch in range(c.chw.shape[0]):
         mean_q, scale_idx = all_mean_q[ch].astype(np.int32), all_scale_idx[ch].astype(np.int32)
         enc.encode(c.chw[ch], mean_q, shifted(scale_idx, c.scale_shift))
