@@ -1,15 +1,16 @@
 """How the encoder's InterProbe (codec/inter_probe.py) was chosen, rerunnable.
 
     python -m fpcodec.bench.inter_probe log CLIP... -o estimates.jsonl [--frames 60]
-    python -m fpcodec.bench.inter_probe simulate estimates.jsonl [estimates2.jsonl ...]
+    python -m fpcodec.bench.inter_probe simulate estimates.jsonl [estimates2.jsonl ...] \
+        [--losses 2 4 6] [--margins 0.05 0.1 0.2] [--probes 4 8 16] [--warms 0]
 
 ``log`` encodes each clip's first ``--frames`` frames with every mode estimated on every frame (no
 probe leaves anything out) and writes one JSON line per frame: the clip, the frame's index and each
 mode's estimated bits. ``simulate`` replays a rule on those estimates, for a grid of its
-parameters (losses in a row, margin, frames left out at most; INTER_JUMP as shipped): the bits it
-adds over taking the best mode of every frame (the frames it leaves out get the best of the modes
-that need no prediction), in total and on the worst clip, and how many predicted frames it leaves
-out.
+parameters (losses in a row, margin, frames left out at most, frames after a key frame whose
+losses do not count; INTER_JUMP as shipped): the bits it adds over taking the best mode of every
+frame (the frames it leaves out get the best of the modes that need no prediction), in total and
+on the worst clip, and how many predicted frames it leaves out.
 """
 
 from __future__ import annotations
@@ -51,11 +52,16 @@ def log(clips: list[Path], out: Path, frames: int) -> None:
         frame_coding.candidates = real
 
 
-def replay(frames: list[dict], losses: int, margin: float, probe: int, jump: float = INTER_JUMP):
-    """(bits of the best mode per frame, bits under the rule, predicted frames, left out) of one clip."""
+def replay(
+    frames: list[dict], losses: int, margin: float, probe: int, jump: float = INTER_JUMP, warm: int = 0
+):
+    """(bits of the best mode per frame, bits under the rule, predicted frames, left out) of one
+    clip. ``warm``: the first frames after a key frame whose losses do not count (their window
+    is not yet full)."""
     predicted = {str(m) for m in PREDICTED_MODES}
     best_total = rule_total = 0.0
     count = left_out = lost = since = 0
+    after_key = 0
     ref = 0.0
     for r in frames:
         bits = r["bits"]
@@ -65,9 +71,13 @@ def replay(frames: list[dict], losses: int, margin: float, probe: int, jump: flo
         best_total += best
         if pred is None:  # no history: a key frame
             rule_total += best
-            lost = since = 0
+            lost = since = after_key = 0
             continue
         count += 1
+        after_key += 1
+        if after_key <= warm:
+            rule_total += best
+            continue
         rgb = bits["0"]
         if lost >= losses and since + 1 < probe and ref / jump <= rgb <= ref * jump:
             left_out += 1
@@ -80,24 +90,30 @@ def replay(frames: list[dict], losses: int, margin: float, probe: int, jump: flo
     return best_total, rule_total, count, left_out
 
 
-def simulate(paths: list[Path]) -> list[str]:
+def simulate(
+    paths: list[Path],
+    losses_grid: tuple[int, ...] = (2, 4, 6),
+    margins: tuple[float, ...] = (0.05, 0.1, 0.2),
+    probes: tuple[int, ...] = (4, 8, 16),
+    warms: tuple[int, ...] = (0,),
+) -> list[str]:
     clips: dict[str, list[dict]] = defaultdict(list)
     for path in paths:
         for line in path.read_text().splitlines():
             r = json.loads(line)
             clips[r["clip"]].append(r)
     lines = [
-        "| losses | margin | left out at most | bits added | worst clip | predicted frames left out |",
-        "|---:|---:|---:|---:|---|---:|",
+        "| not counted after a key frame | losses | margin | left out at most | bits added | worst clip | predicted frames left out |",
+        "|---:|---:|---:|---:|---:|---|---:|",
     ]
-    for losses, margin, probe in itertools.product((2, 4, 6), (0.05, 0.1, 0.2), (4, 8, 16)):
-        per = {name: replay(frames, losses, margin, probe) for name, frames in clips.items()}
+    for warm, losses, margin, probe in itertools.product(warms, losses_grid, margins, probes):
+        per = {name: replay(frames, losses, margin, probe, warm=warm) for name, frames in clips.items()}
         best = sum(p[0] for p in per.values())
         rule = sum(p[1] for p in per.values())
         worst = max(per, key=lambda n: per[n][1] / per[n][0])
         w = per[worst]
         lines.append(
-            f"| {losses} | {margin} | {probe} | {100 * (rule / best - 1):+.3f} % | {worst} {100 * (w[1] / w[0] - 1):+.2f} % "
+            f"| {warm} | {losses} | {margin} | {probe} | {100 * (rule / best - 1):+.3f} % | {worst} {100 * (w[1] / w[0] - 1):+.2f} % "
             f"| {sum(p[3] for p in per.values())} of {sum(p[2] for p in per.values())} |"
         )
     return lines
@@ -114,11 +130,23 @@ def main(argv: list[str] | None = None) -> int:
     lg.add_argument("--frames", type=int, default=60)
     sm = sub.add_parser("simulate", help="replay the rule on logged estimates")
     sm.add_argument("logs", nargs="+", type=Path)
+    sm.add_argument("--losses", type=int, nargs="+", default=[2, 4, 6], help="losses in a row")
+    sm.add_argument("--margins", type=float, nargs="+", default=[0.05, 0.1, 0.2])
+    sm.add_argument("--probes", type=int, nargs="+", default=[4, 8, 16], help="left out at most")
+    sm.add_argument(
+        "--warms", type=int, nargs="+", default=[0], help="frames after a key frame whose losses do not count"
+    )
     args = ap.parse_args(argv)
     if args.command == "log":
         log(args.clips, args.out, args.frames)
     else:
-        print("\n".join(simulate(args.logs)))
+        print(
+            "\n".join(
+                simulate(
+                    args.logs, tuple(args.losses), tuple(args.margins), tuple(args.probes), tuple(args.warms)
+                )
+            )
+        )
     return 0
 
 

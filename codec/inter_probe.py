@@ -22,7 +22,11 @@ train/native: 1,316 predicted frames; `bench/inter_probe.py`, `bench/results/int
 the rule leaves out 54 of them for +0.000 % bits in total (chi.gif 14 of 21 for +0.05 %, racket's balls 30 of 59, a
 bigbuckbunny clip 10 of 31, for nothing). Bolder rules cost natural clips after scene cuts, where
 the predicted modes lose a few frames and then win again: two losses, margin 0.05 and 8 frames
-leave out 259 frames but add 8.4 % to a bigbuckbunny clip.
+leave out 259 frames but add 8.4 % to a bigbuckbunny clip. Replayed at format version 11
+(`bench/results/inter_probe_v11.txt`), where palette inter loses to palette intra on chi.gif by
+only 0.3-8 % a frame (copied blocks), the rule leaves out 10 of 989 predicted frames and none of
+chi.gif's; margins of 0-5 % would leave out 9-14 of chi.gif's 21 for +0.01 % but add 3.6-4.7 %
+to bigbuckbunny clips whose predicted modes lose by 5-30 % for a dozen frames and then win.
 """
 
 from __future__ import annotations

@@ -682,8 +682,12 @@ def test_inter_probe_log_and_replay(tmp_path):
     assert (best, count) == (10 + 3 * 10 + 3 * 5, 6)
     assert left_out == 3 and rule == 10 + 3 * 10 + 3 * 10  # frames 4-6 left out at 10 bits each
     assert inter_probe.replay(frames, losses=4, margin=0.1, probe=4)[1:] == (best, 6, 0)
+    # losses on the first frames after a key frame (its window filling) need not count
+    assert inter_probe.replay(frames, losses=3, margin=0.1, probe=4, warm=1)[1:] == (best, 6, 0)
+    assert inter_probe.replay(frames[:4] + frames[1:], losses=3, margin=0.1, probe=4, warm=1)[3] == 3
     lines = inter_probe.simulate([out])
-    assert lines[0].startswith("| losses |") and len(lines) == 2 + 27
+    assert lines[0].startswith("| not counted after a key frame | losses |") and len(lines) == 2 + 27
+    assert len(inter_probe.simulate([out], (6,), (0.0, 0.1), (16,), (0, 6))) == 2 + 4
 
 
 def test_ab_medians_reads_times_and_peak_memory(tmp_path, capsys):
