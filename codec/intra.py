@@ -211,7 +211,7 @@ def ring_reference(p: Pass, height: int, width: int) -> np.ndarray:
 def pass_params(canvas: np.ndarray, p: Pass, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Mean (C, N) float32 and scale index (C, N) int32 (``entropy.quantize_scale`` of the rule's
     scale, plus the frame's scale ``shift``, clamped to the table) for the pixels of pass ``p``
-    from ``canvas`` ((C, H*W) float32, or the encoder's uint8 frame: the same values).
+    from ``canvas`` ((C, H*W) uint8: the decoded values, or the encoder's frame).
 
     Only the neighbours listed in ``p`` are read, so pixels not yet decoded may hold anything.
     """

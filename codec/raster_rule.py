@@ -127,10 +127,12 @@ def plane_params(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``params`` (or, with ``mc``, ``inter_params``) of every sample of a whole known plane at
     once, in flat order (the encoder); untiled for intra, in TILED tiles for inter."""
-    maps = _neighbour_maps(height, width, WHOLE if mc is None else TILED)
+    # indices in the decoder's type (``wavefronts``'): one compiled signature serves both
+    dtype = intra.index_dtype(height * width)
+    maps = _neighbour_maps(height, width, WHOLE if mc is None else TILED).astype(dtype)
     if mc is None:
         return params(plane, maps, depth)
-    return inter_params(plane, mc, maps, np.arange(plane.size), depth, luma_error)
+    return inter_params(plane, mc, maps, np.arange(plane.size, dtype=dtype), depth, luma_error)
 
 
 def inter_params(

@@ -180,12 +180,14 @@ def beta_costs(
     ((len(table), len(table)) array); else the next order at every beta of ``table``."""
     n, n_b = p_true.size, len(table)
     used = len(fixed) + (2 if pairs else 1)
+    if used > min(len(own), len(total)):
+        raise ValueError(f"{used} orders used, counts of {min(len(own), len(total))} given")
     out = np.zeros((_chunks(n), n_b * n_b if pairs else n_b), np.float64)
     with first_call(_beta_costs):
-        _beta_costs(
+        _beta_costs(  # every order's counts, used or not: one compiled signature for all steps
             np.ascontiguousarray(p_true, np.float64),
-            tuple(np.ascontiguousarray(a) for a in own[:used]),
-            tuple(np.ascontiguousarray(a) for a in total[:used]),
+            tuple(np.ascontiguousarray(a) for a in own),
+            tuple(np.ascontiguousarray(a) for a in total),
             np.asarray(fixed, np.float64),
             np.asarray(table, np.float64),
             bool(pairs),

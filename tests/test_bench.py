@@ -710,3 +710,31 @@ def test_ab_medians_reads_times_and_peak_memory(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| a.gif | enc | 5.00 | 2.50 | 0.50 | – | – | 250 / 100 |" in out
     assert "| a.gif | dec | 1.00 | 0.50 | 0.50 | 0.75 | 1.50 | – |" in out
+
+
+def test_encoder_and_decoder_compile_each_kernel_once(tmp_path):
+    """bench/kernel_signatures.py, in a fresh process: palette, RGB and planar frames encoded and
+    decoded compile every numba kernel for one set of argument types (a second version is a
+    second compile, 1-5 s, on a machine's first run); the listing names the kernels."""
+    from conftest import DATA
+
+    out = tmp_path
+    commands = [
+        f"encode {DATA / 'carphonew_000_5f.gif'} -o {out / 'p.fpc'} -q",
+        f"decode {out / 'p.fpc'} -o {out / 'p.apng'} -q",
+        f"encode {DATA / 'carphonew_000_5f.gif'} --no-palette -o {out / 'r.fpc'} -q",
+        f"decode {out / 'r.fpc'} -o {out / 'r.apng'} -q",
+        f"encode {DATA / 'carphone_yuv420p_64x48.mkv'} -o {out / 'y.fpc'} -q",
+        f"decode {out / 'y.fpc'} -o {out / 'y.mkv'} -q",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "fpcodec.bench.kernel_signatures", *commands],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    listed = proc.stdout.splitlines()
+    for kernel in ("search_kernel._beta_costs", "intra_kernel._params", "planar_kernel._inter_params"):
+        assert f"1  codec.{kernel}" in listed
+    assert "motion_kernel._compensate" in proc.stdout and listed[-1].endswith("0 of them more than once")

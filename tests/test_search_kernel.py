@@ -107,3 +107,33 @@ def test_a_context_blend_the_search_prefers():
     assert mix == ctx.mix_bits((1, 1, 1))
     beta = (ctx.BETA_TABLE[1], ctx.BETA_TABLE[1], ctx.BETA_REPEAT[1])
     assert bits == pytest.approx(-np.log2(ctx.blend_true(p_true, own, total, beta)).sum())
+
+
+def test_every_step_of_the_beta_search_runs_one_compiled_signature(monkeypatch):
+    """Each step gets every order's counts (a step reads only the orders up to its own), so the
+    kernel is compiled once for a stream's orders, not once per step (2.3 s each, first run);
+    the bits are those of the counts the step reads."""
+
+    class Recorder:
+        def __init__(self, kernel):
+            self.kernel, self.orders = kernel, []
+
+        @property
+        def signatures(self):
+            return self.kernel.signatures
+
+        def __call__(self, p_true, own, total, *rest):
+            self.orders.append((len(own), len(total)))
+            return self.kernel(p_true, own, total, *rest)
+
+    recorder = Recorder(search_kernel._beta_costs)
+    monkeypatch.setattr(search_kernel, "_beta_costs", recorder)
+    p_true, own, total = _counts(3000, 6)
+    palette._choose_betas(p_true, own, total)
+    assert recorder.orders == [(3, 3), (3, 3)]
+    step = search_kernel.beta_costs(p_true, own, total, (), ctx.BETA_TABLE, pairs=True)
+    assert np.array_equal(
+        step, search_kernel.beta_costs(p_true, own[:2], total[:2], (), ctx.BETA_TABLE, True)
+    )
+    with pytest.raises(ValueError, match="3 orders used, counts of 2 given"):
+        search_kernel.beta_costs(p_true, own[:2], total[:2], (32.0, 128.0), ctx.table(2), pairs=False)

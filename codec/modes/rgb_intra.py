@@ -65,9 +65,11 @@ def encode(c: IntraCandidate) -> bytes:
 
 def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
     dec = entropy.FrameDecoder(coded.payload, ctx.profile)
-    canvas = np.zeros((ctx.channels, ctx.height * ctx.width), np.float32)
+    # uint8, as the encoder's frame: the rule reads both as float32, and one compiled signature
+    # serves both (a second cost 2.5 s on the first run that met it)
+    canvas = np.zeros((ctx.channels, ctx.height * ctx.width), np.uint8)
     for p in intra.passes(ctx.height, ctx.width):
         mean, scale_idx = intra.pass_params(canvas, p, coded.scale_shift)
-        canvas[:, p.targets] = dec.decode(entropy.quantize_mean(mean), scale_idx)
-    chw = canvas.astype(np.uint8).reshape(ctx.shape_chw)
+        canvas[:, p.targets] = dec.decode(entropy.quantize_mean(mean), scale_idx)  # values 0..255
+    chw = canvas.reshape(ctx.shape_chw)
     return np.ascontiguousarray(np.moveaxis(chw, 0, -1))
