@@ -15,13 +15,14 @@ container's own code never needs it.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from typing import Iterator
 
 import numba
 import numpy as np
 
-from . import entropy
+from . import compile_note, entropy
 
 #: The tables' constants, as the kernels read them (numba freezes module globals).
 _STEPS = entropy.MEAN_STEPS
@@ -126,6 +127,13 @@ def window_rows(mean_q: np.ndarray, scale_idx: np.ndarray, radius: int) -> tuple
 _CALLED: set[int] = set()
 
 
+def _cached(kernel) -> bool:
+    """Whether numba's cache holds ``kernel`` (its index file exists; a stale one, after the source
+    changed, counts as cached). Anything else than a caching dispatcher counts as cached."""
+    index = getattr(getattr(getattr(kernel, "_cache", None), "_cache_file", None), "_index_path", None)
+    return index is None or os.path.exists(index)
+
+
 @contextlib.contextmanager
 def first_call(kernel) -> Iterator[None]:
     """Around the first call, which loads the compiled kernel from numba's cache: numba then loads
@@ -136,6 +144,8 @@ def first_call(kernel) -> Iterator[None]:
     if id(kernel) in _CALLED:
         yield
         return
+    if not kernel.signatures and not _cached(kernel):
+        compile_note.before_compile()
     hide = not kernel.signatures and "scipy.linalg" not in sys.modules
     if hide:
         sys.modules["scipy.linalg"] = None  # an import of it raises ImportError

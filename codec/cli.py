@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
+from ..bitstream import compile_note
 from ..bitstream.errors import FormatError, FpcodecError, FpcodecWarning, InputError
 from . import sniff
 
@@ -823,12 +824,23 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
 
 
+def _compiling_note() -> None:
+    from tqdm import tqdm  # above the progress bar that is showing
+
+    tqdm.write(
+        f"{PROG}: compiling its kernels for this machine (the first run only: about half a minute)",
+        file=sys.stderr,
+    )
+
+
 def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         if argv and argv[0] in _LAZY:
             return _run_lazy(argv[0], argv[1:])
         args = _parse(build_parser(), argv)
+        if not getattr(args, "quiet", True) and sys.stderr.isatty():  # as the progress bars
+            compile_note.set_note(_compiling_note)
         return args.func(args)
     except _Done as done:
         return done.code
