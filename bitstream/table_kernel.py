@@ -140,7 +140,9 @@ def first_call(kernel) -> Iterator[None]:
     its type registries, and one of them imports scipy.linalg (a quarter of a second) only to learn
     whether jitted ``np.dot`` can use BLAS. These kernels use no BLAS, so scipy.linalg is hidden for
     that moment (when nothing has imported it yet) and numba records "no BLAS"; scipy.linalg
-    imports normally afterwards. Later calls only pass through."""
+    imports normally afterwards. Where the cache does not hold the kernel, numba compiles it
+    instead (a machine's first run), and the CLI's note comes first (``compile_note``). Later
+    calls only pass through."""
     if id(kernel) in _CALLED:
         yield
         return
