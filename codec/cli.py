@@ -841,7 +841,10 @@ def _main(argv: list[str] | None) -> int:
         args = _parse(build_parser(), argv)
         if not getattr(args, "quiet", True) and sys.stderr.isatty():  # as the progress bars
             compile_note.set_note(_compiling_note)
-        return args.func(args)
+        try:
+            return args.func(args)
+        finally:  # this command's note only: none for what the process does after it
+            compile_note.set_note(None)
     except _Done as done:
         return done.code
     except UsageError as exc:
