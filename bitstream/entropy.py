@@ -257,10 +257,14 @@ _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
 _SIGNED = constriction.stream.model.QuantizedLaplace(-255, 255)
 
 
+#: The range of a mean in 1/MEAN_STEPS: the symbol range's.
+MEAN_Q_MIN, MEAN_Q_MAX = SYMBOL_MIN * MEAN_STEPS, SYMBOL_MAX * MEAN_STEPS
+
+
 def quantize_mean(mean: np.ndarray) -> np.ndarray:
     """Means as integers in units of 1/MEAN_STEPS, clamped to the symbol range."""
     q = np.rint(np.asarray(mean, dtype=np.float64) * MEAN_STEPS)
-    return np.clip(q, SYMBOL_MIN * MEAN_STEPS, SYMBOL_MAX * MEAN_STEPS).astype(np.int32)
+    return np.clip(q, MEAN_Q_MIN, MEAN_Q_MAX).astype(np.int32)
 
 
 #: Colour coupling coefficients (G<-R, B<-R, B<-G) are snapped to multiples of 1/COUPLING_ONE,
@@ -268,7 +272,6 @@ def quantize_mean(mean: np.ndarray) -> np.ndarray:
 COUPLING_SHIFT = 8
 COUPLING_ONE = 1 << COUPLING_SHIFT
 COUPLING_MAX = 512
-_MEAN_Q_MAX = SYMBOL_MAX * MEAN_STEPS
 
 
 def quantize_coupling(coupling: np.ndarray) -> np.ndarray:
@@ -300,13 +303,13 @@ def coupled_mean_q(
     g = np.clip(
         (np.asarray(mean_q[1], np.int32) * COUPLING_ONE + k[0] * r16 + COUPLING_ONE // 2) >> COUPLING_SHIFT,
         0,
-        _MEAN_Q_MAX,
+        MEAN_Q_MAX,
     )
     if channel == 1:
         return g
     g16 = np.asarray(values[1], np.int32) * MEAN_STEPS - g
     b = (m * COUPLING_ONE + k[1] * r16 + k[2] * g16 + COUPLING_ONE // 2) >> COUPLING_SHIFT
-    return np.clip(b, 0, _MEAN_Q_MAX)
+    return np.clip(b, 0, MEAN_Q_MAX)
 
 
 def quantize_scale(scale: np.ndarray) -> np.ndarray:

@@ -212,11 +212,8 @@ def _snapped(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray,
     else:
         coupling_q = entropy.quantize_coupling(coupling)
     if _is_snapped(mean):
-        return np.clip(mean, _MEAN_Q_MIN, _MEAN_Q_MAX), coupling_q
+        return np.clip(mean, entropy.MEAN_Q_MIN, entropy.MEAN_Q_MAX), coupling_q
     return entropy.quantize_mean(mean), coupling_q
-
-
-_MEAN_Q_MIN, _MEAN_Q_MAX = entropy.SYMBOL_MIN * entropy.MEAN_STEPS, entropy.SYMBOL_MAX * entropy.MEAN_STEPS
 
 
 def _is_snapped(plane: np.ndarray) -> bool:

@@ -23,7 +23,7 @@ from ..bitstream.table_kernel import first_call
 
 #: A value's bin reaches half a level (in 1/16) either side of it; the top value in 1/16.
 _HALF = entropy.MEAN_STEPS // 2
-_TOP = entropy.SYMBOL_MAX * entropy.MEAN_STEPS
+_TOP = entropy.MEAN_Q_MAX
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
