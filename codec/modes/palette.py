@@ -356,10 +356,10 @@ def iter_inter_passes(
     keep = None if previous is None else previous.reshape(n, -1).T
     for p in geometry or inter_geometry(height, width, profile, rows):  # one pass at a time: none is kept
         part = p if coded is None else _coded_part(p, coded)  # only the coded pixels' prediction
-        ring = pass_ring(p, height, width, profile)
-        del p  # a large frame's pass is made for this read: with copied blocks only ``part`` is needed
         if coded is not None and part.targets.size == 0:  # every pixel of the pass is copied
             continue
+        ring = pass_ring(p, height, width, profile)
+        del p  # a large frame's pass is made for this read: with copied blocks only ``part`` is needed
         t = part.targets
         mean, coupling, scale_idx = pred.pixels(t)
         inputs = PassInputs(
