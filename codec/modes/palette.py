@@ -383,6 +383,7 @@ def estimate_passes(
     idx: np.ndarray,
     prev_idx: np.ndarray | None,
     counts: ctx.ContextCounts,
+    stats: PassStats | None = None,
 ) -> tuple[int, float, list | None]:
     """(mix field, estimated bits, cached model rows or None) of coding ``idx`` in these passes.
 
@@ -390,43 +391,114 @@ def estimate_passes(
     mixed probabilities of the true colours (``counts`` is consumed). Each pass is reduced to a few
     numbers per pixel as it goes (its true colour's model probability, vote counts, context counts),
     so no pass's inputs are needed afterwards and ``passes`` may generate them one at a time.
+
+    ``stats``: everything but the model's probabilities (``PassStats``), counted here for the
+    next mode's estimate in the same passes, or, once complete, counted by another's: then only the
+    model rows are read, and ``counts`` is left alone.
     """
     cache = idx.size * len(palette) <= CACHE_ENTRIES
     cached = []
-    orders = ctx.orders(CURRENT)
-    count_dtype = np.int32 if idx.size < (1 << 30) else np.int64  # context counts: < 2 frames of pixels
-    cols = _Columns(
-        idx.size,
-        true_p=np.float64,
-        has_prev=bool,
-        match=bool,
-        hits=np.uint8,
-        valid=np.uint8,
-        level=np.uint8,
-        **{f"own{o}": count_dtype for o in range(orders)},
-        **{f"total{o}": count_dtype for o in range(orders)},
-    )
+    reuse = stats is not None and stats.complete
+    found = stats if stats is not None else PassStats(idx.size)
+    true_p = _Columns(idx.size, true_p=np.float64)
+    sizes = []
     for inp in passes:
         t = inp.targets
         truth = idx[t]
-        true_p = np.empty(t.size)
+        p = np.empty(t.size)
         blocks = []
         if cache or inp.keep is not None or not CURRENT.integer_coupling:
             for sl, rows in model_blocks(inp, palette):
-                true_p[sl] = rows[np.arange(rows.shape[0]), truth[sl]] / rows.sum(axis=1, dtype=np.float64)
+                p[sl] = rows[np.arange(rows.shape[0]), truth[sl]] / rows.sum(axis=1, dtype=np.float64)
                 if cache:
                     blocks.append((sl, rows))
         else:  # the rows are made again when the frame is coded: only their true colours here
             for start in range(0, t.size, _COUNTS_BLOCK):
                 sl = slice(start, start + _COUNTS_BLOCK)
                 coupling = None if inp.coupling is None else inp.coupling[:, sl]
-                true_p[sl] = pc.true_probabilities(
+                p[sl] = pc.true_probabilities(
                     inp.mean[:, sl], coupling, inp.scale_idx[:, sl], palette, truth[sl]
                 )
         cached.append(blocks)
+        true_p.put(t.size, true_p=p)
+        del p
+        if t.size:
+            sizes.append(t.size)
+        if not reuse:
+            found.count_pass(inp, idx, truth, prev_idx, counts)
+        del truth
+    if reuse and sizes != stats.sizes:
+        raise RuntimeError(f"passes of {sizes[:4]}... pixels reuse statistics of {stats.sizes[:4]}...")
+    found.sizes = sizes
+    cols = found.columns
+    stats_in = pc.TrueColourStats(
+        true_p.pop("true_p"), cols["has_prev"], cols["match"], cols["hits"], cols["valid"], cols["level"]
+    )
+    del true_p
+    if stats is None:  # nobody reuses them: free the votes before the betas' search
+        found = None
+        cols.pop("hits"), cols.pop("valid")
+    mix, _ = pc.choose_mix_stats(stats_in)
+    p_true = pc.mixed_true_p_stats(stats_in, mix)
+    del stats_in
+    orders = ctx.orders(CURRENT)
+    own = [cols[f"own{o}"] for o in range(orders)]
+    total = [cols[f"total{o}"] for o in range(orders)]
+    del cols
+    bits, beta_bits = _choose_betas(p_true, own, total)
+    return mix | beta_bits, bits, cached if cache else None
+
+
+class PassStats:
+    """What a palette mode's estimate learns of a frame's pixels apart from its model rows, per
+    pixel in pass order: whether it has a previous colour and is it, its neighbours' votes, its
+    context counts per order (counted as the passes go).
+
+    Palette intra and palette inter code the same symbols in the same passes from the same
+    pretrained counts (version 5 on: ``inter_geometry`` is ``intra_geometry``), so in one pass
+    schedule these are the same for both, and the second mode's estimate reads only its model
+    rows (the counting is about half of an estimate's time on large frames)."""
+
+    def __init__(self, size: int) -> None:
+        """Columns for a frame of ``size`` pixels."""
+        self.sizes: list[int] | None = None  # each (non-empty) pass's pixels, once all are counted
+        orders = ctx.orders(CURRENT)
+        self._count_dtype = np.int32 if size < (1 << 30) else np.int64  # counts: < 2 frames of pixels
+        self._cols = _Columns(
+            size,
+            has_prev=bool,
+            match=bool,
+            hits=np.uint8,
+            valid=np.uint8,
+            level=np.uint8,
+            **{f"own{o}": self._count_dtype for o in range(orders)},
+            **{f"total{o}": self._count_dtype for o in range(orders)},
+        )
+
+    @property
+    def complete(self) -> bool:
+        """Whether every pass was counted (an estimate cut short leaves them incomplete)."""
+        return self.sizes is not None
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The columns so far, by name."""
+        return {name: self._cols.get(name) for name in self._cols.names()}
+
+    def count_pass(
+        self,
+        inp: PassInputs,
+        idx: np.ndarray,
+        truth: np.ndarray,
+        prev_idx: np.ndarray | None,
+        counts: ctx.ContextCounts,
+    ) -> None:
+        """Add a pass's pixels (``truth`` = ``idx[inp.targets]``); ``counts`` learns from them."""
+        t = inp.targets
+        orders = ctx.orders(CURRENT)
         hits, valid, level = pc.vote_counts(neighbour_colours(idx, inp.neighbours), truth)
         prev = None if prev_idx is None else prev_idx[t]
-        row = {"true_p": true_p, "hits": hits, "valid": valid, "level": level}
+        row = {"hits": hits, "valid": valid, "level": level}
         row["has_prev"] = False if prev is None else prev >= 0
         row["match"] = False if prev is None else prev == truth
         keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide, t)
@@ -434,26 +506,14 @@ def estimate_passes(
             if keys is None:  # no context: the counts leave the row as it is
                 row[f"own{o}"] = row[f"total{o}"] = 0
             else:  # in blocks: true_counts' temporaries are several int64 per pixel
-                own, total = np.empty(t.size, count_dtype), np.empty(t.size, count_dtype)
+                own, total = np.empty(t.size, self._count_dtype), np.empty(t.size, self._count_dtype)
                 for start in range(0, t.size, _COUNTS_BLOCK):
                     sl = slice(start, start + _COUNTS_BLOCK)
                     own[sl], total[sl] = counts.true_counts(o, keys[o][sl], truth[sl])
                 row[f"own{o}"], row[f"total{o}"] = own, total
-        cols.put(t.size, **row)
-        del row, true_p, hits, valid, level, prev
+        self._cols.put(t.size, **row)
+        del row, hits, valid, level, prev
         counts.add(keys, truth)
-        del keys, truth
-    true_p, level = cols.get("true_p"), cols.get("level")
-    has_prev, match = cols.get("has_prev"), cols.get("match")
-    stats = pc.TrueColourStats(true_p, has_prev, match, cols.pop("hits"), cols.pop("valid"), level)
-    mix, _ = pc.choose_mix_stats(stats)
-    p_true = pc.mixed_true_p_stats(stats, mix)
-    del stats, true_p, has_prev, match, level
-    own = [cols.pop(f"own{o}") for o in range(orders)]
-    total = [cols.pop(f"total{o}") for o in range(orders)]
-    del cols
-    bits, beta_bits = _choose_betas(p_true, own, total)
-    return mix | beta_bits, bits, cached if cache else None
 
 
 _COUNTS_BLOCK = 1 << 16
@@ -482,6 +542,9 @@ class _Columns:
 
     def pop(self, name: str) -> np.ndarray:
         return self._arrays.pop(name)[: self._end]
+
+    def names(self) -> list[str]:
+        return list(self._arrays)
 
 
 def _choose_betas(p_true: np.ndarray, own: list[np.ndarray], total: list[np.ndarray]) -> tuple[float, int]:
@@ -564,13 +627,17 @@ def candidate(
     body: bytes | None,
     copied: copied_blocks.CopiedBlocks | None = None,
     rows: bool = False,
+    stats: PassStats | None = None,
 ) -> PaletteCandidate:
     """The candidate of coding ``idx`` in the passes that ``passes()`` makes (called again by
     ``encode``, so that no pass is held meanwhile; ``counts`` is kept for ``encode``) with the
     palette chunk ``body`` (``palette_body``), whose bits its estimate includes, and the
     ``copied`` blocks' flags (``passes()`` must leave their pixels out); ``rows``: the passes are
-    the row schedule's."""
-    mix, bits, cached = estimate_passes(passes(), palette, idx, prev_idx, counts.copy())
+    the row schedule's; ``stats``: ``estimate_passes``'s, to count or counted."""
+    reused = stats is not None and stats.complete  # then ``counts`` is not read
+    mix, bits, cached = estimate_passes(
+        passes(), palette, idx, prev_idx, counts if reused else counts.copy(), stats
+    )
     if rows:
         mix |= row_schedule.ROWS_BIT
     if copied is not None:
@@ -714,6 +781,7 @@ def estimate(
     # with copied blocks, whose flags are the frame's)
     sample_rows = None if copied is not None else frame_sample.sample_rows(h, w)
     counted: dict[tuple[bool, bool], ctx.ContextCounts] = {}
+    shared = _SharedStats(idx.size)
 
     def counts_in(rows: bool, inter: bool) -> ctx.ContextCounts:
         """The previous frame's context counts in a schedule, counted once per frame: palette
@@ -734,8 +802,19 @@ def estimate(
                 return iter_inter_passes(pred, inter_shift, h, w, coded=coded, rows=rows)
 
             counts = counts_in(rows, inter=True)
+            stats = shared.get((rows, not CURRENT.interlaced_palette_inter))
             return candidate(
-                MODE_PALETTE_INTER, inter_shift, passes, palette, idx, prev_idx, counts, body, copied, rows
+                MODE_PALETTE_INTER,
+                inter_shift,
+                passes,
+                palette,
+                idx,
+                prev_idx,
+                counts,
+                body,
+                copied,
+                rows,
+                stats,
             )
 
         schedule = None if only is None else (only[MODE_PALETTE_INTER],)
@@ -751,8 +830,9 @@ def estimate(
             )
 
         counts = counts_in(rows, inter=False)
+        stats = shared.get((rows, False))
         return candidate(
-            MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, body, copied, rows
+            MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, body, copied, rows, stats
         )
 
     if only is not None and MODE_PALETTE_INTRA not in only:
@@ -765,7 +845,7 @@ def estimate(
         and len(SCHEDULES if memory is None else memory.schedules(MODE_PALETTE_INTRA)) > 1
     ):
         decided = sampled_schedules(frame, palette, idx, prev_idx, previous, intra_shift, sample_rows)
-    out.insert(0, cheaper(intra_in, MODE_PALETTE_INTRA, memory, decided))
+    out.insert(0, cheaper(intra_in, MODE_PALETTE_INTRA, memory, decided, shared.rows))
     if probe is not None and len(out) == 2:
         probe.update(out[0].bits, out[1].bits, rgb_intra_bits)
     return out
@@ -788,19 +868,47 @@ def cheaper(
     mode: int,
     memory: ScheduleMemory | None = None,
     decided: tuple[bool, ...] | None = None,
+    first: bool | None = None,
 ) -> PaletteCandidate:
     """The candidate ``make(rows)`` with the fewest estimated bits over the schedules that
     ``memory`` says are worth estimating for ``mode`` (None: all of them), or over ``decided``
-    (``sampled_schedules``'), which counts as a comparison; ``memory`` learns."""
+    (``sampled_schedules``'), which counts as a comparison; ``memory`` learns. Equal estimates go
+    to the schedule first in ``SCHEDULES``, whichever is made ``first`` (the one whose
+    ``PassStats`` another mode has left)."""
     tried = decided or (SCHEDULES if memory is None else memory.schedules(mode))
-    best = None
-    for rows in tried:
+    best, best_key = None, None
+    for rows in sorted(tried, key=lambda r: r != first):  # stable: ``tried``'s order otherwise
         c = make(rows)
-        if best is None or c.bits < best.bits:
-            best = c
+        key = (c.bits, tried.index(rows))
+        if best is None or key < best_key:
+            best, best_key = c, key
     if memory is not None:
         memory.update(mode, len(tried) > 1 or decided is not None, bool(best.mix & row_schedule.ROWS_BIT))
     return best
+
+
+class _SharedStats:
+    """The ``PassStats`` of one frame's palette estimates in one schedule at a time: a mode
+    estimated in the schedule of the last estimate reuses its statistics; another schedule's
+    estimate drops them first (they take about 30 bytes a pixel)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._key: tuple[bool, bool] | None = None
+        self._stats: PassStats | None = None
+
+    @property
+    def rows(self) -> bool | None:
+        """The schedule of the statistics held (None: none held)."""
+        return None if self._key is None else self._key[0]
+
+    def get(self, key: tuple[bool, bool]) -> PassStats:
+        """The statistics of ``key`` = (row schedule, inter passes of their own): those held, or
+        new ones to count in place of them (also of incomplete ones: an estimate cut short)."""
+        if key != self._key or not self._stats.complete:
+            self._key, self._stats = None, None  # freed before the new ones are counted
+            self._key, self._stats = key, PassStats(self._size)
+        return self._stats
 
 
 def encode(c: PaletteCandidate) -> bytes:
