@@ -12,10 +12,14 @@
 # OUT_EXT: the decoded output's format (default gif; y4m for a planar stream's samples);
 # ENCODE_ARGS: more arguments of every encode (e.g. --rgb). Where /usr/bin/time (GNU) is
 # installed, each line also gives the run's peak RSS in KB (then "label seconds kb").
+# OPS: which runs a round makes, of "enc dec dec1" (the default: all three; "enc" for an encoder
+# change). Odd rounds run the old tree first, even rounds the new one: on this 2-core machine the
+# second of two back-to-back runs came out up to 6 % slower (bench/SPEED.md), so use an even ROUNDS.
 set -u
 OLD=$1; shift
 PY=${PYTHON:-python}
 ROUNDS=${ROUNDS:-3}
+OPS=${OPS:-enc dec dec1}
 EXT=${OUT_EXT:-gif}
 read -ra ENC_ARGS <<< "${ENCODE_ARGS:-}"
 run() {
@@ -44,14 +48,27 @@ for clip in "$@"; do  # warm numba's caches; the same bytes from both trees
   old decode "$tmp/old_$name.fpc" -o "$tmp/o.$EXT" -y -q; new decode "$tmp/new_$name.fpc" -o "$tmp/n.$EXT" -y -q
   cmp -s "$tmp/o.$EXT" "$tmp/n.$EXT" && echo "$name: outputs identical" || echo "$name: outputs DIFFER"
 done
+has() { [[ " $OPS " == *" $1 "* ]]; }
 for r in $(seq "$ROUNDS"); do
+  trees=(old new)
+  (( r % 2 == 0 )) && trees=(new old)
   for clip in "$@"; do
     name=$(basename "$clip")
-    run "old enc $name" "${OLD_CLI[@]}" encode "$clip" "${ENC_ARGS[@]}" -o "$tmp/o.fpc" -q -y
-    run "new enc $name" "${NEW_CLI[@]}" encode "$clip" "${ENC_ARGS[@]}" -o "$tmp/n.fpc" -q -y
-    run "old dec $name" "${OLD_CLI[@]}" decode "$tmp/old_$name.fpc" -o "$tmp/o.$EXT" -y -q
-    run "new dec $name" "${NEW_CLI[@]}" decode "$tmp/new_$name.fpc" -o "$tmp/n.$EXT" -y -q
-    run "new1 dec $name" "${ONE_CLI[@]}" decode "$tmp/new_$name.fpc" -o "$tmp/n1.$EXT" -y -q
+    if has enc; then
+      for t in "${trees[@]}"; do
+        if [ "$t" = old ]; then cli=("${OLD_CLI[@]}"); else cli=("${NEW_CLI[@]}"); fi
+        run "$t enc $name" "${cli[@]}" encode "$clip" "${ENC_ARGS[@]}" -o "$tmp/$t.fpc" -q -y
+      done
+    fi
+    if has dec; then
+      for t in "${trees[@]}"; do
+        if [ "$t" = old ]; then cli=("${OLD_CLI[@]}"); else cli=("${NEW_CLI[@]}"); fi
+        run "$t dec $name" "${cli[@]}" decode "$tmp/${t}_$name.fpc" -o "$tmp/$t.$EXT" -y -q
+      done
+    fi
+    if has dec1; then
+      run "new1 dec $name" "${ONE_CLI[@]}" decode "$tmp/new_$name.fpc" -o "$tmp/n1.$EXT" -y -q
+    fi
   done
 done
 rm -rf "$tmp"
