@@ -783,10 +783,14 @@ def estimate(
     counted: dict[tuple[bool, bool], ctx.ContextCounts] = {}
     shared = _SharedStats(idx.size)
 
+    def passes_key(rows: bool, inter: bool) -> tuple[bool, bool]:
+        """Which passes a mode reads in a schedule: palette inter reads the intra passes (version 5
+        on), so both modes start from the same counts and count the same statistics."""
+        return rows, inter and not CURRENT.interlaced_palette_inter
+
     def counts_in(rows: bool, inter: bool) -> ctx.ContextCounts:
-        """The previous frame's context counts in a schedule, counted once per frame: palette
-        inter reads the intra passes (version 5 on), so both modes start from the same counts."""
-        key = (rows, inter and not CURRENT.interlaced_palette_inter)
+        """The previous frame's context counts in a schedule, counted once per frame."""
+        key = passes_key(rows, inter)
         if key not in counted:
             geometry = inter_geometry(h, w, rows=rows) if inter else intra_geometry(h, w, rows)
             counted[key] = pretrained_counts(geometry, previous, palette)
@@ -802,7 +806,7 @@ def estimate(
                 return iter_inter_passes(pred, inter_shift, h, w, coded=coded, rows=rows)
 
             counts = counts_in(rows, inter=True)
-            stats = shared.get((rows, not CURRENT.interlaced_palette_inter))
+            stats = shared.get(passes_key(rows, inter=True))
             return candidate(
                 MODE_PALETTE_INTER,
                 inter_shift,
@@ -830,7 +834,7 @@ def estimate(
             )
 
         counts = counts_in(rows, inter=False)
-        stats = shared.get((rows, False))
+        stats = shared.get(passes_key(rows, inter=False))
         return candidate(
             MODE_PALETTE_INTRA, intra_shift, passes, palette, idx, prev_idx, counts, body, copied, rows, stats
         )
