@@ -162,13 +162,18 @@ class ContextCounts:
         self._pending: list[list[np.ndarray]] = [[] for _ in range(MAX_ORDERS)]
         self._tables: list[tuple[np.ndarray, np.ndarray] | None] = [None] * MAX_ORDERS
         self._counted = [0] * MAX_ORDERS  # codes in each table: its counts' bound
+        # per order, the buffers whose first entries the table is, when no other object sees them:
+        # later merges then go into them in place (``rows_kernel.merge_into``) while they have room
+        self._buffers: list[tuple[np.ndarray, np.ndarray] | None] = [None] * MAX_ORDERS
 
     def copy(self) -> "ContextCounts":
-        """An independent copy (the count arrays themselves are never changed in place)."""
+        """An independent copy. Both share the tables, so neither merges into them in place any
+        more: the next merge of either goes into buffers of its own."""
         other = ContextCounts()
         other._pending = [list(p) for p in self._pending]
         other._tables = list(self._tables)
         other._counted = list(self._counted)
+        self._buffers = [None] * MAX_ORDERS
         return other
 
     def add(self, keys: list[np.ndarray] | None, symbols: np.ndarray) -> None:
@@ -196,13 +201,34 @@ class ContextCounts:
             table = codes, counts.astype(_count_dtype(self._counted[order]))
             old = self._tables[order]
             if old is not None and old[0].size:
-                from . import rows_kernel  # numba: loaded on first use
-
-                table = rows_kernel.merge_counts(old, table)
+                table = self._merged(order, old, table)
             self._tables[order] = table
         if self._tables[order] is None:
             self._tables[order] = (np.zeros(0, np.int64), np.zeros(0, np.int32))
         return self._tables[order]
+
+    def _merged(
+        self, order: int, old: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``old`` and ``new`` as one table: in place in the order's buffers when they have room,
+        else in new buffers of twice the size, so that a frame's table, which grows by a few
+        merges a pass, is not held twice at every merge (the untouched room is address space,
+        not memory: the pages are never written)."""
+        from . import rows_kernel  # numba: loaded on first use
+
+        buffers = self._buffers[order]
+        size = old[0].size + new[0].size
+        if (
+            buffers is not None
+            and buffers[0].size >= size
+            and np.promote_types(buffers[1].dtype, new[1].dtype) == buffers[1].dtype
+        ):
+            return rows_kernel.merge_into(buffers, old[0].size, new)
+        count_type = np.promote_types(old[1].dtype, new[1].dtype)
+        buffers = (np.empty(2 * size, np.int64), np.empty(2 * size, count_type))
+        buffers[0][: old[0].size], buffers[1][: old[0].size] = old
+        self._buffers[order] = buffers
+        return rows_kernel.merge_into(buffers, old[0].size, new)
 
     def compact(self) -> "ContextCounts":
         """Merge what was added into the tables now (the same counts; the pending codes, one per

@@ -237,40 +237,57 @@ def context_keys(
 
 
 @numba.njit(cache=True, nogil=True)
-def _merge(codes, counts, new, more, out_codes, out_counts):  # pragma: no cover - compiled
-    """Merge two sorted unique code tables, adding the counts of codes in both; returns the size."""
-    i = j = m = 0
-    while i < codes.size or j < new.size:
-        if j == new.size or (i < codes.size and codes[i] < new[j]):
-            out_codes[m], out_counts[m] = codes[i], counts[i]
+def _merge_into(codes, counts, m, new, more):  # pragma: no cover - compiled
+    """Merge the sorted unique ``new`` codes (counts ``more``) into the table ``codes[:m]``,
+    ``counts[:m]``, whose buffers have room for ``new.size`` more entries; returns the size. The
+    codes in both are counted first, so that the merge, from the back, writes every entry once in
+    its final place: it never overwrites an entry before reading it, because the entries still to
+    write are at least the table's still to read."""
+    n = new.size
+    both = 0
+    i = _first_at_least(codes[:m], new[0]) if n else m
+    j = 0
+    while i < m and j < n:
+        if codes[i] < new[j]:
             i += 1
-        elif i == codes.size or new[j] < codes[i]:
-            out_codes[m], out_counts[m] = new[j], more[j]
+        elif new[j] < codes[i]:
             j += 1
         else:
-            out_codes[m], out_counts[m] = codes[i], counts[i] + more[j]
+            both += 1
             i += 1
             j += 1
-        m += 1
-    return m
+    i, j, w = m - 1, n - 1, m + n - both - 1
+    while j >= 0:
+        if i >= 0 and codes[i] > new[j]:
+            codes[w], counts[w] = codes[i], counts[i]
+            i -= 1
+        elif i >= 0 and codes[i] == new[j]:
+            codes[w], counts[w] = codes[i], counts[i] + more[j]
+            i -= 1
+            j -= 1
+        else:
+            codes[w], counts[w] = new[j], more[j]
+            j -= 1
+        w -= 1
+    return m + n - both
 
 
-def merge_counts(
-    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+def merge_into(
+    buffers: tuple[np.ndarray, np.ndarray], m: int, new: tuple[np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``palette_context._merge``: two (sorted unique int64 codes, counts) tables as one. The
-    result is the first entries of buffers sized for both tables, not a copy of them: the tables
-    are never changed in place, and the next merge replaces them (copying them cost more than
-    merging at 480x270)."""
-    (codes, counts), (new, more) = a, b
-    size = codes.size + new.size
-    out_codes, out_counts = (
-        np.empty(size, np.int64),
-        np.empty(size, np.promote_types(counts.dtype, more.dtype)),
-    )
-    with first_call(_merge):
-        m = _merge(codes, counts, new, more, out_codes, out_counts)
-    return out_codes[:m], out_counts[:m]
+    """``palette_context.merge_reference`` of the table held in the first ``m`` entries of
+    ``buffers`` (int64 codes, counts) and ``new`` (sorted unique int64 codes, counts), written into
+    those buffers (they need ``m + new[0].size`` entries and a counts type that holds ``new``'s):
+    no second table at the peak. Returns the merged views (the first entries of ``buffers``)."""
+    codes, counts = buffers
+    size = m + new[0].size
+    if codes.size < size or counts.size < size:
+        raise ValueError(f"buffers of {min(codes.size, counts.size)} entries cannot hold {size}")
+    if np.promote_types(counts.dtype, new[1].dtype) != counts.dtype:
+        raise ValueError(f"{counts.dtype} counts cannot hold {new[1].dtype} ones")
+    with first_call(_merge_into):
+        m = _merge_into(codes, counts, m, np.asarray(new[0], np.int64), new[1])
+    return codes[:m], counts[:m]
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)

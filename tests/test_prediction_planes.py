@@ -14,7 +14,6 @@ from fpcodec.bitstream.palette import pack_colours, unpack_colours
 from fpcodec.codec import Decoder, encode
 from fpcodec.codec import palette_coding as pc
 from fpcodec.codec import palette_context as ctx
-from fpcodec.codec import rows_kernel
 from fpcodec.codec.modes import palette
 from fpcodec.models import integer, registry
 from fpcodec.models.base import Prediction, Predictor
@@ -228,6 +227,7 @@ def test_counts_are_int32_until_they_could_overflow() -> None:
     codes, n = counts._table(2)
     assert n.dtype == np.int32 and n.tolist() == [3, 1, 1] and codes.tolist() == [256, 517, 769]
     assert ctx._count_dtype((1 << 31) - 1) is np.int32 and ctx._count_dtype(1 << 31) is np.int64
-    wide = (np.array([256, 300], np.int64), np.array([1 << 40, 2], np.int64))
-    merged = rows_kernel.merge_counts((codes, n), wide)
-    assert merged[1].dtype == np.int64 and merged[1].tolist() == [3 + (1 << 40), 2, 1, 1]
+    counts._pending[2].append(np.array([256, 300], np.int64))  # as if counted 2^31 times
+    counts._counted[2] = 1 << 31
+    codes, n = counts._table(2)
+    assert n.dtype == np.int64 and n.tolist() == [4, 1, 1, 1] and codes.tolist() == [256, 300, 517, 769]

@@ -128,7 +128,8 @@ def test_context_keys_match_the_reference(j, ring, dtype):
             ctx.context_keys(canvas, neighbours, ring_of)
 
 
-def test_merge_counts_matches_the_reference():
+def test_merge_into_matches_the_reference():
+    """In place, into buffers with room to spare (and with none): what np.unique of both gives."""
     from fpcodec.codec import rows_kernel
 
     rng = np.random.default_rng(3)
@@ -138,10 +139,56 @@ def test_merge_counts_matches_the_reference():
         a = (a[0].astype(np.int64), a[1].astype(np.int64))
         b = (b[0].astype(np.int64), b[1].astype(np.int64))
         want = ctx.merge_reference(a, b)
-        got = rows_kernel.merge_counts(a, b)
         both = np.unique(np.concatenate([np.repeat(*a), np.repeat(*b)]), return_counts=True)
-        for g, w, u in zip(got, want, both, strict=True):
-            assert np.array_equal(g, w) and np.array_equal(g, u)
+        for room in (0, 7):
+            size = a[0].size + b[0].size + room
+            buffers = (np.full(size, -5, np.int64), np.full(size, -5, np.int64))
+            buffers[0][: a[0].size], buffers[1][: a[0].size] = a
+            got = rows_kernel.merge_into(buffers, a[0].size, b)
+            assert got[0].base is buffers[0] and got[1].base is buffers[1]
+            for g, w, u in zip(got, want, both, strict=True):
+                assert np.array_equal(g, w) and np.array_equal(g, u)
+
+
+def test_merge_into_refuses_buffers_too_small_or_narrow():
+    from fpcodec.codec import rows_kernel
+
+    table = (np.array([1, 5], np.int64), np.array([2, 3], np.int32))
+    with pytest.raises(ValueError, match="cannot hold 3"):
+        rows_kernel.merge_into((np.zeros(2, np.int64), np.zeros(2, np.int32)), 1, table)
+    wide = (np.array([7], np.int64), np.array([1 << 40], np.int64))
+    with pytest.raises(ValueError, match="int32 counts cannot hold int64"):
+        rows_kernel.merge_into((np.zeros(4, np.int64), np.zeros(4, np.int32)), 1, wide)
+
+
+def test_counts_merge_in_place_until_copied():
+    """A table grows in its own buffers; a copy shares it, so from then on neither writes into it
+    and each keeps the counts it had (the encoder's candidates each add to a copy)."""
+    rng = np.random.default_rng(8)
+    adds = [(rng.integers(0, 60, (3, n)).astype(np.int64), rng.integers(0, 9, n)) for n in (400, 50, 60, 70)]
+    counts = ctx.ContextCounts()
+    counts.add(list(adds[0][0]), adds[0][1])
+    counts.compact()
+    counts.add(list(adds[1][0]), adds[1][1])
+    first = counts._table(2)[0]  # the first merge: new buffers with room
+    counts.add(list(adds[2][0]), adds[2][1])
+    second = counts._table(2)[0]
+    assert np.shares_memory(first, second)  # merged in place
+    snapshot = [tuple(a.copy() for a in counts._table(o)) for o in range(3)]
+    other = counts.copy()
+    counts.add(list(adds[3][0]), adds[3][1])
+    other.add(list(adds[3][0][::-1]), adds[3][1])
+    for o in range(3):
+        codes, n = counts._table(o)
+        assert not np.shares_memory(codes, second)
+        keys = np.concatenate([a[0][o] for a in adds])
+        symbols = np.concatenate([a[1] for a in adds])
+        want = np.unique((keys << 8) | symbols, return_counts=True)
+        assert np.array_equal(codes, want[0]) and np.array_equal(n, want[1])
+        other_keys = np.concatenate([a[0][o] for a in adds[:3]] + [adds[3][0][2 - o]])
+        want = np.unique((other_keys << 8) | symbols, return_counts=True)
+        assert all(np.array_equal(g, w) for g, w in zip(other._table(o), want, strict=True))
+    assert np.array_equal(second, snapshot[2][0])  # the shared table was not written after the copy
 
 
 def test_true_counts_match_the_reference():

@@ -240,6 +240,7 @@ def code_passes(
                 idx[t[sl]] = coder.decode_categorical(rows)
             else:
                 coder.encode_categorical(idx[t[sl]], rows)
+            del rows  # else it is held while ``blocks`` makes the next block's
         if keys is not None:
             counts.add(keys, idx[t])
 
