@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fpcodec.codec import intra
 from fpcodec.codec import palette_coding as pc
 from fpcodec.codec.modes import palette
-from fpcodec.codec.modes.base import MODE_PALETTE_INTER, MODE_PALETTE_INTRA, FrameToCode
+from fpcodec.codec.modes.base import MODE_PALETTE_INTER, MODE_PALETTE_INTRA, FrameToCode, shifted
 from fpcodec.models.last_frame import last_frame_params
 
 from conftest import CARPHONE, read_video
@@ -125,3 +126,32 @@ def test_equal_estimates_go_to_the_first_schedule_whichever_is_made_first(first)
     best = palette.cheaper(make, MODE_PALETTE_INTRA, None, (False, True), first)
     assert made == ([True, False] if first else [False, True])
     assert best.mix == 0  # SCHEDULES' first, the coarse-to-fine passes
+
+
+@pytest.mark.parametrize("rows", palette.SCHEDULES)
+@pytest.mark.parametrize("mode", [MODE_PALETTE_INTER, MODE_PALETTE_INTRA])
+def test_each_part_predicted_on_its_own_is_the_whole_pass_cut(frame_pair, mode, rows) -> None:
+    """The passes' parts get their prediction as they are read (a pass's last part is half of
+    it): the same pixels, neighbours and prediction as the whole pass's, cut into its parts."""
+    fr, (colours, idx), pred, _ = frame_pair
+    got = list(_passes(fr, (colours, idx), pred, mode, rows))
+    want = []
+    for p in palette.intra_geometry(96, 96, rows):
+        if mode == MODE_PALETTE_INTER:
+            mean, coupling, scale_idx = pred.pixels(p.targets)
+            whole = (mean, coupling, shifted(scale_idx, 0))
+        else:
+            mean, scale_idx = intra.pass_params(fr.flat, p, 0)
+            whole = (mean, None, scale_idx)
+        for sl in palette.pass_parts(p.targets.size):
+            want.append(
+                (p.targets[sl], p.neighbours[:, sl], *(None if a is None else a[:, sl] for a in whole))
+            )
+    assert len(got) == len(want) > len(list(palette.intra_geometry(96, 96, rows)))  # some passes in parts
+    for inp, (targets, neighbours, mean, coupling, scale_idx) in zip(got, want, strict=True):
+        assert np.array_equal(inp.targets, targets) and np.array_equal(inp.neighbours, neighbours)
+        assert np.array_equal(inp.mean, mean) and np.array_equal(inp.scale_idx, scale_idx)
+        assert (inp.coupling is None) == (coupling is None)
+        assert coupling is None or np.array_equal(inp.coupling, coupling)
+        for made in (inp.mean, inp.scale_idx):  # made for the part, not a view of the whole pass's
+            assert (made if made.base is None else made.base).size == made.size

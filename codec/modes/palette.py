@@ -68,19 +68,6 @@ class PassInputs:
     ring: intra.Ring | None = None  # the ring around the pixels (repeat context, version 8)
     wide: bool = False  # the row schedule's context keys (version 10, ``palette_context.context_keys``)
 
-    def select(self, which: slice | np.ndarray) -> PassInputs:
-        """The same pass for the pixels ``which`` picks (a slice, or a mask or positions)."""
-        return PassInputs(
-            self.targets[which],
-            self.mean[:, which],
-            None if self.coupling is None else self.coupling[:, which],
-            self.scale_idx[:, which],
-            self.neighbours[:, which],
-            None if self.keep is None else self.keep[:, which],
-            self.ring,  # offsets: the same for any of the pass's pixels
-            self.wide,
-        )
-
 
 @dataclass(frozen=True, eq=False)
 class PaletteCandidate(Candidate):
@@ -157,14 +144,17 @@ def pass_parts(n: int, profile: FormatProfile = CURRENT) -> list[slice]:
     return out
 
 
-def split(inp: PassInputs, profile: FormatProfile) -> Iterator[PassInputs]:
-    """``inp`` in its parts (``pass_parts``), each coded, and counted, before the next."""
-    parts = pass_parts(inp.targets.size, profile)
+def split(p: intra.Pass, profile: FormatProfile) -> Iterator[intra.Pass]:
+    """Pass ``p`` in its parts (``pass_parts``: views of its pixels), each coded, and counted,
+    before the next. The callers make each part's prediction as they read it: a pass's last part
+    is half of it, and the largest pass half of a frame (a whole pass's prediction took 12 to 24
+    bytes a pixel of the frame)."""
+    parts = pass_parts(p.targets.size, profile)
     if len(parts) == 1:
-        yield inp
+        yield p
         return
     for sl in parts:
-        yield inp.select(sl)
+        yield replace(p, targets=p.targets[sl], neighbours=p.neighbours[:, sl])
 
 
 def pass_ring(p: intra.Pass, height: int, width: int, profile: FormatProfile) -> intra.Ring | None:
@@ -269,10 +259,12 @@ def intra_passes(
     for p in geometry or intra_geometry(height, width, rows):
         part = p if coded is None else _coded_part(p, coded)
         if part.targets.size:  # the rule reads only the coded pixels' neighbours
-            mean, scale_idx = intra.pass_params(canvas, part, shift)
             ring = pass_ring(p, height, width, profile)
-            inp = PassInputs(part.targets, mean, None, scale_idx, part.neighbours, ring=ring, wide=rows)
-            yield from split(inp, profile)
+            for sub in split(part, profile):  # the rule reads earlier passes only: any split
+                mean, scale_idx = intra.pass_params(canvas, sub, shift)
+                yield PassInputs(sub.targets, mean, None, scale_idx, sub.neighbours, ring=ring, wide=rows)
+                del mean, scale_idx
+            del sub
         if decoding:  # the next pass predicts from the colours just decoded
             intra_kernel.paint(canvas, palette, idx, p.targets)
 
@@ -361,21 +353,23 @@ def iter_inter_passes(
             continue
         ring = pass_ring(p, height, width, profile)
         del p  # a large frame's pass is made for this read: with copied blocks only ``part`` is needed
-        t = part.targets
-        mean, coupling, scale_idx = pred.pixels(t)
-        inputs = PassInputs(
-            t,
-            mean,
-            coupling,
-            shifted(scale_idx, shift),
-            part.neighbours,
-            None if keep is None else keep[:, t],
-            ring,
-            rows,
-        )
-        del mean, coupling, scale_idx, part  # held by ``inputs`` or not needed: no second copy
-        yield from split(inputs, profile)
-        del inputs
+        for sub in split(part, profile):
+            t = sub.targets
+            mean, coupling, scale_idx = pred.pixels(t)
+            inputs = PassInputs(
+                t,
+                mean,
+                coupling,
+                shifted(scale_idx, shift),
+                sub.neighbours,
+                None if keep is None else keep[:, t],
+                ring,
+                rows,
+            )
+            del mean, coupling, scale_idx, t  # held by ``inputs`` or not needed: no second copy
+            yield inputs
+            del inputs
+        del part, sub
 
 
 def estimate_passes(
