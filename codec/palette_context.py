@@ -210,16 +210,18 @@ class ContextCounts:
     def _merged(
         self, order: int, old: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``old`` and ``new`` as one table: in place in the order's buffers when they have room,
-        else in new buffers of twice the size, so that a frame's table, which grows by a few
-        merges a pass, is not held twice at every merge (the untouched room is address space,
-        not memory: the pages are never written)."""
+        """``old`` and ``new`` as one table: in place in the order's buffers when ``old`` is in
+        them and they have room, else in new buffers of twice the size, so that a frame's table,
+        which grows by a few merges a pass, is not held twice at every merge (the room no merge
+        has reached is not written: in buffers large enough to be mapped on their own, it takes
+        address space, not memory)."""
         from . import rows_kernel  # numba: loaded on first use
 
         buffers = self._buffers[order]
         size = old[0].size + new[0].size
         if (
             buffers is not None
+            and old[0].base is buffers[0]
             and buffers[0].size >= size
             and np.promote_types(buffers[1].dtype, new[1].dtype) == buffers[1].dtype
         ):
