@@ -292,7 +292,7 @@ def merge_reference(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two (sorted unique codes, counts) tables as one: the counts of codes in both are added, the
     others inserted in order (what ``np.unique`` of both gives, without sorting them again); the
-    codec merges with the compiled ``rows_kernel.merge_counts``, tested against this."""
+    codec merges with the compiled ``rows_kernel.merge_into``, tested against this."""
     (codes, counts), (new, more) = a, b
     at = np.searchsorted(codes, new)
     found = at < codes.size
