@@ -29,7 +29,12 @@ _SYMBOL_MASK = (1 << _SYMBOL_BITS) - 1
 @numba.njit(cache=True, nogil=True, inline="always")
 def _first_at_least(codes, value):  # pragma: no cover - compiled
     """Index of the first code >= value in the sorted ``codes`` (``np.searchsorted(..., 'left')``)."""
-    lo, hi = 0, codes.size
+    return _first_at_least_in(codes, 0, codes.size, value)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _first_at_least_in(codes, lo, hi, value):  # pragma: no cover - compiled
+    """``_first_at_least`` of ``codes[lo:hi]``, as an index into ``codes`` (``hi``: none)."""
     while lo < hi:
         mid = (lo + hi) >> 1
         if codes[mid] < value:
@@ -39,79 +44,127 @@ def _first_at_least(codes, value):  # pragma: no cover - compiled
     return lo
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _blend(p, keys, betas, codes, counts):  # pragma: no cover - compiled
-    """``p`` (N, K) float64 in place; per active order o (``betas[o]`` > 0): ``keys[o]`` the pixels'
-    context keys and the order's table, ``codes[o]`` (sorted, context << 8 | symbol) and
-    ``counts[o]``."""
-    n, k_count = p.shape
+#: Every this many codes of a count table, one goes into its sample (``sampled``).
+SAMPLE_STEP = 64
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _context_range(codes, sample, key):  # pragma: no cover - compiled
+    """(lo, hi): context ``key``'s entries are ``codes[lo:hi]``. ``sample`` is
+    ``codes[::SAMPLE_STEP]``: searched first (it stays in the cache where a frame's table of a
+    million codes does not), it leaves a search within one step; hi is found by walking the
+    context's entries from lo (at most 256, usually a few, which the caller reads next anyway)
+    rather than by a second search of the whole table."""
+    value = key << _SYMBOL_BITS
+    j = _first_at_least(sample, value)  # codes[(j - 1) * STEP] < value <= codes[j * STEP]
+    start = (j - 1) * SAMPLE_STEP + 1 if j > 0 else 0
+    lo = _first_at_least_in(codes, start, min(j * SAMPLE_STEP, codes.size), value)
+    end = (key + 1) << _SYMBOL_BITS
+    hi = lo
+    while hi < codes.size and codes[hi] < end:
+        hi += 1
+    return lo, hi
+
+
+def sampled(codes: np.ndarray) -> np.ndarray:
+    """``codes[::SAMPLE_STEP]``, contiguous: a count table's sample for ``_context_range``."""
+    return np.ascontiguousarray(codes[::SAMPLE_STEP])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _blend_row(p, i, keys, betas, codes, samples, counts, lo, hi, coeff):  # pragma: no cover - compiled
+    """Row i of ``p`` blended with the counts after its contexts: per active order o (``betas[o]``
+    > 0) ``keys[o, i]`` is its key in the order's table, ``codes[o]`` (sorted, context << 8 |
+    symbol), its sample ``samples[o]`` (``sampled``) and ``counts[o]``; ``lo``, ``hi``, ``coeff``
+    are the caller's scratch, one entry per order."""
+    k_count = p.shape[1]
     n_orders = betas.size
-    for i in numba.prange(n):
+    a = 1.0
+    for o in range(n_orders):
+        lo[o], hi[o], coeff[o] = 0, 0, 0.0
+        b = betas[o]
+        if b <= 0:
+            continue
+        lo[o], hi[o] = _context_range(codes[o], samples[o], keys[o, i])
+        total = np.int64(0)
+        for q in range(lo[o], hi[o]):
+            total += counts[o][q]
+        denom = np.float64(total) + b
+        shrink = b / denom
+        a = a * shrink
+        for q in range(o):
+            coeff[q] = coeff[q] * shrink
+        coeff[o] = 1.0 / denom
+    for k in range(k_count):
+        p[i, k] *= a
+    for o in range(n_orders):
+        c = coeff[o]
+        for q in range(lo[o], hi[o]):
+            p[i, codes[o][q] & _SYMBOL_MASK] += c * np.float64(counts[o][q])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mix_row(p, i, prev_idx, w_prev, nbr_idx, w_levels):  # pragma: no cover - compiled
+    """Row i of ``p`` (integer weights) normalized, mixed with the previous colour (``prev_idx``
+    (N,), -1: none; weight ``w_prev``) and the neighbours' votes (``nbr_idx`` (J, N), -1: absent;
+    weight ``w_levels[agreement - 1]``)."""
+    k_count = p.shape[1]
+    j_count = nbr_idx.shape[0]
+    count = 0
+    level = 0
+    for a in range(j_count):
+        if nbr_idx[a, i] < 0:
+            continue
+        count += 1
+        same = 0
+        for b in range(j_count):
+            if nbr_idx[b, i] >= 0 and nbr_idx[b, i] == nbr_idx[a, i]:
+                same += 1
+        level = max(level, same)
+    w_nbr = w_levels[level - 1] if level > 0 else 0.0
+    has_prev = w_prev > 0 and prev_idx[i] >= 0
+    total = 0.0  # an integer below 2^29: exact in any order
+    for k in range(k_count):
+        total += p[i, k]
+    keep_nbr = 1.0 - w_nbr
+    scale = ((1.0 - w_prev) if has_prev else 1.0) * keep_nbr / total
+    for k in range(k_count):
+        p[i, k] *= scale
+    if has_prev:
+        p[i, prev_idx[i]] += w_prev * keep_nbr
+    if w_nbr > 0:
+        vote = w_nbr / np.float64(count)
+        for a in range(j_count):
+            if nbr_idx[a, i] >= 0:
+                p[i, nbr_idx[a, i]] += vote
+
+
+#: Pixels a thread takes at a time in ``_rows`` (its scratch is made once per run of them).
+_RUN = 64
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _rows(
+    p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, codes, samples, counts
+):  # pragma: no cover - compiled
+    """``p`` (N, K) float64 in place, row by row: with ``mixing``, ``_mix_row`` (the votes' mix);
+    then, where an order is active, ``_blend_row`` (the context counts' blend). Both steps of a row
+    run while it is in the cache, in the order and with the operations of the two numpy
+    references, so the rows are theirs, bit for bit."""
+    n = p.shape[0]
+    n_orders = betas.size
+    blending = False
+    for o in range(n_orders):
+        blending = blending or betas[o] > 0
+    for run in numba.prange((n + _RUN - 1) // _RUN):
         lo = np.zeros(n_orders, np.int64)
         hi = np.zeros(n_orders, np.int64)
         coeff = np.zeros(n_orders)
-        a = 1.0
-        for o in range(n_orders):
-            b = betas[o]
-            if b <= 0:
-                continue
-            table = codes[o]
-            key = keys[o, i]
-            lo[o] = _first_at_least(table, key << _SYMBOL_BITS)
-            hi[o] = _first_at_least(table, (key + 1) << _SYMBOL_BITS)
-            total = np.int64(0)
-            for q in range(lo[o], hi[o]):
-                total += counts[o][q]
-            denom = np.float64(total) + b
-            shrink = b / denom
-            a = a * shrink
-            for q in range(o):
-                coeff[q] = coeff[q] * shrink
-            coeff[o] = 1.0 / denom
-        for k in range(k_count):
-            p[i, k] *= a
-        for o in range(n_orders):
-            c = coeff[o]
-            for q in range(lo[o], hi[o]):
-                p[i, codes[o][q] & _SYMBOL_MASK] += c * np.float64(counts[o][q])
-    return p
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _mix(p, prev_idx, w_prev, nbr_idx, w_levels):  # pragma: no cover - compiled
-    """``p`` (N, K) float64 integer weights in place: normalized, mixed with the previous colour
-    (``prev_idx`` (N,), -1: none; weight ``w_prev``) and the neighbours' votes (``nbr_idx`` (J, N),
-    -1: absent; weight ``w_levels[agreement - 1]``)."""
-    n, k_count = p.shape
-    j_count = nbr_idx.shape[0]
-    for i in numba.prange(n):
-        count = 0
-        level = 0
-        for a in range(j_count):
-            if nbr_idx[a, i] < 0:
-                continue
-            count += 1
-            same = 0
-            for b in range(j_count):
-                if nbr_idx[b, i] >= 0 and nbr_idx[b, i] == nbr_idx[a, i]:
-                    same += 1
-            level = max(level, same)
-        w_nbr = w_levels[level - 1] if level > 0 else 0.0
-        has_prev = w_prev > 0 and prev_idx[i] >= 0
-        total = 0.0  # an integer below 2^29: exact in any order
-        for k in range(k_count):
-            total += p[i, k]
-        keep_nbr = 1.0 - w_nbr
-        scale = ((1.0 - w_prev) if has_prev else 1.0) * keep_nbr / total
-        for k in range(k_count):
-            p[i, k] *= scale
-        if has_prev:
-            p[i, prev_idx[i]] += w_prev * keep_nbr
-        if w_nbr > 0:
-            vote = w_nbr / np.float64(count)
-            for a in range(j_count):
-                if nbr_idx[a, i] >= 0:
-                    p[i, nbr_idx[a, i]] += vote
+        for i in range(run * _RUN, min(n, run * _RUN + _RUN)):
+            if mixing:
+                _mix_row(p, i, prev_idx, w_prev, nbr_idx, w_levels)
+            if blending:
+                _blend_row(p, i, keys, betas, codes, samples, counts, lo, hi, coeff)
     return p
 
 
@@ -119,15 +172,7 @@ def mix(
     p: np.ndarray, prev_idx: np.ndarray | None, w_prev: float, nbr_idx: np.ndarray | None, w_levels
 ) -> np.ndarray:
     """``palette_coding.mix_rows`` with ``normalize`` on float64 integer weights, in place."""
-    n = p.shape[0]
-    with first_call(_mix):
-        return _mix(
-            p,
-            np.full(n, -1, np.int64) if prev_idx is None else np.asarray(prev_idx, np.int64),
-            float(w_prev),
-            np.zeros((0, n), np.int64) if nbr_idx is None else np.ascontiguousarray(nbr_idx, np.int64),
-            np.zeros(4) if w_levels is None else np.asarray(w_levels, np.float64),
-        )
+    return mix_blend(p, prev_idx, w_prev, nbr_idx, w_levels, None, (), [])
 
 
 def blend(
@@ -138,15 +183,52 @@ def blend(
 ) -> np.ndarray:
     """Blend float64 rows ``p`` (N, K) in place with the counts of ``tables`` (per order: sorted
     codes, int64, and their counts, int32) after the pixels' context ``keys``."""
+    return _run_rows(p, False, None, 0.0, None, None, keys, betas, tables)
+
+
+def mix_blend(
+    p: np.ndarray,
+    prev_idx: np.ndarray | None,
+    w_prev: float,
+    nbr_idx: np.ndarray | None,
+    w_levels,
+    keys: list[np.ndarray] | None,
+    betas: tuple[float, ...],
+    tables: list[tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """``mix`` and then ``blend`` (``keys`` None: no blend), in one pass over the rows: a part's
+    rows (4096 pixels of 256 colours: 8 MB) are read and written once instead of twice."""
+    return _run_rows(p, True, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables)
+
+
+def _run_rows(p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables) -> np.ndarray:
+    n = p.shape[0]
+    if keys is None:  # the mix alone: every order inactive, empty tables (one kernel type for all)
+        keys, betas, tables = [], (0.0,) * _ORDERS, [_EMPTY_TABLE] * _ORDERS
     count_type = np.result_type(np.int32, *(t[1].dtype for t in tables))  # one type: no copies
-    with first_call(_blend):
-        return _blend(
+    codes = tuple(np.ascontiguousarray(t[0], np.int64) for t in tables)
+    with first_call(_rows):
+        return _rows(
             p,
-            np.stack([np.asarray(k, np.int64) for k in keys]),
+            mixing,
+            np.full(n, -1, np.int64) if prev_idx is None else np.asarray(prev_idx, np.int64),
+            float(w_prev),
+            np.zeros((0, n), np.int64) if nbr_idx is None else np.ascontiguousarray(nbr_idx, np.int64),
+            np.zeros(4) if w_levels is None else np.asarray(w_levels, np.float64),
+            np.stack([np.asarray(k, np.int64) for k in keys])
+            if keys
+            else np.zeros((len(tables), n), np.int64),
             np.asarray(betas, np.float64),
-            tuple(np.ascontiguousarray(t[0], np.int64) for t in tables),
+            codes,
+            tuple(sampled(c) for c in codes),
             tuple(np.ascontiguousarray(t[1], count_type) for t in tables),
         )
+
+
+#: The context orders of the current format (palette_context.MAX_ORDERS): the mix alone passes as
+#: many empty tables, so that the kernel meets one type whichever step it runs.
+_ORDERS = 3
+_EMPTY_TABLE = (np.zeros(0, np.int64), np.zeros(0, np.int32))
 
 
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -291,16 +373,15 @@ def merge_into(
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _true_counts(codes, counts, keys, symbols, own, total):  # pragma: no cover - compiled
+def _true_counts(codes, sample, counts, keys, symbols, own, total):  # pragma: no cover - compiled
     for i in numba.prange(keys.size):
         key = keys[i]
-        lo = _first_at_least(codes, key << _SYMBOL_BITS)
-        hi = _first_at_least(codes, (key + 1) << _SYMBOL_BITS)
+        lo, hi = _context_range(codes, sample, key)
         t = np.int64(0)
         for q in range(lo, hi):
             t += counts[q]
         want = (key << _SYMBOL_BITS) | symbols[i]
-        at = lo + _first_at_least(codes[lo:hi], want)
+        at = _first_at_least_in(codes, lo, hi, want)
         own[i] = np.float64(counts[at]) if at < hi and codes[at] == want else 0.0
         total[i] = np.float64(t)
 
@@ -312,7 +393,15 @@ def true_counts(
     own symbol after its context, the context's total), float64."""
     own, total = np.empty(keys.size), np.empty(keys.size)
     with first_call(_true_counts):
-        _true_counts(codes, counts, np.asarray(keys, np.int64), np.asarray(symbols, np.int64), own, total)
+        _true_counts(
+            codes,
+            sampled(codes),
+            counts,
+            np.asarray(keys, np.int64),
+            np.asarray(symbols, np.int64),
+            own,
+            total,
+        )
     return own, total
 
 

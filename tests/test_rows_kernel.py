@@ -206,6 +206,66 @@ def test_true_counts_match_the_reference():
     assert not own.any() and not total.any()
 
 
+def test_context_ranges_at_the_sample_boundaries():
+    """The blend and the true counts find a context's entries through every SAMPLE_STEP-th code
+    first: contexts whose entries start, end or lie exactly at a sample, keys below, between and
+    above every context, and tables shorter than one step give numpy's ranges."""
+    from fpcodec.codec import rows_kernel
+
+    step = rows_kernel.SAMPLE_STEP
+    sizes = [1, step - 1, 1, step, step + 1, 2 * step, 3, 256, 5, 1]  # entries of contexts 2, 4, 6 ...
+    counts = ctx.ContextCounts()
+    for c, size in enumerate(sizes):
+        symbols = np.repeat(np.arange(size), 1 + c % 3)
+        counts.add([np.full(symbols.size, 2 * c + 2, np.int64)] * 3, symbols)
+    codes, _ = counts._table(0)
+    assert codes.size == sum(sizes) and codes.size > 9 * step
+    keys = np.arange(-1, 2 * len(sizes) + 4)  # every context, the gaps between them, and beyond
+    symbols = keys % 7
+    for o in range(3):
+        for got, want in zip(
+            counts.true_counts(o, keys, symbols), counts.true_counts_reference(o, keys, symbols), strict=True
+        ):
+            assert _same_bits(got, want)
+    p = np.random.default_rng(0).random((keys.size, 256)) * 1000
+    for beta in [(32.0, 0.0, 0.0), (0.0, 0.0, 0.5)]:
+        want = ctx.blend_sparse_reference(p.copy(), counts, [keys] * 3, beta)
+        assert _same_bits(ctx.blend_sparse(p.copy(), counts, [keys] * 3, beta), want)
+    short = ctx.ContextCounts()
+    short.add([np.array([5, 5, 9])] * 3, np.array([0, 1, 0]))
+    for got, want in zip(
+        short.true_counts(0, keys, symbols), short.true_counts_reference(0, keys, symbols), strict=True
+    ):
+        assert _same_bits(got, want)
+
+
+@pytest.mark.parametrize("k", [2, 17, 256])
+def test_mix_blend_is_the_mix_then_the_blend(k):
+    """The one-pass kernel gives the rows of the votes' mix followed by the counts' blend, each by
+    its numpy reference, bit for bit, for every kind of vote and every set of active orders."""
+    rng = np.random.default_rng(k + 1)
+    n = 300
+    counts = _counts(rng, 30, k, 4)
+    keys = [rng.integers(0, 40, n) * m for m in (1, 7, 1 << 40)]
+    rows = rng.integers(1, 1 << 21, (n, k)).astype(np.float64)
+    prev = np.where(rng.random(n) < 0.8, rng.integers(0, k, n), -1)
+    nbr = np.where(rng.random((4, n)) < 0.8, rng.integers(0, min(k, 3), (4, n)), -1)
+    w_levels = pc.NBR_TABLE[[1, 2, 3, 3]]
+    for beta in [(32.0, 128.0, 2.0), (0.0, 512.0, 0.0), (32.0, 0.0, 0.5), (8.0, 32.0)]:
+        for w_prev, prev_idx, nbr_idx in [
+            (0.5, prev, nbr),
+            (0.0, None, nbr),
+            (0.25, prev, None),
+            (0.5, None, None),
+        ]:
+            mixed = pc.mix_rows_reference(rows.copy(), prev_idx, w_prev, nbr_idx, w_levels, normalize=True)
+            want = ctx.blend_sparse_reference(mixed, counts, keys[: len(beta)], beta)
+            got = ctx.mix_blend(
+                rows.copy(), prev_idx, w_prev, nbr_idx, w_levels, counts, keys[: len(beta)], beta
+            )
+            assert _same_bits(got, want), (beta, w_prev)
+
+
 @pytest.mark.parametrize("canvas_dtype", [np.int32, np.int64])
 def test_neighbour_colours_match_the_reference(canvas_dtype):
     """Index canvases are signed (extract_palette's int32; -1 a colour not in the palette)."""

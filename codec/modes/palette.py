@@ -216,16 +216,18 @@ def code_passes(
         keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide, t) if use_context else None
         blocks = cached[k] if cached is not None else model_blocks(inp, palette, profile)
         for sl, rows in blocks:
-            rows = pc.mix_rows(
-                rows,
+            votes = (
                 None if prev is None else prev[sl],
                 w_prev,
                 None if nbr is None else nbr[:, sl],
                 w_levels,
-                normalize=profile.integer_tables,
             )
-            if keys is not None:
-                rows = ctx.blend_sparse(rows, counts, [key[sl] for key in keys], betas)
+            if keys is not None and profile.integer_tables and rows.dtype == np.float64:
+                rows = ctx.mix_blend(rows, *votes, counts, [key[sl] for key in keys], betas)  # one pass
+            else:
+                rows = pc.mix_rows(rows, *votes, normalize=profile.integer_tables)
+                if keys is not None:
+                    rows = ctx.blend_sparse(rows, counts, [key[sl] for key in keys], betas)
             if decoding:
                 idx[t[sl]] = coder.decode_categorical(rows)
             else:
