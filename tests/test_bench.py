@@ -738,3 +738,32 @@ def test_encoder_and_decoder_compile_each_kernel_once(tmp_path):
     for kernel in ("search_kernel._beta_costs", "intra_kernel._params", "planar_kernel._inter_params"):
         assert f"1  codec.{kernel}" in listed
     assert "motion_kernel._compensate" in proc.stdout and listed[-1].endswith("0 of them more than once")
+
+
+def test_decode_share_times_the_stages_of_a_real_decode(tmp_path, capsys):
+    """bench/decode_share.py on a real clip with the learned model: every stage it times is inside
+    the decode it reports, the model runs once per predicted frame, and the codec's functions are
+    its own again afterwards."""
+    from conftest import CARPHONE_WIDE
+
+    from fpcodec.bench import decode_share
+    from fpcodec.codec import encode, frame_coding
+    from fpcodec.codec.io import VideoReader
+
+    frames = [f[:48, :48] for f, _ in VideoReader(CARPHONE_WIDE).frames()][:3]
+    data = encode(frames)  # the default, learned model
+    original = frame_coding.decode_frame
+    total, count, rows = decode_share.decode_shares(data, repeats=2)
+    assert frame_coding.decode_frame is original
+    assert count == 3
+    stages = {label: (seconds, calls) for label, seconds, calls in rows}
+    assert stages["a frame's decoding after the model"][1] == 3
+    assert 1 <= stages["learned model (integer)"][1] <= 2  # the first frame has no prediction
+    assert stages["palette passes"][1] >= 1 and stages["palette rows: model weights"][1] >= 1
+    outer = stages["a frame's decoding after the model"][0] + stages["learned model (integer)"][0]
+    assert outer <= total and all(seconds <= total for seconds, _ in stages.values())
+    stream = tmp_path / "s.fpc"
+    stream.write_bytes(data)
+    assert decode_share.main([str(stream), "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{stream}: 3 frames in ") and "learned model (integer)" in out
