@@ -1,5 +1,6 @@
-"""Compiled kernels for a palette part's rows after the model weights: the votes' mix and the
-context counts' blend, each one pass over the rows.
+"""Compiled kernels for a palette part's rows after the model weights: the votes' mix and then
+the context counts' blend, one pass over the rows for both (``mix_blend``; ``mix`` and ``blend``
+alone are the same kernel).
 
 In numpy the mix is a handful of passes over the (pixels x colours) rows and the blend two binary
 searches per pixel and order, the expansion of every (pixel, colour, count) triple into arrays and
