@@ -39,7 +39,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("fpcodec.codec.rows_kernel", "context_keys", "context keys"),
     ("fpcodec.codec.palette_context", "ContextCounts.add", "counts: codes added"),
     ("fpcodec.models.integer", "IntegerPrediction.pixels", "a pass's model planes"),
-    ("fpcodec.codec.palette_coding", "previous_indices", "previous colours in this palette"),
+    ("fpcodec.codec.palette_coding", "previous_matches", "previous colours in this palette"),
     ("fpcodec.codec.rows_kernel", "neighbour_colours", "neighbours' colours"),
     ("fpcodec.codec.pipeline", "decode_palette", "palettes (PLTE)"),
     ("fpcodec.codec.intra", "pass_params", "palette intra's rule"),

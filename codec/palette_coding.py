@@ -48,18 +48,33 @@ def previous_indices(previous: np.ndarray | None, palette: np.ndarray) -> np.nda
 
     The colours are looked up once each (``indexed_colours``: in blocks of pixels on large
     frames, where a whole frame's ``np.unique`` with its inverse took 48 bytes a pixel)."""
+    matched = previous_matches(previous, palette)
+    return None if matched is None else matched[0]
+
+
+def previous_matches(
+    previous: np.ndarray | None, palette: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(``previous_indices``, ``exact_indices``) of the previous frame, from one look-up of its
+    colours: a palette is sorted and without duplicates, so a colour's exact index is its nearest
+    one at distance 0. The decoder needs both (the previous colours' votes, the context counts of
+    the previous frame and the copied blocks); the second may be the first array itself (read
+    them, do not write them)."""
     if previous is None:
         return None
     flat = previous.reshape(-1, previous.shape[-1])
     found = indexed_colours(flat, _MAX_UNIQUE)
     if found is None:
-        return _exact(flat, palette)
+        exact = _exact(flat, palette)
+        return exact, exact
     uniq, index = found
     colours = unpack_colours(uniq, flat.shape[1]).astype(np.int32)
     dist = l1_distances(colours, palette)
     best = dist.argmin(axis=1)
-    near = np.where(dist[np.arange(len(uniq)), best] <= NEAREST_L1, best, -1).astype(np.int32)
-    return near[index]
+    nearest = dist[np.arange(len(uniq)), best]
+    near = np.where(nearest <= NEAREST_L1, best, -1).astype(np.int32)
+    exact = np.where(nearest == 0, best, -1).astype(np.int32)
+    return near[index], exact[index]
 
 
 def l1_distances(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:

@@ -150,6 +150,8 @@ def test_previous_indices_in_blocks_equal_the_whole_frame(monkeypatch, channels:
     assert got.dtype == np.int32 and np.array_equal(got, expected)
     assert (expected >= 0).any() and (expected < 0).any()
     exact = pc.exact_indices(previous, palette_)
+    near, matched = pc.previous_matches(previous, palette_)  # both from one look-up
+    assert np.array_equal(near, expected) and np.array_equal(matched, exact) and (matched >= 0).any()
     keys, pal_keys = pack_colours(previous.reshape(-1, channels)), pack_colours(palette_)
     assert np.array_equal(
         exact, [int(np.flatnonzero(pal_keys == k)[0]) if k in pal_keys else -1 for k in keys]

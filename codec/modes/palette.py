@@ -168,13 +168,15 @@ def pretrained_counts(
     previous: np.ndarray | None,
     palette: np.ndarray,
     profile: FormatProfile = CURRENT,
+    exact: np.ndarray | None = None,
 ) -> ctx.ContextCounts:
     """Context counts seeded with the previous decoded frame read in this frame's pass geometry,
-    its colours mapped to this palette (colours the palette lacks count as one 'other' class)."""
+    its colours mapped to this palette (colours the palette lacks count as one 'other' class;
+    ``exact``: that mapping, ``pc.exact_indices(previous, palette)``, when the caller has it)."""
     counts = ctx.ContextCounts()
     if previous is None:
         return counts
-    prev_canvas = pc.exact_indices(previous, palette)
+    prev_canvas = pc.exact_indices(previous, palette) if exact is None else exact
     h, w = previous.shape[:2]
     for p in geometry:
         ring = pass_ring(p, h, w, profile)
@@ -773,7 +775,7 @@ def estimate(
     coded = None if copied is None else copied.coded
     body = palette_body(palette, sent_palette)  # the same for both candidates
     memory = None if probe is None else probe.schedules
-    prev_idx = pc.previous_indices(previous, palette)
+    prev_idx, prev_exact = pc.previous_matches(previous, palette) or (None, None)
     # a large frame's palette intra schedule is chosen on bands of it (``sampled_schedules``; not
     # with copied blocks, whose flags are the frame's)
     sample_rows = None if copied is not None else frame_sample.sample_rows(h, w)
@@ -790,7 +792,7 @@ def estimate(
         key = passes_key(rows, inter)
         if key not in counted:
             geometry = inter_geometry(h, w, rows=rows) if inter else intra_geometry(h, w, rows)
-            counted[key] = pretrained_counts(geometry, previous, palette)
+            counted[key] = pretrained_counts(geometry, previous, palette, exact=prev_exact)
         return counted[key].copy()
 
     out = []
@@ -928,11 +930,16 @@ def check_mix(mix: int, profile: FormatProfile = CURRENT) -> None:
 
 
 def read_copied(
-    coded: CodedFrame, dc: DecodeContext, coder: entropy.FrameDecoder, symbols: np.ndarray
+    coded: CodedFrame,
+    dc: DecodeContext,
+    coder: entropy.FrameDecoder,
+    symbols: np.ndarray,
+    exact: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Read a palette frame's copied blocks (version 9) from the start of its payload and set the
-    copied pixels' ``symbols`` from ``dc.previous``. Returns the coded pixels' mask, None without
-    copied blocks."""
+    copied pixels' ``symbols`` from ``dc.previous`` (``exact``: its pixels' indices in the frame's
+    palette, ``pc.exact_indices``, when the caller has them). Returns the coded pixels' mask, None
+    without copied blocks."""
     side = copied_blocks.side_of(coded.mix) if dc.profile.copied_blocks else 0
     shifted = bool(coded.mix & copied_blocks.SHIFTED_BIT) if dc.profile.copied_blocks else False
     if side == 0:
@@ -951,7 +958,7 @@ def read_copied(
     if dest.size:
         flat = dc.previous.reshape(h * w, dc.channels)
         colours = flat[src]
-        found = pc.exact_indices(colours, coded.palette)
+        found = pc.exact_indices(colours, coded.palette) if exact is None else exact[src]
         if coded.mode == MODE_PALETTE_UPDATE:  # the keep symbol where the colour is unchanged in place
             found[(colours == flat[dest]).all(axis=1)] = len(coded.palette)
         missing = int((found < 0).sum())
@@ -970,10 +977,10 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
         raise FormatError(f"palette has {palette.shape[1]} channels, stream has {dc.channels}")
     check_mix(coded.mix, dc.profile)
     h, w = dc.height, dc.width
-    prev_idx = pc.previous_indices(dc.previous, palette)
+    prev_idx, prev_exact = pc.previous_matches(dc.previous, palette) or (None, None)
     idx = np.zeros(h * w, np.int32)
     coder = entropy.FrameDecoder(coded.payload, dc.profile)
-    coded_mask = read_copied(coded, dc, coder, idx)
+    coded_mask = read_copied(coded, dc, coder, idx, prev_exact)
     rows = row_schedule.used(coded.mix, dc.profile.row_schedule)
     if coded.mode == MODE_PALETTE_INTER:
         geometry = inter_geometry(h, w, dc.profile, rows)
@@ -1010,6 +1017,6 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
         coded.mix,
         idx,
         coder,
-        pretrained_counts(geometry, dc.previous, palette, dc.profile),
+        pretrained_counts(geometry, dc.previous, palette, dc.profile, prev_exact),
     )
     return palette[idx].reshape(h, w, dc.channels)
