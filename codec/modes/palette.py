@@ -775,7 +775,7 @@ def estimate(
     coded = None if copied is None else copied.coded
     body = palette_body(palette, sent_palette)  # the same for both candidates
     memory = None if probe is None else probe.schedules
-    prev_idx, prev_exact = pc.previous_matches(previous, palette) or (None, None)
+    prev_idx = pc.previous_indices(previous, palette)
     # a large frame's palette intra schedule is chosen on bands of it (``sampled_schedules``; not
     # with copied blocks, whose flags are the frame's)
     sample_rows = None if copied is not None else frame_sample.sample_rows(h, w)
@@ -792,7 +792,7 @@ def estimate(
         key = passes_key(rows, inter)
         if key not in counted:
             geometry = inter_geometry(h, w, rows=rows) if inter else intra_geometry(h, w, rows)
-            counted[key] = pretrained_counts(geometry, previous, palette, exact=prev_exact)
+            counted[key] = pretrained_counts(geometry, previous, palette)
         return counted[key].copy()
 
     out = []
@@ -1010,13 +1010,7 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
             rows=rows,
             geometry=geometry,
         )
-    code_passes(
-        passes,
-        palette,
-        prev_idx,
-        coded.mix,
-        idx,
-        coder,
-        pretrained_counts(geometry, dc.previous, palette, dc.profile, prev_exact),
-    )
+    counts = pretrained_counts(geometry, dc.previous, palette, dc.profile, prev_exact)
+    del prev_exact  # not held while the passes are coded (4 bytes a pixel)
+    code_passes(passes, palette, prev_idx, coded.mix, idx, coder, counts)
     return palette[idx].reshape(h, w, dc.channels)
