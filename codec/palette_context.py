@@ -321,7 +321,8 @@ def blend_sparse(
         return blend_sparse_reference(p, counts, keys, beta)
     from . import rows_kernel  # numba: loaded on first use
 
-    return rows_kernel.blend(np.ascontiguousarray(p), *_blend_inputs(p.shape[0], counts, keys, beta))
+    keys, tables = _blend_inputs(p.shape[0], counts, keys, beta)
+    return rows_kernel.blend(np.ascontiguousarray(p), keys, beta, tables)
 
 
 def mix_blend(
@@ -338,17 +339,19 @@ def mix_blend(
     version with integer tables), in one compiled pass over them: the same rows, bit for bit."""
     from . import rows_kernel  # numba: loaded on first use
 
-    keys, beta, tables = _blend_inputs(p.shape[0], counts, keys, beta)
+    keys, tables = _blend_inputs(p.shape[0], counts, keys, beta)
     return rows_kernel.mix_blend(
         np.ascontiguousarray(p), prev_idx, w_prev, nbr_idx, w_levels, keys, beta, tables
     )
 
 
-def _blend_inputs(n: int, counts: ContextCounts, keys: list[np.ndarray], beta: tuple[float, ...]) -> tuple:
-    """(keys, betas, tables) as the kernel takes them: a key row (zeros where inactive) and a table
-    per order."""
+def _blend_inputs(
+    n: int, counts: ContextCounts, keys: list[np.ndarray], beta: tuple[float, ...]
+) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+    """(keys, tables) as the kernel takes them: a key row (zeros where inactive) and a table per
+    order."""
     keys = [keys[o] if b > 0 else np.zeros(n, np.int64) for o, b in enumerate(beta)]
-    return keys, beta, [counts._table(o) for o in range(len(beta))]
+    return keys, [counts._table(o) for o in range(len(beta))]
 
 
 def blend_sparse_reference(

@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 from ..bitstream.table_kernel import first_call
+from .palette_context import MAX_ORDERS
 
 if TYPE_CHECKING:
     from .intra import Ring
@@ -205,7 +206,7 @@ def mix_blend(
 def _run_rows(p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables) -> np.ndarray:
     n = p.shape[0]
     if keys is None:  # the mix alone: every order inactive, empty tables (one kernel type for all)
-        keys, betas, tables = [], (0.0,) * _ORDERS, [_EMPTY_TABLE] * _ORDERS
+        keys, betas, tables = [], (0.0,) * MAX_ORDERS, [_EMPTY_TABLE] * MAX_ORDERS
     count_type = np.result_type(np.int32, *(t[1].dtype for t in tables))  # one type: no copies
     codes = tuple(np.ascontiguousarray(t[0], np.int64) for t in tables)
     with first_call(_rows):
@@ -226,9 +227,8 @@ def _run_rows(p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, table
         )
 
 
-#: The context orders of the current format (palette_context.MAX_ORDERS): the mix alone passes as
-#: many empty tables, so that the kernel meets one type whichever step it runs.
-_ORDERS = 3
+#: The mix alone passes an empty table per context order (``MAX_ORDERS``), so that the kernel meets
+#: one type whichever step it runs.
 _EMPTY_TABLE = (np.zeros(0, np.int64), np.zeros(0, np.int32))
 
 
