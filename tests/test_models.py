@@ -164,6 +164,104 @@ def test_loss_gradients_finite_everywhere():
     assert torch.all(torch.isfinite(mean.grad)) and torch.all(torch.isfinite(scale.grad))
 
 
+def test_palette_loss_matches_codec_rows():
+    """The palette loss's row is the codec's palette row (``colour_weights``): on-grid means,
+    scales and couplings give each pixel's true colour the probability the coder gives it, up to
+    the coder's integer frequencies, and the loss is the row mixed with the previous colour at the
+    cheapest ``MIX_TABLE`` weight."""
+    from fpcodec.codec.palette_coding import MIX_TABLE, true_probabilities
+    from fpcodec.models.training.loss import palette_code_length, palette_row_log_prob, palette_targets
+
+    rng = np.random.default_rng(1)
+    palette = rng.integers(0, 256, (20, 3))
+    idx = rng.integers(0, 20, (2, 12, 12))
+    x = palette[idx].transpose(0, 3, 1, 2)  # (B, 3, H, W)
+    mean_q = np.clip(np.rint((x + rng.laplace(0, 6, x.shape)) * MEAN_STEPS), 0, 255 * MEAN_STEPS).astype(
+        np.int32
+    )
+    scale_idx = rng.integers(20, 40, x.shape)
+    coupling_q = quantize_coupling(rng.choice([-0.5, 0.0, 0.25, 0.5], x.shape))
+    tensors = [torch.tensor(a, dtype=torch.float32) for a in (x, mean_q / MEAN_STEPS, SCALE_TABLE[scale_idx])]
+    coupling = torch.tensor(coupling_q / 256.0, dtype=torch.float32)
+    previous = tensors[0].clone()
+    previous[:, :, :6] = 255 - previous[:, :, :6]  # half the pixels keep their colour
+    pal, real, index, prev_index = palette_targets(tensors[0], previous)
+    assert real.sum(1).tolist() == [len(np.unique(idx[b])) for b in range(2)]
+    got = palette_row_log_prob(*tensors[1:], coupling, pal, real, index).double().numpy()
+    for b in range(2):
+        pal_b = pal[b][real[b]].numpy().astype(np.uint8)
+        want = true_probabilities(
+            mean_q[b].reshape(3, -1),
+            coupling_q[b].reshape(3, -1),
+            scale_idx[b].reshape(3, -1),
+            pal_b,
+            index[b].numpy().ravel(),
+        )
+        # The coder truncates its integer products (up to a few % on small ones); a wrong row
+        # (no floor, coupling to the true colour) is off by 0.3-0.9 on many pixels.
+        diff = np.abs(np.exp(got[b].ravel()) - want)
+        assert diff.max() < 0.06 and diff.mean() < 0.01
+    # The mixed loss: the cheapest MIX_TABLE weight of the row and the previous colour.
+    bits = palette_code_length(*tensors, coupling, previous).double().numpy()
+    row = np.exp(got)
+    same = (prev_index == index).numpy()
+    has = (prev_index >= 0).numpy()  # a previous colour outside the palette: the row alone
+    assert has.mean() < 0.9
+    for b in range(2):
+        costs = []
+        for w in MIX_TABLE:
+            mixed = np.where(same[b], w + (1 - w) * row[b], (1 - w) * row[b])
+            costs.append(-np.log2(np.where(has[b], mixed, row[b])).mean())
+        assert bits[b] == pytest.approx(min(costs), rel=1e-4)
+        assert min(costs) < costs[0]  # the previous colour helps here
+
+
+def test_training_lowers_palette_loss(tmp_path):
+    """``loss="palette"`` trains on the palette code length: a short run from scratch on tiny
+    palettized clips lowers it on their frames, and the file records the loss."""
+    from safetensors import safe_open
+
+    from fpcodec.models.training.train import train
+
+    rng = np.random.default_rng(0)
+    palette = rng.integers(0, 256, (12, 3), dtype=np.uint8)
+    clips = [palette[_moving_clip(n=10, h=24, w=24, channels=1, seed=s)[..., 0] % 12] for s in range(3)]
+    out = tmp_path / "w.safetensors"
+    summary = train(
+        [],
+        "convlstm-hybrid",
+        out,
+        clips=clips,
+        val_clips=clips[:1],
+        steps=30,
+        steps_per_epoch=15,
+        crop=16,
+        batch=4,
+        lr=5e-3,
+        seed=0,
+        progress=False,
+        loss="palette",
+        log=lambda *a: None,
+    )
+    assert summary["loss"] == "palette"
+    assert summary["best_val_bits"] < summary["initial_val_bits"]
+    with safe_open(str(out), "pt") as f:
+        assert f.metadata()["loss"] == "palette"
+    with pytest.raises(ValueError, match="at most 256 colours"):
+        train(
+            [],
+            "convlstm-hybrid",
+            out,
+            clips=[_moving_clip(n=4, h=20, w=15)],
+            steps=1,
+            crop=20,
+            batch=1,
+            progress=False,
+            loss="palette",
+            log=lambda *a: None,
+        )
+
+
 @pytest.mark.parametrize("name", ["conv2d", "convlstm-hybrid"])
 def test_training_lowers_loss(tmp_path, name):
     from fpcodec.models.training.train import train
