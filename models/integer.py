@@ -303,6 +303,15 @@ class ConvLSTMHybridIntPredictor(IntegerPredictor):
     float_name = "convlstm-hybrid"
 
 
+class ConvLSTMHybridPaletteIntPredictor(IntegerPredictor):
+    """convlstm-hybrid's network fine-tuned on the palette code length (``--loss palette``,
+    models/TRAINING.md): the rows palette frames are coded with, the default for them."""
+
+    name = "convlstm-hybrid-pal-int"
+    model_id = 16
+    float_name = "convlstm-hybrid"
+
+
 class ConvLSTMUNetIntPredictor(IntegerPredictor):
     name = "convlstm-unet-int"
     model_id = 15

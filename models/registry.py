@@ -27,9 +27,15 @@ _REGISTRY: dict[str, tuple[int, str]] = {
     "conv3d-hybrid-int": (13, "integer:Conv3DHybridIntPredictor"),
     "convlstm-hybrid-int": (14, "integer:ConvLSTMHybridIntPredictor"),
     "convlstm-unet-int": (15, "integer:ConvLSTMUNetIntPredictor"),
+    # convlstm-hybrid's network trained on the palette code length (models/TRAINING.md).
+    "convlstm-hybrid-pal-int": (16, "integer:ConvLSTMHybridPaletteIntPredictor"),
 }
 
-DEFAULT_MODEL = "convlstm-hybrid-int"
+#: The default: convlstm-hybrid's network trained on the palette code length, since nearly every
+#: GIF frame is coded over its palette. RGB frames (more than 256 colours, ``--no-palette``) code
+#: about 1 % smaller with ``convlstm-hybrid-int`` (models/TRAINING.md, "Training on the palette
+#: code length").
+DEFAULT_MODEL = "convlstm-hybrid-pal-int"
 #: What a planar stream (frames in the source's pixel format) records: its frames are coded by the
 #: planar rule (codec/planar_rule.py), which uses no learned predictor yet.
 PLANAR_MODEL = "last-frame"

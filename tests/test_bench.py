@@ -652,13 +652,14 @@ def test_model_time_reports_time_and_the_predictions_digest(capsys):
     clip = DATA / "carphone_000.gif"
     assert model_time.main([str(clip), "--frames", "4", "--repeats", "1"]) == 0
     line = capsys.readouterr().out.strip()
+    default = model_time.registry.DEFAULT_MODEL
     assert re.fullmatch(
-        r"carphone_000\.gif 96x96 convlstm-hybrid-int: [\d.]+ ms/frame, digest [0-9a-f]{16}", line
+        rf"carphone_000\.gif 96x96 {re.escape(default)}: [\d.]+ ms/frame, digest [0-9a-f]{{16}}", line
     ), line
     frames = [f for f, _ in VideoReader(clip).frames()][:4]
-    seconds, digest = model_time.time_model(frames, "convlstm-hybrid-int", 1)
+    seconds, digest = model_time.time_model(frames, default, 1)
     assert seconds > 0 and line.endswith(digest)
-    assert model_time.time_model(frames[::-1], "convlstm-hybrid-int", 1)[1] != digest
+    assert model_time.time_model(frames[::-1], default, 1)[1] != digest
 
 
 def test_inter_probe_log_and_replay(tmp_path):

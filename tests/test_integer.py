@@ -25,7 +25,13 @@ from conftest import CARPHONE, assert_frames_equal, read_video  # noqa: E402
 
 INT_MODELS = [
     n
-    for n in ("conv2d-int", "conv3d-hybrid-int", "convlstm-hybrid-int", "convlstm-unet-int")
+    for n in (
+        "conv2d-int",
+        "conv3d-hybrid-int",
+        "convlstm-hybrid-int",
+        "convlstm-unet-int",
+        "convlstm-hybrid-pal-int",
+    )
     if shipped_path(n).is_file()
 ]
 MAIN = "convlstm-hybrid-int"
@@ -47,7 +53,13 @@ def predictors():
 
 
 def test_registry_ids_and_hash(predictors):
-    ids = {"conv2d-int": 12, "conv3d-hybrid-int": 13, "convlstm-hybrid-int": 14, "convlstm-unet-int": 15}
+    ids = {
+        "conv2d-int": 12,
+        "conv3d-hybrid-int": 13,
+        "convlstm-hybrid-int": 14,
+        "convlstm-unet-int": 15,
+        "convlstm-hybrid-pal-int": 16,
+    }
     for name, p in predictors.items():
         assert p.model_id == ids[name] and registry.name_for_id(ids[name]) == name
         assert p.weights_hash == hashlib.sha256(p.weights_file.read_bytes()).digest()

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 import numpy as np
 
 from ...bitstream.errors import FpcodecError, InputError
+from ...models.registry import DEFAULT_MODEL
 from .discovery import Job
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class VerificationError(FpcodecError):
 class Options:
     """Settings every file of a batch shares (sent to each worker once)."""
 
-    model: str = "convlstm-hybrid-int"
+    model: str = DEFAULT_MODEL
     device: str = "cpu"
     force: bool = False
     verify: bool = True
