@@ -216,6 +216,28 @@ def test_palette_loss_matches_codec_rows():
         assert min(costs) < costs[0]  # the previous colour helps here
 
 
+def _short_run(name, out, clips, **options):
+    """30 steps from scratch on tiny clips, validated on the first."""
+    from fpcodec.models.training.train import train
+
+    return train(
+        [],
+        name,
+        out,
+        clips=clips,
+        val_clips=clips[:1],
+        steps=30,
+        steps_per_epoch=15,
+        crop=16,
+        batch=4,
+        lr=5e-3,
+        seed=0,
+        progress=False,
+        log=lambda *a: None,
+        **options,
+    )
+
+
 def test_training_lowers_palette_loss(tmp_path):
     """``loss="palette"`` trains on the palette code length: a short run from scratch on tiny
     palettized clips lowers it on their frames, and the file records the loss."""
@@ -227,22 +249,7 @@ def test_training_lowers_palette_loss(tmp_path):
     palette = rng.integers(0, 256, (12, 3), dtype=np.uint8)
     clips = [palette[_moving_clip(n=10, h=24, w=24, channels=1, seed=s)[..., 0] % 12] for s in range(3)]
     out = tmp_path / "w.safetensors"
-    summary = train(
-        [],
-        "convlstm-hybrid",
-        out,
-        clips=clips,
-        val_clips=clips[:1],
-        steps=30,
-        steps_per_epoch=15,
-        crop=16,
-        batch=4,
-        lr=5e-3,
-        seed=0,
-        progress=False,
-        loss="palette",
-        log=lambda *a: None,
-    )
+    summary = _short_run("convlstm-hybrid", out, clips, loss="palette")
     assert summary["loss"] == "palette"
     assert summary["best_val_bits"] < summary["initial_val_bits"]
     with safe_open(str(out), "pt") as f:
@@ -268,21 +275,7 @@ def test_training_lowers_loss(tmp_path, name):
 
     clips = [_moving_clip(n=10, h=24, w=24, seed=s) for s in range(3)]
     out = tmp_path / "w.safetensors"
-    summary = train(
-        [],
-        name,
-        out,
-        clips=clips,
-        val_clips=clips[:1],
-        steps=30,
-        steps_per_epoch=15,
-        crop=16,
-        batch=4,
-        lr=5e-3,
-        seed=0,
-        progress=False,
-        log=lambda *a: None,
-    )
+    summary = _short_run(name, out, clips)
     assert out.is_file()
     assert summary["steps"] == 30
     assert summary["best_val_bits"] < summary["initial_val_bits"]
