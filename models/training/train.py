@@ -1,4 +1,5 @@
-"""Train a learned predictor on the codec's exact code length (bits per subpixel).
+"""Train a learned predictor on the codec's exact code length: bits per subpixel as the RGB modes
+pay it (``--loss rgb``, the default) or bits per pixel as palette frames pay it (``--loss palette``).
 
 Core entry: ``train(data_dirs, model_name, out_path, ...)``; command line:
 ``fpcodec train DIR [DIR ...] --val DIR [...] --model convlstm-hybrid -o W`` (or
@@ -10,7 +11,7 @@ Data: every GIF / video under the given folders is decoded once with the codec's
 sometimes deliberately shorter so start-of-video frames are learned too), a random crop, random
 horizontal/vertical flips and random time reversal. Validation runs on full frames of the held-out
 folders after every epoch (every frame but the first of each clip, all histories as the codec sees
-them) and reports bits per subpixel next to the last-frame predictor under the same loss.
+them) and reports the loss's bits next to the last-frame predictor's under the same loss.
 
 Outputs: ``out_path`` (safetensors, best validation so far, metadata has the model name and val
 bits), ``<out>.ckpt.safetensors`` (latest weights and Adam state) and ``<out>.ckpt.json`` (step,
