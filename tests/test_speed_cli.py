@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -78,3 +79,15 @@ def test_unavailable_codec_is_skipped(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         speed_cli.main(["x.gif", "--codecs", "webp", "-q"])
     assert "skipping webp: not built in" in capsys.readouterr().err
+
+
+def test_timed_processes_write_bytecode_as_an_installed_package(monkeypatch):
+    """PYTHONDONTWRITEBYTECODE (set on the development machines) would time Python compiling
+    fpcodec's sources at every start; the launcher leaves it out, and the report says so."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    assert speed_cli.machine_info()["dropped_env"] == ["PYTHONDONTWRITEBYTECODE"]
+    with speed_cli.Launcher() as launcher:
+        launcher.run([sys.executable, "-c", "import sys; sys.exit(3 if sys.dont_write_bytecode else 0)"])
+        launcher.env["PYTHONDONTWRITEBYTECODE"] = "1"  # the check itself fails with the variable
+        with pytest.raises(RuntimeError, match="failed \\(3\\)"):
+            launcher.run([sys.executable, "-c", "import sys; sys.exit(3 if sys.dont_write_bytecode else 0)"])
