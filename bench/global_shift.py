@@ -13,13 +13,14 @@ see). It reads GIFs with Pillow (the composited RGB frames) and codes nothing.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from .palette_corpus import source_of
 
 
 def best_shift(prev: np.ndarray, cur: np.ndarray, radius: int) -> tuple[tuple[int, int], float, float]:
@@ -50,11 +51,6 @@ def gif_frames(path: Path) -> Iterable[np.ndarray]:
     with Image.open(path) as im:
         for frame in ImageSequence.Iterator(im):
             yield np.asarray(frame.convert("RGB"), dtype=np.int16)
-
-
-def source_of(path: Path) -> str:
-    """``name_003.gif`` and ``name.gif`` -> ``name``."""
-    return re.sub(r"_\d{3}$", "", path.stem)
 
 
 def measure(paths: Sequence[Path], radius: int) -> dict[str, list[float]]:

@@ -12,7 +12,6 @@ file needs the predicted frames 25 % smaller. Counted per frame: its ``FRAM`` pa
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Sequence
 from ..bitstream.errors import FormatError
 from ..codec.frame_coding import MODE_NAMES
 from ..codec.pipeline import Decoder
+from .palette_corpus import source_of
 
 #: Modes whose bits depend on the predictor.
 PREDICTED = ("inter", "p-inter", "p-update")
@@ -34,11 +34,6 @@ def mode_bytes(path: str | Path) -> Counter:
         for rec, _, palette_bytes in dec.frame_records():
             out[MODE_NAMES.get(rec.mode, str(rec.mode))] += len(rec.payload) + palette_bytes
     return out
-
-
-def source_of(path: str | Path) -> str:
-    """A clip's source from its file name: ``name_003.fpc`` and ``name.fpc`` -> ``name``."""
-    return re.sub(r"_\d{3}$", "", Path(path).name.split(".")[0])
 
 
 def table(groups: dict[str, Counter]) -> str:

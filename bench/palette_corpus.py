@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -49,6 +50,12 @@ STRIDE = 2
 MAX_CATZ = {"train": 6, "test": 3}
 GIPHY_WIDTH = 200
 DITHER_SHARE = 0.5
+
+
+def source_of(path: str | Path) -> str:
+    """The source of a clip or of its stream, from the file name: ``name_003.gif``, ``name.gif``
+    and ``name_003.gif.fpc`` -> ``name`` (catz96 clips are numbered, giphy200 ones are not)."""
+    return re.sub(r"_\d{3}$", "", Path(path).name.split(".")[0])
 
 
 def split_of(clip: dict[str, Any]) -> str | None:
@@ -136,8 +143,8 @@ def by_source(reports: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, d
         for clip in rep["clips"]:
             if "skipped" in clip:
                 raise ValueError(f"{clip['name']} was skipped ({clip['skipped']}): totals would be partial")
-            folder, file = Path(clip["name"]).parts[-2:]
-            source = Path(file).stem if folder == "giphy200" else Path(file).stem.rsplit("_", 1)[0]
+            folder = Path(clip["name"]).parts[-2]
+            source = source_of(clip["name"])
             new = (clip["name"], "gif") not in seen
             for key in (source, folder, "all"):
                 row = rows.setdefault(key, {})

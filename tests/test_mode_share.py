@@ -32,7 +32,7 @@ def test_mode_bytes_add_up_to_the_coded_frames(tmp_path):
 def test_main_groups_by_source(tmp_path, capsys):
     a = _stream(tmp_path, "cat_000.fpc", rgb=False)
     b = _stream(tmp_path, "cat_001.fpc", rgb=False)
-    assert mode_share.source_of(a) == "cat" and mode_share.source_of(tmp_path / "cat.fpc") == "cat"
+    assert mode_share.source_of(a) == "cat" and mode_share.source_of(tmp_path / "cat.gif.fpc") == "cat"
     assert mode_share.main([str(a), str(b), "--group-by-source"]) == 0
     rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| cat") or r.startswith("| all")]
     total = 2 * sum(mode_share.mode_bytes(a).values())
