@@ -3,9 +3,10 @@
 ``python -m fpcodec.bench.mode_share STREAM.fpc... [--group-by-source]``
 
 The learned predictor only acts in the predicted modes (inter, palette inter, palette update); a
-frame the encoder codes in an intra mode costs the same with any model. So the share of bytes in
-predicted modes bounds what a better predictor can win on a set of clips: at 40 %, a 10 % smaller
-file needs the predicted frames 25 % smaller. Counted per frame: its ``FRAM`` payload and the
+frame coded in an intra mode costs the same with any model. So, as long as the encoder keeps
+choosing intra for the same frames, the share of bytes in predicted modes bounds what a better
+predictor can win on a set of clips: at 40 %, a 10 % smaller file needs the predicted frames 25 %
+smaller. Counted per frame: its ``FRAM`` payload and the
 ``PLTE`` before it (framing excluded). The streams are read, not decoded (no model is loaded).
 """
 
