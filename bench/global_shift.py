@@ -7,7 +7,7 @@ place; a camera that pans or shakes makes that prediction lose to palette intra,
 acts. This sizes what a global motion vector per frame (one integer shift applied to the history)
 could change: per source, the share of frames whose best shift within +-R is not (0, 0), and the
 mean absolute RGB difference to the previous frame in place and at that shift (over the part both
-see). It reads GIFs with Pillow (the composited RGB frames) and codes nothing.
+see). It reads the frames as the encoder does and codes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..bitstream.errors import FpcodecError
+from ..codec.io import VideoReader
 from .palette_corpus import source_of
 
 
@@ -45,12 +47,10 @@ def best_shift(prev: np.ndarray, cur: np.ndarray, radius: int) -> tuple[tuple[in
     return at, in_place, best
 
 
-def gif_frames(path: Path) -> Iterable[np.ndarray]:
-    from PIL import Image, ImageSequence
-
-    with Image.open(path) as im:
-        for frame in ImageSequence.Iterator(im):
-            yield np.asarray(frame.convert("RGB"), dtype=np.int16)
+def rgb_frames(path: Path) -> Iterable[np.ndarray]:
+    """The clip's frames as the encoder reads them (``codec.io.VideoReader``), RGB as int16."""
+    for frame, _ in VideoReader(path).frames():
+        yield frame[..., :3].astype(np.int16)
 
 
 def measure(paths: Sequence[Path], radius: int) -> dict[str, list[float]]:
@@ -58,7 +58,7 @@ def measure(paths: Sequence[Path], radius: int) -> dict[str, list[float]]:
     rows: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
     for path in paths:
         prev = None
-        for cur in gif_frames(path):
+        for cur in rgb_frames(path):
             if prev is not None and prev.shape == cur.shape:
                 at, in_place, best = best_shift(prev, cur, radius)
                 row = rows[source_of(path)]
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not paths:
             raise ValueError(f"no GIF in {args.folder}")
         rows = measure(paths, args.radius)
-    except (ValueError, OSError) as e:
+    except (FpcodecError, ValueError, OSError) as e:
         print(f"global_shift: error: {e}", file=sys.stderr)
         return 1
     print("| source | frames | best shift not (0, 0) | mean abs diff in place | at the best shift |")

@@ -72,7 +72,7 @@ def plan(clip: dict[str, Any], frames: int) -> list[dict[str, Any]]:
     count = min(CLIP_FRAMES, frames)
     span = (count - 1) * stride + 1
     n_catz = max(1, min(MAX_CATZ[split], frames // (CLIP_FRAMES * STRIDE)))
-    starts = [round(i * (frames - span) / max(1, n_catz)) for i in range(n_catz)]
+    starts = [round(i * (frames - span) / n_catz) for i in range(n_catz)]
     out = []
     for i, start in enumerate(starts):
         name = f"{split}/catz96/{clip['name']}_{i:03d}.gif"
@@ -136,27 +136,25 @@ def by_source(reports: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, d
     source and per folder (catz96, giphy200, all): GIF, WebP (where it codes every clip exactly)
     and each model's stream."""
     models: list[str] = []
-    rows: dict[str, dict[str, int]] = {}
-    seen: set[tuple[str, str]] = set()
+    clips: dict[
+        str, dict[str, Any]
+    ] = {}  # by name, the models of every report (the first one's GIF and WebP)
     for rep in reports:
         models += [m for m in rep["models"] if m not in models]
         for clip in rep["clips"]:
             if "skipped" in clip:
                 raise ValueError(f"{clip['name']} was skipped ({clip['skipped']}): totals would be partial")
-            folder = Path(clip["name"]).parts[-2]
-            source = source_of(clip["name"])
-            new = (clip["name"], "gif") not in seen
-            for key in (source, folder, "all"):
-                row = rows.setdefault(key, {})
-                if new:
-                    row["gif"] = row.get("gif", 0) + clip["gif_bytes"]
-                    counted = clip.get("webp", {}).get("counted", False) and row.get("webp", 0) >= 0
-                    row["webp"] = row.get("webp", 0) + clip["webp_bytes"] if counted else -1  # -1: n/a
-                for m, res in clip["models"].items():
-                    if (clip["name"], m) not in seen:
-                        row[m] = row.get(m, 0) + res["bytes"]
-            seen.add((clip["name"], "gif"))
-            seen |= {(clip["name"], m) for m in clip["models"]}
+            merged = clips.setdefault(clip["name"], {**clip, "models": {}})
+            merged["models"] = {**clip["models"], **merged["models"]}
+    rows: dict[str, dict[str, int]] = {}
+    for name, clip in clips.items():
+        for key in (source_of(name), Path(name).parts[-2], "all"):
+            row = rows.setdefault(key, {})
+            row["gif"] = row.get("gif", 0) + clip["gif_bytes"]
+            counted = clip.get("webp", {}).get("counted", False) and row.get("webp", 0) >= 0
+            row["webp"] = row.get("webp", 0) + clip["webp_bytes"] if counted else -1  # -1: n/a
+            for m, res in clip["models"].items():
+                row[m] = row.get(m, 0) + res["bytes"]
     return models, rows
 
 
