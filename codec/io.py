@@ -2,7 +2,9 @@
 
 Reading goes through PyAV (FFmpeg), which composites GIF frames (disposal modes, transparency) into
 full canvases. A few GIFs FFmpeg rejects but browsers show (no global palette, for instance) are read
-with Pillow instead. Writers refuse targets that cannot hold the frames exactly unless the caller
+with Pillow instead, and so are animated WebP files, which FFmpeg's WebP decoder does not take
+(Pillow composites their frames with libwebp's animation decoder): ``fpcodec decode`` writes
+animated WebP, so what it writes it also reads. Writers refuse targets that cannot hold the frames exactly unless the caller
 accepts the loss.
 """
 
@@ -41,11 +43,26 @@ VIDEO_EXTENSIONS = frozenset(
         ".ogv",
         ".flv",
         ".apng",
+        ".webp",
         ".ts",
     }
 )
 #: Frame timing used when a container gives none (25 fps).
 DEFAULT_TIME_BASE = Fraction(1, 100)
+#: Bytes of a file's start that ``pillow_kind`` reads.
+HEAD_BYTES = 21
+
+
+def pillow_kind(head: bytes) -> str | None:
+    """The name ("GIF" or "WebP") of a file (its first HEAD_BYTES bytes) that Pillow reads where FFmpeg
+    fails: a GIF, or a WebP whose extended header (``VP8X``) flags an animation; None otherwise.
+    Both are coded as RGB(A) canvases, never in a planar pixel format."""
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    extended = head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X"
+    return "WebP" if extended and len(head) > 20 and head[20] & 0x02 else None
+
+
 _ALPHA_FORMATS = {"rgba", "bgra", "argb", "abgr", "yuva420p", "yuva444p", "ya8", "pal8", "gbrap"}
 
 
@@ -71,8 +88,8 @@ class VideoReader:
                 f"{self.path} {problem}" + (" (fpcodec bench takes folders)" if self.path.is_dir() else "")
             )
         with open(self.path, "rb") as fh:
-            magic = fh.read(6)
-        self._is_gif = magic in (b"GIF87a", b"GIF89a")
+            self._kind = pillow_kind(fh.read(HEAD_BYTES))  # read by Pillow where FFmpeg fails
+        self._is_gif = self._kind == "GIF"
         if self._is_gif:
             data = self.path.read_bytes()
             screen = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
@@ -88,7 +105,7 @@ class VideoReader:
         try:
             info = self._probe_av()
         except FpcodecError:
-            if not self._is_gif:
+            if self._kind is None:
                 raise
             self._backend = "pillow"
             info = self._probe_pillow()
@@ -160,7 +177,7 @@ class VideoReader:
         except FpcodecError:
             raise
         except Exception as exc:  # Pillow raises many types for broken files
-            raise InputError(f"{self.path} is not a readable GIF ({_short(exc)})") from None
+            raise InputError(f"{self.path} is not a readable {self._kind} ({_short(exc)})") from None
         if n == 0 or width == 0 or height == 0:
             raise InputError(f"{self.path} has no frames")
         check_dimensions(width, height, self._max_pixels)
@@ -179,7 +196,7 @@ class VideoReader:
                 try:
                     pixels = np.asarray(fr.convert(mode))
                 except Exception as exc:  # as in the probe: Pillow raises many types for broken files
-                    raise InputError(f"{self.path} is not a readable GIF ({_short(exc)})") from None
+                    raise InputError(f"{self.path} is not a readable {self._kind} ({_short(exc)})") from None
                 yield pixels, int(fr.info.get("duration", 0) or 0)
 
     def frames(self) -> Iterator[tuple[np.ndarray, int]]:

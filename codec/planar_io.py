@@ -20,7 +20,7 @@ import numpy as np
 
 from ..bitstream.errors import FormatError, InputError
 from . import sniff
-from .io import DEFAULT_TIME_BASE, _short, atomic_output, open_av, timed_frames
+from .io import DEFAULT_TIME_BASE, HEAD_BYTES, _short, atomic_output, open_av, pillow_kind, timed_frames
 from .pipeline import check_dimensions
 
 # FFmpeg's enum values (libavutil/pixfmt.h), as stored in streams and Matroska.
@@ -227,10 +227,11 @@ class NativeReader:
 
 def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> NativeReader | None:
     """A reader of the input's planes when it is coded in its own pixel format (a YUV or gray video,
-    8 to 12 bits); None for GIFs, RGB and palette sources, which are coded as RGB frames. The one
-    rule ``fpcodec encode`` and ``fpcodec batch encode`` share, so both code a file the same way."""
+    8 to 12 bits); None for GIFs, animated WebP, RGB and palette sources, which are coded as RGB
+    frames. The one rule ``fpcodec encode`` and ``fpcodec batch encode`` share, so both code a file
+    the same way."""
     with open(path, "rb") as fh:
-        if fh.read(6) in (b"GIF87a", b"GIF89a"):
+        if pillow_kind(fh.read(HEAD_BYTES)):
             return None
     reader = NativeReader(path, max_pixels=max_pixels)
     return reader if reader.pixel_format is not None else None

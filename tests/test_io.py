@@ -593,3 +593,50 @@ def test_write_frames_from_a_generator(tmp_path, name):
             write_frames(target, bad, [4] * 5, Fraction(1, 100), 0, allow_lossy=True)
         assert not target.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+# ----------------------------------------------------------------------------- animated WebP
+def test_pillow_kind_names_gifs_and_animated_webp_only(tmp_path):
+    from fpcodec.codec.io import HEAD_BYTES, pillow_kind
+
+    frames = few_colour_video(n=2)
+    write_frames(tmp_path / "anim.webp", frames, [5, 5], Fraction(1, 100), 0)
+    Image.fromarray(frames[0]).save(tmp_path / "lossless.webp", lossless=True)  # VP8L, no VP8X
+    rgba = np.dstack([frames[0], np.full(frames[0].shape[:2], 255, np.uint8)])
+    rgba[0, 0, 3] = 0
+    Image.fromarray(rgba).save(tmp_path / "alpha.webp")  # lossy with alpha: VP8X, not animated
+    heads = {p.name: p.read_bytes()[:HEAD_BYTES] for p in tmp_path.iterdir()}
+    assert heads["alpha.webp"][12:16] == b"VP8X"  # the case the animation flag decides
+    assert pillow_kind(heads["anim.webp"]) == "WebP"
+    assert pillow_kind(heads["lossless.webp"]) is None and pillow_kind(heads["alpha.webp"]) is None
+    assert pillow_kind(b"GIF89a") == "GIF" and pillow_kind(b"") is None
+    assert pillow_kind(heads["anim.webp"][:20]) is None  # too short to hold the flags
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_reader_takes_animated_webp_as_pillow_composites_it(tmp_path, channels):
+    """FFmpeg's WebP decoder refuses animations; fpcodec decode writes them, so the reader takes
+    them through Pillow: the frames, durations and loop count Pillow gives, as RGB(A) frames
+    (never a planar pixel format)."""
+    from fpcodec.codec.planar_io import native_reader
+
+    frames = few_colour_video(n=3, c=channels, seed=4)
+    path = tmp_path / "anim.webp"
+    write_frames(path, frames, [4, 10, 25], Fraction(1, 100), 3)
+    got, durations, info = read_video(path)
+    want, ms, loop = pillow_frames(path, "RGBA" if channels == 4 else "RGB")
+    assert_frames_equal(got, want)
+    assert_frames_equal([clear_transparent(g) for g in got], [clear_transparent(f) for f in frames])
+    assert durations == [int(m) for m in ms] == [40, 100, 250]
+    assert (info.channels, info.time_base, info.frame_count) == (channels, Fraction(1, 1000), 3)
+    assert info.loop == loop
+    assert native_reader(path) is None
+
+
+def test_reader_damaged_animated_webp_is_a_one_line_error(tmp_path):
+    path = tmp_path / "cut.webp"
+    write_frames(path, few_colour_video(n=3, h=30, w=40), [5, 5, 5], Fraction(1, 100), 0)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"cut\.webp is not a readable WebP"):
+        list(VideoReader(path).frames())
