@@ -217,7 +217,7 @@ def encode_frame(
 
 def decode_frame(
     coded: CodedFrame,
-    pred: Prediction | None,
+    pred: Prediction | Callable[[tuple[slice, slice] | None], Prediction] | None,
     height: int,
     width: int,
     channels: int,
@@ -225,7 +225,9 @@ def decode_frame(
     profile: FormatProfile = CURRENT,
 ) -> np.ndarray:
     """Inverse of ``encode_frame`` for a frame of ``profile``'s format version; returns (H, W, C)
-    uint8. Palette modes need ``coded.palette``."""
+    uint8. Palette modes need ``coded.palette``. ``pred``: the prediction, or a function that makes
+    it for a region of the frame (``DecodeContext.prediction``), called once by the predicted
+    modes."""
     decoder = _DECODERS.get(coded.mode)
     if decoder is None:
         raise FormatError(f"unknown frame coding mode {coded.mode}")

@@ -233,6 +233,26 @@ class IntegerPredictor(Predictor):
                     plane[(slice(None), *t.frame)] = to_numpy(result[0])[(slice(None), *t.inside)]
         return out
 
+    def predict_region(self, history: list[np.ndarray], region: tuple[slice, slice] | None) -> Prediction:
+        """The network run on ``region``'s tile alone (``tiling.region_tile``: the same integers
+        there), its planes zero elsewhere; the whole frame where there is no region, for RGBA (its
+        alpha is last-frame's, whole) and where the tile would not be predicted whole."""
+        last = np.asarray(history[-1])
+        h, w = last.shape[:2]
+        if region is None or last.shape[-1] != 3:
+            return self.predict(history)
+        t = tiling.region_tile(h, w, self.net.arch.reach, *region)
+        window = (t.window[0].stop - t.window[0].start) * (t.window[1].stop - t.window[1].start)
+        if window > tiling.TILED_FROM:
+            return self.predict(history)
+        planes = tuple(np.zeros((3, h, w), dt) for dt in PLANE_TYPES)
+        memo = getattr(self.net, "memo", None)  # as in tiles: another frame's region rarely matches
+        with memo.paused() if memo is not None else contextlib.nullcontext():
+            frames, valid = window_from_history([np.asarray(f)[t.window] for f in history])
+            for plane, result in zip(planes, self.net.forward(frames, valid), strict=True):
+                plane[(slice(None), *t.frame)] = to_numpy(result[0])[(slice(None), *t.inside)]
+        return IntegerPrediction(*planes)
+
     def predict(self, history: list[np.ndarray]) -> Prediction:
         planes = self.predict_ints(history)
         if np.asarray(history[-1]).shape[-1] == 3:

@@ -67,3 +67,21 @@ def tiles(height: int, width: int, reach: int, tile: int = TILE) -> Iterator[Til
                 (slice(y0 - ya, y1 - ya), slice(x0 - xa, x1 - xa)),
                 (slice(y0, y1), slice(x0, x1)),
             )
+
+
+def region_tile(height: int, width: int, reach: int, rows: slice, cols: slice) -> Tile:
+    """The one tile that covers ``rows`` x ``cols`` of a frame (slices with start and stop), its
+    corners moved out to the alignment grid (or the frame's edge) and its window grown by
+    ``halo(reach)`` like ``tiles``': predicted alone, it gives the whole frame's integers there."""
+    if not (0 <= rows.start < rows.stop <= height and 0 <= cols.start < cols.stop <= width):
+        raise ValueError(f"region {rows} x {cols} is not inside a {width}x{height} frame")
+    pad = halo(reach)
+    y0, x0 = rows.start // ALIGN * ALIGN, cols.start // ALIGN * ALIGN
+    y1, x1 = min(height, -(-rows.stop // ALIGN) * ALIGN), min(width, -(-cols.stop // ALIGN) * ALIGN)
+    ya, yb = max(0, y0 - pad), min(height, y1 + pad)
+    xa, xb = max(0, x0 - pad), min(width, x1 + pad)
+    return Tile(
+        (slice(ya, yb), slice(xa, xb)),
+        (slice(y0 - ya, y1 - ya), slice(x0 - xa, x1 - xa)),
+        (slice(y0, y1), slice(x0, x1)),
+    )

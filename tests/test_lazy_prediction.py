@@ -1,6 +1,8 @@
 """The decoder runs the predictor only for frames whose mode is decoded from it (inter, palette
 inter, palette update): a palette-intra or stored frame does not need it, and the prediction of a
-later frame depends on the decoded frames alone, so skipping it changes nothing."""
+later frame depends on the decoded frames alone, so skipping it changes nothing. And only where
+the frame's pixels are coded: a palette frame whose other pixels are copied asks for the box of
+its coded ones (``Predictor.predict_region``), which the integer networks predict alone."""
 
 from __future__ import annotations
 
@@ -31,10 +33,62 @@ def test_the_predictor_runs_only_for_predicted_frames():
     data = encode(frames, model="convlstm-hybrid-int")
     predictor = registry.get("convlstm-hybrid-int")
     calls = []
-    real = predictor.predict
-    predictor.predict = lambda history: calls.append(len(history)) or real(history)  # counts the calls
+    real = predictor.predict_region
+    predictor.predict_region = lambda history, region: calls.append(len(history)) or real(history, region)
     decoded = list(Decoder(io.BytesIO(data), predictor=predictor))
     assert all(np.array_equal(d.pixels, f) for d, f in zip(decoded, frames, strict=True))
     predicted = [frame_coding.uses_prediction(d.mode) for d in decoded]
     assert any(predicted[1:]) and not all(predicted[1:]), [d.mode for d in decoded]  # both kinds
     assert len(calls) == sum(predicted)
+
+
+def _still_with_a_moving_square() -> list[np.ndarray]:
+    """A still textured 64x64 scene (few colours) with a small square moving over it: palette
+    frames whose unchanged pixels are copied blocks."""
+    rng = np.random.default_rng(3)
+    colours = rng.integers(0, 256, (24, 3), dtype=np.uint8)
+    scene = colours[rng.integers(0, 20, (16, 16))].repeat(4, 0).repeat(4, 1)
+    frames = []
+    for i in range(6):
+        f = scene.copy()
+        f[20 + i : 30 + i, 24 + 2 * i : 33 + 2 * i] = colours[20 + i % 4]
+        frames.append(f)
+    return frames
+
+
+def test_frames_with_copied_pixels_are_predicted_in_the_box_of_the_coded_ones():
+    """The decoder asks the model for the coded pixels' box, and nothing outside it is read: with
+    the planes there scrambled, every frame still decodes exactly (its CRC is checked too)."""
+    frames = _still_with_a_moving_square()
+    data = encode(frames, model="convlstm-hybrid-int")
+    predictor = registry.get("convlstm-hybrid-int")
+    regions = []
+    real = predictor.predict_region
+
+    def scrambled(history, region):
+        pred = real(history, region)
+        regions.append(region)
+        if region is not None:
+            outside = np.ones(pred.mean_q.shape[1:], bool)
+            outside[region] = False
+            for plane in (pred.mean_q, pred.scale_idx, pred.coupling_q):
+                plane[:, outside] = np.random.default_rng(0).integers(0, 60, plane[:, outside].shape)
+        return pred
+
+    predictor.predict_region = scrambled
+    decoded = list(Decoder(io.BytesIO(data), predictor=predictor))
+    assert all(np.array_equal(d.pixels, f) for d, f in zip(decoded, frames, strict=True))
+    boxes = [r for r in regions if r is not None]
+    assert boxes, [d.mode for d in decoded]
+    assert all((r[0].stop - r[0].start) * (r[1].stop - r[1].start) <= 64 * 64 // 2 for r in boxes)
+
+
+def test_the_box_of_the_coded_pixels():
+    from fpcodec.codec.modes.base import REGION_SHARE, coded_box
+
+    mask = np.zeros((10, 12), bool)
+    assert coded_box(None, 10, 12) is None and coded_box(mask.ravel(), 10, 12) is None
+    mask[2, 3] = mask[5, 7] = True
+    assert coded_box(mask.ravel(), 10, 12) == (slice(2, 6), slice(3, 8))
+    mask[9, 11] = True  # 8 x 9 of 10 x 12: above the share
+    assert 72 > REGION_SHARE * 120 and coded_box(mask.ravel(), 10, 12) is None

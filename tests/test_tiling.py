@@ -97,3 +97,26 @@ def test_a_halo_below_the_reach_would_change_them(model, reach, monkeypatch):
     predictor.net.arch = dataclasses.replace(predictor.net.arch, reach=reach)
     whole, tiled = _whole_and_tiled(predictor, _history(203, 117, 5, 7), 32, monkeypatch)
     assert not all(np.array_equal(a, b) for a, b in zip(whole, tiled, strict=True))
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
+@pytest.mark.parametrize("rows, cols", [((5, 23), (9, 30)), ((0, 41), (33, 37)), ((38, 41), (0, 2))])
+def test_a_region_predicted_alone_gives_the_whole_frames_integers_there(model, rows, cols):
+    """What the decoder asks for a frame whose other pixels are copied: the region's tile, its
+    corners off the grid moved out to it, gives the whole frame's integers inside the region."""
+    predictor = model()
+    history = _history(41, 37, 5, 11)
+    whole = predictor.predict_ints(history)
+    region = (slice(*rows), slice(*cols))
+    alone = predictor.predict_region(history, region)
+    for a, b in zip(whole, (alone.mean_q, alone.scale_idx, alone.coupling_q), strict=True):
+        assert np.array_equal(a[(slice(None), *region)], b[(slice(None), *region)])
+
+
+def test_a_region_tile_is_aligned_and_inside_the_frame():
+    t = tiling.region_tile(41, 37, 4, slice(5, 23), slice(9, 30))
+    assert t.frame == (slice(4, 24), slice(8, 32)) and t.window == (slice(0, 28), slice(4, 36))
+    assert t.inside == (slice(4, 24), slice(4, 28))
+    assert tiling.region_tile(41, 37, 4, slice(38, 41), slice(0, 2)).frame == (slice(36, 41), slice(0, 4))
+    with pytest.raises(ValueError, match="not inside"):
+        tiling.region_tile(41, 37, 4, slice(41, 45), slice(0, 2))

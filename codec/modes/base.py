@@ -12,6 +12,7 @@ provides
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -95,16 +96,42 @@ class DecodeContext:
     """What the decoder has for a frame: the prediction (None for the first frame), the previous
     decoded frame, the size, and the stream's format profile."""
 
-    pred: Prediction | None
+    pred: Prediction | Callable[[tuple[slice, slice] | None], Prediction] | None
     previous: np.ndarray | None
     height: int
     width: int
     channels: int
     profile: FormatProfile = CURRENT
 
+    def prediction(self, coded: np.ndarray | None = None) -> Prediction | None:
+        """The frame's prediction; where ``pred`` is a function of a region (the decoder's), asked
+        for the box of the ``coded`` pixels ((H*W,) bool, the others copied) when that box is at
+        most REGION_SHARE of the frame, else for the whole frame."""
+        if not callable(self.pred):
+            return self.pred
+        return self.pred(coded_box(coded, self.height, self.width))
+
     @property
     def shape_chw(self) -> tuple[int, int, int]:
         return self.channels, self.height, self.width
+
+
+#: The largest share of a frame that the box of its coded pixels may cover to be predicted alone.
+REGION_SHARE = 0.5
+
+
+def coded_box(coded: np.ndarray | None, height: int, width: int) -> tuple[slice, slice] | None:
+    """(rows, columns) of the smallest box holding every True of ``coded`` ((H*W,) bool), or None
+    where there is no mask, no coded pixel or the box covers more than REGION_SHARE of the frame."""
+    if coded is None:
+        return None
+    mask = coded.reshape(height, width)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    area = (box[0].stop - box[0].start) * (box[1].stop - box[1].start)
+    return box if area <= REGION_SHARE * height * width else None
 
 
 def shifted(scale_idx: np.ndarray, shift: int) -> np.ndarray:

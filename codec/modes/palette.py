@@ -985,7 +985,7 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
     if coded.mode == MODE_PALETTE_INTER:
         geometry = inter_geometry(h, w, dc.profile, rows)
         passes: Iterable[PassInputs] = iter_inter_passes(
-            dc.pred,
+            dc.prediction(coded_mask),  # the model runs only where pixels are coded
             coded.scale_shift,
             h,
             w,

@@ -92,7 +92,14 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
     coded_mask = palette.read_copied(coded, dc, coder, idx)
     rows = row_schedule.used(coded.mix, dc.profile.row_schedule)
     passes = palette.iter_inter_passes(
-        dc.pred, coded.scale_shift, dc.height, dc.width, dc.previous, dc.profile, coded_mask, rows
+        dc.prediction(coded_mask),
+        coded.scale_shift,
+        dc.height,
+        dc.width,
+        dc.previous,
+        dc.profile,
+        coded_mask,
+        rows,
     )
     keep_symbol = np.full(n, len(colours), np.int32)
     palette.code_passes(passes, colours, keep_symbol, coded.mix, idx, coder, ctx.ContextCounts())

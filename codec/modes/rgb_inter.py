@@ -73,7 +73,8 @@ def encode(c: InterCandidate) -> bytes:
 def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
     dec = entropy.FrameDecoder(coded.payload, ctx.profile)
     out = np.zeros(ctx.shape_chw, np.uint8)
+    pred = ctx.prediction()  # every pixel is coded: the whole frame
     for c in range(ctx.channels):
-        mean_q, scale_idx = channel_params(ctx.pred, c, out, ctx.profile)
+        mean_q, scale_idx = channel_params(pred, c, out, ctx.profile)
         out[c] = dec.decode(mean_q, shifted(scale_idx, coded.scale_shift))
     return np.ascontiguousarray(np.moveaxis(out, 0, -1))
