@@ -7,7 +7,8 @@ Decodes the stream ``--repeats`` times in one process (the predictor loaded once
 that do them: the learned model, the palette rows (model weights, the votes' mix and context blend),
 the range decoder, the context keys and count tables, and so on. Each line is one function's
 inclusive time, its share of the whole decode and its number of calls; stages nest (the palette
-rows are inside ``code_passes``, the model is not), so the shares do not add up to 100 %.
+rows are inside ``code_passes``, and the model inside a frame's decoding, which asks for it once
+it knows which pixels it codes), so the shares do not add up to 100 %.
 
 Why not a sampling profiler alone: py-spy leaves out the samples where a thread waits (unless
 ``--idle``), and the decoder's main thread waits for the model's convolutions on fpcodec's thread
@@ -28,8 +29,8 @@ from contextlib import contextmanager
 
 #: (module, attribute path, what it does): the stages timed.
 STAGES: tuple[tuple[str, str, str], ...] = (
-    ("fpcodec.models.integer", "IntegerPredictor.predict", "learned model (integer)"),
-    ("fpcodec.codec.frame_coding", "decode_frame", "a frame's decoding after the model"),
+    ("fpcodec.models.integer", "IntegerPredictor.predict_region", "learned model (integer)"),
+    ("fpcodec.codec.frame_coding", "decode_frame", "a frame's decoding, the model included"),
     ("fpcodec.codec.modes.palette", "code_passes", "palette passes"),
     ("fpcodec.codec.weight_kernel", "colour_weights", "palette rows: model weights"),
     ("fpcodec.codec.rows_kernel", "mix_blend", "palette rows: votes' mix and context blend"),
