@@ -238,9 +238,29 @@ def decode_frame(
         raise FormatError(
             f"{MODE_NAMES[coded.mode]} frame (mode {coded.mode}) in a version-{profile.version} stream"
         )
+    if callable(pred):
+        pred = _model_errors_apart(pred)
     try:
         return decoder(coded, DecodeContext(pred, previous, height, width, channels, profile))
     except FormatError:
         raise
+    except _ModelFailed as failed:  # the model's own error, not the payload's
+        raise failed.__cause__ from None
     except Exception as exc:  # constriction rejects malformed payloads with assorted exceptions
         raise FormatError(f"frame payload could not be decoded ({exc})") from exc
+
+
+class _ModelFailed(Exception):
+    """Carries an error of the prediction function past the payload's error mapping."""
+
+
+def _model_errors_apart(
+    pred: Callable[[tuple[slice, slice] | None], Prediction],
+) -> Callable[[tuple[slice, slice] | None], Prediction]:
+    def guarded(region: tuple[slice, slice] | None) -> Prediction:
+        try:
+            return pred(region)
+        except Exception as exc:
+            raise _ModelFailed() from exc
+
+    return guarded

@@ -92,3 +92,19 @@ def test_the_box_of_the_coded_pixels():
     assert coded_box(mask.ravel(), 10, 12) == (slice(2, 6), slice(3, 8))
     mask[9, 11] = True  # 8 x 9 of 10 x 12: above the share
     assert 72 > REGION_SHARE * 120 and coded_box(mask.ravel(), 10, 12) is None
+
+
+def test_an_error_of_the_model_is_not_reported_as_a_damaged_payload():
+    """The model now runs inside a frame's decoding, whose errors from the range decoder are
+    'could not be decoded': the model's own error still comes out as itself."""
+    import pytest
+
+    data = encode(_still_with_a_moving_square(), model="convlstm-hybrid-int")
+    predictor = registry.get("convlstm-hybrid-int")
+
+    def failing(history, region):
+        raise MemoryError("no room for the activations")
+
+    predictor.predict_region = failing
+    with pytest.raises(MemoryError, match="no room"):
+        list(Decoder(io.BytesIO(data), predictor=predictor))
