@@ -70,6 +70,7 @@ def shifted_history(radius: int, choose: str = "mad") -> Iterator[Counts]:
     """Patch ``pipeline.Encoder`` so that each frame is coded from its shifted history."""
     counts = Counts()
     current = [(0, 0)]  # the shift of the frame being coded
+    patched: list = []  # the predictors whose predict is wrapped, unwrapped on exit
     write, encode_frame = pipeline.Encoder.write, pipeline.frame_coding.encode_frame
 
     def shifted_write(self, frame: np.ndarray, duration: int = 0):
@@ -78,7 +79,7 @@ def shifted_history(radius: int, choose: str = "mad") -> Iterator[Counts]:
             current[0] = frame_shift(self._history[-1], frame, radius)
             counts.searched += 1
             counts.shifted += current[0] != (0, 0)
-        if not getattr(self.predictor, "_shift_trial", False):
+        if not any(p is self.predictor for p in patched):  # models are shared: patched once
             predict = self.predictor.predict
 
             def shifted_predict(history: list[np.ndarray]):
@@ -86,8 +87,8 @@ def shifted_history(radius: int, choose: str = "mad") -> Iterator[Counts]:
                     history = [translate(f, *current[0]) for f in history]
                 return predict(history)
 
+            patched.append(self.predictor)
             self.predictor.predict = shifted_predict
-            self.predictor._shift_trial = True
         return write(self, frame, duration)
 
     def shifted_encode_frame(frame, predict, previous=None, *args, **kwargs):
@@ -114,6 +115,8 @@ def shifted_history(radius: int, choose: str = "mad") -> Iterator[Counts]:
     finally:
         pipeline.Encoder.write = write
         pipeline.frame_coding.encode_frame = encode_frame
+        for predictor in patched:
+            del predictor.predict  # the class's again
 
 
 def main(argv: Sequence[str] | None = None) -> int:
