@@ -136,9 +136,8 @@ def by_source(reports: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, d
     source and per folder (catz96, giphy200, all): GIF, WebP (where it codes every clip exactly)
     and each model's stream."""
     models: list[str] = []
-    clips: dict[
-        str, dict[str, Any]
-    ] = {}  # by name, the models of every report (the first one's GIF and WebP)
+    # by name, the models of every report (the first one's GIF and WebP)
+    clips: dict[str, dict[str, Any]] = {}
     for rep in reports:
         models += [m for m in rep["models"] if m not in models]
         for clip in rep["clips"]:

@@ -33,6 +33,8 @@ from .modes.base import (
     CodedFrame,
     DecodeContext,
     FrameToCode,
+    Region,
+    RegionPrediction,
 )
 
 __all__ = [
@@ -217,7 +219,7 @@ def encode_frame(
 
 def decode_frame(
     coded: CodedFrame,
-    pred: Prediction | Callable[[tuple[slice, slice] | None], Prediction] | None,
+    pred: Prediction | RegionPrediction | None,
     height: int,
     width: int,
     channels: int,
@@ -254,10 +256,8 @@ class _ModelFailed(Exception):
     """Carries an error of the prediction function past the payload's error mapping."""
 
 
-def _model_errors_apart(
-    pred: Callable[[tuple[slice, slice] | None], Prediction],
-) -> Callable[[tuple[slice, slice] | None], Prediction]:
-    def guarded(region: tuple[slice, slice] | None) -> Prediction:
+def _model_errors_apart(pred: RegionPrediction) -> RegionPrediction:
+    def guarded(region: Region | None) -> Prediction:
         try:
             return pred(region)
         except Exception as exc:

@@ -7,6 +7,7 @@ frame equals the input frame, and a CRC per frame proves it on the decoder side)
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import os
@@ -32,7 +33,7 @@ from ..bitstream.errors import (
 from ..bitstream.palette import decode_palette, encode_palette
 from ..bitstream.profile import MODE_REPEAT
 from ..models import registry
-from ..models.base import HISTORY, Prediction, Predictor
+from ..models.base import HISTORY, Predictor
 from . import frame_coding, planar_coding
 from .threads import one_blas_thread
 from .frame_coding import CodedFrame
@@ -674,14 +675,9 @@ class Decoder:
             return DecodedFrame(rec.index, last, rec.duration, rec.mode, 0)
         if self.pixel_format is not None:
             return self._decode_planar(rec, history)
-        pred = None
+        pred = None  # else the prediction of a region, asked for once the mode knows what it codes
         if history and frame_coding.uses_prediction(rec.mode):
-            window = list(history)
-
-            def pred(region: tuple[slice, slice] | None) -> Prediction:
-                """Asked for once the mode knows which pixels it codes (the others are copied)."""
-                return self.predictor.predict_region(window, region)
-
+            pred = functools.partial(self.predictor.predict_region, list(history))
         coded = CodedFrame(rec.mode, rec.scale_shift, rec.payload, rec.mix, palette)
         pixels = frame_coding.decode_frame(
             coded, pred, h.height, h.width, h.channels, history[-1] if history else None, self.profile

@@ -84,7 +84,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -224,14 +224,21 @@ class IntegerPredictor(Predictor):
             result = self.net.forward(frames, valid)
             return tuple(to_numpy(t[0]).astype(dt) for t, dt in zip(result, PLANE_TYPES, strict=True))
         out = tuple(np.empty((3, h, w), dt) for dt in PLANE_TYPES)
-        memo = getattr(self.net, "memo", None)  # the numpy backend's: it cannot hit across tiles
+        reach = self.net.arch.reach
+        self._predict_tiles(history, tiling.tiles(h, w, reach, tile or tiling.tile_side(reach)), out)
+        return out
+
+    def _predict_tiles(
+        self, history: list[np.ndarray], tiles: Iterable[tiling.Tile], out: tuple[np.ndarray, ...]
+    ) -> None:
+        """Each tile's part of ``out``'s planes, its window predicted alone. The numpy backend's
+        step memo is paused: a tile's step comes back only after every other tile's, never hits."""
+        memo = getattr(self.net, "memo", None)
         with memo.paused() if memo is not None else contextlib.nullcontext():
-            reach = self.net.arch.reach
-            for t in tiling.tiles(h, w, reach, tile or tiling.tile_side(reach)):
+            for t in tiles:
                 frames, valid = window_from_history([np.asarray(f)[t.window] for f in history])
                 for plane, result in zip(out, self.net.forward(frames, valid), strict=True):
                     plane[(slice(None), *t.frame)] = to_numpy(result[0])[(slice(None), *t.inside)]
-        return out
 
     def predict_region(self, history: list[np.ndarray], region: tuple[slice, slice] | None) -> Prediction:
         """The network run on ``region``'s tile alone (``tiling.region_tile``: the same integers
@@ -246,11 +253,7 @@ class IntegerPredictor(Predictor):
         if window > tiling.TILED_FROM:
             return self.predict(history)
         planes = tuple(np.zeros((3, h, w), dt) for dt in PLANE_TYPES)
-        memo = getattr(self.net, "memo", None)  # as in tiles: another frame's region rarely matches
-        with memo.paused() if memo is not None else contextlib.nullcontext():
-            frames, valid = window_from_history([np.asarray(f)[t.window] for f in history])
-            for plane, result in zip(planes, self.net.forward(frames, valid), strict=True):
-                plane[(slice(None), *t.frame)] = to_numpy(result[0])[(slice(None), *t.inside)]
+        self._predict_tiles(history, [t], planes)  # another frame's region rarely matches: no memo
         return IntegerPrediction(*planes)
 
     def predict(self, history: list[np.ndarray]) -> Prediction:

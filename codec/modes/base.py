@@ -20,6 +20,11 @@ from ...bitstream import entropy
 from ...bitstream.profile import CURRENT, MODE_REPEAT, MODE_STORED, FormatProfile
 from ...models.base import Prediction
 
+#: (rows, columns) of a frame.
+Region = tuple[slice, slice]
+#: The decoder's prediction: a function of the region it is needed in (None: the whole frame).
+RegionPrediction = Callable[[Region | None], Prediction]
+
 MODE_INTRA = 0
 MODE_INTER = 1
 MODE_PALETTE_INTRA = 2
@@ -96,7 +101,7 @@ class DecodeContext:
     """What the decoder has for a frame: the prediction (None for the first frame), the previous
     decoded frame, the size, and the stream's format profile."""
 
-    pred: Prediction | Callable[[tuple[slice, slice] | None], Prediction] | None
+    pred: Prediction | RegionPrediction | None
     previous: np.ndarray | None
     height: int
     width: int
@@ -120,7 +125,7 @@ class DecodeContext:
 REGION_SHARE = 0.5
 
 
-def coded_box(coded: np.ndarray | None, height: int, width: int) -> tuple[slice, slice] | None:
+def coded_box(coded: np.ndarray | None, height: int, width: int) -> Region | None:
     """(rows, columns) of the smallest box holding every True of ``coded`` ((H*W,) bool), or None
     where there is no mask, no coded pixel or the box covers more than REGION_SHARE of the frame."""
     if coded is None:
