@@ -70,7 +70,7 @@ def shifted_history(radius: int, choose: str = "mad") -> Iterator[Counts]:
     """Patch ``pipeline.Encoder`` so that each frame is coded from its shifted history."""
     counts = Counts()
     current = [(0, 0)]  # the shift of the frame being coded
-    patched: list = []  # the predictors whose predict is wrapped, unwrapped on exit
+    patched: list = []  # the predictors whose predict_region is wrapped, unwrapped on exit
     write, encode_frame = pipeline.Encoder.write, pipeline.frame_coding.encode_frame
 
     def shifted_write(self, frame: np.ndarray, duration: int = 0):
@@ -80,15 +80,15 @@ def shifted_history(radius: int, choose: str = "mad") -> Iterator[Counts]:
             counts.searched += 1
             counts.shifted += current[0] != (0, 0)
         if not any(p is self.predictor for p in patched):  # models are shared: patched once
-            predict = self.predictor.predict
+            predict_region = self.predictor.predict_region  # what the encoder calls
 
-            def shifted_predict(history: list[np.ndarray]):
+            def shifted_predict_region(history: list[np.ndarray], region):
                 if current[0] != (0, 0):
                     history = [translate(f, *current[0]) for f in history]
-                return predict(history)
+                return predict_region(history, region)
 
             patched.append(self.predictor)
-            self.predictor.predict = shifted_predict
+            self.predictor.predict_region = shifted_predict_region
         return write(self, frame, duration)
 
     def shifted_encode_frame(frame, predict, previous=None, *args, **kwargs):
@@ -116,7 +116,7 @@ def shifted_history(radius: int, choose: str = "mad") -> Iterator[Counts]:
         pipeline.Encoder.write = write
         pipeline.frame_coding.encode_frame = encode_frame
         for predictor in patched:
-            del predictor.predict  # the class's again
+            del predictor.predict_region  # the class's again
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,6 +35,7 @@ from .modes.base import (
     FrameToCode,
     Region,
     RegionPrediction,
+    coded_box,
 )
 
 __all__ = [
@@ -86,8 +87,9 @@ _MODE_RULE = {
 }
 
 
-#: A prediction, or a function that makes it: called only if the predicted modes are estimated.
-PredictionSource = Prediction | Callable[[], Prediction] | None
+#: A prediction, or a function of the region it is needed in (None: the whole frame) that makes it:
+#: called only if the predicted modes are estimated.
+PredictionSource = Prediction | RegionPrediction | None
 
 
 def candidates(
@@ -109,8 +111,6 @@ def candidates(
     out: list[Candidate] = [intra]
     if inter is not None and not inter.worth(intra.bits):
         pred = None
-    elif callable(pred):
-        pred = pred()
     _add_predicted_modes(out, fr, intra, pred, previous, sent_palette, use_palette, probe)
     out.append(stored.estimate(fr))
     if inter is not None:
@@ -122,28 +122,41 @@ def _add_predicted_modes(
     out: list[Candidate],
     fr: FrameToCode,
     intra: Candidate,
-    pred: Prediction | None,
+    source: PredictionSource,
     previous: np.ndarray | None,
     sent_palette: np.ndarray | None,
     use_palette: bool,
     probe: palette.IntraProbe | None,
 ) -> None:
-    """Append the candidates of RGB inter and the palette modes that apply."""
+    """Append the candidates of RGB inter and the palette modes that apply.
+
+    A palette frame whose copy choices all leave at most REGION_SHARE of it in the box of their
+    coded pixels has the prediction made only there, as the decoder asks for it: RGB inter,
+    which codes every pixel, is then not estimated, and palette inter's scale shift is fitted
+    without it (``palette.region_scale_shift``)."""
     frame = fr.pixels
-    inter = rgb_inter.estimate(fr, pred) if pred is not None else None
+    extracted = pc.extract_palette(frame) if use_palette else None
+    choices = _copy_choices(frame, previous) if extracted is not None else [None]
+    region = None
+    if callable(source) and previous is not None and all(c is not None for c in choices):
+        coded = np.logical_or.reduce([c.coded for c in choices])
+        region = coded_box(coded, fr.height, fr.width)
+    pred = source(region) if callable(source) else source
+    inter = rgb_inter.estimate(fr, pred) if pred is not None and region is None else None
     if inter is not None:
         out.append(inter)
     if not use_palette:
         return
-    extracted = pc.extract_palette(frame)
     inter_shift = None if inter is None else inter.scale_shift
     if extracted is not None:
         cheapest: dict[int, Candidate] = {}  # per palette mode, over the copy choices
         only = None  # after the first choice: the modes and schedules that won with it
-        for copied in _copy_choices(frame, previous):
+        for copied in choices:
             shift = inter_shift
             if inter is not None and previous is not None:
                 shift = palette.inter_scale_shift(inter, frame, previous, copied)
+            elif region is not None:
+                shift = palette.region_scale_shift(fr, pred, previous, copied)
             found = palette.estimate(
                 fr,
                 extracted,

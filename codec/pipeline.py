@@ -274,7 +274,8 @@ class Encoder:
             self._inter = InterProbe()
             self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
         history = list(self._history)
-        predict = (lambda: self.predictor.predict(history)) if history else None
+        # The prediction of a region, asked for once the frame's copied blocks are known (if at all).
+        predict = functools.partial(self.predictor.predict_region, history) if history else None
         previous = history[-1] if history else None
         coded = frame_coding.encode_frame(
             frame, predict, previous, self._palette, self.use_palette, self._probe, self._inter

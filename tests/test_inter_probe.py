@@ -68,9 +68,10 @@ class _Misleading(LastFramePredictor):
 
 
 def _counted(predictor):
+    """``predictor`` with its calls by the encoder (``predict_region``) counted."""
     calls = []
-    real = predictor.predict
-    predictor.predict = lambda history: calls.append(len(history)) or real(history)
+    real = predictor.predict_region
+    predictor.predict_region = lambda history, region: calls.append(len(history)) or real(history, region)
     return predictor, calls
 
 

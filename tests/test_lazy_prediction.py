@@ -108,3 +108,71 @@ def test_an_error_of_the_model_is_not_reported_as_a_damaged_payload():
     predictor.predict_region = failing
     with pytest.raises(MemoryError, match="no room"):
         list(Decoder(io.BytesIO(data), predictor=predictor))
+
+
+def _scrambling(predictor, regions: list):
+    """``predictor`` whose planes outside the region it is asked for are random (and the regions
+    it was asked for recorded): a coder that reads there gets other integers."""
+    real = predictor.predict_region
+
+    def scrambled(history, region):
+        pred = real(history, region)
+        regions.append(region)
+        if region is not None:
+            outside = np.ones(pred.mean_q.shape[1:], bool)
+            outside[region] = False
+            for plane in (pred.mean_q, pred.scale_idx, pred.coupling_q):
+                plane[:, outside] = np.random.default_rng(0).integers(0, 60, plane[:, outside].shape)
+        return pred
+
+    predictor.predict_region = scrambled
+    return predictor
+
+
+def test_the_encoder_predicts_the_same_box_and_reads_nothing_outside_it():
+    """The encoder asks for the box of the coded pixels where its copy choices leave at most half
+    the frame there: with the planes outside scrambled the stream is the same, byte for byte."""
+    frames = _still_with_a_moving_square()
+    data = encode(frames, model="convlstm-hybrid-int")
+    regions: list = []
+    scrambled = _scrambling(registry.get("convlstm-hybrid-int"), regions)
+    assert encode(frames, model=scrambled) == data
+    boxes = [r for r in regions if r is not None]
+    assert len(boxes) >= 3, regions
+    assert all((r[0].stop - r[0].start) * (r[1].stop - r[1].start) <= 64 * 64 // 2 for r in boxes)
+    decoded = list(Decoder(io.BytesIO(data)))
+    assert all(np.array_equal(d.pixels, f) for d, f in zip(decoded, frames, strict=True))
+
+
+def test_a_region_frame_has_no_rgb_inter_candidate_and_its_shift_is_fitted_on_the_coded_pixels():
+    from fpcodec.codec import copied_blocks
+    from fpcodec.codec.modes import palette, rgb_inter
+    from fpcodec.codec.modes.base import FrameToCode, best_shift
+
+    frames = _still_with_a_moving_square()
+    model = registry.get("convlstm-hybrid-int")
+    history, frame, previous = frames[:5], frames[5], frames[4]
+    asked: list = []
+
+    def region_prediction(region):
+        asked.append(region)
+        return model.predict_region(history, region)
+
+    found = frame_coding.candidates(frame, region_prediction, previous)
+    assert asked and asked[0] is not None
+    modes = [c.mode for c in found]
+    assert frame_coding.MODE_INTER not in modes and frame_coding.MODE_PALETTE_INTER in modes
+    copied = copied_blocks.choices(frame, previous)[0]
+    pred, whole = model.predict_region(history, asked[0]), model.predict(history)
+    fr = FrameToCode.of(frame)
+    # Where coded pixels changed: the shift the whole-frame path fits from RGB inter's arrays.
+    inter = rgb_inter.estimate(fr, whole)
+    assert palette.region_scale_shift(fr, pred, previous, copied) == palette.inter_scale_shift(
+        inter, frame, previous, copied
+    )
+    # Where none did (the previous frame coded again): fitted on every coded pixel.
+    same = FrameToCode.of(previous)
+    coded = copied.coded.reshape(frame.shape[:2])
+    mean_q, scale_idx = rgb_inter.params(same.chw, whole)
+    expected = best_shift(same.chw[:, coded], mean_q[:, coded], scale_idx[:, coded])[0]
+    assert palette.region_scale_shift(same, pred, previous, copied) == expected

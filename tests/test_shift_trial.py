@@ -40,7 +40,7 @@ def test_a_panned_clip_codes_smaller_from_its_shifted_history_and_a_still_one_th
     with shift_trial.shifted_history(radius=3):
         assert len(encode(pan, model=model)) < 0.75 * len(plain)
     assert "shifted" not in pipeline.Encoder.write.__name__
-    assert "predict" not in vars(model) and encode(pan, model=model) == plain
+    assert "predict_region" not in vars(model) and encode(pan, model=model) == plain
     still = _clip(0)
     still[2] = still[2].copy()
     still[2][10:14, 10:14] = 7  # not a repeat of the frame before

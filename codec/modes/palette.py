@@ -38,6 +38,7 @@ from .base import (
     best_shift,
     shifted,
 )
+from . import rgb_inter
 from .rgb_inter import InterCandidate
 
 #: The encoder keeps a candidate's model rows for the final coding pass when they fit in this many
@@ -594,13 +595,34 @@ def inter_scale_shift(
     sharpest scale (-63 on a clip whose new 32x32 icons cover a tenth of it), which makes the model
     row give every changed pixel almost no probability. Palette inter predicts unchanged pixels by
     the previous colour anyway, so its row's scale is fitted where the row is needed."""
-    changed = pack_colours(frame) != pack_colours(previous)
-    if copied is not None:
-        changed &= copied.coded.reshape(changed.shape)
+    changed = _changed_coded(frame, previous, copied)
     if not changed.any():
         return inter.scale_shift
     mean_q, scale_idx = inter.parameters()
     return best_shift(inter.chw[:, changed], mean_q[:, changed], scale_idx[:, changed])[0]
+
+
+def region_scale_shift(
+    frame: FrameToCode, pred: Prediction, previous: np.ndarray, copied: copied_blocks.CopiedBlocks
+) -> int:
+    """``inter_scale_shift`` where ``pred`` holds only the box of the coded pixels (the rest copied)
+    and RGB inter was not estimated: fitted over the coded pixels that changed, or over every
+    coded pixel where none did (there is no whole-frame shift to fall back on)."""
+    use = _changed_coded(frame.pixels, previous, copied)
+    if not use.any():
+        use = copied.coded.reshape(use.shape)
+    mean_q, scale_idx = rgb_inter.params(frame.chw, pred)
+    return best_shift(frame.chw[:, use], mean_q[:, use], scale_idx[:, use])[0]
+
+
+def _changed_coded(
+    frame: np.ndarray, previous: np.ndarray, copied: copied_blocks.CopiedBlocks | None
+) -> np.ndarray:
+    """(H, W) bool: the pixels a palette frame codes whose colour changed since ``previous``."""
+    changed = pack_colours(frame) != pack_colours(previous)
+    if copied is not None:
+        changed &= copied.coded.reshape(changed.shape)
+    return changed
 
 
 def palette_body(palette: np.ndarray, sent_palette: np.ndarray | None) -> bytes | None:
