@@ -18,10 +18,11 @@ import contextlib
 import os
 import sys
 import types
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import numba
 import numpy as np
+from numba.core.dispatcher import Dispatcher
 
 from . import compile_note, entropy
 
@@ -33,12 +34,14 @@ _CDF_HALF = entropy.CDF_HALF
 _SYMBOL_MIN, _SYMBOL_MAX = entropy.SYMBOL_MIN, entropy.SYMBOL_MAX
 
 
+K = TypeVar("K")
+
 #: Below this much work (loop iterations, or entries of the output) a kernel with a serial twin
 #: runs on the calling thread (``for_size``).
 SERIAL_ITEMS = int(os.environ.get("FPCODEC_SERIAL_ITEMS", "4096"))
 
 
-def serial_twin(kernel):
+def serial_twin(kernel: Dispatcher) -> Dispatcher:
     """``kernel`` (a parallel njit dispatcher) compiled for one thread, cached under a name of its
     own. Why: OpenMP ends every parallel loop waiting for all its threads; a loop of a few hundred
     iterations takes 15-30 us more on two threads than on one, and where another process holds a
@@ -54,7 +57,7 @@ def serial_twin(kernel):
     return numba.njit(cache=True, nogil=True)(twin)
 
 
-def for_size(kernel, twin, items: int):
+def for_size(kernel: K, twin: K, items: int) -> K:
     """``twin`` (``serial_twin(kernel)``) for less than SERIAL_ITEMS ``items`` of work, else
     ``kernel``: the same results either way (the loops' iterations are independent)."""
     return twin if items < SERIAL_ITEMS else kernel

@@ -208,9 +208,10 @@ def encode_frame(
 ) -> CodedFrame:
     """Code ``frame`` ((H, W, C) uint8) in whichever mode measures cheapest.
 
-    ``pred``: the prediction, or a function that makes it (called only where a predicted mode is
-    estimated). ``previous`` is the last decoded frame (for palette modes' previous-colour event) and
-    ``sent_palette`` the palette last transmitted (a palette frame reusing it sends no palette).
+    ``pred``: the prediction, or a function that makes it for a region of the frame (None: all
+    of it; called only where a predicted mode is estimated). ``previous`` is the last decoded
+    frame (for palette modes' previous-colour event) and ``sent_palette`` the palette last
+    transmitted (a palette frame reusing it sends no palette).
     ``probe`` and ``inter``: the stream's ``palette.IntraProbe`` and ``InterProbe`` (None: every
     mode is estimated).
     """
