@@ -56,13 +56,9 @@ def _still_with_a_moving_square() -> list[np.ndarray]:
     return frames
 
 
-def test_frames_with_copied_pixels_are_predicted_in_the_box_of_the_coded_ones():
-    """The decoder asks the model for the coded pixels' box, and nothing outside it is read: with
-    the planes there scrambled, every frame still decodes exactly (its CRC is checked too)."""
-    frames = _still_with_a_moving_square()
-    data = encode(frames, model="convlstm-hybrid-int")
-    predictor = registry.get("convlstm-hybrid-int")
-    regions = []
+def _scrambling(predictor, regions: list):
+    """``predictor`` whose planes outside the region it is asked for are random (and the regions
+    it was asked for recorded): a coder that reads there gets other integers."""
     real = predictor.predict_region
 
     def scrambled(history, region):
@@ -76,6 +72,16 @@ def test_frames_with_copied_pixels_are_predicted_in_the_box_of_the_coded_ones():
         return pred
 
     predictor.predict_region = scrambled
+    return predictor
+
+
+def test_frames_with_copied_pixels_are_predicted_in_the_box_of_the_coded_ones():
+    """The decoder asks the model for the coded pixels' box, and nothing outside it is read: with
+    the planes there scrambled, every frame still decodes exactly (its CRC is checked too)."""
+    frames = _still_with_a_moving_square()
+    data = encode(frames, model="convlstm-hybrid-int")
+    regions: list = []
+    predictor = _scrambling(registry.get("convlstm-hybrid-int"), regions)
     decoded = list(Decoder(io.BytesIO(data), predictor=predictor))
     assert all(np.array_equal(d.pixels, f) for d, f in zip(decoded, frames, strict=True))
     boxes = [r for r in regions if r is not None]
@@ -108,25 +114,6 @@ def test_an_error_of_the_model_is_not_reported_as_a_damaged_payload():
     predictor.predict_region = failing
     with pytest.raises(MemoryError, match="no room"):
         list(Decoder(io.BytesIO(data), predictor=predictor))
-
-
-def _scrambling(predictor, regions: list):
-    """``predictor`` whose planes outside the region it is asked for are random (and the regions
-    it was asked for recorded): a coder that reads there gets other integers."""
-    real = predictor.predict_region
-
-    def scrambled(history, region):
-        pred = real(history, region)
-        regions.append(region)
-        if region is not None:
-            outside = np.ones(pred.mean_q.shape[1:], bool)
-            outside[region] = False
-            for plane in (pred.mean_q, pred.scale_idx, pred.coupling_q):
-                plane[:, outside] = np.random.default_rng(0).integers(0, 60, plane[:, outside].shape)
-        return pred
-
-    predictor.predict_region = scrambled
-    return predictor
 
 
 def test_the_encoder_predicts_the_same_box_and_reads_nothing_outside_it():
