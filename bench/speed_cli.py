@@ -76,13 +76,7 @@ DEFAULT_CODECS = ("webp", "jxl-e9")
 REFERENCES = ("jxl-e9", "webp")
 #: The fpcodec outputs timed as processes (the CLI has no .npy output; APNG is its lossless default).
 DECODE_OUTPUTS = ("apng", "gif")
-THREAD_VARS = (
-    "NUMBA_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "TORCH_NUM_THREADS",
-    "FPCODEC_SERIAL_ITEMS",
-)
+THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TORCH_NUM_THREADS")
 BASELINE_CMD = ["-c", "import numpy"]
 DPI = 150
 

@@ -17,12 +17,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import types
-from typing import Iterator, TypeVar
+from typing import Iterator
 
 import numba
 import numpy as np
-from numba.core.dispatcher import Dispatcher
 
 from . import compile_note, entropy
 
@@ -32,35 +30,6 @@ _HALF = entropy.MEAN_STEPS // 2  # a value's bin reaches half a level (in 1/16) 
 _BIN_SPAN = entropy.BIN_SPAN
 _CDF_HALF = entropy.CDF_HALF
 _SYMBOL_MIN, _SYMBOL_MAX = entropy.SYMBOL_MIN, entropy.SYMBOL_MAX
-
-
-K = TypeVar("K")
-
-#: Below this much work (loop iterations, or entries of the output) a kernel with a serial twin
-#: runs on the calling thread (``for_size``).
-SERIAL_ITEMS = int(os.environ.get("FPCODEC_SERIAL_ITEMS", "4096"))
-
-
-def serial_twin(kernel: Dispatcher) -> Dispatcher:
-    """``kernel`` (a parallel njit dispatcher) compiled for one thread, cached under a name of its
-    own. Why: OpenMP ends every parallel loop waiting for all its threads; a loop of a few hundred
-    iterations takes 15-30 us more on two threads than on one, and where another process holds a
-    core, the wait for a descheduled thread is a scheduler slice (milliseconds). A small screen
-    frame makes hundreds of such calls."""
-    f = kernel.py_func
-    twin = types.FunctionType(
-        f.__code__, f.__globals__, f.__name__ + "_serial", f.__defaults__, f.__closure__
-    )
-    twin.__qualname__ = f.__qualname__ + "_serial"
-    twin.__module__ = f.__module__
-    twin.__doc__ = f.__doc__
-    return numba.njit(cache=True, nogil=True)(twin)
-
-
-def for_size(kernel: K, twin: K, items: int) -> K:
-    """``twin`` (``serial_twin(kernel)``) for less than SERIAL_ITEMS ``items`` of work, else
-    ``kernel``: the same results either way (the loops' iterations are independent)."""
-    return twin if items < SERIAL_ITEMS else kernel
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -78,9 +47,6 @@ def _table_rows(
         for k in range(1, hi - lo):
             out[i, k] = bins[b + (lo + k) * _STEPS]
         out[i, hi - lo] = total - cdf[c + hi * _STEPS - _HALF] + 1
-
-
-_table_rows_serial = serial_twin(_table_rows)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -113,17 +79,13 @@ def _window_rows(
         out[i, width] = full - mass
 
 
-_window_rows_serial = serial_twin(_window_rows)
-
-
 def table_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """(N, hi - lo + 1) float64 rows: ``entropy.table_rows_reference``'s integers."""
     mean_q = np.ascontiguousarray(mean_q, np.int64).ravel()
     bins, cdf = entropy.bin_table(), entropy.cdf_table()
     out = np.empty((mean_q.size, hi - lo + 1), np.float64)
-    kernel = for_size(_table_rows, _table_rows_serial, out.size)
-    with first_call(kernel):
-        kernel(
+    with first_call(_table_rows):
+        _table_rows(
             mean_q,
             np.ascontiguousarray(scale_idx, np.int64).ravel(),
             lo,
@@ -144,9 +106,8 @@ def window_rows(mean_q: np.ndarray, scale_idx: np.ndarray, radius: int) -> tuple
     cdf = entropy.cdf_table()
     lo = np.empty(mean_q.size, np.int64)
     out = np.empty((mean_q.size, 2 * radius + 2), np.float64)
-    kernel = for_size(_window_rows, _window_rows_serial, out.size)
-    with first_call(kernel):
-        kernel(
+    with first_call(_window_rows):
+        _window_rows(
             mean_q,
             np.ascontiguousarray(scale_idx, np.int64).ravel(),
             radius,

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from ..bitstream import entropy
-from ..bitstream.table_kernel import first_call, for_size, serial_twin
+from ..bitstream.table_kernel import first_call
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -55,18 +55,14 @@ def _params(canvas, neighbours, floor, gain, bounds, shift, mean, scale_idx):  #
     return mean, scale_idx
 
 
-_params_serial = serial_twin(_params)
-
-
 def block_params(canvas: np.ndarray, neighbours: np.ndarray, floor: float, gain: float, shift: int = 0):
     """(mean (C, N) float32, scale index (C, N) int32): ``intra.block_params_reference``'s mean,
     and ``entropy.quantize_scale`` of its scale, plus ``shift`` and clamped to the table (the
     frame's scale shift, ``modes.base.shifted``)."""
     c, n = canvas.shape[0], neighbours.shape[1]
     mean, scale_idx = np.empty((c, n), np.float32), np.empty((c, n), np.int32)
-    kernel = for_size(_params, _params_serial, c * n)
-    with first_call(kernel):
-        return kernel(
+    with first_call(_params):
+        return _params(
             canvas,
             np.ascontiguousarray(neighbours),
             np.float32(floor),
@@ -148,12 +144,8 @@ def _paint(canvas, palette, idx, targets):  # pragma: no cover - compiled
             canvas[c, t] = palette[colour, c]
 
 
-_paint_serial = serial_twin(_paint)
-
-
 def paint(canvas: np.ndarray, palette: np.ndarray, idx: np.ndarray, targets: np.ndarray) -> None:
     """``canvas[:, targets] = palette[idx[targets]].T`` in place, in one pass: the palette intra
     decoder's canvas (uint8, or float32) after each pass."""
-    kernel = for_size(_paint, _paint_serial, canvas.shape[0] * targets.size)
-    with first_call(kernel):
-        kernel(canvas, np.ascontiguousarray(palette), idx, np.ascontiguousarray(targets))
+    with first_call(_paint):
+        _paint(canvas, np.ascontiguousarray(palette), idx, np.ascontiguousarray(targets))

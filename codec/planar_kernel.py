@@ -17,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..bitstream.table_kernel import first_call, for_size, serial_twin
+from ..bitstream.table_kernel import first_call
 from . import planar_rule, raster_rule
 
 #: planar_rule's constants, as the loop reads them (numba freezes module globals).
@@ -131,9 +131,6 @@ def _inter_params(
         )  # fmt: skip
 
 
-_inter_params_serial = serial_twin(_inter_params)
-
-
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _pass_params(
     plane,
@@ -190,9 +187,6 @@ def _pass_params(
         )
 
 
-_pass_params_serial = serial_twin(_pass_params)
-
-
 def _luma_term(luma_error: np.ndarray | None) -> tuple[np.ndarray, bool]:
     """The kernels' (luma error, whether there is one): chroma planes of inter frames have it."""
     return (np.zeros(1, np.int64), False) if luma_error is None else (luma_error, True)
@@ -211,9 +205,8 @@ def pass_params(
     neighbours per sample."""
     n = targets.size
     mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
-    kernel = for_size(_pass_params, _pass_params_serial, n)
-    with first_call(kernel):
-        kernel(
+    with first_call(_pass_params):
+        _pass_params(
             plane,
             plane if mc is None else mc,
             mc is not None,
@@ -241,16 +234,12 @@ def _intra_params(plane, neighbours, depth, thresholds, mean_out, ctx_out):  # p
         mean_out[i], ctx_out[i] = 16 * _median(a, b, c), _level(activity, thresholds)
 
 
-_intra_params_serial = serial_twin(_intra_params)
-
-
 def intra_params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """``raster_rule.params_reference``'s (means, contexts), int64."""
     n = neighbours.shape[1]
     mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
-    kernel = for_size(_intra_params, _intra_params_serial, n)
-    with first_call(kernel):
-        kernel(plane, np.ascontiguousarray(neighbours), depth, raster_rule.THRESHOLDS, mean, ctx)
+    with first_call(_intra_params):
+        _intra_params(plane, np.ascontiguousarray(neighbours), depth, raster_rule.THRESHOLDS, mean, ctx)
     return mean, ctx
 
 
@@ -265,9 +254,8 @@ def inter_params(
     """``raster_rule.inter_params_reference``'s (means, contexts), int64."""
     n = targets.size
     mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
-    kernel = for_size(_inter_params, _inter_params_serial, n)
-    with first_call(kernel):
-        kernel(
+    with first_call(_inter_params):
+        _inter_params(
             plane,
             mc,
             np.ascontiguousarray(neighbours),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
-from ..bitstream.table_kernel import first_call, for_size, serial_twin
+from ..bitstream.table_kernel import first_call
 from .palette_context import MAX_ORDERS
 
 if TYPE_CHECKING:
@@ -170,9 +170,6 @@ def _rows(
     return p
 
 
-_rows_serial = serial_twin(_rows)
-
-
 def mix(
     p: np.ndarray, prev_idx: np.ndarray | None, w_prev: float, nbr_idx: np.ndarray | None, w_levels
 ) -> np.ndarray:
@@ -212,9 +209,8 @@ def _run_rows(p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, table
         keys, betas, tables = [], (0.0,) * MAX_ORDERS, [_EMPTY_TABLE] * MAX_ORDERS
     count_type = np.result_type(np.int32, *(t[1].dtype for t in tables))  # one type: no copies
     codes = tuple(np.ascontiguousarray(t[0], np.int64) for t in tables)
-    kernel = for_size(_rows, _rows_serial, n)
-    with first_call(kernel):
-        return kernel(
+    with first_call(_rows):
+        return _rows(
             p,
             mixing,
             np.full(n, -1, np.int64) if prev_idx is None else np.asarray(prev_idx, np.int64),
@@ -284,9 +280,6 @@ def _keys(
     return out
 
 
-_keys_serial = serial_twin(_keys)
-
-
 _NO_RING = np.zeros((0, 2), np.int64)
 
 
@@ -311,9 +304,8 @@ def context_keys(
                 f"a ring needs the pass's {n} targets, got {None if targets is None else targets.size}"
             )
         offsets, height, width = np.ascontiguousarray(ring.offsets, np.int64), ring.height, ring.width
-    kernel = for_size(_keys, _keys_serial, n)
-    with first_call(kernel):
-        return kernel(
+    with first_call(_keys):
+        return _keys(
             index_canvas,
             np.ascontiguousarray(neighbours),
             np.ascontiguousarray(targets),
@@ -395,18 +387,14 @@ def _true_counts(codes, sample, counts, keys, symbols, own, total):  # pragma: n
         total[i] = np.float64(t)
 
 
-_true_counts_serial = serial_twin(_true_counts)
-
-
 def true_counts(
     codes: np.ndarray, counts: np.ndarray, keys: np.ndarray, symbols: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """``palette_context.ContextCounts.true_counts`` from an order's table: (count of each pixel's
     own symbol after its context, the context's total), float64."""
     own, total = np.empty(keys.size), np.empty(keys.size)
-    kernel = for_size(_true_counts, _true_counts_serial, keys.size)
-    with first_call(kernel):
-        kernel(
+    with first_call(_true_counts):
+        _true_counts(
             codes,
             sampled(codes),
             counts,
@@ -428,13 +416,9 @@ def _neighbour_colours(index_canvas, neighbours, out):  # pragma: no cover - com
     return out
 
 
-_neighbour_colours_serial = serial_twin(_neighbour_colours)
-
-
 def neighbour_colours(index_canvas: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
     """(J, N) int32 palette indices at the neighbours' flat positions, -1 where outside the frame
     (``modes.palette.neighbour_colours``; one pass, no temporaries)."""
     out = np.empty(neighbours.shape, np.int32)
-    kernel = for_size(_neighbour_colours, _neighbour_colours_serial, out.size)
-    with first_call(kernel):
-        return kernel(index_canvas, np.ascontiguousarray(neighbours), out)
+    with first_call(_neighbour_colours):
+        return _neighbour_colours(index_canvas, np.ascontiguousarray(neighbours), out)

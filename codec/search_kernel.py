@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from ..bitstream import entropy
-from ..bitstream.table_kernel import first_call, for_size, serial_twin
+from ..bitstream.table_kernel import first_call
 
 if TYPE_CHECKING:
     from .palette_coding import TrueColourStats
@@ -86,9 +86,6 @@ def _mix_costs(
     return out
 
 
-_mix_costs_serial = serial_twin(_mix_costs)
-
-
 def mix_costs(
     stats: TrueColourStats,
     mix_table: np.ndarray,
@@ -101,9 +98,8 @@ def mix_costs(
     the hits and valid neighbours as ``palette_coding.votes_of`` makes them."""
     n = stats.true_p.size
     out = np.zeros((_chunks(n), len(mix_table), 1 + levels * len(nbr_table)), np.float64)
-    kernel = for_size(_mix_costs, _mix_costs_serial, n * len(mix_table))
-    with first_call(kernel):
-        kernel(
+    with first_call(_mix_costs):
+        _mix_costs(
             *_columns(stats),
             np.asarray(mix_table, np.float64),
             np.asarray(nbr_table, np.float64),
@@ -124,16 +120,12 @@ def _mixed_p(true_p, has_prev, match, hits, valid, level, w_prev, w_levels, out)
     return out
 
 
-_mixed_p_serial = serial_twin(_mixed_p)
-
-
 def mixed_p(stats: TrueColourStats, w_prev: float, w_levels: np.ndarray) -> np.ndarray:
     """``palette_coding.mixed_true_p_stats``: each pixel's mixed probability of its true colour,
     in one pass and one output array (float64)."""
     out = np.empty(stats.true_p.size, np.float64)
-    kernel = for_size(_mixed_p, _mixed_p_serial, out.size)
-    with first_call(kernel):
-        return kernel(
+    with first_call(_mixed_p):
+        return _mixed_p(
             *_columns(stats),
             float(w_prev),
             np.asarray(w_levels, np.float64),
@@ -175,9 +167,6 @@ def _beta_costs(p_true, own, total, fixed, table, pairs, floor, out):  # pragma:
     return out
 
 
-_beta_costs_serial = serial_twin(_beta_costs)
-
-
 def beta_costs(
     p_true: np.ndarray,
     own: list[np.ndarray],
@@ -194,9 +183,8 @@ def beta_costs(
     if used > min(len(own), len(total)):
         raise ValueError(f"{used} orders used, counts of {min(len(own), len(total))} given")
     out = np.zeros((_chunks(n), n_b * n_b if pairs else n_b), np.float64)
-    kernel = for_size(_beta_costs, _beta_costs_serial, n * out.shape[1])
-    with first_call(kernel):
-        kernel(  # every order's counts, used or not: one compiled signature for all steps
+    with first_call(_beta_costs):
+        _beta_costs(  # every order's counts, used or not: one compiled signature for all steps
             np.ascontiguousarray(p_true, np.float64),
             tuple(np.ascontiguousarray(a) for a in own),
             tuple(np.ascontiguousarray(a) for a in total),

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from ..bitstream import entropy
-from ..bitstream.table_kernel import first_call, for_size, serial_twin
+from ..bitstream.table_kernel import first_call
 
 #: A value's bin reaches half a level (in 1/16) either side of it; the top value in 1/16.
 _HALF = entropy.MEAN_STEPS // 2
@@ -113,9 +113,6 @@ def _weights(
     return out
 
 
-_weights_serial = serial_twin(_weights)
-
-
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _true_weights(
     mean_q, coupling_q, scale_idx, values16, tables, shift, coupling_shift, mean_max, truth, own, total
@@ -136,9 +133,6 @@ def _true_weights(
         total[i] = t
 
 
-_true_weights_serial = serial_twin(_true_weights)
-
-
 def colour_weights(
     mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.ndarray, palette: np.ndarray, shift: int
 ) -> np.ndarray:
@@ -147,9 +141,8 @@ def colour_weights(
     ``scale_idx`` (C, N) indices into the scale table; ``shift`` is the right shift after each
     channel's product."""
     out = np.empty((mean_q.shape[1], len(palette)), np.float64)
-    kernel = for_size(_weights, _weights_serial, out.size)
-    with first_call(kernel):
-        return kernel(*_arguments(mean_q, coupling_q, scale_idx, palette, shift), out)
+    with first_call(_weights):
+        return _weights(*_arguments(mean_q, coupling_q, scale_idx, palette, shift), out)
 
 
 def true_weights(
@@ -164,9 +157,8 @@ def true_weights(
     (N, K) rows of ``colour_weights``: what the encoder's estimate needs of them."""
     n = mean_q.shape[1]
     own, total = np.zeros(n, np.int64), np.empty(n, np.int64)  # own stays 0 for a truth outside the palette
-    kernel = for_size(_true_weights, _true_weights_serial, n * len(palette))
-    with first_call(kernel):
-        kernel(
+    with first_call(_true_weights):
+        _true_weights(
             *_arguments(mean_q, coupling_q, scale_idx, palette, shift),
             np.ascontiguousarray(truth, np.int64),
             own,
