@@ -4,8 +4,8 @@ Reading goes through PyAV (FFmpeg), which composites GIF frames (disposal modes,
 full canvases. A few GIFs FFmpeg rejects but browsers show (no global palette, for instance) are read
 with Pillow instead, and so are animated WebP files, which FFmpeg's WebP decoder does not take
 (Pillow composites their frames with libwebp's animation decoder): ``fpcodec decode`` writes
-animated WebP, so what it writes it also reads. Writers refuse targets that cannot hold the frames exactly unless the caller
-accepts the loss.
+animated WebP, so what it writes it also reads. Writers refuse targets that cannot hold the frames
+exactly unless the caller accepts the loss.
 """
 
 from __future__ import annotations

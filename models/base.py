@@ -99,7 +99,7 @@ class Predictor(ABC):
 
     def predict_region(self, history: list[np.ndarray], region: tuple[slice, slice] | None) -> Prediction:
         """``predict``, needed only inside ``region`` (rows, columns; None: the whole frame): the
-        decoder asks so for a frame whose other pixels are copied, and a model that costs per
-        pixel predicts only there. Inside the region it must equal ``predict``'s; outside, any
+        encoder and the decoder ask so for a frame whose other pixels are copied, and a model that
+        costs per pixel predicts only there. Inside the region it must equal ``predict``'s; outside, any
         values. The default predicts the whole frame."""
         return self.predict(history)
