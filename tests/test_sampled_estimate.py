@@ -1,0 +1,98 @@
+"""The encoder estimates the palette modes of large frames on every few pixels of their passes
+(``palette.sample_step``): the sample's statistics are the whole estimate's at those pixels, its
+bits are close to the whole estimate's, and the streams still decode exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fpcodec.codec import decode, encode
+from fpcodec.codec import palette_coding as pc
+from fpcodec.codec.modes import palette
+from fpcodec.codec.modes.base import MODE_PALETTE_INTER, MODE_PALETTE_INTRA, FrameToCode
+from fpcodec.models.last_frame import last_frame_params
+
+from conftest import CARPHONE_WIDE, read_video
+
+
+@pytest.fixture(scope="module")
+def wide_frames():
+    return read_video(CARPHONE_WIDE)[0]
+
+
+@pytest.fixture(scope="module")
+def frame_pair(wide_frames):
+    """carphonew_000's frames 3 and 4 (200x164), 4 predicted by last-frame."""
+    previous, frame = wide_frames[3], wide_frames[4]
+    extracted = pc.extract_palette(frame)
+    assert extracted is not None
+    return FrameToCode.of(frame), extracted, last_frame_params(wide_frames[:4]), previous
+
+
+def _estimate(frame_pair, mode, stats):
+    fr, (colours, idx), pred, previous = frame_pair
+    h, w = fr.height, fr.width
+    counts = palette.pretrained_counts(palette.intra_geometry(h, w), previous, colours)
+    if mode == MODE_PALETTE_INTER:
+        passes = palette.iter_inter_passes(pred, 0, h, w)
+    else:
+        passes = palette.intra_passes(fr.flat, colours, idx, 0, h, w, decoding=False)
+    return palette.estimate_passes(
+        passes, colours, idx, pc.previous_indices(previous, colours), counts, stats
+    )
+
+
+def test_sample_step_grows_with_the_coded_pixels() -> None:
+    n = palette.SAMPLE_PIXELS
+    assert [palette.sample_step(k) for k in (1, 2 * n - 1, 2 * n, 3 * n, 100 * n)] == [
+        1,
+        1,
+        2,
+        3,
+        palette.SAMPLE_STEP_MAX,
+    ]
+
+
+@pytest.mark.parametrize("step", [2, 3])
+def test_the_sample_is_the_whole_estimate_at_every_step_th_pixel(frame_pair, step) -> None:
+    size = frame_pair[0].height * frame_pair[0].width
+    whole, sample = palette.PassStats(size), palette.PassStats(size, step)
+    _, whole_bits, _ = _estimate(frame_pair, MODE_PALETTE_INTER, whole)
+    _, sample_bits, cached = _estimate(frame_pair, MODE_PALETTE_INTER, sample)
+    assert cached is None  # a sampled estimate has no rows to keep for the coder
+    assert sample.sizes == whole.sizes  # the passes are the same; only the reading is sampled
+    for name, column in whole.columns.items():
+        got = sample.columns[name]
+        assert got.size == -(-size // step), name
+        assert np.array_equal(got, column[::step]), name
+    # one pixel in 2 or 3, scaled to all of them: close to the whole estimate's bits, not equal
+    assert sample_bits != whole_bits
+    assert abs(sample_bits / whole_bits - 1) < 0.03
+
+
+def test_the_second_mode_reads_the_sample_of_the_first(frame_pair) -> None:
+    size = frame_pair[0].height * frame_pair[0].width
+    shared = palette.PassStats(size, 2)
+    _estimate(frame_pair, MODE_PALETTE_INTER, shared)
+    reused = _estimate(frame_pair, MODE_PALETTE_INTRA, shared)
+    alone = _estimate(frame_pair, MODE_PALETTE_INTRA, palette.PassStats(size, 2))
+    assert reused[:2] == alone[:2]
+
+
+def test_a_large_frame_is_estimated_sampled_and_decodes_exactly(wide_frames, monkeypatch) -> None:
+    """200x164 frames code 32,800 pixels: the palette estimates read a sample of them."""
+    steps = []
+    estimate_passes = palette.estimate_passes
+
+    def spy(passes, colours, idx, prev_idx, counts, stats=None, step=1):
+        steps.append(step if stats is None else stats.step)
+        return estimate_passes(passes, colours, idx, prev_idx, counts, stats, step)
+
+    monkeypatch.setattr(palette, "estimate_passes", spy)
+    frames = wide_frames[:3]
+    stream = encode(frames, model="last-frame")
+    assert palette.sample_step(200 * 164) > 1
+    assert steps and set(steps) == {palette.sample_step(200 * 164)}
+    for got, want in zip(decode(stream).frames, frames, strict=True):
+        np.testing.assert_array_equal(got, want)
