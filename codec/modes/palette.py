@@ -48,7 +48,7 @@ CACHE_ENTRIES = 6_000_000
 #: SAMPLE_PIXELS) of its passes, at most one in SAMPLE_STEP_MAX: on all of them below twice
 #: SAMPLE_PIXELS, on at least SAMPLE_PIXELS above (``sample_step``).
 SAMPLE_PIXELS = 16_384
-SAMPLE_STEP_MAX = 4
+SAMPLE_STEP_MAX = 3
 #: When the encoder estimates palette intra on a predicted frame (see ``IntraProbe``).
 INTRA_MARGIN = 0.1
 INTRA_JUMP = 1.2
@@ -483,7 +483,8 @@ def sample_step(pixels: int) -> int:
     were most of its time. Sampled, a mode's bits come out within about 1 % (16 frames of a
     200x164 clip, every 4th pixel: -1.5 to +1.5 %), and the mix field and betas are chosen on at
     least SAMPLE_PIXELS pixels; the context counts still learn from every pixel, as the coder's
-    do."""
+    do. Every 4th pixel cost a 480x270 clip 0.22 % of its bytes, every 3rd 0.02 %
+    (bench/SPEED.md)."""
     return int(min(SAMPLE_STEP_MAX, max(1, pixels // SAMPLE_PIXELS)))
 
 
