@@ -96,3 +96,13 @@ def test_a_large_frame_is_estimated_sampled_and_decodes_exactly(wide_frames, mon
     assert steps and set(steps) == {palette.sample_step(200 * 164)}
     for got, want in zip(decode(stream).frames, frames, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_the_sample_read_in_blocks_is_the_sample_read_at_once(frame_pair, monkeypatch) -> None:
+    """A pass's sampled pixels are read in blocks of _COUNTS_BLOCK (a 1280x720 frame's finest
+    pass sampled every 3rd pixel has 150,000): blocks of 97 give the same estimate."""
+    size = frame_pair[0].height * frame_pair[0].width
+    at_once = _estimate(frame_pair, MODE_PALETTE_INTER, palette.PassStats(size, 3))
+    monkeypatch.setattr(palette, "_COUNTS_BLOCK", 97)
+    in_blocks = _estimate(frame_pair, MODE_PALETTE_INTER, palette.PassStats(size, 3))
+    assert in_blocks[:2] == at_once[:2]
