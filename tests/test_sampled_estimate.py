@@ -106,3 +106,17 @@ def test_the_sample_read_in_blocks_is_the_sample_read_at_once(frame_pair, monkey
     monkeypatch.setattr(palette, "_COUNTS_BLOCK", 97)
     in_blocks = _estimate(frame_pair, MODE_PALETTE_INTER, palette.PassStats(size, 3))
     assert in_blocks[:2] == at_once[:2]
+
+
+def test_sampled_rgba_frames_with_transparency_decode_exactly(wide_frames) -> None:
+    """RGBA (the palette's colours have alpha, a transparent hole in each frame): sampled too."""
+    frames = []
+    for f in wide_frames[:2]:
+        alpha = np.full(f.shape[:2] + (1,), 255, np.uint8)
+        alpha[40:90, 50:150] = 0
+        rgba = np.concatenate([f, alpha], axis=2)
+        rgba[alpha[..., 0] == 0] = 0
+        frames.append(rgba)
+    assert palette.sample_step(200 * 164) > 1
+    for got, want in zip(decode(encode(frames, model="last-frame")).frames, frames, strict=True):
+        np.testing.assert_array_equal(got, want)
