@@ -430,15 +430,19 @@ def estimate_passes(
             p = p[sample]
         else:  # the rows are made again when the frame is coded: only their true colours here
             truth = idx[t[sample]]
+            mean, scale_idx = inp.mean[:, sample], inp.scale_idx[:, sample]  # views
+            coupling = None if inp.coupling is None else inp.coupling[:, sample]
             p = np.empty(truth.size)
             for start in range(0, truth.size, _COUNTS_BLOCK):
                 sl = slice(start, start + _COUNTS_BLOCK)
-                part = sample.start + sl.start * step, min(sample.start + sl.stop * step, t.size)
-                cols = slice(part[0], part[1], step)
-                coupling = None if inp.coupling is None else inp.coupling[:, cols]
                 p[sl] = pc.true_probabilities(
-                    inp.mean[:, cols], coupling, inp.scale_idx[:, cols], palette, truth[sl]
+                    mean[:, sl],
+                    None if coupling is None else coupling[:, sl],
+                    scale_idx[:, sl],
+                    palette,
+                    truth[sl],
                 )
+            del mean, scale_idx, coupling
             truth = None
         cached.append(blocks)
         true_p.put(p.size, true_p=p)
@@ -547,12 +551,13 @@ class PassStats:
         sample = sampled(self._offset, t.size, self.step)
         self._offset += t.size
         orders = ctx.orders(CURRENT)
+        true = np.ascontiguousarray(truth[sample])  # the sample's (no copy when it is every pixel)
         nbr = np.ascontiguousarray(inp.neighbours[:, sample])
-        hits, valid, level = pc.vote_counts(neighbour_colours(idx, nbr), truth[sample])
+        hits, valid, level = pc.vote_counts(neighbour_colours(idx, nbr), true)
         prev = None if prev_idx is None else prev_idx[t[sample]]
         row = {"hits": hits, "valid": valid, "level": level}
         row["has_prev"] = False if prev is None else prev >= 0
-        row["match"] = False if prev is None else prev == truth[sample]
+        row["match"] = False if prev is None else prev == true
         keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide, t)
         n = hits.size
         for o in range(orders):
@@ -560,14 +565,14 @@ class PassStats:
                 row[f"own{o}"] = row[f"total{o}"] = 0
             else:  # in blocks: true_counts' temporaries are several int64 per pixel
                 own, total = np.empty(n, self._count_dtype), np.empty(n, self._count_dtype)
-                key, true = np.ascontiguousarray(keys[o][sample]), np.ascontiguousarray(truth[sample])
+                key = np.ascontiguousarray(keys[o][sample])
                 for start in range(0, n, _COUNTS_BLOCK):
                     sl = slice(start, start + _COUNTS_BLOCK)
                     own[sl], total[sl] = counts.true_counts(o, key[sl], true[sl])
                 row[f"own{o}"], row[f"total{o}"] = own, total
-                del key, true
+                del key
         self._cols.put(n, **row)
-        del row, hits, valid, level, prev
+        del row, hits, valid, level, prev, true
         counts.add(keys, truth)
 
 
