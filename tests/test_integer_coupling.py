@@ -94,6 +94,90 @@ def test_kernel_equals_the_numpy_rule(channels: int, k: int) -> None:
     assert np.array_equal(own, want[np.arange(n), truth]) and np.array_equal(total, want.sum(axis=1))
 
 
+def test_red_windows_hold_every_colour_weighing_more_than_1() -> None:
+    """Outside the red window of red's, green's and blue's scales, red's frequency times green's
+    and blue's largest, shifted after each product, is 0 (the kernels give those colours 1
+    unseen); at the window's ends it is not (the window is no wider than it must be)."""
+    bins = entropy.bin_table().astype(np.int64)
+    top = bins.max(axis=1)
+    lo, hi = weight_kernel._windows(pc.WEIGHT_SHIFT)
+    shift = pc.WEIGHT_SHIFT
+    for s_r in range(len(bins)):
+        for s_g in range(s_r % 5, len(bins), 5):
+            for s_b in range(s_r % 7, len(bins), 7):
+                above = ((bins[s_r] * top[s_g]) >> shift) * top[s_b] >> shift > 0
+                window = slice(lo[s_r, s_g, s_b] + entropy.BIN_SPAN, hi[s_r, s_g, s_b] + entropy.BIN_SPAN + 1)
+                assert above.sum() == above[window].sum()
+                if above.any():
+                    assert above[window.start] and above[window.stop - 1]
+                else:
+                    assert lo[s_r, s_g, s_b] > hi[s_r, s_g, s_b]
+    assert (hi - lo)[0, 0, 0] <= 32 < (hi - lo)[30, 30, 30] and lo[-1, -1, -1] > hi[-1, -1, -1]
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_kernel_at_the_window_edges_equals_the_numpy_rule(channels: int) -> None:
+    """Every red value in the palette (green at both ends too) and every pair of scales, means
+    at every sixteenth of a level: colours just inside and just outside each pixel's window."""
+    rng = np.random.default_rng(channels)
+    scales = len(entropy.SCALE_TABLE)
+    s_r, s_g = np.meshgrid(np.arange(scales), np.arange(scales))
+    n = s_r.size
+    scale_idx = rng.integers(0, scales, (channels, n)).astype(np.int32)
+    scale_idx[0], scale_idx[1] = s_r.ravel(), s_g.ravel()
+    mean_q = rng.integers(0, 4081, (channels, n)).astype(np.int32)
+    mean_q[0] = np.arange(n) % 4081
+    mean_q[1:] = rng.integers(1800, 2300, (channels - 1, n))  # near the palette's other channels
+    coupling_q = rng.integers(-512, 513, (3, n)).astype(np.int32)
+    coupling_q[:, : n // 2] = 0
+    palette = rng.integers(110, 145, (256, channels)).astype(np.uint8)
+    palette[:, 0] = rng.permutation(256)
+    palette[:4, 1] = [0, 255, 0, 255]
+    got = weight_kernel.colour_weights(mean_q, coupling_q, scale_idx, palette, pc.WEIGHT_SHIFT)
+    want = pc.colour_weights_reference(mean_q, coupling_q, scale_idx, palette)
+    assert np.array_equal(got, want)
+    assert (want > 1).sum() > 1000, (want > 1).sum()  # not a test of rows of 1s
+    truth = rng.integers(-1, 257, n)  # outside the palette too: own weight 0
+    own, total = weight_kernel.true_weights(mean_q, coupling_q, scale_idx, palette, pc.WEIGHT_SHIFT, truth)
+    inside = (truth >= 0) & (truth < 256)
+    assert np.array_equal(total, want.sum(axis=1))
+    assert np.array_equal(own[inside], want[np.flatnonzero(inside), truth[inside]]) and not own[~inside].any()
+
+
+def test_colours_at_the_window_ends_keep_their_weights() -> None:
+    """Pixels whose red mean puts a colour exactly at its window's ends (and one step outside),
+    green and blue at the peaks of their bins: the products there are at the bound, the weights
+    above 1 inside and 1 outside, as the numpy rule has them."""
+    bins = entropy.bin_table()
+    lo, hi = weight_kernel._windows(pc.WEIGHT_SHIFT)
+    palette = np.array([[100, 120, 140]], np.uint8)
+    v16 = palette[0].astype(np.int64) * 16
+    peak = np.argmax(bins, axis=1) - entropy.BIN_SPAN
+    cols = []
+    for s_r in range(0, len(bins), 3):
+        for s_g in range(s_r % 4, len(bins), 4):
+            for s_b in range(s_r % 5, len(bins), 5):
+                if lo[s_r, s_g, s_b] > hi[s_r, s_g, s_b]:
+                    continue
+                low, high = lo[s_r, s_g, s_b], hi[s_r, s_g, s_b]
+                r16 = np.array([low - 1, low, high, high + 1], np.int64)
+                ends = v16[0] - r16
+                if 0 <= ends.min() and ends.max() <= entropy.MEAN_Q_MAX:  # the means a pixel can have
+                    cols += [(m, v16[1] - peak[s_g], v16[2] - peak[s_b], s_r, s_g, s_b) for m in ends]
+    mean_r, mean_g, mean_b, s_r, s_g, s_b = np.array(cols).T
+    mean_q = np.stack([mean_r, mean_g, mean_b]).astype(np.int32)
+    scale_idx = np.stack([s_r, s_g, s_b]).astype(np.int32)
+    coupling_q = np.zeros_like(mean_q)
+    got = weight_kernel.colour_weights(mean_q, coupling_q, scale_idx, palette, pc.WEIGHT_SHIFT)
+    want = pc.colour_weights_reference(mean_q, coupling_q, scale_idx, palette)
+    assert np.array_equal(got, want) and len(want) > 1000
+    by_group = want[:, 0].reshape(-1, 4)
+    assert (by_group[:, 1:3] > 1).all() and (by_group[:, [0, 3]] == 1).all()
+    truth = np.zeros(len(want), np.int64)
+    own, total = weight_kernel.true_weights(mean_q, coupling_q, scale_idx, palette, pc.WEIGHT_SHIFT, truth)
+    assert np.array_equal(own, want[:, 0]) and np.array_equal(total, want[:, 0])
+
+
 def test_kernel_on_no_pixels() -> None:
     z = np.zeros((3, 0), np.int32)
     out = weight_kernel.colour_weights(z, z, z, np.zeros((5, 3), np.uint8), pc.WEIGHT_SHIFT)
