@@ -197,7 +197,15 @@ def _windows(shift: int) -> tuple[np.ndarray, np.ndarray]:
 def _palette_order(palette: np.ndarray, shift: int) -> tuple:
     """The kernels' ``order``: (first, regular, extremes, lo, hi). ``regular``: the colours with
     none of red, green and blue at 0 or 255, by red; ``first[v]``: how many of them have red below v
-    (v = 0..256); ``extremes``: the others (their tails are not bins: always visited)."""
+    (v = 0..256); ``extremes``: the others (their tails are not bins: always visited). Kept for
+    the last few palettes: a frame's parts (a hundred at 480x270) share one."""
+    colours = np.ascontiguousarray(palette, np.uint8)
+    return _order_of(colours.tobytes(), colours.shape[1], shift)
+
+
+@functools.lru_cache(maxsize=4)
+def _order_of(raw: bytes, channels: int, shift: int) -> tuple:
+    palette = np.frombuffer(raw, np.uint8).reshape(-1, channels)
     red = palette[:, 0].astype(np.int64)
     ends = ((palette[:, :3] == 0) | (palette[:, :3] == 255)).any(axis=1)
     regular = np.flatnonzero(~ends)
