@@ -149,18 +149,38 @@ def _index_at(index_canvas: np.ndarray, pos: np.ndarray) -> np.ndarray:
 #: decoder's peak on a 1600x1400 frame; seeding that frame's counts takes 0.25 s either way.
 _PENDING_LIMIT = 1 << 18
 
+#: An order's recent table is merged into its base table once it holds more than the base's
+#: 1/RECENT_SHARE codes (``ContextCounts``).
+RECENT_SHARE = 8
+
 
 def _count_dtype(bound: int) -> type:
     """The counts' type when none can exceed ``bound``."""
     return np.int32 if bound < (1 << 31) else np.int64
 
 
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+
+
 class ContextCounts:
-    """(context, palette index) counts per order, growing pass by pass."""
+    """(context, palette index) counts per order, growing pass by pass.
+
+    Each order's counts are held in two sorted tables whose counts add up, as in a log-structured
+    merge: the base, and the recent codes, which a part's new codes are merged into. The recent
+    table goes into the base once it holds more than 1/RECENT_SHARE of the base's codes. Why: a part
+    adds a few thousand codes to a table of up to a frame's pixels, and merging every part into the
+    whole table moved all of it (on a dithered 480x270 GIF, 60 merges an order a frame moving 231
+    million entries in all, 9-13 % of the decoding time; now 45 million). The lookups
+    (``rows_kernel``) read both tables and add a code's two counts: the same integers, for a
+    second search per pixel and order (the rows kernel took 0.2 s more of the 0.5 saved there).
+    Whole processes, medians of 2: decoding 0.97-0.98 the time, encoding 0.95-0.98, on that GIF
+    and 1280x720 and 1600x1400 clips (``bench/results/speed_cli/ab_recent_counts.md``); a 96x96
+    or 200-wide clip's tables are too small for it to tell."""
 
     def __init__(self) -> None:
         self._pending: list[list[np.ndarray]] = [[] for _ in range(MAX_ORDERS)]
         self._tables: list[tuple[np.ndarray, np.ndarray] | None] = [None] * MAX_ORDERS
+        self._recent: list[tuple[np.ndarray, np.ndarray]] = [_EMPTY] * MAX_ORDERS
         self._counted = [0] * MAX_ORDERS  # codes in each table: its counts' bound
         # per order, the buffers whose first entries the table is, when no other object sees them:
         # later merges then go into them in place (``rows_kernel.merge_into``) while they have room
@@ -168,10 +188,12 @@ class ContextCounts:
 
     def copy(self) -> "ContextCounts":
         """An independent copy. Both share the tables, so neither merges into them in place any
-        more: the next merge of either goes into buffers of its own."""
+        more: the next merge of either goes into buffers of its own (a recent table is never
+        merged into in place)."""
         other = ContextCounts()
         other._pending = [list(p) for p in self._pending]
         other._tables = list(self._tables)
+        other._recent = list(self._recent)
         other._counted = list(self._counted)
         self._buffers = [None] * MAX_ORDERS
         return other
@@ -184,10 +206,13 @@ class ContextCounts:
         for o in range(len(keys)):
             self._pending[o].append((keys[o][ok] << _SYMBOL_BITS) | symbols[ok].astype(np.int64))
             if sum(part.size for part in self._pending[o]) > _PENDING_LIMIT:
-                self._table(o)  # the same counts, merged now: pending codes take 8 bytes a pixel
+                self._levels(o)  # the same counts, merged now: pending codes take 8 bytes a pixel
 
-    def _table(self, order: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted unique (context << 8 | symbol) codes and their counts, merged with what was added."""
+    def _levels(self, order: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """(base, recent): the order's two tables, sorted unique (context << 8 | symbol) codes and
+        their counts, with what was added merged into them."""
+        from . import rows_kernel  # numba: loaded on first use
+
         if self._pending[order]:
             parts = self._pending[order]
             self._pending[order] = []
@@ -198,13 +223,39 @@ class ContextCounts:
             del parts
             # int32 counts while they fit (they always do below 2^30-pixel frames): a table entry
             # takes 12 bytes, not 16, and a frame's tables hold about one entry per pixel and order
-            table = codes, counts.astype(_count_dtype(self._counted[order]))
-            old = self._tables[order]
-            if old is not None and old[0].size:
-                table = self._merged(order, old, table)
-            self._tables[order] = table
-        if self._tables[order] is None:
-            self._tables[order] = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+            dtype = _count_dtype(self._counted[order])
+            old = self._recent[order]
+            if old[0].size:
+                size = old[0].size + codes.size
+                buffers = (np.empty(size, np.int64), np.empty(size, dtype))
+                buffers[0][: old[0].size], buffers[1][: old[0].size] = old
+                self._recent[order] = rows_kernel.merge_into(
+                    buffers, old[0].size, (codes, counts.astype(dtype))
+                )
+            else:
+                self._recent[order] = codes, counts.astype(dtype)
+        base = self._tables[order]
+        recent = self._recent[order]
+        if base is None or RECENT_SHARE * recent[0].size > base[0].size:
+            self._fold(order)
+        return self._tables[order], self._recent[order]
+
+    def _fold(self, order: int) -> None:
+        """Merge the order's recent table into its base."""
+        recent = self._recent[order]
+        base = self._tables[order]
+        self._recent[order] = _EMPTY
+        if base is None or not base[0].size:
+            self._tables[order] = recent
+        elif recent[0].size:
+            self._tables[order] = self._merged(order, base, recent)
+
+    def _table(self, order: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted unique (context << 8 | symbol) codes and their counts, merged with what was
+        added: the order's two tables as one."""
+        self._levels(order)
+        if self._recent[order][0].size:
+            self._fold(order)
         return self._tables[order]
 
     def _merged(
@@ -236,7 +287,7 @@ class ContextCounts:
         """Merge what was added into the tables now (the same counts; the pending codes, one per
         pixel, take far more memory than the tables of distinct codes); returns self."""
         for o in range(MAX_ORDERS):
-            self._table(o)
+            self._levels(o)
         return self
 
     def _ranges(self, order: int, keys: np.ndarray):
@@ -270,7 +321,8 @@ class ContextCounts:
         (``true_counts_reference``'s, by the compiled ``rows_kernel``)."""
         from . import rows_kernel  # numba: loaded on first use
 
-        return rows_kernel.true_counts(*self._table(order), keys, symbols)
+        base, recent = self._levels(order)
+        return rows_kernel.true_counts(*base, keys, symbols, recent)
 
     def true_counts_reference(
         self, order: int, keys: np.ndarray, symbols: np.ndarray
@@ -321,8 +373,8 @@ def blend_sparse(
         return blend_sparse_reference(p, counts, keys, beta)
     from . import rows_kernel  # numba: loaded on first use
 
-    keys, tables = _blend_inputs(p.shape[0], counts, keys, beta)
-    return rows_kernel.blend(np.ascontiguousarray(p), keys, beta, tables)
+    keys, tables, recent = _blend_inputs(p.shape[0], counts, keys, beta)
+    return rows_kernel.blend(np.ascontiguousarray(p), keys, beta, tables, recent)
 
 
 def mix_blend(
@@ -339,19 +391,18 @@ def mix_blend(
     version with integer tables), in one compiled pass over them: the same rows, bit for bit."""
     from . import rows_kernel  # numba: loaded on first use
 
-    keys, tables = _blend_inputs(p.shape[0], counts, keys, beta)
+    keys, tables, recent = _blend_inputs(p.shape[0], counts, keys, beta)
     return rows_kernel.mix_blend(
-        np.ascontiguousarray(p), prev_idx, w_prev, nbr_idx, w_levels, keys, beta, tables
+        np.ascontiguousarray(p), prev_idx, w_prev, nbr_idx, w_levels, keys, beta, tables, recent
     )
 
 
-def _blend_inputs(
-    n: int, counts: ContextCounts, keys: list[np.ndarray], beta: tuple[float, ...]
-) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
-    """(keys, tables) as the kernel takes them: a key row (zeros where inactive) and a table per
-    order."""
+def _blend_inputs(n: int, counts: ContextCounts, keys: list[np.ndarray], beta: tuple[float, ...]) -> tuple:
+    """(keys, tables, recent tables) as the kernel takes them: a key row (zeros where inactive)
+    and an order's two tables (``ContextCounts._levels``) per order."""
     keys = [keys[o] if b > 0 else np.zeros(n, np.int64) for o, b in enumerate(beta)]
-    return keys, [counts._table(o) for o in range(len(beta))]
+    levels = [counts._levels(o) for o in range(len(beta))]
+    return keys, [base for base, _ in levels], [recent for _, recent in levels]
 
 
 def blend_sparse_reference(

@@ -74,16 +74,20 @@ def sampled(codes: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _blend_row(p, i, keys, betas, codes, samples, counts, lo, hi, coeff):  # pragma: no cover - compiled
+def _blend_row(
+    p, i, keys, betas, codes, samples, counts, r_codes, r_samples, r_counts, lo, hi, r_lo, r_hi, coeff
+):  # pragma: no cover - compiled
     """Row i of ``p`` blended with the counts after its contexts: per active order o (``betas[o]``
-    > 0) ``keys[o, i]`` is its key in the order's table, ``codes[o]`` (sorted, context << 8 |
-    symbol), its sample ``samples[o]`` (``sampled``) and ``counts[o]``; ``lo``, ``hi``, ``coeff``
+    > 0) ``keys[o, i]`` is its key in the order's two tables, the base ``codes[o]`` (sorted,
+    context << 8 | symbol), its sample ``samples[o]`` (``sampled``) and ``counts[o]``, and the
+    recent ``r_codes[o]``, ``r_samples[o]``, ``r_counts[o]`` (``palette_context.ContextCounts``'
+    levels): a code's count is the sum of its two. ``lo``, ``hi``, ``r_lo``, ``r_hi``, ``coeff``
     are the caller's scratch, one entry per order."""
     k_count = p.shape[1]
     n_orders = betas.size
     a = 1.0
     for o in range(n_orders):
-        lo[o], hi[o], coeff[o] = 0, 0, 0.0
+        lo[o], hi[o], r_lo[o], r_hi[o], coeff[o] = 0, 0, 0, 0, 0.0
         b = betas[o]
         if b <= 0:
             continue
@@ -91,6 +95,10 @@ def _blend_row(p, i, keys, betas, codes, samples, counts, lo, hi, coeff):  # pra
         total = np.int64(0)
         for q in range(lo[o], hi[o]):
             total += counts[o][q]
+        if r_codes[o].size:
+            r_lo[o], r_hi[o] = _context_range(r_codes[o], r_samples[o], keys[o, i])
+            for q in range(r_lo[o], r_hi[o]):
+                total += r_counts[o][q]
         denom = np.float64(total) + b
         shrink = b / denom
         a = a * shrink
@@ -101,8 +109,23 @@ def _blend_row(p, i, keys, betas, codes, samples, counts, lo, hi, coeff):  # pra
         p[i, k] *= a
     for o in range(n_orders):
         c = coeff[o]
-        for q in range(lo[o], hi[o]):
-            p[i, codes[o][q] & _SYMBOL_MASK] += c * np.float64(counts[o][q])
+        if r_lo[o] == r_hi[o]:  # the context has no recent codes (most pixels)
+            for q in range(lo[o], hi[o]):
+                p[i, codes[o][q] & _SYMBOL_MASK] += c * np.float64(counts[o][q])
+            continue
+        q, r = lo[o], r_lo[o]
+        while q < hi[o] or r < r_hi[o]:  # the two ranges in code order: one add per symbol
+            if r == r_hi[o] or (q < hi[o] and codes[o][q] < r_codes[o][r]):
+                p[i, codes[o][q] & _SYMBOL_MASK] += c * np.float64(counts[o][q])
+                q += 1
+            elif q == hi[o] or r_codes[o][r] < codes[o][q]:
+                p[i, r_codes[o][r] & _SYMBOL_MASK] += c * np.float64(r_counts[o][r])
+                r += 1
+            else:
+                both = np.int64(counts[o][q]) + np.int64(r_counts[o][r])
+                p[i, codes[o][q] & _SYMBOL_MASK] += c * np.float64(both)
+                q += 1
+                r += 1
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -147,7 +170,20 @@ _RUN = 64
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _rows(
-    p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, codes, samples, counts
+    p,
+    mixing,
+    prev_idx,
+    w_prev,
+    nbr_idx,
+    w_levels,
+    keys,
+    betas,
+    codes,
+    samples,
+    counts,
+    r_codes,
+    r_samples,
+    r_counts,
 ):  # pragma: no cover - compiled
     """``p`` (N, K) float64 in place, row by row: with ``mixing``, ``_mix_row`` (the votes' mix);
     then, where an order is active, ``_blend_row`` (the context counts' blend). Both steps of a row
@@ -161,12 +197,17 @@ def _rows(
     for run in numba.prange((n + _RUN - 1) // _RUN):
         lo = np.zeros(n_orders, np.int64)
         hi = np.zeros(n_orders, np.int64)
+        r_lo = np.zeros(n_orders, np.int64)
+        r_hi = np.zeros(n_orders, np.int64)
         coeff = np.zeros(n_orders)
         for i in range(run * _RUN, min(n, run * _RUN + _RUN)):
             if mixing:
                 _mix_row(p, i, prev_idx, w_prev, nbr_idx, w_levels)
             if blending:
-                _blend_row(p, i, keys, betas, codes, samples, counts, lo, hi, coeff)
+                _blend_row(
+                    p, i, keys, betas, codes, samples, counts, r_codes, r_samples, r_counts, lo, hi, r_lo,
+                    r_hi, coeff,
+                )  # fmt: skip
     return p
 
 
@@ -177,15 +218,20 @@ def mix(
     return mix_blend(p, prev_idx, w_prev, nbr_idx, w_levels, None, (), [])
 
 
+Table = tuple[np.ndarray, np.ndarray]
+
+
 def blend(
     p: np.ndarray,
     keys: list[np.ndarray],
     betas: tuple[float, ...],
-    tables: list[tuple[np.ndarray, np.ndarray]],
+    tables: list[Table],
+    recent: list[Table] | None = None,
 ) -> np.ndarray:
     """Blend float64 rows ``p`` (N, K) in place with the counts of ``tables`` (per order: sorted
-    codes, int64, and their counts, int32) after the pixels' context ``keys``."""
-    return _run_rows(p, False, None, 0.0, None, None, keys, betas, tables)
+    codes, int64, and their counts, int32), plus those of ``recent`` (the same form, per order;
+    None: none) where given, after the pixels' context ``keys``."""
+    return _run_rows(p, False, None, 0.0, None, None, keys, betas, tables, recent)
 
 
 def mix_blend(
@@ -196,19 +242,23 @@ def mix_blend(
     w_levels,
     keys: list[np.ndarray] | None,
     betas: tuple[float, ...],
-    tables: list[tuple[np.ndarray, np.ndarray]],
+    tables: list[Table],
+    recent: list[Table] | None = None,
 ) -> np.ndarray:
     """``mix`` and then ``blend`` (``keys`` None: no blend), in one pass over the rows: a part's
     rows (4096 pixels of 256 colours: 8 MB) are read and written once instead of twice."""
-    return _run_rows(p, True, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables)
+    return _run_rows(p, True, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables, recent)
 
 
-def _run_rows(p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables) -> np.ndarray:
+def _run_rows(p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables, recent) -> np.ndarray:
     n = p.shape[0]
     if keys is None:  # the mix alone: every order inactive, empty tables (one kernel type for all)
         keys, betas, tables = [], (0.0,) * MAX_ORDERS, [_EMPTY_TABLE] * MAX_ORDERS
-    count_type = np.result_type(np.int32, *(t[1].dtype for t in tables))  # one type: no copies
+    if recent is None:
+        recent = [_EMPTY_TABLE] * len(tables)
+    count_type = np.result_type(np.int32, *(t[1].dtype for t in (*tables, *recent)))  # one type: no copies
     codes = tuple(np.ascontiguousarray(t[0], np.int64) for t in tables)
+    r_codes = tuple(np.ascontiguousarray(t[0], np.int64) for t in recent)
     with first_call(_rows):
         return _rows(
             p,
@@ -224,6 +274,9 @@ def _run_rows(p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, table
             codes,
             tuple(sampled(c) for c in codes),
             tuple(np.ascontiguousarray(t[1], count_type) for t in tables),
+            r_codes,
+            tuple(sampled(c) for c in r_codes),
+            tuple(np.ascontiguousarray(t[1], count_type) for t in recent),
         )
 
 
@@ -373,31 +426,53 @@ def merge_into(
     return codes[:m], counts[:m]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _own_and_total(codes, sample, counts, key, symbol):  # pragma: no cover - compiled
+    """(count of ``symbol`` after context ``key``, the context's total) in one table."""
+    lo, hi = _context_range(codes, sample, key)
+    t = np.int64(0)
+    for q in range(lo, hi):
+        t += counts[q]
+    want = (key << _SYMBOL_BITS) | symbol
+    at = _first_at_least_in(codes, lo, hi, want)
+    own = np.int64(counts[at]) if at < hi and codes[at] == want else np.int64(0)
+    return own, t
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _true_counts(codes, sample, counts, keys, symbols, own, total):  # pragma: no cover - compiled
+def _true_counts(
+    codes, sample, counts, r_codes, r_sample, r_counts, keys, symbols, own, total
+):  # pragma: no cover - compiled
     for i in numba.prange(keys.size):
-        key = keys[i]
-        lo, hi = _context_range(codes, sample, key)
-        t = np.int64(0)
-        for q in range(lo, hi):
-            t += counts[q]
-        want = (key << _SYMBOL_BITS) | symbols[i]
-        at = _first_at_least_in(codes, lo, hi, want)
-        own[i] = np.float64(counts[at]) if at < hi and codes[at] == want else 0.0
+        n, t = _own_and_total(codes, sample, counts, keys[i], symbols[i])
+        if r_codes.size:
+            r_n, r_t = _own_and_total(r_codes, r_sample, r_counts, keys[i], symbols[i])
+            n, t = n + r_n, t + r_t
+        own[i] = np.float64(n)
         total[i] = np.float64(t)
 
 
 def true_counts(
-    codes: np.ndarray, counts: np.ndarray, keys: np.ndarray, symbols: np.ndarray
+    codes: np.ndarray,
+    counts: np.ndarray,
+    keys: np.ndarray,
+    symbols: np.ndarray,
+    recent: Table | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``palette_context.ContextCounts.true_counts`` from an order's table: (count of each pixel's
-    own symbol after its context, the context's total), float64."""
+    """``palette_context.ContextCounts.true_counts`` from an order's table (and its ``recent``
+    one, whose counts add to it, where given): (count of each pixel's own symbol after its
+    context, the context's total), float64."""
+    r_codes, r_counts = _EMPTY_TABLE if recent is None else recent
+    count_type = np.result_type(counts.dtype, r_counts.dtype)
     own, total = np.empty(keys.size), np.empty(keys.size)
     with first_call(_true_counts):
         _true_counts(
             codes,
             sampled(codes),
-            counts,
+            np.asarray(counts, count_type),
+            r_codes,
+            sampled(r_codes),
+            np.asarray(r_counts, count_type),
             np.asarray(keys, np.int64),
             np.asarray(symbols, np.int64),
             own,

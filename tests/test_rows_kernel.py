@@ -279,3 +279,34 @@ def test_neighbour_colours_match_the_reference(canvas_dtype):
     want = palette.neighbour_colours_reference(canvas, neighbours)
     assert got.dtype == want.dtype == np.int32 and np.array_equal(got, want)
     assert palette.neighbour_colours(canvas, np.zeros((0, 600), np.int32)) is None
+
+
+def test_recent_codes_count_with_the_base_table():
+    """A part's codes go into the order's recent table while it is small beside the base: the
+    blend and the true counts read both and add a code's two counts, giving the rows and counts of
+    the one merged table bit for bit (the references merge them first)."""
+    rng = np.random.default_rng(11)
+    k = 40
+    counts = ctx.ContextCounts()
+    counts.add([rng.integers(0, 2000, 20000) * m for m in (1, 7, 1 << 40)], rng.integers(0, k, 20000))
+    counts.compact()
+    for size in (300, 500):  # two parts: the second merges into the first's recent table
+        counts.add([rng.integers(0, 2100, size) * m for m in (1, 7, 1 << 40)], rng.integers(-1, k, size))
+    for o in range(3):
+        base, recent = counts._levels(o)
+        assert 0 < ctx.RECENT_SHARE * recent[0].size <= base[0].size
+        assert np.isin(recent[0], base[0]).any() and not np.isin(recent[0], base[0]).all()
+    n = 600
+    keys = [rng.integers(0, 2200, n) * m for m in (1, 7, 1 << 40)]  # contexts in one table, both, none
+    symbols = rng.integers(-1, k, n)
+    p = rng.random((n, k)) * rng.integers(1, 1 << 29, (n, 1))
+    betas = [(32.0, 0.0, 0.0), (0.0, 512.0, 0.0), (2.0, 8.0, 0.5)]
+    got_rows = [ctx.blend_sparse(p.copy(), counts, keys, beta) for beta in betas]
+    got_counts = [counts.true_counts(o, keys[o], symbols) for o in range(3)]
+    assert counts._recent[0][0].size  # still two tables when the kernels read them
+    for beta, got in zip(betas, got_rows, strict=True):
+        assert _same_bits(got, ctx.blend_sparse_reference(p.copy(), counts, keys, beta))
+    for o, got in enumerate(got_counts):
+        for g, w in zip(got, counts.true_counts_reference(o, keys[o], symbols), strict=True):
+            assert _same_bits(g, w)
+    assert not counts._recent[0][0].size  # the references read the merged table
