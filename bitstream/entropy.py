@@ -314,18 +314,54 @@ def coupled_mean_q(
 
 def quantize_scale(scale: np.ndarray) -> np.ndarray:
     """Index into SCALE_TABLE nearest (in log space) to ``scale``: a comparison against the literal
-    boundaries, so it is exact on every machine. Large arrays go in blocks, so that the float64
-    copy and int64 indices searchsorted needs stay small (a whole frame's would take 16 bytes a
-    value beside the int32 result)."""
+    boundaries, so it is exact on every machine (``np.searchsorted(SCALE_BOUNDS, scale)``, NaN
+    last). Large arrays go in blocks, so that the float64 copy and int64 temporaries stay small (a
+    whole frame's would take 16 bytes a value beside the int32 result)."""
     a = np.asarray(scale)
     if a.size <= _QUANTIZE_BLOCK:
-        return np.searchsorted(SCALE_BOUNDS, np.asarray(a, dtype=np.float64)).astype(np.int32)
+        return _scale_index(np.asarray(a, dtype=np.float64))
     out = np.empty(a.shape, np.int32)
     flat, dest = a.reshape(-1), out.reshape(-1)
     for start in range(0, flat.size, _QUANTIZE_BLOCK):
-        block = np.asarray(flat[start : start + _QUANTIZE_BLOCK], dtype=np.float64)
-        dest[start : start + _QUANTIZE_BLOCK] = np.searchsorted(SCALE_BOUNDS, block)
+        dest[start : start + _QUANTIZE_BLOCK] = _scale_index(
+            np.asarray(flat[start : start + _QUANTIZE_BLOCK], dtype=np.float64)
+        )
     return out
+
+
+#: ``_scale_index`` splits each octave into 2^_BUCKET_BITS buckets by the float's top bits.
+_BUCKET_BITS = 4
+_BUCKET_SHIFT = 52 - _BUCKET_BITS
+
+
+@functools.lru_cache(maxsize=1)
+def _scale_buckets() -> tuple[int, np.ndarray, np.ndarray]:
+    """(first bucket, bounds below each bucket's lower edge, SCALE_BOUNDS and +inf) for
+    ``_scale_index``. The bounds are 1.14 apart and a bucket spans at most 1.0625, so no bucket
+    holds two of them."""
+    first = int(SCALE_BOUNDS[:1].view(np.int64)[0] >> _BUCKET_SHIFT)
+    last = int(SCALE_BOUNDS[-1:].view(np.int64)[0] >> _BUCKET_SHIFT) + 1  # wholly above the bounds
+    edges = (np.arange(first, last + 1, dtype=np.int64) << _BUCKET_SHIFT).view(np.float64)
+    below = np.searchsorted(SCALE_BOUNDS, edges).astype(np.intp)
+    return first, below, np.append(SCALE_BOUNDS, np.inf)
+
+
+def _scale_index(x: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(SCALE_BOUNDS, x)`` as int32 for float64 ``x``, from each value's bucket
+    (its exponent and top mantissa bits: the bounds below the bucket) and one comparison with the
+    next bound; 5x as fast as the search, whose per-value binary search mispredicts (38 ns a
+    value). Values below the buckets (negative, zero) fall in the first, above them (inf, NaN)
+    in the last; a NaN with its sign bit set is sent last as numpy sorts it."""
+    first, below, bounds = _scale_buckets()
+    flat = x.reshape(-1)  # a 0-d array's arithmetic gives scalars
+    bucket = (flat.view(np.int64) >> _BUCKET_SHIFT) - first
+    np.clip(bucket, 0, below.size - 1, out=bucket)
+    start = below[bucket]
+    out = (start + (bounds[start] < flat)).astype(np.int32)
+    nan = np.isnan(flat)
+    if nan.any():
+        out[nan] = SCALE_BOUNDS.size
+    return out.reshape(x.shape)
 
 
 _QUANTIZE_BLOCK = 1 << 16

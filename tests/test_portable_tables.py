@@ -38,6 +38,36 @@ def test_scale_literals_are_the_documented_values() -> None:
     assert entropy.quantize_scale(np.array([0.0, 1e-9, 1e9])).tolist() == [0, 0, 63]
 
 
+def test_quantize_scale_is_searchsorted_everywhere() -> None:
+    """The bucketed look-up gives numpy's search of the literal bounds for every float: each bucket
+    edge and its neighbours, the bounds and theirs, values far below and above the table,
+    negative and zero, subnormal, infinite and NaN of either sign (numpy sorts NaN last)."""
+    first, below, _ = entropy._scale_buckets()
+    edges = (np.arange(first - 2, first + below.size + 2, dtype=np.int64) << entropy._BUCKET_SHIFT).view(
+        np.float64
+    )
+    bounds = entropy.SCALE_BOUNDS
+    rng = np.random.default_rng(9)
+    special = [0.0, -0.0, -1.0, 5e-324, 1e-310, 1e300, -1e300, np.inf, -np.inf, np.nan, -np.nan]
+    values = np.concatenate(
+        [
+            edges,
+            np.nextafter(edges, 0),
+            np.nextafter(edges, np.inf),
+            bounds,
+            np.nextafter(bounds, 0),
+            np.nextafter(bounds, np.inf),
+            np.exp(rng.uniform(-40, 40, 20000)),
+            special,
+        ]
+    )
+    assert np.isnan(values).sum() == 2 and np.signbit(values[np.isnan(values)]).any()
+    got = entropy.quantize_scale(values)
+    assert got.dtype == np.int32
+    assert np.array_equal(got, np.searchsorted(bounds, values))
+    assert np.diff(below).max() == 1  # no bucket holds two bounds: one comparison settles each value
+
+
 def test_quantize_scale_in_blocks_is_searchsorted_on_the_whole_array(monkeypatch) -> None:
     """Arrays above its block go in blocks (no whole-frame float64 copy): the same indices, the
     same shape, from float32 and float64, contiguous or not, the bounds and their neighbours too."""
