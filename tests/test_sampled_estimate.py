@@ -120,3 +120,29 @@ def test_sampled_rgba_frames_with_transparency_decode_exactly(wide_frames) -> No
     assert palette.sample_step(200 * 164) > 1
     for got, want in zip(decode(encode(frames, model="last-frame")).frames, frames, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_rgb_intra_is_estimated_on_the_same_sample(frame_pair, monkeypatch) -> None:
+    """RGB intra's estimate of a 200x164 frame reads every 2nd pixel of its passes, in pass order:
+    the rule's parameters there are the whole frame's, its bits within 3 % of the whole estimate's
+    (not equal: a sample), and without its parameters to keep (the coder makes them)."""
+    from fpcodec.codec import intra
+    from fpcodec.codec.modes import rgb_intra
+
+    fr = frame_pair[0]
+    assert palette.sample_step(fr.height * fr.width) == 2
+    whole_params = list(rgb_intra._pass_params(fr.flat, fr.height, fr.width))
+    sample_params = list(rgb_intra._pass_params(fr.flat, fr.height, fr.width, 2))
+    order = np.concatenate([p.targets for p in intra.passes(fr.height, fr.width)])
+    assert np.array_equal(np.concatenate([p.targets for p, _, _ in sample_params]), order[::2])
+    for key in (1, 2):  # the means and the scale indices
+        whole = np.concatenate([params[key] for params in whole_params], axis=1)
+        sample = np.concatenate([params[key] for params in sample_params], axis=1)
+        assert np.array_equal(sample, whole[:, ::2])
+    sampled = rgb_intra.estimate(fr)
+    monkeypatch.setattr(palette, "SAMPLE_PIXELS", 1 << 40)
+    full = rgb_intra.estimate(fr)
+    monkeypatch.undo()
+    assert sampled.params is None and full.params is not None
+    assert sampled.bits != full.bits and abs(sampled.bits / full.bits - 1) < 0.03
+    assert abs(sampled.scale_shift - full.scale_shift) <= 1
