@@ -162,6 +162,18 @@ def _count_dtype(bound: int) -> type:
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int32))
 
 
+def _merged_anew(
+    old: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray], room: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(buffers, merged): ``old`` and ``new`` merged into new buffers of ``room`` entries (at least
+    both tables' sizes), the merged table their first entries."""
+    from . import rows_kernel  # numba: loaded on first use
+
+    buffers = (np.empty(room, np.int64), np.empty(room, np.promote_types(old[1].dtype, new[1].dtype)))
+    buffers[0][: old[0].size], buffers[1][: old[0].size] = old
+    return buffers, rows_kernel.merge_into(buffers, old[0].size, new)
+
+
 class ContextCounts:
     """(context, palette index) counts per order, growing pass by pass.
 
@@ -211,8 +223,6 @@ class ContextCounts:
     def _levels(self, order: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """(base, recent): the order's two tables, sorted unique (context << 8 | symbol) codes and
         their counts, with what was added merged into them."""
-        from . import rows_kernel  # numba: loaded on first use
-
         if self._pending[order]:
             parts = self._pending[order]
             self._pending[order] = []
@@ -223,17 +233,9 @@ class ContextCounts:
             del parts
             # int32 counts while they fit (they always do below 2^30-pixel frames): a table entry
             # takes 12 bytes, not 16, and a frame's tables hold about one entry per pixel and order
-            dtype = _count_dtype(self._counted[order])
+            new = codes, counts.astype(_count_dtype(self._counted[order]))
             old = self._recent[order]
-            if old[0].size:
-                size = old[0].size + codes.size
-                buffers = (np.empty(size, np.int64), np.empty(size, dtype))
-                buffers[0][: old[0].size], buffers[1][: old[0].size] = old
-                self._recent[order] = rows_kernel.merge_into(
-                    buffers, old[0].size, (codes, counts.astype(dtype))
-                )
-            else:
-                self._recent[order] = codes, counts.astype(dtype)
+            self._recent[order] = _merged_anew(old, new, old[0].size + codes.size)[1] if old[0].size else new
         base = self._tables[order]
         recent = self._recent[order]
         if base is None or RECENT_SHARE * recent[0].size > base[0].size:
@@ -277,11 +279,8 @@ class ContextCounts:
             and np.promote_types(buffers[1].dtype, new[1].dtype) == buffers[1].dtype
         ):
             return rows_kernel.merge_into(buffers, old[0].size, new)
-        count_type = np.promote_types(old[1].dtype, new[1].dtype)
-        buffers = (np.empty(2 * size, np.int64), np.empty(2 * size, count_type))
-        buffers[0][: old[0].size], buffers[1][: old[0].size] = old
-        self._buffers[order] = buffers
-        return rows_kernel.merge_into(buffers, old[0].size, new)
+        self._buffers[order], merged = _merged_anew(old, new, 2 * size)
+        return merged
 
     def compact(self) -> "ContextCounts":
         """Merge what was added into the tables now (the same counts; the pending codes, one per
