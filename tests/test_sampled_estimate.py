@@ -1,5 +1,5 @@
 """The encoder estimates the palette modes of large frames on every few pixels of their passes
-(``palette.sample_step``): the sample's statistics are the whole estimate's at those pixels, its
+(``pass_sample.sample_step``): the sample's statistics are the whole estimate's at those pixels, its
 bits are close to the whole estimate's, and the streams still decode exactly."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import pytest
 
 from fpcodec.codec import decode, encode
 from fpcodec.codec import palette_coding as pc
+from fpcodec.codec import pass_sample
 from fpcodec.codec.modes import palette
 from fpcodec.codec.modes.base import MODE_PALETTE_INTER, MODE_PALETTE_INTRA, FrameToCode
 from fpcodec.models.last_frame import last_frame_params
@@ -44,13 +45,13 @@ def _estimate(frame_pair, mode, stats):
 
 
 def test_sample_step_grows_with_the_coded_pixels() -> None:
-    n = palette.SAMPLE_PIXELS
-    assert [palette.sample_step(k) for k in (1, 2 * n - 1, 2 * n, 3 * n, 100 * n)] == [
+    n = pass_sample.SAMPLE_PIXELS
+    assert [pass_sample.sample_step(k) for k in (1, 2 * n - 1, 2 * n, 3 * n, 100 * n)] == [
         1,
         1,
         2,
         3,
-        palette.SAMPLE_STEP_MAX,
+        pass_sample.SAMPLE_STEP_MAX,
     ]
 
 
@@ -92,8 +93,8 @@ def test_a_large_frame_is_estimated_sampled_and_decodes_exactly(wide_frames, mon
     monkeypatch.setattr(palette, "estimate_passes", spy)
     frames = wide_frames[:3]
     stream = encode(frames, model="last-frame")
-    assert palette.sample_step(200 * 164) > 1
-    assert steps and set(steps) == {palette.sample_step(200 * 164)}
+    assert pass_sample.sample_step(200 * 164) > 1
+    assert steps and set(steps) == {pass_sample.sample_step(200 * 164)}
     for got, want in zip(decode(stream).frames, frames, strict=True):
         np.testing.assert_array_equal(got, want)
 
@@ -117,7 +118,7 @@ def test_sampled_rgba_frames_with_transparency_decode_exactly(wide_frames) -> No
         rgba = np.concatenate([f, alpha], axis=2)
         rgba[alpha[..., 0] == 0] = 0
         frames.append(rgba)
-    assert palette.sample_step(200 * 164) > 1
+    assert pass_sample.sample_step(200 * 164) > 1
     for got, want in zip(decode(encode(frames, model="last-frame")).frames, frames, strict=True):
         np.testing.assert_array_equal(got, want)
 
@@ -130,7 +131,7 @@ def test_rgb_intra_is_estimated_on_the_same_sample(frame_pair, monkeypatch) -> N
     from fpcodec.codec.modes import rgb_intra
 
     fr = frame_pair[0]
-    assert palette.sample_step(fr.height * fr.width) == 2
+    assert pass_sample.sample_step(fr.height * fr.width) == 2
     whole_params = list(rgb_intra._pass_params(fr.flat, fr.height, fr.width))
     sample_params = list(rgb_intra._pass_params(fr.flat, fr.height, fr.width, 2))
     order = np.concatenate([p.targets for p in intra.passes(fr.height, fr.width)])
@@ -140,7 +141,7 @@ def test_rgb_intra_is_estimated_on_the_same_sample(frame_pair, monkeypatch) -> N
         sample = np.concatenate([params[key] for params in sample_params], axis=1)
         assert np.array_equal(sample, whole[:, ::2])
     sampled = rgb_intra.estimate(fr)
-    monkeypatch.setattr(palette, "SAMPLE_PIXELS", 1 << 40)
+    monkeypatch.setattr(pass_sample, "SAMPLE_PIXELS", 1 << 40)
     full = rgb_intra.estimate(fr)
     monkeypatch.undo()
     assert sampled.params is None and full.params is not None

@@ -25,6 +25,7 @@ from ...bitstream.palette import encode_palette, pack_colours
 from ...bitstream.profile import CURRENT, FormatProfile
 from ...models.base import Prediction
 from .. import copied_blocks, frame_sample, intra, legacy_rows, row_schedule
+from ..pass_sample import sample_step, sampled, scaled_bits
 from .. import palette_coding as pc
 from .. import palette_context as ctx
 from .base import (
@@ -44,11 +45,6 @@ from .rgb_inter import InterCandidate
 #: The encoder keeps a candidate's model rows for the final coding pass when they fit in this many
 #: entries (else it recomputes them, so memory stays bounded on large frames).
 CACHE_ENTRIES = 6_000_000
-#: The encoder estimates the palette modes of a frame on one pixel in (coded pixels //
-#: SAMPLE_PIXELS) of its passes, at most one in SAMPLE_STEP_MAX: on all of them below twice
-#: SAMPLE_PIXELS, on at least SAMPLE_PIXELS above (``sample_step``).
-SAMPLE_PIXELS = 16_384
-SAMPLE_STEP_MAX = 3
 #: When the encoder estimates palette intra on a predicted frame (see ``IntraProbe``).
 INTRA_MARGIN = 0.1
 INTRA_JUMP = 1.2
@@ -472,30 +468,8 @@ def estimate_passes(
     total = [cols[f"total{o}"] for o in range(orders)]
     del cols
     bits, beta_bits = _choose_betas(p_true, own, total)
-    if step > 1 and sampled_pixels:  # the sample's bits, for the passes' pixels
-        bits *= offset / sampled_pixels
+    bits = scaled_bits(bits, step, offset, sampled_pixels)  # the sample's, for the passes' pixels
     return mix | beta_bits, bits, cached if cache else None
-
-
-def sample_step(pixels: int) -> int:
-    """Every how many pixels of its passes a palette mode is estimated on a frame that codes
-    ``pixels``: 1 up to 2 SAMPLE_PIXELS, then one in ``pixels // SAMPLE_PIXELS``, at most
-    SAMPLE_STEP_MAX.
-
-    Why: an estimate reads every pixel's model row and context counts, and the encoder estimates
-    each palette mode (both, on most predicted frames) before it codes the winner, so estimates
-    were most of its time. Sampled, a mode's bits come out within about 1 % (16 frames of a
-    200x164 clip, every 4th pixel: -1.5 to +1.5 %), and the mix field and betas are chosen on at
-    least SAMPLE_PIXELS pixels; the context counts still learn from every pixel, as the coder's
-    do. Every 4th pixel cost a 480x270 clip 0.22 % of its bytes, every 3rd 0.02 %
-    (bench/SPEED.md)."""
-    return int(min(SAMPLE_STEP_MAX, max(1, pixels // SAMPLE_PIXELS)))
-
-
-def sampled(offset: int, size: int, step: int) -> slice:
-    """The pixels of a pass of ``size`` that an estimate every ``step`` pixels reads, when the
-    passes before it hold ``offset`` pixels: those at multiples of ``step`` in the passes' order."""
-    return slice((-offset) % step, size, step)
 
 
 class PassStats:

@@ -10,8 +10,8 @@ import numpy as np
 
 from ...bitstream import entropy
 from .. import intra
+from ..pass_sample import sample_step, sampled, scaled_bits
 from .base import MODE_INTRA, Candidate, CodedFrame, DecodeContext, FrameToCode, best_shift_of, shifted
-from .palette import sample_step, sampled
 
 MODE = MODE_INTRA
 
@@ -31,8 +31,8 @@ class IntraCandidate(Candidate):
 def estimate(frame: FrameToCode) -> IntraCandidate:
     """Always applies; its scale shift is also palette intra's.
 
-    A frame of 2 ``palette.SAMPLE_PIXELS`` pixels or more is estimated on every 2nd or 3rd
-    pixel of its passes (``palette.sample_step``, as the palette modes are), its bits scaled to
+    A frame of 2 ``pass_sample.SAMPLE_PIXELS`` pixels or more is estimated on every 2nd or 3rd
+    pixel of its passes (``pass_sample.sample_step``, as the palette modes are), its bits scaled to
     all of them; its scale shift is then chosen on the sample. Why: the estimate reads the rule's
     parameters of every pixel, and RGB intra seldom wins on palette frames, so it was a tenth of
     a dithered 480x270 GIF's encoding (0.93 of 15.5 s)."""
@@ -49,8 +49,7 @@ def estimate(frame: FrameToCode) -> IntraCandidate:
         if keep:
             params.append((mean_q.astype(np.int16), scale_idx.astype(np.uint8)))
     shift, bits = best_shift_of(hist)
-    if step > 1 and sampled_pixels:  # the sample's bits, for all the pixels
-        bits *= pixels / sampled_pixels
+    bits = scaled_bits(bits, step, pixels, sampled_pixels)
     return IntraCandidate(MODE, bits, shift, frame.flat, frame.height, frame.width, params if keep else None)
 
 
