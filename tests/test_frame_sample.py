@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fpcodec.codec import Decoder, copied_blocks, decode, encode, frame_sample, row_schedule
+from fpcodec.codec import Decoder, copied_blocks, decode, encode, frame_sample, pass_sample, row_schedule
 from fpcodec.codec import frame_coding as fc
 from fpcodec.codec.io import VideoReader
 from fpcodec.codec.modes import palette
@@ -66,7 +66,7 @@ def test_a_large_screenshot_is_estimated_whole_in_the_schedule_its_bands_choose(
     """jmeter_url_rewrite.gif (a 4-colour dialog, 409x170) stacked to 340 rows: the row
     schedule wins on its two bands by more than the margin, so only it is estimated on the whole
     frame, which codes to the same bytes as estimating both."""
-    monkeypatch.setattr(palette, "SAMPLE_PIXELS", 1 << 40)  # the estimates read every pixel
+    monkeypatch.setattr(pass_sample, "SAMPLE_PIXELS", 1 << 40)  # the estimates read every pixel
     page = _stacked("jmeter_url_rewrite.gif")
     c = next(c for c in fc.candidates(page, None) if c.mode == fc.MODE_PALETTE_INTRA)
     assert small_samples == [(True,)]
