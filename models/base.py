@@ -49,6 +49,12 @@ class Prediction:
         scale_idx = entropy.quantize_scale(self.scale.reshape(c, -1)[:, targets])
         return self.mean.reshape(c, -1)[:, targets], coupling, scale_idx
 
+    def rows(self, band: slice) -> "Prediction":
+        """The prediction of the rows ``band`` (views of the planes): RGB inter makes its integer
+        parameters band by band, so that their int32 temporaries never span a large frame."""
+        coupling = None if self.coupling is None else self.coupling[:, band]
+        return Prediction(mean=self.mean[:, band], scale=self.scale[:, band], coupling=coupling)
+
     def snapped(self, channel: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """int32 means in 1/16 (C, H, W), couplings in 1/256 (3, H, W) or None, and the scale-table
         index of ``channel`` (H, W): what RGB inter codes with from format version 4."""

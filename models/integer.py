@@ -300,6 +300,9 @@ class IntegerPrediction(Prediction):
         )
         return m, c, s.astype(np.int16)
 
+    def rows(self, band: slice) -> "IntegerPrediction":
+        return IntegerPrediction(self.mean_q[:, band], self.scale_idx[:, band], self.coupling_q[:, band])
+
     def snapped(self, channel: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         return (
             self.mean_q.astype(np.int32),

@@ -233,3 +233,53 @@ def test_counts_are_int32_until_they_could_overflow() -> None:
     counts._counted[2] = 1 << 31
     codes, n = counts._table(2)
     assert n.dtype == np.int64 and n.tolist() == [4, 1, 1, 1] and codes.tolist() == [256, 300, 517, 769]
+
+
+def _whole_frame_params(chw: np.ndarray, pred: Prediction) -> tuple[np.ndarray, np.ndarray]:
+    """RGB inter's parameters the way they were made before bands: every channel on the whole frame."""
+    from fpcodec.codec.modes import rgb_inter
+
+    ps = [rgb_inter.channel_params(pred, c, chw) for c in range(chw.shape[0])]
+    return np.stack([p[0] for p in ps]), np.stack([p[1] for p in ps])
+
+
+@pytest.mark.parametrize("band_pixels", [1, 25, 1 << 16])
+def test_rgb_inter_parameters_band_by_band_are_the_whole_frames(monkeypatch, band_pixels: int) -> None:
+    from fpcodec.codec.modes import rgb_inter
+
+    monkeypatch.setattr(rgb_inter, "BAND_PIXELS", band_pixels)  # one row, 2-3 rows, the whole frame
+    planes = _planes(shape=(3, 9, 11), seed=3)
+    chw = np.random.default_rng(4).integers(0, 256, (3, 9, 11)).astype(np.uint8)
+    for pred in (integer.IntegerPrediction(*planes), Prediction(*integer._float_planes(*planes))):
+        mean_q, scale_idx = rgb_inter.params(chw, pred)
+        want_mean, want_scale = _whole_frame_params(chw, pred)
+        assert mean_q.dtype == np.int16 and scale_idx.dtype == np.uint8
+        assert np.array_equal(mean_q, want_mean) and np.array_equal(scale_idx, want_scale)
+        # the coupling moves G's and B's means: the bands' G and B did read their own rows' R and G
+        assert not np.array_equal(mean_q[1:], planes[0][1:].clip(0, integer.MEAN_Q_MAX))
+
+
+def test_rgb_inter_frame_decodes_band_by_band(monkeypatch) -> None:
+    """A frame coded in RGB inter with bands of the whole frame decodes with bands of one row,
+    and the other way round: the bands change neither the bits nor the frame."""
+    from fpcodec.codec import frame_coding
+    from fpcodec.codec.modes import rgb_inter
+
+    rng = np.random.default_rng(6)
+    truth = rng.integers(0, 256, (13, 10, 3)).astype(np.uint8)
+    noisy = np.clip(truth.astype(np.int16) + rng.integers(-3, 4, truth.shape), 0, 255).astype(np.uint8)
+    planes = (
+        (np.moveaxis(noisy, -1, 0).astype(np.int16) * 16),
+        np.full((3, 13, 10), 20, np.uint8),
+        rng.integers(-200, 201, (3, 13, 10)).astype(np.int16),
+    )
+    pred = integer.IntegerPrediction(*planes)
+    coded = {}
+    for band_pixels in (1 << 16, 10):
+        monkeypatch.setattr(rgb_inter, "BAND_PIXELS", band_pixels)
+        coded[band_pixels] = frame_coding.encode_frame(truth, pred, use_palette=False)
+        assert coded[band_pixels].mode == frame_coding.MODE_INTER
+    assert coded[10].payload == coded[1 << 16].payload
+    for band_pixels in (10, 1 << 16):
+        monkeypatch.setattr(rgb_inter, "BAND_PIXELS", band_pixels)
+        assert np.array_equal(frame_coding.decode_frame(coded[10], pred, 13, 10, 3), truth)

@@ -4,6 +4,7 @@ around the predictor's means, whose G and B means may depend on the channels dec
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,18 +22,26 @@ MODE = MODE_INTER
 class InterCandidate(Candidate):
     chw: np.ndarray  # (C, H, W) the frame
     pred: Prediction  # the prediction its parameters are made from
-    #: int16 snapped means (<= 4080) and uint8 scale indices (< 64) of every channel: 9 bytes a
-    #: pixel, not 24; None above ``intra.CACHED_PIXELS``, where ``parameters`` makes them again
-    #: rather than hold them while the palette modes are estimated (as RGB intra's candidate does)
+    #: int16 snapped means (<= 4080) and uint8 scale indices (< 64) of every channel, 9 bytes a
+    #: pixel; None above ``intra.CACHED_PIXELS``, where ``parameters`` makes them again rather
+    #: than hold them while the palette modes are estimated (as RGB intra's candidate does)
     kept: tuple[np.ndarray, np.ndarray] | None
 
     def parameters(self) -> tuple[np.ndarray, np.ndarray]:
         """(C, H, W) snapped means and scale indices (without the frame's shift)."""
-        return self.kept if self.kept is not None else _small(*params(self.chw, self.pred))
+        return self.kept if self.kept is not None else params(self.chw, self.pred)
 
 
-def _small(mean_q: np.ndarray, scale_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return mean_q.astype(np.int16), scale_idx.astype(np.uint8)
+#: Pixels of a band of rows whose parameters are made at once: the snapping's int32 temporaries
+#: (all channels' means and couplings, for each channel) took about 90 bytes a pixel of the whole
+#: frame, the peak of encoding three 1600x1400 frames.
+BAND_PIXELS = 1 << 16
+
+
+def bands(height: int, width: int) -> Iterator[slice]:
+    """Row bands of about BAND_PIXELS pixels (at least one row), top to bottom."""
+    step = max(1, BAND_PIXELS // max(width, 1))
+    return (slice(top, top + step) for top in range(0, height, step))
 
 
 def channel_params(
@@ -47,9 +56,15 @@ def channel_params(
 
 
 def params(chw: np.ndarray, pred: Prediction) -> tuple[np.ndarray, np.ndarray]:
-    """All channels' snapped means and scale indices at once (the encoder knows every channel)."""
-    ps = [channel_params(pred, c, chw) for c in range(chw.shape[0])]
-    return np.stack([p[0] for p in ps]), np.stack([p[1] for p in ps])
+    """All channels' snapped means (int16) and scale indices (uint8), (C, H, W), made band by band
+    (the encoder knows every channel)."""
+    c, h, w = chw.shape
+    mean_q, scale_idx = np.empty((c, h, w), np.int16), np.empty((c, h, w), np.uint8)
+    for band in bands(h, w):
+        part = pred.rows(band)
+        for ch in range(c):
+            mean_q[ch, band], scale_idx[ch, band] = channel_params(part, ch, chw[:, band])
+    return mean_q, scale_idx
 
 
 def estimate(frame: FrameToCode, pred: Prediction) -> InterCandidate:
@@ -58,7 +73,7 @@ def estimate(frame: FrameToCode, pred: Prediction) -> InterCandidate:
     mean_q, scale_idx = params(frame.chw, pred)
     shift, bits = best_shift(frame.chw, mean_q, scale_idx)
     keep = frame.height * frame.width <= intra.CACHED_PIXELS
-    return InterCandidate(MODE, bits, shift, frame.chw, pred, _small(mean_q, scale_idx) if keep else None)
+    return InterCandidate(MODE, bits, shift, frame.chw, pred, (mean_q, scale_idx) if keep else None)
 
 
 def encode(c: InterCandidate) -> bytes:
@@ -74,7 +89,8 @@ def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
     dec = entropy.FrameDecoder(coded.payload, ctx.profile)
     out = np.zeros(ctx.shape_chw, np.uint8)
     pred = ctx.prediction()  # every pixel is coded: the whole frame
-    for c in range(ctx.channels):
-        mean_q, scale_idx = channel_params(pred, c, out, ctx.profile)
-        out[c] = dec.decode(mean_q, shifted(scale_idx, coded.scale_shift))
+    for c in range(ctx.channels):  # a channel's values in row-major order, read band by band
+        for band in bands(ctx.height, ctx.width):
+            mean_q, scale_idx = channel_params(pred.rows(band), c, out[:, band], ctx.profile)
+            out[c, band] = dec.decode(mean_q, shifted(scale_idx, coded.scale_shift))
     return np.ascontiguousarray(np.moveaxis(out, 0, -1))
