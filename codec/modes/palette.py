@@ -1036,15 +1036,20 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
         raise FormatError(f"palette has {palette.shape[1]} channels, stream has {dc.channels}")
     check_mix(coded.mix, dc.profile)
     h, w = dc.height, dc.width
-    prev_idx, prev_exact = pc.previous_matches(dc.previous, palette) or (None, None)
     idx = np.zeros(h * w, np.int32)
     coder = entropy.FrameDecoder(coded.payload, dc.profile)
-    coded_mask = read_copied(coded, dc, coder, idx, prev_exact)
+    inter = coded.mode == MODE_PALETTE_INTER
+    if inter:  # the model runs before the previous frame's indices are held (8 bytes a pixel)
+        coded_mask = read_copied(coded, dc, coder, idx)  # copied colours looked up on their own
+        pred = dc.prediction(coded_mask)  # the model runs only where pixels are coded
+    prev_idx, prev_exact = pc.previous_matches(dc.previous, palette) or (None, None)
+    if not inter:
+        coded_mask = read_copied(coded, dc, coder, idx, prev_exact)
     rows = row_schedule.used(coded.mix, dc.profile.row_schedule)
-    if coded.mode == MODE_PALETTE_INTER:
+    if inter:
         geometry = inter_geometry(h, w, dc.profile, rows)
         passes: Iterable[PassInputs] = iter_inter_passes(
-            dc.prediction(coded_mask),  # the model runs only where pixels are coded
+            pred,
             coded.scale_shift,
             h,
             w,
