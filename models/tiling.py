@@ -20,10 +20,13 @@ from typing import NamedTuple
 #: Frames above this many pixels (a 1024x512 frame's) are predicted in tiles; smaller ones whole,
 #: as before (their activations stay under about half a gigabyte).
 TILED_FROM = 1 << 19
-#: A tile's smallest side in pixels (a multiple of 4): 256 + 2 x 16 for ``convlstm-hybrid``, whose
-#: prediction of a 1600x1400 frame then peaks at 213 MB in all (483 MB in 512-pixel tiles), in
-#: the same time: its halo adds 27 % of pixels instead of 13 %.
-TILE = 256
+#: A tile's smallest side in pixels (a multiple of 4): 192 + 2 x 16 for ``convlstm-hybrid``, whose
+#: prediction of a 1600x1400 frame then peaks at 213 MB in all in 256-pixel tiles (483 MB in
+#: 512-pixel ones), in the same time: its halo adds 27 % of pixels instead of 13 %. 192-pixel
+#: tiles take another 36-43 MB off a 1280x720 or 1600x1400 frame's prediction, the encoder's
+#: peak on such frames, in the same time within the noise (the halo adds 36 %; bench/SPEED.md,
+#: "Large frames with the learned model"); 128-pixel ones were 1.3-1.6x slower.
+TILE = 192
 #: Tiles grow with the halo so that it adds at most about half of a tile's pixels:
 #: (side + 2 halo)^2 <= 1.5 side^2 for sides of at least 9 halos.
 HALO_SIDES = 9
@@ -47,8 +50,8 @@ def halo(reach: int) -> int:
 
 def tile_side(reach: int) -> int:
     """The tile side for a network of this reach: TILE, or for a far-reaching one (the 40 pixels of
-    ``convlstm-unet``: 384) the multiple of 128 that keeps its halo's share of the work small."""
-    return max(TILE, -(-HALO_SIDES * halo(reach) // 128) * 128)
+    ``convlstm-unet``: 384) the multiple of 64 that keeps its halo's share of the work small."""
+    return max(TILE, -(-HALO_SIDES * halo(reach) // 64) * 64)
 
 
 def tiles(height: int, width: int, reach: int, tile: int = TILE) -> Iterator[Tile]:

@@ -41,7 +41,7 @@ def test_tile_sides_keep_the_halos_share_small(reach):
     side, pad = tiling.tile_side(reach), tiling.halo(reach)
     assert side >= tiling.TILE and side % tiling.ALIGN == 0
     assert (side + 2 * pad) ** 2 <= 1.5 * side**2
-    assert tiling.tile_side(13) == 256 and tiling.tile_side(40) == 384  # the shipped models' reaches
+    assert tiling.tile_side(13) == 192 and tiling.tile_side(40) == 384  # the shipped models' reaches
 
 
 def test_a_tile_off_the_grid_is_refused():
