@@ -23,9 +23,10 @@ TILED_FROM = 1 << 19
 #: A tile's smallest side in pixels (a multiple of 4): 192 + 2 x 16 for ``convlstm-hybrid``, whose
 #: prediction of a 1600x1400 frame then peaks at 213 MB in all in 256-pixel tiles (483 MB in
 #: 512-pixel ones), in the same time: its halo adds 27 % of pixels instead of 13 %. 192-pixel
-#: tiles take another 36-43 MB off a 1280x720 or 1600x1400 frame's prediction, the encoder's
-#: peak on such frames, in the same time within the noise (the halo adds 36 %; bench/SPEED.md,
-#: "Large frames with the learned model"); 128-pixel ones were 1.3-1.6x slower.
+#: tiles take another 36-43 MB off a 1280x720 or 1600x1400 frame's prediction, the peak of
+#: encoding the first and decoding the second, for 1.11x the model's time on 1280x720 (the halo
+#: adds 36 %; whole processes stayed within the noise; bench/SPEED.md, "Memory of large frames,
+#: 2026-12-03"); 128-pixel ones took 1.3-1.6x the time.
 TILE = 192
 #: Tiles grow with the halo so that it adds at most about half of a tile's pixels:
 #: (side + 2 halo)^2 <= 1.5 side^2 for sides of at least 9 halos.
