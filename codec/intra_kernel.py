@@ -135,6 +135,27 @@ def grid(
         )
 
 
+@numba.njit(cache=True, nogil=True)
+def _compact(targets, neighbours, keep):  # pragma: no cover - compiled
+    n = 0
+    for i in range(targets.size):
+        if keep[i]:
+            targets[n] = targets[i]
+            for j in range(neighbours.shape[0]):
+                neighbours[j, n] = neighbours[j, i]
+            n += 1
+    return n
+
+
+def compact(targets: np.ndarray, neighbours: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(targets, neighbours) of the pixels that ``keep`` ((N,) bool) marks, in order, moved to the
+    front of the arrays themselves (their first n entries: views): a large frame's pass, made for
+    one read, gives its coded part without a second copy of its positions (20 bytes a pixel)."""
+    with first_call(_compact):
+        n = _compact(targets, neighbours, np.ascontiguousarray(keep))
+    return targets[:n], neighbours[:, :n]
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _paint(canvas, palette, idx, targets):  # pragma: no cover - compiled
     for i in numba.prange(targets.size):

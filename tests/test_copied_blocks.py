@@ -263,3 +263,26 @@ def test_palette_update_with_shifted_blocks_round_trips() -> None:
     assert update is not None
     c = palette_update.estimate(FrameToCode.of(frame), update, pred, previous, None, 0, copied)
     np.testing.assert_array_equal(_decode_candidate(c, pred, previous)[0], frame)
+
+
+def test_copied_blocks_of_schedules_made_pass_by_pass(monkeypatch) -> None:
+    """Above ``intra.CACHED_PIXELS`` a pass is made for one read, and palette inter moves its coded
+    pixels to the front of the pass's own arrays (``intra_kernel.compact``) instead of copying
+    them: the same stream as with cached schedules, decoded to the same frames either way."""
+    from fpcodec.codec import intra, intra_kernel, row_schedule
+
+    frames = _screen_clip(frames=5)
+    cached = encode(frames, model="last-frame")
+    compacted = []
+    real = intra_kernel.compact
+    monkeypatch.setattr(intra_kernel, "compact", lambda *a: compacted.append(1) or real(*a))
+    monkeypatch.setattr(intra, "CACHED_PIXELS", 0)
+    monkeypatch.setattr(row_schedule, "CACHED_PIXELS", 0)
+    made = encode(frames, model="last-frame")
+    assert made == cached and compacted  # the in-place parts were taken, by encoder and decoder
+    n = len(compacted)
+    assert_frames_equal(decode(made).frames, frames)
+    assert len(compacted) > n
+    monkeypatch.setattr(intra, "CACHED_PIXELS", 1 << 19)
+    monkeypatch.setattr(row_schedule, "CACHED_PIXELS", 1 << 19)
+    assert_frames_equal(decode(made).frames, frames)

@@ -135,3 +135,19 @@ def test_paint_writes_the_palette_colours_of_the_targets(dtype):
     want[:, targets] = palette[idx[targets]].T
     intra_kernel.paint(canvas, palette, idx, targets)
     assert np.array_equal(canvas, want)
+
+
+@pytest.mark.parametrize("j", [0, 4])
+def test_compact_moves_the_kept_pixels_to_the_front_in_place(j):
+    rng = np.random.default_rng(j + 3)
+    targets = rng.permutation(300)[:120].astype(np.int32)
+    neighbours = rng.integers(-1, 300, (j, 120)).astype(np.int32)
+    keep = rng.random(120) < 0.4
+    want = targets[keep], neighbours[:, keep]
+    buffers = targets.ctypes.data, neighbours.ctypes.data
+    got = intra_kernel.compact(targets, neighbours, keep)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert got[0].dtype == got[1].dtype == np.int32
+    # in the arrays themselves: no copy of the pass's positions
+    assert (got[0].ctypes.data, got[1].ctypes.data) == buffers or j == 0
+    assert got[0].ctypes.data == buffers[0]

@@ -275,11 +275,18 @@ def intra_passes(
             intra_kernel.paint(canvas, palette, idx, p.targets)
 
 
-def _coded_part(p: intra.Pass, coded: np.ndarray) -> intra.Pass:
-    """The pixels of pass ``p`` that ``coded`` ((H*W,) bool) marks, with their neighbours."""
+def _coded_part(p: intra.Pass, coded: np.ndarray, in_place: bool = False) -> intra.Pass:
+    """The pixels of pass ``p`` that ``coded`` ((H*W,) bool) marks, with their neighbours;
+    ``in_place``: moved to the front of ``p``'s own arrays (a pass made for this read only, which
+    is then no longer whole)."""
     keep = coded[p.targets]
     if keep.all():
         return p
+    if in_place:
+        from .. import intra_kernel  # numba: loaded on first use
+
+        targets, neighbours = intra_kernel.compact(p.targets, p.neighbours, keep)
+        return replace(p, targets=targets, neighbours=neighbours)
     return replace(p, targets=p.targets[keep], neighbours=p.neighbours[:, keep])
 
 
@@ -353,8 +360,10 @@ def iter_inter_passes(
     ``geometry``: ``inter_geometry``'s, when the caller has it already)."""
     n = height * width
     keep = None if previous is None else previous.reshape(n, -1).T
-    for p in geometry or inter_geometry(height, width, profile, rows):  # one pass at a time: none is kept
-        part = p if coded is None else _coded_part(p, coded)  # only the coded pixels' prediction
+    geometry = geometry or inter_geometry(height, width, profile, rows)
+    made = isinstance(geometry, intra.Schedule)  # a large frame's passes, made for this read
+    for p in geometry:  # one pass at a time: none is kept
+        part = p if coded is None else _coded_part(p, coded, in_place=made)  # the coded pixels only
         if coded is not None and part.targets.size == 0:  # every pixel of the pass is copied
             continue
         ring = pass_ring(p, height, width, profile)
