@@ -13,6 +13,7 @@ fast-math (no reassociation, no fused multiply-adds), hence the same rows, bit f
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 import numba
@@ -71,6 +72,29 @@ def _context_range(codes, sample, key):  # pragma: no cover - compiled
 def sampled(codes: np.ndarray) -> np.ndarray:
     """``codes[::SAMPLE_STEP]``, contiguous: a count table's sample for ``_context_range``."""
     return np.ascontiguousarray(codes[::SAMPLE_STEP])
+
+
+#: Tables of at least this many codes have their sample remembered (``sample_of``).
+SAMPLE_KEPT_FROM = 1 << 12
+#: id(codes) -> (a weak reference to the codes, their sample); an entry leaves when its codes die.
+_SAMPLES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+
+
+def sample_of(codes: np.ndarray) -> np.ndarray:
+    """``sampled(codes)``, made once per table: a palette part is coded in blocks of a few thousand
+    pixels (2,048 at 256 colours) with the same tables, and each block's call made the samples again
+    (a tenth of decoding a 15-Mpixel frame). A table is a new array after every merge (the merged
+    codes' view), and its codes are never written while it is the table, so the sample holds for
+    as long as that array lives; the weak reference ends the entry with it (its id may be reused)."""
+    if codes.size < SAMPLE_KEPT_FROM:
+        return sampled(codes)
+    key = id(codes)
+    hit = _SAMPLES.get(key)
+    if hit is not None and hit[0]() is codes:
+        return hit[1]
+    sample = sampled(codes)
+    _SAMPLES[key] = (weakref.ref(codes, lambda _, key=key: _SAMPLES.pop(key, None)), sample)
+    return sample
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -272,10 +296,10 @@ def _run_rows(p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, table
             else np.zeros((len(tables), n), np.int64),
             np.asarray(betas, np.float64),
             codes,
-            tuple(sampled(c) for c in codes),
+            tuple(sample_of(c) for c in codes),
             tuple(np.ascontiguousarray(t[1], count_type) for t in tables),
             r_codes,
-            tuple(sampled(c) for c in r_codes),
+            tuple(sample_of(c) for c in r_codes),
             tuple(np.ascontiguousarray(t[1], count_type) for t in recent),
         )
 
@@ -468,10 +492,10 @@ def true_counts(
     with first_call(_true_counts):
         _true_counts(
             codes,
-            sampled(codes),
+            sample_of(codes),
             np.asarray(counts, count_type),
             r_codes,
-            sampled(r_codes),
+            sample_of(r_codes),
             np.asarray(r_counts, count_type),
             np.asarray(keys, np.int64),
             np.asarray(symbols, np.int64),

@@ -310,3 +310,24 @@ def test_recent_codes_count_with_the_base_table():
         for g, w in zip(got, counts.true_counts_reference(o, keys[o], symbols), strict=True):
             assert _same_bits(g, w)
     assert not counts._recent[0][0].size  # the references read the merged table
+
+
+def test_a_tables_sample_is_made_once_and_forgotten_with_the_table() -> None:
+    """``sample_of`` remembers a large table's sample while the table's array lives: the blocks of
+    a part, coded with the same tables, no longer make it again for every call."""
+    import gc
+
+    from fpcodec.codec import rows_kernel
+
+    codes = np.arange(0, 3 * rows_kernel.SAMPLE_KEPT_FROM, 3, dtype=np.int64)
+    first = rows_kernel.sample_of(codes)
+    assert np.array_equal(first, rows_kernel.sampled(codes))
+    assert rows_kernel.sample_of(codes) is first  # made once
+    other = codes.copy()  # the same codes in another array (as after a merge): its own sample
+    assert rows_kernel.sample_of(other) is not first
+    key = id(codes)
+    del codes, first
+    gc.collect()
+    assert key not in rows_kernel._SAMPLES  # the entry left with its table
+    small = np.arange(10, dtype=np.int64)
+    assert rows_kernel.sample_of(small) is not rows_kernel.sample_of(small)  # small tables: not kept
