@@ -161,9 +161,12 @@ def test_merge_into_refuses_buffers_too_small_or_narrow():
         rows_kernel.merge_into((np.zeros(4, np.int64), np.zeros(4, np.int32)), 1, wide)
 
 
-def test_counts_merge_in_place_until_copied():
+@pytest.mark.parametrize("mapped_from", [ctx.MAPPED_FROM, 1])
+def test_counts_merge_in_place_until_copied(monkeypatch, mapped_from):
     """A table grows in its own buffers; a copy shares it, so from then on neither writes into it
-    and each keeps the counts it had (the encoder's candidates each add to a copy)."""
+    and each keeps the counts it had (the encoder's candidates each add to a copy). Also with
+    every buffer mapped (``table_buffer``), as a large frame's are."""
+    monkeypatch.setattr(ctx, "MAPPED_FROM", mapped_from)
     rng = np.random.default_rng(8)
     adds = [(rng.integers(0, 60, (3, n)).astype(np.int64), rng.integers(0, 9, n)) for n in (400, 50, 60, 70)]
     counts = ctx.ContextCounts()
@@ -189,6 +192,22 @@ def test_counts_merge_in_place_until_copied():
         want = np.unique((other_keys << 8) | symbols, return_counts=True)
         assert all(np.array_equal(g, w) for g, w in zip(other._table(o), want, strict=True))
     assert np.array_equal(second, snapshot[2][0])  # the shared table was not written after the copy
+
+
+def test_large_table_buffers_are_mapped_pages_of_their_own():
+    import mmap
+
+    small = ctx.table_buffer(ctx.MAPPED_FROM // 8 - 1, np.int64)
+    assert small.flags.owndata and small.size == ctx.MAPPED_FROM // 8 - 1
+    large = ctx.table_buffer(ctx.MAPPED_FROM // 4, np.int32)
+    assert (
+        isinstance(large.base.obj, mmap.mmap)
+        and large.dtype == np.int32
+        and large.size == ctx.MAPPED_FROM // 4
+    )
+    large[-3:] = (1, -2, 3)  # writable, and a view of it has it as its base (``_merged``'s test)
+    assert large[:5].base is large and list(large[-3:]) == [1, -2, 3]
+    assert ctx.table_buffer(0, np.int64).size == 0
 
 
 def test_true_counts_match_the_reference():
