@@ -154,9 +154,13 @@ def _convlstm_hybrid(ops: Ops, x: Array) -> Array:
     state = None
     for k in range(t):
         hk, state = ops.cell("cell", e[:, k], state)
+    del e, state  # each activation is let go once read: the last convs, at full size, are the peak
     up = ops.upsample_nearest(hk, (h, w))
-    full = ops.conv("full", x[:, -2:].reshape(b, 2 * c, h, w))
-    y = ops.conv("mid", ops.cat([full, up], dim=1))
+    del hk
+    both = ops.cat([ops.conv("full", x[:, -2:].reshape(b, 2 * c, h, w)), up], dim=1)
+    del up
+    y = ops.conv("mid", both)
+    del both
     return ops.conv("out", y)
 
 
@@ -171,11 +175,15 @@ def _convlstm_unet(ops: Ops, x: Array) -> Array:
     for k in range(t):
         h1, s1 = ops.cell("cell1", e[:, k], s1)
         h2, s2 = ops.cell("cell2", ops.max_pool2(h1), s2)
-    u2 = ops.upsample_nearest(h2, tuple(h1.shape[-2:]))
-    d1 = ops.conv("dec2", ops.cat([u2, h1], dim=1))
-    u1 = ops.upsample_nearest(d1, (h, w))
-    full = ops.conv("full", x[:, -2:].reshape(b, 2 * c, h, w))
-    y = ops.conv("mix", ops.cat([full, u1], dim=1))
+    del e, s1, s2  # each activation is let go once read, as in ``_convlstm_hybrid``
+    d1 = ops.conv("dec2", ops.cat([ops.upsample_nearest(h2, tuple(h1.shape[-2:])), h1], dim=1))
+    del h1, h2
+    both = ops.cat(
+        [ops.conv("full", x[:, -2:].reshape(b, 2 * c, h, w)), ops.upsample_nearest(d1, (h, w))], dim=1
+    )
+    del d1
+    y = ops.conv("mix", both)
+    del both
     return ops.conv("out", y)
 
 
