@@ -210,6 +210,14 @@ def test_large_table_buffers_are_mapped_pages_of_their_own():
     assert ctx.table_buffer(0, np.int64).size == 0
 
 
+def test_table_buffers_without_private_mappings_are_plain_arrays(monkeypatch):
+    import mmap
+
+    monkeypatch.delattr(mmap, "MAP_PRIVATE")
+    large = ctx.table_buffer(ctx.MAPPED_FROM // 4, np.int32)
+    assert large.flags.owndata and large.size == ctx.MAPPED_FROM // 4
+
+
 def test_true_counts_match_the_reference():
     rng = np.random.default_rng(5)
     counts = _counts(rng, 30, 40, 3)
