@@ -175,7 +175,7 @@ def table_buffer(n: int, dtype: type) -> np.ndarray:
     blocks below its mmap threshold from its heap, and that threshold rises to the size of every
     large block freed (up to 32 MiB), so after a frame or two the tables' buffers came from heap
     pages that stay resident once written. Decoding four 1280x720 frames peaked 8-11 MB lower with
-    mapped buffers of 4x room (medians of 4-5; 2x room alone: half the runs as high as before).
+    mapped buffers of 4x room (medians of 4-5; with 2x room, three runs of five were as high as before).
     Where ``mmap`` has no private mappings (Windows), ``np.empty``."""
     nbytes = n * np.dtype(dtype).itemsize
     if nbytes < MAPPED_FROM or not hasattr(mmap, "MAP_PRIVATE"):
