@@ -151,6 +151,7 @@ def _add_predicted_modes(
     if extracted is not None:
         cheapest: dict[int, Candidate] = {}  # per palette mode, over the copy choices
         only = None  # after the first choice: the modes and schedules that won with it
+        counted = {}  # the previous frame's context counts per schedule, for every choice
         for copied in choices:
             shift = inter_shift
             if inter is not None and previous is not None:
@@ -169,6 +170,7 @@ def _add_predicted_modes(
                 probe if only is None else None,  # the probe learns from the frame once
                 copied,
                 only,
+                counted,
             )
             only = palette.schedules_of(found) if only is None else only
             for c in found:

@@ -126,6 +126,28 @@ def test_palette_inter_and_intra_count_the_previous_frame_once_per_schedule(monk
     _round_trip_palette(cands, second, pred, first)  # one after the other, each from its own counts
 
 
+def test_a_frames_copy_choices_share_the_previous_frames_counts(monkeypatch) -> None:
+    """Every choice of copied blocks starts from the same previous frame's counts: the frame
+    counts them once per pass schedule, not once per choice, and codes the same bytes as when
+    each choice counts its own."""
+    from fpcodec.codec import copied_blocks
+
+    first, second = _frames(40, seed=3)
+    pred = _prediction(first)
+    choices = copied_blocks.choices(second, first)
+    monkeypatch.setattr(copied_blocks, "choices", lambda frame, previous: choices + [None])  # one more
+    calls = []
+    counted = palette.pretrained_counts
+    monkeypatch.setattr(palette, "pretrained_counts", lambda *a: calls.append(a) or counted(*a))
+    shared = fc.encode_frame(second, pred, first)
+    n_shared, calls[:] = len(calls), []
+    estimate = palette.estimate
+    monkeypatch.setattr(palette, "estimate", lambda *a: estimate(*a[:-1]))  # without the shared counts
+    alone = fc.encode_frame(second, pred, first)
+    assert (shared.mode, shared.mix, shared.payload) == (alone.mode, alone.mix, alone.payload)
+    assert n_shared <= len(palette.SCHEDULES) < len(calls)
+
+
 @pytest.mark.parametrize("colours", [40, 400])
 def test_the_frame_coder_takes_the_cheapest_candidate(colours) -> None:
     first, second = _frames(colours, seed=2)

@@ -826,6 +826,7 @@ def estimate(
     probe: IntraProbe | None = None,
     copied: copied_blocks.CopiedBlocks | None = None,
     only: dict[int, bool] | None = None,
+    counted: dict[tuple[bool, bool], ctx.ContextCounts] | None = None,
 ) -> list[PaletteCandidate]:
     """Palette intra (with RGB intra's scale shift) and, with a prediction, palette inter (with
     ``inter_shift``: ``inter_scale_shift``'s), for a frame of at most 256 colours: ``extracted`` =
@@ -834,7 +835,9 @@ def estimate(
     where the probe says it is not worth estimating, and the probe learns from the frame. With
     ``copied`` (blocks equal to ``previous``), both code only the other blocks' pixels. With
     ``only`` (mode -> row schedule on), just those modes, each in that schedule (for a second
-    choice of copied blocks: the modes and schedules that won with the first)."""
+    choice of copied blocks: the modes and schedules that won with the first). ``counted``: the
+    previous frame's context counts per pass schedule, filled as they are counted; the same for
+    every choice of copied blocks, so one frame's estimates share it (each reads copies)."""
     palette, idx = extracted
     h, w = frame.height, frame.width
     coded = None if copied is None else copied.coded
@@ -844,7 +847,7 @@ def estimate(
     # a large frame's palette intra schedule is chosen on bands of it (``sampled_schedules``; not
     # with copied blocks, whose flags are the frame's)
     sample_rows = None if copied is not None else frame_sample.sample_rows(h, w)
-    counted: dict[tuple[bool, bool], ctx.ContextCounts] = {}
+    counted = {} if counted is None else counted
     coded_pixels = h * w if coded is None else int(np.count_nonzero(coded))
     shared = _SharedStats(idx.size, sample_step(coded_pixels))
 
@@ -854,7 +857,7 @@ def estimate(
         return rows, inter and not CURRENT.interlaced_palette_inter
 
     def counts_in(rows: bool, inter: bool) -> ctx.ContextCounts:
-        """The previous frame's context counts in a schedule, counted once per frame."""
+        """A copy of the previous frame's context counts in a schedule, counted once per frame."""
         key = passes_key(rows, inter)
         if key not in counted:
             geometry = inter_geometry(h, w, rows=rows) if inter else intra_geometry(h, w, rows)
