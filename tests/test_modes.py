@@ -126,6 +126,18 @@ def test_palette_inter_and_intra_count_the_previous_frame_once_per_schedule(monk
     _round_trip_palette(cands, second, pred, first)  # one after the other, each from its own counts
 
 
+def test_a_palette_candidate_is_coded_once() -> None:
+    """Coding grows the candidate's counts and mixes its cached rows in place: a second payload
+    would be made from other counts and rows, so asking for one raises instead."""
+    first, second = _frames(40, seed=3)
+    pred = _prediction(first)
+    for cand in palette.estimate(FrameToCode.of(second), pc.extract_palette(second), pred, first, None, 0, 0):
+        assert cand.cached is not None  # a small frame's model rows are kept for the coder
+        _round_trip_palette([cand], second, pred, first)
+        with pytest.raises(RuntimeError, match="coded twice"):
+            palette.encode(cand)
+
+
 def test_a_frames_copy_choices_share_the_previous_frames_counts(monkeypatch) -> None:
     """Every choice of copied blocks starts from the same previous frame's counts: the frame
     counts them once per pass schedule, not once per choice, and codes the same bytes as when

@@ -81,7 +81,7 @@ class PaletteCandidate(Candidate):
     mix: int
     passes: Callable[[], Iterable[PassInputs]]  # makes the passes again (they are not kept)
     cached: list | None  # per pass, the (slice, model rows) blocks when they fitted in CACHE_ENTRIES
-    counts: ctx.ContextCounts  # the context counts before the first pass
+    counts: ctx.ContextCounts | None  # the context counts before the first pass (None once coded)
     palette_body: bytes | None = None  # the PLTE chunk's body; None when the palette in force is reused
     copied: copied_blocks.CopiedBlocks | None = None  # blocks copied from the previous frame (version 9)
 
@@ -986,11 +986,17 @@ class _SharedStats:
 
 
 def encode(c: PaletteCandidate) -> bytes:
-    """The payload of any palette mode (2, 3 or 4)."""
+    """The payload of any palette mode (2, 3 or 4). A candidate is coded once: the coder grows its
+    context counts pass by pass and mixes its cached rows in place, so a second payload would come
+    out of other counts and rows; it raises RuntimeError instead."""
+    counts = c.counts
+    if counts is None:
+        raise RuntimeError(f"palette candidate of mode {c.mode} coded twice: its counts were consumed")
+    object.__setattr__(c, "counts", None)  # frozen dataclass: the one field that coding spends
     enc = entropy.FrameEncoder()
     if c.copied is not None:
         copied_blocks.encode_map(c.copied.blocks, c.copied.shift, enc)
-    code_passes(c.passes(), c.palette, c.prev_idx, c.mix, c.idx, enc, c.counts, c.cached)
+    code_passes(c.passes(), c.palette, c.prev_idx, c.mix, c.idx, enc, counts, c.cached)
     return enc.finish()
 
 
