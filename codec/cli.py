@@ -859,6 +859,9 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:  # a frame size the limits allow, on a machine with less memory than it needs
+        print(f"{PROG}: error: out of memory (frames of this size need more than is free)", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `fpcodec info x.fpc | head`: the reader has all it wanted
         _silence_stdout()
         return 141  # 128 + SIGPIPE, as a shell reports a process the pipe killed
