@@ -187,11 +187,19 @@ def _merged_anew(
     old: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray], room: int
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """(buffers, merged): ``old`` and ``new`` merged into new buffers of ``room`` entries (at least
-    both tables' sizes), the merged table their first entries."""
+    both tables' sizes), the merged table their first entries. Where the system refuses that much
+    (``vm.overcommit_memory=2`` counts a mapping's unwritten pages; so does ``ulimit -v``), buffers
+    of both tables' sizes, without room: the next merge then makes new ones again."""
     from . import rows_kernel  # numba: loaded on first use
 
     counts = np.promote_types(old[1].dtype, new[1].dtype)
-    buffers = (table_buffer(room, np.int64), table_buffer(room, counts))
+    need = old[0].size + new[0].size
+    try:
+        buffers = (table_buffer(room, np.int64), table_buffer(room, counts))
+    except (OSError, MemoryError):  # strict overcommit charges the room unwritten: merge without it
+        if room <= need:
+            raise
+        buffers = (table_buffer(need, np.int64), table_buffer(need, counts))
     buffers[0][: old[0].size], buffers[1][: old[0].size] = old
     return buffers, rows_kernel.merge_into(buffers, old[0].size, new)
 

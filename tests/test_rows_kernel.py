@@ -194,6 +194,40 @@ def test_counts_merge_in_place_until_copied(monkeypatch, mapped_from):
     assert np.array_equal(second, snapshot[2][0])  # the shared table was not written after the copy
 
 
+def test_counts_merge_without_room_where_the_room_is_refused(monkeypatch):
+    """Where the system refuses a merge's room to grow (strict overcommit charges its unwritten
+    pages), the tables are merged into buffers of their own size: the same counts."""
+    import errno
+
+    rng = np.random.default_rng(9)
+    adds = [(rng.integers(0, 60, (3, n)).astype(np.int64), rng.integers(0, 9, n)) for n in (400, 50, 60, 70)]
+
+    def tables() -> list[tuple[np.ndarray, np.ndarray]]:
+        counts = ctx.ContextCounts()
+        for keys, symbols in adds:
+            counts.add(list(keys), symbols)
+            counts.compact()
+        return [tuple(a.copy() for a in counts._table(o)) for o in range(3)]
+
+    want = tables()
+    real, asked = ctx.table_buffer, []
+
+    def refusing(n, dtype):
+        asked.append(n)
+        if n > 500:  # any room beyond the tables themselves
+            raise OSError(errno.ENOMEM, "Cannot allocate memory")
+        return real(n, dtype)
+
+    monkeypatch.setattr(ctx, "table_buffer", refusing)
+    got = tables()
+    assert any(n > 500 for n in asked) and any(n <= 500 for n in asked)  # refused, then merged without
+    for (codes, n), (want_codes, want_n) in zip(got, want, strict=True):
+        assert np.array_equal(codes, want_codes) and np.array_equal(n, want_n)
+    monkeypatch.setattr(ctx, "table_buffer", lambda n, dtype: refusing(n * 1000, dtype))
+    with pytest.raises(OSError):  # refused even without room: the error goes to the caller
+        tables()
+
+
 def test_large_table_buffers_are_mapped_pages_of_their_own():
     import mmap
 
