@@ -860,7 +860,12 @@ def _main(argv: list[str] | None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except MemoryError:  # a frame size the limits allow, on a machine with less memory than it needs
-        print(f"{PROG}: error: out of memory (frames of this size need more than is free)", file=sys.stderr)
+        print(f"{PROG}: error: {_OUT_OF_MEMORY}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        if str(exc) != "can't start new thread":  # CPython's words when no thread stack can be had
+            raise
+        print(f"{PROG}: error: {_OUT_OF_MEMORY}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `fpcodec info x.fpc | head`: the reader has all it wanted
         _silence_stdout()
@@ -868,6 +873,9 @@ def _main(argv: list[str] | None) -> int:
     except OSError as exc:
         print(f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
+
+
+_OUT_OF_MEMORY = "out of memory (frames of this size need more than is free)"
 
 
 if __name__ == "__main__":
