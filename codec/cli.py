@@ -22,6 +22,8 @@ from ..bitstream.errors import FormatError, FpcodecError, FpcodecWarning, InputE
 from . import sniff
 
 PROG = "fpcodec"
+#: The error of a MemoryError, or of a thread that cannot start for want of memory.
+_OUT_OF_MEMORY = "out of memory (frames of this size need more than is free)"
 
 
 class UsageError(FpcodecError):
@@ -873,9 +875,6 @@ def _main(argv: list[str] | None) -> int:
     except OSError as exc:
         print(f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
-
-
-_OUT_OF_MEMORY = "out of memory (frames of this size need more than is free)"
 
 
 if __name__ == "__main__":
