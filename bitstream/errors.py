@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class FpcodecError(Exception):
     """Base class: the CLI prints these as one line and exits non-zero."""
@@ -49,3 +51,10 @@ class FpcodecWarning(UserWarning):
 
 class LargeFrameWarning(FpcodecWarning):
     """A frame is above the warning size (Pillow's DecompressionBombWarning convention)."""
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is the machine's lack of memory (MemoryError, or ENOMEM from a mapping),
+    which the payload decoders pass on as it is: wrapped as a FormatError it would call the
+    stream damaged."""
+    return isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM)

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import entropy
 from .container import read_uvarint, uvarint
-from .errors import FormatError
+from .errors import FormatError, out_of_memory
 from .profile import CURRENT, FormatProfile
 
 _HEAD = struct.Struct("<HH")  # colour count, previous palette size the bitmap refers to
@@ -131,6 +131,8 @@ def decode_palette(
         steps = dec.decode_signed(n_new if prev_count else 0, scales[0] / 8)
         residual = np.stack([dec.decode_signed(n_new, scales[c + 1] / 8) for c in range(channels)], 1)
     except Exception as exc:
+        if out_of_memory(exc):
+            raise
         raise FormatError(f"palette data could not be decoded ({exc})") from None
     if prev_count:
         ref = np.cumsum(steps)

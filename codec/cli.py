@@ -18,7 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..bitstream import compile_note
-from ..bitstream.errors import FormatError, FpcodecError, FpcodecWarning, InputError
+from ..bitstream.errors import FormatError, FpcodecError, FpcodecWarning, InputError, out_of_memory
 from . import sniff
 
 PROG = "fpcodec"
@@ -873,6 +873,9 @@ def _main(argv: list[str] | None) -> int:
         _silence_stdout()
         return 141  # 128 + SIGPIPE, as a shell reports a process the pipe killed
     except OSError as exc:
+        if out_of_memory(exc):
+            print(f"{PROG}: error: {_OUT_OF_MEMORY}", file=sys.stderr)
+            return 1
         print(f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
 

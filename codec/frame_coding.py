@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..bitstream.errors import FormatError
+from ..bitstream.errors import FormatError, out_of_memory
 from ..bitstream.profile import CURRENT, FormatProfile
 from ..models.base import Prediction
 from . import copied_blocks
@@ -265,6 +265,8 @@ def decode_frame(
     except _ModelFailed as failed:  # the model's own error, not the payload's
         raise failed.__cause__ from None
     except Exception as exc:  # constriction rejects malformed payloads with assorted exceptions
+        if out_of_memory(exc):
+            raise
         raise FormatError(f"frame payload could not be decoded ({exc})") from exc
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..bitstream.errors import FormatError
+from ..bitstream.errors import FormatError, out_of_memory
 from . import motion
 from .modes import planar
 
@@ -77,6 +77,8 @@ def decode_frame(
         except FormatError:
             raise
         except Exception as exc:  # constriction rejects malformed payloads with assorted exceptions
+            if out_of_memory(exc):
+                raise
             raise FormatError(f"planar frame payload could not be decoded ({exc})") from exc
     if mode == MODE_STORED:
         sizes = [g.height * g.width * (1 if g.depth == 8 else 2) for g in geom]

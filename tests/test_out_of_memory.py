@@ -1,0 +1,76 @@
+"""The machine's lack of memory is said as such: the payload decoders, which call any other error
+of a payload a damaged stream, pass it on, and the CLI says "out of memory" in one line."""
+
+import errno
+import io
+
+import numpy as np
+import pytest
+from conftest import DATA
+
+from fpcodec.bitstream import entropy
+from fpcodec.bitstream.errors import FormatError, out_of_memory
+from fpcodec.codec import pipeline
+from fpcodec.codec.cli import main
+from fpcodec.codec.modes import palette, planar
+
+ENOMEM = OSError(errno.ENOMEM, "Cannot allocate memory")
+ERRORS = [MemoryError("no room"), ENOMEM, ValueError("bad words")]
+
+
+def test_out_of_memory_is_a_memory_error_or_enomem() -> None:
+    assert out_of_memory(MemoryError()) and out_of_memory(ENOMEM)
+    assert not out_of_memory(OSError(errno.ENOENT, "No such file")) and not out_of_memory(ValueError())
+
+
+def _decode(data: bytes) -> None:
+    list(pipeline.Decoder(io.BytesIO(data)))
+
+
+def _raising(exc: Exception):
+    def fail(*args, **kwargs):
+        raise exc
+
+    return fail
+
+
+def _palette_stream() -> bytes:
+    rng = np.random.default_rng(0)
+    table = rng.integers(0, 256, (6, 3), dtype=np.uint8)
+    frames = [table[rng.integers(0, 6, (12, 10))] for _ in range(2)]
+    return pipeline.encode(frames, model="last-frame")
+
+
+@pytest.mark.parametrize("exc", ERRORS, ids=["memory", "enomem", "other"])
+def test_a_palette_frames_decoder_passes_on_the_lack_of_memory(monkeypatch, exc) -> None:
+    data = _palette_stream()
+    monkeypatch.setattr(palette, "code_passes", _raising(exc))
+    with pytest.raises(type(exc) if out_of_memory(exc) else FormatError, match="no room|memory|could not be"):
+        _decode(data)
+
+
+@pytest.mark.parametrize("exc", ERRORS, ids=["memory", "enomem", "other"])
+def test_a_palette_chunks_decoder_passes_on_the_lack_of_memory(monkeypatch, exc) -> None:
+    data = _palette_stream()
+    monkeypatch.setattr(entropy.FrameDecoder, "decode_signed", _raising(exc))
+    with pytest.raises(type(exc) if out_of_memory(exc) else FormatError, match="no room|memory|could not be"):
+        _decode(data)
+
+
+@pytest.mark.parametrize("exc", ERRORS, ids=["memory", "enomem", "other"])
+def test_a_planar_frames_decoder_passes_on_the_lack_of_memory(monkeypatch, exc) -> None:
+    data = (DATA / "v10_planar.fpc").read_bytes()
+    monkeypatch.setattr(planar, "decode", _raising(exc))
+    with pytest.raises(type(exc) if out_of_memory(exc) else FormatError, match="no room|memory|could not be"):
+        _decode(data)
+
+
+@pytest.mark.parametrize("exc", ERRORS[:2], ids=["memory", "enomem"])
+def test_the_cli_says_out_of_memory_when_decoding(monkeypatch, tmp_path, capsys, exc) -> None:
+    stream = tmp_path / "s.fpc"
+    stream.write_bytes(_palette_stream())
+    monkeypatch.setattr(palette, "code_passes", _raising(exc))
+    assert main(["decode", "-q", str(stream), "-o", str(tmp_path / "out.gif")]) == 1
+    err = capsys.readouterr().err
+    assert err == "fpcodec: error: out of memory (frames of this size need more than is free)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.fpc"]
