@@ -54,7 +54,12 @@ class LargeFrameWarning(FpcodecWarning):
 
 
 def out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is the machine's lack of memory (MemoryError, or ENOMEM from a mapping),
-    which the payload decoders pass on as it is: wrapped as a FormatError it would call the
-    stream damaged."""
-    return isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM)
+    """Whether ``exc`` is the machine's lack of memory: a MemoryError, ENOMEM from a mapping, or a
+    thread that could not start (CPython's RuntimeError when it gets no stack). The payload
+    decoders pass it on as it is (wrapped as a FormatError it would call the stream damaged), and
+    the CLI says "out of memory"."""
+    return (
+        isinstance(exc, MemoryError)
+        or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM)
+        or (type(exc) is RuntimeError and str(exc) == "can't start new thread")
+    )

@@ -22,7 +22,7 @@ from ..bitstream.errors import FormatError, FpcodecError, FpcodecWarning, InputE
 from . import sniff
 
 PROG = "fpcodec"
-#: The error of a MemoryError, or of a thread that cannot start for want of memory.
+#: The error of every ``errors.out_of_memory`` exception.
 _OUT_OF_MEMORY = "out of memory (frames of this size need more than is free)"
 
 
@@ -861,11 +861,8 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except MemoryError:  # a frame size the limits allow, on a machine with less memory than it needs
-        print(f"{PROG}: error: {_OUT_OF_MEMORY}", file=sys.stderr)
-        return 1
-    except RuntimeError as exc:
-        if str(exc) != "can't start new thread":  # CPython's words when no thread stack can be had
+    except (MemoryError, RuntimeError) as exc:  # a frame size the limits allow, on too small a machine
+        if not out_of_memory(exc):
             raise
         print(f"{PROG}: error: {_OUT_OF_MEMORY}", file=sys.stderr)
         return 1

@@ -15,12 +15,15 @@ from fpcodec.codec.cli import main
 from fpcodec.codec.modes import palette, planar
 
 ENOMEM = OSError(errno.ENOMEM, "Cannot allocate memory")
-ERRORS = [MemoryError("no room"), ENOMEM, ValueError("bad words")]
+NO_THREAD = RuntimeError("can't start new thread")
+ERRORS = [MemoryError("no room"), ENOMEM, NO_THREAD, ValueError("bad words")]
+IDS = ["memory", "enomem", "thread", "other"]
 
 
 def test_out_of_memory_is_a_memory_error_or_enomem() -> None:
-    assert out_of_memory(MemoryError()) and out_of_memory(ENOMEM)
+    assert out_of_memory(MemoryError()) and out_of_memory(ENOMEM) and out_of_memory(NO_THREAD)
     assert not out_of_memory(OSError(errno.ENOENT, "No such file")) and not out_of_memory(ValueError())
+    assert not out_of_memory(RuntimeError("another"))
 
 
 def _decode(data: bytes) -> None:
@@ -41,31 +44,37 @@ def _palette_stream() -> bytes:
     return pipeline.encode(frames, model="last-frame")
 
 
-@pytest.mark.parametrize("exc", ERRORS, ids=["memory", "enomem", "other"])
+@pytest.mark.parametrize("exc", ERRORS, ids=IDS)
 def test_a_palette_frames_decoder_passes_on_the_lack_of_memory(monkeypatch, exc) -> None:
     data = _palette_stream()
     monkeypatch.setattr(palette, "code_passes", _raising(exc))
-    with pytest.raises(type(exc) if out_of_memory(exc) else FormatError, match="no room|memory|could not be"):
+    with pytest.raises(
+        type(exc) if out_of_memory(exc) else FormatError, match="no room|memory|thread|could not be"
+    ):
         _decode(data)
 
 
-@pytest.mark.parametrize("exc", ERRORS, ids=["memory", "enomem", "other"])
+@pytest.mark.parametrize("exc", ERRORS, ids=IDS)
 def test_a_palette_chunks_decoder_passes_on_the_lack_of_memory(monkeypatch, exc) -> None:
     data = _palette_stream()
     monkeypatch.setattr(entropy.FrameDecoder, "decode_signed", _raising(exc))
-    with pytest.raises(type(exc) if out_of_memory(exc) else FormatError, match="no room|memory|could not be"):
+    with pytest.raises(
+        type(exc) if out_of_memory(exc) else FormatError, match="no room|memory|thread|could not be"
+    ):
         _decode(data)
 
 
-@pytest.mark.parametrize("exc", ERRORS, ids=["memory", "enomem", "other"])
+@pytest.mark.parametrize("exc", ERRORS, ids=IDS)
 def test_a_planar_frames_decoder_passes_on_the_lack_of_memory(monkeypatch, exc) -> None:
     data = (DATA / "v10_planar.fpc").read_bytes()
     monkeypatch.setattr(planar, "decode", _raising(exc))
-    with pytest.raises(type(exc) if out_of_memory(exc) else FormatError, match="no room|memory|could not be"):
+    with pytest.raises(
+        type(exc) if out_of_memory(exc) else FormatError, match="no room|memory|thread|could not be"
+    ):
         _decode(data)
 
 
-@pytest.mark.parametrize("exc", ERRORS[:2], ids=["memory", "enomem"])
+@pytest.mark.parametrize("exc", ERRORS[:3], ids=IDS[:3])
 def test_the_cli_says_out_of_memory_when_decoding(monkeypatch, tmp_path, capsys, exc) -> None:
     stream = tmp_path / "s.fpc"
     stream.write_bytes(_palette_stream())
