@@ -53,14 +53,24 @@ def log(clips: list[Path], out: Path, frames: int) -> None:
 
 
 def replay(
-    frames: list[dict], losses: int, margin: float, probe: int, jump: float = INTER_JUMP, warm: int = 0
+    frames: list[dict],
+    losses: int,
+    margin: float,
+    probe: int,
+    jump: float = INTER_JUMP,
+    warm: int = 0,
+    tie: float | None = None,
+    tie_losses: int = 0,
+    tie_probe: int = 0,
 ):
     """(bits of the best mode per frame, bits under the rule, predicted frames, left out) of one
     clip. ``warm``: the first frames after a key frame whose losses do not count (their window
-    is not yet full)."""
+    is not yet full). With ``tie``: also left out for at most ``tie_probe`` - 1 frames after
+    ``tie_losses`` estimated frames in a row where the predicted modes won by less than ``tie``
+    (their best at least 1 - ``tie`` times the others')."""
     predicted = {str(m) for m in PREDICTED_MODES}
     best_total = rule_total = 0.0
-    count = left_out = lost = since = 0
+    count = left_out = lost = tied = since = 0
     after_key = 0
     ref = 0.0
     for r in frames:
@@ -71,7 +81,7 @@ def replay(
         best_total += best
         if pred is None:  # no history: a key frame
             rule_total += best
-            lost = since = after_key = 0
+            lost = tied = since = after_key = 0
             continue
         count += 1
         after_key += 1
@@ -79,13 +89,17 @@ def replay(
             rule_total += best
             continue
         rgb = bits["0"]
-        if lost >= losses and since + 1 < probe and ref / jump <= rgb <= ref * jump:
+        losing = lost >= losses and since + 1 < probe
+        tying = tie is not None and tied >= tie_losses and since + 1 < tie_probe
+        if (losing or tying) and ref / jump <= rgb <= ref * jump:
             left_out += 1
             since += 1
             rule_total += other
             continue
         rule_total += best
         lost = lost + 1 if pred >= (1 + margin) * other else 0
+        if tie is not None:
+            tied = tied + 1 if pred >= (1 - tie) * other else 0
         since, ref = 0, rgb
     return best_total, rule_total, count, left_out
 
@@ -96,24 +110,38 @@ def simulate(
     margins: tuple[float, ...] = (0.05, 0.1, 0.2),
     probes: tuple[int, ...] = (4, 8, 16),
     warms: tuple[int, ...] = (0,),
+    ties: tuple[float | None, ...] = (None,),
+    tie_losses_grid: tuple[int, ...] = (2,),
+    tie_probes: tuple[int, ...] = (4,),
 ) -> list[str]:
+    """One table row per combination of the grids' values (``ties`` None: without near ties)."""
     clips: dict[str, list[dict]] = defaultdict(list)
     for path in paths:
         for line in path.read_text().splitlines():
             r = json.loads(line)
             clips[r["clip"]].append(r)
     lines = [
-        "| not counted after a key frame | losses | margin | left out at most | bits added | worst clip | predicted frames left out |",
-        "|---:|---:|---:|---:|---:|---|---:|",
+        "| not counted after a key frame | losses | margin | left out at most | near tie: won by less than "
+        "| in a row | left out at most | bits added | worst clip | predicted frames left out |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
-    for warm, losses, margin, probe in itertools.product(warms, losses_grid, margins, probes):
-        per = {name: replay(frames, losses, margin, probe, warm=warm) for name, frames in clips.items()}
+    ties_grid = [(None, 0, 0)] if ties == (None,) else itertools.product(ties, tie_losses_grid, tie_probes)
+    for (warm, losses, margin, probe), (tie, tie_losses, tie_probe) in itertools.product(
+        list(itertools.product(warms, losses_grid, margins, probes)), list(ties_grid)
+    ):
+        per = {
+            name: replay(
+                frames, losses, margin, probe, warm=warm, tie=tie, tie_losses=tie_losses, tie_probe=tie_probe
+            )
+            for name, frames in clips.items()
+        }
         best = sum(p[0] for p in per.values())
         rule = sum(p[1] for p in per.values())
         worst = max(per, key=lambda n: per[n][1] / per[n][0])
         w = per[worst]
         lines.append(
-            f"| {warm} | {losses} | {margin} | {probe} | {100 * (rule / best - 1):+.3f} % | {worst} {100 * (w[1] / w[0] - 1):+.2f} % "
+            f"| {warm} | {losses} | {margin} | {probe} | {'-' if tie is None else tie} | {tie_losses or '-'} "
+            f"| {tie_probe or '-'} | {100 * (rule / best - 1):+.3f} % | {worst} {100 * (w[1] / w[0] - 1):+.2f} % "
             f"| {sum(p[3] for p in per.values())} of {sum(p[2] for p in per.values())} |"
         )
     return lines
@@ -136,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     sm.add_argument(
         "--warms", type=int, nargs="+", default=[0], help="frames after a key frame whose losses do not count"
     )
+    sm.add_argument(
+        "--ties", type=float, nargs="+", default=None, help="near ties: predicted modes won by less than this"
+    )
+    sm.add_argument("--tie-losses", type=int, nargs="+", default=[2], help="near ties in a row")
+    sm.add_argument("--tie-probes", type=int, nargs="+", default=[4], help="left out at most after near ties")
     args = ap.parse_args(argv)
     if args.command == "log":
         log(args.clips, args.out, args.frames)
@@ -143,7 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "\n".join(
                 simulate(
-                    args.logs, tuple(args.losses), tuple(args.margins), tuple(args.probes), tuple(args.warms)
+                    args.logs,
+                    tuple(args.losses),
+                    tuple(args.margins),
+                    tuple(args.probes),
+                    tuple(args.warms),
+                    (None,) if args.ties is None else tuple(args.ties),
+                    tuple(args.tie_losses),
+                    tuple(args.tie_probes),
                 )
             )
         )

@@ -686,8 +686,16 @@ def test_inter_probe_log_and_replay(tmp_path):
     # losses on the first frames after a key frame (its window filling) need not count
     assert inter_probe.replay(frames, losses=3, margin=0.1, probe=4, warm=1)[1:] == (best, 6, 0)
     assert inter_probe.replay(frames[:4] + frames[1:], losses=3, margin=0.1, probe=4, warm=1)[3] == 3
+    # Near ties: the predicted modes win by 1 % on frames 1-6; after two such frames in a row,
+    # every 2nd frame is left out (frames 3 and 5), each charged the 0.1 bits it would have won.
+    ties = frames[:1] + [{"bits": {"0": 100.0, "2": 10.0, "3": 9.9}} for _ in range(6)]
+    best, rule, count, left_out = inter_probe.replay(ties, 6, 0.1, 16, tie=0.02, tie_losses=2, tie_probe=2)
+    assert (count, left_out) == (6, 2) and rule == pytest.approx(best + 2 * 0.1)
+    assert inter_probe.replay(ties, 6, 0.1, 16, tie=0.005, tie_losses=2, tie_probe=2)[3] == 0  # not a tie
+    assert inter_probe.replay(ties, 6, 0.1, 16)[3] == 0
     lines = inter_probe.simulate([out])
     assert lines[0].startswith("| not counted after a key frame | losses |") and len(lines) == 2 + 27
+    assert len(inter_probe.simulate([out], (6,), (0.1,), (16,), (0,), (0.01, 0.02), (2, 4), (2,))) == 2 + 4
     assert len(inter_probe.simulate([out], (6,), (0.0, 0.1), (16,), (0, 6))) == 2 + 4
 
 
