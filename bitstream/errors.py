@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 
 
 class FpcodecError(Exception):
@@ -54,12 +55,19 @@ class LargeFrameWarning(FpcodecWarning):
 
 
 def out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is the machine's lack of memory: a MemoryError, ENOMEM from a mapping, or a
-    thread that could not start (CPython's RuntimeError when it gets no stack). The payload
-    decoders pass it on as it is (wrapped as a FormatError it would call the stream damaged), and
-    the CLI says "out of memory"."""
+    """Whether ``exc`` is the machine's lack of memory: a MemoryError, ENOMEM from a mapping, a
+    thread that could not start (CPython's RuntimeError when it gets no stack), or a library
+    loaded on first use (numba's helpers) whose segments could not be mapped (the dynamic
+    loader's ImportError, seen under ``ulimit -v 400000``). The payload decoders pass it on as it
+    is (wrapped as a FormatError it would call the stream damaged), and the CLI says "out of
+    memory"."""
     return (
         isinstance(exc, MemoryError)
         or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM)
         or (type(exc) is RuntimeError and str(exc) == "can't start new thread")
+        or (isinstance(exc, ImportError) and _UNMAPPED.search(str(exc)) is not None)
     )
+
+
+#: glibc's dlopen error when mmap fails; other causes (a noexec mount) name theirs after a colon.
+_UNMAPPED = re.compile(r"failed to map segment from shared object(: Cannot allocate memory)?$")

@@ -861,7 +861,7 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (MemoryError, RuntimeError) as exc:  # a frame size the limits allow, on too small a machine
+    except (MemoryError, RuntimeError, ImportError) as exc:  # too small a machine for the frames
         if not out_of_memory(exc):
             raise
         print(f"{PROG}: error: {_OUT_OF_MEMORY}", file=sys.stderr)
