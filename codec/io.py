@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -165,11 +166,20 @@ class VideoReader:
         from PIL import Image, ImageSequence
 
         try:
-            with Image.open(self.path) as im:
+            # Sizes are checked here, against fpcodec's limit, before a frame is loaded: Pillow's own
+            # warning would only repeat that check.
+            with warnings.catch_warnings(), Image.open(self.path) as im:
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 width, height = im.size
                 check_dimensions(width, height, self._max_pixels)
                 alpha, n = False, 0
                 for fr in ImageSequence.Iterator(im):
+                    # A GIF image outside the logical screen grows Pillow's canvas, which loading
+                    # then allocates: a 139-byte GIF of 10x10 reached 1802x65526 (1.5 GB).
+                    if fr.size != (width, height):
+                        raise InputError(
+                            f"{self.path}: frame size changes mid-stream ({fr.size[0]}x{fr.size[1]})"
+                        )
                     n += 1
                     if not alpha and fr.convert("RGBA").getextrema()[3][0] < 255:
                         alpha = True

@@ -25,6 +25,7 @@ from conftest import (
     BROKEN_GIFS,
     CARPHONE,
     CARPHONE_WIDE,
+    DATA,
     ODD,
     ODD_GIFS,
     ODD_RGBA,
@@ -160,6 +161,20 @@ def test_reader_not_a_video(tmp_path):
     for p in (text, empty, magic_only, tmp_path / "missing.gif", tmp_path):
         with pytest.raises(InputError):
             VideoReader(p)
+
+
+def test_reader_refuses_an_image_outside_the_gif_screen_before_loading_it():
+    """A 139-byte GIF from fuzzing (tests/data/fuzz/input/grown-canvas): a 10x10 screen whose second
+    image reaches 1802x65526. FFmpeg refuses it; Pillow grows its canvas to that size, and loading
+    the frame allocated 1.5 GB before it failed ("codec configuration error"). The probe now
+    compares each frame's size before loading it, and Pillow's own size warning stays quiet."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InputError, match=r"frame size changes mid-stream \(1802x65526\)"):
+            VideoReader(DATA / "fuzz" / "input" / "grown-canvas")
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
 
 
 @pytest.mark.parametrize("keep", [3000, 20000, len(CARPHONE.read_bytes()) - 200])
@@ -535,14 +550,12 @@ def frame_outside_the_screen(tmp_path) -> Path:
     return path
 
 
-def test_reader_pillow_fallback_frames_match_info(tmp_path):
-    reader = VideoReader(frame_outside_the_screen(tmp_path))
-    try:
-        frames = [f for f, _ in reader.frames()]
-    except InputError:
-        return
-    info = reader.info
-    assert all(f.shape == (info.height, info.width, info.channels) for f in frames)
+def test_reader_pillow_fallback_refuses_a_frame_of_another_size(tmp_path):
+    """Pillow grows its canvas for the moved frame (3x17, not 3x1): the frames could not match
+    ``info``, and the probe refuses the file before it loads that frame (it used to load every
+    frame, and ``frames()`` refused it later)."""
+    with pytest.raises(InputError, match=r"frame size changes mid-stream \(3x17\)"):
+        VideoReader(frame_outside_the_screen(tmp_path))
 
 
 @pytest.mark.parametrize(
