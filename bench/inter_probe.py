@@ -2,13 +2,15 @@
 
     python -m fpcodec.bench.inter_probe log CLIP... -o estimates.jsonl [--frames 60]
     python -m fpcodec.bench.inter_probe simulate estimates.jsonl [estimates2.jsonl ...] \
-        [--losses 2 4 6] [--margins 0.05 0.1 0.2] [--probes 4 8 16] [--warms 0]
+        [--losses 2 4 6] [--margins 0.05 0.1 0.2] [--probes 4 8 16] [--warms 0] \
+        [--ties 0.01 0.02 --tie-losses 2 4 --tie-probes 2 3]
 
 ``log`` encodes each clip's first ``--frames`` frames with every mode estimated on every frame (no
 probe leaves anything out) and writes one JSON line per frame: the clip, the frame's index and each
 mode's estimated bits. ``simulate`` replays a rule on those estimates, for a grid of its
 parameters (losses in a row, margin, frames left out at most, frames after a key frame whose
-losses do not count; INTER_JUMP as shipped): the bits it adds over taking the best mode of every
+losses do not count; INTER_JUMP as shipped; with ``--ties``, the near-tie rule's win margin, ties
+in a row and frames left out at most): the bits it adds over taking the best mode of every
 frame (the frames it leaves out get the best of the modes that need no prediction), in total and
 on the worst clip, and how many predicted frames it leaves out.
 """
