@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..bitstream.errors import FpcodecError, InputError
+from ..bitstream.errors import FpcodecError, InputError, out_of_memory
 from . import anim_writers, gif_blocks, sniff
 from .anim_writers import LossyOutputError
 from .pipeline import check_dimensions
@@ -270,20 +270,35 @@ OUTPUT_FORMATS = (".gif", ".apng", ".png", ".webp", ".y4m", ".mp4")
 
 @contextmanager
 def atomic_output(path: str | os.PathLike, force: bool):
-    """Yield a temp path next to ``path``; rename it into place only if the block succeeds."""
+    """Yield a temp path next to ``path``; rename it into place only if the block succeeds. Where
+    the temp file cannot be made or renamed, the error names ``path``, not the temp file's name."""
     path = Path(path)
     if path.exists() and not force:
         raise FpcodecError(f"{path} exists (use -y/--force to overwrite)")
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent if str(path.parent) else "."
-    )
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.",
+            suffix=path.suffix or ".tmp",
+            dir=path.parent if str(path.parent) else ".",
+        )
+    except OSError as exc:
+        if out_of_memory(exc):
+            raise
+        raise FpcodecError(
+            f"cannot write {path}: no file can be made in its folder ({exc.strerror or exc})"
+        ) from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            if out_of_memory(exc):
+                raise
+            raise FpcodecError(f"cannot write {path} ({exc.strerror or exc})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

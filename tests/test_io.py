@@ -380,6 +380,31 @@ def test_atomic_output_success_and_permissions(tmp_path):
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
 
 
+def test_atomic_output_errors_name_the_output_not_the_temp_file(tmp_path, monkeypatch):
+    """A folder that passes the CLI's checks but refuses new files (``-o /proc/version``), or a
+    rename that fails (a folder put in the output's place meanwhile): the error names the output."""
+    import errno
+    import tempfile
+
+    out = tmp_path / "a.bin"
+
+    def refuse(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(tmp_path / ".a.bin.x1.bin"))
+
+    with monkeypatch.context() as m:
+        m.setattr(tempfile, "mkstemp", refuse)
+        with pytest.raises(
+            FpcodecError, match=r"cannot write .*a\.bin: no file can be made in its folder \(No such"
+        ):
+            with atomic_output(out, force=False):
+                pass
+    with pytest.raises(FpcodecError, match=r"cannot write .*a\.bin \(Is a directory\)"):
+        with atomic_output(out, force=True) as tmp:
+            tmp.write_bytes(b"data")
+            out.mkdir()
+    assert dir_listing(tmp_path) == {"a.bin"} and out.is_dir()
+
+
 def test_atomic_output_failure_leaves_nothing(tmp_path):
     out = tmp_path / "a.bin"
     with pytest.raises(RuntimeError):
