@@ -31,8 +31,9 @@ to bigbuckbunny clips whose predicted modes lose by 5-30 % for a dozen frames an
 Near ties are the other waste: on dithered natural footage (a 480x270 GIF cut from bikes.mp4,
 24 frames) palette inter and palette intra came within 7 % of each other on every frame (2.5 %
 on 18 of 23), each winning some, so the model ran on all 23 predicted frames for five wins worth
-0.15 % of the stream by the estimates. After TIE_LOSSES estimated frames in a row on which the predicted modes won by less than
-TIE (or lost), they are left out of every other frame (TIE_PROBE) until they win by more.
+0.15 % of the stream by the estimates. After TIE_LOSSES estimated frames in a row on which the
+predicted modes won by less than TIE (or lost), they are left out of every other frame
+(TIE_PROBE) until they win by more.
 Replayed on a new log of the same clips at version 11 (40 clips, 989 predicted frames; the grid
 of near-tie rules is in `bench/results/inter_probe_ties.txt`), the rule leaves out 40 frames
 instead of 10 for +0.003 % bits in total (worst bbb_029.gif +0.18 %; chi.gif 9 of 21); the

@@ -154,8 +154,7 @@ class VideoReader:
         fmt = "rgba" if self.info.channels == 4 else "rgb24"
 
         def convert(frame) -> np.ndarray:
-            if (frame.width, frame.height) != (self.info.width, self.info.height):
-                raise InputError(f"{self.path}: frame size changes mid-stream ({frame.width}x{frame.height})")
+            same_size(self.path, (frame.width, frame.height), (self.info.width, self.info.height))
             return frame.to_ndarray(format=fmt)
 
         with self._open_av() as cont:
@@ -176,10 +175,7 @@ class VideoReader:
                 for fr in ImageSequence.Iterator(im):
                     # A GIF image outside the logical screen grows Pillow's canvas, which loading
                     # then allocates: a 139-byte GIF of 10x10 reached 1802x65526 (1.5 GB).
-                    if fr.size != (width, height):
-                        raise InputError(
-                            f"{self.path}: frame size changes mid-stream ({fr.size[0]}x{fr.size[1]})"
-                        )
+                    same_size(self.path, fr.size, (width, height))
                     n += 1
                     if not alpha and fr.convert("RGBA").getextrema()[3][0] < 255:
                         alpha = True
@@ -199,10 +195,7 @@ class VideoReader:
         mode = "RGBA" if self.info.channels == 4 else "RGB"
         with Image.open(self.path) as im:
             for fr in ImageSequence.Iterator(im):
-                if fr.size != (self.info.width, self.info.height):
-                    raise InputError(
-                        f"{self.path}: frame size changes mid-stream ({fr.size[0]}x{fr.size[1]})"
-                    )
+                same_size(self.path, fr.size, (self.info.width, self.info.height))
                 try:
                     pixels = np.asarray(fr.convert(mode))
                 except Exception as exc:  # as in the probe: Pillow raises many types for broken files
@@ -252,6 +245,12 @@ def _duration(prev: tuple, next_pts: int | None) -> int:
     if next_pts is not None and pts is not None and next_pts > pts:
         return int(next_pts - pts)
     return int(dur or 0)
+
+
+def same_size(path: Path, size: tuple[int, int], expected: tuple[int, int]) -> None:
+    """Refuse a frame whose (width, height) is not the stream's: a stream has one frame size."""
+    if size != expected:
+        raise InputError(f"{path}: frame size changes mid-stream ({size[0]}x{size[1]})")
 
 
 def _short(exc: BaseException) -> str:

@@ -20,7 +20,16 @@ import numpy as np
 
 from ..bitstream.errors import FormatError, InputError
 from . import sniff
-from .io import DEFAULT_TIME_BASE, HEAD_BYTES, _short, atomic_output, open_av, pillow_kind, timed_frames
+from .io import (
+    DEFAULT_TIME_BASE,
+    HEAD_BYTES,
+    _short,
+    atomic_output,
+    open_av,
+    pillow_kind,
+    same_size,
+    timed_frames,
+)
 from .pipeline import check_dimensions
 
 # FFmpeg's enum values (libavutil/pixfmt.h), as stored in streams and Matroska.
@@ -212,8 +221,7 @@ class NativeReader:
         shapes = fmt.plane_shapes(self.width, self.height)
 
         def convert(frame) -> list[np.ndarray]:
-            if (frame.width, frame.height) != (self.width, self.height):
-                raise InputError(f"{self.path}: frame size changes mid-stream ({frame.width}x{frame.height})")
+            same_size(self.path, (frame.width, frame.height), (self.width, self.height))
             if frame.format.name != self.source_pix_fmt:
                 raise InputError(
                     f"{self.path}: pixel format changes mid-stream "
