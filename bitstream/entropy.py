@@ -751,13 +751,9 @@ def window_rows_reference(
     return lo, rows
 
 
-def _windows(scale_idx: np.ndarray, single: bool = False) -> dict[int, np.ndarray]:
-    """Sample positions per window radius (0: whole rows), in increasing radius, then position;
-    ``single``: every sample takes the widest any of them needs (one batch, for small ones)."""
+def _windows(scale_idx: np.ndarray) -> dict[int, np.ndarray]:
+    """Sample positions per window radius (0: whole rows), in increasing radius, then position."""
     radius = WINDOW_OF_SCALE[scale_idx]
-    if single and radius.size:
-        widest = 0 if np.any(radius == 0) else int(radius.max())
-        return {widest: np.arange(radius.size)}
     if not radius.size:
         return {}
     key = np.where(radius == 0, 1 << 10, radius)
@@ -768,15 +764,57 @@ def _windows(scale_idx: np.ndarray, single: bool = False) -> dict[int, np.ndarra
     return {int(radius[order[i]]): order[i:j] for i, j in zip(starts, ends, strict=True)}
 
 
-def _escape_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: np.ndarray, width: np.ndarray) -> np.ndarray:
+def escape_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: np.ndarray, width: np.ndarray) -> np.ndarray:
     """Rows over 0..255 for values that escaped their window: the Laplace row with the window's
     values (lo .. lo + width - 1; width 0: no window) set to 0, so an escaped value costs what
-    the whole row gives it."""
-    rows = table_rows(mean_q, scale_idx)
+    the whole row gives it. Built by the compiled ``table_kernel`` (``escape_rows_reference``'s)."""
+    from . import table_kernel  # numba: loaded on first use
+
+    return table_kernel.escape_rows(mean_q, scale_idx, lo, width)
+
+
+def escape_rows_reference(
+    mean_q: np.ndarray, scale_idx: np.ndarray, lo: np.ndarray, width: np.ndarray
+) -> np.ndarray:
+    """``escape_rows`` in numpy (for testing the kernel)."""
+    rows = table_rows_reference(mean_q, scale_idx)
     v = np.arange(SYMBOL_MIN, SYMBOL_MAX + 1)
     inside = (v >= lo[:, None]) & (v < (lo + width)[:, None])
     rows[inside] = 0.0
     return rows
+
+
+def single_window(
+    mean_q: np.ndarray, scale_idx: np.ndarray, radius: int = -1
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """(radius, first value of each window, rows) of a batch coded in one window (``single`` in
+    ``encode_windowed``): the widest that any of its samples needs, or radius 0 and whole rows
+    over 0..255 where one needs them; ``radius`` >= 0 imposes one. One compiled call
+    (``table_kernel``) instead of a choice in numpy and a call per window: a raster plane is coded
+    in about 150 such batches of a few hundred samples, where the calls' overhead was most of the
+    time (``single_window_reference``'s integers)."""
+    from . import table_kernel  # numba: loaded on first use
+
+    return table_kernel.single_window(mean_q, scale_idx, radius)
+
+
+def single_window_reference(
+    mean_q: np.ndarray, scale_idx: np.ndarray, radius: int = -1
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """``single_window`` in numpy (for testing the kernel)."""
+    if radius < 0:
+        radius = _widest(np.asarray(scale_idx, np.int64))
+    if radius == 0:
+        return 0, np.full(np.size(mean_q), SYMBOL_MIN, np.int64), table_rows_reference(mean_q, scale_idx)
+    lo, rows = window_rows_reference(np.asarray(mean_q, np.int64), np.asarray(scale_idx, np.int64), radius)
+    return radius, lo, rows
+
+
+def _widest(scale_idx: np.ndarray) -> int:
+    """The radius of a batch coded in one window: the widest its samples need, 0 (whole rows)
+    where one needs whole rows or there are none."""
+    radius = WINDOW_OF_SCALE[scale_idx]
+    return 0 if not radius.size or np.any(radius == 0) else int(radius.max())
 
 
 def encode_windowed(
@@ -784,14 +822,17 @@ def encode_windowed(
 ) -> None:
     """Code values 0..255 under the integer Laplace rows, narrowed to a window around the mean
     where the scale allows (FORMAT.md, "Windowed rows"): the same model as ``FrameEncoder.encode``
-    at a fraction of its cost in rows. ``single``: one window for the whole batch (``_windows``)."""
+    at a fraction of its cost in rows. ``single``: one window for the whole batch (``single_window``)."""
     symbols = np.asarray(symbols, np.int64).ravel()
     mean_q = np.asarray(mean_q, np.int64).ravel()
     scale_idx = np.asarray(scale_idx, np.int64).ravel()
+    if single:
+        _encode_single(enc, symbols, mean_q, scale_idx)
+        return
     lo_all = np.zeros(symbols.size, np.int64)
     width_all = np.zeros(symbols.size, np.int64)
     escaped = []
-    for radius, where in _windows(scale_idx, single).items():
+    for radius, where in _windows(scale_idx).items():
         if radius == 0:
             escaped.append(where)
             continue
@@ -807,8 +848,48 @@ def encode_windowed(
     for start in range(0, rest.size, TABLE_BLOCK):
         sel = rest[start : start + TABLE_BLOCK]
         enc.encode_categorical(
-            symbols[sel], _escape_rows(mean_q[sel], scale_idx[sel], lo_all[sel], width_all[sel])
+            symbols[sel], escape_rows(mean_q[sel], scale_idx[sel], lo_all[sel], width_all[sel])
         )
+
+
+def _encode_single(enc: FrameEncoder, symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> None:
+    """``encode_windowed`` of one batch in one window (``single_window``): the window's symbols in
+    order, then the escaped values in order."""
+    n = symbols.size
+    radius = -1 if n <= TABLE_BLOCK else _widest(scale_idx)  # a long batch: chosen on all of it
+    escaped, escaped_lo = [], []
+    for start in range(0, n, TABLE_BLOCK):
+        sl = slice(start, start + TABLE_BLOCK)
+        radius, lo, rows = single_window(mean_q[sl], scale_idx[sl], radius)
+        if radius == 0:
+            enc.encode_categorical(symbols[sl], rows)
+            continue
+        offset = symbols[sl] - lo
+        outside = (offset < 0) | (offset > 2 * radius)
+        enc.encode_categorical(np.where(outside, 2 * radius + 1, offset), rows)
+        escaped.append(start + np.flatnonzero(outside))
+        escaped_lo.append(lo[outside])
+    _code_escapes(
+        escaped,
+        escaped_lo,
+        radius,
+        mean_q,
+        scale_idx,
+        lambda sel, rows: enc.encode_categorical(symbols[sel], rows),
+    )
+
+
+def _code_escapes(escaped, escaped_lo, radius, mean_q, scale_idx, code) -> None:
+    """Hand ``code(positions, rows)`` the escape rows of a single-window batch's escaped values, in
+    blocks of TABLE_BLOCK, in order."""
+    if not escaped or not sum(e.size for e in escaped):
+        return
+    rest, rest_lo = np.concatenate(escaped), np.concatenate(escaped_lo)
+    width = np.full(rest.size, 2 * radius + 1, np.int64)
+    for start in range(0, rest.size, TABLE_BLOCK):
+        sl = slice(start, start + TABLE_BLOCK)
+        sel = rest[sl]
+        code(sel, escape_rows(mean_q[sel], scale_idx[sel], rest_lo[sl], width[sl]))
 
 
 def decode_windowed(
@@ -817,11 +898,13 @@ def decode_windowed(
     """Mirror of ``encode_windowed``: the values (int64) in the order of the parameters."""
     mean_q = np.asarray(mean_q, np.int64).ravel()
     scale_idx = np.asarray(scale_idx, np.int64).ravel()
+    if single:
+        return _decode_single(dec, mean_q, scale_idx)
     out = np.zeros(mean_q.size, np.int64)
     lo_all = np.zeros(mean_q.size, np.int64)
     width_all = np.zeros(mean_q.size, np.int64)
     escaped = []
-    for radius, where in _windows(scale_idx, single).items():
+    for radius, where in _windows(scale_idx).items():
         if radius == 0:
             escaped.append(where)
             continue
@@ -836,6 +919,31 @@ def decode_windowed(
     for start in range(0, rest.size, TABLE_BLOCK):
         sel = rest[start : start + TABLE_BLOCK]
         out[sel] = dec.decode_categorical(
-            _escape_rows(mean_q[sel], scale_idx[sel], lo_all[sel], width_all[sel])
+            escape_rows(mean_q[sel], scale_idx[sel], lo_all[sel], width_all[sel])
         )
+    return out
+
+
+def _decode_single(dec: FrameDecoder, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
+    """Mirror of ``_encode_single``."""
+    n = mean_q.size
+    out = np.empty(n, np.int64)
+    radius = -1 if n <= TABLE_BLOCK else _widest(scale_idx)
+    escaped, escaped_lo = [], []
+    for start in range(0, n, TABLE_BLOCK):
+        sl = slice(start, start + TABLE_BLOCK)
+        radius, lo, rows = single_window(mean_q[sl], scale_idx[sl], radius)
+        symbols = dec.decode_categorical(rows)
+        if radius == 0:
+            out[sl] = symbols
+            continue
+        out[sl] = lo + symbols
+        hit = np.flatnonzero(symbols == 2 * radius + 1)
+        escaped.append(start + hit)
+        escaped_lo.append(lo[hit])
+
+    def put(sel: np.ndarray, rows: np.ndarray) -> None:
+        out[sel] = dec.decode_categorical(rows)
+
+    _code_escapes(escaped, escaped_lo, radius, mean_q, scale_idx, put)
     return out

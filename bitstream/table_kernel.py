@@ -1,5 +1,7 @@
-"""Compiled rows of the integer Laplace tables: ``entropy.table_rows`` (every value of the range)
-and ``entropy.window_rows`` (a window of values around the mean and an escape symbol).
+"""Compiled rows of the integer Laplace tables: ``entropy.table_rows`` (every value of the range),
+``entropy.window_rows`` (a window of values around the mean and an escape symbol),
+``entropy.single_window`` (a batch's window chosen and built in one call) and
+``entropy.escape_rows`` (whole rows less a window, for the values that escaped it).
 
 Why: these rows are what the RGB modes and the planar frames hand constriction, 256 or up to 128
 entries a sample, and in numpy each is several passes over (samples x values) arrays (a gather,
@@ -32,51 +34,115 @@ _CDF_HALF = entropy.CDF_HALF
 _SYMBOL_MIN, _SYMBOL_MAX = entropy.SYMBOL_MIN, entropy.SYMBOL_MAX
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _table_row(m, s, lo, hi, bins, bin_width, cdf, cdf_width, total, row):  # pragma: no cover - compiled
+    """``entropy.count_rows`` of every value lo..hi at mean ``m`` and scale index ``s``, into ``row``:
+    interior values from the bins, the two end values with their tails from the cumulative counts."""
+    b = s * bin_width + _BIN_SPAN - m
+    c = s * cdf_width + _CDF_HALF - m
+    row[0] = cdf[c + lo * _STEPS + _HALF] + 1
+    for k in range(1, hi - lo):
+        row[k] = bins[b + (lo + k) * _STEPS]
+    row[hi - lo] = total - cdf[c + hi * _STEPS - _HALF] + 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _window_row(m, s, radius, cdf, cdf_width, total, full, row):  # pragma: no cover - compiled
+    """The window's row at mean ``m`` and scale index ``s`` into ``row`` (the counts between
+    consecutive bin edges, clipped to the table, plus 1; the ends of the range take their tails),
+    then the escape's mass, what the window leaves of the whole row's; returns the window's first
+    value."""
+    width = 2 * radius + 1
+    top = _SYMBOL_MAX - 2 * radius
+    base = s * cdf_width + _CDF_HALF
+    lo = min(max(((m + _HALF) >> 4) - radius, _SYMBOL_MIN), top)
+    edge = lo * _STEPS - _HALF - m
+    below = 0 if lo == _SYMBOL_MIN else cdf[base + min(max(edge, -_CDF_HALF), _CDF_HALF)]
+    mass = 0
+    for k in range(width):
+        edge += _STEPS
+        if k == width - 1 and lo == top:
+            above = total
+        else:
+            above = cdf[base + min(max(edge, -_CDF_HALF), _CDF_HALF)]
+        count = above - below + 1
+        row[k] = count
+        mass += count
+        below = above
+    row[width] = full - mass
+    return lo
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _table_rows(
     mean_q, scale_idx, lo, hi, bins, bin_width, cdf, cdf_width, total, out
 ):  # pragma: no cover - compiled
-    """``entropy.count_rows`` of every value lo..hi: interior values from the bins, the two end
-    values with their tails from the cumulative counts."""
+    """``entropy.count_rows`` of every value lo..hi."""
     for i in numba.prange(mean_q.size):
-        m = mean_q[i]
-        s = scale_idx[i]
-        b = s * bin_width + _BIN_SPAN - m
-        c = s * cdf_width + _CDF_HALF - m
-        out[i, 0] = cdf[c + lo * _STEPS + _HALF] + 1
-        for k in range(1, hi - lo):
-            out[i, k] = bins[b + (lo + k) * _STEPS]
-        out[i, hi - lo] = total - cdf[c + hi * _STEPS - _HALF] + 1
+        _table_row(mean_q[i], scale_idx[i], lo, hi, bins, bin_width, cdf, cdf_width, total, out[i])
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _window_rows(
     mean_q, scale_idx, radius, cdf, cdf_width, total, full, out_lo, out
 ):  # pragma: no cover - compiled
-    """``entropy.window_rows_reference``: per sample the window's first value and its row (the
-    counts between consecutive bin edges, clipped to the table, plus 1; the ends of the range
-    take their tails), then the escape's mass, what the window leaves of the whole row's."""
-    width = 2 * radius + 1
-    top = _SYMBOL_MAX - 2 * radius
+    """``entropy.window_rows_reference``: per sample the window's first value and its row."""
     for i in numba.prange(mean_q.size):
-        m = mean_q[i]
-        base = scale_idx[i] * cdf_width + _CDF_HALF
-        lo = min(max(((m + _HALF) >> 4) - radius, _SYMBOL_MIN), top)
-        out_lo[i] = lo
-        edge = lo * _STEPS - _HALF - m
-        below = 0 if lo == _SYMBOL_MIN else cdf[base + min(max(edge, -_CDF_HALF), _CDF_HALF)]
-        mass = 0
-        for k in range(width):
-            edge += _STEPS
-            if k == width - 1 and lo == top:
-                above = total
-            else:
-                above = cdf[base + min(max(edge, -_CDF_HALF), _CDF_HALF)]
-            count = above - below + 1
-            out[i, k] = count
-            mass += count
-            below = above
-        out[i, width] = full - mass
+        out_lo[i] = _window_row(mean_q[i], scale_idx[i], radius, cdf, cdf_width, total, full, out[i])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _single_window(
+    mean_q, scale_idx, radius, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, out_lo, out
+):  # pragma: no cover - compiled
+    """One batch's rows in one window (``entropy.single_window``): with ``radius`` < 0, the
+    widest that any of its samples needs (0, whole rows, where one needs them), returned. The
+    rows fill the first N x width entries of the flat ``out``."""
+    n = mean_q.size
+    if radius < 0:
+        radius = 0
+        for i in range(n):
+            r = window_of_scale[scale_idx[i]]
+            if r == 0:
+                radius = 0
+                break
+            radius = max(radius, r)
+    if radius == 0:
+        width = _SYMBOL_MAX - _SYMBOL_MIN + 1
+        rows = out[: n * width].reshape((n, width))
+        for i in numba.prange(n):
+            out_lo[i] = _SYMBOL_MIN
+            _table_row(
+                mean_q[i],
+                scale_idx[i],
+                _SYMBOL_MIN,
+                _SYMBOL_MAX,
+                bins,
+                bin_width,
+                cdf,
+                cdf_width,
+                total,
+                rows[i],
+            )
+    else:
+        width = 2 * radius + 2
+        rows = out[: n * width].reshape((n, width))
+        for i in numba.prange(n):
+            out_lo[i] = _window_row(mean_q[i], scale_idx[i], radius, cdf, cdf_width, total, full, rows[i])
+    return radius
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _escape_rows(
+    mean_q, scale_idx, lo, width, bins, bin_width, cdf, cdf_width, total, out
+):  # pragma: no cover - compiled
+    """Whole rows with the values lo .. lo + width - 1 of each sample's window set to 0."""
+    for i in numba.prange(mean_q.size):
+        _table_row(
+            mean_q[i], scale_idx[i], _SYMBOL_MIN, _SYMBOL_MAX, bins, bin_width, cdf, cdf_width, total, out[i]
+        )
+        for v in range(max(lo[i], _SYMBOL_MIN), min(lo[i] + width[i], _SYMBOL_MAX + 1)):
+            out[i, v - _SYMBOL_MIN] = 0.0
 
 
 def table_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -119,6 +185,55 @@ def window_rows(mean_q: np.ndarray, scale_idx: np.ndarray, radius: int) -> tuple
             out,
         )
     return lo, out
+
+
+def single_window(
+    mean_q: np.ndarray, scale_idx: np.ndarray, radius: int = -1
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """(radius, first value of each window, rows): ``entropy.single_window``'s, in one call."""
+    mean_q = np.ascontiguousarray(mean_q, np.int64).ravel()
+    n = mean_q.size
+    bins, cdf = entropy.bin_table(), entropy.cdf_table()
+    lo = np.empty(n, np.int64)
+    flat = np.empty(n * (_SYMBOL_MAX - _SYMBOL_MIN + 1), np.float64)  # room for whole rows
+    with first_call(_single_window):
+        radius = _single_window(
+            mean_q,
+            np.ascontiguousarray(scale_idx, np.int64).ravel(),
+            radius,
+            entropy.WINDOW_OF_SCALE,
+            bins.ravel(),
+            bins.shape[1],
+            cdf.ravel(),
+            cdf.shape[1],
+            entropy.CDF_TOTAL,
+            entropy.FULL_MASS,
+            lo,
+            flat,
+        )
+    width = 2 * radius + 2 if radius else _SYMBOL_MAX - _SYMBOL_MIN + 1
+    return radius, lo, flat[: n * width].reshape(n, width)
+
+
+def escape_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """(N, 256) float64 rows: ``entropy.escape_rows_reference``'s."""
+    mean_q = np.ascontiguousarray(mean_q, np.int64).ravel()
+    bins, cdf = entropy.bin_table(), entropy.cdf_table()
+    out = np.empty((mean_q.size, _SYMBOL_MAX - _SYMBOL_MIN + 1), np.float64)
+    with first_call(_escape_rows):
+        _escape_rows(
+            mean_q,
+            np.ascontiguousarray(scale_idx, np.int64).ravel(),
+            np.ascontiguousarray(lo, np.int64).ravel(),
+            np.ascontiguousarray(width, np.int64).ravel(),
+            bins.ravel(),
+            bins.shape[1],
+            cdf.ravel(),
+            cdf.shape[1],
+            entropy.CDF_TOTAL,
+            out,
+        )
+    return out
 
 
 #: The kernels that have been called once (``first_call``): asking numba for a dispatcher's

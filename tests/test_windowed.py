@@ -82,6 +82,44 @@ def test_single_window_for_a_small_batch() -> None:
         assert abs(len(a) - len(b)) <= 0.01 * len(b) + 8
         back = entropy.decode_windowed(entropy.FrameDecoder(a), mean_q, scales, single=True)
         assert np.array_equal(back, values)
-    assert list(entropy._windows(np.array([0, 30]), single=True)) == [int(entropy.WINDOW_OF_SCALE[30])]
-    assert list(entropy._windows(np.array([0, 50]), single=True)) == [0]
-    assert entropy._windows(np.zeros(0, np.int64), single=True) == {}
+    assert entropy._widest(np.array([0, 30])) == int(entropy.WINDOW_OF_SCALE[30])
+    assert entropy._widest(np.array([0, 50])) == 0
+    assert entropy._widest(np.zeros(0, np.int64)) == 0
+
+
+def _encode_single_as_specified(enc: entropy.FrameEncoder, values, mean_q, scale_idx) -> None:
+    """FORMAT.md's single-window batch, written out with the numpy references: the widest window
+    any sample needs (whole rows if one needs them) in blocks of TABLE_BLOCK, then every escaped
+    value, in order, under its whole row with its window's values at 0."""
+    radius = entropy._widest(scale_idx)
+    if radius == 0:
+        for s in range(0, values.size, entropy.TABLE_BLOCK):
+            sl = slice(s, s + entropy.TABLE_BLOCK)
+            enc.encode_categorical(values[sl], entropy.table_rows_reference(mean_q[sl], scale_idx[sl]))
+        return
+    lo, rows = entropy.window_rows_reference(mean_q, scale_idx, radius)
+    offset = values - lo
+    outside = (offset < 0) | (offset > 2 * radius)
+    for s in range(0, values.size, entropy.TABLE_BLOCK):
+        sl = slice(s, s + entropy.TABLE_BLOCK)
+        enc.encode_categorical(np.where(outside, 2 * radius + 1, offset)[sl], rows[sl])
+    esc = np.flatnonzero(outside)
+    width = np.full(esc.size, 2 * radius + 1)
+    rows = entropy.escape_rows_reference(mean_q[esc], scale_idx[esc], lo[esc], width)
+    enc.encode_categorical(values[esc], rows)
+
+
+@pytest.mark.parametrize(("n", "top_scale"), [(300, 30), (300, 63), (entropy.TABLE_BLOCK + 500, 40), (1, 63)])
+def test_single_window_batches_are_coded_as_specified(n: int, top_scale: int) -> None:
+    """The compiled single-window path writes the words of the specification's reference (a
+    batch within one block, one of whole rows, one longer than TABLE_BLOCK) and reads them back."""
+    values, mean_q, scale_idx = _cases(n, n + top_scale)
+    scale_idx = np.minimum(scale_idx, top_scale)
+    ours, spec = entropy.FrameEncoder(), entropy.FrameEncoder()
+    entropy.encode_windowed(ours, values, mean_q, scale_idx, single=True)
+    _encode_single_as_specified(spec, values, mean_q, scale_idx)
+    words = ours.finish()
+    assert words == spec.finish()
+    assert np.array_equal(
+        entropy.decode_windowed(entropy.FrameDecoder(words), mean_q, scale_idx, single=True), values
+    )
