@@ -168,7 +168,8 @@ def search(
     but the first also weighs the median of the neighbours' vectors, and costs a vector by its
     sum of absolute differences plus _LAMBDA per quarter sample away from that median (what
     makes the field cheap to code and keeps noise in flat areas from choosing vectors).
-    Vectorized over blocks: one pass over the (reduced) plane per candidate."""
+    Compiled: one call per step (``motion_kernel.search``) tries every block's candidates in
+    order; ``search_reference`` is the same search a candidate at a time."""
     h, w = cur.shape
     bh, bw = field_shape(h, w)
     c = cur.astype(np.int32)
@@ -178,7 +179,73 @@ def search(
     for _ in range(2):
         cur_pyramid.append(_halve(cur_pyramid[-1]))
         ref_pyramid.append(_halve(ref_pyramid[-1]))
-    # Level 2 (4x4 reduced, blocks of BLOCK / 4): every vector within the range.
+    from . import motion_kernel  # numba: loaded on first use
+
+    # Level 2 (4x4 reduced, blocks of BLOCK / 4): every vector within the range, costed with
+    # one unit per sample of its length.
+    vy = np.zeros((bh, bw), np.int32)
+    vx = np.zeros((bh, bw), np.int32)
+    zero = np.zeros((bh, bw), np.int32)
+    best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
+    coarse = [(0, dy, dx) for dy, dx in _candidates(range(-COARSE_RANGE, COARSE_RANGE + 1))]
+    motion_kernel.search(
+        cur_pyramid[2], ref_pyramid[2], BLOCK // 4, coarse, (zero, zero), (zero, zero), 1, best, vy, vx
+    )
+    # Level 1 (2x2 reduced): near vectors, around twice the level-2 vector, and the neighbours' median.
+    base = (2 * vy, 2 * vx)
+    best[:] = np.iinfo(np.int64).max
+    median = (_neighbour_median(base[0]), _neighbour_median(base[1]))
+    near = [(0, dy, dx) for dy, dx in _candidates(range(-NEAR_RANGE, NEAR_RANGE + 1))]
+    offsets = [(1, dy, dx) for dy, dx in _candidates(range(-1, 2))]
+    motion_kernel.search(
+        cur_pyramid[1],
+        ref_pyramid[1],
+        BLOCK // 2,
+        [*near, *offsets, (2, 0, 0)],
+        base,
+        median,
+        2 * _LAMBDA,
+        best,
+        vy,
+        vx,
+    )
+    # Full resolution, in quarter samples: whole, half and quarter steps around the last best.
+    vy, vx = 8 * vy, 8 * vx
+    for steps in (range(-4, 8, 4), range(-2, 4, 2), range(-1, 2)):
+        median = (_neighbour_median(vy), _neighbour_median(vx))
+        best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
+        around = [(1, dy, dx) for dy, dx in _candidates(steps)]
+        base = (vy.copy(), vx.copy())
+        motion_kernel.search(
+            c,
+            ref_half,
+            BLOCK,
+            [*around, (2, 0, 0)],
+            base,
+            median,
+            _LAMBDA,
+            best,
+            vy,
+            vx,
+            quarter=True,
+            limit=LIMIT,
+        )
+    return vy, vx, best
+
+
+def search_reference(
+    cur: np.ndarray, ref: np.ndarray, ref_half: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``search`` a candidate at a time over all blocks (for testing the compiled steps)."""
+    h, w = cur.shape
+    bh, bw = field_shape(h, w)
+    c = cur.astype(np.int32)
+    full = np.pad(c, ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
+    ref_full = np.pad(ref.astype(np.int32), ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
+    cur_pyramid, ref_pyramid = [full], [ref_full]
+    for _ in range(2):
+        cur_pyramid.append(_halve(cur_pyramid[-1]))
+        ref_pyramid.append(_halve(ref_pyramid[-1]))
     vy = np.zeros((bh, bw), np.int32)
     vx = np.zeros((bh, bw), np.int32)
     best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
@@ -186,7 +253,6 @@ def search(
         cand = np.full((bh, bw), dy, np.int32), np.full((bh, bw), dx, np.int32)
         cost = _block_sad(cur_pyramid[2], ref_pyramid[2], *cand, BLOCK // 4) + abs(dy) + abs(dx)
         _keep(cost, cand, best, vy, vx)
-    # Level 1 (2x2 reduced): around twice the level-2 vector, and the neighbours' median.
     base_y, base_x = 2 * vy, 2 * vx
     best[:] = np.iinfo(np.int64).max
     median_y, median_x = _neighbour_median(base_y), _neighbour_median(base_x)
@@ -199,7 +265,6 @@ def search(
         cost = _block_sad(cur_pyramid[1], ref_pyramid[1], *cand, BLOCK // 2)
         cost += (np.abs(cand[0] - median_y) + np.abs(cand[1] - median_x)) * (2 * _LAMBDA)
         _keep(cost, cand, best, vy, vx)
-    # Full resolution, in quarter samples: whole, half and quarter steps around the last best.
     vy, vx = 8 * vy, 8 * vx
     for steps in (range(-4, 8, 4), range(-2, 4, 2), range(-1, 2)):
         median_y, median_x = _neighbour_median(vy), _neighbour_median(vx)

@@ -86,6 +86,50 @@ def _whole_sample_costs(cur, ref, vy, vx, block, out):  # pragma: no cover - com
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _candidate(k, by, bx, dys, dxs, which, base_y, base_x, median_y, median_x, limit):  # pragma: no cover
+    """Candidate k of block (by, bx): (dy, dx) itself (which 0), the block's base plus it (1) or
+    the block's median (2), each component clamped to +-limit."""
+    if which[k] == 0:
+        cy, cx = np.int64(dys[k]), np.int64(dxs[k])
+    elif which[k] == 1:
+        cy, cx = np.int64(base_y[by, bx]) + dys[k], np.int64(base_x[by, bx]) + dxs[k]
+    else:
+        cy, cx = np.int64(median_y[by, bx]), np.int64(median_x[by, bx])
+    return min(max(cy, -limit), limit), min(max(cx, -limit), limit)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _search(
+    cur, ref, quarter, block, dys, dxs, which, base_y, base_x, median_y, median_x, weight, limit, best, vy, vx
+):  # pragma: no cover - compiled
+    """Per block, the candidates in order (``_candidate``), each costed by its sum of absolute
+    differences (whole samples of ``ref`` moved by the vector, positions clamped, or with
+    ``quarter`` the compensated samples of the half-sample plane ``ref`` over the block's samples
+    inside the plane) plus ``weight`` per unit away from the block's median; a cost below the
+    best so far replaces it and the block's vector (the first of equal costs stays)."""
+    h, w = cur.shape
+    bh, bw = best.shape
+    for by in numba.prange(bh):
+        for bx in range(bw):
+            low, cy_best, cx_best = best[by, bx], np.int64(vy[by, bx]), np.int64(vx[by, bx])
+            my, mx = np.int64(median_y[by, bx]), np.int64(median_x[by, bx])
+            for k in range(dys.size):
+                cy, cx = _candidate(k, by, bx, dys, dxs, which, base_y, base_x, median_y, median_x, limit)
+                total = np.int64(0)
+                for y in range(by * block, min((by + 1) * block, h)):
+                    for x in range(bx * block, min((bx + 1) * block, w)):
+                        if quarter:
+                            here = np.int64(_sample(ref, y, x, cy, cx))
+                        else:
+                            here = np.int64(ref[min(max(y + cy, 0), h - 1), min(max(x + cx, 0), w - 1)])
+                        total += abs(np.int64(cur[y, x]) - here)
+                total += weight * (abs(cy - my) + abs(cx - mx))
+                if total < low:
+                    low, cy_best, cx_best = total, cy, cx
+            best[by, bx], vy[by, bx], vx[by, bx] = low, cy_best, cx_best
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _taps(a, b, c, d, e, f):  # pragma: no cover - compiled
     """H.264's 6-tap sum (1, -5, 20, 20, -5, 1), unrounded."""
     return a - 5 * b + 20 * c + 20 * d - 5 * e + f
@@ -206,3 +250,43 @@ def whole_sample_costs(
     with first_call(_whole_sample_costs):
         _whole_sample_costs(np.ascontiguousarray(cur), np.ascontiguousarray(ref), vy, vx, block, out)
     return out
+
+
+def search(
+    cur: np.ndarray,
+    ref: np.ndarray,
+    block: int,
+    candidates: list[tuple[int, int, int]],
+    base: tuple[np.ndarray, np.ndarray],
+    median: tuple[np.ndarray, np.ndarray],
+    weight: int,
+    best: np.ndarray,
+    vy: np.ndarray,
+    vx: np.ndarray,
+    quarter: bool = False,
+    limit: int = 1 << 30,
+) -> None:
+    """``motion``'s search steps in one call: per block, every candidate (which, dy, dx) in order
+    (which 0: the vector (dy, dx); 1: ``base`` + (dy, dx); 2: ``median``), clamped to +-``limit``,
+    costed as ``whole_sample_costs`` (``quarter``: ``compensated_costs``, ``ref`` the half-sample
+    plane) plus ``weight`` per unit from ``median``, kept in ``best``, ``vy``, ``vx`` (int64,
+    int32, int32; updated in place) where it costs less than the best so far."""
+    which = np.array([c[0] for c in candidates], np.int64)
+    dys = np.array([c[1] for c in candidates], np.int64)
+    dxs = np.array([c[2] for c in candidates], np.int64)
+    with first_call(_search):
+        _search(
+            np.ascontiguousarray(cur, np.int32),
+            np.ascontiguousarray(ref, np.int32),
+            bool(quarter),
+            block,
+            dys,
+            dxs,
+            which,
+            *(np.ascontiguousarray(a, np.int32) for a in (*base, *median)),
+            np.int64(weight),
+            np.int64(limit),
+            best,
+            vy,
+            vx,
+        )
