@@ -124,15 +124,20 @@ def plane_params(
     depth: int,
     mc: np.ndarray | None = None,
     luma_error: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``params`` (or, with ``mc``, ``inter_params``) of every sample of a whole known plane at
-    once, in flat order (the encoder); untiled for intra, in TILED tiles for inter."""
-    # indices in the decoder's type (``wavefronts``'): one compiled signature serves both
-    dtype = intra.index_dtype(height * width)
-    maps = _neighbour_maps(height, width, WHOLE if mc is None else TILED).astype(dtype)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, means, contexts) of every sample of a whole known plane (the encoder), in coding
+    order: ``wavefronts``' samples one wavefront after the other (``order``: their flat indices),
+    so that each wavefront's means and contexts are a slice. ``params`` (or, with ``mc``,
+    ``inter_params``) in one call over the cached schedule's neighbours; untiled for intra, in
+    TILED tiles for inter."""
+    fronts = wavefronts(height, width, WHOLE if mc is None else TILED)
+    order = fronts.order
+    neighbours = np.concatenate(fronts.neighbours, axis=1)
     if mc is None:
-        return params(plane, maps, depth)
-    return inter_params(plane, mc, maps, np.arange(plane.size, dtype=dtype), depth, luma_error)
+        mean, ctx = params(plane, neighbours, depth)
+    else:
+        mean, ctx = inter_params(plane, mc, neighbours, order, depth, luma_error)
+    return order, mean, ctx
 
 
 def inter_params(

@@ -170,11 +170,14 @@ def _plan_raster(
     hints = _hints(coded, mcs, sizes) if inter else [None] * len(coded)
     for k, (flat, (h, w, depth)) in enumerate(zip(coded, sizes, strict=True)):
         mc = mcs[k] if inter else None
-        mean, ctx = raster_rule.plane_params(flat, h, w, depth, mc, hints[k])
-        tiles = raster_rule.TILED if inter else raster_rule.WHOLE
-        plane_params = [(t, mean[t], ctx[t]) for t in raster_rule.wavefronts(h, w, tiles).targets]
+        order, mean, ctx = raster_rule.plane_params(flat, h, w, depth, mc, hints[k])
+        targets = raster_rule.wavefronts(h, w, raster_rule.TILED if inter else raster_rule.WHOLE).targets
+        ends = np.cumsum([t.size for t in targets])
+        plane_params = [
+            (t, mean[e - t.size : e], ctx[e - t.size : e]) for t, e in zip(targets, ends, strict=True)
+        ]
         contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
-        table, plane_bits = _fit_table(flat, [(np.arange(flat.size), mean, ctx)], depth, contexts)
+        table, plane_bits = _fit_table(flat, [(order, mean, ctx)], depth, contexts)
         params.append(plane_params)
         tables.append(table)
         bits += plane_bits + _table_bits(table)
