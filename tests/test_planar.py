@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import DATA, body_start, replace_chunk, run_main
 
-from fpcodec.bitstream import container
+from fpcodec.bitstream import container, entropy
 from fpcodec.bitstream.profile import LATEST
 from fpcodec.bitstream.errors import ChecksumError, FormatError, InputError
 from fpcodec.codec import motion, planar_coding
@@ -517,3 +517,51 @@ def test_salvage_recovers_a_damaged_planar_stream(tmp_path, capsys) -> None:
     assert "4-5" in err or "4, 5" in err, err
     _, back = read_planes(out)
     _assert_planes_equal(back, [frames[i] for i in (0, 1, 2, 3, 6)])
+
+
+def _fit_table_dense(flat, params, depth, contexts):
+    """``_fit_table`` as first written: the whole (contexts x distances) histogram, costed where used."""
+    span = 255 * entropy.MEAN_STEPS + 1
+    keys = []
+    for targets, mean, ctx in params:
+        values = flat[targets]
+        if depth > 8:
+            values, mean, _ = planar._split(values, mean, depth)
+        keys.append(ctx * span + np.abs(values * entropy.MEAN_STEPS - mean))
+    hist = np.bincount(np.concatenate(keys), minlength=contexts * span).reshape(contexts, span)
+    used, cols = np.flatnonzero(hist.any(axis=1)), np.flatnonzero(hist.any(axis=0))
+    costs = hist[np.ix_(used, cols)].astype(np.float64) @ entropy.interior_bits_table()[:, cols].T.astype(
+        np.float64
+    )
+    best = np.argmin(costs, axis=1)
+    table = np.zeros(contexts, np.int64)
+    table[used] = best
+    filled = np.maximum.accumulate(np.where(hist.any(axis=1), np.arange(contexts), -1))
+    table = np.where(filled >= 0, table[np.maximum(filled, 0)], planar.TABLE_START)
+    bits = float(costs[np.arange(used.size), best].sum())
+    for targets, mean, ctx in params if depth > 8 else ():  # the low bits, under the table's scales
+        coarse, coarse_mean, low = planar._split(flat[targets], mean, depth)
+        rows = entropy.low_bits_rows(coarse, coarse_mean, table[ctx], depth - 8)
+        picked = np.take_along_axis(rows, low[:, None], axis=1)[:, 0]
+        bits += float(np.sum(np.log2(rows.sum(axis=1)) - np.log2(picked)))
+    return table, bits
+
+
+@pytest.mark.parametrize("depth", [8, 10])
+def test_fit_table_counts_only_the_contexts_and_distances_that_occur(depth: int) -> None:
+    rng = np.random.default_rng(depth)
+    n, contexts = 5000, 40
+    flat = rng.integers(0, 1 << depth, n)
+    batches = []
+    for targets in np.array_split(rng.permutation(n), 7):
+        mean = np.clip(16 * (flat[targets] >> (depth - 8)) + rng.integers(-300, 300, targets.size), 0, 4080)
+        if depth > 8:
+            mean = np.clip(
+                16 * flat[targets] + rng.integers(-900, 900, targets.size), 0, 16 * ((1 << depth) - 1)
+            )
+        ctx = rng.choice([0, 3, 4, 17, 39], targets.size)  # most contexts unused, the first too
+        batches.append((targets, mean, ctx))
+    table, bits = planar._fit_table(flat, batches, depth, contexts)
+    want_table, want_bits = _fit_table_dense(flat, batches, depth, contexts)
+    assert np.array_equal(table, want_table) and bits == want_bits
+    assert table[1] == table[0] and table[5] == table[4]  # unused contexts repeat the one before

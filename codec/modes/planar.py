@@ -229,22 +229,28 @@ def _fit_table(flat: np.ndarray, params, depth: int, contexts: int) -> tuple[np.
     One histogram of (context, distance from the mean in 1/16) for the whole plane, costed for
     every scale index at once."""
     span = 255 * entropy.MEAN_STEPS + 1
-    keys = []
+    ctxs, distances = [], []
     for targets, mean, ctx in params:
         values = flat[targets]
         if depth > 8:
             values, mean, _ = _split(values, mean, depth)
-        keys.append(ctx * span + np.abs(values * entropy.MEAN_STEPS - mean))
-    hist = np.bincount(np.concatenate(keys), minlength=contexts * span).reshape(contexts, span)
-    used = np.flatnonzero(hist.any(axis=1))
-    cols = np.flatnonzero(hist.any(axis=0))
+        ctxs.append(ctx)
+        distances.append(np.abs(values * entropy.MEAN_STEPS - mean))
+    ctx, distance = np.concatenate(ctxs), np.concatenate(distances)
+    # the histogram over the contexts and distances that occur only (a few hundred columns of span)
+    in_use = np.bincount(ctx, minlength=contexts) > 0
+    used = np.flatnonzero(in_use)
+    cols = np.flatnonzero(np.bincount(distance, minlength=span))
+    row_of, col_of = np.cumsum(in_use) - 1, np.zeros(span, np.int64)
+    col_of[cols] = np.arange(cols.size)
+    hist = np.bincount(row_of[ctx] * cols.size + col_of[distance], minlength=used.size * cols.size)
     bits_table = entropy.interior_bits_table()[:, cols].T.astype(np.float64)
-    costs = hist[np.ix_(used, cols)].astype(np.float64) @ bits_table
+    costs = hist.reshape(used.size, cols.size).astype(np.float64) @ bits_table
     best = np.argmin(costs, axis=1)
     table = np.zeros(contexts, np.int64)
     table[used] = best
     # An unused context repeats the entry before it (the first: TABLE_START).
-    filled = np.maximum.accumulate(np.where(hist.any(axis=1), np.arange(contexts), -1))
+    filled = np.maximum.accumulate(np.where(in_use, np.arange(contexts), -1))
     table = np.where(filled >= 0, table[np.maximum(filled, 0)], TABLE_START)
     bits = float(costs[np.arange(used.size), best].sum())
     if depth > 8:
