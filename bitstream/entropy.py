@@ -927,8 +927,11 @@ def decode_windowed(
 def _decode_single(dec: FrameDecoder, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
     """Mirror of ``_encode_single``."""
     n = mean_q.size
+    if n <= TABLE_BLOCK:
+        radius, lo, rows = single_window(mean_q, scale_idx)
+        return decode_single_rows(dec, radius, lo, rows, mean_q, scale_idx)
     out = np.empty(n, np.int64)
-    radius = -1 if n <= TABLE_BLOCK else _widest(scale_idx)
+    radius = _widest(scale_idx)
     escaped, escaped_lo = [], []
     for start in range(0, n, TABLE_BLOCK):
         sl = slice(start, start + TABLE_BLOCK)
@@ -946,4 +949,26 @@ def _decode_single(dec: FrameDecoder, mean_q: np.ndarray, scale_idx: np.ndarray)
         out[sel] = dec.decode_categorical(rows)
 
     _code_escapes(escaped, escaped_lo, radius, mean_q, scale_idx, put)
+    return out
+
+
+def decode_single_rows(
+    dec: FrameDecoder,
+    radius: int,
+    lo: np.ndarray,
+    rows: np.ndarray,
+    mean_q: np.ndarray,
+    scale_idx: np.ndarray,
+) -> np.ndarray:
+    """The values (int64) of a single-window batch of at most TABLE_BLOCK samples, from its
+    ``single_window`` (radius, lo, rows) and parameters: the window's symbols, then the escaped
+    values under their ``escape_rows``."""
+    symbols = dec.decode_categorical(rows)
+    if radius == 0:
+        return symbols.astype(np.int64)
+    out = lo + symbols
+    hit = np.flatnonzero(symbols == 2 * radius + 1)
+    if hit.size:
+        width = np.full(hit.size, 2 * radius + 1, np.int64)
+        out[hit] = dec.decode_categorical(escape_rows(mean_q[hit], scale_idx[hit], lo[hit], width))
     return out

@@ -91,13 +91,14 @@ def _window_rows(
         out_lo[i] = _window_row(mean_q[i], scale_idx[i], radius, cdf, cdf_width, total, full, out[i])
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _single_window(
+@numba.njit(cache=True, nogil=True, inline="always")
+def fill_single_window(
     mean_q, scale_idx, radius, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, out_lo, out
 ):  # pragma: no cover - compiled
     """One batch's rows in one window (``entropy.single_window``): with ``radius`` < 0, the
     widest that any of its samples needs (0, whole rows, where one needs them), returned. The
-    rows fill the first N x width entries of the flat ``out``."""
+    rows fill the first N x width entries of the flat ``out``. Inlined into the kernels that call
+    it (``codec.planar_kernel``'s wavefronts too), its loops run on their threads."""
     n = mean_q.size
     if radius < 0:
         radius = 0
@@ -130,6 +131,15 @@ def _single_window(
         for i in numba.prange(n):
             out_lo[i] = _window_row(mean_q[i], scale_idx[i], radius, cdf, cdf_width, total, full, rows[i])
     return radius
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _single_window(
+    mean_q, scale_idx, radius, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, out_lo, out
+):  # pragma: no cover - compiled
+    return fill_single_window(
+        mean_q, scale_idx, radius, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, out_lo, out
+    )
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..bitstream import entropy, table_kernel
 from ..bitstream.table_kernel import first_call
 from . import planar_rule, raster_rule
 
@@ -104,6 +105,42 @@ def _blend(
     return min(max(mean, 0), 16 * max_value), group * _QUALITY + _level(total, thresholds)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _inter_sample(
+    plane, mc, neighbours, targets, i, max_value, mid, luma_error, has_luma, thresholds
+):  # pragma: no cover - compiled
+    """Raster inter's (mean, context) of the i-th sample of a wavefront."""
+    here = np.int64(mc[targets[i]])
+    ja, jb, jc, jd = neighbours[0, i], neighbours[1, i], neighbours[2, i], neighbours[3, i]
+    a, ra = _neighbour(plane, mc, ja, mid)  # mid where absent: the median and the activity's rule
+    b, rb = _neighbour(plane, mc, jb, mid)
+    c, rc = _neighbour(plane, mc, jc, mid)
+    d, rd = _neighbour(plane, mc, jd, mid)
+    present = (ja >= 0, jb >= 0, jc >= 0, jd >= 0)
+    count = present[0] + present[1] + present[2] + present[3]
+    if count == 0:  # the first sample: mc in the first-grid context
+        return 16 * here, np.int64(_FIRST)
+    spread = 36 * (abs(d - b) + abs(b - c) + abs(c - a))
+    err_smooth = abs(here - _median(ra, rb, rc)) * 144 + spread
+    err_luma = _LUMA_WEIGHT * np.int64(luma_error[targets[i]]) if has_luma else np.int64(0)
+    mean, ctx = _blend(
+        (a - ra, b - rb, c - rc, d - rd), present, count, here, 12 * _median(a, b, c),
+        err_smooth, err_luma, max_value, thresholds,
+    )  # fmt: skip
+    return mean, np.int64(ctx)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _intra_sample(plane, neighbours, i, depth, mid, thresholds):  # pragma: no cover - compiled
+    """Raster intra's (mean, context) of the i-th sample of a wavefront."""
+    a, _ = _neighbour(plane, plane, neighbours[0, i], mid)
+    b, _ = _neighbour(plane, plane, neighbours[1, i], mid)
+    c, _ = _neighbour(plane, plane, neighbours[2, i], mid)
+    d, _ = _neighbour(plane, plane, neighbours[3, i], mid)
+    activity = (abs(d - b) + abs(b - c) + abs(c - a)) >> (depth - 8)
+    return 16 * _median(a, b, c), np.int64(_level(activity, thresholds))
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _inter_params(
     plane, mc, neighbours, targets, depth, luma_error, has_luma, thresholds, mean_out, ctx_out
@@ -111,24 +148,9 @@ def _inter_params(
     max_value = (np.int64(1) << depth) - 1
     mid = np.int64(1) << (depth - 1)
     for i in numba.prange(targets.size):
-        here = np.int64(mc[targets[i]])
-        ja, jb, jc, jd = neighbours[0, i], neighbours[1, i], neighbours[2, i], neighbours[3, i]
-        a, ra = _neighbour(plane, mc, ja, mid)  # mid where absent: the median and the activity's rule
-        b, rb = _neighbour(plane, mc, jb, mid)
-        c, rc = _neighbour(plane, mc, jc, mid)
-        d, rd = _neighbour(plane, mc, jd, mid)
-        present = (ja >= 0, jb >= 0, jc >= 0, jd >= 0)
-        count = present[0] + present[1] + present[2] + present[3]
-        if count == 0:  # the first sample: mc in the first-grid context
-            mean_out[i], ctx_out[i] = 16 * here, _FIRST
-            continue
-        spread = 36 * (abs(d - b) + abs(b - c) + abs(c - a))
-        err_smooth = abs(here - _median(ra, rb, rc)) * 144 + spread
-        err_luma = _LUMA_WEIGHT * np.int64(luma_error[targets[i]]) if has_luma else np.int64(0)
-        mean_out[i], ctx_out[i] = _blend(
-            (a - ra, b - rb, c - rc, d - rd), present, count, here, 12 * _median(a, b, c),
-            err_smooth, err_luma, max_value, thresholds,
-        )  # fmt: skip
+        mean_out[i], ctx_out[i] = _inter_sample(
+            plane, mc, neighbours, targets, i, max_value, mid, luma_error, has_luma, thresholds
+        )
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -226,12 +248,30 @@ def pass_params(
 def _intra_params(plane, neighbours, depth, thresholds, mean_out, ctx_out):  # pragma: no cover - compiled
     mid = np.int64(1) << (depth - 1)
     for i in numba.prange(mean_out.size):
-        a, _ = _neighbour(plane, plane, neighbours[0, i], mid)
-        b, _ = _neighbour(plane, plane, neighbours[1, i], mid)
-        c, _ = _neighbour(plane, plane, neighbours[2, i], mid)
-        d, _ = _neighbour(plane, plane, neighbours[3, i], mid)
-        activity = (abs(d - b) + abs(b - c) + abs(c - a)) >> (depth - 8)
-        mean_out[i], ctx_out[i] = 16 * _median(a, b, c), _level(activity, thresholds)
+        mean_out[i], ctx_out[i] = _intra_sample(plane, neighbours, i, depth, mid, thresholds)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _raster_rows(
+    plane, mc, inter, neighbours, targets, luma_error, has_luma, thresholds, table, window_of_scale,
+    bins, bin_width, cdf, cdf_width, total, full, mean_out, scale_out, lo_out, out,
+):  # pragma: no cover - compiled  # fmt: skip
+    """A wavefront of 8-bit samples in one call: each sample's mean and scale index (``table`` of
+    its context; ``_inter_sample`` or ``_intra_sample``), then ``table_kernel._single_window``'s
+    window and rows (into the flat ``out``); returns the radius."""
+    n = targets.size
+    mid = np.int64(128)
+    for i in numba.prange(n):
+        if inter:
+            mean, ctx = _inter_sample(
+                plane, mc, neighbours, targets, i, 255, mid, luma_error, has_luma, thresholds
+            )
+        else:
+            mean, ctx = _intra_sample(plane, neighbours, i, 8, mid, thresholds)
+        mean_out[i], scale_out[i] = mean, table[ctx]
+    return table_kernel.fill_single_window(
+        mean_out, scale_out, -1, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, lo_out, out
+    )
 
 
 def intra_params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -267,3 +307,45 @@ def inter_params(
             ctx,
         )
     return mean, ctx
+
+
+def raster_rows(
+    plane: np.ndarray,
+    mc: np.ndarray | None,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    table: np.ndarray,
+    luma_error: np.ndarray | None = None,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(radius, means, scale indices, first values, rows) of a wavefront of an 8-bit plane, raster
+    inter with ``mc``, else raster intra: ``raster_rule.inter_params`` (or ``params``), ``table``
+    of the contexts and ``entropy.single_window`` in one call (the decoder's: a plane is about
+    150 wavefronts of a few hundred samples, where each call's overhead counts)."""
+    n = targets.size
+    mean, scale, lo = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    flat = np.empty(n * 256, np.float64)  # room for whole rows
+    bins, cdf = entropy.bin_table(), entropy.cdf_table()
+    with first_call(_raster_rows):
+        radius = _raster_rows(
+            plane,
+            plane if mc is None else mc,
+            mc is not None,
+            np.ascontiguousarray(neighbours),
+            targets,
+            *_luma_term(luma_error),
+            raster_rule.THRESHOLDS if mc is None else planar_rule.THRESHOLDS,
+            table,
+            entropy.WINDOW_OF_SCALE,
+            bins.ravel(),
+            bins.shape[1],
+            cdf.ravel(),
+            cdf.shape[1],
+            entropy.CDF_TOTAL,
+            entropy.FULL_MASS,
+            mean,
+            scale,
+            lo,
+            flat,
+        )
+    width = 2 * radius + 2 if radius else 256
+    return radius, mean, scale, lo, flat[: n * width].reshape(n, width)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fpcodec.codec import intra, planar_rule, raster_rule
+from fpcodec.bitstream import entropy
+from fpcodec.codec import intra, planar_kernel, planar_rule, raster_rule
 
 
 def _planes(h: int, w: int, depth: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,3 +76,28 @@ def test_pass_params_are_the_numpy_rule(depth: int, inter: bool, with_luma: bool
         assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
         contexts |= set(got[1].tolist())
     assert len(contexts) > 8
+
+
+@pytest.mark.parametrize(("inter", "with_luma"), [(False, False), (True, False), (True, True)])
+def test_raster_rows_are_the_rule_then_the_single_window(inter: bool, with_luma: bool) -> None:
+    """The decoder's one call per wavefront gives what the rule, the context table and
+    ``entropy.single_window`` give one after the other: every wavefront, windows of several
+    radii and whole rows (a table whose wide scales need them)."""
+    h, w = 45, 70
+    plane, mc = _planes(h, w, 8, 8)
+    luma = np.random.default_rng(3).integers(0, 40, h * w) if with_luma else None
+    contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
+    radii = set()
+    for table in ((20 + 7 * np.arange(contexts)) % 47, np.full(contexts, 50)):  # scale 50: whole rows
+        fronts = raster_rule.wavefronts(h, w, raster_rule.TILED if inter else raster_rule.WHOLE)
+        for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
+            got = planar_kernel.raster_rows(plane, mc if inter else None, neighbours, targets, table, luma)
+            if inter:
+                mean, ctx = raster_rule.inter_params(plane, mc, neighbours, targets, 8, luma)
+            else:
+                mean, ctx = raster_rule.params(plane, neighbours, 8)
+            want = (*entropy.single_window(mean, table[ctx]),)
+            assert got[0] == want[0] and np.array_equal(got[1], mean) and np.array_equal(got[2], table[ctx])
+            assert np.array_equal(got[3], want[1]) and np.array_equal(got[4], want[2])
+            radii.add(got[0])
+    assert 0 in radii and len(radii) >= 3

@@ -360,9 +360,17 @@ def _decode_raster_plane(
     mc: np.ndarray | None = None,
     hint: np.ndarray | None = None,
 ) -> np.ndarray:
+    from .. import planar_kernel  # numba: loaded on first use
+
     flat = np.zeros(h * w, np.int64)
     fronts = raster_rule.wavefronts(h, w, raster_rule.WHOLE if mc is None else raster_rule.TILED)
     for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
+        if depth == 8 and targets.size <= entropy.TABLE_BLOCK:  # the rule and the rows in one call
+            radius, mean, scale, lo, rows = planar_kernel.raster_rows(
+                flat, mc, neighbours, targets, table, hint
+            )
+            flat[targets] = entropy.decode_single_rows(dec, radius, lo, rows, mean, scale)
+            continue
         if mc is None:
             mean, ctx = raster_rule.params(flat, neighbours, depth)
         else:
