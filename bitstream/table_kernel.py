@@ -155,10 +155,16 @@ def _escape_rows(
             out[i, v - _SYMBOL_MIN] = 0.0
 
 
+def laplace_tables() -> tuple[np.ndarray, int, np.ndarray, int, int]:
+    """The integer tables as the kernels read them: (bins, a scale's bins, cumulative counts, a
+    scale's cumulative counts, their total)."""
+    bins, cdf = entropy.bin_table(), entropy.cdf_table()
+    return bins.ravel(), bins.shape[1], cdf.ravel(), cdf.shape[1], entropy.CDF_TOTAL
+
+
 def table_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """(N, hi - lo + 1) float64 rows: ``entropy.table_rows_reference``'s integers."""
     mean_q = np.ascontiguousarray(mean_q, np.int64).ravel()
-    bins, cdf = entropy.bin_table(), entropy.cdf_table()
     out = np.empty((mean_q.size, hi - lo + 1), np.float64)
     with first_call(_table_rows):
         _table_rows(
@@ -166,11 +172,7 @@ def table_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: int, hi: int) -> n
             np.ascontiguousarray(scale_idx, np.int64).ravel(),
             lo,
             hi,
-            bins.ravel(),
-            bins.shape[1],
-            cdf.ravel(),
-            cdf.shape[1],
-            entropy.CDF_TOTAL,
+            *laplace_tables(),
             out,
         )
     return out
@@ -203,7 +205,6 @@ def single_window(
     """(radius, first value of each window, rows): ``entropy.single_window``'s, in one call."""
     mean_q = np.ascontiguousarray(mean_q, np.int64).ravel()
     n = mean_q.size
-    bins, cdf = entropy.bin_table(), entropy.cdf_table()
     lo = np.empty(n, np.int64)
     flat = np.empty(n * (_SYMBOL_MAX - _SYMBOL_MIN + 1), np.float64)  # room for whole rows
     with first_call(_single_window):
@@ -212,11 +213,7 @@ def single_window(
             np.ascontiguousarray(scale_idx, np.int64).ravel(),
             radius,
             entropy.WINDOW_OF_SCALE,
-            bins.ravel(),
-            bins.shape[1],
-            cdf.ravel(),
-            cdf.shape[1],
-            entropy.CDF_TOTAL,
+            *laplace_tables(),
             entropy.FULL_MASS,
             lo,
             flat,
@@ -228,7 +225,6 @@ def single_window(
 def escape_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: np.ndarray, width: np.ndarray) -> np.ndarray:
     """(N, 256) float64 rows: ``entropy.escape_rows_reference``'s."""
     mean_q = np.ascontiguousarray(mean_q, np.int64).ravel()
-    bins, cdf = entropy.bin_table(), entropy.cdf_table()
     out = np.empty((mean_q.size, _SYMBOL_MAX - _SYMBOL_MIN + 1), np.float64)
     with first_call(_escape_rows):
         _escape_rows(
@@ -236,11 +232,7 @@ def escape_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: np.ndarray, width
             np.ascontiguousarray(scale_idx, np.int64).ravel(),
             np.ascontiguousarray(lo, np.int64).ravel(),
             np.ascontiguousarray(width, np.int64).ravel(),
-            bins.ravel(),
-            bins.shape[1],
-            cdf.ravel(),
-            cdf.shape[1],
-            entropy.CDF_TOTAL,
+            *laplace_tables(),
             out,
         )
     return out

@@ -170,15 +170,8 @@ def search(
     makes the field cheap to code and keeps noise in flat areas from choosing vectors).
     Compiled: one call per step (``motion_kernel.search``) tries every block's candidates in
     order; ``search_reference`` is the same search a candidate at a time."""
-    h, w = cur.shape
-    bh, bw = field_shape(h, w)
-    c = cur.astype(np.int32)
-    full = np.pad(c, ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
-    ref_full = np.pad(ref.astype(np.int32), ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
-    cur_pyramid, ref_pyramid = [full], [ref_full]
-    for _ in range(2):
-        cur_pyramid.append(_halve(cur_pyramid[-1]))
-        ref_pyramid.append(_halve(ref_pyramid[-1]))
+    bh, bw = field_shape(*cur.shape)
+    c, cur_pyramid, ref_pyramid = _pyramids(cur, ref, bh, bw)
     from . import motion_kernel  # numba: loaded on first use
 
     # Level 2 (4x4 reduced, blocks of BLOCK / 4): every vector within the range, costed with
@@ -237,15 +230,8 @@ def search_reference(
     cur: np.ndarray, ref: np.ndarray, ref_half: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``search`` a candidate at a time over all blocks (for testing the compiled steps)."""
-    h, w = cur.shape
-    bh, bw = field_shape(h, w)
-    c = cur.astype(np.int32)
-    full = np.pad(c, ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
-    ref_full = np.pad(ref.astype(np.int32), ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
-    cur_pyramid, ref_pyramid = [full], [ref_full]
-    for _ in range(2):
-        cur_pyramid.append(_halve(cur_pyramid[-1]))
-        ref_pyramid.append(_halve(ref_pyramid[-1]))
+    bh, bw = field_shape(*cur.shape)
+    c, cur_pyramid, ref_pyramid = _pyramids(cur, ref, bh, bw)
     vy = np.zeros((bh, bw), np.int32)
     vx = np.zeros((bh, bw), np.int32)
     best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
@@ -274,6 +260,22 @@ def search_reference(
             _consider(c, ref_half, base_y + dy, base_x + dx, median_y, median_x, best, vy, vx)
         _consider(c, ref_half, median_y, median_x, median_y, median_x, best, vy, vx)
     return vy, vx, best
+
+
+def _pyramids(
+    cur: np.ndarray, ref: np.ndarray, bh: int, bw: int
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """``cur`` as int32, and both planes padded to whole blocks (edges repeated) and reduced 2x2
+    and 4x4: the planes the search's three levels read."""
+    h, w = cur.shape
+    c = cur.astype(np.int32)
+    full = np.pad(c, ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
+    ref_full = np.pad(ref.astype(np.int32), ((0, bh * BLOCK - h), (0, bw * BLOCK - w)), mode="edge")
+    cur_pyramid, ref_pyramid = [full], [ref_full]
+    for _ in range(2):
+        cur_pyramid.append(_halve(cur_pyramid[-1]))
+        ref_pyramid.append(_halve(ref_pyramid[-1]))
+    return c, cur_pyramid, ref_pyramid
 
 
 def _halve(plane: np.ndarray) -> np.ndarray:

@@ -324,7 +324,6 @@ def raster_rows(
     n = targets.size
     mean, scale, lo = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
     flat = np.empty(n * 256, np.float64)  # room for whole rows
-    bins, cdf = entropy.bin_table(), entropy.cdf_table()
     with first_call(_raster_rows):
         radius = _raster_rows(
             plane,
@@ -336,11 +335,7 @@ def raster_rows(
             raster_rule.THRESHOLDS if mc is None else planar_rule.THRESHOLDS,
             table,
             entropy.WINDOW_OF_SCALE,
-            bins.ravel(),
-            bins.shape[1],
-            cdf.ravel(),
-            cdf.shape[1],
-            entropy.CDF_TOTAL,
+            *table_kernel.laplace_tables(),
             entropy.FULL_MASS,
             mean,
             scale,
