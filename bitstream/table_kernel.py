@@ -93,12 +93,13 @@ def _window_rows(
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def fill_single_window(
-    mean_q, scale_idx, radius, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, out_lo, out
+    mean_q, scale_idx, radius, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, out_lo
 ):  # pragma: no cover - compiled
-    """One batch's rows in one window (``entropy.single_window``): with ``radius`` < 0, the
-    widest that any of its samples needs (0, whole rows, where one needs them), returned. The
-    rows fill the first N x width entries of the flat ``out``. Inlined into the kernels that call
-    it (``codec.planar_kernel``'s wavefronts too), its loops run on their threads."""
+    """(radius, rows) of one batch in one window (``entropy.single_window``): with ``radius`` < 0,
+    the widest that any of its samples needs (0, whole rows, where one needs them). The rows are
+    allocated here, once the width is known (whole rows would take twice the widest window's).
+    Inlined into the kernels that call it (``codec.planar_kernel``'s wavefronts too), its loops
+    run on their threads."""
     n = mean_q.size
     if radius < 0:
         radius = 0
@@ -109,8 +110,7 @@ def fill_single_window(
                 break
             radius = max(radius, r)
     if radius == 0:
-        width = _SYMBOL_MAX - _SYMBOL_MIN + 1
-        rows = out[: n * width].reshape((n, width))
+        rows = np.empty((n, _SYMBOL_MAX - _SYMBOL_MIN + 1), np.float64)
         for i in numba.prange(n):
             out_lo[i] = _SYMBOL_MIN
             _table_row(
@@ -126,19 +126,18 @@ def fill_single_window(
                 rows[i],
             )
     else:
-        width = 2 * radius + 2
-        rows = out[: n * width].reshape((n, width))
+        rows = np.empty((n, 2 * radius + 2), np.float64)
         for i in numba.prange(n):
             out_lo[i] = _window_row(mean_q[i], scale_idx[i], radius, cdf, cdf_width, total, full, rows[i])
-    return radius
+    return radius, rows
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _single_window(
-    mean_q, scale_idx, radius, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, out_lo, out
+    mean_q, scale_idx, radius, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, out_lo
 ):  # pragma: no cover - compiled
     return fill_single_window(
-        mean_q, scale_idx, radius, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, out_lo, out
+        mean_q, scale_idx, radius, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, out_lo
     )
 
 
@@ -204,11 +203,9 @@ def single_window(
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """(radius, first value of each window, rows): ``entropy.single_window``'s, in one call."""
     mean_q = np.ascontiguousarray(mean_q, np.int64).ravel()
-    n = mean_q.size
-    lo = np.empty(n, np.int64)
-    flat = np.empty(n * (_SYMBOL_MAX - _SYMBOL_MIN + 1), np.float64)  # room for whole rows
+    lo = np.empty(mean_q.size, np.int64)
     with first_call(_single_window):
-        radius = _single_window(
+        radius, rows = _single_window(
             mean_q,
             np.ascontiguousarray(scale_idx, np.int64).ravel(),
             radius,
@@ -216,10 +213,8 @@ def single_window(
             *laplace_tables(),
             entropy.FULL_MASS,
             lo,
-            flat,
         )
-    width = 2 * radius + 2 if radius else _SYMBOL_MAX - _SYMBOL_MIN + 1
-    return radius, lo, flat[: n * width].reshape(n, width)
+    return int(radius), lo, rows
 
 
 def escape_rows(mean_q: np.ndarray, scale_idx: np.ndarray, lo: np.ndarray, width: np.ndarray) -> np.ndarray:

@@ -254,11 +254,11 @@ def _intra_params(plane, neighbours, depth, thresholds, mean_out, ctx_out):  # p
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _raster_rows(
     plane, mc, inter, neighbours, targets, luma_error, has_luma, thresholds, table, window_of_scale,
-    bins, bin_width, cdf, cdf_width, total, full, mean_out, scale_out, lo_out, out,
+    bins, bin_width, cdf, cdf_width, total, full, mean_out, scale_out, lo_out,
 ):  # pragma: no cover - compiled  # fmt: skip
     """A wavefront of 8-bit samples in one call: each sample's mean and scale index (``table`` of
-    its context; ``_inter_sample`` or ``_intra_sample``), then ``table_kernel._single_window``'s
-    window and rows (into the flat ``out``); returns the radius."""
+    its context; ``_inter_sample`` or ``_intra_sample``), then ``table_kernel.fill_single_window``'s
+    (radius, rows)."""
     n = targets.size
     mid = np.int64(128)
     for i in numba.prange(n):
@@ -270,7 +270,7 @@ def _raster_rows(
             mean, ctx = _intra_sample(plane, neighbours, i, 8, mid, thresholds)
         mean_out[i], scale_out[i] = mean, table[ctx]
     return table_kernel.fill_single_window(
-        mean_out, scale_out, -1, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, lo_out, out
+        mean_out, scale_out, -1, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, lo_out
     )
 
 
@@ -317,15 +317,14 @@ def raster_rows(
     table: np.ndarray,
     luma_error: np.ndarray | None = None,
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(radius, means, scale indices, first values, rows) of a wavefront of an 8-bit plane, raster
+    """(radius, first values, rows, means, scale indices) of a wavefront of an 8-bit plane, raster
     inter with ``mc``, else raster intra: ``raster_rule.inter_params`` (or ``params``), ``table``
     of the contexts and ``entropy.single_window`` in one call (the decoder's: a plane is about
     150 wavefronts of a few hundred samples, where each call's overhead counts)."""
     n = targets.size
     mean, scale, lo = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
-    flat = np.empty(n * 256, np.float64)  # room for whole rows
     with first_call(_raster_rows):
-        radius = _raster_rows(
+        radius, rows = _raster_rows(
             plane,
             plane if mc is None else mc,
             mc is not None,
@@ -340,7 +339,5 @@ def raster_rows(
             mean,
             scale,
             lo,
-            flat,
         )
-    width = 2 * radius + 2 if radius else 256
-    return radius, mean, scale, lo, flat[: n * width].reshape(n, width)
+    return int(radius), lo, rows, mean, scale

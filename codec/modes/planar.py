@@ -366,10 +366,9 @@ def _decode_raster_plane(
     fronts = raster_rule.wavefronts(h, w, raster_rule.WHOLE if mc is None else raster_rule.TILED)
     for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
         if depth == 8 and targets.size <= entropy.TABLE_BLOCK:  # the rule and the rows in one call
-            radius, mean, scale, lo, rows = planar_kernel.raster_rows(
-                flat, mc, neighbours, targets, table, hint
-            )
-            flat[targets] = entropy.decode_single_rows(dec, radius, lo, rows, mean, scale)
+            made = planar_kernel.raster_rows(flat, mc, neighbours, targets, table, hint)
+            flat[targets] = entropy.decode_single_rows(dec, *made)
+            del made  # a wavefront's rows (up to 10 MB) go before the next one's are made
             continue
         if mc is None:
             mean, ctx = raster_rule.params(flat, neighbours, depth)
