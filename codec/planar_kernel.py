@@ -341,3 +341,23 @@ def raster_rows(
             lo,
         )
     return int(radius), lo, rows, mean, scale
+
+
+@numba.njit(cache=True, nogil=True)
+def _distance_histogram(values, mean, ctx, steps, hist):  # pragma: no cover - compiled
+    for i in range(values.size):
+        hist[ctx[i], abs(np.int64(values[i]) * steps - mean[i])] += 1
+
+
+def distance_histogram(values: np.ndarray, mean: np.ndarray, ctx: np.ndarray, hist: np.ndarray) -> None:
+    """Add to ``hist`` (contexts x distances, int64) one count per sample at (its context, the
+    distance of its value from its mean in 1/16): the encoder's scale-table fit, in one pass
+    instead of numpy's several over the samples (a 640x480 plane's took 3.7 ms)."""
+    with first_call(_distance_histogram):
+        _distance_histogram(
+            np.ascontiguousarray(values, np.int64),
+            np.ascontiguousarray(mean, np.int64),
+            np.ascontiguousarray(ctx, np.int64),
+            entropy.MEAN_STEPS,
+            hist,
+        )

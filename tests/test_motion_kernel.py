@@ -98,3 +98,10 @@ def test_search_is_the_search_a_candidate_at_a_time(h: int, w: int, shift: tuple
     for a, b in zip(got, want, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
     assert np.any(got[0] != 0) or np.any(got[1] != 0)  # it found motion
+
+
+def test_halve_is_the_sum_of_each_2x2_block() -> None:
+    plane = np.random.default_rng(1).integers(0, 4 * 1023, (36, 50)).astype(np.int32)
+    got = motion._halve(plane)
+    assert got.dtype == np.int32
+    assert np.array_equal(got, plane.reshape(18, 2, 25, 2).sum(axis=(1, 3)))

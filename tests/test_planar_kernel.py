@@ -101,3 +101,19 @@ def test_raster_rows_are_the_rule_then_the_single_window(inter: bool, with_luma:
             assert np.array_equal(got[1], want[1]) and np.array_equal(got[2], want[2])
             radii.add(got[0])
     assert 0 in radii and len(radii) >= 3
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "ch", "cw"), [(45, 70, 23, 35), (44, 70, 44, 35), (30, 30, 30, 30), (7, 9, 4, 5)]
+)
+def test_chroma_hint_is_the_largest_luma_error_a_chroma_sample_covers(
+    h: int, w: int, ch: int, cw: int
+) -> None:
+    """4:2:0, 4:2:2 and 4:4:4 planes, odd sizes (the last row and column repeated): the strided
+    maximum is the maximum over the reshaped blocks."""
+    rng = np.random.default_rng(h * w + ch)
+    luma, luma_mc = rng.integers(0, 256, (h, w)), rng.integers(0, 256, (h, w))
+    sy, sx = -(-h // ch), -(-w // cw)
+    error = np.pad(np.abs(luma - luma_mc), ((0, ch * sy - h), (0, cw * sx - w)), mode="edge")
+    want = error.reshape(ch, sy, cw, sx).max(axis=(1, 3)).ravel()
+    assert np.array_equal(planar_rule.chroma_hint(luma, luma_mc, ch, cw), want)

@@ -228,24 +228,21 @@ def _fit_table(flat: np.ndarray, params, depth: int, contexts: int) -> tuple[np.
     scale; their low bits are costed under it). ``params``: (targets, means, contexts) batches.
     One histogram of (context, distance from the mean in 1/16) for the whole plane, costed for
     every scale index at once."""
+    from .. import planar_kernel  # numba: loaded on first use
+
     span = 255 * entropy.MEAN_STEPS + 1
-    ctxs, distances = [], []
+    hist = np.zeros((contexts, span), np.int64)
     for targets, mean, ctx in params:
         values = flat[targets]
         if depth > 8:
             values, mean, _ = _split(values, mean, depth)
-        ctxs.append(ctx)
-        distances.append(np.abs(values * entropy.MEAN_STEPS - mean))
-    ctx, distance = np.concatenate(ctxs), np.concatenate(distances)
-    # the histogram over the contexts and distances that occur only (a few hundred columns of span)
-    in_use = np.bincount(ctx, minlength=contexts) > 0
+        planar_kernel.distance_histogram(values, mean, ctx, hist)
+    # costed over the contexts and distances that occur only (a few hundred columns of span)
+    in_use = hist.any(axis=1)
     used = np.flatnonzero(in_use)
-    cols = np.flatnonzero(np.bincount(distance, minlength=span))
-    row_of, col_of = np.cumsum(in_use) - 1, np.zeros(span, np.int64)
-    col_of[cols] = np.arange(cols.size)
-    hist = np.bincount(row_of[ctx] * cols.size + col_of[distance], minlength=used.size * cols.size)
+    cols = np.flatnonzero(hist.any(axis=0))
     bits_table = entropy.interior_bits_table()[:, cols].T.astype(np.float64)
-    costs = hist.reshape(used.size, cols.size).astype(np.float64) @ bits_table
+    costs = hist[np.ix_(used, cols)].astype(np.float64) @ bits_table
     best = np.argmin(costs, axis=1)
     table = np.zeros(contexts, np.int64)
     table[used] = best
