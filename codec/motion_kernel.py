@@ -1,6 +1,7 @@
 """Compiled loops of the planar frames' block motion (``codec.motion``): the half-sample planes,
-the motion-compensated luma and chroma planes, and the per-block costs the encoder's search
-compares.
+the motion-compensated luma and chroma planes, the per-block costs the encoder's search
+compares, and each of the search's steps in one call (``search``: every block's candidates in
+order inside the loop, where a call per candidate made 284 calls per search).
 
 Why: in numpy a compensated plane is a dozen whole-plane passes (positions, parities, four
 clamped gathers, three selections), and the search forms one for each of its 30 candidates per

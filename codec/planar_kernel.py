@@ -9,7 +9,10 @@ blend's three weights, a search of the thresholds), most of a planar frame's dec
 the rows; the encoder estimates the coarse-to-fine passes of every frame as well. These loops do
 a sample at a time with the same integer arithmetic (floor divisions included), so the means and
 contexts are the same integers (``tests/test_planar_kernel.py`` checks them against the numpy
-rules). Imported on first use: numba takes a moment to load.
+rules). The decoder takes a raster wavefront in one call (``raster_rows``: the rule, the context
+table and the window's rows), and the encoder's scale-table fit counts its histogram in one pass
+(``distance_histogram``): with a wavefront of a few hundred samples, a call's overhead is as large
+as its work. Imported on first use: numba takes a moment to load.
 """
 
 from __future__ import annotations
