@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 11
+LATEST = 12
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -37,6 +37,7 @@ _INTRODUCED = {
     "repeat_frames": 9,  # REPT chunk: a run of frames equal to the frame before them
     "row_schedule": 10,  # palette frames in the row-first pass schedule (mix bit 21)
     "compact_framing": 11,  # one-letter chunk types, varint lengths and fields (small streams)
+    "error_levels": 12,  # raster planar planes: scale indices also by the neighbours' coded errors
 }
 
 
@@ -59,6 +60,7 @@ class FormatProfile:
     repeat_frames: bool
     row_schedule: bool
     compact_framing: bool
+    error_levels: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

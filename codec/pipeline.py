@@ -693,7 +693,7 @@ class Decoder:
 
     def _decode_planar(self, rec: FrameRecord, history: deque) -> DecodedFrame:
         references = list(history)[::-1][: planar_coding.REFERENCES]
-        planes = planar_coding.decode_frame(rec.mode, rec.payload, references, self._geometry)
+        planes = planar_coding.decode_frame(rec.mode, rec.payload, references, self._geometry, self.profile)
         if planar_coding.planes_crc(planes) != rec.pixels_crc:
             raise ChecksumError(f"frame {rec.index} does not match its checksum")
         history.append(planes)

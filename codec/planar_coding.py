@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..bitstream.errors import FormatError, out_of_memory
+from ..bitstream.profile import CURRENT, FormatProfile
 from . import motion
 from .modes import planar
 
@@ -68,12 +69,17 @@ def encode_frame(
 
 
 def decode_frame(
-    mode: int, payload: bytes, references: list[list[np.ndarray]], geom: list[planar.PlaneGeometry]
+    mode: int,
+    payload: bytes,
+    references: list[list[np.ndarray]],
+    geom: list[planar.PlaneGeometry],
+    profile: FormatProfile = CURRENT,
 ) -> list[np.ndarray]:
-    """The planes of a coded planar frame; FormatError for a mode planar streams do not have."""
+    """The planes of a coded planar frame of ``profile``'s format version; FormatError for a mode
+    planar streams do not have."""
     if mode == MODE_PLANAR:
         try:
-            return planar.decode(payload, references, geom)
+            return planar.decode(payload, references, geom, profile.error_levels)
         except FormatError:
             raise
         except Exception as exc:  # constriction rejects malformed payloads with assorted exceptions

@@ -254,13 +254,53 @@ def _intra_params(plane, neighbours, depth, thresholds, mean_out, ctx_out):  # p
         mean_out[i], ctx_out[i] = _intra_sample(plane, neighbours, i, depth, mid, thresholds)
 
 
+_NO_MEANS = np.zeros(1, np.int64)
+_ERROR_WEIGHTS = np.array(raster_rule.ERROR_WEIGHTS, np.int64)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _error_level(plane, means, neighbours, i, shift, weights, thresholds):  # pragma: no cover - compiled
+    """``raster_rule.error_levels`` of sample i (``shift``: bits - 8)."""
+    total = np.int64(0)
+    for q in range(4):
+        j = neighbours[q, i]
+        if j >= 0:
+            total += weights[q] * (abs(16 * np.int64(plane[j]) - np.int64(means[j])) >> shift)
+    return _level(total >> 1, thresholds)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _error_levels(plane, means, neighbours, shift, weights, thresholds, out):  # pragma: no cover - compiled
+    for i in numba.prange(out.size):
+        out[i] = _error_level(plane, means, neighbours, i, shift, weights, thresholds)
+
+
+def error_levels(plane: np.ndarray, means: np.ndarray, neighbours: np.ndarray, depth: int) -> np.ndarray:
+    """``raster_rule.error_levels_reference``, compiled: one pass over the samples (the numpy rule
+    makes a dozen temporaries of 4 x N: 8 ms for a 640x272 plane)."""
+    out = np.empty(neighbours.shape[1], np.int64)
+    with first_call(_error_levels):
+        _error_levels(
+            plane,
+            np.ascontiguousarray(means, np.int64),
+            np.ascontiguousarray(neighbours),
+            depth - 8,
+            _ERROR_WEIGHTS,
+            raster_rule.ERROR_THRESHOLDS,
+            out,
+        )
+    return out
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _raster_rows(
-    plane, mc, inter, neighbours, targets, luma_error, has_luma, thresholds, table, window_of_scale,
-    bins, bin_width, cdf, cdf_width, total, full, mean_out, scale_out, lo_out,
+    plane, mc, inter, neighbours, targets, luma_error, has_luma, thresholds, table, means, levels,
+    error_weights, error_thresholds, window_of_scale, bins, bin_width, cdf, cdf_width, total, full,
+    mean_out, scale_out, lo_out,
 ):  # pragma: no cover - compiled  # fmt: skip
     """A wavefront of 8-bit samples in one call: each sample's mean and scale index (``table`` of
-    its context; ``_inter_sample`` or ``_intra_sample``), then ``table_kernel.fill_single_window``'s
+    its context, or with ``levels`` > 1 of its context and error level, its mean then kept in
+    ``means``; ``_inter_sample`` or ``_intra_sample``), then ``table_kernel.fill_single_window``'s
     (radius, rows)."""
     n = targets.size
     mid = np.int64(128)
@@ -271,6 +311,9 @@ def _raster_rows(
             )
         else:
             mean, ctx = _intra_sample(plane, neighbours, i, 8, mid, thresholds)
+        if levels > 1:
+            ctx = ctx * levels + _error_level(plane, means, neighbours, i, 0, error_weights, error_thresholds)
+            means[targets[i]] = mean  # read by later wavefronts only: no other sample of this one
         mean_out[i], scale_out[i] = mean, table[ctx]
     return table_kernel.fill_single_window(
         mean_out, scale_out, -1, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, lo_out
@@ -319,11 +362,15 @@ def raster_rows(
     targets: np.ndarray,
     table: np.ndarray,
     luma_error: np.ndarray | None = None,
+    means: np.ndarray | None = None,
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(radius, first values, rows, means, scale indices) of a wavefront of an 8-bit plane, raster
     inter with ``mc``, else raster intra: ``raster_rule.inter_params`` (or ``params``), ``table``
     of the contexts and ``entropy.single_window`` in one call (the decoder's: a plane is about
-    150 wavefronts of a few hundred samples, where each call's overhead counts)."""
+    150 wavefronts of a few hundred samples, where each call's overhead counts). With ``means``
+    (version 12: the plane's means so far, flat int64, where the wavefront's are written),
+    ``table`` is ``raster_rule.level_scales``'s, indexed by context and
+    ``raster_rule.error_levels``."""
     n = targets.size
     mean, scale, lo = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
     with first_call(_raster_rows):
@@ -336,6 +383,10 @@ def raster_rows(
             *_luma_term(luma_error),
             raster_rule.THRESHOLDS if mc is None else planar_rule.THRESHOLDS,
             table,
+            _NO_MEANS if means is None else means,
+            1 if means is None else raster_rule.ERROR_LEVELS,
+            _ERROR_WEIGHTS,
+            raster_rule.ERROR_THRESHOLDS,
             entropy.WINDOW_OF_SCALE,
             *table_kernel.laplace_tables(),
             entropy.FULL_MASS,
@@ -363,4 +414,40 @@ def distance_histogram(values: np.ndarray, mean: np.ndarray, ctx: np.ndarray, hi
             np.ascontiguousarray(ctx, np.int64),
             entropy.MEAN_STEPS,
             hist,
+        )
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_histogram(values, mean, pair, steps, rows):  # pragma: no cover - compiled
+    n = values.size
+    distance = np.empty(n, np.int64)
+    top = 0
+    for i in range(n):
+        distance[i] = abs(np.int64(values[i]) * steps - mean[i])
+        top = max(top, distance[i])
+    column = np.zeros(top + 1, np.int64)
+    for i in range(n):
+        column[distance[i]] = 1
+    cols = np.flatnonzero(column)
+    for k in range(cols.size):
+        column[cols[k]] = k
+    hist = np.zeros((rows, cols.size), np.int64)
+    for i in range(n):
+        hist[pair[i], column[distance[i]]] += 1
+    return hist, cols
+
+
+def pair_histogram(
+    values: np.ndarray, mean: np.ndarray, pair: np.ndarray, rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(hist, cols): ``distance_histogram`` over only the distances that occur (``cols``,
+    ascending; hist[r, k] counts the samples of row r at distance cols[k]): the error levels' fit
+    has 13 rows per context, 45 MB dense over all 4081 distances."""
+    with first_call(_pair_histogram):
+        return _pair_histogram(
+            np.ascontiguousarray(values, np.int64),
+            np.ascontiguousarray(mean, np.int64),
+            np.ascontiguousarray(pair, np.int64),
+            entropy.MEAN_STEPS,
+            rows,
         )

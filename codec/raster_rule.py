@@ -30,6 +30,16 @@ from . import intra, planar_rule
 THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 15, 20, 27, 36, 48, 64, 90, 128], np.int64)
 CONTEXTS = len(THRESHOLDS) + 1
 
+#: Error levels (format version 12): a sample's coded error is ``|16 v - m| >> (depth - 8)`` (its
+#: distance from its own mean m, in 1/16 of an 8-bit sample); the neighbours' errors, weighted
+#: ERROR_WEIGHTS (a, b, c, d) and halved, are compared with these thresholds (level = how many are
+#: <= it). Where the neighbours were predicted badly, so is the sample, more often than its
+#: context says: the level moves the context's scale index by the plane's offset for it (CALIC's
+#: and JPEG-LS's error energy, as an offset to the context's table instead of more contexts).
+ERROR_THRESHOLDS = np.array([1, 2, 4, 6, 9, 13, 19, 28, 40, 60, 96, 160], np.int64)
+ERROR_LEVELS = len(ERROR_THRESHOLDS) + 1
+ERROR_WEIGHTS = (2, 2, 1, 1)
+
 #: Neighbour index meaning "no sample": the value is half the range.
 _MID = -1
 #: The plane is cut into tiles of TILE_H rows by TILE_W columns, each coded as if it were the
@@ -187,6 +197,33 @@ def inter_params_reference(
         cur, ref, ok, np.maximum(count, 1), here, 12 * pred, err_smooth, hint, max_value
     )
     return np.where(alone, 16 * here, mean), np.where(alone, planar_rule.FIRST, ctx)
+
+
+def error_levels(plane: np.ndarray, means: np.ndarray, neighbours: np.ndarray, depth: int) -> np.ndarray:
+    """The error level (0..ERROR_LEVELS-1) of the samples with ``neighbours`` ((4, N): a, b, c, d)
+    of a flat int64 ``plane`` whose coded samples' means are ``means`` (flat, 1/16 of a sample): a
+    neighbour's coded error is ``|16 v - m| >> (depth - 8)``, 0 for _MID. Computed by the compiled
+    ``planar_kernel``; ``error_levels_reference`` is the rule in numpy."""
+    from . import planar_kernel  # numba: loaded on first use
+
+    return planar_kernel.error_levels(plane, means, neighbours, depth)
+
+
+def error_levels_reference(
+    plane: np.ndarray, means: np.ndarray, neighbours: np.ndarray, depth: int
+) -> np.ndarray:
+    """``error_levels`` in numpy (for testing the kernel)."""
+    ok = neighbours != _MID
+    idx = np.where(ok, neighbours, 0)
+    e = np.where(ok, np.abs(16 * plane[idx].astype(np.int64) - means[idx]) >> (depth - 8), 0)
+    total = sum(w * e[q] for q, w in enumerate(ERROR_WEIGHTS)) >> 1
+    return np.searchsorted(ERROR_THRESHOLDS, total, side="right")
+
+
+def level_scales(table: np.ndarray, offsets: np.ndarray, scales: int) -> np.ndarray:
+    """The scale index of every (context, level) pair, flat (context * ERROR_LEVELS + level):
+    the context's ``table`` entry plus the level's offset, clamped to 0..scales-1."""
+    return np.clip(table[:, None] + offsets[None, :], 0, scales - 1).ravel()
 
 
 def _median(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray | None = None) -> np.ndarray:

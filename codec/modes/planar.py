@@ -40,6 +40,11 @@ TABLE_OFFSET = 128
 TABLE_SCALE_IDX = int(entropy.quantize_scale(np.float64(0.6)))
 #: Field planes are 8-bit samples whatever the frame's depth.
 FIELD_DEPTH = 8
+#: Scale indices: 0..SCALES-1.
+SCALES = len(entropy.SCALE_TABLE)
+#: An error level's offset (version 12) is within +-OFFSET_MAX; the encoder tries +-OFFSET_SEARCH.
+OFFSET_MAX = 63
+OFFSET_SEARCH = 24
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,15 @@ class PlanarCandidate:
     ]  # per plane, per batch: targets, means, contexts
     tables: list[np.ndarray]  # per plane: scale index per context
     wavefront_planes: int = 0  # how many of the last coded planes are coded in wavefronts
+    offsets: tuple[np.ndarray, ...] = ()  # per wavefront plane: its error levels' offsets (version 12)
+
+    def coding_table(self, k: int) -> np.ndarray:
+        """Coded plane k's scale index per context of its batches (a wavefront plane's contexts are
+        (context, error level) pairs: ``raster_rule.level_scales``)."""
+        raster_from = len(self.coded) - self.wavefront_planes
+        if k < raster_from or not self.offsets:
+            return self.tables[k]
+        return raster_rule.level_scales(self.tables[k], self.offsets[k - raster_from], SCALES)
 
 
 def estimate(
@@ -164,26 +178,32 @@ def _plan_raster(
 ) -> PlanarCandidate:
     """``_plan`` for the raster kinds: every frame plane in the wavefronts of ``raster_rule``,
     intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan, inter (kind 3)."""
-    params, tables = [], []
+    params, tables, offsets = [], [], []
     bits = 0.0
     inter = mcs is not None
     hints = _hints(coded, mcs, sizes) if inter else [None] * len(coded)
     for k, (flat, (h, w, depth)) in enumerate(zip(coded, sizes, strict=True)):
         mc = mcs[k] if inter else None
         order, mean, ctx = raster_rule.plane_params(flat, h, w, depth, mc, hints[k])
-        targets = raster_rule.wavefronts(h, w, raster_rule.TILED if inter else raster_rule.WHOLE).targets
-        ends = np.cumsum([t.size for t in targets])
+        fronts = raster_rule.wavefronts(h, w, raster_rule.TILED if inter else raster_rule.WHOLE)
+        means = np.zeros(h * w, np.int64)
+        means[order] = mean
+        level = raster_rule.error_levels(flat, means, np.concatenate(fronts.neighbours, axis=1), depth)
+        del means
+        pair = ctx * raster_rule.ERROR_LEVELS + level
+        ends = np.cumsum([t.size for t in fronts.targets])
         plane_params = [
-            (t, mean[e - t.size : e], ctx[e - t.size : e]) for t, e in zip(targets, ends, strict=True)
+            (t, mean[e - t.size : e], pair[e - t.size : e]) for t, e in zip(fronts.targets, ends, strict=True)
         ]
         contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
-        table, plane_bits = _fit_table(flat, [(order, mean, ctx)], depth, contexts)
+        table, offset, plane_bits = _fit_levels(flat, order, mean, pair, depth, contexts)
         params.append(plane_params)
         tables.append(table)
-        bits += plane_bits + _table_bits(table)
-    if not inter:
-        return PlanarCandidate(KIND_RASTER, bits, coded, sizes, params, tables, len(coded))
-    return _joined(field, PlanarCandidate(KIND_RASTER_INTER, bits, coded, sizes, params, tables, len(coded)))
+        offsets.append(offset)
+        bits += plane_bits + _table_bits(table) + _table_bits(offset, 0)
+    kind = KIND_RASTER_INTER if inter else KIND_RASTER
+    frame = PlanarCandidate(kind, bits, coded, sizes, params, tables, len(coded), tuple(offsets))
+    return _joined(field, frame) if inter else frame
 
 
 def _joined(field: PlanarCandidate, frame: PlanarCandidate) -> PlanarCandidate:
@@ -196,6 +216,7 @@ def _joined(field: PlanarCandidate, frame: PlanarCandidate) -> PlanarCandidate:
         field.params + frame.params,
         field.tables + frame.tables,
         frame.wavefront_planes,
+        frame.offsets,
     )
 
 
@@ -250,37 +271,89 @@ def _fit_table(flat: np.ndarray, params, depth: int, contexts: int) -> tuple[np.
     filled = np.maximum.accumulate(np.where(in_use, np.arange(contexts), -1))
     table = np.where(filled >= 0, table[np.maximum(filled, 0)], TABLE_START)
     bits = float(costs[np.arange(used.size), best].sum())
+    return table, bits + _low_bits(flat, params, table, depth)
+
+
+def _low_bits(flat: np.ndarray, params, table: np.ndarray, depth: int) -> float:
+    """The low bits' cost of samples deeper than 8 bits (0 for 8-bit planes) under ``table``."""
+    bits = 0.0
     if depth > 8:
         for targets, mean, ctx in params:
             coarse, coarse_mean, low = _split(flat[targets], mean, depth)
             rows = entropy.low_bits_rows(coarse, coarse_mean, table[ctx], depth - 8)
             picked = np.take_along_axis(rows, low[:, None], axis=1)[:, 0]
             bits += float(np.sum(np.log2(rows.sum(axis=1)) - np.log2(picked)))
-    return table, bits
+    return bits
 
 
-def _table_steps(table: np.ndarray) -> np.ndarray:
-    """A table as coded: each entry minus the one before it (the first minus TABLE_START), plus
-    TABLE_OFFSET: one batch of symbols whose model does not depend on the others."""
-    return np.diff(table, prepend=TABLE_START) + TABLE_OFFSET
+def _fit_levels(
+    flat: np.ndarray, order: np.ndarray, mean: np.ndarray, pair: np.ndarray, depth: int, contexts: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``_fit_table`` for a wavefront plane (version 12): a scale index per context and an offset
+    per error level (``pair`` = context * ERROR_LEVELS + level), the pair's scale index their
+    clamped sum. Fitted in turns from one histogram of (pair, distance), costed for every scale
+    index at once: the table for the offsets, then the offsets for the table (each step lowers the
+    cost; four turns). Returns (table, offsets, the plane's estimated bits)."""
+    from .. import planar_kernel  # numba: loaded on first use
+
+    levels = raster_rule.ERROR_LEVELS
+    values, coarse_mean = flat[order], mean
+    if depth > 8:
+        values, coarse_mean, _ = _split(values, mean, depth)
+    hist, cols = planar_kernel.pair_histogram(values, coarse_mean, pair, contexts * levels)
+    hist = hist.reshape(contexts, levels, cols.size)
+    in_use = hist.any(axis=(1, 2))
+    used = np.flatnonzero(in_use)
+    bits_table = entropy.interior_bits_table()[:, cols].T.astype(np.float64)
+    costs = hist[used].astype(np.float64) @ bits_table  # (used context, level, scale index)
+    every_level = np.arange(levels)
+    offsets = np.zeros(levels, np.int64)
+    steps = np.arange(-OFFSET_SEARCH, OFFSET_SEARCH + 1)
+    for _ in range(4):
+        picked = np.clip(np.arange(SCALES)[:, None] + offsets, 0, SCALES - 1)  # (table entry, level)
+        fitted = np.argmin(costs[:, every_level, picked].sum(axis=2), axis=1)
+        picked = np.clip(fitted[:, None] + steps, 0, SCALES - 1)  # (context, offset)
+        by_offset = costs[np.arange(used.size)[:, None, None], every_level[:, None], picked[:, None, :]]
+        moved = steps[np.argmin(by_offset.sum(axis=0), axis=1)]  # (level, offset) summed over contexts
+        if np.array_equal(moved, offsets):  # the table is already the best for these offsets
+            break
+        offsets = moved
+    scale = np.clip(fitted[:, None] + offsets, 0, SCALES - 1)
+    bits = float(np.take_along_axis(costs, scale[:, :, None], axis=2).sum())
+    # An unused context repeats the entry before it (the first: TABLE_START), as in _fit_table.
+    table = np.zeros(contexts, np.int64)
+    table[used] = fitted
+    filled = np.maximum.accumulate(np.where(in_use, np.arange(contexts), -1))
+    table = np.where(filled >= 0, table[np.maximum(filled, 0)], TABLE_START)
+    coding = raster_rule.level_scales(table, offsets, SCALES)
+    return table, offsets, bits + _low_bits(flat, [(order, mean, pair)], coding, depth)
 
 
-def _table_bits(table: np.ndarray) -> float:
-    steps = _table_steps(table)
+def _table_steps(table: np.ndarray, start: int = TABLE_START) -> np.ndarray:
+    """A table as coded: each entry minus the one before it (the first minus ``start``), plus
+    TABLE_OFFSET: one batch of symbols whose model does not depend on the others. Error levels'
+    offsets are coded the same way from ``start`` 0."""
+    return np.diff(table, prepend=start) + TABLE_OFFSET
+
+
+def _table_bits(table: np.ndarray, start: int = TABLE_START) -> float:
+    steps = _table_steps(table, start)
     scales = np.full(steps.size, TABLE_SCALE_IDX, np.int64)
     return float(entropy.laplace_bits(steps, np.full(steps.size, 16 * TABLE_OFFSET), scales).sum())
 
 
 def encode(c: PlanarCandidate) -> bytes:
     """The payload: kind word, then the range coder's words: every plane's table (in coding
-    order), then every plane's samples."""
+    order; a wavefront plane's followed by its error levels' offsets), then every plane's
+    samples."""
     enc = entropy.FrameEncoder()
-    for table in c.tables:
-        _encode_table(enc, table)
     raster_from = len(c.coded) - c.wavefront_planes
-    for k, (flat, plane_params, table, (_, _, depth)) in enumerate(
-        zip(c.coded, c.params, c.tables, c.sizes, strict=True)
-    ):
+    for k, table in enumerate(c.tables):
+        _encode_table(enc, table)
+        if k >= raster_from and c.offsets:
+            _encode_table(enc, c.offsets[k - raster_from], start=0)
+    for k, (flat, plane_params, (_, _, depth)) in enumerate(zip(c.coded, c.params, c.sizes, strict=True)):
+        table = c.coding_table(k)
         for targets, mean, ctx in plane_params:
             _encode_batch(enc, flat[targets], mean, table[ctx], depth, k >= raster_from)
     return struct.pack("<I", c.kind) + enc.finish()
@@ -317,19 +390,34 @@ def _decode_batch(
     return (coarse << extra) | low
 
 
-def _encode_table(enc: entropy.FrameEncoder, table: np.ndarray) -> None:
+def _encode_table(enc: entropy.FrameEncoder, table: np.ndarray, start: int = TABLE_START) -> None:
+    """A table (or, from ``start`` 0, error levels' offsets) as one batch of steps."""
     scales = np.full(table.size, TABLE_SCALE_IDX, np.int64)
-    enc.encode(_table_steps(table), np.full(table.size, 16 * TABLE_OFFSET), scales)
+    enc.encode(_table_steps(table, start), np.full(table.size, 16 * TABLE_OFFSET), scales)
+
+
+def _decode_steps(dec: entropy.FrameDecoder, size: int, start: int) -> np.ndarray:
+    scales = np.full(size, TABLE_SCALE_IDX, np.int64)
+    steps = dec.decode(np.full(size, 16 * TABLE_OFFSET), scales).astype(np.int64)
+    return start + np.cumsum(steps - TABLE_OFFSET)
 
 
 def _decode_table(dec: entropy.FrameDecoder, contexts: int = planar_rule.CONTEXTS) -> np.ndarray:
-    scales = np.full(contexts, TABLE_SCALE_IDX, np.int64)
-    steps = dec.decode(np.full(contexts, 16 * TABLE_OFFSET), scales).astype(np.int64)
-    table = TABLE_START + np.cumsum(steps - TABLE_OFFSET)
-    bad = (table < 0) | (table >= len(entropy.SCALE_TABLE))
+    table = _decode_steps(dec, contexts, TABLE_START)
+    bad = (table < 0) | (table >= SCALES)
     if bad.any():
         raise FormatError(f"planar frame: scale index {int(table[bad][0])} in a context table (0..63)")
     return table
+
+
+def _decode_offsets(dec: entropy.FrameDecoder) -> np.ndarray:
+    offsets = _decode_steps(dec, raster_rule.ERROR_LEVELS, 0)
+    bad = np.abs(offsets) > OFFSET_MAX
+    if bad.any():
+        raise FormatError(
+            f"planar frame: error level offset {int(offsets[bad][0])} (-{OFFSET_MAX}..{OFFSET_MAX})"
+        )
+    return offsets
 
 
 def _decode_plane(
@@ -356,14 +444,21 @@ def _decode_raster_plane(
     depth: int,
     mc: np.ndarray | None = None,
     hint: np.ndarray | None = None,
+    offsets: np.ndarray | None = None,
 ) -> np.ndarray:
+    """A wavefront plane; with its error levels' ``offsets`` (version 12), each sample's scale
+    index is its (context, error level)'s, the level from the decoded neighbours and their means
+    (kept in ``means`` as the wavefronts are decoded)."""
     from .. import planar_kernel  # numba: loaded on first use
 
     flat = np.zeros(h * w, np.int64)
+    means = None if offsets is None else np.zeros(h * w, np.int64)
+    if offsets is not None:
+        table = raster_rule.level_scales(table, offsets, SCALES)
     fronts = raster_rule.wavefronts(h, w, raster_rule.WHOLE if mc is None else raster_rule.TILED)
     for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
         if depth == 8 and targets.size <= entropy.TABLE_BLOCK:  # the rule and the rows in one call
-            made = planar_kernel.raster_rows(flat, mc, neighbours, targets, table, hint)
+            made = planar_kernel.raster_rows(flat, mc, neighbours, targets, table, hint, means)
             flat[targets] = entropy.decode_single_rows(dec, *made)
             del made  # a wavefront's rows (up to 10 MB) go before the next one's are made
             continue
@@ -371,15 +466,22 @@ def _decode_raster_plane(
             mean, ctx = raster_rule.params(flat, neighbours, depth)
         else:
             mean, ctx = raster_rule.inter_params(flat, mc, neighbours, targets, depth, hint)
+        if means is not None:
+            ctx = ctx * raster_rule.ERROR_LEVELS + raster_rule.error_levels(flat, means, neighbours, depth)
+            means[targets] = mean
         flat[targets] = _decode_batch(dec, mean, table[ctx], depth, single=True)
     return flat
 
 
 def decode(
-    payload: bytes, references: list[list[np.ndarray]], geometry: list[PlaneGeometry]
+    payload: bytes,
+    references: list[list[np.ndarray]],
+    geometry: list[PlaneGeometry],
+    error_levels: bool = True,
 ) -> list[np.ndarray]:
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
-    the last first, at most motion.REFERENCES since the last key frame)."""
+    the last first, at most motion.REFERENCES since the last key frame); ``error_levels``: the
+    stream's version has them (12 and later)."""
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (kind,) = struct.unpack_from("<I", payload)
@@ -388,22 +490,30 @@ def decode(
     if kind in (KIND_INTER, KIND_RASTER_INTER) and not references:
         raise FormatError("inter planar frame without a previous frame")
     dec = entropy.FrameDecoder(payload[4:])
-    if kind == KIND_RASTER:
-        tables = [_decode_table(dec, raster_rule.CONTEXTS) for _ in geometry]
+
+    def wavefront_tables(contexts: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
         return [
-            _decode_raster_plane(dec, table, g.height, g.width, g.depth)
+            (_decode_table(dec, contexts), _decode_offsets(dec) if error_levels else None) for _ in geometry
+        ]
+
+    if kind == KIND_RASTER:
+        return [
+            _decode_raster_plane(dec, table, g.height, g.width, g.depth, offsets=offsets)
             .astype(np.uint8 if g.depth == 8 else np.uint16)
             .reshape(g.height, g.width)
-            for g, table in zip(geometry, tables, strict=True)
+            for g, (table, offsets) in zip(geometry, wavefront_tables(raster_rule.CONTEXTS), strict=True)
         ]
     field_count = 0 if kind == KIND_INTRA else (3 if len(references) > 1 else 2)
     inter = kind != KIND_INTRA
-    tables = [_decode_table(dec) for _ in range(field_count + len(geometry))]
+    tables = [_decode_table(dec) for _ in range(field_count)]
+    if kind == KIND_RASTER_INTER:
+        frame_tables = wavefront_tables(planar_rule.CONTEXTS)
+    else:
+        frame_tables = [(_decode_table(dec), None) for _ in geometry]
     mcs: list[np.ndarray | None] = [None] * len(geometry)
     if inter:
         bh, bw = motion.field_shape(geometry[0].height, geometry[0].width)
-        field = [_decode_plane(dec, t, None, bh, bw).reshape(bh, bw) for t in tables[:field_count]]
-        tables = tables[field_count:]
+        field = [_decode_plane(dec, t, None, bh, bw).reshape(bh, bw) for t in tables]
         vy, vx = field[0] - FIELD_OFFSET, field[1] - FIELD_OFFSET
         pick = field[2] if field_count == 3 else np.zeros((bh, bw), np.int64)
         worst = max(int(np.abs(vy).max()), int(np.abs(vx).max()))
@@ -413,13 +523,13 @@ def decode(
             raise FormatError(f"planar frame: reference {int(pick.max())} of {len(references)} frames")
         mcs = list(_mc_planes(references, vy, vx, pick, geometry))
     planes: list[np.ndarray] = []
-    for k, (g, mc, table) in enumerate(zip(geometry, mcs, tables, strict=True)):
+    for k, (g, mc, (table, offsets)) in enumerate(zip(geometry, mcs, frame_tables, strict=True)):
         hint = None
         if k > 0 and mc is not None:
             luma = planes[0].astype(np.int64)
             hint = planar_rule.chroma_hint(luma, mcs[0].reshape(luma.shape), g.height, g.width)
         if kind == KIND_RASTER_INTER:
-            flat = _decode_raster_plane(dec, table, g.height, g.width, g.depth, mc, hint)
+            flat = _decode_raster_plane(dec, table, g.height, g.width, g.depth, mc, hint, offsets)
         else:
             flat = _decode_plane(dec, table, mc, g.height, g.width, g.depth, hint)
         planes.append(flat.astype(np.uint8 if g.depth == 8 else np.uint16).reshape(g.height, g.width))
