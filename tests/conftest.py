@@ -6,6 +6,7 @@ shared corpus or the network.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import subprocess
@@ -339,3 +340,20 @@ def assert_old_stream_decodes(name: str, version: int) -> None:
         fc.MODE_INTER,
         fc.MODE_PALETTE_UPDATE,
     ]
+
+
+def assert_planar_fixture_decodes(name: str, version: int) -> bytes:
+    """tests/data/``name``, a planar stream of format ``version`` written from
+    carphone_yuv420p_64x48.mkv, decodes to that clip's samples exactly; returns its bytes."""
+    from fpcodec.codec.pipeline import Decoder
+    from fpcodec.codec.planar_io import read_planes
+
+    data = (DATA / name).read_bytes()
+    assert data[8:10] == version.to_bytes(2, "little")
+    _, clip = read_planes(DATA / "carphone_yuv420p_64x48.mkv")
+    got = list(Decoder(io.BytesIO(data)).frames())
+    assert len(got) == len(clip)
+    for frame, planes in zip(got, clip, strict=True):
+        for a, b in zip(frame.planes, planes, strict=True):
+            np.testing.assert_array_equal(a, b)
+    return data

@@ -33,11 +33,14 @@ def chunk(kind: bytes, body: bytes) -> bytes:
     return buf.getvalue()
 
 
-def test_the_encoder_writes_version_11():
-    assert CURRENT == V11 and V11.compact_framing and not V10.compact_framing
+def test_the_encoder_writes_version_12_with_version_11s_framing():
+    """Version 12 (error levels of raster planar planes) keeps version 11's compact framing."""
+    v12 = FormatProfile.for_version(12)
+    assert CURRENT == v12 and v12.compact_framing and V11.compact_framing and not V10.compact_framing
+    assert v12.error_levels and not V11.error_levels
     buf = io.BytesIO()
     C.write_preamble(buf)
-    assert buf.getvalue() == C.MAGIC + struct.pack("<HH", 11, 0)
+    assert buf.getvalue() == C.MAGIC + struct.pack("<HH", 12, 0)
 
 
 # ------------------------------------------------------------------------------------ varints

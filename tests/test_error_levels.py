@@ -10,14 +10,13 @@ import io
 
 import numpy as np
 import pytest
-from conftest import DATA
+from conftest import assert_planar_fixture_decodes
 
 from fpcodec.bitstream import entropy
 from fpcodec.bitstream.errors import FormatError
 from fpcodec.codec import planar_kernel, planar_rule, raster_rule
 from fpcodec.codec.modes import planar
 from fpcodec.codec.pipeline import Decoder
-from fpcodec.codec.planar_io import read_planes
 
 
 def test_error_level_by_hand() -> None:
@@ -123,14 +122,7 @@ def test_version_11_planar_stream_still_decodes() -> None:
     """tests/data/v11_planar.fpc: the version-11 encoder (commit 11bcf59, `last-frame`) on
     carphone_yuv420p_64x48.mkv, with frames of kinds 1, 2 and 3 (raster intra and inter without
     error levels): decoded sample for sample; read as version 12, its raster frames fail."""
-    data = (DATA / "v11_planar.fpc").read_bytes()
-    assert data[8:10] == (11).to_bytes(2, "little")
-    _, clip = read_planes(DATA / "carphone_yuv420p_64x48.mkv")
-    got = list(Decoder(io.BytesIO(data)).frames())
-    assert len(got) == len(clip)
-    for frame, planes in zip(got, clip, strict=True):
-        for a, b in zip(frame.planes, planes, strict=True):
-            np.testing.assert_array_equal(a, b)
+    data = assert_planar_fixture_decodes("v11_planar.fpc", 11)
     relabelled = data[:8] + (12).to_bytes(2, "little") + data[10:]
     with pytest.raises(FormatError):
         list(Decoder(io.BytesIO(relabelled)).frames())

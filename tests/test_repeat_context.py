@@ -19,7 +19,7 @@ from fpcodec.codec import palette_context as ctx
 from fpcodec.codec.io import VideoReader
 from fpcodec.codec.modes import palette
 
-from conftest import assert_frames_equal, assert_old_stream_decodes
+from conftest import assert_frames_equal, assert_old_stream_decodes, assert_planar_fixture_decodes
 
 DATA = Path(__file__).parent / "data"
 
@@ -144,16 +144,7 @@ def test_version_7_streams_still_decode() -> None:
 def test_version_7_planar_stream_still_decodes() -> None:
     """tests/data/v7_planar.fpc: the version-7 encoder (commit 3eb1bef) on
     carphone_yuv420p_64x48.mkv, the planar rule in the clip's own pixel format."""
-    from fpcodec.codec.planar_io import read_planes
-
-    data = (DATA / "v7_planar.fpc").read_bytes()
-    assert data[8:10] == (7).to_bytes(2, "little")
-    _, clip = read_planes(DATA / "carphone_yuv420p_64x48.mkv")
-    got = list(Decoder(io.BytesIO(data)).frames())
-    assert len(got) == len(clip)
-    for frame, planes in zip(got, clip, strict=True):
-        for a, b in zip(frame.planes, planes, strict=True):
-            np.testing.assert_array_equal(a, b)
+    assert_planar_fixture_decodes("v7_planar.fpc", 7)
 
 
 def test_version_7_stream_relabelled_as_version_8_is_refused() -> None:

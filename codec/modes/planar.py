@@ -7,8 +7,10 @@ encoder estimates each and codes the cheapest. An inter frame first codes its lu
 as planes of one sample per block (vertical, then horizontal component + FIELD_OFFSET, then the
 reference index when there is a choice), coded as intra planes (predicting them from the last
 frame's field cost more on the dev clips); then the frame's planes. The words hold every coded
-plane's table of Laplace scale indices (one per context of the plane's rule), then every coded
-plane's samples, batch by batch (a pass or a wavefront), in ``entropy``'s windowed rows.
+plane's table of Laplace scale indices (one per context of the plane's rule; from version 12 a
+wavefront plane's table is followed by its error levels' offsets, ``raster_rule.error_levels``),
+then every coded plane's samples, batch by batch (a pass or a wavefront), in ``entropy``'s
+windowed rows.
 
 Samples of 8 bits are coded under the Laplace rows of 0..255; deeper ones (9-12 bits) as their
 top 8 bits under the same rows and then their low bits under the rows of
