@@ -625,16 +625,12 @@ def laplace_bits(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray)
 
 
 @functools.lru_cache(maxsize=1)
-@functools.lru_cache(maxsize=1)
 def interior_bits_table() -> np.ndarray:
-    """bits[i, d]: cost of a symbol d/16 levels from the mean under SCALE_TABLE[i], tails ignored.
-    Made once (1 ms; the planar encoder costs several tables a frame) and read-only."""
+    """bits[i, d]: cost of a symbol d/16 levels from the mean under SCALE_TABLE[i], tails ignored."""
     d = np.arange(SYMBOL_MAX * MEAN_STEPS + 1, dtype=np.float64) / MEAN_STEPS
     b = SCALE_TABLE[:, None]
     p = _laplace_cdf(d + 0.5, 0.0, b) - _laplace_cdf(d - 0.5, 0.0, b)
-    table = (-np.log2(np.maximum(p, MIN_PROBABILITY))).astype(np.float32)
-    table.flags.writeable = False
-    return table
+    return (-np.log2(np.maximum(p, MIN_PROBABILITY))).astype(np.float32)
 
 
 def bits_by_shift(
