@@ -134,12 +134,13 @@ def plane_params(
     depth: int,
     mc: np.ndarray | None = None,
     luma_error: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(order, means, contexts) of every sample of a whole known plane (the encoder), in coding
-    order: ``wavefronts``' samples one wavefront after the other (``order``: their flat indices),
-    so that each wavefront's means and contexts are a slice. ``params`` (or, with ``mc``,
-    ``inter_params``) in one call over the cached schedule's neighbours; untiled for intra, in
-    TILED tiles for inter."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(order, means, contexts, error levels) of every sample of a whole known plane (the
+    encoder), in coding order: ``wavefronts``' samples one wavefront after the other (``order``:
+    their flat indices), so that each wavefront's means, contexts and levels are a slice.
+    ``params`` (or, with ``mc``, ``inter_params``) in one call over the cached schedule's
+    neighbours, then ``error_levels`` over the same neighbours; untiled for intra, in TILED tiles
+    for inter."""
     fronts = wavefronts(height, width, WHOLE if mc is None else TILED)
     order = fronts.order
     neighbours = np.concatenate(fronts.neighbours, axis=1)
@@ -147,7 +148,9 @@ def plane_params(
         mean, ctx = params(plane, neighbours, depth)
     else:
         mean, ctx = inter_params(plane, mc, neighbours, order, depth, luma_error)
-    return order, mean, ctx
+    means = np.zeros(height * width, np.int64)
+    means[order] = mean
+    return order, mean, ctx, error_levels(plane, means, neighbours, depth)
 
 
 def inter_params(

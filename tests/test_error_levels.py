@@ -95,11 +95,11 @@ def test_fit_levels_costs_what_it_chose_and_never_more_than_no_levels() -> None:
     the same plane (offsets all 0 is where the fit starts)."""
     h, w = 48, 80
     plane, _ = _planes(h, w)
-    order, mean, ctx = raster_rule.plane_params(plane, h, w, 8)
-    fronts = raster_rule.wavefronts(h, w)
+    order, mean, ctx, level = raster_rule.plane_params(plane, h, w, 8)
     means = np.zeros(h * w, np.int64)
     means[order] = mean
-    level = raster_rule.error_levels(plane, means, np.concatenate(fronts.neighbours, axis=1), 8)
+    neighbours = np.concatenate(raster_rule.wavefronts(h, w).neighbours, axis=1)
+    np.testing.assert_array_equal(level, raster_rule.error_levels_reference(plane, means, neighbours, 8))
     pair = ctx * raster_rule.ERROR_LEVELS + level
     table, offsets, bits = planar._fit_levels(plane, order, mean, pair, 8, raster_rule.CONTEXTS)
     scale = raster_rule.level_scales(table, offsets, planar.SCALES)[pair]

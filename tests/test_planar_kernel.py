@@ -35,7 +35,7 @@ def test_inter_params_are_the_numpy_rule(depth: int, with_luma: bool) -> None:
         got = raster_rule.inter_params(plane, mc, neighbours, targets, depth, luma)
         ref = raster_rule.inter_params_reference(plane, mc, neighbours, targets, depth, luma)
         assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
-    order, mean, ctx = raster_rule.plane_params(plane, h, w, depth, mc, luma)
+    order, mean, ctx, _ = raster_rule.plane_params(plane, h, w, depth, mc, luma)
     assert np.array_equal(order, fronts.order)  # coding order
     assert len(set(ctx.tolist())) > 10  # the cases above reach many contexts
     maps = raster_rule._neighbour_maps(h, w, raster_rule.TILED)
@@ -53,7 +53,7 @@ def test_intra_params_are_the_numpy_rule(depth: int) -> None:
         got = raster_rule.params(plane, neighbours, depth)
         ref = raster_rule.params_reference(plane, neighbours, depth)
         assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
-    order, mean, ctx = raster_rule.plane_params(plane, h, w, depth)
+    order, mean, ctx, _ = raster_rule.plane_params(plane, h, w, depth)
     assert np.array_equal(order, fronts.order)
     assert len(set(ctx.tolist())) > 8
     ref = raster_rule.params_reference(plane, raster_rule._neighbour_maps(h, w, raster_rule.WHOLE), depth)

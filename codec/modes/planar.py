@@ -87,7 +87,7 @@ class PlanarCandidate:
         """Coded plane k's scale index per context of its batches (a wavefront plane's contexts are
         (context, error level) pairs: ``raster_rule.level_scales``)."""
         raster_from = len(self.coded) - self.wavefront_planes
-        if k < raster_from or not self.offsets:
+        if k < raster_from:
             return self.tables[k]
         return raster_rule.level_scales(self.tables[k], self.offsets[k - raster_from], SCALES)
 
@@ -186,16 +186,12 @@ def _plan_raster(
     hints = _hints(coded, mcs, sizes) if inter else [None] * len(coded)
     for k, (flat, (h, w, depth)) in enumerate(zip(coded, sizes, strict=True)):
         mc = mcs[k] if inter else None
-        order, mean, ctx = raster_rule.plane_params(flat, h, w, depth, mc, hints[k])
-        fronts = raster_rule.wavefronts(h, w, raster_rule.TILED if inter else raster_rule.WHOLE)
-        means = np.zeros(h * w, np.int64)
-        means[order] = mean
-        level = raster_rule.error_levels(flat, means, np.concatenate(fronts.neighbours, axis=1), depth)
-        del means
+        order, mean, ctx, level = raster_rule.plane_params(flat, h, w, depth, mc, hints[k])
         pair = ctx * raster_rule.ERROR_LEVELS + level
-        ends = np.cumsum([t.size for t in fronts.targets])
+        targets = raster_rule.wavefronts(h, w, raster_rule.TILED if inter else raster_rule.WHOLE).targets
+        ends = np.cumsum([t.size for t in targets])
         plane_params = [
-            (t, mean[e - t.size : e], pair[e - t.size : e]) for t, e in zip(fronts.targets, ends, strict=True)
+            (t, mean[e - t.size : e], pair[e - t.size : e]) for t, e in zip(targets, ends, strict=True)
         ]
         contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
         table, offset, plane_bits = _fit_levels(flat, order, mean, pair, depth, contexts)
@@ -352,7 +348,7 @@ def encode(c: PlanarCandidate) -> bytes:
     raster_from = len(c.coded) - c.wavefront_planes
     for k, table in enumerate(c.tables):
         _encode_table(enc, table)
-        if k >= raster_from and c.offsets:
+        if k >= raster_from:
             _encode_table(enc, c.offsets[k - raster_from], start=0)
     for k, (flat, plane_params, (_, _, depth)) in enumerate(zip(c.coded, c.params, c.sizes, strict=True)):
         table = c.coding_table(k)
