@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 12
+LATEST = 13
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -38,6 +38,7 @@ _INTRODUCED = {
     "row_schedule": 10,  # palette frames in the row-first pass schedule (mix bit 21)
     "compact_framing": 11,  # one-letter chunk types, varint lengths and fields (small streams)
     "error_levels": 12,  # raster planar planes: scale indices also by the neighbours' coded errors
+    "refinement": 13,  # raster inter planar planes: means refined by the plane's linear weights
 }
 
 
@@ -61,6 +62,7 @@ class FormatProfile:
     row_schedule: bool
     compact_framing: bool
     error_levels: bool
+    refinement: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

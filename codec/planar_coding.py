@@ -79,7 +79,7 @@ def decode_frame(
     planar streams do not have."""
     if mode == MODE_PLANAR:
         try:
-            return planar.decode(payload, references, geom, profile.error_levels)
+            return planar.decode(payload, references, geom, profile.error_levels, profile.refinement)
         except FormatError:
             raise
         except Exception as exc:  # constriction rejects malformed payloads with assorted exceptions

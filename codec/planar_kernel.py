@@ -30,6 +30,8 @@ _HALF = planar_rule._HALF
 _QUALITY = planar_rule.QUALITY
 _FIRST = planar_rule.FIRST
 _LUMA_WEIGHT = planar_rule.LUMA_WEIGHT
+_REFINE_GROUPS = raster_rule.REFINE_GROUPS
+_REFINE_SHIFT = raster_rule.REFINE_SHIFT
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -142,6 +144,70 @@ def _intra_sample(plane, neighbours, i, depth, mid, thresholds):  # pragma: no c
     d, _ = _neighbour(plane, plane, neighbours[3, i], mid)
     activity = (abs(d - b) + abs(b - c) + abs(c - a)) >> (depth - 8)
     return 16 * _median(a, b, c), np.int64(_level(activity, thresholds))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _refined(plane, mc, neighbours, targets, i, width, height, mean, ctx, weights, mid, max_value):  # pragma: no cover - compiled  # fmt: skip
+    """``raster_rule.refine`` of the i-th sample of a wavefront (its blend's ``mean``, ``ctx``)."""
+    group = ctx // _QUALITY
+    if group >= _REFINE_GROUPS:
+        return mean
+    t = np.int64(targets[i])
+    y = t // width
+    x = t - y * width
+    acc = np.int64(0)
+    for q in range(4):
+        j = neighbours[q, i]
+        value = np.int64(plane[j]) if j >= 0 else mid
+        acc += weights[group, q] * (16 * value - mean)
+    k = 4
+    for dy in range(-1, 2):
+        row = min(max(y + dy, 0), height - 1) * width
+        for dx in range(-1, 2):
+            acc += weights[group, k] * (16 * np.int64(mc[row + min(max(x + dx, 0), width - 1)]) - mean)
+            k += 1
+    moved = mean + ((acc + (np.int64(1) << (_REFINE_SHIFT - 1))) >> _REFINE_SHIFT)
+    return min(max(moved, 0), 16 * max_value)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _refine(plane, mc, neighbours, targets, width, height, mean, ctx, weights, depth, out):  # pragma: no cover - compiled  # fmt: skip
+    max_value = (np.int64(1) << depth) - 1
+    mid = np.int64(1) << (depth - 1)
+    for i in numba.prange(targets.size):
+        out[i] = _refined(
+            plane, mc, neighbours, targets, i, width, height, mean[i], ctx[i], weights, mid, max_value
+        )
+
+
+def refine(
+    plane: np.ndarray,
+    mc: np.ndarray,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    width: int,
+    mean: np.ndarray,
+    ctx: np.ndarray,
+    weights: np.ndarray,
+    depth: int,
+) -> np.ndarray:
+    """``raster_rule.refine_reference``'s refined means, int64."""
+    out = np.empty(targets.size, np.int64)
+    with first_call(_refine):
+        _refine(
+            plane,
+            mc,
+            np.ascontiguousarray(neighbours),
+            targets,
+            np.int64(width),
+            np.int64(mc.size // width),
+            np.ascontiguousarray(mean, np.int64),
+            np.ascontiguousarray(ctx, np.int64),
+            np.ascontiguousarray(weights, np.int64),
+            depth,
+            out,
+        )
+    return out
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -295,20 +361,27 @@ def error_levels(plane: np.ndarray, means: np.ndarray, neighbours: np.ndarray, d
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _raster_rows(
     plane, mc, inter, neighbours, targets, luma_error, has_luma, thresholds, table, means, levels,
-    error_weights, error_thresholds, window_of_scale, bins, bin_width, cdf, cdf_width, total, full,
-    mean_out, scale_out, lo_out,
+    error_weights, error_thresholds, width, weights, window_of_scale, bins, bin_width, cdf, cdf_width,
+    total, full, mean_out, scale_out, lo_out,
 ):  # pragma: no cover - compiled  # fmt: skip
-    """A wavefront of 8-bit samples in one call: each sample's mean and scale index (``table`` of
-    its context, or with ``levels`` > 1 of its context and error level, its mean then kept in
-    ``means``; ``_inter_sample`` or ``_intra_sample``), then ``table_kernel.fill_single_window``'s
+    """A wavefront of 8-bit samples in one call: each sample's mean (``_inter_sample``, refined by
+    ``weights`` where there are any, or ``_intra_sample``) and scale index (``table`` of its
+    context, or with ``levels`` > 1 of its context and error level, its mean then kept in
+    ``means``), then ``table_kernel.fill_single_window``'s
     (radius, rows)."""
     n = targets.size
     mid = np.int64(128)
+    height = mc.size // width
+    refined = weights.shape[0] > 0
     for i in numba.prange(n):
         if inter:
             mean, ctx = _inter_sample(
                 plane, mc, neighbours, targets, i, 255, mid, luma_error, has_luma, thresholds
             )
+            if refined:
+                mean = _refined(
+                    plane, mc, neighbours, targets, i, width, height, mean, ctx, weights, mid, 255
+                )
         else:
             mean, ctx = _intra_sample(plane, neighbours, i, 8, mid, thresholds)
         if levels > 1:
@@ -363,6 +436,8 @@ def raster_rows(
     table: np.ndarray,
     luma_error: np.ndarray | None = None,
     means: np.ndarray | None = None,
+    width: int = 1,
+    weights: np.ndarray = raster_rule.NO_REFINEMENT,
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(radius, first values, rows, means, scale indices) of a wavefront of an 8-bit plane, raster
     inter with ``mc``, else raster intra: ``raster_rule.inter_params`` (or ``params``), ``table``
@@ -370,7 +445,8 @@ def raster_rows(
     150 wavefronts of a few hundred samples, where each call's overhead counts). With ``means``
     (version 12: the plane's means so far, flat int64, where the wavefront's are written),
     ``table`` is ``raster_rule.level_scales``'s, indexed by context and
-    ``raster_rule.error_levels``."""
+    ``raster_rule.error_levels``. With ``weights`` (version 13, inter: the plane's refinement;
+    ``width``: the plane's), the means are ``raster_rule.refine``'s."""
     n = targets.size
     mean, scale, lo = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
     with first_call(_raster_rows):
@@ -387,6 +463,8 @@ def raster_rows(
             1 if means is None else raster_rule.ERROR_LEVELS,
             _ERROR_WEIGHTS,
             raster_rule.ERROR_THRESHOLDS,
+            np.int64(width),
+            np.ascontiguousarray(weights, np.int64),
             entropy.WINDOW_OF_SCALE,
             *table_kernel.laplace_tables(),
             entropy.FULL_MASS,

@@ -40,6 +40,20 @@ ERROR_THRESHOLDS = np.array([1, 2, 4, 6, 9, 13, 19, 28, 40, 60, 96, 160], np.int
 ERROR_LEVELS = len(ERROR_THRESHOLDS) + 1
 ERROR_WEIGHTS = (2, 2, 1, 1)
 
+#: Refinement (format version 13, raster inter): a sample whose blend is not an exact copy
+#: (agreement group 0 or 1 of ``planar_rule``) has its mean moved by a linear function of how far
+#: REFINE_FEATURES samples are from it: the decoded a, b, c, d and the motion-compensated plane's
+#: 3 x 3 samples around it (rows above, level and below; edges repeated), with the plane's
+#: weights for its group in 1/2^REFINE_SHIFT (|w| <= REFINE_MAX). Fitted by the encoder per plane
+#: (``codec.refinement``): a Wiener filter of the reference, steered by the decoded neighbours,
+#: that undoes what the blend's fixed weights get wrong (noise, blur, sub-sample shifts).
+REFINE_FEATURES = 13
+REFINE_GROUPS = 2
+REFINE_SHIFT = 8
+REFINE_MAX = 2047
+#: No refinement (kind 2, versions before 13): zero weights.
+NO_REFINEMENT = np.zeros((0, REFINE_FEATURES), np.int64)
+
 #: Neighbour index meaning "no sample": the value is half the range.
 _MID = -1
 #: The plane is cut into tiles of TILE_H rows by TILE_W columns, each coded as if it were the
@@ -127,7 +141,7 @@ def params_reference(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> t
     return 16 * pred, np.searchsorted(THRESHOLDS, activity, side="right")
 
 
-def plane_params(
+def plane_rule(
     plane: np.ndarray,
     height: int,
     width: int,
@@ -135,12 +149,11 @@ def plane_params(
     mc: np.ndarray | None = None,
     luma_error: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(order, means, contexts, error levels) of every sample of a whole known plane (the
-    encoder), in coding order: ``wavefronts``' samples one wavefront after the other (``order``:
-    their flat indices), so that each wavefront's means, contexts and levels are a slice.
-    ``params`` (or, with ``mc``, ``inter_params``) in one call over the cached schedule's
-    neighbours, then ``error_levels`` over the same neighbours; untiled for intra, in TILED tiles
-    for inter."""
+    """(order, neighbours, means, contexts) of every sample of a whole known plane (the encoder),
+    in coding order: ``wavefronts``' samples one wavefront after the other (``order``: their flat
+    indices; ``neighbours``: (4, N) their a, b, c, d), so that each wavefront's are a slice.
+    ``params`` (or, with ``mc``, ``inter_params``) in one call over the cached schedule; untiled
+    for intra, in TILED tiles for inter."""
     fronts = wavefronts(height, width, WHOLE if mc is None else TILED)
     order = fronts.order
     neighbours = np.concatenate(fronts.neighbours, axis=1)
@@ -148,9 +161,34 @@ def plane_params(
         mean, ctx = params(plane, neighbours, depth)
     else:
         mean, ctx = inter_params(plane, mc, neighbours, order, depth, luma_error)
-    means = np.zeros(height * width, np.int64)
+    return order, neighbours, mean, ctx
+
+
+def plane_levels(
+    plane: np.ndarray, order: np.ndarray, neighbours: np.ndarray, mean: np.ndarray, depth: int
+) -> np.ndarray:
+    """``error_levels`` of every sample of a whole plane, from ``plane_rule``'s (or, refined,
+    ``refine``'s) means in coding order."""
+    means = np.zeros(plane.size, np.int64)
     means[order] = mean
-    return order, mean, ctx, error_levels(plane, means, neighbours, depth)
+    return error_levels(plane, means, neighbours, depth)
+
+
+def plane_params(
+    plane: np.ndarray,
+    height: int,
+    width: int,
+    depth: int,
+    mc: np.ndarray | None = None,
+    luma_error: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(order, means, contexts, error levels) of every sample of a whole known plane:
+    ``plane_rule``, with ``weights`` (inter) ``refine``, then ``plane_levels``."""
+    order, neighbours, mean, ctx = plane_rule(plane, height, width, depth, mc, luma_error)
+    if weights is not None and mc is not None:
+        mean = refine(plane, mc, neighbours, order, width, mean, ctx, weights, depth)
+    return order, mean, ctx, plane_levels(plane, order, neighbours, mean, depth)
 
 
 def inter_params(
@@ -221,6 +259,70 @@ def error_levels_reference(
     e = np.where(ok, np.abs(16 * plane[idx].astype(np.int64) - means[idx]) >> (depth - 8), 0)
     total = sum(w * e[q] for q, w in enumerate(ERROR_WEIGHTS)) >> 1
     return np.searchsorted(ERROR_THRESHOLDS, total, side="right")
+
+
+def refine(
+    plane: np.ndarray,
+    mc: np.ndarray,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    width: int,
+    mean: np.ndarray,
+    ctx: np.ndarray,
+    weights: np.ndarray,
+    depth: int,
+) -> np.ndarray:
+    """The refined means (version 13) of raster inter samples ``targets`` whose blend gave
+    ``mean`` and ``ctx``: ``weights`` ((REFINE_GROUPS, REFINE_FEATURES) int64, or no rows: no
+    refinement) of the sample's group applied to ``refine_features``. Computed by the compiled
+    ``planar_kernel``; ``refine_reference`` is the rule in numpy."""
+    if not weights.shape[0]:
+        return mean
+    from . import planar_kernel  # numba: loaded on first use
+
+    return planar_kernel.refine(plane, mc, neighbours, targets, width, mean, ctx, weights, depth)
+
+
+def refine_reference(
+    plane: np.ndarray,
+    mc: np.ndarray,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    width: int,
+    mean: np.ndarray,
+    ctx: np.ndarray,
+    weights: np.ndarray,
+    depth: int,
+) -> np.ndarray:
+    """``refine`` in numpy (for testing the kernel): mean + (sum_i w_i (16 f_i - mean) + half)
+    >> REFINE_SHIFT, clamped to the range, for samples of group 0 and 1."""
+    if not weights.shape[0]:
+        return mean
+    group = ctx // planar_rule.QUALITY
+    refined = group < REFINE_GROUPS
+    w = weights[np.minimum(group, REFINE_GROUPS - 1)]
+    features = refine_features(plane, mc, neighbours, targets, width, depth)
+    acc = (w * (16 * features - mean[:, None])).sum(axis=1)
+    moved = mean + ((acc + (1 << (REFINE_SHIFT - 1))) >> REFINE_SHIFT)
+    return np.where(refined, np.clip(moved, 0, 16 * ((1 << depth) - 1)), mean)
+
+
+def refine_features(
+    plane: np.ndarray, mc: np.ndarray, neighbours: np.ndarray, targets: np.ndarray, width: int, depth: int
+) -> np.ndarray:
+    """(N, REFINE_FEATURES) int64: per sample of ``targets``, its decoded a, b, c, d (half the
+    range where absent) and the 3 x 3 samples of ``mc`` around it, row by row (the plane's edge
+    repeated)."""
+    height = mc.size // width
+    ok = neighbours >= 0
+    cur = np.where(ok, plane[np.where(ok, neighbours, 0)], 1 << (depth - 1))
+    ys, xs = np.divmod(targets.astype(np.int64), width)
+    around = [
+        mc[np.clip(ys + dy, 0, height - 1) * width + np.clip(xs + dx, 0, width - 1)]
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+    ]
+    return np.stack([*cur, *around], axis=1).astype(np.int64)
 
 
 def level_scales(table: np.ndarray, offsets: np.ndarray, scales: int) -> np.ndarray:

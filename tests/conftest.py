@@ -342,15 +342,17 @@ def assert_old_stream_decodes(name: str, version: int) -> None:
     ]
 
 
-def assert_planar_fixture_decodes(name: str, version: int) -> bytes:
-    """tests/data/``name``, a planar stream of format ``version`` written from
-    carphone_yuv420p_64x48.mkv, decodes to that clip's samples exactly; returns its bytes."""
+def assert_planar_fixture_decodes(
+    name: str, version: int, source: str = "carphone_yuv420p_64x48.mkv"
+) -> bytes:
+    """tests/data/``name``, a planar stream of format ``version`` written from tests/data/``source``,
+    decodes to that clip's samples exactly; returns its bytes."""
     from fpcodec.codec.pipeline import Decoder
     from fpcodec.codec.planar_io import read_planes
 
     data = (DATA / name).read_bytes()
     assert data[8:10] == version.to_bytes(2, "little")
-    _, clip = read_planes(DATA / "carphone_yuv420p_64x48.mkv")
+    _, clip = read_planes(DATA / source)
     got = list(Decoder(io.BytesIO(data)).frames())
     assert len(got) == len(clip)
     for frame, planes in zip(got, clip, strict=True):

@@ -33,14 +33,17 @@ def chunk(kind: bytes, body: bytes) -> bytes:
     return buf.getvalue()
 
 
-def test_the_encoder_writes_version_12_with_version_11s_framing():
-    """Version 12 (error levels of raster planar planes) keeps version 11's compact framing."""
-    v12 = FormatProfile.for_version(12)
-    assert CURRENT == v12 and v12.compact_framing and V11.compact_framing and not V10.compact_framing
-    assert v12.error_levels and not V11.error_levels
+def test_the_encoder_writes_version_13_with_version_11s_framing():
+    """Versions 12 (error levels of raster planar planes) and 13 (their refinement) keep version
+    11's compact framing."""
+    v12, v13 = FormatProfile.for_version(12), FormatProfile.for_version(13)
+    assert CURRENT == v13 and v13.compact_framing and v12.compact_framing and V11.compact_framing
+    assert not V10.compact_framing
+    assert v13.error_levels and v12.error_levels and not V11.error_levels
+    assert v13.refinement and not v12.refinement
     buf = io.BytesIO()
     C.write_preamble(buf)
-    assert buf.getvalue() == C.MAGIC + struct.pack("<HH", 12, 0)
+    assert buf.getvalue() == C.MAGIC + struct.pack("<HH", 13, 0)
 
 
 # ------------------------------------------------------------------------------------ varints

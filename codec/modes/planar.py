@@ -8,7 +8,8 @@ as planes of one sample per block (vertical, then horizontal component + FIELD_O
 reference index when there is a choice), coded as intra planes (predicting them from the last
 frame's field cost more on the dev clips); then the frame's planes. The words hold every coded
 plane's table of Laplace scale indices (one per context of the plane's rule; from version 12 a
-wavefront plane's table is followed by its error levels' offsets, ``raster_rule.error_levels``),
+wavefront plane's table is followed by its error levels' offsets, ``raster_rule.error_levels``,
+and from version 13 a raster inter plane's offsets by its refinement, ``raster_rule.refine``),
 then every coded plane's samples, batch by batch (a pass or a wavefront), in ``entropy``'s
 windowed rows.
 
@@ -21,12 +22,13 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
-from .. import intra, motion, planar_rule, raster_rule
+from .. import intra, motion, planar_rule, raster_rule, refinement
 
 
 KIND_INTRA = 0
@@ -47,6 +49,10 @@ SCALES = len(entropy.SCALE_TABLE)
 #: An error level's offset (version 12) is within +-OFFSET_MAX; the encoder tries +-OFFSET_SEARCH.
 OFFSET_MAX = 63
 OFFSET_SEARCH = 24
+#: A refinement weight (version 13) is coded as its top bits (weight >> WEIGHT_LOW_BITS, + 128)
+#: under the Laplace rows of 0..255 at WEIGHT_SCALE_IDX, then its WEIGHT_LOW_BITS low bits, uniform.
+WEIGHT_LOW_BITS = 4
+WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class PlanarCandidate:
     tables: list[np.ndarray]  # per plane: scale index per context
     wavefront_planes: int = 0  # how many of the last coded planes are coded in wavefronts
     offsets: tuple[np.ndarray, ...] = ()  # per wavefront plane: its error levels' offsets (version 12)
+    weights: tuple[np.ndarray, ...] = ()  # per wavefront plane of kind 3: its refinement (version 13)
 
     def coding_table(self, k: int) -> np.ndarray:
         """Coded plane k's scale index per context of its batches (a wavefront plane's contexts are
@@ -172,6 +179,17 @@ def _plan(
     return PlanarCandidate(kind, bits, coded, sizes, params, tables)
 
 
+class _FittedPlane(NamedTuple):
+    """A wavefront plane as the encoder would code it."""
+
+    mean: np.ndarray  # in coding order
+    pair: np.ndarray  # (context, error level) pairs: context * ERROR_LEVELS + level
+    table: np.ndarray
+    offsets: np.ndarray
+    weights: np.ndarray | None  # the refinement (kind 3; no rows: none), or None (kind 2)
+    bits: float  # the samples', and the refinement's weights'
+
+
 def _plan_raster(
     coded: list[np.ndarray],
     sizes: list[tuple[int, int, int]],
@@ -179,29 +197,64 @@ def _plan_raster(
     field: PlanarCandidate | None = None,
 ) -> PlanarCandidate:
     """``_plan`` for the raster kinds: every frame plane in the wavefronts of ``raster_rule``,
-    intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan, inter (kind 3)."""
-    params, tables, offsets = [], [], []
-    bits = 0.0
+    intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan, inter (kind 3, each
+    plane refined where ``refinement.fit``'s weights pay for themselves)."""
+    params, planes = [], []
     inter = mcs is not None
     hints = _hints(coded, mcs, sizes) if inter else [None] * len(coded)
     for k, (flat, (h, w, depth)) in enumerate(zip(coded, sizes, strict=True)):
         mc = mcs[k] if inter else None
-        order, mean, ctx, level = raster_rule.plane_params(flat, h, w, depth, mc, hints[k])
-        pair = ctx * raster_rule.ERROR_LEVELS + level
+        order, neighbours, mean, ctx = raster_rule.plane_rule(flat, h, w, depth, mc, hints[k])
+        contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
+        unrefined = raster_rule.NO_REFINEMENT if inter else None
+        fitted = _fit_plane(flat, order, neighbours, mean, ctx, depth, contexts, unrefined)
+        if inter:
+            weights = refinement.fit(flat, mc, neighbours, order, w, mean, ctx, depth)
+            if weights.any():
+                moved = raster_rule.refine(flat, mc, neighbours, order, w, mean, ctx, weights, depth)
+                refined = _fit_plane(flat, order, neighbours, moved, ctx, depth, contexts, weights)
+                fitted = min(fitted, refined, key=lambda f: f.bits)
         targets = raster_rule.wavefronts(h, w, raster_rule.TILED if inter else raster_rule.WHOLE).targets
         ends = np.cumsum([t.size for t in targets])
-        plane_params = [
-            (t, mean[e - t.size : e], pair[e - t.size : e]) for t, e in zip(targets, ends, strict=True)
-        ]
-        contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
-        table, offset, plane_bits = _fit_levels(flat, order, mean, pair, depth, contexts)
-        params.append(plane_params)
-        tables.append(table)
-        offsets.append(offset)
-        bits += plane_bits + _table_bits(table) + _table_bits(offset, 0)
-    kind = KIND_RASTER_INTER if inter else KIND_RASTER
-    frame = PlanarCandidate(kind, bits, coded, sizes, params, tables, len(coded), tuple(offsets))
+        params.append(
+            [
+                (t, fitted.mean[e - t.size : e], fitted.pair[e - t.size : e])
+                for t, e in zip(targets, ends, strict=True)
+            ]
+        )
+        planes.append(fitted)
+    frame = PlanarCandidate(
+        KIND_RASTER_INTER if inter else KIND_RASTER,
+        sum(f.bits + _table_bits(f.table) + _table_bits(f.offsets, 0) for f in planes),
+        coded,
+        sizes,
+        params,
+        [f.table for f in planes],
+        len(coded),
+        tuple(f.offsets for f in planes),
+        tuple(f.weights for f in planes) if inter else (),
+    )
     return _joined(field, frame) if inter else frame
+
+
+def _fit_plane(
+    flat: np.ndarray,
+    order: np.ndarray,
+    neighbours: np.ndarray,
+    mean: np.ndarray,
+    ctx: np.ndarray,
+    depth: int,
+    contexts: int,
+    weights: np.ndarray | None,
+) -> _FittedPlane:
+    """A wavefront plane whose rule (refined by ``weights``, if any) gave ``mean`` and ``ctx`` in
+    coding order: its error levels, then its table and offsets."""
+    level = raster_rule.plane_levels(flat, order, neighbours, mean, depth)
+    pair = ctx * raster_rule.ERROR_LEVELS + level
+    table, offsets, bits = _fit_levels(flat, order, mean, pair, depth, contexts)
+    if weights is not None:
+        bits += _weights_bits(weights)
+    return _FittedPlane(mean, pair, table, offsets, weights, bits)
 
 
 def _joined(field: PlanarCandidate, frame: PlanarCandidate) -> PlanarCandidate:
@@ -215,6 +268,7 @@ def _joined(field: PlanarCandidate, frame: PlanarCandidate) -> PlanarCandidate:
         field.tables + frame.tables,
         frame.wavefront_planes,
         frame.offsets,
+        frame.weights,
     )
 
 
@@ -340,16 +394,60 @@ def _table_bits(table: np.ndarray, start: int = TABLE_START) -> float:
     return float(entropy.laplace_bits(steps, np.full(steps.size, 16 * TABLE_OFFSET), scales).sum())
 
 
+def _weight_symbols(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A refinement's weights as coded: (top bits + 128, low bits), one batch each."""
+    flat = weights.ravel().astype(np.int64)
+    return (flat >> WEIGHT_LOW_BITS) + 128, flat & ((1 << WEIGHT_LOW_BITS) - 1)
+
+
+def _weights_bits(weights: np.ndarray) -> float:
+    """The coded size of a plane's refinement: its flag bit, then (refined) its weights."""
+    if not weights.shape[0]:
+        return 1.0
+    high, _ = _weight_symbols(weights)
+    scales = np.full(high.size, WEIGHT_SCALE_IDX, np.int64)
+    top = float(entropy.laplace_bits(high, np.full(high.size, 16 * 128), scales).sum())
+    return 1.0 + top + WEIGHT_LOW_BITS * high.size
+
+
+def _encode_weights(enc: entropy.FrameEncoder, weights: np.ndarray) -> None:
+    refined = weights.shape[0] > 0
+    enc.encode_categorical(np.array([int(refined)]), np.ones((1, 2)))
+    if refined:
+        high, low = _weight_symbols(weights)
+        enc.encode(high, np.full(high.size, 16 * 128), np.full(high.size, WEIGHT_SCALE_IDX, np.int64))
+        enc.encode_categorical(low, np.ones((low.size, 1 << WEIGHT_LOW_BITS)))
+
+
+def _decode_weights(dec: entropy.FrameDecoder) -> np.ndarray:
+    if not dec.decode_categorical(np.ones((1, 2)))[0]:
+        return raster_rule.NO_REFINEMENT
+    shape = (raster_rule.REFINE_GROUPS, raster_rule.REFINE_FEATURES)
+    size = shape[0] * shape[1]
+    high = dec.decode(np.full(size, 16 * 128), np.full(size, WEIGHT_SCALE_IDX, np.int64)).astype(np.int64)
+    low = dec.decode_categorical(np.ones((size, 1 << WEIGHT_LOW_BITS))).astype(np.int64)
+    weights = ((high - 128) << WEIGHT_LOW_BITS) | low
+    bad = np.abs(weights) > raster_rule.REFINE_MAX
+    if bad.any():
+        raise FormatError(
+            f"planar frame: refinement weight {int(weights[bad][0])} "
+            f"(-{raster_rule.REFINE_MAX}..{raster_rule.REFINE_MAX})"
+        )
+    return weights.reshape(shape)
+
+
 def encode(c: PlanarCandidate) -> bytes:
     """The payload: kind word, then the range coder's words: every plane's table (in coding
-    order; a wavefront plane's followed by its error levels' offsets), then every plane's
-    samples."""
+    order; a wavefront plane's followed by its error levels' offsets and, raster inter, its
+    refinement's weights), then every plane's samples."""
     enc = entropy.FrameEncoder()
     raster_from = len(c.coded) - c.wavefront_planes
     for k, table in enumerate(c.tables):
         _encode_table(enc, table)
         if k >= raster_from:
             _encode_table(enc, c.offsets[k - raster_from], start=0)
+            if c.weights:
+                _encode_weights(enc, c.weights[k - raster_from])
     for k, (flat, plane_params, (_, _, depth)) in enumerate(zip(c.coded, c.params, c.sizes, strict=True)):
         table = c.coding_table(k)
         for targets, mean, ctx in plane_params:
@@ -443,10 +541,12 @@ def _decode_raster_plane(
     mc: np.ndarray | None = None,
     hint: np.ndarray | None = None,
     offsets: np.ndarray | None = None,
+    weights: np.ndarray = raster_rule.NO_REFINEMENT,
 ) -> np.ndarray:
     """A wavefront plane; with its error levels' ``offsets`` (version 12), each sample's scale
     index is its (context, error level)'s, the level from the decoded neighbours and their means
-    (kept in ``means`` as the wavefronts are decoded)."""
+    (kept in ``means`` as the wavefronts are decoded); with ``weights`` (version 13, inter), the
+    means are refined."""
     from .. import planar_kernel  # numba: loaded on first use
 
     flat = np.zeros(h * w, np.int64)
@@ -456,7 +556,7 @@ def _decode_raster_plane(
     fronts = raster_rule.wavefronts(h, w, raster_rule.WHOLE if mc is None else raster_rule.TILED)
     for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
         if depth == 8 and targets.size <= entropy.TABLE_BLOCK:  # the rule and the rows in one call
-            made = planar_kernel.raster_rows(flat, mc, neighbours, targets, table, hint, means)
+            made = planar_kernel.raster_rows(flat, mc, neighbours, targets, table, hint, means, w, weights)
             flat[targets] = entropy.decode_single_rows(dec, *made)
             del made  # a wavefront's rows (up to 10 MB) go before the next one's are made
             continue
@@ -464,6 +564,7 @@ def _decode_raster_plane(
             mean, ctx = raster_rule.params(flat, neighbours, depth)
         else:
             mean, ctx = raster_rule.inter_params(flat, mc, neighbours, targets, depth, hint)
+            mean = raster_rule.refine(flat, mc, neighbours, targets, w, mean, ctx, weights, depth)
         if means is not None:
             ctx = ctx * raster_rule.ERROR_LEVELS + raster_rule.error_levels(flat, means, neighbours, depth)
             means[targets] = mean
@@ -476,10 +577,11 @@ def decode(
     references: list[list[np.ndarray]],
     geometry: list[PlaneGeometry],
     error_levels: bool = True,
+    refinement: bool = True,
 ) -> list[np.ndarray]:
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
-    the last first, at most motion.REFERENCES since the last key frame); ``error_levels``: the
-    stream's version has them (12 and later)."""
+    the last first, at most motion.REFERENCES since the last key frame); ``error_levels`` and
+    ``refinement``: the stream's version has them (12 and 13 and later)."""
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (kind,) = struct.unpack_from("<I", payload)
@@ -489,9 +591,17 @@ def decode(
         raise FormatError("inter planar frame without a previous frame")
     dec = entropy.FrameDecoder(payload[4:])
 
-    def wavefront_tables(contexts: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    def wavefront_tables(
+        contexts: int, refined: bool = False
+    ) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
+        """Per plane: (table, error levels' offsets, refinement weights)."""
         return [
-            (_decode_table(dec, contexts), _decode_offsets(dec) if error_levels else None) for _ in geometry
+            (
+                _decode_table(dec, contexts),
+                _decode_offsets(dec) if error_levels else None,
+                _decode_weights(dec) if refined else raster_rule.NO_REFINEMENT,
+            )
+            for _ in geometry
         ]
 
     if kind == KIND_RASTER:
@@ -499,15 +609,15 @@ def decode(
             _decode_raster_plane(dec, table, g.height, g.width, g.depth, offsets=offsets)
             .astype(np.uint8 if g.depth == 8 else np.uint16)
             .reshape(g.height, g.width)
-            for g, (table, offsets) in zip(geometry, wavefront_tables(raster_rule.CONTEXTS), strict=True)
+            for g, (table, offsets, _) in zip(geometry, wavefront_tables(raster_rule.CONTEXTS), strict=True)
         ]
     field_count = 0 if kind == KIND_INTRA else (3 if len(references) > 1 else 2)
     inter = kind != KIND_INTRA
     tables = [_decode_table(dec) for _ in range(field_count)]
     if kind == KIND_RASTER_INTER:
-        frame_tables = wavefront_tables(planar_rule.CONTEXTS)
+        frame_tables = wavefront_tables(planar_rule.CONTEXTS, refinement)
     else:
-        frame_tables = [(_decode_table(dec), None) for _ in geometry]
+        frame_tables = [(_decode_table(dec), None, raster_rule.NO_REFINEMENT) for _ in geometry]
     mcs: list[np.ndarray | None] = [None] * len(geometry)
     if inter:
         bh, bw = motion.field_shape(geometry[0].height, geometry[0].width)
@@ -521,13 +631,13 @@ def decode(
             raise FormatError(f"planar frame: reference {int(pick.max())} of {len(references)} frames")
         mcs = list(_mc_planes(references, vy, vx, pick, geometry))
     planes: list[np.ndarray] = []
-    for k, (g, mc, (table, offsets)) in enumerate(zip(geometry, mcs, frame_tables, strict=True)):
+    for k, (g, mc, (table, offsets, weights)) in enumerate(zip(geometry, mcs, frame_tables, strict=True)):
         hint = None
         if k > 0 and mc is not None:
             luma = planes[0].astype(np.int64)
             hint = planar_rule.chroma_hint(luma, mcs[0].reshape(luma.shape), g.height, g.width)
         if kind == KIND_RASTER_INTER:
-            flat = _decode_raster_plane(dec, table, g.height, g.width, g.depth, mc, hint, offsets)
+            flat = _decode_raster_plane(dec, table, g.height, g.width, g.depth, mc, hint, offsets, weights)
         else:
             flat = _decode_plane(dec, table, mc, g.height, g.width, g.depth, hint)
         planes.append(flat.astype(np.uint8 if g.depth == 8 else np.uint16).reshape(g.height, g.width))

@@ -1,0 +1,73 @@
+"""The encoder's fit of a raster inter plane's refinement weights (format version 13).
+
+``raster_rule.refine`` moves each blended mean by a linear function of the decoded neighbours
+and the motion-compensated samples around it; the weights are the plane's, sent with it, so the
+encoder may choose them any way it likes. It takes the weights that minimize the coded size's
+stand-in, the absolute error (a Laplace's log-likelihood), by iteratively reweighted least
+squares, each agreement group on its own: the blend's bias is not the same where some neighbours
+were copied exactly as where none was.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import planar_rule, raster_rule
+
+#: Reweighting rounds after the least-squares start (the cost stops moving after about three).
+ROUNDS = 3
+#: The reweighting's floor on an error, in 1/16 of a sample: errors below half a sample count as
+#: half a sample (an L1 fit without the division by zero).
+FLOOR = 8
+#: At most this many samples of a group enter the fit (evenly spaced): a large plane's weights
+#: are as good from a sample of it, and memory stays bounded.
+FIT_SAMPLES = 1 << 17
+#: A group with fewer samples gets zero weights (its weights would cost more than they gain).
+MIN_SAMPLES = 512
+#: Ridge term, relative to the mean diagonal of the normal equations: keeps the solve defined
+#: where features coincide (a plane's edges, flat areas).
+RIDGE = 1e-6
+
+
+def fit(
+    plane: np.ndarray,
+    mc: np.ndarray,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    width: int,
+    mean: np.ndarray,
+    ctx: np.ndarray,
+    depth: int,
+) -> np.ndarray:
+    """The (REFINE_GROUPS, REFINE_FEATURES) int64 weights for the samples ``targets`` of the known
+    flat ``plane`` whose blend gave ``mean`` and ``ctx`` (``raster_rule.plane_rule``)."""
+    weights = np.zeros((raster_rule.REFINE_GROUPS, raster_rule.REFINE_FEATURES), np.int64)
+    group = ctx // planar_rule.QUALITY
+    for g in range(raster_rule.REFINE_GROUPS):
+        chosen = np.flatnonzero(group == g)
+        if chosen.size < MIN_SAMPLES:
+            continue
+        chosen = chosen[:: -(-chosen.size // FIT_SAMPLES)]
+        m = mean[chosen]
+        features = raster_rule.refine_features(
+            plane, mc, neighbours[:, chosen], targets[chosen], width, depth
+        )
+        x = (16 * features - m[:, None]).astype(np.float64)
+        t = (16 * plane[targets[chosen]] - m).astype(np.float64)
+        weights[g] = _irls(x, t)
+    return weights
+
+
+def _irls(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Integer weights (1/2^REFINE_SHIFT, clamped) of the least absolute error fit of t by x."""
+    one = float(1 << raster_rule.REFINE_SHIFT)
+    step = np.ones(t.size)
+    w = np.zeros(x.shape[1])
+    for _ in range(ROUNDS + 1):
+        weighted = x * step[:, None]
+        normal = weighted.T @ x
+        normal += np.eye(x.shape[1]) * (RIDGE * np.trace(normal) / x.shape[1] + 1e-9)
+        w = np.linalg.solve(normal, weighted.T @ t)
+        w = np.clip(np.round(w * one), -raster_rule.REFINE_MAX, raster_rule.REFINE_MAX) / one
+        step = 1.0 / np.maximum(np.abs(t - x @ w), FLOOR)
+    return np.round(w * one).astype(np.int64)

@@ -1,0 +1,189 @@
+"""Format version 13's refinement of raster inter planes (FORMAT.md, "Refinement"): each blended
+mean not an exact copy moves by the plane's linear weights on the decoded neighbours and the
+motion-compensated samples around it. The rule by hand, the compiled kernel against the numpy
+rule, the encoder's fit finding a filter it can pay for, the weights' coding and its checks, and
+version-12 streams (no refinement) still decoding exactly."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from conftest import assert_planar_fixture_decodes
+
+from fpcodec.bitstream import entropy
+from fpcodec.bitstream.errors import FormatError
+from fpcodec.codec import planar_kernel, planar_rule, raster_rule, refinement
+from fpcodec.codec.modes import planar
+from fpcodec.codec.pipeline import Decoder
+
+G, F = raster_rule.REFINE_GROUPS, raster_rule.REFINE_FEATURES
+Q = planar_rule.QUALITY
+
+
+def test_refinement_by_hand() -> None:
+    """A 3x3 plane, the centre sample (flat 4) with a, b, c, d at 3, 1, 0, 2 and compensation 9 x
+    v. Weight 256 (one whole) on the compensation's centre moves the mean onto it; 128 on a and 64
+    on b move it by half and a quarter of their distances, rounded half up; group 2 (exact copies)
+    is never moved, and a mean moved past the range is clamped."""
+    plane = np.array([10, 20, 30, 40, 0, 0, 0, 0, 0], np.int64)
+    mc = np.arange(9, dtype=np.int64) * 9
+    neighbours = np.array([[3], [1], [0], [2]], np.int64)
+    targets = np.array([4], np.int64)
+    mean = np.array([16 * 35], np.int64)
+    for refine in (raster_rule.refine, raster_rule.refine_reference):
+
+        def moved(weights: np.ndarray, group: int = 0, refine=refine) -> int:
+            ctx = np.array([group * Q + 1], np.int64)
+            return int(refine(plane, mc, neighbours, targets, 3, mean, ctx, weights, 8)[0])
+
+        w = np.zeros((G, F), np.int64)
+        w[1, 4 + 4] = 256  # group 1, the compensation's centre (9 * 4 = 36)
+        assert moved(w, 1) == 16 * 36
+        assert moved(w, 0) == 16 * 35  # group 0's weights are zero
+        assert moved(w, 2) == 16 * 35  # exact copies are left alone
+        w = np.zeros((G, F), np.int64)
+        w[0, 0], w[0, 1] = 128, 64  # a = 40: +(16*5)/2 = 40; b = 20: (16*-15)/4 = -60
+        assert moved(w) == 16 * 35 + 40 - 60
+        w[0, 0], w[0, 1] = 0, 3  # (3 * -240 + 128) >> 8 = -592 >> 8 = -3 (floor)
+        assert moved(w) == 16 * 35 - 3
+        w = np.zeros((G, F), np.int64)
+        w[0, 4 + 8] = raster_rule.REFINE_MAX  # 8 times towards 16 * 72: past 255
+        assert moved(w) == 16 * 255
+        w[0, 4 + 8] = -raster_rule.REFINE_MAX
+        assert moved(w) == 0
+        assert moved(raster_rule.NO_REFINEMENT) == 16 * 35
+
+
+@pytest.mark.parametrize(("depth", "shape"), [(8, (37, 53)), (10, (20, 31)), (8, (1, 9)), (8, (9, 1))])
+def test_compiled_refinement_is_the_numpy_rule(depth: int, shape: tuple[int, int]) -> None:
+    """planar_kernel's refinement against raster_rule's numpy reference: random samples, means,
+    groups and weights (the largest included), neighbours missing and at the plane's edges."""
+    rng = np.random.default_rng(depth + shape[0])
+    h, w = shape
+    top = (1 << depth) - 1
+    plane = rng.integers(0, top + 1, h * w)
+    mc = np.clip(plane + rng.integers(-9, 10, h * w), 0, top)
+    fronts = raster_rule.wavefronts(h, w, raster_rule.TILED)
+    weights = rng.integers(-raster_rule.REFINE_MAX, raster_rule.REFINE_MAX + 1, (G, F))
+    weights[0, 0] = raster_rule.REFINE_MAX
+    for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
+        n = targets.size
+        mean = rng.integers(0, 16 * top + 1, n)
+        ctx = rng.integers(0, planar_rule.CONTEXTS, n)
+        got = raster_rule.refine(plane, mc, neighbours, targets, w, mean, ctx, weights, depth)
+        want = raster_rule.refine_reference(plane, mc, neighbours, targets, w, mean, ctx, weights, depth)
+        np.testing.assert_array_equal(got, want)
+
+
+def _shifted(h: int, w: int, seed: int = 13) -> tuple[np.ndarray, np.ndarray]:
+    """A textured reference and the current plane: the reference moved by half a sample to the
+    left (the mean of two neighbours, which the blend's whole-sample copy gets wrong), plus a
+    little noise."""
+    rng = np.random.default_rng(seed)
+    ref = np.clip(128 + np.cumsum(rng.integers(-12, 13, (h, w + 1)), axis=1) // 2, 0, 255)
+    cur = (ref[:, :-1] + ref[:, 1:] + 1) // 2 + rng.integers(-1, 2, (h, w))
+    return np.clip(cur, 0, 255).ravel(), ref[:, :-1].ravel()
+
+
+def _candidate(flat: np.ndarray, mc: np.ndarray, h: int, w: int) -> planar.PlanarCandidate:
+    """The encoder's raster inter candidate for one plane, with a zero motion field."""
+    bh, bw = -(-h // 8), -(-w // 8)
+    field = [np.full(bh * bw, planar.FIELD_OFFSET, np.int64)] * 2
+    field_plan = planar._plan(planar.KIND_INTER, field, [None, None], [(bh, bw, 8)] * 2)
+    return planar._plan_raster([flat], [(h, w, 8)], [mc], field_plan)
+
+
+def test_the_fit_finds_the_half_sample_shift_and_pays_for_it(monkeypatch) -> None:
+    """On a half-sample shift the fitted weights halve the blend's absolute error; the encoder
+    codes the plane refined, in fewer bits (weights included) than unrefined, and it decodes back
+    exactly."""
+    h, w = 64, 96
+    cur, mc = _shifted(h, w)
+    order, neighbours, mean, ctx = raster_rule.plane_rule(cur, h, w, 8, mc)
+    weights = refinement.fit(cur, mc, neighbours, order, w, mean, ctx, 8)
+    assert weights.shape == (G, F) and weights.any() and np.abs(weights).max() <= raster_rule.REFINE_MAX
+    moved = raster_rule.refine(cur, mc, neighbours, order, w, mean, ctx, weights, 8)
+    before = np.abs(16 * cur[order] - mean).mean()
+    after = np.abs(16 * cur[order] - moved).mean()
+    assert after < 0.5 * before
+    refined = _candidate(cur, mc, h, w)
+    assert refined.weights[0].shape == (G, F)
+    monkeypatch.setattr(refinement, "fit", lambda *args: np.zeros((G, F), np.int64))
+    plain = _candidate(cur, mc, h, w)
+    assert plain.weights[0].shape[0] == 0  # zero weights: the plane is sent unrefined (one flag)
+    assert refined.bits < 0.9 * plain.bits
+    ref = mc.reshape(h, w).astype(np.uint8)
+    for cand in (refined, plain):
+        back = planar.decode(planar.encode(cand), [[ref]], [planar.PlaneGeometry(h, w)])
+        np.testing.assert_array_equal(back[0], cur.reshape(h, w))
+
+
+def test_small_planes_and_copies_are_not_refined() -> None:
+    """Fewer than MIN_SAMPLES samples in a group: its weights are zero (they would cost more than
+    they save); a plane that is an exact copy has no samples outside group 2 and is sent
+    unrefined."""
+    cur, mc = _shifted(8, 12)
+    order, neighbours, mean, ctx = raster_rule.plane_rule(cur, 8, 12, 8, mc)
+    assert not refinement.fit(cur, mc, neighbours, order, 12, mean, ctx, 8).any()
+    cur, _ = _shifted(40, 40)
+    assert _candidate(cur, cur, 40, 40).weights[0].shape[0] == 0
+
+
+def test_the_decoders_wavefront_call_refines_as_the_encoder_did() -> None:
+    """``planar_kernel.raster_rows`` (the decoder's one call per 8-bit wavefront) with a plane's
+    weights gives, wavefront by wavefront, the refined means ``plane_params`` gave the encoder."""
+    h, w = 45, 70  # two tiles across, a partial one below
+    cur, mc = _shifted(h, w, 5)
+    order, neighbours, mean, ctx = raster_rule.plane_rule(cur, h, w, 8, mc)
+    weights = refinement.fit(cur, mc, neighbours, order, w, mean, ctx, 8)
+    assert weights.any()
+    _, means, _, _ = raster_rule.plane_params(cur, h, w, 8, mc, weights=weights)
+    table = np.full(planar_rule.CONTEXTS * raster_rule.ERROR_LEVELS, 20, np.int64)
+    kept = np.zeros(h * w, np.int64)
+    fronts = raster_rule.wavefronts(h, w, raster_rule.TILED)
+    start = 0
+    for targets, front in zip(fronts.targets, fronts.neighbours, strict=True):
+        got = planar_kernel.raster_rows(cur, mc, front, targets, table, None, kept, w, weights)
+        np.testing.assert_array_equal(got[3], means[start : start + targets.size])
+        start += targets.size
+    assert start == h * w and not np.array_equal(means, mean)
+
+
+def test_weights_round_trip_and_beyond_the_limit_are_refused() -> None:
+    rng = np.random.default_rng(4)
+    weights = rng.integers(-raster_rule.REFINE_MAX, raster_rule.REFINE_MAX + 1, (G, F))
+    weights[0, :2] = raster_rule.REFINE_MAX, -raster_rule.REFINE_MAX
+    enc = entropy.FrameEncoder()
+    planar._encode_weights(enc, weights)
+    planar._encode_weights(enc, raster_rule.NO_REFINEMENT)
+    dec = entropy.FrameDecoder(enc.finish())
+    np.testing.assert_array_equal(planar._decode_weights(dec), weights)
+    assert planar._decode_weights(dec).shape == (0, F)
+    weights[1, 5] = -raster_rule.REFINE_MAX - 1  # the one value the coding can carry beyond it
+    enc = entropy.FrameEncoder()
+    planar._encode_weights(enc, weights)
+    with pytest.raises(FormatError, match="refinement weight -2048"):
+        planar._decode_weights(entropy.FrameDecoder(enc.finish()))
+
+
+def test_weights_bits_are_what_the_coder_writes() -> None:
+    """The encoder's estimate of a refinement's cost against the range coder's output, within the
+    coder's rounding to whole 32-bit words; no refinement costs the flag only."""
+    rng = np.random.default_rng(9)
+    weights = np.round(rng.laplace(0, 60, (G, F))).astype(np.int64)
+    enc = entropy.FrameEncoder()
+    planar._encode_weights(enc, weights)
+    assert len(enc.finish()) * 8 == pytest.approx(planar._weights_bits(weights), abs=40)
+    assert planar._weights_bits(raster_rule.NO_REFINEMENT) == 1.0
+
+
+def test_version_12_planar_stream_still_decodes() -> None:
+    """tests/data/v12_planar.fpc: the version-12 encoder (commit 864f450, `last-frame`) on
+    bikes_yuv420p_64x48.mkv, with raster inter frames (kind 3) without refinement: decoded sample
+    for sample; read as version 13, its raster inter frames fail."""
+    data = assert_planar_fixture_decodes("v12_planar.fpc", 12, "bikes_yuv420p_64x48.mkv")
+    relabelled = data[:8] + (13).to_bytes(2, "little") + data[10:]
+    with pytest.raises(FormatError):
+        list(Decoder(io.BytesIO(relabelled)).frames())
