@@ -87,36 +87,38 @@ def _shifted(h: int, w: int, seed: int = 13) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(cur, 0, 255).ravel(), ref[:, :-1].ravel()
 
 
-def _candidate(flat: np.ndarray, mc: np.ndarray, h: int, w: int) -> planar.PlanarCandidate:
+def _candidate(flat: np.ndarray, mc: np.ndarray, h: int, w: int, depth: int = 8) -> planar.PlanarCandidate:
     """The encoder's raster inter candidate for one plane, with a zero motion field."""
     bh, bw = -(-h // 8), -(-w // 8)
     field = [np.full(bh * bw, planar.FIELD_OFFSET, np.int64)] * 2
     field_plan = planar._plan(planar.KIND_INTER, field, [None, None], [(bh, bw, 8)] * 2)
-    return planar._plan_raster([flat], [(h, w, 8)], [mc], field_plan)
+    return planar._plan_raster([flat], [(h, w, depth)], [mc], field_plan)
 
 
-def test_the_fit_finds_the_half_sample_shift_and_pays_for_it(monkeypatch) -> None:
+@pytest.mark.parametrize("depth", [8, 10])
+def test_the_fit_finds_the_half_sample_shift_and_pays_for_it(monkeypatch, depth: int) -> None:
     """On a half-sample shift the fitted weights halve the blend's absolute error; the encoder
     codes the plane refined, in fewer bits (weights included) than unrefined, and it decodes back
-    exactly."""
+    exactly (8 bits: the decoder's one call per wavefront; 10: the deeper samples' path)."""
     h, w = 64, 96
     cur, mc = _shifted(h, w)
-    order, neighbours, mean, ctx = raster_rule.plane_rule(cur, h, w, 8, mc)
-    weights = refinement.fit(cur, mc, neighbours, order, w, mean, ctx, 8)
+    cur, mc = cur << (depth - 8), mc << (depth - 8)
+    order, neighbours, mean, ctx = raster_rule.plane_rule(cur, h, w, depth, mc)
+    weights = refinement.fit(cur, mc, neighbours, order, w, mean, ctx, depth)
     assert weights.shape == (G, F) and weights.any() and np.abs(weights).max() <= raster_rule.REFINE_MAX
-    moved = raster_rule.refine(cur, mc, neighbours, order, w, mean, ctx, weights, 8)
+    moved = raster_rule.refine(cur, mc, neighbours, order, w, mean, ctx, weights, depth)
     before = np.abs(16 * cur[order] - mean).mean()
     after = np.abs(16 * cur[order] - moved).mean()
     assert after < 0.5 * before
-    refined = _candidate(cur, mc, h, w)
+    refined = _candidate(cur, mc, h, w, depth)
     assert refined.weights[0].shape == (G, F)
     monkeypatch.setattr(refinement, "fit", lambda *args: np.zeros((G, F), np.int64))
-    plain = _candidate(cur, mc, h, w)
+    plain = _candidate(cur, mc, h, w, depth)
     assert plain.weights[0].shape[0] == 0  # zero weights: the plane is sent unrefined (one flag)
     assert refined.bits < 0.9 * plain.bits
-    ref = mc.reshape(h, w).astype(np.uint8)
+    ref = mc.reshape(h, w).astype(np.uint8 if depth == 8 else np.uint16)
     for cand in (refined, plain):
-        back = planar.decode(planar.encode(cand), [[ref]], [planar.PlaneGeometry(h, w)])
+        back = planar.decode(planar.encode(cand), [[ref]], [planar.PlaneGeometry(h, w, depth=depth)])
         np.testing.assert_array_equal(back[0], cur.reshape(h, w))
 
 
