@@ -32,6 +32,7 @@ _FIRST = planar_rule.FIRST
 _LUMA_WEIGHT = planar_rule.LUMA_WEIGHT
 _REFINE_GROUPS = raster_rule.REFINE_GROUPS
 _REFINE_SHIFT = raster_rule.REFINE_SHIFT
+_INTRA_GROUP_SPAN = raster_rule.INTRA_GROUP_SPAN
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -147,8 +148,15 @@ def _intra_sample(plane, neighbours, i, depth, mid, thresholds):  # pragma: no c
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _moved(mean, acc, max_value):  # pragma: no cover - compiled
+    moved = mean + ((acc + (np.int64(1) << (_REFINE_SHIFT - 1))) >> _REFINE_SHIFT)
+    return min(max(moved, 0), 16 * max_value)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _refined(plane, mc, neighbours, targets, i, width, height, mean, ctx, weights, mid, max_value):  # pragma: no cover - compiled  # fmt: skip
-    """``raster_rule.refine`` of the i-th sample of a wavefront (its blend's ``mean``, ``ctx``)."""
+    """``raster_rule.refine`` of the i-th sample of a raster inter wavefront (its blend's
+    ``mean``, ``ctx``)."""
     group = ctx // _QUALITY
     if group >= _REFINE_GROUPS:
         return mean
@@ -166,23 +174,37 @@ def _refined(plane, mc, neighbours, targets, i, width, height, mean, ctx, weight
         for dx in range(-1, 2):
             acc += weights[group, k] * (16 * np.int64(mc[row + min(max(x + dx, 0), width - 1)]) - mean)
             k += 1
-    moved = mean + ((acc + (np.int64(1) << (_REFINE_SHIFT - 1))) >> _REFINE_SHIFT)
-    return min(max(moved, 0), 16 * max_value)
+    return _moved(mean, acc, max_value)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _refined_intra(plane, neighbours, i, mean, ctx, weights, mid, max_value):  # pragma: no cover - compiled
+    """``raster_rule.refine`` of the i-th sample of a raster intra wavefront."""
+    group = ctx // _INTRA_GROUP_SPAN
+    acc = np.int64(0)
+    for q in range(4):
+        j = neighbours[q, i]
+        value = np.int64(plane[j]) if j >= 0 else mid
+        acc += weights[group, q] * (16 * value - mean)
+    return _moved(mean, acc, max_value)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _refine(plane, mc, neighbours, targets, width, height, mean, ctx, weights, depth, out):  # pragma: no cover - compiled  # fmt: skip
+def _refine(plane, mc, inter, neighbours, targets, width, height, mean, ctx, weights, depth, out):  # pragma: no cover - compiled  # fmt: skip
     max_value = (np.int64(1) << depth) - 1
     mid = np.int64(1) << (depth - 1)
     for i in numba.prange(targets.size):
-        out[i] = _refined(
-            plane, mc, neighbours, targets, i, width, height, mean[i], ctx[i], weights, mid, max_value
-        )
+        if inter:
+            out[i] = _refined(
+                plane, mc, neighbours, targets, i, width, height, mean[i], ctx[i], weights, mid, max_value
+            )
+        else:
+            out[i] = _refined_intra(plane, neighbours, i, mean[i], ctx[i], weights, mid, max_value)
 
 
 def refine(
     plane: np.ndarray,
-    mc: np.ndarray,
+    mc: np.ndarray | None,
     neighbours: np.ndarray,
     targets: np.ndarray,
     width: int,
@@ -191,16 +213,17 @@ def refine(
     weights: np.ndarray,
     depth: int,
 ) -> np.ndarray:
-    """``raster_rule.refine_reference``'s refined means, int64."""
+    """``raster_rule.refine_reference``'s refined means, int64 (inter with ``mc``, else intra)."""
     out = np.empty(targets.size, np.int64)
     with first_call(_refine):
         _refine(
             plane,
-            mc,
+            plane if mc is None else mc,
+            mc is not None,
             np.ascontiguousarray(neighbours),
             targets,
             np.int64(width),
-            np.int64(mc.size // width),
+            np.int64((plane if mc is None else mc).size // width),
             np.ascontiguousarray(mean, np.int64),
             np.ascontiguousarray(ctx, np.int64),
             np.ascontiguousarray(weights, np.int64),
@@ -364,8 +387,8 @@ def _raster_rows(
     error_weights, error_thresholds, width, weights, window_of_scale, bins, bin_width, cdf, cdf_width,
     total, full, mean_out, scale_out, lo_out,
 ):  # pragma: no cover - compiled  # fmt: skip
-    """A wavefront of 8-bit samples in one call: each sample's mean (``_inter_sample``, refined by
-    ``weights`` where there are any, or ``_intra_sample``) and scale index (``table`` of its
+    """A wavefront of 8-bit samples in one call: each sample's mean (``_inter_sample`` or
+    ``_intra_sample``, refined by ``weights`` where there are any) and scale index (``table`` of its
     context, or with ``levels`` > 1 of its context and error level, its mean then kept in
     ``means``), then ``table_kernel.fill_single_window``'s
     (radius, rows)."""
@@ -384,6 +407,8 @@ def _raster_rows(
                 )
         else:
             mean, ctx = _intra_sample(plane, neighbours, i, 8, mid, thresholds)
+            if refined:
+                mean = _refined_intra(plane, neighbours, i, mean, ctx, weights, mid, 255)
         if levels > 1:
             ctx = ctx * levels + _error_level(plane, means, neighbours, i, 0, error_weights, error_thresholds)
             means[targets[i]] = mean  # read by later wavefronts only: no other sample of this one
@@ -445,8 +470,8 @@ def raster_rows(
     150 wavefronts of a few hundred samples, where each call's overhead counts). With ``means``
     (version 12: the plane's means so far, flat int64, where the wavefront's are written),
     ``table`` is ``raster_rule.level_scales``'s, indexed by context and
-    ``raster_rule.error_levels``. With ``weights`` (version 13, inter: the plane's refinement;
-    ``width``: the plane's), the means are ``raster_rule.refine``'s."""
+    ``raster_rule.error_levels``. With ``weights`` (version 13: the plane's refinement; ``width``:
+    the plane's), the means are ``raster_rule.refine``'s."""
     n = targets.size
     mean, scale, lo = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
     with first_call(_raster_rows):

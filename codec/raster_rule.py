@@ -40,19 +40,37 @@ ERROR_THRESHOLDS = np.array([1, 2, 4, 6, 9, 13, 19, 28, 40, 60, 96, 160], np.int
 ERROR_LEVELS = len(ERROR_THRESHOLDS) + 1
 ERROR_WEIGHTS = (2, 2, 1, 1)
 
-#: Refinement (format version 13, raster inter): a sample whose blend is not an exact copy
-#: (agreement group 0 or 1 of ``planar_rule``) has its mean moved by a linear function of how far
-#: REFINE_FEATURES samples are from it: the decoded a, b, c, d and the motion-compensated plane's
-#: 3 x 3 samples around it (rows above, level and below; edges repeated), with the plane's
-#: weights for its group in 1/2^REFINE_SHIFT (|w| <= REFINE_MAX). Fitted by the encoder per plane
-#: (``codec.refinement``): a Wiener filter of the reference, steered by the decoded neighbours,
-#: that undoes what the blend's fixed weights get wrong (noise, blur, sub-sample shifts).
+#: Refinement (format version 13): a raster sample's mean is moved by a linear function of how
+#: far some samples are from it, with the plane's weights for the sample's group in
+#: 1/2^REFINE_SHIFT (|w| <= REFINE_MAX), fitted by the encoder per plane (``codec.refinement``).
+#: Inter (kind 3): a sample whose blend is not an exact copy (agreement group 0 or 1 of
+#: ``planar_rule``; REFINE_GROUPS) on REFINE_FEATURES samples, the decoded a, b, c, d and the
+#: motion-compensated plane's 3 x 3 samples around it (rows above, level and below; edges
+#: repeated): a Wiener filter of the reference, steered by the decoded neighbours, that undoes
+#: what the blend's fixed weights get wrong (noise, blur, sub-sample shifts). Intra (kind 2):
+#: every sample, on its INTRA_REFINE_FEATURES decoded a, b, c, d, one set of weights per
+#: INTRA_GROUP_SPAN contexts (INTRA_REFINE_GROUPS): the median predictor moved towards the plane's
+#: own least-squares predictor, by activity.
 REFINE_FEATURES = 13
 REFINE_GROUPS = 2
+INTRA_REFINE_FEATURES = 4
+INTRA_GROUP_SPAN = 4
+INTRA_REFINE_GROUPS = CONTEXTS // INTRA_GROUP_SPAN
 REFINE_SHIFT = 8
 REFINE_MAX = 2047
-#: No refinement (kind 2, versions before 13): zero weights.
+#: No refinement (versions before 13, or a plane sent without it): no weights.
 NO_REFINEMENT = np.zeros((0, REFINE_FEATURES), np.int64)
+
+
+def refine_shape(inter: bool) -> tuple[int, int]:
+    """(groups, features) of a raster inter (or intra) plane's refinement weights."""
+    return (REFINE_GROUPS, REFINE_FEATURES) if inter else (INTRA_REFINE_GROUPS, INTRA_REFINE_FEATURES)
+
+
+def refine_groups(ctx: np.ndarray, inter: bool) -> np.ndarray:
+    """Each sample's refinement group (inter: groups of REFINE_GROUPS and above are not refined)."""
+    return ctx // planar_rule.QUALITY if inter else ctx // INTRA_GROUP_SPAN
+
 
 #: Neighbour index meaning "no sample": the value is half the range.
 _MID = -1
@@ -184,9 +202,9 @@ def plane_params(
     weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(order, means, contexts, error levels) of every sample of a whole known plane:
-    ``plane_rule``, with ``weights`` (inter) ``refine``, then ``plane_levels``."""
+    ``plane_rule``, with ``weights`` ``refine``, then ``plane_levels``."""
     order, neighbours, mean, ctx = plane_rule(plane, height, width, depth, mc, luma_error)
-    if weights is not None and mc is not None:
+    if weights is not None:
         mean = refine(plane, mc, neighbours, order, width, mean, ctx, weights, depth)
     return order, mean, ctx, plane_levels(plane, order, neighbours, mean, depth)
 
@@ -263,7 +281,7 @@ def error_levels_reference(
 
 def refine(
     plane: np.ndarray,
-    mc: np.ndarray,
+    mc: np.ndarray | None,
     neighbours: np.ndarray,
     targets: np.ndarray,
     width: int,
@@ -272,9 +290,9 @@ def refine(
     weights: np.ndarray,
     depth: int,
 ) -> np.ndarray:
-    """The refined means (version 13) of raster inter samples ``targets`` whose blend gave
-    ``mean`` and ``ctx``: ``weights`` ((REFINE_GROUPS, REFINE_FEATURES) int64, or no rows: no
-    refinement) of the sample's group applied to ``refine_features``. Computed by the compiled
+    """The refined means (version 13) of raster samples ``targets`` (inter with ``mc``, else
+    intra) whose rule gave ``mean`` and ``ctx``: ``weights`` (``refine_shape`` int64, or no rows:
+    no refinement) of the sample's group applied to ``refine_features``. Computed by the compiled
     ``planar_kernel``; ``refine_reference`` is the rule in numpy."""
     if not weights.shape[0]:
         return mean
@@ -285,7 +303,7 @@ def refine(
 
 def refine_reference(
     plane: np.ndarray,
-    mc: np.ndarray,
+    mc: np.ndarray | None,
     neighbours: np.ndarray,
     targets: np.ndarray,
     width: int,
@@ -295,12 +313,12 @@ def refine_reference(
     depth: int,
 ) -> np.ndarray:
     """``refine`` in numpy (for testing the kernel): mean + (sum_i w_i (16 f_i - mean) + half)
-    >> REFINE_SHIFT, clamped to the range, for samples of group 0 and 1."""
+    >> REFINE_SHIFT, clamped to the range, for samples of a group that has weights."""
     if not weights.shape[0]:
         return mean
-    group = ctx // planar_rule.QUALITY
-    refined = group < REFINE_GROUPS
-    w = weights[np.minimum(group, REFINE_GROUPS - 1)]
+    group = refine_groups(ctx, mc is not None)
+    refined = group < weights.shape[0]
+    w = weights[np.minimum(group, weights.shape[0] - 1)]
     features = refine_features(plane, mc, neighbours, targets, width, depth)
     acc = (w * (16 * features - mean[:, None])).sum(axis=1)
     moved = mean + ((acc + (1 << (REFINE_SHIFT - 1))) >> REFINE_SHIFT)
@@ -308,14 +326,21 @@ def refine_reference(
 
 
 def refine_features(
-    plane: np.ndarray, mc: np.ndarray, neighbours: np.ndarray, targets: np.ndarray, width: int, depth: int
+    plane: np.ndarray,
+    mc: np.ndarray | None,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    width: int,
+    depth: int,
 ) -> np.ndarray:
-    """(N, REFINE_FEATURES) int64: per sample of ``targets``, its decoded a, b, c, d (half the
-    range where absent) and the 3 x 3 samples of ``mc`` around it, row by row (the plane's edge
-    repeated)."""
-    height = mc.size // width
+    """(N, features) int64: per sample of ``targets``, its decoded a, b, c, d (half the range
+    where absent) and, inter, the 3 x 3 samples of ``mc`` around it, row by row (the plane's
+    edge repeated)."""
     ok = neighbours >= 0
     cur = np.where(ok, plane[np.where(ok, neighbours, 0)], 1 << (depth - 1))
+    if mc is None:
+        return cur.T.astype(np.int64)
+    height = mc.size // width
     ys, xs = np.divmod(targets.astype(np.int64), width)
     around = [
         mc[np.clip(ys + dy, 0, height - 1) * width + np.clip(xs + dx, 0, width - 1)]

@@ -1,18 +1,18 @@
-"""The encoder's fit of a raster inter plane's refinement weights (format version 13).
+"""The encoder's fit of a raster plane's refinement weights (format version 13).
 
-``raster_rule.refine`` moves each blended mean by a linear function of the decoded neighbours
-and the motion-compensated samples around it; the weights are the plane's, sent with it, so the
-encoder may choose them any way it likes. It takes the weights that minimize the coded size's
-stand-in, the absolute error (a Laplace's log-likelihood), by iteratively reweighted least
-squares, each agreement group on its own: the blend's bias is not the same where some neighbours
-were copied exactly as where none was.
+``raster_rule.refine`` moves each mean by a linear function of the decoded neighbours (and,
+inter, of the motion-compensated samples around it); the weights are the plane's, sent with it,
+so the encoder may choose them any way it likes. It takes the weights that minimize the coded
+size's stand-in, the absolute error (a Laplace's log-likelihood), by iteratively reweighted least
+squares, each group on its own: the blend's bias is not the same where some neighbours were
+copied exactly as where none was, nor the median predictor's in flat areas as at edges.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import planar_rule, raster_rule
+from . import raster_rule
 
 #: Reweighting rounds after the least-squares start (the cost stops moving after about three).
 ROUNDS = 3
@@ -31,7 +31,7 @@ RIDGE = 1e-6
 
 def fit(
     plane: np.ndarray,
-    mc: np.ndarray,
+    mc: np.ndarray | None,
     neighbours: np.ndarray,
     targets: np.ndarray,
     width: int,
@@ -39,11 +39,13 @@ def fit(
     ctx: np.ndarray,
     depth: int,
 ) -> np.ndarray:
-    """The (REFINE_GROUPS, REFINE_FEATURES) int64 weights for the samples ``targets`` of the known
-    flat ``plane`` whose blend gave ``mean`` and ``ctx`` (``raster_rule.plane_rule``)."""
-    weights = np.zeros((raster_rule.REFINE_GROUPS, raster_rule.REFINE_FEATURES), np.int64)
-    group = ctx // planar_rule.QUALITY
-    for g in range(raster_rule.REFINE_GROUPS):
+    """The ``raster_rule.refine_shape`` int64 weights for the samples ``targets`` of the known
+    flat ``plane`` whose rule (inter with ``mc``, else intra) gave ``mean`` and ``ctx``
+    (``raster_rule.plane_rule``)."""
+    inter = mc is not None
+    weights = np.zeros(raster_rule.refine_shape(inter), np.int64)
+    group = raster_rule.refine_groups(ctx, inter)
+    for g in range(weights.shape[0]):
         chosen = np.flatnonzero(group == g)
         if chosen.size < MIN_SAMPLES:
             continue

@@ -1,8 +1,8 @@
-"""Format version 13's refinement of raster inter planes (FORMAT.md, "Refinement"): each blended
-mean not an exact copy moves by the plane's linear weights on the decoded neighbours and the
-motion-compensated samples around it. The rule by hand, the compiled kernel against the numpy
-rule, the encoder's fit finding a filter it can pay for, the weights' coding and its checks, and
-version-12 streams (no refinement) still decoding exactly."""
+"""Format version 13's refinement of raster planes (FORMAT.md, "Refinement"): each mean moves by
+the plane's linear weights on the decoded neighbours and (inter, where the blend is not an exact
+copy) the motion-compensated samples around it. The rule by hand, the compiled kernel against the
+numpy rule, the encoder's fit finding a filter it can pay for, the weights' coding and its
+checks, and version-12 streams (no refinement) still decoding exactly."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from fpcodec.codec.modes import planar
 from fpcodec.codec.pipeline import Decoder
 
 G, F = raster_rule.REFINE_GROUPS, raster_rule.REFINE_FEATURES
+GI, FI = raster_rule.INTRA_REFINE_GROUPS, raster_rule.INTRA_REFINE_FEATURES
 Q = planar_rule.QUALITY
 
 
@@ -56,22 +57,44 @@ def test_refinement_by_hand() -> None:
         assert moved(raster_rule.NO_REFINEMENT) == 16 * 35
 
 
+def test_intra_refinement_by_hand() -> None:
+    """Intra: the 4 weights of the sample's group (context // 4) on a, b, c, d, every group
+    refined. Median 30 of a = 40, b = 20, c = 30 (mean 16 * 30) at context 9 (group 2): 128 on a
+    moves it halfway to 40, 256 on d (10) all the way; other groups' weights do nothing."""
+    plane = np.array([30, 20, 10, 40, 0], np.int64)
+    neighbours = np.array([[3], [1], [0], [2]], np.int64)
+    targets = np.array([4], np.int64)
+    mean, ctx = np.array([16 * 30], np.int64), np.array([9], np.int64)
+    for refine in (raster_rule.refine, raster_rule.refine_reference):
+        w = np.zeros((GI, FI), np.int64)
+        w[2, 0] = 128
+        assert refine(plane, None, neighbours, targets, 5, mean, ctx, w, 8).tolist() == [16 * 35]
+        w[2, 0], w[2, 3] = 0, 256
+        assert refine(plane, None, neighbours, targets, 5, mean, ctx, w, 8).tolist() == [16 * 10]
+        w = np.full((GI, FI), 200, np.int64)
+        w[2] = 0
+        assert refine(plane, None, neighbours, targets, 5, mean, ctx, w, 8).tolist() == [16 * 30]
+
+
+@pytest.mark.parametrize("inter", [True, False])
 @pytest.mark.parametrize(("depth", "shape"), [(8, (37, 53)), (10, (20, 31)), (8, (1, 9)), (8, (9, 1))])
-def test_compiled_refinement_is_the_numpy_rule(depth: int, shape: tuple[int, int]) -> None:
-    """planar_kernel's refinement against raster_rule's numpy reference: random samples, means,
-    groups and weights (the largest included), neighbours missing and at the plane's edges."""
+def test_compiled_refinement_is_the_numpy_rule(depth: int, shape: tuple[int, int], inter: bool) -> None:
+    """planar_kernel's refinement against raster_rule's numpy reference, inter and intra: random
+    samples, means, groups and weights (the largest included), neighbours missing and at the
+    plane's edges."""
     rng = np.random.default_rng(depth + shape[0])
     h, w = shape
     top = (1 << depth) - 1
     plane = rng.integers(0, top + 1, h * w)
-    mc = np.clip(plane + rng.integers(-9, 10, h * w), 0, top)
-    fronts = raster_rule.wavefronts(h, w, raster_rule.TILED)
-    weights = rng.integers(-raster_rule.REFINE_MAX, raster_rule.REFINE_MAX + 1, (G, F))
+    mc = np.clip(plane + rng.integers(-9, 10, h * w), 0, top) if inter else None
+    fronts = raster_rule.wavefronts(h, w, raster_rule.TILED if inter else raster_rule.WHOLE)
+    shape = raster_rule.refine_shape(inter)
+    weights = rng.integers(-raster_rule.REFINE_MAX, raster_rule.REFINE_MAX + 1, shape)
     weights[0, 0] = raster_rule.REFINE_MAX
     for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
         n = targets.size
         mean = rng.integers(0, 16 * top + 1, n)
-        ctx = rng.integers(0, planar_rule.CONTEXTS, n)
+        ctx = rng.integers(0, planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS, n)
         got = raster_rule.refine(plane, mc, neighbours, targets, w, mean, ctx, weights, depth)
         want = raster_rule.refine_reference(plane, mc, neighbours, targets, w, mean, ctx, weights, depth)
         np.testing.assert_array_equal(got, want)
@@ -122,6 +145,36 @@ def test_the_fit_finds_the_half_sample_shift_and_pays_for_it(monkeypatch, depth:
         np.testing.assert_array_equal(back[0], cur.reshape(h, w))
 
 
+def _autoregressive(h: int, w: int, seed: int = 21) -> np.ndarray:
+    """A plane whose samples are 0.9 times their left neighbour plus noise, row by row, around 128:
+    a linear predictor's world, where the median predictor (which also looks up) is off."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 3, (h, w))
+    p = np.zeros((h, w))
+    p[:, 0] = noise[:, 0]
+    for x in range(1, w):  # test data, made once: a loop over columns, each a whole column
+        p[:, x] = 0.9 * p[:, x - 1] + noise[:, x]
+    return np.clip(np.round(p) + 128, 0, 255).astype(np.int64).ravel()
+
+
+@pytest.mark.parametrize("depth", [8, 10])
+def test_intra_planes_are_refined_where_it_pays(depth: int) -> None:
+    """Raster intra (kind 2) on an autoregressive plane: the fitted weights lower the median
+    predictor's absolute error, the encoder keeps them (fewer bits with them than without), and
+    the plane decodes back exactly."""
+    h, w = 48, 64
+    plane = _autoregressive(h, w) << (depth - 8)
+    order, neighbours, mean, ctx = raster_rule.plane_rule(plane, h, w, depth)
+    weights = refinement.fit(plane, None, neighbours, order, w, mean, ctx, depth)
+    assert weights.shape == (GI, FI) and weights.any()
+    moved = raster_rule.refine(plane, None, neighbours, order, w, mean, ctx, weights, depth)
+    assert np.abs(16 * plane[order] - moved).mean() < 0.95 * np.abs(16 * plane[order] - mean).mean()
+    cand = planar._plan_raster([plane], [(h, w, depth)])
+    assert cand.kind == planar.KIND_RASTER and cand.weights[0].shape == (GI, FI)
+    back = planar.decode(planar.encode(cand), [], [planar.PlaneGeometry(h, w, depth=depth)])
+    np.testing.assert_array_equal(back[0], plane.reshape(h, w))
+
+
 def test_small_planes_and_copies_are_not_refined() -> None:
     """Fewer than MIN_SAMPLES samples in a group: its weights are zero (they would cost more than
     they save); a plane that is an exact copy has no samples outside group 2 and is sent
@@ -158,16 +211,19 @@ def test_weights_round_trip_and_beyond_the_limit_are_refused() -> None:
     weights = rng.integers(-raster_rule.REFINE_MAX, raster_rule.REFINE_MAX + 1, (G, F))
     weights[0, :2] = raster_rule.REFINE_MAX, -raster_rule.REFINE_MAX
     enc = entropy.FrameEncoder()
+    intra = rng.integers(-raster_rule.REFINE_MAX, raster_rule.REFINE_MAX + 1, (GI, FI))
     planar._encode_weights(enc, weights)
     planar._encode_weights(enc, raster_rule.NO_REFINEMENT)
+    planar._encode_weights(enc, intra)
     dec = entropy.FrameDecoder(enc.finish())
-    np.testing.assert_array_equal(planar._decode_weights(dec), weights)
-    assert planar._decode_weights(dec).shape == (0, F)
+    np.testing.assert_array_equal(planar._decode_weights(dec, True), weights)
+    assert planar._decode_weights(dec, True).shape[0] == 0
+    np.testing.assert_array_equal(planar._decode_weights(dec, False), intra)
     weights[1, 5] = -raster_rule.REFINE_MAX - 1  # the one value the coding can carry beyond it
     enc = entropy.FrameEncoder()
     planar._encode_weights(enc, weights)
     with pytest.raises(FormatError, match="refinement weight -2048"):
-        planar._decode_weights(entropy.FrameDecoder(enc.finish()))
+        planar._decode_weights(entropy.FrameDecoder(enc.finish()), True)
 
 
 def test_weights_bits_are_what_the_coder_writes() -> None:
@@ -183,8 +239,8 @@ def test_weights_bits_are_what_the_coder_writes() -> None:
 
 def test_version_12_planar_stream_still_decodes() -> None:
     """tests/data/v12_planar.fpc: the version-12 encoder (commit 864f450, `last-frame`) on
-    bikes_yuv420p_64x48.mkv, with raster inter frames (kind 3) without refinement: decoded sample
-    for sample; read as version 13, its raster inter frames fail."""
+    bikes_yuv420p_64x48.mkv, with raster frames (kinds 2 and 3) without refinement: decoded sample
+    for sample; read as version 13, its raster frames fail."""
     data = assert_planar_fixture_decodes("v12_planar.fpc", 12, "bikes_yuv420p_64x48.mkv")
     relabelled = data[:8] + (13).to_bytes(2, "little") + data[10:]
     with pytest.raises(FormatError):

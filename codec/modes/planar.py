@@ -9,7 +9,7 @@ reference index when there is a choice), coded as intra planes (predicting them 
 frame's field cost more on the dev clips); then the frame's planes. The words hold every coded
 plane's table of Laplace scale indices (one per context of the plane's rule; from version 12 a
 wavefront plane's table is followed by its error levels' offsets, ``raster_rule.error_levels``,
-and from version 13 a raster inter plane's offsets by its refinement, ``raster_rule.refine``),
+and from version 13 those offsets by the plane's refinement, ``raster_rule.refine``),
 then every coded plane's samples, batch by batch (a pass or a wavefront), in ``entropy``'s
 windowed rows.
 
@@ -88,7 +88,7 @@ class PlanarCandidate:
     tables: list[np.ndarray]  # per plane: scale index per context
     wavefront_planes: int = 0  # how many of the last coded planes are coded in wavefronts
     offsets: tuple[np.ndarray, ...] = ()  # per wavefront plane: its error levels' offsets (version 12)
-    weights: tuple[np.ndarray, ...] = ()  # per wavefront plane of kind 3: its refinement (version 13)
+    weights: tuple[np.ndarray, ...] = ()  # per wavefront plane: its refinement (version 13)
 
     def coding_table(self, k: int) -> np.ndarray:
         """Coded plane k's scale index per context of its batches (a wavefront plane's contexts are
@@ -186,7 +186,7 @@ class _FittedPlane(NamedTuple):
     pair: np.ndarray  # (context, error level) pairs: context * ERROR_LEVELS + level
     table: np.ndarray
     offsets: np.ndarray
-    weights: np.ndarray | None  # the refinement (kind 3; no rows: none), or None (kind 2)
+    weights: np.ndarray  # the refinement (no rows: none)
     bits: float  # the samples', and the refinement's weights'
 
 
@@ -197,8 +197,8 @@ def _plan_raster(
     field: PlanarCandidate | None = None,
 ) -> PlanarCandidate:
     """``_plan`` for the raster kinds: every frame plane in the wavefronts of ``raster_rule``,
-    intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan, inter (kind 3, each
-    plane refined where ``refinement.fit``'s weights pay for themselves)."""
+    intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan, inter (kind 3); each
+    plane refined where ``refinement.fit``'s weights pay for themselves."""
     params, planes = [], []
     inter = mcs is not None
     hints = _hints(coded, mcs, sizes) if inter else [None] * len(coded)
@@ -206,14 +206,12 @@ def _plan_raster(
         mc = mcs[k] if inter else None
         order, neighbours, mean, ctx = raster_rule.plane_rule(flat, h, w, depth, mc, hints[k])
         contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
-        unrefined = raster_rule.NO_REFINEMENT if inter else None
-        fitted = _fit_plane(flat, order, neighbours, mean, ctx, depth, contexts, unrefined)
-        if inter:
-            weights = refinement.fit(flat, mc, neighbours, order, w, mean, ctx, depth)
-            if weights.any():
-                moved = raster_rule.refine(flat, mc, neighbours, order, w, mean, ctx, weights, depth)
-                refined = _fit_plane(flat, order, neighbours, moved, ctx, depth, contexts, weights)
-                fitted = min(fitted, refined, key=lambda f: f.bits)
+        fitted = _fit_plane(flat, order, neighbours, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
+        weights = refinement.fit(flat, mc, neighbours, order, w, mean, ctx, depth)
+        if weights.any():
+            moved = raster_rule.refine(flat, mc, neighbours, order, w, mean, ctx, weights, depth)
+            refined = _fit_plane(flat, order, neighbours, moved, ctx, depth, contexts, weights)
+            fitted = min(fitted, refined, key=lambda f: f.bits)
         targets = raster_rule.wavefronts(h, w, raster_rule.TILED if inter else raster_rule.WHOLE).targets
         ends = np.cumsum([t.size for t in targets])
         params.append(
@@ -232,7 +230,7 @@ def _plan_raster(
         [f.table for f in planes],
         len(coded),
         tuple(f.offsets for f in planes),
-        tuple(f.weights for f in planes) if inter else (),
+        tuple(f.weights for f in planes),
     )
     return _joined(field, frame) if inter else frame
 
@@ -245,16 +243,14 @@ def _fit_plane(
     ctx: np.ndarray,
     depth: int,
     contexts: int,
-    weights: np.ndarray | None,
+    weights: np.ndarray,
 ) -> _FittedPlane:
     """A wavefront plane whose rule (refined by ``weights``, if any) gave ``mean`` and ``ctx`` in
     coding order: its error levels, then its table and offsets."""
     level = raster_rule.plane_levels(flat, order, neighbours, mean, depth)
     pair = ctx * raster_rule.ERROR_LEVELS + level
     table, offsets, bits = _fit_levels(flat, order, mean, pair, depth, contexts)
-    if weights is not None:
-        bits += _weights_bits(weights)
-    return _FittedPlane(mean, pair, table, offsets, weights, bits)
+    return _FittedPlane(mean, pair, table, offsets, weights, bits + _weights_bits(weights))
 
 
 def _joined(field: PlanarCandidate, frame: PlanarCandidate) -> PlanarCandidate:
@@ -419,10 +415,10 @@ def _encode_weights(enc: entropy.FrameEncoder, weights: np.ndarray) -> None:
         enc.encode_categorical(low, np.ones((low.size, 1 << WEIGHT_LOW_BITS)))
 
 
-def _decode_weights(dec: entropy.FrameDecoder) -> np.ndarray:
+def _decode_weights(dec: entropy.FrameDecoder, inter: bool) -> np.ndarray:
     if not dec.decode_categorical(np.ones((1, 2)))[0]:
         return raster_rule.NO_REFINEMENT
-    shape = (raster_rule.REFINE_GROUPS, raster_rule.REFINE_FEATURES)
+    shape = raster_rule.refine_shape(inter)
     size = shape[0] * shape[1]
     high = dec.decode(np.full(size, 16 * 128), np.full(size, WEIGHT_SCALE_IDX, np.int64)).astype(np.int64)
     low = dec.decode_categorical(np.ones((size, 1 << WEIGHT_LOW_BITS))).astype(np.int64)
@@ -438,8 +434,8 @@ def _decode_weights(dec: entropy.FrameDecoder) -> np.ndarray:
 
 def encode(c: PlanarCandidate) -> bytes:
     """The payload: kind word, then the range coder's words: every plane's table (in coding
-    order; a wavefront plane's followed by its error levels' offsets and, raster inter, its
-    refinement's weights), then every plane's samples."""
+    order; a wavefront plane's followed by its error levels' offsets and its refinement), then
+    every plane's samples."""
     enc = entropy.FrameEncoder()
     raster_from = len(c.coded) - c.wavefront_planes
     for k, table in enumerate(c.tables):
@@ -545,8 +541,8 @@ def _decode_raster_plane(
 ) -> np.ndarray:
     """A wavefront plane; with its error levels' ``offsets`` (version 12), each sample's scale
     index is its (context, error level)'s, the level from the decoded neighbours and their means
-    (kept in ``means`` as the wavefronts are decoded); with ``weights`` (version 13, inter), the
-    means are refined."""
+    (kept in ``means`` as the wavefronts are decoded); with ``weights`` (version 13), the means
+    are refined."""
     from .. import planar_kernel  # numba: loaded on first use
 
     flat = np.zeros(h * w, np.int64)
@@ -564,7 +560,7 @@ def _decode_raster_plane(
             mean, ctx = raster_rule.params(flat, neighbours, depth)
         else:
             mean, ctx = raster_rule.inter_params(flat, mc, neighbours, targets, depth, hint)
-            mean = raster_rule.refine(flat, mc, neighbours, targets, w, mean, ctx, weights, depth)
+        mean = raster_rule.refine(flat, mc, neighbours, targets, w, mean, ctx, weights, depth)
         if means is not None:
             ctx = ctx * raster_rule.ERROR_LEVELS + raster_rule.error_levels(flat, means, neighbours, depth)
             means[targets] = mean
@@ -591,31 +587,29 @@ def decode(
         raise FormatError("inter planar frame without a previous frame")
     dec = entropy.FrameDecoder(payload[4:])
 
-    def wavefront_tables(
-        contexts: int, refined: bool = False
-    ) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
+    def wavefront_tables(inter: bool) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
         """Per plane: (table, error levels' offsets, refinement weights)."""
         return [
             (
-                _decode_table(dec, contexts),
+                _decode_table(dec, planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS),
                 _decode_offsets(dec) if error_levels else None,
-                _decode_weights(dec) if refined else raster_rule.NO_REFINEMENT,
+                _decode_weights(dec, inter) if refinement else raster_rule.NO_REFINEMENT,
             )
             for _ in geometry
         ]
 
     if kind == KIND_RASTER:
         return [
-            _decode_raster_plane(dec, table, g.height, g.width, g.depth, offsets=offsets)
+            _decode_raster_plane(dec, table, g.height, g.width, g.depth, offsets=offsets, weights=weights)
             .astype(np.uint8 if g.depth == 8 else np.uint16)
             .reshape(g.height, g.width)
-            for g, (table, offsets, _) in zip(geometry, wavefront_tables(raster_rule.CONTEXTS), strict=True)
+            for g, (table, offsets, weights) in zip(geometry, wavefront_tables(False), strict=True)
         ]
     field_count = 0 if kind == KIND_INTRA else (3 if len(references) > 1 else 2)
     inter = kind != KIND_INTRA
     tables = [_decode_table(dec) for _ in range(field_count)]
     if kind == KIND_RASTER_INTER:
-        frame_tables = wavefront_tables(planar_rule.CONTEXTS, refinement)
+        frame_tables = wavefront_tables(True)
     else:
         frame_tables = [(_decode_table(dec), None, raster_rule.NO_REFINEMENT) for _ in geometry]
     mcs: list[np.ndarray | None] = [None] * len(geometry)
