@@ -169,9 +169,10 @@ def test_intra_planes_are_refined_where_it_pays(depth: int) -> None:
     assert weights.shape == (GI, FI) and weights.any()
     moved = raster_rule.refine(plane, None, neighbours, order, w, mean, ctx, weights, depth)
     assert np.abs(16 * plane[order] - moved).mean() < 0.95 * np.abs(16 * plane[order] - mean).mean()
-    cand = planar._plan_raster([plane], [(h, w, depth)])
+    geometry = [planar.PlaneGeometry(h, w, depth=depth)]
+    cand = planar.estimate([plane.reshape(h, w)], [], geometry)  # the encoder's choice of kind
     assert cand.kind == planar.KIND_RASTER and cand.weights[0].shape == (GI, FI)
-    back = planar.decode(planar.encode(cand), [], [planar.PlaneGeometry(h, w, depth=depth)])
+    back = planar.decode(planar.encode(cand), [], geometry)
     np.testing.assert_array_equal(back[0], plane.reshape(h, w))
 
 
