@@ -132,7 +132,8 @@ def _small_clips():
 
 def _planar_seeds():
     """(name, stream) of small planar (version 7) streams: the yuv420p test clip cropped, in every
-    kind of frame the encoder picks there, and 10-bit and gray versions of it."""
+    kind of frame the encoder picks there, and 10-bit and gray versions of it; and two whole frames
+    of the bikes clip, with refined planes (version 13)."""
     from fpcodec.codec.planar_io import pixel_format_by_name, read_planes
 
     _, clip = read_planes(TEST_DATA / "carphone_yuv420p_64x48.mkv")
@@ -154,6 +155,16 @@ def _planar_seeds():
             enc.write_planes(cropped, 4)
         enc.close()
         yield f"planar_{name}", buf.getvalue()
+    # Version 13's refinement: whole 64x48 frames, whose planes are large enough to be refined.
+    _, clip = read_planes(TEST_DATA / "bikes_yuv420p_64x48.mkv")
+    buf = io.BytesIO()
+    enc = pipeline.Encoder(
+        buf, width=64, height=48, channels=3, model="last-frame", pixel_format=pixel_format_by_name("yuv420p")
+    )
+    for planes in clip[:2]:
+        enc.write_planes(planes, 4)
+    enc.close()
+    yield "planar_refined", buf.getvalue()
 
 
 def _screen_frames() -> list:

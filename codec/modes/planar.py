@@ -584,7 +584,7 @@ def decode(
 ) -> list[np.ndarray]:
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
     the last first, at most motion.REFERENCES since the last key frame); ``error_levels`` and
-    ``refinement``: the stream's version has them (12 and 13 and later)."""
+    ``refinement``: the stream's version has them (12 and later, 13 and later)."""
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (kind,) = struct.unpack_from("<I", payload)
