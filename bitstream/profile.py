@@ -38,7 +38,8 @@ _INTRODUCED = {
     "row_schedule": 10,  # palette frames in the row-first pass schedule (mix bit 21)
     "compact_framing": 11,  # one-letter chunk types, varint lengths and fields (small streams)
     "error_levels": 12,  # raster planar planes: scale indices also by the neighbours' coded errors
-    "refinement": 13,  # raster inter planar planes: means refined by the plane's linear weights
+    "refinement": 13,  # raster planar planes: means refined by the plane's linear weights
+    "field_coding": 13,  # planar motion fields in wavefronts against the neighbours' median
 }
 
 
@@ -63,6 +64,7 @@ class FormatProfile:
     compact_framing: bool
     error_levels: bool
     refinement: bool
+    field_coding: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

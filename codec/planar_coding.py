@@ -79,7 +79,9 @@ def decode_frame(
     planar streams do not have."""
     if mode == MODE_PLANAR:
         try:
-            return planar.decode(payload, references, geom, profile.error_levels, profile.refinement)
+            return planar.decode(
+                payload, references, geom, profile.error_levels, profile.refinement, profile.field_coding
+            )
         except FormatError:
             raise
         except Exception as exc:  # constriction rejects malformed payloads with assorted exceptions

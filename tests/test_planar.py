@@ -19,7 +19,7 @@ from conftest import DATA, body_start, replace_chunk, run_main
 from fpcodec.bitstream import container, entropy
 from fpcodec.bitstream.profile import LATEST
 from fpcodec.bitstream.errors import ChecksumError, FormatError, InputError
-from fpcodec.codec import motion, planar_coding
+from fpcodec.codec import motion, motion_field, planar_coding
 from fpcodec.codec.modes import planar
 from fpcodec.codec.modes.base import MODE_PLANAR, MODE_STORED
 from fpcodec.codec.pipeline import Decoder, Encoder
@@ -160,14 +160,13 @@ def test_every_kind_round_trips_every_shape(kind, shape) -> None:
         elif kind == planar.KIND_INTRA:
             cand = planar._plan(planar.KIND_INTRA, flat, [None], sizes)
         else:
-            field = [np.full(-(-h // 8) * -(-w // 8), planar.FIELD_OFFSET, np.int64)] * 2
-            field_sizes = [(-(-h // 8), -(-w // 8), 8)] * 2
+            zero = np.zeros((-(-h // 8), -(-w // 8)), np.int64)
+            field = motion_field.plan(zero, zero, zero, 1)
             mcs = [ref.astype(np.int64).ravel()]
             if kind == planar.KIND_INTER:
-                cand = planar._plan(kind, field + flat, [None, None, *mcs], field_sizes + sizes)
+                cand = planar._joined(field, planar._plan(kind, flat, mcs, sizes))
             else:
-                field_plan = planar._plan(planar.KIND_INTER, field, [None, None], field_sizes)
-                cand = planar._plan_raster(flat, sizes, mcs, field_plan)
+                cand = planar._plan_raster(flat, sizes, mcs, field)
         back = planar.decode(planar.encode(cand), [[ref]], geom)
         assert back[0].dtype == cur.dtype and np.array_equal(back[0], cur), (kind, shape, depth)
 

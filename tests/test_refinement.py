@@ -14,7 +14,7 @@ from conftest import assert_planar_fixture_decodes
 
 from fpcodec.bitstream import entropy
 from fpcodec.bitstream.errors import FormatError
-from fpcodec.codec import planar_kernel, planar_rule, raster_rule, refinement
+from fpcodec.codec import motion_field, planar_kernel, planar_rule, raster_rule, refinement
 from fpcodec.codec.modes import planar
 from fpcodec.codec.pipeline import Decoder
 
@@ -112,10 +112,8 @@ def _shifted(h: int, w: int, seed: int = 13) -> tuple[np.ndarray, np.ndarray]:
 
 def _candidate(flat: np.ndarray, mc: np.ndarray, h: int, w: int, depth: int = 8) -> planar.PlanarCandidate:
     """The encoder's raster inter candidate for one plane, with a zero motion field."""
-    bh, bw = -(-h // 8), -(-w // 8)
-    field = [np.full(bh * bw, planar.FIELD_OFFSET, np.int64)] * 2
-    field_plan = planar._plan(planar.KIND_INTER, field, [None, None], [(bh, bw, 8)] * 2)
-    return planar._plan_raster([flat], [(h, w, depth)], [mc], field_plan)
+    zero = np.zeros((-(-h // 8), -(-w // 8)), np.int64)
+    return planar._plan_raster([flat], [(h, w, depth)], [mc], motion_field.plan(zero, zero, zero, 1))
 
 
 @pytest.mark.parametrize("depth", [8, 10])

@@ -3,15 +3,16 @@
 The payload is a kind word (u32) and the range coder's words. Kinds: 0 intra (coarse-to-fine
 passes, ``codec.planar_rule``), 1 inter (the same passes against motion-compensated references,
 ``codec.motion``), 2 raster intra and 3 raster inter (wavefronts, ``codec.raster_rule``); the
-encoder estimates each and codes the cheapest. An inter frame first codes its luma motion field
-as planes of one sample per block (vertical, then horizontal component + FIELD_OFFSET, then the
-reference index when there is a choice), coded as intra planes (predicting them from the last
-frame's field cost more on the dev clips); then the frame's planes. The words hold every coded
+encoder estimates each and codes the cheapest. An inter frame first codes its luma motion field,
+one vector and reference per block: from version 13 in wavefronts against the neighbours' median
+(``codec.motion_field``); before, as planes of one sample per block (vertical, then horizontal
+component + FIELD_OFFSET, then the reference index when there is a choice), coded as intra
+planes. Then the frame's planes. The words hold the field's header (version 13), every coded
 plane's table of Laplace scale indices (one per context of the plane's rule; from version 12 a
 wavefront plane's table is followed by its error levels' offsets, ``raster_rule.error_levels``,
-and from version 13 those offsets by the plane's refinement, ``raster_rule.refine``),
-then every coded plane's samples, batch by batch (a pass or a wavefront), in ``entropy``'s
-windowed rows.
+and from version 13 those offsets by the plane's refinement, ``raster_rule.refine``), the
+field, then every coded plane's samples, batch by batch (a pass or a wavefront), in
+``entropy``'s windowed rows.
 
 Samples of 8 bits are coded under the Laplace rows of 0..255; deeper ones (9-12 bits) as their
 top 8 bits under the same rows and then their low bits under the rows of
@@ -28,22 +29,20 @@ import numpy as np
 
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
-from .. import intra, motion, planar_rule, raster_rule, refinement
+from .. import intra, motion, motion_field, planar_rule, raster_rule, refinement
 
 
 KIND_INTRA = 0
 KIND_INTER = 1
 KIND_RASTER = 2
 KIND_RASTER_INTER = 3
-#: Field samples are vector components + FIELD_OFFSET (0..255, like pixel values).
+#: Versions 7 to 12: field samples are vector components + FIELD_OFFSET (0..255, like pixel values).
 FIELD_OFFSET = 128
 #: The context tables: entry k - entry k-1 (the first: minus TABLE_START) + TABLE_OFFSET, coded
 #: as values 0..255 around TABLE_OFFSET at scale index TABLE_SCALE_IDX, all in one batch.
 TABLE_START = 32
 TABLE_OFFSET = 128
 TABLE_SCALE_IDX = int(entropy.quantize_scale(np.float64(0.6)))
-#: Field planes are 8-bit samples whatever the frame's depth.
-FIELD_DEPTH = 8
 #: Scale indices: 0..SCALES-1.
 SCALES = len(entropy.SCALE_TABLE)
 #: An error level's offset (version 12) is within +-OFFSET_MAX; the encoder tries +-OFFSET_SEARCH.
@@ -84,7 +83,7 @@ class PlanarCandidate:
 
     kind: int
     bits: float
-    coded: list[np.ndarray]  # flat int64 planes in coding order: the field's two (inter), the frame's
+    coded: list[np.ndarray]  # flat int64 planes in coding order: the frame's
     sizes: list[tuple[int, int, int]]  # per coded plane: height, width, bits per sample
     params: list[
         list[tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -93,6 +92,7 @@ class PlanarCandidate:
     wavefront_planes: int = 0  # how many of the last coded planes are coded in wavefronts
     offsets: tuple[np.ndarray, ...] = ()  # per wavefront plane: its error levels' offsets (version 12)
     weights: tuple[np.ndarray, ...] = ()  # per wavefront plane: its refinement (version 13)
+    field: motion_field.FieldCode | None = None  # inter kinds: the motion field (version 13)
 
     def coding_table(self, k: int) -> np.ndarray:
         """Coded plane k's scale index per context of its batches (a wavefront plane's contexts are
@@ -121,23 +121,14 @@ def estimate(
         pick = np.argmin(cost, axis=0)
         vy = np.choose(pick, [f[0] for f in found])
         vx = np.choose(pick, [f[1] for f in found])
-        field = _field_planes(vy, vx, pick, len(references))
+        field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
         mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
-        field_sizes = [(*vy.shape, FIELD_DEPTH)] * len(field)
-        field_plan = _plan(KIND_INTER, field, [None] * len(field), field_sizes)  # once, for both kinds
-        inter = _joined(field_plan, _plan(KIND_INTER, flat, mcs, sizes))
-        raster_inter = _plan_raster(flat, sizes, mcs, field_plan)
+        inter = _joined(field, _plan(KIND_INTER, flat, mcs, sizes))
+        raster_inter = _plan_raster(flat, sizes, mcs, field)
         best = min((best, inter, raster_inter), key=lambda c: c.bits)
     if raster.bits < INTRA_REFINE_MARGIN * best.bits:  # refinement could make raster intra the best
         best = min(best, _plan_raster(flat, sizes), key=lambda c: c.bits)
     return best
-
-
-def _field_planes(vy: np.ndarray, vx: np.ndarray, ref: np.ndarray, references: int) -> list[np.ndarray]:
-    """The field as coded planes: vertical and horizontal components + FIELD_OFFSET, and the
-    reference index where there is a choice."""
-    out = [v.astype(np.int64).ravel() + FIELD_OFFSET for v in (vy, vx)]
-    return out + ([ref.astype(np.int64).ravel()] if references > 1 else [])
 
 
 def _mc_planes(
@@ -200,7 +191,7 @@ def _plan_raster(
     coded: list[np.ndarray],
     sizes: list[tuple[int, int, int]],
     mcs: list | None = None,
-    field: PlanarCandidate | None = None,
+    field: motion_field.FieldCode | None = None,
     refine: bool = True,
 ) -> PlanarCandidate:
     """``_plan`` for the raster kinds: every frame plane in the wavefronts of ``raster_rule``,
@@ -260,18 +251,19 @@ def _fit_plane(
     return _FittedPlane(mean, pair, table, offsets, weights, bits + _weights_bits(weights))
 
 
-def _joined(field: PlanarCandidate, frame: PlanarCandidate) -> PlanarCandidate:
-    """An inter candidate: the motion ``field``'s planes, then the ``frame``'s, of its kind."""
+def _joined(field: motion_field.FieldCode, frame: PlanarCandidate) -> PlanarCandidate:
+    """An inter candidate: the ``frame``'s planes, of its kind, behind the motion ``field``."""
     return PlanarCandidate(
         frame.kind,
         field.bits + frame.bits,
-        field.coded + frame.coded,
-        field.sizes + frame.sizes,
-        field.params + frame.params,
-        field.tables + frame.tables,
+        frame.coded,
+        frame.sizes,
+        frame.params,
+        frame.tables,
         frame.wavefront_planes,
         frame.offsets,
         frame.weights,
+        field,
     )
 
 
@@ -440,10 +432,12 @@ def _decode_weights(dec: entropy.FrameDecoder, inter: bool) -> np.ndarray:
 
 
 def encode(c: PlanarCandidate) -> bytes:
-    """The payload: kind word, then the range coder's words: every plane's table (in coding
-    order; a wavefront plane's followed by its error levels' offsets and its refinement), then
-    every plane's samples."""
+    """The payload: kind word, then the range coder's words: the motion field's header (inter),
+    every plane's table (in coding order; a wavefront plane's followed by its error levels'
+    offsets and its refinement), the motion field's symbols (inter), then every plane's samples."""
     enc = entropy.FrameEncoder()
+    if c.field is not None:
+        motion_field.write_header(enc, c.field)
     raster_from = len(c.coded) - c.wavefront_planes
     for k, table in enumerate(c.tables):
         _encode_table(enc, table)
@@ -451,6 +445,8 @@ def encode(c: PlanarCandidate) -> bytes:
             _encode_table(enc, c.offsets[k - raster_from], start=0)
             if c.weights:
                 _encode_weights(enc, c.weights[k - raster_from])
+    if c.field is not None:
+        motion_field.write_symbols(enc, c.field)
     for k, (flat, plane_params, (_, _, depth)) in enumerate(zip(c.coded, c.params, c.sizes, strict=True)):
         table = c.coding_table(k)
         for targets, mean, ctx in plane_params:
@@ -581,10 +577,12 @@ def decode(
     geometry: list[PlaneGeometry],
     error_levels: bool = True,
     refinement: bool = True,
+    field_coding: bool = True,
 ) -> list[np.ndarray]:
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
-    the last first, at most motion.REFERENCES since the last key frame); ``error_levels`` and
-    ``refinement``: the stream's version has them (12 and later, 13 and later)."""
+    the last first, at most motion.REFERENCES since the last key frame); ``error_levels``,
+    ``refinement`` and ``field_coding`` (``motion_field``, else the field as intra planes): the
+    stream's version has them (12 and later, 13 and later)."""
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (kind,) = struct.unpack_from("<I", payload)
@@ -612,9 +610,10 @@ def decode(
             .reshape(g.height, g.width)
             for g, (table, offsets, weights) in zip(geometry, wavefront_tables(False), strict=True)
         ]
-    field_count = 0 if kind == KIND_INTRA else (3 if len(references) > 1 else 2)
     inter = kind != KIND_INTRA
+    field_count = 0 if not inter or field_coding else (3 if len(references) > 1 else 2)
     tables = [_decode_table(dec) for _ in range(field_count)]
+    header = motion_field.read_header(dec, len(references)) if inter and field_coding else None
     if kind == KIND_RASTER_INTER:
         frame_tables = wavefront_tables(True)
     else:
@@ -622,9 +621,12 @@ def decode(
     mcs: list[np.ndarray | None] = [None] * len(geometry)
     if inter:
         bh, bw = motion.field_shape(geometry[0].height, geometry[0].width)
-        field = [_decode_plane(dec, t, None, bh, bw).reshape(bh, bw) for t in tables]
-        vy, vx = field[0] - FIELD_OFFSET, field[1] - FIELD_OFFSET
-        pick = field[2] if field_count == 3 else np.zeros((bh, bw), np.int64)
+        if header is not None:
+            vy, vx, pick = motion_field.read_symbols(dec, header, bh, bw)
+        else:  # versions 7 to 12
+            field = [_decode_plane(dec, t, None, bh, bw).reshape(bh, bw) for t in tables]
+            vy, vx = field[0] - FIELD_OFFSET, field[1] - FIELD_OFFSET
+            pick = field[2] if field_count == 3 else np.zeros((bh, bw), np.int64)
         worst = max(int(np.abs(vy).max()), int(np.abs(vx).max()))
         if worst > motion.LIMIT:
             raise FormatError(f"planar frame: motion vector component {worst} beyond {motion.LIMIT}")

@@ -1,0 +1,206 @@
+"""The coding of an inter planar frame's motion field (format version 13, FORMAT.md "Motion field").
+
+Versions 7 to 12 coded the field as three small images (vertical and horizontal components and
+the reference, each by the intra passes). But a field of once-MPEG-coded video is mostly blocks
+that move as their neighbours do: on the dev clips 46 % of the blocks equal the component-wise
+median of their left, upper and upper-right neighbours (H.264's vector prediction), and a block
+that does not is more likely to where the neighbours disagree. So the field is coded in
+wavefronts (``raster_rule.wavefronts``, neighbours a, b, d as the raster rule substitutes them):
+per block a flag "equal to the prediction" under a probability of its context (how many of a and
+b equal it), and for a block that is not, its two components' differences from the prediction
+under a Laplace of its context (how much a, b and d differ), and its reference under the frame's
+reference probabilities. The frame sends its probabilities and scales first (a few bytes). On the
+dev clips this codes the field in 15-24 % fewer bits than the intra passes did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bitstream import entropy
+from ..bitstream.errors import FormatError
+from . import raster_rule
+
+#: Contexts of the "equal to the prediction" flag: how many of a and b equal the prediction.
+FLAG_CONTEXTS = 3
+#: Contexts of a difference: the number of these thresholds <= |a - b| + |b - d| summed over the
+#: two components (quarter samples).
+ACTIVITY_THRESHOLDS = np.array([1, 3, 8, 20], np.int64)
+ACTIVITY_CONTEXTS = len(ACTIVITY_THRESHOLDS) + 1
+#: Probabilities are sent in 1/PROBABILITY_ONE (1..PROBABILITY_ONE - 1), scales as indices 0..63.
+PROBABILITY_ONE = 256
+SCALES = len(entropy.SCALE_TABLE)
+#: A difference d (-254..254) is coded as the symbol (d + 128) mod 256 under a Laplace centred on
+#: 128: the decoder's ((prediction + symbol) mod 256) - 128 is the component again.
+_CENTRE = 128
+
+
+@dataclass(frozen=True)
+class FieldCode:
+    """A field as the encoder codes it: its header, its symbols wavefront by wavefront, and the
+    estimated bits of both."""
+
+    bits: float
+    references: int
+    flag_q: np.ndarray  # (FLAG_CONTEXTS,) P(equal) in 1/256
+    scales: np.ndarray  # (ACTIVITY_CONTEXTS,) scale index of the differences
+    reference_q: np.ndarray  # (references,) the references' probabilities in 1/256 (none: 1 reference)
+    batches: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    # per wavefront: (flags, flag contexts, differences' symbols (n, 2), their contexts, references)
+
+
+def _components(vy: np.ndarray, vx: np.ndarray, ref: np.ndarray, references: int) -> np.ndarray:
+    """(components, blocks) int64: vertical, horizontal and (more than one reference) reference."""
+    parts = [vy, vx] + ([ref] if references > 1 else [])
+    return np.stack([np.asarray(p, np.int64).ravel() for p in parts])
+
+
+def _predict(values: np.ndarray, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prediction (components, n), flag context, activity context) of the blocks whose neighbours
+    a, b, c, d are ``neighbours`` (-1: none, read as 0), from the decoded ``values``."""
+    present = neighbours >= 0
+    a, b, d = (np.where(present[q], values[:, np.maximum(neighbours[q], 0)], 0) for q in (0, 1, 3))
+    prediction = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), d))  # the median
+    flag_ctx = (present[0] & (a == prediction).all(axis=0)).astype(np.int64)
+    flag_ctx += present[1] & (b == prediction).all(axis=0)
+    activity = (np.abs(a[:2] - b[:2]) + np.abs(b[:2] - d[:2])).sum(axis=0)
+    return prediction, flag_ctx, np.searchsorted(ACTIVITY_THRESHOLDS, activity, side="right")
+
+
+def _flag_rows(flag_q: np.ndarray, ctx: np.ndarray) -> np.ndarray:
+    q = flag_q[ctx].astype(np.float64)
+    return np.stack([PROBABILITY_ONE - q, q], axis=1)
+
+
+def _quantized(count: np.ndarray, total: float) -> np.ndarray:
+    """Probabilities in 1/256 of events counted ``count`` times out of ``total`` (kept off 0 and 1)."""
+    return np.clip(np.round(PROBABILITY_ONE * (count + 0.5) / (total + 1.0)), 1, PROBABILITY_ONE - 1).astype(
+        np.int64
+    )
+
+
+def plan(vy: np.ndarray, vx: np.ndarray, ref: np.ndarray, references: int) -> FieldCode:
+    """The field (vy, vx in quarter samples, ``ref`` each block's reference of ``references``)
+    as coded: its probabilities and scales fitted to it, its symbols and its estimated bits."""
+    bh, bw = vy.shape
+    values = _components(vy, vx, ref, references)
+    fronts = raster_rule.wavefronts(bh, bw)
+    order = fronts.order
+    prediction, flag_ctx, act_ctx = _predict(values, np.concatenate(fronts.neighbours, axis=1))
+    coded = values[:, order]
+    equal = (coded == prediction).all(axis=0)
+    flag_q = np.array(
+        [_quantized(np.sum(equal[flag_ctx == c]), np.sum(flag_ctx == c)) for c in range(FLAG_CONTEXTS)],
+        np.int64,
+    )
+    moved = ~equal
+    symbols = (coded[:2] - prediction[:2] + _CENTRE) & (PROBABILITY_ONE - 1)  # (2, n)
+    scales = np.full(ACTIVITY_CONTEXTS, SCALES // 2, np.int64)
+    bits = 8.0 * FLAG_CONTEXTS + 6.0 * ACTIVITY_CONTEXTS
+    every = np.arange(SCALES)
+    for c in range(ACTIVITY_CONTEXTS):
+        chosen = symbols[:, moved & (act_ctx == c)].ravel()
+        if chosen.size:
+            costs = [
+                entropy.laplace_bits(
+                    chosen, np.full(chosen.size, 16 * _CENTRE), np.full(chosen.size, s)
+                ).sum()
+                for s in every
+            ]
+            scales[c] = int(np.argmin(costs))
+            bits += float(costs[scales[c]])
+    q = flag_q[flag_ctx].astype(np.float64) / PROBABILITY_ONE
+    bits += float(-np.log2(np.where(equal, q, 1.0 - q)).sum())
+    reference_q = np.zeros(0, np.int64)
+    if references > 1:
+        picks = coded[2, moved]
+        reference_q = _quantized(np.bincount(picks, minlength=references)[:references], picks.size)
+        share = reference_q.astype(np.float64) / reference_q.sum()
+        bits += 8.0 * references + float(-np.log2(share[picks]).sum())
+    batches = []
+    start = 0
+    for targets in fronts.targets:
+        s = slice(start, start + targets.size)
+        start += targets.size
+        keep = moved[s]
+        batches.append(
+            (
+                equal[s].astype(np.int64),
+                flag_ctx[s],
+                symbols[:, s][:, keep],
+                act_ctx[s][keep],
+                coded[2, s][keep] if references > 1 else np.zeros(0, np.int64),
+            )
+        )
+    return FieldCode(bits, references, flag_q, scales, reference_q, batches)
+
+
+def write_header(enc: entropy.FrameEncoder, field: FieldCode) -> None:
+    """The flag probabilities, the differences' scales and (more than one reference) the
+    references' probabilities, each uniform."""
+    enc.encode_categorical(field.flag_q, np.ones((FLAG_CONTEXTS, PROBABILITY_ONE)))
+    enc.encode_categorical(field.scales, np.ones((ACTIVITY_CONTEXTS, SCALES)))
+    if field.references > 1:
+        enc.encode_categorical(field.reference_q, np.ones((field.references, PROBABILITY_ONE)))
+
+
+def write_symbols(enc: entropy.FrameEncoder, field: FieldCode) -> None:
+    """Wavefront by wavefront: the flags, then the moved blocks' vertical and horizontal
+    differences, then their references."""
+    share = field.reference_q.astype(np.float64)
+    for flags, flag_ctx, symbols, act_ctx, picks in field.batches:
+        enc.encode_categorical(flags, _flag_rows(field.flag_q, flag_ctx))
+        if act_ctx.size:
+            for component in symbols:
+                enc.encode(component, np.full(act_ctx.size, 16 * _CENTRE), field.scales[act_ctx])
+            if field.references > 1:
+                enc.encode_categorical(picks, np.broadcast_to(share, (picks.size, share.size)))
+
+
+@dataclass(frozen=True)
+class FieldHeader:
+    references: int
+    flag_q: np.ndarray
+    scales: np.ndarray
+    reference_q: np.ndarray
+
+
+def read_header(dec: entropy.FrameDecoder, references: int) -> FieldHeader:
+    """``write_header``'s values; a probability of 0 is refused."""
+    flag_q = dec.decode_categorical(np.ones((FLAG_CONTEXTS, PROBABILITY_ONE))).astype(np.int64)
+    scales = dec.decode_categorical(np.ones((ACTIVITY_CONTEXTS, SCALES))).astype(np.int64)
+    reference_q = np.zeros(0, np.int64)
+    if references > 1:
+        reference_q = dec.decode_categorical(np.ones((references, PROBABILITY_ONE))).astype(np.int64)
+    if (flag_q == 0).any() or (reference_q == 0).any():
+        raise FormatError("planar frame: a motion field probability of 0")
+    return FieldHeader(references, flag_q, scales, reference_q)
+
+
+def read_symbols(
+    dec: entropy.FrameDecoder, header: FieldHeader, bh: int, bw: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The field (vy, vx, reference), each (bh, bw) int64, wavefront by wavefront. Components
+    come out in -128..127 (the caller refuses -128) and references in 0..references-1."""
+    components = 3 if header.references > 1 else 2
+    values = np.zeros((components, bh * bw), np.int64)
+    fronts = raster_rule.wavefronts(bh, bw)
+    share = header.reference_q.astype(np.float64)
+    for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
+        prediction, flag_ctx, act_ctx = _predict(values, neighbours)
+        flags = dec.decode_categorical(_flag_rows(header.flag_q, flag_ctx))
+        moved = np.flatnonzero(flags == 0)
+        if moved.size:
+            scales = header.scales[act_ctx[moved]]
+            for k in range(2):
+                symbol = dec.decode(np.full(moved.size, 16 * _CENTRE), scales).astype(np.int64)
+                prediction[k, moved] = ((prediction[k, moved] + symbol) & (PROBABILITY_ONE - 1)) - _CENTRE
+            if header.references > 1:
+                rows = np.broadcast_to(share, (moved.size, share.size))
+                prediction[2, moved] = dec.decode_categorical(rows)
+        values[:, targets] = prediction
+    vy, vx = values[0].reshape(bh, bw), values[1].reshape(bh, bw)
+    ref = values[2].reshape(bh, bw) if components == 3 else np.zeros((bh, bw), np.int64)
+    return vy, vx, ref
