@@ -34,13 +34,14 @@ def test_prediction_and_contexts_by_hand() -> None:
     vx = np.array([[1, 6, -2], [0, 0, 0]])
     fronts = raster_rule.wavefronts(2, 3)
     values = np.stack([vy.ravel(), vx.ravel()]).astype(np.int64)
+    values = np.concatenate([values, np.zeros((2, 1), np.int64)], axis=1)  # a missing neighbour: 0
     neighbours = np.concatenate(fronts.neighbours, axis=1)
     prediction, flag_ctx, act_ctx = motion_field._predict(values, neighbours)
     k = int(np.flatnonzero(fronts.order == 4)[0])  # block (1, 1)
     assert neighbours[[0, 1, 3], k].tolist() == [3, 1, 2]
     assert prediction[:, k].tolist() == [5, 0] and flag_ctx[k] == 0 and act_ctx[k] == 3
-    first = int(np.flatnonzero(fronts.order == 0)[0])  # no neighbours: predicted (0, 0), context 0
-    assert prediction[:, first].tolist() == [0, 0] and flag_ctx[first] == 0
+    first = int(np.flatnonzero(fronts.order == 0)[0])  # no neighbours: all read (0, 0)
+    assert prediction[:, first].tolist() == [0, 0] and flag_ctx[first] == 2 and act_ctx[first] == 0
 
 
 @pytest.mark.parametrize("references", [1, 2, 3])
