@@ -3,8 +3,8 @@
 Versions 7 to 12 coded the field as three small images (vertical and horizontal components and
 the reference, each by the intra passes). But a field of once-MPEG-coded video is mostly blocks
 that move as their neighbours do: on the dev clips 46 % of the blocks equal the component-wise
-median of their left, upper and upper-right neighbours (H.264's vector prediction), and a block
-that does not is more likely to where the neighbours disagree. So the field is coded in
+median of their left, upper and upper-right neighbours (H.264's vector prediction), and the
+blocks that do not are where the neighbours disagree. So the field is coded in
 wavefronts (``raster_rule.wavefronts``, neighbours a, b, d as the raster rule substitutes them):
 per block a flag "equal to the prediction" under a probability of its context (how many of a and
 b equal it), and for a block that is not, its two components' differences from the prediction
@@ -48,7 +48,8 @@ class FieldCode:
     scales: np.ndarray  # (ACTIVITY_CONTEXTS,) scale index of the differences
     reference_q: np.ndarray  # (references,) the references' probabilities in 1/256 (none: 1 reference)
     batches: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
-    # per wavefront: (flags, flag contexts, differences' symbols (n, 2), their contexts, references)
+    # per wavefront: (flags, flag contexts, moved blocks' difference symbols (2, n), their activity
+    # contexts, their references)
 
 
 def _components(vy: np.ndarray, vx: np.ndarray, ref: np.ndarray, references: int) -> np.ndarray:
@@ -160,6 +161,8 @@ def write_symbols(enc: entropy.FrameEncoder, field: FieldCode) -> None:
 
 @dataclass(frozen=True)
 class FieldHeader:
+    """What the decoder reads before the frame planes' tables (``write_header``)."""
+
     references: int
     flag_q: np.ndarray
     scales: np.ndarray
