@@ -154,6 +154,17 @@ def _moved(mean, acc, max_value):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _neighbour_terms(plane, neighbours, i, weights, group, mean, mid):  # pragma: no cover - compiled
+    """The refinement's sum over the decoded a, b, c, d (features 0..3; absent: ``mid``)."""
+    acc = np.int64(0)
+    for q in range(4):
+        j = neighbours[q, i]
+        value = np.int64(plane[j]) if j >= 0 else mid
+        acc += weights[group, q] * (16 * value - mean)
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _refined(plane, mc, neighbours, targets, i, width, height, mean, ctx, weights, mid, max_value):  # pragma: no cover - compiled  # fmt: skip
     """``raster_rule.refine`` of the i-th sample of a raster inter wavefront (its blend's
     ``mean``, ``ctx``)."""
@@ -163,11 +174,7 @@ def _refined(plane, mc, neighbours, targets, i, width, height, mean, ctx, weight
     t = np.int64(targets[i])
     y = t // width
     x = t - y * width
-    acc = np.int64(0)
-    for q in range(4):
-        j = neighbours[q, i]
-        value = np.int64(plane[j]) if j >= 0 else mid
-        acc += weights[group, q] * (16 * value - mean)
+    acc = _neighbour_terms(plane, neighbours, i, weights, group, mean, mid)
     k = 4
     for dy in range(-1, 2):
         row = min(max(y + dy, 0), height - 1) * width
@@ -181,12 +188,7 @@ def _refined(plane, mc, neighbours, targets, i, width, height, mean, ctx, weight
 def _refined_intra(plane, neighbours, i, mean, ctx, weights, mid, max_value):  # pragma: no cover - compiled
     """``raster_rule.refine`` of the i-th sample of a raster intra wavefront."""
     group = ctx // _INTRA_GROUP_SPAN
-    acc = np.int64(0)
-    for q in range(4):
-        j = neighbours[q, i]
-        value = np.int64(plane[j]) if j >= 0 else mid
-        acc += weights[group, q] * (16 * value - mean)
-    return _moved(mean, acc, max_value)
+    return _moved(mean, _neighbour_terms(plane, neighbours, i, weights, group, mean, mid), max_value)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
