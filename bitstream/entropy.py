@@ -562,31 +562,49 @@ def _signed_model(scale: float) -> constriction.stream.model.Categorical:
 
 @functools.cache
 def _signed_model_at(scale_idx: int) -> constriction.stream.model.Categorical:
+    return constriction.stream.model.Categorical(_signed_row_at(scale_idx), perfect=False)
+
+
+@functools.cache
+def _signed_row_at(scale_idx: int) -> np.ndarray:
+    """The row of every value ``encode_signed`` codes at scale index ``scale_idx`` (read-only)."""
     row = table_rows(np.zeros(1, np.int64), np.full(1, scale_idx, np.int64), _SIGNED_MIN, _SIGNED_MAX)[0]
-    return constriction.stream.model.Categorical(row, perfect=False)
+    row.setflags(write=False)
+    return row
 
 
 class FrameDecoder:
     """Mirror of FrameEncoder over one frame's compressed words."""
 
-    def __init__(self, payload: bytes, profile: FormatProfile = CURRENT) -> None:
+    def __init__(self, payload: bytes, profile: FormatProfile = CURRENT, compiled: bool = False) -> None:
+        """``compiled``: decode with ``range_decoder`` (the same symbols as constriction), whose
+        state compiled kernels can advance themselves (``ranges``): the planar frames' whole
+        planes. Rows of hundreds of floats (palette frames) decode faster in constriction."""
         words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
-        self._coder = constriction.stream.queue.RangeDecoder(words)
         self.profile = profile
         self._quantized_laplace = not profile.integer_tables
+        #: The decoder's words and state where ``compiled`` (else None), for kernels that decode
+        #: in place.
+        self.ranges = None
+        if compiled and not self._quantized_laplace:  # every row a Categorical(perfect=False) row
+            from . import range_decoder  # numba: loaded on first use
+
+            self.ranges = range_decoder.RangeDecoder(words)
+        else:
+            self._coder = constriction.stream.queue.RangeDecoder(words)
 
     def decode(self, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
         """Decode as many pixel values as there are parameters; returns uint8 of the same shape."""
         if self._quantized_laplace:
             means, scales = _params(mean_q, scale_idx)
             out = self._coder.decode(_MODEL, means, scales)
+        elif self.ranges is not None:
+            out = self.ranges.decode_values(mean_q, scale_idx)
         else:
             m, s = mean_q.ravel(), scale_idx.ravel()
             out = np.concatenate(
                 [
-                    self._coder.decode(
-                        _CATEGORICAL, table_rows(m[i : i + TABLE_BLOCK], s[i : i + TABLE_BLOCK])
-                    )
+                    self.decode_categorical(table_rows(m[i : i + TABLE_BLOCK], s[i : i + TABLE_BLOCK]))
                     for i in range(0, m.size, TABLE_BLOCK)
                 ]
                 or [np.zeros(0, np.int32)]
@@ -599,14 +617,19 @@ class FrameDecoder:
             return np.zeros(0, np.int32)
         if self._quantized_laplace:
             return self._coder.decode(_SIGNED, np.zeros(count), np.full(count, float(scale))).astype(np.int32)
-        return self._coder.decode(_signed_model(scale), count).astype(np.int32) + _SIGNED_MIN
+        if self.ranges is None:
+            return self._coder.decode(_signed_model(scale), count).astype(np.int32) + _SIGNED_MIN
+        row = _signed_row_at(int(quantize_scale(np.float64(scale))))
+        return self.ranges.decode_fixed(row, count) + _SIGNED_MIN
 
     def decode_categorical(self, probabilities: np.ndarray) -> np.ndarray:
         """Decode one index per probability row; returns int32 (N,)."""
         if probabilities.shape[1] == 1:
             return np.zeros(probabilities.shape[0], np.int32)
-        out = self._coder.decode(_CATEGORICAL, np.ascontiguousarray(probabilities, dtype=np.float64))
-        return out.astype(np.int32)
+        if self.ranges is None:
+            out = self._coder.decode(_CATEGORICAL, np.ascontiguousarray(probabilities, dtype=np.float64))
+            return out.astype(np.int32)
+        return self.ranges.decode_rows(probabilities)
 
 
 def laplace_bits(symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:

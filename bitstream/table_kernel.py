@@ -73,6 +73,69 @@ def _window_row(m, s, radius, cdf, cdf_width, total, full, row):  # pragma: no c
     return lo
 
 
+#: Phased cumulative counts (``phased_cdf``): a scale's edges in 16 phases (edge mod 16) of
+#: PHASE_SPAN consecutive steps of 16 each, the first step at edge -PHASE_SPAN / 2 * 16.
+PHASE_SPAN = 2 * (_CDF_HALF // _STEPS + 1)
+_PHASE_ZERO = PHASE_SPAN // 2
+
+
+def phased_cdf() -> np.ndarray:
+    """The cumulative counts (``entropy.cdf_table``) laid out for ``_window_row_phased``: flat, with
+    entry ``(s * 16 + (e & 15)) * PHASE_SPAN + (e >> 4) + PHASE_SPAN / 2`` holding scale s's count at
+    edge e (-CDF_HALF..CDF_HALF). A window's edges are 16 apart, so in ``cdf_table``'s layout each
+    is on a cache line of its own; here they are consecutive (cached: 4 MB)."""
+    global _PHASED
+    if _PHASED is None:
+        cdf = entropy.cdf_table()
+        edges = np.arange(-_PHASE_ZERO * _STEPS, _PHASE_ZERO * _STEPS)  # every (phase, step) pair
+        table = cdf[:, np.clip(edges, -_CDF_HALF, _CDF_HALF) + _CDF_HALF]  # (S, steps * 16), edge order
+        phased = table.reshape(cdf.shape[0], PHASE_SPAN, _STEPS).transpose(0, 2, 1)  # (S, phase, step)
+        _PHASED = np.ascontiguousarray(phased).ravel()
+    return _PHASED
+
+
+_PHASED: np.ndarray | None = None
+#: Values of a pixel row, and a whole row's mass (every value's frequency summed).
+VALUES = _SYMBOL_MAX - _SYMBOL_MIN + 1
+FULL = entropy.FULL_MASS
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def value_prefix(v, m, s, phased):  # pragma: no cover - compiled
+    """The frequencies f(0) + ... + f(v - 1) of a whole row (mean ``m``, scale index ``s``), v in
+    0..256: they telescope to the cumulative count at the edge 16 v - 8 - m, plus one per value."""
+    if v <= 0:
+        return 0
+    if v >= VALUES:
+        return FULL
+    edge = v * _STEPS - _HALF - m
+    return phased[(s * _STEPS + (edge & (_STEPS - 1))) * PHASE_SPAN + (edge >> 4) + _PHASE_ZERO] + v
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _window_row_phased(m, s, radius, phased, total, full, row):  # pragma: no cover - compiled
+    """``_window_row`` (the same integers) read from ``phased_cdf``: the window's 2 radius + 2
+    edges are consecutive entries there."""
+    width = 2 * radius + 1
+    top = _SYMBOL_MAX - 2 * radius
+    lo = min(max(((m + _HALF) >> 4) - radius, _SYMBOL_MIN), top)
+    edge = lo * _STEPS - _HALF - m  # in -CDF_HALF..CDF_HALF, as is every later edge of the window
+    at = (s * _STEPS + (edge & (_STEPS - 1))) * PHASE_SPAN + (edge >> 4) + _PHASE_ZERO
+    below = 0 if lo == _SYMBOL_MIN else phased[at]
+    mass = 0
+    for k in range(width):
+        if k == width - 1 and lo == top:
+            above = total
+        else:
+            above = phased[at + k + 1]
+        count = above - below + 1
+        row[k] = count
+        mass += count
+        below = above
+    row[width] = full - mass
+    return lo
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _table_rows(
     mean_q, scale_idx, lo, hi, bins, bin_width, cdf, cdf_width, total, out

@@ -188,6 +188,21 @@ def read_symbols(
     come out in -128..127 (the caller refuses -128) and references in 0..references-1."""
     components = 3 if header.references > 1 else 2
     values = np.zeros((components, bh * bw + 1), np.int64)  # the last column: a missing neighbour
+    if dec.ranges is not None:  # the whole field in one compiled call
+        from . import motion_kernel  # numba: loaded on first use
+
+        motion_kernel.read_field(
+            dec.ranges,
+            values,
+            bh,
+            bw,
+            _flag_rows(header.flag_q),
+            header.scales,
+            header.reference_q.astype(np.float64),
+            ACTIVITY_THRESHOLDS,
+            _CENTRE,
+        )
+        return _field(values, bh, bw)
     fronts = raster_rule.wavefronts(bh, bw)
     share = header.reference_q.astype(np.float64)
     flag_rows = _flag_rows(header.flag_q)
@@ -204,6 +219,11 @@ def read_symbols(
                     np.broadcast_to(share, (moved.size, share.size))
                 )
         values[:, targets] = prediction
+    return _field(values, bh, bw)
+
+
+def _field(values: np.ndarray, bh: int, bw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vy, vx, reference) of the decoded ``values`` (components, blocks + 1)."""
     vy, vx = values[0, :-1].reshape(bh, bw), values[1, :-1].reshape(bh, bw)
-    ref = values[2, :-1].reshape(bh, bw) if components == 3 else np.zeros((bh, bw), np.int64)
+    ref = values[2, :-1].reshape(bh, bw) if values.shape[0] == 3 else np.zeros((bh, bw), np.int64)
     return vy, vx, ref

@@ -16,7 +16,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..bitstream import range_decoder, table_kernel
 from ..bitstream.table_kernel import first_call
+from . import raster_rule
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -291,3 +293,113 @@ def search(
             vy,
             vx,
         )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _median3(a, b, d):  # pragma: no cover - compiled
+    return max(min(a, b), min(max(a, b), d))
+
+
+@numba.njit(cache=True, nogil=True)
+def _read_field(
+    values, all_targets, all_neighbours, starts, flag_rows, scales, share, thresholds, centre, phased,
+    words, state,
+):  # pragma: no cover - compiled  # fmt: skip
+    """``motion_field.read_symbols``'s loop in one call: ``values`` (components, blocks + 1; the
+    last column reads 0 for a missing neighbour) filled wavefront by wavefront, every symbol read
+    from the range decoder's ``words`` and ``state``. Returns a ``range_decoder`` status."""
+    components = values.shape[0]
+    missing = values.shape[1] - 1
+    widest = 0
+    for f in range(starts.size - 1):
+        widest = max(widest, starts[f + 1] - starts[f])
+    prediction = np.empty((components, widest), np.int64)
+    activity = np.empty(widest, np.int64)
+    moved = np.empty(widest, np.int64)
+    flag_scale = np.empty(flag_rows.shape[0])
+    for c in range(flag_rows.shape[0]):
+        flag_scale[c] = range_decoder.row_scale(flag_rows[c])
+    share_scale = range_decoder.row_scale(share) if components > 2 else 0.0
+    half = np.uint64(centre)
+    for f in range(starts.size - 1):
+        s0, s1 = starts[f], starts[f + 1]
+        n = s1 - s0
+        count = 0
+        for i in range(n):
+            ja, jb, jd = all_neighbours[0, s0 + i], all_neighbours[1, s0 + i], all_neighbours[3, s0 + i]
+            ja = missing if ja < 0 else ja
+            jb = missing if jb < 0 else jb
+            jd = missing if jd < 0 else jd
+            equal_a, equal_b = True, True
+            for c in range(components):
+                p = _median3(values[c, ja], values[c, jb], values[c, jd])
+                prediction[c, i] = p
+                equal_a = equal_a and values[c, ja] == p
+                equal_b = equal_b and values[c, jb] == p
+            spread = 0
+            for c in range(2):
+                spread += abs(values[c, ja] - values[c, jb]) + abs(values[c, jb] - values[c, jd])
+            level = 0
+            for t in range(thresholds.size):
+                if thresholds[t] <= spread:
+                    level += 1
+            activity[i] = level
+            ctx = np.int64(equal_a) + np.int64(equal_b)
+            flag = range_decoder.decode_symbol(flag_rows[ctx], flag_scale[ctx], words, state)
+            if flag < 0:
+                return range_decoder.BAD_DATA
+            if flag == 0:
+                moved[count] = i
+                count += 1
+        for c in range(2):
+            for k in range(count):
+                i = moved[k]
+                symbol = range_decoder.decode_laplace(
+                    range_decoder.WHOLE, 0, 0, 16 * centre, scales[activity[i]], phased, words, state
+                )
+                if symbol < 0:
+                    return range_decoder.BAD_DATA
+                prediction[c, i] = ((prediction[c, i] + symbol) & (2 * half - 1)) - centre
+        if components > 2:
+            for k in range(count):
+                pick = range_decoder.decode_symbol(share, share_scale, words, state)
+                if pick < 0:
+                    return range_decoder.BAD_DATA
+                prediction[2, moved[k]] = pick
+        for i in range(n):
+            for c in range(components):
+                values[c, all_targets[s0 + i]] = prediction[c, i]
+    return range_decoder.OK
+
+
+def read_field(
+    ranges: range_decoder.RangeDecoder,
+    values: np.ndarray,
+    height: int,
+    width: int,
+    flag_rows: np.ndarray,
+    scales: np.ndarray,
+    share: np.ndarray,
+    thresholds: np.ndarray,
+    centre: int,
+) -> None:
+    """Fill ``values`` (components, height * width + 1, int64, zeros) with a motion field's blocks
+    read from the frame's range decoder ``ranges``: ``motion_field.read_symbols``'s wavefronts in
+    one call, the same symbols (``tests/test_motion_field.py``)."""
+    targets, neighbours, starts = raster_rule.flat_wavefronts(height, width)
+    with first_call(_read_field):
+        status = _read_field(
+            values,
+            targets,
+            neighbours,
+            starts,
+            np.ascontiguousarray(flag_rows, np.float64),
+            np.ascontiguousarray(scales, np.int64),
+            np.ascontiguousarray(share, np.float64) if share.size else np.ones(2),
+            thresholds,
+            centre,
+            table_kernel.phased_cdf(),
+            ranges.words,
+            ranges.state,
+        )
+    range_decoder.check(status)

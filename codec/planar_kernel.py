@@ -20,7 +20,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..bitstream import entropy, table_kernel
+from ..bitstream import entropy, range_decoder, table_kernel
 from ..bitstream.table_kernel import first_call
 from . import planar_rule, raster_rule
 
@@ -383,41 +383,167 @@ def error_levels(plane: np.ndarray, means: np.ndarray, neighbours: np.ndarray, d
     return out
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _raster_sample(
+    plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table, means, levels,
+    error_weights, error_thresholds, width, height, weights, refined,
+):  # pragma: no cover - compiled  # fmt: skip
+    """(mean, scale index) of sample i of an 8-bit raster wavefront: ``_inter_sample`` or
+    ``_intra_sample``, refined by ``weights`` where there are any, and ``table`` of its context,
+    or with ``levels`` > 1 of its context and error level (its mean then kept in ``means``)."""
+    mid = np.int64(128)
+    if inter:
+        mean, ctx = _inter_sample(
+            plane, mc, neighbours, targets, i, 255, mid, luma_error, has_luma, thresholds
+        )
+        if refined:
+            mean = _refined(plane, mc, neighbours, targets, i, width, height, mean, ctx, weights, mid, 255)
+    else:
+        mean, ctx = _intra_sample(plane, neighbours, i, 8, mid, thresholds)
+        if refined:
+            mean = _refined_intra(plane, neighbours, i, mean, ctx, weights, mid, 255)
+    if levels > 1:
+        ctx = ctx * levels + _error_level(plane, means, neighbours, i, 0, error_weights, error_thresholds)
+        means[targets[i]] = mean  # read by later wavefronts only: no other sample of this one
+    return mean, table[ctx]
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _raster_rows(
     plane, mc, inter, neighbours, targets, luma_error, has_luma, thresholds, table, means, levels,
     error_weights, error_thresholds, width, weights, window_of_scale, bins, bin_width, cdf, cdf_width,
     total, full, mean_out, scale_out, lo_out,
 ):  # pragma: no cover - compiled  # fmt: skip
-    """A wavefront of 8-bit samples in one call: each sample's mean (``_inter_sample`` or
-    ``_intra_sample``, refined by ``weights`` where there are any) and scale index (``table`` of its
-    context, or with ``levels`` > 1 of its context and error level, its mean then kept in
-    ``means``), then ``table_kernel.fill_single_window``'s
-    (radius, rows)."""
+    """A wavefront of 8-bit samples in one call: each sample's ``_raster_sample``, then
+    ``table_kernel.fill_single_window``'s (radius, rows)."""
     n = targets.size
-    mid = np.int64(128)
     height = mc.size // width
     refined = weights.shape[0] > 0
     for i in numba.prange(n):
-        if inter:
-            mean, ctx = _inter_sample(
-                plane, mc, neighbours, targets, i, 255, mid, luma_error, has_luma, thresholds
-            )
-            if refined:
-                mean = _refined(
-                    plane, mc, neighbours, targets, i, width, height, mean, ctx, weights, mid, 255
-                )
-        else:
-            mean, ctx = _intra_sample(plane, neighbours, i, 8, mid, thresholds)
-            if refined:
-                mean = _refined_intra(plane, neighbours, i, mean, ctx, weights, mid, 255)
-        if levels > 1:
-            ctx = ctx * levels + _error_level(plane, means, neighbours, i, 0, error_weights, error_thresholds)
-            means[targets[i]] = mean  # read by later wavefronts only: no other sample of this one
-        mean_out[i], scale_out[i] = mean, table[ctx]
+        mean_out[i], scale_out[i] = _raster_sample(
+            plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table, means, levels,
+            error_weights, error_thresholds, width, height, weights, refined,
+        )  # fmt: skip
     return table_kernel.fill_single_window(
         mean_out, scale_out, -1, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, lo_out
     )
+
+
+#: Wavefronts of at least this many samples have their rule run on threads in ``_raster_plane``
+#: (below it, starting the threads costs more than the samples).
+_PARALLEL_FROM = 256
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _raster_plane(
+    plane, mc, inter, all_targets, all_neighbours, starts, luma_error, has_luma, thresholds, table, means,
+    levels, error_weights, error_thresholds, width, weights, window_of_scale, phased, words, state,
+):  # pragma: no cover - compiled  # fmt: skip
+    """A whole 8-bit raster plane decoded in place into ``plane``: wavefront by wavefront
+    (``starts``: each one's first position in ``all_targets`` and ``all_neighbours``), the rule
+    (``_raster_sample``), the wavefront's single window (``entropy.single_window``: the widest any
+    sample needs, or whole rows), every sample's symbol under its window's row, then the escaped
+    samples' values under their escape rows, in order (``entropy.decode_single_rows``), each symbol
+    read from the range decoder's ``words`` and ``state`` by ``range_decoder.decode_laplace``
+    without making its row. Returns a ``range_decoder`` status."""
+    height = mc.size // width
+    refined = weights.shape[0] > 0
+    widest = 0
+    for f in range(starts.size - 1):
+        widest = max(widest, starts[f + 1] - starts[f])
+    mean = np.empty(widest, np.int64)
+    scale = np.empty(widest, np.int64)
+    symbol = np.empty(widest, np.int64)
+    for f in range(starts.size - 1):
+        s0, s1 = starts[f], starts[f + 1]
+        n = s1 - s0
+        targets = all_targets[s0:s1]
+        neighbours = all_neighbours[:, s0:s1]
+        if n >= _PARALLEL_FROM:
+            for i in numba.prange(n):
+                mean[i], scale[i] = _raster_sample(
+                    plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
+                    means, levels, error_weights, error_thresholds, width, height, weights, refined,
+                )  # fmt: skip
+        else:
+            for i in range(n):
+                mean[i], scale[i] = _raster_sample(
+                    plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
+                    means, levels, error_weights, error_thresholds, width, height, weights, refined,
+                )  # fmt: skip
+        radius = 0
+        for i in range(n):
+            r = window_of_scale[scale[i]]
+            if r == 0:
+                radius = 0
+                break
+            radius = max(radius, r)
+        span = 2 * radius + 1
+        top = 255 - 2 * radius
+        kind = range_decoder.WHOLE if radius == 0 else range_decoder.WINDOW
+        for i in range(n):
+            lo = 0 if radius == 0 else min(max(((mean[i] + 8) >> 4) - radius, 0), top)
+            symbol[i] = range_decoder.decode_laplace(kind, lo, span, mean[i], scale[i], phased, words, state)
+            if symbol[i] < 0:
+                return range_decoder.BAD_DATA
+        for i in range(n):
+            if radius == 0:
+                plane[targets[i]] = symbol[i]
+                continue
+            lo = min(max(((mean[i] + 8) >> 4) - radius, 0), top)
+            if symbol[i] != span:
+                plane[targets[i]] = lo + symbol[i]
+                continue
+            value = range_decoder.decode_laplace(
+                range_decoder.ESCAPE, lo, span, mean[i], scale[i], phased, words, state
+            )
+            if value < 0:
+                return range_decoder.BAD_DATA
+            plane[targets[i]] = value
+    return range_decoder.OK
+
+
+def decode_raster_plane(
+    ranges: range_decoder.RangeDecoder,
+    plane: np.ndarray,
+    mc: np.ndarray | None,
+    width: int,
+    table: np.ndarray,
+    luma_error: np.ndarray | None = None,
+    means: np.ndarray | None = None,
+    weights: np.ndarray = raster_rule.NO_REFINEMENT,
+) -> None:
+    """Decode an 8-bit raster plane (flat int64 ``plane``, zeros, filled in place) from the
+    frame's range decoder ``ranges``, in one call: raster inter with ``mc`` (tiled), else raster
+    intra, with ``table``, ``means`` and ``weights`` as ``raster_rows`` takes them. The same
+    samples as ``raster_rows`` and ``entropy.decode_single_rows`` wavefront by wavefront
+    (``tests/test_range_decoder.py``), without a Python step per wavefront."""
+    height = plane.size // width
+    tile = raster_rule.WHOLE if mc is None else raster_rule.TILED
+    targets, neighbours, starts = raster_rule.flat_wavefronts(height, width, tile)
+    with first_call(_raster_plane):
+        status = _raster_plane(
+            plane,
+            plane if mc is None else mc,
+            mc is not None,
+            targets,
+            neighbours,
+            starts,
+            *_luma_term(luma_error),
+            raster_rule.THRESHOLDS if mc is None else planar_rule.THRESHOLDS,
+            table,
+            _NO_MEANS if means is None else means,
+            1 if means is None else raster_rule.ERROR_LEVELS,
+            _ERROR_WEIGHTS,
+            raster_rule.ERROR_THRESHOLDS,
+            np.int64(width),
+            np.ascontiguousarray(weights, np.int64),
+            entropy.WINDOW_OF_SCALE,
+            table_kernel.phased_cdf(),
+            ranges.words,
+            ranges.state,
+        )
+    range_decoder.check(status)
 
 
 def intra_params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:

@@ -124,19 +124,29 @@ def _wavefront_keys(height: int, width: int, tile: tuple[int, int]) -> np.ndarra
 @lru_cache(maxsize=8)
 def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> Wavefronts:
     """The wavefront schedule of a plane size and tiling (cached: it depends on nothing else)."""
+    order, neighbours, starts = _schedule(height, width, tile)
+    spans = [(s0, s1) for s0, s1 in zip(starts[:-1], starts[1:], strict=True)]
+    return Wavefronts(
+        tuple(order[s0:s1].copy() for s0, s1 in spans),
+        tuple(np.ascontiguousarray(neighbours[:, s0:s1]) for s0, s1 in spans),
+    )
+
+
+@lru_cache(maxsize=8)
+def flat_wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> tuple[np.ndarray, ...]:
+    """``wavefronts`` as three arrays, for a kernel that decodes a whole plane: every sample in
+    coding order, their a, b, c, d ((4, N)), and each wavefront's start (one more at the end)."""
+    return _schedule(height, width, tile)
+
+
+def _schedule(height: int, width: int, tile: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     maps = _neighbour_maps(height, width, tile)
     key = _wavefront_keys(height, width, tile)
-    dtype = intra.index_dtype(height * width)  # the cache holds five indices per sample
+    dtype = intra.index_dtype(height * width)  # the caches hold five indices per sample
     order = np.argsort(key, kind="stable")  # within a wavefront: increasing flat index
     bounds = np.searchsorted(key[order], np.arange(key.max() + 2))
-    targets, neighbours = [], []
-    for k in range(len(bounds) - 1):
-        sel = order[bounds[k] : bounds[k + 1]]
-        if not sel.size:  # a plane one sample wide has only every other wavefront
-            continue
-        targets.append(sel.astype(dtype))
-        neighbours.append(maps[:, sel].astype(dtype))
-    return Wavefronts(tuple(targets), tuple(neighbours))
+    starts = np.unique(bounds)  # a plane one sample wide has only every other wavefront
+    return order.astype(dtype), maps[:, order].astype(dtype), starts.astype(np.int64)
 
 
 def params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,13 +14,15 @@ from fpcodec.codec import motion_field, raster_rule
 from fpcodec.codec.modes import planar
 
 
-def _round_trip(vy: np.ndarray, vx: np.ndarray, ref: np.ndarray, references: int) -> tuple:
+def _round_trip(
+    vy: np.ndarray, vx: np.ndarray, ref: np.ndarray, references: int, compiled: bool = False
+) -> tuple:
     field = motion_field.plan(vy, vx, ref, references)
     enc = entropy.FrameEncoder()
     motion_field.write_header(enc, field)
     motion_field.write_symbols(enc, field)
     data = enc.finish()
-    dec = entropy.FrameDecoder(data)
+    dec = entropy.FrameDecoder(data, compiled=compiled)
     header = motion_field.read_header(dec, references)
     return field, data, motion_field.read_symbols(dec, header, *vy.shape)
 
@@ -44,12 +46,14 @@ def test_prediction_and_contexts_by_hand() -> None:
     assert prediction[:, first].tolist() == [0, 0] and flag_ctx[first] == 2 and act_ctx[first] == 0
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("references", [1, 2, 3])
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (7, 13), (34, 80)])
-def test_fields_round_trip(shape: tuple[int, int], references: int) -> None:
+def test_fields_round_trip(shape: tuple[int, int], references: int, compiled: bool) -> None:
     """Piecewise-constant fields with noise, the extremes +-127 and wrapping differences (254
-    apart), and random references, decoded back exactly; the estimate is the coded size within
-    the coder's rounding (whole 32-bit words) and the header's."""
+    apart), and random references, decoded back exactly, by the Python steps and by the
+    compiled kernel (``motion_kernel.read_field``); the estimate is the coded size within the
+    coder's rounding (whole 32-bit words) and the header's."""
     rng = np.random.default_rng(shape[0] * 7 + references)
     h, w = shape
     vy = np.repeat(rng.integers(-20, 21, (h, 1)), w, axis=1) + (rng.random((h, w)) < 0.2) * rng.integers(
@@ -57,7 +61,7 @@ def test_fields_round_trip(shape: tuple[int, int], references: int) -> None:
     )
     vx = np.where(rng.random((h, w)) < 0.1, rng.choice([-127, 127], (h, w)), 2 * np.arange(w) % 9 - 4)
     ref = rng.integers(0, references, (h, w))
-    field, data, (got_y, got_x, got_ref) = _round_trip(vy, vx, ref, references)
+    field, data, (got_y, got_x, got_ref) = _round_trip(vy, vx, ref, references, compiled)
     np.testing.assert_array_equal(got_y, vy)
     np.testing.assert_array_equal(got_x, vx)
     np.testing.assert_array_equal(got_ref, ref if references > 1 else 0)

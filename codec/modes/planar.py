@@ -552,6 +552,9 @@ def _decode_raster_plane(
     means = None if offsets is None else np.zeros(h * w, np.int64)
     if offsets is not None:
         table = raster_rule.level_scales(table, offsets, SCALES)
+    if depth == 8 and dec.ranges is not None:  # the whole plane in one compiled call
+        planar_kernel.decode_raster_plane(dec.ranges, flat, mc, w, table, hint, means, weights)
+        return flat
     fronts = raster_rule.wavefronts(h, w, raster_rule.WHOLE if mc is None else raster_rule.TILED)
     for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
         if depth == 8 and targets.size <= entropy.TABLE_BLOCK:  # the rule and the rows in one call
@@ -578,11 +581,15 @@ def decode(
     error_levels: bool = True,
     refinement: bool = True,
     field_coding: bool = True,
+    compiled: bool = True,
 ) -> list[np.ndarray]:
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
     the last first, at most motion.REFERENCES since the last key frame); ``error_levels``,
     ``refinement`` and ``field_coding`` (``motion_field``, else the field as intra planes): the
-    stream's version has them (12 and later, 13 and later)."""
+    stream's version has them (12 and later, 13 and later). ``compiled``: the raster planes and
+    the field decoded by compiled kernels that also read the range coder's words
+    (``planar_kernel.decode_raster_plane``, ``motion_kernel.read_field``); without it, a Python
+    step per wavefront through constriction (the same samples, ``tests/test_range_decoder.py``)."""
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (kind,) = struct.unpack_from("<I", payload)
@@ -590,7 +597,7 @@ def decode(
         raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra, 3 raster inter)")
     if kind in (KIND_INTER, KIND_RASTER_INTER) and not references:
         raise FormatError("inter planar frame without a previous frame")
-    dec = entropy.FrameDecoder(payload[4:])
+    dec = entropy.FrameDecoder(payload[4:], compiled=compiled)
 
     def wavefront_tables(inter: bool) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
         """Per plane: (table, error levels' offsets, refinement weights)."""

@@ -86,7 +86,7 @@ def encode(c: InterCandidate) -> bytes:
 
 
 def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
-    dec = entropy.FrameDecoder(coded.payload, ctx.profile)
+    dec = entropy.FrameDecoder(coded.payload, ctx.profile, compiled=True)  # whole rows never made
     out = np.zeros(ctx.shape_chw, np.uint8)
     pred = ctx.prediction()  # every pixel is coded: the whole frame
     for c in range(ctx.channels):  # a channel's values in row-major order, read band by band

@@ -82,7 +82,7 @@ def encode(c: IntraCandidate) -> bytes:
 
 
 def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
-    dec = entropy.FrameDecoder(coded.payload, ctx.profile)
+    dec = entropy.FrameDecoder(coded.payload, ctx.profile, compiled=True)  # whole rows never made
     # uint8, as the encoder's frame: the rule reads both as float32, and one compiled signature
     # serves both (a second cost 2.5 s on the first run that met it)
     canvas = np.zeros((ctx.channels, ctx.height * ctx.width), np.uint8)

@@ -1,0 +1,286 @@
+"""A compiled range decoder that reads constriction's words exactly as constriction does.
+
+Why: constriction is reached through one Python call per batch of rows, and each row must be
+made first: a raster planar plane is about 130 wavefronts, each a call to make its rows and a
+call or two to decode them. A decoder whose state lives in an array can be driven from inside a
+compiled kernel that computes the samples' means as it goes (``codec.planar_kernel``: a whole
+plane in one call, the GIL released), and a row of the integer Laplace tables need not be made
+at all (``decode_laplace``): its entries' running sums are the tables' cumulative counts, so a
+symbol is found by bisection, where constriction sums and scans the row's floats.
+
+What it mirrors (constriction 0.5, ``src/stream/queue.rs`` and
+``src/stream/model/categorical/lazy_contiguous.rs``): the queue ``RangeDecoder`` of 32-bit words
+with a 64-bit state (lower, range, point), and the ``Categorical(perfect=False)`` model at 24-bit
+precision, which quantizes a float64 row p of K entries as: normalization = the row's sum, left
+to right (refused unless a positive normal float); scale = (2^24 - K) / normalization; the left
+cumulative of symbol s is ``floor(sum(p[:s]) * scale) + s``, the last symbol's right end 2^24.
+Decoding a symbol: ``quantile = (point - lower) // (range >> 24)`` (refused if >= 2^24), the
+symbol whose cumulative interval holds it (found as constriction's ``quantile_function`` finds
+it: a float scan to a lower bound, then the integer cumulatives), then lower += scale * left,
+range = scale * probability, and if range < 2^32, the state moves up a word and the next word
+is read in (none past the end).
+Every operation is the same IEEE double or wrapping 64-bit integer operation in the same order,
+so the symbols are constriction's on every input, valid or not (``tests/test_range_decoder.py``
+checks both against constriction).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from . import table_kernel
+from .errors import FormatError
+
+PRECISION = 24
+_ONE = 1 << PRECISION
+#: Status codes of the kernels.
+OK, BAD_ROW, BAD_DATA = 0, 1, 2
+_EPS = np.finfo(np.float64).eps
+_TINY = np.finfo(np.float64).tiny
+_HUGE = np.finfo(np.float64).max
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def row_scale(row):  # pragma: no cover - compiled
+    """The model's scale of ``row`` (1-D float64), or -1.0 where constriction refuses the row."""
+    k = row.size
+    if k < 2 or k >= _ONE - 1:
+        return -1.0
+    total = 0.0
+    for s in range(k):
+        total += row[s]
+    if not (total >= _TINY and total <= _HUGE):  # positive and normal (NaN fails both)
+        return -1.0
+    return np.float64(_ONE - k) / total
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _as_u32(x):  # pragma: no cover - compiled
+    """Rust's ``f64 as u32``: truncation toward zero, saturating (NaN to 0)."""
+    if not (x > 0.0):
+        return np.uint64(0)
+    if x >= 4294967295.0:
+        return np.uint64(4294967295)
+    return np.uint64(x)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _quantile(row, scale, quantile):  # pragma: no cover - compiled
+    """constriction's ``quantile_function``: (symbol, left cumulative, probability) of the
+    interval of ``quantile`` (uint64 < 2^24)."""
+    k = row.size
+    left_f = 0.0
+    right_f = 0.0
+    enlarged = (1.0 + _EPS + _EPS) * scale
+    q_low = quantile - np.uint64(k) if quantile > np.uint64(k) else np.uint64(0)
+    lower_bound = np.float64(q_low) / enlarged
+    nxt = 0
+    while nxt < k:
+        p = row[nxt]
+        nxt += 1
+        left_f = right_f
+        right_f = right_f + p
+        if right_f >= lower_bound:
+            break
+    left = _as_u32(left_f * scale) + np.uint64(nxt - 1)
+    while nxt < k:
+        right = _as_u32(right_f * scale) + np.uint64(nxt)
+        if right > quantile:
+            return nxt - 1, left, right - left
+        left = right
+        right_f = right_f + row[nxt]
+        nxt += 1
+    return nxt - 1, left, np.uint64(_ONE) - left
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def decode_symbol(row, scale, words, state):  # pragma: no cover - compiled
+    """One symbol under ``row`` (its ``row_scale``), advancing ``state`` (uint64[4]: lower, range,
+    point, next word); -1 for data no encoder could have written (constriction's InvalidData)."""
+    lower, rng, point = state[0], state[1], state[2]
+    step = rng >> np.uint64(PRECISION)
+    quantile = (point - lower) // step
+    if quantile >= np.uint64(_ONE):
+        return -1
+    symbol, left, prob = _quantile(row, scale, quantile)
+    lower = lower + step * left
+    rng = step * prob
+    if rng < (np.uint64(1) << np.uint64(32)):
+        lower = lower << np.uint64(32)
+        rng = rng << np.uint64(32)
+        point = point << np.uint64(32)
+        pos = state[3]
+        if pos < np.uint64(words.size):
+            point = point | np.uint64(words[pos])
+            state[3] = pos + np.uint64(1)
+    state[0], state[1], state[2] = lower, rng, point
+    return symbol
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _cumulative(prefix, scale, symbol):  # pragma: no cover - compiled
+    """The model's left cumulative of ``symbol`` whose row's entries before it sum to ``prefix``
+    (an integer, exact in float64 as constriction's running float sum of integer entries is)."""
+    return _as_u32(np.float64(prefix) * scale) + np.uint64(symbol)
+
+
+#: Row kinds of ``decode_laplace``: a whole row f(0..255), a window f(lo..lo + width - 1) and
+#: its escape, the whole row with that window's values set to 0 (``entropy``'s windowed rows).
+WHOLE, WINDOW, ESCAPE = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _prefix(kind, k, lo, width, mean, scale_idx, phased):  # pragma: no cover - compiled
+    """The sum of a row's first k entries, from the integer tables."""
+    if kind == WINDOW:
+        return table_kernel.value_prefix(lo + k, mean, scale_idx, phased) - table_kernel.value_prefix(
+            lo, mean, scale_idx, phased
+        )
+    if kind == ESCAPE:
+        if k <= lo:
+            return table_kernel.value_prefix(k, mean, scale_idx, phased)
+        start = table_kernel.value_prefix(lo, mean, scale_idx, phased)
+        if k <= lo + width:
+            return start
+        gap = table_kernel.value_prefix(lo + width, mean, scale_idx, phased) - start
+        return table_kernel.value_prefix(k, mean, scale_idx, phased) - gap
+    return table_kernel.value_prefix(k, mean, scale_idx, phased)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # pragma: no cover - compiled
+    """One symbol under a Laplace table row of ``kind`` (mean ``mean`` in 1/16, ``scale_idx``;
+    ``lo`` and ``width`` the window's), without making the row: its entries' sums come from the
+    cumulative counts (``table_kernel.value_prefix``), and the symbol is found by bisecting the
+    model's cumulatives, which rise strictly (each symbol adds its floor plus one). The same
+    symbol, cumulative and probability as ``decode_symbol`` on the row, so the same state."""
+    if kind == WINDOW:
+        count = width + 1
+        total = table_kernel.FULL
+    elif kind == ESCAPE:
+        count = table_kernel.VALUES
+        total = table_kernel.FULL - (
+            table_kernel.value_prefix(lo + width, mean, scale_idx, phased)
+            - table_kernel.value_prefix(lo, mean, scale_idx, phased)
+        )
+    else:
+        count = table_kernel.VALUES
+        total = table_kernel.FULL
+    scale = np.float64(_ONE - count) / np.float64(total)
+    lower, rng, point = state[0], state[1], state[2]
+    step = rng >> np.uint64(PRECISION)
+    quantile = (point - lower) // step
+    if quantile >= np.uint64(_ONE):
+        return -1
+    a, b = 0, count - 1  # the last symbol whose left cumulative is <= quantile
+    while a < b:
+        mid = (a + b + 1) >> 1
+        if _cumulative(_prefix(kind, mid, lo, width, mean, scale_idx, phased), scale, mid) <= quantile:
+            a = mid
+        else:
+            b = mid - 1
+    left = _cumulative(_prefix(kind, a, lo, width, mean, scale_idx, phased), scale, a)
+    if a == count - 1:
+        right = np.uint64(_ONE)
+    else:
+        right = _cumulative(_prefix(kind, a + 1, lo, width, mean, scale_idx, phased), scale, a + 1)
+    lower = lower + step * left
+    rng = step * (right - left)
+    if rng < (np.uint64(1) << np.uint64(32)):
+        lower = lower << np.uint64(32)
+        rng = rng << np.uint64(32)
+        point = point << np.uint64(32)
+        pos = state[3]
+        if pos < np.uint64(words.size):
+            point = point | np.uint64(words[pos])
+            state[3] = pos + np.uint64(1)
+    state[0], state[1], state[2] = lower, rng, point
+    return a
+
+
+@numba.njit(cache=True, nogil=True)
+def _decode_rows(rows, fixed, count, words, state, out):  # pragma: no cover - compiled
+    """``count`` symbols into ``out``: under ``rows[i]``, or with ``fixed`` all under ``rows[0]``."""
+    scale = row_scale(rows[0])
+    for i in range(count):
+        r = 0 if fixed else i
+        if r > 0:
+            scale = row_scale(rows[r])
+        if scale < 0.0:
+            return BAD_ROW
+        s = decode_symbol(rows[r], scale, words, state)
+        if s < 0:
+            return BAD_DATA
+        out[i] = s
+    return OK
+
+
+@numba.njit(cache=True, nogil=True)
+def _decode_values(mean_q, scale_idx, phased, words, state, out):  # pragma: no cover - compiled
+    """Pixel values 0..255 under their whole Laplace rows (``decode_laplace``), in order."""
+    for i in range(out.size):
+        v = decode_laplace(WHOLE, 0, 0, mean_q[i], scale_idx[i], phased, words, state)
+        if v < 0:
+            return BAD_DATA
+        out[i] = v
+    return OK
+
+
+def initial_state(words: np.ndarray) -> np.ndarray:
+    """The state (lower 0, range 2^64 - 1, point, next word) of a decoder over ``words``: the
+    point is the first two words, big end first (fewer words shifted to the top)."""
+    point, n = 0, min(2, words.size)
+    for w in words[:n]:
+        point = (point << 32) | int(w)
+    if n == 1:
+        point <<= 32
+    return np.array([0, (1 << 64) - 1, point, n], np.uint64)
+
+
+def check(status: int) -> None:
+    """FormatError for a kernel's failure status."""
+    if status == BAD_ROW:
+        raise FormatError("a probability row the coder refuses (fewer than 2 entries, or no positive mass)")
+    if status == BAD_DATA:
+        raise FormatError("frame payload holds data no encoder writes (range decoder)")
+
+
+class RangeDecoder:
+    """The state of one payload's decoding, shared with compiled kernels that decode in place."""
+
+    def __init__(self, words: np.ndarray) -> None:
+        self.words = np.ascontiguousarray(words, np.uint32)
+        self.state = initial_state(self.words)
+
+    def decode_rows(self, rows: np.ndarray) -> np.ndarray:
+        """One symbol per row of ``rows`` ((N, K) float64), int32."""
+        rows = np.ascontiguousarray(rows, np.float64)
+        out = np.empty(rows.shape[0], np.int32)
+        if rows.shape[0]:
+            with table_kernel.first_call(_decode_rows):
+                check(_decode_rows(rows, False, rows.shape[0], self.words, self.state, out))
+        return out
+
+    def decode_values(self, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:
+        """Pixel values (uint8, flat) under the whole rows of the integer Laplace tables at
+        ``mean_q`` (0..4080) and ``scale_idx`` (0..63): ``entropy.table_rows``'s rows, which are
+        never made (each value is found in the tables' cumulative counts)."""
+        mean_q = np.ascontiguousarray(mean_q, np.int64).ravel()
+        scale_idx = np.ascontiguousarray(scale_idx, np.int64).ravel()
+        out = np.empty(mean_q.size, np.uint8)
+        if out.size:
+            with table_kernel.first_call(_decode_values):
+                check(
+                    _decode_values(mean_q, scale_idx, table_kernel.phased_cdf(), self.words, self.state, out)
+                )
+        return out
+
+    def decode_fixed(self, row: np.ndarray, count: int) -> np.ndarray:
+        """``count`` symbols under the one ``row`` (K,), int32."""
+        out = np.empty(count, np.int32)
+        if count:
+            rows = np.array(row, np.float64).reshape(1, -1)  # a writable copy: one kernel type for both
+            with table_kernel.first_call(_decode_rows):
+                check(_decode_rows(rows, True, count, self.words, self.state, out))
+        return out
