@@ -502,10 +502,19 @@ class FrameEncoder:
     (format versions 1-2), under constriction's QuantizedLaplace.
     """
 
-    def __init__(self, profile: FormatProfile = CURRENT) -> None:
-        self._coder = constriction.stream.queue.RangeEncoder()
+    def __init__(self, profile: FormatProfile = CURRENT, compiled: bool = False) -> None:
+        """``compiled``: code with ``range_encoder`` (constriction's words, written by compiled
+        kernels that take whole planes: ``ranges``) instead of constriction."""
         self.profile = profile
         self._quantized_laplace = not profile.integer_tables
+        #: The compiled encoder where ``compiled`` (else None).
+        self.ranges = None
+        if compiled and not self._quantized_laplace:
+            from . import range_encoder  # numba: loaded on first use
+
+            self.ranges = range_encoder.RangeEncoder()
+        else:
+            self._coder = constriction.stream.queue.RangeEncoder()
 
     def encode(self, symbols: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray) -> None:
         """Encode a batch of pixel values under snapped Laplace parameters (all arrays same size)."""
@@ -513,6 +522,9 @@ class FrameEncoder:
         if self._quantized_laplace:
             means, scales = _params(mean_q, scale_idx)
             self._coder.encode(sym, _MODEL, means, scales)
+            return
+        if self.ranges is not None:
+            self.ranges.encode_values(sym, mean_q, scale_idx)
             return
         m, s = mean_q.ravel(), scale_idx.ravel()
         for start in range(0, sym.size, TABLE_BLOCK):
@@ -525,6 +537,9 @@ class FrameEncoder:
         With K = 1 the index is certain and nothing is coded (constriction needs K >= 2).
         """
         if probabilities.shape[1] == 1:
+            return
+        if self.ranges is not None:
+            self.ranges.encode_rows(symbols, probabilities)
             return
         self._coder.encode(
             np.ascontiguousarray(symbols.ravel(), dtype=np.int32),
@@ -540,11 +555,15 @@ class FrameEncoder:
             return
         if self._quantized_laplace:
             self._coder.encode(v, _SIGNED, np.zeros(v.size), np.full(v.size, float(scale)))
+        elif self.ranges is not None:
+            self.ranges.encode_fixed(v - _SIGNED_MIN, _signed_row_at(int(quantize_scale(np.float64(scale)))))
         else:
             self._coder.encode(v - _SIGNED_MIN, _signed_model(scale))
 
     def finish(self) -> bytes:
         """The compressed frame as little-endian 32-bit words."""
+        if self.ranges is not None:
+            return self.ranges.words().astype("<u4").tobytes()
         return self._coder.get_compressed().astype("<u4").tobytes()
 
 

@@ -20,7 +20,7 @@ it: a float scan to a lower bound, then the integer cumulatives), then lower += 
 range = scale * probability, and if range < 2^32, the state moves up a word and the next word
 is read in (none past the end).
 Every operation is the same IEEE double or wrapping 64-bit integer operation in the same order,
-so the symbols are constriction's on every input, valid or not (``tests/test_range_decoder.py``
+so the symbols are constriction's on every input, valid or not (``tests/test_range_coder.py``
 checks both against constriction).
 """
 

@@ -517,7 +517,7 @@ def decode_raster_plane(
     frame's range decoder ``ranges``, in one call: raster inter with ``mc`` (tiled), else raster
     intra, with ``table``, ``means`` and ``weights`` as ``raster_rows`` takes them. The same
     samples as ``raster_rows`` and ``entropy.decode_single_rows`` wavefront by wavefront
-    (``tests/test_range_decoder.py``), without a Python step per wavefront."""
+    (``tests/test_range_coder.py``), without a Python step per wavefront."""
     height = plane.size // width
     tile = raster_rule.WHOLE if mc is None else raster_rule.TILED
     targets, neighbours, starts = raster_rule.flat_wavefronts(height, width, tile)

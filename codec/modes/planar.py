@@ -435,7 +435,7 @@ def encode(c: PlanarCandidate) -> bytes:
     """The payload: kind word, then the range coder's words: the motion field's header (inter),
     every plane's table (in coding order; a wavefront plane's followed by its error levels'
     offsets and its refinement), the motion field's symbols (inter), then every plane's samples."""
-    enc = entropy.FrameEncoder()
+    enc = entropy.FrameEncoder(compiled=True)  # constriction's words, a plane's samples per call
     if c.field is not None:
         motion_field.write_header(enc, c.field)
     raster_from = len(c.coded) - c.wavefront_planes
@@ -449,6 +449,15 @@ def encode(c: PlanarCandidate) -> bytes:
         motion_field.write_symbols(enc, c.field)
     for k, (flat, plane_params, (_, _, depth)) in enumerate(zip(c.coded, c.params, c.sizes, strict=True)):
         table = c.coding_table(k)
+        if k >= raster_from and depth == 8:  # every wavefront in one call
+            starts = np.cumsum([0] + [t.size for t, _, _ in plane_params])
+            enc.ranges.encode_wavefronts(
+                np.concatenate([flat[t] for t, _, _ in plane_params]),
+                np.concatenate([m for _, m, _ in plane_params]),
+                np.concatenate([table[x] for _, _, x in plane_params]),
+                starts,
+            )
+            continue
         for targets, mean, ctx in plane_params:
             _encode_batch(enc, flat[targets], mean, table[ctx], depth, k >= raster_from)
     return struct.pack("<I", c.kind) + enc.finish()
@@ -589,7 +598,7 @@ def decode(
     stream's version has them (12 and later, 13 and later). ``compiled``: the raster planes and
     the field decoded by compiled kernels that also read the range coder's words
     (``planar_kernel.decode_raster_plane``, ``motion_kernel.read_field``); without it, a Python
-    step per wavefront through constriction (the same samples, ``tests/test_range_decoder.py``)."""
+    step per wavefront through constriction (the same samples, ``tests/test_range_coder.py``)."""
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (kind,) = struct.unpack_from("<I", payload)

@@ -1,7 +1,8 @@
-"""The compiled range decoder (bitstream/range_decoder.py) against constriction itself: the same
-symbols from the same words, under rows of every kind the codec makes, and the same refusals;
-and the planar frames decoded by the compiled whole-plane kernels that drive it, against the
-Python steps through constriction."""
+"""The compiled range decoder and encoder (bitstream/range_decoder.py, range_encoder.py) against
+constriction itself: the same symbols from the same words, the same words from the same symbols,
+under rows of every kind the codec makes, and the same refusals; and the planar frames decoded by
+the compiled whole-plane kernels that drive the decoder, against the Python steps through
+constriction."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numba
 import numpy as np
 import pytest
 
-from fpcodec.bitstream import entropy, range_decoder, table_kernel
+from fpcodec.bitstream import entropy, range_decoder, range_encoder, table_kernel
 from fpcodec.bitstream.errors import FormatError
 from fpcodec.codec import motion, planar_coding, planar_io
 from fpcodec.codec.modes import planar
@@ -220,3 +221,43 @@ def test_damaged_planar_payload_is_refused_compiled() -> None:
         else:
             for a, b in zip(*outcomes, strict=True):
                 np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("k", [2, 3, 17, 256])
+@pytest.mark.parametrize("kind", ["integer", "peaked", "zeros", "uniform"])
+def test_compiled_encoder_writes_constriction_words(k: int, kind: str) -> None:
+    """``range_encoder`` writes the words constriction writes for the same symbols under the
+    same rows (long enough to pass through many held-back carries), in batches of any size."""
+    rng = np.random.default_rng(k * 3 + len(kind))
+    rows = _rows(rng, 5000, k, kind)
+    symbols = _symbols(rng, rows).astype(np.int32)
+    symbols[:60] = rng.integers(0, k, 60)
+    ref = constriction.stream.queue.RangeEncoder()
+    ref.encode(symbols, CATEGORICAL, rows)
+    ours = range_encoder.RangeEncoder()
+    for start, stop in ((0, 1), (1, 700), (700, 5000)):
+        ours.encode_rows(symbols[start:stop], rows[start:stop])
+    np.testing.assert_array_equal(ours.words(), ref.get_compressed())
+
+
+@pytest.mark.parametrize("radius", [0, 3, 7, 15, 31, 63])
+def test_compiled_encoder_laplace_rows(radius: int) -> None:
+    """Whole rows (``encode_values``) and single-window wavefronts with escapes
+    (``encode_wavefronts``) give constriction's words for ``entropy``'s own coding of them."""
+    rng = np.random.default_rng(radius)
+    n = 3000
+    values = rng.integers(0, 256, n)
+    mean_q = np.clip(values * 16 + rng.integers(-300, 300, n), 0, 4080)
+    scale_idx = rng.integers(0, 64, n) if radius == 0 else np.full(n, 0)
+    if radius:  # scales whose window is this radius, and a few values far out (escapes)
+        scale_idx = rng.choice(np.flatnonzero(entropy.WINDOW_OF_SCALE == radius), n)
+        mean_q[::7] = rng.integers(0, 4081, mean_q[::7].size)
+    starts = np.array([0, 1, 40, 41, 1000, n])
+    ref = entropy.FrameEncoder()
+    for s0, s1 in zip(starts[:-1], starts[1:], strict=True):
+        entropy.encode_windowed(ref, values[s0:s1], mean_q[s0:s1], scale_idx[s0:s1], single=True)
+    ref.encode(values, mean_q, scale_idx)
+    ours = entropy.FrameEncoder(compiled=True)
+    ours.ranges.encode_wavefronts(values, mean_q, scale_idx, starts)
+    ours.encode(values, mean_q, scale_idx)
+    assert ours.finish() == ref.finish()
