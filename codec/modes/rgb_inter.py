@@ -77,7 +77,7 @@ def estimate(frame: FrameToCode, pred: Prediction) -> InterCandidate:
 
 
 def encode(c: InterCandidate) -> bytes:
-    enc = entropy.FrameEncoder()
+    enc = entropy.FrameEncoder(compiled=True)  # whole rows never made
     all_mean_q, all_scale_idx = c.parameters()
     for ch in range(c.chw.shape[0]):
         mean_q, scale_idx = all_mean_q[ch].astype(np.int32), all_scale_idx[ch].astype(np.int32)

@@ -70,7 +70,7 @@ def _pass_params(
 
 
 def encode(c: IntraCandidate) -> bytes:
-    enc = entropy.FrameEncoder()
+    enc = entropy.FrameEncoder(compiled=True)  # whole rows never made
     if c.params is None:
         params = _pass_params(c.flat, c.height, c.width)
     else:  # the schedule again: cached at these sizes, so not kept in the candidate
