@@ -271,6 +271,41 @@ class RangeEncoder:
                     )
                 )
 
+    def encode_batches(
+        self,
+        flags: np.ndarray,
+        flag_ctx: np.ndarray,
+        flag_starts: np.ndarray,
+        flag_rows: np.ndarray,
+        differences: np.ndarray,
+        difference_scales: np.ndarray,
+        moved_starts: np.ndarray,
+        picks: np.ndarray,
+        share: np.ndarray,
+        centre: int,
+    ) -> None:
+        """A motion field's wavefronts in one call (``_encode_batches``; ``flag_starts`` and
+        ``moved_starts``: each batch's first flag and first moved block, one more at the end)."""
+        self._room(flags.size + 3 * picks.size + 4)
+        with table_kernel.first_call(_encode_batches):
+            _check(
+                _encode_batches(
+                    np.ascontiguousarray(flags, np.int64),
+                    np.ascontiguousarray(flag_ctx, np.int64),
+                    np.ascontiguousarray(flag_starts, np.int64),
+                    np.ascontiguousarray(flag_rows, np.float64),
+                    np.ascontiguousarray(differences, np.int64).reshape(2, -1),
+                    np.ascontiguousarray(difference_scales, np.int64),
+                    np.ascontiguousarray(moved_starts, np.int64),
+                    np.ascontiguousarray(picks, np.int64),
+                    np.ascontiguousarray(share, np.float64),
+                    np.int64(centre),
+                    table_kernel.phased_cdf(),
+                    self.state,
+                    self.out,
+                )
+            )
+
     def words(self) -> np.ndarray:
         """The words written so far and the ones that finish the stream (``seal_words``), uint32;
         the state is left as it is."""
@@ -291,3 +326,41 @@ class RangeEncoder:
         if ((lower + rng) & mask) >> 32 == point_word:
             tail.append(0)
         return np.concatenate([written, np.array(tail, np.uint32)])
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_batches(
+    flags, flag_ctx, flag_starts, flag_rows, differences, difference_scales, moved_starts, picks, share,
+    centre, phased, state, out,
+):  # pragma: no cover - compiled  # fmt: skip
+    """Batches of a motion field as ``motion_field.write_symbols`` codes them, each batch its
+    flags (``flag_rows`` of their contexts), then its moved blocks' first and second difference
+    symbols (whole Laplace rows at ``centre``), then (a ``share`` of two or more) their picks."""
+    flag_scale = np.empty(flag_rows.shape[0])
+    for c in range(flag_rows.shape[0]):
+        flag_scale[c] = range_decoder.row_scale(flag_rows[c])
+        if flag_scale[c] < 0.0:
+            return range_decoder.BAD_ROW
+    share_scale = range_decoder.row_scale(share)
+    if share.size > 1 and share_scale < 0.0:
+        return range_decoder.BAD_ROW
+    for b in range(flag_starts.size - 1):
+        for i in range(flag_starts[b], flag_starts[b + 1]):
+            _encode_row_symbol(flag_rows[flag_ctx[i]], flag_scale[flag_ctx[i]], flags[i], state, out)
+        for c in range(2):
+            for k in range(moved_starts[b], moved_starts[b + 1]):
+                encode_laplace(
+                    range_decoder.WHOLE,
+                    0,
+                    0,
+                    centre,
+                    difference_scales[k],
+                    phased,
+                    differences[c, k],
+                    state,
+                    out,
+                )
+        if share.size > 1:
+            for k in range(moved_starts[b], moved_starts[b + 1]):
+                _encode_row_symbol(share, share_scale, picks[k], state, out)
+    return range_decoder.OK

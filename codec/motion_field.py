@@ -150,6 +150,21 @@ def write_symbols(enc: entropy.FrameEncoder, field: FieldCode) -> None:
     horizontal ones (one call: the same words as two), then their references."""
     share = field.reference_q.astype(np.float64)
     rows = _flag_rows(field.flag_q)
+    if enc.ranges is not None:  # every wavefront in one compiled call
+        moved = [b[3].size for b in field.batches]
+        enc.ranges.encode_batches(
+            np.concatenate([b[0] for b in field.batches]),
+            np.concatenate([b[1] for b in field.batches]),
+            np.cumsum([0] + [b[0].size for b in field.batches]),
+            rows,
+            np.concatenate([b[2] for b in field.batches], axis=1),
+            field.scales[np.concatenate([b[3] for b in field.batches])],
+            np.cumsum([0, *moved]),
+            np.concatenate([b[4] for b in field.batches]) if field.references > 1 else np.zeros(0, np.int64),
+            share if field.references > 1 else np.zeros(1),
+            16 * _CENTRE,
+        )
+        return
     for flags, flag_ctx, symbols, act_ctx, picks in field.batches:
         enc.encode_categorical(flags, rows[flag_ctx])
         if act_ctx.size:
