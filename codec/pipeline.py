@@ -186,7 +186,6 @@ class Encoder:
                     f"not {getattr(model, 'name', model)!r}"
                 )
             self._geometry = planar_coding.geometry(pixel_format, width, height)
-            self._kind_probe = planar_coding.planar.KindProbe()  # which kinds the frames estimate
         if keyint is not None and not (isinstance(keyint, (int, np.integer)) and 0 <= keyint < _U32):
             raise InputError(f"key-frame interval {keyint!r} must be an integer >= 0 (0: only frame 0)")
         if pixel_format is None and channels not in (3, 4):
@@ -379,7 +378,7 @@ class Encoder:
             self._history.clear()
             self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
         references = list(self._history)[::-1][: planar_coding.REFERENCES]
-        mode, payload = planar_coding.encode_frame(planes, references, self._geometry, self._kind_probe)
+        mode, payload = planar_coding.encode_frame(planes, references, self._geometry)
         record = FrameRecord(
             index=self.frames_written,
             duration=int(duration),

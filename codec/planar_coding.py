@@ -54,16 +54,13 @@ def planes_crc(planes: list[np.ndarray]) -> int:
 
 
 def encode_frame(
-    planes: list[np.ndarray],
-    references: list[list[np.ndarray]],
-    geom: list[planar.PlaneGeometry],
-    probe: planar.KindProbe | None = None,
+    planes: list[np.ndarray], references: list[list[np.ndarray]], geom: list[planar.PlaneGeometry]
 ) -> tuple[int, bytes]:
     """(mode, payload): mode 6, or the raw planes (mode 5) when coding would not make them
     smaller. ``references``: the decoded frames since the last key frame, the last first (at
-    most REFERENCES); ``probe``: the stream's ``planar.KindProbe`` (None: every kind estimated)."""
+    most REFERENCES)."""
     raw = sum(g.height * g.width * (1 if g.depth == 8 else 2) for g in geom)
-    candidate = planar.estimate(planes, references, geom, probe)
+    candidate = planar.estimate(planes, references, geom)
     if candidate.bits / 8 < raw:
         payload = planar.encode(candidate)
         if len(payload) < raw:

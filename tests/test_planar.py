@@ -564,35 +564,3 @@ def test_fit_table_counts_only_the_contexts_and_distances_that_occur(depth: int)
     want_table, want_bits = _fit_table_dense(flat, batches, depth, contexts)
     assert np.array_equal(table, want_table) and bits == want_bits
     assert table[1] == table[0] and table[5] == table[4]  # unused contexts repeat the one before
-
-
-def test_kind_probe_estimates_every_kind_only_where_one_may_win(monkeypatch) -> None:
-    """With a stream's ``KindProbe``, a frame after one that raster inter won is estimated in
-    raster inter only, except every KIND_PROBE-th frame, after another kind won, and where raster
-    inter's estimate jumps by more than KIND_JUMP; without a probe every kind is estimated. The
-    frames decode exactly either way."""
-    rng = np.random.default_rng(3)
-    base = rng.integers(0, 256, (48, 64))
-    frames = [[np.roll(base, k, axis=1).astype(np.uint8)] for k in range(12)]
-    frames[7] = [rng.integers(0, 256, (48, 64)).astype(np.uint8)]  # a cut: new content
-    geometry = [planar.PlaneGeometry(48, 64)]
-    full = []
-    calls = planar._plan
-    monkeypatch.setattr(planar, "_plan", lambda kind, *a: (full.append(kind), calls(kind, *a))[1])
-    probe = planar.KindProbe()
-    history: list = []
-    kinds = []
-    for planes in frames:
-        before = len(full)
-        candidate = planar.estimate(planes, history[: motion.REFERENCES], geometry, probe)
-        kinds.append((candidate.kind, len(full) > before))
-        got = planar.decode(planar.encode(candidate), history[: motion.REFERENCES], geometry)
-        np.testing.assert_array_equal(got[0], planes[0])
-        history.insert(0, planes)
-    estimated_in_full = [k for k, (_, whole) in enumerate(kinds) if whole]
-    assert estimated_in_full[:2] == [0, 1]  # the first frame (no references), and the first inter frame
-    assert 7 in estimated_in_full  # the cut: raster inter's estimate jumped
-    assert len(estimated_in_full) < len(frames) - 4
-    for k in range(1, len(frames)):  # a frame estimated alone follows one that raster inter won
-        if not kinds[k][1]:
-            assert kinds[k - 1][0] == planar.KIND_RASTER_INTER and kinds[k][0] == planar.KIND_RASTER_INTER

@@ -3,8 +3,7 @@
 The payload is a kind word (u32) and the range coder's words. Kinds: 0 intra (coarse-to-fine
 passes, ``codec.planar_rule``), 1 inter (the same passes against motion-compensated references,
 ``codec.motion``), 2 raster intra and 3 raster inter (wavefronts, ``codec.raster_rule``); the
-encoder estimates each and codes the cheapest (after a frame that raster inter won, mostly raster
-inter alone: ``KindProbe``). An inter frame first codes its luma motion field,
+encoder estimates each and codes the cheapest. An inter frame first codes its luma motion field,
 one vector and reference per block: from version 13 in wavefronts against the neighbours' median
 (``codec.motion_field``); before, as planes of one sample per block (vertical, then horizontal
 component + FIELD_OFFSET, then the reference index when there is a choice), coded as intra
@@ -57,13 +56,6 @@ WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
 #: the unrefined raster intra frame is within this factor of the best kind: refinement saves a
 #: few per cent of an intra frame (at most 7 % on the dev clips), and inter frames cost far less.
 INTRA_REFINE_MARGIN = 1.15
-#: Raster inter wins nearly every inter frame of natural video (all of the dev clips' but one), so
-#: the encoder estimates the other kinds (coarse-to-fine intra and inter, raster intra: a third of
-#: a frame's estimate) only where one may win (``KindProbe``): on a stream's first frame and key
-#: frames, after a frame that another kind won, on every KIND_PROBE-th frame, and where raster
-#: inter's estimate grew more than KIND_JUMP times over the last frame's (a cut, new content).
-KIND_PROBE = 8
-KIND_JUMP = 1.25
 
 
 @dataclass(frozen=True)
@@ -111,39 +103,17 @@ class PlanarCandidate:
         return raster_rule.level_scales(self.tables[k], self.offsets[k - raster_from], SCALES)
 
 
-@dataclass
-class KindProbe:
-    """One planar stream's memory of its frames' kinds, for ``estimate`` (the encoder's choice of
-    what to estimate; any kind decodes)."""
-
-    others_won: bool = True  # a kind other than raster inter won the last frame estimated in full
-    skipped: int = 0  # frames since the last one estimated in full
-    last_bits: float = 0.0  # raster inter's estimate of the last frame
-
-    def raster_inter_only(self, bits: float) -> bool:
-        """Whether a frame whose raster inter estimate is ``bits`` needs no other kind's."""
-        return not self.others_won and self.skipped + 1 < KIND_PROBE and bits <= KIND_JUMP * self.last_bits
-
-    def update(self, best: PlanarCandidate, raster_inter_bits: float, full: bool) -> None:
-        """Learn from a frame's chosen kind (``full``: every kind was estimated)."""
-        if full:
-            self.others_won = best.kind != KIND_RASTER_INTER
-        self.skipped = 0 if full else self.skipped + 1
-        self.last_bits = raster_inter_bits
-
-
 def estimate(
-    planes: list[np.ndarray],
-    references: list[list[np.ndarray]],
-    geometry: list[PlaneGeometry],
-    probe: KindProbe | None = None,
+    planes: list[np.ndarray], references: list[list[np.ndarray]], geometry: list[PlaneGeometry]
 ) -> PlanarCandidate:
     """The cheaper of intra and (with earlier frames: ``references``, the last decoded frame first,
-    at most motion.REFERENCES) inter coding of ``planes``; with a stream's ``probe``, only raster
-    inter where it says the others will not win (and the probe learns the frame's outcome)."""
+    at most motion.REFERENCES) inter coding of ``planes``."""
     flat = [p.astype(np.int64).ravel() for p in planes]
     sizes = [(g.height, g.width, g.depth) for g in geometry]
-    options: list[PlanarCandidate] = []
+    best = _plan(KIND_INTRA, flat, [None] * len(planes), sizes)
+    raster = _plan_raster(flat, sizes, refine=False)
+    if raster.bits < best.bits:
+        best = raster
     if references:
         halves = [motion.half_sample_plane(ref[0], geometry[0].max_value) for ref in references]
         found = [motion.search(planes[0], ref[0], half) for ref, half in zip(references, halves, strict=True)]
@@ -153,20 +123,11 @@ def estimate(
         vx = np.choose(pick, [f[1] for f in found])
         field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
         mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
+        inter = _joined(field, _plan(KIND_INTER, flat, mcs, sizes))
         raster_inter = _plan_raster(flat, sizes, mcs, field)
-        if probe is not None and probe.raster_inter_only(raster_inter.bits):
-            probe.update(raster_inter, raster_inter.bits, full=False)
-            return raster_inter
-        options = [_joined(field, _plan(KIND_INTER, flat, mcs, sizes)), raster_inter]
-    best = _plan(KIND_INTRA, flat, [None] * len(planes), sizes)
-    raster = _plan_raster(flat, sizes, refine=False)
-    if raster.bits < best.bits:
-        best = raster
-    best = min((best, *options), key=lambda c: c.bits)  # on ties the first: intra, inter, raster inter
+        best = min((best, inter, raster_inter), key=lambda c: c.bits)
     if raster.bits < INTRA_REFINE_MARGIN * best.bits:  # refinement could make raster intra the best
         best = min(best, _plan_raster(flat, sizes), key=lambda c: c.bits)
-    if probe is not None:
-        probe.update(best, options[-1].bits if options else 0.0, full=True)
     return best
 
 
