@@ -173,18 +173,17 @@ def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # p
     quantile = (point - lower) // step
     if quantile >= np.uint64(_ONE):
         return -1
-    a, b = 0, count - 1  # the last symbol whose left cumulative is <= quantile
+    # The last symbol whose left cumulative is <= quantile; its own cumulative and the next
+    # symbol's (the last one rejected; 2^24 past the end) are met on the way.
+    a, b = 0, count - 1
+    left, right = np.uint64(0), np.uint64(_ONE)
     while a < b:
         mid = (a + b + 1) >> 1
-        if _cumulative(_prefix(kind, mid, lo, width, mean, scale_idx, phased), scale, mid) <= quantile:
-            a = mid
+        cumulative = _cumulative(_prefix(kind, mid, lo, width, mean, scale_idx, phased), scale, mid)
+        if cumulative <= quantile:
+            a, left = mid, cumulative
         else:
-            b = mid - 1
-    left = _cumulative(_prefix(kind, a, lo, width, mean, scale_idx, phased), scale, a)
-    if a == count - 1:
-        right = np.uint64(_ONE)
-    else:
-        right = _cumulative(_prefix(kind, a + 1, lo, width, mean, scale_idx, phased), scale, a + 1)
+            b, right = mid - 1, cumulative
     lower = lower + step * left
     rng = step * (right - left)
     if rng < (np.uint64(1) << np.uint64(32)):

@@ -41,7 +41,7 @@ def _write(out, state, word):  # pragma: no cover - compiled
     state[_WRITTEN] += np.uint64(1)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def encode_interval(left, probability, state, out):  # pragma: no cover - compiled
     """Code the symbol whose interval is [left, left + probability) of 2^24, as constriction's
     ``encode_symbol`` does."""
@@ -73,7 +73,7 @@ def encode_interval(left, probability, state, out):  # pragma: no cover - compil
     state[_LOWER], state[_RANGE] = lower, rng
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def _encode_row_symbol(row, scale, symbol, state, out):  # pragma: no cover - compiled
     """``symbol`` under a float64 row (``range_decoder.row_scale``'s ``scale``): its left
     cumulative from the row's sum before it, left to right, as constriction's model sums it."""
@@ -106,7 +106,7 @@ def _encode_rows(rows, fixed, symbols, state, out):  # pragma: no cover - compil
     return range_decoder.OK
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def encode_laplace(
     kind, lo, width, mean, scale_idx, phased, symbol, state, out
 ):  # pragma: no cover - compiled

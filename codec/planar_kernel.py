@@ -429,11 +429,6 @@ def _raster_rows(
     )
 
 
-#: Wavefronts of at least this many samples have their rule run on threads in ``_raster_plane``
-#: (below it, starting the threads costs more than the samples).
-_PARALLEL_FROM = 256
-
-
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _raster_plane(
     plane, mc, inter, all_targets, all_neighbours, starts, luma_error, has_luma, thresholds, table, means,
@@ -441,7 +436,7 @@ def _raster_plane(
 ):  # pragma: no cover - compiled  # fmt: skip
     """A whole 8-bit raster plane decoded in place into ``plane``: wavefront by wavefront
     (``starts``: each one's first position in ``all_targets`` and ``all_neighbours``), the rule
-    (``_raster_sample``), the wavefront's single window (``entropy.single_window``: the widest any
+    (``_raster_sample``, on threads), the wavefront's single window (``entropy.single_window``: the widest any
     sample needs, or whole rows), every sample's symbol under its window's row, then the escaped
     samples' values under their escape rows, in order (``entropy.decode_single_rows``), each symbol
     read from the range decoder's ``words`` and ``state`` by ``range_decoder.decode_laplace``
@@ -453,24 +448,17 @@ def _raster_plane(
         widest = max(widest, starts[f + 1] - starts[f])
     mean = np.empty(widest, np.int64)
     scale = np.empty(widest, np.int64)
-    symbol = np.empty(widest, np.int64)
+    escaped = np.empty(widest, np.int64)
     for f in range(starts.size - 1):
         s0, s1 = starts[f], starts[f + 1]
         n = s1 - s0
         targets = all_targets[s0:s1]
         neighbours = all_neighbours[:, s0:s1]
-        if n >= _PARALLEL_FROM:
-            for i in numba.prange(n):
-                mean[i], scale[i] = _raster_sample(
-                    plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
-                    means, levels, error_weights, error_thresholds, width, height, weights, refined,
-                )  # fmt: skip
-        else:
-            for i in range(n):
-                mean[i], scale[i] = _raster_sample(
-                    plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
-                    means, levels, error_weights, error_thresholds, width, height, weights, refined,
-                )  # fmt: skip
+        for i in numba.prange(n):  # threads even for a few samples: no cost measured at 320x240
+            mean[i], scale[i] = _raster_sample(
+                plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
+                means, levels, error_weights, error_thresholds, width, height, weights, refined,
+            )  # fmt: skip
         radius = 0
         for i in range(n):
             r = window_of_scale[scale[i]]
@@ -481,25 +469,26 @@ def _raster_plane(
         span = 2 * radius + 1
         top = 255 - 2 * radius
         kind = range_decoder.WHOLE if radius == 0 else range_decoder.WINDOW
-        for i in range(n):
+        # The window's symbols, then the escaped samples' values: one loop, one decoder call
+        # site (the decoder is inlined, and each copy is compiled anew).
+        escapes = 0
+        t = 0
+        while t < n + escapes:
+            i = t if t < n else escaped[t - n]
             lo = 0 if radius == 0 else min(max(((mean[i] + 8) >> 4) - radius, 0), top)
-            symbol[i] = range_decoder.decode_laplace(kind, lo, span, mean[i], scale[i], phased, words, state)
-            if symbol[i] < 0:
-                return range_decoder.BAD_DATA
-        for i in range(n):
-            if radius == 0:
-                plane[targets[i]] = symbol[i]
-                continue
-            lo = min(max(((mean[i] + 8) >> 4) - radius, 0), top)
-            if symbol[i] != span:
-                plane[targets[i]] = lo + symbol[i]
-                continue
-            value = range_decoder.decode_laplace(
-                range_decoder.ESCAPE, lo, span, mean[i], scale[i], phased, words, state
+            got = range_decoder.decode_laplace(
+                kind if t < n else range_decoder.ESCAPE, lo, span, mean[i], scale[i], phased, words, state
             )
-            if value < 0:
+            if got < 0:
                 return range_decoder.BAD_DATA
-            plane[targets[i]] = value
+            if t >= n:
+                plane[targets[i]] = got
+            elif radius > 0 and got == span:
+                escaped[escapes] = i
+                escapes += 1
+            else:
+                plane[targets[i]] = lo + got
+            t += 1
     return range_decoder.OK
 
 
