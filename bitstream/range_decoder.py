@@ -98,14 +98,28 @@ def _quantile(row, scale, quantile):  # pragma: no cover - compiled
 def decode_symbol(row, scale, words, state):  # pragma: no cover - compiled
     """One symbol under ``row`` (its ``row_scale``), advancing ``state`` (uint64[4]: lower, range,
     point, next word); -1 for data no encoder could have written (constriction's InvalidData)."""
-    lower, rng, point = state[0], state[1], state[2]
-    step = rng >> np.uint64(PRECISION)
-    quantile = (point - lower) // step
+    step, quantile = _point(state)
     if quantile >= np.uint64(_ONE):
         return -1
     symbol, left, prob = _quantile(row, scale, quantile)
-    lower = lower + step * left
-    rng = step * prob
+    _advance(step, left, prob, words, state)
+    return symbol
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _point(state):  # pragma: no cover - compiled
+    """(range >> 24, the point's quantile): data no encoder wrote gives a quantile >= 2^24."""
+    step = state[1] >> np.uint64(PRECISION)
+    return step, (state[2] - state[0]) // step
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _advance(step, left, probability, words, state):  # pragma: no cover - compiled
+    """The state past a symbol of interval [left, left + probability): lower and range narrowed,
+    and if range < 2^32, moved up a word with the next word read into the point."""
+    lower = state[0] + step * left
+    rng = step * probability
+    point = state[2]
     if rng < (np.uint64(1) << np.uint64(32)):
         lower = lower << np.uint64(32)
         rng = rng << np.uint64(32)
@@ -115,7 +129,6 @@ def decode_symbol(row, scale, words, state):  # pragma: no cover - compiled
             point = point | np.uint64(words[pos])
             state[3] = pos + np.uint64(1)
     state[0], state[1], state[2] = lower, rng, point
-    return symbol
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -149,15 +162,11 @@ def _prefix(kind, k, lo, width, mean, scale_idx, phased):  # pragma: no cover - 
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # pragma: no cover - compiled
-    """One symbol under a Laplace table row of ``kind`` (mean ``mean`` in 1/16, ``scale_idx``;
-    ``lo`` and ``width`` the window's), without making the row: its entries' sums come from the
-    cumulative counts (``table_kernel.value_prefix``), and the symbol is found by bisecting the
-    model's cumulatives, which rise strictly (each symbol adds its floor plus one). The same
-    symbol, cumulative and probability as ``decode_symbol`` on the row, so the same state."""
+def laplace_model(kind, lo, width, mean, scale_idx, phased):  # pragma: no cover - compiled
+    """(symbols, the model's scale) of a Laplace table row of ``kind``: the row's mass is a whole
+    row's, less the window's for an escape row (an integer, as the row's float sum is exactly)."""
     if kind == WINDOW:
-        count = width + 1
-        total = table_kernel.FULL
+        count, total = width + 1, table_kernel.FULL
     elif kind == ESCAPE:
         count = table_kernel.VALUES
         total = table_kernel.FULL - (
@@ -165,12 +174,19 @@ def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # p
             - table_kernel.value_prefix(lo, mean, scale_idx, phased)
         )
     else:
-        count = table_kernel.VALUES
-        total = table_kernel.FULL
-    scale = np.float64(_ONE - count) / np.float64(total)
-    lower, rng, point = state[0], state[1], state[2]
-    step = rng >> np.uint64(PRECISION)
-    quantile = (point - lower) // step
+        count, total = table_kernel.VALUES, table_kernel.FULL
+    return count, np.float64(_ONE - count) / np.float64(total)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # pragma: no cover - compiled
+    """One symbol under a Laplace table row of ``kind`` (mean ``mean`` in 1/16, ``scale_idx``;
+    ``lo`` and ``width`` the window's), without making the row: its entries' sums come from the
+    cumulative counts (``table_kernel.value_prefix``), and the symbol is found by bisecting the
+    model's cumulatives, which rise strictly (each symbol adds its floor plus one). The same
+    symbol, cumulative and probability as ``decode_symbol`` on the row, so the same state."""
+    count, scale = laplace_model(kind, lo, width, mean, scale_idx, phased)
+    step, quantile = _point(state)
     if quantile >= np.uint64(_ONE):
         return -1
     # The last symbol whose left cumulative is <= quantile; its own cumulative and the next
@@ -184,17 +200,7 @@ def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # p
             a, left = mid, cumulative
         else:
             b, right = mid - 1, cumulative
-    lower = lower + step * left
-    rng = step * (right - left)
-    if rng < (np.uint64(1) << np.uint64(32)):
-        lower = lower << np.uint64(32)
-        rng = rng << np.uint64(32)
-        point = point << np.uint64(32)
-        pos = state[3]
-        if pos < np.uint64(words.size):
-            point = point | np.uint64(words[pos])
-            state[3] = pos + np.uint64(1)
-    state[0], state[1], state[2] = lower, rng, point
+    _advance(step, left, right - left, words, state)
     return a
 
 

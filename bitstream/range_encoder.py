@@ -112,19 +112,7 @@ def encode_laplace(
 ):  # pragma: no cover - compiled
     """``symbol`` under a Laplace table row (``range_decoder.decode_laplace``'s kinds), the row
     never made: its cumulatives from the tables' counts."""
-    if kind == range_decoder.WINDOW:
-        count = width + 1
-        total = table_kernel.FULL
-    elif kind == range_decoder.ESCAPE:
-        count = table_kernel.VALUES
-        total = table_kernel.FULL - (
-            table_kernel.value_prefix(lo + width, mean, scale_idx, phased)
-            - table_kernel.value_prefix(lo, mean, scale_idx, phased)
-        )
-    else:
-        count = table_kernel.VALUES
-        total = table_kernel.FULL
-    scale = np.float64(_ONE - count) / np.float64(total)
+    count, scale = range_decoder.laplace_model(kind, lo, width, mean, scale_idx, phased)
     left = range_decoder._cumulative(
         range_decoder._prefix(kind, symbol, lo, width, mean, scale_idx, phased), scale, symbol
     )
@@ -155,15 +143,8 @@ def _encode_wavefronts(values, mean_q, scale_idx, starts, window_of_scale, phase
     the escape), then the escaped values under their escape rows."""
     for f in range(starts.size - 1):
         s0, s1 = starts[f], starts[f + 1]
-        radius = 0
-        for i in range(s0, s1):
-            r = window_of_scale[scale_idx[i]]
-            if r == 0:
-                radius = 0
-                break
-            radius = max(radius, r)
+        radius = table_kernel.widest_radius(scale_idx, s0, s1, window_of_scale)
         span = 2 * radius + 1
-        top = 255 - 2 * radius
         for i in range(s0, s1):
             if values[i] < 0 or values[i] > 255:
                 return BAD_SYMBOL
@@ -172,7 +153,7 @@ def _encode_wavefronts(values, mean_q, scale_idx, starts, window_of_scale, phase
                     range_decoder.WHOLE, 0, 0, mean_q[i], scale_idx[i], phased, values[i], state, out
                 )
                 continue
-            lo = min(max(((mean_q[i] + 8) >> 4) - radius, 0), top)
+            lo = table_kernel.window_start(mean_q[i], radius)
             offset = values[i] - lo
             symbol = span if offset < 0 or offset >= span else offset
             encode_laplace(
@@ -181,7 +162,7 @@ def _encode_wavefronts(values, mean_q, scale_idx, starts, window_of_scale, phase
         if radius == 0:
             continue
         for i in range(s0, s1):
-            lo = min(max(((mean_q[i] + 8) >> 4) - radius, 0), top)
+            lo = table_kernel.window_start(mean_q[i], radius)
             offset = values[i] - lo
             if offset < 0 or offset >= span:
                 encode_laplace(

@@ -55,7 +55,7 @@ def _window_row(m, s, radius, cdf, cdf_width, total, full, row):  # pragma: no c
     width = 2 * radius + 1
     top = _SYMBOL_MAX - 2 * radius
     base = s * cdf_width + _CDF_HALF
-    lo = min(max(((m + _HALF) >> 4) - radius, _SYMBOL_MIN), top)
+    lo = window_start(m, radius)
     edge = lo * _STEPS - _HALF - m
     below = 0 if lo == _SYMBOL_MIN else cdf[base + min(max(edge, -_CDF_HALF), _CDF_HALF)]
     mass = 0
@@ -80,10 +80,10 @@ _PHASE_ZERO = PHASE_SPAN // 2
 
 
 def phased_cdf() -> np.ndarray:
-    """The cumulative counts (``entropy.cdf_table``) laid out for ``_window_row_phased``: flat, with
+    """The cumulative counts (``entropy.cdf_table``) laid out for ``value_prefix``: flat, with
     entry ``(s * 16 + (e & 15)) * PHASE_SPAN + (e >> 4) + PHASE_SPAN / 2`` holding scale s's count at
-    edge e (-CDF_HALF..CDF_HALF). A window's edges are 16 apart, so in ``cdf_table``'s layout each
-    is on a cache line of its own; here they are consecutive (cached: 4 MB)."""
+    edge e (-CDF_HALF..CDF_HALF). A row's edges are 16 apart, so in ``cdf_table``'s layout each is
+    on a cache line of its own; here they are consecutive (cached: 4 MB)."""
     global _PHASED
     if _PHASED is None:
         cdf = entropy.cdf_table()
@@ -113,27 +113,22 @@ def value_prefix(v, m, s, phased):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _window_row_phased(m, s, radius, phased, total, full, row):  # pragma: no cover - compiled
-    """``_window_row`` (the same integers) read from ``phased_cdf``: the window's 2 radius + 2
-    edges are consecutive entries there."""
-    width = 2 * radius + 1
-    top = _SYMBOL_MAX - 2 * radius
-    lo = min(max(((m + _HALF) >> 4) - radius, _SYMBOL_MIN), top)
-    edge = lo * _STEPS - _HALF - m  # in -CDF_HALF..CDF_HALF, as is every later edge of the window
-    at = (s * _STEPS + (edge & (_STEPS - 1))) * PHASE_SPAN + (edge >> 4) + _PHASE_ZERO
-    below = 0 if lo == _SYMBOL_MIN else phased[at]
-    mass = 0
-    for k in range(width):
-        if k == width - 1 and lo == top:
-            above = total
-        else:
-            above = phased[at + k + 1]
-        count = above - below + 1
-        row[k] = count
-        mass += count
-        below = above
-    row[width] = full - mass
-    return lo
+def window_start(m, radius):  # pragma: no cover - compiled
+    """The first value of the window of ``radius`` around mean ``m`` (1/16), kept inside 0..255."""
+    return min(max(((m + _HALF) >> 4) - radius, _SYMBOL_MIN), _SYMBOL_MAX - 2 * radius)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def widest_radius(scale_idx, start, stop, window_of_scale):  # pragma: no cover - compiled
+    """The one window radius of the batch ``scale_idx[start:stop]`` (``entropy.single_window``):
+    the widest any of its samples needs, or 0 (whole rows) if one needs no window."""
+    radius = 0
+    for i in range(start, stop):
+        r = window_of_scale[scale_idx[i]]
+        if r == 0:
+            return 0
+        radius = max(radius, r)
+    return radius
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -165,13 +160,7 @@ def fill_single_window(
     run on their threads."""
     n = mean_q.size
     if radius < 0:
-        radius = 0
-        for i in range(n):
-            r = window_of_scale[scale_idx[i]]
-            if r == 0:
-                radius = 0
-                break
-            radius = max(radius, r)
+        radius = widest_radius(scale_idx, 0, n, window_of_scale)
     if radius == 0:
         rows = np.empty((n, _SYMBOL_MAX - _SYMBOL_MIN + 1), np.float64)
         for i in numba.prange(n):

@@ -459,15 +459,8 @@ def _raster_plane(
                 plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
                 means, levels, error_weights, error_thresholds, width, height, weights, refined,
             )  # fmt: skip
-        radius = 0
-        for i in range(n):
-            r = window_of_scale[scale[i]]
-            if r == 0:
-                radius = 0
-                break
-            radius = max(radius, r)
+        radius = table_kernel.widest_radius(scale, 0, n, window_of_scale)
         span = 2 * radius + 1
-        top = 255 - 2 * radius
         kind = range_decoder.WHOLE if radius == 0 else range_decoder.WINDOW
         # The window's symbols, then the escaped samples' values: one loop, one decoder call
         # site (the decoder is inlined, and each copy is compiled anew).
@@ -475,7 +468,7 @@ def _raster_plane(
         t = 0
         while t < n + escapes:
             i = t if t < n else escaped[t - n]
-            lo = 0 if radius == 0 else min(max(((mean[i] + 8) >> 4) - radius, 0), top)
+            lo = 0 if radius == 0 else table_kernel.window_start(mean[i], radius)
             got = range_decoder.decode_laplace(
                 kind if t < n else range_decoder.ESCAPE, lo, span, mean[i], scale[i], phased, words, state
             )
@@ -490,6 +483,29 @@ def _raster_plane(
                 plane[targets[i]] = lo + got
             t += 1
     return range_decoder.OK
+
+
+def _rule_args(
+    mc: np.ndarray | None,
+    table: np.ndarray,
+    luma_error: np.ndarray | None,
+    means: np.ndarray | None,
+    width: int,
+    weights: np.ndarray,
+) -> tuple:
+    """The raster rule's arguments of ``_raster_rows`` and ``_raster_plane``, from luma_error to
+    weights (``raster_rows`` says what each is)."""
+    return (
+        *_luma_term(luma_error),
+        raster_rule.THRESHOLDS if mc is None else planar_rule.THRESHOLDS,
+        table,
+        _NO_MEANS if means is None else means,
+        1 if means is None else raster_rule.ERROR_LEVELS,
+        _ERROR_WEIGHTS,
+        raster_rule.ERROR_THRESHOLDS,
+        np.int64(width),
+        np.ascontiguousarray(weights, np.int64),
+    )
 
 
 def decode_raster_plane(
@@ -518,15 +534,7 @@ def decode_raster_plane(
             targets,
             neighbours,
             starts,
-            *_luma_term(luma_error),
-            raster_rule.THRESHOLDS if mc is None else planar_rule.THRESHOLDS,
-            table,
-            _NO_MEANS if means is None else means,
-            1 if means is None else raster_rule.ERROR_LEVELS,
-            _ERROR_WEIGHTS,
-            raster_rule.ERROR_THRESHOLDS,
-            np.int64(width),
-            np.ascontiguousarray(weights, np.int64),
+            *_rule_args(mc, table, luma_error, means, width, weights),
             entropy.WINDOW_OF_SCALE,
             table_kernel.phased_cdf(),
             ranges.words,
@@ -598,15 +606,7 @@ def raster_rows(
             mc is not None,
             np.ascontiguousarray(neighbours),
             targets,
-            *_luma_term(luma_error),
-            raster_rule.THRESHOLDS if mc is None else planar_rule.THRESHOLDS,
-            table,
-            _NO_MEANS if means is None else means,
-            1 if means is None else raster_rule.ERROR_LEVELS,
-            _ERROR_WEIGHTS,
-            raster_rule.ERROR_THRESHOLDS,
-            np.int64(width),
-            np.ascontiguousarray(weights, np.int64),
+            *_rule_args(mc, table, luma_error, means, width, weights),
             entropy.WINDOW_OF_SCALE,
             *table_kernel.laplace_tables(),
             entropy.FULL_MASS,
