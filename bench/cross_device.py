@@ -9,7 +9,9 @@ the streams to a tar with a ``manifest.json``: per stream the source path, its S
 and the options. ``verify``, run where the same paths exist (the repository root, say), re-encodes
 each source on its device, compares the bytes with the stream from the other machine, and decodes
 that stream back to the source's frames. Integer inference (``models/integer.py``) promises both;
-the float models make no such promise. Exit status 1 when any stream differs.
+the float models make no such promise. Exit status 1 when any stream differs. A PATH may be a
+training pack (``.npz``, ``models.training.data``): each of its clips is a source (``pack.npz#k``,
+RGB), for a machine without PyAV.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import json
 import sys
 import tarfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -29,13 +30,16 @@ from ..bitstream.errors import FpcodecError
 from ..codec import decode, encode
 from ..codec.io import VideoReader, atomic_output
 from ..models import registry
-from .run import discover
+from ..models.training.data import PACK_SUFFIX, read_pack
+from .run import discover, pack_source
 
 MANIFEST = "manifest.json"
 
 
-def _frames(path: Path) -> list[np.ndarray]:
-    return [f for f, _ in VideoReader(path).frames()]
+def _frames(name: str) -> list[np.ndarray]:
+    """The frames of a source: a video file, or clip k of a training pack (``pack.npz#k``)."""
+    file, k = pack_source(name)
+    return read_pack(file)[k] if k is not None else [f for f, _ in VideoReader(file).frames()]
 
 
 def _same(frames: list[np.ndarray], decoded: list[np.ndarray]) -> bool:
@@ -54,7 +58,11 @@ def encode_all(
     log=print,
 ) -> int:
     """Write the tar of ``encode``; returns the number of streams whose same-device decode failed."""
-    files = [f for f, _ in discover(paths)]
+    files = [
+        f"{f}#{k}" if f.suffix.lower() == PACK_SUFFIX else str(f)
+        for f, _ in discover(paths)
+        for k in (range(len(read_pack(f))) if f.suffix.lower() == PACK_SUFFIX else [None])
+    ]
     if not files:
         raise FpcodecError(f"no video files under {' '.join(paths)}")
     device = _resolve(device)
@@ -66,7 +74,7 @@ def encode_all(
             except FpcodecError as exc:
                 log(f"{path}: skipped ({exc})")
                 continue
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = hashlib.sha256(pack_source(path)[0].read_bytes()).hexdigest()
             for model in models:
                 for palette in (True, False) if rgb else (True,):
                     started = time.perf_counter()
@@ -129,8 +137,9 @@ def verify_all(archive: str, device: str, log=print) -> tuple[int, int]:
             f"verifying with torch {_torch_version(device)}"
         )
         for entry in manifest["streams"]:
-            source = Path(entry["source"])
-            if not source.is_file() or hashlib.sha256(source.read_bytes()).hexdigest() != entry["sha256"]:
+            source = entry["source"]
+            file = pack_source(source)[0]
+            if not file.is_file() or hashlib.sha256(file.read_bytes()).hexdigest() != entry["sha256"]:
                 log(f"{source}: not here, or not the file the streams were made from")
                 bad += 1
                 continue

@@ -1,36 +1,36 @@
 """The learned predictor's time per frame, alone, as the codec calls it.
 
-    python -m fpcodec.bench.model_time CLIP... [--model NAME] [--frames 16] [--repeats 2]
+    python -m fpcodec.bench.model_time CLIP... [--model NAME] [--frames 16] [--repeats 2] [--device cpu]
 
 Each clip's first ``--frames`` frames go through the predictor one by one with the window of the
 last five (the history the encoder and the decoder keep), BLAS at one thread as while coding
 (``codec/threads.py``); the first pass over the clip warms up and is not counted. Prints the median
 milliseconds per frame and a digest of every predicted integer, so that two source trees can be
 compared (``PYTHONPATH=/tmp/fpold python -m fpcodec.bench.model_time ...``, runs alternating): the
-same digest means the same predictions.
+same digest means the same predictions, also across devices (``--device cuda``: the time includes
+copying the window in and the integers out, as the codec does). A CLIP may be a training pack.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..codec.io import VideoReader
 from ..codec.threads import one_blas_thread
 from ..models import registry
 from ..models.base import HISTORY
+from .run import source_clips
 
 
 @one_blas_thread
-def time_model(frames: list[np.ndarray], name: str, repeats: int) -> tuple[float, str]:
+def time_model(frames: list[np.ndarray], name: str, repeats: int, device: str = "cpu") -> tuple[float, str]:
     """(median seconds per frame over the timed passes, sha256 prefix of the predicted integers)."""
-    model = registry.get(name)
+    model = registry.get(name, device=device)
     digest = hashlib.sha256()
     times: list[float] = []
     for rep in range(repeats + 1):
@@ -55,12 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=registry.DEFAULT_MODEL)
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="where the model runs: cpu (default) or cuda")
     args = ap.parse_args(argv)
     for clip in args.clips:
-        frames = [f for f, _ in itertools.islice(VideoReader(clip).frames(), args.frames)]
-        seconds, digest = time_model(frames, args.model, args.repeats)
-        h, w = frames[0].shape[:2]
-        print(f"{clip.name} {w}x{h} {args.model}: {1000 * seconds:.1f} ms/frame, digest {digest}")
+        for name, frames, _ in source_clips(clip):
+            frames = frames[: args.frames]
+            seconds, digest = time_model(frames, args.model, args.repeats, args.device)
+            h, w = frames[0].shape[:2]
+            print(
+                f"{Path(name).name} {w}x{h} {args.model} ({args.device}): {1000 * seconds:.1f} ms/frame, digest {digest}",
+                flush=True,
+            )
     return 0
 
 

@@ -34,7 +34,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from fpcodec.codec.io import VIDEO_EXTENSIONS
+from fpcodec.codec.io import VIDEO_EXTENSIONS, VideoInfo, VideoReader
+from fpcodec.models.training.data import PACK_SUFFIX, read_pack
 
 from . import gain_sources as gain_sources_mod
 from . import metrics
@@ -148,6 +149,29 @@ class BenchResult:
 
 
 # ------------------------------------------------------------------------------------- discovery
+def source_clips(path: str | os.PathLike) -> list[tuple[str, list[np.ndarray], VideoInfo]]:
+    """(name, frames, info) of a video, or of every clip of a training pack (``.npz``, named
+    ``pack.npz#k``; ``models.training.data``): packs carry clips, RGB only, to a machine without a
+    video decoder (the GPU machine, where PyAV is not installed)."""
+    path = Path(path)
+    if path.suffix.lower() == PACK_SUFFIX:
+        out = []
+        for k, clip in enumerate(read_pack(path)):
+            n, h, w = clip.shape[:3]
+            out.append((f"{path}#{k}", list(clip), VideoInfo(w, h, 3, Fraction(1, 100), 0, n)))
+        return out
+    reader = VideoReader(path)
+    return [(str(path), [f for f, _ in reader.frames()], reader.info)]
+
+
+def pack_source(name: str) -> tuple[Path, int | None]:
+    """(file, clip index) of a name from ``source_clips`` (index None: a video file)."""
+    file, sep, k = name.rpartition("#")
+    if sep and file.lower().endswith(PACK_SUFFIX) and k.isdigit():
+        return Path(file), int(k)
+    return Path(name), None
+
+
 def discover(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, list[str]]]:
     """(file, folder labels from the top folder down) for every GIF/video under ``paths``.
 
@@ -418,8 +442,6 @@ def _run_external(adapter: CodecAdapter, frames, frame_ms: int, repeats: int, pi
 # ------------------------------------------------------------------------------------------- files
 def _read(path: Path):
     """(info, frames, durations, seconds spent decoding the frames after the probe)."""
-    from fpcodec.codec.io import VideoReader
-
     reader = VideoReader(path)
     frames, durations = [], []
     t0 = time.perf_counter()

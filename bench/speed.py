@@ -2,6 +2,8 @@
 
     python -m fpcodec.bench.speed CLIP... [--model NAME ...] [--repeats 3] [--device cpu]
 
+A CLIP may be a training pack (``.npz``, ``models.training.data``): each of its clips is timed.
+
 Each model encodes and decodes each clip ``--repeats`` times; the median is reported. Running the
 models side by side in one process keeps their ratios comparable on a noisy machine.
 """
@@ -17,9 +19,10 @@ from typing import Sequence
 import numpy as np
 
 from ..codec import Decoder, Encoder
-from ..codec.io import VideoInfo, VideoReader
+from ..codec.io import VideoInfo
 from ..models import registry
 from ..models.base import Predictor
+from .run import source_clips
 
 
 def time_in_process(
@@ -60,10 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="where the models run: cpu (default), cuda or auto")
     args = parser.parse_args(argv)
     models = {name: registry.get(name, device=args.device) for name in args.model}
-    for path in args.clips:
-        reader = VideoReader(path)
-        frames = [f for f, _ in reader.frames()]
-        info = reader.info
+    for path, frames, info in (c for clip in args.clips for c in source_clips(clip)):
         for name, model in models.items():
             enc_s, dec_s, stream, count = time_in_process(frames, info, model, args.repeats)
             bpp = 8 * len(stream) / (count * info.width * info.height)

@@ -243,6 +243,7 @@ def test_training_lowers_palette_loss(tmp_path):
     palettized clips lowers it on their frames, and the file records the loss."""
     from safetensors import safe_open
 
+    from fpcodec.models.training.data import most_colours
     from fpcodec.models.training.train import train
 
     rng = np.random.default_rng(0)
@@ -254,12 +255,30 @@ def test_training_lowers_palette_loss(tmp_path):
     assert summary["best_val_bits"] < summary["initial_val_bits"]
     with safe_open(str(out), "pt") as f:
         assert f.metadata()["loss"] == "palette"
+    # A clip of more colours is left out, and said so; with nothing else left, training is refused.
+    said = []
+    many = _moving_clip(n=4, h=24, w=24)
+    assert most_colours(many) > 256
+    summary = train(
+        [],
+        "convlstm-hybrid",
+        out,
+        clips=[many, clips[0]],
+        steps=1,
+        crop=16,
+        batch=1,
+        progress=False,
+        loss="palette",
+        log=said.append,
+        init=None,
+    )
+    assert summary["steps"] == 1 and any("left out 1 training clips" in line for line in said)
     with pytest.raises(ValueError, match="at most 256 colours"):
         train(
             [],
             "convlstm-hybrid",
             out,
-            clips=[_moving_clip(n=4, h=20, w=15)],
+            clips=[many],
             steps=1,
             crop=20,
             batch=1,

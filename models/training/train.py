@@ -24,23 +24,27 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ...bitstream.errors import FpcodecError, InputError
 from ..arch import ARCHS
 from ..base import HISTORY
 from ..last_frame import last_frame_params
 from ..learned import base_log_scale, build_net, head_params, load_weights, step_inputs
-from .data import load_clips
+from .data import load_clips, most_colours
 from .loss import code_length, compiled_rows, palette_code_length, palette_row_log_prob
 
 #: Training losses: ``rgb``, bits per subpixel as the RGB modes code them; ``palette``, bits per
 #: pixel of the true palette entry under the model row mixed with the previous colour
 #: (``loss.palette_code_length``), what palette frames, nearly every GIF frame, pay.
 LOSSES = {"rgb": "bits/subpixel", "palette": "bits/pixel"}
+#: The most colours a frame may have for the palette loss (a palette frame's).
+PALETTE_MAX = 256
 
 
 class WindowSampler:
@@ -272,6 +276,21 @@ def _fake_quant(model_name: str, net, data_dirs, clips, seed: int):
     return fake_quant
 
 
+def _palettized(clips: list[np.ndarray], role: str, log) -> list[np.ndarray]:
+    """The clips whose every frame has at most 256 colours (what the palette loss can score); says
+    how many were left out, and refuses when none is left."""
+    kept = [c for c in clips if most_colours(c) <= PALETTE_MAX]
+    if clips and not kept:
+        raise InputError(
+            f"the palette loss needs clips of at most {PALETTE_MAX} colours a frame; none of the {len(clips)} {role} clips is"
+        )
+    if len(kept) < len(clips):
+        log(
+            f"palette loss: left out {len(clips) - len(kept)} {role} clips with frames of over {PALETTE_MAX} colours"
+        )
+    return kept
+
+
 def train(
     data_dirs,
     model_name: str,
@@ -331,8 +350,13 @@ def train(
     t_load = time.perf_counter()
     train_clips = clips if clips is not None else load_clips(data_dirs)
     vclips = val_clips if val_clips is not None else (load_clips(val_dirs) if val_dirs else [])
+    if loss == "palette":  # a frame of more colours is not coded over a palette
+        train_clips, vclips = (
+            _palettized(train_clips, "training", log),
+            _palettized(vclips, "validation", log),
+        )
     if not train_clips:
-        raise ValueError(f"no training clips found under {list(data_dirs)}")
+        raise InputError(f"no training clips found under {list(data_dirs)}")
     n_frames = sum(len(c) for c in train_clips)
     log(
         f"loaded {len(train_clips)} training clips ({n_frames} frames), {len(vclips)} val clips "
@@ -550,8 +574,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...bitstream.errors import FpcodecError
-
     data = list(args.data_dirs) + list(args.data)
     if not data:
         raise FpcodecError("no training data given (fpcodec train DATA_DIR... --model NAME -o FILE)")
@@ -598,7 +620,12 @@ def main(argv=None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except FpcodecError as exc:  # bad input: one line, as `fpcodec train` says it
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
