@@ -654,7 +654,7 @@ def test_model_time_reports_time_and_the_predictions_digest(capsys):
     line = capsys.readouterr().out.strip()
     default = model_time.registry.DEFAULT_MODEL
     assert re.fullmatch(
-        rf"carphone_000\.gif 96x96 {re.escape(default)}: [\d.]+ ms/frame, digest [0-9a-f]{{16}}", line
+        rf"carphone_000\.gif 96x96 {re.escape(default)} \(cpu\): [\d.]+ ms/frame, digest [0-9a-f]{{16}}", line
     ), line
     frames = [f for f, _ in VideoReader(clip).frames()][:4]
     seconds, digest = model_time.time_model(frames, default, 1)

@@ -9,6 +9,7 @@ import pytest
 
 from fpcodec.bitstream.errors import FpcodecError
 from fpcodec.models.training.data import load_clips, most_colours, pack_clips, read_pack
+from fpcodec.models.training.data import main as data_main
 
 DATA = Path(__file__).parent / "data"
 
@@ -33,6 +34,13 @@ def test_pack_reads_back_exactly(tmp_path):
         assert a.dtype == b.dtype == np.uint8 and np.array_equal(a, b)
     # load_clips takes packs (given or found in folders) and keeps its size rules.
     assert [c.shape for c in load_clips([tmp_path])] == [c.shape for c in clips[:3]]
+    # An existing file is not overwritten unless asked, from Python or the command line.
+    with pytest.raises(FpcodecError, match="exists"):
+        pack_clips(clips[:1], pack)
+    assert len(read_pack(pack)) == len(clips)
+    assert data_main(["pack", str(DATA / "carphonew_000_5f.gif"), "-o", str(pack)]) == 1
+    assert data_main(["pack", str(DATA / "carphonew_000_5f.gif"), "-o", str(pack), "-y"]) == 0
+    assert [len(c) for c in read_pack(pack)] == [5]
 
 
 def test_pack_of_a_gif_and_refusals(tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ...bitstream.errors import FpcodecError
-from ...codec.io import VIDEO_EXTENSIONS, VideoReader
+from ...codec.io import VIDEO_EXTENSIONS, VideoReader, atomic_output
 
 
 def read_clip(path: str | Path) -> np.ndarray:
@@ -68,8 +68,9 @@ def _pack_frame(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inverse.reshape(frame.shape[:2]).astype(np.uint8), palette
 
 
-def pack_clips(clips: list[np.ndarray], path: str | Path) -> None:
-    """Write uint8 (N, H, W, 3) clips to a compressed ``.npz`` pack (see the module docstring)."""
+def pack_clips(clips: list[np.ndarray], path: str | Path, force: bool = False) -> None:
+    """Write uint8 (N, H, W, 3) clips to a compressed ``.npz`` pack (see the module docstring),
+    atomically; an existing file only with ``force``."""
     arrays = {}
     for c, clip in enumerate(clips):
         for f, frame in enumerate(clip):
@@ -77,7 +78,8 @@ def pack_clips(clips: list[np.ndarray], path: str | Path) -> None:
             arrays[f"c{c}_f{f}"] = data
             arrays[f"c{c}_p{f}"] = palette
         arrays[f"c{c}_n"] = np.array([len(clip)], np.int64)
-    np.savez_compressed(path, count=np.array([len(clips)], np.int64), **arrays)
+    with atomic_output(path, force) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, count=np.array([len(clips)], np.int64), **arrays)
 
 
 def read_pack(path: str | Path) -> list[np.ndarray]:
@@ -117,9 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     pack = sub.add_parser("pack", help="write the clips under some folders as one .npz pack")
     pack.add_argument("dirs", nargs="+")
     pack.add_argument("-o", "--output", required=True)
+    pack.add_argument("-y", "--force", action="store_true", help="overwrite an existing file")
     args = parser.parse_args(argv)
-    clips = load_clips(args.dirs, min_frames=1)
-    pack_clips(clips, args.output)
+    try:
+        clips = load_clips(args.dirs, min_frames=1)
+        pack_clips(clips, args.output, args.force)
+    except FpcodecError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
     print(
         f"{args.output}: {len(clips)} clips, {sum(len(c) for c in clips)} frames, {Path(args.output).stat().st_size:,} bytes"
     )
