@@ -54,7 +54,10 @@ done 2>&1 | tee -a "$LOG"
 W=models/weights
 # Epochs of 200 steps, so that a run cut short has still saved its best weights: in the first
 # session three runs side by side on the H200 did not finish one epoch of 1000 steps in 290 s.
-COMMON="--data runs/gpu/train.npz --val $VAL --loss palette --device $DEV $SIZE
+# --compile-loss: the palette loss's (batch x palette x pixels) arithmetic fused (Triton on the GPU);
+# eager, one step of crop 96 x batch 32 is about 75 M entries a tensor, forward and backward
+# (100 s on one core of the development CPU).
+COMMON="--data runs/gpu/train.npz --val $VAL --loss palette --compile-loss --device $DEV $SIZE
         --steps-per-epoch 200 --seed 0 --threads 2 -q -y"
 rm -rf /tmp/train && mkdir -p /tmp/train
 T="timeout $((TRAIN_S + 120))"

@@ -461,7 +461,7 @@ def train(
             "val_bits": val,
         }
         info["history"].append(entry)
-        msg = f"epoch {info['epoch']} step {step} train {running:.4f}"
+        msg = f"epoch {info['epoch']} step {step} ({info['elapsed_s']:.0f} s) train {running:.4f}"
         if val is not None:
             msg += f" val {val:.4f} (last-frame {lf_val:.4f}, {100 * (val / lf_val - 1):+.1f}%)"
         if bar is not None:
