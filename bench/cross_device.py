@@ -17,12 +17,14 @@ RGB), for a machine without PyAV.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import json
 import sys
 import tarfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -39,7 +41,13 @@ MANIFEST = "manifest.json"
 def _frames(name: str) -> list[np.ndarray]:
     """The frames of a source: a video file, or clip k of a training pack (``pack.npz#k``)."""
     file, k = pack_source(name)
-    return read_pack(file)[k] if k is not None else [f for f, _ in VideoReader(file).frames()]
+    return list(_pack(file)[k]) if k is not None else [f for f, _ in VideoReader(file).frames()]
+
+
+@functools.lru_cache(maxsize=1)
+def _pack(file: Path) -> list[np.ndarray]:
+    """A pack's clips, read once for all its sources (they come one after another)."""
+    return read_pack(file)
 
 
 def _same(frames: list[np.ndarray], decoded: list[np.ndarray]) -> bool:
@@ -61,7 +69,7 @@ def encode_all(
     files = [
         f"{f}#{k}" if f.suffix.lower() == PACK_SUFFIX else str(f)
         for f, _ in discover(paths)
-        for k in (range(len(read_pack(f))) if f.suffix.lower() == PACK_SUFFIX else [None])
+        for k in (range(len(_pack(f))) if f.suffix.lower() == PACK_SUFFIX else [None])
     ]
     if not files:
         raise FpcodecError(f"no video files under {' '.join(paths)}")

@@ -58,8 +58,13 @@ def test_pack_of_a_gif_and_refusals(tmp_path):
     with pytest.raises(FpcodecError, match="not a training pack"):
         read_pack(tmp_path / "not.npz")
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
-    with pytest.raises(FpcodecError, match="not a training pack"):
-        read_pack(tmp_path / "other.npz")
+    one = np.array([1], np.int64)
+    palette = np.zeros((2, 3), np.uint8)
+    np.savez(tmp_path / "index.npz", count=one, c0_n=one, c0_f0=np.full((2, 2), 7, np.uint8), c0_p0=palette)
+    np.savez(tmp_path / "dtype.npz", count=one, c0_n=one, c0_f0=np.zeros((2, 2, 3)), c0_p0=palette[:0])
+    for name in ("other", "index", "dtype"):
+        with pytest.raises(FpcodecError, match="not a training pack"):
+            read_pack(tmp_path / f"{name}.npz")
 
 
 def test_cross_device_on_a_pack(tmp_path):

@@ -22,6 +22,9 @@ import numpy as np
 from ...bitstream.errors import FpcodecError
 from ...codec.io import VIDEO_EXTENSIONS, VideoReader, atomic_output
 
+#: A training pack's file name ends so.
+PACK_SUFFIX = ".npz"
+
 
 def read_clip(path: str | Path) -> np.ndarray:
     """All frames of a video/GIF as uint8 (N, H, W, 3); FpcodecError if it cannot be read."""
@@ -42,9 +45,6 @@ def clip_files(dirs) -> list[Path]:
             else sorted(p for p in d.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS | {PACK_SUFFIX})
         )
     return files
-
-
-PACK_SUFFIX = ".npz"
 
 
 def _colour_keys(frame: np.ndarray) -> np.ndarray:
@@ -91,10 +91,13 @@ def read_pack(path: str | Path) -> list[np.ndarray]:
                 frames = []
                 for f in range(int(pack[f"c{c}_n"][0])):
                     data, palette = pack[f"c{c}_f{f}"], pack[f"c{c}_p{f}"]
-                    frames.append(palette[data] if len(palette) else data)
+                    frame = palette[data] if len(palette) else data
+                    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+                        raise ValueError(f"clip {c} frame {f} is {frame.dtype} {frame.shape}, not RGB")
+                    frames.append(frame)
                 clips.append(np.stack(frames, 0) if frames else np.zeros((0, 1, 1, 3), np.uint8))
             return clips
-    except (KeyError, ValueError, OSError) as exc:
+    except (KeyError, ValueError, IndexError, OSError) as exc:
         raise FpcodecError(f"{path} is not a training pack ({exc})") from None
 
 
