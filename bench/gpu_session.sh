@@ -16,8 +16,8 @@
 #   run(command="OUT=$OUT bash bench/gpu_session.sh", carry=["runs/gpu", ".whl"])
 # TRAIN_S sets each training run's time budget (default 290 s); TRAIN_ONLY=1 skips 1 and 2.
 # Before spending device time, SMOKE=1 runs the training commands here on the CPU for 3 steps each
-# (OUT=/tmp/smoke SMOKE=1 bash bench/gpu_session.sh): the first session's runs all died at their first
-# step on a clip the palette loss could not take, which a smoke run would have shown.
+# (OUT=/tmp/smoke SMOKE=1 bash bench/gpu_session.sh): a command that fails outright shows there, not
+# on the GPU (the first session's runs all died at their first step; bench/results/gpu_h200).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to the folder that comes back}
