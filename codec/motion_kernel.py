@@ -101,6 +101,67 @@ def _candidate(k, by, bx, dys, dxs, which, base_y, base_x, median_y, median_x, l
     return min(max(cy, -limit), limit), min(max(cx, -limit), limit)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _whole_sad(cur, ref, y0, y1, x0, x1, cy, cx, total, low):  # pragma: no cover - compiled
+    """``total`` plus the block's sum of absolute differences with ``ref`` moved by (cy, cx) (whole
+    samples, positions clamped), or a partial sum once it reaches ``low``: the search then drops
+    the candidate either way. Rows without clamping where the moved block lies inside ``ref``."""
+    h, w = cur.shape
+    inside = x0 + cx >= 0 and x1 - 1 + cx < w
+    for y in range(y0, y1):
+        ry = min(max(y + cy, 0), h - 1)
+        if inside:
+            for x in range(x0, x1):
+                total += abs(np.int64(cur[y, x]) - np.int64(ref[ry, x + cx]))
+        else:
+            for x in range(x0, x1):
+                total += abs(np.int64(cur[y, x]) - np.int64(ref[ry, min(max(x + cx, 0), w - 1)]))
+        if total >= low:
+            return total
+    return total
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _quarter_sad(cur, half, y0, y1, x0, x1, cy, cx, total, low):  # pragma: no cover - compiled
+    """``_whole_sad`` for a vector in quarter samples: ``_sample``'s interpolation, whose kind
+    (whole/half sample, vertical, horizontal, diagonal or anti-diagonal pair) depends on the
+    vector only (4y + cy has the parity of cy), chosen once per candidate instead of per sample."""
+    h2, w2 = half.shape
+    oy, ox = cy >> 1, cx >> 1
+    odd_y, odd_x = cy & 1, cx & 1
+    anti = ((oy + ox) & 1) == 0
+    for y in range(y0, y1):
+        ya = min(max(2 * y + oy, 0), h2 - 1)
+        yb = min(max(2 * y + oy + 1, 0), h2 - 1)
+        if odd_y == 0 and odd_x == 0:
+            for x in range(x0, x1):
+                xa = min(max(2 * x + ox, 0), w2 - 1)
+                total += abs(np.int64(cur[y, x]) - np.int64(half[ya, xa]))
+        elif odd_y == 1 and odd_x == 1:
+            if anti:  # the anti-diagonal: right and below
+                for x in range(x0, x1):
+                    xa = min(max(2 * x + ox, 0), w2 - 1)
+                    xb = min(max(2 * x + ox + 1, 0), w2 - 1)
+                    total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xb]) + half[yb, xa] + 1) >> 1))
+            else:
+                for x in range(x0, x1):
+                    xa = min(max(2 * x + ox, 0), w2 - 1)
+                    xb = min(max(2 * x + ox + 1, 0), w2 - 1)
+                    total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xa]) + half[yb, xb] + 1) >> 1))
+        elif odd_y == 1:
+            for x in range(x0, x1):
+                xa = min(max(2 * x + ox, 0), w2 - 1)
+                total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xa]) + half[yb, xa] + 1) >> 1))
+        else:
+            for x in range(x0, x1):
+                xa = min(max(2 * x + ox, 0), w2 - 1)
+                xb = min(max(2 * x + ox + 1, 0), w2 - 1)
+                total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xa]) + half[ya, xb] + 1) >> 1))
+        if total >= low:
+            return total
+    return total
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _search(
     cur, ref, quarter, block, dys, dxs, which, base_y, base_x, median_y, median_x, weight, limit, best, vy, vx
@@ -109,24 +170,26 @@ def _search(
     differences (whole samples of ``ref`` moved by the vector, positions clamped, or with
     ``quarter`` the compensated samples of the half-sample plane ``ref`` over the block's samples
     inside the plane) plus ``weight`` per unit away from the block's median; a cost below the
-    best so far replaces it and the block's vector (the first of equal costs stays)."""
+    best so far replaces it and the block's vector (the first of equal costs stays). A candidate
+    is dropped as soon as its partial sum (the median term first) reaches the best: the sums only
+    grow, so the kept vectors and costs are those of the full sums."""
     h, w = cur.shape
     bh, bw = best.shape
     for by in numba.prange(bh):
+        y0, y1 = by * block, min((by + 1) * block, h)
         for bx in range(bw):
+            x0, x1 = bx * block, min((bx + 1) * block, w)
             low, cy_best, cx_best = best[by, bx], np.int64(vy[by, bx]), np.int64(vx[by, bx])
             my, mx = np.int64(median_y[by, bx]), np.int64(median_x[by, bx])
             for k in range(dys.size):
                 cy, cx = _candidate(k, by, bx, dys, dxs, which, base_y, base_x, median_y, median_x, limit)
-                total = np.int64(0)
-                for y in range(by * block, min((by + 1) * block, h)):
-                    for x in range(bx * block, min((bx + 1) * block, w)):
-                        if quarter:
-                            here = np.int64(_sample(ref, y, x, cy, cx))
-                        else:
-                            here = np.int64(ref[min(max(y + cy, 0), h - 1), min(max(x + cx, 0), w - 1)])
-                        total += abs(np.int64(cur[y, x]) - here)
-                total += weight * (abs(cy - my) + abs(cx - mx))
+                total = weight * (abs(cy - my) + abs(cx - mx))
+                if total >= low:
+                    continue
+                if quarter:
+                    total = _quarter_sad(cur, ref, y0, y1, x0, x1, cy, cx, total, low)
+                else:
+                    total = _whole_sad(cur, ref, y0, y1, x0, x1, cy, cx, total, low)
                 if total < low:
                     low, cy_best, cx_best = total, cy, cx
             best[by, bx], vy[by, bx], vx[by, bx] = low, cy_best, cx_best
