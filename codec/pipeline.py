@@ -38,6 +38,7 @@ from . import frame_coding, planar_coding
 from .threads import one_blas_thread
 from .frame_coding import CodedFrame
 from .inter_probe import InterProbe
+from .planar_probe import PlanarProbe
 from .modes.palette import IntraProbe
 
 if TYPE_CHECKING:
@@ -210,6 +211,7 @@ class Encoder:
         self._palette: np.ndarray | None = None
         self._probe = IntraProbe()  # which palette-intra estimates are worth making (encoder only)
         self._inter = InterProbe()  # which frames' predicted modes (and prediction) are worth it
+        self._planar_probe = PlanarProbe()  # which planar kinds are worth estimating
         self.use_palette = use_palette
         self.keyint = keyint
         self._key_ticks = None if keyint is not None else KEY_SECONDS / tb  # ticks between key frames
@@ -376,9 +378,10 @@ class Encoder:
         self._write_repeats()
         if key:
             self._history.clear()
+            self._planar_probe = PlanarProbe()
             self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
         references = list(self._history)[::-1][: planar_coding.REFERENCES]
-        mode, payload = planar_coding.encode_frame(planes, references, self._geometry)
+        mode, payload = planar_coding.encode_frame(planes, references, self._geometry, self._planar_probe)
         record = FrameRecord(
             index=self.frames_written,
             duration=int(duration),

@@ -19,6 +19,7 @@ from . import motion
 from .modes import planar
 
 from .modes.base import MODE_PLANAR, MODE_STORED
+from .planar_probe import PlanarProbe
 
 if TYPE_CHECKING:
     from .planar_io import PixelFormat
@@ -54,13 +55,16 @@ def planes_crc(planes: list[np.ndarray]) -> int:
 
 
 def encode_frame(
-    planes: list[np.ndarray], references: list[list[np.ndarray]], geom: list[planar.PlaneGeometry]
+    planes: list[np.ndarray],
+    references: list[list[np.ndarray]],
+    geom: list[planar.PlaneGeometry],
+    probe: PlanarProbe | None = None,
 ) -> tuple[int, bytes]:
     """(mode, payload): mode 6, or the raw planes (mode 5) when coding would not make them
     smaller. ``references``: the decoded frames since the last key frame, the last first (at
-    most REFERENCES)."""
+    most REFERENCES); ``probe``: the stream's memory of which kinds are worth estimating."""
     raw = sum(g.height * g.width * (1 if g.depth == 8 else 2) for g in geom)
-    candidate = planar.estimate(planes, references, geom)
+    candidate = planar.estimate(planes, references, geom, probe)
     if candidate.bits / 8 < raw:
         payload = planar.encode(candidate)
         if len(payload) < raw:

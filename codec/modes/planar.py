@@ -29,7 +29,7 @@ import numpy as np
 
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
-from .. import intra, motion, motion_field, planar_rule, raster_rule, refinement
+from .. import intra, motion, motion_field, planar_probe, planar_rule, raster_rule, refinement
 
 
 KIND_INTRA = 0
@@ -104,30 +104,51 @@ class PlanarCandidate:
 
 
 def estimate(
-    planes: list[np.ndarray], references: list[list[np.ndarray]], geometry: list[PlaneGeometry]
+    planes: list[np.ndarray],
+    references: list[list[np.ndarray]],
+    geometry: list[PlaneGeometry],
+    probe: planar_probe.PlanarProbe | None = None,
 ) -> PlanarCandidate:
-    """The cheaper of intra and (with earlier frames: ``references``, the last decoded frame first,
-    at most motion.REFERENCES) inter coding of ``planes``."""
+    """The cheapest of the intra kinds and (with earlier frames: ``references``, the last decoded
+    frame first, at most motion.REFERENCES) the inter kinds of ``planes``; with a ``probe``, an
+    inter frame leaves out the groups of kinds the probe finds not worth estimating (and tells it
+    how the others fared). Of equal estimates the first in the order intra, raster intra,
+    inter, raster inter is taken."""
     flat = [p.astype(np.int64).ravel() for p in planes]
     sizes = [(g.height, g.width, g.depth) for g in geometry]
-    best = _plan(KIND_INTRA, flat, [None] * len(planes), sizes)
-    raster = _plan_raster(flat, sizes, refine=False)
-    if raster.bits < best.bits:
-        best = raster
+    inter: list[PlanarCandidate] = []
+    ctf_inter, motion_cost = None, 0.0
     if references:
         halves = [motion.half_sample_plane(ref[0], geometry[0].max_value) for ref in references]
         found = [motion.search(planes[0], ref[0], half) for ref, half in zip(references, halves, strict=True)]
         cost = np.stack([c + motion.REFERENCE_PENALTY * r for r, (_, _, c) in enumerate(found)])
         pick = np.argmin(cost, axis=0)
+        motion_cost = float(np.take_along_axis(cost, pick[None], axis=0).sum())
         vy = np.choose(pick, [f[0] for f in found])
         vx = np.choose(pick, [f[1] for f in found])
         field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
         mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
-        inter = _joined(field, _plan(KIND_INTER, flat, mcs, sizes))
-        raster_inter = _plan_raster(flat, sizes, mcs, field)
-        best = min((best, inter, raster_inter), key=lambda c: c.bits)
-    if raster.bits < INTRA_REFINE_MARGIN * best.bits:  # refinement could make raster intra the best
-        best = min(best, _plan_raster(flat, sizes), key=lambda c: c.bits)
+        if probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost):
+            ctf_inter = _joined(field, _plan(KIND_INTER, flat, mcs, sizes))
+            inter.append(ctf_inter)
+        inter.append(_plan_raster(flat, sizes, mcs, field))
+    intra: list[PlanarCandidate] = []
+    best_inter = min(c.bits for c in inter) if inter else None
+    if probe is None or not references or probe.worth(planar_probe.INTRA, motion_cost, best_inter):
+        intra = [
+            _plan(KIND_INTRA, flat, [None] * len(planes), sizes),
+            _plan_raster(flat, sizes, refine=False),
+        ]
+    best = min(intra + inter, key=lambda c: c.bits)
+    intra_bits = min((c.bits for c in intra), default=None)
+    if intra and intra[1].bits < INTRA_REFINE_MARGIN * best.bits:
+        # refinement could make raster intra the best
+        refined = _plan_raster(flat, sizes)
+        intra_bits = min(intra_bits, refined.bits)
+        best = min(best, refined, key=lambda c: c.bits)
+    if probe is not None and references:
+        probe.update(planar_probe.INTRA, intra_bits, best.bits, motion_cost)
+        probe.update(planar_probe.CTF_INTER, ctf_inter.bits if ctf_inter else None, best.bits, motion_cost)
     return best
 
 

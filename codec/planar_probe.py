@@ -1,0 +1,76 @@
+"""Which planar kinds an inter frame's encoder estimates: the planar counterpart of ``inter_probe``.
+
+The encoder of a planar frame with references estimates four kinds and codes the cheapest
+(``modes.planar.estimate``). On natural video raster inter wins nearly every inter frame, and the
+others lose by the same wide margin frame after frame: on the three dev clips (carphone, bikes,
+bigbuckbunny; 70 inter frames) the intra kinds cost 1.24-6.5 times the best, and coarse-to-fine
+inter 1.15-1.20 times on bikes (but only 1.00-1.03 on carphone). Their estimates are a quarter of
+such a frame's encoding time. ``PlanarProbe`` remembers how each group fared on the last frame
+where it was estimated and leaves it out while it lost there by its margin, for at most PROBE - 1
+frames in a row, and not once the frame's content moves: the luma motion search's total cost (a
+block's sum of absolute differences plus its vector's cost, taken before the kinds are
+estimated) leaving a factor of JUMP of that frame's. A scene cut raises it, a still frame
+lowers it; either is when another kind may win (on bigbuckbunny a frame whose motion cost fell
+to a sixth was coarse-to-fine inter's, 27 % below raster inter).
+
+The decoder never knows which kinds were estimated: streams decode the same way. Key frames, which
+have no references, estimate every kind, and a key frame resets the probe (the pipeline makes a new
+one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: The groups of kinds the probe can leave out: the intra kinds (coarse-to-fine and raster intra,
+#: with the raster intra refinement), and coarse-to-fine inter.
+INTRA = "intra"
+CTF_INTER = "ctf-inter"
+#: Coarse-to-fine inter is left out after losing by at least CTF_MARGIN (its estimate at least 1 +
+#: CTF_MARGIN times the frame's best) on the last frame where it was estimated.
+CTF_MARGIN = 0.05
+#: The intra kinds are left out where their last estimate (an intra frame's cost moves slowly
+#: within a scene) is at least 1 + INTRA_MARGIN times this frame's best inter estimate.
+INTRA_MARGIN = 0.2
+#: A group left out is estimated again on the PROBE-th frame at the latest.
+PROBE = 8
+#: ... or as soon as the luma motion cost leaves a factor of JUMP of the one it was last estimated at.
+JUMP = 1.5
+
+
+@dataclass
+class _Memory:
+    bits: float | None = None  # the group's best estimate on the last frame where it was estimated
+    lost: bool = False  # whether it lost by its margin there
+    motion_cost: float = 0.0  # that frame's luma motion cost
+    skipped: int = 0  # frames since, where it was left out
+
+
+@dataclass
+class PlanarProbe:
+    """One stream's memory (a new one at each key frame) of the kinds' estimates on inter frames."""
+
+    groups: dict[str, _Memory] = field(default_factory=lambda: {INTRA: _Memory(), CTF_INTER: _Memory()})
+
+    def worth(self, group: str, motion_cost: float, best_inter: float | None = None) -> bool:
+        """Whether to estimate ``group`` on an inter frame of this luma motion cost (the intra
+        kinds: and whose best inter estimate is ``best_inter``)."""
+        m = self.groups[group]
+        if m.bits is None or m.skipped + 1 >= PROBE:
+            return True
+        if not m.motion_cost / JUMP <= motion_cost <= m.motion_cost * JUMP:
+            return True
+        if group == INTRA:
+            return best_inter is None or m.bits < (1 + INTRA_MARGIN) * best_inter
+        return not m.lost
+
+    def update(self, group: str, bits: float | None, best: float, motion_cost: float) -> None:
+        """Learn from an inter frame: ``group``'s best estimate (None: left out) and the frame's best."""
+        m = self.groups[group]
+        if bits is None:
+            m.skipped += 1
+            return
+        m.bits = bits
+        m.lost = bits >= (1 + CTF_MARGIN) * best
+        m.motion_cost = motion_cost
+        m.skipped = 0
