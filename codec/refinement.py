@@ -20,8 +20,10 @@ ROUNDS = 3
 #: half a sample (an L1 fit without the division by zero).
 FLOOR = 8
 #: At most this many samples of a group enter the fit (evenly spaced): a large plane's weights
-#: are as good from a sample of it, and memory stays bounded.
-FIT_SAMPLES = 1 << 17
+#: are as good from a sample of it, and memory stays bounded. 2^15 since 2026-12-04 (2^17 before):
+#: on the dev sources' 250-frame bikes.mp4 (640x272) +0.025 % bytes for 0.79x the encoding time,
+#: carphone (176x144, no group that large) the same stream.
+FIT_SAMPLES = 1 << 15
 #: A group with fewer samples gets zero weights (its weights would cost more than they gain).
 MIN_SAMPLES = 512
 #: Ridge term, relative to the mean diagonal of the normal equations: keeps the solve defined
