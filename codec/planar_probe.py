@@ -13,6 +13,13 @@ estimated) leaving a factor of JUMP of that frame's. A scene cut raises it, a st
 lowers it; either is when another kind may win (on bigbuckbunny a frame whose motion cost fell
 to a sixth was coarse-to-fine inter's, 27 % below raster inter).
 
+The intra kinds' rule compares their last estimate with this frame's best inter estimate rather
+than asking whether they lost last time: an intra frame's cost moves slowly within a scene, and
+where the inter estimates climb frame by frame (a held-out clip, forensics_dog, where intra then
+won three frames) a rule that only asked left them out and cost 1.1 % (an earlier form, reverted,
+1.5 %: bench/results/tried_2026-12-04.md, section 4). How this rule was chosen and measured:
+bench/results/speed_cli/ab_planar_encoder_2026-12-04.md.
+
 The decoder never knows which kinds were estimated: streams decode the same way. Key frames, which
 have no references, estimate every kind, and a key frame resets the probe (the pipeline makes a new
 one).
