@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ...bitstream.errors import FpcodecError
+from ...bitstream.palette import MAX_COLOURS
 from ...codec.io import VIDEO_EXTENSIONS, VideoReader, atomic_output
 
 #: A training pack's file name ends so.
@@ -62,7 +63,7 @@ def _pack_frame(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(indices uint8 (H, W), palette uint8 (K, 3)) of a frame of at most 256 colours, else
     (the frame itself, an empty palette)."""
     colours, inverse = np.unique(_colour_keys(frame), return_inverse=True)
-    if len(colours) > 256:
+    if len(colours) > MAX_COLOURS:
         return frame, np.zeros((0, 3), np.uint8)
     palette = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], 1).astype(np.uint8)
     return inverse.reshape(frame.shape[:2]).astype(np.uint8), palette

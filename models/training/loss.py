@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from ...bitstream.palette import MAX_COLOURS
+
 _LN2 = math.log(2.0)
 _LOG_HALF = math.log(0.5)
 _MAX_BITS = 24.0
@@ -92,8 +94,8 @@ def palette_targets(
     prev_keys = (previous.to(torch.int64) * weights).sum(1).view(b, -1)
     found = [torch.unique(k, return_inverse=True) for k in keys]
     size = max(len(u) for u, _ in found)
-    if size > 256:
-        raise ValueError(f"the palette loss needs images of at most 256 colours; one has {size}")
+    if size > MAX_COLOURS:
+        raise ValueError(f"the palette loss needs images of at most {MAX_COLOURS} colours; one has {size}")
     palettes = torch.empty(b, size, 3, dtype=target.dtype, device=target.device)
     real = torch.zeros(b, size, dtype=torch.bool, device=target.device)
     index = torch.empty(b, h * w, dtype=torch.int64, device=target.device)

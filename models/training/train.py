@@ -37,6 +37,7 @@ from ..base import HISTORY
 from ..last_frame import last_frame_params
 from ..learned import base_log_scale, build_net, head_params, load_weights, step_inputs
 from .data import load_clips, most_colours
+from ...bitstream.palette import MAX_COLOURS
 from .loss import code_length, compiled_rows, palette_code_length, palette_row_log_prob
 
 #: Training losses: ``rgb``, bits per subpixel as the RGB modes code them; ``palette``, bits per
@@ -44,7 +45,7 @@ from .loss import code_length, compiled_rows, palette_code_length, palette_row_l
 #: (``loss.palette_code_length``), what palette frames, nearly every GIF frame, pay.
 LOSSES = {"rgb": "bits/subpixel", "palette": "bits/pixel"}
 #: The most colours a frame may have for the palette loss (a palette frame's).
-PALETTE_MAX = 256
+PALETTE_MAX = MAX_COLOURS
 
 
 class WindowSampler:
