@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import sys
 import time
@@ -16,6 +17,7 @@ import warnings
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
+from typing import NoReturn
 
 from ..bitstream import compile_note
 from ..bitstream.errors import FormatError, FpcodecError, FpcodecWarning, InputError, out_of_memory
@@ -877,5 +879,17 @@ def _main(argv: list[str] | None) -> int:
         return 1
 
 
+def console() -> NoReturn:
+    """The ``fpcodec`` command as a process (the console script and ``python -m``): ``main``, then
+    exit without the interpreter's last garbage collections. Everything the command made is still
+    referenced by the modules then (numba's and llvmlite's type caches among them), and collecting
+    it took 0.15 s of ``import numba`` alone and 0.2-0.4 s after decoding a 96x96 clip, a sixth of
+    the process; output files are closed and flushed before ``main`` returns, and exit handlers
+    still run."""
+    code = main()
+    gc.freeze()  # what is left is not collected again: the process ends here
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -221,6 +221,19 @@ def test_pipe_between_two_processes(tmp_path):
     assert_frames_equal(read_video(out)[0], read_video(GIF)[0])
 
 
+def test_the_process_exits_with_mains_code_and_one_line(tmp_path):
+    """``cli.console`` (the process's entry: ``main``, then an exit that skips the last garbage
+    collections) keeps main's exit code and its one-line error, and writes no partial output."""
+    text = tmp_path / "x.fpc"
+    text.write_text("just some text\n")
+    out = tmp_path / "out.apng"
+    run = subprocess.run(
+        fpcodec_command() + ["decode", str(text), "-o", str(out)], capture_output=True, timeout=300
+    )
+    assert run.returncode == 1 and not out.exists()
+    assert one_error_line(run.stderr.decode()).startswith("fpcodec: error: ")
+
+
 # --------------------------------------------------------------------------------- error wording
 def test_error_wording_in_the_users_words(tmp_path, capsys):
     text = tmp_path / "x.gif"
