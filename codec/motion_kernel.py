@@ -123,40 +123,24 @@ def _whole_sad(cur, ref, y0, y1, x0, x1, cy, cx, total, low):  # pragma: no cove
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _quarter_sad(cur, half, y0, y1, x0, x1, cy, cx, total, low):  # pragma: no cover - compiled
-    """``_whole_sad`` for a vector in quarter samples: ``_sample``'s interpolation, whose kind
-    (whole/half sample, vertical, horizontal, diagonal or anti-diagonal pair) depends on the
-    vector only (4y + cy has the parity of cy), chosen once per candidate instead of per sample."""
+    """``_whole_sad`` for a vector in quarter samples: ``_sample``'s interpolation as the rounded-up
+    mean of two samples of ``half`` (the same one twice at whole and half samples), which two
+    depending on the vector only (4y + cy has the parity of cy): chosen once per candidate, not per
+    sample."""
     h2, w2 = half.shape
     oy, ox = cy >> 1, cx >> 1
     odd_y, odd_x = cy & 1, cx & 1
-    anti = ((oy + ox) & 1) == 0
+    # (row, column) offsets of the two samples from (2y + oy, 2x + ox)
+    dy2, dx1, dx2 = odd_y, 0, odd_x
+    if odd_y == 1 and odd_x == 1 and ((oy + ox) & 1) == 0:  # the anti-diagonal: right and below
+        dx1, dx2 = 1, 0
     for y in range(y0, y1):
         ya = min(max(2 * y + oy, 0), h2 - 1)
-        yb = min(max(2 * y + oy + 1, 0), h2 - 1)
-        if odd_y == 0 and odd_x == 0:
-            for x in range(x0, x1):
-                xa = min(max(2 * x + ox, 0), w2 - 1)
-                total += abs(np.int64(cur[y, x]) - np.int64(half[ya, xa]))
-        elif odd_y == 1 and odd_x == 1:
-            if anti:  # the anti-diagonal: right and below
-                for x in range(x0, x1):
-                    xa = min(max(2 * x + ox, 0), w2 - 1)
-                    xb = min(max(2 * x + ox + 1, 0), w2 - 1)
-                    total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xb]) + half[yb, xa] + 1) >> 1))
-            else:
-                for x in range(x0, x1):
-                    xa = min(max(2 * x + ox, 0), w2 - 1)
-                    xb = min(max(2 * x + ox + 1, 0), w2 - 1)
-                    total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xa]) + half[yb, xb] + 1) >> 1))
-        elif odd_y == 1:
-            for x in range(x0, x1):
-                xa = min(max(2 * x + ox, 0), w2 - 1)
-                total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xa]) + half[yb, xa] + 1) >> 1))
-        else:
-            for x in range(x0, x1):
-                xa = min(max(2 * x + ox, 0), w2 - 1)
-                xb = min(max(2 * x + ox + 1, 0), w2 - 1)
-                total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xa]) + half[ya, xb] + 1) >> 1))
+        yb = min(max(2 * y + oy + dy2, 0), h2 - 1)
+        for x in range(x0, x1):
+            xa = min(max(2 * x + ox + dx1, 0), w2 - 1)
+            xb = min(max(2 * x + ox + dx2, 0), w2 - 1)
+            total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xa]) + half[yb, xb] + 1) >> 1))
         if total >= low:
             return total
     return total
