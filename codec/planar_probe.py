@@ -6,8 +6,8 @@ others lose by the same wide margin frame after frame: on the three dev clips (c
 bigbuckbunny; 70 inter frames) the intra kinds cost 1.24-6.5 times the best, and coarse-to-fine
 inter 1.15-1.20 times on bikes (but only 1.00-1.03 on carphone). Their estimates are a quarter of
 such a frame's encoding time. ``PlanarProbe`` remembers how each group fared on the last frame
-where it was estimated and leaves it out while it lost there by its margin, for at most PROBE - 1
-frames in a row, and not once the frame's content moves: the luma motion search's total cost (a
+where it was estimated and leaves it out while it is far from winning (below), for at most
+PROBE - 1 frames in a row, and not once the frame's content moves: the luma motion search's total cost (a
 block's sum of absolute differences plus its vector's cost, taken before the kinds are
 estimated) leaving a factor of JUMP of that frame's. A scene cut raises it, a still frame
 lowers it; either is when another kind may win (on bigbuckbunny a frame whose motion cost fell
@@ -78,6 +78,6 @@ class PlanarProbe:
             m.skipped += 1
             return
         m.bits = bits
-        m.lost = bits >= (1 + CTF_MARGIN) * best
+        m.lost = bits >= (1 + CTF_MARGIN) * best  # coarse-to-fine inter's rule (the intra kinds use bits)
         m.motion_cost = motion_cost
         m.skipped = 0
