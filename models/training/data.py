@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from ...bitstream.errors import FpcodecError
-from ...bitstream.palette import MAX_COLOURS
+from ...bitstream.palette import pack_colours
 from ...codec.io import VIDEO_EXTENSIONS, VideoReader, atomic_output
+from ...codec.palette_coding import extract_palette
 
 #: A training pack's file name ends so.
 PACK_SUFFIX = ".npz"
@@ -48,25 +49,19 @@ def clip_files(dirs) -> list[Path]:
     return files
 
 
-def _colour_keys(frame: np.ndarray) -> np.ndarray:
-    """One int32 per pixel of an RGB frame, 0xRRGGBB."""
-    flat = frame.reshape(-1, 3)
-    return (flat[:, 0].astype(np.int32) << 16) | (flat[:, 1].astype(np.int32) << 8) | flat[:, 2]
-
-
 def most_colours(clip: np.ndarray) -> int:
     """The largest number of distinct colours in one frame of a clip."""
-    return max((len(np.unique(_colour_keys(f))) for f in clip), default=0)
+    return max((len(np.unique(pack_colours(f))) for f in clip), default=0)
 
 
 def _pack_frame(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(indices uint8 (H, W), palette uint8 (K, 3)) of a frame of at most 256 colours, else
-    (the frame itself, an empty palette)."""
-    colours, inverse = np.unique(_colour_keys(frame), return_inverse=True)
-    if len(colours) > MAX_COLOURS:
+    """(indices uint8 (H, W), palette uint8 (K, 3)) of a frame of at most 256 colours (the codec's
+    ``extract_palette``), else (the frame itself, an empty palette)."""
+    found = extract_palette(frame)
+    if found is None:
         return frame, np.zeros((0, 3), np.uint8)
-    palette = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], 1).astype(np.uint8)
-    return inverse.reshape(frame.shape[:2]).astype(np.uint8), palette
+    palette, index = found
+    return index.reshape(frame.shape[:2]).astype(np.uint8), palette
 
 
 def pack_clips(clips: list[np.ndarray], path: str | Path, force: bool = False) -> None:

@@ -32,20 +32,18 @@ import numpy as np
 import torch
 
 from ...bitstream.errors import FpcodecError, InputError
+from ...bitstream.palette import MAX_COLOURS
 from ..arch import ARCHS
 from ..base import HISTORY
 from ..last_frame import last_frame_params
 from ..learned import base_log_scale, build_net, head_params, load_weights, step_inputs
 from .data import load_clips, most_colours
-from ...bitstream.palette import MAX_COLOURS
 from .loss import code_length, compiled_rows, palette_code_length, palette_row_log_prob
 
 #: Training losses: ``rgb``, bits per subpixel as the RGB modes code them; ``palette``, bits per
 #: pixel of the true palette entry under the model row mixed with the previous colour
 #: (``loss.palette_code_length``), what palette frames, nearly every GIF frame, pay.
 LOSSES = {"rgb": "bits/subpixel", "palette": "bits/pixel"}
-#: The most colours a frame may have for the palette loss (a palette frame's).
-PALETTE_MAX = MAX_COLOURS
 
 
 class WindowSampler:
@@ -278,16 +276,16 @@ def _fake_quant(model_name: str, net, data_dirs, clips, seed: int):
 
 
 def _palettized(clips: list[np.ndarray], role: str, log) -> list[np.ndarray]:
-    """The clips whose every frame has at most 256 colours (what the palette loss can score); says
-    how many were left out, and refuses when none is left."""
-    kept = [c for c in clips if most_colours(c) <= PALETTE_MAX]
+    """The clips whose every frame has at most MAX_COLOURS colours (a palette frame's: what the
+    palette loss can score); says how many were left out, and refuses when none is left."""
+    kept = [c for c in clips if most_colours(c) <= MAX_COLOURS]
     if clips and not kept:
         raise InputError(
-            f"the palette loss needs clips of at most {PALETTE_MAX} colours a frame; none of the {len(clips)} {role} clips is"
+            f"the palette loss needs clips of at most {MAX_COLOURS} colours a frame; none of the {len(clips)} {role} clips is"
         )
     if len(kept) < len(clips):
         log(
-            f"palette loss: left out {len(clips) - len(kept)} {role} clips with frames of over {PALETTE_MAX} colours"
+            f"palette loss: left out {len(clips) - len(kept)} {role} clips with frames of over {MAX_COLOURS} colours"
         )
     return kept
 
