@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 13
+LATEST = 14
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -40,6 +40,7 @@ _INTRODUCED = {
     "error_levels": 12,  # raster planar planes: scale indices also by the neighbours' coded errors
     "refinement": 13,  # raster planar planes: means refined by the plane's linear weights
     "field_coding": 13,  # planar motion fields in wavefronts against the neighbours' median
+    "substreams": 14,  # raster inter planar frames: tile rows in range-coded substreams of their own
 }
 
 
@@ -65,6 +66,7 @@ class FormatProfile:
     error_levels: bool
     refinement: bool
     field_coding: bool
+    substreams: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

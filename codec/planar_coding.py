@@ -84,7 +84,13 @@ def decode_frame(
     if mode == MODE_PLANAR:
         try:
             return planar.decode(
-                payload, references, geom, profile.error_levels, profile.refinement, profile.field_coding
+                payload,
+                references,
+                geom,
+                profile.error_levels,
+                profile.refinement,
+                profile.field_coding,
+                substreams=profile.substreams,
             )
         except FormatError:
             raise

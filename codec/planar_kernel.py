@@ -429,6 +429,49 @@ def _raster_rows(
     )
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decode_wavefront(plane, targets, mean, scale, n, escaped, window_of_scale, phased, words, state):  # pragma: no cover - compiled  # fmt: skip
+    """A wavefront's ``n`` samples (their ``mean`` and ``scale`` made) into ``plane``: the
+    wavefront's single window (``entropy.single_window``: the widest any sample needs, or whole
+    rows), every sample's symbol under its window's row, then the escaped samples' values under
+    their escape rows, in order (``entropy.decode_single_rows``), each symbol read from the range
+    decoder's ``words`` and ``state`` by ``range_decoder.decode_laplace`` without making its row.
+    Returns a ``range_decoder`` status."""
+    radius = table_kernel.widest_radius(scale, 0, n, window_of_scale)
+    span = 2 * radius + 1
+    kind = range_decoder.WHOLE if radius == 0 else range_decoder.WINDOW
+    # The window's symbols, then the escaped samples' values: one loop, one decoder call
+    # site (the decoder is inlined, and each copy is compiled anew).
+    escapes = 0
+    t = 0
+    while t < n + escapes:
+        i = t if t < n else escaped[t - n]
+        lo = 0 if radius == 0 else table_kernel.window_start(mean[i], radius)
+        got = range_decoder.decode_laplace(
+            kind if t < n else range_decoder.ESCAPE, lo, span, mean[i], scale[i], phased, words, state
+        )
+        if got < 0:
+            return range_decoder.BAD_DATA
+        if t >= n:
+            plane[targets[i]] = got
+        elif radius > 0 and got == span:
+            escaped[escapes] = i
+            escapes += 1
+        else:
+            plane[targets[i]] = lo + got
+        t += 1
+    return range_decoder.OK
+
+
+@numba.njit(cache=True, nogil=True)
+def _widest(starts):  # pragma: no cover - compiled
+    """The most samples of any wavefront of ``starts``."""
+    widest = 0
+    for f in range(starts.size - 1):
+        widest = max(widest, starts[f + 1] - starts[f])
+    return widest
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _raster_plane(
     plane, mc, inter, all_targets, all_neighbours, starts, luma_error, has_luma, thresholds, table, means,
@@ -436,16 +479,11 @@ def _raster_plane(
 ):  # pragma: no cover - compiled  # fmt: skip
     """A whole 8-bit raster plane decoded in place into ``plane``: wavefront by wavefront
     (``starts``: each one's first position in ``all_targets`` and ``all_neighbours``), the rule
-    (``_raster_sample``, on threads), the wavefront's single window (``entropy.single_window``: the widest any
-    sample needs, or whole rows), every sample's symbol under its window's row, then the escaped
-    samples' values under their escape rows, in order (``entropy.decode_single_rows``), each symbol
-    read from the range decoder's ``words`` and ``state`` by ``range_decoder.decode_laplace``
-    without making its row. Returns a ``range_decoder`` status."""
+    (``_raster_sample``, on threads), then ``_decode_wavefront``. Returns a ``range_decoder``
+    status."""
     height = mc.size // width
     refined = weights.shape[0] > 0
-    widest = 0
-    for f in range(starts.size - 1):
-        widest = max(widest, starts[f + 1] - starts[f])
+    widest = _widest(starts)
     mean = np.empty(widest, np.int64)
     scale = np.empty(widest, np.int64)
     escaped = np.empty(widest, np.int64)
@@ -459,30 +497,54 @@ def _raster_plane(
                 plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
                 means, levels, error_weights, error_thresholds, width, height, weights, refined,
             )  # fmt: skip
-        radius = table_kernel.widest_radius(scale, 0, n, window_of_scale)
-        span = 2 * radius + 1
-        kind = range_decoder.WHOLE if radius == 0 else range_decoder.WINDOW
-        # The window's symbols, then the escaped samples' values: one loop, one decoder call
-        # site (the decoder is inlined, and each copy is compiled anew).
-        escapes = 0
-        t = 0
-        while t < n + escapes:
-            i = t if t < n else escaped[t - n]
-            lo = 0 if radius == 0 else table_kernel.window_start(mean[i], radius)
-            got = range_decoder.decode_laplace(
-                kind if t < n else range_decoder.ESCAPE, lo, span, mean[i], scale[i], phased, words, state
-            )
-            if got < 0:
-                return range_decoder.BAD_DATA
-            if t >= n:
-                plane[targets[i]] = got
-            elif radius > 0 and got == span:
-                escaped[escapes] = i
-                escapes += 1
-            else:
-                plane[targets[i]] = lo + got
-            t += 1
+        status = _decode_wavefront(
+            plane, targets, mean, scale, n, escaped, window_of_scale, phased, words, state
+        )
+        if status != range_decoder.OK:
+            return status
     return range_decoder.OK
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _raster_parts(
+    plane, mc, all_targets, all_neighbours, all_starts, part_samples, part_fronts, luma_error, has_luma,
+    thresholds, table, means, levels, error_weights, error_thresholds, width, weights, window_of_scale,
+    phased, all_words, part_words, states, status,
+):  # pragma: no cover - compiled  # fmt: skip
+    """A raster inter plane's substreams (format version 14) decoded side by side, a thread
+    each: substream p's samples are ``all_targets[part_samples[p]:part_samples[p + 1]]`` (and
+    their neighbours), its wavefronts start at ``all_starts[part_fronts[p]:part_fronts[p + 1]]``
+    (relative to its first sample, one more at the end), its words are ``all_words[part_words[p]:part_words[p +
+    1]]`` and its range decoder's state ``states[p]``; within a substream the wavefronts go one
+    after another, the rule and the symbols serially (``_raster_plane``'s steps without its
+    threads). Every substream's ``range_decoder`` status goes into ``status[p]``."""
+    height = mc.size // width
+    refined = weights.shape[0] > 0
+    for p in numba.prange(part_samples.size - 1):
+        t0 = part_samples[p]
+        starts = all_starts[part_fronts[p] : part_fronts[p + 1]]
+        words = all_words[part_words[p] : part_words[p + 1]]
+        state = states[p]
+        widest = _widest(starts)
+        mean = np.empty(widest, np.int64)
+        scale = np.empty(widest, np.int64)
+        escaped = np.empty(widest, np.int64)
+        status[p] = range_decoder.OK
+        for f in range(starts.size - 1):
+            s0, s1 = t0 + starts[f], t0 + starts[f + 1]
+            n = s1 - s0
+            targets = all_targets[s0:s1]
+            neighbours = all_neighbours[:, s0:s1]
+            for i in range(n):
+                mean[i], scale[i] = _raster_sample(
+                    plane, mc, True, neighbours, targets, i, luma_error, has_luma, thresholds, table,
+                    means, levels, error_weights, error_thresholds, width, height, weights, refined,
+                )  # fmt: skip
+            status[p] = _decode_wavefront(
+                plane, targets, mean, scale, n, escaped, window_of_scale, phased, words, state
+            )
+            if status[p] != range_decoder.OK:
+                break
 
 
 def _rule_args(
@@ -541,6 +603,58 @@ def decode_raster_plane(
             ranges.state,
         )
     range_decoder.check(status)
+
+
+def decode_raster_parts(
+    ranges: list[range_decoder.RangeDecoder],
+    plane: np.ndarray,
+    mc: np.ndarray,
+    width: int,
+    table: np.ndarray,
+    luma_error: np.ndarray | None = None,
+    means: np.ndarray | None = None,
+    weights: np.ndarray = raster_rule.NO_REFINEMENT,
+) -> None:
+    """``decode_raster_plane`` of a raster inter plane in substreams (format version 14): run p
+    of ``raster_rule.substream_rows`` (as many runs as ``ranges``) from the range decoder
+    ``ranges[p]``, the runs side by side on threads (their tiles share nothing). Each decoder's
+    state moves on as if it had decoded its run alone."""
+    height = plane.size // width
+    bounds = raster_rule.substream_rows(height, len(ranges))
+    runs = [
+        raster_rule.flat_wavefronts(height, width, raster_rule.TILED, (r0, r1))
+        for r0, r1 in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    dtype = runs[0][0].dtype
+    targets = np.concatenate([r[0] for r in runs]).astype(dtype, copy=False)
+    neighbours = np.concatenate([r[1] for r in runs], axis=1).astype(dtype, copy=False)
+    starts = np.concatenate([r[2] for r in runs])
+    part_samples = np.cumsum([0] + [r[0].size for r in runs])
+    part_fronts = np.cumsum([0] + [r[2].size for r in runs])
+    words = np.concatenate([r.words for r in ranges])
+    part_words = np.cumsum([0] + [r.words.size for r in ranges])
+    states = np.stack([r.state for r in ranges])
+    status = np.zeros(len(ranges), np.int64)
+    with first_call(_raster_parts):
+        _raster_parts(
+            plane,
+            mc,
+            targets,
+            neighbours,
+            starts,
+            part_samples,
+            part_fronts,
+            *_rule_args(mc, table, luma_error, means, width, weights),
+            entropy.WINDOW_OF_SCALE,
+            table_kernel.phased_cdf(),
+            words,
+            part_words,
+            states,
+            status,
+        )
+    for r, state in zip(ranges, states, strict=True):
+        r.state[:] = state
+    range_decoder.check(int(status.max()))
 
 
 def intra_params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:

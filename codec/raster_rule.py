@@ -121,10 +121,31 @@ def _wavefront_keys(height: int, width: int, tile: tuple[int, int]) -> np.ndarra
     return xs % tile[1] + 2 * (ys % tile[0])
 
 
-@lru_cache(maxsize=8)
-def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> Wavefronts:
-    """The wavefront schedule of a plane size and tiling (cached: it depends on nothing else)."""
-    order, neighbours, starts = _schedule(height, width, tile)
+#: Substreams (format version 14): a raster inter frame (kind 3) may code each plane's tile rows
+#: in up to MAX_SUBSTREAMS runs, each run's samples in a range coder of its own. Tiles share
+#: nothing, so the runs decode side by side, a thread each.
+MAX_SUBSTREAMS = 8
+
+
+def substream_rows(height: int, substreams: int) -> tuple[int, ...]:
+    """The row bounds of a TILED plane's ``substreams`` runs (one more than runs): run p holds
+    rows ``bounds[p]`` to ``bounds[p + 1] - 1``, each bound the multiple of TILE_H nearest to
+    p height / substreams (halves up), and the last the plane's height, so that the runs hold
+    about as many samples each. A run may be empty (a plane of fewer tile rows than runs)."""
+    step = 2 * substreams * TILE_H
+    inner = (
+        min(height, TILE_H * ((2 * p * height + substreams * TILE_H) // step)) for p in range(substreams)
+    )
+    return (*inner, height)
+
+
+@lru_cache(maxsize=16)
+def wavefronts(
+    height: int, width: int, tile: tuple[int, int] = WHOLE, rows: tuple[int, int] | None = None
+) -> Wavefronts:
+    """The wavefront schedule of a plane size and tiling (cached: it depends on nothing else);
+    with ``rows`` (first, end), only the samples of those rows, in the same order."""
+    order, neighbours, starts = _schedule(height, width, tile, rows)
     spans = [(s0, s1) for s0, s1 in zip(starts[:-1], starts[1:], strict=True)]
     return Wavefronts(
         tuple(order[s0:s1].copy() for s0, s1 in spans),
@@ -132,20 +153,29 @@ def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> Wavefr
     )
 
 
-@lru_cache(maxsize=8)
-def flat_wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> tuple[np.ndarray, ...]:
+@lru_cache(maxsize=16)
+def flat_wavefronts(
+    height: int, width: int, tile: tuple[int, int] = WHOLE, rows: tuple[int, int] | None = None
+) -> tuple[np.ndarray, ...]:
     """``wavefronts`` as three arrays, for a kernel that decodes a whole plane: every sample in
     coding order, their a, b, c, d ((4, N)), and each wavefront's start (one more at the end)."""
-    return _schedule(height, width, tile)
+    return _schedule(height, width, tile, rows)
 
 
-def _schedule(height: int, width: int, tile: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _schedule(
+    height: int, width: int, tile: tuple[int, int], rows: tuple[int, int] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     maps = _neighbour_maps(height, width, tile)
     key = _wavefront_keys(height, width, tile)
+    first, end = (0, height * width) if rows is None else (rows[0] * width, rows[1] * width)
     dtype = intra.index_dtype(height * width)  # the caches hold five indices per sample
+    if end <= first:
+        return np.zeros(0, dtype), np.zeros((4, 0), dtype), np.zeros(1, np.int64)
+    key = key[first:end]
     order = np.argsort(key, kind="stable")  # within a wavefront: increasing flat index
     bounds = np.searchsorted(key[order], np.arange(key.max() + 2))
     starts = np.unique(bounds)  # a plane one sample wide has only every other wavefront
+    order += first
     return order.astype(dtype), maps[:, order].astype(dtype), starts.astype(np.int64)
 
 

@@ -33,17 +33,18 @@ def chunk(kind: bytes, body: bytes) -> bytes:
     return buf.getvalue()
 
 
-def test_the_encoder_writes_version_13_with_version_11s_framing():
-    """Versions 12 (error levels of raster planar planes) and 13 (their refinement) keep version
-    11's compact framing."""
-    v12, v13 = FormatProfile.for_version(12), FormatProfile.for_version(13)
-    assert CURRENT == v13 and v13.compact_framing and v12.compact_framing and V11.compact_framing
-    assert not V10.compact_framing
+def test_the_encoder_writes_version_14_with_version_11s_framing():
+    """Versions 12 (error levels of raster planar planes), 13 (their refinement) and 14 (raster
+    inter planes in substreams) keep version 11's compact framing."""
+    v12, v13, v14 = (FormatProfile.for_version(v) for v in (12, 13, 14))
+    assert CURRENT == v14 and v14.compact_framing and v13.compact_framing and v12.compact_framing
+    assert V11.compact_framing and not V10.compact_framing
     assert v13.error_levels and v12.error_levels and not V11.error_levels
     assert v13.refinement and not v12.refinement
+    assert v14.substreams and not v13.substreams
     buf = io.BytesIO()
     C.write_preamble(buf)
-    assert buf.getvalue() == C.MAGIC + struct.pack("<HH", 13, 0)
+    assert buf.getvalue() == C.MAGIC + struct.pack("<HH", 14, 0)
 
 
 # ------------------------------------------------------------------------------------ varints

@@ -289,9 +289,9 @@ def test_stream_relabelled_as_another_supported_version(small_stream, small_fram
     Version 9 only gave meaning to mix bits 18-19 (copied blocks), which version 8 reserves: read
     as version 8, a frame that uses them is refused, and a stream that uses none decodes to its
     own frames (the same rules), never to others. Version 10 likewise only gave meaning to mix bit
-    21 (the row schedule), which version 9 reserves. Versions 12 and 13 changed only planar streams'
-    raster frames (error levels, refinement): these palette and RGB streams read as version 11 or
-    12 are the same frames."""
+    21 (the row schedule), which version 9 reserves. Versions 12 to 14 changed only planar streams'
+    raster frames (error levels, refinement, substreams): these palette and RGB streams read as
+    version 11, 12 or 13 are the same frames."""
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS, VERSION
 
     for data, frames in ((small_stream, small_frames), (rgba_stream, rgba_frames)):
@@ -300,7 +300,7 @@ def test_stream_relabelled_as_another_supported_version(small_stream, small_fram
                 continue
             bad = bytearray(data)
             struct.pack_into("<H", bad, VERSION_OFFSET, version)
-            if version in (8, 9, 11, 12):
+            if version in (8, 9, 11, 12, 13):
                 try:
                     video = decode(bytes(bad))
                 except FormatError:

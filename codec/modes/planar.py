@@ -12,7 +12,10 @@ plane's table of Laplace scale indices (one per context of the plane's rule; fro
 wavefront plane's table is followed by its error levels' offsets, ``raster_rule.error_levels``,
 and from version 13 those offsets by the plane's refinement, ``raster_rule.refine``), the
 field, then every coded plane's samples, batch by batch (a pass or a wavefront), in
-``entropy``'s windowed rows.
+``entropy``'s windowed rows. From version 14 a raster inter frame may code its planes' samples
+in substreams, runs of whole tile rows each in a range coder of its own (the kind word's bits 8-15
+say how many less one, word counts follow it): tiles share nothing, so two threads decode a
+plane's two runs side by side (``planar_kernel.decode_raster_parts``).
 
 Samples of 8 bits are coded under the Laplace rows of 0..255; deeper ones (9-12 bits) as their
 top 8 bits under the same rows and then their low bits under the rows of
@@ -29,6 +32,7 @@ import numpy as np
 
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
+from ...bitstream.profile import CURRENT, FormatProfile
 from .. import intra, motion, motion_field, planar_probe, planar_rule, raster_rule, refinement
 
 
@@ -56,6 +60,12 @@ WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
 #: the unrefined raster intra frame is within this factor of the best kind: refinement saves a
 #: few per cent of an intra frame (at most 7 % on the dev clips), and inter frames cost far less.
 INTRA_REFINE_MARGIN = 1.15
+#: Version 14: the encoder codes a raster inter frame whose luma plane has at least
+#: SUBSTREAM_SAMPLES samples in SUBSTREAMS substreams (``raster_rule.substream_rows``), which
+#: two threads decode side by side; smaller frames in one, where a substream's own end (a word
+#: or two) and its count (a word) would cost more than the time saved.
+SUBSTREAMS = 2
+SUBSTREAM_SAMPLES = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -452,11 +462,25 @@ def _decode_weights(dec: entropy.FrameDecoder, inter: bool) -> np.ndarray:
     return weights.reshape(shape)
 
 
-def encode(c: PlanarCandidate) -> bytes:
+def substreams(height: int, width: int) -> int:
+    """How many substreams the encoder gives a raster inter frame whose luma plane is ``height``
+    x ``width`` (version 14): SUBSTREAMS from SUBSTREAM_SAMPLES luma samples on, else one."""
+    return SUBSTREAMS if height * width >= SUBSTREAM_SAMPLES and height > raster_rule.TILE_H else 1
+
+
+def encode(c: PlanarCandidate, profile: FormatProfile = CURRENT) -> bytes:
     """The payload: kind word, then the range coder's words: the motion field's header (inter),
     every plane's table (in coding order; a wavefront plane's followed by its error levels'
-    offsets and its refinement), the motion field's symbols (inter), then every plane's samples."""
-    enc = entropy.FrameEncoder(compiled=True)  # constriction's words, a plane's samples per call
+    offsets and its refinement), the motion field's symbols (inter), then every plane's samples.
+    A raster inter frame in S > 1 substreams (version 14) has S - 1 in the kind word's bits 8-15
+    and, after the kind word, S - 1 word counts: the first range coder's (everything above, with
+    only the first run of tile rows of each plane's samples), then substream 1's, ... (each the
+    next run of each plane's samples); the last substream's words are the rest."""
+    runs = 1
+    if c.kind == KIND_RASTER_INTER and profile.substreams:
+        runs = substreams(*c.sizes[0][:2])
+    encs = [entropy.FrameEncoder(compiled=True) for _ in range(runs)]  # constriction's words
+    enc = encs[0]
     if c.field is not None:
         motion_field.write_header(enc, c.field)
     raster_from = len(c.coded) - c.wavefront_planes
@@ -468,20 +492,58 @@ def encode(c: PlanarCandidate) -> bytes:
                 _encode_weights(enc, c.weights[k - raster_from])
     if c.field is not None:
         motion_field.write_symbols(enc, c.field)
-    for k, (flat, plane_params, (_, _, depth)) in enumerate(zip(c.coded, c.params, c.sizes, strict=True)):
+    for k, (flat, plane_params, (height, width, depth)) in enumerate(
+        zip(c.coded, c.params, c.sizes, strict=True)
+    ):
         table = c.coding_table(k)
-        if k >= raster_from and depth == 8:  # every wavefront in one call
-            starts = np.cumsum([0] + [t.size for t, _, _ in plane_params])
-            enc.ranges.encode_wavefronts(
-                np.concatenate([flat[t] for t, _, _ in plane_params]),
-                np.concatenate([m for _, m, _ in plane_params]),
-                np.concatenate([table[x] for _, _, x in plane_params]),
-                starts,
-            )
+        if k < raster_from:
+            for targets, mean, ctx in plane_params:
+                _encode_batch(enc, flat[targets], mean, table[ctx], depth)
             continue
+        bounds = raster_rule.substream_rows(height, runs)
+        for run_enc, rows in zip(encs, zip(bounds[:-1], bounds[1:], strict=True), strict=True):
+            run_params = plane_params if runs == 1 else _run_params(plane_params, width, *rows)
+            _encode_wavefronts(run_enc, flat, run_params, table, depth)
+    words = [e.finish() for e in encs]
+    counts = struct.pack(f"<{runs - 1}I", *(len(w) // 4 for w in words[:-1]))
+    return struct.pack("<I", c.kind | (runs - 1) << 8) + counts + b"".join(words)
+
+
+def _run_params(
+    plane_params: list[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int, first: int, end: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A plane's wavefronts restricted to the rows ``first`` to ``end`` - 1 (a substream's run),
+    those left empty dropped: ``raster_rule.wavefronts`` with those rows."""
+    out = []
+    for targets, mean, ctx in plane_params:
+        rows = targets // width
+        keep = (rows >= first) & (rows < end)
+        if keep.any():
+            out.append((targets[keep], mean[keep], ctx[keep]))
+    return out
+
+
+def _encode_wavefronts(
+    enc: entropy.FrameEncoder,
+    flat: np.ndarray,
+    plane_params: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    table: np.ndarray,
+    depth: int,
+) -> None:
+    """A wavefront plane's (or run's) samples, a single window per wavefront: 8-bit ones in one
+    call, deeper ones wavefront by wavefront."""
+    if depth > 8:
         for targets, mean, ctx in plane_params:
-            _encode_batch(enc, flat[targets], mean, table[ctx], depth, k >= raster_from)
-    return struct.pack("<I", c.kind) + enc.finish()
+            _encode_batch(enc, flat[targets], mean, table[ctx], depth, True)
+        return
+    if not plane_params:
+        return
+    enc.ranges.encode_wavefronts(
+        np.concatenate([flat[t] for t, _, _ in plane_params]),
+        np.concatenate([m for _, m, _ in plane_params]),
+        np.concatenate([table[x] for _, _, x in plane_params]),
+        np.cumsum([0] + [t.size for t, _, _ in plane_params]),
+    )
 
 
 def _encode_batch(
@@ -562,7 +624,7 @@ def _decode_plane(
 
 
 def _decode_raster_plane(
-    dec: entropy.FrameDecoder,
+    decs: list[entropy.FrameDecoder],
     table: np.ndarray,
     h: int,
     w: int,
@@ -572,36 +634,69 @@ def _decode_raster_plane(
     offsets: np.ndarray | None = None,
     weights: np.ndarray = raster_rule.NO_REFINEMENT,
 ) -> np.ndarray:
-    """A wavefront plane; with its error levels' ``offsets`` (version 12), each sample's scale
-    index is its (context, error level)'s, the level from the decoded neighbours and their means
-    (kept in ``means`` as the wavefronts are decoded); with ``weights`` (version 13), the means
-    are refined."""
+    """A wavefront plane, from one range decoder per substream (``decs``: one, or raster inter's
+    runs of tile rows, version 14); with its error levels' ``offsets`` (version 12), each
+    sample's scale index is its (context, error level)'s, the level from the decoded neighbours
+    and their means (kept in ``means`` as the wavefronts are decoded); with ``weights`` (version
+    13), the means are refined."""
     from .. import planar_kernel  # numba: loaded on first use
 
     flat = np.zeros(h * w, np.int64)
     means = None if offsets is None else np.zeros(h * w, np.int64)
     if offsets is not None:
         table = raster_rule.level_scales(table, offsets, SCALES)
-    if depth == 8 and dec.ranges is not None:  # the whole plane in one compiled call
-        planar_kernel.decode_raster_plane(dec.ranges, flat, mc, w, table, hint, means, weights)
-        return flat
-    fronts = raster_rule.wavefronts(h, w, raster_rule.WHOLE if mc is None else raster_rule.TILED)
-    for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
-        if depth == 8 and targets.size <= entropy.TABLE_BLOCK:  # the rule and the rows in one call
-            made = planar_kernel.raster_rows(flat, mc, neighbours, targets, table, hint, means, w, weights)
-            flat[targets] = entropy.decode_single_rows(dec, *made)
-            del made  # a wavefront's rows (up to 10 MB) go before the next one's are made
-            continue
-        if mc is None:
-            mean, ctx = raster_rule.params(flat, neighbours, depth)
+    if depth == 8 and decs[0].ranges is not None:  # the whole plane in one compiled call
+        if len(decs) == 1:
+            planar_kernel.decode_raster_plane(decs[0].ranges, flat, mc, w, table, hint, means, weights)
         else:
-            mean, ctx = raster_rule.inter_params(flat, mc, neighbours, targets, depth, hint)
-        mean = raster_rule.refine(flat, mc, neighbours, targets, w, mean, ctx, weights, depth)
-        if means is not None:
-            ctx = ctx * raster_rule.ERROR_LEVELS + raster_rule.error_levels(flat, means, neighbours, depth)
-            means[targets] = mean
-        flat[targets] = _decode_batch(dec, mean, table[ctx], depth, single=True)
+            ranges = [d.ranges for d in decs]
+            planar_kernel.decode_raster_parts(ranges, flat, mc, w, table, hint, means, weights)
+        return flat
+    tile = raster_rule.WHOLE if mc is None else raster_rule.TILED
+    bounds = raster_rule.substream_rows(h, len(decs))
+    for dec, rows in zip(decs, zip(bounds[:-1], bounds[1:], strict=True), strict=True):
+        fronts = raster_rule.wavefronts(h, w, tile, None if len(decs) == 1 else rows)
+        for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
+            if depth == 8 and targets.size <= entropy.TABLE_BLOCK:  # the rule and the rows in one call
+                made = planar_kernel.raster_rows(
+                    flat, mc, neighbours, targets, table, hint, means, w, weights
+                )
+                flat[targets] = entropy.decode_single_rows(dec, *made)
+                del made  # a wavefront's rows (up to 10 MB) go before the next one's are made
+                continue
+            if mc is None:
+                mean, ctx = raster_rule.params(flat, neighbours, depth)
+            else:
+                mean, ctx = raster_rule.inter_params(flat, mc, neighbours, targets, depth, hint)
+            mean = raster_rule.refine(flat, mc, neighbours, targets, w, mean, ctx, weights, depth)
+            if means is not None:
+                ctx = ctx * raster_rule.ERROR_LEVELS + raster_rule.error_levels(
+                    flat, means, neighbours, depth
+                )
+                means[targets] = mean
+            flat[targets] = _decode_batch(dec, mean, table[ctx], depth, single=True)
     return flat
+
+
+def _substreams(payload: bytes, runs: int, compiled: bool) -> list[entropy.FrameDecoder]:
+    """The range decoders of a raster inter payload in ``runs`` substreams (version 14), past
+    its kind word: ``runs`` - 1 word counts, then the substreams' words."""
+    first = 4 + 4 * (runs - 1)
+    if len(payload) < first:
+        raise FormatError(
+            f"raster inter frame payload of {len(payload)} bytes ({runs} substreams' word counts)"
+        )
+    counts = struct.unpack_from(f"<{runs - 1}I", payload, 4)
+    words = (len(payload) - first) // 4
+    if sum(counts) > words:
+        raise FormatError(
+            f"raster inter frame: substreams of {sum(counts)} words before the last, in {words} words"
+        )
+    edges = np.cumsum([first, *(4 * n for n in counts)]).tolist() + [len(payload)]
+    return [
+        entropy.FrameDecoder(payload[a:b], compiled=compiled)
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    ]
 
 
 def decode(
@@ -612,22 +707,31 @@ def decode(
     refinement: bool = True,
     field_coding: bool = True,
     compiled: bool = True,
+    substreams: bool = True,
 ) -> list[np.ndarray]:
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
     the last first, at most motion.REFERENCES since the last key frame); ``error_levels``,
     ``refinement`` and ``field_coding`` (``motion_field``, else the field as intra planes): the
-    stream's version has them (12 and later, 13 and later). ``compiled``: the raster planes and
+    stream's version has them (12 and later, 13 and later); ``substreams``: a raster inter
+    frame's planes are in substreams (14 and later). ``compiled``: the raster planes and
     the field decoded by compiled kernels that also read the range coder's words
     (``planar_kernel.decode_raster_plane``, ``motion_kernel.read_field``); without it, a Python
     step per wavefront through constriction (the same samples, ``tests/test_range_coder.py``)."""
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
-    (kind,) = struct.unpack_from("<I", payload)
+    (word,) = struct.unpack_from("<I", payload)
+    kind, runs = word & 0xFF, (word >> 8) + 1
     if kind not in (KIND_INTRA, KIND_INTER, KIND_RASTER, KIND_RASTER_INTER):
         raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra, 3 raster inter)")
+    if runs > 1 and not (kind == KIND_RASTER_INTER and substreams and runs <= raster_rule.MAX_SUBSTREAMS):
+        raise FormatError(
+            f"planar frame kind word {word:#x}: {runs} substreams (version 14 raster inter frames: "
+            f"1..{raster_rule.MAX_SUBSTREAMS})"
+        )
     if kind in (KIND_INTER, KIND_RASTER_INTER) and not references:
         raise FormatError("inter planar frame without a previous frame")
-    dec = entropy.FrameDecoder(payload[4:], compiled=compiled)
+    decs = _substreams(payload, runs, compiled)
+    dec = decs[0]
 
     def wavefront_tables(inter: bool) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
         """Per plane: (table, error levels' offsets, refinement weights)."""
@@ -642,7 +746,7 @@ def decode(
 
     if kind == KIND_RASTER:
         return [
-            _decode_raster_plane(dec, table, g.height, g.width, g.depth, offsets=offsets, weights=weights)
+            _decode_raster_plane(decs, table, g.height, g.width, g.depth, offsets=offsets, weights=weights)
             .astype(np.uint8 if g.depth == 8 else np.uint16)
             .reshape(g.height, g.width)
             for g, (table, offsets, weights) in zip(geometry, wavefront_tables(False), strict=True)
@@ -677,7 +781,7 @@ def decode(
             luma = planes[0].astype(np.int64)
             hint = planar_rule.chroma_hint(luma, mcs[0].reshape(luma.shape), g.height, g.width)
         if kind == KIND_RASTER_INTER:
-            flat = _decode_raster_plane(dec, table, g.height, g.width, g.depth, mc, hint, offsets, weights)
+            flat = _decode_raster_plane(decs, table, g.height, g.width, g.depth, mc, hint, offsets, weights)
         else:
             flat = _decode_plane(dec, table, mc, g.height, g.width, g.depth, hint)
         planes.append(flat.astype(np.uint8 if g.depth == 8 else np.uint16).reshape(g.height, g.width))

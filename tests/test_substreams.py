@@ -1,0 +1,195 @@
+"""Raster inter frames in substreams (format version 14): runs of tile rows, each in a range coder
+of its own, decoded side by side; the same planes whichever way and on any thread count."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numba
+import numpy as np
+import pytest
+from conftest import DATA, assert_planar_fixture_decodes
+
+from fpcodec.bitstream.errors import FormatError
+from fpcodec.bitstream.profile import CURRENT, FormatProfile
+from fpcodec.codec import motion, planar_coding, planar_io, raster_rule
+from fpcodec.codec.modes import planar
+from fpcodec.codec.pipeline import Decoder
+
+TILE_H = raster_rule.TILE_H
+
+
+@pytest.mark.parametrize("runs", [1, 2, 3, 8])
+def test_substream_rows_are_whole_tile_rows_about_as_many_each(runs: int) -> None:
+    """The bounds start at 0 and end at the plane's height, rise, fall on tile rows, and each
+    lies within half a tile row of its share (p height / runs), unless clamped to the height."""
+    for height in (1, 24, 31, 32, 33, 48, 72, 120, 144, 240, 272, 480, 1080, 2965):
+        bounds = raster_rule.substream_rows(height, runs)
+        assert len(bounds) == runs + 1 and bounds[0] == 0 and bounds[-1] == height
+        assert all(a <= b for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+        for p, bound in enumerate(bounds[1:-1], start=1):
+            assert bound % TILE_H == 0 or bound == height
+            assert abs(bound - p * height / runs) <= TILE_H / 2 or bound == height
+
+
+def test_runs_partition_the_tiled_schedule() -> None:
+    """Each run's schedule is the whole plane's, restricted to its rows in the same order; the
+    runs together hold every sample once."""
+    height, width = 144, 176
+    order, neighbours, starts = raster_rule.flat_wavefronts(height, width, raster_rule.TILED)
+    front = np.repeat(np.arange(starts.size - 1), np.diff(starts))
+    bounds = raster_rule.substream_rows(height, 2)
+    seen = []
+    for first, end in zip(bounds[:-1], bounds[1:], strict=True):
+        run = raster_rule.flat_wavefronts(height, width, raster_rule.TILED, (first, end))
+        keep = (order // width >= first) & (order // width < end)
+        np.testing.assert_array_equal(run[0], order[keep])
+        np.testing.assert_array_equal(run[1], neighbours[:, keep])
+        # wavefront by wavefront: the same samples as the whole plane's wavefronts, none empty
+        run_front = np.repeat(np.arange(run[2].size - 1), np.diff(run[2]))
+        assert np.all(np.diff(run[2]) > 0)
+        np.testing.assert_array_equal(np.unique(front[keep], return_inverse=True)[1], run_front)
+        seen.append(run[0])
+    assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(height * width))
+    empty = raster_rule.flat_wavefronts(height, width, raster_rule.TILED, (64, 64))
+    assert empty[0].size == 0 and empty[2].tolist() == [0]
+
+
+def _frames(clip: str) -> tuple[list, list]:
+    """(per frame: its planes, its payload, the decoded frames before it), the plane geometry."""
+    reader = planar_io.native_reader(str(DATA / clip))
+    geometry = planar_coding.geometry(reader.pixel_format, reader.width, reader.height)
+    frames, history = [], []
+    for planes, _ in reader.frames():
+        candidate = planar.estimate(planes, history[: motion.REFERENCES], geometry)
+        frames.append((planes, planar.encode(candidate), list(history[: motion.REFERENCES])))
+        history.insert(0, planes)
+    return frames, geometry
+
+
+@pytest.fixture
+def runs_forced(monkeypatch):
+    """Sets the encoder's substream count for every raster inter frame, however small."""
+
+    def force(runs: int) -> None:
+        monkeypatch.setattr(planar, "SUBSTREAMS", runs)
+        monkeypatch.setattr(planar, "SUBSTREAM_SAMPLES", 0)
+
+    return force
+
+
+@pytest.mark.parametrize("runs", [1, 2, 3])
+def test_substreams_decode_the_same_compiled_and_not(runs_forced, runs: int) -> None:
+    """bikes (64x48: luma in two tile rows, chroma in one, so some runs are empty) with every
+    raster inter frame in ``runs`` substreams: the kind word says so, and every frame decodes
+    to its planes by the compiled kernel (runs on threads) and by the Python steps."""
+    runs_forced(runs)
+    frames, geometry = _frames("bikes_yuv420p_64x48.mkv")
+    split = 0
+    for planes, payload, references in frames:
+        (word,) = struct.unpack_from("<I", payload)
+        if word & 0xFF == planar.KIND_RASTER_INTER:
+            assert word >> 8 == runs - 1
+            split += 1
+        for compiled in (False, True):
+            got = planar.decode(payload, references, geometry, compiled=compiled)
+            for g, p in zip(got, planes, strict=True):
+                np.testing.assert_array_equal(g, p)
+    assert split >= 2
+
+
+def test_substreams_decode_alike_on_one_thread_and_more(runs_forced) -> None:
+    """The runs' kernel on one thread and on every core: the same planes."""
+    runs_forced(2)
+    frames, geometry = _frames("bikes_yuv420p_64x48.mkv")
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, before}):
+            numba.set_num_threads(threads)
+            for planes, payload, references in frames:
+                for g, p in zip(planar.decode(payload, references, geometry), planes, strict=True):
+                    np.testing.assert_array_equal(g, p)
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_large_frames_get_two_substreams_small_ones_one() -> None:
+    """The encoder's choice: SUBSTREAMS from SUBSTREAM_SAMPLES luma samples (and more than a
+    tile row) on."""
+    assert planar.substreams(240, 320) == planar.SUBSTREAMS == 2
+    assert planar.substreams(144, 176) == 1
+    assert planar.substreams(TILE_H, 4096) == 1
+
+
+def test_a_large_raster_inter_frame_is_coded_in_two_substreams() -> None:
+    """A 192x176 luma plane moving by a few samples: coded as raster inter in two substreams
+    (the kind word's bits 8-15), decoded exactly."""
+    rng = np.random.default_rng(3)
+    geometry = [planar.PlaneGeometry(192, 176)]
+    scene = rng.integers(0, 256, (200, 200), np.uint8)
+    scene = ((scene.astype(np.int64) + np.roll(scene, 1, 0) + np.roll(scene, 1, 1)) // 3).astype(np.uint8)
+    first, second = [scene[:192, :176].copy()], [scene[2:194, 3:179].copy()]
+    candidate = planar.estimate(second, [first], geometry)
+    payload = planar.encode(candidate)
+    assert struct.unpack_from("<I", payload)[0] == planar.KIND_RASTER_INTER | 1 << 8
+    np.testing.assert_array_equal(planar.decode(payload, [first], geometry)[0], second[0])
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ([8 << 8 | planar.KIND_RASTER_INTER], "0x803: 9 substreams"),
+        ([1 << 8 | planar.KIND_INTER, 0], "0x101: 2 substreams"),
+        ([2 << 8 | planar.KIND_RASTER_INTER, 1], "3 substreams' word counts"),
+        ([1 << 8 | planar.KIND_RASTER_INTER, 7, 1, 2], "substreams of 7 words before the last, in 2 words"),
+    ],
+)
+def test_bad_substream_words_are_refused(words: list[int], message: str) -> None:
+    """More than 8 substreams, substreams in a frame of another kind, word counts cut short or
+    beyond the payload: a FormatError that quotes the value."""
+    payload = struct.pack(f"<{len(words)}I", *words)
+    references = [[np.zeros((48, 64), np.uint8)]]
+    with pytest.raises(FormatError, match=message):
+        planar.decode(payload, references, [planar.PlaneGeometry(48, 64)])
+
+
+def test_substreams_are_refused_before_version_14() -> None:
+    """A version-13 raster inter frame's kind word is the kind alone."""
+    payload = struct.pack("<3I", 1 << 8 | planar.KIND_RASTER_INTER, 0, 0)
+    with pytest.raises(FormatError, match="2 substreams"):
+        planar.decode(
+            payload, [[np.zeros((48, 64), np.uint8)]], [planar.PlaneGeometry(48, 64)], substreams=False
+        )
+
+
+def test_version_13_planar_stream_still_decodes() -> None:
+    """tests/data/v13_planar.fpc: the version-13 encoder (commit 4653181, `last-frame`) on
+    bikes_yuv420p_64x48.mkv, with raster inter frames in one range coder: decoded sample for
+    sample; read as version 14 it decodes the same (a frame in one substream is coded as in
+    version 13)."""
+    data = assert_planar_fixture_decodes("v13_planar.fpc", 13, "bikes_yuv420p_64x48.mkv")
+    assert CURRENT.substreams and not FormatProfile.for_version(13).substreams
+    kinds = {
+        struct.unpack_from("<I", r.payload)[0] for r in Decoder(io.BytesIO(data), load_model=False).records()
+    }
+    assert planar.KIND_RASTER_INTER in kinds
+    relabelled = data[:8] + (14).to_bytes(2, "little") + data[10:]
+    for a, b in zip(
+        Decoder(io.BytesIO(relabelled)).frames(), Decoder(io.BytesIO(data)).frames(), strict=True
+    ):
+        for x, y in zip(a.planes, b.planes, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_info_names_the_substreams() -> None:
+    """``fpcodec info``'s mode column: a raster inter frame in two substreams is planar/rp/2."""
+    from types import SimpleNamespace
+
+    from fpcodec.codec import cli
+
+    def name(word: int) -> str:
+        return cli._mode_name(SimpleNamespace(mode=6, payload=struct.pack("<I", word)), {6: "planar"})
+
+    assert name(planar.KIND_RASTER_INTER | 1 << 8) == "planar/rp/2"
+    assert name(planar.KIND_RASTER_INTER) == "planar/rp" and name(planar.KIND_RASTER) == "planar/ri"
