@@ -7,13 +7,14 @@
 #       ln -sfn /tmp/wt_old/$d /tmp/fpold/fpcodec/$d; done
 #   bench/speed_ab.sh /tmp/fpold CLIP... > ab.txt
 #
-# "new" is the installed tree; "new1" is it on one core (taskset -c 0, NUMBA_NUM_THREADS=1).
+# "new" is the installed tree; "new1" is it on one core (taskset -c 0, NUMBA_NUM_THREADS=1), and
+# "old1" the old tree on one core.
 # The streams of both trees, and their decoded outputs, are compared byte for byte first.
 # OUT_EXT: the decoded output's format (default gif; y4m for a planar stream's samples);
 # ENCODE_ARGS: more arguments of every encode (e.g. --rgb). Where /usr/bin/time (GNU) is
 # installed, each line also gives the run's peak RSS in KB (then "label seconds kb").
-# OPS: which runs a round makes, of "enc dec dec1" (the default: all three; "enc" for an encoder
-# change). Odd rounds run the old tree first, even rounds the new one: on this 2-core machine the
+# OPS: which runs a round makes, of "enc dec dec1 olddec1" (the default: the first three; "enc" for
+# an encoder change; "dec dec1 olddec1" to compare what a second core gives each tree). Odd rounds run the old tree first, even rounds the new one: on this 2-core machine the
 # second of two back-to-back runs came out up to 6 % slower (bench/SPEED.md), so use an even ROUNDS.
 set -u
 OLD=$1; shift
@@ -37,6 +38,7 @@ run() {
 OLD_CLI=(env "PYTHONPATH=$OLD" "$PY" -m fpcodec.codec.cli)
 NEW_CLI=("$PY" -m fpcodec.codec.cli)
 ONE_CLI=(taskset -c 0 env NUMBA_NUM_THREADS=1 "$PY" -m fpcodec.codec.cli)
+OLD_ONE_CLI=(taskset -c 0 env NUMBA_NUM_THREADS=1 "PYTHONPATH=$OLD" "$PY" -m fpcodec.codec.cli)
 old() { "${OLD_CLI[@]}" "$@"; }
 new() { "${NEW_CLI[@]}" "$@"; }
 tmp=$(mktemp -d)
@@ -75,6 +77,9 @@ for r in $(seq "$ROUNDS"); do
     fi
     if has dec1; then
       run "new1 dec $name" "${ONE_CLI[@]}" decode "$tmp/new_$name.fpc" -o "$tmp/n1.$EXT" -y -q
+    fi
+    if has olddec1; then
+      run "old1 dec $name" "${OLD_ONE_CLI[@]}" decode "$tmp/old_$name.fpc" -o "$tmp/o1.$EXT" -y -q
     fi
   done
 done

@@ -359,3 +359,19 @@ def assert_planar_fixture_decodes(
         for a, b in zip(frame.planes, planes, strict=True):
             np.testing.assert_array_equal(a, b)
     return data
+
+
+def planar_payloads(clip: str) -> tuple[list, list]:
+    """(per frame: its planes, its payload and the decoded frames before it) of tests/data/``clip``
+    coded by the encoder's planar candidates, and the plane geometry."""
+    from fpcodec.codec import motion, planar_coding, planar_io
+    from fpcodec.codec.modes import planar
+
+    reader = planar_io.native_reader(str(DATA / clip))
+    geometry = planar_coding.geometry(reader.pixel_format, reader.width, reader.height)
+    frames, history = [], []
+    for planes, _ in reader.frames():
+        candidate = planar.estimate(planes, history[: motion.REFERENCES], geometry)
+        frames.append((planes, planar.encode(candidate), list(history[: motion.REFERENCES])))
+        history.insert(0, planes)
+    return frames, geometry

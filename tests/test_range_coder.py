@@ -12,10 +12,10 @@ import constriction
 import numba
 import numpy as np
 import pytest
+from conftest import planar_payloads
 
 from fpcodec.bitstream import entropy, range_decoder, range_encoder, table_kernel
 from fpcodec.bitstream.errors import FormatError
-from fpcodec.codec import motion, planar_coding, planar_io
 from fpcodec.codec.modes import planar
 
 DATA = Path(__file__).parent / "data"
@@ -162,19 +162,6 @@ def test_laplace_rows_decoded_without_making_them(radius: int, escape: bool) -> 
     np.testing.assert_array_equal(got, symbols)
 
 
-def _planar_payloads(path: str) -> tuple[list, list]:
-    """(per frame: its planes, its payload and the decoded frames before it) of a clip coded by the
-    encoder's planar candidates, and the plane geometry."""
-    reader = planar_io.native_reader(path)
-    geometry = planar_coding.geometry(reader.pixel_format, reader.width, reader.height)
-    frames, history = [], []
-    for planes, _ in reader.frames():
-        candidate = planar.estimate(planes, history[: motion.REFERENCES], geometry)
-        frames.append((planes, planar.encode(candidate), list(history[: motion.REFERENCES])))
-        history.insert(0, planes)
-    return frames, geometry
-
-
 @pytest.mark.parametrize(
     ("clip", "expected"),
     [
@@ -186,7 +173,7 @@ def test_planar_frames_decode_the_same_compiled_and_not(clip: str, expected: set
     """Every frame of a clip (raster intra and inter kinds, refined planes, the motion field)
     decodes to its planes both by the compiled whole-plane kernels reading the words themselves
     and by a Python step per wavefront through constriction."""
-    frames, geometry = _planar_payloads(str(DATA / clip))
+    frames, geometry = planar_payloads(clip)
     kinds = set()
     for planes, payload, references in frames:
         kinds.add(int.from_bytes(payload[:4], "little"))
@@ -200,7 +187,7 @@ def test_planar_frames_decode_the_same_compiled_and_not(clip: str, expected: set
 def test_damaged_planar_payload_is_refused_compiled() -> None:
     """Words overwritten: the compiled decoder refuses the frame where constriction does (with
     FormatError only) and otherwise gives the planes the Python steps give."""
-    frames, geometry = _planar_payloads(str(DATA / "bikes_yuv420p_64x48.mkv"))
+    frames, geometry = planar_payloads("bikes_yuv420p_64x48.mkv")
     planes, payload, references = frames[2]
     rng = np.random.default_rng(0)
     for _ in range(20):

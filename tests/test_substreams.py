@@ -9,11 +9,11 @@ import struct
 import numba
 import numpy as np
 import pytest
-from conftest import DATA, assert_planar_fixture_decodes
+from conftest import assert_planar_fixture_decodes, planar_payloads
 
 from fpcodec.bitstream.errors import FormatError
 from fpcodec.bitstream.profile import CURRENT, FormatProfile
-from fpcodec.codec import motion, planar_coding, planar_io, raster_rule
+from fpcodec.codec import raster_rule
 from fpcodec.codec.modes import planar
 from fpcodec.codec.pipeline import Decoder
 
@@ -56,18 +56,6 @@ def test_runs_partition_the_tiled_schedule() -> None:
     assert empty[0].size == 0 and empty[2].tolist() == [0]
 
 
-def _frames(clip: str) -> tuple[list, list]:
-    """(per frame: its planes, its payload, the decoded frames before it), the plane geometry."""
-    reader = planar_io.native_reader(str(DATA / clip))
-    geometry = planar_coding.geometry(reader.pixel_format, reader.width, reader.height)
-    frames, history = [], []
-    for planes, _ in reader.frames():
-        candidate = planar.estimate(planes, history[: motion.REFERENCES], geometry)
-        frames.append((planes, planar.encode(candidate), list(history[: motion.REFERENCES])))
-        history.insert(0, planes)
-    return frames, geometry
-
-
 @pytest.fixture
 def runs_forced(monkeypatch):
     """Sets the encoder's substream count for every raster inter frame, however small."""
@@ -85,7 +73,7 @@ def test_substreams_decode_the_same_compiled_and_not(runs_forced, runs: int) -> 
     raster inter frame in ``runs`` substreams: the kind word says so, and every frame decodes
     to its planes by the compiled kernel (runs on threads) and by the Python steps."""
     runs_forced(runs)
-    frames, geometry = _frames("bikes_yuv420p_64x48.mkv")
+    frames, geometry = planar_payloads("bikes_yuv420p_64x48.mkv")
     split = 0
     for planes, payload, references in frames:
         (word,) = struct.unpack_from("<I", payload)
@@ -102,7 +90,7 @@ def test_substreams_decode_the_same_compiled_and_not(runs_forced, runs: int) -> 
 def test_substreams_decode_alike_on_one_thread_and_more(runs_forced) -> None:
     """The runs' kernel on one thread and on every core: the same planes."""
     runs_forced(2)
-    frames, geometry = _frames("bikes_yuv420p_64x48.mkv")
+    frames, geometry = planar_payloads("bikes_yuv420p_64x48.mkv")
     before = numba.get_num_threads()
     try:
         for threads in sorted({1, before}):
