@@ -110,14 +110,18 @@ def test_large_frames_get_two_substreams_small_ones_one() -> None:
     assert planar.substreams(TILE_H, 4096) == 1
 
 
-def test_a_large_raster_inter_frame_is_coded_in_two_substreams() -> None:
+@pytest.mark.parametrize("depth", [8, 10])
+def test_a_large_raster_inter_frame_is_coded_in_two_substreams(depth: int) -> None:
     """A 192x176 luma plane moving by a few samples: coded as raster inter in two substreams
-    (the kind word's bits 8-15), decoded exactly."""
+    (the kind word's bits 8-15), decoded exactly (10 bits: the deeper samples' path, wavefront
+    by wavefront)."""
     rng = np.random.default_rng(3)
-    geometry = [planar.PlaneGeometry(192, 176)]
-    scene = rng.integers(0, 256, (200, 200), np.uint8)
-    scene = ((scene.astype(np.int64) + np.roll(scene, 1, 0) + np.roll(scene, 1, 1)) // 3).astype(np.uint8)
-    first, second = [scene[:192, :176].copy()], [scene[2:194, 3:179].copy()]
+    geometry = [planar.PlaneGeometry(192, 176, depth=depth)]
+    top = (1 << depth) - 1
+    scene = rng.integers(0, top + 1, (200, 200))
+    scene = (scene + np.roll(scene, 1, 0) + np.roll(scene, 1, 1)) // 3  # smoother, 0..top
+    dtype = np.uint8 if depth == 8 else np.uint16
+    first, second = [scene[:192, :176].astype(dtype)], [scene[2:194, 3:179].astype(dtype)]
     candidate = planar.estimate(second, [first], geometry)
     payload = planar.encode(candidate)
     assert struct.unpack_from("<I", payload)[0] == planar.KIND_RASTER_INTER | 1 << 8

@@ -500,50 +500,58 @@ def encode(c: PlanarCandidate, profile: FormatProfile = CURRENT) -> bytes:
             for targets, mean, ctx in plane_params:
                 _encode_batch(enc, flat[targets], mean, table[ctx], depth)
             continue
+        fronts = _joined_fronts(plane_params)
         bounds = raster_rule.substream_rows(height, runs)
         for run_enc, rows in zip(encs, zip(bounds[:-1], bounds[1:], strict=True), strict=True):
-            run_params = plane_params if runs == 1 else _run_params(plane_params, width, *rows)
-            _encode_wavefronts(run_enc, flat, run_params, table, depth)
+            run = fronts if runs == 1 else _run_fronts(fronts, width, *rows)
+            _encode_wavefronts(run_enc, flat, run, table, depth)
     words = [e.finish() for e in encs]
     counts = struct.pack(f"<{runs - 1}I", *(len(w) // 4 for w in words[:-1]))
     return struct.pack("<I", c.kind | (runs - 1) << 8) + counts + b"".join(words)
 
 
-def _run_params(
-    plane_params: list[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int, first: int, end: int
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """A plane's wavefronts restricted to the rows ``first`` to ``end`` - 1 (a substream's run),
-    those left empty dropped: ``raster_rule.wavefronts`` with those rows."""
-    out = []
-    for targets, mean, ctx in plane_params:
-        rows = targets // width
-        keep = (rows >= first) & (rows < end)
-        if keep.any():
-            out.append((targets[keep], mean[keep], ctx[keep]))
-    return out
+class _Fronts(NamedTuple):
+    """A wavefront plane's batches joined: every sample's target, mean and context in coding
+    order, and each wavefront's first sample (one more at the end)."""
+
+    targets: np.ndarray
+    mean: np.ndarray
+    ctx: np.ndarray
+    starts: np.ndarray
+
+
+def _joined_fronts(plane_params: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> _Fronts:
+    return _Fronts(
+        np.concatenate([t for t, _, _ in plane_params]),
+        np.concatenate([m for _, m, _ in plane_params]),
+        np.concatenate([x for _, _, x in plane_params]),
+        np.cumsum([0] + [t.size for t, _, _ in plane_params]),
+    )
+
+
+def _run_fronts(fronts: _Fronts, width: int, first: int, end: int) -> _Fronts:
+    """The wavefronts restricted to the rows ``first`` to ``end`` - 1 (a substream's run), those
+    left empty dropped: ``raster_rule.wavefronts`` with those rows."""
+    rows = fronts.targets // width
+    keep = (rows >= first) & (rows < end)
+    front = np.repeat(np.arange(fronts.starts.size - 1), np.diff(fronts.starts))[keep]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(front)) + 1, [front.size]]) if front.size else [0]
+    return _Fronts(fronts.targets[keep], fronts.mean[keep], fronts.ctx[keep], np.asarray(starts, np.int64))
 
 
 def _encode_wavefronts(
-    enc: entropy.FrameEncoder,
-    flat: np.ndarray,
-    plane_params: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    table: np.ndarray,
-    depth: int,
+    enc: entropy.FrameEncoder, flat: np.ndarray, fronts: _Fronts, table: np.ndarray, depth: int
 ) -> None:
     """A wavefront plane's (or run's) samples, a single window per wavefront: 8-bit ones in one
     call, deeper ones wavefront by wavefront."""
-    if depth > 8:
-        for targets, mean, ctx in plane_params:
-            _encode_batch(enc, flat[targets], mean, table[ctx], depth, True)
+    if fronts.targets.size == 0:
         return
-    if not plane_params:
+    if depth == 8:
+        enc.ranges.encode_wavefronts(flat[fronts.targets], fronts.mean, table[fronts.ctx], fronts.starts)
         return
-    enc.ranges.encode_wavefronts(
-        np.concatenate([flat[t] for t, _, _ in plane_params]),
-        np.concatenate([m for _, m, _ in plane_params]),
-        np.concatenate([table[x] for _, _, x in plane_params]),
-        np.cumsum([0] + [t.size for t, _, _ in plane_params]),
-    )
+    for s0, s1 in zip(fronts.starts[:-1], fronts.starts[1:], strict=True):
+        targets = fronts.targets[s0:s1]
+        _encode_batch(enc, flat[targets], fronts.mean[s0:s1], table[fronts.ctx[s0:s1]], depth, True)
 
 
 def _encode_batch(
