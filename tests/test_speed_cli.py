@@ -91,3 +91,18 @@ def test_timed_processes_write_bytecode_as_an_installed_package(monkeypatch):
         launcher.env["PYTHONDONTWRITEBYTECODE"] = "1"  # the check itself fails with the variable
         with pytest.raises(RuntimeError, match="failed \\(3\\)"):
             launcher.run([sys.executable, "-c", "import sys; sys.exit(3 if sys.dont_write_bytecode else 0)"])
+
+
+def test_warm_decode_times_each_stream(capsys):
+    """bench/warm_decode.py: one line per stream with the median of its timed decodes."""
+    from conftest import DATA
+
+    from fpcodec.bench import warm_decode
+
+    assert warm_decode.main([str(DATA / "v13_planar.fpc"), "--repeats", "2"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert (
+        line.startswith("v13_planar.fpc: median ")
+        and line.endswith(")")
+        and len(line.split("(")[1].split()) == 2
+    )
