@@ -132,8 +132,8 @@ def _small_clips():
 
 def _planar_seeds():
     """(name, stream) of small planar (version 7) streams: the yuv420p test clip cropped, in every
-    kind of frame the encoder picks there, and 10-bit and gray versions of it; and two whole frames
-    of the bikes clip, with refined planes (version 13)."""
+    kind of frame the encoder picks there, and 10-bit and gray versions of it; two whole frames
+    of the bikes clip, with refined planes (version 13); and three in substreams (version 14)."""
     from fpcodec.codec.planar_io import pixel_format_by_name, read_planes
 
     _, clip = read_planes(TEST_DATA / "carphone_yuv420p_64x48.mkv")
@@ -165,6 +165,28 @@ def _planar_seeds():
         enc.write_planes(planes, 4)
     enc.close()
     yield "planar_refined", buf.getvalue()
+    # Version 14's substreams: three such frames with every raster inter frame in two (the encoder
+    # splits only frames of 2^15 luma samples and more; small seeds run faster).
+    from fpcodec.codec.modes import planar
+
+    saved = planar.SUBSTREAM_SAMPLES
+    planar.SUBSTREAM_SAMPLES = 0
+    try:
+        buf = io.BytesIO()
+        enc = pipeline.Encoder(
+            buf,
+            width=64,
+            height=48,
+            channels=3,
+            model="last-frame",
+            pixel_format=pixel_format_by_name("yuv420p"),
+        )
+        for planes in clip[:3]:
+            enc.write_planes(planes, 4)
+        enc.close()
+    finally:
+        planar.SUBSTREAM_SAMPLES = saved
+    yield "planar_substreams", buf.getvalue()
 
 
 def _screen_frames() -> list:
