@@ -507,37 +507,35 @@ def _raster_plane(
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _raster_parts(
-    plane, mc, all_targets, all_neighbours, all_starts, part_samples, part_fronts, luma_error, has_luma,
-    thresholds, table, means, levels, error_weights, error_thresholds, width, weights, window_of_scale,
-    phased, all_words, part_words, states, status,
+    plane, mc, inter, all_targets, all_neighbours, starts, run_fronts, luma_error, has_luma, thresholds,
+    table, means, levels, error_weights, error_thresholds, width, weights, window_of_scale, phased,
+    all_words, run_words, states, status,
 ):  # pragma: no cover - compiled  # fmt: skip
-    """A raster inter plane's substreams (format version 14) decoded side by side, a thread
-    each: substream p's samples are ``all_targets[part_samples[p]:part_samples[p + 1]]`` (and
-    their neighbours), its wavefronts start at ``all_starts[part_fronts[p]:part_fronts[p + 1]]``
-    (relative to its first sample, one more at the end), its words are ``all_words[part_words[p]:part_words[p +
-    1]]`` and its range decoder's state ``states[p]``; within a substream the wavefronts go one
-    after another, the rule and the symbols serially (``_raster_plane``'s steps without its
-    threads). Every substream's ``range_decoder`` status goes into ``status[p]``."""
+    """A raster plane's runs (format version 14's substreams) decoded side by side, a thread
+    each: run p's wavefronts are ``run_fronts[p]`` to ``run_fronts[p + 1] - 1`` of ``starts``
+    (``raster_rule.run_schedule``), its words ``all_words[run_words[p]:run_words[p + 1]]`` and
+    its range decoder's state ``states[p]``; within a run the wavefronts go one after another,
+    the rule and the symbols serially (``_raster_plane``'s steps without its threads). Every
+    run's ``range_decoder`` status goes into ``status[p]``."""
     height = mc.size // width
     refined = weights.shape[0] > 0
-    for p in numba.prange(part_samples.size - 1):
-        t0 = part_samples[p]
-        starts = all_starts[part_fronts[p] : part_fronts[p + 1]]
-        words = all_words[part_words[p] : part_words[p + 1]]
+    for p in numba.prange(run_fronts.size - 1):
+        f0, f1 = run_fronts[p], run_fronts[p + 1]
+        words = all_words[run_words[p] : run_words[p + 1]]
         state = states[p]
-        widest = _widest(starts)
+        widest = _widest(starts[f0 : f1 + 1]) if f1 > f0 else 0
         mean = np.empty(widest, np.int64)
         scale = np.empty(widest, np.int64)
         escaped = np.empty(widest, np.int64)
         status[p] = range_decoder.OK
-        for f in range(starts.size - 1):
-            s0, s1 = t0 + starts[f], t0 + starts[f + 1]
+        for f in range(f0, f1):
+            s0, s1 = starts[f], starts[f + 1]
             n = s1 - s0
             targets = all_targets[s0:s1]
             neighbours = all_neighbours[:, s0:s1]
             for i in range(n):
                 mean[i], scale[i] = _raster_sample(
-                    plane, mc, True, neighbours, targets, i, luma_error, has_luma, thresholds, table,
+                    plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
                     means, levels, error_weights, error_thresholds, width, height, weights, refined,
                 )  # fmt: skip
             status[p] = _decode_wavefront(
@@ -571,7 +569,7 @@ def _rule_args(
 
 
 def decode_raster_plane(
-    ranges: range_decoder.RangeDecoder,
+    ranges: list[range_decoder.RangeDecoder],
     plane: np.ndarray,
     mc: np.ndarray | None,
     width: int,
@@ -581,74 +579,34 @@ def decode_raster_plane(
     weights: np.ndarray = raster_rule.NO_REFINEMENT,
 ) -> None:
     """Decode an 8-bit raster plane (flat int64 ``plane``, zeros, filled in place) from the
-    frame's range decoder ``ranges``, in one call: raster inter with ``mc`` (tiled), else raster
+    frame's range decoders ``ranges``, in one call: raster inter with ``mc`` (tiled), else raster
     intra, with ``table``, ``means`` and ``weights`` as ``raster_rows`` takes them. The same
     samples as ``raster_rows`` and ``entropy.decode_single_rows`` wavefront by wavefront
-    (``tests/test_range_coder.py``), without a Python step per wavefront."""
+    (``tests/test_range_coder.py``), without a Python step per wavefront. One decoder: the
+    plane's wavefronts one after another, each wavefront's rule on threads (``_raster_plane``);
+    more (format version 14's substreams): run p of ``raster_rule.run_schedule`` from
+    ``ranges[p]``, the runs side by side on threads (``_raster_parts``: they share nothing), each
+    decoder's state moved on as if it had decoded its run alone."""
     height = plane.size // width
     tile = raster_rule.WHOLE if mc is None else raster_rule.TILED
-    targets, neighbours, starts = raster_rule.flat_wavefronts(height, width, tile)
-    with first_call(_raster_plane):
-        status = _raster_plane(
-            plane,
-            plane if mc is None else mc,
-            mc is not None,
-            targets,
-            neighbours,
-            starts,
-            *_rule_args(mc, table, luma_error, means, width, weights),
-            entropy.WINDOW_OF_SCALE,
-            table_kernel.phased_cdf(),
-            ranges.words,
-            ranges.state,
-        )
-    range_decoder.check(status)
-
-
-def decode_raster_parts(
-    ranges: list[range_decoder.RangeDecoder],
-    plane: np.ndarray,
-    mc: np.ndarray,
-    width: int,
-    table: np.ndarray,
-    luma_error: np.ndarray | None = None,
-    means: np.ndarray | None = None,
-    weights: np.ndarray = raster_rule.NO_REFINEMENT,
-) -> None:
-    """``decode_raster_plane`` of a raster inter plane in substreams (format version 14): run p
-    of ``raster_rule.substream_rows`` (as many runs as ``ranges``) from the range decoder
-    ``ranges[p]``, the runs side by side on threads (their tiles share nothing). Each decoder's
-    state moves on as if it had decoded its run alone."""
-    height = plane.size // width
-    bounds = raster_rule.substream_rows(height, len(ranges))
-    runs = [
-        raster_rule.flat_wavefronts(height, width, raster_rule.TILED, (r0, r1))
-        for r0, r1 in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
-    dtype = runs[0][0].dtype
-    targets = np.concatenate([r[0] for r in runs]).astype(dtype, copy=False)
-    neighbours = np.concatenate([r[1] for r in runs], axis=1).astype(dtype, copy=False)
-    starts = np.concatenate([r[2] for r in runs])
-    part_samples = np.cumsum([0] + [r[0].size for r in runs])
-    part_fronts = np.cumsum([0] + [r[2].size for r in runs])
-    words = np.concatenate([r.words for r in ranges])
-    part_words = np.cumsum([0] + [r.words.size for r in ranges])
+    targets, neighbours, starts, run_fronts = raster_rule.run_schedule(height, width, tile, len(ranges))
+    head = (plane, plane if mc is None else mc, mc is not None, targets, neighbours, starts)
+    rule = (*_rule_args(mc, table, luma_error, means, width, weights), entropy.WINDOW_OF_SCALE)
+    if len(ranges) == 1:
+        with first_call(_raster_plane):
+            status = _raster_plane(*head, *rule, table_kernel.phased_cdf(), ranges[0].words, ranges[0].state)
+        range_decoder.check(status)
+        return
     states = np.stack([r.state for r in ranges])
     status = np.zeros(len(ranges), np.int64)
     with first_call(_raster_parts):
         _raster_parts(
-            plane,
-            mc,
-            targets,
-            neighbours,
-            starts,
-            part_samples,
-            part_fronts,
-            *_rule_args(mc, table, luma_error, means, width, weights),
-            entropy.WINDOW_OF_SCALE,
+            *head,
+            run_fronts,
+            *rule,
             table_kernel.phased_cdf(),
-            words,
-            part_words,
+            np.concatenate([r.words for r in ranges]),
+            np.cumsum([0] + [r.words.size for r in ranges]),
             states,
             status,
         )

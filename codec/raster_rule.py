@@ -121,16 +121,17 @@ def _wavefront_keys(height: int, width: int, tile: tuple[int, int]) -> np.ndarra
     return xs % tile[1] + 2 * (ys % tile[0])
 
 
-#: Substreams (format version 14): a raster inter frame (kind 3) may code each plane's tile rows
-#: in up to MAX_SUBSTREAMS runs, each run's samples in a range coder of its own. Tiles share
-#: nothing, so the runs decode side by side, a thread each.
+#: Substreams (format version 14): a raster frame (kinds 2 and 3) may code each plane in up to
+#: MAX_SUBSTREAMS runs of whole tile rows, each run coded as a plane of its own rows (its own
+#: edges: for kind 3 the tiles' own) and its samples in a range coder of its own, so that the
+#: runs decode side by side, a thread each.
 MAX_SUBSTREAMS = 8
 
 
 def substream_rows(height: int, substreams: int) -> tuple[int, ...]:
-    """The row bounds of a TILED plane's ``substreams`` runs (one more than runs): run p holds
-    rows ``bounds[p]`` to ``bounds[p + 1] - 1``, each bound the multiple of TILE_H nearest to
-    p height / substreams (halves up), and the last the plane's height, so that the runs hold
+    """The row bounds of a plane's ``substreams`` runs (one more than runs): run p holds rows
+    ``bounds[p]`` to ``bounds[p + 1] - 1``, each bound the multiple of TILE_H nearest to p
+    height / substreams (halves up), and the last the plane's height, so that the runs hold
     about as many samples each. A run may be empty (a plane of fewer tile rows than runs)."""
     step = 2 * substreams * TILE_H
     inner = (
@@ -140,12 +141,10 @@ def substream_rows(height: int, substreams: int) -> tuple[int, ...]:
 
 
 @lru_cache(maxsize=16)
-def wavefronts(
-    height: int, width: int, tile: tuple[int, int] = WHOLE, rows: tuple[int, int] | None = None
-) -> Wavefronts:
-    """The wavefront schedule of a plane size and tiling (cached: it depends on nothing else);
-    with ``rows`` (first, end), only the samples of those rows, in the same order."""
-    order, neighbours, starts = _schedule(height, width, tile, rows)
+def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1) -> Wavefronts:
+    """The wavefront schedule of a plane size, tiling and number of runs (cached: it depends on
+    nothing else): ``run_schedule``'s wavefronts, run after run."""
+    order, neighbours, starts, _ = run_schedule(height, width, tile, runs)
     spans = [(s0, s1) for s0, s1 in zip(starts[:-1], starts[1:], strict=True)]
     return Wavefronts(
         tuple(order[s0:s1].copy() for s0, s1 in spans),
@@ -153,30 +152,50 @@ def wavefronts(
     )
 
 
-@lru_cache(maxsize=16)
-def flat_wavefronts(
-    height: int, width: int, tile: tuple[int, int] = WHOLE, rows: tuple[int, int] | None = None
-) -> tuple[np.ndarray, ...]:
+def flat_wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> tuple[np.ndarray, ...]:
     """``wavefronts`` as three arrays, for a kernel that decodes a whole plane: every sample in
     coding order, their a, b, c, d ((4, N)), and each wavefront's start (one more at the end)."""
-    return _schedule(height, width, tile, rows)
+    return run_schedule(height, width, tile)[:3]
 
 
-def _schedule(
-    height: int, width: int, tile: tuple[int, int], rows: tuple[int, int] | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@lru_cache(maxsize=16)
+def run_schedule(
+    height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(order, neighbours, starts, run_fronts): the samples of a plane in ``runs`` runs
+    (``substream_rows``), each run scheduled as a plane of its own rows (its edges its own: for
+    TILED the same tiles as the whole plane's, since runs are whole tile rows), one run's
+    wavefronts after the other's. every sample's flat index in coding order, their a, b, c, d
+    ((4, N), flat indices in the whole plane), each wavefront's first sample (one more at the
+    end), and each run's first wavefront (one more at the end; an empty run has none)."""
+    bounds = substream_rows(height, runs) if runs > 1 else (0, height)
+    dtype = intra.index_dtype(height * width)  # the caches hold five indices per sample
+    orders, maps, starts, run_fronts = [], [], [np.zeros(1, np.int64)], [0]
+    samples = 0
+    for first, end in zip(bounds[:-1], bounds[1:], strict=True):
+        if end > first:
+            order, neighbours, run_starts = _schedule(end - first, width, tile)
+            offset = first * width
+            orders.append(order + offset)
+            maps.append(np.where(neighbours >= 0, neighbours + offset, neighbours))
+            starts.append(run_starts[1:] + samples)
+            samples += order.size
+        run_fronts.append(sum(s.size for s in starts) - 1)
+    return (
+        np.concatenate(orders).astype(dtype),
+        np.concatenate(maps, axis=1).astype(dtype),
+        np.concatenate(starts),
+        np.array(run_fronts, np.int64),
+    )
+
+
+def _schedule(height: int, width: int, tile: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     maps = _neighbour_maps(height, width, tile)
     key = _wavefront_keys(height, width, tile)
-    first, end = (0, height * width) if rows is None else (rows[0] * width, rows[1] * width)
-    dtype = intra.index_dtype(height * width)  # the caches hold five indices per sample
-    if end <= first:
-        return np.zeros(0, dtype), np.zeros((4, 0), dtype), np.zeros(1, np.int64)
-    key = key[first:end]
     order = np.argsort(key, kind="stable")  # within a wavefront: increasing flat index
     bounds = np.searchsorted(key[order], np.arange(key.max() + 2))
     starts = np.unique(bounds)  # a plane one sample wide has only every other wavefront
-    order += first
-    return order.astype(dtype), maps[:, order].astype(dtype), starts.astype(np.int64)
+    return order, maps[:, order], starts.astype(np.int64)
 
 
 def params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -206,15 +225,14 @@ def plane_rule(
     depth: int,
     mc: np.ndarray | None = None,
     luma_error: np.ndarray | None = None,
+    runs: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(order, neighbours, means, contexts) of every sample of a whole known plane (the encoder),
-    in coding order: ``wavefronts``' samples one wavefront after the other (``order``: their flat
-    indices; ``neighbours``: (4, N) their a, b, c, d), so that each wavefront's are a slice.
+    in coding order: ``run_schedule``'s samples one wavefront after the other (``order``: their
+    flat indices; ``neighbours``: (4, N) their a, b, c, d), so that each wavefront's are a slice.
     ``params`` (or, with ``mc``, ``inter_params``) in one call over the cached schedule; untiled
-    for intra, in TILED tiles for inter."""
-    fronts = wavefronts(height, width, WHOLE if mc is None else TILED)
-    order = fronts.order
-    neighbours = np.concatenate(fronts.neighbours, axis=1)
+    for intra, in TILED tiles for inter; in ``runs`` runs of rows (version 14's substreams)."""
+    order, neighbours, _, _ = run_schedule(height, width, WHOLE if mc is None else TILED, runs)
     if mc is None:
         mean, ctx = params(plane, neighbours, depth)
     else:

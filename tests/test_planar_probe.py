@@ -58,9 +58,9 @@ def _kinds_estimated(monkeypatch) -> list[set[int]]:
         log[-1].add(kind)
         return plan(kind, *args, **kwargs)
 
-    def spy_raster(coded, sizes, mcs=None, field=None, refine=True):
+    def spy_raster(coded, sizes, mcs=None, field=None, refine=True, runs=1):
         log[-1].add(planar.KIND_RASTER if mcs is None else planar.KIND_RASTER_INTER)
-        return plan_raster(coded, sizes, mcs, field, refine)
+        return plan_raster(coded, sizes, mcs, field, refine, runs)
 
     def spy_estimate(*args, **kwargs):
         log.append(set())

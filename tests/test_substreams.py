@@ -1,5 +1,5 @@
-"""Raster inter frames in substreams (format version 14): runs of tile rows, each in a range coder
-of its own, decoded side by side; the same planes whichever way and on any thread count."""
+"""Raster frames in substreams (format version 14): runs of tile rows, each in a range coder of its
+own, decoded side by side; the same planes whichever way and on any thread count."""
 
 from __future__ import annotations
 
@@ -33,27 +33,47 @@ def test_substream_rows_are_whole_tile_rows_about_as_many_each(runs: int) -> Non
             assert abs(bound - p * height / runs) <= TILE_H / 2 or bound == height
 
 
-def test_runs_partition_the_tiled_schedule() -> None:
-    """Each run's schedule is the whole plane's, restricted to its rows in the same order; the
-    runs together hold every sample once."""
+def test_tiled_runs_are_the_whole_planes_schedule_cut_by_rows() -> None:
+    """Raster inter: each run's schedule is the whole plane's restricted to its rows, in the
+    same order and with the same neighbours (runs are whole tile rows, so the tiles' edges are
+    the same); the runs together hold every sample once."""
     height, width = 144, 176
     order, neighbours, starts = raster_rule.flat_wavefronts(height, width, raster_rule.TILED)
     front = np.repeat(np.arange(starts.size - 1), np.diff(starts))
+    run_order, run_neighbours, run_starts, run_fronts = raster_rule.run_schedule(
+        height, width, raster_rule.TILED, 2
+    )
     bounds = raster_rule.substream_rows(height, 2)
-    seen = []
-    for first, end in zip(bounds[:-1], bounds[1:], strict=True):
-        run = raster_rule.flat_wavefronts(height, width, raster_rule.TILED, (first, end))
+    for p, (first, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        s0, s1 = run_starts[run_fronts[p]], run_starts[run_fronts[p + 1]]
         keep = (order // width >= first) & (order // width < end)
-        np.testing.assert_array_equal(run[0], order[keep])
-        np.testing.assert_array_equal(run[1], neighbours[:, keep])
+        np.testing.assert_array_equal(run_order[s0:s1], order[keep])
+        np.testing.assert_array_equal(run_neighbours[:, s0:s1], neighbours[:, keep])
         # wavefront by wavefront: the same samples as the whole plane's wavefronts, none empty
-        run_front = np.repeat(np.arange(run[2].size - 1), np.diff(run[2]))
-        assert np.all(np.diff(run[2]) > 0)
+        fronts = run_starts[run_fronts[p] : run_fronts[p + 1] + 1] - s0
+        assert np.all(np.diff(fronts) > 0)
+        run_front = np.repeat(np.arange(fronts.size - 1), np.diff(fronts))
         np.testing.assert_array_equal(np.unique(front[keep], return_inverse=True)[1], run_front)
-        seen.append(run[0])
-    assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(height * width))
-    empty = raster_rule.flat_wavefronts(height, width, raster_rule.TILED, (64, 64))
-    assert empty[0].size == 0 and empty[2].tolist() == [0]
+    assert np.array_equal(np.sort(run_order), np.arange(height * width))
+
+
+def test_untiled_runs_are_planes_of_their_own() -> None:
+    """Raster intra: a run is scheduled as a plane of its own rows: the second run's first
+    sample has no neighbours and its first row only left ones, as a plane's first row."""
+    height, width = 100, 40
+    order, neighbours, starts, run_fronts = raster_rule.run_schedule(height, width, raster_rule.WHOLE, 2)
+    first = raster_rule.substream_rows(height, 2)[1]
+    # w + 2 h - 2 wavefronts a run (x + 2 y = 0 .. w - 1 + 2 (h - 1))
+    assert first == 64 and run_fronts.tolist() == [0, 40 + 2 * 64 - 2, (40 + 2 * 64 - 2) + (40 + 2 * 36 - 2)]
+    sub_order, sub_neighbours, sub_starts = raster_rule.flat_wavefronts(height - first, width)
+    s0 = starts[run_fronts[1]]
+    np.testing.assert_array_equal(order[s0:], sub_order + first * width)
+    np.testing.assert_array_equal(
+        neighbours[:, s0:], np.where(sub_neighbours >= 0, sub_neighbours + first * width, sub_neighbours)
+    )
+    np.testing.assert_array_equal(starts[run_fronts[1] :] - s0, sub_starts)
+    assert order[s0] == first * width and np.all(neighbours[:, s0] < 0)
+    assert np.array_equal(np.sort(order), np.arange(height * width))
 
 
 @pytest.fixture
@@ -63,6 +83,7 @@ def runs_forced(monkeypatch):
     def force(runs: int) -> None:
         monkeypatch.setattr(planar, "SUBSTREAMS", runs)
         monkeypatch.setattr(planar, "SUBSTREAM_SAMPLES", 0)
+        monkeypatch.setattr(planar, "INTRA_SUBSTREAM_SAMPLES", 0)
 
     return force
 
@@ -70,21 +91,22 @@ def runs_forced(monkeypatch):
 @pytest.mark.parametrize("runs", [1, 2, 3])
 def test_substreams_decode_the_same_compiled_and_not(runs_forced, runs: int) -> None:
     """bikes (64x48: luma in two tile rows, chroma in one, so some runs are empty) with every
-    raster inter frame in ``runs`` substreams: the kind word says so, and every frame decodes
-    to its planes by the compiled kernel (runs on threads) and by the Python steps."""
+    raster frame in ``runs`` substreams: the kind word says so, and every frame, raster intra
+    and inter, decodes to its planes by the compiled kernel (runs on threads) and by the
+    Python steps."""
     runs_forced(runs)
     frames, geometry = planar_payloads("bikes_yuv420p_64x48.mkv")
-    split = 0
+    kinds = set()
     for planes, payload, references in frames:
         (word,) = struct.unpack_from("<I", payload)
-        if word & 0xFF == planar.KIND_RASTER_INTER:
-            assert word >> 8 == runs - 1
-            split += 1
+        kind = word & 0xFF
+        assert word >> 8 == (runs - 1 if kind in (planar.KIND_RASTER, planar.KIND_RASTER_INTER) else 0)
+        kinds.add(kind)
         for compiled in (False, True):
             got = planar.decode(payload, references, geometry, compiled=compiled)
             for g, p in zip(got, planes, strict=True):
                 np.testing.assert_array_equal(g, p)
-    assert split >= 2
+    assert {planar.KIND_RASTER, planar.KIND_RASTER_INTER} <= kinds
 
 
 def test_substreams_decode_alike_on_one_thread_and_more(runs_forced) -> None:
@@ -103,18 +125,21 @@ def test_substreams_decode_alike_on_one_thread_and_more(runs_forced) -> None:
 
 
 def test_large_frames_get_two_substreams_small_ones_one() -> None:
-    """The encoder's choice: SUBSTREAMS from SUBSTREAM_SAMPLES luma samples (and more than a
-    tile row) on."""
+    """The encoder's choice: SUBSTREAMS from SUBSTREAM_SAMPLES luma samples (raster intra:
+    INTRA_SUBSTREAM_SAMPLES) and more than a tile row on."""
     assert planar.substreams(240, 320) == planar.SUBSTREAMS == 2
     assert planar.substreams(144, 176) == 1
     assert planar.substreams(TILE_H, 4096) == 1
+    assert planar.substreams(240, 320, intra=True) == 1
+    assert planar.substreams(272, 640, intra=True) == 2
 
 
 @pytest.mark.parametrize("depth", [8, 10])
-def test_a_large_raster_inter_frame_is_coded_in_two_substreams(depth: int) -> None:
-    """A 192x176 luma plane moving by a few samples: coded as raster inter in two substreams
-    (the kind word's bits 8-15), decoded exactly (10 bits: the deeper samples' path, wavefront
-    by wavefront)."""
+def test_large_raster_frames_are_coded_in_two_substreams(monkeypatch, depth: int) -> None:
+    """A 192x176 luma plane, then the same moving by a few samples: coded as raster intra and
+    raster inter, each in two substreams (the kind word's bits 8-15), decoded exactly (10 bits:
+    the deeper samples' path, wavefront by wavefront)."""
+    monkeypatch.setattr(planar, "INTRA_SUBSTREAM_SAMPLES", planar.SUBSTREAM_SAMPLES)  # a smaller test
     rng = np.random.default_rng(3)
     geometry = [planar.PlaneGeometry(192, 176, depth=depth)]
     top = (1 << depth) - 1
@@ -122,8 +147,10 @@ def test_a_large_raster_inter_frame_is_coded_in_two_substreams(depth: int) -> No
     scene = (scene + np.roll(scene, 1, 0) + np.roll(scene, 1, 1)) // 3  # smoother, 0..top
     dtype = np.uint8 if depth == 8 else np.uint16
     first, second = [scene[:192, :176].astype(dtype)], [scene[2:194, 3:179].astype(dtype)]
-    candidate = planar.estimate(second, [first], geometry)
-    payload = planar.encode(candidate)
+    key = planar.encode(planar.estimate(first, [], geometry))
+    assert struct.unpack_from("<I", key)[0] == planar.KIND_RASTER | 1 << 8
+    np.testing.assert_array_equal(planar.decode(key, [], geometry)[0], first[0])
+    payload = planar.encode(planar.estimate(second, [first], geometry))
     assert struct.unpack_from("<I", payload)[0] == planar.KIND_RASTER_INTER | 1 << 8
     np.testing.assert_array_equal(planar.decode(payload, [first], geometry)[0], second[0])
 
@@ -133,6 +160,7 @@ def test_a_large_raster_inter_frame_is_coded_in_two_substreams(depth: int) -> No
     [
         ([8 << 8 | planar.KIND_RASTER_INTER], "0x803: 9 substreams"),
         ([1 << 8 | planar.KIND_INTER, 0], "0x101: 2 substreams"),
+        ([1 << 8 | planar.KIND_INTRA, 0], "0x100: 2 substreams"),
         ([2 << 8 | planar.KIND_RASTER_INTER, 1], "3 substreams' word counts"),
         ([1 << 8 | planar.KIND_RASTER_INTER, 7, 1, 2], "substreams of 7 words before the last, in 2 words"),
     ],

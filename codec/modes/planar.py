@@ -12,10 +12,10 @@ plane's table of Laplace scale indices (one per context of the plane's rule; fro
 wavefront plane's table is followed by its error levels' offsets, ``raster_rule.error_levels``,
 and from version 13 those offsets by the plane's refinement, ``raster_rule.refine``), the
 field, then every coded plane's samples, batch by batch (a pass or a wavefront), in
-``entropy``'s windowed rows. From version 14 a raster inter frame may code its planes' samples
-in substreams, runs of whole tile rows each in a range coder of its own (the kind word's bits 8-15
-say how many less one, word counts follow it): tiles share nothing, so two threads decode a
-plane's two runs side by side (``planar_kernel.decode_raster_parts``).
+``entropy``'s windowed rows. From version 14 a raster frame may code its planes in substreams,
+runs of whole tile rows each coded as a plane of its own rows and in a range coder of its own
+(the kind word's bits 8-15 say how many less one, word counts follow it): the runs share nothing,
+so two threads decode a plane's two runs side by side (``planar_kernel.decode_raster_plane``).
 
 Samples of 8 bits are coded under the Laplace rows of 0..255; deeper ones (9-12 bits) as their
 top 8 bits under the same rows and then their low bits under the rows of
@@ -32,7 +32,6 @@ import numpy as np
 
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
-from ...bitstream.profile import CURRENT, FormatProfile
 from .. import intra, motion, motion_field, planar_probe, planar_rule, raster_rule, refinement
 
 
@@ -61,11 +60,15 @@ WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
 #: few per cent of an intra frame (at most 7 % on the dev clips), and inter frames cost far less.
 INTRA_REFINE_MARGIN = 1.15
 #: Version 14: the encoder codes a raster inter frame whose luma plane has at least
-#: SUBSTREAM_SAMPLES samples in SUBSTREAMS substreams (``raster_rule.substream_rows``), which
-#: two threads decode side by side; smaller frames in one, where a substream's own end (a word
-#: or two) and its count (a word) would cost more than the time saved.
+#: SUBSTREAM_SAMPLES samples, and a raster intra frame from INTRA_SUBSTREAM_SAMPLES, in SUBSTREAMS
+#: substreams (``raster_rule.substream_rows``), which two threads decode side by side; smaller
+#: frames in one. A substream costs its own end (a word or two) and its count (a word), and in
+#: raster intra its runs' edges: the second run's first row is predicted as a plane's first row,
+#: from its left neighbours only (on the natural clips, splitting 320x240 intra frames too cost
+#: 0.12 % of all bytes instead of 0.03 %, 0.6 % on a clip of intra frames; a row in 120).
 SUBSTREAMS = 2
 SUBSTREAM_SAMPLES = 1 << 15
+INTRA_SUBSTREAM_SAMPLES = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class PlanarCandidate:
     offsets: tuple[np.ndarray, ...] = ()  # per wavefront plane: its error levels' offsets (version 12)
     weights: tuple[np.ndarray, ...] = ()  # per wavefront plane: its refinement (version 13)
     field: motion_field.FieldCode | None = None  # inter kinds: the motion field (version 13)
+    runs: int = 1  # raster kinds: the planes' runs, a substream each (version 14)
 
     def coding_table(self, k: int) -> np.ndarray:
         """Coded plane k's scale index per context of its batches (a wavefront plane's contexts are
@@ -126,6 +130,8 @@ def estimate(
     inter, raster inter is taken."""
     flat = [p.astype(np.int64).ravel() for p in planes]
     sizes = [(g.height, g.width, g.depth) for g in geometry]
+    runs = substreams(geometry[0].height, geometry[0].width)
+    intra_runs = substreams(geometry[0].height, geometry[0].width, intra=True)
     inter: list[PlanarCandidate] = []
     ctf_inter, motion_cost = None, 0.0
     if references:
@@ -141,19 +147,19 @@ def estimate(
         if probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost):
             ctf_inter = _joined(field, _plan(KIND_INTER, flat, mcs, sizes))
             inter.append(ctf_inter)
-        inter.append(_plan_raster(flat, sizes, mcs, field))
+        inter.append(_plan_raster(flat, sizes, mcs, field, runs=runs))
     intra: list[PlanarCandidate] = []
     best_inter = min(c.bits for c in inter) if inter else None
     if probe is None or not references or probe.worth(planar_probe.INTRA, motion_cost, best_inter):
         intra = [
             _plan(KIND_INTRA, flat, [None] * len(planes), sizes),
-            _plan_raster(flat, sizes, refine=False),
+            _plan_raster(flat, sizes, refine=False, runs=intra_runs),
         ]
     best = min(intra + inter, key=lambda c: c.bits)
     intra_bits = min((c.bits for c in intra), default=None)
     if intra and intra[1].bits < INTRA_REFINE_MARGIN * best.bits:
         # refinement could make raster intra the best
-        refined = _plan_raster(flat, sizes)
+        refined = _plan_raster(flat, sizes, runs=intra_runs)
         intra_bits = min(intra_bits, refined.bits)
         best = min(best, refined, key=lambda c: c.bits)
     if probe is not None and references:
@@ -224,16 +230,18 @@ def _plan_raster(
     mcs: list | None = None,
     field: motion_field.FieldCode | None = None,
     refine: bool = True,
+    runs: int = 1,
 ) -> PlanarCandidate:
     """``_plan`` for the raster kinds: every frame plane in the wavefronts of ``raster_rule``,
-    intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan, inter (kind 3); with
-    ``refine``, each plane refined where ``refinement.fit``'s weights pay for themselves."""
+    intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan, inter (kind 3), in
+    ``runs`` runs of rows (version 14's substreams); with ``refine``, each plane refined where
+    ``refinement.fit``'s weights pay for themselves."""
     params, planes = [], []
     inter = mcs is not None
     hints = _hints(coded, mcs, sizes) if inter else [None] * len(coded)
     for k, (flat, (h, w, depth)) in enumerate(zip(coded, sizes, strict=True)):
         mc = mcs[k] if inter else None
-        order, neighbours, mean, ctx = raster_rule.plane_rule(flat, h, w, depth, mc, hints[k])
+        order, neighbours, mean, ctx = raster_rule.plane_rule(flat, h, w, depth, mc, hints[k], runs)
         contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
         fitted = _fit_plane(flat, order, neighbours, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
         weights = refinement.fit(flat, mc, neighbours, order, w, mean, ctx, depth) if refine else None
@@ -241,7 +249,9 @@ def _plan_raster(
             moved = raster_rule.refine(flat, mc, neighbours, order, w, mean, ctx, weights, depth)
             refined = _fit_plane(flat, order, neighbours, moved, ctx, depth, contexts, weights)
             fitted = min(fitted, refined, key=lambda f: f.bits)
-        targets = raster_rule.wavefronts(h, w, raster_rule.TILED if inter else raster_rule.WHOLE).targets
+        targets = raster_rule.wavefronts(
+            h, w, raster_rule.TILED if inter else raster_rule.WHOLE, runs
+        ).targets
         ends = np.cumsum([t.size for t in targets])
         params.append(
             [
@@ -260,6 +270,7 @@ def _plan_raster(
         len(coded),
         tuple(f.offsets for f in planes),
         tuple(f.weights for f in planes),
+        runs=runs,
     )
     return _joined(field, frame) if inter else frame
 
@@ -295,6 +306,7 @@ def _joined(field: motion_field.FieldCode, frame: PlanarCandidate) -> PlanarCand
         frame.offsets,
         frame.weights,
         field,
+        frame.runs,
     )
 
 
@@ -462,24 +474,23 @@ def _decode_weights(dec: entropy.FrameDecoder, inter: bool) -> np.ndarray:
     return weights.reshape(shape)
 
 
-def substreams(height: int, width: int) -> int:
-    """How many substreams the encoder gives a raster inter frame whose luma plane is ``height``
-    x ``width`` (version 14): SUBSTREAMS from SUBSTREAM_SAMPLES luma samples on, else one."""
-    return SUBSTREAMS if height * width >= SUBSTREAM_SAMPLES and height > raster_rule.TILE_H else 1
+def substreams(height: int, width: int, intra: bool = False) -> int:
+    """How many substreams the encoder gives a raster (``intra``: raster intra) frame whose luma
+    plane is ``height`` x ``width`` (version 14): SUBSTREAMS from SUBSTREAM_SAMPLES (intra:
+    INTRA_SUBSTREAM_SAMPLES) luma samples on, else one."""
+    least = INTRA_SUBSTREAM_SAMPLES if intra else SUBSTREAM_SAMPLES
+    return SUBSTREAMS if height * width >= least and height > raster_rule.TILE_H else 1
 
 
-def encode(c: PlanarCandidate, profile: FormatProfile = CURRENT) -> bytes:
+def encode(c: PlanarCandidate) -> bytes:
     """The payload: kind word, then the range coder's words: the motion field's header (inter),
     every plane's table (in coding order; a wavefront plane's followed by its error levels'
     offsets and its refinement), the motion field's symbols (inter), then every plane's samples.
-    A raster inter frame in S > 1 substreams (version 14) has S - 1 in the kind word's bits 8-15
-    and, after the kind word, S - 1 word counts: the first range coder's (everything above, with
-    only the first run of tile rows of each plane's samples), then substream 1's, ... (each the
-    next run of each plane's samples); the last substream's words are the rest."""
-    runs = 1
-    if c.kind == KIND_RASTER_INTER and profile.substreams:
-        runs = substreams(*c.sizes[0][:2])
-    encs = [entropy.FrameEncoder(compiled=True) for _ in range(runs)]  # constriction's words
+    A raster frame in S > 1 substreams (version 14) has S - 1 in the kind word's bits 8-15 and,
+    after the kind word, S - 1 word counts: the first range coder's (everything above, with
+    only the first run of each plane's samples), then substream 1's, ... (each the next run of
+    each plane's samples); the last substream's words are the rest."""
+    encs = [entropy.FrameEncoder(compiled=True) for _ in range(c.runs)]  # constriction's words
     enc = encs[0]
     if c.field is not None:
         motion_field.write_header(enc, c.field)
@@ -492,6 +503,7 @@ def encode(c: PlanarCandidate, profile: FormatProfile = CURRENT) -> bytes:
                 _encode_weights(enc, c.weights[k - raster_from])
     if c.field is not None:
         motion_field.write_symbols(enc, c.field)
+    tile = raster_rule.WHOLE if c.kind == KIND_RASTER else raster_rule.TILED
     for k, (flat, plane_params, (height, width, depth)) in enumerate(
         zip(c.coded, c.params, c.sizes, strict=True)
     ):
@@ -500,58 +512,35 @@ def encode(c: PlanarCandidate, profile: FormatProfile = CURRENT) -> bytes:
             for targets, mean, ctx in plane_params:
                 _encode_batch(enc, flat[targets], mean, table[ctx], depth)
             continue
-        fronts = _joined_fronts(plane_params)
-        bounds = raster_rule.substream_rows(height, runs)
-        for run_enc, rows in zip(encs, zip(bounds[:-1], bounds[1:], strict=True), strict=True):
-            run = fronts if runs == 1 else _run_fronts(fronts, width, *rows)
-            _encode_wavefronts(run_enc, flat, run, table, depth)
+        run_fronts = raster_rule.run_schedule(height, width, tile, c.runs)[3]
+        for run_enc, f0, f1 in zip(encs, run_fronts[:-1], run_fronts[1:], strict=True):
+            _encode_wavefronts(run_enc, flat, plane_params[f0:f1], table, depth)
     words = [e.finish() for e in encs]
-    counts = struct.pack(f"<{runs - 1}I", *(len(w) // 4 for w in words[:-1]))
-    return struct.pack("<I", c.kind | (runs - 1) << 8) + counts + b"".join(words)
-
-
-class _Fronts(NamedTuple):
-    """A wavefront plane's batches joined: every sample's target, mean and context in coding
-    order, and each wavefront's first sample (one more at the end)."""
-
-    targets: np.ndarray
-    mean: np.ndarray
-    ctx: np.ndarray
-    starts: np.ndarray
-
-
-def _joined_fronts(plane_params: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> _Fronts:
-    return _Fronts(
-        np.concatenate([t for t, _, _ in plane_params]),
-        np.concatenate([m for _, m, _ in plane_params]),
-        np.concatenate([x for _, _, x in plane_params]),
-        np.cumsum([0] + [t.size for t, _, _ in plane_params]),
-    )
-
-
-def _run_fronts(fronts: _Fronts, width: int, first: int, end: int) -> _Fronts:
-    """The wavefronts restricted to the rows ``first`` to ``end`` - 1 (a substream's run), those
-    left empty dropped: ``raster_rule.wavefronts`` with those rows."""
-    rows = fronts.targets // width
-    keep = (rows >= first) & (rows < end)
-    front = np.repeat(np.arange(fronts.starts.size - 1), np.diff(fronts.starts))[keep]
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(front)) + 1, [front.size]]) if front.size else [0]
-    return _Fronts(fronts.targets[keep], fronts.mean[keep], fronts.ctx[keep], np.asarray(starts, np.int64))
+    counts = struct.pack(f"<{c.runs - 1}I", *(len(w) // 4 for w in words[:-1]))
+    return struct.pack("<I", c.kind | (c.runs - 1) << 8) + counts + b"".join(words)
 
 
 def _encode_wavefronts(
-    enc: entropy.FrameEncoder, flat: np.ndarray, fronts: _Fronts, table: np.ndarray, depth: int
+    enc: entropy.FrameEncoder,
+    flat: np.ndarray,
+    plane_params: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    table: np.ndarray,
+    depth: int,
 ) -> None:
     """A wavefront plane's (or run's) samples, a single window per wavefront: 8-bit ones in one
     call, deeper ones wavefront by wavefront."""
-    if fronts.targets.size == 0:
+    if not plane_params:
         return
-    if depth == 8:
-        enc.ranges.encode_wavefronts(flat[fronts.targets], fronts.mean, table[fronts.ctx], fronts.starts)
+    if depth > 8:
+        for targets, mean, ctx in plane_params:
+            _encode_batch(enc, flat[targets], mean, table[ctx], depth, True)
         return
-    for s0, s1 in zip(fronts.starts[:-1], fronts.starts[1:], strict=True):
-        targets = fronts.targets[s0:s1]
-        _encode_batch(enc, flat[targets], fronts.mean[s0:s1], table[fronts.ctx[s0:s1]], depth, True)
+    enc.ranges.encode_wavefronts(
+        np.concatenate([flat[t] for t, _, _ in plane_params]),
+        np.concatenate([m for _, m, _ in plane_params]),
+        np.concatenate([table[x] for _, _, x in plane_params]),
+        np.cumsum([0] + [t.size for t, _, _ in plane_params]),
+    )
 
 
 def _encode_batch(
@@ -642,8 +631,8 @@ def _decode_raster_plane(
     offsets: np.ndarray | None = None,
     weights: np.ndarray = raster_rule.NO_REFINEMENT,
 ) -> np.ndarray:
-    """A wavefront plane, from one range decoder per substream (``decs``: one, or raster inter's
-    runs of tile rows, version 14); with its error levels' ``offsets`` (version 12), each
+    """A wavefront plane, from one range decoder per substream (``decs``: one, or one per run of
+    rows, version 14); with its error levels' ``offsets`` (version 12), each
     sample's scale index is its (context, error level)'s, the level from the decoded neighbours
     and their means (kept in ``means`` as the wavefronts are decoded); with ``weights`` (version
     13), the means are refined."""
@@ -654,17 +643,14 @@ def _decode_raster_plane(
     if offsets is not None:
         table = raster_rule.level_scales(table, offsets, SCALES)
     if depth == 8 and decs[0].ranges is not None:  # the whole plane in one compiled call
-        if len(decs) == 1:
-            planar_kernel.decode_raster_plane(decs[0].ranges, flat, mc, w, table, hint, means, weights)
-        else:
-            ranges = [d.ranges for d in decs]
-            planar_kernel.decode_raster_parts(ranges, flat, mc, w, table, hint, means, weights)
+        ranges = [d.ranges for d in decs]
+        planar_kernel.decode_raster_plane(ranges, flat, mc, w, table, hint, means, weights)
         return flat
     tile = raster_rule.WHOLE if mc is None else raster_rule.TILED
-    bounds = raster_rule.substream_rows(h, len(decs))
-    for dec, rows in zip(decs, zip(bounds[:-1], bounds[1:], strict=True), strict=True):
-        fronts = raster_rule.wavefronts(h, w, tile, None if len(decs) == 1 else rows)
-        for targets, neighbours in zip(fronts.targets, fronts.neighbours, strict=True):
+    fronts = raster_rule.wavefronts(h, w, tile, len(decs))
+    run_fronts = raster_rule.run_schedule(h, w, tile, len(decs))[3]
+    for dec, f0, f1 in zip(decs, run_fronts[:-1], run_fronts[1:], strict=True):
+        for targets, neighbours in zip(fronts.targets[f0:f1], fronts.neighbours[f0:f1], strict=True):
             if depth == 8 and targets.size <= entropy.TABLE_BLOCK:  # the rule and the rows in one call
                 made = planar_kernel.raster_rows(
                     flat, mc, neighbours, targets, table, hint, means, w, weights
@@ -687,18 +673,16 @@ def _decode_raster_plane(
 
 
 def _substreams(payload: bytes, runs: int, compiled: bool) -> list[entropy.FrameDecoder]:
-    """The range decoders of a raster inter payload in ``runs`` substreams (version 14), past
+    """The range decoders of a raster payload in ``runs`` substreams (version 14), past
     its kind word: ``runs`` - 1 word counts, then the substreams' words."""
     first = 4 + 4 * (runs - 1)
     if len(payload) < first:
-        raise FormatError(
-            f"raster inter frame payload of {len(payload)} bytes ({runs} substreams' word counts)"
-        )
+        raise FormatError(f"raster frame payload of {len(payload)} bytes ({runs} substreams' word counts)")
     counts = struct.unpack_from(f"<{runs - 1}I", payload, 4)
     words = (len(payload) - first) // 4
     if sum(counts) > words:
         raise FormatError(
-            f"raster inter frame: substreams of {sum(counts)} words before the last, in {words} words"
+            f"raster frame: substreams of {sum(counts)} words before the last, in {words} words"
         )
     edges = np.cumsum([first, *(4 * n for n in counts)]).tolist() + [len(payload)]
     return [
@@ -720,8 +704,8 @@ def decode(
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
     the last first, at most motion.REFERENCES since the last key frame); ``error_levels``,
     ``refinement`` and ``field_coding`` (``motion_field``, else the field as intra planes): the
-    stream's version has them (12 and later, 13 and later); ``substreams``: a raster inter
-    frame's planes are in substreams (14 and later). ``compiled``: the raster planes and
+    stream's version has them (12 and later, 13 and later); ``substreams``: a raster frame's
+    planes may be in substreams (14 and later). ``compiled``: the raster planes and
     the field decoded by compiled kernels that also read the range coder's words
     (``planar_kernel.decode_raster_plane``, ``motion_kernel.read_field``); without it, a Python
     step per wavefront through constriction (the same samples, ``tests/test_range_coder.py``)."""
@@ -731,9 +715,10 @@ def decode(
     kind, runs = word & 0xFF, (word >> 8) + 1
     if kind not in (KIND_INTRA, KIND_INTER, KIND_RASTER, KIND_RASTER_INTER):
         raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra, 3 raster inter)")
-    if runs > 1 and not (kind == KIND_RASTER_INTER and substreams and runs <= raster_rule.MAX_SUBSTREAMS):
+    raster = kind in (KIND_RASTER, KIND_RASTER_INTER)
+    if runs > 1 and not (raster and substreams and runs <= raster_rule.MAX_SUBSTREAMS):
         raise FormatError(
-            f"planar frame kind word {word:#x}: {runs} substreams (version 14 raster inter frames: "
+            f"planar frame kind word {word:#x}: {runs} substreams (version 14 raster frames: "
             f"1..{raster_rule.MAX_SUBSTREAMS})"
         )
     if kind in (KIND_INTER, KIND_RASTER_INTER) and not references:
