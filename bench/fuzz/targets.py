@@ -165,12 +165,12 @@ def _planar_seeds():
         enc.write_planes(planes, 4)
     enc.close()
     yield "planar_refined", buf.getvalue()
-    # Version 14's substreams: three such frames with every raster inter frame in two (the encoder
-    # splits only frames of 2^15 luma samples and more; small seeds run faster).
+    # Version 14's substreams: three such frames with every raster frame in two (the encoder splits
+    # only frames of 2^15 luma samples and more, raster intra 2^17; small seeds run faster).
     from fpcodec.codec.modes import planar
 
-    saved = planar.SUBSTREAM_SAMPLES
-    planar.SUBSTREAM_SAMPLES = 0
+    saved = planar.SUBSTREAM_SAMPLES, planar.INTRA_SUBSTREAM_SAMPLES
+    planar.SUBSTREAM_SAMPLES = planar.INTRA_SUBSTREAM_SAMPLES = 0
     try:
         buf = io.BytesIO()
         enc = pipeline.Encoder(
@@ -185,7 +185,7 @@ def _planar_seeds():
             enc.write_planes(planes, 4)
         enc.close()
     finally:
-        planar.SUBSTREAM_SAMPLES = saved
+        planar.SUBSTREAM_SAMPLES, planar.INTRA_SUBSTREAM_SAMPLES = saved
     yield "planar_substreams", buf.getvalue()
 
 
