@@ -586,16 +586,20 @@ def decode_raster_plane(
     plane's wavefronts one after another, each wavefront's rule on threads (``_raster_plane``);
     more (format version 14's substreams): run p of ``raster_rule.run_schedule`` from
     ``ranges[p]``, the runs side by side on threads (``_raster_parts``: they share nothing), each
-    decoder's state moved on as if it had decoded its run alone."""
+    decoder's state moved on as if it had decoded its run alone. On one thread the runs go one
+    after another through ``_raster_plane``, whose loops ran 5-10 % faster there (bikes)."""
     height = plane.size // width
     tile = raster_rule.WHOLE if mc is None else raster_rule.TILED
     targets, neighbours, starts, run_fronts = raster_rule.run_schedule(height, width, tile, len(ranges))
     head = (plane, plane if mc is None else mc, mc is not None, targets, neighbours, starts)
     rule = (*_rule_args(mc, table, luma_error, means, width, weights), entropy.WINDOW_OF_SCALE)
-    if len(ranges) == 1:
-        with first_call(_raster_plane):
-            status = _raster_plane(*head, *rule, table_kernel.phased_cdf(), ranges[0].words, ranges[0].state)
-        range_decoder.check(status)
+    if len(ranges) == 1 or numba.get_num_threads() == 1:  # run after run, each wavefront's rule on threads
+        for r, f0, f1 in zip(ranges, run_fronts[:-1], run_fronts[1:], strict=True):
+            s0, s1 = starts[f0], starts[f1]
+            run = (targets[s0:s1], neighbours[:, s0:s1], starts[f0 : f1 + 1] - s0)
+            with first_call(_raster_plane):
+                status = _raster_plane(*head[:3], *run, *rule, table_kernel.phased_cdf(), r.words, r.state)
+            range_decoder.check(status)
         return
     states = np.stack([r.state for r in ranges])
     status = np.zeros(len(ranges), np.int64)
