@@ -40,7 +40,7 @@ _INTRODUCED = {
     "error_levels": 12,  # raster planar planes: scale indices also by the neighbours' coded errors
     "refinement": 13,  # raster planar planes: means refined by the plane's linear weights
     "field_coding": 13,  # planar motion fields in wavefronts against the neighbours' median
-    "substreams": 14,  # raster inter planar frames: tile rows in range-coded substreams of their own
+    "substreams": 14,  # raster planar frames: runs of tile rows, each in a range coder of its own
 }
 
 

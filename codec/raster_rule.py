@@ -140,7 +140,7 @@ def substream_rows(height: int, substreams: int) -> tuple[int, ...]:
     return (*inner, height)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)
 def wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1) -> Wavefronts:
     """The wavefront schedule of a plane size, tiling and number of runs (cached: it depends on
     nothing else): ``run_schedule``'s wavefronts, run after run."""
@@ -158,14 +158,14 @@ def flat_wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> t
     return run_schedule(height, width, tile)[:3]
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)
 def run_schedule(
     height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(order, neighbours, starts, run_fronts): the samples of a plane in ``runs`` runs
     (``substream_rows``), each run scheduled as a plane of its own rows (its edges its own: for
     TILED the same tiles as the whole plane's, since runs are whole tile rows), one run's
-    wavefronts after the other's. every sample's flat index in coding order, their a, b, c, d
+    wavefronts after the other's: every sample's flat index in coding order, their a, b, c, d
     ((4, N), flat indices in the whole plane), each wavefront's first sample (one more at the
     end), and each run's first wavefront (one more at the end; an empty run has none)."""
     bounds = substream_rows(height, runs) if runs > 1 else (0, height)
