@@ -78,7 +78,7 @@ def test_untiled_runs_are_planes_of_their_own() -> None:
 
 @pytest.fixture
 def runs_forced(monkeypatch):
-    """Sets the encoder's substream count for every raster inter frame, however small."""
+    """Sets the encoder's substream count for every raster frame, however small."""
 
     def force(runs: int) -> None:
         monkeypatch.setattr(planar, "SUBSTREAMS", runs)
@@ -110,7 +110,8 @@ def test_substreams_decode_the_same_compiled_and_not(runs_forced, runs: int) -> 
 
 
 def test_substreams_decode_alike_on_one_thread_and_more(runs_forced) -> None:
-    """The runs' kernel on one thread and on every core: the same planes."""
+    """One thread (the runs one after another through the one-coder kernel) and every core
+    (side by side, the runs kernel): the same planes."""
     runs_forced(2)
     frames, geometry = planar_payloads("bikes_yuv420p_64x48.mkv")
     before = numba.get_num_threads()
