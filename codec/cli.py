@@ -548,10 +548,11 @@ _PLANAR_KINDS = {0: "i", 1: "p", 2: "ri", 3: "rp"}
 def _mode_name(rec, modes: dict[int, str]) -> str:
     """A frame's mode for ``info``: its name; a planar frame's with its kind (i intra, p inter,
     ri raster intra, rp raster inter) and, coded in substreams (version 14), their count."""
+    from .modes.planar import kind_word
+
     name = modes.get(rec.mode, str(rec.mode))
     if name == "planar" and len(rec.payload) >= 4:
-        word = int.from_bytes(rec.payload[:4], "little")
-        kind, runs = word & 0xFF, (word >> 8) + 1
+        kind, runs = kind_word(int.from_bytes(rec.payload[:4], "little"))
         return f"planar/{_PLANAR_KINDS.get(kind, kind)}" + (f"/{runs}" if runs > 1 else "")
     return name
 

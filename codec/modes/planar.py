@@ -474,6 +474,12 @@ def _decode_weights(dec: entropy.FrameDecoder, inter: bool) -> np.ndarray:
     return weights.reshape(shape)
 
 
+def kind_word(word: int) -> tuple[int, int]:
+    """(kind, substreams) of a planar payload's kind word: its bits 0-7 and, from version 14,
+    its bits 8 and up plus one (FORMAT.md, "Substreams")."""
+    return word & 0xFF, (word >> 8) + 1
+
+
 def substreams(height: int, width: int, intra: bool = False) -> int:
     """How many substreams the encoder gives a raster (``intra``: raster intra) frame whose luma
     plane is ``height`` x ``width`` (version 14): SUBSTREAMS from SUBSTREAM_SAMPLES (intra:
@@ -712,7 +718,7 @@ def decode(
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (word,) = struct.unpack_from("<I", payload)
-    kind, runs = word & 0xFF, (word >> 8) + 1
+    kind, runs = kind_word(word)
     if kind not in (KIND_INTRA, KIND_INTER, KIND_RASTER, KIND_RASTER_INTER):
         raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra, 3 raster inter)")
     raster = kind in (KIND_RASTER, KIND_RASTER_INTER)
