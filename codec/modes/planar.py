@@ -249,14 +249,11 @@ def _plan_raster(
             moved = raster_rule.refine(flat, mc, neighbours, order, w, mean, ctx, weights, depth)
             refined = _fit_plane(flat, order, neighbours, moved, ctx, depth, contexts, weights)
             fitted = min(fitted, refined, key=lambda f: f.bits)
-        targets = raster_rule.wavefronts(
-            h, w, raster_rule.TILED if inter else raster_rule.WHOLE, runs
-        ).targets
-        ends = np.cumsum([t.size for t in targets])
+        starts = raster_rule.run_schedule(h, w, raster_rule.TILED if inter else raster_rule.WHOLE, runs)[2]
         params.append(
             [
-                (t, fitted.mean[e - t.size : e], fitted.pair[e - t.size : e])
-                for t, e in zip(targets, ends, strict=True)
+                (order[s0:s1], fitted.mean[s0:s1], fitted.pair[s0:s1])
+                for s0, s1 in zip(starts[:-1], starts[1:], strict=True)
             ]
         )
         planes.append(fitted)
