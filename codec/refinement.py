@@ -10,6 +10,8 @@ copied exactly as where none was, nor the median predictor's in flat areas as at
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from . import raster_rule
@@ -31,6 +33,17 @@ MIN_SAMPLES = 512
 RIDGE = 1e-6
 
 
+class Fit(NamedTuple):
+    """A plane's refinement and what it should save."""
+
+    weights: np.ndarray  # raster_rule.refine_shape, int64 (all 0: not worth sending)
+    #: The saving the fit's samples promise, in bits over the plane: a Laplace's code length
+    #: falls by log2 of the ratio of mean absolute errors per sample (errors floored at FLOOR).
+    #: An estimate before contexts and error levels share the gain; ``modes.planar`` uses it
+    #: to skip costing the plane unrefined where the refinement surely pays.
+    gain_bits: float
+
+
 def fit(
     plane: np.ndarray,
     mc: np.ndarray | None,
@@ -40,17 +53,19 @@ def fit(
     mean: np.ndarray,
     ctx: np.ndarray,
     depth: int,
-) -> np.ndarray:
+) -> Fit:
     """The ``raster_rule.refine_shape`` int64 weights for the samples ``targets`` of the known
     flat ``plane`` whose rule (inter with ``mc``, else intra) gave ``mean`` and ``ctx``
-    (``raster_rule.plane_rule``)."""
+    (``raster_rule.plane_rule``), and their estimated gain."""
     inter = mc is not None
     weights = np.zeros(raster_rule.refine_shape(inter), np.int64)
+    gain = 0.0
     group = raster_rule.refine_groups(ctx, inter)
     for g in range(weights.shape[0]):
         chosen = np.flatnonzero(group == g)
         if chosen.size < MIN_SAMPLES:
             continue
+        samples = chosen.size
         chosen = chosen[:: -(-chosen.size // FIT_SAMPLES)]
         m = mean[chosen]
         features = raster_rule.refine_features(
@@ -58,12 +73,14 @@ def fit(
         )
         x = (16 * features - m[:, None]).astype(np.float64)
         t = (16 * plane[targets[chosen]] - m).astype(np.float64)
-        weights[g] = _irls(x, t)
-    return weights
+        weights[g], ratio = _irls(x, t)
+        gain += samples * np.log2(ratio)
+    return Fit(weights, float(gain))
 
 
-def _irls(x: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Integer weights (1/2^REFINE_SHIFT, clamped) of the least absolute error fit of t by x."""
+def _irls(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
+    """Integer weights (1/2^REFINE_SHIFT, clamped) of the least absolute error fit of t by x, and
+    the ratio of t's mean absolute error before and after them (both floored at FLOOR)."""
     one = float(1 << raster_rule.REFINE_SHIFT)
     step = np.ones(t.size)
     w = np.zeros(x.shape[1])
@@ -74,4 +91,5 @@ def _irls(x: np.ndarray, t: np.ndarray) -> np.ndarray:
         w = np.linalg.solve(normal, weighted.T @ t)
         w = np.clip(np.round(w * one), -raster_rule.REFINE_MAX, raster_rule.REFINE_MAX) / one
         step = 1.0 / np.maximum(np.abs(t - x @ w), FLOOR)
-    return np.round(w * one).astype(np.int64)
+    before, after = np.maximum(np.abs(t), FLOOR).mean(), (1.0 / step).mean()
+    return np.round(w * one).astype(np.int64), float(before / after)

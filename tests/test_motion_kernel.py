@@ -105,3 +105,17 @@ def test_halve_is_the_sum_of_each_2x2_block() -> None:
     got = motion._halve(plane)
     assert got.dtype == np.int32
     assert np.array_equal(got, plane.reshape(18, 2, 25, 2).sum(axis=(1, 3)))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (5, 1), (9, 13), (34, 80)])
+def test_neighbour_median_is_the_middle_of_the_five_sorted(shape: tuple[int, int]) -> None:
+    """The median-of-five network: per block, the third of its own and its four neighbours'
+    components sorted (edges repeated), ties and vectors at the limits included."""
+    rng = np.random.default_rng(sum(shape))
+    for values in (rng.integers(-2, 3, shape), rng.integers(-motion.LIMIT, motion.LIMIT + 1, shape)):
+        v = values.astype(np.int32)
+        p = np.pad(v, 1, mode="edge")
+        five = np.stack([p[1:-1, 1:-1], p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]])
+        got = motion._neighbour_median(v)
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, np.sort(five, axis=0)[2])

@@ -125,7 +125,7 @@ def test_the_fit_finds_the_half_sample_shift_and_pays_for_it(monkeypatch, depth:
     cur, mc = _shifted(h, w)
     cur, mc = cur << (depth - 8), mc << (depth - 8)
     order, neighbours, mean, ctx = raster_rule.plane_rule(cur, h, w, depth, mc)
-    weights = refinement.fit(cur, mc, neighbours, order, w, mean, ctx, depth)
+    weights = refinement.fit(cur, mc, neighbours, order, w, mean, ctx, depth).weights
     assert weights.shape == (G, F) and weights.any() and np.abs(weights).max() <= raster_rule.REFINE_MAX
     moved = raster_rule.refine(cur, mc, neighbours, order, w, mean, ctx, weights, depth)
     before = np.abs(16 * cur[order] - mean).mean()
@@ -133,7 +133,7 @@ def test_the_fit_finds_the_half_sample_shift_and_pays_for_it(monkeypatch, depth:
     assert after < 0.5 * before
     refined = _candidate(cur, mc, h, w, depth)
     assert refined.weights[0].shape == (G, F)
-    monkeypatch.setattr(refinement, "fit", lambda *args: np.zeros((G, F), np.int64))
+    monkeypatch.setattr(refinement, "fit", lambda *args: refinement.Fit(np.zeros((G, F), np.int64), 0.0))
     plain = _candidate(cur, mc, h, w, depth)
     assert plain.weights[0].shape[0] == 0  # zero weights: the plane is sent unrefined (one flag)
     assert refined.bits < 0.9 * plain.bits
@@ -163,7 +163,7 @@ def test_intra_planes_are_refined_where_it_pays(depth: int) -> None:
     h, w = 48, 64
     plane = _autoregressive(h, w) << (depth - 8)
     order, neighbours, mean, ctx = raster_rule.plane_rule(plane, h, w, depth)
-    weights = refinement.fit(plane, None, neighbours, order, w, mean, ctx, depth)
+    weights = refinement.fit(plane, None, neighbours, order, w, mean, ctx, depth).weights
     assert weights.shape == (GI, FI) and weights.any()
     moved = raster_rule.refine(plane, None, neighbours, order, w, mean, ctx, weights, depth)
     assert np.abs(16 * plane[order] - moved).mean() < 0.95 * np.abs(16 * plane[order] - mean).mean()
@@ -180,7 +180,7 @@ def test_small_planes_and_copies_are_not_refined() -> None:
     unrefined."""
     cur, mc = _shifted(8, 12)
     order, neighbours, mean, ctx = raster_rule.plane_rule(cur, 8, 12, 8, mc)
-    assert not refinement.fit(cur, mc, neighbours, order, 12, mean, ctx, 8).any()
+    assert not refinement.fit(cur, mc, neighbours, order, 12, mean, ctx, 8).weights.any()
     cur, _ = _shifted(40, 40)
     assert _candidate(cur, cur, 40, 40).weights[0].shape[0] == 0
 
@@ -191,7 +191,7 @@ def test_the_decoders_wavefront_call_refines_as_the_encoder_did() -> None:
     h, w = 45, 70  # two tiles across, a partial one below
     cur, mc = _shifted(h, w, 5)
     order, neighbours, mean, ctx = raster_rule.plane_rule(cur, h, w, 8, mc)
-    weights = refinement.fit(cur, mc, neighbours, order, w, mean, ctx, 8)
+    weights = refinement.fit(cur, mc, neighbours, order, w, mean, ctx, 8).weights
     assert weights.any()
     _, means, _, _ = raster_rule.plane_params(cur, h, w, 8, mc, weights=weights)
     table = np.full(planar_rule.CONTEXTS * raster_rule.ERROR_LEVELS, 20, np.int64)
@@ -244,3 +244,24 @@ def test_version_12_planar_stream_still_decodes() -> None:
     relabelled = data[:8] + (13).to_bytes(2, "little") + data[10:]
     with pytest.raises(FormatError):
         list(Decoder(io.BytesIO(relabelled)).frames())
+
+
+def test_a_sure_refinement_is_not_costed_unrefined_too(monkeypatch) -> None:
+    """Where the fit promises at least SURE_REFINEMENT times its weights' bits, the encoder costs
+    the plane refined only (one error-level fit instead of two) and gets the same candidate as
+    when it costs both; below that it costs both."""
+    h, w = 64, 96
+    cur, mc = _shifted(h, w)
+    order, neighbours, mean, ctx = raster_rule.plane_rule(cur, h, w, 8, mc)
+    fit = refinement.fit(cur, mc, neighbours, order, w, mean, ctx, 8)
+    assert fit.gain_bits >= planar.SURE_REFINEMENT * planar._weights_bits(fit.weights)
+    calls: list[int] = []
+    real = planar._fit_plane
+    monkeypatch.setattr(planar, "_fit_plane", lambda *args: calls.append(1) or real(*args))
+    sure = _candidate(cur, mc, h, w)
+    assert len(calls) == 1
+    monkeypatch.setattr(planar, "SURE_REFINEMENT", float("inf"))
+    both = _candidate(cur, mc, h, w)
+    assert len(calls) == 3
+    assert sure.bits == both.bits
+    np.testing.assert_array_equal(sure.weights[0], both.weights[0])

@@ -59,6 +59,11 @@ WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
 #: the unrefined raster intra frame is within this factor of the best kind: refinement saves a
 #: few per cent of an intra frame (at most 7 % on the dev clips), and inter frames cost far less.
 INTRA_REFINE_MARGIN = 1.15
+#: The encoder costs a raster plane unrefined as well (to keep the cheaper) only where the
+#: refinement's estimated gain (``refinement.Fit.gain_bits``) is below SURE_REFINEMENT times its
+#: weights' bits. On the dev clips every plane above 2x came out smaller refined; at 4x three
+#: planes in four skip the second costing (a sixth of the raster inter estimate's time).
+SURE_REFINEMENT = 4.0
 #: Version 14: the encoder codes a raster inter frame whose luma plane has at least
 #: SUBSTREAM_SAMPLES samples, and a raster intra frame from INTRA_SUBSTREAM_SAMPLES, in SUBSTREAMS
 #: substreams (``raster_rule.substream_rows``), which two threads decode side by side; smaller
@@ -243,12 +248,15 @@ def _plan_raster(
         mc = mcs[k] if inter else None
         order, neighbours, mean, ctx = raster_rule.plane_rule(flat, h, w, depth, mc, hints[k], runs)
         contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
-        fitted = _fit_plane(flat, order, neighbours, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
-        weights = refinement.fit(flat, mc, neighbours, order, w, mean, ctx, depth) if refine else None
-        if weights is not None and weights.any():
-            moved = raster_rule.refine(flat, mc, neighbours, order, w, mean, ctx, weights, depth)
-            refined = _fit_plane(flat, order, neighbours, moved, ctx, depth, contexts, weights)
-            fitted = min(fitted, refined, key=lambda f: f.bits)
+        unrefined = (flat, order, neighbours, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
+        fit = refinement.fit(flat, mc, neighbours, order, w, mean, ctx, depth) if refine else None
+        if fit is not None and fit.weights.any():
+            moved = raster_rule.refine(flat, mc, neighbours, order, w, mean, ctx, fit.weights, depth)
+            fitted = _fit_plane(flat, order, neighbours, moved, ctx, depth, contexts, fit.weights)
+            if fit.gain_bits < SURE_REFINEMENT * _weights_bits(fit.weights):  # cost it unrefined too
+                fitted = min(_fit_plane(*unrefined), fitted, key=lambda f: f.bits)
+        else:
+            fitted = _fit_plane(*unrefined)
         starts = raster_rule.run_schedule(h, w, raster_rule.TILED if inter else raster_rule.WHOLE, runs)[2]
         params.append(
             [
