@@ -54,6 +54,11 @@ class LargeFrameWarning(FpcodecWarning):
     """A frame is above the warning size (Pillow's DecompressionBombWarning convention)."""
 
 
+class ConvertedSourceWarning(FpcodecWarning):
+    """A video's pixel format is neither coded natively nor held exactly by RGB(A) frames: the
+    stream keeps its RGB conversion, not the source's own samples."""
+
+
 def out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` is the machine's lack of memory: a MemoryError, ENOMEM from a mapping, a
     thread that could not start (CPython's RuntimeError when it gets no stack), or a library

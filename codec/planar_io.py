@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..bitstream.errors import FormatError, InputError
+from ..bitstream.errors import ConvertedSourceWarning, FormatError, InputError
 from . import sniff
 from .io import (
     DEFAULT_TIME_BASE,
@@ -82,6 +83,8 @@ _FORMATS = (
 #: The supported formats by their stream id.
 PIXEL_FORMATS: dict[int, PixelFormat] = {f.format_id: f for f in _FORMATS}
 _BY_NAME: dict[str, PixelFormat] = {f.name: f for f in _FORMATS}
+#: The formats coded natively, as a warning names them.
+NATIVE_NAMES = "gray, yuv420p, yuv422p and yuv444p, 8, 10 or 12 bits"
 #: FFmpeg's deprecated JPEG-range names: the plain format with colour range "full".
 FULL_RANGE_ALIASES = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}
 
@@ -237,12 +240,41 @@ def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> Nat
     """A reader of the input's planes when it is coded in its own pixel format (a YUV or gray video,
     8 to 12 bits); None for GIFs, animated WebP, RGB and palette sources, which are coded as RGB
     frames. The one rule ``fpcodec encode`` and ``fpcodec batch encode`` share, so both code a file
-    the same way."""
+    the same way. A video of any other format (yuv411p, yuva420p, gray16le, rgb48le, ...) is coded
+    as RGB frames too, with a ConvertedSourceWarning: its own samples are not kept."""
     with open(path, "rb") as fh:
         if pillow_kind(fh.read(HEAD_BYTES)):
             return None
     reader = NativeReader(path, max_pixels=max_pixels)
-    return reader if reader.pixel_format is not None else None
+    if reader.pixel_format is not None:
+        return reader
+    if not rgb_keeps_samples(reader.source_pix_fmt):
+        warnings.warn(
+            f"{reader.path}: {reader.source_pix_fmt} is not coded natively; the stream keeps its "
+            f"RGB conversion, not the source's own samples (native: {NATIVE_NAMES})",
+            ConvertedSourceWarning,
+            stacklevel=2,
+        )
+    return None
+
+
+def rgb_keeps_samples(pix_fmt: str) -> bool:
+    """Whether RGB(A) frames of 8-bit samples hold every sample of a frame in FFmpeg's ``pix_fmt``:
+    palettes, RGB and gray (with or without alpha) of at most 8 bits a component. YUV formats
+    (other than the native ones), deeper samples, floats and Bayer mosaics do not."""
+    import av
+
+    try:
+        desc = av.VideoFormat(pix_fmt)
+    except (ValueError, av.FFmpegError):
+        return False
+    if desc.has_palette:
+        return True
+    components = desc.components
+    if pix_fmt.startswith("bayer") or any(c.bits > 8 for c in components):
+        return False
+    colour = [c for c in components if not c.is_alpha]
+    return desc.is_rgb or (len(colour) == 1 and colour[0].is_luma)
 
 
 def planar_encoder(out, reader: NativeReader, max_pixels: int | None = None, keyint: int | None = None):

@@ -12,9 +12,11 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from conftest import run_main
 
 from fpcodec.bitstream.errors import FormatError, FpcodecError, InputError
 from fpcodec.codec import planar_io as pio
+from fpcodec.codec.pipeline import Decoder
 from fpcodec.codec.planar_io import ColourInfo, NativeReader, read_planes, write_ffv1_mkv, write_y4m
 
 #: (pix_fmt, width, height): odd sizes where chroma is subsampled, to catch rounding down.
@@ -395,3 +397,75 @@ def test_writers_refuse_bad_planes_and_leave_nothing(tmp_path, writer):
         assert list(tmp_path.iterdir()) == [], "a failed write left a file behind"
     with pytest.raises(InputError, match="frame rate"):
         writer(tmp_path / "bad.out", fmt, ColourInfo(), 17, 11, Fraction(0), good)
+
+
+# ------------------------------------------------------------------- sources coded as RGB frames
+@pytest.mark.parametrize(
+    "pix_fmt, kept",
+    [
+        ("pal8", True),
+        ("rgb24", True),
+        ("bgr0", True),
+        ("rgba", True),
+        ("gbrp", True),
+        ("ya8", True),
+        ("monow", True),
+        ("yuv440p", False),
+        ("yuv411p", False),
+        ("yuva420p", False),
+        ("gray16le", False),
+        ("rgb48le", False),
+        ("gbrp10le", False),
+        ("grayf32le", False),
+        ("bayer_rggb8", False),
+        ("no-such-format", False),
+    ],
+)
+def test_rgb_keeps_samples_of_palettes_and_8_bit_rgb_and_gray_only(pix_fmt: str, kept: bool) -> None:
+    assert pio.rgb_keeps_samples(pix_fmt) is kept
+
+
+def test_the_warning_names_every_native_format() -> None:
+    """NATIVE_NAMES, written by hand for the warning, names the format table's layouts and depths."""
+    names = {(1, 0, 0): "gray", (3, 1, 1): "yuv420p", (3, 1, 0): "yuv422p", (3, 0, 0): "yuv444p"}
+    formats = pio.PIXEL_FORMATS.values()
+    layouts = {(f.planes, f.log2_chroma_w, f.log2_chroma_h) for f in formats}
+    assert layouts == set(names)
+    assert {f.depth for f in formats} == {8, 10, 12}
+    assert pio.NATIVE_NAMES == "gray, yuv420p, yuv422p and yuv444p, 8, 10 or 12 bits"
+
+
+@pytest.mark.parametrize("pix_fmt, warned", [("gray16le", True), ("yuv440p", True), ("bgr0", False)])
+def test_a_video_coded_as_its_rgb_conversion_says_so(tmp_path, capsys, pix_fmt: str, warned: bool) -> None:
+    """A video in a format neither coded natively nor held by RGB frames is encoded (its RGB
+    conversion, decoded back exactly) with a one-line warning that its own samples are not
+    kept; an 8-bit RGB video is encoded without one."""
+    src, out = tmp_path / f"{pix_fmt}.mkv", tmp_path / "v.fpc"
+    frame = av.VideoFrame.from_ndarray(
+        np.random.default_rng(3).integers(0, 256, (10, 12, 3), dtype=np.uint8), format="rgb24"
+    )
+    with av.open(str(src), "w") as cont:
+        stream = cont.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 12, 10, pix_fmt
+        for i in range(2):
+            vf = frame.reformat(format=pix_fmt)
+            vf.pts = i
+            for pkt in stream.encode(vf):
+                cont.mux(pkt)
+        for pkt in stream.encode():
+            cont.mux(pkt)
+    code, _, err = run_main(capsys, "encode", str(src), "-o", str(out), "-q")
+    assert code == 0, err
+    lines = err.splitlines()
+    if warned:
+        assert len(lines) == 1 and lines[0].startswith("fpcodec: warning:") and pix_fmt in lines[0]
+        assert "not the source's own samples" in lines[0]
+    else:
+        assert lines == []
+    with av.open(str(src)) as cont:
+        want = [f.to_ndarray(format="rgb24") for f in cont.decode(video=0)]
+    with open(out, "rb") as fh:
+        got = [f.pixels for f in Decoder(fh).frames()]
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
