@@ -244,7 +244,7 @@ def half_sample_plane(ref: np.ndarray, max_value: int) -> np.ndarray:
     """``motion.half_sample_plane_reference``'s (2H, 2W) int32 plane."""
     ref = np.ascontiguousarray(ref)
     h, w = ref.shape
-    horiz = np.empty((h, w), np.int64)
+    horiz = np.empty((h, w), np.int32)  # |sum| < 52 x 4095: int32 holds 12-bit samples' sums
     out = np.empty((2 * h, 2 * w), np.int32)
     with first_call(_horizontal):
         _horizontal(ref, horiz)

@@ -747,3 +747,64 @@ def pair_histogram(
             entropy.MEAN_STEPS,
             rows,
         )
+
+
+@numba.njit(cache=True, nogil=True)
+def _schedule(height, width, tile_h, tile_w, offset, order, neighbours, at, counts):  # pragma: no cover - compiled  # fmt: skip
+    """``raster_rule.run_schedule_reference``'s schedule of one run (a plane of ``height`` rows,
+    its samples ``offset`` on in the whole plane) into ``order[at:]`` and ``neighbours[:, at:]``:
+    a counting sort of the samples by wavefront (in increasing flat index within one, as the
+    stable sort does), each sample's a, b, c, d made on the way; ``counts`` (one per wavefront,
+    zeros) ends holding their sizes."""
+    for y in range(height):
+        ty = y % tile_h
+        for x in range(width):
+            counts[x % tile_w + 2 * ty] += 1
+    total = 0
+    for k in range(counts.size):
+        size = counts[k]
+        counts[k] = total  # the wavefront's next slot, from its first
+        total += size
+    for y in range(height):
+        ty = y % tile_h
+        for x in range(width):
+            tx = x % tile_w
+            k = tx + 2 * ty
+            j = at + counts[k]
+            counts[k] += 1
+            idx = y * width + x
+            up = idx - width
+            a = idx - 1 if tx > 0 else (up if ty > 0 else -1)
+            b = up if ty > 0 else a
+            c = up - 1 if ty > 0 and tx > 0 else b
+            last = tx == tile_w - 1 or x == width - 1
+            d = up + 1 if ty > 0 and not last else b
+            order[j] = idx + offset
+            neighbours[0, j] = a + offset if a >= 0 else a
+            neighbours[1, j] = b + offset if b >= 0 else b
+            neighbours[2, j] = c + offset if c >= 0 else c
+            neighbours[3, j] = d + offset if d >= 0 else d
+    for k in range(counts.size - 1, 0, -1):  # the slots moved to each wavefront's end: back to sizes
+        counts[k] -= counts[k - 1]
+
+
+def schedule_run(
+    height: int,
+    width: int,
+    tile: tuple[int, int],
+    offset: int,
+    order: np.ndarray,
+    neighbours: np.ndarray,
+    at: int,
+) -> np.ndarray:
+    """Fill ``order[at:at + n]`` and ``neighbours[:, at:at + n]`` (n = height x width) with the
+    wavefront schedule of a run of ``height`` rows whose first sample is ``offset`` in the whole
+    plane; returns the run's wavefront starts (from 0, one more at the end; empty wavefronts
+    left out). Memory: the outputs only (the numpy rule made ten temporaries of the plane's size,
+    the peak of a large frame's decoding)."""
+    tile_h, tile_w = min(tile[0], height), min(tile[1], width)
+    counts = np.zeros(tile_w + 2 * (tile_h - 1), np.int64)
+    with first_call(_schedule):
+        _schedule(height, width, tile[0], tile[1], offset, order, neighbours, at, counts)
+    sizes = counts[counts > 0]
+    return np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)])

@@ -56,18 +56,18 @@ LUMA_WEIGHT = 72
 def chroma_hint(luma: np.ndarray, luma_mc: np.ndarray, height: int, width: int) -> np.ndarray:
     """Per sample of a (height, width) chroma plane (flat int64): the largest |luma - luma_mc|
     over the luma samples it covers (luma given as (H, W) planes; the subsampling is the ratio of
-    the sizes, rounded up, the last row and column repeated)."""
+    the sizes, rounded up, the last row and column repeated). Each covered position's samples
+    are gathered at the chroma plane's size, one position at a time: no temporary of the luma
+    plane's size (they were the peak of a large frame's decoding)."""
     h, w = luma.shape
     sy, sx = -(-h // height), -(-w // width)
-    error = np.abs(luma.astype(np.int64) - luma_mc.astype(np.int64))
-    padded = np.pad(error, ((0, height * sy - h), (0, width * sx - w)), mode="edge")
-    # the maximum of the sy x sx strided views, one at a time: a twentieth of the time of a max
-    # over a reshape's axes (1, 3)
-    out = padded[0::sy, 0::sx].copy()
+    out = None
     for i in range(sy):
+        rows = np.minimum(np.arange(height) * sy + i, h - 1)[:, None]
         for j in range(sx):
-            if i or j:
-                np.maximum(out, padded[i::sy, j::sx], out=out)
+            cols = np.minimum(np.arange(width) * sx + j, w - 1)
+            error = np.abs(luma[rows, cols].astype(np.int64) - luma_mc[rows, cols])
+            out = error if out is None else np.maximum(out, error, out=out)
     return out.ravel()
 
 

@@ -158,8 +158,23 @@ def flat_wavefronts(height: int, width: int, tile: tuple[int, int] = WHOLE) -> t
     return run_schedule(height, width, tile)[:3]
 
 
-@lru_cache(maxsize=8)
+#: A raster intra (untiled) schedule of a plane above this many samples is made each time it is
+#: read, not cached: intra frames are rare (key frames, scene cuts), a schedule holds 20 bytes a
+#: sample, and the compiled kernel makes one in about 12 ms a megapixel. Below it, and for the
+#: tiled schedules of raster inter (every frame), the last 8 plane sizes' are cached.
+CACHED_INTRA_SAMPLES = 1 << 18
+
+
 def run_schedule(
+    height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``_run_schedule``, cached but for large untiled planes (CACHED_INTRA_SAMPLES)."""
+    if tile == WHOLE and height * width > CACHED_INTRA_SAMPLES:
+        return _run_schedule(height, width, tile, runs)
+    return _cached_run_schedule(height, width, tile, runs)
+
+
+def _run_schedule(
     height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(order, neighbours, starts, run_fronts): the samples of a plane in ``runs`` runs
@@ -167,9 +182,35 @@ def run_schedule(
     TILED the same tiles as the whole plane's, since runs are whole tile rows), one run's
     wavefronts after the other's: every sample's flat index in coding order, their a, b, c, d
     ((4, N), flat indices in the whole plane), each wavefront's first sample (one more at the
-    end), and each run's first wavefront (one more at the end; an empty run has none)."""
+    end), and each run's first wavefront (one more at the end; an empty run has none). Made by
+    the compiled ``planar_kernel.schedule_run`` into the arrays it returns (the cache holds five
+    indices per sample); ``run_schedule_reference`` is the rule in numpy."""
+    from . import planar_kernel  # numba: loaded on first use
+
     bounds = substream_rows(height, runs) if runs > 1 else (0, height)
-    dtype = intra.index_dtype(height * width)  # the caches hold five indices per sample
+    dtype = intra.index_dtype(height * width)
+    order = np.empty(height * width, dtype)
+    neighbours = np.empty((4, height * width), dtype)
+    starts, run_fronts = [np.zeros(1, np.int64)], [0]
+    for first, end in zip(bounds[:-1], bounds[1:], strict=True):
+        if end > first:
+            at = first * width  # runs are whole rows, in order: a run's samples start where its rows do
+            run_starts = planar_kernel.schedule_run(end - first, width, tile, at, order, neighbours, at)
+            starts.append(run_starts[1:] + at)
+        run_fronts.append(sum(s.size for s in starts) - 1)
+    return order, neighbours, np.concatenate(starts), np.array(run_fronts, np.int64)
+
+
+_cached_run_schedule = lru_cache(maxsize=8)(_run_schedule)
+
+
+def run_schedule_reference(
+    height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``run_schedule`` in numpy (for testing the kernel): a stable sort of each run's samples by
+    wavefront, and their neighbours' maps gathered into that order."""
+    bounds = substream_rows(height, runs) if runs > 1 else (0, height)
+    dtype = intra.index_dtype(height * width)
     orders, maps, starts, run_fronts = [], [], [np.zeros(1, np.int64)], [0]
     samples = 0
     for first, end in zip(bounds[:-1], bounds[1:], strict=True):

@@ -117,3 +117,19 @@ def test_chroma_hint_is_the_largest_luma_error_a_chroma_sample_covers(
     error = np.pad(np.abs(luma - luma_mc), ((0, ch * sy - h), (0, cw * sx - w)), mode="edge")
     want = error.reshape(ch, sy, cw, sx).max(axis=(1, 3)).ravel()
     assert np.array_equal(planar_rule.chroma_hint(luma, luma_mc, ch, cw), want)
+    # the decoder's decoded luma plane is uint8 (the motion-compensated one int64)
+    assert np.array_equal(planar_rule.chroma_hint(luma.astype(np.uint8), luma_mc, ch, cw), want)
+
+
+@pytest.mark.parametrize("runs", [1, 2, 3, 8])
+@pytest.mark.parametrize("tile", [raster_rule.WHOLE, raster_rule.TILED])
+def test_the_compiled_schedule_is_the_sorted_one(monkeypatch, tile: tuple[int, int], runs: int) -> None:
+    """``run_schedule`` (a counting sort in ``planar_kernel.schedule_run``) gives the numpy
+    rule's order, neighbours, starts and run fronts, dtypes included: planes one sample wide or
+    high, partial tiles, empty runs; cached, and made anew for a large untiled plane."""
+    monkeypatch.setattr(raster_rule, "CACHED_INTRA_SAMPLES", 1000)
+    for h, w in [(1, 1), (1, 9), (7, 1), (2, 2), (33, 65), (70, 130), (45, 70), (100, 3), (97, 201)]:
+        want = raster_rule.run_schedule_reference(h, w, tile, runs)
+        for got in (raster_rule.run_schedule(h, w, tile, runs), raster_rule.run_schedule(h, w, tile, runs)):
+            for g, e in zip(got, want, strict=True):
+                assert g.dtype == e.dtype and np.array_equal(g, e), (h, w)

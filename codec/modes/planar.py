@@ -137,8 +137,17 @@ def estimate(
     sizes = [(g.height, g.width, g.depth) for g in geometry]
     runs = substreams(geometry[0].height, geometry[0].width)
     intra_runs = substreams(geometry[0].height, geometry[0].width, intra=True)
-    inter: list[PlanarCandidate] = []
-    ctf_inter, motion_cost = None, 0.0
+    # The best so far and its rank (of equal estimates the lower rank wins): a loser is dropped as
+    # soon as it loses, so that at most two kinds' means and contexts are held at once.
+    best: tuple[float, int, PlanarCandidate] | None = None
+
+    def offer(candidate: PlanarCandidate, rank: int) -> float:
+        nonlocal best
+        if best is None or (candidate.bits, rank) < best[:2]:
+            best = (candidate.bits, rank, candidate)
+        return candidate.bits
+
+    ctf_inter_bits, best_inter, motion_cost = None, None, 0.0
     if references:
         halves = [motion.half_sample_plane(ref[0], geometry[0].max_value) for ref in references]
         found = [motion.search(planes[0], ref[0], half) for ref, half in zip(references, halves, strict=True)]
@@ -149,28 +158,23 @@ def estimate(
         vx = np.choose(pick, [f[1] for f in found])
         field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
         mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
+        del halves, found  # 16 bytes a luma sample per reference
         if probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost):
-            ctf_inter = _joined(field, _plan(KIND_INTER, flat, mcs, sizes))
-            inter.append(ctf_inter)
-        inter.append(_plan_raster(flat, sizes, mcs, field, runs=runs))
-    intra: list[PlanarCandidate] = []
-    best_inter = min(c.bits for c in inter) if inter else None
+            ctf_inter_bits = offer(_joined(field, _plan(KIND_INTER, flat, mcs, sizes)), 2)
+        raster_inter_bits = offer(_plan_raster(flat, sizes, mcs, field, runs=runs), 3)
+        best_inter = min(raster_inter_bits, ctf_inter_bits if ctf_inter_bits is not None else np.inf)
+        del mcs
+    intra_bits = None
     if probe is None or not references or probe.worth(planar_probe.INTRA, motion_cost, best_inter):
-        intra = [
-            _plan(KIND_INTRA, flat, [None] * len(planes), sizes),
-            _plan_raster(flat, sizes, refine=False, runs=intra_runs),
-        ]
-    best = min(intra + inter, key=lambda c: c.bits)
-    intra_bits = min((c.bits for c in intra), default=None)
-    if intra and intra[1].bits < INTRA_REFINE_MARGIN * best.bits:
-        # refinement could make raster intra the best
-        refined = _plan_raster(flat, sizes, runs=intra_runs)
-        intra_bits = min(intra_bits, refined.bits)
-        best = min(best, refined, key=lambda c: c.bits)
+        intra_bits = offer(_plan(KIND_INTRA, flat, [None] * len(planes), sizes), 0)
+        raster_bits = offer(_plan_raster(flat, sizes, refine=False, runs=intra_runs), 1)
+        intra_bits = min(intra_bits, raster_bits)
+        if raster_bits < INTRA_REFINE_MARGIN * best[0]:  # refinement could make raster intra the best
+            intra_bits = min(intra_bits, offer(_plan_raster(flat, sizes, runs=intra_runs), 4))
     if probe is not None and references:
-        probe.update(planar_probe.INTRA, intra_bits, best.bits, motion_cost)
-        probe.update(planar_probe.CTF_INTER, ctf_inter.bits if ctf_inter else None, best.bits, motion_cost)
-    return best
+        probe.update(planar_probe.INTRA, intra_bits, best[0], motion_cost)
+        probe.update(planar_probe.CTF_INTER, ctf_inter_bits, best[0], motion_cost)
+    return best[2]
 
 
 def _mc_planes(
@@ -192,10 +196,12 @@ def _mc_planes(
                     luma_halves[r] if luma_halves is not None else motion.half_sample_plane(ref, g.max_value)
                 )
                 one = motion.compensate(half, vy, vx)
+                del half  # before the next reference's is made: 16 bytes a luma sample
             else:
                 one = motion.compensate_chroma(ref, vy, vx, g.log2_h, g.log2_w, *g.block)
             here = motion.per_sample(pick == r, *g.block, g.height, g.width)
             mc[here] = one[here]
+            del one, here
         yield mc.ravel()
 
 
@@ -326,7 +332,8 @@ def _hints(coded: list[np.ndarray], mcs: list, sizes: list[tuple[int, int, int]]
     lh, lw, _ = sizes[first]
     luma, luma_mc = coded[first].reshape(lh, lw), mcs[first].reshape(lh, lw)
     for k in range(first + 1, len(coded)):
-        out[k] = planar_rule.chroma_hint(luma, luma_mc, *sizes[k][:2])
+        same = next((j for j in range(first + 1, k) if sizes[j][:2] == sizes[k][:2]), None)
+        out[k] = out[same] if same is not None else planar_rule.chroma_hint(luma, luma_mc, *sizes[k][:2])
     return out
 
 
@@ -779,11 +786,14 @@ def decode(
             raise FormatError(f"planar frame: reference {int(pick.max())} of {len(references)} frames")
         mcs = list(_mc_planes(references, vy, vx, pick, geometry))
     planes: list[np.ndarray] = []
+    hints: dict[tuple[int, int], np.ndarray] = {}  # per chroma plane size (Cb's serves Cr)
     for k, (g, mc, (table, offsets, weights)) in enumerate(zip(geometry, mcs, frame_tables, strict=True)):
         hint = None
         if k > 0 and mc is not None:
-            luma = planes[0].astype(np.int64)
-            hint = planar_rule.chroma_hint(luma, mcs[0].reshape(luma.shape), g.height, g.width)
+            if (g.height, g.width) not in hints:
+                luma_mc = mcs[0].reshape(planes[0].shape)
+                hints[g.height, g.width] = planar_rule.chroma_hint(planes[0], luma_mc, g.height, g.width)
+            hint = hints[g.height, g.width]
         if kind == KIND_RASTER_INTER:
             flat = _decode_raster_plane(decs, table, g.height, g.width, g.depth, mc, hint, offsets, weights)
         else:
