@@ -274,11 +274,21 @@ def plane_rule(
     ``params`` (or, with ``mc``, ``inter_params``) in one call over the cached schedule; untiled
     for intra, in TILED tiles for inter; in ``runs`` runs of rows (version 14's substreams)."""
     order, neighbours, _, _ = run_schedule(height, width, WHOLE if mc is None else TILED, runs)
+    return order, neighbours, *schedule_rule(plane, order, neighbours, depth, mc, luma_error)
+
+
+def schedule_rule(
+    plane: np.ndarray,
+    order: np.ndarray,
+    neighbours: np.ndarray,
+    depth: int,
+    mc: np.ndarray | None = None,
+    luma_error: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``plane_rule``'s (means, contexts) over a schedule the caller holds already."""
     if mc is None:
-        mean, ctx = params(plane, neighbours, depth)
-    else:
-        mean, ctx = inter_params(plane, mc, neighbours, order, depth, luma_error)
-    return order, neighbours, mean, ctx
+        return params(plane, neighbours, depth)
+    return inter_params(plane, mc, neighbours, order, depth, luma_error)
 
 
 def plane_levels(

@@ -218,7 +218,9 @@ def _plan(
             for p in intra.passes(h, w)
         ]
         table, plane_bits = _fit_table(flat, plane_params, depth, planar_rule.CONTEXTS)
-        params.append(plane_params)
+        # held until coded, so as small as they go: means <= 16 x 4095, contexts < 106
+        params.append([(t, m.astype(np.int32), x.astype(np.int16)) for t, m, x in plane_params])
+        del plane_params
         tables.append(table)
         bits += plane_bits + _table_bits(table)
     return PlanarCandidate(kind, bits, coded, sizes, params, tables)
@@ -247,43 +249,63 @@ def _plan_raster(
     intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan, inter (kind 3), in
     ``runs`` runs of rows (version 14's substreams); with ``refine``, each plane refined where
     ``refinement.fit``'s weights pay for themselves."""
-    params, planes = [], []
+    params, tables, offsets, weights, bits = [], [], [], [], 0.0
     inter = mcs is not None
     hints = _hints(coded, mcs, sizes) if inter else [None] * len(coded)
+    tile = raster_rule.TILED if inter else raster_rule.WHOLE
     for k, (flat, (h, w, depth)) in enumerate(zip(coded, sizes, strict=True)):
         mc = mcs[k] if inter else None
-        order, neighbours, mean, ctx = raster_rule.plane_rule(flat, h, w, depth, mc, hints[k], runs)
-        contexts = planar_rule.CONTEXTS if inter else raster_rule.CONTEXTS
-        unrefined = (flat, order, neighbours, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
-        fit = refinement.fit(flat, mc, neighbours, order, w, mean, ctx, depth) if refine else None
-        if fit is not None and fit.weights.any():
-            moved = raster_rule.refine(flat, mc, neighbours, order, w, mean, ctx, fit.weights, depth)
-            fitted = _fit_plane(flat, order, neighbours, moved, ctx, depth, contexts, fit.weights)
-            if fit.gain_bits < SURE_REFINEMENT * _weights_bits(fit.weights):  # cost it unrefined too
-                fitted = min(_fit_plane(*unrefined), fitted, key=lambda f: f.bits)
-        else:
-            fitted = _fit_plane(*unrefined)
-        starts = raster_rule.run_schedule(h, w, raster_rule.TILED if inter else raster_rule.WHOLE, runs)[2]
+        order, neighbours, starts, _ = raster_rule.run_schedule(h, w, tile, runs)
+        fitted = _fit_raster_plane(flat, mc, hints[k], order, neighbours, w, depth, refine)
+        del neighbours  # an untiled schedule above CACHED_INTRA_SAMPLES is this call's own
+        # held until coded, so as small as they go: means <= 16 x 4095, pairs < 106 x 13
+        mean, pair = fitted.mean.astype(np.int32), fitted.pair.astype(np.int16)
         params.append(
-            [
-                (order[s0:s1], fitted.mean[s0:s1], fitted.pair[s0:s1])
-                for s0, s1 in zip(starts[:-1], starts[1:], strict=True)
-            ]
+            [(order[s0:s1], mean[s0:s1], pair[s0:s1]) for s0, s1 in zip(starts[:-1], starts[1:], strict=True)]
         )
-        planes.append(fitted)
+        tables.append(fitted.table)
+        offsets.append(fitted.offsets)
+        weights.append(fitted.weights)
+        bits += fitted.bits + _table_bits(fitted.table) + _table_bits(fitted.offsets, 0)
+        del fitted
     frame = PlanarCandidate(
         KIND_RASTER_INTER if inter else KIND_RASTER,
-        sum(f.bits + _table_bits(f.table) + _table_bits(f.offsets, 0) for f in planes),
+        bits,
         coded,
         sizes,
         params,
-        [f.table for f in planes],
+        tables,
         len(coded),
-        tuple(f.offsets for f in planes),
-        tuple(f.weights for f in planes),
+        tuple(offsets),
+        tuple(weights),
         runs=runs,
     )
     return _joined(field, frame) if inter else frame
+
+
+def _fit_raster_plane(
+    flat: np.ndarray,
+    mc: np.ndarray | None,
+    hint: np.ndarray | None,
+    order: np.ndarray,
+    neighbours: np.ndarray,
+    width: int,
+    depth: int,
+    refine: bool,
+) -> _FittedPlane:
+    """A raster plane's rule (inter with ``mc``), refined (with ``refine``) where the weights pay
+    for themselves, fitted as it would be coded; its temporaries go when it returns."""
+    mean, ctx = raster_rule.schedule_rule(flat, order, neighbours, depth, mc, hint)
+    contexts = planar_rule.CONTEXTS if mc is not None else raster_rule.CONTEXTS
+    unrefined = (flat, order, neighbours, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
+    fit = refinement.fit(flat, mc, neighbours, order, width, mean, ctx, depth) if refine else None
+    if fit is None or not fit.weights.any():
+        return _fit_plane(*unrefined)
+    moved = raster_rule.refine(flat, mc, neighbours, order, width, mean, ctx, fit.weights, depth)
+    fitted = _fit_plane(flat, order, neighbours, moved, ctx, depth, contexts, fit.weights)
+    if fit.gain_bits < SURE_REFINEMENT * _weights_bits(fit.weights):  # cost it unrefined too
+        fitted = min(_fit_plane(*unrefined), fitted, key=lambda f: f.bits)
+    return fitted
 
 
 def _fit_plane(
