@@ -49,10 +49,13 @@ def make_clip(path: Path, length: int, size: int) -> None:
         raise RuntimeError(f"the clip is not what it should be: {notes}")
 
 
-def peak_rss_mb(cmds: list[list[str]]) -> list[float]:
+def peak_rss_mb(cmds: list[list[str]], env: dict[str, str] | None = None) -> list[float]:
     """Peak RSS in MB of each command, run as concurrent child processes (each one's own
-    ``ru_maxrss`` from ``os.wait4``, so running them side by side does not mix their figures)."""
-    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for cmd in cmds]
+    ``ru_maxrss`` from ``os.wait4``, so running them side by side does not mix their figures),
+    with ``env`` (None: this process's environment)."""
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) for cmd in cmds
+    ]
     peaks = []
     for cmd, proc in zip(cmds, procs, strict=True):
         _, status, usage = os.wait4(proc.pid, 0)

@@ -204,6 +204,11 @@ def _run_schedule(
 _cached_run_schedule = lru_cache(maxsize=8)(_run_schedule)
 
 
+def run_schedule_cache_clear() -> None:
+    """Forget the cached schedules (tests that measure memory count them)."""
+    _cached_run_schedule.cache_clear()
+
+
 def run_schedule_reference(
     height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
