@@ -190,7 +190,9 @@ def _run_schedule(
     bounds = substream_rows(height, runs) if runs > 1 else (0, height)
     dtype = intra.index_dtype(height * width)
     order = np.empty(height * width, dtype)
-    neighbours = np.empty((4, height * width), dtype)
+    # (4, N) with a sample's a, b, c, d side by side in memory, as numpy's gather made them: the
+    # rules read all four of a sample at once (the encoder's refinement fit 15 % slower else)
+    neighbours = np.empty((height * width, 4), dtype).T
     starts, run_fronts = [np.zeros(1, np.int64)], [0]
     for first, end in zip(bounds[:-1], bounds[1:], strict=True):
         if end > first:

@@ -125,11 +125,13 @@ def test_chroma_hint_is_the_largest_luma_error_a_chroma_sample_covers(
 @pytest.mark.parametrize("tile", [raster_rule.WHOLE, raster_rule.TILED])
 def test_the_compiled_schedule_is_the_sorted_one(monkeypatch, tile: tuple[int, int], runs: int) -> None:
     """``run_schedule`` (a counting sort in ``planar_kernel.schedule_run``) gives the numpy
-    rule's order, neighbours, starts and run fronts, dtypes included: planes one sample wide or
+    rule's order, neighbours, starts and run fronts, dtypes and layouts included (a sample's four
+    neighbours side by side in memory, as the rules read them): planes one sample wide or
     high, partial tiles, empty runs; cached, and made anew for a large untiled plane."""
     monkeypatch.setattr(raster_rule, "CACHED_INTRA_SAMPLES", 1000)
     for h, w in [(1, 1), (1, 9), (7, 1), (2, 2), (33, 65), (70, 130), (45, 70), (100, 3), (97, 201)]:
         want = raster_rule.run_schedule_reference(h, w, tile, runs)
         for got in (raster_rule.run_schedule(h, w, tile, runs), raster_rule.run_schedule(h, w, tile, runs)):
             for g, e in zip(got, want, strict=True):
-                assert g.dtype == e.dtype and np.array_equal(g, e), (h, w)
+                assert g.dtype == e.dtype and g.flags.f_contiguous == e.flags.f_contiguous, (h, w)
+                assert np.array_equal(g, e), (h, w)
