@@ -11,7 +11,7 @@ a sample at a time with the same integer arithmetic (floor divisions included), 
 contexts are the same integers (``tests/test_planar_kernel.py`` checks them against the numpy
 rules). The decoder takes a raster wavefront in one call (``raster_rows``: the rule, the context
 table and the window's rows), and the encoder's scale-table fit counts its histogram in one pass
-(``distance_histogram``): with a wavefront of a few hundred samples, a call's overhead is as large
+(``pair_histogram``): with a wavefront of a few hundred samples, a call's overhead is as large
 as its work. Imported on first use: numba takes a moment to load.
 """
 
@@ -694,26 +694,6 @@ def raster_rows(
 
 
 @numba.njit(cache=True, nogil=True)
-def _distance_histogram(values, mean, ctx, steps, hist):  # pragma: no cover - compiled
-    for i in range(values.size):
-        hist[ctx[i], abs(np.int64(values[i]) * steps - mean[i])] += 1
-
-
-def distance_histogram(values: np.ndarray, mean: np.ndarray, ctx: np.ndarray, hist: np.ndarray) -> None:
-    """Add to ``hist`` (contexts x distances, int64) one count per sample at (its context, the
-    distance of its value from its mean in 1/16): the encoder's scale-table fit, in one pass
-    instead of numpy's several over the samples (a 640x480 plane's took 3.7 ms)."""
-    with first_call(_distance_histogram):
-        _distance_histogram(
-            np.ascontiguousarray(values, np.int64),
-            np.ascontiguousarray(mean, np.int64),
-            np.ascontiguousarray(ctx, np.int64),
-            entropy.MEAN_STEPS,
-            hist,
-        )
-
-
-@numba.njit(cache=True, nogil=True)
 def _pair_histogram(values, mean, pair, steps, rows):  # pragma: no cover - compiled
     n = values.size
     distance = np.empty(n, np.int64)
@@ -736,9 +716,11 @@ def _pair_histogram(values, mean, pair, steps, rows):  # pragma: no cover - comp
 def pair_histogram(
     values: np.ndarray, mean: np.ndarray, pair: np.ndarray, rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(hist, cols): ``distance_histogram`` over only the distances that occur (``cols``,
-    ascending; hist[r, k] counts the samples of row r at distance cols[k]): the error levels' fit
-    has 13 rows per context, 45 MB dense over all 4081 distances."""
+    """(hist, cols): one count per sample at (its row ``pair``, the distance of its value from its
+    mean in 1/16), over only the distances that occur (``cols``, ascending; hist[r, k] counts
+    the samples of row r at distance cols[k]): the encoder's scale-table fits in one pass
+    (numpy's several passes over a 640x480 plane took 3.7 ms), and the error levels' fit has
+    13 rows per context, 45 MB dense over all 4081 distances."""
     with first_call(_pair_histogram):
         return _pair_histogram(
             np.ascontiguousarray(values, np.int64),
