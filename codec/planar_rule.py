@@ -56,17 +56,24 @@ LUMA_WEIGHT = 72
 def chroma_hint(luma: np.ndarray, luma_mc: np.ndarray, height: int, width: int) -> np.ndarray:
     """Per sample of a (height, width) chroma plane (flat int64): the largest |luma - luma_mc|
     over the luma samples it covers (luma given as (H, W) planes; the subsampling is the ratio of
-    the sizes, rounded up, the last row and column repeated). Each covered position's samples
-    are gathered at the chroma plane's size, one position at a time: no temporary of the luma
-    plane's size (they were the peak of a large frame's decoding)."""
+    the sizes, rounded up, the last row and column repeated). One covered position at a time, as
+    strided views of the planes (gathered rows or columns only where the last ones repeat): no
+    temporary of the luma plane's size (three int64 copies were the peak of a large frame's
+    decoding)."""
     h, w = luma.shape
     sy, sx = -(-h // height), -(-w // width)
+
+    def positions(i: int, step: int, size: int, whole: int) -> slice | np.ndarray:
+        if (size - 1) * step + i < whole:
+            return slice(i, (size - 1) * step + i + 1, step)
+        return np.minimum(np.arange(size) * step + i, whole - 1)  # the last one repeated
+
     out = None
     for i in range(sy):
-        rows = np.minimum(np.arange(height) * sy + i, h - 1)[:, None]
+        rows = positions(i, sy, height, h)
         for j in range(sx):
-            cols = np.minimum(np.arange(width) * sx + j, w - 1)
-            error = np.abs(luma[rows, cols].astype(np.int64) - luma_mc[rows, cols])
+            cols = positions(j, sx, width, w)
+            error = np.abs(luma[rows][:, cols].astype(np.int64) - luma_mc[rows][:, cols])
             out = error if out is None else np.maximum(out, error, out=out)
     return out.ravel()
 
