@@ -134,7 +134,7 @@ def _planar_peaks(frames: list[list[np.ndarray]]) -> tuple[float, float]:
 
 
 def test_planar_peak_memory_per_pixel() -> None:
-    _planar_peaks(_planar_clip(32, 24, 2))  # tables and kernels: allocated once per process
+    _planar_peaks(_planar_clip(640, 480, 2))  # tables and kernels (substreams too): once per process
     assert 640 * 480 > raster_rule.CACHED_INTRA_SAMPLES  # the key frame's schedule is made, not cached
     encode, decode = _planar_peaks(_planar_clip(640, 480, 3))
     assert encode < PLANAR_ENCODE_BOUND, f"encoding peaked at {encode:.0f} bytes/pixel"
