@@ -23,6 +23,7 @@ import socket
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from fractions import Fraction
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from ...bitstream.errors import FpcodecError, InputError
+from ...bitstream.errors import ConvertedSourceWarning, FpcodecError, InputError
 from ...models.registry import DEFAULT_MODEL
 from .discovery import Job
 
@@ -291,7 +292,12 @@ class Worker:
 
         opts = self.options
         t0 = time.perf_counter()
-        reader = self._reader(job.source)
+        with warnings.catch_warnings(record=True) as caught:  # an actor codes one file at a time
+            warnings.simplefilter("always", ConvertedSourceWarning)
+            reader = self._reader(job.source)
+        notes = [str(w.message) for w in caught if issubclass(w.category, ConvertedSourceWarning)]
+        if notes:  # the stream holds the source's RGB conversion, as fpcodec encode warns
+            rec["warnings"] = notes
         digests, durations = [], []
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(out, force=True) as tmp:
