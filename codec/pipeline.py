@@ -35,6 +35,7 @@ from ..bitstream.profile import MODE_REPEAT
 from ..models import registry
 from ..models.base import HISTORY, Predictor
 from . import frame_coding, planar_coding
+from .allocator import raise_mmap_threshold
 from .threads import one_blas_thread
 from .frame_coding import CodedFrame
 from .inter_probe import InterProbe
@@ -175,6 +176,7 @@ class Encoder:
         ``write_planes``; ``channels`` must then be its plane count, and the frames are coded by
         the planar rule (mode 6), so the stream records the ``last-frame`` predictor."""
         check_dimensions(width, height, max_pixels)
+        raise_mmap_threshold()  # large arrays from the heap (codec/allocator.py)
         self.pixel_format = pixel_format
         if pixel_format is not None:
             if channels != pixel_format.planes:
@@ -443,6 +445,7 @@ class Decoder:
     ) -> None:
         """``predictor``: a loaded predictor to use instead of loading one (bench, batch), or a
         function from the stream's model name to one; its weights are checked like a loaded one's."""
+        raise_mmap_threshold()  # large arrays from the heap (codec/allocator.py)
         self._inp = inp
         self.profile = container.read_preamble(inp)
         self.version = self.profile.version

@@ -463,7 +463,7 @@ def refine_features(
         for dy in (-1, 0, 1)
         for dx in (-1, 0, 1)
     ]
-    return np.stack([*cur, *around], axis=1).astype(np.int64)
+    return np.stack([*cur, *around], axis=1).astype(np.int64, copy=False)
 
 
 def level_scales(table: np.ndarray, offsets: np.ndarray, scales: int) -> np.ndarray:

@@ -71,7 +71,9 @@ def fit(
         features = raster_rule.refine_features(
             plane, mc, neighbours[:, chosen], targets[chosen], width, depth
         )
-        x = (16 * features - m[:, None]).astype(np.float64)
+        x = features.astype(np.float64)  # 16 f - m in place: exact (integers far below 2^53)
+        x *= 16
+        x -= m[:, None]
         t = (16 * plane[targets[chosen]] - m).astype(np.float64)
         weights[g], ratio = _irls(x, t)
         gain += samples * np.log2(ratio)
@@ -84,8 +86,9 @@ def _irls(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
     one = float(1 << raster_rule.REFINE_SHIFT)
     step = np.ones(t.size)
     w = np.zeros(x.shape[1])
+    weighted = np.empty_like(x)  # one buffer for every round (fewer large allocations)
     for _ in range(ROUNDS + 1):
-        weighted = x * step[:, None]
+        np.multiply(x, step[:, None], out=weighted)
         normal = weighted.T @ x
         normal += np.eye(x.shape[1]) * (RIDGE * np.trace(normal) / x.shape[1] + 1e-9)
         w = np.linalg.solve(normal, weighted.T @ t)
