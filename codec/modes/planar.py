@@ -61,8 +61,8 @@ WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
 INTRA_REFINE_MARGIN = 1.15
 #: The encoder costs a raster plane unrefined as well (to keep the cheaper) only where the
 #: refinement's estimated gain (``refinement.Fit.gain_bits``) is below SURE_REFINEMENT times its
-#: weights' bits. On the dev clips every plane above 2x came out smaller refined; at 4x three
-#: planes in four skip the second costing (a sixth of the raster inter estimate's time).
+#: weights' bits. On the dev clips every plane above 2x came out smaller refined; at 4x the planes
+#: that skip the second costing (104 of 249) hold 72 % of the samples.
 SURE_REFINEMENT = 4.0
 #: Version 14: the encoder codes a raster inter frame whose luma plane has at least
 #: SUBSTREAM_SAMPLES samples, and a raster intra frame from INTRA_SUBSTREAM_SAMPLES, in SUBSTREAMS
