@@ -688,10 +688,11 @@ def _decode_raster_plane(
         planar_kernel.decode_raster_plane(ranges, flat, mc, w, table, hint, means, weights)
         return flat
     tile = raster_rule.WHOLE if mc is None else raster_rule.TILED
-    fronts = raster_rule.wavefronts(h, w, tile, len(decs))
-    run_fronts = raster_rule.run_schedule(h, w, tile, len(decs))[3]
+    order, plane_neighbours, starts, run_fronts = raster_rule.run_schedule(h, w, tile, len(decs))
     for dec, f0, f1 in zip(decs, run_fronts[:-1], run_fronts[1:], strict=True):
-        for targets, neighbours in zip(fronts.targets[f0:f1], fronts.neighbours[f0:f1], strict=True):
+        for s0, s1 in zip(starts[f0:f1], starts[f0 + 1 : f1 + 1], strict=True):
+            # one wavefront: its samples, and their neighbours as (4, n) rows, as the rules take them
+            targets, neighbours = order[s0:s1], np.ascontiguousarray(plane_neighbours[:, s0:s1])
             if depth == 8 and targets.size <= entropy.TABLE_BLOCK:  # the rule and the rows in one call
                 made = planar_kernel.raster_rows(
                     flat, mc, neighbours, targets, table, hint, means, w, weights
