@@ -37,8 +37,10 @@ def log(clips: list[Path], out: Path, frames: int) -> None:
     current = {"clip": "", "frame": 0}
     real = frame_coding.candidates
 
-    def every_mode(frame, pred, previous=None, sent_palette=None, use_palette=True, probe=None, inter=None):
-        options = real(frame, pred, previous, sent_palette, use_palette)  # no probes
+    def every_mode(
+        frame, pred, previous=None, sent_palette=None, use_palette=True, probe=None, inter=None, lz=True
+    ):
+        options = real(frame, pred, previous, sent_palette, use_palette, lz_frames=lz)  # no probes
         bits = {str(c.mode): c.bits for c in options}
         f.write(json.dumps({**current, "bits": bits}) + "\n")
         current["frame"] += 1

@@ -13,7 +13,7 @@ from typing import BinaryIO, Iterator
 
 from .errors import ChecksumError, FormatError, TruncatedStreamError
 from .profile import CURRENT, LATEST, FormatProfile
-from .profile import MODE_REPEAT, MODE_STORED
+from .profile import MODE_PALETTE_LZ, MODE_REPEAT, MODE_STORED
 from .profile import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS  # re-exported: the versions read
 
 MAGIC = b"\x89FPC\r\n\x1a\n"
@@ -382,6 +382,12 @@ def _compact_frame(body: bytes) -> tuple:
     return (index, duration, mode_key & _MODE_BITS, shift, crc, mix_field, flags), pos
 
 
+def _bytes_payload(mode: int, profile: FormatProfile) -> bool:
+    """Whether a mode's payload is bytes rather than 32-bit words: stored (version 6) and palette
+    LZ (version 15) frames."""
+    return (profile.stored_mode and mode == MODE_STORED) or (profile.lz_frames and mode == MODE_PALETTE_LZ)
+
+
 def decode_frame(body: bytes, profile: FormatProfile = CURRENT) -> FrameRecord:
     """A FRAM body read by ``profile``'s rules (version 1: no mix field; before 6: no flags)."""
     if profile.compact_framing:
@@ -399,7 +405,7 @@ def decode_frame(body: bytes, profile: FormatProfile = CURRENT) -> FrameRecord:
         raise FormatError(f"frame {index} flags 0x{flags:02x} set reserved bits")
     if mode == MODE_REPEAT:
         raise FormatError(f"frame {index} has mode {mode} (repeat), which only a repeat chunk gives")
-    if len(payload) % 4 and not (profile.stored_mode and mode == MODE_STORED):
+    if len(payload) % 4 and not _bytes_payload(mode, profile):
         raise FormatError(f"frame {index} payload is {len(payload)} bytes, not whole 32-bit words")
     if profile.palette_frames and not profile.context_counts and mix_field & ~_NO_CONTEXT_MIX_MASK:
         raise FormatError(

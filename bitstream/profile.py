@@ -13,13 +13,16 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 14
+LATEST = 15
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
 #: The mode of a frame read from a REPT chunk (version 9): the frame before it, again. It never
 #: appears in a FRAM (a reader refuses it there).
 MODE_REPEAT = 7
+#: The palette LZ mode's id (version 15): its payload is an LZMA2 stream, not words (the container
+#: needs it, like the stored mode's).
+MODE_PALETTE_LZ = 8
 
 #: The first version with each rule; a profile's field is true from that version on.
 _INTRODUCED = {
@@ -41,6 +44,7 @@ _INTRODUCED = {
     "refinement": 13,  # raster planar planes: means refined by the plane's linear weights
     "field_coding": 13,  # planar motion fields in wavefronts against the neighbours' median
     "substreams": 14,  # raster planar frames: runs of tile rows, each in a range coder of its own
+    "lz_frames": 15,  # mode 8: a palette frame's indices in an LZMA2 stream
 }
 
 
@@ -67,6 +71,7 @@ class FormatProfile:
     refinement: bool
     field_coding: bool
     substreams: bool
+    lz_frames: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

@@ -97,6 +97,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
                 use_palette=not args.no_palette,
                 weights=args.weights,
                 keyint=args.keyint,
+                lz_frames=not args.no_lz,
             )
 
         layout = f"{info.width}x{info.height}{' RGBA' if info.channels == 4 else ''}"
@@ -683,6 +684,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-palette",
         action="store_true",
         help="code every frame in RGB, never as palette indices (for comparisons)",
+    )
+    p.add_argument(
+        "--no-lz",
+        action="store_true",
+        help="never code a palette frame's indices with LZMA (mode 8; for comparisons)",
     )
     p.add_argument(
         "--keyint",

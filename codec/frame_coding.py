@@ -1,7 +1,7 @@
-"""Code one frame in the cheapest of six modes, mirrored exactly by the decoder.
+"""Code one frame in the cheapest of seven modes, mirrored exactly by the decoder.
 
 Each mode is one module of ``codec.modes`` (RGB intra, RGB inter, palette intra and inter, palette
-update, stored) with the same contract: ``estimate`` gives a typed candidate with the mode's estimated cost
+update, stored, palette LZ) with the same contract: ``estimate`` gives a typed candidate with the mode's estimated cost
 (the ideal code lengths), ``encode`` its payload, ``decode`` the pixels back. This module only
 decides which modes apply, picks the cheapest candidate and codes the frame once, in that mode.
 All modes share a per-frame scale shift chosen by the encoder by measured cost and stored in the
@@ -20,13 +20,14 @@ from ..models.base import Prediction
 from . import copied_blocks
 from .inter_probe import InterProbe
 from . import palette_coding as pc
-from .modes import palette, palette_update, rgb_inter, rgb_intra, stored
+from .modes import palette, palette_lz, palette_update, rgb_inter, rgb_intra, stored
 from .modes.base import (
     MODE_INTER,
     MODE_INTRA,
     MODE_NAMES,
     MODE_PALETTE_INTER,
     MODE_PALETTE_INTRA,
+    MODE_PALETTE_LZ,
     MODE_PALETTE_UPDATE,
     MODE_STORED,
     Candidate,
@@ -44,6 +45,7 @@ __all__ = [
     "MODE_NAMES",
     "MODE_PALETTE_INTER",
     "MODE_PALETTE_INTRA",
+    "MODE_PALETTE_LZ",
     "MODE_PALETTE_UPDATE",
     "MODE_STORED",
     "CodedFrame",
@@ -58,6 +60,7 @@ _ENCODERS: dict[int, Callable] = {
     MODE_PALETTE_INTER: palette.encode,
     MODE_PALETTE_UPDATE: palette_update.encode,
     MODE_STORED: stored.encode,
+    MODE_PALETTE_LZ: palette_lz.encode,
 }
 _DECODERS: dict[int, Callable[[CodedFrame, DecodeContext], np.ndarray]] = {
     MODE_INTRA: rgb_intra.decode,
@@ -66,6 +69,7 @@ _DECODERS: dict[int, Callable[[CodedFrame, DecodeContext], np.ndarray]] = {
     MODE_PALETTE_INTER: palette.decode,
     MODE_PALETTE_UPDATE: palette_update.decode,
     MODE_STORED: stored.decode,
+    MODE_PALETTE_LZ: palette_lz.decode,
 }
 #: Modes that predict from the previous frames.
 _NEEDS_HISTORY = (MODE_INTER, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE)
@@ -84,6 +88,7 @@ _MODE_RULE = {
     MODE_PALETTE_INTER: "palette_frames",
     MODE_PALETTE_UPDATE: "palette_update",
     MODE_STORED: "stored_mode",
+    MODE_PALETTE_LZ: "lz_frames",
 }
 
 
@@ -100,18 +105,23 @@ def candidates(
     use_palette: bool = True,
     probe: palette.IntraProbe | None = None,
     inter: InterProbe | None = None,
+    lz_frames: bool = True,
 ) -> list[Candidate]:
-    """Every applicable mode's candidate for ``frame``, in mode order (ties go to the first, so the
-    stored mode, last, wins only where every other mode is larger). With the stream's ``probe``,
-    palette intra is left out of predicted frames where the probe judges it will not win; with its
-    ``inter`` probe, the predicted modes (and the prediction, when ``pred`` is a function) where
-    that one judges they will not."""
+    """Every applicable mode's candidate for ``frame``, in mode order but for palette LZ (mode 8),
+    which comes before the stored mode (ties go to the first, so the stored mode, last, wins only
+    where every other mode is larger). With the stream's ``probe``, palette intra is left out of
+    predicted frames where the probe judges it will not win; with its ``inter`` probe, the
+    predicted modes (and the prediction, when ``pred`` is a function) where that one judges they
+    will not. ``lz_frames=False`` leaves palette LZ out."""
     fr = FrameToCode.of(frame)
     intra = rgb_intra.estimate(fr)
     out: list[Candidate] = [intra]
     if inter is not None and not inter.worth(intra.bits):
         pred = None
-    _add_predicted_modes(out, fr, intra, pred, previous, sent_palette, use_palette, probe)
+    extracted = pc.extract_palette(frame) if use_palette else None
+    _add_predicted_modes(out, fr, intra, extracted, pred, previous, sent_palette, use_palette, probe)
+    if extracted is not None and lz_frames and CURRENT.lz_frames:
+        out.append(palette_lz.estimate(fr, extracted, previous, sent_palette))
     out.append(stored.estimate(fr))
     if inter is not None:
         inter.update(out, intra.bits)
@@ -122,20 +132,21 @@ def _add_predicted_modes(
     out: list[Candidate],
     fr: FrameToCode,
     intra: Candidate,
+    extracted: tuple[np.ndarray, np.ndarray] | None,
     source: PredictionSource,
     previous: np.ndarray | None,
     sent_palette: np.ndarray | None,
     use_palette: bool,
     probe: palette.IntraProbe | None,
 ) -> None:
-    """Append the candidates of RGB inter and the palette modes that apply.
+    """Append the candidates of RGB inter and the palette modes that apply (``extracted``: the
+    frame's palette and indices, None where it has none or palettes are not used).
 
     A palette frame whose copy choices all leave at most REGION_SHARE of it in the box of their
     coded pixels has the prediction made only there, as the decoder asks for it: RGB inter,
     which codes every pixel, is then not estimated, and palette inter's scale shift is fitted
     without it (``palette.region_scale_shift``)."""
     frame = fr.pixels
-    extracted = pc.extract_palette(frame) if use_palette else None
     choices = _copy_choices(frame, previous) if extracted is not None else [None]
     region = None
     if callable(source) and previous is not None and all(c is not None for c in choices):
@@ -199,6 +210,10 @@ def _copy_choices(frame: np.ndarray, previous: np.ndarray | None) -> list[copied
     return copied_blocks.choices(frame, previous)
 
 
+#: Candidates of the modes that index a palette (and may send a PLTE before their frame).
+_PALETTE_CANDIDATES = (palette.PaletteCandidate, palette_lz.LzCandidate)
+
+
 def encode_frame(
     frame: np.ndarray,
     pred: PredictionSource,
@@ -207,6 +222,7 @@ def encode_frame(
     use_palette: bool = True,
     probe: palette.IntraProbe | None = None,
     inter: InterProbe | None = None,
+    lz_frames: bool = True,
 ) -> CodedFrame:
     """Code ``frame`` ((H, W, C) uint8) in whichever mode measures cheapest.
 
@@ -215,20 +231,20 @@ def encode_frame(
     frame (for palette modes' previous-colour event) and ``sent_palette`` the palette last
     transmitted (a palette frame reusing it sends no palette).
     ``probe`` and ``inter``: the stream's ``palette.IntraProbe`` and ``InterProbe`` (None: every
-    mode is estimated).
+    mode is estimated). ``lz_frames=False``: never palette LZ (for comparisons).
     """
-    options = candidates(frame, pred, previous, sent_palette, use_palette, probe, inter)
+    options = candidates(frame, pred, previous, sent_palette, use_palette, probe, inter, lz_frames)
     best = min(options, key=lambda c: c.bits)
     payload = _ENCODERS[best.mode](best)
     # The estimates are ideal code lengths; should the real payload (and palette chunk) come out
     # larger than the raw pixels, store the frame, which keeps the bound of the stored mode exact.
     extra = 0
-    if isinstance(best, palette.PaletteCandidate):
+    if isinstance(best, _PALETTE_CANDIDATES):
         extra = palette.body_bits(best.palette_body) // 8
     if best.mode != MODE_STORED and len(payload) + extra > frame.size:
         best = options[-1]
         payload = _ENCODERS[best.mode](best)
-    if isinstance(best, palette.PaletteCandidate):
+    if isinstance(best, _PALETTE_CANDIDATES):
         return CodedFrame(best.mode, best.scale_shift, payload, best.mix, best.palette, best.palette_body)
     return CodedFrame(best.mode, best.scale_shift, payload)
 

@@ -168,9 +168,11 @@ class Encoder:
         keyint: int | None = None,
         pixel_format: PixelFormat | None = None,
         colour: ColourInfo | None = None,
+        lz_frames: bool = True,
     ) -> None:
         """``keyint``: a key frame every ``keyint`` frames (0: frame 0 only); None, the default: the
-        rule of DEFAULT_KEYINT, KEY_SECONDS, KEY_OVERHEAD and MAX_KEYINT.
+        rule of DEFAULT_KEYINT, KEY_SECONDS, KEY_OVERHEAD and MAX_KEYINT. ``lz_frames=False``
+        leaves out the palette LZ mode (mode 8; for comparisons and the pass coder's tests).
 
         ``pixel_format``: a planar stream (format version 7) of frames in that format, given to
         ``write_planes``; ``channels`` must then be its plane count, and the frames are coded by
@@ -215,6 +217,7 @@ class Encoder:
         self._inter = InterProbe()  # which frames' predicted modes (and prediction) are worth it
         self._planar_probe = PlanarProbe()  # which planar kinds are worth estimating
         self.use_palette = use_palette
+        self.lz_frames = lz_frames
         self.keyint = keyint
         self._key_ticks = None if keyint is not None else KEY_SECONDS / tb  # ticks between key frames
         self.frames_written = 0
@@ -282,7 +285,14 @@ class Encoder:
         predict = functools.partial(self.predictor.predict_region, history) if history else None
         previous = history[-1] if history else None
         coded = frame_coding.encode_frame(
-            frame, predict, previous, self._palette, self.use_palette, self._probe, self._inter
+            frame,
+            predict,
+            previous,
+            self._palette,
+            self.use_palette,
+            self._probe,
+            self._inter,
+            self.lz_frames,
         )
         size = len(coded.payload)
         if coded.palette is not None and not np.array_equal(coded.palette, self._palette):
@@ -730,12 +740,13 @@ def encode(
     use_palette: bool = True,
     weights: str | os.PathLike | None = None,
     keyint: int | None = None,
+    lz_frames: bool = True,
 ) -> bytes:
     """Encode a sequence of (H, W, C) uint8 frames (C = 3 or 4) to an fpcodec stream.
 
-    ``use_palette=False`` restricts the encoder to the RGB modes (for comparisons). ``weights`` is a
-    weights file for ``model`` instead of the shipped one (its hash goes into the stream).
-    ``keyint``: the key-frame interval (see ``Encoder``).
+    ``use_palette=False`` restricts the encoder to the RGB modes and ``lz_frames=False`` leaves
+    out palette LZ (for comparisons). ``weights`` is a weights file for ``model`` instead of the
+    shipped one (its hash goes into the stream). ``keyint``: the key-frame interval (see ``Encoder``).
     """
     frames = list(frames)
     if not frames:
@@ -761,6 +772,7 @@ def encode(
         use_palette=use_palette,
         weights=weights,
         keyint=keyint,
+        lz_frames=lz_frames,
     ) as enc:
         for f, d in zip(frames, durs, strict=True):
             enc.write(np.asarray(f), d)

@@ -22,7 +22,9 @@ from fpcodec.models.base import Prediction
 def test_profiles_follow_the_format_versions() -> None:
     rules = {v: FormatProfile.for_version(v) for v in SUPPORTED_VERSIONS}
     assert (
-        SUPPORTED_VERSIONS == container.SUPPORTED_VERSIONS == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+        SUPPORTED_VERSIONS
+        == container.SUPPORTED_VERSIONS
+        == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
     )
     assert CURRENT is rules[container.VERSION]
     assert [p.palette_frames for p in rules.values()][:6] == [False, True, True, True, True, True]
@@ -38,16 +40,17 @@ def test_profiles_follow_the_format_versions() -> None:
         True,
         True,
     ]
-    assert [p.stored_mode for p in rules.values()] == [False] * 5 + [True] * 9
-    assert [p.key_frames for p in rules.values()] == [False] * 5 + [True] * 9
-    assert [p.planar_frames for p in rules.values()] == [False] * 6 + [True] * 8
-    assert [p.repeat_context for p in rules.values()] == [False] * 7 + [True] * 7
-    assert [p.copied_blocks for p in rules.values()] == [False] * 8 + [True] * 6
-    assert [p.row_schedule for p in rules.values()] == [False] * 9 + [True] * 5
-    assert [p.compact_framing for p in rules.values()] == [False] * 10 + [True] * 4
-    assert [p.error_levels for p in rules.values()] == [False] * 11 + [True] * 3
-    assert [p.refinement for p in rules.values()] == [False] * 12 + [True] * 2
-    assert [p.substreams for p in rules.values()] == [False] * 13 + [True]
+    assert [p.stored_mode for p in rules.values()] == [False] * 5 + [True] * 10
+    assert [p.key_frames for p in rules.values()] == [False] * 5 + [True] * 10
+    assert [p.planar_frames for p in rules.values()] == [False] * 6 + [True] * 9
+    assert [p.repeat_context for p in rules.values()] == [False] * 7 + [True] * 8
+    assert [p.copied_blocks for p in rules.values()] == [False] * 8 + [True] * 7
+    assert [p.row_schedule for p in rules.values()] == [False] * 9 + [True] * 6
+    assert [p.compact_framing for p in rules.values()] == [False] * 10 + [True] * 5
+    assert [p.error_levels for p in rules.values()] == [False] * 11 + [True] * 4
+    assert [p.refinement for p in rules.values()] == [False] * 12 + [True] * 3
+    assert [p.substreams for p in rules.values()] == [False] * 13 + [True] * 2
+    assert [p.lz_frames for p in rules.values()] == [False] * 14 + [True]
     for field in ("palette_frames", "integer_tables", "context_counts", "palette_update", "integer_coupling"):
         assert getattr(rules[7], field)
     assert rules[7].interlaced_palette_inter
@@ -171,8 +174,11 @@ def test_the_frame_coder_takes_the_cheapest_candidate(colours) -> None:
     pred = _prediction(first)
     cands = fc.candidates(second, pred, first)
     modes = [c.mode for c in cands]
-    assert modes == sorted(modes) and len(modes) == (5 if colours <= 256 else 4)
-    assert modes[-1] == fc.MODE_STORED
+    # mode order, but palette LZ (mode 8, where the frame has a palette) before stored, always last
+    expected = (
+        [0, 1, 2, 3, fc.MODE_PALETTE_LZ, fc.MODE_STORED] if colours <= 256 else [0, 1, 4, fc.MODE_STORED]
+    )
+    assert modes == expected
     coded = fc.encode_frame(second, pred, first)
     assert coded.mode == min(cands, key=lambda c: c.bits).mode
     assert np.array_equal(fc.decode_frame(coded, pred, 24, 20, 3, first), second)

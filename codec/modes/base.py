@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ...bitstream import entropy
-from ...bitstream.profile import CURRENT, MODE_REPEAT, MODE_STORED, FormatProfile
+from ...bitstream.profile import CURRENT, MODE_PALETTE_LZ, MODE_REPEAT, MODE_STORED, FormatProfile
 from ...models.base import Prediction
 
 #: (rows, columns) of a frame.
@@ -33,6 +33,9 @@ MODE_PALETTE_UPDATE = 4
 MODE_STORED = MODE_STORED  # 5, defined beside the profile (the container needs it)
 MODE_PLANAR = 6  # format version 7: a frame in its source's pixel format (codec.planar_coding)
 MODE_REPEAT = MODE_REPEAT  # 7, version 9: a frame of a REPT chunk, equal to the frame before it
+MODE_PALETTE_LZ = (
+    MODE_PALETTE_LZ  # 8, version 15: a palette frame's indices in LZMA2 (codec.modes.palette_lz)
+)
 MODE_NAMES = {
     MODE_INTRA: "intra",
     MODE_INTER: "inter",
@@ -42,6 +45,7 @@ MODE_NAMES = {
     MODE_STORED: "stored",
     MODE_PLANAR: "planar",
     MODE_REPEAT: "repeat",
+    MODE_PALETTE_LZ: "p-lz",
 }
 
 #: The per-frame scale shift (FRAM ``scale shift``, an i8) the encoder chooses from.
