@@ -104,6 +104,26 @@ def test_the_encoder_offers_the_smaller_symbol_set() -> None:
     np.testing.assert_array_equal(_decode(kept, previous, frame.shape), frame)
 
 
+def test_the_strong_setting_runs_only_where_lz_could_win(monkeypatch) -> None:
+    """A smooth 161-colour frame (the pass coder far ahead: 1,316 bytes against preset 6's 2,215)
+    is compressed with preset 6 alone; a dialog screenshot also with the strong setting."""
+    strengths = []
+    compress = lz.compress
+    monkeypatch.setattr(
+        lz, "compress", lambda data, strong=True: strengths.append(strong) or compress(data, strong)
+    )
+    yy, xx = np.mgrid[0:48, 0:64]
+    noise = np.random.default_rng(0).integers(0, 2, (48, 64))
+    v = (40 * np.sin(yy / 7.0) + 40 * np.cos(xx / 9.0) + 90 + noise).astype(np.uint8)
+    found = fc.candidates(np.stack([v, v // 2, 255 - v], -1), None)
+    assert strengths == [False] and found[-2].mode == palette_lz.MODE
+    assert lz.STRONG_GAIN * found[-2].bits > min(c.bits for c in found)
+    strengths.clear()
+    page, _ = next(VideoReader(DATA / "jmeter_url_rewrite.gif").frames())
+    fc.candidates(page, None)
+    assert strengths == [False, True]
+
+
 def test_a_full_palette_codes_only_indices() -> None:
     rng = np.random.default_rng(1)
     frame = rng.permutation(np.arange(256 * 3, dtype=np.uint8).reshape(256, 3)).reshape(16, 16, 3)
