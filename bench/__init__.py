@@ -5,5 +5,6 @@
 ``cli``, ``speed_cli`` (the CLI timed as processes against WebP and JPEG XL decoding, see
 SPEED.md), ``corpus`` (rebuild the public corpus: ``python -m fpcodec.bench.corpus DIR``),
 ``natural_corpus`` and ``natural`` (natural video in its own pixel format), ``screen_corpus`` (the
-held-out screen/text/graphics GIFs) and ``vs_gif`` (stream size against the GIF, and WebP).
+held-out screen/text/graphics GIFs), ``vs_gif`` (stream size against the GIF, and WebP) and
+``vs_gif_table`` (two ``vs_gif`` runs side by side).
 """

@@ -777,3 +777,37 @@ def test_decode_share_times_the_stages_of_a_real_decode(tmp_path, capsys):
     assert decode_share.main([str(stream), "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{stream}: 3 frames in ") and "learned model (integer)" in out
+
+
+def test_vs_gif_table_compares_two_runs(tmp_path, capsys) -> None:
+    """Two vs_gif JSON runs: bytes per clip, ratios, the totals over the clips WebP codes exactly
+    and the clips not smaller than their GIF."""
+    import json
+
+    from fpcodec.bench import vs_gif_table
+
+    def run(name: str, sizes: dict[str, int], webp: bool) -> Path:
+        clips = []
+        for clip, size in sizes.items():
+            entry = {"name": f"pkg__{clip}", "frames": 2, "width": 4, "height": 3, "gif_bytes": 100}
+            entry["models"] = {"last-frame": {"bytes": size, "encode_seconds": 0.1}}
+            if webp:
+                entry["webp"] = {"bytes": 80, "counted": clip != "b.gif"}
+            clips.append(entry)
+        clips.append({"name": "broken.gif", "skipped": "damaged"})
+        path = tmp_path / name
+        path.write_text(json.dumps({"clips": clips}))
+        return path
+
+    before = run("a.json", {"a.gif": 120, "b.gif": 50}, False)
+    after = run("b.json", {"a.gif": 60, "b.gif": 100}, True)
+    assert vs_gif_table.main([str(before), str(after), "--labels", "v1", "v2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("| clip | frames | WxH | GIF | WebP lossless | v1 | v2 | v2 / v1 |")
+    assert out[2] == "| a.gif | 2 | 4x3 | 100 | 80 | 120 | **60** | 0.500 | 0.600 | 0.750 |"
+    assert out[3] == "| b.gif | 2 | 4x3 | 100 | n/a | 50 | **100** | 2.000 | 1.000 | n/a |"
+    assert out[4] == "| **all 2** | | | 200 | | 170 | 160 | 0.941 | 0.800 | |"
+    assert out[5] == "| **the 1 WebP codes exactly** | | | 100 | 80 | 120 | 60 | 0.500 | 0.600 | 0.750 |"
+    assert out[-1] == "Not smaller than the GIF (v2): pkg__b.gif."
+    with pytest.raises(SystemExit, match="different clips: pkg__c.gif"):
+        vs_gif_table.table(before, run("c.json", {"a.gif": 1, "b.gif": 1, "c.gif": 1}, False))
