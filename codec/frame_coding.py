@@ -122,7 +122,7 @@ def candidates(
     _add_predicted_modes(out, fr, intra, extracted, pred, previous, sent_palette, use_palette, probe)
     if extracted is not None and lz_frames and CURRENT.lz_frames:
         bound = min(c.bits for c in out)
-        out.append(palette_lz.estimate(fr, extracted, sent_palette, bound))
+        out.append(palette_lz.estimate(fr, extracted, previous, sent_palette, bound))
     out.append(stored.estimate(fr))
     if inter is not None:
         inter.update(out, intra.bits)

@@ -63,45 +63,45 @@ def test_a_bomb_is_cut_at_the_frame_size() -> None:
 
 
 # ---------------------------------------------------------------------------- the mode itself
-def _frame(seed: int = 0, colours: int = 8) -> np.ndarray:
-    """A noisy 40x48 frame of ``colours`` colours."""
+def _pair(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy 8-colour 40x48 frame and the same with a small square changed."""
     rng = np.random.default_rng(seed)
-    palette = rng.integers(0, 256, (colours, 3), dtype=np.uint8)
-    return palette[rng.integers(0, colours, (40, 48))]
+    colours = rng.integers(0, 256, (8, 3), dtype=np.uint8)
+    previous = colours[rng.integers(0, 8, (40, 48))]
+    frame = previous.copy()
+    frame[10:14, 20:26] = colours[3]
+    return previous, frame
 
 
-def _decode(coded: CodedFrame, shape, profile=CURRENT) -> np.ndarray:
-    return fc.decode_frame(coded, None, shape[0], shape[1], shape[2], None, profile)
+def _decode(c: palette_lz.LzCandidate, previous, shape, profile=CURRENT) -> np.ndarray:
+    coded = CodedFrame(c.mode, c.scale_shift, c.payload, c.mix, c.palette)
+    return fc.decode_frame(coded, None, shape[0], shape[1], shape[2], previous, profile)
 
 
-def _coded(frame: np.ndarray, **change) -> CodedFrame:
+@pytest.mark.parametrize("mix", [palette_lz.INDICES, palette_lz.KEEP])
+def test_both_symbol_sets_round_trip(mix: int) -> None:
+    previous, frame = _pair()
     palette, idx = pc.extract_palette(frame)
-    fields = {
-        "mode": palette_lz.MODE,
-        "scale_shift": 0,
-        "payload": lz.compress(idx.astype(np.uint8).tobytes()),
-        "mix": 0,
-        "palette": palette,
-    }
-    fields.update(change)
-    return CodedFrame(**fields)
+    data = palette_lz.symbols(FrameToCode.of(frame), idx, len(palette), previous, mix)
+    c = palette_lz.LzCandidate(palette_lz.MODE, 0.0, 0, palette, None, lz.compress(data), mix)
+    np.testing.assert_array_equal(_decode(c, previous, frame.shape), frame)
 
 
-def test_the_estimate_is_the_payload_and_its_palette_chunk_exactly() -> None:
-    frame = _frame()
+def test_the_encoder_offers_the_smaller_symbol_set() -> None:
+    """Against a noisy previous frame with a few pixels changed, "keep the previous pixel" (mix 1)
+    leaves LZ77 almost nothing; on a key frame only the indices apply."""
+    previous, frame = _pair()
     extracted = pc.extract_palette(frame)
-    c = palette_lz.estimate(FrameToCode.of(frame), extracted, None)
-    assert c.bits == 8 * len(c.payload) + 8 * container.chunk_size(len(c.palette_body))
-    assert palette_lz.estimate(FrameToCode.of(frame), extracted, extracted[0]).palette_body is None
-    coded = CodedFrame(c.mode, c.scale_shift, palette_lz.encode(c), c.mix, c.palette)
-    np.testing.assert_array_equal(_decode(coded, frame.shape), frame)
-
-
-def test_a_full_palette_round_trips() -> None:
-    rng = np.random.default_rng(1)
-    frame = rng.permutation(np.arange(256 * 3, dtype=np.uint8).reshape(256, 3)).reshape(16, 16, 3)
-    assert len(pc.extract_palette(frame)[0]) == 256
-    np.testing.assert_array_equal(_decode(_coded(frame), frame.shape), frame)
+    fr = FrameToCode.of(frame)
+    kept = palette_lz.estimate(fr, extracted, previous, None)
+    alone = palette_lz.estimate(fr, extracted, None, None)
+    assert (kept.mix, alone.mix) == (palette_lz.KEEP, palette_lz.INDICES)
+    assert kept.bits < 0.2 * alone.bits
+    # the bits are the payload's and the palette chunk's, exactly
+    body = kept.palette_body
+    assert kept.bits == 8 * len(kept.payload) + 8 * container.chunk_size(len(body))
+    assert palette_lz.estimate(fr, extracted, previous, extracted[0]).palette_body is None
+    np.testing.assert_array_equal(_decode(kept, previous, frame.shape), frame)
 
 
 def test_the_strong_setting_runs_only_where_lz_could_win(monkeypatch) -> None:
@@ -124,37 +124,69 @@ def test_the_strong_setting_runs_only_where_lz_could_win(monkeypatch) -> None:
     assert strengths == [False, True]
 
 
+def test_a_full_palette_codes_only_indices() -> None:
+    rng = np.random.default_rng(1)
+    frame = rng.permutation(np.arange(256 * 3, dtype=np.uint8).reshape(256, 3)).reshape(16, 16, 3)
+    palette, idx = pc.extract_palette(frame)
+    assert len(palette) == 256
+    assert palette_lz.symbols(FrameToCode.of(frame), idx, 256, frame, palette_lz.KEEP) is None
+    c = palette_lz.estimate(FrameToCode.of(frame), (palette, idx), frame, None)
+    assert c.mix == palette_lz.INDICES
+    np.testing.assert_array_equal(_decode(c, frame, frame.shape), frame)
+
+
+def _coded(**change) -> tuple[CodedFrame, np.ndarray, np.ndarray]:
+    previous, frame = _pair()
+    palette, idx = pc.extract_palette(frame)
+    data = palette_lz.symbols(FrameToCode.of(frame), idx, len(palette), previous, palette_lz.KEEP)
+    fields = {
+        "mode": palette_lz.MODE,
+        "scale_shift": 0,
+        "payload": lz.compress(data),
+        "mix": 1,
+        "palette": palette,
+    }
+    fields.update(change)
+    return CodedFrame(**fields), previous, frame
+
+
 @pytest.mark.parametrize(
-    "change, message",
+    "change, previous, message",
     [
-        ({"mix": 1}, "mix 1, both must be 0"),
-        ({"scale_shift": 1}, "scale shift 1"),
-        ({"palette": None}, "before any palette chunk"),
-        ({"payload": b"\0\0\0\0"}, "LZ payload"),
+        ({"mix": 2}, True, "mix field 2"),
+        ({"scale_shift": 1}, True, "scale shift 1"),
+        ({"palette": None}, True, "before any palette chunk"),
+        ({}, False, "has no previous frame"),
+        ({"payload": b"\0\0\0\0"}, True, "LZ payload"),
     ],
 )
-def test_malformed_lz_frames_are_refused(change, message) -> None:
-    frame = _frame()
+def test_malformed_lz_frames_are_refused(change, previous, message) -> None:
+    coded, prev, frame = _coded(**change)
     with pytest.raises(FormatError, match=message):
-        _decode(_coded(frame, **change), frame.shape)
+        fc.decode_frame(coded, None, 40, 48, 3, prev if previous else None)
 
 
-def test_indices_past_the_palette_are_refused() -> None:
-    frame = _frame()
-    coded = _coded(frame)
-    small = CodedFrame(coded.mode, 0, coded.payload, 0, coded.palette[:-1])  # K one less
-    with pytest.raises(FormatError, match="holds index 7, its palette has 7 colours"):
-        _decode(small, frame.shape)
-    with pytest.raises(FormatError, match="palette has 4 channels, stream has 3"):
-        _decode(CodedFrame(coded.mode, 0, coded.payload, 0, np.zeros((8, 4), np.uint8)), frame.shape)
+def test_symbols_past_the_palette_are_refused() -> None:
+    coded, prev, frame = _coded()
+    small = CodedFrame(coded.mode, 0, coded.payload, coded.mix, coded.palette[:-1])  # K one less
+    with pytest.raises(FormatError, match="holds symbol"):
+        fc.decode_frame(small, None, 40, 48, 3, prev)
+    indices = CodedFrame(coded.mode, 0, coded.payload, palette_lz.INDICES, coded.palette)  # K means keep
+    with pytest.raises(FormatError, match="holds symbol 8, its palette has 8 colours"):
+        fc.decode_frame(indices, None, 40, 48, 3, prev)
+    full = np.zeros((256, 3), np.uint8)
+    full[:, 0] = np.arange(256)
+    keep_full = CodedFrame(coded.mode, 0, coded.payload, palette_lz.KEEP, full)
+    with pytest.raises(FormatError, match="full palette"):
+        fc.decode_frame(keep_full, None, 40, 48, 3, prev)
 
 
 def test_version_14_has_no_lz_frames() -> None:
     """Mode 8 in a version-14 stream is refused, by the frame coder and by the container (whose
     word rule exempts mode 8's bytes from version 15 on only)."""
-    frame = _frame()
+    coded, prev, _ = _coded()
     with pytest.raises(FormatError, match="mode 8.*version-14"):
-        _decode(_coded(frame), frame.shape, V14)
+        fc.decode_frame(coded, None, 40, 48, 3, prev, V14)
     record = container.FrameRecord(0, 0, palette_lz.MODE, 0, 0, b"\1\2\3", 0, container.FLAG_KEY)
     body = container.encode_frame(record)
     assert container.decode_frame(body).payload == b"\1\2\3"
@@ -193,8 +225,8 @@ def test_a_screenshot_codes_smaller_in_lz_and_round_trips(tmp_path, capsys) -> N
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 700), (37, 5)])
 def test_odd_sizes_and_transparency_round_trip(shape) -> None:
-    """RGBA palettes (alpha is part of a colour), a 1x1 frame, thin frames: every frame exact,
-    whichever mode the encoder takes."""
+    """RGBA palettes (alpha is part of a colour), a 1x1 frame, a frame whose previous pixels are
+    kept: every frame exact, whichever mode the encoder takes."""
     rng = np.random.default_rng(sum(shape))
     colours = np.concatenate([rng.integers(0, 256, (5, 3)), [[0], [0], [255], [255], [128]]], axis=1)
     first = colours.astype(np.uint8)[np.arange(shape[0] * shape[1]).reshape(shape) // 7 % 5]

@@ -5,13 +5,11 @@ neighbourhood seen so far; what it cannot see is a run of pixels that repeats so
 (the same glyph elsewhere on a line, a toolbar drawn twice, a table's rows), which is what GIF's
 LZW and WebP's backward references live on. On single-frame screenshots of the screen corpus's dev
 split the frame's indices in LZMA2 took 3 % (a 3-D scene) to 53 % (an icon) fewer bytes than the
-pass coder. So a frame may be coded as its palette indices, row-major, in a raw LZMA2 stream
-(``bitstream.lz``); the encoder offers it for every frame with a palette, and the frame goes to
-the cheapest mode, this one's bytes being exact rather than estimated. Decoding is liblzma's, the
-fastest of the palette modes by far.
-
-(A second symbol set, with a symbol for "the previous frame's pixel", was tried: on the dev split
-it never coded a frame smaller than the indices alone where LZ won, so it is not in the format.)
+pass coder. So a frame may be coded as its symbols, row-major, in a raw LZMA2 stream
+(``bitstream.lz``): either its palette indices (mix 0), or with symbol K, one past the palette,
+meaning "the previous frame's pixel" (mix 1, K <= 255; it lets LZ77 skip what did not change).
+The encoder offers both where they apply and the frame goes to the cheapest mode, their bytes
+being exact rather than estimated. Decoding is liblzma's, the fastest of the palette modes by far.
 """
 
 from __future__ import annotations
@@ -22,11 +20,15 @@ import numpy as np
 
 from ...bitstream import lz
 from ...bitstream.errors import FormatError
+from ...bitstream.palette import MAX_COLOURS
 from ...bitstream.profile import MODE_PALETTE_LZ
 from .base import Candidate, CodedFrame, DecodeContext, FrameToCode
 from .palette import body_bits, palette_body
 
 MODE = MODE_PALETTE_LZ
+#: The mix field: the symbols are palette indices, or also K for "the previous frame's pixel".
+INDICES = 0
+KEEP = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,26 +38,46 @@ class LzCandidate(Candidate):
     palette: np.ndarray
     palette_body: bytes | None
     payload: bytes
-    mix: int = 0
+    mix: int
+
+
+def symbols(
+    frame: FrameToCode, idx: np.ndarray, palette_size: int, previous: np.ndarray | None, mix: int
+) -> bytes | None:
+    """The frame's symbols under ``mix`` (row-major, a byte each), None where ``mix`` cannot code it
+    (KEEP without a previous frame or with a full palette)."""
+    if mix == INDICES:
+        return idx.astype(np.uint8).tobytes()
+    if previous is None or palette_size >= MAX_COLOURS:
+        return None
+    same = (frame.pixels == previous).all(axis=-1).ravel()
+    return np.where(same, palette_size, idx).astype(np.uint8).tobytes()
 
 
 def estimate(
     frame: FrameToCode,
     extracted: tuple[np.ndarray, np.ndarray],
+    previous: np.ndarray | None,
     sent_palette: np.ndarray | None,
     bound: float = float("inf"),
 ) -> LzCandidate:
-    """The frame's indices compressed; the estimate is the payload's size plus its palette
-    chunk's. Compressed with LZMA2's preset 6 first, and again with the strong setting only where
-    that could bring it below ``bound`` (the other modes' best estimate): on frames where LZ77
-    loses by far that costs a fifth of the strong setting's time."""
+    """The cheaper of the two symbol sets, compressed (the estimate is the payload's size plus its
+    palette chunk's). Each is compressed with LZMA2's preset 6 first, and again with the strong
+    setting only where that could bring it below ``bound`` (the other modes' best estimate): on
+    video-like frames, where LZ77 loses by far, that costs a fifth of the strong setting's time."""
     palette, idx = extracted
     body = palette_body(palette, sent_palette)
-    data = idx.astype(np.uint8).tobytes()
-    payload = lz.compress(data, strong=False)
-    if lz.STRONG_GAIN * (8.0 * len(payload) + body_bits(body)) < bound:
-        payload = min(payload, lz.compress(data), key=len)  # the strong setting is not always smaller
-    return LzCandidate(MODE, 8.0 * len(payload) + body_bits(body), 0, palette, body, payload)
+    offers = []
+    for mix in (INDICES, KEEP):
+        data = symbols(frame, idx, len(palette), previous, mix)
+        if data is None:
+            continue
+        payload = lz.compress(data, strong=False)
+        if lz.STRONG_GAIN * (8.0 * len(payload) + body_bits(body)) < bound:
+            payload = min(payload, lz.compress(data), key=len)  # the strong setting is not always smaller
+        bits = 8.0 * len(payload) + body_bits(body)
+        offers.append(LzCandidate(MODE, bits, 0, palette, body, payload, mix))
+    return min(offers, key=lambda c: c.bits)  # INDICES first: it wins ties
 
 
 def encode(c: LzCandidate) -> bytes:
@@ -63,19 +85,31 @@ def encode(c: LzCandidate) -> bytes:
 
 
 def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
-    """The frame's pixels: the palette's colours at the decoded indices."""
+    """The frame's pixels: the palette's colours, and the previous frame's where the symbol is K."""
     palette = coded.palette
     if palette is None:
         raise FormatError("palette LZ frame before any palette chunk")
     if palette.shape[1] != ctx.channels:
         raise FormatError(f"palette has {palette.shape[1]} channels, stream has {ctx.channels}")
-    if coded.scale_shift != 0 or coded.mix != 0:
-        raise FormatError(
-            f"palette LZ frame has scale shift {coded.scale_shift} and mix {coded.mix}, both must be 0"
-        )
+    if coded.scale_shift != 0:
+        raise FormatError(f"palette LZ frame has scale shift {coded.scale_shift}, must be 0")
+    k = len(palette)
+    if coded.mix == KEEP:
+        if ctx.previous is None:
+            raise FormatError("palette LZ frame keeps the previous frame's pixels, but has no previous frame")
+        if k >= MAX_COLOURS:
+            raise FormatError(f"palette LZ frame keeps previous pixels with a full palette ({k} colours)")
+    elif coded.mix != INDICES:
+        raise FormatError(f"palette LZ frame has mix field {coded.mix}, expected {INDICES} or {KEEP}")
     h, w = ctx.height, ctx.width
-    idx = np.frombuffer(lz.decompress(coded.payload, h * w), np.uint8)
-    top = int(idx.max())
-    if top >= len(palette):
-        raise FormatError(f"palette LZ frame holds index {top}, its palette has {len(palette)} colours")
-    return palette[idx].reshape(h, w, ctx.channels)
+    sym = np.frombuffer(lz.decompress(coded.payload, h * w), np.uint8)
+    top = int(sym.max())
+    limit = k if coded.mix == KEEP else k - 1
+    if top > limit:
+        raise FormatError(f"palette LZ frame holds symbol {top}, its palette has {k} colours")
+    if coded.mix == INDICES:
+        return palette[sym].reshape(h, w, ctx.channels)
+    kept = sym == k
+    out = palette[np.minimum(sym, k - 1)].reshape(h * w, ctx.channels)
+    out[kept] = ctx.previous.reshape(h * w, ctx.channels)[kept]
+    return out.reshape(h, w, ctx.channels)
