@@ -212,12 +212,14 @@ def _dialog_frames() -> list:
 
 def write_stream_seeds(corpus: Path) -> None:
     """tests/data/v*_stream.fpc, and streams of small clips: last-frame, last-frame in RGB modes only
-    (--no-palette), conv2d-int, planar streams, a screen-like clip (copied blocks, repeats) and a
-    dialog screenshot (the row schedule)."""
+    (--no-palette), conv2d-int, planar streams, a screen-like clip (copied blocks, repeats), a
+    dialog screenshot in the pass coder (the row schedule) and in palette LZ (version 15)."""
     for path in sorted(TEST_DATA.glob("v*_stream.fpc")):
         (corpus / path.name).write_bytes(path.read_bytes())
-    (corpus / "screen_v9.fpc").write_bytes(pipeline.encode(_screen_frames(), model="last-frame"))
-    (corpus / "rows_v10.fpc").write_bytes(pipeline.encode(_dialog_frames(), model="last-frame"))
+    screen, dialog = _screen_frames(), _dialog_frames()
+    (corpus / "screen_v9.fpc").write_bytes(pipeline.encode(screen, model="last-frame", lz_frames=False))
+    (corpus / "rows_v10.fpc").write_bytes(pipeline.encode(dialog, model="last-frame", lz_frames=False))
+    (corpus / "lz_v15.fpc").write_bytes(pipeline.encode(dialog, model="last-frame"))
     for name, data in _planar_seeds():
         (corpus / f"{name}.fpc").write_bytes(data)
     for stem, frames in _small_clips():
