@@ -528,11 +528,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _tools(rec, profile) -> str:
     """The optional coding tools a palette frame uses, for ``info``: ``rows`` (the row schedule,
     version 10), ``copyN`` (blocks of N pixels copied from the previous frame, version 9;
-    ``+shift`` when scrolled)."""
+    ``+shift`` when scrolled); for a palette LZ frame ``keep`` (the keep symbol set, version 15)."""
     from .copied_blocks import SHIFTED_BIT, side_of
+    from .modes import palette_lz
     from .modes.base import MODE_PALETTE_INTER, MODE_PALETTE_INTRA, MODE_PALETTE_UPDATE
     from .row_schedule import used
 
+    if rec.mode == palette_lz.MODE:
+        return "keep" if rec.mix == palette_lz.KEEP else ""
     if rec.mode not in (MODE_PALETTE_INTRA, MODE_PALETTE_INTER, MODE_PALETTE_UPDATE):
         return ""
     tools = ["rows"] if used(rec.mix, profile.row_schedule) else []

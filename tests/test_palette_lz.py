@@ -247,3 +247,36 @@ def test_version_14_streams_still_decode() -> None:
     video = decode(data)
     assert_frames_equal(video.frames, _screen_clip())
     assert video.durations == [3, 5, 5, 7, 7, 9]
+
+
+def test_a_keep_frame_round_trips_in_a_stream_and_info_names_it(tmp_path, capsys, monkeypatch) -> None:
+    """A stream whose second frame is palette LZ with the keep symbol set (forced: the encoder
+    takes it only where it is the cheapest mode) decodes exactly, and ``info`` lists the set."""
+    real = fc.candidates
+
+    def keep_first(frame, pred, previous=None, sent_palette=None, *args, **kwargs):
+        out = real(frame, pred, previous, sent_palette, *args, **kwargs)
+        if previous is None:
+            return out
+        palette, idx = pc.extract_palette(frame)
+        data = palette_lz.symbols(FrameToCode.of(frame), idx, len(palette), previous, palette_lz.KEEP)
+        body = palette_lz.palette_body(palette, sent_palette)
+        forced = palette_lz.LzCandidate(
+            palette_lz.MODE, 0.0, 0, palette, body, lz.compress(data), palette_lz.KEEP
+        )
+        return [forced] + out
+
+    previous, frame = _pair()
+    monkeypatch.setattr(fc, "candidates", keep_first)
+    data = encode([previous, frame], model="last-frame")
+    monkeypatch.setattr(fc, "candidates", real)
+    records = list(Decoder(io.BytesIO(data), load_model=False).records())
+    assert [(r.mode, r.mix) for r in records][1] == (palette_lz.MODE, palette_lz.KEEP)
+    assert_frames_equal(decode(data).frames, [previous, frame])
+    path = tmp_path / "keep.fpc"
+    path.write_bytes(data)
+    code, out, _ = run_main(capsys, "info", str(path))
+    assert code == 0 and out.rstrip().splitlines()[-1].split()[1:2] + out.rstrip().split()[-1:] == [
+        "p-lz",
+        "keep",
+    ]
