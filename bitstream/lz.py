@@ -24,13 +24,15 @@ MAX_DICT = 3 << 29
 #: The encoder's settings (the decoder needs none of them): no literal context (lc 0, lp 0, pb 0):
 #: a palette index is not a byte of text, and on the screen corpus's dev split lc 0 gave 1.7 %
 #: fewer bytes than the default lc 3 (pb 2 tells nothing for bytes). ``strong``: preset 9 with
-#: PRESET_EXTREME, 4 % fewer bytes there than preset 6 in 4.5x its time (and at most 24 % fewer on
-#: any of the 497 frames' symbol sets: ``STRONG_GAIN``).
+#: PRESET_EXTREME, 4 % fewer bytes there than preset 6; the fast setting, preset 3 (hash chains),
+#: takes a quarter of preset 6's time on a 480x270 frame and bounds the strong setting's size as
+#: well (``STRONG_GAIN``; preset 4's and presets 1-2's bounds are far looser: 0.35 and 0.27).
 _LITERALS = {"lc": 0, "lp": 0, "pb": 0}
-_PRESETS = {False: 6, True: 9 | lzma.PRESET_EXTREME}
-#: The smallest ratio of the strong setting's bytes to preset 6's seen on the dev split (0.764),
-#: rounded down: what an encoder may hope to win by trying the strong setting after preset 6.
-STRONG_GAIN = 0.75
+_PRESETS = {False: 3, True: 9 | lzma.PRESET_EXTREME}
+#: The smallest ratio of the strong setting's bytes to the fast setting's seen on the dev split's
+#: 497 symbol sets (0.691; 1 % of them below 0.81), rounded down: what an encoder may hope to win
+#: by trying the strong setting after the fast one.
+STRONG_GAIN = 0.65
 
 
 def dict_size(size: int) -> int:
