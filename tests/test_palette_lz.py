@@ -125,6 +125,26 @@ def test_the_strong_setting_runs_only_where_lz_could_win(monkeypatch) -> None:
     assert strengths == [False, True]
 
 
+def test_the_keep_set_is_tried_only_where_enough_pixels_are_unchanged(monkeypatch) -> None:
+    """Two unrelated 64-colour noise frames (about 1/64 of the pixels the same by chance): only
+    the indices are compressed; the pair above (all but 24 pixels unchanged): both sets."""
+    sets = []
+    compress = lz.compress
+    monkeypatch.setattr(
+        lz, "compress", lambda data, strong=True: sets.append(strong) or compress(data, strong)
+    )
+    rng = np.random.default_rng(5)
+    colours = rng.integers(0, 256, (64, 3), dtype=np.uint8)
+    previous, frame = colours[rng.integers(0, 64, (2, 40, 48))]
+    assert 0 < (previous == frame).all(-1).mean() < palette_lz.KEEP_MIN_SHARE
+    c = palette_lz.estimate(FrameToCode.of(frame), pc.extract_palette(frame), previous, None)
+    assert c.mix == palette_lz.INDICES and sets.count(False) == 1
+    sets.clear()
+    previous, frame = _pair()
+    palette_lz.estimate(FrameToCode.of(frame), pc.extract_palette(frame), previous, None)
+    assert sets.count(False) == 2
+
+
 def test_a_full_palette_codes_only_indices() -> None:
     rng = np.random.default_rng(1)
     frame = rng.permutation(np.arange(256 * 3, dtype=np.uint8).reshape(256, 3)).reshape(16, 16, 3)
