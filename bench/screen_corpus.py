@@ -22,8 +22,9 @@ Sources. A ``--sources`` folder is searched for each source as ``DIR/<package>__
 (the layout of the folder of collected sources with its SOURCES.json), ``DIR/<path in package>``
 (an unpacked package), ``DIR/<package>/<path in package>`` (what ``--fetch`` leaves). ``--fetch
 CACHE`` gets each missing package by the hand-equivalent commands ``apt-get download
-PACKAGE=VERSION`` (Debian bookworm; ``apt-get update`` first if apt has no lists) and ``dpkg -x
-PACKAGE_*.deb CACHE/PACKAGE``.
+PACKAGE=VERSION`` (Debian bookworm; ``apt-get update`` first if apt has no lists; ``apt-get
+download PACKAGE``, with a warning, where the mirror no longer has that version: the clips'
+sha256 still decide) and ``dpkg -x PACKAGE_*.deb CACHE/PACKAGE``.
 
 Selection rule (``manifest`` applies it to every source): a GIF of at most 8e6 pixels in all
 (width x height x frames) is taken whole, the file copied unchanged; a larger one is cut to its

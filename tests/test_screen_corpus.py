@@ -280,3 +280,36 @@ def test_vs_gif_without_webp_is_unchanged_and_refuses_missing_webp(tmp_path, cap
     )
     assert vs_gif.main([str(tmp_path / "clips"), "--webp"]) == 2
     assert "without WebP" in _one_line(capsys)
+
+
+def test_fetch_takes_the_current_version_when_the_pinned_one_is_gone(tmp_path, monkeypatch, capsys):
+    """apt-get refuses a version the mirror no longer has: fetch_deb downloads the current one
+    (the build's sha256 check still decides); any other failure stays an error."""
+    from fpcodec.bench import natural_corpus
+
+    calls = []
+
+    def fake_run(cmd, cwd=None):
+        calls.append(cmd)
+        if cmd[:2] == ["apt-get", "download"] and "=" in cmd[2]:
+            raise natural_corpus.CorpusError(
+                f"{' '.join(cmd)} failed (E: Version '1.0-1' for 'pkg' was not found)"
+            )
+        if cmd[:2] == ["apt-get", "download"]:
+            (cwd / "pkg_1.0-1+b1_all.deb").write_bytes(b"deb")
+
+    monkeypatch.setattr(natural_corpus, "run", fake_run)
+    natural_corpus.fetch_deb("pkg", "1.0-1", tmp_path, tmp_path / "pkg")
+    assert calls == [
+        ["apt-get", "download", "pkg=1.0-1"],
+        ["apt-get", "download", "pkg"],
+        ["dpkg", "-x", str(tmp_path / "pkg_1.0-1+b1_all.deb"), str(tmp_path / "pkg")],
+    ]
+    assert "pkg=1.0-1 is gone from the mirror" in capsys.readouterr().err
+
+    def offline(cmd, cwd=None):
+        raise natural_corpus.CorpusError("apt-get download pkg=1.0-1 failed (E: Unable to fetch)")
+
+    monkeypatch.setattr(natural_corpus, "run", offline)
+    with pytest.raises(natural_corpus.CorpusError, match="Unable to fetch"):
+        natural_corpus.fetch_deb("pkg", "1.0-1", tmp_path, tmp_path / "pkg")
