@@ -448,8 +448,8 @@ def fetch_deb(package: str, version: str, downloads: Path, target: Path) -> None
 
     Where the mirror no longer has that version (Debian replaces a package by its binNMU rebuild,
     ``1.2.2-2+b1`` for ``1.2.2-2+deb12u1``), the current version is taken instead, with a warning:
-    the files taken from it are still checked against the manifest's sha256 by the build (15 of
-    the screen corpus's 24 packages had moved by 2026-12-05; all 50 clips still matched)."""
+    the files taken from it are still checked against the manifest's sha256 by the build (on
+    2026-12-05 the screen corpus's inkscape had moved so; all 50 clips still matched)."""
     if package in RESERVED_PACKAGES:
         raise CorpusError(f"{package} is reserved for independent evaluation")
     pattern = f"{package}_{version.replace(':', '%3a')}_*.deb"
