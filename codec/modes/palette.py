@@ -1045,13 +1045,20 @@ def read_copied(
     return pixel_symbols == copied_blocks.CODED
 
 
-def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
-    """Palette intra or inter (``coded.mode``) back to (H, W, C) pixels."""
+def palette_in_force(coded: CodedFrame, dc: DecodeContext, what: str = "palette frame") -> np.ndarray:
+    """The palette a palette-indexed frame (``what``, for the message) decodes with; FormatError
+    where none was sent or it has another channel count than the stream."""
     palette = coded.palette
     if palette is None:
-        raise FormatError("palette frame before any palette chunk")
+        raise FormatError(f"{what} before any palette chunk")
     if palette.shape[1] != dc.channels:
         raise FormatError(f"palette has {palette.shape[1]} channels, stream has {dc.channels}")
+    return palette
+
+
+def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
+    """Palette intra or inter (``coded.mode``) back to (H, W, C) pixels."""
+    palette = palette_in_force(coded, dc)
     check_mix(coded.mix, dc.profile)
     h, w = dc.height, dc.width
     idx = np.zeros(h * w, np.int32)

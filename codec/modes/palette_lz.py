@@ -26,7 +26,7 @@ from ...bitstream.errors import FormatError
 from ...bitstream.palette import MAX_COLOURS
 from ...bitstream.profile import MODE_PALETTE_LZ
 from .base import Candidate, CodedFrame, DecodeContext, FrameToCode
-from .palette import body_bits, palette_body
+from .palette import body_bits, palette_body, palette_in_force
 
 MODE = MODE_PALETTE_LZ
 #: The mix field: the symbols are palette indices, or also K for "the previous frame's pixel".
@@ -52,15 +52,23 @@ KEEP_MIN_SHARE = 1 / 8
 
 
 def symbols(
-    frame: FrameToCode, idx: np.ndarray, palette_size: int, previous: np.ndarray | None, mix: int
+    frame: FrameToCode,
+    idx: np.ndarray,
+    palette_size: int,
+    previous: np.ndarray | None,
+    mix: int,
+    min_share: float = 0.0,
 ) -> bytes | None:
     """The frame's symbols under ``mix`` (row-major, a byte each), None where ``mix`` cannot code it
-    (KEEP without a previous frame or with a full palette)."""
+    (KEEP without a previous frame or with a full palette) or, for KEEP, where fewer than
+    ``min_share`` of the pixels are unchanged."""
     if mix == INDICES:
         return idx.astype(np.uint8).tobytes()
     if previous is None or palette_size >= MAX_COLOURS:
         return None
     same = (frame.pixels == previous).all(axis=-1).ravel()
+    if np.count_nonzero(same) < min_share * same.size:
+        return None
     return np.where(same, palette_size, idx).astype(np.uint8).tobytes()
 
 
@@ -79,11 +87,8 @@ def estimate(
     palette, idx = extracted
     body = palette_body(palette, sent_palette)
     sets = {INDICES: symbols(frame, idx, len(palette), previous, INDICES)}
-    keep = symbols(frame, idx, len(palette), previous, KEEP)
-    if (
-        keep is not None
-        and np.count_nonzero(np.frombuffer(keep, np.uint8) == len(palette)) >= KEEP_MIN_SHARE * idx.size
-    ):
+    keep = symbols(frame, idx, len(palette), previous, KEEP, KEEP_MIN_SHARE)
+    if keep is not None:
         sets[KEEP] = keep
     fast = {mix: lz.compress(data, strong=False) for mix, data in sets.items()}
     mix = min(fast, key=lambda m: len(fast[m]))  # INDICES first: it wins ties
@@ -99,11 +104,7 @@ def encode(c: LzCandidate) -> bytes:
 
 def decode(coded: CodedFrame, ctx: DecodeContext) -> np.ndarray:
     """The frame's pixels: the palette's colours, and the previous frame's where the symbol is K."""
-    palette = coded.palette
-    if palette is None:
-        raise FormatError("palette LZ frame before any palette chunk")
-    if palette.shape[1] != ctx.channels:
-        raise FormatError(f"palette has {palette.shape[1]} channels, stream has {ctx.channels}")
+    palette = palette_in_force(coded, ctx, "palette LZ frame")
     if coded.scale_shift != 0:
         raise FormatError(f"palette LZ frame has scale shift {coded.scale_shift}, must be 0")
     k = len(palette)
