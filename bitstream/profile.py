@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 15
+LATEST = 16
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -45,6 +45,7 @@ _INTRODUCED = {
     "field_coding": 13,  # planar motion fields in wavefronts against the neighbours' median
     "substreams": 14,  # raster planar frames: runs of tile rows, each in a range coder of its own
     "lz_frames": 15,  # mode 8: a palette frame's indices in an LZMA2 stream
+    "rgb_planes": 16,  # PFMT pixel format 13: RGB frames as planes G, B - G, R - G (planar rule)
 }
 
 
@@ -72,6 +73,7 @@ class FormatProfile:
     field_coding: bool
     substreams: bool
     lz_frames: bool
+    rgb_planes: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

@@ -76,13 +76,31 @@ def cmd_encode(args: argparse.Namespace) -> int:
         if native is not None:
             return _encode_planar(native, out_name, args)
         from ..models import registry
+        from .planar_io import RGB_PLANES, rgb_as_planes
 
-        if args.model is None:
-            args.model = registry.DEFAULT_MODEL
         reader = VideoReader(src, max_pixels=args.max_pixels)
         info = reader.info
+        # An RGB source of many colours is coded as planes, unless a model or the RGB modes are asked for.
+        chosen = args.model is not None or args.weights is not None or args.rgb or args.no_palette
+        as_planes = not chosen and rgb_as_planes(reader)
+        if args.model is None:
+            args.model = registry.DEFAULT_MODEL
 
         def open_encoder(fh):
+            if as_planes:
+                return Encoder(
+                    fh,
+                    width=info.width,
+                    height=info.height,
+                    channels=info.channels,
+                    model=registry.PLANAR_MODEL,
+                    time_base=info.time_base,
+                    loop=info.loop,
+                    frame_count=info.frame_count,
+                    max_pixels=args.max_pixels,
+                    keyint=args.keyint,
+                    pixel_format=RGB_PLANES,
+                )
             return Encoder(
                 fh,
                 width=info.width,
@@ -101,8 +119,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
             )
 
         layout = f"{info.width}x{info.height}{' RGBA' if info.channels == 4 else ''}"
+        coded = "RGB as planes (planar rule)" if as_planes else "model {model}"
         return _write_stream(
-            out_name, args, open_encoder, reader.frames(), "write", info.frame_count, layout, "model {model}"
+            out_name, args, open_encoder, reader.frames(), "write", info.frame_count, layout, coded
         )
 
 
@@ -486,6 +505,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     )
     layout = "RGBA" if h.has_alpha else "RGB"
     samples = h.channels
+    if dec.plane_format is not None and pf is None:
+        layout = "RGB (coded as planes: green, blue and red less green)"
     if pf is not None:
         layout = f"{pf.name} (the source's own samples; {_colour_text(colour)})"
         samples = sum(ph * pw for ph, pw in pf.plane_shapes(h.width, h.height)) / (h.width * h.height)
@@ -664,13 +685,16 @@ def build_parser() -> argparse.ArgumentParser:
         choices=registry.available(),
         metavar="MODEL",
         help=f"predictor (default: {registry.DEFAULT_MODEL}; all listed below); YUV and gray video "
-        "is coded in its own pixel format by the planar rule instead (see --rgb)",
+        "is coded in its own pixel format by the planar rule instead (see --rgb), and so is, "
+        "unless -m is given, an RGB source (not a GIF, no alpha) whose first frame has more "
+        "than 256 colours, as planes green, blue - green and red - green",
     )
     p.add_argument(
         "--rgb",
         action="store_true",
         help="code a YUV or gray video as RGB (a conversion: not its own samples) with the "
-        "predictor of -m, as format version 6 did; default: YUV and gray are coded natively",
+        "predictor of -m, as format version 6 did, and an RGB source of many colours by the RGB "
+        "modes rather than as planes; default: YUV and gray are coded natively",
     )
     p.add_argument(
         "--weights",

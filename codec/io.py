@@ -112,6 +112,11 @@ class VideoReader:
             info = self._probe_pillow()
         self.info = info
 
+    @property
+    def is_gif(self) -> bool:
+        """Whether the file is a GIF (its frames are palettes: never coded as planes)."""
+        return self._is_gif
+
     # --------------------------------------------------------------------------------- PyAV
     def _open_av(self):
         return open_av(self.path)

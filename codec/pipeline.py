@@ -34,7 +34,7 @@ from ..bitstream.palette import decode_palette, encode_palette
 from ..bitstream.profile import MODE_REPEAT
 from ..models import registry
 from ..models.base import HISTORY, Predictor
-from . import frame_coding, planar_coding
+from . import frame_coding, planar_coding, rgb_planes
 from .allocator import raise_mmap_threshold
 from .threads import one_blas_thread
 from .frame_coding import CodedFrame
@@ -176,7 +176,9 @@ class Encoder:
 
         ``pixel_format``: a planar stream (format version 7) of frames in that format, given to
         ``write_planes``; ``channels`` must then be its plane count, and the frames are coded by
-        the planar rule (mode 6), so the stream records the ``last-frame`` predictor."""
+        the planar rule (mode 6), so the stream records the ``last-frame`` predictor. With
+        ``planar_io.RGB_PLANES`` (version 16) ``write`` takes RGB frames and codes them as planes
+        (``codec.rgb_planes``)."""
         check_dimensions(width, height, max_pixels)
         raise_mmap_threshold()  # large arrays from the heap (codec/allocator.py)
         self.pixel_format = pixel_format
@@ -262,13 +264,15 @@ class Encoder:
     def write(self, frame: np.ndarray, duration: int = 0) -> CodedFrame:
         """Code one (H, W, C) uint8 frame; returns what was written."""
         h = self.header
-        if self.pixel_format is not None:
+        if self.pixel_format is not None and not self.pixel_format.rgb:
             raise InputError("a planar stream takes frames as planes (write_planes)")
         if frame.shape != (h.height, h.width, h.channels) or frame.dtype != np.uint8:
             raise InputError(
                 f"frame {self.frames_written} has shape {frame.shape} {frame.dtype}, "
                 f"expected ({h.height}, {h.width}, {h.channels}) uint8"
             )
+        if self.pixel_format is not None:  # RGB frames as planes (version 16)
+            return self._code_planes(rgb_planes.to_planes(frame), duration)
         self._check_frame(duration)
         key = self._is_key()
         if not key and self._repeat(frame, duration):
@@ -364,6 +368,10 @@ class Encoder:
     def write_planes(self, planes: list[np.ndarray], duration: int = 0) -> int:
         """Code one frame of a planar stream (its planes in the stream's pixel format); returns the
         payload's size in bytes."""
+        return len(self._code_planes(planes, duration).payload)
+
+    def _code_planes(self, planes: list[np.ndarray], duration: int) -> CodedFrame:
+        """``write_planes``, returning what was written."""
         if self.pixel_format is None:
             raise InputError("write_planes needs an Encoder opened with a pixel_format")
         shapes = [(g.height, g.width) for g in self._geometry]
@@ -386,7 +394,7 @@ class Encoder:
         key = self._is_key()
         planes = [np.ascontiguousarray(p) for p in planes]
         if not key and self._repeat(planes, duration):
-            return 0
+            return CodedFrame(MODE_REPEAT, 0, b"")
         self._write_repeats()
         if key:
             self._history.clear()
@@ -410,7 +418,7 @@ class Encoder:
         self.frames_written += 1
         self._pts += int(duration)
         self.frame_sizes.append(len(payload))
-        return len(payload)
+        return CodedFrame(mode, 0, payload)
 
     def close(self) -> None:
         """Write the end chunk; the stream is invalid without it."""
@@ -464,7 +472,12 @@ class Decoder:
         if kind != container.CHUNK_HEAD:
             raise FormatError(f"first chunk is {kind!r}, expected {container.CHUNK_HEAD!r}")
         self.header = container.decode_header(body, self.profile)
+        #: The format of the planes a planar stream's frames are given in (None: RGB(A) frames,
+        #: also those of an RGB stream coded as planes, version 16).
         self.pixel_format: PixelFormat | None = None
+        #: The format of the planes the frames are coded in (``pixel_format``, or
+        #: ``planar_io.RGB_PLANES`` for an RGB stream coded as planes); None: RGB modes.
+        self.plane_format: PixelFormat | None = None
         self.colour: ColourInfo | None = None
         self._read_pixel_format()
         try:
@@ -512,6 +525,11 @@ class Decoder:
 
         record = container.decode_pixel_format(body)
         fmt = pixel_format_by_id(record.format_id)
+        if fmt.rgb and not self.profile.rgb_planes:
+            raise FormatError(
+                f"pixel format id {record.format_id} ({fmt.name} as planes) is from format version 16, "
+                f"the stream is version {self.version}"
+            )
         if record.depth != fmt.depth:
             raise FormatError(f"pixel format {fmt.name} with depth {record.depth} (it has {fmt.depth} bits)")
         if self.header.channels != fmt.planes:
@@ -530,7 +548,12 @@ class Decoder:
             )
         except InputError as exc:
             raise FormatError(f"pixel format chunk: {exc}") from None
-        self.pixel_format = fmt
+        if fmt.rgb:
+            if self.colour != ColourInfo():
+                raise FormatError(f"pixel format {fmt.name} with colour tags {self.colour} (RGB has none)")
+            self.colour = None  # RGB frames, as an RGB stream's
+        self.plane_format = fmt
+        self.pixel_format = None if fmt.rgb else fmt
         self._geometry = planar_coding.geometry(fmt, self.header.width, self.header.height)
 
     def seek(self, frame: int) -> int:
@@ -687,10 +710,10 @@ class Decoder:
                 raise FormatError(f"frame {rec.index} repeats a frame that was not decoded")
             last = history[-1]
             history.append(last)
-            if self.pixel_format is not None:
-                return DecodedFrame(rec.index, None, rec.duration, rec.mode, 0, last)
+            if self.plane_format is not None:
+                return self._planar_frame(rec, last, 0)
             return DecodedFrame(rec.index, last, rec.duration, rec.mode, 0)
-        if self.pixel_format is not None:
+        if self.plane_format is not None:
             return self._decode_planar(rec, history)
         pred = None  # else the prediction of a region, asked for once the mode knows what it codes
         if history and frame_coding.uses_prediction(rec.mode):
@@ -713,7 +736,13 @@ class Decoder:
         if planar_coding.planes_crc(planes) != rec.pixels_crc:
             raise ChecksumError(f"frame {rec.index} does not match its checksum")
         history.append(planes)
-        return DecodedFrame(rec.index, None, rec.duration, rec.mode, len(rec.payload), planes)
+        return self._planar_frame(rec, planes, len(rec.payload))
+
+    def _planar_frame(self, rec: FrameRecord, planes: list[np.ndarray], coded_bytes: int) -> DecodedFrame:
+        """A planar frame as the decoder gives it: its planes, or an RGB stream's RGB pixels."""
+        if self.pixel_format is None:  # RGB frames coded as planes (version 16)
+            return DecodedFrame(rec.index, rgb_planes.to_rgb(planes), rec.duration, rec.mode, coded_bytes)
+        return DecodedFrame(rec.index, None, rec.duration, rec.mode, coded_bytes, planes)
 
 
 def _entries(entries: list[container.IndexEntry]) -> str:

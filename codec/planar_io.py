@@ -9,6 +9,7 @@ the RGB path of ``codec.io``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import warnings
@@ -20,10 +21,11 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..bitstream.errors import ConvertedSourceWarning, FormatError, InputError
-from . import sniff
+from . import rgb_planes, sniff
 from .io import (
     DEFAULT_TIME_BASE,
     HEAD_BYTES,
+    VideoReader,
     _short,
     atomic_output,
     open_av,
@@ -50,6 +52,9 @@ class PixelFormat:
     log2_chroma_w: int
     log2_chroma_h: int
     depth: int
+    #: RGB frames coded as planes (``codec.rgb_planes``, version 16): decoded back to RGB pixels,
+    #: never read from or written to a planar file
+    rgb: bool = False
 
     @property
     def dtype(self) -> type[np.unsignedinteger]:
@@ -79,10 +84,14 @@ _FORMATS = (
     PixelFormat("yuv422p12le", 10, 3, 1, 0, 12),
     PixelFormat("yuv444p12le", 11, 3, 0, 0, 12),
     PixelFormat("gray12le", 12, 1, 0, 0, 12),
+    PixelFormat("rgb24", 13, 3, 0, 0, 8, rgb=True),
 )
 #: The supported formats by their stream id.
 PIXEL_FORMATS: dict[int, PixelFormat] = {f.format_id: f for f in _FORMATS}
-_BY_NAME: dict[str, PixelFormat] = {f.name: f for f in _FORMATS}
+#: The RGB frames' planes (version 16): green, then blue and red less green (``codec.rgb_planes``).
+RGB_PLANES = PIXEL_FORMATS[13]
+#: The formats a video is read in natively, by FFmpeg's name (an RGB video is read as RGB frames).
+_BY_NAME: dict[str, PixelFormat] = {f.name: f for f in _FORMATS if not f.rgb}
 #: The formats coded natively, as a warning names them.
 NATIVE_NAMES = "gray, yuv420p, yuv422p and yuv444p, 8, 10 or 12 bits"
 #: FFmpeg's deprecated JPEG-range names: the plain format with colour range "full".
@@ -256,6 +265,20 @@ def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> Nat
             stacklevel=2,
         )
     return None
+
+
+def rgb_as_planes(reader: VideoReader) -> bool:
+    """Whether ``reader``'s RGB frames are coded as planes (``codec.rgb_planes``, format version 16)
+    rather than by the RGB and palette modes: ``rgb_planes.codes_as_planes`` of its first frame.
+    The other half of the rule ``native_reader`` states, shared by ``fpcodec encode`` and
+    ``fpcodec batch encode``; reads the first frame (the frames are read again to be coded)."""
+    if reader.info.channels != 3 or reader.is_gif:
+        return False
+    with contextlib.closing(reader.frames()) as frames:
+        first = next(frames, None)
+    return rgb_planes.codes_as_planes(
+        None if first is None else first[0], reader.info.channels, reader.is_gif
+    )
 
 
 def rgb_keeps_samples(pix_fmt: str) -> bool:

@@ -292,7 +292,9 @@ def test_stream_relabelled_as_another_supported_version(small_stream, small_fram
     21 (the row schedule), which version 9 reserves. Versions 12 to 14 changed only planar streams'
     raster frames (error levels, refinement, substreams): these palette and RGB streams read as
     version 11, 12 or 13 are the same frames. Version 15 added mode 8 (palette LZ): read as version
-    14, a stream with such a frame is refused, one without decodes to its own frames."""
+    14, a stream with such a frame is refused, one without decodes to its own frames. Version 16
+    added pixel format 13 (RGB planes), which these streams do not use: read as version 15, they
+    are the same frames."""
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS, VERSION
 
     for data, frames in ((small_stream, small_frames), (rgba_stream, rgba_frames)):
@@ -301,7 +303,7 @@ def test_stream_relabelled_as_another_supported_version(small_stream, small_fram
                 continue
             bad = bytearray(data)
             struct.pack_into("<H", bad, VERSION_OFFSET, version)
-            if version in (8, 9, 11, 12, 13, 14):
+            if version in (8, 9, 11, 12, 13, 14, 15):
                 try:
                     video = decode(bytes(bad))
                 except FormatError:

@@ -149,11 +149,14 @@ def test_pixel_format_table():
         10: "yuv422p12le",
         11: "yuv444p12le",
         12: "gray12le",
+        13: "rgb24",
     }
     assert {i: f.name for i, f in pio.PIXEL_FORMATS.items()} == expected
     for i, fmt in pio.PIXEL_FORMATS.items():
         assert fmt.format_id == i and pio.pixel_format_by_id(i) is fmt
-        assert pio.pixel_format_by_name(fmt.name) is fmt
+        # RGB as planes (13) is how RGB frames are coded, not a format a video is read in.
+        assert pio.pixel_format_by_name(fmt.name) is (None if fmt.rgb else fmt)
+        assert fmt.rgb == (i == 13)
         desc = av.VideoFormat(fmt.name)  # the layout must agree with FFmpeg's own descriptor
         assert len(desc.components) == fmt.planes
         assert desc.components[0].bits == fmt.depth

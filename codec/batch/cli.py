@@ -96,14 +96,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         default=registry.DEFAULT_MODEL,
         choices=registry.available(),
-        help="predictor of the files coded as RGB frames (GIF, RGB, palette video; default "
-        f"{registry.DEFAULT_MODEL}); a YUV or gray video is coded in its own pixel format by the planar rule",
+        help="predictor of the files coded as RGB frames (GIF, RGB of few colours, palette video; "
+        f"default {registry.DEFAULT_MODEL}); a YUV or gray video is coded in its own pixel format by the "
+        "planar rule, and an RGB source (no alpha) whose first frame has more than 256 colours as planes",
     )
     p.add_argument(
         "--rgb",
         action="store_true",
         help="code YUV and gray videos as RGB frames too (a conversion: not their own samples), "
-        "with -m's predictor",
+        "and RGB sources of many colours by the RGB modes, with -m's predictor",
     )
     coding(p)
 

@@ -264,14 +264,29 @@ class Worker:
     def _encoder(self, fh, reader) -> tuple[Any, Callable[[Any, int], Any]]:
         """An Encoder for what ``reader`` gives, and its method that takes a frame: a planar stream
         of the source's own samples (the planar rule), or RGB(A) frames (``model``'s predictor)."""
+        from ...models import registry
         from ..pipeline import Encoder
-        from ..planar_io import planar_encoder
+        from ..planar_io import RGB_PLANES, planar_encoder, rgb_as_planes
 
         opts = self.options
         if getattr(reader, "pixel_format", None) is not None:
             enc = planar_encoder(fh, reader, max_pixels=opts.max_pixels)
             return enc, enc.write_planes
         info = reader.info
+        if not opts.rgb and rgb_as_planes(reader):  # as fpcodec encode decides
+            enc = Encoder(
+                fh,
+                width=info.width,
+                height=info.height,
+                channels=info.channels,
+                model=registry.PLANAR_MODEL,
+                time_base=info.time_base,
+                loop=info.loop,
+                frame_count=info.frame_count,
+                max_pixels=opts.max_pixels,
+                pixel_format=RGB_PLANES,
+            )
+            return enc, enc.write
         enc = Encoder(
             fh,
             width=info.width,
@@ -286,7 +301,6 @@ class Worker:
         return enc, enc.write
 
     def _encode(self, job: Job, out: Path, rec: dict[str, Any]) -> None:
-        from ...models import registry
         from ..io import atomic_output
         from ..pipeline import Decoder
 
@@ -319,8 +333,7 @@ class Worker:
                     rec["format_version"] = Decoder(fh, load_model=False).version
             rec["verified"] = opts.verify
             rec["stream_sha256"] = sha256_file(tmp)
-        model = opts.model if source.pixel_format is None else registry.PLANAR_MODEL
-        _stream_fields(rec, source, out, model)
+        _stream_fields(rec, source, out, enc.predictor.name)
 
     def _adopt_stream(self, job: Job, out: Path, rec: dict[str, Any]) -> None:
         """A stream already at ``out`` that the manifest does not vouch for: keep it if exact, as the
