@@ -210,16 +210,32 @@ def _dialog_frames() -> list:
     return [a, b]
 
 
+def _rgb_planes_stream(frames: list) -> bytes:
+    """RGB frames coded as planes (format version 16, pixel format 13)."""
+    from fpcodec.codec.planar_io import RGB_PLANES
+
+    h, w, c = frames[0].shape
+    buf = io.BytesIO()
+    with pipeline.Encoder(
+        buf, width=w, height=h, channels=c, model=registry.PLANAR_MODEL, pixel_format=RGB_PLANES
+    ) as enc:
+        for f in frames:
+            enc.write(f, 4)
+    return buf.getvalue()
+
+
 def write_stream_seeds(corpus: Path) -> None:
     """tests/data/v*_stream.fpc, and streams of small clips: last-frame, last-frame in RGB modes only
     (--no-palette), conv2d-int, planar streams, a screen-like clip (copied blocks, repeats), a
-    dialog screenshot in the pass coder (the row schedule) and in palette LZ (version 15)."""
+    dialog screenshot in the pass coder (the row schedule) and in palette LZ (version 15), and RGB
+    frames as planes (version 16)."""
     for path in sorted(TEST_DATA.glob("v*_stream.fpc")):
         (corpus / path.name).write_bytes(path.read_bytes())
     screen, dialog = _screen_frames(), _dialog_frames()
     (corpus / "screen_v9.fpc").write_bytes(pipeline.encode(screen, model="last-frame", lz_frames=False))
     (corpus / "rows_v10.fpc").write_bytes(pipeline.encode(dialog, model="last-frame", lz_frames=False))
     (corpus / "lz_v15.fpc").write_bytes(pipeline.encode(dialog, model="last-frame"))
+    (corpus / "rgb_planes_v16.fpc").write_bytes(_rgb_planes_stream([f[:24, :32] for f in screen[:3]]))
     for name, data in _planar_seeds():
         (corpus / f"{name}.fpc").write_bytes(data)
     for stem, frames in _small_clips():
