@@ -2,9 +2,11 @@
 
 ``codec.io`` turns every input into RGB24, which is lossy for natural video (YUV, 4:2:0 chroma, more
 than 8 bits). Here the planes come out of FFmpeg exactly as decoded, one numpy array per plane, and
-go back into Y4M or FFV1 the same way, so a lossless pipeline can keep every sample. Formats outside
-``PIXEL_FORMATS`` (rgb24, pal8, bgra, nv12, ...) give ``pixel_format`` None: the caller falls back to
-the RGB path of ``codec.io``.
+go back into Y4M or FFV1 the same way, so a lossless pipeline can keep every sample. Formats not
+read natively (rgb24, pal8, bgra, nv12, ...) give ``pixel_format`` None: the caller falls back to
+the RGB path of ``codec.io``, where an RGB source of many colours is coded as planes all the same
+(``rgb_as_planes``; ``PIXEL_FORMATS`` holds those planes' format, ``RGB_PLANES``, which no file is
+read or written in).
 """
 
 from __future__ import annotations
