@@ -76,7 +76,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         if native is not None:
             return _encode_planar(native, out_name, args)
         from ..models import registry
-        from .planar_io import RGB_PLANES, rgb_as_planes
+        from .planar_io import PLANES_FOR_CHANNELS, rgb_as_planes
 
         reader = VideoReader(src, max_pixels=args.max_pixels)
         info = reader.info
@@ -99,7 +99,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
                     frame_count=info.frame_count,
                     max_pixels=args.max_pixels,
                     keyint=args.keyint,
-                    pixel_format=RGB_PLANES,
+                    pixel_format=PLANES_FOR_CHANNELS[info.channels],
                 )
             return Encoder(
                 fh,
@@ -119,7 +119,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
             )
 
         layout = f"{info.width}x{info.height}{' RGBA' if info.channels == 4 else ''}"
-        coded = "RGB as planes (planar rule)" if as_planes else "model {model}"
+        coded = (
+            f"{'RGBA' if info.channels == 4 else 'RGB'} as planes (planar rule)"
+            if as_planes
+            else "model {model}"
+        )
         return _write_stream(
             out_name, args, open_encoder, reader.frames(), "write", info.frame_count, layout, coded
         )
@@ -506,7 +510,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     layout = "RGBA" if h.has_alpha else "RGB"
     samples = h.channels
     if dec.plane_format is not None and pf is None:
-        layout = "RGB (coded as planes: green, blue and red less green)"
+        layout = (
+            f"{layout} (coded as planes: green, blue and red less green{', alpha' if h.has_alpha else ''})"
+        )
     if pf is not None:
         layout = f"{pf.name} (the source's own samples; {_colour_text(colour)})"
         samples = sum(ph * pw for ph, pw in pf.plane_shapes(h.width, h.height)) / (h.width * h.height)
@@ -686,8 +692,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL",
         help=f"predictor (default: {registry.DEFAULT_MODEL}; all listed below); YUV and gray video "
         "is coded in its own pixel format by the planar rule instead (see --rgb), and so is, "
-        "unless -m is given, an RGB source (not a GIF, no alpha) whose first frame has more "
-        "than 256 colours, as planes green, blue - green and red - green",
+        "unless -m is given, an RGB(A) source (not a GIF) whose first frame has more than 256 "
+        "colours, as planes green, blue - green, red - green (and alpha)",
     )
     p.add_argument(
         "--rgb",

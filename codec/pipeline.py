@@ -177,8 +177,8 @@ class Encoder:
         ``pixel_format``: a planar stream (format version 7) of frames in that format, given to
         ``write_planes``; ``channels`` must then be its plane count, and the frames are coded by
         the planar rule (mode 6), so the stream records the ``last-frame`` predictor. With
-        ``planar_io.RGB_PLANES`` (version 16) ``write`` takes RGB frames and codes them as planes
-        (``codec.rgb_planes``)."""
+        ``planar_io.RGB_PLANES`` or ``RGBA_PLANES`` (version 16) ``write`` takes RGB(A) frames
+        and codes them as planes (``codec.rgb_planes``)."""
         check_dimensions(width, height, max_pixels)
         raise_mmap_threshold()  # large arrays from the heap (codec/allocator.py)
         self.pixel_format = pixel_format
@@ -476,7 +476,8 @@ class Decoder:
         #: also those of an RGB stream coded as planes, version 16).
         self.pixel_format: PixelFormat | None = None
         #: The format of the planes the frames are coded in (``pixel_format``, or
-        #: ``planar_io.RGB_PLANES`` for an RGB stream coded as planes); None: RGB modes.
+        #: ``planar_io.RGB_PLANES`` or ``RGBA_PLANES`` for an RGB(A) stream coded as planes); None:
+        #: the RGB and palette modes.
         self.plane_format: PixelFormat | None = None
         self.colour: ColourInfo | None = None
         self._read_pixel_format()
@@ -740,7 +741,7 @@ class Decoder:
 
     def _planar_frame(self, rec: FrameRecord, planes: list[np.ndarray], coded_bytes: int) -> DecodedFrame:
         """A planar frame as the decoder gives it: its planes, or an RGB stream's RGB pixels."""
-        if self.pixel_format is None:  # RGB frames coded as planes (version 16)
+        if self.pixel_format is None:  # RGB(A) frames coded as planes (version 16)
             return DecodedFrame(rec.index, rgb_planes.to_rgb(planes), rec.duration, rec.mode, coded_bytes)
         return DecodedFrame(rec.index, None, rec.duration, rec.mode, coded_bytes, planes)
 

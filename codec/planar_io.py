@@ -69,7 +69,7 @@ class PixelFormat:
             return [(height, width)]
         ch = -(-height >> self.log2_chroma_h)
         cw = -(-width >> self.log2_chroma_w)
-        return [(height, width), (ch, cw), (ch, cw)]
+        return [(height, width)] + [(ch, cw)] * (self.planes - 1)
 
 
 _FORMATS = (
@@ -87,11 +87,15 @@ _FORMATS = (
     PixelFormat("yuv444p12le", 11, 3, 0, 0, 12),
     PixelFormat("gray12le", 12, 1, 0, 0, 12),
     PixelFormat("rgb24", 13, 3, 0, 0, 8, rgb=True),
+    PixelFormat("rgba", 14, 4, 0, 0, 8, rgb=True),
 )
 #: The supported formats by their stream id.
 PIXEL_FORMATS: dict[int, PixelFormat] = {f.format_id: f for f in _FORMATS}
-#: The RGB frames' planes (version 16): green, then blue and red less green (``codec.rgb_planes``).
+#: The RGB frames' planes (version 16): green, then blue and red less green (``codec.rgb_planes``),
+#: and RGBA frames' (the same and alpha), by their channel count.
 RGB_PLANES = PIXEL_FORMATS[13]
+RGBA_PLANES = PIXEL_FORMATS[14]
+PLANES_FOR_CHANNELS = {3: RGB_PLANES, 4: RGBA_PLANES}
 #: The formats a video is read in natively, by FFmpeg's name (an RGB video is read as RGB frames).
 _BY_NAME: dict[str, PixelFormat] = {f.name: f for f in _FORMATS if not f.rgb}
 #: The formats coded natively, as a warning names them.
@@ -270,11 +274,11 @@ def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> Nat
 
 
 def rgb_as_planes(reader: VideoReader) -> bool:
-    """Whether ``reader``'s RGB frames are coded as planes (``codec.rgb_planes``, format version 16)
+    """Whether ``reader``'s RGB(A) frames are coded as planes (``codec.rgb_planes``, format version 16)
     rather than by the RGB and palette modes: ``rgb_planes.codes_as_planes`` of its first frame.
     The other half of the rule ``native_reader`` states, shared by ``fpcodec encode`` and
     ``fpcodec batch encode``; reads the first frame (the frames are read again to be coded)."""
-    if reader.info.channels != 3 or reader.is_gif:
+    if reader.info.channels not in PLANES_FOR_CHANNELS or reader.is_gif:
         return False
     with contextlib.closing(reader.frames()) as frames:
         first = next(frames, None)

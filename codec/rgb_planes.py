@@ -1,4 +1,4 @@
-"""RGB frames as planes (format version 16, pixel format 13): green, then blue and red less green.
+"""RGB frames as planes (format version 16, pixel formats 13 and 14): green, blue and red less green.
 
 Why: a frame of more than 256 colours cannot be coded over a palette, and the RGB modes code each
 channel under one prediction per pixel, the temporal one in an inter frame (no motion, no
@@ -7,7 +7,8 @@ wavefronts with contexts and error levels), so an RGB source with many colours c
 through it, once its channels are decorrelated: natural colours move together, so blue and red
 are coded as their differences from green (WebP lossless's "subtract green"), offset by 128 so
 that small differences either way sit mid-range instead of wrapping at 0. The transform is a
-bijection on 8-bit samples (mod 256), so the stream keeps every RGB sample.
+bijection on 8-bit samples (mod 256), so the stream keeps every RGB sample. An RGBA frame's alpha
+is a fourth plane, as it is.
 
 Measured (bench/results/rgb_planes/README.md): RGB conversions of the natural corpus's dev clips
 and scikit-image's photographs code in 0.36-0.88 of the RGB modes' bytes.
@@ -25,21 +26,24 @@ PALETTE_COLOURS = 256
 
 def to_planes(frame: np.ndarray) -> list[np.ndarray]:
     """The (H, W, 3) uint8 RGB ``frame`` as its three coded planes: G, (B - G + 128) mod 256 and
-    (R - G + 128) mod 256, each (H, W) uint8."""
+    (R - G + 128) mod 256, each (H, W) uint8; an RGBA frame's alpha is a fourth plane."""
     rgb = np.asarray(frame, dtype=np.uint8)
     green = np.ascontiguousarray(rgb[:, :, 1])
     blue = rgb[:, :, 2] - green + np.uint8(OFFSET)  # uint8 arithmetic wraps: mod 256
     red = rgb[:, :, 0] - green + np.uint8(OFFSET)
-    return [green, np.ascontiguousarray(blue), np.ascontiguousarray(red)]
+    alpha = [np.ascontiguousarray(rgb[:, :, 3])] if rgb.shape[2] == 4 else []
+    return [green, np.ascontiguousarray(blue), np.ascontiguousarray(red), *alpha]
 
 
 def to_rgb(planes: list[np.ndarray]) -> np.ndarray:
-    """``to_planes`` undone: the (H, W, 3) uint8 RGB frame of the three planes."""
-    green, blue, red = (np.asarray(p, dtype=np.uint8) for p in planes)
-    out = np.empty(green.shape + (3,), np.uint8)
+    """``to_planes`` undone: the (H, W, 3) uint8 RGB frame of the three planes (RGBA of four)."""
+    green, blue, red = (np.asarray(p, dtype=np.uint8) for p in planes[:3])
+    out = np.empty(green.shape + (len(planes),), np.uint8)
     out[:, :, 0] = red + green - np.uint8(OFFSET)
     out[:, :, 1] = green
     out[:, :, 2] = blue + green - np.uint8(OFFSET)
+    if len(planes) == 4:
+        out[:, :, 3] = planes[3]
     return out
 
 
@@ -53,8 +57,8 @@ def many_colours(frame: np.ndarray) -> bool:
 
 
 def codes_as_planes(first: np.ndarray | None, channels: int, is_gif: bool) -> bool:
-    """Whether an RGB source is coded as planes (``fpcodec encode`` and ``batch`` decide alike): not
-    a GIF (whose frames are palettes), no alpha channel (the planar rule has no alpha plane), and a
-    first frame of more colours than a palette holds (a source of few colours codes smaller over
-    its palettes). The first frame decides for the whole stream."""
-    return first is not None and not is_gif and channels == 3 and many_colours(first)
+    """Whether an RGB(A) source is coded as planes (``fpcodec encode`` and ``batch`` decide alike):
+    not a GIF (whose frames are palettes), and a first frame of more colours than a palette holds
+    (a source of few colours codes smaller over its palettes). The first frame decides for the
+    whole stream."""
+    return first is not None and not is_gif and channels in (3, 4) and many_colours(first)

@@ -150,13 +150,14 @@ def test_pixel_format_table():
         11: "yuv444p12le",
         12: "gray12le",
         13: "rgb24",
+        14: "rgba",
     }
     assert {i: f.name for i, f in pio.PIXEL_FORMATS.items()} == expected
     for i, fmt in pio.PIXEL_FORMATS.items():
         assert fmt.format_id == i and pio.pixel_format_by_id(i) is fmt
         # RGB as planes (13) is how RGB frames are coded, not a format a video is read in.
         assert pio.pixel_format_by_name(fmt.name) is (None if fmt.rgb else fmt)
-        assert fmt.rgb == (i == 13)
+        assert fmt.rgb == (i in (13, 14))
         desc = av.VideoFormat(fmt.name)  # the layout must agree with FFmpeg's own descriptor
         assert len(desc.components) == fmt.planes
         assert desc.components[0].bits == fmt.depth
@@ -431,7 +432,7 @@ def test_rgb_keeps_samples_of_palettes_and_8_bit_rgb_and_gray_only(pix_fmt: str,
 def test_the_warning_names_every_native_format() -> None:
     """NATIVE_NAMES, written by hand for the warning, names the format table's layouts and depths."""
     names = {(1, 0, 0): "gray", (3, 1, 1): "yuv420p", (3, 1, 0): "yuv422p", (3, 0, 0): "yuv444p"}
-    formats = pio.PIXEL_FORMATS.values()
+    formats = [f for f in pio.PIXEL_FORMATS.values() if not f.rgb]  # RGB planes are not read natively
     layouts = {(f.planes, f.log2_chroma_w, f.log2_chroma_h) for f in formats}
     assert layouts == set(names)
     assert {f.depth for f in formats} == {8, 10, 12}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -15,7 +16,13 @@ from fpcodec.codec import rgb_planes
 from fpcodec.codec.batch import discovery
 from fpcodec.codec.batch.work import Options, Worker
 from fpcodec.codec.pipeline import Encoder
-from fpcodec.codec.planar_io import RGB_PLANES, ColourInfo, pixel_format_by_name
+from fpcodec.codec.planar_io import (
+    PLANES_FOR_CHANNELS,
+    RGB_PLANES,
+    RGBA_PLANES,
+    ColourInfo,
+    pixel_format_by_name,
+)
 from fpcodec.models import registry
 
 
@@ -42,7 +49,7 @@ def _planes_stream(frames: list[np.ndarray], colour: ColourInfo | None = None) -
         height=h,
         channels=c,
         model=registry.PLANAR_MODEL,
-        pixel_format=RGB_PLANES,
+        pixel_format=PLANES_FOR_CHANNELS[c],
         colour=colour,
     ) as enc:
         for f in frames:
@@ -68,6 +75,10 @@ def test_the_transform_is_a_bijection_on_every_pair_of_samples() -> None:
     assert np.array_equal(rgb_planes.to_rgb(planes), frame)
     grey = np.full((2, 3, 3), 77, np.uint8)  # grey: both differences sit at 128
     assert [int(p[0, 0]) for p in rgb_planes.to_planes(grey)] == [77, 128, 128]
+    rgba = np.dstack([frame, g[::-1]])  # alpha: a fourth plane, as it is
+    planes = rgb_planes.to_planes(rgba)
+    assert len(planes) == 4 and np.array_equal(planes[3], g[::-1])
+    assert np.array_equal(rgb_planes.to_rgb(planes), rgba)
 
 
 def test_which_sources_are_coded_as_planes() -> None:
@@ -80,7 +91,7 @@ def test_which_sources_are_coded_as_planes() -> None:
     assert rgb_planes.many_colours(few)
     assert rgb_planes.codes_as_planes(many, 3, is_gif=False)
     assert not rgb_planes.codes_as_planes(many, 3, is_gif=True)  # a GIF's frames are palettes
-    assert not rgb_planes.codes_as_planes(np.dstack([many, many[:, :, :1]]), 4, is_gif=False)  # alpha
+    assert rgb_planes.codes_as_planes(np.dstack([many, many[:, :, :1]]), 4, is_gif=False)  # alpha: 4 planes
     assert not rgb_planes.codes_as_planes(np.zeros((8, 8, 3), np.uint8), 3, is_gif=False)
     assert not rgb_planes.codes_as_planes(None, 3, is_gif=False)
     assert pixel_format_by_name("rgb24") is None  # an RGB video is read as RGB frames, not natively
@@ -102,10 +113,19 @@ def test_planes_round_trip_and_code_smaller_than_the_rgb_modes() -> None:
 
 def test_planes_stream_repeats_and_odd_sizes() -> None:
     rng = np.random.default_rng(3)
-    for h, w in ((1, 1), (1, 7), (5, 1), (3, 5)):
-        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        frames = [frame, frame, rng.integers(0, 256, (h, w, 3), dtype=np.uint8), frame]
+    for (h, w), c in itertools.product(((1, 1), (1, 7), (5, 1), (3, 5)), (3, 4)):
+        frame = rng.integers(0, 256, (h, w, c), dtype=np.uint8)
+        frames = [frame, frame, rng.integers(0, 256, (h, w, c), dtype=np.uint8), frame]
         assert_frames_equal(decode(_planes_stream(frames)).frames, frames)
+
+
+def test_rgba_planes_round_trip_and_code_smaller_than_the_rgb_modes() -> None:
+    frames = [np.dstack([f, f[:, :, 0] // 2 + 100]) for f in _smooth_clip()]  # alpha that varies
+    data = _planes_stream(frames)
+    assert_frames_equal(decode(data).frames, frames)
+    dec = Decoder(io.BytesIO(data), load_model=False)
+    assert dec.plane_format is RGBA_PLANES and dec.header.channels == 4 and dec.pixel_format is None
+    assert len(data) < 0.9 * len(encode(frames, model="last-frame", durations=[4] * len(frames)))
 
 
 def test_planes_need_version_16_and_no_colour_tags() -> None:
@@ -160,19 +180,21 @@ def test_cli_codes_an_rgb_source_of_many_colours_as_planes(tmp_path, capsys) -> 
         assert_frames_equal(decode(out.read_bytes()).frames, frames)
 
 
-def test_cli_keeps_few_colours_and_alpha_on_the_palette_and_rgb_modes(tmp_path, capsys) -> None:
+def test_cli_codes_few_colours_by_palettes_and_rgba_as_four_planes(tmp_path, capsys) -> None:
     frames = _smooth_clip(2)
     few = [f // 64 * 64 for f in frames]  # 64 colours: palette frames
     alpha = [np.dstack([f, np.full(f.shape[:2], 200, np.uint8)]) for f in frames]
-    for name, clip, mode in (("few", few, "RGB"), ("alpha", alpha, "RGBA")):
+    for name, clip, mode, planes in (("few", few, "RGB", None), ("alpha", alpha, "RGBA", RGBA_PLANES)):
         src = tmp_path / f"{name}.apng"
         _save_apng(src, clip, mode)
         out = tmp_path / f"{name}.fpc"
         assert run_main(capsys, "encode", src, "-o", out, "-q", "-y") == (0, "", "")
         with open(out, "rb") as fh:
             dec = Decoder(fh, load_model=False)
-            assert dec.plane_format is None, name
+            assert dec.plane_format is planes, name
         assert_frames_equal(decode(out.read_bytes()).frames, clip)
+    code, out, _ = run_main(capsys, "info", tmp_path / "alpha.fpc")
+    assert code == 0 and "RGBA (coded as planes: green, blue and red less green, alpha)" in out
 
 
 # --------------------------------------------------------------------------------------- batch

@@ -212,12 +212,12 @@ def _dialog_frames() -> list:
 
 def _rgb_planes_stream(frames: list) -> bytes:
     """RGB frames coded as planes (format version 16, pixel format 13)."""
-    from fpcodec.codec.planar_io import RGB_PLANES
+    from fpcodec.codec.planar_io import PLANES_FOR_CHANNELS
 
     h, w, c = frames[0].shape
     buf = io.BytesIO()
     with pipeline.Encoder(
-        buf, width=w, height=h, channels=c, model=registry.PLANAR_MODEL, pixel_format=RGB_PLANES
+        buf, width=w, height=h, channels=c, model=registry.PLANAR_MODEL, pixel_format=PLANES_FOR_CHANNELS[c]
     ) as enc:
         for f in frames:
             enc.write(f, 4)

@@ -266,7 +266,7 @@ class Worker:
         of the source's own samples (the planar rule), or RGB(A) frames (``model``'s predictor)."""
         from ...models import registry
         from ..pipeline import Encoder
-        from ..planar_io import RGB_PLANES, planar_encoder, rgb_as_planes
+        from ..planar_io import PLANES_FOR_CHANNELS, planar_encoder, rgb_as_planes
 
         opts = self.options
         if getattr(reader, "pixel_format", None) is not None:
@@ -284,7 +284,7 @@ class Worker:
                 loop=info.loop,
                 frame_count=info.frame_count,
                 max_pixels=opts.max_pixels,
-                pixel_format=RGB_PLANES,
+                pixel_format=PLANES_FOR_CHANNELS[info.channels],
             )
             return enc, enc.write
         enc = Encoder(
