@@ -203,11 +203,14 @@ def code_passes(
     coder: entropy.FrameEncoder | entropy.FrameDecoder,
     counts: ctx.ContextCounts,
     cached: list | None = None,
+    observe: Callable[..., None] | None = None,
 ) -> None:
     """Encode (``coder`` a FrameEncoder, ``idx`` the true indices) or decode (a FrameDecoder, ``idx``
     filled in) a palette frame. ``passes`` yields PassInputs and may look at ``idx`` as it goes;
     ``counts`` (from ``pretrained_counts``) learns from each pass once it is coded. The coder's
-    profile decides the rows (version 2's float rows, unnormalized, without integer tables)."""
+    profile decides the rows (version 2's float rows, unnormalized, without integer tables).
+    ``observe(inp, palette, idx, prev_idx, mix, counts, keys)``, for probes (``bench.mixer_probe``),
+    sees each pass once it is coded, before ``counts`` learns from it."""
     w_prev, w_levels = pc.mix_weights(mix)
     profile = coder.profile
     betas = ctx.betas(mix, ctx.orders(profile))
@@ -237,6 +240,8 @@ def code_passes(
             else:
                 coder.encode_categorical(idx[t[sl]], rows)
             del rows  # else it is held while ``blocks`` makes the next block's
+        if observe is not None:
+            observe(inp, palette, idx, prev_idx, mix, counts, keys)
         if keys is not None:
             counts.add(keys, idx[t])
 
