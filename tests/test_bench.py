@@ -811,3 +811,56 @@ def test_vs_gif_table_compares_two_runs(tmp_path, capsys) -> None:
     assert out[-1] == "Not smaller than the GIF (v2): pkg__b.gif."
     with pytest.raises(SystemExit, match="different clips: pkg__c.gif"):
         vs_gif_table.table(before, run("c.json", {"a.gif": 1, "b.gif": 1, "c.gif": 1}, False))
+
+
+def test_rgb_planes_bench_checks_every_coder_and_totals_the_exact_ones(monkeypatch):
+    """bench/rgb_planes.py: fpcodec's three coders give the frames back (checked inside), an
+    external codec that does not is listed as NOT EXACT, and the totals leave it out."""
+    from fpcodec.bench import rgb_planes
+
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:24, 0:32]
+    frames = [
+        np.clip(np.dstack([x * 7 + t, y * 9, (x + y) * 4]) + rng.integers(0, 3, (24, 32, 3)), 0, 255).astype(
+            np.uint8
+        )
+        for t in range(3)
+    ]
+    lossy = FunctionCodec("lossy", lambda fr, d, f: b"x" * 10, lambda data: Decoded([f ^ 1 for f in frames]))
+    good = FunctionCodec("good", lambda fr, d, f: b"y" * 50, lambda data: Decoded(list(frames)))
+    rows = [rgb_planes.measure(name, frames, [lossy, good]) for name in ("a", "b")]
+    assert rows[0]["lossy"]["status"] == "NOT EXACT" and rows[0]["good"]["status"] == "exact"
+    assert all(rows[0][k]["bytes"] > 0 for k in ("rgb_default", "rgb_last_frame", "planes"))
+    monkeypatch.setattr(rgb_planes, "_EXTERNAL", ("lossy", "good"))  # the report's columns
+    text = rgb_planes.report(rows, "t")
+    assert "| a | 32x24 x 3 |" in text and "NOT EXACT" in text
+    total = next(line for line in text.splitlines() if line.startswith("| **total**"))
+    assert "(2 clips exact in every counted coder)" in total and total.count("n/a") == 1
+
+
+def test_mixer_probe_reproduces_the_coders_bits(tmp_path):
+    """bench/mixer_probe.py's recorder, fed by code_passes' observe hook, rebuilds each palette
+    inter pixel's probability under the encoder's weights: its ideal code length is what the
+    frames' payloads hold, within the coder's overhead and the copied-block maps."""
+    from fpcodec.bench import mixer_probe
+    from fpcodec.codec import Decoder, encode
+    from fpcodec.codec.io import VideoReader
+
+    frames = [
+        f[:48, :48] for f, _ in VideoReader(Path(__file__).parent / "data" / "carphone_000.gif").frames()
+    ][:4]
+    path = tmp_path / "c.gif"
+    Image.fromarray(frames[0]).save(
+        path, save_all=True, append_images=[Image.fromarray(f) for f in frames[1:]], duration=40
+    )
+    got = [f for f, _ in VideoReader(path).frames()]
+    cols = mixer_probe.collect([path], "last-frame", quiet=True)
+    found = mixer_probe.oracles(cols)
+    stream = encode(got, model="last-frame")
+    inter = [
+        r for r, _, _ in Decoder(io.BytesIO(stream), load_model=False).frame_records() if r.mode in (3, 4)
+    ]
+    assert inter and cols["p_model"].size == sum(48 * 48 for _ in inter)
+    payload_bits = 8 * sum(len(r.payload) for r in inter)
+    assert 0.9 * payload_bits < found["baseline"] <= payload_bits
+    assert all(v <= found["baseline"] + 1e-6 for k, v in found.items() if "per frame" in k)
