@@ -116,6 +116,9 @@ def measure(name: str, frames: list[np.ndarray], adapters) -> dict:
         data, enc_s, dec_s = _fpcodec(frames, model)
         row[label] = {"bytes": len(data), "encode_s": enc_s, "decode_s": dec_s}
     for a in adapters:
+        if frames[0].shape[2] == 4 and not a.supports_alpha:
+            row[a.name] = {"status": "no alpha"}
+            continue
         started = time.perf_counter()
         try:
             data = a.encode(frames, [40] * len(frames), Fraction(25))
