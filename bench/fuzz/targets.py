@@ -18,6 +18,8 @@ import zlib
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from fpcodec.bitstream import container
 from fpcodec.bitstream.errors import FpcodecError, InputError
 from fpcodec.codec import gif_blocks, pipeline
@@ -228,7 +230,7 @@ def write_stream_seeds(corpus: Path) -> None:
     """tests/data/v*_stream.fpc, and streams of small clips: last-frame, last-frame in RGB modes only
     (--no-palette), conv2d-int, planar streams, a screen-like clip (copied blocks, repeats), a
     dialog screenshot in the pass coder (the row schedule) and in palette LZ (version 15), and RGB
-    frames as planes (version 16)."""
+    and RGBA frames as planes (version 16)."""
     for path in sorted(TEST_DATA.glob("v*_stream.fpc")):
         (corpus / path.name).write_bytes(path.read_bytes())
     screen, dialog = _screen_frames(), _dialog_frames()
@@ -236,6 +238,8 @@ def write_stream_seeds(corpus: Path) -> None:
     (corpus / "rows_v10.fpc").write_bytes(pipeline.encode(dialog, model="last-frame", lz_frames=False))
     (corpus / "lz_v15.fpc").write_bytes(pipeline.encode(dialog, model="last-frame"))
     (corpus / "rgb_planes_v16.fpc").write_bytes(_rgb_planes_stream([f[:24, :32] for f in screen[:3]]))
+    with_alpha = [np.dstack([f[:16, :24], f[:16, :24, :1]]) for f in screen[:2]]
+    (corpus / "rgba_planes_v16.fpc").write_bytes(_rgb_planes_stream(with_alpha))
     for name, data in _planar_seeds():
         (corpus / f"{name}.fpc").write_bytes(data)
     for stem, frames in _small_clips():
