@@ -1,4 +1,5 @@
-"""RGB frames coded as planes (format version 16, pixel format 13): green, blue - green, red - green."""
+"""RGB and RGBA frames coded as planes (format version 16, pixel formats 13 and 14): green,
+blue - green, red - green (and alpha)."""
 
 from __future__ import annotations
 
