@@ -5,8 +5,8 @@ than 8 bits). Here the planes come out of FFmpeg exactly as decoded, one numpy a
 go back into Y4M or FFV1 the same way, so a lossless pipeline can keep every sample. Formats not
 read natively (rgb24, pal8, bgra, nv12, ...) give ``pixel_format`` None: the caller falls back to
 the RGB path of ``codec.io``, where an RGB source of many colours is coded as planes all the same
-(``rgb_as_planes``; ``PIXEL_FORMATS`` holds those planes' format, ``RGB_PLANES``, which no file is
-read or written in).
+(``rgb_as_planes``; ``PIXEL_FORMATS`` holds those planes' formats, ``RGB_PLANES`` and
+``RGBA_PLANES``, which no file is read or written in).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class PixelFormat:
     log2_chroma_w: int
     log2_chroma_h: int
     depth: int
-    #: RGB frames coded as planes (``codec.rgb_planes``, version 16): decoded back to RGB pixels,
-    #: never read from or written to a planar file
+    #: RGB(A) frames coded as planes (``codec.rgb_planes``, version 16): decoded back to RGB(A)
+    #: pixels, never read from or written to a planar file
     rgb: bool = False
 
     @property
