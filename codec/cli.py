@@ -76,7 +76,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         if native is not None:
             return _encode_planar(native, out_name, args)
         from ..models import registry
-        from .planar_io import PLANES_FOR_CHANNELS, rgb_as_planes
+        from .planar_io import rgb_as_planes, rgb_planes_encoder
 
         reader = VideoReader(src, max_pixels=args.max_pixels)
         info = reader.info
@@ -88,19 +88,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
         def open_encoder(fh):
             if as_planes:
-                return Encoder(
-                    fh,
-                    width=info.width,
-                    height=info.height,
-                    channels=info.channels,
-                    model=registry.PLANAR_MODEL,
-                    time_base=info.time_base,
-                    loop=info.loop,
-                    frame_count=info.frame_count,
-                    max_pixels=args.max_pixels,
-                    keyint=args.keyint,
-                    pixel_format=PLANES_FOR_CHANNELS[info.channels],
-                )
+                return rgb_planes_encoder(fh, reader, max_pixels=args.max_pixels, keyint=args.keyint)
             return Encoder(
                 fh,
                 width=info.width,

@@ -328,6 +328,29 @@ def planar_encoder(out, reader: NativeReader, max_pixels: int | None = None, key
     )
 
 
+def rgb_planes_encoder(out, reader: VideoReader, max_pixels: int | None = None, keyint: int | None = None):
+    """The ``pipeline.Encoder`` of ``reader``'s RGB(A) frames coded as planes (``rgb_as_planes``;
+    format version 16; its ``write`` takes the frames): what ``fpcodec encode`` and ``batch
+    encode`` open for an RGB source of many colours."""
+    from ..models import registry
+    from .pipeline import Encoder
+
+    info = reader.info
+    return Encoder(
+        out,
+        width=info.width,
+        height=info.height,
+        channels=info.channels,
+        model=registry.PLANAR_MODEL,
+        time_base=info.time_base,
+        loop=info.loop,
+        frame_count=info.frame_count,
+        max_pixels=max_pixels,
+        keyint=keyint,
+        pixel_format=PLANES_FOR_CHANNELS[info.channels],
+    )
+
+
 def _plane_view(plane, dtype, rows: int) -> np.ndarray:
     """A (rows, line_size // itemsize) view of a PyAV plane's buffer, padding included."""
     stride = plane.line_size // np.dtype(dtype).itemsize

@@ -264,9 +264,8 @@ class Worker:
     def _encoder(self, fh, reader) -> tuple[Any, Callable[[Any, int], Any]]:
         """An Encoder for what ``reader`` gives, and its method that takes a frame: a planar stream
         of the source's own samples (the planar rule), or RGB(A) frames (``model``'s predictor)."""
-        from ...models import registry
         from ..pipeline import Encoder
-        from ..planar_io import PLANES_FOR_CHANNELS, planar_encoder, rgb_as_planes
+        from ..planar_io import planar_encoder, rgb_as_planes, rgb_planes_encoder
 
         opts = self.options
         if getattr(reader, "pixel_format", None) is not None:
@@ -274,18 +273,7 @@ class Worker:
             return enc, enc.write_planes
         info = reader.info
         if not opts.rgb and rgb_as_planes(reader):  # as fpcodec encode decides
-            enc = Encoder(
-                fh,
-                width=info.width,
-                height=info.height,
-                channels=info.channels,
-                model=registry.PLANAR_MODEL,
-                time_base=info.time_base,
-                loop=info.loop,
-                frame_count=info.frame_count,
-                max_pixels=opts.max_pixels,
-                pixel_format=PLANES_FOR_CHANNELS[info.channels],
-            )
+            enc = rgb_planes_encoder(fh, reader, max_pixels=opts.max_pixels)
             return enc, enc.write
         enc = Encoder(
             fh,
