@@ -90,6 +90,12 @@ def test_which_sources_are_coded_as_planes() -> None:
     assert not rgb_planes.many_colours(few)
     few[16, 0, 1] = 1
     assert rgb_planes.many_colours(few)
+    # Read in blocks: 256 colours spread over several blocks, and a 257th in the last one.
+    big = np.zeros((400, 500, 3), np.uint8)
+    big.reshape(-1, 3)[::700, 2] = np.arange(286) % 256  # 286 pixels, one every 700: colours 0..255
+    assert not rgb_planes.many_colours(big)
+    big[-1, -1] = (9, 9, 9)
+    assert rgb_planes.many_colours(big)
     assert rgb_planes.codes_as_planes(many, 3, is_gif=False)
     assert not rgb_planes.codes_as_planes(many, 3, is_gif=True)  # a GIF's frames are palettes
     assert rgb_planes.codes_as_planes(np.dstack([many, many[:, :, :1]]), 4, is_gif=False)  # alpha: 4 planes
