@@ -64,7 +64,17 @@ def pillow_kind(head: bytes) -> str | None:
     return "WebP" if extended and len(head) > 20 and head[20] & 0x02 else None
 
 
-_ALPHA_FORMATS = {"rgba", "bgra", "argb", "abgr", "yuva420p", "yuva444p", "ya8", "pal8", "gbrap"}
+def may_have_alpha(pix_fmt: str) -> bool:
+    """Whether frames of FFmpeg's ``pix_fmt`` can carry transparency: an alpha component (rgba,
+    ya8, yuva420p, rgba64be, gbrap16le, ...) or a palette (pal8, whose entries have alpha). Read
+    from FFmpeg's own description of the format, so that no deep or rare format loses its alpha."""
+    import av
+
+    try:
+        fmt = av.VideoFormat(pix_fmt)
+    except (ValueError, TypeError):
+        return False
+    return fmt.has_palette or any(c.is_alpha for c in fmt.components)
 
 
 @dataclass(frozen=True)
@@ -135,7 +145,7 @@ class VideoReader:
                 check_dimensions(stream.codec_context.width, stream.codec_context.height, self._max_pixels)
             fmt = stream.codec_context.pix_fmt or ""
             tb = stream.time_base or DEFAULT_TIME_BASE
-            has_alpha = fmt in _ALPHA_FORMATS or fmt.startswith("yuva")
+            has_alpha = may_have_alpha(fmt)
             width = height = 0
             alpha_used = False
             n = 0

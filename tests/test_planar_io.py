@@ -473,3 +473,35 @@ def test_a_video_coded_as_its_rgb_conversion_says_so(tmp_path, capsys, pix_fmt: 
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("pix_fmt", ["rgba64be", "ya16be", "ya8"])
+def test_a_deep_or_gray_source_keeps_its_alpha(tmp_path, capsys, pix_fmt: str) -> None:
+    """Transparency survives the conversion of formats outside the old hand-made list of alpha
+    formats (16-bit RGBA and gray with alpha): the stream is RGBA and gives back the source's
+    8-bit RGBA conversion exactly. Before, a 16-bit RGBA PNG came back opaque."""
+    src, out = tmp_path / f"{pix_fmt}.png", tmp_path / "a.fpc"
+    rng = np.random.default_rng(5)
+    rgba = rng.integers(0, 256, (9, 11, 4), dtype=np.uint8)
+    rgba[..., 3] = np.arange(99, dtype=np.uint8).reshape(9, 11) * 2  # far from opaque
+    with av.open(str(src), "w", format="image2") as cont:
+        stream = cont.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 11, 9, pix_fmt
+        for pkt in stream.encode(av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format=pix_fmt)):
+            cont.mux(pkt)
+        for pkt in stream.encode():
+            cont.mux(pkt)
+    with av.open(str(src)) as cont:
+        assert cont.streams.video[0].codec_context.pix_fmt == pix_fmt
+        want = [f.to_ndarray(format="rgba") for f in cont.decode(video=0)]
+    assert (want[0][..., 3] != 255).any()
+    code, _, err = run_main(capsys, "encode", str(src), "-o", str(out), "-q")
+    assert code == 0, err
+    assert ("not the source's own samples" in err) == (pix_fmt != "ya8")
+    with open(out, "rb") as fh:
+        dec = Decoder(fh, load_model=False)
+        assert dec.header.channels == 4
+    with open(out, "rb") as fh:
+        got = [f.pixels for f in Decoder(fh).frames()]
+    assert len(got) == 1
+    np.testing.assert_array_equal(got[0], want[0])
