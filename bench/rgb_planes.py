@@ -67,31 +67,15 @@ def with_alpha(frames: list[np.ndarray]) -> list[np.ndarray]:
 
 def _fpcodec(frames: list[np.ndarray], model: str | None) -> tuple[bytes, float, float]:
     """(stream, encode s, decode s) of the RGB modes with ``model``, or the planes (None)."""
-    import io
+    from fpcodec.codec.pipeline import decode, encode
 
-    from fpcodec.codec.pipeline import Encoder, decode
-    from fpcodec.codec.planar_io import PLANES_FOR_CHANNELS
-    from fpcodec.models import registry
-
-    h, w, c = frames[0].shape
-    buf = io.BytesIO()
     started = time.perf_counter()
+    durations = [4] * len(frames)
     if model is None:
-        enc = Encoder(
-            buf,
-            width=w,
-            height=h,
-            channels=c,
-            model=registry.PLANAR_MODEL,
-            pixel_format=PLANES_FOR_CHANNELS[c],
-        )
+        data = encode(frames, durations=durations, planes=True)
     else:
-        enc = Encoder(buf, width=w, height=h, channels=c, model=model)
-    with enc:
-        for f in frames:
-            enc.write(f, 4)
+        data = encode(frames, durations=durations, model=model)
     coded = time.perf_counter()
-    data = buf.getvalue()
     got = decode(data).frames
     done = time.perf_counter()
     if len(got) != len(frames) or not all(np.array_equal(a, b) for a, b in zip(got, frames, strict=True)):

@@ -771,12 +771,16 @@ def encode(
     weights: str | os.PathLike | None = None,
     keyint: int | None = None,
     lz_frames: bool = True,
+    planes: bool = False,
 ) -> bytes:
     """Encode a sequence of (H, W, C) uint8 frames (C = 3 or 4) to an fpcodec stream.
 
     ``use_palette=False`` restricts the encoder to the RGB modes and ``lz_frames=False`` leaves
     out palette LZ (for comparisons). ``weights`` is a weights file for ``model`` instead of the
     shipped one (its hash goes into the stream). ``keyint``: the key-frame interval (see ``Encoder``).
+    ``planes=True`` codes the frames as RGB(A) planes by the planar rule (format version 16, what
+    ``fpcodec encode`` does with an RGB source of many colours, ``planar_io.rgb_as_planes``); the
+    model is then the planar rule's own (``model`` must be left as it is or name it).
     """
     frames = list(frames)
     if not frames:
@@ -787,6 +791,15 @@ def encode(
     first = np.asarray(frames[0])
     if first.ndim != 3:
         raise InputError(f"frames must be (H, W, C) arrays, got shape {first.shape}")
+    pixel_format = None
+    if planes:
+        from .planar_io import PLANES_FOR_CHANNELS
+
+        if first.shape[2] not in PLANES_FOR_CHANNELS:
+            raise InputError(f"planes code RGB or RGBA frames, not {first.shape[2]} channels")
+        if model == registry.DEFAULT_MODEL:
+            model = registry.PLANAR_MODEL
+        pixel_format = PLANES_FOR_CHANNELS[first.shape[2]]
     buf = io.BytesIO()
     with Encoder(
         buf,
@@ -803,6 +816,7 @@ def encode(
         weights=weights,
         keyint=keyint,
         lz_frames=lz_frames,
+        pixel_format=pixel_format,
     ) as enc:
         for f, d in zip(frames, durs, strict=True):
             enc.write(np.asarray(f), d)

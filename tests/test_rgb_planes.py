@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import DATA, assert_frames_equal, read_video, run_main
-from fpcodec.bitstream.errors import FormatError
+from fpcodec.bitstream.errors import FormatError, InputError
 from fpcodec.codec import Decoder, decode, encode
 from fpcodec.codec import rgb_planes
 from fpcodec.codec.batch import discovery
@@ -116,6 +116,22 @@ def test_planes_round_trip_and_code_smaller_than_the_rgb_modes() -> None:
     assert dec.pixel_format is None and dec.plane_format is RGB_PLANES and dec.colour is None
     rgb_modes = encode(frames, model="last-frame", durations=[4] * len(frames))
     assert len(data) < 0.9 * len(rgb_modes), (len(data), len(rgb_modes))
+
+
+def test_encode_planes_is_the_encoders_planes_stream() -> None:
+    """``encode(frames, planes=True)``, the API the benchmarks use, writes what the Encoder with an
+    RGB(A) planes format writes; it has no learned model, and planes need RGB or RGBA frames."""
+    frames = _smooth_clip(3)
+    data = encode(frames, durations=[4] * 3, planes=True)
+    dec = Decoder(io.BytesIO(data), load_model=False)
+    assert dec.plane_format is RGB_PLANES and dec.header.frame_count == 3
+    assert_frames_equal(decode(data).frames, frames)
+    rgba = [np.dstack([f, f[:, :, 1]]) for f in frames]
+    assert Decoder(io.BytesIO(encode(rgba, planes=True)), load_model=False).plane_format is RGBA_PLANES
+    with pytest.raises(InputError, match="record 'last-frame', not 'conv2d'"):
+        encode(frames, planes=True, model="conv2d")
+    with pytest.raises(InputError, match="not 1 channels"):
+        encode([f[:, :, :1] for f in frames], planes=True)
 
 
 def test_planes_stream_repeats_and_odd_sizes() -> None:
