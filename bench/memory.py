@@ -29,6 +29,9 @@ import numpy as np
 from .codecs import ALL_CODECS
 
 FPCODEC_PREFIX = "fpcodec:"
+#: The name after ``fpcodec:`` of RGB(A) frames coded as planes (``encode(planes=True)``), what
+#: ``fpcodec encode`` does with an RGB source of many colours; not a predictor of the registry.
+RGB_PLANES = "rgb-planes"
 
 
 def measurable(codec: str) -> bool:
@@ -109,12 +112,13 @@ def _run(step: str, job: dict) -> None:
         from fpcodec.codec import decode, encode
 
         if step == "encode":
+            name = codec[len(FPCODEC_PREFIX) :]
             data = encode(
                 frames,
                 durations=job["durations"],
-                model=codec[len(FPCODEC_PREFIX) :],
                 time_base=Fraction(job["time_base"]),
                 device=job["device"],
+                **({"planes": True} if name == RGB_PLANES else {"model": name}),
             )
             Path(job["stream"]).write_bytes(data)
         else:

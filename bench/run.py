@@ -10,6 +10,8 @@
 * every fpcodec predictor encodes and decodes the frames (``fpcodec.codec.encode``, then
   ``fpcodec.codec.Decoder`` with the same predictor object, so retraining mid-run cannot interfere);
   the first encode records each prediction's mean for the tutorial's image metrics;
+* a non-GIF file whose first frame has more than 256 colours is also coded as RGB(A) planes
+  (``fpcodec:rgb-planes``, ``encode(planes=True)``), as ``fpcodec encode`` codes it by default;
 * every available external codec adapter (``bench.codecs``) encodes to memory and decodes back.
 
 Run 1 of ``repeats`` is also the exactness check: decoded frames are compared with the input pixel
@@ -40,6 +42,7 @@ from fpcodec.models.training.data import PACK_SUFFIX, read_pack
 from . import gain_sources as gain_sources_mod
 from . import metrics
 from .codecs import CodecAdapter, get_adapters
+from .memory import FPCODEC_PREFIX, RGB_PLANES
 
 REFERENCE_MODEL = "last-frame"
 #: What the "peak" memory numbers are, in the report's words.
@@ -49,7 +52,6 @@ MEMORY_METHOD = (
     "(python -m fpcodec.bench.memory); it includes the interpreter, numpy, the codec's "
     "libraries (torch for learned fpcodec predictors) and, when encoding, the frames"
 )
-FPCODEC_PREFIX = "fpcodec:"
 
 
 def fpcodec_key(model: str) -> str:
@@ -413,6 +415,31 @@ def _run_fpcodec(
     return res, (_prediction_means(predictor, list(frames)) if stream is not None else []), stream
 
 
+def _run_rgb_planes(frames, durations, time_base, repeats: int, pixels: int, is_gif: bool) -> CodecResult:
+    """The frames as ``fpcodec encode`` codes an RGB source of many colours: planes by the planar
+    rule (``rgb_planes.codes_as_planes``); "skipped" where the command would not (a GIF, or at most
+    256 colours in the first frame: palettes)."""
+    from fpcodec.codec import rgb_planes
+    from fpcodec.codec.pipeline import decode, encode
+
+    res = CodecResult(fpcodec_key(RGB_PLANES), "fpcodec", "error")
+    if not rgb_planes.codes_as_planes(frames[0], frames[0].shape[2], is_gif):
+        res.status = "skipped"
+        res.detail = "fpcodec encode codes this file by palettes or its model, not as planes"
+        return res
+    stream = _measure(
+        res,
+        frames,
+        pixels,
+        repeats,
+        lambda _run: encode(frames, durations=durations, time_base=time_base, planes=True),
+        lambda data: decode(data).frames,
+    )
+    if stream is not None:
+        res.frame_bytes = _fpcodec_frame_bytes(stream)
+    return res
+
+
 def _finish_speeds(res: CodecResult, n: int) -> None:
     res.encode_fps = metrics.fps(n, metrics.median(res.encode_seconds))
     res.decode_fps = metrics.fps(n, metrics.median(res.decode_seconds))
@@ -465,6 +492,7 @@ def bench_file(
     max_samples: int = 3,
     model_repeats: int | None = None,
     gain_sources: bool = True,
+    rgb_planes: bool = True,
 ) -> FileResult:
     fr = FileResult(str(path), root_rel, folders)
     fr.source_bytes = path.stat().st_size
@@ -512,6 +540,12 @@ def bench_file(
             fr.prediction[name] = {"mean": metrics.mean_quality(rows), "per_frame": rows}
             if samples is not None and len(frames) >= 2:
                 _add_sample(samples, fr.rel, frames, name, means, max_samples)
+    if rgb_planes and not fr.is_gif:
+        res = fr.codecs[fpcodec_key(RGB_PLANES)] = _run_rgb_planes(
+            frames, durations, info.time_base, repeats, fr.pixels, fr.is_gif
+        )
+        if memory and res.counted:
+            _measure_memory(res, frames, durations, info.time_base, frame_ms, device)
     ref = fr.codecs.get(fpcodec_key(REFERENCE_MODEL))
     for name, predictor in models.items() if gain_sources and ref is not None and ref.counted else ():
         res = fr.codecs[fpcodec_key(name)]
@@ -662,6 +696,7 @@ def run_bench(
     model_repeats: int | None = None,
     memory_files: int | None = None,
     gain_sources: bool = True,
+    rgb_planes: bool = True,
 ) -> BenchResult:
     """Benchmark every GIF/video under ``paths``; see the module docstring for what is measured.
 
@@ -673,6 +708,7 @@ def run_bench(
     ``memory_files``: measure peak memory only on the first N files (default all).
     ``gain_sources``: also encode each clip with predictions mixed from each learned model and
     last-frame (``bench.gain_sources``), to say where the model's gain comes from.
+    ``rgb_planes``: also code non-GIF files of many colours as planes (``fpcodec:rgb-planes``).
     """
     from tqdm import tqdm
 
@@ -718,6 +754,17 @@ def run_bench(
         }
     for name, reason in failed_models.items():
         skipped[fpcodec_key(name)] = reason
+    rgb_planes = rgb_planes and any(not _is_gif(p) for p, _ in entries)
+    if rgb_planes:
+        codec_info[fpcodec_key(RGB_PLANES)] = {
+            "kind": "fpcodec",
+            "label": "fpcodec RGB planes",
+            "settings": "fpcodec.codec.encode(planes=True): G, B-G, R-G (and alpha) as planes, by the "
+            "planar rule (format version 16)",
+            "notes": "what fpcodec encode does with a non-GIF file of more than 256 colours in its first "
+            "frame; run only on such files",
+            "weights_sha256": None,
+        }
 
     chosen = list(adapters) if adapters is not None else get_adapters(codecs)
     runnable: list[CodecAdapter] = []
@@ -756,6 +803,7 @@ def run_bench(
                 max_samples=max_samples,
                 model_repeats=model_repeats,
                 gain_sources=gain_sources,
+                rgb_planes=rgb_planes,
             )
         )
     bar.close()

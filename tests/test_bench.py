@@ -199,6 +199,39 @@ def test_alpha_clip(tmp_path):
     assert f.codecs[fpcodec_key("last-frame")].status == "exact"
 
 
+def test_rgb_source_of_many_colours_is_also_coded_as_planes(tmp_path):
+    """``fpcodec bench`` shows what ``fpcodec encode`` does with an RGB source of many colours (planes,
+    format version 16) next to the models' RGB modes; never on a GIF or a file of few colours, and
+    a child process can rebuild the row by its name for the memory figures."""
+    from fractions import Fraction
+
+    from fpcodec.bench import memory
+
+    yy, xx = np.mgrid[0:24, 0:32]
+    smooth = [np.dstack([(xx * 7 + yy * 3 + t) % 256, (yy * 9 + t) % 256, (xx * 5) % 256]).astype(np.uint8)
+              for t in range(3)]  # fmt: skip
+    images = [Image.fromarray(f) for f in smooth]
+    (tmp_path / "lib").mkdir()
+    images[0].save(tmp_path / "lib" / "many.apng", save_all=True, append_images=images[1:], format="PNG")
+    few = [Image.fromarray(f // 128 * 128) for f in smooth]
+    few[0].save(tmp_path / "lib" / "few.apng", save_all=True, append_images=few[1:], format="PNG")
+    _write_gif(tmp_path / "lib" / "g.gif", _clip(4))
+    res = run_bench(
+        [tmp_path / "lib"], codecs=[], models=["last-frame"], repeats=1, memory=False, progress=False
+    )
+    key = fpcodec_key("rgb-planes")
+    by_name = {Path(f.path).name: f for f in res.files}
+    many = by_name["many.apng"].codecs
+    assert many[key].status == "exact" and many[key].bytes < many[fpcodec_key("last-frame")].bytes
+    assert len(many[key].frame_bytes) == 3
+    assert by_name["few.apng"].codecs[key].status == "skipped"
+    assert key not in by_name["g.gif"].codecs
+    assert res.folders[0]["codecs"][key]["files_counted"] == 1
+    assert res.folders[0]["gain_over_last_frame"]["rgb-planes"] > 0
+    enc, dec = memory.peak_rss(key, smooth, [4, 4, 4], Fraction(1, 100), 40)
+    assert enc > 5 * 2**20 and dec > 5 * 2**20
+
+
 def test_unreadable_file_is_reported(tmp_path):
     (tmp_path / "bad.gif").write_bytes(b"GIF89a broken")
     res = run_bench([tmp_path], codecs=[], models=["last-frame"], repeats=1, memory=False, progress=False)
