@@ -11,7 +11,6 @@ the RGB path of ``codec.io``, where an RGB source of many colours is coded as pl
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import warnings
@@ -278,14 +277,11 @@ def rgb_as_planes(reader: VideoReader) -> bool:
     """Whether ``reader``'s RGB(A) frames are coded as planes (``codec.rgb_planes``, format version 16)
     rather than by the RGB and palette modes: ``rgb_planes.codes_as_planes`` of its first frame.
     The other half of the rule ``native_reader`` states, shared by ``fpcodec encode`` and
-    ``fpcodec batch encode``; reads the first frame (the frames are read again to be coded)."""
+    ``fpcodec batch encode``; peeks at the first frame (``VideoReader.first_frame``: the frames
+    read afterwards start from it, not from a second decode)."""
     if reader.info.channels not in PLANES_FOR_CHANNELS or reader.is_gif:
         return False
-    with contextlib.closing(reader.frames()) as frames:
-        first = next(frames, None)
-    return rgb_planes.codes_as_planes(
-        None if first is None else first[0], reader.info.channels, reader.is_gif
-    )
+    return rgb_planes.codes_as_planes(reader.first_frame(), reader.info.channels, reader.is_gif)
 
 
 def rgb_keeps_samples(pix_fmt: str) -> bool:

@@ -92,6 +92,31 @@ def test_reader_frames_can_be_read_twice():
     assert_frames_equal(a, b)
 
 
+@pytest.mark.parametrize("path", ["carphone", "webp"])
+def test_reader_first_frame_is_decoded_once(tmp_path, monkeypatch, path):
+    """``first_frame`` peeks (rgb_as_planes decides by it); the next ``frames()`` goes on from it with
+    one decode of the file in all, and gives what a fresh reader gives, durations included. Both
+    backends: PyAV (GIF) and Pillow (animated WebP)."""
+    if path == "webp":
+        src = tmp_path / "a.webp"
+        ims = [Image.fromarray(f) for f, _ in VideoReader(CARPHONE_WIDE).frames()][:3]
+        ims[0].save(src, save_all=True, append_images=ims[1:], lossless=True, duration=[40, 80, 120])
+    else:
+        src = CARPHONE_WIDE
+    want = list(VideoReader(src).frames())
+    reader = VideoReader(src)
+    decodes = []
+    real = reader._decode
+    monkeypatch.setattr(reader, "_decode", lambda: decodes.append(1) or real())
+    np.testing.assert_array_equal(reader.first_frame(), want[0][0])
+    np.testing.assert_array_equal(reader.first_frame(), want[0][0])
+    got = list(reader.frames())
+    assert len(decodes) == 1
+    assert [d for _, d in got] == [d for _, d in want]
+    assert_frames_equal([f for f, _ in got], [f for f, _ in want])
+    assert len(list(reader.frames())) == len(want) and len(decodes) == 2  # then afresh, as before
+
+
 # Where FFmpeg's GIF compositing (what VideoReader uses) and Pillow's agree exactly; the others
 # differ in how "restore to background" and frames outside the logical screen are handled.
 PILLOW_DISAGREES = {
