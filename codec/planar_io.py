@@ -29,6 +29,7 @@ from .io import (
     VideoReader,
     _short,
     atomic_output,
+    may_have_alpha,
     open_av,
     pillow_kind,
     same_size,
@@ -265,7 +266,8 @@ def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> Nat
     if not rgb_keeps_samples(reader.source_pix_fmt):
         warnings.warn(
             f"{reader.path}: {reader.source_pix_fmt} is not coded natively; the stream keeps its "
-            f"conversion to 8-bit RGB (RGBA where it has alpha), not the source's own samples "
+            f"conversion to 8-bit {'RGB(A)' if may_have_alpha(reader.source_pix_fmt) else 'RGB'}, "
+            f"not the source's own samples "
             f"(native: {NATIVE_NAMES})",
             ConvertedSourceWarning,
             stacklevel=2,

@@ -703,3 +703,39 @@ def test_reader_damaged_animated_webp_is_a_one_line_error(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match=r"cut\.webp is not a readable WebP"):
         list(VideoReader(path).frames())
+
+
+def test_yuva420p_video_reads_the_same_twice_with_its_own_alpha(tmp_path):
+    """FFmpeg's yuva420p -> rgba conversion read unwritten memory at some widths (17 here: two reads
+    of one file differed) and rounded alpha; the reader takes the RGB conversion and the alpha
+    plane's own samples, the same on every read, and fpcodec gives them back exactly."""
+    import av
+
+    from fpcodec.codec import decode, encode
+
+    h, w = 6, 17
+    yy, xx = np.mgrid[0:h, 0:w]
+    src = tmp_path / "a.mkv"
+    alphas = []
+    with av.open(str(src), "w") as cont:
+        stream = cont.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuva420p"
+        for t in range(3):
+            rgba = np.dstack([(xx * 3 + 5 * t) % 256, yy * 20, xx * 9, (xx * 7 + yy * 31 + t) % 256]).astype(
+                np.uint8
+            )
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format="yuva420p")
+            frame.pts = t
+            plane = frame.planes[3]
+            alphas.append(np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :w].copy())
+            for pkt in stream.encode(frame):
+                cont.mux(pkt)
+        for pkt in stream.encode():
+            cont.mux(pkt)
+    reads = [[f for f, _ in VideoReader(src).frames()] for _ in range(3)]
+    assert VideoReader(src).info.channels == 4
+    for again in reads[1:]:
+        assert_frames_equal(again, reads[0])
+    for got, alpha in zip(reads[0], alphas, strict=True):
+        np.testing.assert_array_equal(got[..., 3], alpha)
+    assert_frames_equal(decode(encode(reads[0], model="last-frame")).frames, reads[0])
