@@ -15,7 +15,7 @@ import numpy as np
 
 from ..bitstream.errors import FormatError, out_of_memory
 from ..bitstream.profile import CURRENT, FormatProfile
-from . import motion
+from . import motion, raster_rule
 from .modes import planar
 
 from .modes.base import MODE_PLANAR, MODE_STORED
@@ -64,11 +64,12 @@ def encode_frame(
     smaller. ``references``: the decoded frames since the last key frame, the last first (at
     most REFERENCES); ``probe``: the stream's memory of which kinds are worth estimating."""
     raw = sum(g.height * g.width * (1 if g.depth == 8 else 2) for g in geom)
-    candidate = planar.estimate(planes, references, geom, probe)
-    if candidate.bits / 8 < raw:
-        payload = planar.encode(candidate)
-        if len(payload) < raw:
-            return MODE_PLANAR, payload
+    with raster_rule.schedules_kept():
+        candidate = planar.estimate(planes, references, geom, probe)
+        if candidate.bits / 8 < raw:
+            payload = planar.encode(candidate)
+            if len(payload) < raw:
+                return MODE_PLANAR, payload
     return MODE_STORED, planes_bytes(planes)
 
 
@@ -83,15 +84,16 @@ def decode_frame(
     planar streams do not have."""
     if mode == MODE_PLANAR:
         try:
-            return planar.decode(
-                payload,
-                references,
-                geom,
-                profile.error_levels,
-                profile.refinement,
-                profile.field_coding,
-                substreams=profile.substreams,
-            )
+            with raster_rule.schedules_kept():
+                return planar.decode(
+                    payload,
+                    references,
+                    geom,
+                    profile.error_levels,
+                    profile.refinement,
+                    profile.field_coding,
+                    substreams=profile.substreams,
+                )
         except FormatError:
             raise
         except Exception as exc:  # constriction rejects malformed payloads with assorted exceptions

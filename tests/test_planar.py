@@ -25,6 +25,7 @@ from fpcodec.codec.modes.base import MODE_PLANAR, MODE_STORED
 from fpcodec.codec.pipeline import Decoder, Encoder
 from fpcodec.codec.planar_io import (
     ColourInfo,
+    RGB_PLANES,
     NativeReader,
     pixel_format_by_name,
     read_planes,
@@ -564,3 +565,49 @@ def test_fit_table_counts_only_the_contexts_and_distances_that_occur(depth: int)
     want_table, want_bits = _fit_table_dense(flat, batches, depth, contexts)
     assert np.array_equal(table, want_table) and bits == want_bits
     assert table[1] == table[0] and table[5] == table[4]  # unused contexts repeat the one before
+
+
+def test_a_frames_large_schedules_are_made_once_and_forgotten_after(monkeypatch) -> None:
+    """Large untiled (raster intra) schedules are not cached across frames (20 bytes a sample), but
+    within one frame's coding or decoding (``schedules_kept``) the planes of one size share one;
+    the block's end forgets them, another thread keeps its own, and the frame's bytes and planes
+    are what they were (the same rule, read from the same arrays)."""
+    import threading
+
+    from fpcodec.codec import raster_rule
+
+    made = []
+    real = raster_rule._run_schedule
+    monkeypatch.setattr(raster_rule, "_run_schedule", lambda *a: made.append(a) or real(*a))
+    h, w = 520, 520  # above CACHED_INTRA_SAMPLES
+    raster_rule.run_schedule(h, w)
+    raster_rule.run_schedule(h, w)
+    assert len(made) == 2  # outside a frame: made each time
+    made.clear()
+    with raster_rule.schedules_kept():
+        first = raster_rule.run_schedule(h, w)
+        with raster_rule.schedules_kept():  # nested: the same frame
+            assert raster_rule.run_schedule(h, w) is first
+        assert raster_rule.run_schedule(h, w) is first
+        other = []
+        thread = threading.Thread(target=lambda: other.append(raster_rule.run_schedule(h, w)))
+        thread.start()
+        thread.join()
+        assert other[0] is not first
+        raster_rule.run_schedule(h, w, runs=2)
+    assert len(made) == 3  # one for this thread's frame, one for the other thread, one of two runs
+    raster_rule.run_schedule(h, w)
+    assert len(made) == 4  # forgotten after the frame
+    # A frame of three such planes: one schedule for all of them, on encoding and on decoding.
+    rng = np.random.default_rng(2)
+    planes = [np.clip(rng.normal(128, 20, (h, w)), 0, 255).astype(np.uint8) for _ in range(3)]
+    geom = planar_coding.geometry(RGB_PLANES, w, h)
+    made.clear()
+    mode, payload = planar_coding.encode_frame(planes, [], geom)
+    assert mode == MODE_PLANAR and payload[0] == planar.KIND_RASTER
+    assert made and len(set(made)) == len(made)  # each schedule made once
+    made.clear()
+    back = planar_coding.decode_frame(mode, payload, [], geom)
+    assert len(made) == 1
+    for got, want in zip(back, planes, strict=True):
+        np.testing.assert_array_equal(got, want)
