@@ -10,7 +10,7 @@
 * every fpcodec predictor encodes and decodes the frames (``fpcodec.codec.encode``, then
   ``fpcodec.codec.Decoder`` with the same predictor object, so retraining mid-run cannot interfere);
   the first encode records each prediction's mean for the tutorial's image metrics;
-* a non-GIF file whose first frame has more than 256 colours is also coded as RGB(A) planes
+* a non-GIF file of more than 256 colours in a frame (of its first few) is also coded as RGB(A) planes
   (``fpcodec:rgb-planes``, ``encode(planes=True)``), as ``fpcodec encode`` codes it by default;
 * every available external codec adapter (``bench.codecs``) encodes to memory and decodes back.
 
@@ -418,12 +418,12 @@ def _run_fpcodec(
 def _run_rgb_planes(frames, durations, time_base, repeats: int, pixels: int, is_gif: bool) -> CodecResult:
     """The frames as ``fpcodec encode`` codes an RGB source of many colours: planes by the planar
     rule (``rgb_planes.codes_as_planes``); "skipped" where the command would not (a GIF, or at most
-    256 colours in the first frame: palettes)."""
+    256 colours in each of the first frames: palettes)."""
     from fpcodec.codec import rgb_planes
     from fpcodec.codec.pipeline import decode, encode
 
     res = CodecResult(fpcodec_key(RGB_PLANES), "fpcodec", "error")
-    if not rgb_planes.codes_as_planes(frames[0], frames[0].shape[2], is_gif):
+    if not rgb_planes.codes_as_planes(frames, frames[0].shape[2], is_gif):
         res.status = "skipped"
         res.detail = "fpcodec encode codes this file by palettes or its model, not as planes"
         return res
@@ -761,8 +761,8 @@ def run_bench(
             "label": "fpcodec RGB planes",
             "settings": "fpcodec.codec.encode(planes=True): G, B-G, R-G (and alpha) as planes, by the "
             "planar rule (format version 16)",
-            "notes": "what fpcodec encode does with a non-GIF file of more than 256 colours in its first "
-            "frame; run only on such files",
+            "notes": "what fpcodec encode does with a non-GIF file of more than 256 colours in one of its "
+            "first frames; run only on such files",
             "weights_sha256": None,
         }
 

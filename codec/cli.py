@@ -680,8 +680,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL",
         help=f"predictor (default: {registry.DEFAULT_MODEL}; all listed below); YUV and gray video "
         "is coded in its own pixel format by the planar rule instead (see --rgb), and so is, "
-        "unless -m is given, an RGB(A) source (not a GIF) whose first frame has more than 256 "
-        "colours, as planes green, blue - green, red - green (and alpha)",
+        "unless -m is given, an RGB(A) source (not a GIF) with more than 256 colours in one of its "
+        "first 10 frames, as planes green, blue - green, red - green (and alpha)",
     )
     p.add_argument(
         "--rgb",

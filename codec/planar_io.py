@@ -277,13 +277,13 @@ def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> Nat
 
 def rgb_as_planes(reader: VideoReader) -> bool:
     """Whether ``reader``'s RGB(A) frames are coded as planes (``codec.rgb_planes``, format version 16)
-    rather than by the RGB and palette modes: ``rgb_planes.codes_as_planes`` of its first frame.
+    rather than by the RGB and palette modes: ``rgb_planes.codes_as_planes`` of its first frames.
     The other half of the rule ``native_reader`` states, shared by ``fpcodec encode`` and
-    ``fpcodec batch encode``; peeks at the first frame (``VideoReader.first_frame``: the frames
-    read afterwards start from it, not from a second decode)."""
+    ``fpcodec batch encode``; peeks at the frames (``VideoReader.peek``: the frames read
+    afterwards start from them, not from a second decode)."""
     if reader.info.channels not in PLANES_FOR_CHANNELS or reader.is_gif:
         return False
-    return rgb_planes.codes_as_planes(reader.first_frame(), reader.info.channels, reader.is_gif)
+    return rgb_planes.codes_as_planes(reader.peek(), reader.info.channels, reader.is_gif)
 
 
 def rgb_keeps_samples(pix_fmt: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 from fractions import Fraction
@@ -93,10 +94,11 @@ def test_reader_frames_can_be_read_twice():
 
 
 @pytest.mark.parametrize("path", ["carphone", "webp"])
-def test_reader_first_frame_is_decoded_once(tmp_path, monkeypatch, path):
-    """``first_frame`` peeks (rgb_as_planes decides by it); the next ``frames()`` goes on from it with
-    one decode of the file in all, and gives what a fresh reader gives, durations included. Both
-    backends: PyAV (GIF) and Pillow (animated WebP)."""
+@pytest.mark.parametrize("peeked", [1, 3, 99])
+def test_reader_peeked_frames_are_decoded_once(tmp_path, monkeypatch, path, peeked):
+    """``peek`` reads the first frames (rgb_as_planes decides by them); the next ``frames()`` starts
+    with them and goes on with one decode of the file in all, giving what a fresh reader gives,
+    durations included. Both backends: PyAV (GIF) and Pillow (animated WebP)."""
     if path == "webp":
         src = tmp_path / "a.webp"
         ims = [Image.fromarray(f) for f, _ in VideoReader(CARPHONE_WIDE).frames()][:3]
@@ -109,6 +111,9 @@ def test_reader_first_frame_is_decoded_once(tmp_path, monkeypatch, path):
     real = reader._decode
     monkeypatch.setattr(reader, "_decode", lambda: decodes.append(1) or real())
     np.testing.assert_array_equal(reader.first_frame(), want[0][0])
+    seen = list(itertools.islice(reader.peek(), peeked))
+    assert len(seen) == min(peeked, len(want))
+    assert_frames_equal(seen, [f for f, _ in want[:peeked]])
     np.testing.assert_array_equal(reader.first_frame(), want[0][0])
     got = list(reader.frames())
     assert len(decodes) == 1

@@ -96,11 +96,25 @@ def test_which_sources_are_coded_as_planes() -> None:
     assert not rgb_planes.many_colours(big)
     big[-1, -1] = (9, 9, 9)
     assert rgb_planes.many_colours(big)
-    assert rgb_planes.codes_as_planes(many, 3, is_gif=False)
-    assert not rgb_planes.codes_as_planes(many, 3, is_gif=True)  # a GIF's frames are palettes
-    assert rgb_planes.codes_as_planes(np.dstack([many, many[:, :, :1]]), 4, is_gif=False)  # alpha: 4 planes
-    assert not rgb_planes.codes_as_planes(np.zeros((8, 8, 3), np.uint8), 3, is_gif=False)
-    assert not rgb_planes.codes_as_planes(None, 3, is_gif=False)
+    assert rgb_planes.codes_as_planes([many], 3, is_gif=False)
+    assert not rgb_planes.codes_as_planes([many], 3, is_gif=True)  # a GIF's frames are palettes
+    assert rgb_planes.codes_as_planes([np.dstack([many, many[:, :, :1]])], 4, is_gif=False)  # alpha: 4 planes
+    black = np.zeros(many.shape, np.uint8)
+    assert not rgb_planes.codes_as_planes([black], 3, is_gif=False)
+    assert not rgb_planes.codes_as_planes([], 3, is_gif=False)
+    # A fade from black: the first frames with many colours decide, within PEEK_FRAMES frames ...
+    peek = rgb_planes.PEEK_FRAMES
+    assert rgb_planes.codes_as_planes([black] * (peek - 1) + [many], 3, is_gif=False)
+    assert not rgb_planes.codes_as_planes([black] * peek + [many], 3, is_gif=False)
+    # ... and PEEK_PIXELS pixels (but the first frame is always read), reading no frame more.
+    read = []
+    huge = np.zeros((1, rgb_planes.PEEK_PIXELS + 1, 3), np.uint8)  # calloc'd: untouched pages cost nothing
+    huge[0, :300, 0] = np.arange(300) % 256
+    huge[0, :300, 1] = np.arange(300) // 256
+    assert rgb_planes.codes_as_planes([huge], 3, is_gif=False)
+    read.clear()
+    assert not rgb_planes.codes_as_planes((read.append(1) or f for f in [black, huge, many]), 3, False)
+    assert len(read) == 2  # the second frame would pass the bound: not looked at, the third not read
     assert pixel_format_by_name("rgb24") is None  # an RGB video is read as RGB frames, not natively
 
 
@@ -201,6 +215,23 @@ def test_cli_codes_an_rgb_source_of_many_colours_as_planes(tmp_path, capsys) -> 
             dec = Decoder(fh, load_model=False)
             assert dec.plane_format is None
         assert_frames_equal(decode(out.read_bytes()).frames, frames)
+
+
+def test_cli_codes_a_fade_from_black_as_planes(tmp_path, capsys) -> None:
+    """A source whose first frames have few colours (black, then a fade) and then many is coded as
+    planes: one of its first frames decides, not the first alone; the frames peeked at are coded
+    from memory, exactly."""
+    frames = _smooth_clip(3)
+    fade = [np.zeros_like(frames[0]), frames[0] // 64 * 16] + frames
+    src = tmp_path / "fade.apng"
+    _save_apng(src, fade)
+    assert not rgb_planes.many_colours(fade[0]) and not rgb_planes.many_colours(fade[1])
+    out = tmp_path / "fade.fpc"
+    code, text, _ = run_main(capsys, "encode", src, "-o", out)
+    assert code == 0 and "RGB as planes" in text
+    with open(out, "rb") as fh:
+        assert Decoder(fh, load_model=False).plane_format is RGB_PLANES
+    assert_frames_equal(decode(out.read_bytes()).frames, fade)
 
 
 def test_cli_codes_few_colours_by_palettes_and_rgba_as_four_planes(tmp_path, capsys) -> None:

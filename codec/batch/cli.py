@@ -98,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=registry.available(),
         help="predictor of the files coded as RGB frames (GIF, RGB of few colours, palette video; "
         f"default {registry.DEFAULT_MODEL}); a YUV or gray video is coded in its own pixel format by the "
-        "planar rule, and an RGB(A) source whose first frame has more than 256 colours as planes",
+        "planar rule, and an RGB(A) source with more than 256 colours in one of its first frames as planes",
     )
     p.add_argument(
         "--rgb",
