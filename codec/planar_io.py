@@ -267,8 +267,7 @@ def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> Nat
         warnings.warn(
             f"{reader.path}: {reader.source_pix_fmt} is not coded natively; the stream keeps its "
             f"conversion to 8-bit {'RGB(A)' if may_have_alpha(reader.source_pix_fmt) else 'RGB'}, "
-            f"not the source's own samples "
-            f"(native: {NATIVE_NAMES})",
+            f"not the source's own samples (native: {NATIVE_NAMES})",
             ConvertedSourceWarning,
             stacklevel=2,
         )

@@ -17,6 +17,7 @@ scikit-image's photographs in 0.73-0.88.
 
 from __future__ import annotations
 
+import itertools
 from typing import Iterable
 
 import numpy as np
@@ -87,8 +88,8 @@ def codes_as_planes(frames: Iterable[np.ndarray], channels: int, is_gif: bool) -
     if is_gif or channels not in (3, 4):
         return False
     pixels = 0
-    for k, frame in enumerate(frames):
-        if k == PEEK_FRAMES or (k and pixels + frame.shape[0] * frame.shape[1] > PEEK_PIXELS):
+    for k, frame in enumerate(itertools.islice(frames, PEEK_FRAMES)):
+        if k and pixels + frame.shape[0] * frame.shape[1] > PEEK_PIXELS:
             return False
         if many_colours(frame):
             return True

@@ -105,9 +105,10 @@ def test_which_sources_are_coded_as_planes() -> None:
     # A fade from black: the first frames with many colours decide, within PEEK_FRAMES frames ...
     peek = rgb_planes.PEEK_FRAMES
     assert rgb_planes.codes_as_planes([black] * (peek - 1) + [many], 3, is_gif=False)
-    assert not rgb_planes.codes_as_planes([black] * peek + [many], 3, is_gif=False)
-    # ... and PEEK_PIXELS pixels (but the first frame is always read), reading no frame more.
     read = []
+    assert not rgb_planes.codes_as_planes((read.append(1) or f for f in [black] * peek + [many]), 3, False)
+    assert len(read) == peek  # the frame after them not even decoded
+    # ... and PEEK_PIXELS pixels (but the first frame is always read), reading no frame more.
     huge = np.zeros((1, rgb_planes.PEEK_PIXELS + 1, 3), np.uint8)  # calloc'd: untouched pages cost nothing
     huge[0, :300, 0] = np.arange(300) % 256
     huge[0, :300, 1] = np.arange(300) // 256
