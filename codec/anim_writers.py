@@ -73,7 +73,7 @@ class _GifChecks:
         if problems and not self.allow_lossy:
             raise LossyOutputError(
                 f"a GIF cannot hold these frames exactly ({problems[0]}); use .apng, "
-                ".webp or a PNG sequence, or pass --lossy"
+                ".webp, .mkv or a PNG sequence, or pass --lossy"
             )
         self.problems += problems
 
@@ -258,7 +258,7 @@ class GifWriter:
                 if not self._allow_lossy:
                     raise LossyOutputError(
                         f"a GIF cannot hold these frames exactly ({problem}); use "
-                        ".apng, .webp or a PNG sequence, or pass --lossy"
+                        ".apng, .webp, .mkv or a PNG sequence, or pass --lossy"
                     )
                 self.problems.append(problem)
         left, top, right, bottom = box

@@ -301,8 +301,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     to_stdout = out == outputs.STDIO
     report = None
     started = time.perf_counter()
-    # The output is checked before any work; what only a planar stream may write (.y4m and .mkv
-    # without --lossy) is checked once the stream's header says what it holds.
+    # The output is checked before any work; what only a planar stream may write (.y4m without
+    # --lossy) is checked once the stream's header says what it holds.
     fmt = outputs.check_frames_output(out, args.format, force=args.force, lossy=args.lossy, planar=True)
     if to_stdout and fmt == "pattern":
         raise FpcodecError("a PNG sequence cannot go to stdout")
@@ -738,7 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o",
         "--output",
-        help="OUT.gif, .apng, .png (APNG), .webp, .y4m, .mp4, a frames_%%04d.png pattern, or - "
+        help="OUT.gif, .apng, .png (APNG), .webp, .mkv (FFV1), .y4m, .mp4, a frames_%%04d.png pattern, or - "
         "for stdout (with --format); default: INPUT with its extension replaced by .apng",
     )
     p.add_argument(

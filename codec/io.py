@@ -324,7 +324,7 @@ def gif_loop_count(path: str | os.PathLike) -> int | None:
 
 
 # -------------------------------------------------------------------------------------- writing
-OUTPUT_FORMATS = (".gif", ".apng", ".png", ".webp", ".y4m", ".mp4")
+OUTPUT_FORMATS = (".gif", ".apng", ".png", ".webp", ".mkv", ".y4m", ".mp4")
 
 
 @contextmanager
@@ -398,7 +398,7 @@ def write_frames(
     if ext in (".y4m", ".mp4") and "%" not in path.name and not allow_lossy:
         raise LossyOutputError(
             f"{ext} stores frames in YUV and would change pixels; use .apng, "
-            ".webp, .gif or a PNG sequence, or pass --lossy to accept it"
+            ".webp, .gif, .mkv or a PNG sequence, or pass --lossy to accept it"
         )
     if durations is None:
         frames = list(frames)
@@ -414,6 +414,8 @@ def write_frames(
         exact = False
     if ext in (".apng", ".png"):
         exact = all(d > 0 for d in durations)  # written in the stream's own time base; 0 becomes 1 tick
+    if ext == ".mkv":
+        exact = exact and all(m > 0 for m in ms)  # Matroska's milliseconds; 0 becomes 1
     written = 0
 
     def counted():
@@ -432,6 +434,8 @@ def write_frames(
             warnings += notes
         elif ext in (".apng", ".png"):
             _write_apng(tmp, first, counted(), durations, time_base, loop)
+        elif ext == ".mkv":
+            _write_ffv1_rgb(tmp, first, counted(), ms)
         else:
             _write_av(tmp, ext, first, counted())
         if written != len(durations):
@@ -504,6 +508,30 @@ def _write_png_sequence(pattern: str, frames: Iterable[np.ndarray], count: int, 
     if written != count:
         raise FpcodecError(f"{written} frames for {count} durations")
     return ["a PNG sequence does not store frame timing or loop count"]
+
+
+def _write_ffv1_rgb(tmp: Path, first: np.ndarray, frames: Iterable[np.ndarray], ms: Sequence[int]) -> None:
+    """RGB(A) frames losslessly as FFV1 (level 3, slice CRCs) in Matroska: pix_fmt bgr0, or bgra
+    for RGBA (FFV1's packed RGB formats; it takes no rgb24), each frame at its own time in
+    milliseconds (Matroska's unit; a duration of 0 becomes 1), as a video player or FFmpeg reads
+    an RGB video back."""
+    import av
+
+    fmt = "bgra" if first.shape[2] == 4 else "bgr0"
+    with av.open(str(tmp), "w", format="matroska") as cont:
+        stream = cont.add_stream("ffv1", rate=25, options={"level": "3", "slicecrc": "1"})
+        stream.width, stream.height, stream.pix_fmt = first.shape[1], first.shape[0], fmt
+        stream.codec_context.time_base = Fraction(1, 1000)
+        pts = 0
+        for f, d in zip(frames, ms, strict=False):
+            layout = "rgba" if f.shape[2] == 4 else "rgb24"
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format=layout).reformat(format=fmt)
+            vf.pts, vf.time_base = pts, Fraction(1, 1000)
+            pts += max(int(d), 1)
+            for pkt in stream.encode(vf):
+                cont.mux(pkt)
+        for pkt in stream.encode():
+            cont.mux(pkt)
 
 
 def _write_av(tmp: Path, ext: str, first: np.ndarray, frames: Iterable[np.ndarray]) -> None:

@@ -114,15 +114,10 @@ def check_frames_output(path: str, fmt: str | None, *, force: bool, lossy: bool,
     if path != STDIO and Path(path).is_dir():
         raise FpcodecError(f"{path} is a folder; give a file name inside it")
     found = frame_format(path, fmt)
-    if found == "mkv" and not planar:
-        raise FpcodecError(
-            f"{path}: .mkv output (FFV1) is for streams coded in the source's pixel format; "
-            "this stream is RGB: use .apng, .webp, .gif or a PNG sequence"
-        )
     if found in LOSSY_FORMATS and not lossy and not (planar and found in PLANAR_FORMATS):
         raise FpcodecError(
             f"{path}: .{found} stores frames in YUV and would change pixels; use .apng, "
-            ".webp, .gif or a PNG sequence, or pass --lossy to accept it"
+            ".webp, .gif, .mkv or a PNG sequence, or pass --lossy to accept it"
         )
     if found == "pattern":
         first = str(Path(path).parent / (Path(path).name % 0))

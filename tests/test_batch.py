@@ -265,9 +265,12 @@ def test_worker_decodes_planar_streams_only_to_outputs_that_hold_them(library, t
     # Outputs that cannot hold the samples (or an RGB stream's frames) are refused, nothing written.
     rec = Worker(Options(threads=None, to=".apng")).decode(discovery.Job(stream, "v.mp4.apng"), str(back))
     assert rec["status"] == "error" and "holds yuv420p samples" in rec["error"] and "--to mkv" in rec["error"]
-    rec = Worker(Options(threads=None, to=".mkv")).decode(discovery.Job(rgb_stream, "c.mp4.mkv"), str(back))
+    rec = Worker(Options(threads=None, to=".y4m")).decode(discovery.Job(rgb_stream, "c.mp4.y4m"), str(back))
     assert rec["status"] == "error" and "holds RGB frames" in rec["error"], rec
     assert sorted(p.name for p in back.iterdir()) == ["v.mp4.mkv", "v.mp4.y4m"]
+    # An RGB stream to .mkv: FFV1 in RGB, exact, verified.
+    rec = Worker(Options(threads=None, to=".mkv")).decode(discovery.Job(rgb_stream, "c.mp4.mkv"), str(back))
+    assert rec["status"] == "ok" and rec["verified"], rec
 
 
 def test_missing_ray_is_a_clean_error(library, tmp_path, monkeypatch, capsys):

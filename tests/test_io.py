@@ -261,6 +261,32 @@ def test_write_animated_formats_exact(tmp_path, ext, channels):
     assert loop == 0
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_write_mkv_is_lossless_ffv1_with_each_frames_time(tmp_path, channels):
+    """.mkv holds RGB(A) frames exactly (FFV1 in bgr0 or bgra: its packed RGB formats) with each
+    frame's time in milliseconds, so a varying frame rate comes back; a duration Matroska cannot
+    hold (0, or below a millisecond) is said."""
+    import av
+
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(0, 256, (9, 13, channels), dtype=np.uint8) for _ in range(4)]
+    if channels == 4:
+        frames[0][0, 0, 3] = 7  # not opaque
+    out = tmp_path / "out.mkv"
+    assert write_frames(out, frames, [4, 10, 25, 7], Fraction(1, 100), 0) == []
+    with av.open(str(out)) as cont:
+        cc = cont.streams.video[0].codec_context
+        assert (cc.name, cc.pix_fmt) == ("ffv1", "bgra" if channels == 4 else "bgr0")
+    reader = VideoReader(out)
+    assert reader.info.channels == channels
+    got = list(reader.frames())
+    assert_frames_equal([f for f, _ in got], frames)
+    assert [int(d * reader.info.time_base * 1000) for _, d in got[:3]] == [40, 100, 250]
+    warnings = write_frames(tmp_path / "zero.mkv", frames, [4, 0, 4, 4], Fraction(1, 100), 0, force=True)
+    assert warnings == ["frame durations rounded to what .mkv can store"]
+    assert len(list(VideoReader(tmp_path / "zero.mkv").frames())) == 4
+
+
 def test_write_gif_read_back_with_video_reader(tmp_path):
     frames = few_colour_video(n=5)
     out = tmp_path / "out.gif"

@@ -206,6 +206,8 @@ def test_cli_codes_an_rgb_source_of_many_colours_as_planes(tmp_path, capsys) -> 
         assert dec.plane_format is RGB_PLANES
     assert run_main(capsys, "decode", tmp_path / "p.fpc", "-o", tmp_path / "back.apng")[0] == 0
     assert_frames_equal(read_video(tmp_path / "back.apng")[0], frames)
+    assert run_main(capsys, "decode", tmp_path / "p.fpc", "-o", tmp_path / "back.mkv")[0] == 0  # FFV1 in RGB
+    assert_frames_equal(read_video(tmp_path / "back.mkv")[0], frames)
     code, out, _ = run_main(capsys, "info", tmp_path / "p.fpc")
     assert code == 0 and "RGB (coded as planes: green, blue and red less green)" in out
     # A model named, or --rgb: the RGB modes, as before version 16.

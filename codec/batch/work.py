@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ..planar_io import ColourInfo, PixelFormat
 
 #: Outputs ``batch decode`` can write and read back exactly from an RGB stream (``codec.io``'s writers).
-DECODE_FORMATS = (".apng", ".gif", ".webp")
+DECODE_FORMATS = (".apng", ".gif", ".webp", ".mkv")
 #: ... and from a planar stream, in its own pixel format (``codec.planar_io``'s writers); the first
 #: (FFV1, compressed, with the colour tags) is the default.
 PLANAR_DECODE_FORMATS = (".mkv", ".y4m")
@@ -551,8 +551,8 @@ def _check_output_kind(stream: str, fmt: PixelFormat | None, ext: str) -> None:
         )
     if fmt is None and ext not in DECODE_FORMATS:
         raise FpcodecError(
-            f"{stream} holds RGB frames, which {ext!r} cannot hold exactly (.mkv and .y4m are for "
-            "streams of a video's own pixel format): decode it to .apng, .gif or .webp"
+            f"{stream} holds RGB frames, which {ext!r} cannot hold exactly (.y4m is for streams of "
+            "a video's own pixel format): decode it to .apng, .gif, .webp or .mkv"
         )
 
 
