@@ -248,6 +248,7 @@ def test_worker_decodes_planar_streams_only_to_outputs_that_hold_them(library, t
     assert decode_output_for(discovery.Job(stream, "lib/v.mp4.fpc"), ".y4m") == "lib/v.mp4.y4m"
     assert decode_output_for(discovery.Job(rgb_stream, "lib/c.mp4.fpc"), None) == "lib/c.mp4.apng"
     assert decode_output_name("lib/v.y4m.fpc", None, planar=True) == "lib/v.y4m"
+    assert decode_output_name("lib/c.mkv.fpc", None) == "lib/c.mkv"  # an RGB video's stream, back as FFV1
     assert decode_output_name("lib/v.mkv.fpc", None, planar=True) == "lib/v.mkv"
     _, planes = read_planes(YUV)
     back = tmp_path / "back"
