@@ -1,0 +1,23 @@
+"""The format sweep (``bench/format_sweep.py``): ~47 small inputs in FFmpeg's and Pillow's codecs,
+pixel formats and containers, each through ``fpcodec encode`` and back, exact as fpcodec reads it."""
+
+from __future__ import annotations
+
+from fpcodec.bench import format_sweep
+from fpcodec.models import registry
+
+
+def test_every_input_kind_round_trips_exactly(tmp_path, capsys) -> None:
+    assert format_sweep.main(["--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    made = [line for line in out if "B  EXACT" in line]
+    assert len(made) >= 40, out  # a few encoders may be missing from a build of FFmpeg: "not made"
+    assert out[-1] == f"{len(made)} of {len(made)} inputs exact as fpcodec reads them"
+    by_name = {line.split()[0]: line for line in made}
+    # What each kind of input is coded as: its own pixel format, RGB planes, or a palette model.
+    assert (
+        " yuv420p10le " in by_name["h264_10bit.mkv"] and "not coded natively" not in by_name["h264_10bit.mkv"]
+    )
+    assert "RGB planes" in by_name["ffv1_yuva420p.mkv"] and "8-bit RGB(A)" in by_name["ffv1_yuva420p.mkv"]
+    assert "RGB planes" in by_name["rgba64.png"] and "8-bit RGB(A)" in by_name["rgba64.png"]
+    assert f" {registry.DEFAULT_MODEL} " in by_name["palette.png"]  # few colours: palettes
