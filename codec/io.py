@@ -260,11 +260,20 @@ class VideoReader:
         if self._peeked is not None:  # frames were peeked at: they first, then the rest
             kept, rest = self._peeked
             self._peeked = None
-            return itertools.chain(kept, rest)
+            return _replayed(kept, rest)
         return self._decode()
 
     def _decode(self) -> Iterator[tuple[np.ndarray, int]]:
         return self._frames_av() if self._backend == "av" else self._frames_pillow()
+
+
+def _replayed(kept: list, rest: Iterator) -> Iterator:
+    """``kept``'s items, each let go of once given, then ``rest``'s: peeked frames are not all held
+    until the last of them is coded."""
+    kept.reverse()
+    while kept:
+        yield kept.pop()
+    yield from rest
 
 
 def open_av(path: Path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import weakref
 import stat
 from fractions import Fraction
 from pathlib import Path
@@ -114,8 +115,19 @@ def test_reader_peeked_frames_are_decoded_once(tmp_path, monkeypatch, path, peek
     seen = list(itertools.islice(reader.peek(), peeked))
     assert len(seen) == min(peeked, len(want))
     assert_frames_equal(seen, [f for f, _ in want[:peeked]])
+    del seen
     np.testing.assert_array_equal(reader.first_frame(), want[0][0])
-    got = list(reader.frames())
+    frames = reader.frames()
+    got = []
+    for frame, duration in frames:  # (not enumerate: its reused result tuple holds the last item)
+        k = len(got)
+        got.append((frame.copy(), duration))
+        gone = weakref.ref(frame)
+        del frame
+        # A peeked frame given out is let go of (no list holds them all until the last is coded);
+        # the decoder's own generator holds the frame it gave last (the last one peeked at, here)
+        # until the next is asked for.
+        assert gone() is None or k >= peeked - 1
     assert len(decodes) == 1
     assert [d for _, d in got] == [d for _, d in want]
     assert_frames_equal([f for f, _ in got], [f for f, _ in want])
