@@ -398,13 +398,17 @@ def test_deep_samples_stored_raw_are_little_endian_and_checked() -> None:
     assert fmt.depth == 12
 
 
-def test_mkv_output_needs_a_planar_stream(tmp_path, capsys) -> None:
-    from conftest import CARPHONE
+def test_an_rgb_stream_goes_to_mkv_as_ffv1_rgb_and_not_to_y4m(tmp_path, capsys) -> None:
+    """.mkv holds an RGB stream exactly too (FFV1 in bgr0, since 2026-12-05; it was refused before);
+    .y4m, which stores YUV, is still refused without --lossy, in one line."""
+    from conftest import CARPHONE, assert_frames_equal, read_video
 
     fpc = tmp_path / "g.fpc"
     assert run_main(capsys, "encode", CARPHONE, "-o", fpc, "-m", "last-frame", "-q")[0] == 0
-    code, _, err = run_main(capsys, "decode", fpc, "-o", tmp_path / "g.mkv")
-    assert code != 0 and ".mkv" in err and len(err.strip().splitlines()) == 1
+    assert run_main(capsys, "decode", fpc, "-o", tmp_path / "g.mkv", "-q")[0] == 0
+    assert_frames_equal(read_video(tmp_path / "g.mkv")[0], read_video(CARPHONE)[0])
+    code, _, err = run_main(capsys, "decode", fpc, "-o", tmp_path / "g.y4m")
+    assert code != 0 and ".y4m" in err and "--lossy" in err and len(err.strip().splitlines()) == 1
 
 
 # ---------------------------------------------------------------------------------- bad streams
