@@ -172,9 +172,20 @@ def _mix_row(p, i, prev_idx, w_prev, nbr_idx, w_levels):  # pragma: no cover - c
         level = max(level, same)
     w_nbr = w_levels[level - 1] if level > 0 else 0.0
     has_prev = w_prev > 0 and prev_idx[i] >= 0
-    total = 0.0  # an integer below 2^29: exact in any order
-    for k in range(k_count):
-        total += p[i, k]
+    # The row's total is an integer below 2^29, exact in any order: four running sums (chains the
+    # CPU overlaps) give the very total one sum gives (bikes480 decodes 2 % faster: ab_row_sums.txt).
+    t0 = t1 = t2 = t3 = 0.0
+    k = 0
+    while k + 4 <= k_count:
+        t0 += p[i, k]
+        t1 += p[i, k + 1]
+        t2 += p[i, k + 2]
+        t3 += p[i, k + 3]
+        k += 4
+    while k < k_count:
+        t0 += p[i, k]
+        k += 1
+    total = (t0 + t1) + (t2 + t3)
     keep_nbr = 1.0 - w_nbr
     scale = ((1.0 - w_prev) if has_prev else 1.0) * keep_nbr / total
     for k in range(k_count):
