@@ -55,10 +55,6 @@ OFFSET_SEARCH = 24
 #: under the Laplace rows of 0..255 at WEIGHT_SCALE_IDX, then its WEIGHT_LOW_BITS low bits, uniform.
 WEIGHT_LOW_BITS = 4
 WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
-#: The encoder fits a raster intra frame's refinement (a tenth of its estimate's time) only where
-#: the unrefined raster intra frame is within this factor of the best kind: refinement saves a
-#: few per cent of an intra frame (at most 7 % on the dev clips), and inter frames cost far less.
-INTRA_REFINE_MARGIN = 1.15
 #: The encoder costs a raster plane unrefined as well (to keep the cheaper) only where the
 #: refinement's estimated gain (``refinement.Fit.gain_bits``) is below SURE_REFINEMENT times its
 #: weights' bits. On the dev clips every plane above 2x came out smaller refined; at 4x the planes
@@ -167,10 +163,11 @@ def estimate(
     intra_bits = None
     if probe is None or not references or probe.worth(planar_probe.INTRA, motion_cost, best_inter):
         intra_bits = offer(_plan(KIND_INTRA, flat, [None] * len(planes), sizes), 0)
-        raster_bits = offer(_plan_raster(flat, sizes, refine=False, runs=intra_runs), 1)
-        intra_bits = min(intra_bits, raster_bits)
-        if raster_bits < INTRA_REFINE_MARGIN * best[0]:  # refinement could make raster intra the best
-            intra_bits = min(intra_bits, offer(_plan_raster(flat, sizes, runs=intra_runs), 4))
+        # Raster intra refined only: its plan costs each plane unrefined too where the refinement
+        # is not sure to pay (SURE_REFINEMENT), in about the time of an unrefined plan, so the
+        # unrefined frame is not estimated first (a 12.6-Mpixel still: 16.4 -> 13.0 s to encode;
+        # the same streams: bench/results/speed_cli/ab_intra_refined.md).
+        intra_bits = min(intra_bits, offer(_plan_raster(flat, sizes, runs=intra_runs), 4))
     if probe is not None and references:
         probe.update(planar_probe.INTRA, intra_bits, best[0], motion_cost)
         probe.update(planar_probe.CTF_INTER, ctf_inter_bits, best[0], motion_cost)
