@@ -88,10 +88,16 @@ def to_rgb_array(frame, fmt: str) -> np.ndarray:
     to rgba changes alpha by one in about 5 % of pixels and, at widths of 16k + 1 and 16k + 3
     (and others), reads memory it never wrote, so two reads of one file differed (FFmpeg 8.1)."""
     if fmt == "rgba" and frame.format.name in _YUVA8:
-        plane = frame.planes[3]
-        alpha = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+        alpha = plane_view(frame.planes[3], np.uint8, frame.height)[:, : frame.width]
         return np.dstack([frame.to_ndarray(format="rgb24"), alpha])
     return frame.to_ndarray(format=fmt)
+
+
+def plane_view(plane, dtype, rows: int) -> np.ndarray:
+    """A (rows, line_size // itemsize) view of a PyAV plane's buffer, padding included (the buffer
+    may hold more than ``rows`` lines)."""
+    stride = plane.line_size // np.dtype(dtype).itemsize
+    return np.frombuffer(plane, dtype)[: rows * stride].reshape(rows, stride)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from .io import (
     may_have_alpha,
     open_av,
     pillow_kind,
+    plane_view,
     same_size,
     timed_frames,
 )
@@ -349,18 +350,12 @@ def rgb_planes_encoder(out, reader: VideoReader, max_pixels: int | None = None, 
     )
 
 
-def _plane_view(plane, dtype, rows: int) -> np.ndarray:
-    """A (rows, line_size // itemsize) view of a PyAV plane's buffer, padding included."""
-    stride = plane.line_size // np.dtype(dtype).itemsize
-    return np.frombuffer(plane, dtype)[: rows * stride].reshape(rows, stride)
-
-
 def _frame_planes(frame, fmt: PixelFormat, shapes: list[tuple[int, int]], path: Path) -> list[np.ndarray]:
     out = []
     for plane, (h, w) in zip(frame.planes, shapes, strict=True):
         if (plane.height, plane.width) != (h, w):  # would mean our table disagrees with FFmpeg's
             raise InputError(f"{path}: plane of {plane.width}x{plane.height}, expected {w}x{h}")
-        view = _plane_view(plane, np.dtype(fmt.dtype).newbyteorder("<"), h)[:, :w]
+        view = plane_view(plane, np.dtype(fmt.dtype).newbyteorder("<"), h)[:, :w]
         out.append(np.array(view, dtype=fmt.dtype, order="C"))  # a native-order copy
     return out
 
@@ -508,7 +503,7 @@ def write_ffv1_mkv(
             for planes in frames:
                 vf = av.VideoFrame(width, height, fmt.name)
                 for plane, p, (h, w) in zip(vf.planes, planes, shapes, strict=True):
-                    _plane_view(plane, little, h)[:, :w] = p
+                    plane_view(plane, little, h)[:, :w] = p
                 vf.color_range = colour.color_range
                 vf.colorspace = colour.colorspace
                 vf.color_primaries = colour.color_primaries
