@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 16
+LATEST = 17
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -46,6 +46,7 @@ _INTRODUCED = {
     "substreams": 14,  # raster planar frames: runs of tile rows, each in a range coder of its own
     "lz_frames": 15,  # mode 8: a palette frame's indices in an LZMA2 stream
     "rgb_planes": 16,  # PFMT pixel format 13: RGB frames as planes G, B - G, R - G (planar rule)
+    "deep_samples": 17,  # PFMT pixel formats 15-22: 14- and 16-bit planes
 }
 
 
@@ -74,6 +75,7 @@ class FormatProfile:
     substreams: bool
     lz_frames: bool
     rgb_planes: bool
+    deep_samples: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

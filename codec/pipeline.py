@@ -531,6 +531,11 @@ class Decoder:
                 f"pixel format id {record.format_id} ({fmt.name} as planes) is from format version 16, "
                 f"the stream is version {self.version}"
             )
+        if fmt.depth > 12 and not self.profile.deep_samples:
+            raise FormatError(
+                f"pixel format id {record.format_id} ({fmt.name}) is from format version 17, "
+                f"the stream is version {self.version}"
+            )
         if record.depth != fmt.depth:
             raise FormatError(f"pixel format {fmt.name} with depth {record.depth} (it has {fmt.depth} bits)")
         if self.header.channels != fmt.planes:

@@ -2,7 +2,7 @@
 or stored (mode 5), the planar counterpart of ``frame_coding``.
 
 A planar stream's frame is a list of planes (luma, then the two chroma planes; one plane for
-gray) of 8-bit (uint8) or 9-12-bit (uint16) samples. Its CRC and its stored form are the planes'
+gray) of 8-bit (uint8) or 9-16-bit (uint16) samples. Its CRC and its stored form are the planes'
 samples one after the other, one byte each, or two (little-endian) above 8 bits.
 """
 
@@ -93,6 +93,7 @@ def decode_frame(
                     profile.refinement,
                     profile.field_coding,
                     substreams=profile.substreams,
+                    deep_samples=profile.deep_samples,
                 )
         except FormatError:
             raise

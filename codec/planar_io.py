@@ -89,6 +89,15 @@ _FORMATS = (
     PixelFormat("gray12le", 12, 1, 0, 0, 12),
     PixelFormat("rgb24", 13, 3, 0, 0, 8, rgb=True),
     PixelFormat("rgba", 14, 4, 0, 0, 8, rgb=True),
+    # Version 17: 14 and 16 bits.
+    PixelFormat("gray14le", 15, 1, 0, 0, 14),
+    PixelFormat("yuv420p14le", 16, 3, 1, 1, 14),
+    PixelFormat("yuv422p14le", 17, 3, 1, 0, 14),
+    PixelFormat("yuv444p14le", 18, 3, 0, 0, 14),
+    PixelFormat("gray16le", 19, 1, 0, 0, 16),
+    PixelFormat("yuv420p16le", 20, 3, 1, 1, 16),
+    PixelFormat("yuv422p16le", 21, 3, 1, 0, 16),
+    PixelFormat("yuv444p16le", 22, 3, 0, 0, 16),
 )
 #: The supported formats by their stream id.
 PIXEL_FORMATS: dict[int, PixelFormat] = {f.format_id: f for f in _FORMATS}
@@ -100,9 +109,12 @@ PLANES_FOR_CHANNELS = {3: RGB_PLANES, 4: RGBA_PLANES}
 #: The formats a video is read in natively, by FFmpeg's name (an RGB video is read as RGB frames).
 _BY_NAME: dict[str, PixelFormat] = {f.name: f for f in _FORMATS if not f.rgb}
 #: The formats coded natively, as a warning names them.
-NATIVE_NAMES = "gray, yuv420p, yuv422p and yuv444p, 8, 10 or 12 bits"
+NATIVE_NAMES = "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits"
 #: FFmpeg's deprecated JPEG-range names: the plain format with colour range "full".
 FULL_RANGE_ALIASES = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}
+#: Big-endian twins of the deeper formats (16-bit gray PNGs decode as gray16be): the same samples,
+#: read byte-swapped into the little-endian format.
+BIG_ENDIAN_ALIASES = {f.name[:-2] + "be": f.name for f in _FORMATS if f.name.endswith("le")}
 
 # Y4M colour-space tags as libavformat/yuv4mpegenc.c writes them (with mjpegtools' XYSCSS twin).
 _Y4M_TAGS = {
@@ -117,6 +129,13 @@ _Y4M_TAGS = {
     "yuv420p12le": "C420p12 XYSCSS=420P12",
     "yuv422p12le": "C422p12 XYSCSS=422P12",
     "yuv444p12le": "C444p12 XYSCSS=444P12",
+    "gray16le": "Cmono16",
+    "yuv420p14le": "C420p14 XYSCSS=420P14",
+    "yuv422p14le": "C422p14 XYSCSS=422P14",
+    "yuv444p14le": "C444p14 XYSCSS=444P14",
+    "yuv420p16le": "C420p16 XYSCSS=420P16",
+    "yuv422p16le": "C422p16 XYSCSS=422P16",
+    "yuv444p16le": "C444p16 XYSCSS=444P16",
 }
 _Y4M_420 = {
     CHROMA_LOC_LEFT: "C420mpeg2 XYSCSS=420MPEG2",
@@ -129,8 +148,10 @@ _Y4M_HEADER_MAX = 128  # FFmpeg's demuxer refuses longer stream headers
 
 
 def pixel_format_by_name(name: str) -> PixelFormat | None:
-    """The format for FFmpeg's pix_fmt ``name`` (yuvj* give the plain format), or None if unsupported."""
-    return _BY_NAME.get(FULL_RANGE_ALIASES.get(name, name))
+    """The format for FFmpeg's pix_fmt ``name`` (yuvj* give the plain format, big-endian ones the
+    little-endian format), or None if unsupported."""
+    name = FULL_RANGE_ALIASES.get(name, name)
+    return _BY_NAME.get(BIG_ENDIAN_ALIASES.get(name, name))
 
 
 def pixel_format_by_id(format_id: int) -> PixelFormat:
@@ -246,7 +267,9 @@ class NativeReader:
                     f"{self.path}: pixel format changes mid-stream "
                     f"({self.source_pix_fmt!r} to {frame.format.name!r})"
                 )
-            return _frame_planes(frame, fmt, shapes, self.path)
+            return _frame_planes(frame, fmt, shapes, self.path, big_endian)
+
+        big_endian = self.source_pix_fmt in BIG_ENDIAN_ALIASES
 
         with self._open() as cont:
             yield from timed_frames(self.path, cont, convert)
@@ -254,9 +277,9 @@ class NativeReader:
 
 def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> NativeReader | None:
     """A reader of the input's planes when it is coded in its own pixel format (a YUV or gray video,
-    8 to 12 bits); None for GIFs, animated WebP, RGB and palette sources, which are coded as RGB
+    8 to 16 bits); None for GIFs, animated WebP, RGB and palette sources, which are coded as RGB
     frames. The one rule ``fpcodec encode`` and ``fpcodec batch encode`` share, so both code a file
-    the same way. A video of any other format (yuv411p, yuva420p, gray16le, rgb48le, ...) is coded
+    the same way. A video of any other format (yuv411p, yuva420p, gray9le, rgb48le, ...) is coded
     as RGB frames too, with a ConvertedSourceWarning: its own samples are not kept."""
     with open(path, "rb") as fh:
         if pillow_kind(fh.read(HEAD_BYTES)):
@@ -350,12 +373,15 @@ def rgb_planes_encoder(out, reader: VideoReader, max_pixels: int | None = None, 
     )
 
 
-def _frame_planes(frame, fmt: PixelFormat, shapes: list[tuple[int, int]], path: Path) -> list[np.ndarray]:
+def _frame_planes(
+    frame, fmt: PixelFormat, shapes: list[tuple[int, int]], path: Path, big_endian: bool = False
+) -> list[np.ndarray]:
     out = []
+    stored = np.dtype(fmt.dtype).newbyteorder(">" if big_endian else "<")
     for plane, (h, w) in zip(frame.planes, shapes, strict=True):
         if (plane.height, plane.width) != (h, w):  # would mean our table disagrees with FFmpeg's
             raise InputError(f"{path}: plane of {plane.width}x{plane.height}, expected {w}x{h}")
-        view = plane_view(plane, np.dtype(fmt.dtype).newbyteorder("<"), h)[:, :w]
+        view = plane_view(plane, stored, h)[:, :w]
         out.append(np.array(view, dtype=fmt.dtype, order="C"))  # a native-order copy
     return out
 
@@ -427,8 +453,10 @@ def y4m_header(fmt: PixelFormat, colour: ColourInfo, width: int, height: int, fp
     fps = _check_size(width, height, fps)
     if fmt.name == "yuv420p":
         tag = _Y4M_420.get(colour.chroma_location, _Y4M_420_DEFAULT)
-    else:
+    elif fmt.name in _Y4M_TAGS:
         tag = _Y4M_TAGS[fmt.name]
+    else:  # gray14le: FFmpeg's demuxer would read Cmono14 as 8-bit gray
+        raise InputError(f"Y4M has no colour-space tag for {fmt.name} that FFmpeg reads; write .mkv (FFV1)")
     rng = {COLOR_RANGE_MPEG: " XCOLORRANGE=LIMITED", COLOR_RANGE_JPEG: " XCOLORRANGE=FULL"}
     # A0:0: the sample aspect ratio is not carried, so it is written as unknown.
     line = (

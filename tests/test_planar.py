@@ -1,6 +1,6 @@
 """Planar streams (format version 7): video coded in its own pixel format, sample for sample.
 
-Round trips in every pixel format, 8 to 12 bits (odd sizes included), the motion tools against the rules they
+Round trips in every pixel format, 8 to 16 bits (odd sizes included), the motion tools against the rules they
 follow, the CLI from a real (once H.264-coded) clip to .y4m and .mkv compared sample for sample,
 and damaged or inconsistent planar streams refused.
 """
@@ -111,6 +111,14 @@ def _assert_planes_equal(got, want) -> None:
         ("yuv444p12le", 9, 8),
         ("gray10le", 10, 6),
         ("gray12le", 7, 5),
+        ("gray14le", 9, 6),
+        ("yuv420p14le", 13, 11),
+        ("yuv422p14le", 10, 7),
+        ("yuv444p14le", 6, 5),
+        ("gray16le", 11, 7),
+        ("yuv420p16le", 17, 13),
+        ("yuv422p16le", 9, 6),
+        ("yuv444p16le", 8, 7),
     ],
 )
 def test_round_trip_every_format(fmt_name, width, height) -> None:
@@ -144,9 +152,9 @@ def test_inter_frames_use_motion_and_beat_intra() -> None:
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2), (7, 13), (40, 70)])
 def test_every_kind_round_trips_every_shape(kind, shape) -> None:
     """Each kind forced on planes of awkward shapes (single rows and columns: the raster edge
-    rules, the wavefronts, the passes), 8 and 10 bits, decoded back exactly (inter kinds with a
-    zero motion field)."""
-    for depth in (8, 10):
+    rules, the wavefronts, the passes), 8, 10, 14 and 16 bits, decoded back exactly (inter kinds
+    with a zero motion field)."""
+    for depth in (8, 10, 14, 16):
         rng = np.random.default_rng(depth)
         h, w = shape
         geom = [planar.PlaneGeometry(h, w, depth=depth)]

@@ -26,6 +26,8 @@ CASES = [
     ("yuv444p", 12, 9),
     ("gray", 13, 7),
     ("yuv420p10le", 19, 13),
+    ("yuv420p16le", 15, 9),
+    ("yuv444p14le", 11, 6),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -151,6 +153,14 @@ def test_pixel_format_table():
         12: "gray12le",
         13: "rgb24",
         14: "rgba",
+        15: "gray14le",
+        16: "yuv420p14le",
+        17: "yuv422p14le",
+        18: "yuv444p14le",
+        19: "gray16le",
+        20: "yuv420p16le",
+        21: "yuv422p16le",
+        22: "yuv444p16le",
     }
     assert {i: f.name for i, f in pio.PIXEL_FORMATS.items()} == expected
     for i, fmt in pio.PIXEL_FORMATS.items():
@@ -171,7 +181,9 @@ def test_pixel_format_table():
     assert pio.PIXEL_FORMATS[3].plane_shapes(17, 11) == [(11, 17), (11, 9), (11, 9)]
     assert pio.pixel_format_by_name("yuvj420p") is pio.PIXEL_FORMATS[2]
     assert pio.pixel_format_by_name("yuvj444p") is pio.PIXEL_FORMATS[4]
-    for name in ("rgb24", "pal8", "bgra", "nv12", "yuv420p16le", "yuva420p"):
+    assert pio.pixel_format_by_name("gray16be") is pio.PIXEL_FORMATS[19]  # 16-bit gray PNGs
+    assert pio.pixel_format_by_name("yuv420p10be") is pio.PIXEL_FORMATS[6]
+    for name in ("rgb24", "pal8", "bgra", "nv12", "yuv420p9le", "yuva420p", "gray9be"):
         assert pio.pixel_format_by_name(name) is None
     with pytest.raises(FormatError, match="99"):
         pio.pixel_format_by_id(99)
@@ -305,7 +317,9 @@ def test_write_y4m_round_trip(tmp_path, pix_fmt, w, h):
     assert_planes_equal(planes, frames, fmt)
 
 
-@pytest.mark.parametrize("pix_fmt", ["yuv420p", "gray", "yuv420p10le", "yuv422p12le"])
+@pytest.mark.parametrize(
+    "pix_fmt", ["yuv420p", "gray", "yuv420p10le", "yuv422p12le", "gray16le", "yuv422p14le", "yuv444p16le"]
+)
 def test_write_y4m_matches_ffmpeg_muxer(tmp_path, pix_fmt):
     fmt = pio.pixel_format_by_name(pix_fmt)
     frames = make_planes(fmt, 17, 11, n=2, seed=2)
@@ -313,6 +327,31 @@ def test_write_y4m_matches_ffmpeg_muxer(tmp_path, pix_fmt):
     write_y4m(ours, fmt, ColourInfo(), 17, 11, Fraction(25), frames)
     encode_clip(theirs, "yuv4mpegpipe", "wrapped_avframe", pix_fmt, 17, 11, frames)
     assert ours.read_bytes() == theirs.read_bytes()
+
+
+def test_y4m_refuses_gray14_which_ffmpeg_would_read_as_8_bit(tmp_path):
+    fmt = pio.pixel_format_by_name("gray14le")
+    with pytest.raises(InputError, match="gray14le.*mkv"):
+        write_y4m(tmp_path / "g.y4m", fmt, ColourInfo(), 5, 3, Fraction(25), make_planes(fmt, 5, 3, n=1))
+    assert not (tmp_path / "g.y4m").exists()
+
+
+def test_a_16_bit_gray_png_is_read_natively_byte_swapped(tmp_path):
+    """PNG holds 16-bit gray big-endian (FFmpeg's gray16be): read as gray16le, the same samples."""
+    fmt = pio.pixel_format_by_name("gray16le")
+    (plane,) = make_planes(fmt, 13, 7, n=1, seed=5)[0]
+    path = tmp_path / "deep.png"
+    with av.open(str(path), "w", format="image2", options={"update": "1"}) as cont:
+        stream = cont.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 13, 7, "gray16be"
+        vf = av.VideoFrame(13, 7, "gray16be")
+        pio.plane_view(vf.planes[0], np.dtype(">u2"), 7)[:, :13] = plane
+        for pkt in [*stream.encode(vf), *stream.encode()]:
+            cont.mux(pkt)
+    reader = NativeReader(path)
+    assert (reader.source_pix_fmt, reader.pixel_format) == ("gray16be", fmt)
+    (((got,), _),) = list(reader.frames())
+    assert got.dtype == np.uint16 and np.array_equal(got, plane)
 
 
 @pytest.mark.parametrize(
@@ -435,11 +474,11 @@ def test_the_warning_names_every_native_format() -> None:
     formats = [f for f in pio.PIXEL_FORMATS.values() if not f.rgb]  # RGB planes are not read natively
     layouts = {(f.planes, f.log2_chroma_w, f.log2_chroma_h) for f in formats}
     assert layouts == set(names)
-    assert {f.depth for f in formats} == {8, 10, 12}
-    assert pio.NATIVE_NAMES == "gray, yuv420p, yuv422p and yuv444p, 8, 10 or 12 bits"
+    assert {f.depth for f in formats} == {8, 10, 12, 14, 16}
+    assert pio.NATIVE_NAMES == "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits"
 
 
-@pytest.mark.parametrize("pix_fmt, warned", [("gray16le", True), ("yuv440p", True), ("bgr0", False)])
+@pytest.mark.parametrize("pix_fmt, warned", [("gray9le", True), ("yuv440p", True), ("bgr0", False)])
 def test_a_video_coded_as_its_rgb_conversion_says_so(tmp_path, capsys, pix_fmt: str, warned: bool) -> None:
     """A video in a format neither coded natively nor held by RGB frames is encoded (its RGB
     conversion, decoded back exactly) with a one-line warning that its own samples are not

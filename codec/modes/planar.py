@@ -17,22 +17,23 @@ runs of whole tile rows each coded as a plane of its own rows and in a range cod
 (the kind word's bits 8-15 say how many less one, word counts follow it): the runs share nothing,
 so two threads decode a plane's two runs side by side (``planar_kernel.decode_raster_plane``).
 
-Samples of 8 bits are coded under the Laplace rows of 0..255; deeper ones (9-12 bits) as their
-top 8 bits under the same rows and then their low bits under the rows of
-``entropy.low_bits_rows`` (the same Laplace at finer steps).
+Samples of 8 bits are coded under the Laplace rows of 0..255; deeper ones (9-16 bits) as their
+top 8 bits under the same rows and then their next (up to 4) bits under the rows of
+``entropy.low_bits_rows`` (the same Laplace at finer steps); a 14- or 16-bit sample's lowest 2 or 4
+bits follow, uniform (version 17).
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
-from .. import intra, motion, motion_field, planar_probe, planar_rule, raster_rule, refinement
+from .. import intra, motion, motion_field, planar_probe, planar_rule, raster_rule, refinement, sample_bits
 
 
 KIND_INTRA = 0
@@ -54,6 +55,10 @@ OFFSET_SEARCH = 24
 #: A refinement weight (version 13) is coded as its top bits (weight >> WEIGHT_LOW_BITS, + 128)
 #: under the Laplace rows of 0..255 at WEIGHT_SCALE_IDX, then its WEIGHT_LOW_BITS low bits, uniform.
 WEIGHT_LOW_BITS = 4
+#: A sample deeper than 8 bits codes at most this many of its low bits under the Laplace at finer
+#: steps (12 bits' resolution in all); a 14- or 16-bit sample's lowest 2 or 4 bits follow,
+#: uniform (version 17: a mean is not finer than that, and those bits are mostly noise).
+MODELLED_LOW_BITS = 4
 WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
 #: The encoder costs a raster plane unrefined as well (to keep the cheaper) only where the
 #: refinement's estimated gain (``refinement.Fit.gain_bits``) is below SURE_REFINEMENT times its
@@ -68,6 +73,8 @@ SURE_REFINEMENT = 4.0
 #: from its left neighbours only (on the natural clips, splitting 320x240 intra frames too cost
 #: 0.12 % of all bytes instead of 0.03 %, 0.6 % on a clip of intra frames; a row in 120).
 SUBSTREAMS = 2
+#: Version 17: the kind word's bit that says a sample rule word per plane follows it.
+RULES_BIT = 1 << 16
 SUBSTREAM_SAMPLES = 1 << 15
 INTRA_SUBSTREAM_SAMPLES = 1 << 17
 
@@ -80,7 +87,7 @@ class PlaneGeometry:
     width: int
     log2_h: int = 0
     log2_w: int = 0
-    depth: int = 8  # bits per sample, 8..12
+    depth: int = 8  # bits per sample, 8..16
 
     @property
     def max_value(self) -> int:
@@ -108,6 +115,8 @@ class PlanarCandidate:
     weights: tuple[np.ndarray, ...] = ()  # per wavefront plane: its refinement (version 13)
     field: motion_field.FieldCode | None = None  # inter kinds: the motion field (version 13)
     runs: int = 1  # raster kinds: the planes' runs, a substream each (version 14)
+    #: per frame plane, which of its bits are coded (version 17); empty: every plane as it stands
+    rules: tuple[sample_bits.SampleBits, ...] = ()
 
     def coding_table(self, k: int) -> np.ndarray:
         """Coded plane k's scale index per context of its batches (a wavefront plane's contexts are
@@ -129,8 +138,14 @@ def estimate(
     inter frame leaves out the groups of kinds the probe finds not worth estimating (and tells it
     how the others fared). Of equal estimates the first in the order intra, raster intra,
     inter, raster inter is taken."""
+    rules = tuple(sample_bits.fit(p, g.depth) for p, g in zip(planes, geometry, strict=True))
+    if all(r == sample_bits.plain(g.depth) for r, g in zip(rules, geometry, strict=True)):
+        rules = ()
     flat = [p.astype(np.int64).ravel() for p in planes]
     sizes = [(g.height, g.width, g.depth) for g in geometry]
+    if rules:  # the planes' coded values, at their coded depths
+        flat = [sample_bits.reduce(f, r) for f, r in zip(flat, rules, strict=True)]
+        sizes = [(h, w, r.depth) for (h, w, _), r in zip(sizes, rules, strict=True)]
     runs = substreams(geometry[0].height, geometry[0].width)
     intra_runs = substreams(geometry[0].height, geometry[0].width, intra=True)
     # The best so far and its rank (of equal estimates the lower rank wins): a loser is dropped as
@@ -154,6 +169,8 @@ def estimate(
         vx = np.choose(pick, [f[1] for f in found])
         field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
         mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
+        if rules:
+            mcs = [sample_bits.reduce_reference(mc, r) for mc, r in zip(mcs, rules, strict=True)]
         del halves, found  # 16 bytes a luma sample per reference
         if probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost):
             ctf_inter_bits = offer(_joined(field, _plan(KIND_INTER, flat, mcs, sizes)), 2)
@@ -171,7 +188,7 @@ def estimate(
     if probe is not None and references:
         probe.update(planar_probe.INTRA, intra_bits, best[0], motion_cost)
         probe.update(planar_probe.CTF_INTER, ctf_inter_bits, best[0], motion_cost)
-    return best[2]
+    return replace(best[2], rules=rules) if rules else best[2]
 
 
 def _mc_planes(
@@ -356,12 +373,31 @@ def _hints(coded: list[np.ndarray], mcs: list, sizes: list[tuple[int, int, int]]
     return out
 
 
-def _split(values: np.ndarray, mean: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A sample deeper than 8 bits as coded: its top 8 bits, their mean (1/16 of their unit, the
-    rule's mean shifted down, at most 4080) and its low bits (FORMAT.md, "Deeper samples")."""
+def _low_parts(depth: int) -> tuple[int, int]:
+    """A deeper sample's low bits as coded: (how many under ``entropy.low_bits_rows``, at most
+    MODELLED_LOW_BITS; how many after them, uniform: a 14- or 16-bit sample's lowest 2 or 4)."""
     extra = depth - 8
-    coarse_mean = np.minimum(mean >> extra, 16 * 255)
-    return values >> extra, coarse_mean, values & ((1 << extra) - 1)
+    return min(extra, MODELLED_LOW_BITS), max(extra - MODELLED_LOW_BITS, 0)
+
+
+def _coarse_mean(mean: np.ndarray, depth: int, aligned: bool = True) -> np.ndarray:
+    """The mean of a deeper sample's top 8 bits, in 1/16 of their unit (0..4080), from the rule's
+    ``mean`` (1/16 of a sample): version 17 (``aligned``) moves it by half a coarse value less
+    half a sample, so that a coarse value's bin of the Laplace covers the samples it holds (v >>
+    e = c for v in 2^e c .. 2^e c + 2^e - 1, centred on 2^e c + (2^e - 1) / 2); before, the bin of c
+    was centred on 2^e c, half a coarse value off (10-bit chroma of a natural clip: 3.34 bits a
+    sample instead of 1.04)."""
+    extra = depth - 8
+    if aligned:
+        mean = mean - 8 * ((1 << extra) - 1) + (1 << (extra - 1))
+    return np.clip(mean >> extra, 0, 16 * 255)
+
+
+def _split(values: np.ndarray, mean: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sample deeper than 8 bits as coded: its top 8 bits, their mean (``_coarse_mean``) and its
+    low bits (FORMAT.md, "Deeper samples")."""
+    extra = depth - 8
+    return values >> extra, _coarse_mean(mean, depth), values & ((1 << extra) - 1)
 
 
 def _fit_table(flat: np.ndarray, params, depth: int, contexts: int) -> tuple[np.ndarray, float]:
@@ -400,11 +436,12 @@ def _low_bits(flat: np.ndarray, params, table: np.ndarray, depth: int) -> float:
     """The low bits' cost of samples deeper than 8 bits (0 for 8-bit planes) under ``table``."""
     bits = 0.0
     if depth > 8:
+        modelled, rest = _low_parts(depth)
         for targets, mean, ctx in params:
             coarse, coarse_mean, low = _split(flat[targets], mean, depth)
-            rows = entropy.low_bits_rows(coarse, coarse_mean, table[ctx], depth - 8)
-            picked = np.take_along_axis(rows, low[:, None], axis=1)[:, 0]
-            bits += float(np.sum(np.log2(rows.sum(axis=1)) - np.log2(picked)))
+            rows = entropy.low_bits_rows(coarse, coarse_mean, table[ctx], modelled)
+            picked = np.take_along_axis(rows, (low >> rest)[:, None], axis=1)[:, 0]
+            bits += float(np.sum(np.log2(rows.sum(axis=1)) - np.log2(picked))) + rest * low.size
     return bits
 
 
@@ -506,10 +543,11 @@ def _decode_weights(dec: entropy.FrameDecoder, inter: bool) -> np.ndarray:
     return weights.reshape(shape)
 
 
-def kind_word(word: int) -> tuple[int, int]:
-    """(kind, substreams) of a planar payload's kind word: its bits 0-7 and, from version 14,
-    its bits 8 and up plus one (FORMAT.md, "Substreams")."""
-    return word & 0xFF, (word >> 8) + 1
+def kind_word(word: int) -> tuple[int, int, bool]:
+    """(kind, substreams, sample rules) of a planar payload's kind word: its bits 0-7, from version
+    14 its bits 8-15 plus one (FORMAT.md, "Substreams"), and from version 17 its bit 16 (a rule
+    word per plane follows it, "Sample rules"); bits 17-31 are zero."""
+    return word & 0xFF, (word >> 8 & 0xFF) + 1, bool(word & RULES_BIT)
 
 
 def substreams(height: int, width: int, intra: bool = False) -> int:
@@ -555,7 +593,9 @@ def encode(c: PlanarCandidate) -> bytes:
             _encode_wavefronts(run_enc, flat, plane_params[f0:f1], table, depth)
     words = [e.finish() for e in encs]
     counts = struct.pack(f"<{c.runs - 1}I", *(len(w) // 4 for w in words[:-1]))
-    return struct.pack("<I", c.kind | (c.runs - 1) << 8) + counts + b"".join(words)
+    rules = struct.pack(f"<{len(c.rules)}I", *(r.word() for r in c.rules))
+    word = c.kind | (c.runs - 1) << 8 | (RULES_BIT if c.rules else 0)
+    return struct.pack("<I", word) + rules + counts + b"".join(words)
 
 
 def _encode_wavefronts(
@@ -596,19 +636,31 @@ def _encode_batch(
         return
     coarse, coarse_mean, low = _split(values, mean, depth)
     entropy.encode_windowed(enc, coarse, coarse_mean, scale, single)
-    enc.encode_categorical(low, entropy.low_bits_rows(coarse, coarse_mean, scale, depth - 8))
+    modelled, rest = _low_parts(depth)
+    enc.encode_categorical(low >> rest, entropy.low_bits_rows(coarse, coarse_mean, scale, modelled))
+    if rest:
+        enc.encode_categorical(low & ((1 << rest) - 1), np.ones((low.size, 1 << rest)))
 
 
 def _decode_batch(
-    dec: entropy.FrameDecoder, mean: np.ndarray, scale: np.ndarray, depth: int, single: bool = False
+    dec: entropy.FrameDecoder,
+    mean: np.ndarray,
+    scale: np.ndarray,
+    depth: int,
+    single: bool = False,
+    aligned: bool = True,
 ) -> np.ndarray:
-    """Mirror of ``_encode_batch``."""
+    """Mirror of ``_encode_batch``; ``aligned``: the stream's deeper samples have version 17's
+    coarse means (``_coarse_mean``)."""
     if depth == 8:
         return entropy.decode_windowed(dec, mean, scale, single)
     extra = depth - 8
-    coarse_mean = np.minimum(mean >> extra, 16 * 255)
+    coarse_mean = _coarse_mean(mean, depth, aligned)
     coarse = entropy.decode_windowed(dec, coarse_mean, scale, single)
-    low = dec.decode_categorical(entropy.low_bits_rows(coarse, coarse_mean, scale, extra))
+    modelled, rest = _low_parts(depth)
+    low = dec.decode_categorical(entropy.low_bits_rows(coarse, coarse_mean, scale, modelled)).astype(np.int64)
+    if rest:
+        low = (low << rest) | dec.decode_categorical(np.ones((low.size, 1 << rest)))
     return (coarse << extra) | low
 
 
@@ -650,11 +702,12 @@ def _decode_plane(
     w: int,
     depth: int = 8,
     hint: np.ndarray | None = None,
+    aligned: bool = True,
 ) -> np.ndarray:
     flat = np.zeros(h * w, np.int64)
     for p in intra.passes(h, w):
         mean, ctx = planar_rule.pass_params(flat, mc, p, (1 << depth) - 1, hint)
-        flat[p.targets] = _decode_batch(dec, mean, table[ctx], depth)
+        flat[p.targets] = _decode_batch(dec, mean, table[ctx], depth, aligned=aligned)
     return flat
 
 
@@ -668,12 +721,13 @@ def _decode_raster_plane(
     hint: np.ndarray | None = None,
     offsets: np.ndarray | None = None,
     weights: np.ndarray = raster_rule.NO_REFINEMENT,
+    aligned: bool = True,
 ) -> np.ndarray:
     """A wavefront plane, from one range decoder per substream (``decs``: one, or one per run of
     rows, version 14); with its error levels' ``offsets`` (version 12), each
     sample's scale index is its (context, error level)'s, the level from the decoded neighbours
     and their means (kept in ``means`` as the wavefronts are decoded); with ``weights`` (version
-    13), the means are refined."""
+    13), the means are refined; ``aligned``: deeper samples' coarse means as version 17's."""
     from .. import planar_kernel  # numba: loaded on first use
 
     flat = np.zeros(h * w, np.int64)
@@ -707,17 +761,18 @@ def _decode_raster_plane(
                     flat, means, neighbours, depth
                 )
                 means[targets] = mean
-            flat[targets] = _decode_batch(dec, mean, table[ctx], depth, single=True)
+            flat[targets] = _decode_batch(dec, mean, table[ctx], depth, single=True, aligned=aligned)
     return flat
 
 
-def _substreams(payload: bytes, runs: int, compiled: bool) -> list[entropy.FrameDecoder]:
-    """The range decoders of a raster payload in ``runs`` substreams (version 14), past
-    its kind word: ``runs`` - 1 word counts, then the substreams' words."""
-    first = 4 + 4 * (runs - 1)
+def _substreams(payload: bytes, runs: int, compiled: bool, start: int = 4) -> list[entropy.FrameDecoder]:
+    """The range decoders of a raster payload in ``runs`` substreams (version 14), from byte
+    ``start`` (past its kind word and rule words): ``runs`` - 1 word counts, then the substreams'
+    words."""
+    first = start + 4 * (runs - 1)
     if len(payload) < first:
         raise FormatError(f"raster frame payload of {len(payload)} bytes ({runs} substreams' word counts)")
-    counts = struct.unpack_from(f"<{runs - 1}I", payload, 4)
+    counts = struct.unpack_from(f"<{runs - 1}I", payload, start)
     words = (len(payload) - first) // 4
     if sum(counts) > words:
         raise FormatError(
@@ -739,21 +794,25 @@ def decode(
     field_coding: bool = True,
     compiled: bool = True,
     substreams: bool = True,
+    deep_samples: bool = True,
 ) -> list[np.ndarray]:
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
     the last first, at most motion.REFERENCES since the last key frame); ``error_levels``,
     ``refinement`` and ``field_coding`` (``motion_field``, else the field as intra planes): the
     stream's version has them (12 and later, 13 and later); ``substreams``: a raster frame's
-    planes may be in substreams (14 and later). ``compiled``: the raster planes and
+    planes may be in substreams (14 and later); ``deep_samples``: version 17's rules, planes
+    with sample rules (``codec.sample_bits``) and deeper samples' aligned coarse means. ``compiled``: the raster planes and
     the field decoded by compiled kernels that also read the range coder's words
     (``planar_kernel.decode_raster_plane``, ``motion_kernel.read_field``); without it, a Python
     step per wavefront through constriction (the same samples, ``tests/test_range_coder.py``)."""
     if len(payload) < 4 or len(payload) % 4:
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (word,) = struct.unpack_from("<I", payload)
-    kind, runs = kind_word(word)
+    kind, runs, has_rules = kind_word(word)
     if kind not in (KIND_INTRA, KIND_INTER, KIND_RASTER, KIND_RASTER_INTER):
         raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra, 3 raster inter)")
+    if word >> 17 or (has_rules and not deep_samples):
+        raise FormatError(f"planar frame kind word {word:#x}: reserved bits set")
     raster = kind in (KIND_RASTER, KIND_RASTER_INTER)
     if runs > 1 and not (raster and substreams and runs <= raster_rule.MAX_SUBSTREAMS):
         raise FormatError(
@@ -762,8 +821,27 @@ def decode(
         )
     if kind in (KIND_INTER, KIND_RASTER_INTER) and not references:
         raise FormatError("inter planar frame without a previous frame")
-    decs = _substreams(payload, runs, compiled)
+    start = 4
+    rules = [sample_bits.plain(g.depth) for g in geometry]
+    if has_rules:
+        start += 4 * len(geometry)
+        if len(payload) < start:
+            raise FormatError(f"planar frame payload of {len(payload)} bytes ({len(geometry)} rule words)")
+        words = struct.unpack_from(f"<{len(geometry)}I", payload, 4)
+        rules = [sample_bits.from_word(w, g.depth) for w, g in zip(words, geometry, strict=True)]
+    full = geometry  # the frame's planes; ``geometry`` is from here on their coded values'
+    geometry = [replace(g, depth=r.depth) for g, r in zip(geometry, rules, strict=True)]
+    decs = _substreams(payload, runs, compiled, start)
     dec = decs[0]
+
+    def expanded(planes: list[np.ndarray]) -> list[np.ndarray]:
+        """The planes' samples from their coded values."""
+        if not has_rules:
+            return planes
+        return [
+            sample_bits.expand(p.astype(np.int64), r, g.depth).astype(np.uint8 if g.depth == 8 else np.uint16)
+            for p, r, g in zip(planes, rules, full, strict=True)
+        ]
 
     def wavefront_tables(inter: bool) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
         """Per plane: (table, error levels' offsets, refinement weights)."""
@@ -777,12 +855,23 @@ def decode(
         ]
 
     if kind == KIND_RASTER:
-        return [
-            _decode_raster_plane(decs, table, g.height, g.width, g.depth, offsets=offsets, weights=weights)
-            .astype(np.uint8 if g.depth == 8 else np.uint16)
-            .reshape(g.height, g.width)
-            for g, (table, offsets, weights) in zip(geometry, wavefront_tables(False), strict=True)
-        ]
+        return expanded(
+            [
+                _decode_raster_plane(
+                    decs,
+                    table,
+                    g.height,
+                    g.width,
+                    g.depth,
+                    offsets=offsets,
+                    weights=weights,
+                    aligned=deep_samples,
+                )
+                .astype(np.uint8 if g.depth == 8 else np.uint16)
+                .reshape(g.height, g.width)
+                for g, (table, offsets, weights) in zip(geometry, wavefront_tables(False), strict=True)
+            ]
+        )
     inter = kind != KIND_INTRA
     field_count = 0 if not inter or field_coding else (3 if len(references) > 1 else 2)
     tables = [_decode_table(dec) for _ in range(field_count)]
@@ -805,7 +894,9 @@ def decode(
             raise FormatError(f"planar frame: motion vector component {worst} beyond {motion.LIMIT}")
         if int(pick.max()) >= len(references):
             raise FormatError(f"planar frame: reference {int(pick.max())} of {len(references)} frames")
-        mcs = list(_mc_planes(references, vy, vx, pick, geometry))
+        mcs = list(_mc_planes(references, vy, vx, pick, full))
+        if has_rules:
+            mcs = [sample_bits.reduce_reference(mc, r) for mc, r in zip(mcs, rules, strict=True)]
     planes: list[np.ndarray] = []
     hints: dict[tuple[int, int], np.ndarray] = {}  # per chroma plane size (Cb's serves Cr)
     for k, (g, mc, (table, offsets, weights)) in enumerate(zip(geometry, mcs, frame_tables, strict=True)):
@@ -816,8 +907,10 @@ def decode(
                 hints[g.height, g.width] = planar_rule.chroma_hint(planes[0], luma_mc, g.height, g.width)
             hint = hints[g.height, g.width]
         if kind == KIND_RASTER_INTER:
-            flat = _decode_raster_plane(decs, table, g.height, g.width, g.depth, mc, hint, offsets, weights)
+            flat = _decode_raster_plane(
+                decs, table, g.height, g.width, g.depth, mc, hint, offsets, weights, deep_samples
+            )
         else:
-            flat = _decode_plane(dec, table, mc, g.height, g.width, g.depth, hint)
+            flat = _decode_plane(dec, table, mc, g.height, g.width, g.depth, hint, deep_samples)
         planes.append(flat.astype(np.uint8 if g.depth == 8 else np.uint16).reshape(g.height, g.width))
-    return planes
+    return expanded(planes)

@@ -1,0 +1,223 @@
+"""Format version 17: 14- and 16-bit planes, sample rules, and deeper samples' aligned coarse means.
+
+A 16-bit source keeps every sample (gray16le, yuv4xxp14le/16le; a 16-bit gray PNG read byte-swapped);
+a plane whose low bits are zero or copies of its top bits, or whose values are small, is coded at
+the depth it really has (``codec.sample_bits``); the top 8 bits of a 9-16-bit sample are coded under
+a Laplace whose bins cover the samples they hold (before version 17 they were half a coarse value
+off, and version-16 streams still decode so).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pytest
+from conftest import DATA, assert_planar_fixture_decodes, run_main
+
+from fpcodec.bitstream.errors import FormatError
+from fpcodec.codec import planar_coding, sample_bits
+from fpcodec.codec.modes import planar
+from fpcodec.codec.pipeline import Decoder, Encoder
+from fpcodec.codec.planar_io import ColourInfo, pixel_format_by_name, read_planes
+
+CLIP10 = "bikes_yuv420p10le_48x36.mkv"  # 6 frames of bikes, scaled to 48x36 in 10 bits (bicubic)
+
+
+def _stream(frames: list[list[np.ndarray]], fmt_name: str) -> bytes:
+    fmt = pixel_format_by_name(fmt_name)
+    h, w = frames[0][0].shape
+    buf = io.BytesIO()
+    enc = Encoder(buf, width=w, height=h, channels=fmt.planes, model="last-frame", pixel_format=fmt)
+    for planes in frames:
+        enc.write_planes(planes, 40)
+    enc.close()
+    return buf.getvalue()
+
+
+def _decoded(data: bytes) -> list[list[np.ndarray]]:
+    return [f.planes for f in Decoder(io.BytesIO(data)).frames()]
+
+
+def _assert_same(got, want) -> None:
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        for pa, pb in zip(a, b, strict=True):
+            assert pa.dtype == pb.dtype
+            np.testing.assert_array_equal(pa, pb)
+
+
+def _clip10() -> list[list[np.ndarray]]:
+    return read_planes(DATA / CLIP10)[1]
+
+
+# ----------------------------------------------------------------------- aligned coarse means
+def test_version_16_deep_samples_still_decode_with_their_own_coarse_means() -> None:
+    """tests/data/v16_planar10.fpc: the version-16 encoder's 10-bit stream, coarse means unaligned."""
+    assert_planar_fixture_decodes("v16_planar10.fpc", 16, CLIP10)
+
+
+def test_aligned_coarse_means_code_10_bit_video_in_a_third_of_the_bytes() -> None:
+    """The same 10-bit clip as the version-16 fixture: version 17 codes it exactly in under half its
+    bytes (2859 against 9887 when this was written): the top 8 bits' Laplace bins now cover the
+    samples they hold."""
+    frames = _clip10()
+    data = _stream(frames, "yuv420p10le")
+    _assert_same(_decoded(data), frames)
+    assert len(data) < 0.5 * len((DATA / "v16_planar10.fpc").read_bytes())
+
+
+def test_coarse_mean_is_centred_on_the_samples_of_a_coarse_value() -> None:
+    """A rule mean exactly on a coarse value's middle sample gives that value's mean; the old rule
+    put it half a coarse value lower."""
+    for depth in (9, 10, 12, 16):
+        e = depth - 8
+        c = np.arange(256)
+        middle = 16 * ((c << e) + ((1 << e) - 1) / 2)  # 1/16 of a sample
+        got = planar._coarse_mean(np.floor(middle).astype(np.int64), depth)
+        np.testing.assert_array_equal(got, 16 * c)
+        old = planar._coarse_mean(np.floor(middle).astype(np.int64), depth, aligned=False)
+        assert np.all(old[1:-1] > 16 * c[1:-1])  # (the old bins sat on 2^e c, below the samples)
+
+
+# ------------------------------------------------------------------------------- sample rules
+def _deep(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.uint16)
+
+
+@pytest.mark.parametrize(
+    "make, depth, shift, replicate",
+    [
+        (lambda v: v << 6, 16, 6, False),  # 10-bit samples in a 16-bit container
+        (lambda v: (v >> 2) * 257, 16, 8, True),  # PNG tools' 8 -> 16 bits
+        (lambda v: v >> 2, 16, 0, False),  # Pillow's I;16 of an 8-bit image: small values
+        (lambda v: v << 2, 12, 2, False),
+        (lambda v: v * 61 + (1 << 15), 16, 0, False),  # no rule fits: coded as it stands
+    ],
+    ids=["shifted", "replicated", "small", "shifted12", "plain"],
+)
+def test_sample_rules_find_the_bits_that_carry_information(make, depth, shift, replicate) -> None:
+    """Each kind of deep source is coded as the samples it really holds: in the bytes of the
+    10-bit clip's own stream, plus a rule word per plane and frame (plain: far more)."""
+    frames10 = _clip10()
+    frames = [[_deep(make(p.astype(np.int64))) for p in planes] for planes in frames10]
+    for luma, *_ in frames:  # (a flat chroma plane may have more bits to spare)
+        top = int(luma.max()) >> shift
+        want = sample_bits.SampleBits(shift, min(max(8, top.bit_length()), depth), replicate)
+        assert sample_bits.fit(luma, depth) == want
+    data = _stream(frames, "yuv420p16le" if depth == 16 else "yuv420p12le")
+    _assert_same(_decoded(data), frames)
+    ten = len(_stream(frames10, "yuv420p10le"))
+    rule_words = 4 * 3 * len(frames)
+    if make(np.array([0]))[0] == 1 << 15:  # plain: five more bits a sample, near enough
+        assert sample_bits.fit(frames[0][0], depth) == sample_bits.plain(16)
+        assert len(data) > ten + 5 * 48 * 36 * 1.5 * len(frames) / 8
+    elif shift in (2, 6):  # the 10-bit samples themselves, shifted
+        assert len(data) <= ten + rule_words
+    else:
+        assert len(data) < ten  # 8 bits carry it
+
+
+def test_an_8_bit_plane_has_no_rule_and_an_all_zero_plane_is_all_shift() -> None:
+    even = np.arange(0, 256, 2, dtype=np.uint8).reshape(8, 16)
+    assert sample_bits.fit(even, 8) == sample_bits.plain(8)
+    assert sample_bits.fit(np.zeros((3, 3), np.uint16), 16) == sample_bits.SampleBits(15, 8)
+    assert sample_bits.fit(np.full((3, 3), 1 << 15, np.uint16), 16) == sample_bits.SampleBits(15, 8)
+    assert sample_bits.fit(np.full((3, 3), 3, np.uint16), 10) == sample_bits.SampleBits(0, 8)
+
+
+def test_a_stream_of_rules_round_trips_inter_frames_whose_references_hold_other_bits() -> None:
+    """Frames whose rules differ (a shifted frame after a plain one, a small one after a shifted
+    one): each frame's reference is brought to its own coded values, and every frame decodes."""
+    frames10 = _clip10()
+    kinds = [lambda v: v * 64 + 5, lambda v: v << 6, lambda v: v >> 2, lambda v: (v >> 2) * 257]
+    frames = [[_deep(kinds[i % 4](p.astype(np.int64))) for p in planes] for i, planes in enumerate(frames10)]
+    data = _stream(frames, "yuv420p16le")
+    _assert_same(_decoded(data), frames)
+
+
+def _rule_frame() -> tuple[bytes, list, list[planar.PlaneGeometry]]:
+    """A planar payload with sample rules, its references and geometry."""
+    frames = [[_deep(p.astype(np.int64) << 6) for p in planes] for planes in _clip10()[:2]]
+    geometry = planar_coding.geometry(pixel_format_by_name("yuv420p16le"), 48, 36)
+    candidate = planar.estimate(frames[1], [frames[0]], geometry)
+    assert candidate.rules
+    return planar.encode(candidate), [frames[0]], geometry
+
+
+def test_damaged_rules_are_refused() -> None:
+    payload, references, geometry = _rule_frame()
+    word = struct.unpack_from("<I", payload)[0]
+    assert word & planar.RULES_BIT
+    np.testing.assert_array_equal(planar.decode(payload, references, geometry)[0] >> 6, _clip10()[1][0])
+    with pytest.raises(FormatError, match="reserved bits"):
+        planar.decode(payload, references, geometry, deep_samples=False)  # a version-16 stream
+    with pytest.raises(FormatError, match="reserved bits"):
+        planar.decode(struct.pack("<I", word | 1 << 17) + payload[4:], references, geometry)
+    for bad in (0x200, 0x10 * 9 + 6, 16 * 8 + 15 | 0x100, 0x100):  # reserved, depth, replication
+        damaged = payload[:4] + struct.pack("<I", bad) + payload[8:]
+        with pytest.raises(FormatError, match="sample rule word"):
+            planar.decode(damaged, references, geometry)
+    with pytest.raises(FormatError, match="rule words"):
+        planar.decode(payload[:8], references, geometry)
+    with pytest.raises(FormatError, match="above 16 bits shifted by 6"):
+        sample_bits.expand(np.array([1 << 10]), sample_bits.SampleBits(6, 11), 16)
+
+
+def test_deep_formats_need_version_17() -> None:
+    frames = [[_deep(p.astype(np.int64) * 64 + 3) for p in planes] for planes in _clip10()[:1]]
+    data = bytearray(_stream(frames, "yuv420p16le"))
+    assert data[8:10] == (17).to_bytes(2, "little")
+    _assert_same(_decoded(bytes(data)), frames)
+    data[8:10] = (16).to_bytes(2, "little")  # the preamble has no checksum
+    with pytest.raises(FormatError, match=r"pixel format id 20 \(yuv420p16le\) is from format version 17"):
+        Decoder(io.BytesIO(bytes(data)), load_model=False)
+
+
+# ------------------------------------------------------------------------------------- the CLI
+def test_cli_codes_a_16_bit_gray_png_losslessly(tmp_path, capsys) -> None:
+    """A 16-bit gray PNG (gray16be) is coded in its own samples, no warning, and written back
+    exactly to .mkv (FFV1) and .y4m; its info names gray16le."""
+    import av
+
+    from fpcodec.codec.planar_io import plane_view
+
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:21, 0:30]
+    plane = np.clip(yy * 2100 + xx * 900 + rng.integers(0, 40, (21, 30)), 0, 65535).astype(np.uint16)
+    src = tmp_path / "depth.png"
+    with av.open(str(src), "w", format="image2", options={"update": "1"}) as cont:
+        stream = cont.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 30, 21, "gray16be"
+        vf = av.VideoFrame(30, 21, "gray16be")
+        plane_view(vf.planes[0], np.dtype(">u2"), 21)[:, :30] = plane
+        for pkt in [*stream.encode(vf), *stream.encode()]:
+            cont.mux(pkt)
+    code, out, err = run_main(capsys, "encode", src, "-o", tmp_path / "d.fpc", "-q")
+    assert code == 0 and "warning" not in err
+    code, out, _ = run_main(capsys, "info", tmp_path / "d.fpc")
+    assert code == 0 and "gray16le" in out and "format version 17" in out
+    for suffix in ("mkv", "y4m"):
+        code, _, err = run_main(capsys, "decode", tmp_path / "d.fpc", "-o", tmp_path / f"d.{suffix}", "-q")
+        assert code == 0, err
+        fmt, frames = read_planes(tmp_path / f"d.{suffix}")
+        assert fmt.name == "gray16le" and len(frames) == 1
+        np.testing.assert_array_equal(frames[0][0], plane)
+
+
+def test_cli_refuses_gray14_to_y4m_in_one_line(tmp_path, capsys) -> None:
+    fmt = pixel_format_by_name("gray14le")
+    frames = [[np.full((4, 5), 9000, np.uint16)]]
+    src = tmp_path / "g14.mkv"
+    from fractions import Fraction
+
+    from fpcodec.codec.planar_io import write_ffv1_mkv
+
+    write_ffv1_mkv(src, fmt, ColourInfo(), 5, 4, Fraction(25), frames)
+    assert run_main(capsys, "encode", src, "-o", tmp_path / "g.fpc", "-q")[0] == 0
+    code, _, err = run_main(capsys, "decode", tmp_path / "g.fpc", "-o", tmp_path / "g.y4m", "-q")
+    assert code != 0 and "gray14le" in err and ".mkv" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "g.y4m").exists()
+    assert run_main(capsys, "decode", tmp_path / "g.fpc", "-o", tmp_path / "g.mkv", "-q")[0] == 0
+    np.testing.assert_array_equal(read_planes(tmp_path / "g.mkv")[1][0][0], frames[0][0])
