@@ -398,8 +398,16 @@ def write_planar(dec, fmt: str, target, planes_seq, durations: list[int], force:
         writer = write_y4m if fmt == "y4m" else write_ffv1_mkv
         writer(target, pf, colour, h.width, h.height, fps, planes_seq, force=force)
         return warnings
+    if pf.gbr and fmt in ("png", "apng", "pattern"):  # 16-bit RGB(A): PNG holds every sample
+        from .planar_convert import to_packed_rgb
+
+        packed = to_packed_rgb(planes_seq)
+        return warnings + write_frames(target, packed, durations, h.time_base, h.loop, force=force)
     warnings.append(
         f"the stream holds {pf.name} samples; .{fmt if fmt != 'pattern' else 'png'} output is their "
+        "conversion to 8-bit RGB (write .mkv for the exact samples)"
+        if pf.gbr
+        else f"the stream holds {pf.name} samples; .{fmt if fmt != 'pattern' else 'png'} output is their "
         "conversion to RGB (write .y4m or .mkv for the exact samples)"
     )
     rgb = to_rgb(planes_seq, pf, colour, h.width, h.height)

@@ -485,6 +485,8 @@ def _write_apng(
     import av
 
     fmt = "rgba" if first.shape[2] == 4 else "rgb24"
+    if first.dtype == np.uint16:  # 16-bit RGB(A) of planar RGB streams (version 17)
+        fmt = "rgba64be" if first.shape[2] == 4 else "rgb48be"
     plays = 1 if loop is None else loop
     final = Fraction(max(int(durs[-1]), 1)) * time_base  # the muxer's own guess is the previous delay
     options = {"plays": str(plays), "final_delay": repr(float(final))}
@@ -518,7 +520,10 @@ def _write_png_sequence(pattern: str, frames: Iterable[np.ndarray], count: int, 
     written = 0
     for p, f in zip(paths, frames, strict=False):
         with atomic_output(p, True) as tmp:
-            Image.fromarray(f).save(tmp, format="PNG")
+            if f.dtype == np.uint16:  # 16-bit RGB(A), which Pillow does not write
+                _write_apng(tmp, f, [f], [1], Fraction(1), None)
+            else:
+                Image.fromarray(f).save(tmp, format="PNG")
         written += 1
     if written != count:
         raise FpcodecError(f"{written} frames for {count} durations")

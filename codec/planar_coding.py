@@ -32,7 +32,13 @@ def geometry(fmt: PixelFormat, width: int, height: int) -> list[planar.PlaneGeom
     """Every plane's size and subsampling for a frame of ``fmt``."""
     shapes = fmt.plane_shapes(width, height)
     return [
-        planar.PlaneGeometry(h, w, *((fmt.log2_chroma_h, fmt.log2_chroma_w) if k else (0, 0)), fmt.depth)
+        planar.PlaneGeometry(
+            h,
+            w,
+            *((fmt.log2_chroma_h, fmt.log2_chroma_w) if k else (0, 0)),
+            fmt.depth,
+            fmt.gbr and k in (1, 2),
+        )
         for k, (h, w) in enumerate(shapes)
     ]
 

@@ -2,7 +2,8 @@
 
 A conversion, not the stream's samples: FFmpeg's swscale turns the planes into RGB24 by the
 stream's colour range and matrix (BT.601 where the source left them unspecified), as any player
-would. ``fpcodec decode`` says so whenever it writes one.
+would. ``fpcodec decode`` says so whenever it writes one. Planar RGB of 16 bits (gbrp16le,
+gbrap16le) is the exception PNG holds exactly: ``to_packed_rgb``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,14 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .planar_io import COLOR_RANGE_JPEG, ColourInfo, PixelFormat
+
+
+def to_packed_rgb(planes_seq: Iterable[list[np.ndarray]]) -> Iterator[np.ndarray]:
+    """(H, W, 3) or (H, W, 4) uint16 RGB(A) frames of planar RGB frames (green, blue, red, alpha
+    planes): the same samples, packed as a 16-bit PNG holds them."""
+    for planes in planes_seq:
+        green, blue, red, *alpha = planes
+        yield np.dstack([red, green, blue, *alpha]).astype(np.uint16, copy=False)
 
 
 def to_rgb(

@@ -58,6 +58,9 @@ class PixelFormat:
     #: RGB(A) frames coded as planes (``codec.rgb_planes``, version 16): decoded back to RGB(A)
     #: pixels, never read from or written to a planar file
     rgb: bool = False
+    #: FFmpeg's planar RGB (planes green, blue, red, alpha; version 17): blue and red coded less
+    #: green (``rgb_planes.less_green``), at one sample rule
+    gbr: bool = False
 
     @property
     def dtype(self) -> type[np.unsignedinteger]:
@@ -98,6 +101,8 @@ _FORMATS = (
     PixelFormat("yuv420p16le", 20, 3, 1, 1, 16),
     PixelFormat("yuv422p16le", 21, 3, 1, 0, 16),
     PixelFormat("yuv444p16le", 22, 3, 0, 0, 16),
+    PixelFormat("gbrp16le", 23, 3, 0, 0, 16, gbr=True),
+    PixelFormat("gbrap16le", 24, 4, 0, 0, 16, gbr=True),
 )
 #: The supported formats by their stream id.
 PIXEL_FORMATS: dict[int, PixelFormat] = {f.format_id: f for f in _FORMATS}
@@ -108,8 +113,24 @@ RGBA_PLANES = PIXEL_FORMATS[14]
 PLANES_FOR_CHANNELS = {3: RGB_PLANES, 4: RGBA_PLANES}
 #: The formats a video is read in natively, by FFmpeg's name (an RGB video is read as RGB frames).
 _BY_NAME: dict[str, PixelFormat] = {f.name: f for f in _FORMATS if not f.rgb}
+#: Packed 16-bit RGB(A) and gray-alpha formats (16-bit PNGs and TIFFs decode so), read as FFmpeg's
+#: planar RGB of the same samples: (the planar format, byte order, and where the packed pixel holds
+#: green, blue, red (and alpha); gray-alpha's gray is all three).
+PACKED_RGB = {
+    f"{name}{order}": (planar, ">" if order == "be" else "<", channels)
+    for order in ("be", "le")
+    for name, planar, channels in (
+        ("rgb48", "gbrp16le", (1, 2, 0)),
+        ("bgr48", "gbrp16le", (1, 0, 2)),
+        ("rgba64", "gbrap16le", (1, 2, 0, 3)),
+        ("bgra64", "gbrap16le", (1, 0, 2, 3)),
+        ("ya16", "gbrap16le", (0, 0, 0, 1)),
+    )
+}
 #: The formats coded natively, as a warning names them.
-NATIVE_NAMES = "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits"
+NATIVE_NAMES = (
+    "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits; 16-bit RGB(A) and gray with alpha"
+)
 #: FFmpeg's deprecated JPEG-range names: the plain format with colour range "full".
 FULL_RANGE_ALIASES = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}
 #: Big-endian twins of the deeper formats (16-bit gray PNGs decode as gray16be): the same samples,
@@ -151,6 +172,8 @@ def pixel_format_by_name(name: str) -> PixelFormat | None:
     """The format for FFmpeg's pix_fmt ``name`` (yuvj* give the plain format, big-endian ones the
     little-endian format), or None if unsupported."""
     name = FULL_RANGE_ALIASES.get(name, name)
+    if name in PACKED_RGB:
+        return _BY_NAME[PACKED_RGB[name][0]]
     return _BY_NAME.get(BIG_ENDIAN_ALIASES.get(name, name))
 
 
@@ -267,9 +290,12 @@ class NativeReader:
                     f"{self.path}: pixel format changes mid-stream "
                     f"({self.source_pix_fmt!r} to {frame.format.name!r})"
                 )
+            if packed is not None:
+                return _packed_planes(frame, *packed[1:], self.width, self.height)
             return _frame_planes(frame, fmt, shapes, self.path, big_endian)
 
         big_endian = self.source_pix_fmt in BIG_ENDIAN_ALIASES
+        packed = PACKED_RGB.get(self.source_pix_fmt)
 
         with self._open() as cont:
             yield from timed_frames(self.path, cont, convert)
@@ -384,6 +410,14 @@ def _frame_planes(
         view = plane_view(plane, stored, h)[:, :w]
         out.append(np.array(view, dtype=fmt.dtype, order="C"))  # a native-order copy
     return out
+
+
+def _packed_planes(frame, order: str, channels: tuple[int, ...], width: int, height: int) -> list[np.ndarray]:
+    """A packed 16-bit frame's planes green, blue, red (and alpha), native-order uint16."""
+    count = 2 if len(set(channels)) == 2 else len(channels)  # gray-alpha: two per pixel
+    pixels = plane_view(frame.planes[0], np.dtype(f"{order}u2"), height)[:, : width * count]
+    pixels = pixels.reshape(height, width, count)
+    return [np.array(pixels[:, :, c], np.uint16, order="C") for c in channels]
 
 
 def _y4m_chroma_location(path: Path) -> int:

@@ -51,6 +51,18 @@ def to_rgb(planes: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def less_green(plane: np.ndarray, green: np.ndarray, depth: int) -> np.ndarray:
+    """A blue or red plane of ``depth``-bit samples (int64) as coded: ``(plane - green +
+    2^(depth-1)) mod 2^depth``, the transform of ``to_planes`` at any depth (planar RGB formats,
+    version 17)."""
+    return (plane - green + (1 << (depth - 1))) & ((1 << depth) - 1)
+
+
+def plus_green(coded: np.ndarray, green: np.ndarray, depth: int) -> np.ndarray:
+    """``less_green`` undone."""
+    return (coded + green - (1 << (depth - 1))) & ((1 << depth) - 1)
+
+
 #: Pixels looked at a time by ``many_colours``.
 _BLOCK = 1 << 16
 

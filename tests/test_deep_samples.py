@@ -221,3 +221,67 @@ def test_cli_refuses_gray14_to_y4m_in_one_line(tmp_path, capsys) -> None:
     assert not (tmp_path / "g.y4m").exists()
     assert run_main(capsys, "decode", tmp_path / "g.fpc", "-o", tmp_path / "g.mkv", "-q")[0] == 0
     np.testing.assert_array_equal(read_planes(tmp_path / "g.mkv")[1][0][0], frames[0][0])
+
+
+# ------------------------------------------------------------------------------- planar RGB
+def _rgb8() -> list[np.ndarray]:
+    """bikes (64x48, 8 frames) as 8-bit RGB frames."""
+    import av
+
+    with av.open(str(DATA / "bikes_yuv420p_64x48.mkv")) as cont:
+        return [f.to_ndarray(format="rgb24") for f in cont.decode(video=0)]
+
+
+def _gbr(frame: np.ndarray) -> list[np.ndarray]:
+    """A packed (H, W, C) frame's planes green, blue, red (, alpha)."""
+    return [np.ascontiguousarray(frame[:, :, c]) for c in (1, 2, 0, 3)[: frame.shape[2]]]
+
+
+def test_16_bit_rgb_of_8_bit_samples_costs_what_the_8_bit_frames_cost() -> None:
+    """8-bit RGB made 16-bit by replication (x257, as PNG tools do) is coded at 8 bits, blue and
+    red less green: in the bytes of the 8-bit frames as RGB planes (version 16's rule, the same
+    transform) and a rule word per plane and frame."""
+    from fpcodec.codec.pipeline import encode
+
+    frames8 = _rgb8()
+    frames = [_gbr(f.astype(np.uint16) * 257) for f in frames8]
+    data = _stream(frames, "gbrp16le")
+    _assert_same(_decoded(data), frames)
+    eight = encode(frames8, planes=True, durations=[40] * len(frames8))
+    assert len(data) <= len(eight) + 4 * 3 * len(frames) + 16, (len(data), len(eight))
+
+
+def test_16_bit_rgba_with_real_low_bits_round_trips_and_is_decorrelated() -> None:
+    """Planar RGBA of 16 bits whose low bits are neither zero nor copies (bikes scaled to 40x30 by
+    swscale into rgba64le): exact, blue and red coded less green (smaller than the same planes
+    coded as three gray planes, no transform), alpha a plane of its own."""
+    import av
+
+    rng = np.random.default_rng(11)
+    frames = []
+    for f in _rgb8()[:4]:
+        deep = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(
+            40, 30, "rgb48le", interpolation="BICUBIC"
+        )
+        rgb = np.frombuffer(deep.planes[0], "<u2").reshape(30, -1)[:, :120].reshape(30, 40, 3)
+        alpha = np.full((30, 40), 40000, np.uint16) + rng.integers(0, 4, (30, 40), dtype=np.uint16)
+        frames.append(_gbr(np.dstack([rgb, alpha])))
+    assert sample_bits.fit(frames[0][0], 16).shift == 0  # real low bits
+    data = _stream(frames, "gbrap16le")
+    _assert_same(_decoded(data), frames)
+    as_gray = sum(len(_stream([[p[k]] for p in frames], "gray16le")) for k in range(3))
+    assert len(data) < as_gray, (len(data), as_gray)
+
+
+def test_green_and_the_planes_less_green_share_one_rule() -> None:
+    frames = [_gbr(f.astype(np.uint16) << 8) for f in _rgb8()[:2]]
+    geometry = planar_coding.geometry(pixel_format_by_name("gbrp16le"), 64, 48)
+    assert [g.less_green for g in geometry] == [False, True, True]
+    candidate = planar.estimate(frames[0], [], geometry)
+    assert candidate.rules == (sample_bits.SampleBits(8, 8),) * 3
+    payload = planar.encode(candidate)
+    _assert_same([planar.decode(payload, [], geometry)], [frames[0]])
+    other = sample_bits.SampleBits(7, 9).word()
+    damaged = payload[:8] + struct.pack("<I", other) + payload[12:]
+    with pytest.raises(FormatError, match="differ for green"):
+        planar.decode(damaged, [], geometry)

@@ -14,10 +14,12 @@ def test_every_input_kind_round_trips_exactly(tmp_path, capsys) -> None:
     assert len(made) >= 40, out  # a few encoders may be missing from a build of FFmpeg: "not made"
     assert out[-1] == f"{len(made)} of {len(made)} inputs exact as fpcodec reads them"
     by_name = {line.split()[0]: line for line in made}
-    # What each kind of input is coded as: its own pixel format, RGB planes, or a palette model.
+    # What each kind of input is coded as: its own pixel format (16-bit PNGs too, version 17), RGB
+    # planes, or a palette model.
     assert (
         " yuv420p10le " in by_name["h264_10bit.mkv"] and "not coded natively" not in by_name["h264_10bit.mkv"]
     )
     assert "RGB planes" in by_name["ffv1_yuva420p.mkv"] and "8-bit RGB(A)" in by_name["ffv1_yuva420p.mkv"]
-    assert "RGB planes" in by_name["rgba64.png"] and "8-bit RGB(A)" in by_name["rgba64.png"]
+    assert " gbrap16le " in by_name["rgba64.png"] and "not coded natively" not in by_name["rgba64.png"]
+    assert " gbrp16le " in by_name["rgb48.png"] and " gray16le " in by_name["gray16.png"]
     assert f" {registry.DEFAULT_MODEL} " in by_name["palette.png"]  # few colours: palettes

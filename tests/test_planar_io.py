@@ -161,6 +161,8 @@ def test_pixel_format_table():
         20: "yuv420p16le",
         21: "yuv422p16le",
         22: "yuv444p16le",
+        23: "gbrp16le",
+        24: "gbrap16le",
     }
     assert {i: f.name for i, f in pio.PIXEL_FORMATS.items()} == expected
     for i, fmt in pio.PIXEL_FORMATS.items():
@@ -183,6 +185,11 @@ def test_pixel_format_table():
     assert pio.pixel_format_by_name("yuvj444p") is pio.PIXEL_FORMATS[4]
     assert pio.pixel_format_by_name("gray16be") is pio.PIXEL_FORMATS[19]  # 16-bit gray PNGs
     assert pio.pixel_format_by_name("yuv420p10be") is pio.PIXEL_FORMATS[6]
+    for packed in ("rgb48be", "rgb48le", "bgr48be", "gbrp16be"):  # 16-bit RGB PNGs and TIFFs
+        assert pio.pixel_format_by_name(packed) is pio.PIXEL_FORMATS[23]
+    for packed in ("rgba64be", "bgra64le", "ya16be", "gbrap16be"):
+        assert pio.pixel_format_by_name(packed) is pio.PIXEL_FORMATS[24]
+    assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.gbr] == [23, 24]
     for name in ("rgb24", "pal8", "bgra", "nv12", "yuv420p9le", "yuva420p", "gray9be"):
         assert pio.pixel_format_by_name(name) is None
     with pytest.raises(FormatError, match="99"):
@@ -471,11 +478,14 @@ def test_rgb_keeps_samples_of_palettes_and_8_bit_rgb_and_gray_only(pix_fmt: str,
 def test_the_warning_names_every_native_format() -> None:
     """NATIVE_NAMES, written by hand for the warning, names the format table's layouts and depths."""
     names = {(1, 0, 0): "gray", (3, 1, 1): "yuv420p", (3, 1, 0): "yuv422p", (3, 0, 0): "yuv444p"}
-    formats = [f for f in pio.PIXEL_FORMATS.values() if not f.rgb]  # RGB planes are not read natively
+    formats = [f for f in pio.PIXEL_FORMATS.values() if not f.rgb and not f.gbr]  # RGB planes: not read
     layouts = {(f.planes, f.log2_chroma_w, f.log2_chroma_h) for f in formats}
     assert layouts == set(names)
     assert {f.depth for f in formats} == {8, 10, 12, 14, 16}
-    assert pio.NATIVE_NAMES == "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits"
+    assert {f.depth for f in pio.PIXEL_FORMATS.values() if f.gbr} == {16}
+    assert pio.NATIVE_NAMES == (
+        "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits; 16-bit RGB(A) and gray with alpha"
+    )
 
 
 @pytest.mark.parametrize("pix_fmt, warned", [("gray9le", True), ("yuv440p", True), ("bgr0", False)])
@@ -516,9 +526,10 @@ def test_a_video_coded_as_its_rgb_conversion_says_so(tmp_path, capsys, pix_fmt: 
 
 @pytest.mark.parametrize("pix_fmt", ["rgba64be", "ya16be", "ya8"])
 def test_a_deep_or_gray_source_keeps_its_alpha(tmp_path, capsys, pix_fmt: str) -> None:
-    """Transparency survives the conversion of formats outside the old hand-made list of alpha
-    formats (16-bit RGBA and gray with alpha): the stream is RGBA and gives back the source's
-    8-bit RGBA conversion exactly. Before, a 16-bit RGBA PNG came back opaque."""
+    """Transparency survives formats outside the old hand-made list of alpha formats: a 16-bit
+    RGBA or gray-alpha PNG is coded as its own 16-bit samples (planar RGBA, version 17) and
+    decodes to them, alpha included; 8-bit gray with alpha as RGBA frames, exactly. Before
+    version 16's fix a 16-bit RGBA PNG came back opaque, and before version 17 as 8 bits."""
     src, out = tmp_path / f"{pix_fmt}.png", tmp_path / "a.fpc"
     rng = np.random.default_rng(5)
     rgba = rng.integers(0, 256, (9, 11, 4), dtype=np.uint8)
@@ -536,11 +547,23 @@ def test_a_deep_or_gray_source_keeps_its_alpha(tmp_path, capsys, pix_fmt: str) -
     assert (want[0][..., 3] != 255).any()
     code, _, err = run_main(capsys, "encode", str(src), "-o", str(out), "-q")
     assert code == 0, err
-    assert ("not the source's own samples" in err) == (pix_fmt != "ya8")
+    assert "not the source's own samples" not in err
     with open(out, "rb") as fh:
         dec = Decoder(fh, load_model=False)
         assert dec.header.channels == 4
     with open(out, "rb") as fh:
-        got = [f.pixels for f in Decoder(fh).frames()]
+        got = list(Decoder(fh).frames())
     assert len(got) == 1
-    np.testing.assert_array_equal(got[0], want[0])
+    if pix_fmt == "ya8":
+        np.testing.assert_array_equal(got[0].pixels, want[0])
+        return
+    fmt, (source,) = read_planes(src)
+    assert fmt.name == "gbrap16le" and len(got[0].planes) == 4
+    for a, b in zip(got[0].planes, source, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.abs((source[3] >> 8).astype(int) - want[0][..., 3]).max() <= 2  # its alpha, in 16 bits
+    code, _, err = run_main(capsys, "decode", str(out), "-o", str(tmp_path / "back.png"), "-q")
+    assert code == 0 and "warning" not in err, err  # a 16-bit PNG holds every sample
+    fmt, (back,) = read_planes(tmp_path / "back.png")
+    for a, b in zip(back, source, strict=True):
+        np.testing.assert_array_equal(a, b)

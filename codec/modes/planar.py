@@ -33,7 +33,17 @@ import numpy as np
 
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
-from .. import intra, motion, motion_field, planar_probe, planar_rule, raster_rule, refinement, sample_bits
+from .. import (
+    intra,
+    motion,
+    motion_field,
+    planar_probe,
+    planar_rule,
+    raster_rule,
+    refinement,
+    rgb_planes,
+    sample_bits,
+)
 
 
 KIND_INTRA = 0
@@ -88,6 +98,9 @@ class PlaneGeometry:
     log2_h: int = 0
     log2_w: int = 0
     depth: int = 8  # bits per sample, 8..16
+    #: coded less plane 0, at the coded depth (``rgb_planes.less_green``): planar RGB's blue and
+    #: red planes (pixel formats 23 and 24, version 17)
+    less_green: bool = False
 
     @property
     def max_value(self) -> int:
@@ -137,15 +150,60 @@ def estimate(
     frame first, at most motion.REFERENCES) the inter kinds of ``planes``; with a ``probe``, an
     inter frame leaves out the groups of kinds the probe finds not worth estimating (and tells it
     how the others fared). Of equal estimates the first in the order intra, raster intra,
-    inter, raster inter is taken."""
+    inter, raster inter is taken. The frame is coded as its coded values (version 17: its planes'
+    sample rules, blue and red less green) against its references brought to them alike."""
     rules = tuple(sample_bits.fit(p, g.depth) for p, g in zip(planes, geometry, strict=True))
+    green = [k for k, g in enumerate(geometry) if g.less_green]
+    if green:  # one rule for green and the planes coded less green
+        common = sample_bits.fit(np.concatenate([planes[k].ravel() for k in [0, *green]]), geometry[0].depth)
+        rules = tuple(common if k == 0 or k in green else r for k, r in enumerate(rules))
     if all(r == sample_bits.plain(g.depth) for r, g in zip(rules, geometry, strict=True)):
         rules = ()
+    if rules or green:
+        coded = [rules or [sample_bits.plain(g.depth) for g in geometry], geometry]
+        planes = _coded_values(planes, *coded)
+        references = [_coded_values(ref, *coded) for ref in references]
+        geometry = [replace(g, depth=r.depth) for g, r in zip(geometry, coded[0], strict=True)]
+    candidate = _cheapest(planes, references, geometry, probe)
+    return replace(candidate, rules=rules) if rules else candidate
+
+
+def _coded_values(
+    planes: list[np.ndarray], rules: list[sample_bits.SampleBits], geometry: list[PlaneGeometry]
+) -> list[np.ndarray]:
+    """A frame's planes as coded (version 17): each plane's values under its sample rule
+    (``sample_bits.reduce_reference``: clamped, for a reference frame), then the planes less green
+    less plane 0 (``rgb_planes.less_green``), in the coded depth's dtype."""
+    out = [sample_bits.reduce_reference(p.astype(np.int64), r) for p, r in zip(planes, rules, strict=True)]
+    for k, (g, r) in enumerate(zip(geometry, rules, strict=True)):
+        if g.less_green:
+            out[k] = rgb_planes.less_green(out[k], out[0], r.depth)
+    return [p.astype(np.uint8 if r.depth == 8 else np.uint16) for p, r in zip(out, rules, strict=True)]
+
+
+def _coded_samples(
+    planes: list[np.ndarray], rules: list[sample_bits.SampleBits], geometry: list[PlaneGeometry]
+) -> list[np.ndarray]:
+    """``_coded_values`` undone for a decoded frame (``geometry``: the frame's own)."""
+    out = [p.astype(np.int64) for p in planes]
+    for k, (g, r) in enumerate(zip(geometry, rules, strict=True)):
+        if g.less_green:
+            out[k] = rgb_planes.plus_green(out[k], out[0], r.depth)
+    return [
+        sample_bits.expand(p, r, g.depth).astype(np.uint8 if g.depth == 8 else np.uint16)
+        for p, r, g in zip(out, rules, geometry, strict=True)
+    ]
+
+
+def _cheapest(
+    planes: list[np.ndarray],
+    references: list[list[np.ndarray]],
+    geometry: list[PlaneGeometry],
+    probe: planar_probe.PlanarProbe | None,
+) -> PlanarCandidate:
+    """``estimate`` of planes as coded, against references as coded."""
     flat = [p.astype(np.int64).ravel() for p in planes]
     sizes = [(g.height, g.width, g.depth) for g in geometry]
-    if rules:  # the planes' coded values, at their coded depths
-        flat = [sample_bits.reduce(f, r) for f, r in zip(flat, rules, strict=True)]
-        sizes = [(h, w, r.depth) for (h, w, _), r in zip(sizes, rules, strict=True)]
     runs = substreams(geometry[0].height, geometry[0].width)
     intra_runs = substreams(geometry[0].height, geometry[0].width, intra=True)
     # The best so far and its rank (of equal estimates the lower rank wins): a loser is dropped as
@@ -169,8 +227,6 @@ def estimate(
         vx = np.choose(pick, [f[1] for f in found])
         field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
         mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
-        if rules:
-            mcs = [sample_bits.reduce_reference(mc, r) for mc, r in zip(mcs, rules, strict=True)]
         del halves, found  # 16 bytes a luma sample per reference
         if probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost):
             ctf_inter_bits = offer(_joined(field, _plan(KIND_INTER, flat, mcs, sizes)), 2)
@@ -188,7 +244,7 @@ def estimate(
     if probe is not None and references:
         probe.update(planar_probe.INTRA, intra_bits, best[0], motion_cost)
         probe.update(planar_probe.CTF_INTER, ctf_inter_bits, best[0], motion_cost)
-    return replace(best[2], rules=rules) if rules else best[2]
+    return best[2]
 
 
 def _mc_planes(
@@ -829,19 +885,20 @@ def decode(
             raise FormatError(f"planar frame payload of {len(payload)} bytes ({len(geometry)} rule words)")
         words = struct.unpack_from(f"<{len(geometry)}I", payload, 4)
         rules = [sample_bits.from_word(w, g.depth) for w, g in zip(words, geometry, strict=True)]
-    full = geometry  # the frame's planes; ``geometry`` is from here on their coded values'
-    geometry = [replace(g, depth=r.depth) for g, r in zip(geometry, rules, strict=True)]
+        if any(g.less_green and w != words[0] for w, g in zip(words, geometry, strict=True)):
+            raise FormatError(f"planar frame: rule words {words} differ for green and the planes less green")
+    full = geometry  # the frame's planes; from here on ``geometry`` and ``references`` are as coded
+    if has_rules or any(g.less_green for g in full):
+        references = [_coded_values(ref, rules, full) for ref in references]
+        geometry = [replace(g, depth=r.depth) for g, r in zip(geometry, rules, strict=True)]
     decs = _substreams(payload, runs, compiled, start)
     dec = decs[0]
 
     def expanded(planes: list[np.ndarray]) -> list[np.ndarray]:
         """The planes' samples from their coded values."""
-        if not has_rules:
+        if not has_rules and not any(g.less_green for g in full):
             return planes
-        return [
-            sample_bits.expand(p.astype(np.int64), r, g.depth).astype(np.uint8 if g.depth == 8 else np.uint16)
-            for p, r, g in zip(planes, rules, full, strict=True)
-        ]
+        return _coded_samples(planes, rules, full)
 
     def wavefront_tables(inter: bool) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
         """Per plane: (table, error levels' offsets, refinement weights)."""
@@ -894,9 +951,7 @@ def decode(
             raise FormatError(f"planar frame: motion vector component {worst} beyond {motion.LIMIT}")
         if int(pick.max()) >= len(references):
             raise FormatError(f"planar frame: reference {int(pick.max())} of {len(references)} frames")
-        mcs = list(_mc_planes(references, vy, vx, pick, full))
-        if has_rules:
-            mcs = [sample_bits.reduce_reference(mc, r) for mc, r in zip(mcs, rules, strict=True)]
+        mcs = list(_mc_planes(references, vy, vx, pick, geometry))
     planes: list[np.ndarray] = []
     hints: dict[tuple[int, int], np.ndarray] = {}  # per chroma plane size (Cb's serves Cr)
     for k, (g, mc, (table, offsets, weights)) in enumerate(zip(geometry, mcs, frame_tables, strict=True)):
