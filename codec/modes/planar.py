@@ -65,11 +65,11 @@ OFFSET_SEARCH = 24
 #: A refinement weight (version 13) is coded as its top bits (weight >> WEIGHT_LOW_BITS, + 128)
 #: under the Laplace rows of 0..255 at WEIGHT_SCALE_IDX, then its WEIGHT_LOW_BITS low bits, uniform.
 WEIGHT_LOW_BITS = 4
+WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
 #: A sample deeper than 8 bits codes at most this many of its low bits under the Laplace at finer
 #: steps (12 bits' resolution in all); a 14- or 16-bit sample's lowest 2 or 4 bits follow,
 #: uniform (version 17: a mean is not finer than that, and those bits are mostly noise).
 MODELLED_LOW_BITS = 4
-WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
 #: The encoder costs a raster plane unrefined as well (to keep the cheaper) only where the
 #: refinement's estimated gain (``refinement.Fit.gain_bits``) is below SURE_REFINEMENT times its
 #: weights' bits. On the dev clips every plane above 2x came out smaller refined; at 4x the planes
@@ -83,10 +83,10 @@ SURE_REFINEMENT = 4.0
 #: from its left neighbours only (on the natural clips, splitting 320x240 intra frames too cost
 #: 0.12 % of all bytes instead of 0.03 %, 0.6 % on a clip of intra frames; a row in 120).
 SUBSTREAMS = 2
-#: Version 17: the kind word's bit that says a sample rule word per plane follows it.
-RULES_BIT = 1 << 16
 SUBSTREAM_SAMPLES = 1 << 15
 INTRA_SUBSTREAM_SAMPLES = 1 << 17
+#: Version 17: the kind word's bit that says a sample rule word per plane follows it.
+RULES_BIT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -157,13 +157,13 @@ def estimate(
     if green:  # one rule for green and the planes coded less green
         common = sample_bits.fit(np.concatenate([planes[k].ravel() for k in [0, *green]]), geometry[0].depth)
         rules = tuple(common if k == 0 or k in green else r for k, r in enumerate(rules))
-    if all(r == sample_bits.plain(g.depth) for r, g in zip(rules, geometry, strict=True)):
-        rules = ()
-    if rules or green:
-        coded = [rules or [sample_bits.plain(g.depth) for g in geometry], geometry]
-        planes = _coded_values(planes, *coded)
-        references = [_coded_values(ref, *coded) for ref in references]
-        geometry = [replace(g, depth=r.depth) for g, r in zip(geometry, coded[0], strict=True)]
+    plain = all(r == sample_bits.plain(g.depth) for r, g in zip(rules, geometry, strict=True))
+    if not plain or green:
+        planes = _coded_values(planes, rules, geometry)
+        references = [_coded_values(ref, rules, geometry) for ref in references]
+        geometry = [replace(g, depth=r.depth) for g, r in zip(geometry, rules, strict=True)]
+    if plain:
+        rules = ()  # no rule words
     candidate = _cheapest(planes, references, geometry, probe)
     return replace(candidate, rules=rules) if rules else candidate
 
@@ -172,8 +172,8 @@ def _coded_values(
     planes: list[np.ndarray], rules: list[sample_bits.SampleBits], geometry: list[PlaneGeometry]
 ) -> list[np.ndarray]:
     """A frame's planes as coded (version 17): each plane's values under its sample rule
-    (``sample_bits.reduce_reference``: clamped, for a reference frame), then the planes less green
-    less plane 0 (``rgb_planes.less_green``), in the coded depth's dtype."""
+    (``sample_bits.reduce_reference``: clamped, for a reference frame), then blue and red less
+    green, plane 0 (``rgb_planes.less_green``), in the coded depth's dtype."""
     out = [sample_bits.reduce_reference(p.astype(np.int64), r) for p, r in zip(planes, rules, strict=True)]
     for k, (g, r) in enumerate(zip(geometry, rules, strict=True)):
         if g.less_green:
