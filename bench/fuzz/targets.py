@@ -135,7 +135,8 @@ def _small_clips():
 def _planar_seeds():
     """(name, stream) of small planar (version 7) streams: the yuv420p test clip cropped, in every
     kind of frame the encoder picks there, and 10-bit and gray versions of it; two whole frames
-    of the bikes clip, with refined planes (version 13); and three in substreams (version 14)."""
+    of the bikes clip, with refined planes (version 13); 16-bit and planar RGB ones (version 17);
+    and three in substreams (version 14)."""
     from fpcodec.codec.planar_io import pixel_format_by_name, read_planes
 
     _, clip = read_planes(TEST_DATA / "carphone_yuv420p_64x48.mkv")
@@ -167,6 +168,20 @@ def _planar_seeds():
         enc.write_planes(planes, 4)
     enc.close()
     yield "planar_refined", buf.getvalue()
+    # Version 17: 16-bit planes with real low bits, and planar RGB of 8-bit samples x257 (sample
+    # rules, blue and red less green).
+    luma = [planes[0][:16, :16].astype("uint16") for planes in clip[:3]]
+    for fmt_name, frames in (
+        ("yuv420p16le", [[y * 251, y[:8, :8] * 253, y[8:, 8:] * 255] for y in luma]),
+        ("gbrp16le", [[y * 257, np.roll(y, 3) * 257, y[::-1] * 257] for y in luma]),
+    ):
+        fmt = pixel_format_by_name(fmt_name)
+        buf = io.BytesIO()
+        enc = pipeline.Encoder(buf, width=16, height=16, channels=3, model="last-frame", pixel_format=fmt)
+        for planes in frames:
+            enc.write_planes(planes, 4)
+        enc.close()
+        yield f"planar_{fmt_name}", buf.getvalue()
     # Version 14's substreams: three such frames with every raster frame in two (the encoder splits
     # only frames of 2^15 luma samples and more, raster intra 2^17; small seeds run faster).
     from fpcodec.codec.modes import planar
