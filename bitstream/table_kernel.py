@@ -113,6 +113,14 @@ def value_prefix(v, m, s, phased):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def cdf_at(s, edge, phased):  # pragma: no cover - compiled
+    """Scale index ``s``'s cumulative count at ``edge`` (1/16 of a value from the mean), the edge
+    clamped to +-CDF_HALF: ``entropy._cdf_at`` read from ``phased_cdf``'s layout."""
+    e = min(max(edge, -_CDF_HALF), _CDF_HALF)
+    return phased[(s * _STEPS + (e & (_STEPS - 1))) * PHASE_SPAN + (e >> 4) + _PHASE_ZERO]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def window_start(m, radius):  # pragma: no cover - compiled
     """The first value of the window of ``radius`` around mean ``m`` (1/16), kept inside 0..255."""
     return min(max(((m + _HALF) >> 4) - radius, _SYMBOL_MIN), _SYMBOL_MAX - 2 * radius)

@@ -33,6 +33,11 @@ _LUMA_WEIGHT = planar_rule.LUMA_WEIGHT
 _REFINE_GROUPS = raster_rule.REFINE_GROUPS
 _REFINE_SHIFT = raster_rule.REFINE_SHIFT
 _INTRA_GROUP_SPAN = raster_rule.INTRA_GROUP_SPAN
+#: Deeper samples (FORMAT.md, "Deeper samples"): the low bits coded under Laplace rows, the
+#: table's total and the largest coarse mean.
+_MODELLED_LOW_BITS = 4
+_CDF_TOTAL = entropy.CDF_TOTAL
+_COARSE_MEAN_MAX = 16 * entropy.SYMBOL_MAX
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -386,24 +391,27 @@ def error_levels(plane: np.ndarray, means: np.ndarray, neighbours: np.ndarray, d
 @numba.njit(cache=True, nogil=True, inline="always")
 def _raster_sample(
     plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table, means, levels,
-    error_weights, error_thresholds, width, height, weights, refined,
+    error_weights, error_thresholds, width, height, weights, refined, depth,
 ):  # pragma: no cover - compiled  # fmt: skip
-    """(mean, scale index) of sample i of an 8-bit raster wavefront: ``_inter_sample`` or
-    ``_intra_sample``, refined by ``weights`` where there are any, and ``table`` of its context,
-    or with ``levels`` > 1 of its context and error level (its mean then kept in ``means``)."""
-    mid = np.int64(128)
+    """(mean, scale index) of sample i of a raster wavefront of ``depth``-bit samples:
+    ``_inter_sample`` or ``_intra_sample``, refined by ``weights`` where there are any, and
+    ``table`` of its context, or with ``levels`` > 1 of its context and error level (its mean
+    then kept in ``means``)."""
+    mid = np.int64(1) << (depth - 1)
+    top = (np.int64(1) << depth) - 1
     if inter:
         mean, ctx = _inter_sample(
-            plane, mc, neighbours, targets, i, 255, mid, luma_error, has_luma, thresholds
+            plane, mc, neighbours, targets, i, top, mid, luma_error, has_luma, thresholds
         )
         if refined:
-            mean = _refined(plane, mc, neighbours, targets, i, width, height, mean, ctx, weights, mid, 255)
+            mean = _refined(plane, mc, neighbours, targets, i, width, height, mean, ctx, weights, mid, top)
     else:
-        mean, ctx = _intra_sample(plane, neighbours, i, 8, mid, thresholds)
+        mean, ctx = _intra_sample(plane, neighbours, i, depth, mid, thresholds)
         if refined:
-            mean = _refined_intra(plane, neighbours, i, mean, ctx, weights, mid, 255)
+            mean = _refined_intra(plane, neighbours, i, mean, ctx, weights, mid, top)
     if levels > 1:
-        ctx = ctx * levels + _error_level(plane, means, neighbours, i, 0, error_weights, error_thresholds)
+        shift = depth - 8
+        ctx = ctx * levels + _error_level(plane, means, neighbours, i, shift, error_weights, error_thresholds)
         means[targets[i]] = mean  # read by later wavefronts only: no other sample of this one
     return mean, table[ctx]
 
@@ -422,7 +430,7 @@ def _raster_rows(
     for i in numba.prange(n):
         mean_out[i], scale_out[i] = _raster_sample(
             plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table, means, levels,
-            error_weights, error_thresholds, width, height, weights, refined,
+            error_weights, error_thresholds, width, height, weights, refined, 8,
         )  # fmt: skip
     return table_kernel.fill_single_window(
         mean_out, scale_out, -1, window_of_scale, bins, bin_width, cdf, cdf_width, total, full, lo_out
@@ -464,6 +472,57 @@ def _decode_wavefront(plane, targets, mean, scale, n, escaped, window_of_scale, 
 
 
 @numba.njit(cache=True, nogil=True)
+def _decode_deep_wavefront(
+    plane, targets, mean, scale, n, escaped, coarse, ident, row, window_of_scale, phased, words, state,
+    depth, aligned,
+):  # pragma: no cover - compiled  # fmt: skip
+    """``_decode_wavefront`` for samples of 9-16 bits (``planar._decode_batch``'s order): every
+    sample's top 8 bits under its windowed row (mean ``planar._coarse_mean``, version 17's
+    ``aligned`` or before), then its next bits under ``entropy.low_bits_rows``'s row (made here
+    from the table, one sample at a time), then (14, 16 bits) its lowest bits under the uniform
+    row. ``coarse``, ``ident`` (0, 1, 2, ...) and ``row`` (16 entries) are scratch. Not inlined:
+    the raster kernels call one compiled copy (an inlined range decoder is compiled anew each time)."""
+    extra = depth - 8
+    modelled = min(extra, _MODELLED_LOW_BITS)
+    rest = extra - modelled
+    for i in range(n):
+        m = mean[i]
+        if aligned:
+            m = m - 8 * ((np.int64(1) << extra) - 1) + (np.int64(1) << (extra - 1))
+        mean[i] = min(max(m >> extra, 0), _COARSE_MEAN_MAX)
+    status = _decode_wavefront(coarse, ident, mean, scale, n, escaped, window_of_scale, phased, words, state)
+    if status != range_decoder.OK:
+        return status
+    parts = 1 << modelled
+    step = 16 // parts
+    for i in range(n):
+        c = coarse[i]
+        start = 16 * c - 8 - mean[i]
+        prev = 0 if c == 0 else table_kernel.cdf_at(scale[i], start, phased)
+        for j in range(1, parts + 1):
+            last = j == parts and c == 255
+            cur = _CDF_TOTAL if last else table_kernel.cdf_at(scale[i], start + step * j, phased)
+            row[j - 1] = np.float64(cur - prev + 1)
+            prev = cur
+        got = range_decoder.decode_symbol(row[:parts], range_decoder.row_scale(row[:parts]), words, state)
+        if got < 0:
+            return range_decoder.BAD_DATA
+        coarse[i] = (c << modelled) | got
+    if rest:
+        uniform = row[: 1 << rest]
+        uniform[:] = 1.0
+        uniform_scale = range_decoder.row_scale(uniform)
+        for i in range(n):
+            got = range_decoder.decode_symbol(uniform, uniform_scale, words, state)
+            if got < 0:
+                return range_decoder.BAD_DATA
+            coarse[i] = (coarse[i] << rest) | got
+    for i in range(n):
+        plane[targets[i]] = coarse[i]
+    return range_decoder.OK
+
+
+@numba.njit(cache=True, nogil=True)
 def _widest(starts):  # pragma: no cover - compiled
     """The most samples of any wavefront of ``starts``."""
     widest = 0
@@ -475,18 +534,20 @@ def _widest(starts):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _raster_plane(
     plane, mc, inter, all_targets, all_neighbours, starts, luma_error, has_luma, thresholds, table, means,
-    levels, error_weights, error_thresholds, width, weights, window_of_scale, phased, words, state,
+    levels, error_weights, error_thresholds, width, weights, window_of_scale, phased, words, state, depth,
+    aligned,
 ):  # pragma: no cover - compiled  # fmt: skip
-    """A whole 8-bit raster plane decoded in place into ``plane``: wavefront by wavefront
-    (``starts``: each one's first position in ``all_targets`` and ``all_neighbours``), the rule
-    (``_raster_sample``, on threads), then ``_decode_wavefront``. Returns a ``range_decoder``
-    status."""
+    """A whole raster plane of ``depth``-bit samples decoded in place into ``plane``: wavefront by
+    wavefront (``starts``: each one's first position in ``all_targets`` and ``all_neighbours``),
+    the rule (``_raster_sample``, on threads), then ``_decode_wavefront`` (deeper samples:
+    ``_decode_deep_wavefront``, ``aligned`` as it says). Returns a ``range_decoder`` status."""
     height = mc.size // width
     refined = weights.shape[0] > 0
     widest = _widest(starts)
     mean = np.empty(widest, np.int64)
     scale = np.empty(widest, np.int64)
     escaped = np.empty(widest, np.int64)
+    coarse, ident, row = _deep_scratch(widest if depth > 8 else 0)
     for f in range(starts.size - 1):
         s0, s1 = starts[f], starts[f + 1]
         n = s1 - s0
@@ -495,21 +556,33 @@ def _raster_plane(
         for i in numba.prange(n):  # threads even for a few samples: no cost measured at 320x240
             mean[i], scale[i] = _raster_sample(
                 plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
-                means, levels, error_weights, error_thresholds, width, height, weights, refined,
+                means, levels, error_weights, error_thresholds, width, height, weights, refined, depth,
             )  # fmt: skip
-        status = _decode_wavefront(
-            plane, targets, mean, scale, n, escaped, window_of_scale, phased, words, state
-        )
+        if depth > 8:
+            status = _decode_deep_wavefront(
+                plane, targets, mean, scale, n, escaped, coarse, ident, row, window_of_scale, phased, words,
+                state, depth, aligned,
+            )  # fmt: skip
+        else:
+            status = _decode_wavefront(
+                plane, targets, mean, scale, n, escaped, window_of_scale, phased, words, state
+            )
         if status != range_decoder.OK:
             return status
     return range_decoder.OK
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _deep_scratch(widest):  # pragma: no cover - compiled
+    """``_decode_deep_wavefront``'s scratch for wavefronts of up to ``widest`` samples."""
+    return np.empty(widest, np.int64), np.arange(widest), np.empty(16, np.float64)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _raster_parts(
     plane, mc, inter, all_targets, all_neighbours, starts, run_fronts, luma_error, has_luma, thresholds,
     table, means, levels, error_weights, error_thresholds, width, weights, window_of_scale, phased,
-    all_words, run_words, states, status,
+    all_words, run_words, states, status, depth, aligned,
 ):  # pragma: no cover - compiled  # fmt: skip
     """A raster plane's runs (format version 14's substreams) decoded side by side, a thread
     each: run p's wavefronts are ``run_fronts[p]`` to ``run_fronts[p + 1] - 1`` of ``starts``
@@ -527,6 +600,7 @@ def _raster_parts(
         mean = np.empty(widest, np.int64)
         scale = np.empty(widest, np.int64)
         escaped = np.empty(widest, np.int64)
+        coarse, ident, row = _deep_scratch(widest if depth > 8 else 0)
         status[p] = range_decoder.OK
         for f in range(f0, f1):
             s0, s1 = starts[f], starts[f + 1]
@@ -536,11 +610,17 @@ def _raster_parts(
             for i in range(n):
                 mean[i], scale[i] = _raster_sample(
                     plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
-                    means, levels, error_weights, error_thresholds, width, height, weights, refined,
+                    means, levels, error_weights, error_thresholds, width, height, weights, refined, depth,
                 )  # fmt: skip
-            status[p] = _decode_wavefront(
-                plane, targets, mean, scale, n, escaped, window_of_scale, phased, words, state
-            )
+            if depth > 8:
+                status[p] = _decode_deep_wavefront(
+                    plane, targets, mean, scale, n, escaped, coarse, ident, row, window_of_scale, phased,
+                    words, state, depth, aligned,
+                )  # fmt: skip
+            else:
+                status[p] = _decode_wavefront(
+                    plane, targets, mean, scale, n, escaped, window_of_scale, phased, words, state
+                )
             if status[p] != range_decoder.OK:
                 break
 
@@ -577,17 +657,22 @@ def decode_raster_plane(
     luma_error: np.ndarray | None = None,
     means: np.ndarray | None = None,
     weights: np.ndarray = raster_rule.NO_REFINEMENT,
+    depth: int = 8,
+    aligned: bool = True,
 ) -> None:
-    """Decode an 8-bit raster plane (flat int64 ``plane``, zeros, filled in place) from the
-    frame's range decoders ``ranges``, in one call: raster inter with ``mc`` (tiled), else raster
-    intra, with ``table``, ``means`` and ``weights`` as ``raster_rows`` takes them. The same
+    """Decode a raster plane of ``depth``-bit samples (flat int64 ``plane``, zeros, filled in
+    place) from the frame's range decoders ``ranges``, in one call: raster inter with ``mc``
+    (tiled), else raster intra, with ``table``, ``means`` and ``weights`` as ``raster_rows``
+    takes them; deeper samples with ``aligned`` coarse means (version 17) or not. The same
     samples as ``raster_rows`` and ``entropy.decode_single_rows`` wavefront by wavefront
     (``tests/test_range_coder.py``), without a Python step per wavefront. One decoder: the
     plane's wavefronts one after another, each wavefront's rule on threads (``_raster_plane``);
     more (format version 14's substreams): run p of ``raster_rule.run_schedule`` from
     ``ranges[p]``, the runs side by side on threads (``_raster_parts``: they share nothing), each
     decoder's state moved on as if it had decoded its run alone. On one thread the runs go one
-    after another through ``_raster_plane``, whose loops ran 5-10 % faster there (bikes)."""
+    after another through ``_raster_plane``, whose loops ran 5-10 % faster there (bikes). Deeper
+    samples are the Python steps' (``planar._decode_batch``), checked alike in
+    ``tests/test_deep_samples.py``."""
     height = plane.size // width
     tile = raster_rule.WHOLE if mc is None else raster_rule.TILED
     targets, neighbours, starts, run_fronts = raster_rule.run_schedule(height, width, tile, len(ranges))
@@ -598,7 +683,9 @@ def decode_raster_plane(
             s0, s1 = starts[f0], starts[f1]
             run = (targets[s0:s1], neighbours[:, s0:s1], starts[f0 : f1 + 1] - s0)
             with first_call(_raster_plane):
-                status = _raster_plane(*head[:3], *run, *rule, table_kernel.phased_cdf(), r.words, r.state)
+                status = _raster_plane(
+                    *head[:3], *run, *rule, table_kernel.phased_cdf(), r.words, r.state, depth, aligned
+                )
             range_decoder.check(status)
         return
     states = np.stack([r.state for r in ranges])
@@ -613,6 +700,8 @@ def decode_raster_plane(
             np.cumsum([0] + [r.words.size for r in ranges]),
             states,
             status,
+            depth,
+            aligned,
         )
     for r, state in zip(ranges, states, strict=True):
         r.state[:] = state

@@ -285,3 +285,49 @@ def test_green_and_the_planes_less_green_share_one_rule() -> None:
     damaged = payload[:8] + struct.pack("<I", other) + payload[12:]
     with pytest.raises(FormatError, match="differ for green"):
         planar.decode(damaged, [], geometry)
+
+
+# ------------------------------------------------------------------------ compiled decoding
+@pytest.mark.parametrize("depth", [10, 14, 16])
+@pytest.mark.parametrize("runs", [1, 2])
+def test_deeper_raster_planes_decode_alike_compiled_and_in_python_steps(monkeypatch, depth, runs) -> None:
+    """A deeper raster plane is decoded by one compiled call (``planar_kernel``'s
+    ``_decode_deep_wavefront``; in two substreams side by side on threads) and by the Python step
+    per wavefront: the same samples, which are the frame's."""
+    monkeypatch.setattr(planar, "SUBSTREAMS", runs)
+    monkeypatch.setattr(planar, "SUBSTREAM_SAMPLES", 0)
+    monkeypatch.setattr(planar, "INTRA_SUBSTREAM_SAMPLES", 0)
+    name = {10: "yuv420p10le", 14: "yuv420p14le", 16: "yuv420p16le"}[depth]
+    frames = [[(p.astype(np.int64) << (depth - 10)) + (p & 3) for p in planes] for planes in _clip10()[:3]]
+    frames = [[p.astype(np.uint16) for p in planes] for planes in frames]
+    geometry = planar_coding.geometry(pixel_format_by_name(name), 48, 36)
+    history: list = []
+    kinds = set()
+    for planes in frames:
+        references = history[::-1][:3]
+        candidate = planar.estimate(planes, references, geometry)
+        kinds.add(candidate.kind)
+        payload = planar.encode(candidate)
+        for compiled in (True, False):
+            _assert_same([planar.decode(payload, references, geometry, compiled=compiled)], [planes])
+        history.append(planes)
+    assert {planar.KIND_RASTER, planar.KIND_RASTER_INTER} <= kinds
+
+
+def test_version_16_deep_samples_decode_alike_compiled_and_in_python_steps() -> None:
+    from fpcodec.bitstream.profile import FormatProfile
+
+    data = (DATA / "v16_planar10.fpc").read_bytes()
+    v16 = FormatProfile.for_version(16)
+    records = list(Decoder(io.BytesIO(data), load_model=False).records())
+    geometry = planar_coding.geometry(pixel_format_by_name("yuv420p10le"), 48, 36)
+    history: list = []
+    for rec, planes in zip(records, _clip10(), strict=True):
+        references = history[::-1][:3]
+        for compiled in (True, False):
+            got = planar.decode(
+                rec.payload, references, geometry, *(v16.error_levels, v16.refinement, v16.field_coding),
+                compiled=compiled, substreams=True, deep_samples=False,
+            )  # fmt: skip
+            _assert_same([got], [planes])
+        history.append(planes)

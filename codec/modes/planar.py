@@ -790,9 +790,9 @@ def _decode_raster_plane(
     means = None if offsets is None else np.zeros(h * w, np.int64)
     if offsets is not None:
         table = raster_rule.level_scales(table, offsets, SCALES)
-    if depth == 8 and decs[0].ranges is not None:  # the whole plane in one compiled call
+    if decs[0].ranges is not None:  # the whole plane in one compiled call
         ranges = [d.ranges for d in decs]
-        planar_kernel.decode_raster_plane(ranges, flat, mc, w, table, hint, means, weights)
+        planar_kernel.decode_raster_plane(ranges, flat, mc, w, table, hint, means, weights, depth, aligned)
         return flat
     tile = raster_rule.WHOLE if mc is None else raster_rule.TILED
     order, plane_neighbours, starts, run_fronts = raster_rule.run_schedule(h, w, tile, len(decs))
