@@ -22,7 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from . import range_decoder, table_kernel
+from . import entropy, range_decoder, table_kernel
 from .errors import FormatError
 
 PRECISION = range_decoder.PRECISION
@@ -33,6 +33,9 @@ _LOWER, _RANGE, _HELD, _FIRST, _WRITTEN = 0, 1, 2, 3, 4
 _WORD_MASK = np.uint64(0xFFFFFFFF)
 #: Statuses of the kernels besides range_decoder.OK.
 BAD_SYMBOL = 3
+#: Deeper samples' low bits (``_encode_low_bits``): the table's total; none for 8-bit samples.
+_CDF_TOTAL = entropy.CDF_TOTAL
+_NO_LOW = np.zeros(0, np.int64)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -136,11 +139,17 @@ def _encode_values(values, mean_q, scale_idx, phased, state, out):  # pragma: no
 
 
 @numba.njit(cache=True, nogil=True)
-def _encode_wavefronts(values, mean_q, scale_idx, starts, window_of_scale, phased, state, out):  # pragma: no cover - compiled  # fmt: skip
-    """A plane's 8-bit samples in coding order, wavefront by wavefront (``starts``), each as
-    ``entropy.encode_windowed`` codes a batch in one window: the widest window any of its samples
-    needs (none: whole rows), every sample's window symbol (its value's place in the window, or
-    the escape), then the escaped values under their escape rows."""
+def _encode_wavefronts(
+    values, mean_q, scale_idx, starts, window_of_scale, phased, state, out, low, modelled, rest
+):  # pragma: no cover - compiled  # fmt: skip
+    """A plane's 8-bit samples (or deeper samples' top 8 bits) in coding order, wavefront by
+    wavefront (``starts``), each as ``entropy.encode_windowed`` codes a batch in one window: the
+    widest window any of its samples needs (none: whole rows), every sample's window symbol (its
+    value's place in the window, or the escape), then the escaped values under their escape rows;
+    deeper samples (``modelled`` > 0) then their low bits ``low``, as ``codec.modes.planar``'s
+    ``_encode_batch`` codes them: the top ``modelled`` under ``entropy.low_bits_rows``'s row (made
+    here from the table), the lowest ``rest`` under the uniform row."""
+    row = np.empty(16, np.float64)
     for f in range(starts.size - 1):
         s0, s1 = starts[f], starts[f + 1]
         radius = table_kernel.widest_radius(scale_idx, s0, s1, window_of_scale)
@@ -159,16 +168,41 @@ def _encode_wavefronts(values, mean_q, scale_idx, starts, window_of_scale, phase
             encode_laplace(
                 range_decoder.WINDOW, lo, span, mean_q[i], scale_idx[i], phased, symbol, state, out
             )
-        if radius == 0:
-            continue
-        for i in range(s0, s1):
+        for i in range(s0, s1 if radius > 0 else s0):  # whole rows escape nothing
             lo = table_kernel.window_start(mean_q[i], radius)
             offset = values[i] - lo
             if offset < 0 or offset >= span:
                 encode_laplace(
                     range_decoder.ESCAPE, lo, span, mean_q[i], scale_idx[i], phased, values[i], state, out
                 )
+        if modelled > 0:
+            _encode_low_bits(values, mean_q, scale_idx, s0, s1, phased, state, out, low, modelled, rest, row)
     return range_decoder.OK
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_low_bits(
+    values, mean_q, scale_idx, s0, s1, phased, state, out, low, modelled, rest, row
+):  # pragma: no cover - compiled  # fmt: skip
+    """Samples s0..s1 - 1's low bits (``_encode_wavefronts``), under rows ``row`` is scratch for."""
+    parts = 1 << modelled
+    step = 16 // parts
+    for i in range(s0, s1):
+        c = values[i]
+        start = 16 * c - 8 - mean_q[i]
+        prev = 0 if c == 0 else table_kernel.cdf_at(scale_idx[i], start, phased)
+        for j in range(1, parts + 1):
+            last = j == parts and c == 255
+            cur = _CDF_TOTAL if last else table_kernel.cdf_at(scale_idx[i], start + step * j, phased)
+            row[j - 1] = np.float64(cur - prev + 1)
+            prev = cur
+        _encode_row_symbol(row[:parts], range_decoder.row_scale(row[:parts]), low[i] >> rest, state, out)
+    if rest:
+        uniform = row[: 1 << rest]
+        uniform[:] = 1.0
+        scale = range_decoder.row_scale(uniform)
+        for i in range(s0, s1):
+            _encode_row_symbol(uniform, scale, low[i] & ((1 << rest) - 1), state, out)
 
 
 def _check(status: int) -> None:
@@ -229,15 +263,21 @@ class RangeEncoder:
                 )
 
     def encode_wavefronts(
-        self, values: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray, starts: np.ndarray
+        self,
+        values: np.ndarray,
+        mean_q: np.ndarray,
+        scale_idx: np.ndarray,
+        starts: np.ndarray,
+        low: np.ndarray | None = None,
+        low_bits: tuple[int, int] = (0, 0),
     ) -> None:
         """8-bit samples in coding order, a single window per wavefront (``starts``: each
-        wavefront's first sample, one more at the end), in one call."""
+        wavefront's first sample, one more at the end), in one call; deeper samples as their top
+        8 bits (``values``, ``mean_q`` their coarse means) and ``low`` bits, ``low_bits`` (modelled,
+        uniform) of them (``codec.modes.planar._encode_batch``'s order, wavefront by wavefront)."""
         values = np.ascontiguousarray(values, np.int64).ravel()
         if values.size:
-            self._room(2 * values.size)  # a window symbol and an escape each, at most
-            from . import entropy
-
+            self._room(4 * values.size)  # a window symbol, an escape and two low parts each, at most
             with table_kernel.first_call(_encode_wavefronts):
                 _check(
                     _encode_wavefronts(
@@ -249,6 +289,8 @@ class RangeEncoder:
                         table_kernel.phased_cdf(),
                         self.state,
                         self.out,
+                        _NO_LOW if low is None else np.ascontiguousarray(low, np.int64).ravel(),
+                        *low_bits,
                     )
                 )
 

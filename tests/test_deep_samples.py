@@ -331,3 +331,28 @@ def test_version_16_deep_samples_decode_alike_compiled_and_in_python_steps() -> 
             )  # fmt: skip
             _assert_same([got], [planes])
         history.append(planes)
+
+
+@pytest.mark.parametrize("depth", [9, 10, 12, 14, 16])
+def test_compiled_deep_encoding_writes_the_python_steps_words(depth) -> None:
+    """``range_encoder``'s wavefronts of deeper samples (top bits, then low bits, wavefront by
+    wavefront) write the words of ``planar._encode_batch`` called per wavefront, with whole-row
+    wavefronts (scales too wide for a window) among them and samples at both ends of the range."""
+    from fpcodec.bitstream import entropy
+
+    rng = np.random.default_rng(depth)
+    top = (1 << depth) - 1
+    sizes = [1, 7, 40, 3, 200]
+    values = rng.integers(0, top + 1, sum(sizes))
+    values[:3] = [0, top, top]
+    mean = np.clip(16 * values + rng.integers(-900, 900, values.size), 0, 16 * top)
+    scale = rng.integers(0, planar.SCALES, values.size)
+    scale[8:48] = planar.SCALES - 1  # a whole-row wavefront
+    starts = np.cumsum([0, *sizes])
+    python = entropy.FrameEncoder(compiled=True)
+    for s0, s1 in zip(starts[:-1], starts[1:], strict=True):
+        planar._encode_batch(python, values[s0:s1], mean[s0:s1], scale[s0:s1], depth, single=True)
+    compiled = entropy.FrameEncoder(compiled=True)
+    coarse, coarse_mean, low = planar._split(values, mean, depth)
+    compiled.ranges.encode_wavefronts(coarse, coarse_mean, scale, starts, low, planar._low_parts(depth))
+    assert compiled.finish() == python.finish()

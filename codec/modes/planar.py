@@ -661,20 +661,19 @@ def _encode_wavefronts(
     table: np.ndarray,
     depth: int,
 ) -> None:
-    """A wavefront plane's (or run's) samples, a single window per wavefront: 8-bit ones in one
-    call, deeper ones wavefront by wavefront."""
+    """A wavefront plane's (or run's) samples, a single window per wavefront, in one compiled
+    call (deeper samples: their top 8 bits, then their low bits, wavefront by wavefront)."""
     if not plane_params:
         return
-    if depth > 8:
-        for targets, mean, ctx in plane_params:
-            _encode_batch(enc, flat[targets], mean, table[ctx], depth, True)
+    values = np.concatenate([flat[t] for t, _, _ in plane_params])
+    means = np.concatenate([m for _, m, _ in plane_params])
+    scales = np.concatenate([table[x] for _, _, x in plane_params])
+    starts = np.cumsum([0] + [t.size for t, _, _ in plane_params])
+    if depth == 8:
+        enc.ranges.encode_wavefronts(values, means, scales, starts)
         return
-    enc.ranges.encode_wavefronts(
-        np.concatenate([flat[t] for t, _, _ in plane_params]),
-        np.concatenate([m for _, m, _ in plane_params]),
-        np.concatenate([table[x] for _, _, x in plane_params]),
-        np.cumsum([0] + [t.size for t, _, _ in plane_params]),
-    )
+    coarse, coarse_mean, low = _split(values, means.astype(np.int64), depth)
+    enc.ranges.encode_wavefronts(coarse, coarse_mean, scales, starts, low, _low_parts(depth))
 
 
 def _encode_batch(
