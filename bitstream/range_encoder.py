@@ -33,8 +33,7 @@ _LOWER, _RANGE, _HELD, _FIRST, _WRITTEN = 0, 1, 2, 3, 4
 _WORD_MASK = np.uint64(0xFFFFFFFF)
 #: Statuses of the kernels besides range_decoder.OK.
 BAD_SYMBOL = 3
-#: Deeper samples' low bits (``_encode_low_bits``): the table's total; none for 8-bit samples.
-_CDF_TOTAL = entropy.CDF_TOTAL
+#: Deeper samples' low bits (``_encode_low_bits``) of 8-bit samples: none.
 _NO_LOW = np.zeros(0, np.int64)
 
 
@@ -186,16 +185,8 @@ def _encode_low_bits(
 ):  # pragma: no cover - compiled  # fmt: skip
     """Samples s0..s1 - 1's low bits (``_encode_wavefronts``), under rows ``row`` is scratch for."""
     parts = 1 << modelled
-    step = 16 // parts
     for i in range(s0, s1):
-        c = values[i]
-        start = 16 * c - 8 - mean_q[i]
-        prev = 0 if c == 0 else table_kernel.cdf_at(scale_idx[i], start, phased)
-        for j in range(1, parts + 1):
-            last = j == parts and c == 255
-            cur = _CDF_TOTAL if last else table_kernel.cdf_at(scale_idx[i], start + step * j, phased)
-            row[j - 1] = np.float64(cur - prev + 1)
-            prev = cur
+        table_kernel.low_bits_row(values[i], mean_q[i], scale_idx[i], parts, phased, row)
         _encode_row_symbol(row[:parts], range_decoder.row_scale(row[:parts]), low[i] >> rest, state, out)
     if rest:
         uniform = row[: 1 << rest]

@@ -31,6 +31,7 @@ _STEPS = entropy.MEAN_STEPS
 _HALF = entropy.MEAN_STEPS // 2  # a value's bin reaches half a level (in 1/16) either side of it
 _BIN_SPAN = entropy.BIN_SPAN
 _CDF_HALF = entropy.CDF_HALF
+_CDF_TOTAL = entropy.CDF_TOTAL
 _SYMBOL_MIN, _SYMBOL_MAX = entropy.SYMBOL_MIN, entropy.SYMBOL_MAX
 
 
@@ -118,6 +119,20 @@ def cdf_at(s, edge, phased):  # pragma: no cover - compiled
     clamped to +-CDF_HALF: ``entropy._cdf_at`` read from ``phased_cdf``'s layout."""
     e = min(max(edge, -_CDF_HALF), _CDF_HALF)
     return phased[(s * _STEPS + (e & (_STEPS - 1))) * PHASE_SPAN + (e >> 4) + _PHASE_ZERO]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def low_bits_row(c, mean_q, s, parts, phased, row):  # pragma: no cover - compiled
+    """Fill ``row[:parts]`` with one sample's ``entropy.low_bits_rows`` row: the table counts (scale
+    index ``s``) between the edges of the ``parts`` equal parts of top value ``c``'s bin (mean
+    ``mean_q``), plus 1; c = 0 and 255 take the tails. The encoder's and decoder's (compiled) row."""
+    step = _STEPS // parts
+    start = _STEPS * c - _HALF - mean_q
+    prev = 0 if c == _SYMBOL_MIN else cdf_at(s, start, phased)
+    for j in range(1, parts + 1):
+        cur = _CDF_TOTAL if j == parts and c == _SYMBOL_MAX else cdf_at(s, start + step * j, phased)
+        row[j - 1] = np.float64(cur - prev + 1)
+        prev = cur
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -33,10 +33,9 @@ _LUMA_WEIGHT = planar_rule.LUMA_WEIGHT
 _REFINE_GROUPS = raster_rule.REFINE_GROUPS
 _REFINE_SHIFT = raster_rule.REFINE_SHIFT
 _INTRA_GROUP_SPAN = raster_rule.INTRA_GROUP_SPAN
-#: Deeper samples (FORMAT.md, "Deeper samples"): the low bits coded under Laplace rows, the
-#: table's total and the largest coarse mean.
+#: Deeper samples (FORMAT.md, "Deeper samples"): the low bits coded under Laplace rows and the
+#: largest coarse mean.
 _MODELLED_LOW_BITS = 4
-_CDF_TOTAL = entropy.CDF_TOTAL
 _COARSE_MEAN_MAX = 16 * entropy.SYMBOL_MAX
 
 
@@ -494,16 +493,9 @@ def _decode_deep_wavefront(
     if status != range_decoder.OK:
         return status
     parts = 1 << modelled
-    step = 16 // parts
     for i in range(n):
         c = coarse[i]
-        start = 16 * c - 8 - mean[i]
-        prev = 0 if c == 0 else table_kernel.cdf_at(scale[i], start, phased)
-        for j in range(1, parts + 1):
-            last = j == parts and c == 255
-            cur = _CDF_TOTAL if last else table_kernel.cdf_at(scale[i], start + step * j, phased)
-            row[j - 1] = np.float64(cur - prev + 1)
-            prev = cur
+        table_kernel.low_bits_row(c, mean[i], scale[i], parts, phased, row)
         got = range_decoder.decode_symbol(row[:parts], range_decoder.row_scale(row[:parts]), words, state)
         if got < 0:
             return range_decoder.BAD_DATA
