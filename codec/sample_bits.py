@@ -6,8 +6,9 @@ up (FFmpeg's YUV conversions) or replicated into the low byte (PNG tools' x257),
 as much as noise. A plane's rule says which bits are coded: its samples ``v`` are coded as ``c = v
 >> shift`` in ``depth`` bits (8 at least), the low ``shift`` bits being zero or, with
 ``replicate``, the top ``shift`` bits of ``c`` (FLAC's "wasted bits", and PNG's bit replication
-undone). The motion-compensated reference of a plane is brought to its coded samples the same
-way (shifted, clamped), so the planar rule works on ``c`` exactly as on a plane of that depth.
+undone). A frame's reference frames are brought to its planes' coded values the same way
+(shifted, clamped) before anything is predicted from them, so the planar rule works on ``c``
+exactly as on a plane of that depth.
 """
 
 from __future__ import annotations
@@ -80,14 +81,10 @@ def _replicates(values: np.ndarray, shift: int, depth: int) -> bool:
 
 
 def reduce(samples: np.ndarray, rule: SampleBits) -> np.ndarray:
-    """The coded values of a plane's samples (int64) under ``rule``."""
-    return samples.astype(np.int64) >> rule.shift
-
-
-def reduce_reference(mc: np.ndarray, rule: SampleBits) -> np.ndarray:
-    """A plane's motion-compensated reference brought to its coded values: shifted, and clamped to
-    the coded depth (an earlier frame may hold larger samples)."""
-    return np.minimum(mc >> rule.shift, (1 << rule.depth) - 1)
+    """A plane's samples (or a reference frame's, for it) as coded values under ``rule`` (int64):
+    shifted, and clamped to the coded depth (an earlier frame may hold larger samples; a plane's
+    own fit them)."""
+    return np.minimum(samples.astype(np.int64) >> rule.shift, (1 << rule.depth) - 1)
 
 
 def expand(coded: np.ndarray, rule: SampleBits, depth: int) -> np.ndarray:

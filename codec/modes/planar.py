@@ -172,9 +172,9 @@ def _coded_values(
     planes: list[np.ndarray], rules: list[sample_bits.SampleBits], geometry: list[PlaneGeometry]
 ) -> list[np.ndarray]:
     """A frame's planes as coded (version 17): each plane's values under its sample rule
-    (``sample_bits.reduce_reference``: clamped, for a reference frame), then blue and red less
+    (``sample_bits.reduce``: clamped, for a reference frame), then blue and red less
     green, plane 0 (``rgb_planes.less_green``), in the coded depth's dtype."""
-    out = [sample_bits.reduce_reference(p.astype(np.int64), r) for p, r in zip(planes, rules, strict=True)]
+    out = [sample_bits.reduce(p, r) for p, r in zip(planes, rules, strict=True)]
     for k, (g, r) in enumerate(zip(geometry, rules, strict=True)):
         if g.less_green:
             out[k] = rgb_planes.less_green(out[k], out[0], r.depth)
