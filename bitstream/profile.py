@@ -87,6 +87,11 @@ class FormatProfile:
         return _PROFILES[version]
 
 
+def introduced(rule: str) -> int:
+    """The first version with ``rule`` (a FormatProfile field), for messages that name it."""
+    return _INTRODUCED[rule]
+
+
 def _build(version: int) -> FormatProfile:
     rules = {f.name: version >= _INTRODUCED[f.name] for f in fields(FormatProfile) if f.name != "version"}
     return FormatProfile(version=version, **rules)

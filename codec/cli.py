@@ -398,7 +398,7 @@ def write_planar(dec, fmt: str, target, planes_seq, durations: list[int], force:
         writer = write_y4m if fmt == "y4m" else write_ffv1_mkv
         writer(target, pf, colour, h.width, h.height, fps, planes_seq, force=force)
         return warnings
-    if pf.gbr and fmt in ("png", "apng", "pattern"):  # 16-bit RGB(A): PNG holds every sample
+    if pf.gbr and pf.depth == 16 and fmt in ("png", "apng", "pattern"):  # PNG holds every sample
         from .planar_convert import to_packed_rgb
 
         packed = to_packed_rgb(planes_seq)

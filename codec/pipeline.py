@@ -31,7 +31,7 @@ from ..bitstream.errors import (
     TruncatedStreamError,
 )
 from ..bitstream.palette import decode_palette, encode_palette
-from ..bitstream.profile import MODE_REPEAT
+from ..bitstream.profile import MODE_REPEAT, introduced
 from ..models import registry
 from ..models.base import HISTORY, Predictor
 from . import frame_coding, planar_coding, rgb_planes
@@ -526,15 +526,10 @@ class Decoder:
 
         record = container.decode_pixel_format(body)
         fmt = pixel_format_by_id(record.format_id)
-        if fmt.rgb and not self.profile.rgb_planes:
+        if not getattr(self.profile, fmt.rule):
             raise FormatError(
-                f"pixel format id {record.format_id} ({fmt.name} as planes) is from format version 16, "
-                f"the stream is version {self.version}"
-            )
-        if fmt.depth > 12 and not self.profile.deep_samples:
-            raise FormatError(
-                f"pixel format id {record.format_id} ({fmt.name}) is from format version 17, "
-                f"the stream is version {self.version}"
+                f"pixel format id {record.format_id} ({fmt.name}{' as planes' if fmt.rgb else ''}) is from "
+                f"format version {introduced(fmt.rule)}, the stream is version {self.version}"
             )
         if record.depth != fmt.depth:
             raise FormatError(f"pixel format {fmt.name} with depth {record.depth} (it has {fmt.depth} bits)")

@@ -61,6 +61,9 @@ class PixelFormat:
     #: FFmpeg's planar RGB (planes green, blue, red, alpha; version 17): blue and red coded less
     #: green (``rgb_planes.less_green``), at one sample rule
     gbr: bool = False
+    #: The ``bitstream.profile`` rule of the format version that brought the format (a stream of
+    #: an earlier version naming it is refused)
+    rule: str = "planar_frames"
 
     @property
     def dtype(self) -> type[np.unsignedinteger]:
@@ -90,19 +93,23 @@ _FORMATS = (
     PixelFormat("yuv422p12le", 10, 3, 1, 0, 12),
     PixelFormat("yuv444p12le", 11, 3, 0, 0, 12),
     PixelFormat("gray12le", 12, 1, 0, 0, 12),
-    PixelFormat("rgb24", 13, 3, 0, 0, 8, rgb=True),
-    PixelFormat("rgba", 14, 4, 0, 0, 8, rgb=True),
-    # Version 17: 14 and 16 bits.
-    PixelFormat("gray14le", 15, 1, 0, 0, 14),
-    PixelFormat("yuv420p14le", 16, 3, 1, 1, 14),
-    PixelFormat("yuv422p14le", 17, 3, 1, 0, 14),
-    PixelFormat("yuv444p14le", 18, 3, 0, 0, 14),
-    PixelFormat("gray16le", 19, 1, 0, 0, 16),
-    PixelFormat("yuv420p16le", 20, 3, 1, 1, 16),
-    PixelFormat("yuv422p16le", 21, 3, 1, 0, 16),
-    PixelFormat("yuv444p16le", 22, 3, 0, 0, 16),
-    PixelFormat("gbrp16le", 23, 3, 0, 0, 16, gbr=True),
-    PixelFormat("gbrap16le", 24, 4, 0, 0, 16, gbr=True),
+    PixelFormat("rgb24", 13, 3, 0, 0, 8, rgb=True, rule="rgb_planes"),
+    PixelFormat("rgba", 14, 4, 0, 0, 8, rgb=True, rule="rgb_planes"),
+    # Version 17: 14 and 16 bits, planar RGB.
+    PixelFormat("gray14le", 15, 1, 0, 0, 14, rule="deep_samples"),
+    PixelFormat("yuv420p14le", 16, 3, 1, 1, 14, rule="deep_samples"),
+    PixelFormat("yuv422p14le", 17, 3, 1, 0, 14, rule="deep_samples"),
+    PixelFormat("yuv444p14le", 18, 3, 0, 0, 14, rule="deep_samples"),
+    PixelFormat("gray16le", 19, 1, 0, 0, 16, rule="deep_samples"),
+    PixelFormat("yuv420p16le", 20, 3, 1, 1, 16, rule="deep_samples"),
+    PixelFormat("yuv422p16le", 21, 3, 1, 0, 16, rule="deep_samples"),
+    PixelFormat("yuv444p16le", 22, 3, 0, 0, 16, rule="deep_samples"),
+    PixelFormat("gbrp16le", 23, 3, 0, 0, 16, gbr=True, rule="deep_samples"),
+    PixelFormat("gbrap16le", 24, 4, 0, 0, 16, gbr=True, rule="deep_samples"),
+    PixelFormat("gbrp10le", 25, 3, 0, 0, 10, gbr=True, rule="deep_samples"),
+    PixelFormat("gbrp12le", 26, 3, 0, 0, 12, gbr=True, rule="deep_samples"),
+    PixelFormat("gbrap10le", 27, 4, 0, 0, 10, gbr=True, rule="deep_samples"),
+    PixelFormat("gbrap12le", 28, 4, 0, 0, 12, gbr=True, rule="deep_samples"),
 )
 #: The supported formats by their stream id.
 PIXEL_FORMATS: dict[int, PixelFormat] = {f.format_id: f for f in _FORMATS}
@@ -129,7 +136,8 @@ PACKED_RGB = {
 }
 #: The formats coded natively, as a warning names them.
 NATIVE_NAMES = (
-    "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits; 16-bit RGB(A) and gray with alpha"
+    "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits; 10-, 12- and 16-bit RGB(A), "
+    "16-bit gray with alpha"
 )
 #: FFmpeg's deprecated JPEG-range names: the plain format with colour range "full".
 FULL_RANGE_ALIASES = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}

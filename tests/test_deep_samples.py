@@ -165,13 +165,22 @@ def test_damaged_rules_are_refused() -> None:
         sample_bits.expand(np.array([1 << 10]), sample_bits.SampleBits(6, 11), 16)
 
 
-def test_deep_formats_need_version_17() -> None:
-    frames = [[_deep(p.astype(np.int64) * 64 + 3) for p in planes] for planes in _clip10()[:1]]
-    data = bytearray(_stream(frames, "yuv420p16le"))
+@pytest.mark.parametrize("fmt_name, format_id", [("yuv420p16le", 20), ("gbrp10le", 25)])
+def test_deep_formats_need_version_17(fmt_name: str, format_id: int) -> None:
+    """Formats 15-28 are version 17's, 10- and 12-bit planar RGB included."""
+    planes = _clip10()[0]
+    if fmt_name == "gbrp10le":  # green, blue, red of one size
+        luma = planes[0]
+        frames = [[luma, np.roll(luma, 1, axis=1), np.ascontiguousarray(luma[::-1])]]
+    else:
+        frames = [[_deep(p.astype(np.int64) * 64 + 3) for p in planes]]
+    data = bytearray(_stream(frames, fmt_name))
     assert data[8:10] == (17).to_bytes(2, "little")
     _assert_same(_decoded(bytes(data)), frames)
     data[8:10] = (16).to_bytes(2, "little")  # the preamble has no checksum
-    with pytest.raises(FormatError, match=r"pixel format id 20 \(yuv420p16le\) is from format version 17"):
+    with pytest.raises(
+        FormatError, match=rf"pixel format id {format_id} \({fmt_name}\) is from format version 17"
+    ):
         Decoder(io.BytesIO(bytes(data)), load_model=False)
 
 

@@ -119,6 +119,12 @@ def _assert_planes_equal(got, want) -> None:
         ("yuv420p16le", 17, 13),
         ("yuv422p16le", 9, 6),
         ("yuv444p16le", 8, 7),
+        ("gbrp16le", 10, 8),
+        ("gbrap16le", 7, 5),
+        ("gbrp10le", 11, 7),
+        ("gbrp12le", 6, 9),
+        ("gbrap10le", 5, 4),
+        ("gbrap12le", 9, 6),
     ],
 )
 def test_round_trip_every_format(fmt_name, width, height) -> None:

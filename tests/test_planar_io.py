@@ -163,6 +163,10 @@ def test_pixel_format_table():
         22: "yuv444p16le",
         23: "gbrp16le",
         24: "gbrap16le",
+        25: "gbrp10le",
+        26: "gbrp12le",
+        27: "gbrap10le",
+        28: "gbrap12le",
     }
     assert {i: f.name for i, f in pio.PIXEL_FORMATS.items()} == expected
     for i, fmt in pio.PIXEL_FORMATS.items():
@@ -189,7 +193,13 @@ def test_pixel_format_table():
         assert pio.pixel_format_by_name(packed) is pio.PIXEL_FORMATS[23]
     for packed in ("rgba64be", "bgra64le", "ya16be", "gbrap16be"):
         assert pio.pixel_format_by_name(packed) is pio.PIXEL_FORMATS[24]
-    assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.gbr] == [23, 24]
+    assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.gbr] == [23, 24, 25, 26, 27, 28]
+    assert pio.pixel_format_by_name("gbrp10be") is pio.PIXEL_FORMATS[25]
+    # which format version brought each (a stream of an earlier one naming it is refused)
+    assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.rule == "rgb_planes"] == [13, 14]
+    assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.rule == "deep_samples"] == list(
+        range(15, 29)
+    )
     for name in ("rgb24", "pal8", "bgra", "nv12", "yuv420p9le", "yuva420p", "gray9be"):
         assert pio.pixel_format_by_name(name) is None
     with pytest.raises(FormatError, match="99"):
@@ -482,9 +492,10 @@ def test_the_warning_names_every_native_format() -> None:
     layouts = {(f.planes, f.log2_chroma_w, f.log2_chroma_h) for f in formats}
     assert layouts == set(names)
     assert {f.depth for f in formats} == {8, 10, 12, 14, 16}
-    assert {f.depth for f in pio.PIXEL_FORMATS.values() if f.gbr} == {16}
+    assert {f.depth for f in pio.PIXEL_FORMATS.values() if f.gbr} == {10, 12, 16}
     assert pio.NATIVE_NAMES == (
-        "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits; 16-bit RGB(A) and gray with alpha"
+        "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits; 10-, 12- and 16-bit RGB(A), "
+        "16-bit gray with alpha"
     )
 
 
