@@ -731,6 +731,11 @@ def _laplace_cdf(x: np.ndarray, mu: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(z < 0, left, right)
 
 
+#: The most low bits of a deeper sample that one row of ``low_bits_rows`` holds: a top value's bin
+#: is MEAN_STEPS = 16 table steps wide, one step a part at 4 bits.
+LOW_BITS_MAX = 4
+
+
 def low_bits_rows(
     coarse: np.ndarray, mean_q: np.ndarray, scale_idx: np.ndarray, extra_bits: int
 ) -> np.ndarray:
@@ -740,7 +745,7 @@ def low_bits_rows(
     the 2^extra_bits equal parts of the coarse value's bin (16 / 2^extra_bits table steps each),
     the outer parts of the end values 0 and 255 taking the tails, plus 1 (FORMAT.md, "Deeper
     samples")."""
-    if not 1 <= extra_bits <= 4:
+    if not 1 <= extra_bits <= LOW_BITS_MAX:
         raise ValueError(f"extra_bits {extra_bits} outside 1..4")
     parts = 1 << extra_bits
     step = MEAN_STEPS // parts

@@ -33,9 +33,9 @@ _LUMA_WEIGHT = planar_rule.LUMA_WEIGHT
 _REFINE_GROUPS = raster_rule.REFINE_GROUPS
 _REFINE_SHIFT = raster_rule.REFINE_SHIFT
 _INTRA_GROUP_SPAN = raster_rule.INTRA_GROUP_SPAN
-#: Deeper samples (FORMAT.md, "Deeper samples"): the low bits coded under Laplace rows and the
-#: largest coarse mean.
-_MODELLED_LOW_BITS = 4
+#: Deeper samples (FORMAT.md, "Deeper samples"): the low bits coded under Laplace rows
+#: (``planar.MODELLED_LOW_BITS``) and the largest coarse mean.
+_MODELLED_LOW_BITS = entropy.LOW_BITS_MAX
 _COARSE_MEAN_MAX = 16 * entropy.SYMBOL_MAX
 
 

@@ -69,7 +69,7 @@ WEIGHT_SCALE_IDX = int(entropy.quantize_scale(np.float64(4.0)))
 #: A sample deeper than 8 bits codes at most this many of its low bits under the Laplace at finer
 #: steps (12 bits' resolution in all); a 14- or 16-bit sample's lowest 2 or 4 bits follow,
 #: uniform (version 17: a mean is not finer than that, and those bits are mostly noise).
-MODELLED_LOW_BITS = 4
+MODELLED_LOW_BITS = entropy.LOW_BITS_MAX
 #: The encoder costs a raster plane unrefined as well (to keep the cheaper) only where the
 #: refinement's estimated gain (``refinement.Fit.gain_bits``) is below SURE_REFINEMENT times its
 #: weights' bits. On the dev clips every plane above 2x came out smaller refined; at 4x the planes
@@ -152,11 +152,14 @@ def estimate(
     how the others fared). Of equal estimates the first in the order intra, raster intra,
     inter, raster inter is taken. The frame is coded as its coded values (version 17: its planes'
     sample rules, blue and red less green) against its references brought to them alike."""
-    rules = tuple(sample_bits.fit(p, g.depth) for p, g in zip(planes, geometry, strict=True))
     green = [k for k, g in enumerate(geometry) if g.less_green]
+    common = None
     if green:  # one rule for green and the planes coded less green
         common = sample_bits.fit(np.concatenate([planes[k].ravel() for k in [0, *green]]), geometry[0].depth)
-        rules = tuple(common if k == 0 or k in green else r for k, r in enumerate(rules))
+    rules = tuple(
+        common if common is not None and (k == 0 or k in green) else sample_bits.fit(p, g.depth)
+        for k, (p, g) in enumerate(zip(planes, geometry, strict=True))
+    )
     plain = all(r == sample_bits.plain(g.depth) for r, g in zip(rules, geometry, strict=True))
     if not plain or green:
         planes = _coded_values(planes, rules, geometry)
@@ -887,7 +890,8 @@ def decode(
         if any(g.less_green and w != words[0] for w, g in zip(words, geometry, strict=True)):
             raise FormatError(f"planar frame: rule words {words} differ for green and the planes less green")
     full = geometry  # the frame's planes; from here on ``geometry`` and ``references`` are as coded
-    if has_rules or any(g.less_green for g in full):
+    transformed = has_rules or any(g.less_green for g in full)
+    if transformed:
         references = [_coded_values(ref, rules, full) for ref in references]
         geometry = [replace(g, depth=r.depth) for g, r in zip(geometry, rules, strict=True)]
     decs = _substreams(payload, runs, compiled, start)
@@ -895,9 +899,7 @@ def decode(
 
     def expanded(planes: list[np.ndarray]) -> list[np.ndarray]:
         """The planes' samples from their coded values."""
-        if not has_rules and not any(g.less_green for g in full):
-            return planes
-        return _coded_samples(planes, rules, full)
+        return _coded_samples(planes, rules, full) if transformed else planes
 
     def wavefront_tables(inter: bool) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
         """Per plane: (table, error levels' offsets, refinement weights)."""
