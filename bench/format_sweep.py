@@ -2,9 +2,9 @@
 
     python -m fpcodec.bench.format_sweep [--out DIR]
 
-Makes a few frames of a moving gradient in each of 47 kinds of input (videos in FFmpeg's codecs and
+Makes a few frames of a moving gradient in each of 52 kinds of input (videos in FFmpeg's codecs and
 pixel formats: MPEG-4 in AVI, MJPEG, H.264 with B frames, 4:4:4 and 10-bit, FFV1 in yuv410p,
-yuv411p, gbrp10, gray10/16, yuva420p, yuv444p16 and more, ProRes, UT Video, HuffYUV, lossless VP9,
+yuv411p, gbrp10/14, gray10/16, yuva420p, yuva444p16, yuv444p16 and more, ProRes (4444 with alpha too), UT Video, HuffYUV, lossless VP9,
 Y4M, MPEG-2, a varying frame rate, odd sizes, one frame; images: PNG in gray, gray+alpha,
 palette, palette with tRNS, 1-bit, 16-bit RGB(A), JPEG, BMP, TIFF, WebP, animated WebP, APNG),
 encodes each with the CLI as a user does (``fpcodec.codec.cli.main``, default options), decodes the
@@ -52,10 +52,15 @@ VIDEOS = [
     ("ffv1_bgr0.mkv", "ffv1", "bgr0", {}),
     ("ffv1_bgra.mkv", "ffv1", "bgra", {}),
     ("ffv1_gbrp10.mkv", "ffv1", "gbrp10le", {}),
+    ("ffv1_gbrp14.mkv", "ffv1", "gbrp14le", {}),
+    ("ffv1_yuv420p9.mkv", "ffv1", "yuv420p9le", {}),
+    ("ffv1_yuv440p10.mkv", "ffv1", "yuv440p10le", {}),
+    ("ffv1_yuva444p16.mkv", "ffv1", "yuva444p16le", {}),
     ("ffv1_one_frame.mkv", "ffv1", "yuv420p", {}),
     ("ffv1_varying_rate.mkv", "ffv1", "yuv420p", {}),
     ("ffv1_4000x2.mkv", "ffv1", "yuv420p", {}),
     ("prores.mov", "prores_ks", "yuv422p10le", {}),
+    ("prores4444_alpha.mov", "prores_ks", "yuva444p10le", {"profile": "4"}),
     ("utvideo.avi", "utvideo", "yuv420p", {}),
     ("huffyuv.avi", "huffyuv", "yuv422p", {}),
     ("vp9_lossless.webm", "libvpx-vp9", "yuv420p", {"lossless": "1"}),

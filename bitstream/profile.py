@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 17
+LATEST = 18
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -47,6 +47,7 @@ _INTRODUCED = {
     "lz_frames": 15,  # mode 8: a palette frame's indices in an LZMA2 stream
     "rgb_planes": 16,  # PFMT pixel format 13: RGB frames as planes G, B - G, R - G (planar rule)
     "deep_samples": 17,  # PFMT pixel formats 15-22: 14- and 16-bit planes
+    "more_formats": 18,  # PFMT pixel formats 29-54: 4:4:0, 4:1:1, 4:1:0, 9 bits, YUV with alpha
 }
 
 
@@ -76,6 +77,7 @@ class FormatProfile:
     lz_frames: bool
     rgb_planes: bool
     deep_samples: bool
+    more_formats: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

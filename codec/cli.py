@@ -384,7 +384,7 @@ def write_planar(dec, fmt: str, target, planes_seq, durations: list[int], force:
     format, sample for sample; anything else converted to RGB, with a warning saying so."""
     from .io import write_frames
     from .planar_convert import to_rgb
-    from .planar_io import write_ffv1_mkv, write_y4m
+    from .planar_io import write_ffv1_mkv, write_y4m, y4m_holds
 
     h, pf, colour = dec.header, dec.pixel_format, dec.colour
     warnings: list[str] = []
@@ -403,12 +403,13 @@ def write_planar(dec, fmt: str, target, planes_seq, durations: list[int], force:
 
         packed = to_packed_rgb(planes_seq)
         return warnings + write_frames(target, packed, durations, h.time_base, h.loop, force=force)
+    rgb_name = "RGBA" if pf.alpha else "RGB"
     warnings.append(
         f"the stream holds {pf.name} samples; .{fmt if fmt != 'pattern' else 'png'} output is their "
-        "conversion to 8-bit RGB (write .mkv for the exact samples)"
-        if pf.gbr
+        f"conversion to 8-bit {rgb_name} (write .mkv for the exact samples)"
+        if not y4m_holds(pf)
         else f"the stream holds {pf.name} samples; .{fmt if fmt != 'pattern' else 'png'} output is their "
-        "conversion to RGB (write .y4m or .mkv for the exact samples)"
+        f"conversion to {rgb_name} (write .y4m or .mkv for the exact samples)"
     )
     rgb = to_rgb(planes_seq, pf, colour, h.width, h.height)
     return warnings + write_frames(target, rgb, durations, h.time_base, h.loop, force=force, allow_lossy=True)

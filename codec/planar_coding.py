@@ -35,7 +35,7 @@ def geometry(fmt: PixelFormat, width: int, height: int) -> list[planar.PlaneGeom
         planar.PlaneGeometry(
             h,
             w,
-            *((fmt.log2_chroma_h, fmt.log2_chroma_w) if k else (0, 0)),
+            *fmt.subsampling(k),
             fmt.depth,
             fmt.gbr and k in (1, 2),
         )

@@ -26,7 +26,10 @@ def to_packed_rgb(planes_seq: Iterable[list[np.ndarray]]) -> Iterator[np.ndarray
 def to_rgb(
     planes_seq: Iterable[list[np.ndarray]], fmt: PixelFormat, colour: ColourInfo, width: int, height: int
 ) -> Iterator[np.ndarray]:
-    """(H, W, 3) uint8 RGB frames of the planar frames ``planes_seq``, one at a time."""
+    """(H, W, 3) uint8 RGB frames of the planar frames ``planes_seq``, one at a time; (H, W, 4)
+    RGBA for a format with an alpha plane: the colour planes' conversion and the alpha plane's own
+    samples (their top 8 bits), not swscale's alpha, which changes 8-bit alpha by one in places and
+    read memory it never wrote at some widths (``io.to_rgb_array``)."""
     import av
 
     full = colour.color_range == COLOR_RANGE_JPEG
@@ -39,4 +42,8 @@ def to_rgb(
             plane.update(padded.astype(samples.dtype.newbyteorder("<"), copy=False).tobytes())
         if full:
             frame.color_range = 2
-        yield frame.reformat(format="rgb24").to_ndarray()
+        rgb = frame.reformat(format="rgb24").to_ndarray()
+        if fmt.alpha:
+            alpha = (planes[-1] >> (fmt.depth - 8)).astype(np.uint8)
+            rgb = np.dstack([rgb, alpha])
+        yield rgb

@@ -64,19 +64,27 @@ class PixelFormat:
     #: The ``bitstream.profile`` rule of the format version that brought the format (a stream of
     #: an earlier version naming it is refused)
     rule: str = "planar_frames"
+    #: The last plane is alpha, at full size whatever the chroma subsampling (yuva*, gbrap*)
+    alpha: bool = False
 
     @property
     def dtype(self) -> type[np.unsignedinteger]:
         """uint8 up to 8 bits, uint16 above (FFmpeg's ``le`` formats use 2 bytes per sample)."""
         return np.uint8 if self.depth <= 8 else np.uint16
 
+    def subsampling(self, k: int) -> tuple[int, int]:
+        """(log2 vertical, log2 horizontal) subsampling of plane ``k``: only the chroma planes (1
+        and 2) are subsampled; luma, gray and alpha are full size."""
+        chroma = 0 < k < self.planes - (1 if self.alpha else 0)
+        return (self.log2_chroma_h, self.log2_chroma_w) if chroma else (0, 0)
+
     def plane_shapes(self, width: int, height: int) -> list[tuple[int, int]]:
         """(height, width) of each plane; chroma sizes round up for odd sizes, as FFmpeg does."""
-        if self.planes == 1:
-            return [(height, width)]
-        ch = -(-height >> self.log2_chroma_h)
-        cw = -(-width >> self.log2_chroma_w)
-        return [(height, width)] + [(ch, cw)] * (self.planes - 1)
+        shapes = []
+        for k in range(self.planes):
+            sh, sw = self.subsampling(k)
+            shapes.append((-(-height >> sh), -(-width >> sw)))
+        return shapes
 
 
 _FORMATS = (
@@ -94,7 +102,7 @@ _FORMATS = (
     PixelFormat("yuv444p12le", 11, 3, 0, 0, 12),
     PixelFormat("gray12le", 12, 1, 0, 0, 12),
     PixelFormat("rgb24", 13, 3, 0, 0, 8, rgb=True, rule="rgb_planes"),
-    PixelFormat("rgba", 14, 4, 0, 0, 8, rgb=True, rule="rgb_planes"),
+    PixelFormat("rgba", 14, 4, 0, 0, 8, rgb=True, rule="rgb_planes", alpha=True),
     # Version 17: 14 and 16 bits, planar RGB.
     PixelFormat("gray14le", 15, 1, 0, 0, 14, rule="deep_samples"),
     PixelFormat("yuv420p14le", 16, 3, 1, 1, 14, rule="deep_samples"),
@@ -105,11 +113,39 @@ _FORMATS = (
     PixelFormat("yuv422p16le", 21, 3, 1, 0, 16, rule="deep_samples"),
     PixelFormat("yuv444p16le", 22, 3, 0, 0, 16, rule="deep_samples"),
     PixelFormat("gbrp16le", 23, 3, 0, 0, 16, gbr=True, rule="deep_samples"),
-    PixelFormat("gbrap16le", 24, 4, 0, 0, 16, gbr=True, rule="deep_samples"),
+    PixelFormat("gbrap16le", 24, 4, 0, 0, 16, gbr=True, rule="deep_samples", alpha=True),
     PixelFormat("gbrp10le", 25, 3, 0, 0, 10, gbr=True, rule="deep_samples"),
     PixelFormat("gbrp12le", 26, 3, 0, 0, 12, gbr=True, rule="deep_samples"),
-    PixelFormat("gbrap10le", 27, 4, 0, 0, 10, gbr=True, rule="deep_samples"),
-    PixelFormat("gbrap12le", 28, 4, 0, 0, 12, gbr=True, rule="deep_samples"),
+    PixelFormat("gbrap10le", 27, 4, 0, 0, 10, gbr=True, rule="deep_samples", alpha=True),
+    PixelFormat("gbrap12le", 28, 4, 0, 0, 12, gbr=True, rule="deep_samples", alpha=True),
+    # Version 18: the rest of FFV1's planar layouts (DV's 4:1:1, JPEG's 4:4:0, Indeo's 4:1:0),
+    # 9 bits, 14-bit planar RGB, and YUV with an alpha plane (VP8/VP9 and ProRes 4444 alpha).
+    PixelFormat("yuv440p", 29, 3, 0, 1, 8, rule="more_formats"),
+    PixelFormat("yuv411p", 30, 3, 2, 0, 8, rule="more_formats"),
+    PixelFormat("yuv410p", 31, 3, 2, 2, 8, rule="more_formats"),
+    PixelFormat("yuv440p10le", 32, 3, 0, 1, 10, rule="more_formats"),
+    PixelFormat("yuv440p12le", 33, 3, 0, 1, 12, rule="more_formats"),
+    PixelFormat("gray9le", 34, 1, 0, 0, 9, rule="more_formats"),
+    PixelFormat("yuv420p9le", 35, 3, 1, 1, 9, rule="more_formats"),
+    PixelFormat("yuv422p9le", 36, 3, 1, 0, 9, rule="more_formats"),
+    PixelFormat("yuv444p9le", 37, 3, 0, 0, 9, rule="more_formats"),
+    PixelFormat("gbrp9le", 38, 3, 0, 0, 9, gbr=True, rule="more_formats"),
+    PixelFormat("gbrp14le", 39, 3, 0, 0, 14, gbr=True, rule="more_formats"),
+    PixelFormat("gbrap14le", 40, 4, 0, 0, 14, gbr=True, rule="more_formats", alpha=True),
+    PixelFormat("yuva420p", 41, 4, 1, 1, 8, rule="more_formats", alpha=True),
+    PixelFormat("yuva422p", 42, 4, 1, 0, 8, rule="more_formats", alpha=True),
+    PixelFormat("yuva444p", 43, 4, 0, 0, 8, rule="more_formats", alpha=True),
+    PixelFormat("yuva420p9le", 44, 4, 1, 1, 9, rule="more_formats", alpha=True),
+    PixelFormat("yuva422p9le", 45, 4, 1, 0, 9, rule="more_formats", alpha=True),
+    PixelFormat("yuva444p9le", 46, 4, 0, 0, 9, rule="more_formats", alpha=True),
+    PixelFormat("yuva420p10le", 47, 4, 1, 1, 10, rule="more_formats", alpha=True),
+    PixelFormat("yuva422p10le", 48, 4, 1, 0, 10, rule="more_formats", alpha=True),
+    PixelFormat("yuva444p10le", 49, 4, 0, 0, 10, rule="more_formats", alpha=True),
+    PixelFormat("yuva422p12le", 50, 4, 1, 0, 12, rule="more_formats", alpha=True),
+    PixelFormat("yuva444p12le", 51, 4, 0, 0, 12, rule="more_formats", alpha=True),
+    PixelFormat("yuva420p16le", 52, 4, 1, 1, 16, rule="more_formats", alpha=True),
+    PixelFormat("yuva422p16le", 53, 4, 1, 0, 16, rule="more_formats", alpha=True),
+    PixelFormat("yuva444p16le", 54, 4, 0, 0, 16, rule="more_formats", alpha=True),
 )
 #: The supported formats by their stream id.
 PIXEL_FORMATS: dict[int, PixelFormat] = {f.format_id: f for f in _FORMATS}
@@ -136,11 +172,17 @@ PACKED_RGB = {
 }
 #: The formats coded natively, as a warning names them.
 NATIVE_NAMES = (
-    "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits; 10-, 12- and 16-bit RGB(A), "
-    "16-bit gray with alpha"
+    "gray, yuv420p, yuv422p and yuv444p, 8 to 16 bits, the YUV ones also with alpha; yuv440p, 8, "
+    "10 or 12 bits; yuv411p and yuv410p; 9- to 16-bit RGB(A); 16-bit gray with alpha"
 )
 #: FFmpeg's deprecated JPEG-range names: the plain format with colour range "full".
-FULL_RANGE_ALIASES = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}
+FULL_RANGE_ALIASES = {
+    "yuvj420p": "yuv420p",
+    "yuvj422p": "yuv422p",
+    "yuvj444p": "yuv444p",
+    "yuvj440p": "yuv440p",
+    "yuvj411p": "yuv411p",
+}
 #: Big-endian twins of the deeper formats (16-bit gray PNGs decode as gray16be): the same samples,
 #: read byte-swapped into the little-endian format.
 BIG_ENDIAN_ALIASES = {f.name[:-2] + "be": f.name for f in _FORMATS if f.name.endswith("le")}
@@ -165,6 +207,12 @@ _Y4M_TAGS = {
     "yuv420p16le": "C420p16 XYSCSS=420P16",
     "yuv422p16le": "C422p16 XYSCSS=422P16",
     "yuv444p16le": "C444p16 XYSCSS=444P16",
+    "yuv411p": "C411 XYSCSS=411",
+    "gray9le": "Cmono9",
+    "yuv420p9le": "C420p9 XYSCSS=420P9",
+    "yuv422p9le": "C422p9 XYSCSS=422P9",
+    "yuv444p9le": "C444p9 XYSCSS=444P9",
+    "yuva444p": "C444alpha XYSCSS=444",
 }
 _Y4M_420 = {
     CHROMA_LOC_LEFT: "C420mpeg2 XYSCSS=420MPEG2",
@@ -313,7 +361,7 @@ def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> Nat
     """A reader of the input's planes when it is coded in its own pixel format (a YUV or gray video,
     8 to 16 bits); None for GIFs, animated WebP, RGB and palette sources, which are coded as RGB
     frames. The one rule ``fpcodec encode`` and ``fpcodec batch encode`` share, so both code a file
-    the same way. A video of any other format (yuv411p, yuva420p, gray9le, rgb48le, ...) is coded
+    the same way. A video of any other format (nv12, p010le, floats, Bayer mosaics, ...) is coded
     as RGB frames too, with a ConvertedSourceWarning: its own samples are not kept."""
     with open(path, "rb") as fh:
         if pillow_kind(fh.read(HEAD_BYTES)):
@@ -490,14 +538,20 @@ def _check_size(width: int, height: int, fps: Fraction) -> Fraction:
     return fps
 
 
+def y4m_holds(fmt: PixelFormat) -> bool:
+    """Whether Y4M holds ``fmt`` in a way FFmpeg reads back (no 4:4:0, 4:1:0, planar RGB, gray14le,
+    and alpha only with 4:4:4)."""
+    return fmt.name == "yuv420p" or fmt.name in _Y4M_TAGS
+
+
 def y4m_header(fmt: PixelFormat, colour: ColourInfo, width: int, height: int, fps: Fraction) -> bytes:
     """The YUV4MPEG2 stream header line, with FFmpeg's tags for formats beyond the Y4M spec."""
     fps = _check_size(width, height, fps)
     if fmt.name == "yuv420p":
         tag = _Y4M_420.get(colour.chroma_location, _Y4M_420_DEFAULT)
-    elif fmt.name in _Y4M_TAGS:
+    elif y4m_holds(fmt):
         tag = _Y4M_TAGS[fmt.name]
-    else:  # gray14le: FFmpeg's demuxer would read Cmono14 as 8-bit gray
+    else:  # gray14le (FFmpeg's demuxer would read Cmono14 as 8-bit gray), 4:4:0, 4:1:0, most alpha
         raise InputError(f"Y4M has no colour-space tag for {fmt.name} that FFmpeg reads; write .mkv (FFV1)")
     rng = {COLOR_RANGE_MPEG: " XCOLORRANGE=LIMITED", COLOR_RANGE_JPEG: " XCOLORRANGE=FULL"}
     # A0:0: the sample aspect ratio is not carried, so it is written as unknown.

@@ -1,4 +1,4 @@
-"""The format sweep (``bench/format_sweep.py``): ~47 small inputs in FFmpeg's and Pillow's codecs,
+"""The format sweep (``bench/format_sweep.py``): ~52 small inputs in FFmpeg's and Pillow's codecs,
 pixel formats and containers, each through ``fpcodec encode`` and back, exact as fpcodec reads it."""
 
 from __future__ import annotations
@@ -19,7 +19,16 @@ def test_every_input_kind_round_trips_exactly(tmp_path, capsys) -> None:
     assert (
         " yuv420p10le " in by_name["h264_10bit.mkv"] and "not coded natively" not in by_name["h264_10bit.mkv"]
     )
-    assert "RGB planes" in by_name["ffv1_yuva420p.mkv"] and "8-bit RGB(A)" in by_name["ffv1_yuva420p.mkv"]
+    for name, fmt in (  # version 18's layouts, in their own samples
+        ("ffv1_yuva420p.mkv", "yuva420p"),
+        ("ffv1_yuv411p.mkv", "yuv411p"),
+        ("ffv1_yuv440p.mkv", "yuv440p"),
+        ("ffv1_yuv410p.mkv", "yuv410p"),
+        ("ffv1_gbrp14.mkv", "gbrp14le"),
+        ("ffv1_yuv420p9.mkv", "yuv420p9le"),
+        ("prores4444_alpha.mov", "yuva444p12le"),
+    ):
+        assert f" {fmt} " in by_name[name] and "not coded natively" not in by_name[name], by_name[name]
     assert " gbrap16le " in by_name["rgba64.png"] and "not coded natively" not in by_name["rgba64.png"]
     assert " gbrp16le " in by_name["rgb48.png"] and " gray16le " in by_name["gray16.png"]
     assert f" {registry.DEFAULT_MODEL} " in by_name["palette.png"]  # few colours: palettes

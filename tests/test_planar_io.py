@@ -28,8 +28,17 @@ CASES = [
     ("yuv420p10le", 19, 13),
     ("yuv420p16le", 15, 9),
     ("yuv444p14le", 11, 6),
+    # version 18's layouts: 4:1:1 and 4:4:0, 9 bits, alpha planes
+    ("yuv411p", 17, 9),
+    ("yuv440p", 13, 11),
+    ("gray9le", 11, 6),
+    ("yuva420p", 15, 9),
+    ("yuva444p10le", 9, 7),
 ]
 IDS = [c[0] for c in CASES]
+#: The CASES that Y4M holds (FFmpeg's demuxer knows no 4:4:0 and, but for 4:4:4, no alpha plane).
+Y4M_CASES = [c for c in CASES if c[0] not in ("yuv440p", "yuva420p", "yuva444p10le")] + [("yuva444p", 7, 5)]
+Y4M_IDS = [c[0] for c in Y4M_CASES]
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -167,6 +176,32 @@ def test_pixel_format_table():
         26: "gbrp12le",
         27: "gbrap10le",
         28: "gbrap12le",
+        29: "yuv440p",
+        30: "yuv411p",
+        31: "yuv410p",
+        32: "yuv440p10le",
+        33: "yuv440p12le",
+        34: "gray9le",
+        35: "yuv420p9le",
+        36: "yuv422p9le",
+        37: "yuv444p9le",
+        38: "gbrp9le",
+        39: "gbrp14le",
+        40: "gbrap14le",
+        41: "yuva420p",
+        42: "yuva422p",
+        43: "yuva444p",
+        44: "yuva420p9le",
+        45: "yuva422p9le",
+        46: "yuva444p9le",
+        47: "yuva420p10le",
+        48: "yuva422p10le",
+        49: "yuva444p10le",
+        50: "yuva422p12le",
+        51: "yuva444p12le",
+        52: "yuva420p16le",
+        53: "yuva422p16le",
+        54: "yuva444p16le",
     }
     assert {i: f.name for i, f in pio.PIXEL_FORMATS.items()} == expected
     for i, fmt in pio.PIXEL_FORMATS.items():
@@ -176,6 +211,7 @@ def test_pixel_format_table():
         assert fmt.rgb == (i in (13, 14))
         desc = av.VideoFormat(fmt.name)  # the layout must agree with FFmpeg's own descriptor
         assert len(desc.components) == fmt.planes
+        assert fmt.alpha == desc.components[-1].is_alpha
         assert desc.components[0].bits == fmt.depth
         assert fmt.dtype == (np.uint8 if fmt.depth == 8 else np.uint16)
         for w, h in ((17, 11), (16, 10), (1, 1)):
@@ -193,14 +229,22 @@ def test_pixel_format_table():
         assert pio.pixel_format_by_name(packed) is pio.PIXEL_FORMATS[23]
     for packed in ("rgba64be", "bgra64le", "ya16be", "gbrap16be"):
         assert pio.pixel_format_by_name(packed) is pio.PIXEL_FORMATS[24]
-    assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.gbr] == [23, 24, 25, 26, 27, 28]
+    assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.gbr] == [23, 24, 25, 26, 27, 28, 38, 39, 40]
+    assert pio.PIXEL_FORMATS[41].plane_shapes(17, 11) == [(11, 17), (6, 9), (6, 9), (11, 17)]  # alpha whole
+    assert pio.PIXEL_FORMATS[30].plane_shapes(17, 11) == [(11, 17), (11, 5), (11, 5)]  # 4:1:1
+    assert pio.pixel_format_by_name("yuvj440p") is pio.PIXEL_FORMATS[29]
+    assert pio.pixel_format_by_name("yuvj411p") is pio.PIXEL_FORMATS[30]
+    assert pio.pixel_format_by_name("yuva420p10be") is pio.PIXEL_FORMATS[47]
     assert pio.pixel_format_by_name("gbrp10be") is pio.PIXEL_FORMATS[25]
     # which format version brought each (a stream of an earlier one naming it is refused)
     assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.rule == "rgb_planes"] == [13, 14]
     assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.rule == "deep_samples"] == list(
         range(15, 29)
     )
-    for name in ("rgb24", "pal8", "bgra", "nv12", "yuv420p9le", "yuva420p", "gray9be"):
+    assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.rule == "more_formats"] == list(
+        range(29, 55)
+    )
+    for name in ("rgb24", "pal8", "bgra", "nv12", "p010le", "gbrp", "gbrapf32le", "yuv420p9", "gray9"):
         assert pio.pixel_format_by_name(name) is None
     with pytest.raises(FormatError, match="99"):
         pio.pixel_format_by_id(99)
@@ -317,7 +361,7 @@ def test_not_a_video_is_refused(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ writing
-@pytest.mark.parametrize("pix_fmt,w,h", CASES, ids=IDS)
+@pytest.mark.parametrize("pix_fmt,w,h", Y4M_CASES, ids=Y4M_IDS)
 def test_write_y4m_round_trip(tmp_path, pix_fmt, w, h):
     fmt = pio.pixel_format_by_name(pix_fmt)
     frames = make_planes(fmt, w, h, seed=1)
@@ -335,7 +379,21 @@ def test_write_y4m_round_trip(tmp_path, pix_fmt, w, h):
 
 
 @pytest.mark.parametrize(
-    "pix_fmt", ["yuv420p", "gray", "yuv420p10le", "yuv422p12le", "gray16le", "yuv422p14le", "yuv444p16le"]
+    "pix_fmt",
+    [
+        "yuv420p",
+        "gray",
+        "yuv420p10le",
+        "yuv422p12le",
+        "gray16le",
+        "yuv422p14le",
+        "yuv444p16le",
+        "yuv411p",
+        "gray9le",
+        "yuv420p9le",
+        "yuv444p9le",
+        "yuva444p",
+    ],
 )
 def test_write_y4m_matches_ffmpeg_muxer(tmp_path, pix_fmt):
     fmt = pio.pixel_format_by_name(pix_fmt)
@@ -346,9 +404,11 @@ def test_write_y4m_matches_ffmpeg_muxer(tmp_path, pix_fmt):
     assert ours.read_bytes() == theirs.read_bytes()
 
 
-def test_y4m_refuses_gray14_which_ffmpeg_would_read_as_8_bit(tmp_path):
-    fmt = pio.pixel_format_by_name("gray14le")
-    with pytest.raises(InputError, match="gray14le.*mkv"):
+@pytest.mark.parametrize("pix_fmt", ["gray14le", "yuv440p", "yuv410p", "yuva420p", "gbrp9le"])
+def test_y4m_refuses_what_ffmpeg_would_not_read_back(tmp_path, pix_fmt):
+    """gray14le (FFmpeg's demuxer reads Cmono14 as 8-bit gray), and the layouts it has no tag for."""
+    fmt = pio.pixel_format_by_name(pix_fmt)
+    with pytest.raises(InputError, match=f"{pix_fmt}.*mkv"):
         write_y4m(tmp_path / "g.y4m", fmt, ColourInfo(), 5, 3, Fraction(25), make_planes(fmt, 5, 3, n=1))
     assert not (tmp_path / "g.y4m").exists()
 
@@ -487,29 +547,45 @@ def test_rgb_keeps_samples_of_palettes_and_8_bit_rgb_and_gray_only(pix_fmt: str,
 
 def test_the_warning_names_every_native_format() -> None:
     """NATIVE_NAMES, written by hand for the warning, names the format table's layouts and depths."""
-    names = {(1, 0, 0): "gray", (3, 1, 1): "yuv420p", (3, 1, 0): "yuv422p", (3, 0, 0): "yuv444p"}
+    names = {
+        (1, 0, 0): "gray",
+        (3, 1, 1): "yuv420p",
+        (3, 1, 0): "yuv422p",
+        (3, 0, 0): "yuv444p",
+        (3, 0, 1): "yuv440p",
+        (3, 2, 0): "yuv411p",
+        (3, 2, 2): "yuv410p",
+    }
     formats = [f for f in pio.PIXEL_FORMATS.values() if not f.rgb and not f.gbr]  # RGB planes: not read
-    layouts = {(f.planes, f.log2_chroma_w, f.log2_chroma_h) for f in formats}
+    plain = [f for f in formats if not f.alpha]
+    layouts = {(f.planes, f.log2_chroma_w, f.log2_chroma_h) for f in plain}
     assert layouts == set(names)
-    assert {f.depth for f in formats} == {8, 10, 12, 14, 16}
-    assert {f.depth for f in pio.PIXEL_FORMATS.values() if f.gbr} == {10, 12, 16}
+    depths = {
+        names[layout]: {f.depth for f in plain if (f.planes, f.log2_chroma_w, f.log2_chroma_h) == layout}
+        for layout in names
+    }
+    for name in ("gray", "yuv420p", "yuv422p", "yuv444p"):
+        assert depths[name] == {8, 9, 10, 12, 14, 16}  # "8 to 16 bits"
+    assert depths["yuv440p"] == {8, 10, 12} and depths["yuv411p"] == depths["yuv410p"] == {8}
+    assert {(f.log2_chroma_w, f.log2_chroma_h) for f in formats if f.alpha} == {(1, 1), (1, 0), (0, 0)}
+    assert {f.depth for f in pio.PIXEL_FORMATS.values() if f.gbr} == {9, 10, 12, 14, 16}
     assert pio.NATIVE_NAMES == (
-        "gray, yuv420p, yuv422p and yuv444p, 8, 10, 12, 14 or 16 bits; 10-, 12- and 16-bit RGB(A), "
-        "16-bit gray with alpha"
+        "gray, yuv420p, yuv422p and yuv444p, 8 to 16 bits, the YUV ones also with alpha; yuv440p, 8, "
+        "10 or 12 bits; yuv411p and yuv410p; 9- to 16-bit RGB(A); 16-bit gray with alpha"
     )
 
 
-@pytest.mark.parametrize("pix_fmt, warned", [("gray9le", True), ("yuv440p", True), ("bgr0", False)])
+@pytest.mark.parametrize("pix_fmt, warned", [("nv12", True), ("y210le", True), ("bgr0", False)])
 def test_a_video_coded_as_its_rgb_conversion_says_so(tmp_path, capsys, pix_fmt: str, warned: bool) -> None:
     """A video in a format neither coded natively nor held by RGB frames is encoded (its RGB
     conversion, decoded back exactly) with a one-line warning that its own samples are not
     kept; an 8-bit RGB video is encoded without one."""
-    src, out = tmp_path / f"{pix_fmt}.mkv", tmp_path / "v.fpc"
+    src, out = tmp_path / f"{pix_fmt}.nut", tmp_path / "v.fpc"
     frame = av.VideoFrame.from_ndarray(
         np.random.default_rng(3).integers(0, 256, (10, 12, 3), dtype=np.uint8), format="rgb24"
     )
     with av.open(str(src), "w") as cont:
-        stream = cont.add_stream("ffv1", rate=25)
+        stream = cont.add_stream("rawvideo", rate=25)
         stream.width, stream.height, stream.pix_fmt = 12, 10, pix_fmt
         for i in range(2):
             vf = frame.reformat(format=pix_fmt)

@@ -136,7 +136,7 @@ def _planar_seeds():
     """(name, stream) of small planar (version 7) streams: the yuv420p test clip cropped, in every
     kind of frame the encoder picks there, and 10-bit and gray versions of it; two whole frames
     of the bikes clip, with refined planes (version 13); 16-bit and planar RGB ones (version 17);
-    and three in substreams (version 14)."""
+    4:1:1 and YUV with alpha (version 18); and three in substreams (version 14)."""
     from fpcodec.codec.planar_io import pixel_format_by_name, read_planes
 
     _, clip = read_planes(TEST_DATA / "carphone_yuv420p_64x48.mkv")
@@ -178,6 +178,31 @@ def _planar_seeds():
         fmt = pixel_format_by_name(fmt_name)
         buf = io.BytesIO()
         enc = pipeline.Encoder(buf, width=16, height=16, channels=3, model="last-frame", pixel_format=fmt)
+        for planes in frames:
+            enc.write_planes(planes, 4)
+        enc.close()
+        yield f"planar_{fmt_name}", buf.getvalue()
+    # Version 18: 4:1:1 chroma (a quarter of the width) and a YUV frame with an alpha plane.
+    for fmt_name, frames in (
+        ("yuv411p", [[y.astype("uint8"), y[:, :4].astype("uint8"), y[:, 4:8].astype("uint8")] for y in luma]),
+        (
+            "yuva420p",
+            [
+                [
+                    y.astype("uint8"),
+                    y[:8, :8].astype("uint8"),
+                    y[8:, 8:].astype("uint8"),
+                    255 - y.astype("uint8"),
+                ]
+                for y in luma
+            ],
+        ),
+    ):
+        fmt = pixel_format_by_name(fmt_name)
+        buf = io.BytesIO()
+        enc = pipeline.Encoder(
+            buf, width=16, height=16, channels=fmt.planes, model="last-frame", pixel_format=fmt
+        )
         for planes in frames:
             enc.write_planes(planes, 4)
         enc.close()
