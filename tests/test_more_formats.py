@@ -15,11 +15,18 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from conftest import DATA, run_main
+from conftest import DATA, assert_planar_fixture_decodes, run_main
 
 from fpcodec.bitstream.errors import FormatError
 from fpcodec.codec.pipeline import Decoder, Encoder
-from fpcodec.codec.planar_io import ColourInfo, pixel_format_by_name, read_planes, write_ffv1_mkv
+from fpcodec.codec.planar_io import (
+    ColourInfo,
+    native_reader,
+    pixel_format_by_name,
+    planar_encoder,
+    read_planes,
+    write_ffv1_mkv,
+)
 
 CLIP = DATA / "carphone_yuv420p_64x48.mkv"  # 12 frames 64x48 yuv420p, once H.264-coded
 
@@ -147,3 +154,18 @@ def test_version_18_formats_need_version_18(fmt_name: str, format_id: int) -> No
         FormatError, match=rf"pixel format id {format_id} \({fmt_name}\) is from format version 18"
     ):
         Decoder(io.BytesIO(bytes(data)), load_model=False)
+
+
+def test_version_17_streams_decode_and_version_18_writes_them_alike() -> None:
+    """tests/data/v17_planar10.fpc, the version-17 encoder's 10-bit stream, decodes to its clip;
+    version 18 changed nothing but the formats it names, so its encoder writes the same bytes
+    after the version number."""
+    old = assert_planar_fixture_decodes("v17_planar10.fpc", 17, "bikes_yuv420p10le_48x36.mkv")
+    reader = native_reader(DATA / "bikes_yuv420p10le_48x36.mkv")  # as `fpcodec encode` reads it
+    buf = io.BytesIO()
+    enc = planar_encoder(buf, reader)
+    for planes, duration in reader.frames():
+        enc.write_planes(planes, duration)
+    enc.close()
+    new = buf.getvalue()
+    assert new[8:10] == (18).to_bytes(2, "little") and new[10:] == old[10:]
