@@ -27,7 +27,13 @@ from fpcodec.codec.batch.manifest import MANIFEST_NAME, ManifestWriter, latest, 
 from fpcodec.codec.batch.work import Options, Worker, decode_output_for, decode_output_name
 from fpcodec.codec.cli import main
 from fpcodec.codec.pipeline import Decoder
-from fpcodec.codec.planar_io import NativeReader, read_planes, write_ffv1_mkv
+from fpcodec.codec.planar_io import (
+    ColourInfo,
+    NativeReader,
+    pixel_format_by_name,
+    read_planes,
+    write_ffv1_mkv,
+)
 
 GOOD = 10  # good clips in the library; plus one truncated GIF and one text file
 YUV = DATA / "carphone_yuv420p_64x48.mkv"  # 64x48 yuv420p, 12 frames
@@ -269,6 +275,23 @@ def test_worker_decodes_planar_streams_only_to_outputs_that_hold_them(library, t
     rec = Worker(Options(threads=None, to=".y4m")).decode(discovery.Job(rgb_stream, "c.mp4.y4m"), str(back))
     assert rec["status"] == "error" and "holds RGB frames" in rec["error"], rec
     assert sorted(p.name for p in back.iterdir()) == ["v.mp4.mkv", "v.mp4.y4m"]
+    # A format Y4M holds no tag for (4:4:0, version 18) is refused there before decoding.
+    src440 = tmp_path / "v440.mkv"
+    write_ffv1_mkv(
+        src440,
+        pixel_format_by_name("yuv440p"),
+        ColourInfo(),
+        8,
+        6,
+        Fraction(25),
+        [[np.zeros(shape, np.uint8) for shape in ((6, 8), (3, 8), (3, 8))]],
+    )
+    assert enc.encode(discovery.Job(str(src440), "v440.mkv.fpc"), str(tmp_path))["status"] == "ok"
+    rec = Worker(Options(threads=None, to=".y4m")).decode(
+        discovery.Job(str(tmp_path / "v440.mkv.fpc"), "v440.y4m"), str(back)
+    )
+    assert rec["status"] == "error" and "yuv440p" in rec["error"] and "--to mkv" in rec["error"], rec
+    assert not (back / "v440.y4m").exists()
     # An RGB stream to .mkv: FFV1 in RGB, exact, verified.
     rec = Worker(Options(threads=None, to=".mkv")).decode(discovery.Job(rgb_stream, "c.mp4.mkv"), str(back))
     assert rec["status"] == "ok" and rec["verified"], rec

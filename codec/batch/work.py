@@ -549,6 +549,14 @@ def _check_output_kind(stream: str, fmt: PixelFormat | None, ext: str) -> None:
             f"{stream} holds {fmt.name} samples, which {ext!r} cannot hold exactly: "
             "decode it to .mkv (FFV1) or .y4m (--to mkv, --to y4m)"
         )
+    if fmt is not None and ext == ".y4m":
+        from ..planar_io import y4m_holds
+
+        if not y4m_holds(fmt):
+            raise FpcodecError(
+                f"{stream} holds {fmt.name} samples, for which Y4M has no tag that FFmpeg reads: "
+                "decode it to .mkv (FFV1, --to mkv)"
+            )
     if fmt is None and ext not in DECODE_FORMATS:
         raise FpcodecError(
             f"{stream} holds RGB frames, which {ext!r} cannot hold exactly (.y4m is for streams of "
