@@ -1,6 +1,6 @@
 """Peak memory of planar coding per pixel of a frame: ``fpcodec encode`` and ``fpcodec decode -o
-.y4m`` of a yuv420p video at several frame sizes (issue 15: at most 64 bytes a pixel above the
-process's fixed baseline).
+.y4m`` of a yuv420p (or ``--format``'s) video at several frame sizes (issue 15: at most 64 bytes a
+pixel above the process's fixed baseline).
 
 Each size's clip is the source video's first frames scaled to that size and written as FFV1 in
 Matroska (the same frames at every size, so only the size changes). Each command runs alone in a
@@ -10,7 +10,7 @@ larger size = (its peak - the baseline's peak) / its pixels. Times are the child
 times, start-up included. ``--pythonpath`` runs another checkout's ``fpcodec`` (an A/B)::
 
     python -m fpcodec.bench.planar_memory --source bikes.mp4 [--sizes 64x48 640x480 1280x720 1920x1080]
-        [--frames 6] [--repeats 3] [--pythonpath OLD_TREE] [-o FILE]
+        [--format yuv420p10le] [--frames 6] [--repeats 3] [--pythonpath OLD_TREE] [-o FILE]
 """
 
 from __future__ import annotations
@@ -28,19 +28,21 @@ from .memory_flat import peak_rss_mb
 DEFAULT_SIZES = ["64x48", "640x480", "1280x720", "1920x1080"]
 
 
-def make_clip(source: Path, path: Path, width: int, height: int, frames: int) -> int:
-    """The first ``frames`` frames of ``source`` scaled to width x height, yuv420p, as FFV1 in
-    Matroska; returns how many were written."""
+def make_clip(
+    source: Path, path: Path, width: int, height: int, frames: int, pix_fmt: str = "yuv420p"
+) -> int:
+    """The first ``frames`` frames of ``source`` scaled to width x height in ``pix_fmt`` (swscale's
+    default filter), as FFV1 in Matroska; returns how many were written."""
     import av
 
     written = 0
     with av.open(str(source)) as src, av.open(str(path), "w") as out:
         stream = out.add_stream("ffv1", rate=25)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         for frame in src.decode(video=0):
             if written == frames:
                 break
-            scaled = frame.reformat(width=width, height=height, format="yuv420p")
+            scaled = frame.reformat(width=width, height=height, format=pix_fmt)
             scaled.pts = written
             for packet in stream.encode(scaled):
                 out.mux(packet)
@@ -58,7 +60,13 @@ def _timed_peak(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 def measure(
-    source: Path, sizes: list[tuple[int, int]], frames: int, repeats: int, work: Path, pythonpath: str | None
+    source: Path,
+    sizes: list[tuple[int, int]],
+    frames: int,
+    repeats: int,
+    work: Path,
+    pythonpath: str | None,
+    pix_fmt: str = "yuv420p",
 ) -> list[dict]:
     """Per size: the median peak RSS and wall time of encoding and of decoding, over ``repeats``
     rounds (each round every size, smallest first)."""
@@ -69,7 +77,7 @@ def measure(
     clips = []
     for w, h in sizes:
         clip = work / f"clip_{w}x{h}.mkv"
-        made = make_clip(source, clip, w, h, frames)
+        made = make_clip(source, clip, w, h, frames, pix_fmt)
         clips.append((w, h, clip, made))
     runs: dict[tuple[int, int], dict[str, list[float]]] = {
         (w, h): {"enc_mb": [], "enc_s": [], "dec_mb": [], "dec_s": []} for w, h in sizes
@@ -108,10 +116,10 @@ def measure(
     return rows
 
 
-def table(rows: list[dict], repeats: int, source: str) -> str:
+def table(rows: list[dict], repeats: int, source: str, pix_fmt: str = "yuv420p") -> str:
     base = rows[0]
     lines = [
-        f"Peak RSS of planar coding (medians of {repeats} runs), yuv420p clips of {source} scaled to "
+        f"Peak RSS of planar coding (medians of {repeats} runs), {pix_fmt} clips of {source} scaled to "
         f"each size; bytes a pixel above the {base['size']} clip's peak (the baseline)",
         "",
         "| size | frames | encode peak MB | encode B/pixel | encode s | decode peak MB | decode B/pixel | decode s |",
@@ -145,14 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", type=Path, required=True, help="a video to take the frames from")
     p.add_argument("--sizes", type=_size, nargs="+", default=[_size(s) for s in DEFAULT_SIZES],
                    help="frame sizes, smallest (the baseline) first")  # fmt: skip
+    p.add_argument("--format", default="yuv420p", help="the clips' pixel format (default yuv420p)")
     p.add_argument("--frames", type=int, default=6)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--pythonpath", help="PYTHONPATH for the children (another checkout's fpcodec)")
     p.add_argument("-o", "--output", help="also write the table here")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = measure(args.source, args.sizes, args.frames, args.repeats, Path(tmp), args.pythonpath)
-    text = table(rows, args.repeats, args.source.name)
+        rows = measure(
+            args.source, args.sizes, args.frames, args.repeats, Path(tmp), args.pythonpath, args.format
+        )
+    text = table(rows, args.repeats, args.source.name, args.format)
     print(text)
     if args.output:
         Path(args.output).write_text(text)
