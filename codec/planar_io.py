@@ -64,7 +64,7 @@ class PixelFormat:
     #: The ``bitstream.profile`` rule of the format version that brought the format (a stream of
     #: an earlier version naming it is refused)
     rule: str = "planar_frames"
-    #: The last plane is alpha, at full size whatever the chroma subsampling (yuva*, gbrap*)
+    #: The last plane is alpha, at full size whatever the chroma subsampling (yuva*, gbrap*, rgba)
     alpha: bool = False
 
     @property
