@@ -342,6 +342,22 @@ def assert_old_stream_decodes(name: str, version: int) -> None:
     ]
 
 
+def encode_planes(frames: list[list[np.ndarray]], fmt_name: str, duration: int = 40) -> bytes:
+    """A planar stream of ``frames`` (each its planes) in pixel format ``fmt_name``, by the
+    encoder's API with the planar rule."""
+    from fpcodec.codec.pipeline import Encoder
+    from fpcodec.codec.planar_io import pixel_format_by_name
+
+    fmt = pixel_format_by_name(fmt_name)
+    h, w = frames[0][0].shape
+    buf = io.BytesIO()
+    enc = Encoder(buf, width=w, height=h, channels=fmt.planes, model="last-frame", pixel_format=fmt)
+    for planes in frames:
+        enc.write_planes(planes, duration)
+    enc.close()
+    return buf.getvalue()
+
+
 def assert_planar_fixture_decodes(
     name: str, version: int, source: str = "carphone_yuv420p_64x48.mkv"
 ) -> bytes:

@@ -14,26 +14,15 @@ import struct
 
 import numpy as np
 import pytest
-from conftest import DATA, assert_planar_fixture_decodes, run_main
+from conftest import DATA, assert_planar_fixture_decodes, encode_planes, run_main
 
 from fpcodec.bitstream.errors import FormatError
 from fpcodec.codec import planar_coding, sample_bits
 from fpcodec.codec.modes import planar
-from fpcodec.codec.pipeline import Decoder, Encoder
+from fpcodec.codec.pipeline import Decoder
 from fpcodec.codec.planar_io import ColourInfo, pixel_format_by_name, read_planes
 
 CLIP10 = "bikes_yuv420p10le_48x36.mkv"  # 6 frames of bikes, scaled to 48x36 in 10 bits (bicubic)
-
-
-def _stream(frames: list[list[np.ndarray]], fmt_name: str) -> bytes:
-    fmt = pixel_format_by_name(fmt_name)
-    h, w = frames[0][0].shape
-    buf = io.BytesIO()
-    enc = Encoder(buf, width=w, height=h, channels=fmt.planes, model="last-frame", pixel_format=fmt)
-    for planes in frames:
-        enc.write_planes(planes, 40)
-    enc.close()
-    return buf.getvalue()
 
 
 def _decoded(data: bytes) -> list[list[np.ndarray]]:
@@ -63,7 +52,7 @@ def test_aligned_coarse_means_code_10_bit_video_in_a_third_of_the_bytes() -> Non
     bytes (2859 against 9887 when this was written): the top 8 bits' Laplace bins now cover the
     samples they hold."""
     frames = _clip10()
-    data = _stream(frames, "yuv420p10le")
+    data = encode_planes(frames, "yuv420p10le")
     _assert_same(_decoded(data), frames)
     assert len(data) < 0.5 * len((DATA / "v16_planar10.fpc").read_bytes())
 
@@ -106,9 +95,9 @@ def test_sample_rules_find_the_bits_that_carry_information(make, depth, shift, r
         top = int(luma.max()) >> shift
         want = sample_bits.SampleBits(shift, min(max(8, top.bit_length()), depth), replicate)
         assert sample_bits.fit(luma, depth) == want
-    data = _stream(frames, "yuv420p16le" if depth == 16 else "yuv420p12le")
+    data = encode_planes(frames, "yuv420p16le" if depth == 16 else "yuv420p12le")
     _assert_same(_decoded(data), frames)
-    ten = len(_stream(frames10, "yuv420p10le"))
+    ten = len(encode_planes(frames10, "yuv420p10le"))
     rule_words = 4 * 3 * len(frames)
     if make(np.array([0]))[0] == 1 << 15:  # plain: five more bits a sample, near enough
         assert sample_bits.fit(frames[0][0], depth) == sample_bits.plain(16)
@@ -133,7 +122,7 @@ def test_a_stream_of_rules_round_trips_inter_frames_whose_references_hold_other_
     frames10 = _clip10()
     kinds = [lambda v: v * 64 + 5, lambda v: v << 6, lambda v: v >> 2, lambda v: (v >> 2) * 257]
     frames = [[_deep(kinds[i % 4](p.astype(np.int64))) for p in planes] for i, planes in enumerate(frames10)]
-    data = _stream(frames, "yuv420p16le")
+    data = encode_planes(frames, "yuv420p16le")
     _assert_same(_decoded(data), frames)
 
 
@@ -174,7 +163,7 @@ def test_deep_formats_need_version_17(fmt_name: str, format_id: int) -> None:
         frames = [[luma, np.roll(luma, 1, axis=1), np.ascontiguousarray(luma[::-1])]]
     else:
         frames = [[_deep(p.astype(np.int64) * 64 + 3) for p in planes]]
-    data = bytearray(_stream(frames, fmt_name))
+    data = bytearray(encode_planes(frames, fmt_name))
     assert data[8:10] == (18).to_bytes(2, "little")
     _assert_same(_decoded(bytes(data)), frames)
     data[8:10] = (16).to_bytes(2, "little")  # the preamble has no checksum
@@ -254,7 +243,7 @@ def test_16_bit_rgb_of_8_bit_samples_costs_what_the_8_bit_frames_cost() -> None:
 
     frames8 = _rgb8()
     frames = [_gbr(f.astype(np.uint16) * 257) for f in frames8]
-    data = _stream(frames, "gbrp16le")
+    data = encode_planes(frames, "gbrp16le")
     _assert_same(_decoded(data), frames)
     eight = encode(frames8, planes=True, durations=[40] * len(frames8))
     assert len(data) <= len(eight) + 4 * 3 * len(frames) + 16, (len(data), len(eight))
@@ -276,9 +265,9 @@ def test_16_bit_rgba_with_real_low_bits_round_trips_and_is_decorrelated() -> Non
         alpha = np.full((30, 40), 40000, np.uint16) + rng.integers(0, 4, (30, 40), dtype=np.uint16)
         frames.append(_gbr(np.dstack([rgb, alpha])))
     assert sample_bits.fit(frames[0][0], 16).shift == 0  # real low bits
-    data = _stream(frames, "gbrap16le")
+    data = encode_planes(frames, "gbrap16le")
     _assert_same(_decoded(data), frames)
-    as_gray = sum(len(_stream([[p[k]] for p in frames], "gray16le")) for k in range(3))
+    as_gray = sum(len(encode_planes([[p[k]] for p in frames], "gray16le")) for k in range(3))
     assert len(data) < as_gray, (len(data), as_gray)
 
 

@@ -15,10 +15,10 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from conftest import DATA, assert_planar_fixture_decodes, run_main
+from conftest import DATA, assert_planar_fixture_decodes, encode_planes, run_main
 
 from fpcodec.bitstream.errors import FormatError
-from fpcodec.codec.pipeline import Decoder, Encoder
+from fpcodec.codec.pipeline import Decoder
 from fpcodec.codec.planar_io import (
     ColourInfo,
     native_reader,
@@ -139,14 +139,7 @@ def test_version_18_formats_need_version_18(fmt_name: str, format_id: int) -> No
         frames = [[(p[0] >> 2).astype(np.uint16)] * 3 for p in luma]
     else:
         frames = _converted(fmt_name, 2)
-    fmt = pixel_format_by_name(fmt_name)
-    h, w = frames[0][0].shape
-    buf = io.BytesIO()
-    enc = Encoder(buf, width=w, height=h, channels=fmt.planes, model="last-frame", pixel_format=fmt)
-    for planes in frames:
-        enc.write_planes(planes, 40)
-    enc.close()
-    data = bytearray(buf.getvalue())
+    data = bytearray(encode_planes(frames, fmt_name))
     assert data[8:10] == (18).to_bytes(2, "little")
     _assert_same([f.planes for f in Decoder(io.BytesIO(bytes(data))).frames()], frames)
     data[8:10] = (17).to_bytes(2, "little")  # the preamble has no checksum
