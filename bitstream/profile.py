@@ -48,6 +48,7 @@ _INTRODUCED = {
     "rgb_planes": 16,  # PFMT pixel format 13: RGB frames as planes G, B - G, R - G (planar rule)
     "deep_samples": 17,  # PFMT pixel formats 15-22: 14- and 16-bit planes
     "more_formats": 18,  # PFMT pixel formats 29-54: 4:4:0, 4:1:1, 4:1:0, 9 bits, YUV with alpha
+    "large_blocks": 18,  # planar inter frames' motion fields of 16x16 blocks (kind word bit 17)
 }
 
 
@@ -78,6 +79,7 @@ class FormatProfile:
     rgb_planes: bool
     deep_samples: bool
     more_formats: bool
+    large_blocks: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

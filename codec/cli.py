@@ -575,15 +575,17 @@ _PLANAR_KINDS = {0: "i", 1: "p", 2: "ri", 3: "rp"}
 
 def _mode_name(rec, modes: dict[int, str]) -> str:
     """A frame's mode for ``info``: its name; a planar frame's with its kind (i intra, p inter,
-    ri raster intra, rp raster inter), coded in substreams (version 14) their count, and
-    "+rules" where its planes have sample rules (version 17)."""
-    from .modes.planar import kind_word
+    ri raster intra, rp raster inter), coded in substreams (version 14) their count,
+    "+rules" where its planes have sample rules (version 17) and "+mb16" where its motion field
+    has 16x16 blocks (version 18)."""
+    from .modes.planar import LARGE_BLOCKS_BIT, kind_word
 
     name = modes.get(rec.mode, str(rec.mode))
     if name == "planar" and len(rec.payload) >= 4:
-        kind, runs, rules = kind_word(int.from_bytes(rec.payload[:4], "little"))
+        word = int.from_bytes(rec.payload[:4], "little")
+        kind, runs, rules = kind_word(word)
         name = f"planar/{_PLANAR_KINDS.get(kind, kind)}" + (f"/{runs}" if runs > 1 else "")
-        return name + ("+rules" if rules else "")
+        return name + ("+rules" if rules else "") + ("+mb16" if word & LARGE_BLOCKS_BIT else "")
     return name
 
 

@@ -100,6 +100,7 @@ def decode_frame(
                     profile.field_coding,
                     substreams=profile.substreams,
                     deep_samples=profile.deep_samples,
+                    large_blocks=profile.large_blocks,
                 )
         except FormatError:
             raise

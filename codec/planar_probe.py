@@ -30,12 +30,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 #: The groups of kinds the probe can leave out: the intra kinds (coarse-to-fine and raster intra,
-#: with the raster intra refinement), and coarse-to-fine inter.
+#: with the raster intra refinement), coarse-to-fine inter, and (version 18) the inter kinds with a
+#: field of 8x8 blocks or with one of 16x16 blocks (the motion search and raster inter of each).
 INTRA = "intra"
 CTF_INTER = "ctf-inter"
+SMALL_BLOCKS = "blocks-8"
+LARGE_BLOCKS = "blocks-16"
 #: Coarse-to-fine inter is left out after losing by at least CTF_MARGIN (its estimate at least 1 +
 #: CTF_MARGIN times the frame's best) on the last frame where it was estimated.
 CTF_MARGIN = 0.05
+#: A block size is left out after its raster inter lost to the other's by at least BLOCK_MARGIN.
+#: Where the two are close (carphone: each wins half the frames, within 1 %) both are estimated;
+#: where one wins by far (bikes: 16x16 by 10-13 %, bigbuckbunny: 8x8 by 15-25 %), the other only
+#: every PROBE-th frame.
+BLOCK_MARGIN = 0.02
+_MARGINS = {CTF_INTER: CTF_MARGIN, SMALL_BLOCKS: BLOCK_MARGIN, LARGE_BLOCKS: BLOCK_MARGIN}
 #: The intra kinds are left out where their last estimate (an intra frame's cost moves slowly
 #: within a scene) is at least 1 + INTRA_MARGIN times this frame's best inter estimate.
 INTRA_MARGIN = 0.2
@@ -57,27 +66,31 @@ class _Memory:
 class PlanarProbe:
     """One stream's memory (a new one at each key frame) of the kinds' estimates on inter frames."""
 
-    groups: dict[str, _Memory] = field(default_factory=lambda: {INTRA: _Memory(), CTF_INTER: _Memory()})
+    groups: dict[str, _Memory] = field(
+        default_factory=lambda: {g: _Memory() for g in (INTRA, CTF_INTER, SMALL_BLOCKS, LARGE_BLOCKS)}
+    )
 
-    def worth(self, group: str, motion_cost: float, best_inter: float | None = None) -> bool:
-        """Whether to estimate ``group`` on an inter frame of this luma motion cost (the intra
+    def worth(self, group: str, motion_cost: float | None, best_inter: float | None = None) -> bool:
+        """Whether to estimate ``group`` on an inter frame of this luma motion cost (None: before
+        the motion search, for a block size, which the cost's jumps do not decide; the intra
         kinds: and whose best inter estimate is ``best_inter``)."""
         m = self.groups[group]
         if m.bits is None or m.skipped + 1 >= PROBE:
             return True
-        if not m.motion_cost / JUMP <= motion_cost <= m.motion_cost * JUMP:
+        if motion_cost is not None and not m.motion_cost / JUMP <= motion_cost <= m.motion_cost * JUMP:
             return True
         if group == INTRA:
             return best_inter is None or m.bits < (1 + INTRA_MARGIN) * best_inter
         return not m.lost
 
     def update(self, group: str, bits: float | None, best: float, motion_cost: float) -> None:
-        """Learn from an inter frame: ``group``'s best estimate (None: left out) and the frame's best."""
+        """Learn from an inter frame: ``group``'s best estimate (None: left out) and the best it is
+        measured against (the frame's; for a block size, the best raster inter)."""
         m = self.groups[group]
         if bits is None:
             m.skipped += 1
             return
         m.bits = bits
-        m.lost = bits >= (1 + CTF_MARGIN) * best  # coarse-to-fine inter's rule (the intra kinds use bits)
+        m.lost = bits >= (1 + _MARGINS.get(group, CTF_MARGIN)) * best  # the intra kinds use bits
         m.motion_cost = motion_cost
         m.skipped = 0

@@ -79,11 +79,15 @@ def test_compensate_chroma_is_the_numpy_rule(log2_h: int, log2_w: int) -> None:
     assert np.array_equal(motion.compensate_chroma(*args), motion.compensate_chroma_reference(*args))
 
 
+@pytest.mark.parametrize("block", [motion.BLOCK, motion.LARGE_BLOCK])
 @pytest.mark.parametrize(("h", "w", "shift"), [(64, 96, (3, -5)), (37, 53, (-2, 7)), (8, 8, (0, 1))])
-def test_search_is_the_search_a_candidate_at_a_time(h: int, w: int, shift: tuple[int, int]) -> None:
+def test_search_is_the_search_a_candidate_at_a_time(
+    h: int, w: int, shift: tuple[int, int], block: int
+) -> None:
     """The compiled steps (every block's candidates in one call) find the same field and costs
     as trying each candidate over all blocks in turn, on a textured plane moved by a whole-sample
-    shift plus noise (ties included: flat corners), odd sizes too."""
+    shift plus noise (ties included: flat corners), odd sizes too, with 8x8 and (version 18)
+    16x16 blocks."""
     rng = np.random.default_rng(h * w)
     yy, xx = np.mgrid[0 : h + 16, 0 : w + 16]
     scene = (128 + 60 * np.sin(yy / 3.0) * np.cos(xx / 5.0) + rng.normal(0, 4, yy.shape)).astype(np.int64)
@@ -93,8 +97,9 @@ def test_search_is_the_search_a_candidate_at_a_time(h: int, w: int, shift: tuple
         np.uint8
     )
     half = motion.half_sample_plane(ref, 255)
-    got = motion.search(cur, ref, half)
-    want = motion.search_reference(cur, ref, half)
+    got = motion.search(cur, ref, half, block)
+    want = motion.search_reference(cur, ref, half, block)
+    assert got[0].shape == motion.field_shape(h, w, block)
     for a, b in zip(got, want, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
     assert np.any(got[0] != 0) or np.any(got[1] != 0)  # it found motion

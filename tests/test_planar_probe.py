@@ -58,9 +58,9 @@ def _kinds_estimated(monkeypatch) -> list[set[int]]:
         log[-1].add(kind)
         return plan(kind, *args, **kwargs)
 
-    def spy_raster(coded, sizes, mcs=None, field=None, refine=True, runs=1):
+    def spy_raster(coded, sizes, mcs=None, field=None, refine=True, runs=1, block=8):
         log[-1].add(planar.KIND_RASTER if mcs is None else planar.KIND_RASTER_INTER)
-        return plan_raster(coded, sizes, mcs, field, refine, runs)
+        return plan_raster(coded, sizes, mcs, field, refine, runs, block)
 
     def spy_estimate(*args, **kwargs):
         log.append(set())
@@ -98,7 +98,7 @@ def test_steady_motion_skips_intra_and_a_scene_cut_gets_it_back(monkeypatch) -> 
 def _kinds(data: bytes) -> list[int]:
     """Each planar frame's kind (a stored frame: -1)."""
     records = Decoder(io.BytesIO(data), load_model=False).records()
-    return [struct.unpack_from("<I", r.payload)[0] if r.mode == MODE_PLANAR else -1 for r in records]
+    return [struct.unpack_from("<I", r.payload)[0] & 0xFF if r.mode == MODE_PLANAR else -1 for r in records]
 
 
 def test_estimate_without_a_probe_estimates_every_kind(monkeypatch) -> None:

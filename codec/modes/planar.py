@@ -87,6 +87,9 @@ SUBSTREAM_SAMPLES = 1 << 15
 INTRA_SUBSTREAM_SAMPLES = 1 << 17
 #: Version 17: the kind word's bit that says a sample rule word per plane follows it.
 RULES_BIT = 1 << 16
+#: Version 18: the kind word's bit that says an inter frame's motion field has blocks of
+#: motion.LARGE_BLOCK luma samples (16x16), not motion.BLOCK (8x8).
+LARGE_BLOCKS_BIT = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,9 @@ class PlaneGeometry:
     def max_value(self) -> int:
         return (1 << self.depth) - 1
 
-    @property
-    def block(self) -> tuple[int, int]:
-        return motion.BLOCK >> self.log2_h, motion.BLOCK >> self.log2_w
+    def block(self, size: int = motion.BLOCK) -> tuple[int, int]:
+        """(rows, columns) of this plane covered by a motion block of ``size`` luma samples."""
+        return size >> self.log2_h, size >> self.log2_w
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,6 +133,7 @@ class PlanarCandidate:
     runs: int = 1  # raster kinds: the planes' runs, a substream each (version 14)
     #: per frame plane, which of its bits are coded (version 17); empty: every plane as it stands
     rules: tuple[sample_bits.SampleBits, ...] = ()
+    block: int = motion.BLOCK  # inter kinds: the field's block size (motion.LARGE_BLOCK: version 18)
 
     def coding_table(self, k: int) -> np.ndarray:
         """Coded plane k's scale index per context of its batches (a wavefront plane's contexts are
@@ -220,22 +224,32 @@ def _cheapest(
         return candidate.bits
 
     ctf_inter_bits, best_inter, motion_cost = None, None, 0.0
+    raster_inter: dict[int, float | None] = {}  # per field block size: raster inter's estimate
     if references:
         halves = [motion.half_sample_plane(ref[0], geometry[0].max_value) for ref in references]
-        found = [motion.search(planes[0], ref[0], half) for ref, half in zip(references, halves, strict=True)]
-        cost = np.stack([c + motion.REFERENCE_PENALTY * r for r, (_, _, c) in enumerate(found)])
-        pick = np.argmin(cost, axis=0)
-        motion_cost = float(np.take_along_axis(cost, pick[None], axis=0).sum())
-        vy = np.choose(pick, [f[0] for f in found])
-        vx = np.choose(pick, [f[1] for f in found])
-        field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
-        mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves))
-        del halves, found  # 16 bytes a luma sample per reference
-        if probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost):
-            ctf_inter_bits = offer(_joined(field, _plan(KIND_INTER, flat, mcs, sizes)), 2)
-        raster_inter_bits = offer(_plan_raster(flat, sizes, mcs, field, runs=runs), 3)
-        best_inter = min(raster_inter_bits, ctf_inter_bits if ctf_inter_bits is not None else np.inf)
-        del mcs
+        for block in _block_sizes(probe):
+            found = [
+                motion.search(planes[0], ref[0], half, block)
+                for ref, half in zip(references, halves, strict=True)
+            ]
+            cost = np.stack([c + motion.REFERENCE_PENALTY * r for r, (_, _, c) in enumerate(found)])
+            pick = np.argmin(cost, axis=0)
+            if not motion_cost:  # the first field's: what the probe compares frames by
+                motion_cost = float(np.take_along_axis(cost, pick[None], axis=0).sum())
+            vy = np.choose(pick, [f[0] for f in found])
+            vx = np.choose(pick, [f[1] for f in found])
+            del found
+            field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
+            mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves, block))
+            if ctf_inter_bits is None and (probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost)):
+                ctf_inter_bits = offer(_joined(field, _plan(KIND_INTER, flat, mcs, sizes), block), 2)
+            raster_inter[block] = offer(_plan_raster(flat, sizes, mcs, field, runs=runs, block=block), 3)
+            del mcs
+        del halves  # 16 bytes a luma sample per reference
+        best_inter = min(
+            min(b for b in raster_inter.values() if b is not None),
+            ctf_inter_bits if ctf_inter_bits is not None else np.inf,
+        )
     intra_bits = None
     if probe is None or not references or probe.worth(planar_probe.INTRA, motion_cost, best_inter):
         intra_bits = offer(_plan(KIND_INTRA, flat, [None] * len(planes), sizes), 0)
@@ -247,7 +261,24 @@ def _cheapest(
     if probe is not None and references:
         probe.update(planar_probe.INTRA, intra_bits, best[0], motion_cost)
         probe.update(planar_probe.CTF_INTER, ctf_inter_bits, best[0], motion_cost)
+        best_raster = min(b for b in raster_inter.values() if b is not None)
+        for block, group in _BLOCK_GROUPS.items():
+            probe.update(group, raster_inter.get(block), best_raster, motion_cost)
     return best[2]
+
+
+#: The probe's group of each field block size.
+_BLOCK_GROUPS = {motion.BLOCK: planar_probe.SMALL_BLOCKS, motion.LARGE_BLOCK: planar_probe.LARGE_BLOCKS}
+
+
+def _block_sizes(probe: planar_probe.PlanarProbe | None) -> list[int]:
+    """The field block sizes an inter frame's encoder estimates (version 18), 8x8 first: both,
+    less a size that the ``probe`` finds losing to the other by its margin (the one estimated
+    last is never losing, so one size is always left; 8x8 should none be)."""
+    if probe is None:
+        return list(_BLOCK_GROUPS)
+    sizes = [b for b, group in _BLOCK_GROUPS.items() if probe.worth(group, None)]
+    return sizes or [motion.BLOCK]
 
 
 def _mc_planes(
@@ -257,9 +288,11 @@ def _mc_planes(
     pick: np.ndarray,
     geometry: list[PlaneGeometry],
     luma_halves: list[np.ndarray] | None = None,
+    block: int = motion.BLOCK,
 ):
-    """The motion-compensated planes (flat int64): each block from its reference frame, luma at
-    quarter samples, the other planes by the chroma rule (also the planes of 4:4:4)."""
+    """The motion-compensated planes (flat int64): each block (``block`` luma samples square) from
+    its reference frame, luma at quarter samples, the other planes by the chroma rule (also the
+    planes of 4:4:4)."""
     for k, g in enumerate(geometry):
         mc = np.zeros((g.height, g.width), np.int64)
         for r in np.unique(pick):
@@ -268,11 +301,11 @@ def _mc_planes(
                 half = (
                     luma_halves[r] if luma_halves is not None else motion.half_sample_plane(ref, g.max_value)
                 )
-                one = motion.compensate(half, vy, vx)
+                one = motion.compensate(half, vy, vx, *g.block(block))
                 del half  # before the next reference's is made: 16 bytes a luma sample
             else:
-                one = motion.compensate_chroma(ref, vy, vx, g.log2_h, g.log2_w, *g.block)
-            here = motion.per_sample(pick == r, *g.block, g.height, g.width)
+                one = motion.compensate_chroma(ref, vy, vx, g.log2_h, g.log2_w, *g.block(block))
+            here = motion.per_sample(pick == r, *g.block(block), g.height, g.width)
             mc[here] = one[here]
             del one, here
         yield mc.ravel()
@@ -317,11 +350,12 @@ def _plan_raster(
     field: motion_field.FieldCode | None = None,
     refine: bool = True,
     runs: int = 1,
+    block: int = motion.BLOCK,
 ) -> PlanarCandidate:
     """``_plan`` for the raster kinds: every frame plane in the wavefronts of ``raster_rule``,
-    intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan, inter (kind 3), in
-    ``runs`` runs of rows (version 14's substreams); with ``refine``, each plane refined where
-    ``refinement.fit``'s weights pay for themselves."""
+    intra (kind 2) or, with ``mcs`` and the motion ``field``'s own plan (of ``block``-sample
+    blocks), inter (kind 3), in ``runs`` runs of rows (version 14's substreams); with ``refine``,
+    each plane refined where ``refinement.fit``'s weights pay for themselves."""
     params, tables, offsets, weights, bits = [], [], [], [], 0.0
     inter = mcs is not None
     hints = _hints(coded, mcs, sizes) if inter else [None] * len(coded)
@@ -353,7 +387,7 @@ def _plan_raster(
         tuple(weights),
         runs=runs,
     )
-    return _joined(field, frame) if inter else frame
+    return _joined(field, frame, block) if inter else frame
 
 
 def _fit_raster_plane(
@@ -399,8 +433,11 @@ def _fit_plane(
     return _FittedPlane(mean, pair, table, offsets, weights, bits + _weights_bits(weights))
 
 
-def _joined(field: motion_field.FieldCode, frame: PlanarCandidate) -> PlanarCandidate:
-    """An inter candidate: the ``frame``'s planes, of its kind, behind the motion ``field``."""
+def _joined(
+    field: motion_field.FieldCode, frame: PlanarCandidate, block: int = motion.BLOCK
+) -> PlanarCandidate:
+    """An inter candidate: the ``frame``'s planes, of its kind, behind the motion ``field`` (of
+    ``block``-sample blocks)."""
     return PlanarCandidate(
         frame.kind,
         field.bits + frame.bits,
@@ -413,6 +450,7 @@ def _joined(field: motion_field.FieldCode, frame: PlanarCandidate) -> PlanarCand
         frame.weights,
         field,
         frame.runs,
+        block=block,
     )
 
 
@@ -614,7 +652,8 @@ def _decode_weights(dec: entropy.FrameDecoder, inter: bool) -> np.ndarray:
 def kind_word(word: int) -> tuple[int, int, bool]:
     """(kind, substreams, sample rules) of a planar payload's kind word: its bits 0-7, from version
     14 its bits 8-15 plus one (FORMAT.md, "Substreams"), and from version 17 its bit 16 (a rule
-    word per plane follows it, "Sample rules"); bits 17-31 are zero."""
+    word per plane follows it, "Sample rules"); bit 17 (version 18) is ``LARGE_BLOCKS_BIT``,
+    bits 18-31 are zero."""
     return word & 0xFF, (word >> 8 & 0xFF) + 1, bool(word & RULES_BIT)
 
 
@@ -663,6 +702,7 @@ def encode(c: PlanarCandidate) -> bytes:
     counts = struct.pack(f"<{c.runs - 1}I", *(len(w) // 4 for w in words[:-1]))
     rules = struct.pack(f"<{len(c.rules)}I", *(r.word() for r in c.rules))
     word = c.kind | (c.runs - 1) << 8 | (RULES_BIT if c.rules else 0)
+    word |= LARGE_BLOCKS_BIT if c.block == motion.LARGE_BLOCK else 0
     return struct.pack("<I", word) + rules + counts + b"".join(words)
 
 
@@ -862,13 +902,15 @@ def decode(
     compiled: bool = True,
     substreams: bool = True,
     deep_samples: bool = True,
+    large_blocks: bool = True,
 ) -> list[np.ndarray]:
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
     the last first, at most motion.REFERENCES since the last key frame); ``error_levels``,
     ``refinement`` and ``field_coding`` (``motion_field``, else the field as intra planes): the
     stream's version has them (12 and later, 13 and later); ``substreams``: a raster frame's
     planes may be in substreams (14 and later); ``deep_samples``: version 17's rules, planes
-    with sample rules (``codec.sample_bits``) and deeper samples' aligned coarse means. ``compiled``: the raster planes and
+    with sample rules (``codec.sample_bits``) and deeper samples' aligned coarse means;
+    ``large_blocks``: version 18's inter frames whose field has 16x16 blocks. ``compiled``: the raster planes and
     the field decoded by compiled kernels that also read the range coder's words
     (``planar_kernel.decode_raster_plane``, ``motion_kernel.read_field``); without it, a Python
     step per wavefront through constriction (the same samples, ``tests/test_range_coder.py``)."""
@@ -878,8 +920,11 @@ def decode(
     kind, runs, has_rules = kind_word(word)
     if kind not in (KIND_INTRA, KIND_INTER, KIND_RASTER, KIND_RASTER_INTER):
         raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra, 3 raster inter)")
-    if word >> 17 or (has_rules and not deep_samples):
+    block = motion.LARGE_BLOCK if word & LARGE_BLOCKS_BIT else motion.BLOCK
+    if word >> 18 or (has_rules and not deep_samples):
         raise FormatError(f"planar frame kind word {word:#x}: reserved bits set")
+    if block != motion.BLOCK and not (large_blocks and kind in (KIND_INTER, KIND_RASTER_INTER)):
+        raise FormatError(f"planar frame kind word {word:#x}: reserved bits set (16x16 motion blocks)")
     raster = kind in (KIND_RASTER, KIND_RASTER_INTER)
     if runs > 1 and not (raster and substreams and runs <= raster_rule.MAX_SUBSTREAMS):
         raise FormatError(
@@ -949,7 +994,7 @@ def decode(
         frame_tables = [(_decode_table(dec), None, raster_rule.NO_REFINEMENT) for _ in geometry]
     mcs: list[np.ndarray | None] = [None] * len(geometry)
     if inter:
-        bh, bw = motion.field_shape(geometry[0].height, geometry[0].width)
+        bh, bw = motion.field_shape(geometry[0].height, geometry[0].width, block)
         if header is not None:
             vy, vx, pick = motion_field.read_symbols(dec, header, bh, bw)
         else:  # versions 7 to 12
@@ -961,7 +1006,7 @@ def decode(
             raise FormatError(f"planar frame: motion vector component {worst} beyond {motion.LIMIT}")
         if int(pick.max()) >= len(references):
             raise FormatError(f"planar frame: reference {int(pick.max())} of {len(references)} frames")
-        mcs = list(_mc_planes(references, vy, vx, pick, geometry))
+        mcs = list(_mc_planes(references, vy, vx, pick, geometry, block=block))
     planes: list[np.ndarray] = []
     hints: dict[tuple[int, int], np.ndarray] = {}  # per chroma plane size (Cb's serves Cr)
     for k, (g, mc, (table, offsets, weights)) in enumerate(zip(geometry, mcs, frame_tables, strict=True)):
