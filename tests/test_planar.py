@@ -24,6 +24,7 @@ from fpcodec.codec.modes import planar
 from fpcodec.codec.modes.base import MODE_PLANAR, MODE_STORED
 from fpcodec.codec.pipeline import Decoder, Encoder
 from fpcodec.codec.planar_io import (
+    PIXEL_FORMATS,
     ColourInfo,
     RGB_PLANES,
     NativeReader,
@@ -232,6 +233,25 @@ def test_single_frame_and_1x1() -> None:
     for fmt_name, w, h in (("yuv420p", 1, 1), ("gray", 1, 1), ("yuv444p", 3, 2)):
         frames = _moving_planes(fmt_name, w, h, 1)
         _, decoded = _decode(_encode(frames, fmt_name, w, h))
+        _assert_planes_equal([f.planes for f in decoded], frames)
+
+
+@pytest.mark.parametrize("fmt", [f for f in PIXEL_FORMATS.values() if not f.rgb], ids=lambda f: f.name)
+def test_every_format_round_trips_at_the_smallest_sizes(fmt) -> None:
+    """1x1, 2x1 and 1x3 frames (chroma of 4:1:1 and 4:1:0 one sample wide), flat then random, so
+    that coded, inter and stored frames all occur at sizes below one block or tile."""
+    rng = np.random.default_rng(fmt.format_id)
+    for w, h in ((1, 1), (2, 1), (1, 3)):
+        frames = [
+            [
+                rng.integers(0, 1 << fmt.depth, shape).astype(fmt.dtype)
+                if t % 2
+                else np.full(shape, (37 * t) % (1 << fmt.depth), fmt.dtype)
+                for shape in fmt.plane_shapes(w, h)
+            ]
+            for t in range(4)
+        ]
+        _, decoded = _decode(_encode(frames, fmt.name, w, h))
         _assert_planes_equal([f.planes for f in decoded], frames)
 
 
