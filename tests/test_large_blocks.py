@@ -71,9 +71,9 @@ def test_16x16_blocks_are_refused_before_version_18_and_in_intra_frames(monkeypa
 
 
 def test_a_real_clip_mixes_both_sizes_and_decodes_compiled_and_not() -> None:
-    """carphone (64x48) as the encoder codes it: frames of either field size, every one decoded
-    by the compiled kernels and by the Python steps to its planes."""
-    frames, geometry = planar_payloads("carphone_yuv420p_64x48.mkv")
+    """bikes (64x48) as the encoder codes it: frames of either field size, every one decoded by
+    the compiled kernels and by the Python steps to its planes."""
+    frames, geometry = planar_payloads("bikes_yuv420p_64x48.mkv")
     sizes = set()
     for planes, payload, references in frames:
         word = struct.unpack_from("<I", payload)[0]
@@ -101,3 +101,28 @@ def test_the_probe_leaves_out_a_size_that_keeps_losing() -> None:
     assert planar._block_sizes(probe) == [motion.BLOCK, motion.LARGE_BLOCK]  # the PROBE-th frame
     probe.update(planar_probe.SMALL_BLOCKS, 101.0, 100.0, 5.0)  # within the margin: both stay
     assert planar._block_sizes(probe) == [motion.BLOCK, motion.LARGE_BLOCK]
+
+
+def test_a_merged_field_takes_a_16x16_vector_where_it_costs_no_more_than_its_four() -> None:
+    """The encoder's 8x8 field (``modes.planar._merged``) takes the 16x16 search's vector and
+    reference for the four blocks of a 16x16 block whose cost is at most 1 + MERGE_SLACK times
+    theirs, and keeps its own elsewhere; a 16x16 block past the last 8x8 row or column compares
+    with the blocks it has (a field of 3 x 3 blocks here)."""
+    small = planar._Field(
+        np.arange(9, dtype=np.int32).reshape(3, 3),
+        -np.arange(9, dtype=np.int32).reshape(3, 3),
+        np.zeros((3, 3), np.int64),
+        np.full((3, 3), 100, np.int64),
+    )
+    slack = 1 + planar.MERGE_SLACK
+    large = planar._Field(
+        np.array([[40, 41], [42, 43]], np.int32),
+        np.array([[50, 51], [52, 53]], np.int32),
+        np.array([[1, 2], [1, 2]], np.int64),
+        np.array([[int(400 * slack), int(400 * slack) + 1], [200, 99]], np.int64),
+    )
+    vy, vx, pick = planar._merged(small, large)
+    # 16x16 costs against their blocks': 440 <= 1.1 x 400, 441 > 1.1 x 200, 200 <= 1.1 x 200, 99 <= 1.1 x 100
+    np.testing.assert_array_equal(vy, [[40, 40, 2], [40, 40, 5], [42, 42, 43]])
+    np.testing.assert_array_equal(vx, [[50, 50, -2], [50, 50, -5], [52, 52, 53]])
+    np.testing.assert_array_equal(pick, [[1, 1, 0], [1, 1, 0], [1, 1, 2]])

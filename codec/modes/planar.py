@@ -227,18 +227,10 @@ def _cheapest(
     raster_inter: dict[int, float | None] = {}  # per field block size: raster inter's estimate
     if references:
         halves = [motion.half_sample_plane(ref[0], geometry[0].max_value) for ref in references]
+        small, large = (_field_search(planes[0], references, halves, b) for b in _BLOCK_GROUPS)
+        motion_cost = float(small.cost.sum())  # what the probe compares frames by
         for block in _block_sizes(probe):
-            found = [
-                motion.search(planes[0], ref[0], half, block)
-                for ref, half in zip(references, halves, strict=True)
-            ]
-            cost = np.stack([c + motion.REFERENCE_PENALTY * r for r, (_, _, c) in enumerate(found)])
-            pick = np.argmin(cost, axis=0)
-            if not motion_cost:  # the first field's: what the probe compares frames by
-                motion_cost = float(np.take_along_axis(cost, pick[None], axis=0).sum())
-            vy = np.choose(pick, [f[0] for f in found])
-            vx = np.choose(pick, [f[1] for f in found])
-            del found
+            vy, vx, pick = large[:3] if block == motion.LARGE_BLOCK else _merged(small, large)
             field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
             mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves, block))
             if ctf_inter_bits is None and (probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost)):
@@ -269,6 +261,57 @@ def _cheapest(
 
 #: The probe's group of each field block size.
 _BLOCK_GROUPS = {motion.BLOCK: planar_probe.SMALL_BLOCKS, motion.LARGE_BLOCK: planar_probe.LARGE_BLOCKS}
+#: A field of 8x8 blocks takes a 16x16 block's vector and reference for its four blocks where the
+#: 16x16 search's cost there is at most 1 + MERGE_SLACK times the sum of theirs (an encoder
+#: choice; the format is the same). Where the four vectors only follow noise the field gets
+#: smoother and cheaper at no cost in prediction: on the dev clips' inter frames the merged field
+#: is 1.2-7 % below the plain one (bigbuckbunny -4.1 %), and the best of it and the 16x16 field
+#: 1.6 % below the best of the plain and the 16x16 fields (slack 0: -1.5 %, 0.25: -1.5 %).
+MERGE_SLACK = 0.1
+
+
+class _Field(NamedTuple):
+    """A motion search's field over all references: per block its vector, reference and cost
+    (the sum of absolute differences plus the vector's and the reference's penalties)."""
+
+    vy: np.ndarray
+    vx: np.ndarray
+    pick: np.ndarray
+    cost: np.ndarray
+
+
+def _field_search(
+    luma: np.ndarray, references: list[list[np.ndarray]], halves: list[np.ndarray], block: int
+) -> _Field:
+    """The encoder's field of ``block``-sample blocks: each reference's search, and per block the
+    cheapest reference (further ones by REFERENCE_PENALTY a step)."""
+    found = [motion.search(luma, ref[0], half, block) for ref, half in zip(references, halves, strict=True)]
+    cost = np.stack([c + motion.REFERENCE_PENALTY * r for r, (_, _, c) in enumerate(found)])
+    pick = np.argmin(cost, axis=0)
+    vy = np.choose(pick, [f[0] for f in found])
+    vx = np.choose(pick, [f[1] for f in found])
+    return _Field(vy, vx, pick, np.take_along_axis(cost, pick[None], axis=0)[0])
+
+
+def _merged(small: _Field, large: _Field) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vy, vx, reference) of an 8x8 field (``small``) that takes the 16x16 field's (``large``)
+    vector and reference in the four blocks of each 16x16 block whose cost is at most 1 +
+    MERGE_SLACK times the sum of theirs (a 16x16 block past the plane's last 8x8 row or column
+    compares with the blocks it has)."""
+    bh, bw = small.vy.shape
+    padded = np.pad(small.cost.astype(np.float64), ((0, bh % 2), (0, bw % 2)))
+    four = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2).sum(axis=(1, 3))
+    take = large.cost <= (1 + MERGE_SLACK) * four
+
+    def up(v: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(v, 2, axis=0), 2, axis=1)[:bh, :bw]
+
+    here = up(take)
+    return (
+        np.where(here, up(large.vy), small.vy),
+        np.where(here, up(large.vx), small.vx),
+        np.where(here, up(large.pick), small.pick),
+    )
 
 
 def _block_sizes(probe: planar_probe.PlanarProbe | None) -> list[int]:
