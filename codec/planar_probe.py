@@ -20,10 +20,11 @@ won three frames) a rule that only asked left them out and cost 1.1 % (an earlie
 1.5 %: bench/results/tried_2026-12-04.md, section 4). How this rule was chosen and measured:
 bench/results/speed_cli/ab_planar_encoder_2026-12-04.md.
 
-Version 18's two motion field sizes are two more groups: raster inter with 8x8 and with 16x16
-blocks, each with its own motion search. A size whose raster inter lost to the other's by
-BLOCK_MARGIN on the last frame where both were estimated is left out for PROBE - 1 frames; the
-motion cost's jumps do not bring it back (they are measured with the field that was searched).
+Version 18's two motion field sizes are two more groups: raster inter with the (merged) 8x8
+and with the 16x16 field (both searches run on every inter frame; the groups are their
+estimates). A size whose raster inter lost to the other's by BLOCK_MARGIN on the last frame
+where it was estimated is left out for PROBE - 1 frames; the motion cost's jumps do not bring it
+back.
 
 The decoder never knows which kinds were estimated: streams decode the same way. Key frames, which
 have no references, estimate every kind, and a key frame resets the probe (the pipeline makes a new

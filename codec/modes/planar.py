@@ -265,7 +265,7 @@ _BLOCK_GROUPS = {motion.BLOCK: planar_probe.SMALL_BLOCKS, motion.LARGE_BLOCK: pl
 #: 16x16 search's cost there is at most 1 + MERGE_SLACK times the sum of theirs (an encoder
 #: choice; the format is the same). Where the four vectors only follow noise the field gets
 #: smoother and cheaper at no cost in prediction: on the dev clips' inter frames the merged field
-#: is 1.2-7 % below the plain one (bigbuckbunny -4.1 %), and the best of it and the 16x16 field
+#: is 1.2-6.3 % below the plain one (bigbuckbunny -4.1 %), and the best of it and the 16x16 field
 #: 1.6 % below the best of the plain and the 16x16 fields (slack 0: -1.5 %, 0.25: -1.5 %).
 MERGE_SLACK = 0.1
 
