@@ -550,18 +550,29 @@ def _raster_plane(
                 plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
                 means, levels, error_weights, error_thresholds, width, height, weights, refined, depth,
             )  # fmt: skip
-        if depth > 8:
-            status = _decode_deep_wavefront(
-                plane, targets, mean, scale, n, escaped, coarse, ident, row, window_of_scale, phased, words,
-                state, depth, aligned,
-            )  # fmt: skip
-        else:
-            status = _decode_wavefront(
-                plane, targets, mean, scale, n, escaped, window_of_scale, phased, words, state
-            )
+        status = _decode_front(
+            plane, targets, mean, scale, n, escaped, coarse, ident, row, window_of_scale, phased, words,
+            state, depth, aligned,
+        )  # fmt: skip
         if status != range_decoder.OK:
             return status
     return range_decoder.OK
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decode_front(
+    plane, targets, mean, scale, n, escaped, coarse, ident, row, window_of_scale, phased, words, state,
+    depth, aligned,
+):  # pragma: no cover - compiled  # fmt: skip
+    """One wavefront's samples from the range decoder, the rule's ``mean`` and ``scale`` given:
+    ``_decode_wavefront`` for 8 bits, ``_decode_deep_wavefront`` above (its scratch ``coarse``,
+    ``ident``, ``row``). The raster kernels' one step, whole plane or run."""
+    if depth > 8:
+        return _decode_deep_wavefront(
+            plane, targets, mean, scale, n, escaped, coarse, ident, row, window_of_scale, phased, words,
+            state, depth, aligned,
+        )  # fmt: skip
+    return _decode_wavefront(plane, targets, mean, scale, n, escaped, window_of_scale, phased, words, state)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -604,15 +615,10 @@ def _raster_parts(
                     plane, mc, inter, neighbours, targets, i, luma_error, has_luma, thresholds, table,
                     means, levels, error_weights, error_thresholds, width, height, weights, refined, depth,
                 )  # fmt: skip
-            if depth > 8:
-                status[p] = _decode_deep_wavefront(
-                    plane, targets, mean, scale, n, escaped, coarse, ident, row, window_of_scale, phased,
-                    words, state, depth, aligned,
-                )  # fmt: skip
-            else:
-                status[p] = _decode_wavefront(
-                    plane, targets, mean, scale, n, escaped, window_of_scale, phased, words, state
-                )
+            status[p] = _decode_front(
+                plane, targets, mean, scale, n, escaped, coarse, ident, row, window_of_scale, phased, words,
+                state, depth, aligned,
+            )  # fmt: skip
             if status[p] != range_decoder.OK:
                 break
 
