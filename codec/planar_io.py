@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..bitstream.errors import ConvertedSourceWarning, FormatError, InputError
-from . import rgb_planes, sniff
+from . import packed_yuv, rgb_planes, sniff
 from .io import (
     DEFAULT_TIME_BASE,
     HEAD_BYTES,
@@ -173,7 +173,8 @@ PACKED_RGB = {
 #: The formats coded natively, as a warning names them.
 NATIVE_NAMES = (
     "gray, yuv420p, yuv422p and yuv444p, 8 to 16 bits, the YUV ones also with alpha; yuv440p, 8, "
-    "10 or 12 bits; yuv411p and yuv410p; 9- to 16-bit RGB(A); 16-bit gray with alpha"
+    "10 or 12 bits; yuv411p and yuv410p; 9- to 16-bit RGB(A); 16-bit gray with alpha; packed and "
+    "semi-planar YUV (nv12, yuyv422, p010le, y210le, ...) as the planar format of their samples"
 )
 #: FFmpeg's deprecated JPEG-range names: the plain format with colour range "full".
 FULL_RANGE_ALIASES = {
@@ -226,10 +227,13 @@ _Y4M_HEADER_MAX = 128  # FFmpeg's demuxer refuses longer stream headers
 
 def pixel_format_by_name(name: str) -> PixelFormat | None:
     """The format for FFmpeg's pix_fmt ``name`` (yuvj* give the plain format, big-endian ones the
-    little-endian format), or None if unsupported."""
+    little-endian format, packed and semi-planar YUV the planar format of their samples:
+    ``packed_yuv``), or None if unsupported."""
     name = FULL_RANGE_ALIASES.get(name, name)
     if name in PACKED_RGB:
         return _BY_NAME[PACKED_RGB[name][0]]
+    if name in packed_yuv.LAYOUTS:
+        return _BY_NAME[packed_yuv.LAYOUTS[name].planar]
     return _BY_NAME.get(BIG_ENDIAN_ALIASES.get(name, name))
 
 
@@ -348,10 +352,13 @@ class NativeReader:
                 )
             if packed is not None:
                 return _packed_planes(frame, *packed[1:], self.width, self.height)
+            if layout is not None:
+                return layout.planes(frame, self.width, self.height, shapes)
             return _frame_planes(frame, fmt, shapes, self.path, big_endian)
 
         big_endian = self.source_pix_fmt in BIG_ENDIAN_ALIASES
         packed = PACKED_RGB.get(self.source_pix_fmt)
+        layout = packed_yuv.LAYOUTS.get(self.source_pix_fmt)
 
         with self._open() as cont:
             yield from timed_frames(self.path, cont, convert)
@@ -359,10 +366,11 @@ class NativeReader:
 
 def native_reader(path: str | os.PathLike, max_pixels: int | None = None) -> NativeReader | None:
     """A reader of the input's planes when it is coded in its own pixel format (a YUV or gray video,
-    8 to 16 bits); None for GIFs, animated WebP, RGB and palette sources, which are coded as RGB
-    frames. The one rule ``fpcodec encode`` and ``fpcodec batch encode`` share, so both code a file
-    the same way. A video of any other format (nv12, p010le, floats, Bayer mosaics, ...) is coded
-    as RGB frames too, with a ConvertedSourceWarning: its own samples are not kept."""
+    8 to 16 bits, planar, packed or semi-planar); None for GIFs, animated WebP, RGB and palette
+    sources, which are coded as RGB frames. The one rule ``fpcodec encode`` and ``fpcodec batch
+    encode`` share, so both code a file the same way. A video of any other format (floats, Bayer
+    mosaics, xyz12, 10-bit words packed three to 32 bits, ...) is coded as RGB frames too, with a
+    ConvertedSourceWarning: its own samples are not kept."""
     with open(path, "rb") as fh:
         if pillow_kind(fh.read(HEAD_BYTES)):
             return None
