@@ -244,8 +244,16 @@ def test_pixel_format_table():
     assert [f.format_id for f in pio.PIXEL_FORMATS.values() if f.rule == "more_formats"] == list(
         range(29, 55)
     )
-    for name in ("rgb24", "pal8", "bgra", "nv12", "p010le", "gbrp", "gbrapf32le", "yuv420p9", "gray9"):
+    for name in ("rgb24", "pal8", "bgra", "xv30le", "gbrp", "gbrapf32le", "yuv420p9", "gray9"):
         assert pio.pixel_format_by_name(name) is None
+    # packed and semi-planar YUV: the planar format of the same samples (codec/packed_yuv.py)
+    for name, planar in (
+        ("nv12", "yuv420p"),
+        ("p010le", "yuv420p16le"),
+        ("yuyv422", "yuv422p"),
+        ("vuya", "yuva444p"),
+    ):
+        assert pio.pixel_format_by_name(name).name == planar
     with pytest.raises(FormatError, match="99"):
         pio.pixel_format_by_id(99)
 
@@ -571,11 +579,12 @@ def test_the_warning_names_every_native_format() -> None:
     assert {f.depth for f in pio.PIXEL_FORMATS.values() if f.gbr} == {9, 10, 12, 14, 16}
     assert pio.NATIVE_NAMES == (
         "gray, yuv420p, yuv422p and yuv444p, 8 to 16 bits, the YUV ones also with alpha; yuv440p, 8, "
-        "10 or 12 bits; yuv411p and yuv410p; 9- to 16-bit RGB(A); 16-bit gray with alpha"
+        "10 or 12 bits; yuv411p and yuv410p; 9- to 16-bit RGB(A); 16-bit gray with alpha; packed and "
+        "semi-planar YUV (nv12, yuyv422, p010le, y210le, ...) as the planar format of their samples"
     )
 
 
-@pytest.mark.parametrize("pix_fmt, warned", [("nv12", True), ("y210le", True), ("bgr0", False)])
+@pytest.mark.parametrize("pix_fmt, warned", [("xv30le", True), ("gbrpf32le", True), ("bgr0", False)])
 def test_a_video_coded_as_its_rgb_conversion_says_so(tmp_path, capsys, pix_fmt: str, warned: bool) -> None:
     """A video in a format neither coded natively nor held by RGB frames is encoded (its RGB
     conversion, decoded back exactly) with a one-line warning that its own samples are not
