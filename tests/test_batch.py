@@ -183,23 +183,27 @@ def test_worker_codes_a_yuv_video_in_its_own_pixel_format(tmp_path):
 
 
 def test_worker_records_a_source_coded_as_its_rgb_conversion(tmp_path):
-    """A video in a format fpcodec neither codes natively nor holds in RGB frames (nv21, 4:2:0
-    with interleaved chroma) is coded as RGB frames, verified against that conversion, and its
-    record says so; a native one has no warnings."""
+    """A video in a format fpcodec neither codes natively nor holds in RGB frames (xv30le, 10-bit
+    4:4:4 packed three to 32 bits) is coded as RGB frames, verified against that conversion, and
+    its record says so; a native one has no warnings, nor has a semi-planar one (nv21: its
+    samples are yuv420p's, coded as such)."""
     import av
 
-    src = tmp_path / "nv21.nut"
-    with av.open(str(src), "w") as cont:
-        stream = cont.add_stream("rawvideo", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 16, 12, "nv21"
-        rgb = np.random.default_rng(4).integers(0, 256, (12, 16, 3), dtype=np.uint8)
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="nv21")
-        for pkt in [*stream.encode(frame), *stream.encode()]:
-            cont.mux(pkt)
+    rgb = np.random.default_rng(4).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    for pix_fmt in ("xv30le", "nv21"):
+        with av.open(str(tmp_path / f"{pix_fmt}.nut"), "w") as cont:
+            stream = cont.add_stream("rawvideo", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 16, 12, pix_fmt
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+            for pkt in [*stream.encode(frame), *stream.encode()]:
+                cont.mux(pkt)
     worker = Worker(Options(model="last-frame", threads=None))
-    rec = worker.encode(discovery.Job(str(src), "nv21.nut.fpc"), str(tmp_path / "out"))
+    rec = worker.encode(discovery.Job(str(tmp_path / "xv30le.nut"), "a.fpc"), str(tmp_path / "out"))
     assert rec["status"] == "ok" and rec["verified"] and "pixel_format" not in rec, rec
-    assert len(rec["warnings"]) == 1 and "nv21 is not coded natively" in rec["warnings"][0]
+    assert len(rec["warnings"]) == 1 and "xv30le is not coded natively" in rec["warnings"][0]
+    rec = worker.encode(discovery.Job(str(tmp_path / "nv21.nut"), "b.fpc"), str(tmp_path / "out"))
+    assert rec["status"] == "ok" and rec["verified"] and rec["pixel_format"] == "yuv420p", rec
+    assert "warnings" not in rec
     rec = worker.encode(discovery.Job(str(YUV), "v.mkv.fpc"), str(tmp_path / "out"))
     assert rec["status"] == "ok" and "warnings" not in rec
 
