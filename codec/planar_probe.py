@@ -21,10 +21,10 @@ won three frames) a rule that only asked left them out and cost 1.1 % (an earlie
 bench/results/speed_cli/ab_planar_encoder_2026-12-04.md.
 
 Version 18's two motion field sizes are two more groups: raster inter with the (merged) 8x8
-and with the 16x16 field (both searches run on every inter frame; the groups are their
-estimates). A size whose raster inter lost to the other's by BLOCK_MARGIN on the last frame
-where it was estimated is left out for PROBE - 1 frames; the motion cost's jumps do not bring it
-back.
+and with the 16x16 field. The 16x16 search runs on every inter frame (the 8x8 field merges from
+it, and its cost is the motion cost above), the 8x8 search only where its size is estimated. A
+size whose raster inter lost to the other's by BLOCK_MARGIN on the last frame where it was
+estimated is left out for PROBE - 1 frames; the motion cost's jumps do not bring it back.
 
 The decoder never knows which kinds were estimated: streams decode the same way. Key frames, which
 have no references, estimate every kind, and a key frame resets the probe (the pipeline makes a new

@@ -227,9 +227,12 @@ def _cheapest(
     raster_inter: dict[int, float | None] = {}  # per field block size: raster inter's estimate
     if references:
         halves = [motion.half_sample_plane(ref[0], geometry[0].max_value) for ref in references]
-        small, large = (_field_search(planes[0], references, halves, b) for b in _BLOCK_GROUPS)
-        motion_cost = float(small.cost.sum())  # what the probe compares frames by
-        for block in _block_sizes(probe):
+        blocks = _block_sizes(probe)
+        # The 16x16 search always (the 8x8 field merges from it); the 8x8 one where it is estimated.
+        large = _field_search(planes[0], references, halves, motion.LARGE_BLOCK)
+        small = _field_search(planes[0], references, halves, motion.BLOCK) if motion.BLOCK in blocks else None
+        motion_cost = float(large.cost.sum())  # what the probe compares frames by
+        for block in blocks:
             vy, vx, pick = large[:3] if block == motion.LARGE_BLOCK else _merged(small, large)
             field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
             mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves, block))
