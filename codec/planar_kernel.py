@@ -800,6 +800,48 @@ def _pair_histogram(values, mean, pair, steps, rows):  # pragma: no cover - comp
     return hist, cols
 
 
+@numba.njit(cache=True, nogil=True)
+def _low_bits(values, targets, mean, ctx, table, depth, phased):  # pragma: no cover - compiled
+    """``low_bits``'s sum, one sample at a time, in ``modes.planar._low_bits``'s float64 terms."""
+    extra = depth - 8
+    modelled = min(extra, _MODELLED_LOW_BITS)
+    rest = extra - modelled
+    parts = 1 << modelled
+    row = np.empty(1 << _MODELLED_LOW_BITS)
+    bits = 0.0
+    for i in range(targets.size):
+        v = np.int64(values[targets[i]])
+        m = mean[i] - 8 * ((np.int64(1) << extra) - 1) + (np.int64(1) << (extra - 1))  # aligned
+        m = min(max(m >> extra, 0), _COARSE_MEAN_MAX)
+        table_kernel.low_bits_row(v >> extra, m, table[ctx[i]], parts, phased, row)
+        total = 0.0
+        for j in range(parts):
+            total += row[j]
+        low = (v & ((np.int64(1) << extra) - 1)) >> rest
+        bits += np.log2(total) - np.log2(row[low]) + rest
+    return bits
+
+
+def low_bits(
+    values: np.ndarray, targets: np.ndarray, mean: np.ndarray, ctx: np.ndarray, table: np.ndarray, depth: int
+) -> float:
+    """The bits of the low ``depth - 8`` bits of the samples ``targets`` of the flat plane
+    ``values``, whose rule gave ``mean`` (1/16 of a sample) and ``ctx``, under the scale indexes
+    ``table`` (per context): the modelled bits under ``entropy.low_bits_rows``'s rows (made one
+    at a time, as the coders make them: no (N, 16) temporaries), the rest uniform. The encoder's
+    estimate (``modes.planar._low_bits``); ``modes.planar._low_bits_reference`` is it in numpy."""
+    with first_call(_low_bits):
+        return _low_bits(
+            np.ascontiguousarray(values),
+            np.ascontiguousarray(targets, np.int64),
+            np.ascontiguousarray(mean, np.int64),
+            np.ascontiguousarray(ctx, np.int64),
+            np.ascontiguousarray(table, np.int64),
+            depth,
+            table_kernel.phased_cdf(),
+        )
+
+
 def pair_histogram(
     values: np.ndarray, mean: np.ndarray, pair: np.ndarray, rows: int
 ) -> tuple[np.ndarray, np.ndarray]:

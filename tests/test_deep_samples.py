@@ -354,3 +354,26 @@ def test_compiled_deep_encoding_writes_the_python_steps_words(depth) -> None:
     coarse, coarse_mean, low = planar._split(values, mean, depth)
     compiled.ranges.encode_wavefronts(coarse, coarse_mean, scale, starts, low, planar._low_parts(depth))
     assert compiled.finish() == python.finish()
+
+
+@pytest.mark.parametrize("depth", [9, 10, 12, 14, 16])
+def test_the_compiled_low_bits_cost_is_the_numpy_one(depth: int) -> None:
+    """The encoder's estimate of deeper samples' low bits (``planar_kernel.low_bits``, one row at
+    a time) sums what its numpy reference sums from whole rows, to rounding, over every scale,
+    the end values 0 and the top (tails) and means far off."""
+    rng = np.random.default_rng(depth)
+    n = 5000
+    flat = rng.integers(0, 1 << depth, 2 * n).astype(np.uint16)
+    flat[:50] = 0
+    flat[50:100] = (1 << depth) - 1
+    targets = rng.permutation(2 * n)[:n]
+    mean = np.clip(
+        16 * flat[targets].astype(np.int64) + rng.integers(-900, 900, n) * (1 << (depth - 8)), 0, None
+    )
+    ctx = rng.integers(0, 106, n)
+    table = rng.integers(0, 64, 106)
+    params = [(targets[:1234], mean[:1234], ctx[:1234]), (targets[1234:], mean[1234:], ctx[1234:])]
+    want = planar._low_bits_reference(flat, params, table, depth)
+    got = planar._low_bits(flat, params, table, depth)
+    assert want > n and got == pytest.approx(want, rel=1e-12)
+    assert planar._low_bits(flat.astype(np.uint8), params, table, 8) == 0.0
