@@ -629,7 +629,8 @@ def test_fit_table_counts_only_the_contexts_and_distances_that_occur(depth: int)
         batches.append((targets, mean, ctx))
     table, bits = planar._fit_table(flat, batches, depth, contexts)
     want_table, want_bits = _fit_table_dense(flat, batches, depth, contexts)
-    assert np.array_equal(table, want_table) and bits == want_bits
+    # the same sums, the low bits' (depth 10) added up in another order by the compiled kernel
+    assert np.array_equal(table, want_table) and bits == pytest.approx(want_bits, rel=1e-12, abs=0)
     assert table[1] == table[0] and table[5] == table[4]  # unused contexts repeat the one before
 
 
