@@ -42,7 +42,7 @@ _TAPS = (1, -5, 20, 20, -5, 1)
 
 
 def half_sample_plane(ref: np.ndarray, max_value: int) -> np.ndarray:
-    """The (2H, 2W) int32 plane of ``ref`` at half-sample positions: [2y, 2x] is ref[y, x],
+    """The (2H, 2W) plane (uint8 up to 8 bits, else uint16) of ``ref`` at half-sample positions: [2y, 2x] is ref[y, x],
     [2y, 2x+1] and [2y+1, 2x] the 6-tap horizontal and vertical half samples, [2y+1, 2x+1] the
     centre; samples outside the plane repeat its edge. Computed by the compiled
     ``motion_kernel``; ``half_sample_plane_reference`` is the same in numpy."""
@@ -115,7 +115,7 @@ def compensate_reference(
     odd_y, odd_x = qy & 1, qx & 1
 
     def at(y, x):
-        return half[np.clip(y, 0, h2 - 1), np.clip(x, 0, w2 - 1)]
+        return half[np.clip(y, 0, h2 - 1), np.clip(x, 0, w2 - 1)].astype(np.int64)
 
     first = at(y0, x0)
     both = (odd_y & odd_x).astype(bool)
@@ -125,7 +125,7 @@ def compensate_reference(
     sx = x0 + odd_x
     first = np.where(anti, at(y0, x0 + 1), first)
     second = np.where(anti, at(y0 + 1, x0), at(sy, sx))
-    return np.where(odd_y | odd_x, (first + second + 1) >> 1, first)
+    return np.where(odd_y | odd_x, (first + second + 1) >> 1, first).astype(half.dtype)
 
 
 def compensate_chroma(

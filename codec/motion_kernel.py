@@ -33,15 +33,15 @@ def _sample(half, y, x, vy, vx):  # pragma: no cover - compiled
     odd_y, odd_x = qy & 1, qx & 1
     ya, xa = min(max(y0, 0), h2 - 1), min(max(x0, 0), w2 - 1)
     if odd_y == 0 and odd_x == 0:
-        return half[ya, xa]
+        return np.int64(half[ya, xa])
     yb, xb = min(max(y0 + 1, 0), h2 - 1), min(max(x0 + 1, 0), w2 - 1)
     if odd_y == 1 and odd_x == 1:
         if ((y0 + x0) & 1) == 0:  # the anti-diagonal: right and below
-            return (half[ya, xb] + half[yb, xa] + 1) >> 1
-        return (half[ya, xa] + half[yb, xb] + 1) >> 1
+            return (np.int64(half[ya, xb]) + np.int64(half[yb, xa]) + 1) >> 1
+        return (np.int64(half[ya, xa]) + np.int64(half[yb, xb]) + 1) >> 1
     if odd_y == 1:
-        return (half[ya, xa] + half[yb, xa] + 1) >> 1
-    return (half[ya, xa] + half[ya, xb] + 1) >> 1
+        return (np.int64(half[ya, xa]) + np.int64(half[yb, xa]) + 1) >> 1
+    return (np.int64(half[ya, xa]) + np.int64(half[ya, xb]) + 1) >> 1
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -140,7 +140,7 @@ def _quarter_sad(cur, half, y0, y1, x0, x1, cy, cx, total, low):  # pragma: no c
         for x in range(x0, x1):
             xa = min(max(2 * x + ox + dx1, 0), w2 - 1)
             xb = min(max(2 * x + ox + dx2, 0), w2 - 1)
-            total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xa]) + half[yb, xb] + 1) >> 1))
+            total += abs(np.int64(cur[y, x]) - ((np.int64(half[ya, xa]) + np.int64(half[yb, xb]) + 1) >> 1))
         if total >= low:
             return total
     return total
@@ -241,11 +241,13 @@ def _compensate_chroma(ref, vy, vx, log2_h, log2_w, block_h, block_w, out):  # p
 
 
 def half_sample_plane(ref: np.ndarray, max_value: int) -> np.ndarray:
-    """``motion.half_sample_plane_reference``'s (2H, 2W) int32 plane."""
+    """``motion.half_sample_plane_reference``'s (2H, 2W) plane, in the samples' own width (uint8
+    up to 8 bits, else uint16: every value is clipped to 0..max_value), a quarter or half of the
+    int32 plane it was: an encoder holds one per reference frame."""
     ref = np.ascontiguousarray(ref)
     h, w = ref.shape
-    horiz = np.empty((h, w), np.int32)  # |sum| < 52 x 4095: int32 holds 12-bit samples' sums
-    out = np.empty((2 * h, 2 * w), np.int32)
+    horiz = np.empty((h, w), np.int32)  # |sum| < 52 x 65535: int32 holds 16-bit samples' sums
+    out = np.empty((2 * h, 2 * w), np.uint8 if max_value <= 0xFF else np.uint16)
     with first_call(_horizontal):
         _horizontal(ref, horiz)
     with first_call(_half_plane):
@@ -327,7 +329,7 @@ def search(
     with first_call(_search):
         _search(
             np.ascontiguousarray(cur, np.int32),
-            np.ascontiguousarray(ref, np.int32),
+            np.ascontiguousarray(ref) if quarter else np.ascontiguousarray(ref, np.int32),
             bool(quarter),
             block,
             dys,

@@ -56,14 +56,15 @@ def test_whole_sample_costs_are_the_numpy_sums(block: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("h", "w", "dtype", "top"), [(37, 53, np.uint8, 255), (1, 1, np.uint8, 255), (5, 9, np.uint16, 1023)]
+    ("h", "w", "dtype", "top"),
+    [(37, 53, np.uint8, 255), (1, 1, np.uint8, 255), (5, 9, np.uint16, 1023), (6, 7, np.uint16, 65535)],
 )
 def test_half_sample_plane_is_the_numpy_rule(h: int, w: int, dtype, top: int) -> None:
     ref = np.random.default_rng(h + w).integers(0, top + 1, (h, w)).astype(dtype)
     ref[0, :] = top  # filters that overshoot and are clipped at both ends
     ref[-1, :] = 0
     got = motion.half_sample_plane(ref, top)
-    assert got.dtype == np.int32 and got.shape == (2 * h, 2 * w)
+    assert got.dtype == (np.uint8 if top <= 255 else np.uint16) and got.shape == (2 * h, 2 * w)
     assert np.array_equal(got, motion.half_sample_plane_reference(ref, top))
 
 
