@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..bitstream.errors import InputError
 from .io import plane_view
 
 
@@ -39,21 +40,35 @@ class Layout:
         """The frame's planes Y, U, V (and A) as the planar format holds them (``shapes``: its
         plane shapes), C-contiguous, native-order uint8 or uint16."""
         out_dtype = np.uint8 if self.word == "u1" else np.uint16
-        word = np.dtype(self.word)
         if self.pairs:
             (ch, cw) = shapes[1]
-            luma = plane_view(frame.planes[0], word, height)[:, :width]
-            chroma = plane_view(frame.planes[1], word, ch)[:, : 2 * cw].reshape(ch, cw, 2)
+            luma = self._rows(frame, 0, height, width)
+            chroma = self._rows(frame, 1, ch, 2 * cw).reshape(ch, cw, 2)
             picked = [luma, chroma[:, :, self.u], chroma[:, :, self.v]]
         else:
             groups = -(-width // self.group)
-            pixels = plane_view(frame.planes[0], word, height)[:, : groups * self.step]
-            pixels = pixels.reshape(height, groups, self.step)
+            pixels = self._rows(frame, 0, height, groups * self.step).reshape(height, groups, self.step)
             luma = pixels[:, :, list(self.y)].reshape(height, groups * self.group)[:, :width]
             picked = [luma, pixels[:, :, self.u], pixels[:, :, self.v]]
             if self.a is not None:
                 picked.append(pixels[:, :, self.a])
         return [np.array(p, out_dtype, order="C") for p in picked]
+
+    def _rows(self, frame, k: int, rows: int, words: int) -> np.ndarray:
+        """The first ``words`` words of each of the ``rows`` rows of the frame's plane k; an
+        InputError if the decoder's plane is smaller (a frame at odds with its format)."""
+        word = np.dtype(self.word)
+        planes = frame.planes
+        if (
+            k >= len(planes)
+            or planes[k].line_size < words * word.itemsize
+            or planes[k].buffer_size < rows * planes[k].line_size
+        ):
+            raise InputError(
+                f"{frame.format.name} frame of {frame.width}x{frame.height}: plane {k} too small for "
+                f"{rows} rows of {words} samples"
+            )
+        return plane_view(planes[k], word, rows)[:, :words]
 
 
 def _both_orders(name: str, planar: str, **fields) -> dict[str, Layout]:

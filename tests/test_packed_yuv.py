@@ -186,3 +186,17 @@ def test_cli_codes_packed_sources_natively_and_gives_every_sample_back(
             np.testing.assert_array_equal(g, w)
     raw = sum(p.nbytes for planes in want for p in planes)
     assert (tmp_path / "s.fpc").stat().st_size < raw * 0.7
+
+
+def test_a_frame_smaller_than_its_format_says_is_refused_in_one_line() -> None:
+    from fpcodec.bitstream.errors import InputError
+
+    frame = av.VideoFrame(8, 4, "nv12")
+    shapes = pixel_format_by_name("yuv420p").plane_shapes(64, 32)
+    with pytest.raises(InputError, match="nv12 frame of 8x4: plane 0 too small"):
+        packed_yuv.LAYOUTS["nv12"].planes(frame, 64, 32, shapes)
+    frame = av.VideoFrame(8, 4, "yuyv422")
+    with pytest.raises(InputError, match="yuyv422 frame of 8x4: plane 0"):
+        packed_yuv.LAYOUTS["yuyv422"].planes(
+            frame, 8, 40, pixel_format_by_name("yuv422p").plane_shapes(8, 40)
+        )
