@@ -188,7 +188,17 @@ def search(
     best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
     coarse = [(0, dy, dx) for dy, dx in _candidates(range(-COARSE_RANGE, COARSE_RANGE + 1))]
     motion_kernel.search(
-        cur_pyramid[2], ref_pyramid[2], block // 4, coarse, (zero, zero), (zero, zero), 1, best, vy, vx
+        cur_pyramid[2],
+        ref_pyramid[2],
+        ref_half,
+        block // 4,
+        coarse,
+        (zero, zero),
+        (zero, zero),
+        1,
+        best,
+        vy,
+        vx,
     )
     # Level 1 (2x2 reduced): near vectors, around twice the level-2 vector, and the neighbours' median.
     base = (2 * vy, 2 * vx)
@@ -199,6 +209,7 @@ def search(
     motion_kernel.search(
         cur_pyramid[1],
         ref_pyramid[1],
+        ref_half,
         block // 2,
         [*near, *offsets, (2, 0, 0)],
         base,
@@ -217,6 +228,7 @@ def search(
         base = (vy.copy(), vx.copy())
         motion_kernel.search(
             c,
+            c,  # no whole-sample plane read at quarter steps
             ref_half,
             block,
             [*around, (2, 0, 0)],

@@ -148,11 +148,27 @@ def _quarter_sad(cur, half, y0, y1, x0, x1, cy, cx, total, low):  # pragma: no c
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _search(
-    cur, ref, quarter, block, dys, dxs, which, base_y, base_x, median_y, median_x, weight, limit, best, vy, vx
+    cur,
+    ref,
+    half,
+    quarter,
+    block,
+    dys,
+    dxs,
+    which,
+    base_y,
+    base_x,
+    median_y,
+    median_x,
+    weight,
+    limit,
+    best,
+    vy,
+    vx,
 ):  # pragma: no cover - compiled
     """Per block, the candidates in order (``_candidate``), each costed by its sum of absolute
     differences (whole samples of ``ref`` moved by the vector, positions clamped, or with
-    ``quarter`` the compensated samples of the half-sample plane ``ref`` over the block's samples
+    ``quarter`` the compensated samples of the half-sample plane ``half`` over the block's samples
     inside the plane) plus ``weight`` per unit away from the block's median; a cost below the
     best so far replaces it and the block's vector (the first of equal costs stays). A candidate
     is dropped as soon as its partial sum (the median term first) reaches the best: the sums only
@@ -171,7 +187,7 @@ def _search(
                 if total >= low:
                     continue
                 if quarter:
-                    total = _quarter_sad(cur, ref, y0, y1, x0, x1, cy, cx, total, low)
+                    total = _quarter_sad(cur, half, y0, y1, x0, x1, cy, cx, total, low)
                 else:
                     total = _whole_sad(cur, ref, y0, y1, x0, x1, cy, cx, total, low)
                 if total < low:
@@ -307,6 +323,7 @@ def whole_sample_costs(
 def search(
     cur: np.ndarray,
     ref: np.ndarray,
+    half: np.ndarray,
     block: int,
     candidates: list[tuple[int, int, int]],
     base: tuple[np.ndarray, np.ndarray],
@@ -320,16 +337,19 @@ def search(
 ) -> None:
     """``motion``'s search steps in one call: per block, every candidate (which, dy, dx) in order
     (which 0: the vector (dy, dx); 1: ``base`` + (dy, dx); 2: ``median``), clamped to +-``limit``,
-    costed as ``whole_sample_costs`` (``quarter``: ``compensated_costs``, ``ref`` the half-sample
-    plane) plus ``weight`` per unit from ``median``, kept in ``best``, ``vy``, ``vx`` (int64,
-    int32, int32; updated in place) where it costs less than the best so far."""
+    costed as ``whole_sample_costs`` on ``ref`` (int32) or, ``quarter``, as ``compensated_costs``
+    on the half-sample plane ``half`` (uint8 or uint16), plus ``weight`` per unit from ``median``,
+    kept in ``best``, ``vy``, ``vx`` (int64, int32, int32; updated in place) where it costs less
+    than the best so far. Both planes are passed to every step, each read by its own: one
+    compiled version of the kernel for a frame's samples (a second costs seconds to compile)."""
     which = np.array([c[0] for c in candidates], np.int64)
     dys = np.array([c[1] for c in candidates], np.int64)
     dxs = np.array([c[2] for c in candidates], np.int64)
     with first_call(_search):
         _search(
             np.ascontiguousarray(cur, np.int32),
-            np.ascontiguousarray(ref) if quarter else np.ascontiguousarray(ref, np.int32),
+            np.ascontiguousarray(ref, np.int32),
+            np.ascontiguousarray(half),
             bool(quarter),
             block,
             dys,
