@@ -240,7 +240,7 @@ def _cheapest(
                 ctf_inter_bits = offer(_joined(field, _plan(KIND_INTER, flat, mcs, sizes), block), 2)
             raster_inter[block] = offer(_plan_raster(flat, sizes, mcs, field, runs=runs, block=block), 3)
             del mcs
-        del halves  # 16 bytes a luma sample per reference
+        del halves  # 4 bytes a luma sample per reference (8 above 8 bits)
         best_inter = min(
             min(b for b in raster_inter.values() if b is not None),
             ctf_inter_bits if ctf_inter_bits is not None else np.inf,
@@ -348,7 +348,7 @@ def _mc_planes(
                     luma_halves[r] if luma_halves is not None else motion.half_sample_plane(ref, g.max_value)
                 )
                 one = motion.compensate(half, vy, vx, *g.block(block))
-                del half  # before the next reference's is made: 16 bytes a luma sample
+                del half  # before the next reference's is made: 4 or 8 bytes a luma sample
             else:
                 one = motion.compensate_chroma(ref, vy, vx, g.log2_h, g.log2_w, *g.block(block))
             here = motion.per_sample(pick == r, *g.block(block), g.height, g.width)
