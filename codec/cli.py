@@ -406,6 +406,9 @@ def write_planar(dec, fmt: str, target, planes_seq, durations: list[int], force:
 
         packed = to_packed_rgb(planes_seq)
         return warnings + write_frames(target, packed, durations, h.time_base, h.loop, force=force)
+    if _png_gray(pf) and fmt in ("png", "apng", "pattern"):  # a gray PNG holds every sample too
+        gray = (planes[0] for planes in planes_seq)
+        return warnings + write_frames(target, gray, durations, h.time_base, h.loop, force=force)
     rgb_name = "RGBA" if pf.alpha else "RGB"
     warnings.append(
         f"the stream holds {pf.name} samples; .{fmt if fmt != 'pattern' else 'png'} output is their "
@@ -416,6 +419,12 @@ def write_planar(dec, fmt: str, target, planes_seq, durations: list[int], force:
     )
     rgb = to_rgb(planes_seq, pf, colour, h.width, h.height)
     return warnings + write_frames(target, rgb, durations, h.time_base, h.loop, force=force, allow_lossy=True)
+
+
+def _png_gray(pf) -> bool:
+    """Whether a planar stream's frames are gray samples that a gray PNG holds as they are: one
+    plane of 8 or 16 bits (a 10-bit plane would be written as 16-bit numbers a viewer shows dark)."""
+    return pf.planes == 1 and not pf.rgb and not pf.gbr and pf.depth in (8, 16)
 
 
 #: Frame rates a rounded time base hides (the durations of 30000/1001 fps in milliseconds are 33

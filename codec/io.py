@@ -484,9 +484,9 @@ def _write_apng(
     """APNG through FFmpeg, which keeps every frame (Pillow merges repeated ones)."""
     import av
 
-    fmt = "rgba" if first.shape[2] == 4 else "rgb24"
-    if first.dtype == np.uint16:  # 16-bit RGB(A) of planar RGB streams (version 17)
-        fmt = "rgba64be" if first.shape[2] == 4 else "rgb48be"
+    channels = 1 if first.ndim == 2 else first.shape[2]  # (H, W): gray, of planar gray streams
+    deep = first.dtype == np.uint16  # 16-bit gray, RGB(A) of planar RGB streams (version 17)
+    fmt = {1: ("gray", "gray16be"), 3: ("rgb24", "rgb48be"), 4: ("rgba", "rgba64be")}[channels][deep]
     plays = 1 if loop is None else loop
     final = Fraction(max(int(durs[-1]), 1)) * time_base  # the muxer's own guess is the previous delay
     options = {"plays": str(plays), "final_delay": repr(float(final))}
@@ -520,7 +520,7 @@ def _write_png_sequence(pattern: str, frames: Iterable[np.ndarray], count: int, 
     written = 0
     for p, f in zip(paths, frames, strict=False):
         with atomic_output(p, True) as tmp:
-            if f.dtype == np.uint16:  # 16-bit RGB(A), which Pillow does not write
+            if f.dtype == np.uint16 and f.ndim == 3:  # 16-bit RGB(A), which Pillow does not write
                 _write_apng(tmp, f, [f], [1], Fraction(1), None)
             else:
                 Image.fromarray(f).save(tmp, format="PNG")

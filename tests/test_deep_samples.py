@@ -202,6 +202,37 @@ def test_cli_codes_a_16_bit_gray_png_losslessly(tmp_path, capsys) -> None:
         fmt, frames = read_planes(tmp_path / f"d.{suffix}")
         assert fmt.name == "gray16le" and len(frames) == 1
         np.testing.assert_array_equal(frames[0][0], plane)
+    # and to a 16-bit gray PNG, the same samples, without a conversion warning
+    code, _, err = run_main(capsys, "decode", tmp_path / "d.fpc", "-o", tmp_path / "back.png")
+    assert code == 0 and "warning" not in err, err
+    fmt, frames = read_planes(tmp_path / "back.png")
+    assert fmt.name == "gray16le"
+    np.testing.assert_array_equal(frames[0][0], plane)
+
+
+@pytest.mark.parametrize("output", ["g.apng", "g.png", "g_%02d.png"])
+def test_8_bit_gray_video_decodes_to_gray_png_exactly(tmp_path, capsys, output: str) -> None:
+    """A gray video's frames go to (A)PNG, or a PNG sequence, as gray PNG: every sample, no
+    conversion warning (RGB outputs such as .webp still convert, and say so)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    frames = [[np.clip(rng.normal(120, 40, (19, 27)), 0, 255).astype(np.uint8)] for _ in range(3)]
+    (tmp_path / "g.fpc").write_bytes(encode_planes(frames, "gray"))
+    code, _, err = run_main(capsys, "decode", tmp_path / "g.fpc", "-o", tmp_path / output)
+    assert code == 0 and "conversion" not in err, err
+    if "%" in output:
+        got = [np.array(Image.open(tmp_path / (output % k))) for k in range(3)]
+        assert Image.open(tmp_path / (output % 0)).mode == "L"
+    else:
+        fmt, planes = read_planes(tmp_path / output)
+        assert fmt.name == "gray"
+        got = [p[0] for p in planes]
+    assert len(got) == 3
+    for g, (want,) in zip(got, frames, strict=True):
+        np.testing.assert_array_equal(g, want)
+    code, _, err = run_main(capsys, "decode", tmp_path / "g.fpc", "-o", tmp_path / "g.webp")
+    assert code == 0 and "conversion to RGB" in err
 
 
 def test_cli_refuses_gray14_to_y4m_in_one_line(tmp_path, capsys) -> None:
