@@ -3,7 +3,8 @@
 A conversion, not the stream's samples: FFmpeg's swscale turns the planes into RGB24 by the
 stream's colour range and matrix (BT.601 where the source left them unspecified), as any player
 would. ``fpcodec decode`` says so whenever it writes one. Planar RGB of 16 bits (gbrp16le,
-gbrap16le) is the exception PNG holds exactly: ``to_packed_rgb``.
+gbrap16le) is an exception PNG holds exactly (``to_packed_rgb``), and 8- and 16-bit gray another
+(its one plane, written as gray PNG: ``cli.write_planar``).
 """
 
 from __future__ import annotations
