@@ -171,7 +171,7 @@ def _native_reader(src: str, args: argparse.Namespace):
 
 def _encode_planar(reader, out_name: str, args: argparse.Namespace) -> int:
     """``encode`` of a YUV or gray video: a planar stream (format version 7 and later) of its own samples."""
-    from . import packed_yuv
+    from . import packed_layouts
     from .planar_io import planar_encoder
 
     fmt = reader.pixel_format
@@ -180,7 +180,7 @@ def _encode_planar(reader, out_name: str, args: argparse.Namespace) -> int:
         return planar_encoder(fh, reader, max_pixels=args.max_pixels, keyint=args.keyint)
 
     layout = f"{reader.width}x{reader.height} {fmt.name}"
-    if reader.source_pix_fmt in packed_yuv.LAYOUTS:  # the same samples, laid out as planes
+    if reader.source_pix_fmt in packed_layouts.LAYOUTS:  # the same samples, laid out as planes
         layout += f" (read from {reader.source_pix_fmt})"
     return _write_stream(
         out_name,

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..bitstream.errors import ConvertedSourceWarning, FormatError, InputError
-from . import packed_yuv, rgb_planes, sniff
+from . import packed_layouts, rgb_planes, sniff
 from .io import (
     DEFAULT_TIME_BASE,
     HEAD_BYTES,
@@ -156,20 +156,6 @@ RGBA_PLANES = PIXEL_FORMATS[14]
 PLANES_FOR_CHANNELS = {3: RGB_PLANES, 4: RGBA_PLANES}
 #: The formats a video is read in natively, by FFmpeg's name (an RGB video is read as RGB frames).
 _BY_NAME: dict[str, PixelFormat] = {f.name: f for f in _FORMATS if not f.rgb}
-#: Packed 16-bit RGB(A) and gray-alpha formats (16-bit PNGs and TIFFs decode so), read as FFmpeg's
-#: planar RGB of the same samples: (the planar format, byte order, and where the packed pixel holds
-#: green, blue, red (and alpha); gray-alpha's gray is all three).
-PACKED_RGB = {
-    f"{name}{order}": (planar, ">" if order == "be" else "<", channels)
-    for order in ("be", "le")
-    for name, planar, channels in (
-        ("rgb48", "gbrp16le", (1, 2, 0)),
-        ("bgr48", "gbrp16le", (1, 0, 2)),
-        ("rgba64", "gbrap16le", (1, 2, 0, 3)),
-        ("bgra64", "gbrap16le", (1, 0, 2, 3)),
-        ("ya16", "gbrap16le", (0, 0, 0, 1)),
-    )
-}
 #: The formats coded natively, as a warning names them.
 NATIVE_NAMES = (
     "gray, yuv420p, yuv422p and yuv444p, 8 to 16 bits, the YUV ones also with alpha; yuv440p, 8, "
@@ -227,13 +213,11 @@ _Y4M_HEADER_MAX = 128  # FFmpeg's demuxer refuses longer stream headers
 
 def pixel_format_by_name(name: str) -> PixelFormat | None:
     """The format for FFmpeg's pix_fmt ``name`` (yuvj* give the plain format, big-endian ones the
-    little-endian format, packed and semi-planar YUV the planar format of their samples:
-    ``packed_yuv``), or None if unsupported."""
+    little-endian format, packed and semi-planar ones (YUV, 16-bit RGB and gray-alpha) the planar
+    format of their samples: ``packed_layouts``), or None if unsupported."""
     name = FULL_RANGE_ALIASES.get(name, name)
-    if name in PACKED_RGB:
-        return _BY_NAME[PACKED_RGB[name][0]]
-    if name in packed_yuv.LAYOUTS:
-        return _BY_NAME[packed_yuv.LAYOUTS[name].planar]
+    if name in packed_layouts.LAYOUTS:
+        return _BY_NAME[packed_layouts.LAYOUTS[name].planar]
     return _BY_NAME.get(BIG_ENDIAN_ALIASES.get(name, name))
 
 
@@ -350,15 +334,12 @@ class NativeReader:
                     f"{self.path}: pixel format changes mid-stream "
                     f"({self.source_pix_fmt!r} to {frame.format.name!r})"
                 )
-            if packed is not None:
-                return _packed_planes(frame, *packed[1:], self.width, self.height)
             if layout is not None:
                 return layout.planes(frame, self.width, self.height, shapes)
             return _frame_planes(frame, fmt, shapes, self.path, big_endian)
 
         big_endian = self.source_pix_fmt in BIG_ENDIAN_ALIASES
-        packed = PACKED_RGB.get(self.source_pix_fmt)
-        layout = packed_yuv.LAYOUTS.get(self.source_pix_fmt)
+        layout = packed_layouts.LAYOUTS.get(self.source_pix_fmt)
 
         with self._open() as cont:
             yield from timed_frames(self.path, cont, convert)
@@ -474,14 +455,6 @@ def _frame_planes(
         view = plane_view(plane, stored, h)[:, :w]
         out.append(np.array(view, dtype=fmt.dtype, order="C"))  # a native-order copy
     return out
-
-
-def _packed_planes(frame, order: str, channels: tuple[int, ...], width: int, height: int) -> list[np.ndarray]:
-    """A packed 16-bit frame's planes green, blue, red (and alpha), native-order uint16."""
-    count = 2 if len(set(channels)) == 2 else len(channels)  # gray-alpha: two per pixel
-    pixels = plane_view(frame.planes[0], np.dtype(f"{order}u2"), height)[:, : width * count]
-    pixels = pixels.reshape(height, width, count)
-    return [np.array(pixels[:, :, c], np.uint16, order="C") for c in channels]
 
 
 def _y4m_chroma_location(path: Path) -> int:

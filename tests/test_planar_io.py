@@ -246,7 +246,7 @@ def test_pixel_format_table():
     )
     for name in ("rgb24", "pal8", "bgra", "xv30le", "gbrp", "gbrapf32le", "yuv420p9", "gray9"):
         assert pio.pixel_format_by_name(name) is None
-    # packed and semi-planar YUV: the planar format of the same samples (codec/packed_yuv.py)
+    # packed and semi-planar YUV: the planar format of the same samples (codec/packed_layouts.py)
     for name, planar in (
         ("nv12", "yuv420p"),
         ("p010le", "yuv420p16le"),

@@ -1,8 +1,8 @@
-"""Packed and semi-planar YUV (nv12, yuyv422, p010le, y210le, vuya, ...) read as the planar format
-of the same samples: coded natively, every sample back, instead of an 8-bit RGB conversion.
+"""Packed and semi-planar YUV (nv12, yuyv422, p010le, y210le, vuya, ...) and 16-bit RGB read as the
+planar format of the same samples: coded natively, every sample back, instead of an 8-bit RGB conversion.
 
 The layouts are checked against FFmpeg's own: swscale packs a known planar frame, and
-``packed_yuv`` must read the same samples out of it (where swscale cannot pack a format, the test
+``packed_layouts`` must read the same samples out of it (where swscale cannot pack a format, the test
 packs it by hand as libavutil/pixfmt.h describes it).
 """
 
@@ -17,7 +17,7 @@ import pytest
 from conftest import run_main
 
 from fpcodec.bitstream.errors import ConvertedSourceWarning
-from fpcodec.codec import packed_yuv
+from fpcodec.codec import packed_layouts
 from fpcodec.codec.io import plane_view
 from fpcodec.codec.planar_io import native_reader, pixel_format_by_name, read_planes
 
@@ -52,15 +52,19 @@ def _words(planes: list[np.ndarray], depth: int) -> list[np.ndarray]:
     return [(p.astype(np.uint16) << (16 - depth)).astype(np.uint16) for p in planes] if depth < 16 else planes
 
 
-#: Every layout that swscale writes (not uyyvyy411, nor the big-endian y210 family).
+#: Every layout that swscale writes (not uyyvyy411, nor the big-endian y210 family) from the planar
+#: format without changing samples (not ya16, whose gray it makes from RGB: its own test is
+#: ``test_planar_io.test_a_deep_or_gray_source_keeps_its_alpha``).
 SWSCALE_PACKS = [
-    n for n in packed_yuv.LAYOUTS if n != "uyyvyy411" and not (n.startswith("y21") and n.endswith("be"))
+    n
+    for n in packed_layouts.LAYOUTS
+    if n != "uyyvyy411" and not (n.startswith("y21") and n.endswith("be")) and not n.startswith("ya16")
 ]
 
 
 @pytest.mark.parametrize("name", SWSCALE_PACKS)
 def test_each_layout_reads_the_samples_swscale_packed(name: str) -> None:
-    layout = packed_yuv.LAYOUTS[name]
+    layout = packed_layouts.LAYOUTS[name]
     source = _DEEP_SOURCE.get(name[:-2], layout.planar)
     # swscale fills the last chroma column of 16-bit semi-planar frames of odd widths wrongly:
     # those at an even width, the rest at odd sizes (the last pair or group half used).
@@ -110,7 +114,7 @@ def test_layouts_swscale_cannot_write_read_their_hand_packed_samples(name: str, 
     words = _words(planes, depth) if name.startswith("y") else planes
     packed = _pack_by_hand(name, words, width, height)
     target = pixel_format_by_name(name)
-    got = packed_yuv.LAYOUTS[name].planes(packed, width, height, target.plane_shapes(width, height))
+    got = packed_layouts.LAYOUTS[name].planes(packed, width, height, target.plane_shapes(width, height))
     for g, w in zip(got, words, strict=True):
         np.testing.assert_array_equal(g, w)
     if name == "uyyvyy411":  # and swscale reads the hand-packed frame the same way
@@ -195,9 +199,9 @@ def test_a_frame_smaller_than_its_format_says_is_refused_in_one_line() -> None:
     frame = av.VideoFrame(8, 4, "nv12")
     shapes = pixel_format_by_name("yuv420p").plane_shapes(64, 32)
     with pytest.raises(InputError, match="nv12 frame of 8x4: plane 0 too small"):
-        packed_yuv.LAYOUTS["nv12"].planes(frame, 64, 32, shapes)
+        packed_layouts.LAYOUTS["nv12"].planes(frame, 64, 32, shapes)
     frame = av.VideoFrame(8, 4, "yuyv422")
     with pytest.raises(InputError, match="yuyv422 frame of 8x4: plane 0"):
-        packed_yuv.LAYOUTS["yuyv422"].planes(
+        packed_layouts.LAYOUTS["yuyv422"].planes(
             frame, 8, 40, pixel_format_by_name("yuv422p").plane_shapes(8, 40)
         )
