@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 18
+LATEST = 19
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -49,6 +49,7 @@ _INTRODUCED = {
     "deep_samples": 17,  # PFMT pixel formats 15-22: 14- and 16-bit planes
     "more_formats": 18,  # PFMT pixel formats 29-54: 4:4:0, 4:1:1, 4:1:0, 9 bits, YUV with alpha
     "large_blocks": 18,  # planar inter frames' motion fields of 16x16 blocks (kind word bit 17)
+    "jpeg_planes": 19,  # planar frames of kind 4: the 8x8 blocks' JPEG levels (codec.dct_coding)
 }
 
 
@@ -80,6 +81,7 @@ class FormatProfile:
     deep_samples: bool
     more_formats: bool
     large_blocks: bool
+    jpeg_planes: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

@@ -582,12 +582,12 @@ def _tools(rec, profile) -> str:
 
 
 #: Short names of the kinds of planar frames (mode 6), after "planar/" in ``info``'s table.
-_PLANAR_KINDS = {0: "i", 1: "p", 2: "ri", 3: "rp"}
+_PLANAR_KINDS = {0: "i", 1: "p", 2: "ri", 3: "rp", 4: "jpeg"}
 
 
 def _mode_name(rec, modes: dict[int, str]) -> str:
     """A frame's mode for ``info``: its name; a planar frame's with its kind (i intra, p inter,
-    ri raster intra, rp raster inter), coded in substreams (version 14) their count,
+    ri raster intra, rp raster inter, jpeg its JPEG levels: version 19), coded in substreams (version 14) their count,
     "+rules" where its planes have sample rules (version 17) and "+mb16" where its motion field
     has 16x16 blocks (version 18)."""
     from .modes.planar import LARGE_BLOCKS_BIT, kind_word

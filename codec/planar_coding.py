@@ -15,7 +15,7 @@ import numpy as np
 
 from ..bitstream.errors import FormatError, out_of_memory
 from ..bitstream.profile import CURRENT, FormatProfile
-from . import motion, raster_rule
+from . import dct_coding, motion, raster_rule
 from .modes import planar
 
 from .modes.base import MODE_PLANAR, MODE_STORED
@@ -70,12 +70,18 @@ def encode_frame(
     smaller. ``references``: the decoded frames since the last key frame, the last first (at
     most REFERENCES); ``probe``: the stream's memory of which kinds are worth estimating."""
     raw = sum(g.height * g.width * (1 if g.depth == 8 else 2) for g in geom)
+    jpeg = None  # version 19: the planes' JPEG levels, where a JPEG decoder made them
+    if planar.jpeg_codable(geom) and (codes := dct_coding.fit_frame(planes)) is not None:
+        jpeg = planar.encode_jpeg(codes, references)
+        raw = min(raw, len(jpeg))
     with raster_rule.schedules_kept():
         candidate = planar.estimate(planes, references, geom, probe)
         if candidate.bits / 8 < raw:
             payload = planar.encode(candidate)
             if len(payload) < raw:
                 return MODE_PLANAR, payload
+    if jpeg is not None and len(jpeg) == raw:
+        return MODE_PLANAR, jpeg
     return MODE_STORED, planes_bytes(planes)
 
 
@@ -101,6 +107,7 @@ def decode_frame(
                     substreams=profile.substreams,
                     deep_samples=profile.deep_samples,
                     large_blocks=profile.large_blocks,
+                    jpeg_planes=profile.jpeg_planes,
                 )
         except FormatError:
             raise

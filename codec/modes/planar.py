@@ -34,6 +34,7 @@ import numpy as np
 from ...bitstream import entropy
 from ...bitstream.errors import FormatError
 from .. import (
+    dct_coding,
     intra,
     motion,
     motion_field,
@@ -50,6 +51,8 @@ KIND_INTRA = 0
 KIND_INTER = 1
 KIND_RASTER = 2
 KIND_RASTER_INTER = 3
+#: Version 19: the planes' 8x8 blocks as JPEG levels (``codec.dct_coding``); the kind word is 4.
+KIND_JPEG = 4
 #: Versions 7 to 12: field samples are vector components + FIELD_OFFSET (0..255, like pixel values).
 FIELD_OFFSET = 128
 #: The context tables: entry k - entry k-1 (the first: minus TABLE_START) + TABLE_OFFSET, coded
@@ -704,6 +707,31 @@ def _decode_weights(dec: entropy.FrameDecoder, inter: bool) -> np.ndarray:
     return weights.reshape(shape)
 
 
+def encode_jpeg(codes: list[dct_coding.PlaneCode], references: list[list[np.ndarray]]) -> bytes:
+    """A frame of kind KIND_JPEG (version 19): the kind word, then the range coder's words of
+    ``dct_coding.encode_planes`` (against the last frame's planes, where there is one)."""
+    enc = entropy.FrameEncoder(compiled=True)
+    dct_coding.encode_planes(enc, codes, references[0] if references else None)
+    return struct.pack("<I", KIND_JPEG) + enc.finish()
+
+
+def jpeg_codable(geometry: list[PlaneGeometry]) -> bool:
+    """Whether a frame of these planes may be of kind KIND_JPEG: 8-bit planes, none less green."""
+    return all(g.depth == 8 and not g.less_green for g in geometry)
+
+
+def _decode_jpeg(
+    payload: bytes, references: list[list[np.ndarray]], geometry: list[PlaneGeometry]
+) -> list[np.ndarray]:
+    """Mirror of ``encode_jpeg``."""
+    if not jpeg_codable(geometry):
+        raise FormatError("planar frame of kind 4 (JPEG levels) in a stream of planes deeper than 8 bits")
+    dec = entropy.FrameDecoder(payload[4:], compiled=True)
+    return dct_coding.decode_planes(
+        dec, [(g.height, g.width) for g in geometry], references[0] if references else None
+    )
+
+
 def kind_word(word: int) -> tuple[int, int, bool]:
     """(kind, substreams, sample rules) of a planar payload's kind word: its bits 0-7, from version
     14 its bits 8-15 plus one (FORMAT.md, "Substreams"), and from version 17 its bit 16 (a rule
@@ -958,6 +986,7 @@ def decode(
     substreams: bool = True,
     deep_samples: bool = True,
     large_blocks: bool = True,
+    jpeg_planes: bool = True,
 ) -> list[np.ndarray]:
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
     the last first, at most motion.REFERENCES since the last key frame); ``error_levels``,
@@ -965,7 +994,8 @@ def decode(
     stream's version has them (12 and later, 13 and later); ``substreams``: a raster frame's
     planes may be in substreams (14 and later); ``deep_samples``: version 17's rules, planes
     with sample rules (``codec.sample_bits``) and deeper samples' aligned coarse means;
-    ``large_blocks``: version 18's inter frames whose field has 16x16 blocks. ``compiled``: the raster planes and
+    ``large_blocks``: version 18's inter frames whose field has 16x16 blocks; ``jpeg_planes``:
+    version 19's frames of JPEG levels (``KIND_JPEG``). ``compiled``: the raster planes and
     the field decoded by compiled kernels that also read the range coder's words
     (``planar_kernel.decode_raster_plane``, ``motion_kernel.read_field``); without it, a Python
     step per wavefront through constriction (the same samples, ``tests/test_range_coder.py``)."""
@@ -973,6 +1003,8 @@ def decode(
         raise FormatError(f"planar frame payload of {len(payload)} bytes (a kind word and 32-bit words)")
     (word,) = struct.unpack_from("<I", payload)
     kind, runs, has_rules = kind_word(word)
+    if jpeg_planes and word == KIND_JPEG:
+        return _decode_jpeg(payload, references, geometry)
     if kind not in (KIND_INTRA, KIND_INTER, KIND_RASTER, KIND_RASTER_INTER):
         raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra, 3 raster inter)")
     block = motion.LARGE_BLOCK if word & LARGE_BLOCKS_BIT else motion.BLOCK

@@ -1,0 +1,224 @@
+"""Planes that a JPEG decoder made: their 8x8 blocks' quantized DCT coefficients, found again.
+
+Motion JPEG (webcams, cameras, MJPEG in AVI/MOV) and every JPEG-coded frame decode to samples
+that are, block by block, the inverse DCT of a few quantized coefficients. A lossless coder of the
+samples pays for the quantization noise all over again; the coefficients themselves are several
+times smaller (the JPEG file's size). When FFmpeg (PyAV) decodes JPEG, each block is
+``simple_idct`` of the dequantized coefficients, clipped to 0..255; ``idct`` here computes the
+same integers (FFmpeg's ``simple_idct_template.c``, 8 bits: its row pass with the DC-only
+shortcut, its column pass), so a plane rebuilt from the right coefficients is the decoded plane,
+sample for sample. The encoder finds the coefficients by a forward DCT of each block and the
+quantization steps that the values fall on (``fit``); what does not rebuild (another decoder's
+IDCT, partial blocks at the edges) is coded as exceptions by ``codec.dct_coding``. Everything the
+decoder computes is integer arithmetic.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+#: Block side.
+N = 8
+#: JPEG's zigzag scan: ZIGZAG[z] is the natural (row * 8 + column) position of the z-th coefficient.
+ZIGZAG = np.array(
+    [
+        0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
+        12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+        35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+        58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    ],
+    np.int64,
+)  # fmt: skip
+#: The DC coefficient's level shift (JPEG's 128 per sample, times 8: FFmpeg's ``last_dc`` start).
+DC_OFFSET = 1024
+#: Quantization steps are 1..MAX_STEP (baseline JPEG's 8-bit tables).
+MAX_STEP = 255
+#: FFmpeg's simple IDCT constants (8 bits): W[i] = round(cos(i pi / 16) sqrt(2) 2^14), W4 - 1.
+_W1, _W2, _W3, _W4, _W5, _W6, _W7 = 22725, 21407, 19266, 16383, 12873, 8867, 4520
+_ROW_SHIFT, _COL_SHIFT = 11, 20
+#: The forward DCT's basis, orthonormal (JPEG's scaling): F = C f C^T.
+_K = np.arange(N)
+_C = np.sqrt(2 / N) * np.cos((2 * _K[None, :] + 1) * _K[:, None] * np.pi / (2 * N))
+_C[0] /= np.sqrt(2)
+#: The same basis in integers (2^12), for the decoder's contexts: exact on every platform.
+_C_SHIFT = 12
+_C_INT = np.round(_C * (1 << _C_SHIFT)).astype(np.int64)
+
+
+def blocks(plane: np.ndarray) -> np.ndarray:
+    """(rows, columns, 8, 8) int64 blocks of a 2-D plane, its last row and column repeated to
+    whole blocks (what a JPEG encoder codes at the edges)."""
+    h, w = plane.shape
+    bh, bw = -(-h // N), -(-w // N)
+    padded = np.pad(plane.astype(np.int64), ((0, bh * N - h), (0, bw * N - w)), mode="edge")
+    return padded.reshape(bh, N, bw, N).swapaxes(1, 2)
+
+
+def unblocks(blocks_: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The plane of ``blocks``, cropped to ``height`` x ``width``."""
+    bh, bw = blocks_.shape[:2]
+    return blocks_.swapaxes(1, 2).reshape(bh * N, bw * N)[:height, :width]
+
+
+def _row_pass(r: np.ndarray) -> np.ndarray:
+    """``idctRowCondDC``: rows of dequantized coefficients (..., 8) to the column pass's input."""
+    a0 = _W4 * r[..., 0] + (1 << (_ROW_SHIFT - 1))
+    a1, a2, a3 = a0 + _W6 * r[..., 2], a0 - _W6 * r[..., 2], a0 - _W2 * r[..., 2]
+    a0 = a0 + _W2 * r[..., 2]
+    b0 = _W1 * r[..., 1] + _W3 * r[..., 3]
+    b1 = _W3 * r[..., 1] - _W7 * r[..., 3]
+    b2 = _W5 * r[..., 1] - _W1 * r[..., 3]
+    b3 = _W7 * r[..., 1] - _W5 * r[..., 3]
+    a0 = a0 + _W4 * r[..., 4] + _W6 * r[..., 6]
+    a1 = a1 - _W4 * r[..., 4] - _W2 * r[..., 6]
+    a2 = a2 - _W4 * r[..., 4] + _W2 * r[..., 6]
+    a3 = a3 + _W4 * r[..., 4] - _W6 * r[..., 6]
+    b0 = b0 + _W5 * r[..., 5] + _W7 * r[..., 7]
+    b1 = b1 - _W1 * r[..., 5] - _W5 * r[..., 7]
+    b2 = b2 + _W7 * r[..., 5] + _W3 * r[..., 7]
+    b3 = b3 + _W3 * r[..., 5] - _W1 * r[..., 7]
+    out = np.stack([a0 + b0, a1 + b1, a2 + b2, a3 + b3, a3 - b3, a2 - b2, a1 - b1, a0 - b0], -1) >> _ROW_SHIFT
+    # A row with only its DC: every entry is DC * 8 as an int16 (FFmpeg writes it as one word).
+    dc = (r[..., 0] * 8 + 32768) % 65536 - 32768
+    only_dc = ~np.any(r[..., 1:], axis=-1)
+    return np.where(only_dc[..., None], dc[..., None], out)
+
+
+def _column_pass(c: np.ndarray) -> np.ndarray:
+    """``idctSparseColPut``: columns (..., 8) of the row pass to samples, clipped to 0..255."""
+    a0 = _W4 * (c[..., 0] + ((1 << (_COL_SHIFT - 1)) // _W4))
+    a1, a2, a3 = a0 + _W6 * c[..., 2], a0 - _W6 * c[..., 2], a0 - _W2 * c[..., 2]
+    a0 = a0 + _W2 * c[..., 2]
+    b0 = _W1 * c[..., 1] + _W3 * c[..., 3] + _W5 * c[..., 5] + _W7 * c[..., 7]
+    b1 = _W3 * c[..., 1] - _W7 * c[..., 3] - _W1 * c[..., 5] - _W5 * c[..., 7]
+    b2 = _W5 * c[..., 1] - _W1 * c[..., 3] + _W7 * c[..., 5] + _W3 * c[..., 7]
+    b3 = _W7 * c[..., 1] - _W5 * c[..., 3] + _W3 * c[..., 5] - _W1 * c[..., 7]
+    a0 = a0 + _W4 * c[..., 4] + _W6 * c[..., 6]
+    a1 = a1 - _W4 * c[..., 4] - _W2 * c[..., 6]
+    a2 = a2 - _W4 * c[..., 4] + _W2 * c[..., 6]
+    a3 = a3 + _W4 * c[..., 4] - _W6 * c[..., 6]
+    out = np.stack([a0 + b0, a1 + b1, a2 + b2, a3 + b3, a3 - b3, a2 - b2, a1 - b1, a0 - b0], -1) >> _COL_SHIFT
+    return np.clip(out, 0, 255)
+
+
+def idct(coefficients: np.ndarray) -> np.ndarray:
+    """Samples (..., 8, 8) int64 of dequantized coefficients (..., 8, 8) in natural order, the DC
+    with DC_OFFSET: FFmpeg's 8-bit ``simple_idct_put``, integer for integer."""
+    rows = _row_pass(coefficients.astype(np.int64))
+    return _column_pass(rows.swapaxes(-1, -2)).swapaxes(-1, -2)
+
+
+def dequantize(levels: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Dequantized coefficients (..., 8, 8) of zigzag-ordered levels (..., 64) and a plane's
+    zigzag-ordered steps (64,), the DC level shift added."""
+    natural = np.zeros(levels.shape, np.int64)
+    natural[..., ZIGZAG] = levels * steps
+    natural[..., 0] += DC_OFFSET
+    return natural.reshape(*levels.shape[:-1], N, N)
+
+
+def rebuild(levels: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The blocks (rows, columns, 8, 8) that a JPEG decoder makes of ``levels`` (rows, columns, 64)."""
+    return idct(dequantize(levels, steps))
+
+
+def integer_levels(block_samples: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Zigzag levels (..., 64) of samples' blocks (..., 8, 8) by an integer DCT, each rounded to the
+    nearest multiple of its step (half away from zero): close to the levels the blocks were
+    decoded from, and the same on every platform (the decoder's contexts and predictions)."""
+    f = block_samples.astype(np.int64) - 128
+    coeffs = (_C_INT @ f @ _C_INT.T).reshape(*f.shape[:-2], N * N)[..., ZIGZAG]
+    unit = steps.astype(np.int64) << (2 * _C_SHIFT)
+    return np.sign(coeffs) * ((2 * np.abs(coeffs) + unit) // (2 * unit))
+
+
+class Fit(NamedTuple):
+    """A plane's coefficients as found by the encoder."""
+
+    steps: np.ndarray  # (64,) int64, zigzag order, 1..MAX_STEP
+    levels: np.ndarray  # (rows, columns, 64) int64, zigzag order
+    misses: np.ndarray  # flat indices of the samples the levels do not rebuild
+
+
+#: A coefficient position's step is the one that describes its values in the fewest bits: per
+#: value v beyond NOISE, its level k = round(v / q) (log2(2 |k| + 1) bits) and its distance from
+#: k q under a Gaussian of SIGMA (at most MISS_BITS, as a block that does not rebuild costs about
+#: that). The forward DCT of a decoder's output is off from the dequantized coefficients by the
+#: IDCT's rounding and approximations, up to about 3, mostly below 1.5; a multiple of the true step
+#: loses its odd levels, a divisor pays a bit more for every level, a huge step misses every value.
+#: Blocks with a sample at 0 or 255 (perhaps clipped, so off by more) are left out where at least
+#: MIN_BLOCKS others remain, and for the DC's step flat blocks too.
+NOISE = 3.5
+SIGMA = 0.8
+MISS_BITS = 10.0
+MIN_BLOCKS = 16
+#: A plane whose DC step comes out below this is not taken for JPEG-decoded: a natural plane's
+#: values lie anywhere between a step's multiples, so the smallest steps describe them best (and
+#: JPEG at such a fine DC step leaves little to win).
+MIN_DC_STEP = 4
+_CANDIDATES = np.arange(2, MAX_STEP + 1, dtype=np.float64)
+
+
+#: At most this many blocks (evenly spaced) decide the AC steps, and the DC's (which decides
+#: whether the plane is JPEG-decoded at all, on every frame of every 8-bit source).
+STEP_BLOCKS = 4096
+DC_BLOCKS = 1024
+
+
+def fit(plane: np.ndarray) -> Fit | None:
+    """The plane's quantization steps and levels, or None where its blocks do not look
+    JPEG-decoded (an 8-bit plane only)."""
+    if plane.dtype != np.uint8:
+        return None
+    b = blocks(plane)
+    flat = b.reshape(-1, N * N)
+    low, high = flat.min(axis=1), flat.max(axis=1)
+    steps = np.empty(N * N, np.int64)
+    # The DC's step (its values are the blocks' sums, less 128 a sample, over 8) from the blocks
+    # that are not flat: a flat block's samples are its DC / 8 rounded, so its value is a
+    # multiple of 8, up to 4 off the DC's.
+    dc_blocks = _chosen((low > 0) & (high < 255) & (low < high), DC_BLOCKS)
+    steps[0] = _step((flat[dc_blocks].sum(axis=1) - 128 * N * N) / N)
+    if steps[0] < MIN_DC_STEP:
+        return None
+    sample = _forward(flat[_chosen((low > 0) & (high < 255), STEP_BLOCKS)].reshape(-1, N, N))
+    for z in range(1, N * N):
+        steps[z] = _step(sample[:, z])
+    levels = np.round(_forward(b) / steps).astype(np.int64)
+    rebuilt = unblocks(rebuild(levels, steps), *plane.shape)
+    misses = np.flatnonzero(rebuilt.ravel() != plane.ravel())
+    return Fit(steps, levels, misses)
+
+
+def _chosen(usable: np.ndarray, most: int) -> np.ndarray:
+    """At most ``most`` evenly spaced blocks of the ``usable`` ones (all blocks if fewer than
+    MIN_BLOCKS are usable)."""
+    chosen = np.flatnonzero(usable)
+    if chosen.size < MIN_BLOCKS:
+        chosen = np.arange(usable.size)
+    return chosen[:: -(-chosen.size // most)]
+
+
+def _forward(block_samples: np.ndarray) -> np.ndarray:
+    """The float DCT of blocks (..., 8, 8), level-shifted, as (..., 64) in zigzag order."""
+    f = _C @ (block_samples.astype(np.float64) - 128.0) @ _C.T
+    return f.reshape(*f.shape[:-2], N * N)[..., ZIGZAG]
+
+
+def _costs(values: np.ndarray) -> np.ndarray:
+    """Per candidate step (2..MAX_STEP), the bits of ``values`` described by it (module notes)."""
+    levels = np.round(values[None, :] / _CANDIDATES[:, None])
+    off = values[None, :] - levels * _CANDIDATES[:, None]
+    miss = np.minimum(off * off * (np.log2(np.e) / (2 * SIGMA * SIGMA)), MISS_BITS)
+    return (miss + np.log2(2 * np.abs(levels) + 1)).sum(axis=1)
+
+
+def _step(values: np.ndarray) -> int:
+    """The step of 2..MAX_STEP that describes ``values`` beyond NOISE in the fewest bits;
+    MAX_STEP where no value is beyond NOISE (every level 0 whatever the step)."""
+    spread = values[np.abs(values) > NOISE]
+    if spread.size == 0:
+        return MAX_STEP
+    return int(np.argmin(_costs(spread))) + 2

@@ -1,0 +1,197 @@
+"""Planar frames of JPEG levels (kind 4, format version 19): FFmpeg's IDCT integer for integer,
+the steps found again, exact round trips of Motion JPEG, exceptions, and refusals."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from fpcodec.bitstream import entropy
+from fpcodec.bitstream.errors import FormatError
+from fpcodec.bitstream.profile import FormatProfile
+from fpcodec.codec import dct_coding, jpeg_blocks, planar_coding
+from fpcodec.codec.cli import main
+from fpcodec.codec.modes import planar
+from fpcodec.codec.modes.base import MODE_PLANAR
+from fpcodec.codec.pipeline import Decoder
+from fpcodec.codec.planar_io import pixel_format_by_name
+
+
+def _mjpeg(path: Path, width: int, height: int, frames: int, pix_fmt: str, qscale: int = 4) -> Path:
+    """A Motion JPEG clip made by FFmpeg's encoder at a fixed qscale: moving stripes and noise."""
+    out = av.open(str(path), "w")
+    stream = out.add_stream("mjpeg", rate=10)
+    stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+    stream.codec_context.flags |= av.codec.context.Flags.qscale
+    stream.codec_context.global_quality = qscale * 118  # FF_QP2LAMBDA
+    yy, xx = np.mgrid[0:height, 0:width]
+    rng = np.random.default_rng(1)
+    for i in range(frames):
+        rgb = np.stack(
+            [
+                128 + 100 * np.sin((xx + 2 * i) / 7.0) * np.cos(yy / 5.0),
+                xx * 255 // width,
+                (yy * 255 // height + 3 * i) % 256,
+            ],
+            -1,
+        )
+        rgb = np.clip(rgb + rng.normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+        frame.pts = i
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+    out.close()
+    return path
+
+
+def _planes(path: Path) -> list[list[np.ndarray]]:
+    with av.open(str(path)) as container:
+        return [
+            [
+                np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].copy()
+                for p in frame.planes
+            ]
+            for frame in container.decode(video=0)
+        ]
+
+
+def _quant_tables(jpeg: bytes) -> list[np.ndarray]:
+    """Each component's DQT table (zigzag order, as stored) of a baseline JPEG."""
+    tables, components, i = {}, [], 2
+    while jpeg[i + 1] != 0xDA:
+        length = int.from_bytes(jpeg[i + 2 : i + 4], "big")
+        segment = jpeg[i + 4 : i + 2 + length]
+        if jpeg[i + 1] == 0xDB:
+            j = 0
+            while j < len(segment):
+                tables[segment[j] & 15] = np.frombuffer(segment[j + 1 : j + 65], np.uint8).astype(np.int64)
+                j += 65
+        elif jpeg[i + 1] == 0xC0:
+            components = [segment[6 + 3 * c + 2] for c in range(segment[5])]
+        i += 2 + length
+    return [tables[c] for c in components]
+
+
+@pytest.fixture(scope="module")
+def mjpeg420(tmp_path_factory) -> Path:
+    return _mjpeg(tmp_path_factory.mktemp("mjpeg") / "clip420.avi", 128, 96, 3, "yuvj420p")
+
+
+def test_steps_and_levels_rebuild_ffmpegs_frames(mjpeg420):
+    """The steps found are the clip's DQT tables, and FFmpeg's IDCT of the levels is its decoder's
+    output, sample for sample (the exceptions at most 1 %)."""
+    with av.open(str(mjpeg420)) as container:
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            tables = _quant_tables(bytes(packet))
+            (frame,) = packet.decode()
+            for p, table in zip(frame.planes, tables, strict=True):
+                plane = np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].copy()
+                fit = jpeg_blocks.fit(plane)
+                assert fit is not None
+                # Where few levels are nonzero a multiple of the step may describe them as well
+                # (the same coefficients): the DC step and the step of most levels are the table's.
+                assert fit.steps[0] == table[0]
+                busiest = np.argmax(np.count_nonzero(fit.levels.reshape(-1, 64)[:, 1:], axis=0)) + 1
+                assert fit.steps[busiest] == table[busiest]
+                assert fit.misses.size <= 0.01 * plane.size
+                rebuilt = jpeg_blocks.unblocks(jpeg_blocks.rebuild(fit.levels, fit.steps), *plane.shape)
+                assert np.count_nonzero(rebuilt != plane) == fit.misses.size
+
+
+def test_integer_levels_match_the_encoders_levels(mjpeg420):
+    """The decoder's integer DCT (the previous frame's levels, a context) gives the levels the
+    encoder found, nearly everywhere."""
+    plane = _planes(mjpeg420)[0][0]
+    fit = jpeg_blocks.fit(plane)
+    levels = jpeg_blocks.integer_levels(jpeg_blocks.blocks(plane), fit.steps)
+    assert np.mean(levels == fit.levels) > 0.999
+
+
+def test_natural_planes_are_not_taken_for_jpeg():
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:96, 0:128]
+    smooth = (128 + 60 * np.sin(xx / 9.0) + 40 * np.cos(yy / 13.0) + rng.normal(0, 2, xx.shape)).clip(0, 255)
+    assert jpeg_blocks.fit(smooth.astype(np.uint8)) is None
+    assert jpeg_blocks.fit(rng.integers(0, 256, (64, 64), dtype=np.uint8)) is None
+    assert dct_coding.fit_frame([smooth.astype(np.uint8)]) is None
+
+
+@pytest.mark.parametrize("previous", [False, True])
+def test_planes_round_trip_with_exceptions(mjpeg420, previous):
+    """Samples that the levels do not rebuild (here: changed after decoding) come back as
+    exceptions; with and without the previous frame's levels as context."""
+    frames = _planes(mjpeg420)
+    planes = [p.copy() for p in frames[1]]
+    planes[0][5, 7] ^= 0x55
+    planes[0][40:43, 100] = 0
+    planes[2][-1, -1] = 255 - planes[2][-1, -1]
+    codes = dct_coding.fit_frame(planes)
+    assert codes is not None and codes[0].fit.misses.size >= 4
+    enc = entropy.FrameEncoder(compiled=True)
+    before = frames[0] if previous else None
+    dct_coding.encode_planes(enc, codes, before)
+    dec = entropy.FrameDecoder(enc.finish(), compiled=True)
+    out = dct_coding.decode_planes(dec, [p.shape for p in planes], before)
+    for a, b in zip(out, planes, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("size", "pix_fmt"), [((128, 96), "yuvj420p"), ((96, 64), "yuvj422p")])
+def test_motion_jpeg_round_trip_through_the_cli(tmp_path, size, pix_fmt, monkeypatch):
+    """A Motion JPEG clip codes as JPEG levels, decodes to the decoder's samples exactly, and is
+    smaller so than coded as samples."""
+    clip = _mjpeg(tmp_path / "clip.avi", *size, 3, pix_fmt)
+    assert main(["encode", str(clip), "-o", str(tmp_path / "a.fpc"), "-q"]) == 0
+    assert main(["decode", str(tmp_path / "a.fpc"), "-o", str(tmp_path / "a.mkv"), "-q"]) == 0
+    for got, want in zip(_planes(tmp_path / "a.mkv"), _planes(clip), strict=True):
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    with open(tmp_path / "a.fpc", "rb") as f:
+        records = list(Decoder(f, load_model=False).records())
+    kinds = [struct.unpack_from("<I", r.payload)[0] for r in records if r.mode == MODE_PLANAR]
+    assert kinds.count(planar.KIND_JPEG) >= 2
+    monkeypatch.setattr(dct_coding, "fit_frame", lambda planes: None)
+    assert main(["encode", str(clip), "-o", str(tmp_path / "b.fpc"), "-q"]) == 0
+    assert (tmp_path / "a.fpc").stat().st_size < 0.8 * (tmp_path / "b.fpc").stat().st_size
+
+
+def test_kind_4_is_refused_before_version_19(mjpeg420):
+    planes = _planes(mjpeg420)[0]
+    geometry = planar_coding.geometry(*_geometry_args(planes))
+    mode, payload = planar_coding.encode_frame(planes, [], geometry)
+    assert mode == MODE_PLANAR and struct.unpack_from("<I", payload)[0] == planar.KIND_JPEG
+    out = planar_coding.decode_frame(mode, payload, [], geometry)
+    assert all(np.array_equal(a, b) for a, b in zip(out, planes, strict=True))
+    with pytest.raises(FormatError, match="kind 4"):
+        planar_coding.decode_frame(mode, payload, [], geometry, FormatProfile.for_version(18))
+
+
+def test_damaged_levels_are_refused_or_differ(mjpeg420):
+    """A damaged payload raises FormatError or gives other planes (the frame CRC's job), never
+    an exception of another kind."""
+    planes = _planes(mjpeg420)[0]
+    geometry = planar_coding.geometry(*_geometry_args(planes))
+    _, payload = planar_coding.encode_frame(planes, [], geometry)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        bad = bytearray(payload)
+        at = int(rng.integers(4, len(bad)))
+        bad[at] ^= int(rng.integers(1, 256))
+        try:
+            out = planar_coding.decode_frame(MODE_PLANAR, bytes(bad), [], geometry)
+        except FormatError:
+            continue
+        assert [p.shape for p in out] == [p.shape for p in planes]
+
+
+def _geometry_args(planes: list[np.ndarray]):
+    return pixel_format_by_name("yuv420p"), planes[0].shape[1], planes[0].shape[0]
