@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import DATA, assert_planar_fixture_decodes, encode_planes, run_main
 
+from fpcodec.bitstream.profile import LATEST
 from fpcodec.bitstream.errors import FormatError
 from fpcodec.codec import planar_coding, sample_bits
 from fpcodec.codec.modes import planar
@@ -164,7 +165,7 @@ def test_deep_formats_need_version_17(fmt_name: str, format_id: int) -> None:
     else:
         frames = [[_deep(p.astype(np.int64) * 64 + 3) for p in planes]]
     data = bytearray(encode_planes(frames, fmt_name))
-    assert data[8:10] == (18).to_bytes(2, "little")
+    assert data[8:10] == LATEST.to_bytes(2, "little")
     _assert_same(_decoded(bytes(data)), frames)
     data[8:10] = (16).to_bytes(2, "little")  # the preamble has no checksum
     with pytest.raises(
@@ -195,7 +196,7 @@ def test_cli_codes_a_16_bit_gray_png_losslessly(tmp_path, capsys) -> None:
     code, out, err = run_main(capsys, "encode", src, "-o", tmp_path / "d.fpc", "-q")
     assert code == 0 and "warning" not in err
     code, out, _ = run_main(capsys, "info", tmp_path / "d.fpc")
-    assert code == 0 and "gray16le" in out and "format version 18" in out
+    assert code == 0 and "gray16le" in out and f"format version {LATEST}" in out
     for suffix in ("mkv", "y4m"):
         code, _, err = run_main(capsys, "decode", tmp_path / "d.fpc", "-o", tmp_path / f"d.{suffix}", "-q")
         assert code == 0, err

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from conftest import DATA, assert_planar_fixture_decodes, encode_planes, run_main
 
+from fpcodec.bitstream.profile import LATEST
 from fpcodec.bitstream.errors import FormatError
 from fpcodec.codec.pipeline import Decoder
 from fpcodec.codec.planar_io import (
@@ -80,7 +81,7 @@ def test_cli_codes_each_layout_in_its_own_samples(tmp_path, capsys, pix_fmt: str
     code, _, err = run_main(capsys, "encode", src, "-o", tmp_path / "s.fpc", "-q")
     assert code == 0 and err == "", err
     code, out, _ = run_main(capsys, "info", tmp_path / "s.fpc")
-    assert code == 0 and pix_fmt in out and "format version 18" in out
+    assert code == 0 and pix_fmt in out and f"format version {LATEST}" in out
     code, _, err = run_main(capsys, "decode", tmp_path / "s.fpc", "-o", tmp_path / "s.mkv", "-q")
     assert code == 0, err
     fmt, decoded = read_planes(tmp_path / "s.mkv")
@@ -140,7 +141,7 @@ def test_version_18_formats_need_version_18(fmt_name: str, format_id: int) -> No
     else:
         frames = _converted(fmt_name, 2)
     data = bytearray(encode_planes(frames, fmt_name))
-    assert data[8:10] == (18).to_bytes(2, "little")
+    assert data[8:10] == LATEST.to_bytes(2, "little")
     _assert_same([f.planes for f in Decoder(io.BytesIO(bytes(data))).frames()], frames)
     data[8:10] = (17).to_bytes(2, "little")  # the preamble has no checksum
     with pytest.raises(
@@ -151,7 +152,7 @@ def test_version_18_formats_need_version_18(fmt_name: str, format_id: int) -> No
 
 def test_version_17_streams_decode_and_version_18_codes_the_clip_no_larger() -> None:
     """tests/data/v17_planar10.fpc, the version-17 encoder's 10-bit stream, decodes to its clip;
-    version 18 codes the same clip as `fpcodec encode` does, exactly, in no more bytes (its inter
+    version 18 and later code the same clip as `fpcodec encode` does, exactly, in no more bytes (its inter
     frames may take 16x16 motion blocks, the rest is version 17's coding)."""
     old = assert_planar_fixture_decodes("v17_planar10.fpc", 17, "bikes_yuv420p10le_48x36.mkv")
     reader = native_reader(DATA / "bikes_yuv420p10le_48x36.mkv")  # as `fpcodec encode` reads it
@@ -161,6 +162,6 @@ def test_version_17_streams_decode_and_version_18_codes_the_clip_no_larger() -> 
         enc.write_planes(planes, duration)
     enc.close()
     new = buf.getvalue()
-    assert new[8:10] == (18).to_bytes(2, "little") and len(new) <= len(old)
+    assert new[8:10] == LATEST.to_bytes(2, "little") and len(new) <= len(old)
     _, clip = read_planes(DATA / "bikes_yuv420p10le_48x36.mkv")
     _assert_same([f.planes for f in Decoder(io.BytesIO(new)).frames()], clip)

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import DATA, assert_frames_equal, read_video, run_main
+from fpcodec.bitstream.profile import LATEST
 from fpcodec.bitstream.errors import FormatError, InputError
 from fpcodec.codec import Decoder, decode, encode
 from fpcodec.codec import rgb_planes
@@ -123,7 +124,7 @@ def test_which_sources_are_coded_as_planes() -> None:
 def test_planes_round_trip_and_code_smaller_than_the_rgb_modes() -> None:
     frames = _smooth_clip()
     data = _planes_stream(frames)
-    assert data[8:10] == (18).to_bytes(2, "little")
+    assert data[8:10] == LATEST.to_bytes(2, "little")
     video = decode(data)
     assert_frames_equal(video.frames, frames)
     assert video.durations == [4] * len(frames) and video.model == "last-frame"
@@ -263,7 +264,7 @@ def test_batch_codes_and_verifies_an_rgb_source_as_planes(tmp_path) -> None:
     worker = Worker(Options(threads=None))
     rec = worker.encode(discovery.Job(str(src), "clip.apng.fpc"), str(tmp_path / "out"))
     assert rec["status"] == "ok" and rec["verified"] and rec["model"] == "last-frame", rec
-    assert rec["format_version"] == 18 and "pixel_format" not in rec and rec["channels"] == 3
+    assert rec["format_version"] == LATEST and "pixel_format" not in rec and rec["channels"] == 3
     stream = tmp_path / "out" / "clip.apng.fpc"
     with open(stream, "rb") as fh:
         dec = Decoder(fh, load_model=False)
