@@ -44,24 +44,34 @@ BANDS = 11  # band 0 (the DC) unused
 #: and more (0: none, and the rest of the block is not coded).
 REMAINING_BUCKET = np.array([0, 0, 1, 2, 2] + [3] * 4 + [4] * 8 + [5] * 47)
 NONZERO_BUCKETS = 6
-#: A block's count of nonzero AC levels is coded first, in a context of the previous frame's count
-#: there, bucketed: 0, 1, 2, 3-4, 5-8, 9-16, 17 and more; COUNT_NONE without a previous frame.
-COUNT_BUCKET = np.array([0, 1, 2, 3, 3] + [4] * 4 + [5] * 8 + [6] * 47)
-COUNT_NONE = 7
 #: The previous frame's level there: 0, 1, 2, 3 and more; PREVIOUS_NONE without a previous frame.
 PREVIOUS_BUCKETS = 5
 PREVIOUS_NONE = 4
 AC_CONTEXTS = BANDS * NONZERO_BUCKETS * PREVIOUS_BUCKETS
-#: The other contexts: the step table, DC differences (by prediction), the exceptions.
+#: A count of nonzero AC levels (a block's, or the mean of its left and upper neighbours'),
+#: bucketed: 0, 1, 2, 3-4, 5-8, 9-16, 17 and more; COUNT_NONE: no previous frame.
+COUNT_BUCKET = np.array([0, 1, 2, 3, 3] + [4] * 4 + [5] * 8 + [6] * 47)
+COUNT_BUCKETS = 7
+COUNT_NONE = 7
+#: A DC difference's context: how much its decoded neighbours differ, |a - c| + |b - c| (a left,
+#: b up, c up-left, in levels; where some are missing, the difference of those there),
+#: bucketed: 0, 1, 2, 3-4, 5-8, 9-16, 17 and more.
+GRADIENT_BUCKET = np.array([0, 1, 2, 3, 3] + [4] * 4 + [5] * 8 + [6])
+GRADIENT_BUCKETS = 7
+#: The other contexts: the step table, DC differences (by prediction and gradient), the
+#: exceptions, the blocks' counts of nonzero AC levels (by the neighbours' and the previous
+#: frame's counts).
 CTX_TABLE = AC_CONTEXTS
-CTX_DC = AC_CONTEXTS + 1  # + prediction (DC_LEFT, DC_PREVIOUS)
-CTX_COUNT = AC_CONTEXTS + 3
-CTX_GAP = AC_CONTEXTS + 4
-CTX_SAMPLE = AC_CONTEXTS + 5
-CTX_NONZERO = AC_CONTEXTS + 6  # + COUNT_BUCKET of the previous frame's count, or COUNT_NONE
-CONTEXTS = AC_CONTEXTS + 14
-#: DC predictions: the left block's DC (the first column's: the upper block's), the previous frame's.
-DC_LEFT, DC_PREVIOUS = 0, 1
+CTX_DC = AC_CONTEXTS + 1  # + prediction * GRADIENT_BUCKETS + gradient bucket
+CTX_COUNT = CTX_DC + 2 * GRADIENT_BUCKETS
+CTX_GAP = CTX_COUNT + 1
+CTX_SAMPLE = CTX_COUNT + 2
+CTX_NONZERO = CTX_COUNT + 3  # + neighbours' bucket * 8 + previous frame's bucket (or COUNT_NONE)
+CONTEXTS = CTX_NONZERO + COUNT_BUCKETS * (COUNT_NONE + 1)
+#: DC predictions: LOCO-I's median of the left, upper and upper-left blocks' DC levels (a row's
+#: first block: the upper one's, the first row: the left one's, the first block: 0), or the
+#: previous frame's.
+DC_MEDIAN, DC_PREVIOUS = 0, 1
 #: A frame is coded this way only where every plane's exceptions are at most this share of it.
 MAX_MISS_SHARE = 0.02
 #: A rebuilt plane's exceptions are at most its samples; steps 1..MAX_STEP.
@@ -92,17 +102,23 @@ def _groups(ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, sorted_ctx[starts], np.r_[starts, ctx.size]
 
 
-def encode_ints(enc: entropy.FrameEncoder, counts: _Counts, values: np.ndarray, ctx: np.ndarray) -> None:
-    """Signed integers (|v| < 2^EXP_BITS + ESCAPE - 1) in contexts, chunk by chunk."""
+def encode_ints(
+    enc: entropy.FrameEncoder,
+    counts: _Counts,
+    values: np.ndarray,
+    ctx: np.ndarray | int,
+    signed: np.ndarray | bool = True,
+) -> None:
+    """Integers (|v| < 2^EXP_BITS + ESCAPE - 1) in contexts, chunk by chunk; a nonzero value's
+    sign is coded where ``signed`` (per value, or for all), else it must be positive."""
     values = np.asarray(values, np.int64).ravel()
     ctx = np.broadcast_to(np.asarray(ctx, np.int64), values.shape).ravel()
+    signed = np.broadcast_to(np.asarray(signed, bool), values.shape).ravel()
     for start in range(0, values.size, CHUNK):
         v, c = values[start : start + CHUNK], ctx[start : start + CHUNK]
         mag = np.abs(v)
         sym = np.minimum(mag, ESCAPE)
-        order, distinct, bounds = _groups(c)
-        for u, lo, hi in zip(distinct, bounds[:-1], bounds[1:], strict=True):
-            enc.ranges.encode_fixed(sym[order[lo:hi]], counts.symbols[u].astype(np.float64))
+        _encode_grouped(enc, counts.symbols, sym, c)
         escaped = np.flatnonzero(sym == ESCAPE)
         if escaped.size:
             rest = mag[escaped] - ESCAPE + 1  # >= 1: Exp-Golomb of rest
@@ -114,28 +130,21 @@ def encode_ints(enc: entropy.FrameEncoder, counts: _Counts, values: np.ndarray, 
                 has = nbits > j
                 enc.ranges.encode_fixed((rest[has] >> (nbits[has] - 1 - j)) & 1, _UNIFORM2)
             counts.update(counts.bits, c[escaped], nbits)
-        signed = np.flatnonzero(v)
-        enc.ranges.encode_fixed((v[signed] < 0).astype(np.int64), _UNIFORM2)
+        with_sign = (v != 0) & signed[start : start + CHUNK]
+        enc.ranges.encode_fixed((v[with_sign] < 0).astype(np.int64), _UNIFORM2)
         counts.update(counts.symbols, c, sym)
 
 
-def _encode_grouped(enc: entropy.FrameEncoder, table: np.ndarray, sym: np.ndarray, ctx: np.ndarray) -> None:
-    order, distinct, bounds = _groups(ctx)
-    for u, lo, hi in zip(distinct, bounds[:-1], bounds[1:], strict=True):
-        enc.ranges.encode_fixed(sym[order[lo:hi]], table[u].astype(np.float64))
-
-
-def _decode_grouped(dec: entropy.FrameDecoder, table: np.ndarray, ctx: np.ndarray) -> np.ndarray:
-    out = np.empty(ctx.size, np.int64)
-    order, distinct, bounds = _groups(ctx)
-    for u, lo, hi in zip(distinct, bounds[:-1], bounds[1:], strict=True):
-        out[order[lo:hi]] = dec.ranges.decode_fixed(table[u].astype(np.float64), int(hi - lo))
-    return out
-
-
-def decode_ints(dec: entropy.FrameDecoder, counts: _Counts, ctx: np.ndarray, count: int) -> np.ndarray:
+def decode_ints(
+    dec: entropy.FrameDecoder,
+    counts: _Counts,
+    ctx: np.ndarray | int,
+    count: int,
+    signed: np.ndarray | bool = True,
+) -> np.ndarray:
     """Mirror of ``encode_ints``: ``count`` integers in contexts ``ctx`` (broadcast)."""
     ctx = np.broadcast_to(np.asarray(ctx, np.int64), (count,)).ravel()
+    signed = np.broadcast_to(np.asarray(signed, bool), (count,)).ravel()
     out = np.empty(count, np.int64)
     for start in range(0, count, CHUNK):
         c = ctx[start : start + CHUNK]
@@ -150,11 +159,27 @@ def decode_ints(dec: entropy.FrameDecoder, counts: _Counts, ctx: np.ndarray, cou
                 rest[has] = (rest[has] << 1) | dec.ranges.decode_fixed(_UNIFORM2, int(np.count_nonzero(has)))
             mag[escaped] = rest + ESCAPE - 1
             counts.update(counts.bits, c[escaped], nbits)
-        signed = np.flatnonzero(mag)
-        negative = dec.ranges.decode_fixed(_UNIFORM2, signed.size).astype(bool)
-        mag[signed[negative]] *= -1
+        with_sign = np.flatnonzero((mag != 0) & signed[start : start + c.size])
+        negative = dec.ranges.decode_fixed(_UNIFORM2, with_sign.size).astype(bool)
+        mag[with_sign[negative]] *= -1
         out[start : start + c.size] = mag
         counts.update(counts.symbols, c, sym)
+    return out
+
+
+def _encode_grouped(enc: entropy.FrameEncoder, table: np.ndarray, sym: np.ndarray, ctx: np.ndarray) -> None:
+    """Symbols grouped by context (``_groups``), each group under its context's counts."""
+    order, distinct, bounds = _groups(ctx)
+    for u, lo, hi in zip(distinct, bounds[:-1], bounds[1:], strict=True):
+        enc.ranges.encode_fixed(sym[order[lo:hi]], table[u].astype(np.float64))
+
+
+def _decode_grouped(dec: entropy.FrameDecoder, table: np.ndarray, ctx: np.ndarray) -> np.ndarray:
+    """Mirror of ``_encode_grouped``."""
+    out = np.empty(ctx.size, np.int64)
+    order, distinct, bounds = _groups(ctx)
+    for u, lo, hi in zip(distinct, bounds[:-1], bounds[1:], strict=True):
+        out[order[lo:hi]] = dec.ranges.decode_fixed(table[u].astype(np.float64), int(hi - lo))
     return out
 
 
@@ -167,26 +192,48 @@ def _ac_contexts(
     return (BAND[z] * NONZERO_BUCKETS + REMAINING_BUCKET[remaining[chosen]]) * PREVIOUS_BUCKETS + prev
 
 
-def _count_contexts(previous: np.ndarray | None, blocks: int) -> np.ndarray | int:
-    """The blocks' contexts for their counts of nonzero AC levels."""
-    if previous is None:
-        return CTX_NONZERO + COUNT_NONE
-    return CTX_NONZERO + COUNT_BUCKET[np.count_nonzero(previous[:, 1:], axis=1)]
+class _Wavefronts:
+    """A plane's blocks in diagonal wavefronts r + c = k (the left, upper and upper-left blocks of
+    a block are in earlier ones), each in increasing r: the order of the DC levels and the counts."""
+
+    def __init__(self, rows: int, cols: int) -> None:
+        r, c = np.divmod(np.arange(rows * cols), cols)
+        self.order = np.lexsort((r, r + c))
+        self.starts = np.searchsorted((r + c)[self.order], np.arange(rows + cols))
+        at = np.arange(rows * cols).reshape(rows, cols)
+        # Neighbour indices (-1: none): left, up, up-left.
+        self.left = np.where(c > 0, at.ravel() - 1, -1)
+        self.up = np.where(r > 0, at.ravel() - cols, -1)
+        self.up_left = np.where((r > 0) & (c > 0), at.ravel() - cols - 1, -1)
+
+    def fronts(self):
+        """Each wavefront's blocks (indices into the plane's blocks)."""
+        for lo, hi in zip(self.starts[:-1], self.starts[1:], strict=True):
+            yield self.order[lo:hi]
 
 
-def _left_prediction(dc: np.ndarray) -> np.ndarray:
-    """JPEG's DC prediction in a (rows, columns) grid: the left block's, the first column's the
-    upper block's, the first block's 0."""
-    pred = np.zeros_like(dc)
-    pred[:, 1:] = dc[:, :-1]
-    pred[1:, 0] = dc[:-1, 0]
-    return pred
+def _dc_side(fronts: _Wavefronts, blocks: np.ndarray, dc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(median prediction, gradient bucket) of ``blocks`` from the decoded DC levels ``dc``."""
+    left, up, corner = fronts.left[blocks], fronts.up[blocks], fronts.up_left[blocks]
+    a, b, c = dc[left], dc[up], dc[corner]
+    has_a, has_b = left >= 0, up >= 0
+    big, small = np.maximum(a, b), np.minimum(a, b)
+    median = np.where(c >= big, small, np.where(c <= small, big, a + b - c))
+    pred = np.where(has_a & has_b, median, np.where(has_a, a, np.where(has_b, b, 0)))
+    gradient = np.where(has_a & has_b, np.abs(a - c) + np.abs(b - c), 0)
+    return pred, GRADIENT_BUCKET[np.minimum(gradient, GRADIENT_BUCKET.size - 1)]
 
 
-def _undo_left(diff: np.ndarray) -> np.ndarray:
-    """The DC grid whose ``_left_prediction`` differences are ``diff``."""
-    first = np.cumsum(diff[:, 0])
-    return np.cumsum(np.concatenate([first[:, None], diff[:, 1:]], axis=1), axis=1)
+def _count_context(
+    fronts: _Wavefronts, blocks: np.ndarray, nonzero: np.ndarray, previous: np.ndarray | None
+) -> np.ndarray:
+    """Contexts of ``blocks``' counts of nonzero AC levels: the mean of the left and upper blocks'
+    counts (0 without either) and the previous frame's count there."""
+    left, up = fronts.left[blocks], fronts.up[blocks]
+    total = np.where(left >= 0, nonzero[left], 0) + np.where(up >= 0, nonzero[up], 0)
+    mean = (total + ((left >= 0) & (up >= 0))) // np.maximum((left >= 0).astype(np.int64) + (up >= 0), 1)
+    prev = COUNT_NONE if previous is None else COUNT_BUCKET[previous[blocks]]
+    return CTX_NONZERO + COUNT_BUCKET[mean] * (COUNT_NONE + 1) + prev
 
 
 class PlaneCode:
@@ -198,11 +245,11 @@ class PlaneCode:
 
 
 def fit_frame(planes: list[np.ndarray]) -> list[PlaneCode] | None:
-    """Each plane's JPEG levels, or None where the frame is not JPEG-decoded (a plane that does
-    not fit, or whose exceptions are above MAX_MISS_SHARE)."""
+    """Each plane's JPEG levels, or None where the frame is not JPEG-decoded (its first plane's DC
+    values do not say so, or a plane's exceptions are above MAX_MISS_SHARE)."""
     out = []
-    for plane in planes:
-        fit = jpeg_blocks.fit(plane)
+    for k, plane in enumerate(planes):
+        fit = jpeg_blocks.fit(plane, gate=k == 0)
         if fit is None or fit.misses.size > MAX_MISS_SHARE * plane.size:
             return None
         out.append(PlaneCode(fit, plane))
@@ -216,6 +263,16 @@ def _previous_levels(previous: np.ndarray | None, steps: np.ndarray) -> np.ndarr
     return jpeg_blocks.integer_levels(jpeg_blocks.blocks(previous), steps).reshape(-1, 64)
 
 
+def _pick_prediction(fronts: _Wavefronts, dc: np.ndarray, prev: np.ndarray | None) -> int:
+    """The encoder's DC prediction for a plane: the one with the smaller sum of |differences|."""
+    if prev is None:
+        return DC_MEDIAN
+    median = np.zeros_like(dc)
+    for blocks in fronts.fronts():
+        median[blocks] = _dc_side(fronts, blocks, dc)[0]
+    return int(np.abs(dc - prev[:, 0]).sum() < np.abs(dc - median).sum())
+
+
 def encode_planes(
     enc: entropy.FrameEncoder, codes: list[PlaneCode], previous: list[np.ndarray] | None
 ) -> None:
@@ -227,24 +284,31 @@ def encode_planes(
         encode_ints(enc, counts, np.diff(np.r_[0, steps]), CTX_TABLE)
         levels = grid.reshape(-1, 64)
         prev = _previous_levels(None if previous is None else previous[k], steps)
-        dc = grid[..., 0]
-        diffs = [dc - _left_prediction(dc)]
-        if prev is not None:
-            diffs.append(dc - prev[:, 0].reshape(dc.shape))
-        pick = int(np.argmin([np.abs(d).sum() for d in diffs]))
+        fronts = _Wavefronts(*grid.shape[:2])
+        dc, nonzero = levels[:, 0], np.count_nonzero(levels[:, 1:], axis=1)
+        pick = _pick_prediction(fronts, dc, prev)
         if prev is not None:
             enc.ranges.encode_fixed(np.array([pick]), _UNIFORM2)
-        encode_ints(enc, counts, diffs[pick], CTX_DC + pick)
-        remaining = np.count_nonzero(levels[:, 1:], axis=1)
-        encode_ints(enc, counts, remaining, _count_contexts(prev, remaining.size))
+        prev_nonzero = None if prev is None else np.count_nonzero(prev[:, 1:], axis=1)
+        for blocks in fronts.fronts():
+            pred, bucket = _dc_side(fronts, blocks, dc)
+            if pick == DC_PREVIOUS:
+                pred = prev[blocks, 0]
+            ctx = np.r_[
+                CTX_DC + pick * GRADIENT_BUCKETS + bucket,
+                _count_context(fronts, blocks, nonzero, prev_nonzero),
+            ]
+            values = np.r_[dc[blocks] - pred, nonzero[blocks]]
+            encode_ints(enc, counts, values, ctx, np.arange(values.size) < blocks.size)
+        remaining = nonzero.copy()
         for z in range(1, 64):
             chosen = np.flatnonzero(remaining)
             encode_ints(enc, counts, levels[chosen, z], _ac_contexts(remaining, z, prev, chosen))
             remaining[chosen] -= levels[chosen, z] != 0
         rebuilt = jpeg_blocks.unblocks(jpeg_blocks.rebuild(grid, steps), *code.plane.shape).ravel()
         misses = code.fit.misses
-        encode_ints(enc, counts, np.array([misses.size]), CTX_COUNT)
-        encode_ints(enc, counts, np.diff(np.r_[-1, misses]) - 1, CTX_GAP)
+        encode_ints(enc, counts, np.array([misses.size]), CTX_COUNT, signed=False)
+        encode_ints(enc, counts, np.diff(np.r_[-1, misses]) - 1, CTX_GAP, signed=False)
         encode_ints(enc, counts, code.plane.ravel()[misses].astype(np.int64) - rebuilt[misses], CTX_SAMPLE)
 
 
@@ -259,23 +323,32 @@ def decode_planes(
         steps = np.cumsum(decode_ints(dec, counts, CTX_TABLE, 64))
         if steps.min() < 1 or steps.max() > jpeg_blocks.MAX_STEP:
             raise FormatError(
-                f"JPEG planar frame: a quantization step of {int(steps.min())} or {int(steps.max())}"
+                f"JPEG planar frame: a quantization step of {int(steps.min())} or {int(steps.max())} (1..255)"
             )
         rows, cols = -(-height // jpeg_blocks.N), -(-width // jpeg_blocks.N)
         prev = _previous_levels(None if previous is None else previous[k], steps)
-        pick = DC_LEFT
-        if prev is not None:
-            pick = int(dec.ranges.decode_fixed(_UNIFORM2, 1)[0])
-        diff = decode_ints(dec, counts, CTX_DC + pick, rows * cols).reshape(rows, cols)
+        pick = DC_MEDIAN if prev is None else int(dec.ranges.decode_fixed(_UNIFORM2, 1)[0])
+        prev_nonzero = None if prev is None else np.count_nonzero(prev[:, 1:], axis=1)
+        fronts = _Wavefronts(rows, cols)
         levels = np.zeros((rows * cols, 64), np.int64)
-        levels[:, 0] = (
-            _undo_left(diff) if pick == DC_LEFT else diff + prev[:, 0].reshape(rows, cols)
-        ).ravel()
-        remaining = decode_ints(dec, counts, _count_contexts(prev, rows * cols), rows * cols)
-        if remaining.min(initial=0) < 0 or remaining.max(initial=0) > 63:
-            raise FormatError(
-                f"JPEG planar frame: a block of {int(remaining.max())} nonzero AC levels (0..63)"
-            )
+        dc, nonzero = levels[:, 0], np.zeros(rows * cols, np.int64)
+        for blocks in fronts.fronts():
+            pred, bucket = _dc_side(fronts, blocks, dc)
+            if pick == DC_PREVIOUS:
+                pred = prev[blocks, 0]
+            ctx = np.r_[
+                CTX_DC + pick * GRADIENT_BUCKETS + bucket,
+                _count_context(fronts, blocks, nonzero, prev_nonzero),
+            ]
+            values = decode_ints(dec, counts, ctx, ctx.size, np.arange(ctx.size) < blocks.size)
+            dc[blocks] = values[: blocks.size] + pred
+            nonzero[blocks] = values[blocks.size :]
+            if nonzero[blocks].max() > 63 or np.abs(dc[blocks]).max() > 1 << 16:
+                raise FormatError(
+                    f"JPEG planar frame: a block of {int(nonzero[blocks].max())} nonzero AC levels (0..63) "
+                    f"or a DC level of {int(np.abs(dc[blocks]).max())}"
+                )
+        remaining = nonzero
         for z in range(1, 64):
             chosen = np.flatnonzero(remaining)
             at = decode_ints(dec, counts, _ac_contexts(remaining, z, prev, chosen), chosen.size)
@@ -289,11 +362,11 @@ def decode_planes(
             jpeg_blocks.rebuild(levels.reshape(rows, cols, 64), steps), height, width
         )
         plane = plane.ravel().copy()
-        count = int(decode_ints(dec, counts, CTX_COUNT, 1)[0])
-        if not 0 <= count <= plane.size:
+        count = int(decode_ints(dec, counts, CTX_COUNT, 1, signed=False)[0])
+        if count > plane.size:
             raise FormatError(f"JPEG planar frame: {count} exceptions in a plane of {plane.size} samples")
-        at = np.cumsum(decode_ints(dec, counts, CTX_GAP, count) + 1) - 1
-        if count and (at.min() < 0 or at[-1] >= plane.size):
+        at = np.cumsum(decode_ints(dec, counts, CTX_GAP, count, signed=False) + 1) - 1
+        if count and at[-1] >= plane.size:
             raise FormatError("JPEG planar frame: an exception outside its plane")
         plane[at] += decode_ints(dec, counts, CTX_SAMPLE, count)
         if count and (plane[at].min() < 0 or plane[at].max() > 255):

@@ -152,12 +152,15 @@ class Fit(NamedTuple):
 #: MIN_BLOCKS others remain, and for the DC's step flat blocks too.
 NOISE = 3.5
 SIGMA = 0.8
-MISS_BITS = 10.0
+MISS_BITS = 40.0
 MIN_BLOCKS = 16
-#: A plane whose DC step comes out below this is not taken for JPEG-decoded: a natural plane's
-#: values lie anywhere between a step's multiples, so the smallest steps describe them best (and
-#: JPEG at such a fine DC step leaves little to win).
+#: A plane is taken for JPEG-decoded only where its DC step is at least MIN_DC_STEP or its DC
+#: values (of blocks neither flat nor clipped) lie on the step's multiples, their mean squared
+#: distance at most DC_SPREAD (JPEG luma: 0.02-0.14 on the dev clips at FFmpeg's and libjpeg's
+#: qualities 50-95, chroma up to 0.29). A natural plane's values lie anywhere between the
+#: multiples, so the smallest steps describe them best: 2 or 3, at 0.55-0.78 for luma.
 MIN_DC_STEP = 4
+DC_SPREAD = 0.25
 _CANDIDATES = np.arange(2, MAX_STEP + 1, dtype=np.float64)
 
 
@@ -167,9 +170,10 @@ STEP_BLOCKS = 4096
 DC_BLOCKS = 1024
 
 
-def fit(plane: np.ndarray) -> Fit | None:
+def fit(plane: np.ndarray, gate: bool = True) -> Fit | None:
     """The plane's quantization steps and levels, or None where its blocks do not look
-    JPEG-decoded (an 8-bit plane only)."""
+    JPEG-decoded (an 8-bit plane only; ``gate``: by its DC values, MIN_DC_STEP and DC_SPREAD,
+    before the work of the other steps; a frame's first plane decides for the frame)."""
     if plane.dtype != np.uint8:
         return None
     b = blocks(plane)
@@ -180,16 +184,93 @@ def fit(plane: np.ndarray) -> Fit | None:
     # that are not flat: a flat block's samples are its DC / 8 rounded, so its value is a
     # multiple of 8, up to 4 off the DC's.
     dc_blocks = _chosen((low > 0) & (high < 255) & (low < high), DC_BLOCKS)
-    steps[0] = _step((flat[dc_blocks].sum(axis=1) - 128 * N * N) / N)
-    if steps[0] < MIN_DC_STEP:
+    dc = (flat[dc_blocks].sum(axis=1) - 128 * N * N) / N
+    steps[0] = _step(dc)
+    spread = np.mean((dc - np.round(dc / steps[0]) * steps[0]) ** 2) if dc.size else 0.0
+    if gate and steps[0] < MIN_DC_STEP and spread > DC_SPREAD:
         return None
     sample = _forward(flat[_chosen((low > 0) & (high < 255), STEP_BLOCKS)].reshape(-1, N, N))
     for z in range(1, N * N):
         steps[z] = _step(sample[:, z])
-    levels = np.round(_forward(b) / steps).astype(np.int64)
+    values = _forward(b).reshape(-1, N * N)
+    levels = np.round(values / steps).astype(np.int64)
+    _settle_steps(levels, values, flat, steps)
+    _refine(levels, flat, steps)
+    levels = levels.reshape(*b.shape[:2], N * N)
     rebuilt = unblocks(rebuild(levels, steps), *plane.shape)
     misses = np.flatnonzero(rebuilt.ravel() != plane.ravel())
     return Fit(steps, levels, misses)
+
+
+#: ``_settle_steps`` tries the steps this far from each chosen one, on at most SETTLE_BLOCKS of
+#: the blocks that a step changes (evenly spaced).
+SETTLE_SPAN = 2
+SETTLE_BLOCKS = 48
+
+
+def _settle_steps(levels: np.ndarray, values: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
+    """Each position's step (and the levels, in place) moved to a near one (SETTLE_SPAN) where
+    that rebuilds more samples (of SETTLE_BLOCKS of the blocks it changes): the bits that choose
+    a step cannot tell 32 from 33 where most levels are 1 and the decoder's rounding moves a lone
+    coefficient's value by 1 or 2. Only positions where a block that does not rebuild has a
+    nonzero level are tried, and only the blocks whose coefficient the other step changes are
+    rebuilt."""
+    wrong = _wrong(levels, flat, steps) > 0
+    for z in range(N * N):
+        if not np.any(levels[wrong, z]):
+            continue
+        for q in range(max(2, int(steps[z]) - SETTLE_SPAN), min(MAX_STEP, int(steps[z]) + SETTLE_SPAN) + 1):
+            trial = np.round(values[:, z] / q).astype(np.int64)
+            changed = np.flatnonzero(trial * q != levels[:, z] * steps[z])
+            if changed.size == 0 or q == steps[z]:
+                continue
+            sample = changed[:: -(-changed.size // SETTLE_BLOCKS)]
+            moved = levels[sample].copy()
+            moved[:, z] = trial[sample]
+            at_q = steps.copy()
+            at_q[z] = q
+            if _wrong(moved, flat[sample], at_q).sum() < _wrong(levels[sample], flat[sample], steps).sum():
+                steps[z] = q
+                levels[:, z] = trial
+                wrong[changed] = _wrong(levels[changed], flat[changed], steps) > 0
+
+
+#: Rounds of ``_refine``.
+REFINE_ROUNDS = 6
+
+
+def _refine(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
+    """Levels (blocks, 64) of the blocks that do not rebuild, found again (in place) by
+    back-projection: the unclipped IDCT of the levels, moved by what the rebuilt block misses of
+    the samples (and to at most 0 or at least 255 where the decoder clipped), gives the next
+    levels; a block takes them once they rebuild it better. Where a step is 1 or 2, or the
+    decoder clipped, rounding the forward DCT is off by a level now and then."""
+    wrong = _wrong(levels, flat, steps)
+    todo = np.flatnonzero(wrong)
+    if todo.size == 0:
+        return
+    target = flat[todo].reshape(-1, N, N).astype(np.float64)
+    low, high = target == 0, target == 255
+    trial = levels[todo]
+    best = wrong[todo]
+    for _ in range(REFINE_ROUNDS):
+        coeffs = np.zeros(trial.shape)
+        coeffs[:, ZIGZAG] = trial * steps
+        x = _C.T @ coeffs.reshape(-1, N, N) @ _C + 128.0
+        rebuilt = rebuild(trial, steps).astype(np.float64)
+        y = np.where(low, np.minimum(x, 0.0), np.where(high, np.maximum(x, 255.0), x + target - rebuilt))
+        trial = np.round(_forward_float(y) / steps).astype(np.int64)
+        now = _wrong(trial, flat[todo], steps)
+        better = now < best
+        levels[todo[better]] = trial[better]
+        best = np.minimum(best, now)
+        if not best.any():
+            return
+
+
+def _wrong(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Per block (levels (blocks, 64), samples (blocks, 64)), how many samples it does not rebuild."""
+    return np.count_nonzero(rebuild(levels, steps).reshape(-1, N * N) != flat, axis=1)
 
 
 def _chosen(usable: np.ndarray, most: int) -> np.ndarray:
@@ -203,7 +284,12 @@ def _chosen(usable: np.ndarray, most: int) -> np.ndarray:
 
 def _forward(block_samples: np.ndarray) -> np.ndarray:
     """The float DCT of blocks (..., 8, 8), level-shifted, as (..., 64) in zigzag order."""
-    f = _C @ (block_samples.astype(np.float64) - 128.0) @ _C.T
+    return _forward_float(block_samples.astype(np.float64))
+
+
+def _forward_float(block_samples: np.ndarray) -> np.ndarray:
+    """``_forward`` of float samples."""
+    f = _C @ (block_samples - 128.0) @ _C.T
     return f.reshape(*f.shape[:-2], N * N)[..., ZIGZAG]
 
 

@@ -9,7 +9,8 @@ samples one after the other, one byte each, or two (little-endian) above 8 bits.
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -60,6 +61,21 @@ def planes_crc(planes: list[np.ndarray]) -> int:
     return crc
 
 
+#: Whether the encoder tries JPEG levels (kind 4) at all: ``without_jpeg_levels`` turns it off
+#: for a comparison (``bench/jpeg_planes.py``); the format is the same either way.
+_JPEG_LEVELS = [True]
+
+
+@contextmanager
+def without_jpeg_levels() -> Iterator[None]:
+    """Within the block, ``encode_frame`` codes no frame as JPEG levels (version 18's choices)."""
+    _JPEG_LEVELS[0] = False
+    try:
+        yield
+    finally:
+        _JPEG_LEVELS[0] = True
+
+
 def encode_frame(
     planes: list[np.ndarray],
     references: list[list[np.ndarray]],
@@ -67,11 +83,13 @@ def encode_frame(
     probe: PlanarProbe | None = None,
 ) -> tuple[int, bytes]:
     """(mode, payload): mode 6, or the raw planes (mode 5) when coding would not make them
-    smaller. ``references``: the decoded frames since the last key frame, the last first (at
-    most REFERENCES); ``probe``: the stream's memory of which kinds are worth estimating."""
+    smaller; of mode 6's kinds, the JPEG levels (version 19) where a JPEG decoder made the planes
+    and they are smaller than the estimate of every other kind. ``references``: the decoded
+    frames since the last key frame, the last first (at most REFERENCES); ``probe``: the
+    stream's memory of which kinds are worth estimating."""
     raw = sum(g.height * g.width * (1 if g.depth == 8 else 2) for g in geom)
     jpeg = None  # version 19: the planes' JPEG levels, where a JPEG decoder made them
-    if planar.jpeg_codable(geom) and (codes := dct_coding.fit_frame(planes)) is not None:
+    if _JPEG_LEVELS[0] and planar.jpeg_codable(geom) and (codes := dct_coding.fit_frame(planes)) is not None:
         jpeg = planar.encode_jpeg(codes, references)
         raw = min(raw, len(jpeg))
     with raster_rule.schedules_kept():
