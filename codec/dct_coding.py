@@ -19,10 +19,12 @@ plane. Luma and chroma planes keep separate counts, chroma's shared by its plane
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..bitstream import entropy
-from ..bitstream.errors import FormatError
+from ..bitstream.errors import FormatError, WeightsError
 from . import jpeg_blocks
 
 #: Magnitude symbols 0..ESCAPE - 1 are the magnitude; ESCAPE: at least ESCAPE, the rest follows
@@ -30,8 +32,8 @@ from . import jpeg_blocks
 ESCAPE = 15
 #: At most this many Exp-Golomb bits (levels, gaps and counts below 2^EXP_BITS).
 EXP_BITS = 24
-#: Counts start at PRIOR, grow by INCREMENT per value, and are halved (rounding up) when a
-#: context's total passes LIMIT.
+#: Counts start at the trained ``priors`` (PRIOR: where their training starts), grow by INCREMENT
+#: per value, and are halved (rounding up) when a context's total passes LIMIT.
 PRIOR = np.array([12, 8, 5, 4, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 2], np.int64)
 INCREMENT = 4
 LIMIT = 1 << 13
@@ -78,16 +80,49 @@ MAX_MISS_SHARE = 0.02
 _UNIFORM2 = np.ones(2, np.float64)
 
 
-class _Counts:
-    """Adaptive counts of one family of planes (luma; chroma): magnitude symbols per context, and
-    Exp-Golomb bit counts."""
+#: The trained initial counts (``models/training/jpeg_priors.py``): part of the format, so the file
+#: must be this one (its SHA-256).
+PRIORS_NAME = "jpeg-priors"
+PRIORS_SHA256 = "45a5bcb942fd171d5a2ee9dd863e6806497b4c4fc2bd5b1eae12eeaa6c6ab692"
+FAMILIES = 2
 
-    def __init__(self) -> None:
-        self.symbols = np.tile(PRIOR, (CONTEXTS, 1))
-        self.bits = np.ones((CONTEXTS, EXP_BITS + 1), np.int64)
+
+@functools.cache
+def priors() -> tuple[np.ndarray, np.ndarray]:
+    """(symbols (FAMILIES, CONTEXTS, ESCAPE + 1), bits (FAMILIES, CONTEXTS, EXP_BITS + 1)): every
+    context's initial counts, read once from the shipped file (WeightsError if it is not the
+    format's)."""
+    from ..models.weights import read_weights, shipped_path
+
+    file = read_weights(shipped_path(PRIORS_NAME), "it ships with fpcodec: reinstall it", framework="numpy")
+    if file.sha256.hex() != PRIORS_SHA256:
+        raise WeightsError(
+            f"{file.path} is not format version 19's JPEG priors (sha256 {file.sha256.hex()[:16]}...)"
+        )
+    symbols, bits = file.tensors["symbols"].astype(np.int64), file.tensors["bits"].astype(np.int64)
+    if symbols.shape != (FAMILIES, CONTEXTS, ESCAPE + 1) or bits.shape != (FAMILIES, CONTEXTS, EXP_BITS + 1):
+        raise WeightsError(f"{file.path} holds tables of {symbols.shape} and {bits.shape}")
+    return symbols, bits
+
+
+class _Counts:
+    """Adaptive counts of one family of planes (0 luma, 1 chroma): magnitude symbols per context,
+    and Exp-Golomb bit counts, from the trained ``priors`` (or, ``untrained``, from PRIOR and 1:
+    what the training starts from). ``tally``: also the plain number of each symbol per context."""
+
+    def __init__(self, family: int, untrained: bool = False, tally: bool = False) -> None:
+        if untrained:
+            self.symbols = np.tile(PRIOR, (CONTEXTS, 1))
+            self.bits = np.ones((CONTEXTS, EXP_BITS + 1), np.int64)
+        else:
+            symbols, bits = priors()
+            self.symbols, self.bits = symbols[family].copy(), bits[family].copy()
+        self.tally = (np.zeros_like(self.symbols), np.zeros_like(self.bits)) if tally else None
 
     def update(self, table: np.ndarray, ctx: np.ndarray, symbols: np.ndarray) -> None:
         """Counts of ``symbols`` in their contexts raised, and over-full rows halved."""
+        if self.tally is not None:
+            np.add.at(self.tally[0 if table is self.symbols else 1], (ctx, symbols), 1)
         np.add.at(table, (ctx, symbols), INCREMENT)
         full = np.unique(ctx[table[ctx].sum(axis=1) > LIMIT])
         table[full] = (table[full] + 1) >> 1
@@ -274,10 +309,14 @@ def _pick_prediction(fronts: _Wavefronts, dc: np.ndarray, prev: np.ndarray | Non
 
 
 def encode_planes(
-    enc: entropy.FrameEncoder, codes: list[PlaneCode], previous: list[np.ndarray] | None
+    enc: entropy.FrameEncoder,
+    codes: list[PlaneCode],
+    previous: list[np.ndarray] | None,
+    families: list[_Counts] | None = None,
 ) -> None:
-    """Every plane's steps, levels and exceptions into ``enc`` (compiled)."""
-    families = [_Counts(), _Counts()]
+    """Every plane's steps, levels and exceptions into ``enc`` (compiled); ``families``: the
+    counts to start from (the training's), else the trained priors."""
+    families = families or [_Counts(f) for f in range(FAMILIES)]
     for k, code in enumerate(codes):
         counts = families[min(k, 1)]
         steps, grid = code.fit.steps, code.fit.levels
@@ -316,7 +355,7 @@ def decode_planes(
     dec: entropy.FrameDecoder, shapes: list[tuple[int, int]], previous: list[np.ndarray] | None
 ) -> list[np.ndarray]:
     """Mirror of ``encode_planes``: the uint8 planes of ``shapes``."""
-    families = [_Counts(), _Counts()]
+    families = [_Counts(f) for f in range(FAMILIES)]
     out = []
     for k, (height, width) in enumerate(shapes):
         counts = families[min(k, 1)]

@@ -3,15 +3,17 @@ the steps found again, exact round trips of Motion JPEG, exceptions, and refusal
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from conftest import DATA, assert_planar_fixture_decodes
 
 from fpcodec.bitstream import entropy
-from fpcodec.bitstream.errors import FormatError
+from fpcodec.bitstream.errors import FormatError, WeightsError
 from fpcodec.bitstream.profile import FormatProfile
 from fpcodec.codec import dct_coding, jpeg_blocks, planar_coding
 from fpcodec.codec.cli import main
@@ -19,6 +21,7 @@ from fpcodec.codec.modes import planar
 from fpcodec.codec.modes.base import MODE_PLANAR
 from fpcodec.codec.pipeline import Decoder
 from fpcodec.codec.planar_io import pixel_format_by_name
+from fpcodec.models.training import jpeg_priors
 
 
 def _mjpeg(path: Path, width: int, height: int, frames: int, pix_fmt: str, qscale: int = 4) -> Path:
@@ -195,3 +198,48 @@ def test_damaged_levels_are_refused_or_differ(mjpeg420):
 
 def _geometry_args(planes: list[np.ndarray]):
     return pixel_format_by_name("yuv420p"), planes[0].shape[1], planes[0].shape[0]
+
+
+def test_version_18_and_19_fixtures_decode():
+    """tests/data/v18_planar.fpc (the last version without JPEG levels) and v19_jpeg.fpc (JPEG
+    levels of tests/data/mjpeg_96x64.avi) decode to their clips' samples."""
+    assert_planar_fixture_decodes("v18_planar.fpc", 18)
+    data = assert_planar_fixture_decodes("v19_jpeg.fpc", 19, "mjpeg_96x64.avi")
+    records = list(Decoder(io.BytesIO(data), load_model=False).records())
+    assert [struct.unpack_from("<I", r.payload)[0] for r in records] == [planar.KIND_JPEG] * 3
+
+
+def test_priors_must_be_the_formats(tmp_path, monkeypatch):
+    """The trained initial counts are part of the format: another file is refused in one line."""
+    from fpcodec.models import weights
+
+    shipped = weights.shipped_path(dct_coding.PRIORS_NAME)
+    changed = bytearray(shipped.read_bytes())
+    changed[-1] ^= 1  # a count, not the header
+    (tmp_path / "jpeg-priors.safetensors").write_bytes(bytes(changed))
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    dct_coding.priors.cache_clear()
+    try:
+        with pytest.raises(WeightsError, match="not format version 19's JPEG priors"):
+            dct_coding.priors()
+    finally:
+        monkeypatch.undo()
+        dct_coding.priors.cache_clear()
+    symbols, bits = dct_coding.priors()
+    assert symbols.shape == (2, dct_coding.CONTEXTS, 16) and symbols.min() >= 1
+    assert bits.shape == (2, dct_coding.CONTEXTS, dct_coding.EXP_BITS + 1) and bits.min() >= 1
+
+
+def test_training_the_priors(tmp_path):
+    """The training counts every JPEG-level frame's symbols per context and writes rows scaled to
+    its row total, which load as priors would (same shapes)."""
+    out = tmp_path / "p.safetensors"
+    assert jpeg_priors.main([str(DATA / "mjpeg_96x64.avi"), "-o", str(out)]) == 0
+    from safetensors.numpy import load_file
+
+    tables = load_file(str(out))
+    assert tables["symbols"].shape == (2, dct_coding.CONTEXTS, 16)
+    sums = tables["symbols"].astype(np.int64).sum(axis=-1)
+    assert np.all(np.abs(sums - jpeg_priors.ROW_TOTAL) <= 16)
+    symbols, _, frames = jpeg_priors.tally([DATA / "mjpeg_96x64.avi"])
+    assert frames == 3 and symbols[0, :, 0].sum() > symbols[0, :, 1:].sum()  # zero levels lead
