@@ -137,6 +137,10 @@ def _groups(ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, sorted_ctx[starts], np.r_[starts, ctx.size]
 
 
+#: The integer coder's rules, as ``dct_kernel`` takes them.
+_RULES = (ESCAPE, CHUNK, INCREMENT, LIMIT)
+
+
 def encode_ints(
     enc: entropy.FrameEncoder,
     counts: _Counts,
@@ -145,7 +149,45 @@ def encode_ints(
     signed: np.ndarray | bool = True,
 ) -> None:
     """Integers (|v| < 2^EXP_BITS + ESCAPE - 1) in contexts, chunk by chunk; a nonzero value's
-    sign is coded where ``signed`` (per value, or for all), else it must be positive."""
+    sign is coded where ``signed`` (per value, or for all), else it must be positive. Compiled
+    (``dct_kernel``); counts that tally (the training's) take the numpy reference."""
+    if counts.tally is not None:
+        encode_ints_reference(enc, counts, values, ctx, signed)
+        return
+    from . import dct_kernel  # numba: loaded on first use
+
+    values = np.ascontiguousarray(values, np.int64).ravel()
+    ctx = np.ascontiguousarray(np.broadcast_to(np.asarray(ctx, np.int64), values.shape)).ravel()
+    signed = np.ascontiguousarray(np.broadcast_to(np.asarray(signed, bool), values.shape)).ravel()
+    if values.size:
+        dct_kernel.encode(enc, counts, values, ctx, signed, _RULES)
+
+
+def decode_ints(
+    dec: entropy.FrameDecoder,
+    counts: _Counts,
+    ctx: np.ndarray | int,
+    count: int,
+    signed: np.ndarray | bool = True,
+) -> np.ndarray:
+    """Mirror of ``encode_ints``: ``count`` integers in contexts ``ctx`` (broadcast)."""
+    from . import dct_kernel  # numba: loaded on first use
+
+    ctx = np.ascontiguousarray(np.broadcast_to(np.asarray(ctx, np.int64), (count,))).ravel()
+    signed = np.ascontiguousarray(np.broadcast_to(np.asarray(signed, bool), (count,))).ravel()
+    if count == 0:
+        return np.zeros(0, np.int64)
+    return dct_kernel.decode(dec, counts, ctx, signed, count, _RULES)
+
+
+def encode_ints_reference(
+    enc: entropy.FrameEncoder,
+    counts: _Counts,
+    values: np.ndarray,
+    ctx: np.ndarray | int,
+    signed: np.ndarray | bool = True,
+) -> None:
+    """``encode_ints`` in numpy, a few calls per context and chunk (the kernel's reference)."""
     values = np.asarray(values, np.int64).ravel()
     ctx = np.broadcast_to(np.asarray(ctx, np.int64), values.shape).ravel()
     signed = np.broadcast_to(np.asarray(signed, bool), values.shape).ravel()
@@ -170,14 +212,14 @@ def encode_ints(
         counts.update(counts.symbols, c, sym)
 
 
-def decode_ints(
+def decode_ints_reference(
     dec: entropy.FrameDecoder,
     counts: _Counts,
     ctx: np.ndarray | int,
     count: int,
     signed: np.ndarray | bool = True,
 ) -> np.ndarray:
-    """Mirror of ``encode_ints``: ``count`` integers in contexts ``ctx`` (broadcast)."""
+    """``decode_ints`` in numpy (the kernel's reference)."""
     ctx = np.broadcast_to(np.asarray(ctx, np.int64), (count,)).ravel()
     signed = np.broadcast_to(np.asarray(signed, bool), (count,)).ravel()
     out = np.empty(count, np.int64)

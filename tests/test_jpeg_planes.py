@@ -243,3 +243,28 @@ def test_training_the_priors(tmp_path):
     assert np.all(np.abs(sums - jpeg_priors.ROW_TOTAL) <= 16)
     symbols, _, frames = jpeg_priors.tally([DATA / "mjpeg_96x64.avi"])
     assert frames == 3 and symbols[0, :, 0].sum() > symbols[0, :, 1:].sum()  # zero levels lead
+
+
+def test_compiled_integers_match_the_numpy_reference():
+    """``dct_kernel`` writes the reference's words and leaves its counts, and reads them back, for
+    values of every size (escapes up to 2^20), mixed signedness and contexts."""
+    rng = np.random.default_rng(0)
+    for trial in range(12):
+        n = int(rng.integers(1, 3000))
+        values = rng.laplace(0, rng.uniform(0.2, 40), n).astype(np.int64)
+        values[rng.integers(0, n, 3)] = rng.integers(-(1 << 20), 1 << 20, 3)
+        ctx = rng.integers(0, dct_coding.CONTEXTS, n)
+        signed = rng.random(n) < 0.8
+        values = np.where(signed, values, np.abs(values))
+        coded = []
+        for encode in (dct_coding.encode_ints_reference, dct_coding.encode_ints):
+            counts = dct_coding._Counts(trial % 2)
+            enc = entropy.FrameEncoder(compiled=True)
+            encode(enc, counts, values, ctx, signed)
+            coded.append((enc.finish(), counts.symbols, counts.bits))
+        assert coded[0][0] == coded[1][0]
+        np.testing.assert_array_equal(coded[0][1], coded[1][1])
+        np.testing.assert_array_equal(coded[0][2], coded[1][2])
+        for decode in (dct_coding.decode_ints_reference, dct_coding.decode_ints):
+            dec = entropy.FrameDecoder(coded[0][0], compiled=True)
+            np.testing.assert_array_equal(decode(dec, dct_coding._Counts(trial % 2), ctx, n, signed), values)
