@@ -194,7 +194,8 @@ def fit(plane: np.ndarray, gate: bool = True) -> Fit | None:
         steps[z] = _step(sample[:, z])
     values = _forward(b).reshape(-1, N * N)
     levels = np.round(values / steps).astype(np.int64)
-    _settle_steps(levels, values, flat, steps)
+    for _ in range(SETTLE_SWEEPS):
+        _settle_steps(levels, values, flat, steps)
     _refine(levels, flat, steps)
     levels = levels.reshape(*b.shape[:2], N * N)
     rebuilt = unblocks(rebuild(levels, steps), *plane.shape)
@@ -205,6 +206,7 @@ def fit(plane: np.ndarray, gate: bool = True) -> Fit | None:
 #: ``_settle_steps`` tries the steps this far from each chosen one, on at most SETTLE_BLOCKS of
 #: the blocks that a step changes (evenly spaced).
 SETTLE_SPAN = 2
+SETTLE_SWEEPS = 2
 SETTLE_BLOCKS = 48
 
 
@@ -219,7 +221,7 @@ def _settle_steps(levels: np.ndarray, values: np.ndarray, flat: np.ndarray, step
     for z in range(N * N):
         if not np.any(levels[wrong, z]):
             continue
-        for q in range(max(2, int(steps[z]) - SETTLE_SPAN), min(MAX_STEP, int(steps[z]) + SETTLE_SPAN) + 1):
+        for q in range(max(1, int(steps[z]) - SETTLE_SPAN), min(MAX_STEP, int(steps[z]) + SETTLE_SPAN) + 1):
             trial = np.round(values[:, z] / q).astype(np.int64)
             changed = np.flatnonzero(trial * q != levels[:, z] * steps[z])
             if changed.size == 0 or q == steps[z]:
