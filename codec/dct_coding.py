@@ -83,7 +83,7 @@ _UNIFORM2 = np.ones(2, np.float64)
 #: The trained initial counts (``models/training/jpeg_priors.py``): part of the format, so the file
 #: must be this one (its SHA-256).
 PRIORS_NAME = "jpeg-priors"
-PRIORS_SHA256 = "45a5bcb942fd171d5a2ee9dd863e6806497b4c4fc2bd5b1eae12eeaa6c6ab692"
+PRIORS_SHA256 = "7dd1d5272ee93fc9d265e47fcc642b2dc34c99d0176080b4fdd30fd5a6175edb"
 FAMILIES = 2
 
 

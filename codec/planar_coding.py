@@ -84,16 +84,21 @@ def encode_frame(
 ) -> tuple[int, bytes]:
     """(mode, payload): mode 6, or the raw planes (mode 5) when coding would not make them
     smaller; of mode 6's kinds, the JPEG levels (version 19) where a JPEG decoder made the planes
-    and they are smaller than the estimate of every other kind. ``references``: the decoded
+    and they are smaller than the estimate of every other kind (``probe``: which, after a frame
+    they won by far, is not made on the next ones). ``references``: the decoded
     frames since the last key frame, the last first (at most REFERENCES); ``probe``: the
     stream's memory of which kinds are worth estimating."""
     raw = sum(g.height * g.width * (1 if g.depth == 8 else 2) for g in geom)
     jpeg = None  # version 19: the planes' JPEG levels, where a JPEG decoder made them
     if _JPEG_LEVELS[0] and planar.jpeg_codable(geom) and (codes := dct_coding.fit_frame(planes)) is not None:
         jpeg = planar.encode_jpeg(codes, references)
+        if len(jpeg) < raw and probe is not None and probe.skip_samples():
+            return MODE_PLANAR, jpeg
         raw = min(raw, len(jpeg))
     with raster_rule.schedules_kept():
         candidate = planar.estimate(planes, references, geom, probe)
+        if probe is not None:
+            probe.update_jpeg(None if jpeg is None else len(jpeg), candidate.bits)
         if candidate.bits / 8 < raw:
             payload = planar.encode(candidate)
             if len(payload) < raw:

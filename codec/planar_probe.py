@@ -56,6 +56,11 @@ _MARGINS = {CTF_INTER: CTF_MARGIN, SMALL_BLOCKS: BLOCK_MARGIN, LARGE_BLOCKS: BLO
 INTRA_MARGIN = 0.2
 #: A group left out is estimated again on the PROBE-th frame at the latest.
 PROBE = 8
+#: JPEG levels (version 19): after a frame whose JPEG levels came to at most JPEG_MARGIN times the
+#: other kinds' best estimate, the next frames that are JPEG levels skip estimating the other
+#: kinds, PROBE - 1 in a row at most (on the dev clips made Motion JPEG, JPEG levels cost
+#: 0.26-0.83 times the samples' stream).
+JPEG_MARGIN = 0.8
 #: ... or as soon as the luma motion cost leaves a factor of JUMP of the one it was last estimated at.
 JUMP = 1.5
 
@@ -75,6 +80,22 @@ class PlanarProbe:
     groups: dict[str, _Memory] = field(
         default_factory=lambda: {g: _Memory() for g in (INTRA, CTF_INTER, SMALL_BLOCKS, LARGE_BLOCKS)}
     )
+    jpeg_sure: bool = False  # the last frame estimated with JPEG levels took them by JPEG_MARGIN
+    jpeg_skipped: int = 0  # frames since, whose other kinds were not estimated
+
+    def skip_samples(self) -> bool:
+        """Whether a frame that JPEG levels can code leaves out estimating the other kinds (and
+        counts itself as left out)."""
+        if self.jpeg_sure and self.jpeg_skipped + 1 < PROBE:
+            self.jpeg_skipped += 1
+            return True
+        return False
+
+    def update_jpeg(self, jpeg_bytes: int | None, samples_bits: float) -> None:
+        """Learn from a frame whose kinds were estimated: its JPEG levels' size (None: it has
+        none) against the other kinds' best estimate."""
+        self.jpeg_sure = jpeg_bytes is not None and 8 * jpeg_bytes <= JPEG_MARGIN * samples_bits
+        self.jpeg_skipped = 0
 
     def worth(self, group: str, motion_cost: float | None, best_inter: float | None = None) -> bool:
         """Whether to estimate ``group`` on an inter frame of this luma motion cost (None: before
