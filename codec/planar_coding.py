@@ -84,13 +84,19 @@ def encode_frame(
 ) -> tuple[int, bytes]:
     """(mode, payload): mode 6, or the raw planes (mode 5) when coding would not make them
     smaller; of mode 6's kinds, the JPEG levels (version 19) where a JPEG decoder made the planes
-    and they are smaller than the estimate of every other kind (``probe``: which, after a frame
-    they won by far, is not made on the next ones). ``references``: the decoded
+    and they are smaller than the estimate of every other kind. ``references``: the decoded
     frames since the last key frame, the last first (at most REFERENCES); ``probe``: the
-    stream's memory of which kinds are worth estimating."""
+    stream's memory of which kinds are worth estimating (after a frame that JPEG levels won by
+    far, the others are not estimated on the next ones; after frames that had no JPEG levels,
+    the next ones are not fitted)."""
     raw = sum(g.height * g.width * (1 if g.depth == 8 else 2) for g in geom)
     jpeg = None  # version 19: the planes' JPEG levels, where a JPEG decoder made them
-    if _JPEG_LEVELS[0] and planar.jpeg_codable(geom) and (codes := dct_coding.fit_frame(planes)) is not None:
+    codes = None
+    if _JPEG_LEVELS[0] and planar.jpeg_codable(geom) and (probe is None or probe.try_jpeg()):
+        codes = dct_coding.fit_frame(planes)
+        if probe is not None:
+            probe.fitted_jpeg(codes is not None)
+    if codes is not None:
         jpeg = planar.encode_jpeg(codes, references)
         if len(jpeg) < raw and probe is not None and probe.skip_samples():
             return MODE_PLANAR, jpeg

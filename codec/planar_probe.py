@@ -61,6 +61,11 @@ PROBE = 8
 #: kinds, PROBE - 1 in a row at most (on the dev clips made Motion JPEG, JPEG levels cost
 #: 0.26-0.83 times the samples' stream).
 JPEG_MARGIN = 0.8
+#: After JPEG_FAILS frames in a row that are not JPEG levels (the fit finds no JPEG decoder's
+#: planes: natural video, or MPEG-4 and MPEG-1 video, whose DC steps look like JPEG's but whose
+#: blocks do not rebuild), the next PROBE - 1 frames do not try (a full fit is 0.1-0.15 s a
+#: 320x240 frame: mecavideo_g1 encoded in 3.1x the time with it).
+JPEG_FAILS = 2
 #: ... or as soon as the luma motion cost leaves a factor of JUMP of the one it was last estimated at.
 JUMP = 1.5
 
@@ -82,6 +87,20 @@ class PlanarProbe:
     )
     jpeg_sure: bool = False  # the last frame estimated with JPEG levels took them by JPEG_MARGIN
     jpeg_skipped: int = 0  # frames since, whose other kinds were not estimated
+    jpeg_fails: int = 0  # frames in a row that were not JPEG levels (fitted or left out)
+
+    def try_jpeg(self) -> bool:
+        """Whether to fit this frame's JPEG levels (and counts itself if not)."""
+        if JPEG_FAILS <= self.jpeg_fails < JPEG_FAILS + PROBE - 1:
+            self.jpeg_fails += 1
+            return False
+        if self.jpeg_fails >= JPEG_FAILS + PROBE - 1:
+            self.jpeg_fails = JPEG_FAILS - 1  # try this one; one more failure leaves the next out
+        return True
+
+    def fitted_jpeg(self, found: bool) -> None:
+        """Learn whether the frame's planes were JPEG levels."""
+        self.jpeg_fails = 0 if found else self.jpeg_fails + 1
 
     def skip_samples(self) -> bool:
         """Whether a frame that JPEG levels can code leaves out estimating the other kinds (and
