@@ -8,13 +8,16 @@ planes with the same integer IDCT, exactly.
 
 Levels are coded by frequency (JPEG's zigzag order), each pass one batch over all blocks, under
 adaptive counts: a magnitude symbol 0..ESCAPE (ESCAPE: more, Exp-Golomb bits follow) and a sign,
-the counts by context and updated after every CHUNK values (FFV1's and JPEG arithmetic's
-adaptive states, here per chunk so that a chunk is a few vectorized calls). An AC level's context
-is its frequency band, how many of the block's earlier levels are nonzero, and the level at the
-same place in the previous frame (its planes' levels by an integer DCT at this frame's steps):
-where the scene stands still, so do most levels. The DC level is predicted from its left (first
-column: upper) neighbour as JPEG does, or from the previous frame's, as the encoder chooses per
-plane. Luma and chroma planes keep separate counts, chroma's shared by its planes.
+the counts by context, starting from trained ``priors`` and updated after every CHUNK values
+(FFV1's and JPEG arithmetic's adaptive states, here per chunk so that a chunk is one compiled
+call: ``dct_kernel``). First, in diagonal wavefronts over the blocks, each block's DC level
+(predicted by the median of its left, upper and upper-left neighbours', or by the previous
+frame's, as the encoder chooses per plane) and its count of nonzero AC levels; then the AC
+levels, only in blocks with nonzero levels still to come. An AC level's context is its
+frequency band, how many of the block's nonzero levels remain, and the level at the same place
+in the previous frame (its planes' levels by an integer DCT at this frame's steps): where the
+scene stands still, so do most levels. Luma and chroma planes keep separate counts, chroma's
+shared by its planes.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ CONTEXTS = CTX_NONZERO + COUNT_BUCKETS * (COUNT_NONE + 1)
 DC_MEDIAN, DC_PREVIOUS = 0, 1
 #: A frame is coded this way only where every plane's exceptions are at most this share of it.
 MAX_MISS_SHARE = 0.02
-#: A rebuilt plane's exceptions are at most its samples; steps 1..MAX_STEP.
+#: The row of a bit as likely 0 as 1 (signs, Exp-Golomb bits, the DC prediction's choice).
 _UNIFORM2 = np.ones(2, np.float64)
 
 
@@ -105,7 +108,7 @@ def priors() -> tuple[np.ndarray, np.ndarray]:
     return symbols, bits
 
 
-class _Counts:
+class Counts:
     """Adaptive counts of one family of planes (0 luma, 1 chroma): magnitude symbols per context,
     and Exp-Golomb bit counts, from the trained ``priors`` (or, ``untrained``, from PRIOR and 1:
     what the training starts from). ``tally``: also the plain number of each symbol per context."""
@@ -143,7 +146,7 @@ _RULES = (ESCAPE, CHUNK, INCREMENT, LIMIT)
 
 def encode_ints(
     enc: entropy.FrameEncoder,
-    counts: _Counts,
+    counts: Counts,
     values: np.ndarray,
     ctx: np.ndarray | int,
     signed: np.ndarray | bool = True,
@@ -165,7 +168,7 @@ def encode_ints(
 
 def decode_ints(
     dec: entropy.FrameDecoder,
-    counts: _Counts,
+    counts: Counts,
     ctx: np.ndarray | int,
     count: int,
     signed: np.ndarray | bool = True,
@@ -182,7 +185,7 @@ def decode_ints(
 
 def encode_ints_reference(
     enc: entropy.FrameEncoder,
-    counts: _Counts,
+    counts: Counts,
     values: np.ndarray,
     ctx: np.ndarray | int,
     signed: np.ndarray | bool = True,
@@ -214,7 +217,7 @@ def encode_ints_reference(
 
 def decode_ints_reference(
     dec: entropy.FrameDecoder,
-    counts: _Counts,
+    counts: Counts,
     ctx: np.ndarray | int,
     count: int,
     signed: np.ndarray | bool = True,
@@ -354,11 +357,11 @@ def encode_planes(
     enc: entropy.FrameEncoder,
     codes: list[PlaneCode],
     previous: list[np.ndarray] | None,
-    families: list[_Counts] | None = None,
+    families: list[Counts] | None = None,
 ) -> None:
     """Every plane's steps, levels and exceptions into ``enc`` (compiled); ``families``: the
     counts to start from (the training's), else the trained priors."""
-    families = families or [_Counts(f) for f in range(FAMILIES)]
+    families = families or [Counts(f) for f in range(FAMILIES)]
     for k, code in enumerate(codes):
         counts = families[min(k, 1)]
         steps, grid = code.fit.steps, code.fit.levels
@@ -397,7 +400,7 @@ def decode_planes(
     dec: entropy.FrameDecoder, shapes: list[tuple[int, int]], previous: list[np.ndarray] | None
 ) -> list[np.ndarray]:
     """Mirror of ``encode_planes``: the uint8 planes of ``shapes``."""
-    families = [_Counts(f) for f in range(FAMILIES)]
+    families = [Counts(f) for f in range(FAMILIES)]
     out = []
     for k, (height, width) in enumerate(shapes):
         counts = families[min(k, 1)]
@@ -449,8 +452,9 @@ def decode_planes(
         at = np.cumsum(decode_ints(dec, counts, CTX_GAP, count, signed=False) + 1) - 1
         if count and at[-1] >= plane.size:
             raise FormatError("JPEG planar frame: an exception outside its plane")
-        plane[at] += decode_ints(dec, counts, CTX_SAMPLE, count)
-        if count and (plane[at].min() < 0 or plane[at].max() > 255):
+        samples = plane[at].astype(np.int64) + decode_ints(dec, counts, CTX_SAMPLE, count)
+        if count and (samples.min() < 0 or samples.max() > 255):
             raise FormatError("JPEG planar frame: an exception outside 0..255")
-        out.append(plane.reshape(height, width).astype(np.uint8))
+        plane[at] = samples
+        out.append(plane.reshape(height, width))
     return out

@@ -34,7 +34,7 @@ def _group(ctx):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _update(table, ctx, symbols, increment, limit):  # pragma: no cover - compiled
-    """``_Counts.update``: every (context, symbol) raised by ``increment``, then each context
+    """``dct_coding.Counts.update``: every (context, symbol) raised by ``increment``, then each context
     touched whose row sums above ``limit`` halved (rounding up)."""
     for i in range(ctx.size):
         table[ctx[i], symbols[i]] += increment

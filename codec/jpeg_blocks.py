@@ -48,12 +48,12 @@ _C_INT = np.round(_C * (1 << _C_SHIFT)).astype(np.int64)
 
 
 def blocks(plane: np.ndarray) -> np.ndarray:
-    """(rows, columns, 8, 8) int64 blocks of a 2-D plane, its last row and column repeated to
-    whole blocks (what a JPEG encoder codes at the edges)."""
+    """(rows, columns, 8, 8) blocks of a 2-D plane (its dtype), its last row and column repeated
+    to whole blocks (what a JPEG encoder codes at the edges)."""
     h, w = plane.shape
     bh, bw = -(-h // N), -(-w // N)
-    padded = np.pad(plane.astype(np.int64), ((0, bh * N - h), (0, bw * N - w)), mode="edge")
-    return padded.reshape(bh, N, bw, N).swapaxes(1, 2)
+    padded = np.pad(plane, ((0, bh * N - h), (0, bw * N - w)), mode="edge")
+    return np.ascontiguousarray(padded.reshape(bh, N, bw, N).swapaxes(1, 2))
 
 
 def unblocks(blocks_: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -119,19 +119,34 @@ def dequantize(levels: np.ndarray, steps: np.ndarray) -> np.ndarray:
     return natural.reshape(*levels.shape[:-1], N, N)
 
 
+#: ``rebuild`` works through this many blocks at a time (the IDCT's integer temporaries are some
+#: 130 bytes a sample; a frame's worth would be a 1080p frame's 270 MB).
+REBUILD_BLOCKS = 4096
+
+
 def rebuild(levels: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """The blocks (rows, columns, 8, 8) that a JPEG decoder makes of ``levels`` (rows, columns, 64)."""
-    return idct(dequantize(levels, steps))
+    """The blocks (..., 8, 8), uint8, that a JPEG decoder makes of ``levels`` (..., 64)."""
+    flat = levels.reshape(-1, N * N)
+    out = np.empty((flat.shape[0], N, N), np.uint8)
+    for start in range(0, flat.shape[0], REBUILD_BLOCKS):
+        part = slice(start, start + REBUILD_BLOCKS)
+        out[part] = idct(dequantize(flat[part], steps))
+    return out.reshape(*levels.shape[:-1], N, N)
 
 
 def integer_levels(block_samples: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """Zigzag levels (..., 64) of samples' blocks (..., 8, 8) by an integer DCT, each rounded to the
     nearest multiple of its step (half away from zero): close to the levels the blocks were
-    decoded from, and the same on every platform (the decoder's contexts and predictions)."""
-    f = block_samples.astype(np.int64) - 128
-    coeffs = (_C_INT @ f @ _C_INT.T).reshape(*f.shape[:-2], N * N)[..., ZIGZAG]
+    decoded from, and the same on every platform (the decoder's contexts and predictions).
+    REBUILD_BLOCKS blocks at a time."""
+    flat = block_samples.reshape(-1, N, N)
+    out = np.empty((flat.shape[0], N * N), np.int64)
     unit = steps.astype(np.int64) << (2 * _C_SHIFT)
-    return np.sign(coeffs) * ((2 * np.abs(coeffs) + unit) // (2 * unit))
+    for start in range(0, flat.shape[0], REBUILD_BLOCKS):
+        f = flat[start : start + REBUILD_BLOCKS].astype(np.int64) - 128
+        coeffs = (_C_INT @ f @ _C_INT.T).reshape(-1, N * N)[:, ZIGZAG]
+        out[start : start + REBUILD_BLOCKS] = np.sign(coeffs) * ((2 * np.abs(coeffs) + unit) // (2 * unit))
+    return out.reshape(*block_samples.shape[:-2], N * N)
 
 
 class Fit(NamedTuple):
@@ -184,7 +199,7 @@ def fit(plane: np.ndarray, gate: bool = True) -> Fit | None:
     # that are not flat: a flat block's samples are its DC / 8 rounded, so its value is a
     # multiple of 8, up to 4 off the DC's.
     dc_blocks = _chosen((low > 0) & (high < 255) & (low < high), DC_BLOCKS)
-    dc = (flat[dc_blocks].sum(axis=1) - 128 * N * N) / N
+    dc = (flat[dc_blocks].astype(np.int64).sum(axis=1) - 128 * N * N) / N
     steps[0] = _step(dc)
     spread = np.mean((dc - np.round(dc / steps[0]) * steps[0]) ** 2) if dc.size else 0.0
     if gate and steps[0] < MIN_DC_STEP and spread > DC_SPREAD:
@@ -192,7 +207,11 @@ def fit(plane: np.ndarray, gate: bool = True) -> Fit | None:
     sample = _forward(flat[_chosen((low > 0) & (high < 255), STEP_BLOCKS)].reshape(-1, N, N))
     for z in range(1, N * N):
         steps[z] = _step(sample[:, z])
-    values = _forward(b).reshape(-1, N * N)
+    values = np.empty((flat.shape[0], N * N))
+    for start in range(0, flat.shape[0], REBUILD_BLOCKS):
+        values[start : start + REBUILD_BLOCKS] = _forward(
+            flat[start : start + REBUILD_BLOCKS].reshape(-1, N, N)
+        )
     levels = np.round(values / steps).astype(np.int64)
     for _ in range(SETTLE_SWEEPS):
         _settle_steps(levels, values, flat, steps)

@@ -258,7 +258,7 @@ def test_compiled_integers_match_the_numpy_reference():
         values = np.where(signed, values, np.abs(values))
         coded = []
         for encode in (dct_coding.encode_ints_reference, dct_coding.encode_ints):
-            counts = dct_coding._Counts(trial % 2)
+            counts = dct_coding.Counts(trial % 2)
             enc = entropy.FrameEncoder(compiled=True)
             encode(enc, counts, values, ctx, signed)
             coded.append((enc.finish(), counts.symbols, counts.bits))
@@ -267,4 +267,4 @@ def test_compiled_integers_match_the_numpy_reference():
         np.testing.assert_array_equal(coded[0][2], coded[1][2])
         for decode in (dct_coding.decode_ints_reference, dct_coding.decode_ints):
             dec = entropy.FrameDecoder(coded[0][0], compiled=True)
-            np.testing.assert_array_equal(decode(dec, dct_coding._Counts(trial % 2), ctx, n, signed), values)
+            np.testing.assert_array_equal(decode(dec, dct_coding.Counts(trial % 2), ctx, n, signed), values)

@@ -44,7 +44,7 @@ def tally(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, int]:
             codes = dct_coding.fit_frame(planes)
             if codes is not None:
                 families = [
-                    dct_coding._Counts(f, untrained=True, tally=True) for f in range(dct_coding.FAMILIES)
+                    dct_coding.Counts(f, untrained=True, tally=True) for f in range(dct_coding.FAMILIES)
                 ]
                 dct_coding.encode_planes(entropy.FrameEncoder(compiled=True), codes, previous, families)
                 for f, counts in enumerate(families):
