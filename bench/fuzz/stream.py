@@ -5,7 +5,8 @@ version: before decoding, the harness recomputes the CRC of every chunk it can f
 input's length is odd), so that mutations get past the chunk checksums into the parsers behind them.
 Seeds: tests/data/v*_stream.fpc, streams encoded from tests/data GIFs (a few frames, small crops)
 with last-frame, with last-frame in RGB modes only (``--no-palette``) and with conv2d-int, and
-planar streams (yuv420p, yuv420p10le, gray) of the test clip carphone_yuv420p_64x48.mkv.
+planar streams (yuv420p, yuv420p10le, gray) of the test clip carphone_yuv420p_64x48.mkv, and
+tests/data/v19_jpeg.fpc (planar frames of JPEG levels).
 
     python -m fpcodec.bench.fuzz.stream [-max_total_time=60 -timeout=30 -rss_limit_mb=3072] [CORPUS]
 """
@@ -19,7 +20,8 @@ with atheris.instrument_imports(
 ):
     from fpcodec.bitstream import entropy, palette  # noqa: F401 (instrumented for coverage)
     from fpcodec.codec import frame_coding, palette_coding, palette_context, pipeline  # noqa: F401
-    from fpcodec.codec import intra, motion, planar_coding, planar_rule, raster_rule  # noqa: F401
+    from fpcodec.codec import dct_coding, intra, jpeg_blocks, motion, planar_coding  # noqa: F401
+    from fpcodec.codec import planar_rule, raster_rule  # noqa: F401
     from fpcodec.codec.modes import planar  # noqa: F401
     from fpcodec.models import last_frame, registry  # noqa: F401
 

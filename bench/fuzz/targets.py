@@ -269,9 +269,10 @@ def _rgb_planes_stream(frames: list) -> bytes:
 def write_stream_seeds(corpus: Path) -> None:
     """tests/data/v*_stream.fpc, and streams of small clips: last-frame, last-frame in RGB modes only
     (--no-palette), conv2d-int, planar streams, a screen-like clip (copied blocks, repeats), a
-    dialog screenshot in the pass coder (the row schedule) and in palette LZ (version 15), and RGB
-    and RGBA frames as planes (version 16)."""
-    for path in sorted(TEST_DATA.glob("v*_stream.fpc")):
+    dialog screenshot in the pass coder (the row schedule) and in palette LZ (version 15), RGB
+    and RGBA frames as planes (version 16), and planar frames of JPEG levels (version 19:
+    tests/data/v19_jpeg.fpc)."""
+    for path in sorted(TEST_DATA.glob("v*_stream.fpc")) + [TEST_DATA / "v19_jpeg.fpc"]:
         (corpus / path.name).write_bytes(path.read_bytes())
     screen, dialog = _screen_frames(), _dialog_frames()
     (corpus / "screen_v9.fpc").write_bytes(pipeline.encode(screen, model="last-frame", lz_frames=False))
