@@ -26,6 +26,11 @@ it, and its cost is the motion cost above), the 8x8 search only where its size i
 size whose raster inter lost to the other's by BLOCK_MARGIN on the last frame where it was
 estimated is left out for PROBE - 1 frames; the motion cost's jumps do not bring it back.
 
+Version 19's JPEG levels (``codec.dct_coding``) are fitted before any kind is estimated. Where
+they won by far (JPEG_MARGIN), the next frames that fit take them without estimating the other
+kinds, PROBE - 1 in a row at most; where two frames in a row had none (natural video, MPEG-coded
+video), the next PROBE - 1 frames are not fitted.
+
 The decoder never knows which kinds were estimated: streams decode the same way. Key frames, which
 have no references, estimate every kind, and a key frame resets the probe (the pipeline makes a new
 one).
@@ -56,18 +61,18 @@ _MARGINS = {CTF_INTER: CTF_MARGIN, SMALL_BLOCKS: BLOCK_MARGIN, LARGE_BLOCKS: BLO
 INTRA_MARGIN = 0.2
 #: A group left out is estimated again on the PROBE-th frame at the latest.
 PROBE = 8
+#: ... or as soon as the luma motion cost leaves a factor of JUMP of the one it was last estimated at.
+JUMP = 1.5
 #: JPEG levels (version 19): after a frame whose JPEG levels came to at most JPEG_MARGIN times the
 #: other kinds' best estimate, the next frames that are JPEG levels skip estimating the other
-#: kinds, PROBE - 1 in a row at most (on the dev clips made Motion JPEG, JPEG levels cost
-#: 0.26-0.83 times the samples' stream).
+#: kinds, PROBE - 1 in a row at most (on the dev clips made Motion JPEG, the JPEG levels' streams
+#: are 0.14-0.62 times the samples': bench/results/jpeg_planes).
 JPEG_MARGIN = 0.8
 #: After JPEG_FAILS frames in a row that are not JPEG levels (the fit finds no JPEG decoder's
 #: planes: natural video, or MPEG-4 and MPEG-1 video, whose DC steps look like JPEG's but whose
 #: blocks do not rebuild), the next PROBE - 1 frames do not try (a full fit is 0.1-0.15 s a
 #: 320x240 frame: mecavideo_g1 encoded in 3.1x the time with it).
 JPEG_FAILS = 2
-#: ... or as soon as the luma motion cost leaves a factor of JUMP of the one it was last estimated at.
-JUMP = 1.5
 
 
 @dataclass

@@ -111,3 +111,27 @@ def test_estimate_without_a_probe_estimates_every_kind(monkeypatch) -> None:
     ]
     planar.estimate(planes, [frames[0]], geom)
     assert {planar.KIND_INTRA, planar.KIND_RASTER, planar.KIND_INTER, planar.KIND_RASTER_INTER} <= log[-1]
+
+
+def test_jpeg_levels_rules() -> None:
+    """After a frame that JPEG levels won by far, up to PROBE - 1 frames skip the other kinds;
+    after JPEG_FAILS frames without them, PROBE - 1 frames are not fitted, then one is."""
+    probe = planar_probe.PlanarProbe()
+    probe.update_jpeg(1000, 8 * 1000 / planar_probe.JPEG_MARGIN + 1)
+    assert [probe.skip_samples() for _ in range(planar_probe.PROBE)] == [True] * (planar_probe.PROBE - 1) + [
+        False
+    ]
+    probe.update_jpeg(1000, 8 * 1000)  # won, but not by the margin
+    assert not probe.skip_samples()
+    probe.update_jpeg(None, 8 * 1000)
+    assert not probe.skip_samples()
+    probe = planar_probe.PlanarProbe()
+    tried = []
+    for _ in range(21):
+        tried.append(probe.try_jpeg())
+        if tried[-1]:
+            probe.fitted_jpeg(False)
+    waits = [False] * (planar_probe.PROBE - 1)
+    assert tried == [True, True, *waits, True, *waits, True, False, False, False]
+    probe.fitted_jpeg(True)  # a frame with JPEG levels: every frame is fitted again
+    assert all(probe.try_jpeg() for _ in range(5))
