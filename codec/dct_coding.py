@@ -160,10 +160,8 @@ def encode_ints(
     from . import dct_kernel  # numba: loaded on first use
 
     values = np.ascontiguousarray(values, np.int64).ravel()
-    ctx = np.ascontiguousarray(np.broadcast_to(np.asarray(ctx, np.int64), values.shape)).ravel()
-    signed = np.ascontiguousarray(np.broadcast_to(np.asarray(signed, bool), values.shape)).ravel()
     if values.size:
-        dct_kernel.encode(enc, counts, values, ctx, signed, _RULES)
+        dct_kernel.encode(enc, counts, values, *_batch(ctx, signed, values.size), _RULES)
 
 
 def decode_ints(
@@ -176,11 +174,15 @@ def decode_ints(
     """Mirror of ``encode_ints``: ``count`` integers in contexts ``ctx`` (broadcast)."""
     from . import dct_kernel  # numba: loaded on first use
 
-    ctx = np.ascontiguousarray(np.broadcast_to(np.asarray(ctx, np.int64), (count,))).ravel()
-    signed = np.ascontiguousarray(np.broadcast_to(np.asarray(signed, bool), (count,))).ravel()
     if count == 0:
         return np.zeros(0, np.int64)
-    return dct_kernel.decode(dec, counts, ctx, signed, count, _RULES)
+    return dct_kernel.decode(dec, counts, *_batch(ctx, signed, count), count, _RULES)
+
+
+def _batch(ctx: np.ndarray | int, signed: np.ndarray | bool, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's contexts (int64) and signedness (bool), one each per value, contiguous."""
+    ctx = np.ascontiguousarray(np.broadcast_to(np.asarray(ctx, np.int64), (count,)))
+    return ctx, np.ascontiguousarray(np.broadcast_to(np.asarray(signed, bool), (count,)))
 
 
 def encode_ints_reference(
@@ -192,8 +194,7 @@ def encode_ints_reference(
 ) -> None:
     """``encode_ints`` in numpy, a few calls per context and chunk (the kernel's reference)."""
     values = np.asarray(values, np.int64).ravel()
-    ctx = np.broadcast_to(np.asarray(ctx, np.int64), values.shape).ravel()
-    signed = np.broadcast_to(np.asarray(signed, bool), values.shape).ravel()
+    ctx, signed = _batch(ctx, signed, values.size)
     for start in range(0, values.size, CHUNK):
         v, c = values[start : start + CHUNK], ctx[start : start + CHUNK]
         mag = np.abs(v)
@@ -223,8 +224,7 @@ def decode_ints_reference(
     signed: np.ndarray | bool = True,
 ) -> np.ndarray:
     """``decode_ints`` in numpy (the kernel's reference)."""
-    ctx = np.broadcast_to(np.asarray(ctx, np.int64), (count,)).ravel()
-    signed = np.broadcast_to(np.asarray(signed, bool), (count,)).ravel()
+    ctx, signed = _batch(ctx, signed, count)
     out = np.empty(count, np.int64)
     for start in range(0, count, CHUNK):
         c = ctx[start : start + CHUNK]

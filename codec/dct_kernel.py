@@ -14,10 +14,6 @@ import numpy as np
 from ..bitstream import range_decoder, range_encoder
 from ..bitstream.table_kernel import first_call
 
-#: Magnitude symbols, escape and counts' rules: ``dct_coding``'s (passed in, so that one module
-#: holds them).
-_UNIFORM2 = np.ones(2, np.float64)
-
 
 @numba.njit(cache=True, nogil=True)
 def _group(ctx):  # pragma: no cover - compiled
@@ -47,6 +43,38 @@ def _update(table, ctx, symbols, increment, limit):  # pragma: no cover - compil
 
 
 @numba.njit(cache=True, nogil=True)
+def _decode_grouped(table, ctx, words, state, out):  # pragma: no cover - compiled
+    """Symbols into ``out`` grouped by context (``_group``), each group under its context's row of
+    counts in ``table``; a range decoder status."""
+    order, starts = _group(ctx)
+    for g in range(starts.size - 1):
+        row = table[ctx[order[starts[g]]]].astype(np.float64)
+        scale = range_decoder.row_scale(row)
+        if scale < 0.0:
+            return range_decoder.BAD_ROW
+        for i in range(starts[g], starts[g + 1]):
+            s = range_decoder.decode_symbol(row, scale, words, state)
+            if s < 0:
+                return range_decoder.BAD_DATA
+            out[order[i]] = s
+    return range_decoder.OK
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode_grouped(table, ctx, symbols, state, out):  # pragma: no cover - compiled
+    """Mirror of ``_decode_grouped``."""
+    order, starts = _group(ctx)
+    for g in range(starts.size - 1):
+        row = table[ctx[order[starts[g]]]].astype(np.float64)
+        scale = range_decoder.row_scale(row)
+        if scale < 0.0:
+            return range_decoder.BAD_ROW
+        for i in range(starts[g], starts[g + 1]):
+            range_encoder._encode_row_symbol(row, scale, symbols[order[i]], state, out)
+    return range_decoder.OK
+
+
+@numba.njit(cache=True, nogil=True)
 def decode_ints(
     ctx, signed, symbols_table, bits_table, escape, chunk, increment, limit, words, state, out
 ):  # pragma: no cover - compiled
@@ -58,33 +86,17 @@ def decode_ints(
         c = ctx[start:stop]
         n = stop - start
         sym = np.empty(n, np.int64)
-        order, starts = _group(c)
-        for g in range(starts.size - 1):
-            row = symbols_table[c[order[starts[g]]]].astype(np.float64)
-            scale = range_decoder.row_scale(row)
-            if scale < 0.0:
-                return range_decoder.BAD_ROW
-            for i in range(starts[g], starts[g + 1]):
-                s = range_decoder.decode_symbol(row, scale, words, state)
-                if s < 0:
-                    return range_decoder.BAD_DATA
-                sym[order[i]] = s
+        status = _decode_grouped(symbols_table, c, words, state, sym)
+        if status != range_decoder.OK:
+            return status
         mag = sym.copy()
         escaped = np.flatnonzero(sym == escape)
         if escaped.size:
             ce = c[escaped]
             nbits = np.empty(escaped.size, np.int64)
-            order, starts = _group(ce)
-            for g in range(starts.size - 1):
-                row = bits_table[ce[order[starts[g]]]].astype(np.float64)
-                scale = range_decoder.row_scale(row)
-                if scale < 0.0:
-                    return range_decoder.BAD_ROW
-                for i in range(starts[g], starts[g + 1]):
-                    s = range_decoder.decode_symbol(row, scale, words, state)
-                    if s < 0:
-                        return range_decoder.BAD_DATA
-                    nbits[order[i]] = s
+            status = _decode_grouped(bits_table, ce, words, state, nbits)
+            if status != range_decoder.OK:
+                return status
             rest = np.ones(escaped.size, np.int64)
             for j in range(nbits.max()):
                 for e in range(escaped.size):
@@ -122,14 +134,8 @@ def encode_ints(
         n = stop - start
         mag = np.abs(v)
         sym = np.minimum(mag, escape)
-        order, starts = _group(c)
-        for g in range(starts.size - 1):
-            row = symbols_table[c[order[starts[g]]]].astype(np.float64)
-            scale = range_decoder.row_scale(row)
-            if scale < 0.0:
-                return range_decoder.BAD_ROW
-            for i in range(starts[g], starts[g + 1]):
-                range_encoder._encode_row_symbol(row, scale, sym[order[i]], state, out)
+        if _encode_grouped(symbols_table, c, sym, state, out) != range_decoder.OK:
+            return range_decoder.BAD_ROW
         escaped = np.flatnonzero(sym == escape)
         if escaped.size:
             ce = c[escaped]
@@ -142,14 +148,8 @@ def encode_ints(
                 nbits[e] = k
             if nbits.max() >= bits_table.shape[1]:
                 return range_encoder.BAD_SYMBOL
-            order, starts = _group(ce)
-            for g in range(starts.size - 1):
-                row = bits_table[ce[order[starts[g]]]].astype(np.float64)
-                scale = range_decoder.row_scale(row)
-                if scale < 0.0:
-                    return range_decoder.BAD_ROW
-                for i in range(starts[g], starts[g + 1]):
-                    range_encoder._encode_row_symbol(row, scale, nbits[order[i]], state, out)
+            if _encode_grouped(bits_table, ce, nbits, state, out) != range_decoder.OK:
+                return range_decoder.BAD_ROW
             for j in range(nbits.max()):
                 for e in range(escaped.size):
                     if nbits[e] > j:
