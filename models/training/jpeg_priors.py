@@ -2,7 +2,8 @@
 
 ``python -m fpcodec.models.training.jpeg_priors CLIP.avi ... -o models/weights/jpeg-priors.safetensors``
 
-The coder's counts adapt within a frame and start over at every frame (a frame decodes alone);
+The coder's counts adapt within a frame and start over at every frame (the planar decoder keeps
+no state but its reference frames);
 starting from counts that already know how JPEG levels fall in each context saves what each frame
 would spend learning it again (12.1 % of the bytes, leave one source out, on the dev split's
 Motion JPEG: ``models/TRAINING.md``). Every frame of the clips is coded from the untrained start
