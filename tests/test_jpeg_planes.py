@@ -167,7 +167,7 @@ def test_motion_jpeg_round_trip_through_the_cli(tmp_path, size, pix_fmt):
     assert (tmp_path / "a.fpc").stat().st_size < 0.8 * (tmp_path / "b.fpc").stat().st_size
 
 
-def test_kind_4_is_refused_before_version_19(mjpeg420):
+def test_kind_4_is_refused_before_version_19_and_in_deep_streams(mjpeg420):
     planes = _planes(mjpeg420)[0]
     geometry = planar_coding.geometry(*_geometry_args(planes))
     mode, payload = planar_coding.encode_frame(planes, [], geometry)
@@ -176,6 +176,9 @@ def test_kind_4_is_refused_before_version_19(mjpeg420):
     assert all(np.array_equal(a, b) for a, b in zip(out, planes, strict=True))
     with pytest.raises(FormatError, match="kind 4"):
         planar_coding.decode_frame(mode, payload, [], geometry, FormatProfile.for_version(18))
+    deep = planar_coding.geometry(pixel_format_by_name("yuv420p10le"), *_geometry_args(planes)[1:])
+    with pytest.raises(FormatError, match="kind 4 .* deeper than 8 bits"):
+        planar_coding.decode_frame(mode, payload, [], deep)
 
 
 def test_damaged_levels_are_refused_or_differ(mjpeg420):

@@ -725,7 +725,9 @@ def _decode_jpeg(
 ) -> list[np.ndarray]:
     """Mirror of ``encode_jpeg``."""
     if not jpeg_codable(geometry):
-        raise FormatError("planar frame of kind 4 (JPEG levels) in a stream of planes deeper than 8 bits")
+        raise FormatError(
+            "planar frame of kind 4 (JPEG levels) in a stream whose planes are deeper than 8 bits or less green"
+        )
     dec = entropy.FrameDecoder(payload[4:], compiled=True)
     return dct_coding.decode_planes(
         dec, [(g.height, g.width) for g in geometry], references[0] if references else None
