@@ -28,7 +28,7 @@ import numpy as np
 
 from ..bitstream import entropy
 from ..bitstream.errors import FormatError, WeightsError
-from . import jpeg_blocks
+from . import jpeg_blocks, raster_rule
 
 #: Magnitude symbols 0..ESCAPE - 1 are the magnitude; ESCAPE: at least ESCAPE, the rest follows
 #: as Exp-Golomb (a bit count under adaptive counts, then the bits).
@@ -297,9 +297,7 @@ def _dc_side(fronts: _Wavefronts, blocks: np.ndarray, dc: np.ndarray) -> tuple[n
     left, up, corner = fronts.left[blocks], fronts.up[blocks], fronts.up_left[blocks]
     a, b, c = dc[left], dc[up], dc[corner]
     has_a, has_b = left >= 0, up >= 0
-    big, small = np.maximum(a, b), np.minimum(a, b)
-    median = np.where(c >= big, small, np.where(c <= small, big, a + b - c))
-    pred = np.where(has_a & has_b, median, np.where(has_a, a, np.where(has_b, b, 0)))
+    pred = np.where(has_a & has_b, raster_rule.median(a, b, c), np.where(has_a, a, np.where(has_b, b, 0)))
     gradient = np.where(has_a & has_b, np.abs(a - c) + np.abs(b - c), 0)
     return pred, GRADIENT_BUCKET[np.minimum(gradient, GRADIENT_BUCKET.size - 1)]
 
@@ -343,16 +341,6 @@ def _previous_levels(previous: np.ndarray | None, steps: np.ndarray) -> np.ndarr
     return jpeg_blocks.integer_levels(jpeg_blocks.blocks(previous), steps).reshape(-1, 64)
 
 
-def _pick_prediction(fronts: _Wavefronts, dc: np.ndarray, prev: np.ndarray | None) -> int:
-    """The encoder's DC prediction for a plane: the one with the smaller sum of |differences|."""
-    if prev is None:
-        return DC_MEDIAN
-    median = np.zeros_like(dc)
-    for blocks in fronts.fronts():
-        median[blocks] = _dc_side(fronts, blocks, dc)[0]
-    return int(np.abs(dc - prev[:, 0]).sum() < np.abs(dc - median).sum())
-
-
 def encode_planes(
     enc: entropy.FrameEncoder,
     codes: list[PlaneCode],
@@ -370,30 +358,31 @@ def encode_planes(
         prev = _previous_levels(None if previous is None else previous[k], steps)
         fronts = _Wavefronts(*grid.shape[:2])
         dc, nonzero = levels[:, 0], np.count_nonzero(levels[:, 1:], axis=1)
-        pick = _pick_prediction(fronts, dc, prev)
-        if prev is not None:
-            enc.ranges.encode_fixed(np.array([pick]), _UNIFORM2)
+        # Every DC and count is known here, so their predictions and contexts come at once (the
+        # decoder's come wavefront by wavefront, from what it has decoded).
+        every = np.arange(dc.size)
+        median, bucket = _dc_side(fronts, every, dc)
         prev_nonzero = None if prev is None else np.count_nonzero(prev[:, 1:], axis=1)
+        count_ctx = _count_context(fronts, every, nonzero, prev_nonzero)
+        pick = DC_MEDIAN  # the encoder's choice: the smaller sum of |differences|
+        if prev is not None:
+            pick = int(np.abs(dc - prev[:, 0]).sum() < np.abs(dc - median).sum())
+            enc.ranges.encode_fixed(np.array([pick]), _UNIFORM2)
+        diff = dc - (prev[:, 0] if pick == DC_PREVIOUS else median)
+        dc_ctx = CTX_DC + pick * GRADIENT_BUCKETS + bucket
         for blocks in fronts.fronts():
-            pred, bucket = _dc_side(fronts, blocks, dc)
-            if pick == DC_PREVIOUS:
-                pred = prev[blocks, 0]
-            ctx = np.r_[
-                CTX_DC + pick * GRADIENT_BUCKETS + bucket,
-                _count_context(fronts, blocks, nonzero, prev_nonzero),
-            ]
-            values = np.r_[dc[blocks] - pred, nonzero[blocks]]
+            values = np.r_[diff[blocks], nonzero[blocks]]
+            ctx = np.r_[dc_ctx[blocks], count_ctx[blocks]]
             encode_ints(enc, counts, values, ctx, np.arange(values.size) < blocks.size)
         remaining = nonzero.copy()
         for z in range(1, 64):
             chosen = np.flatnonzero(remaining)
             encode_ints(enc, counts, levels[chosen, z], _ac_contexts(remaining, z, prev, chosen))
             remaining[chosen] -= levels[chosen, z] != 0
-        rebuilt = jpeg_blocks.unblocks(jpeg_blocks.rebuild(grid, steps), *code.plane.shape).ravel()
         misses = code.fit.misses
         encode_ints(enc, counts, np.array([misses.size]), CTX_COUNT, signed=False)
         encode_ints(enc, counts, np.diff(np.r_[-1, misses]) - 1, CTX_GAP, signed=False)
-        encode_ints(enc, counts, code.plane.ravel()[misses].astype(np.int64) - rebuilt[misses], CTX_SAMPLE)
+        encode_ints(enc, counts, code.fit.deltas, CTX_SAMPLE)
 
 
 def decode_planes(

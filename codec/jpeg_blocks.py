@@ -155,6 +155,7 @@ class Fit(NamedTuple):
     steps: np.ndarray  # (64,) int64, zigzag order, 1..MAX_STEP
     levels: np.ndarray  # (rows, columns, 64) int64, zigzag order
     misses: np.ndarray  # flat indices of the samples the levels do not rebuild
+    deltas: np.ndarray  # those samples less what the levels rebuild there, int64
 
 
 #: A coefficient position's step is the one that describes its values in the fewest bits: per
@@ -219,7 +220,8 @@ def fit(plane: np.ndarray, gate: bool = True) -> Fit | None:
     levels = levels.reshape(*b.shape[:2], N * N)
     rebuilt = unblocks(rebuild(levels, steps), *plane.shape)
     misses = np.flatnonzero(rebuilt.ravel() != plane.ravel())
-    return Fit(steps, levels, misses)
+    deltas = plane.ravel()[misses].astype(np.int64) - rebuilt.ravel()[misses]
+    return Fit(steps, levels, misses, deltas)
 
 
 #: ``_settle_steps`` tries the steps this far from each chosen one, on at most SETTLE_BLOCKS of

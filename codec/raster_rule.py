@@ -290,7 +290,7 @@ def params_reference(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> t
     mid = 1 << (depth - 1)
     ok = neighbours != _MID
     a, b, c, d = np.where(ok, plane[np.where(ok, neighbours, 0)], mid)
-    pred = _median(a, b, c)
+    pred = median(a, b, c)
     activity = (np.abs(d - b) + np.abs(b - c) + np.abs(c - a)) >> (depth - 8)
     return 16 * pred, np.searchsorted(THRESHOLDS, activity, side="right")
 
@@ -390,8 +390,8 @@ def inter_params_reference(
     ref = np.where(ok, mc[idx], 0)
     mid = 1 << (depth - 1)
     here = mc[targets]
-    pred = _median(*np.where(ok, cur, mid))
-    ref_pred = _median(*np.where(ok, ref, mid))
+    pred = median(*np.where(ok, cur, mid))
+    ref_pred = median(*np.where(ok, ref, mid))
     a, b, c, d = np.where(ok, cur, mid)
     spread = 36 * (np.abs(d - b) + np.abs(b - c) + np.abs(c - a))
     err_smooth = np.abs(here - ref_pred) * 144 + spread
@@ -501,7 +501,8 @@ def level_scales(table: np.ndarray, offsets: np.ndarray, scales: int) -> np.ndar
     return np.clip(table[:, None] + offsets[None, :], 0, scales - 1).ravel()
 
 
-def _median(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray | None = None) -> np.ndarray:
-    """MED: min(a, b) if c >= max(a, b), max(a, b) if c <= min(a, b), else a + b - c."""
+def median(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray | None = None) -> np.ndarray:
+    """MED (LOCO-I's median edge detector; also ``dct_coding``'s DC prediction): min(a, b) if
+    c >= max(a, b), max(a, b) if c <= min(a, b), else a + b - c."""
     low, high = np.minimum(a, b), np.maximum(a, b)
     return np.where(c >= high, low, np.where(c <= low, high, a + b - c))
