@@ -40,21 +40,45 @@ _LAMBDA = 1
 
 _TAPS = (1, -5, 20, 20, -5, 1)
 
+#: Interpolation rules of an inter frame's references (version 20; before, H264 only). Video
+#: that MPEG-1/2 or MPEG-4 part 2 (DivX, Xvid) coded was predicted from bilinear half samples,
+#: not H.264's 6-tap ones, and its chroma by vectors of its own rounding: blocks the source
+#: coded without a residual are then exact copies of the reference read its way, and cost
+#: next to nothing (bench/results/mpeg_interpolation). H264: the 6-tap half samples, H.264's
+#: eighth-sample chroma. MPEG12: half samples (a + b + 1) >> 1 and (a + b + c + d + 2) >> 2,
+#: a chroma axis subsampled by 2^L reads the luma half-sample vector m as m / 2^L rounded
+#: toward zero (MPEG-1/2). MPEG4: the same half samples, chroma vector (m >> L) | (m mod 2^L != 0)
+#: (MPEG-4 part 2 with rounding_control 0). MPEG4_DOWN: MPEG4 rounding halves down, (a + b) >> 1
+#: and (a + b + c + d + 1) >> 2 (rounding_control 1, which MPEG-4 encoders alternate between P
+#: frames). Quarter samples are the mean of the two nearest whole or half ones under every rule.
+H264, MPEG12, MPEG4, MPEG4_DOWN = 0, 1, 2, 3
+INTERPOLATIONS = 4
 
-def half_sample_plane(ref: np.ndarray, max_value: int) -> np.ndarray:
+
+def half_sample_plane(ref: np.ndarray, max_value: int, rule: int = H264) -> np.ndarray:
     """The (2H, 2W) plane (uint8 up to 8 bits, else uint16) of ``ref`` at half-sample positions: [2y, 2x] is ref[y, x],
-    [2y, 2x+1] and [2y+1, 2x] the 6-tap horizontal and vertical half samples, [2y+1, 2x+1] the
-    centre; samples outside the plane repeat its edge. Computed by the compiled
-    ``motion_kernel``; ``half_sample_plane_reference`` is the same in numpy."""
+    [2y, 2x+1] and [2y+1, 2x] the horizontal and vertical half samples, [2y+1, 2x+1] the
+    centre, by the interpolation ``rule`` (6-tap, or bilinear); samples outside the plane
+    repeat its edge. Computed by the compiled ``motion_kernel``;
+    ``half_sample_plane_reference`` is the same in numpy."""
     from . import motion_kernel  # numba: loaded on first use
 
-    return motion_kernel.half_sample_plane(ref, max_value)
+    return motion_kernel.half_sample_plane(ref, max_value, rule)
 
 
-def half_sample_plane_reference(ref: np.ndarray, max_value: int) -> np.ndarray:
+def half_sample_plane_reference(ref: np.ndarray, max_value: int, rule: int = H264) -> np.ndarray:
     """``half_sample_plane`` in numpy (for testing the kernel)."""
     r = ref.astype(np.int64)
     h, w = r.shape
+    if rule != H264:
+        up = 0 if rule == MPEG4_DOWN else 1
+        p = np.pad(r, ((0, 1), (0, 1)), mode="edge")
+        out = np.empty((2 * h, 2 * w), np.int64)
+        out[0::2, 0::2] = r
+        out[0::2, 1::2] = (p[:-1, :-1] + p[:-1, 1:] + up) >> 1
+        out[1::2, 0::2] = (p[:-1, :-1] + p[1:, :-1] + up) >> 1
+        out[1::2, 1::2] = (p[:-1, :-1] + p[:-1, 1:] + p[1:, :-1] + p[1:, 1:] + 1 + up) >> 2
+        return out
     p = np.pad(r, 3, mode="edge")
     horiz = _filter(p[3 : 3 + h], axis=1, length=w)  # unrounded, between x and x+1
     vert = _filter(p[:, 3 : 3 + w], axis=0, length=h)
@@ -129,23 +153,87 @@ def compensate_reference(
 
 
 def compensate_chroma(
-    ref: np.ndarray, vy: np.ndarray, vx: np.ndarray, log2_h: int, log2_w: int, block_h: int, block_w: int
+    ref: np.ndarray,
+    vy: np.ndarray,
+    vx: np.ndarray,
+    log2_h: int,
+    log2_w: int,
+    block_h: int,
+    block_w: int,
+    rule: int = H264,
 ) -> np.ndarray:
-    """A chroma plane compensated by the luma field (quarter luma samples): bilinear at eighths
-    of a chroma sample, H.264's chroma rule ((8-fx)(8-fy)A + fx(8-fy)B + (8-fx)fy C + fx fy D + 32) >> 6,
-    the vector being ``v * 2 >> log2`` eighths (for 4:2:0 the luma vector itself, as in H.264).
+    """A chroma plane compensated by the luma field (quarter luma samples). H264: bilinear at
+    eighths of a chroma sample, H.264's chroma rule ((8-fx)(8-fy)A + fx(8-fy)B + (8-fx)fy C + fx fy
+    D + 32) >> 6, the vector being ``v * 2 >> log2`` eighths (for 4:2:0 the luma vector itself,
+    as in H.264). The MPEG rules: the vector in chroma half samples from the luma half-sample
+    vector ``v >> 1`` as INTERPOLATIONS and ``mpeg_chroma_field`` say, read as the luma half
+    samples are (bilinear).
     Computed by the compiled ``motion_kernel``; ``compensate_chroma_reference`` in numpy."""
     from . import motion_kernel  # numba: loaded on first use
 
-    return motion_kernel.compensate_chroma(ref, vy, vx, log2_h, log2_w, block_h, block_w)
+    return motion_kernel.compensate_chroma(ref, vy, vx, log2_h, log2_w, block_h, block_w, rule)
+
+
+#: MPEG-4's (H.263's) rounding of a macroblock's four luma vectors to one chroma vector:
+#: c = _ROUND_CHROMA[x & 15] + (x >> 3) for x the sum of the four luma half-sample components.
+_ROUND_CHROMA = np.array([0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1], np.int64)
+
+
+def mpeg_chroma_field(
+    vy: np.ndarray, vx: np.ndarray, log2_h: int, log2_w: int, block: int, rule: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each block's chroma vector (int64, in the plane's half samples) under an MPEG rule
+    (INTERPOLATIONS) from the luma field (quarter samples, blocks of ``block`` luma samples)
+    of a plane subsampled by 2^log2_h, 2^log2_w. MPEG4 and MPEG4_DOWN on 4:2:0 with 8x8 blocks
+    give the four blocks of each whole 16x16 macroblock (field blocks 2i..2i+1, 2j..2j+1) one
+    vector from the sum of theirs, as MPEG-4 decodes four-vector macroblocks (and, for four equal
+    vectors, the one-vector rule)."""
+    out = []
+    for v, log2 in ((vy, log2_h), (vx, log2_w)):
+        m = np.asarray(v, np.int64) >> 1  # luma half samples
+        if log2 == 0:
+            c = m
+        elif rule == MPEG12:
+            c = np.where(m < 0, -((-m) >> log2), m >> log2)
+        else:
+            c = (m >> log2) | ((m & ((1 << log2) - 1)) != 0)
+        out.append(c)
+    if rule in (MPEG4, MPEG4_DOWN) and block == BLOCK and log2_h == log2_w == 1:
+        bh, bw = (vy.shape[0] // 2) * 2, (vy.shape[1] // 2) * 2  # whole macroblocks
+        for k, v in enumerate((vy, vx)):
+            m = np.asarray(v, np.int64)[:bh, :bw] >> 1
+            total = m.reshape(bh // 2, 2, bw // 2, 2).sum(axis=(1, 3))
+            c = _ROUND_CHROMA[total & 15] + (total >> 3)
+            out[k][:bh, :bw] = np.repeat(np.repeat(c, 2, axis=0), 2, axis=1)
+    return out[0], out[1]
 
 
 def compensate_chroma_reference(
-    ref: np.ndarray, vy: np.ndarray, vx: np.ndarray, log2_h: int, log2_w: int, block_h: int, block_w: int
+    ref: np.ndarray,
+    vy: np.ndarray,
+    vx: np.ndarray,
+    log2_h: int,
+    log2_w: int,
+    block_h: int,
+    block_w: int,
+    rule: int = H264,
 ) -> np.ndarray:
     """``compensate_chroma`` in numpy (for testing the kernel)."""
     h, w = ref.shape
     r = ref.astype(np.int64)
+    if rule != H264:
+        up = 0 if rule == MPEG4_DOWN else 1
+        fy, fx = mpeg_chroma_field(vy, vx, log2_h, log2_w, block_h << log2_h, rule)
+        cy, cx = per_sample(fy, block_h, block_w, h, w), per_sample(fx, block_h, block_w, h, w)
+        y0, x0 = np.arange(h)[:, None] + (cy >> 1), np.arange(w)[None, :] + (cx >> 1)
+        fy, fx = cy & 1, cx & 1
+
+        def at(y, x):
+            return r[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
+
+        a, b, c, d = at(y0, x0), at(y0, x0 + 1), at(y0 + 1, x0), at(y0 + 1, x0 + 1)
+        both = (a + b + c + d + 1 + up) >> 2
+        return np.where(fy & fx, both, np.where(fx, (a + b + up) >> 1, np.where(fy, (a + c + up) >> 1, a)))
     ey = 8 * np.arange(h)[:, None] + per_sample((vy * 2) >> log2_h, block_h, block_w, h, w)
     ex = 8 * np.arange(w)[None, :] + per_sample((vx * 2) >> log2_w, block_h, block_w, h, w)
     y0, x0 = ey >> 3, ex >> 3

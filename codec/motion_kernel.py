@@ -21,6 +21,11 @@ from ..bitstream.table_kernel import first_call
 from . import raster_rule
 
 
+#: Per interpolation rule (``motion.INTERPOLATIONS``), what the bilinear rules add before
+#: halving: 1 rounds halves up (MPEG-1/2, MPEG-4 with rounding_control 0), 0 down.
+_ROUNDING = (1, 1, 1, 0)
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _sample(half, y, x, vy, vx):  # pragma: no cover - compiled
     """The compensated sample at (y, x) for the vector (vy, vx) in quarter samples: whole and half
@@ -256,12 +261,56 @@ def _compensate_chroma(ref, vy, vx, log2_h, log2_w, block_h, block_w, out):  # p
             out[y, x] = (total + 32) >> 6
 
 
-def half_sample_plane(ref: np.ndarray, max_value: int) -> np.ndarray:
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _bilinear_half_plane(ref, rounding, out):  # pragma: no cover - compiled
+    h, w = ref.shape
+    for y in numba.prange(h):
+        y1 = min(y + 1, h - 1)
+        for x in range(w):
+            x1 = min(x + 1, w - 1)
+            a, b = np.int64(ref[y, x]), np.int64(ref[y, x1])
+            c, d = np.int64(ref[y1, x]), np.int64(ref[y1, x1])
+            out[2 * y, 2 * x] = a
+            out[2 * y, 2 * x + 1] = (a + b + rounding) >> 1
+            out[2 * y + 1, 2 * x] = (a + c + rounding) >> 1
+            out[2 * y + 1, 2 * x + 1] = (a + b + c + d + 1 + rounding) >> 2
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _compensate_chroma_mpeg(ref, vy, vx, block_h, block_w, rounding, out):  # pragma: no cover - compiled
+    """(vy, vx): each block's vector in the plane's half samples (``motion.mpeg_chroma_field``)."""
+    h, w = ref.shape
+    for y in numba.prange(h):
+        by = y // block_h
+        for x in range(w):
+            bx = x // block_w
+            cy, cx = np.int64(vy[by, bx]), np.int64(vx[by, bx])
+            y0, x0, fy, fx = y + (cy >> 1), x + (cx >> 1), cy & 1, cx & 1
+            ya, yb = min(max(y0, 0), h - 1), min(max(y0 + 1, 0), h - 1)
+            xa, xb = min(max(x0, 0), w - 1), min(max(x0 + 1, 0), w - 1)
+            a = np.int64(ref[ya, xa])
+            if fy and fx:
+                total = a + np.int64(ref[ya, xb]) + np.int64(ref[yb, xa]) + np.int64(ref[yb, xb])
+                out[y, x] = (total + 1 + rounding) >> 2
+            elif fx:
+                out[y, x] = (a + np.int64(ref[ya, xb]) + rounding) >> 1
+            elif fy:
+                out[y, x] = (a + np.int64(ref[yb, xa]) + rounding) >> 1
+            else:
+                out[y, x] = a
+
+
+def half_sample_plane(ref: np.ndarray, max_value: int, rule: int = 0) -> np.ndarray:
     """``motion.half_sample_plane_reference``'s (2H, 2W) plane, in the samples' own width (uint8
     up to 8 bits, else uint16: every value is clipped to 0..max_value), a quarter or half of the
     int32 plane it was: an encoder holds one per reference frame."""
     ref = np.ascontiguousarray(ref)
     h, w = ref.shape
+    if rule:
+        out = np.empty((2 * h, 2 * w), np.uint8 if max_value <= 0xFF else np.uint16)
+        with first_call(_bilinear_half_plane):
+            _bilinear_half_plane(ref, _ROUNDING[rule], out)
+        return out
     horiz = np.empty((h, w), np.int32)  # |sum| < 52 x 65535: int32 holds 16-bit samples' sums
     out = np.empty((2 * h, 2 * w), np.uint8 if max_value <= 0xFF else np.uint16)
     with first_call(_horizontal):
@@ -278,13 +327,28 @@ def _vectors(vy: np.ndarray, vx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def compensate_chroma(
-    ref: np.ndarray, vy: np.ndarray, vx: np.ndarray, log2_h: int, log2_w: int, block_h: int, block_w: int
+    ref: np.ndarray,
+    vy: np.ndarray,
+    vx: np.ndarray,
+    log2_h: int,
+    log2_w: int,
+    block_h: int,
+    block_w: int,
+    rule: int = 0,
 ) -> np.ndarray:
     """``motion.compensate_chroma_reference``'s (H, W) int64 plane."""
     out = np.empty(ref.shape, np.int64)
+    ref = np.ascontiguousarray(ref)
+    if rule:
+        from . import motion
+
+        cy, cx = _vectors(*motion.mpeg_chroma_field(vy, vx, log2_h, log2_w, block_h << log2_h, rule))
+        with first_call(_compensate_chroma_mpeg):
+            _compensate_chroma_mpeg(ref, cy, cx, block_h, block_w, _ROUNDING[rule], out)
+        return out
     vy, vx = _vectors(vy, vx)
     with first_call(_compensate_chroma):
-        _compensate_chroma(np.ascontiguousarray(ref), vy, vx, log2_h, log2_w, block_h, block_w, out)
+        _compensate_chroma(ref, vy, vx, log2_h, log2_w, block_h, block_w, out)
     return out
 
 

@@ -55,29 +55,65 @@ def test_whole_sample_costs_are_the_numpy_sums(block: int) -> None:
     )
 
 
+@pytest.mark.parametrize("rule", range(motion.INTERPOLATIONS))
 @pytest.mark.parametrize(
     ("h", "w", "dtype", "top"),
     [(37, 53, np.uint8, 255), (1, 1, np.uint8, 255), (5, 9, np.uint16, 1023), (6, 7, np.uint16, 65535)],
 )
-def test_half_sample_plane_is_the_numpy_rule(h: int, w: int, dtype, top: int) -> None:
+def test_half_sample_plane_is_the_numpy_rule(h: int, w: int, dtype, top: int, rule: int) -> None:
     ref = np.random.default_rng(h + w).integers(0, top + 1, (h, w)).astype(dtype)
     ref[0, :] = top  # filters that overshoot and are clipped at both ends
     ref[-1, :] = 0
-    got = motion.half_sample_plane(ref, top)
+    got = motion.half_sample_plane(ref, top, rule)
     assert got.dtype == (np.uint8 if top <= 255 else np.uint16) and got.shape == (2 * h, 2 * w)
-    assert np.array_equal(got, motion.half_sample_plane_reference(ref, top))
+    assert np.array_equal(got, motion.half_sample_plane_reference(ref, top, rule))
 
 
-@pytest.mark.parametrize(("log2_h", "log2_w"), [(1, 1), (0, 1), (0, 0)])
-def test_compensate_chroma_is_the_numpy_rule(log2_h: int, log2_w: int) -> None:
+@pytest.mark.parametrize("rule", range(motion.INTERPOLATIONS))
+@pytest.mark.parametrize(("log2_h", "log2_w"), [(1, 1), (0, 1), (0, 0), (1, 2)])
+def test_compensate_chroma_is_the_numpy_rule(log2_h: int, log2_w: int, rule: int) -> None:
     rng = np.random.default_rng(log2_h * 2 + log2_w)
     h, w = 37, 53  # luma size; chroma subsampled by 2^log2
     ch, cw = -(-h // (1 << log2_h)), -(-w // (1 << log2_w))
     ref = rng.integers(0, 256, (ch, cw)).astype(np.uint8)
     vy, vx = _field(rng, h, w, np.int64)
+    vy[-1, -1], vx[-1, -1] = -3, 5  # odd half samples, negative: the rules' roundings differ
     block_h, block_w = motion.BLOCK >> log2_h, motion.BLOCK >> log2_w
-    args = (ref, vy, vx, log2_h, log2_w, block_h, block_w)
+    args = (ref, vy, vx, log2_h, log2_w, block_h, block_w, rule)
     assert np.array_equal(motion.compensate_chroma(*args), motion.compensate_chroma_reference(*args))
+
+
+def test_mpeg_rules_read_half_samples_as_mpeg_decoders_do() -> None:
+    """The MPEG rules by hand on a 2x2 plane: bilinear half samples rounded up (MPEG-1/2, MPEG-4
+    rounding_control 0) or down (rounding_control 1), and the chroma vectors of 4:2:0 from luma
+    half samples m: MPEG-1/2 m / 2 toward zero, MPEG-4 (m >> 1) | (m & 1)."""
+    ref = np.array([[10, 13], [20, 23]], np.uint8)
+    up = motion.half_sample_plane(ref, 255, motion.MPEG12)
+    down = motion.half_sample_plane(ref, 255, motion.MPEG4_DOWN)
+    assert up[0, 1] == 12 and down[0, 1] == 11  # (10 + 13 + 1) >> 1, (10 + 13) >> 1
+    assert up[1, 0] == 15 and down[1, 0] == 15  # (10 + 20 + 1) >> 1, (10 + 20) >> 1
+    assert up[1, 1] == 17 and down[1, 1] == 16  # (66 + 2) >> 2, (66 + 1) >> 2
+    assert np.array_equal(motion.half_sample_plane(ref, 255, motion.MPEG4), up)
+    luma_half = 2 * np.array([[-3, -2, -1, 1, 2, 3]])  # in quarter samples; 16x16 blocks, one vector each
+
+    def chroma(vectors: np.ndarray, block: int, rule: int) -> list:
+        return motion.mpeg_chroma_field(vectors, vectors, 1, 1, block, rule)[1].tolist()
+
+    assert chroma(luma_half, 16, motion.MPEG12) == [[-1, -1, 0, 0, 1, 1]]
+    assert chroma(luma_half, 16, motion.MPEG4) == [[-1, -1, -1, 1, 1, 1]]
+    # MPEG-4's four-vector macroblocks: one chroma vector from the sum x of the four luma half-sample
+    # components, ROUND[x & 15] + (x >> 3) (FFmpeg's ff_h263_round_chroma); a field of 8x8 blocks
+    four = 2 * np.array([[1, 2, 3, 3, 3, 4, -1, -1], [3, 4, 3, 4, 4, 4, -1, -2]])  # sums 10, 13, 15, -5
+    assert chroma(four, 8, motion.MPEG4) == [[1, 1, 1, 1, 2, 2, -1, -1]] * 2
+    assert chroma(four, 8, motion.MPEG4_DOWN) == chroma(four, 8, motion.MPEG4)
+    assert chroma(four[:, :2], 8, motion.MPEG12) == [[0, 1], [1, 2]]  # MPEG-1/2: block by block
+    assert chroma(four[:1], 8, motion.MPEG4) == [[1, 1, 1, 1, 1, 2, -1, -1]]  # no whole macroblock
+    # a chroma vector of one half sample: the mean of two chroma samples, rounded by the rule
+    chroma = np.array([[10, 13, 40]], np.uint8)
+    one = np.full((1, 1), 4)  # luma quarter samples: two luma half samples, one chroma half sample
+    args = (chroma, one * 0, one, 1, 1, 4, 4)
+    assert motion.compensate_chroma(*args, motion.MPEG12)[0, 0] == 12
+    assert motion.compensate_chroma(*args, motion.MPEG4_DOWN)[0, 0] == 11
 
 
 @pytest.mark.parametrize("block", [motion.BLOCK, motion.LARGE_BLOCK])
