@@ -7,7 +7,7 @@ Every source clip (the natural corpus' dev split: ``bench/natural_corpus.py``) i
 in several ways, as cameras and tools make it: FFmpeg's encoder at fixed qscales (yuvj422p, the
 DC step 8 whatever the qscale) and libjpeg (Pillow) at qualities 50, 75 and 90 in 4:2:0 and
 4:2:2, muxed as MJPEG in AVI. Each is decoded by FFmpeg (PyAV) as ``fpcodec encode`` reads it and
-coded in-process twice: as it is now, and with ``planar_coding.without_jpeg_levels`` (the
+coded in-process twice: as it is now, and with ``planar_coding.without_tools("jpeg_levels")`` (the
 version-18 encoder's choices); each stream is decoded and compared sample for sample with the
 MJPEG's frames. Reported: bytes, bits per pixel, the share of frames coded as JPEG levels,
 the ratios to the samples' stream and to the MJPEG file, and the in-process encoding and
@@ -123,7 +123,7 @@ def run(sources: list[Path], frames: int, work: Path) -> list[dict]:
         path.write_bytes(_mjpeg(rgbs, maker, arg))
         levels, enc_s = _code(path)
         dec_s = _check(levels, path)
-        with planar_coding.without_jpeg_levels():
+        with planar_coding.without_tools("jpeg_levels"):
             samples, _ = _code(path)
         _check(samples, path)
         height, width = rgbs[0].shape[:2]

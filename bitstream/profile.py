@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 19
+LATEST = 20
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -50,6 +50,7 @@ _INTRODUCED = {
     "more_formats": 18,  # PFMT pixel formats 29-54: 4:4:0, 4:1:1, 4:1:0, 9 bits, YUV with alpha
     "large_blocks": 18,  # planar inter frames' motion fields of 16x16 blocks (kind word bit 17)
     "jpeg_planes": 19,  # planar frames of kind 4: the 8x8 blocks' JPEG levels (codec.dct_coding)
+    "interpolations": 20,  # planar inter frames read their references by an MPEG rule (kind word bits 18-19)
 }
 
 
@@ -82,6 +83,7 @@ class FormatProfile:
     more_formats: bool
     large_blocks: bool
     jpeg_planes: bool
+    interpolations: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

@@ -543,17 +543,19 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"({8 * total_bytes / (pixels * samples):.3f} per {'sample' if pf else 'subpixel'})"
     )
     if not args.quiet:
+        from .frame_coding import MODE_NAMES as modes
+
+        names = [_mode_name(r, modes) for r, _, _ in entries]
+        width = max([9, *map(len, names)])  # planar modes' names carry their kind's options
         print(
-            "frame  mode       duration ms  bytes  palette  bits/pixel"
+            f"frame  {'mode':{width}}  duration ms  bytes  palette  bits/pixel"
             + ("  key" if keys else "")
             + "  tools"
         )
-        from .frame_coding import MODE_NAMES as modes
-
-        for r, _, palette_bytes in entries:
+        for (r, _, palette_bytes), name in zip(entries, names, strict=True):
             size = len(r.payload) + palette_bytes
             print(
-                f"{r.index:5d}  {_mode_name(r, modes):9}  {float(r.duration * tick_ms):11g}  "
+                f"{r.index:5d}  {name:{width}}  {float(r.duration * tick_ms):11g}  "
                 f"{len(r.payload):5d}  {palette_bytes:7d}  {8 * size / (h.width * h.height):10.3f}"
                 + (("    K" if r.key else "     ") if keys else "")
                 + f"  {_tools(r, dec.profile)}".rstrip()
@@ -583,21 +585,25 @@ def _tools(rec, profile) -> str:
 
 #: Short names of the kinds of planar frames (mode 6), after "planar/" in ``info``'s table.
 _PLANAR_KINDS = {0: "i", 1: "p", 2: "ri", 3: "rp", 4: "jpeg"}
+#: A planar inter frame's interpolation rule (``motion.INTERPOLATIONS``) as ``info`` shows it.
+_INTERPOLATION_NAMES = ("", "+mpeg12", "+mpeg4", "+mpeg4down")
 
 
 def _mode_name(rec, modes: dict[int, str]) -> str:
     """A frame's mode for ``info``: its name; a planar frame's with its kind (i intra, p inter,
     ri raster intra, rp raster inter, jpeg its JPEG levels: version 19), coded in substreams (version 14) their count,
     "+rules" where its planes have sample rules (version 17) and "+mb16" where its motion field
-    has 16x16 blocks (version 18)."""
-    from .modes.planar import LARGE_BLOCKS_BIT, kind_word
+    has 16x16 blocks (version 18), "+mpeg12", "+mpeg4" or "+mpeg4down" where its references are
+    read by an MPEG interpolation rule (version 20)."""
+    from .modes.planar import INTERPOLATION_SHIFT, LARGE_BLOCKS_BIT, kind_word
 
     name = modes.get(rec.mode, str(rec.mode))
     if name == "planar" and len(rec.payload) >= 4:
         word = int.from_bytes(rec.payload[:4], "little")
         kind, runs, rules = kind_word(word)
         name = f"planar/{_PLANAR_KINDS.get(kind, kind)}" + (f"/{runs}" if runs > 1 else "")
-        return name + ("+rules" if rules else "") + ("+mb16" if word & LARGE_BLOCKS_BIT else "")
+        name += ("+rules" if rules else "") + ("+mb16" if word & LARGE_BLOCKS_BIT else "")
+        return name + _INTERPOLATION_NAMES[word >> INTERPOLATION_SHIFT & 3]
     return name
 
 

@@ -61,19 +61,27 @@ def planes_crc(planes: list[np.ndarray]) -> int:
     return crc
 
 
-#: Whether the encoder tries JPEG levels (kind 4) at all: ``without_jpeg_levels`` turns it off
-#: for a comparison (``bench/jpeg_planes.py``); the format is the same either way.
-_JPEG_LEVELS = [True]
+#: The encoder's tools that ``without_tools`` can turn off for a comparison (the benchmarks of
+#: each, ``bench/jpeg_planes.py`` and ``bench/mpeg_interpolation.py``); the format is the same
+#: either way. "jpeg_levels": frames coded as their JPEG levels (kind 4, version 19);
+#: "interpolations": inter frames whose references are read by an MPEG rule (version 20).
+TOOLS = ("jpeg_levels", "interpolations")
+_TOOLS_ON = dict.fromkeys(TOOLS, True)
 
 
 @contextmanager
-def without_jpeg_levels() -> Iterator[None]:
-    """Within the block, ``encode_frame`` codes no frame as JPEG levels (version 18's choices)."""
-    _JPEG_LEVELS[0] = False
+def without_tools(*names: str) -> Iterator[None]:
+    """Within the block, ``encode_frame`` does not use the ``TOOLS`` named (the choices of the
+    versions before them)."""
+    unknown = set(names) - set(TOOLS)
+    if unknown:
+        raise ValueError(f"unknown planar encoder tools {sorted(unknown)} (known: {TOOLS})")
+    before = dict(_TOOLS_ON)
+    _TOOLS_ON.update(dict.fromkeys(names, False))
     try:
         yield
     finally:
-        _JPEG_LEVELS[0] = True
+        _TOOLS_ON.update(before)
 
 
 def encode_frame(
@@ -92,7 +100,7 @@ def encode_frame(
     raw = sum(g.height * g.width * (1 if g.depth == 8 else 2) for g in geom)
     jpeg = None  # version 19: the planes' JPEG levels, where a JPEG decoder made them
     codes = None
-    if _JPEG_LEVELS[0] and planar.jpeg_codable(geom) and (probe is None or probe.try_jpeg()):
+    if _TOOLS_ON["jpeg_levels"] and planar.jpeg_codable(geom) and (probe is None or probe.try_jpeg()):
         codes = dct_coding.fit_frame(planes)
         if probe is not None:
             probe.fitted_jpeg(codes is not None)
@@ -102,7 +110,7 @@ def encode_frame(
             return MODE_PLANAR, jpeg
         raw = min(raw, len(jpeg))
     with raster_rule.schedules_kept():
-        candidate = planar.estimate(planes, references, geom, probe)
+        candidate = planar.estimate(planes, references, geom, probe, _TOOLS_ON["interpolations"])
         if probe is not None:
             probe.update_jpeg(None if jpeg is None else len(jpeg), candidate.bits)
         if candidate.bits / 8 < raw:
@@ -137,6 +145,7 @@ def decode_frame(
                     deep_samples=profile.deep_samples,
                     large_blocks=profile.large_blocks,
                     jpeg_planes=profile.jpeg_planes,
+                    interpolations=profile.interpolations,
                 )
         except FormatError:
             raise

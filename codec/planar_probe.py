@@ -31,6 +31,12 @@ they won by far (JPEG_MARGIN), the next frames that fit take them without estima
 kinds, PROBE - 1 in a row at most; where two frames in a row had none (natural video, MPEG-coded
 video), the next PROBE - 1 frames are not fitted.
 
+Version 20's interpolation rules (``motion.INTERPOLATIONS``) are compared on every inter frame
+until INTERPOLATION_FAILS frames in a row found none better than H.264's (video that no MPEG-1/2
+or MPEG-4 encoder made); then on every PROBE-th frame only, until one finds one. A comparison
+that found an MPEG rule better by MPEG_CLEAR marks the stream as MPEG-made until its next key
+frame (``modes.planar.INTERPOLATION_MARGIN``).
+
 The decoder never knows which kinds were estimated: streams decode the same way. Key frames, which
 have no references, estimate every kind, and a key frame resets the probe (the pipeline makes a new
 one).
@@ -73,6 +79,35 @@ JPEG_MARGIN = 0.8
 #: blocks do not rebuild), the next PROBE - 1 frames do not try (a full fit is 0.1-0.15 s a
 #: 320x240 frame: mecavideo_g1 encoded in 3.1x the time with it).
 JPEG_FAILS = 2
+#: After INTERPOLATION_FAILS inter frames in a row whose comparison found no MPEG rule better than
+#: H.264's, the next PROBE - 1 do not compare the MPEG rules (their comparison is 5-10 % of a
+#: frame's encoding; on the dev clips made MPEG-1 or MPEG-4 with B frames, H.264's rule wins a
+#: frame here and there, rarely four in a row).
+INTERPOLATION_FAILS = 4
+#: A frame whose best MPEG rule cost at most 1 - MPEG_CLEAR times H.264's in the comparison marks
+#: the stream (until its next key frame) as MPEG-made: ``modes.planar.INTERPOLATION_MARGIN``.
+MPEG_CLEAR = 0.03
+
+
+@dataclass
+class _Streak:
+    """A trial that is left out for PROBE - 1 frames after ``fails`` failures in a row, then
+    tried again (one more failure leaves it out again)."""
+
+    fails: int
+    count: int = 0  # failures in a row, then the frames left out since
+
+    def attempt(self) -> bool:
+        """Whether to try on this frame (and counts it if not)."""
+        if self.fails <= self.count < self.fails + PROBE - 1:
+            self.count += 1
+            return False
+        if self.count >= self.fails + PROBE - 1:
+            self.count = self.fails - 1
+        return True
+
+    def learn(self, found: bool) -> None:
+        self.count = 0 if found else self.count + 1
 
 
 @dataclass
@@ -92,20 +127,28 @@ class PlanarProbe:
     )
     jpeg_sure: bool = False  # the last frame estimated with JPEG levels took them by JPEG_MARGIN
     jpeg_skipped: int = 0  # frames since, whose other kinds were not estimated
-    jpeg_fails: int = 0  # frames in a row that were not JPEG levels (fitted or left out)
+    #: frames in a row that were not JPEG levels, then the frames not fitted since
+    jpeg_streak: _Streak = field(default_factory=lambda: _Streak(JPEG_FAILS))
+    #: inter frames in a row that took H.264's interpolation, then the frames not compared since
+    interpolation_streak: _Streak = field(default_factory=lambda: _Streak(INTERPOLATION_FAILS))
+    mpeg_made: bool = False  # a frame's comparison found an MPEG rule better by MPEG_CLEAR
 
     def try_jpeg(self) -> bool:
         """Whether to fit this frame's JPEG levels (and counts itself if not)."""
-        if JPEG_FAILS <= self.jpeg_fails < JPEG_FAILS + PROBE - 1:
-            self.jpeg_fails += 1
-            return False
-        if self.jpeg_fails >= JPEG_FAILS + PROBE - 1:
-            self.jpeg_fails = JPEG_FAILS - 1  # try this one; one more failure leaves the next out
-        return True
+        return self.jpeg_streak.attempt()
 
     def fitted_jpeg(self, found: bool) -> None:
         """Learn whether the frame's planes were JPEG levels."""
-        self.jpeg_fails = 0 if found else self.jpeg_fails + 1
+        self.jpeg_streak.learn(found)
+
+    def try_interpolations(self) -> bool:
+        """Whether this inter frame compares the interpolation rules (and counts itself if not)."""
+        return self.interpolation_streak.attempt()
+
+    def compared_interpolations(self, ratio: float) -> None:
+        """Learn a frame's comparison: its best rule's cost over H.264's (1: H.264's is best)."""
+        self.interpolation_streak.learn(ratio < 1)
+        self.mpeg_made = self.mpeg_made or ratio <= 1 - MPEG_CLEAR
 
     def skip_samples(self) -> bool:
         """Whether a frame that JPEG levels can code leaves out estimating the other kinds (and

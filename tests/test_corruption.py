@@ -294,8 +294,8 @@ def test_stream_relabelled_as_another_supported_version(small_stream, small_fram
     version 11, 12 or 13 are the same frames. Version 15 added mode 8 (palette LZ): read as version
     14, a stream with such a frame is refused, one without decodes to its own frames. Version 16
     added pixel format 13 (RGB planes), version 17 deeper planar samples, version 18 more
-    pixel formats and version 19 planar frames of JPEG levels, which these streams do not use:
-    read as version 15, 16, 17 or 18, they are the same frames."""
+    pixel formats, version 19 planar frames of JPEG levels and version 20 planar interpolation
+    rules, which these streams do not use: read as version 15 to 19, they are the same frames."""
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS, VERSION
 
     for data, frames in ((small_stream, small_frames), (rgba_stream, rgba_frames)):
@@ -304,7 +304,7 @@ def test_stream_relabelled_as_another_supported_version(small_stream, small_fram
                 continue
             bad = bytearray(data)
             struct.pack_into("<H", bad, VERSION_OFFSET, version)
-            if version in (8, 9, 11, 12, 13, 14, 15, 16, 17, 18):
+            if version in (8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19):
                 try:
                     video = decode(bytes(bad))
                 except FormatError:

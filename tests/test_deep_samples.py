@@ -144,7 +144,7 @@ def test_damaged_rules_are_refused() -> None:
     with pytest.raises(FormatError, match="reserved bits"):
         planar.decode(payload, references, geometry, deep_samples=False)  # a version-16 stream
     with pytest.raises(FormatError, match="reserved bits"):
-        planar.decode(struct.pack("<I", word | 1 << 18) + payload[4:], references, geometry)
+        planar.decode(struct.pack("<I", word | 1 << 20) + payload[4:], references, geometry)
     for bad in (0x200, 0x10 * 9 + 6, 16 * 8 + 15 | 0x100, 0x100):  # reserved, depth, replication
         damaged = payload[:4] + struct.pack("<I", bad) + payload[8:]
         with pytest.raises(FormatError, match="sample rule word"):

@@ -135,3 +135,22 @@ def test_jpeg_levels_rules() -> None:
     assert tried == [True, True, *waits, True, *waits, True, False, False, False]
     probe.fitted_jpeg(True)  # a frame with JPEG levels: every frame is fitted again
     assert all(probe.try_jpeg() for _ in range(5))
+
+
+def test_interpolation_rules_are_compared_again_after_losing_streaks() -> None:
+    """INTERPOLATION_FAILS inter frames in a row where no MPEG rule beat H.264's leave the rules
+    uncompared on the next PROBE - 1; a frame where one did compares them on every frame again;
+    one that beat it by MPEG_CLEAR marks the stream MPEG-made."""
+    probe = planar_probe.PlanarProbe()
+    tried = []
+    for _ in range(4 + 2 * planar_probe.PROBE + 1):
+        tried.append(probe.try_interpolations())
+        if tried[-1]:
+            probe.compared_interpolations(1.0)
+    waits = [False] * (planar_probe.PROBE - 1)
+    assert tried == [True] * planar_probe.INTERPOLATION_FAILS + waits + [True] + waits + [True, False]
+    probe.compared_interpolations(0.99)
+    assert all(probe.try_interpolations() for _ in range(planar_probe.INTERPOLATION_FAILS))
+    assert not probe.mpeg_made
+    probe.compared_interpolations(1 - planar_probe.MPEG_CLEAR)
+    assert probe.mpeg_made

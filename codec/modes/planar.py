@@ -93,6 +93,17 @@ RULES_BIT = 1 << 16
 #: Version 18: the kind word's bit that says an inter frame's motion field has blocks of
 #: motion.LARGE_BLOCK luma samples (16x16), not motion.BLOCK (8x8).
 LARGE_BLOCKS_BIT = 1 << 17
+#: Version 20: an inter frame's interpolation rule (``motion.INTERPOLATIONS``) is in the kind
+#: word's bits 18 and 19 (0: H.264's, as before).
+INTERPOLATION_SHIFT = 18
+#: The encoder reads an inter frame's references by an MPEG rule where its comparison
+#: (``_interpolation``) costs at most 1 - INTERPOLATION_MARGIN times H.264's, or less than H.264's
+#: once a frame since the key frame came to at most 1 - planar_probe.MPEG_CLEAR (MPEG-made
+#: video: there the rules win near ties too). On the dev clips made MPEG-1/2/4, 0.1 % above
+#: taking every MPEG rule that costs less; on H.264-made clips the comparison's ratio is 1.004 to
+#: 1.32, and on a small 10-bit clip swscale scaled (tests/data/bikes_yuv420p10le_48x36.mkv) two
+#: frames at 0.988 and 0.991 were a little larger read by an MPEG rule.
+INTERPOLATION_MARGIN = 0.02
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,7 @@ class PlanarCandidate:
     #: per frame plane, which of its bits are coded (version 17); empty: every plane as it stands
     rules: tuple[sample_bits.SampleBits, ...] = ()
     block: int = motion.BLOCK  # inter kinds: the field's block size (motion.LARGE_BLOCK: version 18)
+    interpolation: int = motion.H264  # inter kinds: how the references are read (version 20)
 
     def coding_table(self, k: int) -> np.ndarray:
         """Coded plane k's scale index per context of its batches (a wavefront plane's contexts are
@@ -152,11 +164,13 @@ def estimate(
     references: list[list[np.ndarray]],
     geometry: list[PlaneGeometry],
     probe: planar_probe.PlanarProbe | None = None,
+    interpolations: bool = True,
 ) -> PlanarCandidate:
     """The cheapest of the intra kinds and (with earlier frames: ``references``, the last decoded
     frame first, at most motion.REFERENCES) the inter kinds of ``planes``; with a ``probe``, an
     inter frame leaves out the groups of kinds the probe finds not worth estimating (and tells it
-    how the others fared). Of equal estimates the first in the order intra, raster intra,
+    how the others fared); ``interpolations``: inter frames may read their references by an MPEG
+    rule (version 20; else by H.264's). Of equal estimates the first in the order intra, raster intra,
     inter, raster inter is taken. The frame is coded as its coded values (version 17: its planes'
     sample rules, blue and red less green) against its references brought to them alike."""
     green = [k for k, g in enumerate(geometry) if g.less_green]
@@ -174,7 +188,7 @@ def estimate(
         geometry = [replace(g, depth=r.depth) for g, r in zip(geometry, rules, strict=True)]
     if plain:
         rules = ()  # no rule words
-    candidate = _cheapest(planes, references, geometry, probe)
+    candidate = _cheapest(planes, references, geometry, probe, interpolations)
     return replace(candidate, rules=rules) if rules else candidate
 
 
@@ -210,6 +224,7 @@ def _cheapest(
     references: list[list[np.ndarray]],
     geometry: list[PlaneGeometry],
     probe: planar_probe.PlanarProbe | None,
+    interpolations: bool = True,
 ) -> PlanarCandidate:
     """``estimate`` of planes as coded, against references as coded."""
     flat = [p.astype(np.int64).ravel() for p in planes]
@@ -233,15 +248,28 @@ def _cheapest(
         blocks = _block_sizes(probe)
         # The 16x16 search always (the 8x8 field merges from it); the 8x8 one where it is estimated.
         large = _field_search(planes[0], references, halves, motion.LARGE_BLOCK)
+        rule = motion.H264
+        if interpolations and (probe is None or probe.try_interpolations()):
+            rule, ratio = _interpolation(planes, references, geometry, large, halves)
+            if probe is not None:
+                probe.compared_interpolations(ratio)
+            if ratio > 1 - INTERPOLATION_MARGIN and not (probe is not None and probe.mpeg_made):
+                rule = motion.H264  # a close call, and no frame of the stream was clearly MPEG-made
+        if rule != motion.H264:  # searched again through the references as the rule reads them
+            del halves  # before the rule's are made: 4 bytes a luma sample per reference (8 above 8 bits)
+            halves = [motion.half_sample_plane(ref[0], geometry[0].max_value, rule) for ref in references]
+            large = _field_search(planes[0], references, halves, motion.LARGE_BLOCK)
         small = _field_search(planes[0], references, halves, motion.BLOCK) if motion.BLOCK in blocks else None
         motion_cost = float(large.cost.sum())  # what the probe compares frames by
         for block in blocks:
             vy, vx, pick = large[:3] if block == motion.LARGE_BLOCK else _merged(small, large)
             field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
-            mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves, block))
+            mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves, block, rule))
             if ctf_inter_bits is None and (probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost)):
-                ctf_inter_bits = offer(_joined(field, _plan(KIND_INTER, flat, mcs, sizes), block), 2)
-            raster_inter[block] = offer(_plan_raster(flat, sizes, mcs, field, runs=runs, block=block), 3)
+                ctf = _joined(field, _plan(KIND_INTER, flat, mcs, sizes), block)
+                ctf_inter_bits = offer(replace(ctf, interpolation=rule), 2)
+            raster = _plan_raster(flat, sizes, mcs, field, runs=runs, block=block)
+            raster_inter[block] = offer(replace(raster, interpolation=rule), 3)
             del mcs
         del halves  # 4 bytes a luma sample per reference (8 above 8 bits)
         best_inter = min(
@@ -330,6 +358,43 @@ def _block_sizes(probe: planar_probe.PlanarProbe | None) -> list[int]:
     return sizes or [motion.BLOCK]
 
 
+def _interpolation(
+    planes: list[np.ndarray],
+    references: list[list[np.ndarray]],
+    geometry: list[PlaneGeometry],
+    found: _Field,
+    halves: list[np.ndarray],
+) -> tuple[int, float]:
+    """The interpolation rule (``motion.INTERPOLATIONS``) whose motion-compensated planes, along
+    the field ``found`` through H.264's half samples (``halves``), are nearest the frame's (the sum of
+    ``_LOG_COST`` over every plane's samples; ties to the lower rule), and its cost over H.264's. Video that an MPEG-1/2 or MPEG-4
+    encoder made copies its blocks through bilinear half samples: there its rule leaves many
+    blocks exact, which H.264's filter does not; elsewhere H.264's wins (it predicts better)."""
+    costs = []
+    for rule in range(motion.INTERPOLATIONS):
+        given = halves if rule == motion.H264 else None  # else made for the references the field picks
+        mcs = _mc_planes(
+            references, found.vy, found.vx, found.pick, geometry, given, motion.LARGE_BLOCK, rule
+        )
+        costs.append(
+            sum(float(_LOG_COST[_clipped_error(p, mc)].sum()) for p, mc in zip(planes, mcs, strict=True))
+        )
+    best = int(np.argmin(costs))
+    return best, costs[best] / max(costs[motion.H264], 1.0)
+
+
+#: ``_interpolation``'s cost of a difference d: log2(1 + |d|) (a Laplace's code length grows
+#: with the log of the error; an exact sample costs nothing, which is what the MPEG rules give).
+_LOG_COST = np.log2(1.0 + np.arange(256))
+
+
+def _clipped_error(plane: np.ndarray, mc: np.ndarray) -> np.ndarray:
+    """|plane - mc| per sample, at most 255 (the end of ``_LOG_COST``; a deeper plane's larger
+    differences all cost the most)."""
+    d = np.abs(plane.astype(np.int64).ravel() - mc)
+    return np.minimum(d, 255)
+
+
 def _mc_planes(
     references: list[list[np.ndarray]],
     vy: np.ndarray,
@@ -338,22 +403,26 @@ def _mc_planes(
     geometry: list[PlaneGeometry],
     luma_halves: list[np.ndarray] | None = None,
     block: int = motion.BLOCK,
+    rule: int = motion.H264,
 ):
     """The motion-compensated planes (flat int64): each block (``block`` luma samples square) from
     its reference frame, luma at quarter samples, the other planes by the chroma rule (also the
-    planes of 4:4:4)."""
+    planes of 4:4:4); the references read by the interpolation ``rule`` (``luma_halves``: their
+    half-sample planes by it, where the caller has them)."""
     for k, g in enumerate(geometry):
         mc = np.zeros((g.height, g.width), np.int64)
         for r in np.unique(pick):
             ref = references[r][k]
             if k == 0:
                 half = (
-                    luma_halves[r] if luma_halves is not None else motion.half_sample_plane(ref, g.max_value)
+                    luma_halves[r]
+                    if luma_halves is not None
+                    else motion.half_sample_plane(ref, g.max_value, rule)
                 )
                 one = motion.compensate(half, vy, vx, *g.block(block))
                 del half  # before the next reference's is made: 4 or 8 bytes a luma sample
             else:
-                one = motion.compensate_chroma(ref, vy, vx, g.log2_h, g.log2_w, *g.block(block))
+                one = motion.compensate_chroma(ref, vy, vx, g.log2_h, g.log2_w, *g.block(block), rule)
             here = motion.per_sample(pick == r, *g.block(block), g.height, g.width)
             mc[here] = one[here]
             del one, here
@@ -738,7 +807,8 @@ def kind_word(word: int) -> tuple[int, int, bool]:
     """(kind, substreams, sample rules) of a planar payload's kind word: its bits 0-7, from version
     14 its bits 8-15 plus one (FORMAT.md, "Substreams"), and from version 17 its bit 16 (a rule
     word per plane follows it, "Sample rules"); bit 17 (version 18) is ``LARGE_BLOCKS_BIT``,
-    bits 18-31 are zero."""
+    bits 18-19 (version 20) an inter frame's interpolation rule (``INTERPOLATION_SHIFT``), bits
+    20-31 are zero."""
     return word & 0xFF, (word >> 8 & 0xFF) + 1, bool(word & RULES_BIT)
 
 
@@ -788,6 +858,7 @@ def encode(c: PlanarCandidate) -> bytes:
     rules = struct.pack(f"<{len(c.rules)}I", *(r.word() for r in c.rules))
     word = c.kind | (c.runs - 1) << 8 | (RULES_BIT if c.rules else 0)
     word |= LARGE_BLOCKS_BIT if c.block == motion.LARGE_BLOCK else 0
+    word |= c.interpolation << INTERPOLATION_SHIFT
     return struct.pack("<I", word) + rules + counts + b"".join(words)
 
 
@@ -989,6 +1060,7 @@ def decode(
     deep_samples: bool = True,
     large_blocks: bool = True,
     jpeg_planes: bool = True,
+    interpolations: bool = True,
 ) -> list[np.ndarray]:
     """The planes of a mode-6 frame (uint8), from the decoded frames before it (``references``,
     the last first, at most motion.REFERENCES since the last key frame); ``error_levels``,
@@ -997,7 +1069,8 @@ def decode(
     planes may be in substreams (14 and later); ``deep_samples``: version 17's rules, planes
     with sample rules (``codec.sample_bits``) and deeper samples' aligned coarse means;
     ``large_blocks``: version 18's inter frames whose field has 16x16 blocks; ``jpeg_planes``:
-    version 19's frames of JPEG levels (``KIND_JPEG``). ``compiled``: the raster planes and
+    version 19's frames of JPEG levels (``KIND_JPEG``); ``interpolations``: version 20's inter
+    frames whose references are read by an MPEG rule (``motion.INTERPOLATIONS``). ``compiled``: the raster planes and
     the field decoded by compiled kernels that also read the range coder's words
     (``planar_kernel.decode_raster_plane``, ``motion_kernel.read_field``); without it, a Python
     step per wavefront through constriction (the same samples, ``tests/test_range_coder.py``)."""
@@ -1010,8 +1083,13 @@ def decode(
     if kind not in (KIND_INTRA, KIND_INTER, KIND_RASTER, KIND_RASTER_INTER):
         raise FormatError(f"planar frame kind {kind} (0 intra, 1 inter, 2 raster intra, 3 raster inter)")
     block = motion.LARGE_BLOCK if word & LARGE_BLOCKS_BIT else motion.BLOCK
-    if word >> 18 or (has_rules and not deep_samples):
+    rule = word >> INTERPOLATION_SHIFT & (motion.INTERPOLATIONS - 1)
+    if word >> (20 if interpolations else 18) or (has_rules and not deep_samples):
         raise FormatError(f"planar frame kind word {word:#x}: reserved bits set")
+    if rule != motion.H264 and kind not in (KIND_INTER, KIND_RASTER_INTER):
+        raise FormatError(
+            f"planar frame kind word {word:#x}: an interpolation rule ({rule}) in an intra frame"
+        )
     if block != motion.BLOCK and not (large_blocks and kind in (KIND_INTER, KIND_RASTER_INTER)):
         raise FormatError(f"planar frame kind word {word:#x}: reserved bits set (16x16 motion blocks)")
     raster = kind in (KIND_RASTER, KIND_RASTER_INTER)
@@ -1095,7 +1173,7 @@ def decode(
             raise FormatError(f"planar frame: motion vector component {worst} beyond {motion.LIMIT}")
         if int(pick.max()) >= len(references):
             raise FormatError(f"planar frame: reference {int(pick.max())} of {len(references)} frames")
-        mcs = list(_mc_planes(references, vy, vx, pick, geometry, block=block))
+        mcs = list(_mc_planes(references, vy, vx, pick, geometry, block=block, rule=rule))
     planes: list[np.ndarray] = []
     hints: dict[tuple[int, int], np.ndarray] = {}  # per chroma plane size (Cb's serves Cr)
     for k, (g, mc, (table, offsets, weights)) in enumerate(zip(geometry, mcs, frame_tables, strict=True)):
