@@ -366,10 +366,11 @@ def _interpolation(
     halves: list[np.ndarray],
 ) -> tuple[int, float]:
     """The interpolation rule (``motion.INTERPOLATIONS``) whose motion-compensated planes, along
-    the field ``found`` through H.264's half samples (``halves``), are nearest the frame's (the sum of
-    ``_LOG_COST`` over every plane's samples; ties to the lower rule), and its cost over H.264's. Video that an MPEG-1/2 or MPEG-4
-    encoder made copies its blocks through bilinear half samples: there its rule leaves many
-    blocks exact, which H.264's filter does not; elsewhere H.264's wins (it predicts better)."""
+    the field ``found`` through H.264's half samples (``halves``), are nearest the frame's (the
+    sum of ``_LOG_COST`` over every plane's samples; ties to the lower rule), and its cost over
+    H.264's. Video that an MPEG-1/2 or MPEG-4 encoder made copies its blocks through bilinear
+    half samples: there its rule leaves many blocks exact, which H.264's filter does not;
+    elsewhere H.264's wins (it predicts better)."""
     costs = []
     for rule in range(motion.INTERPOLATIONS):
         given = halves if rule == motion.H264 else None  # else made for the references the field picks
