@@ -20,7 +20,6 @@ import argparse
 import io
 import json
 import struct
-import time
 from pathlib import Path
 
 import av
@@ -32,6 +31,7 @@ from ..codec import planar_coding, planar_io
 from ..codec.modes import planar
 from ..codec.modes.base import MODE_PLANAR
 from ..codec.pipeline import Decoder
+from . import natural
 
 #: (name, maker, argument): FFmpeg's qscale, or libjpeg's (quality, subsampling: 2 = 4:2:0, 1 = 4:2:2).
 VARIANTS = (
@@ -83,31 +83,6 @@ def _mjpeg(rgbs: list[np.ndarray], maker: str, arg) -> bytes:
     return buf.getvalue()
 
 
-def _code(path: Path) -> tuple[bytes, float]:
-    """The stream ``fpcodec encode`` writes of the MJPEG file, and the encoding seconds."""
-    reader = planar_io.native_reader(str(path))
-    buf = io.BytesIO()
-    start = time.perf_counter()
-    encoder = planar_io.planar_encoder(buf, reader)
-    for planes, duration in reader.frames():
-        encoder.write_planes(planes, duration)
-    encoder.close()
-    return buf.getvalue(), time.perf_counter() - start
-
-
-def _check(stream: bytes, path: Path) -> float:
-    """Decoding seconds; AssertionError unless the stream decodes to the file's samples."""
-    _, frames = planar_io.read_planes(path)
-    start = time.perf_counter()
-    decoded = list(Decoder(io.BytesIO(stream)).frames())
-    seconds = time.perf_counter() - start
-    assert len(decoded) == len(frames)
-    for got, want in zip(decoded, frames, strict=True):
-        for a, b in zip(got.planes, want, strict=True):
-            assert np.array_equal(a, b), "not exact"
-    return seconds
-
-
 def _jpeg_share(stream: bytes) -> float:
     records = [r for r in Decoder(io.BytesIO(stream), load_model=False).records()]
     kinds = [struct.unpack_from("<I", r.payload)[0] if r.mode == MODE_PLANAR else -1 for r in records]
@@ -121,11 +96,12 @@ def run(sources: list[Path], frames: int, work: Path) -> list[dict]:
         rgbs = _rgb_frames(source, frames)
         path = work / f"{source.stem}_{name.replace(' ', '_').replace(':', '')}.avi"
         path.write_bytes(_mjpeg(rgbs, maker, arg))
-        levels, enc_s = _code(path)
-        dec_s = _check(levels, path)
+        _, frames = planar_io.read_planes(path)
+        levels, enc_s = natural.encode_file(path)
+        dec_s = natural.decode_exactly(levels, frames)
         with planar_coding.without_tools("jpeg_levels"):
-            samples, _ = _code(path)
-        _check(samples, path)
+            samples, _ = natural.encode_file(path)
+        natural.decode_exactly(samples, frames)
         height, width = rgbs[0].shape[:2]
         pixels = width * height * len(rgbs)
         rows.append(

@@ -223,6 +223,33 @@ def code_fpcodec(clip: Clip) -> dict[str, Any]:
     )
 
 
+def encode_file(path: str | Path) -> tuple[bytes, float]:
+    """The stream ``fpcodec encode`` writes of a video file in its own pixel format (in process),
+    and the encoding seconds: for the benchmarks that compare the encoder's choices on one file."""
+    from ..codec import planar_io
+
+    reader = planar_io.native_reader(str(path))
+    buf = io.BytesIO()
+    start = time.perf_counter()
+    encoder = planar_io.planar_encoder(buf, reader)
+    for planes, duration in reader.frames():
+        encoder.write_planes(planes, duration)
+    encoder.close()
+    return buf.getvalue(), time.perf_counter() - start
+
+
+def decode_exactly(stream: bytes, frames: Sequence[Sequence[np.ndarray]]) -> float:
+    """The decoding seconds of a planar stream; AssertionError unless it decodes to ``frames``."""
+    from ..codec.pipeline import Decoder
+
+    start = time.perf_counter()
+    decoded = [f.planes for f in Decoder(io.BytesIO(stream))]
+    seconds = time.perf_counter() - start
+    exact, why = _same(frames, decoded)
+    assert exact, why
+    return seconds
+
+
 # ------------------------------------------------------------------------------------------ PyAV
 def pyav_availability(spec: PyAVSpec, pix_fmt: str) -> tuple[bool, str]:
     import av

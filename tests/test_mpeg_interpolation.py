@@ -116,3 +116,18 @@ def test_unknown_tools_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown planar encoder tools"):
         with planar_coding.without_tools("interpolation"):
             pass
+
+
+def test_the_benchmark_codes_an_mpeg_file_both_ways_and_reports(tmp_path, monkeypatch) -> None:
+    """bench/mpeg_interpolation.py on one variant of a small clip: both streams exact (it asserts
+    so), x264 and FFV1 exact on the same frames, every inter frame's rule counted, a report."""
+    from fpcodec.bench import mpeg_interpolation
+
+    monkeypatch.setattr(mpeg_interpolation, "VARIANTS", [("mpeg4 q4", "mpeg4", 4, 0, False)])
+    (row,) = mpeg_interpolation.run([DATA / "bikes_yuv420p_64x48.mkv"], 6, tmp_path)
+    assert (row["variant"], row["size"], row["frames"]) == ("mpeg4 q4", "64x48", 6)
+    assert sum(row["rules"].values()) == 5 and min(row["x264_bytes"], row["ffv1_bytes"], row["bytes"]) > 0
+    assert (tmp_path / "bikes_yuv420p_64x48_mpeg4_q4.avi").stat().st_size == row["file_bytes"]
+    mpeg_interpolation.report([row], tmp_path / "out", "command")
+    text = (tmp_path / "out" / "README.md").read_text()
+    assert "| bikes_yuv420p_64x48 | mpeg4 q4 | 64x48 x 6 |" in text and "| all (1) |" in text

@@ -5,8 +5,9 @@ version: before decoding, the harness recomputes the CRC of every chunk it can f
 input's length is odd), so that mutations get past the chunk checksums into the parsers behind them.
 Seeds: tests/data/v*_stream.fpc, streams encoded from tests/data GIFs (a few frames, small crops)
 with last-frame, with last-frame in RGB modes only (``--no-palette``) and with conv2d-int, and
-planar streams (yuv420p, yuv420p10le, gray) of the test clip carphone_yuv420p_64x48.mkv, and
-tests/data/v19_jpeg.fpc (planar frames of JPEG levels).
+planar streams (yuv420p, yuv420p10le, gray) of the test clip carphone_yuv420p_64x48.mkv,
+tests/data/v19_jpeg.fpc (planar frames of JPEG levels) and tests/data/v20_mpeg4.fpc (inter frames
+read by MPEG interpolation rules).
 
     python -m fpcodec.bench.fuzz.stream [-max_total_time=60 -timeout=30 -rss_limit_mb=3072] [CORPUS]
 """

@@ -270,9 +270,11 @@ def write_stream_seeds(corpus: Path) -> None:
     """tests/data/v*_stream.fpc, and streams of small clips: last-frame, last-frame in RGB modes only
     (--no-palette), conv2d-int, planar streams, a screen-like clip (copied blocks, repeats), a
     dialog screenshot in the pass coder (the row schedule) and in palette LZ (version 15), RGB
-    and RGBA frames as planes (version 16), and planar frames of JPEG levels (version 19:
-    tests/data/v19_jpeg.fpc)."""
-    for path in sorted(TEST_DATA.glob("v*_stream.fpc")) + [TEST_DATA / "v19_jpeg.fpc"]:
+    and RGBA frames as planes (version 16), planar frames of JPEG levels (version 19:
+    tests/data/v19_jpeg.fpc) and planar inter frames read by MPEG interpolation rules (version 20:
+    tests/data/v20_mpeg4.fpc)."""
+    fixtures = [TEST_DATA / "v19_jpeg.fpc", TEST_DATA / "v20_mpeg4.fpc"]
+    for path in sorted(TEST_DATA.glob("v*_stream.fpc")) + fixtures:
         (corpus / path.name).write_bytes(path.read_bytes())
     screen, dialog = _screen_frames(), _dialog_frames()
     (corpus / "screen_v9.fpc").write_bytes(pipeline.encode(screen, model="last-frame", lz_frames=False))
