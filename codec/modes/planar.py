@@ -371,17 +371,21 @@ def _interpolation(
     H.264's. Video that an MPEG-1/2 or MPEG-4 encoder made copies its blocks through bilinear
     half samples: there its rule leaves many blocks exact, which H.264's filter does not;
     elsewhere H.264's wins (it predicts better)."""
-    costs = []
+    costs: list[list[float]] = []  # per rule, per plane
     for rule in range(motion.INTERPOLATIONS):
         given = halves if rule == motion.H264 else None  # else made for the references the field picks
+        # MPEG4 reads luma as MPEG12 does (only their chroma vectors differ): its luma cost is theirs
+        first = 1 if rule == motion.MPEG4 else 0
         mcs = _mc_planes(
-            references, found.vy, found.vx, found.pick, geometry, given, motion.LARGE_BLOCK, rule
+            references, found.vy, found.vx, found.pick, geometry, given, motion.LARGE_BLOCK, rule, first
         )
-        costs.append(
-            sum(float(_LOG_COST[_clipped_error(p, mc)].sum()) for p, mc in zip(planes, mcs, strict=True))
-        )
-    best = int(np.argmin(costs))
-    return best, costs[best] / max(costs[motion.H264], 1.0)
+        plane_costs = [
+            float(_LOG_COST[_clipped_error(p, mc)].sum()) for p, mc in zip(planes[first:], mcs, strict=True)
+        ]
+        costs.append((costs[motion.MPEG12][:1] if first else []) + plane_costs)
+    totals = [sum(c) for c in costs]
+    best = int(np.argmin(totals))
+    return best, totals[best] / max(totals[motion.H264], 1.0)
 
 
 #: ``_interpolation``'s cost of a difference d: log2(1 + |d|) (a Laplace's code length grows
@@ -405,12 +409,13 @@ def _mc_planes(
     luma_halves: list[np.ndarray] | None = None,
     block: int = motion.BLOCK,
     rule: int = motion.H264,
+    first: int = 0,
 ):
-    """The motion-compensated planes (flat int64): each block (``block`` luma samples square) from
-    its reference frame, luma at quarter samples, the other planes by the chroma rule (also the
-    planes of 4:4:4); the references read by the interpolation ``rule`` (``luma_halves``: their
-    half-sample planes by it, where the caller has them)."""
-    for k, g in enumerate(geometry):
+    """The motion-compensated planes (flat int64) from plane ``first`` on: each block (``block``
+    luma samples square) from its reference frame, luma at quarter samples, the other planes by the
+    chroma rule (also the planes of 4:4:4); the references read by the interpolation ``rule``
+    (``luma_halves``: their half-sample planes by it, where the caller has them)."""
+    for k, g in enumerate(geometry[first:], first):
         mc = np.zeros((g.height, g.width), np.int64)
         for r in np.unique(pick):
             ref = references[r][k]
