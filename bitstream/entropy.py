@@ -547,6 +547,14 @@ class FrameEncoder:
             np.ascontiguousarray(probabilities, dtype=np.float64),
         )
 
+    def encode_sums(self, symbols: np.ndarray, sums: np.ndarray) -> None:
+        """``encode_categorical`` of rows given as their running sums ((N, K) float64, each row's
+        entries summed left to right from 0.0; K >= 2): the same words, no row summed or scanned.
+        Only with the compiled coder (``compiled=True``): constriction takes the rows themselves."""
+        if self.ranges is None:
+            raise ValueError("running sums need the compiled range encoder (FrameEncoder(compiled=True))")
+        self.ranges.encode_sums(symbols, sums)
+
     def encode_signed(self, values: np.ndarray, scale: float) -> None:
         """Encode integers in -255..255 under a zero-mean Laplace of the given scale (snapped to
         the nearest SCALE_TABLE entry with integer tables)."""
@@ -598,7 +606,8 @@ class FrameDecoder:
     def __init__(self, payload: bytes, profile: FormatProfile = CURRENT, compiled: bool = False) -> None:
         """``compiled``: decode with ``range_decoder`` (the same symbols as constriction), whose
         state compiled kernels can advance themselves (``ranges``): the planar frames' whole
-        planes. Rows of hundreds of floats (palette frames) decode faster in constriction."""
+        planes; palette frames, whose rows of hundreds of colours it reads as running sums
+        (``decode_sums``)."""
         words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
         self.profile = profile
         self._quantized_laplace = not profile.integer_tables
@@ -640,6 +649,12 @@ class FrameDecoder:
             return self._coder.decode(_signed_model(scale), count).astype(np.int32) + _SIGNED_MIN
         row = _signed_row_at(int(quantize_scale(np.float64(scale))))
         return self.ranges.decode_fixed(row, count) + _SIGNED_MIN
+
+    def decode_sums(self, sums: np.ndarray) -> np.ndarray:
+        """Mirror of ``FrameEncoder.encode_sums`` (the compiled decoder only); int32 (N,)."""
+        if self.ranges is None:
+            raise ValueError("running sums need the compiled range decoder (FrameDecoder(compiled=True))")
+        return self.ranges.decode_sums(sums)
 
     def decode_categorical(self, probabilities: np.ndarray) -> np.ndarray:
         """Decode one index per probability row; returns int32 (N,)."""

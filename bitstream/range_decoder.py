@@ -221,6 +221,57 @@ def _decode_rows(rows, fixed, count, words, state, out):  # pragma: no cover - c
     return OK
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def cumulative_scale(sums, k):  # pragma: no cover - compiled
+    """``row_scale`` of the row whose running sums are ``sums`` (its last one is the row's sum,
+    added left to right from 0.0 as ``row_scale`` adds it)."""
+    if k < 2 or k >= _ONE - 1:
+        return -1.0
+    total = sums[k - 1]
+    if not (total >= _TINY and total <= _HUGE):
+        return -1.0
+    return np.float64(_ONE - k) / total
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def left_cumulative(sums, scale, symbol):  # pragma: no cover - compiled
+    """The model's left cumulative of ``symbol`` (2^24 past the last) from the row's running sums."""
+    if symbol == 0:
+        return np.uint64(0)
+    if symbol == sums.size:
+        return np.uint64(_ONE)
+    return _cumulative(sums[symbol - 1], scale, symbol)
+
+
+@numba.njit(cache=True, nogil=True)
+def _decode_sums(sums, words, state, out):  # pragma: no cover - compiled
+    """One symbol per row of running sums ``sums`` (N, K): the symbol whose interval holds the
+    point, found by bisecting the model's left cumulatives (they rise strictly: each symbol adds its
+    floor plus one), as ``decode_laplace`` does; the same symbol, interval and state as
+    ``decode_symbol``'s scan of the row (``tests/test_range_coder.py``)."""
+    k = sums.shape[1]
+    for i in range(sums.shape[0]):
+        row = sums[i]
+        scale = cumulative_scale(row, k)
+        if scale < 0.0:
+            return BAD_ROW
+        step, quantile = _point(state)
+        if quantile >= np.uint64(_ONE):
+            return BAD_DATA
+        a, b = 0, k - 1
+        left, right = np.uint64(0), np.uint64(_ONE)
+        while a < b:
+            mid = (a + b + 1) >> 1
+            cumulative = _cumulative(row[mid - 1], scale, mid)
+            if cumulative <= quantile:
+                a, left = mid, cumulative
+            else:
+                b, right = mid - 1, cumulative
+        _advance(step, left, right - left, words, state)
+        out[i] = a
+    return OK
+
+
 @numba.njit(cache=True, nogil=True)
 def _decode_values(mean_q, scale_idx, phased, words, state, out):  # pragma: no cover - compiled
     """Pixel values 0..255 under their whole Laplace rows (``decode_laplace``), in order."""
@@ -265,6 +316,17 @@ class RangeDecoder:
         if rows.shape[0]:
             with table_kernel.first_call(_decode_rows):
                 check(_decode_rows(rows, False, rows.shape[0], self.words, self.state, out))
+        return out
+
+    def decode_sums(self, sums: np.ndarray) -> np.ndarray:
+        """One symbol per row of running sums ((N, K) float64: row i's entries summed left to right
+        from 0.0, as ``rows_kernel.mix_blend(..., running_sums=True)`` leaves them), int32: the
+        symbols ``decode_rows`` gives on the rows themselves, in a bisection instead of two scans."""
+        sums = np.ascontiguousarray(sums, np.float64)
+        out = np.empty(sums.shape[0], np.int32)
+        if sums.shape[0]:
+            with table_kernel.first_call(_decode_sums):
+                check(_decode_sums(sums, self.words, self.state, out))
         return out
 
     def decode_values(self, mean_q: np.ndarray, scale_idx: np.ndarray) -> np.ndarray:

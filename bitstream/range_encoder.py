@@ -109,6 +109,23 @@ def _encode_rows(rows, fixed, symbols, state, out):  # pragma: no cover - compil
 
 
 @numba.njit(cache=True, nogil=True)
+def _encode_sums(sums, symbols, state, out):  # pragma: no cover - compiled
+    """``symbols`` under rows of running sums ``sums`` (``range_decoder._decode_sums``' rows): a
+    symbol's interval is read from the sums before and at it, no row is summed or scanned."""
+    k = sums.shape[1]
+    for i in range(symbols.size):
+        scale = range_decoder.cumulative_scale(sums[i], k)
+        if scale < 0.0:
+            return range_decoder.BAD_ROW
+        s = symbols[i]
+        if s < 0 or s >= k:
+            return BAD_SYMBOL
+        left = range_decoder.left_cumulative(sums[i], scale, s)
+        encode_interval(left, range_decoder.left_cumulative(sums[i], scale, s + 1) - left, state, out)
+    return range_decoder.OK
+
+
+@numba.njit(cache=True, nogil=True)
 def encode_laplace(
     kind, lo, width, mean, scale_idx, phased, symbol, state, out
 ):  # pragma: no cover - compiled
@@ -226,6 +243,15 @@ class RangeEncoder:
             rows = np.ascontiguousarray(rows, np.float64)
             with table_kernel.first_call(_encode_rows):
                 _check(_encode_rows(rows, False, symbols, self.state, self.out))
+
+    def encode_sums(self, symbols: np.ndarray, sums: np.ndarray) -> None:
+        """One symbol per row of running sums ((N, K) float64, ``range_decoder.decode_sums``')."""
+        symbols = np.ascontiguousarray(symbols, np.int64).ravel()
+        if symbols.size:
+            self._room(symbols.size)
+            sums = np.ascontiguousarray(sums, np.float64)
+            with table_kernel.first_call(_encode_sums):
+                _check(_encode_sums(sums, symbols, self.state, self.out))
 
     def encode_fixed(self, symbols: np.ndarray, row: np.ndarray) -> None:
         """Every symbol under the one ``row``."""

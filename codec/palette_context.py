@@ -413,16 +413,22 @@ def mix_blend(
     nbr_idx: np.ndarray | None,
     w_levels: np.ndarray | None,
     counts: ContextCounts,
-    keys: list[np.ndarray],
+    keys: list[np.ndarray] | None,
     beta: tuple[float, ...],
+    running_sums: bool = False,
 ) -> np.ndarray:
     """``palette_coding.mix_rows`` (normalized) and then ``blend_sparse`` of float64 rows (every
-    version with integer tables), in one compiled pass over them: the same rows, bit for bit."""
+    version with integer tables), in one compiled pass over them: the same rows, bit for bit.
+    ``keys`` None: the mix alone; ``running_sums``: the rows left as their running sums
+    (``rows_kernel.mix_blend``), for the compiled range coder."""
     from . import rows_kernel  # numba: loaded on first use
 
+    p = np.ascontiguousarray(p)
+    if keys is None:
+        return rows_kernel.mix_blend(p, prev_idx, w_prev, nbr_idx, w_levels, None, (), [], None, running_sums)
     keys, tables, recent = _blend_inputs(p.shape[0], counts, keys, beta)
     return rows_kernel.mix_blend(
-        np.ascontiguousarray(p), prev_idx, w_prev, nbr_idx, w_levels, keys, beta, tables, recent
+        p, prev_idx, w_prev, nbr_idx, w_levels, keys, beta, tables, recent, running_sums
     )
 
 

@@ -219,11 +219,13 @@ def _rows(
     r_codes,
     r_samples,
     r_counts,
+    running_sums,
 ):  # pragma: no cover - compiled
     """``p`` (N, K) float64 in place, row by row: with ``mixing``, ``_mix_row`` (the votes' mix);
     then, where an order is active, ``_blend_row`` (the context counts' blend). Both steps of a row
     run while it is in the cache, in the order and with the operations of the two numpy
-    references, so the rows are theirs, bit for bit."""
+    references, so the rows are theirs, bit for bit; with ``running_sums``, the row is then
+    replaced by its running sums."""
     n = p.shape[0]
     n_orders = betas.size
     blending = False
@@ -243,6 +245,11 @@ def _rows(
                     p, i, keys, betas, codes, samples, counts, r_codes, r_samples, r_counts, lo, hi, r_lo,
                     r_hi, coeff,
                 )  # fmt: skip
+            if running_sums:
+                total = 0.0
+                for k in range(p.shape[1]):
+                    total += p[i, k]
+                    p[i, k] = total
     return p
 
 
@@ -279,13 +286,20 @@ def mix_blend(
     betas: tuple[float, ...],
     tables: list[Table],
     recent: list[Table] | None = None,
+    running_sums: bool = False,
 ) -> np.ndarray:
     """``mix`` and then ``blend`` (``keys`` None: no blend), in one pass over the rows: a part's
-    rows (4096 pixels of 256 colours: 8 MB) are read and written once instead of twice."""
-    return _run_rows(p, True, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables, recent)
+    rows (4096 pixels of 256 colours: 8 MB) are read and written once instead of twice. With
+    ``running_sums`` each row is left as its running sums (entry k: the sum of entries 0..k, left to
+    right from 0.0), which the range coder reads an interval from without summing or scanning the
+    row (``range_decoder.decode_sums``): those sums are made here while the row is in the cache,
+    on every thread, where the coder would make them one row at a time on one."""
+    return _run_rows(p, True, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables, recent, running_sums)
 
 
-def _run_rows(p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables, recent) -> np.ndarray:
+def _run_rows(
+    p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables, recent, running_sums=False
+) -> np.ndarray:
     n = p.shape[0]
     if keys is None:  # the mix alone: every order inactive, empty tables (one kernel type for all)
         keys, betas, tables = [], (0.0,) * MAX_ORDERS, [_EMPTY_TABLE] * MAX_ORDERS
@@ -312,6 +326,7 @@ def _run_rows(p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, table
             r_codes,
             tuple(sample_of(c) for c in r_codes),
             tuple(np.ascontiguousarray(t[1], count_type) for t in recent),
+            running_sums,
         )
 
 

@@ -58,6 +58,68 @@ def test_same_symbols_as_constriction(k: int, kind: str) -> None:
     np.testing.assert_array_equal(got, symbols)
 
 
+def _running_sums(rows: np.ndarray) -> np.ndarray:
+    """Each row's entries summed left to right from 0.0, one add at a time (as the rows' kernel
+    leaves them), not numpy's pairwise sums."""
+    sums = np.empty_like(rows)
+    total = np.zeros(rows.shape[0])
+    for k in range(rows.shape[1]):
+        total = total + rows[:, k]
+        sums[:, k] = total
+    return sums
+
+
+@pytest.mark.parametrize("k", [2, 3, 17, 256, 511])
+@pytest.mark.parametrize("kind", ["integer", "peaked", "zeros", "uniform"])
+def test_running_sums_code_as_constriction_codes_the_rows(k: int, kind: str) -> None:
+    """Rows handed over as their running sums (palette frames, ``decode_sums``/``encode_sums``):
+    the symbols constriction decodes from its own words and the words it writes."""
+    rng = np.random.default_rng(k * 5 + len(kind))
+    rows = _rows(rng, 3000, k, kind)
+    symbols = _symbols(rng, rows).astype(np.int32)
+    symbols[:50] = rng.integers(0, k, 50)
+    symbols[50:60] = k - 1  # the last symbol's interval ends at 2^24
+    ref = constriction.stream.queue.RangeEncoder()
+    ref.encode(symbols, CATEGORICAL, rows)
+    sums = _running_sums(rows)
+    ours = range_decoder.RangeDecoder(ref.get_compressed())
+    got = np.concatenate([ours.decode_sums(sums[:1000]), ours.decode_sums(sums[1000:])])
+    np.testing.assert_array_equal(got, symbols)
+    enc = range_encoder.RangeEncoder()
+    for start, stop in ((0, 1), (1, 700), (700, 3000)):
+        enc.encode_sums(symbols[start:stop], sums[start:stop])
+    np.testing.assert_array_equal(enc.words(), ref.get_compressed())
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_garbage_words_read_from_running_sums_as_constriction_reads_them(seed: int) -> None:
+    """On words no encoder wrote, the bisection over running sums decodes constriction's symbols,
+    or both refuse."""
+    rng = np.random.default_rng(100 + seed)
+    k = [2, 5, 40, 256][seed % 4]
+    rows = _rows(rng, 400, k, ["integer", "peaked", "zeros", "uniform"][seed % 4])
+    words = rng.integers(0, 2**32, rng.integers(0, 40), dtype=np.uint64).astype(np.uint32)
+    try:
+        expected = constriction.stream.queue.RangeDecoder(words).decode(CATEGORICAL, rows)
+    except Exception:
+        expected = None
+    try:
+        got = range_decoder.RangeDecoder(words).decode_sums(_running_sums(rows))
+    except FormatError:
+        got = None
+    if expected is None:
+        assert got is None
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_running_sums_need_the_compiled_coder() -> None:
+    with pytest.raises(ValueError, match="compiled"):
+        entropy.FrameEncoder().encode_sums(np.zeros(1, np.int64), np.ones((1, 2)))
+    with pytest.raises(ValueError, match="compiled"):
+        entropy.FrameDecoder(b"\0" * 8).decode_sums(np.ones((1, 2)))
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_garbage_words_read_as_constriction_reads_them(seed: int) -> None:
     """On words no encoder wrote, both decode the same symbols, or both refuse."""
@@ -109,6 +171,8 @@ def test_rows_constriction_refuses_are_refused(row: np.ndarray) -> None:
         constriction.stream.queue.RangeDecoder(words).decode(CATEGORICAL, row.reshape(1, -1))
     with pytest.raises(FormatError, match="refuses"):
         range_decoder.RangeDecoder(words).decode_rows(row.reshape(1, -1))
+    with pytest.raises(FormatError, match="refuses"):
+        range_decoder.RangeDecoder(words).decode_sums(np.cumsum(row).reshape(1, -1))
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3])

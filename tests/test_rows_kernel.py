@@ -392,3 +392,30 @@ def test_a_tables_sample_is_made_once_and_forgotten_with_the_table() -> None:
     assert key not in rows_kernel._SAMPLES  # the entry left with its table
     small = np.arange(10, dtype=np.int64)
     assert rows_kernel.sample_of(small) is not rows_kernel.sample_of(small)  # small tables: not kept
+
+
+@pytest.mark.parametrize("k", [2, 17, 256])
+def test_running_sums_are_the_rows_summed_left_to_right(k):
+    """``running_sums``: each row left as its running sums, added one entry at a time from 0.0,
+    of the very rows the kernel gives without them (with and without the blend)."""
+    from fpcodec.codec import rows_kernel
+
+    rng = np.random.default_rng(k + 1)
+    counts = _counts(rng, 30, k, 3)
+    n = 300
+    keys = [rng.integers(0, 40, n) * m for m in (1, 7, 1 << 40)]
+    p = rng.random((n, k)) * rng.integers(1, 1 << 29, (n, 1))
+    prev = rng.integers(-1, k, n)
+    nbr = rng.integers(-1, k, (4, n))
+    levels = np.array([0.1, 0.2, 0.3, 0.4])
+    for part_keys in (None, keys):
+        rows = ctx.mix_blend(p.copy(), prev, 0.3, nbr, levels, counts, part_keys, (32.0, 8.0, 0.0))
+        sums = ctx.mix_blend(p.copy(), prev, 0.3, nbr, levels, counts, part_keys, (32.0, 8.0, 0.0), True)
+        want = np.empty_like(rows)
+        total = np.zeros(n)
+        for j in range(k):
+            total = total + rows[:, j]
+            want[:, j] = total
+        assert np.array_equal(sums.view(np.int64), want.view(np.int64))
+    mixed = rows_kernel.mix(p.copy(), prev, 0.3, nbr, levels)
+    assert np.array_equal(ctx.mix_blend(p.copy(), prev, 0.3, nbr, levels, counts, None, ()), mixed)

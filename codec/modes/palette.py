@@ -216,6 +216,9 @@ def code_passes(
     betas = ctx.betas(mix, ctx.orders(profile))
     use_context = any(b > 0 for b in betas)
     decoding = isinstance(coder, entropy.FrameDecoder)
+    # The compiled coder reads a row's interval from its running sums, which the rows' kernel
+    # makes on every thread while the row is in the cache (the same symbols and words).
+    sums = profile.integer_tables and coder.ranges is not None
     for k, inp in enumerate(passes):
         t = inp.targets
         prev = None if prev_idx is None else prev_idx[t]
@@ -229,14 +232,19 @@ def code_passes(
                 None if nbr is None else nbr[:, sl],
                 w_levels,
             )
-            if keys is not None and profile.integer_tables and rows.dtype == np.float64:
-                rows = ctx.mix_blend(rows, *votes, counts, [key[sl] for key in keys], betas)  # one pass
+            compiled = profile.integer_tables and rows.dtype == np.float64
+            if compiled and (keys is not None or sums):  # one pass
+                part_keys = None if keys is None else [key[sl] for key in keys]
+                rows = ctx.mix_blend(rows, *votes, counts, part_keys, betas, running_sums=sums)
             else:
                 rows = pc.mix_rows(rows, *votes, normalize=profile.integer_tables)
                 if keys is not None:
                     rows = ctx.blend_sparse(rows, counts, [key[sl] for key in keys], betas)
+            as_sums = sums and compiled and rows.shape[1] > 1
             if decoding:
-                idx[t[sl]] = coder.decode_categorical(rows)
+                idx[t[sl]] = coder.decode_sums(rows) if as_sums else coder.decode_categorical(rows)
+            elif as_sums:
+                coder.encode_sums(idx[t[sl]], rows)
             else:
                 coder.encode_categorical(idx[t[sl]], rows)
             del rows  # else it is held while ``blocks`` makes the next block's
@@ -998,7 +1006,7 @@ def encode(c: PaletteCandidate) -> bytes:
     if counts is None:
         raise RuntimeError(f"palette candidate of mode {c.mode} coded twice: its counts were consumed")
     object.__setattr__(c, "counts", None)  # frozen dataclass: the one field that coding spends
-    enc = entropy.FrameEncoder()
+    enc = entropy.FrameEncoder(compiled=True)  # rows coded from their running sums
     if c.copied is not None:
         copied_blocks.encode_map(c.copied.blocks, c.copied.shift, enc)
     code_passes(c.passes(), c.palette, c.prev_idx, c.mix, c.idx, enc, counts, c.cached)
@@ -1067,7 +1075,7 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
     check_mix(coded.mix, dc.profile)
     h, w = dc.height, dc.width
     idx = np.zeros(h * w, np.int32)
-    coder = entropy.FrameDecoder(coded.payload, dc.profile)
+    coder = entropy.FrameDecoder(coded.payload, dc.profile, compiled=True)  # rows' running sums
     inter = coded.mode == MODE_PALETTE_INTER
     if inter:  # the model runs before the previous frame's indices are held (8 bytes a pixel)
         coded_mask = read_copied(coded, dc, coder, idx)  # copied colours looked up on their own

@@ -88,7 +88,7 @@ def decode(coded: CodedFrame, dc: DecodeContext) -> np.ndarray:
     palette.check_mix(coded.mix, dc.profile)
     n = dc.height * dc.width
     idx = np.zeros(n, np.int32)
-    coder = entropy.FrameDecoder(coded.payload, dc.profile)
+    coder = entropy.FrameDecoder(coded.payload, dc.profile, compiled=True)  # rows' running sums
     coded_mask = palette.read_copied(coded, dc, coder, idx)
     rows = row_schedule.used(coded.mix, dc.profile.row_schedule)
     passes = palette.iter_inter_passes(
