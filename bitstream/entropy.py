@@ -1,4 +1,10 @@
-"""Entropy-coding glue: discretized Laplace models over 0..255 coded with constriction.
+"""Entropy-coding glue: discretized Laplace models over 0..255, coded as constriction codes them.
+
+The words are constriction's queue coder's. A frame is coded by constriction itself, or (a
+``FrameEncoder``/``FrameDecoder`` made ``compiled``: planar, RGB and palette frames) by the
+compiled coder of ``range_encoder``/``range_decoder``, which writes and reads the same words for
+the same models (tests/test_range_coder.py compares them) and takes rows as compiled kernels make
+them: whole planes of Laplace rows never made, palette rows as their running sums.
 
 The network side hands over float means and scales; this module snaps them onto fixed grids (means
 to 1/16 of a level, scales to a 64-entry log-spaced table) so that what reaches constriction is a
