@@ -256,9 +256,9 @@ class ContextCounts:
         if self._pending[order]:
             parts = self._pending[order]
             self._pending[order] = []
-            codes, counts = np.unique(
-                parts[0] if len(parts) == 1 else np.concatenate(parts), return_counts=True
-            )
+            from . import rows_kernel  # numba: loaded on first use
+
+            codes, counts = rows_kernel.unique_counts(parts[0] if len(parts) == 1 else np.concatenate(parts))
             self._counted[order] += sum(part.size for part in parts)
             del parts
             # int32 counts while they fit (they always do below 2^30-pixel frames): a table entry

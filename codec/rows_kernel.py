@@ -458,6 +458,33 @@ def _merge_into(codes, counts, m, new, more):  # pragma: no cover - compiled
     return m + n - both
 
 
+@numba.njit(cache=True, nogil=True)
+def _runs(ordered, codes, counts):  # pragma: no cover - compiled
+    """The distinct values of the sorted ``ordered`` into ``codes`` (which may be ``ordered``
+    itself) and how many times each comes into ``counts``; returns how many there are."""
+    m = 0
+    for i in range(ordered.size):
+        if m > 0 and ordered[i] == codes[m - 1]:
+            counts[m - 1] += 1
+        else:
+            codes[m] = ordered[i]
+            counts[m] = 1
+            m += 1
+    return m
+
+
+def unique_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_counts=True)`` of int64 codes (counts int64): numpy's sort, then
+    one compiled pass over the runs, where ``np.unique`` makes a mask, its nonzero positions and
+    their differences (six numpy calls: most of a pass's small table's cost, 0.2 s of a 480x270
+    clip's decoding). numba's own sort is slower than numpy's (bench/SPEED.md)."""
+    ordered = np.sort(np.asarray(codes, np.int64))  # a copy: the caller's codes stay as they are
+    counts = np.empty(ordered.size, np.int64)
+    with first_call(_runs):
+        m = _runs(ordered, ordered, counts)  # each distinct value is written at or before its run
+    return ordered[:m].copy(), counts[:m].copy()
+
+
 def merge_into(
     buffers: tuple[np.ndarray, np.ndarray], m: int, new: tuple[np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -419,3 +419,20 @@ def test_running_sums_are_the_rows_summed_left_to_right(k):
         assert np.array_equal(sums.view(np.int64), want.view(np.int64))
     mixed = rows_kernel.mix(p.copy(), prev, 0.3, nbr, levels)
     assert np.array_equal(ctx.mix_blend(p.copy(), prev, 0.3, nbr, levels, counts, None, ()), mixed)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 5000])
+def test_unique_counts_are_numpys(n):
+    """``unique_counts``: ``np.unique(codes, return_counts=True)``, values, counts and types, and
+    the caller's codes are left as they were."""
+    from fpcodec.codec import rows_kernel
+
+    rng = np.random.default_rng(n)
+    codes = (rng.integers(0, max(1, n // 3), n) << 8) | rng.integers(0, 3, n)
+    before = codes.copy()
+    got = rows_kernel.unique_counts(codes)
+    want = np.unique(codes, return_counts=True)
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(codes, before)
