@@ -136,6 +136,20 @@ def test_palette_serialisation_round_trip_and_errors() -> None:
         decode_palette(body[:-3], prev, 3)
 
 
+def test_palette_bodies_are_encode_palettes_whichever_was_asked_before() -> None:
+    """The frame coder keeps the last few PLTE bodies (a frame's palette modes each ask for one):
+    each is the body ``encode_palette`` writes for that palette and that previous palette."""
+    from fpcodec.codec.modes.palette import palette_body
+
+    rng = np.random.default_rng(3)
+    rgb = np.unique(rng.integers(0, 256, (40, 3), dtype=np.uint8), axis=0)
+    rgba = np.unique(rng.integers(0, 256, (40, 4), dtype=np.uint8), axis=0)
+    older = rgb[::2].copy()
+    for palette, sent in [(rgb, None), (rgb, older), (rgb, None), (older, rgb), (rgba, None), (rgb, older)]:
+        assert palette_body(palette, sent) == encode_palette(palette, sent)
+    assert palette_body(rgb, rgb.copy()) is None  # the palette in force: no chunk
+
+
 def test_extract_palette_is_canonical() -> None:
     frame = np.array([[[5, 0, 0], [1, 2, 3]], [[5, 0, 0], [0, 0, 9]]], np.uint8)
     palette, idx = pc.extract_palette(frame)

@@ -442,7 +442,7 @@ def estimate_passes(
             truth = idx[t]
             p = np.empty(t.size)
             for sl, rows in model_blocks(inp, palette):
-                p[sl] = rows[np.arange(rows.shape[0]), truth[sl]] / rows.sum(axis=1, dtype=np.float64)
+                p[sl] = pc.true_shares(rows, truth[sl])
                 if cache:
                     blocks.append((sl, rows))
             p = p[sample]
@@ -682,10 +682,20 @@ def _changed_coded(
 
 
 def palette_body(palette: np.ndarray, sent_palette: np.ndarray | None) -> bytes | None:
-    """Body of the PLTE chunk a frame with ``palette`` needs, None when it is the one in force."""
+    """Body of the PLTE chunk a frame with ``palette`` needs, None when it is the one in force.
+    The last few bodies are kept: a frame's palette modes (and palette LZ) each ask for it."""
     if sent_palette is not None and np.array_equal(sent_palette, palette):
         return None
-    return encode_palette(palette, sent_palette)
+    sent = None if sent_palette is None else np.ascontiguousarray(sent_palette, np.uint8).tobytes()
+    return _palette_body(np.ascontiguousarray(palette, np.uint8).tobytes(), palette.shape[1], sent)
+
+
+@lru_cache(maxsize=4)
+def _palette_body(colours: bytes, channels: int, sent: bytes | None) -> bytes:
+    def unpacked(raw: bytes) -> np.ndarray:
+        return np.frombuffer(raw, np.uint8).reshape(-1, channels)
+
+    return encode_palette(unpacked(colours), None if sent is None else unpacked(sent))
 
 
 def body_bits(body: bytes | None) -> int:
