@@ -192,6 +192,18 @@ def true_probabilities(
     return own.astype(np.float64) / total.astype(np.float64)
 
 
+def true_shares(rows: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(N,) float64: each row's true-colour entry over the row's sum (the model's probability of
+    the true colour), for the encoder's estimate. Rows of integer weights (``colour_weights``,
+    float64) take the compiled ``rows_kernel.true_shares`` (their sums are exact in any order);
+    others numpy's."""
+    if rows.dtype == np.float64:
+        from . import rows_kernel  # numba: loaded on first use
+
+        return rows_kernel.true_shares(rows, truth)
+    return rows[np.arange(rows.shape[0]), truth] / rows.sum(axis=1, dtype=np.float64)
+
+
 def colour_weights_reference(
     mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.ndarray, palette: np.ndarray
 ) -> np.ndarray:

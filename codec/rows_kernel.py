@@ -253,6 +253,26 @@ def _rows(
     return p
 
 
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _true_shares(rows, truth, out):  # pragma: no cover - compiled
+    for i in numba.prange(rows.shape[0]):
+        total = 0.0
+        for k in range(rows.shape[1]):
+            total += rows[i, k]
+        out[i] = rows[i, truth[i]] / total
+
+
+def true_shares(rows: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each row's entry at its pixel's true colour over the row's sum, for float64 rows of
+    integers whose sums are exact in any order (the palette weights: below 2^53), so the same
+    floats as numpy's pairwise sums give: one parallel pass where numpy made a gathered copy
+    and summed the rows on one thread."""
+    out = np.empty(rows.shape[0], np.float64)
+    with first_call(_true_shares):
+        _true_shares(np.ascontiguousarray(rows, np.float64), np.ascontiguousarray(truth, np.int64), out)
+    return out
+
+
 def mix(
     p: np.ndarray, prev_idx: np.ndarray | None, w_prev: float, nbr_idx: np.ndarray | None, w_levels
 ) -> np.ndarray:

@@ -436,3 +436,22 @@ def test_unique_counts_are_numpys(n):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(codes, before)
+
+
+@pytest.mark.parametrize("k", [1, 2, 17, 256, 257])
+def test_true_shares_are_numpys_on_integer_weights(k):
+    """The encoder's estimate reads each row's true-colour share: the compiled pass gives the
+    floats numpy's gathered entry over its pairwise row sum gives (integer rows: exact sums)."""
+    rng = np.random.default_rng(k)
+    n = 3000
+    rows = rng.integers(1, 1 << 20, (n, k)).astype(np.float64)
+    rows[rng.random((n, k)) < 0.8] = 1.0  # most colours at the weights' floor, as in a real row
+    truth = rng.integers(0, k, n)
+    want = rows[np.arange(n), truth] / rows.sum(axis=1, dtype=np.float64)
+    got = pc.true_shares(rows, truth)
+    assert got.dtype == np.float64 and got.shape == (n,)
+    assert np.array_equal(got, want)
+    small = rows.astype(np.float32)  # version 2's float rows: numpy's own
+    assert np.array_equal(
+        pc.true_shares(small, truth), small[np.arange(n), truth] / small.sum(axis=1, dtype=np.float64)
+    )
