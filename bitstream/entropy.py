@@ -716,7 +716,9 @@ def shift_histogram(
 ) -> np.ndarray:
     """``bits_by_shift``'s histogram of (scale index, distance from the mean in 1/16), int64
     (64 * 4081,), counted in blocks of HIST_BLOCK symbols and added to ``hist`` when given (counts:
-    the same whatever the blocks and their order)."""
+    the same whatever the blocks and their order). Counted in place by ``np.add.at``: a bincount
+    as long as the histogram (261,184 counts) made and added for every pass, most of a few hundred
+    symbols, took 0.1 s of a 96x96 clip's encoding."""
     width = SYMBOL_MAX * MEAN_STEPS + 1
     size = len(SCALE_TABLE) * width
     if hist is None:
@@ -725,7 +727,7 @@ def shift_histogram(
     for start in range(0, sym.size, HIST_BLOCK):
         sl = slice(start, start + HIST_BLOCK)
         dist = np.abs(np.asarray(sym[sl], np.int32) * MEAN_STEPS - mean[sl])
-        hist += np.bincount(np.asarray(scale[sl], np.int64) * width + dist, minlength=size)
+        np.add.at(hist, np.asarray(scale[sl], np.int64) * width + dist, 1)
     return hist
 
 
