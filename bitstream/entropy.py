@@ -717,8 +717,8 @@ def shift_histogram(
     """``bits_by_shift``'s histogram of (scale index, distance from the mean in 1/16), int64
     (64 * 4081,), counted in blocks of HIST_BLOCK symbols and added to ``hist`` when given (counts:
     the same whatever the blocks and their order). Counted in place by ``np.add.at``: a bincount
-    as long as the histogram (261,184 counts) made and added for every pass, most of a few hundred
-    symbols, took 0.1 s of a 96x96 clip's encoding."""
+    as long as the histogram (261,184 counts), made and added for every pass though most passes
+    hold a few hundred symbols, took 0.1 s of a 96x96 clip's encoding."""
     width = SYMBOL_MAX * MEAN_STEPS + 1
     size = len(SCALE_TABLE) * width
     if hist is None:
