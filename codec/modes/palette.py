@@ -232,14 +232,14 @@ def code_passes(
                 None if nbr is None else nbr[:, sl],
                 w_levels,
             )
+            part_keys = None if keys is None else [key[sl] for key in keys]
             compiled = profile.integer_tables and rows.dtype == np.float64
             if compiled and (keys is not None or sums):  # one pass
-                part_keys = None if keys is None else [key[sl] for key in keys]
                 rows = ctx.mix_blend(rows, *votes, counts, part_keys, betas, running_sums=sums)
             else:
                 rows = pc.mix_rows(rows, *votes, normalize=profile.integer_tables)
                 if keys is not None:
-                    rows = ctx.blend_sparse(rows, counts, [key[sl] for key in keys], betas)
+                    rows = ctx.blend_sparse(rows, counts, part_keys, betas)
             as_sums = sums and compiled and rows.shape[1] > 1
             if decoding:
                 idx[t[sl]] = coder.decode_sums(rows) if as_sums else coder.decode_categorical(rows)
