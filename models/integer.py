@@ -67,9 +67,9 @@ exact rational; see INTEGER.md.) Coupling steps of 1/256 because coarser ones co
 content: 1/16 steps cost 18 % more on chi.gif, where the coupled G mean must be right to 1/16.
 
 Two backends run the same forward graphs (``arch.py``) on the same checked weights. On CPU (the
-default) ``integer_numpy.py`` evaluates them with numpy float32 matrix products (one GEMM per kernel
-offset on a zero-padded copy of the input: sums of subsets of the same products, hence exact by the
-argument above) and never imports torch, so ``fpcodec encode``/``decode`` do not pay torch's start-up.
+default) ``integer_numpy.py`` evaluates them with numpy float32 matrix products (per band of output
+rows, one GEMM per kernel column on strided views of a zero-padded copy of the input: sums of
+subsets of the same products, hence exact by the argument above) and never imports torch, so ``fpcodec encode``/``decode`` do not pay torch's start-up.
 ``integer_torch.py`` runs them with torch convolutions: on GPUs, or on CPU when asked
 (``backend="torch"``). Both give the same integers (``tests/test_integer_numpy.py``).
 

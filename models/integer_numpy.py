@@ -1,15 +1,14 @@
 """The numpy backend of integer inference (``integer.py``): the same forward graphs (``arch.py``)
 and the same integers as the torch backend, without torch.
 
-A convolution is im2col + one float32 matrix product (GEMM) per cache-sized run of output
-positions, on a zero-padded copy of the input laid out so that every shifted window is a plain slice:
-with the padded rows flattened, the input seen by kernel offset (dy, dx) is the contiguous run
-starting at ``dy * Wp + dx``; outputs are computed on an H x Wp grid and the Wp - W wrap-around columns
-are dropped. Strided convs use the same scheme on the stride's polyphase components, a Conv3D stacks
-its kt frames as channels. Every product is an integer below 2^22 and the GEMM adds the same products
-(then the bias), so each partial sum is an integer below the checked bound (< 2^24) and float32 holds
-it exactly: the result is independent of BLAS, blocking, threads and order, and equal to torch's. Requantization, ConvLSTM arithmetic and the head are the torch backend's elementwise
-float32 operations on integers (exact); pooling, upsampling and lookups are integer indexing.
+A convolution is float32 matrix products (GEMMs) on strided views, no im2col (``NumpyConv.products``):
+activations are laid out as (rows, channels, columns), so a band of output rows is one batched GEMM
+per kernel column, and a compiled pass (``integer_kernel.py``) adds them up, requantizes and, for the
+ConvLSTM's gates, updates the cell while the band is in the cache; bands run on two threads. Every
+product is an integer below 2^22 and every partial sum of them (with the bias) an integer below the
+checked bound (< 2^24), so float32 holds it exactly: the result is independent of BLAS, blocking,
+threads and order, and equal to torch's. The head's elementwise float32 operations on integers are
+the torch backend's (exact); pooling, upsampling and lookups are integer indexing.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ from collections.abc import Iterator
 import numpy as np
 
 from .integer_spec import (
-    CELL_ONE,
-    GATE_ONE,
     MEAN_Q_MAX,
     MEAN_STEPS,
     STEP_ONE,
@@ -33,8 +30,6 @@ from .integer_spec import (
 )
 
 F32 = np.float32
-#: Size of the im2col buffer of one run of output positions (floats): kept cache-sized.
-_CHUNK_FLOATS = 1 << 20
 
 
 class NumpyConv:
@@ -59,12 +54,14 @@ class NumpyConv:
                 raise ValueError(f"{layer.name}: unequal strides")
             self.stride, self.padding = layer.stride[0], tuple(layer.padding)
         self.kernel = w.shape[2:]
-        # (O, kh * kw * C): columns ordered (dy, dx, c), as the im2col rows
-        self.offsets = [(dy, dx) for dy in range(self.kernel[0]) for dx in range(self.kernel[1])]
-        self.wmat = np.ascontiguousarray(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1), dtype=F32)
-        self.bias = layer.bias.astype(F32)[:, None]
-        self.inv = np.power(2.0, -layer.shift).astype(F32)[:, None]  # exact powers of two
-        self.segments = layer.segments()
+        self.w4 = np.asarray(w, F32)  # (O, C, kh, kw)
+        # The compiled band pass's per-channel parameters: requantized (plus the bias, times 2^-n,
+        # an exact power of two, floor, clamp), or the plain sum.
+        inv = np.power(2.0, -layer.shift).astype(F32)
+        lo, hi = (np.asarray(bound, F32) for bound in (layer.lo, layer.hi))
+        self._requantize_params = (layer.bias.astype(F32), inv, lo, hi)
+        inf = np.full(self.out_ch, np.inf, F32)
+        self._sum_params = (np.zeros(self.out_ch, F32), np.ones(self.out_ch, F32), -inf, inf)
         self._parts: dict[tuple[int, int], np.ndarray] = {}
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -78,90 +75,161 @@ class NumpyConv:
         return self._conv2d(x)
 
     def _conv2d(self, x: np.ndarray) -> np.ndarray:
-        return self.requantize(*self.products(x))
+        return self.products(x, requantized=True)
 
-    def products(self, x: np.ndarray, first: int = 0) -> tuple[np.ndarray, int]:
-        """The sums of products without the bias, (N, O, H_out, Wq) on the padded grid (the
-        output is its first W_out columns), of ``x`` as the conv's input channels ``first``,
-        ``first + 1``, ...: the full conv is the sum of its inputs' products (each partial sum is
-        below the bound, so every sum is exact in float32); then its W_out."""
-        n, c, h, w = x.shape
-        s = self.stride
-        kh, kw = self.kernel
-        ph, pw = self.padding
-        ho, wo = (h + 2 * ph - kh) // s + 1, (w + 2 * pw - kw) // s + 1
-        qh, qw = (kh - 1) // s, (kw - 1) // s
-        hq, wq = ho + qh + 1, wo + qw  # one spare row: the last offset's run ends past the grid
-        # Polyphase components of the zero-padded input (stride 1: the padded input itself):
-        # phase[a, b][:, :, i, j] = padded[:, :, a + s i, b + s j].
-        phases = {}
-        for a in range(min(s, kh)):
-            for b in range(min(s, kw)):
-                buf = np.zeros((n, c, hq, wq), F32)
-                i0, r0, ni = _phase_span(a, s, ph, h, hq)
-                j0, c0, nj = _phase_span(b, s, pw, w, wq)
-                if ni > 0 and nj > 0:
-                    buf[:, :, i0 : i0 + ni, j0 : j0 + nj] = x[
-                        :, :, r0 : r0 + s * ni : s, c0 : c0 + s * nj : s
-                    ]
-                phases[a, b] = buf.reshape(n, c, hq * wq)
-        size = ho * wq
-        k_all = kh * kw * c
-        wmat = self._columns(first, c)
-        workers = _pool_size()
-        chunk = _run_length(n, size, k_all, workers)
-        acc = np.empty((n, self.out_ch, ho, wq), F32)
-        flat = acc.reshape(n, self.out_ch, size)
+    def products(
+        self, x: np.ndarray, first: int = 0, plus: np.ndarray | None = None, requantized: bool = False
+    ) -> np.ndarray:
+        """The sums of products without the bias, (N, O, H_out, W_out), of ``x`` as the conv's
+        input channels ``first``, ``first + 1``, ...: the full conv is the sum of its inputs'
+        products (each partial sum is below the bound, so every sum is exact in float32).
+        ``plus``: sums of the same shape added (the other inputs' products); ``requantized``: the
+        layer's output instead (plus the bias, times 2^-n, floor, clamp).
 
-        def run(k: int, s0: int) -> None:
-            e = min(size, s0 + chunk)
-            p = np.empty((k_all, e - s0), F32)
-            # im2col of a run of output positions: row block (dy, dx) = the shifted run
-            for j, (dy, dx) in enumerate(self.offsets):
-                off = (dy // s) * wq + dx // s
-                p[j * c : (j + 1) * c] = phases[dy % s, dx % s][k, :, off + s0 : off + e]
-            np.matmul(wmat, p, out=flat[k, :, s0:e])
+        No im2col: with the zero-padded input laid out as (rows, channels, columns) (a column
+        phase of it for a strided conv), the inputs that kernel column dx reads for output row y
+        are one strided matrix: its rows (dy, c) are a padded row apart, its columns the W_out
+        outputs. So a band of output rows is kw batched GEMMs of (O, kh * C) weights by such
+        matrices, which a compiled pass adds up (with ``plus``'s band), requantized or not, while
+        the band is in the cache. The result is a view of a (N, H_out, O, W_out) array: the
+        layout the next conv's input is copied into."""
+        n, _, h, w = x.shape
+        ho, wo = self._out_size(h, w)
+        out = np.empty((n, ho, self.out_ch, wo), F32)
+        extra = _rows_layout(plus)
+        params = self._requantize_params if requantized else self._sum_params
+        finish = _kernels().requantize_band
 
-        runs = [(k, s0) for k in range(n) for s0 in range(0, size, chunk)]
-        if workers > 1 and len(runs) > 1:
-            list(_pool().map(lambda ks: run(*ks), runs))
-        else:
-            for ks in runs:
-                run(*ks)
-        return acc, wo
+        def run(k: int, y0: int, y1: int) -> None:
+            sums = self._band_sums(x, first, k, y0, y1)
+            more = _NO_BAND if extra is None else extra[k, y0:y1]
+            finish(sums, len(sums), more, extra is not None, *params, out[k, y0:y1])
 
-    def requantize(self, acc: np.ndarray, wo: int) -> np.ndarray:
-        """The layer's output from ``products``'s sums (changed in place): plus the bias, then
-        clamp(floor(acc * 2^-n), lo, hi), exact (acc is an integer, 2^-n a power of two)."""
-        n, o, ho, wq = acc.shape
-        flat = acc.reshape(n, o, ho * wq)
-        flat += self.bias
-        np.multiply(flat, self.inv, out=flat)
-        np.floor(flat, out=flat)
-        for c0, c1, lo, hi in self.segments:
-            np.clip(flat[:, c0:c1], lo, hi, out=flat[:, c0:c1])
-        return acc[..., :wo]
+        _run_bands(n, ho, self.out_ch * wo, x.shape[1] * self.kernel[0] * self.kernel[1], run)
+        return out.transpose(0, 2, 1, 3)
 
-    def _columns(self, first: int, count: int) -> np.ndarray:
-        """The weight matrix's columns of input channels first .. first + count - 1."""
-        taps = len(self.offsets)
-        if first == 0 and count * taps == self.wmat.shape[1]:
-            return self.wmat
+    def lstm_step(
+        self, from_x: np.ndarray, h_prev: np.ndarray | None, first: int, c_prev: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A ConvLSTM step whose gates are this conv's output: ``from_x`` the products of the
+        step's input (its channels before ``first``), ``h_prev`` the hidden state (N, hid, H, W),
+        input channels ``first`` on, or None in the first step, ``c_prev`` the cell state as this
+        returns it or None. Returns the new hidden state
+        (N, hid, H, W) (a view of a (N, H, hid, W) array) and cell state, the gates' requantization
+        and the cell's update done band by band by a compiled pass (``integer_kernel.lstm_band``)."""
+        extra = _rows_layout(from_x)
+        n, ho, och, wo = extra.shape
+        hid = och // 4
+        h, c = np.empty((n, ho, hid, wo), F32), np.empty((n, ho, hid, wo), F32)
+        step = _kernels().lstm_band
+
+        def run(k: int, y0: int, y1: int) -> None:
+            sums = _NO_SUMS if h_prev is None else self._band_sums(h_prev, first, k, y0, y1)
+            before = _NO_BAND if c_prev is None else c_prev[k, y0:y1]
+            count = 0 if h_prev is None else len(sums)
+            params = self._requantize_params
+            step(sums, count, extra[k, y0:y1], *params, before, c_prev is not None, h[k, y0:y1], c[k, y0:y1])
+
+        taps = 0 if h_prev is None else hid * self.kernel[0] * self.kernel[1]
+        _run_bands(n, ho, och * wo, taps, run)
+        return h.transpose(0, 2, 1, 3), c
+
+    def _out_size(self, h: int, w: int) -> tuple[int, int]:
+        """(H_out, W_out) of the conv of an H x W input."""
+        (kh, kw), (ph, pw), st = self.kernel, self.padding, self.stride
+        return (h + 2 * ph - kh) // st + 1, (w + 2 * pw - kw) // st + 1
+
+    def _band_sums(self, x: np.ndarray, first: int, k: int, y0: int, y1: int) -> np.ndarray:
+        """(kw, y1 - y0, O, W_out): for each kernel column, the GEMM of output rows y0 .. y1 - 1 of
+        sample k of ``x`` (N, C, H, W) as input channels first .. first + C - 1. The input rows the
+        band reads are copied zero-padded as (rows, C, columns) first, on the band's thread; for
+        stride s as s column phases (phase b's column j is padded column s j + b)."""
+        _, c, h, w = x.shape
+        (kh, kw), (ph, pw), st = self.kernel, self.padding, self.stride
+        wo = (w + 2 * pw - kw) // st + 1
+        top = st * y0 - ph  # the input row of the band's first padded row
+        pad = np.zeros((st * (y1 - y0 - 1) + kh, c, w + 2 * pw), F32)
+        r0, r1 = max(top, 0), min(top + len(pad), h)
+        if r1 > r0:
+            pad[r0 - top : r1 - top, :, pw : pw + w] = x[k, :, r0:r1].transpose(1, 0, 2)
+        phases = [pad] if st == 1 else [np.ascontiguousarray(pad[:, :, b::st]) for b in range(min(st, kw))]
+        weights = self._column_weights(first, c)
+        sums = np.empty((kw, y1 - y0, self.out_ch, wo), F32)
+        for dx in range(kw):
+            phase = phases[dx % st]
+            s_row, s_ch, s_col = phase.strides
+            rows = np.ndarray(
+                (y1 - y0, kh * c, wo), F32, phase, (dx // st) * s_col, (st * s_row, s_ch, s_col)
+            )
+            np.matmul(weights[dx], rows, out=sums[dx])
+        return sums
+
+    def _column_weights(self, first: int, count: int) -> np.ndarray:
+        """(kw, O, kh * count) float32: for kernel column dx, the weights of input channels
+        first .. first + count - 1 with columns ordered (dy, c), as ``_band_sums``'s rows."""
         key = (first, count)
         if key not in self._parts:
-            cols = self.wmat.reshape(self.out_ch, taps, -1)[:, :, first : first + count]
-            self._parts[key] = np.ascontiguousarray(cols.reshape(self.out_ch, taps * count))
+            o, _, kh, kw = self.w4.shape
+            part = self.w4[:, first : first + count]  # (O, count, kh, kw)
+            self._parts[key] = np.ascontiguousarray(part.transpose(3, 0, 2, 1).reshape(kw, o, kh * count))
         return self._parts[key]
 
 
-def _run_length(samples: int, size: int, k_all: int, workers: int) -> int:
-    """Output positions per run (one GEMM) of a conv over ``samples`` planes of ``size``
-    positions: cache-sized, and as many runs in all as a multiple of the threads, so that they
-    share them evenly (3 equal runs on 2 threads take as long as 4)."""
-    per_sample = -(-size // max(512, _CHUNK_FLOATS // k_all))
-    while (samples * per_sample) % workers and per_sample < size:
+#: Stand-ins for a band's absent inputs (the compiled passes take arrays of one type).
+_NO_BAND = np.zeros((1, 1, 1), F32)
+_NO_SUMS = np.zeros((0, 1, 1, 1), F32)
+
+
+def _kernels():
+    """``integer_kernel``, its kernels loaded (numba is imported on first use)."""
+    from . import integer_kernel
+
+    integer_kernel.ready()
+    return integer_kernel
+
+
+def _rows_layout(a: np.ndarray | None) -> np.ndarray | None:
+    """(N, O, H, W) sums as a C-contiguous (N, H, O, W) array (a view where they are laid out so)."""
+    return None if a is None else np.ascontiguousarray(a.transpose(0, 2, 1, 3))
+
+
+def _run_bands(samples: int, rows: int, row_floats: int, taps: int, run) -> None:
+    """``run(k, y0, y1)`` over bands of output rows of each sample, on the convolution threads
+    where the products (``row_floats`` outputs a row, ``taps`` products each) are worth handing
+    out: below ``_THREADED_FROM`` the threads' start costs more than they win. The calling thread
+    takes the first band itself (it would only wait, and a sleeping thread takes a while to wake)."""
+    workers = _pool_size() if samples * rows * row_floats * taps >= _THREADED_FROM else 1
+    band = _band_rows(samples, rows, row_floats, workers)
+    bands = [(k, y0, min(rows, y0 + band)) for k in range(samples) for y0 in range(0, rows, band)]
+    if workers == 1 or len(bands) == 1:
+        for b in bands:
+            run(*b)
+        return
+    handed = [_pool().submit(run, *b) for b in bands[1:]]
+    try:
+        run(*bands[0])
+    finally:
+        concurrent.futures.wait(handed)  # no band may still write once this returns or raises
+    for f in handed:
+        f.result()
+
+
+#: Products of a conv from which its bands go to the threads (a 96x96 frame's 1x1 head, 24 x 9
+#: x 9216 = 2 million, runs faster on one).
+_THREADED_FROM = 4 << 20
+
+#: Output floats of one band of rows in ``NumpyConv._row_products``: the band's sums, the GEMM's
+#: second result and the input rows they read stay in the core's cache (2 MB here).
+_BAND_FLOATS = 1 << 17
+
+
+def _band_rows(samples: int, rows: int, row_floats: int, workers: int) -> int:
+    """Output rows per band of a stride-1 conv: cache-sized, and as many bands in all as a
+    multiple of the threads where the rows allow it, so that they share them evenly."""
+    per_sample = -(-rows // max(1, _BAND_FLOATS // row_floats))
+    while (samples * per_sample) % workers and per_sample < rows:
         per_sample += 1
-    return max(256, -(-size // per_sample))
+    return max(1, -(-rows // per_sample))
 
 
 def _pool_size() -> int:
@@ -174,7 +242,7 @@ def _pool_size() -> int:
 
 @functools.cache
 def _pool() -> concurrent.futures.ThreadPoolExecutor:
-    """The threads that run a convolution's runs of output positions, each a one-thread GEMM
+    """The threads that run a convolution's bands of output rows, each one-thread GEMMs
     (numpy releases the GIL in it). Not BLAS's own threads: those spin after every call and starve
     the palette kernels (``codec/threads.py``); these sleep."""
     return concurrent.futures.ThreadPoolExecutor(_pool_size(), thread_name_prefix="fpcodec-conv")
@@ -182,16 +250,6 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 
 if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads: a new pool
     os.register_at_fork(after_in_child=_pool.cache_clear)
-
-
-def _phase_span(a: int, s: int, p: int, n: int, limit: int) -> tuple[int, int, int]:
-    """For phase ``a`` of stride ``s`` over an axis of ``n`` samples padded by ``p``: the first
-    phase index holding a sample, that sample's index and how many samples (at most ``limit``)."""
-    i0 = max(0, -((a - p) // s))  # ceil((p - a) / s)
-    r0 = a + s * i0 - p
-    if r0 >= n:
-        return i0, r0, 0
-    return i0, r0, min(limit - i0, (n - r0 + s - 1) // s)
 
 
 def step_ints(frames: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -298,8 +356,11 @@ class StepMemo:
 
 
 def _own(a):
-    """``a``, or a copy of it where it is a view of another array."""
-    return a.copy() if isinstance(a, np.ndarray) and a.base is not None else a
+    """``a``, or a copy of it (in its own layout) where it is a view of part of another array."""
+    if not isinstance(a, np.ndarray) or a.base is None:
+        return a
+    whole = isinstance(a.base, np.ndarray) and a.base.nbytes == a.nbytes  # e.g. a transposed view
+    return a if whole else a.copy(order="K")
 
 
 def _key(tag: str, x: np.ndarray) -> tuple:
@@ -351,36 +412,17 @@ class NumpyIntegerNet:
     def cell(self, name: str, x: np.ndarray, state):
         """ConvLSTM step in fixed point (``integer_torch.IntegerNet.cell``, same operations). The
         gates' conv is the sum of its input's and its hidden state's products: the first is
-        remembered for the next window (a step's input repeats), the second is 0 in the first step."""
+        remembered for the next window (a step's input repeats), the second is 0 in the first step
+        (skipped there). The state is (hidden, cell) as ``NumpyConv.lstm_step`` returns them."""
         conv = self.layers[name + ".conv"]
-        hid = conv.out_ch // 4
-        b, cx, h, w = x.shape
         remembered = name in self._step_cells
         from_x = self.memo.get(name, x) if remembered else None
         if from_x is None:
             from_x = conv.products(x)
             if remembered:
                 self.memo.put(name, x, from_x)
-        acc, wo = from_x
-        if state is None:
-            c_prev = np.zeros((b, hid, h, w), F32)
-            if remembered:  # requantize works in place: not on the memo's array
-                acc = acc.copy()
-        else:  # the hidden state's products (0 in the first step: skipped there)
-            h_prev, c_prev = state
-            acc = acc + conv.products(h_prev, first=cx)[0]
-        z = conv.requantize(acc, wo)
-        i, f, o, g = z[:, :hid], z[:, hid : 2 * hid], z[:, 2 * hid : 3 * hid], z[:, 3 * hid :]
-        c = f * c_prev
-        c += F32(GATE_ONE // 2)
-        c *= F32(1.0 / GATE_ONE)
-        np.floor(c, out=c)
-        c += i * g
-        h = np.clip(c, -CELL_ONE, CELL_ONE)
-        h *= o
-        h += F32(1 << 12)
-        h *= F32(1.0 / (1 << 13))
-        np.floor(h, out=h)
+        h_prev, c_prev = (None, None) if state is None else state
+        h, c = conv.lstm_step(from_x, h_prev, x.shape[1], c_prev)
         return h, (h, c)
 
     @staticmethod

@@ -220,3 +220,20 @@ def test_step_memo_budget():
         for x, y in zip(p.predict_ints(history), q.predict_ints(history), strict=True):
             assert np.array_equal(x, y)
     assert q.net.memo.hits == 0 and q.net.memo.held_bytes == 0 and p.net.memo.hits > 0
+
+
+@pytest.mark.parametrize("name", INT_MODELS)
+def test_bands_of_one_row_give_the_same_integers(backends, monkeypatch, name):
+    """A conv's output rows are computed in bands, each from its own zero-padded copy of the input
+    rows it reads (stride 2 included): bands of a single row, on one thread and on three, give the
+    torch backend's integers at sizes where the edges' padding and odd rows meet the bands."""
+    from fpcodec.models import integer_numpy
+
+    _, pt = backends[name]
+    fresh = type(pt)()  # numpy backend
+    monkeypatch.setattr(integer_numpy, "_BAND_FLOATS", 1)
+    rng = np.random.default_rng(11)
+    for workers, (h, w) in ((1, (1, 1)), (1, (7, 5)), (3, (13, 9)), (3, (24, 17))):
+        monkeypatch.setattr(integer_numpy, "_pool_size", lambda w=workers: w)
+        monkeypatch.setattr(integer_numpy, "_THREADED_FROM", 0)
+        _assert_same(fresh, pt, _history(rng, h, w, 5))

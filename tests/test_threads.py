@@ -63,7 +63,7 @@ def test_coding_a_frame_runs_with_one_blas_thread(monkeypatch):
 
 @pytest.mark.parametrize("size", [(1, 1), (9, 7), (96, 96), (113, 200)])
 def test_convolution_threads_do_not_change_the_integers(monkeypatch, size):
-    """The GEMMs split over threads (runs of output positions) give the integers of one thread."""
+    """The GEMMs split over threads (bands of output rows) give the integers of one thread."""
     from fpcodec.models import integer_numpy, registry
 
     pred = registry.get("convlstm-hybrid-int")
