@@ -214,9 +214,12 @@ def _run_bands(samples: int, rows: int, row_floats: int, taps: int, run) -> None
         f.result()
 
 
-#: Products of a conv from which its bands go to the threads (a 96x96 frame's 1x1 head, 24 x 9
-#: x 9216 = 2 million, runs faster on one).
-_THREADED_FROM = 4 << 20
+#: Products of a conv from which its bands go to the threads. Below, the hand-off costs more than
+#: the second thread wins inside the codec, where the palette kernels' threads still spin when the
+#: network runs: a 96x96 frame's largest conv (``mid``, 80 million) decodes 4 % faster on one
+#: thread (bench/SPEED.md, "The network's convolutions without im2col"); at 200x164 (283 million)
+#: two threads are as fast, at 480x270 faster.
+_THREADED_FROM = 96 << 20
 
 #: Output floats of one band of rows in ``NumpyConv._row_products``: the band's sums, the GEMM's
 #: second result and the input rows they read stay in the core's cache (2 MB here).
