@@ -95,6 +95,8 @@ class NumpyConv:
         layout the next conv's input is copied into."""
         n, _, h, w = x.shape
         ho, wo = self._out_size(h, w)
+        if plus is not None and plus.shape != (n, self.out_ch, ho, wo):
+            raise ValueError(f"{self.name}: sums of {plus.shape} added to ({n}, {self.out_ch}, {ho}, {wo})")
         out = np.empty((n, ho, self.out_ch, wo), F32)
         extra = _rows_layout(plus)
         params = self._requantize_params if requantized else self._sum_params
@@ -111,15 +113,18 @@ class NumpyConv:
     def lstm_step(
         self, from_x: np.ndarray, h_prev: np.ndarray | None, first: int, c_prev: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """A ConvLSTM step whose gates are this conv's output: ``from_x`` the products of the
-        step's input (its channels before ``first``), ``h_prev`` the hidden state (N, hid, H, W),
-        input channels ``first`` on, or None in the first step, ``c_prev`` the cell state as this
-        returns it or None. Returns the new hidden state
-        (N, hid, H, W) (a view of a (N, H, hid, W) array) and cell state, the gates' requantization
-        and the cell's update done band by band by a compiled pass (``integer_kernel.lstm_band``)."""
+        """A ConvLSTM step whose gates are this (stride-1, same-size) conv's output: ``from_x`` the
+        products of the step's input (its channels before ``first``), ``h_prev`` the hidden state
+        (N, hid, H, W), input channels ``first`` on, or None in the first step, ``c_prev`` the
+        cell state as this returns it, or None. Returns the new hidden state (N, hid, H, W) (a
+        view of a (N, H, hid, W) array) and cell state; the gates' requantization and the cell's
+        update are done band by band by a compiled pass (``integer_kernel.lstm_band``)."""
         extra = _rows_layout(from_x)
         n, ho, och, wo = extra.shape
         hid = och // 4
+        if self._out_size(ho, wo) != (ho, wo) or (h_prev is not None and h_prev.shape != (n, hid, ho, wo)):
+            # the compiled pass reads every array at the gates' rows and columns, unchecked
+            raise ValueError(f"{self.name}: a ConvLSTM step of {from_x.shape} gates, {hid} hidden channels")
         h, c = np.empty((n, ho, hid, wo), F32), np.empty((n, ho, hid, wo), F32)
         step = _kernels().lstm_band
 
@@ -221,13 +226,13 @@ def _run_bands(samples: int, rows: int, row_floats: int, taps: int, run) -> None
 #: two threads are as fast, at 480x270 faster.
 _THREADED_FROM = 96 << 20
 
-#: Output floats of one band of rows in ``NumpyConv._row_products``: the band's sums, the GEMM's
-#: second result and the input rows they read stay in the core's cache (2 MB here).
+#: Output floats of one band of rows (``NumpyConv._band_sums``): the band's kw GEMM results and
+#: the padded input rows they read stay in the core's cache (2 MB here).
 _BAND_FLOATS = 1 << 17
 
 
 def _band_rows(samples: int, rows: int, row_floats: int, workers: int) -> int:
-    """Output rows per band of a stride-1 conv: cache-sized, and as many bands in all as a
+    """Output rows per band of a conv: cache-sized, and as many bands in all as a
     multiple of the threads where the rows allow it, so that they share them evenly."""
     per_sample = -(-rows // max(1, _BAND_FLOATS // row_floats))
     while (samples * per_sample) % workers and per_sample < rows:

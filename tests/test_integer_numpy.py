@@ -237,3 +237,19 @@ def test_bands_of_one_row_give_the_same_integers(backends, monkeypatch, name):
         monkeypatch.setattr(integer_numpy, "_pool_size", lambda w=workers: w)
         monkeypatch.setattr(integer_numpy, "_THREADED_FROM", 0)
         _assert_same(fresh, pt, _history(rng, h, w, 5))
+
+
+def test_compiled_passes_get_only_arrays_of_the_bands_shape():
+    """The compiled passes read their inputs unchecked: sums or a hidden state of another shape are
+    refused before they run."""
+    net = registry.get(MAIN).net
+    conv = net.layers["cell.conv"]
+    x = np.zeros((1, 16, 6, 5), np.float32)
+    from_x = conv.products(x)
+    assert from_x.shape == (1, 64, 6, 5)
+    with pytest.raises(ValueError, match="added to"):
+        conv.products(np.zeros((1, 16, 6, 5), np.float32), first=16, plus=from_x[:, :, :5])
+    with pytest.raises(ValueError, match="ConvLSTM step"):
+        conv.lstm_step(from_x, np.zeros((1, 16, 6, 4), np.float32), 16, None)
+    h, c = conv.lstm_step(from_x, None, 16, None)
+    assert h.shape == (1, 16, 6, 5) and c.shape == (1, 6, 16, 5)
