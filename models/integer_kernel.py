@@ -1,13 +1,14 @@
-"""Compiled finishing steps of the numpy backend's stride-1 convolutions (``integer_numpy.py``):
+"""Compiled finishing steps of the numpy backend's convolutions (``integer_numpy.py``):
 a band of output rows comes out of the GEMMs as one sum per kernel column, and these kernels add
 them up, requantize and (for the ConvLSTM's gates) update the cell, in one pass over the band
 while it is in the cache, on the thread that made it (``nogil``: the two bands of a conv finish
 side by side). In numpy each of those was a pass over the whole frame's array on the main thread.
 
 Every value is an integer below 2^24 and every operation exact (sums within the checked
-accumulator bound, products of a gate by the cell state below 2^24, multiplications by powers of
-two, floor, clamps), so the results are the numpy operations' whatever the order or the precision
-the compiler picks: the same integers (``tests/test_integer_numpy.py`` against the torch backend).
+accumulator bound; a gate, at most 128, times the cell state, at most about 5 x 2^14 after the
+window's five steps; multiplications by powers of two, floor, clamps), so the results do not
+depend on the order of the additions or the precision the compiler picks: they are the torch
+backend's integers (``tests/test_integer_numpy.py``).
 
 Arrays are float32 and C-contiguous: (column sums, rows, channels, columns) for the GEMMs' sums,
 (rows, channels, columns) for a band.
@@ -80,7 +81,8 @@ def lstm_band(
     """A ConvLSTM step on a band: the gates (i, f, o, g; 4 x hid channels) are the requantized
     sums of the hidden state's ``count`` column sums and the input's products ``extra``; then
     c = floor((f c_prev + 64) / 128) + i g and h = floor((o clamp(c, +-2^14) + 2^12) / 2^13)
-    (``NumpyIntegerNet.cell``'s operations), c_prev 0 where not ``has_prev``."""
+    (the torch backend's ``IntegerNet.cell``, the same operations), c_prev 0 where not
+    ``has_prev``."""
     rows, hid, width = h_out.shape
     z = np.empty((4, width), np.float32)
     zi, zf, zo, zg = z[0], z[1], z[2], z[3]
