@@ -232,10 +232,10 @@ def test_bands_of_one_row_give_the_same_integers(backends, monkeypatch, name):
     _, pt = backends[name]
     fresh = type(pt)()  # numpy backend
     monkeypatch.setattr(integer_numpy, "_BAND_FLOATS", 1)
+    monkeypatch.setattr(integer_numpy, "_THREADED_FROM", 0)  # every conv's bands on the threads
     rng = np.random.default_rng(11)
     for workers, (h, w) in ((1, (1, 1)), (1, (7, 5)), (3, (13, 9)), (3, (24, 17))):
         monkeypatch.setattr(integer_numpy, "_pool_size", lambda w=workers: w)
-        monkeypatch.setattr(integer_numpy, "_THREADED_FROM", 0)
         _assert_same(fresh, pt, _history(rng, h, w, 5))
 
 
