@@ -112,23 +112,14 @@ def lstm_band(
 def ready() -> None:
     """Load (or, on a machine's first run, compile) both kernels on the calling thread, before
     the convolution threads call them: ``first_call`` is not for threads."""
-    one = np.zeros(1, np.float32)
-    band = np.zeros((1, 4, 1), np.float32)
-    sums = np.zeros((1, 1, 4, 1), np.float32)
+    channels = np.zeros(4, np.float32)  # bias, 2^-n, lo, hi of four output channels
+    params = (channels, channels, channels, channels)
+    sums, band, cell = (
+        np.zeros((1, 1, 4, 1), np.float32),
+        np.zeros((1, 4, 1), np.float32),
+        np.zeros((1, 1, 1), np.float32),
+    )
     with first_call(requantize_band):
-        requantize_band(sums, 1, band, True, one.repeat(4), one.repeat(4), one.repeat(4), one.repeat(4), band)
-    cell = np.zeros((1, 1, 1), np.float32)
+        requantize_band(sums, 1, band, True, *params, band.copy())
     with first_call(lstm_band):
-        lstm_band(
-            sums,
-            1,
-            band,
-            one.repeat(4),
-            one.repeat(4),
-            one.repeat(4),
-            one.repeat(4),
-            cell,
-            True,
-            cell,
-            cell.copy(),
-        )
+        lstm_band(sums, 1, band, *params, cell, True, cell.copy(), cell.copy())

@@ -126,14 +126,12 @@ class NumpyConv:
             # the compiled pass reads every array at the gates' rows and columns, unchecked
             raise ValueError(f"{self.name}: a ConvLSTM step of {from_x.shape} gates, {hid} hidden channels")
         h, c = np.empty((n, ho, hid, wo), F32), np.empty((n, ho, hid, wo), F32)
-        step = _kernels().lstm_band
+        step, params, has_prev = _kernels().lstm_band, self._requantize_params, c_prev is not None
 
         def run(k: int, y0: int, y1: int) -> None:
             sums = _NO_SUMS if h_prev is None else self._band_sums(h_prev, first, k, y0, y1)
             before = _NO_BAND if c_prev is None else c_prev[k, y0:y1]
-            count = 0 if h_prev is None else len(sums)
-            params = self._requantize_params
-            step(sums, count, extra[k, y0:y1], *params, before, c_prev is not None, h[k, y0:y1], c[k, y0:y1])
+            step(sums, len(sums), extra[k, y0:y1], *params, before, has_prev, h[k, y0:y1], c[k, y0:y1])
 
         taps = 0 if h_prev is None else hid * self.kernel[0] * self.kernel[1]
         _run_bands(n, ho, och * wo, taps, run)
