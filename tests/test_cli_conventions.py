@@ -234,6 +234,33 @@ def test_the_process_exits_with_mains_code_and_one_line(tmp_path):
     assert one_error_line(run.stderr.decode()).startswith("fpcodec: error: ")
 
 
+@pytest.mark.parametrize("command", ["encode", "decode"])
+def test_start_up_without_collection_ends_at_the_first_frame(stream, tmp_path, capsys, command):
+    """``console`` starts ``encode`` and ``decode`` with garbage collection off (``_started``):
+    the command's first frame turns it back on, having frozen what start-up made; a ``main``
+    called in-process leaves the collector alone."""
+    import gc
+
+    from fpcodec.codec import cli
+
+    frames, path = stream
+    args = [path, "-o", tmp_path / "out.gif"] if command == "decode" else [GIF, "-o", tmp_path / "o.fpc"]
+    args = [command, *args, "-m", "last-frame"] if command == "encode" else [command, *args]
+    frozen = gc.get_freeze_count()
+    assert run_main(capsys, *args, "-q", "-y")[0] == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen  # in-process: untouched
+    gc.disable()
+    cli._collection_deferred = True  # as console sets it
+    try:
+        assert run_main(capsys, *args, "-q", "-y")[0] == 0
+        assert gc.isenabled() and not cli._collection_deferred
+        assert gc.get_freeze_count() > frozen
+    finally:
+        cli._collection_deferred = False
+        gc.enable()
+        gc.unfreeze()
+
+
 # --------------------------------------------------------------------------------- error wording
 def test_error_wording_in_the_users_words(tmp_path, capsys):
     text = tmp_path / "x.gif"
