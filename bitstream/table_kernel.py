@@ -321,18 +321,26 @@ def _cached(kernel) -> bool:
     return index is None or os.path.exists(index)
 
 
-@contextlib.contextmanager
-def first_call(kernel) -> Iterator[None]:
+#: What ``first_call`` gives for every later call: a shared context that does nothing.
+_LATER_CALL = contextlib.nullcontext()
+
+
+def first_call(kernel) -> contextlib.AbstractContextManager:
     """Around the first call, which loads the compiled kernel from numba's cache: numba then loads
     its type registries, and one of them imports scipy.linalg (a quarter of a second) only to learn
     whether jitted ``np.dot`` can use BLAS. These kernels use no BLAS, so scipy.linalg is hidden for
     that moment (when nothing has imported it yet) and numba records "no BLAS"; scipy.linalg
     imports normally afterwards. Where the cache does not hold the kernel, numba compiles it
     instead (a machine's first run), and the CLI's note comes first (``compile_note``). Later
-    calls only pass through."""
+    calls get a context that does nothing (0.13 us, not a generator's 0.77: a 320x240 clip's
+    encode of 22 frames makes 16,000 kernel calls)."""
     if id(kernel) in _CALLED:
-        yield
-        return
+        return _LATER_CALL
+    return _loading(kernel)
+
+
+@contextlib.contextmanager
+def _loading(kernel) -> Iterator[None]:
     if not kernel.signatures and not _cached(kernel):
         compile_note.before_compile()
     hide = not kernel.signatures and "scipy.linalg" not in sys.modules
