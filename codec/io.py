@@ -481,30 +481,11 @@ def _write_apng(
     time_base: Fraction,
     loop: int | None,
 ) -> None:
-    """APNG through FFmpeg, which keeps every frame (Pillow merges repeated ones)."""
-    import av
+    """APNG (``apng.write_apng``), every frame kept."""
+    from . import apng
 
-    channels = 1 if first.ndim == 2 else first.shape[2]  # (H, W): gray, of planar gray streams
-    deep = first.dtype == np.uint16  # 16-bit gray, RGB(A) of planar RGB streams (version 17)
-    fmt = {1: ("gray", "gray16be"), 3: ("rgb24", "rgb48be"), 4: ("rgba", "rgba64be")}[channels][deep]
-    plays = 1 if loop is None else loop
-    final = Fraction(max(int(durs[-1]), 1)) * time_base  # the muxer's own guess is the previous delay
-    options = {"plays": str(plays), "final_delay": repr(float(final))}
-    with av.open(str(tmp), "w", format="apng", options=options) as cont:
-        stream = cont.add_stream("apng", rate=25)
-        stream.pix_fmt = fmt
-        stream.height, stream.width = first.shape[:2]
-        stream.codec_context.time_base = time_base
-        stream.time_base = time_base
-        pts = 0
-        for f, d in zip(frames, durs, strict=False):
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format=fmt)
-            vf.pts, vf.time_base = pts, time_base
-            pts += max(int(d), 1)
-            for pkt in stream.encode(vf):
-                cont.mux(pkt)
-        for pkt in stream.encode():
-            cont.mux(pkt)
+    with open(tmp, "wb") as fh:
+        apng.write_apng(fh, first, frames, durs, time_base, loop)
 
 
 def _write_png_sequence(pattern: str, frames: Iterable[np.ndarray], count: int, force: bool) -> list[str]:

@@ -1,0 +1,171 @@
+"""An APNG writer: frames in, one animated PNG out, every frame kept and exact.
+
+Why not FFmpeg's (through PyAV, which fpcodec used before): importing PyAV took 34 ms of a
+1-second 96x96 decode, and its encoder took 18 ms a frame at 480x270 (Paeth on every row, zlib's
+level 6), a tenth of that decode; its files were also larger on GIF-like frames, where a dithered
+palette image compresses best unfiltered (the 30-frame 96x96 clip: 452 KB from FFmpeg, 280 KB
+unfiltered). Pillow's writer merges repeated frames (the frame count changes) and holds them all.
+The format is the APNG 1.0 specification's (PNG chunks with CRC-32, ``acTL``, ``fcTL``, ``fdAT``);
+the pixels go through ``zlib``, which PNG's deflate is.
+
+Each frame after the first is written as the box of pixels that changed (disposal none, blend
+source: the box replaces what is under it, alpha included, and stays), so a still background
+costs nothing; an unchanged frame is a 1x1 box. The filter, none or Paeth for every row, is
+chosen once, on the first frame (whichever deflates smaller at zlib's fastest level): unfiltered
+for palette-like frames, Paeth for natural ones (a 640x272 video: 0.71 of the unfiltered bytes).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from fractions import Fraction
+from typing import BinaryIO, Iterable, Sequence
+
+import numpy as np
+
+from ..bitstream.errors import FpcodecError
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: PNG colour types by channels: gray, RGB, RGBA.
+_COLOUR_TYPE = {1: 0, 3: 2, 4: 6}
+_NONE, _PAETH = 0, 4
+#: Compressed bytes per IDAT / fdAT chunk.
+_CHUNK_BYTES = 1 << 20
+#: zlib's level for the frames (6, its default, as PNG encoders use).
+LEVEL = 6
+_U16 = 0xFFFF
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+def delay(ticks: int, time_base: Fraction) -> tuple[int, int]:
+    """``fcTL``'s (numerator, denominator) of ``ticks`` (at least 1) of ``time_base``: exact where
+    both fit in 16 bits, else the nearest fraction that does."""
+    seconds = Fraction(max(int(ticks), 1)) * time_base
+    if seconds.numerator <= _U16 and seconds.denominator <= _U16:
+        return seconds.numerator, seconds.denominator
+    if seconds >= _U16:
+        return _U16, 1
+    near = seconds.limit_denominator(min(_U16, int(_U16 / seconds)))  # its numerator about 0xFFFF at most
+    if near.numerator == 0:  # below half of 1/0xFFFF s
+        return 1, _U16
+    return min(_U16, near.numerator), near.denominator
+
+
+def _rows(frame: np.ndarray) -> np.ndarray:
+    """(H, W * bytes a pixel) uint8: the frame's samples as PNG stores them (16-bit big-endian)."""
+    h = frame.shape[0]
+    samples = frame.astype(">u2") if frame.dtype == np.uint16 else frame
+    return np.ascontiguousarray(samples).view(np.uint8).reshape(h, -1)
+
+
+def _filtered(rows: np.ndarray, kind: int, bpp: int) -> bytes:
+    """The rows with their filter byte: none, or Paeth (``bpp``: bytes a pixel)."""
+    h = rows.shape[0]
+    if kind == _NONE:
+        out = rows
+    else:
+        x = rows.astype(np.int16)
+        a = np.zeros_like(x)  # left
+        a[:, bpp:] = x[:, :-bpp]
+        b = np.zeros_like(x)  # up
+        b[1:] = x[:-1]
+        c = np.zeros_like(x)  # up-left
+        c[1:, bpp:] = x[:-1, :-bpp]
+        p = a + b - c
+        pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+        predictor = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+        out = (x - predictor).astype(np.uint8)  # modulo 256
+    return np.concatenate([np.full((h, 1), kind, np.uint8), out], axis=1).tobytes()
+
+
+def _changed_box(frame: np.ndarray, previous: np.ndarray) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of the pixels that differ, or a 1x1 box where none does."""
+    diff = frame != previous
+    if diff.ndim == 3:
+        diff = diff.any(axis=2)
+    rows = np.flatnonzero(diff.any(axis=1))
+    if rows.size == 0:
+        return 0, 0, 1, 1
+    cols = np.flatnonzero(diff.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0]) + 1, int(rows[-1] - rows[0]) + 1
+
+
+class ApngWriter:
+    """Writes ``count`` frames, all of one size, channels (1, 3 or 4) and type (uint8 or uint16),
+    to ``out``; holds only the last frame."""
+
+    def __init__(self, out: BinaryIO, first: np.ndarray, count: int, plays: int) -> None:
+        channels = 1 if first.ndim == 2 else first.shape[2]
+        if channels not in _COLOUR_TYPE or first.dtype not in (np.uint8, np.uint16):
+            raise FpcodecError(f"an APNG cannot hold {channels}-channel {first.dtype} frames")
+        self._out = out
+        self._shape, self._dtype = first.shape, first.dtype
+        self._bpp = channels * first.dtype.itemsize
+        self._count, self._written, self._sequence = count, 0, 0
+        self._previous: np.ndarray | None = None
+        h, w = first.shape[:2]
+        depth = 8 * first.dtype.itemsize
+        out.write(_SIGNATURE)
+        out.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, _COLOUR_TYPE[channels], 0, 0, 0)))
+        out.write(_chunk(b"acTL", struct.pack(">II", count, plays)))
+        rows = _rows(first)
+        self._filter = min(
+            (_NONE, _PAETH), key=lambda kind: len(zlib.compress(_filtered(rows, kind, self._bpp), 1))
+        )
+
+    def add(self, frame: np.ndarray, duration: tuple[int, int]) -> None:
+        """Append ``frame``, shown for ``duration`` = (numerator, denominator) seconds."""
+        if frame.shape != self._shape or frame.dtype != self._dtype:
+            raise FpcodecError(
+                f"frame of {frame.shape} {frame.dtype} in an APNG of {self._shape} {self._dtype}"
+            )
+        if self._written == self._count:
+            raise FpcodecError(f"more frames than the {self._count} the APNG announces")
+        if self._previous is None:
+            x, y, (h, w) = 0, 0, frame.shape[:2]
+        else:
+            x, y, w, h = _changed_box(frame, self._previous)
+        control = struct.pack(">IIIII", self._next(), w, h, x, y) + struct.pack(">HHBB", *duration, 0, 0)
+        self._out.write(_chunk(b"fcTL", control))
+        data = zlib.compress(_filtered(_rows(frame[y : y + h, x : x + w]), self._filter, self._bpp), LEVEL)
+        for start in range(0, max(len(data), 1), _CHUNK_BYTES):
+            part = data[start : start + _CHUNK_BYTES]
+            if self._previous is None:  # the first frame is the default image
+                self._out.write(_chunk(b"IDAT", part))
+            else:
+                self._out.write(_chunk(b"fdAT", struct.pack(">I", self._next()) + part))
+        self._previous = frame
+        self._written += 1
+
+    def close(self) -> None:
+        if self._written != self._count:
+            raise FpcodecError(f"{self._written} frames for {self._count} durations")
+        self._out.write(_chunk(b"IEND", b""))
+
+    def _next(self) -> int:
+        self._sequence += 1
+        return self._sequence - 1
+
+
+def write_apng(
+    out: BinaryIO,
+    first: np.ndarray,
+    frames: Iterable[np.ndarray],
+    durations: Sequence[int],
+    time_base: Fraction,
+    loop: int | None,
+) -> int:
+    """Write ``frames`` (``first`` is the first of them, for the header) shown for ``durations``
+    ticks of ``time_base`` (a 0 as 1 tick), played ``loop`` times (0: forever; None: once).
+    Returns the frames written; raises FpcodecError on more or fewer frames than durations."""
+    writer = ApngWriter(out, first, len(durations), 1 if loop is None else loop)
+    for i, frame in enumerate(frames):
+        if i >= len(durations):
+            raise FpcodecError(f"more frames than the {len(durations)} durations")
+        writer.add(frame, delay(durations[i], time_base))
+    writer.close()
+    return len(durations)
