@@ -201,6 +201,37 @@ def _mix_row(p, i, prev_idx, w_prev, nbr_idx, w_levels):  # pragma: no cover - c
 
 #: Pixels a thread takes at a time in ``_rows`` (its scratch is made once per run of them).
 _RUN = 64
+#: Rows mixed and blended before their running sums are made, four at a time (``_running_sums``).
+_SUMMED = 8
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _running_sums(p, a, b):  # pragma: no cover - compiled
+    """Rows a..b-1 of ``p`` replaced by their running sums, each added left to right from 0.0. A
+    row's sum is a chain of dependent additions (4 cycles each); four rows at a time are four
+    chains the CPU overlaps, each row's additions in the same order: the same floats. On one
+    thread, a block of 2048 rows of 215 colours: 0.116 ms of sums, 0.189 row by row (eight rows
+    at a time: 0.105)."""
+    k_count = p.shape[1]
+    i = a
+    while i + 4 <= b:
+        s0 = s1 = s2 = s3 = 0.0
+        for k in range(k_count):
+            s0 += p[i, k]
+            p[i, k] = s0
+            s1 += p[i + 1, k]
+            p[i + 1, k] = s1
+            s2 += p[i + 2, k]
+            p[i + 2, k] = s2
+            s3 += p[i + 3, k]
+            p[i + 3, k] = s3
+        i += 4
+    while i < b:
+        s = 0.0
+        for k in range(k_count):
+            s += p[i, k]
+            p[i, k] = s
+        i += 1
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -237,7 +268,8 @@ def _rows(
         r_lo = np.zeros(n_orders, np.int64)
         r_hi = np.zeros(n_orders, np.int64)
         coeff = np.zeros(n_orders)
-        for i in range(run * _RUN, min(n, run * _RUN + _RUN)):
+        start, stop = run * _RUN, min(n, run * _RUN + _RUN)
+        for i in range(start, stop):
             if mixing:
                 _mix_row(p, i, prev_idx, w_prev, nbr_idx, w_levels)
             if blending:
@@ -245,11 +277,8 @@ def _rows(
                     p, i, keys, betas, codes, samples, counts, r_codes, r_samples, r_counts, lo, hi, r_lo,
                     r_hi, coeff,
                 )  # fmt: skip
-            if running_sums:
-                total = 0.0
-                for k in range(p.shape[1]):
-                    total += p[i, k]
-                    p[i, k] = total
+            if running_sums and ((i - start) % _SUMMED == _SUMMED - 1 or i == stop - 1):
+                _running_sums(p, i - (i - start) % _SUMMED, i + 1)  # while the rows are in the cache
     return p
 
 

@@ -395,14 +395,15 @@ def test_a_tables_sample_is_made_once_and_forgotten_with_the_table() -> None:
 
 
 @pytest.mark.parametrize("k", [2, 17, 256])
-def test_running_sums_are_the_rows_summed_left_to_right(k):
+@pytest.mark.parametrize("n", [1, 7, 300])
+def test_running_sums_are_the_rows_summed_left_to_right(k, n):
     """``running_sums``: each row left as its running sums, added one entry at a time from 0.0,
-    of the very rows the kernel gives without them (with and without the blend)."""
+    of the very rows the kernel gives without them (with and without the blend; rows summed four
+    at a time, and those left over)."""
     from fpcodec.codec import rows_kernel
 
     rng = np.random.default_rng(k + 1)
     counts = _counts(rng, 30, k, 3)
-    n = 300
     keys = [rng.integers(0, 40, n) * m for m in (1, 7, 1 << 40)]
     p = rng.random((n, k)) * rng.integers(1, 1 << 29, (n, 1))
     prev = rng.integers(-1, k, n)
