@@ -54,6 +54,16 @@ def test_version(capsys):
     assert out.startswith("fpcodec 0.") and f"format version {VERSION}" in out
 
 
+def test_the_version_is_read_only_when_asked_for(monkeypatch, capsys):
+    """Reading the package's metadata took 17 ms: commands other than --version do not."""
+    from fpcodec.codec import cli
+
+    asked = []
+    monkeypatch.setattr(cli, "_version", lambda: asked.append(1) or "fpcodec x")
+    assert run_main(capsys, "decode", "--help")[0] == 0 and not asked
+    assert run_main(capsys, "--version") == (0, "fpcodec x\n", "") and asked == [1]
+
+
 def test_encode_help_lists_each_model_once_with_the_default(capsys):
     from fpcodec.models import registry
 
