@@ -64,6 +64,29 @@ def test_the_version_is_read_only_when_asked_for(monkeypatch, capsys):
     assert run_main(capsys, "--version") == (0, "fpcodec x\n", "") and asked == [1]
 
 
+def test_a_progress_bar_only_on_a_terminal(monkeypatch):
+    """tqdm (14 ms to import) is loaded only where its bar shows: not with -q, not when stderr is
+    not a terminal."""
+    import io
+
+    from tqdm import tqdm
+
+    from fpcodec.codec import cli
+
+    tty = io.StringIO()
+    tty.isatty = lambda: True
+    monkeypatch.setattr(sys, "stderr", tty)
+    with cli._progress(2, "decode", quiet=True) as bar:
+        assert isinstance(bar, cli._NoBar)
+        bar.update()
+    with cli._progress(2, "decode", quiet=False) as bar:
+        assert isinstance(bar, tqdm)
+        bar.update()
+    assert "decode" in tty.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
+    assert isinstance(cli._progress(2, "decode", quiet=False), cli._NoBar)
+
+
 def test_encode_help_lists_each_model_once_with_the_default(capsys):
     from fpcodec.models import registry
 
