@@ -20,7 +20,7 @@ from __future__ import annotations
 import struct
 import zlib
 from fractions import Fraction
-from typing import BinaryIO, Iterable, Sequence
+from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -30,8 +30,11 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG colour types by channels: gray, RGB, RGBA.
 _COLOUR_TYPE = {1: 0, 3: 2, 4: 6}
 _NONE, _PAETH = 0, 4
-#: Compressed bytes per IDAT / fdAT chunk.
+#: Compressed bytes per IDAT / fdAT chunk (at most).
 _CHUNK_BYTES = 1 << 20
+#: Samples filtered and deflated at a time, and of the band the filter is chosen on.
+_BAND_BYTES = 1 << 20
+_CHOICE_BYTES = 1 << 18
 #: zlib's level for the frames (6, its default, as PNG encoders use).
 LEVEL = 6
 _U16 = 0xFFFF
@@ -62,24 +65,49 @@ def _rows(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(samples).view(np.uint8).reshape(h, -1)
 
 
-def _filtered(rows: np.ndarray, kind: int, bpp: int) -> bytes:
-    """The rows with their filter byte: none, or Paeth (``bpp``: bytes a pixel)."""
+def _filtered(rows: np.ndarray, kind: int, bpp: int, above: np.ndarray | None) -> bytes:
+    """The rows with their filter byte: none, or Paeth (``bpp``: bytes a pixel; ``above``: the
+    row above the first, None at the top)."""
     h = rows.shape[0]
     if kind == _NONE:
         out = rows
     else:
         x = rows.astype(np.int16)
+        b = np.empty_like(x)  # up
+        b[0] = 0 if above is None else above
+        b[1:] = x[:-1]
         a = np.zeros_like(x)  # left
         a[:, bpp:] = x[:, :-bpp]
-        b = np.zeros_like(x)  # up
-        b[1:] = x[:-1]
         c = np.zeros_like(x)  # up-left
-        c[1:, bpp:] = x[:-1, :-bpp]
+        c[:, bpp:] = b[:, :-bpp]
         p = a + b - c
         pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
         predictor = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
         out = (x - predictor).astype(np.uint8)  # modulo 256
     return np.concatenate([np.full((h, 1), kind, np.uint8), out], axis=1).tobytes()
+
+
+def _bands(image: np.ndarray, kind: int, bpp: int, band_bytes: int) -> Iterator[bytes]:
+    """``image``'s rows filtered, in bands of about ``band_bytes`` samples: what a frame needs
+    beside itself stays a band's worth (Paeth's work arrays are 16 times their band)."""
+    h = image.shape[0]
+    step = max(1, band_bytes // max(1, image[:1].nbytes))
+    above = None
+    for y in range(0, h, step):
+        rows = _rows(image[y : y + step])
+        yield _filtered(rows, kind, bpp, above)
+        above = rows[-1]
+
+
+def _choose_filter(image: np.ndarray, bpp: int) -> int:
+    """None or Paeth, whichever deflates a band of ``image``'s middle rows smaller at zlib's
+    fastest level."""
+    h = image.shape[0]
+    step = max(1, _CHOICE_BYTES // max(1, image[:1].nbytes))
+    y = max(0, (h - step) // 2)
+    rows = _rows(image[y : y + step])
+    above = _rows(image[y - 1 : y])[0] if y else None
+    return min((_NONE, _PAETH), key=lambda kind: len(zlib.compress(_filtered(rows, kind, bpp, above), 1)))
 
 
 def _changed_box(frame: np.ndarray, previous: np.ndarray) -> tuple[int, int, int, int]:
@@ -112,10 +140,7 @@ class ApngWriter:
         out.write(_SIGNATURE)
         out.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, _COLOUR_TYPE[channels], 0, 0, 0)))
         out.write(_chunk(b"acTL", struct.pack(">II", count, plays)))
-        rows = _rows(first)
-        self._filter = min(
-            (_NONE, _PAETH), key=lambda kind: len(zlib.compress(_filtered(rows, kind, self._bpp), 1))
-        )
+        self._filter = _choose_filter(first, self._bpp)
 
     def add(self, frame: np.ndarray, duration: tuple[int, int]) -> None:
         """Append ``frame``, shown for ``duration`` = (numerator, denominator) seconds."""
@@ -131,15 +156,29 @@ class ApngWriter:
             x, y, w, h = _changed_box(frame, self._previous)
         control = struct.pack(">IIIII", self._next(), w, h, x, y) + struct.pack(">HHBB", *duration, 0, 0)
         self._out.write(_chunk(b"fcTL", control))
-        data = zlib.compress(_filtered(_rows(frame[y : y + h, x : x + w]), self._filter, self._bpp), LEVEL)
-        for start in range(0, max(len(data), 1), _CHUNK_BYTES):
-            part = data[start : start + _CHUNK_BYTES]
-            if self._previous is None:  # the first frame is the default image
-                self._out.write(_chunk(b"IDAT", part))
-            else:
-                self._out.write(_chunk(b"fdAT", struct.pack(">I", self._next()) + part))
+        deflate, data = zlib.compressobj(LEVEL), bytearray()
+        for band in _bands(frame[y : y + h, x : x + w], self._filter, self._bpp, _BAND_BYTES):
+            data += deflate.compress(band)
+            data = self._whole_chunks(data)
+        data += deflate.flush()
+        self._data(bytes(self._whole_chunks(data, last=True)))
         self._previous = frame
         self._written += 1
+
+    def _whole_chunks(self, data: bytearray, last: bool = False) -> bytearray:
+        """Write ``data``'s whole chunks (all but the final one when ``last``); the rest."""
+        while len(data) > _CHUNK_BYTES or (len(data) == _CHUNK_BYTES and not last):
+            self._data(bytes(data[:_CHUNK_BYTES]))
+            del data[:_CHUNK_BYTES]
+        return data
+
+    def _data(self, part: bytes) -> None:
+        """A chunk of the frame's deflated rows: IDAT for the first frame (the default image),
+        fdAT with its sequence number after it."""
+        if self._previous is None:
+            self._out.write(_chunk(b"IDAT", part))
+        else:
+            self._out.write(_chunk(b"fdAT", struct.pack(">I", self._next()) + part))
 
     def close(self) -> None:
         if self._written != self._count:

@@ -173,3 +173,30 @@ def test_wrong_frames_are_refused():
         )
     with pytest.raises(FpcodecError, match="cannot hold 2-channel"):
         apng.write_apng(io.BytesIO(), frames[0][..., :2], iter([]), [1], Fraction(1, 100), 0)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_bands_and_chunks_of_any_size_give_the_same_frames(tmp_path, monkeypatch, channels):
+    """Rows are filtered and deflated in bands (Paeth reading the band above's last row) and the
+    deflated bytes split into chunks: with bands of one row and chunks of 100 bytes the file holds
+    the same frames, the sequence numbers counting every fcTL and fdAT."""
+    y, x = np.mgrid[0:40, 0:50]
+    smooth = np.stack([(x * 5 + y * 3) % 256, y * 6, (x + y) * 2, 255 - y], -1).astype(np.uint8)[
+        ..., :channels
+    ]
+    smooth = (smooth ^ np.random.default_rng(5).integers(0, 4, smooth.shape, dtype=np.uint8)).astype(np.uint8)
+    frames = [smooth, smooth.copy(), np.roll(smooth, 3, axis=1)]
+    frames[1][10:30, 5:45] //= 2
+    whole = write(tmp_path, frames, name="whole.apng")
+    monkeypatch.setattr(apng, "_BAND_BYTES", 1)
+    monkeypatch.setattr(apng, "_CHUNK_BYTES", 100)
+    small = write(tmp_path, frames, name="small.apng")
+    parts = chunks(small)
+    assert sum(kind == b"IDAT" for kind, _ in parts) > 1 and sum(kind == b"fdAT" for kind, _ in parts) > 2
+    sequence = [struct.unpack(">I", body[:4])[0] for kind, body in parts if kind in (b"fcTL", b"fdAT")]
+    assert sequence == list(range(len(sequence)))
+    for path in (whole, small):
+        assert_frames_equal(pillow_read(path, "RGB" if channels == 3 else "RGBA"), frames)
+        assert_frames_equal([f for f, _ in VideoReader(path).frames()], frames)
+    first = zlib.decompress(b"".join(body for kind, body in parts if kind == b"IDAT"))
+    assert set(np.frombuffer(first, np.uint8).reshape(40, -1)[:, 0]) == {4}  # Paeth, band by band
