@@ -41,23 +41,23 @@ _TOP = entropy.MEAN_Q_MAX
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _count(s, j, v16, tables):  # pragma: no cover - compiled
-    """``entropy.count_rows``'s frequency of a value (16 v = v16) j sixteenths from the mean under
-    scale s: ``tables`` = (bins, cdf, bins' row length, bins' centre, cdf's row length, cdf's
-    centre, CDF total)."""
-    bins, cdf, bin_width, bin_span, cdf_width, cdf_half, total = tables
-    if v16 == 0:  # the lowest value takes the tail below it
-        return cdf[s * cdf_width + cdf_half + j + _HALF] + 1
-    if v16 == _TOP:  # the highest value takes the tail above it
-        return total - cdf[s * cdf_width + cdf_half + j - _HALF] + 1
+def _bin(s, j, tables):  # pragma: no cover - compiled
+    """``_count`` of an interior value (neither 0 nor 255): its bin, without the ends' tests."""
+    bins, bin_width, bin_span = tables[0], tables[2], tables[3]
     return np.int64(bins[s * bin_width + bin_span + j])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _bin(s, j, tables):  # pragma: no cover - compiled
-    """``_count`` of an interior value (neither 0 nor 255): its bin, without the ends' tests."""
-    bins, _, bin_width, bin_span = tables[0], tables[1], tables[2], tables[3]
-    return np.int64(bins[s * bin_width + bin_span + j])
+def _count(s, j, v16, tables):  # pragma: no cover - compiled
+    """``entropy.count_rows``'s frequency of a value (16 v = v16) j sixteenths from the mean under
+    scale s: ``tables`` = (bins, cdf, bins' row length, bins' centre, cdf's row length, cdf's
+    centre, CDF total)."""
+    _, cdf, _, _, cdf_width, cdf_half, total = tables
+    if v16 == 0:  # the lowest value takes the tail below it
+        return cdf[s * cdf_width + cdf_half + j + _HALF] + 1
+    if v16 == _TOP:  # the highest value takes the tail above it
+        return total - cdf[s * cdf_width + cdf_half + j - _HALF] + 1
+    return _bin(s, j, tables)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
