@@ -105,8 +105,8 @@ def _counted(frames: Iterable[np.ndarray], count: int) -> Iterator[tuple[int, np
 
 
 # ------------------------------------------------------------------------------------------- GIF
-def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(left, top, right, bottom) of the true pixels, or None."""
+def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the true pixels, or None (the GIF and APNG writers' boxes)."""
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return None
@@ -227,9 +227,9 @@ class GifWriter:
         else:
             self._flush(next_transparent=transparent)
             if transparent:
-                box = _bbox(frame[..., 3] != 0) or (0, 0, 1, 1)
+                box = bbox(frame[..., 3] != 0) or (0, 0, 1, 1)
             else:
-                box = _bbox((frame != p.frame).any(axis=2))
+                box = bbox((frame != p.frame).any(axis=2))
         self._pending = _Pending(self._count, frame, transparent, box, ms)
         self._count += 1
 

@@ -25,6 +25,7 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..bitstream.errors import FpcodecError
+from .anim_writers import bbox
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG colour types by channels: gray, RGB, RGBA.
@@ -113,13 +114,11 @@ def _choose_filter(image: np.ndarray, bpp: int) -> int:
 def _changed_box(frame: np.ndarray, previous: np.ndarray) -> tuple[int, int, int, int]:
     """(x, y, width, height) of the pixels that differ, or a 1x1 box where none does."""
     diff = frame != previous
-    if diff.ndim == 3:
-        diff = diff.any(axis=2)
-    rows = np.flatnonzero(diff.any(axis=1))
-    if rows.size == 0:
+    box = bbox(diff.any(axis=2) if diff.ndim == 3 else diff)
+    if box is None:
         return 0, 0, 1, 1
-    cols = np.flatnonzero(diff.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0]) + 1, int(rows[-1] - rows[0]) + 1
+    left, top, right, bottom = box
+    return left, top, right - left, bottom - top
 
 
 class ApngWriter:
