@@ -133,8 +133,9 @@ def collect(paths: list[Path], model: str, quiet: bool) -> dict[str, np.ndarray]
     from fpcodec.codec.modes import palette as pm
 
     rec = Recorder()
-    original = pm.code_passes
+    original, keep = pm.code_passes, pm.KEEP_PASSES
     pm.code_passes = functools.partial(original, observe=rec.observe)
+    pm.KEEP_PASSES = False  # the observer reads each pass's inputs, which kept passes lack
     try:
         for path in tqdm(paths, desc="encode", disable=quiet, file=sys.stderr):
             frames = [f for f, _ in fio.VideoReader(path).frames()]
@@ -142,7 +143,7 @@ def collect(paths: list[Path], model: str, quiet: bool) -> dict[str, np.ndarray]
             pipeline.encode(frames, model=model)
             rec.finish()
     finally:
-        pm.code_passes = original
+        pm.code_passes, pm.KEEP_PASSES = original, keep
     return {k: np.concatenate([f[k] for f in rec.frames]) for k in _COLUMNS + _FRAME}
 
 

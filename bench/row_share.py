@@ -143,7 +143,7 @@ def frame_bits(
     if mean_gain or scale_gain:
         _refine_by_neighbours(passes, frame, pred, shift, mean_gain, scale_gain)
     counts = pm.pretrained_counts(pm.inter_geometry(h, w), previous, palette)
-    _, bits, _ = pm.estimate_passes(passes, palette, idx, pc.previous_indices(previous, palette), counts)
+    _, bits, _, _ = pm.estimate_passes(passes, palette, idx, pc.previous_indices(previous, palette), counts)
     return rgb_bits, bits
 
 

@@ -127,7 +127,7 @@ def test_contexts_make_dithered_frames_cheaper() -> None:
     )
     prev_idx = pc.previous_indices(frames[0], colours)
     counts = palette.pretrained_counts(palette.inter_geometry(h, w), frames[0], colours)
-    mix, estimate, _ = palette.estimate_passes(passes, colours, idx, prev_idx, counts)
+    mix, estimate, _, _ = palette.estimate_passes(passes, colours, idx, prev_idx, counts)
     assert ctx.betas(mix) != (0.0, 0.0)
     sizes = []
     for m in (mix, mix & 0x0FFF):

@@ -9,6 +9,7 @@ import pytest
 
 from fpcodec.codec import intra
 from fpcodec.codec import palette_coding as pc
+from fpcodec.codec import palette_context as ctx
 from fpcodec.codec.modes import palette
 from fpcodec.codec.modes.base import MODE_PALETTE_INTER, MODE_PALETTE_INTRA, FrameToCode, shifted
 from fpcodec.models.last_frame import last_frame_params
@@ -39,7 +40,7 @@ def _estimate(frame_pair, mode, rows, stats=None, coded=None):
     counts = palette.pretrained_counts(palette.intra_geometry(fr.height, fr.width, rows), previous, colours)
     passes = _passes(fr, (colours, idx), pred, mode, rows, coded)
     prev_idx = pc.previous_indices(previous, colours)
-    mix, bits, _ = palette.estimate_passes(passes, colours, idx, prev_idx, counts, stats)
+    mix, bits, _, _ = palette.estimate_passes(passes, colours, idx, prev_idx, counts, stats)
     return mix, bits
 
 
@@ -155,3 +156,47 @@ def test_each_part_predicted_on_its_own_is_the_whole_pass_cut(frame_pair, mode, 
         assert coupling is None or np.array_equal(inp.coupling, coupling)
         for made in (inp.mean, inp.scale_idx):  # made for the part, not a view of the whole pass's
             assert (made if made.base is None else made.base).size == made.size
+
+
+def test_a_small_frame_is_coded_from_its_estimate_s_kept_passes(frame_pair, monkeypatch) -> None:
+    """The coder of a small frame reads the neighbours' colours and context keys that the
+    estimate's counting made (``KeptPass``) instead of making the passes again: the same payload
+    as made from the passes, for both modes, and the passes are not made a second time."""
+    fr, extracted, pred, previous = frame_pair
+
+    def payloads(keep: bool) -> tuple[list[bytes], list[bool], list[int]]:
+        monkeypatch.setattr(palette, "KEEP_PASSES", keep)
+        found = palette.estimate(fr, extracted, pred, previous, None, 0, 0)
+        kept = [c.kept is not None for c in found]
+        made = []
+        for c in found:
+            passes = c.passes
+            object.__setattr__(c, "passes", lambda passes=passes: made.append(1) or passes())
+        return [palette.encode(c) for c in found], kept, made
+
+    with_kept, kept, made = payloads(True)
+    assert kept == [True, True] and made == []
+    without, kept, made = payloads(False)
+    assert kept == [False, False] and made == [1, 1]
+    assert with_kept == without
+
+
+def test_kept_passes_are_the_passes_colours_and_keys(frame_pair) -> None:
+    fr, (colours, idx), pred, previous = frame_pair
+    stats = palette.PassStats(idx.size, keep=True)
+    _estimate(frame_pair, MODE_PALETTE_INTER, False, stats)
+    assert stats.kept is not None and len(stats.kept) == len(stats.sizes)
+    passes = list(_passes(fr, (colours, idx), pred, MODE_PALETTE_INTER, False))
+    for kept, inp in zip(stats.kept, passes, strict=True):
+        assert np.array_equal(kept.targets, inp.targets)
+        want = palette.neighbour_colours(idx, inp.neighbours)
+        assert (kept.colours is None) == (want is None)
+        if want is not None:
+            assert np.array_equal(kept.colours, want)
+        keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide, inp.targets)
+        assert (kept.keys is None) == (keys is None)
+        if keys is not None:
+            assert all(np.array_equal(a, b) for a, b in zip(kept.keys, keys, strict=True))
+    # sampled statistics keep nothing: their passes' colours are a sample's
+    assert palette.PassStats(idx.size, 2, keep=True).kept is None
+    assert not palette.caches_rows(idx.size, len(colours), 2)

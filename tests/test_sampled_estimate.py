@@ -59,9 +59,9 @@ def test_sample_step_grows_with_the_coded_pixels() -> None:
 def test_the_sample_is_the_whole_estimate_at_every_step_th_pixel(frame_pair, step) -> None:
     size = frame_pair[0].height * frame_pair[0].width
     whole, sample = palette.PassStats(size), palette.PassStats(size, step)
-    _, whole_bits, _ = _estimate(frame_pair, MODE_PALETTE_INTER, whole)
-    _, sample_bits, cached = _estimate(frame_pair, MODE_PALETTE_INTER, sample)
-    assert cached is None  # a sampled estimate has no rows to keep for the coder
+    _, whole_bits, _, _ = _estimate(frame_pair, MODE_PALETTE_INTER, whole)
+    _, sample_bits, cached, kept = _estimate(frame_pair, MODE_PALETTE_INTER, sample)
+    assert cached is None and kept is None  # a sampled estimate has no rows to keep for the coder
     assert sample.sizes == whole.sizes  # the passes are the same; only the reading is sampled
     for name, column in whole.columns.items():
         got = sample.columns[name]

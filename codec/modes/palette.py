@@ -45,6 +45,9 @@ from .rgb_inter import InterCandidate
 #: The encoder keeps a candidate's model rows for the final coding pass when they fit in this many
 #: entries (else it recomputes them, so memory stays bounded on large frames).
 CACHE_ENTRIES = 6_000_000
+#: Whether a small frame's estimate keeps its passes' ``KeptPass``es for the coding (probes that
+#: watch the coded passes, ``bench.mixer_probe``, turn it off: they read the passes' inputs).
+KEEP_PASSES = True
 #: When the encoder estimates palette intra on a predicted frame (see ``IntraProbe``).
 INTRA_MARGIN = 0.1
 INTRA_JUMP = 1.2
@@ -84,6 +87,26 @@ class PaletteCandidate(Candidate):
     counts: ctx.ContextCounts | None  # the context counts before the first pass (None once coded)
     palette_body: bytes | None = None  # the PLTE chunk's body; None when the palette in force is reused
     copied: copied_blocks.CopiedBlocks | None = None  # blocks copied from the previous frame (version 9)
+    kept: list[KeptPass] | None = None  # per pass, what the estimate's counting made (``KeptPass``)
+
+
+@dataclass(frozen=True, eq=False)
+class KeptPass:
+    """What an estimate's counting made of a pass that its coding needs again: the pass's pixels,
+    their neighbours' colours (``neighbour_colours``) and context keys (``context_keys``; None for
+    none). Kept with the model rows (``CACHE_ENTRIES``), a small frame's coding reads them instead
+    of making the passes, colours and keys again (a tenth of a 96x96 frame's encoding)."""
+
+    targets: np.ndarray
+    colours: np.ndarray | None
+    keys: list[np.ndarray] | None
+
+
+def caches_rows(pixels: int, colours: int, step: int) -> bool:
+    """Whether the estimate of a frame of ``pixels`` pixels and ``colours`` palette entries,
+    read every ``step``-th pixel (``sample_step``), keeps its model rows and ``KeptPass``es for the
+    coding (only whole estimates: a sample's rows are not all the rows)."""
+    return step == 1 and pixels * colours <= CACHE_ENTRIES
 
 
 def model_blocks(inp: PassInputs, palette: np.ndarray, profile: FormatProfile = CURRENT):
@@ -207,7 +230,8 @@ def code_passes(
 ) -> None:
     """Encode (``coder`` a FrameEncoder, ``idx`` the true indices) or decode (a FrameDecoder, ``idx``
     filled in) a palette frame. ``passes`` yields PassInputs and may look at ``idx`` as it goes;
-    ``counts`` (from ``pretrained_counts``) learns from each pass once it is coded. The coder's
+    ``counts`` (from ``pretrained_counts``) learns from each pass once it is coded; an encoder's
+    passes may be an estimate's ``KeptPass``es, with ``cached`` rows. The coder's
     profile decides the rows (version 2's float rows, unnormalized, without integer tables).
     ``observe(inp, palette, idx, prev_idx, mix, counts, keys)``, for probes (``bench.mixer_probe``),
     sees each pass once it is coded, before ``counts`` learns from it."""
@@ -222,8 +246,11 @@ def code_passes(
     for k, inp in enumerate(passes):
         t = inp.targets
         prev = None if prev_idx is None else prev_idx[t]
-        nbr = neighbour_colours(idx, inp.neighbours)
-        keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide, t) if use_context else None
+        if isinstance(inp, KeptPass):  # the estimate's: the encoder's, of the same true colours
+            nbr, keys = inp.colours, inp.keys if use_context else None
+        else:
+            nbr = neighbour_colours(idx, inp.neighbours)
+            keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide, t) if use_context else None
         blocks = cached[k] if cached is not None else model_blocks(inp, palette, profile)
         for sl, rows in blocks:
             votes = (
@@ -408,8 +435,10 @@ def estimate_passes(
     counts: ctx.ContextCounts,
     stats: PassStats | None = None,
     step: int = 1,
-) -> tuple[int, float, list | None]:
-    """(mix field, estimated bits, cached model rows or None) of coding ``idx`` in these passes.
+) -> tuple[int, float, list | None, list[KeptPass] | None]:
+    """(mix field, estimated bits, cached model rows or None, the passes' ``KeptPass``es or None)
+    of coding ``idx`` in these passes (rows and kept passes where ``caches_rows``, the latter
+    where the statistics keep them: ``PassStats``' ``keep``).
 
     The vote weights are chosen first, on the model rows alone; then the context betas, on the
     mixed probabilities of the true colours (``counts`` is consumed). Each pass is reduced to a few
@@ -425,9 +454,12 @@ def estimate_passes(
     rows are then never cached.
     """
     reuse = stats is not None and stats.complete
-    found = stats if stats is not None else PassStats(idx.size, step)
+    if stats is None:
+        found = PassStats(idx.size, step, keep=caches_rows(idx.size, len(palette), step))
+    else:
+        found = stats
     step = found.step
-    cache = step == 1 and idx.size * len(palette) <= CACHE_ENTRIES
+    cache = caches_rows(idx.size, len(palette), step)
     cached = []
     true_p = _Columns(-(-idx.size // step), true_p=np.float64)
     sizes = []
@@ -474,6 +506,7 @@ def estimate_passes(
     if reuse and sizes != stats.sizes:
         raise RuntimeError(f"passes of {sizes[:4]}... pixels reuse statistics of {stats.sizes[:4]}...")
     found.sizes = sizes
+    kept = found.kept if cache and found.kept is not None and len(found.kept) == len(cached) else None
     cols = found.columns
     stats_in = pc.TrueColourStats(
         true_p.pop("true_p"), cols["has_prev"], cols["match"], cols["hits"], cols["valid"], cols["level"]
@@ -491,7 +524,7 @@ def estimate_passes(
     del cols
     bits, beta_bits = _choose_betas(p_true, own, total)
     bits = scaled_bits(bits, step, offset, sampled_pixels)  # the sample's, for the passes' pixels
-    return mix | beta_bits, bits, cached if cache else None
+    return mix | beta_bits, bits, cached if cache else None, kept
 
 
 class PassStats:
@@ -504,11 +537,12 @@ class PassStats:
     schedule these are the same for both, and the second mode's estimate reads only its model
     rows (the counting is about half of an estimate's time on large frames)."""
 
-    def __init__(self, size: int, step: int = 1) -> None:
+    def __init__(self, size: int, step: int = 1, keep: bool = False) -> None:
         """Columns for a frame of ``size`` pixels, of every ``step``-th pixel in pass order
-        (``sample_step``)."""
+        (``sample_step``); ``keep`` (only with ``step`` 1): each pass's ``KeptPass`` too."""
         self.sizes: list[int] | None = None  # each (non-empty) pass's pixels, once all are counted
         self.step = step
+        self.kept: list[KeptPass] | None = [] if keep and step == 1 else None
         self._offset = 0  # the pixels of the passes counted so far
         orders = ctx.orders(CURRENT)
         self._count_dtype = np.int32 if size < (1 << 30) else np.int64  # counts: < 2 frames of pixels
@@ -549,7 +583,8 @@ class PassStats:
         orders = ctx.orders(CURRENT)
         true = np.ascontiguousarray(truth[sample])  # the sample's (no copy when it is every pixel)
         nbr = np.ascontiguousarray(inp.neighbours[:, sample])
-        hits, valid, level = pc.vote_counts(neighbour_colours(idx, nbr), true)
+        colours = neighbour_colours(idx, nbr)
+        hits, valid, level = pc.vote_counts(colours, true)
         prev = None if prev_idx is None else prev_idx[t[sample]]
         row = {"hits": hits, "valid": valid, "level": level}
         row["has_prev"] = False if prev is None else prev >= 0
@@ -569,6 +604,9 @@ class PassStats:
                 del key
         self._cols.put(n, **row)
         del row, hits, valid, level, prev, true
+        if self.kept is not None:
+            self.kept.append(KeptPass(t, colours, keys))
+        del colours
         counts.add(keys, truth)
 
 
@@ -722,7 +760,7 @@ def candidate(
     ``copied`` blocks' flags (``passes()`` must leave their pixels out); ``rows``: the passes are
     the row schedule's; ``stats``: ``estimate_passes``'s, to count or counted."""
     reused = stats is not None and stats.complete  # then ``counts`` is not read
-    mix, bits, cached = estimate_passes(
+    mix, bits, cached, kept = estimate_passes(
         passes(), palette, idx, prev_idx, counts if reused else counts.copy(), stats
     )
     if rows:
@@ -730,7 +768,19 @@ def candidate(
     if copied is not None:
         mix, bits = mix | copied.mix_bits, bits + copied.bits
     return PaletteCandidate(
-        mode, bits + body_bits(body), shift, palette, idx, prev_idx, mix, passes, cached, counts, body, copied
+        mode,
+        bits + body_bits(body),
+        shift,
+        palette,
+        idx,
+        prev_idx,
+        mix,
+        passes,
+        cached,
+        counts,
+        body,
+        copied,
+        kept if KEEP_PASSES else None,
     )
 
 
@@ -872,7 +922,8 @@ def estimate(
     sample_rows = None if copied is not None else frame_sample.sample_rows(h, w)
     counted = {} if counted is None else counted
     coded_pixels = h * w if coded is None else int(np.count_nonzero(coded))
-    shared = _SharedStats(idx.size, sample_step(coded_pixels))
+    step = sample_step(coded_pixels)
+    shared = _SharedStats(idx.size, step, keep=caches_rows(idx.size, len(palette), step))
 
     def passes_key(rows: bool, inter: bool) -> tuple[bool, bool]:
         """Which passes a mode reads in a schedule: palette inter reads the intra passes (version 5
@@ -987,10 +1038,12 @@ class _SharedStats:
     estimated in the schedule of the last estimate reuses its statistics; another schedule's
     estimate drops them first (they take about 30 bytes a pixel)."""
 
-    def __init__(self, size: int, step: int = 1) -> None:
-        """For a frame of ``size`` pixels, estimated on every ``step``-th (``sample_step``)."""
+    def __init__(self, size: int, step: int = 1, keep: bool = False) -> None:
+        """For a frame of ``size`` pixels, estimated on every ``step``-th (``sample_step``);
+        ``keep``: ``PassStats``' (the passes' ``KeptPass``es too)."""
         self._size = size
         self._step = step
+        self._keep = keep
         self._key: tuple[bool, bool] | None = None
         self._stats: PassStats | None = None
 
@@ -1004,7 +1057,7 @@ class _SharedStats:
         new ones to count in place of them (also of incomplete ones: an estimate cut short)."""
         if key != self._key or not self._stats.complete:
             self._key, self._stats = None, None  # freed before the new ones are counted
-            self._key, self._stats = key, PassStats(self._size, self._step)
+            self._key, self._stats = key, PassStats(self._size, self._step, self._keep)
         return self._stats
 
 
@@ -1019,7 +1072,8 @@ def encode(c: PaletteCandidate) -> bytes:
     enc = entropy.FrameEncoder(compiled=True)  # rows coded from their running sums
     if c.copied is not None:
         copied_blocks.encode_map(c.copied.blocks, c.copied.shift, enc)
-    code_passes(c.passes(), c.palette, c.prev_idx, c.mix, c.idx, enc, counts, c.cached)
+    passes = c.passes() if c.kept is None else c.kept
+    code_passes(passes, c.palette, c.prev_idx, c.mix, c.idx, enc, counts, c.cached)
     return enc.finish()
 
 
