@@ -38,7 +38,15 @@ def log(clips: list[Path], out: Path, frames: int) -> None:
     real = frame_coding.candidates
 
     def every_mode(
-        frame, pred, previous=None, sent_palette=None, use_palette=True, probe=None, inter=None, lz=True
+        frame,
+        pred,
+        previous=None,
+        sent_palette=None,
+        use_palette=True,
+        probe=None,
+        inter=None,
+        lz=True,
+        lz_probe=None,
     ):
         options = real(frame, pred, previous, sent_palette, use_palette, lz_frames=lz)  # no probes
         bits = {str(c.mode): c.bits for c in options}

@@ -106,13 +106,15 @@ def candidates(
     probe: palette.IntraProbe | None = None,
     inter: InterProbe | None = None,
     lz_frames: bool = True,
+    lz: palette_lz.LzProbe | None = None,
 ) -> list[Candidate]:
     """Every applicable mode's candidate for ``frame``, in mode order but for palette LZ (mode 8),
     which comes before the stored mode (ties go to the first, so the stored mode, last, wins only
     where every other mode is larger). With the stream's ``probe``, palette intra is left out of
     predicted frames where the probe judges it will not win; with its ``inter`` probe, the
     predicted modes (and the prediction, when ``pred`` is a function) where that one judges they
-    will not. ``lz_frames=False`` leaves palette LZ out."""
+    will not; with its ``lz`` probe, palette LZ where that one judges it will not win (frames
+    without a ``previous`` one always have it). ``lz_frames=False`` leaves palette LZ out."""
     fr = FrameToCode.of(frame)
     intra = rgb_intra.estimate(fr)
     out: list[Candidate] = [intra]
@@ -122,7 +124,12 @@ def candidates(
     _add_predicted_modes(out, fr, intra, extracted, pred, previous, sent_palette, use_palette, probe)
     if extracted is not None and lz_frames and CURRENT.lz_frames:
         bound = min(c.bits for c in out)
-        out.append(palette_lz.estimate(fr, extracted, previous, sent_palette, bound))
+        if lz is None or previous is None or lz.worth(bound):
+            out.append(palette_lz.estimate(fr, extracted, previous, sent_palette, bound))
+            if lz is not None and previous is not None:
+                lz.update(out[-1].bits, bound)
+        else:
+            lz.update(None, bound)
     out.append(stored.estimate(fr))
     if inter is not None:
         inter.update(out, intra.bits)
@@ -224,6 +231,7 @@ def encode_frame(
     probe: palette.IntraProbe | None = None,
     inter: InterProbe | None = None,
     lz_frames: bool = True,
+    lz: palette_lz.LzProbe | None = None,
 ) -> CodedFrame:
     """Code ``frame`` ((H, W, C) uint8) in whichever mode measures cheapest.
 
@@ -231,10 +239,11 @@ def encode_frame(
     of it; called only where a predicted mode is estimated). ``previous`` is the last decoded
     frame (for palette modes' previous-colour event) and ``sent_palette`` the palette last
     transmitted (a palette frame reusing it sends no palette).
-    ``probe`` and ``inter``: the stream's ``palette.IntraProbe`` and ``InterProbe`` (None: every
-    mode is estimated). ``lz_frames=False``: never palette LZ (for comparisons).
+    ``probe``, ``inter`` and ``lz``: the stream's ``palette.IntraProbe``, ``InterProbe`` and
+    ``palette_lz.LzProbe`` (None: every mode is estimated). ``lz_frames=False``: never palette LZ
+    (for comparisons).
     """
-    options = candidates(frame, pred, previous, sent_palette, use_palette, probe, inter, lz_frames)
+    options = candidates(frame, pred, previous, sent_palette, use_palette, probe, inter, lz_frames, lz)
     best = min(options, key=lambda c: c.bits)
     payload = _ENCODERS[best.mode](best)
     # The estimates are ideal code lengths; should the real payload (and palette chunk) come out

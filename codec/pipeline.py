@@ -41,6 +41,7 @@ from .frame_coding import CodedFrame
 from .inter_probe import InterProbe
 from .planar_probe import PlanarProbe
 from .modes.palette import IntraProbe
+from .modes.palette_lz import LzProbe
 
 if TYPE_CHECKING:
     from .planar_io import ColourInfo, PixelFormat
@@ -217,6 +218,7 @@ class Encoder:
         self._palette: np.ndarray | None = None
         self._probe = IntraProbe()  # which palette-intra estimates are worth making (encoder only)
         self._inter = InterProbe()  # which frames' predicted modes (and prediction) are worth it
+        self._lz = LzProbe()  # which predicted frames' palette LZ compressions are worth making
         self._planar_probe = PlanarProbe()  # which planar kinds are worth estimating
         self.use_palette = use_palette
         self.lz_frames = lz_frames
@@ -283,6 +285,7 @@ class Encoder:
             self._palette = None
             self._probe = IntraProbe()
             self._inter = InterProbe()
+            self._lz = LzProbe()
             self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
         history = list(self._history)
         # The prediction of a region, asked for once the frame's copied blocks are known (if at all).
@@ -297,6 +300,7 @@ class Encoder:
             self._probe,
             self._inter,
             self.lz_frames,
+            self._lz,
         )
         size = len(coded.payload)
         if coded.palette is not None and not np.array_equal(coded.palette, self._palette):

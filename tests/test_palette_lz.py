@@ -8,7 +8,7 @@ import lzma
 import numpy as np
 import pytest
 
-from conftest import DATA, assert_frames_equal, run_main
+from conftest import CARPHONE, DATA, assert_frames_equal, read_video, run_main
 from fpcodec.bitstream import container, lz
 from fpcodec.bitstream.errors import FormatError
 from fpcodec.bitstream.profile import CURRENT, FormatProfile
@@ -299,3 +299,48 @@ def test_a_keep_frame_round_trips_in_a_stream_and_info_names_it(tmp_path, capsys
     code, out, _ = run_main(capsys, "info", str(path))
     last = out.rstrip().splitlines()[-1].split()
     assert code == 0 and (last[0], last[1], last[-1]) == ("1", "p-lz", "keep"), out
+
+
+# --------------------------------------------------------------------------------- LzProbe
+def test_the_probe_leaves_lz_out_after_a_clear_loss_until_the_content_moves() -> None:
+    probe = palette_lz.LzProbe()
+    assert probe.worth(1000.0)  # nothing known yet
+    probe.update(1300.0, 1000.0)  # lost by 30 %: beyond the margin
+    assert not probe.worth(1000.0) and not probe.worth(1000.0 * palette_lz.LZ_JUMP)
+    assert probe.worth(1001.0 * palette_lz.LZ_JUMP) and probe.worth(999.0 / palette_lz.LZ_JUMP)
+    for _ in range(palette_lz.LZ_PROBE - 2):
+        probe.update(None, 1000.0)
+        assert not probe.worth(1000.0)
+    probe.update(None, 1000.0)
+    assert probe.worth(1000.0)  # every LZ_PROBE predicted frames
+    probe.update(1200.0, 1000.0)  # within the margin: LZ may win the next one
+    assert probe.worth(1000.0)
+
+
+def test_lz_is_left_out_of_still_frames_where_it_loses_and_the_stream_decodes(monkeypatch) -> None:
+    """carphone_000's frames (video: the pass coder far ahead of LZ) with the stream's probe:
+    the key frame and every LZ_PROBE-th predicted frame are compressed; without the probe every
+    frame is, and every stream decodes exactly. A screenshot sequence where LZ wins is
+    compressed on every frame (a win leaves the next frame in)."""
+    frames = read_video(CARPHONE)[0][:10]
+    calls = []
+    estimate = palette_lz.estimate
+
+    def spy(fr, extracted, previous, sent, bound=float("inf")):
+        c = estimate(fr, extracted, previous, sent, bound)
+        calls.append(c.bits < bound)
+        return c
+
+    monkeypatch.setattr(fc.palette_lz, "estimate", spy)
+    stream = encode(frames, model="last-frame")
+    assert len(calls) == 1 + -(-(len(frames) - 1) // palette_lz.LZ_PROBE) and not any(calls[1:])
+    assert_frames_equal(decode(stream).frames, frames)
+    calls.clear()
+    monkeypatch.setattr(palette_lz.LzProbe, "worth", lambda self, bound: True)
+    assert encode(frames, model="last-frame") == stream  # LZ lost every frame it was left out of
+    assert len(calls) == len(frames)
+    calls.clear()
+    page, _ = next(VideoReader(DATA / "jmeter_url_rewrite.gif").frames())
+    pages = [page, page[::-1].copy(), page, page[:, ::-1].copy()]
+    assert_frames_equal(decode(encode(pages, model="last-frame")).frames, pages)
+    assert len(calls) == len(pages) and all(calls[:-1])  # LZ won frames 0-2 (the last: not)

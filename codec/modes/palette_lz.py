@@ -98,6 +98,49 @@ def estimate(
     return LzCandidate(MODE, 8.0 * len(payload) + body_bits(body), 0, palette, body, payload, mix)
 
 
+#: When the encoder compresses a predicted frame's symbols (see ``LzProbe``).
+LZ_MARGIN = 0.25
+LZ_PROBE = 4
+LZ_JUMP = 1.5
+
+
+@dataclass
+class LzProbe:
+    """The encoder's memory, across one stream's predicted frames, of how palette LZ fared on the
+    last frame where it was estimated; it decides whether the next is worth compressing
+    (``worth``). Streams are unaffected: the decoder never knows which modes were estimated.
+
+    A predicted frame's symbols are compressed when no frame since the key frame was (the first
+    predicted frame), when LZ came within LZ_MARGIN of the other modes' best there, when that best
+    has grown or shrunk by a factor of LZ_JUMP since (new content: a screen redrawn, a scene cut),
+    and at least every LZ_PROBE predicted frames. Key frames are always compressed (LZ's wins on
+    single screenshots).
+
+    Why: the compression is exact, so it cannot be estimated more cheaply, and on video-like GIFs
+    it never wins after the first frame (by 6-110 % on the val split and catz96 clips), for 4 % of
+    their encoding time and a tenth of a mostly still one's (chi.gif: 2 symbol sets of 76,800
+    pixels a frame). Chosen on logs of every frame's estimates (bench/SPEED.md, "Palette LZ on
+    fewer predicted frames").
+    """
+
+    ratio: float | None = None  # LZ's bits / the other modes' best, then
+    bound: float = 0.0  # the other modes' best, then
+    skipped: int = 0  # predicted frames left out since
+
+    def worth(self, bound: float) -> bool:
+        """Whether to compress a predicted frame whose other modes' best estimate is ``bound``."""
+        if self.ratio is None or self.ratio < 1 + LZ_MARGIN or self.skipped + 1 >= LZ_PROBE:
+            return True
+        return not self.bound / LZ_JUMP <= bound <= LZ_JUMP * self.bound
+
+    def update(self, lz_bits: float | None, bound: float) -> None:
+        """Record a predicted frame (``lz_bits`` None: not compressed)."""
+        if lz_bits is None:
+            self.skipped += 1
+            return
+        self.ratio, self.bound, self.skipped = lz_bits / max(bound, 1.0), bound, 0
+
+
 def encode(c: LzCandidate) -> bytes:
     return c.payload
 
