@@ -897,3 +897,37 @@ def test_mixer_probe_reproduces_the_coders_bits(tmp_path):
     payload_bits = 8 * sum(len(r.payload) for r in inter)
     assert 0.9 * payload_bits < found["baseline"] <= payload_bits
     assert all(v <= found["baseline"] + 1e-6 for k, v in found.items() if "per frame" in k)
+
+
+def test_lz_probe_log_and_replay(tmp_path):
+    """bench/lz_probe.py: ``log`` writes palette LZ's bits and bound for every frame (the probe
+    left out of the encoder); ``replay`` leaves frames out as ``LzProbe`` does and charges each
+    the bits LZ would have won there."""
+    from conftest import DATA
+
+    from fpcodec.bench import lz_probe
+
+    out = tmp_path / "lz.jsonl"
+    assert (
+        lz_probe.main(
+            ["log", str(DATA / "carphone_000.gif"), "-o", str(out), "--frames", "6", "-m", "last-frame"]
+        )
+        == 0
+    )
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["frame"] for r in rows] == list(range(6)) and [r["previous"] for r in rows] == [False] + [
+        True
+    ] * 5
+    assert all(r["lz"] > r["bound"] > 0 for r in rows[1:])  # video: LZ loses every predicted frame
+    # LZ loses by 50 % on frames 1-2, then would win frames 3-5 (bound unchanged): with a probe
+    # of 4, frames 2-4 are left out, 3 and 4 charged their 20 bits; frame 5 is compressed.
+    frames = [{"previous": False, "lz": 100.0, "bound": 100.0, "seconds": 1.0}]
+    frames += [{"previous": True, "lz": 150.0, "bound": 100.0, "seconds": 1.0} for _ in range(2)]
+    frames += [{"previous": True, "lz": 80.0, "bound": 100.0, "seconds": 1.0} for _ in range(3)]
+    best, added, count, left_out, saved = lz_probe.replay(frames, margin=0.25, probe=4, jump=1.5)
+    assert (best, count, left_out, saved, added) == (100 + 200 + 240, 5, 3, 3.0, 40.0)
+    assert lz_probe.replay(frames, margin=0.6, probe=4, jump=1.5)[3] == 0  # within the margin
+    moved = frames[:3] + [{**f, "bound": 200.0, "lz": 160.0} for f in frames[3:]]
+    assert lz_probe.replay(moved, margin=0.25, probe=4, jump=1.5)[3] == 1  # frame 2 only
+    lines = lz_probe.simulate([out])
+    assert lines[0].startswith("1 clips, 6 frames") and len(lines) == 4 + 18
