@@ -205,3 +205,19 @@ def test_signed_values_one_model_per_scale_gives_the_rows_words() -> None:
         words = enc.finish()
         assert words == rows.get_compressed().astype("<u4").tobytes(), scale_idx
         assert np.array_equal(entropy.FrameDecoder(words).decode_signed(values.size, scale), values)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_nearest_previous_colour_is_the_l1_nearest_lowest_index_on_ties(channels) -> None:
+    """The PLTE encoder's reference of each new colour: the broadcast L1 distances' argmin, also
+    at the extremes (a 4-channel distance of 1020 in int16) and on ties."""
+    from fpcodec.bitstream.palette import _nearest
+
+    rng = np.random.default_rng(channels)
+    colours = rng.integers(0, 256, (200, channels), dtype=np.uint8)
+    reference = rng.integers(0, 256, (256, channels), dtype=np.uint8)
+    reference[:4] = [[0] * channels, [255] * channels, [1] * channels, [0] * channels]  # 3: a tie of 0
+    colours[:3] = [[255] * channels, [0] * channels, [1] * (channels - 1) + [0]]
+    want = np.abs(colours[:, None, :].astype(np.int32) - reference[None].astype(np.int32)).sum(-1).argmin(1)
+    got = _nearest(colours, reference)
+    assert np.array_equal(got, want) and list(got[:3]) == [1, 0, 2]
