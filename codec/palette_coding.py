@@ -149,8 +149,10 @@ def colour_weights(
     scale_idx: np.ndarray,
     palette: np.ndarray,
     profile: FormatProfile = CURRENT,
+    sums: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(N, K) integer weight of each palette colour at each pixel, as exact float64.
+    """(N, K) integer weight of each palette colour at each pixel, as exact float64; ``sums``
+    ((N,) float64), where given, gets each row's sum.
 
     Per channel, the colour's value gets its integer frequency under the pixel's snapped Laplace
     (``entropy.count_rows``, the same tables the RGB modes code with; G and B means coupled to the
@@ -164,15 +166,18 @@ def colour_weights(
     if profile.integer_coupling:
         from . import weight_kernel  # numba: loaded on first use
 
-        return weight_kernel.colour_weights(*_snapped(mean, coupling), scale_idx, palette, WEIGHT_SHIFT)
+        return weight_kernel.colour_weights(*_snapped(mean, coupling), scale_idx, palette, WEIGHT_SHIFT, sums)
     pal = palette.T.astype(np.int64)  # (C, K)
     mean, coupling = float_pass_planes(mean, coupling)
-    return _float_coupled_weights(
+    rows = _float_coupled_weights(
         mean[:, :, None],
         None if coupling is None else coupling[:, :, None],
         palette.T.astype(np.float32)[:, None, :],
         lambda c, mean_q: entropy.count_rows(pal[c], mean_q, scale_idx[c].astype(np.int64)[:, None]),
     )
+    if sums is not None:
+        sums[:] = rows.sum(axis=1, dtype=np.float64)
+    return rows
 
 
 def true_probabilities(

@@ -132,7 +132,7 @@ def _window(m_r, s_r, s_g, s_b, first, lo, hi):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _weights(
-    mean_q, coupling_q, scale_idx, values16, tables, shift, coupling_shift, mean_max, order, out
+    mean_q, coupling_q, scale_idx, values16, tables, shift, coupling_shift, mean_max, order, out, sums
 ):  # pragma: no cover - compiled
     first, regular, extremes, lo, hi = order
     for i in numba.prange(mean_q.shape[1]):  # rows are independent: any thread count gives the same integers
@@ -141,17 +141,24 @@ def _weights(
         )
         out[i, :] = 1.0  # the colours outside the window
         p0, p1 = _window(m_r, s_r, s_g, s_b, first, lo, hi)
+        t = np.int64(out.shape[1] - (p1 - p0) - extremes.size)  # weight 1 each outside the window
         for p in range(p0, p1):
             k = regular[p]
-            out[i, k] = _weight(
+            w = _weight(
                 k, values16, m_r, g_base, b_base, k0, k1, k2, s_r, s_g, s_b, s_a, m_a, tables, shift,
                 coupling_shift, mean_max, True,
             )  # fmt: skip
+            out[i, k] = w
+            t += w
         for k in extremes:
-            out[i, k] = _weight(
+            w = _weight(
                 k, values16, m_r, g_base, b_base, k0, k1, k2, s_r, s_g, s_b, s_a, m_a, tables, shift,
                 coupling_shift, mean_max, False,
             )  # fmt: skip
+            out[i, k] = w
+            t += w
+        if sums.size:
+            sums[i] = np.float64(t)
     return out
 
 
@@ -231,15 +238,31 @@ def _order_of(raw: bytes, channels: int, shift: int) -> tuple:
 
 
 def colour_weights(
-    mean_q: np.ndarray, coupling_q: np.ndarray, scale_idx: np.ndarray, palette: np.ndarray, shift: int
+    mean_q: np.ndarray,
+    coupling_q: np.ndarray,
+    scale_idx: np.ndarray,
+    palette: np.ndarray,
+    shift: int,
+    sums: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N, K) float64 weights of the K ``palette`` colours ((K, C) uint8, C = 3 or 4) at N pixels:
     ``mean_q`` (C, N) means in 1/16, ``coupling_q`` (3, N) coupling in 1/256 (zeros: none),
     ``scale_idx`` (C, N) indices into the scale table; ``shift`` is the right shift after each
-    channel's product."""
+    channel's product. ``sums`` ((N,) float64), where given, gets each row's sum (exact: integers
+    below 2^53), added up as the row is made: the encoder's estimate needs them, and summing the
+    rows again read every row a second time."""
     out = np.empty((mean_q.shape[1], len(palette)), np.float64)
+    if sums is None:
+        sums = _NO_SUMS
+    elif sums.shape != (out.shape[0],) or sums.dtype != np.float64 or not sums.flags.c_contiguous:
+        raise ValueError(
+            f"row sums of {out.shape[0]} rows need a float64 array of that size, got {sums.shape}"
+        )
     with first_call(_weights):
-        return _weights(*_arguments(mean_q, coupling_q, scale_idx, palette, shift), out)
+        return _weights(*_arguments(mean_q, coupling_q, scale_idx, palette, shift), out, sums)
+
+
+_NO_SUMS = np.empty(0, np.float64)
 
 
 def true_weights(

@@ -245,3 +245,28 @@ def test_first_kernel_call_leaves_scipy_linalg_unimported() -> None:
 
     res = subprocess.run([sys.executable, "-c", _FIRST_CALL], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
+
+
+def test_the_weights_kernel_adds_up_each_row_as_it_makes_it() -> None:
+    """``colour_weights``' ``sums``: each row's exact sum, the same floats as summing the rows
+    (colours at the ends of a channel's range and in the red window's middle alike), and the
+    estimate's shares from them are ``true_shares``' of the rows."""
+    from fpcodec.codec.modes import palette as pm
+
+    rng = np.random.default_rng(5)
+    palette = rng.integers(0, 256, (200, 3), dtype=np.uint8)
+    palette[:4] = [[0, 9, 9], [255, 30, 40], [9, 0, 255], [128, 128, 128]]
+    n = 3000
+    mean = rng.uniform(-5, 260, (3, n)).astype(np.float32)
+    coupling = rng.uniform(-1, 1, (3, n)).astype(np.float32)
+    scale_idx = rng.integers(0, 40, (3, n)).astype(np.int32)
+    sums = np.empty(n)
+    rows = pc.colour_weights(mean, coupling, scale_idx, palette, sums=sums)
+    assert np.array_equal(rows, pc.colour_weights(mean, coupling, scale_idx, palette))
+    assert np.array_equal(sums, rows.sum(axis=1)) and (rows.min(axis=1) >= 1).all()
+    truth = rng.integers(0, len(palette), n)
+    inp = pm.PassInputs(np.arange(n), mean, coupling, scale_idx, np.zeros((0, n), np.int64))
+    got = np.concatenate([shares for _, _, shares in pm.model_shares(inp, palette, truth)])
+    assert np.array_equal(got, pc.true_shares(rows, truth))
+    with pytest.raises(ValueError, match="row sums of 3000 rows"):
+        pc.colour_weights(mean, coupling, scale_idx, palette, sums=np.empty(n - 1))
