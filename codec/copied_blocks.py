@@ -212,7 +212,45 @@ def _sampled(n: int, d: int, step: int) -> tuple[slice, slice] | None:
 def find_shift(cur: np.ndarray, prev: np.ndarray, same: np.ndarray) -> tuple[int, int] | None:
     """The vertical or horizontal scroll (dy, 0) or (0, dx), |d| <= SEARCH_RANGE, under which the
     most pixels that differ in place equal the previous frame's, counted on every SEARCH_STEP-th
-    row and column; None when no shift explains at least 1 % of the sampled pixels."""
+    row and column; None when no shift explains at least 1 % of the sampled pixels (the first
+    shift of the most, vertical ones first, each axis from -d up).
+
+    Only the sampled pixels that differ in place are read, every shift of an axis at once (in
+    runs of them that keep the gathered values a few MB): on a still GIF they are a few percent of
+    the frame, where 2 x 128 passes over the whole sample took a tenth of its encoding."""
+    h, w = cur.shape
+    step = SEARCH_STEP
+    moved = ~same[::step, ::step]
+    ys, xs = np.nonzero(moved)
+    ys, xs = ys * step, xs * step  # in the frame
+    values = cur[ys, xs]
+    best, best_gain = None, max(1, moved.size // 100)
+    for axis, limit in ((0, min(SEARCH_RANGE, h - 1)), (1, min(SEARCH_RANGE, w - 1))):
+        shifts = np.arange(-limit, limit + 1)
+        shifts = shifts[shifts != 0]
+        along, size = (ys, h) if axis == 0 else (xs, w)
+        gains = np.zeros(shifts.size, np.int64)
+        run = max(1, _GATHERED // max(1, shifts.size))
+        for start in range(0, values.size, run):
+            part = slice(start, start + run)
+            src = along[None, part] + shifts[:, None]  # (shifts, pixels): the source along the axis
+            inside = (src >= 0) & (src < size)
+            np.clip(src, 0, size - 1, out=src)
+            got = prev[src, xs[None, part]] if axis == 0 else prev[ys[None, part], src]
+            gains += ((got == values[None, part]) & inside).sum(axis=1)
+        k = int(np.argmax(gains)) if gains.size else 0
+        if gains.size and gains[k] > best_gain:
+            d = int(shifts[k])
+            best, best_gain = ((d, 0) if axis == 0 else (0, d)), int(gains[k])
+    return best
+
+
+#: How many (shift, pixel) pairs ``find_shift`` gathers at once.
+_GATHERED = 1 << 20
+
+
+def find_shift_reference(cur: np.ndarray, prev: np.ndarray, same: np.ndarray) -> tuple[int, int] | None:
+    """``find_shift`` a shift at a time over the whole sample (for testing it)."""
     h, w = cur.shape
     step = SEARCH_STEP
     c, moved = cur[::step, ::step], ~same[::step, ::step]

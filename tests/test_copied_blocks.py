@@ -286,3 +286,25 @@ def test_copied_blocks_of_schedules_made_pass_by_pass(monkeypatch) -> None:
     monkeypatch.setattr(intra, "CACHED_PIXELS", 1 << 19)
     monkeypatch.setattr(row_schedule, "CACHED_PIXELS", 1 << 19)
     assert_frames_equal(decode(made).frames, frames)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_scroll_search_reads_only_moved_pixels_and_finds_the_reference_s_shift(seed, monkeypatch) -> None:
+    """``find_shift`` (the sampled pixels that differ, every shift of an axis at once, in runs)
+    gives ``find_shift_reference``'s shift: scrolls either way on both axes, frames smaller than
+    the search range, near ties between shifts, nothing moved, and runs of a few pixels."""
+    rng = np.random.default_rng(seed)
+    h, w = [(40, 56), (9, 300), (130, 17), (64, 64), (3, 5), (100, 90)][seed]
+    page = rng.integers(0, 3 + seed, (h + 40, w + 40)).astype(np.uint32)  # few values: chance ties
+    dy, dx = [(5, 0), (0, -7), (-3, 0), (0, 0), (1, 0), (0, 2)][seed]
+    prev = page[20 : 20 + h, 20 : 20 + w]
+    cur = page[20 + dy : 20 + dy + h, 20 + dx : 20 + dx + w].copy()
+    cur[: h // 4] = prev[: h // 4]  # an unchanged band
+    same = cur == prev
+    want = copied_blocks.find_shift_reference(cur, prev, same)
+    assert copied_blocks.find_shift(cur, prev, same) == want
+    monkeypatch.setattr(copied_blocks, "_GATHERED", 7)  # runs of one or a few pixels
+    assert copied_blocks.find_shift(cur, prev, same) == want
+    if seed == 0:
+        assert want == (5, 0)
+    assert copied_blocks.find_shift(prev, prev, np.ones_like(same)) is None  # nothing moved
