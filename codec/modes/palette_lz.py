@@ -117,10 +117,11 @@ class LzProbe:
     single screenshots).
 
     Why: the compression is exact, so it cannot be estimated more cheaply, and on video-like GIFs
-    it never wins after the first frame (by 6-110 % on the val split and catz96 clips), for 4 % of
-    their encoding time and a tenth of a mostly still one's (chi.gif: 2 symbol sets of 76,800
-    pixels a frame). Chosen on logs of every frame's estimates (bench/SPEED.md, "Palette LZ on
-    fewer predicted frames").
+    it loses every predicted frame (by 6-113 % on val and catz96 clips), for 4 % of their encoding
+    time and a tenth of a mostly still one's (chi.gif: two symbol sets of 76,800 pixels a frame).
+    Chosen on logs with every frame compressed (``bench/lz_probe.py``; the screen corpus's dev
+    split, val and train: LZ won a predicted frame only right after a key frame, so no rule of
+    the grid added a bit; bench/results/palette_lz/lz_probe.md).
     """
 
     ratio: float | None = None  # LZ's bits / the other modes' best, then
