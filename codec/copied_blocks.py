@@ -215,9 +215,10 @@ def find_shift(cur: np.ndarray, prev: np.ndarray, same: np.ndarray) -> tuple[int
     row and column; None when no shift explains at least 1 % of the sampled pixels (the first
     shift of the most, vertical ones first, each axis from -d up).
 
-    Only the sampled pixels that differ in place are read, every shift of an axis at once (in
-    runs of them that keep the gathered values a few MB): on a still GIF they are a few percent of
-    the frame, where 2 x 128 passes over the whole sample took a tenth of its encoding."""
+    Only the sampled pixels that differ in place are read, every shift of an axis at once (a
+    million (shift, pixel) pairs at a time, some 15 MB of temporaries): on a still GIF they are a
+    few percent of the frame, where 2 x 128 passes over the whole sample took a tenth of its
+    encoding (chi.gif: 2.18 -> 0.18 ms a frame)."""
     h, w = cur.shape
     step = SEARCH_STEP
     moved = ~same[::step, ::step]

@@ -95,7 +95,7 @@ class KeptPass:
     """What an estimate's counting made of a pass that its coding needs again: the pass's pixels,
     their neighbours' colours (``neighbour_colours``) and context keys (``context_keys``; None for
     none). Kept with the model rows (``CACHE_ENTRIES``), a small frame's coding reads them instead
-    of making the passes, colours and keys again (a tenth of a 96x96 frame's encoding)."""
+    of making the passes, colours and keys again (3-4 % of a 96x96 clip's encoding)."""
 
     targets: np.ndarray
     colours: np.ndarray | None
@@ -133,8 +133,8 @@ def model_shares(inp: PassInputs, palette: np.ndarray, truth: np.ndarray):
     """(slice, unmixed model rows, each pixel's share of its true colour ``truth[slice]``: its
     weight over its row's sum) over ``model_blocks``' blocks, for the encoder's estimate. The
     weights kernel adds each row up as it makes it (``pc.colour_weights``' ``sums``): the same
-    shares as ``pc.true_shares`` of the rows, without reading every row again (a twentieth of a
-    96x96 clip's encoding)."""
+    shares as ``pc.true_shares`` of the rows, without reading every row again (2.5 % of a 96x96
+    clip's encoding)."""
     if not CURRENT.integer_tables or inp.keep is not None:  # rows of other kinds: summed after
         for sl, rows in model_blocks(inp, palette):
             yield sl, rows, pc.true_shares(rows, truth[sl])
@@ -270,7 +270,7 @@ def code_passes(
         t = inp.targets
         prev = None if prev_idx is None else prev_idx[t]
         if isinstance(inp, KeptPass):  # the estimate's: the encoder's, of the same true colours
-            nbr, keys = inp.colours, inp.keys if use_context else None
+            nbr, keys = inp.colours, (inp.keys if use_context else None)
         else:
             nbr = neighbour_colours(idx, inp.neighbours)
             keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide, t) if use_context else None
