@@ -108,20 +108,22 @@ LZ_JUMP = 1.5
 class LzProbe:
     """The encoder's memory, across one stream's predicted frames, of how palette LZ fared on the
     last frame where it was estimated; it decides whether the next is worth compressing
-    (``worth``). Streams are unaffected: the decoder never knows which modes were estimated.
+    (``worth``). Streams decode as before: the decoder never knows which modes were estimated
+    (a left-out frame LZ would have won costs its bytes; none did on the logs below).
 
     A predicted frame's symbols are compressed when no frame since the key frame was (the first
     predicted frame), when LZ came within LZ_MARGIN of the other modes' best there, when that best
-    has grown or shrunk by a factor of LZ_JUMP since (new content: a screen redrawn, a scene cut),
+    has grown or shrunk by more than a factor of LZ_JUMP since (new content: a screen redrawn, a scene cut),
     and at least every LZ_PROBE predicted frames. Key frames are always compressed (LZ's wins on
     single screenshots).
 
     Why: the compression is exact, so it cannot be estimated more cheaply, and on video-like GIFs
-    it loses every predicted frame (by 6-113 % on val and catz96 clips), for 4 % of their encoding
-    time and a tenth of a mostly still one's (chi.gif: two symbol sets of 76,800 pixels a frame).
-    Chosen on logs with every frame compressed (``bench/lz_probe.py``; the screen corpus's dev
-    split, val and train: LZ won a predicted frame only right after a key frame, so no rule of
-    the grid added a bit; bench/results/palette_lz/lz_probe.md).
+    it loses on every predicted frame (on val and catz96 clips, each clip's closest frame came
+    6-113 % above the other modes' best), for 4 % of their encoding time and a tenth of a mostly
+    still one's (chi.gif: two symbol sets of 76,800 pixels a frame). Chosen on logs with every
+    frame compressed (``bench/lz_probe.py``; the screen corpus's dev split, val and train: LZ won
+    a predicted frame only right after a key frame, so no rule of the grid added a bit;
+    bench/results/palette_lz/lz_probe.md).
     """
 
     ratio: float | None = None  # LZ's bits / the other modes' best, then
