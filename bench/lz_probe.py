@@ -4,10 +4,10 @@
     python -m fpcodec.bench.lz_probe simulate lz.jsonl [more.jsonl ...] \
         [--margins 0.1 0.25 0.5] [--probes 4 8] [--jumps 1.25 1.5 2]
 
-``log`` encodes each clip (``codec.encode``) with the stream's other probes as shipped and palette LZ compressed on
-every frame (``LzProbe.worth`` always true), writing one JSON line per frame where LZ applies: the
-clip, the frame's index, whether it has a previous frame, LZ's exact bits, the other modes' best
-estimate (``bound``) and the compression's seconds. ``simulate`` replays the rule on those lines
+``log`` encodes each clip (``codec.encode``) with the stream's other probes as shipped and palette
+LZ compressed on every frame (``LzProbe.worth`` always true), writing one JSON line per frame where
+LZ applies: the clip, the frame's index, whether it has a previous frame, LZ's exact bits, the
+other modes' best estimate (``bound``) and the compression's seconds. ``simulate`` replays the rule on those lines
 for a grid of its parameters: how many predicted frames it leaves out, the compression time that
 saves, and the bits it adds (LZ's win on each left-out frame it would have won), in total and on
 the worst clip.

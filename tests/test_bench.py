@@ -908,16 +908,11 @@ def test_lz_probe_log_and_replay(tmp_path):
     from fpcodec.bench import lz_probe
 
     out = tmp_path / "lz.jsonl"
-    assert (
-        lz_probe.main(
-            ["log", str(DATA / "carphone_000.gif"), "-o", str(out), "--frames", "6", "-m", "last-frame"]
-        )
-        == 0
-    )
+    args = ["log", str(DATA / "carphone_000.gif"), "-o", str(out), "--frames", "6", "-m", "last-frame"]
+    assert lz_probe.main(args) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["frame"] for r in rows] == list(range(6)) and [r["previous"] for r in rows] == [False] + [
-        True
-    ] * 5
+    assert [r["frame"] for r in rows] == list(range(6))
+    assert [r["previous"] for r in rows] == [False, True, True, True, True, True]
     assert all(r["lz"] > r["bound"] > 0 for r in rows[1:])  # video: LZ loses every predicted frame
     # LZ loses by 50 % on frames 1-2, then would win frames 3-5 (bound unchanged): with a probe
     # of 4, frames 2-4 are left out, 3 and 4 charged their 20 bits; frame 5 is compressed.
