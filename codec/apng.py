@@ -123,13 +123,19 @@ def _changed_box(frame: np.ndarray, previous: np.ndarray) -> tuple[int, int, int
 
 class ApngWriter:
     """Writes ``count`` frames, all of one size, channels (1, 3 or 4) and type (uint8 or uint16),
-    to ``out``; holds only the last frame."""
+    to ``out``; holds only the last frame. ``animated=False``: one frame as a still PNG (no
+    ``acTL`` or ``fcTL``: ``write_png``)."""
 
-    def __init__(self, out: BinaryIO, first: np.ndarray, count: int, plays: int) -> None:
+    def __init__(
+        self, out: BinaryIO, first: np.ndarray, count: int, plays: int, animated: bool = True
+    ) -> None:
         channels = 1 if first.ndim == 2 else first.shape[2]
         if channels not in _COLOUR_TYPE or first.dtype not in (np.uint8, np.uint16):
             raise FpcodecError(f"an APNG cannot hold {channels}-channel {first.dtype} frames")
+        if not animated and count != 1:
+            raise FpcodecError(f"a still PNG holds one frame, not {count}")
         self._out = out
+        self._animated = animated
         self._shape, self._dtype = first.shape, first.dtype
         self._bpp = channels * first.dtype.itemsize
         self._count, self._written, self._sequence = count, 0, 0
@@ -138,7 +144,8 @@ class ApngWriter:
         depth = 8 * first.dtype.itemsize
         out.write(_SIGNATURE)
         out.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, _COLOUR_TYPE[channels], 0, 0, 0)))
-        out.write(_chunk(b"acTL", struct.pack(">II", count, plays)))
+        if animated:
+            out.write(_chunk(b"acTL", struct.pack(">II", count, plays)))
         self._filter = _choose_filter(first, self._bpp)
 
     def add(self, frame: np.ndarray, duration: tuple[int, int]) -> None:
@@ -153,8 +160,9 @@ class ApngWriter:
             x, y, (h, w) = 0, 0, frame.shape[:2]
         else:
             x, y, w, h = _changed_box(frame, self._previous)
-        control = struct.pack(">IIIII", self._next(), w, h, x, y) + struct.pack(">HHBB", *duration, 0, 0)
-        self._out.write(_chunk(b"fcTL", control))
+        if self._animated:
+            control = struct.pack(">IIIII", self._next(), w, h, x, y) + struct.pack(">HHBB", *duration, 0, 0)
+            self._out.write(_chunk(b"fcTL", control))
         deflate, data = zlib.compressobj(LEVEL), bytearray()
         for band in _bands(frame[y : y + h, x : x + w], self._filter, self._bpp, _BAND_BYTES):
             data += deflate.compress(band)
@@ -187,6 +195,14 @@ class ApngWriter:
     def _next(self) -> int:
         self._sequence += 1
         return self._sequence - 1
+
+
+def write_png(out: BinaryIO, image: np.ndarray) -> None:
+    """``image`` ((H, W), (H, W, 3) or (H, W, 4), uint8 or uint16) as a still PNG, written as the
+    APNG writer writes its first frame (16-bit RGB(A), which Pillow does not write, included)."""
+    writer = ApngWriter(out, image, 1, 0, animated=False)
+    writer.add(image, (1, 1))
+    writer.close()
 
 
 def write_apng(

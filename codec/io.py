@@ -502,7 +502,10 @@ def _write_png_sequence(pattern: str, frames: Iterable[np.ndarray], count: int, 
     for p, f in zip(paths, frames, strict=False):
         with atomic_output(p, True) as tmp:
             if f.dtype == np.uint16 and f.ndim == 3:  # 16-bit RGB(A), which Pillow does not write
-                _write_apng(tmp, f, [f], [1], Fraction(1), None)
+                from . import apng
+
+                with open(tmp, "wb") as fh:
+                    apng.write_png(fh, f)
             else:
                 Image.fromarray(f).save(tmp, format="PNG")
         written += 1

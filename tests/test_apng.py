@@ -200,3 +200,32 @@ def test_bands_and_chunks_of_any_size_give_the_same_frames(tmp_path, monkeypatch
         assert_frames_equal([f for f, _ in VideoReader(path).frames()], frames)
     first = zlib.decompress(b"".join(body for kind, body in parts if kind == b"IDAT"))
     assert set(np.frombuffer(first, np.uint8).reshape(40, -1)[:, 0]) == {4}  # Paeth, band by band
+
+
+@pytest.mark.parametrize("shape", [(13, 17), (13, 17, 3), (13, 17, 4)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_still_png_has_no_animation_chunks_and_reads_back_exactly(tmp_path, shape, dtype):
+    """``write_png`` (the PNG sequence's 16-bit RGB(A) frames, which Pillow does not write): the
+    same image chunks as an APNG's first frame, without ``acTL`` and ``fcTL``."""
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+    path = tmp_path / "still.png"
+    with open(path, "wb") as fh:
+        apng.write_png(fh, image)
+    kinds = [kind for kind, _ in chunks(path)]
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and set(kinds[1:-1]) == {b"IDAT"}
+    channels = 1 if len(shape) == 2 else shape[2]
+    if dtype == np.uint8:
+        with Image.open(path) as im:
+            assert not getattr(im, "is_animated", False)
+            np.testing.assert_array_equal(np.array(im), image)
+    if dtype == np.uint8 and channels > 1:  # the codec's reader (FFmpeg's RGB(A))
+        assert_frames_equal([f for f, _ in VideoReader(path).frames()], [image])
+    else:
+        fmt, planes = read_planes(path)  # FFmpeg's samples: gray, or G, B, R (and A)
+        assert len(planes) == 1
+        order = [0] if channels == 1 else [2, 0, 1, 3][:channels]
+        got = np.stack([planes[0][k] for k in order], -1).reshape(image.shape)
+        np.testing.assert_array_equal(got, image)
+    with pytest.raises(FpcodecError, match="a still PNG holds one frame, not 2"):
+        apng.ApngWriter(io.BytesIO(), image, 2, 0, animated=False)

@@ -356,6 +356,21 @@ def test_write_png_sequence(tmp_path):
     assert_frames_equal(got, frames)
 
 
+def test_a_png_sequence_of_16_bit_rgb_frames_is_still_pngs(tmp_path):
+    """16-bit RGB frames (which Pillow does not write) go through fpcodec's PNG writer: each file
+    a still PNG (no APNG animation chunks), its samples back exactly through FFmpeg."""
+    from fpcodec.codec.planar_io import read_planes
+
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(0, 65536, (6, 7, 3), dtype=np.uint16) for _ in range(2)]
+    write_frames(tmp_path / "f_%d.png", frames, [1, 1], Fraction(1, 100), 0)
+    for i, frame in enumerate(frames):
+        data = (tmp_path / f"f_{i}.png").read_bytes()
+        assert b"acTL" not in data and b"fcTL" not in data and b"IDAT" in data
+        _, planes = read_planes(tmp_path / f"f_{i}.png")  # G, B, R
+        np.testing.assert_array_equal(np.stack([planes[0][k] for k in (2, 0, 1)], -1), frame)
+
+
 def test_write_png_sequence_refuses_to_overwrite(tmp_path):
     frames = moving_video(3, 5, 5)
     (tmp_path / "f_1.png").write_bytes(b"keep me")
