@@ -39,8 +39,6 @@ class NumpyConv:
         self.name = layer.name
         self.dim = layer.dim
         self.out_ch = layer.out_ch
-        self.in_max = layer.in_max
-        self.bound = layer.bound
         w = layer.weight
         if self.dim == 3:
             if layer.stride != (1, 1, 1) or layer.padding[0] != 0:
