@@ -726,10 +726,23 @@ def test_inter_probe_log_and_replay(tmp_path):
     assert (count, left_out) == (6, 2) and rule == pytest.approx(best + 2 * 0.1)
     assert inter_probe.replay(ties, 6, 0.1, 16, tie=0.005, tie_losses=2, tie_probe=2)[3] == 0  # not a tie
     assert inter_probe.replay(ties, 6, 0.1, 16)[3] == 0
+    # Close ties (within 5 %) double the frames left out after each, up to tie_max: estimated on
+    # frames 1, 2, 6 and (up to 4) 10 of 12.
+    ties = frames[:1] + [{"bits": {"0": 100.0, "2": 10.0, "3": 9.9}} for _ in range(12)]
+    close = {"tie": 0.02, "tie_losses": 2, "tie_probe": 2, "tie_close": 0.05}
+    best, rule, count, left_out = inter_probe.replay(ties, 6, 0.1, 16, **close, tie_max=8)
+    assert (count, left_out) == (12, 9) and rule == pytest.approx(best + 9 * 0.1)
+    assert inter_probe.replay(ties, 6, 0.1, 16, **close, tie_max=4)[3] == 8
+    assert (
+        inter_probe.replay(ties, 6, 0.1, 16, **{**close, "tie_close": -0.02}, tie_max=8)[3] == 5
+    )  # not close
+    assert [inter_probe.tie_span(n, 2, 8) for n in range(5)] == [2, 4, 8, 8, 8]
     lines = inter_probe.simulate([out])
     assert lines[0].startswith("| not counted after a key frame | losses |") and len(lines) == 2 + 27
     assert len(inter_probe.simulate([out], (6,), (0.1,), (16,), (0,), (0.01, 0.02), (2, 4), (2,))) == 2 + 4
     assert len(inter_probe.simulate([out], (6,), (0.0, 0.1), (16,), (0, 6))) == 2 + 4
+    grid = inter_probe.simulate([out], (6,), (0.1,), (16,), (0,), (0.01,), (4,), (2,), (0.02, 0.05), (0, 8))
+    assert len(grid) == 2 + 4 and grid[0].count("|") == grid[-1].count("|")
 
 
 def test_ab_medians_reads_times_and_peak_memory(tmp_path, capsys):
