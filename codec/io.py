@@ -82,15 +82,53 @@ def may_have_alpha(pix_fmt: str) -> bool:
 _YUVA8 = frozenset({"yuva420p", "yuva422p", "yuva444p"})
 
 
+#: Packed 8-bit RGB(A) formats: where each sample of a pixel is, R, G, B and (None for none) A.
+_PACKED = {
+    "rgb24": (0, 1, 2, None),
+    "bgr24": (2, 1, 0, None),
+    "rgba": (0, 1, 2, 3),
+    "bgra": (2, 1, 0, 3),
+    "argb": (1, 2, 3, 0),
+    "abgr": (3, 2, 1, 0),
+}
+
+
 def to_rgb_array(frame, fmt: str) -> np.ndarray:
     """(H, W, C) uint8 pixels of a PyAV frame in ``fmt`` ("rgb24" or "rgba"). A YUV frame with an
     8-bit alpha plane takes its alpha samples as they are: FFmpeg's own conversion of yuva420p
     to rgba changes alpha by one in about 5 % of pixels and, at widths of 16k + 1 and 16k + 3
-    (and others), reads memory it never wrote, so two reads of one file differed (FFmpeg 8.1)."""
-    if fmt == "rgba" and frame.format.name in _YUVA8:
+    (and others), reads memory it never wrote, so two reads of one file differed (FFmpeg 8.1).
+    A packed RGB(A) frame (FFmpeg decodes GIFs to bgra) has its samples reordered here
+    (``packed_rgb``): FFmpeg's conversion does only that, but sets up its scaler for each new
+    frame, 0.25 ms at 96x96, twice a frame of a GIF's encoding (the probe's alpha test, the
+    frames)."""
+    name = frame.format.name
+    if name in _PACKED:
+        return packed_rgb(frame.to_ndarray(), _PACKED[name], 4 if fmt == "rgba" else 3)
+    if fmt == "rgba" and name in _YUVA8:
         alpha = plane_view(frame.planes[3], np.uint8, frame.height)[:, : frame.width]
         return np.dstack([frame.to_ndarray(format="rgb24"), alpha])
     return frame.to_ndarray(format=fmt)
+
+
+def opaque(frame) -> bool:
+    """Whether every pixel of a PyAV frame is opaque in its RGBA conversion (``to_rgb_array``)."""
+    order = _PACKED.get(frame.format.name)
+    if order is not None:  # its alpha samples as they are, none for none
+        return order[3] is None or bool((frame.to_ndarray()[..., order[3]] == 255).all())
+    return bool((to_rgb_array(frame, "rgba")[..., 3] == 255).all())
+
+
+def packed_rgb(samples: np.ndarray, order: tuple, channels: int) -> np.ndarray:
+    """(H, W, ``channels``) R, G, B (and A: opaque where ``order`` has none) of packed samples
+    (H, W, C) whose R, G, B, A are at ``order``: one copy per channel."""
+    out = np.empty((*samples.shape[:2], channels), np.uint8)
+    for c in range(channels):
+        if order[c] is None:
+            out[..., c] = 255
+        else:
+            out[..., c] = samples[..., order[c]]
+    return out
 
 
 def plane_view(plane, dtype, rows: int) -> np.ndarray:
@@ -179,8 +217,7 @@ class VideoReader:
                     width, height = frame.width, frame.height
                     n += 1
                     if has_alpha and not alpha_used:
-                        rgba = to_rgb_array(frame, "rgba")
-                        alpha_used = bool((rgba[..., 3] != 255).any())
+                        alpha_used = not opaque(frame)
             except av.FFmpegError as exc:
                 raise InputError(f"{self.path} could not be decoded ({_short(exc)})") from None
             if n == 0:

@@ -20,6 +20,8 @@ from fpcodec.codec.io import (
     atomic_output,
     durations_ms,
     gif_loop_count,
+    opaque,
+    to_rgb_array,
     write_frames,
 )
 
@@ -155,6 +157,52 @@ def test_reader_odd_gifs_match_pillow(name):
         assert all((r[..., 3] == 255).all() for r in ref)
         ref = [r[..., :3] for r in ref]
     assert_frames_equal([clear_transparent(f) for f in frames], [clear_transparent(r) for r in ref])
+
+
+@pytest.mark.parametrize("name", ["rgb24", "bgr24", "rgba", "bgra", "argb", "abgr"])
+def test_packed_frames_are_read_as_ffmpeg_converts_them(name):
+    """``to_rgb_array`` reorders a packed frame's samples itself (no scaler): the pixels of
+    FFmpeg's own conversion, to RGB and to RGBA; ``opaque`` reads its alpha samples."""
+    import av
+
+    rng = np.random.default_rng(7)
+    samples = rng.integers(0, 256, (7, 13, 3 if name.endswith("24") else 4), dtype=np.uint8)
+    for alpha in (None, 255):
+        if alpha is not None and samples.shape[2] == 4:
+            samples[..., name.index("a")] = alpha
+        frame = av.VideoFrame.from_ndarray(samples, format=name)
+        for fmt in ("rgb24", "rgba"):
+            ours = to_rgb_array(frame, fmt)
+            assert ours.flags.c_contiguous
+            np.testing.assert_array_equal(ours, frame.to_ndarray(format=fmt))
+        assert opaque(frame) == bool((frame.to_ndarray(format="rgba")[..., 3] == 255).all())
+    assert opaque(frame) and (
+        name.endswith("24") or not opaque(av.VideoFrame.from_ndarray(0 * samples, format=name))
+    )
+
+
+#: Odd GIFs that FFmpeg does not decode (a frame without any palette).
+FFMPEG_REFUSES = {"no_palette.gif", "no_palette_after_rgb.gif"}
+
+
+@pytest.mark.parametrize("name", ODD_GIFS)
+def test_gif_frames_are_read_as_ffmpeg_converts_them(name):
+    """FFmpeg decodes GIFs to bgra, which ``to_rgb_array`` reorders itself: the same pixels as
+    FFmpeg's conversion on every odd GIF (transparency, disposal, palettes per frame)."""
+    import av
+
+    from fpcodec.codec.io import open_av
+
+    with open_av(ODD / name) as cont:
+        frames = cont.decode(cont.streams.video[0])
+        if name in FFMPEG_REFUSES:  # read by Pillow instead (``VideoReader``'s fallback)
+            with pytest.raises(av.FFmpegError):
+                list(frames)
+            return
+        for frame in frames:
+            assert frame.format.name == "bgra"
+            for fmt in ("rgb24", "rgba"):
+                np.testing.assert_array_equal(to_rgb_array(frame, fmt), frame.to_ndarray(format=fmt))
 
 
 @pytest.mark.parametrize(
