@@ -161,6 +161,8 @@ def _count_dtype(bound: int) -> type:
 
 
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+#: An order's (base, recent) tables, each sorted unique (context << 8 | symbol) codes and counts.
+Levels = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 #: A table buffer of at least this many bytes is pages mapped for it alone (``table_buffer``).
 MAPPED_FROM = 1 << 20
@@ -227,6 +229,7 @@ class ContextCounts:
         # per order, the buffers whose first entries the table is, when no other object sees them:
         # later merges then go into them in place (``rows_kernel.merge_into``) while they have room
         self._buffers: list[tuple[np.ndarray, np.ndarray] | None] = [None] * MAX_ORDERS
+        self._frozen = False  # tables handed out by ``frozen_levels``: never merged into in place
 
     def copy(self) -> "ContextCounts":
         """An independent copy. Both share the tables, so neither merges into them in place any
@@ -240,6 +243,14 @@ class ContextCounts:
         self._buffers = [None] * MAX_ORDERS
         return other
 
+    def frozen_levels(self, orders: int) -> list[Levels]:
+        """The first ``orders`` orders' (base, recent) tables as they are now (``_levels``), to be
+        read later in place of these counts (``mix_blend``): from now on this object merges into
+        new tables only, never in place, so those stay as they are while it grows."""
+        self._frozen = True
+        self._buffers = [None] * MAX_ORDERS
+        return [self._levels(o) for o in range(orders)]
+
     def add(self, keys: list[np.ndarray] | None, symbols: np.ndarray) -> None:
         """Record that ``symbols`` (palette indices, -1 = not in the palette: skipped) followed ``keys``."""
         if keys is None:
@@ -250,7 +261,7 @@ class ContextCounts:
             if sum(part.size for part in self._pending[o]) > _PENDING_LIMIT:
                 self._levels(o)  # the same counts, merged now: pending codes take 8 bytes a pixel
 
-    def _levels(self, order: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    def _levels(self, order: int) -> Levels:
         """(base, recent): the order's two tables, sorted unique (context << 8 | symbol) codes and
         their counts, with what was added merged into them."""
         if self._pending[order]:
@@ -302,6 +313,8 @@ class ContextCounts:
 
         buffers = self._buffers[order]
         size = old[0].size + new[0].size
+        if self._frozen:  # tables were handed out: a new one, of its own size
+            return _merged_anew(old, new, size)[1]
         if (
             buffers is not None
             and old[0].base is buffers[0]
@@ -394,10 +407,11 @@ def blend(p: np.ndarray, count_rows: list[np.ndarray], beta: tuple[float, float]
 
 
 def blend_sparse(
-    p: np.ndarray, counts: ContextCounts, keys: list[np.ndarray], beta: tuple[float, float]
+    p: np.ndarray, counts: ContextCounts | list[Levels], keys: list[np.ndarray], beta: tuple[float, float]
 ) -> np.ndarray:
     """``blend_sparse_reference``'s rows, by the compiled ``rows_kernel`` for float64 rows (every
-    version with integer tables); version 2's float32 rows take the reference."""
+    version with integer tables; ``counts`` may be tables that ``frozen_levels`` gave); version 2's
+    float32 rows take the reference."""
     if p.dtype != np.float64 or not any(b > 0 for b in beta):
         return blend_sparse_reference(p, counts, keys, beta)
     from . import rows_kernel  # numba: loaded on first use
@@ -412,7 +426,7 @@ def mix_blend(
     w_prev: float,
     nbr_idx: np.ndarray | None,
     w_levels: np.ndarray | None,
-    counts: ContextCounts,
+    counts: ContextCounts | list[Levels],
     keys: list[np.ndarray] | None,
     beta: tuple[float, ...],
     running_sums: bool = False,
@@ -420,7 +434,8 @@ def mix_blend(
     """``palette_coding.mix_rows`` (normalized) and then ``blend_sparse`` of float64 rows (every
     version with integer tables), in one compiled pass over them: the same rows, bit for bit.
     ``keys`` None: the mix alone; ``running_sums``: the rows left as their running sums
-    (``rows_kernel.mix_blend``), for the compiled range coder."""
+    (``rows_kernel.mix_blend``), for the compiled range coder. ``counts``: the counts, or their
+    tables as ``ContextCounts.frozen_levels`` gave them (the same rows)."""
     from . import rows_kernel  # numba: loaded on first use
 
     p = np.ascontiguousarray(p)
@@ -432,11 +447,14 @@ def mix_blend(
     )
 
 
-def _blend_inputs(n: int, counts: ContextCounts, keys: list[np.ndarray], beta: tuple[float, ...]) -> tuple:
+def _blend_inputs(
+    n: int, counts: ContextCounts | list[Levels], keys: list[np.ndarray], beta: tuple[float, ...]
+) -> tuple:
     """(keys, tables, recent tables) as the kernel takes them: a key row (zeros where inactive)
-    and an order's two tables (``ContextCounts._levels``) per order."""
+    and an order's two tables (``ContextCounts._levels``, or ``counts`` where it is those) per
+    order."""
     keys = [keys[o] if b > 0 else np.zeros(n, np.int64) for o, b in enumerate(beta)]
-    levels = [counts._levels(o) for o in range(len(beta))]
+    levels = counts if isinstance(counts, list) else [counts._levels(o) for o in range(len(beta))]
     return keys, [base for base, _ in levels], [recent for _, recent in levels]
 
 

@@ -151,6 +151,24 @@ def test_a_palette_candidate_is_coded_once() -> None:
             palette.encode(cand)
 
 
+def test_kept_passes_are_coded_from_the_tables_their_estimate_counted_against(monkeypatch) -> None:
+    """A small frame's candidates keep, per pass, the context tables as the estimate looked its
+    pixels up in them (``KeptPass.tables``; in one schedule palette intra and inter share them,
+    as they share the counting); coded from those, without counting the pixels again, one after the other,
+    each payload is the one coded from the candidate's own counts."""
+    first, second = _frames(40, seed=3)
+    pred = _prediction(first)
+    args = (FrameToCode.of(second), pc.extract_palette(second), pred, first, None, 0, 0)
+    kept = palette.estimate(*args)
+    assert len(kept) == 2 and all(any(p.tables is not None for p in c.kept) for c in kept)
+    monkeypatch.setattr(palette, "KEEP_PASSES", False)
+    alone = palette.estimate(*args)
+    assert all(c.kept is None for c in alone)
+    for with_tables, counted in zip(kept, alone, strict=True):
+        assert with_tables.mode == counted.mode and with_tables.mix == counted.mix
+        assert palette.encode(with_tables) == palette.encode(counted)
+
+
 def test_a_frames_copy_choices_share_the_previous_frames_counts(monkeypatch) -> None:
     """Every choice of copied blocks starts from the same previous frame's counts: the frame
     counts them once per pass schedule, not once per choice, and codes the same bytes as when

@@ -194,6 +194,52 @@ def test_counts_merge_in_place_until_copied(monkeypatch, mapped_from):
     assert np.array_equal(second, snapshot[2][0])  # the shared table was not written after the copy
 
 
+def test_frozen_levels_stay_as_they_were_while_the_counts_grow():
+    """``frozen_levels`` hands out the tables as they are; the counts then merge into new tables
+    only (not in place, as they did before: the first two merges below share their buffers), so
+    every table handed out keeps its codes and counts, and lookups on it give the counts of
+    then (the encoder's kept passes are coded from them)."""
+    rng = np.random.default_rng(9)
+    adds = [
+        (rng.integers(0, 60, (2, n)).astype(np.int64), rng.integers(0, 9, n)) for n in (400, 50, 60, 70, 80)
+    ]
+    counts = ctx.ContextCounts()
+    counts.add(list(adds[0][0]), adds[0][1])
+    counts.compact()
+    counts.add(list(adds[1][0]), adds[1][1])
+    first = counts._table(1)[0]
+    counts.add(list(adds[2][0]), adds[2][1])
+    assert np.shares_memory(first, counts._table(1)[0])  # merged in place so far
+    handed = [counts.frozen_levels(2)]
+    copies = [[tuple(tuple(a.copy() for a in t) for t in level) for level in handed[0]]]
+    for keys, symbols in adds[3:]:
+        counts.add(list(keys), symbols)
+        handed.append(counts.frozen_levels(2))
+        copies.append([tuple(tuple(a.copy() for a in t) for t in level) for level in handed[-1]])
+        counts._table(0), counts._table(1)  # folded into the base as well
+    for levels, kept in zip(handed, copies, strict=True):
+        for level, saved in zip(levels, kept, strict=True):
+            for table, copy in zip(level, saved, strict=True):
+                assert all(np.array_equal(a, b) for a, b in zip(table, copy, strict=True))
+    query = rng.integers(0, 60, 30).astype(np.int64)
+    for n_adds, levels in enumerate(handed, start=3):
+        keys = np.concatenate([a[0][1] for a in adds[:n_adds]])
+        symbols = np.concatenate([a[1] for a in adds[:n_adds]])
+        want = _brute_rows(keys, symbols, query, 9)
+        got = ctx.blend_sparse(np.zeros((30, 9)), levels, [query, query], (0.0, 1.0))
+        np.testing.assert_allclose(
+            got * (want.sum(axis=1, keepdims=True) + 1.0), want, rtol=1e-12, atol=1e-12
+        )
+
+
+def _brute_rows(keys: np.ndarray, symbols: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
+    """Counts of each symbol after each queried key."""
+    out = np.zeros((query.size, k))
+    for i, q in enumerate(query):
+        np.add.at(out[i], symbols[keys == q], 1)
+    return out
+
+
 def test_counts_merge_without_room_where_the_room_is_refused(monkeypatch):
     """Where the system refuses a merge's room to grow (strict overcommit charges its unwritten
     pages), the tables are merged into buffers of their own size: the same counts."""

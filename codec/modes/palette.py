@@ -93,13 +93,17 @@ class PaletteCandidate(Candidate):
 @dataclass(frozen=True, eq=False)
 class KeptPass:
     """What an estimate's counting made of a pass that its coding needs again: the pass's pixels,
-    their neighbours' colours (``neighbour_colours``) and context keys (``context_keys``; None for
-    none). Kept with the model rows (``CACHE_ENTRIES``), a small frame's coding reads them instead
-    of making the passes, colours and keys again (3-4 % of a 96x96 clip's encoding)."""
+    their neighbours' colours (``neighbour_colours``), context keys (``context_keys``; None for
+    none) and the context counts' tables they were counted against (``frozen_levels``; None
+    without keys). Kept with the model rows (``CACHE_ENTRIES``), a small frame's coding reads them
+    instead of making the passes, colours and keys again (3-4 % of a 96x96 clip's encoding) and
+    instead of counting the pass's pixels into its own copy of the counts: every palette mode of a
+    schedule counts the same symbols in the same passes from the same counts (``PassStats``)."""
 
     targets: np.ndarray
     colours: np.ndarray | None
     keys: list[np.ndarray] | None
+    tables: list[ctx.Levels] | None = None
 
 
 def caches_rows(pixels: int, colours: int, step: int) -> bool:
@@ -254,7 +258,8 @@ def code_passes(
     """Encode (``coder`` a FrameEncoder, ``idx`` the true indices) or decode (a FrameDecoder, ``idx``
     filled in) a palette frame. ``passes`` yields PassInputs and may look at ``idx`` as it goes;
     ``counts`` (from ``pretrained_counts``) learns from each pass once it is coded; an encoder's
-    passes may be an estimate's ``KeptPass``es, with ``cached`` rows. The coder's
+    passes may be an estimate's ``KeptPass``es, with ``cached`` rows (a kept pass with tables is
+    coded from those, and ``counts`` does not learn from it: they are the same counts). The coder's
     profile decides the rows (version 2's float rows, unnormalized, without integer tables).
     ``observe(inp, palette, idx, prev_idx, mix, counts, keys)``, for probes (``bench.mixer_probe``),
     sees each pass once it is coded, before ``counts`` learns from it."""
@@ -269,11 +274,14 @@ def code_passes(
     for k, inp in enumerate(passes):
         t = inp.targets
         prev = None if prev_idx is None else prev_idx[t]
+        tables = None
         if isinstance(inp, KeptPass):  # the estimate's: the encoder's, of the same true colours
             nbr, keys = inp.colours, (inp.keys if use_context else None)
+            tables = inp.tables  # the counts as they were at this pass: ``counts`` is not grown
         else:
             nbr = neighbour_colours(idx, inp.neighbours)
             keys = ctx.context_keys(idx, inp.neighbours, inp.ring, inp.wide, t) if use_context else None
+        pass_counts = counts if tables is None else tables
         blocks = cached[k] if cached is not None else model_blocks(inp, palette, profile)
         for sl, rows in blocks:
             votes = (
@@ -285,11 +293,11 @@ def code_passes(
             part_keys = None if keys is None else [key[sl] for key in keys]
             compiled = profile.integer_tables and rows.dtype == np.float64
             if compiled and (keys is not None or sums):  # one pass
-                rows = ctx.mix_blend(rows, *votes, counts, part_keys, betas, running_sums=sums)
+                rows = ctx.mix_blend(rows, *votes, pass_counts, part_keys, betas, running_sums=sums)
             else:
                 rows = pc.mix_rows(rows, *votes, normalize=profile.integer_tables)
                 if keys is not None:
-                    rows = ctx.blend_sparse(rows, counts, part_keys, betas)
+                    rows = ctx.blend_sparse(rows, pass_counts, part_keys, betas)
             as_sums = sums and compiled and rows.shape[1] > 1
             if decoding:
                 idx[t[sl]] = coder.decode_sums(rows) if as_sums else coder.decode_categorical(rows)
@@ -300,7 +308,7 @@ def code_passes(
             del rows  # else it is held while ``blocks`` makes the next block's
         if observe is not None:
             observe(inp, palette, idx, prev_idx, mix, counts, keys)
-        if keys is not None:
+        if keys is not None and tables is None:
             counts.add(keys, idx[t])
 
 
@@ -628,7 +636,8 @@ class PassStats:
         self._cols.put(n, **row)
         del row, hits, valid, level, prev, true
         if self.kept is not None:
-            self.kept.append(KeptPass(t, colours, keys))
+            tables = None if keys is None else counts.frozen_levels(orders)
+            self.kept.append(KeptPass(t, colours, keys, tables))
         del colours
         counts.add(keys, truth)
 
