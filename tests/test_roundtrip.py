@@ -443,3 +443,30 @@ def videos(draw):
 def test_property_round_trip(video, loop, time_base):
     frames, durations = video
     round_trip(frames, durations, time_base=time_base, loop=loop)
+
+
+def test_the_stream_records_the_installed_coder_version(tmp_path, monkeypatch):
+    """The header's coder tag is constriction's installed version, read from its METADATA beside
+    the package (``installed_version``) as ``importlib.metadata`` reads it; a package with no
+    dist-info of its own, or two, is asked of ``importlib.metadata``."""
+    import sys
+    from importlib.metadata import version
+
+    from fpcodec.codec.pipeline import coder_tag, installed_version
+
+    assert coder_tag() == f"constriction={version('constriction')}"
+    assert decode(encode([np.zeros((2, 2, 3), np.uint8)])).header.coder == coder_tag()
+    for name in ("constriction", "numpy"):
+        assert installed_version(name) == version(name)
+    (tmp_path / "fakepkg").mkdir()
+    (tmp_path / "fakepkg" / "__init__.py").write_text("")
+    for v in ("1.2.3", "4.5.6"):
+        info = tmp_path / f"fakepkg-{v}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: fakepkg\nVersion: {v}\n\nVersion: 0\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    asked = []
+    monkeypatch.setattr("importlib.metadata.version", lambda name: asked.append(name) or "from metadata")
+    assert installed_version("fakepkg") == "from metadata" and asked == ["fakepkg"]  # two: ambiguous
+    (tmp_path / "fakepkg-4.5.6.dist-info" / "METADATA").unlink()
+    assert installed_version("fakepkg") == "1.2.3" and asked == ["fakepkg"]
