@@ -215,10 +215,12 @@ def find_shift(cur: np.ndarray, prev: np.ndarray, same: np.ndarray) -> tuple[int
     row and column; None when no shift explains at least 1 % of the sampled pixels (the first
     shift of the most, vertical ones first, each axis from -d up).
 
-    Only the sampled pixels that differ in place are read, every shift of an axis at once (a
-    million (shift, pixel) pairs at a time, some 15 MB of temporaries): on a still GIF they are a
-    few percent of the frame, where 2 x 128 passes over the whole sample took a tenth of its
-    encoding (chi.gif: 2.18 -> 0.18 ms a frame)."""
+    Only the sampled pixels that differ in place are read (on a still GIF they are a few percent
+    of the frame, where 2 x 128 passes over the whole sample took a tenth of its encoding), every
+    shift of an axis in one compiled call (``search_kernel.shift_gains``; numpy's gathers of
+    every (shift, pixel) pair took 11 ms a frame at 480x270, where two thirds of the pixels move)."""
+    from . import search_kernel  # numba: loaded on first use
+
     h, w = cur.shape
     step = SEARCH_STEP
     moved = ~same[::step, ::step]
@@ -229,25 +231,14 @@ def find_shift(cur: np.ndarray, prev: np.ndarray, same: np.ndarray) -> tuple[int
     for axis, limit in ((0, min(SEARCH_RANGE, h - 1)), (1, min(SEARCH_RANGE, w - 1))):
         shifts = np.arange(-limit, limit + 1)
         shifts = shifts[shifts != 0]
-        along, size = (ys, h) if axis == 0 else (xs, w)
-        gains = np.zeros(shifts.size, np.int64)
-        run = max(1, _GATHERED // max(1, shifts.size))
-        for start in range(0, values.size, run):
-            part = slice(start, start + run)
-            src = along[None, part] + shifts[:, None]  # (shifts, pixels): the source along the axis
-            inside = (src >= 0) & (src < size)
-            np.clip(src, 0, size - 1, out=src)
-            got = prev[src, xs[None, part]] if axis == 0 else prev[ys[None, part], src]
-            gains += ((got == values[None, part]) & inside).sum(axis=1)
-        k = int(np.argmax(gains)) if gains.size else 0
-        if gains.size and gains[k] > best_gain:
+        if not shifts.size:
+            continue
+        gains = search_kernel.shift_gains(prev, ys, xs, values, axis, shifts)
+        k = int(np.argmax(gains))
+        if gains[k] > best_gain:
             d = int(shifts[k])
             best, best_gain = ((d, 0) if axis == 0 else (0, d)), int(gains[k])
     return best
-
-
-#: How many (shift, pixel) pairs ``find_shift`` gathers at once.
-_GATHERED = 1 << 20
 
 
 def find_shift_reference(cur: np.ndarray, prev: np.ndarray, same: np.ndarray) -> tuple[int, int] | None:

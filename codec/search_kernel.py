@@ -10,6 +10,9 @@ pass computes every grid point's sum. The pixels are summed in fixed chunks of C
 within a chunk, and the chunks' sums in order: the same totals for any number of threads. They
 may differ from numpy's pairwise sums in the last bits, so a search can break an exact tie the
 other way; any choice decodes (the encoder's choice, written in the frame's mix field).
+
+Also the copied blocks' scroll search (``copied_blocks.find_shift``): how many moved pixels each
+shift of an axis explains, integers, the same for any order.
 """
 
 from __future__ import annotations
@@ -198,3 +201,40 @@ def beta_costs(
         )
     sums = out.sum(axis=0)
     return sums.reshape(n_b, n_b) if pairs else sums
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _shift_gains(prev, ys, xs, values, axis, shifts, gains):  # pragma: no cover - compiled
+    h, w = prev.shape
+    for k in numba.prange(shifts.size):
+        d, n = shifts[k], 0
+        for i in range(ys.size):
+            y, x = ys[i], xs[i]
+            if axis == 0:
+                y += d
+            else:
+                x += d
+            if 0 <= y < h and 0 <= x < w and prev[y, x] == values[i]:
+                n += 1
+        gains[k] = n
+    return gains
+
+
+def shift_gains(
+    prev: np.ndarray, ys: np.ndarray, xs: np.ndarray, values: np.ndarray, axis: int, shifts: np.ndarray
+) -> np.ndarray:
+    """For each of ``shifts`` along ``axis`` (0: rows, 1: columns), how many of the pixels at
+    (``ys``, ``xs``) equal ``prev`` (H, W) there shifted by it (outside the frame: not equal), as
+    int64: ``copied_blocks.find_shift``'s gains, one pass per shift, no temporaries (in numpy a
+    480x270 frame's 1.4 million (shift, pixel) pairs took 11 ms)."""
+    gains = np.zeros(shifts.size, np.int64)
+    with first_call(_shift_gains):
+        return _shift_gains(
+            np.ascontiguousarray(prev),
+            np.ascontiguousarray(ys, np.int64),
+            np.ascontiguousarray(xs, np.int64),
+            np.ascontiguousarray(values, prev.dtype),
+            int(axis),
+            np.ascontiguousarray(shifts, np.int64),
+            gains,
+        )

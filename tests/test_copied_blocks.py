@@ -289,10 +289,13 @@ def test_copied_blocks_of_schedules_made_pass_by_pass(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_the_scroll_search_reads_only_moved_pixels_and_finds_the_reference_s_shift(seed, monkeypatch) -> None:
-    """``find_shift`` (the sampled pixels that differ, every shift of an axis at once, in runs)
-    gives ``find_shift_reference``'s shift: scrolls either way on both axes, frames smaller than
-    the search range, near ties between shifts, nothing moved, and runs of a few pixels."""
+def test_the_scroll_search_reads_only_moved_pixels_and_finds_the_reference_s_shift(seed) -> None:
+    """``find_shift`` (the sampled pixels that differ, every shift of an axis in one compiled
+    call) gives ``find_shift_reference``'s shift: scrolls either way on both axes, frames smaller
+    than the search range, near ties between shifts, nothing moved; ``shift_gains`` counts what
+    the reference's passes count, shift by shift."""
+    from fpcodec.codec import search_kernel
+
     rng = np.random.default_rng(seed)
     h, w = [(40, 56), (9, 300), (130, 17), (64, 64), (3, 5), (100, 90)][seed]
     page = rng.integers(0, 3 + seed, (h + 40, w + 40)).astype(np.uint32)  # few values: chance ties
@@ -303,8 +306,14 @@ def test_the_scroll_search_reads_only_moved_pixels_and_finds_the_reference_s_shi
     same = cur == prev
     want = copied_blocks.find_shift_reference(cur, prev, same)
     assert copied_blocks.find_shift(cur, prev, same) == want
-    monkeypatch.setattr(copied_blocks, "_GATHERED", 7)  # runs of one or a few pixels
-    assert copied_blocks.find_shift(cur, prev, same) == want
+    ys, xs = np.nonzero(~same)
+    for axis, size in ((0, h), (1, w)):
+        shifts = np.arange(-size - 1, size + 2)
+        got = search_kernel.shift_gains(prev, ys, xs, cur[ys, xs], axis, shifts)
+        for d, n in zip(shifts, got, strict=True):
+            src = (ys + d, xs) if axis == 0 else (ys, xs + d)
+            inside = (src[0] >= 0) & (src[0] < h) & (src[1] >= 0) & (src[1] < w)
+            assert n == int((prev[src[0][inside], src[1][inside]] == cur[ys, xs][inside]).sum())
     if seed == 0:
         assert want == (5, 0)
     assert copied_blocks.find_shift(prev, prev, np.ones_like(same)) is None  # nothing moved
