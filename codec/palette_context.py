@@ -255,9 +255,15 @@ class ContextCounts:
         """Record that ``symbols`` (palette indices, -1 = not in the palette: skipped) followed ``keys``."""
         if keys is None:
             return
-        ok = symbols >= 0
+        if not symbols.size or symbols.min() >= 0:  # all in the palette (as a coded pass's are)
+            kept, symbols = keys, symbols.astype(np.int64)
+        else:
+            ok = symbols >= 0
+            kept, symbols = [key[ok] for key in keys], symbols[ok].astype(np.int64)
         for o in range(len(keys)):
-            self._pending[o].append((keys[o][ok] << _SYMBOL_BITS) | symbols[ok].astype(np.int64))
+            codes = np.left_shift(kept[o], _SYMBOL_BITS, dtype=np.int64)  # new: the keys stay
+            codes |= symbols
+            self._pending[o].append(codes)
             if sum(part.size for part in self._pending[o]) > _PENDING_LIMIT:
                 self._levels(o)  # the same counts, merged now: pending codes take 8 bytes a pixel
 
