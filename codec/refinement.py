@@ -16,6 +16,7 @@ import numpy as np
 
 from . import raster_rule
 
+
 #: Reweighting rounds after the least-squares start (the cost stops moving after about three).
 ROUNDS = 3
 #: The reweighting's floor on an error, in 1/16 of a sample: errors below half a sample count as
@@ -57,6 +58,8 @@ def fit(
     """The ``raster_rule.refine_shape`` int64 weights for the samples ``targets`` of the known
     flat ``plane`` whose rule (inter with ``mc``, else intra) gave ``mean`` and ``ctx``
     (``raster_rule.plane_rule``), and their estimated gain."""
+    from . import planar_kernel  # numba: loaded on first use
+
     inter = mc is not None
     weights = np.zeros(raster_rule.refine_shape(inter), np.int64)
     gain = 0.0
@@ -67,14 +70,7 @@ def fit(
             continue
         samples = chosen.size
         chosen = chosen[:: -(-chosen.size // FIT_SAMPLES)]
-        m = mean[chosen]
-        features = raster_rule.refine_features(
-            plane, mc, neighbours[:, chosen], targets[chosen], width, depth
-        )
-        x = features.astype(np.float64)  # 16 f - m in place: exact (integers far below 2^53)
-        x *= 16
-        x -= m[:, None]
-        t = (16 * plane[targets[chosen]] - m).astype(np.float64)
+        x, t = planar_kernel.fit_inputs(plane, mc, neighbours, targets, chosen, width, mean, depth)
         weights[g], ratio = _irls(x, t)
         gain += samples * np.log2(ratio)
     return Fit(weights, float(gain))
@@ -83,12 +79,14 @@ def fit(
 def _irls(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
     """Integer weights (1/2^REFINE_SHIFT, clamped) of the least absolute error fit of t by x, and
     the ratio of t's mean absolute error before and after them (both floored at FLOOR)."""
+    from . import planar_kernel  # numba: loaded on first use
+
     one = float(1 << raster_rule.REFINE_SHIFT)
     step = np.ones(t.size)
     w = np.zeros(x.shape[1])
     weighted = np.empty_like(x)  # one buffer for every round (fewer large allocations)
     for _ in range(ROUNDS + 1):
-        np.multiply(x, step[:, None], out=weighted)
+        planar_kernel.scale_rows(x, step, weighted)
         normal = weighted.T @ x
         normal += np.eye(x.shape[1]) * (RIDGE * np.trace(normal) / x.shape[1] + 1e-9)
         w = np.linalg.solve(normal, weighted.T @ t)
@@ -96,3 +94,23 @@ def _irls(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
         step = 1.0 / np.maximum(np.abs(t - x @ w), FLOOR)
     before, after = np.maximum(np.abs(t), FLOOR).mean(), (1.0 / step).mean()
     return np.round(w * one).astype(np.int64), float(before / after)
+
+
+def fit_inputs_reference(
+    plane: np.ndarray,
+    mc: np.ndarray | None,
+    neighbours: np.ndarray,
+    targets: np.ndarray,
+    chosen: np.ndarray,
+    width: int,
+    mean: np.ndarray,
+    depth: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``planar_kernel.fit_inputs`` in numpy (for testing the kernel): the fit's x = 16
+    ``raster_rule.refine_features`` - mean and t = 16 times the sample - mean, float64."""
+    m = mean[chosen]
+    features = raster_rule.refine_features(plane, mc, neighbours[:, chosen], targets[chosen], width, depth)
+    x = features.astype(np.float64)  # 16 f - m in place: exact (integers far below 2^53)
+    x *= 16
+    x -= m[:, None]
+    return x, (16 * plane[targets[chosen]] - m).astype(np.float64)

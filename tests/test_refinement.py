@@ -100,6 +100,32 @@ def test_compiled_refinement_is_the_numpy_rule(depth: int, shape: tuple[int, int
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("inter", [True, False])
+@pytest.mark.parametrize(("depth", "shape"), [(8, (37, 53)), (10, (20, 31)), (8, (1, 9)), (8, (9, 1))])
+def test_compiled_fit_inputs_are_the_numpy_ones(depth: int, shape: tuple[int, int], inter: bool) -> None:
+    """The fit's least-squares inputs from planar_kernel (one pass) equal refinement's numpy
+    reference exactly: x = 16 features - mean, t = 16 sample - mean, for every sample of a
+    plane's schedule and for an evenly spaced subset, neighbours missing and at the edges; and
+    the rows' scaling is numpy's product."""
+    rng = np.random.default_rng(depth * 7 + shape[1])
+    h, w = shape
+    top = (1 << depth) - 1
+    plane = rng.integers(0, top + 1, h * w)
+    mc = np.clip(plane + rng.integers(-9, 10, h * w), 0, top) if inter else None
+    order, neighbours, mean, _ = raster_rule.plane_rule(plane, h, w, depth, mc)
+    mean = mean + rng.integers(-40, 41, mean.size)  # any integers: the fit reads them as they are
+    for chosen in (np.arange(order.size), np.arange(order.size)[1::3]):
+        got = planar_kernel.fit_inputs(plane, mc, neighbours, order, chosen, w, mean, depth)
+        want = refinement.fit_inputs_reference(plane, mc, neighbours, order, chosen, w, mean, depth)
+        assert got[0].shape == (chosen.size, raster_rule.refine_shape(inter)[1])
+        for a, b in zip(got, want, strict=True):
+            assert a.dtype == b.dtype == np.float64
+            np.testing.assert_array_equal(a, b)
+        step = 1.0 / np.maximum(np.abs(want[1]), refinement.FLOOR)
+        scaled = planar_kernel.scale_rows(got[0], step, np.empty_like(got[0]))
+        np.testing.assert_array_equal(scaled, want[0] * step[:, None])
+
+
 def _shifted(h: int, w: int, seed: int = 13) -> tuple[np.ndarray, np.ndarray]:
     """A textured reference and the current plane: the reference moved by half a sample to the
     left (the mean of two neighbours, which the blend's whole-sample copy gets wrong), plus a
