@@ -128,6 +128,18 @@ class PlaneGeometry:
         return size >> self.log2_h, size >> self.log2_w
 
 
+class Wavefronts(NamedTuple):
+    """A raster plane's samples as the encoder codes them: in coding order, their flat indices,
+    means and (context, error level) pairs, and each wavefront's first sample (one more at the
+    end). ``encode`` codes a run of wavefronts from these arrays' slices: the arrays it had
+    concatenated again from a list of each wavefront's slices."""
+
+    order: np.ndarray
+    mean: np.ndarray  # int32, 1/16 of a sample
+    pair: np.ndarray  # int16
+    starts: np.ndarray  # int64
+
+
 @dataclass(frozen=True, eq=False)
 class PlanarCandidate:
     """One kind's offer: its estimated bits and what ``encode`` needs."""
@@ -136,9 +148,9 @@ class PlanarCandidate:
     bits: float
     coded: list[np.ndarray]  # flat int64 planes in coding order: the frame's
     sizes: list[tuple[int, int, int]]  # per coded plane: height, width, bits per sample
-    params: list[
-        list[tuple[np.ndarray, np.ndarray, np.ndarray]]
-    ]  # per plane, per batch: targets, means, contexts
+    #: per plane: a coarse-to-fine plane's batches (targets, means, contexts), a raster plane's
+    #: ``Wavefronts``
+    params: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]] | Wavefronts]
     tables: list[np.ndarray]  # per plane: scale index per context
     wavefront_planes: int = 0  # how many of the last coded planes are coded in wavefronts
     offsets: tuple[np.ndarray, ...] = ()  # per wavefront plane: its error levels' offsets (version 12)
@@ -491,9 +503,7 @@ def _plan_raster(
         del neighbours  # an untiled schedule above CACHED_INTRA_SAMPLES is this call's own
         # held until coded, so as small as they go: means <= 16 x 4095, pairs < 106 x 13
         mean, pair = fitted.mean.astype(np.int32), fitted.pair.astype(np.int16)
-        params.append(
-            [(order[s0:s1], mean[s0:s1], pair[s0:s1]) for s0, s1 in zip(starts[:-1], starts[1:], strict=True)]
-        )
+        params.append(Wavefronts(order, mean, pair, starts))
         tables.append(fitted.table)
         offsets.append(fitted.offsets)
         weights.append(fitted.weights)
@@ -526,6 +536,9 @@ def _fit_raster_plane(
 ) -> _FittedPlane:
     """A raster plane's rule (inter with ``mc``), refined (with ``refine``) where the weights pay
     for themselves, fitted as it would be coded; its temporaries go when it returns."""
+    # the rules' kernels take (4, N) rows; the schedule's (4, N) is a transposed (N, 4), which
+    # each of them copied again (one copy for all of them, as large as each of those was)
+    neighbours = np.ascontiguousarray(neighbours)
     mean, ctx = raster_rule.schedule_rule(flat, order, neighbours, depth, mc, hint)
     contexts = planar_rule.CONTEXTS if mc is not None else raster_rule.CONTEXTS
     unrefined = (flat, order, neighbours, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
@@ -858,7 +871,7 @@ def encode(c: PlanarCandidate) -> bytes:
             continue
         run_fronts = raster_rule.run_schedule(height, width, tile, c.runs)[3]
         for run_enc, f0, f1 in zip(encs, run_fronts[:-1], run_fronts[1:], strict=True):
-            _encode_wavefronts(run_enc, flat, plane_params[f0:f1], table, depth)
+            _encode_wavefronts(run_enc, flat, plane_params, f0, f1, table, depth)
     words = [e.finish() for e in encs]
     counts = struct.pack(f"<{c.runs - 1}I", *(len(w) // 4 for w in words[:-1]))
     rules = struct.pack(f"<{len(c.rules)}I", *(r.word() for r in c.rules))
@@ -871,18 +884,22 @@ def encode(c: PlanarCandidate) -> bytes:
 def _encode_wavefronts(
     enc: entropy.FrameEncoder,
     flat: np.ndarray,
-    plane_params: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    fronts: Wavefronts,
+    first: int,
+    end: int,
     table: np.ndarray,
     depth: int,
 ) -> None:
-    """A wavefront plane's (or run's) samples, a single window per wavefront, in one compiled
-    call (deeper samples: their top 8 bits, then their low bits, wavefront by wavefront)."""
-    if not plane_params:
+    """A wavefront plane's wavefronts ``first`` .. ``end`` - 1 (a run's), a single window per
+    wavefront, in one compiled call (deeper samples: their top 8 bits, then their low bits,
+    wavefront by wavefront)."""
+    if end <= first:
         return
-    values = np.concatenate([flat[t] for t, _, _ in plane_params])
-    means = np.concatenate([m for _, m, _ in plane_params])
-    scales = np.concatenate([table[x] for _, _, x in plane_params])
-    starts = np.cumsum([0] + [t.size for t, _, _ in plane_params])
+    s0, s1 = int(fronts.starts[first]), int(fronts.starts[end])
+    values = flat[fronts.order[s0:s1]]
+    means = fronts.mean[s0:s1]
+    scales = table[fronts.pair[s0:s1]]
+    starts = fronts.starts[first : end + 1] - s0
     if depth == 8:
         enc.ranges.encode_wavefronts(values, means, scales, starts)
         return
