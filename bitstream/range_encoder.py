@@ -43,10 +43,12 @@ def _write(out, state, word):  # pragma: no cover - compiled
     state[_WRITTEN] += np.uint64(1)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def encode_interval(left, probability, state, out):  # pragma: no cover - compiled
     """Code the symbol whose interval is [left, left + probability) of 2^24, as constriction's
-    ``encode_symbol`` does."""
+    ``encode_symbol`` does. Inlined into each coding loop (as ``range_decoder``'s steps are):
+    called, it cost a planar stream's samples 72 ns each, inlined 46 (the same words; its
+    callers compile in about the same time)."""
     lower, rng = state[_LOWER], state[_RANGE]
     step = rng >> np.uint64(PRECISION)
     rng = step * probability
