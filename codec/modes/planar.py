@@ -536,9 +536,6 @@ def _fit_raster_plane(
 ) -> _FittedPlane:
     """A raster plane's rule (inter with ``mc``), refined (with ``refine``) where the weights pay
     for themselves, fitted as it would be coded; its temporaries go when it returns."""
-    # the rules' kernels take (4, N) rows; the schedule's (4, N) is a transposed (N, 4), which
-    # each of them copied again (one copy for all of them, as large as each of those was)
-    neighbours = np.ascontiguousarray(neighbours)
     mean, ctx = raster_rule.schedule_rule(flat, order, neighbours, depth, mc, hint)
     contexts = planar_rule.CONTEXTS if mc is not None else raster_rule.CONTEXTS
     unrefined = (flat, order, neighbours, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
