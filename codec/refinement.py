@@ -71,29 +71,30 @@ def fit(
         samples = chosen.size
         chosen = chosen[:: -(-chosen.size // FIT_SAMPLES)]
         x, t = planar_kernel.fit_inputs(plane, mc, neighbours, targets, chosen, width, mean, depth)
-        weights[g], ratio = _irls(x, t)
+        weights[g], ratio = _irls(x, t, chosen.size)
         gain += samples * np.log2(ratio)
     return Fit(weights, float(gain))
 
 
-def _irls(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
-    """Integer weights (1/2^REFINE_SHIFT, clamped) of the least absolute error fit of t by x, and
-    the ratio of t's mean absolute error before and after them (both floored at FLOOR)."""
+def _irls(x: np.ndarray, t: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+    """Integer weights (1/2^REFINE_SHIFT, clamped) of the least absolute error fit of t by x (the
+    first ``n`` samples of ``planar_kernel.fit_inputs``' blocks), and the ratio of t's mean
+    absolute error before and after them (both floored at FLOOR)."""
     from . import planar_kernel  # numba: loaded on first use
 
     one = float(1 << raster_rule.REFINE_SHIFT)
-    step = np.ones(t.size)
-    w = np.zeros(x.shape[1])
-    weighted = np.empty_like(x)  # one buffer for every round (fewer large allocations)
-    for _ in range(ROUNDS + 1):
-        planar_kernel.scale_rows(x, step, weighted)
-        normal = weighted.T @ x
-        normal += np.eye(x.shape[1]) * (RIDGE * np.trace(normal) / x.shape[1] + 1e-9)
-        w = np.linalg.solve(normal, weighted.T @ t)
+    features = x.shape[1]
+    w = np.zeros(features)
+    before = 0.0
+    for r in range(ROUNDS + 1):  # the first round unweighted: least squares
+        normal, rhs, spread = planar_kernel.weighted_normal(x, t, n, w, r > 0, FLOOR)
+        if r == 0:
+            before = spread  # w = 0: t's own errors
+        normal += np.eye(features) * (RIDGE * np.trace(normal) / features + 1e-9)
+        w = np.linalg.solve(normal, rhs)
         w = np.clip(np.round(w * one), -raster_rule.REFINE_MAX, raster_rule.REFINE_MAX) / one
-        step = 1.0 / np.maximum(np.abs(t - x @ w), FLOOR)
-    before, after = np.maximum(np.abs(t), FLOOR).mean(), (1.0 / step).mean()
-    return np.round(w * one).astype(np.int64), float(before / after)
+    after = planar_kernel.weighted_normal(x, t, n, w, False, FLOOR, products=False)[2]
+    return np.round(w * one).astype(np.int64), before / after
 
 
 def fit_inputs_reference(
@@ -107,7 +108,8 @@ def fit_inputs_reference(
     depth: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``planar_kernel.fit_inputs`` in numpy (for testing the kernel): the fit's x = 16
-    ``raster_rule.refine_features`` - mean and t = 16 times the sample - mean, float64."""
+    ``raster_rule.refine_features`` - mean and t = 16 times the sample - mean, float64, as rows
+    (the kernel's are blocks of features)."""
     m = mean[chosen]
     features = raster_rule.refine_features(plane, mc, neighbours[:, chosen], targets[chosen], width, depth)
     x = features.astype(np.float64)  # 16 f - m in place: exact (integers far below 2^53)

@@ -105,8 +105,8 @@ def test_compiled_refinement_is_the_numpy_rule(depth: int, shape: tuple[int, int
 def test_compiled_fit_inputs_are_the_numpy_ones(depth: int, shape: tuple[int, int], inter: bool) -> None:
     """The fit's least-squares inputs from planar_kernel (one pass) equal refinement's numpy
     reference exactly: x = 16 features - mean, t = 16 sample - mean, for every sample of a
-    plane's schedule and for an evenly spaced subset, neighbours missing and at the edges; and
-    the rows' scaling is numpy's product."""
+    plane's schedule and for an evenly spaced subset, neighbours missing and at the edges, in
+    blocks of samples padded with 0."""
     rng = np.random.default_rng(depth * 7 + shape[1])
     h, w = shape
     top = (1 << depth) - 1
@@ -114,16 +114,65 @@ def test_compiled_fit_inputs_are_the_numpy_ones(depth: int, shape: tuple[int, in
     mc = np.clip(plane + rng.integers(-9, 10, h * w), 0, top) if inter else None
     order, neighbours, mean, _ = raster_rule.plane_rule(plane, h, w, depth, mc)
     mean = mean + rng.integers(-40, 41, mean.size)  # any integers: the fit reads them as they are
+    features = raster_rule.refine_shape(inter)[1]
     for chosen in (np.arange(order.size), np.arange(order.size)[1::3]):
-        got = planar_kernel.fit_inputs(plane, mc, neighbours, order, chosen, w, mean, depth)
+        x, t = planar_kernel.fit_inputs(plane, mc, neighbours, order, chosen, w, mean, depth)
         want = refinement.fit_inputs_reference(plane, mc, neighbours, order, chosen, w, mean, depth)
-        assert got[0].shape == (chosen.size, raster_rule.refine_shape(inter)[1])
-        for a, b in zip(got, want, strict=True):
+        blocks = -(-chosen.size // planar_kernel.FIT_BLOCK)
+        assert x.shape == (blocks, features, planar_kernel.FIT_BLOCK)
+        assert t.shape == (blocks, planar_kernel.FIT_BLOCK)
+        rows = x.transpose(0, 2, 1).reshape(-1, features)  # blocks of features back to rows
+        for a, b in zip((rows[: chosen.size], t.ravel()[: chosen.size]), want, strict=True):
             assert a.dtype == b.dtype == np.float64
             np.testing.assert_array_equal(a, b)
-        step = 1.0 / np.maximum(np.abs(want[1]), refinement.FLOOR)
-        scaled = planar_kernel.scale_rows(got[0], step, np.empty_like(got[0]))
-        np.testing.assert_array_equal(scaled, want[0] * step[:, None])
+        assert not rows[chosen.size :].any() and not t.ravel()[chosen.size :].any()  # padding
+
+
+@pytest.mark.parametrize("samples", [1, 255, 256, 257, 3000])
+@pytest.mark.parametrize("reweight", [True, False])
+def test_weighted_normal_equations_are_numpys(samples: int, reweight: bool) -> None:
+    """One reweighting round's normal equations and spread from the blocked compiled pass equal
+    numpy's products on the rows to float rounding (only the order of the sums differs), on full
+    and partial blocks; the padding past ``n`` counts for nothing."""
+    rng = np.random.default_rng(samples)
+    features = raster_rule.refine_shape(True)[1]
+    rows = rng.integers(-4000, 4000, (samples, features)).astype(np.float64)
+    target = rng.integers(-4000, 4000, samples).astype(np.float64)
+    blocks = -(-samples // planar_kernel.FIT_BLOCK)
+    x = np.full((blocks * planar_kernel.FIT_BLOCK, features), 1e6)  # padding that would show
+    t = np.full(blocks * planar_kernel.FIT_BLOCK, 1e6)
+    x[:samples], t[:samples] = rows, target
+    x = np.ascontiguousarray(x.reshape(blocks, planar_kernel.FIT_BLOCK, features).transpose(0, 2, 1))
+    t = t.reshape(blocks, planar_kernel.FIT_BLOCK)
+    w = rng.normal(0, 0.3, features)
+    error = np.maximum(np.abs(target - rows @ w), refinement.FLOOR)
+    step = 1.0 / error if reweight else np.ones(samples)
+    normal, rhs, spread = planar_kernel.weighted_normal(x, t, samples, w, reweight, refinement.FLOOR)
+    want = (rows * step[:, None]).T @ rows
+    np.testing.assert_allclose(normal, want, rtol=1e-10, atol=1e-6 * np.abs(want).max())
+    np.testing.assert_array_equal(normal, normal.T)
+    np.testing.assert_allclose(rhs, (rows * step[:, None]).T @ target, rtol=1e-10, atol=1e-3)
+    assert spread == pytest.approx(error.sum(), rel=1e-12)
+    none = planar_kernel.weighted_normal(x, t, samples, w, reweight, refinement.FLOOR, products=False)
+    assert none[2] == spread and not none[0].any() and not none[1].any()
+
+
+def test_weighted_normal_equations_do_not_depend_on_the_threads() -> None:
+    """The same floats on one thread as on all: the blocks' sums are split into fixed parts."""
+    numba = pytest.importorskip("numba")
+    rng = np.random.default_rng(5)
+    x = rng.integers(-4000, 4000, (40, 13, planar_kernel.FIT_BLOCK)).astype(np.float64)
+    t = rng.integers(-4000, 4000, (40, planar_kernel.FIT_BLOCK)).astype(np.float64)
+    w = rng.normal(0, 0.3, 13)
+    every = planar_kernel.weighted_normal(x, t, x.shape[0] * x.shape[2] - 7, w, True, refinement.FLOOR)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one = planar_kernel.weighted_normal(x, t, x.shape[0] * x.shape[2] - 7, w, True, refinement.FLOOR)
+    finally:
+        numba.set_num_threads(threads)
+    for a, b in zip(every, one, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def _shifted(h: int, w: int, seed: int = 13) -> tuple[np.ndarray, np.ndarray]:
