@@ -125,6 +125,22 @@ def test_substreams_decode_alike_on_one_thread_and_more(runs_forced) -> None:
         numba.set_num_threads(before)
 
 
+def test_substreams_encode_alike_on_one_thread_and_more(runs_forced) -> None:
+    """The runs' coders on one thread (one after another) and on every core (side by side,
+    ``threads.side_by_side``): the same payloads; three runs share two threads unevenly."""
+    runs_forced(3)
+    payloads = {}
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, before}):
+            numba.set_num_threads(threads)
+            payloads[threads] = [p for _, p, _ in planar_payloads("bikes_yuv420p_64x48.mkv")[0]]
+    finally:
+        numba.set_num_threads(before)
+    assert payloads[1] == payloads[before]
+    assert any(struct.unpack_from("<I", p)[0] >> 8 & 0xFF == 2 for p in payloads[1])  # raster, 3 runs
+
+
 def test_large_frames_get_two_substreams_small_ones_one() -> None:
     """The encoder's choice: SUBSTREAMS from SUBSTREAM_SAMPLES luma samples (raster intra:
     INTRA_SUBSTREAM_SAMPLES) and more than a tile row on."""

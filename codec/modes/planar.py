@@ -25,6 +25,7 @@ bits follow, uniform (version 17).
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -44,6 +45,7 @@ from .. import (
     refinement,
     rgb_planes,
     sample_bits,
+    threads,
 )
 
 
@@ -858,6 +860,7 @@ def encode(c: PlanarCandidate) -> bytes:
     if c.field is not None:
         motion_field.write_symbols(enc, c.field)
     tile = raster_rule.WHOLE if c.kind == KIND_RASTER else raster_rule.TILED
+    runs: list[list[tuple]] = [[] for _ in encs]  # each substream's share of the wavefront planes
     for k, (flat, plane_params, (height, width, depth)) in enumerate(
         zip(c.coded, c.params, c.sizes, strict=True)
     ):
@@ -867,8 +870,12 @@ def encode(c: PlanarCandidate) -> bytes:
                 _encode_batch(enc, flat[targets], mean, table[ctx], depth)
             continue
         run_fronts = raster_rule.run_schedule(height, width, tile, c.runs)[3]
-        for run_enc, f0, f1 in zip(encs, run_fronts[:-1], run_fronts[1:], strict=True):
-            _encode_wavefronts(run_enc, flat, plane_params, f0, f1, table, depth)
+        for run, f0, f1 in zip(runs, run_fronts[:-1], run_fronts[1:], strict=True):
+            run.append((flat, plane_params, f0, f1, table, depth))
+    # The substreams' coders are apart, as their decoders are: coded side by side, a thread each.
+    threads.side_by_side(
+        [functools.partial(_encode_run, run_enc, run) for run_enc, run in zip(encs, runs, strict=True)]
+    )
     words = [e.finish() for e in encs]
     counts = struct.pack(f"<{c.runs - 1}I", *(len(w) // 4 for w in words[:-1]))
     rules = struct.pack(f"<{len(c.rules)}I", *(r.word() for r in c.rules))
@@ -876,6 +883,13 @@ def encode(c: PlanarCandidate) -> bytes:
     word |= LARGE_BLOCKS_BIT if c.block == motion.LARGE_BLOCK else 0
     word |= c.interpolation << INTERPOLATION_SHIFT
     return struct.pack("<I", word) + rules + counts + b"".join(words)
+
+
+def _encode_run(enc: entropy.FrameEncoder, run: list[tuple]) -> None:
+    """A substream's share of every wavefront plane (``_encode_wavefronts``' arguments after
+    ``enc``), plane after plane."""
+    for share in run:
+        _encode_wavefronts(enc, *share)
 
 
 def _encode_wavefronts(
