@@ -1,7 +1,7 @@
 """Format version 12's error levels of wavefront (raster) planes: each sample's scale index is its
 context's table entry plus an offset for how badly its decoded neighbours were predicted
 (FORMAT.md, "Error levels"). The level by hand, the decoder's compiled wavefront against the numpy
-rule, the encoder's fit against brute force, and old streams (version 11, no levels) still
+rule, the encoder's fit against brute force (its turns compiled against numpy's), and old streams (version 11, no levels) still
 decoding exactly."""
 
 from __future__ import annotations
@@ -109,6 +109,24 @@ def test_fit_levels_costs_what_it_chose_and_never_more_than_no_levels() -> None:
     _, plain = planar._fit_table(plane, [(order, mean, ctx)], 8, raster_rule.CONTEXTS)
     assert bits <= plain + 1e-6
     assert np.abs(offsets).max() <= planar.OFFSET_SEARCH and np.any(offsets != 0)
+
+
+@pytest.mark.parametrize(("used", "seed"), [(1, 0), (7, 1), (106, 2)])
+@pytest.mark.parametrize("turns", [1, planar.LEVEL_TURNS])
+def test_compiled_level_turns_are_the_numpy_rule(used: int, seed: int, turns: int) -> None:
+    """The fit's turns compiled (``planar_kernel.level_turns``) choose the table and offsets of
+    the numpy rule, on costs shaped like a plane's (a minimum per context and level somewhere
+    among the scale indices, so that the offsets move and entries clamp at both ends)."""
+    rng = np.random.default_rng(seed)
+    scales = np.arange(planar.SCALES)
+    best = rng.integers(-10, planar.SCALES + 10, (used, raster_rule.ERROR_LEVELS, 1))
+    costs = rng.random((used, raster_rule.ERROR_LEVELS, 1)) * np.abs(scales - best) + rng.random(best.shape)
+    costs += rng.random(costs.shape) * 0.5
+    got = planar_kernel.level_turns(costs, planar.OFFSET_SEARCH, turns)
+    want = planar.level_turns_reference(costs, planar.OFFSET_SEARCH, turns)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.any(got[1] != 0)
 
 
 def test_offsets_beyond_the_limit_are_refused() -> None:

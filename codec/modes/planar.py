@@ -703,7 +703,8 @@ def _fit_levels(
     per error level (``pair`` = context * ERROR_LEVELS + level), the pair's scale index their
     clamped sum. Fitted in turns from one histogram of (pair, distance), costed for every scale
     index at once: the table for the offsets, then the offsets for the table (each step lowers the
-    cost; four turns). Returns (table, offsets, the plane's estimated bits)."""
+    cost; LEVEL_TURNS turns, compiled: ``planar_kernel.level_turns``). Returns (table, offsets,
+    the plane's estimated bits)."""
     from .. import planar_kernel  # numba: loaded on first use
 
     levels = raster_rule.ERROR_LEVELS
@@ -716,18 +717,7 @@ def _fit_levels(
     used = np.flatnonzero(in_use)
     bits_table = entropy.interior_bits_table()[:, cols].T.astype(np.float64)
     costs = hist[used].astype(np.float64) @ bits_table  # (used context, level, scale index)
-    every_level = np.arange(levels)
-    offsets = np.zeros(levels, np.int64)
-    steps = np.arange(-OFFSET_SEARCH, OFFSET_SEARCH + 1)
-    for _ in range(4):
-        picked = np.clip(np.arange(SCALES)[:, None] + offsets, 0, SCALES - 1)  # (table entry, level)
-        fitted = np.argmin(costs[:, every_level, picked].sum(axis=2), axis=1)
-        picked = np.clip(fitted[:, None] + steps, 0, SCALES - 1)  # (context, offset)
-        by_offset = costs[np.arange(used.size)[:, None, None], every_level[:, None], picked[:, None, :]]
-        moved = steps[np.argmin(by_offset.sum(axis=0), axis=1)]  # (level, offset) summed over contexts
-        if np.array_equal(moved, offsets):  # the table is already the best for these offsets
-            break
-        offsets = moved
+    fitted, offsets = planar_kernel.level_turns(costs, OFFSET_SEARCH, LEVEL_TURNS)
     scale = np.clip(fitted[:, None] + offsets, 0, SCALES - 1)
     bits = float(np.take_along_axis(costs, scale[:, :, None], axis=2).sum())
     # An unused context repeats the entry before it (the first: TABLE_START), as in _fit_table.
@@ -737,6 +727,29 @@ def _fit_levels(
     table = np.where(filled >= 0, table[np.maximum(filled, 0)], TABLE_START)
     coding = raster_rule.level_scales(table, offsets, SCALES)
     return table, offsets, bits + _low_bits(flat, [(order, mean, pair)], coding, depth)
+
+
+#: ``_fit_levels``' turns at most (table for the offsets, offsets for the table).
+LEVEL_TURNS = 4
+
+
+def level_turns_reference(costs: np.ndarray, search: int, turns: int) -> tuple[np.ndarray, np.ndarray]:
+    """``planar_kernel.level_turns`` in numpy (for testing the kernel)."""
+    used, levels, scales = costs.shape
+    every_level = np.arange(levels)
+    offsets = np.zeros(levels, np.int64)
+    steps = np.arange(-search, search + 1)
+    fitted = np.zeros(used, np.int64)
+    for _ in range(turns):
+        picked = np.clip(np.arange(scales)[:, None] + offsets, 0, scales - 1)  # (table entry, level)
+        fitted = np.argmin(costs[:, every_level, picked].sum(axis=2), axis=1)
+        picked = np.clip(fitted[:, None] + steps, 0, scales - 1)  # (context, offset)
+        by_offset = costs[np.arange(used)[:, None, None], every_level[:, None], picked[:, None, :]]
+        moved = steps[np.argmin(by_offset.sum(axis=0), axis=1)]  # (level, offset) summed over contexts
+        if np.array_equal(moved, offsets):  # the table is already the best for these offsets
+            break
+        offsets = moved
+    return fitted, offsets
 
 
 def _table_steps(table: np.ndarray, start: int = TABLE_START) -> np.ndarray:
