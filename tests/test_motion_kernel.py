@@ -149,6 +149,17 @@ def test_halve_is_the_sum_of_each_2x2_block() -> None:
     assert np.array_equal(got, plane.reshape(18, 2, 25, 2).sum(axis=(1, 3)))
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (5, 1), (9, 13)])
+@pytest.mark.parametrize("pads", [(0, 0, 0, 0), (1, 1, 1, 1), (0, 3, 0, 5), (2, 0, 4, 0), (3, 1, 0, 2)])
+def test_edge_padding_is_numpys(shape: tuple[int, int], pads: tuple[int, int, int, int]) -> None:
+    """``motion.edge_padded`` gives np.pad's edge mode, in the plane's dtype."""
+    plane = np.random.default_rng(sum(shape)).integers(-99, 99, shape).astype(np.int32)
+    top, bottom, left, right = pads
+    got = motion.edge_padded(plane, *pads)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, np.pad(plane, ((top, bottom), (left, right)), mode="edge"))
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (5, 1), (9, 13), (34, 80)])
 def test_neighbour_median_is_the_middle_of_the_five_sorted(shape: tuple[int, int]) -> None:
     """The median-of-five network: per block, the third of its own and its four neighbours'
