@@ -316,7 +316,7 @@ def search(
         base = (vy.copy(), vx.copy())
         motion_kernel.search(
             c,
-            c,  # no whole-sample plane read at quarter steps
+            ref_pyramid[0],  # whole-sample vectors read it (the half plane's even samples)
             ref_half,
             block,
             [*around, (2, 0, 0)],

@@ -139,6 +139,14 @@ def _quarter_sad(cur, half, y0, y1, x0, x1, cy, cx, total, low):  # pragma: no c
     dy2, dx1, dx2 = odd_y, 0, odd_x
     if odd_y == 1 and odd_x == 1 and ((oy + ox) & 1) == 0:  # the anti-diagonal: right and below
         dx1, dx2 = 1, 0
+    if odd_y == 0 and odd_x == 0:  # a half-sample position: one sample, not the mean of two
+        for y in range(y0, y1):
+            ya = min(max(2 * y + oy, 0), h2 - 1)
+            for x in range(x0, x1):
+                total += abs(np.int64(cur[y, x]) - np.int64(half[ya, min(max(2 * x + ox, 0), w2 - 1)]))
+            if total >= low:
+                return total
+        return total
     for y in range(y0, y1):
         ya = min(max(2 * y + oy, 0), h2 - 1)
         yb = min(max(2 * y + oy + dy2, 0), h2 - 1)
@@ -174,7 +182,9 @@ def _search(
     """Per block, the candidates in order (``_candidate``), each costed by its sum of absolute
     differences (whole samples of ``ref`` moved by the vector, positions clamped, or with
     ``quarter`` the compensated samples of the half-sample plane ``half`` over the block's samples
-    inside the plane) plus ``weight`` per unit away from the block's median; a cost below the
+    inside the plane: for a whole-sample vector that keeps the block off the bottom and right
+    edges ``ref``'s samples, which are the half plane's even ones, read side by side; at a
+    half-sample position one sample, not two) plus ``weight`` per unit away from the block's median; a cost below the
     best so far replaces it and the block's vector (the first of equal costs stays). A candidate
     is dropped as soon as its partial sum (the median term first) reaches the best: the sums only
     grow, so the kept vectors and costs are those of the full sums."""
@@ -191,7 +201,11 @@ def _search(
                 total = weight * (abs(cy - my) + abs(cx - mx))
                 if total >= low:
                     continue
-                if quarter:
+                if quarter and ((cy | cx) & 3) == 0 and y1 + (cy >> 2) <= h and x1 + (cx >> 2) <= w:
+                    # a whole-sample vector, the block not moved past the bottom or right edge (the
+                    # half plane's clamped positions there are half samples): ``ref``'s samples
+                    total = _whole_sad(cur, ref, y0, y1, x0, x1, cy >> 2, cx >> 2, total, low)
+                elif quarter:
                     total = _quarter_sad(cur, half, y0, y1, x0, x1, cy, cx, total, low)
                 else:
                     total = _whole_sad(cur, ref, y0, y1, x0, x1, cy, cx, total, low)
@@ -404,7 +418,8 @@ def search(
     costed as ``whole_sample_costs`` on ``ref`` (int32) or, ``quarter``, as ``compensated_costs``
     on the half-sample plane ``half`` (uint8 or uint16), plus ``weight`` per unit from ``median``,
     kept in ``best``, ``vy``, ``vx`` (int64, int32, int32; updated in place) where it costs less
-    than the best so far. Both planes are passed to every step, each read by its own: one
+    than the best so far (``quarter``: ``ref`` holds the samples of ``half``'s even positions,
+    which whole-sample vectors read instead). Both planes are passed to every step: one
     compiled version of the kernel for a frame's samples (a second costs seconds to compile)."""
     which = np.array([c[0] for c in candidates], np.int64)
     dys = np.array([c[1] for c in candidates], np.int64)
