@@ -470,6 +470,14 @@ def _plan(
     return PlanarCandidate(kind, bits, coded, sizes, params, tables)
 
 
+#: Raster planes of at most this many samples copy the schedule's neighbour indices into rows
+#: once for all the rules' kernels, which copy them each again otherwise (4 % of a 640x272
+#: clip's encode). Larger ones do not: a copy held through the plane's fit took 16 bytes a
+#: sample at the encoder's peak (a 2048x2048 photo as planes 849 -> 909 MB), a kernel's own
+#: copy goes when the kernel returns.
+SHARED_ROWS_SAMPLES = 1 << 18
+
+
 class _FittedPlane(NamedTuple):
     """A wavefront plane as the encoder would code it."""
 
@@ -538,14 +546,17 @@ def _fit_raster_plane(
 ) -> _FittedPlane:
     """A raster plane's rule (inter with ``mc``), refined (with ``refine``) where the weights pay
     for themselves, fitted as it would be coded; its temporaries go when it returns."""
-    mean, ctx = raster_rule.schedule_rule(flat, order, neighbours, depth, mc, hint)
+    # The rules' kernels read (4, N) rows; the schedule's (4, N) is a transposed (N, 4), which
+    # each of them copies (the refinement's fit reads it as it is). Small planes copy it once.
+    rows = np.ascontiguousarray(neighbours) if order.size <= SHARED_ROWS_SAMPLES else neighbours
+    mean, ctx = raster_rule.schedule_rule(flat, order, rows, depth, mc, hint)
     contexts = planar_rule.CONTEXTS if mc is not None else raster_rule.CONTEXTS
-    unrefined = (flat, order, neighbours, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
+    unrefined = (flat, order, rows, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
     fit = refinement.fit(flat, mc, neighbours, order, width, mean, ctx, depth) if refine else None
     if fit is None or not fit.weights.any():
         return _fit_plane(*unrefined)
-    moved = raster_rule.refine(flat, mc, neighbours, order, width, mean, ctx, fit.weights, depth)
-    fitted = _fit_plane(flat, order, neighbours, moved, ctx, depth, contexts, fit.weights)
+    moved = raster_rule.refine(flat, mc, rows, order, width, mean, ctx, fit.weights, depth)
+    fitted = _fit_plane(flat, order, rows, moved, ctx, depth, contexts, fit.weights)
     if fit.gain_bits < SURE_REFINEMENT * _weights_bits(fit.weights):  # cost it unrefined too
         fitted = min(_fit_plane(*unrefined), fitted, key=lambda f: f.bits)
     return fitted
