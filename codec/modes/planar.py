@@ -926,10 +926,34 @@ def _encode_wavefronts(
     depth: int,
 ) -> None:
     """A wavefront plane's wavefronts ``first`` .. ``end`` - 1 (a run's), a single window per
-    wavefront, in one compiled call (deeper samples: their top 8 bits, then their low bits,
-    wavefront by wavefront)."""
-    if end <= first:
-        return
+    wavefront, in compiled calls of about CODE_SAMPLES samples each (deeper samples: their top 8
+    bits, then their low bits, wavefront by wavefront): the coder's state runs on from call to
+    call, so the words are those of one call."""
+    while first < end:
+        # the wavefronts from ``first`` whose samples come to at most CODE_SAMPLES (one at least)
+        fit = int(np.searchsorted(fronts.starts, fronts.starts[first] + CODE_SAMPLES, side="right")) - 1
+        stop = min(max(fit, first + 1), end)
+        _encode_fronts(enc, flat, fronts, first, stop, table, depth)
+        first = stop
+
+
+#: The wavefront coder's samples a call at most (but for a longer wavefront): its values, means
+#: and scale indices gathered for the call take 24 bytes a sample, and a frame's two substreams
+#: are coded side by side; gathered for a whole run they raised the peak of a 1920x1080 encode
+#: by 26 MB.
+CODE_SAMPLES = 1 << 16
+
+
+def _encode_fronts(
+    enc: entropy.FrameEncoder,
+    flat: np.ndarray,
+    fronts: Wavefronts,
+    first: int,
+    end: int,
+    table: np.ndarray,
+    depth: int,
+) -> None:
+    """``_encode_wavefronts``' one compiled call, for wavefronts ``first`` .. ``end`` - 1."""
     s0, s1 = int(fronts.starts[first]), int(fronts.starts[end])
     values = flat[fronts.order[s0:s1]]
     means = fronts.mean[s0:s1]
