@@ -141,6 +141,17 @@ def test_substreams_encode_alike_on_one_thread_and_more(runs_forced) -> None:
     assert any(struct.unpack_from("<I", p)[0] >> 8 & 0xFF == 2 for p in payloads[1])  # raster, 3 runs
 
 
+def test_the_coders_calls_give_the_words_of_one(monkeypatch) -> None:
+    """A run's wavefronts coded in calls of a few samples (``planar.CODE_SAMPLES``: here 7, so
+    that a call is often one wavefront longer than that) give the payloads of one call a run."""
+    whole = [p for _, p, _ in planar_payloads("bikes_yuv420p_64x48.mkv")[0]]
+    monkeypatch.setattr(planar, "CODE_SAMPLES", 7)
+    assert [p for _, p, _ in planar_payloads("bikes_yuv420p_64x48.mkv")[0]] == whole
+    assert any(
+        struct.unpack_from("<I", p)[0] & 0xFF in (planar.KIND_RASTER, planar.KIND_RASTER_INTER) for p in whole
+    )
+
+
 def test_large_frames_get_two_substreams_small_ones_one() -> None:
     """The encoder's choice: SUBSTREAMS from SUBSTREAM_SAMPLES luma samples (raster intra:
     INTRA_SUBSTREAM_SAMPLES) and more than a tile row on."""
