@@ -305,6 +305,9 @@ class Encoder:
             self._inter = InterProbe()
             self._lz = LzProbe()
             self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
+        # The checksum of the frame as given, before any coding: were a coder ever to change its
+        # input, the decoder's check would catch it instead of the stream vouching for the change.
+        crc = frame_crc(frame)
         history = list(self._history)
         # The prediction of a region, asked for once the frame's copied blocks are known (if at all).
         predict = functools.partial(self.predictor.predict_region, history) if history else None
@@ -333,7 +336,7 @@ class Encoder:
             duration=int(duration),
             mode=coded.mode,
             scale_shift=coded.scale_shift,
-            pixels_crc=frame_crc(frame),
+            pixels_crc=crc,
             payload=coded.payload,
             mix=coded.mix,
             flags=container.FLAG_KEY if key else 0,
@@ -423,13 +426,14 @@ class Encoder:
             self._planar_probe = PlanarProbe()
             self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
         references = list(self._history)[::-1][: planar_coding.REFERENCES]
+        crc = planar_coding.planes_crc(planes)  # before any coding, as in ``write``
         mode, payload = planar_coding.encode_frame(planes, references, self._geometry, self._planar_probe)
         record = FrameRecord(
             index=self.frames_written,
             duration=int(duration),
             mode=mode,
             scale_shift=0,
-            pixels_crc=planar_coding.planes_crc(planes),
+            pixels_crc=crc,
             payload=payload,
             flags=container.FLAG_KEY if key else 0,
         )

@@ -599,3 +599,31 @@ def _uvarint(value: int) -> bytes:
         out.append(value & 0x7F | 0x80)
         value >>= 7
     return bytes(out + bytes([value]))
+
+
+def _input_changing(real):
+    """A frame coder that changes a sample of the frame it is given, then codes it (a stand-in for
+    a coder that writes into its input by mistake)."""
+
+    def code(frame, *args, **kwargs):
+        target = frame[0] if isinstance(frame, list) else frame  # planes, or an (H, W, C) frame
+        target.flat[0] ^= 1
+        return real(frame, *args, **kwargs)
+
+    return code
+
+
+@pytest.mark.parametrize("planar", [False, True])
+def test_a_coder_that_changes_its_input_is_caught_by_the_checksum(monkeypatch, planar):
+    """The frame checksum is taken from the frame as given, before it is coded: a coder that
+    changed its input codes the changed frame, which the decoder then refuses (its checksum was
+    taken after the coding once, and would have vouched for the change)."""
+    from fpcodec.codec import frame_coding, planar_coding
+
+    frames = moving_video(3, 12, 10)
+    module = planar_coding if planar else frame_coding
+    monkeypatch.setattr(module, "encode_frame", _input_changing(module.encode_frame))
+    model = {} if planar else {"model": "last-frame"}  # planes take the planar rule, the default
+    data = encode([f.copy() for f in frames], planes=planar, **model)
+    with pytest.raises(ChecksumError):
+        decode(data)
