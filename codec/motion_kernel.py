@@ -184,10 +184,11 @@ def _search(
     ``quarter`` the compensated samples of the half-sample plane ``half`` over the block's samples
     inside the plane: for a whole-sample vector that keeps the block off the bottom and right
     edges ``ref``'s samples, which are the half plane's even ones, read side by side; at a
-    half-sample position one sample, not two) plus ``weight`` per unit away from the block's median; a cost below the
-    best so far replaces it and the block's vector (the first of equal costs stays). A candidate
-    is dropped as soon as its partial sum (the median term first) reaches the best: the sums only
-    grow, so the kept vectors and costs are those of the full sums."""
+    half-sample position one sample, not two) plus ``weight`` per unit away from the block's
+    median; a cost below the best so far replaces it and the block's vector (the first of equal
+    costs stays). A candidate is dropped as soon as its partial sum (the median term first)
+    reaches the best: the sums only grow, so the kept vectors and costs are those of the full
+    sums."""
     h, w = cur.shape
     bh, bw = best.shape
     for by in numba.prange(bh):
