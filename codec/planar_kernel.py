@@ -1011,7 +1011,8 @@ def pair_histogram(
 @numba.njit(cache=True, nogil=True)
 def _level_turns(costs, search, turns, fitted, offsets):  # pragma: no cover - compiled
     used, levels, scales = costs.shape
-    offsets[:] = 0
+    for level in range(levels):  # element by element: array assignments take seconds to compile
+        offsets[level] = 0
     moved = np.empty(levels, np.int64)
     by_offset = np.empty(2 * search + 1)
     for _ in range(turns):
@@ -1025,7 +1026,8 @@ def _level_turns(costs, search, turns, fitted, offsets):  # pragma: no cover - c
                     best, arg = total, s
             fitted[u] = arg
         for level in range(levels):  # the offsets for the table: each level's best, over all contexts
-            by_offset[:] = 0.0
+            for k in range(by_offset.size):
+                by_offset[k] = 0.0
             for u in range(used):
                 for k in range(by_offset.size):
                     by_offset[k] += costs[u, level, min(max(fitted[u] + k - search, 0), scales - 1)]
@@ -1039,7 +1041,8 @@ def _level_turns(costs, search, turns, fitted, offsets):  # pragma: no cover - c
             same = same and moved[level] == offsets[level]
         if same:  # the table is already the best for these offsets
             break
-        offsets[:] = moved
+        for level in range(levels):
+            offsets[level] = moved[level]
 
 
 def level_turns(costs: np.ndarray, search: int, turns: int) -> tuple[np.ndarray, np.ndarray]:
