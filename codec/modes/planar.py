@@ -933,7 +933,16 @@ def _encode_wavefronts(
         # the wavefronts from ``first`` whose samples come to at most CODE_SAMPLES (one at least)
         fit = int(np.searchsorted(fronts.starts, fronts.starts[first] + CODE_SAMPLES, side="right")) - 1
         stop = min(max(fit, first + 1), end)
-        _encode_fronts(enc, flat, fronts, first, stop, table, depth)
+        s0, s1 = int(fronts.starts[first]), int(fronts.starts[stop])
+        values = flat[fronts.order[s0:s1]]
+        means = fronts.mean[s0:s1]
+        scales = table[fronts.pair[s0:s1]]
+        starts = fronts.starts[first : stop + 1] - s0
+        if depth == 8:
+            enc.ranges.encode_wavefronts(values, means, scales, starts)
+        else:
+            coarse, coarse_mean, low = _split(values, means.astype(np.int64), depth)
+            enc.ranges.encode_wavefronts(coarse, coarse_mean, scales, starts, low, _low_parts(depth))
         first = stop
 
 
@@ -942,28 +951,6 @@ def _encode_wavefronts(
 #: are coded side by side; gathered for a whole run they raised the peak of a 1920x1080 encode
 #: by 26 MB.
 CODE_SAMPLES = 1 << 16
-
-
-def _encode_fronts(
-    enc: entropy.FrameEncoder,
-    flat: np.ndarray,
-    fronts: Wavefronts,
-    first: int,
-    end: int,
-    table: np.ndarray,
-    depth: int,
-) -> None:
-    """``_encode_wavefronts``' one compiled call, for wavefronts ``first`` .. ``end`` - 1."""
-    s0, s1 = int(fronts.starts[first]), int(fronts.starts[end])
-    values = flat[fronts.order[s0:s1]]
-    means = fronts.mean[s0:s1]
-    scales = table[fronts.pair[s0:s1]]
-    starts = fronts.starts[first : end + 1] - s0
-    if depth == 8:
-        enc.ranges.encode_wavefronts(values, means, scales, starts)
-        return
-    coarse, coarse_mean, low = _split(values, means.astype(np.int64), depth)
-    enc.ranges.encode_wavefronts(coarse, coarse_mean, scales, starts, low, _low_parts(depth))
 
 
 def _encode_batch(
