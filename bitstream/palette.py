@@ -80,30 +80,62 @@ def encode_palette(
 ) -> bytes:
     """Body of a PLTE chunk for ``palette`` ((K, C) uint8, canonical) given the previous palette.
 
-    Colours of the previous palette are kept by a bitmap; each new colour (in canonical order) is
-    coded as its L1-nearest previous colour (index difference from the last new colour's reference)
-    plus a small per-channel residual, all entropy-coded under Laplace models whose scales are sent.
-    Without a previous palette, each new colour is coded as its difference from the one before.
+    Colours of the previous palette are kept by a bitmap; each new colour is coded as a previous
+    colour (its L1-nearest; the step from the last new colour's reference) plus a small
+    per-channel residual, all entropy-coded under Laplace models whose scales are sent. Without a
+    previous palette, each new colour is coded as its difference from the one before. The decoder
+    sorts the colours it rebuilds, so the order of the new ones is the encoder's choice (see below).
     """
     channels = palette.shape[1]
     keys = pack_colours(palette)
     prev = previous if previous is not None else np.zeros((0, channels), np.uint8)
     kept = np.isin(pack_colours(prev), keys)
     new = palette[~np.isin(keys, pack_colours(prev)[kept])]
-    enc = entropy.FrameEncoder()
+    counts, bitmap = _counts(len(keys), len(prev), profile), np.packbits(kept).tobytes()
     if len(prev):
+        # In the order of their references: the steps are then small and never negative, where
+        # in the colours' own (R, G, B) order the references of neighbours jump back and forth.
         ref = _nearest(new, prev) if len(new) else np.zeros(0, np.int64)
-        steps = np.diff(ref, prepend=0)
-        residual = new.astype(np.int32) - prev[ref].astype(np.int32)
-    else:
-        steps = np.zeros(0, np.int64)
-        residual = np.diff(new.astype(np.int32), axis=0, prepend=0)
-    scales = [_scale_code(steps) if len(prev) else 0] + [_scale_code(residual[:, c]) for c in range(channels)]
-    enc.encode_signed(steps, scales[0] / 8)
-    for c in range(channels):
+        by_ref = np.argsort(ref, kind="stable")
+        steps, residual = np.diff(ref[by_ref], prepend=0), new[by_ref].astype(np.int32) - prev[ref[by_ref]]
+        return counts + _coded(steps, residual, bitmap)
+    # Each colour from the one before: in R, G, B order, or along a path of near colours.
+    return counts + min(
+        (
+            _coded(None, np.diff(order.astype(np.int32), axis=0, prepend=0), bitmap)
+            for order in (new, _path(new))
+        ),
+        key=len,
+    )
+
+
+def _coded(steps: np.ndarray | None, residual: np.ndarray, bitmap: bytes) -> bytes:
+    """The body after its counts: the scales, ``bitmap`` (the previous colours kept), then the
+    entropy-coded ``steps`` between references (None without a previous palette) and each
+    channel's ``residual``."""
+    scales = [0 if steps is None else _scale_code(steps)]
+    scales += [_scale_code(residual[:, c]) for c in range(residual.shape[1])]
+    enc = entropy.FrameEncoder()
+    if steps is not None:
+        enc.encode_signed(steps, scales[0] / 8)
+    for c in range(residual.shape[1]):
         enc.encode_signed(residual[:, c], scales[c + 1] / 8)
-    head = _counts(len(keys), len(prev), profile)
-    return head + bytes(scales) + np.packbits(kept).tobytes() + enc.finish()
+    return bytes(scales) + bitmap + enc.finish()
+
+
+def _path(colours: np.ndarray) -> np.ndarray:
+    """``colours`` in the order of a greedy path from black, each the L1-nearest of those left
+    (lowest index on ties)."""
+    c = colours.astype(np.int16)
+    left = np.ones(len(c), bool)
+    order = np.empty(len(c), np.int64)
+    at = np.zeros(c.shape[1], np.int16)
+    for k in range(len(c)):
+        d = np.abs(c - at).sum(axis=1, dtype=np.int32)
+        d[~left] = np.iinfo(np.int32).max
+        j = int(d.argmin())
+        order[k], left[j], at = j, False, c[j]
+    return colours[order]
 
 
 def decode_palette(

@@ -136,6 +136,76 @@ def test_palette_serialisation_round_trip_and_errors() -> None:
         decode_palette(body[:-3], prev, 3)
 
 
+def _drifted_palette(rng: np.random.Generator, prev: np.ndarray) -> np.ndarray:
+    """A palette like the next GIF frame's: a few previous colours kept, the others moved by a
+    few units in each channel (as a quantizer's colours move from frame to frame)."""
+    moved = np.clip(prev.astype(np.int32) + rng.integers(-3, 4, prev.shape), 0, 255).astype(np.uint8)
+    return np.unique(np.concatenate([prev[::9], moved]), axis=0)
+
+
+def test_new_colours_are_sent_in_the_order_of_their_references() -> None:
+    """Sent in canonical (R, G, B) order, the new colours' references jump back and forth; in
+    the order of their references the steps are never negative, and the body is smaller."""
+    from fpcodec.bitstream import palette as bp
+
+    rng = np.random.default_rng(11)
+    prev = np.unique(rng.integers(0, 256, (220, 3), dtype=np.uint8), axis=0)
+    cur = _drifted_palette(rng, prev)
+    kept = np.isin(bp.pack_colours(prev), bp.pack_colours(cur))
+    new = cur[~np.isin(bp.pack_colours(cur), bp.pack_colours(prev[kept]))]
+    ref = bp._nearest(new, prev)
+    counts = bytes([len(cur) - 1]) + container.uvarint(len(prev))
+    canonical = counts + bp._coded(
+        np.diff(ref, prepend=0), new.astype(np.int32) - prev[ref], np.packbits(kept).tobytes()
+    )
+    body = encode_palette(cur, prev)
+    assert np.array_equal(decode_palette(canonical, prev, 3), cur)
+    assert np.array_equal(decode_palette(body, prev, 3), cur)
+    assert len(body) < 0.95 * len(canonical), (len(body), len(canonical))
+
+
+def test_new_colours_decode_in_any_order_from_any_reference() -> None:
+    """What FORMAT.md promises a decoder: the new colours may come in any order, each from any
+    previous colour (the palette is their union with the kept ones, sorted)."""
+    from fpcodec.bitstream import palette as bp
+
+    rng = np.random.default_rng(12)
+    prev = np.unique(rng.integers(0, 256, (60, 3), dtype=np.uint8), axis=0)
+    cur = _drifted_palette(rng, prev)
+    kept = np.isin(bp.pack_colours(prev), bp.pack_colours(cur))
+    new = cur[~np.isin(bp.pack_colours(cur), bp.pack_colours(prev[kept]))][
+        rng.permutation(len(cur) - kept.sum())
+    ]
+    ref = rng.integers(0, len(prev), len(new))  # not the nearest
+    counts = bytes([len(cur) - 1]) + container.uvarint(len(prev))
+    body = counts + bp._coded(
+        np.diff(ref, prepend=0), new.astype(np.int32) - prev[ref], np.packbits(kept).tobytes()
+    )
+    assert np.array_equal(decode_palette(body, prev, 3), cur)
+    first = bytes([len(new) - 1, 0]) + bp._coded(None, np.diff(new.astype(np.int32), axis=0, prepend=0), b"")
+    assert np.array_equal(decode_palette(first, None, 3), np.unique(new, axis=0))
+
+
+def test_a_first_palette_is_sent_along_a_path_of_near_colours_where_that_is_smaller() -> None:
+    """Without a previous palette each colour is coded from the one before: a palette of a few
+    tight clusters costs less along a path through them than in R, G, B order (which visits the
+    clusters in turn as it goes), and a palette sorted along a gradient costs the same."""
+    from fpcodec.bitstream import palette as bp
+
+    rng = np.random.default_rng(13)
+    centres = rng.integers(20, 236, (6, 3))
+    clusters = np.unique(
+        (centres[:, None] + rng.integers(-12, 13, (6, 30, 3))).reshape(-1, 3).astype(np.uint8), axis=0
+    )
+    counts = bytes([len(clusters) - 1]) + container.uvarint(0)
+    in_order = counts + bp._coded(None, np.diff(clusters.astype(np.int32), axis=0, prepend=0), b"")
+    body = encode_palette(clusters, None)
+    assert len(body) < 0.9 * len(in_order), (len(body), len(in_order))
+    assert np.array_equal(decode_palette(body, None, 3), clusters)
+    grey = np.repeat(np.arange(0, 256, 3, dtype=np.uint8)[:, None], 3, axis=1)
+    assert np.array_equal(decode_palette(encode_palette(grey, None), None, 3), grey)
+
+
 def test_palette_bodies_are_encode_palettes_whichever_was_asked_before() -> None:
     """The frame coder keeps the last few PLTE bodies (a frame's palette modes each ask for one):
     each is the body ``encode_palette`` writes for that palette and that previous palette."""
