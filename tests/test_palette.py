@@ -291,3 +291,26 @@ def test_nearest_previous_colour_is_the_l1_nearest_lowest_index_on_ties(channels
     want = np.abs(colours[:, None, :].astype(np.int32) - reference[None].astype(np.int32)).sum(-1).argmin(1)
     got = _nearest(colours, reference)
     assert np.array_equal(got, want) and list(got[:3]) == [1, 0, 2]
+
+
+def test_palette_bits_parts_add_up_to_the_stream_palettes(tmp_path) -> None:
+    """``bench.palette_bits`` splits a real clip's PLTE chunks into parts whose ideal bits come to
+    their bytes (within the coder's words), and sizes the steps in both orders."""
+    from fpcodec.bench.palette_bits import PaletteBits
+
+    from fpcodec.codec.io import VideoReader
+
+    stream = tmp_path / "c.fpc"
+    stream.write_bytes(
+        encode([f for f, _ in VideoReader(DATA / "carphonew_000_5f.gif").frames()], model="last-frame")
+    )
+    with open(stream, "rb") as f:
+        sent = [n for _, _, n in Decoder(f, load_model=False).frame_records() if n]
+    parts = PaletteBits()
+    parts.add_stream(stream)
+    got = parts.bytes()
+    assert parts.palettes == len(sent) >= 4 and parts.new_colours > 500
+    ideal = got["steps_by_reference"] + got["residuals"] + got["bitmap"] + got["head"]
+    assert sum(sent) - 4 * len(sent) <= ideal <= sum(sent), (ideal, sum(sent))
+    assert got["steps_by_reference"] < 0.8 * got["steps_canonical"]
+    assert got["steps_one_sided"] < got["steps_by_reference"] and got["bitmap_coded"] < got["bitmap"]

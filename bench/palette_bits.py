@@ -1,0 +1,133 @@
+"""Where the bytes of a stream's palettes go, and what the order of their new colours is worth.
+
+    python -m fpcodec.bench.palette_bits STREAM.fpc... [--json FILE]
+
+Every ``PLTE`` of the streams is decoded against the palette in force before it (none for a key
+frame's) and split into its parts, each as an ideal code length (bits under the Laplace table the
+body's coder uses at the scale byte ``encode_palette`` sends): the reference steps with the new
+colours in canonical order (fpcodec's encoder before 2026-12-06) and in the order of their
+references (since), the residuals (a first palette's in the cheaper of canonical order and the
+encoder's path), the bitmap of kept colours, the counts and scales. Two coding
+rules that no format version has are sized beside them: the steps (in reference order, never
+negative) under a one-sided Laplace (the same tables over 0 .. 255, its best scale), and the bitmap
+under a Bernoulli of the kept share (one byte). Used for bench/results/palette_order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..bitstream import entropy
+from ..bitstream import palette as bp
+from ..codec.pipeline import Decoder
+
+PARTS = (
+    "steps_canonical",
+    "steps_by_reference",
+    "steps_one_sided",
+    "residuals",
+    "bitmap",
+    "bitmap_coded",
+    "head",
+)
+
+
+def _bits(table: np.ndarray, values: np.ndarray, lo: int) -> float:
+    return float(table[values - lo].sum()) if len(values) else 0.0
+
+
+def _table(scale_idx: int, lo: int, hi: int) -> np.ndarray:
+    row = entropy.table_rows(np.zeros(1, np.int64), np.full(1, scale_idx, np.int64), lo, hi)[0]
+    return -np.log2(row / row.sum())
+
+
+class PaletteBits:
+    """The parts' ideal bits, summed over the palettes given to ``add``."""
+
+    def __init__(self) -> None:
+        self.bits = dict.fromkeys(PARTS, 0.0)
+        self.palettes = self.new_colours = 0
+        indices = sorted({int(entropy.quantize_scale(np.float64(b / 8))) for b in range(1, 256)})
+        self._signed = {i: _table(i, -255, 255) for i in indices}
+        self._one_sided = [_table(i, 0, 255) for i in indices]
+
+    def _signed_bits(self, values: np.ndarray) -> float:
+        index = int(entropy.quantize_scale(np.float64(bp._scale_code(values) / 8)))
+        return _bits(self._signed[index], values, -255)
+
+    def add(self, palette: np.ndarray, previous: np.ndarray | None) -> None:
+        prev = previous if previous is not None else np.zeros((0, palette.shape[1]), np.uint8)
+        keys = bp.pack_colours(palette)
+        kept = np.isin(bp.pack_colours(prev), keys)
+        new = palette[~np.isin(keys, bp.pack_colours(prev)[kept])]
+        self.palettes += 1
+        self.new_colours += len(new)
+        self.bits["head"] += 8 * (len(bp._counts(len(palette), len(prev), bp.CURRENT)) + 1 + palette.shape[1])
+        self.bits["bitmap"] += 8 * ((len(prev) + 7) // 8)
+        if len(prev):
+            share = min(max(round(float(kept.mean()) * 256), 1), 255) / 256
+            self.bits["bitmap_coded"] += 8 - float(np.where(kept, np.log2(share), np.log2(1 - share)).sum())
+        if not len(new):
+            return
+        if len(prev):
+            ref = bp._nearest(new, prev)
+            residual = new.astype(np.int32) - prev[ref]
+            by_ref = np.diff(np.sort(ref), prepend=0)
+            self.bits["steps_canonical"] += self._signed_bits(np.diff(ref, prepend=0))
+            self.bits["steps_by_reference"] += self._signed_bits(by_ref)
+            self.bits["steps_one_sided"] += min(_bits(t, by_ref, 0) for t in self._one_sided)
+            self.bits["residuals"] += self._residual_bits(residual)
+        else:  # from the colour before, in canonical order or along the encoder's path
+            self.bits["residuals"] += min(
+                self._residual_bits(np.diff(order.astype(np.int32), axis=0, prepend=0))
+                for order in (new, bp._path(new))
+            )
+
+    def _residual_bits(self, residual: np.ndarray) -> float:
+        return sum(self._signed_bits(residual[:, c]) for c in range(residual.shape[1]))
+
+    def add_stream(self, path: Path) -> None:
+        """Every PLTE of the stream at ``path``, against the palette in force before it."""
+        with open(path, "rb") as f:
+            decoder = Decoder(f, load_model=False)
+            before = None
+            for rec, palette, sent in decoder.frame_records(palettes=True):
+                if rec.key:
+                    before = None
+                if sent:
+                    self.add(palette, before)
+                if palette is not None:
+                    before = palette
+
+    def bytes(self) -> dict[str, float]:
+        return {part: round(bits / 8, 1) for part, bits in self.bits.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m fpcodec.bench.palette_bits", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("streams", nargs="+", type=Path)
+    parser.add_argument("--json", type=Path, help="write the totals here too")
+    args = parser.parse_args(argv)
+    total = PaletteBits()
+    for path in args.streams:
+        one = PaletteBits()
+        one.add_stream(path)
+        total.add_stream(path)
+        print(f"{path.name}: {one.palettes} palettes, {one.new_colours} new colours, bytes {one.bytes()}")
+    print(f"TOTAL: {total.palettes} palettes, {total.new_colours} new colours, bytes {total.bytes()}")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"palettes": total.palettes, "new_colours": total.new_colours, **total.bytes()})
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
