@@ -1,16 +1,16 @@
-"""Where the bytes of a stream's palettes go, and what the order of their new colours is worth.
+"""Where the bytes of a stream's palettes go, and what their coding rules are worth.
 
     python -m fpcodec.bench.palette_bits STREAM.fpc... [--json FILE]
 
 Every ``PLTE`` of the streams is decoded against the palette in force before it (none for a key
-frame's) and split into its parts, each as an ideal code length (bits under the Laplace table the
-body's coder uses at the scale byte ``encode_palette`` sends): the reference steps with the new
-colours in canonical order (fpcodec's encoder before 2026-12-06) and in the order of their
-references (since), the residuals (a first palette's in the cheaper of canonical order and the
-encoder's path), the bitmap of kept colours, the counts and scales. Two coding
-rules that no format version has are sized beside them: the steps (in reference order, never
-negative) under a one-sided Laplace (the same tables over 0 .. 255, its best scale), and the bitmap
-under a Bernoulli of the kept share (one byte). Used for bench/results/palette_order.
+frame's) and split into its parts, each as an ideal code length (bits under the table the body's
+coder uses at the scale byte ``encode_palette`` sends), under both versions' rules: the steps
+between references with the new colours in canonical order (encoders before 2026-12-06) and in
+the order of their references under version 20's zero-mean Laplace over -255..255
+(``steps_by_reference``) and version 21's over 0..255 (``steps_one_sided``); the residuals (a
+first palette's in the cheaper of canonical order and the encoder's path); the kept colours as
+version 20's bitmap and as version 21's coded count and bits (``bitmap_coded``); the counts
+and scales. Used for bench/results/palette_order.
 """
 
 from __future__ import annotations
@@ -54,11 +54,14 @@ class PaletteBits:
         self.palettes = self.new_colours = 0
         indices = sorted({int(entropy.quantize_scale(np.float64(b / 8))) for b in range(1, 256)})
         self._signed = {i: _table(i, -255, 255) for i in indices}
-        self._one_sided = [_table(i, 0, 255) for i in indices]
+        self._one_sided = {i: _table(i, 0, 255) for i in indices}
+
+    @staticmethod
+    def _index(values: np.ndarray) -> int:
+        return int(entropy.quantize_scale(np.float64(bp._scale_code(values) / 8)))
 
     def _signed_bits(self, values: np.ndarray) -> float:
-        index = int(entropy.quantize_scale(np.float64(bp._scale_code(values) / 8)))
-        return _bits(self._signed[index], values, -255)
+        return _bits(self._signed[self._index(values)], values, -255)
 
     def add(self, palette: np.ndarray, previous: np.ndarray | None) -> None:
         prev = previous if previous is not None else np.zeros((0, palette.shape[1]), np.uint8)
@@ -70,8 +73,11 @@ class PaletteBits:
         self.bits["head"] += 8 * (len(bp._counts(len(palette), len(prev), bp.CURRENT)) + 1 + palette.shape[1])
         self.bits["bitmap"] += 8 * ((len(prev) + 7) // 8)
         if len(prev):
-            share = min(max(round(float(kept.mean()) * 256), 1), 255) / 256
-            self.bits["bitmap_coded"] += 8 - float(np.where(kept, np.log2(share), np.log2(1 - share)).sum())
+            count = int(kept.sum())
+            self.bits["bitmap_coded"] += float(np.log2(len(prev) + 1))
+            if 0 < count < len(prev):
+                share = count / len(prev)
+                self.bits["bitmap_coded"] -= float(np.where(kept, np.log2(share), np.log2(1 - share)).sum())
         if not len(new):
             return
         if len(prev):
@@ -80,7 +86,7 @@ class PaletteBits:
             by_ref = np.diff(np.sort(ref), prepend=0)
             self.bits["steps_canonical"] += self._signed_bits(np.diff(ref, prepend=0))
             self.bits["steps_by_reference"] += self._signed_bits(by_ref)
-            self.bits["steps_one_sided"] += min(_bits(t, by_ref, 0) for t in self._one_sided)
+            self.bits["steps_one_sided"] += _bits(self._one_sided[self._index(by_ref)], by_ref, 0)
             self.bits["residuals"] += self._residual_bits(residual)
         else:  # from the colour before, in canonical order or along the encoder's path
             self.bits["residuals"] += min(

@@ -574,6 +574,17 @@ class FrameEncoder:
         else:
             self._coder.encode(v - _SIGNED_MIN, _signed_model(scale))
 
+    def encode_fixed(self, symbols: np.ndarray, row: np.ndarray) -> None:
+        """Encode indices all under one probability row (K >= 2 float64 entries): the words of
+        ``encode_categorical`` with that row repeated, from one model (not one per symbol)."""
+        sym = np.ascontiguousarray(np.asarray(symbols).ravel(), dtype=np.int32)
+        if not sym.size:
+            return
+        if self.ranges is not None:
+            self.ranges.encode_fixed(sym, row)
+        else:
+            self._coder.encode(sym, fixed_model(row))
+
     def finish(self) -> bytes:
         """The compressed frame as little-endian 32-bit words."""
         if self.ranges is not None:
@@ -591,6 +602,21 @@ def _signed_model(scale: float) -> constriction.stream.model.Categorical:
     ``_signed_rows``'s, fixed once (constriction quantizes it as it does each row of the
     parametrized ``_CATEGORICAL``, so the words are the same) instead of a row per value."""
     return _signed_model_at(int(quantize_scale(np.float64(scale))))
+
+
+def fixed_model(row: np.ndarray) -> constriction.stream.model.Categorical:
+    """The model of every symbol coded under ``row`` (``encode_fixed``); the rows of the
+    Laplace tables, which recur, are made once (``unsigned_row_at``)."""
+    return constriction.stream.model.Categorical(np.ascontiguousarray(row, np.float64), perfect=False)
+
+
+@functools.cache
+def unsigned_row_at(scale_idx: int) -> np.ndarray:
+    """The zero-mean Laplace table's row over 0..255 at scale index ``scale_idx`` (a pixel value's
+    row with mean 0; the mass below 0 on 0), read-only."""
+    row = table_rows(np.zeros(1, np.int64), np.full(1, scale_idx, np.int64))[0]
+    row.setflags(write=False)
+    return row
 
 
 @functools.cache
@@ -655,6 +681,14 @@ class FrameDecoder:
             return self._coder.decode(_signed_model(scale), count).astype(np.int32) + _SIGNED_MIN
         row = _signed_row_at(int(quantize_scale(np.float64(scale))))
         return self.ranges.decode_fixed(row, count) + _SIGNED_MIN
+
+    def decode_fixed(self, row: np.ndarray, count: int) -> np.ndarray:
+        """Mirror of ``FrameEncoder.encode_fixed``: ``count`` indices under one row; int32."""
+        if count == 0:
+            return np.zeros(0, np.int32)
+        if self.ranges is not None:
+            return self.ranges.decode_fixed(row, count)
+        return self._coder.decode(fixed_model(row), count).astype(np.int32)
 
     def decode_sums(self, sums: np.ndarray) -> np.ndarray:
         """Mirror of ``FrameEncoder.encode_sums`` (the compiled decoder only); int32 (N,)."""

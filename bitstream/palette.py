@@ -2,8 +2,8 @@
 
 Palettes are canonical: their colours sorted by packed value (R, G, B[, A] as a big-endian integer),
 no duplicates. Consecutive GIF frames usually share most colours or move them slightly, so a
-palette is sent as a bitmap of the previous colours it keeps plus its new colours, each coded as a
-reference to a previous colour and a small residual.
+palette is sent as the previous colours it keeps (a bitmap; version 21: a coded count and bits)
+plus its new colours, each coded as a reference to a previous colour and a small residual.
 """
 
 from __future__ import annotations
@@ -91,36 +91,62 @@ def encode_palette(
     prev = previous if previous is not None else np.zeros((0, channels), np.uint8)
     kept = np.isin(pack_colours(prev), keys)
     new = palette[~np.isin(keys, pack_colours(prev)[kept])]
-    counts, bitmap = _counts(len(keys), len(prev), profile), np.packbits(kept).tobytes()
+    counts = _counts(len(keys), len(prev), profile)
     if len(prev):
         # In the order of their references: the steps are then small and never negative, where
         # in the colours' own (R, G, B) order the references of neighbours jump back and forth.
         ref = _nearest(new, prev) if len(new) else np.zeros(0, np.int64)
         by_ref = np.argsort(ref, kind="stable")
         steps, residual = np.diff(ref[by_ref], prepend=0), new[by_ref].astype(np.int32) - prev[ref[by_ref]]
-        return counts + _coded(steps, residual, bitmap)
+        return counts + _coded(steps, residual, kept, profile)
     # Each colour from the one before: in R, G, B order, or along a path of near colours.
     return counts + min(
         (
-            _coded(None, np.diff(order.astype(np.int32), axis=0, prepend=0), bitmap)
+            _coded(None, np.diff(order.astype(np.int32), axis=0, prepend=0), kept, profile)
             for order in (new, _path(new))
         ),
         key=len,
     )
 
 
-def _coded(steps: np.ndarray | None, residual: np.ndarray, bitmap: bytes) -> bytes:
-    """The body after its counts: the scales, ``bitmap`` (the previous colours kept), then the
-    entropy-coded ``steps`` between references (None without a previous palette) and each
-    channel's ``residual``."""
+def _coded(steps: np.ndarray | None, residual: np.ndarray, kept: np.ndarray, profile: FormatProfile) -> bytes:
+    """The body after its counts: the scales, the previous colours ``kept``, then the steps
+    between references (None without a previous palette) and each channel's ``residual``; the
+    kept colours as a bitmap before the words, or (version 21) coded in the words, and the steps
+    under a zero-mean Laplace over -255..255 or (version 21) over 0..255."""
     scales = [0 if steps is None else _scale_code(steps)]
     scales += [_scale_code(residual[:, c]) for c in range(residual.shape[1])]
-    enc = entropy.FrameEncoder()
-    if steps is not None:
-        enc.encode_signed(steps, scales[0] / 8)
+    enc = entropy.FrameEncoder(profile)
+    if profile.palette_steps:
+        if len(kept):
+            _encode_kept(enc, kept)
+        if steps is not None and len(steps):
+            if steps.min() < 0:
+                raise ValueError("version 21 sends the new colours in the order of their references")
+            enc.encode_fixed(steps, _step_row(scales[0]))
+        head = bytes(scales)
+    else:
+        if steps is not None:
+            enc.encode_signed(steps, scales[0] / 8)
+        head = bytes(scales) + np.packbits(kept).tobytes()
     for c in range(residual.shape[1]):
         enc.encode_signed(residual[:, c], scales[c + 1] / 8)
-    return bytes(scales) + bitmap + enc.finish()
+    return head + enc.finish()
+
+
+def _encode_kept(enc: entropy.FrameEncoder, kept: np.ndarray) -> None:
+    """Version 21's kept colours: their number c of P under the uniform row, then, unless that
+    says all of them or none, each bit under the row (P - c, c)."""
+    count = int(kept.sum())
+    enc.encode_categorical(np.array([count], np.int32), np.ones((1, len(kept) + 1)))
+    if 0 < count < len(kept):
+        enc.encode_fixed(kept, np.array([float(len(kept) - count), float(count)]))
+
+
+def _step_row(scale: int) -> np.ndarray:
+    """Version 21's row of a reference step (0..255) at the steps' scale byte: a pixel value's
+    with mean 0."""
+    return entropy.unsigned_row_at(int(entropy.quantize_scale(np.float64(scale / 8))))
 
 
 def _path(colours: np.ndarray) -> np.ndarray:
@@ -155,19 +181,18 @@ def decode_palette(
         )
     scales = body[pos : pos + channels + 1]
     pos += channels + 1
-    nbytes = (prev_count + 7) // 8
-    bitmap = body[pos : pos + nbytes]
-    words = body[pos + nbytes :]
-    if len(bitmap) != nbytes or len(words) % 4 or 0 in scales[1:] or (prev_count and not scales[0]):
+    if 0 in scales[1:] or (prev_count and not scales[0]):
         raise FormatError("palette chunk is malformed")
-    kept = np.unpackbits(np.frombuffer(bitmap, np.uint8))[:prev_count].astype(bool)
-    n_new = count - int(kept.sum())
-    if n_new < 0:
-        raise FormatError(f"palette keeps {int(kept.sum())} colours but has only {count}")
     try:
-        dec = entropy.FrameDecoder(words, profile)
-        steps = dec.decode_signed(n_new if prev_count else 0, scales[0] / 8)
+        if profile.palette_steps:
+            kept, steps, dec = _read_kept_and_steps(body, pos, count, prev_count, scales[0], profile)
+        else:
+            kept, dec = _read_bitmap(body, pos, prev_count, profile)
+            steps = dec.decode_signed(_new_count(count, kept) if prev_count else 0, scales[0] / 8)
+        n_new = _new_count(count, kept)
         residual = np.stack([dec.decode_signed(n_new, scales[c + 1] / 8) for c in range(channels)], 1)
+    except FormatError:
+        raise
     except Exception as exc:
         if out_of_memory(exc):
             raise
@@ -185,3 +210,47 @@ def decode_palette(
     if len(keys) != count:
         raise FormatError(f"palette decodes to {len(keys)} colours, header says {count}")
     return unpack_colours(keys, channels)
+
+
+def _new_count(count: int, kept: np.ndarray) -> int:
+    n_new = count - int(kept.sum())
+    if n_new < 0:
+        raise FormatError(f"palette keeps {int(kept.sum())} colours but has only {count}")
+    return n_new
+
+
+def _read_bitmap(
+    body: bytes, pos: int, prev_count: int, profile: FormatProfile
+) -> tuple[np.ndarray, entropy.FrameDecoder]:
+    """Versions 1-20: the kept colours' bitmap, and the decoder of the words after it."""
+    nbytes = (prev_count + 7) // 8
+    bitmap, words = body[pos : pos + nbytes], body[pos + nbytes :]
+    if len(bitmap) != nbytes or len(words) % 4:
+        raise FormatError("palette chunk is malformed")
+    kept = np.unpackbits(np.frombuffer(bitmap, np.uint8))[:prev_count].astype(bool)
+    return kept, entropy.FrameDecoder(words, profile)
+
+
+def _read_kept_and_steps(
+    body: bytes, pos: int, count: int, prev_count: int, step_scale: int, profile: FormatProfile
+) -> tuple[np.ndarray, np.ndarray, entropy.FrameDecoder]:
+    """Version 21: the kept colours (their number, then a bit each unless that says all or none)
+    and the steps between references (never negative), and the decoder, whose residuals come next."""
+    words = body[pos:]
+    if len(words) % 4:
+        raise FormatError("palette chunk is malformed")
+    dec = entropy.FrameDecoder(words, profile)
+    if not prev_count:
+        return np.zeros(0, bool), np.zeros(0, np.int64), dec
+    kept_count = int(dec.decode_categorical(np.ones((1, prev_count + 1)))[0])
+    if 0 < kept_count < prev_count:
+        kept = dec.decode_fixed(np.array([float(prev_count - kept_count), float(kept_count)]), prev_count) > 0
+        if int(kept.sum()) != kept_count:
+            raise FormatError(
+                f"palette keeps {int(kept.sum())} previous colours, not the {kept_count} it says"
+            )
+    else:
+        kept = np.full(prev_count, kept_count == prev_count)
+    n_new = _new_count(count, kept)
+    steps = dec.decode_fixed(_step_row(step_scale), n_new).astype(np.int64)
+    return kept, steps, dec

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .errors import UnsupportedVersionError
 
 #: The version this build writes.
-LATEST = 20
+LATEST = 21
 
 #: The stored mode's id (FRAM ``mode``), needed by the container: its payload is raw bytes, not words.
 MODE_STORED = 5
@@ -51,6 +51,7 @@ _INTRODUCED = {
     "large_blocks": 18,  # planar inter frames' motion fields of 16x16 blocks (kind word bit 17)
     "jpeg_planes": 19,  # planar frames of kind 4: the 8x8 blocks' JPEG levels (codec.dct_coding)
     "interpolations": 20,  # planar inter frames read their references by an MPEG rule (kind word bits 18-19)
+    "palette_steps": 21,  # PLTE: new colours in their references' order (steps 0..255), kept colours coded
 }
 
 
@@ -84,6 +85,7 @@ class FormatProfile:
     large_blocks: bool
     jpeg_planes: bool
     interpolations: bool
+    palette_steps: bool
 
     @staticmethod
     def for_version(version: int) -> FormatProfile:

@@ -33,15 +33,16 @@ def chunk(kind: bytes, body: bytes) -> bytes:
     return buf.getvalue()
 
 
-def test_the_encoder_writes_version_20_with_version_11s_framing():
+def test_the_encoder_writes_version_21_with_version_11s_framing():
     """Versions 12 (error levels of raster planar planes), 13 (their refinement), 14 (raster
     inter planes in substreams), 15 (palette LZ frames), 16 (RGB planes), 17 (deeper samples),
-    18 (more pixel formats), 19 (JPEG levels) and 20 (interpolation rules) keep version 11's
-    compact framing."""
-    v12, v13, v14, v15, v16, v17, v18, v19, v20 = (
-        FormatProfile.for_version(v) for v in (12, 13, 14, 15, 16, 17, 18, 19, 20)
+    18 (more pixel formats), 19 (JPEG levels), 20 (interpolation rules) and 21 (palettes' steps
+    and kept colours coded) keep version 11's compact framing."""
+    v12, v13, v14, v15, v16, v17, v18, v19, v20, v21 = (
+        FormatProfile.for_version(v) for v in (12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
     )
-    assert CURRENT == v20 and v20.compact_framing and v20.interpolations and not v19.interpolations
+    assert CURRENT == v21 and v21.compact_framing and v21.palette_steps and not v20.palette_steps
+    assert v20.compact_framing and v20.interpolations and not v19.interpolations
     assert v19.compact_framing and v19.jpeg_planes and not v18.jpeg_planes
     assert v18.compact_framing and v18.more_formats and not v17.more_formats
     assert v17.compact_framing and v17.deep_samples and not v16.deep_samples
@@ -54,7 +55,7 @@ def test_the_encoder_writes_version_20_with_version_11s_framing():
     assert v14.substreams and not v13.substreams
     buf = io.BytesIO()
     C.write_preamble(buf)
-    assert buf.getvalue() == C.MAGIC + struct.pack("<HH", 20, 0)
+    assert buf.getvalue() == C.MAGIC + struct.pack("<HH", 21, 0)
 
 
 # ------------------------------------------------------------------------------------ varints

@@ -295,7 +295,10 @@ def test_stream_relabelled_as_another_supported_version(small_stream, small_fram
     14, a stream with such a frame is refused, one without decodes to its own frames. Version 16
     added pixel format 13 (RGB planes), version 17 deeper planar samples, version 18 more
     pixel formats, version 19 planar frames of JPEG levels and version 20 planar interpolation
-    rules, which these streams do not use: read as version 15 to 19, they are the same frames."""
+    rules, which these streams do not use: read as version 15 to 19, they are the same frames.
+    Version 21 changed only PLTE bodies, which these streams (RGB modes) have none of: read as
+    version 20, the same frames; a stream with palettes read as version 20 is refused (the
+    frames' checksums, if nothing before them)."""
     from fpcodec.bitstream.container import SUPPORTED_VERSIONS, VERSION
 
     for data, frames in ((small_stream, small_frames), (rgba_stream, rgba_frames)):
@@ -304,7 +307,7 @@ def test_stream_relabelled_as_another_supported_version(small_stream, small_fram
                 continue
             bad = bytearray(data)
             struct.pack_into("<H", bad, VERSION_OFFSET, version)
-            if version in (8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19):
+            if version in (8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20):
                 try:
                     video = decode(bytes(bad))
                 except FormatError:
@@ -312,6 +315,13 @@ def test_stream_relabelled_as_another_supported_version(small_stream, small_fram
                 assert_frames_equal(video.frames, frames)
                 continue
             decode_must_fail(bytes(bad))
+    from fpcodec.codec.io import VideoReader
+
+    gif = [f for f, _ in VideoReader(DATA / "carphone_000.gif").frames()][:2]
+    with_palettes = bytearray(encode(gif, model="last-frame"))
+    assert any(kind == b"PLTE" for kind, _ in chunk_list(bytes(with_palettes)))
+    struct.pack_into("<H", with_palettes, VERSION_OFFSET, 20)
+    decode_must_fail(bytes(with_palettes))
 
 
 def test_older_framing_relabelled_as_the_current_version_is_refused():

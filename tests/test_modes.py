@@ -24,7 +24,7 @@ def test_profiles_follow_the_format_versions() -> None:
     assert (
         SUPPORTED_VERSIONS
         == container.SUPPORTED_VERSIONS
-        == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
+        == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
     )
     assert CURRENT is rules[container.VERSION]
     assert [p.palette_frames for p in rules.values()][:6] == [False, True, True, True, True, True]
@@ -40,22 +40,23 @@ def test_profiles_follow_the_format_versions() -> None:
         True,
         True,
     ]
-    assert [p.stored_mode for p in rules.values()] == [False] * 5 + [True] * 15
-    assert [p.key_frames for p in rules.values()] == [False] * 5 + [True] * 15
-    assert [p.planar_frames for p in rules.values()] == [False] * 6 + [True] * 14
-    assert [p.repeat_context for p in rules.values()] == [False] * 7 + [True] * 13
-    assert [p.copied_blocks for p in rules.values()] == [False] * 8 + [True] * 12
-    assert [p.row_schedule for p in rules.values()] == [False] * 9 + [True] * 11
-    assert [p.compact_framing for p in rules.values()] == [False] * 10 + [True] * 10
-    assert [p.error_levels for p in rules.values()] == [False] * 11 + [True] * 9
-    assert [p.refinement for p in rules.values()] == [False] * 12 + [True] * 8
-    assert [p.substreams for p in rules.values()] == [False] * 13 + [True] * 7
-    assert [p.lz_frames for p in rules.values()] == [False] * 14 + [True] * 6
-    assert [p.rgb_planes for p in rules.values()] == [False] * 15 + [True] * 5
-    assert [p.deep_samples for p in rules.values()] == [False] * 16 + [True] * 4
-    assert [p.more_formats for p in rules.values()] == [False] * 17 + [True] * 3
-    assert [p.jpeg_planes for p in rules.values()] == [False] * 18 + [True] * 2
-    assert [p.interpolations for p in rules.values()] == [False] * 19 + [True]
+    assert [p.stored_mode for p in rules.values()] == [False] * 5 + [True] * 16
+    assert [p.key_frames for p in rules.values()] == [False] * 5 + [True] * 16
+    assert [p.planar_frames for p in rules.values()] == [False] * 6 + [True] * 15
+    assert [p.repeat_context for p in rules.values()] == [False] * 7 + [True] * 14
+    assert [p.copied_blocks for p in rules.values()] == [False] * 8 + [True] * 13
+    assert [p.row_schedule for p in rules.values()] == [False] * 9 + [True] * 12
+    assert [p.compact_framing for p in rules.values()] == [False] * 10 + [True] * 11
+    assert [p.error_levels for p in rules.values()] == [False] * 11 + [True] * 10
+    assert [p.refinement for p in rules.values()] == [False] * 12 + [True] * 9
+    assert [p.substreams for p in rules.values()] == [False] * 13 + [True] * 8
+    assert [p.lz_frames for p in rules.values()] == [False] * 14 + [True] * 7
+    assert [p.rgb_planes for p in rules.values()] == [False] * 15 + [True] * 6
+    assert [p.deep_samples for p in rules.values()] == [False] * 16 + [True] * 5
+    assert [p.more_formats for p in rules.values()] == [False] * 17 + [True] * 4
+    assert [p.jpeg_planes for p in rules.values()] == [False] * 18 + [True] * 3
+    assert [p.interpolations for p in rules.values()] == [False] * 19 + [True] * 2
+    assert [p.palette_steps for p in rules.values()] == [False] * 20 + [True]
     for field in ("palette_frames", "integer_tables", "context_counts", "palette_update", "integer_coupling"):
         assert getattr(rules[7], field)
     assert rules[7].interlaced_palette_inter

@@ -11,6 +11,7 @@ import pytest
 from fpcodec.bitstream import container
 from fpcodec.bitstream.errors import FormatError
 from fpcodec.bitstream.palette import decode_palette, encode_palette
+from fpcodec.bitstream.profile import CURRENT, FormatProfile
 from fpcodec.codec import Decoder, Encoder, decode, encode
 from fpcodec.codec import frame_coding as fc
 from fpcodec.codec import palette_coding as pc
@@ -19,6 +20,7 @@ from fpcodec.models.last_frame import LastFramePredictor
 from conftest import assert_frames_equal
 
 DATA = Path(__file__).parent / "data"
+V20 = FormatProfile.for_version(20)
 PALETTE_MODES = (fc.MODE_PALETTE_INTRA, fc.MODE_PALETTE_INTER)
 
 
@@ -143,47 +145,79 @@ def _drifted_palette(rng: np.random.Generator, prev: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([prev[::9], moved]), axis=0)
 
 
+def _parts(prev: np.ndarray, cur: np.ndarray) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """(counts field, kept mask, new colours) of ``cur`` against ``prev``."""
+    from fpcodec.bitstream import palette as bp
+
+    kept = np.isin(bp.pack_colours(prev), bp.pack_colours(cur))
+    new = cur[~np.isin(bp.pack_colours(cur), bp.pack_colours(prev[kept]))]
+    return bytes([len(cur) - 1]) + container.uvarint(len(prev)), kept, new
+
+
 def test_new_colours_are_sent_in_the_order_of_their_references() -> None:
     """Sent in canonical (R, G, B) order, the new colours' references jump back and forth; in
-    the order of their references the steps are never negative, and the body is smaller."""
+    the order of their references the steps are never negative, and the body is smaller
+    (version 20); version 21 codes those steps over 0..255 and the kept colours' bits under
+    their share: smaller again."""
     from fpcodec.bitstream import palette as bp
 
     rng = np.random.default_rng(11)
     prev = np.unique(rng.integers(0, 256, (220, 3), dtype=np.uint8), axis=0)
     cur = _drifted_palette(rng, prev)
-    kept = np.isin(bp.pack_colours(prev), bp.pack_colours(cur))
-    new = cur[~np.isin(bp.pack_colours(cur), bp.pack_colours(prev[kept]))]
+    counts, kept, new = _parts(prev, cur)
     ref = bp._nearest(new, prev)
-    counts = bytes([len(cur) - 1]) + container.uvarint(len(prev))
-    canonical = counts + bp._coded(
-        np.diff(ref, prepend=0), new.astype(np.int32) - prev[ref], np.packbits(kept).tobytes()
-    )
-    body = encode_palette(cur, prev)
-    assert np.array_equal(decode_palette(canonical, prev, 3), cur)
-    assert np.array_equal(decode_palette(body, prev, 3), cur)
-    assert len(body) < 0.95 * len(canonical), (len(body), len(canonical))
+    canonical = counts + bp._coded(np.diff(ref, prepend=0), new.astype(np.int32) - prev[ref], kept, V20)
+    v20 = encode_palette(cur, prev, V20)
+    v21 = encode_palette(cur, prev)
+    assert np.array_equal(decode_palette(canonical, prev, 3, V20), cur)
+    assert np.array_equal(decode_palette(v20, prev, 3, V20), cur)
+    assert np.array_equal(decode_palette(v21, prev, 3), cur)
+    assert len(v21) < len(v20) < 0.95 * len(canonical), (len(v21), len(v20), len(canonical))
+    with pytest.raises(ValueError):  # version 21 has no negative steps
+        bp._coded(np.diff(ref, prepend=0), new.astype(np.int32) - prev[ref], kept, CURRENT)
 
 
 def test_new_colours_decode_in_any_order_from_any_reference() -> None:
-    """What FORMAT.md promises a decoder: the new colours may come in any order, each from any
-    previous colour (the palette is their union with the kept ones, sorted)."""
+    """What FORMAT.md promises a decoder: the new colours may come in any order (version 21: any
+    whose references do not go back), each from any previous colour (the palette is their union
+    with the kept ones, sorted)."""
     from fpcodec.bitstream import palette as bp
 
     rng = np.random.default_rng(12)
     prev = np.unique(rng.integers(0, 256, (60, 3), dtype=np.uint8), axis=0)
     cur = _drifted_palette(rng, prev)
-    kept = np.isin(bp.pack_colours(prev), bp.pack_colours(cur))
-    new = cur[~np.isin(bp.pack_colours(cur), bp.pack_colours(prev[kept]))][
-        rng.permutation(len(cur) - kept.sum())
-    ]
+    counts, kept, new = _parts(prev, cur)
+    new = new[rng.permutation(len(new))]
     ref = rng.integers(0, len(prev), len(new))  # not the nearest
-    counts = bytes([len(cur) - 1]) + container.uvarint(len(prev))
-    body = counts + bp._coded(
-        np.diff(ref, prepend=0), new.astype(np.int32) - prev[ref], np.packbits(kept).tobytes()
-    )
+    body = counts + bp._coded(np.diff(ref, prepend=0), new.astype(np.int32) - prev[ref], kept, V20)
+    assert np.array_equal(decode_palette(body, prev, 3, V20), cur)
+    ref.sort()
+    body = counts + bp._coded(np.diff(ref, prepend=0), new.astype(np.int32) - prev[ref], kept, CURRENT)
     assert np.array_equal(decode_palette(body, prev, 3), cur)
-    first = bytes([len(new) - 1, 0]) + bp._coded(None, np.diff(new.astype(np.int32), axis=0, prepend=0), b"")
-    assert np.array_equal(decode_palette(first, None, 3), np.unique(new, axis=0))
+    for profile in (V20, CURRENT):
+        first = bytes([len(new) - 1, 0]) + bp._coded(
+            None, np.diff(new.astype(np.int32), axis=0, prepend=0), np.zeros(0, bool), profile
+        )
+        assert np.array_equal(decode_palette(first, None, 3, profile), np.unique(new, axis=0))
+
+
+def test_version_21_palette_bodies_are_checked() -> None:
+    """A version-21 body whose words are not whole, that claims another colour count, or that
+    refers to another previous palette is refused with a FormatError (a body cut by whole words
+    may decode to another palette: the chunk's CRC is what catches that)."""
+    rng = np.random.default_rng(14)
+    prev = np.unique(rng.integers(0, 256, (40, 3), dtype=np.uint8), axis=0)
+    cur = _drifted_palette(rng, prev)
+    body = encode_palette(cur, prev)
+    assert np.array_equal(decode_palette(body, prev, 3), cur)
+    for bad, previous in ((body[:-1], prev), (bytes([body[0] + 1]) + body[1:], prev), (body, prev[1:])):
+        with pytest.raises(FormatError):
+            decode_palette(bad, previous, 3)
+    from fpcodec.bitstream.palette import pack_colours
+
+    fresh = cur[~np.isin(pack_colours(cur), pack_colours(prev))][:5]
+    for palette in (np.unique(np.concatenate([prev, fresh]), axis=0), fresh):  # all kept, none kept
+        assert np.array_equal(decode_palette(encode_palette(palette, prev), prev, 3), palette)
 
 
 def test_a_first_palette_is_sent_along_a_path_of_near_colours_where_that_is_smaller() -> None:
@@ -198,7 +232,8 @@ def test_a_first_palette_is_sent_along_a_path_of_near_colours_where_that_is_smal
         (centres[:, None] + rng.integers(-12, 13, (6, 30, 3))).reshape(-1, 3).astype(np.uint8), axis=0
     )
     counts = bytes([len(clusters) - 1]) + container.uvarint(0)
-    in_order = counts + bp._coded(None, np.diff(clusters.astype(np.int32), axis=0, prepend=0), b"")
+    residual = np.diff(clusters.astype(np.int32), axis=0, prepend=0)
+    in_order = counts + bp._coded(None, residual, np.zeros(0, bool), CURRENT)
     body = encode_palette(clusters, None)
     assert len(body) < 0.9 * len(in_order), (len(body), len(in_order))
     assert np.array_equal(decode_palette(body, None, 3), clusters)
@@ -277,6 +312,29 @@ def test_signed_values_one_model_per_scale_gives_the_rows_words() -> None:
         assert np.array_equal(entropy.FrameDecoder(words).decode_signed(values.size, scale), values)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_symbols_under_one_fixed_row_give_the_repeated_rows_words(compiled) -> None:
+    """Version 21's reference steps (a pixel value's row with mean 0) and kept bits (a row of two)
+    are coded with one fixed model a body (``encode_fixed``): the words of that row repeated per
+    symbol (``encode_categorical``, what FORMAT.md describes), at every scale, and decoded back."""
+    from fpcodec.bitstream import entropy
+
+    rng = np.random.default_rng(8)
+    for scale_idx in range(0, len(entropy.SCALE_TABLE), 5):
+        steps = np.clip(np.round(np.abs(rng.laplace(0, entropy.SCALE_TABLE[scale_idx] + 0.5, 200))), 0, 255)
+        steps[:2] = (0, 255)
+        bits = (rng.random(90) < 0.2).astype(np.int32)
+        cases = [(steps.astype(np.int32), entropy.unsigned_row_at(scale_idx)), (bits, np.array([72.0, 18.0]))]
+        for values, row in cases:
+            fixed, repeated = entropy.FrameEncoder(compiled=compiled), entropy.FrameEncoder(compiled=compiled)
+            fixed.encode_fixed(values, row)
+            repeated.encode_categorical(values, np.tile(row, (values.size, 1)))
+            words = fixed.finish()
+            assert words == repeated.finish(), scale_idx
+            for dec in (entropy.FrameDecoder(words), entropy.FrameDecoder(words, compiled=True)):
+                assert np.array_equal(dec.decode_fixed(row, values.size), values)
+
+
 @pytest.mark.parametrize("channels", [3, 4])
 def test_nearest_previous_colour_is_the_l1_nearest_lowest_index_on_ties(channels) -> None:
     """The PLTE encoder's reference of each new colour: the broadcast L1 distances' argmin, also
@@ -295,7 +353,7 @@ def test_nearest_previous_colour_is_the_l1_nearest_lowest_index_on_ties(channels
 
 def test_palette_bits_parts_add_up_to_the_stream_palettes(tmp_path) -> None:
     """``bench.palette_bits`` splits a real clip's PLTE chunks into parts whose ideal bits come to
-    their bytes (within the coder's words), and sizes the steps in both orders."""
+    their bytes (within the coder's words), and sizes the steps in both orders and versions."""
     from fpcodec.bench.palette_bits import PaletteBits
 
     from fpcodec.codec.io import VideoReader
@@ -310,7 +368,22 @@ def test_palette_bits_parts_add_up_to_the_stream_palettes(tmp_path) -> None:
     parts.add_stream(stream)
     got = parts.bytes()
     assert parts.palettes == len(sent) >= 4 and parts.new_colours > 500
-    ideal = got["steps_by_reference"] + got["residuals"] + got["bitmap"] + got["head"]
+    ideal = got["steps_one_sided"] + got["residuals"] + got["bitmap_coded"] + got["head"]  # version 21
     assert sum(sent) - 4 * len(sent) <= ideal <= sum(sent), (ideal, sum(sent))
     assert got["steps_by_reference"] < 0.8 * got["steps_canonical"]
     assert got["steps_one_sided"] < got["steps_by_reference"] and got["bitmap_coded"] < got["bitmap"]
+
+
+def test_version_20_palette_stream_still_decodes() -> None:
+    """tests/data/v20_palette.fpc: the version-20 encoder (commit 279bedf, ``last-frame``,
+    ``keyint=2``) on carphone_000.gif's first 4 frames; version 21 codes the same frames smaller
+    (its palettes' steps over 0..255 and kept colours coded)."""
+    from fpcodec.codec.io import VideoReader
+
+    data = (DATA / "v20_palette.fpc").read_bytes()
+    assert data[8:10] == (20).to_bytes(2, "little")
+    frames = [f for f, _ in VideoReader(DATA / "carphone_000.gif").frames()][:4]
+    assert_frames_equal(decode(data).frames, frames)
+    with open(DATA / "v20_palette.fpc", "rb") as f:
+        assert sum(1 for _, _, n in Decoder(f, load_model=False).frame_records() if n) == 4
+    assert len(encode(frames, model="last-frame", keyint=2)) < len(data)
