@@ -605,8 +605,9 @@ def _signed_model(scale: float) -> constriction.stream.model.Categorical:
 
 
 def fixed_model(row: np.ndarray) -> constriction.stream.model.Categorical:
-    """The model of every symbol coded under ``row`` (``encode_fixed``); the rows of the
-    Laplace tables, which recur, are made once (``unsigned_row_at``)."""
+    """The model of every symbol coded under ``row`` (``encode_fixed``), made once a call (a
+    PLTE's two: some microseconds); the Laplace rows it is given are computed once
+    (``unsigned_row_at``)."""
     return constriction.stream.model.Categorical(np.ascontiguousarray(row, np.float64), perfect=False)
 
 
