@@ -41,8 +41,8 @@ def _bits(table: np.ndarray, values: np.ndarray, lo: int) -> float:
     return float(table[values - lo].sum()) if len(values) else 0.0
 
 
-def _table(scale_idx: int, lo: int, hi: int) -> np.ndarray:
-    row = entropy.table_rows(np.zeros(1, np.int64), np.full(1, scale_idx, np.int64), lo, hi)[0]
+def _bits_of(row: np.ndarray) -> np.ndarray:
+    """Each value's ideal bits under a row of the coder's tables."""
     return -np.log2(row / row.sum())
 
 
@@ -53,8 +53,8 @@ class PaletteBits:
         self.bits = dict.fromkeys(PARTS, 0.0)
         self.palettes = self.new_colours = 0
         indices = sorted({int(entropy.quantize_scale(np.float64(b / 8))) for b in range(1, 256)})
-        self._signed = {i: _table(i, -255, 255) for i in indices}
-        self._one_sided = {i: _table(i, 0, 255) for i in indices}
+        self._signed = {i: _bits_of(entropy._signed_row_at(i)) for i in indices}  # version 20's steps
+        self._one_sided = {i: _bits_of(entropy.unsigned_row_at(i)) for i in indices}  # version 21's
 
     @staticmethod
     def _index(values: np.ndarray) -> int:
@@ -65,9 +65,7 @@ class PaletteBits:
 
     def add(self, palette: np.ndarray, previous: np.ndarray | None) -> None:
         prev = previous if previous is not None else np.zeros((0, palette.shape[1]), np.uint8)
-        keys = bp.pack_colours(palette)
-        kept = np.isin(bp.pack_colours(prev), keys)
-        new = palette[~np.isin(keys, bp.pack_colours(prev)[kept])]
+        kept, new = bp.kept_and_new(palette, prev)
         self.palettes += 1
         self.new_colours += len(new)
         self.bits["head"] += 8 * (len(bp._counts(len(palette), len(prev), bp.CURRENT)) + 1 + palette.shape[1])
@@ -110,6 +108,13 @@ class PaletteBits:
                 if palette is not None:
                     before = palette
 
+    def absorb(self, other: "PaletteBits") -> None:
+        """Add ``other``'s sums to these (a total over streams, each decoded once)."""
+        for part, bits in other.bits.items():
+            self.bits[part] += bits
+        self.palettes += other.palettes
+        self.new_colours += other.new_colours
+
     def bytes(self) -> dict[str, float]:
         return {part: round(bits / 8, 1) for part, bits in self.bits.items()}
 
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.streams:
         one = PaletteBits()
         one.add_stream(path)
-        total.add_stream(path)
+        total.absorb(one)
         print(f"{path.name}: {one.palettes} palettes, {one.new_colours} new colours, bytes {one.bytes()}")
     print(f"TOTAL: {total.palettes} palettes, {total.new_colours} new colours, bytes {total.bytes()}")
     if args.json:

@@ -55,6 +55,14 @@ def _nearest(colours: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return d.argmin(axis=1)
 
 
+def kept_and_new(palette: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(which colours of ``previous`` ``palette`` keeps, (P,) bool; its other colours, in
+    canonical order): what a PLTE body sends."""
+    keys, previous_keys = pack_colours(palette), pack_colours(previous)
+    kept = np.isin(previous_keys, keys)
+    return kept, palette[~np.isin(keys, previous_keys[kept])]
+
+
 def _counts(count: int, prev_count: int, profile: FormatProfile) -> bytes:
     """The body's first field: colour count and the previous palette's size (version 11: the count
     less one in a byte, then the previous size as a varint)."""
@@ -86,12 +94,9 @@ def encode_palette(
     previous palette, each new colour is coded as its difference from the one before. The decoder
     sorts the colours it rebuilds, so the order of the new ones is the encoder's choice (see below).
     """
-    channels = palette.shape[1]
-    keys = pack_colours(palette)
-    prev = previous if previous is not None else np.zeros((0, channels), np.uint8)
-    kept = np.isin(pack_colours(prev), keys)
-    new = palette[~np.isin(keys, pack_colours(prev)[kept])]
-    counts = _counts(len(keys), len(prev), profile)
+    prev = previous if previous is not None else np.zeros((0, palette.shape[1]), np.uint8)
+    kept, new = kept_and_new(palette, prev)
+    counts = _counts(len(palette), len(prev), profile)
     if len(prev):
         # In the order of their references: the steps are then small and never negative, where
         # in the colours' own (R, G, B) order the references of neighbours jump back and forth.
@@ -140,7 +145,12 @@ def _encode_kept(enc: entropy.FrameEncoder, kept: np.ndarray) -> None:
     count = int(kept.sum())
     enc.encode_categorical(np.array([count], np.int32), np.ones((1, len(kept) + 1)))
     if 0 < count < len(kept):
-        enc.encode_fixed(kept, np.array([float(len(kept) - count), float(count)]))
+        enc.encode_fixed(kept, _kept_row(count, len(kept)))
+
+
+def _kept_row(count: int, total: int) -> np.ndarray:
+    """Version 21's row of each kept bit where ``count`` of the ``total`` previous colours are kept."""
+    return np.array([float(total - count), float(count)])
 
 
 def _step_row(scale: int) -> np.ndarray:
@@ -244,7 +254,7 @@ def _read_kept_and_steps(
         return np.zeros(0, bool), np.zeros(0, np.int64), dec
     kept_count = int(dec.decode_categorical(np.ones((1, prev_count + 1)))[0])
     if 0 < kept_count < prev_count:
-        kept = dec.decode_fixed(np.array([float(prev_count - kept_count), float(kept_count)]), prev_count) > 0
+        kept = dec.decode_fixed(_kept_row(kept_count, prev_count), prev_count) > 0
         if int(kept.sum()) != kept_count:
             raise FormatError(
                 f"palette keeps {int(kept.sum())} previous colours, not the {kept_count} it says"

@@ -149,8 +149,7 @@ def _parts(prev: np.ndarray, cur: np.ndarray) -> tuple[bytes, np.ndarray, np.nda
     """(counts field, kept mask, new colours) of ``cur`` against ``prev``."""
     from fpcodec.bitstream import palette as bp
 
-    kept = np.isin(bp.pack_colours(prev), bp.pack_colours(cur))
-    new = cur[~np.isin(bp.pack_colours(cur), bp.pack_colours(prev[kept]))]
+    kept, new = bp.kept_and_new(cur, prev)
     return bytes([len(cur) - 1]) + container.uvarint(len(prev)), kept, new
 
 
