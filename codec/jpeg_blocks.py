@@ -119,13 +119,21 @@ def dequantize(levels: np.ndarray, steps: np.ndarray) -> np.ndarray:
     return natural.reshape(*levels.shape[:-1], N, N)
 
 
-#: ``rebuild`` works through this many blocks at a time (the IDCT's integer temporaries are some
-#: 130 bytes a sample; a frame's worth would be a 1080p frame's 270 MB).
+#: ``rebuild_reference`` works through this many blocks at a time (the IDCT's integer temporaries
+#: are some 130 bytes a sample; a frame's worth would be a 1080p frame's 270 MB).
 REBUILD_BLOCKS = 4096
 
 
 def rebuild(levels: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """The blocks (..., 8, 8), uint8, that a JPEG decoder makes of ``levels`` (..., 64)."""
+    """The blocks (..., 8, 8), uint8, that a JPEG decoder makes of ``levels`` (..., 64): compiled
+    (``jpeg_kernel``), the same samples as ``rebuild_reference``."""
+    from . import jpeg_kernel  # numba: loaded on first use
+
+    return jpeg_kernel.rebuild(levels, steps)
+
+
+def rebuild_reference(levels: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """``rebuild`` in numpy (``idct``), for testing the kernel."""
     flat = levels.reshape(-1, N * N)
     out = np.empty((flat.shape[0], N, N), np.uint8)
     for start in range(0, flat.shape[0], REBUILD_BLOCKS):
@@ -232,13 +240,23 @@ SETTLE_BLOCKS = 48
 
 
 def _settle_steps(levels: np.ndarray, values: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
+    """``_settle_steps_reference``, compiled (``jpeg_kernel.settle_steps``): the same steps and
+    levels, in place."""
+    from . import jpeg_kernel  # numba: loaded on first use
+
+    jpeg_kernel.settle_steps(levels, values, flat, steps, SETTLE_SPAN, SETTLE_BLOCKS)
+
+
+def _settle_steps_reference(
+    levels: np.ndarray, values: np.ndarray, flat: np.ndarray, steps: np.ndarray
+) -> None:
     """Each position's step (and the levels, in place) moved to a near one (SETTLE_SPAN) where
     that rebuilds more samples (of SETTLE_BLOCKS of the blocks it changes): the bits that choose
     a step cannot tell 32 from 33 where most levels are 1 and the decoder's rounding moves a lone
     coefficient's value by 1 or 2. Only positions where a block that does not rebuild has a
     nonzero level are tried, and only the blocks whose coefficient the other step changes are
     rebuilt."""
-    wrong = _wrong(levels, flat, steps) > 0
+    wrong = _wrong_reference(levels, flat, steps) > 0
     for z in range(N * N):
         if not np.any(levels[wrong, z]):
             continue
@@ -252,10 +270,13 @@ def _settle_steps(levels: np.ndarray, values: np.ndarray, flat: np.ndarray, step
             moved[:, z] = trial[sample]
             at_q = steps.copy()
             at_q[z] = q
-            if _wrong(moved, flat[sample], at_q).sum() < _wrong(levels[sample], flat[sample], steps).sum():
+            if (
+                _wrong_reference(moved, flat[sample], at_q).sum()
+                < _wrong_reference(levels[sample], flat[sample], steps).sum()
+            ):
                 steps[z] = q
                 levels[:, z] = trial
-                wrong[changed] = _wrong(levels[changed], flat[changed], steps) > 0
+                wrong[changed] = _wrong_reference(levels[changed], flat[changed], steps) > 0
 
 
 #: Rounds of ``_refine``.
@@ -293,7 +314,14 @@ def _refine(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
 
 def _wrong(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """Per block (levels (blocks, 64), samples (blocks, 64)), how many samples it does not rebuild."""
-    return np.count_nonzero(rebuild(levels, steps).reshape(-1, N * N) != flat, axis=1)
+    from . import jpeg_kernel  # numba: loaded on first use
+
+    return jpeg_kernel.wrong_counts(levels, flat, steps)
+
+
+def _wrong_reference(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """``_wrong`` in numpy (``rebuild_reference``)."""
+    return np.count_nonzero(rebuild_reference(levels, steps).reshape(-1, N * N) != flat, axis=1)
 
 
 def _chosen(usable: np.ndarray, most: int) -> np.ndarray:
