@@ -9,16 +9,22 @@ such a frame's encoding time. ``PlanarProbe`` remembers how each group fared on 
 where it was estimated and leaves it out while it is far from winning (below), for at most
 PROBE - 1 frames in a row, and not once the frame's content moves: the luma motion search's total cost (a
 block's sum of absolute differences plus its vector's cost, taken before the kinds are
-estimated) leaving a factor of JUMP of that frame's. A scene cut raises it, a still frame
-lowers it; either is when another kind may win (on bigbuckbunny a frame whose motion cost fell
-to a sixth was coarse-to-fine inter's, 27 % below raster inter).
+estimated) leaving a factor of JUMP of the costs of the last REMEMBERED frames where the group
+was estimated. A scene cut raises it, a still frame lowers it; either is when coarse-to-fine
+inter may win (on bigbuckbunny a frame whose motion cost fell to a sixth was coarse-to-fine
+inter's, 27 % below raster inter). Two costs, not one: in video whose frames alternate between
+nearly repeated and moving (a held-out clip, fillets_intro: inter estimates of 15 and 150 kbit in
+turn) every frame left a factor of JUMP of the one before, and every kind was estimated on every
+frame; a frame near a remembered cost now goes by what the group did at the latest such one.
 
 The intra kinds' rule compares their last estimate with this frame's best inter estimate rather
 than asking whether they lost last time: an intra frame's cost moves slowly within a scene, and
 where the inter estimates climb frame by frame (a held-out clip, forensics_dog, where intra then
 won three frames) a rule that only asked left them out and cost 1.1 % (an earlier form, reverted,
 1.5 %: bench/results/tried_2026-12-04.md, section 4). How this rule was chosen and measured:
-bench/results/speed_cli/ab_planar_encoder_2026-12-04.md.
+bench/results/speed_cli/ab_planar_encoder_2026-12-04.md. Only a rise of the motion cost by
+JUMP brings the intra kinds back early: where it falls, the references predict the frame better,
+and this frame's best inter estimate, which their rule reads, already says so.
 
 Version 18's two motion field sizes are two more groups: raster inter with the (merged) 8x8
 and with the 16x16 field. The 16x16 search runs on every inter frame (the 8x8 field merges from
@@ -67,8 +73,12 @@ _MARGINS = {CTF_INTER: CTF_MARGIN, SMALL_BLOCKS: BLOCK_MARGIN, LARGE_BLOCKS: BLO
 INTRA_MARGIN = 0.2
 #: A group left out is estimated again on the PROBE-th frame at the latest.
 PROBE = 8
-#: ... or as soon as the luma motion cost leaves a factor of JUMP of the one it was last estimated at.
+#: ... or as soon as the luma motion cost leaves a factor of JUMP of those it was last estimated at
+#: (the intra kinds: rises above JUMP times the last one).
 JUMP = 1.5
+#: How many of a group's last estimates (their motion cost, and whether the group lost there) the
+#: probe remembers.
+REMEMBERED = 2
 #: JPEG levels (version 19): after a frame whose JPEG levels came to at most JPEG_MARGIN times the
 #: other kinds' best estimate, the next frames that are JPEG levels skip estimating the other
 #: kinds, PROBE - 1 in a row at most (on the dev clips made Motion JPEG, the JPEG levels' streams
@@ -116,6 +126,13 @@ class _Memory:
     lost: bool = False  # whether it lost by its margin there
     motion_cost: float = 0.0  # that frame's luma motion cost
     skipped: int = 0  # frames since, where it was left out
+    #: (luma motion cost, lost) of the last REMEMBERED frames where it was estimated, oldest first
+    history: list[tuple[float, bool]] = field(default_factory=list)
+
+    def near(self, motion_cost: float) -> list[bool]:
+        """Whether the group lost, at each remembered estimate (oldest first) whose motion cost is
+        within a factor of JUMP of ``motion_cost``."""
+        return [lost for cost, lost in self.history if cost / JUMP <= motion_cost <= cost * JUMP]
 
 
 @dataclass
@@ -172,11 +189,14 @@ class PlanarProbe:
         m = self.groups[group]
         if m.bits is None or m.skipped + 1 >= PROBE:
             return True
-        if motion_cost is not None and not m.motion_cost / JUMP <= motion_cost <= m.motion_cost * JUMP:
-            return True
         if group == INTRA:
+            if motion_cost is not None and motion_cost > m.motion_cost * JUMP:
+                return True
             return best_inter is None or m.bits < (1 + INTRA_MARGIN) * best_inter
-        return not m.lost
+        if motion_cost is None:
+            return not m.lost
+        near = m.near(motion_cost)
+        return not near or not near[-1]  # the latest estimate at a like cost decides
 
     def update(self, group: str, bits: float | None, best: float, motion_cost: float) -> None:
         """Learn from an inter frame: ``group``'s best estimate (None: left out) and the best it is
@@ -189,3 +209,4 @@ class PlanarProbe:
         m.lost = bits >= (1 + _MARGINS.get(group, CTF_MARGIN)) * best  # the intra kinds use bits
         m.motion_cost = motion_cost
         m.skipped = 0
+        m.history = [*m.history, (motion_cost, m.lost)][-REMEMBERED:]

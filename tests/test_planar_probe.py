@@ -38,7 +38,31 @@ def test_a_jump_of_the_motion_cost_brings_a_group_back(group: str) -> None:
     assert not probe.worth(group, 1000.0 * JUMP, 100.0)
     assert not probe.worth(group, 1000.0 / JUMP, 100.0)
     assert probe.worth(group, 1000.0 * JUMP * 1.01, 100.0)  # a scene cut
-    assert probe.worth(group, 1000.0 / JUMP / 1.01, 100.0)  # a still frame
+    # A still frame: coarse-to-fine inter may win there; the intra kinds cannot gain on the
+    # references, and their rule reads this frame's best inter estimate.
+    assert probe.worth(group, 1000.0 / JUMP / 1.01, 100.0) == (group == CTF_INTER)
+
+
+def test_alternating_motion_goes_by_the_estimate_at_a_like_cost() -> None:
+    """Frames that alternate between nearly repeated (low motion cost) and moving (high): once
+    coarse-to-fine inter lost at both costs it is left out of both kinds of frames; where it did
+    not lose at one, frames like that one estimate it again."""
+    probe = PlanarProbe()
+    low, high = 1000.0, 1000.0 * JUMP * 3
+    probe.update(CTF_INTER, 130.0, 100.0, low)
+    assert probe.worth(CTF_INTER, high)  # nothing known at this cost yet
+    probe.update(CTF_INTER, 130.0, 100.0, high)
+    for _ in range(3):
+        assert not probe.worth(CTF_INTER, low) and not probe.worth(CTF_INTER, high)
+        probe.update(CTF_INTER, None, 100.0, low)
+    probe = PlanarProbe()
+    probe.update(CTF_INTER, 100.0, 100.0, low)  # won at the low cost
+    probe.update(CTF_INTER, 130.0, 100.0, high)  # lost at the high one
+    assert probe.worth(CTF_INTER, low) and not probe.worth(CTF_INTER, high)
+    # Only the last REMEMBERED estimates count: a third cost pushes the first out.
+    probe.update(CTF_INTER, 130.0, 100.0, high * JUMP * 3)
+    assert probe.worth(CTF_INTER, low)
+    assert len(probe.groups[CTF_INTER].history) == planar_probe.REMEMBERED == 2
 
 
 def test_coarse_to_fine_inter_left_out_after_losing_by_its_margin() -> None:
