@@ -327,7 +327,7 @@ def fit_frame(planes: list[np.ndarray]) -> list[PlaneCode] | None:
     values do not say so, or a plane's exceptions are above MAX_MISS_SHARE)."""
     out = []
     for k, plane in enumerate(planes):
-        fit = jpeg_blocks.fit(plane, gate=k == 0)
+        fit = jpeg_blocks.fit(plane, gate=k == 0, hints=[code.fit.steps for code in out[1:]])  # chroma's
         if fit is None or fit.misses.size > MAX_MISS_SHARE * plane.size:
             return None
         out.append(PlaneCode(fit, plane))

@@ -8,13 +8,16 @@ times smaller (the JPEG file's size). When FFmpeg (PyAV) decodes JPEG, each bloc
 same integers (FFmpeg's ``simple_idct_template.c``, 8 bits: its row pass with the DC-only
 shortcut, its column pass), so a plane rebuilt from the right coefficients is the decoded plane,
 sample for sample. The encoder finds the coefficients by a forward DCT of each block and the
-quantization steps that the values fall on (``fit``); what does not rebuild (another decoder's
-IDCT, partial blocks at the edges) is coded as exceptions by ``codec.dct_coding``. Everything the
-decoder computes is integer arithmetic.
+quantization steps that the values fall on, or libjpeg's tables where those rebuild more
+(``fit``); a partial block at the plane's right or bottom edge is fitted to its visible samples
+only, as libjpeg padded it; what still does not rebuild (another decoder's IDCT, a level
+rounding could not find) is coded as exceptions by ``codec.dct_coding``. Everything the decoder
+computes is integer arithmetic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -194,10 +197,12 @@ STEP_BLOCKS = 4096
 DC_BLOCKS = 1024
 
 
-def fit(plane: np.ndarray, gate: bool = True) -> Fit | None:
+def fit(plane: np.ndarray, gate: bool = True, hints: Sequence[np.ndarray] = ()) -> Fit | None:
     """The plane's quantization steps and levels, or None where its blocks do not look
     JPEG-decoded (an 8-bit plane only; ``gate``: by its DC values, MIN_DC_STEP and DC_SPREAD,
-    before the work of the other steps; a frame's first plane decides for the frame)."""
+    before the work of the other steps; a frame's first plane decides for the frame). ``hints``:
+    other planes' steps, tried as the IJG tables are (``_other_steps``): a JPEG's two chroma
+    planes usually share a table."""
     if plane.dtype != np.uint8:
         return None
     b = blocks(plane)
@@ -221,15 +226,136 @@ def fit(plane: np.ndarray, gate: bool = True) -> Fit | None:
         values[start : start + REBUILD_BLOCKS] = _forward(
             flat[start : start + REBUILD_BLOCKS].reshape(-1, N, N)
         )
-    levels = np.round(values / steps).astype(np.int64)
-    for _ in range(SETTLE_SWEEPS):
-        _settle_steps(levels, values, flat, steps)
-    _refine(levels, flat, steps)
+    target = _visible_samples(flat, *plane.shape)
+    found = steps.copy()  # as read off the values, before settling
+    levels, steps, cost = _settled(steps, values, target, flat)
+    if cost[1] > TABLES_FROM * plane.size:  # samples left unrebuilt: other steps may do better
+        seen = np.count_nonzero(np.abs(sample) > NOISE, axis=0)
+        seen[0] = dc.size
+        for other in _other_steps(found, seen, values, target, hints):
+            tried = _settled(other, values, target, flat)
+            if tried[2][0] < cost[0]:  # the first of equal costs stays
+                levels, steps, cost = tried
     levels = levels.reshape(*b.shape[:2], N * N)
     rebuilt = unblocks(rebuild(levels, steps), *plane.shape)
     misses = np.flatnonzero(rebuilt.ravel() != plane.ravel())
     deltas = plane.ravel()[misses].astype(np.int64) - rebuilt.ravel()[misses]
     return Fit(steps, levels, misses, deltas)
+
+
+#: IJG's (libjpeg's) example quantization tables, JPEG Annex K, in natural order: luma, chroma.
+#: libjpeg, and most software that writes JPEGs through it, scales them by the quality setting.
+IJG_BASE = (
+    np.array(
+        [
+            16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+            14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+            18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+            49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+        ],
+        np.int64,
+    ),
+    np.array(
+        [
+            17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
+            24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99,
+        ]
+        + [99] * 32,
+        np.int64,
+    ),
+)  # fmt: skip
+
+
+def ijg_table(base: np.ndarray, quality: int) -> np.ndarray:
+    """``base`` scaled to ``quality`` (1..100) as libjpeg's ``jpeg_quality_scaling`` and
+    ``jpeg_add_quant_table`` do (baseline: steps 1..255), in zigzag order."""
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return np.clip((base * scale + 50) // 100, 1, MAX_STEP)[ZIGZAG]
+
+
+#: Every IJG table: (2 x 100, 64), zigzag order.
+_IJG_TABLES = np.array([ijg_table(base, q) for base in IJG_BASE for q in range(1, 101)])
+#: Where the steps found leave more than TABLES_FROM of a plane's samples unrebuilt, other steps
+#: are fitted too (``_other_steps``). A position's step found from at least TABLE_SEEN values
+#: beyond NOISE counts as known; the IJG tables whose steps agree best with at least TABLE_KNOWN
+#: known positions, on at least TABLE_AGREEMENT of them, are candidates (a small plane knows few
+#: positions, which many qualities' tables share), and the TABLE_TRIES least costly before
+#: settling are fitted, fewer in a plane of more than TABLE_SAMPLES / TABLE_TRIES samples (as
+#: many as fit TABLE_SAMPLES, one at least): the bits before settling rank them only roughly.
+TABLES_FROM = 0.002
+TABLE_SEEN = 4
+TABLE_KNOWN = 3
+TABLE_AGREEMENT = 0.6
+TABLE_TRIES = 16
+TABLE_SAMPLES = 1 << 18
+
+
+def _other_steps(
+    steps: np.ndarray,
+    seen: np.ndarray,
+    values: np.ndarray,
+    target: np.ndarray,
+    hints: Sequence[np.ndarray] = (),
+) -> list[np.ndarray]:
+    """Other steps worth a fit where the steps found position by position leave samples
+    unrebuilt: the ``hints`` and the IJG tables that agree best with the known positions, the
+    TABLE_TRIES of them that cost the plane least before settling (``_table_bits``). Why: a
+    position's step is read off the values it has, and a small plane (a thumbnail, a 4:2:0
+    chroma plane) has few beyond the noise at the high frequencies, or a divisor of the true
+    step fits its few DC values as well; most JPEGs were quantized by one of these tables (a
+    77x53 libjpeg image: its luma DC step found as 4 where its table has 8, chroma steps of 1
+    and 255 where its table has 9 and 24, 3 % of a chroma plane's samples exceptions; 0 with
+    the table)."""
+    tries = [np.asarray(h, np.int64) for h in hints]
+    known = seen >= TABLE_SEEN
+    if known.sum() >= TABLE_KNOWN:
+        agreement = (_IJG_TABLES[:, known] == steps[known]).mean(axis=1)
+        if agreement.max() >= TABLE_AGREEMENT:
+            tries += list(_IJG_TABLES[np.flatnonzero(agreement == agreement.max())])
+    tries = [t for t in tries if not np.array_equal(t, steps)]
+    bits = [_table_bits(t, values, target) for t in tries]
+    most = min(TABLE_TRIES, max(1, TABLE_SAMPLES // target.size))  # a small plane's fits are cheap
+    return [tries[k].copy() for k in np.argsort(bits, kind="stable")[:most]]
+
+
+def _settled(
+    steps: np.ndarray, values: np.ndarray, target: np.ndarray, padded: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[float, int]]:
+    """(levels, steps, (cost in bits, samples unrebuilt)) of the blocks' ``values`` rounded to
+    ``steps`` (changed in place), then settled, refined at the edges and nudged."""
+    levels = np.round(values / steps).astype(np.int64)
+    for _ in range(SETTLE_SWEEPS):
+        _settle_steps(levels, values, target, steps)
+    _refine(levels, target, steps)
+    _refine_edges(levels, target, steps, padded)
+    _nudge(levels, target, steps)
+    wrong = int(_wrong(levels, target, steps).sum())
+    return levels, steps, (float(np.log2(2 * np.abs(levels) + 1).sum()) + MISS_BITS * wrong, wrong)
+
+
+def _table_bits(steps: np.ndarray, values: np.ndarray, target: np.ndarray) -> float:
+    """What ``steps`` cost the plane, roughly: each rounded level's log2(2 |level| + 1) bits (as
+    ``_costs`` counts them) and MISS_BITS for each sample its blocks do not rebuild. A step of 1
+    rebuilds everything at that position and pays for it in levels."""
+    levels = np.round(values / steps).astype(np.int64)
+    return float(np.log2(2 * np.abs(levels) + 1).sum() + MISS_BITS * _wrong(levels, target, steps).sum())
+
+
+def _visible_samples(flat: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The blocks' samples (blocks, 64) as int16, -1 where a block of the last row or column
+    reaches past the plane: what the levels must rebuild. A JPEG decoder's edge block is the IDCT
+    of a whole block whose hidden part the encoder filled from its own (unquantized) edge, so
+    the decoded edge repeated (``blocks``) is close to it but not it: rebuilding that too made
+    every edge block of an odd-sized plane an exception (a 333x251 4:2:0 JPEG's chroma planes
+    missed 2 % of their samples, all at the edges, and the frame was refused)."""
+    target = flat.astype(np.int16)
+    rows, cols = -(-height // N), -(-width // N)
+    if height % N == 0 and width % N == 0:
+        return target
+    grid = target.reshape(rows, cols, N, N)
+    grid[-1, :, height - (rows - 1) * N :, :] = -1
+    grid[:, -1, :, width - (cols - 1) * N :] = -1
+    return target
 
 
 #: ``_settle_steps`` tries the steps this far from each chosen one, on at most SETTLE_BLOCKS of
@@ -288,13 +414,14 @@ def _refine(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
     back-projection: the unclipped IDCT of the levels, moved by what the rebuilt block misses of
     the samples (and to at most 0 or at least 255 where the decoder clipped), gives the next
     levels; a block takes them once they rebuild it better. Where a step is 1 or 2, or the
-    decoder clipped, rounding the forward DCT is off by a level now and then."""
+    decoder clipped, rounding the forward DCT is off by a level now and then. Samples outside
+    the plane (-1 in ``flat``, ``_visible_samples``) are left free: the IDCT's own values there."""
     wrong = _wrong(levels, flat, steps)
     todo = np.flatnonzero(wrong)
     if todo.size == 0:
         return
     target = flat[todo].reshape(-1, N, N).astype(np.float64)
-    low, high = target == 0, target == 255
+    low, high, free = target == 0, target == 255, target < 0
     trial = levels[todo]
     best = wrong[todo]
     for _ in range(REFINE_ROUNDS):
@@ -303,6 +430,7 @@ def _refine(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
         x = _C.T @ coeffs.reshape(-1, N, N) @ _C + 128.0
         rebuilt = rebuild(trial, steps).astype(np.float64)
         y = np.where(low, np.minimum(x, 0.0), np.where(high, np.maximum(x, 255.0), x + target - rebuilt))
+        y = np.where(free, x, y)
         trial = np.round(_forward_float(y) / steps).astype(np.int64)
         now = _wrong(trial, flat[todo], steps)
         better = now < best
@@ -312,8 +440,81 @@ def _refine(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
             return
 
 
+#: Rounds of ``_refine_edges``.
+EDGE_ROUNDS = 8
+
+
+def _refine_edges(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray, padded: np.ndarray) -> None:
+    """Levels of the edge blocks (samples outside the plane: -1 in ``flat``) that do not rebuild,
+    found again (in place) as a JPEG encoder made them: its block was the visible samples with
+    the last visible row and column repeated over the rest (libjpeg pads so), so the levels are
+    the rounded DCT of such a block. Starting from the decoded samples repeated (``padded``,
+    ``blocks``' edge padding), each round moves the visible samples by what the rebuilt block
+    misses of them, repeats them again and rounds again; a block takes the levels once they
+    rebuild it better."""
+    free = (flat < 0).reshape(-1, N, N)
+    wrong = _wrong(levels, flat, steps)
+    todo = np.flatnonzero(free.any(axis=(1, 2)) & (wrong > 0))
+    if todo.size == 0:
+        return
+    target = flat[todo].reshape(-1, N, N).astype(np.float64)
+    visible = ~free[todo]
+    rows = visible[:, :, 0].sum(axis=1)  # visible rows and columns of each block
+    cols = visible[:, 0, :].sum(axis=1)
+    row_of = np.minimum(np.arange(N)[None, :], rows[:, None] - 1)  # (blocks, 8): the row repeated there
+    col_of = np.minimum(np.arange(N)[None, :], cols[:, None] - 1)
+    pick = np.arange(todo.size)[:, None, None], row_of[:, :, None], col_of[:, None, :]
+    samples = padded[todo].reshape(-1, N, N).astype(np.float64)
+    best = wrong[todo]
+    for _ in range(EDGE_ROUNDS):
+        trial = np.round(_forward_float(samples) / steps).astype(np.int64)
+        rebuilt = rebuild(trial, steps).astype(np.float64)
+        now = np.count_nonzero((rebuilt != target) & visible, axis=(1, 2))
+        better = now < best
+        levels[todo[better]] = trial[better]
+        best = np.minimum(best, now)
+        if not best.any():
+            return
+        samples = np.where(visible, samples + target - rebuilt, samples)[pick]
+
+
+#: Rounds of ``_nudge``: each moves one level of a block by 1.
+NUDGE_ROUNDS = 8
+
+
+def _nudge(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
+    """The blocks that still do not rebuild after ``_refine``, their levels moved (in place) one
+    at a time by 1, the move that rebuilds the most samples first, while a move rebuilds more
+    (NUDGE_ROUNDS at most): rounding the forward DCT leaves a level or two off by one, and
+    back-projection, which moves every level at once, often cannot take one back alone.
+    Compiled (``jpeg_kernel.nudge_levels``; ``_nudge_reference`` in numpy)."""
+    from . import jpeg_kernel  # numba: loaded on first use
+
+    todo = np.flatnonzero(_wrong(levels, flat, steps))
+    if todo.size:
+        jpeg_kernel.nudge_levels(levels, flat, steps, todo, NUDGE_ROUNDS)
+
+
+def _nudge_reference(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
+    """``_nudge`` in numpy, move for move (for testing the kernel)."""
+    for b in np.flatnonzero(_wrong_reference(levels, flat, steps)):
+        now = int(_wrong_reference(levels[b : b + 1], flat[b : b + 1], steps)[0])
+        for _ in range(NUDGE_ROUNDS):
+            if now == 0:
+                break
+            trials = np.repeat(levels[b : b + 1], 128, axis=0)
+            trials[np.arange(128), np.arange(128) // 2] += np.tile([-1, 1], 64)
+            counts = _wrong_reference(trials, np.repeat(flat[b : b + 1], 128, axis=0), steps)
+            k = int(np.argmin(counts))
+            if counts[k] >= now:
+                break
+            levels[b] = trials[k]
+            now = int(counts[k])
+
+
 def _wrong(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """Per block (levels (blocks, 64), samples (blocks, 64)), how many samples it does not rebuild."""
+    """Per block (levels (blocks, 64), samples (blocks, 64), -1 outside the plane), how many
+    samples it does not rebuild."""
     from . import jpeg_kernel  # numba: loaded on first use
 
     return jpeg_kernel.wrong_counts(levels, flat, steps)
@@ -321,7 +522,8 @@ def _wrong(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> np.ndarra
 
 def _wrong_reference(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """``_wrong`` in numpy (``rebuild_reference``)."""
-    return np.count_nonzero(rebuild_reference(levels, steps).reshape(-1, N * N) != flat, axis=1)
+    rebuilt = rebuild_reference(levels, steps).reshape(-1, N * N)
+    return np.count_nonzero((rebuilt != flat) & (flat >= 0), axis=1)
 
 
 def _chosen(usable: np.ndarray, most: int) -> np.ndarray:

@@ -103,29 +103,24 @@ def _rebuild(levels, steps, zigzag, out):  # pragma: no cover - compiled
     return out
 
 
-@numba.njit(cache=True, nogil=True)
-def _wrong(levels, flat, steps, zigzag, out):  # pragma: no cover - compiled
-    rows = np.empty(64, np.int64)
-    samples = np.empty(64, np.int64)
-    for b in range(levels.shape[0]):
-        _block(levels, b, steps, zigzag, rows, samples)
-        count = 0
-        for k in range(64):
-            if samples[k] != flat[b, k]:
-                count += 1
-        out[b] = count
-    return out
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def _block_wrong(levels, b, flat, steps, zigzag, rows, samples):  # pragma: no cover - compiled
     """How many samples of block b the levels do not rebuild."""
     _block(levels, b, steps, zigzag, rows, samples)
     count = 0
     for k in range(64):
-        if samples[k] != flat[b, k]:
+        if flat[b, k] >= 0 and samples[k] != flat[b, k]:  # -1: outside the plane, any sample
             count += 1
     return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _wrong(levels, flat, steps, zigzag, out):  # pragma: no cover - compiled
+    rows = np.empty(64, np.int64)
+    samples = np.empty(64, np.int64)
+    for b in range(levels.shape[0]):
+        out[b] = _block_wrong(levels, b, flat, steps, zigzag, rows, samples)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -177,12 +172,61 @@ def _settle(levels, values, flat, steps, zigzag, span, max_step, most):  # pragm
                     wrong[b] = _block_wrong(levels, b, flat, steps, zigzag, rows, samples) > 0
 
 
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _nudge(levels, flat, steps, zigzag, todo, rounds):  # pragma: no cover - compiled
+    """``jpeg_blocks._nudge_reference``: per block of ``todo``, up to ``rounds`` times, the one
+    level moved by 1 (positions in order, -1 before +1) that leaves the fewest samples unrebuilt,
+    where that is fewer than now (the first such kept); blocks are independent."""
+    for t in numba.prange(todo.size):
+        b = todo[t]
+        rows = np.empty(64, np.int64)
+        samples = np.empty(64, np.int64)
+        now = _block_wrong(levels, b, flat, steps, zigzag, rows, samples)
+        for _ in range(rounds):
+            if now == 0:
+                break
+            best, best_z, best_d = now, -1, 0
+            for z in range(64):
+                for d in (-1, 1):
+                    levels[b, z] += d
+                    count = _block_wrong(levels, b, flat, steps, zigzag, rows, samples)
+                    levels[b, z] -= d
+                    if count < best:
+                        best, best_z, best_d = count, z, d
+            if best_z < 0:
+                break
+            levels[b, best_z] += best_d
+            now = best
+
+
+def nudge_levels(
+    levels: np.ndarray, flat: np.ndarray, steps: np.ndarray, todo: np.ndarray, rounds: int
+) -> None:
+    """``jpeg_blocks._nudge``: the levels (blocks, 64) int64 of blocks ``todo`` changed in place,
+    a level by 1 at a time, while that rebuilds more of ``flat``'s samples (-1: outside the plane)."""
+    if levels.dtype != np.int64 or not levels.flags.c_contiguous or levels.shape != flat.shape:
+        raise ValueError(
+            f"levels must be C-contiguous int64 like the samples {flat.shape}, got {levels.shape}"
+        )
+    steps = np.ascontiguousarray(steps, np.int64)
+    with first_call(_nudge):
+        _nudge(
+            levels,
+            np.ascontiguousarray(flat, np.int16),
+            steps,
+            jb.ZIGZAG,
+            np.ascontiguousarray(todo, np.int64),
+            rounds,
+        )
+
+
 def settle_steps(
     levels: np.ndarray, values: np.ndarray, flat: np.ndarray, steps: np.ndarray, span: int, most: int
 ) -> None:
     """``jpeg_blocks._settle_steps``: levels (blocks, 64) int64 and steps (64,) int64 changed in
     place, from the blocks' forward DCT ``values`` (blocks, 64) float64 and samples ``flat``
-    (blocks, 64) uint8; ``span`` and ``most``: SETTLE_SPAN and SETTLE_BLOCKS."""
+    (blocks, 64; -1 outside the plane, as ``wrong_counts`` reads them); ``span`` and ``most``:
+    SETTLE_SPAN and SETTLE_BLOCKS."""
     shapes = {levels.shape, values.shape, flat.shape}
     if len(shapes) != 1 or levels.shape[1:] != (jb.N * jb.N,) or steps.shape != (jb.N * jb.N,):
         raise ValueError(
@@ -195,7 +239,7 @@ def settle_steps(
         _settle(
             levels,
             np.ascontiguousarray(values, np.float64),
-            np.ascontiguousarray(flat, np.uint8),
+            np.ascontiguousarray(flat, np.int16),
             steps,
             jb.ZIGZAG,
             span,
@@ -223,12 +267,13 @@ def rebuild(levels: np.ndarray, steps: np.ndarray) -> np.ndarray:
 
 
 def wrong_counts(levels: np.ndarray, samples: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """Per block (levels (blocks, 64), samples (blocks, 64) uint8), how many of its samples the
-    levels do not rebuild (``jpeg_blocks._wrong``), int64. One thread: the encoder's calls are
-    small (a step's trial reads 48 blocks)."""
+    """Per block (levels (blocks, 64), samples (blocks, 64): 0..255, or -1 for a position outside
+    the plane, which any sample matches), how many of its samples the levels do not rebuild
+    (``jpeg_blocks._wrong``), int64. One thread: the encoder's calls are small (a step's trial
+    reads 48 blocks)."""
     flat, steps, zigzag = _inputs(levels, steps)
     if samples.shape != (flat.shape[0], jb.N * jb.N):
         raise ValueError(f"{flat.shape[0]} blocks of levels against samples of {samples.shape}")
     out = np.empty(flat.shape[0], np.int64)
     with first_call(_wrong):
-        return _wrong(flat, np.ascontiguousarray(samples, np.uint8), steps, zigzag, out)
+        return _wrong(flat, np.ascontiguousarray(samples, np.int16), steps, zigzag, out)
