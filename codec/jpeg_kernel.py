@@ -1,5 +1,6 @@
-"""Compiled ``jpeg_blocks.rebuild``: FFmpeg's 8-bit simple IDCT of dequantized levels, block by block,
-and the count of samples a block does not rebuild (``wrong_counts``), without the block's samples.
+"""Compiled ``jpeg_blocks.rebuild``: FFmpeg's 8-bit simple IDCT of dequantized levels, block by block;
+the count of samples a block does not rebuild (``wrong_counts``), without the block's samples; and
+the encoder's loops over them (``settle_steps``, ``nudge_levels``).
 
 Why: the encoder's fit of a JPEG-decoded plane (``jpeg_blocks.fit``) tries steps and levels by
 rebuilding blocks, thousands of small calls a frame, and in numpy each call is some forty passes
@@ -209,13 +210,16 @@ def nudge_levels(
             f"levels must be C-contiguous int64 like the samples {flat.shape}, got {levels.shape}"
         )
     steps = np.ascontiguousarray(steps, np.int64)
+    todo = np.unique(np.asarray(todo, np.int64))  # the kernel writes each block once, unchecked
+    if todo.size and not 0 <= todo[0] <= todo[-1] < len(levels):
+        raise ValueError(f"blocks {todo[0]}..{todo[-1]} of {len(levels)}")
     with first_call(_nudge):
         _nudge(
             levels,
             np.ascontiguousarray(flat, np.int16),
             steps,
             jb.ZIGZAG,
-            np.ascontiguousarray(todo, np.int64),
+            todo,
             rounds,
         )
 

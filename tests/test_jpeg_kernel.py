@@ -145,3 +145,5 @@ def test_settle_steps_refuses_arrays_it_cannot_change_in_place() -> None:
         jpeg_kernel.settle_steps(levels[:3], values, flat, np.ones(64, np.int64), 2, 48)
     with pytest.raises(ValueError, match="blocks of levels"):
         jpeg_kernel.wrong_counts(levels, flat[:3], np.ones(64, np.int64))
+    with pytest.raises(ValueError, match="blocks 0..4 of 4"):
+        jpeg_kernel.nudge_levels(levels, flat, np.ones(64, np.int64), np.array([0, 4]), 8)
