@@ -480,6 +480,10 @@ def _refine_edges(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray, padde
 
 #: Rounds of ``_nudge``: each moves one level of a block by 1.
 NUDGE_ROUNDS = 8
+#: ``_nudge`` leaves a plane alone where more than this share of its blocks do not rebuild: then
+#: its samples are not this IDCT's (MPEG-4 part 2 frames pass the DC gate: 90 % of a 320x240
+#: luma's blocks missed, and nudging them took 26 ms for 23 % fewer misses, none of it enough).
+NUDGE_SHARE = 0.5
 
 
 def _nudge(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
@@ -491,13 +495,16 @@ def _nudge(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
     from . import jpeg_kernel  # numba: loaded on first use
 
     todo = np.flatnonzero(_wrong(levels, flat, steps))
-    if todo.size:
+    if 0 < todo.size <= NUDGE_SHARE * len(levels):
         jpeg_kernel.nudge_levels(levels, flat, steps, todo, NUDGE_ROUNDS)
 
 
 def _nudge_reference(levels: np.ndarray, flat: np.ndarray, steps: np.ndarray) -> None:
     """``_nudge`` in numpy, move for move (for testing the kernel)."""
-    for b in np.flatnonzero(_wrong_reference(levels, flat, steps)):
+    todo = np.flatnonzero(_wrong_reference(levels, flat, steps))
+    if todo.size > NUDGE_SHARE * len(levels):
+        return
+    for b in todo:
         now = int(_wrong_reference(levels[b : b + 1], flat[b : b + 1], steps)[0])
         for _ in range(NUDGE_ROUNDS):
             if now == 0:
