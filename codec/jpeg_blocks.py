@@ -329,16 +329,20 @@ def _settled(
     _refine(levels, target, steps)
     _refine_edges(levels, target, steps, padded)
     _nudge(levels, target, steps)
-    wrong = int(_wrong(levels, target, steps).sum())
-    return levels, steps, (float(np.log2(2 * np.abs(levels) + 1).sum()) + MISS_BITS * wrong, wrong)
+    return levels, steps, _plane_bits(levels, target, steps)
 
 
 def _table_bits(steps: np.ndarray, values: np.ndarray, target: np.ndarray) -> float:
-    """What ``steps`` cost the plane, roughly: each rounded level's log2(2 |level| + 1) bits (as
-    ``_costs`` counts them) and MISS_BITS for each sample its blocks do not rebuild. A step of 1
-    rebuilds everything at that position and pays for it in levels."""
-    levels = np.round(values / steps).astype(np.int64)
-    return float(np.log2(2 * np.abs(levels) + 1).sum() + MISS_BITS * _wrong(levels, target, steps).sum())
+    """``_plane_bits`` of the blocks' ``values`` rounded to ``steps``, before any settling."""
+    return _plane_bits(np.round(values / steps).astype(np.int64), target, steps)[0]
+
+
+def _plane_bits(levels: np.ndarray, target: np.ndarray, steps: np.ndarray) -> tuple[float, int]:
+    """(bits, samples unrebuilt) of a plane's levels, roughly: each level's log2(2 |level| + 1)
+    bits (as ``_costs`` counts them) and MISS_BITS for each sample of ``target`` its blocks do not
+    rebuild. A step of 1 rebuilds everything at that position and pays for it in levels."""
+    wrong = int(_wrong(levels, target, steps).sum())
+    return float(np.log2(2 * np.abs(levels) + 1).sum()) + MISS_BITS * wrong, wrong
 
 
 def _visible_samples(flat: np.ndarray, height: int, width: int) -> np.ndarray:
