@@ -1,0 +1,114 @@
+"""bench/learned_planar_probe.py, the sizing of a learned per-sample model on raster inter planes:
+the encoder's fits are captured as coded (and the encoder left as it was), a sample's features
+read nothing a decoder would not yet have, the code lengths are the sums they claim, and a run
+over a small corpus writes its report."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+from conftest import DATA
+
+from fpcodec.bench import learned_planar_probe as probe
+from fpcodec.codec import raster_rule
+from fpcodec.codec.modes import planar
+
+
+def test_capture_keeps_each_inter_frames_luma_fit_and_restores_the_encoder():
+    fit_before = planar._fit_raster_plane
+    fits = probe.capture(DATA / "bikes_yuv420p_64x48.mkv")  # 8 frames: a key frame, 7 inter
+    assert planar._fit_raster_plane is fit_before
+    assert len(fits) == 7
+    for fit in fits:
+        assert fit.samples.shape == fit.mc.shape == fit.means.shape == fit.pairs.shape == (48, 64)
+        assert 0 <= fit.means.min() and fit.means.max() <= 16 * 255
+        assert (
+            0 <= fit.pairs.min() and fit.pairs.max() < planar.planar_rule.CONTEXTS * raster_rule.ERROR_LEVELS
+        )
+        assert fit.bits > 0
+    # the ideal code lengths' family is near the encoder's own estimate of the same planes
+    bits = sum(probe.plane_bits(*probe.features(f)[1:])[0] for f in fits)
+    assert 0.8 < bits / sum(f.bits for f in fits) < 1.25
+
+
+def _random_fit(rng: np.random.Generator, h: int, w: int) -> probe.PlaneFit:
+    return probe.PlaneFit(
+        rng.integers(0, 256, (h, w)).astype(np.uint8),
+        rng.integers(0, 256, (h, w)).astype(np.int32),
+        rng.integers(0, 16 * 255, (h, w)).astype(np.int32),
+        rng.integers(0, 100, (h, w)).astype(np.int32),
+        0.0,
+    )
+
+
+def test_features_read_only_what_is_decoded_before_the_sample():
+    """Changing every sample a decoder has not yet decoded when it reaches a sample (across the
+    tiles' edges too), and their means, changes none of that sample's features."""
+    rng = np.random.default_rng(1)
+    h, w = 2 * raster_rule.TILE_H + 5, 2 * raster_rule.TILE_W + 7
+    fit = _random_fit(rng, h, w)
+    keys = probe.wavefront_keys(h, w)
+    x, _, _ = probe.features(fit)
+    corners = [
+        (0, 0),
+        (raster_rule.TILE_H, raster_rule.TILE_W),
+        (raster_rule.TILE_H + 1, raster_rule.TILE_W + 1),
+    ]
+    picked = corners + [tuple(rng.integers(0, (h, w))) for _ in range(40)]
+    for y, xpos in picked:
+        later = keys >= keys[y, xpos]
+        samples = np.where(later, 255 - fit.samples, fit.samples)
+        means = np.where(later, 16 * 255 - fit.means, fit.means)
+        means[y, xpos] = fit.means[y, xpos]  # the sample's own mean is the rule's, known
+        changed = probe.features(fit._replace(samples=samples, means=means))[0]
+        np.testing.assert_array_equal(changed[y * w + xpos], x[y * w + xpos])
+    # and the earlier samples do count: the left neighbour of a sample inside a tile
+    y, xpos = 3, 5
+    left = fit.samples.copy()
+    left[y, xpos - 1] ^= 1
+    assert not np.array_equal(probe.features(fit._replace(samples=left))[0][y * w + xpos], x[y * w + xpos])
+
+
+def _bits(d: float, b: float) -> float:
+    cdf = lambda v: 0.5 * math.exp(v) if v < 0 else 1 - 0.5 * math.exp(-v)  # noqa: E731
+    return -math.log2(max(cdf((d + 0.5) / b) - cdf((d - 0.5) / b), 1e-12))  # the floor plane_bits puts
+
+
+def test_plane_bits_is_each_pairs_cheapest_scale():
+    rng = np.random.default_rng(2)
+    distance = rng.laplace(0, 3, 300).round(1)
+    pairs = rng.integers(0, 4, 300)
+    moves = rng.integers(-3, 4, 300)
+    for m in (None, moves):
+        total, scale = probe.plane_bits(distance, pairs, m)
+        want = 0.0
+        for p in range(4):
+            at = np.flatnonzero(pairs == p)
+            costs = []
+            for j in range(probe.SCALES):
+                idx = [min(max(j + (0 if m is None else m[i]), 0), probe.SCALES - 1) for i in at]
+                d16 = [np.rint(distance[i] * 16) / 16 for i in at]
+                costs.append(sum(_bits(d, probe.GRID[k]) for d, k in zip(d16, idx, strict=True)))
+            want += min(costs)
+            assert np.all(scale[at] == probe.GRID[int(np.argmin(costs))])
+        assert abs(total - want) < 1e-6 * want
+
+
+def test_probe_runs_on_a_small_corpus(tmp_path):
+    for split, name in (("dev", "carphone_yuv420p_64x48.mkv"), ("test", "bikes_yuv420p_64x48.mkv")):
+        (tmp_path / "corpus" / split).mkdir(parents=True)
+        shutil.copy(DATA / name, tmp_path / "corpus" / split / name)
+    result = probe.run_probe(tmp_path / "corpus", (4,), steps=30, per_plane=500, extra_train=[])
+    assert [(r["clip"], r["split"], r["planes"]) for r in result["rows"]] == [
+        ("carphone_yuv420p_64x48", "dev", 11),
+        ("bikes_yuv420p_64x48", "test", 7),
+    ]
+    assert all(r["rule"] > 0 and r["mean"] > 0 and r["both"] > 0 for r in result["rows"])
+    assert result["forward_ms_320x240"] > 0
+    probe.report(result, tmp_path / "out", "command")
+    assert json.loads((tmp_path / "out" / "probe.json").read_text())["hidden"] == [4]
+    assert "| **test total** |" in (tmp_path / "out" / "README.md").read_text()
+    assert (tmp_path / "out" / "probe.png").stat().st_size > 0
