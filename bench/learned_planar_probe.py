@@ -300,24 +300,25 @@ def forward_ms(hidden: tuple[int, ...], width: int, samples: int = 320 * 240, re
         n = x.shape[0]
         widest = x.shape[1]
         for w in weights:
-            widest = max(widest, w.shape[1])
+            widest = max(widest, w.shape[0])
         a = np.zeros(widest, np.int32)
         b = np.zeros(widest, np.int32)
         for i in range(n):
             a[: x.shape[1]] = x[i]
-            for w in weights:
-                for j in range(w.shape[1]):
+            for w in weights:  # (outputs, inputs): each output's sum runs along a row
+                for j in range(w.shape[0]):
+                    row = w[j]
                     s = np.int32(0)
-                    for k in range(w.shape[0]):
-                        s += a[k] * w[k, j]
+                    for k in range(w.shape[1]):
+                        s += a[k] * row[k]
                     b[j] = max(s >> 8, 0)
-                a[: w.shape[1]] = b[: w.shape[1]]
+                a[: w.shape[0]] = b[: w.shape[0]]
             out[i] = a[0] + a[1]
 
     rng = np.random.default_rng(0)
     sizes = (width, *hidden, 2)
     weights = numba.typed.List(
-        [rng.integers(-99, 99, (m, n)).astype(np.int32) for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
+        [rng.integers(-99, 99, (n, m)).astype(np.int32) for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
     )
     x = rng.integers(-99, 99, (samples, width)).astype(np.int32)
     out = np.zeros(samples, np.int32)
