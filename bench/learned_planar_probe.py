@@ -23,8 +23,10 @@ same for both). The codec's own table (a scale per context plus an offset per er
 coarser than a scale per pair, so this baseline is a little smaller than the streams' planes.
 
 ``--extra-train SOURCE...`` moves held-out sources into training (a cross-check of how the gain
-grows with the sources a model sees; the rows trained on are not reported), ``--hidden`` sizes
-the network. ``forward_ms`` times a compiled integer forward pass of the network's size over one
+grows with the sources a model sees; the rows trained on are not reported); ``--folds`` trains
+one network per held-out source family (its package) on every other clip, dev and held-out, and
+costs that family with it (what a corpus of many sources could give on a source it never saw);
+``--hidden`` sizes the network. ``forward_ms`` times a compiled integer forward pass of the network's size over one
 320x240 plane, a sample at a time as a decoder would run it (one core, median of 5).
 """
 
@@ -331,11 +333,39 @@ def forward_ms(hidden: tuple[int, ...], width: int, samples: int = 320 * 240, re
     return float(np.median(times))
 
 
+def families(corpus: Path, names: list[str]) -> dict[str, str]:
+    """Each clip's source family: its package in the corpus' ``natural_corpus.json``, else the
+    part of its name before the first underscore."""
+    listing = corpus / "natural_corpus.json"
+    known = {}
+    if listing.is_file():
+        known = {c["name"]: c["package"]["name"] for c in json.loads(listing.read_text())["clips"]}
+    return {n: known.get(n, n.split("_")[0]) for n in names}
+
+
+def _joined(parts: list[Samples]) -> Samples:
+    return Samples(*[np.concatenate(c) for c in list(zip(*parts, strict=True))[:5]], [])
+
+
+def _costed(net: "torch.nn.Module", name: str, split: str, d: Samples) -> dict:
+    return {"clip": name, "split": split, "planes": len(d.bits), "samples": int(d.distance.size)} | evaluate(
+        net, d
+    )
+
+
 def run_probe(
-    corpus: Path, hidden: tuple[int, ...], steps: int, per_plane: int, extra_train: list[str], seed: int = 0
+    corpus: Path,
+    hidden: tuple[int, ...],
+    steps: int,
+    per_plane: int,
+    extra_train: list[str],
+    seed: int = 0,
+    folds: bool = False,
 ) -> dict:
     """Capture every clip of ``corpus``' dev and test splits, train on the dev ones (and
-    ``extra_train``), cost the rest. Returns the report's data."""
+    ``extra_train``), cost the rest. With ``folds``, instead one network per held-out source
+    family, trained on every other clip (dev and held-out) and costed on that family's clips.
+    Returns the report's data."""
     rng = np.random.default_rng(seed)
     clips = [(p, "dev") for p in sorted((corpus / "dev").glob("*.mkv"))]
     clips += [(p, "test") for p in sorted((corpus / "test").glob("*.mkv"))]
@@ -345,17 +375,24 @@ def run_probe(
     drawn = {}
     for path, split in tqdm(clips, desc="capture", unit="clip"):
         drawn[path.stem] = (split, draw(capture(path), per_plane, rng))
-    training = [d for name, (split, d) in drawn.items() if split == "dev" or name in extra_train]
-    data = Samples(*[np.concatenate(c) for c in list(zip(*training, strict=True))[:5]], [])
-    net = train(data, hidden, steps, seed)
     rows = []
-    for name, (split, d) in drawn.items():
-        if name in extra_train or not d.bits:
-            continue
-        rows.append(
-            {"clip": name, "split": split, "planes": len(d.bits), "samples": int(d.distance.size)}
-            | evaluate(net, d)
-        )
+    if folds:
+        family = families(corpus, list(drawn))
+        held = sorted({family[n] for n, (split, _) in drawn.items() if split == "test"})
+        for fam in tqdm(held, desc="folds", unit="family"):
+            data = _joined([d for n, (_, d) in drawn.items() if family[n] != fam and d.bits])
+            net = train(data, hidden, steps, seed)
+            rows += [
+                _costed(net, n, split, d) for n, (split, d) in drawn.items() if family[n] == fam and d.bits
+            ]
+    else:
+        data = _joined([d for name, (split, d) in drawn.items() if split == "dev" or name in extra_train])
+        net = train(data, hidden, steps, seed)
+        rows = [
+            _costed(net, name, split, d)
+            for name, (split, d) in drawn.items()
+            if name not in extra_train and d.bits
+        ]
     width = inputs(data.x[:1], data.pairs[:1]).shape[1]
     params = sum(p.numel() for p in net.parameters())
     return {
@@ -363,6 +400,7 @@ def run_probe(
         "steps": steps,
         "per_plane": per_plane,
         "extra_train": extra_train,
+        "folds": folds,
         "parameters": int(params),
         "forward_ms_320x240": forward_ms(hidden, width),
         "rows": rows,
@@ -377,8 +415,14 @@ def report(result: dict, out: Path, command: str) -> None:
         "# A learned per-sample model on raster inter luma planes: a sizing",
         "",
         f"Command: `{command}`. Network: {result['hidden']} hidden units, {result['parameters']:,}"
-        f" parameters, {result['steps']} steps; trained on the dev split"
-        + (f" and {', '.join(result['extra_train'])}" if result["extra_train"] else "")
+        f" parameters, {result['steps']} steps; "
+        + (
+            "one network per held-out source family, trained on every clip of the other families"
+            " (dev and held-out): each held-out row is costed by a network that never saw its source"
+            if result.get("folds")
+            else "trained on the dev split"
+            + (f" and {', '.join(result['extra_train'])}" if result["extra_train"] else "")
+        )
         + f"; {result['per_plane']:,} samples drawn a plane. An integer forward pass of its size over a"
         f" 320x240 plane, a sample at a time: {result['forward_ms_320x240']:.1f} ms (one core).",
         "",
@@ -431,13 +475,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--extra-train", nargs="*", default=[], metavar="CLIP", help="held-out clips to train on"
     )
+    parser.add_argument(
+        "--folds", action="store_true", help="a network per held-out source family, trained on all the others"
+    )
     args = parser.parse_args(argv)
     hidden = tuple(int(h) for h in args.hidden.split(","))
-    result = run_probe(args.corpus, hidden, args.steps, args.samples, args.extra_train)
+    if args.folds and args.extra_train:
+        parser.error("--folds trains on every other family; --extra-train has no place beside it")
+    result = run_probe(args.corpus, hidden, args.steps, args.samples, args.extra_train, folds=args.folds)
     command = (
         f"python -m fpcodec.bench.learned_planar_probe {args.corpus} -o {args.out} --hidden {args.hidden}"
         f" --steps {args.steps} --samples {args.samples}"
         + (f" --extra-train {' '.join(args.extra_train)}" if args.extra_train else "")
+        + (" --folds" if args.folds else "")
     )
     report(result, args.out, command)
     print((args.out / "README.md").read_text())

@@ -10,6 +10,7 @@ import math
 import shutil
 
 import numpy as np
+import pytest
 from conftest import DATA
 
 from fpcodec.bench import learned_planar_probe as probe
@@ -112,3 +113,43 @@ def test_probe_runs_on_a_small_corpus(tmp_path):
     assert json.loads((tmp_path / "out" / "probe.json").read_text())["hidden"] == [4]
     assert "| **test total** |" in (tmp_path / "out" / "README.md").read_text()
     assert (tmp_path / "out" / "probe.png").stat().st_size > 0
+
+
+def test_folds_cost_each_family_with_a_network_that_never_saw_it(tmp_path, monkeypatch):
+    """``--folds``: one network per held-out family, trained on every clip of the others."""
+    corpus = tmp_path / "corpus"
+    for split, name in (
+        ("dev", "carphone_yuv420p_64x48.mkv"),
+        ("test", "bikes_yuv420p_64x48.mkv"),
+        ("test", "carphone_yuv420p_64x48.mkv"),
+    ):
+        (corpus / split).mkdir(parents=True, exist_ok=True)
+        target = f"other_{name}" if split == "test" and name.startswith("carphone") else name
+        shutil.copy(DATA / name, corpus / split / target)
+    assert probe.families(corpus, ["bikes_yuv420p_64x48", "other_carphone_yuv420p_64x48"]) == {
+        "bikes_yuv420p_64x48": "bikes",
+        "other_carphone_yuv420p_64x48": "other",
+    }
+    trained_on = []
+    train = probe.train
+
+    def recording(data, hidden, steps, seed=0):
+        trained_on.append(int(data.distance.size))
+        return train(data, hidden, steps, seed)
+
+    monkeypatch.setattr(probe, "train", recording)
+    result = probe.run_probe(corpus, (4,), steps=5, per_plane=100, extra_train=[], folds=True)
+    # two families held out, each costed by the network trained on the other two clips' 100-sample draws
+    assert [(r["clip"], r["split"]) for r in result["rows"]] == [
+        ("bikes_yuv420p_64x48", "test"),
+        ("other_carphone_yuv420p_64x48", "test"),
+    ]
+    assert trained_on == [(11 + 11) * 100, (11 + 7) * 100]
+    assert result["folds"]
+
+
+def test_folds_refuse_extra_training_clips(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        probe.main([str(tmp_path), "-o", str(tmp_path / "out"), "--folds", "--extra-train", "x"])
+    assert exit_.value.code == 2
+    assert "--extra-train has no place beside it" in capsys.readouterr().err
