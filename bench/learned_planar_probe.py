@@ -27,7 +27,8 @@ grows with the sources a model sees; the rows trained on are not reported); ``--
 one network per held-out source family (its package) on every other clip, dev and held-out, and
 costs that family with it (what a corpus of many sources could give on a source it never saw);
 ``--hidden`` sizes the network. ``forward_ms`` times a compiled integer forward pass of the network's size over one
-320x240 plane, a sample at a time as a decoder would run it (one core, median of 5).
+320x240 plane, a sample at a time as a decoder would run it (one core, median of 5), in int32 and in
+float32 holding the same integers (exact in any order while the sums stay below 2^24).
 """
 
 from __future__ import annotations
@@ -52,51 +53,74 @@ if TYPE_CHECKING:
 
 
 class PlaneFit(NamedTuple):
-    """A raster inter luma plane as the encoder would code it, in (H, W) arrays."""
+    """A raster inter plane (8-bit) as the encoder would code it, in (H, W) arrays."""
 
     samples: np.ndarray  # uint8
     mc: np.ndarray  # int32, motion-compensated
     means: np.ndarray  # int32, 1/16 of a sample, refined
     pairs: np.ndarray  # int32, context * ERROR_LEVELS + error level
     bits: float  # the encoder's estimate for the plane's samples and refinement weights
+    #: int32, a chroma plane's: the largest |luma - its compensation| over the luma samples each
+    #: sample covers (the rule's ``chroma_hint``); None for luma
+    hint: np.ndarray | None = None
+
+
+#: The planes sized, each with a network of its own.
+PLANES = ("luma", "chroma")
+
+
+def plane_kind(fit: PlaneFit) -> str:
+    return "luma" if fit.hint is None else "chroma"
 
 
 @contextmanager
 def kept_fits() -> Iterator[list[PlaneFit]]:
-    """Within the block, the encoder's raster inter luma fits are kept (per frame the smallest:
-    an inter frame is estimated in several kinds and block sizes), in frame order."""
-    by_frame: dict[bytes, PlaneFit] = {}
-    fit = planar._fit_raster_plane
+    """Within the block, the encoder's raster inter fits of 8-bit planes are kept, in frame order:
+    per frame and plane the smallest (an inter frame is estimated in several kinds, block sizes
+    and interpolation rules, each a ``_plan_raster`` call that fits its planes in order)."""
+    kept: dict[tuple[int, int], PlaneFit] = {}  # (frame, plane) -> the smallest fit so far
+    at = {"frame": -1, "plane": 0}
+    estimate, plan, fit = planar.estimate, planar._plan_raster, planar._fit_raster_plane
     out: list[PlaneFit] = []
+
+    def next_frame(*args, **kwargs):
+        at["frame"] += 1
+        return estimate(*args, **kwargs)
+
+    def planning(*args, **kwargs):
+        at["plane"] = 0
+        return plan(*args, **kwargs)
 
     def keeping(flat, mc, hint, order, neighbours, width, depth, refine):
         fitted = fit(flat, mc, hint, order, neighbours, width, depth, refine)
-        if mc is not None and hint is None and depth == 8:  # an inter frame's luma
-            key = flat.tobytes()
-            kept = by_frame.get(key)
-            if kept is None or fitted.bits < kept.bits:
+        if mc is not None and depth == 8:  # an inter frame's plane (chroma: with its luma hint)
+            key = (at["frame"], at["plane"])
+            at["plane"] += 1
+            if key not in kept or fitted.bits < kept[key].bits:
                 h = flat.size // width
                 means, pairs = np.zeros(flat.size, np.int32), np.zeros(flat.size, np.int32)
                 means[order], pairs[order] = fitted.mean, fitted.pair
-                by_frame[key] = PlaneFit(
+                kept[key] = PlaneFit(
                     flat.astype(np.uint8).reshape(h, width),
                     mc.astype(np.int32).reshape(h, width),
                     means.reshape(h, width),
                     pairs.reshape(h, width),
                     fitted.bits,
+                    None if hint is None else hint.astype(np.int32).reshape(h, width),
                 )
         return fitted
 
-    planar._fit_raster_plane = keeping
+    planar.estimate, planar._plan_raster, planar._fit_raster_plane = next_frame, planning, keeping
     try:
         yield out
     finally:
-        planar._fit_raster_plane = fit
-        out.extend(by_frame.values())  # dicts keep insertion order: the frames' order
+        planar.estimate, planar._plan_raster, planar._fit_raster_plane = estimate, plan, fit
+        out.extend(kept[key] for key in sorted(kept))
 
 
 def capture(path: Path) -> list[PlaneFit]:
-    """The raster inter luma fits of the clip's inter frames, coded as ``fpcodec encode`` does."""
+    """The raster inter fits of the clip's inter frames' 8-bit planes, coded as ``fpcodec encode``
+    does."""
     with kept_fits() as fits:
         natural.encode_file(path)
     return fits
@@ -116,8 +140,8 @@ def wavefront_keys(height: int, width: int) -> np.ndarray:
 
 def features(fit: PlaneFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per sample (flat): its features (float32; NEIGHBOURS' value minus the mean, their error and
-    whether present, then MC_WINDOW's value minus the mean), its distance from its mean (in
-    samples) and its pair."""
+    whether present, then MC_WINDOW's value minus the mean, then a chroma plane's hint), its
+    distance from its mean (in samples) and its pair."""
     h, w = fit.samples.shape
     y = fit.samples.astype(np.float32)
     mean = fit.means / np.float32(16)
@@ -138,6 +162,8 @@ def features(fit: PlaneFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ]
     mc = np.pad(fit.mc.astype(np.float32), 2, mode="edge")
     cols += [mc[2 + dy : 2 + dy + h, 2 + dx : 2 + dx + w] - mean for dy, dx in MC_WINDOW]
+    if fit.hint is not None:
+        cols.append(fit.hint.astype(np.float32))
     x = np.stack([c.ravel() for c in cols], axis=1).astype(np.float32)
     return x, error.ravel(), fit.pairs.ravel().astype(np.int64)
 
@@ -193,8 +219,9 @@ class Samples(NamedTuple):
     bits: list[float]  # per plane: the encoder's estimate
 
 
-def draw(fits: list[PlaneFit], per_plane: int, rng: np.random.Generator) -> Samples:
-    """Up to ``per_plane`` samples of each plane (the same draw for every costing)."""
+def draw(fits: list[PlaneFit], per_plane: int, rng: np.random.Generator, chroma: bool = False) -> Samples:
+    """Up to ``per_plane`` samples of each plane of ``fits`` (all luma, or all ``chroma``; the same
+    draw for every costing)."""
     parts: list[tuple] = []
     for k, fit in enumerate(fits):
         x, distance, pairs = features(fit)
@@ -204,14 +231,14 @@ def draw(fits: list[PlaneFit], per_plane: int, rng: np.random.Generator) -> Samp
     if not parts:
         empty = np.zeros(0)
         return Samples(
-            np.zeros((0, _width())), empty, empty.astype(np.int64), empty, empty.astype(np.int64), []
+            np.zeros((0, _width(chroma))), empty, empty.astype(np.int64), empty, empty.astype(np.int64), []
         )
     cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
     return Samples(*cols, [f.bits for f in fits])
 
 
-def _width() -> int:
-    return 3 * len(NEIGHBOURS) + len(MC_WINDOW)
+def _width(chroma: bool) -> int:
+    return 3 * len(NEIGHBOURS) + len(MC_WINDOW) + chroma
 
 
 def inputs(x: np.ndarray, pairs: np.ndarray) -> "torch.Tensor":
@@ -291,21 +318,20 @@ def evaluate(net: "torch.nn.Module", data: Samples) -> dict[str, float]:
     return totals
 
 
-def forward_ms(hidden: tuple[int, ...], width: int, samples: int = 320 * 240, repeats: int = 5) -> float:
-    """Median ms of an integer forward pass (int32, shifts after each layer) of a network of this
+def forward_ms(
+    hidden: tuple[int, ...], width: int, samples: int = 320 * 240, repeats: int = 5, exact_float: bool = False
+) -> float:
+    """Median ms of an integer forward pass (shifts by 8 bits after each layer) of a network of this
     size over ``samples`` samples, one at a time and one core: what a decoder would pay a plane,
-    whose samples depend on the decoded ones before them."""
+    whose samples depend on the decoded ones before them. In int32, or (``exact_float``) in float32
+    holding the same integers, whose sums stay below 2^24 here and so are exact in any order (the
+    compiler may then reorder and vectorize them)."""
     import numba
 
-    @numba.njit(nogil=True, cache=False)
-    def run(x, weights, out):  # pragma: no cover - compiled
-        n = x.shape[0]
-        widest = x.shape[1]
-        for w in weights:
-            widest = max(widest, w.shape[0])
-        a = np.zeros(widest, np.int32)
-        b = np.zeros(widest, np.int32)
-        for i in range(n):
+    def integer(x, weights, out):  # pragma: no cover - compiled
+        a = np.zeros(512, np.int32)
+        b = np.zeros(512, np.int32)
+        for i in range(x.shape[0]):
             a[: x.shape[1]] = x[i]
             for w in weights:  # (outputs, inputs): each output's sum runs along a row
                 for j in range(w.shape[0]):
@@ -317,13 +343,36 @@ def forward_ms(hidden: tuple[int, ...], width: int, samples: int = 320 * 240, re
                 a[: w.shape[0]] = b[: w.shape[0]]
             out[i] = a[0] + a[1]
 
+    def floating(x, weights, out):  # pragma: no cover - compiled
+        a = np.zeros(512, np.float32)
+        b = np.zeros(512, np.float32)
+        for i in range(x.shape[0]):
+            a[: x.shape[1]] = x[i]
+            for w in weights:
+                for j in range(w.shape[0]):
+                    row = w[j]
+                    s = np.float32(0)
+                    for k in range(w.shape[1]):
+                        s += a[k] * row[k]
+                    b[j] = max(np.floor(s * np.float32(1 / 256)), np.float32(0))
+                a[: w.shape[0]] = b[: w.shape[0]]
+            out[i] = a[0] + a[1]
+
+    if max(width, *hidden) > 512:
+        raise ValueError(f"forward_ms times layers of at most 512 units, not {max(width, *hidden)}")
+    if exact_float:
+        run = numba.njit(nogil=True, cache=False, fastmath={"reassoc", "contract"})(floating)
+        dtype = np.float32
+    else:
+        run = numba.njit(nogil=True, cache=False)(integer)
+        dtype = np.int32
     rng = np.random.default_rng(0)
     sizes = (width, *hidden, 2)
     weights = numba.typed.List(
-        [rng.integers(-99, 99, (n, m)).astype(np.int32) for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
+        [rng.integers(-99, 99, (n, m)).astype(dtype) for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
     )
-    x = rng.integers(-99, 99, (samples, width)).astype(np.int32)
-    out = np.zeros(samples, np.int32)
+    x = rng.integers(-99, 99, (samples, width)).astype(dtype)
+    out = np.zeros(samples, dtype)
     run(x[:16], weights, out)  # compiled before timing
     times = []
     for _ in range(repeats):
@@ -347,10 +396,16 @@ def _joined(parts: list[Samples]) -> Samples:
     return Samples(*[np.concatenate(c) for c in list(zip(*parts, strict=True))[:5]], [])
 
 
-def _costed(net: "torch.nn.Module", name: str, split: str, d: Samples) -> dict:
-    return {"clip": name, "split": split, "planes": len(d.bits), "samples": int(d.distance.size)} | evaluate(
-        net, d
-    )
+def _costed(net: "torch.nn.Module", name: str, split: str, kind: str, d: Samples) -> dict:
+    row = {
+        "clip": name,
+        "split": split,
+        "plane": kind,
+        "planes": len(d.bits),
+        "samples": int(d.distance.size),
+        "encoder_bits": float(sum(d.bits)),
+    }
+    return row | evaluate(net, d)
 
 
 def run_probe(
@@ -372,29 +427,45 @@ def run_probe(
     unknown = set(extra_train) - {p.stem for p, split in clips if split == "test"}
     if unknown:
         raise SystemExit(f"learned_planar_probe: --extra-train names no held-out clip: {sorted(unknown)}")
-    drawn = {}
+    drawn: dict[str, tuple[str, dict[str, Samples]]] = {}
     for path, split in tqdm(clips, desc="capture", unit="clip"):
-        drawn[path.stem] = (split, draw(capture(path), per_plane, rng))
+        fits = capture(path)
+        drawn[path.stem] = (
+            split,
+            {
+                kind: draw([f for f in fits if plane_kind(f) == kind], per_plane, rng, kind == "chroma")
+                for kind in PLANES
+            },
+        )
     rows = []
-    if folds:
-        family = families(corpus, list(drawn))
-        held = sorted({family[n] for n, (split, _) in drawn.items() if split == "test"})
-        for fam in tqdm(held, desc="folds", unit="family"):
-            data = _joined([d for n, (_, d) in drawn.items() if family[n] != fam and d.bits])
+    for kind in PLANES:  # a network for each, on its own features
+        if folds:
+            family = families(corpus, list(drawn))
+            held = sorted({family[n] for n, (split, _) in drawn.items() if split == "test"})
+            for fam in tqdm(held, desc=f"folds ({kind})", unit="family"):
+                data = _joined([d[kind] for n, (_, d) in drawn.items() if family[n] != fam and d[kind].bits])
+                net = train(data, hidden, steps, seed)
+                rows += [
+                    _costed(net, n, split, kind, d[kind])
+                    for n, (split, d) in drawn.items()
+                    if family[n] == fam and d[kind].bits
+                ]
+        else:
+            trained_on = [
+                d[kind]
+                for n, (split, d) in drawn.items()
+                if (split == "dev" or n in extra_train) and d[kind].bits
+            ]
+            data = _joined(trained_on)
             net = train(data, hidden, steps, seed)
             rows += [
-                _costed(net, n, split, d) for n, (split, d) in drawn.items() if family[n] == fam and d.bits
+                _costed(net, n, split, kind, d[kind])
+                for n, (split, d) in drawn.items()
+                if n not in extra_train and d[kind].bits
             ]
-    else:
-        data = _joined([d for name, (split, d) in drawn.items() if split == "dev" or name in extra_train])
-        net = train(data, hidden, steps, seed)
-        rows = [
-            _costed(net, name, split, d)
-            for name, (split, d) in drawn.items()
-            if name not in extra_train and d.bits
-        ]
-    width = inputs(data.x[:1], data.pairs[:1]).shape[1]
-    params = sum(p.numel() for p in net.parameters())
+        if kind == "luma":
+            width = inputs(data.x[:1], data.pairs[:1]).shape[1]
+            params = sum(p.numel() for p in net.parameters())
     return {
         "hidden": list(hidden),
         "steps": steps,
@@ -403,8 +474,17 @@ def run_probe(
         "folds": folds,
         "parameters": int(params),
         "forward_ms_320x240": forward_ms(hidden, width),
+        "forward_ms_320x240_float32": forward_ms(hidden, width, exact_float=True),
         "rows": rows,
     }
+
+
+def _ratios(rows: list[dict]) -> tuple[float, float]:
+    """The rows' ratios (mean moved, mean and scale moved), each row weighted by its planes' bits
+    as the encoder estimated them (the drawn samples are a smaller part of a larger plane)."""
+    weight = sum(r["encoder_bits"] for r in rows)
+    mean, both = (sum(r["encoder_bits"] * r[k] / r["rule"] for r in rows) / weight for k in ("mean", "both"))
+    return mean, both
 
 
 def report(result: dict, out: Path, command: str) -> None:
@@ -412,10 +492,11 @@ def report(result: dict, out: Path, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "probe.json").write_text(json.dumps(result, indent=1))
     lines = [
-        "# A learned per-sample model on raster inter luma planes: a sizing",
+        "# A learned per-sample model on raster inter planes: a sizing",
         "",
-        f"Command: `{command}`. Network: {result['hidden']} hidden units, {result['parameters']:,}"
-        f" parameters, {result['steps']} steps; "
+        f"Command: `{command}`. Networks (one for luma, one for chroma, whose inputs add the co-located"
+        f" luma's compensation error): {result['hidden']} hidden units, {result['parameters']:,}"
+        f" parameters (luma), {result['steps']} steps; "
         + (
             "one network per held-out source family, trained on every clip of the other families"
             " (dev and held-out): each held-out row is costed by a network that never saw its source"
@@ -424,42 +505,60 @@ def report(result: dict, out: Path, command: str) -> None:
             + (f" and {', '.join(result['extra_train'])}" if result["extra_train"] else "")
         )
         + f"; {result['per_plane']:,} samples drawn a plane. An integer forward pass of its size over a"
-        f" 320x240 plane, a sample at a time: {result['forward_ms_320x240']:.1f} ms (one core).",
+        f" 320x240 plane, a sample at a time, one core: {result['forward_ms_320x240']:.1f} ms in int32,"
+        f" {result['forward_ms_320x240_float32']:.1f} ms in float32 holding the same integers.",
         "",
         "Ratios of ideal code lengths (bench/learned_planar_probe.py's docstring): the rule with the"
-        " network's mean moves, and with its mean and scale moves, over the rule alone.",
+        " network's mean moves, and with its mean and scale moves, over the rule alone. 'share': the"
+        " plane kind's part of the clip's raster inter bits as the encoder estimated them; totals weight"
+        " each row by those bits.",
         "",
-        "| clip | split | planes | samples | rule bits/sample | mean moved | mean and scale moved |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| clip | split | plane | planes | samples | rule bits/sample | share | mean moved | mean and scale moved |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in result["rows"]:
+    rows = sorted(result["rows"], key=lambda r: (r["split"] != "dev", r["clip"], PLANES.index(r["plane"])))
+    clip_bits: dict[str, float] = {}
+    for r in rows:
+        clip_bits[r["clip"]] = clip_bits.get(r["clip"], 0.0) + r["encoder_bits"]
+    for r in rows:
         lines.append(
-            f"| {r['clip']} | {r['split']} | {r['planes']} | {r['samples']:,} | {r['rule'] / r['samples']:.3f} |"
+            f"| {r['clip']} | {r['split']} | {r['plane']} | {r['planes']} | {r['samples']:,} |"
+            f" {r['rule'] / r['samples']:.3f} | {r['encoder_bits'] / clip_bits[r['clip']]:.2f} |"
             f" {r['mean'] / r['rule']:.4f} | {r['both'] / r['rule']:.4f} |"
         )
+    lines += [
+        "",
+        "| split | planes | planes costed | mean moved | mean and scale moved |",
+        "|---|---|---:|---:|---:|",
+    ]
     for split in ("dev", "test"):
-        part = [r for r in result["rows"] if r["split"] == split]
-        if part:
-            t = {k: sum(r[k] for r in part) for k in ("rule", "mean", "both")}
-            lines.append(
-                f"| **{split} total** | | {sum(r['planes'] for r in part)} | | | **{t['mean'] / t['rule']:.4f}** |"
-                f" **{t['both'] / t['rule']:.4f}** |"
-            )
+        for label, kinds in (("luma", ("luma",)), ("chroma", ("chroma",)), ("luma and chroma", PLANES)):
+            part = [r for r in rows if r["split"] == split and r["plane"] in kinds]
+            if part:
+                mean, both = _ratios(part)
+                lines.append(
+                    f"| **{split}** | {label} | {sum(r['planes'] for r in part)} | **{mean:.4f}** | **{both:.4f}** |"
+                )
     lines.append("")
     (out / "README.md").write_text("\n".join(lines))
-    held = [r for r in result["rows"] if r["split"] == "test"]
+    held = [r for r in rows if r["split"] == "test"]
     if held:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(8, 0.3 * len(held) + 1.2))
-        names = [r["clip"] for r in held]
-        ax.barh(names, [r["both"] / r["rule"] - 1 for r in held], color="tab:blue")
+        names = list(dict.fromkeys(r["clip"] for r in held))
+        fig, ax = plt.subplots(figsize=(8, 0.4 * len(names) + 1.2))
+        for k, (kind, colour) in enumerate(zip(PLANES, ("tab:blue", "tab:orange"), strict=True)):
+            part = {r["clip"]: r["both"] / r["rule"] - 1 for r in held if r["plane"] == kind}
+            at = [i + 0.4 * k - 0.2 for i, n in enumerate(names) if n in part]
+            ax.barh(at, [part[n] for n in names if n in part], height=0.4, color=colour, label=kind)
+        ax.set_yticks(range(len(names)), names)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_xlabel("bits with the network's moves / the rule's - 1 (held-out clips; left is smaller)")
         ax.invert_yaxis()
+        ax.legend()
         fig.tight_layout()
         fig.savefig(out / "probe.png", dpi=100)
         plt.close(fig)

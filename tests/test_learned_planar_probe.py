@@ -18,21 +18,28 @@ from fpcodec.codec import raster_rule
 from fpcodec.codec.modes import planar
 
 
-def test_capture_keeps_each_inter_frames_luma_fit_and_restores_the_encoder():
-    fit_before = planar._fit_raster_plane
-    fits = probe.capture(DATA / "bikes_yuv420p_64x48.mkv")  # 8 frames: a key frame, 7 inter
-    assert planar._fit_raster_plane is fit_before
-    assert len(fits) == 7
+def test_capture_keeps_each_inter_planes_fit_and_restores_the_encoder():
+    before = planar.estimate, planar._plan_raster, planar._fit_raster_plane
+    fits = probe.capture(DATA / "bikes_yuv420p_64x48.mkv")  # 8 yuv420p frames: a key frame, 7 inter
+    assert (planar.estimate, planar._plan_raster, planar._fit_raster_plane) == before
+    assert [probe.plane_kind(f) for f in fits] == ["luma", "chroma", "chroma"] * 7
     for fit in fits:
-        assert fit.samples.shape == fit.mc.shape == fit.means.shape == fit.pairs.shape == (48, 64)
+        shape = (48, 64) if fit.hint is None else (24, 32)
+        assert fit.samples.shape == fit.mc.shape == fit.means.shape == fit.pairs.shape == shape
+        assert fit.hint is None or fit.hint.shape == shape
         assert 0 <= fit.means.min() and fit.means.max() <= 16 * 255
         assert (
             0 <= fit.pairs.min() and fit.pairs.max() < planar.planar_rule.CONTEXTS * raster_rule.ERROR_LEVELS
         )
         assert fit.bits > 0
     # the ideal code lengths' family is near the encoder's own estimate of the same planes
-    bits = sum(probe.plane_bits(*probe.features(f)[1:])[0] for f in fits)
-    assert 0.8 < bits / sum(f.bits for f in fits) < 1.25
+    luma = [f for f in fits if f.hint is None]
+    bits = sum(probe.plane_bits(*probe.features(f)[1:])[0] for f in luma)
+    assert 0.8 < bits / sum(f.bits for f in luma) < 1.25
+    # a chroma plane's features end with its hint
+    chroma = fits[1]
+    np.testing.assert_array_equal(probe.features(chroma)[0][:, -1], chroma.hint.ravel())
+    assert probe.features(chroma)[0].shape[1] == probe.features(fits[0])[0].shape[1] + 1
 
 
 def _random_fit(rng: np.random.Generator, h: int, w: int) -> probe.PlaneFit:
@@ -103,15 +110,17 @@ def test_probe_runs_on_a_small_corpus(tmp_path):
         (tmp_path / "corpus" / split).mkdir(parents=True)
         shutil.copy(DATA / name, tmp_path / "corpus" / split / name)
     result = probe.run_probe(tmp_path / "corpus", (4,), steps=30, per_plane=500, extra_train=[])
-    assert [(r["clip"], r["split"], r["planes"]) for r in result["rows"]] == [
-        ("carphone_yuv420p_64x48", "dev", 11),
-        ("bikes_yuv420p_64x48", "test", 7),
+    assert [(r["clip"], r["split"], r["plane"], r["planes"]) for r in result["rows"]] == [
+        ("carphone_yuv420p_64x48", "dev", "luma", 11),
+        ("bikes_yuv420p_64x48", "test", "luma", 7),
+        ("carphone_yuv420p_64x48", "dev", "chroma", 22),
+        ("bikes_yuv420p_64x48", "test", "chroma", 14),
     ]
     assert all(r["rule"] > 0 and r["mean"] > 0 and r["both"] > 0 for r in result["rows"])
-    assert result["forward_ms_320x240"] > 0
+    assert result["forward_ms_320x240"] > 0 and result["forward_ms_320x240_float32"] > 0
     probe.report(result, tmp_path / "out", "command")
     assert json.loads((tmp_path / "out" / "probe.json").read_text())["hidden"] == [4]
-    assert "| **test total** |" in (tmp_path / "out" / "README.md").read_text()
+    assert "| **test** | luma and chroma |" in (tmp_path / "out" / "README.md").read_text()
     assert (tmp_path / "out" / "probe.png").stat().st_size > 0
 
 
@@ -139,12 +148,15 @@ def test_folds_cost_each_family_with_a_network_that_never_saw_it(tmp_path, monke
 
     monkeypatch.setattr(probe, "train", recording)
     result = probe.run_probe(corpus, (4,), steps=5, per_plane=100, extra_train=[], folds=True)
-    # two families held out, each costed by the network trained on the other two clips' 100-sample draws
-    assert [(r["clip"], r["split"]) for r in result["rows"]] == [
-        ("bikes_yuv420p_64x48", "test"),
-        ("other_carphone_yuv420p_64x48", "test"),
+    # two families held out, each costed by the network trained on the other two clips' 100-sample
+    # draws a plane: luma (11 inter frames of carphone, 7 of bikes), then chroma (twice as many)
+    assert [(r["clip"], r["plane"]) for r in result["rows"]] == [
+        ("bikes_yuv420p_64x48", "luma"),
+        ("other_carphone_yuv420p_64x48", "luma"),
+        ("bikes_yuv420p_64x48", "chroma"),
+        ("other_carphone_yuv420p_64x48", "chroma"),
     ]
-    assert trained_on == [(11 + 11) * 100, (11 + 7) * 100]
+    assert trained_on == [(11 + 11) * 100, (11 + 7) * 100, 2 * (11 + 11) * 100, 2 * (11 + 7) * 100]
     assert result["folds"]
 
 
@@ -153,3 +165,14 @@ def test_folds_refuse_extra_training_clips(tmp_path, capsys):
         probe.main([str(tmp_path), "-o", str(tmp_path / "out"), "--folds", "--extra-train", "x"])
     assert exit_.value.code == 2
     assert "--extra-train has no place beside it" in capsys.readouterr().err
+
+
+def test_totals_weight_each_plane_kind_by_its_whole_planes_bits():
+    """Drawn samples are a smaller part of a large plane than of a small one: totals weight each
+    row's ratio by the encoder's bits for its planes, not by the drawn samples' bits."""
+    rows = [
+        {"encoder_bits": 3000.0, "rule": 10.0, "mean": 9.5, "both": 9.0},
+        {"encoder_bits": 1000.0, "rule": 90.0, "mean": 90.0, "both": 90.0},
+    ]
+    mean, both = probe._ratios(rows)
+    assert math.isclose(mean, (3 * 0.95 + 1.0) / 4) and math.isclose(both, (3 * 0.9 + 1.0) / 4)
