@@ -5,30 +5,32 @@ issue 19's learned predictor, not a format feature (no stream carries it).
 
 Every clip of the corpus' ``dev`` and ``test`` splits (``bench/natural_corpus.py``) is coded
 in-process as ``fpcodec encode`` codes it; of every inter frame the smallest raster inter (kind 3)
-fit of its 8-bit luma plane is kept as the encoder would code it: the samples, the
-motion-compensated plane, the rule's refined means (1/16 of a sample) and each sample's (context,
-error level) pair. A small network (torch, CPU) is trained on samples of the dev sources only to
-move each mean and scale, from what a decoder holds when it decodes the sample: the decoded
-neighbours and their errors (within the tiles' wavefronts: a neighbour counts only where its
-wavefront ``x mod TILE_W + 2 (y mod TILE_H)`` comes before the sample's, else it reads as absent),
-the motion-compensated 3x3 samples around it, and the rule's context and error level.
+fit of each 8-bit plane is kept as the encoder would code it: the samples, the motion-compensated
+plane, the rule's refined means (1/16 of a sample), each sample's (context, error level) pair, and
+for chroma the rule's hint (the co-located luma's compensation error). Two small networks (torch,
+CPU), one for luma and one for chroma, are trained on samples of the dev sources only to move
+each mean and scale, from what a decoder holds when it decodes the sample: the decoded neighbours
+and their errors (within the tiles' wavefronts: a neighbour counts only where its wavefront
+``x mod TILE_W + 2 (y mod TILE_H)`` comes before the sample's, else it reads as absent), the
+motion-compensated 3x3 samples around it, the rule's context and error level, and chroma's hint.
 
 Code lengths are ideal ones, in one family for the rule alone and for the rule with the network,
 so their ratio is the network's: per sample a Laplace discretized to whole samples around its mean,
 the scale from a table per plane and (context, error level) pair with the best of SCALES
 log-spaced scales for the pair's samples. The network's mean moves are rounded to 1/16 of a sample
 (the rule's unit) and its scale moves to whole steps of that table, as a format could carry them;
-the table is fitted again on the moved samples. Per frame ``--samples`` samples are drawn (the
-same for both). The codec's own table (a scale per context plus an offset per error level) is
-coarser than a scale per pair, so this baseline is a little smaller than the streams' planes.
+the table is fitted again on the moved samples. Per plane ``--samples`` samples are drawn (the
+same for both costings); totals weight each row by the encoder's own estimate of its whole planes'
+bits. The codec's own table (a scale per context plus an offset per error level) is coarser than a
+scale per pair, so this baseline is a little smaller than the streams' planes.
 
 ``--extra-train SOURCE...`` moves held-out sources into training (a cross-check of how the gain
 grows with the sources a model sees; the rows trained on are not reported); ``--folds`` trains
-one network per held-out source family (its package) on every other clip, dev and held-out, and
-costs that family with it (what a corpus of many sources could give on a source it never saw);
-``--hidden`` sizes the network. ``forward_ms`` times a compiled integer forward pass of the network's size over one
-320x240 plane, a sample at a time as a decoder would run it (one core, median of 5), in int32 and in
-float32 holding the same integers (exact in any order while the sums stay below 2^24).
+networks per held-out source family (its package) on every other clip, dev and held-out, and
+costs that family with them (what a corpus of many sources could give on a source it never saw);
+``--hidden`` sizes the networks. ``forward_ms`` times a compiled forward pass of the network's size
+over one 320x240 plane, a sample at a time as a decoder would run it (one core, median of 5), in
+int32 and in float32 holding the same integers (exact in any order while the sums stay below 2^24).
 """
 
 from __future__ import annotations
