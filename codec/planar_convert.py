@@ -33,6 +33,8 @@ def to_rgb(
     read memory it never wrote at some widths (``io.to_rgb_array``)."""
     import av
 
+    from .io import SWSCALE_THREADS
+
     full = colour.color_range == COLOR_RANGE_JPEG
     for planes in planes_seq:
         frame = av.VideoFrame(width, height, fmt.name)
@@ -43,7 +45,7 @@ def to_rgb(
             plane.update(padded.astype(samples.dtype.newbyteorder("<"), copy=False).tobytes())
         if full:
             frame.color_range = 2
-        rgb = frame.reformat(format="rgb24").to_ndarray()
+        rgb = frame.reformat(format="rgb24", threads=SWSCALE_THREADS).to_ndarray()
         if fmt.alpha:
             alpha = (planes[-1] >> (fmt.depth - 8)).astype(np.uint8)
             rgb = np.dstack([rgb, alpha])
