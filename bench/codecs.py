@@ -139,7 +139,7 @@ class PyAVCodec(CodecAdapter):
                 setattr(stream.codec_context, key, value)
             for i, f in enumerate(frames):
                 vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format=_rgb_format(c))
-                vf = vf.reformat(format=pix_fmt)
+                vf = vf.reformat(format=pix_fmt, threads=1)
                 vf.pts = i
                 for pkt in stream.encode(vf):
                     cont.mux(pkt)
@@ -157,7 +157,7 @@ class PyAVCodec(CodecAdapter):
             for frame in cont.decode(stream):
                 fmt = frame.format.name
                 has_alpha = any(fmt.startswith(p) for p in ("gbrap", "yuva", "rgba", "bgra", "argb", "abgr"))
-                out.append(frame.to_ndarray(format="rgba" if has_alpha else "rgb24"))
+                out.append(frame.to_ndarray(format="rgba" if has_alpha else "rgb24", threads=1))
         return Decoded(out)
 
 
@@ -278,7 +278,7 @@ class APNGCodec(CodecAdapter):
             for frame in cont.decode(stream):
                 fmt = frame.format.name
                 alpha = fmt in ("rgba", "ya8", "rgba64be", "ya16be", "pal8")
-                frames.append(frame.to_ndarray(format="rgba" if alpha else "rgb24"))
+                frames.append(frame.to_ndarray(format="rgba" if alpha else "rgb24", threads=1))
                 dur = getattr(frame, "duration", None)
                 durs.append(float(dur * tb) if dur else None)
         if frames and frames[0].shape[-1] == 4 and all((f[..., 3] == 255).all() for f in frames):

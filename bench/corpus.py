@@ -287,7 +287,7 @@ def decode_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
         stream.thread_type = "AUTO"
         for i, frame in enumerate(cont.decode(stream)):
             if i in wanted:
-                out[i] = frame.to_ndarray(format="rgb24")
+                out[i] = frame.to_ndarray(format="rgb24", threads=1)
             if i >= last:
                 break
     missing = wanted - set(out)

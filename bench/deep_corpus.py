@@ -43,7 +43,7 @@ def derive(src: Path, dst: Path, pix_fmt: str, scale: Fraction) -> tuple[int, in
     def frames():
         with av.open(str(src)) as cont:
             for frame in cont.decode(video=0):
-                out = frame.reformat(width, height, pix_fmt, interpolation="BICUBIC")
+                out = frame.reformat(width, height, pix_fmt, interpolation="BICUBIC", threads=1)
                 yield [
                     np.array(plane_view(p, stored, h)[:, :w], fmt.dtype)
                     for p, (h, w) in zip(out.planes, shapes, strict=True)

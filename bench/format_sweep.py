@@ -99,7 +99,7 @@ def make_video(path: Path, codec: str, pix_fmt: str, options: dict[str, str]) ->
         if varying:
             stream.time_base = Fraction(1, 25)
         for i, f in enumerate(gradient(n, h, w, 4)):
-            frame = av.VideoFrame.from_ndarray(f, format="rgba").reformat(format=pix_fmt)
+            frame = av.VideoFrame.from_ndarray(f, format="rgba").reformat(format=pix_fmt, threads=1)
             frame.pts = [0, 1, 5, 6, 20, 21][i] if varying else i
             if varying:
                 frame.time_base = Fraction(1, 25)
@@ -117,7 +117,7 @@ def make_png16(path: Path, pix_fmt: str) -> None:
     with av.open(str(path), "w", format="image2") as cont:
         stream = cont.add_stream("png", rate=1)
         stream.width, stream.height, stream.pix_fmt = 53, 37, pix_fmt
-        frame = av.VideoFrame.from_ndarray(f, format="rgba64le").reformat(format=pix_fmt)
+        frame = av.VideoFrame.from_ndarray(f, format="rgba64le").reformat(format=pix_fmt, threads=1)
         for pkt in stream.encode(frame):
             cont.mux(pkt)
         for pkt in stream.encode():

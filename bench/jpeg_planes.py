@@ -45,7 +45,7 @@ def _rgb_frames(path: Path, frames: int) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         out = []
         for frame in container.decode(video=0):
-            out.append(frame.to_ndarray(format="rgb24"))
+            out.append(frame.to_ndarray(format="rgb24", threads=1))
             if len(out) == frames:
                 break
         return out
@@ -65,7 +65,7 @@ def _mjpeg(rgbs: list[np.ndarray], maker: str, arg) -> bytes:
         ctx.global_quality = arg * 118  # FF_QP2LAMBDA
     for i, rgb in enumerate(rgbs):
         if maker == "ffmpeg":
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuvj422p")
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuvj422p", threads=1)
             frame.pts = i
             for packet in stream.encode(frame):
                 out.mux(packet)

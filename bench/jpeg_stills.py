@@ -43,7 +43,7 @@ def make_stills(source: Path, work: Path, frame: int = 3) -> list[Path]:
     with av.open(str(source)) as container:
         for k, f in enumerate(container.decode(video=0)):
             if k == frame:
-                rgb = f.to_ndarray(format="rgb24")
+                rgb = f.to_ndarray(format="rgb24", threads=1)
                 break
     paths = []
     for width, height in SIZES:

@@ -60,7 +60,9 @@ def _mpeg(source: Path, codec: str, qscale: int, b_frames: int, mv4: bool, frame
         pictures = []
         for frame in container.decode(video=0):
             # a new frame: a decoded one's picture type and time base would steer the encoder
-            pictures.append(av.VideoFrame.from_ndarray(frame.to_ndarray(format="yuv420p"), format="yuv420p"))
+            pictures.append(
+                av.VideoFrame.from_ndarray(frame.to_ndarray(format="yuv420p", threads=1), format="yuv420p")
+            )
             if len(pictures) == frames:
                 break
     buf = io.BytesIO()

@@ -42,7 +42,7 @@ def make_clip(
         for frame in src.decode(video=0):
             if written == frames:
                 break
-            scaled = frame.reformat(width=width, height=height, format=pix_fmt)
+            scaled = frame.reformat(width=width, height=height, format=pix_fmt, threads=1)
             scaled.pts = written
             for packet in stream.encode(scaled):
                 out.mux(packet)

@@ -44,7 +44,7 @@ def clip_frames(path: Path) -> list[np.ndarray]:
     import av
 
     with av.open(str(path)) as cont:
-        return [f.to_ndarray(format="rgb24") for f in cont.decode(video=0)]
+        return [f.to_ndarray(format="rgb24", threads=1) for f in cont.decode(video=0)]
 
 
 def still_frames(name: str) -> list[np.ndarray]:

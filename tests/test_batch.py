@@ -194,7 +194,7 @@ def test_worker_records_a_source_coded_as_its_rgb_conversion(tmp_path):
         with av.open(str(tmp_path / f"{pix_fmt}.nut"), "w") as cont:
             stream = cont.add_stream("rawvideo", rate=25)
             stream.width, stream.height, stream.pix_fmt = 16, 12, pix_fmt
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt, threads=1)
             for pkt in [*stream.encode(frame), *stream.encode()]:
                 cont.mux(pkt)
     worker = Worker(Options(model="last-frame", threads=None))

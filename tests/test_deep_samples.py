@@ -259,7 +259,7 @@ def _rgb8() -> list[np.ndarray]:
     import av
 
     with av.open(str(DATA / "bikes_yuv420p_64x48.mkv")) as cont:
-        return [f.to_ndarray(format="rgb24") for f in cont.decode(video=0)]
+        return [f.to_ndarray(format="rgb24", threads=1) for f in cont.decode(video=0)]
 
 
 def _gbr(frame: np.ndarray) -> list[np.ndarray]:
@@ -291,7 +291,7 @@ def test_16_bit_rgba_with_real_low_bits_round_trips_and_is_decorrelated() -> Non
     frames = []
     for f in _rgb8()[:4]:
         deep = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(
-            40, 30, "rgb48le", interpolation="BICUBIC"
+            40, 30, "rgb48le", interpolation="BICUBIC", threads=1
         )
         rgb = np.frombuffer(deep.planes[0], "<u2").reshape(30, -1)[:, :120].reshape(30, 40, 3)
         alpha = np.full((30, 40), 40000, np.uint16) + rng.integers(0, 4, (30, 40), dtype=np.uint16)

@@ -174,8 +174,8 @@ def test_packed_frames_are_read_as_ffmpeg_converts_them(name):
         for fmt in ("rgb24", "rgba"):
             ours = to_rgb_array(frame, fmt)
             assert ours.flags.c_contiguous
-            np.testing.assert_array_equal(ours, frame.to_ndarray(format=fmt))
-        assert opaque(frame) == bool((frame.to_ndarray(format="rgba")[..., 3] == 255).all())
+            np.testing.assert_array_equal(ours, frame.to_ndarray(format=fmt, threads=1))
+        assert opaque(frame) == bool((frame.to_ndarray(format="rgba", threads=1)[..., 3] == 255).all())
     assert opaque(frame) and (
         name.endswith("24") or not opaque(av.VideoFrame.from_ndarray(0 * samples, format=name))
     )
@@ -202,7 +202,9 @@ def test_gif_frames_are_read_as_ffmpeg_converts_them(name):
         for frame in frames:
             assert frame.format.name == "bgra"
             for fmt in ("rgb24", "rgba"):
-                np.testing.assert_array_equal(to_rgb_array(frame, fmt), frame.to_ndarray(format=fmt))
+                np.testing.assert_array_equal(
+                    to_rgb_array(frame, fmt), frame.to_ndarray(format=fmt, threads=1)
+                )
 
 
 @pytest.mark.parametrize(
@@ -830,7 +832,7 @@ def test_yuva420p_video_reads_the_same_twice_with_its_own_alpha(tmp_path):
             rgba = np.dstack([(xx * 3 + 5 * t) % 256, yy * 20, xx * 9, (xx * 7 + yy * 31 + t) % 256]).astype(
                 np.uint8
             )
-            frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format="yuva420p")
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format="yuva420p", threads=1)
             frame.pts = t
             plane = frame.planes[3]
             alphas.append(np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :w].copy())

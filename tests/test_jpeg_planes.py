@@ -43,7 +43,7 @@ def _mjpeg(path: Path, width: int, height: int, frames: int, pix_fmt: str, qscal
             -1,
         )
         rgb = np.clip(rgb + rng.normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt, threads=1)
         frame.pts = i
         for packet in stream.encode(frame):
             out.mux(packet)
@@ -324,7 +324,7 @@ def test_an_odd_sized_jpeg_is_coded_as_its_levels(tmp_path):
     from PIL import Image
 
     with av.open(str(DATA / "mjpeg_96x64.avi")) as container:
-        rgb = next(container.decode(video=0)).to_ndarray(format="rgb24")
+        rgb = next(container.decode(video=0)).to_ndarray(format="rgb24", threads=1)
     jpeg = tmp_path / "photo.jpg"
     Image.fromarray(rgb).resize((85, 61), Image.BICUBIC).save(jpeg, quality=75)
     assert _cli_round_trip(jpeg, tmp_path / "a.fpc") == [planar.KIND_JPEG]

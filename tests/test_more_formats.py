@@ -38,7 +38,8 @@ def _converted(pix_fmt: str, frames: int = 6) -> list[list[np.ndarray]]:
     fmt = pixel_format_by_name(pix_fmt)
     with av.open(str(CLIP)) as cont:
         source = [
-            f.reformat(format=pix_fmt) for _, f in zip(range(frames), cont.decode(video=0), strict=False)
+            f.reformat(format=pix_fmt, threads=1)
+            for _, f in zip(range(frames), cont.decode(video=0), strict=False)
         ]
     out = []
     for t, vf in enumerate(source):
@@ -113,7 +114,7 @@ def test_png_output_of_yuv_with_alpha_keeps_the_transparency(tmp_path, capsys) -
     code, _, err = run_main(capsys, "decode", tmp_path / "a.fpc", "-o", tmp_path / "a.apng")
     assert code == 0 and "yuva420p" in err and "8-bit RGBA" in err and "write .mkv" in err
     with av.open(str(tmp_path / "a.apng")) as cont:
-        rgba = [f.to_ndarray(format="rgba") for f in cont.decode(video=0)]
+        rgba = [f.to_ndarray(format="rgba", threads=1) for f in cont.decode(video=0)]
     assert len(rgba) == len(frames)
     for got, planes in zip(rgba, frames, strict=True):
         np.testing.assert_array_equal(got[..., 3], planes[3])  # 8-bit alpha passes unchanged
@@ -128,7 +129,7 @@ def test_png_output_of_yuv_with_alpha_keeps_the_transparency(tmp_path, capsys) -
     assert run_main(capsys, "encode", path, "-o", tmp_path / "d.fpc", "-q")[0] == 0
     assert run_main(capsys, "decode", tmp_path / "d.fpc", "-o", tmp_path / "d.apng", "-q")[0] == 0
     with av.open(str(tmp_path / "d.apng")) as cont:
-        rgba = [f.to_ndarray(format="rgba") for f in cont.decode(video=0)]
+        rgba = [f.to_ndarray(format="rgba", threads=1) for f in cont.decode(video=0)]
     for got, planes in zip(rgba, deep, strict=True):
         np.testing.assert_array_equal(got[..., 3], planes[3] >> 2)
 

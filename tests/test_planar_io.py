@@ -597,7 +597,7 @@ def test_a_video_coded_as_its_rgb_conversion_says_so(tmp_path, capsys, pix_fmt: 
         stream = cont.add_stream("rawvideo", rate=25)
         stream.width, stream.height, stream.pix_fmt = 12, 10, pix_fmt
         for i in range(2):
-            vf = frame.reformat(format=pix_fmt)
+            vf = frame.reformat(format=pix_fmt, threads=1)
             vf.pts = i
             for pkt in stream.encode(vf):
                 cont.mux(pkt)
@@ -612,7 +612,7 @@ def test_a_video_coded_as_its_rgb_conversion_says_so(tmp_path, capsys, pix_fmt: 
     else:
         assert lines == []
     with av.open(str(src)) as cont:
-        want = [f.to_ndarray(format="rgb24") for f in cont.decode(video=0)]
+        want = [f.to_ndarray(format="rgb24", threads=1) for f in cont.decode(video=0)]
     with open(out, "rb") as fh:
         got = [f.pixels for f in Decoder(fh).frames()]
     assert len(got) == len(want)
@@ -633,13 +633,15 @@ def test_a_deep_or_gray_source_keeps_its_alpha(tmp_path, capsys, pix_fmt: str) -
     with av.open(str(src), "w", format="image2") as cont:
         stream = cont.add_stream("png", rate=1)
         stream.width, stream.height, stream.pix_fmt = 11, 9, pix_fmt
-        for pkt in stream.encode(av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format=pix_fmt)):
+        for pkt in stream.encode(
+            av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format=pix_fmt, threads=1)
+        ):
             cont.mux(pkt)
         for pkt in stream.encode():
             cont.mux(pkt)
     with av.open(str(src)) as cont:
         assert cont.streams.video[0].codec_context.pix_fmt == pix_fmt
-        want = [f.to_ndarray(format="rgba") for f in cont.decode(video=0)]
+        want = [f.to_ndarray(format="rgba", threads=1) for f in cont.decode(video=0)]
     assert (want[0][..., 3] != 255).any()
     code, _, err = run_main(capsys, "encode", str(src), "-o", str(out), "-q")
     assert code == 0, err
