@@ -135,9 +135,9 @@ MC_WINDOW = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 
 
 def wavefront_keys(height: int, width: int) -> np.ndarray:
-    """Each sample's wavefront in raster inter's tiles (its decoding step: smaller is earlier)."""
-    ys, xs = np.mgrid[0:height, 0:width]
-    return (xs % raster_rule.TILE_W + 2 * (ys % raster_rule.TILE_H)).astype(np.int64)
+    """Each sample's wavefront in raster inter's tiles (its decoding step: smaller is earlier), as
+    the codec's schedule orders them, (height, width)."""
+    return raster_rule._wavefront_keys(height, width, raster_rule.TILED).reshape(height, width)
 
 
 def features(fit: PlaneFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
