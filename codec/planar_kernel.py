@@ -17,6 +17,8 @@ as its work. Imported on first use: numba takes a moment to load.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numba
 import numpy as np
 
@@ -37,6 +39,36 @@ _INTRA_GROUP_SPAN = raster_rule.INTRA_GROUP_SPAN
 #: (``planar.MODELLED_LOW_BITS``) and the largest coarse mean.
 _MODELLED_LOW_BITS = entropy.LOW_BITS_MAX
 _COARSE_MEAN_MAX = 16 * entropy.SYMBOL_MAX
+#: The rules' outputs (``planar_rule``'s types: as narrow as they go).
+MEAN_DTYPE = planar_rule.MEAN_DTYPE
+CONTEXT_DTYPE = planar_rule.CONTEXT_DTYPE
+LEVEL_DTYPE = planar_rule.LEVEL_DTYPE
+#: The rules' kernels read a plane's neighbour indices as C-ordered (4, n) rows, copied from the
+#: schedule's transposed (N, 4) (``raster_rule.run_schedule``) at most this many samples at a
+#: time: a whole 1080p luma plane's copy, 33 MB, was the encoder's largest temporary at its peak.
+ROWS_CHUNK = 1 << 16
+#: The motion-compensated plane as the kernels take it (``planar_rule.MC_DTYPE``); intra calls
+#: pass NO_MC, which they do not read.
+MC_DTYPE = planar_rule.MC_DTYPE
+NO_MC = np.zeros(1, MC_DTYPE)
+
+
+def _mc_arg(mc: np.ndarray | None) -> np.ndarray:
+    """``mc`` as the kernels take it (a plane in another integer type converted: the tests'),
+    or NO_MC."""
+    return NO_MC if mc is None else np.ascontiguousarray(mc, MC_DTYPE)
+
+
+def _row_chunks(neighbours: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
+    """(samples, their C-ordered neighbour rows): ``neighbours`` whole where it is C-ordered,
+    else copied in chunks of ROWS_CHUNK samples."""
+    n = neighbours.shape[1]
+    if neighbours.flags.c_contiguous:
+        yield slice(0, n), neighbours
+        return
+    for at in range(0, n, ROWS_CHUNK):
+        part = slice(at, min(at + ROWS_CHUNK, n))
+        yield part, np.ascontiguousarray(neighbours[:, part])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -219,23 +251,27 @@ def refine(
     weights: np.ndarray,
     depth: int,
 ) -> np.ndarray:
-    """``raster_rule.refine_reference``'s refined means, int64 (inter with ``mc``, else intra)."""
-    out = np.empty(targets.size, np.int64)
+    """``raster_rule.refine_reference``'s refined means, int32 (inter with ``mc``, else intra;
+    held through a plane's fit: 4 bytes a sample rather than 8)."""
+    out = np.empty(targets.size, MEAN_DTYPE)
+    mean, ctx = np.ascontiguousarray(mean, MEAN_DTYPE), np.ascontiguousarray(ctx, CONTEXT_DTYPE)
+    weights = np.ascontiguousarray(weights, np.int64)
     with first_call(_refine):
-        _refine(
-            plane,
-            plane if mc is None else mc,
-            mc is not None,
-            np.ascontiguousarray(neighbours),
-            targets,
-            np.int64(width),
-            np.int64((plane if mc is None else mc).size // width),
-            np.ascontiguousarray(mean, np.int64),
-            np.ascontiguousarray(ctx, np.int64),
-            np.ascontiguousarray(weights, np.int64),
-            depth,
-            out,
-        )
+        for part, rows in _row_chunks(neighbours):
+            _refine(
+                plane,
+                _mc_arg(mc),
+                mc is not None,
+                rows,
+                targets[part],
+                np.int64(width),
+                np.int64(plane.size // width),
+                mean[part],
+                ctx[part],
+                weights,
+                depth,
+                out[part],
+            )
     return out
 
 
@@ -295,13 +331,13 @@ def fit_inputs(
     with first_call(_fit_inputs):
         _fit_inputs(
             plane,
-            plane if mc is None else mc,
+            _mc_arg(mc),
             inter,
             neighbours,
             targets,
             np.asarray(chosen, np.int64),
             np.int64(width),
-            np.int64((plane if mc is None else mc).size // width),
+            np.int64(plane.size // width),
             mean,
             depth,
             x,
@@ -469,14 +505,14 @@ def pass_params(
     max_value: int,
     luma_error: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``planar_rule.pass_params_reference``'s (means, contexts), int64, of a pass with four
-    neighbours per sample."""
+    """``planar_rule.pass_params_reference``'s (means, contexts), int32 and int16
+    (``MEAN_DTYPE``, ``CONTEXT_DTYPE``), of a pass with four neighbours per sample."""
     n = targets.size
-    mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
+    mean, ctx = np.empty(n, MEAN_DTYPE), np.empty(n, CONTEXT_DTYPE)
     with first_call(_pass_params):
         _pass_params(
             plane,
-            plane if mc is None else mc,
+            _mc_arg(mc),
             mc is not None,
             np.ascontiguousarray(neighbours),
             targets,
@@ -520,18 +556,15 @@ def _error_levels(plane, means, neighbours, shift, weights, thresholds, out):  #
 
 def error_levels(plane: np.ndarray, means: np.ndarray, neighbours: np.ndarray, depth: int) -> np.ndarray:
     """``raster_rule.error_levels_reference``, compiled: one pass over the samples (the numpy rule
-    makes a dozen temporaries of 4 x N: 8 ms for a 640x272 plane)."""
-    out = np.empty(neighbours.shape[1], np.int64)
+    makes a dozen temporaries of 4 x N: 8 ms for a 640x272 plane), int8 levels; ``means`` in
+    its own integer type (the encoder's int32, the decoder's int64)."""
+    out = np.empty(neighbours.shape[1], LEVEL_DTYPE)
+    means = np.ascontiguousarray(means)
     with first_call(_error_levels):
-        _error_levels(
-            plane,
-            np.ascontiguousarray(means, np.int64),
-            np.ascontiguousarray(neighbours),
-            depth - 8,
-            _ERROR_WEIGHTS,
-            raster_rule.ERROR_THRESHOLDS,
-            out,
-        )
+        for part, rows in _row_chunks(neighbours):
+            _error_levels(
+                plane, means, rows, depth - 8, _ERROR_WEIGHTS, raster_rule.ERROR_THRESHOLDS, out[part]
+            )
     return out
 
 
@@ -572,7 +605,7 @@ def _raster_rows(
     """A wavefront of 8-bit samples in one call: each sample's ``_raster_sample``, then
     ``table_kernel.fill_single_window``'s (radius, rows)."""
     n = targets.size
-    height = mc.size // width
+    height = plane.size // width
     refined = weights.shape[0] > 0
     for i in numba.prange(n):
         mean_out[i], scale_out[i] = _raster_sample(
@@ -681,7 +714,7 @@ def _raster_plane(
     wavefront (``starts``: each one's first position in ``all_targets`` and ``all_neighbours``),
     the rule (``_raster_sample``, on threads), then ``_decode_wavefront`` (deeper samples:
     ``_decode_deep_wavefront``, ``aligned`` as it says). Returns a ``range_decoder`` status."""
-    height = mc.size // width
+    height = plane.size // width
     refined = weights.shape[0] > 0
     widest = _widest(starts)
     mean = np.empty(widest, np.int64)
@@ -741,7 +774,7 @@ def _raster_parts(
     its range decoder's state ``states[p]``; within a run the wavefronts go one after another,
     the rule and the symbols serially (``_raster_plane``'s steps without its threads). Every
     run's ``range_decoder`` status goes into ``status[p]``."""
-    height = mc.size // width
+    height = plane.size // width
     refined = weights.shape[0] > 0
     for p in numba.prange(run_fronts.size - 1):
         f0, f1 = run_fronts[p], run_fronts[p + 1]
@@ -822,7 +855,7 @@ def decode_raster_plane(
     height = plane.size // width
     tile = raster_rule.WHOLE if mc is None else raster_rule.TILED
     targets, neighbours, starts, run_fronts = raster_rule.run_schedule(height, width, tile, len(ranges))
-    head = (plane, plane if mc is None else mc, mc is not None, targets, neighbours, starts)
+    head = (plane, _mc_arg(mc), mc is not None, targets, neighbours, starts)
     rule = (*_rule_args(mc, table, luma_error, means, width, weights), entropy.WINDOW_OF_SCALE)
     if len(ranges) == 1 or numba.get_num_threads() == 1:  # run after run, each wavefront's rule on threads
         for r, f0, f1 in zip(ranges, run_fronts[:-1], run_fronts[1:], strict=True):
@@ -855,11 +888,12 @@ def decode_raster_plane(
 
 
 def intra_params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """``raster_rule.params_reference``'s (means, contexts), int64."""
+    """``raster_rule.params_reference``'s (means, contexts), ``MEAN_DTYPE`` and ``CONTEXT_DTYPE``."""
     n = neighbours.shape[1]
-    mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
+    mean, ctx = np.empty(n, MEAN_DTYPE), np.empty(n, CONTEXT_DTYPE)
     with first_call(_intra_params):
-        _intra_params(plane, np.ascontiguousarray(neighbours), depth, raster_rule.THRESHOLDS, mean, ctx)
+        for part, rows in _row_chunks(neighbours):
+            _intra_params(plane, rows, depth, raster_rule.THRESHOLDS, mean[part], ctx[part])
     return mean, ctx
 
 
@@ -871,21 +905,24 @@ def inter_params(
     depth: int,
     luma_error: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``raster_rule.inter_params_reference``'s (means, contexts), int64."""
+    """``raster_rule.inter_params_reference``'s (means, contexts), ``MEAN_DTYPE`` and
+    ``CONTEXT_DTYPE``."""
     n = targets.size
-    mean, ctx = np.empty(n, np.int64), np.empty(n, np.int64)
+    mean, ctx = np.empty(n, MEAN_DTYPE), np.empty(n, CONTEXT_DTYPE)
+    mc = _mc_arg(mc)
     with first_call(_inter_params):
-        _inter_params(
-            plane,
-            mc,
-            np.ascontiguousarray(neighbours),
-            targets,
-            depth,
-            *_luma_term(luma_error),
-            planar_rule.THRESHOLDS,
-            mean,
-            ctx,
-        )
+        for part, rows in _row_chunks(neighbours):
+            _inter_params(
+                plane,
+                mc,  # _mc_arg's, once for all the chunks
+                rows,
+                targets[part],
+                depth,
+                *_luma_term(luma_error),
+                planar_rule.THRESHOLDS,
+                mean[part],
+                ctx[part],
+            )
     return mean, ctx
 
 
@@ -913,7 +950,7 @@ def raster_rows(
     with first_call(_raster_rows):
         radius, rows = _raster_rows(
             plane,
-            plane if mc is None else mc,
+            _mc_arg(mc),
             mc is not None,
             np.ascontiguousarray(neighbours),
             targets,
@@ -929,12 +966,12 @@ def raster_rows(
 
 
 @numba.njit(cache=True, nogil=True)
-def _pair_histogram(values, mean, pair, steps, rows):  # pragma: no cover - compiled
-    n = values.size
-    distance = np.empty(n, np.int64)
+def _pair_histogram(plane, targets, shift, mean, pair, steps, rows):  # pragma: no cover - compiled
+    n = targets.size
+    distance = np.empty(n, np.int32)  # < 16 x 65536
     top = 0
     for i in range(n):
-        distance[i] = abs(np.int64(values[i]) * steps - mean[i])
+        distance[i] = abs((np.int64(plane[targets[i]]) >> shift) * steps - mean[i])
         top = max(top, distance[i])
     column = np.zeros(top + 1, np.int64)
     for i in range(n):
@@ -981,9 +1018,9 @@ def low_bits(
     with first_call(_low_bits):
         return _low_bits(
             np.ascontiguousarray(values),
-            np.ascontiguousarray(targets, np.int64),
-            np.ascontiguousarray(mean, np.int64),
-            np.ascontiguousarray(ctx, np.int64),
+            np.ascontiguousarray(targets),
+            np.ascontiguousarray(mean, MEAN_DTYPE),
+            np.ascontiguousarray(ctx, CONTEXT_DTYPE),
             np.ascontiguousarray(table, np.int64),
             depth,
             table_kernel.phased_cdf(),
@@ -991,18 +1028,22 @@ def low_bits(
 
 
 def pair_histogram(
-    values: np.ndarray, mean: np.ndarray, pair: np.ndarray, rows: int
+    plane: np.ndarray, targets: np.ndarray, mean: np.ndarray, pair: np.ndarray, rows: int, shift: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(hist, cols): one count per sample at (its row ``pair``, the distance of its value from its
-    mean in 1/16), over only the distances that occur (``cols``, ascending; hist[r, k] counts
-    the samples of row r at distance cols[k]): the encoder's scale-table fits in one pass
-    (numpy's several passes over a 640x480 plane took 3.7 ms), and the error levels' fit has
-    13 rows per context, 45 MB dense over all 4081 distances."""
+    """(hist, cols): one count per sample ``targets`` of the flat ``plane`` (its value ``>>
+    shift``: a deeper sample's top 8 bits) at (its row ``pair``, the distance of its value from
+    its mean in 1/16), over only the distances that occur (``cols``, ascending; hist[r, k]
+    counts the samples of row r at distance cols[k]): the encoder's scale-table fits in one pass
+    (numpy's several passes over a 640x480 plane took 3.7 ms), and the error levels' fit has 13
+    rows per context, 45 MB dense over all 4081 distances. The samples are read where they are
+    (a gathered int64 copy of a 1080p luma plane's was 17 MB at the encoder's peak)."""
     with first_call(_pair_histogram):
         return _pair_histogram(
-            np.ascontiguousarray(values, np.int64),
-            np.ascontiguousarray(mean, np.int64),
-            np.ascontiguousarray(pair, np.int64),
+            np.ascontiguousarray(plane),
+            np.ascontiguousarray(targets),
+            np.int64(shift),
+            np.ascontiguousarray(mean, MEAN_DTYPE),
+            np.ascontiguousarray(pair, CONTEXT_DTYPE),
             entropy.MEAN_STEPS,
             rows,
         )

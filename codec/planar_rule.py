@@ -45,6 +45,18 @@ GROUPS = 3
 #: Context of the first grid's samples (no neighbours).
 FIRST = GROUPS * QUALITY
 CONTEXTS = FIRST + 1
+#: The motion-compensated planes' type (``modes.planar._mc_planes``), as the compiled rules take
+#: them: samples of every depth in one type, so that each kernel compiles once (a type is a
+#: compile of 1-5 s), and a quarter of int64's bytes (a 1080p frame's three: 25 -> 6 MB).
+MC_DTYPE = np.uint16
+#: The rules' means and contexts as the compiled kernels make them (``planar_kernel``), as narrow
+#: as they go: the encoder holds a plane's (and a kind's) through its fit, and a 1080p luma
+#: plane's int64 means, contexts and error levels took 50 MB. Means are in 1/16 of a sample
+#: (<= 16 x 65535); contexts < 128, and the raster kinds' pairs (context x ERROR_LEVELS + level)
+#: < 2^15; error levels < ERROR_LEVELS.
+MEAN_DTYPE = np.int32
+CONTEXT_DTYPE = np.int16
+LEVEL_DTYPE = np.int8
 
 
 #: A chroma sample's copy error grows by this much (1/144 of a sample, i.e. half a sample) per
@@ -93,9 +105,10 @@ def pass_params(
     max_value: int,
     luma_error: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Snapped means (int64, 1/16 of a sample, 0..16 * max_value) and contexts (int64,
-    0..CONTEXTS-1) of the samples of pass ``p``. ``plane`` and ``mc`` are flat int64 planes; only
-    the neighbours ``p`` lists are read from ``plane``. ``luma_error`` (chroma planes of an inter
+    """Snapped means (1/16 of a sample, 0..16 * max_value) and contexts (0..CONTEXTS-1) of the
+    samples of pass ``p`` (MEAN_DTYPE and CONTEXT_DTYPE). ``plane`` is a
+    flat int64 plane, ``mc`` a flat one of ``MC_DTYPE`` (or any integer type); only the
+    neighbours ``p`` lists are read from ``plane``. ``luma_error`` (chroma planes of an inter
     frame; flat, per sample): ``chroma_hint`` of the decoded luma plane. Passes with neighbours
     are computed by the compiled ``planar_kernel``; ``pass_params_reference`` is the rule in numpy."""
     if p.neighbours.shape[0] == 0:
@@ -108,8 +121,10 @@ def pass_params(
 def _first_grid(mc: np.ndarray | None, p: intra.Pass, max_value: int) -> tuple[np.ndarray, np.ndarray]:
     """The first grid's samples, which have no neighbours: ``mc``, or half the range."""
     n = p.targets.size
-    first = mc[p.targets] * 16 if mc is not None else np.full(n, 8 * (max_value + 1), np.int64)
-    return first, np.full(n, FIRST, np.int64)
+    ctx = np.full(n, FIRST, CONTEXT_DTYPE)
+    if mc is None:
+        return np.full(n, 8 * (max_value + 1), MEAN_DTYPE), ctx
+    return 16 * mc[p.targets].astype(MEAN_DTYPE), ctx  # widened before: 16 x a 16-bit sample
 
 
 def pass_params_reference(

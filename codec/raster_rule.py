@@ -187,6 +187,14 @@ def schedules_kept() -> Iterator[None]:
             _frame.schedules = None
 
 
+def forget_kept_schedules() -> None:
+    """Drop the large untiled schedules kept for the frame being coded (``schedules_kept``): the
+    encoder's, once raster intra has lost the frame (20 bytes a sample it would hold else)."""
+    kept = getattr(_frame, "schedules", None)
+    if kept:
+        kept.clear()
+
+
 def run_schedule(
     height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -236,7 +244,8 @@ _cached_run_schedule = lru_cache(maxsize=8)(_run_schedule)
 
 
 def run_schedule_cache_clear() -> None:
-    """Forget the cached schedules (tests that measure memory count them)."""
+    """Forget the cached schedules: the encoder's before raster intra's estimate of a large frame
+    (``modes.planar``), and tests that measure memory (they count them)."""
     _cached_run_schedule.cache_clear()
 
 
@@ -332,7 +341,7 @@ def plane_levels(
 ) -> np.ndarray:
     """``error_levels`` of every sample of a whole plane, from ``plane_rule``'s (or, refined,
     ``refine``'s) means in coding order."""
-    means = np.zeros(plane.size, np.int64)
+    means = np.zeros(plane.size, mean.dtype)
     means[order] = mean
     return error_levels(plane, means, neighbours, depth)
 

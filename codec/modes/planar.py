@@ -282,9 +282,10 @@ def _cheapest(
             if ctf_inter_bits is None and (probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost)):
                 ctf = _joined(field, _plan(KIND_INTER, flat, mcs, sizes), block)
                 ctf_inter_bits = offer(replace(ctf, interpolation=rule), 2)
+                del ctf  # a loser's means and contexts go as soon as it loses (``offer``)
             raster = _plan_raster(flat, sizes, mcs, field, runs=runs, block=block)
             raster_inter[block] = offer(replace(raster, interpolation=rule), 3)
-            del mcs
+            del mcs, raster
         del halves  # 4 bytes a luma sample per reference (8 above 8 bits)
         best_inter = min(
             min(b for b in raster_inter.values() if b is not None),
@@ -297,7 +298,14 @@ def _cheapest(
         # is not sure to pay (SURE_REFINEMENT), in about the time of an unrefined plan, so the
         # unrefined frame is not estimated first (a 12.6-Mpixel still: 16.4 -> 13.0 s to encode;
         # the same streams: bench/results/speed_cli/ab_intra_refined.md).
+        large = sizes[0][0] * sizes[0][1] > raster_rule.CACHED_INTRA_SAMPLES
+        if large and references:
+            # Raster inter's cached schedules (20 bytes a sample) are not held through raster
+            # intra's (as many): they are made again, in about 15 ms a megapixel, where inter wins.
+            raster_rule.run_schedule_cache_clear()
         intra_bits = min(intra_bits, offer(_plan_raster(flat, sizes, runs=intra_runs), 4))
+        if large and best[2].kind != KIND_RASTER:
+            raster_rule.forget_kept_schedules()  # the untiled schedules: only raster intra reads them
     if probe is not None and references:
         probe.update(planar_probe.INTRA, intra_bits, best[0], motion_cost)
         probe.update(planar_probe.CTF_INTER, ctf_inter_bits, best[0], motion_cost)
@@ -425,12 +433,14 @@ def _mc_planes(
     rule: int = motion.H264,
     first: int = 0,
 ):
-    """The motion-compensated planes (flat int64) from plane ``first`` on: each block (``block``
-    luma samples square) from its reference frame, luma at quarter samples, the other planes by the
-    chroma rule (also the planes of 4:4:4); the references read by the interpolation ``rule``
-    (``luma_halves``: their half-sample planes by it, where the caller has them)."""
+    """The motion-compensated planes (flat ``planar_rule.MC_DTYPE``, uint16, a quarter of int64's
+    bytes: the rules' kernels widen each value they read) from plane ``first`` on: each block
+    (``block`` luma samples square) from its reference frame, luma at quarter samples, the other
+    planes by the chroma rule (also the planes of 4:4:4); the references read by the
+    interpolation ``rule`` (``luma_halves``: their half-sample planes by it, where the caller has
+    them)."""
     for k, g in enumerate(geometry[first:], first):
-        mc = np.zeros((g.height, g.width), np.int64)
+        mc = np.zeros((g.height, g.width), planar_rule.MC_DTYPE)
         for r in np.unique(pick):
             ref = references[r][k]
             if k == 0:
@@ -463,7 +473,9 @@ def _plan(
         ]
         table, plane_bits = _fit_table(flat, plane_params, depth, planar_rule.CONTEXTS)
         # held until coded, so as small as they go: means <= 16 x 4095, contexts < 106
-        params.append([(t, m.astype(np.int32), x.astype(np.int16)) for t, m, x in plane_params])
+        params.append(
+            [(t, m.astype(np.int32, copy=False), x.astype(np.int16, copy=False)) for t, m, x in plane_params]
+        )
         del plane_params
         tables.append(table)
         bits += plane_bits + _table_bits(table)
@@ -512,7 +524,7 @@ def _plan_raster(
         fitted = _fit_raster_plane(flat, mc, hints[k], order, neighbours, w, depth, refine)
         del neighbours  # an untiled schedule above CACHED_INTRA_SAMPLES is this call's own
         # held until coded, so as small as they go: means <= 16 x 4095, pairs < 106 x 13
-        mean, pair = fitted.mean.astype(np.int32), fitted.pair.astype(np.int16)
+        mean, pair = fitted.mean.astype(np.int32, copy=False), fitted.pair.astype(np.int16, copy=False)
         params.append(Wavefronts(order, mean, pair, starts))
         tables.append(fitted.table)
         offsets.append(fitted.offsets)
@@ -574,8 +586,8 @@ def _fit_plane(
 ) -> _FittedPlane:
     """A wavefront plane whose rule (refined by ``weights``, if any) gave ``mean`` and ``ctx`` in
     coding order: its error levels, then its table and offsets."""
-    level = raster_rule.plane_levels(flat, order, neighbours, mean, depth)
-    pair = ctx * raster_rule.ERROR_LEVELS + level
+    pair = ctx.astype(np.int16) * raster_rule.ERROR_LEVELS  # < 2^15: int16, as held until coded
+    pair += raster_rule.plane_levels(flat, order, neighbours, mean, depth)
     table, offsets, bits = _fit_levels(flat, order, mean, pair, depth, contexts)
     return _FittedPlane(mean, pair, table, offsets, weights, bits + _weights_bits(weights))
 
@@ -654,14 +666,14 @@ def _fit_table(flat: np.ndarray, params, depth: int, contexts: int) -> tuple[np.
     hand it out as fresh zero pages), costed for every scale index at once."""
     from .. import planar_kernel  # numba: loaded on first use
 
-    values = np.concatenate([flat[targets] for targets, _, _ in params])
-    mean = np.concatenate([m for _, m, _ in params])
+    # gathered as narrow as they go (a 1080p luma plane's int64 indices and means were 33 MB)
+    targets = np.concatenate([t for t, _, _ in params], dtype=intra.index_dtype(flat.size))
+    mean = np.concatenate([m for _, m, _ in params], dtype=planar_rule.MEAN_DTYPE)
     if depth > 8:
-        values, mean, _ = _split(values, mean, depth)
-    hist, cols = planar_kernel.pair_histogram(
-        values, mean, np.concatenate([x for _, _, x in params]), contexts
-    )
-    del values, mean
+        mean = _coarse_mean(mean, depth)
+    pair = np.concatenate([x for _, _, x in params], dtype=planar_rule.CONTEXT_DTYPE)
+    hist, cols = planar_kernel.pair_histogram(flat, targets, mean, pair, contexts, depth - 8)
+    del targets, mean, pair
     in_use = hist.any(axis=1)
     used = np.flatnonzero(in_use)
     bits_table = entropy.interior_bits_table()[:, cols].T.astype(np.float64)
@@ -719,10 +731,9 @@ def _fit_levels(
     from .. import planar_kernel  # numba: loaded on first use
 
     levels = raster_rule.ERROR_LEVELS
-    values, coarse_mean = flat[order], mean
-    if depth > 8:
-        values, coarse_mean, _ = _split(values, mean, depth)
-    hist, cols = planar_kernel.pair_histogram(values, coarse_mean, pair, contexts * levels)
+    coarse_mean = _coarse_mean(mean, depth) if depth > 8 else mean
+    hist, cols = planar_kernel.pair_histogram(flat, order, coarse_mean, pair, contexts * levels, depth - 8)
+    del coarse_mean
     hist = hist.reshape(contexts, levels, cols.size)
     in_use = hist.any(axis=(1, 2))
     used = np.flatnonzero(in_use)
