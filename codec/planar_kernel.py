@@ -59,16 +59,48 @@ def _mc_arg(mc: np.ndarray | None) -> np.ndarray:
     return NO_MC if mc is None else np.ascontiguousarray(mc, MC_DTYPE)
 
 
-def _row_chunks(neighbours: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
-    """(samples, their C-ordered neighbour rows): ``neighbours`` whole where it is C-ordered,
-    else copied in chunks of ROWS_CHUNK samples."""
+def _row_chunks(neighbours) -> Iterator[tuple[slice, np.ndarray]]:
+    """(samples, their C-ordered neighbour rows): ``neighbours`` whole where it is a C-ordered
+    array, else (a transposed array, or ``raster_rule.ScheduleRows``, which stores none) made in
+    chunks of ROWS_CHUNK samples."""
     n = neighbours.shape[1]
-    if neighbours.flags.c_contiguous:
+    if isinstance(neighbours, np.ndarray) and neighbours.flags.c_contiguous:
         yield slice(0, n), neighbours
         return
     for at in range(0, n, ROWS_CHUNK):
         part = slice(at, min(at + ROWS_CHUNK, n))
-        yield part, np.ascontiguousarray(neighbours[:, part])
+        if isinstance(neighbours, np.ndarray):
+            yield part, np.ascontiguousarray(neighbours[:, part])
+        else:
+            yield part, neighbours.rows(part)
+
+
+@numba.njit(cache=True, nogil=True)
+def _schedule_rows(samples, width, tile_w, row_top, out):  # pragma: no cover - compiled
+    """``_schedule``'s a, b, c, d of the flat indices ``samples`` (a whole plane's), from their
+    positions: ``row_top[y]`` is 1 where row y has no row above it in its tile and run."""
+    for i in range(samples.size):
+        idx = np.int64(samples[i])
+        y = idx // width
+        x = idx - y * width
+        tx = x % tile_w
+        has_up = row_top[y] == 0
+        up = idx - width
+        a = idx - 1 if tx > 0 else (up if has_up else -1)
+        b = up if has_up else a
+        c = up - 1 if has_up and tx > 0 else b
+        last = tx == tile_w - 1 or x == width - 1
+        d = up + 1 if has_up and not last else b
+        out[0, i], out[1, i], out[2, i], out[3, i] = a, b, c, d
+
+
+def schedule_rows(samples: np.ndarray, width: int, tile_w: int, row_top: np.ndarray) -> np.ndarray:
+    """(4, n) C-ordered a, b, c, d (``samples``' type) of the flat indices ``samples``
+    (``raster_rule.ScheduleRows``: ``tile_w`` the tiles' width, at most the plane's)."""
+    out = np.empty((4, samples.size), samples.dtype)
+    with first_call(_schedule_rows):
+        _schedule_rows(samples, np.int64(width), np.int64(tile_w), row_top, out)
+    return out
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -325,6 +357,9 @@ def fit_inputs(
     a quarter of the fit's time. Blocks of features (not rows) let ``weighted_normal``'s products
     run over contiguous samples."""
     inter = mc is not None
+    if not isinstance(neighbours, np.ndarray):  # raster_rule.ScheduleRows: the chosen samples' rows
+        neighbours = np.asfortranarray(neighbours.rows_at(chosen))  # the stored ones' layout: one compile
+        targets, mean, chosen = targets[chosen], mean[chosen], np.arange(chosen.size)
     blocks = -(-chosen.size // FIT_BLOCK)
     x = np.zeros((blocks, raster_rule.refine_shape(inter)[1], FIT_BLOCK), np.float64)
     t = np.zeros((blocks, FIT_BLOCK), np.float64)
@@ -335,7 +370,7 @@ def fit_inputs(
             inter,
             neighbours,
             targets,
-            np.asarray(chosen, np.int64),
+            np.ascontiguousarray(chosen, np.int64),  # one layout: the caller's may be a strided view
             np.int64(width),
             np.int64(plane.size // width),
             mean,
@@ -1101,7 +1136,7 @@ def level_turns(costs: np.ndarray, search: int, turns: int) -> tuple[np.ndarray,
 
 
 @numba.njit(cache=True, nogil=True)
-def _schedule(height, width, tile_h, tile_w, offset, order, neighbours, at, counts):  # pragma: no cover - compiled  # fmt: skip
+def _schedule(height, width, tile_h, tile_w, offset, order, stored, neighbours, at, counts):  # pragma: no cover - compiled  # fmt: skip
     """``raster_rule.run_schedule_reference``'s schedule of one run (a plane of ``height`` rows,
     its samples ``offset`` on in the whole plane) into ``order[at:]`` and ``neighbours[:, at:]``:
     a counting sort of the samples by wavefront (in increasing flat index within one, as the
@@ -1131,6 +1166,8 @@ def _schedule(height, width, tile_h, tile_w, offset, order, neighbours, at, coun
             last = tx == tile_w - 1 or x == width - 1
             d = up + 1 if ty > 0 and not last else b
             order[j] = idx + offset
+            if not stored:
+                continue
             neighbours[0, j] = a + offset if a >= 0 else a
             neighbours[1, j] = b + offset if b >= 0 else b
             neighbours[2, j] = c + offset if c >= 0 else c
@@ -1145,17 +1182,20 @@ def schedule_run(
     tile: tuple[int, int],
     offset: int,
     order: np.ndarray,
-    neighbours: np.ndarray,
+    neighbours: np.ndarray | None,
     at: int,
 ) -> np.ndarray:
-    """Fill ``order[at:at + n]`` and ``neighbours[:, at:at + n]`` (n = height x width) with the
-    wavefront schedule of a run of ``height`` rows whose first sample is ``offset`` in the whole
-    plane; returns the run's wavefront starts (from 0, one more at the end; empty wavefronts
-    left out). Memory: the outputs only (the numpy rule made ten temporaries of the plane's size,
-    the peak of a large frame's decoding)."""
+    """Fill ``order[at:at + n]`` and (unless it is None) ``neighbours[:, at:at + n]`` (n = height x
+    width) with the wavefront schedule of a run of ``height`` rows whose first sample is
+    ``offset`` in the whole plane; returns the run's wavefront starts (from 0, one more at the
+    end; empty wavefronts left out). Memory: the outputs only (the numpy rule made ten
+    temporaries of the plane's size, the peak of a large frame's decoding)."""
     tile_h, tile_w = min(tile[0], height), min(tile[1], width)
     counts = np.zeros(tile_w + 2 * (tile_h - 1), np.int64)
+    stored = neighbours is not None
+    if not stored:  # one argument type either way: a (4, 2) of the stored ones' type and layout
+        neighbours = np.empty((2, 4), order.dtype).T
     with first_call(_schedule):
-        _schedule(height, width, tile[0], tile[1], offset, order, neighbours, at, counts)
+        _schedule(height, width, tile[0], tile[1], offset, order, stored, neighbours, at, counts)
     sizes = counts[counts > 0]
     return np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)])

@@ -187,6 +187,40 @@ def schedules_kept() -> Iterator[None]:
             _frame.schedules = None
 
 
+class ScheduleRows:
+    """A raster schedule's neighbour indices, made from the samples' positions a chunk at a time
+    as a kernel reads them instead of stored: what ``run_schedule(..., stored=False)`` gives
+    where the stored (4, N) would be (the rules' kernels take either). Stored, a, b, c, d take 16
+    bytes a sample, held as long as the schedule is cached (the largest part of the encoder's
+    peak at 1080p); made, about as long as copying them into the C-ordered rows the kernels
+    read, which the stored ones needed too."""
+
+    def __init__(self, order: np.ndarray, height: int, width: int, tile: tuple[int, int], runs: int):
+        self.order = order
+        self.width = width
+        self.tile_w = min(tile[1], width)
+        bounds = np.array(substream_rows(height, runs) if runs > 1 else (0, height), np.int64)
+        rows = np.arange(height, dtype=np.int64)
+        first = bounds[np.searchsorted(bounds, rows, side="right") - 1]  # each row's run's first row
+        self.row_top = ((rows - first) % tile[0] == 0).astype(np.uint8)  # no row above in its tile
+        self.shape = (4, order.size)
+
+    def rows(self, part: slice) -> np.ndarray:
+        """(4, n) C-ordered a, b, c, d of the samples ``order[part]``."""
+        return self._rows_of(self.order[part])
+
+    def rows_at(self, positions: np.ndarray) -> np.ndarray:
+        """(4, n) C-ordered a, b, c, d of the samples at ``positions`` (indices into coding order)."""
+        return self._rows_of(self.order[positions])
+
+    def _rows_of(self, samples: np.ndarray) -> np.ndarray:
+        from . import planar_kernel  # numba: loaded on first use
+
+        return planar_kernel.schedule_rows(
+            np.ascontiguousarray(samples), self.width, self.tile_w, self.row_top
+        )
+
+
 def forget_kept_schedules() -> None:
     """Drop the large untiled schedules kept for the frame being coded (``schedules_kept``): the
     encoder's, once raster intra has lost the frame (20 bytes a sample it would hold else)."""
@@ -196,23 +230,24 @@ def forget_kept_schedules() -> None:
 
 
 def run_schedule(
-    height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1
+    height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1, stored: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``_run_schedule``, cached but for large untiled planes (CACHED_INTRA_SAMPLES), which are kept
-    only for the frame being coded (``schedules_kept``)."""
+    only for the frame being coded (``schedules_kept``). With ``stored`` False, the neighbours
+    are a ``ScheduleRows``, which makes them when they are read (the encoder's large planes)."""
     if tile == WHOLE and height * width > CACHED_INTRA_SAMPLES:
         kept = getattr(_frame, "schedules", None)
         if kept is None:
-            return _run_schedule(height, width, tile, runs)
-        key = (height, width, runs)
+            return _run_schedule(height, width, tile, runs, stored)
+        key = (height, width, runs, stored)
         if key not in kept:
-            kept[key] = _run_schedule(height, width, tile, runs)
+            kept[key] = _run_schedule(height, width, tile, runs, stored)
         return kept[key]
-    return _cached_run_schedule(height, width, tile, runs)
+    return _cached_run_schedule(height, width, tile, runs, stored)
 
 
 def _run_schedule(
-    height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1
+    height: int, width: int, tile: tuple[int, int] = WHOLE, runs: int = 1, stored: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(order, neighbours, starts, run_fronts): the samples of a plane in ``runs`` runs
     (``substream_rows``), each run scheduled as a plane of its own rows (its edges its own: for
@@ -221,7 +256,8 @@ def _run_schedule(
     ((4, N), flat indices in the whole plane), each wavefront's first sample (one more at the
     end), and each run's first wavefront (one more at the end; an empty run has none). Made by
     the compiled ``planar_kernel.schedule_run`` into the arrays it returns (the cache holds five
-    indices per sample); ``run_schedule_reference`` is the rule in numpy."""
+    indices per sample; with ``stored`` False one, and a ``ScheduleRows`` for the neighbours);
+    ``run_schedule_reference`` is the rule in numpy."""
     from . import planar_kernel  # numba: loaded on first use
 
     bounds = substream_rows(height, runs) if runs > 1 else (0, height)
@@ -229,7 +265,7 @@ def _run_schedule(
     order = np.empty(height * width, dtype)
     # (4, N) with a sample's a, b, c, d side by side in memory, as numpy's gather made them: the
     # rules read all four of a sample at once (the encoder's refinement fit 15 % slower else)
-    neighbours = np.empty((height * width, 4), dtype).T
+    neighbours = np.empty((height * width, 4), dtype).T if stored else None
     starts, run_fronts = [np.zeros(1, np.int64)], [0]
     for first, end in zip(bounds[:-1], bounds[1:], strict=True):
         if end > first:
@@ -237,6 +273,8 @@ def _run_schedule(
             run_starts = planar_kernel.schedule_run(end - first, width, tile, at, order, neighbours, at)
             starts.append(run_starts[1:] + at)
         run_fronts.append(sum(s.size for s in starts) - 1)
+    if not stored:
+        neighbours = ScheduleRows(order, height, width, tile, runs)
     return order, neighbours, np.concatenate(starts), np.array(run_fronts, np.int64)
 
 

@@ -135,3 +135,56 @@ def test_the_compiled_schedule_is_the_sorted_one(monkeypatch, tile: tuple[int, i
             for g, e in zip(got, want, strict=True):
                 assert g.dtype == e.dtype and g.flags.f_contiguous == e.flags.f_contiguous, (h, w)
                 assert np.array_equal(g, e), (h, w)
+
+
+@pytest.mark.parametrize("runs", [1, 2, 3, 8])
+@pytest.mark.parametrize("tile", [raster_rule.WHOLE, raster_rule.TILED, (8, 16)])
+def test_schedule_rows_are_the_stored_neighbours(tile: tuple[int, int], runs: int) -> None:
+    """``run_schedule(..., stored=False)`` (the encoder's large planes) gives the same order,
+    starts and run fronts, and its ``ScheduleRows`` make, from the samples' positions, the
+    neighbours the stored schedule holds: whole, in ROWS_CHUNK chunks (as the kernels read them),
+    and at chosen samples (as the refinement's fit reads them); runs' and tiles' top rows, planes
+    one sample wide or high, partial tiles, empty runs."""
+    for h, w in [(1, 1), (1, 9), (7, 1), (2, 2), (33, 65), (70, 130), (45, 70), (100, 3), (97, 201)]:
+        order, stored, starts, fronts = raster_rule._run_schedule(h, w, tile, runs)
+        got = raster_rule._run_schedule(h, w, tile, runs, stored=False)
+        for g, e in zip((got[0], *got[2:]), (order, starts, fronts), strict=True):
+            assert g.dtype == e.dtype and np.array_equal(g, e), (h, w)
+        rows = got[1]
+        assert isinstance(rows, raster_rule.ScheduleRows) and rows.shape == stored.shape
+        whole = rows.rows(slice(0, order.size))
+        assert whole.dtype == stored.dtype and whole.flags.c_contiguous and np.array_equal(whole, stored)
+        chunks = list(planar_kernel._row_chunks(rows))
+        assert np.array_equal(np.concatenate([c for _, c in chunks], axis=1), stored), (h, w)
+        chosen = np.arange(0, order.size, 5)
+        assert np.array_equal(rows.rows_at(chosen), stored[:, chosen]), (h, w)
+
+
+@pytest.mark.parametrize("inter", [False, True])
+def test_the_rules_read_schedule_rows_as_stored_neighbours(monkeypatch, inter: bool) -> None:
+    """Every rule kernel the encoder runs on a plane (the rule, the refinement's fit inputs and
+    refinement, the error levels) gives the same integers with a ``ScheduleRows`` as with the
+    stored neighbours, across several ROWS_CHUNK chunks (made small here)."""
+    from fpcodec.codec import refinement
+
+    monkeypatch.setattr(planar_kernel, "ROWS_CHUNK", 700)
+    h, w, depth = 45, 130, 8
+    plane, mc = _planes(h, w, depth, 7)
+    mc = mc if inter else None
+    tile = raster_rule.TILED if inter else raster_rule.WHOLE
+    order, stored, _, _ = raster_rule._run_schedule(h, w, tile, 2)
+    rows = raster_rule._run_schedule(h, w, tile, 2, stored=False)[1]
+    results = []
+    for nb in (stored, rows):
+        mean, ctx = raster_rule.schedule_rule(plane, order, nb, depth, mc)
+        chosen = np.arange(0, order.size, 3)
+        x, t = planar_kernel.fit_inputs(plane, mc, nb, order, chosen, w, mean, depth)
+        weights = np.zeros(raster_rule.refine_shape(inter), np.int64)
+        weights[:, 0] = 40  # every group moved by its first feature
+        moved = raster_rule.refine(plane, mc, nb, order, w, mean, ctx, weights, depth)
+        levels = raster_rule.plane_levels(plane, order, nb, moved, depth)
+        fit = refinement.fit(plane, mc, nb, order, w, mean, ctx, depth)
+        results.append((mean, ctx, x, t, moved, levels, fit.weights))
+    assert not np.array_equal(results[0][4], results[0][0])  # the refinement moved the means
+    for a, b in zip(*results, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)

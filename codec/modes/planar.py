@@ -490,6 +490,14 @@ def _plan(
 SHARED_ROWS_SAMPLES = 1 << 18
 
 
+def _encoder_schedule(height: int, width: int, tile: tuple[int, int], runs: int) -> tuple:
+    """``raster_rule.run_schedule`` as the encoder reads it: planes above SHARED_ROWS_SAMPLES with
+    their neighbour indices made as the kernels read them (``raster_rule.ScheduleRows``), not
+    stored: 16 bytes a sample that raster inter's cached schedules held between frames (a 1080p
+    frame's 41 MB, the largest part of the encoder's peak)."""
+    return raster_rule.run_schedule(height, width, tile, runs, stored=height * width <= SHARED_ROWS_SAMPLES)
+
+
 class _FittedPlane(NamedTuple):
     """A wavefront plane as the encoder would code it."""
 
@@ -520,7 +528,7 @@ def _plan_raster(
     tile = raster_rule.TILED if inter else raster_rule.WHOLE
     for k, (flat, (h, w, depth)) in enumerate(zip(coded, sizes, strict=True)):
         mc = mcs[k] if inter else None
-        order, neighbours, starts, _ = raster_rule.run_schedule(h, w, tile, runs)
+        order, neighbours, starts, _ = _encoder_schedule(h, w, tile, runs)
         fitted = _fit_raster_plane(flat, mc, hints[k], order, neighbours, w, depth, refine)
         del neighbours  # an untiled schedule above CACHED_INTRA_SAMPLES is this call's own
         # held until coded, so as small as they go: means <= 16 x 4095, pairs < 106 x 13
@@ -551,15 +559,16 @@ def _fit_raster_plane(
     mc: np.ndarray | None,
     hint: np.ndarray | None,
     order: np.ndarray,
-    neighbours: np.ndarray,
+    neighbours: np.ndarray | raster_rule.ScheduleRows,
     width: int,
     depth: int,
     refine: bool,
 ) -> _FittedPlane:
     """A raster plane's rule (inter with ``mc``), refined (with ``refine``) where the weights pay
     for themselves, fitted as it would be coded; its temporaries go when it returns."""
-    # The rules' kernels read (4, N) rows; the schedule's (4, N) is a transposed (N, 4), which
-    # each of them copies (the refinement's fit reads it as it is). Small planes copy it once.
+    # The rules' kernels read (4, N) rows; a small plane's schedule stores them as a transposed
+    # (N, 4), copied once here for all of them (the refinement's fit reads it as it is); a large
+    # one's (``_encoder_schedule``) are made a chunk at a time in each kernel.
     rows = np.ascontiguousarray(neighbours) if order.size <= SHARED_ROWS_SAMPLES else neighbours
     mean, ctx = raster_rule.schedule_rule(flat, order, rows, depth, mc, hint)
     contexts = planar_rule.CONTEXTS if mc is not None else raster_rule.CONTEXTS
@@ -904,7 +913,7 @@ def encode(c: PlanarCandidate) -> bytes:
             for targets, mean, ctx in plane_params:
                 _encode_batch(enc, flat[targets], mean, table[ctx], depth)
             continue
-        run_fronts = raster_rule.run_schedule(height, width, tile, c.runs)[3]
+        run_fronts = _encoder_schedule(height, width, tile, c.runs)[3]
         for run, f0, f1 in zip(runs, run_fronts[:-1], run_fronts[1:], strict=True):
             run.append((flat, plane_params, f0, f1, table, depth))
     # The substreams' coders are apart, as their decoders are: coded side by side, a thread each.
