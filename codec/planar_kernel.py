@@ -568,7 +568,7 @@ def _intra_params(plane, neighbours, depth, thresholds, mean_out, ctx_out):  # p
         mean_out[i], ctx_out[i] = _intra_sample(plane, neighbours, i, depth, mid, thresholds)
 
 
-_NO_MEANS = np.zeros(1, np.int64)
+_NO_MEANS = np.zeros(1, MEAN_DTYPE)
 _ERROR_WEIGHTS = np.array(raster_rule.ERROR_WEIGHTS, np.int64)
 
 
@@ -874,7 +874,7 @@ def decode_raster_plane(
     depth: int = 8,
     aligned: bool = True,
 ) -> None:
-    """Decode a raster plane of ``depth``-bit samples (flat int64 ``plane``, zeros, filled in
+    """Decode a raster plane of ``depth``-bit samples (flat ``plane``, zeros, filled in
     place) from the frame's range decoders ``ranges``, in one call: raster inter with ``mc``
     (tiled), else raster intra, with ``table``, ``means`` and ``weights`` as ``raster_rows``
     takes them; deeper samples with ``aligned`` coarse means (version 17) or not. The same
@@ -976,7 +976,7 @@ def raster_rows(
     inter with ``mc``, else raster intra: ``raster_rule.inter_params`` (or ``params``), ``table``
     of the contexts and ``entropy.single_window`` in one call (the decoder's: a plane is about
     150 wavefronts of a few hundred samples, where each call's overhead counts). With ``means``
-    (version 12: the plane's means so far, flat int64, where the wavefront's are written),
+    (version 12: the plane's means so far, flat MEAN_DTYPE, where the wavefront's are written),
     ``table`` is ``raster_rule.level_scales``'s, indexed by context and
     ``raster_rule.error_levels``. With ``weights`` (version 13: the plane's refinement; ``width``:
     the plane's), the means are ``raster_rule.refine``'s."""

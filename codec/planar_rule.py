@@ -55,6 +55,10 @@ MC_DTYPE = np.uint16
 #: (<= 16 x 65535); contexts < 128, and the raster kinds' pairs (context x ERROR_LEVELS + level)
 #: < 2^15; error levels < ERROR_LEVELS.
 MEAN_DTYPE = np.int32
+#: A plane's samples as the encoder holds them while it estimates a frame, and the decoder while
+#: it decodes a plane (flat; the kernels widen each value they read): int64 took 8 bytes a
+#: sample, a 1080p frame's 25 MB.
+SAMPLE_DTYPE = np.int32
 CONTEXT_DTYPE = np.int16
 LEVEL_DTYPE = np.int8
 
@@ -107,7 +111,7 @@ def pass_params(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Snapped means (1/16 of a sample, 0..16 * max_value) and contexts (0..CONTEXTS-1) of the
     samples of pass ``p`` (MEAN_DTYPE and CONTEXT_DTYPE). ``plane`` is a
-    flat int64 plane, ``mc`` a flat one of ``MC_DTYPE`` (or any integer type); only the
+    flat ``SAMPLE_DTYPE`` plane, ``mc`` a flat one of ``MC_DTYPE`` (or any integer type); only the
     neighbours ``p`` lists are read from ``plane``. ``luma_error`` (chroma planes of an inter
     frame; flat, per sample): ``chroma_hint`` of the decoded luma plane. Passes with neighbours
     are computed by the compiled ``planar_kernel``; ``pass_params_reference`` is the rule in numpy."""

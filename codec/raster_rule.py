@@ -324,7 +324,7 @@ def _schedule(height: int, width: int, tile: tuple[int, int]) -> tuple[np.ndarra
 
 def params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """Means (int64, 1/16 of a sample) and contexts (0..CONTEXTS-1) of the samples whose
-    neighbour indices are ``neighbours`` ((4, N): a, b, c, d), read from the flat int64 ``plane``
+    neighbour indices are ``neighbours`` ((4, N): a, b, c, d), read from the flat ``plane``
     (only those samples are read). Computed by the compiled ``planar_kernel``;
     ``params_reference`` is the rule in numpy."""
     from . import planar_kernel  # numba: loaded on first use
@@ -452,7 +452,7 @@ def inter_params_reference(
 
 def error_levels(plane: np.ndarray, means: np.ndarray, neighbours: np.ndarray, depth: int) -> np.ndarray:
     """The error level (0..ERROR_LEVELS-1) of the samples with ``neighbours`` ((4, N): a, b, c, d)
-    of a flat int64 ``plane`` whose coded samples' means are ``means`` (flat, 1/16 of a sample): a
+    of a flat ``plane`` whose coded samples' means are ``means`` (flat, 1/16 of a sample): a
     neighbour's coded error is ``|16 v - m| >> (depth - 8)``, 0 for _MID. Computed by the compiled
     ``planar_kernel``; ``error_levels_reference`` is the rule in numpy."""
     from . import planar_kernel  # numba: loaded on first use

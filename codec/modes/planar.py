@@ -148,11 +148,12 @@ class PlanarCandidate:
 
     kind: int
     bits: float
-    coded: list[np.ndarray]  # flat int64 planes in coding order: the frame's
+    coded: list[np.ndarray]  # flat SAMPLE_DTYPE planes in coding order: the frame's
     sizes: list[tuple[int, int, int]]  # per coded plane: height, width, bits per sample
-    #: per plane: a coarse-to-fine plane's batches (targets, means, contexts), a raster plane's
+    #: per plane: a coarse-to-fine plane's (means, contexts) per pass of ``intra.passes`` (whose
+    #: samples are not held: a large frame's are made again as they are read), a raster plane's
     #: ``Wavefronts``
-    params: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]] | Wavefronts]
+    params: list[list[tuple[np.ndarray, np.ndarray]] | Wavefronts]
     tables: list[np.ndarray]  # per plane: scale index per context
     wavefront_planes: int = 0  # how many of the last coded planes are coded in wavefronts
     offsets: tuple[np.ndarray, ...] = ()  # per wavefront plane: its error levels' offsets (version 12)
@@ -241,7 +242,7 @@ def _cheapest(
     interpolations: bool = True,
 ) -> PlanarCandidate:
     """``estimate`` of planes as coded, against references as coded."""
-    flat = [p.astype(np.int64).ravel() for p in planes]
+    flat = [p.astype(planar_rule.SAMPLE_DTYPE).ravel() for p in planes]
     sizes = [(g.height, g.width, g.depth) for g in geometry]
     runs = substreams(geometry[0].height, geometry[0].width)
     intra_runs = substreams(geometry[0].height, geometry[0].width, intra=True)
@@ -275,10 +276,18 @@ def _cheapest(
             large = _field_search(planes[0], references, halves, motion.LARGE_BLOCK)
         small = _field_search(planes[0], references, halves, motion.BLOCK) if motion.BLOCK in blocks else None
         motion_cost = float(large.cost.sum())  # what the probe compares frames by
+        compensated = []  # per block size: its field and motion-compensated planes
         for block in blocks:
             vy, vx, pick = large[:3] if block == motion.LARGE_BLOCK else _merged(small, large)
             field = motion_field.plan(vy, vx, pick, len(references))  # once, for both kinds
-            mcs = list(_mc_planes(references, vy, vx, pick, geometry, halves, block, rule))
+            compensated.append(
+                (block, field, list(_mc_planes(references, vy, vx, pick, geometry, halves, block, rule)))
+            )
+        # the references' half-sample planes go before the estimates: 4 bytes a luma sample each
+        # (8 above 8 bits), against 2 a sample for a block size's compensated planes
+        del halves, small, large
+        while compensated:
+            block, field, mcs = compensated.pop(0)
             if ctf_inter_bits is None and (probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost)):
                 ctf = _joined(field, _plan(KIND_INTER, flat, mcs, sizes), block)
                 ctf_inter_bits = offer(replace(ctf, interpolation=rule), 2)
@@ -286,7 +295,6 @@ def _cheapest(
             raster = _plan_raster(flat, sizes, mcs, field, runs=runs, block=block)
             raster_inter[block] = offer(replace(raster, interpolation=rule), 3)
             del mcs, raster
-        del halves  # 4 bytes a luma sample per reference (8 above 8 bits)
         best_inter = min(
             min(b for b in raster_inter.values() if b is not None),
             ctf_inter_bits if ctf_inter_bits is not None else np.inf,
@@ -298,13 +306,13 @@ def _cheapest(
         # is not sure to pay (SURE_REFINEMENT), in about the time of an unrefined plan, so the
         # unrefined frame is not estimated first (a 12.6-Mpixel still: 16.4 -> 13.0 s to encode;
         # the same streams: bench/results/speed_cli/ab_intra_refined.md).
-        large = sizes[0][0] * sizes[0][1] > raster_rule.CACHED_INTRA_SAMPLES
-        if large and references:
+        large_frame = sizes[0][0] * sizes[0][1] > raster_rule.CACHED_INTRA_SAMPLES
+        if large_frame and references:
             # Raster inter's cached schedules (20 bytes a sample) are not held through raster
             # intra's (as many): they are made again, in about 15 ms a megapixel, where inter wins.
             raster_rule.run_schedule_cache_clear()
         intra_bits = min(intra_bits, offer(_plan_raster(flat, sizes, runs=intra_runs), 4))
-        if large and best[2].kind != KIND_RASTER:
+        if large_frame and best[2].kind != KIND_RASTER:
             raster_rule.forget_kept_schedules()  # the untiled schedules: only raster intra reads them
     if probe is not None and references:
         probe.update(planar_probe.INTRA, intra_bits, best[0], motion_cost)
@@ -472,9 +480,10 @@ def _plan(
             for p in intra.passes(h, w)
         ]
         table, plane_bits = _fit_table(flat, plane_params, depth, planar_rule.CONTEXTS)
-        # held until coded, so as small as they go: means <= 16 x 4095, contexts < 106
+        # held until coded, so as small as they go (means <= 16 x 4095, contexts < 106), and
+        # without the passes' samples: ``encode`` reads them again (a 1080p luma plane's 8 MB)
         params.append(
-            [(t, m.astype(np.int32, copy=False), x.astype(np.int16, copy=False)) for t, m, x in plane_params]
+            [(m.astype(np.int32, copy=False), x.astype(np.int16, copy=False)) for _, m, x in plane_params]
         )
         del plane_params
         tables.append(table)
@@ -672,17 +681,16 @@ def _fit_table(flat: np.ndarray, params, depth: int, contexts: int) -> tuple[np.
     One histogram of (context, distance from the mean in 1/16) for the whole plane, over the
     distances that occur only (``planar_kernel.pair_histogram``; a dense one over all 4081
     distances is 3.5 MB to clear and scan, which cost 1.4 ms a plane when the allocator did not
-    hand it out as fresh zero pages), costed for every scale index at once."""
+    hand it out as fresh zero pages), counted batch by batch (the batches gathered into one had
+    taken 10 bytes a sample, 20 MB for a 1080p luma plane), costed for every scale index at once."""
     from .. import planar_kernel  # numba: loaded on first use
 
-    # gathered as narrow as they go (a 1080p luma plane's int64 indices and means were 33 MB)
-    targets = np.concatenate([t for t, _, _ in params], dtype=intra.index_dtype(flat.size))
-    mean = np.concatenate([m for _, m, _ in params], dtype=planar_rule.MEAN_DTYPE)
-    if depth > 8:
-        mean = _coarse_mean(mean, depth)
-    pair = np.concatenate([x for _, _, x in params], dtype=planar_rule.CONTEXT_DTYPE)
-    hist, cols = planar_kernel.pair_histogram(flat, targets, mean, pair, contexts, depth - 8)
-    del targets, mean, pair
+    hist, cols = None, None
+    for targets, mean, ctx in params:
+        if depth > 8:
+            mean = _coarse_mean(mean, depth)
+        more = planar_kernel.pair_histogram(flat, targets, mean, ctx, contexts, depth - 8)
+        hist, cols = more if hist is None else _histograms_added(hist, cols, *more)
     in_use = hist.any(axis=1)
     used = np.flatnonzero(in_use)
     bits_table = entropy.interior_bits_table()[:, cols].T.astype(np.float64)
@@ -695,6 +703,17 @@ def _fit_table(flat: np.ndarray, params, depth: int, contexts: int) -> tuple[np.
     table = np.where(filled >= 0, table[np.maximum(filled, 0)], TABLE_START)
     bits = float(costs[np.arange(used.size), best].sum())
     return table, bits + _low_bits(flat, params, table, depth)
+
+
+def _histograms_added(
+    a: np.ndarray, a_cols: np.ndarray, b: np.ndarray, b_cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sum of two ``pair_histogram`` counts over their columns' union (ascending)."""
+    cols = np.union1d(a_cols, b_cols)
+    out = np.zeros((a.shape[0], cols.size), np.int64)
+    out[:, np.searchsorted(cols, a_cols)] = a
+    out[:, np.searchsorted(cols, b_cols)] += b
+    return out, cols
 
 
 def _low_bits(flat: np.ndarray, params, table: np.ndarray, depth: int) -> float:
@@ -910,8 +929,8 @@ def encode(c: PlanarCandidate) -> bytes:
     ):
         table = c.coding_table(k)
         if k < raster_from:
-            for targets, mean, ctx in plane_params:
-                _encode_batch(enc, flat[targets], mean, table[ctx], depth)
+            for p, (mean, ctx) in zip(intra.passes(height, width), plane_params, strict=True):
+                _encode_batch(enc, flat[p.targets], mean, table[ctx], depth)
             continue
         run_fronts = _encoder_schedule(height, width, tile, c.runs)[3]
         for run, f0, f1 in zip(runs, run_fronts[:-1], run_fronts[1:], strict=True):
@@ -1056,7 +1075,7 @@ def _decode_plane(
     hint: np.ndarray | None = None,
     aligned: bool = True,
 ) -> np.ndarray:
-    flat = np.zeros(h * w, np.int64)
+    flat = np.zeros(h * w, planar_rule.SAMPLE_DTYPE)
     for p in intra.passes(h, w):
         mean, ctx = planar_rule.pass_params(flat, mc, p, (1 << depth) - 1, hint)
         flat[p.targets] = _decode_batch(dec, mean, table[ctx], depth, aligned=aligned)
@@ -1082,8 +1101,8 @@ def _decode_raster_plane(
     13), the means are refined; ``aligned``: deeper samples' coarse means as version 17's."""
     from .. import planar_kernel  # numba: loaded on first use
 
-    flat = np.zeros(h * w, np.int64)
-    means = None if offsets is None else np.zeros(h * w, np.int64)
+    flat = np.zeros(h * w, planar_rule.SAMPLE_DTYPE)
+    means = None if offsets is None else np.zeros(h * w, planar_rule.MEAN_DTYPE)
     if offsets is not None:
         table = raster_rule.level_scales(table, offsets, SCALES)
     if decs[0].ranges is not None:  # the whole plane in one compiled call
