@@ -287,12 +287,12 @@ def refine(
     held through a plane's fit: 4 bytes a sample rather than 8)."""
     out = np.empty(targets.size, MEAN_DTYPE)
     mean, ctx = np.ascontiguousarray(mean, MEAN_DTYPE), np.ascontiguousarray(ctx, CONTEXT_DTYPE)
-    weights = np.ascontiguousarray(weights, np.int64)
+    weights, mc_arg = np.ascontiguousarray(weights, np.int64), _mc_arg(mc)
     with first_call(_refine):
         for part, rows in _row_chunks(neighbours):
             _refine(
                 plane,
-                _mc_arg(mc),
+                mc_arg,
                 mc is not None,
                 rows,
                 targets[part],
