@@ -480,11 +480,9 @@ def _plan(
             for p in intra.passes(h, w)
         ]
         table, plane_bits = _fit_table(flat, plane_params, depth, planar_rule.CONTEXTS)
-        # held until coded, so as small as they go (means <= 16 x 4095, contexts < 106), and
-        # without the passes' samples: ``encode`` reads them again (a 1080p luma plane's 8 MB)
-        params.append(
-            [(m.astype(np.int32, copy=False), x.astype(np.int16, copy=False)) for _, m, x in plane_params]
-        )
+        # held until coded, so as small as they go (``_held_means``; contexts < 106), and without
+        # the passes' samples: ``encode`` reads them again (a 1080p luma plane's 8 MB)
+        params.append([(_held_means(m, depth), x.astype(np.int16, copy=False)) for _, m, x in plane_params])
         del plane_params
         tables.append(table)
         bits += plane_bits + _table_bits(table)
@@ -497,6 +495,12 @@ def _plan(
 #: sample at the encoder's peak (a 2048x2048 photo as planes 849 -> 909 MB), a kernel's own
 #: copy goes when the kernel returns.
 SHARED_ROWS_SAMPLES = 1 << 18
+
+
+def _held_means(mean: np.ndarray, depth: int) -> np.ndarray:
+    """A candidate's means as it holds them until coded (the coders widen them a call at a time):
+    int16 for 8-bit samples (at most 16 x 255), else int32 (at most 16 x 65535)."""
+    return mean.astype(np.int16 if depth == 8 else np.int32, copy=False)
 
 
 def _encoder_schedule(height: int, width: int, tile: tuple[int, int], runs: int) -> tuple:
@@ -540,8 +544,8 @@ def _plan_raster(
         order, neighbours, starts, _ = _encoder_schedule(h, w, tile, runs)
         fitted = _fit_raster_plane(flat, mc, hints[k], order, neighbours, w, depth, refine)
         del neighbours  # an untiled schedule above CACHED_INTRA_SAMPLES is this call's own
-        # held until coded, so as small as they go: means <= 16 x 4095, pairs < 106 x 13
-        mean, pair = fitted.mean.astype(np.int32, copy=False), fitted.pair.astype(np.int16, copy=False)
+        # held until coded, so as small as they go: ``_held_means``, pairs < 106 x 13
+        mean, pair = _held_means(fitted.mean, depth), fitted.pair.astype(np.int16, copy=False)
         params.append(Wavefronts(order, mean, pair, starts))
         tables.append(fitted.table)
         offsets.append(fitted.offsets)
