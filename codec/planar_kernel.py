@@ -592,7 +592,7 @@ def _error_levels(plane, means, neighbours, shift, weights, thresholds, out):  #
 def error_levels(plane: np.ndarray, means: np.ndarray, neighbours: np.ndarray, depth: int) -> np.ndarray:
     """``raster_rule.error_levels_reference``, compiled: one pass over the samples (the numpy rule
     makes a dozen temporaries of 4 x N: 8 ms for a 640x272 plane), int8 levels; ``means`` in
-    its own integer type (the encoder's int32, the decoder's int64)."""
+    its own integer type (``MEAN_DTYPE`` in the codec)."""
     out = np.empty(neighbours.shape[1], LEVEL_DTYPE)
     means = np.ascontiguousarray(means)
     with first_call(_error_levels):

@@ -55,12 +55,12 @@ MC_DTYPE = np.uint16
 #: (<= 16 x 65535); contexts < 128, and the raster kinds' pairs (context x ERROR_LEVELS + level)
 #: < 2^15; error levels < ERROR_LEVELS.
 MEAN_DTYPE = np.int32
+CONTEXT_DTYPE = np.int16
+LEVEL_DTYPE = np.int8
 #: A plane's samples as the encoder holds them while it estimates a frame, and the decoder while
 #: it decodes a plane (flat; the kernels widen each value they read): int64 took 8 bytes a
 #: sample, a 1080p frame's 25 MB.
 SAMPLE_DTYPE = np.int32
-CONTEXT_DTYPE = np.int16
-LEVEL_DTYPE = np.int8
 
 
 #: A chroma sample's copy error grows by this much (1/144 of a sample, i.e. half a sample) per

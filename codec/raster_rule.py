@@ -323,9 +323,9 @@ def _schedule(height: int, width: int, tile: tuple[int, int]) -> tuple[np.ndarra
 
 
 def params(plane: np.ndarray, neighbours: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """Means (int64, 1/16 of a sample) and contexts (0..CONTEXTS-1) of the samples whose
-    neighbour indices are ``neighbours`` ((4, N): a, b, c, d), read from the flat ``plane``
-    (only those samples are read). Computed by the compiled ``planar_kernel``;
+    """Means (``planar_rule.MEAN_DTYPE``, 1/16 of a sample) and contexts (``CONTEXT_DTYPE``,
+    0..CONTEXTS-1) of the samples whose neighbour indices are ``neighbours`` ((4, N): a, b, c,
+    d), read from the flat ``plane`` (only those samples are read). Computed by the compiled ``planar_kernel``;
     ``params_reference`` is the rule in numpy."""
     from . import planar_kernel  # numba: loaded on first use
 
