@@ -75,6 +75,20 @@ def _row_chunks(neighbours) -> Iterator[tuple[slice, np.ndarray]]:
             yield part, neighbours.rows(part)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _abcd(idx, width, tx, has_up, last):  # pragma: no cover - compiled
+    """The raster rule's a, b, c, d of the sample at flat index ``idx`` (-1: none), by the edge
+    rules of ``raster_rule._neighbour_maps``: ``tx`` its column in its tile, ``has_up`` whether
+    the row above is in its tile and run, ``last`` whether it ends its tile's row. The stored
+    schedules' (``_schedule``) and the made ones' (``_schedule_rows``)."""
+    up = idx - width
+    a = idx - 1 if tx > 0 else (up if has_up else -1)
+    b = up if has_up else a
+    c = up - 1 if has_up and tx > 0 else b
+    d = up + 1 if has_up and not last else b
+    return a, b, c, d
+
+
 @numba.njit(cache=True, nogil=True)
 def _schedule_rows(samples, width, tile_w, row_top, out):  # pragma: no cover - compiled
     """``_schedule``'s a, b, c, d of the flat indices ``samples`` (a whole plane's), from their
@@ -84,13 +98,7 @@ def _schedule_rows(samples, width, tile_w, row_top, out):  # pragma: no cover - 
         y = idx // width
         x = idx - y * width
         tx = x % tile_w
-        has_up = row_top[y] == 0
-        up = idx - width
-        a = idx - 1 if tx > 0 else (up if has_up else -1)
-        b = up if has_up else a
-        c = up - 1 if has_up and tx > 0 else b
-        last = tx == tile_w - 1 or x == width - 1
-        d = up + 1 if has_up and not last else b
+        a, b, c, d = _abcd(idx, width, tx, row_top[y] == 0, tx == tile_w - 1 or x == width - 1)
         out[0, i], out[1, i], out[2, i], out[3, i] = a, b, c, d
 
 
@@ -1158,20 +1166,12 @@ def _schedule(height, width, tile_h, tile_w, offset, order, stored, neighbours, 
             k = tx + 2 * ty
             j = at + counts[k]
             counts[k] += 1
-            idx = y * width + x
-            up = idx - width
-            a = idx - 1 if tx > 0 else (up if ty > 0 else -1)
-            b = up if ty > 0 else a
-            c = up - 1 if ty > 0 and tx > 0 else b
-            last = tx == tile_w - 1 or x == width - 1
-            d = up + 1 if ty > 0 and not last else b
-            order[j] = idx + offset
-            if not stored:
-                continue
-            neighbours[0, j] = a + offset if a >= 0 else a
-            neighbours[1, j] = b + offset if b >= 0 else b
-            neighbours[2, j] = c + offset if c >= 0 else c
-            neighbours[3, j] = d + offset if d >= 0 else d
+            idx = offset + y * width + x
+            order[j] = idx
+            if stored:
+                last = tx == tile_w - 1 or x == width - 1
+                a, b, c, d = _abcd(idx, width, tx, ty > 0, last)
+                neighbours[0, j], neighbours[1, j], neighbours[2, j], neighbours[3, j] = a, b, c, d
     for k in range(counts.size - 1, 0, -1):  # the slots moved to each wavefront's end: back to sizes
         counts[k] -= counts[k - 1]
 

@@ -286,7 +286,7 @@ def _cheapest(
         # the references' half-sample planes go before the estimates: 4 bytes a luma sample each
         # (8 above 8 bits), against 2 a sample for a block size's compensated planes
         del halves, small, large
-        while compensated:
+        while compensated:  # popped: a block size's planes go once it is estimated
             block, field, mcs = compensated.pop(0)
             if ctf_inter_bits is None and (probe is None or probe.worth(planar_probe.CTF_INTER, motion_cost)):
                 ctf = _joined(field, _plan(KIND_INTER, flat, mcs, sizes), block)
