@@ -80,12 +80,12 @@ class Schedule:
         return self._make(self.height, self.width)
 
 
-def passes(height: int, width: int) -> tuple[Pass, ...] | Schedule:
+def passes(height: int, width: int, kept_up_to: int | None = None) -> tuple[Pass, ...] | Schedule:
     """The pass schedule for a frame size (it only depends on the size): a cached tuple up to
-    CACHED_PIXELS, a ``Schedule`` above. Indices are ``index_dtype`` integers, 5 per pixel. Each
-    pass's pixels are row by row a step of columns (``intra_kernel.grid``); ``passes_reference``
-    is the rule in numpy."""
-    if height * width <= CACHED_PIXELS:
+    ``kept_up_to`` pixels (CACHED_PIXELS unless given), a ``Schedule`` above. Indices are
+    ``index_dtype`` integers, 5 per pixel. Each pass's pixels are row by row a step of columns
+    (``intra_kernel.grid``); ``passes_reference`` is the rule in numpy."""
+    if height * width <= (CACHED_PIXELS if kept_up_to is None else kept_up_to):
         return cached_passes(height, width)
     return Schedule(iter_passes, height, width)
 

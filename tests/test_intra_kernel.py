@@ -107,6 +107,9 @@ def test_large_schedules_are_made_pass_by_pass_small_ones_cached(monkeypatch):
         first, again = tuple(big), tuple(big)
         assert first[0] is not again[0] and _same_passes(first, again)
         assert _same_passes(first, module.cached_passes(10, 11))
+    # a caller's own limit (the planar encoder's ``KEPT_PASSES_SAMPLES``)
+    assert isinstance(intra.passes(10, 10, kept_up_to=99), intra.Schedule)
+    assert intra.passes(10, 11, kept_up_to=110) is intra.passes(10, 11, kept_up_to=110)
 
 
 @pytest.mark.parametrize("shift", [-70, -3, 0, 5, 70])

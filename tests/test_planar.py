@@ -19,7 +19,7 @@ from conftest import DATA, body_start, replace_chunk, run_main
 from fpcodec.bitstream import container, entropy
 from fpcodec.bitstream.profile import LATEST
 from fpcodec.bitstream.errors import ChecksumError, FormatError, InputError
-from fpcodec.codec import motion, motion_field, planar_coding
+from fpcodec.codec import motion, motion_field, planar_coding, planar_rule
 from fpcodec.codec.modes import planar
 from fpcodec.codec.modes.base import MODE_PLANAR, MODE_STORED
 from fpcodec.codec.pipeline import Decoder, Encoder
@@ -678,3 +678,33 @@ def test_a_frames_large_schedules_are_made_once_and_forgotten_after(monkeypatch)
     assert len(made) == 1
     for got, want in zip(back, planes, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("fmt_name", ["yuv420p", "yuv420p10le"])
+def test_the_encoders_schedules_kept_or_made_again_give_the_same_stream(monkeypatch, fmt_name) -> None:
+    """Whether the encoder keeps a plane's coarse-to-fine passes (``KEPT_PASSES_SAMPLES``) and
+    raster schedules (``SHARED_ROWS_SAMPLES``) or makes them again for each read is a choice of
+    memory against time: the same bytes either way, over frames of every kind of candidate."""
+    frames = _moving_planes(fmt_name, 48, 40, 4, seed=5)
+    kept = _encode(frames, fmt_name, 48, 40)
+    monkeypatch.setattr(planar, "KEPT_PASSES_SAMPLES", 0)
+    monkeypatch.setattr(planar, "SHARED_ROWS_SAMPLES", 0)
+    made = _encode(frames, fmt_name, 48, 40)
+    assert made == kept
+    _, back = _decode(made)
+    assert {f.mode for f in back} == {MODE_PLANAR}
+    _assert_planes_equal([f.planes for f in back], frames)
+
+
+@pytest.mark.parametrize("dtype, top", [(np.uint8, 255), (np.uint16, 1023), (np.uint16, 65535)])
+def test_the_interpolation_cost_is_the_sum_over_samples(monkeypatch, dtype, top) -> None:
+    """``_log_cost`` counts, chunk by chunk, what a sum of ``_LOG_COST`` over every sample's
+    clipped difference gives (chunks made small here, the last one partial)."""
+    monkeypatch.setattr(planar, "_COST_CHUNK", 1000)
+    rng = np.random.default_rng(top)
+    plane = rng.integers(0, top + 1, (37, 101)).astype(dtype)
+    mc = np.clip(plane.astype(np.int64) + rng.integers(-400, 400, plane.shape), 0, top)
+    mc = mc.astype(planar_rule.MC_DTYPE).ravel()
+    want = planar._LOG_COST[np.minimum(np.abs(plane.astype(np.int64).ravel() - mc), 255)].sum()
+    assert planar._log_cost(plane, mc) == pytest.approx(want, rel=1e-12)
+    assert planar._log_cost(plane, plane.ravel().astype(planar_rule.MC_DTYPE)) == 0.0

@@ -409,9 +409,7 @@ def _interpolation(
         mcs = _mc_planes(
             references, found.vy, found.vx, found.pick, geometry, given, motion.LARGE_BLOCK, rule, first
         )
-        plane_costs = [
-            float(_LOG_COST[_clipped_error(p, mc)].sum()) for p, mc in zip(planes[first:], mcs, strict=True)
-        ]
+        plane_costs = [_log_cost(p, mc) for p, mc in zip(planes[first:], mcs, strict=True)]
         costs.append((costs[motion.MPEG12][:1] if first else []) + plane_costs)
     totals = [sum(c) for c in costs]
     best = int(np.argmin(totals))
@@ -421,13 +419,21 @@ def _interpolation(
 #: ``_interpolation``'s cost of a difference d: log2(1 + |d|) (a Laplace's code length grows
 #: with the log of the error; an exact sample costs nothing, which is what the MPEG rules give).
 _LOG_COST = np.log2(1.0 + np.arange(256))
+#: Samples per step of ``_log_cost``.
+_COST_CHUNK = 1 << 16
 
 
-def _clipped_error(plane: np.ndarray, mc: np.ndarray) -> np.ndarray:
-    """|plane - mc| per sample, at most 255 (the end of ``_LOG_COST``; a deeper plane's larger
-    differences all cost the most)."""
-    d = np.abs(plane.astype(np.int64).ravel() - mc)
-    return np.minimum(d, 255)
+def _log_cost(plane: np.ndarray, mc: np.ndarray) -> float:
+    """The sum of ``_LOG_COST`` over |plane - mc| per sample, clipped at 255 (a deeper plane's
+    larger differences all cost the most): counted as a histogram of the differences, a chunk
+    of _COST_CHUNK samples at a time, so that no whole plane of int64 differences
+    and float costs is made (14 MB at 1280x720, the largest item of that encoder's peak)."""
+    plane = plane.ravel()
+    counts = np.zeros(_LOG_COST.size, np.int64)
+    for at in range(0, plane.size, _COST_CHUNK):
+        d = np.abs(plane[at : at + _COST_CHUNK].astype(np.int32) - mc[at : at + _COST_CHUNK])
+        counts += np.bincount(np.minimum(d, _LOG_COST.size - 1), minlength=_LOG_COST.size)
+    return float(counts @ _LOG_COST)
 
 
 def _mc_planes(
@@ -477,7 +483,7 @@ def _plan(
     for flat, mc, hint, (h, w, depth) in zip(coded, mcs, _hints(coded, mcs, sizes), sizes, strict=True):
         plane_params = [
             (p.targets, *planar_rule.pass_params(flat, mc, p, (1 << depth) - 1, hint))
-            for p in intra.passes(h, w)
+            for p in _encoder_passes(h, w)
         ]
         table, plane_bits = _fit_table(flat, plane_params, depth, planar_rule.CONTEXTS)
         # held until coded, so as small as they go (``_held_means``; contexts < 106), and without
@@ -501,6 +507,18 @@ def _held_means(mean: np.ndarray, depth: int) -> np.ndarray:
     """A candidate's means as it holds them until coded (the coders widen them a call at a time):
     int16 for 8-bit samples (at most 16 x 255), else int32 (at most 16 x 65535)."""
     return mean.astype(np.int16 if depth == 8 else np.int32, copy=False)
+
+
+#: The encoder keeps a coarse-to-fine plane's passes (``intra.passes``: 20 bytes a sample, the
+#: largest item of a 640x480 frame's peak) between candidates and frames only up to this many
+#: samples; a larger plane's are made again for each candidate and for the coder (2 ms for a
+#: 640x480 plane, a few a frame).
+KEPT_PASSES_SAMPLES = 1 << 17
+
+
+def _encoder_passes(height: int, width: int) -> tuple[intra.Pass, ...] | intra.Schedule:
+    """``intra.passes`` as the encoder reads them: kept only up to KEPT_PASSES_SAMPLES."""
+    return intra.passes(height, width, kept_up_to=KEPT_PASSES_SAMPLES)
 
 
 def _encoder_schedule(height: int, width: int, tile: tuple[int, int], runs: int) -> tuple:
@@ -933,7 +951,7 @@ def encode(c: PlanarCandidate) -> bytes:
     ):
         table = c.coding_table(k)
         if k < raster_from:
-            for p, (mean, ctx) in zip(intra.passes(height, width), plane_params, strict=True):
+            for p, (mean, ctx) in zip(_encoder_passes(height, width), plane_params, strict=True):
                 _encode_batch(enc, flat[p.targets], mean, table[ctx], depth)
             continue
         run_fronts = _encoder_schedule(height, width, tile, c.runs)[3]
