@@ -370,29 +370,35 @@ def search_reference(
 
 def _pyramids(
     cur: np.ndarray, ref: np.ndarray, bh: int, bw: int, block: int = BLOCK
-) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+) -> tuple[np.ndarray, list[np.ndarray | None], list[np.ndarray]]:
     """``cur`` as int32, and both planes padded to whole blocks (edges repeated) and reduced 2x2
-    and 4x4: the planes the search's three levels read."""
+    and 4x4: the planes the search's three levels read. The padded ``cur`` is not kept (level 0
+    reads the unpadded one), and neither plane is widened before it is padded: a 1080p luma
+    plane's two int32 copies (16 MB) at the search's peak."""
     h, w = cur.shape
     c = cur.astype(np.int32)
     full = edge_padded(c, 0, bh * block - h, 0, bw * block - w)
-    ref_full = edge_padded(ref.astype(np.int32), 0, bh * block - h, 0, bw * block - w)
-    cur_pyramid, ref_pyramid = [full], [ref_full]
+    cur_pyramid: list[np.ndarray | None] = [None, _halve(full)]
+    del full
+    cur_pyramid.append(_halve(cur_pyramid[1]))
+    ref_pyramid = [edge_padded(ref, 0, bh * block - h, 0, bw * block - w, np.int32)]
     for _ in range(2):
-        cur_pyramid.append(_halve(cur_pyramid[-1]))
         ref_pyramid.append(_halve(ref_pyramid[-1]))
     return c, cur_pyramid, ref_pyramid
 
 
-def edge_padded(plane: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+def edge_padded(
+    plane: np.ndarray, top: int, bottom: int, left: int, right: int, dtype: np.dtype | type | None = None
+) -> np.ndarray:
     """``np.pad(plane, ((top, bottom), (left, right)), mode="edge")`` of a 2-D plane, the same
     values without np.pad's set-up in Python (40 us a call: a reference's search pads ten
-    planes, eight of them fields of a few hundred blocks)."""
+    planes, eight of them fields of a few hundred blocks), in ``dtype`` (the plane's unless
+    given: widened as it is copied)."""
     h, w = plane.shape
-    out = np.empty((h + top + bottom, w + left + right), plane.dtype)
+    out = np.empty((h + top + bottom, w + left + right), plane.dtype if dtype is None else dtype)
     out[top : top + h, left : left + w] = plane
-    out[top : top + h, :left] = plane[:, :1]
-    out[top : top + h, left + w :] = plane[:, -1:]
+    out[top : top + h, :left] = out[top : top + h, left : left + 1]
+    out[top : top + h, left + w :] = out[top : top + h, left + w - 1 : left + w]
     out[:top] = out[top]
     out[top + h :] = out[top + h - 1]
     return out

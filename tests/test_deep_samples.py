@@ -71,6 +71,23 @@ def test_coarse_mean_is_centred_on_the_samples_of_a_coarse_value() -> None:
         assert np.all(old[1:-1] > 16 * c[1:-1])  # (the old bins sat on 2^e c, below the samples)
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_coarse_mean_is_the_formula_in_the_means_type(dtype) -> None:
+    """``_coarse_mean`` (made in place on one new array) is the shifted, clipped mean of
+    FORMAT.md, both versions, in the means' own type, and leaves the means as they were."""
+    rng = np.random.default_rng(7)
+    for depth in (9, 10, 12, 16):
+        e = depth - 8
+        mean = rng.integers(-300, 16 * (1 << depth) + 300, 5000).astype(dtype)
+        before = mean.copy()
+        got = planar._coarse_mean(mean, depth)
+        want = np.clip((mean.astype(np.int64) - 8 * ((1 << e) - 1) + (1 << (e - 1))) >> e, 0, 16 * 255)
+        assert got.dtype == dtype and np.array_equal(got, want)
+        old = planar._coarse_mean(mean, depth, aligned=False)
+        assert old.dtype == dtype and np.array_equal(old, np.clip(mean.astype(np.int64) >> e, 0, 16 * 255))
+        assert np.array_equal(mean, before)
+
+
 # ------------------------------------------------------------------------------- sample rules
 def _deep(values: np.ndarray) -> np.ndarray:
     return values.astype(np.uint16)

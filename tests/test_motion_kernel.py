@@ -158,6 +158,12 @@ def test_edge_padding_is_numpys(shape: tuple[int, int], pads: tuple[int, int, in
     got = motion.edge_padded(plane, *pads)
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, np.pad(plane, ((top, bottom), (left, right)), mode="edge"))
+    deep = (plane + 99).astype(np.uint16) * 300  # widened as it is copied (the search's planes)
+    wide = motion.edge_padded(deep, *pads, np.int32)
+    assert wide.dtype == np.int32
+    np.testing.assert_array_equal(
+        wide, np.pad(deep.astype(np.int32), ((top, bottom), (left, right)), mode="edge")
+    )
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (5, 1), (9, 13), (34, 80)])
