@@ -1,8 +1,9 @@
 """Encoder and decoder pipelines: frames -> predictor -> frame coding -> container, and back.
 
-Both sides keep only the last HISTORY decoded frames, so memory is flat in the video's length, and
-the encoder predicts from exactly what the decoder will have (closed loop; lossless means the decoded
-frame equals the input frame, and a CRC per frame proves it on the decoder side).
+Both sides keep only the last HISTORY decoded frames (planar frames: REFERENCES), so memory is flat
+in the video's length, and the encoder predicts from exactly what the decoder will have (closed
+loop; lossless means the decoded frame equals the input frame, and a CRC per frame proves it on the
+decoder side).
 """
 
 from __future__ import annotations
@@ -88,6 +89,13 @@ def installed_version(name: str) -> str:
     from importlib.metadata import version
 
     return version(name)
+
+
+def history_length(planar: bool) -> int:
+    """How many decoded frames a coder keeps: the predictor's HISTORY, or for planar frames (a
+    planar stream, or RGB frames coded as planes) the REFERENCES their motion reads, two fewer
+    frames held (12 MB at 1920x1080 in 10 bits, on both sides)."""
+    return planar_coding.REFERENCES if planar else HISTORY
 
 
 def check_dimensions(width: int, height: int, max_pixels: int | None) -> None:
@@ -232,7 +240,7 @@ class Encoder:
             coder=coder_tag(),
         )
         self._out = out
-        self._history: deque[np.ndarray] = deque(maxlen=HISTORY)
+        self._history: deque[np.ndarray] = deque(maxlen=history_length(self.pixel_format is not None))
         self._palette: np.ndarray | None = None
         self._probe = IntraProbe()  # which palette-intra estimates are worth making (encoder only)
         self._inter = InterProbe()  # which frames' predicted modes (and prediction) are worth it
@@ -719,9 +727,14 @@ class Decoder:
     def __iter__(self) -> Iterator[DecodedFrame]:
         if self.predictor is None:
             raise RuntimeError("decoder was opened with load_model=False")
-        history: deque[np.ndarray] = deque(maxlen=HISTORY)
+        history = self.new_history()
         for rec, palette, _ in self.frame_records():
             yield self.decode_record(rec, palette, history)
+
+    def new_history(self) -> deque[np.ndarray]:
+        """The decoded frames ``decode_record`` reads and adds to, as many as the stream's frames
+        need (``history_length``)."""
+        return deque(maxlen=history_length(self.plane_format is not None))
 
     @one_blas_thread
     def decode_record(

@@ -11,7 +11,6 @@ checked); the lost frames are reported, not guessed.
 from __future__ import annotations
 
 import mmap
-from collections import deque
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -19,7 +18,6 @@ from ..bitstream import container
 from ..bitstream.errors import FormatError
 from ..bitstream.palette import decode_palette
 from ..bitstream.profile import FormatProfile
-from ..models.base import HISTORY
 from .pipeline import DecodedFrame, Decoder
 
 
@@ -97,7 +95,7 @@ def salvage(dec: Decoder, inp: BinaryIO, report: SalvageReport) -> Iterator[Deco
             raise FormatError("the stream header is damaged: nothing can be salvaged without it")
         pos = head[2]
         limits = _length_limits(dec, profile)
-        history: deque = deque(maxlen=HISTORY)
+        history = dec.new_history()
         palette = None
         pending: bytes | None = None
         expected = 0  # the next frame index in sequence

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import DATA, body_start, replace_chunk, run_main
+from conftest import DATA, body_start, encode_frames, replace_chunk, run_main
 
 from fpcodec.bitstream import container, entropy
 from fpcodec.bitstream.profile import LATEST
@@ -708,3 +708,28 @@ def test_the_interpolation_cost_is_the_sum_over_samples(monkeypatch, dtype, top)
     want = planar._LOG_COST[np.minimum(np.abs(plane.astype(np.int64).ravel() - mc), 255)].sum()
     assert planar._log_cost(plane, mc) == pytest.approx(want, rel=1e-12)
     assert planar._log_cost(plane, plane.ravel().astype(planar_rule.MC_DTYPE)) == 0.0
+
+
+def test_planar_coders_keep_only_the_frames_their_motion_reads() -> None:
+    """A planar stream's encoder and decoder keep REFERENCES decoded frames, not the predictor's
+    HISTORY (two frames fewer in memory); frames after the history fills still round-trip, and a
+    palette stream keeps HISTORY."""
+    from fpcodec.codec.pipeline import history_length
+    from fpcodec.models.base import HISTORY
+
+    assert planar_coding.REFERENCES < HISTORY
+    assert history_length(True) == planar_coding.REFERENCES and history_length(False) == HISTORY
+    frames = _moving_planes("yuv420p", 32, 24, HISTORY + 3, seed=9)
+    buf = io.BytesIO()
+    fmt = pixel_format_by_name("yuv420p")
+    enc = Encoder(buf, width=32, height=24, channels=3, model="last-frame", pixel_format=fmt, keyint=0)
+    for planes in frames:
+        enc.write_planes(planes, 4)
+        assert len(enc._history) <= planar_coding.REFERENCES
+    enc.close()
+    dec, back = _decode(buf.getvalue())
+    assert dec.new_history().maxlen == planar_coding.REFERENCES
+    assert [f.mode for f in back[1:]] == [MODE_PLANAR] * (len(frames) - 1)
+    _assert_planes_equal([f.planes for f in back], frames)
+    palette_dec = Decoder(io.BytesIO(encode_frames([np.zeros((8, 8, 3), np.uint8)] * 2, model="last-frame")))
+    assert palette_dec.new_history().maxlen == HISTORY
