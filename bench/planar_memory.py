@@ -10,7 +10,10 @@ larger size = (its peak - the baseline's peak) / its pixels. Times are the child
 times, start-up included. ``--pythonpath`` runs another checkout's ``fpcodec`` (an A/B)::
 
     python -m fpcodec.bench.planar_memory --source bikes.mp4 [--sizes 64x48 640x480 1280x720 1920x1080]
-        [--format yuv420p10le] [--frames 6] [--repeats 3] [--pythonpath OLD_TREE] [-o FILE]
+        [--format yuv420p10le] [--frames 12] [--repeats 3] [--pythonpath OLD_TREE] [-o FILE]
+
+``--frames`` is 12 by default (6 until 2026-12-06): past the predictor's history of 5 frames, which
+planar coders had kept too, so that a clip shows the steady state a long video runs in.
 """
 
 from __future__ import annotations
@@ -154,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=_size, nargs="+", default=[_size(s) for s in DEFAULT_SIZES],
                    help="frame sizes, smallest (the baseline) first")  # fmt: skip
     p.add_argument("--format", default="yuv420p", help="the clips' pixel format (default yuv420p)")
-    p.add_argument("--frames", type=int, default=6)
+    p.add_argument("--frames", type=int, default=12)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--pythonpath", help="PYTHONPATH for the children (another checkout's fpcodec)")
     p.add_argument("-o", "--output", help="also write the table here")
