@@ -31,7 +31,8 @@ class LossyOutputError(FpcodecError):
 
 
 def colour_count(frame: np.ndarray) -> int:
-    """Distinct colours of an (..., C) uint8 array."""
+    """Distinct colours of an (..., C) uint8 array (a sort of every pixel: for messages; the checks
+    ask ``more_colours_than``)."""
     flat = frame.reshape(-1, frame.shape[-1])
     if flat.size == 0:
         return 0
@@ -39,12 +40,21 @@ def colour_count(frame: np.ndarray) -> int:
     return int(np.unique(packed).size)
 
 
+def more_colours_than(frame: np.ndarray, limit: int) -> bool:
+    """Whether an (..., C) uint8 array has more than ``limit`` distinct colours: a hash table of
+    its colours, read until it holds more (``colour_kernel``), not a sort of every pixel (the
+    GIF writer asks it of every frame)."""
+    from . import colour_kernel  # numba: loaded on first use
+
+    return colour_kernel.distinct_count(frame.reshape(-1, frame.shape[-1]), limit) is None
+
+
 def _hidden_colours(frame: np.ndarray) -> bool:
     """Whether the RGB values under the fully transparent pixels differ (only alpha shows)."""
     if frame.shape[2] != 4:
         return False
     clear = frame[frame[..., 3] == 0]
-    return len(clear) > 0 and colour_count(clear) > 1
+    return len(clear) > 0 and more_colours_than(clear, 1)
 
 
 class _GifChecks:
@@ -65,10 +75,11 @@ class _GifChecks:
                 problems.append(f"frame {i} has partial transparency")
             clear = alpha == 0
             self.invisible += _hidden_colours(f)
-            colours = colour_count(f[~clear][None, :, :3]) + int(clear.any())
+            shown, entries = f[~clear][:, :3], int(clear.any())  # transparency takes an entry
         else:
-            colours = colour_count(f)
-        if colours > 256:
+            shown, entries = f, 0
+        if more_colours_than(shown, 256 - entries):
+            colours = colour_count(shown) + entries
             problems.append(f"frame {i} has more than 256 colours ({colours}, transparency counting as one)")
         if problems and not self.allow_lossy:
             raise LossyOutputError(
@@ -250,7 +261,7 @@ class GifWriter:
         reserve = p.transparent or next_transparent
         if next_transparent and not p.transparent:
             box = (0, 0, *self._size)  # so that disposing of it clears everything it showed
-            if colour_count(p.frame[..., :3]) > 255:
+            if more_colours_than(p.frame[..., :3], 255):
                 problem = (
                     f"frame {p.index} has 256 colours and is followed by transparent pixels (a "
                     f"GIF frame disposed to the background needs a transparent entry)"

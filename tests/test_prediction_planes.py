@@ -161,7 +161,9 @@ def test_previous_indices_in_blocks_equal_the_whole_frame(monkeypatch, channels:
 @pytest.mark.parametrize("block", [1000, 1 << 16], ids=["blocks", "whole"])
 @pytest.mark.parametrize("distinct", [1, 200, 256, 300, 2000])
 def test_indexed_colours_in_blocks_equal_np_unique(monkeypatch, distinct: int, block: int) -> None:
-    monkeypatch.setattr(pc, "_INDEX_BLOCK", block)
+    from fpcodec.codec import colour_kernel
+
+    monkeypatch.setattr(colour_kernel, "_BLOCK", block)  # the ranks written in blocks of pixels
     rng = np.random.default_rng(distinct)
     colours = rng.integers(0, 256, (distinct, 3), dtype=np.uint8)
     flat = colours[rng.integers(0, distinct, 97 * 103)]
