@@ -485,6 +485,25 @@ def test_unique_counts_are_numpys(n):
     np.testing.assert_array_equal(codes, before)
 
 
+@pytest.mark.parametrize("bits", [1, 11, 12, 22, 33, 55, 56, 63])
+def test_unique_counts_radix_sort_of_wide_codes(bits):
+    """The radix sort takes as many 11-bit digits as the largest code has (one to six; hashed
+    context codes reach 2^62): every width, a digit's boundary on either side, the largest
+    int64, and negative codes (numpy's sort then) give ``np.unique``'s values and counts."""
+    from fpcodec.codec import rows_kernel
+
+    rng = np.random.default_rng(bits)
+    top = (1 << bits) - 1
+    codes = rng.integers(0, top, 5000, endpoint=True)
+    codes[::7] = codes[3]  # runs of one code, met apart
+    codes[:2] = (0, top)
+    for sample in (codes, np.concatenate([codes, -codes[:40]]), codes[:1], codes[:0]):
+        got = rows_kernel.unique_counts(sample)
+        want = np.unique(sample, return_counts=True)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("k", [1, 2, 17, 256, 257])
 def test_true_shares_are_numpys_on_integer_weights(k):
     """The encoder's estimate reads each row's true-colour share: the compiled pass gives the
