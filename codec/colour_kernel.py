@@ -78,9 +78,15 @@ def _ranks(flat, shift, slot_keys, slot_ranks, out):  # pragma: no cover - compi
         out[i] = rank
 
 
+#: Channels a packed key holds: 7 bytes keep it a non-negative int64 (-1 marks an empty slot).
+MAX_CHANNELS = 7
+
+
 def _table(flat: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
     """(slot keys, slot ids, distinct keys in the order met, table shift) of the (N, C) uint8
     colours, or None for more than ``limit`` distinct colours."""
+    if flat.ndim != 2 or flat.shape[1] > MAX_CHANNELS:
+        raise ValueError(f"colours must be (N, C) with C <= {MAX_CHANNELS}, got shape {flat.shape}")
     bits = max(4, int(4 * (limit + 1) - 1).bit_length())  # at most a quarter of the slots taken
     slot_keys = np.full(1 << bits, -1, np.int64)
     slot_ids = np.zeros(1 << bits, np.int32)

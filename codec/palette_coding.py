@@ -44,8 +44,8 @@ def previous_indices(previous: np.ndarray | None, palette: np.ndarray) -> np.nda
     """Per pixel, the palette entry nearest (L1, lowest index on ties) to its previous colour, or -1
     when none is within NEAREST_L1 (or the previous frame has too many colours to match).
 
-    The colours are looked up once each (``indexed_colours``: in blocks of pixels on large
-    frames, where a whole frame's ``np.unique`` with its inverse took 48 bytes a pixel)."""
+    The colours are looked up once each (``indexed_colours``: a hash table of the frame's
+    colours, where a whole frame's ``np.unique`` with its inverse took 48 bytes a pixel)."""
     matched = previous_matches(previous, palette)
     return None if matched is None else matched[0]
 

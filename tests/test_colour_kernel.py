@@ -76,3 +76,8 @@ def test_more_colours_than(limit: int) -> None:
     distinct = anim_writers.colour_count(frame)
     assert distinct == 300
     assert anim_writers.more_colours_than(frame, limit) == (distinct > limit)
+
+
+def test_colours_wider_than_a_key_are_refused() -> None:
+    with pytest.raises(ValueError, match="C <= 7"):
+        colour_kernel.indexed_colours(np.zeros((4, 8), np.uint8), 256)
