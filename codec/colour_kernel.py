@@ -82,7 +82,7 @@ def _ranks(flat, shift, slot_keys, slot_ranks, out):  # pragma: no cover - compi
 MAX_CHANNELS = 7
 
 
-def _table(flat: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+def _table(flat: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.uint64] | None:
     """(slot keys, slot ids, distinct keys in the order met, table shift) of the (N, C) uint8
     colours, or None for more than ``limit`` distinct colours."""
     if flat.ndim != 2 or flat.shape[1] > MAX_CHANNELS:
