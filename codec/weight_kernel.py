@@ -215,7 +215,7 @@ def _palette_order(palette: np.ndarray, shift: int) -> tuple:
     """The kernels' ``order``: (first, regular, regular16, extremes, lo, hi). ``regular``: the
     colours with none of red, green and blue at 0 or 255, by red; ``regular16``: their values in
     1/16 (as the kernels' ``values16``) in that order, so that a window's colours are read side by
-    side, not gathered through ``regular`` (the rows 0.89-0.93 the time on one thread); ``first[v]``:
+    side, not gathered through ``regular`` (the rows 0.92-0.93 the time on one thread); ``first[v]``:
     how many of them have red below v (v = 0..256); ``extremes``: the others (their tails are not
     bins: always visited). Kept for the last few palettes: a frame's parts (a hundred at 480x270)
     share one."""
