@@ -202,8 +202,7 @@ def _merged_anew(
         if room <= need:
             raise
         buffers = (table_buffer(need, np.int64), table_buffer(need, counts))
-    buffers[0][: old[0].size], buffers[1][: old[0].size] = old
-    return buffers, rows_kernel.merge_into(buffers, old[0].size, new)
+    return buffers, rows_kernel.merge_to(old, new, buffers)
 
 
 class ContextCounts:

@@ -508,6 +508,36 @@ def _merge_into(codes, counts, m, new, more):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _merge_to(codes, counts, new, more, out_codes, out_counts):  # pragma: no cover - compiled
+    """The sorted unique tables (``codes``, ``counts``) and (``new``, ``more``) merged into the
+    first entries of ``out_codes``, ``out_counts`` in one pass from the front; returns the size."""
+    m, n = codes.size, new.size
+    i = j = w = 0
+    while i < m and j < n:
+        a, b = codes[i], new[j]
+        if a < b:
+            out_codes[w], out_counts[w] = a, counts[i]
+            i += 1
+        elif b < a:
+            out_codes[w], out_counts[w] = b, more[j]
+            j += 1
+        else:
+            out_codes[w], out_counts[w] = a, counts[i] + more[j]
+            i += 1
+            j += 1
+        w += 1
+    while i < m:
+        out_codes[w], out_counts[w] = codes[i], counts[i]
+        i += 1
+        w += 1
+    while j < n:
+        out_codes[w], out_counts[w] = new[j], more[j]
+        j += 1
+        w += 1
+    return w
+
+
+@numba.njit(cache=True, nogil=True)
 def _runs(ordered, codes, counts):  # pragma: no cover - compiled
     """The distinct values of the sorted ``ordered`` into ``codes`` (which may be ``ordered``
     itself) and how many times each comes into ``counts``; returns how many there are."""
@@ -604,6 +634,30 @@ def merge_into(
         raise ValueError(f"{counts.dtype} counts cannot hold {new[1].dtype} ones")
     with first_call(_merge_into):
         m = _merge_into(codes, counts, m, np.asarray(new[0], np.int64), new[1])
+    return codes[:m], counts[:m]
+
+
+def merge_to(
+    old: tuple[np.ndarray, np.ndarray],
+    new: tuple[np.ndarray, np.ndarray],
+    buffers: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``palette_context.merge_reference`` of the tables ``old`` and ``new`` (sorted unique int64
+    codes, counts), written into the first entries of ``buffers`` (other arrays, of at least both
+    tables' sizes, with a counts type that holds both tables'): one pass, where copying ``old``
+    into them and merging ``new`` in place (``merge_into``) reads and writes the table three
+    times. Returns the merged views."""
+    codes, counts = buffers
+    size = old[0].size + new[0].size
+    if codes.size < size or counts.size < size:
+        raise ValueError(f"buffers of {min(codes.size, counts.size)} entries cannot hold {size}")
+    if np.promote_types(np.promote_types(old[1].dtype, new[1].dtype), counts.dtype) != counts.dtype:
+        raise ValueError(f"{counts.dtype} counts cannot hold {old[1].dtype} and {new[1].dtype} ones")
+    old_counts, new_counts = old[1].astype(counts.dtype, copy=False), new[1].astype(counts.dtype, copy=False)
+    with first_call(_merge_to):
+        m = _merge_to(
+            np.asarray(old[0], np.int64), old_counts, np.asarray(new[0], np.int64), new_counts, codes, counts
+        )
     return codes[:m], counts[:m]
 
 

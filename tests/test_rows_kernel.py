@@ -161,6 +161,42 @@ def test_merge_into_refuses_buffers_too_small_or_narrow():
         rows_kernel.merge_into((np.zeros(4, np.int64), np.zeros(4, np.int32)), 1, wide)
 
 
+def test_merge_to_matches_the_reference():
+    """Into other buffers, with room to spare (and with none), int32 and int64 counts, the inputs
+    untouched: what np.unique of both gives."""
+    from fpcodec.codec import rows_kernel
+
+    rng = np.random.default_rng(4)
+    for size_a, size_b in ((0, 0), (0, 5), (5, 0), (100, 30), (30, 100), (1000, 1000), (3000, 7)):
+        a = np.unique(rng.integers(0, 300 + size_a, size_a), return_counts=True)
+        b = np.unique(rng.integers(0, 300 + size_a, size_b), return_counts=True)
+        a = (a[0].astype(np.int64), a[1].astype(np.int32))
+        b = (b[0].astype(np.int64), (b[1] * 5).astype(np.int32))
+        kept = [x.copy() for x in (*a, *b)]
+        want = ctx.merge_reference(a, b)
+        both = np.unique(np.concatenate([np.repeat(*a), np.repeat(*b)]), return_counts=True)
+        for room, count_type in ((0, np.int32), (7, np.int32), (3, np.int64)):
+            size = a[0].size + b[0].size + room
+            buffers = (np.full(size, -5, np.int64), np.full(size, -5, count_type))
+            got = rows_kernel.merge_to(a, b, buffers)
+            assert got[0].base is buffers[0] and got[1].base is buffers[1] and got[1].dtype == count_type
+            for g, w, u in zip(got, want, both, strict=True):
+                assert np.array_equal(g, w) and np.array_equal(g, u)
+        assert all(np.array_equal(x, y) for x, y in zip(kept, (*a, *b), strict=True))
+
+
+def test_merge_to_refuses_buffers_too_small_or_narrow():
+    from fpcodec.codec import rows_kernel
+
+    table = (np.array([1, 5], np.int64), np.array([2, 3], np.int32))
+    other = (np.array([2], np.int64), np.array([4], np.int32))
+    with pytest.raises(ValueError, match="cannot hold 3"):
+        rows_kernel.merge_to(table, other, (np.zeros(2, np.int64), np.zeros(2, np.int32)))
+    wide = (np.array([7], np.int64), np.array([1 << 40], np.int64))
+    with pytest.raises(ValueError, match="int32 counts cannot hold int32 and int64"):
+        rows_kernel.merge_to(table, wide, (np.zeros(4, np.int64), np.zeros(4, np.int32)))
+
+
 @pytest.mark.parametrize("mapped_from", [ctx.MAPPED_FROM, 1])
 def test_counts_merge_in_place_until_copied(monkeypatch, mapped_from):
     """A table grows in its own buffers; a copy shares it, so from then on neither writes into it
