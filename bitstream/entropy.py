@@ -691,11 +691,12 @@ class FrameDecoder:
             return self.ranges.decode_fixed(row, count)
         return self._coder.decode(fixed_model(row), count).astype(np.int32)
 
-    def decode_sums(self, sums: np.ndarray) -> np.ndarray:
-        """Mirror of ``FrameEncoder.encode_sums`` (the compiled decoder only); int32 (N,)."""
+    def decode_sums(self, sums: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+        """Mirror of ``FrameEncoder.encode_sums`` (the compiled decoder only); int32 (N,).
+        ``hints``: likely symbols per row, tried first (``RangeDecoder.decode_sums``)."""
         if self.ranges is None:
             raise ValueError("running sums need the compiled range decoder (FrameDecoder(compiled=True))")
-        return self.ranges.decode_sums(sums)
+        return self.ranges.decode_sums(sums, hints)
 
     def decode_categorical(self, probabilities: np.ndarray) -> np.ndarray:
         """Decode one index per probability row; returns int32 (N,)."""

@@ -92,6 +92,49 @@ def test_running_sums_code_as_constriction_codes_the_rows(k: int, kind: str) -> 
     np.testing.assert_array_equal(enc.words(), ref.get_compressed())
 
 
+@pytest.mark.parametrize("k", [2, 3, 256])
+@pytest.mark.parametrize("kind", ["integer", "peaked", "zeros"])
+def test_hints_leave_the_decoded_symbols_and_state_as_they_are(k: int, kind: str) -> None:
+    """``decode_sums``' hints (likely symbols tried before the bisection): right ones, wrong ones,
+    -1, out of range, several in turn or none, the same symbols and the same state after them."""
+    rng = np.random.default_rng(k + 7 * len(kind))
+    rows = _rows(rng, 2000, k, kind)
+    symbols = _symbols(rng, rows).astype(np.int32)
+    symbols[:20] = 0
+    symbols[20:40] = k - 1  # the first and the last interval
+    ref = constriction.stream.queue.RangeEncoder()
+    ref.encode(symbols, CATEGORICAL, rows)
+    words = ref.get_compressed()
+    sums = _running_sums(rows)
+    right = symbols.copy()
+    wrong = (symbols + rng.integers(1, k, symbols.size)) % k
+    odd = rng.choice(np.array([-1, k, k + 5, -7]), symbols.size)
+    mixed = np.where(rng.random(symbols.size) < 0.5, right, wrong)
+    plain = range_decoder.RangeDecoder(words)
+    want = plain.decode_sums(sums)
+    np.testing.assert_array_equal(want, symbols)
+    for hints in (
+        [right],
+        [wrong],
+        [odd],
+        [mixed],
+        [wrong, odd, right],
+        [odd, wrong],
+        np.stack([wrong, mixed]),
+    ):
+        ours = range_decoder.RangeDecoder(words)
+        got = np.concatenate(
+            [
+                ours.decode_sums(sums[:777], [h[:777] for h in hints]),
+                ours.decode_sums(sums[777:], [h[777:] for h in hints]),
+            ]
+        )
+        np.testing.assert_array_equal(got, symbols)
+        np.testing.assert_array_equal(ours.state, plain.state)
+    with pytest.raises(ValueError, match="hints of shape"):
+        range_decoder.RangeDecoder(words).decode_sums(sums[:10], [right[:9]])
+
+
 @pytest.mark.parametrize("clip", ["carphonew_000_5f.gif", "jmeter_url_rewrite.gif"])
 def test_palette_frames_code_the_same_through_constriction(monkeypatch, clip: str) -> None:
     """Palette frames are coded by the compiled coder from their rows' running sums: a real GIF's
