@@ -251,7 +251,8 @@ def _decode_sums(sums, hints, words, state, out):  # pragma: no cover - compiled
     ``decode_symbol``'s scan of the row (``tests/test_range_coder.py``). ``hints`` (H, N): likely
     symbols per row (-1: none), whose intervals are tried first, in order: where one holds the
     point, its symbol is the one the bisection finds, with the same interval, from two of the
-    row's sums instead of eight or so dependent reads and mispredicted branches."""
+    row's sums instead of eight or so dependent reads and mispredicted branches; one that misses
+    narrows the bisection (the symbol lies below or above it)."""
     k = sums.shape[1]
     for i in range(sums.shape[0]):
         row = sums[i]
@@ -261,22 +262,24 @@ def _decode_sums(sums, hints, words, state, out):  # pragma: no cover - compiled
         step, quantile = _point(state)
         if quantile >= np.uint64(_ONE):
             return BAD_DATA
-        found = -1
-        for j in range(hints.shape[0]):
-            h = np.int64(hints[j, i])
-            if 0 <= h < k:
-                left = left_cumulative(row, scale, h)
-                if left <= quantile:
-                    right = left_cumulative(row, scale, h + 1)
-                    if quantile < right:
-                        found = h
-                        break
-        if found >= 0:
-            _advance(step, left, right - left, words, state)
-            out[i] = found
-            continue
+        # The bisection's bounds: symbol a's left cumulative is <= quantile, symbol b + 1's is
+        # above it (2^24 past the last symbol). A hint that misses moves one of them.
         a, b = 0, k - 1
         left, right = np.uint64(0), np.uint64(_ONE)
+        for j in range(hints.shape[0]):
+            h = np.int64(hints[j, i])
+            if h < a or h > b:
+                continue
+            cumulative = left_cumulative(row, scale, h)
+            if cumulative > quantile:
+                b, right = h - 1, cumulative
+                continue
+            a, left = h, cumulative
+            after = left_cumulative(row, scale, h + 1)
+            if quantile < after:  # h's interval holds the point
+                b, right = h, after
+                break
+            a, left = h + 1, after
         while a < b:
             mid = (a + b + 1) >> 1
             cumulative = _cumulative(row[mid - 1], scale, mid)
