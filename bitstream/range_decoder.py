@@ -184,15 +184,56 @@ def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # p
     ``lo`` and ``width`` the window's), without making the row: its entries' sums come from the
     cumulative counts (``table_kernel.value_prefix``), and the symbol is found by bisecting the
     model's cumulatives, which rise strictly (each symbol adds its floor plus one). The same
-    symbol, cumulative and probability as ``decode_symbol`` on the row, so the same state."""
+    symbol, cumulative and probability as ``decode_symbol`` on the row, so the same state.
+
+    The value nearest the mean is the row's likeliest symbol (a whole or window row's; an escape
+    row has none there): its interval is tried first, and where it holds the point the symbol is
+    found from two cumulatives instead of a bisection's log2(symbols); where it does not, it
+    halves the bisection's range (the symbol lies below or above it)."""
     count, scale = laplace_model(kind, lo, width, mean, scale_idx, phased)
     step, quantile = _point(state)
     if quantile >= np.uint64(_ONE):
         return -1
-    # The last symbol whose left cumulative is <= quantile; its own cumulative and the next
-    # symbol's (the last one rejected; 2^24 past the end) are met on the way.
+    # The last symbol whose left cumulative is <= quantile, between a (whose left cumulative,
+    # ``left``, is <= quantile) and b (symbol b + 1's, ``right``, is above it: 2^24 past the end).
     a, b = 0, count - 1
     left, right = np.uint64(0), np.uint64(_ONE)
+    near = ((mean + 8) >> 4) - (lo if kind == WINDOW else 0)
+    values = count - 1 if kind == WINDOW else (0 if kind == ESCAPE else count)  # a window's last: its escape
+    if 0 <= near < values:
+        cumulative = _cumulative(_prefix(kind, near, lo, width, mean, scale_idx, phased), scale, near)
+        if cumulative > quantile:
+            b, right = near - 1, cumulative
+        else:
+            a, left = near, cumulative
+            after = (  # the symbol past the last is 2^24, as the bisection takes it
+                np.uint64(_ONE)
+                if near + 1 == count
+                else _cumulative(_prefix(kind, near + 1, lo, width, mean, scale_idx, phased), scale, near + 1)
+            )
+            if quantile < after:
+                b, right = near, after
+            else:
+                a, left = near + 1, after
+        # On from the likeliest symbol, outward in steps that double (the symbols near it are
+        # the likelier ones), until the symbol is bracketed; then the bisection of the bracket.
+        reach = 1
+        while a < b and reach < b - a:
+            if a > near:  # above: is symbol a + reach's cumulative still <= quantile?
+                mid = a + reach
+                cumulative = _cumulative(_prefix(kind, mid, lo, width, mean, scale_idx, phased), scale, mid)
+                if cumulative > quantile:
+                    b, right = mid - 1, cumulative
+                    break
+                a, left = mid, cumulative
+            else:  # below: is symbol b + 1 - reach's cumulative above quantile?
+                mid = b + 1 - reach
+                cumulative = _cumulative(_prefix(kind, mid, lo, width, mean, scale_idx, phased), scale, mid)
+                if cumulative <= quantile:
+                    a, left = mid, cumulative
+                    break
+                b, right = mid - 1, cumulative
+            reach *= 2
     while a < b:
         mid = (a + b + 1) >> 1
         cumulative = _cumulative(_prefix(kind, mid, lo, width, mean, scale_idx, phased), scale, mid)
