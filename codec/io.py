@@ -562,11 +562,13 @@ def _write_ffv1_rgb(tmp: Path, first: np.ndarray, frames: Iterable[np.ndarray], 
     """RGB(A) frames losslessly as FFV1 (level 3, slice CRCs) in Matroska: pix_fmt bgr0, or bgra
     for RGBA (FFV1's packed RGB formats; it takes no rgb24), each frame at its own time in
     milliseconds (Matroska's unit; a duration of 0 becomes 1), as a video player or FFmpeg reads
-    an RGB video back."""
+    an RGB video back; the same frames give the same bytes (``planar_io.BITEXACT``)."""
     import av
 
     fmt = "bgra" if first.shape[2] == 4 else "bgr0"
-    with av.open(str(tmp), "w", format="matroska") as cont:
+    from .planar_io import BITEXACT
+
+    with av.open(str(tmp), "w", format="matroska", options=BITEXACT) as cont:
         stream = cont.add_stream("ffv1", rate=25, options={"level": "3", "slicecrc": "1"})
         stream.width, stream.height, stream.pix_fmt = first.shape[1], first.shape[0], fmt
         stream.codec_context.time_base = Fraction(1, 1000)

@@ -211,6 +211,11 @@ _Y4M_CHROMA = {"420jpeg": CHROMA_LOC_CENTER, "420mpeg2": CHROMA_LOC_LEFT, "420pa
 _Y4M_HEADER_MAX = 128  # FFmpeg's demuxer refuses longer stream headers
 
 
+#: Muxer options for Matroska outputs: FFmpeg's bit-exact mode, without which the muxer writes a
+#: random segment UID and its own version, so that decoding a stream twice gave different files.
+BITEXACT = {"fflags": "+bitexact"}
+
+
 def pixel_format_by_name(name: str) -> PixelFormat | None:
     """The format for FFmpeg's pix_fmt ``name`` (yuvj* give the plain format, big-endian ones the
     little-endian format, packed and semi-planar ones (YUV, 16-bit RGB and gray-alpha) the planar
@@ -584,7 +589,8 @@ def write_ffv1_mkv(
     """Write the planes losslessly as FFV1 (level 3, slice CRCs) in Matroska, in the same pix_fmt and
     with the colour tags on the stream; returns the number of frames. This first version writes a
     constant frame rate ``fps`` (Matroska's millisecond timestamps round rates such as 30000/1001).
-    Atomic: a failure leaves no file, and an existing one is kept unless ``force``."""
+    Atomic: a failure leaves no file, and an existing one is kept unless ``force``. The same
+    frames give the same bytes (``BITEXACT``)."""
     import av
 
     fps = _check_size(width, height, fps)
@@ -597,7 +603,7 @@ def write_ffv1_mkv(
     n = 0
     with atomic_output(path, force) as tmp:
         frames = _peek(_checked_frames(fmt, width, height, frames))
-        with av.open(str(tmp), "w", format="matroska") as cont:
+        with av.open(str(tmp), "w", format="matroska", options=BITEXACT) as cont:
             stream = cont.add_stream("ffv1", rate=fps, options=options)
             stream.width, stream.height, stream.pix_fmt = width, height, fmt.name
             cc = stream.codec_context

@@ -483,6 +483,17 @@ def test_write_ffv1_mkv_round_trip(tmp_path, pix_fmt, w, h):
     assert b"\x55\xb7\x81\x01" in data and b"\x55\xb8\x81\x02" in data
 
 
+def test_write_ffv1_mkv_gives_the_same_bytes_for_the_same_frames(tmp_path):
+    """Matroska's muxer is run bit-exact (``planar_io.BITEXACT``): without it every file had a
+    random segment UID, so decoding a stream twice gave two different files."""
+    fmt = pio.pixel_format_by_name("yuv420p")
+    frames = make_planes(fmt, 17, 11, n=2)
+    a, b = tmp_path / "a.mkv", tmp_path / "b.mkv"
+    for out in (a, b):
+        write_ffv1_mkv(out, fmt, ColourInfo(), 17, 11, Fraction(25), iter(frames))
+    assert a.read_bytes() == b.read_bytes()
+
+
 def test_write_ffv1_mkv_without_colour_tags(tmp_path):
     fmt = pio.pixel_format_by_name("yuv420p")
     out = tmp_path / "plain.mkv"
