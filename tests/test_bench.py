@@ -825,6 +825,32 @@ def test_decode_share_times_the_stages_of_a_real_decode(tmp_path, capsys):
     assert out.startswith(f"{stream}: 3 frames in ") and "learned model (integer)" in out
 
 
+def test_range_speed_times_both_searches_and_checks_the_symbols(tmp_path, capsys):
+    """bench/range_speed.py: Laplace values decoded back exactly at two scales, and a real
+    palette stream's blocks of running sums decoded again, with and without the hints, to the
+    symbols the decoder found (a block decoded to other symbols would raise)."""
+    from conftest import CARPHONE_WIDE
+
+    from fpcodec.bench import range_speed
+    from fpcodec.codec import encode
+    from fpcodec.codec.io import VideoReader
+
+    frames = [f[:40, :40] for f, _ in VideoReader(CARPHONE_WIDE).frames()][:3]
+    stream = tmp_path / "s.fpc"
+    stream.write_bytes(encode(frames))
+    calls = range_speed.captured_sums(stream.read_bytes(), blocks=2)
+    assert 1 <= len(calls) <= 2 and all(c[1].shape[1] == c[4].size for c in calls)
+    argv = ["--scales", "0,40", "--values", "3000", "--repeats", "1", str(stream)]
+    assert range_speed.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Laplace rows, scale index 0 (b = 0.04): ") and out[1].startswith(
+        "Laplace rows, scale index 40"
+    )
+    assert (
+        out[2].startswith(f"{stream}: ") and "without hints" in out[2] and "a hint is the symbol in" in out[2]
+    )
+
+
 def test_vs_gif_table_compares_two_runs(tmp_path, capsys) -> None:
     """Two vs_gif JSON runs: bytes per clip, ratios, the totals over the clips WebP codes exactly
     and the clips not smaller than their GIF."""
