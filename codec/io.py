@@ -565,9 +565,9 @@ def _write_ffv1_rgb(tmp: Path, first: np.ndarray, frames: Iterable[np.ndarray], 
     an RGB video back; the same frames give the same bytes (``planar_io.BITEXACT``)."""
     import av
 
-    fmt = "bgra" if first.shape[2] == 4 else "bgr0"
     from .planar_io import BITEXACT
 
+    fmt = "bgra" if first.shape[2] == 4 else "bgr0"
     with av.open(str(tmp), "w", format="matroska", options=BITEXACT) as cont:
         stream = cont.add_stream("ffv1", rate=25, options={"level": "3", "slicecrc": "1"})
         stream.width, stream.height, stream.pix_fmt = first.shape[1], first.shape[0], fmt
