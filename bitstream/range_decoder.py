@@ -178,7 +178,7 @@ def laplace_model(kind, lo, width, mean, scale_idx, phased):  # pragma: no cover
     return count, np.float64(_ONE - count) / np.float64(total)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # pragma: no cover - compiled
     """One symbol under a Laplace table row of ``kind`` (mean ``mean`` in 1/16, ``scale_idx``;
     ``lo`` and ``width`` the window's), without making the row: its entries' sums come from the
@@ -191,7 +191,11 @@ def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # p
     found from two cumulatives instead of a bisection's log2(symbols); where it does not, the
     search goes on from it, outward in steps that double, until the symbol is bracketed, and
     bisects the bracket: a few cumulatives for the values near the mean, which are the likely
-    ones (``bench.range_speed``: 15-50 ns a value at scales up to 2 instead of 86-92)."""
+    ones (``bench.range_speed``: 26-44 ns a value at scales up to 2 instead of 86-92).
+
+    Not inlined: its callers (the planar wavefronts, compiled in several copies) took 80 s to
+    compile on an empty numba cache with this search inlined, against 30 s before it; called, 29 s,
+    and a value takes about 10 ns more than inlined (bench/SPEED.md)."""
     count, scale = laplace_model(kind, lo, width, mean, scale_idx, phased)
     step, quantile = _point(state)
     if quantile >= np.uint64(_ONE):
