@@ -178,6 +178,12 @@ def laplace_model(kind, lo, width, mean, scale_idx, phased):  # pragma: no cover
     return count, np.float64(_ONE - count) / np.float64(total)
 
 
+#: ``decode_laplace`` starts at the mean below this scale index; from it (b = 37.6 values and
+#: more: rows nearly flat over the 256 values) a plain bisection was quicker (``bench.range_speed``:
+#: at index 52 both about 88 ns a value, at 56 the search from the mean 90-97 against 83-86).
+_NEAR_FIRST_BELOW = 52
+
+
 @numba.njit(cache=True, nogil=True)
 def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # pragma: no cover - compiled
     """One symbol under a Laplace table row of ``kind`` (mean ``mean`` in 1/16, ``scale_idx``;
@@ -187,7 +193,7 @@ def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # p
     symbol, cumulative and probability as ``decode_symbol`` on the row, so the same state.
 
     The value nearest the mean is the row's likeliest symbol (a whole or window row's; an escape
-    row has none there): its interval is tried first, and where it holds the point the symbol is
+    row has none there): below scale index _NEAR_FIRST_BELOW its interval is tried first, and where it holds the point the symbol is
     found from two cumulatives instead of a bisection's log2(symbols); where it does not, the
     search goes on from it, outward in steps that double, until the symbol is bracketed, and
     bisects the bracket: a few cumulatives for the values near the mean, which are the likely
@@ -206,7 +212,7 @@ def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # p
     left, right = np.uint64(0), np.uint64(_ONE)
     near = ((mean + 8) >> 4) - (lo if kind == WINDOW else 0)
     values = count - 1 if kind == WINDOW else (0 if kind == ESCAPE else count)  # a window's last: its escape
-    if 0 <= near < values:
+    if scale_idx < _NEAR_FIRST_BELOW and 0 <= near < values:
         cumulative = _cumulative(_prefix(kind, near, lo, width, mean, scale_idx, phased), scale, near)
         if cumulative > quantile:
             b, right = near - 1, cumulative
