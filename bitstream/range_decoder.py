@@ -193,11 +193,12 @@ def decode_laplace(kind, lo, width, mean, scale_idx, phased, words, state):  # p
     symbol, cumulative and probability as ``decode_symbol`` on the row, so the same state.
 
     The value nearest the mean is the row's likeliest symbol (a whole or window row's; an escape
-    row has none there): below scale index _NEAR_FIRST_BELOW its interval is tried first, and where it holds the point the symbol is
-    found from two cumulatives instead of a bisection's log2(symbols); where it does not, the
-    search goes on from it, outward in steps that double, until the symbol is bracketed, and
-    bisects the bracket: a few cumulatives for the values near the mean, which are the likely
-    ones (``bench.range_speed``: 26-44 ns a value at scales up to 2 instead of 86-92).
+    row has none there): below scale index _NEAR_FIRST_BELOW its interval is tried first, and
+    where it holds the point the symbol is found from two cumulatives instead of a bisection's
+    log2(symbols); where it does not, the search goes on from it, outward in steps that double,
+    until the symbol is bracketed, and bisects the bracket: a few cumulatives for the values near
+    the mean, which are the likely ones (``bench.range_speed``: 16-56 ns a value at scales up to
+    b = 2 instead of 86-93).
 
     Not inlined: its callers (the planar wavefronts, compiled in several copies) took 80 s to
     compile on an empty numba cache with this search inlined, against 30 s before it; called, 29 s,
