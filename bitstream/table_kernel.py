@@ -24,7 +24,7 @@ from typing import Iterator
 import numba
 import numpy as np
 
-from . import compile_note, entropy
+from . import cache_loading, compile_note, entropy
 
 #: The tables' constants, as the kernels read them (numba freezes module globals).
 _STEPS = entropy.MEAN_STEPS
@@ -326,12 +326,13 @@ _LATER_CALL = contextlib.nullcontext()
 
 
 def first_call(kernel) -> contextlib.AbstractContextManager:
-    """Around the first call, which loads the compiled kernel from numba's cache: numba then loads
-    its type registries, and one of them imports scipy.linalg (a quarter of a second) only to learn
-    whether jitted ``np.dot`` can use BLAS. These kernels use no BLAS, so scipy.linalg is hidden for
-    that moment (when nothing has imported it yet) and numba records "no BLAS"; scipy.linalg
-    imports normally afterwards. Where the cache does not hold the kernel, numba compiles it
-    instead (a machine's first run), and the CLI's note comes first (``compile_note``). Later
+    """Around the first call, which loads the compiled kernel from numba's cache, without numba's
+    lowering registries (``cache_loading``). Where the cache does not hold the kernel, numba
+    compiles it instead (a machine's first run), and the CLI's note comes first
+    (``compile_note``); numba then loads its registries, and one of them imports scipy.linalg (a
+    quarter of a second) only to learn whether jitted ``np.dot`` can use BLAS. These kernels use no
+    BLAS, so scipy.linalg is hidden for that moment (when nothing has imported it yet) and numba
+    records "no BLAS"; scipy.linalg imports normally afterwards. Later
     calls get a context that does nothing (0.13 us, not a generator's 0.77: a 320x240 clip's
     encode of 22 frames makes 16,000 kernel calls)."""
     if id(kernel) in _CALLED:
@@ -341,6 +342,7 @@ def first_call(kernel) -> contextlib.AbstractContextManager:
 
 @contextlib.contextmanager
 def _loading(kernel) -> Iterator[None]:
+    cache_loading.install()
     if not kernel.signatures and not _cached(kernel):
         compile_note.before_compile()
     hide = not kernel.signatures and "scipy.linalg" not in sys.modules

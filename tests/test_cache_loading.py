@@ -1,0 +1,64 @@
+"""Kernels load from numba's cache without numba's lowering registries (``cache_loading``), decode
+the same frames, and a cache miss still compiles; over another numba loader nothing is replaced."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+from conftest import DATA
+
+from fpcodec.bitstream import cache_loading
+from fpcodec.codec import cli
+from fpcodec.codec.pipeline import Decoder
+
+#: A decode in a new process: which of numba's registry modules it imported, and the frames' digest.
+_DECODE = """
+import hashlib, json, sys
+from fpcodec.codec.pipeline import Decoder
+digest = hashlib.sha256()
+with open(sys.argv[1], "rb") as f:
+    for frame in Decoder(f).frames():
+        digest.update(frame.pixels.tobytes())
+print(json.dumps({"digest": digest.hexdigest(),
+                  "registries": sorted(m for m in ("numba.np.arraymath", "numba.np.linalg",
+                                                   "numba.np.npyimpl") if m in sys.modules)}))
+"""
+
+
+def _decode_in_new_process(stream) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", _DECODE, str(stream)], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def test_a_cached_kernel_loads_without_the_registries_and_decodes_the_same_frames(tmp_path):
+    stream = tmp_path / "c.fpc"
+    assert cli.main(["encode", str(DATA / "carphonew_000_5f.gif"), "-o", str(stream), "-q"]) == 0
+    first = _decode_in_new_process(stream)  # compiles whatever the cache lacks (numba's registries)
+    second = _decode_in_new_process(stream)  # every kernel from the cache
+    assert second["registries"] == []
+    assert second["digest"] == first["digest"]
+    digest = hashlib.sha256()
+    with open(stream, "rb") as f:
+        for frame in Decoder(f).frames():
+            digest.update(frame.pixels.tobytes())
+    assert second["digest"] == digest.hexdigest()
+
+
+def test_install_replaces_only_the_checked_loader(monkeypatch):
+    from numba.core import caching
+
+    assert cache_loading.install()  # this numba's loader is the checked one (or already replaced)
+    assert caching.Cache.load_overload.__wrapped__.__code__.co_names == cache_loading._CHECKED_NAMES
+
+    def other_loader(self, sig, target_context):  # a numba whose loader does something else
+        return self.load_something_else(sig, target_context)
+
+    monkeypatch.setattr(cache_loading, "_installed", False)
+    monkeypatch.setattr(caching.Cache, "load_overload", other_loader)
+    assert not cache_loading.install()
+    assert caching.Cache.load_overload is other_loader
