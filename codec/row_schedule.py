@@ -56,7 +56,21 @@ def _state(d: int, level: int) -> int:
 def offsets(row_level: int, col_level: int) -> tuple[tuple[int, int], ...]:
     """The template of pass (row level, column level) as (dy, dx): the TEMPLATE positions within
     REACH decoded before it (rows of a coarser level; or rows of the same level, in columns of a
-    coarser level), nearest first, ties by |dy|, then dy, then dx. Empty for the first pass."""
+    coarser level), nearest first, ties by |dy|, then dy, then dx. Empty for the first pass.
+    (``offsets_reference`` in a loop; this one costs a process 0.6 ms a pass less, 15 in all.)"""
+    d = np.arange(-REACH, REACH + 1)
+    row = np.array([_state(int(v), row_level) for v in d])
+    col = np.array([_state(int(v), col_level) for v in d]) if col_level > 0 else np.zeros(d.size, np.int64)
+    dy, dx = np.meshgrid(d, d, indexing="ij")
+    decoded = (row[:, None] == -1) | ((row[:, None] == 0) & (col[None, :] == -1))
+    decoded &= (dy != 0) | (dx != 0)
+    dy, dx = dy[decoded], dx[decoded]
+    nearest = np.lexsort((dx, dy, np.abs(dy), dy * dy + dx * dx))[:TEMPLATE]
+    return tuple((int(dy[k]), int(dx[k])) for k in nearest)
+
+
+def offsets_reference(row_level: int, col_level: int) -> tuple[tuple[int, int], ...]:
+    """``offsets`` as a loop over the positions (the rule as written; tests compare them)."""
     found = []
     for dy in range(-REACH, REACH + 1):
         row = _state(dy, row_level)

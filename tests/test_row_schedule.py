@@ -58,6 +58,11 @@ def test_templates_are_the_sixteen_nearest_decoded_positions() -> None:
         *((-2, -1), (-2, 1), (2, -1), (2, 1)),
     )
     assert row_schedule.offsets(0, 0) == ()
+    for row_level in range(len(row_schedule.LEVELS)):  # the vectorized rule is the loop's
+        for col_level in range(len(row_schedule.LEVELS)):
+            got = row_schedule.offsets(row_level, col_level)
+            assert got == row_schedule.offsets_reference(row_level, col_level)
+            assert all(type(v) is int for pos in got for v in pos)  # no numpy scalars in the format
     size = 160  # a pixel near the centre has every offset within reach inside the frame
     ids = _pass_ids(size, size)
     for k, p in enumerate(row_schedule.passes(size, size)):
