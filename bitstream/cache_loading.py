@@ -2,9 +2,10 @@
 
 numba's ``Cache.load_overload`` starts with ``target_context.refresh()``, which imports some sixty
 modules of lowering code (strings, typed dicts and lists, random generators, polynomials, jitclass,
-datetimes...) and installs their registries: a quarter to half a second of every fpcodec process,
-as much as decoding a 96x96 clip takes. A kernel in the cache is machine code that needs none of
-them, only numba's runtime (NRT: its allocator's symbols and functions) set up. ``install``
+datetimes...) and installs their registries: 0.3-0.4 s timed alone, about 0.1 s of a decoding
+process here (where ``first_call`` keeps scipy.linalg out of it; a 2-frame 96x96 decode 0.61 ->
+0.51 s, bench/SPEED.md). A kernel in the cache is machine code that needs none of them, only
+numba's runtime (NRT: its allocator's symbols and functions) set up. ``install``
 replaces numba's loader by one that sets up the runtime and loads, and nothing more. Where the
 cache misses, or holds a stale kernel, numba compiles as before: its compiler refreshes the
 context itself (``numba.core.compiler``), so a compile still finds every registry.

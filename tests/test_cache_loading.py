@@ -1,10 +1,12 @@
-"""Kernels load from numba's cache without numba's lowering registries (``cache_loading``), decode
-the same frames, and a cache miss still compiles; over another numba loader nothing is replaced."""
+"""Kernels load from numba's cache without numba's lowering registries (``cache_loading``) and decode
+the same frames; a cache miss after such loads still compiles (with the registries); over another
+numba loader nothing is replaced."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 
@@ -62,3 +64,37 @@ def test_install_replaces_only_the_checked_loader(monkeypatch):
     monkeypatch.setattr(caching.Cache, "load_overload", other_loader)
     assert not cache_loading.install()
     assert caching.Cache.load_overload is other_loader
+
+
+#: A kernel of its own in a new process: compiled where the cache misses (after the fpcodec kernels
+#: loaded without the registries), loaded from the cache the next time.
+_OWN_KERNEL = """
+import json, sys
+import numpy as np
+from fpcodec.bitstream import entropy
+entropy.table_rows(np.array([0]), np.array([3]))  # a kernel of fpcodec's, from the cache
+import own
+print(json.dumps({"sum": own.total(np.arange(5.0)), "compiled": own.total.stats.cache_misses != {},
+                  "registries": "numba.np.arraymath" in sys.modules}))
+"""
+
+
+def test_a_cache_miss_after_a_light_load_compiles_with_the_registries(tmp_path):
+    (tmp_path / "own.py").write_text(
+        "import numba\n\n\n@numba.njit(cache=True)\ndef total(a):\n"
+        "    s = 0.0\n    for x in a:\n        s += x\n    return s\n"
+    )
+
+    def run() -> dict:
+        out = subprocess.run(
+            [sys.executable, "-c", _OWN_KERNEL],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        ).stdout
+        return json.loads(out.splitlines()[-1])
+
+    first = run()
+    assert first == {"sum": 10.0, "compiled": True, "registries": True}  # numba's compiler refreshed
+    assert run() == {"sum": 10.0, "compiled": False, "registries": False}
