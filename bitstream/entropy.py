@@ -387,7 +387,7 @@ def cdf_table() -> np.ndarray:
     low = np.floor(tails * (CDF_TOTAL / 2) + 0.5).astype(np.int64)  # C(-1) .. C(-CDF_HALF)
     centre = np.full((len(SCALE_TABLE), 1), CDF_TOTAL // 2, np.int64)
     table = np.ascontiguousarray(np.concatenate([low[:, ::-1], centre, CDF_TOTAL - low], axis=1))
-    digest = hashlib.sha256(table.astype("<i8").tobytes()).hexdigest()
+    digest = hashlib.sha256(np.ascontiguousarray(table, "<i8").data).hexdigest()  # no copy: 4 MB
     if digest != CDF_SHA256:
         raise TableMismatchError(
             f"coding tables built on this machine have SHA-256 {digest}, expected {CDF_SHA256}"
@@ -407,9 +407,12 @@ def bin_table() -> np.ndarray:
     sixteenths from the mean, column BIN_SPAN + j (interior values; the end values add their tails).
     int32 (frequencies are at most 2^20 + 1) halves the table, which the row gathers hit at random."""
     c = cdf_table()
-    j = np.arange(-BIN_SPAN, BIN_SPAN + 1) + CDF_HALF
     half = MEAN_STEPS // 2
-    out = np.ascontiguousarray(c[:, j + half] - c[:, j - half] + 1).astype(np.int32)
+    first = CDF_HALF - BIN_SPAN  # column of j = -BIN_SPAN; the columns j + half and j - half as slices
+    width = 2 * BIN_SPAN + 1
+    out = (c[:, first + half : first + half + width] - c[:, first - half : first - half + width] + 1).astype(
+        np.int32
+    )
     out.setflags(write=False)
     return out
 

@@ -26,6 +26,19 @@ def test_cdf_table_is_the_rounded_laplace_cdf_and_has_the_recorded_hash() -> Non
     assert table.dtype == np.int64 and not table.flags.writeable
 
 
+def test_bin_table_is_the_cdf_between_a_values_bin_edges() -> None:
+    """Column BIN_SPAN + j: C(j + 8) - C(j - 8) + 1, the count of an interior value 16 v - mean = j
+    sixteenths from its mean, for every scale and offset (gathered here column by column)."""
+    c, bins = entropy.cdf_table(), entropy.bin_table()
+    j = np.arange(-entropy.BIN_SPAN, entropy.BIN_SPAN + 1)
+    half = entropy.MEAN_STEPS // 2
+    want = c[:, entropy.CDF_HALF + j + half] - c[:, entropy.CDF_HALF + j - half] + 1
+    assert bins.dtype == np.int32 and bins.flags.c_contiguous and not bins.flags.writeable
+    assert np.array_equal(bins, want)
+    mean_q, v = np.array([1000]), np.array([70])  # an interior value 120 sixteenths above its mean
+    assert entropy.value_counts(v, mean_q, np.array([40]))[0] == bins[40, entropy.BIN_SPAN + 16 * 70 - 1000]
+
+
 def test_scale_literals_are_the_documented_values() -> None:
     expected = np.exp(np.linspace(np.log(0.04), np.log(160.0), 64))
     np.testing.assert_allclose(entropy.SCALE_TABLE, expected, rtol=1e-14)
