@@ -113,11 +113,15 @@ def _whole_sad(cur, ref, y0, y1, x0, x1, cy, cx, total, low):  # pragma: no cove
     the candidate either way. Rows without clamping where the moved block lies inside ``ref``."""
     h, w = cur.shape
     inside = x0 + cx >= 0 and x1 - 1 + cx < w
+    n = np.uint64(x1 - x0)
     for y in range(y0, y1):
         ry = min(max(y + cy, 0), h - 1)
-        if inside:
-            for x in range(x0, x1):
-                total += abs(np.int64(cur[y, x]) - np.int64(ref[ry, x + cx]))
+        if inside:  # row views, a row's sum in int32 (``search``'s bound): the loop vectorizes
+            row, moved = cur[y, x0:x1], ref[ry, x0 + cx : x1 + cx]
+            part = np.int32(0)
+            for i in range(n):
+                part += abs(row[i] - moved[i])
+            total += part
         else:
             for x in range(x0, x1):
                 total += abs(np.int64(cur[y, x]) - np.int64(ref[ry, min(max(x + cx, 0), w - 1)]))
@@ -139,6 +143,21 @@ def _quarter_sad(cur, half, y0, y1, x0, x1, cy, cx, total, low):  # pragma: no c
     dy2, dx1, dx2 = odd_y, 0, odd_x
     if odd_y == 1 and odd_x == 1 and ((oy + ox) & 1) == 0:  # the anti-diagonal: right and below
         dx1, dx2 = 1, 0
+    top, left = 2 * y0 + oy, 2 * x0 + ox
+    if top >= 0 and 2 * y1 + oy + dy2 <= h2 + 1 and left >= 0 and 2 * x1 + ox + max(dx1, dx2) <= w2 + 1:
+        # every position inside the half plane: rows read as strided views, without clamps
+        n = np.uint64(x1 - x0)
+        for y in range(y0, y1):
+            row = cur[y, x0:x1]
+            a = half[2 * y + oy, left + dx1 : left + dx1 + 2 * (x1 - x0) : 2]
+            b = half[2 * y + oy + dy2, left + dx2 : left + dx2 + 2 * (x1 - x0) : 2]
+            part = np.int32(0)  # a row's sum in int32 (``search``'s bound)
+            for i in range(n):
+                part += abs(row[i] - ((np.int32(a[i]) + np.int32(b[i]) + np.int32(1)) >> np.int32(1)))
+            total += part
+            if total >= low:
+                return total
+        return total
     if odd_y == 0 and odd_x == 0:  # a half-sample position: one sample, not the mean of two
         for y in range(y0, y1):
             ya = min(max(2 * y + oy, 0), h2 - 1)
@@ -157,6 +176,37 @@ def _quarter_sad(cur, half, y0, y1, x0, x1, cy, cx, total, low):  # pragma: no c
         if total >= low:
             return total
     return total
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_sads(cur, ref, y0, y1, cy, cx, block, acc, sums):  # pragma: no cover - compiled
+    """Every block's sum of absolute differences in the block row of samples y0:y1 of ``cur``
+    against ``ref`` moved by the whole-sample vector (cy, cx) (positions clamped), into ``sums``
+    (one per block): the differences added up per column over the rows (``acc``, as long as a
+    row), then per block. Each row is three runs (left of the plane, inside it, right of it) with
+    no clamp inside the run, so that the loops vectorize: a block of a reduced level is 2-8
+    samples wide, too few for a loop of its own."""
+    h, w = cur.shape
+    acc[:] = 0
+    lo = min(max(-cx, 0), w)  # x < lo reads column 0
+    hi = max(min(w - cx, w), lo)  # x >= hi reads column w - 1
+    inside = np.uint64(hi - lo)  # an unsigned count: the run's indices need no wraparound
+    for y in range(y0, y1):
+        ry = min(max(y + cy, 0), h - 1)
+        row, moved = cur[y], ref[ry]
+        first, last = np.int64(moved[0]), np.int64(moved[w - 1])
+        for x in range(lo):
+            acc[x] += abs(np.int64(row[x]) - first)
+        a, c, r = acc[lo:hi], row[lo:hi], moved[lo + cx : hi + cx]
+        for i in range(inside):
+            a[i] += abs(np.int64(c[i]) - np.int64(r[i]))
+        for x in range(hi, w):
+            acc[x] += abs(np.int64(row[x]) - last)
+    for bx in range(sums.size):
+        s = np.int64(0)
+        for x in range(bx * block, min((bx + 1) * block, w)):
+            s += acc[x]
+        sums[bx] = s
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -186,18 +236,32 @@ def _search(
     edges ``ref``'s samples, which are the half plane's even ones, read side by side; at a
     half-sample position one sample, not two) plus ``weight`` per unit away from the block's
     median; a cost below the best so far replaces it and the block's vector (the first of equal
-    costs stays). A candidate is dropped as soon as its partial sum (the median term first)
-    reaches the best: the sums only grow, so the kept vectors and costs are those of the full
-    sums."""
+    costs stays). A candidate of one vector for all blocks (which 0, without ``quarter``: the
+    reduced levels' full searches) is costed for a whole block row at once (``_row_sads``); the
+    others block by block, dropped as soon as a partial sum (the median term first) reaches the
+    best: the sums only grow, so the kept vectors and costs are those of the full sums, and
+    blocks are independent, so the order of blocks and candidates within a row is free as long
+    as each block meets its candidates in order."""
     h, w = cur.shape
     bh, bw = best.shape
     for by in numba.prange(bh):
         y0, y1 = by * block, min((by + 1) * block, h)
-        for bx in range(bw):
-            x0, x1 = bx * block, min((bx + 1) * block, w)
-            low, cy_best, cx_best = best[by, bx], np.int64(vy[by, bx]), np.int64(vx[by, bx])
-            my, mx = np.int64(median_y[by, bx]), np.int64(median_x[by, bx])
-            for k in range(dys.size):
+        acc = np.empty(w, np.int64)
+        sums = np.empty(bw, np.int64)
+        for k in range(dys.size):
+            if which[k] == 0 and not quarter:
+                cy, cx = _candidate(k, by, 0, dys, dxs, which, base_y, base_x, median_y, median_x, limit)
+                _row_sads(cur, ref, y0, y1, cy, cx, block, acc, sums)
+                for bx in range(bw):
+                    my, mx = np.int64(median_y[by, bx]), np.int64(median_x[by, bx])
+                    total = weight * (abs(cy - my) + abs(cx - mx)) + sums[bx]
+                    if total < best[by, bx]:
+                        best[by, bx], vy[by, bx], vx[by, bx] = total, cy, cx
+                continue
+            for bx in range(bw):
+                x0, x1 = bx * block, min((bx + 1) * block, w)
+                low = best[by, bx]
+                my, mx = np.int64(median_y[by, bx]), np.int64(median_x[by, bx])
                 cy, cx = _candidate(k, by, bx, dys, dxs, which, base_y, base_x, median_y, median_x, limit)
                 total = weight * (abs(cy - my) + abs(cx - mx))
                 if total >= low:
@@ -211,8 +275,7 @@ def _search(
                 else:
                     total = _whole_sad(cur, ref, y0, y1, x0, x1, cy, cx, total, low)
                 if total < low:
-                    low, cy_best, cx_best = total, cy, cx
-            best[by, bx], vy[by, bx], vx[by, bx] = low, cy_best, cx_best
+                    best[by, bx], vy[by, bx], vx[by, bx] = total, cy, cx
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -399,6 +462,10 @@ def whole_sample_costs(
     return out
 
 
+#: The widest block ``search`` takes (its rows' sums in int32).
+MAX_BLOCK = 256
+
+
 def search(
     cur: np.ndarray,
     ref: np.ndarray,
@@ -421,7 +488,12 @@ def search(
     kept in ``best``, ``vy``, ``vx`` (int64, int32, int32; updated in place) where it costs less
     than the best so far (``quarter``: ``ref`` holds the samples of ``half``'s even positions,
     which whole-sample vectors read instead). Both planes are passed to every step: one
-    compiled version of the kernel for a frame's samples (a second costs seconds to compile)."""
+    compiled version of the kernel for a frame's samples (a second costs seconds to compile).
+    The kernel adds up a row of a block's differences in int32: ``cur`` and ``ref`` hold samples
+    below 2^21 (16-bit samples, or their sums over 4x4 at the reduced levels: below 2^20) and
+    blocks are at most MAX_BLOCK samples wide, so a row's sum stays below 2^29."""
+    if not 0 < block <= MAX_BLOCK:
+        raise ValueError(f"a search's blocks are 1 to {MAX_BLOCK} samples wide, not {block}")
     which = np.array([c[0] for c in candidates], np.int64)
     dys = np.array([c[1] for c in candidates], np.int64)
     dxs = np.array([c[2] for c in candidates], np.int64)

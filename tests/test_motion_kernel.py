@@ -142,6 +142,111 @@ def test_search_is_the_search_a_candidate_at_a_time(
     assert np.any(got[0] != 0) or np.any(got[1] != 0)  # it found motion
 
 
+def _step_case(block: int, quarter: bool, rng: np.random.Generator) -> tuple:
+    """Planes, candidates, bases, medians and ``limit`` for ``search`` steps: 16-bit samples (at a
+    reduced level, summed over 4x4) with a flat corner where costs tie; vectors mostly near (the
+    blocks inside the planes) and some past every edge; quarter samples of every parity, with
+    the last blocks reaching past the plane."""
+    bh, bw = 5, 7
+    if quarter:
+        h, w = bh * block - 3, bw * block - 1
+        top, unit = 65535, 4
+        half_of = motion.half_sample_plane
+    else:
+        h, w = bh * block, bw * block
+        top, unit = 16 * 65535, 1
+    ref = rng.integers(0, top + 1, (h, w)).astype(np.int32)
+    cur = np.clip(ref + rng.integers(-top // 200, top // 200 + 1, (h, w)), 0, top).astype(np.int32)
+    cur[: 2 * block, : 2 * block] = ref[: 2 * block + 9, : 2 * block + 9].min()  # flat: ties
+    ref[: 2 * block + 9, : 2 * block + 9] = cur[0, 0]
+    half = half_of(ref, top) if quarter else np.zeros((2 * h, 2 * w), np.uint16)  # (not read)
+    near, far = 3 * unit + unit // 2, unit * (w + 6)
+    vectors = [*rng.integers(-near, near + 1, (14, 2)), *rng.integers(-far, far + 1, (4, 2))]
+    candidates = [(0, int(dy), int(dx)) for dy, dx in vectors]
+    candidates += [(1, int(dy), int(dx)) for dy, dx in rng.integers(-near, near + 1, (6, 2))]
+    candidates += [(2, 0, 0), (0, 0, 0), (0, unit, -unit), (0, -unit, unit)]
+    base = [rng.integers(-near, near + 1, (bh, bw)).astype(np.int32) for _ in range(2)]
+    median = tuple(rng.integers(-near, near + 1, (bh, bw)).astype(np.int32) for _ in range(2))
+    base[0][0, -1], base[1][0, -1] = -10 * far, 10 * far  # clamped by ``limit``
+    return cur, ref, half, candidates, tuple(base), median, unit * (w + 2)
+
+
+def _vectors(which: int, dy: int, dx: int, base: tuple, median: tuple) -> tuple:
+    """A candidate's (vy, vx) per block: (dy, dx) itself (which 0), the base plus it (1), the median (2)."""
+    if which == 0:
+        return np.full(base[0].shape, dy), np.full(base[0].shape, dx)
+    return (base[0] + dy, base[1] + dx) if which == 1 else median
+
+
+def _costs(cur, ref, half, block, quarter, vector, median, weight, limit) -> tuple:
+    """One candidate's clamped vectors and cost per block, from the tested cost kernels."""
+    cy, cx = (np.clip(np.asarray(c, np.int64), -limit, limit).astype(np.int32) for c in vector)
+    sad = (motion_kernel.compensated_costs if quarter else motion_kernel.whole_sample_costs)(
+        cur, half if quarter else ref, cy, cx, block
+    )
+    return cy, cx, sad + weight * (np.abs(cy - median[0]) + np.abs(cx - median[1]))
+
+
+@pytest.mark.parametrize("quarter", [False, True])
+@pytest.mark.parametrize("block", [2, 4, 8, 16])
+def test_search_step_costs_each_candidate_as_the_cost_kernels(block: int, quarter: bool) -> None:
+    """Each candidate alone (no cost to beat): every block's cost is its sum of absolute
+    differences (``whole_sample_costs``, or ``compensated_costs`` in quarter samples) plus the
+    median term, for every kind of candidate and vector: the compiled step's paths (a whole block
+    row per vector for the reduced levels' full searches, row views inside the planes, rows'
+    sums in int32, clamped positions at the edges) all cost alike."""
+    rng = np.random.default_rng(block + 100 * quarter)
+    cur, ref, half, candidates, base, median, limit = _step_case(block, quarter, rng)
+    shape = base[0].shape
+    for which, dy, dx in candidates:
+        vector = _vectors(which, dy, dx, base, median)
+        cy, cx, cost = _costs(cur, ref, half, block, quarter, vector, median, 3, limit)
+        got = np.full(shape, np.iinfo(np.int64).max), np.zeros(shape, np.int32), np.zeros(shape, np.int32)
+        motion_kernel.search(
+            cur, ref, half, block, [(which, dy, dx)], base, median, 3, *got, quarter=quarter, limit=limit
+        )
+        assert np.array_equal(got[0], cost), (which, dy, dx)
+        assert np.array_equal(got[1], cy) and np.array_equal(got[2], cx)
+
+
+@pytest.mark.parametrize("weight", [0, 3])
+@pytest.mark.parametrize("quarter", [False, True])
+@pytest.mark.parametrize("block", [2, 8, 16])
+def test_search_step_keeps_the_first_cheapest(block: int, quarter: bool, weight: int) -> None:
+    """All candidates in one step keep, per block, what trying them in order over all blocks
+    keeps: the first of the cheapest (ties: a flat corner, and no median term with weight 0),
+    against starting costs some of which no candidate beats."""
+    rng = np.random.default_rng(block + 100 * quarter + weight)
+    cur, ref, half, candidates, base, median, limit = _step_case(block, quarter, rng)
+    shape = base[0].shape
+    start = rng.integers(0, 40 * block * block * (1 if quarter else 16), shape).astype(np.int64)
+    start[0] = np.iinfo(np.int64).max
+    vy0, vx0 = (rng.integers(-5, 6, shape).astype(np.int32) for _ in range(2))
+    best, vy, vx = start.copy(), vy0.copy(), vx0.copy()
+    ties = np.zeros(shape, bool)
+    for which, dy, dx in candidates:
+        vector = _vectors(which, dy, dx, base, median)
+        cy, cx, cost = _costs(cur, ref, half, block, quarter, vector, median, weight, limit)
+        ties |= (cost == best) & ((cy != vy) | (cx != vx))
+        better = cost < best
+        best[better], vy[better], vx[better] = cost[better], cy[better], cx[better]
+    got = start.copy(), vy0.copy(), vx0.copy()
+    motion_kernel.search(
+        cur, ref, half, block, candidates, base, median, weight, *got, quarter=quarter, limit=limit
+    )
+    assert np.array_equal(got[0], best) and np.array_equal(got[1], vy) and np.array_equal(got[2], vx)
+    assert (got[0] < start).any() and (got[0] == start).any()  # some blocks kept their start
+    assert ties.any()  # a later candidate as cheap as the one kept, which stays
+
+
+def test_search_refuses_blocks_wider_than_its_int32_rows_hold() -> None:
+    plane = np.zeros((4, 4), np.int32)
+    field = np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int32), np.zeros((1, 1), np.int32)
+    zero = np.zeros((1, 1), np.int32)
+    with pytest.raises(ValueError, match="blocks are 1 to 256 samples wide, not 512"):
+        motion_kernel.search(plane, plane, plane, 512, [(0, 0, 0)], (zero, zero), (zero, zero), 1, *field)
+
+
 def test_halve_is_the_sum_of_each_2x2_block() -> None:
     plane = np.random.default_rng(1).integers(0, 4 * 1023, (36, 50)).astype(np.int32)
     got = motion._halve(plane)
