@@ -98,3 +98,93 @@ def test_a_cache_miss_after_a_light_load_compiles_with_the_registries(tmp_path):
     first = run()
     assert first == {"sum": 10.0, "compiled": True, "registries": True}  # numba's compiler refreshed
     assert run() == {"sum": 10.0, "compiled": False, "registries": False}
+
+
+#: In a new process: ``inner`` loaded from the cache (a light library: no bitcode parsed), then
+#: ``outer``, which calls it, compiled where the cache misses: numba links ``inner``'s library
+#: into ``outer``'s, which needs the bitcode after all.
+_LINKED = """
+import json, sys
+import numpy as np
+from fpcodec.bitstream import cache_loading
+from numba.core import codegen
+cache_loading.install()
+import own
+first = own.inner(np.arange(4.0))
+library = own.inner.overloads[own.inner.signatures[0]].library
+light = type(library).__name__ == "_LightLibrary" and library._shared_module is None
+total = own.outer(np.arange(4.0)) if sys.argv[1] == "both" else None
+print(json.dumps({"inner": first, "outer": total, "light": light,
+                  "inner_compiled": own.inner.stats.cache_misses != {}}))
+"""
+
+
+def test_a_library_loaded_light_is_linked_into_a_new_compile(tmp_path):
+    (tmp_path / "own.py").write_text(
+        "import numba\n\n\n@numba.njit(cache=True)\ndef inner(a):\n    return a.sum() * 2.0\n\n\n"
+        "@numba.njit(cache=True)\ndef outer(a):\n    return inner(a) + 1.0\n"
+    )
+
+    def run(which: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-c", _LINKED, which],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        ).stdout
+        return json.loads(out.splitlines()[-1])
+
+    assert run("inner") == {"inner": 12.0, "outer": None, "light": False, "inner_compiled": True}
+    # inner from the cache, light; outer compiled against it (its bitcode parsed then)
+    assert run("both") == {"inner": 12.0, "outer": 13.0, "light": True, "inner_compiled": False}
+    assert run("both") == {"inner": 12.0, "outer": 13.0, "light": True, "inner_compiled": False}
+
+
+def test_defined_names_are_the_symbols_other_code_can_look_up():
+    """An object file's global symbols are the names the library's bitcode defines, less its
+    private constants: the entry points numba looks up are among them."""
+    import numba
+    from llvmlite import binding
+
+    @numba.njit
+    def twice(x):
+        return 2 * x
+
+    twice(3)
+    library = twice.overloads[twice.signatures[0]].library
+    _, kind, (obj, bitcode) = library.serialize_using_object_code()
+    assert kind == "object"
+    names = cache_loading.defined_names(obj)
+    module = binding.parse_bitcode(bitcode)
+    defined = {
+        g.name: g.linkage
+        for group in (module.functions, module.global_variables)
+        for g in group
+        if not g.is_declaration
+    }
+    private = {
+        n for n, linkage in defined.items() if linkage in (binding.Linkage.private, binding.Linkage.internal)
+    }
+    assert private and names == set(defined) - private
+    fndesc = twice.overloads[twice.signatures[0]].fndesc
+    assert {fndesc.llvm_func_name, fndesc.llvm_cpython_wrapper_name} <= names
+
+
+def test_defined_names_of_what_is_not_a_64_bit_elf_object_is_none():
+    assert cache_loading.defined_names(b"MZ\x90\x00" + bytes(60)) is None  # a COFF/PE file
+    assert cache_loading.defined_names(b"\xcf\xfa\xed\xfe" + bytes(60)) is None  # Mach-O
+    assert cache_loading.defined_names(b"\x7fELF\x01\x01" + bytes(60)) is None  # 32-bit ELF
+    truncated = b"\x7fELF\x02\x01" + bytes(0x22) + (10_000).to_bytes(8, "little") + bytes(0x10)
+    assert cache_loading.defined_names(truncated) is None  # its section headers past the end
+
+
+def test_the_light_library_loader_replaces_only_the_checked_one(monkeypatch):
+    from numba.core import codegen
+
+    def other(cls, codegen_, state):  # a numba whose loader does something else
+        return cls.something_else(codegen_, state)
+
+    monkeypatch.setattr(codegen.JITCodeLibrary, "_unserialize", classmethod(other))
+    assert not cache_loading._install_light_libraries()
+    assert codegen.JITCodeLibrary.__dict__["_unserialize"].__func__ is other
