@@ -151,23 +151,25 @@ _SYMTAB, _GLOBAL, _WEAK = 2, 1, 2
 
 def defined_names(obj: bytes) -> set[str] | None:
     """The global and weak symbols a 64-bit little-endian ELF object file defines (not those it
-    only refers to): the names a loaded library answers for. None where ``obj`` is not such a file
-    or has not exactly one symbol table. numba lists a library's symbols from its bitcode, which
-    also names its private constants; nothing looks those up by name."""
+    only refers to): the names a loaded library answers for. None where ``obj`` is not such a file,
+    has not exactly one symbol table, or does not hold what its headers point to (numba's loader
+    then runs, and meets what is wrong itself). numba lists a library's symbols from its bitcode,
+    which also names its private constants; nothing looks those up by name."""
     if obj[:6] != b"\x7fELF\x02\x01":
         return None
-    offset, count = int.from_bytes(obj[0x28:0x30], "little"), int.from_bytes(obj[0x3C:0x3E], "little")
-    if offset + count * _SECTION.itemsize > len(obj):
+    try:
+        offset, count = int.from_bytes(obj[0x28:0x30], "little"), int.from_bytes(obj[0x3C:0x3E], "little")
+        sections = np.frombuffer(obj, _SECTION, count=count, offset=offset)
+        tables = np.flatnonzero(sections["type"] == _SYMTAB)
+        if tables.size != 1:
+            return None
+        table, strings = sections[tables[0]], sections[sections[tables[0]]["link"]]
+        symbols = np.frombuffer(
+            obj, _SYMBOL, count=int(table["size"]) // _SYMBOL.itemsize, offset=int(table["offset"])
+        )
+        binding = symbols["info"] >> 4
+        kept = symbols["name"][((binding == _GLOBAL) | (binding == _WEAK)) & (symbols["section"] != 0)]
+        base, end = int(strings["offset"]), int(strings["offset"]) + int(strings["size"])
+        return {obj[base + n : obj.index(b"\0", base + n, end)].decode("ascii") for n in kept.tolist()}
+    except (ValueError, IndexError):  # past the end, a name without its end, not ASCII
         return None
-    sections = np.frombuffer(obj, _SECTION, count=count, offset=offset)
-    tables = np.flatnonzero(sections["type"] == _SYMTAB)
-    if tables.size != 1 or sections[tables[0]]["link"] >= count:
-        return None
-    table, strings = sections[tables[0]], sections[sections[tables[0]]["link"]]
-    symbols = np.frombuffer(
-        obj, _SYMBOL, count=int(table["size"]) // _SYMBOL.itemsize, offset=int(table["offset"])
-    )
-    binding = symbols["info"] >> 4
-    kept = symbols["name"][((binding == _GLOBAL) | (binding == _WEAK)) & (symbols["section"] != 0)]
-    base = int(strings["offset"])
-    return {obj[base + n : obj.index(b"\0", base + n)].decode() for n in kept.tolist()}

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 from conftest import DATA
 
 from fpcodec.bitstream import cache_loading
@@ -177,6 +178,34 @@ def test_defined_names_of_what_is_not_a_64_bit_elf_object_is_none():
     assert cache_loading.defined_names(b"\x7fELF\x01\x01" + bytes(60)) is None  # 32-bit ELF
     truncated = b"\x7fELF\x02\x01" + bytes(0x22) + (10_000).to_bytes(8, "little") + bytes(0x10)
     assert cache_loading.defined_names(truncated) is None  # its section headers past the end
+
+
+def test_defined_names_of_a_damaged_object_is_none():
+    """Where an object file's headers point past it or its names have no end, the names are
+    None (numba's own loader then runs), not an exception."""
+    import numba
+
+    @numba.njit
+    def thrice(x):
+        return 3 * x
+
+    thrice(2)
+    _, _, (obj, _) = thrice.overloads[thrice.signatures[0]].library.serialize_using_object_code()
+    assert cache_loading.defined_names(obj)
+    shoff = int.from_bytes(obj[0x28:0x30], "little")
+    for cut in (len(obj) // 2, shoff + 10):  # headers or tables cut off
+        assert cache_loading.defined_names(obj[:cut]) is None
+    sections = np.frombuffer(obj, cache_loading._SECTION, offset=shoff)
+    table = sections[np.flatnonzero(sections["type"] == cache_loading._SYMTAB)[0]]
+    strings = sections[table["link"]]
+    damaged = bytearray(obj)  # every byte of the names' table not 0: no name ends
+    start, size = int(strings["offset"]), int(strings["size"])
+    damaged[start : start + size] = b"a" * size
+    assert cache_loading.defined_names(bytes(damaged)) is None
+    header = shoff + int(np.flatnonzero(sections["type"] == cache_loading._SYMTAB)[0]) * 64
+    moved = bytearray(obj)  # the symbol table's offset past the end
+    moved[header + 24 : header + 32] = (len(obj) + 1).to_bytes(8, "little")
+    assert cache_loading.defined_names(bytes(moved)) is None
 
 
 def test_the_light_library_loader_replaces_only_the_checked_one(monkeypatch):
