@@ -79,7 +79,8 @@ def install() -> bool:
 
 
 def _install_light_libraries() -> bool:
-    """Put ``_unserialize_light`` in place of numba's loader of JIT libraries, where that loader
+    """Put a loader of JIT libraries that takes their symbols from the object file (``defined_names``)
+    and leaves the bitcode for later (``_LightLibrary``) in place of numba's, where that loader
     is the checked one; whether it is in place."""
     from numba.core import codegen
 
