@@ -80,25 +80,28 @@ print(json.dumps({"sum": own.total(np.arange(5.0)), "compiled": own.total.stats.
 """
 
 
+def _run_script(script: str, path, *args: str) -> dict:
+    """The JSON line a Python ``script`` prints last, run in a new process with ``path`` on its
+    module path (where the test's own kernel modules are)."""
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(path)},
+    ).stdout
+    return json.loads(out.splitlines()[-1])
+
+
 def test_a_cache_miss_after_a_light_load_compiles_with_the_registries(tmp_path):
     (tmp_path / "own.py").write_text(
         "import numba\n\n\n@numba.njit(cache=True)\ndef total(a):\n"
         "    s = 0.0\n    for x in a:\n        s += x\n    return s\n"
     )
 
-    def run() -> dict:
-        out = subprocess.run(
-            [sys.executable, "-c", _OWN_KERNEL],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PYTHONPATH": str(tmp_path)},
-        ).stdout
-        return json.loads(out.splitlines()[-1])
-
-    first = run()
+    first = _run_script(_OWN_KERNEL, tmp_path)
     assert first == {"sum": 10.0, "compiled": True, "registries": True}  # numba's compiler refreshed
-    assert run() == {"sum": 10.0, "compiled": False, "registries": False}
+    assert _run_script(_OWN_KERNEL, tmp_path) == {"sum": 10.0, "compiled": False, "registries": False}
 
 
 #: In a new process: ``inner`` loaded from the cache (a light library: no bitcode parsed), then
@@ -127,14 +130,7 @@ def test_a_library_loaded_light_is_linked_into_a_new_compile(tmp_path):
     )
 
     def run(which: str) -> dict:
-        out = subprocess.run(
-            [sys.executable, "-c", _LINKED, which],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PYTHONPATH": str(tmp_path)},
-        ).stdout
-        return json.loads(out.splitlines()[-1])
+        return _run_script(_LINKED, tmp_path, which)
 
     assert run("inner") == {"inner": 12.0, "outer": None, "light": False, "inner_compiled": True}
     # inner from the cache, light; outer compiled against it (its bitcode parsed then)
