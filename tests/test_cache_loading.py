@@ -1,6 +1,7 @@
-"""Kernels load from numba's cache without numba's lowering registries (``cache_loading``) and decode
-the same frames; a cache miss after such loads still compiles (with the registries); over another
-numba loader nothing is replaced."""
+"""Kernels load from numba's cache without numba's lowering registries and without parsing their
+bitcode (``cache_loading``) and decode the same frames; a cache miss after such loads still
+compiles (with the registries, and linking the libraries loaded light); over another numba loader
+nothing is replaced."""
 
 from __future__ import annotations
 
@@ -31,9 +32,12 @@ print(json.dumps({"digest": digest.hexdigest(),
 """
 
 
-def _decode_in_new_process(stream) -> dict:
+def _run_script(script: str, *args: str, path=None) -> dict:
+    """The JSON line a Python ``script`` prints last, run in a new process (with ``path``, where
+    given, on its module path: the test's own kernel modules)."""
+    env = os.environ if path is None else {**os.environ, "PYTHONPATH": str(path)}
     out = subprocess.run(
-        [sys.executable, "-c", _DECODE, str(stream)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True, env=env
     ).stdout
     return json.loads(out.splitlines()[-1])
 
@@ -41,8 +45,8 @@ def _decode_in_new_process(stream) -> dict:
 def test_a_cached_kernel_loads_without_the_registries_and_decodes_the_same_frames(tmp_path):
     stream = tmp_path / "c.fpc"
     assert cli.main(["encode", str(DATA / "carphonew_000_5f.gif"), "-o", str(stream), "-q"]) == 0
-    first = _decode_in_new_process(stream)  # compiles whatever the cache lacks (numba's registries)
-    second = _decode_in_new_process(stream)  # every kernel from the cache
+    first = _run_script(_DECODE, str(stream))  # compiles whatever the cache lacks (numba's registries)
+    second = _run_script(_DECODE, str(stream))  # every kernel from the cache
     assert second["registries"] == []
     assert second["digest"] == first["digest"]
     digest = hashlib.sha256()
@@ -80,28 +84,15 @@ print(json.dumps({"sum": own.total(np.arange(5.0)), "compiled": own.total.stats.
 """
 
 
-def _run_script(script: str, path, *args: str) -> dict:
-    """The JSON line a Python ``script`` prints last, run in a new process with ``path`` on its
-    module path (where the test's own kernel modules are)."""
-    out = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(path)},
-    ).stdout
-    return json.loads(out.splitlines()[-1])
-
-
 def test_a_cache_miss_after_a_light_load_compiles_with_the_registries(tmp_path):
     (tmp_path / "own.py").write_text(
         "import numba\n\n\n@numba.njit(cache=True)\ndef total(a):\n"
         "    s = 0.0\n    for x in a:\n        s += x\n    return s\n"
     )
 
-    first = _run_script(_OWN_KERNEL, tmp_path)
+    first = _run_script(_OWN_KERNEL, path=tmp_path)
     assert first == {"sum": 10.0, "compiled": True, "registries": True}  # numba's compiler refreshed
-    assert _run_script(_OWN_KERNEL, tmp_path) == {"sum": 10.0, "compiled": False, "registries": False}
+    assert _run_script(_OWN_KERNEL, path=tmp_path) == {"sum": 10.0, "compiled": False, "registries": False}
 
 
 #: In a new process: ``inner`` loaded from the cache (a light library: no bitcode parsed), then
@@ -130,7 +121,7 @@ def test_a_library_loaded_light_is_linked_into_a_new_compile(tmp_path):
     )
 
     def run(which: str) -> dict:
-        return _run_script(_LINKED, tmp_path, which)
+        return _run_script(_LINKED, which, path=tmp_path)
 
     assert run("inner") == {"inner": 12.0, "outer": None, "light": False, "inner_compiled": True}
     # inner from the cache, light; outer compiled against it (its bitcode parsed then)
