@@ -15,6 +15,8 @@ dev clips this codes the field in 11-20 % fewer bits than the intra passes did.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,17 +41,36 @@ _CENTRE = 128
 
 @dataclass(frozen=True)
 class FieldCode:
-    """A field as the encoder codes it: its header, its symbols wavefront by wavefront, and the
-    estimated bits of both."""
+    """A field as the encoder codes it: its header, its symbols in coding order with where each
+    wavefront starts, and the estimated bits of both."""
 
     bits: float
     references: int
     flag_q: np.ndarray  # (FLAG_CONTEXTS,) P(equal) in 1/256
     scales: np.ndarray  # (ACTIVITY_CONTEXTS,) scale index of the differences
     reference_q: np.ndarray  # (references,) the references' probabilities in 1/256 (none: 1 reference)
-    batches: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
-    # per wavefront: (flags, flag contexts, moved blocks' difference symbols (2, n), their activity
-    # contexts, their references)
+    flags: np.ndarray  # (blocks,) int64 in coding order: 1 where a block equals its prediction
+    flag_ctx: np.ndarray  # (blocks,) their flag contexts
+    flag_starts: np.ndarray  # (wavefronts + 1,) each wavefront's first block, then the blocks
+    differences: np.ndarray  # (2, moved) the moved blocks' difference symbols, in coding order
+    activity: np.ndarray  # (moved,) their activity contexts
+    picks: np.ndarray  # (moved,) their references (empty: one reference)
+    moved_starts: np.ndarray  # (wavefronts + 1,) each wavefront's first moved block, then the moved
+
+    def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per wavefront: (flags, flag contexts, moved blocks' differences (2, n), their activity
+        contexts, their references)."""
+        flag_ends, moved_ends = self.flag_starts[1:], self.moved_starts[1:]
+        fronts = zip(self.flag_starts[:-1], flag_ends, self.moved_starts[:-1], moved_ends, strict=True)
+        for f0, f1, m0, m1 in fronts:
+            picks = self.picks[m0:m1] if self.references > 1 else self.picks
+            yield (
+                self.flags[f0:f1],
+                self.flag_ctx[f0:f1],
+                self.differences[:, m0:m1],
+                self.activity[m0:m1],
+                picks,
+            )
 
 
 def _components(vy: np.ndarray, vx: np.ndarray, ref: np.ndarray, references: int) -> np.ndarray:
@@ -93,47 +114,59 @@ def plan(vy: np.ndarray, vx: np.ndarray, ref: np.ndarray, references: int) -> Fi
     prediction, flag_ctx, act_ctx = _predict(padded, np.concatenate(fronts.neighbours, axis=1))
     coded = values[:, order]
     equal = (coded == prediction).all(axis=0)
-    flag_q = np.array(
-        [_quantized(np.sum(equal[flag_ctx == c]), np.sum(flag_ctx == c)) for c in range(FLAG_CONTEXTS)],
-        np.int64,
+    flag_q = _quantized(
+        np.bincount(flag_ctx[equal], minlength=FLAG_CONTEXTS), np.bincount(flag_ctx, minlength=FLAG_CONTEXTS)
     )
     moved = ~equal
     symbols = (coded[:2] - prediction[:2] + _CENTRE) & (PROBABILITY_ONE - 1)  # (2, n)
     # Each activity context's scale: the cheapest for its differences (a histogram of their
     # distances from the centre, costed at every scale at once); then their exact bits.
-    bits_table = entropy.interior_bits_table().astype(np.float64)
-    moved_ctx = np.broadcast_to(act_ctx[moved], (2, int(moved.sum()))).ravel()
-    moved_symbols = symbols[:, moved].ravel()
-    hist = np.zeros((ACTIVITY_CONTEXTS, bits_table.shape[1]))
-    np.add.at(hist, (moved_ctx, np.abs(16 * moved_symbols - 16 * _CENTRE)), 1)
-    scales = np.argmin(hist @ bits_table.T, axis=1).astype(np.int64)
+    bits_table = _bits_table()
+    differences = symbols[:, moved]
+    activity = act_ctx[moved]
+    distance = np.abs(16 * differences - 16 * _CENTRE)
+    columns = bits_table.shape[1]
+    hist = np.bincount(
+        (activity * columns + distance).ravel(), minlength=ACTIVITY_CONTEXTS * columns
+    ).reshape(ACTIVITY_CONTEXTS, columns)
+    scales = np.argmin(hist.astype(np.float64) @ bits_table.T, axis=1).astype(np.int64)
+    moved_symbols = differences.ravel()
     centre = np.full(moved_symbols.size, 16 * _CENTRE)
     bits = 8.0 * FLAG_CONTEXTS + 6.0 * ACTIVITY_CONTEXTS
-    bits += float(entropy.laplace_bits(moved_symbols, centre, scales[moved_ctx]).sum())
+    bits += float(entropy.laplace_bits(moved_symbols, centre, np.tile(scales[activity], 2)).sum())
     q = flag_q[flag_ctx].astype(np.float64) / PROBABILITY_ONE
     bits += float(-np.log2(np.where(equal, q, 1.0 - q)).sum())
     reference_q = np.zeros(0, np.int64)
+    picks = np.zeros(0, np.int64)
     if references > 1:
         picks = coded[2, moved]
         reference_q = _quantized(np.bincount(picks, minlength=references)[:references], picks.size)
         share = reference_q.astype(np.float64) / reference_q.sum()
         bits += 8.0 * references + float(-np.log2(share[picks]).sum())
-    batches = []
-    start = 0
-    for targets in fronts.targets:
-        s = slice(start, start + targets.size)
-        start += targets.size
-        keep = moved[s]
-        batches.append(
-            (
-                equal[s].astype(np.int64),
-                flag_ctx[s],
-                symbols[:, s][:, keep],
-                act_ctx[s][keep],
-                coded[2, s][keep] if references > 1 else np.zeros(0, np.int64),
-            )
-        )
-    return FieldCode(bits, references, flag_q, scales, reference_q, batches)
+    flag_starts = np.cumsum([0, *(t.size for t in fronts.targets)])
+    moved_starts = np.concatenate([[0], np.cumsum(moved)[flag_starts[1:] - 1]])
+    return FieldCode(
+        bits,
+        references,
+        flag_q,
+        scales,
+        reference_q,
+        equal.astype(np.int64),
+        flag_ctx,
+        flag_starts,
+        differences,
+        activity,
+        picks,
+        moved_starts,
+    )
+
+
+@functools.cache
+def _bits_table() -> np.ndarray:
+    """``entropy.interior_bits_table`` in float64, made once (``plan`` costs every field with it)."""
+    table = entropy.interior_bits_table().astype(np.float64)
+    table.setflags(write=False)
+    return table
 
 
 def write_header(enc: entropy.FrameEncoder, field: FieldCode) -> None:
@@ -151,21 +184,20 @@ def write_symbols(enc: entropy.FrameEncoder, field: FieldCode) -> None:
     share = field.reference_q.astype(np.float64)
     rows = _flag_rows(field.flag_q)
     if enc.ranges is not None:  # every wavefront in one compiled call
-        moved = [b[3].size for b in field.batches]
         enc.ranges.encode_batches(
-            np.concatenate([b[0] for b in field.batches]),
-            np.concatenate([b[1] for b in field.batches]),
-            np.cumsum([0] + [b[0].size for b in field.batches]),
+            field.flags,
+            field.flag_ctx,
+            field.flag_starts,
             rows,
-            np.concatenate([b[2] for b in field.batches], axis=1),
-            field.scales[np.concatenate([b[3] for b in field.batches])],
-            np.cumsum([0, *moved]),
-            np.concatenate([b[4] for b in field.batches]) if field.references > 1 else np.zeros(0, np.int64),
+            field.differences,
+            field.scales[field.activity],
+            field.moved_starts,
+            field.picks if field.references > 1 else np.zeros(0, np.int64),
             share if field.references > 1 else np.zeros(1),
             16 * _CENTRE,
         )
         return
-    for flags, flag_ctx, symbols, act_ctx, picks in field.batches:
+    for flags, flag_ctx, symbols, act_ctx, picks in field.batches():
         enc.encode_categorical(flags, rows[flag_ctx])
         if act_ctx.size:
             scales = np.tile(field.scales[act_ctx], 2)

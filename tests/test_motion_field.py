@@ -94,15 +94,13 @@ def test_a_vector_of_minus_128_is_refused() -> None:
         field.flag_q,
         field.scales,
         field.reference_q,
-        [
-            (
-                np.zeros(1, np.int64),
-                np.zeros(1, np.int64),
-                np.zeros((2, 1), np.int64),
-                np.zeros(1, np.int64),
-                np.zeros(0),
-            )
-        ],
+        flags=np.zeros(1, np.int64),
+        flag_ctx=np.zeros(1, np.int64),
+        flag_starts=np.array([0, 1]),
+        differences=np.zeros((2, 1), np.int64),
+        activity=np.zeros(1, np.int64),
+        picks=np.zeros(0, np.int64),
+        moved_starts=np.array([0, 1]),
     )
     cand = planar._joined(forged, planar._plan(planar.KIND_INTER, flat, flat, [(h, w, 8)]))
     ref = np.full((h, w), 100, np.uint8)
