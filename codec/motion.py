@@ -12,6 +12,8 @@ from the unrounded horizontal sums (FORMAT.md, "Planar frames").
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: Luma block size of the coded field.
@@ -252,7 +254,11 @@ def compensate_chroma_reference(
 
 
 def search(
-    cur: np.ndarray, ref: np.ndarray, ref_half: np.ndarray, block: int = BLOCK
+    cur: np.ndarray,
+    ref: np.ndarray,
+    ref_half: np.ndarray,
+    block: int = BLOCK,
+    levels: CurrentLevels | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The encoder's luma field (vy, vx) in quarter samples and each block's cost, found coarse
     to fine as x264's hierarchical search does: a full search within +-COARSE_RANGE on planes
@@ -263,9 +269,11 @@ def search(
     makes the field cheap to code and keeps noise in flat areas from choosing vectors).
     Compiled: one call per step (``motion_kernel.search``) tries every block's candidates in
     order; ``search_reference`` is the same search a candidate at a time. ``block``: the field's
-    block size in luma samples (BLOCK, or LARGE_BLOCK: version 18)."""
+    block size in luma samples (BLOCK, or LARGE_BLOCK: version 18). ``levels``: ``cur``'s
+    ``current_levels`` for ``block``, where the caller searches several references with them."""
     bh, bw = field_shape(*cur.shape, block)
-    c, cur_pyramid, ref_pyramid = _pyramids(cur, ref, bh, bw, block)
+    c, cur_pyramid = current_levels(cur, block) if levels is None else levels
+    ref_pyramid = _reference_levels(ref, bh, bw, block)
     from . import motion_kernel  # numba: loaded on first use
 
     # Level 2 (4x4 reduced, blocks of block / 4): every vector within the range, costed with
@@ -291,7 +299,7 @@ def search(
     # Level 1 (2x2 reduced): near vectors, around twice the level-2 vector, and the neighbours' median.
     base = (2 * vy, 2 * vx)
     best[:] = np.iinfo(np.int64).max
-    median = (_neighbour_median(base[0]), _neighbour_median(base[1]))
+    median = motion_kernel.neighbour_medians(*base)
     near = [(0, dy, dx) for dy, dx in _candidates(range(-NEAR_RANGE, NEAR_RANGE + 1))]
     offsets = [(1, dy, dx) for dy, dx in _candidates(range(-1, 2))]
     motion_kernel.search(
@@ -310,7 +318,7 @@ def search(
     # Full resolution, in quarter samples: whole, half and quarter steps around the last best.
     vy, vx = 8 * vy, 8 * vx
     for steps in (range(-4, 8, 4), range(-2, 4, 2), range(-1, 2)):
-        median = (_neighbour_median(vy), _neighbour_median(vx))
+        median = motion_kernel.neighbour_medians(vy, vx)
         best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
         around = [(1, dy, dx) for dy, dx in _candidates(steps)]
         base = (vy.copy(), vx.copy())
@@ -368,23 +376,44 @@ def search_reference(
     return vy, vx, best
 
 
+#: A current frame's luma as the search reads it (``current_levels``): int32, and the list of
+#: its levels, None (level 0 reads the unpadded plane), then padded to whole blocks and reduced
+#: 2x2 and 4x4.
+CurrentLevels = tuple[np.ndarray, list[np.ndarray | None]]
+
+
+def current_levels(cur: np.ndarray, block: int = BLOCK) -> CurrentLevels:
+    """``cur`` as int32, and padded to whole ``block``-sample blocks (edges repeated) and reduced
+    2x2 and 4x4: what the search's three levels read of the current frame, the same for every
+    reference (made once for them: ``search``'s ``levels``). The padded plane is not kept, and
+    the plane is not widened before it is padded (a 1080p luma plane's two int32 copies, 16 MB,
+    at the search's peak)."""
+    h, w = cur.shape
+    bh, bw = field_shape(h, w, block)
+    c = cur.astype(np.int32)
+    full = edge_padded(c, 0, bh * block - h, 0, bw * block - w)
+    pyramid: list[np.ndarray | None] = [None, _halve(full)]
+    del full
+    pyramid.append(_halve(pyramid[1]))
+    return c, pyramid
+
+
+def _reference_levels(ref: np.ndarray, bh: int, bw: int, block: int = BLOCK) -> list[np.ndarray]:
+    """``ref`` padded to the field's whole blocks (edges repeated) as int32, and reduced 2x2 and 4x4."""
+    h, w = ref.shape
+    pyramid = [edge_padded(ref, 0, bh * block - h, 0, bw * block - w, np.int32)]
+    for _ in range(2):
+        pyramid.append(_halve(pyramid[-1]))
+    return pyramid
+
+
 def _pyramids(
     cur: np.ndarray, ref: np.ndarray, bh: int, bw: int, block: int = BLOCK
 ) -> tuple[np.ndarray, list[np.ndarray | None], list[np.ndarray]]:
-    """``cur`` as int32, and both planes padded to whole blocks (edges repeated) and reduced 2x2
-    and 4x4: the planes the search's three levels read. The padded ``cur`` is not kept (level 0
-    reads the unpadded one), and neither plane is widened before it is padded: a 1080p luma
-    plane's two int32 copies (16 MB) at the search's peak."""
-    h, w = cur.shape
-    c = cur.astype(np.int32)
-    full = edge_padded(c, 0, bh * block - h, 0, bw * block - w)
-    cur_pyramid: list[np.ndarray | None] = [None, _halve(full)]
-    del full
-    cur_pyramid.append(_halve(cur_pyramid[1]))
-    ref_pyramid = [edge_padded(ref, 0, bh * block - h, 0, bw * block - w, np.int32)]
-    for _ in range(2):
-        ref_pyramid.append(_halve(ref_pyramid[-1]))
-    return c, cur_pyramid, ref_pyramid
+    """``current_levels`` of ``cur`` and ``ref``'s padded and reduced planes: the planes the
+    search's three levels read."""
+    c, cur_pyramid = current_levels(cur, block)
+    return c, cur_pyramid, _reference_levels(ref, bh, bw, block)
 
 
 def edge_padded(
@@ -448,10 +477,13 @@ def _neighbour_median(v: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(low, high), np.minimum(np.maximum(low, high), e))
 
 
-def _candidates(steps: range) -> list[tuple[int, int]]:
-    """Candidate offsets, the zero vector first (ties keep the earlier, shorter one)."""
+@functools.cache
+def _candidates(steps: range) -> tuple[tuple[int, int], ...]:
+    """Candidate offsets, the zero vector first (ties keep the earlier, shorter one). Made once
+    per range: a search asks for its five lists every reference and block size (a sort of up to
+    225 offsets each time was 1 % of a planar encode)."""
     out = [(dy, dx) for dy in steps for dx in steps]
-    return sorted(out, key=lambda v: abs(v[0]) + abs(v[1]))
+    return tuple(sorted(out, key=lambda v: abs(v[0]) + abs(v[1])))
 
 
 def _consider(

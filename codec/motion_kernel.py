@@ -462,6 +462,31 @@ def whole_sample_costs(
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _neighbour_medians(vy, vx, my, mx):  # pragma: no cover - compiled
+    h, w = vy.shape
+    for v, out in ((vy, my), (vx, mx)):
+        for y in range(h):
+            up, down = max(y - 1, 0), min(y + 1, h - 1)
+            for x in range(w):
+                a, b, c = v[y, x], v[up, x], v[down, x]
+                d, e = v[y, max(x - 1, 0)], v[y, min(x + 1, w - 1)]
+                low = max(min(a, b), min(c, d))  # neither of the two smallest of a..d
+                high = min(max(a, b), max(c, d))  # neither of the two largest
+                out[y, x] = max(min(low, high), min(max(low, high), e))
+
+
+def neighbour_medians(vy: np.ndarray, vx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``motion._neighbour_median`` of both components of a field (int32), in one call: the
+    search takes one pair per step and reference, each a dozen small numpy operations."""
+    vy = np.ascontiguousarray(vy, np.int32)
+    vx = np.ascontiguousarray(vx, np.int32)
+    my, mx = np.empty_like(vy), np.empty_like(vx)
+    with first_call(_neighbour_medians):
+        _neighbour_medians(vy, vx, my, mx)
+    return my, mx
+
+
 #: The widest block ``search`` takes (its rows' sums in int32).
 MAX_BLOCK = 256
 

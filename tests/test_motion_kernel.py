@@ -124,7 +124,8 @@ def test_search_is_the_search_a_candidate_at_a_time(
     """The compiled steps (every block's candidates in one call) find the same field and costs
     as trying each candidate over all blocks in turn, on a textured plane moved by a whole-sample
     shift plus noise (ties included: flat corners), odd sizes too, with 8x8 and (version 18)
-    16x16 blocks."""
+    16x16 blocks; also from the current frame's levels made beforehand, twice (the search must
+    not write them)."""
     rng = np.random.default_rng(h * w)
     yy, xx = np.mgrid[0 : h + 16, 0 : w + 16]
     scene = (128 + 60 * np.sin(yy / 3.0) * np.cos(xx / 5.0) + rng.normal(0, 4, yy.shape)).astype(np.int64)
@@ -140,6 +141,12 @@ def test_search_is_the_search_a_candidate_at_a_time(
     for a, b in zip(got, want, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
     assert np.any(got[0] != 0) or np.any(got[1] != 0)  # it found motion
+    # the current frame's levels made once for several references: the same search
+    levels = motion.current_levels(cur, block)
+    for _ in range(2):
+        again = motion.search(cur, ref, half, block, levels)
+        for a, b in zip(again, want, strict=True):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
 def _step_case(block: int, quarter: bool, rng: np.random.Generator) -> tuple:
@@ -283,3 +290,8 @@ def test_neighbour_median_is_the_middle_of_the_five_sorted(shape: tuple[int, int
         got = motion._neighbour_median(v)
         assert got.dtype == np.int32
         np.testing.assert_array_equal(got, np.sort(five, axis=0)[2])
+        other = values[::-1, ::-1].astype(np.int32)  # a second component, unlike the first
+        both = motion_kernel.neighbour_medians(v, other)
+        assert [m.dtype for m in both] == [np.int32, np.int32]
+        np.testing.assert_array_equal(both[0], got)
+        np.testing.assert_array_equal(both[1], motion._neighbour_median(other))

@@ -349,7 +349,10 @@ def _field_search(
 ) -> _Field:
     """The encoder's field of ``block``-sample blocks: each reference's search, and per block the
     cheapest reference (further ones by REFERENCE_PENALTY a step)."""
-    found = [motion.search(luma, ref[0], half, block) for ref, half in zip(references, halves, strict=True)]
+    levels = motion.current_levels(luma, block)  # the same for every reference
+    found = [
+        motion.search(luma, ref[0], half, block, levels) for ref, half in zip(references, halves, strict=True)
+    ]
     cost = np.stack([c + motion.REFERENCE_PENALTY * r for r, (_, _, c) in enumerate(found)])
     pick = np.argmin(cost, axis=0)
     vy = np.choose(pick, [f[0] for f in found])
