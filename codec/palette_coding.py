@@ -406,7 +406,20 @@ def vote_counts(
     nbr_idx: np.ndarray | None, true_idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(neighbours of the true colour, valid neighbours, agreement level) per pixel, as uint8 (all 0
-    without neighbours): ``_vote_stats``'s votes and levels in a compact form."""
+    without neighbours): ``_vote_stats``'s votes and levels in a compact form; compiled
+    (``rows_kernel.vote_counts``), ``vote_counts_reference`` in numpy."""
+    if nbr_idx is None or not nbr_idx.shape[0]:
+        zero = np.zeros(true_idx.size, np.uint8)
+        return zero, zero, zero
+    from . import rows_kernel  # numba: loaded on first use
+
+    return rows_kernel.vote_counts(nbr_idx, true_idx)
+
+
+def vote_counts_reference(
+    nbr_idx: np.ndarray | None, true_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``vote_counts`` in numpy (for testing the kernel)."""
     n = true_idx.size
     if nbr_idx is None or not nbr_idx.shape[0]:
         zero = np.zeros(n, np.uint8)

@@ -732,3 +732,55 @@ def neighbour_colours(index_canvas: np.ndarray, neighbours: np.ndarray) -> np.nd
     out = np.empty(neighbours.shape, np.int32)
     with first_call(_neighbour_colours):
         return _neighbour_colours(index_canvas, np.ascontiguousarray(neighbours), out)
+
+
+#: Pixels of one step of ``_vote_counts`` (its counters stay in the cache).
+_VOTE_CHUNK = 1024
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _vote_counts(nbr_idx, true_idx, hits, count, level):  # pragma: no cover - compiled
+    j_count, n = nbr_idx.shape
+    for chunk in numba.prange((n + _VOTE_CHUNK - 1) // _VOTE_CHUNK):
+        lo, hi = chunk * _VOTE_CHUNK, min(n, (chunk + 1) * _VOTE_CHUNK)
+        h = np.zeros(hi - lo, np.int32)
+        c = np.zeros(hi - lo, np.int32)
+        best = np.zeros(hi - lo, np.int32)
+        same = np.empty(hi - lo, np.int32)
+        # pixels innermost, one neighbour (pair) at a time, as numpy's passes: loops the compiler
+        # turns into vector instructions (per pixel, the branches on each neighbour's validity
+        # were a coin toss each)
+        for a in range(j_count):
+            row = nbr_idx[a, lo:hi]
+            for i in range(hi - lo):
+                h[i] += row[i] == true_idx[lo + i]
+                c[i] += row[i] >= 0
+                same[i] = 0
+            for b in range(j_count):
+                other = nbr_idx[b, lo:hi]
+                for i in range(hi - lo):
+                    same[i] += other[i] == row[i]
+            for i in range(hi - lo):  # only a valid colour counts (what equals it is valid too)
+                best[i] = max(best[i], same[i] if row[i] >= 0 else 0)
+        for i in range(hi - lo):
+            hits[lo + i], count[lo + i], level[lo + i] = h[i], c[i], best[i]
+
+
+def vote_counts(nbr_idx: np.ndarray, true_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``palette_coding.vote_counts_reference`` of (J, N) neighbour colours (J >= 1) and true
+    colours (palette indices or -1): per pixel, how many neighbours are the true colour, how many
+    are valid, and how many valid ones share the most common colour, as uint8. In one call, a
+    chunk of pixels at a time: numpy's some 70 passes for four neighbours (``agreement``'s pairs)
+    were 2 % of a 96x96 encode (a 500-pixel pass 87 us against 12 here, 65,536 pixels 0.63 ms
+    against 0.33)."""
+    n = nbr_idx.shape[1]
+    hits, count, level = np.empty(n, np.uint8), np.empty(n, np.uint8), np.empty(n, np.uint8)
+    with first_call(_vote_counts):
+        _vote_counts(
+            np.ascontiguousarray(nbr_idx, np.int32),
+            np.ascontiguousarray(true_idx, np.int32),
+            hits,
+            count,
+            level,
+        )
+    return hits, count, level

@@ -424,6 +424,22 @@ def test_neighbour_colours_match_the_reference(canvas_dtype):
     assert palette.neighbour_colours(canvas, np.zeros((0, 600), np.int32)) is None
 
 
+@pytest.mark.parametrize("j", [1, 2, 3, 4])
+def test_vote_counts_match_the_reference(j):
+    """Hits, valid neighbours and agreement levels as numpy's passes count them, with neighbours
+    outside the frame or not in the palette (-1) and true colours that are -1 too (a hit counts
+    wherever the colours are equal, as the reference does); few colours, so that levels tie."""
+    rng = np.random.default_rng(j)
+    nbr = np.where(rng.random((j, 3000)) < 0.8, rng.integers(0, 3, (j, 3000)), -1).astype(np.int32)
+    true = rng.integers(-1, 3, 3000)
+    got = pc.vote_counts(nbr, true)
+    want = pc.vote_counts_reference(nbr, true)
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == b.dtype == np.uint8 and np.array_equal(a, b)
+    assert set(np.unique(got[2])) == set(range(j + 1))  # every level occurs
+    assert all(np.array_equal(a, np.zeros(3000, np.uint8)) for a in pc.vote_counts(None, true))
+
+
 def test_recent_codes_count_with_the_base_table():
     """A part's codes go into the order's recent table while it is small beside the base: the
     blend and the true counts read both and add a code's two counts, giving the rows and counts of
