@@ -50,13 +50,16 @@ def _sample(half, y, x, vy, vx):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _compensate(half, vy, vx, block_h, block_w, out):  # pragma: no cover - compiled
+def _compensate(half, vy, vx, pick, r, block_h, block_w, out):  # pragma: no cover - compiled
+    """``out``'s samples of the blocks that take reference ``r`` (``pick``), compensated from
+    its half-sample plane ``half``; the others left as they are."""
     h, w = out.shape
     for y in numba.prange(h):
         by = y // block_h
         for x in range(w):
             bx = x // block_w
-            out[y, x] = _sample(half, y, x, np.int64(vy[by, bx]), np.int64(vx[by, bx]))
+            if pick[by, bx] == r:
+                out[y, x] = _sample(half, y, x, np.int64(vy[by, bx]), np.int64(vx[by, bx]))
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -319,12 +322,17 @@ def _half_plane(ref, horiz, max_value, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _compensate_chroma(ref, vy, vx, log2_h, log2_w, block_h, block_w, out):  # pragma: no cover - compiled
+def _compensate_chroma(
+    ref, vy, vx, pick, r, log2_h, log2_w, block_h, block_w, out
+):  # pragma: no cover - compiled
+    """``out``'s samples of the blocks that take reference ``r`` (``pick``), from its plane ``ref``."""
     h, w = ref.shape
     for y in numba.prange(h):
         by = y // block_h
         for x in range(w):
             bx = x // block_w
+            if pick[by, bx] != r:
+                continue
             ey = 8 * y + ((np.int64(vy[by, bx]) * 2) >> log2_h)
             ex = 8 * x + ((np.int64(vx[by, bx]) * 2) >> log2_w)
             y0, x0, fy, fx = ey >> 3, ex >> 3, ey & 7, ex & 7
@@ -355,13 +363,18 @@ def _bilinear_half_plane(ref, rounding, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _compensate_chroma_mpeg(ref, vy, vx, block_h, block_w, rounding, out):  # pragma: no cover - compiled
-    """(vy, vx): each block's vector in the plane's half samples (``motion.mpeg_chroma_field``)."""
+def _compensate_chroma_mpeg(
+    ref, vy, vx, pick, r, block_h, block_w, rounding, out
+):  # pragma: no cover - compiled
+    """(vy, vx): each block's vector in the plane's half samples (``motion.mpeg_chroma_field``);
+    only the blocks that take reference ``r`` (``pick``)."""
     h, w = ref.shape
     for y in numba.prange(h):
         by = y // block_h
         for x in range(w):
             bx = x // block_w
+            if pick[by, bx] != r:
+                continue
             cy, cx = np.int64(vy[by, bx]), np.int64(vx[by, bx])
             y0, x0, fy, fx = y + (cy >> 1), x + (cx >> 1), cy & 1, cx & 1
             ya, yb = min(max(y0, 0), h - 1), min(max(y0 + 1, 0), h - 1)
@@ -416,28 +429,80 @@ def compensate_chroma(
 ) -> np.ndarray:
     """``motion.compensate_chroma_reference``'s (H, W) int64 plane."""
     out = np.empty(ref.shape, np.int64)
+    compensate_chroma_into(out, ref, vy, vx, _every_block(vy), 0, log2_h, log2_w, block_h, block_w, rule)
+    return out
+
+
+def compensate_chroma_into(
+    out: np.ndarray,
+    ref: np.ndarray,
+    vy: np.ndarray,
+    vx: np.ndarray,
+    pick: np.ndarray,
+    r: int,
+    log2_h: int,
+    log2_w: int,
+    block_h: int,
+    block_w: int,
+    rule: int = 0,
+) -> None:
+    """``compensate_chroma``'s samples of the blocks whose ``pick`` is ``r`` into ``out`` (the
+    plane's shape, an integer type that holds the samples), reference ``r``'s plane being
+    ``ref``; the other samples are left as they are."""
     ref = np.ascontiguousarray(ref)
+    pick = np.ascontiguousarray(pick, np.int64)
     if rule:
         from . import motion
 
         cy, cx = _vectors(*motion.mpeg_chroma_field(vy, vx, log2_h, log2_w, block_h << log2_h, rule))
         with first_call(_compensate_chroma_mpeg):
-            _compensate_chroma_mpeg(ref, cy, cx, block_h, block_w, _ROUNDING[rule], out)
-        return out
+            _compensate_chroma_mpeg(ref, cy, cx, pick, np.int64(r), block_h, block_w, _ROUNDING[rule], out)
+        return
     vy, vx = _vectors(vy, vx)
     with first_call(_compensate_chroma):
-        _compensate_chroma(ref, vy, vx, log2_h, log2_w, block_h, block_w, out)
-    return out
+        _compensate_chroma(ref, vy, vx, pick, np.int64(r), log2_h, log2_w, block_h, block_w, out)
 
 
 def compensate(half: np.ndarray, vy: np.ndarray, vx: np.ndarray, block_h: int, block_w: int) -> np.ndarray:
     """``motion.compensate_reference``'s plane ((H, W), ``half``'s dtype)."""
     h2, w2 = half.shape
     out = np.empty((h2 // 2, w2 // 2), half.dtype)
+    compensate_into(out, half, vy, vx, _every_block(vy), 0, block_h, block_w)
+    return out
+
+
+def compensate_into(
+    out: np.ndarray,
+    half: np.ndarray,
+    vy: np.ndarray,
+    vx: np.ndarray,
+    pick: np.ndarray,
+    r: int,
+    block_h: int,
+    block_w: int,
+) -> None:
+    """``compensate``'s samples of the blocks whose ``pick`` is ``r`` into ``out`` ((H, W), an
+    integer type that holds the samples), reference ``r``'s half-sample plane being ``half``; the
+    other samples are left as they are. A frame whose blocks take several references is so made
+    a reference at a time, each computing only its own blocks' samples, where a whole plane per
+    reference had been compensated and then copied through a mask (``modes.planar._mc_planes``)."""
     vy, vx = _vectors(vy, vx)
     with first_call(_compensate):
-        _compensate(np.ascontiguousarray(half), vy, vx, block_h, block_w, out)
-    return out
+        _compensate(
+            np.ascontiguousarray(half),
+            vy,
+            vx,
+            np.ascontiguousarray(pick, np.int64),
+            np.int64(r),
+            block_h,
+            block_w,
+            out,
+        )
+
+
+def _every_block(vy: np.ndarray) -> np.ndarray:
+    """A field's ``pick`` of reference 0 for every block."""
+    return np.zeros(np.shape(vy), np.int64)
 
 
 def compensated_costs(

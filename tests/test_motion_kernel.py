@@ -10,8 +10,10 @@ import pytest
 from fpcodec.codec import motion, motion_kernel
 
 
-def _field(rng: np.random.Generator, h: int, w: int, dtype=np.int32) -> tuple[np.ndarray, np.ndarray]:
-    bh, bw = motion.field_shape(h, w)
+def _field(
+    rng: np.random.Generator, h: int, w: int, dtype=np.int32, block: int = motion.BLOCK
+) -> tuple[np.ndarray, np.ndarray]:
+    bh, bw = motion.field_shape(h, w, block)
     vy = rng.integers(-motion.LIMIT, motion.LIMIT + 1, (bh, bw)).astype(dtype)
     vx = rng.integers(-motion.LIMIT, motion.LIMIT + 1, (bh, bw)).astype(dtype)
     vy[0, 0], vx[0, 0] = -motion.LIMIT, -motion.LIMIT  # far outside, clamped
@@ -81,6 +83,46 @@ def test_compensate_chroma_is_the_numpy_rule(log2_h: int, log2_w: int, rule: int
     block_h, block_w = motion.BLOCK >> log2_h, motion.BLOCK >> log2_w
     args = (ref, vy, vx, log2_h, log2_w, block_h, block_w, rule)
     assert np.array_equal(motion.compensate_chroma(*args), motion.compensate_chroma_reference(*args))
+
+
+@pytest.mark.parametrize("rule", range(motion.INTERPOLATIONS))
+@pytest.mark.parametrize(("log2_h", "log2_w", "block"), [(1, 1, motion.BLOCK), (0, 0, motion.LARGE_BLOCK)])
+def test_compensated_a_reference_at_a_time_is_each_block_from_its_own(
+    log2_h: int, log2_w: int, block: int, rule: int
+) -> None:
+    """A field whose blocks pick among three references, compensated into one plane a reference
+    at a time (``compensate_into``, ``compensate_chroma_into``: each reference writes only its
+    blocks' samples) is the plane of each reference's whole compensation taken at its blocks
+    (what ``modes.planar._mc_planes`` did before), for luma and chroma under every rule, 16-bit
+    samples, planes whose last blocks reach past the edge."""
+    rng = np.random.default_rng(log2_h + block + 7 * rule)
+    h, w = 37, 53
+    ch, cw = -(-h // (1 << log2_h)), -(-w // (1 << log2_w))
+    vy, vx = _field(rng, h, w, np.int64, block)
+    pick = rng.integers(0, 3, vy.shape)
+    refs = [rng.integers(0, 1024, (h, w)).astype(np.uint16) for _ in range(3)]
+    chromas = [rng.integers(0, 1024, (ch, cw)).astype(np.uint16) for _ in range(3)]
+    halves = [motion.half_sample_plane(ref, 1023, rule) for ref in refs]
+    luma = np.zeros((h, w), np.uint16)
+    chroma = np.zeros((ch, cw), np.uint16)
+    block_h, block_w = block >> log2_h, block >> log2_w
+    for r in range(3):
+        motion_kernel.compensate_into(luma, halves[r], vy, vx, pick, r, block, block)
+        motion_kernel.compensate_chroma_into(
+            chroma, chromas[r], vy, vx, pick, r, log2_h, log2_w, block_h, block_w, rule
+        )
+    want_luma = np.choose(
+        motion.per_sample(pick, block, block, h, w),
+        [motion.compensate_reference(half, vy, vx, block, block) for half in halves],
+    )
+    want_chroma = np.choose(
+        motion.per_sample(pick, block_h, block_w, ch, cw),
+        [
+            motion.compensate_chroma_reference(c, vy, vx, log2_h, log2_w, block_h, block_w, rule)
+            for c in chromas
+        ],
+    )
+    assert np.array_equal(luma, want_luma) and np.array_equal(chroma, want_chroma)
 
 
 def test_mpeg_rules_read_half_samples_as_mpeg_decoders_do() -> None:

@@ -456,9 +456,12 @@ def _mc_planes(
     planes by the chroma rule (also the planes of 4:4:4); the references read by the
     interpolation ``rule`` (``luma_halves``: their half-sample planes by it, where the caller has
     them)."""
+    from .. import motion_kernel  # numba: loaded on first use
+
+    pick = np.ascontiguousarray(pick, np.int64)
     for k, g in enumerate(geometry[first:], first):
         mc = np.zeros((g.height, g.width), planar_rule.MC_DTYPE)
-        for r in np.unique(pick):
+        for r in np.unique(pick):  # each reference's blocks, compensated from it alone
             ref = references[r][k]
             if k == 0:
                 half = (
@@ -466,13 +469,12 @@ def _mc_planes(
                     if luma_halves is not None
                     else motion.half_sample_plane(ref, g.max_value, rule)
                 )
-                one = motion.compensate(half, vy, vx, *g.block(block))
+                motion_kernel.compensate_into(mc, half, vy, vx, pick, int(r), *g.block(block))
                 del half  # before the next reference's is made: 4 or 8 bytes a luma sample
             else:
-                one = motion.compensate_chroma(ref, vy, vx, g.log2_h, g.log2_w, *g.block(block), rule)
-            here = motion.per_sample(pick == r, *g.block(block), g.height, g.width)
-            mc[here] = one[here]
-            del one, here
+                motion_kernel.compensate_chroma_into(
+                    mc, ref, vy, vx, pick, int(r), g.log2_h, g.log2_w, *g.block(block), rule
+                )
         yield mc.ravel()
 
 
