@@ -345,7 +345,8 @@ def search_reference(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``search`` a candidate at a time over all blocks (for testing the compiled steps)."""
     bh, bw = field_shape(*cur.shape, block)
-    c, cur_pyramid, ref_pyramid = _pyramids(cur, ref, bh, bw, block)
+    c, cur_pyramid = current_levels(cur, block)
+    ref_pyramid = _reference_levels(ref, bh, bw, block)
     vy = np.zeros((bh, bw), np.int32)
     vx = np.zeros((bh, bw), np.int32)
     best = np.full((bh, bw), np.iinfo(np.int64).max, np.int64)
@@ -405,15 +406,6 @@ def _reference_levels(ref: np.ndarray, bh: int, bw: int, block: int = BLOCK) -> 
     for _ in range(2):
         pyramid.append(_halve(pyramid[-1]))
     return pyramid
-
-
-def _pyramids(
-    cur: np.ndarray, ref: np.ndarray, bh: int, bw: int, block: int = BLOCK
-) -> tuple[np.ndarray, list[np.ndarray | None], list[np.ndarray]]:
-    """``current_levels`` of ``cur`` and ``ref``'s padded and reduced planes: the planes the
-    search's three levels read."""
-    c, cur_pyramid = current_levels(cur, block)
-    return c, cur_pyramid, _reference_levels(ref, bh, bw, block)
 
 
 def edge_padded(
