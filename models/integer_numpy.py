@@ -52,6 +52,8 @@ class NumpyConv:
                 raise ValueError(f"{layer.name}: unequal strides")
             self.stride, self.padding = layer.stride[0], tuple(layer.padding)
         self.kernel = w.shape[2:]
+        (kh, kw), (ph, pw) = self.kernel, self.padding
+        self._geometry = (int(kh), int(kw), int(ph), int(pw), int(self.stride))  # the BLAS kernels'
         self.w4 = np.asarray(w, F32)  # (O, C, kh, kw)
         # The compiled band pass's per-channel parameters: requantized (plus the bias, times 2^-n,
         # an exact power of two, floor, clamp), or the plain sum.
@@ -91,13 +93,19 @@ class NumpyConv:
         matrices, which a compiled pass adds up (with ``plus``'s band), requantized or not, while
         the band is in the cache. The result is a view of a (N, H_out, O, W_out) array: the
         layout the next conv's input is copied into."""
-        n, _, h, w = x.shape
+        n, c, h, w = x.shape
         ho, wo = self._out_size(h, w)
         if plus is not None and plus.shape != (n, self.out_ch, ho, wo):
             raise ValueError(f"{self.name}: sums of {plus.shape} added to ({n}, {self.out_ch}, {ho}, {wo})")
         out = np.empty((n, ho, self.out_ch, wo), F32)
         extra = _rows_layout(plus)
         params = self._requantize_params if requantized else self._sum_params
+        blas = _blas_kernels()
+        if blas is not None:
+            band = _band_rows(n, ho, self.out_ch * wo, _threads())
+            weights = self._column_weights(first, c)
+            blas.conv(_rows_layout(x), weights, self._geometry, band, extra, params, out)
+            return out.transpose(0, 2, 1, 3)
         finish = _kernels().requantize_band
 
         def run(k: int, y0: int, y1: int) -> None:
@@ -124,6 +132,13 @@ class NumpyConv:
             # the compiled pass reads every array at the gates' rows and columns, unchecked
             raise ValueError(f"{self.name}: a ConvLSTM step of {from_x.shape} gates, {hid} hidden channels")
         h, c = np.empty((n, ho, hid, wo), F32), np.empty((n, ho, hid, wo), F32)
+        blas = _blas_kernels()
+        if blas is not None:
+            band = _band_rows(n, ho, och * wo, _threads())
+            weights = self._column_weights(first, hid)
+            hr = None if h_prev is None else _rows_layout(h_prev)
+            blas.lstm(hr, weights, self._geometry, band, extra, self._requantize_params, c_prev, h, c)
+            return h.transpose(0, 2, 1, 3), c
         step, params, has_prev = _kernels().lstm_band, self._requantize_params, c_prev is not None
 
         def run(k: int, y0: int, y1: int) -> None:
@@ -189,6 +204,27 @@ def _kernels():
     return integer_kernel
 
 
+#: Whether the convolutions may run as ``conv_kernel``'s compiled kernels where numpy's BLAS
+#: allows (tests set it False to compare them with the GEMMs called from here).
+BLAS_KERNELS = True
+
+
+def _blas_kernels():
+    """``conv_kernel``, where it can run here and ``BLAS_KERNELS`` allows, else None."""
+    if not BLAS_KERNELS or _FORKED:
+        return None
+    from . import conv_kernel
+
+    return conv_kernel if conv_kernel.available() else None
+
+
+def _threads() -> int:
+    """numba's threads (``prange``'s): the conv kernels' bands are shared among them."""
+    import numba
+
+    return numba.get_num_threads()
+
+
 def _rows_layout(a: np.ndarray | None) -> np.ndarray | None:
     """(N, O, H, W) sums as a C-contiguous (N, H, O, W) array (a view where they are laid out so)."""
     return None if a is None else np.ascontiguousarray(a.transpose(0, 2, 1, 3))
@@ -252,8 +288,18 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(_pool_size(), thread_name_prefix="fpcodec-conv")
 
 
-if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads: a new pool
-    os.register_at_fork(after_in_child=_pool.cache_clear)
+def _after_fork() -> None:
+    """In a forked child: a new pool (the child has none of the parent's threads), and the GEMMs
+    called from Python, not ``conv_kernel``'s (numba's OpenMP threads refuse to run in a child
+    forked from a process that ran them, and end it)."""
+    global _FORKED
+    _pool.cache_clear()
+    _FORKED = True
+
+
+_FORKED = False
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def step_ints(frames: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -431,6 +477,10 @@ class NumpyIntegerNet:
 
     @staticmethod
     def cat(xs: list[np.ndarray], dim: int) -> np.ndarray:
+        """Concatenation; of (N, C, H, W) planes along C, laid out as (N, H, C, W) (a transposed
+        view), the layout the convolutions read, so that the next conv does not copy it again."""
+        if dim == 1 and all(x.ndim == 4 for x in xs):
+            return np.concatenate([x.transpose(0, 2, 1, 3) for x in xs], axis=2).transpose(0, 2, 1, 3)
         return np.concatenate(xs, axis=dim)
 
     @staticmethod

@@ -222,21 +222,34 @@ def test_step_memo_budget():
     assert q.net.memo.hits == 0 and q.net.memo.held_bytes == 0 and p.net.memo.hits > 0
 
 
+@pytest.mark.parametrize("blas", [True, False])
 @pytest.mark.parametrize("name", INT_MODELS)
-def test_bands_of_one_row_give_the_same_integers(backends, monkeypatch, name):
+def test_bands_of_one_row_give_the_same_integers(backends, monkeypatch, name, blas):
     """A conv's output rows are computed in bands, each from its own zero-padded copy of the input
-    rows it reads (stride 2 included): bands of a single row, on one thread and on three, give the
-    torch backend's integers at sizes where the edges' padding and odd rows meet the bands."""
-    from fpcodec.models import integer_numpy
+    rows it reads (stride 2 included): bands of a single row, on one thread and on more, give the
+    torch backend's integers at sizes where the edges' padding and odd rows meet the bands, both
+    through the compiled kernels that call BLAS (numba's threads) and through the GEMMs called
+    from Python (the conv pool's threads)."""
+    import numba
 
+    from fpcodec.models import conv_kernel, integer_numpy
+
+    if blas and not conv_kernel.available():
+        pytest.skip("numpy has no 64-bit CBLAS here")
     _, pt = backends[name]
     fresh = type(pt)()  # numpy backend
+    monkeypatch.setattr(integer_numpy, "BLAS_KERNELS", blas)
     monkeypatch.setattr(integer_numpy, "_BAND_FLOATS", 1)
     monkeypatch.setattr(integer_numpy, "_THREADED_FROM", 0)  # every conv's bands on the threads
     rng = np.random.default_rng(11)
-    for workers, (h, w) in ((1, (1, 1)), (1, (7, 5)), (3, (13, 9)), (3, (24, 17))):
-        monkeypatch.setattr(integer_numpy, "_pool_size", lambda w=workers: w)
-        _assert_same(fresh, pt, _history(rng, h, w, 5))
+    most = numba.config.NUMBA_NUM_THREADS
+    try:
+        for workers, (h, w) in ((1, (1, 1)), (1, (7, 5)), (3, (13, 9)), (3, (24, 17))):
+            monkeypatch.setattr(integer_numpy, "_pool_size", lambda w=workers: w)
+            numba.set_num_threads(min(workers, most))
+            _assert_same(fresh, pt, _history(rng, h, w, 5))
+    finally:
+        numba.set_num_threads(most)
 
 
 def test_compiled_passes_get_only_arrays_of_the_bands_shape():

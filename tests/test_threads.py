@@ -42,17 +42,29 @@ def test_one_blas_thread_inside_and_restored_after():
         assert _blas_threads() == before
 
 
-def test_coding_a_frame_runs_with_one_blas_thread(monkeypatch):
+@pytest.mark.parametrize("blas_kernels", [True, False])
+def test_coding_a_frame_runs_with_one_blas_thread(monkeypatch, blas_kernels):
+    """The network's GEMMs, called from Python (``np.matmul``) or from the compiled kernels
+    (``conv_kernel``), in the encoder and the decoder."""
+    from fpcodec.models import conv_kernel, integer_numpy
+
+    if blas_kernels and not conv_kernel.available():
+        pytest.skip("numpy has no 64-bit CBLAS here")
+    monkeypatch.setattr(integer_numpy, "BLAS_KERNELS", blas_kernels)
     seen = []
-    real = np.matmul
 
-    def spy(*args, **kwargs):
-        seen.append(_blas_threads())
-        return real(*args, **kwargs)
+    def spy(real):
+        def call(*args, **kwargs):
+            seen.append(_blas_threads())
+            return real(*args, **kwargs)
 
-    from fpcodec.models import integer_numpy
+        return call
 
-    monkeypatch.setattr(integer_numpy.np, "matmul", spy)
+    if blas_kernels:
+        monkeypatch.setattr(conv_kernel, "conv", spy(conv_kernel.conv))
+        monkeypatch.setattr(conv_kernel, "lstm", spy(conv_kernel.lstm))
+    else:
+        monkeypatch.setattr(integer_numpy.np, "matmul", spy(np.matmul))
     frames = np.random.default_rng(0).integers(0, 4, (3, 8, 8, 3), dtype=np.uint8) * 60
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         video = decode(encode(list(frames), model="convlstm-hybrid-int"))
@@ -61,18 +73,28 @@ def test_coding_a_frame_runs_with_one_blas_thread(monkeypatch):
     assert np.array_equal(np.stack(video.frames), frames)
 
 
+@pytest.mark.parametrize("blas_kernels", [True, False])
 @pytest.mark.parametrize("size", [(1, 1), (9, 7), (96, 96), (113, 200)])
-def test_convolution_threads_do_not_change_the_integers(monkeypatch, size):
-    """The GEMMs split over threads (bands of output rows) give the integers of one thread."""
+def test_convolution_threads_do_not_change_the_integers(monkeypatch, size, blas_kernels):
+    """The GEMMs split over threads (bands of output rows: the conv pool's, or numba's for the
+    compiled kernels) give the integers of one thread."""
+    import numba
+
     from fpcodec.models import integer_numpy, registry
 
+    monkeypatch.setattr(integer_numpy, "BLAS_KERNELS", blas_kernels)
     pred = registry.get("convlstm-hybrid-int")
     rng = np.random.default_rng(size[0])
     hist = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(5)]
     got = {}
-    for workers in (1, 2, 5):
-        monkeypatch.setattr(integer_numpy, "_pool_size", lambda w=workers: w)
-        got[workers] = pred.predict_ints(hist)
+    most = numba.config.NUMBA_NUM_THREADS
+    try:
+        for workers in (1, 2, 5):
+            monkeypatch.setattr(integer_numpy, "_pool_size", lambda w=workers: w)
+            numba.set_num_threads(min(workers, most))
+            got[workers] = pred.predict_ints(hist)
+    finally:
+        numba.set_num_threads(most)
     for workers in (2, 5):
         for a, b in zip(got[1], got[workers], strict=True):
             assert np.array_equal(a, b)
@@ -104,7 +126,8 @@ def _predict_in_child(queue) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_predicts_after_the_parent_used_the_pool():
-    """The convolution pool's threads do not survive fork: the child makes its own."""
+    """The convolution pool's threads do not survive fork: the child makes its own (and takes the
+    GEMMs called from Python: numba's OpenMP threads, which the parent ran, would end it)."""
     import multiprocessing
 
     from fpcodec.models import integer_numpy, registry
