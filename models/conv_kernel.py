@@ -27,8 +27,10 @@ Imported on first use: numba takes a moment to load.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
+from collections.abc import Iterator
 
 import numba
 import numpy as np
@@ -52,8 +54,9 @@ _sgemm = types.ExternalFunction(
 
 
 @functools.cache
-def _sgemm_address() -> int | None:
-    """The address of numpy's OpenBLAS ``cblas_sgemm`` with 64-bit integers, or None."""
+def _library():
+    """(threadpoolctl's controller of numpy's OpenBLAS, the address of its ``cblas_sgemm`` with
+    64-bit integers), or None."""
     if ctypes.sizeof(ctypes.c_void_p) != 8:
         return None
     import threadpoolctl
@@ -66,21 +69,37 @@ def _sgemm_address() -> int | None:
         for name in _LIBRARY_SYMBOLS:
             function = getattr(handle, name, None)
             if function is not None:
-                return ctypes.cast(function, ctypes.c_void_p).value
+                return lib, ctypes.cast(function, ctypes.c_void_p).value
     return None
 
 
 @functools.cache
 def available() -> bool:
     """Whether the kernels can run here (numpy's OpenBLAS with 64-bit CBLAS found, its address
-    given to the JIT linker before any kernel loads)."""
-    address = _sgemm_address()
-    if address is None:
+    given to the JIT linker before any kernel loads: a kernel linked without it would not run)."""
+    found = _library()
+    if found is None:
         return False
     import llvmlite.binding
 
-    llvmlite.binding.add_symbol(_SYMBOL, address)
+    llvmlite.binding.add_symbol(_SYMBOL, found[1])
     return True
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """OpenBLAS held at one thread inside (its setting restored after): each of numba's threads
+    calls it for GEMMs of one band, and OpenBLAS's own threads would only contend with them
+    (the codec holds it at one thread anyway while it codes a frame: ``codec/threads.py``)."""
+    lib = _library()[0]
+    before = lib.num_threads
+    if before != 1:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            lib.set_num_threads(before)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -188,6 +207,7 @@ def conv(
     """``out`` (N, H_out, O, W_out) = the conv of ``x`` (N, H, C, W) by ``weights`` (kw, O, kh C),
     ``geometry`` (kh, kw, ph, pw, stride), plus ``extra`` (out's shape) where given, requantized by
     ``params`` (bias, 2^-n, lo, hi per channel: ``NumpyConv``'s), in bands of ``band`` output rows."""
+    _ready()
     _check(x, weights, geometry, out)
     if extra is not None and extra.shape != out.shape:
         raise ValueError(f"sums of {extra.shape} added to {out.shape}")
@@ -211,6 +231,7 @@ def lstm(
     hidden state ``h_prev`` (N, H, hid, W; None in a window's first step) plus the input's
     products ``from_x`` (N, H, 4 hid, W), requantized by ``params``; ``c_prev`` (N, H, hid, W) or
     None; writes ``h_out`` and ``c_out`` (N, H, hid, W)."""
+    _ready()
     n, ho, hid, wo = h_out.shape
     if from_x.shape != (n, ho, 4 * hid, wo) or c_out.shape != h_out.shape:
         raise ValueError(f"a ConvLSTM step of {from_x.shape} gates into {h_out.shape} and {c_out.shape}")
@@ -223,6 +244,14 @@ def lstm(
             _NONE if h_prev is None else h_prev, h_prev is not None, weights, geometry, band, from_x,
             *params, _NONE if c_prev is None else c_prev, c_prev is not None, h_out, c_out,
         )  # fmt: skip
+
+
+def _ready() -> None:
+    """Refuse to load a kernel that the JIT linker could not link (the GEMM's address unknown)."""
+    if not available():
+        raise RuntimeError(
+            "the conv kernels need numpy's OpenBLAS with 64-bit CBLAS (conv_kernel.available())"
+        )
 
 
 def _check(x: np.ndarray, weights: np.ndarray, geometry: tuple, out: np.ndarray) -> None:

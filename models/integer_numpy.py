@@ -526,5 +526,7 @@ class NumpyIntegerNet:
         self.memo.next_pass()
         frames = np.asarray(frames, F32)
         valid = np.asarray(valid, F32)
-        raw = self.body(step_ints(frames, valid))
+        blas = _blas_kernels()
+        with contextlib.nullcontext() if blas is None else blas.one_blas_thread():
+            raw = self.body(step_ints(frames, valid))
         return self.head(raw, frames, bool(valid[0, -2] > 0))

@@ -152,3 +152,24 @@ def test_kernels_refuse_what_they_would_read_unchecked():
         conv_kernel.lstm(
             np.zeros((1, 6, 2, 7), np.float32), weights, geometry, 2, out, params, None, h, h.copy()
         )
+
+
+def test_a_forward_pass_holds_openblas_at_one_thread(monkeypatch):
+    """Each of numba's threads calls OpenBLAS for its band's GEMMs: OpenBLAS's own threads are held
+    at one inside a forward pass, whatever the caller set, and given back after it."""
+    import threadpoolctl
+
+    lib = conv_kernel._library()[0]
+    seen = []
+    real = conv_kernel.conv
+
+    def spy(*args, **kwargs):
+        seen.append(lib.num_threads)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(conv_kernel, "conv", spy)
+    hist = [np.full((20, 24, 3), 40 * k, np.uint8) for k in range(3)]
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        registry.get(registry.DEFAULT_MODEL).predict_ints(hist)
+        assert lib.num_threads == 2
+    assert seen and set(seen) == {1}
