@@ -35,7 +35,7 @@ from ..bitstream.palette import decode_palette, encode_palette
 from ..bitstream.profile import MODE_REPEAT, introduced
 from ..models import registry
 from ..models.base import HISTORY, Predictor
-from . import frame_coding, planar_coding, rgb_planes
+from . import frame_coding, rgb_planes
 from .allocator import raise_mmap_threshold
 from .threads import one_blas_thread
 from .frame_coding import CodedFrame
@@ -91,11 +91,19 @@ def installed_version(name: str) -> str:
     return version(name)
 
 
+def _planar():
+    """``planar_coding``, imported on first use: a palette stream's coder never needs it (nor the
+    motion search, refinement and DCT modules it imports: 14 ms of a decode's start-up)."""
+    from . import planar_coding
+
+    return planar_coding
+
+
 def history_length(planar: bool) -> int:
     """How many decoded frames a coder keeps: the predictor's HISTORY, or for planar frames (a
     planar stream, or RGB frames coded as planes) the REFERENCES their motion reads, two fewer
     frames held (12 MB at 1920x1080 in 10 bits, on both sides)."""
-    return planar_coding.REFERENCES if planar else HISTORY
+    return _planar().REFERENCES if planar else HISTORY
 
 
 def check_dimensions(width: int, height: int, max_pixels: int | None) -> None:
@@ -219,7 +227,7 @@ class Encoder:
                     f"planar streams code with their own rule and record {registry.PLANAR_MODEL!r}, "
                     f"not {getattr(model, 'name', model)!r}"
                 )
-            self._geometry = planar_coding.geometry(pixel_format, width, height)
+            self._geometry = _planar().geometry(pixel_format, width, height)
         if keyint is not None and not (isinstance(keyint, (int, np.integer)) and 0 <= keyint < _U32):
             raise InputError(f"key-frame interval {keyint!r} must be an integer >= 0 (0: only frame 0)")
         if pixel_format is None and channels not in (3, 4):
@@ -433,9 +441,9 @@ class Encoder:
             self._history.clear()
             self._planar_probe = PlanarProbe()
             self.index.append(container.IndexEntry(self.frames_written, self._pts, self._pos))
-        references = list(self._history)[::-1][: planar_coding.REFERENCES]
-        crc = planar_coding.planes_crc(planes)  # before any coding, as in ``write``
-        mode, payload = planar_coding.encode_frame(planes, references, self._geometry, self._planar_probe)
+        references = list(self._history)[::-1][: _planar().REFERENCES]
+        crc = _planar().planes_crc(planes)  # before any coding, as in ``write``
+        mode, payload = _planar().encode_frame(planes, references, self._geometry, self._planar_probe)
         record = FrameRecord(
             index=self.frames_written,
             duration=int(duration),
@@ -589,7 +597,7 @@ class Decoder:
             self.colour = None  # RGB frames, as an RGB stream's
         self.plane_format = fmt
         self.pixel_format = None if fmt.rgb else fmt
-        self._geometry = planar_coding.geometry(fmt, self.header.width, self.header.height)
+        self._geometry = _planar().geometry(fmt, self.header.width, self.header.height)
 
     def seek(self, frame: int) -> int:
         """Start reading at the last key frame at or before ``frame``, found in the index of a
@@ -771,9 +779,9 @@ class Decoder:
         return DecodedFrame(rec.index, pixels, rec.duration, rec.mode, len(rec.payload))
 
     def _decode_planar(self, rec: FrameRecord, history: deque) -> DecodedFrame:
-        references = list(history)[::-1][: planar_coding.REFERENCES]
-        planes = planar_coding.decode_frame(rec.mode, rec.payload, references, self._geometry, self.profile)
-        if planar_coding.planes_crc(planes) != rec.pixels_crc:
+        references = list(history)[::-1][: _planar().REFERENCES]
+        planes = _planar().decode_frame(rec.mode, rec.payload, references, self._geometry, self.profile)
+        if _planar().planes_crc(planes) != rec.pixels_crc:
             raise ChecksumError(f"frame {rec.index} does not match its checksum")
         history.append(planes)
         return self._planar_frame(rec, planes, len(rec.payload))
