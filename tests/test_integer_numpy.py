@@ -135,13 +135,14 @@ _NO_TORCH = textwrap.dedent("""
     assert main(["encode", "-q", "--no-palette", src, "-o", out]) == 0
     assert main(["decode", "-q", out, "-o", back]) == 0
     assert "torch" not in sys.modules, "torch imported"
+    assert "fpcodec.codec.planar_coding" not in sys.modules, "the planar coder imported"
     print("ok")
 """)
 
 
 def test_cli_encodes_and_decodes_without_torch(tmp_path, monkeypatch):
-    """`fpcodec encode`/`decode` with the default model and device never import torch, and the
-    stream is byte for byte the one the torch backend writes."""
+    """`fpcodec encode`/`decode` with the default model and device never import torch (nor, for a
+    GIF, the planar coder), and the stream is byte for byte the one the torch backend writes."""
     src, out, back = tmp_path / "in.gif", tmp_path / "np.fpc", tmp_path / "np.gif"
     res = subprocess.run(
         [sys.executable, "-c", _NO_TORCH, str(src), str(out), str(back)],
