@@ -4,7 +4,10 @@ and the same integers as the torch backend, without torch.
 A convolution is float32 matrix products (GEMMs) on strided views, no im2col (``NumpyConv.products``):
 activations are laid out as (rows, channels, columns), so a band of output rows is one batched GEMM
 per kernel column, and a compiled pass (``integer_kernel.py``) adds them up, requantizes and, for the
-ConvLSTM's gates, updates the cell while the band is in the cache; bands run on two threads. Every
+ConvLSTM's gates, updates the cell while the band is in the cache. Where numpy's OpenBLAS can be
+called from compiled code (``conv_kernel.available()``) a conv is one call of ``conv_kernel``,
+whose bands run on numba's threads; elsewhere the bands' GEMMs are called from here, on a pool of
+threads. Every
 product is an integer below 2^22 and every partial sum of them (with the bias) an integer below the
 checked bound (< 2^24), so float32 holds it exactly: the result is independent of BLAS, blocking,
 threads and order, and equal to torch's. The head's elementwise float32 operations on integers are
