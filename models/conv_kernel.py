@@ -132,12 +132,14 @@ def _products(pad, weights, kw, st, wo, sums):  # pragma: no cover - compiled
     _, o, depth = weights.shape
     _, pad_rows, c, wph = pad.shape
     rows = sums.shape[1]
+    # the arrays' addresses as signed integers (uintp plus int64 would be a float), in bytes
+    w_at, p_at, s_at = np.int64(weights.ctypes.data), np.int64(pad.ctypes.data), np.int64(sums.ctypes.data)
     for dx in range(kw):
-        a = weights.ctypes.data + dx * o * depth * 4
-        phase = pad.ctypes.data + ((dx % st) * pad_rows * c * wph + dx // st) * 4
+        a = w_at + dx * o * depth * 4
+        phase = p_at + ((dx % st) * pad_rows * c * wph + dx // st) * 4
         for y in range(rows):
             b = phase + y * st * c * wph * 4
-            out = sums.ctypes.data + (dx * rows + y) * o * wo * 4
+            out = s_at + (dx * rows + y) * o * wo * 4
             _sgemm(
                 np.int32(_ROW_MAJOR), np.int32(_NO_TRANS), np.int32(_NO_TRANS), o, wo, depth,
                 np.float32(1.0), a, depth, b, wph, np.float32(0.0), out, wo,
@@ -209,6 +211,7 @@ def conv(
     ``params`` (bias, 2^-n, lo, hi per channel: ``NumpyConv``'s), in bands of ``band`` output rows."""
     _ready()
     _check(x, weights, geometry, out)
+    _check_bands(band, params, out.shape[2])
     if extra is not None and extra.shape != out.shape:
         raise ValueError(f"sums of {extra.shape} added to {out.shape}")
     with first_call(_conv):
@@ -237,6 +240,7 @@ def lstm(
         raise ValueError(f"a ConvLSTM step of {from_x.shape} gates into {h_out.shape} and {c_out.shape}")
     if c_prev is not None and c_prev.shape != h_out.shape:
         raise ValueError(f"a cell state of {c_prev.shape} for {h_out.shape}")
+    _check_bands(band, params, 4 * hid)
     if h_prev is not None:
         _check(h_prev, weights, geometry, from_x)
     with first_call(_lstm):
@@ -251,6 +255,16 @@ def _ready() -> None:
     if not available():
         raise RuntimeError(
             "the conv kernels need numpy's OpenBLAS with 64-bit CBLAS (conv_kernel.available())"
+        )
+
+
+def _check_bands(band: int, params: tuple, channels: int) -> None:
+    """Bands of at least one row; a requantization parameter per output channel (read unchecked)."""
+    if band < 1:
+        raise ValueError(f"bands of {band} rows")
+    if len(params) != 4 or any(np.shape(p) != (channels,) for p in params):
+        raise ValueError(
+            f"requantization parameters of {[np.shape(p) for p in params]} for {channels} channels"
         )
 
 

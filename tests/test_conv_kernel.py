@@ -141,11 +141,19 @@ def test_kernels_refuse_what_they_would_read_unchecked():
         )
     with pytest.raises(ValueError, match="added to"):
         conv_kernel.conv(x, weights, geometry, 2, out[:, :5], params, out)
+    with pytest.raises(ValueError, match="bands of 0 rows"):
+        conv_kernel.conv(x, weights, geometry, 0, None, params, out)
+    with pytest.raises(ValueError, match="requantization parameters"):
+        conv_kernel.conv(x, weights, geometry, 2, None, params[:3] + (np.zeros(3, np.float32),), out)
     h = np.empty((1, 6, 1, 7), np.float32)
     conv_kernel.lstm(None, weights, geometry, 2, out, params, None, h, h.copy())  # the right shapes
     wide = np.empty((1, 6, 2, 7), np.float32)
     with pytest.raises(ValueError, match="ConvLSTM step"):
         conv_kernel.lstm(None, weights, geometry, 2, out, params, None, wide, wide.copy())
+    with pytest.raises(ValueError, match="requantization parameters"):  # the gates: 4 x 1 channels
+        conv_kernel.lstm(
+            None, weights, geometry, 2, out, params[:3] + (np.zeros(3, np.float32),), None, h, h.copy()
+        )
     with pytest.raises(ValueError, match="cell state"):
         conv_kernel.lstm(None, weights, geometry, 2, out, params, h[:, :5].copy(), h, h.copy())
     with pytest.raises(ValueError, match="a conv of"):  # a hidden state the gates' conv does not fit
