@@ -254,7 +254,8 @@ def _run_bands(samples: int, rows: int, row_floats: int, taps: int, run) -> None
         f.result()
 
 
-#: Products of a conv from which its bands go to the threads. Below, the hand-off costs more than
+#: Products of a conv from which its bands go to the pool's threads (the GEMMs called from here;
+#: ``conv_kernel``'s bands go to numba's threads at every size). Below, the hand-off costs more than
 #: the second thread wins inside the codec, where the palette kernels' threads still spin when the
 #: network runs: a 96x96 frame's largest conv (``mid``, 80 million) decodes 4 % faster on one
 #: thread (bench/SPEED.md, "The network's convolutions without im2col"); at 200x164 (283 million)
