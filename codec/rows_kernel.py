@@ -47,102 +47,179 @@ def _first_at_least_in(codes, lo, hi, value):  # pragma: no cover - compiled
     return lo
 
 
-#: Every this many codes of a count table, one goes into its sample (``sampled``).
-SAMPLE_STEP = 64
+#: A count table's index (``index_of``) has a bucket for about every BUCKET_CODES of its codes.
+BUCKET_CODES = 8
+#: The index's header: the table's first code, the shift that makes a code's bucket.
+_INDEX_HEAD = 2
+
+
+@numba.njit(cache=True, nogil=True)
+def _index(codes):  # pragma: no cover - compiled
+    """``index_of``'s index of the sorted ``codes``: [first code, shift s, then for every bucket b
+    (codes c with (c - first) >> s == b, the last bucket one past the largest) the position of its
+    first code, and ``codes.size`` once more at the end]. s is the least shift that leaves at most
+    about codes.size / BUCKET_CODES buckets."""
+    n = codes.size
+    if n == 0:
+        return np.zeros(_INDEX_HEAD + 1, np.int64)
+    first = codes[0]
+    span = codes[n - 1] - first
+    most = max(1, n // BUCKET_CODES)
+    shift = 0
+    while (span >> shift) >= most:
+        shift += 1
+    buckets = (span >> shift) + 1
+    out = np.empty(_INDEX_HEAD + buckets + 1, np.int64)
+    out[0] = first
+    out[1] = shift
+    b = 0
+    for q in range(n):
+        here = (codes[q] - first) >> shift
+        while b <= here:
+            out[_INDEX_HEAD + b] = q
+            b += 1
+    while b <= buckets:
+        out[_INDEX_HEAD + b] = n
+        b += 1
+    return out
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _context_range(codes, sample, key):  # pragma: no cover - compiled
-    """(lo, hi): context ``key``'s entries are ``codes[lo:hi]``. ``sample`` is
-    ``codes[::SAMPLE_STEP]``: searched first (it stays in the cache where a frame's table of a
-    million codes does not), it leaves a search within one step; hi is found by walking the
-    context's entries from lo (at most 256, usually a few, which the caller reads next anyway)
-    rather than by a second search of the whole table."""
+def _context_range(codes, index, key):  # pragma: no cover - compiled
+    """(lo, hi): context ``key``'s entries are ``codes[lo:hi]``. ``index`` is ``_index(codes)``:
+    the first code at least key << 8 is in that value's bucket (a few codes, in one or two cache
+    lines) or is the next bucket's first, so a lookup reads two places of a table that does not
+    fit the cache where a binary search read a dozen. hi is found by walking the context's
+    entries from lo (at most 256, usually a few, which the caller reads next anyway)."""
+    n = codes.size
     value = key << _SYMBOL_BITS
-    j = _first_at_least(sample, value)  # codes[(j - 1) * STEP] < value <= codes[j * STEP]
-    start = (j - 1) * SAMPLE_STEP + 1 if j > 0 else 0
-    lo = _first_at_least_in(codes, start, min(j * SAMPLE_STEP, codes.size), value)
+    if n == 0:
+        return 0, 0
+    offset = value - index[0]
+    if offset <= 0:
+        lo = 0
+    else:
+        b = offset >> index[1]
+        if b >= index.size - _INDEX_HEAD - 1:  # past the last code
+            return n, n
+        lo = _first_at_least_in(codes, index[_INDEX_HEAD + b], index[_INDEX_HEAD + b + 1], value)
     end = (key + 1) << _SYMBOL_BITS
     hi = lo
-    while hi < codes.size and codes[hi] < end:
+    while hi < n and codes[hi] < end:
         hi += 1
     return lo, hi
 
 
-def sampled(codes: np.ndarray) -> np.ndarray:
-    """``codes[::SAMPLE_STEP]``, contiguous: a count table's sample for ``_context_range``."""
-    return np.ascontiguousarray(codes[::SAMPLE_STEP])
+def indexed(codes: np.ndarray) -> np.ndarray:
+    """A count table's index for ``_context_range`` (``_index``), made now."""
+    with first_call(_index):
+        return _index(np.asarray(codes, np.int64))
 
 
-#: Tables of at least this many codes have their sample remembered (``sample_of``).
-SAMPLE_KEPT_FROM = 1 << 12
-#: id(codes) -> (a weak reference to the codes, their sample); an entry leaves when its codes die.
-_SAMPLES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+#: Tables of at least this many codes have their index remembered (``index_of``).
+INDEX_KEPT_FROM = 1 << 12
+#: id(codes) -> (a weak reference to the codes, their index); an entry leaves when its codes die.
+_INDEXES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
 
 
-def sample_of(codes: np.ndarray) -> np.ndarray:
-    """``sampled(codes)``, made once per table: a palette part is coded in blocks of a few thousand
-    pixels (2,048 at 256 colours) with the same tables, and each block's call made the samples again
-    (a tenth of decoding a 15-Mpixel frame). A table is a new array after every merge (the merged
-    codes' view), and its codes are never written while it is the table, so the sample holds for
-    as long as that array lives; the weak reference ends the entry with it (its id may be reused)."""
-    if codes.size < SAMPLE_KEPT_FROM:
-        return sampled(codes)
+def index_of(codes: np.ndarray) -> np.ndarray:
+    """``indexed(codes)``, made once per table: a palette part is coded in blocks of a few thousand
+    pixels (2,048 at 256 colours) with the same tables, and each block's call made the index again
+    (a tenth of decoding a 15-Mpixel frame, when it was a sample of the codes). A table is a new
+    array after every merge (the merged codes' view), and its codes are never written while it is
+    the table, so the index holds for as long as that array lives; the weak reference ends the
+    entry with it (its id may be reused)."""
+    if codes.size < INDEX_KEPT_FROM:
+        return indexed(codes)
     key = id(codes)
-    hit = _SAMPLES.get(key)
+    hit = _INDEXES.get(key)
     if hit is not None and hit[0]() is codes:
         return hit[1]
-    sample = sampled(codes)
-    _SAMPLES[key] = (weakref.ref(codes, lambda _, key=key: _SAMPLES.pop(key, None)), sample)
-    return sample
+    index = indexed(codes)
+    _INDEXES[key] = (weakref.ref(codes, lambda _, key=key: _INDEXES.pop(key, None)), index)
+    return index
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _run_ranges(
+    start,
+    stop,
+    keys,
+    betas,
+    codes,
+    indexes,
+    counts,
+    r_codes,
+    r_indexes,
+    r_counts,
+    lo,
+    hi,
+    r_lo,
+    r_hi,
+    coeff,
+    shrink,
+):  # pragma: no cover - compiled
+    """For pixels start..stop-1 (row j = i - start of the scratch) and each active order o
+    (``betas[o]`` > 0): where ``keys[o, i]``'s entries are in the order's two tables, the base
+    ``codes[o]`` (sorted, context << 8 | symbol; ``indexes[o]`` its ``_index``) and the recent
+    ``r_codes[o]`` (``palette_context.ContextCounts``' levels: a code's count is the sum of its
+    two), in ``lo``, ``hi``, ``r_lo``, ``r_hi``; then each order's coefficient (``coeff``) and the
+    row's factor (``shrink[j]``) of the blend. The lookups of a run are done first, in tight
+    loops, so that the CPU has several of them in flight (a table of a large frame is far from the
+    cache) where one row's mix and blend between two lookups left it one at a time."""
+    n_orders = betas.size
+    for o in range(n_orders):
+        if betas[o] <= 0:
+            continue
+        for i in range(start, stop):
+            lo[i - start, o], hi[i - start, o] = _context_range(codes[o], indexes[o], keys[o, i])
+        if r_codes[o].size:
+            for i in range(start, stop):
+                r_lo[i - start, o], r_hi[i - start, o] = _context_range(r_codes[o], r_indexes[o], keys[o, i])
+    for j in range(stop - start):
+        a = 1.0
+        for o in range(n_orders):
+            coeff[j, o] = 0.0
+            b = betas[o]
+            if b <= 0:
+                continue
+            total = np.int64(0)
+            for q in range(lo[j, o], hi[j, o]):
+                total += counts[o][q]
+            for q in range(r_lo[j, o], r_hi[j, o]):
+                total += r_counts[o][q]
+            denom = np.float64(total) + b
+            factor = b / denom
+            a = a * factor
+            for q in range(o):
+                coeff[j, q] = coeff[j, q] * factor
+            coeff[j, o] = 1.0 / denom
+        shrink[j] = a
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _blend_row(
-    p, i, keys, betas, codes, samples, counts, r_codes, r_samples, r_counts, lo, hi, r_lo, r_hi, coeff
+    p, i, j, codes, counts, r_codes, r_counts, lo, hi, r_lo, r_hi, coeff, shrink
 ):  # pragma: no cover - compiled
-    """Row i of ``p`` blended with the counts after its contexts: per active order o (``betas[o]``
-    > 0) ``keys[o, i]`` is its key in the order's two tables, the base ``codes[o]`` (sorted,
-    context << 8 | symbol), its sample ``samples[o]`` (``sampled``) and ``counts[o]``, and the
-    recent ``r_codes[o]``, ``r_samples[o]``, ``r_counts[o]`` (``palette_context.ContextCounts``'
-    levels): a code's count is the sum of its two. ``lo``, ``hi``, ``r_lo``, ``r_hi``, ``coeff``
-    are the caller's scratch, one entry per order."""
+    """Row i of ``p`` blended with the counts after its contexts, from row j of ``_run_ranges``'
+    scratch (an inactive order has an empty range and a zero coefficient): the row times
+    ``shrink[j]``, then each order's counts times its coefficient added, order by order."""
     k_count = p.shape[1]
-    n_orders = betas.size
-    a = 1.0
-    for o in range(n_orders):
-        lo[o], hi[o], r_lo[o], r_hi[o], coeff[o] = 0, 0, 0, 0, 0.0
-        b = betas[o]
-        if b <= 0:
-            continue
-        lo[o], hi[o] = _context_range(codes[o], samples[o], keys[o, i])
-        total = np.int64(0)
-        for q in range(lo[o], hi[o]):
-            total += counts[o][q]
-        if r_codes[o].size:
-            r_lo[o], r_hi[o] = _context_range(r_codes[o], r_samples[o], keys[o, i])
-            for q in range(r_lo[o], r_hi[o]):
-                total += r_counts[o][q]
-        denom = np.float64(total) + b
-        shrink = b / denom
-        a = a * shrink
-        for q in range(o):
-            coeff[q] = coeff[q] * shrink
-        coeff[o] = 1.0 / denom
+    a = shrink[j]
     for k in range(k_count):
         p[i, k] *= a
-    for o in range(n_orders):
-        c = coeff[o]
-        if r_lo[o] == r_hi[o]:  # the context has no recent codes (most pixels)
-            for q in range(lo[o], hi[o]):
-                p[i, codes[o][q] & _SYMBOL_MASK] += c * np.float64(counts[o][q])
+    for o in range(lo.shape[1]):
+        c = coeff[j, o]
+        q, q_end, r, r_end = lo[j, o], hi[j, o], r_lo[j, o], r_hi[j, o]
+        if r == r_end:  # the context has no recent codes (most pixels)
+            for e in range(q, q_end):
+                p[i, codes[o][e] & _SYMBOL_MASK] += c * np.float64(counts[o][e])
             continue
-        q, r = lo[o], r_lo[o]
-        while q < hi[o] or r < r_hi[o]:  # the two ranges in code order: one add per symbol
-            if r == r_hi[o] or (q < hi[o] and codes[o][q] < r_codes[o][r]):
+        while q < q_end or r < r_end:  # the two ranges in code order: one add per symbol
+            if r == r_end or (q < q_end and codes[o][q] < r_codes[o][r]):
                 p[i, codes[o][q] & _SYMBOL_MASK] += c * np.float64(counts[o][q])
                 q += 1
-            elif q == hi[o] or r_codes[o][r] < codes[o][q]:
+            elif q == q_end or r_codes[o][r] < codes[o][q]:
                 p[i, r_codes[o][r] & _SYMBOL_MASK] += c * np.float64(r_counts[o][r])
                 r += 1
             else:
@@ -245,38 +322,44 @@ def _rows(
     keys,
     betas,
     codes,
-    samples,
+    indexes,
     counts,
     r_codes,
-    r_samples,
+    r_indexes,
     r_counts,
     running_sums,
 ):  # pragma: no cover - compiled
     """``p`` (N, K) float64 in place, row by row: with ``mixing``, ``_mix_row`` (the votes' mix);
-    then, where an order is active, ``_blend_row`` (the context counts' blend). Both steps of a row
-    run while it is in the cache, in the order and with the operations of the two numpy
-    references, so the rows are theirs, bit for bit; with ``running_sums``, the row is then
-    replaced by its running sums."""
+    then, where an order is active, ``_blend_row`` (the context counts' blend, its ranges and
+    coefficients found for a run of rows at a time by ``_run_ranges``). Both steps of a row run
+    while it is in the cache, in the order and with the operations of the two numpy references,
+    so the rows are theirs, bit for bit; with ``running_sums``, the row is then replaced by its
+    running sums."""
     n = p.shape[0]
     n_orders = betas.size
     blending = False
     for o in range(n_orders):
         blending = blending or betas[o] > 0
     for run in numba.prange((n + _RUN - 1) // _RUN):
-        lo = np.zeros(n_orders, np.int64)
-        hi = np.zeros(n_orders, np.int64)
-        r_lo = np.zeros(n_orders, np.int64)
-        r_hi = np.zeros(n_orders, np.int64)
-        coeff = np.zeros(n_orders)
+        lo = np.zeros((_RUN, n_orders), np.int64)
+        hi = np.zeros((_RUN, n_orders), np.int64)
+        r_lo = np.zeros((_RUN, n_orders), np.int64)
+        r_hi = np.zeros((_RUN, n_orders), np.int64)
+        coeff = np.zeros((_RUN, n_orders))
+        shrink = np.ones(_RUN)
         start, stop = run * _RUN, min(n, run * _RUN + _RUN)
+        if blending:
+            _run_ranges(
+                start, stop, keys, betas, codes, indexes, counts, r_codes, r_indexes, r_counts, lo, hi, r_lo,
+                r_hi, coeff, shrink,
+            )  # fmt: skip
         for i in range(start, stop):
             if mixing:
                 _mix_row(p, i, prev_idx, w_prev, nbr_idx, w_levels)
             if blending:
                 _blend_row(
-                    p, i, keys, betas, codes, samples, counts, r_codes, r_samples, r_counts, lo, hi, r_lo,
-                    r_hi, coeff,
-                )  # fmt: skip
+                    p, i, i - start, codes, counts, r_codes, r_counts, lo, hi, r_lo, r_hi, coeff, shrink
+                )
             if running_sums and ((i - start) % _SUMMED == _SUMMED - 1 or i == stop - 1):
                 _running_sums(p, i - (i - start) % _SUMMED, i + 1)  # while the rows are in the cache
     return p
@@ -370,10 +453,10 @@ def _run_rows(
             else np.zeros((len(tables), n), np.int64),
             np.asarray(betas, np.float64),
             codes,
-            tuple(sample_of(c) for c in codes),
+            tuple(index_of(c) for c in codes),
             tuple(np.ascontiguousarray(t[1], count_type) for t in tables),
             r_codes,
-            tuple(sample_of(c) for c in r_codes),
+            tuple(index_of(c) for c in r_codes),
             tuple(np.ascontiguousarray(t[1], count_type) for t in recent),
             running_sums,
         )
@@ -662,9 +745,10 @@ def merge_to(
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _own_and_total(codes, sample, counts, key, symbol):  # pragma: no cover - compiled
-    """(count of ``symbol`` after context ``key``, the context's total) in one table."""
-    lo, hi = _context_range(codes, sample, key)
+def _own_and_total(codes, index, counts, key, symbol):  # pragma: no cover - compiled
+    """(count of ``symbol`` after context ``key``, the context's total) in one table (``index``:
+    its ``_index``)."""
+    lo, hi = _context_range(codes, index, key)
     t = np.int64(0)
     for q in range(lo, hi):
         t += counts[q]
@@ -676,12 +760,12 @@ def _own_and_total(codes, sample, counts, key, symbol):  # pragma: no cover - co
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _true_counts(
-    codes, sample, counts, r_codes, r_sample, r_counts, keys, symbols, own, total
+    codes, index, counts, r_codes, r_index, r_counts, keys, symbols, own, total
 ):  # pragma: no cover - compiled
     for i in numba.prange(keys.size):
-        n, t = _own_and_total(codes, sample, counts, keys[i], symbols[i])
+        n, t = _own_and_total(codes, index, counts, keys[i], symbols[i])
         if r_codes.size:
-            r_n, r_t = _own_and_total(r_codes, r_sample, r_counts, keys[i], symbols[i])
+            r_n, r_t = _own_and_total(r_codes, r_index, r_counts, keys[i], symbols[i])
             n, t = n + r_n, t + r_t
         own[i] = np.float64(n)
         total[i] = np.float64(t)
@@ -703,10 +787,10 @@ def true_counts(
     with first_call(_true_counts):
         _true_counts(
             codes,
-            sample_of(codes),
+            index_of(codes),
             np.asarray(counts, count_type),
             r_codes,
-            sample_of(r_codes),
+            index_of(r_codes),
             np.asarray(r_counts, count_type),
             np.asarray(keys, np.int64),
             np.asarray(symbols, np.int64),

@@ -349,13 +349,53 @@ def test_true_counts_match_the_reference():
     assert not own.any() and not total.any()
 
 
-def test_context_ranges_at_the_sample_boundaries():
-    """The blend and the true counts find a context's entries through every SAMPLE_STEP-th code
-    first: contexts whose entries start, end or lie exactly at a sample, keys below, between and
-    above every context, and tables shorter than one step give numpy's ranges."""
+def _ranges_by_numpy(codes: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    contexts = codes >> 8
+    return np.searchsorted(contexts, keys, "left"), np.searchsorted(contexts, keys, "right")
+
+
+def test_a_tables_index_finds_every_contexts_entries():
+    """``_context_range`` through the table's bucket index gives numpy's ranges for every key:
+    contexts whose entries start, end or lie at bucket edges, keys below, between and above
+    every context, tables of one code and none, dense tables and sparse ones whose codes span far
+    more values than they hold (a large shift); and the index has a bucket for about every
+    BUCKET_CODES codes, each pointing at its codes."""
     from fpcodec.codec import rows_kernel
 
-    step = rows_kernel.SAMPLE_STEP
+    rng = np.random.default_rng(3)
+    step = rows_kernel.BUCKET_CODES
+    dense = np.concatenate(  # contexts 2, 4, 6 ... with these many symbols each
+        [
+            (2 * c + 2) * 256 + np.arange(size)
+            for c, size in enumerate([1, step - 1, 1, step, step + 1, 3, 256, 5])
+        ]
+    )
+    sparse = np.unique(rng.integers(0, 1 << 20, 300) << 30 | rng.integers(0, 256, 300))
+    clustered = np.unique(np.concatenate([np.arange(40), (1 << 50) + np.arange(0, 5000, 3)]))
+    for codes in [dense, sparse, clustered, np.array([7 * 256 + 3]), np.zeros(0, np.int64)]:
+        codes = np.ascontiguousarray(codes, np.int64)
+        index = rows_kernel.indexed(codes)
+        head, positions = index[: rows_kernel._INDEX_HEAD], index[rows_kernel._INDEX_HEAD :]
+        assert positions.size <= max(1, codes.size // step) + 1
+        assert positions[-1] == codes.size and (np.diff(positions) >= 0).all()
+        if codes.size:
+            buckets = (codes - head[0]) >> head[1]
+            assert np.array_equal(positions[:-1], np.searchsorted(buckets, np.arange(positions.size - 1)))
+        contexts = np.unique(codes >> 8)
+        keys = np.unique(np.concatenate([contexts - 1, contexts, contexts + 1, [-1, 0, 1 << 53]]))
+        keys = keys[keys < 1 << 54]  # keys are below 2^54 (``palette_context``'s hash)
+        got = np.array([rows_kernel._context_range(codes, index, k) for k in keys]).reshape(-1, 2)
+        lo, hi = _ranges_by_numpy(codes, keys)
+        assert np.array_equal(got[:, 0], lo) and np.array_equal(got[:, 1], hi)
+
+
+def test_context_ranges_at_the_bucket_boundaries():
+    """The blend and the true counts find a context's entries through the tables' bucket index:
+    contexts whose entries start, end or lie at a bucket's edge, keys below, between and above
+    every context, and tables shorter than one bucket give numpy's ranges."""
+    from fpcodec.codec import rows_kernel
+
+    step = rows_kernel.BUCKET_CODES
     sizes = [1, step - 1, 1, step, step + 1, 2 * step, 3, 256, 5, 1]  # entries of contexts 2, 4, 6 ...
     counts = ctx.ContextCounts()
     for c, size in enumerate(sizes):
@@ -471,25 +511,25 @@ def test_recent_codes_count_with_the_base_table():
     assert not counts._recent[0][0].size  # the references read the merged table
 
 
-def test_a_tables_sample_is_made_once_and_forgotten_with_the_table() -> None:
-    """``sample_of`` remembers a large table's sample while the table's array lives: the blocks of
-    a part, coded with the same tables, no longer make it again for every call."""
+def test_a_tables_index_is_made_once_and_forgotten_with_the_table() -> None:
+    """``index_of`` remembers a large table's index while the table's array lives: the blocks of
+    a part, coded with the same tables, do not make it again for every call."""
     import gc
 
     from fpcodec.codec import rows_kernel
 
-    codes = np.arange(0, 3 * rows_kernel.SAMPLE_KEPT_FROM, 3, dtype=np.int64)
-    first = rows_kernel.sample_of(codes)
-    assert np.array_equal(first, rows_kernel.sampled(codes))
-    assert rows_kernel.sample_of(codes) is first  # made once
-    other = codes.copy()  # the same codes in another array (as after a merge): its own sample
-    assert rows_kernel.sample_of(other) is not first
+    codes = np.arange(0, 3 * rows_kernel.INDEX_KEPT_FROM, 3, dtype=np.int64)
+    first = rows_kernel.index_of(codes)
+    assert np.array_equal(first, rows_kernel.indexed(codes))
+    assert rows_kernel.index_of(codes) is first  # made once
+    other = codes.copy()  # the same codes in another array (as after a merge): its own index
+    assert rows_kernel.index_of(other) is not first
     key = id(codes)
     del codes, first
     gc.collect()
-    assert key not in rows_kernel._SAMPLES  # the entry left with its table
+    assert key not in rows_kernel._INDEXES  # the entry left with its table
     small = np.arange(10, dtype=np.int64)
-    assert rows_kernel.sample_of(small) is not rows_kernel.sample_of(small)  # small tables: not kept
+    assert rows_kernel.index_of(small) is not rows_kernel.index_of(small)  # small tables: not kept
 
 
 @pytest.mark.parametrize("k", [2, 17, 256])
