@@ -117,7 +117,9 @@ def indexed(codes: np.ndarray) -> np.ndarray:
 
 
 #: Tables of at least this many codes have their index remembered (``index_of``).
-INDEX_KEPT_FROM = 1 << 12
+INDEX_KEPT_FROM = 1 << 8
+#: The index of every empty table (most recent tables between two merges, and the mix alone's).
+_EMPTY_INDEX = np.zeros(_INDEX_HEAD + 1, np.int64)
 #: id(codes) -> (a weak reference to the codes, their index); an entry leaves when its codes die.
 _INDEXES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
 
@@ -130,7 +132,7 @@ def index_of(codes: np.ndarray) -> np.ndarray:
     the table, so the index holds for as long as that array lives; the weak reference ends the
     entry with it (its id may be reused)."""
     if codes.size < INDEX_KEPT_FROM:
-        return indexed(codes)
+        return indexed(codes) if codes.size else _EMPTY_INDEX
     key = id(codes)
     hit = _INDEXES.get(key)
     if hit is not None and hit[0]() is codes:
