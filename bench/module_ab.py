@@ -1,0 +1,119 @@
+"""In-process A/B of one ``fpcodec.codec`` module: an old copy of its file against the installed
+one, decoding the same stream in one process, the two alternating, so that a neighbour's load on
+this shared machine slows both of a pair alike (whole processes, ``bench/speed_ab.sh``, varied by
+up to 1.5x from run to run there). Checks first that both give the same frames (decoding a stream)
+or the same stream (``--encode``: encoding a clip with the default model), then prints the
+medians and the new / old ratio of each adjacent pair.
+
+    git worktree add /tmp/wt_old <commit>
+    python -m fpcodec.bench.module_ab rows_kernel /tmp/wt_old/codec/rows_kernel.py STREAM.fpc --rounds 8
+    python -m fpcodec.bench.module_ab rows_kernel /tmp/wt_old/codec/rows_kernel.py CLIP.gif --encode
+
+Only modules that the codec imports where it uses them (``from . import rows_kernel`` inside a
+function: the package attribute is read at every call) can be swapped this way."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import io
+import sys
+import time
+from types import ModuleType
+
+import numpy as np
+
+from ..codec import Encoder
+
+
+def _load_old(name: str, path: str) -> ModuleType:
+    """The old file as a module of the ``fpcodec.codec`` package (its relative imports resolve
+    to the installed package's other modules)."""
+    spec = importlib.util.spec_from_file_location(f"fpcodec.codec.{name}_old", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"module_ab: cannot load {path!r}")
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "fpcodec.codec"
+    spec.loader.exec_module(module)
+    return module
+
+
+def _use(name: str, module: ModuleType) -> None:
+    import fpcodec.codec as package
+
+    setattr(package, name, module)
+    sys.modules[f"fpcodec.codec.{name}"] = module
+
+
+def _decode(data: bytes) -> tuple[float, list[np.ndarray]]:
+    from ..codec.pipeline import Decoder
+
+    start = time.perf_counter()
+    frames = [f.pixels.copy() for f in Decoder(io.BytesIO(data)).frames()]
+    return time.perf_counter() - start, frames
+
+
+def _encoder(clip: str):
+    """A function that encodes ``clip``'s frames in-process with the default model (built once),
+    as ``bench.speed`` does, and returns (seconds, [the stream])."""
+    from ..models import registry
+    from .run import source_clips
+
+    _, frames, info = next(iter(source_clips(clip)))
+    model = registry.get(registry.DEFAULT_MODEL)
+
+    def encode(_: bytes) -> tuple[float, list[bytes]]:
+        buf = io.BytesIO()
+        start = time.perf_counter()
+        enc = Encoder(buf, width=info.width, height=info.height, channels=info.channels, model=model)
+        for f in frames:
+            enc.write(f, 1)
+        enc.close()
+        return time.perf_counter() - start, [buf.getvalue()]
+
+    return encode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("module", help="a module of fpcodec.codec, e.g. rows_kernel")
+    parser.add_argument("old_file", help="the old version of its file")
+    parser.add_argument("stream", help="an .fpc stream of RGB or palette frames (a clip with --encode)")
+    parser.add_argument("--encode", action="store_true", help="time encoding the clip instead")
+    parser.add_argument("--rounds", type=int, default=8, help="pairs of runs (default 8)")
+    args = parser.parse_args(argv)
+    new = importlib.import_module(f"fpcodec.codec.{args.module}")
+    old = _load_old(args.module, args.old_file)
+    run = _encoder(args.stream) if args.encode else _decode
+    data = b"" if args.encode else open(args.stream, "rb").read()
+    _use(args.module, old)
+    _, old_out = run(data)  # also the first calls: kernels loaded, caches warm
+    _use(args.module, new)
+    _, new_out = run(data)
+    same = len(old_out) == len(new_out) and all(
+        np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+        for a, b in zip(old_out, new_out, strict=True)
+    )
+    what = "stream" if args.encode else f"{len(new_out)} frames"
+    print(f"{args.stream}: the same {what} from both: {same}")
+    if not same:
+        return 1
+    times: dict[str, list[float]] = {"old": [], "new": []}
+    for r in range(args.rounds):
+        for label in ("old", "new") if r % 2 == 0 else ("new", "old"):
+            _use(args.module, old if label == "old" else new)
+            times[label].append(run(data)[0])
+    _use(args.module, new)
+    ratios = np.array(times["new"]) / np.array(times["old"])
+    print(
+        f"old median {np.median(times['old']):.3f} s (least {min(times['old']):.3f}), "
+        f"new median {np.median(times['new']):.3f} s (least {min(times['new']):.3f}); "
+        f"new / old per pair: median {np.median(ratios):.3f}, {ratios.min():.3f}-{ratios.max():.3f} "
+        f"({args.rounds} pairs)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
