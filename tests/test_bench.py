@@ -965,3 +965,32 @@ def test_lz_probe_log_and_replay(tmp_path):
     assert lz_probe.replay(moved, margin=0.25, probe=4, jump=1.5)[3] == 1  # frame 2 only
     lines = lz_probe.simulate([out])
     assert lines[0].startswith("1 clips, 6 frames") and len(lines) == 4 + 18
+
+
+def test_module_ab_compares_a_modules_old_file_and_restores_the_new(tmp_path, capsys):
+    """bench/module_ab.py: the same file as "old" gives the same frames and a ratio per pair; an
+    old file whose rows differ is refused (exit 1) before any timing; and the codec's own module
+    is in place afterwards."""
+    from conftest import CARPHONE_WIDE
+
+    from fpcodec.bench import module_ab
+    from fpcodec.codec import encode, rows_kernel
+    from fpcodec.codec.io import VideoReader
+
+    frames = [f[:32, :32] for f, _ in VideoReader(CARPHONE_WIDE).frames()][:3]
+    stream = tmp_path / "s.fpc"
+    stream.write_bytes(encode(frames))
+    source = Path(rows_kernel.__file__)
+    assert module_ab.main(["rows_kernel", str(source), str(stream), "--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "the same 3 frames from both: True" in out and "(2 pairs)" in out
+    changed = tmp_path / "rows_kernel.py"  # the context counts' blend at twice their weight
+    blend = "coeff[j, o] = 1.0 / denom"
+    text = source.read_text().replace(blend, blend.replace("1.0 /", "2.0 /"))
+    changed.write_text(text.replace("cache=True", "cache=False"))
+    assert module_ab.main(["rows_kernel", str(changed), str(stream), "--rounds", "2"]) == 1
+    out = capsys.readouterr().out  # a frame's checksum fails, or (without one) other frames
+    assert "the old module fails" in out or "the same 3 frames from both: False" in out
+    import fpcodec.codec as package
+
+    assert package.rows_kernel is rows_kernel and sys.modules["fpcodec.codec.rows_kernel"] is rows_kernel
