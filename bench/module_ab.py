@@ -24,8 +24,6 @@ from types import ModuleType
 
 import numpy as np
 
-from ..codec import Encoder
-
 
 def _load_old(name: str, path: str) -> ModuleType:
     """The old file as a module of the ``fpcodec.codec`` package (its relative imports resolve
@@ -59,18 +57,14 @@ def _encoder(clip: str):
     as ``bench.speed`` does, and returns (seconds, [the stream])."""
     from ..models import registry
     from .run import source_clips
+    from .speed import encode_once
 
     _, frames, info = next(iter(source_clips(clip)))
     model = registry.get(registry.DEFAULT_MODEL)
 
     def encode(_: bytes) -> tuple[float, list[bytes]]:
-        buf = io.BytesIO()
-        start = time.perf_counter()
-        enc = Encoder(buf, width=info.width, height=info.height, channels=info.channels, model=model)
-        for f in frames:
-            enc.write(f, 1)
-        enc.close()
-        return time.perf_counter() - start, [buf.getvalue()]
+        seconds, stream = encode_once(frames, info, model)
+        return seconds, [stream]
 
     return encode
 

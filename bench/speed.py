@@ -25,6 +25,17 @@ from ..models.base import Predictor
 from .run import source_clips
 
 
+def encode_once(frames: Sequence[np.ndarray], info: VideoInfo, model: Predictor) -> tuple[float, bytes]:
+    """(seconds, stream) of one in-process encode of ``frames`` (one tick each) with ``model``."""
+    buf = io.BytesIO()
+    started = time.perf_counter()
+    enc = Encoder(buf, width=info.width, height=info.height, channels=info.channels, model=model)
+    for f in frames:
+        enc.write(f, 1)
+    enc.close()
+    return time.perf_counter() - started, buf.getvalue()
+
+
 def time_in_process(
     frames: Sequence[np.ndarray], info: VideoInfo, model: Predictor, repeats: int
 ) -> tuple[list[float], list[float], bytes, int]:
@@ -36,14 +47,8 @@ def time_in_process(
     enc_s, dec_s = [], []
     stream, count = b"", 0
     for _ in range(repeats):
-        buf = io.BytesIO()
-        started = time.perf_counter()
-        enc = Encoder(buf, width=info.width, height=info.height, channels=info.channels, model=model)
-        for f in frames:
-            enc.write(f, 1)
-        enc.close()
-        enc_s.append(time.perf_counter() - started)
-        stream = buf.getvalue()
+        seconds, stream = encode_once(frames, info, model)
+        enc_s.append(seconds)
         started = time.perf_counter()
         dec = Decoder(io.BytesIO(stream), predictor=model)  # the same object: no reload
         count = sum(1 for _ in dec)

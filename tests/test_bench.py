@@ -968,9 +968,9 @@ def test_lz_probe_log_and_replay(tmp_path):
 
 
 def test_module_ab_compares_a_modules_old_file_and_restores_the_new(tmp_path, capsys):
-    """bench/module_ab.py: the same file as "old" gives the same frames and a ratio per pair; an
-    old file whose rows differ is refused (exit 1) before any timing; and the codec's own module
-    is in place afterwards."""
+    """bench/module_ab.py: the same file as "old" gives the same frames (and, encoding, the same
+    stream) and a ratio per pair; an old file whose rows differ is refused (exit 1) before any
+    timing; and the codec's own module is in place afterwards."""
     from conftest import CARPHONE_WIDE
 
     from fpcodec.bench import module_ab
@@ -991,6 +991,11 @@ def test_module_ab_compares_a_modules_old_file_and_restores_the_new(tmp_path, ca
     assert module_ab.main(["rows_kernel", str(changed), str(stream), "--rounds", "2"]) == 1
     out = capsys.readouterr().out  # a frame's checksum fails, or (without one) other frames
     assert "the old module fails" in out or "the same 3 frames from both: False" in out
+    clip = tmp_path / "c.gif"  # --encode: the same stream from both
+    pictures = [Image.fromarray(f).quantize(32) for f in frames]
+    pictures[0].save(clip, save_all=True, append_images=pictures[1:], duration=40)
+    assert module_ab.main(["rows_kernel", str(source), str(clip), "--encode", "--rounds", "1"]) == 0
+    assert "the same stream from both: True" in capsys.readouterr().out
     import fpcodec.codec as package
 
     assert package.rows_kernel is rows_kernel and sys.modules["fpcodec.codec.rows_kernel"] is rows_kernel
