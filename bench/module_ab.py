@@ -38,7 +38,7 @@ def _load_old(name: str, path: str) -> ModuleType:
 
 
 def _use(name: str, module: ModuleType) -> None:
-    import fpcodec.codec as package
+    from .. import codec as package
 
     setattr(package, name, module)
     sys.modules[f"fpcodec.codec.{name}"] = module
@@ -69,6 +69,36 @@ def _encoder(clip: str):
     return encode
 
 
+def _pairs(
+    name: str, old: ModuleType, new: ModuleType, run, data: bytes, rounds: int, source: str, encoding: bool
+) -> dict[str, list[float]] | None:
+    """The seconds of ``rounds`` alternating pairs of runs, after a check that both modules give
+    the same output (None, said, where they do not or where one fails)."""
+    outs = []
+    for label, module in (("old", old), ("new", new)):  # also the first calls: kernels loaded
+        _use(name, module)
+        try:
+            outs.append(run(data)[1])
+        except ValueError as exc:  # FormatError: the old file's rows decode a stream of the new one's
+            print(f"{source}: the {label} module fails: {exc}")
+            return None
+    old_out, new_out = outs
+    same = len(old_out) == len(new_out) and all(
+        np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+        for a, b in zip(old_out, new_out, strict=True)
+    )
+    what = "stream" if encoding else f"{len(new_out)} frames"
+    print(f"{source}: the same {what} from both: {same}")
+    if not same:
+        return None
+    times: dict[str, list[float]] = {"old": [], "new": []}
+    for r in range(rounds):
+        for label in ("old", "new") if r % 2 == 0 else ("new", "old"):
+            _use(name, old if label == "old" else new)
+            times[label].append(run(data)[0])
+    return times
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("module", help="a module of fpcodec.codec, e.g. rows_kernel")
@@ -81,30 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     old = _load_old(args.module, args.old_file)
     run = _encoder(args.stream) if args.encode else _decode
     data = b"" if args.encode else open(args.stream, "rb").read()
-    outs = []
-    for label, module in (("old", old), ("new", new)):  # also the first calls: kernels loaded
-        _use(args.module, module)
-        try:
-            outs.append(run(data)[1])
-        except ValueError as exc:  # FormatError: the old file's rows decode a stream of the new one's
-            _use(args.module, new)
-            print(f"{args.stream}: the {label} module fails: {exc}")
-            return 1
-    old_out, new_out = outs
-    same = len(old_out) == len(new_out) and all(
-        np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
-        for a, b in zip(old_out, new_out, strict=True)
-    )
-    what = "stream" if args.encode else f"{len(new_out)} frames"
-    print(f"{args.stream}: the same {what} from both: {same}")
-    if not same:
+    try:
+        times = _pairs(args.module, old, new, run, data, args.rounds, args.stream, args.encode)
+    finally:
+        _use(args.module, new)  # the codec's own module, whatever happened
+    if times is None:
         return 1
-    times: dict[str, list[float]] = {"old": [], "new": []}
-    for r in range(args.rounds):
-        for label in ("old", "new") if r % 2 == 0 else ("new", "old"):
-            _use(args.module, old if label == "old" else new)
-            times[label].append(run(data)[0])
-    _use(args.module, new)
     ratios = np.array(times["new"]) / np.array(times["old"])
     print(
         f"old median {np.median(times['old']):.3f} s (least {min(times['old']):.3f}), "
