@@ -188,3 +188,63 @@ def test_the_rules_read_schedule_rows_as_stored_neighbours(monkeypatch, inter: b
     assert not np.array_equal(results[0][4], results[0][0])  # the refinement moved the means
     for a, b in zip(*results, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def _histogram_reference(plane, batches, rows, shift):
+    """(rows x 4081) counts of (row, |value >> shift x 16 - mean|) over all the batches at once."""
+    dense = np.zeros((rows, 16 * 255 + 1), np.int64)
+    for targets, mean, pair in batches:
+        np.add.at(dense, (pair, np.abs((plane[targets] >> shift) * 16 - mean)), 1)
+    return dense
+
+
+@pytest.mark.parametrize("shift", [0, 2])
+def test_pair_histograms_counted_batch_by_batch_are_the_whole_planes(shift: int) -> None:
+    """``pair_histogram(into=...)`` adds a batch's counts to the earlier batches' over the union of
+    their distances: batches whose distances lie below, above, between and on the earlier ones',
+    and one of a single sample, give the histogram of all the samples at once."""
+    rng = np.random.default_rng(shift)
+    rows = 12
+    plane = rng.integers(0, 256 << shift, 3000).astype(np.uint16)
+    coarse = plane.astype(np.int64) >> shift
+    targets = rng.permutation(plane.size)
+    spreads = [(0, 5), (200, 900), (40, 60), (0, 2000), (3, 4)]  # |distance| ranges, in 1/16
+    batches = []
+    for part, (lo, hi) in zip(np.array_split(targets, 5), spreads, strict=True):
+        if hi == 4:
+            part = part[:1]
+        sign = rng.choice([-1, 1], part.size)
+        mean = np.clip(16 * coarse[part] + sign * rng.integers(lo, hi, part.size), 0, 4080)
+        batches.append((part, mean.astype(np.int32), rng.integers(0, rows, part.size).astype(np.int16)))
+    counted = None
+    for k, (part, mean, pair) in enumerate(batches):
+        counted = planar_kernel.pair_histogram(plane, part, mean, pair, rows, shift, into=counted)
+        dense = _histogram_reference(plane, batches[: k + 1], rows, shift)
+        hist, cols = counted
+        want_cols = np.flatnonzero(dense.any(axis=0))
+        assert np.array_equal(cols, want_cols) and np.array_equal(hist, dense[:, want_cols])
+    with pytest.raises(ValueError, match="12 rows"):
+        planar_kernel.pair_histogram(
+            plane, targets[:5], batches[0][1][:5], batches[0][2][:5], 13, shift, into=counted
+        )
+
+
+def test_pair_costs_sum_the_counted_distances_bits_in_column_order() -> None:
+    """``pair_costs``: each chosen row's counts times the interior bits of their distances under
+    every scale, summed over the non-zero counts in ascending distance (the same floats as that
+    loop in float64), within rounding of the dense product; rows of no count cost 0."""
+    rng = np.random.default_rng(7)
+    cols = np.sort(rng.choice(16 * 255 + 1, 300, replace=False))
+    hist = rng.integers(0, 50, (20, cols.size)) * (rng.random((20, cols.size)) < 0.05)
+    hist[3] = 0
+    hist[5, -1] = 1 << 20  # a large count at the last distance
+    rows = np.array([5, 0, 3, 19, 5])
+    got = planar_kernel.pair_costs(hist, cols, rows)
+    table = entropy.interior_bits_table().astype(np.float64)  # (scales, distances)
+    want = np.zeros((rows.size, table.shape[0]))
+    for u, r in enumerate(rows):
+        for c in np.flatnonzero(hist[r]):
+            want[u] += float(hist[r, c]) * table[:, cols[c]]
+    assert np.array_equal(got, want)
+    assert not got[2].any() and np.array_equal(got[0], got[4])
+    np.testing.assert_allclose(got, hist[rows].astype(np.float64) @ table[:, cols].T, rtol=1e-12)

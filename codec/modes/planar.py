@@ -709,20 +709,21 @@ def _fit_table(flat: np.ndarray, params, depth: int, contexts: int) -> tuple[np.
     One histogram of (context, distance from the mean in 1/16) for the whole plane, over the
     distances that occur only (``planar_kernel.pair_histogram``; a dense one over all 4081
     distances is 3.5 MB to clear and scan, which cost 1.4 ms a plane when the allocator did not
-    hand it out as fresh zero pages), counted batch by batch (the batches gathered into one had
-    taken 10 bytes a sample, 20 MB for a 1080p luma plane), costed for every scale index at once."""
+    hand it out as fresh zero pages), each batch's counts added to the last's in the kernel
+    (gathering the batches' samples first had taken 10 bytes a sample, 20 MB for a 1080p luma
+    plane), costed for every scale index at once over its non-zero counts
+    (``planar_kernel.pair_costs``)."""
     from .. import planar_kernel  # numba: loaded on first use
 
-    hist, cols = None, None
+    counted = None
     for targets, mean, ctx in params:
         if depth > 8:
             mean = _coarse_mean(mean, depth)
-        more = planar_kernel.pair_histogram(flat, targets, mean, ctx, contexts, depth - 8)
-        hist, cols = more if hist is None else _histograms_added(hist, cols, *more)
+        counted = planar_kernel.pair_histogram(flat, targets, mean, ctx, contexts, depth - 8, into=counted)
+    hist, cols = counted
     in_use = hist.any(axis=1)
     used = np.flatnonzero(in_use)
-    bits_table = entropy.interior_bits_table()[:, cols].T.astype(np.float64)
-    costs = hist[used].astype(np.float64) @ bits_table
+    costs = planar_kernel.pair_costs(hist, cols, used)
     best = np.argmin(costs, axis=1)
     table = np.zeros(contexts, np.int64)
     table[used] = best
@@ -731,17 +732,6 @@ def _fit_table(flat: np.ndarray, params, depth: int, contexts: int) -> tuple[np.
     table = np.where(filled >= 0, table[np.maximum(filled, 0)], TABLE_START)
     bits = float(costs[np.arange(used.size), best].sum())
     return table, bits + _low_bits(flat, params, table, depth)
-
-
-def _histograms_added(
-    a: np.ndarray, a_cols: np.ndarray, b: np.ndarray, b_cols: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The sum of two ``pair_histogram`` counts over their columns' union (ascending)."""
-    cols = np.union1d(a_cols, b_cols)
-    out = np.zeros((a.shape[0], cols.size), np.int64)
-    out[:, np.searchsorted(cols, a_cols)] = a
-    out[:, np.searchsorted(cols, b_cols)] += b
-    return out, cols
 
 
 def _low_bits(flat: np.ndarray, params, table: np.ndarray, depth: int) -> float:
@@ -781,20 +771,19 @@ def _fit_levels(
     """``_fit_table`` for a wavefront plane (version 12): a scale index per context and an offset
     per error level (``pair`` = context * ERROR_LEVELS + level), the pair's scale index their
     clamped sum. Fitted in turns from one histogram of (pair, distance), costed for every scale
-    index at once: the table for the offsets, then the offsets for the table (each step lowers the
-    cost; LEVEL_TURNS turns, compiled: ``planar_kernel.level_turns``). Returns (table, offsets,
-    the plane's estimated bits)."""
+    index at once (``planar_kernel.pair_costs``): the table for the offsets, then the offsets for
+    the table (each step lowers the cost; LEVEL_TURNS turns, compiled:
+    ``planar_kernel.level_turns``). Returns (table, offsets, the plane's estimated bits)."""
     from .. import planar_kernel  # numba: loaded on first use
 
     levels = raster_rule.ERROR_LEVELS
     coarse_mean = _coarse_mean(mean, depth) if depth > 8 else mean
     hist, cols = planar_kernel.pair_histogram(flat, order, coarse_mean, pair, contexts * levels, depth - 8)
     del coarse_mean
-    hist = hist.reshape(contexts, levels, cols.size)
-    in_use = hist.any(axis=(1, 2))
+    in_use = hist.reshape(contexts, levels * cols.size).any(axis=1)
     used = np.flatnonzero(in_use)
-    bits_table = entropy.interior_bits_table()[:, cols].T.astype(np.float64)
-    costs = hist[used].astype(np.float64) @ bits_table  # (used context, level, scale index)
+    rows = (used[:, None] * levels + np.arange(levels)).ravel()
+    costs = planar_kernel.pair_costs(hist, cols, rows).reshape(used.size, levels, -1)  # context, level, scale
     fitted, offsets = planar_kernel.level_turns(costs, OFFSET_SEARCH, LEVEL_TURNS)
     scale = np.clip(fitted[:, None] + offsets, 0, SCALES - 1)
     bits = float(np.take_along_axis(costs, scale[:, :, None], axis=2).sum())
