@@ -467,6 +467,131 @@ def weighted_normal(
     return lower + np.tril(lower, -1).T, rhs.sum(axis=0), float(spread.sum())
 
 
+@numba.njit(cache=True, nogil=True)
+def _numpy_sum(a):  # pragma: no cover - compiled
+    """numpy's sum of a float64 vector of at most 128 entries, in its order (pairwise summation:
+    below 8 entries one after the other from 0.0; else eight running sums, added as a tree, then
+    the rest), so that the compiled fit adds as ``numpy.sum`` and ``numpy.trace`` did."""
+    n = a.size
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += a[i]
+        return total
+    r = a[:8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += a[i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += a[i]
+        i += 1
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _solve(a, b):  # pragma: no cover - compiled
+    """x with a x = b for a small square ``a`` (Gaussian elimination with partial pivoting, on
+    copies): the refinement's normal equations, 5 or 13 unknowns."""
+    n = b.size
+    m = a.copy()
+    x = b.copy()
+    for col in range(n):
+        pivot = col
+        for row in range(col + 1, n):
+            if abs(m[row, col]) > abs(m[pivot, col]):
+                pivot = row
+        if pivot != col:
+            for k in range(n):
+                m[col, k], m[pivot, k] = m[pivot, k], m[col, k]
+            x[col], x[pivot] = x[pivot], x[col]
+        for row in range(col + 1, n):
+            factor = m[row, col] / m[col, col]
+            for k in range(col, n):
+                m[row, k] -= factor * m[col, k]
+            x[row] -= factor * x[col]
+    for row in range(n - 1, -1, -1):
+        acc = x[row]
+        for k in range(row + 1, n):
+            acc -= m[row, k] * x[k]
+        x[row] = acc / m[row, row]
+    return x
+
+
+@numba.njit(cache=True, nogil=True)
+def _irls(x, t, n, rounds, floor, ridge, one, limit, normal, rhs, spread, w):  # pragma: no cover - compiled  # fmt: skip
+    f = x.shape[1]
+    parts = normal.shape[0]
+    w[:] = 0.0
+    a = np.empty((f, f))
+    b = np.empty(f)
+    diagonal = np.empty(f)
+    before = 0.0
+    for r in range(rounds + 1):  # the first round unweighted: least squares
+        _weighted_normal(x, t, n, w, r > 0, True, floor, normal, rhs, spread)
+        if r == 0:
+            before = _numpy_sum(spread)  # w = 0: t's own errors
+        # the parts added one after the other (numpy's sum over the first axis), the lower
+        # triangle mirrored (the parts' upper triangles are 0)
+        for j in range(f):
+            for k in range(j + 1):
+                acc = normal[0, j, k]
+                for p in range(1, parts):
+                    acc += normal[p, j, k]
+                a[j, k] = acc
+                a[k, j] = acc
+            acc = rhs[0, j]
+            for p in range(1, parts):
+                acc += rhs[p, j]
+            b[j] = acc
+        for j in range(f):
+            diagonal[j] = a[j, j]
+        lift = ridge * _numpy_sum(diagonal) / f + 1e-9
+        for j in range(f):
+            a[j, j] += lift
+        solved = _solve(a, b)
+        for j in range(f):
+            w[j] = min(max(np.rint(solved[j] * one), -limit), limit) / one
+    _weighted_normal(x, t, n, w, False, False, floor, normal, rhs, spread)
+    return before / _numpy_sum(spread)
+
+
+def irls(
+    x: np.ndarray, t: np.ndarray, n: int, rounds: int, floor: float, ridge: float
+) -> tuple[np.ndarray, float]:
+    """``refinement.irls_reference`` in one compiled call: ``rounds`` reweighted least-squares rounds after
+    the unweighted one over the first ``n`` samples of ``fit_inputs``' blocks, each solving the
+    normal equations (``weighted_normal``'s parts added as numpy adds them, the ridge on the
+    diagonal) and rounding the weights to 1/2^REFINE_SHIFT (clamped to REFINE_MAX); returns the
+    int64 weights and the ratio of the mean absolute errors before and after them. In Python the
+    rounds' numpy calls (the parts' sums, the ridge, ``numpy.linalg.solve``, the rounding) took
+    as long as their compiled normal equations on a 176x144 clip. The solve is Gaussian elimination
+    with partial pivoting, not LAPACK's, so a solution may differ in its last bits; the weights
+    are rounded to 1/256 after it (on the natural dev clips' 634 fits the same weights and ratios,
+    and the same streams)."""
+    f = x.shape[1]
+    w = np.empty(f)
+    one = float(1 << raster_rule.REFINE_SHIFT)
+    with first_call(_irls):
+        ratio = _irls(
+            x,
+            t,
+            np.int64(n),
+            np.int64(rounds),
+            float(floor),
+            float(ridge),
+            one,
+            float(raster_rule.REFINE_MAX),
+            np.empty((FIT_PARTS, f, f)),
+            np.empty((FIT_PARTS, f)),
+            np.empty(FIT_PARTS),
+            w,
+        )
+    return np.rint(w * one).astype(np.int64), float(ratio)
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _inter_params(
     plane, mc, neighbours, targets, depth, luma_error, has_luma, thresholds, mean_out, ctx_out

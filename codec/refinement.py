@@ -71,15 +71,16 @@ def fit(
         samples = chosen.size
         chosen = chosen[:: -(-chosen.size // FIT_SAMPLES)]
         x, t = planar_kernel.fit_inputs(plane, mc, neighbours, targets, chosen, width, mean, depth)
-        weights[g], ratio = _irls(x, t, chosen.size)
+        weights[g], ratio = planar_kernel.irls(x, t, chosen.size, ROUNDS, FLOOR, RIDGE)
         gain += samples * np.log2(ratio)
     return Fit(weights, float(gain))
 
 
-def _irls(x: np.ndarray, t: np.ndarray, n: int) -> tuple[np.ndarray, float]:
-    """Integer weights (1/2^REFINE_SHIFT, clamped) of the least absolute error fit of t by x (the
-    first ``n`` samples of ``planar_kernel.fit_inputs``' blocks), and the ratio of t's mean
-    absolute error before and after them (both floored at FLOOR)."""
+def irls_reference(x: np.ndarray, t: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+    """``planar_kernel.irls`` in numpy, with LAPACK's solve (for testing the kernel): integer
+    weights (1/2^REFINE_SHIFT, clamped) of the least absolute error fit of t by x (the first
+    ``n`` samples of ``planar_kernel.fit_inputs``' blocks), and the ratio of t's mean absolute
+    error before and after them (both floored at FLOOR)."""
     from . import planar_kernel  # numba: loaded on first use
 
     one = float(1 << raster_rule.REFINE_SHIFT)

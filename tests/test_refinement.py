@@ -175,6 +175,66 @@ def test_weighted_normal_equations_do_not_depend_on_the_threads() -> None:
         np.testing.assert_array_equal(a, b)
 
 
+def test_numpys_summation_order_in_the_kernel() -> None:
+    """The compiled fit adds the spread's parts and the diagonal as ``numpy.sum`` does (pairwise
+    above 7 entries), to the last bit, at every length it meets and around numpy's block of 8."""
+    rng = np.random.default_rng(11)
+    for n in [1, 2, 5, 7, 8, 9, 13, 15, 16, 17, 40, 128]:
+        for _ in range(50):
+            a = rng.standard_normal(n) * 10.0 ** rng.integers(-6, 7, n)
+            assert planar_kernel._numpy_sum(a) == a.sum()
+
+
+def _fit_problem(seed: int, samples: int, features: int, flat: bool = False):
+    """``fit_inputs``-shaped blocks of a noisy linear fit (x = 16 features - mean, integers) with
+    a tenth of the targets far off (where the reweighting rounds still move the weights), and a
+    constant feature where ``flat`` (a flat area: the ridge keeps the solve defined)."""
+    rng = np.random.default_rng(seed)
+    blocks = -(-samples // planar_kernel.FIT_BLOCK)
+    rows = rng.integers(-3000, 3000, (blocks * planar_kernel.FIT_BLOCK, features)).astype(np.float64)
+    if flat:
+        rows[:, 1] = 48.0
+    true = rng.normal(0.2, 0.3, features)
+    target = np.round(rows @ true / features + rng.laplace(0, 40, rows.shape[0]))
+    far = rng.random(target.size) < 0.1
+    target[far] += rng.integers(-20000, 20000, far.sum())
+    rows[samples:], target[samples:] = 0.0, 0.0  # fit_inputs' padding
+    x = np.ascontiguousarray(rows.reshape(blocks, planar_kernel.FIT_BLOCK, features).transpose(0, 2, 1))
+    return x, target.reshape(blocks, planar_kernel.FIT_BLOCK)
+
+
+@pytest.mark.parametrize(
+    ("samples", "features", "flat"), [(513, F, False), (4000, F, True), (600, FI, False), (20000, FI, True)]
+)
+def test_the_compiled_fit_is_numpys(samples: int, features: int, flat: bool) -> None:
+    """``planar_kernel.irls`` (the rounds in one compiled call, Gaussian elimination for the
+    solve) gives the weights and the error ratio of ``refinement.irls_reference`` (numpy, LAPACK),
+    inter and intra, a partial last block, a feature that never changes; weights that move the
+    mean (the fit is not trivially 0), after every one of its rounds (one fewer gives others)."""
+    x, t = _fit_problem(samples + features, samples, features, flat)
+    got = planar_kernel.irls(x, t, samples, refinement.ROUNDS, refinement.FLOOR, refinement.RIDGE)
+    want = refinement.irls_reference(x, t, samples)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1] and got[1] > 1 and np.abs(got[0]).sum() > 0
+    fewer = planar_kernel.irls(x, t, samples, refinement.ROUNDS - 1, refinement.FLOOR, refinement.RIDGE)
+    assert not np.array_equal(fewer[0], got[0])
+
+
+def test_the_compiled_solve_is_the_linear_systems() -> None:
+    """``_solve`` (partial pivoting: a zero on the diagonal is no obstacle) agrees with numpy's
+    solve to rounding on symmetric and general systems."""
+    rng = np.random.default_rng(3)
+    for n in (1, 5, 13):
+        a = rng.standard_normal((n, n))
+        for m in (a, a @ a.T + np.eye(n)):
+            b = rng.standard_normal(n)
+            np.testing.assert_allclose(
+                planar_kernel._solve(m, b), np.linalg.solve(m, b), rtol=1e-9, atol=1e-12
+            )
+    swapped = np.array([[0.0, 2.0], [3.0, 1.0]])
+    np.testing.assert_allclose(planar_kernel._solve(swapped, np.array([4.0, 5.0])), [1.0, 2.0])
+
+
 def _shifted(h: int, w: int, seed: int = 13) -> tuple[np.ndarray, np.ndarray]:
     """A textured reference and the current plane: the reference moved by half a sample to the
     left (the mean of two neighbours, which the blend's whole-sample copy gets wrong), plus a
