@@ -494,7 +494,8 @@ def _numpy_sum(a):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _solve(a, b):  # pragma: no cover - compiled
     """x with a x = b for a small square ``a`` (Gaussian elimination with partial pivoting, on
-    copies): the refinement's normal equations, 5 or 13 unknowns."""
+    copies): the refinement's normal equations, 4 (intra) or 13 (inter) unknowns, made positive
+    definite by the ridge, so that no pivot is 0."""
     n = b.size
     m = a.copy()
     x = b.copy()
@@ -561,16 +562,16 @@ def _irls(x, t, n, rounds, floor, ridge, one, limit, normal, rhs, spread, w):  #
 def irls(
     x: np.ndarray, t: np.ndarray, n: int, rounds: int, floor: float, ridge: float
 ) -> tuple[np.ndarray, float]:
-    """``refinement.irls_reference`` in one compiled call: ``rounds`` reweighted least-squares rounds after
-    the unweighted one over the first ``n`` samples of ``fit_inputs``' blocks, each solving the
-    normal equations (``weighted_normal``'s parts added as numpy adds them, the ridge on the
-    diagonal) and rounding the weights to 1/2^REFINE_SHIFT (clamped to REFINE_MAX); returns the
-    int64 weights and the ratio of the mean absolute errors before and after them. In Python the
-    rounds' numpy calls (the parts' sums, the ridge, ``numpy.linalg.solve``, the rounding) took
-    as long as their compiled normal equations on a 176x144 clip. The solve is Gaussian elimination
-    with partial pivoting, not LAPACK's, so a solution may differ in its last bits; the weights
-    are rounded to 1/256 after it (on the natural dev clips' 634 fits the same weights and ratios,
-    and the same streams)."""
+    """``refinement.irls_reference`` in one compiled call: ``rounds`` reweighted least-squares
+    rounds after the unweighted one over the first ``n`` samples of ``fit_inputs``' blocks, each
+    solving the normal equations (``weighted_normal``'s parts added as numpy adds them, the ridge
+    on the diagonal) and rounding the weights to 1/2^REFINE_SHIFT (clamped to REFINE_MAX);
+    returns the int64 weights and the ratio of the mean absolute errors before and after them.
+    In Python the rounds' numpy calls (the parts' sums, the ridge, ``numpy.linalg.solve``, the
+    rounding) took as long as their compiled normal equations on a 176x144 clip. The solve is
+    Gaussian elimination with partial pivoting, not LAPACK's, so a solution may differ in its
+    last bits; the weights are rounded to 1/256 after it (on the natural dev clips' 634 fits the
+    same weights and ratios, and the same streams)."""
     f = x.shape[1]
     w = np.empty(f)
     one = float(1 << raster_rule.REFINE_SHIFT)
