@@ -324,28 +324,28 @@ FIT_BLOCK = 256
 FIT_PARTS = 8
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _fit_inputs(plane, mc, inter, neighbours, targets, chosen, width, height, mean, depth, x, t):  # pragma: no cover - compiled  # fmt: skip
     mid = np.int64(1) << (depth - 1)
-    for r in range(chosen.size):
-        i = chosen[r]
-        b, c = r // FIT_BLOCK, r % FIT_BLOCK
-        m = np.int64(mean[i])
-        for q in range(4):
-            j = neighbours[q, i]
-            value = np.int64(plane[j]) if j >= 0 else mid
-            x[b, q, c] = np.float64(16 * value - m)
-        s = np.int64(targets[i])
-        if inter:
-            y = s // width
-            col = s - y * width
-            k = 4
-            for dy in range(-1, 2):
-                row = min(max(y + dy, 0), height - 1) * width
-                for dx in range(-1, 2):
-                    x[b, k, c] = np.float64(16 * np.int64(mc[row + min(max(col + dx, 0), width - 1)]) - m)
-                    k += 1
-        t[b, c] = np.float64(16 * np.int64(plane[s]) - m)
+    for b in numba.prange(x.shape[0]):  # blocks are independent: the same arrays on any thread count
+        for c in range(min(FIT_BLOCK, chosen.size - b * FIT_BLOCK)):
+            i = chosen[b * FIT_BLOCK + c]
+            m = np.int64(mean[i])
+            for q in range(4):
+                j = neighbours[q, i]
+                value = np.int64(plane[j]) if j >= 0 else mid
+                x[b, q, c] = np.float64(16 * value - m)
+            s = np.int64(targets[i])
+            if inter:
+                y = s // width
+                col = s - y * width
+                k = 4
+                for dy in range(-1, 2):
+                    row = min(max(y + dy, 0), height - 1) * width
+                    for dx in range(-1, 2):
+                        x[b, k, c] = np.float64(16 * np.int64(mc[row + min(max(col + dx, 0), width - 1)]) - m)
+                        k += 1
+            t[b, c] = np.float64(16 * np.int64(plane[s]) - m)
 
 
 def fit_inputs(
@@ -1239,10 +1239,10 @@ def pair_histogram(
         )
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _pair_costs(hist, cols, rows, table, out):  # pragma: no cover - compiled
     scales = table.shape[1]
-    for u in range(rows.size):
+    for u in numba.prange(rows.size):  # rows are independent: the same sums on any thread count
         r = rows[u]
         for c in range(cols.size):
             n = np.float64(hist[r, c])

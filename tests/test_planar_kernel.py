@@ -247,4 +247,11 @@ def test_pair_costs_sum_the_counted_distances_bits_in_column_order() -> None:
             want[u] += float(hist[r, c]) * table[:, cols[c]]
     assert np.array_equal(got, want)
     assert not got[2].any() and np.array_equal(got[0], got[4])
+    numba = pytest.importorskip("numba")
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)  # rows run on the threads: the same sums on one
+    try:
+        assert np.array_equal(planar_kernel.pair_costs(hist, cols, rows), got)
+    finally:
+        numba.set_num_threads(threads)
     np.testing.assert_allclose(got, hist[rows].astype(np.float64) @ table[:, cols].T, rtol=1e-12)

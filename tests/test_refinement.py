@@ -126,6 +126,15 @@ def test_compiled_fit_inputs_are_the_numpy_ones(depth: int, shape: tuple[int, in
             assert a.dtype == b.dtype == np.float64
             np.testing.assert_array_equal(a, b)
         assert not rows[chosen.size :].any() and not t.ravel()[chosen.size :].any()  # padding
+        numba = pytest.importorskip("numba")
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)  # blocks run on the threads: the same arrays on one
+        try:
+            alone = planar_kernel.fit_inputs(plane, mc, neighbours, order, chosen, w, mean, depth)
+        finally:
+            numba.set_num_threads(threads)
+        np.testing.assert_array_equal(alone[0], x)
+        np.testing.assert_array_equal(alone[1], t)
 
 
 @pytest.mark.parametrize("samples", [1, 255, 256, 257, 3000])
