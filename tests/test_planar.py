@@ -19,7 +19,7 @@ from conftest import DATA, body_start, encode_frames, replace_chunk, run_main
 from fpcodec.bitstream import container, entropy
 from fpcodec.bitstream.profile import LATEST
 from fpcodec.bitstream.errors import ChecksumError, FormatError, InputError
-from fpcodec.codec import motion, motion_field, planar_coding, planar_rule
+from fpcodec.codec import motion, motion_field, planar_coding, planar_rule, raster_rule
 from fpcodec.codec.modes import planar
 from fpcodec.codec.modes.base import MODE_PLANAR, MODE_STORED
 from fpcodec.codec.pipeline import Decoder, Encoder
@@ -733,3 +733,31 @@ def test_planar_coders_keep_only_the_frames_their_motion_reads() -> None:
     _assert_planes_equal([f.planes for f in back], frames)
     palette_dec = Decoder(io.BytesIO(encode_frames([np.zeros((8, 8, 3), np.uint8)] * 2, model="last-frame")))
     assert palette_dec.new_history().maxlen == HISTORY
+
+
+def test_table_and_weight_bits_are_the_laplace_bits_of_their_symbols() -> None:
+    """A table's, its offsets' and a refinement's coded size read from the 256 symbols' bits are
+    ``entropy.laplace_bits`` of their symbols summed, to the last bit, at every length from one
+    entry to a few hundred (so through numpy's blocks of eight and its vector loops' tails); a
+    symbol outside a byte (none is, by the steps' and weights' ranges) is costed directly."""
+    rng = np.random.default_rng(21)
+
+    def direct(symbols, mean_q, scale_idx):
+        scales = np.full(symbols.size, scale_idx, np.int64)
+        return float(entropy.laplace_bits(symbols, np.full(symbols.size, mean_q), scales).sum())
+
+    for size in [*range(1, 40), 106, 255, 256, 300]:
+        table = rng.integers(0, planar.SCALES, size)
+        steps = planar._table_steps(table)
+        assert planar._table_bits(table) == direct(steps, 16 * planar.TABLE_OFFSET, planar.TABLE_SCALE_IDX)
+        offsets = rng.integers(-planar.OFFSET_SEARCH, planar.OFFSET_SEARCH + 1, size)
+        got = planar._table_bits(offsets, 0)
+        assert got == direct(
+            planar._table_steps(offsets, 0), 16 * planar.TABLE_OFFSET, planar.TABLE_SCALE_IDX
+        )
+        weights = rng.integers(-raster_rule.REFINE_MAX, raster_rule.REFINE_MAX + 1, (1, size))
+        high, _ = planar._weight_symbols(weights)
+        want = 1.0 + direct(high, 16 * 128, planar.WEIGHT_SCALE_IDX) + planar.WEIGHT_LOW_BITS * size
+        assert planar._weights_bits(weights) == want
+    wide = np.array([-3, 40, 300])
+    assert planar._symbols_bits(wide, 2048, 20) == direct(wide, 2048, 20)
