@@ -1290,15 +1290,20 @@ def _level_turns(costs, search, turns, fitted, offsets):  # pragma: no cover - c
         offsets[level] = 0
     moved = np.empty(levels, np.int64)
     by_offset = np.empty(2 * search + 1)
+    totals = np.empty(scales)
     for _ in range(turns):
         for u in range(used):  # the table for the offsets: each context's best entry
+            # every entry's sum over the levels, level by level (each entry's additions in the
+            # same order as one entry at a time: the same floats, read along the rows)
+            totals[:] = 0.0
+            for level in range(levels):
+                shift, row = offsets[level], costs[u, level]
+                for s in range(scales):
+                    totals[s] += row[min(max(s + shift, 0), scales - 1)]
             best, arg = np.inf, 0
             for s in range(scales):
-                total = 0.0
-                for level in range(levels):
-                    total += costs[u, level, min(max(s + offsets[level], 0), scales - 1)]
-                if total < best:  # the first of equal costs, as numpy's argmin
-                    best, arg = total, s
+                if totals[s] < best:  # the first of equal costs, as numpy's argmin
+                    best, arg = totals[s], s
             fitted[u] = arg
         for level in range(levels):  # the offsets for the table: each level's best, over all contexts
             for k in range(by_offset.size):
