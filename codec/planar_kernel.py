@@ -1263,13 +1263,16 @@ def pair_costs(hist: np.ndarray, cols: np.ndarray, rows: np.ndarray) -> np.ndarr
     the dense product in float64 (BLAS's, after a float64 copy of the rows) did 30-60 times the
     multiplications; and the sums go in one order on every machine (each product is exact: a
     count below 2^29 times a float32 value)."""
+    table = _distance_bits()
+    if cols.size and not 0 <= cols[0] <= cols[-1] < len(table):  # the kernel reads table[cols]
+        raise ValueError(f"distances {cols[0]}..{cols[-1]} outside the bits table's 0..{len(table) - 1}")
     out = np.zeros((rows.size, len(entropy.SCALE_TABLE)), np.float64)
     with first_call(_pair_costs):
         return _pair_costs(
             np.ascontiguousarray(hist, np.int64),
             np.ascontiguousarray(cols, np.int64),
             np.ascontiguousarray(rows, np.int64),
-            _distance_bits(),
+            table,
             out,
         )
 

@@ -255,3 +255,5 @@ def test_pair_costs_sum_the_counted_distances_bits_in_column_order() -> None:
     finally:
         numba.set_num_threads(threads)
     np.testing.assert_allclose(got, hist[rows].astype(np.float64) @ table[:, cols].T, rtol=1e-12)
+    with pytest.raises(ValueError, match="4081"):  # a distance past the table is refused, not read
+        planar_kernel.pair_costs(hist[:, :2], np.array([3, 16 * 255 + 1]), rows)
