@@ -143,7 +143,9 @@ def colour_weights(
     if profile.integer_coupling:
         from . import weight_kernel  # numba: loaded on first use
 
-        return weight_kernel.colour_weights(*_snapped(mean, coupling), scale_idx, palette, WEIGHT_SHIFT, sums)
+        return weight_kernel.colour_weights(
+            *_kernel_planes(mean, coupling), scale_idx, palette, WEIGHT_SHIFT, sums
+        )
     pal = palette.T.astype(np.int64)  # (C, K)
     mean, coupling = float_pass_planes(mean, coupling)
     rows = _float_coupled_weights(
@@ -169,7 +171,7 @@ def true_probabilities(
     from . import weight_kernel  # numba: loaded on first use
 
     own, total = weight_kernel.true_weights(
-        *_snapped(mean, coupling), scale_idx, palette, WEIGHT_SHIFT, truth
+        *_kernel_planes(mean, coupling), scale_idx, palette, WEIGHT_SHIFT, truth
     )
     return own.astype(np.float64) / total.astype(np.float64)
 
@@ -234,6 +236,16 @@ def _snapped(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray,
     if _is_snapped(mean):
         return np.clip(mean, entropy.MEAN_Q_MIN, entropy.MEAN_Q_MAX), coupling_q
     return entropy.quantize_mean(mean), coupling_q
+
+
+def _kernel_planes(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``_snapped`` for ``weight_kernel``, which clamps integer planes as it reads them: those are
+    passed as they are (a pass's int16 planes, not copied), float ones quantized."""
+    if coupling is None:
+        coupling = np.zeros((3,) + mean.shape[1:], np.int16)
+    elif not _is_snapped(coupling):
+        coupling = entropy.quantize_coupling(coupling)
+    return (mean if _is_snapped(mean) else entropy.quantize_mean(mean)), coupling
 
 
 def _is_snapped(plane: np.ndarray) -> bool:

@@ -18,7 +18,7 @@ Most colours of a pixel are that far from its mean: a weight above 1 needs the p
 frequencies are at most the tops of their scales' bins, so red's must reach a bound that only a
 window of red values around the mean does (``_windows``, per red, green and blue scale). The
 kernels visit only the colours whose red lies in the window (the palette sorted by red,
-``_palette_order``) and those with a channel at an end of its range (their tails are not bins),
+``_order_of``) and those with a channel at an end of its range (their tails are not bins),
 and give every other colour 1: the same integers. On a dithered 480x270 GIF the window holds 44 of
 a pixel's 256 colours, and the rows take 0.55 the time, the estimate's sums 0.43.
 
@@ -38,6 +38,10 @@ from ..bitstream.table_kernel import first_call
 #: A value's bin reaches half a level (in 1/16) either side of it; the top value in 1/16.
 _HALF = entropy.MEAN_STEPS // 2
 _TOP = entropy.MEAN_Q_MAX
+#: The clamps of a mean (1/16) and a coupling (1/256), as ``entropy.quantize_mean`` and
+#: ``quantize_coupling`` clamp.
+_MEAN_MIN = entropy.MEAN_Q_MIN
+_COUPLING_MAX = entropy.COUPLING_MAX
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -99,23 +103,29 @@ def _weight(
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _clamped(v, lo, hi):  # pragma: no cover - compiled
+    return min(max(np.int64(v), lo), hi)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _pixel(i, mean_q, coupling_q, scale_idx, coupling_shift):  # pragma: no cover - compiled
-    """Pixel i's means, coupling and scales as ``_weight`` takes them."""
+    """Pixel i's means, coupling and scales as ``_weight`` takes them, the means and coupling
+    clamped as ``entropy.quantize_mean`` and ``quantize_coupling`` clamp (``_plane``)."""
     one = np.int64(1) << coupling_shift
     rounding = one >> 1
     alpha = mean_q.shape[0] == 4
     return (
-        np.int64(mean_q[0, i]),
-        np.int64(mean_q[1, i]) * one + rounding,
-        np.int64(mean_q[2, i]) * one + rounding,
-        np.int64(coupling_q[0, i]),
-        np.int64(coupling_q[1, i]),
-        np.int64(coupling_q[2, i]),
+        _clamped(mean_q[0, i], _MEAN_MIN, _TOP),
+        _clamped(mean_q[1, i], _MEAN_MIN, _TOP) * one + rounding,
+        _clamped(mean_q[2, i], _MEAN_MIN, _TOP) * one + rounding,
+        _clamped(coupling_q[0, i], -_COUPLING_MAX, _COUPLING_MAX),
+        _clamped(coupling_q[1, i], -_COUPLING_MAX, _COUPLING_MAX),
+        _clamped(coupling_q[2, i], -_COUPLING_MAX, _COUPLING_MAX),
         np.int64(scale_idx[0, i]),
         np.int64(scale_idx[1, i]),
         np.int64(scale_idx[2, i]),
         np.int64(scale_idx[3, i]) if alpha else np.int64(0),
-        np.int64(mean_q[3, i]) if alpha else np.int64(0),
+        _clamped(mean_q[3, i], _MEAN_MIN, _TOP) if alpha else np.int64(0),
     )
 
 
@@ -211,21 +221,13 @@ def _windows(shift: int) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def _palette_order(palette: np.ndarray, shift: int) -> tuple:
+def _order_of(palette: np.ndarray, shift: int) -> tuple:
     """The kernels' ``order``: (first, regular, regular16, extremes, lo, hi). ``regular``: the
     colours with none of red, green and blue at 0 or 255, by red; ``regular16``: their values in
     1/16 (as the kernels' ``values16``) in that order, so that a window's colours are read side by
     side, not gathered through ``regular`` (the rows 0.92-0.93 the time on one thread); ``first[v]``:
     how many of them have red below v (v = 0..256); ``extremes``: the others (their tails are not
-    bins: always visited). Kept for the last few palettes: a frame's parts (a hundred at 480x270)
-    share one."""
-    colours = np.ascontiguousarray(palette, np.uint8)
-    return _order_of(colours.tobytes(), colours.shape[1], shift)
-
-
-@functools.lru_cache(maxsize=4)
-def _order_of(raw: bytes, channels: int, shift: int) -> tuple:
-    palette = np.frombuffer(raw, np.uint8).reshape(-1, channels)
+    bins: always visited)."""
     red = palette[:, 0].astype(np.int64)
     ends = ((palette[:, :3] == 0) | (palette[:, :3] == 255)).any(axis=1)
     regular = np.flatnonzero(~ends)
@@ -291,8 +293,37 @@ def true_weights(
 
 
 def _arguments(mean_q, coupling_q, scale_idx, palette, shift) -> tuple:
+    values16, order = _palette_arguments(palette, shift)
+    return (
+        _plane(mean_q, entropy.MEAN_Q_MIN, entropy.MEAN_Q_MAX),
+        _plane(coupling_q, -entropy.COUPLING_MAX, entropy.COUPLING_MAX),
+        np.ascontiguousarray(scale_idx, np.int16),
+        values16,
+        _tables(),
+        shift,
+        entropy.COUPLING_SHIFT,
+        _TOP,
+        order,
+    )
+
+
+def _plane(plane: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """A pass's means or coupling as the kernels take them, int16 (every mean in 1/16 and coupling
+    in 1/256 fits, as does a scale index): an int16 plane as it is (no copy: a pass of the integer network's
+    planes, ``IntegerPrediction.pixels``), a wider one clamped to [lo, hi] first, as
+    ``entropy.quantize_mean`` and ``quantize_coupling`` clamp (an in-range plane is unchanged).
+    The clamps and int32 copies of each block's three planes had taken as long as a 96x96 pass's
+    weights (30 us a call against 35)."""
+    if plane.dtype == np.int16:  # the kernels clamp as they read (``_pixel``)
+        return np.ascontiguousarray(plane)
+    return np.clip(plane, lo, hi).astype(np.int16)
+
+
+@functools.cache
+def _tables() -> tuple:
+    """(bins, cdf, bins' row length, bins' centre, cdf's row length, cdf's centre, CDF total)."""
     bins, cdf = entropy.bin_table(), entropy.cdf_table()
-    tables = (
+    return (
         bins.ravel(),
         cdf.ravel(),
         bins.shape[1],
@@ -301,14 +332,17 @@ def _arguments(mean_q, coupling_q, scale_idx, palette, shift) -> tuple:
         entropy.CDF_HALF,
         entropy.CDF_TOTAL,
     )
-    return (
-        np.ascontiguousarray(mean_q, np.int32),
-        np.ascontiguousarray(coupling_q, np.int32),
-        np.ascontiguousarray(scale_idx, np.int32),
-        np.ascontiguousarray(palette.T, np.int32) * entropy.MEAN_STEPS,
-        tables,
-        shift,
-        entropy.COUPLING_SHIFT,
-        _TOP,
-        _palette_order(palette, shift),
-    )
+
+
+def _palette_arguments(palette: np.ndarray, shift: int) -> tuple[np.ndarray, tuple]:
+    """(values16, order): the palette's (C, K) int32 values in 1/16 and ``_order_of`` it, made
+    once for the last few palettes: a frame's passes and blocks (a hundred at 480x270) share one."""
+    colours = np.ascontiguousarray(palette, np.uint8)
+    return _palette_of(colours.tobytes(), colours.shape[1], shift)
+
+
+@functools.lru_cache(maxsize=4)
+def _palette_of(raw: bytes, channels: int, shift: int) -> tuple[np.ndarray, tuple]:
+    palette = np.frombuffer(raw, np.uint8).reshape(-1, channels)
+    values16 = np.ascontiguousarray(palette.T, np.int32) * entropy.MEAN_STEPS
+    return values16, _order_of(palette, shift)

@@ -94,6 +94,29 @@ def test_kernel_equals_the_numpy_rule(channels: int, k: int) -> None:
     assert np.array_equal(own, want[np.arange(n), truth]) and np.array_equal(total, want.sum(axis=1))
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_kernel_clamps_planes_out_of_range_as_quantizing_does(channels: int) -> None:
+    """Means past 0..4080 (1/16) and coupling past +-512 (1/256) weigh as their clamped values,
+    whether the planes come as int16 (read as they are, clamped in the kernel) or wider (clamped
+    before): what ``palette_coding._snapped`` gave the kernels before they clamped themselves."""
+    rng = np.random.default_rng(11 + channels)
+    n, k = 400, 60
+    mean_q = rng.integers(-3000, 8000, (channels, n)).astype(np.int16)
+    coupling_q = rng.integers(-1500, 1500, (3, n)).astype(np.int16)
+    scale_idx = rng.integers(0, len(entropy.SCALE_TABLE), (channels, n)).astype(np.int16)
+    palette = rng.integers(0, 256, (k, channels)).astype(np.uint8)
+    clamped = (np.clip(mean_q, 0, entropy.MEAN_Q_MAX), np.clip(coupling_q, -512, 512))
+    assert (mean_q != clamped[0]).mean() > 0.3 and (coupling_q != clamped[1]).mean() > 0.3
+    want = pc.colour_weights_reference(*clamped, scale_idx, palette)
+    truth = rng.integers(0, k, n)
+    for planes in ((mean_q, coupling_q), (mean_q.astype(np.int32), coupling_q.astype(np.int64))):
+        got = weight_kernel.colour_weights(*planes, scale_idx, palette, pc.WEIGHT_SHIFT)
+        assert np.array_equal(got, want)
+        own, total = weight_kernel.true_weights(*planes, scale_idx, palette, pc.WEIGHT_SHIFT, truth)
+        assert np.array_equal(own, want[np.arange(n), truth]) and np.array_equal(total, want.sum(axis=1))
+    assert np.array_equal(pc.colour_weights(mean_q, coupling_q, scale_idx, palette), want)
+
+
 def test_red_windows_hold_every_colour_weighing_more_than_1() -> None:
     """Outside the red window of red's, green's and blue's scales, red's frequency times green's
     and blue's largest, shifted after each product, is 0 (the kernels give those colours 1
