@@ -96,9 +96,9 @@ def context_keys(
     ring: Ring | None = None,
     wide: bool = False,
     targets: np.ndarray | None = None,
-) -> list[np.ndarray] | None:
-    """Per order, the (N,) int64 context key of each pixel of a pass; None for a pass without
-    neighbours. ``index_canvas``: palette index per flat pixel (-1: a colour not in the palette);
+) -> np.ndarray | None:
+    """Per order (a row of the (orders, N) array), the int64 context key of each pixel of a pass;
+    None for a pass without neighbours. ``index_canvas``: palette index per flat pixel (-1: a colour not in the palette);
     ``neighbours``: (J, N) flat positions, -1 outside the frame; with ``ring`` (``intra.ring``,
     around the pass's pixels ``targets``) a third key, the repeat context of the neighbours and the
     ring together. ``wide`` (the row schedule of version 10, J = 4): orders 1 and 2 key on the first
@@ -108,8 +108,8 @@ def context_keys(
         return None
     from . import rows_kernel  # numba: loaded on first use
 
-    return list(
-        rows_kernel.context_keys(index_canvas, neighbours, ring, _KEY_RADIX, int(_HASH_SHIFT), wide, targets)
+    return rows_kernel.context_keys(
+        index_canvas, neighbours, ring, _KEY_RADIX, int(_HASH_SHIFT), wide, targets
     )
 
 
@@ -222,6 +222,7 @@ class ContextCounts:
 
     def __init__(self) -> None:
         self._pending: list[list[np.ndarray]] = [[] for _ in range(MAX_ORDERS)]
+        self._waiting = [0] * MAX_ORDERS  # codes pending per order
         self._tables: list[tuple[np.ndarray, np.ndarray] | None] = [None] * MAX_ORDERS
         self._recent: list[tuple[np.ndarray, np.ndarray]] = [_EMPTY] * MAX_ORDERS
         self._counted = [0] * MAX_ORDERS  # codes in each table: its counts' bound
@@ -236,6 +237,7 @@ class ContextCounts:
         merged into in place)."""
         other = ContextCounts()
         other._pending = [list(p) for p in self._pending]
+        other._waiting = list(self._waiting)
         other._tables = list(self._tables)
         other._recent = list(self._recent)
         other._counted = list(self._counted)
@@ -250,20 +252,17 @@ class ContextCounts:
         self._buffers = [None] * MAX_ORDERS
         return [self._levels(o) for o in range(orders)]
 
-    def add(self, keys: list[np.ndarray] | None, symbols: np.ndarray) -> None:
+    def add(self, keys: np.ndarray | list[np.ndarray] | None, symbols: np.ndarray) -> None:
         """Record that ``symbols`` (palette indices, -1 = not in the palette: skipped) followed ``keys``."""
         if keys is None:
             return
-        if not symbols.size or symbols.min() >= 0:  # all in the palette (as a coded pass's are)
-            kept, symbols = keys, symbols.astype(np.int64)
-        else:
-            ok = symbols >= 0
-            kept, symbols = [key[ok] for key in keys], symbols[ok].astype(np.int64)
-        for o in range(len(keys)):
-            codes = np.left_shift(kept[o], _SYMBOL_BITS, dtype=np.int64)  # new: the keys stay
-            codes |= symbols
-            self._pending[o].append(codes)
-            if sum(part.size for part in self._pending[o]) > _PENDING_LIMIT:
+        from . import rows_kernel  # numba: loaded on first use
+
+        codes = rows_kernel.pending_codes(keys, symbols)  # new arrays: the keys stay
+        for o in range(codes.shape[0]):
+            self._pending[o].append(codes[o])
+            self._waiting[o] += codes.shape[1]
+            if self._waiting[o] > _PENDING_LIMIT:
                 self._levels(o)  # the same counts, merged now: pending codes take 8 bytes a pixel
 
     def _levels(self, order: int) -> Levels:
@@ -275,7 +274,8 @@ class ContextCounts:
             from . import rows_kernel  # numba: loaded on first use
 
             codes, counts = rows_kernel.unique_counts(parts[0] if len(parts) == 1 else np.concatenate(parts))
-            self._counted[order] += sum(part.size for part in parts)
+            self._counted[order] += self._waiting[order]
+            self._waiting[order] = 0
             del parts
             # int32 counts while they fit (they always do below 2^30-pixel frames): a table entry
             # takes 12 bytes, not 16, and a frame's tables hold about one entry per pixel and order

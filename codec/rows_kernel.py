@@ -431,6 +431,9 @@ def mix_blend(
     return _run_rows(p, True, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables, recent, running_sums)
 
 
+_INT32 = np.dtype(np.int32)
+
+
 def _run_rows(
     p, mixing, prev_idx, w_prev, nbr_idx, w_levels, keys, betas, tables, recent, running_sums=False
 ) -> np.ndarray:
@@ -439,7 +442,9 @@ def _run_rows(
         keys, betas, tables = [], (0.0,) * MAX_ORDERS, [_EMPTY_TABLE] * MAX_ORDERS
     if recent is None:
         recent = [_EMPTY_TABLE] * len(tables)
-    count_type = np.result_type(np.int32, *(t[1].dtype for t in (*tables, *recent)))  # one type: no copies
+    count_types = [t[1].dtype for t in (*tables, *recent)]
+    # one type, no copies (int32 counts, the common case, without numpy's promotion: 4 us a call)
+    count_type = np.int32 if all(t == _INT32 for t in count_types) else np.result_type(np.int32, *count_types)
     codes = tuple(np.ascontiguousarray(t[0], np.int64) for t in tables)
     r_codes = tuple(np.ascontiguousarray(t[0], np.int64) for t in recent)
     with first_call(_rows):
@@ -450,7 +455,7 @@ def _run_rows(
             float(w_prev),
             np.zeros((0, n), np.int64) if nbr_idx is None else np.ascontiguousarray(nbr_idx, np.int64),
             np.zeros(4) if w_levels is None else np.asarray(w_levels, np.float64),
-            np.stack([np.asarray(k, np.int64) for k in keys])
+            np.array(keys, np.int64)  # (orders, N): np.stack took 8 times as long
             if keys
             else np.zeros((len(tables), n), np.int64),
             np.asarray(betas, np.float64),
@@ -637,23 +642,27 @@ def _runs(ordered, codes, counts):  # pragma: no cover - compiled
     return m
 
 
-#: Bits of a digit of ``_radix_sort``: 2048 buckets, whose 16 KB of counts stay in the L1 cache.
+#: Bits of a digit of ``_radix_sort``: 2048 buckets, whose 16 KB of counts stay in the L1 cache;
+#: below ``_WIDE_FROM`` codes, 256 buckets (a pass's clearing and sums of 2048 buckets cost more
+#: than its codes: a 96x96 clip's 1,593 tables of 72-2,048 codes, 21.8 -> 13.8 ms in all).
 _DIGIT_BITS = 11
+_NARROW_DIGIT_BITS = 8
+_WIDE_FROM = 2048
 
 
 @numba.njit(cache=True, nogil=True)
-def _radix_sort(codes, a, b):  # pragma: no cover - compiled
+def _radix_sort(codes, a, b, bits):  # pragma: no cover - compiled
     """The non-negative int64 ``codes`` sorted ascending, by a least-significant-digit radix sort
-    of as many digits as the largest code has, into ``a`` or ``b`` (as long as ``codes``; the
-    first pass reads ``codes``, the others go back and forth between the two): returns 0 where
-    the result is in ``a``, 1 where it is in ``b``. Integers in order: the same array as any
-    sort gives."""
+    of as many ``bits``-bit digits as the largest code has, into ``a`` or ``b`` (as long as
+    ``codes``; the first pass reads ``codes``, the others go back and forth between the two):
+    returns 0 where the result is in ``a``, 1 where it is in ``b``. Integers in order: the same
+    array as any sort gives."""
     n = codes.size
-    mask = (np.int64(1) << _DIGIT_BITS) - 1
+    mask = (np.int64(1) << bits) - 1
     top = np.int64(0)
     for i in range(n):
         top = max(top, codes[i])
-    bucket = np.zeros(np.int64(1) << _DIGIT_BITS, np.int64)
+    bucket = np.zeros(np.int64(1) << bits, np.int64)
     src = codes
     dst = a
     into_a = True
@@ -672,12 +681,62 @@ def _radix_sort(codes, a, b):  # pragma: no cover - compiled
             d = (v >> shift) & mask
             dst[bucket[d]] = v
             bucket[d] += 1
-        shift += _DIGIT_BITS
+        shift += bits
         if shift >= 63 or (top >> shift) == 0:
             return 0 if into_a else 1
         src = dst
         dst = b if into_a else a
         into_a = not into_a
+
+
+@numba.njit(cache=True, nogil=True)
+def _unique_counts(codes):  # pragma: no cover - compiled
+    """``unique_counts`` in one call: (codes, counts) of new arrays; numpy's sort where a code is
+    negative, else ``_radix_sort``."""
+    n = codes.size
+    a = np.empty(n, np.int64)
+    b = np.empty(n, np.int64)
+    negative = False
+    for i in range(n):
+        negative = negative or codes[i] < 0
+    if negative:
+        a[:] = codes
+        a.sort()
+        ordered, counts = a, b
+    elif _radix_sort(codes, a, b, _DIGIT_BITS if n >= _WIDE_FROM else _NARROW_DIGIT_BITS) == 0:
+        ordered, counts = a, b
+    else:
+        ordered, counts = b, a  # the other buffer takes the counts
+    m = _runs(ordered, ordered, counts)  # each distinct value is written at or before its run
+    return ordered[:m].copy(), counts[:m].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _pending_codes(keys, symbols, out):  # pragma: no cover - compiled
+    m = 0
+    for i in range(symbols.size):
+        s = symbols[i]
+        if s < 0:
+            continue
+        for o in range(keys.shape[0]):
+            out[o, m] = (keys[o, i] << _SYMBOL_BITS) | s
+        m += 1
+    return m
+
+
+def pending_codes(keys: np.ndarray | list[np.ndarray], symbols: np.ndarray) -> np.ndarray:
+    """(orders, M) int64 codes, context key << 8 | symbol, of the pixels whose ``symbols`` are in
+    the palette (>= 0), in order: what ``ContextCounts.add`` records, in one call where a shift,
+    an or and the palette's mask had been numpy calls per order (2 % of a 96x96 clip's decoding).
+    ``keys``: (orders, N) int64, or a list of such rows."""
+    keys = np.ascontiguousarray(keys, np.int64)
+    symbols = np.ascontiguousarray(symbols, np.int64)
+    if keys.ndim != 2 or keys.shape[1] != symbols.size:
+        raise ValueError(f"keys of shape {keys.shape} for {symbols.size} symbols")
+    out = np.empty(keys.shape, np.int64)
+    with first_call(_pending_codes):
+        m = _pending_codes(keys, symbols, out)
+    return out[:, :m]
 
 
 def unique_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -687,21 +746,10 @@ def unique_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     clip's decoding). Non-negative codes (every context code) are sorted by ``_radix_sort``:
     numpy's sort took 5.6 ms for 130,000 codes on this machine's CPU (no vectorized sort of its
     own there), the radix sort 0.5-1.0 ms; numba's own sort is slower than numpy's
-    (bench/SPEED.md). The caller's codes stay as they are."""
-    codes = np.ascontiguousarray(codes, np.int64)
-    a = np.empty(codes.size, np.int64)
-    b = np.empty(codes.size, np.int64)
-    if codes.size and codes.min() < 0:
-        a[:] = codes
-        a.sort()
-        ordered, counts = a, b
-    else:
-        with first_call(_radix_sort):
-            which = _radix_sort(codes, a, b)
-        ordered, counts = (a, b) if which == 0 else (b, a)  # the other buffer takes the counts
-    with first_call(_runs):
-        m = _runs(ordered, ordered, counts)  # each distinct value is written at or before its run
-    return ordered[:m].copy(), counts[:m].copy()
+    (bench/SPEED.md). One compiled call: a 96x96 pass's table of a few hundred codes had cost
+    more in numpy's calls around the sort than in the sort. The caller's codes stay as they are."""
+    with first_call(_unique_counts):
+        return _unique_counts(np.ascontiguousarray(codes, np.int64))
 
 
 def merge_into(

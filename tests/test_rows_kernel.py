@@ -580,8 +580,9 @@ def test_unique_counts_are_numpys(n):
 @pytest.mark.parametrize("bits", [1, 11, 12, 22, 33, 55, 56, 63])
 def test_unique_counts_radix_sort_of_wide_codes(bits):
     """The radix sort takes as many 11-bit digits as the largest code has (one to six; hashed
-    context codes reach 2^62): every width, a digit's boundary on either side, the largest
-    int64, and negative codes (numpy's sort then) give ``np.unique``'s values and counts."""
+    context codes reach 2^62), 8-bit ones below 2,048 codes: every width, a digit's boundary on
+    either side, the largest int64, and negative codes (numpy's sort then) give ``np.unique``'s
+    values and counts."""
     from fpcodec.codec import rows_kernel
 
     rng = np.random.default_rng(bits)
@@ -589,7 +590,17 @@ def test_unique_counts_radix_sort_of_wide_codes(bits):
     codes = rng.integers(0, top, 5000, endpoint=True)
     codes[::7] = codes[3]  # runs of one code, met apart
     codes[:2] = (0, top)
-    for sample in (codes, np.concatenate([codes, -codes[:40]]), codes[:1], codes[:0]):
+    small = codes[:2047]  # 8-bit digits
+    assert rows_kernel._WIDE_FROM == 2048
+    for sample in (
+        codes,
+        small,
+        small[:300],
+        np.concatenate([codes, -codes[:40]]),
+        np.concatenate([small, -small[:9]]),
+        codes[:1],
+        codes[:0],
+    ):
         got = rows_kernel.unique_counts(sample)
         want = np.unique(sample, return_counts=True)
         for a, b in zip(got, want, strict=True):
@@ -613,3 +624,23 @@ def test_true_shares_are_numpys_on_integer_weights(k):
     assert np.array_equal(
         pc.true_shares(small, truth), small[np.arange(n), truth] / small.sum(axis=1, dtype=np.float64)
     )
+
+
+def test_pending_codes_are_the_keys_and_symbols_in_the_palette():
+    """Each order's codes are key << 8 | symbol of the pixels whose symbol is not -1, in pixel
+    order, from a list of key rows or an (orders, N) array; mismatched shapes are refused."""
+    from fpcodec.codec import rows_kernel
+
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 1 << 54, (3, 500))
+    symbols = rng.integers(0, 256, 500).astype(np.int32)
+    symbols[rng.random(500) < 0.2] = -1
+    kept = symbols >= 0
+    assert 0 < kept.sum() < 500
+    want = np.stack([(k[kept] << 8) | symbols[kept] for k in keys])
+    for given in (keys, list(keys), keys[:2]):
+        got = rows_kernel.pending_codes(given, symbols)
+        assert got.dtype == np.int64 and np.array_equal(got, want[: len(given)])
+    assert rows_kernel.pending_codes(keys, np.full(500, -1)).shape == (3, 0)
+    with pytest.raises(ValueError, match="keys of shape"):
+        rows_kernel.pending_codes(keys, symbols[:-1])

@@ -102,7 +102,7 @@ class KeptPass:
 
     targets: np.ndarray
     colours: np.ndarray | None
-    keys: list[np.ndarray] | None
+    keys: np.ndarray | None  # (orders, N): ``palette_context.context_keys``
     tables: list[ctx.Levels] | None = None
 
 
