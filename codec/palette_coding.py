@@ -240,12 +240,19 @@ def _snapped(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray,
 
 def _kernel_planes(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """``_snapped`` for ``weight_kernel``, which clamps integer planes as it reads them: those are
-    passed as they are (a pass's int16 planes, not copied), float ones quantized."""
+    passed as they are (a pass's int16 planes, not copied), float ones quantized (float32 means,
+    palette intra's, by a compiled pass straight to int16)."""
+    from . import weight_kernel  # numba: loaded on first use
+
     if coupling is None:
         coupling = np.zeros((3,) + mean.shape[1:], np.int16)
     elif not _is_snapped(coupling):
         coupling = entropy.quantize_coupling(coupling)
-    return (mean if _is_snapped(mean) else entropy.quantize_mean(mean)), coupling
+    if _is_snapped(mean):
+        return mean, coupling
+    if mean.dtype == np.float32 and mean.ndim == 2:
+        return weight_kernel.snapped_means(mean), coupling
+    return entropy.quantize_mean(mean), coupling
 
 
 def _is_snapped(plane: np.ndarray) -> bool:

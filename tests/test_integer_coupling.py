@@ -117,6 +117,27 @@ def test_kernel_clamps_planes_out_of_range_as_quantizing_does(channels: int) -> 
     assert np.array_equal(pc.colour_weights(mean_q, coupling_q, scale_idx, palette), want)
 
 
+def test_snapped_means_are_quantize_means() -> None:
+    """Float32 means (palette intra's) to int16 in 1/16 as ``entropy.quantize_mean`` gives them:
+    ties rounded to even, values past 0..255 clamped (as far as float32 goes), a block that is a
+    slice of its pass's planes; and the weights of such a block are those of its quantized means."""
+    rng = np.random.default_rng(8)
+    mean = (rng.random((3, 3000)) * 300 - 20).astype(np.float32)
+    mean[0, :40] = np.arange(40) / 32  # every other value a tie in 1/16
+    mean[1, :4] = (3e38, -3e38, 255 + 1 / 32, -1 / 32)
+    for block in (mean, mean[:, 100:900]):
+        got = weight_kernel.snapped_means(block)
+        assert got.dtype == np.int16 and np.array_equal(got, entropy.quantize_mean(block))
+    with pytest.raises(ValueError, match="channels, pixels"):
+        weight_kernel.snapped_means(mean[0])
+    scale_idx = rng.integers(0, len(entropy.SCALE_TABLE), (3, 800))
+    palette = rng.integers(0, 256, (40, 3)).astype(np.uint8)
+    want = pc.colour_weights_reference(
+        entropy.quantize_mean(mean[:, :800]), np.zeros((3, 800), np.int32), scale_idx, palette
+    )
+    assert np.array_equal(pc.colour_weights(mean[:, :800], None, scale_idx, palette), want)
+
+
 def test_red_windows_hold_every_colour_weighing_more_than_1() -> None:
     """Outside the red window of red's, green's and blue's scales, red's frequency times green's
     and blue's largest, shifted after each product, is 0 (the kernels give those colours 1
