@@ -1,0 +1,132 @@
+"""In-process A/B of two whole fpcodec trees: an old checkout (a git worktree) against the installed
+one, decoding the same stream (or encoding the same clip) in one process, the two alternating, so
+that a neighbour's load on this shared machine slows both of a pair alike. ``bench/module_ab.py``
+swaps one module; a change that spans several (a kernel, its caller and the planes they pass)
+needs the whole old tree, which is imported here as a second package, ``fpcodec_old``: a
+temporary folder whose ``codec``, ``models``, ``bitstream`` and ``bench`` link to the worktree's
+(the codec's imports within itself are relative, so the old tree imports its own modules; numba
+caches each tree's kernels next to its own files). Checks first that both give the same frames
+or the same stream, then prints the medians and the new / old ratio of each adjacent pair.
+
+    git worktree add /tmp/wt_old <commit>
+    python -m fpcodec.bench.tree_ab /tmp/wt_old STREAM.fpc --rounds 16
+    python -m fpcodec.bench.tree_ab /tmp/wt_old CLIP.gif --encode --rounds 8
+
+Both trees share numba's threads and the process's memory, as two codecs in one player would."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import os
+import sys
+import tempfile
+import time
+from types import ModuleType
+
+import numpy as np
+
+#: The old tree's folders that are linked into the second package.
+PARTS = ("codec", "models", "bitstream", "bench")
+OLD_PACKAGE = "fpcodec_old"
+
+
+def load_old(tree: str, into: str) -> ModuleType:
+    """The worktree ``tree`` as the package ``fpcodec_old``, its folders linked under ``into``."""
+    root = os.path.join(into, OLD_PACKAGE)
+    os.makedirs(root, exist_ok=True)
+    for part in PARTS:
+        source = os.path.join(os.path.abspath(tree), part)
+        if not os.path.isdir(source):
+            raise SystemExit(f"tree_ab: {tree!r} has no {part}/ folder: not an fpcodec checkout")
+        os.symlink(source, os.path.join(root, part))
+    open(os.path.join(root, "__init__.py"), "w").close()
+    for name in [m for m in sys.modules if m == OLD_PACKAGE or m.startswith(OLD_PACKAGE + ".")]:
+        del sys.modules[name]  # an earlier A/B's tree
+    sys.path.insert(0, into)
+    try:
+        return importlib.import_module(OLD_PACKAGE)
+    finally:
+        sys.path.remove(into)
+
+
+def _decoder(package: str):
+    decoder = importlib.import_module(f"{package}.codec.pipeline").Decoder
+
+    def decode(data: bytes) -> tuple[float, list[np.ndarray]]:
+        start = time.perf_counter()
+        frames = [f.pixels.copy() for f in decoder(io.BytesIO(data)).frames()]
+        return time.perf_counter() - start, frames
+
+    return decode
+
+
+def _encoder(package: str, clip: str):
+    """Encoding ``clip``'s frames with the tree's default model (built once), as ``bench.speed``
+    does: (seconds, [the stream])."""
+    registry = importlib.import_module(f"{package}.models.registry")
+    run = importlib.import_module(f"{package}.bench.run")
+    speed = importlib.import_module(f"{package}.bench.speed")
+    _, frames, info = next(iter(run.source_clips(clip)))
+    model = registry.get(registry.DEFAULT_MODEL)
+
+    def encode(_: bytes) -> tuple[float, list[bytes]]:
+        seconds, stream = speed.encode_once(frames, info, model)
+        return seconds, [stream]
+
+    return encode
+
+
+def pairs(runs: dict, data: bytes, rounds: int) -> dict[str, list[float]]:
+    """Seconds of ``rounds`` pairs of runs, old first in even rounds, new first in odd ones."""
+    times: dict[str, list[float]] = {"old": [], "new": []}
+    for r in range(rounds):
+        for label in ("old", "new") if r % 2 == 0 else ("new", "old"):
+            times[label].append(runs[label](data)[0])
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("old_tree", help="an fpcodec checkout (e.g. a git worktree of the base commit)")
+    parser.add_argument("stream", help="an .fpc stream (a clip with --encode)")
+    parser.add_argument("--encode", action="store_true", help="time encoding the clip instead")
+    parser.add_argument("--rounds", type=int, default=8, help="pairs of runs (default 8)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as into:
+        load_old(args.old_tree, into)
+        if args.encode:
+            runs = {"old": _encoder(OLD_PACKAGE, args.stream), "new": _encoder("fpcodec", args.stream)}
+            data = b""
+        else:
+            runs = {"old": _decoder(OLD_PACKAGE), "new": _decoder("fpcodec")}
+            with open(args.stream, "rb") as f:
+                data = f.read()
+        outs = {label: run(data)[1] for label, run in runs.items()}  # also the first calls: kernels loaded
+        same = len(outs["old"]) == len(outs["new"]) and all(
+            np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+            for a, b in zip(outs["old"], outs["new"], strict=True)
+        )
+        what = "stream" if args.encode else f"{len(outs['new'])} frames"
+        print(f"{args.stream}: the same {what} from both trees: {same}")
+        if not same:
+            return 1
+        times = pairs(runs, data, args.rounds)
+    ratios = np.array(times["new"]) / np.array(times["old"])
+    count = (
+        ""
+        if args.encode
+        else f"; {len(outs['new']) / np.median(times['new']):.1f} against {len(outs['new']) / np.median(times['old']):.1f} frames/s"
+    )
+    print(
+        f"old median {np.median(times['old']):.3f} s (least {min(times['old']):.3f}), "
+        f"new median {np.median(times['new']):.3f} s (least {min(times['new']):.3f}){count}; "
+        f"new / old per pair: median {np.median(ratios):.3f}, {ratios.min():.3f}-{ratios.max():.3f} "
+        f"({args.rounds} pairs)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
