@@ -1002,28 +1002,30 @@ def test_module_ab_compares_a_modules_old_file_and_restores_the_new(tmp_path, ca
 
 
 def test_tree_ab_compares_two_whole_trees_in_one_process(tmp_path, capsys, monkeypatch):
-    """bench/tree_ab.py: the installed tree as the "old" one gives the same frames (and, encoding,
-    the same stream) and a ratio per pair; a tree whose frames differ is refused (exit 1) before
-    any timing; a folder that is not a checkout is refused."""
-    from conftest import CARPHONE_WIDE
-
+    """bench/tree_ab.py: the installed tree as the "old" one gives the same frames and a ratio per
+    pair; its kernels are made with numba's cache in the given folder (not next to the files,
+    where they were cached under the name ``fpcodec``); a tree whose frames differ is refused (exit
+    1) before any timing; a folder that is not a checkout is refused. (A version-1 stream: its
+    frames need no kernel, which the old tree would compile into the empty cache first.)"""
     from fpcodec.bench import tree_ab
-    from fpcodec.codec import encode
-    from fpcodec.codec.io import VideoReader
 
     tree = str(Path(tree_ab.__file__).parents[1])  # codec/, models/, bitstream/, bench/
-    frames = [f[:32, :32] for f, _ in VideoReader(CARPHONE_WIDE).frames()][:3]
-    stream = tmp_path / "s.fpc"
-    stream.write_bytes(encode(frames))
-    assert tree_ab.main([tree, str(stream), "--rounds", "2"]) == 0
+    stream = Path(__file__).parent / "data" / "v1_stream.fpc"
+    cache = tmp_path / "cache"
+    assert tree_ab.main([tree, str(stream), "--rounds", "2", "--cache-dir", str(cache)]) == 0
     out = capsys.readouterr().out
-    assert "the same 3 frames from both trees: True" in out and "(2 pairs)" in out
-    assert tree_ab.OLD_PACKAGE in sys.modules and sys.modules[tree_ab.OLD_PACKAGE].__name__ == "fpcodec_old"
-    clip = tmp_path / "c.gif"
-    pictures = [Image.fromarray(f).quantize(32) for f in frames]
-    pictures[0].save(clip, save_all=True, append_images=pictures[1:], duration=40)
-    assert tree_ab.main([tree, str(clip), "--encode", "--rounds", "1"]) == 0
-    assert "the same stream from both trees: True" in capsys.readouterr().out
+    assert "the same 4 frames from both trees: True" in out and "(2 pairs)" in out
+    old_rows = sys.modules[f"{tree_ab.OLD_PACKAGE}.codec.rows_kernel"]
+    assert old_rows._rows._cache._cache_path.startswith(str(cache))
+    package = tmp_path / "pkg"
+    package.mkdir()
+    for part in tree_ab.PARTS:
+        (package / part).symlink_to(Path(tree) / part)
+    kernels = tree_ab.kernel_modules(str(package))
+    assert {"pkg.codec.weight_kernel", "pkg.bitstream.range_decoder", "pkg.models.conv_kernel"} <= set(
+        kernels
+    )
+    assert not any(".bench." in name for name in kernels) and "pkg.codec.pipeline" not in kernels
     decoder = tree_ab._decoder
 
     def other(package):  # the old tree's frames one value off
@@ -1033,8 +1035,8 @@ def test_tree_ab_compares_two_whole_trees_in_one_process(tmp_path, capsys, monke
         return lambda data: (lambda s, f: (s, [x ^ 1 for x in f]))(*decode(data))
 
     monkeypatch.setattr(tree_ab, "_decoder", other)
-    assert tree_ab.main([tree, str(stream), "--rounds", "2"]) == 1
+    assert tree_ab.main([tree, str(stream), "--rounds", "2", "--cache-dir", str(cache)]) == 1
     out = capsys.readouterr().out
-    assert "the same 3 frames from both trees: False" in out and "pairs" not in out
+    assert "the same 4 frames from both trees: False" in out and "pairs" not in out
     with pytest.raises(SystemExit, match="no codec/ folder"):
         tree_ab.main([str(tmp_path), str(stream)])
