@@ -98,12 +98,12 @@ def context_keys(
     targets: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Per order (a row of the (orders, N) array), the int64 context key of each pixel of a pass;
-    None for a pass without neighbours. ``index_canvas``: palette index per flat pixel (-1: a colour not in the palette);
-    ``neighbours``: (J, N) flat positions, -1 outside the frame; with ``ring`` (``intra.ring``,
-    around the pass's pixels ``targets``) a third key, the repeat context of the neighbours and the
-    ring together. ``wide`` (the row schedule of version 10, J = 4): orders 1 and 2 key on the first
-    two and on all four neighbours, since there a pixel's nearest neighbours are its whole
-    surroundings."""
+    None for a pass without neighbours. ``index_canvas``: palette index per flat pixel (-1: a
+    colour not in the palette); ``neighbours``: (J, N) flat positions, -1 outside the frame; with
+    ``ring`` (``intra.ring``, around the pass's pixels ``targets``) a third key, the repeat context
+    of the neighbours and the ring together. ``wide`` (the row schedule of version 10, J = 4):
+    orders 1 and 2 key on the first two and on all four neighbours, since there a pixel's nearest
+    neighbours are its whole surroundings."""
     if neighbours.shape[0] == 0:
         return None
     from . import rows_kernel  # numba: loaded on first use

@@ -310,8 +310,8 @@ def _arguments(mean_q, coupling_q, scale_idx, palette, shift) -> tuple:
 
 def _plane(plane: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """A pass's means or coupling as the kernels take them, int16 (every mean in 1/16 and coupling
-    in 1/256 fits, as does a scale index): an int16 plane as it is (no copy: a pass of the integer network's
-    planes, ``IntegerPrediction.pixels``), a wider one clamped to [lo, hi] first, as
+    in 1/256 fits, as does a scale index): an int16 plane as it is (no copy: a pass of the integer
+    network's planes, ``IntegerPrediction.pixels``), a wider one clamped to [lo, hi] first, as
     ``entropy.quantize_mean`` and ``quantize_coupling`` clamp (an in-range plane is unchanged).
     The clamps and int32 copies of each block's three planes had taken as long as a 96x96 pass's
     weights (30 us a call against 35)."""
