@@ -44,29 +44,59 @@ def _use(name: str, module: ModuleType) -> None:
     sys.modules[f"fpcodec.codec.{name}"] = module
 
 
-def _decode(data: bytes) -> tuple[float, list[np.ndarray]]:
-    from ..codec.pipeline import Decoder
+def decoder(package: str = "fpcodec"):
+    """A function that decodes a stream with ``package``'s ``Decoder`` (this tree's, or
+    ``bench.tree_ab``'s old tree) and returns (seconds, [the frames])."""
+    pipeline = importlib.import_module(f"{package}.codec.pipeline")
 
-    start = time.perf_counter()
-    frames = [f.pixels.copy() for f in Decoder(io.BytesIO(data)).frames()]
-    return time.perf_counter() - start, frames
+    def decode(data: bytes) -> tuple[float, list[np.ndarray]]:
+        start = time.perf_counter()
+        frames = [f.pixels.copy() for f in pipeline.Decoder(io.BytesIO(data)).frames()]
+        return time.perf_counter() - start, frames
+
+    return decode
 
 
-def _encoder(clip: str):
-    """A function that encodes ``clip``'s frames in-process with the default model (built once),
-    as ``bench.speed`` does, and returns (seconds, [the stream])."""
-    from ..models import registry
-    from .run import source_clips
-    from .speed import encode_once
-
-    _, frames, info = next(iter(source_clips(clip)))
+def encoder(clip: str, package: str = "fpcodec"):
+    """A function that encodes ``clip``'s frames in-process with ``package``'s default model (built
+    once), as ``bench.speed`` does, and returns (seconds, [the stream])."""
+    registry = importlib.import_module(f"{package}.models.registry")
+    run = importlib.import_module(f"{package}.bench.run")
+    speed = importlib.import_module(f"{package}.bench.speed")
+    _, frames, info = next(iter(run.source_clips(clip)))
     model = registry.get(registry.DEFAULT_MODEL)
 
     def encode(_: bytes) -> tuple[float, list[bytes]]:
-        seconds, stream = encode_once(frames, info, model)
+        seconds, stream = speed.encode_once(frames, info, model)
         return seconds, [stream]
 
     return encode
+
+
+def same_outputs(old: list, new: list) -> bool:
+    """Whether two runs gave the same frames (arrays) or streams (bytes)."""
+    return len(old) == len(new) and all(
+        np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b for a, b in zip(old, new, strict=True)
+    )
+
+
+def summary(times: dict[str, list[float]], frames: int | None = None) -> str:
+    """The medians and least times of both sides, their frames/s where ``frames`` is given, and the
+    median and range of the new / old ratio of each pair."""
+    ratios = np.array(times["new"]) / np.array(times["old"])
+    rate = (
+        ""
+        if frames is None
+        else (
+            f"; {frames / np.median(times['new']):.1f} against {frames / np.median(times['old']):.1f} frames/s"
+        )
+    )
+    return (
+        f"old median {np.median(times['old']):.3f} s (least {min(times['old']):.3f}), "
+        f"new median {np.median(times['new']):.3f} s (least {min(times['new']):.3f}){rate}; "
+        f"new / old per pair: median {np.median(ratios):.3f}, {ratios.min():.3f}-{ratios.max():.3f} "
+        f"({ratios.size} pairs)"
+    )
 
 
 def _pairs(
@@ -83,10 +113,7 @@ def _pairs(
             print(f"{source}: the {label} module fails: {exc}")
             return None
     old_out, new_out = outs
-    same = len(old_out) == len(new_out) and all(
-        np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
-        for a, b in zip(old_out, new_out, strict=True)
-    )
+    same = same_outputs(old_out, new_out)
     what = "stream" if encoding else f"{len(new_out)} frames"
     print(f"{source}: the same {what} from both: {same}")
     if not same:
@@ -109,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     new = importlib.import_module(f"fpcodec.codec.{args.module}")
     old = _load_old(args.module, args.old_file)
-    run = _encoder(args.stream) if args.encode else _decode
+    run = encoder(args.stream) if args.encode else decoder()
     data = b"" if args.encode else open(args.stream, "rb").read()
     try:
         times = _pairs(args.module, old, new, run, data, args.rounds, args.stream, args.encode)
@@ -117,13 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         _use(args.module, new)  # the codec's own module, whatever happened
     if times is None:
         return 1
-    ratios = np.array(times["new"]) / np.array(times["old"])
-    print(
-        f"old median {np.median(times['old']):.3f} s (least {min(times['old']):.3f}), "
-        f"new median {np.median(times['new']):.3f} s (least {min(times['new']):.3f}); "
-        f"new / old per pair: median {np.median(ratios):.3f}, {ratios.min():.3f}-{ratios.max():.3f} "
-        f"({args.rounds} pairs)"
-    )
+    print(summary(times))
     return 0
 
 

@@ -22,14 +22,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
-import io
 import os
 import sys
 import tempfile
-import time
 from types import ModuleType
 
-import numpy as np
+from .module_ab import decoder, encoder, same_outputs, summary
 
 #: The old tree's folders that are linked into the second package.
 PARTS = ("codec", "models", "bitstream", "bench")
@@ -85,33 +83,6 @@ def default_cache_dir(tree: str) -> str:
     return os.path.join(tempfile.gettempdir(), "fpcodec_tree_ab", digest)
 
 
-def _decoder(package: str):
-    decoder = importlib.import_module(f"{package}.codec.pipeline").Decoder
-
-    def decode(data: bytes) -> tuple[float, list[np.ndarray]]:
-        start = time.perf_counter()
-        frames = [f.pixels.copy() for f in decoder(io.BytesIO(data)).frames()]
-        return time.perf_counter() - start, frames
-
-    return decode
-
-
-def _encoder(package: str, clip: str):
-    """Encoding ``clip``'s frames with the tree's default model (built once), as ``bench.speed``
-    does: (seconds, [the stream])."""
-    registry = importlib.import_module(f"{package}.models.registry")
-    run = importlib.import_module(f"{package}.bench.run")
-    speed = importlib.import_module(f"{package}.bench.speed")
-    _, frames, info = next(iter(run.source_clips(clip)))
-    model = registry.get(registry.DEFAULT_MODEL)
-
-    def encode(_: bytes) -> tuple[float, list[bytes]]:
-        seconds, stream = speed.encode_once(frames, info, model)
-        return seconds, [stream]
-
-    return encode
-
-
 def pairs(runs: dict, data: bytes, rounds: int) -> dict[str, list[float]]:
     """Seconds of ``rounds`` pairs of runs, old first in even rounds, new first in odd ones."""
     times: dict[str, list[float]] = {"old": [], "new": []}
@@ -135,34 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as into:
         load_old(args.old_tree, into, args.cache_dir or default_cache_dir(args.old_tree))
         if args.encode:
-            runs = {"old": _encoder(OLD_PACKAGE, args.stream), "new": _encoder("fpcodec", args.stream)}
+            runs = {"old": encoder(args.stream, OLD_PACKAGE), "new": encoder(args.stream)}
             data = b""
         else:
-            runs = {"old": _decoder(OLD_PACKAGE), "new": _decoder("fpcodec")}
+            runs = {"old": decoder(OLD_PACKAGE), "new": decoder()}
             with open(args.stream, "rb") as f:
                 data = f.read()
         outs = {label: run(data)[1] for label, run in runs.items()}  # also the first calls: kernels loaded
-        same = len(outs["old"]) == len(outs["new"]) and all(
-            np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
-            for a, b in zip(outs["old"], outs["new"], strict=True)
-        )
+        same = same_outputs(outs["old"], outs["new"])
         what = "stream" if args.encode else f"{len(outs['new'])} frames"
         print(f"{args.stream}: the same {what} from both trees: {same}")
         if not same:
             return 1
         times = pairs(runs, data, args.rounds)
-    ratios = np.array(times["new"]) / np.array(times["old"])
-    count = (
-        ""
-        if args.encode
-        else f"; {len(outs['new']) / np.median(times['new']):.1f} against {len(outs['new']) / np.median(times['old']):.1f} frames/s"
-    )
-    print(
-        f"old median {np.median(times['old']):.3f} s (least {min(times['old']):.3f}), "
-        f"new median {np.median(times['new']):.3f} s (least {min(times['new']):.3f}){count}; "
-        f"new / old per pair: median {np.median(ratios):.3f}, {ratios.min():.3f}-{ratios.max():.3f} "
-        f"({args.rounds} pairs)"
-    )
+    print(summary(times, None if args.encode else len(outs["new"])))
     return 0
 
 

@@ -1026,15 +1026,15 @@ def test_tree_ab_compares_two_whole_trees_in_one_process(tmp_path, capsys, monke
         kernels
     )
     assert not any(".bench." in name for name in kernels) and "pkg.codec.pipeline" not in kernels
-    decoder = tree_ab._decoder
+    decoder = tree_ab.decoder
 
-    def other(package):  # the old tree's frames one value off
+    def other(package="fpcodec"):  # the old tree's frames one value off
         decode = decoder(package)
         if package == "fpcodec":
             return decode
         return lambda data: (lambda s, f: (s, [x ^ 1 for x in f]))(*decode(data))
 
-    monkeypatch.setattr(tree_ab, "_decoder", other)
+    monkeypatch.setattr(tree_ab, "decoder", other)
     assert tree_ab.main([tree, str(stream), "--rounds", "2", "--cache-dir", str(cache)]) == 1
     out = capsys.readouterr().out
     assert "the same 4 frames from both trees: False" in out and "pairs" not in out
