@@ -224,24 +224,22 @@ def keep_weights(
 
 
 def _snapped(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Means in 1/16 and coupling in 1/256 as integers (zero coupling: none). Integer arrays (a
-    pass of an integer prediction, ``Prediction.pixels``) are those already and are only clamped,
-    as ``quantize_mean`` and ``quantize_coupling`` clamp their float values."""
-    if coupling is None:
-        coupling_q = np.zeros((3,) + mean.shape[1:], np.int32)
-    elif _is_snapped(coupling):
-        coupling_q = np.clip(coupling, -entropy.COUPLING_MAX, entropy.COUPLING_MAX)
-    else:
-        coupling_q = entropy.quantize_coupling(coupling)
-    if _is_snapped(mean):
-        return np.clip(mean, entropy.MEAN_Q_MIN, entropy.MEAN_Q_MAX), coupling_q
-    return entropy.quantize_mean(mean), coupling_q
+    """Means in 1/16 and coupling in 1/256 as integers (zero coupling: none), clamped, as the numpy
+    rules read them: ``_kernel_planes``' planes with the clamps that ``quantize_mean`` and
+    ``quantize_coupling`` apply to floats (integer planes, a pass of an integer prediction's
+    ``Prediction.pixels``, are those steps already and are only clamped)."""
+    mean_q, coupling_q = _kernel_planes(mean, coupling)
+    return (
+        np.clip(mean_q, entropy.MEAN_Q_MIN, entropy.MEAN_Q_MAX),
+        np.clip(coupling_q, -entropy.COUPLING_MAX, entropy.COUPLING_MAX),
+    )
 
 
 def _kernel_planes(mean: np.ndarray, coupling: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """``_snapped`` for ``weight_kernel``, which clamps integer planes as it reads them: those are
-    passed as they are (a pass's int16 planes, not copied), float ones quantized (float32 means,
-    palette intra's, by a compiled pass straight to int16)."""
+    """A pass's means in 1/16 and coupling in 1/256 as integers (zero coupling: none) as
+    ``weight_kernel`` takes them, which clamps them as it reads: integer planes as they are (a
+    pass's int16 planes, not copied), float ones quantized (float32 means, palette intra's, by a
+    compiled pass straight to int16)."""
     from . import weight_kernel  # numba: loaded on first use
 
     if coupling is None:
