@@ -13,6 +13,7 @@ fast-math (no reassociation, no fused multiply-adds), hence the same rows, bit f
 
 from __future__ import annotations
 
+import time
 import weakref
 from typing import TYPE_CHECKING
 
@@ -690,25 +691,30 @@ def _radix_sort(codes, a, b, bits):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _unique_counts(codes):  # pragma: no cover - compiled
-    """``unique_counts`` in one call: (codes, counts) of new arrays; numpy's sort where a code is
-    negative, else ``_radix_sort``."""
+def _unique_counts(codes, ordered):  # pragma: no cover - compiled
+    """``unique_counts`` in one call: (codes, counts) of new arrays. ``ordered``: the codes are
+    sorted already (by numpy), only their runs are counted; else they are sorted here, by numpy's
+    sort where a code is negative, else by ``_radix_sort``. One kernel for both ways: a second
+    would be a second load at start-up (several ms)."""
     n = codes.size
     a = np.empty(n, np.int64)
     b = np.empty(n, np.int64)
+    if ordered:
+        m = _runs(codes, a, b)
+        return a[:m].copy(), b[:m].copy()
     negative = False
     for i in range(n):
         negative = negative or codes[i] < 0
     if negative:
         a[:] = codes
         a.sort()
-        ordered, counts = a, b
+        ordered_codes, counts = a, b
     elif _radix_sort(codes, a, b, _DIGIT_BITS if n >= _WIDE_FROM else _NARROW_DIGIT_BITS) == 0:
-        ordered, counts = a, b
+        ordered_codes, counts = a, b
     else:
-        ordered, counts = b, a  # the other buffer takes the counts
-    m = _runs(ordered, ordered, counts)  # each distinct value is written at or before its run
-    return ordered[:m].copy(), counts[:m].copy()
+        ordered_codes, counts = b, a  # the other buffer takes the counts
+    m = _runs(ordered_codes, ordered_codes, counts)  # each distinct value is written at or before its run
+    return ordered_codes[:m].copy(), counts[:m].copy()
 
 
 @numba.njit(cache=True, nogil=True)
@@ -739,17 +745,70 @@ def pending_codes(keys: np.ndarray | list[np.ndarray], symbols: np.ndarray) -> n
     return out[:, :m]
 
 
+class SortChoice:
+    """Which sort ``unique_counts`` uses in this process, chosen by timing both on its first
+    tables: numpy's and ``_radix_sort``. Both give the same sorted array, so the choice changes
+    no table, only the time. Why measure: which is faster depends on the CPU and numpy's build.
+    On the Intel machine the radix sort was made on (numpy listing AVX512_ICL) numpy's sort took
+    5.6 ms for 130,000 codes and the radix sort 0.5-1.0; on an AMD EPYC with AVX2 (numpy 2.4's
+    vectorized sort serving it) numpy's took about half the radix sort's time at every size, and
+    bikes480's count tables took 7.8 ms a frame instead of 14.6 (``bench/SPEED.md``). The first
+    ``trials`` tables of at least ``trial_from`` codes are sorted both ways (the same codes, the
+    order alternating); the sort with the smaller total serves every table after them, and
+    numpy's until then."""
+
+    def __init__(self, trials: int = 4, trial_from: int = 4096) -> None:
+        self.trials = trials
+        self.trial_from = trial_from
+        self.seconds = {"numpy": 0.0, "radix": 0.0}
+        self.timed = 0
+        self.chosen: str | None = None
+
+    def unique_counts(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``unique_counts`` of contiguous int64 ``codes`` by the chosen sort, or by both while
+        the choice is being measured."""
+        if self.chosen is None and codes.size >= self.trial_from:
+            return self._timed(codes)
+        if self.chosen == "radix":
+            return _radix_unique_counts(codes)
+        return _numpy_unique_counts(codes)
+
+    def _timed(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ways = [("numpy", _numpy_unique_counts), ("radix", _radix_unique_counts)]
+        if self.timed % 2:
+            ways.reverse()
+        for name, way in ways:
+            way(codes[:1])  # the kernel's first call (loading it, or compiling it) is not timed
+            started = time.perf_counter()
+            got = way(codes)
+            self.seconds[name] += time.perf_counter() - started
+        self.timed += 1
+        if self.timed >= self.trials:
+            self.chosen = min(self.seconds, key=self.seconds.__getitem__)
+        return got
+
+
+def _numpy_unique_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with first_call(_unique_counts):
+        return _unique_counts(np.sort(codes), True)
+
+
+def _radix_unique_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with first_call(_unique_counts):
+        return _unique_counts(codes, False)
+
+
+#: The process's choice of sort for ``unique_counts``.
+SORT_CHOICE = SortChoice()
+
+
 def unique_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(codes, return_counts=True)`` of int64 codes (counts int64): sorted, then one
     compiled pass over the runs, where ``np.unique`` makes a mask, its nonzero positions and
     their differences (six numpy calls: most of a pass's small table's cost, 0.2 s of a 480x270
-    clip's decoding). Non-negative codes (every context code) are sorted by ``_radix_sort``:
-    numpy's sort took 5.6 ms for 130,000 codes on this machine's CPU (no vectorized sort of its
-    own there), the radix sort 0.5-1.0 ms; numba's own sort is slower than numpy's
-    (bench/SPEED.md). One compiled call: a 96x96 pass's table of a few hundred codes had cost
-    more in numpy's calls around the sort than in the sort. The caller's codes stay as they are."""
-    with first_call(_unique_counts):
-        return _unique_counts(np.ascontiguousarray(codes, np.int64))
+    clip's decoding). Sorted by numpy or by the compiled radix sort, whichever this CPU runs
+    faster (``SortChoice``). The caller's codes stay as they are."""
+    return SORT_CHOICE.unique_counts(np.ascontiguousarray(codes, np.int64))
 
 
 def merge_into(

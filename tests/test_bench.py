@@ -795,6 +795,29 @@ def test_encoder_and_decoder_compile_each_kernel_once(tmp_path):
     assert "motion_kernel._compensate" in proc.stdout and listed[-1].endswith("0 of them more than once")
 
 
+def test_sort_ab_times_both_sorts_on_a_decodes_tables(tmp_path, capsys):
+    """bench/sort_ab.py on a real clip's stream: both sorts make every table of the decodes (it
+    checks that they agree), each takes some time, and the codec's ``unique_counts`` is its own
+    again afterwards."""
+    from conftest import CARPHONE_WIDE
+
+    from fpcodec.bench import sort_ab
+    from fpcodec.codec import encode, rows_kernel
+    from fpcodec.codec.io import VideoReader
+
+    frames = [f[:48, :48] for f, _ in VideoReader(CARPHONE_WIDE).frames()][:3]
+    data = encode(frames, model="last-frame")
+    original = rows_kernel.unique_counts
+    seconds, tables, count = sort_ab.sort_times(data, repeats=2)
+    assert rows_kernel.unique_counts is original
+    assert count == 6 and tables > 0 and tables % 2 == 0
+    assert set(seconds) == {"numpy", "radix"} and min(seconds.values()) > 0
+    stream = tmp_path / "s.fpc"
+    stream.write_bytes(data)
+    assert sort_ab.main([str(stream), "--repeats", "1"]) == 0
+    assert "tables in 3 frames" in capsys.readouterr().out
+
+
 def test_decode_share_times_the_stages_of_a_real_decode(tmp_path, capsys):
     """bench/decode_share.py on a real clip with the learned model: every stage it times is inside
     the decode it reports, the model runs once per predicted frame, and the codec's functions are

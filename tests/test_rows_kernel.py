@@ -560,16 +560,20 @@ def test_running_sums_are_the_rows_summed_left_to_right(k, n):
     assert np.array_equal(ctx.mix_blend(p.copy(), prev, 0.3, nbr, levels, counts, None, ()), mixed)
 
 
+_UNIQUE_WAYS = ["unique_counts", "_numpy_unique_counts", "_radix_unique_counts"]
+
+
+@pytest.mark.parametrize("way", _UNIQUE_WAYS)
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 5000])
-def test_unique_counts_are_numpys(n):
-    """``unique_counts``: ``np.unique(codes, return_counts=True)``, values, counts and types, and
-    the caller's codes are left as they were."""
+def test_unique_counts_are_numpys(n, way):
+    """``unique_counts``, and each of the sorts it chooses from: ``np.unique(codes,
+    return_counts=True)``, values, counts and types, and the caller's codes are left as they were."""
     from fpcodec.codec import rows_kernel
 
     rng = np.random.default_rng(n)
     codes = (rng.integers(0, max(1, n // 3), n) << 8) | rng.integers(0, 3, n)
     before = codes.copy()
-    got = rows_kernel.unique_counts(codes)
+    got = getattr(rows_kernel, way)(codes)
     want = np.unique(codes, return_counts=True)
     for a, b in zip(got, want, strict=True):
         assert a.dtype == b.dtype
@@ -577,8 +581,9 @@ def test_unique_counts_are_numpys(n):
     np.testing.assert_array_equal(codes, before)
 
 
+@pytest.mark.parametrize("way", _UNIQUE_WAYS)
 @pytest.mark.parametrize("bits", [1, 11, 12, 22, 33, 55, 56, 63])
-def test_unique_counts_radix_sort_of_wide_codes(bits):
+def test_unique_counts_radix_sort_of_wide_codes(bits, way):
     """The radix sort takes as many 11-bit digits as the largest code has (one to six; hashed
     context codes reach 2^62), 8-bit ones below 2,048 codes: every width, a digit's boundary on
     either side, the largest int64, and negative codes (numpy's sort then) give ``np.unique``'s
@@ -601,10 +606,43 @@ def test_unique_counts_radix_sort_of_wide_codes(bits):
         codes[:1],
         codes[:0],
     ):
-        got = rows_kernel.unique_counts(sample)
+        got = getattr(rows_kernel, way)(np.ascontiguousarray(sample))
         want = np.unique(sample, return_counts=True)
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("slow", ["numpy", "radix"])
+def test_sort_choice_keeps_the_faster_sort(monkeypatch, slow):
+    """``SortChoice`` times both sorts on its first tables of at least ``trial_from`` codes and
+    then keeps the faster for every table; the tables are ``np.unique``'s throughout (smaller
+    tables before the choice, the timed ones, and those after it). One sort made slower by a
+    pause is the one left out."""
+    import time
+
+    from fpcodec.codec import rows_kernel
+
+    name = {"numpy": "_numpy_unique_counts", "radix": "_radix_unique_counts"}[slow]
+    original = getattr(rows_kernel, name)
+
+    def slower(codes):
+        if codes.size > 1:
+            time.sleep(0.01)
+        return original(codes)
+
+    monkeypatch.setattr(rows_kernel, name, slower)
+    choice = rows_kernel.SortChoice(trials=3, trial_from=100)
+    rng = np.random.default_rng(3)
+    for n in (50, 300, 99, 400, 500, 600, 40):
+        codes = rng.integers(0, 1 << 40, n)
+        codes[::3] = codes[1]
+        if n == 600:
+            assert choice.timed == 3 and choice.chosen == ({"numpy", "radix"} - {slow}).pop()
+        elif n >= 100:
+            assert choice.chosen is None
+        for a, b in zip(choice.unique_counts(codes), np.unique(codes, return_counts=True), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert choice.seconds[slow] > 0.03 > choice.seconds[choice.chosen]
 
 
 @pytest.mark.parametrize("k", [1, 2, 17, 256, 257])
