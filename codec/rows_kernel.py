@@ -757,7 +757,7 @@ class SortChoice:
     order alternating); the sort with the smaller total serves every table after them, and
     numpy's until then."""
 
-    def __init__(self, trials: int = 4, trial_from: int = 4096) -> None:
+    def __init__(self, trials: int = 8, trial_from: int = 1024) -> None:
         self.trials = trials
         self.trial_from = trial_from
         self.seconds = {"numpy": 0.0, "radix": 0.0}
