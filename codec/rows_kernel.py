@@ -751,8 +751,9 @@ class SortChoice:
     no table, only the time. Why measure: which is faster depends on the CPU and numpy's build.
     On the Intel machine the radix sort was made on (numpy listing AVX512_ICL) numpy's sort took
     5.6 ms for 130,000 codes and the radix sort 0.5-1.0; on an AMD EPYC with AVX2 (numpy 2.4's
-    vectorized sort serving it) numpy's took about half the radix sort's time at every size, and
-    bikes480's count tables took 7.8 ms a frame instead of 14.6 (``bench/SPEED.md``). The first
+    vectorized sort serving it) numpy's took a third to a half of the radix sort's time at a
+    pass's few thousand codes, and bikes480's count tables' sorts took 8.7 ms a frame instead of
+    14.4 (``bench/sort_ab.py``; ``bench/SPEED.md``, thirty-first session). The first
     ``trials`` tables of at least ``trial_from`` codes are sorted both ways (the same codes, the
     order alternating); the sort with the smaller total serves every table after them, and
     numpy's until then."""
