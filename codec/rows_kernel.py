@@ -756,7 +756,8 @@ class SortChoice:
     14.4 (``bench/sort_ab.py``; ``bench/SPEED.md``, thirty-first session). The first
     ``trials`` tables of at least ``trial_from`` codes are sorted both ways (the same codes, the
     order alternating); the sort with the smaller total serves every table after them, and
-    numpy's until then."""
+    numpy's until then. Threads that make tables at once may race on the sums: that can change
+    which sort is kept, never a table."""
 
     def __init__(self, trials: int = 8, trial_from: int = 1024) -> None:
         self.trials = trials
