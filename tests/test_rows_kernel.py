@@ -612,6 +612,26 @@ def test_unique_counts_radix_sort_of_wide_codes(bits, way):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize(
+    "ordered",
+    [[5], [1, 1, 2, 3], [7, 7, 7, 7], [1, 2, 3, 4], [1, 1, 2, 2, 2, 3, 4, 4], [-3, -3, 0, 9, 9, 9]],
+)
+@pytest.mark.parametrize("in_place", [False, True])
+def test_runs_are_numpys(ordered, in_place):
+    """``_runs`` (branch-free: a repeated value is written to the next run's slot and overwritten
+    later) gives ``np.unique``'s values and counts, also written over its own input, where a run
+    after a repeat writes the place of the value before the one it reads next."""
+    from fpcodec.codec import rows_kernel
+
+    values = np.array(ordered, np.int64)
+    codes = values.copy() if in_place else np.full(values.size, -99, np.int64)
+    counts = np.full(values.size, -99, np.int64)
+    m = rows_kernel._runs(codes if in_place else values, codes, counts)
+    want = np.unique(values, return_counts=True)
+    np.testing.assert_array_equal(codes[:m], want[0])
+    np.testing.assert_array_equal(counts[:m], want[1])
+
+
 @pytest.mark.parametrize("slow", ["numpy", "radix"])
 def test_sort_choice_keeps_the_faster_sort(monkeypatch, slow):
     """``SortChoice`` times both sorts on its first tables of at least ``trial_from`` codes and
