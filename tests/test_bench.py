@@ -1063,3 +1063,53 @@ def test_tree_ab_compares_two_whole_trees_in_one_process(tmp_path, capsys, monke
     assert "the same 4 frames from both trees: False" in out and "pairs" not in out
     with pytest.raises(SystemExit, match="no codec/ folder"):
         tree_ab.main([str(tmp_path), str(stream)])
+
+
+def test_context_model_probe_aligns_each_pass_with_its_frame(tmp_path):
+    """bench/context_model_probe.py: every recorded pixel's true index is its colour in the frame
+    the network is shown, the history is the frames before it, and the passes it is shown decoded
+    are exactly those before the pixel's own; a briefly trained network's rows give finite bits,
+    and choosing per frame never costs more than the encoder's rows."""
+    from fpcodec.bench import context_model_probe as cmp
+    from fpcodec.codec import intra
+    from fpcodec.codec.io import VideoReader
+
+    path = Path(__file__).parent / "data" / "carphone_000.gif"
+    got = [f[..., :3] for f, _ in VideoReader(path).frames()][:12]
+    # its first 9 predicted frames are coded in the row schedule, which the probe leaves out
+    cols, data = cmp.collect([path], "last-frame", quiet=True, frames=12)
+    assert cols and len(cols) == len(data)
+    ranks = cmp.pass_ranks(96, 96)
+    passes = list(intra.passes(96, 96))
+    assert sum(p.targets.size for p in passes) == ranks.size
+    assert all(np.all(ranks[p.targets] == k) for k, p in enumerate(passes))
+    for c, d in zip(cols, data, strict=True):
+        n = d["index"]
+        assert len(d["history"]) == min(n, cmp.HISTORY) and np.array_equal(d["frame"], got[n])
+        assert all(np.array_equal(f, got[n - len(d["history"]) + j]) for j, f in enumerate(d["history"]))
+        flat = d["frame"].reshape(-1, 3)
+        assert np.array_equal(d["palette"][d["idx"][d["pos"]]], flat[d["pos"]])
+        assert d["pos"].size == c["p_model"].size
+        k = ranks[d["pos"][-1]]
+        rule = cmp.rule_planes(d["frame"], int(k))
+        x = cmp.net_inputs(d["history"], d["frame"], (ranks < k).reshape(96, 96), rule)
+        assert x.shape == (cmp.IN_CHANNELS, 96, 96)
+        known = x[3 * cmp.HISTORY + 3].astype(bool).ravel()
+        assert np.array_equal(known, ranks < k) and not known[d["pos"][-1]]
+        assert np.all(x[3 * cmp.HISTORY : 3 * cmp.HISTORY + 3].reshape(3, -1)[:, ~known] == 0)
+        # the rule's mean at the pass's pixels is the intra rule's, read from the earlier passes
+        canvas = np.ascontiguousarray(d["frame"].reshape(-1, 3).T)
+        mean, _ = intra.pass_params(canvas, passes[k])
+        assert np.array_equal(rule[0].reshape(3, -1)[:, passes[k].targets], mean)
+    net = cmp.train(cmp.load_clips([path]), steps=3, batch=2, quiet=True)
+    found = cmp.size(net, cols, data)
+    assert np.isfinite(found["network"]) and found["network"] > 0
+    assert found["better per frame"] <= found["baseline"] + 1e-6
+    assert found["rows mixed per frame"] <= found["baseline"] + 1e-6
+    # an untrained network moves nothing: at scale shift 0 its rows are the intra rule's, which
+    # the recorder made from the coder's own pass parameters
+    untrained = cmp.build_net().eval()
+    for c, d in zip(cols, data, strict=True):
+        c = dict(c, idx=d["idx"][d["pos"]])
+        p = cmp.network_true_p(untrained, d, c)[cmp.SHIFTS.index(0)]
+        assert np.allclose(p, c["p_intra"], rtol=1e-12, atol=0)
