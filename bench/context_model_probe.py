@@ -60,11 +60,11 @@ ROW_MIXES = (0.25, 0.5, 0.75)
 
 
 def build_net(width: int = 32):
-    """A fully convolutional net whose dilated 3x3 layers reach 31 pixels each way, enough to see
-    decoded pixels from the coarsest passes (a 16-pixel grid). Outputs per channel: the mean as a
-    move of the intra rule's mean (in 16 pixel units) and of the log of its scale, zero at first:
-    the network starts as the hand-made rule and learns what the past frames and the wider
-    decoded surroundings add."""
+    """A fully convolutional net whose 3x3 layers (dilated 1, 2, 4, 8 after the first) reach 16
+    pixels each way, enough to see a decoded pixel from the coarsest pass (a 16-pixel grid).
+    Outputs per channel: a move of the intra rule's mean (one unit is 16 values) and of the log of
+    its scale, zero at first: the network starts as the hand-made rule and learns what the past
+    frames and the wider decoded surroundings add."""
     import torch.nn as nn
 
     layers: list = [nn.Conv2d(IN_CHANNELS, width, 3, padding=1), nn.ReLU()]
@@ -86,7 +86,6 @@ def schedule(height: int, width: int) -> tuple:
 
 def pass_ranks(height: int, width: int) -> np.ndarray:
     """(H*W,) int32: each pixel's pass number in palette coding's coarse-to-fine schedule."""
-
     rank = np.empty(height * width, np.int32)
     for k, p in enumerate(schedule(height, width)):
         rank[p.targets] = k
@@ -321,8 +320,9 @@ def collect(
 
 
 def network_true_p(net, data: dict, cols: dict) -> np.ndarray:
-    """Each recorded pixel's true-colour share of the coder's palette row made from the network's
-    mean and scale at its pass (the best scale shift of SHIFTS for the frame, by its bits)."""
+    """(len(SHIFTS), N): each recorded pixel's true-colour share of the coder's palette row made
+    from the network's mean and scale at its pass, at each of the frame scale shifts SHIFTS
+    (``size`` keeps the frame's cheapest)."""
     import torch
 
     from ..bitstream import entropy
