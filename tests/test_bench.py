@@ -1069,14 +1069,15 @@ def test_context_model_probe_aligns_each_pass_with_its_frame(tmp_path):
     """bench/context_model_probe.py: every recorded pixel's true index is its colour in the frame
     the network is shown, the history is the frames before it, and the passes it is shown decoded
     are exactly those before the pixel's own; a briefly trained network's rows give finite bits,
-    and choosing per frame never costs more than the encoder's rows."""
+    choosing per frame never costs more than the encoder's rows, and an untrained network's rows
+    are the intra rule's."""
     from fpcodec.bench import context_model_probe as cmp
     from fpcodec.codec import intra
     from fpcodec.codec.io import VideoReader
 
     path = Path(__file__).parent / "data" / "carphone_000.gif"
     got = [f[..., :3] for f, _ in VideoReader(path).frames()][:12]
-    # its first 9 predicted frames are coded in the row schedule, which the probe leaves out
+    # the clip's first predicted frames are coded in the row schedule, which the probe leaves out
     cols, data = cmp.collect([path], "last-frame", quiet=True, frames=12)
     assert cols and len(cols) == len(data)
     ranks = cmp.pass_ranks(96, 96)
