@@ -331,7 +331,6 @@ def network_true_p(net, data: dict, cols: dict) -> np.ndarray:
     frame, palette, pos = data["frame"], data["palette"], data["pos"]
     h, w = frame.shape[:2]
     ranks = pass_ranks(h, w)
-    passes = dict(enumerate(schedule(h, w)))
     idx = cols["idx"]
     log_table = np.log(entropy.SCALE_TABLE)
     pixel_rank = ranks[pos]
@@ -357,12 +356,10 @@ def network_true_p(net, data: dict, cols: dict) -> np.ndarray:
         at = np.flatnonzero(pixel_rank == k)
         t = pos[at]
         sidx = np.abs(np.log(scale[j][:, t])[..., None] - log_table).argmin(-1).astype(np.int16)
-        nb = passes[int(k)]
-        where = np.searchsorted(nb.targets, t)
-        neighbours = nb.neighbours[:, where] if nb.neighbours.size else nb.neighbours
+        none = np.zeros((0, t.size), np.int64)  # the rows read no neighbours (the votes are recorded)
         for si, s in enumerate(SHIFTS):
             shifted = np.clip(sidx + s, 0, len(log_table) - 1).astype(np.int16)
-            inp = pm.PassInputs(t, mean[j][:, t].astype(np.float32), None, shifted, neighbours)
+            inp = pm.PassInputs(t, mean[j][:, t].astype(np.float32), None, shifted, none)
             for sl, rows in pm.model_blocks(inp, palette):
                 rows = rows.astype(np.float64)
                 true = idx[at[sl]]
