@@ -760,49 +760,84 @@ def pending_codes(keys: np.ndarray | list[np.ndarray], symbols: np.ndarray) -> n
 
 
 class SortChoice:
-    """Which sort ``unique_counts`` uses in this process, chosen by timing both on its first
-    tables: numpy's and ``_radix_sort``. Both give the same sorted array, so the choice changes
-    no table, only the time. Why measure: which is faster depends on the CPU and numpy's build.
-    On the Intel machine the radix sort was made on (numpy listing AVX512_ICL) numpy's sort took
-    5.6 ms for 130,000 codes and the radix sort 0.5-1.0; on an AMD EPYC with AVX2 (numpy 2.4's
-    vectorized sort serving it) numpy's took a third to a half of the radix sort's time at a
+    """Which sort ``unique_counts`` uses in this process for each size of table, chosen by timing
+    both: numpy's and ``_radix_sort``. Both give the same sorted array, so the choice changes no
+    table, only the time. Why measure: which is faster depends on the CPU, numpy's build and the
+    table's size. On the Intel machine the radix sort was made on (numpy listing AVX512_ICL) numpy's
+    sort took 5.6 ms for 130,000 codes and the radix sort 0.5-1.0; on an AMD EPYC with AVX2 (numpy
+    2.4's vectorized sort serving it) numpy's took a third to a half of the radix sort's time at a
     pass's few thousand codes, and bikes480's count tables' sorts took 8.7 ms a frame instead of
-    14.4 (``bench/sort_ab.py``; ``bench/SPEED.md``, thirty-first session). The first
-    ``trials`` tables of at least ``trial_from`` codes are sorted both ways (the same codes, the
-    order alternating); the sort with the smaller total serves every table after them, and
-    numpy's until then. Threads that make tables at once may race on the sums: that can change
-    which sort is kept, never a table."""
+    14.4 (``bench/sort_ab.py``; ``bench/SPEED.md``, thirty-first session). Why by size: on that
+    EPYC the two tie at 1,000-4,000 codes and numpy's wins by 1.7x from some 30,000 on, so one
+    choice made on the first tables (small ones) kept the radix sort in about half of the processes
+    (thirty-third session). Tables are classed by their size's bit length (``size_class``); a
+    class's tables of at least ``trial_from`` codes are sorted both ways (the same codes, the order
+    alternating) until each way has taken ``enough`` seconds there, at least two tables and at most
+    ``trials``, and the sort with the smaller total serves every later table of the class; numpy's
+    until then. Why time, not tables: eight tables of a pass's 1,000-2,000 codes took 0.2 ms, and
+    their sum picked the sort that was the slower over the rest of the run as often as not.
+    Smaller tables take the smallest class's choice. Threads that make tables at once may race on the
+    sums: that can change which sort is kept, never a table."""
 
-    def __init__(self, trials: int = 8, trial_from: int = 1024) -> None:
+    def __init__(self, trials: int = 64, trial_from: int = 1024, enough: float = 0.002) -> None:
         self.trials = trials
         self.trial_from = trial_from
+        self.enough = enough
+        self.classes: dict[int, SortTrial] = {}
+        self._warm = False
+
+    @staticmethod
+    def size_class(size: int) -> int:
+        """A table's class: the bit length of its size (1,024-2,047 codes: 11)."""
+        return size.bit_length()
+
+    def chosen(self, size: int) -> str | None:
+        """The sort chosen for tables of ``size`` codes (None: not yet)."""
+        trial = self.classes.get(self.size_class(max(size, self.trial_from)))
+        return None if trial is None else trial.chosen
+
+    def unique_counts(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``unique_counts`` of contiguous int64 ``codes`` by the sort chosen for their size, or by
+        both while the choice is being measured."""
+        key = self.size_class(max(codes.size, self.trial_from))
+        trial = self.classes.get(key)
+        if trial is None:
+            trial = self.classes[key] = SortTrial()
+        if trial.chosen is None and codes.size >= self.trial_from:
+            return self._timed(trial, codes)
+        if trial.chosen == "radix":
+            return _radix_unique_counts(codes)
+        return _numpy_unique_counts(codes)
+
+    def _timed(self, trial: SortTrial, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ways = [("numpy", _numpy_unique_counts), ("radix", _radix_unique_counts)]
+        if trial.timed % 2:
+            ways.reverse()
+        if not self._warm:  # first calls (the kernel's loading or compiling, numpy's sort) untimed
+            for _, way in ways:
+                way(codes[: self.trial_from])
+            self._warm = True
+        for name, way in ways:
+            started = time.perf_counter()
+            got = way(codes)
+            trial.seconds[name] += time.perf_counter() - started
+        trial.timed += 1
+        if trial.timed >= self.trials or (trial.timed >= 2 and min(trial.seconds.values()) >= self.enough):
+            trial.chosen = min(trial.seconds, key=trial.seconds.__getitem__)
+        return got
+
+
+class SortTrial:
+    """One size class's timings of the two sorts (seconds in all, tables timed) and its choice."""
+
+    def __init__(self) -> None:
         self.seconds = {"numpy": 0.0, "radix": 0.0}
         self.timed = 0
         self.chosen: str | None = None
 
-    def unique_counts(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``unique_counts`` of contiguous int64 ``codes`` by the chosen sort, or by both while
-        the choice is being measured."""
-        if self.chosen is None and codes.size >= self.trial_from:
-            return self._timed(codes)
-        if self.chosen == "radix":
-            return _radix_unique_counts(codes)
-        return _numpy_unique_counts(codes)
-
-    def _timed(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ways = [("numpy", _numpy_unique_counts), ("radix", _radix_unique_counts)]
-        if self.timed % 2:
-            ways.reverse()
-        elif self.timed == 0:  # the kernel's first call (loading it, or compiling it) is not timed
-            _radix_unique_counts(codes[:1])  # (both ways run the one kernel)
-        for name, way in ways:
-            started = time.perf_counter()
-            got = way(codes)
-            self.seconds[name] += time.perf_counter() - started
-        self.timed += 1
-        if self.timed >= self.trials:
-            self.chosen = min(self.seconds, key=self.seconds.__getitem__)
-        return got
+    def __repr__(self) -> str:
+        ms = ", ".join(f"{name} {s * 1000:.2f} ms" for name, s in self.seconds.items())
+        return f"{self.chosen} ({self.timed} tables: {ms})"
 
 
 def _numpy_unique_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -824,7 +859,7 @@ def unique_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     compiled pass over the runs, where ``np.unique`` makes a mask, its nonzero positions and
     their differences (six numpy calls: most of a pass's small table's cost, 0.2 s of a 480x270
     clip's decoding). Sorted by numpy or by the compiled radix sort, whichever this CPU runs
-    faster (``SortChoice``). The caller's codes stay as they are."""
+    faster at that size (``SortChoice``). The caller's codes stay as they are."""
     return SORT_CHOICE.unique_counts(np.ascontiguousarray(codes, np.int64))
 
 

@@ -816,6 +816,15 @@ def test_sort_ab_times_both_sorts_on_a_decodes_tables(tmp_path, capsys):
     stream.write_bytes(data)
     assert sort_ab.main([str(stream), "--repeats", "1"]) == 0
     assert "tables in 3 frames" in capsys.readouterr().out
+    by_class: dict[int, dict[str, float]] = {}
+    clip = tmp_path / "c.gif"
+    images = [Image.fromarray(f).quantize(64) for f in frames]
+    images[0].save(clip, save_all=True, append_images=images[1:], duration=40)
+    seconds, tables, count = sort_ab.encode_sort_times(clip, repeats=1, by_class=by_class)
+    assert rows_kernel.unique_counts is original
+    assert count == 3 and tables > 0 and min(seconds.values()) > 0
+    assert by_class and all(set(ways) == {"numpy", "radix"} for ways in by_class.values())
+    assert sum(ways["radix"] for ways in by_class.values()) == pytest.approx(seconds["radix"])
 
 
 def test_decode_share_times_the_stages_of_a_real_decode(tmp_path, capsys):

@@ -634,10 +634,10 @@ def test_runs_are_numpys(ordered, in_place):
 
 @pytest.mark.parametrize("slow", ["numpy", "radix"])
 def test_sort_choice_keeps_the_faster_sort(monkeypatch, slow):
-    """``SortChoice`` times both sorts on its first tables of at least ``trial_from`` codes and
-    then keeps the faster for every table; the tables are ``np.unique``'s throughout (smaller
-    tables before the choice, the timed ones, and those after it). One sort made slower by a
-    pause is the one left out."""
+    """``SortChoice`` times both sorts on a size class's first tables of at least ``trial_from``
+    codes and then keeps the faster for every later table of that class; the tables are
+    ``np.unique``'s throughout (smaller tables before the choice, the timed ones, and those after
+    it). One sort made slower by a pause is the one left out."""
     import time
 
     from fpcodec.codec import rows_kernel
@@ -651,18 +651,51 @@ def test_sort_choice_keeps_the_faster_sort(monkeypatch, slow):
         return original(codes)
 
     monkeypatch.setattr(rows_kernel, name, slower)
-    choice = rows_kernel.SortChoice(trials=3, trial_from=100)
+    choice = rows_kernel.SortChoice(trials=3, trial_from=100, enough=1.0)
+    fast = ({"numpy", "radix"} - {slow}).pop()
     rng = np.random.default_rng(3)
-    for n in (50, 300, 99, 400, 500, 600, 40):
+    for n in (50, 300, 99, 400, 500, 310, 40):  # 300-500: one class (256-511 codes)
         codes = rng.integers(0, 1 << 40, n)
         codes[::3] = codes[1]
-        if n == 600:
-            assert choice.timed == 3 and choice.chosen == ({"numpy", "radix"} - {slow}).pop()
+        if n == 310:
+            assert choice.classes[9].timed == 3 and choice.chosen(n) == fast
         elif n >= 100:
-            assert choice.chosen is None
+            assert choice.chosen(n) is None
         for a, b in zip(choice.unique_counts(codes), np.unique(codes, return_counts=True), strict=True):
             np.testing.assert_array_equal(a, b)
-    assert choice.seconds[slow] > 0.03 > choice.seconds[choice.chosen]
+    assert choice.classes[9].seconds[slow] > 0.03 > choice.classes[9].seconds[fast]
+    assert choice.chosen(1000) is None  # another class: not timed yet
+
+
+def test_sort_choice_chooses_for_each_size_of_table(monkeypatch):
+    """Where numpy's sort is the slower on small tables and the radix sort on large ones, each
+    size class keeps its own faster sort (one choice for all, made on the first tables, kept the
+    radix sort for large tables where numpy's was 1.7x as fast); a class decides after two tables
+    once each sort has taken ``enough`` seconds there."""
+    import time
+
+    from fpcodec.codec import rows_kernel
+
+    def paused(way, small_pause, large_pause):
+        original = getattr(rows_kernel, way)
+
+        def run(codes):
+            if codes.size > 1:
+                time.sleep(small_pause if codes.size < 512 else large_pause)
+            return original(codes)
+
+        monkeypatch.setattr(rows_kernel, way, run)
+
+    paused("_numpy_unique_counts", 0.02, 0.01)
+    paused("_radix_unique_counts", 0.01, 0.02)
+    choice = rows_kernel.SortChoice(trials=8, trial_from=100, enough=0.015)
+    rng = np.random.default_rng(4)
+    for n in (300, 700, 301, 701, 302, 702):
+        codes = rng.integers(-(1 << 40), 1 << 40, n)
+        for a, b in zip(choice.unique_counts(codes), np.unique(codes, return_counts=True), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert choice.chosen(300) == "radix" and choice.chosen(700) == "numpy"
+    assert choice.classes[9].timed == choice.classes[10].timed == 2
 
 
 @pytest.mark.parametrize("k", [1, 2, 17, 256, 257])
