@@ -768,8 +768,9 @@ class SortChoice:
     2.4's vectorized sort serving it) numpy's took a third to a half of the radix sort's time at a
     pass's few thousand codes, and bikes480's count tables' sorts took 8.7 ms a frame instead of
     14.4 (``bench/sort_ab.py``; ``bench/SPEED.md``, thirty-first session). Why by size: on that
-    EPYC the two tie at 1,000-4,000 codes and numpy's wins by 1.7x from some 30,000 on, so one
-    choice made on the first tables (small ones) kept the radix sort in about half of the processes
+    EPYC numpy's sort took 0.5-0.7 of the radix sort's time on every size of table a 1280x720 clip
+    makes (1,000 to 500,000 codes) while on a 96x96 clip's (up to 4,000) the two tie, and one choice
+    made on a process's first tables, small ones, kept the radix sort in 7 of 15 processes tried
     (thirty-third session). Tables are classed by their size's bit length (``size_class``); a
     class's tables of at least ``trial_from`` codes are sorted both ways (the same codes, the order
     alternating) until each way has taken ``enough`` seconds there, at least two tables and at most

@@ -93,7 +93,8 @@ class _BandSums:
         self._history = history
         self._k = k
         channels, width = history[-1].shape[2], history[-1].shape[1]
-        self._sat = np.zeros((channels, 1, width + k), np.float32)  # table rows first.., a zero column first
+        # the table's rows from row _first on, each led by a zero column
+        self._sat = np.zeros((channels, 1, width + k), np.float32)
         self._first = 0
 
     def box_mean(self, y0: int, y1: int) -> np.ndarray:
