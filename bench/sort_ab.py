@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def encode_sort_times(
 
 
 def _both_ways(
-    run, repeats: int, by_class: dict[int, dict[str, float]] | None
+    run: Callable[[], int], repeats: int, by_class: dict[int, dict[str, float]] | None
 ) -> tuple[dict[str, float], int, int]:
     """``run()`` (returns its frames) once as it is, then ``repeats`` times making every table
     both ways."""
