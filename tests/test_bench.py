@@ -1123,3 +1123,71 @@ def test_context_model_probe_aligns_each_pass_with_its_frame(tmp_path):
         c = dict(c, idx=d["idx"][d["pos"]])
         p = cmp.network_true_p(untrained, d, c)[cmp.SHIFTS.index(0)]
         assert np.allclose(p, c["p_intra"], rtol=1e-12, atol=0)
+
+
+def test_peak_holders_names_the_buffers_a_frame_reaches():
+    """bench/peak_holders.py: each numpy base buffer the frames' locals reach is listed once (a view
+    of it is not another buffer), under the name that reaches it, through dicts, objects and
+    closures; small ones are left out."""
+    from fpcodec.bench import peak_holders
+
+    class Holder:
+        def __init__(self) -> None:
+            self.plane = np.zeros((512, 512), np.float32)  # 1 MB
+
+    big = np.zeros(1 << 19, np.uint8)  # 512 KB
+    view = big[10:]  # noqa: F841 - reached, but the same buffer as ``big``
+    table = {"codes": np.zeros(1 << 16, np.int64)}  # 512 KB
+    holder = Holder()
+    small = np.zeros(100)  # noqa: F841 - below min_bytes
+
+    def counter():
+        hidden = np.ones(1 << 17, np.int32)  # 512 KB, reached through the closure only
+
+        def closure():
+            return hidden.sum()
+
+        return closure
+
+    closure = counter()
+    rows = peak_holders.reachable_buffers(sys._getframe(), min_bytes=1 << 18)
+    here = "test_bench.py:test_peak_holders_names_the_buffers_a_frame_reaches."
+    by_path = {path.removeprefix(here): (n, dtype) for n, path, dtype, _ in rows if path.startswith(here)}
+    assert by_path["holder.['plane']"] == (1 << 20, "float32")
+    assert by_path["big"] == (1 << 19, "uint8") and "view" not in by_path
+    assert by_path["table['codes']"] == (1 << 19, "int64")
+    assert by_path["closure<closure 0>"] == (1 << 19, "int32")
+    assert not any(n < 1 << 18 for n, _, _, _ in rows)
+    assert holder is not None and table and closure() == 1 << 17
+
+
+def test_peak_holders_snapshots_the_main_thread_at_a_new_high(tmp_path, capsys):
+    """A ``PeakWatch`` signals the main thread when the resident set grows and the snapshot holds
+    the buffer that grew it; ``main`` runs an fpcodec command in-process and reports."""
+    import time
+
+    from fpcodec.bench import peak_holders
+
+    watch = peak_holders.PeakWatch(step=1 << 16)
+    watch.start()
+    try:
+        grown = np.ones(16 << 20, np.uint8)  # 16 MB, every page written
+        more = []
+        for _ in range(100):  # more highs: a snapshot may come before ``grown`` is bound
+            more.append(np.ones(1 << 20, np.uint8))
+            time.sleep(0.01)  # the handler runs when the sleep is interrupted
+            if any(path.endswith(".grown") for _, path, _, _ in watch.buffers):
+                break
+    finally:
+        watch.stop()
+    assert watch.rss > grown.nbytes
+    assert any(path.endswith(".grown") and n == grown.nbytes for n, path, _, _ in watch.buffers)
+    assert "test_peak_holders_snapshots" in " ".join(watch.stack)
+    clip = tmp_path / "c.gif"
+    frames = [np.full((16, 16, 3), 40 * i, np.uint8) for i in range(3)]
+    Image.fromarray(frames[0]).save(
+        clip, save_all=True, append_images=[Image.fromarray(f) for f in frames[1:]]
+    )
+    out = tmp_path / "c.fpc"
+    assert peak_holders.main(["--top", "3", "--", "encode", str(clip), "-o", str(out), "-q"]) == 0
+    assert out.stat().st_size > 0 and "peak RSS" in capsys.readouterr().out
