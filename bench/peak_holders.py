@@ -61,6 +61,12 @@ def reachable_buffers(frame: FrameType | None, min_bytes: int = 1 << 18) -> list
         if id(obj) in seen or depth > DEPTH:
             return
         seen.add(id(obj))
+        try:
+            look(obj, path, depth)
+        except Exception:  # a dead weak proxy, a property that raises: nothing to list there
+            pass
+
+    def look(obj: object, path: str, depth: int) -> None:
         if isinstance(obj, np.ndarray):
             base = _base(obj)
             if base.nbytes >= min_bytes:
@@ -101,7 +107,7 @@ def live_counts() -> list[tuple[list[int], list[int]]]:
     return [
         ([0 if t is None else int(t[0].size) for t in obj._tables], [int(t[0].size) for t in obj._recent])
         for obj in gc.get_objects()
-        if isinstance(obj, ContextCounts)
+        if type(obj) is ContextCounts  # not isinstance: a dead weak proxy raises, some objects warn
     ]
 
 
