@@ -215,11 +215,11 @@ class IntegerPredictor(Predictor):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(3, H, W) mean in 1/16 (int16: at most 255 x 16), scale-table index (uint8: < 64),
         coupling in 1/256 (int16: |c| <= 512), in the smallest types that hold them (a 1600x1400
-        frame's planes take 34 MB, not 81 as int32); a frame above ``tiling.TILED_FROM`` pixels in
+        frame's planes take 34 MB, not 81 as int32); a frame above ``tiling.tiled_from`` pixels in
         ``tile`` x ``tile`` tiles (default ``tiling.tile_side``'s for the network; the same
         integers)."""
         h, w = np.asarray(history[-1]).shape[:2]
-        if h * w <= tiling.TILED_FROM:
+        if h * w <= tiling.tiled_from(self.device):
             frames, valid = window_from_history(history)
             result = self.net.forward(frames, valid)
             return tuple(to_numpy(t[0]).astype(dt) for t, dt in zip(result, PLANE_TYPES, strict=True))
@@ -250,7 +250,7 @@ class IntegerPredictor(Predictor):
             return self.predict(history)
         t = tiling.region_tile(h, w, self.net.arch.reach, *region)
         window = (t.window[0].stop - t.window[0].start) * (t.window[1].stop - t.window[1].start)
-        if window > tiling.TILED_FROM:
+        if window > tiling.tiled_from(self.device):
             return self.predict(history)
         planes = tuple(np.zeros((3, h, w), dt) for dt in PLANE_TYPES)
         self._predict_tiles(history, [t], planes)  # another frame's region rarely matches: no memo

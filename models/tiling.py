@@ -2,8 +2,8 @@
 
 The integer networks hold about 1 KB of activations per pixel during a forward pass (five steps of
 encoder outputs, LSTM gates and states), 2 GB for a 1600x1400 frame. Every output pixel depends
-only on the input within ``Arch.reach`` rows and columns of it, so a frame above TILED_FROM pixels
-is predicted in tiles (``tile_side``), each run on its window grown by a halo of at least that reach
+only on the input within ``Arch.reach`` rows and columns of it, so a frame above ``tiled_from``
+pixels is predicted in tiles (``tile_side``), each run on its window grown by a halo of at least that reach
 (clipped to the frame) and cut back to the tile: the same integers as the whole frame's forward pass
 (``tests/test_tiling.py``), for about (side + 2 x halo)^2 pixels of activations at a time.
 
@@ -17,9 +17,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
-#: Frames above this many pixels (a 1024x512 frame's) are predicted in tiles; smaller ones whole,
-#: as before (their activations stay under about half a gigabyte).
-TILED_FROM = 1 << 19
+#: Frames above this many pixels (a 256x256 frame's) are predicted in tiles on the CPU; smaller ones
+#: whole. A whole frame's forward pass holds about 600 bytes a pixel at its peak, the step memo's
+#: 32 MB aside, so typical GIF sizes peaked far above the rest of the codec (a 480x270 clip
+#: encoded at 309 MB and decoded at 267, 226 and 197 in tiles; a 960x540 one encoded at 575 MB,
+#: 274 in tiles), while a tile's window (224x224 for ``convlstm-hybrid``) holds about 32 MB, what
+#: a 50,000-pixel frame would; the model then takes about 1.3x its time (the halo, and no step
+#: memo), within whole processes' noise (bench/SPEED.md, "The model in tiles from 256x256").
+TILED_FROM = 1 << 16
+#: The same on a GPU, where the activations are in the device's memory and each tile is another
+#: round of kernel launches: a 1024x512 frame's (half a gigabyte of activations).
+TILED_FROM_GPU = 1 << 19
+
+
+def tiled_from(device: str) -> int:
+    """Pixels above which a frame is predicted in tiles on ``device`` ("cpu", "cuda", "cuda:0")."""
+    return TILED_FROM if str(device) == "cpu" else TILED_FROM_GPU
+
+
 #: A tile's smallest side in pixels (a multiple of 4): 192 + 2 x 16 for ``convlstm-hybrid``, whose
 #: prediction of a 1600x1400 frame then peaks at 213 MB in all in 256-pixel tiles (483 MB in
 #: 512-pixel ones), in the same time: its halo adds 27 % of pixels instead of 13 %. 192-pixel

@@ -70,6 +70,21 @@ def test_tiles_give_the_whole_frames_integers(model, height, width, frames, tile
         assert a.dtype == b.dtype == dtype and np.array_equal(a, b)
 
 
+def test_frames_above_256x256_are_predicted_in_tiles_on_the_cpu(monkeypatch):
+    """Whole, a frame's forward pass holds about 600 bytes a pixel: a typical GIF's 480x270 frame
+    is tiled on the CPU (its window's activations bounded by a tile's), a 256x256 one is not; a
+    GPU keeps whole frames up to half a megapixel."""
+    predictor = integer.ConvLSTMHybridIntPredictor()
+    tiled = []
+    run_tiles = predictor._predict_tiles
+    monkeypatch.setattr(predictor, "_predict_tiles", lambda *a: tiled.append(a[1]) or run_tiles(*a))
+    predictor.predict_ints(_history(256, 256, 2, 5))
+    assert not tiled
+    predictor.predict_ints(_history(256, 260, 2, 5))
+    assert len(tiled) == 1 and len(list(tiling.tiles(256, 260, 13, tiling.tile_side(13)))) == 4
+    assert tiling.tiled_from("cpu") == 1 << 16 and tiling.tiled_from("cuda:0") == 1 << 19
+
+
 def test_tiled_frames_keep_nothing_in_the_step_memo(monkeypatch):
     """The numpy backend's step memo finds a step again only in the next pass, and in tiles the
     next pass is another tile's: it holds nothing then (it held up to 32 MB of tiles' steps that
