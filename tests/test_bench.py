@@ -687,12 +687,33 @@ def test_model_time_reports_time_and_the_predictions_digest(capsys):
     line = capsys.readouterr().out.strip()
     default = model_time.registry.DEFAULT_MODEL
     assert re.fullmatch(
-        rf"carphone_000\.gif 96x96 {re.escape(default)} \(cpu\): [\d.]+ ms/frame, digest [0-9a-f]{{16}}", line
+        rf"carphone_000\.gif 96x96 {re.escape(default)} \(cpu\): [\d.]+ ms/frame, digest [0-9a-f]{{16}}, "
+        rf"peak RSS \d+ MiB",
+        line,
     ), line
     frames = [f for f, _ in VideoReader(clip).frames()][:4]
     seconds, digest = model_time.time_model(frames, default, 1)
-    assert seconds > 0 and line.endswith(digest)
+    assert seconds > 0 and f"digest {digest}," in line
     assert model_time.time_model(frames[::-1], default, 1)[1] != digest
+
+
+def test_model_time_in_tiles_gives_the_same_digest(capsys, monkeypatch):
+    """``--tiled-from 0`` predicts every frame in tiles (the same integers: the same digest)."""
+    from conftest import DATA
+
+    from fpcodec.bench import model_time
+    from fpcodec.models import tiling
+
+    monkeypatch.setattr(tiling, "TILED_FROM", tiling.TILED_FROM)  # the option sets it for the process
+    monkeypatch.setattr(tiling, "TILED_FROM_GPU", tiling.TILED_FROM_GPU)
+    tiles = []
+    monkeypatch.setattr(tiling, "tiles", lambda *a, tiles_of=tiling.tiles: tiles.append(a) or tiles_of(*a))
+    clip = str(DATA / "carphone_000.gif")
+    assert model_time.main([clip, "--frames", "2", "--repeats", "1", "--tiled-from", str(1 << 40)]) == 0
+    whole = capsys.readouterr().out.split("digest ")[1].split(",")[0]
+    assert not tiles
+    assert model_time.main([clip, "--frames", "2", "--repeats", "1", "--tiled-from", "0"]) == 0
+    assert capsys.readouterr().out.split("digest ")[1].split(",")[0] == whole and tiles
 
 
 def test_inter_probe_log_and_replay(tmp_path):
