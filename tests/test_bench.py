@@ -1219,3 +1219,42 @@ def test_peak_holders_snapshots_the_main_thread_at_a_new_high(tmp_path, capsys):
     out = tmp_path / "c.fpc"
     assert peak_holders.main(["--top", "3", "--", "encode", str(clip), "-o", str(out), "-q"]) == 0
     assert out.stat().st_size > 0 and "peak RSS" in capsys.readouterr().out
+
+
+def test_memory_sizes_bytes_a_pixel_above_the_first_size_and_marginal():
+    """bench/memory_sizes.py's arithmetic: MiB over pixels, against the first row and the row before."""
+    from fpcodec.bench import memory_sizes
+
+    rows = [
+        {"pixels": 1000, "encode_mib": 100.0},
+        {"pixels": 1000 + 2**20, "encode_mib": 164.0},  # 64 MiB more for 2^20 pixels more: 64 B/px
+        {"pixels": 1000 + 3 * 2**20, "encode_mib": 196.0},  # 32 MiB for 2^21 more: 16 marginal
+    ]
+    assert memory_sizes.per_pixel(rows, "encode") == [(None, None), (64.0, 64.0), (32.0, 16.0)]
+    assert memory_sizes.parse_size("480x270") == (480, 270)
+    for bad in ("480", "0x5", "axb"):
+        with pytest.raises(Exception, match="size"):
+            memory_sizes.parse_size(bad)
+
+
+def test_memory_sizes_measures_each_size_in_child_processes(tmp_path, capsys):
+    """Two tiny sizes: a line each with both peaks and the frames whose decoding ran the model
+    (palette inter on the moving crops), the plot beside the table."""
+    from fpcodec.bench import memory_sizes
+
+    out = tmp_path / "sizes.md"
+    args = ["--sizes", "16x16", "40x24", "--frames", "2", "--colours", "16", "-o", str(out)]
+    assert memory_sizes.main(args) == 0
+    text = out.read_text()
+    assert text == capsys.readouterr().out.strip() + "\n"
+    lines = [line for line in text.splitlines() if line.startswith("| 16x16") or line.startswith("| 40x24")]
+    assert len(lines) == 2
+    for line in lines:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[2] in ("1 of 2", "0 of 2") and float(cells[3]) > 50 and float(cells[4]) > 50
+    assert lines[0].endswith("| – | – | – | – |")
+    assert out.with_suffix(".png").stat().st_size > 1000
+    clip = tmp_path / "c.gif"
+    memory_sizes.make_clip(clip, 40, 24, 3, 16)
+    with Image.open(clip) as im:
+        assert im.size == (40, 24) and im.n_frames == 3
