@@ -338,15 +338,18 @@ def box_sum5(a: np.ndarray) -> np.ndarray:
     )
 
 
-#: Bytes that ``StepMemo`` may hold: the default model's five steps take 630 bytes per pixel of
-#: a frame (their step planes, encoder outputs and shares of the gates), 21 MB at 200x164, 81 MB
-#: at 480x270; beyond, the memo keeps what fits (the encoder outputs first).
+#: Bytes that ``StepMemo`` may hold: the default model's steps take 80 bytes per pixel of the
+#: frame each (the encoder's output as the key, the gates' share as the result), about 560 in all
+#: (13.7 MiB at 160x160, 16 MB at 200x150); beyond, the memo keeps what fits.
+#: (Until 2026-12-08 it kept the encoder conv's results too, keyed by the step planes: about 870
+#: bytes a pixel, 26 MB at 200x150, to save a conv of a tenth of the gates' arithmetic;
+#: bench/results/speed_cli/ab_memo_gates_only_2026-12-08a.txt.)
 MEMO_BYTES = 32 << 20
 
 
 class StepMemo:
-    """Per-step results of the last forward pass (a step's encoder conv, its share of the
-    ConvLSTM's gates), for the next: a window of five frames slides by one, so three of its steps
+    """Per-step results of the last forward pass (a step's share of the ConvLSTM's gates, keyed
+    by the step's encoder output), for the next: a window of five frames slides by one, so three of its steps
     were computed for the previous frame (the oldest step has no frame difference, so it is new;
     while a window fills, its padded steps repeat too). Found by content (a sample of the values,
     then the whole input compared), so a result is reused only for exactly the same input, and
@@ -438,10 +441,9 @@ class NumpyIntegerNet:
         self.lut_softplus = checked.lut_softplus
         self.u_lo = checked.u_lo
         self.u_hi = self.u_lo + len(self.lut_softplus) - 1
-        # The convs that read one step at a time, and the cells whose input is such a conv's
-        # output: their per-step work is what the next window repeats.
+        # The cells whose input is the output of a conv that reads one step at a time: their share
+        # of the gates from that input is what the next window repeats.
         per_step = {c.name for c in checked.arch.convs if c.sources == ("step",) and c.dims == 2}
-        self._step_convs = per_step
         self._step_cells = {
             c.module for c in checked.arch.convs if c.kind == "lstm" and c.sources[0] in per_step
         }
@@ -449,19 +451,9 @@ class NumpyIntegerNet:
 
     # --------------------------------------------------------------------------- arch.Ops
     def conv(self, name: str, x: np.ndarray) -> np.ndarray:
-        layer = self.layers[name]
-        if name not in self._step_convs or x.ndim != 4:
-            return layer(x)
-        found = [self.memo.get(name, x[k]) for k in range(x.shape[0])]
-        todo = [k for k, y in enumerate(found) if y is None]
-        if todo:
-            fresh = layer(x[todo])
-            for j, k in enumerate(todo):
-                found[k] = fresh[j]
-                self.memo.put(name, x[k], fresh[j])
-            if len(todo) == len(found):
-                return fresh
-        return np.stack(found)
+        """A conv, computed: the per-step encoder conv is not remembered (a tenth of the gates'
+        arithmetic, for a third of the memo's bytes); its output keys the cell's memo."""
+        return self.layers[name](x)
 
     def cell(self, name: str, x: np.ndarray, state):
         """ConvLSTM step in fixed point (``integer_torch.IntegerNet.cell``, same operations). The
