@@ -349,9 +349,9 @@ MEMO_BYTES = 32 << 20
 
 class StepMemo:
     """Per-step results of the last forward pass (a step's share of the ConvLSTM's gates, keyed
-    by the step's encoder output), for the next: a window of five frames slides by one, so three of its steps
-    were computed for the previous frame (the oldest step has no frame difference, so it is new;
-    while a window fills, its padded steps repeat too). Found by content (a sample of the values,
+    by the step's encoder output), for the next: a window of five frames slides by one, so three
+    of its steps were computed for the previous frame (the oldest step has no frame difference,
+    so it is new; while a window fills, its padded steps repeat too). Found by content (a sample of the values,
     then the whole input compared), so a result is reused only for exactly the same input, and
     the integers do not depend on it. Holds at most ``budget`` bytes in all, and only what the
     current and the previous pass used. Nothing writes to an entry's arrays once it is kept."""
