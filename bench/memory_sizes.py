@@ -36,8 +36,6 @@ import numpy as np
 from .memory_flat import peak_rss_mb
 
 SIZES = ["32x32", "96x96", "200x150", "320x240", "480x270", "640x360", "960x540", "1280x720"]
-#: Frame modes whose decoding runs the predictor (inter, palette inter, palette update).
-PREDICTED_MODES = (1, 3, 4)
 #: The issue's bound, bytes a pixel above the baseline.
 TARGET = 64
 
@@ -79,16 +77,13 @@ def make_clip(path: Path, width: int, height: int, frames: int, colours: int) ->
 
 
 def predicted_frames(stream: Path) -> int:
-    """Frames of ``stream`` whose decoding runs the predictor (``PREDICTED_MODES``)."""
-    from ..bitstream import container
+    """Frames of ``stream`` whose decoding runs the predictor (``frame_coding.uses_prediction``),
+    from the decoder's scan of its frame records."""
+    from ..codec.frame_coding import uses_prediction
+    from ..codec.pipeline import Decoder
 
     with open(stream, "rb") as inp:
-        profile = container.read_preamble(inp)
-        return sum(
-            container.decode_frame(body, profile).mode in PREDICTED_MODES
-            for kind, body in container.read_chunks(inp, profile=profile)
-            if kind == container.CHUNK_FRAME
-        )
+        return sum(uses_prediction(rec.mode) for rec in Decoder(inp, load_model=False).records())
 
 
 def measure(
