@@ -991,6 +991,46 @@ def test_mixer_probe_reproduces_the_coders_bits(tmp_path):
     assert all(v <= found["baseline"] + 1e-6 for k, v in found.items() if "per frame" in k)
 
 
+def _toggling_clip(path: Path, frames: int = 6) -> None:
+    """A 48x48 GIF of carphone's first frame with a square that is there on odd frames only."""
+    from fpcodec.codec.io import VideoReader
+
+    still = next(iter(VideoReader(Path(__file__).parent / "data" / "carphone_000.gif").frames()))[0][:48, :48]
+    shown = still.copy()
+    shown[8:24, 16:32] = still[0, 0]  # a colour of the frame's own, so the palette stays the same
+    images = [Image.fromarray(shown if k % 2 else still) for k in range(frames)]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=40)
+
+
+def test_back_probe_votes_for_the_colour_before_the_last(tmp_path):
+    """bench/back_probe.py: where a square comes and goes, every pixel that changes from the last
+    frame has the colour of two frames back, and both votes say so (none elsewhere), so a weight
+    per frame saves bits; ``back_votes`` itself on a pixel that returns after three frames."""
+    from fpcodec.bench import back_probe
+
+    path = tmp_path / "toggle.gif"
+    _toggling_clip(path)
+    cols, total, coded = back_probe.collect([path, tmp_path / "missing.gif"], "last-frame")
+    assert total > 0 and coded == 1 and cols["p_model"].size > 0
+    for vote in back_probe.VOTES:
+        has = cols[f"has_{vote}"] > 0
+        assert has.any() and np.array_equal(has, cols[f"match_{vote}"] > 0)
+        changed = (cols["has_prev"] > 0) & (cols["match"] == 0)  # the square's pixels
+        later = cols["frame"] > 0  # from the clip's third frame on (its second is recorded first)
+        assert np.array_equal(has, changed & later)
+        per_frame, fixed, weight = back_probe.savings(cols, vote)
+        assert per_frame > 0 and fixed > 0 and weight > 0
+
+    palette = np.array([[0, 0, 0], [9, 9, 9], [200, 0, 0]], np.uint8)
+    a, b, c = ([[v]] for v in palette)
+    history = [np.array(x, np.uint8) for x in (c, a, a, b)]  # oldest first: c, then a, a, then b
+    votes = back_probe.back_votes(history, palette[::-1])  # any palette order
+    # a is index 2 of the reversed palette
+    assert votes["t2"].tolist() == [2] and votes["latest"].tolist() == [2]
+    votes = back_probe.back_votes(history[:1] + [np.array(b, np.uint8)] * 2 + history[-1:], palette)
+    assert votes["t2"].tolist() == [-1] and votes["latest"].tolist() == [2]  # c, three frames back
+
+
 def test_lz_probe_log_and_replay(tmp_path):
     """bench/lz_probe.py: ``log`` writes palette LZ's bits and bound for every frame (the probe
     left out of the encoder); ``replay`` leaves frames out as ``LzProbe`` does and charges each
