@@ -317,7 +317,7 @@ def refine(
 
 
 #: Samples per block of the refinement fit's inputs (``fit_inputs``): a block's features (13 x 256
-#: float64, 26 KB) stay in the L1 cache while ``weighted_normal`` reads them for its 91 products.
+#: float32, 13 KB) stay in the L1 cache while ``weighted_normal`` reads them for its 91 products.
 FIT_BLOCK = 256
 #: ``weighted_normal`` sums the blocks in this many parts, one a thread at a time, and adds the
 #: parts' sums in order: the same floats on any number of threads.
@@ -334,7 +334,7 @@ def _fit_inputs(plane, mc, inter, neighbours, targets, chosen, width, height, me
             for q in range(4):
                 j = neighbours[q, i]
                 value = np.int64(plane[j]) if j >= 0 else mid
-                x[b, q, c] = np.float64(16 * value - m)
+                x[b, q, c] = np.float32(16 * value - m)
             s = np.int64(targets[i])
             if inter:
                 y = s // width
@@ -343,7 +343,7 @@ def _fit_inputs(plane, mc, inter, neighbours, targets, chosen, width, height, me
                 for dy in range(-1, 2):
                     row = min(max(y + dy, 0), height - 1) * width
                     for dx in range(-1, 2):
-                        x[b, k, c] = np.float64(16 * np.int64(mc[row + min(max(col + dx, 0), width - 1)]) - m)
+                        x[b, k, c] = np.float32(16 * np.int64(mc[row + min(max(col + dx, 0), width - 1)]) - m)
                         k += 1
             t[b, c] = np.float64(16 * np.int64(plane[s]) - m)
 
@@ -359,18 +359,20 @@ def fit_inputs(
     depth: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(x, t) of ``refinement.fit``'s least-squares problem for the samples ``chosen`` (indices
-    into ``targets``), in blocks of FIT_BLOCK samples: x (blocks, features, FIT_BLOCK) float64 =
-    16 ``raster_rule.refine_features`` - mean, t (blocks, FIT_BLOCK) = 16 times the sample - mean
-    (the last block's rows past ``chosen.size`` are 0), the same integers as those numpy
-    operations (exact in float64), in one pass: the features' gathers and their copies had been
-    a quarter of the fit's time. Blocks of features (not rows) let ``weighted_normal``'s products
-    run over contiguous samples."""
+    into ``targets``), in blocks of FIT_BLOCK samples: x (blocks, features, FIT_BLOCK) float32 =
+    16 ``raster_rule.refine_features`` - mean, t (blocks, FIT_BLOCK) float64 = 16 times the
+    sample - mean (the last block's rows past ``chosen.size`` are 0), the same integers as those
+    numpy operations, in one pass: the features' gathers and their copies had been a quarter of
+    the fit's time. Blocks of features (not rows) let ``weighted_normal``'s products run over
+    contiguous samples. The features are integers below 2^21 in magnitude (16-bit samples), so
+    float32 holds them exactly and ``weighted_normal`` reads the same values in float64: half the
+    bytes of float64 (up to 6.25 MB a fit at FIT_SAMPLES, a 640x480 frame's encoding peak)."""
     inter = mc is not None
     if not isinstance(neighbours, np.ndarray):  # raster_rule.ScheduleRows: the chosen samples' rows
         neighbours = np.asfortranarray(neighbours.rows_at(chosen))  # the stored ones' layout: one compile
         targets, mean, chosen = targets[chosen], mean[chosen], np.arange(chosen.size)
     blocks = -(-chosen.size // FIT_BLOCK)
-    x = np.zeros((blocks, raster_rule.refine_shape(inter)[1], FIT_BLOCK), np.float64)
+    x = np.zeros((blocks, raster_rule.refine_shape(inter)[1], FIT_BLOCK), np.float32)
     t = np.zeros((blocks, FIT_BLOCK), np.float64)
     with first_call(_fit_inputs):
         _fit_inputs(

@@ -122,8 +122,8 @@ def test_compiled_fit_inputs_are_the_numpy_ones(depth: int, shape: tuple[int, in
         assert x.shape == (blocks, features, planar_kernel.FIT_BLOCK)
         assert t.shape == (blocks, planar_kernel.FIT_BLOCK)
         rows = x.transpose(0, 2, 1).reshape(-1, features)  # blocks of features back to rows
+        assert x.dtype == np.float32 and t.dtype == np.float64  # features exact in float32: half the bytes
         for a, b in zip((rows[: chosen.size], t.ravel()[: chosen.size]), want, strict=True):
-            assert a.dtype == b.dtype == np.float64
             np.testing.assert_array_equal(a, b)
         assert not rows[chosen.size :].any() and not t.ravel()[chosen.size :].any()  # padding
         numba = pytest.importorskip("numba")
@@ -151,7 +151,9 @@ def test_weighted_normal_equations_are_numpys(samples: int, reweight: bool) -> N
     x = np.full((blocks * planar_kernel.FIT_BLOCK, features), 1e6)  # padding that would show
     t = np.full(blocks * planar_kernel.FIT_BLOCK, 1e6)
     x[:samples], t[:samples] = rows, target
-    x = np.ascontiguousarray(x.reshape(blocks, planar_kernel.FIT_BLOCK, features).transpose(0, 2, 1))
+    x = np.ascontiguousarray(
+        x.reshape(blocks, planar_kernel.FIT_BLOCK, features).transpose(0, 2, 1), np.float32
+    )
     t = t.reshape(blocks, planar_kernel.FIT_BLOCK)
     w = rng.normal(0, 0.3, features)
     error = np.maximum(np.abs(target - rows @ w), refinement.FLOOR)
@@ -170,7 +172,7 @@ def test_weighted_normal_equations_do_not_depend_on_the_threads() -> None:
     """The same floats on one thread as on all: the blocks' sums are split into fixed parts."""
     numba = pytest.importorskip("numba")
     rng = np.random.default_rng(5)
-    x = rng.integers(-4000, 4000, (40, 13, planar_kernel.FIT_BLOCK)).astype(np.float64)
+    x = rng.integers(-4000, 4000, (40, 13, planar_kernel.FIT_BLOCK)).astype(np.float32)  # as fit_inputs' x
     t = rng.integers(-4000, 4000, (40, planar_kernel.FIT_BLOCK)).astype(np.float64)
     w = rng.normal(0, 0.3, 13)
     every = planar_kernel.weighted_normal(x, t, x.shape[0] * x.shape[2] - 7, w, True, refinement.FLOOR)
@@ -208,8 +210,8 @@ def _fit_problem(seed: int, samples: int, features: int, flat: bool = False):
     far = rng.random(target.size) < 0.1
     target[far] += rng.integers(-20000, 20000, far.sum())
     rows[samples:], target[samples:] = 0.0, 0.0  # fit_inputs' padding
-    x = np.ascontiguousarray(rows.reshape(blocks, planar_kernel.FIT_BLOCK, features).transpose(0, 2, 1))
-    return x, target.reshape(blocks, planar_kernel.FIT_BLOCK)
+    x = rows.reshape(blocks, planar_kernel.FIT_BLOCK, features).transpose(0, 2, 1)
+    return np.ascontiguousarray(x, np.float32), target.reshape(blocks, planar_kernel.FIT_BLOCK)
 
 
 @pytest.mark.parametrize(
