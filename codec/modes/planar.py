@@ -500,11 +500,11 @@ def _plan(
     return PlanarCandidate(kind, bits, coded, sizes, params, tables)
 
 
-#: Raster planes of at most this many samples copy the schedule's neighbour indices into rows
-#: once for all the rules' kernels, which copy them each again otherwise (4 % of a 640x272
-#: clip's encode). Larger ones do not: a copy held through the plane's fit took 16 bytes a
-#: sample at the encoder's peak (a 2048x2048 photo as planes 849 -> 909 MB), a kernel's own
-#: copy goes when the kernel returns.
+#: The raster planes of a frame of at most this many samples (all its planes) copy the schedule's
+#: neighbour indices into rows once for all the rules' kernels, which copy them each again
+#: otherwise (4 % of a 640x272 clip's encode). Larger ones do not: a copy held through the plane's
+#: fit took 16 bytes a sample at the encoder's peak (a 2048x2048 photo as planes 849 -> 909 MB), a
+#: kernel's own copy goes when the kernel returns.
 SHARED_ROWS_SAMPLES = 1 << 18
 
 
@@ -526,12 +526,14 @@ def _encoder_passes(height: int, width: int) -> tuple[intra.Pass, ...] | intra.S
     return intra.passes(height, width, kept_up_to=KEPT_PASSES_SAMPLES)
 
 
-def _encoder_schedule(height: int, width: int, tile: tuple[int, int], runs: int) -> tuple:
-    """``raster_rule.run_schedule`` as the encoder reads it: planes above SHARED_ROWS_SAMPLES with
-    their neighbour indices made as the kernels read them (``raster_rule.ScheduleRows``), not
-    stored: 16 bytes a sample that raster inter's cached schedules held between frames (a 1080p
-    frame's 41 MB, the largest part of the encoder's peak)."""
-    return raster_rule.run_schedule(height, width, tile, runs, stored=height * width <= SHARED_ROWS_SAMPLES)
+def _encoder_schedule(height: int, width: int, tile: tuple[int, int], runs: int, frame_samples: int) -> tuple:
+    """``raster_rule.run_schedule`` as the encoder reads it for a plane of a frame of
+    ``frame_samples`` samples in all: in frames above SHARED_ROWS_SAMPLES with its neighbour
+    indices made as the kernels read them (``raster_rule.ScheduleRows``), not stored: 16 bytes a
+    sample that raster inter's cached schedules held between frames (a 1080p frame's 41 MB, the
+    largest part of the encoder's peak; until 2026-12-08 the rule was by plane, and a 1280x720
+    frame's chroma schedules, stored, held 7 MB at its peak)."""
+    return raster_rule.run_schedule(height, width, tile, runs, stored=frame_samples <= SHARED_ROWS_SAMPLES)
 
 
 class _FittedPlane(NamedTuple):
@@ -562,9 +564,10 @@ def _plan_raster(
     inter = mcs is not None
     hints = _hints(coded, mcs, sizes) if inter else [None] * len(coded)
     tile = raster_rule.TILED if inter else raster_rule.WHOLE
+    samples = sum(h * w for h, w, _ in sizes)
     for k, (flat, (h, w, depth)) in enumerate(zip(coded, sizes, strict=True)):
         mc = mcs[k] if inter else None
-        order, neighbours, starts, _ = _encoder_schedule(h, w, tile, runs)
+        order, neighbours, starts, _ = _encoder_schedule(h, w, tile, runs, samples)
         fitted = _fit_raster_plane(flat, mc, hints[k], order, neighbours, w, depth, refine)
         del neighbours  # an untiled schedule above CACHED_INTRA_SAMPLES is this call's own
         # held until coded, so as small as they go: ``_held_means``, pairs < 106 x 13
@@ -602,10 +605,10 @@ def _fit_raster_plane(
 ) -> _FittedPlane:
     """A raster plane's rule (inter with ``mc``), refined (with ``refine``) where the weights pay
     for themselves, fitted as it would be coded; its temporaries go when it returns."""
-    # The rules' kernels read (4, N) rows; a small plane's schedule stores them as a transposed
+    # The rules' kernels read (4, N) rows; a small frame's schedule stores them as a transposed
     # (N, 4), copied once here for all of them (the refinement's fit reads it as it is); a large
     # one's (``_encoder_schedule``) are made a chunk at a time in each kernel.
-    rows = np.ascontiguousarray(neighbours) if order.size <= SHARED_ROWS_SAMPLES else neighbours
+    rows = np.ascontiguousarray(neighbours) if isinstance(neighbours, np.ndarray) else neighbours
     mean, ctx = raster_rule.schedule_rule(flat, order, rows, depth, mc, hint)
     contexts = planar_rule.CONTEXTS if mc is not None else raster_rule.CONTEXTS
     unrefined = (flat, order, rows, mean, ctx, depth, contexts, raster_rule.NO_REFINEMENT)
@@ -965,7 +968,7 @@ def encode(c: PlanarCandidate) -> bytes:
             for p, (mean, ctx) in zip(_encoder_passes(height, width), plane_params, strict=True):
                 _encode_batch(enc, flat[p.targets], mean, table[ctx], depth)
             continue
-        run_fronts = _encoder_schedule(height, width, tile, c.runs)[3]
+        run_fronts = _encoder_schedule(height, width, tile, c.runs, sum(h * w for h, w, _ in c.sizes))[3]
         for run, f0, f1 in zip(runs, run_fronts[:-1], run_fronts[1:], strict=True):
             run.append((flat, plane_params, f0, f1, table, depth))
     # The substreams' coders are apart, as their decoders are: coded side by side, a thread each.
