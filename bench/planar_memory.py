@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from .memory_flat import peak_rss_mb
+from .memory_sizes import parse_size
 
 DEFAULT_SIZES = ["64x48", "640x480", "1280x720", "1920x1080"]
 
@@ -138,23 +139,12 @@ def table(rows: list[dict], repeats: int, source: str, pix_fmt: str = "yuv420p")
     return "\n".join(lines) + "\n"
 
 
-def _size(text: str) -> tuple[int, int]:
-    w, _, h = text.partition("x")
-    try:
-        size = int(w), int(h)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT") from None
-    if min(size) < 1:
-        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT")
-    return size
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m fpcodec.bench.planar_memory", description=__doc__.split("\n\n")[0]
     )
     p.add_argument("--source", type=Path, required=True, help="a video to take the frames from")
-    p.add_argument("--sizes", type=_size, nargs="+", default=[_size(s) for s in DEFAULT_SIZES],
+    p.add_argument("--sizes", type=parse_size, nargs="+", default=[parse_size(s) for s in DEFAULT_SIZES],
                    help="frame sizes, smallest (the baseline) first")  # fmt: skip
     p.add_argument("--format", default="yuv420p", help="the clips' pixel format (default yuv420p)")
     p.add_argument("--frames", type=int, default=12)
