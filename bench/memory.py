@@ -39,7 +39,7 @@ def measurable(codec: str) -> bool:
     return codec.startswith(FPCODEC_PREFIX) or codec in ALL_CODECS
 
 
-def _maxrss_bytes() -> int:
+def maxrss_bytes() -> int:
     """This process's peak RSS. Linux: VmHWM of /proc/self/status, since ``ru_maxrss`` survives exec
     and so would report the parent's size at fork time; elsewhere ``ru_maxrss``."""
     try:
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job", help="job.json written by peak_rss()")
     args = parser.parse_args(argv)
     _run(args.step, json.loads(Path(args.job).read_text()))
-    print(json.dumps({"peak_rss_bytes": _maxrss_bytes(), "pid": os.getpid()}))
+    print(json.dumps({"peak_rss_bytes": maxrss_bytes(), "pid": os.getpid()}))
     return 0
 
 

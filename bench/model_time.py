@@ -30,7 +30,7 @@ import numpy as np
 from ..codec.threads import one_blas_thread
 from ..models import registry, tiling
 from ..models.base import HISTORY
-from .memory import _maxrss_bytes
+from .memory import maxrss_bytes
 from .run import source_clips
 
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             h, w = frames[0].shape[:2]
             print(
                 f"{Path(name).name} {w}x{h} {args.model} ({args.device}): {1000 * seconds:.1f} ms/frame, "
-                f"digest {digest}, peak RSS {_maxrss_bytes() / 2**20:.0f} MiB",
+                f"digest {digest}, peak RSS {maxrss_bytes() / 2**20:.0f} MiB",
                 flush=True,
             )
     return 0

@@ -11,7 +11,7 @@ from PIL import Image
 
 from fpcodec.bench import speed_cli
 from fpcodec.bench.codecs import get_adapters
-from fpcodec.bench.memory import _maxrss_bytes
+from fpcodec.bench.memory import maxrss_bytes
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_speed_cli_report(tiny_gif, tmp_path):
     m = report["machine"]
     assert m["cpu_count"] >= 1 and len(m["load_start"]) == 3 and len(m["load_end"]) == 3
     # the launcher's children do not inherit this (torch-loaded) process's peak RSS
-    assert 0 < report["baseline_rss_bytes"] < _maxrss_bytes()
+    assert 0 < report["baseline_rss_bytes"] < maxrss_bytes()
 
     (clip,) = report["clips"]
     assert (clip["width"], clip["height"], clip["frames"]) == (16, 16, 3)
