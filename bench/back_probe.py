@@ -32,6 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..bitstream.errors import FpcodecError
+from ..bitstream.palette import pack_colours
 from . import mixer_probe
 
 #: The weights an encoder could choose from, per frame (0: no vote).
@@ -41,20 +42,12 @@ HISTORY = 5
 VOTES = ("t2", "latest")
 
 
-def _packed(pixels: np.ndarray) -> np.ndarray:
-    """Each pixel's channels as one integer (the palette's canonical packing)."""
-    out = np.zeros(pixels.shape[:-1], np.int64)
-    for c in range(pixels.shape[-1]):
-        out = (out << 8) | pixels[..., c].astype(np.int64)
-    return out
-
-
 def back_votes(history: list[np.ndarray], palette: np.ndarray) -> dict[str, np.ndarray]:
     """Per pixel (flat), the two votes' palette indices (-1: none) for the frame after
     ``history`` (the decoded frames before it, oldest first, (H, W, C) uint8) over ``palette``
     ((K, C))."""
-    last = _packed(history[-1]).reshape(-1)
-    pal = _packed(palette)
+    last = pack_colours(history[-1]).reshape(-1)
+    pal = pack_colours(palette)
     order = np.argsort(pal)
     ordered = pal[order]
 
@@ -64,7 +57,7 @@ def back_votes(history: list[np.ndarray], palette: np.ndarray) -> dict[str, np.n
 
     votes = {name: np.full(last.size, -1, np.int64) for name in VOTES}
     for k in range(2, min(HISTORY, len(history)) + 1):
-        older = _packed(history[-k]).reshape(-1)
+        older = pack_colours(history[-k]).reshape(-1)
         found = np.where(older != last, indices(older), -1)
         if k == 2:
             votes["t2"] = found
