@@ -153,15 +153,9 @@ def collect(paths: list[Path], model: str, quiet: bool = True) -> tuple[dict[str
 
 def code_lengths(c: dict[str, np.ndarray], vote: str | None = None, weight: float = 0.0) -> np.ndarray:
     """Each pixel's ideal code length (bits) under the encoder's weights, with ``vote`` chained in
-    after the previous-colour vote at ``weight`` (``mixer_probe.chain``'s order otherwise)."""
-    w_prev, w_nbr, betas = mixer_probe.frame_weights(c)
-    p = np.where(c["has_prev"] > 0, (1 - w_prev) * c["p_model"] + w_prev * c["match"], c["p_model"])
-    if vote is not None:
-        p = np.where(c[f"has_{vote}"] > 0, (1 - weight) * p + weight * c[f"match_{vote}"], p)
-    p = (1 - w_nbr) * p + w_nbr * c["hits"] / np.maximum(c["valid"], 1)
-    for o, b in enumerate(betas):
-        p = np.where(b > 0, (c[f"own{o}"] + b * p) / np.maximum(c[f"total{o}"] + b, 1e-12), p)
-    return -np.log2(np.maximum(p, 2.0**-24))
+    after the previous-colour vote at ``weight`` (``mixer_probe.chain``)."""
+    extra = None if vote is None else (c[f"has_{vote}"], c[f"match_{vote}"], weight)
+    return -np.log2(mixer_probe.chain(c, *mixer_probe.frame_weights(c), vote=extra))
 
 
 def savings(c: dict[str, np.ndarray], vote: str) -> tuple[float, float, float]:

@@ -147,12 +147,17 @@ def collect(paths: list[Path], model: str, quiet: bool) -> dict[str, np.ndarray]
     return {k: np.concatenate([f[k] for f in rec.frames]) for k in _COLUMNS + _FRAME}
 
 
-def chain(c: dict, w_prev, w_nbr, betas, p_model=None):
+def chain(c: dict, w_prev, w_nbr, betas, p_model=None, vote=None):
     """The true colour's probability under the coder's chain (``palette_coding.mixed_true_p_stats``
-    and ``palette_context.blend_true``), with weights per pixel (torch or numpy arrays)."""
+    and ``palette_context.blend_true``), with weights per pixel (torch or numpy arrays). ``vote``:
+    (where it exists, where it is the true colour, its weight), a further vote mixed in after the
+    previous colour's (``bench.back_probe``)."""
     p = c["p_model"] if p_model is None else p_model
     xp = sys.modules["torch"] if not isinstance(p, np.ndarray) else np
     p = xp.where(c["has_prev"] > 0, (1 - w_prev) * p + w_prev * c["match"], p)
+    if vote is not None:
+        has, match, weight = vote
+        p = xp.where(has > 0, (1 - weight) * p + weight * match, p)
     p = (1 - w_nbr) * p + w_nbr * c["hits"] / xp.maximum(c["valid"], xp.ones_like(c["valid"]))
     for o, b in enumerate(betas):
         p = xp.where(b > 0, (c[f"own{o}"] + b * p) / xp.maximum(c[f"total{o}"] + b, 1e-12 + 0 * b), p)
